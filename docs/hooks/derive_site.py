@@ -1,0 +1,37 @@
+"""mkdocs hook: add the pages computed by derive.site, and MathJax, to the site.
+
+Everything real lives in derive/site.py; this file only hands its results to
+mkdocs as generated files, so nothing generated is ever written into docs/.
+"""
+
+import sys
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # building from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+from derive import site  # noqa: E402
+
+
+def on_files(files, config):
+    try:
+        mathjax = site.mathjax_files(ROOT / ".cache" / "mathjax")
+        pages = site.generated_files()
+    except site.SiteBuildError as error:
+        raise PluginError(str(error)) from None
+    for src_uri, path in mathjax.items():
+        files.append(File.generated(config, src_uri, abs_src_path=str(path)))
+    for src_uri, content in pages.items():
+        files.append(File.generated(config, src_uri, content=content))
+    return files
+
+
+def on_pre_page(page, config, files):
+    # Pages carry the build date into sitemap.xml(.gz); use a fixed one so
+    # two builds of the same tree give the same bytes.
+    page.update_date = site.build_date(ROOT)
+    return page
