@@ -1,0 +1,142 @@
+"""The built site as a reader sees it: headless Chromium, no network but the site.
+
+Builds the site, serves it from 127.0.0.1 and checks that the math is typeset
+(also after material's instant navigation) and that no request leaves the
+machine. Screenshots of the derivation pages go to /tmp/derive-site-*.png.
+"""
+
+import functools
+import http.server
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is missing (apt-get install chromium)", allow_module_level=True)
+pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e .[docs]")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+# Pages with derivations: screenshot each, and check every one of them typesets.
+MATH_PAGES = ["placeholder/"]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(tmp_path_factory):
+    site_dir = tmp_path_factory.mktemp("site")
+    handler = functools.partial(QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    # Instant navigation follows only the links listed in sitemap.xml, whose
+    # URLs come from site_url: build for the address we serve from.
+    env = dict(os.environ, SITE_URL=url, NO_MKDOCS_2_WARNING="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    yield page
+    context.close()
+
+
+def wait_for_math(page):
+    """Wait until MathJax has loaded and finished every typeset it has queued."""
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+    page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 0")
+    page.evaluate("() => MathJax.startup.promise")
+
+
+def assert_math_rendered(page):
+    arithmatex = page.locator(".arithmatex").count()
+    assert arithmatex > 0, "no math on the page"
+    assert page.locator("mjx-container").count() >= arithmatex
+    assert page.locator("mjx-merror").count() == 0
+    # Nothing left as raw TeX: every arithmatex element holds typeset math.
+    raw = page.evaluate(
+        "() => [...document.querySelectorAll('.arithmatex')]"
+        ".filter(e => !e.querySelector('mjx-container')).map(e => e.textContent)"
+    )
+    assert raw == []
+
+
+def assert_only_local_requests(page, site_url):
+    here = urlsplit(site_url).netloc
+    away = [url for url in page.requests if urlsplit(url).netloc != here]
+    assert away == []
+
+
+@pytest.mark.parametrize("path", MATH_PAGES)
+def test_math_renders_offline(page, site_url, path):
+    page.goto(site_url + path)
+    wait_for_math(page)
+    assert_math_rendered(page)
+    name = path.strip("/").replace("/", "-") or "home"
+    page.screenshot(path=f"/tmp/derive-site-{name}.png", full_page=True)
+    assert_only_local_requests(page, site_url)
+
+
+def test_instant_navigation_typesets_the_new_page(page, site_url):
+    page.goto(site_url)
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("() => MathJax.startup.promise")
+    # A full page load would drop this; instant navigation keeps the window.
+    page.evaluate("() => { window.derivePageLoads = 1 }")
+    target = MATH_PAGES[0]
+    page.click(f"nav.md-nav--primary a[href='{site_url}{target}']")
+    page.wait_for_url(site_url + target)
+    assert page.evaluate("() => window.derivePageLoads") == 1, "navigation was not instant"
+    wait_for_math(page)
+    assert_math_rendered(page)
+    # ... and back to a page typeset by the first re-typeset, then forward again.
+    page.go_back()
+    page.go_forward()
+    page.wait_for_url(site_url + target)
+    wait_for_math(page)
+    assert_math_rendered(page)
+    assert page.evaluate("() => window.derivePageLoads") == 1
+    assert_only_local_requests(page, site_url)

@@ -1,0 +1,86 @@
+"""The docs site builds with `mkdocs build --strict`, the same way every time."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e .[docs]")
+pytest.importorskip("material", reason="the docs extra is not installed: pip install -e .[docs]")
+
+from derive import site  # noqa: E402
+
+PAGES = ["index.html", "placeholder/index.html"]
+
+
+def build(site_dir: Path) -> None:
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    env.pop("SITE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def tree(site_dir: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(site_dir).as_posix(): path.read_bytes()
+        for path in sorted(site_dir.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    site_dir = tmp_path_factory.mktemp("site")
+    build(site_dir)
+    return site_dir
+
+
+def test_pages_exist(built):
+    for page in PAGES:
+        assert (built / page).is_file(), page
+
+
+def test_mathjax_is_served_from_the_site(built):
+    assert (built / "assets/mathjax/tex-mml-chtml.js").is_file()
+    fonts = list((built / "assets/mathjax/output/chtml/fonts/woff-v2").glob("*.woff"))
+    assert len(fonts) > 10
+    assert (built / "assets/mathjax/input/tex/extensions/boldsymbol.js").is_file()
+    index = (built / "index.html").read_text()
+    assert re.search(r'<script src="assets/mathjax/tex-mml-chtml\.js">', index)
+
+
+def test_nothing_generated_is_written_into_docs(built):
+    assert not (ROOT / "docs" / "placeholder.md").exists()
+    assert not (built / "hooks").exists()
+
+
+def test_two_builds_are_identical(built, tmp_path):
+    again = tmp_path / "again"
+    build(again)
+    first, second = tree(built), tree(again)
+    assert sorted(first) == sorted(second)
+    differing = [name for name in first if first[name] != second[name]]
+    assert differing == []
+
+
+def test_a_tarball_that_is_not_the_pinned_mathjax_is_refused(tmp_path):
+    (tmp_path / f"mathjax-{site.MATHJAX_VERSION}.tgz").write_bytes(b"not mathjax")
+    with pytest.raises(site.SiteBuildError, match="is not mathjax@3.2.2"):
+        site.mathjax_files(tmp_path)
+
+
+def test_without_npm_the_build_says_so_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(site.SiteBuildError) as error:
+        site.mathjax_files(tmp_path)
+    assert str(error.value).startswith("npm not found")
+    assert "\n" not in str(error.value)
