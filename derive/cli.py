@@ -1,0 +1,131 @@
+"""The ``derive`` command: derive a layer's gradients for given sizes and print them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from . import __version__
+
+FORMATS = ("markdown", "latex", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``derive linear: error: ...`` and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(name: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a positive integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {value}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``derive`` (also used to document the CLI on the site)."""
+    parser = _Parser(
+        prog="derive",
+        description="Derive, check and use the gradients of neural-network layers.",
+    )
+    parser.add_argument("--version", action="version", version=f"derive {__version__}")
+    layers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    layers.required = True
+
+    linear = layers.add_parser(
+        "linear",
+        help="derive the gradients of nn.Linear(IN -> OUT)",
+        description="Derive the Jacobians and gradients of y = W x + b for nn.Linear(IN -> OUT), "
+        "every displayed equality proved by sympy.",
+    )
+    linear.add_argument("IN", type=_positive_int("IN"), help="input size (columns of W)")
+    linear.add_argument("OUT", type=_positive_int("OUT"), help="output size (rows of W)")
+    linear.add_argument("--batch", type=_positive_int("--batch"), metavar="N",
+                        help="also derive the batch case Y = X W^T + 1 b^T for N samples")
+    linear.add_argument("--no-bias", action="store_true", help="the layer without bias (y = W x)")
+    linear.add_argument("--format", choices=FORMATS, default="markdown",
+                        help="markdown with display math (default), a standalone LaTeX "
+                        "document, or JSON")
+    linear.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    compile_ = layers.add_parser(
+        "compile",
+        help="regenerate the numpy kernels of derive.nn from the derivations",
+        description="Regenerate derive/nn/_kernels.py (or FILE) from the engine's matrix-form results.",
+    )
+    compile_.add_argument("-o", "--output", metavar="FILE",
+                          help="write the kernels to FILE instead of derive/nn/_kernels.py")
+    compile_.add_argument("--check", action="store_true",
+                          help="exit 1 if the file differs from what would be generated")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``derive`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "linear":
+        text = _linear(args)
+        return _emit(text, args.output, parser)
+    if args.command == "compile":
+        return _compile(args, parser)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+def _linear(args: argparse.Namespace) -> str:
+    from .latex import document, markdown, summary
+    from .symbolic.linear import linear
+
+    derivation = linear(args.IN, args.OUT, batch=args.batch, bias=not args.no_bias)
+    if args.format == "markdown":
+        return markdown(derivation)
+    if args.format == "latex":
+        return document(derivation)
+    return json.dumps(summary(derivation), indent=2) + "\n"
+
+
+def _emit(text: str, path: str | None, parser: argparse.ArgumentParser) -> int:
+    if path is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        parser.exit(2, f"{parser.prog}: error: cannot write {path!r}: {error.strerror}\n")
+    return 0
+
+
+def _compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .codegen import KERNELS_PATH, kernels_source
+
+    path = args.output or str(KERNELS_PATH)
+    source = kernels_source()
+    if args.check:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                current = handle.read()
+        except OSError as error:
+            parser.exit(2, f"{parser.prog}: error: cannot read {path!r}: {error.strerror}\n")
+        if current != source:
+            sys.stderr.write(f"{path} is stale: run `derive compile`\n")
+            return 1
+        return 0
+    return _emit(source, path, parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

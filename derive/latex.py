@@ -1,0 +1,320 @@
+"""Blog-style LaTeX for derivations: aligned steps, bmatrix matrices, truncated when large.
+
+The only module that knows LaTeX.  A :class:`BlogPrinter` prints sympy expressions the
+way the tutorial writes them (``w_{12}``, ``\\frac{\\partial J}{\\partial y_{1}}``, bold
+matrices); :func:`form` prints the derivation's forms (grids, products, ...); and
+:func:`markdown` / :func:`document` lay out a whole derivation.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from .symbolic.derivation import (
+    Derivation,
+    Form,
+    Grid,
+    Named,
+    Plus,
+    Product,
+    Scaled,
+    Step,
+    Transposed,
+    shape_of,
+)
+
+#: Matrices and vectors with at most this many rows (columns) are shown whole; larger
+#: ones show the first two, a ``\vdots`` (``\cdots``), and the last.
+SHOWN = 4
+
+CONVENTION = (
+    "Convention: numerator layout. The Jacobian of an m-vector y by an n-vector x is the "
+    "m x n matrix with entries dy_i/dx_k, so dy/dx = W for y = W x + b; gradients of the "
+    "scalar loss J have the shape of the variable (dJ/dW is m x n, like W)."
+)
+
+# Names of matrix symbols and element bases, as the tutorial writes them.
+_MATRIX_NAMES = {
+    "g": r"\frac{\partial J}{\partial \mathbf{y}}",
+    "G": r"\frac{\partial J}{\partial \mathbf{Y}}",
+}
+_GRADIENT_OF = {"g": "y", "G": "Y"}
+_SYMBOL_NAMES = {
+    "eta": r"\eta",
+    "scale": r"\mathrm{scale}",
+    "Delta_W": r"\Delta_\mathbf{W}",
+    "Delta_b": r"\Delta_\mathbf{b}",
+    "dJ_dW": r"\frac{\partial J}{\partial \mathbf{W}}",
+    "dJ_db": r"\frac{\partial J}{\partial \mathbf{b}}",
+    "W": r"\mathbf{W}",
+    "b": r"\mathbf{b}",
+}
+
+
+def shown(count: int) -> list[int | None]:
+    """1-based indices displayed for ``count`` rows or columns; None marks the ellipsis."""
+    if count <= SHOWN:
+        return list(range(1, count + 1))
+    return [1, 2, None, count]
+
+
+def number(value: float) -> str:
+    """A float the way people write it: shortest form, 12 significant digits at most."""
+    text = f"{float(value):.12g}"
+    return "0" if text == "-0" else text
+
+
+class BlogPrinter(LatexPrinter):
+    """sympy's LaTeX printer with the tutorial's notation and truncated finite sums."""
+
+    def __init__(self, sizes: dict[sp.Symbol, int] | None = None) -> None:
+        super().__init__({"mul_symbol": None})
+        self.sizes = sizes or {}
+
+    def doprint(self, expr) -> str:
+        return super().doprint(sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr)
+
+    def _print_Symbol(self, expr, style="plain"):
+        if expr.name in _SYMBOL_NAMES:
+            return _SYMBOL_NAMES[expr.name]
+        return super()._print_Symbol(expr, style)
+
+    def _print_MatrixSymbol(self, expr):
+        name = expr.name
+        return _MATRIX_NAMES.get(name, rf"\mathbf{{{name}}}")
+
+    def _print_Transpose(self, expr):
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol) or expr.arg.name in _MATRIX_NAMES:
+            inner = rf"\left({inner}\right)"
+        return rf"{inner}^{{T}}"
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_Identity(self, expr):
+        return r"\mathbf{I}"
+
+    def _print_MatMul(self, expr):
+        return " ".join(self._print(a) for a in expr.args)
+
+    def _indices(self, indices) -> str:
+        parts = [self._print(index) for index in indices]
+        if all(len(p) == 1 for p in parts):
+            return "".join(parts)  # w_{12}, like the tutorial
+        return ",".join(parts)  # w_{1,12}: unambiguous once an index has two digits
+
+    def _print_Indexed(self, expr):
+        name = expr.base.name
+        sub = self._indices(expr.indices)
+        if name in _GRADIENT_OF:
+            return rf"\frac{{\partial J}}{{\partial {_GRADIENT_OF[name]}_{{{sub}}}}}"
+        return f"{name}_{{{sub}}}"
+
+    def _print_KroneckerDelta(self, expr, exp=None):
+        return rf"\delta_{{{self._indices(expr.args)}}}"
+
+    def _print_Derivative(self, expr):
+        (variable, count), = expr.variable_count
+        top = expr.expr
+        if isinstance(top, sp.Symbol) or isinstance(top, sp.Indexed):
+            numerator = self._print(top)
+        else:
+            numerator = rf"\left({self._print(top)}\right)"
+        return rf"\frac{{\partial {numerator}}}{{\partial {self._print(variable)}}}"
+
+    def _print_Sum(self, expr):
+        (index, low, high), *rest = expr.limits
+        if rest:  # outermost sum first: \sum_{t=1}^{B} \sum_{i=1}^{m}
+            signs = "".join(rf"\sum_{{{self._print(v)}={self._print(lo)}}}^{{{self._print(hi)}}} "
+                            for v, lo, hi in reversed(expr.limits))
+            return signs + self._print_factor(expr.function)
+        if not (low.is_Integer and high.is_Integer):
+            return super()._print_Sum(expr)
+        terms = []
+        for value in shown(int(high) - int(low) + 1):
+            if value is None:
+                terms.append(r"\cdots")
+            else:
+                terms.append(self._print_term(expr.function.xreplace({index: low + value - 1})))
+        return " + ".join(terms)
+
+    def _print_term(self, term) -> str:
+        text = self._print(term)
+        return rf"\left({text}\right)" if isinstance(term, sp.Add) else text
+
+    def _print_Add(self, expr, order=None):
+        # Sums first and the bias last, as in w_{11}x_{1} + w_{12}x_{2} + b_{1}.
+        terms = sorted(expr.args, key=lambda t: (not isinstance(t, sp.Sum), _is_bias(t)))
+        text = self._print(terms[0])
+        for term in terms[1:]:
+            if term.could_extract_minus_sign():
+                text += " - " + self._print_factor(-term)
+            else:
+                text += " + " + self._print(term)
+        return text
+
+    def _print_Mul(self, expr):
+        factors = list(expr.args)
+        if all(f.is_number for f in factors) and len(factors) > 1:
+            return r" \times ".join(self._print_factor(f) for f in factors)
+        if factors[0] == -1:
+            return "-" + self._print_Mul(sp.Mul(*factors[1:], evaluate=False))
+        factors.sort(key=_factor_rank)
+        return " ".join(self._print_factor(f) for f in factors)
+
+    def _print_factor(self, f) -> str:
+        text = self._print(f)
+        if isinstance(f, (sp.Add, sp.Sum)) or (f.is_number and f.is_negative):
+            return rf"\left({text}\right)"
+        return text
+
+    def _print_Float(self, expr):
+        return number(expr)
+
+
+def _is_bias(term) -> bool:
+    return isinstance(term, sp.Indexed) and term.base.name == "b"
+
+
+def _factor_rank(f) -> int:
+    """Order of factors in a product: dJ/dy_j first, then delta, w, then inputs."""
+    if f.is_number:
+        return 0
+    if isinstance(f, sp.Symbol) and f.name in ("eta", "scale"):
+        return 1
+    if isinstance(f, sp.Indexed):
+        return {"g": 2, "G": 2, "X": 5, "w": 6, "x": 7}.get(f.base.name, 8)
+    if isinstance(f, sp.KroneckerDelta):
+        return 3
+    return 4
+
+
+def form(f: Form, printer: BlogPrinter) -> str:
+    """LaTeX of one form of a step."""
+    if isinstance(f, Named):
+        return f.latex
+    if isinstance(f, Grid):
+        return _bmatrix(f, printer)
+    if isinstance(f, Transposed):
+        return _bmatrix(f.grid, printer) + "^{T}"
+    if isinstance(f, Product):
+        return "\n".join(form(factor, printer) for factor in f.factors)
+    if isinstance(f, Plus):
+        text = form(f.terms[0], printer)
+        for term in f.terms[1:]:
+            if isinstance(term, Scaled) and term.factor.could_extract_minus_sign():
+                text += "\n-\n" + form(Scaled(-term.factor, term.form), printer)
+            else:
+                text += "\n+\n" + form(term, printer)
+        return text
+    if isinstance(f, Scaled):
+        return printer.doprint(f.factor) + "\n" + form(f.form, printer)
+    return printer.doprint(f)
+
+
+def _bmatrix(grid: Grid, printer: BlogPrinter) -> str:
+    rows, cols = (int(sp.sympify(d).xreplace(printer.sizes)) for d in grid.shape)
+    shown_rows, shown_cols = shown(rows), shown(cols)
+    lines = []
+    for r in shown_rows:
+        cells = []
+        for c in shown_cols:
+            if r is None:
+                cells.append(r"\ddots" if c is None else r"\vdots")
+            elif c is None:
+                cells.append(r"\cdots")
+            else:
+                cells.append(printer.doprint(grid.entry(sp.Integer(r), sp.Integer(c))))
+        lines.append(" & ".join(cells) + r" \\")
+    return "\\begin{bmatrix}\n" + "\n".join(lines) + "\n\\end{bmatrix}"
+
+
+def step(s: Step, printer: BlogPrinter) -> str:
+    """An aligned chain: ``lhs &= f1 \\\\ &= f2 ...`` (or ``&\\leftarrow`` for updates)."""
+    relation = "=" if s.relation == "=" else r"\leftarrow"
+    lines = [f"{form(s.lhs, printer)}\n&{relation} {form(s.chain[0], printer)}"]
+    lines += [f"&= {form(f, printer)}" for f in s.chain[1:]]
+    return " \\\\\n".join(lines)
+
+
+def aligned(steps: list[Step], printer: BlogPrinter) -> str:
+    """Steps in one ``aligned`` block, separated by a blank row."""
+    body = " \\\\[1ex]\n".join(step(s, printer) for s in steps)
+    return "\\begin{aligned}\n" + body + "\n\\end{aligned}"
+
+
+def markdown(derivation: Derivation, heading_level: int = 1) -> str:
+    """The derivation as markdown with ``$$`` display blocks (arithmatex, MathJax)."""
+    printer = BlogPrinter(derivation.sizes)
+    hashes = "#" * heading_level
+    parts = [f"{hashes} {derivation.title}", CONVENTION]
+    for section in derivation.sections:
+        parts.append(f"{hashes}# {section.title}")
+        if section.text:
+            parts.append(section.text)
+        for text, steps in _groups(section.steps):
+            if text:
+                parts.append(text)
+            # arithmatex needs a math block with no blank line inside and one around it.
+            parts.append("$$\n" + aligned(steps, printer) + "\n$$")
+    return "\n\n".join(parts) + "\n"
+
+
+def summary(derivation: Derivation) -> dict:
+    """Each result's shape (concrete), LaTeX and matrix-form expression, for JSON output."""
+    printer = BlogPrinter(derivation.sizes)
+    out = {"title": derivation.title, "convention": "numerator layout",
+           "sizes": {str(k): v for k, v in derivation.sizes.items()}, "results": {}}
+    for name, result in derivation.results.items():
+        out["results"][name] = {
+            "shape": [int(sp.sympify(d).xreplace(derivation.sizes)) for d in result.shape],
+            "latex": f"{result.latex} = {printer.doprint(result.expr)}",
+            "expression": str(result.expr),
+        }
+    return out
+
+
+def document(derivation: Derivation) -> str:
+    """A standalone LaTeX document (amsmath only) that pdflatex compiles."""
+    printer = BlogPrinter(derivation.sizes)
+    parts = [
+        r"\documentclass{article}",
+        r"\usepackage{amsmath}",
+        r"\setcounter{MaxMatrixCols}{20}",
+        r"\begin{document}",
+        rf"\section*{{{_text(derivation.title)}}}",
+        _text(CONVENTION),
+    ]
+    for section in derivation.sections:
+        parts.append(rf"\subsection*{{{_text(section.title)}}}")
+        if section.text:
+            parts.append(_text(section.text))
+        for text, steps in _groups(section.steps):
+            if text:
+                parts.append(_text(text))
+            parts.append("\\[\n" + aligned(steps, printer) + "\n\\]")
+    parts.append(r"\end{document}")
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _groups(steps: list[Step]) -> list[tuple[str, list[Step]]]:
+    """Consecutive steps with the same text share one display block."""
+    groups: list[tuple[str, list[Step]]] = []
+    for s in steps:
+        if groups and groups[-1][0] == s.text:
+            groups[-1][1].append(s)
+        else:
+            groups.append((s.text, [s]))
+    return groups
+
+
+def _text(prose: str) -> str:
+    """Prose for LaTeX: escape what would be markup, and the arrow of sizes."""
+    escaped = "".join(_ESCAPES.get(char, char) for char in prose)
+    return escaped.replace("->", r"$\to$")
+
+
+_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+            "_": r"\_", "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}"}
