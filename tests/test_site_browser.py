@@ -25,7 +25,7 @@ pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip insta
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 # Pages with derivations: screenshot each, and check every one of them typesets.
-MATH_PAGES = ["placeholder/"]
+MATH_PAGES = ["linear/", "batch/", "numeric-checks/", "tutorial-notes/"]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
