@@ -1,0 +1,74 @@
+"""The derive command: formats, files, and one-line errors with exit status 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from derive import __version__
+from derive.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "derive.cli", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_markdown_is_the_default(capsys):
+    assert main(["linear", "2", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# nn.Linear(2 -> 3)")
+    assert r"\mathbf{W}^{T} \frac{\partial J}{\partial \mathbf{y}}" in out
+
+
+def test_json_lists_the_six_results(capsys):
+    assert main(["linear", "4", "3", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["results"]) == {"dy/dx", "dy/dW", "dy/db", "dJ/dx", "dJ/dW", "dJ/db"}
+    assert data["results"]["dJ/dW"]["shape"] == [3, 4]
+    assert data["results"]["dJ/dx"]["expression"] == "W.T*g"
+
+
+def test_json_with_batch_and_no_bias(capsys):
+    assert main(["linear", "2", "3", "--batch", "5", "--no-bias", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["results"]["dJ/dX"]["shape"] == [5, 2]
+    assert data["results"]["dJ/dX"]["expression"] == "G*W"
+    assert "dJ/db" not in data["results"]
+
+
+def test_latex_document_to_a_file(tmp_path):
+    target = tmp_path / "linear.tex"
+    assert main(["linear", "2", "3", "--format", "latex", "-o", str(target)]) == 0
+    assert target.read_text().startswith(r"\documentclass{article}")
+
+
+def test_help_and_version():
+    assert __version__ in run("--version").stdout
+    help_text = run("--help").stdout
+    assert "linear" in help_text and "compile" in help_text
+    assert "--batch" in run("linear", "--help").stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["linear", "0", "3"], "IN must be a positive integer, got 0"),
+    (["linear", "2", "-1"], "OUT"),
+    (["linear", "2.5", "3"], "IN must be a positive integer, got '2.5'"),
+    (["linear", "two", "3"], "IN must be a positive integer"),
+    (["linear", "2"], "required: OUT"),
+    (["linear"], "required: IN, OUT"),
+    (["conv", "2", "3"], "invalid choice: 'conv'"),
+    (["linear", "2", "3", "--format", "pdf"], "invalid choice: 'pdf'"),
+    (["linear", "2", "3", "--batch", "0"], "--batch must be a positive integer, got 0"),
+    (["linear", "2", "3", "-o", "/nonexistent-dir/out.md"], "cannot write"),
+    ([], "required: COMMAND"),
+])
+def test_bad_input_is_one_line_and_exit_status_2(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert result.stdout == ""

@@ -1,0 +1,109 @@
+"""The LaTeX the engine emits: the tutorial's notation, well-formed, truncated when large."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from derive.latex import document, markdown, summary
+from derive.symbolic import linear, linear_example
+
+
+def balanced(tex: str) -> None:
+    """Environments nest, braces and \\left/\\right pair up."""
+    stack = []
+    for kind, name in re.findall(r"\\(begin|end)\{(\w+\*?)\}", tex):
+        if kind == "begin":
+            stack.append(name)
+        else:
+            assert stack and stack.pop() == name, f"unbalanced \\end{{{name}}}"
+    assert not stack, f"unclosed environments {stack}"
+    depth = 0
+    for token in re.findall(r"\\[{}]|[{}]", tex):
+        if token in ("{", "}"):
+            depth += 1 if token == "{" else -1
+            assert depth >= 0, "a } closes nothing"
+    assert depth == 0, "unclosed {"
+    assert len(re.findall(r"\\left\b", tex)) == len(re.findall(r"\\right\b", tex))
+
+
+def math_blocks(md: str) -> list[str]:
+    return re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.S)
+
+
+def test_markdown_math_blocks_are_well_formed_and_arithmatex_ready():
+    md = markdown(linear(2, 3, batch=4))
+    blocks = math_blocks(md)
+    assert len(blocks) > 10
+    for block in blocks:
+        balanced(block)
+        assert "\n\n" not in block  # arithmatex: no blank line inside a math block
+    assert md.count("$$") == 2 * len(blocks)
+
+
+def test_tutorial_notation_and_its_slips_fixed():
+    md = markdown(linear(2, 3))
+    assert r"\frac{\partial \mathbf{y}}{\partial \mathbf{x}}" in md
+    assert r"\begin{bmatrix}" in md and r"\begin{aligned}" in md
+    # Every element partial has its \partial in the numerator (the tutorial lost one).
+    assert r"\frac{\partial \left(w_{11} x_{1} + w_{12} x_{2} + b_{1}\right)}{\partial x_{1}}" in md
+    assert r"\frac{w_{11}" not in md
+    # dJ/db: the i-th row pairs dJ/dy_i with dy_i/db_i (the tutorial wrote y_1 against b_2).
+    assert r"\frac{\partial J}{\partial y_{2}} \frac{\partial y_{2}}{\partial b_{2}}" in md
+    assert r"\frac{\partial J}{\partial y_{1}} \frac{\partial y_{1}}{\partial b_{2}} \\" not in md
+    # The bias update uses Delta_b, not Delta_W.
+    assert r"\Delta_\mathbf{b} + \mathrm{scale} \frac{\partial J}{\partial \mathbf{b}}" in md
+    # dy/dW is three-index: the tutorial's table is stated as its non-zero slice.
+    assert r"\delta_{ij} x_{k}" in md and "non-zero slice" in md
+
+
+def test_worked_example_sums_products_instead_of_a_matrix_of_products():
+    md = markdown(linear_example([[0.1453, 0.5062], [0.0635, 0.4911], [-0.1080, 0.1747]],
+                                 [0.2063, -0.1635, -0.0883], [4, 5], [1, 2, 3], 0.02))
+    assert r"0.1453 \times 1 + 0.0635 \times 2 - 0.108 \times 3 \\" in md
+    assert "-0.0517" in md and "2.0125" in md
+    for block in math_blocks(md):
+        balanced(block)
+
+
+def test_large_layers_are_truncated_and_cost_no_more_text():
+    small, big = markdown(linear(5, 5, batch=5)), markdown(linear(100000, 100000, batch=100000))
+    assert r"\cdots" in big and r"\vdots" in big and r"\ddots" in big
+    assert "w_{100000,100000}" in big and "w_{1,3}" not in big
+    assert len(big) < 1.5 * len(small)
+    for block in math_blocks(big):
+        balanced(block)
+
+
+def test_small_layers_are_shown_whole():
+    md = markdown(linear(4, 4))
+    assert r"\cdots" not in md and r"\ddots" not in md
+    assert "w_{44}" in md
+
+
+def test_summary_has_six_results_with_concrete_shapes():
+    out = summary(linear(2, 3))
+    assert {k: v["shape"] for k, v in out["results"].items()} == {
+        "dy/dx": [3, 2], "dy/dW": [3, 3, 2], "dy/db": [3, 3],
+        "dJ/dx": [2], "dJ/dW": [3, 2], "dJ/db": [3]}
+    assert out["results"]["dJ/dx"]["expression"] == "W.T*g"
+    assert out["results"]["dJ/dW"]["latex"].endswith(r"\mathbf{x}^{T}")
+
+
+def test_document_is_well_formed():
+    tex = document(linear(3, 2, batch=2))
+    balanced(tex)
+    assert tex.startswith(r"\documentclass{article}")
+    assert r"\usepackage{amsmath}" in tex
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("args", [(2, 3, None), (7, 9, 6)])
+def test_document_compiles_with_pdflatex(tmp_path, args):
+    n_in, n_out, batch = args
+    (tmp_path / "d.tex").write_text(document(linear(n_in, n_out, batch=batch)))
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert (tmp_path / "d.pdf").stat().st_size > 1000
