@@ -1,0 +1,6 @@
+"""Torch7-style neural-network modules on numpy (never imports sympy)."""
+
+from .linear import Linear
+from .module import Module
+
+__all__ = ["Module", "Linear"]

@@ -1,0 +1,155 @@
+"""Linear: y = W x + b (Torch7's nn/Linear.lua, on numpy).
+
+One sample x has shape (inputSize,); a batch X has shape (batch, inputSize) and
+gives Y = X W^T + 1 b^T. The arithmetic lives in the kernels of ``_kernels``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+import numpy as np
+
+from ._kernels import (
+    linear_acc_grad_bias,
+    linear_acc_grad_bias_batch,
+    linear_acc_grad_weight,
+    linear_acc_grad_weight_batch,
+    linear_nobias_update_output,
+    linear_nobias_update_output_batch,
+    linear_update_grad_input,
+    linear_update_grad_input_batch,
+    linear_update_output,
+    linear_update_output_batch,
+)
+from .module import Module
+
+ndarray = np.ndarray
+
+
+class Linear(Module):
+    """Fully connected layer y = W x + b, with weight (outputSize, inputSize), bias (outputSize,).
+
+    The parameters are float64 arrays drawn by ``reset``; ``rng`` (a seed or a
+    ``numpy.random.Generator``, None for fresh entropy) is passed to it, so
+    ``Linear(2, 3, rng=0)`` is reproducible. ``gradWeight`` and ``gradBias`` start
+    at zeros (Torch leaves them uninitialised, so its first print shows garbage).
+    Load weights in place, ``layer.weight[...] = W``: the arrays are never rebound.
+
+    ``output`` and ``gradInput`` take the input's dtype when it is a floating type
+    (float32 in, float32 out; the products are computed against the float64
+    parameters and stored), float64 for integer input. They are buffers allocated
+    once per input shape and dtype and reused by every later call, like Torch's
+    resize: copy them to keep them.
+    """
+
+    def __init__(self, inputSize: int, outputSize: int, bias: bool = True, rng=None) -> None:
+        super().__init__()
+        self.inputSize = _positive_int("inputSize", inputSize)
+        self.outputSize = _positive_int("outputSize", outputSize)
+        self.weight = np.zeros((self.outputSize, self.inputSize))
+        self.gradWeight = np.zeros((self.outputSize, self.inputSize))
+        if bias:
+            self.bias = np.zeros(self.outputSize)
+            self.gradBias = np.zeros(self.outputSize)
+        # The last input's shape and dtype, and the output shape they give: a call
+        # whose arrays match them skips validation and reuses the buffers.
+        self._inputShape = self._inputDtype = self._outputShape = None
+        self.reset(rng=rng)
+
+    def noBias(self) -> Linear:
+        """Drop bias and gradBias (y = W x); return the module."""
+        self.bias = self.gradBias = None
+        return self
+
+    def reset(self, stdv: float | None = None, rng=None) -> Linear:
+        """Draw weight and bias in place from U(-s, s): s = 1/sqrt(inputSize), or stdv*sqrt(3).
+
+        ``rng`` is a seed or a ``numpy.random.Generator`` (None: fresh entropy).
+        """
+        s = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(self.inputSize)
+        rng = np.random.default_rng(rng)
+        self.weight[...] = rng.uniform(-s, s, self.weight.shape)
+        if self.bias is not None:
+            self.bias[...] = rng.uniform(-s, s, self.bias.shape)
+        return self
+
+    def updateOutput(self, input: np.ndarray) -> np.ndarray:
+        """output = W x + b, or X W^T + 1 b^T for a batch."""
+        if input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype:
+            self._resize(input)
+        if input.ndim == 1:
+            if self.bias is None:
+                return linear_nobias_update_output(input, self.weight, self.output)
+            return linear_update_output(input, self.weight, self.bias, self.output)
+        if self.bias is None:
+            return linear_nobias_update_output_batch(input, self.weight, self.output)
+        return linear_update_output_batch(input, self.weight, self.bias, self.output)
+
+    def updateGradInput(self, input: np.ndarray, gradOutput: np.ndarray) -> np.ndarray:
+        """gradInput = W^T g, or G W for a batch."""
+        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
+                or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
+            self._resize(input, gradOutput)
+        if input.ndim == 1:
+            return linear_update_grad_input(gradOutput, self.weight, self.gradInput)
+        return linear_update_grad_input_batch(gradOutput, self.weight, self.gradInput)
+
+    def accGradParameters(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> None:
+        """gradWeight += scale g x^T, gradBias += scale g; for a batch scale G^T X and scale G^T 1."""
+        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
+                or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
+            self._resize(input, gradOutput)
+        if input.ndim == 1:
+            linear_acc_grad_weight(input, gradOutput, scale, self.gradWeight)
+            if self.bias is not None:
+                linear_acc_grad_bias(gradOutput, scale, self.gradBias)
+        else:
+            linear_acc_grad_weight_batch(input, gradOutput, scale, self.gradWeight)
+            if self.bias is not None:
+                linear_acc_grad_bias_batch(gradOutput, scale, self.gradBias)
+
+    def _resize(self, input, gradOutput=None) -> None:
+        """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
+        name = f"Linear({self.inputSize} -> {self.outputSize})"
+        if not isinstance(input, ndarray):
+            raise TypeError(f"{name}: input must be a numpy array, got {type(input).__name__}")
+        if input.ndim not in (1, 2) or input.shape[-1] != self.inputSize:
+            raise ValueError(f"{name}: input must have shape ({self.inputSize},) or (batch, {self.inputSize}), "
+                             f"got {input.shape}")
+        if np.issubdtype(input.dtype, np.floating):
+            dtype = input.dtype
+        elif np.issubdtype(input.dtype, np.integer):
+            dtype = self.weight.dtype
+        else:
+            raise TypeError(f"{name}: input must hold real numbers, got dtype {input.dtype}")
+        outputShape = input.shape[:-1] + (self.outputSize,)
+        if gradOutput is not None:
+            if not isinstance(gradOutput, ndarray):
+                raise TypeError(f"{name}: gradOutput must be a numpy array, got {type(gradOutput).__name__}")
+            if gradOutput.shape != outputShape:
+                raise ValueError(f"{name}: gradOutput must have shape {outputShape} (the output's, for input "
+                                 f"{input.shape}), got {gradOutput.shape}")
+        if self.output.shape != outputShape or self.output.dtype != dtype:
+            self.output = np.zeros(outputShape, dtype)
+        if self.gradInput.shape != input.shape or self.gradInput.dtype != dtype:
+            self.gradInput = np.zeros(input.shape, dtype)
+        self._inputShape, self._inputDtype, self._outputShape = input.shape, input.dtype, outputShape
+
+    def __repr__(self) -> str:
+        text = f"nn.Linear({self.inputSize} -> {self.outputSize})"
+        return text if self.bias is not None else text + " without bias"
+
+
+def _positive_int(name: str, value) -> int:
+    """value as an int if it is a positive integer (not a bool, not a float); else raise."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Linear: {name} must be a positive int, got {value!r} (bool)")
+    try:
+        size = operator.index(value)
+    except TypeError:
+        raise TypeError(f"Linear: {name} must be a positive int, got {value!r} ({type(value).__name__})") from None
+    if size <= 0:
+        raise ValueError(f"Linear: {name} must be a positive int, got {size}")
+    return size
