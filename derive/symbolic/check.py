@@ -90,7 +90,12 @@ def _evaluate(expr: sp.MatrixExpr) -> sp.ImmutableMatrix:
 
 @functools.lru_cache(maxsize=64)
 def _elements(expr: sp.MatrixExpr) -> sp.ImmutableMatrix:
-    # Building thousands of MatrixElements is slow, and each symbol is needed several times.
+    # Plain symbols named like the elements (W[0,1]): sympy builds and compares them far
+    # faster than MatrixElement objects, and each matrix is needed several times.
+    if isinstance(expr, sp.MatrixSymbol):
+        rows, cols = (int(d) for d in expr.shape)
+        return sp.ImmutableMatrix(rows, cols,
+                                  lambda r, c: sp.Symbol(f"{expr.name}[{r},{c}]"))
     return sp.ImmutableMatrix(expr.as_explicit())
 
 
