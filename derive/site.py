@@ -226,6 +226,10 @@ print("bias:", layer.bias)
 """
 
 
+def _four_decimals(values) -> str:
+    return ", ".join(f"{float(v):.4f}" for v in values)
+
+
 def tutorial_numbers() -> dict[str, "np.ndarray"]:
     """gradInput, gradWeight, gradBias, and weight and bias after one update,
     computed by derive.nn.Linear from the tutorial's layer and numbers."""
@@ -293,9 +297,10 @@ The same numbers from `derive.nn.Linear` (numpy only, Torch7's API). This code r
 when the site was built, and printed what follows it:
 
 {_snippet_with_output(tutorial_script())}
-The tutorial prints \\(-0.0516, 2.0126\\) for `gradInput`: it computed with the
-unrounded random weights, while the four-decimal \\(\\mathbf{{W}}\\) it shows gives
-\\(-0.0517, 2.0125\\). See [Numeric checks](numeric-checks.md).
+The tutorial prints \\({_four_decimals(TUTORIAL_PRINTS["gradInput"])}\\) for `gradInput`: it
+computed with the unrounded random weights, while the four-decimal \\(\\mathbf{{W}}\\) it
+shows gives \\({_four_decimals(tutorial_numbers()["gradInput"])}\\). See
+[Numeric checks](numeric-checks.md).
 """
 
 
@@ -494,7 +499,7 @@ def step_size_plot() -> bytes:
         axes.set_title("nn.Linear(2 -> 3), J = sum(tanh(y)): error of dJ/d(x, W, b)")
         axes.invert_xaxis()
         axes.grid(True, which="major", alpha=0.3)
-        axes.legend(loc="lower left", fontsize="small")
+        axes.legend(loc="upper center", fontsize="small")
         figure.tight_layout()
         out = io.BytesIO()
         figure.savefig(out, format="svg", metadata={"Date": None})
@@ -561,7 +566,8 @@ def numeric_checks_page() -> str:
                   "|---|--:|--:|--:|:-:|"]
     for entry, theirs, mine, difference in tutorial_comparison():
         within = "yes" if abs(difference) <= 0.5e-4 + 1e-12 else "**no**"
-        comparison.append(f"| `{entry}` | {_printed(theirs)} | {_number(mine)} | {difference:.1e} | {within} |")
+        shown = "0" if difference == 0 else f"{difference:.1e}"
+        comparison.append(f"| `{entry}` | {_printed(theirs)} | {_number(mine)} | {shown} | {within} |")
 
     checks = ["| layer | input | bias | d output / d input | d output / d weight | d output / d bias | < 1e-5 |",
               "|---|---|:-:|--:|--:|--:|:-:|"]
@@ -601,8 +607,8 @@ results for the same four-decimal \\(\\mathbf{{W}}\\) and \\(\\mathbf{{b}}\\)
 Torch prints four decimals, so a difference up to \\(5 \\times 10^{{-5}}\\) is rounding of
 the print. The two `gradInput` entries differ by \\(10^{{-4}}\\): the tutorial's layer had
 random weights with more digits than it shows, and \\(\\mathbf{{W}}^{{T}}\\partial J / \\partial
-\\mathbf{{y}}\\) with the shown \\(\\mathbf{{W}}\\) is exactly \\(-0.0517\\) and \\(2.0125\\)
-(\\(0.1453 \\cdot 1 + 0.0635 \\cdot 2 - 0.1080 \\cdot 3 = -0.0517\\)). `gradWeight` and
+\\mathbf{{y}}\\) with the shown \\(\\mathbf{{W}}\\) is \\({_four_decimals(tutorial_numbers()["gradInput"])}\\)
+(the sums are worked out in [Notes on the tutorial](tutorial-notes.md#4-products-where-sums-are-meant-in-the-wt-g-example)). `gradWeight` and
 `gradBias` do not depend on \\(\\mathbf{{W}}\\), and the update subtracts multiples of
 \\(\\eta = {TUTORIAL_LEARNING_RATE}\\) with at most four decimals, which leaves the rounded
 digits as they were.
@@ -740,7 +746,7 @@ def tutorial_notes_page() -> str:
             "Correct:",
             f"$$\n{right}\n$$",
         ]
-    weight = _bmatrix([[f"{w:.4f}" for w in row] for row in TUTORIAL_WEIGHT])
+    grad_input = _four_decimals(tutorial_numbers()["gradInput"])
     parts += [
         "## Layout convention",
         "derive writes Jacobians in **numerator layout**: for \\(\\mathbf{y}\\) with \\(m\\) "
@@ -771,10 +777,9 @@ def tutorial_notes_page() -> str:
         "the tutorial writes as a column of ones.\n"
         "- Torch leaves `gradWeight` and `gradBias` uninitialised, hence the tutorial's "
         "garbage before `zeroGradParameters`; `derive.nn.Linear` starts them at zero.\n"
-        "- The printed `gradInput` (\\(-0.0516, 2.0126\\)) comes from the unrounded "
-        "random weights; the four-decimal \\(\\mathbf{W}\\) shown,",
-        f"$$\n\\mathbf{{W}} = {weight}\n$$",
-        "gives \\(-0.0517, 2.0125\\): see [Numeric checks](numeric-checks.md).",
+        f"- The printed `gradInput` (\\({_four_decimals(TUTORIAL_PRINTS['gradInput'])}\\)) comes from the unrounded "
+        f"random weights; the four-decimal \\(\\mathbf{{W}}\\) shown gives "
+        f"\\({grad_input}\\): see [Numeric checks](numeric-checks.md).",
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -818,17 +823,18 @@ def cli_page() -> str:
     """The `derive` command: its help, and examples checked by running them."""
     import tempfile
 
-    examples = []
+    shown_output, more = [], []
+    width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")
     with tempfile.TemporaryDirectory() as scratch:
         for args, what, shown in CLI_EXAMPLES:
             command = "derive " + " ".join(args)
             output = _derive_command(*args, cwd=scratch)
             if shown:
-                examples.append(f"{what.capitalize()}; its first lines:\n\n"
-                                f"```text\n$ {command}\n{_head(output, shown)}...\n```")
+                shown_output.append(f"{what.capitalize()}; its first lines:\n\n"
+                                    f"```text\n$ {command}\n{_head(output, shown)}...\n```")
             else:
-                examples.append(f"```sh\n{command}    # {what}\n```")
-    examples_text = "\n\n".join(examples)
+                more.append(f"{command.ljust(width)}   # {what}")
+    examples_text = "\n\n".join(shown_output + ["More:", "```sh\n" + "\n".join(more) + "\n```"])
     return f"""\
 # Command line
 
@@ -872,16 +878,30 @@ def _api_objects():
 
 
 def _docstring(obj) -> str:
+    """The docstring as markdown: reST ``code`` and :role:`name` become `code`."""
     import inspect
+    import re
 
     doc = inspect.getdoc(obj) or "(no docstring)"
-    return "```text\n" + doc + "\n```"
+    doc = re.sub(r":\w+:`([^`]+)`", r"`\1`", doc)
+    doc = re.sub(r"``(.+?)``", r"`\1`", doc)
+    # Outside code spans a $ would start math for arithmatex.
+    pieces = re.split(r"(`[^`]*`)", doc)
+    return "".join(p if p.startswith("`") else p.replace("$", "&#36;") for p in pieces)
+
+
+def _signature(name: str, obj) -> str:
+    """name(parameters) -> result, with annotations unquoted (modules use PEP 563)."""
+    import inspect
+    import re
+
+    text = str(inspect.signature(obj))
+    text = re.sub(r"(: |-> )'([^']*)'", r"\1\2", text)
+    return f"```python\n{name}{text}\n```"
 
 
 def api_page() -> str:
     """The public Python API, with signatures and docstrings read by inspect."""
-    import inspect
-
     parts = [
         "# Python API",
         "Signatures and docstrings as the code has them (read with `inspect` when the site "
@@ -892,12 +912,12 @@ def api_page() -> str:
         parts.append(f"## `{module}`")
         for name, obj, methods in objects:
             parts.append(f"### `{name}`")
-            parts.append(f"```python\n{name}{inspect.signature(obj)}\n```")
+            parts.append(_signature(name, obj))
             parts.append(_docstring(obj))
             for method in methods:
                 function = getattr(obj, method)
                 parts.append(f"#### `{method}`")
-                parts.append(f"```python\n{obj.__name__}.{method}{inspect.signature(function)}\n```")
+                parts.append(_signature(f"{obj.__name__}.{method}", function))
                 parts.append(_docstring(function))
     return "\n\n".join(parts) + "\n"
 

@@ -104,6 +104,20 @@ def assert_math_rendered(page):
     assert raw == []
 
 
+def assert_math_fits(page):
+    """No typeset formula sticks out of the content column (under the sidebar)."""
+    outside = page.evaluate(
+        """() => {
+            const column = document.querySelector('.md-content__inner').getBoundingClientRect();
+            return [...document.querySelectorAll('.arithmatex mjx-math')]
+                .map(e => e.getBoundingClientRect())
+                .filter(r => r.right > column.right + 1 || r.left < column.left - 1)
+                .map(r => [Math.round(r.left), Math.round(r.right)]);
+        }"""
+    )
+    assert outside == []
+
+
 def assert_only_local_requests(page, site_url):
     here = urlsplit(site_url).netloc
     away = [url for url in page.requests if urlsplit(url).netloc != here]
@@ -115,6 +129,7 @@ def test_math_renders_offline(page, site_url, path):
     page.goto(site_url + path)
     wait_for_math(page)
     assert_math_rendered(page)
+    assert_math_fits(page)
     name = path.strip("/").replace("/", "-") or "home"
     page.screenshot(path=f"/tmp/derive-site-{name}.png", full_page=True)
     assert_only_local_requests(page, site_url)

@@ -87,3 +87,59 @@ def test_without_npm_the_build_says_so_in_one_line(tmp_path, monkeypatch):
         site.mathjax_files(tmp_path)
     assert str(error.value).startswith("npm not found")
     assert "\n" not in str(error.value)
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """The cells of every body row of every table, as text."""
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", html, re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        if cells:
+            rows.append([re.sub(r"<[^>]+>", "", cell).strip() for cell in cells])
+    return rows
+
+
+def test_numeric_checks_match_a_fresh_computation(built):
+    import numpy as np
+
+    html = (built / "numeric-checks/index.html").read_text()
+    rows = table_rows(html)
+
+    # The tutorial's step, computed here with plain numpy (not derive.nn).
+    W, b = np.array(site.TUTORIAL_WEIGHT), np.array(site.TUTORIAL_BIAS)
+    x, g = np.array(site.TUTORIAL_INPUT), np.array(site.TUTORIAL_GRAD_OUTPUT)
+    eta = site.TUTORIAL_LEARNING_RATE
+    fresh = {"gradInput": W.T @ g, "gradWeight": np.outer(g, x), "gradBias": g,
+             "weight": W - eta * np.outer(g, x), "bias": b - eta * g}
+    by_entry = {row[0]: row for row in rows if "[" in row[0]}
+    for name, values in fresh.items():
+        for index, value in np.ndenumerate(values):
+            entry = f"{name}[{','.join(str(i + 1) for i in index)}]"
+            _, printed, ours, difference, _ = by_entry[entry]
+            assert float(ours) == pytest.approx(value, abs=1e-9), entry
+            assert float(difference) == pytest.approx(float(printed) - value, abs=1e-9), entry
+    assert by_entry["gradInput[1]"][1:3] == ["-0.0516", "-0.0517"]
+
+    # Central-difference Jacobian errors: recomputed, same digits, all below 1e-5.
+    checks = [row for row in rows if row[0].startswith("Linear(")]
+    assert len(checks) == 2 * len(site.JACOBIAN_CASES)
+    for row in checks:
+        n_in, n_out = map(int, re.findall(r"\d+", row[0]))
+        shape = tuple(map(int, re.findall(r"\d+", row[1])))
+        batch = shape[0] if len(shape) == 2 else None
+        bias = row[2] == "yes"
+        errors = site.jacobian_errors(n_in, n_out, batch, bias)
+        assert row[3:5] == [f"{errors['input']:.1e}", f"{errors['weight']:.1e}"]
+        assert row[5] == (f"{errors['bias']:.1e}" if bias else "-")
+        assert max(errors.values()) < 1e-5
+        assert row[6] == "yes"
+
+
+def test_generated_pages_show_what_the_code_gives(built):
+    cli = (built / "cli/index.html").read_text()
+    assert "usage: derive linear" in cli
+    api = (built / "api/index.html").read_text()
+    assert "derive.nn.Linear" in api and "accGradParameters" in api
+    linear = (built / "linear/index.html").read_text()
+    # The snippet's printed output is on the page.
+    assert "gradInput: [-0.0517  2.0125]" in linear
