@@ -91,7 +91,8 @@ class Linear(Module):
         """gradInput = W^T g, or G W for a batch."""
         if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
-            self._resize(input, gradOutput)
+            self._resize(input)
+            self._checkGradOutput(input, gradOutput)
         if input.ndim == 1:
             return linear_update_grad_input(gradOutput, self.weight, self.gradInput)
         return linear_update_grad_input_batch(gradOutput, self.weight, self.gradInput)
@@ -100,7 +101,8 @@ class Linear(Module):
         """gradWeight += scale g x^T, gradBias += scale g; for a batch scale G^T X and scale G^T 1."""
         if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
-            self._resize(input, gradOutput)
+            self._resize(input)
+            self._checkGradOutput(input, gradOutput)
         if input.ndim == 1:
             linear_acc_grad_weight(input, gradOutput, scale, self.gradWeight)
             if self.bias is not None:
@@ -110,32 +112,36 @@ class Linear(Module):
             if self.bias is not None:
                 linear_acc_grad_bias_batch(gradOutput, scale, self.gradBias)
 
-    def _resize(self, input, gradOutput=None) -> None:
-        """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
-        name = f"Linear({self.inputSize} -> {self.outputSize})"
+    def _resize(self, input) -> None:
+        """Check input, then fit the output and gradInput buffers to its shape and dtype."""
         if not isinstance(input, ndarray):
-            raise TypeError(f"{name}: input must be a numpy array, got {type(input).__name__}")
+            raise TypeError(f"{self._name()}: input must be a numpy array, got {type(input).__name__}")
         if input.ndim not in (1, 2) or input.shape[-1] != self.inputSize:
-            raise ValueError(f"{name}: input must have shape ({self.inputSize},) or (batch, {self.inputSize}), "
-                             f"got {input.shape}")
+            raise ValueError(f"{self._name()}: input must have shape ({self.inputSize},) or "
+                             f"(batch, {self.inputSize}), got {input.shape}")
         if np.issubdtype(input.dtype, np.floating):
             dtype = input.dtype
         elif np.issubdtype(input.dtype, np.integer):
             dtype = self.weight.dtype
         else:
-            raise TypeError(f"{name}: input must hold real numbers, got dtype {input.dtype}")
+            raise TypeError(f"{self._name()}: input must hold real numbers, got dtype {input.dtype}")
         outputShape = input.shape[:-1] + (self.outputSize,)
-        if gradOutput is not None:
-            if not isinstance(gradOutput, ndarray):
-                raise TypeError(f"{name}: gradOutput must be a numpy array, got {type(gradOutput).__name__}")
-            if gradOutput.shape != outputShape:
-                raise ValueError(f"{name}: gradOutput must have shape {outputShape} (the output's, for input "
-                                 f"{input.shape}), got {gradOutput.shape}")
         if self.output.shape != outputShape or self.output.dtype != dtype:
             self.output = np.zeros(outputShape, dtype)
         if self.gradInput.shape != input.shape or self.gradInput.dtype != dtype:
             self.gradInput = np.zeros(input.shape, dtype)
         self._inputShape, self._inputDtype, self._outputShape = input.shape, input.dtype, outputShape
+
+    def _checkGradOutput(self, input, gradOutput) -> None:
+        """Raise unless gradOutput is an array of exactly the output's shape (nothing is broadcast)."""
+        if not isinstance(gradOutput, ndarray):
+            raise TypeError(f"{self._name()}: gradOutput must be a numpy array, got {type(gradOutput).__name__}")
+        if gradOutput.shape != self._outputShape:
+            raise ValueError(f"{self._name()}: gradOutput must have shape {self._outputShape} (the output's, "
+                             f"for input {input.shape}), got {gradOutput.shape}")
+
+    def _name(self) -> str:
+        return f"Linear({self.inputSize} -> {self.outputSize})"
 
     def __repr__(self) -> str:
         text = f"nn.Linear({self.inputSize} -> {self.outputSize})"
