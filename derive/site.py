@@ -823,17 +823,21 @@ def cli_page() -> str:
     """The `derive` command: its help, and examples checked by running them."""
     import tempfile
 
+    from concurrent.futures import ThreadPoolExecutor
+
     shown_output, more = [], []
     width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")
-    with tempfile.TemporaryDirectory() as scratch:
-        for args, what, shown in CLI_EXAMPLES:
-            command = "derive " + " ".join(args)
-            output = _derive_command(*args, cwd=scratch)
-            if shown:
-                shown_output.append(f"{what.capitalize()}; its first lines:\n\n"
-                                    f"```text\n$ {command}\n{_head(output, shown)}...\n```")
-            else:
-                more.append(f"{command.ljust(width)}   # {what}")
+    commands = [("--help",), ("linear", "--help")] + [args for args, _, _ in CLI_EXAMPLES]
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor() as pool:
+        outputs = list(pool.map(lambda args: _derive_command(*args, cwd=scratch), commands))
+    help_text, linear_help, *example_outputs = outputs
+    for (args, what, shown), output in zip(CLI_EXAMPLES, example_outputs):
+        command = "derive " + " ".join(args)
+        if shown:
+            shown_output.append(f"{what.capitalize()}; its first lines:\n\n"
+                                f"```text\n$ {command}\n{_head(output, shown)}...\n```")
+        else:
+            more.append(f"{command.ljust(width)}   # {what}")
     examples_text = "\n\n".join(shown_output + ["More:", "```sh\n" + "\n".join(more) + "\n```"])
     return f"""\
 # Command line
@@ -846,13 +850,13 @@ the command's own, captured when the site was built.
 
 ```text
 $ derive --help
-{_derive_command("--help")}```
+{help_text}```
 
 ## `derive linear --help`
 
 ```text
 $ derive linear --help
-{_derive_command("linear", "--help")}```
+{linear_help}```
 
 ## Examples
 
