@@ -1,0 +1,109 @@
+"""Sigmoid, Tanh, ReLU: activations applied element by element (Torch7's nn/Sigmoid.lua, Tanh.lua, ReLU.lua).
+
+They have no parameters (``parameters()`` returns None) and take input of any
+shape, one sample (n,) or a batch (batch, n) alike; gradOutput must have the
+output's shape exactly. The arithmetic lives in the kernels of ``_activation_kernels``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _activation_kernels as kernels
+from .module import Module
+
+ndarray = np.ndarray
+
+
+class _Elementwise(Module):
+    """y = f(x) element by element: fits the ``output`` and ``gradInput`` buffers to the input.
+
+    They take the input's dtype when it is a floating type (float32 in, float32
+    out), float64 for integer input, and are allocated once per input shape and
+    dtype and reused by every later call, like Torch's resize: copy them to keep them.
+    """
+
+    # True when updateGradInput reads ``output``: backward must then follow forward of that input.
+    _gradFromOutput = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inputShape = self._inputDtype = None
+
+    def _fit(self, input, gradOutput=None) -> None:
+        """Cheap check that input (and gradOutput) match the buffers; else validate and refit them."""
+        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
+                or gradOutput is not None
+                and (gradOutput.__class__ is not ndarray or gradOutput.shape != self._inputShape)):
+            self._resize(input, gradOutput)
+
+    def _resize(self, input, gradOutput=None) -> None:
+        """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
+        name = repr(self)
+        if not isinstance(input, ndarray):
+            raise TypeError(f"{name}: input must be a numpy array, got {type(input).__name__}")
+        if np.issubdtype(input.dtype, np.floating):
+            dtype = input.dtype
+        elif np.issubdtype(input.dtype, np.integer):
+            dtype = np.dtype(np.float64)
+        else:
+            raise TypeError(f"{name}: input must hold real numbers, got dtype {input.dtype}")
+        if gradOutput is not None:
+            if not isinstance(gradOutput, ndarray):
+                raise TypeError(f"{name}: gradOutput must be a numpy array, got {type(gradOutput).__name__}")
+            if self._gradFromOutput and (input.shape != self._inputShape or input.dtype != self._inputDtype):
+                raise ValueError(f"{name}: backward reads the output of forward: call forward(input) first "
+                                 f"(last forward input: {self._inputShape}, {self._inputDtype}; "
+                                 f"got {input.shape}, {input.dtype})")
+            if gradOutput.shape != input.shape:
+                raise ValueError(f"{name}: gradOutput must have shape {input.shape} (the output's), "
+                                 f"got {gradOutput.shape}")
+        if self.output.shape != input.shape or self.output.dtype != dtype:
+            self.output = np.zeros(input.shape, dtype)
+        if self.gradInput.shape != input.shape or self.gradInput.dtype != dtype:
+            self.gradInput = np.zeros(input.shape, dtype)
+        self._inputShape, self._inputDtype = input.shape, input.dtype
+
+
+class Sigmoid(_Elementwise):
+    """y = 1 / (1 + exp(-x)); the gradient is computed from the output: g * y * (1 - y)."""
+
+    def updateOutput(self, input: np.ndarray) -> np.ndarray:
+        """output = 1 / (1 + exp(-input))"""
+        self._fit(input)
+        return kernels.sigmoid_update_output(input, self.output)
+
+    def updateGradInput(self, input: np.ndarray, gradOutput: np.ndarray) -> np.ndarray:
+        """gradInput = gradOutput * output * (1 - output)"""
+        self._fit(input, gradOutput)
+        return kernels.sigmoid_update_grad_input(self.output, gradOutput, self.gradInput)
+
+
+class Tanh(_Elementwise):
+    """y = tanh(x); the gradient is computed from the output: g * (1 - y^2)."""
+
+    def updateOutput(self, input: np.ndarray) -> np.ndarray:
+        """output = tanh(input)"""
+        self._fit(input)
+        return kernels.tanh_update_output(input, self.output)
+
+    def updateGradInput(self, input: np.ndarray, gradOutput: np.ndarray) -> np.ndarray:
+        """gradInput = gradOutput * (1 - output^2)"""
+        self._fit(input, gradOutput)
+        return kernels.tanh_update_grad_input(self.output, gradOutput, self.gradInput)
+
+
+class ReLU(_Elementwise):
+    """y = max(x, 0); the gradient is g where x > 0 and 0 elsewhere, x == 0 included (Torch's threshold)."""
+
+    _gradFromOutput = False  # the gradient reads the input: backward needs no forward first
+
+    def updateOutput(self, input: np.ndarray) -> np.ndarray:
+        """output = max(input, 0)"""
+        self._fit(input)
+        return kernels.relu_update_output(input, self.output)
+
+    def updateGradInput(self, input: np.ndarray, gradOutput: np.ndarray) -> np.ndarray:
+        """gradInput = gradOutput * (input > 0)"""
+        self._fit(input, gradOutput)
+        return kernels.relu_update_grad_input(input, gradOutput, self.gradInput)
