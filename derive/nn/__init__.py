@@ -4,3 +4,7 @@ from .linear import Linear
 from .module import Module
 
 __all__ = ["Module", "Linear"]
+
+from .activation import ReLU, Sigmoid, Tanh
+
+__all__ += ["Sigmoid", "Tanh", "ReLU"]
