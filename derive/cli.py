@@ -44,21 +44,43 @@ def build_parser() -> argparse.ArgumentParser:
     layers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     layers.required = True
 
+    output = _Parser(add_help=False)
+    output.add_argument("--batch", type=_positive_int("--batch"), metavar="N",
+                        help="also derive the batch case for N samples")
+    output.add_argument("--format", choices=FORMATS, default="markdown",
+                        help="markdown with display math (default), a standalone LaTeX "
+                        "document, or JSON")
+    output.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
     linear = layers.add_parser(
-        "linear",
+        "linear", parents=[output],
         help="derive the gradients of nn.Linear(IN -> OUT)",
-        description="Derive the Jacobians and gradients of y = W x + b for nn.Linear(IN -> OUT), "
-        "every displayed equality proved by sympy.",
+        description="Derive the Jacobians and gradients of y = W x + b for nn.Linear(IN -> OUT) "
+        "(batch: Y = X W^T + 1 b^T), every displayed equality proved by sympy.",
     )
     linear.add_argument("IN", type=_positive_int("IN"), help="input size (columns of W)")
     linear.add_argument("OUT", type=_positive_int("OUT"), help="output size (rows of W)")
-    linear.add_argument("--batch", type=_positive_int("--batch"), metavar="N",
-                        help="also derive the batch case Y = X W^T + 1 b^T for N samples")
     linear.add_argument("--no-bias", action="store_true", help="the layer without bias (y = W x)")
-    linear.add_argument("--format", choices=FORMATS, default="markdown",
-                        help="markdown with display math (default), a standalone LaTeX "
-                        "document, or JSON")
-    linear.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    for name, formula in (("sigmoid", "1 / (1 + exp(-x))"), ("tanh", "tanh(x)"),
+                          ("relu", "max(x, 0)")):
+        activation = layers.add_parser(
+            name, parents=[output],
+            help=f"derive the gradient of nn.{_TORCH_NAMES[name]} on N inputs",
+            description=f"Derive the Jacobian and gradient of y = {formula}, element-wise, "
+            "for N inputs, every displayed equality proved by sympy.",
+        )
+        activation.add_argument("N", type=_positive_int("N"), help="number of inputs")
+
+    mse = layers.add_parser(
+        "mse", parents=[output],
+        help="derive the gradient of nn.MSECriterion on N outputs",
+        description="Derive dJ/dyhat for J = (1/N) sum (yhat - y)^2 (Torch's sizeAverage), or "
+        "the plain sum, every displayed equality proved by sympy.",
+    )
+    mse.add_argument("N", type=_positive_int("N"), help="number of outputs")
+    mse.add_argument("--no-size-average", action="store_true",
+                     help="sum the squared differences instead of averaging them")
 
     compile_ = layers.add_parser(
         "compile",
@@ -72,27 +94,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``derive`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "linear":
-        text = _linear(args)
-        return _emit(text, args.output, parser)
     if args.command == "compile":
         return _compile(args, parser)
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    return _emit(_render(_derive(args), args.format), args.output, parser)
 
 
-def _linear(args: argparse.Namespace) -> str:
+def _derive(args: argparse.Namespace):
+    """The derivation the command asks for (sympy is imported only here)."""
+    if args.command == "linear":
+        from .symbolic.linear import linear
+
+        return linear(args.IN, args.OUT, batch=args.batch, bias=not args.no_bias)
+    if args.command == "mse":
+        from .symbolic.criterion import mse
+
+        return mse(args.N, size_average=not args.no_size_average, batch=args.batch)
+    from .symbolic.activation import activation
+
+    return activation(args.command, args.N, batch=args.batch)
+
+
+def _render(derivation, format: str) -> str:
     from .latex import document, markdown, summary
-    from .symbolic.linear import linear
 
-    derivation = linear(args.IN, args.OUT, batch=args.batch, bias=not args.no_bias)
-    if args.format == "markdown":
+    if format == "markdown":
         return markdown(derivation)
-    if args.format == "latex":
+    if format == "latex":
         return document(derivation)
     return json.dumps(summary(derivation), indent=2) + "\n"
 

@@ -38,7 +38,10 @@ CONVENTION = (
 _MATRIX_NAMES = {
     "g": r"\frac{\partial J}{\partial \mathbf{y}}",
     "G": r"\frac{\partial J}{\partial \mathbf{Y}}",
+    "yhat": r"\hat{\mathbf{y}}",
+    "Yhat": r"\hat{\mathbf{Y}}",
 }
+_ELEMENT_NAMES = {"yhat": r"\hat{y}", "Yhat": r"\hat{Y}"}
 _GRADIENT_OF = {"g": "y", "G": "Y"}
 _SYMBOL_NAMES = {
     "eta": r"\eta",
@@ -49,6 +52,12 @@ _SYMBOL_NAMES = {
     "dJ_db": r"\frac{\partial J}{\partial \mathbf{b}}",
     "W": r"\mathbf{W}",
     "b": r"\mathbf{b}",
+    "x_vec": r"\mathbf{x}",
+    "y_vec": r"\mathbf{y}",
+    "g_vec": r"\frac{\partial J}{\partial \mathbf{y}}",
+    "X_vec": r"\mathbf{X}",
+    "Y_vec": r"\mathbf{Y}",
+    "G_vec": r"\frac{\partial J}{\partial \mathbf{Y}}",
 }
 
 
@@ -86,7 +95,7 @@ class BlogPrinter(LatexPrinter):
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
-        if not isinstance(expr.arg, sp.MatrixSymbol) or expr.arg.name in _MATRIX_NAMES:
+        if not isinstance(expr.arg, sp.MatrixSymbol) or expr.arg.name in _GRADIENT_OF:
             inner = rf"\left({inner}\right)"
         return rf"{inner}^{{T}}"
 
@@ -97,7 +106,21 @@ class BlogPrinter(LatexPrinter):
         return r"\mathbf{I}"
 
     def _print_MatMul(self, expr):
-        return " ".join(self._print(a) for a in expr.args)
+        args = list(expr.args)
+        if args[0] == -1:
+            return "-" + self._print_MatMul(sp.MatMul(*args[1:]))
+        return " ".join(rf"\left({self._print(a)}\right)" if isinstance(a, sp.MatAdd)
+                        else self._print(a) for a in args)
+
+    def _print_MatAdd(self, expr):
+        terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+        text = self._print(terms[0])
+        for term in terms[1:]:
+            if term.could_extract_minus_sign():
+                text += " - " + self._print(-term)
+            else:
+                text += " + " + self._print(term)
+        return text
 
     def _indices(self, indices) -> str:
         parts = [self._print(index) for index in indices]
@@ -110,7 +133,7 @@ class BlogPrinter(LatexPrinter):
         sub = self._indices(expr.indices)
         if name in _GRADIENT_OF:
             return rf"\frac{{\partial J}}{{\partial {_GRADIENT_OF[name]}_{{{sub}}}}}"
-        return f"{name}_{{{sub}}}"
+        return f"{_ELEMENT_NAMES.get(name, name)}_{{{sub}}}"
 
     def _print_KroneckerDelta(self, expr, exp=None):
         return rf"\delta_{{{self._indices(expr.args)}}}"
@@ -146,7 +169,8 @@ class BlogPrinter(LatexPrinter):
 
     def _print_Add(self, expr, order=None):
         # Sums first and the bias last, as in w_{11}x_{1} + w_{12}x_{2} + b_{1}.
-        terms = sorted(expr.args, key=lambda t: (not isinstance(t, sp.Sum), _is_bias(t)))
+        terms = sorted(expr.args, key=lambda t: (not isinstance(t, sp.Sum), _is_bias(t),
+                                                 t.could_extract_minus_sign()))
         text = self._print(terms[0])
         for term in terms[1:]:
             if term.could_extract_minus_sign():
@@ -156,11 +180,17 @@ class BlogPrinter(LatexPrinter):
         return text
 
     def _print_Mul(self, expr):
+        if not isinstance(expr, sp.Mul):  # sympy also sends powers and quotients here
+            return super()._print_Mul(expr)
         factors = list(expr.args)
-        if all(f.is_number for f in factors) and len(factors) > 1:
-            return r" \times ".join(self._print_factor(f) for f in factors)
         if factors[0] == -1:
-            return "-" + self._print_Mul(sp.Mul(*factors[1:], evaluate=False))
+            rest = factors[1] if len(factors) == 2 else sp.Mul(*factors[1:], evaluate=False)
+            return "-" + self._print_factor(rest)
+        if len(factors) > 1 and all(f.is_Float or f.is_Integer for f in factors):
+            return r" \times ".join(self._print_factor(f) for f in factors)
+        if any((f.is_Pow and f.exp.is_negative) or (f.is_Rational and not f.is_Integer)
+               for f in factors):
+            return super()._print_Mul(expr)  # a quotient: sympy's \frac
         factors.sort(key=_factor_rank)
         return " ".join(self._print_factor(f) for f in factors)
 
@@ -172,6 +202,39 @@ class BlogPrinter(LatexPrinter):
 
     def _print_Float(self, expr):
         return number(expr)
+
+    def _print_Piecewise(self, expr):
+        (value, condition), *rest = expr.args
+        if value == 1 and len(rest) == 1 and rest[0] == (0, True):
+            return rf"[{self._print(condition)}]"  # Iverson bracket: 1 if true, else 0
+        return super()._print_Piecewise(expr)
+
+
+class ElementwisePrinter(BlogPrinter):
+    """Products of whole arrays are element-wise: written with \\odot."""
+
+    def _print_Mul(self, expr):
+        if not isinstance(expr, sp.Mul):
+            return super()._print_Mul(expr)
+        factors = list(expr.args)
+        if factors[0] == -1:
+            rest = factors[1] if len(factors) == 2 else sp.Mul(*factors[1:], evaluate=False)
+            return "-" + self._print_factor(rest)
+        factors.sort(key=lambda f: (not f.is_number, str(f) not in ("g_vec", "G_vec")))
+        numbers = [f for f in factors if f.is_number]
+        arrays = [f for f in factors if not f.is_number]
+        text = r" \odot ".join(self._print_factor(f) for f in arrays)
+        return " ".join([self._print(f) for f in numbers] + [text])
+
+    def _print_Pow(self, expr):
+        if expr.exp == 2:
+            return rf"{self._print_factor(expr.base)}^{{\odot 2}}"
+        return super()._print_Pow(expr)
+
+
+def elementwise(expr) -> str:
+    """LaTeX of an element-wise array expression (``g (.) y (.) (1 - y)``)."""
+    return ElementwisePrinter().doprint(expr)
 
 
 def _is_bias(term) -> bool:
@@ -233,7 +296,7 @@ def _bmatrix(grid: Grid, printer: BlogPrinter) -> str:
 
 def step(s: Step, printer: BlogPrinter) -> str:
     """An aligned chain: ``lhs &= f1 \\\\ &= f2 ...`` (or ``&\\leftarrow`` for updates)."""
-    relation = "=" if s.relation == "=" else r"\leftarrow"
+    relation = r"\leftarrow" if s.relation == "<-" else "="
     lines = [f"{form(s.lhs, printer)}\n&{relation} {form(s.chain[0], printer)}"]
     lines += [f"&= {form(f, printer)}" for f in s.chain[1:]]
     return " \\\\\n".join(lines)
@@ -264,10 +327,11 @@ def markdown(derivation: Derivation, heading_level: int = 1) -> str:
 
 def summary(derivation: Derivation) -> dict:
     """Each result's shape (concrete), LaTeX and matrix-form expression, for JSON output."""
-    printer = BlogPrinter(derivation.sizes)
+    printers = {False: BlogPrinter(derivation.sizes), True: ElementwisePrinter(derivation.sizes)}
     out = {"title": derivation.title, "convention": "numerator layout",
            "sizes": {str(k): v for k, v in derivation.sizes.items()}, "results": {}}
     for name, result in derivation.results.items():
+        printer = printers[result.elementwise]
         out["results"][name] = {
             "shape": [int(sp.sympify(d).xreplace(derivation.sizes)) for d in result.shape],
             "latex": f"{result.latex} = {printer.doprint(result.expr)}",

@@ -84,7 +84,7 @@ class Step:
     lhs: Form
     chain: tuple[Form, ...]
     text: str = ""
-    relation: str = "="  # "<-" for an update (a definition, nothing to prove)
+    relation: str = "="  # "<-" for an update, "def" for a definition: nothing to prove
 
 
 @dataclass
@@ -103,6 +103,7 @@ class Result:
     latex: str
     expr: sp.Expr
     shape: tuple[sp.Expr, ...]
+    elementwise: bool = False  # products of whole arrays are element-wise (\odot)
 
 
 @dataclass
@@ -216,6 +217,8 @@ def is_matrix(form: Form) -> bool:
 
 def meaning(expr: sp.Expr, notation: Notation) -> sp.Expr:
     """Replace named elements by their definitions, expand dJ/dv by the chain rule, evaluate."""
+    if notation.loss in notation.definitions:  # a criterion: J is defined, not given
+        expr = expr.xreplace({notation.loss: notation.definitions[notation.loss]()})
     expr = _apply_chain_rule(expr, notation)
     expr = _substitute_definitions(expr, notation)
     return _collapse(expr)
@@ -248,16 +251,48 @@ def _apply_chain_rule(expr: sp.Expr, notation: Notation) -> sp.Expr:
 
 def _substitute_definitions(expr: sp.Expr, notation: Notation) -> sp.Expr:
     definitions = notation.definitions
+    if not any(isinstance(base, sp.IndexedBase) for base in definitions):
+        return expr
     return expr.replace(
         lambda e: isinstance(e, sp.Indexed) and e.base in definitions,
         lambda e: definitions[e.base](*e.indices),
     )
 
 
+def _sum_of_delta_piece(s: sp.Sum) -> sp.Expr:
+    """sum_v Piecewise((delta(v, a) e, c), (0, True)) = Piecewise((e, c), (0, True)) at v = a.
+
+    sympy sums a Kronecker delta away, but not from inside a Piecewise (a derivative of
+    ReLU gives such pieces); the range condition lo <= a <= hi is kept, as sympy does.
+    """
+    if not isinstance(s.function, sp.Piecewise):
+        return s
+    if len(s.limits) > 1:  # sum one index at a time, trying each as the inner one
+        for inner in s.limits:
+            summed = _sum_of_delta_piece(sp.Sum(s.function, inner))
+            if not isinstance(summed, sp.Sum):
+                return sp.Sum(summed, *(lim for lim in s.limits if lim is not inner))
+        return s
+    (v, lo, hi), = s.limits
+    (value, condition), *rest = s.function.args
+    if not (len(rest) == 1 and rest[0] == (0, True) and isinstance(value, sp.Mul)):
+        return s
+    for delta in (f for f in value.args if isinstance(f, sp.KroneckerDelta) and v in f.args):
+        a = delta.args[1] if delta.args[0] == v else delta.args[0]
+        if v in a.free_symbols:
+            continue
+        others = sp.Mul(*(f for f in value.args if f is not delta))
+        in_range = sp.And(sp.Ge(a, lo), sp.Le(a, hi))
+        return sp.Piecewise((others.xreplace({v: a}), sp.And(condition.xreplace({v: a}), in_range)),
+                            (0, True))
+    return s
+
+
 def _collapse(expr: sp.Expr) -> sp.Expr:
     """Evaluate derivatives and sums over Kronecker deltas until nothing changes."""
     for _ in range(6):
         new = expr.doit()
+        new = new.replace(lambda e: isinstance(e, sp.Sum), _sum_of_delta_piece)
         new = new.replace(lambda e: isinstance(e, sp.Sum) and len(e.limits) > 1, _best_order)
         if new == expr:
             break
@@ -318,6 +353,7 @@ def equal(a: sp.Expr, b: sp.Expr) -> bool:
     if a.is_number and b.is_number:  # worked examples in floating point
         a, b = complex(a), complex(b)
         return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
+    a, b = sp.piecewise_fold(a), sp.piecewise_fold(b)
     a, b = canonical(sp.expand(a)), canonical(sp.expand(b))
     if a == b:
         return True
