@@ -6,5 +6,6 @@ from .module import Module
 __all__ = ["Module", "Linear"]
 
 from .activation import ReLU, Sigmoid, Tanh
+from .criterion import Criterion, MSECriterion
 
-__all__ += ["Sigmoid", "Tanh", "ReLU"]
+__all__ += ["Sigmoid", "Tanh", "ReLU", "Criterion", "MSECriterion"]

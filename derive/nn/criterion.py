@@ -1,0 +1,95 @@
+"""Criterion and MSECriterion: losses J(input, target) (Torch7's nn/Criterion.lua and MSECriterion.lua, on numpy).
+
+A criterion computes the number ``output`` = J from ``input`` and ``target`` in
+``updateOutput``, and ``gradInput`` = dJ/dinput in ``updateGradInput``: the
+gradOutput a network's ``backward`` starts from. The arithmetic lives in the
+kernels of ``_activation_kernels``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _activation_kernels as kernels
+
+ndarray = np.ndarray
+
+
+class Criterion:
+    """Base class of losses: holds ``output`` (a float) and ``gradInput``."""
+
+    def __init__(self) -> None:
+        self.output = 0.0
+        self.gradInput = np.zeros(0)
+
+    def forward(self, input: np.ndarray, target: np.ndarray) -> float:
+        """Compute and return the loss ``output`` for ``input`` against ``target``."""
+        return self.updateOutput(input, target)
+
+    def backward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Compute and return ``gradInput`` = dJ/dinput."""
+        return self.updateGradInput(input, target)
+
+    def updateOutput(self, input: np.ndarray, target: np.ndarray) -> float:
+        """Compute ``output`` from input and target; a criterion overrides this."""
+        return self.output
+
+    def updateGradInput(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Compute ``gradInput`` = dJ/dinput; a criterion overrides this."""
+        return self.gradInput
+
+    def __repr__(self) -> str:
+        return "nn." + type(self).__name__
+
+
+class MSECriterion(Criterion):
+    """J = sum((x - t)^2) / n over ALL n = input.size elements (batch included), as Torch divides by nElement.
+
+    With ``sizeAverage=False``, J = sum((x - t)^2) and dJ/dx = 2 (x - t); averaged,
+    dJ/dx = 2 (x - t) / n. Input and target must have the same shape (nothing is
+    broadcast). ``gradInput`` takes the input's dtype when it is a floating type,
+    float64 for integer input, and is a buffer reused by every later call.
+    """
+
+    def __init__(self, sizeAverage: bool = True) -> None:
+        super().__init__()
+        if not isinstance(sizeAverage, (bool, np.bool_)):
+            raise TypeError(f"MSECriterion: sizeAverage must be a bool, got {sizeAverage!r}")
+        self.sizeAverage = bool(sizeAverage)
+        # The last input's shape and dtype and the target's dtype: matching arrays skip validation.
+        self._inputShape = self._inputDtype = self._targetDtype = None
+
+    def updateOutput(self, input: np.ndarray, target: np.ndarray) -> float:
+        """output = sum((input - target)^2), divided by input.size if sizeAverage"""
+        self._fit(input, target)
+        self.output = kernels.mse_update_output(input, target, self.sizeAverage)
+        return self.output
+
+    def updateGradInput(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """gradInput = 2 (input - target), divided by input.size if sizeAverage"""
+        self._fit(input, target)
+        return kernels.mse_update_grad_input(input, target, self.sizeAverage, self.gradInput)
+
+    def _fit(self, input, target) -> None:
+        """Cheap check that input and target match the last ones; else validate and refit gradInput."""
+        if (input.__class__ is not ndarray or target.__class__ is not ndarray or input.shape != self._inputShape
+                or target.shape != input.shape or input.dtype is not self._inputDtype
+                or target.dtype is not self._targetDtype):
+            self._resize(input, target)
+
+    def _resize(self, input, target) -> None:
+        """Check input and target, then fit the gradInput buffer to the input."""
+        for name, array in (("input", input), ("target", target)):
+            if not isinstance(array, ndarray):
+                raise TypeError(f"MSECriterion: {name} must be a numpy array, got {type(array).__name__}")
+            if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+                raise TypeError(f"MSECriterion: {name} must hold real numbers, got dtype {array.dtype}")
+        if input.shape != target.shape:
+            raise ValueError(f"MSECriterion: input and target must have the same shape, "
+                             f"got input {input.shape} and target {target.shape}")
+        if input.size == 0:
+            raise ValueError(f"MSECriterion: input must have at least one element, got shape {input.shape}")
+        dtype = input.dtype if np.issubdtype(input.dtype, np.floating) else np.dtype(np.float64)
+        if self.gradInput.shape != input.shape or self.gradInput.dtype != dtype:
+            self.gradInput = np.zeros(input.shape, dtype)
+        self._inputShape, self._inputDtype, self._targetDtype = input.shape, input.dtype, target.dtype
