@@ -6,6 +6,7 @@ from .module import Module
 __all__ = ["Module", "Linear"]
 
 from .activation import ReLU, Sigmoid, Tanh
+from .container import Sequential
 from .criterion import Criterion, MSECriterion
 
-__all__ += ["Sigmoid", "Tanh", "ReLU", "Criterion", "MSECriterion"]
+__all__ += ["Sigmoid", "Tanh", "ReLU", "Sequential", "Criterion", "MSECriterion"]
