@@ -1,0 +1,321 @@
+"""Compile the engine's matrix-form results to the numpy kernels of :mod:`derive.nn`.
+
+:class:`KernelPrinter` prints a matrix expression as numpy code (``@``, ``.T``, sums
+instead of products with a ones vector, broadcasting instead of ``1 b^T``); the writer
+wraps each printed result in a small function that writes into a preallocated buffer
+(``out=``) or accumulates in place.  ``derive compile`` writes the result to
+``derive/nn/_kernels.py``; a test fails when that file is stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from .symbolic.activation import ACTIVATIONS, GRAD_OUTPUT, INPUT, OUTPUT
+from .symbolic.criterion import MSESpec
+from .symbolic.linear import LinearSpec
+
+KERNELS_PATH = Path(__file__).parent / "nn" / "_kernels.py"
+
+# What the matrices of a spec are called inside the kernels (Torch's argument names).
+ARGUMENTS = {"W": "weight", "b": "bias", "x": "input", "X": "input",
+             "g": "grad_output", "G": "grad_output"}
+
+
+class KernelPrinter(NumPyPrinter):
+    """numpy code for the matrix expressions of layer specs; vectors are 1-D arrays."""
+
+    def __init__(self) -> None:
+        super().__init__({"fully_qualified_modules": False})
+
+    def _print_MatrixSymbol(self, expr):
+        return ARGUMENTS[expr.name]
+
+    def _print_Transpose(self, expr):
+        if _is_vector(expr.arg):  # a 1-D array is its own transpose
+            return self._print(expr.arg)
+        return f"{self._print(expr.arg)}.T"
+
+    def _print_MatMul(self, expr):
+        scalars = [a for a in expr.args if not a.is_Matrix]
+        factors = [a for a in expr.args if a.is_Matrix]
+        if len(factors) == 2 and isinstance(factors[1], sp.OneMatrix):
+            # G^T 1: the column sums of G, without building a vector of ones.
+            text = f"{self._print(factors[0].arg)}.sum(axis=0)"
+        elif len(factors) == 2 and isinstance(factors[0], sp.OneMatrix):
+            # 1 b^T: every row is b, which broadcasting gives for free.
+            text = self._print(factors[1])
+        elif len(factors) == 2 and _is_vector(factors[0]) and _is_row(factors[1]):
+            text = f"np.outer({self._print(factors[0])}, {self._print(factors[1])})"
+        else:
+            text = " @ ".join(self._print(f) for f in factors)
+        if scalars:
+            text = f"{self._print(sp.Mul(*scalars))} * ({text})"
+        return text
+
+    def _print_MatAdd(self, expr):
+        return " + ".join(self._print(a) for a in expr.args)
+
+
+def _is_vector(expr: sp.MatrixExpr) -> bool:
+    return isinstance(expr, sp.MatrixSymbol) and expr.shape[1] == 1
+
+
+def _is_row(expr: sp.MatrixExpr) -> bool:
+    return isinstance(expr, sp.Transpose) and _is_vector(expr.arg)
+
+
+def _product_and_rest(expr: sp.MatrixExpr) -> tuple[sp.MatrixExpr, list[sp.MatrixExpr]]:
+    """Split ``A B + C`` into the product written with ``out=`` and the terms added after."""
+    terms = list(expr.args) if isinstance(expr, sp.MatAdd) else [expr]
+    products = [t for t in terms if isinstance(t, sp.MatMul) and not _broadcast(t)]
+    if len(products) != 1:
+        raise ValueError(f"cannot compile {expr}: expected one matrix product")
+    return products[0], [t for t in terms if t is not products[0]]
+
+
+def _broadcast(term: sp.MatrixExpr) -> bool:
+    return isinstance(term, sp.MatMul) and any(isinstance(a, sp.OneMatrix) for a in term.args)
+
+
+def _matmul_args(product: sp.MatMul, printer: KernelPrinter) -> tuple[str, str]:
+    left, right = product.args
+    return printer.doprint(left), printer.doprint(right)
+
+
+def _assign(name: str, args: str, target: str, expr: sp.MatrixExpr, doc: str) -> str:
+    """A kernel writing ``expr`` into ``target``: one matmul with out=, then in-place adds."""
+    printer = KernelPrinter()
+    product, rest = _product_and_rest(expr)
+    left, right = _matmul_args(product, printer)
+    lines = [f"np.matmul({left}, {right}, out={target})"]
+    lines += [f"{target} += {printer.doprint(term)}" for term in rest]
+    return _function(name, args, doc, lines, target)
+
+
+def _accumulate(name: str, args: str, target: str, expr: sp.MatrixExpr, doc: str) -> str:
+    """A kernel adding ``scale * expr`` to ``target`` in place."""
+    printer = KernelPrinter()
+    value = printer.doprint(expr)
+    if isinstance(expr, sp.MatrixSymbol):
+        # A plain array: scale it only when asked, so scale=1 allocates nothing.
+        lines = [f"if scale == 1:",
+                 f"    {target} += {value}",
+                 f"else:",
+                 f"    {target} += scale * {value}"]
+    else:
+        # One temporary for the product; scaling it in place costs no second one.
+        lines = [f"gradient = {value}",
+                 f"if scale != 1:",
+                 f"    gradient *= scale",
+                 f"{target} += gradient"]
+    return _function(name, args, doc, lines, target)
+
+
+def _function(name: str, args: str, doc: str, lines: list[str], target: str) -> str:
+    body = "\n".join(f"    {line}" for line in lines)
+    return f'def {name}({args}):\n    """{doc}"""\n{body}\n    return {target}\n'
+
+
+def _doc(result: str, expr: sp.MatrixExpr) -> str:
+    return f"{result} {sp.sstr(expr)}"
+
+
+class ElementwiseEmitter:
+    """numpy statements computing an element-wise expression into ``target``, in place.
+
+    One ufunc call per node, each with ``out=target``: the innermost non-trivial operand
+    is computed into the target first and the others are combined into it, so no
+    temporary array is made.  Leaves are whole arrays (symbols) or numbers.
+    """
+
+    UNARY = {sp.exp: "np.exp", sp.tanh: "np.tanh"}
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def emit(self, expr: sp.Expr) -> list[str]:
+        t = self.target
+        if _leaf(expr):
+            return [f"np.copyto({t}, {_leaf(expr)})"]
+        if isinstance(expr, sp.Add):
+            return self._fold(expr.args, "np.add", "np.subtract")
+        if isinstance(expr, sp.Mul):
+            if expr.args[0] == -1:
+                rest = sp.Mul(*expr.args[1:])
+                return self._unary("np.negative", rest)
+            return self._fold(expr.args, "np.multiply", None)
+        if isinstance(expr, sp.Pow) and expr.exp == -1:
+            return self._unary("np.reciprocal", expr.base)
+        if isinstance(expr, sp.Pow) and expr.exp == 2:
+            return self._unary("np.square", expr.base)
+        if type(expr) in self.UNARY:
+            return self._unary(self.UNARY[type(expr)], expr.args[0])
+        if isinstance(expr, sp.Piecewise):
+            return self._piecewise(expr)
+        raise ValueError(f"cannot compile {expr} element-wise")
+
+    def _unary(self, ufunc: str, arg: sp.Expr) -> list[str]:
+        t = self.target
+        if _leaf(arg):
+            return [f"{ufunc}({_leaf(arg)}, out={t})"]
+        return self.emit(arg) + [f"{ufunc}({t}, out={t})"]
+
+    def _fold(self, args, ufunc: str, inverse: str | None) -> list[str]:
+        t = self.target
+        inner = [a for a in args if not _leaf(a) and not (inverse and _negated_leaf(a))]
+        if len(inner) > 1:
+            raise ValueError(f"cannot compile {args} in place: two compound operands")
+        rest = [a for a in args if a not in inner]
+        if inner:
+            lines, first = self.emit(inner[0]), t
+        else:  # start from the leaves: numbers first, so 1 - y reads np.subtract(1, y)
+            rest.sort(key=lambda a: not a.is_number)
+            lines, first = [], None
+        for a in rest:
+            if inverse and _negated_leaf(a):
+                op, operand = inverse, _negated_leaf(a)
+            else:
+                op, operand = ufunc, _leaf(a)
+            if first is None:
+                first = operand if op == ufunc else None
+                if first is None:  # - y alone to start with
+                    lines.append(f"np.negative({operand}, out={t})")
+                    first = t
+                continue
+            lines.append(f"{op}({first}, {operand}, out={t})")
+            first = t
+        return lines
+
+    def _piecewise(self, expr: sp.Piecewise) -> list[str]:
+        (value, condition), *rest = expr.args
+        t = self.target
+        if rest != [(0, True)] or not isinstance(condition, sp.StrictGreaterThan) \
+                or condition.rhs != 0 or not _leaf(condition.lhs):
+            raise ValueError(f"cannot compile {expr} element-wise")
+        array = _leaf(condition.lhs)
+        if value == condition.lhs:  # x where x > 0, else 0
+            return [f"np.maximum({array}, 0, out={t})"]
+        if value == 1:  # 1 where x > 0, else 0 (0 at x = 0, as Torch)
+            return [f"np.greater({array}, 0, out={t})"]
+        raise ValueError(f"cannot compile {expr} element-wise")
+
+
+_ARRAY_NAMES = {INPUT: "input", OUTPUT: "output", GRAD_OUTPUT: "grad_output"}
+
+
+def _leaf(expr: sp.Expr) -> str | None:
+    if expr in _ARRAY_NAMES:
+        return _ARRAY_NAMES[expr]
+    if expr.is_Integer:
+        return str(int(expr))
+    if expr.is_Float:
+        return repr(float(expr))
+    return None
+
+
+def _negated_leaf(expr: sp.Expr) -> str | None:
+    if isinstance(expr, sp.Mul) and len(expr.args) == 2 and expr.args[0] == -1:
+        return _leaf(expr.args[1])
+    return None
+
+
+def _elementwise(name: str, args: str, target: str, expr: sp.Expr, doc: str) -> str:
+    lines = ElementwiseEmitter(target).emit(expr)
+    if expr.has(sp.exp):
+        # exp(-x) overflows to inf for very negative x, and 1/(1 + inf) = 0 is the limit.
+        lines = ['with np.errstate(over="ignore"):'] + [f"    {line}" for line in lines]
+    return _function(name, args, doc, lines, target)
+
+
+def _activation_kernels() -> list[str]:
+    blocks = []
+    for key, spec in ACTIVATIONS.items():
+        forward, gradient = spec.output(), spec.gradient()
+        blocks.append(_elementwise(f"{key}_update_output", "input, output", "output", forward,
+                                   f"output = {sp.sstr(forward)}"))
+        reads = "output" if spec.gradient_uses == "output" else "input"
+        blocks.append(_elementwise(f"{key}_update_grad_input", f"{reads}, grad_output, grad_input",
+                                   "grad_input", gradient, f"grad_input = {sp.sstr(gradient)}"))
+    return blocks
+
+
+def _mse_kernels() -> list[str]:
+    averaged, summed = MSESpec(size_average=True), MSESpec(size_average=False)
+    names = {averaged.prediction: sp.MatrixSymbol("input", *averaged.shape),
+             averaged.target: sp.MatrixSymbol("target", *averaged.shape)}
+    count = sp.Symbol("input.size")
+
+    def doc(expr: sp.Expr) -> str:
+        return sp.sstr(expr.xreplace(names).xreplace({averaged.count: sp.Symbol("N")}))
+
+    def loss(spec: MSESpec) -> str:
+        difference = spec.prediction - spec.target
+        factor = sp.simplify(spec.loss() / sp.Trace(difference.T * difference))
+        numerator, denominator = sp.fraction(factor.xreplace({spec.count: count}))
+        text = "total" if numerator == 1 else f"{numerator} * total"
+        return text if denominator == 1 else f"{text} / {denominator}"
+
+    def scale(spec: MSESpec) -> str:
+        return KernelPrinter().doprint(spec.coefficient().xreplace({spec.count: count}))
+
+    forward = (
+        "def mse_update_output(input, target, size_average):\n"
+        f'    """J = {doc(averaged.loss())} if size_average (N = input.size), '
+        f'else {doc(summed.loss())}"""\n'
+        "    difference = input - target\n"
+        "    # Trace(D^T D) is the sum of the squared elements of D.\n"
+        "    total = float(np.vdot(difference, difference))\n"
+        f"    return {loss(averaged)} if size_average else {loss(summed)}\n"
+    )
+    backward = (
+        "def mse_update_grad_input(input, target, size_average, grad_input):\n"
+        f'    """grad_input = {doc(averaged.gradient())} if size_average, '
+        f'else {doc(summed.gradient())}"""\n'
+        "    np.subtract(input, target, out=grad_input)\n"
+        f"    grad_input *= {scale(averaged)} if size_average else {scale(summed)}\n"
+        "    return grad_input\n"
+    )
+    return [forward, backward]
+
+
+def kernels_source() -> str:
+    """The source of ``derive/nn/_kernels.py``, generated from the Linear specs."""
+    blocks = []
+    for bias in (True, False):
+        prefix = "linear" if bias else "linear_nobias"
+        for batch in (False, True):
+            spec = LinearSpec(bias=bias, batch=batch)
+            results = spec.results()
+            suffix = "_batch" if batch else ""
+            params = "input, weight, bias, output" if bias else "input, weight, output"
+            blocks.append(_assign(f"{prefix}_update_output{suffix}", params, "output",
+                                  results["output"], _doc("output =", results["output"])))
+            if not bias:
+                continue  # gradients are the same functions with or without bias
+            blocks.append(_assign(f"linear_update_grad_input{suffix}",
+                                  "grad_output, weight, grad_input", "grad_input",
+                                  results["gradInput"], _doc("gradInput =", results["gradInput"])))
+            blocks.append(_accumulate(f"linear_acc_grad_weight{suffix}",
+                                      "input, grad_output, scale, grad_weight", "grad_weight",
+                                      results["gradWeight"],
+                                      _doc("gradWeight += scale *", results["gradWeight"])))
+            blocks.append(_accumulate(f"linear_acc_grad_bias{suffix}",
+                                      "grad_output, scale, grad_bias", "grad_bias",
+                                      results["gradBias"],
+                                      _doc("gradBias += scale *", results["gradBias"])))
+    blocks += _activation_kernels() + _mse_kernels()
+    header = (
+        "# generated by `derive compile` — do not edit.\n"
+        '"""numpy kernels of derive.nn, compiled from the matrix-form results of the engine.\n\n'
+        "Names follow the specs: W is the weight (out x in), x (X for a batch) the input,\n"
+        "g (G) the gradient of the loss with respect to the output.  Vectors are 1-D arrays;\n"
+        "every kernel writes into the array it is given and returns it.  Element-wise kernels\n"
+        "serve single samples and batches alike.\n"
+        '"""\n\n'
+        "import numpy as np\n"
+    )
+    return header + "\n\n" + "\n\n".join(blocks)
