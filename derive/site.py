@@ -867,15 +867,23 @@ Each of these ran when the site was built.
 
 
 def _api_objects():
+    """(module, [(name, object, methods)]): every class derive.nn exports with the
+    methods it defines itself (the class hierarchy is the documentation), the
+    functions derive.symbolic exports, and derive.latex's two renderers."""
+    import inspect
+
     from derive import latex, nn, symbolic
 
-    linear_methods = ["forward", "backward", "updateOutput", "updateGradInput",
-                      "accGradParameters", "zeroGradParameters", "updateParameters",
-                      "parameters", "reset", "noBias"]
+    classes = []
+    for name in nn.__all__:
+        cls = getattr(nn, name)
+        methods = [m for m, value in vars(cls).items() if not m.startswith("_") and callable(value)]
+        classes.append((f"derive.nn.{name}", cls, methods))
+    functions = [(f"derive.symbolic.{name}", getattr(symbolic, name), [])
+                 for name in symbolic.__all__ if inspect.isfunction(getattr(symbolic, name))]
     return [
-        ("derive.nn", [("derive.nn.Linear", nn.Linear, linear_methods)]),
-        ("derive.symbolic", [("derive.symbolic.linear", symbolic.linear, []),
-                             ("derive.symbolic.linear_example", symbolic.linear_example, [])]),
+        ("derive.nn", classes),
+        ("derive.symbolic", functions),
         ("derive.latex", [("derive.latex.markdown", latex.markdown, []),
                           ("derive.latex.document", latex.document, [])]),
     ]
@@ -915,7 +923,10 @@ def api_page() -> str:
     for module, objects in _api_objects():
         parts.append(f"## `{module}`")
         for name, obj, methods in objects:
-            parts.append(f"### `{name}`")
+            # The nearest public base class (a layer's place in the hierarchy).
+            base = next((b.__name__ for b in getattr(obj, "__mro__", ())[1:]
+                         if b is not object and not b.__name__.startswith("_")), None)
+            parts.append(f"### `{name}`" + (f" ({base})" if base else ""))
             parts.append(_signature(name, obj))
             parts.append(_docstring(obj))
             for method in methods:
