@@ -266,7 +266,7 @@ def test_empty_sequential_is_the_identity():
 
 def test_errors_inside_say_which_module():
     seq = blog_mlp()
-    with pytest.raises(ValueError, match=r"nn.Sequential module \(1\): Linear\(2 -> 3\): input must have shape"):
+    with pytest.raises(ValueError, match=r"Sequential module \(1\): Linear\(2 -> 3\): input must have shape"):
         seq.forward(np.zeros((4, 3)))
     seq.forward(np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"module \(3\): Linear\(3 -> 1\): gradOutput must have shape \(4, 1\)"):

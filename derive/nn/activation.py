@@ -39,7 +39,7 @@ class _Elementwise(Module):
 
     def _resize(self, input, gradOutput=None) -> None:
         """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
-        name = repr(self)
+        name = type(self).__name__
         if not isinstance(input, ndarray):
             raise TypeError(f"{name}: input must be a numpy array, got {type(input).__name__}")
         if np.issubdtype(input.dtype, np.floating):

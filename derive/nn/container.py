@@ -137,5 +137,5 @@ class Sequential(Module):
 def _rethrow(error: Exception, index: int):
     """Re-raise a module's ValueError or TypeError saying which module (1-based, as the repr) raised it."""
     if type(error) in (ValueError, TypeError):
-        raise type(error)(f"nn.Sequential module ({index + 1}): {error}") from error
+        raise type(error)(f"Sequential module ({index + 1}): {error}") from error
     raise error
