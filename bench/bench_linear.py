@@ -61,7 +61,7 @@ class Arrays:
 def numpy_out_step(X, G, a, lr):
     """Y = X W^T + b, gradX = G W, gradW += G^T X, gradb += G^T 1, then descend; into buffers."""
     np.matmul(X, a.W.T, out=a.Y)
-    np.add(a.Y, a.b, out=a.Y)
+    a.Y += a.b
     np.matmul(G, a.W, out=a.gradX)
     gradW, gradb = a.gradW, a.gradb
     gradW += G.T @ X

@@ -13,14 +13,14 @@ import numpy as np
 def linear_update_output(input, weight, bias, output):
     """output = W x + b"""
     np.matmul(weight, input, out=output)
-    np.add(output, bias, out=output)
+    output += bias
     return output
 
 
 def linear_update_output_batch(input, weight, bias, output):
     """output = X W^T + 1 b^T"""
     np.matmul(input, weight.T, out=output)
-    np.add(output, bias, out=output)
+    output += bias
     return output
 
 
@@ -52,25 +52,25 @@ def linear_acc_grad_weight(input, grad_output, scale, grad_weight):
     """gradWeight += scale * g x^T"""
     g_xT = np.multiply.outer(grad_output, input)
     if scale != 1:
-        np.multiply(g_xT, scale, out=g_xT)
-    np.add(grad_weight, g_xT, out=grad_weight)
+        g_xT *= scale
+    grad_weight += g_xT
     return grad_weight
 
 
 def linear_acc_grad_weight_batch(input, grad_output, scale, grad_weight):
     """gradWeight += scale * G^T X"""
-    GT_X = np.matmul(grad_output.T, input)
+    GT_X = grad_output.T @ input
     if scale != 1:
-        np.multiply(GT_X, scale, out=GT_X)
-    np.add(grad_weight, GT_X, out=grad_weight)
+        GT_X *= scale
+    grad_weight += GT_X
     return grad_weight
 
 
 def linear_acc_grad_bias(grad_output, scale, grad_bias):
     """gradBias += scale * g"""
     if scale != 1:
-        grad_output = np.multiply(grad_output, scale)
-    np.add(grad_bias, grad_output, out=grad_bias)
+        grad_output = scale * grad_output
+    grad_bias += grad_output
     return grad_bias
 
 
@@ -78,6 +78,6 @@ def linear_acc_grad_bias_batch(grad_output, scale, grad_bias):
     """gradBias += scale * G^T 1  (= G.sum(axis=0))"""
     GT_1 = grad_output.sum(axis=0)
     if scale != 1:
-        np.multiply(GT_1, scale, out=GT_1)
-    np.add(grad_bias, GT_1, out=grad_bias)
+        GT_1 *= scale
+    grad_bias += GT_1
     return grad_bias
