@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from derive import nn
-from derive.nn import _activation_kernels as kernels
+from derive.nn import _kernels as kernels
 
 PERTURBATION = 1e-6  # as in Torch's nn tests
 PRECISION = 1e-6

@@ -2,14 +2,14 @@
 
 They have no parameters (``parameters()`` returns None) and take input of any
 shape, one sample (n,) or a batch (batch, n) alike; gradOutput must have the
-output's shape exactly. The arithmetic lives in the kernels of ``_activation_kernels``.
+output's shape exactly. The arithmetic lives in the kernels generated into ``_kernels`` by ``derive compile``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _activation_kernels as kernels
+from . import _kernels as kernels
 from .module import Module
 
 ndarray = np.ndarray

@@ -3,14 +3,14 @@
 A criterion computes the number ``output`` = J from ``input`` and ``target`` in
 ``updateOutput``, and ``gradInput`` = dJ/dinput in ``updateGradInput``: the
 gradOutput a network's ``backward`` starts from. The arithmetic lives in the
-kernels of ``_activation_kernels``.
+kernels generated into ``_kernels`` by ``derive compile``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _activation_kernels as kernels
+from . import _kernels as kernels
 
 ndarray = np.ndarray
 
