@@ -41,7 +41,8 @@ _MATRIX_NAMES = {
     "yhat": r"\hat{\mathbf{y}}",
     "Yhat": r"\hat{\mathbf{Y}}",
 }
-_ELEMENT_NAMES = {"yhat": r"\hat{y}", "Yhat": r"\hat{Y}"}
+_ELEMENT_NAMES = {"yhat": r"\hat{y}", "Yhat": r"\hat{Y}", "w1": "w^{(1)}", "w2": "w^{(2)}",
+                  "b1": "b^{(1)}", "b2": "b^{(2)}", "h1": "h^{(1)}", "h2": "h^{(2)}"}
 _GRADIENT_OF = {"g": "y", "G": "Y"}
 _SYMBOL_NAMES = {
     "eta": r"\eta",
@@ -238,7 +239,7 @@ def elementwise(expr) -> str:
 
 
 def _is_bias(term) -> bool:
-    return isinstance(term, sp.Indexed) and term.base.name == "b"
+    return isinstance(term, sp.Indexed) and term.base.name in ("b", "b1", "b2")
 
 
 def _factor_rank(f) -> int:
@@ -248,7 +249,8 @@ def _factor_rank(f) -> int:
     if isinstance(f, sp.Symbol) and f.name in ("eta", "scale"):
         return 1
     if isinstance(f, sp.Indexed):
-        return {"g": 2, "G": 2, "X": 5, "w": 6, "x": 7}.get(f.base.name, 8)
+        return {"g": 2, "G": 2, "X": 5, "w": 6, "w1": 6, "w2": 6, "x": 7, "h1": 7,
+                "h2": 7}.get(f.base.name, 8)
     if isinstance(f, sp.KroneckerDelta):
         return 3
     return 4

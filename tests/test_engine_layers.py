@@ -89,3 +89,39 @@ def test_mse_markdown():
     assert r"\frac{2}{3} \left(\hat{\mathbf{y}} - \mathbf{y}\right)" in md
     for block in re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.S):
         assert block.count(r"\begin{") == block.count(r"\end{")
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
+def test_sequential_is_the_product_of_the_modules_jacobians(name):
+    from derive.symbolic import sequential
+
+    derivation = sequential(2, 3, 1, activation=name)
+    titles = [s.title for s in derivation.sections]
+    assert titles == ["Forward", "Jacobian of the stack", "Backward, module by module"]
+    md = markdown(derivation)
+    assert r"\mathbf{W}_2 \, \operatorname{diag}" in md
+    assert md.count(r"\begin{bmatrix}") >= 10
+
+
+def test_sequential_rejects_big_or_unknown():
+    from derive.symbolic import sequential
+
+    with pytest.raises(ValueError, match="at most"):
+        sequential(2, 30, 1)
+    with pytest.raises(ValueError, match="unknown activation"):
+        sequential(activation="softplus")
+
+
+def test_a_wrong_output_form_is_refused(monkeypatch):
+    """Torch's output form of f' is proved before the stack (or a kernel) may use it."""
+    import importlib
+
+    from derive.symbolic import ProofError, sequential
+
+    act = importlib.import_module("derive.symbolic.activation")
+    wrong = act.ActivationSpec("Tanh", r"\tanh", sp.tanh(z), "output", 1 - OUTPUT)
+    monkeypatch.setitem(act.ACTIVATIONS, "tanh", wrong)
+    with pytest.raises(ProofError, match="Tanh"):
+        sequential(2, 2, 1, activation="tanh")
+    with pytest.raises(ProofError, match="Tanh"):
+        wrong.gradient()

@@ -1,7 +1,11 @@
 """The symbolic layer: layer specs, matrix-form derivations and their proved element-wise steps."""
 
+from .activation import ACTIVATIONS, ActivationSpec, activation
+from .criterion import MSESpec, mse
 from .derivation import Derivation, ProofError, Result, Section, Step
 from .linear import LinearSpec, linear, linear_example
+from .sequential import sequential
 
-__all__ = ["Derivation", "LinearSpec", "ProofError", "Result", "Section", "Step", "linear",
-           "linear_example"]
+__all__ = ["ACTIVATIONS", "ActivationSpec", "Derivation", "LinearSpec", "MSESpec", "ProofError",
+           "Result", "Section", "Step", "activation", "linear", "linear_example", "mse",
+           "sequential"]

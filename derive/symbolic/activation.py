@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import Derivation, Grid, Named, Notation, Result, Section, Step, proved
+from .derivation import (Derivation, Grid, Named, Notation, ProofError, Result, Section, Step,
+                         proved)
 from .linear import B, LOSS, _d, _dJ, _frac, _size, i, k, t
 
 n = sp.Symbol("n", integer=True, positive=True)
@@ -44,7 +45,7 @@ class ActivationSpec:
         if self.gradient_uses == "output":
             in_output = self.derivative_in_output
             if sp.simplify(in_output.subs(OUTPUT, self.f) - self.derivative()) != 0:
-                raise AssertionError(f"{self.name}: f'(z) is not {in_output} with y = f(z)")
+                raise ProofError(f"{self.name}: f'(z) is not {in_output} with y = f(z)")
             return GRAD_OUTPUT * in_output
         return GRAD_OUTPUT * self.derivative().subs(z, INPUT)
 

@@ -253,10 +253,16 @@ def _substitute_definitions(expr: sp.Expr, notation: Notation) -> sp.Expr:
     definitions = notation.definitions
     if not any(isinstance(base, sp.IndexedBase) for base in definitions):
         return expr
-    return expr.replace(
-        lambda e: isinstance(e, sp.Indexed) and e.base in definitions,
-        lambda e: definitions[e.base](*e.indices),
-    )
+    # Definitions may use other defined elements (a stack: y uses h2, h2 uses h1).
+    for _ in range(len(definitions) + 1):
+        new = expr.replace(
+            lambda e: isinstance(e, sp.Indexed) and e.base in definitions,
+            lambda e: definitions[e.base](*e.indices),
+        )
+        if new == expr:
+            return new
+        expr = new
+    return expr
 
 
 def _sum_of_delta_piece(s: sp.Sum) -> sp.Expr:
