@@ -9,52 +9,16 @@ import numpy as np
 import pytest
 
 from derive import nn
+from derive.nn.jacobian import jacobian_errors
 from derive.nn.module import Module
 
 PERTURBATION = 1e-6  # as in Torch's nn tests
 PRECISION = 1e-6
 
 
-def backprop_jacobians(module, x):
-    """d output / d input and d output / d each parameter: row k from backward of the one-hot e_k."""
-    y = module.forward(x)
-    params, gradParams = module.parameters() or ([], [])
-    inputJacobian = np.zeros((y.size, x.size))
-    paramJacobians = [np.zeros((y.size, p.size)) for p in params]
-    for k in range(y.size):
-        gradOutput = np.zeros(y.shape)
-        gradOutput.flat[k] = 1
-        module.zeroGradParameters()
-        inputJacobian[k] = module.backward(x, gradOutput).ravel()
-        for jacobian, gradParam in zip(paramJacobians, gradParams):
-            jacobian[k] = gradParam.ravel()
-    return inputJacobian, paramJacobians
-
-
-def numeric_jacobian(module, x, wrt, eps=PERTURBATION):
-    """d output / d wrt by central differences; wrt is x or a live parameter, perturbed in place."""
-    n_out = module.forward(x).size
-    jacobian = np.zeros((n_out, wrt.size))
-    flat = wrt.reshape(-1)
-    assert np.shares_memory(flat, wrt)
-    for j in range(wrt.size):
-        original = flat[j]
-        flat[j] = original + eps
-        plus = module.forward(x).ravel().copy()
-        flat[j] = original - eps
-        minus = module.forward(x).ravel()
-        flat[j] = original
-        jacobian[:, j] = (plus - minus) / (2 * eps)
-    return jacobian
-
-
 def max_errors(module, x):
     """Max |backprop - central differences| w.r.t. the input, then each parameter."""
-    inputJacobian, paramJacobians = backprop_jacobians(module, x)
-    params, _ = module.parameters()
-    errors = [np.abs(inputJacobian - numeric_jacobian(module, x, x)).max()]
-    errors += [np.abs(J - numeric_jacobian(module, x, p)).max() for J, p in zip(paramJacobians, params)]
-    return errors
+    return jacobian_errors(module, x, PERTURBATION)
 
 
 def blog_mlp(rng=0):

@@ -1,0 +1,62 @@
+"""Gradient checks the way Torch's tests make them (its nn.Jacobian): backprop against
+central differences, for the input and every parameter of a module.
+
+Each Jacobian has one row per output element and one column per element of the array
+differentiated against (numerator layout), whatever the shapes of the arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .module import Module
+
+#: Torch's nn tests perturb by this much.
+PERTURBATION = 1e-6
+
+
+def backward_jacobians(module: Module, input: np.ndarray) -> list[np.ndarray]:
+    """d output / d input, then d output / d each parameter (``parameters()`` order), by backprop.
+
+    Row k is what ``backward`` gives for the one-hot gradOutput e_k; the module's
+    gradient arrays are zeroed before each call and left holding the last one.
+    """
+    output = module.forward(input)
+    params, gradParams = module.parameters() or ([], [])
+    jacobians = [np.zeros((output.size, a.size)) for a in (input, *params)]
+    gradOutput = np.zeros(output.shape)
+    for k in range(output.size):
+        gradOutput.flat[k] = 1
+        module.zeroGradParameters()
+        jacobians[0][k] = module.backward(input, gradOutput).ravel()
+        for jacobian, gradParam in zip(jacobians[1:], gradParams):
+            jacobian[k] = gradParam.ravel()
+        gradOutput.flat[k] = 0
+    return jacobians
+
+
+def numeric_jacobian(module: Module, input: np.ndarray, wrt: np.ndarray,
+                     perturbation: float = PERTURBATION) -> np.ndarray:
+    """d output / d wrt by central differences; ``wrt`` (the input or a live parameter) is
+    perturbed in place, one element at a time, and restored."""
+    flat = wrt.reshape(-1)
+    if not np.shares_memory(flat, wrt):
+        raise ValueError("wrt must be a contiguous array the module reads (the input or a parameter)")
+    jacobian = np.zeros((module.forward(input).size, wrt.size))
+    for j in range(wrt.size):
+        original = flat[j]
+        flat[j] = original + perturbation
+        above = module.forward(input).ravel().copy()
+        flat[j] = original - perturbation
+        below = module.forward(input).ravel()
+        flat[j] = original
+        jacobian[:, j] = (above - below) / (2 * perturbation)
+    return jacobian
+
+
+def jacobian_errors(module: Module, input: np.ndarray,
+                    perturbation: float = PERTURBATION) -> list[float]:
+    """Largest |backprop - central differences| for the input, then for each parameter."""
+    params, _ = module.parameters() or ([], [])
+    return [float(np.max(np.abs(exact - numeric_jacobian(module, input, wrt, perturbation))))
+            for exact, wrt in zip(backward_jacobians(module, input), (input, *params))]
