@@ -259,7 +259,7 @@ def _factor_rank(f) -> int:
 def form(f: Form, printer: BlogPrinter) -> str:
     """LaTeX of one form of a step."""
     if isinstance(f, Named):
-        return f.latex
+        return f.latex if isinstance(f.latex, str) else elementwise(f.latex)
     if isinstance(f, Grid):
         return _bmatrix(f, printer)
     if isinstance(f, Transposed):

@@ -375,45 +375,6 @@ This ran when the site was built:
 # Numeric checks: finite differences against backprop, as Torch's tests do
 
 
-def _numeric_jacobian(layer, input, array, step):
-    """d output / d array by central differences: one row per entry of array."""
-    import numpy as np
-
-    flat = array.reshape(-1)  # a view: perturb the layer's own array in place
-    jacobian = np.zeros((flat.size, layer.forward(input).size))
-    for k in range(flat.size):
-        kept = flat[k]
-        flat[k] = kept - step
-        below = layer.forward(input).copy()
-        flat[k] = kept + step
-        above = layer.forward(input).copy()
-        flat[k] = kept
-        jacobian[k] = (above - below).reshape(-1) / (2 * step)
-    return jacobian
-
-
-def _backprop_jacobians(layer, input):
-    """d output / d (input, weight, bias) by backward with one-hot gradOutputs."""
-    import numpy as np
-
-    output = layer.forward(input).copy()
-    wanted = {"input": input, "weight": layer.weight}
-    if layer.bias is not None:
-        wanted["bias"] = layer.bias
-    jacobians = {name: np.zeros((a.size, output.size)) for name, a in wanted.items()}
-    for o in range(output.size):
-        gradOutput = np.zeros(output.shape)
-        gradOutput.flat[o] = 1.0
-        layer.zeroGradParameters()
-        layer.forward(input)
-        layer.backward(input, gradOutput)
-        jacobians["input"][:, o] = layer.gradInput.reshape(-1)
-        jacobians["weight"][:, o] = layer.gradWeight.reshape(-1)
-        if "bias" in jacobians:
-            jacobians["bias"][:, o] = layer.gradBias.reshape(-1)
-    return jacobians
-
-
 def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool = True,
                     perturbation: float = PERTURBATION) -> dict[str, float]:
     """Largest |central difference - backprop| over the Jacobian of the output with
@@ -425,12 +386,26 @@ def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool 
     rng = np.random.default_rng([n_in, n_out, batch or 0, int(bias)])
     layer = Linear(n_in, n_out, bias=bias, rng=rng)
     input = rng.uniform(-1, 1, (n_in,) if batch is None else (batch, n_in))
-    backprop = _backprop_jacobians(layer, input)
-    arrays = {"input": input, "weight": layer.weight, "bias": layer.bias}
-    return {
-        name: float(np.max(np.abs(_numeric_jacobian(layer, input, arrays[name], perturbation) - jacobian)))
-        for name, jacobian in backprop.items()
-    }
+    return module_jacobian_errors(layer, input, perturbation)
+
+
+def _parameter_names(module) -> list[str]:
+    """Names of a module's parameters in ``parameters()`` order: weight, bias; in a
+    Sequential each followed by its module's 1-based index, as the repr numbers them."""
+    from derive.nn import Sequential
+
+    if isinstance(module, Sequential):
+        return [f"{name} ({i})" for i, inner in enumerate(module.modules, 1)
+                for name in _parameter_names(inner)]
+    return [name for name in ("weight", "bias") if getattr(module, name) is not None]
+
+
+def module_jacobian_errors(module, input, perturbation: float = PERTURBATION) -> dict[str, float]:
+    """{"input": error, parameter name: error, ...}: derive.nn.jacobian's check (Torch's:
+    backprop against central differences), each Jacobian's largest absolute error."""
+    from derive.nn.jacobian import jacobian_errors as errors
+
+    return dict(zip(["input"] + _parameter_names(module), errors(module, input, perturbation)))
 
 
 def step_size_errors(steps) -> dict[str, list[float]]:

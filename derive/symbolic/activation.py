@@ -150,16 +150,10 @@ def _sections(spec: ActivationSpec) -> tuple[Section, ...]:
         (Grid((n, 1), lambda r, c: sp.Sum(_g[i] * _d(_y[i], _x[r]), (i, 1, n))),
          Grid((n, 1), lambda r, c: _g[r] * _d(_y[r], _x[r])),
          Grid((n, 1), lambda r, c: _element(gradient, _x[r], _y[r], _g[r])),
-         Named(_hadamard_latex(spec), Grid((n, 1), lambda r, c: _element(gradient, _x[r], _y[r], _g[r])))),
+         Named(_in_arrays(gradient), Grid((n, 1), lambda r, c: _element(gradient, _x[r], _y[r], _g[r])))),
         "Chain rule: only the diagonal term survives, an element-wise product.",
     ))
     return (forward, Section("Jacobian", "", jac), Section("Chain rule", "", [grad]))
-
-
-def _hadamard_latex(spec: ActivationSpec) -> str:
-    from ..latex import elementwise  # rendering lives in latex.py
-
-    return elementwise(_in_arrays(spec.gradient()))
 
 
 @functools.cache

@@ -68,9 +68,13 @@ class Scaled:
 
 @dataclass(frozen=True)
 class Named:
-    """A form shown by its name (``\\partial y / \\partial x``) and proved by its content."""
+    """A form shown by its name and proved by its content.
 
-    latex: str
+    The name is LaTeX (``\\frac{\\partial J}{\\partial \\mathbf{x}}``) or an element-wise
+    array expression (a sympy expression in whole arrays, shown with \\odot products).
+    """
+
+    latex: str | sp.Expr
     form: "Form"
 
 
