@@ -6,7 +6,8 @@ description of a scalar or a matrix: a sympy scalar, a sympy matrix expression
 :class:`Product` of such.  Every equality in a chain is proved once, at the index level,
 with symbolic sizes and symbolic 1-based indices; the concrete sizes the derivation is
 shown at are bound afterwards, so a proof covers every size and costs the same for a
-2x3 layer as for a 100000x100000 one.
+2x3 layer as for a 100000x100000 one.  Forms whose shapes are concrete integers (worked
+numeric examples, small stacks of layers) are proved entry by entry instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Callable, Mapping, Sequence, Union
 import sympy as sp
 
 # Index symbols: positive integers, the way the tutorial counts (w_{11} is the first weight).
-ROW, COL, INNER = sp.symbols("i_r i_c i_n", integer=True, positive=True)
+ROW, COL = sp.symbols("i_r i_c", integer=True, positive=True)
 _SLACK_ROW, _SLACK_COL = sp.symbols("p_r p_c", integer=True, nonnegative=True)
 
 
@@ -140,16 +141,17 @@ class Notation:
 
     ``elements`` maps a MatrixSymbol to the IndexedBase of its elements (``W`` -> ``w``).
     ``definitions`` maps an IndexedBase to a function giving the expression an element
-    stands for (``y[i]`` -> ``sum_l w[i,l] x[l] + b[i]``).  ``chain`` maps the scalar
-    loss symbol to (output base, its gradient base, output shape) so that ``dJ/dv``
-    expands by the chain rule as ``sum_i dJ/dy_i dy_i/dv``.
+    stands for (``y[i]`` -> ``sum_l w[i,l] x[l] + b[i]``), or the loss symbol itself to
+    a function of no argument when the loss is defined (a criterion).  Otherwise the loss
+    is given through its gradient: ``dJ/dv`` expands by the chain rule over the elements
+    of ``output`` (of ``output_shape``) as ``sum_o grad_output[o] d output[o] / dv``.
     """
 
     elements: Mapping[sp.MatrixSymbol, sp.IndexedBase]
-    definitions: Mapping[sp.IndexedBase, Callable[..., sp.Expr]]
+    definitions: Mapping[sp.Basic, Callable[..., sp.Expr]]
     loss: sp.Symbol
-    output: sp.IndexedBase
-    grad_output: sp.IndexedBase
+    output: sp.IndexedBase | None
+    grad_output: sp.IndexedBase | None
     output_shape: tuple[sp.Expr, sp.Expr]
 
     def indexed(self, base: sp.IndexedBase, i: sp.Expr, j: sp.Expr, shape) -> sp.Expr:
