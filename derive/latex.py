@@ -304,10 +304,10 @@ def step(s: Step, printer: BlogPrinter) -> str:
     return " \\\\\n".join(lines)
 
 
-def aligned(steps: list[Step], printer: BlogPrinter) -> str:
-    """Steps in one ``aligned`` block, separated by a blank row."""
+def aligned(steps: list[Step], printer: BlogPrinter, environment: str = "aligned") -> str:
+    """Steps in one ``aligned`` (or ``align*``) block, separated by a blank row."""
     body = " \\\\[1ex]\n".join(step(s, printer) for s in steps)
-    return "\\begin{aligned}\n" + body + "\n\\end{aligned}"
+    return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
 
 
 def markdown(derivation: Derivation, heading_level: int = 1) -> str:
@@ -349,6 +349,7 @@ def document(derivation: Derivation) -> str:
         r"\documentclass{article}",
         r"\usepackage{amsmath}",
         r"\setcounter{MaxMatrixCols}{20}",
+        r"\allowdisplaybreaks",  # long chains may continue on the next page
         r"\begin{document}",
         rf"\section*{{{_text(derivation.title)}}}",
         _text(CONVENTION),
@@ -360,7 +361,7 @@ def document(derivation: Derivation) -> str:
         for text, steps in _groups(section.steps):
             if text:
                 parts.append(_text(text))
-            parts.append("\\[\n" + aligned(steps, printer) + "\n\\]")
+            parts.append(aligned(steps, printer, "align*"))
     parts.append(r"\end{document}")
     return "\n\n".join(p for p in parts if p) + "\n"
 
