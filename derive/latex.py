@@ -29,9 +29,12 @@ from .symbolic.derivation import (
 SHOWN = 4
 
 CONVENTION = (
-    "Convention: numerator layout. The Jacobian of an m-vector y by an n-vector x is the "
-    "m x n matrix with entries dy_i/dx_k, so dy/dx = W for y = W x + b; gradients of the "
-    "scalar loss J have the shape of the variable (dJ/dW is m x n, like W)."
+    r"Convention: numerator layout. The Jacobian of an $m$-vector $\mathbf{y}$ by an "
+    r"$n$-vector $\mathbf{x}$ is the $m \times n$ matrix of the "
+    r"$\partial y_i / \partial x_k$, so $\partial \mathbf{y} / \partial \mathbf{x} = "
+    r"\mathbf{W}$ for $\mathbf{y} = \mathbf{W}\mathbf{x} + \mathbf{b}$; the gradient of "
+    r"the scalar loss $J$ has the shape of its variable ($\partial J / \partial \mathbf{W}$ "
+    r"is $m \times n$, like $\mathbf{W}$)."
 )
 
 # Names of matrix symbols and element bases, as the tutorial writes them.
@@ -378,9 +381,12 @@ def _groups(steps: list[Step]) -> list[tuple[str, list[Step]]]:
 
 
 def _text(prose: str) -> str:
-    """Prose for LaTeX: escape what would be markup, and the arrow of sizes."""
-    escaped = "".join(_ESCAPES.get(char, char) for char in prose)
-    return escaped.replace("->", r"$\to$")
+    """Prose for LaTeX: inline ``$...$`` math kept, markup characters outside it escaped."""
+    parts = prose.split("$")
+    for k in range(0, len(parts), 2):  # outside math
+        escaped = "".join(_ESCAPES.get(char, char) for char in parts[k])
+        parts[k] = escaped.replace("->", r"$\to$")
+    return "$".join(parts)
 
 
 _ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",

@@ -121,8 +121,9 @@ def _sections(spec: ActivationSpec) -> tuple[Section, ...]:
     f_of = lambda r: spec.f.subs(z, _x[r])  # noqa: E731 - the layer's f at element r
     derivative = spec.derivative()
     forward = Section(
-        f"Forward: y = {spec.name.lower()}(x), element by element",
-        "The same function applied to every element of x.",
+        "Forward pass",
+        rf"$y_i = {spec.latex}(x_i)$: the same function applied to every element of "
+        r"$\mathbf{x}$.",
         [prove(Step(Named(r"\mathbf{y}", Grid((n, 1), lambda r, c: _y[r])),
                     (Grid((n, 1), lambda r, c: _y[r]), Grid((n, 1), lambda r, c: f_of(r)))))],
     )
@@ -151,7 +152,7 @@ def _sections(spec: ActivationSpec) -> tuple[Section, ...]:
          Grid((n, 1), lambda r, c: _g[r] * _d(_y[r], _x[r])),
          Grid((n, 1), lambda r, c: _element(gradient, _x[r], _y[r], _g[r])),
          Named(_in_arrays(gradient), Grid((n, 1), lambda r, c: _element(gradient, _x[r], _y[r], _g[r])))),
-        "Chain rule: only the diagonal term survives, an element-wise product.",
+        r"Chain rule: only the diagonal term survives, an element-wise product ($\odot$).",
     ))
     return (forward, Section("Jacobian", "", jac), Section("Chain rule", "", [grad]))
 

@@ -111,14 +111,16 @@ def _sections(spec: MSESpec) -> tuple[Section, ...]:
     def target(r, c):
         return y[r] if cols == 1 else y[r, c]
 
-    averaged = "divided by N, the number of elements," if spec.size_average else "not averaged:"
+    averaged = (r"divided by $N$, the number of elements," if spec.size_average
+                else "not averaged (sizeAverage false),")
     definition = Section(
         "Loss", f"The sum of squared differences over every element, {averaged} as Torch does.",
         [Step(LOSS, (spec.loss_element(), spec.loss()), relation="def")],
     )
     dj = Grid(spec.shape, lambda r, c: sp.Derivative(LOSS, element(r, c)))
     name = r"\hat{\mathbf{Y}}" if spec.batch else r"\hat{\mathbf{y}}"
-    gradient = Section("Gradient", "What backward returns, and the last layer receives as gradOutput.", [
+    gradient = Section("Gradient", "What backward returns: the gradOutput the last layer "
+                       "receives.", [
         proved(Step(
             Named(_frac("J", name), dj),
             (dj,

@@ -208,8 +208,8 @@ def _single_sections(spec: LinearSpec) -> tuple[Section, ...]:
     if spec.bias:
         forward_terms += (Grid((m, 1), lambda r, c: b_[r]),)
     forward = Section(
-        "Forward: y = W x + b",
-        "The output of the layer, element by element.",
+        "Forward pass",
+        r"The output $\mathbf{y} = \mathbf{W}\mathbf{x} + \mathbf{b}$, element by element.",
         [prove(Step(Named(r"\mathbf{y}", y_grid),
                     (spec.forward, Plus(forward_terms),
                      Grid((m, 1), lambda r, c: spec.y_element(r)))))],
@@ -227,20 +227,21 @@ def _single_sections(spec: LinearSpec) -> tuple[Section, ...]:
     jac_w_index = Step(
         _d(y_[i], w_[j, k]),
         (_d(spec.y_element(i), w_[j, k]), sp.KroneckerDelta(i, j) * x_[k]),
-        "dy/dW has three indices (output i, weight row j, weight column k): "
-        "an m x m x n array whose only non-zero entries have j = i.",
+        r"$\partial \mathbf{y} / \partial \mathbf{W}$ has three indices (output $i$, "
+        r"weight row $j$, weight column $k$): an $m \times m \times n$ array whose only "
+        r"non-zero entries have $j = i$.",
     )
     jac_w_slice = Step(
         dy_dW_slice,
         (Grid((m, n), lambda r, c: _d(spec.y_element(r), w_[r, c])),
          Grid((m, n), lambda r, c: x_[c]),
          sp.OneMatrix(m, 1) * x.T),
-        "Its non-zero slice j = i, the m x n table the tutorial shows as dy/dW "
-        "(every other entry is 0):",
+        r"Its non-zero slice $j = i$, the $m \times n$ table the tutorial shows as "
+        r"$\partial \mathbf{y} / \partial \mathbf{W}$ (every other entry is 0):",
     )
     jacobians = Section(
         "Jacobians",
-        "Numerator layout: the Jacobian of an m-vector by an n-vector is m x n.",
+        r"Numerator layout: the Jacobian of an $m$-vector by an $n$-vector is $m \times n$.",
         [prove(jac_x), prove(jac_w_index), prove(jac_w_slice)],
     )
     if spec.bias:
@@ -274,7 +275,8 @@ def _single_sections(spec: LinearSpec) -> tuple[Section, ...]:
     ))
     chain = Section(
         "Chain rule",
-        "With the gradient of the loss J with respect to the output given by the next layer.",
+        r"The gradient $\partial J / \partial \mathbf{y}$ of the loss with respect to the "
+        r"output is given (the next layer's gradInput, or the criterion's).",
         [grad_x, grad_w],
     )
     if spec.bias:
@@ -296,10 +298,11 @@ def _module_calls(spec: LinearSpec) -> Section:
     grad_w, grad_b = sp.Symbol("dJ_dW"), sp.Symbol("dJ_db")
     weight, bias = sp.Symbol("W"), sp.Symbol("b")
     zero, acc, update = (
-        "1. zeroGradParameters: clear the accumulated gradients.",
-        "2. backward: updateGradInput computes dJ/dx; accGradParameters adds scale times "
-        "the gradients.",
-        "3. updateParameters(learningRate): a step of gradient descent with rate eta.",
+        "First, `zeroGradParameters` clears the accumulated gradients:",
+        r"Then `backward` = `updateGradInput` (which computes $\partial J / \partial \mathbf{x}$) "
+        r"+ `accGradParameters`, which adds $\mathrm{scale}$ times the gradients:",
+        r"Last, `updateParameters(learningRate)` takes a step of gradient descent, "
+        r"$\eta$ being the learning rate:",
     )
 
     def accumulate(delta, grad):
@@ -313,8 +316,8 @@ def _module_calls(spec: LinearSpec) -> Section:
     steps += [Step(d, (accumulate(d, grad),), acc, "<-") for d, grad, _ in pairs]
     steps += [Step(p, (descend(p, d),), update, "<-") for d, _, p in pairs]
     return Section("Module calls",
-                   "What zeroGradParameters, backward (updateGradInput + accGradParameters) "
-                   "and updateParameters do with these gradients.", steps)
+                   "What the three calls of the tutorial do with these gradients "
+                   r"($\Delta$ is the accumulated gradient: gradWeight, gradBias).", steps)
 
 
 @functools.cache
@@ -328,8 +331,9 @@ def _batch_sections(spec: LinearSpec) -> tuple[Section, ...]:
         return proved(step, notation, sizes)
 
     forward = Section(
-        "Batch forward: Y = X W^T + 1 b^T",
-        "Each row of X is one sample; each row of Y its output.",
+        "Batch forward pass",
+        r"$\mathbf{Y} = \mathbf{X}\mathbf{W}^{T} + \mathbf{1}\mathbf{b}^{T}$: each row of "
+        r"$\mathbf{X}$ is one sample (Torch's batch layout), each row of $\mathbf{Y}$ its output.",
         [prove(Step(Named(r"\mathbf{Y}", Grid((B, m), lambda r, c: Y_[r, c])),
                     (spec.forward, Grid((B, m), lambda r, c: spec.Y_element(r, c)))))],
     )
@@ -364,8 +368,8 @@ def _batch_sections(spec: LinearSpec) -> tuple[Section, ...]:
              Grid((m, 1), lambda r, c: sp.Sum(G_[d, r], (d, 1, B))),
              results["gradBias"])))
     chain = Section("Batch chain rule",
-                    "The loss depends on every element of Y, so each gradient sums over "
-                    "samples and outputs.", [prove(step) for step in steps])
+                    r"The loss depends on every element of $\mathbf{Y}$, so each gradient "
+                    r"sums over samples $t$ and outputs $i$.", [prove(step) for step in steps])
     return (forward, jacobians, chain)
 
 
@@ -403,7 +407,8 @@ def linear_example(weight, bias, input, grad_output, learning_rate: float) -> De
     WT_g = r"\mathbf{W}^{T}\frac{\partial J}{\partial \mathbf{y}}"
     g_xT = r"\frac{\partial J}{\partial \mathbf{y}}\mathbf{x}^{T}"
     sections = [
-        Section("updateGradInput", "gradInput for x and dJ/dy as given:", [prove(Step(
+        Section("updateGradInput", r"gradInput for the given $\mathbf{x}$ and "
+                r"$\partial J / \partial \mathbf{y}$:", [prove(Step(
             Named(_frac("J", r"\mathbf{x}"), grid(grad_input)),
             (Named(WT_g, grid(grad_input)), Product((grid(W.T), grid(g))),
              products(W.T, g), grid(grad_input))))]),

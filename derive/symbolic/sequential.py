@@ -107,20 +107,22 @@ def sequential(n_in: int = 2, n_hidden: int = 3, n_out: int = 1, activation: str
                    Product((Transposed(W1), D, Transposed(W2), G))),
              Product((Transposed(W1), D, Transposed(W2), G)),
              Grid((n, 1), lambda r, c: sp.Add(*(w1[l, r] * g1(l) for l in rk)))),
-            "dJ/dx through the whole stack; the last form is what the three updateGradInput "
-            "calls compute, innermost first: W2^T dJ/dy, then the activation's element-wise "
-            "product, then W1^T.",
+            r"$\partial J / \partial \mathbf{x}$ through the whole stack; the last form is what "
+            r"the three updateGradInput calls compute, innermost first: "
+            r"$\mathbf{W}_2^{T} \partial J / \partial \mathbf{y}$, then the activation's "
+            r"element-wise product, then $\mathbf{W}_1^{T}$.",
         )),
          prove(Step(
              Named(_frac("J", r"\mathbf{W}_1"), Grid((k, n), lambda r, c: _dJ(w1[r, c]))),
              (Grid((k, n), lambda r, c: g1(r) * x_[c]),),
-             "The first layer's gradWeight: its gradOutput (what the activation handed back) "
-             "times x^T.",
+             r"The first layer's gradWeight: its gradOutput (what the activation handed back) "
+             r"times $\mathbf{x}^{T}$.",
          )),
          prove(Step(
              Named(_frac("J", r"\mathbf{W}_2"), Grid((m, k), lambda r, c: _dJ(w2[r, c]))),
              (Grid((m, k), lambda r, c: g_[r] * h2[c]),),
-             "The last layer's gradWeight: dJ/dy times its input h2^T.",
+             r"The last layer's gradWeight: $\partial J / \partial \mathbf{y}$ times its "
+             r"input $\mathbf{h}_2^{T}$.",
          ))],
     )
     title = f"nn.Sequential: Linear({n} -> {k}) -> {spec.name} -> Linear({k} -> {m})"
