@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -188,13 +189,18 @@ def _without_convention(markdown_text: str) -> str:
 
 def _run_python(source: str) -> str:
     """Run a snippet shown on the site and return what it prints."""
+    return _run_python_namespace(source)[0]
+
+
+def _run_python_namespace(source: str) -> tuple[str, dict]:
+    """Run a snippet shown on the site: what it prints, and the variables it leaves."""
     import contextlib
     import io
 
-    printed = io.StringIO()
+    printed, namespace = io.StringIO(), {"__name__": "__site__"}
     with contextlib.redirect_stdout(printed):
-        exec(compile(source, "<site snippet>", "exec"), {"__name__": "__site__"})
-    return printed.getvalue()
+        exec(compile(source, "<site snippet>", "exec"), namespace)
+    return printed.getvalue(), namespace
 
 
 def _snippet_with_output(source: str) -> str:
@@ -760,6 +766,637 @@ def tutorial_notes_page() -> str:
 
 
 # --------------------------------------------------------------------------
+# Modules: Sigmoid, Tanh, ReLU, MSECriterion, Sequential
+
+MODULE_SIZE = 3  # the module pages derive at this size ...
+MODULE_BATCH = 2  # ... and this batch
+# What the module pages check by central differences: (size, batch or None).
+MODULE_CASES = [(3, None), (3, 2), (10, None), (10, 50)]
+# Stacks Linear(n_in -> n_hidden) -> f -> Linear(n_hidden -> n_out) the Sequential page
+# checks, with each activation f: (n_in, n_hidden, n_out, batch or None).
+STACK_CASES = [(2, 3, 1, None), (2, 3, 1, 4), (10, 20, 5, None), (10, 20, 5, 50)]
+
+
+@dataclass(frozen=True)
+class ActivationPage:
+    """What an activation's page says beyond the engine's derivation."""
+
+    torch: str  # the class name, in derive.nn and Torch
+    formula: str  # f, LaTeX
+    backward: str  # how Torch's backward computes gradInput (markdown)
+    example: tuple[float, ...]  # the snippet's input
+    derivative: tuple[str, str]  # (what the snippet prints, numpy for it) with x, y, dJ_dy
+
+
+ACTIVATION_PAGES = {
+    "sigmoid": ActivationPage(
+        "Sigmoid", r"\sigma(x) = \frac{1}{1 + e^{-x}}",
+        "Torch's `Sigmoid.lua` computes `gradInput` from the **output**: "
+        "\\(\\sigma'(x) = \\sigma(x)\\,(1 - \\sigma(x)) = y\\,(1 - y)\\), so `backward` must follow "
+        "`forward` of the same input (derive.nn checks that and says so).",
+        (-2.0, 0.0, 3.0), ("dJ/dy * y * (1 - y):", "dJ_dy * y * (1 - y)")),
+    "tanh": ActivationPage(
+        "Tanh", r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}",
+        "Torch's `Tanh.lua` computes `gradInput` from the **output**: "
+        "\\(\\tanh'(x) = 1 - \\tanh^2(x) = 1 - y^2\\), so `backward` must follow `forward` of "
+        "the same input (derive.nn checks that and says so).",
+        (-2.0, 0.0, 3.0), ("dJ/dy * (1 - y**2):", "dJ_dy * (1 - y**2)")),
+    "relu": ActivationPage(
+        "ReLU", r"\mathrm{ReLU}(x) = \max(x, 0)",
+        "Torch's `ReLU` is `Threshold(0, 0)`: \\(y = x\\) where \\(x > 0\\), else 0. Its "
+        "`gradInput` reads the **input**: `gradOutput` where \\(x > 0\\) and 0 elsewhere, "
+        "\\(x = 0\\) included (see [the gradient at 0](#the-gradient-at-0)).",
+        (-1.0, 0.0, 2.0), ("dJ/dy * (x > 0):", "dJ_dy * (x > 0)")),
+}
+
+
+def _shape(size: int, batch: int | None) -> tuple[int, ...]:
+    return (size,) if batch is None else (batch, size)
+
+
+def _passed(errors) -> str:
+    return "yes" if max(errors) < PRECISION else "**no**"
+
+
+def _results_block(derivation) -> str:
+    """The derivation's results (the engine's summary), one aligned line each."""
+    from derive.latex import summary
+
+    lines = [result["latex"].replace(" = ", " &= ", 1)
+             for result in summary(derivation)["results"].values()]
+    return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
+
+
+def activation_script(name: str) -> str:
+    """Forward and backward of one sample and of a batch through an activation."""
+    page = ACTIVATION_PAGES[name]
+    x = list(page.example)
+    said, formula = page.derivative
+    return f"""\
+import numpy as np
+from derive.nn import {page.torch}
+
+layer = {page.torch}()
+x = np.array({x})
+dJ_dy = np.array([1.0, 2.0, 3.0])
+y = layer.forward(x).copy()         # forward returns the module's output buffer
+print("output:", y)
+print("gradInput:", layer.backward(x, dJ_dy))
+print("{said}", {formula})
+
+X = np.array([{x}, [0.5, -0.5, 1.0]])   # a batch of 2: one sample a row
+print("batch output:", layer.forward(X), sep="\\n")
+"""
+
+
+def activation_checks(name: str) -> list[tuple[tuple[int, ...], float, float]]:
+    """(input shape, largest |central difference - backprop| of d output / d input,
+    smallest |x| of the input) for each of MODULE_CASES, on seeded random input."""
+    import numpy as np
+
+    from derive import nn
+
+    rows = []
+    for size, batch in MODULE_CASES:
+        rng = np.random.default_rng([*name.encode(), size, batch or 0])
+        input = rng.uniform(-2, 2, _shape(size, batch))
+        module = getattr(nn, ACTIVATION_PAGES[name].torch)()
+        errors = module_jacobian_errors(module, input)
+        rows.append((input.shape, errors["input"], float(np.min(np.abs(input)))))
+    return rows
+
+
+def relu_at_zero() -> dict[str, float]:
+    """ReLU at x = 0: derive.nn's gradient, and the one-sided and central differences."""
+    import numpy as np
+
+    from derive.nn import ReLU
+
+    relu, h = ReLU(), PERTURBATION
+
+    def f(value: float) -> float:
+        return float(relu.forward(np.array([value]))[0])
+
+    relu.forward(np.array([0.0]))
+    return {
+        "backward": float(relu.backward(np.array([0.0]), np.array([1.0]))[0]),
+        "right": (f(h) - f(0.0)) / h,
+        "left": (f(0.0) - f(-h)) / h,
+        "central": (f(h) - f(-h)) / (2 * h),
+    }
+
+
+def _relu_at_zero_section() -> str:
+    at = {key: _number(value) for key, value in relu_at_zero().items()}
+    return f"""\
+## The gradient at 0
+
+ReLU has no derivative at \\(x = 0\\): the slope is 1 from the right and 0 from the left,
+and any value in \\([0, 1]\\) is a subgradient. Torch picks 0 (the gradient passes where
+\\(x > 0\\), strictly), and so does derive.nn. Computed when the site was built, with
+\\(h = 10^{{-6}}\\):
+
+| at \\(x = 0\\) | value |
+|---|--:|
+| `ReLU().backward(0, 1)`, derive.nn | {at["backward"]} |
+| \\((f(h) - f(0)) / h\\), from the right | {at["right"]} |
+| \\((f(0) - f(-h)) / h\\), from the left | {at["left"]} |
+| \\((f(h) - f(-h)) / 2h\\), central | {at["central"]} |
+
+A central difference at 0 averages the two sides and agrees with neither, so a
+finite-difference check of ReLU means nothing at (or within \\(h\\) of) the kink. The
+checks above use random inputs whose smallest \\(|x|\\) is in the table, far from it.
+"""
+
+
+def activation_page(name: str) -> str:
+    """Sigmoid, Tanh or ReLU: the engine's derivation, the module in use, its checks."""
+    from derive.latex import markdown
+    from derive.symbolic import activation
+
+    page = ACTIVATION_PAGES[name]
+    derivation = activation(name, MODULE_SIZE, batch=MODULE_BATCH)
+    relu = name == "relu"
+    table = ["| input | d output / d input | < 1e-5 |" + (" smallest \\(\\lvert x \\rvert\\) |" if relu else ""),
+             "|---|--:|:-:|" + ("--:|" if relu else "")]
+    for shape, error, smallest in activation_checks(name):
+        table.append(f"| {shape} | {error:.1e} | {_passed([error])} |"
+                     + (f" {smallest:.1e} |" if relu else ""))
+    table_text = "\n".join(table)
+    return f"""\
+# {page.torch}
+
+`nn.{page.torch}` applies \\({page.formula}\\) to every element of its input: one sample
+\\(\\mathbf{{x}}\\) of any size, or a batch \\(\\mathbf{{X}}\\) with one sample a row. It has no
+parameters, so `backward` is `updateGradInput` alone. {page.backward}
+
+The engine's results (\\(\\odot\\) is the element-wise product; in a batch the same
+holds row by row):
+
+{_results_block(derivation)}
+
+{_demote(markdown(derivation))}
+## Use it
+
+`derive.nn.{page.torch}` runs the kernel compiled from these results. This ran when the
+site was built:
+
+{_snippet_with_output(activation_script(name))}
+## Numeric checks
+
+Torch's check, computed when the site was built: seeded random inputs in \\([-2, 2]\\),
+each entry perturbed by \\(h = 10^{{-6}}\\), the central-difference Jacobian against the one
+`backward` gives for one-hot `gradOutput`s; the largest absolute error:
+
+{table_text}
+{chr(10) + _relu_at_zero_section() if relu else ""}"""
+
+
+def mse_script() -> str:
+    """MSECriterion on one sample, a batch, and without averaging."""
+    return """\
+import numpy as np
+from derive.nn import MSECriterion
+
+criterion = MSECriterion()                     # sizeAverage=True, Torch's default
+prediction = np.array([0.5, 2.0, -1.0])
+target = np.array([1.0, 2.0, 1.0])
+print("J:", criterion.forward(prediction, target))
+print("dJ/dyhat:", criterion.backward(prediction, target))
+print("2 (yhat - y) / 3:", 2 * (prediction - target) / 3)
+
+Prediction = np.array([[0.5, 2.0, -1.0], [0.0, 1.0, 1.0]])   # a batch of 2
+Target = np.zeros((2, 3))
+print("batch J, over all 6 elements:", criterion.forward(Prediction, Target))
+print("batch dJ/dYhat = 2 (Yhat - Y) / 6:", criterion.backward(Prediction, Target), sep="\\n")
+
+summed = MSECriterion(sizeAverage=False)
+print("sizeAverage=False: J =", summed.forward(prediction, target),
+      "dJ/dyhat =", summed.backward(prediction, target))
+"""
+
+
+def criterion_gradient_error(criterion, input, target, perturbation: float = PERTURBATION) -> float:
+    """Largest |central difference - backward| over dJ/dinput of a criterion."""
+    import numpy as np
+
+    exact = criterion.backward(input, target).reshape(-1).copy()
+    flat = input.reshape(-1)  # a view: perturb the input in place
+    numeric = np.zeros(flat.size)
+    for k in range(flat.size):
+        kept = flat[k]
+        flat[k] = kept + perturbation
+        above = criterion.forward(input, target)
+        flat[k] = kept - perturbation
+        below = criterion.forward(input, target)
+        flat[k] = kept
+        numeric[k] = (above - below) / (2 * perturbation)
+    return float(np.max(np.abs(numeric - exact)))
+
+
+def mse_checks() -> list[tuple[tuple[int, ...], bool, float]]:
+    """(input shape, sizeAverage, largest error of dJ/dinput) on seeded random input and target."""
+    import numpy as np
+
+    from derive.nn import MSECriterion
+
+    rows = []
+    for size, batch in MODULE_CASES:
+        for size_average in (True, False):
+            rng = np.random.default_rng([size, batch or 0, int(size_average)])
+            input, target = (rng.uniform(-2, 2, _shape(size, batch)) for _ in range(2))
+            error = criterion_gradient_error(MSECriterion(size_average), input, target)
+            rows.append((input.shape, size_average, error))
+    return rows
+
+
+def mse_page() -> str:
+    """MSECriterion: the engine's derivations (one sample, a batch), use, checks."""
+    from derive.latex import markdown
+    from derive.symbolic import mse
+
+    single = mse(MODULE_SIZE)
+    batch = mse(MODULE_SIZE, batch=MODULE_BATCH)
+    summed = mse(MODULE_SIZE, size_average=False)
+    table = ["| input | sizeAverage | dJ / d input | < 1e-5 |", "|---|:-:|--:|:-:|"]
+    for shape, size_average, error in mse_checks():
+        table.append(f"| {shape} | {str(size_average).lower()} | {error:.1e} | {_passed([error])} |")
+    table_text = "\n".join(table)
+    return f"""\
+# MSECriterion
+
+`nn.MSECriterion()` is the loss \\(J\\): the mean of the squared differences between the
+prediction \\(\\hat{{\\mathbf{{y}}}}\\) (the network's output) and the target \\(\\mathbf{{y}}\\),
+over **all** \\(N\\) elements: for a batch \\(\\hat{{\\mathbf{{Y}}}}\\) of \\(B\\) samples of
+\\(n\\), \\(N = Bn\\), as Torch divides by `input:nElement()`. With `sizeAverage=False` it
+is the plain sum. Its `backward(input, target)` returns
+\\(\\partial J / \\partial \\hat{{\\mathbf{{y}}}}\\): the `gradOutput` that the network's
+`backward` starts from.
+
+The engine's results for {MODULE_SIZE} outputs:
+
+{_results_block(single)}
+
+and with `sizeAverage=False`:
+
+{_results_block(summed)}
+
+{_demote(markdown(single))}
+{_demote(_without_convention(markdown(batch)))}
+## Use it
+
+`derive.nn.MSECriterion` runs the kernels compiled from these results: `forward` returns
+a float, `backward` an array shaped like the input. This ran when the site was built:
+
+{_snippet_with_output(mse_script())}
+## Numeric checks
+
+Computed when the site was built: seeded random predictions and targets in
+\\([-2, 2]\\), each entry of the prediction perturbed by \\(h = 10^{{-6}}\\), the central
+difference of \\(J\\) against `backward`; the largest absolute error:
+
+{table_text}
+
+\\(J\\) is quadratic, so central differences have no truncation error here: what remains
+is rounding.
+"""
+
+
+def sequential_script() -> str:
+    """A Linear -> Sigmoid -> Linear stack, its backward, and the same pass by hand."""
+    return """\
+import numpy as np
+from derive.nn import Linear, Sequential, Sigmoid
+
+model = Sequential().add(Linear(2, 3, rng=0)).add(Sigmoid()).add(Linear(3, 1, rng=1))
+print(model)
+x = np.array([0.5, -1.0])
+dJ_dy = np.array([1.0])
+model.zeroGradParameters()
+model.forward(x)
+gradInput = model.backward(x, dJ_dy)
+
+# The same pass by hand, last module first, with the engine's formulas:
+W1, W2 = model.get(1).weight, model.get(3).weight
+h2 = model.get(2).output                    # Sigmoid's output in forward
+g3 = W2.T @ dJ_dy                           # module 3, Linear: W2^T dJ/dy
+g2 = g3 * h2 * (1 - h2)                     # module 2, Sigmoid: element-wise product
+g1 = W1.T @ g2                              # module 1, Linear: W1^T times that
+print("Sequential.backward:", gradInput)
+print("by hand:            ", g1)
+print("gradWeight (1) = g2 x^T:", np.allclose(model.get(1).gradWeight, np.outer(g2, x)))
+print("gradWeight (3) = dJ/dy h2^T:", np.allclose(model.get(3).gradWeight, np.outer(dJ_dy, h2)))
+"""
+
+
+def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
+    from derive import nn
+
+    return (nn.Sequential().add(nn.Linear(n_in, n_hidden, rng=rng))
+            .add(getattr(nn, ACTIVATION_PAGES[activation].torch)())
+            .add(nn.Linear(n_hidden, n_out, rng=rng)))
+
+
+def sequential_checks() -> list[tuple[str, tuple[int, ...], dict[str, float], float]]:
+    """(stack, input shape, {input or parameter: largest error}, smallest |h1|) for every
+    activation and STACK_CASES, seeded."""
+    import numpy as np
+
+    rows = []
+    for activation in ACTIVATION_PAGES:
+        for n_in, n_hidden, n_out, batch in STACK_CASES:
+            rng = np.random.default_rng([*activation.encode(), n_in, n_hidden, n_out, batch or 0])
+            stack = _stack(n_in, n_hidden, n_out, activation, rng)
+            input = rng.uniform(-1, 1, _shape(n_in, batch))
+            errors = module_jacobian_errors(stack, input)
+            stack.forward(input)
+            hidden = float(np.min(np.abs(stack.get(1).output)))
+            name = (f"Linear({n_in}, {n_hidden}) -> {ACTIVATION_PAGES[activation].torch} "
+                    f"-> Linear({n_hidden}, {n_out})")
+            rows.append((name, input.shape, errors, hidden))
+    return rows
+
+
+def sequential_page() -> str:
+    """Sequential: the chain rule across modules, in the engine and in derive.nn."""
+    import inspect
+    import textwrap
+
+    from derive.latex import markdown
+    from derive.nn import Sequential
+    from derive.symbolic import sequential
+
+    rows = sequential_checks()
+    names = list(rows[0][2])
+    table = ["| stack | input | " + " | ".join(f"d output / d {name}" for name in names) + " | < 1e-5 |",
+             "|---|---|" + "--:|" * len(names) + ":-:|"]
+    for stack, shape, errors, _ in rows:
+        table.append(f"| `{stack}` | {shape} | "
+                     + " | ".join(f"{errors[name]:.1e}" for name in names)
+                     + f" | {_passed(errors.values())} |")
+    table_text = "\n".join(table)
+    relu_hidden = min(hidden for stack, _, _, hidden in rows if "ReLU" in stack)
+    backward_source = textwrap.dedent(inspect.getsource(Sequential.backward))
+    return f"""\
+# Sequential
+
+`nn.Sequential` chains modules: `forward` runs them in order, each taking the previous
+one's output; `backward` runs them in reverse, each taking the gradient with respect to
+its output and handing back the one with respect to its input. The engine derives it
+for the stack Linear(2 -> 3), Sigmoid, Linear(3 -> 1): the stack's Jacobian is the
+product of the modules' Jacobians, and its transpose times
+\\(\\partial J / \\partial \\mathbf{{y}}\\) is what the reverse pass computes, one factor a
+module. Every equality is proved entry by entry on the expanded stack.
+
+{_demote(markdown(sequential()))}
+## Backward, in the code
+
+`derive.nn.Sequential.backward`, as the code has it when the site was built: module
+\\(i\\) gets the input it saw in `forward` (the output of module \\(i - 1\\)) and, as
+`gradOutput`, the `gradInput` of module \\(i + 1\\); each module's `backward` also adds
+its parameters' gradients.
+
+```python
+{backward_source}```
+
+So for Linear, Sigmoid, Linear it computes
+\\(\\mathbf{{W}}_2^{{T}}\\frac{{\\partial J}}{{\\partial \\mathbf{{y}}}}\\) first, then the
+element-wise product with \\(\\mathbf{{h}}_2 \\odot (1 - \\mathbf{{h}}_2)\\), then
+\\(\\mathbf{{W}}_1^{{T}}\\) times that: the last form of \\(\\partial J / \\partial \\mathbf{{x}}\\)
+above, read from the right. This ran when the site was built:
+
+{_snippet_with_output(sequential_script())}
+## Numeric checks
+
+The whole stack checked as Torch checks a module, computed when the site was built:
+seeded random layers and inputs, each entry of the input and of every parameter
+perturbed by \\(h = 10^{{-6}}\\), the central-difference Jacobian of the stack's output
+against what `backward` gives for one-hot `gradOutput`s; the largest absolute error.
+Weight (1) and bias (1) belong to the first Linear, weight (3) and bias (3) to the
+last, numbered as the repr numbers the modules.
+
+{table_text}
+
+In the ReLU stacks the entry of \\(\\mathbf{{h}}_1\\) nearest ReLU's kink at 0 is
+{relu_hidden:.1e} away, {relu_hidden / PERTURBATION:.0f} times \\(h\\); a perturbation moves an entry of
+\\(\\mathbf{{h}}_1\\) by at most \\(h\\) here (inputs and weights are at most 1 in size), so
+none crosses it (see [ReLU's gradient at 0](relu.md#the-gradient-at-0)).
+"""
+
+
+# --------------------------------------------------------------------------
+# The series' linear regression: y = 2x + 1 with Linear(1, 1) and MSECriterion
+
+REGRESSION_SEED = 0
+REGRESSION_LEARNING_RATE = 0.02
+REGRESSION_ITERATIONS = 500
+# Iterations whose forward the table shows (1-based), then the state after the loop.
+REGRESSION_SHOWN = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+
+
+def regression_script() -> str:
+    """The series' training loop on derive.nn, recording every iteration."""
+    return f"""\
+import numpy as np
+from derive.nn import Linear, MSECriterion
+
+x = np.array([[1.0], [2.0], [3.0]])      # a batch of 3 samples, 1 feature each
+y = 2 * x + 1                            # the targets 3, 5, 7
+model = Linear(1, 1, rng={REGRESSION_SEED})              # weight (1, 1), bias (1,): seeded U(-1, 1)
+criterion = MSECriterion()
+learningRate = {REGRESSION_LEARNING_RATE}
+
+history = []                             # (loss, weight, bias) that each forward sees
+for iteration in range({REGRESSION_ITERATIONS}):
+    model.zeroGradParameters()
+    prediction = model.forward(x)
+    loss = criterion.forward(prediction, y)
+    history.append((loss, model.weight[0, 0], model.bias[0]))
+    gradOutput = criterion.backward(prediction, y)    # dJ/dprediction = 2 (prediction - y) / 3
+    model.backward(x, gradOutput)                     # adds dJ/dW and dJ/db
+    model.updateParameters(learningRate)              # W -= lr dJ/dW, b -= lr dJ/db
+
+history.append((criterion.forward(model.forward(x), y), model.weight[0, 0], model.bias[0]))
+loss, weight, bias = history[-1]
+print(f"after {{len(history) - 1}} iterations: weight {{weight:.4f}}, bias {{bias:.4f}}, loss {{loss:.4g}}")
+"""
+
+
+def regression_run() -> tuple[str, "np.ndarray"]:
+    """What the script prints, and its history as an array of rows (loss, weight, bias):
+    row k is the state after k updates (row 0 the start, the last after the loop)."""
+    import numpy as np
+
+    printed, namespace = _run_python_namespace(regression_script())
+    return printed, np.array(namespace["history"], dtype=float)
+
+
+def regression_analysis(history) -> dict[str, float]:
+    """Why 500 iterations do not reach (2, 1): the error (w - 2, b - 1) is multiplied by
+    I - lr H at every step, H the Hessian of the (quadratic) loss."""
+    import numpy as np
+
+    x = np.array([1.0, 2.0, 3.0])
+    design = np.column_stack([x, np.ones_like(x)])
+    (w_best, b_best), *_ = np.linalg.lstsq(design, 2 * x + 1, rcond=None)
+    hessian = 2 / x.size * design.T @ design
+    (slow, fast), vectors = np.linalg.eigh(hessian)
+    rates = 1 - REGRESSION_LEARNING_RATE * np.array([slow, fast])
+    start, end = history[0, 1:], history[-1, 1:]
+    initial = float(np.hypot(*(start - (w_best, b_best))))
+    final = float(np.hypot(*(end - (w_best, b_best))))
+    direction = vectors[:, 0] * np.sign(vectors[1, 0])  # the slow direction, bias part positive
+    return {
+        "w_best": float(w_best), "b_best": float(b_best),
+        "h11": float(hessian[0, 0]), "h12": float(hessian[0, 1]), "h22": float(hessian[1, 1]),
+        "slow": float(slow), "fast": float(fast),
+        "slow_rate": float(rates[0]), "fast_rate": float(rates[1]),
+        "slow_kept": float(rates[0] ** REGRESSION_ITERATIONS),
+        "direction_w": float(direction[0]), "direction_b": float(direction[1]),
+        "initial": initial, "final": final, "ratio": final / initial,
+        "per_digit": float(np.log(10) / -np.log(rates[0])),
+        "largest_rate": float(2 / fast),
+        "best_rate": float(2 / (slow + fast)),
+        "best_factor": float((fast - slow) / (fast + slow)),
+        "best_per_digit": float(np.log(10) / -np.log((fast - slow) / (fast + slow))),
+    }
+
+
+def _svg(figure) -> bytes:
+    """A matplotlib figure as SVG, the same bytes at every build."""
+    import io
+
+    out = io.BytesIO()
+    figure.savefig(out, format="svg", metadata={"Date": None})
+    return out.getvalue()
+
+
+def regression_loss_plot() -> bytes:
+    """SVG: the loss against the iteration, log scale, with the slow direction's rate."""
+    import matplotlib
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    _, history = regression_run()
+    facts = regression_analysis(history)
+    iterations = np.arange(len(history))
+    with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "path"}):
+        figure = Figure(figsize=(7, 3.6))
+        axes = figure.subplots()
+        axes.semilogy(iterations, history[:, 0], label="loss J (MSE)")
+        # Once the fast direction has died out, J falls by (1 - lr lambda_min)^2 an iteration.
+        guide = history[-1, 0] * facts["slow_rate"] ** (2 * (iterations - iterations[-1]))
+        axes.semilogy(iterations, guide, "--", color="0.5",
+                      label=f"slope of {facts['slow_rate']:.5f}^(2k), the slow direction")
+        axes.set_xlabel("updates k")
+        axes.set_ylabel("J after k updates")
+        axes.set_title("Linear(1, 1) on y = 2x + 1, lr 0.02: the loss")
+        axes.grid(True, which="major", alpha=0.3)
+        axes.legend(loc="upper right", fontsize="small")
+        figure.tight_layout()
+        return _svg(figure)
+
+
+def regression_parameters_plot() -> bytes:
+    """SVG: weight and bias against the iteration, with the targets 2 and 1."""
+    import matplotlib
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    _, history = regression_run()
+    iterations = np.arange(len(history))
+    with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "path"}):
+        figure = Figure(figsize=(7, 3.6))
+        axes = figure.subplots()
+        weight, = axes.plot(iterations, history[:, 1], label="weight w")
+        bias, = axes.plot(iterations, history[:, 2], label="bias b")
+        axes.axhline(2, color=weight.get_color(), linestyle=":", label="target w = 2")
+        axes.axhline(1, color=bias.get_color(), linestyle=":", label="target b = 1")
+        axes.set_xlabel("updates k")
+        axes.set_ylabel("value after k updates")
+        axes.set_title("Linear(1, 1) on y = 2x + 1, lr 0.02: weight and bias")
+        axes.grid(True, which="major", alpha=0.3)
+        axes.legend(loc="lower right", fontsize="small")
+        figure.tight_layout()
+        return _svg(figure)
+
+
+def regression_page() -> str:
+    """The series' linear regression, run when the site is built, and how far it gets."""
+    printed, history = regression_run()
+    facts = regression_analysis(history)
+    table = ["| iteration | loss J | weight w | bias b |", "|--:|--:|--:|--:|"]
+    for k in REGRESSION_SHOWN:  # iteration k's forward sees the state after k - 1 updates
+        loss, weight, bias = history[k - 1]
+        table.append(f"| {k} | {loss:.4g} | {weight:.4f} | {bias:.4f} |")
+    loss, weight, bias = history[-1]
+    table.append(f"| after {REGRESSION_ITERATIONS} | {loss:.4g} | {weight:.4f} | {bias:.4f} |")
+    table_text = "\n".join(table)
+    f = {key: f"{value:.4g}" for key, value in facts.items()}
+    start_w, start_b = history[0, 1:]
+    return f"""\
+# Linear regression (the series)
+
+The tutorial series ends by training a single `nn.Linear(1, 1)` to fit
+\\(y = 2x + 1\\) by gradient descent on `nn.MSECriterion`. Here is the same loop on
+derive.nn, run when the site was built: the inputs \\(\\mathbf{{x}} = [1, 2, 3]^T\\) are one
+batch of 3 samples with one feature each, the layer starts from a seeded draw, and each
+of the {REGRESSION_ITERATIONS} iterations is the five calls of the series:
+`zeroGradParameters`, `forward`, the criterion's `forward` and `backward`, the layer's
+`backward`, and `updateParameters({REGRESSION_LEARNING_RATE})`.
+
+```python
+{regression_script()}```
+
+It prints:
+
+```text
+{printed}```
+
+## The run
+
+Iteration \\(k\\)'s `forward` sees the weight and bias after \\(k - 1\\) updates; the last
+row is after the {REGRESSION_ITERATIONS}th update.
+
+{table_text}
+
+![The loss against the iteration, log scale](regression-loss.svg)
+
+![The weight and the bias against the iteration, with the targets 2 and 1](regression-parameters.svg)
+
+## How close {REGRESSION_ITERATIONS} iterations get
+
+Not to many digits. The least-squares fit is \\(w = {facts["w_best"]:.6g}\\),
+\\(b = {facts["b_best"]:.6g}\\) exactly (the data lie on the line), and the loop ends at
+\\(w = {weight:.4f}\\), \\(b = {bias:.4f}\\), loss {loss:.4g}. The reason is the shape of the
+loss: \\(J(w, b) = \\frac{{1}}{{3}}\\sum_i (w x_i + b - y_i)^2\\) is a quadratic with Hessian
+
+$$
+\\mathbf{{H}} = \\frac{{2}}{{3}}\\begin{{bmatrix}} \\sum_i x_i^2 & \\sum_i x_i \\\\ \\sum_i x_i & 3 \\end{{bmatrix}}
+= \\begin{{bmatrix}} {f["h11"]} & {f["h12"]} \\\\ {f["h12"]} & {f["h22"]} \\end{{bmatrix}}
+$$
+
+whose eigenvalues are \\(\\lambda_{{\\min}} = {f["slow"]}\\) and \\(\\lambda_{{\\max}} = {f["fast"]}\\).
+Each update multiplies the error \\((w - 2, b - 1)\\) by \\(\\mathbf{{I}} - \\eta\\mathbf{{H}}\\),
+whose eigenvalues are \\(1 - \\eta\\lambda\\): {facts["fast_rate"]:.4f} along the fast
+direction, which dies out within a few dozen iterations, and {facts["slow_rate"]:.5f}
+along the slow one, \\(({facts["direction_w"]:.2f}, {facts["direction_b"]:.2f})\\), mostly
+the bias. After {REGRESSION_ITERATIONS} iterations the slow direction keeps
+\\({facts["slow_rate"]:.5f}^{{{REGRESSION_ITERATIONS}}}\\), {facts["slow_kept"]:.1%}, of its
+initial error. From the seeded start \\(({start_w:.4f}, {start_b:.4f})\\) the distance to
+\\((2, 1)\\) falls from {facts["initial"]:.4f} to {facts["final"]:.4f}, {facts["ratio"]:.1%} of
+it: the bias is still {abs(bias - 1):.4f} off, the weight {abs(weight - 2):.4f}.
+
+Each further decimal digit costs \\(\\ln 10 / -\\ln(1 - \\eta\\lambda_{{\\min}}) \\approx
+{facts["per_digit"]:.0f}\\) iterations at this learning rate. The best fixed one,
+\\(\\eta = 2 / (\\lambda_{{\\min}} + \\lambda_{{\\max}}) = {facts["best_rate"]:.4f}\\), would shrink
+both directions by \\({facts["best_factor"]:.4f}\\) an iteration, a digit every
+{facts["best_per_digit"]:.0f} iterations; above \\(2 / \\lambda_{{\\max}} = {facts["largest_rate"]:.4f}\\)
+the descent diverges.
+"""
+
+
+# --------------------------------------------------------------------------
 # CLI and Python API, read from the code when the site is built
 
 
@@ -786,34 +1423,67 @@ def _head(text: str, lines: int) -> str:
 # runs when the site is built, so the page never shows a command that fails.
 CLI_EXAMPLES = [
     (("linear", "2", "3"), "the tutorial's layer, as markdown with display math", 24),
+    (("sigmoid", "3", "--format", "json"),
+     "the results alone, as JSON: shape, LaTeX and matrix-form expression of each", 40),
     (("linear", "2", "3", "--batch", "4"), "with the batch case, Y = X W^T + 1 b^T", 0),
     (("linear", "2", "3", "--no-bias"), "the layer without bias, y = W x", 0),
     (("linear", "64", "64"), "any size: big matrices are shown truncated", 0),
     (("linear", "2", "3", "--format", "latex", "-o", "linear.tex"),
      "a standalone LaTeX document, written to linear.tex", 0),
+    (("tanh", "3"), "nn.Tanh on 3 inputs", 0),
+    (("relu", "3", "--batch", "2"), "nn.ReLU, with the batch case", 0),
+    (("mse", "3"), "nn.MSECriterion on 3 outputs, averaged (Torch's default)", 0),
+    (("mse", "3", "--no-size-average"), "the plain sum of squares, sizeAverage false", 0),
+    (("mse", "3", "--batch", "2", "--format", "latex", "-o", "mse.tex"),
+     "the batch case as a LaTeX document, written to mse.tex", 0),
 ]
+# The site's page on what each command derives.
+CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
+             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md")}
+
+
+def cli_commands() -> list[str]:
+    """The subcommands of `derive`, in the order its help lists them."""
+    import argparse
+
+    from derive.cli import build_parser
+
+    parser = build_parser()
+    commands = next(action for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    return list(commands.choices)
 
 
 def cli_page() -> str:
-    """The `derive` command: its help, and examples checked by running them."""
+    """The `derive` command: its help and every subcommand's, and examples checked by running them."""
     import tempfile
 
     from concurrent.futures import ThreadPoolExecutor
 
+    names = cli_commands()
     shown_output, more = [], []
     width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")
-    commands = [("--help",), ("linear", "--help")] + [args for args, _, _ in CLI_EXAMPLES]
+    commands = [("--help",)] + [(name, "--help") for name in names] + [args for args, _, _ in CLI_EXAMPLES]
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor() as pool:
         outputs = list(pool.map(lambda args: _derive_command(*args, cwd=scratch), commands))
-    help_text, linear_help, *example_outputs = outputs
+    help_text, helps, example_outputs = outputs[0], outputs[1:1 + len(names)], outputs[1 + len(names):]
+    sections = []
+    for name, text in zip(names, helps):
+        title, page = CLI_PAGES.get(name, (None, None))
+        link = f"What it prints is derived on [{title}]({page}).\n\n" if page else ""
+        sections.append(f"### `derive {name}`\n\n{link}```text\n$ derive {name} --help\n{text}```")
     for (args, what, shown), output in zip(CLI_EXAMPLES, example_outputs):
         command = "derive " + " ".join(args)
         if shown:
-            shown_output.append(f"{what.capitalize()}; its first lines:\n\n"
-                                f"```text\n$ {command}\n{_head(output, shown)}...\n```")
+            whole = len(output.splitlines()) <= shown
+            sections_text = "its output" if whole else "its first lines"
+            shown_output.append(f"{what[0].upper() + what[1:]}; {sections_text}:\n\n"
+                                f"```text\n$ {command}\n{_head(output, shown)}"
+                                f"{'' if whole else '...' + chr(10)}```")
         else:
             more.append(f"{command.ljust(width)}   # {what}")
     examples_text = "\n\n".join(shown_output + ["More:", "```sh\n" + "\n".join(more) + "\n```"])
+    commands_text = "\n\n".join(sections)
     return f"""\
 # Command line
 
@@ -827,11 +1497,9 @@ the command's own, captured when the site was built.
 $ derive --help
 {help_text}```
 
-## `derive linear --help`
+## Commands
 
-```text
-$ derive linear --help
-{linear_help}```
+{commands_text}
 
 ## Examples
 
@@ -843,11 +1511,13 @@ Each of these ran when the site was built.
 
 def _api_objects():
     """(module, [(name, object, methods)]): every class derive.nn exports with the
-    methods it defines itself (the class hierarchy is the documentation), the
-    functions derive.symbolic exports, and derive.latex's two renderers."""
+    methods it defines itself (the class hierarchy is the documentation), the gradient
+    checks of derive.nn.jacobian, the functions derive.symbolic exports, and
+    derive.latex's renderers."""
     import inspect
 
     from derive import latex, nn, symbolic
+    from derive.nn import jacobian
 
     classes = []
     for name in nn.__all__:
@@ -856,11 +1526,16 @@ def _api_objects():
         classes.append((f"derive.nn.{name}", cls, methods))
     functions = [(f"derive.symbolic.{name}", getattr(symbolic, name), [])
                  for name in symbolic.__all__ if inspect.isfunction(getattr(symbolic, name))]
+    checks = [(f"derive.nn.jacobian.{name}", value, [])
+              for name, value in vars(jacobian).items()
+              if inspect.isfunction(value) and value.__module__ == jacobian.__name__
+              and not name.startswith("_")]
     return [
         ("derive.nn", classes),
+        ("derive.nn.jacobian", checks),
         ("derive.symbolic", functions),
-        ("derive.latex", [("derive.latex.markdown", latex.markdown, []),
-                          ("derive.latex.document", latex.document, [])]),
+        ("derive.latex", [(f"derive.latex.{name}", getattr(latex, name), [])
+                          for name in ("markdown", "document", "summary")]),
     ]
 
 
@@ -920,6 +1595,14 @@ def generated_files() -> dict[str, str | bytes]:
         "numeric-checks.md": numeric_checks_page(),
         "numeric-checks-step-size.svg": step_size_plot(),
         "tutorial-notes.md": tutorial_notes_page(),
+        "sigmoid.md": activation_page("sigmoid"),
+        "tanh.md": activation_page("tanh"),
+        "relu.md": activation_page("relu"),
+        "mse.md": mse_page(),
+        "sequential.md": sequential_page(),
+        "regression.md": regression_page(),
+        "regression-loss.svg": regression_loss_plot(),
+        "regression-parameters.svg": regression_parameters_plot(),
         "cli.md": cli_page(),
         "api.md": api_page(),
     }

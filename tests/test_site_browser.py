@@ -25,7 +25,8 @@ pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip insta
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 # Pages with derivations: screenshot each, and check every one of them typesets.
-MATH_PAGES = ["linear/", "batch/", "numeric-checks/", "tutorial-notes/"]
+MATH_PAGES = ["linear/", "batch/", "numeric-checks/", "tutorial-notes/", "sigmoid/", "tanh/",
+              "relu/", "mse/", "sequential/", "regression/"]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -154,4 +155,18 @@ def test_instant_navigation_typesets_the_new_page(page, site_url):
     wait_for_math(page)
     assert_math_rendered(page)
     assert page.evaluate("() => window.derivePageLoads") == 1
+    assert_only_local_requests(page, site_url)
+
+
+def test_the_regression_plots_load(page, site_url):
+    page.goto(site_url + "regression/")
+    page.wait_for_load_state("load")
+    sizes = page.evaluate(
+        "() => [...document.querySelectorAll('article img')]"
+        ".map(img => [img.getAttribute('src'), img.complete, img.naturalWidth])"
+    )
+    assert [src.rsplit("/", 1)[-1] for src, _, _ in sizes] == ["regression-loss.svg",
+                                                               "regression-parameters.svg"]
+    assert all(complete and width > 300 for _, complete, width in sizes), sizes
+    page.screenshot(path="/tmp/derive-site-regression-plots.png", full_page=True)
     assert_only_local_requests(page, site_url)
