@@ -824,7 +824,7 @@ def _results_block(derivation) -> str:
 
     lines = [result["latex"].replace(" = ", " &= ", 1)
              for result in summary(derivation)["results"].values()]
-    return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$"
+    return "$$\n\\begin{aligned}\n" + " \\\\[1ex]\n".join(lines) + "\n\\end{aligned}\n$$"
 
 
 def activation_script(name: str) -> str:
@@ -898,7 +898,7 @@ and any value in \\([0, 1]\\) is a subgradient. Torch picks 0 (the gradient pass
 
 | at \\(x = 0\\) | value |
 |---|--:|
-| `ReLU().backward(0, 1)`, derive.nn | {at["backward"]} |
+| derive.nn's `backward`, `gradOutput` 1 | {at["backward"]} |
 | \\((f(h) - f(0)) / h\\), from the right | {at["right"]} |
 | \\((f(0) - f(-h)) / h\\), from the left | {at["left"]} |
 | \\((f(h) - f(-h)) / 2h\\), central | {at["central"]} |
@@ -1097,9 +1097,9 @@ def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
             .add(nn.Linear(n_hidden, n_out, rng=rng)))
 
 
-def sequential_checks() -> list[tuple[str, tuple[int, ...], dict[str, float], float]]:
-    """(stack, input shape, {input or parameter: largest error}, smallest |h1|) for every
-    activation and STACK_CASES, seeded."""
+def sequential_checks() -> list[tuple[str, str, tuple[int, ...], dict[str, float], float]]:
+    """(activation, sizes "in -> hidden -> out", input shape, {input or parameter: largest
+    error}, smallest |h1|) for every activation and STACK_CASES, seeded."""
     import numpy as np
 
     rows = []
@@ -1111,9 +1111,8 @@ def sequential_checks() -> list[tuple[str, tuple[int, ...], dict[str, float], fl
             errors = module_jacobian_errors(stack, input)
             stack.forward(input)
             hidden = float(np.min(np.abs(stack.get(1).output)))
-            name = (f"Linear({n_in}, {n_hidden}) -> {ACTIVATION_PAGES[activation].torch} "
-                    f"-> Linear({n_hidden}, {n_out})")
-            rows.append((name, input.shape, errors, hidden))
+            rows.append((ACTIVATION_PAGES[activation].torch, f"{n_in} -> {n_hidden} -> {n_out}",
+                         input.shape, errors, hidden))
     return rows
 
 
@@ -1127,15 +1126,15 @@ def sequential_page() -> str:
     from derive.symbolic import sequential
 
     rows = sequential_checks()
-    names = list(rows[0][2])
-    table = ["| stack | input | " + " | ".join(f"d output / d {name}" for name in names) + " | < 1e-5 |",
-             "|---|---|" + "--:|" * len(names) + ":-:|"]
-    for stack, shape, errors, _ in rows:
-        table.append(f"| `{stack}` | {shape} | "
+    names = list(rows[0][3])
+    table = ["| f | sizes | input | " + " | ".join(f"d / d {name}" for name in names) + " | < 1e-5 |",
+             "|---|---|---|" + "--:|" * len(names) + ":-:|"]
+    for activation, sizes, shape, errors, _ in rows:
+        table.append(f"| {activation} | {sizes} | {shape} | "
                      + " | ".join(f"{errors[name]:.1e}" for name in names)
                      + f" | {_passed(errors.values())} |")
     table_text = "\n".join(table)
-    relu_hidden = min(hidden for stack, _, _, hidden in rows if "ReLU" in stack)
+    relu_hidden = min(hidden for activation, _, _, _, hidden in rows if activation == "ReLU")
     backward_source = textwrap.dedent(inspect.getsource(Sequential.backward))
     return f"""\
 # Sequential
@@ -1172,8 +1171,9 @@ The whole stack checked as Torch checks a module, computed when the site was bui
 seeded random layers and inputs, each entry of the input and of every parameter
 perturbed by \\(h = 10^{{-6}}\\), the central-difference Jacobian of the stack's output
 against what `backward` gives for one-hot `gradOutput`s; the largest absolute error.
-Weight (1) and bias (1) belong to the first Linear, weight (3) and bias (3) to the
-last, numbered as the repr numbers the modules.
+Each stack is `Sequential()` of `Linear(in, hidden)`, f, `Linear(hidden, out)`; weight (1)
+and bias (1) belong to the first Linear, weight (3) and bias (3) to the last, numbered
+as the repr numbers the modules.
 
 {table_text}
 
@@ -1337,7 +1337,7 @@ def regression_page() -> str:
     return f"""\
 # Linear regression (the series)
 
-The tutorial series ends by training a single `nn.Linear(1, 1)` to fit
+The tutorial series trains a single `nn.Linear(1, 1)` to fit
 \\(y = 2x + 1\\) by gradient descent on `nn.MSECriterion`. Here is the same loop on
 derive.nn, run when the site was built: the inputs \\(\\mathbf{{x}} = [1, 2, 3]^T\\) are one
 batch of 3 samples with one feature each, the layer starts from a seeded draw, and each
@@ -1387,7 +1387,7 @@ initial error. From the seeded start \\(({start_w:.4f}, {start_b:.4f})\\) the di
 \\((2, 1)\\) falls from {facts["initial"]:.4f} to {facts["final"]:.4f}, {facts["ratio"]:.1%} of
 it: the bias is still {abs(bias - 1):.4f} off, the weight {abs(weight - 2):.4f}.
 
-Each further decimal digit costs \\(\\ln 10 / -\\ln(1 - \\eta\\lambda_{{\\min}}) \\approx
+Each further decimal digit costs \\(\\ln 10 / \\lvert\\ln(1 - \\eta\\lambda_{{\\min}})\\rvert \\approx
 {facts["per_digit"]:.0f}\\) iterations at this learning rate. The best fixed one,
 \\(\\eta = 2 / (\\lambda_{{\\min}} + \\lambda_{{\\max}}) = {facts["best_rate"]:.4f}\\), would shrink
 both directions by \\({facts["best_factor"]:.4f}\\) an iteration, a digit every

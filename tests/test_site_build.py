@@ -18,7 +18,9 @@ from derive import site  # noqa: E402
 
 PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/index.html",
          "numeric-checks-step-size.svg", "tutorial-notes/index.html", "cli/index.html",
-         "api/index.html"]
+         "api/index.html", "sigmoid/index.html", "tanh/index.html", "relu/index.html",
+         "mse/index.html", "sequential/index.html", "regression/index.html",
+         "regression-loss.svg", "regression-parameters.svg"]
 
 
 def build(site_dir: Path) -> None:
@@ -61,7 +63,8 @@ def test_mathjax_is_served_from_the_site(built):
 
 
 def test_nothing_generated_is_written_into_docs(built):
-    for page in ["linear.md", "numeric-checks.md", "numeric-checks-step-size.svg"]:
+    for page in ["linear.md", "numeric-checks.md", "numeric-checks-step-size.svg", "sigmoid.md",
+                 "mse.md", "sequential.md", "regression.md", "regression-loss.svg"]:
         assert not (ROOT / "docs" / page).exists()
     assert not (built / "hooks").exists()
 
@@ -143,3 +146,108 @@ def test_generated_pages_show_what_the_code_gives(built):
     linear = (built / "linear/index.html").read_text()
     # The snippet's printed output is on the page.
     assert "gradInput: [-0.0517  2.0125]" in linear
+
+
+def text(html: str) -> str:
+    """The page as plain text, tags removed, entities of the snippets' output decoded."""
+    import html as entities
+
+    return entities.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def test_regression_numbers_match_a_fresh_computation(built):
+    import numpy as np
+
+    from derive.nn import Linear
+
+    html = (built / "regression/index.html").read_text()
+    # The series' descent, here in plain numpy from the same seeded start:
+    # J = mean((w x + b - y)^2), dJ/dw = mean(2 r x), dJ/db = mean(2 r).
+    start = Linear(1, 1, rng=site.REGRESSION_SEED)
+    w, b = start.weight[0, 0], start.bias[0]
+    x = np.array([1.0, 2.0, 3.0])
+    y = 2 * x + 1
+    states = []  # (loss, w, b) after k updates, k = 0 .. 500
+    for _ in range(site.REGRESSION_ITERATIONS + 1):
+        residual = w * x + b - y
+        states.append((np.mean(residual**2), w, b))
+        w = w - site.REGRESSION_LEARNING_RATE * np.mean(2 * residual * x)
+        b = b - site.REGRESSION_LEARNING_RATE * np.mean(2 * residual)
+    rows = table_rows(html)
+    assert [row[0] for row in rows] == [str(k) for k in site.REGRESSION_SHOWN] + ["after 500"]
+    for row in rows:
+        k = site.REGRESSION_ITERATIONS if row[0] == "after 500" else int(row[0]) - 1
+        loss, weight, bias = states[k]
+        assert float(row[1]) == pytest.approx(loss, rel=1e-3), row
+        assert row[2:] == [f"{weight:.4f}", f"{bias:.4f}"], row
+    assert rows[-1][2:] == ["2.0232", "0.9472"]  # honest: not (2, 1) after 500 iterations
+
+    # The convergence analysis: the slow eigenvalue of I - lr H keeps 9.0% after 500 steps,
+    # and the distance to (2, 1) is 2.6% of the initial one.
+    hessian = (2 / 3) * np.array([[np.sum(x**2), np.sum(x)], [np.sum(x), 3]])
+    slow = 1 - site.REGRESSION_LEARNING_RATE * np.linalg.eigvalsh(hessian).min()
+    (_, w_end, b_end), (_, w_start, b_start) = states[-1], states[0]
+    ratio = np.hypot(w_end - 2, b_end - 1) / np.hypot(w_start - 2, b_start - 1)
+    page = text(html)
+    kept = slow ** site.REGRESSION_ITERATIONS
+    assert f"{kept:.1%}" == "9.0%"
+    assert f"keeps \\({slow:.5f}^{{500}}\\), {kept:.1%}, of its" in " ".join(page.split())
+    assert f"{ratio:.1%} of" in page and f"{ratio:.1%}" == "2.6%"
+    assert "after 500 iterations: weight 2.0232, bias 0.9472" in page
+
+
+def test_module_pages_show_the_derivation_the_snippet_and_passing_checks(built):
+    for name, torch in [("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("relu", "ReLU")]:
+        html = (built / f"{name}/index.html").read_text()
+        assert f"nn.{torch} on {site.MODULE_SIZE} inputs, batch of {site.MODULE_BATCH}" in html
+        assert f"from derive.nn import {torch}" in text(html)
+        rows = table_rows(html)
+        checks = [row for row in rows if row[0].startswith("(")]
+        expected = site.activation_checks(name)
+        assert [row[0] for row in checks] == [str(shape) for shape, _, _ in expected]
+        for row, (_, error, _) in zip(checks, expected):
+            assert row[1:3] == [f"{error:.1e}", "yes"] and error < 1e-5
+    mse = (built / "mse/index.html").read_text()
+    assert f"nn.MSECriterion on {site.MODULE_SIZE} outputs, batch of {site.MODULE_BATCH}" in mse
+    checks = [row for row in table_rows(mse) if row[0].startswith("(")]
+    assert len(checks) == 2 * len(site.MODULE_CASES)
+    assert all(row[-1] == "yes" and float(row[2]) < 1e-5 for row in checks)
+    sequential = (built / "sequential/index.html").read_text()
+    assert "nn.Sequential: Linear(2 -&gt; 3) -&gt; Sigmoid -&gt; Linear(3 -&gt; 1)" in sequential
+    page = text(sequential)
+    assert "def backward(self, input" in page  # the code, read when the site was built
+    by_hand = re.search(r"Sequential.backward: (\[.*?\])\nby hand: +(\[.*?\])", page)
+    assert by_hand and by_hand.group(1) == by_hand.group(2)
+    checks = [row for row in table_rows(sequential) if row[0] in ("Sigmoid", "Tanh", "ReLU")]
+    assert len(checks) == 3 * len(site.STACK_CASES)
+    assert all(len(row) == 9 and row[-1] == "yes" for row in checks)
+    assert all(float(cell) < 1e-5 for row in checks for cell in row[3:8])
+
+
+def test_relu_page_computes_the_gradient_at_zero(built):
+    import numpy as np
+
+    from derive.nn import ReLU
+
+    relu = ReLU()
+    relu.forward(np.array([0.0]))
+    assert relu.backward(np.array([0.0]), np.array([1.0]))[0] == 0  # Torch's convention
+    rows = {row[0]: row[1] for row in table_rows((built / "relu/index.html").read_text())}
+    assert rows["derive.nn's backward, gradOutput 1"] == "0"
+    values = [value for key, value in rows.items() if "from the right" in key
+              or "from the left" in key or "central" in key]
+    assert values == ["1", "0", "0.5"]
+
+
+def test_cli_and_api_pages_cover_the_new_modules(built):
+    cli = text((built / "cli/index.html").read_text())
+    for command in site.cli_commands():
+        assert f"$ derive {command} --help\nusage: derive {command}" in cli
+    assert {"linear", "sigmoid", "tanh", "relu", "mse"} <= set(site.cli_commands())
+    assert '"title": "nn.Sigmoid on 3 inputs"' in cli  # the JSON example ran
+    api = (built / "api/index.html").read_text()
+    for name in ["derive.nn.Sigmoid", "derive.nn.Tanh", "derive.nn.ReLU", "derive.nn.Sequential",
+                 "derive.nn.MSECriterion", "derive.symbolic.activation", "derive.symbolic.mse",
+                 "derive.symbolic.sequential", "derive.latex.summary",
+                 "derive.nn.jacobian.jacobian_errors"]:
+        assert f"<code>{name}</code>" in api, name
