@@ -1098,7 +1098,7 @@ def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
 
 
 def sequential_checks() -> list[tuple[str, str, tuple[int, ...], dict[str, float], float]]:
-    """(activation, sizes "in -> hidden -> out", input shape, {input or parameter: largest
+    """(activation, sizes "in→hidden→out", input shape, {input or parameter: largest
     error}, smallest |h1|) for every activation and STACK_CASES, seeded."""
     import numpy as np
 
@@ -1111,7 +1111,7 @@ def sequential_checks() -> list[tuple[str, str, tuple[int, ...], dict[str, float
             errors = module_jacobian_errors(stack, input)
             stack.forward(input)
             hidden = float(np.min(np.abs(stack.get(1).output)))
-            rows.append((ACTIVATION_PAGES[activation].torch, f"{n_in} -> {n_hidden} -> {n_out}",
+            rows.append((ACTIVATION_PAGES[activation].torch, f"{n_in}\u2192{n_hidden}\u2192{n_out}",
                          input.shape, errors, hidden))
     return rows
 
