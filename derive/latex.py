@@ -31,10 +31,8 @@ SHOWN = 4
 CONVENTION = (
     r"Convention: numerator layout. The Jacobian of an $m$-vector $\mathbf{y}$ by an "
     r"$n$-vector $\mathbf{x}$ is the $m \times n$ matrix of the "
-    r"$\partial y_i / \partial x_k$, so $\partial \mathbf{y} / \partial \mathbf{x} = "
-    r"\mathbf{W}$ for $\mathbf{y} = \mathbf{W}\mathbf{x} + \mathbf{b}$; the gradient of "
-    r"the scalar loss $J$ has the shape of its variable ($\partial J / \partial \mathbf{W}$ "
-    r"is $m \times n$, like $\mathbf{W}$)."
+    r"$\partial y_i / \partial x_k$ (for a Linear layer it is $\mathbf{W}$); the gradient "
+    r"of the scalar loss $J$ with respect to an array has that array's shape."
 )
 
 # Names of matrix symbols and element bases, as the tutorial writes them.
@@ -95,7 +93,15 @@ class BlogPrinter(LatexPrinter):
 
     def _print_MatrixSymbol(self, expr):
         name = expr.name
-        return _MATRIX_NAMES.get(name, rf"\mathbf{{{name}}}")
+        if name in _MATRIX_NAMES:
+            return _MATRIX_NAMES[name]
+        if name.startswith("\\"):  # named in LaTeX already (sigma'(h_1))
+            return name
+        base, _, sub = name.partition("_")
+        return rf"\mathbf{{{base}}}_{{{sub}}}" if sub else rf"\mathbf{{{name}}}"
+
+    def _print_DiagMatrix(self, expr):
+        return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
 
     def _print_Transpose(self, expr):
         inner = self._print(expr.arg)
@@ -192,6 +198,11 @@ class BlogPrinter(LatexPrinter):
             return "-" + self._print_factor(rest)
         if len(factors) > 1 and all(f.is_Float or f.is_Integer for f in factors):
             return r" \times ".join(self._print_factor(f) for f in factors)
+        adds = [f for f in factors if isinstance(f, sp.Add)]
+        coefficient = sp.Mul(*(f for f in factors if f not in adds))
+        if len(adds) == 1 and not coefficient.atoms(sp.Indexed) and coefficient != 1:
+            # \frac{2}{N} \left(\hat{y}_{1} - y_{1}\right), not one spread-out fraction
+            return self._print(coefficient) + " " + self._print_factor(adds[0])
         if any((f.is_Pow and f.exp.is_negative) or (f.is_Rational and not f.is_Integer)
                for f in factors):
             return super()._print_Mul(expr)  # a quotient: sympy's \frac
@@ -245,17 +256,20 @@ def _is_bias(term) -> bool:
     return isinstance(term, sp.Indexed) and term.base.name in ("b", "b1", "b2")
 
 
-def _factor_rank(f) -> int:
+def _factor_rank(f) -> float:
     """Order of factors in a product: dJ/dy_j first, then delta, w, then inputs."""
     if f.is_number:
         return 0
     if isinstance(f, sp.Symbol) and f.name in ("eta", "scale"):
         return 1
     if isinstance(f, sp.Indexed):
-        return {"g": 2, "G": 2, "X": 5, "w": 6, "w1": 6, "w2": 6, "x": 7, "h1": 7,
-                "h2": 7}.get(f.base.name, 8)
+        # In a stack, the order of the chain rule: dJ/dy, W2, f'(h1), W1, x.
+        return {"g": 2, "G": 2, "X": 5, "w": 6, "w2": 6, "h2": 6.5, "y": 6.5, "Y": 6.5, "w1": 8, "x": 9,
+                "h1": 9}.get(f.base.name, 10)
     if isinstance(f, sp.KroneckerDelta):
         return 3
+    if isinstance(f, sp.Add):
+        return 7
     return 4
 
 

@@ -17,6 +17,8 @@ from .linear import B, LOSS, _d, _frac, _size
 
 n = sp.Symbol("n", integer=True, positive=True)
 _l, _s = sp.symbols("l s", integer=True, positive=True)
+#: The number of elements, as the element-wise steps write it (it stands for n or B n).
+N = sp.Symbol("N", integer=True, positive=True)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class MSESpec:
             raise AssertionError(f"dJ/dyhat = {gradient} is not c (yhat - y)")
         return c
 
+    def factored(self) -> sp.MatrixExpr:
+        """dJ/dyhat written c (yhat - y), once ``coefficient`` has checked that it is."""
+        return sp.MatMul(self.coefficient(), self.prediction - self.target)
+
     def loss_element(self) -> sp.Expr:
         """J written with elements: (1/N) sum over every element of (yhat - y)^2."""
         yhat, y = sp.IndexedBase(self.prediction.name), sp.IndexedBase(self.target.name)
@@ -75,7 +81,7 @@ class MSESpec:
             total = sp.Sum((yhat[_s, _l] - y[_s, _l]) ** 2, (_l, 1, n), (_s, 1, B))
         else:
             total = sp.Sum((yhat[_l] - y[_l]) ** 2, (_l, 1, n))
-        return total / self.count if self.size_average else total
+        return total / N if self.size_average else total
 
 
 def mse(size: int, *, size_average: bool = True, batch: int | None = None) -> Derivation:
@@ -91,7 +97,7 @@ def mse(size: int, *, size_average: bool = True, batch: int | None = None) -> De
     name = r"\hat{\mathbf{Y}}" if spec.batch else r"\hat{\mathbf{y}}"
     results = {
         "J": Result("J", spec.loss(), ()),
-        "dJ/dyhat": Result(_frac("J", name), spec.gradient(), (rows,) if cols == 1 else (rows, cols)),
+        "dJ/dyhat": Result(_frac("J", name), spec.factored(), (rows,) if cols == 1 else (rows, cols)),
     }
     return Derivation(title, list(_sections(spec)), sizes, results)
 
@@ -101,7 +107,8 @@ def _sections(spec: MSESpec) -> tuple[Section, ...]:
     yhat = sp.IndexedBase(spec.prediction.name)
     rows, cols = spec.shape
     notation = Notation({spec.prediction: yhat, spec.target: sp.IndexedBase(spec.target.name)},
-                        {LOSS: spec.loss_element}, LOSS, None, None, spec.shape)
+                        {LOSS: spec.loss_element, N: lambda: spec.count}, LOSS, None, None,
+                        spec.shape)
 
     y = sp.IndexedBase(spec.target.name)
 
@@ -111,13 +118,20 @@ def _sections(spec: MSESpec) -> tuple[Section, ...]:
     def target(r, c):
         return y[r] if cols == 1 else y[r, c]
 
-    averaged = (r"divided by $N$, the number of elements," if spec.size_average
+    averaged = (r"divided by $N$, the number of elements (" +
+                (r"$N = B n$" if spec.batch else r"$N = n$") + ")," if spec.size_average
                 else "not averaged (sizeAverage false),")
     definition = Section(
         "Loss", f"The sum of squared differences over every element, {averaged} as Torch does.",
         [Step(LOSS, (spec.loss_element(), spec.loss()), relation="def")],
     )
     dj = Grid(spec.shape, lambda r, c: sp.Derivative(LOSS, element(r, c)))
+    # c = 2/N, with N kept as a letter in the element-wise steps (it is defined above).
+    c = spec.coefficient()
+    coefficient = sp.simplify(c * spec.count) / N if spec.size_average else c
+    name_of = (r"\hat{\mathbf{Y}} - \mathbf{Y}" if spec.batch else r"\hat{\mathbf{y}} - \mathbf{y}")
+    symbolic = ((Named(rf"\frac{{2}}{{N}}\left({name_of}\right)", spec.factored()),)
+                if spec.size_average else ())
     name = r"\hat{\mathbf{Y}}" if spec.batch else r"\hat{\mathbf{y}}"
     gradient = Section("Gradient", "What backward returns: the gradOutput the last layer "
                        "receives.", [
@@ -125,9 +139,10 @@ def _sections(spec: MSESpec) -> tuple[Section, ...]:
             Named(_frac("J", name), dj),
             (dj,
              Grid(spec.shape, lambda r, c: _d(spec.loss_element(), element(r, c))),
-             Grid(spec.shape, lambda r, c: sp.Mul(spec.coefficient(), element(r, c) - target(r, c),
+             Grid(spec.shape, lambda r, c: sp.Mul(coefficient, element(r, c) - target(r, c),
                                                   evaluate=False)),
-             spec.gradient()),
+             *symbolic,
+             spec.factored()),
         ), notation, (n, B)),
     ])
     return (definition, gradient)

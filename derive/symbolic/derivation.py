@@ -223,8 +223,11 @@ def is_matrix(form: Form) -> bool:
 
 def meaning(expr: sp.Expr, notation: Notation) -> sp.Expr:
     """Replace named elements by their definitions, expand dJ/dv by the chain rule, evaluate."""
-    if notation.loss in notation.definitions:  # a criterion: J is defined, not given
-        expr = expr.xreplace({notation.loss: notation.definitions[notation.loss]()})
+    scalars = {k: define() for k, define in notation.definitions.items()
+               if isinstance(k, sp.Symbol)}
+    if scalars:  # a criterion: J is defined, not given (and so may be N, its count)
+        for _ in range(len(scalars)):
+            expr = expr.xreplace(scalars)
     expr = _apply_chain_rule(expr, notation)
     expr = _substitute_definitions(expr, notation)
     return _collapse(expr)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import sympy as sp
 
 from .activation import ACTIVATIONS, OUTPUT, INPUT, z
-from .derivation import Derivation, Grid, Named, Notation, Product, Section, Step, Transposed, proved
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from .derivation import (Derivation, Grid, Named, Notation, Product, Result, Section, Step,
+                         Transposed, proved)
 from .linear import LOSS, _d, _dJ, _frac, _size
 
 #: Stacks are shown whole and proved on their expansion, so they stay small.
@@ -123,7 +126,29 @@ def sequential(n_in: int = 2, n_hidden: int = 3, n_out: int = 1, activation: str
              (Grid((m, k), lambda r, c: g_[r] * h2[c]),),
              r"The last layer's gradWeight: $\partial J / \partial \mathbf{y}$ times its "
              r"input $\mathbf{h}_2^{T}$.",
-         ))],
+         )),
+         *(prove(Step(Named(_frac("J", rf"\mathbf{{b}}_{layer}"), Grid((size, 1), lambda r, c, b=b: _dJ(b[r]))),
+                      (Grid((size, 1), lambda r, c, grad=grad: grad(r)),),
+                      "The gradBias of each layer is its gradOutput:"))
+           for layer, size, b, grad in ((1, k, b1, g1), (2, m, b2, lambda r: g_[r])))],
     )
     title = f"nn.Sequential: Linear({n} -> {k}) -> {spec.name} -> Linear({k} -> {m})"
-    return Derivation(title, [forward, jacobian, backward], sizes={})
+    return Derivation(title, [forward, jacobian, backward], sizes={},
+                      results=_results(spec, n, k, m))
+
+
+def _results(spec, n, k, m) -> dict[str, Result]:
+    """The stack's Jacobian and gradients in matrix form (proved entry by entry above)."""
+    W1, W2 = sp.MatrixSymbol("W_1", k, n), sp.MatrixSymbol("W_2", m, k)
+    x, h2m = sp.MatrixSymbol("x", n, 1), sp.MatrixSymbol("h_2", k, 1)
+    g = sp.MatrixSymbol("g", m, 1)
+    slope = DiagMatrix(sp.MatrixSymbol(rf"{spec.latex}'(\mathbf{{h}}_1)", k, 1))
+    g1 = slope * W2.T * g
+    return {
+        "dy/dx": Result(_frac(r"\mathbf{y}", r"\mathbf{x}"), W2 * slope * W1, (m, n)),
+        "dJ/dx": Result(_frac("J", r"\mathbf{x}"), W1.T * g1, (n,)),
+        "dJ/dW1": Result(_frac("J", r"\mathbf{W}_1"), g1 * x.T, (k, n)),
+        "dJ/db1": Result(_frac("J", r"\mathbf{b}_1"), g1, (k,)),
+        "dJ/dW2": Result(_frac("J", r"\mathbf{W}_2"), g * h2m.T, (m, k)),
+        "dJ/db2": Result(_frac("J", r"\mathbf{b}_2"), g, (m,)),
+    }
