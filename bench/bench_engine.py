@@ -33,14 +33,16 @@ def cli(n_in: int, n_out: int) -> None:
 
 
 def plain_jacobian(n_in: int, n_out: int) -> None:
-    """What one writes without the engine: expand y and differentiate entry by entry."""
-    W = sp.Matrix(sp.MatrixSymbol("W", n_out, n_in))
-    x = sp.Matrix(sp.MatrixSymbol("x", n_in, 1))
-    b = sp.Matrix(sp.MatrixSymbol("b", n_out, 1))
+    """What one writes without the engine: expand y and let Matrix.jacobian differentiate
+    every entry by every variable (dy/dx, dy/dW row by row, dy/db)."""
+    x = sp.Matrix(sp.symbols(f"x1:{n_in + 1}"))
+    b = sp.Matrix(sp.symbols(f"b1:{n_out + 1}"))
+    W = sp.Matrix(n_out, n_in, lambda i, k: sp.Symbol(f"w_{i + 1}_{k + 1}"))
     y = W * x + b
-    y.jacobian(list(x))
-    y.jacobian(list(W))
-    y.jacobian(list(b))
+    y.jacobian(x)
+    for i in range(n_out):
+        y.jacobian(W[i, :])
+    y.jacobian(b)
 
 
 def main() -> None:
