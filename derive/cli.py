@@ -24,10 +24,9 @@ def _positive_int(name: str):
         try:
             value = int(text, 10)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a positive integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {value}")
+            value = None
+        if value is None or value < 1:  # argparse prefixes "argument NAME: "
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
         return value
 
     parse.__name__ = name  # argparse names the type in its messages

@@ -52,15 +52,19 @@ def test_help_and_version():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["linear", "0", "3"], "IN must be a positive integer, got 0"),
-    (["linear", "2", "-1"], "OUT"),
-    (["linear", "2.5", "3"], "IN must be a positive integer, got '2.5'"),
-    (["linear", "two", "3"], "IN must be a positive integer"),
+    (["linear", "0", "3"], "argument IN: expected a positive integer, got '0'"),
+    (["linear", "2", "-1"], "argument OUT: expected a positive integer, got '-1'"),
+    (["linear", "2.5", "3"], "argument IN: expected a positive integer, got '2.5'"),
+    (["linear", "two", "3"], "argument IN: expected a positive integer, got 'two'"),
+    (["sigmoid", "0"], "argument N: expected a positive integer, got '0'"),
+    (["mse", "3", "--batch", "x"], "argument --batch: expected a positive integer, got 'x'"),
+    (["tanh"], "required: N"),
+    (["relu", "3", "--no-bias"], "unrecognized arguments: --no-bias"),
     (["linear", "2"], "required: OUT"),
     (["linear"], "required: IN, OUT"),
     (["conv", "2", "3"], "invalid choice: 'conv'"),
     (["linear", "2", "3", "--format", "pdf"], "invalid choice: 'pdf'"),
-    (["linear", "2", "3", "--batch", "0"], "--batch must be a positive integer, got 0"),
+    (["linear", "2", "3", "--batch", "0"], "argument --batch: expected a positive integer, got '0'"),
     (["linear", "2", "3", "-o", "/nonexistent-dir/out.md"], "cannot write"),
     ([], "required: COMMAND"),
 ])
@@ -72,3 +76,24 @@ def test_bad_input_is_one_line_and_exit_status_2(args, message):
     assert len(lines) == 1, result.stderr
     assert message in lines[0]
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command,result,expression", [
+    (["sigmoid", "4"], "dJ/dx", "g_vec*y_vec*(1 - y_vec)"),
+    (["tanh", "4", "--batch", "3"], "dJ/dX", "G_vec*(1 - Y_vec**2)"),
+    (["relu", "4"], "dJ/dx", "g_vec*Piecewise((1, x_vec > 0), (0, True))"),
+    (["mse", "4"], "dJ/dyhat", "(2/n)*(-y + yhat)"),
+    (["mse", "4", "--no-size-average"], "dJ/dyhat", "2*(-y + yhat)"),
+])
+def test_other_layers_in_json(capsys, command, result, expression):
+    assert main([*command, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["results"][result]["expression"] == expression
+
+
+def test_activation_markdown_and_latex(capsys, tmp_path):
+    assert main(["sigmoid", "3"]) == 0
+    assert r"\odot" in capsys.readouterr().out
+    target = tmp_path / "mse.tex"
+    assert main(["mse", "3", "--batch", "2", "--format", "latex", "-o", str(target)]) == 0
+    assert r"\hat{\mathbf{Y}}" in target.read_text()
