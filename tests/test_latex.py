@@ -98,11 +98,23 @@ def test_document_is_well_formed():
     assert r"\usepackage{amsmath}" in tex
 
 
+def _derivations():
+    from derive.symbolic import activation, mse, sequential
+
+    return {
+        "linear 2 3": lambda: linear(2, 3),
+        "linear 7 9 batch 6": lambda: linear(7, 9, batch=6),
+        "sigmoid 3 batch 2": lambda: activation("sigmoid", 3, batch=2),
+        "relu 3": lambda: activation("relu", 3),
+        "mse 3 batch 2": lambda: mse(3, batch=2),
+        "sequential": lambda: sequential(2, 3, 1, activation="tanh"),
+    }
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-@pytest.mark.parametrize("args", [(2, 3, None), (7, 9, 6)])
-def test_document_compiles_with_pdflatex(tmp_path, args):
-    n_in, n_out, batch = args
-    (tmp_path / "d.tex").write_text(document(linear(n_in, n_out, batch=batch)))
+@pytest.mark.parametrize("name", list(_derivations()))
+def test_document_compiles_with_pdflatex(tmp_path, name):
+    (tmp_path / "d.tex").write_text(document(_derivations()[name]()))
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
