@@ -145,6 +145,12 @@ class BlogPrinter(LatexPrinter):
             return rf"\frac{{\partial J}}{{\partial {_GRADIENT_OF[name]}_{{{sub}}}}}"
         return f"{_ELEMENT_NAMES.get(name, name)}_{{{sub}}}"
 
+    def _print_Pow(self, expr, exp=None):
+        if isinstance(expr.base, sp.Indexed) and expr.exp.is_Integer and expr.exp > 0:
+            # braces: h^{(2)}_{1} squared must not be a double superscript
+            return f"{{{self._print(expr.base)}}}^{{{self._print(expr.exp)}}}"
+        return super()._print_Pow(expr, exp) if exp is not None else super()._print_Pow(expr)
+
     def _print_KroneckerDelta(self, expr, exp=None):
         return rf"\delta_{{{self._indices(expr.args)}}}"
 
