@@ -1,0 +1,88 @@
+"""derive.nn against PyTorch's autograd, where PyTorch is installed (it is not a dependency).
+
+The same weights, inputs and gradOutputs go through both; outputs, gradInput and the
+parameter gradients must agree to float64 rounding.
+"""
+
+import numpy as np
+import pytest
+
+from derive import nn
+
+torch = pytest.importorskip("torch")
+
+
+def torch_grads(module, x, grad_output):
+    x = torch.tensor(x, requires_grad=True)
+    y = module(x)
+    y.backward(torch.tensor(grad_output))
+    return y.detach().numpy(), x.grad.numpy(), [p.grad.numpy() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("shape", [(4,), (7, 4)], ids=["one sample", "batch"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear(shape, bias):
+    rng = np.random.default_rng(0)
+    ours = nn.Linear(4, 3, bias=bias, rng=1)
+    theirs = torch.nn.Linear(4, 3, bias=bias).double()
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(ours.weight))
+        if bias:
+            theirs.bias.copy_(torch.tensor(ours.bias))
+    x = rng.standard_normal(shape)
+    g = rng.standard_normal(shape[:-1] + (3,))
+    y, dx, dparams = torch_grads(theirs, x, g)
+    np.testing.assert_allclose(ours.forward(x), y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours.backward(x, g), dx, rtol=1e-12, atol=1e-14)
+    for mine, theirs_grad in zip(ours.parameters()[1], dparams):
+        np.testing.assert_allclose(mine, theirs_grad, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("ours,theirs", [(nn.Sigmoid, torch.nn.Sigmoid), (nn.Tanh, torch.nn.Tanh),
+                                         (nn.ReLU, torch.nn.ReLU)])
+def test_activations(ours, theirs):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 6))
+    x[0, :3] = 0.0  # ReLU's convention at 0: both give gradient 0
+    g = rng.standard_normal((5, 6))
+    y, dx, _ = torch_grads(theirs(), x, g)
+    module = ours()
+    np.testing.assert_allclose(module.forward(x), y, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(module.backward(x, g), dx, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("size_average,reduction", [(True, "mean"), (False, "sum")])
+def test_mse(size_average, reduction):
+    rng = np.random.default_rng(3)
+    x, t = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    loss = torch.nn.MSELoss(reduction=reduction)(xt, torch.tensor(t))
+    loss.backward()
+    criterion = nn.MSECriterion(sizeAverage=size_average)
+    assert criterion.forward(x, t) == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy(), rtol=1e-12)
+
+
+def test_sequential_training_step_matches():
+    rng = np.random.default_rng(4)
+    ours = nn.Sequential().add(nn.Linear(3, 5, rng=5)).add(nn.Tanh()).add(nn.Linear(5, 2, rng=6))
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
+    with torch.no_grad():
+        for p, q in zip(theirs.parameters(), ours.parameters()[0]):
+            p.copy_(torch.tensor(q))
+    x, t = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    criterion = nn.MSECriterion()
+    for _ in range(3):
+        ours.zeroGradParameters()
+        loss = criterion.forward(ours.forward(x), t)
+        ours.backward(x, criterion.backward(ours.output, t))
+        ours.updateParameters(0.1)
+        theirs.zero_grad()
+        theirs_loss = torch.nn.functional.mse_loss(theirs(torch.tensor(x)), torch.tensor(t))
+        theirs_loss.backward()
+        with torch.no_grad():
+            for p in theirs.parameters():
+                p -= 0.1 * p.grad
+        assert loss == pytest.approx(theirs_loss.item(), rel=1e-12)
+    for p, q in zip(theirs.parameters(), ours.parameters()[0]):
+        np.testing.assert_allclose(q, p.detach().numpy(), rtol=1e-11)
