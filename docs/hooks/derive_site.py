@@ -1,6 +1,6 @@
 """mkdocs hook: add the pages computed by derive.site, and MathJax, to the site.
 
-Everything real lives in derive/site.py; this file only hands its results to
+Everything real lives in derive/site/; this file only hands its results to
 mkdocs as generated files, so nothing generated is ever written into docs/.
 """
 

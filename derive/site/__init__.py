@@ -1,0 +1,55 @@
+"""The pages of the docs site, computed from the engine at build time.
+
+The mkdocs hook (docs/hooks/derive_site.py) calls `mathjax_files`, `generated_files`
+and `build_date`; each module here makes one page (or the pages of one kind of
+module), so the pages can be read and tested without mkdocs.
+"""
+
+from __future__ import annotations
+
+from .activation import MODULE_BATCH, MODULE_CASES, MODULE_SIZE, activation_checks, activation_page
+from .api import api_page
+from .build import SiteBuildError, build_date
+from .cli import cli_commands, cli_page
+from .criterion import mse_page
+from .linear import batch_page, linear_page
+from .mathjax import MATHJAX_VERSION, mathjax_files
+from .notes import tutorial_notes_page
+from .numeric_checks import JACOBIAN_CASES, jacobian_errors, numeric_checks_page, step_size_plot
+from .regression import (REGRESSION_ITERATIONS, REGRESSION_LEARNING_RATE, REGRESSION_SEED,
+                         REGRESSION_SHOWN, regression_loss_plot, regression_page,
+                         regression_parameters_plot)
+from .sequential import STACK_CASES, sequential_page
+from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
+                       TUTORIAL_WEIGHT)
+
+__all__ = [
+    "generated_files", "mathjax_files", "build_date", "SiteBuildError", "MATHJAX_VERSION",
+    # What the tests recompute the pages' numbers from.
+    "TUTORIAL_WEIGHT", "TUTORIAL_BIAS", "TUTORIAL_INPUT", "TUTORIAL_GRAD_OUTPUT",
+    "TUTORIAL_LEARNING_RATE", "JACOBIAN_CASES", "jacobian_errors",
+    "MODULE_SIZE", "MODULE_BATCH", "MODULE_CASES", "activation_checks", "STACK_CASES",
+    "REGRESSION_SEED", "REGRESSION_LEARNING_RATE", "REGRESSION_ITERATIONS", "REGRESSION_SHOWN",
+    "cli_commands",
+]
+
+
+def generated_files() -> dict[str, str | bytes]:
+    """Every generated page (and picture) of the site: {path under docs/: content}."""
+    return {
+        "linear.md": linear_page(),
+        "batch.md": batch_page(),
+        "numeric-checks.md": numeric_checks_page(),
+        "numeric-checks-step-size.svg": step_size_plot(),
+        "tutorial-notes.md": tutorial_notes_page(),
+        "sigmoid.md": activation_page("sigmoid"),
+        "tanh.md": activation_page("tanh"),
+        "relu.md": activation_page("relu"),
+        "mse.md": mse_page(),
+        "sequential.md": sequential_page(),
+        "regression.md": regression_page(),
+        "regression-loss.svg": regression_loss_plot(),
+        "regression-parameters.svg": regression_parameters_plot(),
+        "cli.md": cli_page(),
+        "api.md": api_page(),
+    }

@@ -1,0 +1,121 @@
+"""The Command line page: `derive`'s help and examples, captured by running it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from .build import SiteBuildError
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _derive_command(*args: str, cwd: str | None = None) -> str:
+    """What `derive ARGS` prints, run as a user runs it (80 columns for help)."""
+    import sys
+
+    env = dict(os.environ, COLUMNS="80", PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+    done = subprocess.run([sys.executable, "-m", "derive.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SiteBuildError(f"`derive {' '.join(args)}` failed: {last}")
+    return done.stdout
+
+
+def _head(text: str, lines: int) -> str:
+    kept = text.splitlines()[:lines]
+    return "\n".join(kept) + "\n"
+
+
+# Examples of the CLI page: (arguments, what they do, lines of output shown). Each
+# runs when the site is built, so the page never shows a command that fails.
+CLI_EXAMPLES = [
+    (("linear", "2", "3"), "the tutorial's layer, as markdown with display math", 24),
+    (("sigmoid", "3", "--format", "json"),
+     "the results alone, as JSON: shape, LaTeX and matrix-form expression of each", 40),
+    (("linear", "2", "3", "--batch", "4"), "with the batch case, Y = X W^T + 1 b^T", 0),
+    (("linear", "2", "3", "--no-bias"), "the layer without bias, y = W x", 0),
+    (("linear", "64", "64"), "any size: big matrices are shown truncated", 0),
+    (("linear", "2", "3", "--format", "latex", "-o", "linear.tex"),
+     "a standalone LaTeX document, written to linear.tex", 0),
+    (("tanh", "3"), "nn.Tanh on 3 inputs", 0),
+    (("relu", "3", "--batch", "2"), "nn.ReLU, with the batch case", 0),
+    (("mse", "3"), "nn.MSECriterion on 3 outputs, averaged (Torch's default)", 0),
+    (("mse", "3", "--no-size-average"), "the plain sum of squares, sizeAverage false", 0),
+    (("mse", "3", "--batch", "2", "--format", "latex", "-o", "mse.tex"),
+     "the batch case as a LaTeX document, written to mse.tex", 0),
+]
+# The site's page on what each command derives.
+CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
+             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md")}
+
+
+def cli_commands() -> list[str]:
+    """The subcommands of `derive`, in the order its help lists them."""
+    import argparse
+
+    from derive.cli import build_parser
+
+    parser = build_parser()
+    commands = next(action for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    return list(commands.choices)
+
+
+def cli_page() -> str:
+    """The `derive` command: its help and every subcommand's, and examples checked by running them."""
+    import tempfile
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = cli_commands()
+    shown_output, more = [], []
+    width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")
+    commands = [("--help",)] + [(name, "--help") for name in names] + [args for args, _, _ in CLI_EXAMPLES]
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor() as pool:
+        outputs = list(pool.map(lambda args: _derive_command(*args, cwd=scratch), commands))
+    help_text, helps, example_outputs = outputs[0], outputs[1:1 + len(names)], outputs[1 + len(names):]
+    sections = []
+    for name, text in zip(names, helps):
+        title, page = CLI_PAGES.get(name, (None, None))
+        link = f"What it prints is derived on [{title}]({page}).\n\n" if page else ""
+        sections.append(f"### `derive {name}`\n\n{link}```text\n$ derive {name} --help\n{text}```")
+    for (args, what, shown), output in zip(CLI_EXAMPLES, example_outputs):
+        command = "derive " + " ".join(args)
+        if shown:
+            whole = len(output.splitlines()) <= shown
+            sections_text = "its output" if whole else "its first lines"
+            shown_output.append(f"{what[0].upper() + what[1:]}; {sections_text}:\n\n"
+                                f"```text\n$ {command}\n{_head(output, shown)}"
+                                f"{'' if whole else '...' + chr(10)}```")
+        else:
+            more.append(f"{command.ljust(width)}   # {what}")
+    examples_text = "\n\n".join(shown_output + ["More:", "```sh\n" + "\n".join(more) + "\n```"])
+    commands_text = "\n\n".join(sections)
+    return f"""\
+# Command line
+
+Installing derive (`pip install -e .` in a checkout) puts a `derive` command on the
+path. It prints the same derivations as this site, for any size. The help below is
+the command's own, captured when the site was built.
+
+## `derive --help`
+
+```text
+$ derive --help
+{help_text}```
+
+## Commands
+
+{commands_text}
+
+## Examples
+
+Each of these ran when the site was built.
+
+{examples_text}
+"""

@@ -1,0 +1,231 @@
+"""The Numeric checks page: the tutorial's prints against derive's numbers, Linear's
+Jacobians by central differences, and the finite-difference error against the step size.
+"""
+
+from __future__ import annotations
+
+from .checks import PERTURBATION, PRECISION, module_jacobian_errors, plain_number
+from .tutorial import (TUTORIAL_BIAS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS,
+                       TUTORIAL_WEIGHT, four_decimals, tutorial_numbers)
+
+
+# Layers whose Jacobians the numeric-checks page checks: (input, output, batch).
+JACOBIAN_CASES = [(2, 3, None), (2, 3, 4), (5, 7, None), (5, 7, 10), (16, 10, None), (16, 10, 50)]
+
+
+def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool = True,
+                    perturbation: float = PERTURBATION) -> dict[str, float]:
+    """Largest |central difference - backprop| over the Jacobian of the output with
+    respect to the input, the weight and (with bias) the bias of a random Linear."""
+    import numpy as np
+
+    from derive.nn import Linear
+
+    rng = np.random.default_rng([n_in, n_out, batch or 0, int(bias)])
+    layer = Linear(n_in, n_out, bias=bias, rng=rng)
+    input = rng.uniform(-1, 1, (n_in,) if batch is None else (batch, n_in))
+    return module_jacobian_errors(layer, input, perturbation)
+
+
+def step_size_errors(steps) -> dict[str, list[float]]:
+    """Error of forward and central differences of dJ/d(x, W, b) against backprop,
+    for the tutorial's layer and the loss J = sum(tanh(y)), at each step size.
+
+    A nonlinear loss, so that the truncation error of each formula shows
+    (central differences are exact on a linear or quadratic J).
+    """
+    import numpy as np
+
+    from derive.nn import Linear
+
+    layer = Linear(2, 3)
+    layer.weight[...] = TUTORIAL_WEIGHT
+    layer.bias[...] = TUTORIAL_BIAS
+    x = np.array(TUTORIAL_INPUT) / 10  # keep tanh away from saturation
+
+    def loss() -> float:
+        return float(np.sum(np.tanh(layer.forward(x))))
+
+    layer.zeroGradParameters()
+    y = layer.forward(x).copy()
+    layer.backward(x, 1 - np.tanh(y) ** 2)
+    exact = [layer.gradInput.copy(), layer.gradWeight.copy(), layer.gradBias.copy()]
+    errors: dict[str, list[float]] = {"forward": [], "central": []}
+    for step in steps:
+        worst = {"forward": 0.0, "central": 0.0}
+        for array, gradient in zip((x, layer.weight, layer.bias), exact):
+            flat = array.reshape(-1)
+            for k in range(flat.size):
+                kept = flat[k]
+                at = loss()
+                flat[k] = kept + step
+                above = loss()
+                flat[k] = kept - step
+                below = loss()
+                flat[k] = kept
+                true = gradient.reshape(-1)[k]
+                worst["forward"] = max(worst["forward"], abs((above - at) / step - true))
+                worst["central"] = max(worst["central"], abs((above - below) / (2 * step) - true))
+        for name in errors:
+            errors[name].append(worst[name])
+    return errors
+
+
+def step_size_plot() -> bytes:
+    """SVG of the finite-difference error against the step size (same bytes every build)."""
+    import io
+
+    import matplotlib
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    steps = STEP_SIZES
+    errors = step_size_errors(steps)
+    with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "path"}):
+        figure = Figure(figsize=(7, 4.2))
+        axes = figure.subplots()
+        axes.loglog(steps, np.maximum(errors["forward"], 1e-17), ".-", label="forward  (J(p+h) - J(p)) / h")
+        axes.loglog(steps, np.maximum(errors["central"], 1e-17), ".-", label="central  (J(p+h) - J(p-h)) / 2h")
+        axes.axvline(PERTURBATION, color="0.5", linestyle=":", label="h = 1e-6, Torch's tests")
+        axes.axhline(PRECISION, color="0.5", linestyle="--", label="1e-5, the error they accept")
+        axes.set_xlabel("step size h")
+        axes.set_ylabel("max |finite difference - backprop|")
+        axes.set_title("nn.Linear(2 -> 3), J = sum(tanh(y)): error of dJ/d(x, W, b)")
+        axes.invert_xaxis()
+        axes.grid(True, which="major", alpha=0.3)
+        axes.legend(loc="upper center", fontsize="small")
+        figure.tight_layout()
+        out = io.BytesIO()
+        figure.savefig(out, format="svg", metadata={"Date": None})
+    return out.getvalue()
+
+
+# Step sizes of the plot: 10^-1 down to 10^-13, four a decade.
+STEP_SIZES = [10.0 ** (-k / 4) for k in range(4, 53)]
+
+
+def _nearest(steps, step: float) -> int:
+    import math
+
+    return min(range(len(steps)), key=lambda k: abs(math.log10(steps[k] / step)))
+
+
+def _power_of_ten(value: float) -> str:
+    import math
+
+    exponent = math.log10(value)
+    if abs(exponent - round(exponent)) < 1e-9:
+        return f"10^{{{round(exponent)}}}"
+    return f"10^{{{exponent:.2f}}}"
+
+
+def _scientific(value: float) -> str:
+    """A number as \\(m \\times 10^{e}\\) (LaTeX, for inside math delimiters)."""
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"\\({mantissa} \\times 10^{{{int(exponent)}}}\\)"
+
+
+def _printed(value: float) -> str:
+    """A number the way Torch printed it in the tutorial: integers bare, else 4 decimals."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.4f}"
+
+
+def _entries(name: str, values) -> list[tuple[str, float]]:
+    import numpy as np
+
+    array = np.asarray(values, dtype=float)
+    if array.ndim == 1:
+        return [(f"{name}[{i + 1}]", v) for i, v in enumerate(array)]
+    return [(f"{name}[{i + 1},{j + 1}]", v) for (i, j), v in np.ndenumerate(array)]
+
+
+def tutorial_comparison() -> list[tuple[str, float, float, float]]:
+    """(entry, the tutorial's print, derive's value, difference) for every printed number."""
+    ours = tutorial_numbers()
+    rows = []
+    for name, printed in TUTORIAL_PRINTS.items():
+        for (entry, theirs), (_, mine) in zip(_entries(name, printed), _entries(name, ours[name])):
+            rows.append((entry, theirs, mine, theirs - mine))
+    return rows
+
+
+def numeric_checks_page() -> str:
+    """The tutorial's numbers next to derive's, and finite-difference Jacobian checks."""
+    comparison = ["| entry | the tutorial prints | derive computes | difference | within 4-decimal rounding |",
+                  "|---|--:|--:|--:|:-:|"]
+    for entry, theirs, mine, difference in tutorial_comparison():
+        within = "yes" if abs(difference) <= 0.5e-4 + 1e-12 else "**no**"
+        shown = "0" if difference == 0 else f"{difference:.1e}"
+        comparison.append(f"| `{entry}` | {_printed(theirs)} | {plain_number(mine)} | {shown} | {within} |")
+
+    checks = ["| layer | input | bias | d output / d input | d output / d weight | d output / d bias | < 1e-5 |",
+              "|---|---|:-:|--:|--:|--:|:-:|"]
+    for n_in, n_out, batch in JACOBIAN_CASES:
+        for bias in (True, False):
+            errors = jacobian_errors(n_in, n_out, batch, bias)
+            shape = f"({n_in},)" if batch is None else f"({batch}, {n_in})"
+            passed = "yes" if max(errors.values()) < PRECISION else "**no**"
+            bias_error = f"{errors['bias']:.1e}" if bias else "-"
+            checks.append(f"| `Linear({n_in}, {n_out})` | {shape} | {'yes' if bias else 'no'} | "
+                          f"{errors['input']:.1e} | {errors['weight']:.1e} | {bias_error} | {passed} |")
+    steps = STEP_SIZES
+    errors = step_size_errors(steps)
+    best, least = {}, {}
+    for name, values in errors.items():
+        k = min(range(len(steps)), key=values.__getitem__)
+        best[name], least[name] = _power_of_ten(steps[k]), _scientific(values[k])
+    at_torch = _scientific(errors["central"][_nearest(steps, PERTURBATION)])
+    table_comparison = "\n".join(comparison)
+    table_checks = "\n".join(checks)
+    return f"""\
+# Numeric checks
+
+Everything on this page was computed by `derive.nn.Linear` when the site was built.
+
+## The tutorial's numbers
+
+The tutorial runs `nn.Linear(2, 3)` with the weights below, \\(\\mathbf{{x}} = [4, 5]^T\\),
+\\(\\partial J / \\partial \\mathbf{{y}} = [1, 2, 3]^T\\) and \\(\\eta = {TUTORIAL_LEARNING_RATE}\\),
+and prints `gradInput`, `gradWeight`, `gradBias`, then `weight` and `bias` after
+`updateParameters({TUTORIAL_LEARNING_RATE})`. Here are its prints next to derive's
+results for the same four-decimal \\(\\mathbf{{W}}\\) and \\(\\mathbf{{b}}\\)
+(difference = tutorial - derive):
+
+{table_comparison}
+
+Torch prints four decimals, so a difference up to \\(5 \\times 10^{{-5}}\\) is rounding of
+the print. The two `gradInput` entries differ by \\(10^{{-4}}\\): the tutorial's layer had
+random weights with more digits than it shows, and \\(\\mathbf{{W}}^{{T}}\\partial J / \\partial
+\\mathbf{{y}}\\) with the shown \\(\\mathbf{{W}}\\) is \\({four_decimals(tutorial_numbers()["gradInput"])}\\)
+(the sums are worked out in [Notes on the tutorial](tutorial-notes.md#4-products-where-sums-are-meant-in-the-wt-g-example)). `gradWeight` and
+`gradBias` do not depend on \\(\\mathbf{{W}}\\), and the update subtracts multiples of
+\\(\\eta = {TUTORIAL_LEARNING_RATE}\\) with at most four decimals, which leaves the rounded
+digits as they were.
+
+## Jacobians by central differences
+
+Torch checks every module the same way: perturb each entry \\(p\\) of the input, the
+weight and the bias by \\(h = 10^{{-6}}\\), take
+\\((\\mathbf{{y}}(p + h) - \\mathbf{{y}}(p - h)) / 2h\\) as a column of the Jacobian, and
+compare with the Jacobian that `backward` gives for one-hot `gradOutput`s. It accepts a
+largest error below \\(10^{{-5}}\\). Random layers (seeded), one sample and batches, with
+and without bias; the largest absolute error over each Jacobian:
+
+{table_checks}
+
+## Error against the step size
+
+Why \\(h = 10^{{-6}}\\)? A finite difference makes two errors: truncation, which shrinks
+with \\(h\\) (like \\(h\\) for forward differences, \\(h^2\\) for central ones), and rounding,
+which grows like \\(\\varepsilon / h\\) with \\(\\varepsilon \\approx 2.2 \\times 10^{{-16}}\\).
+Here for the tutorial's layer (input \\(\\mathbf{{x}} / 10\\)) with the nonlinear loss
+\\(J = \\sum_i \\tanh(y_i)\\), the largest error over \\(\\partial J / \\partial \\mathbf{{x}}\\),
+\\(\\partial J / \\partial \\mathbf{{W}}\\) and \\(\\partial J / \\partial \\mathbf{{b}}\\):
+
+![Finite-difference error against the step size](numeric-checks-step-size.svg)
+
+On this grid of steps the forward difference is best at \\(h = {best["forward"]}\\)
+(near \\(\\sqrt{{\\varepsilon}}\\)) with an error of {least["forward"]}, the central one at
+\\(h = {best["central"]}\\) (near \\(\\varepsilon^{{1/3}}\\)) with {least["central"]}. At Torch's
+\\(h = 10^{{-6}}\\) the central error is {at_torch}, far below the \\(10^{{-5}}\\) its tests accept.
+"""
