@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-
-def _run_python(source: str) -> str:
-    """Run a snippet shown on the site and return what it prints."""
-    return run_python(source)[0]
+import contextlib
+import io
 
 
 def run_python(source: str) -> tuple[str, dict]:
     """Run a snippet shown on the site: what it prints, and the variables it leaves."""
-    import contextlib
-    import io
-
     printed, namespace = io.StringIO(), {"__name__": "__site__"}
     with contextlib.redirect_stdout(printed):
         exec(compile(source, "<site snippet>", "exec"), namespace)
@@ -20,4 +15,6 @@ def run_python(source: str) -> tuple[str, dict]:
 
 
 def snippet_with_output(source: str) -> str:
-    return f"```python\n{source}```\n\nIt prints:\n\n```text\n{_run_python(source)}```\n"
+    """The snippet as a code block, then what it printed when the site was built."""
+    printed, _ = run_python(source)
+    return f"```python\n{source}```\n\nIt prints:\n\n```text\n{printed}```\n"
