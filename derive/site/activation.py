@@ -6,6 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from derive import nn
+from derive.latex import markdown
+from derive.nn import ReLU
+from derive.symbolic import activation
+
 from .checks import PERTURBATION, module_jacobian_errors, passed, plain_number, sample_shape
 from .derivation import demote, results_block
 from .snippets import snippet_with_output
@@ -75,10 +82,6 @@ print("batch output:", layer.forward(X), sep="\\n")
 def activation_checks(name: str) -> list[tuple[tuple[int, ...], float, float]]:
     """(input shape, largest |central difference - backprop| of d output / d input,
     smallest |x| of the input) for each of MODULE_CASES, on seeded random input."""
-    import numpy as np
-
-    from derive import nn
-
     rows = []
     for size, batch in MODULE_CASES:
         rng = np.random.default_rng([*name.encode(), size, batch or 0])
@@ -91,10 +94,6 @@ def activation_checks(name: str) -> list[tuple[tuple[int, ...], float, float]]:
 
 def relu_at_zero() -> dict[str, float]:
     """ReLU at x = 0: derive.nn's gradient, and the one-sided and central differences."""
-    import numpy as np
-
-    from derive.nn import ReLU
-
     relu, h = ReLU(), PERTURBATION
 
     def f(value: float) -> float:
@@ -134,9 +133,6 @@ checks above use random inputs whose smallest \\(|x|\\) is in the table, far fro
 
 def activation_page(name: str) -> str:
     """Sigmoid, Tanh or ReLU: the engine's derivation, the module in use, its checks."""
-    from derive.latex import markdown
-    from derive.symbolic import activation
-
     page = ACTIVATION_PAGES[name]
     derivation = activation(name, MODULE_SIZE, batch=MODULE_BATCH)
     relu = name == "relu"

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+
+from derive import latex, nn, symbolic
+from derive.nn import jacobian
+
 
 def _api_objects():
     """(module, [(name, object, methods)]): every class derive.nn exports with the
     methods it defines itself (the class hierarchy is the documentation), the gradient
     checks of derive.nn.jacobian, the functions derive.symbolic exports, and
     derive.latex's renderers."""
-    import inspect
-
-    from derive import latex, nn, symbolic
-    from derive.nn import jacobian
-
     classes = []
     for name in nn.__all__:
         cls = getattr(nn, name)
@@ -35,9 +36,6 @@ def _api_objects():
 
 def _docstring(obj) -> str:
     """The docstring as markdown: reST ``code`` and :role:`name` become `code`."""
-    import inspect
-    import re
-
     doc = inspect.getdoc(obj) or "(no docstring)"
     doc = re.sub(r":\w+:`([^`]+)`", r"`\1`", doc)
     doc = re.sub(r"``(.+?)``", r"`\1`", doc)
@@ -48,9 +46,6 @@ def _docstring(obj) -> str:
 
 def _signature(name: str, obj) -> str:
     """name(parameters) -> result, with annotations unquoted (modules use PEP 563)."""
-    import inspect
-    import re
-
     text = str(inspect.signature(obj))
     text = re.sub(r"(: |-> )'([^']*)'", r"\1\2", text)
     return f"```python\n{name}{text}\n```"

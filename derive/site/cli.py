@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from derive.cli import build_parser
 
 from .build import SiteBuildError
 
@@ -14,8 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _derive_command(*args: str, cwd: str | None = None) -> str:
     """What `derive ARGS` prints, run as a user runs it (80 columns for help)."""
-    import sys
-
     env = dict(os.environ, COLUMNS="80", PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
     done = subprocess.run([sys.executable, "-m", "derive.cli", *args], env=env, cwd=cwd,
@@ -56,10 +60,6 @@ CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid":
 
 def cli_commands() -> list[str]:
     """The subcommands of `derive`, in the order its help lists them."""
-    import argparse
-
-    from derive.cli import build_parser
-
     parser = build_parser()
     commands = next(action for action in parser._actions
                     if isinstance(action, argparse._SubParsersAction))
@@ -68,10 +68,6 @@ def cli_commands() -> list[str]:
 
 def cli_page() -> str:
     """The `derive` command: its help and every subcommand's, and examples checked by running them."""
-    import tempfile
-
-    from concurrent.futures import ThreadPoolExecutor
-
     names = cli_commands()
     shown_output, more = [], []
     width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")

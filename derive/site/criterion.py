@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from derive.latex import markdown
+from derive.nn import MSECriterion
+from derive.symbolic import mse
+
 from .activation import MODULE_BATCH, MODULE_CASES, MODULE_SIZE
 from .checks import PERTURBATION, passed, sample_shape
 from .derivation import demote, results_block, without_convention
@@ -34,8 +40,6 @@ print("sizeAverage=False: J =", summed.forward(prediction, target),
 
 def criterion_gradient_error(criterion, input, target, perturbation: float = PERTURBATION) -> float:
     """Largest |central difference - backward| over dJ/dinput of a criterion."""
-    import numpy as np
-
     exact = criterion.backward(input, target).reshape(-1).copy()
     flat = input.reshape(-1)  # a view: perturb the input in place
     numeric = np.zeros(flat.size)
@@ -52,10 +56,6 @@ def criterion_gradient_error(criterion, input, target, perturbation: float = PER
 
 def mse_checks() -> list[tuple[tuple[int, ...], bool, float]]:
     """(input shape, sizeAverage, largest error of dJ/dinput) on seeded random input and target."""
-    import numpy as np
-
-    from derive.nn import MSECriterion
-
     rows = []
     for size, batch in MODULE_CASES:
         for size_average in (True, False):
@@ -68,9 +68,6 @@ def mse_checks() -> list[tuple[tuple[int, ...], bool, float]]:
 
 def mse_page() -> str:
     """MSECriterion: the engine's derivations (one sample, a batch), use, checks."""
-    from derive.latex import markdown
-    from derive.symbolic import mse
-
     single = mse(MODULE_SIZE)
     batch = mse(MODULE_SIZE, batch=MODULE_BATCH)
     summed = mse(MODULE_SIZE, size_average=False)

@@ -4,6 +4,9 @@ repeated convention, or just the results.
 
 from __future__ import annotations
 
+from derive import latex
+from derive.latex import summary
+
 
 def demote(markdown_text: str, levels: int = 1) -> str:
     """The engine's markdown with every heading one level deeper (it starts at #)."""
@@ -20,16 +23,12 @@ def demote(markdown_text: str, levels: int = 1) -> str:
 def without_convention(markdown_text: str) -> str:
     """The engine's markdown without its convention paragraph (for a second derivation
     on a page that already states it)."""
-    from derive import latex
-
     convention = getattr(latex, "CONVENTION", None)
     return markdown_text.replace(convention + "\n\n", "", 1) if convention else markdown_text
 
 
 def results_block(derivation) -> str:
     """The derivation's results (the engine's summary), one aligned line each."""
-    from derive.latex import summary
-
     lines = [result["latex"].replace(" = ", " &= ", 1)
              for result in summary(derivation)["results"].values()]
     return "$$\n\\begin{aligned}\n" + " \\\\[1ex]\n".join(lines) + "\n\\end{aligned}\n$$"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from derive.latex import markdown
+from derive.symbolic import linear, linear_example
+
 from .derivation import demote, without_convention
 from .snippets import snippet_with_output
 from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
@@ -38,9 +43,6 @@ print("bias:", layer.bias)
 
 def linear_page() -> str:
     """Linear: backward propagation, in the tutorial's order, for the 2 -> 3 layer."""
-    from derive.latex import markdown
-    from derive.symbolic import linear, linear_example
-
     derivation = linear(2, 3)
     example = linear_example(
         [list(row) for row in TUTORIAL_WEIGHT],
@@ -119,11 +121,6 @@ print("same gradBias:", np.allclose(one_by_one.gradBias, layer.gradBias))
 
 def batch_page() -> str:
     """Batch mode: Y = X W^T + 1 b^T, derived in full (the tutorial skips it)."""
-    import dataclasses
-
-    from derive.latex import markdown
-    from derive.symbolic import linear
-
     single = linear(2, 3)
     both = linear(2, 3, batch=LINEAR_BATCH)
     # The batch derivation repeats the one-sample sections first: show the rest.

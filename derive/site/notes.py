@@ -4,6 +4,8 @@ convention.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .tutorial import TUTORIAL_GRAD_OUTPUT, TUTORIAL_PRINTS, TUTORIAL_WEIGHT, four_decimals, tutorial_numbers
 
 
@@ -69,8 +71,6 @@ def _bmatrix(rows) -> str:
 
 def _wtg_slip() -> tuple[str, str]:
     """The tutorial's W^T g example (products in a 2 x 3 matrix) and the correct sums."""
-    import numpy as np
-
     weight_t = np.array(TUTORIAL_WEIGHT).T
     g = np.array(TUTORIAL_GRAD_OUTPUT)
 

@@ -4,6 +4,15 @@ Jacobians by central differences, and the finite-difference error against the st
 
 from __future__ import annotations
 
+import io
+import math
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from derive.nn import Linear
+
 from .checks import PERTURBATION, PRECISION, module_jacobian_errors, plain_number
 from .tutorial import (TUTORIAL_BIAS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS,
                        TUTORIAL_WEIGHT, four_decimals, tutorial_numbers)
@@ -17,10 +26,6 @@ def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool 
                     perturbation: float = PERTURBATION) -> dict[str, float]:
     """Largest |central difference - backprop| over the Jacobian of the output with
     respect to the input, the weight and (with bias) the bias of a random Linear."""
-    import numpy as np
-
-    from derive.nn import Linear
-
     rng = np.random.default_rng([n_in, n_out, batch or 0, int(bias)])
     layer = Linear(n_in, n_out, bias=bias, rng=rng)
     input = rng.uniform(-1, 1, (n_in,) if batch is None else (batch, n_in))
@@ -34,10 +39,6 @@ def step_size_errors(steps) -> dict[str, list[float]]:
     A nonlinear loss, so that the truncation error of each formula shows
     (central differences are exact on a linear or quadratic J).
     """
-    import numpy as np
-
-    from derive.nn import Linear
-
     layer = Linear(2, 3)
     layer.weight[...] = TUTORIAL_WEIGHT
     layer.bias[...] = TUTORIAL_BIAS
@@ -73,12 +74,6 @@ def step_size_errors(steps) -> dict[str, list[float]]:
 
 def step_size_plot() -> bytes:
     """SVG of the finite-difference error against the step size (same bytes every build)."""
-    import io
-
-    import matplotlib
-    import numpy as np
-    from matplotlib.figure import Figure
-
     steps = STEP_SIZES
     errors = step_size_errors(steps)
     with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "path"}):
@@ -105,14 +100,10 @@ STEP_SIZES = [10.0 ** (-k / 4) for k in range(4, 53)]
 
 
 def _nearest(steps, step: float) -> int:
-    import math
-
     return min(range(len(steps)), key=lambda k: abs(math.log10(steps[k] / step)))
 
 
 def _power_of_ten(value: float) -> str:
-    import math
-
     exponent = math.log10(value)
     if abs(exponent - round(exponent)) < 1e-9:
         return f"10^{{{round(exponent)}}}"
@@ -131,8 +122,6 @@ def _printed(value: float) -> str:
 
 
 def _entries(name: str, values) -> list[tuple[str, float]]:
-    import numpy as np
-
     array = np.asarray(values, dtype=float)
     if array.ndim == 1:
         return [(f"{name}[{i + 1}]", v) for i, v in enumerate(array)]

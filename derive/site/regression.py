@@ -4,6 +4,12 @@ when the site is built, with its plots and why 500 iterations do not reach the f
 
 from __future__ import annotations
 
+import io
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
 from .snippets import run_python
 
 
@@ -42,11 +48,9 @@ print(f"after {{len(history) - 1}} iterations: weight {{weight:.4f}}, bias {{bia
 """
 
 
-def regression_run() -> tuple[str, "np.ndarray"]:
+def regression_run() -> tuple[str, np.ndarray]:
     """What the script prints, and its history as an array of rows (loss, weight, bias):
     row k is the state after k updates (row 0 the start, the last after the loop)."""
-    import numpy as np
-
     printed, namespace = run_python(regression_script())
     return printed, np.array(namespace["history"], dtype=float)
 
@@ -54,8 +58,6 @@ def regression_run() -> tuple[str, "np.ndarray"]:
 def regression_analysis(history) -> dict[str, float]:
     """Why 500 iterations do not reach (2, 1): the error (w - 2, b - 1) is multiplied by
     I - lr H at every step, H the Hessian of the (quadratic) loss."""
-    import numpy as np
-
     x = np.array([1.0, 2.0, 3.0])
     design = np.column_stack([x, np.ones_like(x)])
     (w_best, b_best), *_ = np.linalg.lstsq(design, 2 * x + 1, rcond=None)
@@ -84,8 +86,6 @@ def regression_analysis(history) -> dict[str, float]:
 
 def _svg(figure) -> bytes:
     """A matplotlib figure as SVG, the same bytes at every build."""
-    import io
-
     out = io.BytesIO()
     figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
@@ -93,10 +93,6 @@ def _svg(figure) -> bytes:
 
 def regression_loss_plot() -> bytes:
     """SVG: the loss against the iteration, log scale, with the slow direction's rate."""
-    import matplotlib
-    import numpy as np
-    from matplotlib.figure import Figure
-
     _, history = regression_run()
     facts = regression_analysis(history)
     iterations = np.arange(len(history))
@@ -119,10 +115,6 @@ def regression_loss_plot() -> bytes:
 
 def regression_parameters_plot() -> bytes:
     """SVG: weight and bias against the iteration, with the targets 2 and 1."""
-    import matplotlib
-    import numpy as np
-    from matplotlib.figure import Figure
-
     _, history = regression_run()
     iterations = np.arange(len(history))
     with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "path"}):

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import textwrap
+
+import numpy as np
+
+from derive import nn
+from derive.latex import markdown
+from derive.nn import Sequential
+from derive.symbolic import sequential
+
 from .activation import ACTIVATION_PAGES
 from .checks import PERTURBATION, module_jacobian_errors, passed, sample_shape
 from .derivation import demote
@@ -41,8 +51,6 @@ print("gradWeight (3) = dJ/dy h2^T:", np.allclose(model.get(3).gradWeight, np.ou
 
 
 def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
-    from derive import nn
-
     return (nn.Sequential().add(nn.Linear(n_in, n_hidden, rng=rng))
             .add(getattr(nn, ACTIVATION_PAGES[activation].torch)())
             .add(nn.Linear(n_hidden, n_out, rng=rng)))
@@ -51,8 +59,6 @@ def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
 def sequential_checks() -> list[tuple[str, str, tuple[int, ...], dict[str, float], float]]:
     """(activation, sizes "in→hidden→out", input shape, {input or parameter: largest
     error}, smallest |h1|) for every activation and STACK_CASES, seeded."""
-    import numpy as np
-
     rows = []
     for activation in ACTIVATION_PAGES:
         for n_in, n_hidden, n_out, batch in STACK_CASES:
@@ -69,13 +75,6 @@ def sequential_checks() -> list[tuple[str, str, tuple[int, ...], dict[str, float
 
 def sequential_page() -> str:
     """Sequential: the chain rule across modules, in the engine and in derive.nn."""
-    import inspect
-    import textwrap
-
-    from derive.latex import markdown
-    from derive.nn import Sequential
-    from derive.symbolic import sequential
-
     rows = sequential_checks()
     names = list(rows[0][3])
     table = ["| f | sizes | input | " + " | ".join(f"d / d {name}" for name in names) + " | < 1e-5 |",

@@ -4,6 +4,10 @@ prints, and what derive.nn computes for it.
 
 from __future__ import annotations
 
+import numpy as np
+
+from derive.nn import Linear
+
 
 # nn.Linear(2 -> 3) with these parameters, input x, dJ/dy from the next layer,
 # and a learning rate for updateParameters.
@@ -26,13 +30,9 @@ def four_decimals(values) -> str:
     return ", ".join(f"{float(v):.4f}" for v in values)
 
 
-def tutorial_numbers() -> dict[str, "np.ndarray"]:
+def tutorial_numbers() -> dict[str, np.ndarray]:
     """gradInput, gradWeight, gradBias, and weight and bias after one update,
     computed by derive.nn.Linear from the tutorial's layer and numbers."""
-    import numpy as np
-
-    from derive.nn import Linear
-
     layer = Linear(2, 3)
     layer.weight[...] = TUTORIAL_WEIGHT
     layer.bias[...] = TUTORIAL_BIAS
