@@ -11,9 +11,10 @@ import numpy as np
 from derive import nn
 from derive.latex import markdown
 from derive.nn import ReLU
+from derive.nn.jacobian import PERTURBATION
 from derive.symbolic import activation
 
-from .checks import PERTURBATION, module_jacobian_errors, passed, plain_number, sample_shape
+from .checks import module_jacobian_errors, passed, plain_number, sample_shape
 from .derivation import demote, results_block
 from .snippets import snippet_with_output
 

@@ -1,16 +1,14 @@
-"""Gradient checks as the pages make and report them: Torch's perturbation and
-precision, the Jacobian errors of a module, and how a result is printed.
+"""Gradient checks as the pages make them, with derive.nn.jacobian (Torch's check:
+backprop against central differences), and how the pages report them.
 """
 
 from __future__ import annotations
 
-from derive.nn import Sequential
-from derive.nn.jacobian import jacobian_errors as errors
+import numpy as np
 
+from derive.nn import Module, Sequential, jacobian
 
-# Torch's module tests: central differences with this perturbation, and the
-# largest error they accept between the numeric and the backprop Jacobian.
-PERTURBATION = 1e-6
+# The largest error Torch's module tests accept between the numeric and the backprop Jacobian.
 PRECISION = 1e-5
 
 
@@ -23,20 +21,45 @@ def _parameter_names(module) -> list[str]:
     return [name for name in ("weight", "bias") if getattr(module, name) is not None]
 
 
-def module_jacobian_errors(module, input, perturbation: float = PERTURBATION) -> dict[str, float]:
-    """{"input": error, parameter name: error, ...}: derive.nn.jacobian's check (Torch's:
-    backprop against central differences), each Jacobian's largest absolute error."""
-    return dict(zip(["input"] + _parameter_names(module), errors(module, input, perturbation)))
+def module_jacobian_errors(module, input) -> dict[str, float]:
+    """{"input": error, parameter name: error, ...}: each Jacobian's largest absolute error."""
+    return dict(zip(["input"] + _parameter_names(module), jacobian.jacobian_errors(module, input)))
+
+
+class _Loss(Module):
+    """A criterion with its target fixed, as a module whose output is [J], so that
+    derive.nn.jacobian checks dJ/dinput as it checks any module."""
+
+    def __init__(self, criterion, target) -> None:
+        super().__init__()
+        self.criterion, self.target = criterion, target
+
+    def updateOutput(self, input):
+        self.output = np.array([self.criterion.forward(input, self.target)])
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = gradOutput[0] * self.criterion.backward(input, self.target)
+        return self.gradInput
+
+
+def criterion_gradient_error(criterion, input, target) -> float:
+    """Largest |central difference - backward| over dJ/dinput of a criterion."""
+    error, = jacobian.jacobian_errors(_Loss(criterion, target), input)
+    return error
 
 
 def sample_shape(size: int, batch: int | None) -> tuple[int, ...]:
+    """The shape of one sample of `size`, or of a batch of them (one a row)."""
     return (size,) if batch is None else (batch, size)
 
 
 def passed(errors) -> str:
+    """The pages' last column: are all errors below Torch's precision?"""
     return "yes" if max(errors) < PRECISION else "**no**"
 
 
 def plain_number(value: float) -> str:
+    """A computed number as the tables show it: up to 10 digits, no -0."""
     text = f"{float(value):.10g}"
     return "0" if text == "-0" else text

@@ -9,7 +9,7 @@ from derive.nn import MSECriterion
 from derive.symbolic import mse
 
 from .activation import MODULE_BATCH, MODULE_CASES, MODULE_SIZE
-from .checks import PERTURBATION, passed, sample_shape
+from .checks import criterion_gradient_error, passed, sample_shape
 from .derivation import demote, results_block, without_convention
 from .snippets import snippet_with_output
 
@@ -36,22 +36,6 @@ summed = MSECriterion(sizeAverage=False)
 print("sizeAverage=False: J =", summed.forward(prediction, target),
       "dJ/dyhat =", summed.backward(prediction, target))
 """
-
-
-def criterion_gradient_error(criterion, input, target, perturbation: float = PERTURBATION) -> float:
-    """Largest |central difference - backward| over dJ/dinput of a criterion."""
-    exact = criterion.backward(input, target).reshape(-1).copy()
-    flat = input.reshape(-1)  # a view: perturb the input in place
-    numeric = np.zeros(flat.size)
-    for k in range(flat.size):
-        kept = flat[k]
-        flat[k] = kept + perturbation
-        above = criterion.forward(input, target)
-        flat[k] = kept - perturbation
-        below = criterion.forward(input, target)
-        flat[k] = kept
-        numeric[k] = (above - below) / (2 * perturbation)
-    return float(np.max(np.abs(numeric - exact)))
 
 
 def mse_checks() -> list[tuple[tuple[int, ...], bool, float]]:

@@ -12,8 +12,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from derive.nn import Linear
+from derive.nn.jacobian import PERTURBATION
 
-from .checks import PERTURBATION, PRECISION, module_jacobian_errors, plain_number
+from .checks import PRECISION, module_jacobian_errors, passed, plain_number, sample_shape
 from .tutorial import (TUTORIAL_BIAS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS,
                        TUTORIAL_WEIGHT, four_decimals, tutorial_numbers)
 
@@ -22,14 +23,13 @@ from .tutorial import (TUTORIAL_BIAS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TU
 JACOBIAN_CASES = [(2, 3, None), (2, 3, 4), (5, 7, None), (5, 7, 10), (16, 10, None), (16, 10, 50)]
 
 
-def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool = True,
-                    perturbation: float = PERTURBATION) -> dict[str, float]:
+def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool = True) -> dict[str, float]:
     """Largest |central difference - backprop| over the Jacobian of the output with
     respect to the input, the weight and (with bias) the bias of a random Linear."""
     rng = np.random.default_rng([n_in, n_out, batch or 0, int(bias)])
     layer = Linear(n_in, n_out, bias=bias, rng=rng)
-    input = rng.uniform(-1, 1, (n_in,) if batch is None else (batch, n_in))
-    return module_jacobian_errors(layer, input, perturbation)
+    input = rng.uniform(-1, 1, sample_shape(n_in, batch))
+    return module_jacobian_errors(layer, input)
 
 
 def step_size_errors(steps) -> dict[str, list[float]]:
@@ -152,11 +152,10 @@ def numeric_checks_page() -> str:
     for n_in, n_out, batch in JACOBIAN_CASES:
         for bias in (True, False):
             errors = jacobian_errors(n_in, n_out, batch, bias)
-            shape = f"({n_in},)" if batch is None else f"({batch}, {n_in})"
-            passed = "yes" if max(errors.values()) < PRECISION else "**no**"
             bias_error = f"{errors['bias']:.1e}" if bias else "-"
-            checks.append(f"| `Linear({n_in}, {n_out})` | {shape} | {'yes' if bias else 'no'} | "
-                          f"{errors['input']:.1e} | {errors['weight']:.1e} | {bias_error} | {passed} |")
+            checks.append(f"| `Linear({n_in}, {n_out})` | {sample_shape(n_in, batch)} | "
+                          f"{'yes' if bias else 'no'} | {errors['input']:.1e} | {errors['weight']:.1e} | "
+                          f"{bias_error} | {passed(errors.values())} |")
     steps = STEP_SIZES
     errors = step_size_errors(steps)
     best, least = {}, {}

@@ -10,10 +10,11 @@ import numpy as np
 from derive import nn
 from derive.latex import markdown
 from derive.nn import Sequential
+from derive.nn.jacobian import PERTURBATION
 from derive.symbolic import sequential
 
 from .activation import ACTIVATION_PAGES
-from .checks import PERTURBATION, module_jacobian_errors, passed, sample_shape
+from .checks import module_jacobian_errors, passed, sample_shape
 from .derivation import demote
 from .snippets import snippet_with_output
 
