@@ -4,10 +4,8 @@ Jacobians by central differences, and the finite-difference error against the st
 
 from __future__ import annotations
 
-import io
 import math
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -15,6 +13,7 @@ from derive.nn import Linear
 from derive.nn.jacobian import PERTURBATION
 
 from .checks import PRECISION, module_jacobian_errors, passed, plain_number, sample_shape
+from .plots import svg
 from .tutorial import (TUTORIAL_BIAS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS,
                        TUTORIAL_WEIGHT, four_decimals, tutorial_numbers)
 
@@ -73,26 +72,22 @@ def step_size_errors(steps) -> dict[str, list[float]]:
 
 
 def step_size_plot() -> bytes:
-    """SVG of the finite-difference error against the step size (same bytes every build)."""
+    """SVG of the finite-difference error against the step size."""
     steps = STEP_SIZES
     errors = step_size_errors(steps)
-    with matplotlib.rc_context({"svg.hashsalt": "derive", "svg.fonttype": "path"}):
-        figure = Figure(figsize=(7, 4.2))
-        axes = figure.subplots()
-        axes.loglog(steps, np.maximum(errors["forward"], 1e-17), ".-", label="forward  (J(p+h) - J(p)) / h")
-        axes.loglog(steps, np.maximum(errors["central"], 1e-17), ".-", label="central  (J(p+h) - J(p-h)) / 2h")
-        axes.axvline(PERTURBATION, color="0.5", linestyle=":", label="h = 1e-6, Torch's tests")
-        axes.axhline(PRECISION, color="0.5", linestyle="--", label="1e-5, the error they accept")
-        axes.set_xlabel("step size h")
-        axes.set_ylabel("max |finite difference - backprop|")
-        axes.set_title("nn.Linear(2 -> 3), J = sum(tanh(y)): error of dJ/d(x, W, b)")
-        axes.invert_xaxis()
-        axes.grid(True, which="major", alpha=0.3)
-        axes.legend(loc="upper center", fontsize="small")
-        figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="svg", metadata={"Date": None})
-    return out.getvalue()
+    figure = Figure(figsize=(7, 4.2))
+    axes = figure.subplots()
+    axes.loglog(steps, np.maximum(errors["forward"], 1e-17), ".-", label="forward  (J(p+h) - J(p)) / h")
+    axes.loglog(steps, np.maximum(errors["central"], 1e-17), ".-", label="central  (J(p+h) - J(p-h)) / 2h")
+    axes.axvline(PERTURBATION, color="0.5", linestyle=":", label="h = 1e-6, Torch's tests")
+    axes.axhline(PRECISION, color="0.5", linestyle="--", label="1e-5, the error they accept")
+    axes.set_xlabel("step size h")
+    axes.set_ylabel("max |finite difference - backprop|")
+    axes.set_title("nn.Linear(2 -> 3), J = sum(tanh(y)): error of dJ/d(x, W, b)")
+    axes.invert_xaxis()
+    axes.grid(True, which="major", alpha=0.3)
+    axes.legend(loc="upper center", fontsize="small")
+    return svg(figure)
 
 
 # Step sizes of the plot: 10^-1 down to 10^-13, four a decade.
