@@ -82,22 +82,28 @@ def regression_analysis(history) -> dict[str, float]:
     }
 
 
+def _against_updates(what: str, ylabel: str):
+    """A figure of the run with the number of updates k across."""
+    figure = Figure(figsize=(7, 3.6))
+    axes = figure.subplots()
+    axes.set_xlabel("updates k")
+    axes.set_ylabel(ylabel)
+    axes.set_title(f"Linear(1, 1) on y = 2x + 1, lr {REGRESSION_LEARNING_RATE}: {what}")
+    axes.grid(True, which="major", alpha=0.3)
+    return figure, axes
+
+
 def regression_loss_plot() -> bytes:
     """SVG: the loss against the iteration, log scale, with the slow direction's rate."""
     _, history = regression_run()
     facts = regression_analysis(history)
     iterations = np.arange(len(history))
-    figure = Figure(figsize=(7, 3.6))
-    axes = figure.subplots()
+    figure, axes = _against_updates("the loss", "J after k updates")
     axes.semilogy(iterations, history[:, 0], label="loss J (MSE)")
     # Once the fast direction has died out, J falls by (1 - lr lambda_min)^2 an iteration.
     guide = history[-1, 0] * facts["slow_rate"] ** (2 * (iterations - iterations[-1]))
     axes.semilogy(iterations, guide, "--", color="0.5",
                   label=f"slope of {facts['slow_rate']:.5f}^(2k), the slow direction")
-    axes.set_xlabel("updates k")
-    axes.set_ylabel("J after k updates")
-    axes.set_title("Linear(1, 1) on y = 2x + 1, lr 0.02: the loss")
-    axes.grid(True, which="major", alpha=0.3)
     axes.legend(loc="upper right", fontsize="small")
     return svg(figure)
 
@@ -106,16 +112,11 @@ def regression_parameters_plot() -> bytes:
     """SVG: weight and bias against the iteration, with the targets 2 and 1."""
     _, history = regression_run()
     iterations = np.arange(len(history))
-    figure = Figure(figsize=(7, 3.6))
-    axes = figure.subplots()
+    figure, axes = _against_updates("weight and bias", "value after k updates")
     weight, = axes.plot(iterations, history[:, 1], label="weight w")
     bias, = axes.plot(iterations, history[:, 2], label="bias b")
     axes.axhline(2, color=weight.get_color(), linestyle=":", label="target w = 2")
     axes.axhline(1, color=bias.get_color(), linestyle=":", label="target b = 1")
-    axes.set_xlabel("updates k")
-    axes.set_ylabel("value after k updates")
-    axes.set_title("Linear(1, 1) on y = 2x + 1, lr 0.02: weight and bias")
-    axes.grid(True, which="major", alpha=0.3)
     axes.legend(loc="lower right", fontsize="small")
     return svg(figure)
 
