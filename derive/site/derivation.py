@@ -4,18 +4,17 @@ repeated convention, or just the results.
 
 from __future__ import annotations
 
-from derive import latex
-from derive.latex import summary
+from derive.latex import CONVENTION, summary
 
 
-def demote(markdown_text: str, levels: int = 1) -> str:
+def demote(markdown_text: str) -> str:
     """The engine's markdown with every heading one level deeper (it starts at #)."""
     lines, in_math = [], False
     for line in markdown_text.splitlines():
         if line.strip() == "$$":
             in_math = not in_math
         if not in_math and line.startswith("#"):
-            line = "#" * levels + line
+            line = "#" + line
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -23,8 +22,7 @@ def demote(markdown_text: str, levels: int = 1) -> str:
 def without_convention(markdown_text: str) -> str:
     """The engine's markdown without its convention paragraph (for a second derivation
     on a page that already states it)."""
-    convention = getattr(latex, "CONVENTION", None)
-    return markdown_text.replace(convention + "\n\n", "", 1) if convention else markdown_text
+    return markdown_text.replace(CONVENTION + "\n\n", "", 1)
 
 
 def results_block(derivation) -> str:

@@ -14,12 +14,14 @@ from derive.nn.jacobian import PERTURBATION
 
 from .checks import PRECISION, module_jacobian_errors, passed, plain_number, sample_shape
 from .plots import svg
-from .tutorial import (TUTORIAL_BIAS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS,
-                       TUTORIAL_WEIGHT, four_decimals, tutorial_numbers)
+from .tutorial import (TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS, four_decimals,
+                       tutorial_layer, tutorial_numbers)
 
 
 # Layers whose Jacobians the numeric-checks page checks: (input, output, batch).
 JACOBIAN_CASES = [(2, 3, None), (2, 3, 4), (5, 7, None), (5, 7, 10), (16, 10, None), (16, 10, 50)]
+# Step sizes of the plot: 10^-1 down to 10^-13, four a decade.
+STEP_SIZES = [10.0 ** (-k / 4) for k in range(4, 53)]
 
 
 def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool = True) -> dict[str, float]:
@@ -38,9 +40,7 @@ def step_size_errors(steps) -> dict[str, list[float]]:
     A nonlinear loss, so that the truncation error of each formula shows
     (central differences are exact on a linear or quadratic J).
     """
-    layer = Linear(2, 3)
-    layer.weight[...] = TUTORIAL_WEIGHT
-    layer.bias[...] = TUTORIAL_BIAS
+    layer = tutorial_layer()
     x = np.array(TUTORIAL_INPUT) / 10  # keep tanh away from saturation
 
     def loss() -> float:
@@ -88,10 +88,6 @@ def step_size_plot() -> bytes:
     axes.grid(True, which="major", alpha=0.3)
     axes.legend(loc="upper center", fontsize="small")
     return svg(figure)
-
-
-# Step sizes of the plot: 10^-1 down to 10^-13, four a decade.
-STEP_SIZES = [10.0 ** (-k / 4) for k in range(4, 53)]
 
 
 def _nearest(steps, step: float) -> int:

@@ -30,12 +30,18 @@ def four_decimals(values) -> str:
     return ", ".join(f"{float(v):.4f}" for v in values)
 
 
-def tutorial_numbers() -> dict[str, np.ndarray]:
-    """gradInput, gradWeight, gradBias, and weight and bias after one update,
-    computed by derive.nn.Linear from the tutorial's layer and numbers."""
+def tutorial_layer() -> Linear:
+    """derive.nn.Linear(2, 3) with the tutorial's weight and bias."""
     layer = Linear(2, 3)
     layer.weight[...] = TUTORIAL_WEIGHT
     layer.bias[...] = TUTORIAL_BIAS
+    return layer
+
+
+def tutorial_numbers() -> dict[str, np.ndarray]:
+    """gradInput, gradWeight, gradBias, and weight and bias after one update,
+    computed by derive.nn.Linear from the tutorial's layer and numbers."""
+    layer = tutorial_layer()
     x, dJ_dy = np.array(TUTORIAL_INPUT), np.array(TUTORIAL_GRAD_OUTPUT)
     layer.zeroGradParameters()
     layer.forward(x)
