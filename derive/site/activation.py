@@ -10,7 +10,6 @@ import numpy as np
 
 from derive import nn
 from derive.latex import markdown
-from derive.nn import ReLU
 from derive.nn.jacobian import PERTURBATION
 from derive.symbolic import activation
 
@@ -19,9 +18,9 @@ from .derivation import demote, results_block
 from .snippets import snippet_with_output
 
 
-MODULE_SIZE = 3  # the module pages derive at this size ...
+MODULE_SIZE = 3  # the activation and MSECriterion pages derive at this size ...
 MODULE_BATCH = 2  # ... and this batch
-# What the module pages check by central differences: (size, batch or None).
+# What they check by central differences: (size, batch or None).
 MODULE_CASES = [(3, None), (3, 2), (10, None), (10, 50)]
 
 
@@ -34,6 +33,10 @@ class ActivationPage:
     backward: str  # how Torch's backward computes gradInput (markdown)
     example: tuple[float, ...]  # the snippet's input
     derivative: tuple[str, str]  # (what the snippet prints, numpy for it) with x, y, dJ_dy
+
+    def module(self) -> nn.Module:
+        """A new derive.nn module of this activation."""
+        return getattr(nn, self.torch)()
 
 
 ACTIVATION_PAGES = {
@@ -87,15 +90,14 @@ def activation_checks(name: str) -> list[tuple[tuple[int, ...], float, float]]:
     for size, batch in MODULE_CASES:
         rng = np.random.default_rng([*name.encode(), size, batch or 0])
         input = rng.uniform(-2, 2, sample_shape(size, batch))
-        module = getattr(nn, ACTIVATION_PAGES[name].torch)()
-        errors = module_jacobian_errors(module, input)
+        errors = module_jacobian_errors(ACTIVATION_PAGES[name].module(), input)
         rows.append((input.shape, errors["input"], float(np.min(np.abs(input)))))
     return rows
 
 
 def relu_at_zero() -> dict[str, float]:
     """ReLU at x = 0: derive.nn's gradient, and the one-sided and central differences."""
-    relu, h = ReLU(), PERTURBATION
+    relu, h = nn.ReLU(), PERTURBATION
 
     def f(value: float) -> float:
         return float(relu.forward(np.array([value]))[0])

@@ -9,7 +9,6 @@ import numpy as np
 
 from derive import nn
 from derive.latex import markdown
-from derive.nn import Sequential
 from derive.nn.jacobian import PERTURBATION
 from derive.symbolic import sequential
 
@@ -53,7 +52,7 @@ print("gradWeight (3) = dJ/dy h2^T:", np.allclose(model.get(3).gradWeight, np.ou
 
 def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
     return (nn.Sequential().add(nn.Linear(n_in, n_hidden, rng=rng))
-            .add(getattr(nn, ACTIVATION_PAGES[activation].torch)())
+            .add(ACTIVATION_PAGES[activation].module())
             .add(nn.Linear(n_hidden, n_out, rng=rng)))
 
 
@@ -86,7 +85,7 @@ def sequential_page() -> str:
                      + f" | {passed(errors.values())} |")
     table_text = "\n".join(table)
     relu_hidden = min(hidden for activation, _, _, _, hidden in rows if activation == "ReLU")
-    backward_source = textwrap.dedent(inspect.getsource(Sequential.backward))
+    backward_source = textwrap.dedent(inspect.getsource(nn.Sequential.backward))
     return f"""\
 # Sequential
 
