@@ -15,6 +15,7 @@ from derive.cli import build_parser
 from .build import SiteBuildError
 
 
+# The checkout: on the command's PYTHONPATH, so that it runs this tree's derive.
 ROOT = Path(__file__).resolve().parents[2]
 
 
