@@ -15,17 +15,20 @@ from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTO
 
 LINEAR_BATCH = 4  # the batch size the batch page is derived at
 
-
-def tutorial_script() -> str:
-    """The Python a user runs to get the tutorial's numbers with derive.nn.Linear."""
-    weight = [list(row) for row in TUTORIAL_WEIGHT]
-    return f"""\
+# How both snippets start: the tutorial's layer, as tutorial_layer() makes it.
+_LAYER_SCRIPT = f"""\
 import numpy as np
 from derive.nn import Linear
 
 layer = Linear(2, 3)
-layer.weight[...] = {weight}
+layer.weight[...] = {[list(row) for row in TUTORIAL_WEIGHT]}
 layer.bias[...] = {list(TUTORIAL_BIAS)}
+"""
+
+
+def tutorial_script() -> str:
+    """The Python a user runs to get the tutorial's numbers with derive.nn.Linear."""
+    return _LAYER_SCRIPT + f"""\
 x = np.array({list(TUTORIAL_INPUT)})
 dJ_dy = np.array({list(TUTORIAL_GRAD_OUTPUT)})
 
@@ -89,14 +92,7 @@ shows gives \\({four_decimals(tutorial_numbers()["gradInput"])}\\). See
 
 def batch_script() -> str:
     """A batch of samples through the tutorial's layer, checked against one-by-one."""
-    weight = [list(row) for row in TUTORIAL_WEIGHT]
-    return f"""\
-import numpy as np
-from derive.nn import Linear
-
-layer = Linear(2, 3)
-layer.weight[...] = {weight}
-layer.bias[...] = {list(TUTORIAL_BIAS)}
+    return _LAYER_SCRIPT + """\
 X = np.array([[4.0, 5.0], [1.0, 0.0], [0.0, 1.0], [-2.0, 3.0]])       # 4 samples, one a row
 dJ_dY = np.array([[1.0, 2.0, 3.0], [0.5, 0.0, -1.0], [1.0, 1.0, 1.0], [0.0, -2.0, 0.5]])
 
