@@ -27,6 +27,7 @@ TUTORIAL_PRINTS = {
 
 
 def four_decimals(values) -> str:
+    """Numbers to four decimals, as Torch prints them, separated by commas."""
     return ", ".join(f"{float(v):.4f}" for v in values)
 
 
