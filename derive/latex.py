@@ -124,10 +124,14 @@ class BlogPrinter(LatexPrinter):
 
     def _print_MatAdd(self, expr):
         terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+        return self._signed_sum(terms, self._print)
+
+    def _signed_sum(self, terms, print_negated) -> str:
+        """``a + b - c``: a term that carries a minus sign is written after `` - ``."""
         text = self._print(terms[0])
         for term in terms[1:]:
             if term.could_extract_minus_sign():
-                text += " - " + self._print(-term)
+                text += " - " + print_negated(-term)
             else:
                 text += " + " + self._print(term)
         return text
@@ -187,13 +191,7 @@ class BlogPrinter(LatexPrinter):
         # Sums first and the bias last, as in w_{11}x_{1} + w_{12}x_{2} + b_{1}.
         terms = sorted(expr.args, key=lambda t: (not isinstance(t, sp.Sum), _is_bias(t),
                                                  t.could_extract_minus_sign()))
-        text = self._print(terms[0])
-        for term in terms[1:]:
-            if term.could_extract_minus_sign():
-                text += " - " + self._print_factor(-term)
-            else:
-                text += " + " + self._print(term)
-        return text
+        return self._signed_sum(terms, self._print_factor)
 
     def _print_Mul(self, expr):
         if not isinstance(expr, sp.Mul):  # sympy also sends powers and quotients here
