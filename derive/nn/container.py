@@ -56,10 +56,9 @@ class Sequential(Module):
     def updateGradInput(self, input: np.ndarray, gradOutput: np.ndarray) -> np.ndarray:
         """Run every module's updateGradInput in reverse; gradInput is the first module's."""
         currentGradOutput = gradOutput
-        for i in range(len(self.modules) - 1, -1, -1):
-            moduleInput = self.modules[i - 1].output if i > 0 else input
+        for i, module, moduleInput in self._reversed(input):
             try:
-                currentGradOutput = self.modules[i].updateGradInput(moduleInput, currentGradOutput)
+                currentGradOutput = module.updateGradInput(moduleInput, currentGradOutput)
             except (ValueError, TypeError) as error:
                 _rethrow(error, i)
         self.gradInput = currentGradOutput
@@ -68,25 +67,28 @@ class Sequential(Module):
     def accGradParameters(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> None:
         """Run every module's accGradParameters in reverse, with the gradInputs of the last updateGradInput."""
         currentGradOutput = gradOutput
-        for i in range(len(self.modules) - 1, -1, -1):
-            moduleInput = self.modules[i - 1].output if i > 0 else input
+        for i, module, moduleInput in self._reversed(input):
             try:
-                self.modules[i].accGradParameters(moduleInput, currentGradOutput, scale)
+                module.accGradParameters(moduleInput, currentGradOutput, scale)
             except (ValueError, TypeError) as error:
                 _rethrow(error, i)
-            currentGradOutput = self.modules[i].gradInput
+            currentGradOutput = module.gradInput
 
     def backward(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """Run every module's backward in reverse (one pass); return the first module's gradInput."""
         currentGradOutput = gradOutput
-        for i in range(len(self.modules) - 1, -1, -1):
-            moduleInput = self.modules[i - 1].output if i > 0 else input
+        for i, module, moduleInput in self._reversed(input):
             try:
-                currentGradOutput = self.modules[i].backward(moduleInput, currentGradOutput, scale)
+                currentGradOutput = module.backward(moduleInput, currentGradOutput, scale)
             except (ValueError, TypeError) as error:
                 _rethrow(error, i)
         self.gradInput = currentGradOutput
         return currentGradOutput
+
+    def _reversed(self, input: np.ndarray):
+        """(index, module, the input it saw in forward), last module first."""
+        for i in range(len(self.modules) - 1, -1, -1):
+            yield i, self.modules[i], self.modules[i - 1].output if i > 0 else input
 
     def parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Every module's live arrays, in order: ``([weight1, bias1, ...], [gradWeight1, gradBias1, ...])``.
