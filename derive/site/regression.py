@@ -4,6 +4,8 @@ when the site is built, with its plots and why 500 iterations do not reach the f
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -46,11 +48,15 @@ print(f"after {{len(history) - 1}} iterations: weight {{weight:.4f}}, bias {{bia
 """
 
 
+@functools.cache  # the page and both plots read the same run
 def regression_run() -> tuple[str, np.ndarray]:
     """What the script prints, and its history as an array of rows (loss, weight, bias):
-    row k is the state after k updates (row 0 the start, the last after the loop)."""
+    row k is the state after k updates (row 0 the start, the last after the loop).
+    The array is read-only: every caller shares it."""
     printed, namespace = run_python(regression_script())
-    return printed, np.array(namespace["history"], dtype=float)
+    history = np.array(namespace["history"], dtype=float)
+    history.setflags(write=False)
+    return printed, history
 
 
 def regression_analysis(history) -> dict[str, float]:
