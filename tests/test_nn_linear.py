@@ -4,6 +4,9 @@ Convention: y = W x + b with W of shape (outputSize, inputSize); g = dJ/dy; for 
 batch X (batch, inputSize), Y = X W^T + 1 b^T and G = dJ/dY.
 """
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -319,6 +322,8 @@ def test_noBias_drops_bias_and_returns_the_module(l1):
     assert len(gradParams) == 1 and gradParams[0] is l1.gradWeight
     l1.backward(x, dJ_dy)
     assert np.array_equal(l1.gradWeight, [[4, 5], [8, 10], [12, 15]])
+    l1.updateParameters(0.5)
+    np.testing.assert_allclose(l1.weight, W - 0.5 * np.outer(dJ_dy, x), rtol=0, atol=1e-15)
 
 
 def test_reset_draws_from_uniform_one_over_sqrt_inputSize():
@@ -381,3 +386,86 @@ def test_module_base_protocol():
     assert not module.train
     module.training()
     assert module.train
+
+
+# --- Parameters in one flat array: rebinding, copies; backward and subclasses -----------------
+
+def test_parameters_and_gradients_are_views_into_one_flat_array_each(l1):
+    assert l1.weight.base is not None and l1.weight.base is l1.bias.base
+    assert l1.gradWeight.base is not None and l1.gradWeight.base is l1.gradBias.base
+    assert l1.weight.base is not l1.gradWeight.base
+
+
+def descended(layer, learningRate):
+    """(weight, bias) after one step, computed here from the layer's current arrays."""
+    return layer.weight - learningRate * layer.gradWeight, layer.bias - learningRate * layer.gradBias
+
+
+@pytest.mark.parametrize("name", ["weight", "bias", "gradWeight", "gradBias"])
+def test_a_rebound_parameter_is_still_updated_and_zeroed(l1, name):
+    l1.backward(x, dJ_dy)
+    setattr(l1, name, getattr(l1, name).copy())  # no longer a view into the flat array
+    weight, bias = descended(l1, 0.02)
+    l1.updateParameters(0.02)
+    np.testing.assert_allclose(l1.weight, weight, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(l1.bias, bias, rtol=0, atol=1e-15)
+    l1.zeroGradParameters()
+    assert not l1.gradWeight.any() and not l1.gradBias.any()
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda module: pickle.loads(pickle.dumps(module))],
+                         ids=["deepcopy", "pickle"])
+def test_a_deep_copy_trains_its_own_parameters(l1, clone):
+    l1.backward(x, dJ_dy)
+    twin = clone(l1)
+    weight, bias = descended(l1, 0.02)
+    twin.updateParameters(0.02)
+    np.testing.assert_allclose(twin.weight, weight, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(twin.bias, bias, rtol=0, atol=1e-15)
+    assert np.array_equal(l1.weight, W) and np.array_equal(l1.bias, b)
+    twin.zeroGradParameters()
+    assert not twin.gradWeight.any() and not twin.gradBias.any() and l1.gradWeight.any()
+    assert twin.weight.base is twin.bias.base is not None  # one flat array again
+
+
+def test_a_shallow_copy_shares_the_parameters(l1):
+    twin = copy.copy(l1)
+    assert twin.weight is l1.weight
+    l1.backward(x, dJ_dy)
+    weight, _ = descended(l1, 0.02)
+    twin.updateParameters(0.02)
+    np.testing.assert_allclose(l1.weight, weight, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+@pytest.mark.parametrize("batch", [None, 6], ids=["1d", "batch"])
+def test_backward_equals_its_two_methods(batch, bias):
+    fused, input, G = layer_and_data(batch, bias, seed=11)
+    apart = copy.deepcopy(fused)
+    for scale in (1.0, 0.5):
+        gradInput = fused.backward(input, G, scale)
+        assert gradInput is fused.gradInput
+        assert np.array_equal(gradInput, apart.updateGradInput(input, G))
+        apart.accGradParameters(input, G, scale)
+        for mine, theirs in zip(fused.parameters()[1], apart.parameters()[1]):
+            assert np.array_equal(mine, theirs)
+
+
+def test_backward_calls_an_overridden_updateGradInput_or_accGradParameters():
+    class Doubled(nn.Linear):
+        def updateGradInput(self, input, gradOutput):
+            return np.multiply(super().updateGradInput(input, gradOutput), 2, out=self.gradInput)
+
+    class Tenfold(nn.Linear):
+        def accGradParameters(self, input, gradOutput, scale=1.0):
+            super().accGradParameters(input, gradOutput, 10 * scale)
+
+    class Plain(nn.Linear):
+        pass
+
+    for cls, factor_in, factor_params in ((Doubled, 2, 1), (Tenfold, 1, 10), (Plain, 1, 1)):
+        layer = cls(2, 3)
+        layer.weight[...] = W
+        np.testing.assert_allclose(layer.backward(x, dJ_dy), factor_in * W.T @ dJ_dy, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(layer.gradWeight, factor_params * np.outer(dJ_dy, x), rtol=0, atol=0)
+        np.testing.assert_allclose(layer.gradBias, factor_params * dJ_dy, rtol=0, atol=0)

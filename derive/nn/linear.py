@@ -35,7 +35,10 @@ class Linear(Module):
     ``numpy.random.Generator``, None for fresh entropy) is passed to it, so
     ``Linear(2, 3, rng=0)`` is reproducible. ``gradWeight`` and ``gradBias`` start
     at zeros (Torch leaves them uninitialised, so its first print shows garbage).
-    Load weights in place, ``layer.weight[...] = W``: the arrays are never rebound.
+    weight and bias are views into one flat array, gradWeight and gradBias into
+    another, so ``updateParameters`` is one operation. Load weights in place,
+    ``layer.weight[...] = W``: the layer never rebinds its arrays (assigning a new
+    array works too, but the update then goes parameter by parameter).
 
     ``output`` and ``gradInput`` take the input's dtype when it is a floating type
     (float32 in, float32 out; the products are computed against the float64
@@ -53,6 +56,9 @@ class Linear(Module):
         if bias:
             self.bias = np.zeros(self.outputSize)
             self.gradBias = np.zeros(self.outputSize)
+        # One flat array for weight and bias, one for their gradients: a training
+        # step's update is then one operation (see Module).
+        self._flatten()
         # The last input's shape and dtype, and the output shape they give: a call
         # whose arrays match them skips validation and reuses the buffers.
         self._inputShape = self._inputDtype = self._outputShape = None

@@ -5,6 +5,12 @@ A layer computes ``output`` from ``input`` in ``updateOutput``, and ``gradInput`
 parameters also ADDS scale * dJ/dparameter into its gradient arrays in
 ``accGradParameters``. ``output`` and ``gradInput`` are buffers the module reuses
 on every call: copy them if you need to keep them.
+
+A layer may keep its parameters as views into one flat array and its gradients
+as views into another (the layout of Torch's ``getParameters``); then
+``updateParameters`` and ``zeroGradParameters`` are one array operation each.
+Once a new array is assigned to ``weight``, ``bias``, ``gradWeight`` or
+``gradBias``, they walk ``parameters()`` instead.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ class Module:
 
     # A layer with parameters sets these (weight, gradWeight, bias, gradBias) to arrays.
     weight = gradWeight = bias = gradBias = None
+    # Set by _flatten: (flat parameters, flat gradients, the views
+    # (weight, gradWeight, bias, gradBias) it made into them).
+    _flat: tuple[np.ndarray, np.ndarray, tuple] | None = None
 
     def __init__(self) -> None:
         self.output = np.zeros(0)
@@ -56,6 +65,10 @@ class Module:
 
     def zeroGradParameters(self) -> None:
         """Set every gradient array to zero, in place."""
+        flat = self._flatBuffers()
+        if flat is not None:
+            flat[1].fill(0)
+            return
         params = self.parameters()
         if params is not None:
             for gradParam in params[1]:
@@ -63,10 +76,60 @@ class Module:
 
     def updateParameters(self, learningRate: float) -> None:
         """Gradient-descent step in place: p -= learningRate * gradP for every parameter."""
+        flat = self._flatBuffers()
+        if flat is not None:
+            flatParams, flatGradParams = flat
+            flatParams -= learningRate * flatGradParams
+            return
         params = self.parameters()
         if params is not None:
             for param, gradParam in zip(*params):
                 param -= learningRate * gradParam
+
+    def _flatten(self) -> None:
+        """Make weight and bias views into one new flat array, gradWeight and gradBias into another.
+
+        The values are kept. A layer calls this when it creates its parameters,
+        before anyone holds a reference to them.
+        """
+        params = self.parameters()
+        if params is None or len({array.dtype for array in params[0] + params[1]}) != 1:
+            return
+        flatParams = np.concatenate([param.ravel() for param in params[0]])
+        flatGradParams = np.concatenate([gradParam.ravel() for gradParam in params[1]])
+        offset = 0
+        for name, gradName in (("weight", "gradWeight"), ("bias", "gradBias")):
+            param = getattr(self, name)
+            if param is not None:
+                end = offset + param.size
+                setattr(self, name, flatParams[offset:end].reshape(param.shape))
+                setattr(self, gradName, flatGradParams[offset:end].reshape(param.shape))
+                offset = end
+        self._flat = flatParams, flatGradParams, (self.weight, self.gradWeight, self.bias, self.gradBias)
+
+    def _flatBuffers(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(flat parameters, flat gradients) if the four parameter slots still hold the views into them, else None."""
+        flat = self._flat
+        if flat is None:
+            return None
+        views = flat[2]
+        if (self.weight is views[0] and self.gradWeight is views[1]
+                and self.bias is views[2] and self.gradBias is views[3]):
+            return flat[0], flat[1]
+        self._flat = None  # a slot was rebound: the layout is gone, and its arrays can be freed
+        return None
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        # Pickling and deepcopy copy each array on its own: the parameters come back
+        # as arrays of their own, no longer views into the flat buffers. (A shallow
+        # copy keeps the views, and shares them with the original.)
+        flat = self._flatBuffers()
+        if flat is not None:
+            params, gradParams = self.parameters()
+            if (any(param.base is not flat[0] for param in params)
+                    or any(gradParam.base is not flat[1] for gradParam in gradParams)):
+                self._flatten()
 
     def training(self) -> Module:
         """Set the ``train`` flag; return the module."""
