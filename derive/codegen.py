@@ -96,28 +96,33 @@ def _assign(name: str, args: str, target: str, expr: sp.MatrixExpr, doc: str) ->
     return _function(name, args, doc, lines, target)
 
 
-def _accumulate(name: str, args: str, target: str, expr: sp.MatrixExpr, doc: str) -> str:
-    """A kernel adding ``scale * expr`` to ``target`` in place."""
+def _accumulate(name: str, args: str, targets: dict[str, sp.MatrixExpr], doc: str) -> str:
+    """A kernel adding ``scale * expr`` to each ``target`` in place, for ``{target: expr}``."""
     printer = KernelPrinter()
-    value = printer.doprint(expr)
-    if isinstance(expr, sp.MatrixSymbol):
-        # A plain array: scale it only when asked, so scale=1 allocates nothing.
-        lines = [f"if scale == 1:",
-                 f"    {target} += {value}",
-                 f"else:",
-                 f"    {target} += scale * {value}"]
-    else:
-        # One temporary for the product; scaling it in place costs no second one.
-        lines = [f"gradient = {value}",
-                 f"if scale != 1:",
-                 f"    gradient *= scale",
-                 f"{target} += gradient"]
-    return _function(name, args, doc, lines, target)
+    lines = []
+    for target, expr in targets.items():
+        value = printer.doprint(expr)
+        if isinstance(expr, sp.MatrixSymbol):
+            # A plain array: scale it only when asked, so scale=1 allocates nothing.
+            lines += [f"if scale == 1:",
+                      f"    {target} += {value}",
+                      f"else:",
+                      f"    {target} += scale * {value}"]
+        else:
+            # One temporary for the product; scaling it in place costs no second one.
+            lines += [f"gradient = {value}",
+                      f"if scale != 1:",
+                      f"    gradient *= scale",
+                      f"{target} += gradient"]
+            if target != list(targets)[-1]:
+                lines.append("del gradient  # freed before the next temporary is made")
+    return _function(name, args, doc, lines)
 
 
-def _function(name: str, args: str, doc: str, lines: list[str], target: str) -> str:
-    body = "\n".join(f"    {line}" for line in lines)
-    return f'def {name}({args}):\n    """{doc}"""\n{body}\n    return {target}\n'
+def _function(name: str, args: str, doc: str, lines: list[str], target: str | None = None) -> str:
+    """The source of a kernel; it returns ``target``, or None when it accumulates."""
+    body = "\n".join(f"    {line}" for line in lines + ([f"return {target}"] if target else []))
+    return f'def {name}({args}):\n    """{doc}"""\n{body}\n'
 
 
 def _doc(result: str, expr: sp.MatrixExpr) -> str:
@@ -294,26 +299,26 @@ def kernels_source() -> str:
             params = "input, weight, bias, output" if bias else "input, weight, output"
             blocks.append(_assign(f"{prefix}_update_output{suffix}", params, "output",
                                   results["output"], _doc("output =", results["output"])))
-            if not bias:
-                continue  # gradients are the same functions with or without bias
-            blocks.append(_assign(f"linear_update_grad_input{suffix}",
-                                  "grad_output, weight, grad_input", "grad_input",
-                                  results["gradInput"], _doc("gradInput =", results["gradInput"])))
-            blocks.append(_accumulate(f"linear_acc_grad_weight{suffix}",
-                                      "input, grad_output, scale, grad_weight", "grad_weight",
-                                      results["gradWeight"],
-                                      _doc("gradWeight += scale *", results["gradWeight"])))
-            blocks.append(_accumulate(f"linear_acc_grad_bias{suffix}",
-                                      "grad_output, scale, grad_bias", "grad_bias",
-                                      results["gradBias"],
-                                      _doc("gradBias += scale *", results["gradBias"])))
+            if bias:  # gradInput is the same function with or without bias
+                blocks.append(_assign(f"linear_update_grad_input{suffix}",
+                                      "grad_output, weight, grad_input", "grad_input",
+                                      results["gradInput"], _doc("gradInput =", results["gradInput"])))
+            # One kernel per Module method: accGradParameters accumulates every gradient.
+            targets = {"grad_weight": results["gradWeight"]}
+            doc = _doc("gradWeight += scale *", results["gradWeight"])
+            if bias:
+                targets["grad_bias"] = results["gradBias"]
+                doc += "; " + _doc("gradBias += scale *", results["gradBias"])
+            blocks.append(_accumulate(f"{prefix}_acc_grad_parameters{suffix}",
+                                      "input, grad_output, scale, " + ", ".join(targets), targets, doc))
     blocks += _activation_kernels() + _mse_kernels()
     header = (
         "# generated by `derive compile` — do not edit.\n"
         '"""numpy kernels of derive.nn, compiled from the matrix-form results of the engine.\n\n'
         "Names follow the specs: W is the weight (out x in), x (X for a batch) the input,\n"
-        "g (G) the gradient of the loss with respect to the output.  Vectors are 1-D arrays;\n"
-        "every kernel writes into the array it is given and returns it.  Element-wise kernels\n"
+        "g (G) the gradient of the loss with respect to the output.  Vectors are 1-D arrays.\n"
+        "A kernel writes into the array it is given and returns it, or accumulates into the\n"
+        "gradients it is given (acc_grad_parameters) and returns None.  Element-wise kernels\n"
         "serve single samples and batches alike.\n"
         '"""\n\n'
         "import numpy as np\n"

@@ -2,8 +2,9 @@
 """numpy kernels of derive.nn, compiled from the matrix-form results of the engine.
 
 Names follow the specs: W is the weight (out x in), x (X for a batch) the input,
-g (G) the gradient of the loss with respect to the output.  Vectors are 1-D arrays;
-every kernel writes into the array it is given and returns it.  Element-wise kernels
+g (G) the gradient of the loss with respect to the output.  Vectors are 1-D arrays.
+A kernel writes into the array it is given and returns it, or accumulates into the
+gradients it is given (acc_grad_parameters) and returns None.  Element-wise kernels
 serve single samples and batches alike.
 """
 
@@ -23,22 +24,17 @@ def linear_update_grad_input(grad_output, weight, grad_input):
     return grad_input
 
 
-def linear_acc_grad_weight(input, grad_output, scale, grad_weight):
-    """gradWeight += scale * g*x.T"""
+def linear_acc_grad_parameters(input, grad_output, scale, grad_weight, grad_bias):
+    """gradWeight += scale * g*x.T; gradBias += scale * g"""
     gradient = np.outer(grad_output, input)
     if scale != 1:
         gradient *= scale
     grad_weight += gradient
-    return grad_weight
-
-
-def linear_acc_grad_bias(grad_output, scale, grad_bias):
-    """gradBias += scale * g"""
+    del gradient  # freed before the next temporary is made
     if scale == 1:
         grad_bias += grad_output
     else:
         grad_bias += scale * grad_output
-    return grad_bias
 
 
 def linear_update_output_batch(input, weight, bias, output):
@@ -54,22 +50,17 @@ def linear_update_grad_input_batch(grad_output, weight, grad_input):
     return grad_input
 
 
-def linear_acc_grad_weight_batch(input, grad_output, scale, grad_weight):
-    """gradWeight += scale * G.T*X"""
+def linear_acc_grad_parameters_batch(input, grad_output, scale, grad_weight, grad_bias):
+    """gradWeight += scale * G.T*X; gradBias += scale * G.T*1"""
     gradient = grad_output.T @ input
     if scale != 1:
         gradient *= scale
     grad_weight += gradient
-    return grad_weight
-
-
-def linear_acc_grad_bias_batch(grad_output, scale, grad_bias):
-    """gradBias += scale * G.T*1"""
+    del gradient  # freed before the next temporary is made
     gradient = grad_output.sum(axis=0)
     if scale != 1:
         gradient *= scale
     grad_bias += gradient
-    return grad_bias
 
 
 def linear_nobias_update_output(input, weight, output):
@@ -78,10 +69,26 @@ def linear_nobias_update_output(input, weight, output):
     return output
 
 
+def linear_nobias_acc_grad_parameters(input, grad_output, scale, grad_weight):
+    """gradWeight += scale * g*x.T"""
+    gradient = np.outer(grad_output, input)
+    if scale != 1:
+        gradient *= scale
+    grad_weight += gradient
+
+
 def linear_nobias_update_output_batch(input, weight, output):
     """output = X*W.T"""
     np.matmul(input, weight.T, out=output)
     return output
+
+
+def linear_nobias_acc_grad_parameters_batch(input, grad_output, scale, grad_weight):
+    """gradWeight += scale * G.T*X"""
+    gradient = grad_output.T @ input
+    if scale != 1:
+        gradient *= scale
+    grad_weight += gradient
 
 
 def sigmoid_update_output(input, output):

@@ -12,10 +12,10 @@ import operator
 import numpy as np
 
 from ._kernels import (
-    linear_acc_grad_bias,
-    linear_acc_grad_bias_batch,
-    linear_acc_grad_weight,
-    linear_acc_grad_weight_batch,
+    linear_acc_grad_parameters,
+    linear_acc_grad_parameters_batch,
+    linear_nobias_acc_grad_parameters,
+    linear_nobias_acc_grad_parameters_batch,
     linear_nobias_update_output,
     linear_nobias_update_output_batch,
     linear_update_grad_input,
@@ -95,28 +95,65 @@ class Linear(Module):
 
     def updateGradInput(self, input: np.ndarray, gradOutput: np.ndarray) -> np.ndarray:
         """gradInput = W^T g, or G W for a batch."""
-        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
-                or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
-            self._resize(input)
-            self._checkGradOutput(input, gradOutput)
+        self._check(input, gradOutput)
         if input.ndim == 1:
             return linear_update_grad_input(gradOutput, self.weight, self.gradInput)
         return linear_update_grad_input_batch(gradOutput, self.weight, self.gradInput)
 
     def accGradParameters(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> None:
         """gradWeight += scale g x^T, gradBias += scale g; for a batch scale G^T X and scale G^T 1."""
+        self._check(input, gradOutput)
+        if input.ndim == 1:
+            if self.bias is None:
+                linear_nobias_acc_grad_parameters(input, gradOutput, scale, self.gradWeight)
+            else:
+                linear_acc_grad_parameters(input, gradOutput, scale, self.gradWeight, self.gradBias)
+        elif self.bias is None:
+            linear_nobias_acc_grad_parameters_batch(input, gradOutput, scale, self.gradWeight)
+        else:
+            linear_acc_grad_parameters_batch(input, gradOutput, scale, self.gradWeight, self.gradBias)
+
+    def backward(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """updateGradInput then accGradParameters, checking the arrays once; return gradInput.
+
+        A subclass that overrides either of the two gets Module's backward, which
+        calls them (see ``__init_subclass__``).
+        """
+        # The check and the kernels of both methods, inline: at (batch 1, 2 -> 3) the
+        # two calls and the second check cost 5% of a training step (bench/bench_linear.py).
         if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
             self._resize(input)
             self._checkGradOutput(input, gradOutput)
         if input.ndim == 1:
-            linear_acc_grad_weight(input, gradOutput, scale, self.gradWeight)
-            if self.bias is not None:
-                linear_acc_grad_bias(gradOutput, scale, self.gradBias)
+            linear_update_grad_input(gradOutput, self.weight, self.gradInput)
+            if self.bias is None:
+                linear_nobias_acc_grad_parameters(input, gradOutput, scale, self.gradWeight)
+            else:
+                linear_acc_grad_parameters(input, gradOutput, scale, self.gradWeight, self.gradBias)
         else:
-            linear_acc_grad_weight_batch(input, gradOutput, scale, self.gradWeight)
-            if self.bias is not None:
-                linear_acc_grad_bias_batch(gradOutput, scale, self.gradBias)
+            linear_update_grad_input_batch(gradOutput, self.weight, self.gradInput)
+            if self.bias is None:
+                linear_nobias_acc_grad_parameters_batch(input, gradOutput, scale, self.gradWeight)
+            else:
+                linear_acc_grad_parameters_batch(input, gradOutput, scale, self.gradWeight, self.gradBias)
+        return self.gradInput
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # Linear.backward runs the kernels itself, so it would skip an overridden
+        # updateGradInput or accGradParameters: such a subclass gets Module's backward.
+        if "backward" not in cls.__dict__ and (
+                "updateGradInput" in cls.__dict__ or "accGradParameters" in cls.__dict__):
+            cls.backward = Module.backward
+
+    def _check(self, input, gradOutput) -> None:
+        """Raise unless input and gradOutput fit the layer; refit the buffers to a new input shape or dtype."""
+        # The common case, arrays shaped as in the last call, costs five comparisons.
+        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
+                or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
+            self._resize(input)
+            self._checkGradOutput(input, gradOutput)
 
     def _resize(self, input) -> None:
         """Check input, then fit the output and gradInput buffers to its shape and dtype."""
