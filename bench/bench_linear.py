@@ -15,8 +15,9 @@ process, each from the same starting parameters in every timed block:
 Blocks are interleaved (the order rotates every repeat); a ratio is the median over
 repeats of derive's time over the baseline's in the same repeat, and the target is
 judged against the faster of "numpy out=" and "numpy plain", the step as one writes
-it by hand; "numpy flat" shows what the Module layer costs over the same layout. Also printed: the import time of
-derive.nn over numpy's, and the peak extra memory of a steady-state backward.
+it by hand; "numpy flat" shows what the Module layer costs over the same layout.
+Also printed: the import time of derive.nn over numpy's, and the peak extra memory
+of a steady-state backward.
 """
 
 from __future__ import annotations
