@@ -116,8 +116,8 @@ class Linear(Module):
     def backward(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """updateGradInput then accGradParameters, checking the arrays once; return gradInput.
 
-        A subclass that overrides either of the two gets Module's backward, which
-        calls them (see ``__init_subclass__``).
+        The result is theirs: a subclass that overrides either of the two (and not
+        backward) gets Module's backward, which calls them.
         """
         # The check and the kernels of both methods, inline: at (batch 1, 2 -> 3) the
         # two calls and the second check cost 5% of a training step (bench/bench_linear.py).
