@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels as kernels
-from .module import Module
+from .module import Module, check_array, compute_dtype, resized
 
 ndarray = np.ndarray
 
@@ -40,17 +40,10 @@ class _Elementwise(Module):
     def _resize(self, input, gradOutput=None) -> None:
         """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
         name = type(self).__name__
-        if not isinstance(input, ndarray):
-            raise TypeError(f"{name}: input must be a numpy array, got {type(input).__name__}")
-        if np.issubdtype(input.dtype, np.floating):
-            dtype = input.dtype
-        elif np.issubdtype(input.dtype, np.integer):
-            dtype = np.dtype(np.float64)
-        else:
-            raise TypeError(f"{name}: input must hold real numbers, got dtype {input.dtype}")
+        check_array(name, "input", input)
+        dtype = compute_dtype(name, "input", input)
         if gradOutput is not None:
-            if not isinstance(gradOutput, ndarray):
-                raise TypeError(f"{name}: gradOutput must be a numpy array, got {type(gradOutput).__name__}")
+            check_array(name, "gradOutput", gradOutput)
             if self._gradFromOutput and (input.shape != self._inputShape or input.dtype != self._inputDtype):
                 raise ValueError(f"{name}: backward reads the output of forward: call forward(input) first "
                                  f"(last forward input: {self._inputShape}, {self._inputDtype}; "
@@ -58,10 +51,8 @@ class _Elementwise(Module):
             if gradOutput.shape != input.shape:
                 raise ValueError(f"{name}: gradOutput must have shape {input.shape} (the output's), "
                                  f"got {gradOutput.shape}")
-        if self.output.shape != input.shape or self.output.dtype != dtype:
-            self.output = np.zeros(input.shape, dtype)
-        if self.gradInput.shape != input.shape or self.gradInput.dtype != dtype:
-            self.gradInput = np.zeros(input.shape, dtype)
+        self.output = resized(self.output, input.shape, dtype)
+        self.gradInput = resized(self.gradInput, input.shape, dtype)
         self._inputShape, self._inputDtype = input.shape, input.dtype
 
 

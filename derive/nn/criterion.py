@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels as kernels
+from .module import check_array, compute_dtype, resized
 
 ndarray = np.ndarray
 
@@ -79,17 +80,14 @@ class MSECriterion(Criterion):
 
     def _resize(self, input, target) -> None:
         """Check input and target, then fit the gradInput buffer to the input."""
-        for name, array in (("input", input), ("target", target)):
-            if not isinstance(array, ndarray):
-                raise TypeError(f"MSECriterion: {name} must be a numpy array, got {type(array).__name__}")
-            if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-                raise TypeError(f"MSECriterion: {name} must hold real numbers, got dtype {array.dtype}")
+        check_array("MSECriterion", "input", input)
+        dtype = compute_dtype("MSECriterion", "input", input)
+        check_array("MSECriterion", "target", target)
+        compute_dtype("MSECriterion", "target", target)  # only checked: the target must hold real numbers too
         if input.shape != target.shape:
             raise ValueError(f"MSECriterion: input and target must have the same shape, "
                              f"got input {input.shape} and target {target.shape}")
         if input.size == 0:
             raise ValueError(f"MSECriterion: input must have at least one element, got shape {input.shape}")
-        dtype = input.dtype if np.issubdtype(input.dtype, np.floating) else np.dtype(np.float64)
-        if self.gradInput.shape != input.shape or self.gradInput.dtype != dtype:
-            self.gradInput = np.zeros(input.shape, dtype)
+        self.gradInput = resized(self.gradInput, input.shape, dtype)
         self._inputShape, self._inputDtype, self._targetDtype = input.shape, input.dtype, target.dtype

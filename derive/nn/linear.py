@@ -23,7 +23,7 @@ from ._kernels import (
     linear_update_output,
     linear_update_output_batch,
 )
-from .module import Module
+from .module import Module, check_array, compute_dtype, resized
 
 ndarray = np.ndarray
 
@@ -157,28 +157,19 @@ class Linear(Module):
 
     def _resize(self, input) -> None:
         """Check input, then fit the output and gradInput buffers to its shape and dtype."""
-        if not isinstance(input, ndarray):
-            raise TypeError(f"{self._name()}: input must be a numpy array, got {type(input).__name__}")
+        check_array(self._name(), "input", input)
         if input.ndim not in (1, 2) or input.shape[-1] != self.inputSize:
             raise ValueError(f"{self._name()}: input must have shape ({self.inputSize},) or "
                              f"(batch, {self.inputSize}), got {input.shape}")
-        if np.issubdtype(input.dtype, np.floating):
-            dtype = input.dtype
-        elif np.issubdtype(input.dtype, np.integer):
-            dtype = self.weight.dtype
-        else:
-            raise TypeError(f"{self._name()}: input must hold real numbers, got dtype {input.dtype}")
+        dtype = compute_dtype(self._name(), "input", input)
         outputShape = input.shape[:-1] + (self.outputSize,)
-        if self.output.shape != outputShape or self.output.dtype != dtype:
-            self.output = np.zeros(outputShape, dtype)
-        if self.gradInput.shape != input.shape or self.gradInput.dtype != dtype:
-            self.gradInput = np.zeros(input.shape, dtype)
+        self.output = resized(self.output, outputShape, dtype)
+        self.gradInput = resized(self.gradInput, input.shape, dtype)
         self._inputShape, self._inputDtype, self._outputShape = input.shape, input.dtype, outputShape
 
     def _checkGradOutput(self, input, gradOutput) -> None:
         """Raise unless gradOutput is an array of exactly the output's shape (nothing is broadcast)."""
-        if not isinstance(gradOutput, ndarray):
-            raise TypeError(f"{self._name()}: gradOutput must be a numpy array, got {type(gradOutput).__name__}")
+        check_array(self._name(), "gradOutput", gradOutput)
         if gradOutput.shape != self._outputShape:
             raise ValueError(f"{self._name()}: gradOutput must have shape {self._outputShape} (the output's, "
                              f"for input {input.shape}), got {gradOutput.shape}")

@@ -18,6 +18,31 @@ from __future__ import annotations
 import numpy as np
 
 
+def check_array(owner: str, name: str, value) -> None:
+    """Raise TypeError unless ``value`` is a numpy array; ``owner: name`` starts the message."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{owner}: {name} must be a numpy array, got {type(value).__name__}")
+
+
+def compute_dtype(owner: str, name: str, array: np.ndarray) -> np.dtype:
+    """The dtype buffers computed from ``array`` take: its own if floating, float64 if integer.
+
+    Anything else (bool, complex, object) is a TypeError: nothing is coerced silently.
+    """
+    if np.issubdtype(array.dtype, np.floating):
+        return array.dtype
+    if np.issubdtype(array.dtype, np.integer):
+        return np.dtype(np.float64)
+    raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {array.dtype}")
+
+
+def resized(buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``buffer`` if it has this shape and dtype, else a new array of zeros that has (Torch's resize)."""
+    if buffer.shape != shape or buffer.dtype != dtype:
+        return np.zeros(shape, dtype)
+    return buffer
+
+
 class Module:
     """Base class of layers: holds ``output``, ``gradInput`` and the ``train`` flag."""
 
