@@ -17,6 +17,15 @@ if str(ROOT) not in sys.path:  # building from a checkout without `pip install -
 from derive import site  # noqa: E402
 
 
+# The sitemap's date for this build: one `git log` per build, not one per page.
+_build_date = None
+
+
+def on_pre_build(config):
+    global _build_date
+    _build_date = site.build_date(ROOT)
+
+
 def on_files(files, config):
     try:
         mathjax = site.mathjax_files(ROOT / ".cache" / "mathjax")
@@ -33,5 +42,5 @@ def on_files(files, config):
 def on_pre_page(page, config, files):
     # Pages carry the build date into sitemap.xml(.gz); use a fixed one so
     # two builds of the same tree give the same bytes.
-    page.update_date = site.build_date(ROOT)
+    page.update_date = _build_date
     return page
