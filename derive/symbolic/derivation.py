@@ -383,44 +383,58 @@ def prove_step(step: Step, notation: Notation, sizes: Sequence[sp.Symbol]) -> No
     if step.relation != "=":
         return
     forms = (step.lhs, *step.chain)
-    for left, right in zip(forms, forms[1:]):
+    # Each form of the chain takes part in two equalities; its meaning is worked out once.
+    meanings: dict[int, sp.Expr | list[sp.Expr]] = {}
+
+    def meaning_of(k: int):
+        if k not in meanings:
+            meanings[k] = _form_meaning(forms[k], notation, sizes)
+        return meanings[k]
+
+    for k, (left, right) in enumerate(zip(forms, forms[1:])):
         if is_matrix(left) != is_matrix(right):
             raise ProofError(f"cannot equate a matrix and a scalar: {left} = {right}")
-        if is_matrix(left):
-            _prove_matrix_equality(left, right, notation, sizes)
-        else:
-            a = _indices_in_range(meaning(left, notation))
-            b = _indices_in_range(meaning(right, notation))
+        if not is_matrix(left):
+            a, b = meaning_of(k), meaning_of(k + 1)
             if not equal(a, b):
                 raise ProofError(f"{left} = {right} does not hold: {a} vs {b}")
-
-
-def _prove_matrix_equality(left: Form, right: Form, notation: Notation, sizes) -> None:
-    shape_l, shape_r = shape_of(left), shape_of(right)
-    if tuple(shape_l) != tuple(shape_r):
-        raise ProofError(f"shapes differ: {shape_l} vs {shape_r}")
-    rows, cols = shape_l
-    if rows.is_Integer and cols.is_Integer:  # a numeric example: check every entry
-        for r, c in itertools.product(range(1, int(rows) + 1), range(1, int(cols) + 1)):
-            a = meaning(element(left, r, c, notation), notation)
-            b = meaning(element(right, r, c, notation), notation)
+            continue
+        shape_l, shape_r = shape_of(left), shape_of(right)
+        if tuple(shape_l) != tuple(shape_r):
+            raise ProofError(f"shapes differ: {shape_l} vs {shape_r}")
+        for entry, (a, b) in zip(_entries(shape_l), zip(meaning_of(k), meaning_of(k + 1))):
             if not equal(a, b):
-                raise ProofError(f"entry ({r}, {c}) differs: {a} vs {b}")
-        return
-    # Generic entry (i, j) with 1 <= i <= rows and 1 <= j <= cols, written as
-    # rows = i + p, cols = j + q (p, q >= 0) so that sympy can settle range conditions.
-    i = sp.Integer(1) if rows == 1 else ROW
-    j = sp.Integer(1) if cols == 1 else COL
+                raise ProofError(f"entry {entry} differs: {a} vs {b}")
+
+
+def _entries(shape: tuple[sp.Expr, sp.Expr]) -> list[tuple[sp.Expr, sp.Expr]]:
+    """The (row, column) entries a matrix of ``shape`` is proved at, 1-based.
+
+    Every entry when the shape is concrete (a numeric example); else one generic
+    entry (i, j), with 1 <= i <= rows and 1 <= j <= cols.
+    """
+    rows, cols = shape
+    if rows.is_Integer and cols.is_Integer:
+        return list(itertools.product(range(1, int(rows) + 1), range(1, int(cols) + 1)))
+    return [(sp.Integer(1) if rows == 1 else ROW, sp.Integer(1) if cols == 1 else COL)]
+
+
+def _form_meaning(form: Form, notation: Notation, sizes) -> sp.Expr | list[sp.Expr]:
+    """What ``prove_step`` compares: a scalar's meaning, or a matrix's at each of its _entries."""
+    if not is_matrix(form):
+        return _indices_in_range(meaning(form, notation))
+    rows, cols = shape = shape_of(form)
+    if rows.is_Integer and cols.is_Integer:
+        return [meaning(element(form, r, c, notation), notation) for r, c in _entries(shape)]
+    # The size symbols are written as rows = i + p, cols = j + q (p, q >= 0) so that
+    # sympy can settle range conditions.
+    (i, j), = _entries(shape)
     binding = {}
     if rows in sizes:
         binding[rows] = ROW + _SLACK_ROW
     if cols in sizes and cols != rows:
         binding[cols] = COL + _SLACK_COL
-    a = meaning(element(left, i, j, notation).xreplace(binding), notation).xreplace(binding)
-    b = meaning(element(right, i, j, notation).xreplace(binding), notation).xreplace(binding)
-    a, b = _collapse(a), _collapse(b)
-    if not equal(a, b):
-        raise ProofError(f"entry ({i}, {j}) differs: {a} vs {b}")
+    return [_collapse(meaning(element(form, i, j, notation).xreplace(binding), notation).xreplace(binding))]
 
 
 def proved(step: Step, notation: Notation, sizes: Sequence[sp.Symbol]) -> Step:
