@@ -1,0 +1,93 @@
+"""Modules with planted bugs, one a class, for the tests of derive.nn.check (and the CLI's)."""
+
+import numpy as np
+
+from derive.nn import Criterion, Linear, Module, MSECriterion
+
+
+class TransposedGradWeight(Linear):
+    """gradWeight += scale x g^T: the transpose of g x^T (silent for a square weight)."""
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        x, g = np.atleast_2d(input), np.atleast_2d(gradOutput)
+        self.gradWeight += scale * (x.T @ g)
+        self.gradBias += scale * g.sum(axis=0)
+
+
+class IgnoredScale(Linear):
+    """Adds 1x the gradient whatever the scale."""
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        x, g = np.atleast_2d(input), np.atleast_2d(gradOutput)
+        self.gradWeight += g.T @ x
+        self.gradBias += g.sum(axis=0)
+
+
+class AveragedGradBias(Linear):
+    """gradBias takes the mean of gradOutput over the batch instead of the sum."""
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        x, g = np.atleast_2d(input), np.atleast_2d(gradOutput)
+        self.gradWeight += scale * (g.T @ x)
+        self.gradBias += scale * g.mean(axis=0)
+
+
+class FirstSampleGradBias(Linear):
+    """gradBias takes the first sample of the batch only."""
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        x, g = np.atleast_2d(input), np.atleast_2d(gradOutput)
+        self.gradWeight += scale * (g.T @ x)
+        self.gradBias += scale * g[0]
+
+
+class SigmoidAtInput(Module):
+    """Sigmoid whose derivative is taken at the input: g x (1 - x) where g y (1 - y) is meant."""
+
+    def updateOutput(self, input):
+        self.output = 1 / (1 + np.exp(-input))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = gradOutput * input * (1 - input)
+        return self.gradInput
+
+
+class SigmoidOverwritesGradOutput(Module):
+    """Sigmoid that writes gradInput into gradOutput instead of computing a new array."""
+
+    def updateOutput(self, input):
+        self.output = 1 / (1 + np.exp(-input))
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        gradOutput *= self.output * (1 - self.output)
+        self.gradInput = gradOutput
+        return self.gradInput
+
+
+class PassThrough(Module):
+    """Tanh whose gradInput is gradOutput, not computed."""
+
+    def updateOutput(self, input):
+        self.output = np.tanh(input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = gradOutput
+        return self.gradInput
+
+
+class DoubledMSE(MSECriterion):
+    """MSECriterion whose gradient is 4 (x - t) / n: twice the right one."""
+
+    def updateGradInput(self, input, target):
+        self.gradInput = 4 * (input - target) / (input.size if self.sizeAverage else 1)
+        return self.gradInput
+
+
+class NoOutput(Criterion):
+    """Not a module a user means: forward raises."""
+
+    def updateOutput(self, input, target):
+        raise RuntimeError("forgot to write updateOutput")
