@@ -91,3 +91,81 @@ class NoOutput(Criterion):
 
     def updateOutput(self, input, target):
         raise RuntimeError("forgot to write updateOutput")
+
+
+class OverwritingGradWeight(Linear):
+    """accGradParameters assigns (=) where it should add (+=)."""
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        x, g = np.atleast_2d(input), np.atleast_2d(gradOutput)
+        self.gradWeight[...] = scale * (g.T @ x)
+        self.gradBias[...] = scale * g.sum(axis=0)
+
+
+class AddingUpdate(Linear):
+    """updateParameters adds the gradient: gradient ascent."""
+
+    def updateParameters(self, learningRate):
+        self.weight += learningRate * self.gradWeight
+        self.bias += learningRate * self.gradBias
+
+
+class StickyGradients(Linear):
+    """zeroGradParameters does nothing."""
+
+    def zeroGradParameters(self):
+        pass
+
+
+class AccumulatingGradInput(Module):
+    """Tanh whose gradInput is added to, not computed: a second backward doubles it."""
+
+    def updateOutput(self, input):
+        self.output = np.tanh(input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        if self.gradInput.shape != input.shape:
+            self.gradInput = np.zeros(input.shape)
+        self.gradInput += gradOutput * (1 - self.output**2)
+        return self.gradInput
+
+
+class SlightlyOff(Module):
+    """y = 3 x with a gradient 3.0003 g: a relative error of 1e-4."""
+
+    def updateOutput(self, input):
+        self.output = 3 * input
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = 3.0003 * gradOutput
+        return self.gradInput
+
+
+class Unpicklable(Module):
+    """A correct Tanh that holds a lambda, so it cannot be pickled."""
+
+    def __init__(self):
+        super().__init__()
+        self.activation = lambda x: np.tanh(x)
+
+    def updateOutput(self, input):
+        self.output = self.activation(input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = gradOutput * (1 - self.output**2)
+        return self.gradInput
+
+
+class SquareAtOutput(Module):
+    """y = x^2 with the derivative 2x taken at the output: 2 y g."""
+
+    def updateOutput(self, input):
+        self.output = input**2
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = 2 * self.output * gradOutput
+        return self.gradInput

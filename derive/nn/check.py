@@ -287,7 +287,7 @@ def _factor_text(c: float) -> str:
         if abs(c * q - round(c * q)) < 1e-6 * q and round(c * q) != 0:
             p = round(c * q)
             return f"{p}x" if q == 1 else f"{p}/{q} x"
-    return f"{c:.4g}x"
+    return f"{c:.6g}x"
 
 
 def _pattern(expected: np.ndarray, got: np.ndarray, layout: _Layout) -> str | None:
@@ -323,7 +323,8 @@ def _pattern(expected: np.ndarray, got: np.ndarray, layout: _Layout) -> str | No
                 return f"{subject} counts sample {kept[0]} of the batch alone: it is not summed over the batch"
             return f"{subject} weighs the samples of the batch by {', '.join(f'{c:.3g}' for c in per_sample)}"
     if len(layout.element_shape) == 2 and layout.element_shape[0] == layout.element_shape[1]:
-        transposed = expected.reshape(expected.shape[:-1] + layout.element_shape).swapaxes(-1, -2)
+        rows_shape = expected.shape[:1] if rows else ()
+        transposed = expected.reshape(rows_shape + layout.element_shape).swapaxes(-1, -2)
         if _close(transposed.reshape(expected.shape), got, expected):
             return f"{subject} is transposed"
     if rows and got.shape[0] == got.shape[1] and _close(expected.T, got, expected):
@@ -382,7 +383,7 @@ def _swapped_point(expected: np.ndarray, got: np.ndarray, layout: _Layout) -> st
 # Drawing inputs
 
 
-def _draw(rng: np.random.Generator, shape: tuple[int, ...], avoid: np.ndarray | None = None) -> np.ndarray:
+def draw_input(rng: np.random.Generator, shape: tuple[int, ...], avoid: np.ndarray | None = None) -> np.ndarray:
     """U[-2, 2], entries within KINK of 0 (or of ``avoid``) drawn again."""
     values = rng.uniform(-2, 2, shape)
     while True:
@@ -705,7 +706,7 @@ def check(module, input_shape: Sequence[int], *, batch: int | None = None, seed:
                                 input_shape if target_shape is None else _positive_shape("target_shape", target_shape),
                                 target_kind, reference, reference_formulas)
 
-    inputs = [_draw(rng, shape) for _, shape in shapes]
+    inputs = [draw_input(rng, shape) for _, shape in shapes]
     try:
         output_shape = np.shape(module.forward(inputs[0].copy()))
     except Exception as error:
@@ -760,7 +761,7 @@ def _check_criterion(criterion, shapes, report: CheckReport, rule: _Rule, rng, p
         tshape = target_shape if k == 0 else (shape[0], *target_shape)
         target = _draw_target(rng, tshape, target_kind, classes)
         avoid = target if target_kind != "class" and target.shape == shape else None
-        cases.append((label, _draw(rng, shape, avoid), target))
+        cases.append((label, draw_input(rng, shape, avoid), target))
     label, input, target = cases[0]
     try:
         float(criterion.forward(input.copy(), target.copy()))

@@ -1,0 +1,97 @@
+"""`derive check FILE.py:CLASS`: exit statuses, the JSON report, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from derive.cli import main
+
+PLANTED = Path(__file__).with_name("check_planted.py")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *args):
+    status = main(["check", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_a_module_that_passes_exits_0(capsys, tmp_path):
+    good = tmp_path / "good.py"
+    good.write_text("from derive.nn import Linear\n\nclass MyLinear(Linear):\n    pass\n")
+    status, out, err = run(capsys, f"{good}:MyLinear", "--input-shape", "3", "--args", "3", "2", "bias=false")
+    assert status == 0 and err == ""
+    assert "All 9 checks passed." in out and "nn.Linear(3 -> 2) without bias" in out
+
+
+def test_a_planted_bug_exits_1_with_its_pattern(capsys):
+    status, out, _ = run(capsys, f"{PLANTED}:AveragedGradBias", "--input-shape", "3", "--args", "3", "2",
+                         "--batch", "6")
+    assert status == 1
+    assert "gradBias is not summed over the batch: it is the mean (1/6 of the sum)" in out
+    assert "FAIL  batch = the samples one by one" in out
+
+
+def test_the_json_report(capsys):
+    status, out, _ = run(capsys, f"{PLANTED}:DoubledMSE", "--input-shape", "2,3", "--format", "json",
+                         "--batch", "0")
+    assert status == 1
+    report = json.loads(out)
+    assert report["input_shape"] == [2, 3] and report["batch"] == 0 and report["passed"] is False
+    gradient = report["checks"][0]
+    assert gradient["name"] == "gradInput, one sample" and gradient["pattern"].startswith("gradInput is 2x")
+    assert len(report["checks"]) == 4  # no batch check with --batch 0
+
+
+def test_tolerance_options_switch_to_pytorchs_rule(capsys):
+    assert run(capsys, f"{PLANTED}:SlightlyOff", "--input-shape", "3")[0] == 1
+    status, out, _ = run(capsys, f"{PLANTED}:SlightlyOff", "--input-shape", "3", "--atol", "1e-5",
+                         "--rtol", "1e-3")
+    assert status == 0 and "PyTorch's gradcheck rule" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.py:X", "--input-shape", "3"], "no such file: 'missing.py'"),
+    ([f"{PLANTED}:Nope", "--input-shape", "3"], "defines no 'Nope'"),
+    ([f"{PLANTED}:np", "--input-shape", "3"], "is not a derive.nn Module or Criterion subclass"),
+    ([f"{PLANTED}", "--input-shape", "3"], "expected FILE.py:CLASS"),
+    ([f"{PLANTED}:IgnoredScale", "--input-shape", "3,0"], "argument --input-shape: expected positive integers"),
+    ([f"{PLANTED}:IgnoredScale", "--input-shape", "3", "--args", "__import__('os')"],
+     "argument --args: expected an int, float or bool literal"),
+    ([f"{PLANTED}:IgnoredScale", "--input-shape", "3", "--args", "3"], "IgnoredScale(3) raised TypeError"),
+    ([f"{PLANTED}:IgnoredScale", "--input-shape", "4", "--args", "3", "2"],
+     "cannot run one sample of shape (4,)"),
+    ([f"{PLANTED}:IgnoredScale", "--input-shape", "3", "--batch", "-1"], "argument --batch"),
+    ([f"{PLANTED}:NoOutput", "--input-shape", "3"], "RuntimeError: forgot to write updateOutput"),
+])
+def test_bad_usage_exits_2_with_one_line(capsys, args, message):
+    try:
+        status = main(["check", *args])
+    except SystemExit as exit:  # argparse's own errors
+        status = exit.code
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert err.startswith("derive check: error: ") and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_a_file_that_does_not_import(capsys, tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import numpy as np\n\nclass Broken(:\n    pass\n")
+    status, out, err = run(capsys, f"{broken}:Broken", "--input-shape", "3")
+    assert status == 2 and err.count("\n") == 1 and "SyntaxError (line 3)" in err
+
+
+def test_the_command_as_a_user_runs_it():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "derive.cli", "check", f"{PLANTED}:SigmoidAtInput",
+                           "--input-shape", "5"], capture_output=True, text=True, env=env)
+    assert done.returncode == 1 and done.stderr == ""
+    assert "the derivative is taken at the input where the output is meant" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "derive.cli", "check", f"{PLANTED}:Nope",
+                           "--input-shape", "5"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
