@@ -661,6 +661,27 @@ def _criterion_gradient(criterion, input: np.ndarray, target: np.ndarray, rule: 
                                            batch=input.shape[0] if input.ndim > 1 else 0), rule)]
 
 
+def jacobian_check(module: Module, input: np.ndarray, *, precision: float = PRECISION,
+                   perturbation: float = PERTURBATION) -> CheckResult:
+    """The Jacobian check alone at a given input: the input's, then each parameter's comparison.
+
+    A leading axis the module's output shares with the input is read as a batch when
+    naming patterns. The arrays are restored after perturbation.
+    """
+    checker = _Checker(module, _Rule(precision, None, None), perturbation)
+    batch = input.shape[0] if input.ndim > 1 else 0
+    return checker.run(f"Jacobians, input {input.shape}", lambda: checker.jacobians(input, batch))
+
+
+def criterion_check(criterion, input: np.ndarray, target: np.ndarray, *, precision: float = PRECISION,
+                    perturbation: float = PERTURBATION) -> CheckResult:
+    """dJ/dinput of a criterion by backward against central differences of the loss, at given arrays."""
+    rule = _Rule(precision, None, None)
+    checker = _Checker(criterion, rule, perturbation)
+    return checker.run(f"gradInput, input {input.shape}",
+                       lambda: _criterion_gradient(criterion, input, target, rule, perturbation))
+
+
 def _positive_shape(name: str, shape) -> tuple[int, ...]:
     try:
         dims = tuple(shape)

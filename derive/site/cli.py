@@ -19,15 +19,15 @@ from .build import SiteBuildError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _derive_command(*args: str, cwd: str | None = None) -> str:
-    """What `derive ARGS` prints, run as a user runs it (80 columns for help)."""
+def _derive_command(*args: str, cwd: str | None = None, status: int = 0) -> str:
+    """What `derive ARGS` prints, run as a user runs it (80 columns for help); it must exit with ``status``."""
     env = dict(os.environ, COLUMNS="80", PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
     done = subprocess.run([sys.executable, "-m", "derive.cli", *args], env=env, cwd=cwd,
                           capture_output=True, text=True)
-    if done.returncode != 0:
+    if done.returncode != status:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SiteBuildError(f"`derive {' '.join(args)}` failed: {last}")
+        raise SiteBuildError(f"`derive {' '.join(args)}` exited {done.returncode}, not {status}: {last}")
     return done.stdout
 
 
@@ -59,6 +59,17 @@ CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid":
              "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md")}
 
 
+# `derive check`'s example: a hand-written module with planted bugs, shipped next to this file.
+CHECK_EXAMPLE = Path(__file__).with_name("examples") / "my_linear.py"
+CHECK_EXAMPLE_ARGS = ("check", "my_linear.py:MyLinear", "--input-shape", "3", "--args", "3", "3")
+
+
+def check_example() -> tuple[str, str]:
+    """(the example module's source, what `derive check` prints on it); the check must fail (exit 1)."""
+    output = _derive_command(*CHECK_EXAMPLE_ARGS, cwd=str(CHECK_EXAMPLE.parent), status=1)
+    return CHECK_EXAMPLE.read_text(encoding="utf-8"), output
+
+
 def cli_commands() -> list[str]:
     """The subcommands of `derive`, in the order its help lists them."""
     parser = build_parser()
@@ -74,7 +85,9 @@ def cli_page() -> str:
     width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")
     commands = [("--help",)] + [(name, "--help") for name in names] + [args for args, _, _ in CLI_EXAMPLES]
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor() as pool:
+        checked = pool.submit(check_example)
         outputs = list(pool.map(lambda args: _derive_command(*args, cwd=scratch), commands))
+        example_source, example_report = checked.result()
     help_text, helps, example_outputs = outputs[0], outputs[1:1 + len(names)], outputs[1 + len(names):]
     sections = []
     for name, text in zip(names, helps):
@@ -93,6 +106,7 @@ def cli_page() -> str:
             more.append(f"{command.ljust(width)}   # {what}")
     examples_text = "\n\n".join(shown_output + ["More:", "```sh\n" + "\n".join(more) + "\n```"])
     commands_text = "\n\n".join(sections)
+    check_command = "derive " + " ".join(CHECK_EXAMPLE_ARGS)
     return f"""\
 # Command line
 
@@ -115,4 +129,29 @@ $ derive --help
 Each of these ran when the site was built.
 
 {examples_text}
+
+## Checking a module of yours: `derive check`
+
+`derive check FILE.py:CLASS --input-shape D1[,D2...]` imports your `derive.nn.Module` (or
+`Criterion`) subclass from its file and runs the tests Torch's `test.lua` ran on every
+module (the list is on [Numeric checks](numeric-checks.md#the-whole-list-derive-check)).
+Constructor arguments follow `--args` as int, float or bool literals (or `NAME=literal`);
+they are read, never evaluated. The exit status is 0 when every check passes, 1 when one
+fails, 2 for bad usage (a file that does not import, a class that is not a module, a bad
+shape), with a one-line error. `--format json` prints the same report for programs, and
+`--against EXPR` also compares your gradients with derive's own module for the
+expression at the same values, printing the formula an entry should follow.
+
+A Linear layer written by hand, with two bugs (`my_linear.py`):
+
+```python
+{example_source}```
+
+The report, computed when the site was built; each failure names its pattern and its
+worst entries (0-based numpy indices: `d output[1] / d weight[2, 1]` is the derivative
+of output element 1 with respect to `weight[2, 1]`):
+
+```text
+$ {check_command}
+{example_report}```
 """
