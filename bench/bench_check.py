@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from derive.nn import Linear, check  # noqa: E402
 from derive.nn.check import _Checker, _Rule, draw_input  # noqa: E402
 
-SIZE, BATCH, REPEATS = 64, 8, 7
+SIZE, BATCH, REPEATS = 64, 8, 11
 TARGET_S = 5.0
 
 

@@ -96,7 +96,8 @@ def add_check_parser(commands) -> None:
                         "atol + rtol |expected| (gradcheck's defaults: 1e-5 and 1e-3)")
     check_.add_argument("--rtol", type=positive_float, help="see --atol")
     check_.add_argument("--target-shape", type=shape, metavar="D1[,D2...]",
-                        help="a criterion's target shape for one sample (default: the input's)")
+                        help="a criterion's target shape for one sample "
+                        "(default: the input's; one index for class targets)")
     check_.add_argument("--target-kind", choices=TARGET_KINDS, default="real",
                         help="a criterion's target: real U[-2,2], binary 0/1, or class indices 0..C-1")
     check_.add_argument("--against", metavar="EXPR",
@@ -113,7 +114,7 @@ def run_check(args: argparse.Namespace) -> int:
         module = _instantiate(args)
         reference = formulas = None
         if args.against is not None:
-            reference, formulas = _reference(args, module)
+            reference, formulas = _reference(args)
         report = check(module, args.input_shape, batch=args.batch, seed=args.seed, precision=args.precision,
                        atol=args.atol, rtol=args.rtol, target_shape=args.target_shape,
                        target_kind=args.target_kind, reference=reference, reference_formulas=formulas)
@@ -138,13 +139,14 @@ def _instantiate(args: argparse.Namespace):
         raise CheckError(f"{name}({shown}) raised {type(error).__name__}: {error}") from None
 
 
-def _reference(args: argparse.Namespace, module):
+def _reference(args: argparse.Namespace):
     """derive's module for --against (built by the layer engine) and the formula of each gradient."""
     import derive
 
     shapes = dict(args.shape)
     if shapes.setdefault(args.input, args.input_shape) != args.input_shape:
-        raise CheckError(f"--shape {args.input}={shapes[args.input]} differs from --input-shape {args.input_shape}")
+        raise CheckError(f"--shape {args.input}={shapes[args.input]} differs from "
+                         f"--input-shape {args.input_shape}")
     if args.target is not None:
         shapes.setdefault(args.target, args.target_shape or args.input_shape)
     try:

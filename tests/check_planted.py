@@ -169,3 +169,30 @@ class SquareAtOutput(Module):
     def updateGradInput(self, input, gradOutput):
         self.gradInput = 2 * self.output * gradOutput
         return self.gradInput
+
+
+class ClassNLL(Criterion):
+    """Torch's ClassNLLCriterion on log-probabilities, 0-based classes: J = -mean_b input[b, target[b]]."""
+
+    def __init__(self, sign=1.0):
+        super().__init__()
+        self.sign = sign
+
+    def updateOutput(self, input, target):
+        rows = np.atleast_2d(input)
+        self.output = -float(np.mean(rows[np.arange(len(rows)), np.atleast_1d(target)]))
+        return self.output
+
+    def updateGradInput(self, input, target):
+        rows = np.atleast_2d(input)
+        grad = np.zeros(rows.shape)
+        grad[np.arange(len(rows)), np.atleast_1d(target)] = -self.sign / len(rows)
+        self.gradInput = grad.reshape(input.shape)
+        return self.gradInput
+
+
+class WrongSignNLL(ClassNLL):
+    """ClassNLL whose gradient has the wrong sign."""
+
+    def __init__(self):
+        super().__init__(sign=-1.0)

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from check_planted import (AccumulatingGradInput, AddingUpdate, AveragedGradBias, DoubledMSE,
+from check_planted import (AccumulatingGradInput, ClassNLL, WrongSignNLL, AddingUpdate, AveragedGradBias, DoubledMSE,
                            FirstSampleGradBias, IgnoredScale, OverwritingGradWeight, PassThrough,
                            SigmoidAtInput, SigmoidOverwritesGradOutput, SlightlyOff, SquareAtOutput,
                            StickyGradients, TransposedGradWeight, Unpicklable)
@@ -145,6 +145,12 @@ def test_criterion_targets_of_other_kinds():
         check(MSECriterion(), (3,), target_kind="labels")
     with pytest.raises(CheckError, match="target of shape"):
         check(MSECriterion(), (3,), target_shape=(2,))
+
+
+def test_a_criterion_with_class_targets():
+    assert check(ClassNLL(), (5,), target_kind="class").passed
+    report = check(WrongSignNLL(), (5,), target_kind="class")
+    assert failed(report, "gradInput, batch of 4").pattern == "gradInput has the wrong sign (-1x)"
 
 
 def test_bad_arguments_are_one_line_errors():

@@ -63,6 +63,11 @@ class CheckError(ValueError):
     """The module cannot be checked at all (bad shape, forward raises on a first sample...)."""
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no infinity: an error that is not a number (a shape mismatch) is null."""
+    return value if np.isfinite(value) else None
+
+
 @dataclass
 class Entry:
     """One entry of a failed comparison: where (output element, differentiated element), expected, got."""
@@ -93,7 +98,7 @@ class Comparison:
     message: str | None = None
 
     def to_dict(self) -> dict:
-        return {"subject": self.subject, "passed": self.passed, "error": self.error,
+        return {"subject": self.subject, "passed": self.passed, "error": _finite(self.error),
                 "pattern": self.pattern, "formula": self.formula, "message": self.message,
                 "worst": [entry.to_dict() for entry in self.worst]}
 
@@ -119,7 +124,7 @@ class CheckResult:
         return next((c.pattern for c in self.comparisons if not c.passed and c.pattern), None)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "passed": self.passed, "error": self.error, "pattern": self.pattern,
+        return {"name": self.name, "passed": self.passed, "error": _finite(self.error), "pattern": self.pattern,
                 "message": self.message, "comparisons": [c.to_dict() for c in self.comparisons]}
 
 
@@ -446,6 +451,8 @@ def _copy(array) -> np.ndarray:
 
 
 class _Checker:
+    """The checks of a module, each a method returning its comparisons; ``run`` turns an exception into a failure."""
+
     def __init__(self, module, rule: _Rule, perturbation: float) -> None:
         self.module, self.rule, self.perturbation = module, rule, perturbation
         self.names, self.gradNames = parameter_names(module)
@@ -682,12 +689,13 @@ def criterion_check(criterion, input: np.ndarray, target: np.ndarray, *, precisi
                        lambda: _criterion_gradient(criterion, input, target, rule, perturbation))
 
 
-def _positive_shape(name: str, shape) -> tuple[int, ...]:
+def _positive_shape(name: str, shape, empty: bool = False) -> tuple[int, ...]:
     try:
         dims = tuple(shape)
     except TypeError:
         raise TypeError(f"check: {name} must be a tuple of positive ints, got {shape!r}") from None
-    if not dims or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in dims):
+    if (not dims and not empty) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in dims):
         raise ValueError(f"check: {name} must be a non-empty tuple of positive ints, got {shape!r}")
     return tuple(int(d) for d in dims)
 
@@ -701,10 +709,10 @@ def check(module, input_shape: Sequence[int], *, batch: int | None = None, seed:
 
     ``input_shape`` is one sample's shape; the batch checks use ``batch`` samples
     (None: DEFAULT_BATCH; 0: one sample only). A criterion gets a target of
-    ``target_shape`` (default: the input's shape) drawn as ``target_kind``: "real"
-    U[-2, 2], "binary" 0 or 1, "class" integer indices 0..C-1 with C the input's last
-    size. ``reference``, a module with parameters of the same shapes in the same
-    order, is given the module's parameter values and compared with it at the same
+    ``target_shape`` per sample drawn as ``target_kind``: "real" U[-2, 2] and "binary"
+    0 or 1 (default shape: the input's), "class" integer indices 0..C-1 with C the
+    input's last size (default shape: (), one index a sample). ``reference``, a
+    module with parameters of the same shapes in the same order, is given the module's parameter values and compared with it at the same
     inputs; ``reference_formulas`` (gradInput's, then each parameter's) are printed
     with a mismatch. Raises CheckError when the module cannot run one sample at all.
     """
@@ -723,8 +731,10 @@ def check(module, input_shape: Sequence[int], *, batch: int | None = None, seed:
     report = CheckReport(repr(module), input_shape, int(batch), str(rule), [], seed)
     shapes = [("one sample", input_shape)] + ([(f"batch of {batch}", (batch, *input_shape))] if batch else [])
     if is_criterion:
+        if target_shape is None:
+            target_shape = () if target_kind == "class" else input_shape
         return _check_criterion(module, shapes, report, rule, rng, perturbation,
-                                input_shape if target_shape is None else _positive_shape("target_shape", target_shape),
+                                _positive_shape("target_shape", target_shape, empty=True),
                                 target_kind, reference, reference_formulas)
 
     inputs = [draw_input(rng, shape) for _, shape in shapes]
@@ -788,7 +798,8 @@ def _check_criterion(criterion, shapes, report: CheckReport, rule: _Rule, rng, p
         float(criterion.forward(input.copy(), target.copy()))
     except Exception as error:
         raise CheckError(f"{criterion!r} cannot run one sample of shape {report.input_shape} with a "
-                         f"{target_kind} target of shape {target.shape}: {type(error).__name__}: {error}") from None
+                         f"{target_kind} target of shape {target.shape}: "
+                         f"{type(error).__name__}: {error}") from None
     checker = _Checker(criterion, rule, perturbation)
     checker.names, checker.gradNames = [], []
     run = report.checks.append

@@ -54,7 +54,9 @@ def numeric_jacobian(module: Module, input: np.ndarray, wrt: np.ndarray,
     flat = wrt.reshape(-1)
     if not np.shares_memory(flat, wrt):
         raise ValueError("wrt must be a contiguous array the module reads (the input or a parameter)")
-    jacobian = np.zeros((module.forward(input).size, wrt.size))
+    # Column j is written as row j of the transpose: contiguous, where a column of a
+    # big Jacobian is strided (this took a third of a check of Linear(64 -> 64), batch 8).
+    columns = np.zeros((wrt.size, module.forward(input).size))
     for j in range(wrt.size):
         original = flat[j]
         flat[j] = original + perturbation
@@ -62,8 +64,8 @@ def numeric_jacobian(module: Module, input: np.ndarray, wrt: np.ndarray,
         flat[j] = original - perturbation
         below = module.forward(input).ravel()
         flat[j] = original
-        jacobian[:, j] = (above - below) / (2 * perturbation)
-    return jacobian
+        columns[j] = (above - below) / (2 * perturbation)
+    return columns.T
 
 
 def jacobian_errors(module: Module, input: np.ndarray,
