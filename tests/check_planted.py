@@ -196,3 +196,18 @@ class WrongSignNLL(ClassNLL):
 
     def __init__(self):
         super().__init__(sign=-1.0)
+
+
+class TanhOverwritesOutput(Module):
+    """Tanh whose gradInput is computed in the output's buffer, so backward destroys the output."""
+
+    def updateOutput(self, input):
+        self.output = np.tanh(input)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = self.output
+        self.gradInput *= self.output
+        np.subtract(1, self.gradInput, out=self.gradInput)
+        self.gradInput *= gradOutput
+        return self.gradInput

@@ -95,3 +95,14 @@ def test_the_command_as_a_user_runs_it():
     done = subprocess.run([sys.executable, "-m", "derive.cli", "check", f"{PLANTED}:Nope",
                            "--input-shape", "5"], capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("name,args", [
+    ("Linear", ["--args", "4", "3"]), ("Linear", ["--args", "4", "3", "bias=false"]),
+    ("Sigmoid", []), ("Tanh", []), ("ReLU", []), ("MSECriterion", []), ("MSECriterion", ["--args", "false"]),
+])
+def test_every_module_derive_ships_passes_from_the_command_line(capsys, tmp_path, name, args):
+    user = tmp_path / "mine.py"
+    user.write_text(f"from derive.nn import {name}\n")
+    status, out, err = run(capsys, f"{user}:{name}", "--input-shape", "4", *args)
+    assert status == 0 and err == "" and "checks passed." in out, out

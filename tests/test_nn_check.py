@@ -4,10 +4,11 @@ import json
 
 import numpy as np
 import pytest
-from check_planted import (AccumulatingGradInput, ClassNLL, WrongSignNLL, AddingUpdate, AveragedGradBias, DoubledMSE,
+from check_planted import (AccumulatingGradInput, AddingUpdate, AveragedGradBias, ClassNLL, DoubledMSE,
                            FirstSampleGradBias, IgnoredScale, OverwritingGradWeight, PassThrough,
                            SigmoidAtInput, SigmoidOverwritesGradOutput, SlightlyOff, SquareAtOutput,
-                           StickyGradients, TransposedGradWeight, Unpicklable)
+                           StickyGradients, TanhOverwritesOutput, TransposedGradWeight, Unpicklable,
+                           WrongSignNLL)
 
 from derive.nn import Linear, MSECriterion, ReLU, Sequential, Sigmoid, Tanh, check
 from derive.nn.check import KINK, CheckError, draw_input
@@ -45,7 +46,7 @@ def test_a_module_with_parameters_gets_every_check_of_torchs_list():
     assert names == ["Jacobians, one sample", "Jacobians, batch of 4",
                      "accGradParameters accumulates and honours scale", "zeroGradParameters zeroes",
                      "updateParameters(lr) gives p - lr gradP", "batch = the samples one by one",
-                     "backward twice gives the same result", "input and gradOutput left unchanged",
+                     "backward twice gives the same result", "input, gradOutput and output left unchanged",
                      "pickle round trip"]
 
 
@@ -75,8 +76,10 @@ PLANTED = [
      "the derivative is taken at the input where the output is meant"),
     (SquareAtOutput, (5,), "Jacobians, one sample",
      "the derivative is taken at the output where the input is meant"),
-    (SigmoidOverwritesGradOutput, (5,), "input and gradOutput left unchanged",
+    (SigmoidOverwritesGradOutput, (5,), "input, gradOutput and output left unchanged",
      "updateGradInput overwrites gradOutput with gradInput"),
+    (TanhOverwritesOutput, (5,), "input, gradOutput and output left unchanged",
+     "updateGradInput overwrites output with gradInput"),
     (PassThrough, (5,), "Jacobians, one sample", "gradInput is gradOutput passed through (not computed)"),
     (DoubledMSE, (5,), "gradInput, one sample", "gradInput is 2x the right value"),
     (DoubledMSE, (5,), "gradInput, batch of 4", "gradInput is 2x the right value"),
@@ -99,6 +102,12 @@ def test_every_planted_bug_is_caught_and_named(make, shape, check_name, pattern)
     result = failed(report, check_name)
     assert pattern in result.pattern, str(report)
     assert pattern in str(report) and pattern in report.to_json()
+
+
+def test_the_report_gathers_the_patterns():
+    report = check(AveragedGradBias(3, 2, rng=0), (3,))
+    assert report.patterns == ["gradBias is not summed over the batch: it is the mean (1/4 of the sum)"]
+    assert report.to_dict()["patterns"] == report.patterns and check(Tanh(), (3,)).patterns == []
 
 
 def test_a_failure_lists_its_worst_entries_with_expected_and_got():

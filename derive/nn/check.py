@@ -153,9 +153,15 @@ class CheckReport:
                 return result
         raise KeyError(name)
 
+    @property
+    def patterns(self) -> list[str]:
+        """Every pattern a failed comparison named, once each, in the order of the checks."""
+        found = [c.pattern for result in self.checks for c in result.comparisons if not c.passed and c.pattern]
+        return list(dict.fromkeys(found))
+
     def to_dict(self) -> dict:
         return {"module": self.module, "input_shape": list(self.input_shape), "batch": self.batch,
-                "seed": self.seed, "rule": self.rule, "passed": self.passed,
+                "seed": self.seed, "rule": self.rule, "passed": self.passed, "patterns": self.patterns,
                 "checks": [result.to_dict() for result in self.checks]}
 
     def to_json(self) -> str:
@@ -600,18 +606,20 @@ class _Checker:
         return comparisons
 
     def unchanged(self, input: np.ndarray, gradOutput: np.ndarray) -> list[Comparison]:
-        """forward and backward leave their input and gradOutput as they were."""
+        """forward and backward leave their input and gradOutput as they were, backward the output too."""
         module = self.module
         given_input, given_gradOutput = input.copy(), gradOutput.copy()
-        module.forward(given_input)
+        output = _copy(module.forward(given_input))
         gradInput = _copy(module.backward(given_input, given_gradOutput))
+        after = _copy(module.output)
         comparisons = [self.compare(input, given_input, "input after forward and backward", "input", input.shape)]
-        comparison = self.compare(gradOutput, given_gradOutput, "gradOutput after backward", "gradOutput",
-                                  gradOutput.shape)
-        if not comparison.passed and _close(gradInput, given_gradOutput, gradOutput):
-            comparison.pattern = "updateGradInput overwrites gradOutput with gradInput (it writes in place "
-            comparison.pattern += "instead of computing a new array)"
-        comparisons.append(comparison)
+        comparisons.append(self.compare(gradOutput, given_gradOutput, "gradOutput after backward", "gradOutput",
+                                        gradOutput.shape, named=[(gradInput, (
+                                            "updateGradInput overwrites gradOutput with gradInput (it writes "
+                                            "in place instead of computing a new array)"))]))
+        comparisons.append(self.compare(output, after, "output after backward", "output", output.shape,
+                                        named=[(gradInput, "updateGradInput overwrites output with gradInput "
+                                                           "(it writes into the output's buffer)")]))
         return comparisons
 
     def pickled(self, input: np.ndarray, gradOutput: np.ndarray) -> list[Comparison]:
@@ -760,7 +768,7 @@ def check(module, input_shape: Sequence[int], *, batch: int | None = None, seed:
     if batch:
         run(checker.run("batch = the samples one by one", lambda: checker.samples(input, gradOutput)))
     run(checker.run("backward twice gives the same result", lambda: checker.reentrancy(input, gradOutput)))
-    run(checker.run("input and gradOutput left unchanged", lambda: checker.unchanged(input, gradOutput)))
+    run(checker.run("input, gradOutput and output left unchanged", lambda: checker.unchanged(input, gradOutput)))
     run(checker.run("pickle round trip", lambda: checker.pickled(input, gradOutput)))
     if reference is not None:
         _against(checker, reference, shapes, inputs, gradOutputs, reference_formulas, run)
