@@ -160,11 +160,13 @@ class CheckReport:
         return list(dict.fromkeys(found))
 
     def to_dict(self) -> dict:
+        """The report as plain data (what ``to_json`` writes)."""
         return {"module": self.module, "input_shape": list(self.input_shape), "batch": self.batch,
                 "seed": self.seed, "rule": self.rule, "passed": self.passed, "patterns": self.patterns,
                 "checks": [result.to_dict() for result in self.checks]}
 
     def to_json(self) -> str:
+        """The report as indented JSON; an error that is not finite (a shape mismatch) is null."""
         return json.dumps(self.to_dict(), indent=2)
 
     def __str__(self) -> str:
@@ -716,13 +718,18 @@ def check(module, input_shape: Sequence[int], *, batch: int | None = None, seed:
     """Run Torch's module tests on ``module`` (a Module or a Criterion) and report where it is wrong.
 
     ``input_shape`` is one sample's shape; the batch checks use ``batch`` samples
-    (None: DEFAULT_BATCH; 0: one sample only). A criterion gets a target of
+    (None: DEFAULT_BATCH, 4; 0: one sample only). A criterion gets a target of
     ``target_shape`` per sample drawn as ``target_kind``: "real" U[-2, 2] and "binary"
     0 or 1 (default shape: the input's), "class" integer indices 0..C-1 with C the
-    input's last size (default shape: (), one index a sample). ``reference``, a
-    module with parameters of the same shapes in the same order, is given the module's parameter values and compared with it at the same
-    inputs; ``reference_formulas`` (gradInput's, then each parameter's) are printed
-    with a mismatch. Raises CheckError when the module cannot run one sample at all.
+    input's last size (default shape: (), one index a sample). A check passes when
+    its largest error is below ``precision`` (Torch's rule), or, given ``atol`` or
+    ``rtol``, when |got - expected| <= atol + rtol |expected| everywhere (PyTorch's
+    gradcheck rule, defaults 1e-5 and 1e-3). ``reference``, a module with parameters
+    of the same shapes in the same order, is given the module's parameter values and
+    compared with it at the same inputs; ``reference_formulas`` (gradInput's, then
+    each parameter's) are printed with a mismatch. ``str(report)`` is the text
+    report, ``report.to_json()`` the same for programs. Raises CheckError when the
+    module cannot run one sample at all.
     """
     input_shape = _positive_shape("input_shape", input_shape)
     if batch is None:
