@@ -119,7 +119,8 @@ def run_check(args: argparse.Namespace) -> int:
                        atol=args.atol, rtol=args.rtol, target_shape=args.target_shape,
                        target_kind=args.target_kind, reference=reference, reference_formulas=formulas)
     except (CheckError, ValueError, TypeError) as error:
-        sys.stderr.write(f"derive check: error: {error}\n")
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        sys.stderr.write(f"derive check: error: {message}\n")
         return 2
     sys.stdout.write(report.to_json() + "\n" if args.format == "json" else str(report))
     return 0 if report.passed else 1
@@ -159,9 +160,42 @@ def _reference(args: argparse.Namespace):
         path = Path(folder) / "derive_reference.py"
         path.write_text(source, encoding="utf-8")
         reference = load_class(path, "Reference")(rng=0)
-    names = [args.input] + (parameter_names(reference)[0] if hasattr(reference, "parameters") else [])
-    formulas = []
-    for name in names:
-        result = derivation.results.get(f"dJ/d{name}")
-        formulas.append(f"dJ/d{name} = {result.expr}" if result is not None else None)
-    return reference, formulas
+    params = parameter_names(reference)[0] if hasattr(reference, "parameters") else []
+    if args.batch:
+        try:
+            batched = derive.layer(args.against, shapes, input=args.input, target=args.target, batch=args.batch)
+        except (ValueError, TypeError, KeyError) as error:
+            raise CheckError(f"--against: {error}") from None
+    else:
+        batched = derivation
+    return reference, ([_formula(derivation, name, False) for name in [args.input, *params]],
+                       [_formula(batched, name, True, params) for name in [args.input, *params]])
+
+
+def _formula(derivation, name: str, batch: bool, params: list[str] = ()) -> str | None:
+    """``dJ/dW[k, l] = g[k]*x[l]``: the result for array ``name`` (its batch form), its element
+    written as the derivation writes it."""
+    import sympy as sp
+
+    keys = [key for key in derivation.results if key.endswith(" (batch)") == batch]
+    key = f"dJ/d{name}" + (" (batch)" if batch else "")
+    if key not in keys and batch and name not in params:
+        # The batch input has a name of its own (X for x): the batch result that is no parameter's.
+        others = [k for k in keys if k not in {f"dJ/d{p} (batch)" for p in params}]
+        key = others[0] if len(others) == 1 else key
+    result = derivation.results.get(key)
+    if result is None:
+        return None
+    variable = key[len("dJ/d"):].removesuffix(" (batch)")
+    element = variable
+    for section in derivation.sections:
+        if section.title.startswith("Batch: ") != batch:
+            continue
+        for step in section.steps:
+            lhs = step.lhs
+            if (isinstance(lhs, sp.Derivative) and str(lhs.expr) == "J" and len(lhs.variables) == 1
+                    and isinstance(lhs.variables[0], sp.Indexed) and str(lhs.variables[0].base) == variable):
+                element = str(lhs.variables[0])
+    text = str(result.expr)
+    said = ("G = gradOutput, a row a sample; " if "G[" in text else "g = gradOutput; " if "g[" in text else "")
+    return f"dJ/d{element} = {text}  ({said}indices count from 1)"

@@ -106,3 +106,45 @@ def test_every_module_derive_ships_passes_from_the_command_line(capsys, tmp_path
     user.write_text(f"from derive.nn import {name}\n")
     status, out, err = run(capsys, f"{user}:{name}", "--input-shape", "4", *args)
     assert status == 0 and err == "" and "checks passed." in out, out
+
+
+LINEAR = ["--against", "y = W @ x + b", "--shape", "W=3,3"]
+
+
+def test_against_derives_formulas_and_names_the_one_an_entry_should_follow(capsys):
+    status, out, _ = run(capsys, f"{PLANTED}:TransposedGradWeight", "--input-shape", "3", "--args", "3", "3",
+                         *LINEAR)
+    assert status == 1
+    against = out[out.index("FAIL  against derive's formulas, one sample"):]
+    assert "pattern: gradWeight is transposed" in against
+    assert "should follow: dJ/dW[k, l] = g[k]*x[l]  (g = gradOutput; indices count from 1)" in against
+    assert "should follow: dJ/dW[k, l] = Sum(G[s, k]*X[s, l], (s, 1, B))" in against
+    assert "gradBias" not in against and "gradInput" not in against  # those agree with derive's
+
+
+def test_against_passes_a_right_module_and_compares_a_criterion(capsys, tmp_path):
+    good = tmp_path / "good.py"
+    good.write_text("from derive.nn import Linear\n")
+    status, out, _ = run(capsys, f"{good}:Linear", "--input-shape", "3", "--args", "3", "3", *LINEAR)
+    assert status == 0 and "PASS  against derive's formulas, batch of 4" in out
+    status, out, _ = run(capsys, f"{PLANTED}:DoubledMSE", "--input-shape", "3", "--format", "json",
+                         "--against", "J = mean((x - t)**2)", "--target", "t")
+    assert status == 1
+    sample = next(c for c in json.loads(out)["checks"] if c["name"] == "against derive's formulas, one sample")
+    gradient = next(c for c in sample["comparisons"] if c["subject"] == "gradInput")
+    assert gradient["pattern"].startswith("gradInput is 2x")
+    assert gradient["formula"] == "dJ/dx[j] = (-2*t[j] + 2*x[j])/n  (indices count from 1)"
+
+
+def test_against_with_parameters_that_do_not_match(capsys):
+    status, out, _ = run(capsys, f"{PLANTED}:IgnoredScale", "--input-shape", "3", "--args", "3", "2", *LINEAR)
+    assert status == 1 and "do not match the reference's by position: [(2, 3), (2,)] against [(3, 3), (3,)]" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--against", "y = W @@ x"], "derive check: error: --against: "),
+    (["--against", "y = W @ x + b", "--shape", "x=4"], "--shape x=(4,) differs from --input-shape (3,)"),
+])
+def test_against_usage_errors(capsys, args, message):
+    status, out, err = run(capsys, f"{PLANTED}:IgnoredScale", "--input-shape", "3", "--args", "3", "3", *args)
+    assert status == 2 and out == "" and err.count("\n") == 1 and message in err, err

@@ -175,15 +175,18 @@ def test_bad_arguments_are_one_line_errors():
 
 def test_against_a_reference_module_names_the_formula():
     reference, module = Linear(3, 3, rng=5), TransposedGradWeight(3, 3, rng=0)
-    report = check(module, (3,), reference=reference,
-                   reference_formulas=["dJ/dx = W^T g", "dJ/dW = g x^T", "dJ/db = g"])
+    formulas = (["dJ/dx = W^T g", "dJ/dW = g x^T", "dJ/db = g"], ["dJ/dX = G W", "dJ/dW = G^T X", "dJ/db = G^T 1"])
+    report = check(module, (3,), reference=reference, reference_formulas=formulas)
     np.testing.assert_array_equal(reference.weight, module.weight)  # copied by position
     np.testing.assert_array_equal(reference.bias, module.bias)
-    result = failed(report, "against derive's formulas, one sample")
-    bad = [c for c in result.comparisons if not c.passed]
-    assert [c.subject for c in bad] == ["gradWeight"]
-    assert bad[0].formula == "dJ/dW = g x^T" and bad[0].pattern == "gradWeight is transposed"
+    for name, formula in (("one sample", "dJ/dW = g x^T"), ("batch of 4", "dJ/dW = G^T X")):
+        result = failed(report, f"against derive's formulas, {name}")
+        bad = [c for c in result.comparisons if not c.passed]
+        assert [c.subject for c in bad] == ["gradWeight"]
+        assert bad[0].formula == formula and bad[0].pattern == "gradWeight is transposed"
     assert check(Linear(3, 3, rng=0), (3,), reference=Linear(3, 3, rng=5)).passed
+    mismatch = check(Linear(3, 2, rng=0), (3,), reference=Linear(3, 3, rng=5))
+    assert "do not match the reference's by position" in failed(mismatch, "against the reference").message
 
 
 def test_the_report_as_json():

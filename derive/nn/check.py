@@ -644,7 +644,7 @@ class _Checker:
 
     # -- a reference module (derive's own, for --against) --------------------------------------
 
-    def against(self, reference, input: np.ndarray, gradOutput: np.ndarray,
+    def against(self, reference, input: np.ndarray, gradOutput: np.ndarray, batch: int,
                 formulas: Sequence[str] | None) -> list[Comparison]:
         """The module's output and gradients against a reference module's at the same values."""
         module = self.module
@@ -661,7 +661,7 @@ class _Checker:
         for k, (expected, got, subject) in enumerate(zip([expected_gradInput, *expected_grads],
                                                          [gradInput, *grads], subjects)):
             element = "gradInput" if k == 0 else subject
-            comparison = self.compare(expected, got, subject, element, expected.shape)
+            comparison = self.compare(expected, got, subject, element, expected.shape, batch=batch)
             if not comparison.passed and formulas is not None and k < len(formulas):
                 comparison.formula = formulas[k]
             comparisons.append(comparison)
@@ -714,7 +714,7 @@ def check(module, input_shape: Sequence[int], *, batch: int | None = None, seed:
           precision: float = PRECISION, atol: float | None = None, rtol: float | None = None,
           perturbation: float = PERTURBATION, target_shape: Sequence[int] | None = None,
           target_kind: str = "real", reference=None,
-          reference_formulas: Sequence[str] | None = None) -> CheckReport:
+          reference_formulas: tuple[Sequence[str | None], Sequence[str | None]] | None = None) -> CheckReport:
     """Run Torch's module tests on ``module`` (a Module or a Criterion) and report where it is wrong.
 
     ``input_shape`` is one sample's shape; the batch checks use ``batch`` samples
@@ -726,8 +726,9 @@ def check(module, input_shape: Sequence[int], *, batch: int | None = None, seed:
     ``rtol``, when |got - expected| <= atol + rtol |expected| everywhere (PyTorch's
     gradcheck rule, defaults 1e-5 and 1e-3). ``reference``, a module with parameters
     of the same shapes in the same order, is given the module's parameter values and
-    compared with it at the same inputs; ``reference_formulas`` (gradInput's, then
-    each parameter's) are printed with a mismatch. ``str(report)`` is the text
+    compared with it at the same inputs; ``reference_formulas``, the formulas of
+    gradInput and then of each parameter's gradient for one sample and for a batch
+    (two lists), are printed with a mismatch. ``str(report)`` is the text
     report, ``report.to_json()`` the same for programs. Raises CheckError when the
     module cannot run one sample at all.
     """
@@ -793,10 +794,11 @@ def _against(checker: _Checker, reference, shapes, inputs, gradOutputs, formulas
         return
     for p, q in zip(params, theirs):
         q[...] = p
-    for (label, _), input, gradOutput in zip(shapes, inputs, gradOutputs):
+    for k, ((label, _), input, gradOutput) in enumerate(zip(shapes, inputs, gradOutputs)):
         run(checker.run(f"against derive's formulas, {label}",
-                        lambda input=input, gradOutput=gradOutput:
-                        checker.against(reference, input, gradOutput, formulas)))
+                        lambda input=input, gradOutput=gradOutput, batch=input.shape[0] if k else 0,
+                        formulas=formulas[k] if formulas else None:
+                        checker.against(reference, input, gradOutput, batch, formulas)))
 
 
 def _check_criterion(criterion, shapes, report: CheckReport, rule: _Rule, rng, perturbation: float,
@@ -848,7 +850,7 @@ def _check_criterion(criterion, shapes, report: CheckReport, rule: _Rule, rng, p
                 checker.compare(results[0][1], results[1][1], "gradInput after a pickle round trip",
                                 "gradInput", input.shape)]
 
-    def against(input, target) -> list[Comparison]:
+    def against(input, target, formulas) -> list[Comparison]:
         loss = np.array([float(criterion.forward(input, target))])
         got = _copy(criterion.backward(input, target))
         expected_loss = np.array([float(reference.forward(input, target))])
@@ -862,9 +864,10 @@ def _check_criterion(criterion, shapes, report: CheckReport, rule: _Rule, rng, p
     run(checker.run("input and target left unchanged", unchanged))
     run(checker.run("pickle round trip", pickled))
     if reference is not None:
-        for label, input, target in cases:
+        for k, (label, input, target) in enumerate(cases):
             run(checker.run(f"against derive's formulas, {label}",
-                            lambda input=input, target=target: against(input, target)))
+                            lambda input=input, target=target, formulas=formulas[k] if formulas else None:
+                            against(input, target, formulas)))
     return report
 
 
