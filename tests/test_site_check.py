@@ -2,7 +2,7 @@
 
 from derive.nn import check
 from derive.nn.check import load_class
-from derive.site.cli import CHECK_EXAMPLE, check_example
+from derive.site.cli import CHECK_EXAMPLE, check_against_example, check_example
 from derive.site.numeric_checks import FULL_CHECK_BATCH, FULL_CHECK_CASES, full_checks, full_checks_table
 
 
@@ -14,6 +14,13 @@ def test_the_cli_pages_example_fails_with_its_two_bugs_named():
     assert report.rstrip().endswith("3 of 9 checks failed.")
     # The command prints what the Python API reports: one checker.
     assert str(check(load_class(CHECK_EXAMPLE, "MyLinear")(3, 3), (3,))) == report
+
+
+def test_the_cli_pages_against_example_names_the_formulas():
+    report = check_against_example()
+    assert report.startswith("  FAIL  against derive's formulas, one sample")
+    assert "should follow: dJ/dW[k, l] = g[k]*x[l]" in report
+    assert "should follow: dJ/db[k] = Sum(G[s, k], (s, 1, B))" in report
 
 
 def test_every_shipped_module_passes_the_whole_list_on_the_page():

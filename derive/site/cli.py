@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -64,10 +65,19 @@ CHECK_EXAMPLE = Path(__file__).with_name("examples") / "my_linear.py"
 CHECK_EXAMPLE_ARGS = ("check", "my_linear.py:MyLinear", "--input-shape", "3", "--args", "3", "3")
 
 
+CHECK_AGAINST_ARGS = CHECK_EXAMPLE_ARGS + ("--against", "y = W @ x + b", "--shape", "W=3,3")
+
+
 def check_example() -> tuple[str, str]:
     """(the example module's source, what `derive check` prints on it); the check must fail (exit 1)."""
     output = _derive_command(*CHECK_EXAMPLE_ARGS, cwd=str(CHECK_EXAMPLE.parent), status=1)
     return CHECK_EXAMPLE.read_text(encoding="utf-8"), output
+
+
+def check_against_example() -> str:
+    """What the example's `derive check --against` adds to the report: its last checks and the summary."""
+    output = _derive_command(*CHECK_AGAINST_ARGS, cwd=str(CHECK_EXAMPLE.parent), status=1)
+    return output[output.index("  FAIL  against derive's formulas"):]
 
 
 def cli_commands() -> list[str]:
@@ -85,9 +95,10 @@ def cli_page() -> str:
     width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")
     commands = [("--help",)] + [(name, "--help") for name in names] + [args for args, _, _ in CLI_EXAMPLES]
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor() as pool:
-        checked = pool.submit(check_example)
+        checked, against = pool.submit(check_example), pool.submit(check_against_example)
         outputs = list(pool.map(lambda args: _derive_command(*args, cwd=scratch), commands))
         example_source, example_report = checked.result()
+        against_report = against.result()
     help_text, helps, example_outputs = outputs[0], outputs[1:1 + len(names)], outputs[1 + len(names):]
     sections = []
     for name, text in zip(names, helps):
@@ -107,6 +118,7 @@ def cli_page() -> str:
     examples_text = "\n\n".join(shown_output + ["More:", "```sh\n" + "\n".join(more) + "\n```"])
     commands_text = "\n\n".join(sections)
     check_command = "derive " + " ".join(CHECK_EXAMPLE_ARGS)
+    against_command = "derive " + " ".join(shlex.quote(arg) for arg in CHECK_AGAINST_ARGS)
     return f"""\
 # Command line
 
@@ -154,4 +166,15 @@ of output element 1 with respect to `weight[2, 1]`):
 ```text
 $ {check_command}
 {example_report}```
+
+With `--against`, derive writes its own module for the expression (the
+[layer engine](#derive-layer)'s `derive.module_source`), gives it `MyLinear`'s parameter
+values by position, and compares the two at the same inputs; a mismatch names the formula
+the entry should follow (index notation, as the engine derives it: the batch form for the
+batch). What it adds to the report above:
+
+```text
+$ {against_command}
+...
+{against_report}```
 """
