@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .cli import _shape as named_shape  # `derive layer`'s --shape NAME=D1,D2, the same here
 from .nn.check import DEFAULT_BATCH, TARGET_KINDS, CheckError, check, load_class, parameter_names
 
 _INT = re.compile(r"[+-]?\d+")
@@ -28,14 +29,6 @@ def shape(text: str) -> tuple[int, ...]:
     if not all(re.fullmatch(r"\d+", p.strip()) and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
     return tuple(int(p) for p in parts)
-
-
-def named_shape(text: str) -> tuple[str, tuple[int, ...]]:
-    """'W=3,2': an array's name and shape."""
-    name, _, dims = text.partition("=")
-    if not _NAME.fullmatch(name.strip()) or not dims:
-        raise argparse.ArgumentTypeError(f"expected NAME=D1[,D2...], got {text!r}")
-    return name.strip(), shape(dims)
 
 
 def literal(text: str):
@@ -77,7 +70,7 @@ def add_check_parser(commands) -> None:
         description="Import CLASS from FILE.py (a derive.nn Module or Criterion subclass) and run "
         "Torch7's module tests on it in float64: Jacobians against central differences (one "
         "sample and a batch), accGradParameters with scale, zeroGradParameters, updateParameters, "
-        "the batch against its samples, backward twice, input and gradOutput unchanged, a pickle "
+        "the batch against its samples, backward twice, input, gradOutput and output unchanged, a pickle "
         "round trip. A failed check lists its worst entries and names the pattern when it finds one. "
         "Exit status: 0 all pass, 1 a check fails, 2 bad usage.",
     )
@@ -144,7 +137,11 @@ def _reference(args: argparse.Namespace):
     """derive's module for --against (built by the layer engine) and the formula of each gradient."""
     import derive
 
-    shapes = dict(args.shape)
+    shapes = {}
+    for name, dims in args.shape:
+        if name in shapes:
+            raise CheckError(f"--shape {name} given twice")
+        shapes[name] = dims
     if shapes.setdefault(args.input, args.input_shape) != args.input_shape:
         raise CheckError(f"--shape {args.input}={shapes[args.input]} differs from "
                          f"--input-shape {args.input_shape}")

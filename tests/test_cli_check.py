@@ -144,6 +144,7 @@ def test_against_with_parameters_that_do_not_match(capsys):
 @pytest.mark.parametrize("args,message", [
     (["--against", "y = W @@ x"], "derive check: error: --against: "),
     (["--against", "y = W @ x + b", "--shape", "x=4"], "--shape x=(4,) differs from --input-shape (3,)"),
+    (["--against", "y = W @ x + b", "--shape", "W=3,3", "--shape", "W=3,3"], "--shape W given twice"),
 ])
 def test_against_usage_errors(capsys, args, message):
     status, out, err = run(capsys, f"{PLANTED}:IgnoredScale", "--input-shape", "3", "--args", "3", "3", *args)

@@ -459,7 +459,8 @@ def _copy(array) -> np.ndarray:
 
 
 class _Checker:
-    """The checks of a module, each a method returning its comparisons; ``run`` turns an exception into a failure."""
+    """The checks of a module, each a method returning its comparisons; ``run`` turns an
+    exception into a failure."""
 
     def __init__(self, module, rule: _Rule, perturbation: float) -> None:
         self.module, self.rule, self.perturbation = module, rule, perturbation
