@@ -149,3 +149,20 @@ def test_against_with_parameters_that_do_not_match(capsys):
 def test_against_usage_errors(capsys, args, message):
     status, out, err = run(capsys, f"{PLANTED}:IgnoredScale", "--input-shape", "3", "--args", "3", "3", *args)
     assert status == 2 and out == "" and err.count("\n") == 1 and message in err, err
+
+
+@pytest.mark.parametrize("expr,shapes,input_shape,extra", [
+    ("y = tanh(W @ x + b)", ["x=4", "W=3,4"], "4", []),
+    ("y = exp(x) / sum(exp(x))", ["x=5"], "5", []),
+    ("y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]", ["x=2,6", "W=3,2,3"], "2,6", []),
+    ("J = mean((x - t)**2)", ["x=3"], "3", ["--target", "t"]),
+])
+def test_a_module_derive_layer_writes_passes_derive_check(capsys, tmp_path, expr, shapes, input_shape, extra):
+    path = tmp_path / "layer.py"
+    shape_args = [arg for shape in shapes for arg in ("--shape", shape)]
+    assert main(["layer", expr, *shape_args, *extra, "--module", str(path)]) == 0
+    capsys.readouterr()
+    status, out, _ = run(capsys, f"{path}:Layer", "--input-shape", input_shape, "--against", expr,
+                         *shape_args, *extra)
+    assert status == 0, out
+    assert "PASS  against derive's formulas, batch of 4" in out and "checks passed." in out
