@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 
 import derive
@@ -173,7 +174,16 @@ def test_derivations_are_proved_and_size_free():
     assert [s.title for s in small.sections] == [s.title for s in large.sections]
     assert str(small.results["dJ/dx"].expr) == str(large.results["dJ/dx"].expr)
     softmax = derive.layer("y = exp(x) / sum(exp(x))", {"x": (3,)})
-    assert "y[k]" in str(softmax.results["dJ/dx"].expr)  # read from the output, as Torch does
+    gradient = softmax.results["dJ/dx"].expr  # s (.) (g - 1 (g (.) s)): read from the output, as Torch does
+    assert not gradient.has(sp.exp) and sp.MatrixSymbol("y", *gradient.shape) in gradient.free_symbols
+
+
+def test_matrix_forms_are_the_backprop_forms():
+    linear = derive.layer("y = W @ x + b", {"x": (2,), "W": (3, 2)}, batch=4)
+    forms = {name: str(result.expr) for name, result in linear.results.items()}
+    assert forms["dJ/dx"] == "W.T*g" and forms["dJ/dW"] == "g*x.T" and forms["dJ/db"] == "g"
+    assert forms["dJ/dX (batch)"] == "G*W" and forms["dJ/dW (batch)"] == "G.T*X"
+    assert forms["dJ/db (batch)"] == "G.T*1"
 
 
 BAD = [
