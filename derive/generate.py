@@ -90,6 +90,8 @@ class _Writer:
                 lines.append(f"{target} += {code} if scale == 1 else scale * {code}")
         if returns:
             lines.append(f"return {returns}")
+        if not any(str(BATCH) in line for line in lines[1:]) and lines and lines[0].startswith(f"{BATCH} ="):
+            lines = lines[1:]  # the batch size is not needed after all
         body_text = "\n".join(f"    {line}" for line in lines)
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{body_text}\n'
 
