@@ -170,9 +170,15 @@ def _reference(args: argparse.Namespace):
 
 
 def _formula(derivation, name: str, batch: bool, params: list[str] = ()) -> str | None:
-    """``dJ/dW[k, l] = g[k]*x[l]``: the result for array ``name`` (its batch form), its element
-    written as the derivation writes it."""
+    """The result for array ``name`` (its batch form) as text: ``dJ/dW = g*x.T`` in matrix
+    form, or ``dJ/dW[k, l] = ...`` in index form (the element as the derivation writes it)."""
     import sympy as sp
+    from sympy.printing.precedence import precedence
+    from sympy.printing.str import StrPrinter
+
+    class FormulaPrinter(StrPrinter):
+        def _print_HadamardProduct(self, expr) -> str:
+            return " (.) ".join(self.parenthesize(arg, precedence(expr)) for arg in expr.args)
 
     keys = [key for key in derivation.results if key.endswith(" (batch)") == batch]
     key = f"dJ/d{name}" + (" (batch)" if batch else "")
@@ -184,6 +190,13 @@ def _formula(derivation, name: str, batch: bool, params: list[str] = ()) -> str 
     if result is None:
         return None
     variable = key[len("dJ/d"):].removesuffix(" (batch)")
+    text = FormulaPrinter().doprint(result.expr)
+    said = (["G = gradOutput, a row a sample"] if re.search(r"\bG\b", text) else
+            ["g = gradOutput"] if re.search(r"\bg\b", text) else [])
+    if not result.expr.atoms(sp.Indexed):
+        said += ((["* the matrix product"] if "*" in text else []) + (["(.) element-wise"] if "(.)" in text else [])
+                 + (["1 a vector of ones"] if re.search(r"\*1\b|\b1\*", text) else []))
+        return f"dJ/d{variable} = {text}" + (f"  ({'; '.join(said)})" if said else "")
     element = variable
     for section in derivation.sections:
         if section.title.startswith("Batch: ") != batch:
@@ -193,6 +206,4 @@ def _formula(derivation, name: str, batch: bool, params: list[str] = ()) -> str 
             if (isinstance(lhs, sp.Derivative) and str(lhs.expr) == "J" and len(lhs.variables) == 1
                     and isinstance(lhs.variables[0], sp.Indexed) and str(lhs.variables[0].base) == variable):
                 element = str(lhs.variables[0])
-    text = str(result.expr)
-    said = ("G = gradOutput, a row a sample; " if "G[" in text else "g = gradOutput; " if "g[" in text else "")
-    return f"dJ/d{element} = {text}  ({said}indices count from 1)"
+    return f"dJ/d{element} = {text}  ({'; '.join(said + ['indices count from 1'])})"

@@ -117,8 +117,8 @@ def test_against_derives_formulas_and_names_the_one_an_entry_should_follow(capsy
     assert status == 1
     against = out[out.index("FAIL  against derive's formulas, one sample"):]
     assert "pattern: gradWeight is transposed" in against
-    assert "should follow: dJ/dW[k, l] = g[k]*x[l]  (g = gradOutput; indices count from 1)" in against
-    assert "should follow: dJ/dW[k, l] = Sum(G[s, k]*X[s, l], (s, 1, B))" in against
+    assert "should follow: dJ/dW = g*x.T  (g = gradOutput; * the matrix product)" in against
+    assert "should follow: dJ/dW = G.T*X  (G = gradOutput, a row a sample; * the matrix product)" in against
     assert "gradBias" not in against and "gradInput" not in against  # those agree with derive's
 
 
@@ -166,3 +166,10 @@ def test_a_module_derive_layer_writes_passes_derive_check(capsys, tmp_path, expr
                          *shape_args, *extra)
     assert status == 0, out
     assert "PASS  against derive's formulas, batch of 4" in out and "checks passed." in out
+
+
+def test_against_an_element_wise_layer_prints_its_matrix_form(capsys):
+    status, out, _ = run(capsys, f"{PLANTED}:SigmoidAtInput", "--input-shape", "3", "--against", "y = sigmoid(x)")
+    assert status == 1
+    assert "should follow: dJ/dx = (-y + 1) (.) g (.) y  (g = gradOutput; (.) element-wise)" in out
+    assert "should follow: dJ/dX = (-Y + 1) (.) G (.) Y  (G = gradOutput, a row a sample; (.) element-wise)" in out

@@ -170,8 +170,8 @@ $ {check_command}
 With `--against`, derive writes its own module for the expression (the
 [layer engine](#derive-layer)'s `derive.module_source`), gives it `MyLinear`'s parameter
 values by position, and compares the two at the same inputs; a mismatch names the formula
-the entry should follow (index notation, as the engine derives it: the batch form for the
-batch). What it adds to the report above:
+the entry should follow, as the engine derives it (its matrix form where it has one, else
+its index form; the batch form for the batch). What it adds to the report above:
 
 ```text
 $ {against_command}
