@@ -522,7 +522,7 @@ class _Checker:
                  b / (a + b): "accGradParameters overwrites the gradient instead of adding to it",
                  1 / (a + b): "scale is ignored and accGradParameters overwrites the gradient "
                               "instead of adding to it"}
-        comparisons = [self.compare(one, scaled, "gradInput (backward with scale a)", "gradInput", one.shape,
+        comparisons = [self.compare(one, scaled, f"gradInput (backward with scale {a})", "gradInput", one.shape,
                                     factor_names={a: "gradInput is multiplied by scale (only the "
                                                      "parameter gradients take it)"})]
         for expected, got, gradName in zip(once, twice, self.gradNames):
