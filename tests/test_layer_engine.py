@@ -236,3 +236,16 @@ def test_cli_writes_a_module_that_runs(tmp_path):
     done = subprocess.run([sys.executable, "-m", "derive.cli", "layer", "y = tanh(W @ x + b)",
                            "--shape", "x=3", "--shape", "W=2,3", "--batch", "4"], capture_output=True, text=True)
     assert done.returncode == 0 and "Batch" in done.stdout and "tanh" in done.stdout
+
+
+def test_your_own_layer_page_checks_its_three_layers():
+    from derive.site import USER_LAYERS, layer_checks
+    from derive.site.layer import layer_page
+
+    assert [layer.expr.split("=")[1].strip()[:5] for layer in USER_LAYERS] == ["(W @ ", "softp", "sum(W"]
+    for layer in USER_LAYERS:
+        rows = layer_checks(layer)
+        assert {case for case, _, _ in rows} == {"one sample", "batch of 4"}
+        assert all(error < 1e-5 for _, _, error in rows), (layer.expr, rows)
+    page = layer_page()
+    assert page.count("### The generated module") == 3 and "**no**" not in page
