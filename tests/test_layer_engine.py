@@ -47,6 +47,8 @@ LAYERS = [
      else F.conv1d(x, W, b)),
     ("y[c,h,w] = sum(K[c,d,p,q] * x[d,h+p-1,w+q-1], d, p, q)", {"x": (2, 5, 4), "K": (3, 2, 2, 3)}, {},
      lambda x, K: F.conv2d(x[None], K)[0] if x.dim() == 3 else F.conv2d(x, K)),
+    ("y[c,t] = sum(W[c,d,q] * x[d,2*t+q-2], d, q)", {"x": (2, 8), "W": (3, 2, 3), "y": (3, 3)}, {},
+     lambda x, W: F.conv1d(x[None], W, stride=2)[0] if x.dim() == 2 else F.conv1d(x, W, stride=2)),
     ("y[i,j] = sum(A[i,k] * x[k,j], k)", {"x": (3, 2), "A": (4, 3)}, {}, lambda x, A: A @ x),
     ("y[i] = x[i] * mean(x[k] * x[k], k)", {"x": (4,)}, {}, lambda x: x * (x * x).mean(-1, keepdim=True)),
 ]
@@ -56,6 +58,7 @@ CRITERIA = [
     ("J = -sum(t * (x - log(sum(exp(x)))))", {"x": (5,)}, {"target": "t"},
      lambda x, t: -(t * torch.log_softmax(x, -1)).sum(-1)),
     ("J = sum(abs(x - t))", {"x": (4,)}, {"target": "t"}, lambda x, t: (x - t).abs().sum(-1)),
+    ("J = sum((x[i] - t[i])**2, i) / 2", {"x": (3,)}, {"target": "t"}, lambda x, t: ((x - t) ** 2).sum(-1) / 2),
 ]
 
 
