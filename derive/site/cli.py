@@ -54,10 +54,20 @@ CLI_EXAMPLES = [
     (("mse", "3", "--no-size-average"), "the plain sum of squares, sizeAverage false", 0),
     (("mse", "3", "--batch", "2", "--format", "latex", "-o", "mse.tex"),
      "the batch case as a LaTeX document, written to mse.tex", 0),
+    (("layer", "y = exp(x) / sum(exp(x))", "--shape", "x=3", "--format", "json"),
+     "any layer written as one expression: softmax, its results as JSON", 40),
+    (("layer", "y = tanh(W @ x + b)", "--shape", "x=784", "--shape", "W=256,784", "--batch", "64"),
+     "a layer of your own at any size, with the batch case", 0),
+    (("layer", "J = mean((x - t)**2)", "--shape", "x=3", "--target", "t"),
+     "a criterion: a scalar output, its target named", 0),
+    (("layer", "y = W2 @ relu(W1 @ x + b1) + b2", "--shape", "x=4", "--shape", "W1=8,4",
+      "--shape", "W2=2,8", "--module", "mlp.py", "--name", "MLP"),
+     "a two-layer MLP as a Torch7-style module, written to mlp.py", 0),
 ]
 # The site's page on what each command derives.
 CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
-             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md")}
+             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md"),
+             "layer": ("Your own layer", "layer.md#the-language")}
 
 
 # `derive check`'s example: a hand-written module with planted bugs, shipped next to this file.
