@@ -247,8 +247,8 @@ def test_your_own_layer_page_checks_its_three_layers():
 
     assert [layer.expr.split("=")[1].strip()[:5] for layer in USER_LAYERS] == ["(W @ ", "softp", "sum(W"]
     for layer in USER_LAYERS:
-        rows = layer_checks(layer)
-        assert {case for case, _, _ in rows} == {"one sample", "batch of 4"}
-        assert all(error < 1e-5 for _, _, error in rows), (layer.expr, rows)
+        report = layer_checks(layer)
+        assert report.passed and report.batch == 4, str(report)
+        assert any(result.name.startswith("Jacobians") for result in report.checks)
     page = layer_page()
     assert page.count("### The generated module") == 3 and "**no**" not in page

@@ -4,18 +4,15 @@ each at build time, with its generated module checked against central difference
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 import derive
 from derive.latex import markdown
-from derive.nn import jacobian
+from derive.nn.check import CheckReport, check, load_class
 
-from .checks import PRECISION, plain_number
+from .checks import plain_number
 from .derivation import demote, without_convention
 
 
@@ -50,37 +47,14 @@ USER_LAYERS = [
 ]
 
 
-def load_module(source: str, name: str):
-    """The class ``name`` of a generated module's source, imported from a temporary file."""
+def layer_checks(layer: UserLayer, batch: int = 4) -> CheckReport:
+    """derive check's whole list (Torch's module tests) on the layer's generated module."""
+    source = derive.module_source(layer.expr, layer.shapes, name=layer.name)
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"{name.lower()}.py"
+        path = Path(folder) / f"{layer.name.lower()}.py"
         path.write_text(source)
-        spec = importlib.util.spec_from_file_location(f"derive_site_{name.lower()}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return getattr(module, name)
-
-
-def layer_checks(layer: UserLayer, batch: int = 4) -> list[tuple[str, str, float]]:
-    """(case, array, largest |backprop - central differences|) for one sample and a batch."""
-    Layer = load_module(derive.module_source(layer.expr, layer.shapes, name=layer.name), layer.name)
-    module = Layer(rng=0)
-    rng = np.random.default_rng(1)
-    names = ["input"] + [p for p in _parameters(module)]
-    rows = []
-    for case, shape in (("one sample", Layer.inputShape), (f"batch of {batch}", (batch,) + Layer.inputShape)):
-        x = rng.uniform(-2, 2, shape)
-        for name, error in zip(names, jacobian.jacobian_errors(module, x)):
-            rows.append((case, name, error))
-    return rows
-
-
-def _parameters(module) -> list[str]:
-    params = module.parameters()
-    if not params:
-        return []
-    return [name for name in vars(module) if not name.startswith("grad")
-            and any(getattr(module, name) is p for p in params[0])]
+        Layer = load_class(path, layer.name)
+    return check(Layer(rng=0), Layer.inputShape, batch=batch)
 
 
 def layer_page() -> str:
@@ -89,18 +63,20 @@ def layer_page() -> str:
     for layer in USER_LAYERS:
         derivation = derive.layer(layer.expr, layer.shapes)
         source = derive.module_source(layer.expr, layer.shapes, name=layer.name)
-        rows = layer_checks(layer)
-        table = ["| case | array | largest error | below 1e-5 |", "|---|---|---|---|"]
-        table += [f"| {case} | {name} | {plain_number(error)} | {'yes' if error < PRECISION else '**no**'} |"
-                  for case, name, error in rows]
-        body = demote(demote(without_convention(markdown(derivation))))
-        body = body.replace(f"### {derivation.title}\n", "", 1)
+        report = layer_checks(layer)
+        table = ["| check | largest error | passed |", "|---|---|---|"]
+        table += [f"| {result.name} | {plain_number(result.error)} | {'yes' if result.passed else '**no**'} |"
+                  for result in report.checks]
+        body = demote(without_convention(markdown(derivation)))
+        body = body.replace(f"## {derivation.title}\n", "", 1)  # the page's own heading stands for it
         parts.append(f"## {layer.title}\n\n{layer.about}\n\n```sh\n{layer.command}\n```\n\n{body}\n"
                      f"### The generated module\n\n`{layer.command} --module {layer.name.lower()}.py "
                      f"--name {layer.name}` writes this file (numpy and derive.nn only):\n\n"
                      f"```python\n{source}```\n\n"
-                     f"### Check\n\nThe module's backward against central differences (perturbation "
-                     f"{jacobian.PERTURBATION:g}), computed when this page was built:\n\n" + "\n".join(table))
+                     f"### Check\n\n`derive check {layer.name.lower()}.py:{layer.name} --input-shape "
+                     f"{','.join(map(str, report.input_shape))} --batch {report.batch}`: Torch's module "
+                     f"tests, backprop against central differences among them ({report.rule}), "
+                     f"run when this page was built:\n\n" + "\n".join(table))
     return "\n\n".join(parts) + "\n"
 
 
