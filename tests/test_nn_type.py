@@ -2,10 +2,12 @@
 
 Every test taking the ``device`` fixture runs on the CPU (numpy) and, where CuPy and a
 CUDA GPU are present, again on CUDA (CuPy); without them the CUDA runs are skipped
-and say why. ``bench/gpu_check.py`` runs this file on a GPU machine.
+and say why (tests taking ``cuda`` run on CUDA only). ``bench/gpu_check.py`` runs this
+file on a GPU machine.
 """
 
 import copy
+import os
 import subprocess
 import sys
 import types
@@ -33,6 +35,8 @@ def _cuda_missing() -> str | None:
     return None if count > 0 else "CuPy sees no CUDA GPU"
 
 
+#: Why the CUDA runs are skipped here (None: they run). bench/gpu_check.py sets
+#: DERIVE_REQUIRE_CUDA=1, which turns those skips into failures.
 CUDA_MISSING = _cuda_missing()
 
 
@@ -60,17 +64,23 @@ class Device:
         return array.get() if hasattr(array, "get") else np.array(array)
 
 
-@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    CUDA_MISSING is not None, reason=f"CUDA path: {CUDA_MISSING}"))])
+def cuda_device() -> Device:
+    """The CUDA device; skipped, saying why, where there is none (failed under DERIVE_REQUIRE_CUDA=1)."""
+    if CUDA_MISSING is not None:
+        if os.environ.get("DERIVE_REQUIRE_CUDA") == "1":
+            pytest.fail(f"DERIVE_REQUIRE_CUDA=1, but {CUDA_MISSING}")
+        pytest.skip(f"CUDA path: {CUDA_MISSING}")
+    return Device("cuda")
+
+
+@pytest.fixture(params=["cpu", "cuda"])
 def device(request) -> Device:
-    return Device(request.param)
+    return Device("cpu") if request.param == "cpu" else cuda_device()
 
 
 @pytest.fixture
 def cuda() -> Device:
-    if CUDA_MISSING is not None:
-        pytest.skip(f"CUDA path: {CUDA_MISSING}")
-    return Device("cuda")
+    return cuda_device()
 
 
 def trained_linear(bias=True) -> nn.Linear:
