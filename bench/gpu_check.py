@@ -43,6 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import derive.nn as nn  # noqa: E402
+# derive's steps are those of the CPU benchmarks beside this file (run as a script, its folder is on sys.path).
+from bench_linear import derive_step as derive_linear_step  # noqa: E402
+from bench_mlp import derive_step as derive_mlp_step  # noqa: E402
+from derive.nn._backend import namespace  # noqa: E402
 
 TARGET = 1.10
 LEARNING_RATE = 1e-3
@@ -113,38 +117,34 @@ class LinearBuffers:
     def __init__(self, xp, dtype, batch, nin, nout, flat=False):
         size = nout * nin + nout
         self.flat, self.gradFlat = xp.zeros(size, dtype), xp.zeros(size, dtype)
+        # Torch's names, as derive's Linear: one restart serves both.
         if flat:
-            self.W, self.b = self.flat[:nout * nin].reshape(nout, nin), self.flat[nout * nin:]
-            self.gradW = self.gradFlat[:nout * nin].reshape(nout, nin)
-            self.gradb = self.gradFlat[nout * nin:]
+            self.weight, self.bias = self.flat[:nout * nin].reshape(nout, nin), self.flat[nout * nin:]
+            self.gradWeight = self.gradFlat[:nout * nin].reshape(nout, nin)
+            self.gradBias = self.gradFlat[nout * nin:]
         else:
-            self.W, self.b = xp.zeros((nout, nin), dtype), xp.zeros(nout, dtype)
-            self.gradW, self.gradb = xp.zeros((nout, nin), dtype), xp.zeros(nout, dtype)
+            self.weight, self.bias = xp.zeros((nout, nin), dtype), xp.zeros(nout, dtype)
+            self.gradWeight, self.gradBias = xp.zeros((nout, nin), dtype), xp.zeros(nout, dtype)
         self.isFlat = flat
         self.Y, self.gradX = xp.zeros((batch, nout), dtype), xp.zeros((batch, nin), dtype)
 
 
-def hand_linear_step(xp, X, G, s: LinearBuffers, lr):
+def hand_linear_step(X, G, s: LinearBuffers, lr):
     """Y = X W^T + b, gradX = G W, gradW += G^T X, gradb += G^T 1, then descend; into buffers."""
-    xp.matmul(X, s.W.T, out=s.Y)
-    s.Y += s.b
-    xp.matmul(G, s.W, out=s.gradX)
-    s.gradW += G.T @ X
-    s.gradb += G.sum(axis=0)
+    xp = namespace(X)
+    xp.matmul(X, s.weight.T, out=s.Y)
+    s.Y += s.bias
+    xp.matmul(G, s.weight, out=s.gradX)
+    s.gradWeight += G.T @ X
+    s.gradBias += G.sum(axis=0)
     if s.isFlat:
         s.flat -= lr * s.gradFlat
     else:
-        s.W -= lr * s.gradW
-        s.b -= lr * s.gradb
+        s.weight -= lr * s.gradWeight
+        s.bias -= lr * s.gradBias
 
 
-def derive_linear_step(xp, X, G, layer, lr):
-    layer.forward(X)
-    layer.backward(X, G)
-    layer.updateParameters(lr)
-
-
-def torch_linear_step(xp, X, G, state, lr):
+def torch_linear_step(X, G, state, lr):
     layer, optimizer = state
     layer(X).backward(G)
     optimizer.step()
@@ -162,8 +162,9 @@ class MLPBuffers:
         self.H, self.A, self.Y, self.gY, self.gA, self.gH, self.gX = (xp.zeros(shape, dtype) for shape in shapes)
 
 
-def hand_mlp_step(xp, X, T, s: MLPBuffers, lr):
+def hand_mlp_step(X, T, s: MLPBuffers, lr):
     """H = X W1^T + b1, A = max(H, 0), Y = A W2^T + b2, J = mean((Y - T)^2) as a number, backprop, descend."""
+    xp = namespace(X)
     W1, b1, W2, b2 = s.params
     gW1, gb1, gW2, gb2 = s.grads
     xp.matmul(X, W1.T, out=s.H)
@@ -189,18 +190,7 @@ def hand_mlp_step(xp, X, T, s: MLPBuffers, lr):
     return loss
 
 
-def derive_mlp_step(xp, X, T, state, lr):
-    model, criterion = state
-    output = model.forward(X)
-    loss = criterion.forward(output, T)
-    gradOutput = criterion.backward(output, T)
-    model.zeroGradParameters()
-    model.backward(X, gradOutput)
-    model.updateParameters(lr)
-    return loss
-
-
-def torch_mlp_step(xp, X, T, state, lr):
+def torch_mlp_step(X, T, state, lr):
     model, optimizer, loss_fn = state
     optimizer.zero_grad(set_to_none=False)
     loss = loss_fn(model(X), T)
@@ -268,16 +258,16 @@ def bench_linear(backend, dtype, repeats, size) -> list[str]:
     X, G = backend.array(rng.standard_normal((batch, nin)), dtype), backend.array(rng.standard_normal((batch, nout)), dtype)
     layer = nn.Linear(nin, nout).type(backend.types[dtype])
     hand, handFlat = LinearBuffers(xp, dtype, batch, nin, nout), LinearBuffers(xp, dtype, batch, nin, nout, flat=True)
-    sides = {"derive": (derive_linear_step, (xp, X, G, layer, LEARNING_RATE)),
-             "cupy": (hand_linear_step, (xp, X, G, hand, LEARNING_RATE)),
-             "cupy flat": (hand_linear_step, (xp, X, G, handFlat, LEARNING_RATE))}
+    sides = {"derive": (derive_linear_step, (X, G, layer, LEARNING_RATE)),
+             "cupy": (hand_linear_step, (X, G, hand, LEARNING_RATE)),
+             "cupy flat": (hand_linear_step, (X, G, handFlat, LEARNING_RATE))}
     if torch is not None:
         tdtype = getattr(torch, np.dtype(dtype).name)
         tlayer = torch.nn.Linear(nin, nout, device=backend.torchDevice, dtype=tdtype)
         toptimizer = torch.optim.SGD(tlayer.parameters(), lr=LEARNING_RATE)
         tX = torch.as_tensor(backend.host(X), device=backend.torchDevice)
         tG = torch.as_tensor(backend.host(G), device=backend.torchDevice)
-        sides["torch"] = (torch_linear_step, (xp, tX, tG, (tlayer, toptimizer), LEARNING_RATE))
+        sides["torch"] = (torch_linear_step, (tX, tG, (tlayer, toptimizer), LEARNING_RATE))
 
     def restart(name):
         if name == "torch":
@@ -286,13 +276,11 @@ def bench_linear(backend, dtype, repeats, size) -> list[str]:
                 tlayer.bias.copy_(torch.as_tensor(b0))
             tlayer.zero_grad(set_to_none=False)
             return
-        state = sides[name][1][3]
-        arrays = ((state.weight, state.bias, state.gradWeight, state.gradBias) if name == "derive"
-                  else (state.W, state.b, state.gradW, state.gradb))
-        arrays[0][...] = xp.asarray(W0.astype(dtype))
-        arrays[1][...] = xp.asarray(b0.astype(dtype))
-        arrays[2].fill(0)
-        arrays[3].fill(0)
+        state = sides[name][1][2]
+        state.weight[...] = xp.asarray(W0.astype(dtype))
+        state.bias[...] = xp.asarray(b0.astype(dtype))
+        state.gradWeight.fill(0)
+        state.gradBias.fill(0)
 
     # Every side computes the same step.
     for name, (step, args) in sides.items():
@@ -300,9 +288,8 @@ def bench_linear(backend, dtype, repeats, size) -> list[str]:
         step(*args)
     tolerance = 1e-4 if dtype == np.float32 else 1e-10
     for name in sides:
-        W = (backend.host(sides[name][1][3].weight) if name == "derive" else
-             sides[name][1][3][0].weight.detach().cpu().numpy() if name == "torch" else backend.host(sides[name][1][3].W))
-        np.testing.assert_allclose(W, backend.host(hand.W), rtol=tolerance, atol=tolerance, err_msg=name)
+        W = (tlayer.weight.detach().cpu().numpy() if name == "torch" else backend.host(sides[name][1][2].weight))
+        np.testing.assert_allclose(W, backend.host(hand.weight), rtol=tolerance, atol=tolerance, err_msg=name)
     times = interleaved(backend, sides, restart, repeats)
     return report(f"Linear step ({batch}, {nin}->{nout}), {np.dtype(dtype).name}", times, ["cupy", "cupy flat"])
 
@@ -317,8 +304,8 @@ def bench_mlp(backend, dtype, repeats) -> list[str]:
     model.type(backend.types[dtype])
     criterion = nn.MSECriterion().type(backend.types[dtype])
     hand = MLPBuffers(xp, dtype, batch, nin, hidden, nout)
-    sides = {"derive": (derive_mlp_step, (xp, X, T, (model, criterion), LEARNING_RATE)),
-             "cupy": (hand_mlp_step, (xp, X, T, hand, LEARNING_RATE))}
+    sides = {"derive": (derive_mlp_step, (model, criterion, X, T, LEARNING_RATE)),
+             "cupy": (hand_mlp_step, (X, T, hand, LEARNING_RATE))}
     if torch is not None:
         tdtype = getattr(torch, np.dtype(dtype).name)
         tmodel = torch.nn.Sequential(torch.nn.Linear(nin, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, nout))
@@ -326,7 +313,7 @@ def bench_mlp(backend, dtype, repeats) -> list[str]:
         toptimizer = torch.optim.SGD(tmodel.parameters(), lr=LEARNING_RATE)
         tX = torch.as_tensor(backend.host(X), device=backend.torchDevice)
         tT = torch.as_tensor(backend.host(T), device=backend.torchDevice)
-        sides["torch"] = (torch_mlp_step, (xp, tX, tT, (tmodel, toptimizer, torch.nn.MSELoss()), LEARNING_RATE))
+        sides["torch"] = (torch_mlp_step, (tX, tT, (tmodel, toptimizer, torch.nn.MSELoss()), LEARNING_RATE))
 
     def restart(name):
         if name == "torch":
@@ -360,9 +347,9 @@ def crossover(backend, dtype, repeats, sizes) -> None:
         rng = np.random.default_rng(0)
         X, G = rng.standard_normal((batch, n)).astype(dtype), rng.standard_normal((batch, n)).astype(dtype)
         layers = {"cpu": nn.Linear(n, n, rng=0).type(cpuType), "gpu": nn.Linear(n, n, rng=0).type(backend.types[dtype])}
-        sides = {"cpu": (derive_linear_step, (np, X, G, layers["cpu"], LEARNING_RATE)),
-                 "gpu": (derive_linear_step, (backend.xp, backend.array(X, dtype), backend.array(G, dtype),
-                                              layers["gpu"], LEARNING_RATE))}
+        sides = {"cpu": (derive_linear_step, (X, G, layers["cpu"], LEARNING_RATE)),
+                 "gpu": (derive_linear_step, (backend.array(X, dtype), backend.array(G, dtype), layers["gpu"],
+                                              LEARNING_RATE))}
         times = interleaved(backend, sides, lambda name: None, repeats)
         r = ratio(times, "cpu", "gpu")
         print(f"  ({batch}, {n}->{n}), {batch * n * n} multiply-adds per product: "
