@@ -255,7 +255,8 @@ def bench_linear(backend, dtype, repeats, size) -> list[str]:
     batch, nin, nout = size
     rng = np.random.default_rng(0)
     W0, b0 = rng.uniform(-1, 1, (nout, nin)) / np.sqrt(nin), rng.uniform(-1, 1, nout) / np.sqrt(nin)
-    X, G = backend.array(rng.standard_normal((batch, nin)), dtype), backend.array(rng.standard_normal((batch, nout)), dtype)
+    X = backend.array(rng.standard_normal((batch, nin)), dtype)
+    G = backend.array(rng.standard_normal((batch, nout)), dtype)
     layer = nn.Linear(nin, nout).type(backend.types[dtype])
     hand, handFlat = LinearBuffers(xp, dtype, batch, nin, nout), LinearBuffers(xp, dtype, batch, nin, nout, flat=True)
     sides = {"derive": (derive_linear_step, (X, G, layer, LEARNING_RATE)),
@@ -298,7 +299,8 @@ def bench_mlp(backend, dtype, repeats) -> list[str]:
     xp, torch = backend.xp, backend.torch
     batch, nin, hidden, nout = MLP_SIZE
     rng = np.random.default_rng(0)
-    X, T = backend.array(rng.standard_normal((batch, nin)), dtype), backend.array(rng.uniform(size=(batch, nout)), dtype)
+    X = backend.array(rng.standard_normal((batch, nin)), dtype)
+    T = backend.array(rng.uniform(size=(batch, nout)), dtype)
     model = nn.Sequential().add(nn.Linear(nin, hidden, rng=1)).add(nn.ReLU()).add(nn.Linear(hidden, nout, rng=2))
     start = [p.copy() for p in model.parameters()[0]]  # numpy float64
     model.type(backend.types[dtype])
@@ -352,9 +354,9 @@ def crossover(backend, dtype, repeats, sizes) -> None:
                                               LEARNING_RATE))}
         times = interleaved(backend, sides, lambda name: None, repeats)
         r = ratio(times, "cpu", "gpu")
+        cpuTime, gpuTime = statistics.median(times["cpu"]), statistics.median(times["gpu"])
         print(f"  ({batch}, {n}->{n}), {batch * n * n} multiply-adds per product: "
-              f"cpu {statistics.median(times['cpu']) * 1e6:.1f} us, gpu {statistics.median(times['gpu']) * 1e6:.1f} us, "
-              f"cpu/gpu {r:.2f}x")
+              f"cpu {cpuTime * 1e6:.1f} us, gpu {gpuTime * 1e6:.1f} us, cpu/gpu {r:.2f}x")
         if r > 1 and firstGPUWin is None:
             firstGPUWin = (batch, n)
     if firstGPUWin is None:
@@ -373,8 +375,8 @@ def parse_args(argv):
     parser.add_argument("--no-tests", action="store_true", help="skip the pytest run")
     parser.add_argument("--no-bench", action="store_true", help="skip the benchmark")
     parser.add_argument("--repeats", type=int, default=21, help="interleaved repeats per benchmark (default 21)")
-    parser.add_argument("--quick", action="store_true",
-                        help="3 repeats, Linear at (32, 128->128), the small crossover sizes: a smoke run of the harness")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of the harness: 3 repeats, "
+                        "Linear at (32, 128->128), the small crossover sizes")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be a positive int, got {args.repeats}")

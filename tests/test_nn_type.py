@@ -343,8 +343,9 @@ def test_a_numpy_module_refuses_an_array_of_another_library_without_importing_it
     fake.ndarray = ndarray
     monkeypatch.setitem(sys.modules, "cupy", fake)
     assert namespace(ndarray()) is fake and namespace(np.ones(2)) is np
-    with pytest.raises(TypeError, match=r"^Linear\(2 -> 3\): input must be a numpy array, got cupy\.ndarray: "
-                                        r"move the module to it with \.cuda\(\), or the array to the CPU with \.get\(\)$"):
+    message = (r"^Linear\(2 -> 3\): input must be a numpy array, got cupy\.ndarray: "
+               r"move the module to it with \.cuda\(\), or the array to the CPU with \.get\(\)$")
+    with pytest.raises(TypeError, match=message):
         nn.Linear(2, 3, rng=0).forward(ndarray())
 
 

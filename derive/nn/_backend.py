@@ -29,7 +29,11 @@ _DTYPE_NAMES = {np.dtype(np.float64): "torch.DoubleTensor", np.dtype(np.float32)
 
 
 class CudaUnavailableError(RuntimeError):
-    """``cuda()`` was called but CuPy is not installed, or it sees no CUDA GPU."""
+    """``cuda()`` was called but CuPy is not installed, or it sees no CUDA GPU; the message
+    (one line) says which, and what to install."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 def namespace(array, *others):
@@ -64,8 +68,8 @@ def cuda_namespace():
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CuPy's CUDARuntimeError when there is no driver or no device
-        raise CudaUnavailableError(
-            f"cuda() needs a CUDA GPU, and CuPy sees none ({error}); CuPy comes with pip install 'derive[cuda]'") from None
+        raise CudaUnavailableError(f"cuda() needs a CUDA GPU, and CuPy sees none ({error}); "
+                                   "CuPy comes with pip install 'derive[cuda]'") from None
     if count < 1:
         raise CudaUnavailableError(
             "cuda() needs a CUDA GPU, and CuPy sees none; CuPy comes with pip install 'derive[cuda]'")

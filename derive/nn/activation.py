@@ -13,7 +13,6 @@ from . import _kernels as kernels
 from .module import Module, check_array, compute_dtype, resized
 
 
-
 class _Elementwise(Module):
     """y = f(x) element by element: fits the ``output`` and ``gradInput`` buffers to the input.
 

@@ -14,7 +14,6 @@ from . import _kernels as kernels
 from .module import Module, check_array, compute_dtype, convert_fields, resized
 
 
-
 class Criterion:
     """Base class of losses: holds ``output`` (a float) and ``gradInput``."""
 
@@ -43,7 +42,7 @@ class Criterion:
         """Compute ``gradInput`` = dJ/dinput; a criterion overrides this."""
         return self.gradInput
 
-    def type(self, type=None, tensorCache: dict | None = None):
+    def type(self, type=None, tensorCache: dict | None = None) -> Criterion | str:
         """Convert the criterion's arrays (``gradInput``) to ``type``, as Module.type; return the criterion.
         Without ``type``, return its type's name."""
         if type is None:

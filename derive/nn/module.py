@@ -19,6 +19,8 @@ takes inputs from there only; ``type``, ``float``, ``double`` and ``cuda`` move 
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ._backend import converted, is_array, namespace, resolve_type
@@ -56,7 +58,8 @@ def compute_dtype(owner: str, name: str, array: np.ndarray) -> np.dtype:
 
 
 def resized(buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """``buffer`` if it has this shape and dtype, else a new array of zeros that has, where ``buffer`` lives (Torch's resize)."""
+    """``buffer`` if it has this shape and dtype, else a new array of zeros that has, where
+    ``buffer`` lives (Torch's resize)."""
     if buffer.shape != shape or buffer.dtype != dtype:
         return namespace(buffer).zeros(shape, dtype)
     return buffer
@@ -183,7 +186,7 @@ class Module:
                     or any(gradParam.base is not flat[1] for gradParam in gradParams)):
                 self._flatten()
 
-    def type(self, type=None, tensorCache: dict | None = None):
+    def type(self, type=None, tensorCache: dict | None = None) -> Module | str:
         """Convert every array of the module (parameters, gradients, ``output``, ``gradInput``)
         and of its children to ``type``; return the module. Without ``type``, return its type's name.
 
@@ -240,10 +243,10 @@ def convert_fields(owner, type, tensorCache: dict) -> None:
     def convert(value):
         if is_array(value):
             return converted(value, xp, dtype, tensorCache)
-        if hasattr(value, "_arrayClass") and not isinstance(value, builtins_type):  # a Module or Criterion
+        if hasattr(value, "_arrayClass") and not isinstance(value, builtins.type):  # a Module or Criterion
             return value.type(name, tensorCache)
         if isinstance(value, (list, tuple)):
-            return builtins_type(value)(convert(item) for item in value)
+            return builtins.type(value)(convert(item) for item in value)
         if isinstance(value, dict):
             return {key: convert(item) for key, item in value.items()}
         return value
@@ -256,5 +259,3 @@ def convert_fields(owner, type, tensorCache: dict) -> None:
         fields[key] = None
     owner._arrayClass, owner._type = xp.ndarray, name
 
-
-builtins_type = type
