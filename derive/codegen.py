@@ -7,9 +7,10 @@ wraps each printed result in a small function that writes into a preallocated bu
 ``derive/nn/_kernels.py``; a test fails when that file is stale.
 
 The kernels run on the array library of their arguments, numpy or CuPy: each starts
-with ``xp = namespace(<its first array argument>)`` (``derive.nn._backend``) and calls
-``xp.<function>`` where numpy code says ``np.<function>``.  Only ``np.errstate`` stays
-numpy's: it sets numpy's floating-point error state, and CuPy raises no such errors.
+with ``xp = np if a.__class__ is ndarray else namespace(a)`` for its first array argument
+``a`` (``derive.nn._backend.namespace``) and calls ``xp.<function>`` where numpy code says
+``np.<function>``.  Only ``np.errstate`` stays numpy's: it sets numpy's floating-point
+error state, and CuPy raises no such errors.
 """
 
 from __future__ import annotations
@@ -138,8 +139,10 @@ def _function(name: str, args: str, doc: str, lines: list[str], target: str | No
 
 
 def _prologue(args: str) -> str:
-    """``xp = namespace(first argument)``: numpy or cupy, as the arrays the kernel is given (the first is one)."""
-    return f"xp = namespace({args.split(',')[0].strip()})"
+    """``xp``: numpy or cupy, as the first argument (an array); numpy's class is tested inline,
+    as a call costs a few percent of a small layer's step (bench/bench_linear.py)."""
+    array = args.split(",")[0].strip()
+    return f"xp = np if {array}.__class__ is ndarray else namespace({array})"
 
 
 def _doc(result: str, expr: sp.MatrixExpr) -> str:
@@ -343,6 +346,7 @@ def kernels_source() -> str:
         "the one ``namespace`` finds for its first argument.\n"
         '"""\n\n'
         "import numpy as np\n\n"
-        "from derive.nn._backend import namespace\n"
+        "from derive.nn._backend import namespace\n\n"
+        "ndarray = np.ndarray\n"
     )
     return header + "\n\n" + "\n\n".join(blocks)

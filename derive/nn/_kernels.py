@@ -15,10 +15,12 @@ import numpy as np
 
 from derive.nn._backend import namespace
 
+ndarray = np.ndarray
+
 
 def linear_update_output(input, weight, bias, output):
     """output = W*x + b"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.matmul(weight, input, out=output)
     output += bias
     return output
@@ -26,14 +28,14 @@ def linear_update_output(input, weight, bias, output):
 
 def linear_update_grad_input(grad_output, weight, grad_input):
     """gradInput = W.T*g"""
-    xp = namespace(grad_output)
+    xp = np if grad_output.__class__ is ndarray else namespace(grad_output)
     xp.matmul(weight.T, grad_output, out=grad_input)
     return grad_input
 
 
 def linear_acc_grad_parameters(input, grad_output, scale, grad_weight, grad_bias):
     """gradWeight += scale * g*x.T; gradBias += scale * g"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     gradient = xp.outer(grad_output, input)
     if scale != 1:
         gradient *= scale
@@ -47,7 +49,7 @@ def linear_acc_grad_parameters(input, grad_output, scale, grad_weight, grad_bias
 
 def linear_update_output_batch(input, weight, bias, output):
     """output = X*W.T + 1*b.T"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.matmul(input, weight.T, out=output)
     output += bias
     return output
@@ -55,14 +57,14 @@ def linear_update_output_batch(input, weight, bias, output):
 
 def linear_update_grad_input_batch(grad_output, weight, grad_input):
     """gradInput = G*W"""
-    xp = namespace(grad_output)
+    xp = np if grad_output.__class__ is ndarray else namespace(grad_output)
     xp.matmul(grad_output, weight, out=grad_input)
     return grad_input
 
 
 def linear_acc_grad_parameters_batch(input, grad_output, scale, grad_weight, grad_bias):
     """gradWeight += scale * G.T*X; gradBias += scale * G.T*1"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     gradient = grad_output.T @ input
     if scale != 1:
         gradient *= scale
@@ -76,14 +78,14 @@ def linear_acc_grad_parameters_batch(input, grad_output, scale, grad_weight, gra
 
 def linear_nobias_update_output(input, weight, output):
     """output = W*x"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.matmul(weight, input, out=output)
     return output
 
 
 def linear_nobias_acc_grad_parameters(input, grad_output, scale, grad_weight):
     """gradWeight += scale * g*x.T"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     gradient = xp.outer(grad_output, input)
     if scale != 1:
         gradient *= scale
@@ -92,14 +94,14 @@ def linear_nobias_acc_grad_parameters(input, grad_output, scale, grad_weight):
 
 def linear_nobias_update_output_batch(input, weight, output):
     """output = X*W.T"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.matmul(input, weight.T, out=output)
     return output
 
 
 def linear_nobias_acc_grad_parameters_batch(input, grad_output, scale, grad_weight):
     """gradWeight += scale * G.T*X"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     gradient = grad_output.T @ input
     if scale != 1:
         gradient *= scale
@@ -108,7 +110,7 @@ def linear_nobias_acc_grad_parameters_batch(input, grad_output, scale, grad_weig
 
 def sigmoid_update_output(input, output):
     """output = 1/(1 + exp(-input))"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     with np.errstate(over="ignore"):
         xp.negative(input, out=output)
         xp.exp(output, out=output)
@@ -119,7 +121,7 @@ def sigmoid_update_output(input, output):
 
 def sigmoid_update_grad_input(output, grad_output, grad_input):
     """grad_input = grad_output*output*(1 - output)"""
-    xp = namespace(output)
+    xp = np if output.__class__ is ndarray else namespace(output)
     xp.subtract(1, output, out=grad_input)
     xp.multiply(grad_input, grad_output, out=grad_input)
     xp.multiply(grad_input, output, out=grad_input)
@@ -128,14 +130,14 @@ def sigmoid_update_grad_input(output, grad_output, grad_input):
 
 def tanh_update_output(input, output):
     """output = tanh(input)"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.tanh(input, out=output)
     return output
 
 
 def tanh_update_grad_input(output, grad_output, grad_input):
     """grad_input = grad_output*(1 - output**2)"""
-    xp = namespace(output)
+    xp = np if output.__class__ is ndarray else namespace(output)
     xp.square(output, out=grad_input)
     xp.negative(grad_input, out=grad_input)
     xp.add(grad_input, 1, out=grad_input)
@@ -145,14 +147,14 @@ def tanh_update_grad_input(output, grad_output, grad_input):
 
 def relu_update_output(input, output):
     """output = Piecewise((input, input > 0), (0, True))"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.maximum(input, 0, out=output)
     return output
 
 
 def relu_update_grad_input(input, grad_output, grad_input):
     """grad_input = grad_output*Piecewise((1, input > 0), (0, True))"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.greater(input, 0, out=grad_input)
     xp.multiply(grad_input, grad_output, out=grad_input)
     return grad_input
@@ -160,7 +162,7 @@ def relu_update_grad_input(input, grad_output, grad_input):
 
 def mse_update_output(input, target, size_average):
     """J = Trace((input.T - target.T)*(input - target))/N if size_average (N = input.size), else Trace((input.T - target.T)*(input - target))"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     difference = input - target
     # Trace(D^T D) is the sum of the squared elements of D.
     total = float(xp.vdot(difference, difference))
@@ -169,7 +171,7 @@ def mse_update_output(input, target, size_average):
 
 def mse_update_grad_input(input, target, size_average, grad_input):
     """grad_input = (2/N)*(input - target) if size_average, else 2*input - 2*target"""
-    xp = namespace(input)
+    xp = np if input.__class__ is ndarray else namespace(input)
     xp.subtract(input, target, out=grad_input)
     grad_input *= 2/input.size if size_average else 2
     return grad_input

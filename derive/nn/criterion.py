@@ -25,6 +25,7 @@ class Criterion:
     def __init__(self) -> None:
         self.output = 0.0
         self.gradInput = np.zeros(0)
+        self._arrayClass = np.ndarray  # read on the hot path (see Module)
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float:
         """Compute and return the loss ``output`` for ``input`` against ``target``."""

@@ -85,6 +85,8 @@ class Module:
         self.output = np.zeros(0)
         self.gradInput = np.zeros(0)
         self.train = True
+        # An instance attribute, read on the hot path: Python 3.11 reads those faster than a class's.
+        self._arrayClass = np.ndarray
 
     def forward(self, input: np.ndarray) -> np.ndarray:
         """Compute and return ``output`` for ``input``."""
