@@ -1,10 +1,10 @@
 """Where arrays live: numpy (the CPU) or CuPy (a CUDA GPU).
 
 The generated kernels take their array module from their arguments
-(``xp = namespace(input)``), so one source serves both. CuPy is optional (the
-``derive[cuda]`` extra) and is imported only by ``cuda()``: a CuPy array can only
-exist once CuPy is imported, so ``namespace`` looks it up in ``sys.modules`` and
-never imports it itself.
+(``xp = np if input.__class__ is ndarray else namespace(input)``), so one source
+serves both. CuPy is optional (the ``derive[cuda]`` extra) and is imported only by
+``cuda()``: a CuPy array can only exist once CuPy is imported, so ``namespace``
+looks it up in ``sys.modules`` and never imports it itself.
 """
 
 from __future__ import annotations
