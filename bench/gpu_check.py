@@ -353,7 +353,8 @@ def crossover(backend, dtype, repeats, sizes) -> None:
         sides = {"cpu": (derive_linear_step, (X, G, layers["cpu"], LEARNING_RATE)),
                  "gpu": (derive_linear_step, (backend.array(X, dtype), backend.array(G, dtype), layers["gpu"],
                                               LEARNING_RATE))}
-        times = interleaved(backend, sides, lambda name: None, repeats)
+        # Gradients zeroed before each block, so the parameters stay near where they started.
+        times = interleaved(backend, sides, lambda name: layers[name].zeroGradParameters(), repeats)
         r = ratio(times, "cpu", "gpu")
         cpuTime, gpuTime = statistics.median(times["cpu"]), statistics.median(times["gpu"])
         print(f"  ({batch}, {n}->{n}), {batch * n * n} multiply-adds per product: "
