@@ -14,3 +14,7 @@ __all__ += ["Sigmoid", "Tanh", "ReLU", "Sequential", "Criterion", "MSECriterion"
 from .check import CheckReport, check
 
 __all__ += ["check", "CheckReport"]
+
+from ._backend import CudaUnavailableError
+
+__all__ += ["CudaUnavailableError"]
