@@ -92,6 +92,63 @@ def test_without_npm_the_build_says_so_in_one_line(tmp_path, monkeypatch):
     assert "\n" not in str(error.value)
 
 
+def _tarball(path: Path, members: list[tuple[str, bytes | None, str | None]]) -> Path:
+    """A .tgz of (name, content, symlink target) members."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content, link in members:
+            info = tarfile.TarInfo(name)
+            if link is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                archive.addfile(info)
+            else:
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    return path
+
+
+def test_mathjax_is_extracted_without_the_tarfile_filter_argument(tmp_path, monkeypatch):
+    """Python 3.11.2 (Debian 12) has no ``filter=`` on extractall: the build must not need it."""
+    import tarfile
+
+    def old_extractall(self, path=".", members=None, *, numeric_owner=False):
+        raise AssertionError("extractall is not needed to unpack MathJax")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
+    files = {"package/es5/tex-mml-chtml.js": b"// mathjax",
+             "package/es5/input/tex/extensions/boldsymbol.js": b"// boldsymbol",
+             "package/es5/sre/other.js": b"// not needed"}
+    tarball = _tarball(tmp_path / "mathjax.tgz", [(n, c, None) for n, c in files.items()])
+    from derive.site import mathjax
+
+    with tarfile.open(tarball) as archive:
+        members = [m for m in archive.getmembers() if mathjax._needed(m)]
+        mathjax.extract(archive, members, tmp_path / "out")
+    written = {p.relative_to(tmp_path / "out").as_posix(): p.read_bytes()
+               for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert written == {name: content for name, content in files.items() if "sre" not in name}
+
+
+@pytest.mark.parametrize("member", [
+    ("package/es5/input/tex/extensions/../../../../../evil.js", b"x", None),
+    ("/tmp/evil.js", b"x", None),
+    ("package/es5/input/tex/extensions/link.js", None, "/etc/passwd"),
+])
+def test_an_unsafe_tarball_member_is_refused_before_anything_is_written(tmp_path, member):
+    import tarfile
+
+    from derive.site import mathjax
+
+    safe = ("package/es5/tex-mml-chtml.js", b"// mathjax", None)
+    tarball = _tarball(tmp_path / "bad.tgz", [safe, member])
+    with tarfile.open(tarball) as archive, pytest.raises(site.SiteBuildError, match="unsafe member"):
+        mathjax.extract(archive, archive.getmembers(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "evil.js").exists()
+
+
 def table_rows(html: str) -> list[list[str]]:
     """The cells of every body row of every table, as text."""
     rows = []
