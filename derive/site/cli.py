@@ -53,10 +53,14 @@ CLI_EXAMPLES = [
     (("mse", "3", "--no-size-average"), "the plain sum of squares, sizeAverage false", 0),
     (("mse", "3", "--batch", "2", "--format", "latex", "-o", "mse.tex"),
      "the batch case as a LaTeX document, written to mse.tex", 0),
+    (("sequential",), "nn.Sequential(Linear(2 -> 3), Sigmoid, Linear(3 -> 1)): the chain rule", 0),
+    (("sequential", "--sizes", "3", "4", "2", "--activation", "tanh"),
+     "another stack: Linear(3 -> 4), Tanh, Linear(4 -> 2)", 0),
 ]
 # The site's page on what each command derives.
 CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
-             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md")}
+             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md"),
+             "sequential": ("Sequential", "sequential.md")}
 
 
 def cli_commands() -> list[str]:
