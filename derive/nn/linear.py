@@ -23,7 +23,7 @@ from ._kernels import (
     linear_update_output,
     linear_update_output_batch,
 )
-from .module import Module, check_array, compute_dtype, resized
+from .module import Module, check_array, compute_dtype, real_number, resized
 
 ndarray = np.ndarray
 
@@ -74,6 +74,8 @@ class Linear(Module):
 
         ``rng`` is a seed or a ``numpy.random.Generator`` (None: fresh entropy).
         """
+        if stdv is not None:
+            stdv = real_number(f"{self._name()}.reset", "stdv", stdv, minimum=0)
         s = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(self.inputSize)
         rng = np.random.default_rng(rng)
         self.weight[...] = rng.uniform(-s, s, self.weight.shape)
@@ -139,6 +141,24 @@ class Linear(Module):
                 linear_acc_grad_parameters_batch(input, gradOutput, scale, self.gradWeight, self.gradBias)
         return self.gradInput
 
+    def __setattr__(self, name: str, value) -> None:
+        # Assigning a parameter is rare (loading weights): check it here, where the
+        # mistake is made, not later inside a kernel's matmul.
+        if name in _PARAMETER_SLOTS:
+            self._checkParameter(name, value)
+        object.__setattr__(self, name, value)
+
+    def _checkParameter(self, name: str, value) -> None:
+        """Raise unless ``value`` fits the slot ``name``: a floating array of the slot's shape (bias: or None)."""
+        if value is None and name in ("bias", "gradBias"):
+            return
+        check_array(self._name(), name, value)
+        shape = (self.outputSize, self.inputSize) if name in ("weight", "gradWeight") else (self.outputSize,)
+        if value.shape != shape:
+            raise ValueError(f"{self._name()}: {name} must have shape {shape}, got {value.shape}")
+        if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"{self._name()}: {name} must hold floating-point numbers, got dtype {value.dtype}")
+
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         # Linear.backward runs the kernels itself, so it would skip an overridden
@@ -180,6 +200,9 @@ class Linear(Module):
     def __repr__(self) -> str:
         text = f"nn.Linear({self.inputSize} -> {self.outputSize})"
         return text if self.bias is not None else text + " without bias"
+
+
+_PARAMETER_SLOTS = frozenset(("weight", "gradWeight", "bias", "gradBias"))
 
 
 def _positive_int(name: str, value) -> int:

@@ -15,6 +15,8 @@ Once a new array is assigned to ``weight``, ``bias``, ``gradWeight`` or
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -22,6 +24,20 @@ def check_array(owner: str, name: str, value) -> None:
     """Raise TypeError unless ``value`` is a numpy array; ``owner: name`` starts the message."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{owner}: {name} must be a numpy array, got {type(value).__name__}")
+
+
+def real_number(owner: str, name: str, value, minimum: float | None = None) -> float:
+    """``value`` as a float if it is a finite real number (not a bool, not a string), else raise.
+
+    With ``minimum``, a smaller value is a ValueError too. ``owner: name`` starts the message.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{owner}: {name} must be at least {minimum}, got {value!r}")
+    return float(value)
 
 
 def compute_dtype(owner: str, name: str, array: np.ndarray) -> np.dtype:
@@ -101,6 +117,9 @@ class Module:
 
     def updateParameters(self, learningRate: float) -> None:
         """Gradient-descent step in place: p -= learningRate * gradP for every parameter."""
+        # A float passes with one subtraction and two comparisons (x - x is nan for nan and inf).
+        if learningRate.__class__ is not float or learningRate - learningRate != 0:
+            learningRate = real_number(f"{type(self).__name__}.updateParameters", "learningRate", learningRate)
         flat = self._flatBuffers()
         if flat is not None:
             flatParams, flatGradParams = flat
