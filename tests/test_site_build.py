@@ -1,5 +1,6 @@
 """The docs site builds with `mkdocs build --strict`, the same way every time."""
 
+import gzip
 import os
 import re
 import shutil
@@ -23,12 +24,13 @@ PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/
          "regression-loss.svg", "regression-parameters.svg"]
 
 
-def build(site_dir: Path) -> None:
+def build(site_dir: Path, root: Path = ROOT) -> None:
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     env.pop("SITE_URL", None)
+    env.pop("SOURCE_DATE_EPOCH", None)
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=root, env=env, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -69,13 +71,35 @@ def test_nothing_generated_is_written_into_docs(built):
     assert not (built / "hooks").exists()
 
 
-def test_two_builds_are_identical(built, tmp_path):
+def test_two_builds_are_identical_and_a_tarball_leaves_the_date_out(built, tmp_path):
+    # The second build is of the same tree without its .git, as from a release tarball:
+    # the same bytes, but for the sitemap, which has no commit date to give (not 1970).
+    tarball_tree = tmp_path / "derive"
+    shutil.copytree(ROOT, tarball_tree, ignore=shutil.ignore_patterns(".git", "site", "__pycache__"))
     again = tmp_path / "again"
-    build(again)
+    build(again, root=tarball_tree)
     first, second = tree(built), tree(again)
     assert sorted(first) == sorted(second)
     differing = [name for name in first if first[name] != second[name]]
-    assert differing == []
+    assert differing == ["sitemap.xml", "sitemap.xml.gz"]
+    assert "<lastmod>" in first["sitemap.xml"].decode()
+    sitemap = second["sitemap.xml"].decode()
+    assert "<loc>" in sitemap and "<lastmod>" not in sitemap
+    assert gzip.decompress(second["sitemap.xml.gz"]).decode() == sitemap
+    assert second["sitemap.xml.gz"][4:8] == bytes(4)  # gzip's MTIME 0: no time stamp
+
+
+def test_build_date_is_SOURCE_DATE_EPOCH_else_the_last_commit_else_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert site.build_date(tmp_path) == "2023-11-14"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(site.SiteBuildError, match="SOURCE_DATE_EPOCH must be a number of seconds"):
+        site.build_date(tmp_path)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    committed = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--date=format-local:%Y-%m-%d", "--format=%cd"],
+                               capture_output=True, text=True, env=dict(os.environ, TZ="UTC")).stdout.strip()
+    assert site.build_date(ROOT) == committed
+    assert site.build_date(tmp_path) is None  # a tree without .git, as a tarball unpacks
 
 
 def test_a_tarball_that_is_not_the_pinned_mathjax_is_refused(tmp_path):
