@@ -108,6 +108,13 @@ def _derivations():
         "relu 3": lambda: activation("relu", 3),
         "mse 3 batch 2": lambda: mse(3, batch=2),
         "sequential": lambda: sequential(2, 3, 1, activation="tanh"),
+        # The sizes a new user tried: each ran off the page before the display was fitted.
+        "linear 784 256 batch 64": lambda: linear(784, 256, batch=64),
+        "linear 2 3 batch 4": lambda: linear(2, 3, batch=4),
+        "linear 64 64 batch 8 no bias": lambda: linear(64, 64, batch=8, bias=False),
+        "tanh 5 batch 3": lambda: activation("tanh", 5, batch=3),
+        "mse 7 batch 3 summed": lambda: mse(7, batch=3, size_average=False),
+        "sequential 4 5 3": lambda: sequential(4, 5, 3),
     }
 
 
@@ -119,3 +126,14 @@ def test_document_compiles_with_pdflatex(tmp_path, name):
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
     assert (tmp_path / "d.pdf").stat().st_size > 1000
+    # Everything fits the text block: no line more than 10pt wider than it.
+    log = (tmp_path / "d.log").read_text(errors="replace")
+    overfull = [float(width) for width in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
+    assert "Overfull \\hbox" not in log or overfull, "the log's format changed"
+    assert [width for width in overfull if width > 10] == []
+
+
+def test_markdown_code_is_typewriter_in_a_document():
+    tex = document(linear(2, 3))
+    assert r"\texttt{zeroGradParameters}" in tex and r"\texttt{updateParameters(learningRate)}" in tex
+    assert "`" not in tex
