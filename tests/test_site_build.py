@@ -64,6 +64,17 @@ def test_mathjax_is_served_from_the_site(built):
     assert re.search(r'<script src="assets/mathjax/tex-mml-chtml\.js">', index)
 
 
+def test_home_and_linear_credit_the_tutorial_and_its_notebooks(built):
+    from derive.site.tutorial import (TUTORIAL_NOTEBOOK_URL, TUTORIAL_NOTEBOOKS_URL, TUTORIAL_TITLE,
+                                      TUTORIAL_URL)
+
+    for page in ("index.html", "linear/index.html"):
+        html = (built / page).read_text()
+        assert f'href="{TUTORIAL_URL}"' in html, page
+        assert f'href="{TUTORIAL_NOTEBOOK_URL}"' in html and f'href="{TUTORIAL_NOTEBOOKS_URL}"' in html
+        assert TUTORIAL_TITLE in html
+
+
 def test_nothing_generated_is_written_into_docs(built):
     for page in ["linear.md", "numeric-checks.md", "numeric-checks-step-size.svg", "sigmoid.md",
                  "mse.md", "sequential.md", "regression.md", "regression-loss.svg"]:

@@ -10,7 +10,8 @@ from derive.symbolic import linear, linear_example
 from .derivation import demote, without_convention
 from .snippets import snippet_with_output
 from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
-                       TUTORIAL_PRINTS, TUTORIAL_WEIGHT, four_decimals, tutorial_numbers)
+                       TUTORIAL_PRINTS, TUTORIAL_WEIGHT, four_decimals, tutorial_credit,
+                       tutorial_numbers)
 
 
 LINEAR_BATCH = 4  # the batch size the batch page is derived at
@@ -56,6 +57,8 @@ def linear_page() -> str:
     )
     return f"""\
 # Linear: backward propagation
+
+This page follows {tutorial_credit()}, step by step, and checks its numbers.
 
 A layer `nn.Linear(2 -> 3)` computes \\(\\mathbf{{y}} = \\mathbf{{W}}\\mathbf{{x}} + \\mathbf{{b}}\\).
 Training it takes the three calls the tutorial walks through, in this order:

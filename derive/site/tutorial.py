@@ -9,6 +9,21 @@ import numpy as np
 from derive.nn import Linear
 
 
+# The tutorial this site follows, and its notebooks.
+TUTORIAL_TITLE = "Torch NN Tutorial 6 : Backward Propagation ( part 3 : nn.Module )"
+TUTORIAL_AUTHOR = "Mark Chang"
+TUTORIAL_URL = "https://ckmarkoh.github.io/blog/2017/01/01/torch-nn-tutorial-6-backward-propagation-part-3/"
+TUTORIAL_NOTEBOOKS_URL = "https://github.com/ckmarkoh/torch_nn_tutorials"
+TUTORIAL_NOTEBOOK_URL = TUTORIAL_NOTEBOOKS_URL + "/blob/master/6_backward_propagation_part_3.ipynb"
+
+
+def tutorial_credit() -> str:
+    """The tutorial, its author and its notebooks, as markdown links."""
+    return (f"[*{TUTORIAL_TITLE}*]({TUTORIAL_URL}) by {TUTORIAL_AUTHOR} (its notebook: "
+            f"[6_backward_propagation_part_3.ipynb]({TUTORIAL_NOTEBOOK_URL}) in "
+            f"[ckmarkoh/torch_nn_tutorials]({TUTORIAL_NOTEBOOKS_URL}))")
+
+
 # nn.Linear(2 -> 3) with these parameters, input x, dJ/dy from the next layer,
 # and a learning rate for updateParameters.
 TUTORIAL_WEIGHT = ((0.1453, 0.5062), (0.0635, 0.4911), (-0.1080, 0.1747))
