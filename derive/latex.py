@@ -79,9 +79,11 @@ def number(value: float) -> str:
 class BlogPrinter(LatexPrinter):
     """sympy's LaTeX printer with the tutorial's notation and truncated finite sums."""
 
-    def __init__(self, sizes: dict[sp.Symbol, int] | None = None) -> None:
+    def __init__(self, sizes: dict[sp.Symbol, int] | None = None, decimals: int | None = None) -> None:
         super().__init__({"mul_symbol": None})
         self.sizes = sizes or {}
+        # Fixed decimals for floats (Torch prints 4: -0.1080, not -0.108); None: shortest form.
+        self.decimals = decimals
 
     def doprint(self, expr) -> str:
         return super().doprint(sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr)
@@ -108,6 +110,11 @@ class BlogPrinter(LatexPrinter):
         if not isinstance(expr.arg, sp.MatrixSymbol) or expr.arg.name in _GRADIENT_OF:
             inner = rf"\left({inner}\right)"
         return rf"{inner}^{{T}}"
+
+    def _print_Trace(self, expr):
+        if expr.arg.shape == (1, 1):  # a single number: (y - t)^T (y - t), not tr of it
+            return self._print(expr.arg)
+        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
 
     def _print_OneMatrix(self, expr):
         return r"\mathbf{1}"
@@ -220,7 +227,10 @@ class BlogPrinter(LatexPrinter):
         return text
 
     def _print_Float(self, expr):
-        return number(expr)
+        if self.decimals is None:
+            return number(expr)
+        text = f"{float(expr):.{self.decimals}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
 
     def _print_Piecewise(self, expr):
         (value, condition), *rest = expr.args
@@ -370,9 +380,12 @@ FIT_PREAMBLE = rf"""\usepackage{{graphicx}}
 \newcommand{{\deriveroomleft}}{{\setlength{{\deriveroom}}{{\dimexpr\linewidth-\deriveleft-2.5em\relax}}}}"""
 
 
-def markdown(derivation: Derivation, heading_level: int = 1) -> str:
-    """The derivation as markdown with ``$$`` display blocks (arithmatex, MathJax)."""
-    printer = BlogPrinter(derivation.sizes)
+def markdown(derivation: Derivation, heading_level: int = 1, decimals: int | None = None) -> str:
+    """The derivation as markdown with ``$$`` display blocks (arithmatex, MathJax).
+
+    ``decimals``: print every number with that many (a worked example's, as its source prints them).
+    """
+    printer = BlogPrinter(derivation.sizes, decimals)
     hashes = "#" * heading_level
     parts = [f"{hashes} {derivation.title}", CONVENTION]
     for section in derivation.sections:

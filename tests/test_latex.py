@@ -137,3 +137,19 @@ def test_markdown_code_is_typewriter_in_a_document():
     tex = document(linear(2, 3))
     assert r"\texttt{zeroGradParameters}" in tex and r"\texttt{updateParameters(learningRate)}" in tex
     assert "`" not in tex
+
+
+def test_the_loss_of_one_sample_is_not_the_trace_of_a_single_number():
+    from derive.symbolic import mse
+
+    single, batch = markdown(mse(3)), markdown(mse(3, batch=2))
+    assert r"\operatorname{tr}" not in single  # (yhat - y)^T (yhat - y) is 1 x 1: the number itself
+    assert r"\left(\hat{\mathbf{y}}^{T} - \mathbf{y}^{T}\right) \left(\hat{\mathbf{y}} - \mathbf{y}\right)" in single
+    assert r"\operatorname{tr}" in batch  # (Yhat - Y)^T (Yhat - Y) is n x n: its trace is the sum
+
+
+def test_fixed_decimals_keep_trailing_zeros():
+    tex = markdown(linear_example([[0.1453, 0.5062], [0.0635, 0.4911], [-0.1080, 0.1747]],
+                                  [0.2063, -0.1635, -0.0883], [4, 5], [1, 2, 3], 0.02), decimals=4)
+    assert "-0.1080" in tex and "0.0200" in tex
+    assert not re.search(r"-0\.108(?!\d)", tex)

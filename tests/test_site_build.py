@@ -75,6 +75,86 @@ def test_home_and_linear_credit_the_tutorial_and_its_notebooks(built):
         assert TUTORIAL_TITLE in html
 
 
+def _page_text(built: Path, page: str) -> str:
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", (built / page).read_text()))
+
+
+def test_sequential_page_names_each_layer_one_way(built):
+    html = (built / "sequential/index.html").read_text()
+    text = _page_text(built, "sequential/index.html")
+    # The derivation's names (W1 first Linear, W2 last) in the table and the code alike.
+    header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    assert [c.strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", header)][3:8] == [
+        "d / d x", "d / d W₁", "d / d b₁", "d / d W₂", "d / d b₂"]
+    assert "weight (3)" not in text and "g3" not in text
+    assert "dJ/dW1 = dJ/dh1 x^T:  True" in text and "dJ/dW2 = dJ/dy h2^T:  True" in text
+
+
+def test_the_tutorials_numbers_keep_its_four_decimals(built):
+    linear = (built / "linear/index.html").read_text()
+    assert "-0.1080" in linear and not re.search(r"-0\.108(?!\d)", linear)
+    rows = [row for row in table_rows((built / "numeric-checks/index.html").read_text()) if "[" in row[0]]
+    assert len(rows) == 20
+    for entry, printed, ours, difference, _ in rows:
+        assert re.fullmatch(r"-?\d+\.\d{4}", ours), entry
+        # a difference is either none or one worth showing, never float64's last-bit noise
+        assert difference == "0" or abs(float(difference)) > 1e-12, entry
+
+
+def test_headings_and_search_have_no_raw_latex(built):
+    import json
+
+    for page in PAGES:
+        if not page.endswith(".html"):
+            continue
+        html = (built / page).read_text()
+        for heading in re.findall(r"<h[1-3][^>]*>(.*?)</h[1-3]>", html, re.S):
+            plain = re.sub(r"<[^>]+>", "", heading)
+            assert not re.search(r"[_^\\]", plain), (page, plain)
+    index = json.loads((built / "search/search_index.json").read_text())
+    titles = [doc["title"] for doc in index["docs"]]
+    assert "ΔW written where Δb is meant" in [re.sub(r"<[^>]+>", "", t) for t in titles]
+    assert not [t for t in titles if re.search(r"[_^\\]", re.sub(r"<[^>]+>", "", t))]
+
+
+def test_notation_is_explained_where_it_is_used(built):
+    relu = _page_text(built, "relu/index.html")
+    assert "[x > 0]" in relu and "is the Iverson bracket: 1 where" in relu
+    linear = _page_text(built, "linear/index.html")
+    assert "is `backward`'s third argument" not in linear  # rendered, not raw markdown
+    assert "is backward's third argument, 1 unless given" in linear
+    cli = _page_text(built, "cli/index.html")
+    assert '"g_vec*y_vec*(1 - y_vec)"' in cli or "g_vec*y_vec*(1 - y_vec)" in cli
+    assert "g is" in cli and "with a _vec suffix (g_vec" in cli
+    regression = _page_text(built, "regression/index.html")
+    assert "Not too many digits." in regression and "Not to many" not in regression
+
+
+def test_the_convention_is_stated_once_and_linked(built):
+    from derive.latex import CONVENTION
+
+    stated = CONVENTION.split(".")[0]  # "Convention: numerator layout"
+    # (the Command line page shows `derive linear 2 3`'s output, which states it, as it should)
+    pages = [p for p in PAGES if p.endswith(".html") and p != "cli/index.html"]
+    assert [p for p in pages if stated in (built / p).read_text()] == []
+    assert "Layout convention" in (built / "tutorial-notes/index.html").read_text()
+    for page in ("sigmoid/index.html", "mse/index.html", "sequential/index.html", "batch/index.html"):
+        assert 'href="../tutorial-notes/#layout-convention"' in (built / page).read_text(), page
+
+
+def test_api_signatures_fit_beside_the_copy_button(built):
+    from derive.site.api import SIGNATURE_WIDTH
+
+    html = (built / "api/index.html").read_text()
+    blocks = re.findall(r"<code>(.*?)</code>", html, re.S)
+    signatures = [re.sub(r"<[^>]+>", "", b) for b in blocks if "derive." in b]
+    assert signatures
+    for block in signatures:
+        assert max(len(line) for line in block.splitlines()) <= SIGNATURE_WIDTH, block
+
+
 def test_nothing_generated_is_written_into_docs(built):
     for page in ["linear.md", "numeric-checks.md", "numeric-checks-step-size.svg", "sigmoid.md",
                  "mse.md", "sequential.md", "regression.md", "regression-loss.svg"]:

@@ -142,6 +142,10 @@ checks above use random inputs whose smallest \\(|x|\\) is in the table, far fro
 """
 
 
+# ReLU's results use the Iverson bracket; say what it means where it first appears.
+_IVERSON = "; \\([x > 0]\\) is the Iverson bracket: 1 where \\(x > 0\\), else 0"
+
+
 def activation_page(name: str) -> str:
     """Sigmoid, Tanh or ReLU: the engine's derivation, the module in use, its checks."""
     page = ACTIVATION_PAGES[name]
@@ -161,7 +165,7 @@ def activation_page(name: str) -> str:
 parameters, so `backward` is `updateGradInput` alone. {page.backward}
 
 The engine's results (\\(\\odot\\) is the element-wise product; in a batch the same
-holds row by row):
+holds row by row{_IVERSON if relu else ""}):
 
 {results_block(derivation)}
 

@@ -9,7 +9,7 @@ from derive.symbolic import linear, linear_example
 
 from .derivation import demote, without_convention
 from .snippets import snippet_with_output
-from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
+from .tutorial import (TUTORIAL_BIAS, TUTORIAL_DECIMALS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
                        TUTORIAL_PRINTS, TUTORIAL_WEIGHT, four_decimals, tutorial_credit,
                        tutorial_numbers)
 
@@ -78,8 +78,8 @@ is proved by sympy when the site is built. Jacobians are in numerator layout
 (\\(\\partial \\mathbf{{y}} / \\partial \\mathbf{{x}}\\) is 3 x 2 and equals \\(\\mathbf{{W}}\\)):
 see [the layout convention](tutorial-notes.md#layout-convention).
 
-{demote(markdown(derivation))}
-{demote(without_convention(markdown(example)))}
+{demote(without_convention(markdown(derivation)))}
+{demote(without_convention(markdown(example, decimals=TUTORIAL_DECIMALS)))}
 ## Run it
 
 The same numbers from `derive.nn.Linear` (numpy only, Torch7's API). This code ran

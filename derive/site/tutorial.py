@@ -31,6 +31,8 @@ TUTORIAL_BIAS = (0.2063, -0.1635, -0.0883)
 TUTORIAL_INPUT = (4.0, 5.0)
 TUTORIAL_GRAD_OUTPUT = (1.0, 2.0, 3.0)
 TUTORIAL_LEARNING_RATE = 0.02
+# Torch prints 4 decimals, trailing zeros kept (-0.1080); the pages show the tutorial's numbers so.
+TUTORIAL_DECIMALS = 4
 # What the tutorial prints for them (Torch rounds to 4 decimals).
 TUTORIAL_PRINTS = {
     "gradInput": (-0.0516, 2.0126),
@@ -43,7 +45,7 @@ TUTORIAL_PRINTS = {
 
 def four_decimals(values) -> str:
     """Numbers to four decimals, as Torch prints them, separated by commas."""
-    return ", ".join(f"{float(v):.4f}" for v in values)
+    return ", ".join(f"{float(v):.{TUTORIAL_DECIMALS}f}" for v in values)
 
 
 def tutorial_layer() -> Linear:
