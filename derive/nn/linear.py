@@ -38,7 +38,8 @@ class Linear(Module):
     weight and bias are views into one flat array, gradWeight and gradBias into
     another, so ``updateParameters`` is one operation. Load weights in place,
     ``layer.weight[...] = W``: the layer never rebinds its arrays (assigning a new
-    array works too, but the update then goes parameter by parameter).
+    floating-point array of the same shape works too, but the update then goes
+    parameter by parameter; any other array is refused when assigned).
 
     ``output`` and ``gradInput`` take the input's dtype when it is a floating type
     (float32 in, float32 out; the products are computed against the float64
