@@ -439,6 +439,9 @@ def document(derivation: Derivation) -> str:
         r"\setcounter{MaxMatrixCols}{20}",
         r"\allowdisplaybreaks",  # long chains may continue on the next page
         r"\begin{document}",
+        # Prose with long code names (`updateParameters(learningRate)`), which TeX cannot
+        # hyphenate: a short line, rather than one that runs past the margin.
+        r"\raggedright",
         rf"\section*{{{_text(derivation.title)}}}",
         _text(CONVENTION),
     ]

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+import derive
 from derive.latex import document, markdown, summary
 from derive.symbolic import linear, linear_example
 
@@ -115,6 +116,11 @@ def _derivations():
         "tanh 5 batch 3": lambda: activation("tanh", 5, batch=3),
         "mse 7 batch 3 summed": lambda: mse(7, batch=3, size_average=False),
         "sequential 4 5 3": lambda: sequential(4, 5, 3),
+        # The layer engine's documents, whose prose names the module calls in code.
+        "layer tanh 784 256 batch 64": lambda: derive.layer("y = tanh(W @ x + b)", {"x": (784,), "W": (256, 784)},
+                                                            batch=64),
+        "layer conv1d": lambda: derive.layer("y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]",
+                                             {"x": (2, 6), "W": (3, 2, 3)}),
     }
 
 
