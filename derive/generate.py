@@ -188,7 +188,10 @@ class _Writer:
             lines.append(f"        self.{p.name} = np.zeros({shape!r})")
             lines.append(f"        self.grad{p.name} = np.zeros({shape!r})")
         if params:
-            lines += ["        self.reset(rng=rng)", "",
+            slots = ", ".join(f"({p.name!r}, 'grad{p.name}')" for p in params)
+            lines = lines[:4] + [f"    # One flat array for the parameters, one for their gradients: an update is one operation.",
+                                 f"    _parameterSlots = ({slots}{',' if len(params) == 1 else ''})"] + lines[4:]
+            lines += ["        self._flatten()", "        self.reset(rng=rng)", "",
                       "    def reset(self, rng=None):",
                       '        """Draw every parameter in place from U(-s, s), s = 1/sqrt(input size per sample)."""',
                       f"        s = {1 / math.sqrt(math.prod(sample))!r}",

@@ -20,7 +20,10 @@ takes inputs from there only; ``type``, ``float``, ``double`` and ``cuda`` move 
 from __future__ import annotations
 
 import builtins
+import functools
 import math
+import operator
+from operator import attrgetter
 
 import numpy as np
 
@@ -80,11 +83,23 @@ def resized(buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     return buffer
 
 
+_WEIGHT_BIAS = (("weight", "gradWeight"), ("bias", "gradBias"))
+
+
+@functools.cache
+def _names(slots: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The slots' attribute names, flat: (param, grad, param, grad, ...)."""
+    return tuple(name for pair in slots for name in pair)
+
+
 class Module:
     """Base class of layers: holds ``output``, ``gradInput`` and the ``train`` flag."""
 
     # A layer with parameters sets these (weight, gradWeight, bias, gradBias) to arrays.
     weight = gradWeight = bias = gradBias = None
+    # (parameter, its gradient) attribute names, in parameters() order: what _flatten lays
+    # out in one flat array each (a generated layer names its own: ("W", "gradW"), ...).
+    _parameterSlots: tuple[tuple[str, str], ...] = _WEIGHT_BIAS
     # Set by _flatten: (flat parameters, flat gradients, the views
     # (weight, gradWeight, bias, gradBias) it made into them).
     _flat: tuple[np.ndarray, np.ndarray, tuple] | None = None
@@ -173,14 +188,18 @@ class Module:
         flatParams = xp.concatenate([param.ravel() for param in params[0]])
         flatGradParams = xp.concatenate([gradParam.ravel() for gradParam in params[1]])
         offset = 0
-        for name, gradName in (("weight", "gradWeight"), ("bias", "gradBias")):
+        for name, gradName in self._parameterSlots:
             param = getattr(self, name)
             if param is not None:
                 end = offset + param.size
                 setattr(self, name, flatParams[offset:end].reshape(param.shape))
                 setattr(self, gradName, flatGradParams[offset:end].reshape(param.shape))
                 offset = end
-        self._flat = flatParams, flatGradParams, (self.weight, self.gradWeight, self.bias, self.gradBias)
+        self._flat = flatParams, flatGradParams, self._slotArrays()
+
+    def _slotArrays(self) -> tuple:
+        """The arrays in the parameter slots now: (param, grad, param, grad, ...)."""
+        return tuple(getattr(self, name) for name in _names(self._parameterSlots))
 
     def _flatBuffers(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(flat parameters, flat gradients) if the four parameter slots still hold the views into them, else None."""
@@ -188,8 +207,11 @@ class Module:
         if flat is None:
             return None
         views = flat[2]
-        if (self.weight is views[0] and self.gradWeight is views[1]
-                and self.bias is views[2] and self.gradBias is views[3]):
+        if self._parameterSlots is _WEIGHT_BIAS:  # Linear's slots, on every step: four `is` inline
+            if (self.weight is views[0] and self.gradWeight is views[1]
+                    and self.bias is views[2] and self.gradBias is views[3]):
+                return flat[0], flat[1]
+        elif all(map(operator.is_, attrgetter(*_names(self._parameterSlots))(self), views)):
             return flat[0], flat[1]
         self._flat = None  # a slot was rebound: the layout is gone, and its arrays can be freed
         return None
@@ -219,9 +241,9 @@ class Module:
         """
         if type is None:
             return self._type
-        slots = self.weight, self.gradWeight, self.bias, self.gradBias
+        slots = self._slotArrays()
         convert_fields(self, type, {} if tensorCache is None else tensorCache)
-        if any(new is not old for new, old in zip((self.weight, self.gradWeight, self.bias, self.gradBias), slots)):
+        if any(new is not old for new, old in zip(self._slotArrays(), slots)):
             self._flatten()
         return self
 
