@@ -10,3 +10,8 @@ from .container import Sequential
 from .criterion import Criterion, MSECriterion
 
 __all__ += ["Sigmoid", "Tanh", "ReLU", "Sequential", "Criterion", "MSECriterion"]
+
+from .batchnorm import BatchNormalization
+from .convolution import SpatialConvolution
+
+__all__ += ["BatchNormalization", "SpatialConvolution"]

@@ -7,7 +7,6 @@ gives Y = X W^T + 1 b^T. The arithmetic lives in the kernels of ``_kernels``.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
@@ -23,7 +22,7 @@ from ._kernels import (
     linear_update_output,
     linear_update_output_batch,
 )
-from .module import Module, check_array, compute_dtype, resized
+from .module import Module, check_array, check_int, compute_dtype, resized
 
 ndarray = np.ndarray
 
@@ -49,8 +48,8 @@ class Linear(Module):
 
     def __init__(self, inputSize: int, outputSize: int, bias: bool = True, rng=None) -> None:
         super().__init__()
-        self.inputSize = _positive_int("inputSize", inputSize)
-        self.outputSize = _positive_int("outputSize", outputSize)
+        self.inputSize = check_int("Linear", "inputSize", inputSize, 1)
+        self.outputSize = check_int("Linear", "outputSize", outputSize, 1)
         self.weight = np.zeros((self.outputSize, self.inputSize))
         self.gradWeight = np.zeros((self.outputSize, self.inputSize))
         if bias:
@@ -181,15 +180,3 @@ class Linear(Module):
         text = f"nn.Linear({self.inputSize} -> {self.outputSize})"
         return text if self.bias is not None else text + " without bias"
 
-
-def _positive_int(name: str, value) -> int:
-    """value as an int if it is a positive integer (not a bool, not a float); else raise."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Linear: {name} must be a positive int, got {value!r} (bool)")
-    try:
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"Linear: {name} must be a positive int, got {value!r} ({type(value).__name__})") from None
-    if size <= 0:
-        raise ValueError(f"Linear: {name} must be a positive int, got {size}")
-    return size
