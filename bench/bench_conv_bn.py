@@ -227,6 +227,22 @@ def as_numpy(array):
     return array.detach().numpy() if hasattr(array, "detach") else np.asarray(array)
 
 
+def compare(title: str, sides: dict, by_hand: tuple[str, str], target: float, steps: int) -> None:
+    """Check that every side computes what the first does, time them interleaved, print the ratios."""
+    reference = [as_numpy(a) for a in next(iter(sides.values()))()]
+    for name, step in sides.items():
+        for mine, theirs in zip(step(), reference):
+            assert np.allclose(as_numpy(mine), theirs, rtol=1e-10, atol=1e-10), name
+    times = interleaved(sides, steps, REPEATS)
+    print(f"{title}: " + ", ".join(f"{name} {statistics.median(t) * 1e3:.3f} ms" for name, t in times.items()))
+    fastest = min(by_hand, key=lambda name: statistics.median(times[name]))
+    r = ratio(times, "derive", fastest)
+    print(f"  derive/{fastest} {r:.3f}x (the faster by hand; target <= {target:.2f}x: {verdict(r <= target)}); "
+          + ", ".join(f"derive/{name} {ratio(times, 'derive', name):.3f}x" for name in by_hand))
+    if "torch" in times:
+        print(f"  derive/torch {ratio(times, 'derive', 'torch'):.3f}x, torch/derive {ratio(times, 'torch', 'derive'):.3f}x")
+
+
 def bench_conv(torch) -> None:
     c = CONV
     rng = np.random.default_rng(0)
@@ -243,23 +259,9 @@ def bench_conv(torch) -> None:
         params = (torch.tensor(layer.weight, requires_grad=True), torch.tensor(layer.bias, requires_grad=True))
         Xt, Gt = torch.from_numpy(X), torch.from_numpy(G)
         sides["torch"] = lambda: torch_conv_step(Xt, Gt, params, c["pad"])
-    # Every side computes the same output and gradInput.
-    reference = [as_numpy(a) for a in sides["numpy im2col"]()]
-    for name, step in sides.items():
-        for mine, theirs in zip(step(), reference):
-            assert np.allclose(as_numpy(mine), theirs, rtol=1e-10, atol=1e-10), name
-    times = interleaved(sides, 5, REPEATS)
-    print(f"SpatialConvolution(batch {c['batch']}, {c['nInputPlane']} -> {c['nOutputPlane']}, "
-          f"{c['size']}x{c['size']}, {c['kernel']}x{c['kernel']}, pad {c['pad']}), forward + backward: "
-          + ", ".join(f"{name} {statistics.median(t) * 1e3:.2f} ms" for name, t in times.items()))
-    fastest = min(("numpy im2col", "numpy offsets"), key=lambda name: statistics.median(times[name]))
-    r = ratio(times, "derive", fastest)
-    print(f"  derive/{fastest} {r:.3f}x (the faster by hand; target <= {CONV_TARGET:.2f}x: "
-          f"{verdict(r <= CONV_TARGET)}), derive/numpy im2col {ratio(times, 'derive', 'numpy im2col'):.3f}x, "
-          f"derive/numpy offsets {ratio(times, 'derive', 'numpy offsets'):.3f}x")
-    if torch is not None:
-        print(f"  derive/torch {ratio(times, 'derive', 'torch'):.3f}x  (torch/derive "
-              f"{ratio(times, 'torch', 'derive'):.3f}x)")
+    compare(f"SpatialConvolution(batch {c['batch']}, {c['nInputPlane']} -> {c['nOutputPlane']}, "
+            f"{c['size']}x{c['size']}, {c['kernel']}x{c['kernel']}, pad {c['pad']}), forward + backward",
+            sides, ("numpy im2col", "numpy offsets"), CONV_TARGET, 5)
 
 
 def bench_bn(torch) -> None:
@@ -278,20 +280,8 @@ def bench_bn(torch) -> None:
                  torch.zeros(b["nOutput"], dtype=torch.float64), torch.ones(b["nOutput"], dtype=torch.float64))
         Xt, Gt = torch.from_numpy(X), torch.from_numpy(G)
         sides["torch"] = lambda: torch_bn_step(Xt, Gt, state)
-    reference = [as_numpy(a) for a in sides["numpy"]()]
-    for name, step in sides.items():
-        for mine, theirs in zip(step(), reference):
-            assert np.allclose(as_numpy(mine), theirs, rtol=1e-10, atol=1e-10), name
-    times = interleaved(sides, 10, REPEATS)
-    print(f"BatchNormalization(batch {b['batch']}, {b['nOutput']}), training forward + backward: "
-          + ", ".join(f"{name} {statistics.median(t) * 1e3:.3f} ms" for name, t in times.items()))
-    fastest = min(("numpy", "numpy einsum"), key=lambda name: statistics.median(times[name]))
-    r = ratio(times, "derive", fastest)
-    print(f"  derive/{fastest} {r:.3f}x (the faster by hand; target <= {BN_TARGET:.2f}x: {verdict(r <= BN_TARGET)}), "
-          f"derive/numpy {ratio(times, 'derive', 'numpy'):.3f}x, "
-          f"derive/numpy einsum {ratio(times, 'derive', 'numpy einsum'):.3f}x")
-    if torch is not None:
-        print(f"  derive/torch {ratio(times, 'derive', 'torch'):.3f}x  (for information)")
+    compare(f"BatchNormalization(batch {b['batch']}, {b['nOutput']}), training forward + backward",
+            sides, ("numpy", "numpy einsum"), BN_TARGET, 10)
 
 
 def main() -> None:
