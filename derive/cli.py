@@ -99,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write a Python module with the layer's class instead of the derivation")
     layer.add_argument("--name", default="Layer", metavar="CLASS", help="the class name (default Layer)")
 
+    conv = layers.add_parser(
+        "conv", parents=[output],
+        help="derive the gradients of nn.SpatialConvolution(IN -> OUT, KWxKH)",
+        description="Derive the Jacobians and gradients of nn.SpatialConvolution(IN -> OUT, KWxKH) "
+        "on one sample of IN planes of HEIGHT x WIDTH pixels, steps 1 and no padding: "
+        "y[c,h,w] = sum(W[c,d,p,q] * x[d,h+p-1,w+q-1], d, p, q) + b[c], every displayed equality "
+        "proved by sympy.",
+    )
+    conv.add_argument("IN", type=_positive_int("IN"), help="input planes (nInputPlane)")
+    conv.add_argument("OUT", type=_positive_int("OUT"), help="output planes (nOutputPlane)")
+    conv.add_argument("KW", type=_positive_int("KW"), help="kernel width (columns)")
+    conv.add_argument("KH", type=_positive_int("KH"), help="kernel height (rows)")
+    conv.add_argument("--height", type=_positive_int("--height"), metavar="H",
+                      help="input height (default KH + 2)")
+    conv.add_argument("--width", type=_positive_int("--width"), metavar="W",
+                      help="input width (default KW + 2)")
+
     compile_ = layers.add_parser(
         "compile",
         help="regenerate the numpy kernels of derive.nn from the derivations",
@@ -137,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compile(args, parser)
     if args.command == "layer":
         return _layer(args, parser)
+    if args.command == "conv":
+        return _conv(args, parser)
     return _emit(_render(_derive(args), args.format), args.output, parser)
 
 
@@ -159,6 +178,19 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except (ValueError, TypeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} layer: error: {message}\n")
+    return _emit(_render(derivation, args.format), args.output, parser)
+
+
+def _conv(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """derive conv: the engine's derivation of nn.SpatialConvolution (steps 1, no padding)."""
+    from .symbolic.convolution import convolution
+
+    height = args.height if args.height is not None else args.KH + 2
+    width = args.width if args.width is not None else args.KW + 2
+    try:
+        derivation = convolution(args.IN, args.OUT, args.KW, args.KH, height, width, batch=args.batch)
+    except ValueError as error:
+        parser.exit(2, f"{parser.prog} conv: error: {error}\n")
     return _emit(_render(derivation, args.format), args.output, parser)
 
 

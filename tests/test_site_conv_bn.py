@@ -66,8 +66,11 @@ def test_convolution_page_checks_are_recomputed_and_pass():
         assert row[1] == str(case[-1])
         assert row[2:5] == [f"{errors['input']:.1e}", f"{errors['weight']:.1e}", f"{errors['bias']:.1e}"]
         assert max(errors.values()) < 1e-5 and row[5] == "yes"
-    assert convolution_derivation_section() in page
-    assert "The engine's derivation goes here" in page
+    # The engine's derivation, under the page's own heading, for the shown sizes.
+    section = convolution_derivation_section()
+    assert section in page and section.startswith("## Derivation\n")
+    assert "### Chain rule" in section and "### Batch: Chain rule" in section
+    assert "# nn.SpatialConvolution" not in section  # the derivation's own title is not repeated
 
 
 def test_convolution_example_is_the_definition():

@@ -53,10 +53,14 @@ CLI_EXAMPLES = [
     (("mse", "3", "--no-size-average"), "the plain sum of squares, sizeAverage false", 0),
     (("mse", "3", "--batch", "2", "--format", "latex", "-o", "mse.tex"),
      "the batch case as a LaTeX document, written to mse.tex", 0),
+    (("conv", "1", "1", "2", "2"), "nn.SpatialConvolution(1 -> 1, 2x2) on one 4 x 4 plane, steps 1, no padding", 0),
+    (("conv", "3", "16", "3", "3", "--height", "8", "--width", "8", "--batch", "32", "--format", "json"),
+     "the results alone for 3 -> 16 planes, a 3x3 kernel, 8 x 8 input, batch of 32", 0),
 ]
 # The site's page on what each command derives.
 CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
-             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md")}
+             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md"),
+             "conv": ("SpatialConvolution", "convolution.md")}
 
 
 def cli_commands() -> list[str]:

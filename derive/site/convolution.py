@@ -1,5 +1,5 @@
 """The page of SpatialConvolution: what it computes, a worked example and its numeric checks,
-computed when the site is built. The engine's derivation goes in `convolution_derivation_section`.
+computed when the site is built, and the engine's derivation (steps 1, no padding).
 """
 
 from __future__ import annotations
@@ -7,8 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from derive import nn
+from derive.latex import markdown
+from derive.symbolic.convolution import CONVOLUTION, convolution
 
 from .checks import module_jacobian_errors, passed
+from .derivation import demote, results_block
 from .snippets import snippet_with_output
 
 # What the page checks by central differences:
@@ -35,23 +38,28 @@ def convolution_checks() -> list[tuple[tuple, dict[str, float]]]:
     return rows
 
 
-def convolution_derivation_section() -> str:
-    """The derivation of the gradients: the place of the engine's derivation.
+# The sizes the page's derivation is shown at: (nInputPlane, nOutputPlane, kW, kH, height, width), batch.
+DERIVATION_SIZES, DERIVATION_BATCH = (2, 2, 2, 2, 3, 3), 2
 
-    The engine does not derive the convolution yet, so this says so and shows no
-    derivation; the formulas the kernels compute are on the page, checked numerically.
-    """
-    return """\
+
+def convolution_derivation_section() -> str:
+    """The engine's derivation of the convolution (steps 1, no padding), at DERIVATION_SIZES."""
+    derivation = convolution(*DERIVATION_SIZES, batch=DERIVATION_BATCH)
+    # The page has its own title: the derivation's sections go under "Derivation".
+    body = markdown(derivation).split("\n", 1)[1]
+    planes, outputs, kW, kH, height, width = DERIVATION_SIZES
+    return f"""\
 ## Derivation
 
-!!! note "The engine's derivation goes here"
-    derive's engine does not derive the convolution yet. When it does, its proved steps
-    go here, from the index expression
-    `y[c,h,w] = sum(W[c,d,p,q] * x[d,h+p-1,w+q-1], d, p, q) + b[c]`: the gradient of the
-    weights as the correlation of the input with `gradOutput`, and the gradient of the
-    input as the full convolution of `gradOutput` with the flipped kernel. Until then this
-    page states the formulas the kernels compute and checks them numerically; it derives nothing.
-"""
+The layer engine derives the case of steps 1 and no padding from the index expression
+`{CONVOLUTION}` (indices from 1). Here it is shown for
+`nn.SpatialConvolution({planes} -> {outputs}, {kW}x{kH})` on {planes} planes of
+{height} \\(\\times\\) {width} pixels, and a batch of {DERIVATION_BATCH}; every displayed
+equality is proved by sympy at symbolic sizes. Its results:
+
+{results_block(derivation)}
+
+{demote(body)}"""
 
 
 def convolution_script() -> str:
@@ -131,8 +139,9 @@ The first is the correlation of the input with `gradOutput`. With steps 1 the la
 \\(\\sum_{{o,p,q}} W_{{o,c,p,q}} \\, g_{{o,\\,h - p + 1 + \\mathrm{{pad}}_H,\\; w - q + 1 + \\mathrm{{pad}}_W}}\\)
 (\\(g\\) zero outside its \\(o_H \\times o_W\\) pixels): without padding, the full convolution of
 `gradOutput` with the flipped kernel. `accGradParameters` **adds** `scale` times the parameter
-gradients. These are the formulas the kernels compute (stated here, derived below when the
-engine derives them); the numeric checks at the end of the page test them.
+gradients. These are the formulas the kernels compute, steps and padding included; the
+engine derives the case of steps 1 and no padding [below](#derivation), and the numeric
+checks at the end of the page test every case.
 
 The kernels compute them with patches and matrix products, as Torch's `SpatialConvolutionMM`
 does: the **patches** (im2col) of a sample are a matrix with one row per (plane, kernel row,
