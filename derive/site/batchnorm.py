@@ -136,12 +136,12 @@ With \\(g_{{ni}} = \\partial J / \\partial y_{{ni}}\\) (`gradOutput`), in traini
 \\(\\mu_i\\) and \\(\\sigma_i^2\\) depend on every sample of the batch:
 
 $$
-\\frac{{\\partial J}}{{\\partial x_{{ni}}}} = \\frac{{\\gamma_i}}{{N \\sqrt{{\\sigma_i^2 + \\epsilon}}}}
-\\Big( N g_{{ni}} - \\sum_{{m=1}}^{{N}} g_{{mi}} - \\hat{{x}}_{{ni}} \\sum_{{m=1}}^{{N}} g_{{mi}} \\hat{{x}}_{{mi}} \\Big),
-\\qquad
-\\frac{{\\partial J}}{{\\partial \\gamma_i}} = \\sum_{{n=1}}^{{N}} g_{{ni}} \\hat{{x}}_{{ni}},
-\\qquad
+\\begin{{aligned}}
+\\frac{{\\partial J}}{{\\partial x_{{ni}}}} &= \\frac{{\\gamma_i}}{{N \\sqrt{{\\sigma_i^2 + \\epsilon}}}}
+\\Big( N g_{{ni}} - \\sum_{{m=1}}^{{N}} g_{{mi}} - \\hat{{x}}_{{ni}} \\sum_{{m=1}}^{{N}} g_{{mi}} \\hat{{x}}_{{mi}} \\Big), \\\\
+\\frac{{\\partial J}}{{\\partial \\gamma_i}} &= \\sum_{{n=1}}^{{N}} g_{{ni}} \\hat{{x}}_{{ni}}, \\qquad
 \\frac{{\\partial J}}{{\\partial \\beta_i}} = \\sum_{{n=1}}^{{N}} g_{{ni}} .
+\\end{{aligned}}
 $$
 
 After `evaluate()` the statistics are constants, and

@@ -126,13 +126,13 @@ the input pixels its kernel position saw, and each input pixel collects the grad
 every output it took part in:
 
 $$
-\\frac{{\\partial J}}{{\\partial W_{{o,c,p,q}}}} = \\sum_{{i,j}} g_{{o,i,j}} \\;
-x_{{c,\\,(i-1) d_H + p - \\mathrm{{pad}}_H,\\;(j-1) d_W + q - \\mathrm{{pad}}_W}},
-\\qquad
-\\frac{{\\partial J}}{{\\partial b_o}} = \\sum_{{i,j}} g_{{o,i,j}},
-\\qquad
-\\frac{{\\partial J}}{{\\partial x_{{c,h,w}}}} = \\sum_{{o}} \\sum_{{\\substack{{i,p:\\ (i-1) d_H + p - \\mathrm{{pad}}_H = h \\\\ j,q:\\ (j-1) d_W + q - \\mathrm{{pad}}_W = w}}}}
+\\begin{{aligned}}
+\\frac{{\\partial J}}{{\\partial W_{{o,c,p,q}}}} &= \\sum_{{i,j}} g_{{o,i,j}} \\;
+x_{{c,\\,(i-1) d_H + p - \\mathrm{{pad}}_H,\\;(j-1) d_W + q - \\mathrm{{pad}}_W}}, \\\\
+\\frac{{\\partial J}}{{\\partial b_o}} &= \\sum_{{i,j}} g_{{o,i,j}}, \\\\
+\\frac{{\\partial J}}{{\\partial x_{{c,h,w}}}} &= \\sum_{{o}} \\sum_{{\\substack{{i,p:\\ (i-1) d_H + p - \\mathrm{{pad}}_H = h \\\\ j,q:\\ (j-1) d_W + q - \\mathrm{{pad}}_W = w}}}}
 g_{{o,i,j}} \\, W_{{o,c,p,q}} .
+\\end{{aligned}}
 $$
 
 The first is the correlation of the input with `gradOutput`. With steps 1 the last is
