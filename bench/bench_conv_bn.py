@@ -13,7 +13,7 @@ the parameter gradients, accumulated; no update). Sides:
                   offset from the padded input; batched matrix products (derive's method, inline)
     derive        derive.nn.SpatialConvolution: forward, backward
     torch         torch.nn.functional.conv2d with autograd, torch's threads set to numpy's
-                  BLAS threads
+                  BLAS threads (and, for information, on one thread when that is more)
   BatchNormalization (batch 256, 1024 features), training mode:
     numpy         the textbook forward (batch mean and variance, running statistics) and
                   the compact backward dx = (1/N) gamma invstd (N g - sum g - xhat sum(g xhat))
@@ -198,6 +198,17 @@ def torch_bn_step(X, G, state):
     return Y, X.grad
 
 
+def one_thread(torch, step):
+    """step() with torch on one thread: on a machine busy with other work, torch's thread pool
+    waits for cores that numpy's single calls do not need (shown for information)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return step()
+    finally:
+        torch.set_num_threads(threads)
+
+
 # --- timing ---------------------------------------------------------------------------
 
 def interleaved(sides: dict, steps: int, repeats: int) -> dict[str, list[float]]:
@@ -239,8 +250,9 @@ def compare(title: str, sides: dict, by_hand: tuple[str, str], target: float, st
     r = ratio(times, "derive", fastest)
     print(f"  derive/{fastest} {r:.3f}x (the faster by hand; target <= {target:.2f}x: {verdict(r <= target)}); "
           + ", ".join(f"derive/{name} {ratio(times, 'derive', name):.3f}x" for name in by_hand))
-    if "torch" in times:
-        print(f"  derive/torch {ratio(times, 'derive', 'torch'):.3f}x, torch/derive {ratio(times, 'torch', 'derive'):.3f}x")
+    for name in ("torch", "torch 1 thread"):
+        if name in times:
+            print(f"  derive/{name} {ratio(times, 'derive', name):.3f}x, {name}/derive {ratio(times, name, 'derive'):.3f}x")
 
 
 def bench_conv(torch) -> None:
@@ -259,6 +271,8 @@ def bench_conv(torch) -> None:
         params = (torch.tensor(layer.weight, requires_grad=True), torch.tensor(layer.bias, requires_grad=True))
         Xt, Gt = torch.from_numpy(X), torch.from_numpy(G)
         sides["torch"] = lambda: torch_conv_step(Xt, Gt, params, c["pad"])
+        if torch.get_num_threads() > 1:
+            sides["torch 1 thread"] = lambda: one_thread(torch, lambda: torch_conv_step(Xt, Gt, params, c["pad"]))
     compare(f"SpatialConvolution(batch {c['batch']}, {c['nInputPlane']} -> {c['nOutputPlane']}, "
             f"{c['size']}x{c['size']}, {c['kernel']}x{c['kernel']}, pad {c['pad']}), forward + backward",
             sides, ("numpy im2col", "numpy offsets"), CONV_TARGET, 5)
@@ -280,6 +294,8 @@ def bench_bn(torch) -> None:
                  torch.zeros(b["nOutput"], dtype=torch.float64), torch.ones(b["nOutput"], dtype=torch.float64))
         Xt, Gt = torch.from_numpy(X), torch.from_numpy(G)
         sides["torch"] = lambda: torch_bn_step(Xt, Gt, state)
+        if torch.get_num_threads() > 1:
+            sides["torch 1 thread"] = lambda: one_thread(torch, lambda: torch_bn_step(Xt, Gt, state))
     compare(f"BatchNormalization(batch {b['batch']}, {b['nOutput']}), training forward + backward",
             sides, ("numpy", "numpy einsum"), BN_TARGET, 10)
 
