@@ -285,3 +285,15 @@ def test_bad_gradOutput_and_backward_before_forward_are_refused():
     with pytest.raises(ValueError) as error:
         layer.forward(np.ones(3))
     assert "\n" not in str(error.value)  # one line
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("train", [True, False], ids=["training", "evaluation"])
+def test_derive_nn_check_passes(affine, train):
+    # Torch's whole list of module tests (derive check) on one (5, 3) batch: the module's
+    # input is a batch already, so the checker's extra batch axis does not apply (batch=0).
+    layer = nn.BatchNormalization(3, affine=affine)
+    if not train:
+        layer.evaluate()
+    report = nn.check(layer, (5, 3), batch=0)
+    assert report.passed, str(report)

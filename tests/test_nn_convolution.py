@@ -249,3 +249,10 @@ def test_bad_gradOutput_and_non_arrays_are_refused():
         layer.forward(x.tolist())
     with pytest.raises(TypeError, match="input must hold real numbers"):
         layer.forward(np.ones((1, 5, 5), dtype=complex))
+
+
+@pytest.mark.parametrize("args,shape", [((2, 3, 3, 2, 2, 1, 1, 0), (2, 5, 6)), ((1, 2, 3, 3, 1, 1, 1), (1, 4, 4))])
+def test_derive_nn_check_passes(args, shape):
+    # Torch's whole list of module tests (derive check): Jacobians, accumulation, batch, pickling ...
+    report = nn.check(nn.SpatialConvolution(*args, rng=0), shape)
+    assert report.passed, str(report)

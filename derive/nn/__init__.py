@@ -11,6 +11,10 @@ from .criterion import Criterion, MSECriterion
 
 __all__ += ["Sigmoid", "Tanh", "ReLU", "Sequential", "Criterion", "MSECriterion"]
 
+from .check import CheckReport, check
+
+__all__ += ["check", "CheckReport"]
+
 from .batchnorm import BatchNormalization
 from .convolution import SpatialConvolution
 

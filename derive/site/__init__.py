@@ -14,6 +14,7 @@ from .build import SiteBuildError, build_date
 from .cli import cli_commands, cli_page
 from .convolution import CONVOLUTION_CASES, convolution_checks, convolution_page
 from .criterion import mse_page
+from .layer import USER_LAYERS, layer_checks, layer_page
 from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
 from .notes import tutorial_notes_page
@@ -32,7 +33,7 @@ __all__ = [
     "TUTORIAL_LEARNING_RATE", "JACOBIAN_CASES", "jacobian_errors",
     "MODULE_SIZE", "MODULE_BATCH", "MODULE_CASES", "activation_checks", "STACK_CASES",
     "REGRESSION_SEED", "REGRESSION_LEARNING_RATE", "REGRESSION_ITERATIONS", "REGRESSION_SHOWN",
-    "cli_commands",
+    "cli_commands", "USER_LAYERS", "layer_checks",
     "BATCHNORM_CASES", "batchnorm_checks", "CONVOLUTION_CASES", "convolution_checks",
 ]
 
@@ -53,6 +54,7 @@ def generated_files() -> dict[str, str | bytes]:
         "regression.md": regression_page(),
         "regression-loss.svg": regression_loss_plot(),
         "regression-parameters.svg": regression_parameters_plot(),
+        "layer.md": layer_page(),
         "cli.md": cli_page(),
         "api.md": api_page(),
         "batchnorm.md": batchnorm_page(),

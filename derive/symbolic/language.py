@@ -231,6 +231,8 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
         raise _fail(left, f"{out_name!r} is reserved, name the output otherwise")
     index_notation = bool(out_index_nodes) or any(isinstance(n, ast.Subscript) for n in ast.walk(assign.value))
     names = [n.id for n in ast.walk(assign.value) if isinstance(n, ast.Name)]
+    if input not in names:
+        raise LayerSyntaxError(f"the input {input!r} does not appear in the layer (name it with --input)")
     if out_name in names:
         raise _fail(assign.value, f"the output {out_name!r} cannot appear on the right side")
     builder = (_IndexBuilder if index_notation else _ArrayBuilder)(given, input, target)
@@ -356,8 +358,9 @@ class _ArrayBuilder(_Builder):
 
     def visit_BinOp(self, node, hint):
         left, right = self.visit(node.left), self.visit(node.right)
-        left = self._resolve(node.left, left, right, node)
-        right = self._resolve(node.right, right, left, node)
+        if not isinstance(node.op, ast.MatMult):  # an element-wise operand takes the other's shape
+            left = self._resolve(node.left, left, right, node)
+            right = self._resolve(node.right, right, left, node)
         for side, part in ((node.left, left), (node.right, right)):
             if part.shape is None:
                 raise _fail(side, f"the shape of {side.id} is neither given nor inferable: "
@@ -423,7 +426,7 @@ class _ArrayBuilder(_Builder):
                 raise _fail(node, f"{name}(e) takes one argument in array notation (the sum of all entries)")
             inner = self.visit(node.args[0])
             if inner.shape is None:
-                raise _fail(node.args[0], "the shape of the argument is neither given nor inferable")
+                raise _fail(node.args[0], f"the shape of {_what(node.args[0])} is neither given nor inferable")
 
             def total(idx):
                 ks = tuple(self.index() for _ in inner.shape)
@@ -440,12 +443,16 @@ class _ArrayBuilder(_Builder):
             raise _fail(node, f"{name} takes one argument")
         inner = self.visit(node.args[0])
         if inner.shape is None:
-            raise _fail(node.args[0], "the shape of the argument is neither given nor inferable")
+            raise _fail(node.args[0], f"the shape of {_what(node.args[0])} is neither given nor inferable")
         function = FUNCTIONS[name]
         return _Node(inner.shape, lambda idx: function(inner.element(idx)))
 
     def visit_Subscript(self, node, hint):
         raise _fail(node, "indexing belongs to index notation")
+
+
+def _what(node: ast.AST) -> str:
+    return node.id if isinstance(node, ast.Name) else "the argument"
 
 
 def _aligned(idx: tuple, shape: tuple, part: tuple) -> tuple:
@@ -477,8 +484,8 @@ class _IndexBuilder(_Builder):
             if len(dims) != len(out_indices):
                 raise LayerSyntaxError(f"{out_name} has {len(dims)} dimensions in --shape, "
                                        f"indexed with {len(out_indices)}")
-            for symbol, value in zip(out_indices, dims):
-                self.range[symbol] = self.sizes.new(value, _size_name(symbol))
+            for symbol, size in zip(out_indices, dims):
+                self.range[symbol] = self.sizes.new(size, _size_name(symbol))
             self.given = {k: v for k, v in self.given.items() if k != out_name}
         # First pass: collect every access, to learn index ranges and shapes.
         self._collect(value, bound=set())
@@ -566,7 +573,9 @@ class _IndexBuilder(_Builder):
                 dims = self.given[name]
                 if len(dims) != len(subs):
                     raise _fail(node, f"{name} has {len(dims)} dimensions, indexed with {len(subs)}")
-        # Sizes of indices that stand alone in an array of given shape.
+        # Sizes of indices that stand alone in an array of given shape; indices that run
+        # over the same axis run over the same size (x[i] and x[k]: one n).
+        axis_size: dict[tuple[str, int], sp.Expr] = {}
         for name, subs, node in self.accesses:
             if name not in self.given:
                 continue
@@ -577,8 +586,14 @@ class _IndexBuilder(_Builder):
                         self.sizes.check(self.range[sub], value, node,
                                          f"index {sub} runs over {int(self.range[sub].xreplace(self.sizes.value))} "
                                          f"and over {name}'s axis {axis + 1} of size {value}")
+                        if (name, axis) in axis_size:
+                            self.sizes.unify(axis_size[(name, axis)], self.range[sub], node, "")
+                    elif (name, axis) in axis_size:
+                        self.range[sub] = axis_size[(name, axis)]
                     else:
                         self.range[sub] = self.sizes.new(value, _size_name(sub))
+                    axis_size.setdefault((name, axis), self.range[sub])
+        self.range = {k: self.sizes.resolve(v) for k, v in self.range.items()}
         # Indices that only appear inside affine subscripts: the largest range keeping every
         # access of a given array in bounds (a "valid" convolution).
         for name, subs, node in self.accesses:
