@@ -116,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--width", type=_positive_int("--width"), metavar="W",
                       help="input width (default KW + 2)")
 
+    batchnorm = layers.add_parser(
+        "batchnorm", parents=[output],
+        help="derive the gradients of nn.BatchNormalization(N) in training, on --batch B samples",
+        description="Derive the Jacobians and gradients of nn.BatchNormalization(N) in training on a "
+        "batch of B samples (the statistics couple the samples: the whole batch is the layer's input), "
+        "and prove the compact dJ/dx = (1/B) gamma invstd (B g - sum g - xhat sum(g xhat)) and "
+        "dJ/dgamma = sum(g xhat) equal to them, by sympy.",
+    )
+    batchnorm.add_argument("N", type=_positive_int("N"), help="number of features (nOutput)")
+    batchnorm.add_argument("--eps", type=float, default=1e-5, help="added to the variance (default 1e-5)")
+
     compile_ = layers.add_parser(
         "compile",
         help="regenerate the numpy kernels of derive.nn from the derivations",
@@ -160,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _layer(args, parser)
     if args.command == "conv":
         return _conv(args, parser)
+    if args.command == "batchnorm":
+        return _batchnorm(args, parser)
     if args.command == "check":
         from .check_command import run_check
 
@@ -200,6 +213,18 @@ def _conv(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.exit(2, f"{parser.prog} conv: error: {error}\n")
     return _emit(_render(derivation, args.format), args.output, parser)
+
+
+def _batchnorm(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """derive batchnorm: the engine's derivation of nn.BatchNormalization in training, compact forms proved."""
+    if args.batch is None or args.batch < 2:
+        parser.exit(2, f"{parser.prog} batchnorm: error: the statistics run over a batch: "
+                       f"give --batch B with B >= 2\n")
+    if not 0 < args.eps < float("inf"):
+        parser.exit(2, f"{parser.prog} batchnorm: error: --eps must be a positive number, got {args.eps!r}\n")
+    from .symbolic.batchnorm import batchnorm
+
+    return _emit(_render(batchnorm(args.N, args.batch, args.eps), args.format), args.output, parser)
 
 
 def _derive(args: argparse.Namespace):

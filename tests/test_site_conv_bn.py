@@ -41,9 +41,11 @@ def test_batchnorm_page_checks_are_recomputed_and_pass():
         assert row[3] == f"{errors['input']:.1e}"
         assert row[4:6] == ([f"{errors['weight']:.1e}", f"{errors['bias']:.1e}"] if affine else ["-", "-"])
         assert max(errors.values()) < 1e-5 and row[6] == "yes"
-    # The derivation's place is marked, and no derivation is made up meanwhile.
-    assert batchnorm_derivation_section() in page
-    assert "The engine's derivation goes here" in page
+    # The engine's results, each with the compact form proved equal to it.
+    section = batchnorm_derivation_section()
+    assert section in page and section.startswith("## Derivation\n")
+    assert section.count("&= ") == 4 and "proved equal" in section
+    assert r"\sum_{n=1}^{N} {\hat{x}}_{n,j} {g}_{n,j}" in section  # dJ/dgamma = sum g xhat
 
 
 def test_batchnorm_example_backward_is_the_compact_formula():

@@ -1,5 +1,5 @@
 """The page of BatchNormalization: what it computes, a worked example and its numeric checks,
-computed when the site is built. The engine's derivation goes in `batchnorm_derivation_section`.
+computed when the site is built, and the engine's results with the compact forms proved equal to them.
 """
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from derive import nn
+from derive.latex import summary
+from derive.symbolic.batchnorm import BATCHNORM, batchnorm, compact_latex
 
 from .checks import module_jacobian_errors, passed
 from .snippets import snippet_with_output
@@ -35,20 +37,47 @@ def batchnorm_checks() -> list[tuple[tuple[int, int, bool, bool], dict[str, floa
     return rows
 
 
-def batchnorm_derivation_section() -> str:
-    """The derivation of the gradients: the place of the engine's derivation.
+# The sizes the derivation is made at (the results hold at every batch size N): nOutput, batch.
+DERIVATION_SIZES = (2, 3)
 
-    The engine does not derive batch normalisation yet, so this says so and shows
-    no derivation; the formulas the kernels compute are on the page, checked numerically.
-    """
-    return """\
+
+def batchnorm_derivation_section() -> str:
+    """The engine's results for training mode, each proved equal to the compact form the kernel computes."""
+    derivation = batchnorm(*DERIVATION_SIZES)
+    forms = compact_latex(derivation)
+    beta = summary(derivation)["results"]["dJ/dbeta"]["latex"].replace(r"\mathbf{beta}", r"\boldsymbol{\beta}")
+    nOutput, batch = DERIVATION_SIZES
+    return f"""\
 ## Derivation
 
-!!! note "The engine's derivation goes here"
-    derive's engine does not derive batch normalisation yet. When it does, its proved
-    steps go here: the forward pass through the mean and the variance, the chain rule
-    through both, and the compact form above proved equal to it. Until then this page
-    states the formulas the kernels compute and checks them numerically; it derives nothing.
+The layer engine derives training mode from the index expression (indices from 1)
+
+```text
+{BATCHNORM.format(eps="1e-05")}
+```
+
+where the input is the whole batch \\(\\mathbf{{x}}\\) (\\(N \\times\\) `nOutput`): the mean and the
+variance couple the samples, so the chain rule runs through them. Its results for
+\\(\\partial J / \\partial x_{{jl}}\\) and \\(\\partial J / \\partial \\gamma_j\\) are below, written with the
+batch mean \\(\\mu_l\\) and the biased variance \\(\\sigma^2_l\\) of feature \\(l\\) (the engine keeps them
+as sums) and \\(g = \\partial J / \\partial y\\); each is **proved equal**, by sympy at every batch size
+\\(N\\), to the compact form the kernel computes, with
+\\(\\hat{{x}}_{{nl}} = (x_{{nl}} - \\mu_l) / \\sqrt{{\\sigma^2_l + \\epsilon}}\\):
+
+$$
+\\begin{{aligned}}
+\\frac{{\\partial J}}{{\\partial x_{{jl}}}} &= {forms["x"][0]} \\\\
+&= {forms["x"][1]} \\\\[1ex]
+\\frac{{\\partial J}}{{\\partial \\gamma_{{j}}}} &= {forms["gamma"][0]} \\\\
+&= {forms["gamma"][1]}
+\\end{{aligned}}
+$$
+
+and \\({beta}\\), the sum of
+`gradOutput` over the batch. The whole derivation (the forward pass through the mean and
+the variance, the Jacobians, the chain rule, and these compact forms) writes the sums out
+at a concrete batch, which makes it long; `derive batchnorm {nOutput} --batch {batch}` prints it
+([Command line](cli.md)).
 """
 
 
@@ -147,8 +176,9 @@ $$
 After `evaluate()` the statistics are constants, and
 \\(\\partial J / \\partial x_{{ni}} = g_{{ni}} \\, \\gamma_i / \\sqrt{{\\mathrm{{running\\_var}}_i + \\epsilon}}\\).
 `accGradParameters` **adds** `scale` times the two parameter gradients, as every module's
-does. These are the formulas the kernels compute (stated here, derived below when the
-engine derives them); the numeric checks at the end of the page test them.
+does. These are the formulas the kernels compute; the engine derives training mode
+[below](#derivation) and proves the compact form equal to its result, and the numeric checks at
+the end of the page test both modes.
 
 {batchnorm_derivation_section()}
 ## Use it

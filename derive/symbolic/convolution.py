@@ -7,7 +7,7 @@ numerically (its tests and its page), not derived here.
 
 from __future__ import annotations
 
-import operator
+from derive.nn.module import check_int
 
 from .derivation import Derivation
 
@@ -15,23 +15,11 @@ from .derivation import Derivation
 CONVOLUTION = "y[c,h,w] = sum(W[c,d,p,q] * x[d,h+p-1,w+q-1], d, p, q) + b[c]"
 
 
-def _size(name: str, value) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be a positive int, got {value!r}")
-    try:
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a positive int, got {value!r}") from None
-    if size < 1:
-        raise ValueError(f"{name} must be a positive int, got {size}")
-    return size
-
-
 def convolution(nInputPlane: int, nOutputPlane: int, kW: int, kH: int, height: int, width: int,
                 *, batch: int | None = None) -> Derivation:
     """The engine's derivation of nn.SpatialConvolution(nInputPlane -> nOutputPlane, kW x kH)
     on one sample of nInputPlane planes of height x width pixels (steps 1, no padding), proved."""
-    sizes = {name: _size(name, value) for name, value in
+    sizes = {name: check_int("convolution", name, value, 1) for name, value in
              [("nInputPlane", nInputPlane), ("nOutputPlane", nOutputPlane), ("kW", kW), ("kH", kH),
               ("height", height), ("width", width)]}
     if sizes["kH"] > sizes["height"] or sizes["kW"] > sizes["width"]:
