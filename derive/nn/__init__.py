@@ -15,6 +15,10 @@ from .check import CheckReport, check
 
 __all__ += ["check", "CheckReport"]
 
+from ._backend import CudaUnavailableError
+
+__all__ += ["CudaUnavailableError"]
+
 from .batchnorm import BatchNormalization
 from .convolution import SpatialConvolution
 

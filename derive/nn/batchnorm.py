@@ -45,6 +45,8 @@ class BatchNormalization(Module):
     buffers reused by every later call: copy them to keep them.
     """
 
+    _callCache = ("_inputShape", "_inputDtype")  # cleared by type(): the next call refits the buffers
+
     def __init__(self, nOutput: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True) -> None:
         super().__init__()
         self.nOutput = check_int("BatchNormalization", "nOutput", nOutput, 1)

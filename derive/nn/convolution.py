@@ -42,6 +42,8 @@ class SpatialConvolution(Module):
     buffers reused by every later call: copy them to keep them.
     """
 
+    _callCache = ("_inputShape", "_inputDtype", "_outputShape")  # cleared by type(): the next call refits
+
     def __init__(self, nInputPlane: int, nOutputPlane: int, kW: int, kH: int, dW: int = 1, dH: int = 1,
                  padW: int = 0, padH: int | None = None, rng=None) -> None:
         super().__init__()
