@@ -114,6 +114,34 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write a Python module with the layer's class instead of the derivation")
     layer.add_argument("--name", default="Layer", metavar="CLASS", help="the class name (default Layer)")
 
+    conv = layers.add_parser(
+        "conv", parents=[output],
+        help="derive the gradients of nn.SpatialConvolution(IN -> OUT, KWxKH)",
+        description="Derive the Jacobians and gradients of nn.SpatialConvolution(IN -> OUT, KWxKH) "
+        "on one sample of IN planes of HEIGHT x WIDTH pixels, steps 1 and no padding: "
+        "y[c,h,w] = sum(W[c,d,p,q] * x[d,h+p-1,w+q-1], d, p, q) + b[c], every displayed equality "
+        "proved by sympy.",
+    )
+    conv.add_argument("IN", type=_positive_int("IN"), help="input planes (nInputPlane)")
+    conv.add_argument("OUT", type=_positive_int("OUT"), help="output planes (nOutputPlane)")
+    conv.add_argument("KW", type=_positive_int("KW"), help="kernel width (columns)")
+    conv.add_argument("KH", type=_positive_int("KH"), help="kernel height (rows)")
+    conv.add_argument("--height", type=_positive_int("--height"), metavar="H",
+                      help="input height (default KH + 2)")
+    conv.add_argument("--width", type=_positive_int("--width"), metavar="W",
+                      help="input width (default KW + 2)")
+
+    batchnorm = layers.add_parser(
+        "batchnorm", parents=[output],
+        help="derive the gradients of nn.BatchNormalization(N) in training, on --batch B samples",
+        description="Derive the Jacobians and gradients of nn.BatchNormalization(N) in training on a "
+        "batch of B samples (the statistics couple the samples: the whole batch is the layer's input), "
+        "and prove the compact dJ/dx = (1/B) gamma invstd (B g - sum g - xhat sum(g xhat)) and "
+        "dJ/dgamma = sum(g xhat) equal to them, by sympy.",
+    )
+    batchnorm.add_argument("N", type=_positive_int("N"), help="number of features (nOutput)")
+    batchnorm.add_argument("--eps", type=float, default=1e-5, help="added to the variance (default 1e-5)")
+
     compile_ = layers.add_parser(
         "compile",
         help="regenerate the numpy kernels of derive.nn from the derivations",
@@ -158,6 +186,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compile(args, parser)
     if args.command == "layer":
         return _layer(args, parser)
+    if args.command == "conv":
+        return _conv(args, parser)
+    if args.command == "batchnorm":
+        return _batchnorm(args, parser)
     if args.command == "check":
         from .check_command import run_check
 
@@ -190,6 +222,31 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} layer: error: {message}\n")
     return _emit(_render(derivation, args.format), args.output, f"{parser.prog} layer", parser)
+
+
+def _conv(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """derive conv: the engine's derivation of nn.SpatialConvolution (steps 1, no padding)."""
+    from .symbolic.convolution import convolution
+
+    height = args.height if args.height is not None else args.KH + 2
+    width = args.width if args.width is not None else args.KW + 2
+    try:
+        derivation = convolution(args.IN, args.OUT, args.KW, args.KH, height, width, batch=args.batch)
+    except ValueError as error:
+        parser.exit(2, f"{parser.prog} conv: error: {error}\n")
+    return _emit(_render(derivation, args.format), args.output, parser)
+
+
+def _batchnorm(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """derive batchnorm: the engine's derivation of nn.BatchNormalization in training, compact forms proved."""
+    if args.batch is None or args.batch < 2:
+        parser.exit(2, f"{parser.prog} batchnorm: error: the statistics run over a batch: "
+                       f"give --batch B with B >= 2\n")
+    if not 0 < args.eps < float("inf"):
+        parser.exit(2, f"{parser.prog} batchnorm: error: --eps must be a positive number, got {args.eps!r}\n")
+    from .symbolic.batchnorm import batchnorm
+
+    return _emit(_render(batchnorm(args.N, args.batch, args.eps), args.format), args.output, parser)
 
 
 def _derive(args: argparse.Namespace):

@@ -1,4 +1,4 @@
-"""derive.nn against PyTorch's autograd, where PyTorch is installed (it is not a dependency).
+"""derive.nn against PyTorch's autograd (torch is in the test extra: the oracle runs, never skips).
 
 The same weights, inputs and gradOutputs go through both; outputs, gradInput and the
 parameter gradients must agree to float64 rounding.
@@ -6,10 +6,9 @@ parameter gradients must agree to float64 rounding.
 
 import numpy as np
 import pytest
+import torch
 
 from derive import nn
-
-torch = pytest.importorskip("torch")
 
 
 def torch_grads(module, x, grad_output):
@@ -86,3 +85,65 @@ def test_sequential_training_step_matches():
         assert loss == pytest.approx(theirs_loss.item(), rel=1e-12)
     for p, q in zip(theirs.parameters(), ours.parameters()[0]):
         np.testing.assert_allclose(q, p.detach().numpy(), rtol=1e-11)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_training_then_evaluation(affine):
+    # Three training steps (batch statistics; running statistics updated with the unbiased
+    # variance), then evaluation (running statistics), against torch.nn.functional.batch_norm.
+    rng = np.random.default_rng(5)
+    ours = nn.BatchNormalization(4, eps=1e-3, momentum=0.2, affine=affine)
+    weight = bias = None
+    if affine:
+        ours.weight[...] = rng.uniform(-2, 2, 4)
+        ours.bias[...] = rng.uniform(-1, 1, 4)
+        weight = torch.tensor(ours.weight.copy(), requires_grad=True)
+        bias = torch.tensor(ours.bias.copy(), requires_grad=True)
+    running_mean, running_var = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    for step, training in enumerate([True, True, True, False, False]):
+        if not training:
+            ours.evaluate()
+        x = rng.standard_normal((6 + step, 4)) * [1, 3, 0.5, 2] + [0, 1, -2, 5]
+        g = rng.standard_normal(x.shape)
+        xt = torch.tensor(x, requires_grad=True)
+        y = torch.nn.functional.batch_norm(xt, running_mean, running_var, weight, bias, training=training,
+                                           momentum=0.2, eps=1e-3)
+        y.backward(torch.tensor(g))
+        np.testing.assert_allclose(ours.forward(x), y.detach().numpy(), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(ours.running_mean, running_mean.numpy(), rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(ours.running_var, running_var.numpy(), rtol=1e-13)
+        np.testing.assert_allclose(ours.backward(x, g), xt.grad.numpy(), rtol=1e-11, atol=1e-12)
+        if affine:  # both accumulate over the steps
+            np.testing.assert_allclose(ours.gradWeight, weight.grad.numpy(), rtol=1e-11, atol=1e-12)
+            np.testing.assert_allclose(ours.gradBias, bias.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+# (nInputPlane, nOutputPlane, kW, kH, dW, dH, padW, padH, H, W)
+CONVOLUTIONS = [
+    (3, 4, 3, 3, 1, 1, 1, 1, 7, 6),
+    (2, 3, 2, 3, 2, 1, 0, 2, 5, 8),
+    (1, 2, 5, 4, 3, 2, 2, 1, 9, 9),
+    (3, 2, 3, 3, 2, 2, 1, 1, 5, 5),
+    (4, 5, 1, 1, 1, 1, 0, 0, 4, 3),
+    (2, 2, 3, 3, 3, 3, 2, 0, 10, 11),
+]
+
+
+@pytest.mark.parametrize("case", CONVOLUTIONS, ids=str)
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_spatial_convolution(case, batch):
+    nIn, nOut, kW, kH, dW, dH, padW, padH, H, W = case
+    ours = nn.SpatialConvolution(nIn, nOut, kW, kH, dW, dH, padW, padH, rng=6)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((nIn, H, W) if batch is None else (batch, nIn, H, W))
+    y = ours.forward(x).copy()
+    g = rng.standard_normal(y.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    weight = torch.tensor(ours.weight.copy(), requires_grad=True)
+    bias = torch.tensor(ours.bias.copy(), requires_grad=True)
+    yt = torch.nn.functional.conv2d(xt, weight, bias, stride=(dH, dW), padding=(padH, padW))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(ours.backward(x, g), xt.grad.numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(ours.gradWeight, weight.grad.numpy(), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(ours.gradBias, bias.grad.numpy(), rtol=1e-12, atol=1e-13)

@@ -62,7 +62,7 @@ def test_help_and_version():
     (["relu", "3", "--no-bias"], "unrecognized arguments: --no-bias"),
     (["linear", "2"], "required: OUT"),
     (["linear"], "required: IN, OUT"),
-    (["conv", "2", "3"], "invalid choice: 'conv'"),
+    (["nosuchlayer", "2", "3"], "invalid choice: 'nosuchlayer'"),
     (["linear", "2", "3", "--format", "pdf"], "invalid choice: 'pdf'"),
     (["linear", "2", "3", "--batch", "0"], "argument --batch: expected a positive integer, got '0'"),
     (["linear", "2", "3", "-o", "/nonexistent-dir/out.md"], "cannot write"),

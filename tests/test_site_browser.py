@@ -26,7 +26,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 # Pages with derivations: screenshot each, and check every one of them typesets.
 MATH_PAGES = ["linear/", "batch/", "numeric-checks/", "tutorial-notes/", "sigmoid/", "tanh/",
-              "relu/", "mse/", "sequential/", "regression/"]
+              "relu/", "mse/", "sequential/", "regression/", "batchnorm/", "convolution/"]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -21,7 +21,8 @@ PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/
          "numeric-checks-step-size.svg", "tutorial-notes/index.html", "cli/index.html",
          "api/index.html", "sigmoid/index.html", "tanh/index.html", "relu/index.html",
          "mse/index.html", "sequential/index.html", "regression/index.html",
-         "regression-loss.svg", "regression-parameters.svg"]
+         "regression-loss.svg", "regression-parameters.svg",
+         "batchnorm/index.html", "convolution/index.html"]
 
 
 def build(site_dir: Path, root: Path = ROOT) -> None:

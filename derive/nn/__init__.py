@@ -18,3 +18,8 @@ __all__ += ["check", "CheckReport"]
 from ._backend import CudaUnavailableError
 
 __all__ += ["CudaUnavailableError"]
+
+from .batchnorm import BatchNormalization
+from .convolution import SpatialConvolution
+
+__all__ += ["BatchNormalization", "SpatialConvolution"]

@@ -7,7 +7,6 @@ gives Y = X W^T + 1 b^T. The arithmetic lives in the kernels of ``_kernels``.
 from __future__ import annotations
 
 import math
-import operator
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from ._kernels import (
     linear_update_output_batch,
 )
 from ._backend import namespace
-from .module import Module, check_array, compute_dtype, real_number, resized
+from .module import Module, check_array, check_int, compute_dtype, real_number, resized
 
 ndarray = np.ndarray
 
@@ -57,8 +56,8 @@ class Linear(Module):
 
     def __init__(self, inputSize: int, outputSize: int, bias: bool = True, rng=None) -> None:
         super().__init__()
-        self.inputSize = _positive_int("inputSize", inputSize)
-        self.outputSize = _positive_int("outputSize", outputSize)
+        self.inputSize = check_int("Linear", "inputSize", inputSize, 1)
+        self.outputSize = check_int("Linear", "outputSize", outputSize, 1)
         self.weight = np.zeros((self.outputSize, self.inputSize))
         self.gradWeight = np.zeros((self.outputSize, self.inputSize))
         if bias:
@@ -226,16 +225,3 @@ class Linear(Module):
 
 
 _PARAMETER_SLOTS = frozenset(("weight", "gradWeight", "bias", "gradBias"))
-
-
-def _positive_int(name: str, value) -> int:
-    """value as an int if it is a positive integer (not a bool, not a float); else raise."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Linear: {name} must be a positive int, got {value!r} (bool)")
-    try:
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"Linear: {name} must be a positive int, got {value!r} ({type(value).__name__})") from None
-    if size <= 0:
-        raise ValueError(f"Linear: {name} must be a positive int, got {size}")
-    return size

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from .activation import MODULE_BATCH, MODULE_CASES, MODULE_SIZE, activation_checks, activation_page
 from .api import api_page
+from .batchnorm import BATCHNORM_CASES, batchnorm_checks, batchnorm_page
 from .build import SiteBuildError, build_date
 from .cli import cli_commands, cli_page
-from .layer import USER_LAYERS, layer_checks, layer_page
+from .convolution import CONVOLUTION_CASES, convolution_checks, convolution_page
 from .criterion import mse_page
+from .layer import USER_LAYERS, layer_checks, layer_page
 from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
 from .notes import tutorial_notes_page
@@ -32,6 +34,7 @@ __all__ = [
     "MODULE_SIZE", "MODULE_BATCH", "MODULE_CASES", "activation_checks", "STACK_CASES",
     "REGRESSION_SEED", "REGRESSION_LEARNING_RATE", "REGRESSION_ITERATIONS", "REGRESSION_SHOWN",
     "cli_commands", "USER_LAYERS", "layer_checks",
+    "BATCHNORM_CASES", "batchnorm_checks", "CONVOLUTION_CASES", "convolution_checks",
 ]
 
 
@@ -54,4 +57,6 @@ def generated_files() -> dict[str, str | bytes]:
         "layer.md": layer_page(),
         "cli.md": cli_page(),
         "api.md": api_page(),
+        "batchnorm.md": batchnorm_page(),
+        "convolution.md": convolution_page(),
     }

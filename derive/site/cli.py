@@ -66,12 +66,19 @@ CLI_EXAMPLES = [
     (("layer", "y = W2 @ relu(W1 @ x + b1) + b2", "--shape", "x=4", "--shape", "W1=8,4",
       "--shape", "W2=2,8", "--module", "mlp.py", "--name", "MLP"),
      "a two-layer MLP as a Torch7-style module, written to mlp.py", 0),
+    (("conv", "1", "1", "2", "2"), "nn.SpatialConvolution(1 -> 1, 2x2) on one 4 x 4 plane, steps 1, no padding", 0),
+    (("conv", "3", "16", "3", "3", "--height", "8", "--width", "8", "--batch", "32", "--format", "json"),
+     "the results alone for 3 -> 16 planes, a 3x3 kernel, 8 x 8 input, batch of 32", 0),
+    (("batchnorm", "2", "--batch", "3"),
+     "nn.BatchNormalization(2) in training on 3 samples, the compact forms proved equal", 0),
 ]
 # The site's page on what each command derives.
 CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
              "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md"),
              "sequential": ("Sequential", "sequential.md"),
-             "layer": ("Your own layer", "layer.md#the-language")}
+             "layer": ("Your own layer", "layer.md#the-language"),
+             "conv": ("SpatialConvolution", "convolution.md"),
+             "batchnorm": ("BatchNormalization", "batchnorm.md")}
 
 
 # `derive check`'s example: a hand-written module with planted bugs, shipped next to this file.
