@@ -10,3 +10,7 @@ from .container import Sequential
 from .criterion import Criterion, MSECriterion
 
 __all__ += ["Sigmoid", "Tanh", "ReLU", "Sequential", "Criterion", "MSECriterion"]
+
+from .classification import ClassNLLCriterion, CrossEntropyCriterion, LogSoftMax, SoftMax
+
+__all__ += ["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion"]

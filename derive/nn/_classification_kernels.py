@@ -1,0 +1,110 @@
+"""numpy kernels of SoftMax, LogSoftMax, ClassNLLCriterion and CrossEntropyCriterion.
+
+Written by hand, in the form of the generated ``_kernels`` (the formula in the
+docstring, the result written into the array given), until the layer engine
+generates them. Only operations CuPy has too: ufuncs with ``out``, reductions
+with ``axis``, fancy indexing with ``rows`` = arange(batch) (rows never repeat,
+so ``a[rows, target] -= v`` needs no ``add.at``).
+
+Reductions are over the last axis, the classes, one sample at a time: x is one
+sample (n,) or a batch (batch, n). The criteria's kernels take a batch; one
+sample is a batch of one. m_i = max_k x[i, k] is sample i's own maximum (the
+stable shift; never the batch's), t the 0-based target classes, w the class
+weights (1 without), W = sum_i w[t_i] the total weight of the targets.
+"""
+
+import math
+
+import numpy as np
+
+
+def softmax_update_output(input, output):
+    """output = exp(x - m) / sum(exp(x - m))"""
+    np.subtract(input, input.max(axis=-1, keepdims=True), out=output)
+    np.exp(output, out=output)
+    output /= output.sum(axis=-1, keepdims=True)
+    return output
+
+
+def softmax_update_grad_input(output, grad_output, grad_input):
+    """gradInput = y * (g - sum(g * y))"""
+    np.multiply(grad_output, output, out=grad_input)
+    dot = grad_input.sum(axis=-1, keepdims=True)
+    np.subtract(grad_output, dot, out=grad_input)
+    grad_input *= output
+    return grad_input
+
+
+def logsoftmax_update_output(input, output):
+    """output = x - m - log(sum(exp(x - m)))"""
+    np.subtract(input, input.max(axis=-1, keepdims=True), out=output)
+    total = np.exp(output).sum(axis=-1, keepdims=True)
+    output -= np.log(total, out=total)
+    return output
+
+
+def logsoftmax_update_grad_input(output, grad_output, grad_input):
+    """gradInput = g - exp(y) * sum(g)"""
+    np.exp(output, out=grad_input)
+    grad_input *= grad_output.sum(axis=-1, keepdims=True)
+    np.subtract(grad_output, grad_input, out=grad_input)
+    return grad_input
+
+
+def _target_weights(target, weights, size_average):
+    """w[t_i] for each sample, divided by W if size_average; W = 0 gives nan, as PyTorch's 0/0
+    (Torch7 returned 0)."""
+    factors = weights[target]
+    if size_average:
+        total = float(factors.sum())
+        factors = factors / total if total else np.full(len(target), math.nan)
+    return factors
+
+
+def classnll_update_output(input, target, rows, weights, size_average):
+    """J = -sum_i w[t_i] x[i, t_i], divided by W if size_average"""
+    picked = input[rows, target]
+    if weights is None:
+        total = -float(picked.sum())
+        return total / len(target) if size_average else total
+    return -float(picked @ _target_weights(target, weights, size_average))
+
+
+def classnll_update_grad_input(target, rows, weights, size_average, grad_input):
+    """gradInput[i, k] = -w[t_i] [k = t_i], divided by W if size_average"""
+    grad_input.fill(0)
+    if weights is None:
+        grad_input[rows, target] = -1 / len(target) if size_average else -1
+    else:
+        grad_input[rows, target] = -_target_weights(target, weights, size_average)
+    return grad_input
+
+
+def crossentropy_update_output(input, target, rows, weights, size_average, probabilities):
+    """probabilities = exp(x - m) / sum(exp(x - m));
+    J = -sum_i w[t_i] (x[i, t_i] - m_i - log(sum_k exp(x[i, k] - m_i))), divided by W if size_average"""
+    maxima = input.max(axis=-1, keepdims=True)
+    np.subtract(input, maxima, out=probabilities)
+    np.exp(probabilities, out=probabilities)
+    sums = probabilities.sum(axis=-1, keepdims=True)
+    probabilities /= sums
+    # log softmax at the targets alone: x - m - log(sum) stays exact where the probability underflows
+    picked = np.subtract(input[rows, target], maxima[:, 0], dtype=probabilities.dtype)
+    picked -= np.log(sums[:, 0])
+    if weights is None:
+        total = -float(picked.sum())
+        return total / len(target) if size_average else total
+    return -float(picked @ _target_weights(target, weights, size_average))
+
+
+def crossentropy_update_grad_input(target, rows, weights, size_average, probabilities, grad_input):
+    """gradInput = (probabilities - onehot(t)) * w[t_i], divided by W if size_average"""
+    if weights is None:
+        factor = 1 / len(target) if size_average else 1
+        np.multiply(probabilities, factor, out=grad_input)
+        grad_input[rows, target] -= factor
+    else:
+        factors = _target_weights(target, weights, size_average)
+        np.multiply(probabilities, factors[:, None], out=grad_input)
+        grad_input[rows, target] -= factors
+    return grad_input
