@@ -20,7 +20,9 @@ PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/
          "numeric-checks-step-size.svg", "tutorial-notes/index.html", "cli/index.html",
          "api/index.html", "sigmoid/index.html", "tanh/index.html", "relu/index.html",
          "mse/index.html", "sequential/index.html", "regression/index.html",
-         "regression-loss.svg", "regression-parameters.svg"]
+         "regression-loss.svg", "regression-parameters.svg",
+         "softmax/index.html", "logsoftmax/index.html", "classnll/index.html", "crossentropy/index.html",
+         "classification/index.html", "classification-loss.svg", "classification-boundaries.svg"]
 
 
 def build(site_dir: Path) -> None:
