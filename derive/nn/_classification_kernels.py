@@ -18,35 +18,35 @@ import math
 import numpy as np
 
 
-def softmax_update_output(input, output):
+def softmax_update_output(input, ones, output):
     """output = exp(x - m) / sum(exp(x - m))"""
     np.subtract(input, input.max(axis=-1, keepdims=True), out=output)
     np.exp(output, out=output)
-    output /= output.sum(axis=-1, keepdims=True)
+    output *= np.reciprocal((output @ ones)[..., None])
     return output
 
 
-def softmax_update_grad_input(output, grad_output, grad_input):
+def softmax_update_grad_input(output, grad_output, ones, grad_input):
     """gradInput = y * (g - sum(g * y))"""
     np.multiply(grad_output, output, out=grad_input)
-    dot = grad_input.sum(axis=-1, keepdims=True)
+    dot = (grad_input @ ones)[..., None]
     np.subtract(grad_output, dot, out=grad_input)
     grad_input *= output
     return grad_input
 
 
-def logsoftmax_update_output(input, output):
+def logsoftmax_update_output(input, ones, output):
     """output = x - m - log(sum(exp(x - m)))"""
     np.subtract(input, input.max(axis=-1, keepdims=True), out=output)
-    total = np.exp(output).sum(axis=-1, keepdims=True)
+    total = (np.exp(output) @ ones)[..., None]
     output -= np.log(total, out=total)
     return output
 
 
-def logsoftmax_update_grad_input(output, grad_output, grad_input):
+def logsoftmax_update_grad_input(output, grad_output, ones, grad_input):
     """gradInput = g - exp(y) * sum(g)"""
     np.exp(output, out=grad_input)
-    grad_input *= grad_output.sum(axis=-1, keepdims=True)
+    grad_input *= (grad_output @ ones)[..., None]
     np.subtract(grad_output, grad_input, out=grad_input)
     return grad_input
 
@@ -80,31 +80,29 @@ def classnll_update_grad_input(target, rows, weights, size_average, grad_input):
     return grad_input
 
 
-def crossentropy_update_output(input, target, rows, weights, size_average, probabilities):
-    """probabilities = exp(x - m) / sum(exp(x - m));
+def crossentropy_update_output(input, target, rows, weights, size_average, ones, exp_shifted, reciprocal_sums):
+    """exp_shifted = exp(x - m); reciprocal_sums = 1 / sum_k exp(x[i, k] - m_i) (their product is the softmax);
     J = -sum_i w[t_i] (x[i, t_i] - m_i - log(sum_k exp(x[i, k] - m_i))), divided by W if size_average"""
-    maxima = input.max(axis=-1, keepdims=True)
-    np.subtract(input, maxima, out=probabilities)
-    np.exp(probabilities, out=probabilities)
-    sums = probabilities.sum(axis=-1, keepdims=True)
-    probabilities /= sums
+    maxima = input.max(axis=-1)
+    np.subtract(input, maxima[:, None], out=exp_shifted)
+    np.exp(exp_shifted, out=exp_shifted)
+    np.matmul(exp_shifted, ones, out=reciprocal_sums)
     # log softmax at the targets alone: x - m - log(sum) stays exact where the probability underflows
-    picked = np.subtract(input[rows, target], maxima[:, 0], dtype=probabilities.dtype)
-    picked -= np.log(sums[:, 0])
+    picked = np.subtract(input[rows, target], maxima, dtype=exp_shifted.dtype)
+    picked -= np.log(reciprocal_sums)
+    np.reciprocal(reciprocal_sums, out=reciprocal_sums)
     if weights is None:
         total = -float(picked.sum())
         return total / len(target) if size_average else total
     return -float(picked @ _target_weights(target, weights, size_average))
 
 
-def crossentropy_update_grad_input(target, rows, weights, size_average, probabilities, grad_input):
-    """gradInput = (probabilities - onehot(t)) * w[t_i], divided by W if size_average"""
+def crossentropy_update_grad_input(target, rows, weights, size_average, exp_shifted, reciprocal_sums, grad_input):
+    """gradInput = (exp_shifted * reciprocal_sums - onehot(t)) * w[t_i], divided by W if size_average"""
     if weights is None:
-        factor = 1 / len(target) if size_average else 1
-        np.multiply(probabilities, factor, out=grad_input)
-        grad_input[rows, target] -= factor
+        factors = 1 / len(target) if size_average else 1
     else:
         factors = _target_weights(target, weights, size_average)
-        np.multiply(probabilities, factors[:, None], out=grad_input)
-        grad_input[rows, target] -= factors
+    np.multiply(exp_shifted, (reciprocal_sums * factors)[:, None], out=grad_input)
+    grad_input[rows, target] -= factors
     return grad_input

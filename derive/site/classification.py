@@ -135,8 +135,8 @@ print("one sample, target 1:", criterion.forward(logProbabilities[0], 1))
         "$$\\frac{\\partial J}{\\partial \\mathbf{x}_b} = \\frac{w_{t_b}}{W}\\left(\\operatorname{softmax}"
         "(\\mathbf{x}_b) - \\mathbf{e}_{t_b}\\right),\\quad W = \\sum_{b} w_{t_b},$$ "
         "\\((\\operatorname{softmax}(\\mathbf{x}) - \\operatorname{onehot}(t)) / B\\) without weights. "
-        "`backward` reads the softmax that `forward` computed (kept in `probabilities`, as Torch's "
-        "reads its LogSoftMax's output), so it must follow `forward` of the same input.",
+        "`backward` reads the softmax that `forward` computed (as Torch's reads its LogSoftMax's "
+        "output), so it must follow `forward` of the same input.",
         """\
 import numpy as np
 from derive.nn import CrossEntropyCriterion
