@@ -81,6 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     mse.add_argument("--no-size-average", action="store_true",
                      help="sum the squared differences instead of averaging them")
 
+    layer = layers.add_parser(
+        "layer", parents=[output],
+        help="derive, prove and compile any layer written as one expression",
+        description="Derive the Jacobians and gradients of a layer written as one expression, "
+        "in array notation ('y = tanh(W @ x + b)') or index notation "
+        "('y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]'), every displayed equality "
+        "proved by sympy; or write it as a Torch7-style module (--module).",
+    )
+    layer.add_argument("EXPR", help="the layer, 'y = ...' (a scalar output 'J = ...' is a criterion)")
+    layer.add_argument("--shape", action="append", default=[], metavar="NAME=D1[,D2,...]",
+                       type=_shape, help="the shape of an array (repeat for each; shapes that "
+                       "follow from the others may be left out)")
+    layer.add_argument("--input", default="x", metavar="NAME", help="the input array (default x)")
+    layer.add_argument("--target", metavar="NAME", help="a criterion's target (not differentiated)")
+    layer.add_argument("--module", metavar="FILE.py",
+                       help="write a Python module with the layer's class instead of the derivation")
+    layer.add_argument("--name", default="Layer", metavar="CLASS", help="the class name (default Layer)")
+
     compile_ = layers.add_parser(
         "compile",
         help="regenerate the numpy kernels of derive.nn from the derivations",
@@ -96,13 +114,52 @@ def build_parser() -> argparse.ArgumentParser:
 _TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
 
 
+def _shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """``W=2,3`` as ('W', (2, 3)); parsed by hand, never evaluated."""
+    name, sep, dims = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=D1[,D2,...], got {text!r}")
+    try:
+        values = tuple(int(d, 10) for d in dims.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integer sizes in {text!r}")
+    return name, values
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``derive`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "compile":
         return _compile(args, parser)
+    if args.command == "layer":
+        return _layer(args, parser)
     return _emit(_render(_derive(args), args.format), args.output, parser)
+
+
+def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """derive layer: the derivation, or with --module the module's source."""
+    import derive
+
+    shapes = {}
+    for name, dims in args.shape:
+        if name in shapes:
+            parser.exit(2, f"{parser.prog} layer: error: --shape {name} given twice\n")
+        shapes[name] = dims
+    try:
+        if args.module:
+            text = derive.module_source(args.EXPR, shapes, input=args.input, target=args.target,
+                                        name=args.name)
+            return _emit(text, args.module, parser)
+        derivation = derive.layer(args.EXPR, shapes, input=args.input, target=args.target,
+                                  batch=args.batch)
+    except (ValueError, TypeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        parser.exit(2, f"{parser.prog} layer: error: {message}\n")
+    return _emit(_render(derivation, args.format), args.output, parser)
 
 
 def _derive(args: argparse.Namespace):

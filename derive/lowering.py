@@ -1,0 +1,326 @@
+"""Index form to numpy: the kernels of a layer written as one expression.
+
+An index expression (sums over index ranges, products, element-wise functions) is
+lowered to numpy statements over whole arrays.  Each lowered value is a
+:class:`Tensor`: numpy code and the index each of its axes runs over.  Products are
+broadcast over the union of their axes; a sum of a product of two factors over
+shared indices is a ``@`` (BLAS) or ``tensordot``; an affine index (``x[d, t+q-1]``)
+gathers patches (im2col) with ``window``; range guards become masks.  Equal
+subexpressions are computed once per kernel.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .symbolic.functions import relu, sigmoid, softplus, step
+
+_FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.sin: "np.sin",
+              sp.cos: "np.cos", sp.Abs: "np.abs", sp.sign: "np.sign", sigmoid: "sigmoid",
+              relu: "relu", softplus: "softplus", step: "step"}
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """numpy code for an array whose axes run over ``axes`` (index symbols), in order."""
+
+    code: str
+    axes: tuple[sp.Symbol, ...]
+
+
+class Lowering:
+    """Lowers index expressions to numpy statements, sharing equal subexpressions.
+
+    ``arrays`` maps an IndexedBase name to the Python name of its array in the kernel;
+    ``ranges`` gives each index symbol its (concrete) size.
+    """
+
+    def __init__(self, arrays: dict[str, str], ranges: dict[sp.Symbol, int]) -> None:
+        self.arrays = arrays
+        self.ranges = dict(ranges)
+        self.lines: list[str] = []
+        self.memo: dict[sp.Expr, Tensor] = {}
+        self.counter = itertools.count(1)
+
+    # -- statements ------------------------------------------------------------------
+    def temporary(self, code: str, axes) -> Tensor:
+        name = f"_t{next(self.counter)}"
+        self.lines.append(f"{name} = {code}")
+        return Tensor(name, tuple(axes))
+
+    def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...]) -> str:
+        """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order."""
+        t = self.lower(expr)
+        missing = [a for a in t.axes if a not in axes]
+        if missing:
+            raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
+        code = self.align(t, tuple(a for a in axes if a in t.axes)).code
+        if t.axes and set(t.axes) == set(axes):
+            return code
+        shape = ", ".join(str(self.ranges[a]) for a in axes)
+        return f"np.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
+
+    # -- alignment -------------------------------------------------------------------
+    def align(self, t: Tensor, axes: tuple[sp.Symbol, ...]) -> Tensor:
+        """``t`` with its axes permuted and new ones of length 1 inserted to broadcast as ``axes``."""
+        own = [a for a in axes if a in t.axes]
+        code = t.code
+        if tuple(own) != t.axes:
+            if len(own) == 2:
+                code = f"{_atom(code)}.T"
+            else:
+                perm = ", ".join(str(t.axes.index(a)) for a in own)
+                code = f"np.transpose({code}, ({perm}))"
+        # Trailing axes broadcast by themselves: only interior or leading gaps need None.
+        positions = [axes.index(a) for a in own]
+        first = positions[0] if positions else len(axes)
+        needs = [a for a in axes[first:] if a not in t.axes]
+        if own and needs:
+            index = ", ".join(":" if a in t.axes else "None" for a in axes[first:])
+            code = f"{_atom(code)}[{index}]"
+        return Tensor(code, tuple(axes[first:]) if own else ())
+
+    def broadcast(self, tensors: list[Tensor]) -> tuple[list[Tensor], tuple]:
+        axes: list[sp.Symbol] = []
+        for t in tensors:
+            axes += [a for a in t.axes if a not in axes]
+        return [self.align(t, tuple(axes)) for t in tensors], tuple(axes)
+
+    # -- expressions -----------------------------------------------------------------
+    def lower(self, expr: sp.Expr) -> Tensor:
+        # Equal up to the names of free indices (exp(x_i) and exp(x_j)): computed once.
+        free = sorted((s for s in expr.free_symbols if s in self.ranges), key=str)
+        places = {s: sp.Symbol(f"_a{k}", integer=True, positive=True) for k, s in enumerate(free)
+                  if not isinstance(self.ranges[s], str) or True}
+        key = (expr.xreplace(places), tuple(self.ranges[s] for s in free))
+        back = {v: k for k, v in places.items()}
+        if key in self.memo:
+            t = self.memo[key]
+            return Tensor(t.code, tuple(back[a] for a in t.axes))
+        t = self._lower(expr)
+        if not _plain(t.code):
+            t = self.temporary(t.code, t.axes)
+        self.memo[key] = Tensor(t.code, tuple(places[a] for a in t.axes))
+        return t
+
+    def _lower(self, expr: sp.Expr) -> Tensor:
+        if expr.is_Number:
+            return Tensor(repr(float(expr)) if not expr.is_Integer else str(int(expr)), ())
+        if isinstance(expr, sp.Symbol):
+            if expr in self.ranges:  # an index as a value: 1 .. size along its own axis
+                return Tensor(f"np.arange(1, {_plus(self.ranges[expr], 1)})", (expr,))
+            if expr.name in self.arrays:
+                return Tensor(self.arrays[expr.name], ())
+            raise ValueError(f"cannot lower the symbol {expr}")
+        if isinstance(expr, sp.Indexed):
+            return self._indexed(expr)
+        if isinstance(expr, sp.Add):
+            parts, axes = self.broadcast([self.lower(a) for a in expr.args])
+            return Tensor(_join_sum(parts, expr.args), axes)
+        if isinstance(expr, sp.Mul):
+            return self._product(list(expr.args))
+        if isinstance(expr, sp.Pow):
+            base = self.lower(expr.base)
+            e = expr.exp
+            if e == -1:
+                return Tensor(f"1 / {_atom(base.code)}", base.axes)
+            if e == sp.Rational(1, 2):
+                return Tensor(f"np.sqrt({base.code})", base.axes)
+            if e == sp.Rational(-1, 2):
+                return Tensor(f"1 / np.sqrt({base.code})", base.axes)
+            if e.is_number:
+                return Tensor(f"{_atom(base.code)} ** {_number(e)}", base.axes)
+            raise ValueError(f"cannot lower the power {expr}")
+        if isinstance(expr, sp.Sum):
+            return self._sum(expr)
+        if isinstance(expr, sp.Piecewise):
+            return self._piecewise(expr)
+        if isinstance(expr, sp.KroneckerDelta):
+            a, b = (self.lower(x) for x in expr.args)
+            (a, b), axes = self.broadcast([a, b])
+            return Tensor(f"({a.code} == {b.code})", axes)
+        if isinstance(expr, sp.Function) and expr.func in _FUNCTIONS:
+            inner = self.lower(expr.args[0])
+            return Tensor(f"{_FUNCTIONS[expr.func]}({inner.code})", inner.axes)
+        if isinstance(expr, (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan)):
+            (a, b), axes = self.broadcast([self.lower(expr.lhs), self.lower(expr.rhs)])
+            return Tensor(f"({a.code} {expr.rel_op} {b.code})", axes)
+        if isinstance(expr, sp.And):
+            parts, axes = self.broadcast([self.lower(a) for a in expr.args])
+            return Tensor(" & ".join(p.code for p in parts), axes)
+        raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
+
+    def _indexed(self, expr: sp.Indexed) -> Tensor:
+        name = self.arrays[expr.base.name]
+        indices = expr.indices
+        if all(isinstance(i, sp.Symbol) and i in self.ranges for i in indices) and len(set(indices)) == len(indices):
+            return Tensor(name, tuple(indices))
+        # An affine index: gather the elements (patches, im2col), zero outside the array.
+        axes: list[sp.Symbol] = []
+        for i in indices:
+            axes += sorted((s for s in i.free_symbols if s not in axes), key=lambda s: str(s))
+        parts = []
+        for i in indices:
+            terms = []
+            for s in sorted(i.free_symbols, key=str):
+                c = int(i.coeff(s))
+                shape = ", ".join(str(self.ranges[s]) if a == s else "1" for a in axes)
+                arange = f"np.arange({self.ranges[s]}).reshape({shape}{',' if len(axes) == 1 else ''})"
+                terms.append(arange if c == 1 else f"{c} * {arange}")
+            constant = int(i.as_coeff_add()[0]) + sum(int(i.coeff(s)) for s in i.free_symbols) - 1
+            text = " + ".join(terms) if terms else "0"
+            parts.append(f"{text} + {constant}" if constant else text)
+        return Tensor(f"window({name}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))", tuple(axes))
+
+    def _product(self, factors: list[sp.Expr]) -> Tensor:
+        numbers = [f for f in factors if f.is_number]
+        arrays = [self.lower(f) for f in factors if not f.is_number]
+        parts, axes = self.broadcast(arrays)
+        code = " * ".join(_atom(p.code) for p in parts)
+        coefficient = sp.Mul(*numbers)
+        if code and coefficient.is_Rational and not coefficient.is_Integer and coefficient.p == 1:
+            code = f"{code} / {coefficient.q}"  # x / n, not 0.333... * x
+        elif coefficient == -1:
+            code = f"-{_atom(code)}" if code else "-1"
+        elif coefficient != 1:
+            code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
+        return Tensor(code or "1", axes)
+
+    def _sum(self, expr: sp.Sum) -> Tensor:
+        variables = [v for v, _, _ in expr.limits]
+        for v, low, high in expr.limits:
+            if low != 1:
+                raise ValueError(f"cannot lower a sum over {v} from {low} to {high}")
+            self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+        terms = sp.Add.make_args(expr.function)
+        if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
+            parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
+            parts, axes = self.broadcast(parts)
+            return Tensor(" + ".join(p.code for p in parts), axes)
+        factors = sp.Mul.make_args(expr.function)
+        inside = [f for f in factors if f.free_symbols & set(variables)]
+        outside = [f for f in factors if f not in inside]
+        tensors = [self.lower(f) for f in inside]
+        result = self._contract(tensors, set(variables))
+        # An index the summand does not use multiplies it by its range.
+        scale = [str(self.ranges[v]) for v in variables if all(v not in t.axes for t in tensors)]
+        if outside or scale:
+            rest = [self.lower(f) for f in outside]
+            parts, axes = self.broadcast([result] + rest)
+            code = " * ".join(scale + [_atom(p.code) for p in parts])
+            return Tensor(code, axes)
+        return result
+
+    def _contract(self, tensors: list[Tensor], summed: set) -> Tensor:
+        """The product of ``tensors`` summed over ``summed``: element-wise merges where one
+        factor's axes hold another's, then pairwise contractions (``@``) over shared indices."""
+        tensors = list(tensors)
+        while True:
+            # An index only one factor has: sum it there.
+            for k, t in enumerate(tensors):
+                own = [a for a in t.axes if a in summed and all(a not in o.axes for o in tensors if o is not t)]
+                if own and len(tensors) > 1:
+                    tensors[k] = self._reduce(t, own)
+                    summed -= set(own)
+            if len(tensors) == 1:
+                break
+            merged = self._merge_subset(tensors)
+            if merged is not None:
+                tensors = merged
+                continue
+            pair = self._pair(tensors, summed)
+            if pair is None:
+                parts, axes = self.broadcast(tensors)
+                tensors = [self.temporary(" * ".join(_atom(p.code) for p in parts), axes)]
+                break
+            a, b = pair
+            shared = [x for x in a.axes if x in b.axes and x in summed
+                      and all(x not in t.axes for t in tensors if t is not a and t is not b)]
+            contracted = self._matmul(a, b, shared)
+            summed -= set(shared)
+            tensors = [t for t in tensors if t is not a and t is not b] + [contracted]
+        t = tensors[0]
+        own = [a for a in t.axes if a in summed]
+        return self._reduce(t, own) if own else t
+
+    def _merge_subset(self, tensors: list[Tensor]) -> list[Tensor] | None:
+        for a, b in itertools.permutations(tensors, 2):
+            if set(a.axes) <= set(b.axes):
+                (pa, pb), axes = self.broadcast([b, a])
+                product = self.temporary(f"{_atom(pa.code)} * {_atom(pb.code)}", axes)
+                return [t for t in tensors if t is not a and t is not b] + [product]
+        return None
+
+    def _pair(self, tensors: list[Tensor], summed: set):
+        best = None
+        for a, b in itertools.combinations(tensors, 2):
+            shared = [x for x in a.axes if x in b.axes and x in summed
+                      and all(x not in t.axes for t in tensors if t is not a and t is not b)]
+            if shared and (best is None or len(shared) > best[2]):
+                best = (a, b, len(shared))
+        return None if best is None else best[:2]
+
+    def _matmul(self, a: Tensor, b: Tensor, over: list) -> Tensor:
+        batch = [x for x in a.axes if x in b.axes and x not in over]
+        if batch:  # indices both keep (samples): an element-wise product, then the sum
+            (pa, pb), axes = self.broadcast([a, b])
+            product = self.temporary(f"{_atom(pa.code)} * {_atom(pb.code)}", axes)
+            return self._reduce(product, over)
+        keep_a = [x for x in a.axes if x not in over]
+        keep_b = [x for x in b.axes if x not in over]
+        if len(over) == 1 and len(a.axes) <= 2 and len(b.axes) <= 2:
+            left = self.align(a, tuple(keep_a) + tuple(over)) if keep_a else a
+            right = self.align(b, tuple(over) + tuple(keep_b)) if keep_b else b
+            return self.temporary(f"{_atom(left.code)} @ {_atom(right.code)}", keep_a + keep_b)
+        axes_a = ", ".join(str(a.axes.index(x)) for x in over)
+        axes_b = ", ".join(str(b.axes.index(x)) for x in over)
+        return self.temporary(f"np.tensordot({a.code}, {b.code}, axes=(({axes_a},), ({axes_b},)))",
+                              keep_a + keep_b)
+
+    def _reduce(self, t: Tensor, over: list) -> Tensor:
+        positions = [t.axes.index(a) for a in over]
+        axis = str(positions[0]) if len(positions) == 1 else f"({', '.join(map(str, positions))})"
+        return self.temporary(f"{_atom(t.code)}.sum(axis={axis})", [a for a in t.axes if a not in over])
+
+    def _piecewise(self, expr: sp.Piecewise) -> Tensor:
+        (value, condition), *rest = expr.args
+        if len(rest) != 1 or rest[0][1] not in (True, sp.true):
+            raise ValueError(f"cannot lower {expr}")
+        parts, axes = self.broadcast([self.lower(condition), self.lower(value), self.lower(rest[0][0])])
+        return Tensor(f"np.where({parts[0].code}, {parts[1].code}, {parts[2].code})", axes)
+
+
+def _plus(size, k: int) -> str:
+    return str(size + k) if isinstance(size, int) else f"{size} + {k}"
+
+
+def _plain(code: str) -> bool:
+    return code.isidentifier() or code.replace(".", "", 1).lstrip("-").isdigit()
+
+
+def _atom(code: str) -> str:
+    """``code`` bracketed unless it is a name, a number, an attribute or a call."""
+    if _plain(code) or code.endswith(".T") and _plain(code[:-2]):
+        return code
+    depth = 0
+    for k, char in enumerate(code):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and char in " +-*/@<>=&" and k > 0:
+            return f"({code})"
+    return code
+
+
+def _number(value: sp.Expr) -> str:
+    return str(int(value)) if value.is_Integer else repr(float(value))
+
+
+def _join_sum(parts: list[Tensor], terms) -> str:
+    text = parts[0].code
+    for part in parts[1:]:
+        code = part.code
+        text += f" - {code[1:]}" if code.startswith("-") and _plain(code[1:]) or code.startswith("-(") else f" + {code}"
+    return text

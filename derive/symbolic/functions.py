@@ -1,0 +1,83 @@
+"""The element-wise functions of the layer language, as sympy functions.
+
+Most are sympy's own.  ``sigmoid``, ``relu`` and ``softplus`` are functions of their
+own so that derivatives come out the way Torch computes them: sigmoid' = s (1 - s),
+relu'(z) = [z > 0] (0 at z = 0, where Torch's threshold gives 0, not sympy's 1/2),
+softplus' = sigmoid.  Each derivative is checked against the function's definition
+in closed form (``definition``) by the tests.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class sigmoid(sp.Function):
+    """sigma(z) = 1 / (1 + exp(-z))."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+    @staticmethod
+    def definition(z: sp.Expr) -> sp.Expr:
+        return 1 / (1 + sp.exp(-z))
+
+    def _latex(self, printer):
+        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+
+
+class step(sp.Function):
+    """[z > 0]: 1 where z > 0, else 0 (0 at z = 0 too): relu's derivative as Torch takes it."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sp.Integer(0)  # almost everywhere
+
+    @staticmethod
+    def definition(z: sp.Expr) -> sp.Expr:
+        return sp.Piecewise((1, z > 0), (0, True))
+
+    def _latex(self, printer):
+        return rf"\left[{printer._print(self.args[0])} > 0\right]"
+
+
+class relu(sp.Function):
+    """max(z, 0)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return step(self.args[0])
+
+    @staticmethod
+    def definition(z: sp.Expr) -> sp.Expr:
+        return sp.Piecewise((z, z > 0), (0, True))
+
+    def _latex(self, printer):
+        return rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+
+
+class softplus(sp.Function):
+    """log(1 + exp(z))."""
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0])
+
+    @staticmethod
+    def definition(z: sp.Expr) -> sp.Expr:
+        return sp.log(1 + sp.exp(z))
+
+    def _latex(self, printer):
+        return rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+
+
+#: The functions a layer may call, by the name it calls them.
+FUNCTIONS = {
+    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh, "sin": sp.sin,
+    "cos": sp.cos, "abs": sp.Abs, "sigmoid": sigmoid, "relu": relu, "softplus": softplus,
+}

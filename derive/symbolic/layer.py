@@ -1,0 +1,418 @@
+"""The engine: any layer written as one expression, derived and proved at the index level.
+
+For a :class:`~derive.symbolic.language.LayerSpec` (output element ``y[I] = E(I)``):
+
+* the Jacobian element ``dy[I]/dv[J]`` of the output by the input and by each
+  parameter ``v``, by sympy on ``Indexed`` elements (Kronecker deltas, range guards
+  settled from the index ranges);
+* the chain rule ``dJ/dv[J] = sum_I g[I] dy[I]/dv[J]`` with the deltas summed away;
+* where Torch reads the output instead of recomputing the input's function (sigmoid
+  y (1 - y), tanh 1 - y^2, softmax y (g - y.g)), the gradient rewritten in the output,
+  proved equal;
+* the batch case as the same layer over samples ``s``: the input, output and target
+  gain a leading index, parameter gradients sum over the samples.
+
+Every displayed equality is proved at symbolic sizes (:func:`calculus.equal`), so the
+cost does not grow with the sizes shown.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+
+import sympy as sp
+
+from .calculus import collapse, discharge, equal
+from .derivation import ProofError
+from .language import ArrayInfo, LayerSpec
+
+LOSS = sp.Symbol("J")
+#: The index of samples in a batch, and the batch size.
+SAMPLE = sp.Symbol("s", integer=True, positive=True)
+BATCH = sp.Symbol("B", integer=True, positive=True)
+_POOL = ("j", "k", "l", "a", "c", "d", "e", "f", "o", "q", "r", "u", "v", "w", "z")
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """What the engine derives for one variable ``v`` (the input or a parameter).
+
+    ``indices`` index v's element; ``jacobian`` is dy[I]/dv[J] (for a criterion
+    dJ/dv[J]); ``chain`` the chain-rule sum before evaluation; ``index_form`` the
+    gradient with the deltas summed away; ``output_form`` the same gradient written
+    with the output where that removes the forward's recomputation (else None).
+    """
+
+    variable: ArrayInfo
+    indices: tuple[sp.Symbol, ...]
+    jacobian: sp.Expr
+    chain: sp.Expr
+    index_form: sp.Expr
+    output_form: sp.Expr | None
+
+    @property
+    def final(self) -> sp.Expr:
+        """The form the kernels compute."""
+        return self.output_form if self.output_form is not None else self.index_form
+
+
+def grad_output_name(spec: LayerSpec) -> str:
+    """The array of dJ/dy the layer receives: ``g`` (``G`` for a batch)."""
+    return "G" if spec.output.name.isupper() or spec.output.name == "Y" else "g"
+
+
+def ranges_of(spec: LayerSpec) -> dict[sp.Symbol, sp.Expr]:
+    """The index ranges of the output's indices (the free indices of every step)."""
+    return dict(spec.ranges)
+
+
+def element(array: ArrayInfo, indices) -> sp.Expr:
+    """The element of ``array`` at ``indices`` (the symbol itself for a scalar)."""
+    base = sp.IndexedBase(array.name, real=True)
+    return base[tuple(indices)] if indices else sp.Symbol(array.name, real=True)
+
+
+def _used_names(spec: LayerSpec) -> set[str]:
+    names = set(spec.arrays) | {str(s) for s in spec.expr.free_symbols}
+    names |= {str(v) for s in spec.expr.atoms(sp.Sum) for v, _, _ in s.limits}
+    names |= {str(i) for i in spec.indices} | {str(s) for s in spec.sizes}
+    return names
+
+
+def variable_indices(spec: LayerSpec, array: ArrayInfo) -> tuple[sp.Symbol, ...]:
+    """Fresh index symbols for the elements of ``array`` (j, k, ... not used elsewhere)."""
+    used = _used_names(spec)
+    pool = [n for n in _POOL if n not in used]
+    return tuple(sp.Symbol(pool[k], integer=True, positive=True) for k in range(len(array.shape)))
+
+
+def definition(spec: LayerSpec, indices) -> sp.Expr:
+    """E at the given output indices."""
+    return spec.expr.xreplace(dict(zip(spec.indices, indices)))
+
+
+@functools.lru_cache(maxsize=64)
+def gradients(spec: LayerSpec) -> dict[str, Gradient]:
+    """The gradient of the loss with respect to the input and each parameter."""
+    out = {}
+    for array in [spec.input] + spec.parameters:
+        out[array.name] = _gradient(spec, array)
+    return out
+
+
+def _variable_ranges(spec: LayerSpec, array: ArrayInfo, indices) -> dict:
+    ranges = ranges_of(spec)
+    ranges.update(zip(indices, array.shape))
+    return ranges
+
+
+def _gradient(spec: LayerSpec, array: ArrayInfo) -> Gradient:
+    J = variable_indices(spec, array)
+    v = element(array, J)
+    ranges = _variable_ranges(spec, array, J)
+    jacobian = collapse(sp.diff(spec.expr, v), ranges)
+    if spec.is_criterion:
+        chain = sp.Derivative(spec.expr, v)
+        index_form = jacobian
+    else:
+        g = element(ArrayInfo(grad_output_name(spec), spec.output.shape, "gradOutput"), spec.indices)
+        limits = [(i, 1, spec.ranges[i]) for i in spec.indices]
+        chain = sp.Sum(g * sp.Derivative(element(spec.output, spec.indices), v), *limits)
+        index_form = collapse(sp.Sum(g * jacobian, *limits), ranges)
+    index_form = _tidy(index_form)
+    output_form = None if spec.is_criterion else _in_output(spec, index_form, ranges)
+    return Gradient(array, J, jacobian, chain, index_form, output_form)
+
+
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """Pull factors that do not depend on a sum's index out of it (W_ij g_i sums stay)."""
+    def pull(s: sp.Sum):
+        if len(s.limits) != 1:
+            return s
+        (var, low, high), = s.limits
+        factors = sp.Mul.make_args(s.function)
+        inside = [f for f in factors if var in f.free_symbols]
+        outside = [f for f in factors if var not in f.free_symbols]
+        if outside and inside:
+            return sp.Mul(*outside) * sp.Sum(sp.Mul(*inside), (var, low, high))
+        return s
+    return expr.replace(lambda e: isinstance(e, sp.Sum), pull)
+
+
+# --- reading the output instead of the input ----------------------------------------------
+
+def _atoms(spec: LayerSpec) -> list[tuple[sp.Expr, sp.Expr]]:
+    """Sums in E that do not run with the output's own index (softmax's sum of
+    exponentials), as (pattern, placeholder): they are held as opaque factors Z(s)
+    while the gradient is rewritten, so that they can cancel."""
+    own = set(spec.indices) - {SAMPLE}
+    atoms = []
+    for k, e in enumerate(sorted(spec.expr.atoms(sp.Sum), key=sp.default_sort_key)):
+        if e.free_symbols & own or not e.atoms(sp.Indexed):
+            continue
+        outer = sorted(e.free_symbols & set(spec.indices), key=str)
+        wilds = [sp.Wild(f"z{k}_{n}") for n in range(len(outer))]
+        placeholder = sp.Function(f"Z{k}", positive=True)
+        atoms.append((e.xreplace(dict(zip(outer, wilds))), placeholder(*wilds) if wilds else placeholder(0)))
+    return atoms
+
+
+def _hold(expr: sp.Expr, atoms) -> sp.Expr:
+    for pattern, placeholder in atoms:
+        expr = expr.replace(pattern, placeholder)
+    return expr
+
+
+def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
+    """The gradient written with the output y where that removes the forward's recomputation.
+
+    Two ways are tried: E itself appears in the gradient (sigmoid, tanh: replaced by
+    y), or the input appears once in E and can be solved for (softmax: exp(x_i) =
+    y_i Z).  The rewrite is kept only when the forward is gone from the result, and
+    it is proved equal to the gradient (substituting y's definition back).
+    """
+    if not spec.indices:
+        return None
+    atoms = _atoms(spec)
+    E, G = _hold(spec.expr, atoms), _hold(gradient, atoms)
+    held = {p.func for _, p in atoms}
+    wilds = dict((i, sp.Wild(f"w{k}")) for k, i in enumerate(spec.indices))
+    y = sp.IndexedBase(spec.output.name, real=True)
+    out_w = y[tuple(wilds[i] for i in spec.indices)]
+    candidates = []
+    pattern = E.xreplace(wilds)
+    if not isinstance(pattern, sp.Indexed):
+        candidates.append((pattern, out_w))
+    accesses = [a for a in E.atoms(sp.Indexed) if a.base.name == spec.input.name]
+    if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices):
+        access = accesses[0]
+        unknown, target = sp.Dummy("u", real=True), sp.Dummy("y", real=True)
+        try:
+            solutions = sp.solve(sp.Eq(target, E.xreplace({access: unknown})), unknown)
+        except (NotImplementedError, ValueError, TypeError):
+            solutions = []
+        if len(solutions) == 1:
+            candidates.append((access.xreplace(wilds), solutions[0].xreplace(wilds).xreplace({target: out_w})))
+    for pattern, replacement in candidates:
+        try:
+            rewritten = G.replace(pattern, replacement)
+        except (TypeError, ValueError):
+            continue
+        rewritten = _tidy(sp.powsimp(sp.expand_log(rewritten, force=False)))
+        if rewritten == G or any(isinstance(f, sp.Function) and f.func in held
+                                 for f in rewritten.atoms(sp.Function)):
+            continue
+        if isinstance(pattern, sp.Indexed):  # the input solved for: it must be gone
+            if any(a.base.name == spec.input.name for a in rewritten.atoms(sp.Indexed)):
+                continue
+        elif rewritten.has(pattern):
+            continue
+        rewritten = _tidy(sp.factor_terms(rewritten))
+        back = rewritten.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name == spec.output.name,
+                                 lambda e: definition(spec, e.indices))
+        if equal(collapse(back, ranges), gradient):
+            return rewritten
+    return None
+
+
+# --- the batch ----------------------------------------------------------------------------
+
+def batch_spec(spec: LayerSpec) -> LayerSpec:
+    """The same layer over a batch: samples ``s`` of ``B`` in a leading index.
+
+    The input, target and output gain the index (``X``, ``Y``); parameters do not.
+    A criterion's loss is the mean of the samples' losses.
+    """
+    renames = {}
+    arrays = {}
+    for name, array in spec.arrays.items():
+        if array.role in ("input", "target", "output"):
+            new = _batch_name(name, spec)
+            renames[name] = new
+            arrays[new] = ArrayInfo(new, (BATCH,) + array.shape, array.role)
+        else:
+            arrays[name] = array
+
+    def batched(e: sp.Indexed):
+        return sp.IndexedBase(renames[e.base.name], real=True)[(SAMPLE,) + tuple(e.indices)]
+
+    expr = spec.expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name in renames, batched)
+    sizes = dict(spec.sizes)
+    if spec.is_criterion:
+        expr = sp.Sum(expr, (SAMPLE, 1, BATCH)) / BATCH
+        indices, ranges = (), {}
+        output = ArrayInfo(spec.output.name, (), "output")
+        arrays[spec.output.name] = output
+        del arrays[renames[spec.output.name]]
+    else:
+        indices = (SAMPLE,) + spec.indices
+        ranges = {SAMPLE: BATCH, **spec.ranges}
+        output = arrays[renames[spec.output.name]]
+    return replace(spec, output=output, indices=indices, expr=expr, arrays=arrays, sizes=sizes,
+                   ranges=ranges)
+
+
+def _batch_name(name: str, spec: LayerSpec) -> str:
+    upper = name.upper()
+    if upper != name and upper not in spec.arrays:
+        return upper
+    return name + "_B"
+
+
+def prove(left: sp.Expr, right: sp.Expr, ranges, what: str) -> None:
+    """Raise ProofError unless ``left == right`` at every index in range, for every size."""
+    if not equal(collapse(left, ranges), collapse(right, ranges)):
+        raise ProofError(f"{what}: {left} = {right} does not hold")
+
+
+def shift_invariant(expr: sp.Expr, name: str, sample: sp.Symbol | None = None) -> bool:
+    """True when ``expr`` does not change if every element of ``name`` (of one sample)
+    is lowered by the same c, and it exponentiates them: softmax's
+    exp(x_i) / sum exp(x_k) = exp(x_i - c) / sum exp(x_k - c).  Proved, for a symbolic
+    c: the kernel then takes c = the sample's largest element, so exp never overflows.
+    """
+    accesses = [a for a in expr.atoms(sp.Indexed) if a.base.name == name]
+    if not accesses or not any(isinstance(e, sp.exp) and e.has(*accesses) for e in expr.atoms(sp.exp)):
+        return False
+    c = sp.Function("c", real=True)(sample) if sample is not None else sp.Symbol("c", real=True)
+
+    def shift(e: sp.Indexed):
+        return e - (c.func(e.indices[0]) if sample is not None else c)
+    shifted = expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name == name, shift)
+    shifted = _tidy(sp.expand_power_exp(shifted).replace(
+        lambda e: isinstance(e, sp.exp), lambda e: sp.expand_power_exp(e)))
+    shifted = sp.expand_log(_tidy(shifted), force=True)  # log of a positive sum: exact
+    return equal(shifted, expr)
+
+
+# --- the derivation, as proved steps ----------------------------------------------------
+
+def _meaning(spec: LayerSpec, expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each output element replaced by its definition (y_i -> E(i))."""
+    return expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name == spec.output.name,
+                        lambda e: definition(spec, e.indices))
+
+
+def _proved_step(spec: LayerSpec, lhs, chain: tuple, text: str = "") -> "Step":
+    """A step whose consecutive forms are proved equal (after the first, which names it)."""
+    from .derivation import Step
+
+    ranges = dict(spec.ranges)
+    for form in chain:
+        for s in form.free_symbols:
+            if s.is_integer and s not in ranges and s not in spec.sizes and s != BATCH:
+                ranges.setdefault(s, None)
+    forms = [f for f in chain]
+    for a, b in zip(forms, forms[1:]):
+        free = {s: r for s, r in ranges.items() if r is not None}
+        prove(_meaning(spec, a), _meaning(spec, b), free | _index_ranges(spec, a, b), f"{lhs}")
+    return Step(lhs, tuple(chain), text)
+
+
+def _index_ranges(spec: LayerSpec, *forms) -> dict:
+    """Ranges of a variable's element indices, read from the arrays they index."""
+    out = {}
+    for form in forms:
+        for access in form.atoms(sp.Indexed):
+            array = spec.arrays.get(access.base.name)
+            if array is None:
+                continue
+            for index, size in zip(access.indices, array.shape):
+                if isinstance(index, sp.Symbol) and index not in spec.ranges:
+                    out[index] = size
+    return out
+
+
+def _frac(top: str, bottom: str) -> str:
+    return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+
+def _bold(name: str) -> str:
+    return rf"\mathbf{{{name}}}"
+
+
+def derivation(spec: LayerSpec, batch: int | None = None) -> "Derivation":
+    """The layer's derivation: forward, Jacobians, chain rule, module calls (and the batch)."""
+    from .derivation import Derivation, Result, Section, Step
+
+    sections = _sections(spec, "")
+    results = _results(spec)
+    sizes = dict(spec.sizes)
+    shapes = ", ".join(f"{a.name} {spec.concrete(a.shape)}" for a in spec.arrays.values()
+                       if a.role != "output")
+    title = f"{spec.text} ({shapes})"
+    if batch is not None:
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive int, got {batch!r}")
+        b = batch_spec(spec)
+        sections += _sections(b, "Batch: ")
+        results.update({f"{k} (batch)": v for k, v in _results(b).items()})
+        sizes[BATCH] = batch
+        title += f", batch of {batch}"
+    sections.append(_module_calls(spec))
+    return Derivation(title, sections, sizes, results)
+
+
+def _sections(spec: LayerSpec, prefix: str) -> list:
+    from .derivation import Section, Step
+
+    grads = gradients(spec)
+    y = element(spec.output, spec.indices)
+    forward = Section(prefix + "Forward pass",
+                      "The output, element by element:" if spec.indices else "The loss:",
+                      [Step(y, (spec.expr,), relation="def")])
+    sections = [forward]
+    jac_steps, chain_steps = [], []
+    for name, gr in grads.items():
+        v = element(gr.variable, gr.indices)
+        if spec.is_criterion:
+            chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v),
+                                            (sp.Derivative(spec.expr, v), gr.index_form)))
+            continue
+        jac_steps.append(_proved_step(spec, sp.Derivative(y, v),
+                                      (sp.Derivative(spec.expr, v), gr.jacobian)))
+        chain = (gr.chain, gr.index_form) + ((gr.output_form,) if gr.output_form is not None else ())
+        chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v), chain))
+    if jac_steps:
+        sections.append(Section(prefix + "Jacobians",
+                                "Each output element by each element of the input and of every "
+                                "parameter (numerator layout); a Kronecker delta marks the "
+                                "non-zero pattern.", jac_steps))
+    text = ("The gradient of the loss." if spec.is_criterion else
+            r"Chain rule: $\partial J / \partial v = \sum \partial J / \partial y \; "
+            r"\partial y / \partial v$ over every output element, the deltas summed away"
+            + ("; where the forward's function reappears, it is read from the output, as "
+               "Torch's backward does." if any(g.output_form is not None for g in grads.values()) else "."))
+    sections.append(Section(prefix + ("Gradient" if spec.is_criterion else "Chain rule"), text, chain_steps))
+    return sections
+
+
+def _results(spec: LayerSpec) -> dict:
+    from .derivation import Result
+
+    return {f"dJ/d{name}": Result(_frac("J", _bold(name)), gr.final, gr.variable.shape)
+            for name, gr in gradients(spec).items()}
+
+
+def _module_calls(spec: LayerSpec):
+    from .derivation import Section, Step
+
+    params = spec.parameters
+    if not params:
+        return Section("Module calls", "The layer has no parameters: backward is updateGradInput alone.")
+    eta, scale = sp.Symbol("eta"), sp.Symbol("scale")
+    steps = []
+    for p in params:
+        delta = sp.Symbol(f"Delta_{p.name}")
+        steps.append(Step(delta, (sp.Integer(0),), "`zeroGradParameters`, `accGradParameters` "
+                          "(adds scale times the gradient) and `updateParameters(learningRate)`:", "<-"))
+    for p in params:
+        delta, grad = sp.Symbol(f"Delta_{p.name}"), sp.Symbol(f"dJ_d{p.name}")
+        steps.append(Step(delta, (sp.Add(delta, sp.Mul(scale, grad, evaluate=False), evaluate=False),),
+                          steps[0].text, "<-"))
+    for p in params:
+        delta, param = sp.Symbol(f"Delta_{p.name}"), sp.Symbol(p.name)
+        steps.append(Step(param, (sp.Add(param, sp.Mul(-1, eta, delta, evaluate=False), evaluate=False),),
+                          steps[0].text, "<-"))
+    return Section("Module calls", r"$\Delta$ is the accumulated gradient of each parameter.", steps)
