@@ -30,6 +30,10 @@ def test_module_page_checks_pass_and_its_example_agrees_with_the_formulas(name):
         ours, formula = blocks[0][0], blocks[1][1]
         assert ours == formula
     assert "nan" not in printed and "inf" not in printed
+    # the engine's derivation, and what the page proves beyond it
+    assert "## The engine's derivation" in page and "#### Forward pass" in page
+    if name in ("softmax", "logsoftmax", "crossentropy"):
+        assert "proved by sympy when the site was built" in page.lower()
 
 
 def case_study(X, y, weights, iterations, step_size, reg):

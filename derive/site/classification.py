@@ -11,9 +11,18 @@ import re
 import numpy as np
 
 from derive import nn
+from derive.latex import BlogPrinter, markdown
+from derive.symbolic.classification import (CLASSIFICATION_SPECS, classification, crossentropy_chain,
+                                            jacobian_in_the_output)
 
+from .activation import MODULE_BATCH, MODULE_SIZE
 from .checks import criterion_gradient_error, module_jacobian_errors, passed, sample_shape
+from .derivation import demote, results_block
 from .snippets import snippet_with_output
+
+# The engine's name of each page's spec (derive.symbolic.classification, the CLI's commands).
+ENGINE_NAMES = {"softmax": "softmax", "logsoftmax": "logsoftmax", "classnll": "nll",
+                "crossentropy": "crossentropy"}
 
 # What the pages check by central differences: (classes, batch or None).
 CLASSIFICATION_CASES = [(3, None), (3, 2), (10, None), (10, 50)]
@@ -186,13 +195,78 @@ def _displayed(text: str) -> str:
     return re.sub(r"\s*\$\$(.+?)\$\$\s*", r"\n\n$$\n\1\n$$\n\n", text).strip()
 
 
-def classification_derivation(name: str) -> str:
-    """The engine's derivation of this module, as a section of its page.
+def _proved_chain(lhs: str, forms, note: str) -> str:
+    """A display lhs = form = form ..., every equality proved by the caller."""
+    printer = BlogPrinter()
+    lines = " \\\\\n".join("&= " + printer.doprint(form) for form in forms)
+    return f"$$\n\\begin{{aligned}}\n{lhs}\n{lines}\n\\end{{aligned}}\n$$\n\n{note}"
 
-    The place for the layer engine's (issue 9) derivation and proofs; empty until the
-    engine derives these modules: the page shows no derivation it has not computed.
-    """
-    return ""
+
+def _in_the_output(name: str) -> str:
+    """SoftMax's and LogSoftMax's Jacobian rewritten with the output, proved."""
+    engine, in_output, definition = jacobian_in_the_output(ENGINE_NAMES[name], MODULE_SIZE)
+    matrix = (r"\operatorname{diag}(\mathbf{y}) - \mathbf{y}\mathbf{y}^T" if name == "softmax"
+              else r"\mathbf{I} - \mathbf{1}\, e^{\mathbf{y}^T}")
+    defined = BlogPrinter().doprint(definition)
+    proof = _proved_chain(r"\frac{\partial y_{i}}{\partial x_{k}}", [engine, in_output],
+                          "Proved by sympy when the site was built: the output's definition put in "
+                          "for \\(y\\) gives the engine's form.")
+    return f"""\
+### The Jacobian in the output
+
+Written with the output \\(y_i = {defined}\\), for any \\(n\\), the Jacobian is
+\\({matrix}\\) (row \\(i\\), column \\(k\\)):
+
+{proof}
+"""
+
+
+def _chained() -> str:
+    """Cross-entropy's gradient proved equal to LogSoftMax's chained with ClassNLLCriterion's."""
+    proof = _proved_chain(r"\frac{\partial J}{\partial x_{k}}", crossentropy_chain(MODULE_SIZE),
+                          "Each equality proved by sympy when the site was built; the last line is "
+                          "the engine's gradient of the one expression.")
+    return f"""\
+### The same as LogSoftMax then ClassNLLCriterion
+
+LogSoftMax's gradient, with ClassNLLCriterion's gradient \\(-t_i\\) as its
+\\(\\partial J / \\partial y_i\\) and its output \\(y_k = x_k - \\log \\sum_j e^{{x_j}}\\) put in, is the
+engine's gradient of the one expression, for any \\(n\\):
+
+{proof}
+
+For a one-hot \\(\\mathbf{{t}}\\) (the target class's position) \\(\\sum_i t_i = 1\\), and the gradient
+is \\(\\operatorname{{softmax}}(\\mathbf{{x}})_k - t_k\\): softmax minus one-hot, divided by \\(B\\) in a
+batch.
+"""
+
+
+def classification_derivation(name: str) -> str:
+    """The engine's derivation of this module, as a section of its page: the one-expression
+    spec, its results for one sample and a batch, the derivation, and what the page proves
+    beyond it (the Jacobian in the output; cross-entropy as the chain of the two modules)."""
+    key = ENGINE_NAMES[name]
+    expr, target = CLASSIFICATION_SPECS[key]
+    single = classification(key, MODULE_SIZE)
+    batch = classification(key, MODULE_SIZE, batch=MODULE_BATCH)
+    call = f'derive.layer("{expr}", {{"x": ({MODULE_SIZE},)}}' + (f', target="{target}")' if target else ")")
+    one_hot = ("" if target is None else
+               " The target is a one-hot vector \\(\\mathbf{t}\\) here (1 at the target class, 0 elsewhere; "
+               "any distribution over the classes, in general); the module takes the class's index. "
+               "The engine's batch averages the samples: `sizeAverage` without weights.")
+    extra = (_in_the_output(name) if name in ("softmax", "logsoftmax")
+             else _chained() if name == "crossentropy" else "")
+    return f"""\
+## The engine's derivation
+
+The layer engine derives this module from one expression, `{expr}`:
+`{call}` in Python, `derive {key} {MODULE_SIZE} --batch {MODULE_BATCH}` on the command
+line.{one_hot} Its results for {MODULE_SIZE} classes, one sample and a batch of {MODULE_BATCH}:
+
+{results_block(batch)}
+
+{demote(demote(markdown(single)))}
+{extra}"""
 
 
 def classification_module_page(name: str) -> str:

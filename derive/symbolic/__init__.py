@@ -9,3 +9,7 @@ from .sequential import sequential
 __all__ = ["ACTIVATIONS", "ActivationSpec", "Derivation", "LinearSpec", "MSESpec", "ProofError",
            "Result", "Section", "Step", "activation", "linear", "linear_example", "mse",
            "sequential"]
+
+from .classification import CLASSIFICATION_SPECS, classification
+
+__all__ += ["CLASSIFICATION_SPECS", "classification"]
