@@ -105,7 +105,7 @@ class _ClassCriterion(Criterion):
         if (target.__class__ is not ndarray or target.shape != self._targetShape
                 or target.dtype is not self._targetDtype):
             self._checkTarget(input, target)
-        if target.view(self._unsigned).max() >= input.shape[1]:
+        if np.maximum.reduce(target.view(self._unsigned), axis=None) >= input.shape[1]:  # .max() costs 40% more
             self._badTarget(input, target)
         return input, target, self.gradInput
 
@@ -214,7 +214,7 @@ class CrossEntropyCriterion(_ClassCriterion):
             raise ValueError(f"CrossEntropyCriterion: backward reads the softmax of forward: call forward(input, target) "
                              f"first (last forward input: {self._forwardShape}, {self._forwardDtype}; "
                              f"got {input.shape}, {input.dtype})")
-        kernels.crossentropy_update_grad_input(indices, self._rows, self.weights, self.sizeAverage,
+        kernels.crossentropy_update_grad_input(indices, self._rowOffsets, self.weights, self.sizeAverage,
                                                self._expShifted, self._reciprocalSums, gradInput)
         return self.gradInput
 
@@ -224,6 +224,7 @@ class CrossEntropyCriterion(_ClassCriterion):
         self._reciprocalSums = resized(self._reciprocalSums, batchShape[:1], dtype)
         self._ones = resized(self._ones, batchShape[1:], dtype)
         self._ones.fill(1)
+        self._rowOffsets = np.arange(batchShape[0]) * batchShape[1]
         self._forwardShape = self._forwardDtype = self._forwardTarget = None
 
 
