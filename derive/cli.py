@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="write the kernels to FILE instead of derive/nn/_kernels.py")
     compile_.add_argument("--check", action="store_true",
                           help="exit 1 if the file differs from what would be generated")
+
+    from .check_command import add_check_parser
+
+    add_check_parser(layers)
     return parser
 
 
@@ -155,6 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compile(args, parser)
     if args.command == "layer":
         return _layer(args, parser)
+    if args.command == "check":
+        from .check_command import run_check
+
+        return run_check(args)
     return _emit(_render(_derive(args), args.format), args.output, parser)
 
 

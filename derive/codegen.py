@@ -5,6 +5,12 @@ instead of products with a ones vector, broadcasting instead of ``1 b^T``); the 
 wraps each printed result in a small function that writes into a preallocated buffer
 (``out=``) or accumulates in place.  ``derive compile`` writes the result to
 ``derive/nn/_kernels.py``; a test fails when that file is stale.
+
+The kernels run on the array library of their arguments, numpy or CuPy: each starts
+with ``xp = np if a.__class__ is ndarray else namespace(a)`` for its first array argument
+``a`` (``derive.nn._backend.namespace``) and calls ``xp.<function>`` where numpy code says
+``np.<function>``.  Only ``np.errstate`` stays numpy's: it sets numpy's floating-point
+error state, and CuPy raises no such errors.
 """
 
 from __future__ import annotations
@@ -31,6 +37,12 @@ class KernelPrinter(NumPyPrinter):
     def __init__(self) -> None:
         super().__init__({"fully_qualified_modules": False})
 
+    def _module_format(self, fqn, register=True):
+        # numpy.f -> xp.f: the array module the kernel's prologue took from its arguments.
+        if fqn.startswith("numpy."):
+            return "xp." + fqn[len("numpy."):]
+        return super()._module_format(fqn, register)
+
     def _print_MatrixSymbol(self, expr):
         return ARGUMENTS[expr.name]
 
@@ -49,7 +61,7 @@ class KernelPrinter(NumPyPrinter):
             # 1 b^T: every row is b, which broadcasting gives for free.
             text = self._print(factors[1])
         elif len(factors) == 2 and _is_vector(factors[0]) and _is_row(factors[1]):
-            text = f"np.outer({self._print(factors[0])}, {self._print(factors[1])})"
+            text = f"xp.outer({self._print(factors[0])}, {self._print(factors[1])})"
         else:
             text = " @ ".join(self._print(f) for f in factors)
         if scalars:
@@ -91,7 +103,7 @@ def _assign(name: str, args: str, target: str, expr: sp.MatrixExpr, doc: str) ->
     printer = KernelPrinter()
     product, rest = _product_and_rest(expr)
     left, right = _matmul_args(product, printer)
-    lines = [f"np.matmul({left}, {right}, out={target})"]
+    lines = [f"xp.matmul({left}, {right}, out={target})"]
     lines += [f"{target} += {printer.doprint(term)}" for term in rest]
     return _function(name, args, doc, lines, target)
 
@@ -121,8 +133,16 @@ def _accumulate(name: str, args: str, targets: dict[str, sp.MatrixExpr], doc: st
 
 def _function(name: str, args: str, doc: str, lines: list[str], target: str | None = None) -> str:
     """The source of a kernel; it returns ``target``, or None when it accumulates."""
-    body = "\n".join(f"    {line}" for line in lines + ([f"return {target}"] if target else []))
+    lines = [_prologue(args)] + lines + ([f"return {target}"] if target else [])
+    body = "\n".join(f"    {line}" for line in lines)
     return f'def {name}({args}):\n    """{doc}"""\n{body}\n'
+
+
+def _prologue(args: str) -> str:
+    """``xp``: numpy or cupy, as the first argument (an array); numpy's class is tested inline,
+    as a call costs a few percent of a small layer's step (bench/bench_linear.py)."""
+    array = args.split(",")[0].strip()
+    return f"xp = np if {array}.__class__ is ndarray else namespace({array})"
 
 
 def _doc(result: str, expr: sp.MatrixExpr) -> str:
@@ -137,7 +157,7 @@ class ElementwiseEmitter:
     temporary array is made.  Leaves are whole arrays (symbols) or numbers.
     """
 
-    UNARY = {sp.exp: "np.exp", sp.tanh: "np.tanh"}
+    UNARY = {sp.exp: "xp.exp", sp.tanh: "xp.tanh"}
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -145,18 +165,18 @@ class ElementwiseEmitter:
     def emit(self, expr: sp.Expr) -> list[str]:
         t = self.target
         if _leaf(expr):
-            return [f"np.copyto({t}, {_leaf(expr)})"]
+            return [f"xp.copyto({t}, {_leaf(expr)})"]
         if isinstance(expr, sp.Add):
-            return self._fold(expr.args, "np.add", "np.subtract")
+            return self._fold(expr.args, "xp.add", "xp.subtract")
         if isinstance(expr, sp.Mul):
             if expr.args[0] == -1:
                 rest = sp.Mul(*expr.args[1:])
-                return self._unary("np.negative", rest)
-            return self._fold(expr.args, "np.multiply", None)
+                return self._unary("xp.negative", rest)
+            return self._fold(expr.args, "xp.multiply", None)
         if isinstance(expr, sp.Pow) and expr.exp == -1:
-            return self._unary("np.reciprocal", expr.base)
+            return self._unary("xp.reciprocal", expr.base)
         if isinstance(expr, sp.Pow) and expr.exp == 2:
-            return self._unary("np.square", expr.base)
+            return self._unary("xp.square", expr.base)
         if type(expr) in self.UNARY:
             return self._unary(self.UNARY[type(expr)], expr.args[0])
         if isinstance(expr, sp.Piecewise):
@@ -177,7 +197,7 @@ class ElementwiseEmitter:
         rest = [a for a in args if a not in inner]
         if inner:
             lines, first = self.emit(inner[0]), t
-        else:  # start from the leaves: numbers first, so 1 - y reads np.subtract(1, y)
+        else:  # start from the leaves: numbers first, so 1 - y reads xp.subtract(1, y)
             rest.sort(key=lambda a: not a.is_number)
             lines, first = [], None
         for a in rest:
@@ -188,7 +208,7 @@ class ElementwiseEmitter:
             if first is None:
                 first = operand if op == ufunc else None
                 if first is None:  # - y alone to start with
-                    lines.append(f"np.negative({operand}, out={t})")
+                    lines.append(f"xp.negative({operand}, out={t})")
                     first = t
                 continue
             lines.append(f"{op}({first}, {operand}, out={t})")
@@ -203,9 +223,9 @@ class ElementwiseEmitter:
             raise ValueError(f"cannot compile {expr} element-wise")
         array = _leaf(condition.lhs)
         if value == condition.lhs:  # x where x > 0, else 0
-            return [f"np.maximum({array}, 0, out={t})"]
+            return [f"xp.maximum({array}, 0, out={t})"]
         if value == 1:  # 1 where x > 0, else 0 (0 at x = 0, as Torch)
-            return [f"np.greater({array}, 0, out={t})"]
+            return [f"xp.greater({array}, 0, out={t})"]
         raise ValueError(f"cannot compile {expr} element-wise")
 
 
@@ -271,16 +291,18 @@ def _mse_kernels() -> list[str]:
         "def mse_update_output(input, target, size_average):\n"
         f'    """J = {doc(averaged.loss())} if size_average (N = input.size), '
         f'else {doc(summed.loss())}"""\n'
+        f"    {_prologue('input')}\n"
         "    difference = input - target\n"
         "    # Trace(D^T D) is the sum of the squared elements of D.\n"
-        "    total = float(np.vdot(difference, difference))\n"
+        "    total = float(xp.vdot(difference, difference))\n"
         f"    return {loss(averaged)} if size_average else {loss(summed)}\n"
     )
     backward = (
         "def mse_update_grad_input(input, target, size_average, grad_input):\n"
         f'    """grad_input = {doc(averaged.gradient())} if size_average, '
         f'else {doc(summed.gradient())}"""\n'
-        "    np.subtract(input, target, out=grad_input)\n"
+        f"    {_prologue('input')}\n"
+        "    xp.subtract(input, target, out=grad_input)\n"
         f"    grad_input *= {scale(averaged)} if size_average else {scale(summed)}\n"
         "    return grad_input\n"
     )
@@ -314,13 +336,17 @@ def kernels_source() -> str:
     blocks += _activation_kernels() + _mse_kernels()
     header = (
         "# generated by `derive compile` — do not edit.\n"
-        '"""numpy kernels of derive.nn, compiled from the matrix-form results of the engine.\n\n'
+        '"""Kernels of derive.nn, compiled from the matrix-form results of the engine.\n\n'
         "Names follow the specs: W is the weight (out x in), x (X for a batch) the input,\n"
         "g (G) the gradient of the loss with respect to the output.  Vectors are 1-D arrays.\n"
         "A kernel writes into the array it is given and returns it, or accumulates into the\n"
         "gradients it is given (acc_grad_parameters) and returns None.  Element-wise kernels\n"
-        "serve single samples and batches alike.\n"
+        "serve single samples and batches alike.\n\n"
+        "Each kernel runs on the array library of its arguments, numpy or CuPy: ``xp`` is\n"
+        "the one ``namespace`` finds for its first argument.\n"
         '"""\n\n'
-        "import numpy as np\n"
+        "import numpy as np\n\n"
+        "from derive.nn._backend import namespace\n\n"
+        "ndarray = np.ndarray\n"
     )
     return header + "\n\n" + "\n\n".join(blocks)

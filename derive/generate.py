@@ -90,6 +90,8 @@ class _Writer:
                 lines.append(f"{target} += {code} if scale == 1 else scale * {code}")
         if returns:
             lines.append(f"return {returns}")
+        if not any(str(BATCH) in line for line in lines[1:]) and lines and lines[0].startswith(f"{BATCH} ="):
+            lines = lines[1:]  # the batch size is not needed after all
         body_text = "\n".join(f"    {line}" for line in lines)
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{body_text}\n'
 
@@ -205,7 +207,7 @@ class _Writer:
         names = [spec.input.name] + ([spec.target.name] if spec.target else [])
         param_args = "".join(f", self.{p.name}" for p in params)
         grad_args = "".join(f", self.grad{p.name}" for p in params)
-        if spec.is_criterion:
+        if spec.is_criterion and spec.target is not None:
             lines += ["", "    def _check(self, input, target):",
                       "        batch = self._batch(input)",
                       "        if not isinstance(target, np.ndarray) or target.shape != input.shape:",
@@ -221,6 +223,24 @@ class _Writer:
                       '        """dJ/dinput."""',
                       "        kernel = update_grad_input_batch if self._check(input, target) else update_grad_input",
                       f"        self.gradInput = kernel(input, target{param_args})",
+                      "        return self.gradInput"]
+            return "\n".join(lines) + "\n"
+        if spec.is_criterion:  # a loss of the input alone: the target argument is not used
+            lines += ["", "    def forward(self, input, target=None):",
+                      '        """The loss of the input (no target)."""',
+                      "        return self.updateOutput(input)", "",
+                      "    def backward(self, input, target=None):",
+                      '        """dJ/dinput (no target)."""',
+                      "        return self.updateGradInput(input)", "",
+                      "    def updateOutput(self, input, target=None):",
+                      '        """The loss: for a batch, the mean of the samples\' losses (target: unused)."""',
+                      "        kernel = update_output_batch if self._batch(input) else update_output",
+                      "        self.output = kernel(input)",
+                      "        return self.output", "",
+                      "    def updateGradInput(self, input, target=None):",
+                      '        """dJ/dinput (target: unused)."""',
+                      "        kernel = update_grad_input_batch if self._batch(input) else update_grad_input",
+                      "        self.gradInput = kernel(input)",
                       "        return self.gradInput"]
             return "\n".join(lines) + "\n"
         lines += ["", "    def updateOutput(self, input):",

@@ -9,6 +9,7 @@ matrices); :func:`form` prints the derivation's forms (grids, products, ...); an
 from __future__ import annotations
 
 import sympy as sp
+from sympy.matrices.expressions.hadamard import HadamardProduct
 from sympy.printing.latex import LatexPrinter
 
 from .symbolic.derivation import (
@@ -119,12 +120,23 @@ class BlogPrinter(LatexPrinter):
         args = list(expr.args)
         if args[0] == -1:
             return "-" + self._print_MatMul(sp.MatMul(*args[1:]))
-        return " ".join(rf"\left({self._print(a)}\right)" if isinstance(a, sp.MatAdd)
+        return " ".join(rf"\left({self._print(a)}\right)" if isinstance(a, (sp.MatAdd, HadamardProduct))
                         else self._print(a) for a in args)
 
-    def _print_MatAdd(self, expr):
-        terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
-        return self._signed_sum(terms, self._print)
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(rf"\left({self._print(a)}\right)" if isinstance(a, (sp.MatAdd, sp.MatMul))
+                               else self._print(a) for a in expr.args)
+
+    def _print_HadamardPower(self, expr):
+        base = self._print(expr.base)
+        if not isinstance(expr.base, sp.MatrixSymbol):
+            base = rf"\left({base}\right)"
+        return rf"{base}^{{\odot {self._print(expr.exp)}}}"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        # f applied entry by entry, written f(M): f of a placeholder, the placeholder replaced by M
+        placeholder = sp.Symbol("PLACEHOLDER")
+        return self._print(expr.function(placeholder)).replace("PLACEHOLDER", self._print(expr.expr))
 
     def _signed_sum(self, terms, print_negated) -> str:
         """``a + b - c``: a term that carries a minus sign is written after `` - ``."""

@@ -43,16 +43,22 @@ class Lowering:
         self.ranges = dict(ranges)
         self.lines: list[str] = []
         self.memo: dict[sp.Expr, Tensor] = {}
+        self.names: dict[str, str] = {}
         self.counter = itertools.count(1)
+        self.order: tuple = ()  # the axes of the result being lowered: products follow them
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
+        if code in self.names:  # the same computation on the same arrays: done once
+            return Tensor(self.names[code], tuple(axes))
         name = f"_t{next(self.counter)}"
         self.lines.append(f"{name} = {code}")
+        self.names[code] = name
         return Tensor(name, tuple(axes))
 
     def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...]) -> str:
         """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order."""
+        self.order = tuple(axes)
         t = self.lower(expr)
         missing = [a for a in t.axes if a not in axes]
         if missing:
@@ -87,14 +93,19 @@ class Lowering:
         axes: list[sp.Symbol] = []
         for t in tensors:
             axes += [a for a in t.axes if a not in axes]
+        # The result's own axes in its order, so that it needs no transpose at the end.
+        rank = {x: k for k, x in enumerate(self.order)}
+        axes.sort(key=lambda a: rank.get(a, len(rank)))
         return [self.align(t, tuple(axes)) for t in tensors], tuple(axes)
 
     # -- expressions -----------------------------------------------------------------
     def lower(self, expr: sp.Expr) -> Tensor:
         # Equal up to the names of free indices (exp(x_i) and exp(x_j)): computed once.
-        free = sorted((s for s in expr.free_symbols if s in self.ranges), key=str)
-        places = {s: sp.Symbol(f"_a{k}", integer=True, positive=True) for k, s in enumerate(free)
-                  if not isinstance(self.ranges[s], str) or True}
+        free = []
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, sp.Symbol) and node in self.ranges and node not in free:
+                free.append(node)
+        places = {s: sp.Symbol(f"_a{k}", integer=True, positive=True) for k, s in enumerate(free)}
         key = (expr.xreplace(places), tuple(self.ranges[s] for s in free))
         back = {v: k for k, v in places.items()}
         if key in self.memo:
@@ -118,8 +129,13 @@ class Lowering:
         if isinstance(expr, sp.Indexed):
             return self._indexed(expr)
         if isinstance(expr, sp.Add):
-            parts, axes = self.broadcast([self.lower(a) for a in expr.args])
-            return Tensor(_join_sum(parts, expr.args), axes)
+            terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
+            negative = [a.could_extract_minus_sign() for a in terms]
+            parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
+            text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
+            for part, n in zip(parts[1:], negative[1:]):
+                text += f" - {_atom(part.code)}" if n else f" + {part.code}"
+            return Tensor(text, axes)
         if isinstance(expr, sp.Mul):
             return self._product(list(expr.args))
         if isinstance(expr, sp.Pow):
@@ -271,6 +287,9 @@ class Lowering:
             return self._reduce(product, over)
         keep_a = [x for x in a.axes if x not in over]
         keep_b = [x for x in b.axes if x not in over]
+        rank = {x: k for k, x in enumerate(self.order)}
+        if keep_a and keep_b and rank.get(keep_b[0], len(rank)) < rank.get(keep_a[0], len(rank)):
+            a, b, keep_a, keep_b = b, a, keep_b, keep_a  # X W^T, not (W X^T)^T
         if len(over) == 1 and len(a.axes) <= 2 and len(b.axes) <= 2:
             left = self.align(a, tuple(keep_a) + tuple(over)) if keep_a else a
             right = self.align(b, tuple(over) + tuple(keep_b)) if keep_b else b
@@ -316,11 +335,3 @@ def _atom(code: str) -> str:
 
 def _number(value: sp.Expr) -> str:
     return str(int(value)) if value.is_Integer else repr(float(value))
-
-
-def _join_sum(parts: list[Tensor], terms) -> str:
-    text = parts[0].code
-    for part in parts[1:]:
-        code = part.code
-        text += f" - {code[1:]}" if code.startswith("-") and _plain(code[1:]) or code.startswith("-(") else f" + {code}"
-    return text

@@ -1,5 +1,7 @@
 """The numpy kernels are compiled from the engine, readable, and never stale."""
 
+import re
+
 import numpy as np
 import sympy as sp
 
@@ -20,13 +22,26 @@ def test_kernels_carry_the_generated_by_header_and_the_formulas():
     assert '"""gradWeight += scale * G.T*X"""' in source
 
 
-def test_printer_speaks_numpy():
+def test_printer_speaks_the_array_api_of_numpy_through_xp():
     printer = KernelPrinter()
     single, batch = LinearSpec(), LinearSpec(batch=True)
     assert printer.doprint(single.results()["gradInput"]) == "weight.T @ grad_output"
-    assert printer.doprint(single.results()["gradWeight"]) == "np.outer(grad_output, input)"
+    assert printer.doprint(single.results()["gradWeight"]) == "xp.outer(grad_output, input)"
+    # numpy functions sympy prints itself come out on xp too.
+    assert printer.doprint(sp.exp(sp.Symbol("t")) + sp.sqrt(sp.Symbol("t"))) == "xp.sqrt(t) + xp.exp(t)"
     assert printer.doprint(batch.results()["gradBias"]) == "grad_output.sum(axis=0)"
     assert printer.doprint(batch.forward) == "input @ weight.T + bias"
+
+
+def test_every_kernel_takes_xp_from_its_first_argument_and_calls_numpy_only_for_errstate():
+    source = kernels_source()
+    kernels = re.findall(r"^def (\w+)\((\w+)[^)]*\):\n    \"\"\".*\"\"\"\n    (.*)$", source, re.MULTILINE)
+    assert len(kernels) == source.count("\ndef ") >= 16
+    for name, first, prologue in kernels:
+        assert prologue == f"xp = np if {first}.__class__ is ndarray else namespace({first})", name
+    # numpy's floating-point error state has no CuPy twin; every other call goes through xp.
+    body = source.split("ndarray = np.ndarray", 1)[1]
+    assert set(re.findall(r"\bnp\.(\w+)", body)) == {"errstate"}
 
 
 def test_compile_check_and_write(tmp_path, capsys):

@@ -11,6 +11,14 @@ from .criterion import Criterion, MSECriterion
 
 __all__ += ["Sigmoid", "Tanh", "ReLU", "Sequential", "Criterion", "MSECriterion"]
 
+from .check import CheckReport, check
+
+__all__ += ["check", "CheckReport"]
+
+from ._backend import CudaUnavailableError
+
+__all__ += ["CudaUnavailableError"]
+
 from .classification import ClassNLLCriterion, CrossEntropyCriterion, LogSoftMax, SoftMax
 
 __all__ += ["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion"]

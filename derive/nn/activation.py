@@ -12,8 +12,6 @@ import numpy as np
 from . import _kernels as kernels
 from .module import Module, check_array, compute_dtype, resized
 
-ndarray = np.ndarray
-
 
 class _Elementwise(Module):
     """y = f(x) element by element: fits the ``output`` and ``gradInput`` buffers to the input.
@@ -23,6 +21,7 @@ class _Elementwise(Module):
     dtype and reused by every later call, like Torch's resize: copy them to keep them.
     """
 
+    _callCache = ("_inputShape", "_inputDtype")
     # True when updateGradInput reads ``output``: backward must then follow forward of that input.
     _gradFromOutput = True
 
@@ -32,18 +31,19 @@ class _Elementwise(Module):
 
     def _fit(self, input, gradOutput=None) -> None:
         """Cheap check that input (and gradOutput) match the buffers; else validate and refit them."""
-        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
+        home = self._arrayClass
+        if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput is not None
-                and (gradOutput.__class__ is not ndarray or gradOutput.shape != self._inputShape)):
+                and (gradOutput.__class__ is not home or gradOutput.shape != self._inputShape)):
             self._resize(input, gradOutput)
 
     def _resize(self, input, gradOutput=None) -> None:
         """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
         name = type(self).__name__
-        check_array(name, "input", input)
+        check_array(name, "input", input, self._arrayClass)
         dtype = compute_dtype(name, "input", input)
         if gradOutput is not None:
-            check_array(name, "gradOutput", gradOutput)
+            check_array(name, "gradOutput", gradOutput, self._arrayClass)
             if self._gradFromOutput and (input.shape != self._inputShape or input.dtype != self._inputDtype):
                 raise ValueError(f"{name}: backward reads the output of forward: call forward(input) first "
                                  f"(last forward input: {self._inputShape}, {self._inputDtype}; "

@@ -11,17 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from . import _kernels as kernels
-from .module import check_array, compute_dtype, resized
-
-ndarray = np.ndarray
+from .module import Module, check_array, compute_dtype, convert_fields, resized
 
 
 class Criterion:
     """Base class of losses: holds ``output`` (a float) and ``gradInput``."""
 
+    # Where the criterion lives and the attributes its fast path remembers: see Module.
+    _arrayClass: type = np.ndarray
+    _type = "torch.DoubleTensor"
+    _callCache: tuple[str, ...] = ()
+
     def __init__(self) -> None:
         self.output = 0.0
         self.gradInput = np.zeros(0)
+        self._arrayClass = np.ndarray  # read on the hot path (see Module)
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> float:
         """Compute and return the loss ``output`` for ``input`` against ``target``."""
@@ -39,6 +43,17 @@ class Criterion:
         """Compute ``gradInput`` = dJ/dinput; a criterion overrides this."""
         return self.gradInput
 
+    def type(self, type=None, tensorCache: dict | None = None) -> Criterion | str:
+        """Convert the criterion's arrays (``gradInput``) to ``type``, as Module.type; return the criterion.
+        Without ``type``, return its type's name."""
+        if type is None:
+            return self._type
+        convert_fields(self, type, {} if tensorCache is None else tensorCache)
+        return self
+
+    # As Torch's Criterion: the same conversions as a module's.
+    float, double, cuda = Module.float, Module.double, Module.cuda
+
     def __repr__(self) -> str:
         return "nn." + type(self).__name__
 
@@ -51,6 +66,8 @@ class MSECriterion(Criterion):
     broadcast). ``gradInput`` takes the input's dtype when it is a floating type,
     float64 for integer input, and is a buffer reused by every later call.
     """
+
+    _callCache = ("_inputShape", "_inputDtype", "_targetDtype")
 
     def __init__(self, sizeAverage: bool = True) -> None:
         super().__init__()
@@ -73,16 +90,17 @@ class MSECriterion(Criterion):
 
     def _fit(self, input, target) -> None:
         """Cheap check that input and target match the last ones; else validate and refit gradInput."""
-        if (input.__class__ is not ndarray or target.__class__ is not ndarray or input.shape != self._inputShape
+        home = self._arrayClass
+        if (input.__class__ is not home or target.__class__ is not home or input.shape != self._inputShape
                 or target.shape != input.shape or input.dtype is not self._inputDtype
                 or target.dtype is not self._targetDtype):
             self._resize(input, target)
 
     def _resize(self, input, target) -> None:
         """Check input and target, then fit the gradInput buffer to the input."""
-        check_array("MSECriterion", "input", input)
+        check_array("MSECriterion", "input", input, self._arrayClass)
         dtype = compute_dtype("MSECriterion", "input", input)
-        check_array("MSECriterion", "target", target)
+        check_array("MSECriterion", "target", target, self._arrayClass)
         compute_dtype("MSECriterion", "target", target)  # only checked: the target must hold real numbers too
         if input.shape != target.shape:
             raise ValueError(f"MSECriterion: input and target must have the same shape, "

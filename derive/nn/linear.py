@@ -23,6 +23,7 @@ from ._kernels import (
     linear_update_output,
     linear_update_output_batch,
 )
+from ._backend import namespace
 from .module import Module, check_array, compute_dtype, resized
 
 ndarray = np.ndarray
@@ -45,7 +46,13 @@ class Linear(Module):
     parameters and stored), float64 for integer input. They are buffers allocated
     once per input shape and dtype and reused by every later call, like Torch's
     resize: copy them to keep them.
+
+    ``cuda()`` moves the layer to the GPU (CuPy float32 arrays; see Module.type),
+    ``double()`` and ``float()`` back; on CUDA, input and gradOutput must be CuPy
+    arrays of the parameters' dtype.
     """
+
+    _callCache = ("_inputShape", "_inputDtype", "_outputShape", "_gradOutputDtype")
 
     def __init__(self, inputSize: int, outputSize: int, bias: bool = True, rng=None) -> None:
         super().__init__()
@@ -61,7 +68,7 @@ class Linear(Module):
         self._flatten()
         # The last input's shape and dtype, and the output shape they give: a call
         # whose arrays match them skips validation and reuses the buffers.
-        self._inputShape = self._inputDtype = self._outputShape = None
+        self._inputShape = self._inputDtype = self._outputShape = self._gradOutputDtype = None
         self.reset(rng=rng)
 
     def noBias(self) -> Linear:
@@ -76,14 +83,17 @@ class Linear(Module):
         """
         s = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(self.inputSize)
         rng = np.random.default_rng(rng)
-        self.weight[...] = rng.uniform(-s, s, self.weight.shape)
+        # Drawn on the CPU whatever the module's type, so a seed gives the same values on CUDA.
+        xp = namespace(self.weight)
+        self.weight[...] = xp.asarray(rng.uniform(-s, s, self.weight.shape))
         if self.bias is not None:
-            self.bias[...] = rng.uniform(-s, s, self.bias.shape)
+            self.bias[...] = xp.asarray(rng.uniform(-s, s, self.bias.shape))
         return self
 
     def updateOutput(self, input: np.ndarray) -> np.ndarray:
         """output = W x + b, or X W^T + 1 b^T for a batch."""
-        if input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype:
+        if (input.__class__ is not self._arrayClass or input.shape != self._inputShape
+                or input.dtype is not self._inputDtype):
             self._resize(input)
         if input.ndim == 1:
             if self.bias is None:
@@ -121,8 +131,10 @@ class Linear(Module):
         """
         # The check and the kernels of both methods, inline: at (batch 1, 2 -> 3) the
         # two calls and the second check cost 5% of a training step (bench/bench_linear.py).
-        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
-                or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
+        home = self._arrayClass
+        if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
+                or gradOutput.__class__ is not home or gradOutput.shape != self._outputShape
+                or gradOutput.dtype is not self._gradOutputDtype):
             self._resize(input)
             self._checkGradOutput(input, gradOutput)
         if input.ndim == 1:
@@ -150,18 +162,24 @@ class Linear(Module):
     def _check(self, input, gradOutput) -> None:
         """Raise unless input and gradOutput fit the layer; refit the buffers to a new input shape or dtype."""
         # The common case, arrays shaped as in the last call, costs five comparisons.
-        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
-                or gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape):
+        home = self._arrayClass
+        if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
+                or gradOutput.__class__ is not home or gradOutput.shape != self._outputShape
+                or gradOutput.dtype is not self._gradOutputDtype):
             self._resize(input)
             self._checkGradOutput(input, gradOutput)
 
     def _resize(self, input) -> None:
         """Check input, then fit the output and gradInput buffers to its shape and dtype."""
-        check_array(self._name(), "input", input)
+        check_array(self._name(), "input", input, self._arrayClass)
         if input.ndim not in (1, 2) or input.shape[-1] != self.inputSize:
             raise ValueError(f"{self._name()}: input must have shape ({self.inputSize},) or "
                              f"(batch, {self.inputSize}), got {input.shape}")
         dtype = compute_dtype(self._name(), "input", input)
+        if self._arrayClass is not ndarray and input.dtype != self.weight.dtype:
+            # CuPy's matmul writes only into an out= of the product's own dtype.
+            raise TypeError(f"{self._name()}: input must be {self.weight.dtype} on CUDA (the module's type "
+                            f"{self._type}), got {input.dtype}")
         outputShape = input.shape[:-1] + (self.outputSize,)
         self.output = resized(self.output, outputShape, dtype)
         self.gradInput = resized(self.gradInput, input.shape, dtype)
@@ -169,10 +187,14 @@ class Linear(Module):
 
     def _checkGradOutput(self, input, gradOutput) -> None:
         """Raise unless gradOutput is an array of exactly the output's shape (nothing is broadcast)."""
-        check_array(self._name(), "gradOutput", gradOutput)
+        check_array(self._name(), "gradOutput", gradOutput, self._arrayClass)
         if gradOutput.shape != self._outputShape:
             raise ValueError(f"{self._name()}: gradOutput must have shape {self._outputShape} (the output's, "
                              f"for input {input.shape}), got {gradOutput.shape}")
+        if self._arrayClass is not ndarray and gradOutput.dtype != self.weight.dtype:
+            raise TypeError(f"{self._name()}: gradOutput must be {self.weight.dtype} on CUDA (the module's type "
+                            f"{self._type}), got {gradOutput.dtype}")
+        self._gradOutputDtype = gradOutput.dtype
 
     def _name(self) -> str:
         return f"Linear({self.inputSize} -> {self.outputSize})"

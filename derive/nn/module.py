@@ -11,17 +11,38 @@ as views into another (the layout of Torch's ``getParameters``); then
 ``updateParameters`` and ``zeroGradParameters`` are one array operation each.
 Once a new array is assigned to ``weight``, ``bias``, ``gradWeight`` or
 ``gradBias``, they walk ``parameters()`` instead.
+
+A module lives where its arrays live, numpy (the CPU) or CuPy (a CUDA GPU), and
+takes inputs from there only; ``type``, ``float``, ``double`` and ``cuda`` move it
+(Torch7's names).
 """
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
+from ._backend import converted, is_array, namespace, resolve_type
 
-def check_array(owner: str, name: str, value) -> None:
-    """Raise TypeError unless ``value`` is a numpy array; ``owner: name`` starts the message."""
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{owner}: {name} must be a numpy array, got {type(value).__name__}")
+
+def check_array(owner: str, name: str, value, arrayClass: type = np.ndarray) -> None:
+    """Raise TypeError unless ``value`` is an ``arrayClass`` array (numpy's, or CuPy's for a module on CUDA).
+
+    ``owner: name`` starts the message. An array of the other library is refused,
+    never copied: the message says how to move the module or the array.
+    """
+    if isinstance(value, arrayClass):
+        return
+    if arrayClass is np.ndarray:
+        where = "a numpy array"
+        move = ": move the module to it with .cuda(), or the array to the CPU with .get()"
+    else:
+        where = "a cupy array (the module is on CUDA)"
+        move = ": move the array with cupy.asarray, or the module back with .double() or .float()"
+    kind = type(value)
+    got = f"{kind.__module__.split('.')[0]}.{kind.__name__}" if is_array(value) else kind.__name__
+    raise TypeError(f"{owner}: {name} must be {where}, got {got}" + (move if is_array(value) else ""))
 
 
 def compute_dtype(owner: str, name: str, array: np.ndarray) -> np.dtype:
@@ -37,9 +58,10 @@ def compute_dtype(owner: str, name: str, array: np.ndarray) -> np.dtype:
 
 
 def resized(buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """``buffer`` if it has this shape and dtype, else a new array of zeros that has (Torch's resize)."""
+    """``buffer`` if it has this shape and dtype, else a new array of zeros that has, where
+    ``buffer`` lives (Torch's resize)."""
     if buffer.shape != shape or buffer.dtype != dtype:
-        return np.zeros(shape, dtype)
+        return namespace(buffer).zeros(shape, dtype)
     return buffer
 
 
@@ -51,11 +73,20 @@ class Module:
     # Set by _flatten: (flat parameters, flat gradients, the views
     # (weight, gradWeight, bias, gradBias) it made into them).
     _flat: tuple[np.ndarray, np.ndarray, tuple] | None = None
+    # Where the module lives: the class its inputs must have (numpy.ndarray, or
+    # cupy.ndarray after cuda()) and Torch's name of its type.
+    _arrayClass: type = np.ndarray
+    _type = "torch.DoubleTensor"
+    # The attributes that remember the last call's shapes and dtypes (the key of a
+    # layer's fast path); type() clears them, so the next call refits the buffers.
+    _callCache: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.output = np.zeros(0)
         self.gradInput = np.zeros(0)
         self.train = True
+        # An instance attribute, read on the hot path: Python 3.11 reads those faster than a class's.
+        self._arrayClass = np.ndarray
 
     def forward(self, input: np.ndarray) -> np.ndarray:
         """Compute and return ``output`` for ``input``."""
@@ -120,8 +151,9 @@ class Module:
         params = self.parameters()
         if params is None or len({array.dtype for array in params[0] + params[1]}) != 1:
             return
-        flatParams = np.concatenate([param.ravel() for param in params[0]])
-        flatGradParams = np.concatenate([gradParam.ravel() for gradParam in params[1]])
+        xp = namespace(*params[0])
+        flatParams = xp.concatenate([param.ravel() for param in params[0]])
+        flatGradParams = xp.concatenate([gradParam.ravel() for gradParam in params[1]])
         offset = 0
         for name, gradName in (("weight", "gradWeight"), ("bias", "gradBias")):
             param = getattr(self, name)
@@ -156,6 +188,41 @@ class Module:
                     or any(gradParam.base is not flat[1] for gradParam in gradParams)):
                 self._flatten()
 
+    def type(self, type=None, tensorCache: dict | None = None) -> Module | str:
+        """Convert every array of the module (parameters, gradients, ``output``, ``gradInput``)
+        and of its children to ``type``; return the module. Without ``type``, return its type's name.
+
+        ``type`` is one of Torch's names, 'torch.DoubleTensor', 'torch.FloatTensor'
+        (numpy float64 and float32: the CPU), 'torch.CudaTensor' (float32 on the GPU,
+        as Torch7's) and 'torch.CudaDoubleTensor' (float64 on the GPU), or
+        numpy.float64 / numpy.float32. Arrays already of that type are kept; arrays
+        shared before are shared after (``tensorCache``, as Torch's); weight and bias
+        are again views into one flat array, gradWeight and gradBias into another.
+        """
+        if type is None:
+            return self._type
+        slots = self.weight, self.gradWeight, self.bias, self.gradBias
+        convert_fields(self, type, {} if tensorCache is None else tensorCache)
+        if any(new is not old for new, old in zip((self.weight, self.gradWeight, self.bias, self.gradBias), slots)):
+            self._flatten()
+        return self
+
+    def float(self) -> Module:
+        """``type('torch.FloatTensor')``: numpy float32 arrays; return the module."""
+        return self.type("torch.FloatTensor")
+
+    def double(self) -> Module:
+        """``type('torch.DoubleTensor')``: numpy float64 arrays; return the module."""
+        return self.type("torch.DoubleTensor")
+
+    def cuda(self) -> Module:
+        """``type('torch.CudaTensor')``: CuPy float32 arrays on the current GPU, as Torch7's; return the module.
+
+        Needs CuPy (``pip install 'derive[cuda]'``) and a CUDA GPU, else raises
+        CudaUnavailableError. For float64 on the GPU: ``type('torch.CudaDoubleTensor')``.
+        """
+        return self.type("torch.CudaTensor")
+
     def training(self) -> Module:
         """Set the ``train`` flag; return the module."""
         self.train = True
@@ -168,3 +235,29 @@ class Module:
 
     def __repr__(self) -> str:
         return "nn." + type(self).__name__
+
+
+def convert_fields(owner, type, tensorCache: dict) -> None:
+    """Convert the arrays ``owner`` holds (in lists, tuples and dicts too) to ``type``, and the
+    modules and criteria it holds by their own ``type``; clear its call cache (see Module.type)."""
+    name, xp, dtype = resolve_type(type)
+
+    def convert(value):
+        if is_array(value):
+            return converted(value, xp, dtype, tensorCache)
+        if hasattr(value, "_arrayClass") and not isinstance(value, builtins.type):  # a Module or Criterion
+            return value.type(name, tensorCache)
+        if isinstance(value, (list, tuple)):
+            return builtins.type(value)(convert(item) for item in value)
+        if isinstance(value, dict):
+            return {key: convert(item) for key, item in value.items()}
+        return value
+
+    fields = vars(owner)
+    for key, value in list(fields.items()):
+        if key != "_flat":  # the flat layout is rebuilt from the converted parameters
+            fields[key] = convert(value)
+    for key in owner._callCache:
+        fields[key] = None
+    owner._arrayClass, owner._type = xp.ndarray, name
+

@@ -11,6 +11,7 @@ from .activation import MODULE_BATCH, MODULE_CASES, MODULE_SIZE, activation_chec
 from .api import api_page
 from .build import SiteBuildError, build_date
 from .cli import cli_commands, cli_page
+from .layer import USER_LAYERS, layer_checks, layer_page
 from .criterion import mse_page
 from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
@@ -32,6 +33,7 @@ __all__ = [
     "TUTORIAL_LEARNING_RATE", "JACOBIAN_CASES", "jacobian_errors",
     "MODULE_SIZE", "MODULE_BATCH", "MODULE_CASES", "activation_checks", "STACK_CASES",
     "REGRESSION_SEED", "REGRESSION_LEARNING_RATE", "REGRESSION_ITERATIONS", "REGRESSION_SHOWN",
+    "cli_commands", "USER_LAYERS", "layer_checks",
     "cli_commands",
     "CLASSIFICATION_CASES", "classification_checks", "spiral_results",
 ]
@@ -53,6 +55,7 @@ def generated_files() -> dict[str, str | bytes]:
         "regression.md": regression_page(),
         "regression-loss.svg": regression_loss_plot(),
         "regression-parameters.svg": regression_parameters_plot(),
+        "layer.md": layer_page(),
         "cli.md": cli_page(),
         "api.md": api_page(),
         "softmax.md": classification_module_page("softmax"),

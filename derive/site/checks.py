@@ -1,15 +1,11 @@
-"""Gradient checks as the pages make them, with derive.nn.jacobian (Torch's check:
-backprop against central differences), and how the pages report them.
+"""Gradient checks as the pages make them, with derive.nn.check (the checker of
+`derive check`: Torch's backprop against central differences), and how the pages report them.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from derive.nn import Module, Sequential, jacobian
-
-# The largest error Torch's module tests accept between the numeric and the backprop Jacobian.
-PRECISION = 1e-5
+from derive.nn import Sequential
+from derive.nn.check import PRECISION, criterion_check, jacobian_check
 
 
 def _parameter_names(module) -> list[str]:
@@ -23,30 +19,18 @@ def _parameter_names(module) -> list[str]:
 
 def module_jacobian_errors(module, input) -> dict[str, float]:
     """{"input": error, parameter name: error, ...}: each Jacobian's largest absolute error."""
-    return dict(zip(["input"] + _parameter_names(module), jacobian.jacobian_errors(module, input)))
-
-
-class _Loss(Module):
-    """A criterion with its target fixed, as a module whose output is [J], so that
-    derive.nn.jacobian checks dJ/dinput as it checks any module."""
-
-    def __init__(self, criterion, target) -> None:
-        super().__init__()
-        self.criterion, self.target = criterion, target
-
-    def updateOutput(self, input):
-        self.output = np.array([self.criterion.forward(input, self.target)])
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        self.gradInput = gradOutput[0] * self.criterion.backward(input, self.target)
-        return self.gradInput
+    result = jacobian_check(module, input)
+    if result.message:
+        raise ValueError(f"{module!r}: {result.message}")
+    return dict(zip(["input"] + _parameter_names(module), (c.error for c in result.comparisons)))
 
 
 def criterion_gradient_error(criterion, input, target) -> float:
     """Largest |central difference - backward| over dJ/dinput of a criterion."""
-    error, = jacobian.jacobian_errors(_Loss(criterion, target), input)
-    return error
+    result = criterion_check(criterion, input, target)
+    if result.message:
+        raise ValueError(f"{criterion!r}: {result.message}")
+    return result.error
 
 
 def sample_shape(size: int, batch: int | None) -> tuple[int, ...]:

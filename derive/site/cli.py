@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -19,15 +20,15 @@ from .build import SiteBuildError
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _derive_command(*args: str, cwd: str | None = None) -> str:
-    """What `derive ARGS` prints, run as a user runs it (80 columns for help)."""
+def _derive_command(*args: str, cwd: str | None = None, status: int = 0) -> str:
+    """What `derive ARGS` prints, run as a user runs it (80 columns for help); it must exit with ``status``."""
     env = dict(os.environ, COLUMNS="80", PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
     done = subprocess.run([sys.executable, "-m", "derive.cli", *args], env=env, cwd=cwd,
                           capture_output=True, text=True)
-    if done.returncode != 0:
+    if done.returncode != status:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SiteBuildError(f"`derive {' '.join(args)}` failed: {last}")
+        raise SiteBuildError(f"`derive {' '.join(args)}` exited {done.returncode}, not {status}: {last}")
     return done.stdout
 
 
@@ -53,10 +54,40 @@ CLI_EXAMPLES = [
     (("mse", "3", "--no-size-average"), "the plain sum of squares, sizeAverage false", 0),
     (("mse", "3", "--batch", "2", "--format", "latex", "-o", "mse.tex"),
      "the batch case as a LaTeX document, written to mse.tex", 0),
+    (("layer", "y = exp(x) / sum(exp(x))", "--shape", "x=3", "--format", "json"),
+     "any layer written as one expression: softmax, its results as JSON", 40),
+    (("layer", "y = tanh(W @ x + b)", "--shape", "x=784", "--shape", "W=256,784", "--batch", "64"),
+     "a layer of your own at any size, with the batch case", 0),
+    (("layer", "J = mean((x - t)**2)", "--shape", "x=3", "--target", "t"),
+     "a criterion: a scalar output, its target named", 0),
+    (("layer", "y = W2 @ relu(W1 @ x + b1) + b2", "--shape", "x=4", "--shape", "W1=8,4",
+      "--shape", "W2=2,8", "--module", "mlp.py", "--name", "MLP"),
+     "a two-layer MLP as a Torch7-style module, written to mlp.py", 0),
 ]
 # The site's page on what each command derives.
 CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
-             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md")}
+             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md"),
+             "layer": ("Your own layer", "layer.md#the-language")}
+
+
+# `derive check`'s example: a hand-written module with planted bugs, shipped next to this file.
+CHECK_EXAMPLE = Path(__file__).with_name("examples") / "my_linear.py"
+CHECK_EXAMPLE_ARGS = ("check", "my_linear.py:MyLinear", "--input-shape", "3", "--args", "3", "3")
+
+
+CHECK_AGAINST_ARGS = CHECK_EXAMPLE_ARGS + ("--against", "y = W @ x + b", "--shape", "W=3,3")
+
+
+def check_example() -> tuple[str, str]:
+    """(the example module's source, what `derive check` prints on it); the check must fail (exit 1)."""
+    output = _derive_command(*CHECK_EXAMPLE_ARGS, cwd=str(CHECK_EXAMPLE.parent), status=1)
+    return CHECK_EXAMPLE.read_text(encoding="utf-8"), output
+
+
+def check_against_example() -> str:
+    """What the example's `derive check --against` adds to the report: its last checks and the summary."""
+    output = _derive_command(*CHECK_AGAINST_ARGS, cwd=str(CHECK_EXAMPLE.parent), status=1)
+    return output[output.index("  FAIL  against derive's formulas"):]
 
 
 def cli_commands() -> list[str]:
@@ -74,7 +105,10 @@ def cli_page() -> str:
     width = max(len(" ".join(args)) for args, _, _ in CLI_EXAMPLES) + len("derive ")
     commands = [("--help",)] + [(name, "--help") for name in names] + [args for args, _, _ in CLI_EXAMPLES]
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor() as pool:
+        checked, against = pool.submit(check_example), pool.submit(check_against_example)
         outputs = list(pool.map(lambda args: _derive_command(*args, cwd=scratch), commands))
+        example_source, example_report = checked.result()
+        against_report = against.result()
     help_text, helps, example_outputs = outputs[0], outputs[1:1 + len(names)], outputs[1 + len(names):]
     sections = []
     for name, text in zip(names, helps):
@@ -93,6 +127,8 @@ def cli_page() -> str:
             more.append(f"{command.ljust(width)}   # {what}")
     examples_text = "\n\n".join(shown_output + ["More:", "```sh\n" + "\n".join(more) + "\n```"])
     commands_text = "\n\n".join(sections)
+    check_command = "derive " + " ".join(CHECK_EXAMPLE_ARGS)
+    against_command = "derive " + " ".join(shlex.quote(arg) for arg in CHECK_AGAINST_ARGS)
     return f"""\
 # Command line
 
@@ -115,4 +151,40 @@ $ derive --help
 Each of these ran when the site was built.
 
 {examples_text}
+
+## Checking a module of yours: `derive check`
+
+`derive check FILE.py:CLASS --input-shape D1[,D2...]` imports your `derive.nn.Module` (or
+`Criterion`) subclass from its file and runs the tests Torch's `test.lua` ran on every
+module (the list is on [Numeric checks](numeric-checks.md#the-whole-list-derive-check)).
+Constructor arguments follow `--args` as int, float or bool literals (or `NAME=literal`);
+they are read, never evaluated. The exit status is 0 when every check passes, 1 when one
+fails, 2 for bad usage (a file that does not import, a class that is not a module, a bad
+shape), with a one-line error. `--format json` prints the same report for programs, and
+`--against EXPR` also compares your gradients with derive's own module for the
+expression at the same values, printing the formula an entry should follow.
+
+A Linear layer written by hand, with two bugs (`my_linear.py`):
+
+```python
+{example_source}```
+
+The report, computed when the site was built; each failure names its pattern and its
+worst entries (0-based numpy indices: `d output[1] / d weight[2, 1]` is the derivative
+of output element 1 with respect to `weight[2, 1]`):
+
+```text
+$ {check_command}
+{example_report}```
+
+With `--against`, derive writes its own module for the expression (the
+[layer engine](#derive-layer)'s `derive.module_source`), gives it `MyLinear`'s parameter
+values by position, and compares the two at the same inputs; a mismatch names the formula
+the entry should follow, as the engine derives it (its matrix form where it has one, else
+its index form; the batch form for the batch). What it adds to the report above:
+
+```text
+$ {against_command}
+...
+{against_report}```
 """

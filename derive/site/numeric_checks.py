@@ -9,7 +9,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from derive.nn import Linear
+from derive.nn import MSECriterion, ReLU, Sequential, Sigmoid, Linear, Tanh, check
+from derive.nn.check import SCALES, CheckReport
 from derive.nn.jacobian import PERTURBATION
 
 from .checks import PRECISION, module_jacobian_errors, passed, plain_number, sample_shape
@@ -20,6 +21,18 @@ from .tutorial import (TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS, 
 
 # Layers whose Jacobians the numeric-checks page checks: (input, output, batch).
 JACOBIAN_CASES = [(2, 3, None), (2, 3, 4), (5, 7, None), (5, 7, 10), (16, 10, None), (16, 10, 50)]
+# The modules the whole list of checks runs on: (name, the module, one sample's shape); batch of FULL_CHECK_BATCH.
+FULL_CHECK_CASES = [
+    ("Linear(5, 3)", lambda: Linear(5, 3, rng=0), (5,)),
+    ("Linear(5, 3) without bias", lambda: Linear(5, 3, bias=False, rng=0), (5,)),
+    ("Sigmoid", Sigmoid, (5,)),
+    ("Tanh", Tanh, (5,)),
+    ("ReLU", ReLU, (5,)),
+    ("MSECriterion", MSECriterion, (5,)),
+    ("Linear, Tanh, Linear", lambda: Sequential().add(Linear(5, 4, rng=1)).add(Tanh()).add(Linear(4, 3, rng=2)),
+     (5,)),
+]
+FULL_CHECK_BATCH = 4
 # Step sizes of the plot: 10^-1 down to 10^-13, four a decade.
 STEP_SIZES = [10.0 ** (-k / 4) for k in range(4, 53)]
 
@@ -31,6 +44,29 @@ def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool 
     layer = Linear(n_in, n_out, bias=bias, rng=rng)
     input = rng.uniform(-1, 1, sample_shape(n_in, batch))
     return module_jacobian_errors(layer, input)
+
+
+def full_checks() -> list[tuple[str, CheckReport]]:
+    """derive.nn.check (what `derive check` runs) on every module of FULL_CHECK_CASES, seed 0."""
+    return [(name, check(make(), shape, batch=FULL_CHECK_BATCH)) for name, make, shape in FULL_CHECK_CASES]
+
+
+def full_checks_table(reports: list[tuple[str, CheckReport]]) -> str:
+    """One row a check, one column a module: the largest error, or - where the check does not apply."""
+    names = []
+    for _, report in reports:
+        names += [result.name for result in report.checks if result.name not in names]
+    lines = ["| check | " + " | ".join(f"`{name}`" for name, _ in reports) + " |",
+             "|---|" + "--:|" * len(reports)]
+    for check_name in names:
+        cells = []
+        for _, report in reports:
+            result = next((r for r in report.checks if r.name == check_name), None)
+            cells.append("-" if result is None else ("0" if result.error == 0 else f"{result.error:.0e}")
+                         + ("" if result.passed else " **fail**"))
+        lines.append(f"| {check_name} | " + " | ".join(cells) + " |")
+    lines.append("| **all pass** | " + " | ".join("yes" if r.passed else "**no**" for _, r in reports) + " |")
+    return "\n".join(lines)
 
 
 def step_size_errors(steps) -> dict[str, list[float]]:
@@ -154,12 +190,13 @@ def numeric_checks_page() -> str:
         k = min(range(len(steps)), key=values.__getitem__)
         best[name], least[name] = _power_of_ten(steps[k]), _scientific(values[k])
     at_torch = _scientific(errors["central"][_nearest(steps, PERTURBATION)])
+    table_full = full_checks_table(full_checks())
     table_comparison = "\n".join(comparison)
     table_checks = "\n".join(checks)
     return f"""\
 # Numeric checks
 
-Everything on this page was computed by `derive.nn.Linear` when the site was built.
+Everything on this page was computed by `derive.nn` when the site was built.
 
 ## The tutorial's numbers
 
@@ -191,6 +228,22 @@ largest error below \\(10^{{-5}}\\). Random layers (seeded), one sample and batc
 and without bias; the largest absolute error over each Jacobian:
 
 {table_checks}
+
+## The whole list: `derive check`
+
+Torch's `test.lua` checked more than Jacobians. `derive.nn.check`, the checker behind
+[`derive check`](cli.md#checking-a-module-of-yours-derive-check) (and behind every table of
+errors on this site), runs its whole list on a module: the Jacobians of one sample and of a
+batch of {FULL_CHECK_BATCH}; `accGradParameters` called with scales {SCALES[0]} and {SCALES[1]}
+against {SCALES[0] + SCALES[1]} times one gradient; `zeroGradParameters`;
+`updateParameters(lr)` against \\(p - \\mathrm{{lr}} \\cdot \\partial J / \\partial p\\);
+the batch against its samples one by one; `backward` twice; input and `gradOutput` left
+unchanged; a pickle round trip; for a criterion, `gradInput` against central differences of
+the loss. Inputs are drawn from \\(U[-2, 2]\\), those within \\(10^{{-3}}\\) of the kink at 0
+drawn again. Here is every module derive ships, checked when the site was built; each
+cell is the check's largest error (central differences, or rounding for the exact identities):
+
+{table_full}
 
 ## Error against the step size
 

@@ -32,6 +32,17 @@ def classification(name: str, n: int, batch: int | None = None) -> Derivation:
     return layer(expr, {"x": (n,)}, target=target, batch=batch)
 
 
+def index_gradient(derivation: Derivation) -> sp.Expr:
+    """dJ/dx in index form, element by element (the last form of the derivation's step
+    dJ/dx[.] = ...; the results hold the array form where the engine found one)."""
+    for step in derivation.steps:
+        lhs = step.lhs
+        if (isinstance(lhs, sp.Derivative) and lhs.expr == sp.Symbol("J")
+                and isinstance(lhs.variables[0], sp.Indexed) and lhs.variables[0].base.label.name == "x"):
+            return step.chain[-1]
+    raise ValueError("index_gradient: the derivation has no step dJ/dx[.] = ...")
+
+
 def crossentropy_chain(n: int) -> list[sp.Expr]:
     """dJ/dx_k of cross-entropy, each form proved equal to the next (ProofError if not):
 
@@ -40,9 +51,9 @@ def crossentropy_chain(n: int) -> list[sp.Expr]:
     engine's gradient of CrossEntropyCriterion's own expression (added when sympy did not
     already write the one before it the same way).
     """
-    logsoftmax = classification("logsoftmax", n).results["dJ/dx"].expr
-    nll = classification("nll", n).results["dJ/dx"].expr
-    crossentropy = classification("crossentropy", n).results["dJ/dx"].expr
+    logsoftmax = index_gradient(classification("logsoftmax", n))
+    nll = index_gradient(classification("nll", n))
+    crossentropy = index_gradient(classification("crossentropy", n))
     (nllIndex,) = next(iter(nll.atoms(sp.Indexed))).indices
     x = next(a.base for a in crossentropy.atoms(sp.Indexed) if a.base.label.name == "x")
     size = next(s for s in crossentropy.free_symbols if isinstance(s, sp.Symbol) and s.name == "n")

@@ -484,8 +484,8 @@ class _IndexBuilder(_Builder):
             if len(dims) != len(out_indices):
                 raise LayerSyntaxError(f"{out_name} has {len(dims)} dimensions in --shape, "
                                        f"indexed with {len(out_indices)}")
-            for symbol, value in zip(out_indices, dims):
-                self.range[symbol] = self.sizes.new(value, _size_name(symbol))
+            for symbol, size in zip(out_indices, dims):
+                self.range[symbol] = self.sizes.new(size, _size_name(symbol))
             self.given = {k: v for k, v in self.given.items() if k != out_name}
         # First pass: collect every access, to learn index ranges and shapes.
         self._collect(value, bound=set())

@@ -355,7 +355,7 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> "Derivation":
 
 
 def _sections(spec: LayerSpec, prefix: str) -> list:
-    from .derivation import Section, Step
+    from .derivation import Named, Section, Step
 
     grads = gradients(spec)
     y = element(spec.output, spec.indices)
@@ -374,6 +374,11 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
                                       (sp.Derivative(spec.expr, v), gr.jacobian)))
         chain = (gr.chain, gr.index_form) + ((gr.output_form,) if gr.output_form is not None else ())
         chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v), chain))
+        form = matrix_of(spec, gr)
+        if form is not None:  # proved by matrix_of
+            chain_steps.append(Step(Named(_frac("J", _bold(name)), form), (form,),
+                                    "In matrix form ($\\odot$: element-wise product, "
+                                    "$\\mathbf{1}$: a vector or matrix of ones):"))
     if jac_steps:
         sections.append(Section(prefix + "Jacobians",
                                 "Each output element by each element of the input and of every "
@@ -391,8 +396,35 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
 def _results(spec: LayerSpec) -> dict:
     from .derivation import Result
 
-    return {f"dJ/d{name}": Result(_frac("J", _bold(name)), gr.final, gr.variable.shape)
-            for name, gr in gradients(spec).items()}
+    out = {}
+    for name, gr in gradients(spec).items():
+        form = matrix_of(spec, gr)
+        out[f"dJ/d{name}"] = Result(_frac("J", _bold(name)), form if form is not None else gr.final,
+                                    gr.variable.shape)
+    return out
+
+
+def matrix_of(spec: LayerSpec, gr: Gradient) -> sp.Expr | None:
+    """The gradient in matrix form (W^T g, g x^T, G^T X, ...), proved equal to its index
+    form entry by entry at a generic index; None where there is none (three or more
+    indices, affine indices)."""
+    key = (id(spec), gr.variable.name)
+    if key in _MATRIX_CACHE:
+        return _MATRIX_CACHE[key]
+    from .matrix_form import entry, matrix_form
+
+    shapes = {a.name: a.shape for a in spec.arrays.values()}
+    shapes[grad_output_name(spec)] = spec.output.shape
+    sizes = dict(spec.ranges)
+    sizes.update(zip(gr.indices, gr.variable.shape))
+    form = matrix_form(gr.final, gr.indices, shapes, sizes)
+    if form is not None:
+        prove(entry(form, gr.indices), gr.final, sizes, f"dJ/d{gr.variable.name} in matrix form")
+    _MATRIX_CACHE[key] = form
+    return form
+
+
+_MATRIX_CACHE: dict = {}
 
 
 def _module_calls(spec: LayerSpec):

@@ -1,0 +1,118 @@
+"""The "Your own layer" page: layers written as one expression, derived, proved and run,
+each at build time, with its generated module checked against central differences.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import derive
+from derive.latex import markdown
+from derive.nn.check import CheckReport, check, load_class
+
+from .checks import plain_number
+from .derivation import demote, without_convention
+
+
+@dataclass(frozen=True)
+class UserLayer:
+    """A layer as a user brings it: the expression, its shapes, and why it is here."""
+
+    title: str
+    expr: str
+    shapes: dict
+    command: str
+    about: str
+    name: str
+
+
+USER_LAYERS = [
+    UserLayer("A gated unit", "y = (W @ x) * sigmoid(V @ x)", {"x": (3,), "W": (2, 3), "V": (2, 3)},
+              "derive layer 'y = (W @ x) * sigmoid(V @ x)' --shape x=3 --shape W=2,3 --shape V=2,3",
+              "A linear map gated element-wise by a sigmoid of another (the GLU of language "
+              "models). Its gradient by the input has two terms, one through each branch.", "Gated"),
+    UserLayer("Softplus", "y = softplus(x)", {"x": (3,)},
+              "derive layer 'y = softplus(x)' --shape x=3",
+              "log(1 + e^x), a smooth ReLU; its derivative is the sigmoid.", "Softplus"),
+    UserLayer("A 1-D convolution", "y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]",
+              {"x": (2, 6), "W": (3, 2, 3)},
+              "derive layer 'y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]' --shape x=2,6 --shape W=3,2,3",
+              "Index notation: 3 output channels, 2 input channels, a kernel of width 3 and "
+              "no padding (Torch's TemporalConvolution, channels first). The output's length "
+              "6 - 3 + 1 = 4 is inferred. The gradient by the weight is the correlation of the "
+              "input with gradOutput; by the input, the full convolution of gradOutput with the "
+              "flipped kernel (the range guard keeps the terms that exist).", "Conv1d"),
+]
+
+
+def layer_checks(layer: UserLayer, batch: int = 4) -> CheckReport:
+    """derive check's whole list (Torch's module tests) on the layer's generated module."""
+    source = derive.module_source(layer.expr, layer.shapes, name=layer.name)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{layer.name.lower()}.py"
+        path.write_text(source)
+        Layer = load_class(path, layer.name)
+    return check(Layer(rng=0), Layer.inputShape, batch=batch)
+
+
+def layer_page() -> str:
+    """The page: the language, then each layer's derivation, module and checks."""
+    parts = [INTRODUCTION]
+    for layer in USER_LAYERS:
+        derivation = derive.layer(layer.expr, layer.shapes)
+        source = derive.module_source(layer.expr, layer.shapes, name=layer.name)
+        report = layer_checks(layer)
+        table = ["| check | largest error | passed |", "|---|---|---|"]
+        table += [f"| {result.name} | {plain_number(result.error)} | {'yes' if result.passed else '**no**'} |"
+                  for result in report.checks]
+        body = demote(without_convention(markdown(derivation)))
+        body = body.replace(f"## {derivation.title}\n", "", 1)  # the page's own heading stands for it
+        parts.append(f"## {layer.title}\n\n{layer.about}\n\n```sh\n{layer.command}\n```\n\n{body}\n"
+                     f"### The generated module\n\n`{layer.command} --module {layer.name.lower()}.py "
+                     f"--name {layer.name}` writes this file (numpy and derive.nn only):\n\n"
+                     f"```python\n{source}```\n\n"
+                     f"### Check\n\n`derive check {layer.name.lower()}.py:{layer.name} --input-shape "
+                     f"{','.join(map(str, report.input_shape))} --batch {report.batch}`: Torch's module "
+                     f"tests, backprop against central differences among them ({report.rule}), "
+                     f"run when this page was built:\n\n" + "\n".join(table))
+    return "\n\n".join(parts) + "\n"
+
+
+INTRODUCTION = r"""# Your own layer
+
+`derive layer` takes a layer written as one expression and gives what the other pages give
+for Torch's modules: the forward pass element by element, the Jacobians, the chain rule
+with every Kronecker delta summed away, the matrix form where one exists, each displayed
+equality proved by sympy at symbolic sizes; and, with `--module`, a Python file with a
+Torch7-style module that runs the result on numpy. From Python:
+`derive.layer(expr, shapes)` returns the derivation and `derive.module_source(expr, shapes)`
+the file's text.
+
+## The language
+
+Two notations share one grammar; the text is parsed against a whitelist and never run.
+
+- **Array notation**, numpy-like: names, numbers, `+ - * / **`, `@` (matrix product), `.T`,
+  parentheses, unary minus. `*`, `/` and `**` are element-wise and a scalar broadcasts.
+  Functions: `exp log sqrt tanh sigmoid relu softplus abs sin cos`, and `sum(e)`, `mean(e)`
+  over all the entries of `e`. Example: `y = W2 @ relu(W1 @ x + b1) + b2`.
+- **Index notation**, 1-based like the elements on these pages: `y[i] = sum(W[i,k] * x[k], k) + b[i]`.
+  `sum(e, k, ...)` (and `mean`) runs over each named index's whole range; an index may be
+  affine (`x[d, t+q-1]`, `x[d, 2*t+q]`).
+- The left side names the output, `y = ...` or `y[c,t] = ...`. A scalar output (`J = ...`)
+  makes a criterion (a loss): its target is named with `--target` and is not differentiated.
+- Shapes: `--shape NAME=D1[,D2,...]` for each array whose shape does not follow from the
+  others; the output's shape is inferred. The input is `x` (or `--input NAME`); every other
+  name is a learned parameter, listed by `parameters()` in the order it first appears.
+
+The generated module has Torch7's protocol (`updateOutput`, `updateGradInput`,
+`accGradParameters(input, gradOutput, scale)` that adds, `zeroGradParameters`,
+`updateParameters`, `parameters()`), takes one sample or a batch (one more leading axis),
+and computes its matrix products with BLAS. Where the forward's function reappears in a
+gradient (sigmoid, tanh, softmax), the kernel reads it from the output, as Torch's backward
+does; where the result does not change when every input of a sample is lowered by the same
+number (softmax, log-softmax, cross-entropy), that is proved and the kernel subtracts the
+sample's largest input first, so that large logits do not overflow.
+"""
