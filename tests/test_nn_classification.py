@@ -8,6 +8,8 @@ Checked by central differences (perturbation 1e-6, as Torch's tests) and by the
 definitions; the comparison with PyTorch is in test_against_torch.py.
 """
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -310,3 +312,23 @@ def test_weights_are_a_copy():
     weights[0] = 100.0
     assert criterion.forward(np.array([[-1.0, 0.0]]), np.array([0])) == 1.0
     assert criterion.weights.dtype == np.float64
+
+
+@pytest.mark.parametrize("make", [nn.SoftMax, nn.LogSoftMax, lambda: nn.ClassNLLCriterion(np.array([1.0, 2.0, 3.0])),
+                                  lambda: nn.CrossEntropyCriterion(np.array([1.0, 2.0, 3.0]))],
+                         ids=["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion"])
+def test_after_float_the_next_call_refits_and_gives_the_same_values(make):
+    # Torch's type conversions: .float() converts the buffers (and the weights); the next
+    # call of the same shape refits them to its input instead of reusing them.
+    module = make()
+    x, t = np.array([[0.5, -1.0, 2.0], [3.0, 0.0, -2.0]]), np.array([2, 0])
+    args = (x, t) if isinstance(module, nn.Criterion) else (x,)
+    grad = (t,) if isinstance(module, nn.Criterion) else (np.ones((2, 3)),)
+    before = copy.deepcopy(module.forward(*args))
+    gradBefore = module.backward(x, *grad).copy()
+    assert module.float() is module and module.type() == "torch.FloatTensor"
+    assert module.gradInput.dtype == np.float32
+    np.testing.assert_allclose(module.forward(*args), before, rtol=1e-6)
+    gradInput = module.backward(x, *grad)
+    assert gradInput.dtype == np.float64
+    np.testing.assert_allclose(gradInput, gradBefore, rtol=1e-6, atol=1e-7)

@@ -17,6 +17,7 @@ import operator
 import numpy as np
 
 from . import _classification_kernels as kernels
+from ._backend import namespace
 from .activation import _Elementwise
 from .criterion import Criterion
 from .module import check_array, compute_dtype, resized
@@ -32,12 +33,12 @@ class _LastAxis(_Elementwise):
     """
 
     def _resize(self, input, gradOutput=None) -> None:
-        check_array(type(self).__name__, "input", input)
+        check_array(type(self).__name__, "input", input, self._arrayClass)
         if input.ndim not in (1, 2) or input.size == 0:
             raise ValueError(f"{type(self).__name__}: input must have shape (n,) or (batch, n) with n, batch >= 1, "
                              f"got {input.shape}")
         super()._resize(input, gradOutput)
-        self._ones = np.ones(input.shape[-1], self.output.dtype)
+        self._ones = namespace(self.output).ones(input.shape[-1], self.output.dtype)
 
 
 class SoftMax(_LastAxis):
@@ -75,6 +76,8 @@ class _ClassCriterion(Criterion):
     them checks only that the targets are in range (one pass over them).
     """
 
+    _callCache = ("_inputShape", "_inputDtype", "_targetShape", "_targetDtype")
+
     def __init__(self, weights: np.ndarray | None = None, sizeAverage: bool = True) -> None:
         super().__init__()
         name = type(self).__name__
@@ -83,8 +86,8 @@ class _ClassCriterion(Criterion):
         self.sizeAverage = bool(sizeAverage)
         self.weights = None if weights is None else _class_weights(name, weights)
         self._inputShape = self._inputDtype = self._targetShape = self._targetDtype = None
-        self._rows = np.zeros(0, np.intp)  # arange(batch): the rows the targets pick from
-        self._single = np.zeros(1, np.intp)  # one sample's target, as a batch of one
+        self._rows = np.zeros(0, np.int64)  # arange(batch): the rows the targets pick from
+        self._single = np.zeros(1, np.int64)  # one sample's target, as a batch of one
         self._unsigned = None  # the target's dtype read as unsigned: negatives become too large
 
     def _fit(self, input, target):
@@ -93,7 +96,8 @@ class _ClassCriterion(Criterion):
         A batch's targets are checked with one pass: read as unsigned integers, a
         negative index is too large too.
         """
-        if input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype:
+        home = self._arrayClass
+        if input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype:
             self._resize(input)
         if input.ndim == 1:
             if target.__class__ is not int:
@@ -102,25 +106,27 @@ class _ClassCriterion(Criterion):
                 self._badTarget(input, target)
             self._single[0] = target
             return input[None], self._single, self.gradInput[None]
-        if (target.__class__ is not ndarray or target.shape != self._targetShape
+        if (target.__class__ is not home or target.shape != self._targetShape
                 or target.dtype is not self._targetDtype):
             self._checkTarget(input, target)
-        if np.maximum.reduce(target.view(self._unsigned), axis=None) >= input.shape[1]:  # .max() costs 40% more
+        unsigned = target.view(self._unsigned)
+        # numpy's ufunc reduce costs 40% less than .max() on a batch's targets
+        if (np.maximum.reduce(unsigned, axis=None) if home is ndarray else unsigned.max()) >= input.shape[1]:
             self._badTarget(input, target)
         return input, target, self.gradInput
 
     def _badTarget(self, input, target):
         """Raise the ValueError that says which target is not a class index of input."""
         classes = input.shape[-1]
-        if isinstance(target, ndarray):
-            target = target[(target < 0) | (target >= classes)][0]
+        if not isinstance(target, int):
+            target = int(target[(target < 0) | (target >= classes)][0])
         raise ValueError(f"{type(self).__name__}: target must hold class indices in 0..{classes - 1} "
                          f"(counted from 0), got {target}")
 
     def _resize(self, input) -> None:
         """Check input, then fit gradInput (and the rows) to it."""
         name = type(self).__name__
-        check_array(name, "input", input)
+        check_array(name, "input", input, self._arrayClass)
         dtype = compute_dtype(name, "input", input)
         if input.ndim not in (1, 2) or input.size == 0:
             raise ValueError(f"{name}: input must have shape (n,) or (batch, n) with n, batch >= 1, got {input.shape}")
@@ -130,8 +136,11 @@ class _ClassCriterion(Criterion):
         self.gradInput = resized(self.gradInput, input.shape, dtype)
         self._fitBuffers(input.shape, dtype)
         batch = input.shape[0] if input.ndim == 2 else 1
-        if len(self._rows) != batch:
-            self._rows = np.arange(batch)
+        xp = namespace(self.gradInput)
+        if len(self._rows) != batch or self._rows.__class__ is not self._arrayClass:
+            self._rows = xp.arange(batch)
+        if self._single.__class__ is not self._arrayClass:
+            self._single = xp.zeros(1, np.int64)
         self._inputShape, self._inputDtype = input.shape, input.dtype
         self._targetShape = self._targetDtype = None
 
@@ -141,7 +150,7 @@ class _ClassCriterion(Criterion):
     def _checkTarget(self, input, target) -> None:
         """Raise unless target is an integer array (batch,) for the batch input."""
         name = type(self).__name__
-        check_array(name, "target", target)
+        check_array(name, "target", target, self._arrayClass)
         if not np.issubdtype(target.dtype, np.integer):
             raise TypeError(f"{name}: target must hold integer class indices, got dtype {target.dtype}")
         if target.shape != input.shape[:1]:
@@ -188,6 +197,8 @@ class CrossEntropyCriterion(_ClassCriterion):
     Same weights, targets and dtypes as ClassNLLCriterion.
     """
 
+    _callCache = _ClassCriterion._callCache + ("_forwardShape", "_forwardDtype", "_forwardTarget")
+
     def __init__(self, weights: np.ndarray | None = None, sizeAverage: bool = True) -> None:
         super().__init__(weights, sizeAverage)
         self._expShifted = self._reciprocalSums = self._ones = np.zeros(0)
@@ -205,7 +216,7 @@ class CrossEntropyCriterion(_ClassCriterion):
 
     def updateGradInput(self, input: np.ndarray, target) -> np.ndarray:
         """gradInput = (softmax(input) - onehot(t)) * weights[t], divided by the total weight if sizeAverage"""
-        if (target is self._forwardTarget and input.__class__ is ndarray and input.shape == self._forwardShape
+        if (target is self._forwardTarget and input.__class__ is self._arrayClass and input.shape == self._forwardShape
                 and input.dtype is self._forwardDtype):
             indices, gradInput = target, self.gradInput  # checked and fitted by forward
         else:
@@ -224,7 +235,7 @@ class CrossEntropyCriterion(_ClassCriterion):
         self._reciprocalSums = resized(self._reciprocalSums, batchShape[:1], dtype)
         self._ones = resized(self._ones, batchShape[1:], dtype)
         self._ones.fill(1)
-        self._rowOffsets = np.arange(batchShape[0]) * batchShape[1]
+        self._rowOffsets = namespace(self._expShifted).arange(batchShape[0]) * batchShape[1]
         self._forwardShape = self._forwardDtype = self._forwardTarget = None
 
 
