@@ -1,12 +1,12 @@
 """The pages of SoftMax, LogSoftMax, ClassNLLCriterion and CrossEntropyCriterion: what the
-module computes, a worked example run at build time, and its numeric checks.
+module computes, the engine's derivation (and what the page proves beyond it), a worked
+example run at build time, and its numeric checks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -271,7 +271,8 @@ line.{one_hot} Its results for {MODULE_SIZE} classes, one sample and a batch of 
 
 def classification_module_page(name: str) -> str:
     """SoftMax, LogSoftMax, ClassNLLCriterion or CrossEntropyCriterion: what it computes,
-    its gradient, a worked example run at build time, and its numeric checks."""
+    its gradient, the engine's derivation, a worked example run at build time, and its
+    numeric checks."""
     page = CLASSIFICATION_PAGES[name]
     what = "dJ / d input" if page.criterion else "d output / d input"
     table = [f"| input | options | {what} | < 1e-5 |", "|---|---|--:|:-:|"]
