@@ -20,9 +20,8 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from .symbolic.activation import ACTIVATIONS, GRAD_OUTPUT, INPUT, OUTPUT
 from .symbolic.criterion import MSESpec
-from .symbolic.linear import LinearSpec
+from .symbolic.specs import ACTIVATION_SPECS, GRAD_OUTPUT, INPUT, OUTPUT, activation_results, linear_results
 
 KERNELS_PATH = Path(__file__).parent / "nn" / "_kernels.py"
 
@@ -258,11 +257,10 @@ def _elementwise(name: str, args: str, target: str, expr: sp.Expr, doc: str) -> 
 
 def _activation_kernels() -> list[str]:
     blocks = []
-    for key, spec in ACTIVATIONS.items():
-        forward, gradient = spec.output(), spec.gradient()
+    for key in ACTIVATION_SPECS:
+        forward, gradient, reads = activation_results(key)
         blocks.append(_elementwise(f"{key}_update_output", "input, output", "output", forward,
                                    f"output = {sp.sstr(forward)}"))
-        reads = "output" if spec.gradient_uses == "output" else "input"
         blocks.append(_elementwise(f"{key}_update_grad_input", f"{reads}, grad_output, grad_input",
                                    "grad_input", gradient, f"grad_input = {sp.sstr(gradient)}"))
     return blocks
@@ -310,13 +308,13 @@ def _mse_kernels() -> list[str]:
 
 
 def kernels_source() -> str:
-    """The source of ``derive/nn/_kernels.py``, generated from the Linear specs."""
+    """The source of ``derive/nn/_kernels.py``: Linear and the activations from the layer
+    engine's results for their one-expression specs, MSECriterion from its spec."""
     blocks = []
     for bias in (True, False):
         prefix = "linear" if bias else "linear_nobias"
         for batch in (False, True):
-            spec = LinearSpec(bias=bias, batch=batch)
-            results = spec.results()
+            results = linear_results(bias, batch)
             suffix = "_batch" if batch else ""
             params = "input, weight, bias, output" if bias else "input, weight, output"
             blocks.append(_assign(f"{prefix}_update_output{suffix}", params, "output",

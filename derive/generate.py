@@ -60,6 +60,10 @@ class _Writer:
         """One function: each (target, op, expression, axes) is lowered and assigned (=, +=)."""
         arrays = self._arrays(spec)
         lines = []
+        # The array module of the arguments (numpy, or CuPy on a GPU); numpy's class is
+        # tested inline, a call would cost a few percent of a small layer's step.
+        first = args[0]
+        lines.append(f"xp = np if {first}.__class__ is ndarray else namespace({first})")
         if spec is self.batch:
             lines.append(f"{BATCH} = {self._sample_array(spec)}.shape[0]")
         x = spec.input.name
@@ -90,8 +94,8 @@ class _Writer:
                 lines.append(f"{target} += {code} if scale == 1 else scale * {code}")
         if returns:
             lines.append(f"return {returns}")
-        if not any(str(BATCH) in line for line in lines[1:]) and lines and lines[0].startswith(f"{BATCH} ="):
-            lines = lines[1:]  # the batch size is not needed after all
+        if spec is self.batch and not any(f"{BATCH}" in line.replace(f"{BATCH} =", "", 1) for line in lines[2:]):
+            del lines[1]  # the batch size is not needed after all
         body_text = "\n".join(f"    {line}" for line in lines)
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{body_text}\n'
 
@@ -159,7 +163,7 @@ class _Writer:
         helpers = [f for f in ("relu", "sigmoid", "softplus", "step", "window") if f + "(" in used]
         imports = "import numpy as np\n\n"
         base = "Criterion" if spec.is_criterion else "Module"
-        imports += f"from derive.nn import {base}\n"
+        imports += f"from derive.nn import {base}\nfrom derive.nn._backend import namespace\nfrom derive.nn.module import check_array\n"
         if helpers:
             imports += f"from derive.nn.functional import {', '.join(helpers)}\n"
         shapes = ", ".join(f"{a.name} {spec.concrete(a.shape)}" for a in spec.arrays.values())
@@ -167,7 +171,8 @@ class _Writer:
                f"results, lowered to numpy.\nShapes (one sample): {shapes}.\n"
                'A batch adds a leading axis to the input'
                + (" and the target" if spec.target is not None else " and the output") + '.\n"""\n')
-        return HEADER + doc + "\n" + imports + "\n\n" + "\n\n".join(blocks) + "\n\n" + self._class(sample)
+        return (HEADER + doc + "\n" + imports + "\nndarray = np.ndarray\n\n\n" + "\n\n".join(blocks)
+                + "\n\n" + self._class(sample))
 
     def _class(self, sample: tuple[int, ...]) -> str:
         spec = self.spec
@@ -187,8 +192,9 @@ class _Writer:
                       "    def reset(self, rng=None):",
                       '        """Draw every parameter in place from U(-s, s), s = 1/sqrt(input size per sample)."""',
                       f"        s = {1 / math.sqrt(math.prod(sample))!r}",
-                      "        rng = np.random.default_rng(rng)"]
-            lines += [f"        self.{p.name}[...] = rng.uniform(-s, s, self.{p.name}.shape)" for p in params]
+                      "        rng = np.random.default_rng(rng)",
+                      "        xp = namespace(self.{0})".format(params[0].name)]
+            lines += [f"        self.{p.name}[...] = xp.asarray(rng.uniform(-s, s, self.{p.name}.shape))" for p in params]
             lines += ["        return self", "",
                       "    def parameters(self):",
                       '        """([parameters], [their gradients]), in order of first appearance."""',
@@ -196,8 +202,7 @@ class _Writer:
                       f"[{', '.join('self.grad' + p.name for p in params)}]"]
         lines += ["", "    def _batch(self, input, name='input'):",
                   '        """False for one sample, True for a batch; raises on any other shape."""',
-                  "        if not isinstance(input, np.ndarray):",
-                  f"            raise TypeError(f'{self.name}: {{name}} must be a numpy array, got {{type(input).__name__}}')",
+                  f"        check_array('{self.name}', name, input, self._arrayClass)",
                   "        if input.shape == self.inputShape:",
                   "            return False",
                   "        if input.shape[1:] == self.inputShape and input.shape[0] > 0:",
@@ -210,7 +215,8 @@ class _Writer:
         if spec.is_criterion and spec.target is not None:
             lines += ["", "    def _check(self, input, target):",
                       "        batch = self._batch(input)",
-                      "        if not isinstance(target, np.ndarray) or target.shape != input.shape:",
+                      f"        check_array('{self.name}', 'target', target, self._arrayClass)",
+                      "        if target.shape != input.shape:",
                       f"            raise ValueError(f'{self.name}: target must be an array of the input\\'s shape "
                       "{input.shape}, got ' + repr(getattr(target, 'shape', type(target).__name__)))",
                       "        return batch", "",
@@ -250,7 +256,8 @@ class _Writer:
                   "        return self.output", "",
                   "    def _checkGradOutput(self, input, gradOutput):",
                   "        batch = self._batch(input)",
-                  "        if not isinstance(gradOutput, np.ndarray) or gradOutput.shape != self.output.shape:",
+                  f"        check_array('{self.name}', 'gradOutput', gradOutput, self._arrayClass)",
+                  "        if gradOutput.shape != self.output.shape:",
                   f"            raise ValueError(f'{self.name}: gradOutput must have the shape of the output of "
                   "forward(input), ' + f'{self.output.shape}, got ' + repr(getattr(gradOutput, 'shape', "
                   "type(gradOutput).__name__)))",

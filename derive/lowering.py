@@ -6,7 +6,8 @@ lowered to numpy statements over whole arrays.  Each lowered value is a
 broadcast over the union of their axes; a sum of a product of two factors over
 shared indices is a ``@`` (BLAS) or ``tensordot``; an affine index (``x[d, t+q-1]``)
 gathers patches (im2col) with ``window``; range guards become masks.  Equal
-subexpressions are computed once per kernel.
+subexpressions are computed once per kernel.  The code calls ``xp``, the array module
+(numpy or CuPy) the kernel takes from its arguments.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import sympy as sp
 
 from .symbolic.functions import relu, sigmoid, softplus, step
 
-_FUNCTIONS = {sp.exp: "np.exp", sp.log: "np.log", sp.tanh: "np.tanh", sp.sin: "np.sin",
-              sp.cos: "np.cos", sp.Abs: "np.abs", sp.sign: "np.sign", sigmoid: "sigmoid",
+_FUNCTIONS = {sp.exp: "xp.exp", sp.log: "xp.log", sp.tanh: "xp.tanh", sp.sin: "xp.sin",
+              sp.cos: "xp.cos", sp.Abs: "xp.abs", sp.sign: "xp.sign", sigmoid: "sigmoid",
               relu: "relu", softplus: "softplus", step: "step"}
 
 
@@ -67,7 +68,7 @@ class Lowering:
         if t.axes and set(t.axes) == set(axes):
             return code
         shape = ", ".join(str(self.ranges[a]) for a in axes)
-        return f"np.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
+        return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
 
     # -- alignment -------------------------------------------------------------------
     def align(self, t: Tensor, axes: tuple[sp.Symbol, ...]) -> Tensor:
@@ -79,7 +80,7 @@ class Lowering:
                 code = f"{_atom(code)}.T"
             else:
                 perm = ", ".join(str(t.axes.index(a)) for a in own)
-                code = f"np.transpose({code}, ({perm}))"
+                code = f"xp.transpose({code}, ({perm}))"
         # Trailing axes broadcast by themselves: only interior or leading gaps need None.
         positions = [axes.index(a) for a in own]
         first = positions[0] if positions else len(axes)
@@ -93,9 +94,11 @@ class Lowering:
         axes: list[sp.Symbol] = []
         for t in tensors:
             axes += [a for a in t.axes if a not in axes]
-        # The result's own axes in its order, so that it needs no transpose at the end.
-        rank = {x: k for k, x in enumerate(self.order)}
-        axes.sort(key=lambda a: rank.get(a, len(rank)))
+        # The result's own axes in its order, so that it needs no transpose at the end
+        # (arrays over the same indices keep the first one's order: no transpose at all).
+        if any(set(t.axes) != set(axes) for t in tensors):
+            rank = {x: k for k, x in enumerate(self.order)}
+            axes.sort(key=lambda a: rank.get(a, len(rank)))
         return [self.align(t, tuple(axes)) for t in tensors], tuple(axes)
 
     # -- expressions -----------------------------------------------------------------
@@ -122,7 +125,7 @@ class Lowering:
             return Tensor(repr(float(expr)) if not expr.is_Integer else str(int(expr)), ())
         if isinstance(expr, sp.Symbol):
             if expr in self.ranges:  # an index as a value: 1 .. size along its own axis
-                return Tensor(f"np.arange(1, {_plus(self.ranges[expr], 1)})", (expr,))
+                return Tensor(f"xp.arange(1, {_plus(self.ranges[expr], 1)})", (expr,))
             if expr.name in self.arrays:
                 return Tensor(self.arrays[expr.name], ())
             raise ValueError(f"cannot lower the symbol {expr}")
@@ -144,9 +147,9 @@ class Lowering:
             if e == -1:
                 return Tensor(f"1 / {_atom(base.code)}", base.axes)
             if e == sp.Rational(1, 2):
-                return Tensor(f"np.sqrt({base.code})", base.axes)
+                return Tensor(f"xp.sqrt({base.code})", base.axes)
             if e == sp.Rational(-1, 2):
-                return Tensor(f"1 / np.sqrt({base.code})", base.axes)
+                return Tensor(f"1 / xp.sqrt({base.code})", base.axes)
             if e.is_number:
                 return Tensor(f"{_atom(base.code)} ** {_number(e)}", base.axes)
             raise ValueError(f"cannot lower the power {expr}")
@@ -184,7 +187,7 @@ class Lowering:
             for s in sorted(i.free_symbols, key=str):
                 c = int(i.coeff(s))
                 shape = ", ".join(str(self.ranges[s]) if a == s else "1" for a in axes)
-                arange = f"np.arange({self.ranges[s]}).reshape({shape}{',' if len(axes) == 1 else ''})"
+                arange = f"xp.arange({self.ranges[s]}).reshape({shape}{',' if len(axes) == 1 else ''})"
                 terms.append(arange if c == 1 else f"{c} * {arange}")
             constant = int(i.as_coeff_add()[0]) + sum(int(i.coeff(s)) for s in i.free_symbols) - 1
             text = " + ".join(terms) if terms else "0"
@@ -243,12 +246,19 @@ class Lowering:
                     summed -= set(own)
             if len(tensors) == 1:
                 break
-            merged = self._merge_subset(tensors)
+            # Order of preference: factors over the same indices multiply element-wise (no
+            # loss); then a pair contracts over indices only they have (BLAS); only then
+            # does a factor merge into one whose indices hold its own.
+            merged = self._merge_subset(tensors, equal=True)
             if merged is not None:
                 tensors = merged
                 continue
             pair = self._pair(tensors, summed)
             if pair is None:
+                merged = self._merge_subset(tensors, equal=False)
+                if merged is not None:
+                    tensors = merged
+                    continue
                 parts, axes = self.broadcast(tensors)
                 tensors = [self.temporary(" * ".join(_atom(p.code) for p in parts), axes)]
                 break
@@ -262,9 +272,9 @@ class Lowering:
         own = [a for a in t.axes if a in summed]
         return self._reduce(t, own) if own else t
 
-    def _merge_subset(self, tensors: list[Tensor]) -> list[Tensor] | None:
+    def _merge_subset(self, tensors: list[Tensor], equal: bool) -> list[Tensor] | None:
         for a, b in itertools.permutations(tensors, 2):
-            if set(a.axes) <= set(b.axes):
+            if set(a.axes) == set(b.axes) if equal else set(a.axes) <= set(b.axes):
                 (pa, pb), axes = self.broadcast([b, a])
                 product = self.temporary(f"{_atom(pa.code)} * {_atom(pb.code)}", axes)
                 return [t for t in tensors if t is not a and t is not b] + [product]
@@ -296,7 +306,7 @@ class Lowering:
             return self.temporary(f"{_atom(left.code)} @ {_atom(right.code)}", keep_a + keep_b)
         axes_a = ", ".join(str(a.axes.index(x)) for x in over)
         axes_b = ", ".join(str(b.axes.index(x)) for x in over)
-        return self.temporary(f"np.tensordot({a.code}, {b.code}, axes=(({axes_a},), ({axes_b},)))",
+        return self.temporary(f"xp.tensordot({a.code}, {b.code}, axes=(({axes_a},), ({axes_b},)))",
                               keep_a + keep_b)
 
     def _reduce(self, t: Tensor, over: list) -> Tensor:
@@ -309,7 +319,7 @@ class Lowering:
         if len(rest) != 1 or rest[0][1] not in (True, sp.true):
             raise ValueError(f"cannot lower {expr}")
         parts, axes = self.broadcast([self.lower(condition), self.lower(value), self.lower(rest[0][0])])
-        return Tensor(f"np.where({parts[0].code}, {parts[1].code}, {parts[2].code})", axes)
+        return Tensor(f"xp.where({parts[0].code}, {parts[1].code}, {parts[2].code})", axes)
 
 
 def _plus(size, k: int) -> str:

@@ -401,3 +401,50 @@ def test_derive_nn_imports_and_runs_without_importing_cupy():
             "print('cupy' in sys.modules, 'sympy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
+
+
+GENERATED = [
+    ("y = tanh(W @ x + b)", {"x": (4,), "W": (3, 4)}, {}),
+    ("y = exp(x) / sum(exp(x))", {"x": (5,)}, {}),
+    ("y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]", {"x": (2, 6), "W": (3, 2, 3)}, {}),
+    ("J = -sum(t * (x - log(sum(exp(x)))))", {"x": (4,)}, {"target": "t"}),
+]
+
+
+@pytest.mark.parametrize("case", GENERATED, ids=[c[0] for c in GENERATED])
+def test_generated_modules_run_on_the_device_in_both_types(case, device, tmp_path):
+    """A module `derive layer --module` writes converts like the shipped ones and runs on its device."""
+    import derive
+    from derive.nn.check import load_class
+
+    text, shapes, kwargs = case
+    path = tmp_path / "layer.py"
+    path.write_text(derive.module_source(text, shapes, **kwargs))
+    Layer = load_class(path, "Layer")
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (3,) + Layer.inputShape)
+    reference = Layer(rng=1)
+    results = {}
+    for dtype in (np.float64, np.float32):
+        module = Layer(rng=1).type(device.types[dtype])
+        xd = device.array(x, dtype)
+        if kwargs.get("target"):
+            t = device.array(np.eye(x.shape[-1])[[0, 1, 2]], dtype)
+            loss = module.forward(xd, t)
+            results[dtype] = (np.array([float(loss)]), device.host(module.backward(xd, t)))
+        else:
+            y = module.forward(xd)
+            g = device.array(np.ones(y.shape), dtype)
+            gi = module.backward(xd, g)
+            assert gi.__class__ is device.xp.ndarray and gi.dtype == dtype
+            results[dtype] = (device.host(y), device.host(gi))
+        if device.name == "cpu" and not kwargs.get("target"):
+            with pytest.raises(TypeError):  # an input of the wrong library is refused
+                module.forward(types.SimpleNamespace(shape=x.shape))
+    for a, b in zip(results[np.float64], results[np.float32]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    if getattr(reference, "parameters", None) and reference.parameters():  # a criterion has none
+        converted = Layer(rng=1).float().double()
+        for p, q in zip(converted.parameters()[0], reference.parameters()[0]):
+            assert p.dtype == np.float64
+            np.testing.assert_allclose(p, q, rtol=1e-7)

@@ -1,47 +1,56 @@
-"""Element-wise functions and the patch gather that generated layers call (numpy only)."""
+"""Element-wise functions and the patch gather that generated layers call.
+
+Each works on the array module of its argument (numpy, or CuPy on a GPU); numpy only
+is imported.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._backend import namespace
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
+ndarray = np.ndarray
+
+
+def sigmoid(z):
     """1 / (1 + exp(-z)), without overflow warnings for very negative z (the limit is 0)."""
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-z))
+    if z.__class__ is ndarray:
+        with np.errstate(over="ignore"):  # numpy's floating-point state; CuPy warns of nothing
+            return 1 / (1 + np.exp(-z))
+    xp = namespace(z)
+    return 1 / (1 + xp.exp(-z))
 
 
-def relu(z: np.ndarray) -> np.ndarray:
+def relu(z):
     """max(z, 0)."""
-    return np.maximum(z, 0)
+    return namespace(z).maximum(z, 0)
 
 
-def step(z: np.ndarray) -> np.ndarray:
+def step(z):
     """[z > 0] as 0.0 or 1.0: relu's derivative, 0 at z = 0 as Torch takes it."""
-    return np.greater(z, 0).astype(np.result_type(z, np.float64) if np.ndim(z) else float)
+    return (z > 0).astype(z.dtype)
 
 
-def softplus(z: np.ndarray) -> np.ndarray:
+def softplus(z):
     """log(1 + exp(z)), computed stably."""
-    return np.logaddexp(0, z)
+    return namespace(z).logaddexp(0, z)
 
 
-def window(array: np.ndarray, indices: tuple) -> np.ndarray:
+def window(array, indices: tuple):
     """``array[indices]`` for integer index arrays that may run outside it: 0 there.
 
     This is the gather behind an affine index such as ``x[d, t+q-1]`` (im2col): each
     index array broadcasts over the indices the access runs over.
     """
-    indices = tuple(np.asarray(i) for i in indices)
-    lead = array.ndim - len(indices)  # a leading batch axis the access does not name
+    xp = namespace(array)
+    indices = tuple(xp.asarray(i) for i in indices)
     inside = None
     for axis, index in enumerate(indices):
-        size = array.shape[lead + axis]
-        ok = (index >= 0) & (index < size)
-        if not ok.all():
+        ok = (index >= 0) & (index < array.shape[axis])
+        if not bool(ok.all()):
             inside = ok if inside is None else inside & ok
     if inside is None:
-        return array[(Ellipsis,) + indices] if lead else array[indices]
-    clipped = tuple(np.clip(i, 0, array.shape[lead + k] - 1) for k, i in enumerate(indices))
-    gathered = array[(Ellipsis,) + clipped] if lead else array[clipped]
-    return gathered * inside
+        return array[indices]
+    clipped = tuple(xp.clip(i, 0, array.shape[k] - 1) for k, i in enumerate(indices))
+    return array[clipped] * inside

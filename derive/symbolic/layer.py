@@ -354,14 +354,48 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> "Derivation":
     return Derivation(title, sections, sizes, results)
 
 
+def _grid(shape: tuple, entry) -> "Grid":
+    """A vector (as a column) or matrix shown entry by entry; ``entry(indices)`` is 1-based."""
+    from .derivation import Grid
+
+    if len(shape) == 1:
+        return Grid((shape[0], sp.Integer(1)), lambda r, c: entry((r,)))
+    return Grid(tuple(shape), lambda r, c: entry((r, c)))
+
+
+def _grid_step(spec: LayerSpec, name: str, shape: tuple, forms: list, text: str = "",
+               chain_rule: bool = False) -> "Step":
+    """``name = form_1 = form_2 ...`` for an array of ≤ 2 dimensions, forms being grids (entry
+    functions) or matrix expressions; each equality proved at a generic entry, every size.
+    With ``chain_rule`` the first equality is the chain rule (dJ/dv as the sum over the
+    outputs, or J's definition for a criterion), the one fact taken as given."""
+    from .derivation import Named, Step
+    from .matrix_form import entry
+
+    generic = tuple(sp.Symbol(f"_e{k}", integer=True, positive=True) for k in range(len(shape)))
+    ranges = dict(spec.ranges)
+    ranges.update(zip(generic, shape))
+
+    def at(form):
+        return entry(form, generic) if isinstance(form, sp.Basic) else form(generic)
+    for a, b in list(zip(forms, forms[1:]))[1 if chain_rule else 0:]:
+        prove(_meaning(spec, at(a)), _meaning(spec, at(b)), ranges | _index_ranges(spec, at(a), at(b)), name)
+    shown = [f if isinstance(f, sp.Basic) else _grid(shape, f) for f in forms]
+    return Step(Named(name, shown[0]), tuple(shown), text)
+
+
 def _sections(spec: LayerSpec, prefix: str) -> list:
-    from .derivation import Named, Section, Step
+    from .derivation import Section, Step
 
     grads = gradients(spec)
     y = element(spec.output, spec.indices)
+    forward_steps = [Step(y, (spec.expr,), relation="def")]
+    if 1 <= len(spec.indices) <= 2:  # the whole output, as the tutorial writes it
+        forward_steps.append(_grid_step(spec, _bold(spec.output.name), spec.output.shape,
+                                        [lambda idx: element(spec.output, idx),
+                                         lambda idx: definition(spec, idx)], "The whole output:"))
     forward = Section(prefix + "Forward pass",
-                      "The output, element by element:" if spec.indices else "The loss:",
-                      [Step(y, (spec.expr,), relation="def")])
+                      "The output, element by element:" if spec.indices else "The loss:", forward_steps)
     sections = [forward]
     jac_steps, chain_steps = [], []
     for name, gr in grads.items():
@@ -372,13 +406,12 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
             continue
         jac_steps.append(_proved_step(spec, sp.Derivative(y, v),
                                       (sp.Derivative(spec.expr, v), gr.jacobian)))
+        if len(spec.indices) == 1 and len(gr.indices) == 1:  # vector by vector: the m x n table
+            jac_steps.append(_jacobian_grid(spec, gr))
         chain = (gr.chain, gr.index_form) + ((gr.output_form,) if gr.output_form is not None else ())
         chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v), chain))
-        form = matrix_of(spec, gr)
-        if form is not None:  # proved by matrix_of
-            chain_steps.append(Step(Named(_frac("J", _bold(name)), form), (form,),
-                                    "In matrix form ($\\odot$: element-wise product, "
-                                    "$\\mathbf{1}$: a vector or matrix of ones):"))
+        if len(gr.indices) <= 2:
+            chain_steps.append(_gradient_grid(spec, gr))
     if jac_steps:
         sections.append(Section(prefix + "Jacobians",
                                 "Each output element by each element of the input and of every "
@@ -391,6 +424,39 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
                "Torch's backward does." if any(g.output_form is not None for g in grads.values()) else "."))
     sections.append(Section(prefix + ("Gradient" if spec.is_criterion else "Chain rule"), text, chain_steps))
     return sections
+
+
+def _jacobian_grid(spec: LayerSpec, gr: Gradient) -> "Step":
+    """dy/dx as the tutorial's table of partial derivatives, their values, and its matrix form."""
+    from .matrix_form import matrix_form
+
+    (i,), (k,) = spec.indices, gr.indices
+    shape = spec.output.shape + gr.variable.shape
+    v_of = lambda c: element(gr.variable, (c,))  # noqa: E731 - the variable's element c
+    forms = [lambda idx: sp.Derivative(element(spec.output, idx[:1]), v_of(idx[1])),
+             lambda idx: sp.Derivative(definition(spec, idx[:1]), v_of(idx[1])),
+             lambda idx: gr.jacobian.xreplace({i: idx[0], k: idx[1]})]
+    shapes = {a.name: a.shape for a in spec.arrays.values()}
+    sizes = dict(spec.ranges) | {k: gr.variable.shape[0]}
+    form = matrix_form(gr.jacobian, (i, k), shapes, sizes)
+    if form is not None:
+        forms.append(form)
+    return _grid_step(spec, _frac(_bold(spec.output.name), _bold(gr.variable.name)), shape, forms,
+                      "The whole Jacobian, as the tutorial writes it:")
+
+
+def _gradient_grid(spec: LayerSpec, gr: Gradient) -> "Step":
+    """dJ/dv entry by entry, then in matrix form where one exists (W^T g, g x^T, G^T X)."""
+    forms = [lambda idx: sp.Derivative(LOSS, element(gr.variable, idx)),
+             lambda idx: gr.chain.xreplace(dict(zip(gr.indices, idx))) if not spec.is_criterion
+             else sp.Derivative(spec.expr, element(gr.variable, idx)),
+             lambda idx: gr.final.xreplace(dict(zip(gr.indices, idx)))]
+    form = matrix_of(spec, gr)
+    if form is not None:
+        forms.append(form)
+    return _grid_step(spec, _frac("J", _bold(gr.variable.name)), gr.variable.shape, forms,
+                      "Every entry, then the whole array" + (" in matrix form ($\\odot$: element-wise "
+                      "product, $\\mathbf{1}$: ones):" if form is not None else ":"), chain_rule=True)
 
 
 def _results(spec: LayerSpec) -> dict:

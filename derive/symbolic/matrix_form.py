@@ -39,15 +39,21 @@ def matrix_form(expr: sp.Expr, axes: tuple, shapes: dict[str, tuple], sizes: dic
     if len(axes) > 2:
         return None
     try:
-        m = _Reader(shapes, dict(sizes)).read(expr)
-        return _as(m, tuple(axes), _Reader(shapes, dict(sizes))).expr
+        reader = _Reader(shapes, dict(sizes), tuple(axes))
+        m = reader.read(expr)
+        return _as(m, tuple(axes), reader).expr
     except _NoForm:
         return None
 
 
 class _Reader:
-    def __init__(self, shapes, sizes) -> None:
+    def __init__(self, shapes, sizes, order: tuple = ()) -> None:
         self.shapes, self.sizes = shapes, sizes
+        self.rank = {a: k for k, a in enumerate(order)}  # the result's rows, then columns
+
+    def ordered(self, axes: tuple) -> tuple:
+        """Axes in the result's order (X W^T, not (W X^T)^T)."""
+        return tuple(sorted(axes, key=lambda a: self.rank.get(a, len(self.rank))))
 
     def size(self, axis):
         return self.sizes[axis]
@@ -67,7 +73,7 @@ class _Reader:
             return _M(sp.MatrixSymbol(name, shape[0], shape[1]), idx)
         if isinstance(e, sp.Add):
             parts = [self.read(a) for a in e.args]
-            axes = _union([p.axes for p in parts])
+            axes = self.ordered(_union([p.axes for p in parts]))
             if len(axes) > 2:
                 raise _NoForm
             return _M(sp.MatAdd(*[_as(p, axes, self).expr for p in parts]).doit() if axes
@@ -117,8 +123,8 @@ class _Reader:
         rb = tuple(x for x in b.axes if x != k)
         if set(ra) & set(rb) or len(ra) > 1 or len(rb) > 1:
             raise _NoForm
-        if rb and not ra:  # the vector goes on the right: W^T g, a column
-            a, b, ra, rb = b, a, rb, ra
+        if rb and not ra or ra and rb and self.ordered(ra + rb) != ra + rb:
+            a, b, ra, rb = b, a, rb, ra  # a vector goes on the right (W^T g); rows as the result's
         left = _as(a, ra + (k,), self).expr if ra else _as(a, (k,), self).expr.T
         right = _as(b, (k,) + rb, self).expr if rb else _as(b, (k,), self).expr
         return _M(sp.MatMul(left, right), ra + rb)
@@ -143,7 +149,7 @@ class _Reader:
             if one_by_one:
                 return _M(sp.MatMul(coefficient, *one_by_one) if coefficient != 1 else sp.MatMul(*one_by_one), ())
             return _M(coefficient, ())
-        axes = _union([p.axes for p in arrays])
+        axes = self.ordered(_union([p.axes for p in arrays]))
         if len(axes) > 2:
             raise _NoForm
         groups: dict[frozenset, list[_M]] = {}  # arrays over the same indices: one Hadamard product
