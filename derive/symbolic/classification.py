@@ -88,8 +88,9 @@ def jacobian_in_the_output(name: str, n: int) -> tuple[sp.Expr, sp.Expr, sp.Expr
     if name not in ("softmax", "logsoftmax"):
         raise ValueError(f"jacobian_in_the_output: name must be softmax or logsoftmax, got {name!r}")
     derivation = classification(name, n)
-    forward, = derivation.sections[0].steps
-    jacobian, = [step for step in derivation.sections[1].steps if step.lhs.has(sp.Derivative)]
+    # the element forms: y[i] = ..., dy[i]/dx[k] = ... (the sections also show whole arrays)
+    forward = next(step for step in derivation.sections[0].steps if isinstance(step.lhs, sp.Indexed))
+    jacobian = next(step for step in derivation.sections[1].steps if isinstance(step.lhs, sp.Derivative))
     engine = jacobian.chain[-1]
     definition = forward.chain[-1]
     symbols = {s.name: s for s in engine.free_symbols if isinstance(s, sp.Symbol)}
