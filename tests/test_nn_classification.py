@@ -332,3 +332,11 @@ def test_after_float_the_next_call_refits_and_gives_the_same_values(make):
     gradInput = module.backward(x, *grad)
     assert gradInput.dtype == np.float64
     np.testing.assert_allclose(gradInput, gradBefore, rtol=1e-6, atol=1e-7)
+
+
+def test_the_criterion_check_runs_backward_after_forward_of_the_same_input():
+    # CrossEntropyCriterion's backward reads forward's softmax; the check's central
+    # differences end on a perturbed input, so it must call forward again (as Torch's
+    # test does), else the error is of the order of the perturbation, not of rounding.
+    x = np.random.default_rng(0).uniform(-3, 3, 3)
+    assert criterion_gradient_error(nn.CrossEntropyCriterion(), x, 1) < 1e-9
