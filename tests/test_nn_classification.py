@@ -173,7 +173,7 @@ def test_one_sample_is_a_batch_of_one(Criterion):
     x = np.array([0.3, -1.2, 2.0, 0.7])
     weights = np.array([1.0, 2.0, 3.0, 4.0])
     for criterion in (Criterion(), Criterion(weights), Criterion(weights, sizeAverage=False)):
-        for t in (0, 3, np.int64(2), np.uint8(1)):
+        for t in (0, 3, np.int64(2), np.uint8(1), np.array(2)):
             loss = criterion.forward(x, t)
             grad = criterion.backward(x, t).copy()
             assert grad.shape == (4,)
@@ -265,7 +265,7 @@ def test_bad_targets(Criterion, method):
         call(x, np.array([0, 1]))
     with pytest.raises(ValueError, match=rf"^{name}: target must have shape \(3,\)"):
         call(x, np.array([[0], [1], [2]]))
-    for target in (True, 1.0, np.float64(1.0), np.array(1), "1"):
+    for target in (True, 1.0, np.float64(1.0), np.array(1.0), np.array(True), np.array([1]), "1"):
         with pytest.raises(TypeError, match=rf"^{name}: target of one sample must be an int class index"):
             call(x[0], target)
 
@@ -340,3 +340,14 @@ def test_the_criterion_check_runs_backward_after_forward_of_the_same_input():
     # test does), else the error is of the order of the perturbation, not of rounding.
     x = np.random.default_rng(0).uniform(-3, 3, 3)
     assert criterion_gradient_error(nn.CrossEntropyCriterion(), x, 1) < 1e-9
+
+
+@pytest.mark.parametrize("make,kind", [(nn.SoftMax, None), (nn.LogSoftMax, None),
+                                       (nn.ClassNLLCriterion, "class"), (nn.CrossEntropyCriterion, "class"),
+                                       (lambda: nn.CrossEntropyCriterion(np.arange(1.0, 6.0), False), "class")],
+                         ids=["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion", "weighted sum"])
+def test_derive_check_passes(make, kind):
+    # derive check: Torch's tests (Jacobians, batch = samples one by one, backward twice,
+    # arrays left unchanged, pickling), one sample's class target a 0-d integer array.
+    report = nn.check(make(), (5,), **({"target_kind": kind} if kind else {}))
+    assert report.passed, str(report)

@@ -17,7 +17,7 @@ import operator
 import numpy as np
 
 from . import _classification_kernels as kernels
-from ._backend import namespace
+from ._backend import is_array, namespace
 from .activation import _Elementwise
 from .criterion import Criterion
 from .module import check_array, compute_dtype, resized
@@ -254,9 +254,11 @@ def _class_weights(name: str, weights) -> np.ndarray:
 
 
 def _single_target(name: str, target) -> int:
-    """One sample's target as an int, if it is an integer (not a bool, not a float)."""
+    """One sample's target as an int, if it is an integer (not a bool, not a float): a Python
+    or numpy int, or a 0-d integer array (as PyTorch takes a 0-d tensor)."""
+    if is_array(target) and target.ndim == 0 and np.issubdtype(target.dtype, np.integer):
+        return int(target)
     if isinstance(target, (bool, np.bool_)) or not isinstance(target, (int, np.integer)):
         raise TypeError(f"{name}: target of one sample must be an int class index (counted from 0), "
                         f"got {target!r} ({type(target).__name__})")
     return operator.index(target)
-
