@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Sequence
 
@@ -43,13 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     layers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     layers.required = True
 
-    output = _Parser(add_help=False)
+    written = _Parser(add_help=False)
+    written.add_argument("--format", choices=FORMATS, default="markdown",
+                         help="markdown with display math (default), a standalone LaTeX "
+                         "document, or JSON")
+    written.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    output = _Parser(add_help=False, parents=[written])
     output.add_argument("--batch", type=_positive_int("--batch"), metavar="N",
                         help="also derive the batch case for N samples")
-    output.add_argument("--format", choices=FORMATS, default="markdown",
-                        help="markdown with display math (default), a standalone LaTeX "
-                        "document, or JSON")
-    output.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
     linear = layers.add_parser(
         "linear", parents=[output],
@@ -80,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     mse.add_argument("N", type=_positive_int("N"), help="number of outputs")
     mse.add_argument("--no-size-average", action="store_true",
                      help="sum the squared differences instead of averaging them")
+
+    sequential = layers.add_parser(
+        "sequential", parents=[written],
+        help="derive the backward pass of Sequential(Linear, activation, Linear)",
+        description="Derive the chain rule through Sequential(Linear(IN -> HIDDEN), ACTIVATION, "
+        "Linear(HIDDEN -> OUT)), every displayed equality proved by sympy on the expanded stack "
+        f"(so each size is at most {_STACK_MAX_SIZE}).",
+    )
+    sequential.add_argument("--sizes", nargs=3, type=_positive_int("--sizes"), default=[2, 3, 1],
+                            metavar=("IN", "HIDDEN", "OUT"),
+                            help="the sizes of the two Linear layers (default: 2 3 1)")
+    sequential.add_argument("--activation", choices=tuple(_TORCH_NAMES), default="sigmoid",
+                            help="the module between them (default: sigmoid)")
 
     for name, torch, spec in _CLASSIFICATION:
         classifier = layers.add_parser(
@@ -126,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
+# derive.symbolic.sequential.MAX_SIZE, without importing sympy to print the help.
+_STACK_MAX_SIZE = 6
 # (command, Torch's module, the engine's expression): kept in step with
 # derive.symbolic.classification (a test checks), which the CLI imports only when it runs.
 _CLASSIFICATION = (
@@ -163,7 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .check_command import run_check
 
         return run_check(args)
-    return _emit(_render(_derive(args), args.format), args.output, parser)
+    if args.command == "sequential" and max(args.sizes) > _STACK_MAX_SIZE:
+        parser.exit(2, f"{parser.prog} sequential: error: argument --sizes: each size must be at "
+                       f"most {_STACK_MAX_SIZE} (the stack is proved entry by entry), "
+                       f"got {' '.join(map(str, args.sizes))}\n")
+    return _emit(_render(_derive(args), args.format), args.output,
+                 f"{parser.prog} {args.command}", parser)
 
 
 def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -179,13 +201,13 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.module:
             text = derive.module_source(args.EXPR, shapes, input=args.input, target=args.target,
                                         name=args.name)
-            return _emit(text, args.module, parser)
+            return _emit(text, args.module, f"{parser.prog} layer", parser)
         derivation = derive.layer(args.EXPR, shapes, input=args.input, target=args.target,
                                   batch=args.batch)
     except (ValueError, TypeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} layer: error: {message}\n")
-    return _emit(_render(derivation, args.format), args.output, parser)
+    return _emit(_render(derivation, args.format), args.output, f"{parser.prog} layer", parser)
 
 
 def _derive(args: argparse.Namespace):
@@ -194,6 +216,10 @@ def _derive(args: argparse.Namespace):
         from .symbolic.linear import linear
 
         return linear(args.IN, args.OUT, batch=args.batch, bias=not args.no_bias)
+    if args.command == "sequential":
+        from .symbolic.sequential import sequential
+
+        return sequential(*args.sizes, activation=args.activation)
     if args.command == "mse":
         from .symbolic.criterion import mse
 
@@ -217,15 +243,31 @@ def _render(derivation, format: str) -> str:
     return json.dumps(summary(derivation), indent=2) + "\n"
 
 
-def _emit(text: str, path: str | None, parser: argparse.ArgumentParser) -> int:
+def _emit(text: str, path: str | None, prog: str, parser: argparse.ArgumentParser) -> int:
     if path is None:
-        sys.stdout.write(text)
-        return 0
+        return _print(text, prog, parser)
     try:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as error:
-        parser.exit(2, f"{parser.prog}: error: cannot write {path!r}: {error.strerror}\n")
+        parser.exit(2, f"{prog}: error: cannot write {path!r}: {error.strerror}\n")
+    return 0
+
+
+def _print(text: str, prog: str, parser: argparse.ArgumentParser) -> int:
+    """Write ``text`` to stdout: a reader that closed the pipe ends it quietly, a failed write in one line."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `derive linear 784 256 | head -1`: the reader has all it wants. As the Python docs
+        # advise (signal.SIGPIPE notes), point stdout at devnull so the flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1  # the docs' status for EPIPE: the output was cut short, but nothing is printed
+    except OSError as error:
+        # e.g. `derive linear 2 3 > /dev/full`; stdout is unusable, so is its flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        parser.exit(2, f"{prog}: error: cannot write to stdout: {error.strerror}\n")
     return 0
 
 
@@ -244,7 +286,7 @@ def _compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             sys.stderr.write(f"{path} is stale: run `derive compile`\n")
             return 1
         return 0
-    return _emit(source, path, parser)
+    return _emit(source, path, f"{parser.prog} compile", parser)
 
 
 if __name__ == "__main__":

@@ -202,10 +202,12 @@ class _Writer:
                       f"[{', '.join('self.grad' + p.name for p in params)}]"]
         lines += ["", "    def _batch(self, input, name='input'):",
                   '        """False for one sample, True for a batch; raises on any other shape."""',
-                  f"        check_array('{self.name}', name, input, self._arrayClass)",
-                  "        if input.shape == self.inputShape:",
+                  "        if input.__class__ is not self._arrayClass:",
+                  f"            check_array('{self.name}', name, input, self._arrayClass)",
+                  "        shape = input.shape",
+                  "        if shape == self.inputShape:",
                   "            return False",
-                  "        if input.shape[1:] == self.inputShape and input.shape[0] > 0:",
+                  "        if shape[1:] == self.inputShape and shape[0] > 0:",
                   "            return True",
                   f"        raise ValueError(f'{self.name}: {{name}} must have shape {{self.inputShape}} or "
                   f"(batch, *{{self.inputShape}}), got {{input.shape}}')"]
@@ -256,6 +258,8 @@ class _Writer:
                   "        return self.output", "",
                   "    def _checkGradOutput(self, input, gradOutput):",
                   "        batch = self._batch(input)",
+                  "        if gradOutput.__class__ is self._arrayClass and gradOutput.shape == self.output.shape:",
+                  "            return batch",
                   f"        check_array('{self.name}', 'gradOutput', gradOutput, self._arrayClass)",
                   "        if gradOutput.shape != self.output.shape:",
                   f"            raise ValueError(f'{self.name}: gradOutput must have the shape of the output of "

@@ -80,9 +80,11 @@ def number(value: float) -> str:
 class BlogPrinter(LatexPrinter):
     """sympy's LaTeX printer with the tutorial's notation and truncated finite sums."""
 
-    def __init__(self, sizes: dict[sp.Symbol, int] | None = None) -> None:
+    def __init__(self, sizes: dict[sp.Symbol, int] | None = None, decimals: int | None = None) -> None:
         super().__init__({"mul_symbol": None})
         self.sizes = sizes or {}
+        # Fixed decimals for floats (Torch prints 4: -0.1080, not -0.108); None: shortest form.
+        self.decimals = decimals
 
     def doprint(self, expr) -> str:
         return super().doprint(sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr)
@@ -109,6 +111,11 @@ class BlogPrinter(LatexPrinter):
         if not isinstance(expr.arg, sp.MatrixSymbol) or expr.arg.name in _GRADIENT_OF:
             inner = rf"\left({inner}\right)"
         return rf"{inner}^{{T}}"
+
+    def _print_Trace(self, expr):
+        if expr.arg.shape == (1, 1):  # a single number: (y - t)^T (y - t), not tr of it
+            return self._print(expr.arg)
+        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
 
     def _print_OneMatrix(self, expr):
         return r"\mathbf{1}"
@@ -241,7 +248,10 @@ class BlogPrinter(LatexPrinter):
         return text
 
     def _print_Float(self, expr):
-        return number(expr)
+        if self.decimals is None:
+            return number(expr)
+        text = f"{float(expr):.{self.decimals}f}"
+        return text[1:] if text.startswith("-") and float(text) == 0 else text
 
     def _print_Piecewise(self, expr):
         (value, condition), *rest = expr.args
@@ -338,23 +348,65 @@ def _bmatrix(grid: Grid, printer: BlogPrinter) -> str:
     return "\\begin{bmatrix}\n" + "\n".join(lines) + "\n\\end{bmatrix}"
 
 
-def step(s: Step, printer: BlogPrinter) -> str:
-    """An aligned chain: ``lhs &= f1 \\\\ &= f2 ...`` (or ``&\\leftarrow`` for updates)."""
+def step(s: Step, printer: BlogPrinter, fit: bool = False) -> str:
+    """An aligned chain: ``lhs &= f1 \\\\ &= f2 ...`` (or ``&\\leftarrow`` for updates).
+
+    With ``fit``, each side is wrapped in the document's ``\\derivefit`` (see FIT_PREAMBLE).
+    """
     relation = r"\leftarrow" if s.relation == "<-" else "="
-    lines = [f"{form(s.lhs, printer)}\n&{relation} {form(s.chain[0], printer)}"]
-    lines += [f"&= {form(f, printer)}" for f in s.chain[1:]]
+    left, right = (_fitted(LEFT_ROOM), _fitted(r"\deriveroom")) if fit else (str, str)
+    lines = [f"{left(form(s.lhs, printer))}\n&{relation} {right(form(s.chain[0], printer))}"]
+    lines += [f"&= {right(form(f, printer))}" for f in s.chain[1:]]
     return " \\\\\n".join(lines)
 
 
-def aligned(steps: list[Step], printer: BlogPrinter, environment: str = "aligned") -> str:
-    """Steps in one ``aligned`` (or ``align*``) block, separated by a blank row."""
-    body = " \\\\[1ex]\n".join(step(s, printer) for s in steps)
-    return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
+def aligned(steps: list[Step], printer: BlogPrinter, environment: str = "aligned",
+            fit: bool = False) -> str:
+    """Steps in one ``aligned`` (or ``align*``) block, separated by a blank row.
+
+    With ``fit`` (a document's ``align*``), every side is scaled down to the room the
+    text block leaves it, so nothing runs off the page: the left column is measured
+    first (each left side at most LEFT_ROOM), the right sides get the rest.
+    """
+    body = " \\\\[1ex]\n".join(step(s, printer, fit) for s in steps)
+    block = f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
+    if not fit:
+        return block
+    measures = "".join(rf"\derivemeasure{{{form(s.lhs, printer)}}}" for s in steps)
+    return rf"\setlength{{\deriveleft}}{{0pt}}{measures}\deriveroomleft" + "\n" + block
 
 
-def markdown(derivation: Derivation, heading_level: int = 1) -> str:
-    """The derivation as markdown with ``$$`` display blocks (arithmatex, MathJax)."""
-    printer = BlogPrinter(derivation.sizes)
+def _fitted(room: str):
+    return lambda latex: rf"\derivefit{{{room}}}{{{latex}}}"
+
+
+#: The widest a left side may be in a document (a wider one is scaled down to it).
+LEFT_ROOM = r"0.4\linewidth"
+
+#: What a document needs for ``aligned(..., fit=True)``. TeX measures each side
+#: (only TeX knows how wide a formula sets) and scales it down when it is wider than
+#: its room: ``\deriveleft`` is the widest left side of the block, and a right side
+#: gets the line less that and the relation (2.5em covers `` = `` and ``\leftarrow``
+#: with their spaces).
+FIT_PREAMBLE = rf"""\usepackage{{graphicx}}
+\newsavebox{{\derivebox}}
+\newsavebox{{\deriveleftbox}}
+\newlength{{\deriveleft}}
+\newlength{{\deriveroom}}
+\newcommand{{\derivefit}}[2]{{\sbox{{\derivebox}}{{$\displaystyle #2$}}%
+\ifdim\wd\derivebox>#1\relax\resizebox{{#1}}{{!}}{{\usebox{{\derivebox}}}}%
+\else\usebox{{\derivebox}}\fi}}
+\newcommand{{\derivemeasure}}[1]{{\sbox{{\deriveleftbox}}{{$\derivefit{{{LEFT_ROOM}}}{{#1}}$}}%
+\ifdim\wd\deriveleftbox>\deriveleft\setlength{{\deriveleft}}{{\wd\deriveleftbox}}\fi}}
+\newcommand{{\deriveroomleft}}{{\setlength{{\deriveroom}}{{\dimexpr\linewidth-\deriveleft-2.5em\relax}}}}"""
+
+
+def markdown(derivation: Derivation, heading_level: int = 1, decimals: int | None = None) -> str:
+    """The derivation as markdown with ``$$`` display blocks (arithmatex, MathJax).
+
+    ``decimals``: print every number with that many (a worked example's, as its source prints them).
+    """
+    printer = BlogPrinter(derivation.sizes, decimals)
     hashes = "#" * heading_level
     parts = [f"{hashes} {derivation.title}", CONVENTION]
     for section in derivation.sections:
@@ -390,9 +442,15 @@ def document(derivation: Derivation) -> str:
     parts = [
         r"\documentclass{article}",
         r"\usepackage{amsmath}",
+        # A wider text block than article's 345pt: matrices read better at full size.
+        r"\usepackage[margin=2cm]{geometry}",
+        FIT_PREAMBLE,
         r"\setcounter{MaxMatrixCols}{20}",
         r"\allowdisplaybreaks",  # long chains may continue on the next page
         r"\begin{document}",
+        # Prose with long code names (`updateParameters(learningRate)`), which TeX cannot
+        # hyphenate: a short line, rather than one that runs past the margin.
+        r"\raggedright",
         rf"\section*{{{_text(derivation.title)}}}",
         _text(CONVENTION),
     ]
@@ -403,7 +461,7 @@ def document(derivation: Derivation) -> str:
         for text, steps in _groups(section.steps):
             if text:
                 parts.append(_text(text))
-            parts.append(aligned(steps, printer, "align*"))
+            parts.append(aligned(steps, printer, "align*", fit=True))
     parts.append(r"\end{document}")
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -420,11 +478,16 @@ def _groups(steps: list[Step]) -> list[tuple[str, list[Step]]]:
 
 
 def _text(prose: str) -> str:
-    """Prose for LaTeX: inline ``$...$`` math kept, markup characters outside it escaped."""
+    """Prose for LaTeX: inline ``$...$`` math kept, markdown's ```code``` as ``\\texttt``,
+    markup characters outside math escaped."""
     parts = prose.split("$")
     for k in range(0, len(parts), 2):  # outside math
-        escaped = "".join(_ESCAPES.get(char, char) for char in parts[k])
-        parts[k] = escaped.replace("->", r"$\to$")
+        pieces = parts[k].split("`")
+        for j, piece in enumerate(pieces):
+            escaped = "".join(_ESCAPES.get(char, char) for char in piece)
+            # inside backticks: code, set in typewriter; between names, TeX may break the line
+            pieces[j] = rf"\texttt{{{escaped}}}" if j % 2 else escaped.replace("->", r"$\to$")
+        parts[k] = "".join(pieces)
     return "$".join(parts)
 
 

@@ -66,6 +66,11 @@ def test_help_and_version():
     (["linear", "2", "3", "--format", "pdf"], "invalid choice: 'pdf'"),
     (["linear", "2", "3", "--batch", "0"], "argument --batch: expected a positive integer, got '0'"),
     (["linear", "2", "3", "-o", "/nonexistent-dir/out.md"], "cannot write"),
+    (["sequential", "--sizes", "2", "3"], "argument --sizes: expected 3 arguments"),
+    (["sequential", "--sizes", "2", "0", "1"], "argument --sizes: expected a positive integer, got '0'"),
+    (["sequential", "--sizes", "2", "7", "1"], "derive sequential: error: argument --sizes: each size must be at most 6"),
+    (["sequential", "--activation", "softmax"], "argument --activation: invalid choice: 'softmax'"),
+    (["sequential", "--batch", "2"], "unrecognized arguments: --batch"),
     ([], "required: COMMAND"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(args, message):
@@ -97,3 +102,52 @@ def test_activation_markdown_and_latex(capsys, tmp_path):
     target = tmp_path / "mse.tex"
     assert main(["mse", "3", "--batch", "2", "--format", "latex", "-o", str(target)]) == 0
     assert r"\hat{\mathbf{Y}}" in target.read_text()
+
+
+def test_sequential_derives_the_stack_it_is_given(capsys):
+    from derive.symbolic.sequential import MAX_SIZE, sequential
+    from derive.latex import summary
+
+    assert main(["sequential", "--sizes", "3", "4", "2", "--activation", "tanh", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == json.loads(json.dumps(summary(sequential(3, 4, 2, activation="tanh"))))
+    assert data["title"] == "nn.Sequential: Linear(3 -> 4) -> Tanh -> Linear(4 -> 2)"
+    assert data["results"]["dJ/dx"]["shape"] == [3]
+    # The CLI's own limit (kept without importing sympy) is the engine's.
+    from derive import cli
+
+    assert cli._STACK_MAX_SIZE == MAX_SIZE
+
+
+def test_sequential_defaults_to_the_sites_stack(capsys):
+    assert main(["sequential"]) == 0
+    assert capsys.readouterr().out.startswith("# nn.Sequential: Linear(2 -> 3) -> Sigmoid -> Linear(3 -> 1)")
+
+
+def test_a_failed_write_to_stdout_is_one_line_and_exit_status_2():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "derive.cli", "linear", "2", "3"],
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == "derive linear: error: cannot write to stdout: No space left on device\n"
+
+
+def test_a_reader_that_closes_the_pipe_ends_it_quietly():
+    # `derive linear 784 256 | head -1` with a reader that is gone before the first write
+    # (its output fits a pipe's buffer, so a slower reader would not see EPIPE at all).
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "wb") as stdout:
+        result = subprocess.run([sys.executable, "-m", "derive.cli", "linear", "784", "256"],
+                                stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.stderr == ""
+    assert result.returncode == 1  # EPIPE's status in the Python docs' recipe
+
+
+def test_head_of_a_long_output_is_quiet():
+    result = subprocess.run(f"{sys.executable} -m derive.cli linear 784 256 | head -1", shell=True,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout == "# nn.Linear(784 -> 256)\n"
+    assert result.stderr == ""

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+import derive
 from derive.latex import document, markdown, summary
 from derive.symbolic import linear, linear_example
 
@@ -108,6 +109,18 @@ def _derivations():
         "relu 3": lambda: activation("relu", 3),
         "mse 3 batch 2": lambda: mse(3, batch=2),
         "sequential": lambda: sequential(2, 3, 1, activation="tanh"),
+        # The sizes a new user tried: each ran off the page before the display was fitted.
+        "linear 784 256 batch 64": lambda: linear(784, 256, batch=64),
+        "linear 2 3 batch 4": lambda: linear(2, 3, batch=4),
+        "linear 64 64 batch 8 no bias": lambda: linear(64, 64, batch=8, bias=False),
+        "tanh 5 batch 3": lambda: activation("tanh", 5, batch=3),
+        "mse 7 batch 3 summed": lambda: mse(7, batch=3, size_average=False),
+        "sequential 4 5 3": lambda: sequential(4, 5, 3),
+        # The layer engine's documents, whose prose names the module calls in code.
+        "layer tanh 784 256 batch 64": lambda: derive.layer("y = tanh(W @ x + b)", {"x": (784,), "W": (256, 784)},
+                                                            batch=64),
+        "layer conv1d": lambda: derive.layer("y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]",
+                                             {"x": (2, 6), "W": (3, 2, 3)}),
     }
 
 
@@ -119,6 +132,33 @@ def test_document_compiles_with_pdflatex(tmp_path, name):
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
     assert (tmp_path / "d.pdf").stat().st_size > 1000
+    # Everything fits the text block: no line more than 10pt wider than it.
+    log = (tmp_path / "d.log").read_text(errors="replace")
+    overfull = [float(width) for width in re.findall(r"Overfull \\hbox \(([0-9.]+)pt too wide\)", log)]
+    assert "Overfull \\hbox" not in log or overfull, "the log's format changed"
+    assert [width for width in overfull if width > 10] == []
+
+
+def test_markdown_code_is_typewriter_in_a_document():
+    tex = document(linear(2, 3))
+    assert r"\texttt{zeroGradParameters}" in tex and r"\texttt{updateParameters(learningRate)}" in tex
+    assert "`" not in tex
+
+
+def test_the_loss_of_one_sample_is_not_the_trace_of_a_single_number():
+    from derive.symbolic import mse
+
+    single, batch = markdown(mse(3)), markdown(mse(3, batch=2))
+    assert r"\operatorname{tr}" not in single  # (yhat - y)^T (yhat - y) is 1 x 1: the number itself
+    assert r"\left(\hat{\mathbf{y}}^{T} - \mathbf{y}^{T}\right) \left(\hat{\mathbf{y}} - \mathbf{y}\right)" in single
+    assert r"\operatorname{tr}" in batch  # (Yhat - Y)^T (Yhat - Y) is n x n: its trace is the sum
+
+
+def test_fixed_decimals_keep_trailing_zeros():
+    tex = markdown(linear_example([[0.1453, 0.5062], [0.0635, 0.4911], [-0.1080, 0.1747]],
+                                  [0.2063, -0.1635, -0.0883], [4, 5], [1, 2, 3], 0.02), decimals=4)
+    assert "-0.1080" in tex and "0.0200" in tex
+    assert not re.search(r"-0\.108(?!\d)", tex)
 
 
 def test_a_sum_written_out_is_bracketed_as_a_factor_and_after_a_minus():

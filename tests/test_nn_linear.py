@@ -469,3 +469,58 @@ def test_backward_calls_an_overridden_updateGradInput_or_accGradParameters():
         np.testing.assert_allclose(layer.backward(x, dJ_dy), factor_in * W.T @ dJ_dy, rtol=0, atol=1e-15)
         np.testing.assert_allclose(layer.gradWeight, factor_params * np.outer(dJ_dy, x), rtol=0, atol=0)
         np.testing.assert_allclose(layer.gradBias, factor_params * dJ_dy, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("learningRate,error,message", [
+    ("0.1", TypeError, r"^Linear\.updateParameters: learningRate must be a real number, got '0\.1' \(str\)$"),
+    (None, TypeError, r"^Linear\.updateParameters: learningRate must be a real number, got None"),
+    (True, TypeError, r"^Linear\.updateParameters: learningRate must be a real number, got True \(bool\)$"),
+    (float("nan"), ValueError, r"^Linear\.updateParameters: learningRate must be finite, got nan$"),
+    (float("inf"), ValueError, r"^Linear\.updateParameters: learningRate must be finite, got inf$"),
+    (np.float32("nan"), ValueError, r"learningRate must be finite"),
+])
+def test_a_bad_learningRate_is_refused_and_the_weights_are_kept(l1, learningRate, error, message):
+    l1.backward(np.array([4.0, 5.0]), np.array([1.0, 2.0, 3.0]))
+    before = [p.copy() for p in l1.parameters()[0]]
+    with pytest.raises(error, match=message):
+        l1.updateParameters(learningRate)
+    assert all(np.array_equal(p, q) for p, q in zip(l1.parameters()[0], before))
+
+
+@pytest.mark.parametrize("learningRate", [1, np.float32(0.5), np.int64(2), -0.1])
+def test_any_finite_real_learningRate_is_a_step(l1, learningRate):
+    l1.backward(np.array([4.0, 5.0]), np.array([1.0, 2.0, 3.0]))
+    expected = l1.weight - float(learningRate) * l1.gradWeight
+    l1.updateParameters(learningRate)
+    np.testing.assert_allclose(l1.weight, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("stdv,error,message", [
+    (-1, ValueError, r"^Linear\(2 -> 3\)\.reset: stdv must be at least 0, got -1$"),
+    ("1", TypeError, r"^Linear\(2 -> 3\)\.reset: stdv must be a real number, got '1' \(str\)$"),
+    (float("nan"), ValueError, r"^Linear\(2 -> 3\)\.reset: stdv must be finite, got nan$"),
+])
+def test_a_bad_stdv_is_refused(l1, stdv, error, message):
+    with pytest.raises(error, match=message):
+        l1.reset(stdv)
+
+
+@pytest.mark.parametrize("name,value,error,message", [
+    ("weight", np.zeros((2, 3)), ValueError, r"^Linear\(2 -> 3\): weight must have shape \(3, 2\), got \(2, 3\)$"),
+    ("gradWeight", np.zeros(6), ValueError, r"^Linear\(2 -> 3\): gradWeight must have shape \(3, 2\), got \(6,\)$"),
+    ("bias", np.zeros(2), ValueError, r"^Linear\(2 -> 3\): bias must have shape \(3,\), got \(2,\)$"),
+    ("weight", [[0.0, 0.0]] * 3, TypeError, r"^Linear\(2 -> 3\): weight must be a numpy array, got list$"),
+    ("weight", np.zeros((3, 2), int), TypeError, r"^Linear\(2 -> 3\): weight must hold floating-point numbers, got dtype int64$"),
+    ("weight", None, TypeError, r"^Linear\(2 -> 3\): weight must be a numpy array, got NoneType$"),
+])
+def test_a_parameter_of_the_wrong_shape_or_kind_is_refused_when_assigned(l1, name, value, error, message):
+    before = getattr(l1, name)
+    with pytest.raises(error, match=message):
+        setattr(l1, name, value)
+    assert getattr(l1, name) is before
+
+
+def test_a_parameter_of_the_right_shape_can_be_assigned(l1):
+    l1.weight = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    l1.bias = np.zeros(3, np.float32)
+    np.testing.assert_allclose(l1.forward(np.array([4.0, 5.0])), [4.0, 5.0, 9.0])

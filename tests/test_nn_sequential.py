@@ -237,3 +237,29 @@ def test_errors_inside_say_which_module():
         seq.backward(np.zeros((4, 2)), np.zeros((4, 2)))
     with pytest.raises(TypeError, match=r"module \(1\): Linear\(2 -> 3\): input must be a numpy array, got list"):
         seq.forward([[0.0, 0.0]])
+
+
+def test_backward_before_forward_says_so_in_one_line():
+    net = nn.Sequential().add(nn.Linear(2, 3)).add(nn.Sigmoid()).add(nn.Linear(3, 1))
+    for call in (lambda: net.backward(np.ones(2), np.ones(1)),
+                 lambda: net.updateGradInput(np.ones(2), np.ones(1)),
+                 lambda: net.accGradParameters(np.ones(2), np.ones(1))):
+        with pytest.raises(ValueError, match=r"^Sequential: backward needs a forward first: ") as error:
+            call()
+        assert "(0,)" not in str(error.value) and "\n" not in str(error.value)
+    net.forward(np.ones(2))
+    assert net.backward(np.ones(2), np.ones(1)).shape == (2,)
+    net.add(nn.Tanh())  # the new last module has not seen a forward yet
+    with pytest.raises(ValueError, match="backward needs a forward first"):
+        net.backward(np.ones(2), np.ones(1))
+
+
+def test_a_single_module_needs_no_forward_as_in_torch():
+    net = nn.Sequential().add(nn.Linear(2, 3, rng=0))
+    assert net.backward(np.ones(2), np.ones(3)).shape == (2,)
+
+
+def test_a_bad_learningRate_is_refused_by_the_container():
+    net = nn.Sequential()
+    with pytest.raises(TypeError, match=r"^Sequential\.updateParameters: learningRate must be a real number, got '0\.1' \(str\)$"):
+        net.updateParameters("0.1")

@@ -1,7 +1,9 @@
 """The README's Python examples run as written."""
 
+import os
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 
@@ -22,3 +24,57 @@ def test_gradinput_comment_is_what_the_example_prints():
     out = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
                          timeout=60).stdout
     assert out.split() == ["[-0.0517", "2.0125]"]
+
+
+def _shell_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_every_derive_command_listed_runs(tmp_path):
+    """Each `derive ...` line of the README's examples is a command that exists and works."""
+    root = README.parent
+    commands = [shlex.split(line, comments=True) for block in _shell_blocks() for line in block.splitlines()
+                if line.startswith("derive ")]
+    assert any(c[:2] == ["derive", "sequential"] for c in commands)
+    for command in commands:
+        if command[1] == "compile":  # it rewrites the kernels; test_codegen checks they are current
+            continue
+        if command[1] == "check":  # it needs the reader's own module file; test_cli_check runs it
+            continue
+        run = subprocess.run([sys.executable, "-m", "derive.cli", *command[1:]], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600,
+                             env={**os.environ, "PYTHONPATH": str(root)})
+        assert run.returncode == 0, (command, run.stderr)
+
+
+def test_the_facts_the_readme_states_are_the_projects():
+    text = README.read_text(encoding="utf-8")
+    pyproject = (README.parent / "pyproject.toml").read_text(encoding="utf-8")
+    required = re.search(r'requires-python = ">=(3\.\d+)"', pyproject).group(1)
+    assert f"Python {required} and later" in text
+    # The browser tests' Chromium, where the README says they look for it.
+    browser_test = (README.parent / "tests" / "test_site_browser.py").read_text(encoding="utf-8")
+    chromium = re.search(r'CHROMIUM = Path\("([^"]+)"\)', browser_test).group(1)
+    assert f"`{chromium}`" in text
+    # SITE_URL is what mkdocs.yml reads for the site's address.
+    assert "!ENV [SITE_URL," in (README.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "SITE_URL=" in text
+    # How to look at the built site: served, since file:// links lead to folder listings.
+    assert "mkdocs serve" in text and "python -m http.server -d site" in text
+
+
+def test_the_license_pyproject_announces_is_there():
+    pyproject = (README.parent / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "MIT"' in pyproject
+    license_text = (README.parent / "LICENSE").read_text(encoding="utf-8")
+    assert license_text.startswith("MIT License")
+    assert "THE SOFTWARE IS PROVIDED \"AS IS\"" in license_text
+
+
+def test_the_tutorial_and_its_notebooks_are_credited():
+    from derive.site.tutorial import (TUTORIAL_NOTEBOOK_URL, TUTORIAL_NOTEBOOKS_URL, TUTORIAL_TITLE,
+                                      TUTORIAL_URL)
+
+    text = README.read_text(encoding="utf-8")
+    assert f"[*{TUTORIAL_TITLE}*]({TUTORIAL_URL})" in text
+    assert f"]({TUTORIAL_NOTEBOOK_URL})" in text and f"]({TUTORIAL_NOTEBOOKS_URL})" in text

@@ -1,5 +1,6 @@
 """The docs site builds with `mkdocs build --strict`, the same way every time."""
 
+import gzip
 import os
 import re
 import shutil
@@ -25,12 +26,13 @@ PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/
          "classification/index.html", "classification-loss.svg", "classification-boundaries.svg"]
 
 
-def build(site_dir: Path) -> None:
+def build(site_dir: Path, root: Path = ROOT) -> None:
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     env.pop("SITE_URL", None)
+    env.pop("SOURCE_DATE_EPOCH", None)
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=root, env=env, capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -64,6 +66,98 @@ def test_mathjax_is_served_from_the_site(built):
     assert re.search(r'<script src="assets/mathjax/tex-mml-chtml\.js">', index)
 
 
+def test_home_and_linear_credit_the_tutorial_and_its_notebooks(built):
+    from derive.site.tutorial import (TUTORIAL_NOTEBOOK_URL, TUTORIAL_NOTEBOOKS_URL, TUTORIAL_TITLE,
+                                      TUTORIAL_URL)
+
+    for page in ("index.html", "linear/index.html"):
+        html = (built / page).read_text()
+        assert f'href="{TUTORIAL_URL}"' in html, page
+        assert f'href="{TUTORIAL_NOTEBOOK_URL}"' in html and f'href="{TUTORIAL_NOTEBOOKS_URL}"' in html
+        assert TUTORIAL_TITLE in html
+
+
+def _page_text(built: Path, page: str) -> str:
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", (built / page).read_text()))
+
+
+def test_sequential_page_names_each_layer_one_way(built):
+    html = (built / "sequential/index.html").read_text()
+    text = _page_text(built, "sequential/index.html")
+    # The derivation's names (W1 first Linear, W2 last) in the table and the code alike.
+    header = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    assert [c.strip() for c in re.findall(r"<th[^>]*>(.*?)</th>", header)][3:8] == [
+        "d / d x", "d / d W₁", "d / d b₁", "d / d W₂", "d / d b₂"]
+    assert "weight (3)" not in text and "g3" not in text
+    assert "dJ/dW1 = dJ/dh1 x^T:  True" in text and "dJ/dW2 = dJ/dy h2^T:  True" in text
+
+
+def test_the_tutorials_numbers_keep_its_four_decimals(built):
+    linear = (built / "linear/index.html").read_text()
+    assert "-0.1080" in linear and not re.search(r"-0\.108(?!\d)", linear)
+    rows = [row for row in table_rows((built / "numeric-checks/index.html").read_text()) if "[" in row[0]]
+    assert len(rows) == 20
+    for entry, printed, ours, difference, _ in rows:
+        assert re.fullmatch(r"-?\d+\.\d{4}", ours), entry
+        # a difference is either none or one worth showing, never float64's last-bit noise
+        assert difference == "0" or abs(float(difference)) > 1e-12, entry
+
+
+def test_headings_and_search_have_no_raw_latex(built):
+    import json
+
+    for page in PAGES:
+        if not page.endswith(".html"):
+            continue
+        html = (built / page).read_text()
+        for heading in re.findall(r"<h[1-3][^>]*>(.*?)</h[1-3]>", html, re.S):
+            # outside code (Python names have underscores), no TeX markup
+            plain = re.sub(r"<[^>]+>", "", re.sub(r"<code>.*?</code>", "", heading))
+            assert not re.search(r"[_^\\]", plain), (page, plain)
+    index = json.loads((built / "search/search_index.json").read_text())
+    titles = [re.sub(r"<[^>]+>", "", re.sub(r"<code>.*?</code>", "", doc["title"])) for doc in index["docs"]]
+    assert "1. ΔW written where Δb is meant" in titles
+    assert not [t for t in titles if re.search(r"[_^\\]", t)]
+
+
+def test_notation_is_explained_where_it_is_used(built):
+    relu = _page_text(built, "relu/index.html")
+    assert "[x > 0]" in relu and "is the Iverson bracket: 1 where" in relu
+    linear = _page_text(built, "linear/index.html")
+    assert "is `backward`'s third argument" not in linear  # rendered, not raw markdown
+    assert "is backward's third argument, 1 unless given" in linear
+    cli = _page_text(built, "cli/index.html")
+    assert '"g_vec*y_vec*(1 - y_vec)"' in cli or "g_vec*y_vec*(1 - y_vec)" in cli
+    assert "g is" in cli and "with a _vec suffix (g_vec" in cli
+    regression = _page_text(built, "regression/index.html")
+    assert "Not too many digits." in regression and "Not to many" not in regression
+
+
+def test_the_convention_is_stated_once_and_linked(built):
+    from derive.latex import CONVENTION
+
+    stated = CONVENTION.split(".")[0]  # "Convention: numerator layout"
+    # (the Command line page shows `derive linear 2 3`'s output, which states it, as it should)
+    pages = [p for p in PAGES if p.endswith(".html") and p != "cli/index.html"]
+    assert [p for p in pages if stated in (built / p).read_text()] == []
+    assert "Layout convention" in (built / "tutorial-notes/index.html").read_text()
+    for page in ("sigmoid/index.html", "mse/index.html", "sequential/index.html", "batch/index.html"):
+        assert 'href="../tutorial-notes/#layout-convention"' in (built / page).read_text(), page
+
+
+def test_api_signatures_fit_beside_the_copy_button(built):
+    from derive.site.api import SIGNATURE_WIDTH
+
+    html = (built / "api/index.html").read_text()
+    blocks = re.findall(r"<code>(.*?)</code>", html, re.S)
+    signatures = [re.sub(r"<[^>]+>", "", b) for b in blocks if "derive." in b]
+    assert signatures
+    for block in signatures:
+        assert max(len(line) for line in block.splitlines()) <= SIGNATURE_WIDTH, block
+
+
 def test_nothing_generated_is_written_into_docs(built):
     for page in ["linear.md", "numeric-checks.md", "numeric-checks-step-size.svg", "sigmoid.md",
                  "mse.md", "sequential.md", "regression.md", "regression-loss.svg"]:
@@ -71,13 +165,39 @@ def test_nothing_generated_is_written_into_docs(built):
     assert not (built / "hooks").exists()
 
 
-def test_two_builds_are_identical(built, tmp_path):
+def test_two_builds_are_identical_and_a_tarball_leaves_the_date_out(built, tmp_path):
+    # The second build is of the same tree without its .git, as from a release tarball:
+    # the same bytes, but for the sitemap, which has no commit date to give (not 1970).
+    tarball_tree = tmp_path / "derive"
+    def unpacked(folder, names):  # what a release tarball leaves out: history, builds, caches
+        top = {".git", "site"} if Path(folder) == ROOT else set()
+        return [name for name in names if name in top or name == "__pycache__"]
+
+    shutil.copytree(ROOT, tarball_tree, ignore=unpacked)
     again = tmp_path / "again"
-    build(again)
+    build(again, root=tarball_tree)
     first, second = tree(built), tree(again)
     assert sorted(first) == sorted(second)
     differing = [name for name in first if first[name] != second[name]]
-    assert differing == []
+    assert differing == ["sitemap.xml", "sitemap.xml.gz"]
+    assert "<lastmod>" in first["sitemap.xml"].decode()
+    sitemap = second["sitemap.xml"].decode()
+    assert "<loc>" in sitemap and "<lastmod>" not in sitemap
+    assert gzip.decompress(second["sitemap.xml.gz"]).decode() == sitemap
+    assert second["sitemap.xml.gz"][4:8] == bytes(4)  # gzip's MTIME 0: no time stamp
+
+
+def test_build_date_is_SOURCE_DATE_EPOCH_else_the_last_commit_else_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert site.build_date(tmp_path) == "2023-11-14"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(site.SiteBuildError, match="SOURCE_DATE_EPOCH must be a number of seconds"):
+        site.build_date(tmp_path)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    committed = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--date=format-local:%Y-%m-%d", "--format=%cd"],
+                               capture_output=True, text=True, env=dict(os.environ, TZ="UTC")).stdout.strip()
+    assert site.build_date(ROOT) == committed
+    assert site.build_date(tmp_path) is None  # a tree without .git, as a tarball unpacks
 
 
 def test_a_tarball_that_is_not_the_pinned_mathjax_is_refused(tmp_path):
@@ -92,6 +212,63 @@ def test_without_npm_the_build_says_so_in_one_line(tmp_path, monkeypatch):
         site.mathjax_files(tmp_path)
     assert str(error.value).startswith("npm not found")
     assert "\n" not in str(error.value)
+
+
+def _tarball(path: Path, members: list[tuple[str, bytes | None, str | None]]) -> Path:
+    """A .tgz of (name, content, symlink target) members."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content, link in members:
+            info = tarfile.TarInfo(name)
+            if link is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                archive.addfile(info)
+            else:
+                info.size = len(content)
+                archive.addfile(info, io.BytesIO(content))
+    return path
+
+
+def test_mathjax_is_extracted_without_the_tarfile_filter_argument(tmp_path, monkeypatch):
+    """Python 3.11.2 (Debian 12) has no ``filter=`` on extractall: the build must not need it."""
+    import tarfile
+
+    def old_extractall(self, path=".", members=None, *, numeric_owner=False):
+        raise AssertionError("extractall is not needed to unpack MathJax")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", old_extractall)
+    files = {"package/es5/tex-mml-chtml.js": b"// mathjax",
+             "package/es5/input/tex/extensions/boldsymbol.js": b"// boldsymbol",
+             "package/es5/sre/other.js": b"// not needed"}
+    tarball = _tarball(tmp_path / "mathjax.tgz", [(n, c, None) for n, c in files.items()])
+    from derive.site import mathjax
+
+    with tarfile.open(tarball) as archive:
+        members = [m for m in archive.getmembers() if mathjax._needed(m)]
+        mathjax.extract(archive, members, tmp_path / "out")
+    written = {p.relative_to(tmp_path / "out").as_posix(): p.read_bytes()
+               for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert written == {name: content for name, content in files.items() if "sre" not in name}
+
+
+@pytest.mark.parametrize("member", [
+    ("package/es5/input/tex/extensions/../../../../../evil.js", b"x", None),
+    ("/tmp/evil.js", b"x", None),
+    ("package/es5/input/tex/extensions/link.js", None, "/etc/passwd"),
+])
+def test_an_unsafe_tarball_member_is_refused_before_anything_is_written(tmp_path, member):
+    import tarfile
+
+    from derive.site import mathjax
+
+    safe = ("package/es5/tex-mml-chtml.js", b"// mathjax", None)
+    tarball = _tarball(tmp_path / "bad.tgz", [safe, member])
+    with tarfile.open(tarball) as archive, pytest.raises(site.SiteBuildError, match="unsafe member"):
+        mathjax.extract(archive, archive.getmembers(), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "evil.js").exists()
 
 
 def table_rows(html: str) -> list[list[str]]:

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .module import Module
+from .module import Module, real_number
 
 
 class Sequential(Module):
     """A chain of modules: ``Sequential().add(nn.Linear(2, 3)).add(nn.Sigmoid())``."""
+
+    # Whether forward ran since the last add: backward feeds each module the output
+    # of the one before it, which only forward computes.
+    _forwarded = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -28,6 +32,7 @@ class Sequential(Module):
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.add: expected an nn Module, got {type(module).__name__}")
         self.modules.append(module)
+        self._forwarded = False
         return self
 
     def get(self, index: int) -> Module:
@@ -51,6 +56,7 @@ class Sequential(Module):
             except (ValueError, TypeError) as error:
                 _rethrow(error, i)
         self.output = currentOutput
+        self._forwarded = True
         return currentOutput
 
     def updateGradInput(self, input: np.ndarray, gradOutput: np.ndarray) -> np.ndarray:
@@ -87,6 +93,9 @@ class Sequential(Module):
 
     def _reversed(self, input: np.ndarray):
         """(index, module, the input it saw in forward), last module first."""
+        if not self._forwarded and len(self.modules) > 1:
+            raise ValueError("Sequential: backward needs a forward first: each module's input is the "
+                             "output of the module before it, computed by forward(input)")
         for i in range(len(self.modules) - 1, -1, -1):
             yield i, self.modules[i], self.modules[i - 1].output if i > 0 else input
 
@@ -110,6 +119,7 @@ class Sequential(Module):
 
     def updateParameters(self, learningRate: float) -> None:
         """Every module's updateParameters."""
+        learningRate = real_number("Sequential.updateParameters", "learningRate", learningRate)
         for module in self.modules:
             module.updateParameters(learningRate)
 

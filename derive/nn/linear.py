@@ -24,7 +24,7 @@ from ._kernels import (
     linear_update_output_batch,
 )
 from ._backend import namespace
-from .module import Module, check_array, compute_dtype, resized
+from .module import Module, check_array, compute_dtype, real_number, resized
 
 ndarray = np.ndarray
 
@@ -39,7 +39,8 @@ class Linear(Module):
     weight and bias are views into one flat array, gradWeight and gradBias into
     another, so ``updateParameters`` is one operation. Load weights in place,
     ``layer.weight[...] = W``: the layer never rebinds its arrays (assigning a new
-    array works too, but the update then goes parameter by parameter).
+    floating-point array of the same shape works too, but the update then goes
+    parameter by parameter; any other array is refused when assigned).
 
     ``output`` and ``gradInput`` take the input's dtype when it is a floating type
     (float32 in, float32 out; the products are computed against the float64
@@ -81,6 +82,8 @@ class Linear(Module):
 
         ``rng`` is a seed or a ``numpy.random.Generator`` (None: fresh entropy).
         """
+        if stdv is not None:
+            stdv = real_number(f"{self._name()}.reset", "stdv", stdv, minimum=0)
         s = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(self.inputSize)
         rng = np.random.default_rng(rng)
         # Drawn on the CPU whatever the module's type, so a seed gives the same values on CUDA.
@@ -151,6 +154,24 @@ class Linear(Module):
                 linear_acc_grad_parameters_batch(input, gradOutput, scale, self.gradWeight, self.gradBias)
         return self.gradInput
 
+    def __setattr__(self, name: str, value) -> None:
+        # Assigning a parameter is rare (loading weights): check it here, where the
+        # mistake is made, not later inside a kernel's matmul.
+        if name in _PARAMETER_SLOTS:
+            self._checkParameter(name, value)
+        object.__setattr__(self, name, value)
+
+    def _checkParameter(self, name: str, value) -> None:
+        """Raise unless ``value`` fits the slot ``name``: a floating array of the slot's shape (bias: or None)."""
+        if value is None and name in ("bias", "gradBias"):
+            return
+        check_array(self._name(), name, value, self._arrayClass)  # an array of where the module lives
+        shape = (self.outputSize, self.inputSize) if name in ("weight", "gradWeight") else (self.outputSize,)
+        if value.shape != shape:
+            raise ValueError(f"{self._name()}: {name} must have shape {shape}, got {value.shape}")
+        if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(f"{self._name()}: {name} must hold floating-point numbers, got dtype {value.dtype}")
+
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         # Linear.backward runs the kernels itself, so it would skip an overridden
@@ -202,6 +223,9 @@ class Linear(Module):
     def __repr__(self) -> str:
         text = f"nn.Linear({self.inputSize} -> {self.outputSize})"
         return text if self.bias is not None else text + " without bias"
+
+
+_PARAMETER_SLOTS = frozenset(("weight", "gradWeight", "bias", "gradBias"))
 
 
 def _positive_int(name: str, value) -> int:

@@ -20,6 +20,7 @@ takes inputs from there only; ``type``, ``float``, ``double`` and ``cuda`` move 
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -43,6 +44,20 @@ def check_array(owner: str, name: str, value, arrayClass: type = np.ndarray) -> 
     kind = type(value)
     got = f"{kind.__module__.split('.')[0]}.{kind.__name__}" if is_array(value) else kind.__name__
     raise TypeError(f"{owner}: {name} must be {where}, got {got}" + (move if is_array(value) else ""))
+
+
+def real_number(owner: str, name: str, value, minimum: float | None = None) -> float:
+    """``value`` as a float if it is a finite real number (not a bool, not a string), else raise.
+
+    With ``minimum``, a smaller value is a ValueError too. ``owner: name`` starts the message.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{owner}: {name} must be at least {minimum}, got {value!r}")
+    return float(value)
 
 
 def compute_dtype(owner: str, name: str, array: np.ndarray) -> np.dtype:
@@ -132,6 +147,9 @@ class Module:
 
     def updateParameters(self, learningRate: float) -> None:
         """Gradient-descent step in place: p -= learningRate * gradP for every parameter."""
+        # A float passes with one subtraction and two comparisons (x - x is nan for nan and inf).
+        if learningRate.__class__ is not float or learningRate - learningRate != 0:
+            learningRate = real_number(f"{type(self).__name__}.updateParameters", "learningRate", learningRate)
         flat = self._flatBuffers()
         if flat is not None:
             flatParams, flatGradParams = flat

@@ -39,18 +39,26 @@ class ActivationPage:
         return getattr(nn, self.torch)()
 
 
+# What derive.nn does when backward does not follow forward of the same input.
+_OUTPUT_CAVEAT = (
+    "Nothing checks the values, here as in Torch: after a `forward` of another input of the "
+    "same shape, `backward` silently uses that input's output. derive.nn refuses only a "
+    "`backward` before any `forward`, or with an input whose shape or dtype differs from "
+    "the last `forward`'s."
+)
+
 ACTIVATION_PAGES = {
     "sigmoid": ActivationPage(
         "Sigmoid", r"\sigma(x) = \frac{1}{1 + e^{-x}}",
         "Torch's `Sigmoid.lua` computes `gradInput` from the **output**: "
         "\\(\\sigma'(x) = \\sigma(x)\\,(1 - \\sigma(x)) = y\\,(1 - y)\\), so `backward` must follow "
-        "`forward` of the same input (derive.nn checks that and says so).",
+        "`forward` of the same input. " + _OUTPUT_CAVEAT,
         (-2.0, 0.0, 3.0), ("dJ/dy * y * (1 - y):", "dJ_dy * y * (1 - y)")),
     "tanh": ActivationPage(
         "Tanh", r"\tanh(x) = \frac{e^{x} - e^{-x}}{e^{x} + e^{-x}}",
         "Torch's `Tanh.lua` computes `gradInput` from the **output**: "
         "\\(\\tanh'(x) = 1 - \\tanh^2(x) = 1 - y^2\\), so `backward` must follow `forward` of "
-        "the same input (derive.nn checks that and says so).",
+        "the same input. " + _OUTPUT_CAVEAT,
         (-2.0, 0.0, 3.0), ("dJ/dy * (1 - y**2):", "dJ_dy * (1 - y**2)")),
     "relu": ActivationPage(
         "ReLU", r"\mathrm{ReLU}(x) = \max(x, 0)",
@@ -134,6 +142,10 @@ checks above use random inputs whose smallest \\(|x|\\) is in the table, far fro
 """
 
 
+# ReLU's results use the Iverson bracket; say what it means where it first appears.
+_IVERSON = "; \\([x > 0]\\) is the Iverson bracket: 1 where \\(x > 0\\), else 0"
+
+
 def activation_page(name: str) -> str:
     """Sigmoid, Tanh or ReLU: the engine's derivation, the module in use, its checks."""
     page = ACTIVATION_PAGES[name]
@@ -153,7 +165,7 @@ def activation_page(name: str) -> str:
 parameters, so `backward` is `updateGradInput` alone. {page.backward}
 
 The engine's results (\\(\\odot\\) is the element-wise product; in a batch the same
-holds row by row):
+holds row by row{_IVERSON if relu else ""}):
 
 {results_block(derivation)}
 

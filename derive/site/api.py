@@ -46,9 +46,19 @@ def _docstring(obj) -> str:
 
 def _signature(name: str, obj) -> str:
     """name(parameters) -> result, with annotations unquoted (modules use PEP 563)."""
-    text = str(inspect.signature(obj))
-    text = re.sub(r"(: |-> )'([^']*)'", r"\1\2", text)
+    signature = inspect.signature(obj)
+    text = re.sub(r"(: |-> )'([^']*)'", r"\1\2", str(signature))
+    if len(name + text) > SIGNATURE_WIDTH:
+        # one parameter a line, as black writes it: nothing hides under the copy button
+        parameters = [re.sub(r"(: |-> )'([^']*)'", r"\1\2", str(p)) for p in signature.parameters.values()]
+        returns = signature.return_annotation
+        result = "" if returns is inspect.Signature.empty else f" -> {getattr(returns, '__name__', returns)}"
+        text = "(\n" + "".join(f"    {p},\n" for p in parameters) + ")" + result
     return f"```python\n{name}{text}\n```"
+
+
+# The longest signature line shown whole; longer ones are written one parameter a line.
+SIGNATURE_WIDTH = 72
 
 
 def api_page() -> str:

@@ -54,6 +54,9 @@ CLI_EXAMPLES = [
     (("mse", "3", "--no-size-average"), "the plain sum of squares, sizeAverage false", 0),
     (("mse", "3", "--batch", "2", "--format", "latex", "-o", "mse.tex"),
      "the batch case as a LaTeX document, written to mse.tex", 0),
+    (("sequential",), "nn.Sequential(Linear(2 -> 3), Sigmoid, Linear(3 -> 1)): the chain rule", 0),
+    (("sequential", "--sizes", "3", "4", "2", "--activation", "tanh"),
+     "another stack: Linear(3 -> 4), Tanh, Linear(4 -> 2)", 0),
     (("layer", "y = exp(x) / sum(exp(x))", "--shape", "x=3", "--format", "json"),
      "any layer written as one expression: softmax, its results as JSON", 40),
     (("layer", "y = tanh(W @ x + b)", "--shape", "x=784", "--shape", "W=256,784", "--batch", "64"),
@@ -67,6 +70,7 @@ CLI_EXAMPLES = [
 # The site's page on what each command derives.
 CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
              "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md"),
+             "sequential": ("Sequential", "sequential.md"),
              "layer": ("Your own layer", "layer.md#the-language")}
 
 
@@ -151,6 +155,18 @@ $ derive --help
 Each of these ran when the site was built.
 
 {examples_text}
+
+## The names in JSON
+
+The keys of `results` say what is differentiated (`dJ/dx` is
+\\(\\partial J / \\partial \\mathbf{{x}}\\); capitals are the batch's). Each `expression` is
+sympy's text of the matrix form, in the engine's names: `g` is
+\\(\\partial J / \\partial \\mathbf{{y}}\\) and `G` the batch's
+\\(\\partial J / \\partial \\mathbf{{Y}}\\); the element-wise results of the activations write
+whole vectors with a `_vec` suffix (`g_vec`, `x_vec`, `y_vec`, and `G_vec`, `X_vec`,
+`Y_vec` for a batch), where `*` is the element-wise product; `W`, `b` are the parameters,
+`yhat` and `y` the criterion's input and target, `n` its size. `latex` is the same
+result as the pages print it.
 
 ## Checking a module of yours: `derive check`
 

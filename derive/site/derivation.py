@@ -7,10 +7,17 @@ from __future__ import annotations
 from derive.latex import CONVENTION, summary
 
 
+# What a page says instead of the engine's convention paragraph: the convention is
+# stated once, on the notes page, and linked.
+CONVENTION_LINK = ("Jacobians are in numerator layout: see "
+                   "[the layout convention](tutorial-notes.md#layout-convention).")
+
+
 def demote(markdown_text: str) -> str:
-    """The engine's markdown with every heading one level deeper (it starts at #)."""
+    """The engine's markdown with every heading one level deeper (it starts at #), and
+    a link to the layout convention in place of its convention paragraph."""
     lines, in_math = [], False
-    for line in markdown_text.splitlines():
+    for line in markdown_text.replace(CONVENTION, CONVENTION_LINK, 1).splitlines():
         if line.strip() == "$$":
             in_math = not in_math
         if not in_math and line.startswith("#"):

@@ -9,8 +9,9 @@ from derive.symbolic import linear, linear_example
 
 from .derivation import demote, without_convention
 from .snippets import snippet_with_output
-from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
-                       TUTORIAL_PRINTS, TUTORIAL_WEIGHT, four_decimals, tutorial_numbers)
+from .tutorial import (TUTORIAL_BIAS, TUTORIAL_DECIMALS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
+                       TUTORIAL_PRINTS, TUTORIAL_WEIGHT, four_decimals, tutorial_credit,
+                       tutorial_numbers)
 
 
 LINEAR_BATCH = 4  # the batch size the batch page is derived at
@@ -57,6 +58,8 @@ def linear_page() -> str:
     return f"""\
 # Linear: backward propagation
 
+This page follows {tutorial_credit()}, step by step, and checks its numbers.
+
 A layer `nn.Linear(2 -> 3)` computes \\(\\mathbf{{y}} = \\mathbf{{W}}\\mathbf{{x}} + \\mathbf{{b}}\\).
 Training it takes the three calls the tutorial walks through, in this order:
 
@@ -75,8 +78,8 @@ is proved by sympy when the site is built. Jacobians are in numerator layout
 (\\(\\partial \\mathbf{{y}} / \\partial \\mathbf{{x}}\\) is 3 x 2 and equals \\(\\mathbf{{W}}\\)):
 see [the layout convention](tutorial-notes.md#layout-convention).
 
-{demote(markdown(derivation))}
-{demote(without_convention(markdown(example)))}
+{demote(without_convention(markdown(derivation)))}
+{demote(without_convention(markdown(example, decimals=TUTORIAL_DECIMALS)))}
 ## Run it
 
 The same numbers from `derive.nn.Linear` (numpy only, Torch7's API). This code ran

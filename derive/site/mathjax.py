@@ -11,7 +11,7 @@ import hashlib
 import shutil
 import subprocess
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .build import SiteBuildError
 
@@ -65,6 +65,27 @@ def _needed(member: tarfile.TarInfo) -> bool:
     )
 
 
+def extract(archive: tarfile.TarFile, members: list[tarfile.TarInfo], target: Path) -> None:
+    """Write the regular files ``members`` of ``archive`` under ``target``, refusing any other.
+
+    Written by hand rather than with ``extractall(filter="data")``: the filter
+    argument is missing from Python before 3.10.12 and 3.11.4 (Debian 12 has 3.11.2),
+    which ``requires-python`` admits. A member that is not a regular file (a link,
+    a device), has an absolute name or a ``..`` part is refused before anything is written.
+    """
+    target = Path(target)
+    for member in members:
+        parts = PurePosixPath(member.name).parts
+        if not member.isfile() or member.name.startswith(("/", "\\")) or ".." in parts or "\\" in member.name:
+            raise SiteBuildError(f"unsafe member in the MathJax tarball: {member.name!r}")
+    for member in members:
+        path = target.joinpath(*PurePosixPath(member.name).parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        source = archive.extractfile(member)
+        with source, open(path, "wb") as out:
+            shutil.copyfileobj(source, out)
+
+
 def mathjax_files(cache_dir: Path) -> dict[str, Path]:
     """The MathJax files of the site: {path in the site: file on disk}.
 
@@ -87,8 +108,7 @@ def mathjax_files(cache_dir: Path) -> dict[str, Path]:
     if not stamp.exists() or stamp.read_text() != MATHJAX_INTEGRITY:
         shutil.rmtree(unpacked, ignore_errors=True)
         with tarfile.open(tarball) as archive:
-            members = [m for m in archive.getmembers() if _needed(m)]
-            archive.extractall(unpacked, members=members, filter="data")
+            extract(archive, [m for m in archive.getmembers() if _needed(m)], unpacked)
         stamp.write_text(MATHJAX_INTEGRITY)
     es5 = unpacked / "package" / "es5"
     return {

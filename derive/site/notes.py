@@ -11,7 +11,7 @@ from .tutorial import TUTORIAL_GRAD_OUTPUT, TUTORIAL_PRINTS, TUTORIAL_WEIGHT, fo
 
 _TUTORIAL_SLIPS = [
     (
-        "Δ_W written where Δ_b is meant",
+        "Δ<sub>W</sub> written where Δ<sub>b</sub> is meant",
         "In the gradBias part, the formula for `gradBias` names its left side "
         "\\(\\Delta_\\mathbf{W}\\), the weight's gradient; it is \\(\\Delta_\\mathbf{b}\\).",
         r"\Delta_\textbf{W} = \frac{\partial J}{\partial \textbf{b}} = \frac{\partial J}{\partial \textbf{y}} \frac{\partial \textbf{y}}{\partial \textbf{b}}",
@@ -48,7 +48,7 @@ _TUTORIAL_SLIPS = [
         r"\frac{\partial \left(w_{11}x_{1}+w_{12}x_{2}+b_{1}\right)}{\partial b_{1}}",
     ),
     (
-        "Products where sums are meant in the W^T g example",
+        "Products where sums are meant in the W<sup>T</sup>g example",
         "A 2 x 3 matrix times a 3-vector is a 2-vector whose entries are sums of "
         "products; the tutorial lays the six products out as a 2 x 3 matrix and then jumps "
         "to the 2-vector. With the numbers of the example (computed when this page was built):",

@@ -13,9 +13,9 @@ from derive.nn import MSECriterion, ReLU, Sequential, Sigmoid, Linear, Tanh, che
 from derive.nn.check import SCALES, CheckReport
 from derive.nn.jacobian import PERTURBATION
 
-from .checks import PRECISION, module_jacobian_errors, passed, plain_number, sample_shape
+from .checks import PRECISION, module_jacobian_errors, passed, sample_shape
 from .plots import svg
-from .tutorial import (TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS, four_decimals,
+from .tutorial import (TUTORIAL_DECIMALS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS, four_decimals,
                        tutorial_layer, tutorial_numbers)
 
 
@@ -167,12 +167,18 @@ def tutorial_comparison() -> list[tuple[str, float, float, float]]:
 
 def numeric_checks_page() -> str:
     """The tutorial's numbers next to derive's, and finite-difference Jacobian checks."""
-    comparison = ["| entry | the tutorial prints | derive computes | difference | within 4-decimal rounding |",
+    comparison = ["| entry | the tutorial prints | derive computes, to 4 decimals | difference | "
+                  "within 4-decimal rounding |",
                   "|---|--:|--:|--:|:-:|"]
+    float_rounding = 0.0  # how far derive's float64 values are from their 4-decimal form
     for entry, theirs, mine, difference in tutorial_comparison():
         within = "yes" if abs(difference) <= 0.5e-4 + 1e-12 else "**no**"
-        shown = "0" if difference == 0 else f"{difference:.1e}"
-        comparison.append(f"| `{entry}` | {_printed(theirs)} | {plain_number(mine)} | {shown} | {within} |")
+        rounded = round(mine, TUTORIAL_DECIMALS)
+        float_rounding = max(float_rounding, abs(mine - rounded))
+        # The prints compared: float64's last-bit noise (1e-17) is not a difference to show.
+        shown = theirs - rounded
+        comparison.append(f"| `{entry}` | {_printed(theirs)} | {rounded:.{TUTORIAL_DECIMALS}f} | "
+                          f"{'0' if shown == 0 else f'{shown:.1e}'} | {within} |")
 
     checks = ["| layer | input | bias | d output / d input | d output / d weight | d output / d bias | < 1e-5 |",
               "|---|---|:-:|--:|--:|--:|:-:|"]
@@ -205,7 +211,10 @@ The tutorial runs `nn.Linear(2, 3)` with the weights below, \\(\\mathbf{{x}} = [
 and prints `gradInput`, `gradWeight`, `gradBias`, then `weight` and `bias` after
 `updateParameters({TUTORIAL_LEARNING_RATE})`. Here are its prints next to derive's
 results for the same four-decimal \\(\\mathbf{{W}}\\) and \\(\\mathbf{{b}}\\)
-(difference = tutorial - derive):
+(difference = tutorial - derive). derive's values are shown to the tutorial's four
+decimals: they are sums and products of four-decimal numbers, and float64 arithmetic
+leaves them at most {_scientific(float_rounding) if float_rounding else 0} from those four-decimal values (rounding in
+the last binary digit, not a difference worth a column).
 
 {table_comparison}
 
@@ -213,7 +222,7 @@ Torch prints four decimals, so a difference up to \\(5 \\times 10^{{-5}}\\) is r
 the print. The two `gradInput` entries differ by \\(10^{{-4}}\\): the tutorial's layer had
 random weights with more digits than it shows, and \\(\\mathbf{{W}}^{{T}}\\partial J / \\partial
 \\mathbf{{y}}\\) with the shown \\(\\mathbf{{W}}\\) is \\({four_decimals(tutorial_numbers()["gradInput"])}\\)
-(the sums are worked out in [Notes on the tutorial](tutorial-notes.md#4-products-where-sums-are-meant-in-the-wt-g-example)). `gradWeight` and
+(the sums are worked out in [Notes on the tutorial](tutorial-notes.md#4-products-where-sums-are-meant-in-the-wtg-example)). `gradWeight` and
 `gradBias` do not depend on \\(\\mathbf{{W}}\\), and the update subtracts multiples of
 \\(\\eta = {TUTORIAL_LEARNING_RATE}\\) with at most four decimals, which leaves the rounded
 digits as they were.

@@ -172,7 +172,7 @@ row is after the {REGRESSION_ITERATIONS}th update.
 
 ## How close {REGRESSION_ITERATIONS} iterations get
 
-Not to many digits. The least-squares fit is \\(w = {facts["w_best"]:.6g}\\),
+Not too many digits. The least-squares fit is \\(w = {facts["w_best"]:.6g}\\),
 \\(b = {facts["b_best"]:.6g}\\) exactly (the data lie on the line), and the loop ends at
 \\(w = {weight:.4f}\\), \\(b = {bias:.4f}\\), loss {loss:.4g}. The reason is the shape of the
 loss: \\(J(w, b) = \\frac{{1}}{{3}}\\sum_i (w x_i + b - y_i)^2\\) is a quadratic with Hessian

@@ -37,17 +37,22 @@ model.zeroGradParameters()
 model.forward(x)
 gradInput = model.backward(x, dJ_dy)
 
-# The same pass by hand, last module first, with the engine's formulas:
+# The same pass by hand, last module first, with the engine's formulas and names:
+# W1 is module (1)'s weight, W2 module (3)'s; h2 is the Sigmoid's output in forward.
 W1, W2 = model.get(1).weight, model.get(3).weight
-h2 = model.get(2).output                    # Sigmoid's output in forward
-g3 = W2.T @ dJ_dy                           # module 3, Linear: W2^T dJ/dy
-g2 = g3 * h2 * (1 - h2)                     # module 2, Sigmoid: element-wise product
-g1 = W1.T @ g2                              # module 1, Linear: W1^T times that
+h2 = model.get(2).output
+dJ_dh2 = W2.T @ dJ_dy                       # module (3), Linear: W2^T dJ/dy
+dJ_dh1 = dJ_dh2 * h2 * (1 - h2)             # module (2), Sigmoid: element-wise product
+dJ_dx = W1.T @ dJ_dh1                       # module (1), Linear: W1^T times that
 print("Sequential.backward:", gradInput)
-print("by hand:            ", g1)
-print("gradWeight (1) = g2 x^T:", np.allclose(model.get(1).gradWeight, np.outer(g2, x)))
-print("gradWeight (3) = dJ/dy h2^T:", np.allclose(model.get(3).gradWeight, np.outer(dJ_dy, h2)))
+print("by hand:            ", dJ_dx)
+print("dJ/dW1 = dJ/dh1 x^T: ", np.allclose(model.get(1).gradWeight, np.outer(dJ_dh1, x)))
+print("dJ/dW2 = dJ/dy h2^T: ", np.allclose(model.get(3).gradWeight, np.outer(dJ_dy, h2)))
 """
+
+# The stack's parameters as the derivation names them (the repr numbers the modules
+# (1), (2), (3); the Linear layers are the first and the last).
+_MATH_NAMES = {"input": "x", "weight (1)": "W₁", "bias (1)": "b₁", "weight (3)": "W₂", "bias (3)": "b₂"}
 
 
 def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
@@ -77,7 +82,8 @@ def sequential_page() -> str:
     """Sequential: the chain rule across modules, in the engine and in derive.nn."""
     rows = sequential_checks()
     names = list(rows[0][3])
-    table = ["| f | sizes | input | " + " | ".join(f"d / d {name}" for name in names) + " | < 1e-5 |",
+    table = ["| f | sizes | input | " + " | ".join(f"d / d {_MATH_NAMES[name]}" for name in names)
+             + " | < 1e-5 |",
              "|---|---|---|" + "--:|" * len(names) + ":-:|"]
     for activation, sizes, shape, errors, _ in rows:
         table.append(f"| {activation} | {sizes} | {shape} | "
@@ -121,9 +127,9 @@ The whole stack checked as Torch checks a module, computed when the site was bui
 seeded random layers and inputs, each entry of the input and of every parameter
 perturbed by \\(h = 10^{{-6}}\\), the central-difference Jacobian of the stack's output
 against what `backward` gives for one-hot `gradOutput`s; the largest absolute error.
-Each stack is `Sequential()` of `Linear(in, hidden)`, f, `Linear(hidden, out)`; weight (1)
-and bias (1) belong to the first Linear, weight (3) and bias (3) to the last, numbered
-as the repr numbers the modules.
+Each stack is `Sequential()` of `Linear(in, hidden)`, f, `Linear(hidden, out)`, named as
+in the derivation: \\(\\mathbf{{W}}_1\\), \\(\\mathbf{{b}}_1\\) are the first Linear's (module (1) in
+the repr, `model.get(1)`), \\(\\mathbf{{W}}_2\\), \\(\\mathbf{{b}}_2\\) the last one's (module (3)).
 
 {table_text}
 

@@ -300,7 +300,8 @@ def _module_calls(spec: LinearSpec) -> Section:
     zero, acc, update = (
         "First, `zeroGradParameters` clears the accumulated gradients:",
         r"Then `backward` = `updateGradInput` (which computes $\partial J / \partial \mathbf{x}$) "
-        r"+ `accGradParameters`, which adds $\mathrm{scale}$ times the gradients:",
+        r"+ `accGradParameters`, which adds $\mathrm{scale}$ times the gradients "
+        r"($\mathrm{scale}$ is `backward`'s third argument, 1 unless given):",
         r"Last, `updateParameters(learningRate)` takes a step of gradient descent, "
         r"$\eta$ being the learning rate:",
     )

@@ -4,6 +4,7 @@ Everything real lives in derive/site/; this file only hands its results to
 mkdocs as generated files, so nothing generated is ever written into docs/.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -23,7 +24,10 @@ _build_date = None
 
 def on_pre_build(config):
     global _build_date
-    _build_date = site.build_date(ROOT)
+    try:
+        _build_date = site.build_date(ROOT)
+    except site.SiteBuildError as error:
+        raise PluginError(str(error)) from None
 
 
 def on_files(files, config):
@@ -41,6 +45,14 @@ def on_files(files, config):
 
 def on_pre_page(page, config, files):
     # Pages carry the build date into sitemap.xml(.gz); use a fixed one so
-    # two builds of the same tree give the same bytes.
-    page.update_date = _build_date
+    # two builds of the same tree give the same bytes. Without one, mkdocs still
+    # needs a date for the gzip header: the epoch, which gzip reads as "no time
+    # stamp" (RFC 1952), while on_post_template leaves it out of the sitemap.
+    page.update_date = _build_date or "1970-01-01"
     return page
+
+
+def on_post_template(output_content, template_name, config):
+    if template_name == "sitemap.xml" and _build_date is None:
+        return re.sub(r"\s*<lastmod>[^<]*</lastmod>", "", output_content)
+    return output_content
