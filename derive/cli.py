@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     sequential.add_argument("--activation", choices=tuple(_TORCH_NAMES), default="sigmoid",
                             help="the module between them (default: sigmoid)")
 
+    for name, torch, spec in _CLASSIFICATION:
+        classifier = layers.add_parser(
+            name, parents=[output],
+            help=f"derive the gradient of nn.{torch} on N classes",
+            description=f"Derive the gradient of nn.{torch}, written for the layer engine as "
+            f"'{spec}' (the target t one-hot), on N classes (a batch averages the samples), "
+            "every displayed equality proved by sympy.",
+        )
+        classifier.add_argument("N", type=_positive_int("N"), help="number of classes")
+
     layer = layers.add_parser(
         "layer", parents=[output],
         help="derive, prove and compile any layer written as one expression",
@@ -161,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
 _TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
 # derive.symbolic.sequential.MAX_SIZE, without importing sympy to print the help.
 _STACK_MAX_SIZE = 6
+# (command, Torch's module, the engine's expression): kept in step with
+# derive.symbolic.classification (a test checks), which the CLI imports only when it runs.
+_CLASSIFICATION = (
+    ("softmax", "SoftMax", "y = exp(x) / sum(exp(x))"),
+    ("logsoftmax", "LogSoftMax", "y = x - log(sum(exp(x)))"),
+    ("nll", "ClassNLLCriterion", "J = -sum(t * x)"),
+    ("crossentropy", "CrossEntropyCriterion", "J = -sum(t * (x - log(sum(exp(x)))))"),
+)
 
 
 def _shape(text: str) -> tuple[str, tuple[int, ...]]:
@@ -263,6 +281,10 @@ def _derive(args: argparse.Namespace):
         from .symbolic.criterion import mse
 
         return mse(args.N, size_average=not args.no_size_average, batch=args.batch)
+    if args.command in {name for name, _, _ in _CLASSIFICATION}:
+        from .symbolic.classification import classification
+
+        return classification(args.command, args.N, batch=args.batch)
     from .symbolic.activation import activation
 
     return activation(args.command, args.N, batch=args.batch)

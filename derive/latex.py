@@ -194,13 +194,22 @@ class BlogPrinter(LatexPrinter):
             return signs + self._print_factor(expr.function)
         if not (low.is_Integer and high.is_Integer):
             return super()._print_Sum(expr)
-        terms = []
+        text = ""
         for value in shown(int(high) - int(low) + 1):
-            if value is None:
-                terms.append(r"\cdots")
-            else:
-                terms.append(self._print_term(expr.function.xreplace({index: low + value - 1})))
-        return " + ".join(terms)
+            term = None if value is None else expr.function.xreplace({index: low + value - 1})
+            negative = text != "" and term is not None and term.could_extract_minus_sign()
+            piece = (r"\cdots" if term is None else self._print_factor(-term) if negative
+                     else self._print_term(term))
+            text = piece if not text else text + (" - " if negative else " + ") + piece
+        return text
+
+    def _needs_mul_brackets(self, expr, first=False, last=False) -> bool:
+        # A sum over a concrete range is written out term by term (a + b + c): as a
+        # factor of a product, a quotient's numerator or denominator included, it needs
+        # brackets wherever it stands (sympy brackets a Sum only when it is not last).
+        if isinstance(expr, sp.Sum) and all(lo.is_Integer and hi.is_Integer for _, lo, hi in expr.limits):
+            return True
+        return super()._needs_mul_brackets(expr, first=first, last=last)
 
     def _print_term(self, term) -> str:
         text = self._print(term)

@@ -62,29 +62,33 @@ def test_mse(size_average, reduction):
     np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy(), rtol=1e-12)
 
 
+def assert_training_matches(ours, theirs, criterion, torch_loss, x, t, learning_rate, steps=3):
+    """From the same parameters, `steps` steps of gradient descent give the same losses and parameters."""
+    with torch.no_grad():
+        for p, q in zip(theirs.parameters(), ours.parameters()[0]):
+            p.copy_(torch.tensor(q))
+    for _ in range(steps):
+        ours.zeroGradParameters()
+        loss = criterion.forward(ours.forward(x), t)
+        ours.backward(x, criterion.backward(ours.output, t))
+        ours.updateParameters(learning_rate)
+        theirs.zero_grad()
+        theirs_loss = torch_loss(theirs(torch.tensor(x)), torch.tensor(t))
+        theirs_loss.backward()
+        with torch.no_grad():
+            for p in theirs.parameters():
+                p -= learning_rate * p.grad
+        assert loss == pytest.approx(theirs_loss.item(), rel=1e-12)
+    for p, q in zip(theirs.parameters(), ours.parameters()[0]):
+        np.testing.assert_allclose(q, p.detach().numpy(), rtol=1e-11)
+
+
 def test_sequential_training_step_matches():
     rng = np.random.default_rng(4)
     ours = nn.Sequential().add(nn.Linear(3, 5, rng=5)).add(nn.Tanh()).add(nn.Linear(5, 2, rng=6))
     theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
-    with torch.no_grad():
-        for p, q in zip(theirs.parameters(), ours.parameters()[0]):
-            p.copy_(torch.tensor(q))
     x, t = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
-    criterion = nn.MSECriterion()
-    for _ in range(3):
-        ours.zeroGradParameters()
-        loss = criterion.forward(ours.forward(x), t)
-        ours.backward(x, criterion.backward(ours.output, t))
-        ours.updateParameters(0.1)
-        theirs.zero_grad()
-        theirs_loss = torch.nn.functional.mse_loss(theirs(torch.tensor(x)), torch.tensor(t))
-        theirs_loss.backward()
-        with torch.no_grad():
-            for p in theirs.parameters():
-                p -= 0.1 * p.grad
-        assert loss == pytest.approx(theirs_loss.item(), rel=1e-12)
-    for p, q in zip(theirs.parameters(), ours.parameters()[0]):
-        np.testing.assert_allclose(q, p.detach().numpy(), rtol=1e-11)
+    assert_training_matches(ours, theirs, nn.MSECriterion(), torch.nn.functional.mse_loss, x, t, 0.1)
 
 
 @pytest.mark.parametrize("affine", [True, False])
@@ -147,3 +151,80 @@ def test_spatial_convolution(case, batch):
     np.testing.assert_allclose(ours.backward(x, g), xt.grad.numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(ours.gradWeight, weight.grad.numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(ours.gradBias, bias.grad.numpy(), rtol=1e-12, atol=1e-13)
+
+
+# --- Classification: targets are 0-based in both ----------------------------------------
+
+def scores(rng, shape, scale):
+    """Class scores of this magnitude, with a sample of +-scale extremes mixed in."""
+    x = rng.standard_normal(shape) * scale
+    x.reshape(-1, shape[-1])[0, :2] = scale, -scale
+    return x
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+@pytest.mark.parametrize("shape", [(6,), (9, 6)], ids=["one sample", "batch"])
+@pytest.mark.parametrize("ours,theirs", [(nn.SoftMax, torch.softmax), (nn.LogSoftMax, torch.log_softmax)],
+                         ids=["SoftMax", "LogSoftMax"])
+def test_softmax_and_logsoftmax(ours, theirs, shape, scale):
+    rng = np.random.default_rng([len(shape), int(scale)])
+    x, g = scores(rng, shape, scale), rng.standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    y = theirs(xt, dim=-1)
+    y.backward(torch.tensor(g))
+    module = ours()
+    np.testing.assert_allclose(module.forward(x), y.detach().numpy(), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(module.backward(x, g), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def torch_loss(function, x, t, weights, reduction):
+    xt = torch.tensor(x, requires_grad=True)
+    loss = function(xt, torch.tensor(t), weight=None if weights is None else torch.tensor(weights),
+                    reduction=reduction)
+    loss.backward()
+    return loss.item(), xt.grad.numpy()
+
+
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+@pytest.mark.parametrize("shape", [(6,), (1, 6), (9, 6)], ids=["one sample", "batch of 1", "batch"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["no weights", "weights"])
+@pytest.mark.parametrize("size_average,reduction", [(True, "mean"), (False, "sum")])
+@pytest.mark.parametrize("ours,theirs", [(nn.ClassNLLCriterion, torch.nn.functional.nll_loss),
+                                         (nn.CrossEntropyCriterion, torch.nn.functional.cross_entropy)],
+                         ids=["ClassNLLCriterion", "CrossEntropyCriterion"])
+def test_classnll_and_crossentropy(ours, theirs, size_average, reduction, weighted, shape, scale):
+    rng = np.random.default_rng([len(shape), shape[0], int(weighted), int(size_average), int(scale)])
+    x = scores(rng, shape, scale)
+    if ours is nn.ClassNLLCriterion:  # it takes log-probabilities
+        x = torch.log_softmax(torch.tensor(x), dim=-1).numpy()
+    t = int(rng.integers(6)) if len(shape) == 1 else rng.integers(0, 6, shape[0])
+    weights = rng.uniform(0.1, 3.0, 6) if weighted else None
+    loss, grad = torch_loss(theirs, x, t, weights, reduction)
+    criterion = ours(weights, size_average)
+    assert criterion.forward(x, t) == pytest.approx(loss, rel=1e-12, abs=1e-300)
+    np.testing.assert_allclose(criterion.backward(x, t), grad, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("ours,theirs", [(nn.ClassNLLCriterion, torch.nn.functional.nll_loss),
+                                         (nn.CrossEntropyCriterion, torch.nn.functional.cross_entropy)],
+                         ids=["ClassNLLCriterion", "CrossEntropyCriterion"])
+@pytest.mark.parametrize("shape", [(3,), (2, 3)], ids=["one sample", "batch"])
+def test_targets_of_total_weight_zero(ours, theirs, shape):
+    # PyTorch divides 0 by 0 (Torch7 returned 0): nan, where the gradient divides by it too.
+    x = np.log(np.full(shape, 1 / 3))
+    t = 1 if len(shape) == 1 else np.array([1, 1])
+    weights = np.array([1.0, 0.0, 2.0])
+    loss, grad = torch_loss(theirs, x, t, weights, "mean")
+    criterion = ours(weights)
+    assert np.isnan(loss) and np.isnan(criterion.forward(x, t))
+    np.testing.assert_array_equal(np.isnan(criterion.backward(x, t)), np.isnan(grad))
+    np.testing.assert_array_equal(np.nan_to_num(criterion.gradInput), np.nan_to_num(grad))
+
+
+def test_classifier_training_step_matches():
+    rng = np.random.default_rng(7)
+    ours = nn.Sequential().add(nn.Linear(2, 8, rng=8)).add(nn.ReLU()).add(nn.Linear(8, 3, rng=9))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).double()
+    x, t = rng.standard_normal((12, 2)), rng.integers(0, 3, 12)
+    assert_training_matches(ours, theirs, nn.CrossEntropyCriterion(), torch.nn.functional.cross_entropy,
+                            x, t, 0.5)

@@ -159,3 +159,23 @@ def test_fixed_decimals_keep_trailing_zeros():
                                   [0.2063, -0.1635, -0.0883], [4, 5], [1, 2, 3], 0.02), decimals=4)
     assert "-0.1080" in tex and "0.0200" in tex
     assert not re.search(r"-0\.108(?!\d)", tex)
+
+
+def test_a_sum_written_out_is_bracketed_as_a_factor_and_after_a_minus():
+    # A concrete-range sum prints as a + b + c; as the last factor of a product, in a
+    # quotient's numerator or denominator, or negated after another sample's terms, it
+    # needs brackets (log-softmax's chain rule and a batch's mean of losses).
+    import sympy as sp
+
+    from derive.latex import BlogPrinter
+
+    g, x = sp.IndexedBase("a"), sp.IndexedBase("x")
+    i, k = sp.symbols("i k", integer=True)
+    sum_g = sp.Sum(g[i], (i, 1, 3))
+    sum_exp = sp.Sum(sp.exp(x[i]), (i, 1, 3))
+    printer = BlogPrinter()
+    quotient = printer.doprint(sp.exp(x[k]) * sum_g / (2 * sum_exp))
+    assert r"e^{x_{k}} \left(a_{1} + a_{2} + a_{3}\right)" in quotient
+    assert r"2 \left(e^{x_{1}} + e^{x_{2}} + e^{x_{3}}\right)" in quotient
+    negated = printer.doprint(sp.Sum(-sp.Sum(g[i] * x[k], (i, 1, 2)), (k, 1, 2)))
+    assert negated == r"-\left(x_{1} a_{1} + x_{1} a_{2}\right) - \left(x_{2} a_{1} + x_{2} a_{2}\right)"

@@ -22,7 +22,9 @@ PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/
          "api/index.html", "sigmoid/index.html", "tanh/index.html", "relu/index.html",
          "mse/index.html", "sequential/index.html", "regression/index.html",
          "regression-loss.svg", "regression-parameters.svg",
-         "batchnorm/index.html", "convolution/index.html"]
+         "batchnorm/index.html", "convolution/index.html",
+         "softmax/index.html", "logsoftmax/index.html", "classnll/index.html", "crossentropy/index.html",
+         "classification/index.html", "classification-loss.svg", "classification-boundaries.svg"]
 
 
 def build(site_dir: Path, root: Path = ROOT) -> None:

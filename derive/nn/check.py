@@ -674,6 +674,9 @@ def _criterion_gradient(criterion, input: np.ndarray, target: np.ndarray, rule: 
     """dJ/dinput by backward against central differences of the loss."""
     loss = LossModule(criterion, target)
     numeric = numeric_jacobian(loss, input, input, perturbation).reshape(input.shape)
+    # backward follows forward of the same input (Torch's test does so): a criterion may read
+    # what forward computed (CrossEntropyCriterion its softmax), here last at a perturbed input.
+    criterion.forward(input, target)
     got = np.asarray(criterion.backward(input, target))
     return [_compare(numeric, got, _Layout("gradInput", "input", input.shape,
                                            batch=input.shape[0] if input.ndim > 1 else 0), rule)]

@@ -23,6 +23,8 @@ from .regression import (REGRESSION_ITERATIONS, REGRESSION_LEARNING_RATE, REGRES
                          REGRESSION_SHOWN, regression_loss_plot, regression_page,
                          regression_parameters_plot)
 from .sequential import STACK_CASES, sequential_page
+from .classification import CLASSIFICATION_CASES, classification_checks, classification_module_page
+from .spiral import spiral_boundary_plot, spiral_loss_plot, spiral_page, spiral_results
 from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE,
                        TUTORIAL_WEIGHT)
 
@@ -35,6 +37,7 @@ __all__ = [
     "REGRESSION_SEED", "REGRESSION_LEARNING_RATE", "REGRESSION_ITERATIONS", "REGRESSION_SHOWN",
     "cli_commands", "USER_LAYERS", "layer_checks",
     "BATCHNORM_CASES", "batchnorm_checks", "CONVOLUTION_CASES", "convolution_checks",
+    "CLASSIFICATION_CASES", "classification_checks", "spiral_results",
 ]
 
 
@@ -59,4 +62,11 @@ def generated_files() -> dict[str, str | bytes]:
         "api.md": api_page(),
         "batchnorm.md": batchnorm_page(),
         "convolution.md": convolution_page(),
+        "softmax.md": classification_module_page("softmax"),
+        "logsoftmax.md": classification_module_page("logsoftmax"),
+        "classnll.md": classification_module_page("classnll"),
+        "crossentropy.md": classification_module_page("crossentropy"),
+        "classification.md": spiral_page(),
+        "classification-loss.svg": spiral_loss_plot(),
+        "classification-boundaries.svg": spiral_boundary_plot(),
     }

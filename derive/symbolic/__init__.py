@@ -11,3 +11,7 @@ __all__ = ["ACTIVATIONS", "ActivationSpec", "Derivation", "LinearSpec", "MSESpec
            "Result", "Section", "Step", "activation", "linear", "linear_example", "mse",
            "sequential"]
 __all__ += ["CONVOLUTION", "convolution"]
+
+from .classification import CLASSIFICATION_SPECS, classification
+
+__all__ += ["CLASSIFICATION_SPECS", "classification"]

@@ -1,0 +1,108 @@
+"""SoftMax, LogSoftMax, ClassNLLCriterion and CrossEntropyCriterion as one-expression specs
+on the layer engine (``derive.layer``), derived and proved at the index level.
+
+The criteria's target is written as a one-hot vector t (any distribution over the
+classes, in general): derive.nn's criteria take the class index instead, the position
+of t's 1. A batch averages the samples' losses, Torch's sizeAverage without weights.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .calculus import equal
+from .derivation import Derivation, ProofError
+
+#: name -> (the expression, the target's name or None).
+CLASSIFICATION_SPECS = {
+    "softmax": ("y = exp(x) / sum(exp(x))", None),
+    "logsoftmax": ("y = x - log(sum(exp(x)))", None),
+    "nll": ("J = -sum(t * x)", "t"),
+    "crossentropy": ("J = -sum(t * (x - log(sum(exp(x)))))", "t"),
+}
+
+
+def classification(name: str, n: int, batch: int | None = None) -> Derivation:
+    """The engine's proved derivation of ``name`` (a key of CLASSIFICATION_SPECS) on n classes."""
+    from derive import layer
+
+    if name not in CLASSIFICATION_SPECS:
+        raise ValueError(f"classification: name must be one of {', '.join(CLASSIFICATION_SPECS)}, got {name!r}")
+    expr, target = CLASSIFICATION_SPECS[name]
+    return layer(expr, {"x": (n,)}, target=target, batch=batch)
+
+
+def index_gradient(derivation: Derivation) -> sp.Expr:
+    """dJ/dx in index form, element by element (the last form of the derivation's step
+    dJ/dx[.] = ...; the results hold the array form where the engine found one)."""
+    for step in derivation.steps:
+        lhs = step.lhs
+        if (isinstance(lhs, sp.Derivative) and lhs.expr == sp.Symbol("J")
+                and isinstance(lhs.variables[0], sp.Indexed) and lhs.variables[0].base.label.name == "x"):
+            return step.chain[-1]
+    raise ValueError("index_gradient: the derivation has no step dJ/dx[.] = ...")
+
+
+def crossentropy_chain(n: int) -> list[sp.Expr]:
+    """dJ/dx_k of cross-entropy, each form proved equal to the next (ProofError if not):
+
+    LogSoftMax's gradient g_k - exp(y_k) sum_i g_i; with g = ClassNLLCriterion's
+    gradient -t put in; with y = x - log(sum_j exp(x_j)) put in; the last form is the
+    engine's gradient of CrossEntropyCriterion's own expression (added when sympy did not
+    already write the one before it the same way).
+    """
+    logsoftmax = index_gradient(classification("logsoftmax", n))
+    nll = index_gradient(classification("nll", n))
+    crossentropy = index_gradient(classification("crossentropy", n))
+    (nllIndex,) = next(iter(nll.atoms(sp.Indexed))).indices
+    x = next(a.base for a in crossentropy.atoms(sp.Indexed) if a.base.label.name == "x")
+    size = next(s for s in crossentropy.free_symbols if isinstance(s, sp.Symbol) and s.name == "n")
+    j = sp.Symbol("j", integer=True, positive=True)
+
+    def put_in(element: sp.Indexed, what: str) -> sp.Expr:
+        (index,) = element.indices
+        if what == "g":
+            return nll.xreplace({nllIndex: index})
+        return x[index] - sp.log(sp.Sum(sp.exp(x[j]), (j, 1, size)))
+
+    def is_(what):
+        return lambda e: isinstance(e, sp.Indexed) and e.base.label.name == what
+
+    with_g = logsoftmax.replace(is_("g"), lambda e: put_in(e, "g"))
+    # sum_i (-t_i) written -sum_i t_i
+    with_g = with_g.replace(lambda e: isinstance(e, sp.Sum) and e.function.could_extract_minus_sign(),
+                            lambda e: -sp.Sum(-e.function, *e.limits))
+    with_y = with_g.replace(is_("y"), lambda e: put_in(e, "y"))
+    if not (equal(logsoftmax.replace(is_("g"), lambda e: put_in(e, "g")), with_g) and equal(with_y, crossentropy)):
+        raise ProofError("chaining LogSoftMax and ClassNLLCriterion does not give CrossEntropyCriterion's gradient")
+    forms = [logsoftmax, with_g, with_y]
+    return forms if with_y == crossentropy else forms + [crossentropy]
+
+
+def jacobian_in_the_output(name: str, n: int) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """(dy_i/dx_k as the engine derives it, the same written with the output y, the output's
+    definition y_i): SoftMax's s_i (delta_ik - s_k), LogSoftMax's delta_ik - exp(y_k).
+
+    Proved equal by putting the definition in for y (ProofError if not).
+    """
+    if name not in ("softmax", "logsoftmax"):
+        raise ValueError(f"jacobian_in_the_output: name must be softmax or logsoftmax, got {name!r}")
+    derivation = classification(name, n)
+    # the element forms: y[i] = ..., dy[i]/dx[k] = ... (the sections also show whole arrays)
+    forward = next(step for step in derivation.sections[0].steps if isinstance(step.lhs, sp.Indexed))
+    jacobian = next(step for step in derivation.sections[1].steps if isinstance(step.lhs, sp.Derivative))
+    engine = jacobian.chain[-1]
+    definition = forward.chain[-1]
+    symbols = {s.name: s for s in engine.free_symbols if isinstance(s, sp.Symbol)}
+    i, k = symbols["i"], symbols["k"]
+    (y_i,) = [a for a in forward.lhs.atoms(sp.Indexed)]
+    y = y_i.base
+    if name == "softmax":
+        in_output = y[i] * (sp.KroneckerDelta(i, k) - y[k])
+    else:
+        in_output = sp.KroneckerDelta(i, k) - sp.exp(y[k])
+    defined = in_output.replace(lambda e: isinstance(e, sp.Indexed) and e.base == y,
+                                lambda e: definition.xreplace({i: e.indices[0]}))
+    if not equal(engine, defined):
+        raise ProofError(f"{name}: the Jacobian in the output is not the engine's")
+    return engine, in_output, definition
