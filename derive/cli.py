@@ -252,7 +252,7 @@ def _conv(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         derivation = convolution(args.IN, args.OUT, args.KW, args.KH, height, width, batch=args.batch)
     except ValueError as error:
         parser.exit(2, f"{parser.prog} conv: error: {error}\n")
-    return _emit(_render(derivation, args.format), args.output, parser)
+    return _emit(_render(derivation, args.format), args.output, f"{parser.prog} conv", parser)
 
 
 def _batchnorm(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -264,7 +264,8 @@ def _batchnorm(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.exit(2, f"{parser.prog} batchnorm: error: --eps must be a positive number, got {args.eps!r}\n")
     from .symbolic.batchnorm import batchnorm
 
-    return _emit(_render(batchnorm(args.N, args.batch, args.eps), args.format), args.output, parser)
+    return _emit(_render(batchnorm(args.N, args.batch, args.eps), args.format), args.output,
+                 f"{parser.prog} batchnorm", parser)
 
 
 def _derive(args: argparse.Namespace):
