@@ -448,3 +448,225 @@ def test_generated_modules_run_on_the_device_in_both_types(case, device, tmp_pat
         for p, q in zip(converted.parameters()[0], reference.parameters()[0]):
             assert p.dtype == np.float64
             np.testing.assert_allclose(p, q, rtol=1e-7)
+
+
+# --- SpatialConvolution, BatchNormalization and the classification modules on each device ---
+
+def conv_and_batchnorm():
+    """SpatialConvolution(2 -> 3, 3x3, pad 1) and BatchNormalization(4) after one backward each."""
+    rng = np.random.default_rng(8)
+    conv = nn.SpatialConvolution(2, 3, 3, 3, padW=1, rng=2)
+    x, g = rng.standard_normal((2, 2, 5, 4)), rng.standard_normal((2, 3, 5, 4))
+    conv.forward(x)
+    conv.backward(x, g)
+    bn = nn.BatchNormalization(4)
+    x, g = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    bn.forward(x)
+    bn.backward(x, g)
+    return conv, bn
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["SpatialConvolution", "BatchNormalization"])
+def test_conv_and_batchnorm_round_trip_through_float32(device, which):
+    layer = conv_and_batchnorm()[which]
+    arrays = lambda: layer.parameters()[0] + layer.parameters()[1]  # noqa: E731
+    before = [a.copy() for a in arrays()]
+    assert layer.type(device.types[np.float32]) is layer and layer.type() == device.types[np.float32]
+    assert all(isinstance(a, device.xp.ndarray) and a.dtype == np.float32
+               for a in arrays() + [layer.output, layer.gradInput])
+    if which == 1:
+        assert all(isinstance(a, device.xp.ndarray) and a.dtype == np.float32
+                   for a in (layer.running_mean, layer.running_var, layer.save_mean, layer.save_invstd))
+    assert layer.type(device.types[np.float64]) is layer
+    for array, original in zip(arrays(), before):
+        assert isinstance(array, device.xp.ndarray) and array.dtype == np.float64
+        np.testing.assert_array_equal(Device.host(array), original.astype(np.float32).astype(np.float64))
+    layer.type(device.types[np.float64])
+    flat = layer.parameters()[0][0].base
+    assert flat is not None and all(p.base is flat for p in layer.parameters()[0])
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["SpatialConvolution", "BatchNormalization"])
+def test_conv_and_batchnorm_float64_round_trip_through_the_device_is_exact(device, which):
+    layer = conv_and_batchnorm()[which]
+    before = [a.copy() for a in layer.parameters()[0] + layer.parameters()[1]]
+    layer.type(device.types[np.float64]).double()
+    for array, original in zip(layer.parameters()[0] + layer.parameters()[1], before):
+        np.testing.assert_array_equal(array, original)
+
+
+def module_step(module, x, g, learningRate=0.1):
+    """forward, backward (separate updateGradInput and accGradParameters, scale 0.5), an update:
+    output, gradInput and the parameters after it, as numpy arrays."""
+    module.zeroGradParameters()
+    output = Device.host(module.forward(x))
+    gradInput = Device.host(module.updateGradInput(x, g))
+    module.accGradParameters(x, g, 0.5)
+    module.updateParameters(learningRate)
+    parameters = module.parameters()  # None without parameters (affine=False)
+    return output, gradInput, [Device.host(p) for p in (parameters[0] if parameters else [])]
+
+
+@pytest.mark.parametrize("make, xShape, gShape", [
+    (lambda: nn.SpatialConvolution(2, 3, 3, 2, dW=2, padW=1, rng=3), (4, 2, 6, 5), (4, 3, 7, 3)),
+    (lambda: nn.SpatialConvolution(2, 3, 3, 3, rng=3), (2, 6, 5), (3, 4, 3)),
+    (lambda: nn.BatchNormalization(5), (7, 5), (7, 5)),
+    (lambda: nn.BatchNormalization(5, affine=False), (7, 5), (7, 5)),
+], ids=["conv batch", "conv one sample", "batchnorm", "batchnorm no affine"])
+def test_conv_and_batchnorm_float32_step_is_close_to_float64(device, make, xShape, gShape):
+    rng = np.random.default_rng(9)
+    x, g = rng.standard_normal(xShape), rng.standard_normal(gShape)
+    reference = module_step(make(), x, g)  # numpy, float64
+    module64, module32 = make().type(device.types[np.float64]), make().type(device.types[np.float32])
+    result64 = module_step(module64, device.array(x), device.array(g))
+    result32 = module_step(module32, device.array(x, np.float32), device.array(g, np.float32))
+    assert isinstance(module32.output, device.xp.ndarray) and module32.gradInput.dtype == np.float32
+    for a64, ref in zip(result64[:2], reference[:2]):
+        np.testing.assert_allclose(a64, ref, rtol=1e-10, atol=1e-12)
+    for p64, ref in zip(result64[2], reference[2]):
+        np.testing.assert_allclose(p64, ref, rtol=1e-10, atol=1e-12)
+    for a32, a64 in zip(result32[:2], result64[:2]):
+        assert a32.dtype == np.float32
+        np.testing.assert_allclose(a32, a64, rtol=1e-4, atol=1e-5)
+    for p32, p64 in zip(result32[2], result64[2]):
+        np.testing.assert_allclose(p32, p64, rtol=1e-5, atol=1e-5)
+    if isinstance(module64, nn.BatchNormalization):  # the running statistics, and evaluation with them
+        np.testing.assert_allclose(Device.host(module32.running_var), Device.host(module64.running_var), rtol=1e-5)
+        module32.evaluate(), module64.evaluate()
+        outputs = [Device.host(m.forward(device.array(x, dt))) for m, dt in ((module32, np.float32),
+                                                                              (module64, np.float64))]
+        np.testing.assert_allclose(*outputs, rtol=1e-4, atol=1e-5)
+        gradInputs = [Device.host(m.backward(device.array(x, dt), device.array(g, dt)))
+                      for m, dt in ((module32, np.float32), (module64, np.float64))]
+        np.testing.assert_allclose(*gradInputs, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_reset_draws_the_same_values_on_every_device(device):
+    layer = nn.SpatialConvolution(2, 3, 3, 3).type(device.types[np.float64]).reset(rng=7)
+    expected = nn.SpatialConvolution(2, 3, 3, 3, rng=7)
+    np.testing.assert_array_equal(Device.host(layer.weight), expected.weight)
+    np.testing.assert_array_equal(Device.host(layer.bias), expected.bias)
+    assert layer.weight.base is layer.bias.base is not None
+
+
+@pytest.mark.parametrize("Criterion", [nn.ClassNLLCriterion, nn.CrossEntropyCriterion], ids=repr)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_a_classifier_float32_step_is_close_to_float64(device, Criterion, weighted):
+    """A training step of Linear + LogSoftMax + ClassNLLCriterion, or Linear + CrossEntropyCriterion,
+    on the device; and one sample with an int target."""
+    rng = np.random.default_rng(10)
+    x, t = rng.standard_normal((8, 6)), rng.integers(0, 4, 8)
+    weights = np.array([1.0, 0.5, 2.0, 1.5]) if weighted else None
+
+    def make():
+        net = nn.Sequential().add(nn.Linear(6, 4, rng=1))
+        if Criterion is nn.ClassNLLCriterion:
+            net.add(nn.LogSoftMax())
+        return net, Criterion(weights)
+
+    reference = step(*make(), x, t)
+    results = {}
+    for dtype in (np.float64, np.float32):
+        net, criterion = make()
+        net.type(device.types[dtype])
+        criterion.type(device.types[dtype])
+        assert criterion.weights is None or isinstance(criterion.weights, device.xp.ndarray)
+        results[dtype] = step(net, criterion, device.array(x, dtype), device.xp.asarray(t))
+        assert results[dtype][1].dtype == dtype
+        # One sample: its target is an int.
+        loss = criterion.forward(net.forward(device.array(x[0], dtype)), int(t[0]))
+        assert isinstance(loss, float)
+    np.testing.assert_allclose(results[np.float64][0], reference[0], rtol=1e-12)
+    np.testing.assert_allclose(results[np.float64][1], reference[1], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(results[np.float32][0], results[np.float64][0], rtol=1e-5)
+    np.testing.assert_allclose(results[np.float32][1], results[np.float64][1], rtol=1e-4, atol=1e-6)
+    for p32, p64 in zip(results[np.float32][2], results[np.float64][2]):
+        np.testing.assert_allclose(p32, p64, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_float32_is_close_to_float64_on_the_device(device):
+    rng = np.random.default_rng(11)
+    x, g = rng.standard_normal((5, 7)) * 30, rng.standard_normal((5, 7))
+    results = {}
+    for dtype in (np.float64, np.float32):
+        module = nn.SoftMax().type(device.types[dtype])
+        y = module.forward(device.array(x, dtype))
+        gi = module.backward(device.array(x, dtype), device.array(g, dtype))
+        assert y.__class__ is device.xp.ndarray and gi.dtype == dtype
+        results[dtype] = Device.host(y), Device.host(gi)
+    reference = nn.SoftMax()
+    np.testing.assert_allclose(results[np.float64][0], reference.forward(x), rtol=1e-12)
+    np.testing.assert_allclose(results[np.float64][1], reference.backward(x, g), rtol=1e-10, atol=1e-14)
+    for a32, a64 in zip(results[np.float32], results[np.float64]):
+        np.testing.assert_allclose(a32, a64, rtol=1e-4, atol=1e-6)
+
+
+def _fake_cupy_array(monkeypatch, shape, dtype=np.float64):
+    """An array of a stand-in for CuPy in sys.modules (the dispatch looks arrays up there, imports nothing)."""
+    fake = types.ModuleType("cupy")
+
+    class ndarray:  # noqa: N801 - CuPy's class name
+        __module__ = "cupy"
+
+    ndarray.shape, ndarray.dtype, ndarray.ndim, ndarray.size = shape, np.dtype(dtype), len(shape), int(np.prod(shape))
+    fake.ndarray = ndarray
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    return ndarray()
+
+
+WRONG_LIBRARY = [
+    ("SpatialConvolution", lambda: nn.SpatialConvolution(2, 3, 3, 3, rng=0), (1, 2, 4, 4), (1, 3, 2, 2)),
+    ("BatchNormalization", lambda: nn.BatchNormalization(3), (4, 3), (4, 3)),
+    ("SoftMax", nn.SoftMax, (2, 3), (2, 3)),
+    ("LogSoftMax", nn.LogSoftMax, (2, 3), (2, 3)),
+]
+
+
+@pytest.mark.parametrize("name, make, xShape, gShape", WRONG_LIBRARY, ids=[w[0] for w in WRONG_LIBRARY])
+def test_a_numpy_conv_batchnorm_or_softmax_refuses_another_librarys_arrays(monkeypatch, name, make, xShape, gShape):
+    module = make()
+    x = np.random.default_rng(0).standard_normal(xShape)
+    module.forward(x)  # the fast path now expects this shape: the class must still be checked
+    other = _fake_cupy_array(monkeypatch, xShape)
+    with pytest.raises(TypeError, match=rf"^{name}.*: input must be a numpy array, got cupy\.ndarray: "
+                                        r"move the module to it with \.cuda\(\)"):
+        module.forward(other)
+    otherGrad = _fake_cupy_array(monkeypatch, gShape)
+    with pytest.raises(TypeError, match=rf"^{name}.*: gradOutput must be a numpy array, got cupy\.ndarray"):
+        module.backward(x, otherGrad)
+
+
+@pytest.mark.parametrize("Criterion", [nn.ClassNLLCriterion, nn.CrossEntropyCriterion], ids=repr)
+def test_a_numpy_classification_criterion_refuses_another_librarys_arrays(monkeypatch, Criterion):
+    criterion = Criterion()
+    x, t = np.zeros((2, 3)), np.array([0, 2])
+    criterion.forward(x, t)
+    other = _fake_cupy_array(monkeypatch, (2, 3))
+    with pytest.raises(TypeError, match=rf"^{Criterion.__name__}: input must be a numpy array, got cupy\.ndarray"):
+        criterion.forward(other, t)
+    otherTarget = _fake_cupy_array(monkeypatch, (2,), np.int64)
+    with pytest.raises(TypeError, match=rf"^{Criterion.__name__}: target must be a numpy array, got cupy\.ndarray"):
+        criterion.forward(x, otherTarget)
+
+
+def test_numpy_input_to_cuda_conv_batchnorm_or_classifiers_is_a_type_error(cuda):
+    for make, xShape in ((lambda: nn.SpatialConvolution(2, 3, 3, 3, rng=0), (2, 4, 4)),
+                         (lambda: nn.BatchNormalization(3), (4, 3)), (nn.SoftMax, (2, 3)), (nn.LogSoftMax, (2, 3))):
+        module = make().cuda()
+        with pytest.raises(TypeError, match=r"input must be a cupy array \(the module is on CUDA\)"):
+            module.forward(np.ones(xShape, np.float32))
+        x = cuda.array(np.random.default_rng(0).standard_normal(xShape), np.float32)
+        y = module.forward(x)
+        with pytest.raises(TypeError, match="gradOutput must be a cupy array"):
+            module.backward(x, np.ones(y.shape, np.float32))
+    for Criterion in (nn.ClassNLLCriterion, nn.CrossEntropyCriterion):
+        with pytest.raises(TypeError, match="target must be a cupy array"):
+            Criterion().cuda().forward(cuda.array(np.zeros((2, 3)), np.float32), np.array([0, 1]))
+
+
+def test_on_cuda_conv_and_batchnorm_input_must_have_the_modules_dtype(cuda):
+    for module, xShape in ((nn.SpatialConvolution(2, 3, 3, 3, rng=0).cuda(), (2, 4, 4)),
+                           (nn.BatchNormalization(3).cuda(), (4, 3))):
+        with pytest.raises(TypeError, match=r"input must be float32 on CUDA \(the module's type torch.CudaTensor\), "
+                                            r"got float64"):
+            module.forward(cuda.array(np.ones(xShape)))

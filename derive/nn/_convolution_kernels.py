@@ -1,4 +1,4 @@
-"""numpy kernels of derive.nn.SpatialConvolution (Torch7's THNN SpatialConvolutionMM.c: patches and matrix products).
+"""Kernels of derive.nn.SpatialConvolution (Torch7's THNN SpatialConvolutionMM.c: patches and matrix products).
 
 Written by hand until the engine generates them; each docstring is the formula the
 kernel computes. x is the input (B, C, H, W), y the output (B, O, oH, oW), g the
@@ -7,11 +7,16 @@ Indices are 0-based: output pixel (i, j) sees input pixel (i dH + p - padH,
 j dW + q - padW) through kernel offset (p, q); pixels outside the input are the zero
 padding. ``columns`` is the im2col matrix of each sample, (B, C kH kW, oH oW): row
 (c, p, q), column (i, j). Loops run over the kH kW kernel offsets only, never over
-pixels or samples; the products are BLAS matrix products. Only operations CuPy also
-has are used.
+pixels or samples; the products are BLAS matrix products. Each kernel runs on the
+array library of its arguments, numpy or CuPy (``xp``, found from the first array),
+with operations both have.
 """
 
 import numpy as np
+
+from ._backend import namespace
+
+ndarray = np.ndarray
 
 
 def _offset_range(offset, pad, stride, size, out_size):
@@ -54,9 +59,10 @@ def convolution_unfold(input, kH, kW, dH, dW, padH, padW, output_shape, columns)
 
 def convolution_update_output(columns, weight, bias, output):
     """y[b, o, (i, j)] = sum_(c, p, q) W[o, (c, p, q)] columns[b, (c, p, q), (i, j)] + b[o]"""
+    xp = np if columns.__class__ is ndarray else namespace(columns)
     B, O = output.shape[:2]
     output_matrices = output.reshape(B, O, -1)
-    np.matmul(weight.reshape(O, -1), columns, out=output_matrices)
+    xp.matmul(weight.reshape(O, -1), columns, out=output_matrices)
     output_matrices += bias.reshape(O, 1)
     return output
 
@@ -66,9 +72,10 @@ def convolution_update_grad_input(grad_output, weight, kH, kW, dH, dW, padH, pad
     gradInput[b, c, i dH + p - padH, j dW + q - padW] += gradColumns[b, (c, p, q), (i, j)]  (col2im)
 
     gradInput is zeroed first; entries that land in the padding are dropped."""
+    xp = np if grad_output.__class__ is ndarray else namespace(grad_output)
     B, O, oH, oW = grad_output.shape
     C = grad_input.shape[1]
-    np.matmul(weight.reshape(O, -1).T, grad_output.reshape(B, O, -1), out=grad_columns)
+    xp.matmul(weight.reshape(O, -1).T, grad_output.reshape(B, O, -1), out=grad_columns)
     patches = grad_columns.reshape(B, C, kH, kW, oH, oW)
     grad_input.fill(0)
     for p, q, out_rows, out_cols, rows, cols in _offsets(grad_input.shape, grad_output.shape,
@@ -80,9 +87,10 @@ def convolution_update_grad_input(grad_output, weight, kH, kW, dH, dW, padH, pad
 def convolution_acc_grad_parameters(columns, grad_output, scale, grad_weight, grad_bias):
     """gradWeight[o, (c, p, q)] += scale * sum_b sum_(i, j) g[b, o, (i, j)] columns[b, (c, p, q), (i, j)];
     gradBias[o] += scale * sum_b sum_(i, j) g[b, o, (i, j)]"""
+    xp = np if columns.__class__ is ndarray else namespace(columns)
     B, O = grad_output.shape[:2]
     grad_matrices = grad_output.reshape(B, O, -1)
-    gradient = np.matmul(grad_matrices, columns.transpose(0, 2, 1)).sum(axis=0)
+    gradient = xp.matmul(grad_matrices, columns.transpose(0, 2, 1)).sum(axis=0)
     if scale != 1:
         gradient *= scale
     grad_weight += gradient.reshape(grad_weight.shape)

@@ -17,6 +17,7 @@ from ._batchnorm_kernels import (
     batchnorm_update_output_evaluate,
     batchnorm_update_output_train,
 )
+from ._backend import namespace
 from .module import Module, check_array, check_grad_output, check_int, check_real, compute_dtype, resized
 
 ndarray = np.ndarray
@@ -42,7 +43,8 @@ class BatchNormalization(Module):
     training forward saved (``save_mean``, ``save_invstd``), as Torch does, with
     the input and gradOutput it is given. ``output`` and ``gradInput`` take the
     input's dtype when it is a floating type, float64 for integer input, and are
-    buffers reused by every later call: copy them to keep them.
+    buffers reused by every later call: copy them to keep them. On CUDA (``cuda()``),
+    input and gradOutput must be CuPy arrays of the module's dtype.
     """
 
     _callCache = ("_inputShape", "_inputDtype")  # cleared by type(): the next call refits the buffers
@@ -111,7 +113,8 @@ class BatchNormalization(Module):
         if self.train:
             mean, invstd = self.save_mean, self.save_invstd
         else:
-            mean, invstd = self.running_mean, 1 / np.sqrt(self.running_var + self.eps)
+            xp = namespace(self.running_var)
+            mean, invstd = self.running_mean, 1 / xp.sqrt(self.running_var + self.eps)
         sums = batchnorm_grad_sums(input, gradOutput, mean, invstd)
         batchnorm_acc_grad_parameters(*sums, scale, self.gradWeight, self.gradBias)
 
@@ -127,9 +130,10 @@ class BatchNormalization(Module):
 
     def _fit(self, input, gradOutput=None) -> None:
         """Cheap check that input (and gradOutput) match the buffers; else validate and refit them."""
-        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
+        home = self._arrayClass
+        if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput is not None
-                and (gradOutput.__class__ is not ndarray or gradOutput.shape != self._inputShape)):
+                and (gradOutput.__class__ is not home or gradOutput.shape != self._inputShape)):
             self._resize(input, gradOutput)
         if gradOutput is not None and self.train and not self._saved:
             raise ValueError(f"{self._name()}: backward in training uses the statistics of the last forward: "
@@ -138,12 +142,19 @@ class BatchNormalization(Module):
     def _resize(self, input, gradOutput=None) -> None:
         """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
         name = self._name()
-        check_array(name, "input", input)
+        check_array(name, "input", input, self._arrayClass)
         if input.ndim != 2 or input.shape[1] != self.nOutput:
             raise ValueError(f"{name}: input must have shape (batch, {self.nOutput}), got {input.shape}")
         dtype = compute_dtype(name, "input", input)
         if gradOutput is not None:
-            check_grad_output(name, gradOutput, input.shape, input.shape)
+            check_grad_output(name, gradOutput, input.shape, input.shape, self._arrayClass)
+        if self._arrayClass is not ndarray:
+            # As Linear on CUDA: arrays of the module's own dtype, nothing cast on the GPU.
+            own = self.running_var.dtype
+            for argument, value in (("input", input), ("gradOutput", gradOutput)):
+                if value is not None and value.dtype != own:
+                    raise TypeError(f"{name}: {argument} must be {own} on CUDA (the module's type "
+                                    f"{self._type}), got {value.dtype}")
         self.output = resized(self.output, input.shape, dtype)
         self.gradInput = resized(self.gradInput, input.shape, dtype)
         self._inputShape, self._inputDtype = input.shape, input.dtype

@@ -18,6 +18,7 @@ from ._convolution_kernels import (
     convolution_update_grad_input,
     convolution_update_output,
 )
+from ._backend import namespace
 from .module import Module, check_array, check_grad_output, check_int, compute_dtype, resized
 
 ndarray = np.ndarray
@@ -39,10 +40,12 @@ class SpatialConvolution(Module):
     again: change the input in place between forward and backward, and call forward
     again. Another array is unfolded anew. ``output`` and ``gradInput`` take the
     input's dtype when it is a floating type, float64 for integer input, and are
-    buffers reused by every later call: copy them to keep them.
+    buffers reused by every later call: copy them to keep them. On CUDA (``cuda()``),
+    input and gradOutput must be CuPy arrays of the parameters' dtype.
     """
 
-    _callCache = ("_inputShape", "_inputDtype", "_outputShape")  # cleared by type(): the next call refits
+    # Cleared by type(): the next call refits the buffers and unfolds its input anew.
+    _callCache = ("_inputShape", "_inputDtype", "_outputShape", "_columnsInput")
 
     def __init__(self, nInputPlane: int, nOutputPlane: int, kW: int, kH: int, dW: int = 1, dH: int = 1,
                  padW: int = 0, padH: int | None = None, rng=None) -> None:
@@ -74,8 +77,10 @@ class SpatialConvolution(Module):
         """
         s = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(self.kW * self.kH * self.nInputPlane)
         rng = np.random.default_rng(rng)
-        self.weight[...] = rng.uniform(-s, s, self.weight.shape)
-        self.bias[...] = rng.uniform(-s, s, self.bias.shape)
+        # Drawn on the CPU whatever the module's type, so a seed gives the same values on CUDA.
+        xp = namespace(self.weight)
+        self.weight[...] = xp.asarray(rng.uniform(-s, s, self.weight.shape))
+        self.bias[...] = xp.asarray(rng.uniform(-s, s, self.bias.shape))
         return self
 
     def updateOutput(self, input: np.ndarray) -> np.ndarray:
@@ -110,15 +115,16 @@ class SpatialConvolution(Module):
 
     def _fit(self, input, gradOutput=None) -> None:
         """Cheap check that input (and gradOutput) match the buffers; else validate and refit them."""
-        if (input.__class__ is not ndarray or input.shape != self._inputShape or input.dtype is not self._inputDtype
+        home = self._arrayClass
+        if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput is not None
-                and (gradOutput.__class__ is not ndarray or gradOutput.shape != self._outputShape)):
+                and (gradOutput.__class__ is not home or gradOutput.shape != self._outputShape)):
             self._resize(input, gradOutput)
 
     def _resize(self, input, gradOutput=None) -> None:
         """Check input (and gradOutput), then fit the buffers to its shape and dtype."""
         name = self._name()
-        check_array(name, "input", input)
+        check_array(name, "input", input, self._arrayClass)
         if input.ndim not in (3, 4):
             raise ValueError(f"{name}: input must have shape ({self.nInputPlane}, H, W) or "
                              f"(batch, {self.nInputPlane}, H, W), got {input.shape}")
@@ -134,14 +140,21 @@ class SpatialConvolution(Module):
         oH, oW = (paddedH - self.kH) // self.dH + 1, (paddedW - self.kW) // self.dW + 1
         outputShape = input.shape[:-3] + (self.nOutputPlane, oH, oW)
         if gradOutput is not None:
-            check_grad_output(name, gradOutput, outputShape, input.shape)
+            check_grad_output(name, gradOutput, outputShape, input.shape, self._arrayClass)
+        if self._arrayClass is not ndarray:
+            # CuPy's matmul writes only into an out= of the product's own dtype (as Linear).
+            for argument, value in (("input", input), ("gradOutput", gradOutput)):
+                if value is not None and value.dtype != self.weight.dtype:
+                    raise TypeError(f"{name}: {argument} must be {self.weight.dtype} on CUDA (the module's type "
+                                    f"{self._type}), got {value.dtype}")
         if input.shape != self._inputShape or dtype != self.columns.dtype:
             batch = input.shape[0] if input.ndim == 4 else 1
             columnsShape = (batch, self.nInputPlane * self.kH * self.kW, oH * oW)
             # New zeros: unfold writes only the entries that come from the input,
             # the padding's zeros stay as they are for input of this shape.
-            self.columns = np.zeros(columnsShape, dtype)
-            self.gradColumns = np.zeros(columnsShape, dtype)
+            xp = namespace(self.output)  # where the module lives
+            self.columns = xp.zeros(columnsShape, dtype)
+            self.gradColumns = xp.zeros(columnsShape, dtype)
             self._columnsInput = None
         self.output = resized(self.output, outputShape, dtype)
         self.gradInput = resized(self.gradInput, input.shape, dtype)

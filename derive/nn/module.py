@@ -83,9 +83,10 @@ def resized(buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.n
     return buffer
 
 
-def check_grad_output(owner: str, gradOutput, outputShape: tuple[int, ...], inputShape: tuple[int, ...]) -> None:
-    """Raise unless gradOutput is a numpy array of exactly the output's shape (nothing is broadcast)."""
-    check_array(owner, "gradOutput", gradOutput)
+def check_grad_output(owner: str, gradOutput, outputShape: tuple[int, ...], inputShape: tuple[int, ...],
+                      arrayClass: type = np.ndarray) -> None:
+    """Raise unless gradOutput is an ``arrayClass`` array of exactly the output's shape (nothing is broadcast)."""
+    check_array(owner, "gradOutput", gradOutput, arrayClass)
     if gradOutput.shape != outputShape:
         raise ValueError(f"{owner}: gradOutput must have shape {outputShape} (the output's, "
                          f"for input {inputShape}), got {gradOutput.shape}")
