@@ -1,5 +1,5 @@
 """BatchNormalization: y = (x - mean) / sqrt(var + eps) * gamma + beta, feature by feature
-(Torch7's nn/BatchNormalization.lua and THNN's BatchNormalization.c, on numpy).
+(Torch7's nn/BatchNormalization.lua and THNN's BatchNormalization.c, on numpy or CuPy).
 
 The input is a batch (N, nOutput), one sample a row. The arithmetic lives in the
 kernels of ``_batchnorm_kernels``.

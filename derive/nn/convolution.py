@@ -1,5 +1,5 @@
 """SpatialConvolution: a 2-D convolution (cross-correlation) over planes
-(Torch7's nn/SpatialConvolution.lua and THNN's SpatialConvolutionMM.c, on numpy).
+(Torch7's nn/SpatialConvolution.lua and THNN's SpatialConvolutionMM.c, on numpy or CuPy).
 
 y[o, i, j] = sum_(c, p, q) W[o, c, p, q] x[c, i dH + p - padH, j dW + q - padW] + b[o]
 (0-based), the input zero outside its H x W. The arithmetic lives in the kernels of
