@@ -669,4 +669,8 @@ def test_on_cuda_conv_and_batchnorm_input_must_have_the_modules_dtype(cuda):
                            (nn.BatchNormalization(3).cuda(), (4, 3))):
         with pytest.raises(TypeError, match=r"input must be float32 on CUDA \(the module's type torch.CudaTensor\), "
                                             r"got float64"):
-            module.forward(cuda.array(np.ones(xShape)))
+            module.forward(cuda.array(np.random.default_rng(0).standard_normal(xShape)))
+        x = cuda.array(np.random.default_rng(0).standard_normal(xShape), np.float32)
+        y = module.forward(x)
+        with pytest.raises(TypeError, match="gradOutput must be float32 on CUDA"):  # after a call of this shape too
+            module.backward(x, cuda.array(np.ones(y.shape)))

@@ -133,7 +133,8 @@ class BatchNormalization(Module):
         home = self._arrayClass
         if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput is not None
-                and (gradOutput.__class__ is not home or gradOutput.shape != self._inputShape)):
+                and (gradOutput.__class__ is not home or gradOutput.shape != self._inputShape
+                     or home is not ndarray and gradOutput.dtype is not self._inputDtype)):  # CUDA: one dtype
             self._resize(input, gradOutput)
         if gradOutput is not None and self.train and not self._saved:
             raise ValueError(f"{self._name()}: backward in training uses the statistics of the last forward: "

@@ -118,7 +118,8 @@ class SpatialConvolution(Module):
         home = self._arrayClass
         if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
                 or gradOutput is not None
-                and (gradOutput.__class__ is not home or gradOutput.shape != self._outputShape)):
+                and (gradOutput.__class__ is not home or gradOutput.shape != self._outputShape
+                     or home is not ndarray and gradOutput.dtype is not self._inputDtype)):  # CUDA: one dtype
             self._resize(input, gradOutput)
 
     def _resize(self, input, gradOutput=None) -> None:
