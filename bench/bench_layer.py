@@ -54,10 +54,10 @@ def engine_against_linear() -> None:
 
 def size_free() -> None:
     def derivation(n_in: int, n_out: int) -> float:
-        from derive.symbolic.layer import _MATRIX_CACHE, gradients
+        from derive.symbolic.layer import _matrix_of, gradients
 
         gradients.cache_clear()
-        _MATRIX_CACHE.clear()
+        _matrix_of.cache_clear()
         start = time.perf_counter()
         derive.layer(TANH, {"x": (n_in,), "W": (n_out, n_in)}, batch=4)
         return time.perf_counter() - start

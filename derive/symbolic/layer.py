@@ -474,11 +474,14 @@ def matrix_of(spec: LayerSpec, gr: Gradient) -> sp.Expr | None:
     """The gradient in matrix form (W^T g, g x^T, G^T X, ...), proved equal to its index
     form entry by entry at a generic index; None where there is none (three or more
     indices, affine indices)."""
-    key = (id(spec), gr.variable.name)
-    if key in _MATRIX_CACHE:
-        return _MATRIX_CACHE[key]
+    return _matrix_of(spec, gr.variable.name)
+
+
+@functools.lru_cache(maxsize=256)  # keyed by the spec itself (by identity), never by a reusable id()
+def _matrix_of(spec: LayerSpec, name: str) -> sp.Expr | None:
     from .matrix_form import entry, matrix_form
 
+    gr = gradients(spec)[name]
     shapes = {a.name: a.shape for a in spec.arrays.values()}
     shapes[grad_output_name(spec)] = spec.output.shape
     sizes = dict(spec.ranges)
@@ -486,11 +489,9 @@ def matrix_of(spec: LayerSpec, gr: Gradient) -> sp.Expr | None:
     form = matrix_form(gr.final, gr.indices, shapes, sizes)
     if form is not None:
         prove(entry(form, gr.indices), gr.final, sizes, f"dJ/d{gr.variable.name} in matrix form")
-    _MATRIX_CACHE[key] = form
     return form
 
 
-_MATRIX_CACHE: dict = {}
 
 
 def _module_calls(spec: LayerSpec):
