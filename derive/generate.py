@@ -52,9 +52,6 @@ class _Writer:
                   for i, r in spec.ranges.items()}
         return ranges
 
-    def _concrete(self, spec: LayerSpec, expr: sp.Expr) -> sp.Expr:
-        return expr.xreplace(spec.sizes)
-
     def _kernel(self, spec: LayerSpec, name: str, args: list[str], body: list[tuple[str, str, sp.Expr, tuple]],
                 doc: str, returns: str | None) -> str:
         """One function: each (target, op, expression, axes) is lowered and assigned (=, +=)."""
@@ -65,7 +62,7 @@ class _Writer:
         first = args[0]
         lines.append(f"xp = np if {first}.__class__ is ndarray else namespace({first})")
         if spec is self.batch:
-            lines.append(f"{BATCH} = {self._sample_array(spec)}.shape[0]")
+            lines.append(f"{BATCH} = {spec.input.name}.shape[0]")
         x = spec.input.name
         sample = SAMPLE if spec is self.batch else None
         if all(shift_invariant(e, x, sample) for _, _, e, _ in body if e.has(sp.IndexedBase(x, real=True))):
@@ -83,7 +80,7 @@ class _Writer:
             expr, axes = expr.xreplace(own), tuple(own[a] for a in axes)
             for index, size in zip(axes, self._shape(spec, target, axes)):
                 lowering.ranges[index] = size
-            code = lowering.result(self._concrete(spec, expr), axes)
+            code = lowering.result(expr.xreplace(spec.sizes), axes)
             lines += lowering.lines
             lowering.lines = []
             if op == "=":
@@ -98,9 +95,6 @@ class _Writer:
             del lines[1]  # the batch size is not needed after all
         body_text = "\n".join(f"    {line}" for line in lines)
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{body_text}\n'
-
-    def _sample_array(self, spec: LayerSpec) -> str:
-        return spec.input.name
 
     def _shape(self, spec, target, axes):
         """The concrete sizes of the array ``target`` is written into ("B" for the batch)."""

@@ -488,7 +488,7 @@ class _IndexBuilder(_Builder):
                 self.range[symbol] = self.sizes.new(size, _size_name(symbol))
             self.given = {k: v for k, v in self.given.items() if k != out_name}
         # First pass: collect every access, to learn index ranges and shapes.
-        self._collect(value, bound=set())
+        self._collect(value)
         self._infer_ranges()
         expr = self.visit(value)
         free = expr.free_symbols & set(self.indices.values())
@@ -532,7 +532,7 @@ class _IndexBuilder(_Builder):
         parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         return tuple(self._affine(p) for p in parts)
 
-    def _collect(self, node: ast.AST, bound: set) -> None:
+    def _collect(self, node: ast.AST) -> None:
         if isinstance(node, ast.Subscript):
             self.see(node.value)
             name = node.value.id
@@ -550,7 +550,7 @@ class _IndexBuilder(_Builder):
                 if not isinstance(arg, ast.Name):
                     raise _fail(arg, f"{node.func.id} runs over index names, got an expression")
                 self._index(arg)
-            self._collect(node.args[0], bound)
+            self._collect(node.args[0])
             return
         if isinstance(node, ast.Call):
             if node.func.id not in FUNCTIONS:
@@ -564,7 +564,7 @@ class _IndexBuilder(_Builder):
             raise _fail(node, "@ belongs to array notation; in index notation write the sum")
         for child in ast.iter_child_nodes(node):
             if not isinstance(child, (ast.Load, ast.operator, ast.unaryop)) and child is not getattr(node, "func", None):
-                self._collect(child, bound)
+                self._collect(child)
 
     def _infer_ranges(self) -> None:
         """Ranges of indices from plain positions in arrays of given shape, then the rest."""
@@ -648,9 +648,9 @@ class _IndexBuilder(_Builder):
         """The size of an axis read at an affine index: written with the indices' sizes when
         its accesses fill it exactly (T + Q - 1 for t + q - 1), else a size of its own."""
         high = _max_symbolic(sub, self.range)
-        if int(high.xreplace(self.sizes.value)) == value and _min(sub) == 1:
+        if int(high.xreplace(self.sizes.value)) == value and _min(sub, self.range, self.sizes.value) == 1:
             return high
-        if int(high.xreplace(self.sizes.value)) > value or _min(sub) < 1:
+        if int(high.xreplace(self.sizes.value)) > value or _min(sub, self.range, self.sizes.value) < 1:
             raise _fail(node, f"{name}[...] at {sub} runs outside its axis {axis + 1} of size {value}")
         return self.sizes.new(value)
 
@@ -715,9 +715,10 @@ def _max_symbolic(expr: sp.Expr, ranges: dict) -> sp.Expr:
     return sp.expand(total)
 
 
-def _min(expr: sp.Expr) -> int:
+def _min(expr: sp.Expr, ranges: dict, values: dict) -> int:
+    """The smallest value of an affine index expression over its indices' ranges."""
     total = expr.as_coeff_add()[0]
     for s in expr.free_symbols:
-        c = expr.coeff(s)
-        total += c if c > 0 else c * 10**9  # a negative coefficient: unbounded below here
+        c = int(expr.coeff(s))
+        total += c if c > 0 else c * int(ranges[s].xreplace(values))
     return int(total)
