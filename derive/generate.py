@@ -176,15 +176,16 @@ class _Writer:
                  f"    inputShape = {sample!r}"]
         if spec.target is not None:
             lines.append(f"    targetShape = {spec.concrete(spec.target.shape)!r}")
+        if params:
+            slots = ", ".join(f"({p.name!r}, 'grad{p.name}')" for p in params)
+            lines += ["    # One flat array for the parameters, one for their gradients: an update is one operation.",
+                      f"    _parameterSlots = ({slots}{',' if len(params) == 1 else ''})"]
         lines += ["", "    def __init__(self, rng=None) -> None:", "        super().__init__()"]
         for p in params:
             shape = spec.concrete(p.shape)
             lines.append(f"        self.{p.name} = np.zeros({shape!r})")
             lines.append(f"        self.grad{p.name} = np.zeros({shape!r})")
         if params:
-            slots = ", ".join(f"({p.name!r}, 'grad{p.name}')" for p in params)
-            lines = lines[:4] + [f"    # One flat array for the parameters, one for their gradients: an update is one operation.",
-                                 f"    _parameterSlots = ({slots}{',' if len(params) == 1 else ''})"] + lines[4:]
             lines += ["        self._flatten()", "        self.reset(rng=rng)", "",
                       "    def reset(self, rng=None):",
                       '        """Draw every parameter in place from U(-s, s), s = 1/sqrt(input size per sample)."""',
@@ -208,7 +209,6 @@ class _Writer:
                   "            return True",
                   f"        raise ValueError(f'{self.name}: {{name}} must have shape {{self.inputShape}} or "
                   f"(batch, *{{self.inputShape}}), got {{input.shape}}')"]
-        names = [spec.input.name] + ([spec.target.name] if spec.target else [])
         param_args = "".join(f", self.{p.name}" for p in params)
         grad_args = "".join(f", self.grad{p.name}" for p in params)
         if spec.is_criterion and spec.target is not None:

@@ -391,7 +391,7 @@ class _ArrayBuilder(_Builder):
         a, b = left.shape, right.shape
         if not a or not b or len(a) > 2 or len(b) > 2:
             raise _fail(node, f"@ takes vectors and matrices, got shapes of {len(a)} and {len(b)} dimensions")
-        self.sizes.unify(a[-1], b[0], node, f"@ needs the inner sizes to agree")
+        self.sizes.unify(a[-1], b[0], node, "@ needs the inner sizes to agree")
         inner = a[-1]
         shape = a[:-1] + b[1:]
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from .calculus import collapse, discharge, equal
-from .derivation import ProofError
+from .calculus import collapse, equal
+from .derivation import Derivation, Grid, Named, ProofError, Result, Section, Step
 from .language import ArrayInfo, LayerSpec
 
 LOSS = sp.Symbol("J")
@@ -294,9 +294,8 @@ def _meaning(spec: LayerSpec, expr: sp.Expr) -> sp.Expr:
                         lambda e: definition(spec, e.indices))
 
 
-def _proved_step(spec: LayerSpec, lhs, chain: tuple, text: str = "") -> "Step":
+def _proved_step(spec: LayerSpec, lhs, chain: tuple, text: str = "") -> Step:
     """A step whose consecutive forms are proved equal (after the first, which names it)."""
-    from .derivation import Step
 
     ranges = dict(spec.ranges)
     for form in chain:
@@ -332,9 +331,8 @@ def _bold(name: str) -> str:
     return rf"\mathbf{{{name}}}"
 
 
-def derivation(spec: LayerSpec, batch: int | None = None) -> "Derivation":
+def derivation(spec: LayerSpec, batch: int | None = None) -> Derivation:
     """The layer's derivation: forward, Jacobians, chain rule, module calls (and the batch)."""
-    from .derivation import Derivation, Result, Section, Step
 
     sections = _sections(spec, "")
     results = _results(spec)
@@ -354,9 +352,8 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> "Derivation":
     return Derivation(title, sections, sizes, results)
 
 
-def _grid(shape: tuple, entry) -> "Grid":
+def _grid(shape: tuple, entry) -> Grid:
     """A vector (as a column) or matrix shown entry by entry; ``entry(indices)`` is 1-based."""
-    from .derivation import Grid
 
     if len(shape) == 1:
         return Grid((shape[0], sp.Integer(1)), lambda r, c: entry((r,)))
@@ -364,12 +361,11 @@ def _grid(shape: tuple, entry) -> "Grid":
 
 
 def _grid_step(spec: LayerSpec, name: str, shape: tuple, forms: list, text: str = "",
-               chain_rule: bool = False) -> "Step":
+               chain_rule: bool = False) -> Step:
     """``name = form_1 = form_2 ...`` for an array of ≤ 2 dimensions, forms being grids (entry
     functions) or matrix expressions; each equality proved at a generic entry, every size.
     With ``chain_rule`` the first equality is the chain rule (dJ/dv as the sum over the
     outputs, or J's definition for a criterion), the one fact taken as given."""
-    from .derivation import Named, Step
     from .matrix_form import entry
 
     generic = tuple(sp.Symbol(f"_e{k}", integer=True, positive=True) for k in range(len(shape)))
@@ -385,7 +381,6 @@ def _grid_step(spec: LayerSpec, name: str, shape: tuple, forms: list, text: str 
 
 
 def _sections(spec: LayerSpec, prefix: str) -> list:
-    from .derivation import Section, Step
 
     grads = gradients(spec)
     y = element(spec.output, spec.indices)
@@ -426,7 +421,7 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
     return sections
 
 
-def _jacobian_grid(spec: LayerSpec, gr: Gradient) -> "Step":
+def _jacobian_grid(spec: LayerSpec, gr: Gradient) -> Step:
     """dy/dx as the tutorial's table of partial derivatives, their values, and its matrix form."""
     from .matrix_form import matrix_form
 
@@ -445,7 +440,7 @@ def _jacobian_grid(spec: LayerSpec, gr: Gradient) -> "Step":
                       "The whole Jacobian, as the tutorial writes it:")
 
 
-def _gradient_grid(spec: LayerSpec, gr: Gradient) -> "Step":
+def _gradient_grid(spec: LayerSpec, gr: Gradient) -> Step:
     """dJ/dv entry by entry, then in matrix form where one exists (W^T g, g x^T, G^T X)."""
     forms = [lambda idx: sp.Derivative(LOSS, element(gr.variable, idx)),
              lambda idx: gr.chain.xreplace(dict(zip(gr.indices, idx))) if not spec.is_criterion
@@ -460,7 +455,6 @@ def _gradient_grid(spec: LayerSpec, gr: Gradient) -> "Step":
 
 
 def _results(spec: LayerSpec) -> dict:
-    from .derivation import Result
 
     out = {}
     for name, gr in gradients(spec).items():
@@ -495,7 +489,6 @@ def _matrix_of(spec: LayerSpec, name: str) -> sp.Expr | None:
 
 
 def _module_calls(spec: LayerSpec):
-    from .derivation import Section, Step
 
     params = spec.parameters
     if not params:
