@@ -1,79 +1,129 @@
-"""Engine speed: derivation cost does not grow with the layer; element-wise proofs are fast.
+"""The layer engine: derivation cost against `derive linear`, size-free cost, and the training
+step of a generated module against the same step hand-written in numpy.
 
-Run by hand: ``python bench/bench_engine.py``.  Prints, in one run:
-- ``derive linear IN OUT`` end to end (a fresh process, median of repeats) at 100000x100000
-  against 2x3 (target: about 1x);
-- derivation + rendering in-process at several sizes against 2x3;
-- the brute element-wise check of every entry of a 64x64 layer (target: under 1 s),
-  against the plain sympy approach (``Matrix.jacobian`` of the expanded layer, row by row).
+Run by hand from the repository root:  python bench/bench_layer.py
+
+Prints, in one run:
+- `derive layer 'y = tanh(W @ x + b)' --shape x=784 --shape W=256,784` against
+  `derive linear 784 256`, fresh processes, interleaved, median (target: at most 1.5x);
+- the same layer's derivation in-process at 1e5 x 1e5 against 2 x 3 (target: at most 1.5x);
+- a training step (forward, zeroGradParameters, backward, updateParameters) of the module
+  `derive layer --module` writes for tanh(W @ x + b) at batch 32, 64 -> 64, against the
+  step hand-written in numpy, interleaved blocks, median per step (target: at most 1.10x).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-import sympy as sp
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import derive  # noqa: E402
+
+TANH = "y = tanh(W @ x + b)"
+BATCH, N_IN, N_OUT, LEARNING_RATE = 32, 64, 64, 0.01
+STEPS, REPEATS = 20, 301
 
 
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
+def cli(*args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "derive.cli", *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def engine_against_linear() -> None:
+    layer = ["layer", TANH, "--shape", "x=784", "--shape", "W=256,784"]
+    linear = ["linear", "784", "256"]
+    ours, theirs = [], []
+    for _ in range(5):  # interleaved: a burst of load elsewhere hits both alike
+        ours.append(cli(*layer))
+        theirs.append(cli(*linear))
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"derive layer tanh 784->256 {a:.2f} s, derive linear 784 256 {b:.2f} s: "
+          f"ratio {a / b:.2f}x (target: at most 1.5x)")
+
+
+def size_free() -> None:
+    def derivation(n_in: int, n_out: int) -> float:
+        from derive.symbolic.layer import _matrix_of, gradients
+
+        gradients.cache_clear()
+        _matrix_of.cache_clear()
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        derive.layer(TANH, {"x": (n_in,), "W": (n_out, n_in)}, batch=4)
+        return time.perf_counter() - start
+    derivation(2, 3)  # sympy's own caches, warmed once for both
+    small = statistics.median(derivation(3, 2) for _ in range(5))
+    large = statistics.median(derivation(100000, 100000) for _ in range(5))
+    print(f"derivation in-process: 2x3 {small:.2f} s, 1e5x1e5 {large:.2f} s: ratio {large / small:.2f}x "
+          "(target: at most 1.5x)")
 
 
-def cli(n_in: int, n_out: int) -> None:
-    subprocess.run([sys.executable, "-m", "derive.cli", "linear", str(n_in), str(n_out)],
-                   check=True, stdout=subprocess.DEVNULL)
+def load_module():
+    source = derive.module_source(TANH, {"x": (N_IN,), "W": (N_OUT, N_IN)}, name="TanhLayer")
+    path = Path(tempfile.mkdtemp()) / "tanh_layer.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("tanh_layer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TanhLayer
 
 
-def plain_jacobian(n_in: int, n_out: int) -> None:
-    """What one writes without the engine: expand y and let Matrix.jacobian differentiate
-    every entry by every variable (dy/dx, dy/dW row by row, dy/db)."""
-    x = sp.Matrix(sp.symbols(f"x1:{n_in + 1}"))
-    b = sp.Matrix(sp.symbols(f"b1:{n_out + 1}"))
-    W = sp.Matrix(n_out, n_in, lambda i, k: sp.Symbol(f"w_{i + 1}_{k + 1}"))
-    y = W * x + b
-    y.jacobian(x)
-    for i in range(n_out):
-        y.jacobian(W[i, :])
-    y.jacobian(b)
+def numpy_step(x, g, W, b, gW, gb, lr):
+    """The step by hand: y = tanh(x W^T + b); dz = g (1 - y^2); gradInput, gradients, descent."""
+    y = np.tanh(x @ W.T + b)
+    gW.fill(0)
+    gb.fill(0)
+    dz = g * (1 - y * y)
+    grad_input = dz @ W
+    gW += dz.T @ x
+    gb += dz.sum(axis=0)
+    W -= lr * gW
+    b -= lr * gb
+    return grad_input
 
 
-def main() -> None:
-    from derive.latex import markdown
-    from derive.symbolic import linear
-    from derive.symbolic.check import check_elements
+def derive_step(layer, x, g, lr):
+    layer.forward(x)
+    layer.zeroGradParameters()
+    grad_input = layer.backward(x, g)
+    layer.updateParameters(lr)
+    return grad_input
 
-    print("derive linear IN OUT, a fresh process each time (median of 5):")
-    small = median_time(lambda: cli(2, 3), 5)
-    big = median_time(lambda: cli(100000, 100000), 5)
-    print(f"  2x3 {small:.3f} s, 100000x100000 {big:.3f} s, ratio {big / small:.2f}x "
-          "(target: about 1x)")
 
-    print("derivation + markdown in-process (median of 5), ratio to 2x3:")
-    base = median_time(lambda: markdown(linear(2, 3, batch=4)), 5)
-    for size in (64, 1000, 100000):
-        t = median_time(lambda: markdown(linear(size, size, batch=size)), 5)
-        print(f"  {size}x{size} batch {size}: {t * 1e3:.1f} ms, ratio {t / base:.2f}x")
-
-    print("every element of a 64x64 layer proved (brute element-wise check):")
-    check_elements(3, 3)  # warm sympy's caches of the machinery, not of the 64x64 layer
-    t_check = median_time(lambda: check_elements(64, 64), 3)
-    t_check_small = median_time(lambda: check_elements(2, 3), 3)
-    print(f"  64x64 {t_check:.2f} s (target: under 1 s), "
-          f"ratio to 2x3 {t_check / t_check_small:.1f}x")
-    print("plain sympy Matrix.jacobian of the expanded layer (once; slow):")
-    t_plain_small = median_time(lambda: plain_jacobian(3, 2), 1)
-    t_plain = median_time(lambda: plain_jacobian(64, 64), 1)
-    print(f"  64x64 {t_plain:.1f} s; derive is {t_plain / t_check:.0f}x faster "
-          f"(2x3: {t_plain_small * 1e3:.0f} ms)")
+def training_step() -> None:
+    Layer = load_module()
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((BATCH, N_IN)), rng.standard_normal((BATCH, N_OUT))
+    layer = Layer(rng=1)
+    W, b = layer.W.copy(), layer.b.copy()
+    gW, gb = np.zeros_like(W), np.zeros_like(b)
+    np.testing.assert_allclose(derive_step(layer, x, g, 0.0), numpy_step(x, g, W, b, gW, gb, 0.0))
+    ours, theirs = [], []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for _ in range(STEPS):
+            derive_step(layer, x, g, LEARNING_RATE)
+        ours.append((time.perf_counter() - start) / STEPS)
+        start = time.perf_counter()
+        for _ in range(STEPS):
+            numpy_step(x, g, W, b, gW, gb, LEARNING_RATE)
+        theirs.append((time.perf_counter() - start) / STEPS)
+    a, b_ = statistics.median(ours), statistics.median(theirs)
+    print(f"training step tanh(W x + b), batch {BATCH}, {N_IN}->{N_OUT}: derive {a * 1e6:.1f} us, "
+          f"numpy {b_ * 1e6:.1f} us: ratio {a / b_:.3f}x (target: at most 1.10x)")
 
 
 if __name__ == "__main__":
-    main()
+    engine_against_linear()
+    size_free()
+    training_step()

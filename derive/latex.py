@@ -22,7 +22,6 @@ from .symbolic.derivation import (
     Scaled,
     Step,
     Transposed,
-    shape_of,
 )
 
 #: Matrices and vectors with at most this many rows (columns) are shown whole; larger
@@ -36,32 +35,13 @@ CONVENTION = (
     r"of the scalar loss $J$ with respect to an array has that array's shape."
 )
 
-# Names of matrix symbols and element bases, as the tutorial writes them.
+# Names of matrix symbols, as the tutorial writes them.
 _MATRIX_NAMES = {
     "g": r"\frac{\partial J}{\partial \mathbf{y}}",
     "G": r"\frac{\partial J}{\partial \mathbf{Y}}",
-    "yhat": r"\hat{\mathbf{y}}",
-    "Yhat": r"\hat{\mathbf{Y}}",
 }
-_ELEMENT_NAMES = {"yhat": r"\hat{y}", "Yhat": r"\hat{Y}", "w1": "w^{(1)}", "w2": "w^{(2)}",
-                  "b1": "b^{(1)}", "b2": "b^{(2)}", "h1": "h^{(1)}", "h2": "h^{(2)}"}
 _GRADIENT_OF = {"g": "y", "G": "Y"}
-_SYMBOL_NAMES = {
-    "eta": r"\eta",
-    "scale": r"\mathrm{scale}",
-    "Delta_W": r"\Delta_\mathbf{W}",
-    "Delta_b": r"\Delta_\mathbf{b}",
-    "dJ_dW": r"\frac{\partial J}{\partial \mathbf{W}}",
-    "dJ_db": r"\frac{\partial J}{\partial \mathbf{b}}",
-    "W": r"\mathbf{W}",
-    "b": r"\mathbf{b}",
-    "x_vec": r"\mathbf{x}",
-    "y_vec": r"\mathbf{y}",
-    "g_vec": r"\frac{\partial J}{\partial \mathbf{y}}",
-    "X_vec": r"\mathbf{X}",
-    "Y_vec": r"\mathbf{Y}",
-    "G_vec": r"\frac{\partial J}{\partial \mathbf{Y}}",
-}
+_SYMBOL_NAMES = {"eta": r"\eta", "scale": r"\mathrm{scale}"}
 
 
 def shown(count: int) -> list[int | None]:
@@ -80,11 +60,14 @@ def number(value: float) -> str:
 class BlogPrinter(LatexPrinter):
     """sympy's LaTeX printer with the tutorial's notation and truncated finite sums."""
 
-    def __init__(self, sizes: dict[sp.Symbol, int] | None = None, decimals: int | None = None) -> None:
+    def __init__(self, sizes: dict[sp.Symbol, int] | None = None, decimals: int | None = None,
+                 names: dict[str, str] | None = None) -> None:
         super().__init__({"mul_symbol": None})
         self.sizes = sizes or {}
         # Fixed decimals for floats (Torch prints 4: -0.1080, not -0.108); None: shortest form.
         self.decimals = decimals
+        # How elements of an array are written (W -> w, as the tutorial's w_{12}).
+        self.names = names or {}
 
     def doprint(self, expr) -> str:
         return super().doprint(sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr)
@@ -101,7 +84,9 @@ class BlogPrinter(LatexPrinter):
         if name.startswith("\\"):  # named in LaTeX already (sigma'(h_1))
             return name
         base, _, sub = name.partition("_")
-        return rf"\mathbf{{{base}}}_{{{sub}}}" if sub else rf"\mathbf{{{name}}}"
+        if not sub:  # W2 is W_2, as the tutorial numbers layers
+            base, sub = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
+        return rf"\mathbf{{{base}}}_{{{sub}}}" if sub and base else rf"\mathbf{{{name}}}"
 
     def _print_DiagMatrix(self, expr):
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
@@ -118,7 +103,8 @@ class BlogPrinter(LatexPrinter):
         return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
 
     def _print_OneMatrix(self, expr):
-        return r"\mathbf{1}"
+        rows, cols = expr.shape
+        return r"\mathbf{1}^{T}" if rows == 1 and cols != 1 else r"\mathbf{1}"  # a row of ones: 1^T x
 
     def _print_Identity(self, expr):
         return r"\mathbf{I}"
@@ -131,8 +117,11 @@ class BlogPrinter(LatexPrinter):
                         else self._print(a) for a in args)
 
     def _print_HadamardProduct(self, expr):
+        # as Torch writes it: the incoming gradient first, sums last (g (.) y (.) (1 - y))
+        factors = sorted(expr.args, key=lambda a: (not (isinstance(a, sp.MatrixSymbol) and a.name in _GRADIENT_OF),
+                                                   isinstance(a, sp.MatAdd)))
         return r" \odot ".join(rf"\left({self._print(a)}\right)" if isinstance(a, (sp.MatAdd, sp.MatMul))
-                               else self._print(a) for a in expr.args)
+                               else self._print(a) for a in factors)
 
     def _print_HadamardPower(self, expr):
         base = self._print(expr.base)
@@ -165,8 +154,9 @@ class BlogPrinter(LatexPrinter):
         name = expr.base.name
         sub = self._indices(expr.indices)
         if name in _GRADIENT_OF:
-            return rf"\frac{{\partial J}}{{\partial {_GRADIENT_OF[name]}_{{{sub}}}}}"
-        return f"{_ELEMENT_NAMES.get(name, name)}_{{{sub}}}"
+            output = _GRADIENT_OF[name]
+            return rf"\frac{{\partial J}}{{\partial {self.names.get(output, output)}_{{{sub}}}}}"
+        return f"{self.names.get(name, name)}_{{{sub}}}"
 
     def _print_Pow(self, expr, exp=None):
         if isinstance(expr.base, sp.Indexed) and expr.exp.is_Integer and expr.exp > 0:
@@ -238,7 +228,7 @@ class BlogPrinter(LatexPrinter):
         if any((f.is_Pow and f.exp.is_negative) or (f.is_Rational and not f.is_Integer)
                for f in factors):
             return super()._print_Mul(expr)  # a quotient: sympy's \frac
-        factors.sort(key=_factor_rank)
+        factors.sort(key=lambda f: _factor_rank(f, self.names))
         return " ".join(self._print_factor(f) for f in factors)
 
     def _print_factor(self, f) -> str:
@@ -291,16 +281,18 @@ def _is_bias(term) -> bool:
     return isinstance(term, sp.Indexed) and term.base.name in ("b", "b1", "b2")
 
 
-def _factor_rank(f) -> float:
-    """Order of factors in a product: dJ/dy_j first, then delta, w, then inputs."""
+def _factor_rank(f, names: dict[str, str]) -> float:
+    """Order of factors in a product: dJ/dy_j first, then delta, w, then inputs (an array
+    is ranked by the name its elements are written with: W's by w)."""
     if f.is_number:
         return 0
     if isinstance(f, sp.Symbol) and f.name in ("eta", "scale"):
         return 1
     if isinstance(f, sp.Indexed):
         # In a stack, the order of the chain rule: dJ/dy, W2, f'(h1), W1, x.
+        name = f.base.name.lower() if f.base.name in names else f.base.name
         return {"g": 2, "G": 2, "X": 5, "w": 6, "w2": 6, "h2": 6.5, "y": 6.5, "Y": 6.5, "w1": 8, "x": 9,
-                "h1": 9}.get(f.base.name, 10)
+                "h1": 9}.get(name, 10)
     if isinstance(f, sp.KroneckerDelta):
         return 3
     if isinstance(f, sp.Add):
@@ -406,7 +398,7 @@ def markdown(derivation: Derivation, heading_level: int = 1, decimals: int | Non
 
     ``decimals``: print every number with that many (a worked example's, as its source prints them).
     """
-    printer = BlogPrinter(derivation.sizes, decimals)
+    printer = BlogPrinter(derivation.sizes, decimals, derivation.names)
     hashes = "#" * heading_level
     parts = [f"{hashes} {derivation.title}", CONVENTION]
     for section in derivation.sections:
@@ -423,7 +415,8 @@ def markdown(derivation: Derivation, heading_level: int = 1, decimals: int | Non
 
 def summary(derivation: Derivation) -> dict:
     """Each result's shape (concrete), LaTeX and matrix-form expression, for JSON output."""
-    printers = {False: BlogPrinter(derivation.sizes), True: ElementwisePrinter(derivation.sizes)}
+    printers = {False: BlogPrinter(derivation.sizes, names=derivation.names),
+                True: ElementwisePrinter(derivation.sizes, names=derivation.names)}
     out = {"title": derivation.title, "convention": "numerator layout",
            "sizes": {str(k): v for k, v in derivation.sizes.items()}, "results": {}}
     for name, result in derivation.results.items():
@@ -438,7 +431,7 @@ def summary(derivation: Derivation) -> dict:
 
 def document(derivation: Derivation) -> str:
     """A standalone LaTeX document (amsmath only) that pdflatex compiles."""
-    printer = BlogPrinter(derivation.sizes)
+    printer = BlogPrinter(derivation.sizes, names=derivation.names)
     parts = [
         r"\documentclass{article}",
         r"\usepackage{amsmath}",

@@ -245,7 +245,26 @@ def normal_form(expr: sp.Expr) -> sp.Expr:
     factors, where a constant stands, what the summation index is called) get the same
     normal form.
     """
-    return _rename(_linear(expr), 0)
+    return _rename(_flatten(_linear(expr)), 0)
+
+
+def _flatten(expr: sp.Expr) -> sp.Expr:
+    """sum_i a_i sum_j b_ij as one sum over (i, j), its ranges in a fixed order: finite sums
+    over independent ranges may be taken in any order, so both nestings read the same."""
+    def merge(s: sp.Sum) -> sp.Expr:
+        factors = sp.Mul.make_args(s.function)
+        bound = {v for v, _, _ in s.limits}
+        nested = [f for f in factors if isinstance(f, sp.Sum)
+                  and not any(bound & (lo.free_symbols | hi.free_symbols) for _, lo, hi in f.limits)]
+        if len(nested) != 1:
+            return s
+        inner = nested[0]
+        rest = sp.Mul(*(f for f in factors if f is not inner))
+        limits = sorted(inner.limits + s.limits, key=lambda limit: (sp.default_sort_key(limit[1]),
+                                                                   sp.default_sort_key(limit[2])))
+        return sp.Sum(rest * inner.function, *limits)
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), merge)
 
 
 def _linear(expr: sp.Expr) -> sp.Expr:
@@ -273,17 +292,21 @@ def _sum_terms(body: sp.Expr, var, low, high) -> sp.Expr:
     return sp.Add(*out)
 
 
-def _rename(expr: sp.Expr, depth: int) -> sp.Expr:
+def _rename(expr: sp.Expr, depth: int, prefix: str = "_b") -> sp.Expr:
     if isinstance(expr, sp.Sum):
         function, limits = expr.function, []
         for k, (var, low, high) in enumerate(expr.limits):
-            new = sp.Symbol(f"_b{depth}_{k}", integer=True, positive=True)
+            new = sp.Symbol(f"{prefix}{depth}_{k}", integer=True, positive=True)
             function = function.xreplace({var: new})
             limits.append((new, low, high))
-        return sp.Sum(_rename(function, depth + 1), *limits)
+        return sp.Sum(_rename(function, depth + 1, prefix), *limits)
     if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol)):
         return expr
-    return expr.func(*(_rename(a, depth) for a in expr.args))
+    if isinstance(expr, sp.Function):
+        # a sum inside a function's argument is named for its place in the argument, not
+        # for how many sums enclose the call (which differs between equal forms)
+        return expr.func(*(_rename(a, 0, f"{prefix}f_") for a in expr.args))
+    return expr.func(*(_rename(a, depth, prefix) for a in expr.args))
 
 
 def equal(a: sp.Expr, b: sp.Expr) -> bool:

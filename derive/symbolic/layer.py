@@ -19,12 +19,13 @@ cost does not grow with the sizes shown.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from .calculus import collapse, equal
-from .derivation import Derivation, Grid, Named, ProofError, Result, Section, Step
+from .derivation import Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed
 from .language import ArrayInfo, LayerSpec
 
 LOSS = sp.Symbol("J")
@@ -328,6 +329,10 @@ def _frac(top: str, bottom: str) -> str:
 
 
 def _bold(name: str) -> str:
+    """An array's name in bold, a layer's number as a subscript (W2: W_2)."""
+    letters = name.rstrip("0123456789")
+    if letters and letters != name:
+        return rf"\mathbf{{{letters}}}_{{{name[len(letters):]}}}"
     return rf"\mathbf{{{name}}}"
 
 
@@ -349,7 +354,29 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> Derivation:
         sizes[BATCH] = batch
         title += f", batch of {batch}"
     sections.append(_module_calls(spec))
-    return Derivation(title, sections, sizes, results)
+    names = element_names(spec)
+    if batch is not None:
+        names.update(element_names(batch_spec(spec)))
+    return Derivation(title, sections, sizes, results, names)
+
+
+def element_names(spec: LayerSpec) -> dict[str, str]:
+    """How the elements of the spec's arrays are written, as the tutorial does: a matrix
+    W has elements w_{ij}, W1 has w^{(1)}_{ij}, b1 has b^{(1)}_i. A name keeps its own
+    letter where the written form would be another array's or an index's."""
+    taken = set(spec.arrays) | _used_names(spec)
+    written = {}
+    for name in spec.arrays:
+        match = re.fullmatch(r"([A-Za-z])(\d*)", name)
+        if match is None or (name.islower() and not match.group(2)):
+            continue
+        letter, digits = match.group(1).lower(), match.group(2)
+        if letter != match.group(1) and (letter in taken or letter + digits in taken):
+            continue
+        written[name] = letter + (f"^{{({digits})}}" if digits else "")
+    if len(set(written.values())) != len(written):  # W1 and w1 both: keep both names
+        return {}
+    return written
 
 
 def _grid(shape: tuple, entry) -> Grid:
@@ -373,11 +400,57 @@ def _grid_step(spec: LayerSpec, name: str, shape: tuple, forms: list, text: str 
     ranges.update(zip(generic, shape))
 
     def at(form):
-        return entry(form, generic) if isinstance(form, sp.Basic) else form(generic)
+        if isinstance(form, sp.Basic):
+            return entry(form, generic)
+        if callable(form):
+            return form(generic)
+        return _form_entry(form, generic[0], generic[1] if len(generic) == 2 else sp.Integer(1))
     for a, b in list(zip(forms, forms[1:]))[1 if chain_rule else 0:]:
         prove(_meaning(spec, at(a)), _meaning(spec, at(b)), ranges | _index_ranges(spec, at(a), at(b)), name)
-    shown = [f if isinstance(f, sp.Basic) else _grid(shape, f) for f in forms]
+    shown = [_grid(shape, f) if callable(f) else f for f in forms]
     return Step(Named(name, shown[0]), tuple(shown), text)
+
+
+def _form_entry(form, r: sp.Expr, c: sp.Expr) -> sp.Expr:
+    """The (r, c) entry of a displayed form (grids, their transposes, products and sums)."""
+    from .derivation import shape_of
+
+    if isinstance(form, Grid):
+        return form.entry(r, c)
+    if isinstance(form, Transposed):
+        return _form_entry(form.grid, c, r)
+    if isinstance(form, Plus):
+        return sp.Add(*(_form_entry(t, r, c) for t in form.terms))
+    if isinstance(form, Product):
+        first, *rest = form.factors
+        if not rest:
+            return _form_entry(first, r, c)
+        k = sp.Dummy("k", integer=True, positive=True)
+        return sp.Sum(_form_entry(first, r, k) * _form_entry(Product(tuple(rest)), k, c),
+                      (k, 1, shape_of(first)[1]))
+    raise TypeError(f"no entries for {type(form).__name__}")
+
+
+def _operands(spec: LayerSpec, form: sp.Expr):
+    """A matrix form with each array shown as its grid of elements ([W][x] + [b]), or None
+    where the form holds anything else (ones, functions, element-wise products)."""
+    if isinstance(form, sp.MatrixSymbol):
+        array = spec.arrays.get(form.name)
+        if array is not None:
+            return _grid(array.shape, lambda idx: element(array, idx))
+        if form.name == grad_output_name(spec):
+            base = sp.IndexedBase(form.name, real=True)
+            return _grid(spec.output.shape, lambda idx: base[tuple(idx)])
+        return None
+    if isinstance(form, sp.Transpose):
+        inner = _operands(spec, form.arg)
+        return Transposed(inner) if isinstance(inner, Grid) else None
+    if isinstance(form, (sp.MatMul, sp.MatAdd)):
+        parts = [_operands(spec, a) for a in form.args]
+        if any(p is None for p in parts):
+            return None
+        return Product(tuple(parts)) if isinstance(form, sp.MatMul) else Plus(tuple(parts))
+    return None
 
 
 def _sections(spec: LayerSpec, prefix: str) -> list:
@@ -385,10 +458,16 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
     grads = gradients(spec)
     y = element(spec.output, spec.indices)
     forward_steps = [Step(y, (spec.expr,), relation="def")]
+    if spec.is_criterion and forward_matrix(spec) is not None:  # proved by forward_matrix
+        forward_steps = [Step(y, (spec.expr, forward_matrix(spec)), relation="def")]
     if 1 <= len(spec.indices) <= 2:  # the whole output, as the tutorial writes it
+        form = forward_matrix(spec)
+        whole = [lambda idx: element(spec.output, idx)] if form is None else [form]
+        operands = None if form is None else _operands(spec, form)
+        if operands is not None and isinstance(operands, (Product, Plus)):
+            whole.append(operands)
         forward_steps.append(_grid_step(spec, _bold(spec.output.name), spec.output.shape,
-                                        [lambda idx: element(spec.output, idx),
-                                         lambda idx: definition(spec, idx)], "The whole output:"))
+                                        whole + [lambda idx: definition(spec, idx)], "The whole output:"))
     forward = Section(prefix + "Forward pass",
                       "The output, element by element:" if spec.indices else "The loss:", forward_steps)
     sections = [forward]
@@ -398,11 +477,15 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
         if spec.is_criterion:
             chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v),
                                             (sp.Derivative(spec.expr, v), gr.index_form)))
+            if len(gr.indices) <= 2:
+                chain_steps.append(_gradient_grid(spec, gr))
             continue
         jac_steps.append(_proved_step(spec, sp.Derivative(y, v),
                                       (sp.Derivative(spec.expr, v), gr.jacobian)))
         if len(spec.indices) == 1 and len(gr.indices) == 1:  # vector by vector: the m x n table
             jac_steps.append(_jacobian_grid(spec, gr))
+        elif len(spec.indices) == 1 and len(gr.indices) == 2:
+            jac_steps.extend(_jacobian_slice(spec, gr))
         chain = (gr.chain, gr.index_form) + ((gr.output_form,) if gr.output_form is not None else ())
         chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v), chain))
         if len(gr.indices) <= 2:
@@ -431,23 +514,80 @@ def _jacobian_grid(spec: LayerSpec, gr: Gradient) -> Step:
     forms = [lambda idx: sp.Derivative(element(spec.output, idx[:1]), v_of(idx[1])),
              lambda idx: sp.Derivative(definition(spec, idx[:1]), v_of(idx[1])),
              lambda idx: gr.jacobian.xreplace({i: idx[0], k: idx[1]})]
-    shapes = {a.name: a.shape for a in spec.arrays.values()}
-    sizes = dict(spec.ranges) | {k: gr.variable.shape[0]}
-    form = matrix_form(gr.jacobian, (i, k), shapes, sizes)
+    form = _jacobian_matrix(spec, gr.variable.name)
     if form is not None:
         forms.append(form)
     return _grid_step(spec, _frac(_bold(spec.output.name), _bold(gr.variable.name)), shape, forms,
                       "The whole Jacobian, as the tutorial writes it:")
 
 
+@functools.lru_cache(maxsize=256)  # keyed by the spec itself, as _matrix_of
+def _jacobian_matrix(spec: LayerSpec, name: str) -> sp.Expr | None:
+    """dy/dv in matrix form (numerator layout: W, I, diag-free Hadamard forms) for a vector
+    output and a vector v, proved equal to its index form; None where there is none."""
+    from .matrix_form import entry, matrix_form
+
+    gr = gradients(spec)[name]
+    if spec.is_criterion or len(spec.indices) != 1 or len(gr.indices) != 1:
+        return None
+    axes = spec.indices + gr.indices
+    sizes = dict(spec.ranges) | {gr.indices[0]: gr.variable.shape[0]}
+    form = matrix_form(gr.jacobian, axes, {a.name: a.shape for a in spec.arrays.values()}, sizes)
+    if form is None:
+        return None
+    try:
+        prove(entry(form, axes), gr.jacobian, sizes, f"d{spec.output.name}/d{name} in matrix form")
+    except ProofError:
+        return None
+    return form
+
+
+def _jacobian_slice(spec: LayerSpec, gr: Gradient) -> list[Step]:
+    """dy/dW of a vector output by a matrix whose rows each feed one output (dy_i/dw_jk =
+    delta_ij f_k): its non-zero slice j = i, the m x n table the tutorial shows as dy/dW."""
+    from .matrix_form import matrix_form
+
+    (i,), (j, k) = spec.indices, gr.indices
+    deltas = [f for f in sp.Mul.make_args(gr.jacobian) if isinstance(f, sp.KroneckerDelta)]
+    if len(deltas) != 1 or set(deltas[0].args) != {i, j} or gr.variable.shape[0] != spec.output.shape[0]:
+        return []
+    value = gr.jacobian.xreplace({deltas[0]: sp.Integer(1)}).xreplace({j: i})
+    if value.has(j) or value == 0:
+        return []
+    name = gr.variable.name
+    w_of = lambda idx: element(gr.variable, idx)  # noqa: E731 - the variable's element (i, k)
+    forms = [lambda idx: sp.Derivative(element(spec.output, idx[:1]), w_of(idx)),
+             lambda idx: sp.Derivative(definition(spec, idx[:1]), w_of(idx)),
+             lambda idx: value.xreplace({i: idx[0], k: idx[1]})]
+    shapes = {a.name: a.shape for a in spec.arrays.values()}
+    form = matrix_form(value, (i, k), shapes, dict(spec.ranges) | {k: gr.variable.shape[1]})
+    if form is not None:
+        forms.append(form)
+    text = (rf"$\partial \mathbf{{{spec.output.name}}} / \partial \mathbf{{{name}}}$ has three indices: "
+            rf"its only non-zero entries have ${j} = {i}$. That slice is the table the tutorial "
+            rf"shows as $\partial \mathbf{{{spec.output.name}}} / \partial \mathbf{{{name}}}$ "
+            "(every other entry is 0):")
+    step = _grid_step(spec, "", gr.variable.shape, forms, text)
+    return [Step(step.chain[0], step.chain[1:], text)]
+
+
 def _gradient_grid(spec: LayerSpec, gr: Gradient) -> Step:
     """dJ/dv entry by entry, then in matrix form where one exists (W^T g, g x^T, G^T X)."""
     forms = [lambda idx: sp.Derivative(LOSS, element(gr.variable, idx)),
              lambda idx: gr.chain.xreplace(dict(zip(gr.indices, idx))) if not spec.is_criterion
-             else sp.Derivative(spec.expr, element(gr.variable, idx)),
-             lambda idx: gr.final.xreplace(dict(zip(gr.indices, idx)))]
+             else sp.Derivative(spec.expr, element(gr.variable, idx))]
+    if len(spec.indices) == 1 and len(gr.indices) == 1 and not spec.is_criterion:
+        # the tutorial's (dy/dx)^T dJ/dy: the Jacobian's table transposed, times g
+        y, g = spec.output, sp.IndexedBase(grad_output_name(spec), real=True)
+        table = Grid(spec.output.shape + gr.variable.shape,
+                     lambda r, c: sp.Derivative(element(y, (r,)), element(gr.variable, (c,))))
+        forms.append(Product((Transposed(table), _grid(y.shape, lambda idx: g[idx]))))
+    forms.append(lambda idx: gr.final.xreplace(dict(zip(gr.indices, idx))))
     form = matrix_of(spec, gr)
     if form is not None:
+        operands = _operands(spec, form)
+        if isinstance(operands, Product) and not isinstance(forms[2], Product):
+            forms.append(operands)  # g x^T as the tutorial multiplies it: [g][x]^T
         forms.append(form)
     return _grid_step(spec, _frac("J", _bold(gr.variable.name)), gr.variable.shape, forms,
                       "Every entry, then the whole array" + (" in matrix form ($\\odot$: element-wise "
@@ -455,13 +595,34 @@ def _gradient_grid(spec: LayerSpec, gr: Gradient) -> Step:
 
 
 def _results(spec: LayerSpec) -> dict:
-
+    """The Jacobians dy/dv (matrix form where there is one, else the index form; not for a
+    criterion) and the gradients dJ/dv (likewise), by name."""
     out = {}
+    y = spec.output
+    for name, gr in ({} if spec.is_criterion else gradients(spec)).items():
+        form = _jacobian_matrix(spec, name)
+        out[f"d{y.name}/d{name}"] = Result(_frac(_bold(y.name), _bold(name)),
+                                           form if form is not None else gr.jacobian, y.shape + gr.variable.shape)
     for name, gr in gradients(spec).items():
         form = matrix_of(spec, gr)
         out[f"dJ/d{name}"] = Result(_frac("J", _bold(name)), form if form is not None else gr.final,
                                     gr.variable.shape)
     return out
+
+
+@functools.lru_cache(maxsize=256)  # keyed by the spec itself, as _matrix_of
+def forward_matrix(spec: LayerSpec) -> sp.Expr | None:
+    """The output in matrix form (W x + b, X W^T + 1 b^T, sigma(x)), proved equal to its
+    element; None where there is none (a criterion, three or more indices, ...)."""
+    from .matrix_form import entry, matrix_form
+
+    if len(spec.indices) > 2:
+        return None
+    shapes = {a.name: a.shape for a in spec.arrays.values()}
+    form = matrix_form(spec.expr, spec.indices, shapes, dict(spec.ranges))
+    if form is not None:
+        prove(entry(form, spec.indices), spec.expr, dict(spec.ranges), "the forward pass in matrix form")
+    return form
 
 
 def matrix_of(spec: LayerSpec, gr: Gradient) -> sp.Expr | None:
@@ -481,30 +642,37 @@ def _matrix_of(spec: LayerSpec, name: str) -> sp.Expr | None:
     sizes = dict(spec.ranges)
     sizes.update(zip(gr.indices, gr.variable.shape))
     form = matrix_form(gr.final, gr.indices, shapes, sizes)
-    if form is not None:
+    if form is None:
+        return None
+    try:
         prove(entry(form, gr.indices), gr.final, sizes, f"dJ/d{gr.variable.name} in matrix form")
+    except ProofError:
+        return None  # a form the prover cannot settle is not shown
     return form
 
 
 
 
-def _module_calls(spec: LayerSpec):
-
+def _module_calls(spec: LayerSpec) -> Section:
+    """What the tutorial's three calls do with the gradients: zeroGradParameters, backward
+    (updateGradInput + accGradParameters, which adds scale times each gradient) and
+    updateParameters(learningRate)."""
     params = spec.parameters
     if not params:
-        return Section("Module calls", "The layer has no parameters: backward is updateGradInput alone.")
-    eta, scale = sp.Symbol("eta"), sp.Symbol("scale")
-    steps = []
-    for p in params:
-        delta = sp.Symbol(f"Delta_{p.name}")
-        steps.append(Step(delta, (sp.Integer(0),), "`zeroGradParameters`, `accGradParameters` "
-                          "(adds scale times the gradient) and `updateParameters(learningRate)`:", "<-"))
-    for p in params:
-        delta, grad = sp.Symbol(f"Delta_{p.name}"), sp.Symbol(f"dJ_d{p.name}")
-        steps.append(Step(delta, (sp.Add(delta, sp.Mul(scale, grad, evaluate=False), evaluate=False),),
-                          steps[0].text, "<-"))
-    for p in params:
-        delta, param = sp.Symbol(f"Delta_{p.name}"), sp.Symbol(p.name)
-        steps.append(Step(param, (sp.Add(param, sp.Mul(-1, eta, delta, evaluate=False), evaluate=False),),
-                          steps[0].text, "<-"))
-    return Section("Module calls", r"$\Delta$ is the accumulated gradient of each parameter.", steps)
+        return Section("Module calls", "The layer has no parameters: `backward` is `updateGradInput` alone, "
+                       f"which computes ${_frac('J', _bold(spec.input.name))}$.")
+    delta = {p.name: rf"\Delta_{{{_bold(p.name)}}}" for p in params}
+    zero = "First, `zeroGradParameters` clears the accumulated gradients:"
+    add = (f"Then `backward` = `updateGradInput` (which computes ${_frac('J', _bold(spec.input.name))}$) "
+           "+ `accGradParameters`, which adds $\\mathrm{scale}$ times the gradients ($\\mathrm{scale}$ "
+           "is `backward`'s third argument, 1 unless given):")
+    step = ("Last, `updateParameters(learningRate)` takes a step of gradient descent, $\\eta$ being "
+            "the learning rate:")
+    steps = [Step(Named(delta[p.name], None), (Named("0", None),), zero, "<-") for p in params]
+    steps += [Step(Named(delta[p.name], None), (Named(rf"{delta[p.name]} + \mathrm{{scale}} "
+                                                      rf"{_frac('J', _bold(p.name))}", None),), add, "<-")
+              for p in params]
+    steps += [Step(Named(_bold(p.name), None), (Named(rf"{_bold(p.name)} - \eta {delta[p.name]}", None),),
+                   step, "<-") for p in params]
+    return Section("Module calls", "What the three calls of the tutorial do with these gradients "
+                   "($\\Delta$ is a parameter's accumulated gradient).", steps)

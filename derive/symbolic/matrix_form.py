@@ -40,16 +40,19 @@ def matrix_form(expr: sp.Expr, axes: tuple, shapes: dict[str, tuple], sizes: dic
         return None
     try:
         reader = _Reader(shapes, dict(sizes), tuple(axes))
-        m = reader.read(expr)
+        m = reader.read(sp.factor_terms(expr))  # 2x/n - 2t/n read as (2/n)(x - t)
         return _as(m, tuple(axes), reader).expr
     except _NoForm:
         return None
+    except (NotImplementedError, TypeError):
+        return None  # sympy has no matrix expression for it (log of a 1 x 1 product)
 
 
 class _Reader:
     def __init__(self, shapes, sizes, order: tuple = ()) -> None:
         self.shapes, self.sizes = shapes, sizes
         self.rank = {a: k for k, a in enumerate(order)}  # the result's rows, then columns
+        self.regrouped = 0  # how deep double sums are being regrouped (a bound on the search)
 
     def ordered(self, axes: tuple) -> tuple:
         """Axes in the result's order (X W^T, not (W X^T)^T)."""
@@ -61,6 +64,8 @@ class _Reader:
     def read(self, e: sp.Expr) -> _M:
         if e.is_number or (isinstance(e, sp.Symbol) and e not in self.sizes):
             return _M(e, ())
+        if not e.has(sp.Indexed) and not (e.free_symbols & set(self.sizes)):
+            return _M(e, ())  # a size, or a number made of sizes: 2/n
         if isinstance(e, sp.Indexed):
             name, idx = e.base.name, e.indices
             if not all(isinstance(i, sp.Symbol) for i in idx) or len(set(idx)) != len(idx) or len(idx) > 2:
@@ -78,6 +83,11 @@ class _Reader:
                 raise _NoForm
             return _M(sp.MatAdd(*[_as(p, axes, self).expr for p in parts]).doit() if axes
                       else sp.Add(*[p.expr for p in parts]), axes)
+        if isinstance(e, sp.KroneckerDelta) and all(isinstance(a, sp.Symbol) for a in e.args):
+            a, b = self.ordered(e.args)
+            if a == b or a not in self.sizes or self.sizes.get(b) != self.sizes[a]:
+                raise _NoForm
+            return _M(sp.Identity(self.sizes[a]), (a, b))
         if isinstance(e, sp.Mul):
             return self.product([self.read(a) for a in e.args])
         if isinstance(e, sp.Pow) and e.exp.is_Integer and e.exp > 0:
@@ -90,16 +100,45 @@ class _Reader:
             z = sp.Dummy("z")
             return _M(ElementwiseApplyFunction(sp.Lambda(z, e.func(z)), inner.expr), inner.axes)
         if isinstance(e, sp.Sum) and len(e.limits) == 1:
-            (k, low, high), = e.limits
-            if low != 1:
-                raise _NoForm
-            self.sizes[k] = high
-            factors = sp.Mul.make_args(e.function)
-            inside = [self.read(f) for f in factors if k in f.free_symbols]
-            outside = [self.read(f) for f in factors if k not in f.free_symbols]
-            body = self.contract(inside, k)
-            return self.product([body] + outside) if outside else body
-        raise _NoForm  # a sum over several indices at once: no product of two matrices
+            saved = dict(self.sizes)
+            try:
+                return self.contraction(e)
+            except _NoForm:
+                self.sizes = saved
+                nested = [f for f in sp.Mul.make_args(e.function) if isinstance(f, sp.Sum)]
+                if len(nested) != 1 or self.regrouped > 2:
+                    raise
+                # sum_i a_i sum_j b_ij: as one double sum, grouped the other way round
+                rest = sp.Mul(*(f for f in sp.Mul.make_args(e.function) if f is not nested[0]))
+                return self.read(sp.Sum(rest * nested[0].function, *nested[0].limits, *e.limits))
+        if isinstance(e, sp.Sum) and self.regrouped <= 2:  # several indices: one sum in the other
+            self.regrouped += 1
+            try:
+                for inner in e.limits:
+                    outer = tuple(limit for limit in e.limits if limit != inner)
+                    factors = sp.Mul.make_args(e.function)
+                    inside = sp.Mul(*(f for f in factors if inner[0] in f.free_symbols))
+                    outside = sp.Mul(*(f for f in factors if inner[0] not in f.free_symbols))
+                    saved = dict(self.sizes)
+                    try:
+                        return self.read(sp.Sum(outside * sp.Sum(inside, inner), *outer))
+                    except _NoForm:
+                        self.sizes = saved
+            finally:
+                self.regrouped -= 1
+        raise _NoForm
+
+    def contraction(self, e: sp.Sum) -> _M:
+        """A sum over one index: the factors with it contracted, the others multiplied."""
+        (k, low, high), = e.limits
+        if low != 1:
+            raise _NoForm
+        self.sizes[k] = high
+        factors = sp.Mul.make_args(e.function)
+        inside = [self.read(f) for f in factors if k in f.free_symbols]
+        outside = [self.read(f) for f in factors if k not in f.free_symbols]
+        body = self.contract(inside, k)
+        return self.product([body] + outside) if outside else body
 
     def contract(self, factors: list[_M], k) -> _M:
         """sum over k of the product of factors: a matrix product (or a sum with ones)."""
@@ -152,6 +191,13 @@ class _Reader:
         axes = self.ordered(_union([p.axes for p in arrays]))
         if len(axes) > 2:
             raise _NoForm
+        identity = [p for p in arrays if isinstance(p.expr, sp.Identity)]
+        vectors = [p for p in arrays if p not in identity]
+        if len(identity) == 1 and not one_by_one and vectors and all(len(p.axes) == 1 for p in vectors):
+            # v_i delta_ik: the diagonal matrix diag(v) (on the diagonal, i and k are one index)
+            v = [p.expr for p in vectors]
+            value = sp.DiagMatrix(v[0] if len(v) == 1 else HadamardProduct(*v))
+            return _M(value if coefficient == 1 else sp.MatMul(coefficient, value), identity[0].axes)
         groups: dict[frozenset, list[_M]] = {}  # arrays over the same indices: one Hadamard product
         for p in arrays:
             groups.setdefault(frozenset(p.axes), []).append(p)
@@ -232,4 +278,7 @@ def _to_indexed(e: sp.Expr, real: bool) -> sp.Expr:
     e = e.replace(lambda x: isinstance(x, sp.matrices.expressions.matexpr.MatrixElement)
                   and isinstance(x.parent, sp.MatrixSymbol), element)
     e = e.replace(lambda x: isinstance(x, sp.matrices.expressions.matexpr.MatrixElement), lambda x: x.doit())
+    # I[i-1, j-1] is delta(i-1, j-1) over 0..n-1: the same delta of the 1-based indices
+    e = e.replace(lambda x: isinstance(x, sp.KroneckerDelta),
+                  lambda x: sp.KroneckerDelta(x.args[0] + 1, x.args[1] + 1))
     return e.replace(lambda x: isinstance(x, sp.Sum), shift)
