@@ -1,7 +1,7 @@
 """The layer engine: derivation cost against `derive linear`, size-free cost, and the training
 step of a generated module against the same step hand-written in numpy.
 
-Run by hand from the repository root:  python bench/bench_layer.py
+Run by hand from the repository root:  python bench/bench_engine.py
 
 Prints, in one run:
 - `derive layer 'y = tanh(W @ x + b)' --shape x=784 --shape W=256,784` against

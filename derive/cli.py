@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     mse = layers.add_parser(
         "mse", parents=[output],
         help="derive the gradient of nn.MSECriterion on N outputs",
-        description="Derive dJ/dyhat for J = (1/N) sum (yhat - y)^2 (Torch's sizeAverage), or "
+        description="Derive dJ/dx for J = (1/N) sum (x - t)^2 (Torch's sizeAverage), or "
         "the plain sum, every displayed equality proved by sympy.",
     )
     mse.add_argument("N", type=_positive_int("N"), help="number of outputs")
@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         "sequential", parents=[written],
         help="derive the backward pass of Sequential(Linear, activation, Linear)",
         description="Derive the chain rule through Sequential(Linear(IN -> HIDDEN), ACTIVATION, "
-        "Linear(HIDDEN -> OUT)), every displayed equality proved by sympy on the expanded stack "
-        f"(so each size is at most {_STACK_MAX_SIZE}).",
+        "Linear(HIDDEN -> OUT)), written as the one expression y = W2 f(W1 x + b1) + b2, every "
+        "displayed equality proved by sympy at symbolic sizes.",
     )
     sequential.add_argument("--sizes", nargs=3, type=_positive_int("--sizes"), default=[2, 3, 1],
                             metavar=("IN", "HIDDEN", "OUT"),
@@ -169,8 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
-# derive.symbolic.sequential.MAX_SIZE, without importing sympy to print the help.
-_STACK_MAX_SIZE = 6
 # (command, Torch's module, the engine's expression): kept in step with
 # derive.symbolic.classification (a test checks), which the CLI imports only when it runs.
 _CLASSIFICATION = (
@@ -212,10 +210,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .check_command import run_check
 
         return run_check(args)
-    if args.command == "sequential" and max(args.sizes) > _STACK_MAX_SIZE:
-        parser.exit(2, f"{parser.prog} sequential: error: argument --sizes: each size must be at "
-                       f"most {_STACK_MAX_SIZE} (the stack is proved entry by entry), "
-                       f"got {' '.join(map(str, args.sizes))}\n")
     return _emit(_render(_derive(args), args.format), args.output,
                  f"{parser.prog} {args.command}", parser)
 
@@ -270,25 +264,19 @@ def _batchnorm(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 def _derive(args: argparse.Namespace):
     """The derivation the command asks for (sympy is imported only here)."""
-    if args.command == "linear":
-        from .symbolic.linear import linear
-
-        return linear(args.IN, args.OUT, batch=args.batch, bias=not args.no_bias)
-    if args.command == "sequential":
-        from .symbolic.sequential import sequential
-
-        return sequential(*args.sizes, activation=args.activation)
-    if args.command == "mse":
-        from .symbolic.criterion import mse
-
-        return mse(args.N, size_average=not args.no_size_average, batch=args.batch)
     if args.command in {name for name, _, _ in _CLASSIFICATION}:
         from .symbolic.classification import classification
 
         return classification(args.command, args.N, batch=args.batch)
-    from .symbolic.activation import activation
+    from .symbolic import specs
 
-    return activation(args.command, args.N, batch=args.batch)
+    if args.command == "linear":
+        return specs.linear(args.IN, args.OUT, batch=args.batch, bias=not args.no_bias)
+    if args.command == "sequential":
+        return specs.sequential(*args.sizes, activation=args.activation)
+    if args.command == "mse":
+        return specs.mse(args.N, size_average=not args.no_size_average, batch=args.batch)
+    return specs.activation(args.command, args.N, batch=args.batch)
 
 
 def _render(derivation, format: str) -> str:

@@ -7,7 +7,7 @@ import sympy as sp
 
 from derive.cli import main
 from derive.codegen import KERNELS_PATH, KernelPrinter, kernels_source
-from derive.symbolic import LinearSpec
+from derive.symbolic.specs import linear_results
 
 
 def test_checked_in_kernels_are_what_derive_compile_generates():
@@ -24,13 +24,13 @@ def test_kernels_carry_the_generated_by_header_and_the_formulas():
 
 def test_printer_speaks_the_array_api_of_numpy_through_xp():
     printer = KernelPrinter()
-    single, batch = LinearSpec(), LinearSpec(batch=True)
-    assert printer.doprint(single.results()["gradInput"]) == "weight.T @ grad_output"
-    assert printer.doprint(single.results()["gradWeight"]) == "xp.outer(grad_output, input)"
+    single, batch = linear_results(bias=True, batch=False), linear_results(bias=True, batch=True)
+    assert printer.doprint(single["gradInput"]) == "weight.T @ grad_output"
+    assert printer.doprint(single["gradWeight"]) == "xp.outer(grad_output, input)"
     # numpy functions sympy prints itself come out on xp too.
     assert printer.doprint(sp.exp(sp.Symbol("t")) + sp.sqrt(sp.Symbol("t"))) == "xp.sqrt(t) + xp.exp(t)"
-    assert printer.doprint(batch.results()["gradBias"]) == "grad_output.sum(axis=0)"
-    assert printer.doprint(batch.forward) == "input @ weight.T + bias"
+    assert printer.doprint(batch["gradBias"]) == "grad_output.sum(axis=0)"
+    assert printer.doprint(batch["output"]) == "input @ weight.T + bias"
 
 
 def test_every_kernel_takes_xp_from_its_first_argument_and_calls_numpy_only_for_errstate():

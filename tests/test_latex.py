@@ -8,7 +8,7 @@ import pytest
 
 import derive
 from derive.latex import document, markdown, summary
-from derive.symbolic import linear, linear_example
+from derive.symbolic import linear, worked_example
 
 
 def balanced(tex: str) -> None:
@@ -54,13 +54,13 @@ def test_tutorial_notation_and_its_slips_fixed():
     assert r"\frac{\partial J}{\partial y_{2}} \frac{\partial y_{2}}{\partial b_{2}}" in md
     assert r"\frac{\partial J}{\partial y_{1}} \frac{\partial y_{1}}{\partial b_{2}} \\" not in md
     # The bias update uses Delta_b, not Delta_W.
-    assert r"\Delta_\mathbf{b} + \mathrm{scale} \frac{\partial J}{\partial \mathbf{b}}" in md
+    assert r"\Delta_{\mathbf{b}} + \mathrm{scale} \frac{\partial J}{\partial \mathbf{b}}" in md
     # dy/dW is three-index: the tutorial's table is stated as its non-zero slice.
-    assert r"\delta_{ij} x_{k}" in md and "non-zero slice" in md
+    assert r"\delta_{ik} x_{l}" in md and "only non-zero entries" in md
 
 
 def test_worked_example_sums_products_instead_of_a_matrix_of_products():
-    md = markdown(linear_example([[0.1453, 0.5062], [0.0635, 0.4911], [-0.1080, 0.1747]],
+    md = markdown(worked_example([[0.1453, 0.5062], [0.0635, 0.4911], [-0.1080, 0.1747]],
                                  [0.2063, -0.1635, -0.0883], [4, 5], [1, 2, 3], 0.02))
     assert r"0.1453 \times 1 + 0.0635 \times 2 - 0.108 \times 3 \\" in md
     assert "-0.0517" in md and "2.0125" in md
@@ -145,17 +145,16 @@ def test_markdown_code_is_typewriter_in_a_document():
     assert "`" not in tex
 
 
-def test_the_loss_of_one_sample_is_not_the_trace_of_a_single_number():
+def test_the_loss_of_one_sample_is_a_sum_of_squares_not_a_trace():
     from derive.symbolic import mse
 
-    single, batch = markdown(mse(3)), markdown(mse(3, batch=2))
-    assert r"\operatorname{tr}" not in single  # (yhat - y)^T (yhat - y) is 1 x 1: the number itself
-    assert r"\left(\hat{\mathbf{y}}^{T} - \mathbf{y}^{T}\right) \left(\hat{\mathbf{y}} - \mathbf{y}\right)" in single
-    assert r"\operatorname{tr}" in batch  # (Yhat - Y)^T (Yhat - Y) is n x n: its trace is the sum
+    single = markdown(mse(3))
+    assert r"\operatorname{tr}" not in single
+    assert r"\mathbf{1}^{T} \left(\mathbf{x} - \mathbf{t}\right)^{\odot 2}" in single
 
 
 def test_fixed_decimals_keep_trailing_zeros():
-    tex = markdown(linear_example([[0.1453, 0.5062], [0.0635, 0.4911], [-0.1080, 0.1747]],
+    tex = markdown(worked_example([[0.1453, 0.5062], [0.0635, 0.4911], [-0.1080, 0.1747]],
                                   [0.2063, -0.1635, -0.0883], [4, 5], [1, 2, 3], 0.02), decimals=4)
     assert "-0.1080" in tex and "0.0200" in tex
     assert not re.search(r"-0\.108(?!\d)", tex)

@@ -428,6 +428,6 @@ def test_cli_and_api_pages_cover_the_new_modules(built):
     api = (built / "api/index.html").read_text()
     for name in ["derive.nn.Sigmoid", "derive.nn.Tanh", "derive.nn.ReLU", "derive.nn.Sequential",
                  "derive.nn.MSECriterion", "derive.symbolic.activation", "derive.symbolic.mse",
-                 "derive.symbolic.sequential", "derive.latex.summary",
+                 "derive.symbolic.sequential", "derive.symbolic.worked_example", "derive.latex.summary",
                  "derive.nn.jacobian.jacobian_errors"]:
         assert f"<code>{name}</code>" in api, name

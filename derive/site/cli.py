@@ -169,10 +169,9 @@ The keys of `results` say what is differentiated (`dJ/dx` is
 \\(\\partial J / \\partial \\mathbf{{x}}\\); capitals are the batch's). Each `expression` is
 sympy's text of the matrix form, in the engine's names: `g` is
 \\(\\partial J / \\partial \\mathbf{{y}}\\) and `G` the batch's
-\\(\\partial J / \\partial \\mathbf{{Y}}\\); the element-wise results of the activations write
-whole vectors with a `_vec` suffix (`g_vec`, `x_vec`, `y_vec`, and `G_vec`, `X_vec`,
-`Y_vec` for a batch), where `*` is the element-wise product; `W`, `b` are the parameters,
-`yhat` and `y` the criterion's input and target, `n` its size. `latex` is the same
+\\(\\partial J / \\partial \\mathbf{{Y}}\\); arrays are named as in the layer's expression
+(`W`, `b`, `x`, `y`; `X`, `Y` for a batch; `t`, `T` a criterion's target), `n`, `m`, `B`
+are sizes, and `HadamardProduct` is the element-wise product. `latex` is the same
 result as the pages print it.
 
 ## Checking a module of yours: `derive check`

@@ -24,17 +24,17 @@ criterion = MSECriterion()                     # sizeAverage=True, Torch's defau
 prediction = np.array([0.5, 2.0, -1.0])
 target = np.array([1.0, 2.0, 1.0])
 print("J:", criterion.forward(prediction, target))
-print("dJ/dyhat:", criterion.backward(prediction, target))
-print("2 (yhat - y) / 3:", 2 * (prediction - target) / 3)
+print("dJ/dx:", criterion.backward(prediction, target))
+print("2 (x - t) / 3:", 2 * (prediction - target) / 3)
 
 Prediction = np.array([[0.5, 2.0, -1.0], [0.0, 1.0, 1.0]])   # a batch of 2
 Target = np.zeros((2, 3))
 print("batch J, over all 6 elements:", criterion.forward(Prediction, Target))
-print("batch dJ/dYhat = 2 (Yhat - Y) / 6:", criterion.backward(Prediction, Target), sep="\\n")
+print("batch dJ/dX = 2 (X - T) / 6:", criterion.backward(Prediction, Target), sep="\\n")
 
 summed = MSECriterion(sizeAverage=False)
 print("sizeAverage=False: J =", summed.forward(prediction, target),
-      "dJ/dyhat =", summed.backward(prediction, target))
+      "dJ/dx =", summed.backward(prediction, target))
 """
 
 
@@ -63,12 +63,16 @@ def mse_page() -> str:
 # MSECriterion
 
 `nn.MSECriterion()` is the loss \\(J\\): the mean of the squared differences between the
-prediction \\(\\hat{{\\mathbf{{y}}}}\\) (the network's output) and the target \\(\\mathbf{{y}}\\),
-over **all** \\(N\\) elements: for a batch \\(\\hat{{\\mathbf{{Y}}}}\\) of \\(B\\) samples of
-\\(n\\), \\(N = Bn\\), as Torch divides by `input:nElement()`. With `sizeAverage=False` it
-is the plain sum. Its `backward(input, target)` returns
-\\(\\partial J / \\partial \\hat{{\\mathbf{{y}}}}\\): the `gradOutput` that the network's
-`backward` starts from.
+prediction \\(\\mathbf{{x}}\\) (the network's output, the criterion's input) and the target
+\\(\\mathbf{{t}}\\), over **all** \\(N\\) elements: for a batch \\(\\mathbf{{X}}\\) of \\(B\\)
+samples of \\(n\\), \\(N = Bn\\), as Torch divides by `input:nElement()`. With
+`sizeAverage=False` it is the plain sum. Its `backward(input, target)` returns
+\\(\\partial J / \\partial \\mathbf{{x}}\\): the `gradOutput` that the network's `backward`
+starts from.
+
+The engine derives it from one expression, `J = mean((x - t)**2)` (`J = sum((x - t)**2)`
+without sizeAverage); a batch is the same expression over every element of the
+\\(B \\times n\\) input, `J = mean((X[s,i] - T[s,i])**2, s, i)`.
 
 The engine's results for {MODULE_SIZE} outputs:
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from derive.latex import markdown
-from derive.symbolic import linear, linear_example
+from derive.symbolic import linear, worked_example
 
 from .derivation import demote, without_convention
 from .snippets import snippet_with_output
@@ -48,7 +48,7 @@ print("bias:", layer.bias)
 def linear_page() -> str:
     """Linear: backward propagation, in the tutorial's order, for the 2 -> 3 layer."""
     derivation = linear(2, 3)
-    example = linear_example(
+    example = worked_example(
         [list(row) for row in TUTORIAL_WEIGHT],
         list(TUTORIAL_BIAS),
         list(TUTORIAL_INPUT),

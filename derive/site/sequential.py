@@ -97,11 +97,11 @@ def sequential_page() -> str:
 
 `nn.Sequential` chains modules: `forward` runs them in order, each taking the previous
 one's output; `backward` runs them in reverse, each taking the gradient with respect to
-its output and handing back the one with respect to its input. The engine derives it
-for the stack Linear(2 -> 3), Sigmoid, Linear(3 -> 1): the stack's Jacobian is the
-product of the modules' Jacobians, and its transpose times
-\\(\\partial J / \\partial \\mathbf{{y}}\\) is what the reverse pass computes, one factor a
-module. Every equality is proved entry by entry on the expanded stack.
+its output and handing back the one with respect to its input. The engine derives the
+stack Linear(2 -> 3), Sigmoid, Linear(3 -> 1) as one expression,
+`y = W2 @ sigmoid(W1 @ x + b1) + b2`: the chain rule through it gives every gradient at
+once, and each matrix form, read from the right, is what the reverse pass computes one
+module at a time. Every equality is proved at symbolic sizes.
 
 {demote(markdown(sequential()))}
 ## Backward, in the code
@@ -116,7 +116,8 @@ its parameters' gradients.
 
 So for Linear, Sigmoid, Linear it computes
 \\(\\mathbf{{W}}_2^{{T}}\\frac{{\\partial J}}{{\\partial \\mathbf{{y}}}}\\) first, then the
-element-wise product with \\(\\mathbf{{h}}_2 \\odot (1 - \\mathbf{{h}}_2)\\), then
+element-wise product with Sigmoid's derivative \\(\\mathbf{{h}} \\odot (1 - \\mathbf{{h}})\\) at its
+output \\(\\mathbf{{h}} = \\sigma(\\mathbf{{W}}_1 \\mathbf{{x}} + \\mathbf{{b}}_1)\\), then
 \\(\\mathbf{{W}}_1^{{T}}\\) times that: the last form of \\(\\partial J / \\partial \\mathbf{{x}}\\)
 above, read from the right. This ran when the site was built:
 

@@ -1,17 +1,12 @@
-"""The symbolic layer: layer specs, matrix-form derivations and their proved element-wise steps."""
-
-from .activation import ACTIVATIONS, ActivationSpec, activation
-from .convolution import CONVOLUTION, convolution
-from .criterion import MSESpec, mse
-from .derivation import Derivation, ProofError, Result, Section, Step
-from .linear import LinearSpec, linear, linear_example
-from .sequential import sequential
-
-__all__ = ["ACTIVATIONS", "ActivationSpec", "Derivation", "LinearSpec", "MSESpec", "ProofError",
-           "Result", "Section", "Step", "activation", "linear", "linear_example", "mse",
-           "sequential"]
-__all__ += ["CONVOLUTION", "convolution"]
+"""The symbolic layer: the engine (a layer as one expression, derived and proved at the index
+level), Torch's modules as specs on it, and their derivations."""
 
 from .classification import CLASSIFICATION_SPECS, classification
+from .convolution import CONVOLUTION, convolution
+from .derivation import Derivation, ProofError, Result, Section, Step
+from .example import worked_example
+from .specs import ACTIVATION_SPECS, activation, linear, mse, sequential
 
-__all__ += ["CLASSIFICATION_SPECS", "classification"]
+__all__ = ["ACTIVATION_SPECS", "CLASSIFICATION_SPECS", "CONVOLUTION", "Derivation", "ProofError", "Result",
+           "Section", "Step", "activation", "classification", "convolution", "linear", "mse", "sequential",
+           "worked_example"]

@@ -1,21 +1,99 @@
-"""Torch's modules as one-expression specs on the layer engine, and the results the
-kernels of ``derive.nn`` are compiled from (``derive compile``)."""
+"""Torch's modules as one-expression specs on the layer engine: their derivations (what
+``derive linear``, ``derive sigmoid``, ``derive mse`` and ``derive sequential`` show) and the
+results the kernels of ``derive.nn`` are compiled from (``derive compile``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import sympy as sp
 
+from .derivation import Derivation
 from .functions import relu, sigmoid, step
-from .language import LayerSpec, parse
-from .layer import batch_spec, gradients, matrix_of
-from .matrix_form import matrix_form
+from .language import parse
+from .layer import batch_spec, derivation, forward_matrix, gradients, matrix_of
 
 LINEAR = "y = W @ x + b"
 LINEAR_NO_BIAS = "y = W @ x"
-#: Torch's activations by the name derive's CLI gives them.
+#: Torch's activations by the name derive's CLI gives them, and Torch's class names.
 ACTIVATION_SPECS = {"sigmoid": "y = sigmoid(x)", "tanh": "y = tanh(x)", "relu": "y = relu(x)"}
+TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
+
+
+def mse_expression(size_average: bool = True, batch: bool = False) -> str:
+    """MSECriterion as one expression: the mean of the squares with Torch's sizeAverage, else
+    their sum; a batch is the (batch, n) input X with target T."""
+    reduce = "mean" if size_average else "sum"
+    if batch:  # index notation: the batch's sizes get names of their own (N_s, N_i)
+        return f"J = {reduce}((X[s,i] - T[s,i])**2, s, i)"
+    return f"J = {reduce}((x - t)**2)"
+
+
+def _size(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
+
+
+def _titled(d: Derivation, title: str) -> Derivation:
+    return dataclasses.replace(d, title=title)
+
+
+def linear(n_in: int, n_out: int, *, batch: int | None = None, bias: bool = True) -> Derivation:
+    """nn.Linear(n_in -> n_out): the engine's derivation of ``y = W @ x + b`` (``W @ x`` without bias)."""
+    shapes = {"x": (_size("n_in", n_in),), "W": (_size("n_out", n_out), n_in)}
+    if batch is not None:
+        _size("batch", batch)
+    d = derivation(parse(LINEAR if bias else LINEAR_NO_BIAS, shapes), batch=batch)
+    return _titled(d, f"nn.Linear({n_in} -> {n_out})" + ("" if bias else " without bias")
+                   + (f", batch of {batch}" if batch is not None else ""))
+
+
+def activation(name: str, n: int, *, batch: int | None = None) -> Derivation:
+    """nn.Sigmoid, nn.Tanh or nn.ReLU on n inputs, from its one-expression spec."""
+    if name not in ACTIVATION_SPECS:
+        raise ValueError(f"unknown activation {name!r}, expected one of {', '.join(ACTIVATION_SPECS)}")
+    d = derivation(parse(ACTIVATION_SPECS[name], {"x": (_size("n", n),)}), batch=batch)
+    return _titled(d, f"nn.{TORCH_NAMES[name]} on {n} inputs"
+                   + (f", batch of {batch}" if batch is not None else ""))
+
+
+def mse(n: int, *, size_average: bool = True, batch: int | None = None) -> Derivation:
+    """nn.MSECriterion on n outputs: the mean of the squared differences (their sum without
+    sizeAverage). A batch is Torch's: the same over every element of the (batch, n) input,
+    derived as the criterion of that matrix."""
+    d = derivation(parse(mse_expression(size_average), {"x": (_size("n", n),)}, target="t"))
+    title = f"nn.MSECriterion on {n} outputs" + ("" if size_average else ", sizeAverage = false")
+    if batch is not None:
+        whole = derivation(parse(mse_expression(size_average, batch=True), {"X": (_size("batch", batch), n)},
+                                 input="X", target="T"))
+        extra = [dataclasses.replace(s, title="Batch: " + s.title) for s in whole.sections
+                 if s.title != "Module calls"]
+        d = dataclasses.replace(d, sections=d.sections[:-1] + extra + d.sections[-1:],
+                                sizes=d.sizes | whole.sizes, names=d.names | whole.names,
+                                results=d.results | {f"{k} (batch)": v for k, v in whole.results.items()})
+        title += f", batch of {batch}"
+    return _titled(d, title)
+
+
+def sequential_expression(activation_name: str) -> str:
+    """Sequential(Linear, f, Linear) as one expression."""
+    if activation_name not in ACTIVATION_SPECS:
+        raise ValueError(f"unknown activation {activation_name!r}, expected one of {', '.join(ACTIVATION_SPECS)}")
+    return f"y = W2 @ {activation_name}(W1 @ x + b1) + b2"
+
+
+def sequential(n_in: int = 2, n_hidden: int = 3, n_out: int = 1, activation: str = "sigmoid") -> Derivation:
+    """Sequential(Linear(n_in -> n_hidden), f, Linear(n_hidden -> n_out)), derived as the one
+    expression y = W2 f(W1 x + b1) + b2: the chain rule through the stack, size-free."""
+    shapes = {"x": (_size("n_in", n_in),), "W1": (_size("n_hidden", n_hidden), n_in),
+              "W2": (_size("n_out", n_out), n_hidden)}
+    d = derivation(parse(sequential_expression(activation), shapes))
+    return _titled(d, f"nn.Sequential: Linear({n_in} -> {n_hidden}) -> {TORCH_NAMES[activation]} "
+                      f"-> Linear({n_hidden} -> {n_out})")
 
 # Any sizes: the engine's results are size-free (these only name the arrays' ranks).
 _LINEAR_SHAPES = {"x": (2,), "W": (3, 2)}
@@ -32,7 +110,7 @@ def linear_results(bias: bool, batch: bool) -> dict[str, sp.Expr]:
     if batch:
         spec = batch_spec(spec)
     grads = gradients(spec)
-    out = {"output": _forward_matrix(spec),
+    out = {"output": forward_matrix(spec),
            "gradInput": matrix_of(spec, grads[spec.input.name]),
            "gradWeight": matrix_of(spec, grads["W"])}
     if bias:
@@ -40,16 +118,6 @@ def linear_results(bias: bool, batch: bool) -> dict[str, sp.Expr]:
     if any(v is None for v in out.values()):
         raise AssertionError(f"nn.Linear has no matrix form for {[k for k, v in out.items() if v is None]}")
     return out
-
-
-def _forward_matrix(spec: LayerSpec) -> sp.Expr:
-    from .layer import prove
-    from .matrix_form import entry
-
-    shapes = {a.name: a.shape for a in spec.arrays.values()}
-    form = matrix_form(spec.expr, spec.indices, shapes, dict(spec.ranges))
-    prove(entry(form, spec.indices), spec.expr, dict(spec.ranges), "the forward pass in matrix form")
-    return form
 
 
 #: What the element-wise kernels call their arrays.
