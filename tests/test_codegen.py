@@ -3,10 +3,12 @@
 import re
 
 import numpy as np
+import pytest
 import sympy as sp
 
 from derive.cli import main
 from derive.codegen import KERNELS_PATH, KernelPrinter, kernels_source
+from derive.symbolic.classification import kernel_forms
 from derive.symbolic import LinearSpec
 
 
@@ -81,3 +83,50 @@ def test_generated_kernels_compute_the_matrix_forms():
         acc = np.ones((3, 2))
         namespace["linear_nobias_acc_grad_parameters"](x, g, scale, acc)
         np.testing.assert_allclose(acc, 1 + scale * np.outer(g, x))
+
+
+def test_classification_kernels_carry_the_engines_formulas():
+    source = kernels_source()
+    for name in ("softmax", "logsoftmax", "nll", "crossentropy"):
+        _, forward, gradient = kernel_forms(name)
+        assert sp.sstr(forward) in source, name
+        assert sp.sstr(gradient) in source, name
+    # the criteria's target put in as t = a onehot(c), the deltas summed away by the engine
+    assert '"""J = sum over the samples of -a*x[c]' in source
+    assert "- a*KroneckerDelta(c, k)" in source
+
+
+def test_the_stable_shift_is_where_the_engine_proves_it_and_only_there():
+    source = kernels_source()
+    kernels = dict(re.findall(r"^def (\w+)\(.*?\):\n(.*?)(?=^def |\Z)", source, re.MULTILINE | re.DOTALL))
+    for name in ("softmax", "logsoftmax", "crossentropy"):
+        assert "shift = input.max(axis=-1" in kernels[f"{name}_update_output"], name
+    # no exponential of the input, nothing to shift
+    assert "shift" not in kernels["nll_update_output"]
+    assert "shift" not in kernels["softmax_update_grad_input"]
+
+
+def test_the_old_hand_written_classification_kernels_are_gone():
+    import importlib.util
+
+    assert importlib.util.find_spec("derive.nn._classification_kernels") is None
+
+
+def test_generated_classification_kernels_compute_softmax_and_cross_entropy_at_large_logits():
+    namespace: dict = {}
+    exec(compile(kernels_source(), "kernels", "exec"), namespace)
+    X = np.array([[1000.0, 0.0, -1000.0], [3.0, 1.0, 2.0]])
+    ones, out = np.ones(3), np.empty_like(X)
+    e = np.exp(X - X.max(axis=1, keepdims=True))
+    softmax = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(namespace["softmax_update_output"](X, ones, out), softmax)
+    logsoftmax = X - X.max(axis=1, keepdims=True) - np.log(e.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(namespace["logsoftmax_update_output"](X, ones, out), logsoftmax)
+    target, rows, weights = np.array([2, 0]), np.arange(2), np.array([0.25, 0.75])
+    terms, sums = np.empty_like(X), np.empty(2)
+    loss = namespace["crossentropy_update_output"](X, target, rows, weights, ones, terms, sums)
+    # exact where the target's probability underflows (exp(-2000) is 0)
+    assert loss == pytest.approx(-(weights * logsoftmax[rows, target]).sum(), rel=1e-15)
+    grad = namespace["crossentropy_update_grad_input"](target, rows * 3, weights, terms, sums, np.empty_like(X))
+    onehot = np.eye(3)[target]
+    np.testing.assert_allclose(grad, weights[:, None] * (softmax - onehot))
