@@ -22,9 +22,9 @@ from sympy.printing.numpy import NumPyPrinter
 
 from .symbolic.calculus import equal
 from .symbolic.classification import TARGET_CLASS, TARGET_WEIGHT, kernel_forms
-from .symbolic.criterion import MSESpec
 from .symbolic.layer import grad_output_name, gradients, shift_invariant
-from .symbolic.specs import ACTIVATION_SPECS, GRAD_OUTPUT, INPUT, OUTPUT, activation_results, linear_results
+from .symbolic.specs import (ACTIVATION_SPECS, GRAD_OUTPUT, INPUT, OUTPUT, activation_results, linear_results,
+                             mse_results)
 
 KERNELS_PATH = Path(__file__).parent / "nn" / "_kernels.py"
 
@@ -280,6 +280,7 @@ class ElementwiseEmitter:
 
 
 _ARRAY_NAMES = {INPUT: "input", OUTPUT: "output", GRAD_OUTPUT: "grad_output"}
+TARGET = sp.Symbol("target", real=True)
 
 
 class RowSum(sp.Function):
@@ -532,50 +533,51 @@ def _classification_kernels() -> list[str]:
 
 
 def _mse_kernels() -> list[str]:
-    averaged, summed = MSESpec(size_average=True), MSESpec(size_average=False)
-    names = {averaged.prediction: sp.MatrixSymbol("input", *averaged.shape),
-             averaged.target: sp.MatrixSymbol("target", *averaged.shape)}
-    count = sp.Symbol("input.size")
+    """mse_update_output and mse_update_grad_input from the engine's results for
+    ``J = mean((x - t)**2)`` (size_average) and ``J = sum((x - t)**2)``: J = c sum(u**2) and
+    gradInput = k u, u an element-wise expression of input and target (u = x - t), c and k
+    numbers or of the size n (input.size)."""
+    arrays = {sp.Symbol("x", real=True): INPUT, sp.Symbol("t", real=True): TARGET}
+    size = sp.Symbol("input.size", positive=True)
+    forms = {}
+    for size_average in (True, False):
+        loss, gradient, (j,) = mse_results(size_average)
+        (total,) = loss.atoms(sp.Sum)
+        (i, _, n), = total.limits
+        u, power = total.function.as_base_exp()
+        scale, k = sp.cancel(loss / total), sp.cancel(gradient / u.xreplace({i: j}))
+        if power != 2 or (scale.free_symbols | k.free_symbols) - {n}:
+            raise ValueError(f"MSECriterion: J = {loss} is not c sum(u**2) with gradient k u")
 
-    def doc(expr: sp.Expr) -> str:
-        return sp.sstr(expr.xreplace(names).xreplace({averaged.count: sp.Symbol("N")}))
-
-    def loss(spec: MSESpec) -> str:
-        difference = spec.prediction - spec.target
-        factor = sp.simplify(spec.loss() / sp.Trace(difference.T * difference))
-        numerator, denominator = sp.fraction(factor.xreplace({spec.count: count}))
-        text = "total" if numerator == 1 else f"{numerator} * total"
-        return text if denominator == 1 else f"{text} / {denominator}"
-
-    def scale(spec: MSESpec) -> str:
-        return KernelPrinter().doprint(spec.coefficient().xreplace({spec.count: count}))
-
-    forward = (
-        "def mse_update_output(input, target, size_average):\n"
-        f'    """J = {doc(averaged.loss())} if size_average (N = input.size), '
-        f'else {doc(summed.loss())}"""\n'
-        f"    {_prologue('input')}\n"
-        "    difference = input - target\n"
-        "    # Trace(D^T D) is the sum of the squared elements of D.\n"
-        "    total = float(xp.vdot(difference, difference))\n"
-        f"    return {loss(averaged)} if size_average else {loss(summed)}\n"
-    )
-    backward = (
-        "def mse_update_grad_input(input, target, size_average, grad_input):\n"
-        f'    """grad_input = {doc(averaged.gradient())} if size_average, '
-        f'else {doc(summed.gradient())}"""\n'
-        f"    {_prologue('input')}\n"
-        "    xp.subtract(input, target, out=grad_input)\n"
-        f"    grad_input *= {scale(averaged)} if size_average else {scale(summed)}\n"
-        "    return grad_input\n"
-    )
+        def kernel(e: sp.Expr) -> sp.Expr:
+            e = e.replace(lambda a: isinstance(a, sp.Indexed), lambda a: sp.Symbol(a.base.label.name, real=True))
+            return e.xreplace(arrays).xreplace({n: size})
+        forms[size_average] = (kernel(u), kernel(scale), kernel(k), loss, gradient)
+    (u, scale, k, loss, gradient), (u_sum, scale_sum, k_sum, loss_sum, gradient_sum) = forms[True], forms[False]
+    if u != u_sum:
+        raise ValueError("MSECriterion: the averaged and summed losses square different differences")
+    printer, total = KernelPrinter(), sp.Symbol("total")
+    forward = _function(
+        "mse_update_output", "input, target, size_average",
+        _docline(f"J = {sp.sstr(loss)} if size_average (n = input.size), else {sp.sstr(loss_sum)}"),
+        [f"difference = {printer.doprint(u)}",
+         "# the sum of the squares of the elements of difference, in one pass",
+         "total = float(xp.vdot(difference, difference))",
+         f"return {printer.doprint(scale * total)} if size_average else {printer.doprint(scale_sum * total)}"])
+    backward = _function(
+        "mse_update_grad_input", "input, target, size_average, grad_input",
+        _docline(f"gradInput[{sp.sstr(mse_results(True)[2][0])}] = {sp.sstr(gradient)} if size_average, "
+                 f"else {sp.sstr(gradient_sum)}"),
+        ElementwiseEmitter("grad_input", {INPUT: "input", TARGET: "target"}).emit(u)
+        + [f"grad_input *= {printer.doprint(k)} if size_average else {printer.doprint(k_sum)}"],
+        "grad_input")
     return [forward, backward]
 
 
 def kernels_source() -> str:
     """The source of ``derive/nn/_kernels.py``: Linear, the activations, SoftMax, LogSoftMax,
     ClassNLLCriterion and CrossEntropyCriterion from the layer engine's results for their
-    one-expression specs, MSECriterion from its spec."""
+    one-expression specs, MSECriterion's from its own."""
     blocks = []
     for bias in (True, False):
         prefix = "linear" if bias else "linear_nobias"

@@ -1,6 +1,7 @@
 """The numpy kernels are compiled from the engine, readable, and never stale."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import sympy as sp
 from derive.cli import main
 from derive.codegen import KERNELS_PATH, KernelPrinter, kernels_source
 from derive.symbolic.classification import kernel_forms
+from derive.symbolic.specs import mse_results
 from derive.symbolic import LinearSpec
 
 
@@ -130,3 +132,27 @@ def test_generated_classification_kernels_compute_softmax_and_cross_entropy_at_l
     grad = namespace["crossentropy_update_grad_input"](target, rows * 3, weights, terms, sums, np.empty_like(X))
     onehot = np.eye(3)[target]
     np.testing.assert_allclose(grad, weights[:, None] * (softmax - onehot))
+
+
+def test_mse_kernels_come_from_the_engines_one_expression_specs():
+    source = kernels_source()
+    for size_average in (True, False):
+        loss, gradient, _ = mse_results(size_average)
+        assert sp.sstr(loss) in source and sp.sstr(gradient) in source
+    namespace: dict = {}
+    exec(compile(source, "kernels", "exec"), namespace)
+    x, t = np.array([[1.0, 2.0], [3.0, 5.0]]), np.array([[0.5, 2.0], [4.0, 1.0]])
+    assert namespace["mse_update_output"](x, t, True) == ((x - t) ** 2).mean()
+    assert namespace["mse_update_output"](x, t, False) == ((x - t) ** 2).sum()
+    np.testing.assert_allclose(namespace["mse_update_grad_input"](x, t, True, np.empty((2, 2))), (x - t) / 2)
+    np.testing.assert_allclose(namespace["mse_update_grad_input"](x, t, False, np.empty((2, 2))), 2 * (x - t))
+
+
+def test_codegen_reads_no_old_spec_module():
+    import ast
+
+    import derive.codegen
+
+    tree = ast.parse(Path(derive.codegen.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"symbolic.criterion", "symbolic.activation", "symbolic.linear"}, imported

@@ -166,16 +166,16 @@ def relu_update_grad_input(input, grad_output, grad_input):
 
 
 def mse_update_output(input, target, size_average):
-    """J = Trace((input.T - target.T)*(input - target))/N if size_average (N = input.size), else Trace((input.T - target.T)*(input - target))"""
+    """J = Sum((-t[i] + x[i])**2, (i, 1, n))/n if size_average (n = input.size), else Sum((-t[i] + x[i])**2, (i, 1, n))"""
     xp = np if input.__class__ is ndarray else namespace(input)
     difference = input - target
-    # Trace(D^T D) is the sum of the squared elements of D.
+    # the sum of the squares of the elements of difference, in one pass
     total = float(xp.vdot(difference, difference))
-    return total / input.size if size_average else total
+    return total/input.size if size_average else total
 
 
 def mse_update_grad_input(input, target, size_average, grad_input):
-    """grad_input = (2/N)*(input - target) if size_average, else 2*input - 2*target"""
+    """gradInput[j] = (-2*t[j] + 2*x[j])/n if size_average, else -2*t[j] + 2*x[j]"""
     xp = np if input.__class__ is ndarray else namespace(input)
     xp.subtract(input, target, out=grad_input)
     grad_input *= 2/input.size if size_average else 2

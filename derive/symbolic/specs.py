@@ -14,6 +14,8 @@ from .matrix_form import matrix_form
 
 LINEAR = "y = W @ x + b"
 LINEAR_NO_BIAS = "y = W @ x"
+#: Torch's MSECriterion: the mean of the squares over every element (sizeAverage), else their sum.
+MSE_SPECS = {True: "J = mean((x - t)**2)", False: "J = sum((x - t)**2)"}
 #: Torch's activations by the name derive's CLI gives them.
 ACTIVATION_SPECS = {"sigmoid": "y = sigmoid(x)", "tanh": "y = tanh(x)", "relu": "y = relu(x)"}
 
@@ -72,3 +74,12 @@ def activation_results(name: str) -> tuple[sp.Expr, sp.Expr, str]:
                             lambda e: e.func.definition(e.args[0]))
     reads = "output" if gradient.output_form is not None else "input"
     return arrays(spec.expr), arrays(gradient.final), reads
+
+
+@functools.cache
+def mse_results(size_average: bool) -> tuple[sp.Expr, sp.Expr, tuple[sp.Symbol, ...]]:
+    """(loss, dJ/dx[j], (j,)) of MSECriterion from the engine, for its one-expression spec;
+    n, the number of elements, is the input's whole size (Torch averages over the batch too)."""
+    spec = parse(MSE_SPECS[size_average], {"x": (3,)}, target="t")
+    gradient = gradients(spec)[spec.input.name]
+    return spec.expr, gradient.final, gradient.indices
