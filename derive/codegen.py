@@ -240,7 +240,8 @@ class ElementwiseEmitter:
         rest = [a for a in args if a not in inner]
         rest.sort(key=lambda a: self._order(a, inverse))
         lines, first = [], None
-        if inner and inverse and inner[0].could_extract_minus_sign() and rest and not self.negated_leaf(rest[0]):
+        if (inner and inverse and inner[0].could_extract_minus_sign() and rest and not self.negated_leaf(rest[0])
+                and self.holds.get(t) != inner[0]):
             # c - E: E into the target, then taken from c (no pass to negate it)
             lines = self.emit(-inner[0]) + [f"{inverse}({self.leaf(rest[0])}, {t}, out={t})"]
             first, rest = t, rest[1:]

@@ -156,3 +156,20 @@ def test_codegen_reads_no_old_spec_module():
     tree = ast.parse(Path(derive.codegen.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not imported & {"symbolic.criterion", "symbolic.activation", "symbolic.linear"}, imported
+
+
+def test_classification_kernels_write_in_place_and_make_only_rows():
+    source = kernels_source()
+    kernels = dict(re.findall(r"^def (\w+)\(.*?\):\n(.*?)(?=^def |\Z)", source, re.MULTILINE | re.DOTALL))
+    for name in ("softmax", "logsoftmax", "nll", "crossentropy"):
+        for kernel in ("update_output", "update_grad_input"):
+            body = kernels[f"{name}_{kernel}"].splitlines()[2:]  # past the docstring and xp
+            for line in filter(None, (line.strip() for line in body)):
+                assigned = line.split(" = ", 1)[0] if " = " in line and "(" not in line.split(" = ", 1)[0] else None
+                if assigned in {"shift", "picked", "losses"} or assigned and assigned.startswith(("_s", "_r")):
+                    continue  # one number a sample
+                if assigned == "_e1":  # log-softmax's exponentials: x - shift stays in the output
+                    assert f"{name}_{kernel}" == "logsoftmax_update_output"
+                    continue
+                assert line.startswith(("xp.", "return", "grad_input")) and (
+                    "out=" in line or line.startswith(("return", "grad_input.fill", "grad_input.reshape"))), line
