@@ -122,3 +122,38 @@ def test_document_compiles_with_pdflatex(tmp_path, name):
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_crossentropy_shows_softmax_minus_one_hot_under_its_hypothesis(capsys):
+    assert main(["crossentropy", str(N), "--batch", "2"]) == 0
+    text = capsys.readouterr().out
+    section = text.split("## Softmax minus one-hot", 1)[1].split("## Module calls", 1)[0]
+    assert "Hypothesis: $t$ is one-hot" in section
+    assert r"Hypothesis $\sum_j t_{j} = 1$ (one-hot)" in section
+    assert r"Hypothesis $\sum_j T_{kj} = 1$ (one-hot)" in section and "over the batch size $B$" in section
+    # the one-hot form: softmax minus the target, no sum of the target left
+    single = section.split("$$")[3]
+    assert r"\frac{e^{x_{k}}}{e^{x_{1}} + e^{x_{2}} + e^{x_{3}} + e^{x_{4}}} - t_{k}" in single
+    assert main(["crossentropy", str(N)]) == 0
+    assert "T_{kj}" not in capsys.readouterr().out
+
+
+def test_softmax_minus_one_hot_is_proved_and_a_wrong_form_is_not():
+    steps = classification_module.softmax_minus_target(3)
+    (engine, split), (one_hot,) = steps[0].chain, steps[1].chain
+    x, t = sp.IndexedBase("x", real=True), sp.IndexedBase("t", real=True)
+    values = {x[1]: 0.5, x[2]: -1.0, x[3]: 2.0, t[1]: 0.0, t[2]: 1.0, t[3]: 0.0}
+    k = next(iter(one_hot.atoms(sp.Indexed) - set(values))).indices[0]
+    n = next(s for s in engine.free_symbols if getattr(s, "name", "") == "n")
+    for value in (1, 2, 3):
+        at = lambda e: float(e.xreplace({n: 3, k: value}).doit().xreplace(values))  # noqa: E731
+        e = np.exp([0.5, -1.0, 2.0])
+        assert at(one_hot) == pytest.approx(e[value - 1] / e.sum() - [0, 1, 0][value - 1])
+        assert at(engine) == pytest.approx(at(one_hot)) == pytest.approx(at(split))
+    softmax, target = one_hot.args if one_hot.args[0].has(sp.exp) else one_hot.args[::-1]
+    with pytest.raises(ProofError):
+        classification_module.softmax_minus_target(3, one_hot=softmax + (-target))  # + t_k
+    B = sp.Symbol("B", integer=True, positive=True)
+    batch = classification_module.softmax_minus_target(3, batch=True)[1].chain[0]
+    with pytest.raises(ProofError):  # the batch's form without the division by B
+        classification_module.softmax_minus_target(3, batch=True, one_hot=sp.expand(batch * B))

@@ -1,12 +1,16 @@
 """The numpy kernels are compiled from the engine, readable, and never stale."""
 
 import re
+from pathlib import Path
 
 import numpy as np
+import pytest
 import sympy as sp
 
 from derive.cli import main
 from derive.codegen import KERNELS_PATH, KernelPrinter, kernels_source
+from derive.symbolic.classification import kernel_forms
+from derive.symbolic.specs import mse_results
 from derive.symbolic.specs import linear_results
 
 
@@ -81,3 +85,91 @@ def test_generated_kernels_compute_the_matrix_forms():
         acc = np.ones((3, 2))
         namespace["linear_nobias_acc_grad_parameters"](x, g, scale, acc)
         np.testing.assert_allclose(acc, 1 + scale * np.outer(g, x))
+
+
+def test_classification_kernels_carry_the_engines_formulas():
+    source = kernels_source()
+    for name in ("softmax", "logsoftmax", "nll", "crossentropy"):
+        _, forward, gradient = kernel_forms(name)
+        assert sp.sstr(forward) in source, name
+        assert sp.sstr(gradient) in source, name
+    # the criteria's target put in as t = a onehot(c), the deltas summed away by the engine
+    assert '"""J = sum over the samples of -a*x[c]' in source
+    assert "- a*KroneckerDelta(c, k)" in source
+
+
+def test_the_stable_shift_is_where_the_engine_proves_it_and_only_there():
+    source = kernels_source()
+    kernels = dict(re.findall(r"^def (\w+)\(.*?\):\n(.*?)(?=^def |\Z)", source, re.MULTILINE | re.DOTALL))
+    for name in ("softmax", "logsoftmax", "crossentropy"):
+        assert "shift = input.max(axis=-1" in kernels[f"{name}_update_output"], name
+    # no exponential of the input, nothing to shift
+    assert "shift" not in kernels["nll_update_output"]
+    assert "shift" not in kernels["softmax_update_grad_input"]
+
+
+def test_the_old_hand_written_classification_kernels_are_gone():
+    import importlib.util
+
+    assert importlib.util.find_spec("derive.nn._classification_kernels") is None
+
+
+def test_generated_classification_kernels_compute_softmax_and_cross_entropy_at_large_logits():
+    namespace: dict = {}
+    exec(compile(kernels_source(), "kernels", "exec"), namespace)
+    X = np.array([[1000.0, 0.0, -1000.0], [3.0, 1.0, 2.0]])
+    ones, out = np.ones(3), np.empty_like(X)
+    e = np.exp(X - X.max(axis=1, keepdims=True))
+    softmax = e / e.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(namespace["softmax_update_output"](X, ones, out), softmax)
+    logsoftmax = X - X.max(axis=1, keepdims=True) - np.log(e.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(namespace["logsoftmax_update_output"](X, ones, out), logsoftmax)
+    target, rows, weights = np.array([2, 0]), np.arange(2), np.array([0.25, 0.75])
+    terms, sums = np.empty_like(X), np.empty(2)
+    loss = namespace["crossentropy_update_output"](X, target, rows, weights, ones, terms, sums)
+    # exact where the target's probability underflows (exp(-2000) is 0)
+    assert loss == pytest.approx(-(weights * logsoftmax[rows, target]).sum(), rel=1e-15)
+    grad = namespace["crossentropy_update_grad_input"](target, rows * 3, weights, terms, sums, np.empty_like(X))
+    onehot = np.eye(3)[target]
+    np.testing.assert_allclose(grad, weights[:, None] * (softmax - onehot))
+
+
+def test_mse_kernels_come_from_the_engines_one_expression_specs():
+    source = kernels_source()
+    for size_average in (True, False):
+        loss, gradient, _ = mse_results(size_average)
+        assert sp.sstr(loss) in source and sp.sstr(gradient) in source
+    namespace: dict = {}
+    exec(compile(source, "kernels", "exec"), namespace)
+    x, t = np.array([[1.0, 2.0], [3.0, 5.0]]), np.array([[0.5, 2.0], [4.0, 1.0]])
+    assert namespace["mse_update_output"](x, t, True) == ((x - t) ** 2).mean()
+    assert namespace["mse_update_output"](x, t, False) == ((x - t) ** 2).sum()
+    np.testing.assert_allclose(namespace["mse_update_grad_input"](x, t, True, np.empty((2, 2))), (x - t) / 2)
+    np.testing.assert_allclose(namespace["mse_update_grad_input"](x, t, False, np.empty((2, 2))), 2 * (x - t))
+
+
+def test_codegen_reads_no_old_spec_module():
+    import ast
+
+    import derive.codegen
+
+    tree = ast.parse(Path(derive.codegen.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"symbolic.criterion", "symbolic.activation", "symbolic.linear"}, imported
+
+
+def test_classification_kernels_write_in_place_and_make_only_rows():
+    source = kernels_source()
+    kernels = dict(re.findall(r"^def (\w+)\(.*?\):\n(.*?)(?=^def |\Z)", source, re.MULTILINE | re.DOTALL))
+    for name in ("softmax", "logsoftmax", "nll", "crossentropy"):
+        for kernel in ("update_output", "update_grad_input"):
+            body = kernels[f"{name}_{kernel}"].splitlines()[2:]  # past the docstring and xp
+            for line in filter(None, (line.strip() for line in body)):
+                assigned = line.split(" = ", 1)[0] if " = " in line and "(" not in line.split(" = ", 1)[0] else None
+                if assigned in {"shift", "picked", "losses"} or assigned and assigned.startswith(("_s", "_r")):
+                    continue  # one number a sample
+                if assigned == "_e1":  # log-softmax's exponentials: x - shift stays in the output
+                    assert f"{name}_{kernel}" == "logsoftmax_update_output"
+                    continue
+                assert line.startswith(("xp.", "return", "grad_input")) and (
+                    "out=" in line or line.startswith(("return", "grad_input.fill", "grad_input.reshape"))), line

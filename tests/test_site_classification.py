@@ -34,6 +34,8 @@ def test_module_page_checks_pass_and_its_example_agrees_with_the_formulas(name):
     assert "## The engine's derivation" in page and "#### Forward pass" in page
     if name in ("softmax", "logsoftmax", "crossentropy"):
         assert "proved by sympy when the site was built" in page.lower()
+    if name == "crossentropy":  # softmax minus one-hot, with its hypothesis in words
+        assert "Softmax minus one-hot" in page and r"Hypothesis $\sum_j t_{j} = 1$ (one-hot)" in page
 
 
 def case_study(X, y, weights, iterations, step_size, reg):

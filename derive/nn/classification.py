@@ -7,16 +7,19 @@ maximum (exp never overflows, whatever the scale of the scores).
 
 Targets are class indices counted from **0** (numpy's convention; Torch7 counted
 from 1): an int for one sample, an integer array (batch,) for a batch.
-The arithmetic lives in the kernels of ``_classification_kernels``.
+The arithmetic lives in the kernels that ``derive compile`` generates into ``_kernels``
+from the engine's results; what stays here is not calculus: class indices, weights and
+the averaging (each sample's target weighs a = w[t] / W, W the total weight).
 """
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
 
-from . import _classification_kernels as kernels
+from . import _kernels as kernels
 from ._backend import is_array, namespace
 from .activation import _Elementwise
 from .criterion import Criterion
@@ -87,6 +90,7 @@ class _ClassCriterion(Criterion):
         self.weights = None if weights is None else _class_weights(name, weights)
         self._inputShape = self._inputDtype = self._targetShape = self._targetDtype = None
         self._rows = np.zeros(0, np.int64)  # arange(batch): the rows the targets pick from
+        self._rowOffsets = self._rows  # arange(batch) * n: the targets' rows in the flat gradInput
         self._single = np.zeros(1, np.int64)  # one sample's target, as a batch of one
         self._unsigned = None  # the target's dtype read as unsigned: negatives become too large
 
@@ -139,6 +143,7 @@ class _ClassCriterion(Criterion):
         xp = namespace(self.gradInput)
         if len(self._rows) != batch or self._rows.__class__ is not self._arrayClass:
             self._rows = xp.arange(batch)
+        self._rowOffsets = self._rows * input.shape[-1]
         if self._single.__class__ is not self._arrayClass:
             self._single = xp.zeros(1, np.int64)
         self._inputShape, self._inputDtype = input.shape, input.dtype
@@ -146,6 +151,18 @@ class _ClassCriterion(Criterion):
 
     def _fitBuffers(self, shape, dtype) -> None:
         """Fit buffers beyond gradInput; a criterion that keeps some overrides this."""
+
+    def _factors(self, target):
+        """Each sample's target weight a: w[t] (1 without weights), divided by the total weight W
+        of the targets if sizeAverage; W = 0 gives nan, as PyTorch's 0/0 (Torch7 returned 0).
+        A float where every sample weighs the same."""
+        if self.weights is None:
+            return 1 / len(target) if self.sizeAverage else 1.0
+        factors = self.weights[target]
+        if self.sizeAverage:
+            total = float(factors.sum())
+            factors = factors / total if total else namespace(factors).full(len(target), math.nan)
+        return factors
 
     def _checkTarget(self, input, target) -> None:
         """Raise unless target is an integer array (batch,) for the batch input."""
@@ -174,14 +191,13 @@ class ClassNLLCriterion(_ClassCriterion):
     def updateOutput(self, input: np.ndarray, target) -> float:
         """output = -sum weights[t] input[t], divided by the targets' total weight if sizeAverage"""
         batchInput, indices, _ = self._fit(input, target)
-        self.output = kernels.classnll_update_output(batchInput, indices, self._rows, self.weights,
-                                                     self.sizeAverage)
+        self.output = kernels.nll_update_output(batchInput, indices, self._rows, self._factors(indices))
         return self.output
 
     def updateGradInput(self, input: np.ndarray, target) -> np.ndarray:
         """gradInput = -weights[t] at the target, 0 elsewhere; divided by the total weight if sizeAverage"""
         _, indices, gradInput = self._fit(input, target)
-        kernels.classnll_update_grad_input(indices, self._rows, self.weights, self.sizeAverage, gradInput)
+        kernels.nll_update_grad_input(indices, self._rowOffsets, self._factors(indices), gradInput)
         return self.gradInput
 
 
@@ -191,7 +207,7 @@ class CrossEntropyCriterion(_ClassCriterion):
     gradInput = (softmax(x) - onehot(t)) * weights[t], divided by the targets' total
     weight when ``sizeAverage``. ``backward`` reads the softmax that ``forward``
     computed (as Torch's reads its LogSoftMax's output), kept as exp(x - max) and
-    1 / sum(exp(x - max)) per sample: call forward on the same input first. Given
+    sum(exp(x - max)) per sample: call forward on the same input first. Given
     the very target array forward checked, backward does not check it again (as it
     does not read the input's values again): change neither in place in between.
     Same weights, targets and dtypes as ClassNLLCriterion.
@@ -201,15 +217,14 @@ class CrossEntropyCriterion(_ClassCriterion):
 
     def __init__(self, weights: np.ndarray | None = None, sizeAverage: bool = True) -> None:
         super().__init__(weights, sizeAverage)
-        self._expShifted = self._reciprocalSums = self._ones = np.zeros(0)
+        self._terms = self._sums = self._ones = np.zeros(0)
         self._forwardShape = self._forwardDtype = self._forwardTarget = None
 
     def updateOutput(self, input: np.ndarray, target) -> float:
         """output = -sum weights[t] log softmax(input)[t], divided by the targets' total weight if sizeAverage"""
         batchInput, indices, _ = self._fit(input, target)
-        self.output = kernels.crossentropy_update_output(
-            batchInput, indices, self._rows, self.weights, self.sizeAverage, self._ones,
-            self._expShifted, self._reciprocalSums)
+        self.output = kernels.crossentropy_update_output(batchInput, indices, self._rows, self._factors(indices),
+                                                         self._ones, self._terms, self._sums)
         self._forwardShape, self._forwardDtype = input.shape, input.dtype
         self._forwardTarget = target if input.ndim == 2 else None
         return self.output
@@ -225,17 +240,16 @@ class CrossEntropyCriterion(_ClassCriterion):
             raise ValueError(f"CrossEntropyCriterion: backward reads the softmax of forward: call forward(input, target) "
                              f"first (last forward input: {self._forwardShape}, {self._forwardDtype}; "
                              f"got {input.shape}, {input.dtype})")
-        kernels.crossentropy_update_grad_input(indices, self._rowOffsets, self.weights, self.sizeAverage,
-                                               self._expShifted, self._reciprocalSums, gradInput)
+        kernels.crossentropy_update_grad_input(indices, self._rowOffsets, self._factors(indices),
+                                               self._terms, self._sums, gradInput)
         return self.gradInput
 
     def _fitBuffers(self, shape, dtype) -> None:
         batchShape = shape if len(shape) == 2 else (1,) + shape
-        self._expShifted = resized(self._expShifted, batchShape, dtype)
-        self._reciprocalSums = resized(self._reciprocalSums, batchShape[:1], dtype)
+        self._terms = resized(self._terms, batchShape, dtype)
+        self._sums = resized(self._sums, batchShape[:1], dtype)
         self._ones = resized(self._ones, batchShape[1:], dtype)
         self._ones.fill(1)
-        self._rowOffsets = namespace(self._expShifted).arange(batchShape[0]) * batchShape[1]
         self._forwardShape = self._forwardDtype = self._forwardTarget = None
 
 

@@ -8,10 +8,14 @@ of t's 1. A batch averages the samples' losses, Torch's sizeAverage without weig
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
-from .calculus import equal
-from .derivation import Derivation, ProofError
+from .calculus import collapse, equal
+from .derivation import Derivation, ProofError, Section, Step
+from .language import LayerSpec, parse
+from .layer import BATCH, LOSS, batch_spec, element, gradients, prove
 
 #: name -> (the expression, the target's name or None).
 CLASSIFICATION_SPECS = {
@@ -22,14 +26,92 @@ CLASSIFICATION_SPECS = {
 }
 
 
+#: The target of one sample in the criteria's kernels: t = a onehot(c), class c weighing a
+#: (its class weight, divided by the total weight of the batch's targets when averaged).
+TARGET_CLASS = sp.Symbol("c", integer=True, positive=True)
+TARGET_WEIGHT = sp.Symbol("a", real=True)
+
+
+@functools.cache
+def kernel_forms(name: str) -> tuple[LayerSpec, sp.Expr, sp.Expr]:
+    """(spec, forward, gradInput) of ``name`` for one sample, from the engine, for the kernels.
+
+    A layer's forward is its output element y[i]; its gradInput the engine's final form
+    (read from the output y where Torch reads it).  A criterion's are its loss and
+    dJ/dx[k] with the one-hot target t = a onehot(c) put in, the deltas summed away
+    by the engine (sum_i a delta(i, c) x[i] = a x[c]): ``-a*x[c]`` and ``-a*delta(c, k)``
+    for ClassNLLCriterion.
+    """
+    if name not in CLASSIFICATION_SPECS:
+        raise ValueError(f"kernel_forms: name must be one of {', '.join(CLASSIFICATION_SPECS)}, got {name!r}")
+    expr, target = CLASSIFICATION_SPECS[name]
+    spec = parse(expr, {"x": (2,)}, target=target)  # any size: the forms are size-free
+    gradient = gradients(spec)[spec.input.name]
+    if target is None:
+        return spec, spec.expr, gradient.final
+    (size,) = spec.input.shape
+    ranges = {TARGET_CLASS: size, gradient.indices[0]: size}
+
+    def one_hot(e: sp.Expr) -> sp.Expr:
+        onehot = e.replace(lambda a: isinstance(a, sp.Indexed) and a.base.label.name == target,
+                           lambda a: TARGET_WEIGHT * sp.KroneckerDelta(a.indices[0], TARGET_CLASS))
+        return collapse(onehot, ranges)
+    return spec, one_hot(spec.expr), one_hot(gradient.final)
+
+
 def classification(name: str, n: int, batch: int | None = None) -> Derivation:
-    """The engine's proved derivation of ``name`` (a key of CLASSIFICATION_SPECS) on n classes."""
+    """The engine's proved derivation of ``name`` (a key of CLASSIFICATION_SPECS) on n classes;
+    cross-entropy's ends with its gradient as softmax minus the one-hot target."""
     from derive import layer
 
     if name not in CLASSIFICATION_SPECS:
         raise ValueError(f"classification: name must be one of {', '.join(CLASSIFICATION_SPECS)}, got {name!r}")
     expr, target = CLASSIFICATION_SPECS[name]
-    return layer(expr, {"x": (n,)}, target=target, batch=batch)
+    derivation = layer(expr, {"x": (n,)}, target=target, batch=batch)
+    if name == "crossentropy":
+        steps = softmax_minus_target(n) + (softmax_minus_target(n, batch=True) if batch is not None else [])
+        derivation.sections.insert(-1, Section(
+            "Softmax minus one-hot",
+            "The module's target is one class a sample. Hypothesis: $t$ is one-hot, "
+            r"$\sum_j t_j = 1$ (in a batch, in every row).", steps))
+    return derivation
+
+
+def softmax_minus_target(n: int, batch: bool = False, one_hot: sp.Expr | None = None) -> list[Step]:
+    """Cross-entropy's gradient as softmax(x)_k - t_k (divided by B in a batch), under the
+    hypothesis that t is one-hot (sum_j t_j = 1), as two proved steps.
+
+    For any t, the engine's gradient is ``one_hot + (sum_j t_j - 1) softmax(x)_k`` (proved at
+    the index level, every size); with sum_j t_j = 1 put in, the last term is 0 and what is
+    left is ``one_hot`` (proved too).  ``one_hot`` defaults to softmax(x)_k - t_k (over B);
+    another form raises ProofError.
+    """
+    expr, target = CLASSIFICATION_SPECS["crossentropy"]
+    spec = parse(expr, {"x": (n,)}, target=target)
+    softmax_spec = parse(CLASSIFICATION_SPECS["softmax"][0], {"x": (n,)})
+    if batch:
+        spec, softmax_spec = batch_spec(spec), batch_spec(softmax_spec)
+    gradient = gradients(spec)[spec.input.name]
+    k = gradient.indices
+    softmax = softmax_spec.expr.xreplace(dict(zip(softmax_spec.indices, k)))
+    (size,) = spec.sizes
+    j = sp.Symbol("j", integer=True, positive=True)
+    total = sp.Sum(element(spec.target, k[:-1] + (j,)), (j, 1, size))
+    scale = 1 / BATCH if batch else sp.Integer(1)
+    if one_hot is None:
+        one_hot = scale * (softmax - element(spec.target, k))
+    rest = scale * (total - 1) * softmax
+    split = sp.Add(one_hot, rest, evaluate=False)
+    ranges = dict(zip(k, spec.input.shape))
+    prove(gradient.final, split, ranges, "cross-entropy's gradient as softmax minus the target")
+    prove(split.xreplace({total: 1}), one_hot, ranges, "cross-entropy's gradient for a one-hot target")
+    lhs = sp.Derivative(LOSS, element(spec.input, k))
+    t, row = (spec.target.name, f"{k[0]}j") if batch else (spec.target.name, "j")
+    where = "In a batch, for" if batch else "For"
+    return [Step(lhs, (gradient.final, split), f"{where} any ${t}$, the engine's gradient is softmax minus "
+                 f"the target plus a term in $\\sum_j {t}_{{{row}}} - 1$:"),
+            Step(lhs, (one_hot,), f"Hypothesis $\\sum_j {t}_{{{row}}} = 1$ (one-hot): that term is 0, and the "
+                 "gradient is softmax minus one-hot" + (", over the batch size $B$:" if batch else ":"))]
 
 
 def index_gradient(derivation: Derivation) -> sp.Expr:

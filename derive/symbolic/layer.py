@@ -506,8 +506,6 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
 
 def _jacobian_grid(spec: LayerSpec, gr: Gradient) -> Step:
     """dy/dx as the tutorial's table of partial derivatives, their values, and its matrix form."""
-    from .matrix_form import matrix_form
-
     (i,), (k,) = spec.indices, gr.indices
     shape = spec.output.shape + gr.variable.shape
     v_of = lambda c: element(gr.variable, (c,))  # noqa: E731 - the variable's element c

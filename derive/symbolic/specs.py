@@ -16,6 +16,8 @@ from .layer import batch_spec, derivation, forward_matrix, gradients, matrix_of
 
 LINEAR = "y = W @ x + b"
 LINEAR_NO_BIAS = "y = W @ x"
+#: Torch's MSECriterion: the mean of the squares over every element (sizeAverage), else their sum.
+MSE_SPECS = {True: "J = mean((x - t)**2)", False: "J = sum((x - t)**2)"}
 #: Torch's activations by the name derive's CLI gives them, and Torch's class names.
 ACTIVATION_SPECS = {"sigmoid": "y = sigmoid(x)", "tanh": "y = tanh(x)", "relu": "y = relu(x)"}
 TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
@@ -27,7 +29,7 @@ def mse_expression(size_average: bool = True, batch: bool = False) -> str:
     reduce = "mean" if size_average else "sum"
     if batch:  # index notation: the batch's sizes get names of their own (N_s, N_i)
         return f"J = {reduce}((X[s,i] - T[s,i])**2, s, i)"
-    return f"J = {reduce}((x - t)**2)"
+    return MSE_SPECS[size_average]
 
 
 def _size(name: str, value: object) -> int:
@@ -140,3 +142,12 @@ def activation_results(name: str) -> tuple[sp.Expr, sp.Expr, str]:
                             lambda e: e.func.definition(e.args[0]))
     reads = "output" if gradient.output_form is not None else "input"
     return arrays(spec.expr), arrays(gradient.final), reads
+
+
+@functools.cache
+def mse_results(size_average: bool) -> tuple[sp.Expr, sp.Expr, tuple[sp.Symbol, ...]]:
+    """(loss, dJ/dx[j], (j,)) of MSECriterion from the engine, for its one-expression spec;
+    n, the number of elements, is the input's whole size (Torch averages over the batch too)."""
+    spec = parse(MSE_SPECS[size_average], {"x": (3,)}, target="t")
+    gradient = gradients(spec)[spec.input.name]
+    return spec.expr, gradient.final, gradient.indices
