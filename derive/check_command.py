@@ -180,7 +180,7 @@ def _formula(derivation, name: str, batch: bool, params: list[str] = ()) -> str 
         def _print_HadamardProduct(self, expr) -> str:
             return " (.) ".join(self.parenthesize(arg, precedence(expr)) for arg in expr.args)
 
-    keys = [key for key in derivation.results if key.endswith(" (batch)") == batch]
+    keys = [key for key in derivation.results if key.startswith("dJ/d") and key.endswith(" (batch)") == batch]
     key = f"dJ/d{name}" + (" (batch)" if batch else "")
     if key not in keys and batch and name not in params:
         # The batch input has a name of its own (X for x): the batch result that is no parameter's.
@@ -194,7 +194,9 @@ def _formula(derivation, name: str, batch: bool, params: list[str] = ()) -> str 
     said = (["G = gradOutput, a row a sample"] if re.search(r"\bG\b", text) else
             ["g = gradOutput"] if re.search(r"\bg\b", text) else [])
     if not result.expr.atoms(sp.Indexed):
-        said += ((["* the matrix product"] if "*" in text else []) + (["(.) element-wise"] if "(.)" in text else [])
+        products = any(isinstance(e, sp.MatMul) and sum(a.is_Matrix for a in e.args) >= 2
+                       for e in sp.preorder_traversal(result.expr))
+        said += ((["* the matrix product"] if products else []) + (["(.) element-wise"] if "(.)" in text else [])
                  + (["1 a vector of ones"] if re.search(r"\*1\b|\b1\*", text) else []))
         return f"dJ/d{variable} = {text}" + (f"  ({'; '.join(said)})" if said else "")
     element = variable

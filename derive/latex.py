@@ -245,8 +245,9 @@ class BlogPrinter(LatexPrinter):
 
     def _print_Piecewise(self, expr):
         (value, condition), *rest = expr.args
-        if value == 1 and len(rest) == 1 and rest[0] == (0, True):
-            return rf"[{self._print(condition)}]"  # Iverson bracket: 1 if true, else 0
+        if len(rest) == 1 and rest[0] == (0, True):  # Iverson bracket: 1 if true, else 0
+            bracket = rf"\left[{self._print(condition)}\right]"
+            return bracket if value == 1 else rf"{self._print_factor(value)} {bracket}"
         return super()._print_Piecewise(expr)
 
 

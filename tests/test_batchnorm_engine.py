@@ -71,7 +71,7 @@ def test_derive_batchnorm_prints_the_derivation_with_the_compact_form(capsys):
     assert main(["batchnorm", "2", "--batch", "2", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["title"] == "nn.BatchNormalization(2) in training, batch of 2"
-    assert set(data["results"]) == {"dJ/dx", "dJ/dgamma", "dJ/dbeta"}
+    assert set(data["results"]) == {"dy/dx", "dy/dgamma", "dy/dbeta", "dJ/dx", "dJ/dgamma", "dJ/dbeta"}
     assert data["results"]["dJ/dx"]["shape"] == [2, 2]
     assert main(["batchnorm", "1", "--batch", "2"]) == 0
     assert "## Compact form" in capsys.readouterr().out

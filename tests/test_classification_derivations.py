@@ -143,8 +143,9 @@ def test_softmax_minus_one_hot_is_proved_and_a_wrong_form_is_not():
     (engine, split), (one_hot,) = steps[0].chain, steps[1].chain
     x, t = sp.IndexedBase("x", real=True), sp.IndexedBase("t", real=True)
     values = {x[1]: 0.5, x[2]: -1.0, x[3]: 2.0, t[1]: 0.0, t[2]: 1.0, t[3]: 0.0}
-    k = next(iter(one_hot.atoms(sp.Indexed) - set(values))).indices[0]
     n = next(s for s in engine.free_symbols if getattr(s, "name", "") == "n")
+    # the form's free index (not a summation index, which a set may list first)
+    k = next(s for s in one_hot.free_symbols if isinstance(s, sp.Symbol) and s.is_integer and s != n)
     for value in (1, 2, 3):
         at = lambda e: float(e.xreplace({n: 3, k: value}).doit().xreplace(values))  # noqa: E731
         e = np.exp([0.5, -1.0, 2.0])

@@ -133,7 +133,7 @@ def test_against_passes_a_right_module_and_compares_a_criterion(capsys, tmp_path
     sample = next(c for c in json.loads(out)["checks"] if c["name"] == "against derive's formulas, one sample")
     gradient = next(c for c in sample["comparisons"] if c["subject"] == "gradInput")
     assert gradient["pattern"].startswith("gradInput is 2x")
-    assert gradient["formula"] == "dJ/dx[j] = (-2*t[j] + 2*x[j])/n  (indices count from 1)"
+    assert gradient["formula"] == "dJ/dx = (2/n)*(-t + x)"
 
 
 def test_against_with_parameters_that_do_not_match(capsys):

@@ -130,8 +130,8 @@ def test_notation_is_explained_where_it_is_used(built):
     assert "is `backward`'s third argument" not in linear  # rendered, not raw markdown
     assert "is backward's third argument, 1 unless given" in linear
     cli = _page_text(built, "cli/index.html")
-    assert '"g_vec*y_vec*(1 - y_vec)"' in cli or "g_vec*y_vec*(1 - y_vec)" in cli
-    assert "g is" in cli and "with a _vec suffix (g_vec" in cli
+    assert '"HadamardProduct(-y + 1, g, y)"' in cli  # the JSON example ran
+    assert "g is" in cli and "HadamardProduct is the element-wise product" in cli
     regression = _page_text(built, "regression/index.html")
     assert "Not too many digits." in regression and "Not to many" not in regression
 

@@ -128,8 +128,8 @@ def test_worked_example_rejects_bad_numbers(bad, error):
 
 
 @pytest.mark.parametrize("name,form", [
-    ("sigmoid", r"\left(\mathbf{1} - \mathbf{y}\right) \odot \frac{\partial J}{\partial \mathbf{y}} \odot \mathbf{y}"),
-    ("tanh", r"\left(\mathbf{1} - \mathbf{y}^{\odot 2}\right) \odot \frac{\partial J}{\partial \mathbf{y}}"),
+    ("sigmoid", r"\frac{\partial J}{\partial \mathbf{y}} \odot \mathbf{y} \odot \left(\mathbf{1} - \mathbf{y}\right)"),
+    ("tanh", r"\frac{\partial J}{\partial \mathbf{y}} \odot \left(\mathbf{1} - \mathbf{y}^{\odot 2}\right)"),
     ("relu", r"\frac{\partial J}{\partial \mathbf{y}} \odot \left[\mathbf{x} > 0\right]"),
 ])
 def test_activations_read_torchs_forms_and_have_a_diagonal_jacobian(name, form):

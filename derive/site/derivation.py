@@ -33,7 +33,8 @@ def without_convention(markdown_text: str) -> str:
 
 
 def results_block(derivation) -> str:
-    """The derivation's results (the engine's summary), one aligned line each."""
+    """The derivation's gradients (the engine's summary: dJ/dv, not the Jacobians), one
+    aligned line each."""
     lines = [result["latex"].replace(" = ", " &= ", 1)
-             for result in summary(derivation)["results"].values()]
+             for name, result in summary(derivation)["results"].items() if name.startswith("dJ/")]
     return "$$\n\\begin{aligned}\n" + " \\\\[1ex]\n".join(lines) + "\n\\end{aligned}\n$$"

@@ -8,13 +8,12 @@ import textwrap
 import numpy as np
 
 from derive import nn
-from derive.latex import markdown
 from derive.nn.jacobian import PERTURBATION
 from derive.symbolic import sequential
 
 from .activation import ACTIVATION_PAGES
 from .checks import module_jacobian_errors, passed, sample_shape
-from .derivation import demote
+from .derivation import results_block
 from .snippets import snippet_with_output
 
 
@@ -101,9 +100,15 @@ its output and handing back the one with respect to its input. The engine derive
 stack Linear(2 -> 3), Sigmoid, Linear(3 -> 1) as one expression,
 `y = W2 @ sigmoid(W1 @ x + b1) + b2`: the chain rule through it gives every gradient at
 once, and each matrix form, read from the right, is what the reverse pass computes one
-module at a time. Every equality is proved at symbolic sizes.
+module at a time. Every equality is proved at symbolic sizes. The gradients it finds, in
+matrix form (\\(\\sigma\\) applied element by element):
 
-{demote(markdown(sequential()))}
+{results_block(sequential())}
+
+`derive sequential` prints every step, element by element; at this page's width the
+stack's elements do not fit, and each module's own steps are on [Linear](linear.md) and
+[Sigmoid](sigmoid.md).
+
 ## Backward, in the code
 
 `derive.nn.Sequential.backward`, as the code has it when the site was built: module
