@@ -12,7 +12,7 @@ import math
 
 import sympy as sp
 
-from .lowering import Lowering
+from .lowering import Lowering, in_place
 from .symbolic.language import LayerSpec, parse
 from .symbolic.layer import BATCH, SAMPLE, batch_spec, gradients, grad_output_name, shift_invariant
 
@@ -91,6 +91,7 @@ class _Writer:
                 lines.append(f"{target} += {code} if scale == 1 else scale * {code}")
         if returns:
             lines.append(f"return {returns}")
+        lines = in_place(lines, lowering.temporaries)
         if spec is self.batch and not any(f"{BATCH}" in line.replace(f"{BATCH} =", "", 1) for line in lines[2:]):
             del lines[1]  # the batch size is not needed after all
         body_text = "\n".join(f"    {line}" for line in lines)

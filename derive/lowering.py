@@ -13,6 +13,7 @@ subexpressions are computed once per kernel.  The code calls ``xp``, the array m
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -47,6 +48,7 @@ class Lowering:
         self.names: dict[str, str] = {}
         self.counter = itertools.count(1)
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
+        self.temporaries: dict[str, tuple] = {}  # each temporary's axes
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -54,6 +56,7 @@ class Lowering:
             return Tensor(self.names[code], tuple(axes))
         name = f"_t{next(self.counter)}"
         self.lines.append(f"{name} = {code}")
+        self.temporaries[name] = tuple(axes)
         self.names[code] = name
         return Tensor(name, tuple(axes))
 
@@ -320,6 +323,68 @@ class Lowering:
             raise ValueError(f"cannot lower {expr}")
         parts, axes = self.broadcast([self.lower(condition), self.lower(value), self.lower(rest[0][0])])
         return Tensor(f"xp.where({parts[0].code}, {parts[1].code}, {parts[2].code})", axes)
+
+
+# Element-wise float functions that take ``out=`` on numpy and CuPy alike.
+_UFUNCS = ("xp.exp", "xp.log", "xp.tanh", "xp.sin", "xp.cos", "xp.sqrt", "xp.abs")
+_TEMPORARY = re.compile(r"_t\d+")
+_INVERSE = {"-": "xp.subtract", "/": "xp.divide"}
+
+
+def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
+    """The kernel's statements with each element-wise step on a temporary that nothing reads
+    afterwards written into that temporary (``_t1 += b``, ``xp.tanh(_t1, out=_t1)``): the
+    same numbers, one allocation fewer. Only float arrays the kernel made itself are
+    overwritten, never an argument, a view of one, or a mask."""
+    # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
+    fresh = {name for name, code in (line.split(" = ", 1) for line in lines if _TEMPORARY.fullmatch(line.split(" = ", 1)[0]))
+             if _fresh(code) and axes.get(name)}
+    out, renamed = [], {}
+    for k, line in enumerate(lines):
+        line = _TEMPORARY.sub(lambda m: renamed.get(m.group(0), m.group(0)), line)
+        target, _, code = line.partition(" = ")
+        rewritten = None
+        if _TEMPORARY.fullmatch(target) and target in axes:
+            later = " ".join(lines[k + 1:])
+            rewritten = _rewrite(code, lambda t: (t in fresh and axes.get(t) == axes[target]
+                                                  and not re.search(rf"\b{t}\b", _TEMPORARY.sub(
+                                                      lambda m: renamed.get(m.group(0), m.group(0)), later))))
+        if rewritten is None:
+            out.append(line)
+            continue
+        reused, statement = rewritten
+        out.append(statement)
+        renamed[target] = reused
+    return out
+
+
+def _fresh(code: str) -> bool:
+    """Whether ``code`` makes a new float array (arithmetic, a product, a float ufunc)."""
+    if any(mark in code for mark in ("==", "<", ">", "&", "arange", "window(", "broadcast_to", "transpose", "step(")):
+        return False
+    tokens = code.split(" ")
+    return (len(tokens) >= 3 and tokens[1] in ("+", "-", "*", "/", "**", "@")) or code.startswith(_UFUNCS)
+
+
+def _rewrite(code: str, free) -> tuple[str, str] | None:
+    """(the temporary reused, the statement) for ``code`` computed in place, or None."""
+    tokens = code.split(" ")
+    if len(tokens) == 3 and tokens[1] in ("+", "-", "*", "/", "**"):
+        left, op, right = tokens
+        if free(left):
+            if op == "**":
+                return (left, f"xp.multiply({left}, {left}, out={left})") if right == "2" else None
+            return left, f"{left} {op}= {right}"
+        if free(right) and op in ("+", "*"):
+            return right, f"{right} {op}= {left}"
+        if free(right) and op in _INVERSE:
+            return right, f"{_INVERSE[op]}({left}, {right}, out={right})"
+        return None
+    match = re.fullmatch(r"(xp\.\w+)\((_t\d+)\)", code)
+    if match and match.group(1) in _UFUNCS and free(match.group(2)):
+        name = match.group(2)
+        return name, f"{match.group(1)}({name}, out={name})"
+    return None
 
 
 def _plus(size, k: int) -> str:

@@ -161,6 +161,27 @@ def test_batch_gradient_matmul_is_blas_not_a_loop():
     assert "import sympy" not in source
 
 
+def test_kernels_reuse_their_own_temporaries_only():
+    from derive.lowering import in_place
+
+    source = derive.module_source("y = tanh(W @ x + b)", {"x": (5,), "W": (3, 5)})
+    forward = source[source.index("def update_output_batch"):]
+    assert "_t1 += b\n    xp.tanh(_t1, out=_t1)\n    output = _t1" in forward
+    axes = {"_t1": ("i",), "_t2": ("i",), "_t3": ("i",), "_t4": ("i",), "_t5": ()}
+    kept = [
+        "_t1 = x @ W.T", "_t2 = b + _t1",   # _t1 is read again below: not overwritten here
+        "_t3 = _t1 * g",                     # its last read: written into _t1
+        "_t4 = (x > 0)", "_t5 = _t4 * g",    # a mask is not a float array; _t5 has no axes
+        "_t6 = x * x", "_t7 = W.T + _t6",    # _t7's axes are not known
+    ]
+    assert in_place(kept, axes) == kept[:2] + ["_t1 *= g"] + kept[3:]
+    assert in_place(["_t1 = x * 2", "_t2 = 1 - _t1", "out = _t2"], {"_t1": ("i",), "_t2": ("i",)}) == [
+        "_t1 = x * 2", "xp.subtract(1, _t1, out=_t1)", "out = _t1"]
+    # never an argument or a scalar the kernel did not make as an array
+    assert in_place(["_t1 = x @ y", "_t2 = xp.exp(_t1)"], {"_t1": (), "_t2": ()}) == [
+        "_t1 = x @ y", "_t2 = xp.exp(_t1)"]
+
+
 @pytest.mark.parametrize("case", LAYERS + CRITERIA, ids=[c[0] for c in LAYERS + CRITERIA])
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_derivation_latex_compiles(case, tmp_path):

@@ -13,7 +13,7 @@ from derive.symbolic import sequential
 
 from .activation import ACTIVATION_PAGES
 from .checks import module_jacobian_errors, passed, sample_shape
-from .derivation import results_block
+from .derivation import CONVENTION_LINK, results_block
 from .snippets import snippet_with_output
 
 
@@ -91,6 +91,7 @@ def sequential_page() -> str:
     table_text = "\n".join(table)
     relu_hidden = min(hidden for activation, _, _, _, hidden in rows if activation == "ReLU")
     backward_source = textwrap.dedent(inspect.getsource(nn.Sequential.backward))
+    derivation = sequential()
     return f"""\
 # Sequential
 
@@ -100,10 +101,13 @@ its output and handing back the one with respect to its input. The engine derive
 stack Linear(2 -> 3), Sigmoid, Linear(3 -> 1) as one expression,
 `y = W2 @ sigmoid(W1 @ x + b1) + b2`: the chain rule through it gives every gradient at
 once, and each matrix form, read from the right, is what the reverse pass computes one
-module at a time. Every equality is proved at symbolic sizes. The gradients it finds, in
-matrix form (\\(\\sigma\\) applied element by element):
+module at a time. Every equality is proved at symbolic sizes. {CONVENTION_LINK}
 
-{results_block(sequential())}
+## {derivation.title}
+
+The gradients the engine finds, in matrix form (\\(\\sigma\\) applied element by element):
+
+{results_block(derivation)}
 
 `derive sequential` prints every step, element by element; at this page's width the
 stack's elements do not fit, and each module's own steps are on [Linear](linear.md) and
