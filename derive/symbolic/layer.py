@@ -25,8 +25,10 @@ from dataclasses import dataclass, replace
 import sympy as sp
 
 from .calculus import collapse, equal
-from .derivation import Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed
+from .derivation import (Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed,
+                         shape_of)
 from .language import ArrayInfo, LayerSpec
+from .matrix_form import entry, matrix_form
 
 LOSS = sp.Symbol("J")
 #: The index of samples in a batch, and the batch size.
@@ -393,8 +395,6 @@ def _grid_step(spec: LayerSpec, name: str, shape: tuple, forms: list, text: str 
     functions) or matrix expressions; each equality proved at a generic entry, every size.
     With ``chain_rule`` the first equality is the chain rule (dJ/dv as the sum over the
     outputs, or J's definition for a criterion), the one fact taken as given."""
-    from .matrix_form import entry
-
     generic = tuple(sp.Symbol(f"_e{k}", integer=True, positive=True) for k in range(len(shape)))
     ranges = dict(spec.ranges)
     ranges.update(zip(generic, shape))
@@ -413,8 +413,6 @@ def _grid_step(spec: LayerSpec, name: str, shape: tuple, forms: list, text: str 
 
 def _form_entry(form, r: sp.Expr, c: sp.Expr) -> sp.Expr:
     """The (r, c) entry of a displayed form (grids, their transposes, products and sums)."""
-    from .derivation import shape_of
-
     if isinstance(form, Grid):
         return form.entry(r, c)
     if isinstance(form, Transposed):
@@ -521,10 +519,8 @@ def _jacobian_grid(spec: LayerSpec, gr: Gradient) -> Step:
 
 @functools.lru_cache(maxsize=256)  # keyed by the spec itself, as _matrix_of
 def _jacobian_matrix(spec: LayerSpec, name: str) -> sp.Expr | None:
-    """dy/dv in matrix form (numerator layout: W, I, diag-free Hadamard forms) for a vector
-    output and a vector v, proved equal to its index form; None where there is none."""
-    from .matrix_form import entry, matrix_form
-
+    """dy/dv in matrix form (numerator layout: W, I, diag(v)) for a vector output and a vector
+    v, proved equal to its index form; None where there is none."""
     gr = gradients(spec)[name]
     if spec.is_criterion or len(spec.indices) != 1 or len(gr.indices) != 1:
         return None
@@ -543,8 +539,6 @@ def _jacobian_matrix(spec: LayerSpec, name: str) -> sp.Expr | None:
 def _jacobian_slice(spec: LayerSpec, gr: Gradient) -> list[Step]:
     """dy/dW of a vector output by a matrix whose rows each feed one output (dy_i/dw_jk =
     delta_ij f_k): its non-zero slice j = i, the m x n table the tutorial shows as dy/dW."""
-    from .matrix_form import matrix_form
-
     (i,), (j, k) = spec.indices, gr.indices
     deltas = [f for f in sp.Mul.make_args(gr.jacobian) if isinstance(f, sp.KroneckerDelta)]
     if len(deltas) != 1 or set(deltas[0].args) != {i, j} or gr.variable.shape[0] != spec.output.shape[0]:
@@ -561,10 +555,9 @@ def _jacobian_slice(spec: LayerSpec, gr: Gradient) -> list[Step]:
     form = matrix_form(value, (i, k), shapes, dict(spec.ranges) | {k: gr.variable.shape[1]})
     if form is not None:
         forms.append(form)
-    text = (rf"$\partial \mathbf{{{spec.output.name}}} / \partial \mathbf{{{name}}}$ has three indices: "
-            rf"its only non-zero entries have ${j} = {i}$. That slice is the table the tutorial "
-            rf"shows as $\partial \mathbf{{{spec.output.name}}} / \partial \mathbf{{{name}}}$ "
-            "(every other entry is 0):")
+    jacobian = f"${_frac(_bold(spec.output.name), _bold(name))}$"
+    text = (f"{jacobian} has three indices: its only non-zero entries have ${j} = {i}$. That slice is "
+            f"the table the tutorial shows as {jacobian} (every other entry is 0):")
     step = _grid_step(spec, "", gr.variable.shape, forms, text)
     return [Step(step.chain[0], step.chain[1:], text)]
 
@@ -610,10 +603,8 @@ def _results(spec: LayerSpec) -> dict:
 
 @functools.lru_cache(maxsize=256)  # keyed by the spec itself, as _matrix_of
 def forward_matrix(spec: LayerSpec) -> sp.Expr | None:
-    """The output in matrix form (W x + b, X W^T + 1 b^T, sigma(x)), proved equal to its
-    element; None where there is none (a criterion, three or more indices, ...)."""
-    from .matrix_form import entry, matrix_form
-
+    """The output in matrix form (W x + b, X W^T + 1 b^T, sigma(x), a criterion's 1^T (x - t)^2 / n),
+    proved equal to its element; None where there is none (three or more indices, ...)."""
     if len(spec.indices) > 2:
         return None
     shapes = {a.name: a.shape for a in spec.arrays.values()}
@@ -632,8 +623,6 @@ def matrix_of(spec: LayerSpec, gr: Gradient) -> sp.Expr | None:
 
 @functools.lru_cache(maxsize=256)  # keyed by the spec itself (by identity), never by a reusable id()
 def _matrix_of(spec: LayerSpec, name: str) -> sp.Expr | None:
-    from .matrix_form import entry, matrix_form
-
     gr = gradients(spec)[name]
     shapes = {a.name: a.shape for a in spec.arrays.values()}
     shapes[grad_output_name(spec)] = spec.output.shape
@@ -647,8 +636,6 @@ def _matrix_of(spec: LayerSpec, name: str) -> sp.Expr | None:
     except ProofError:
         return None  # a form the prover cannot settle is not shown
     return form
-
-
 
 
 def _module_calls(spec: LayerSpec) -> Section:
