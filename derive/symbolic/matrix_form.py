@@ -252,13 +252,51 @@ def _as(m: _M, axes: tuple, reader: _Reader) -> _M:
 
 def entry(form: sp.Expr, axes: tuple, real_bases: bool = True) -> sp.Expr:
     """The element of a matrix form at the 1-based indices ``axes``, as an index expression."""
-    i = axes[0] - 1 if axes else sp.Integer(0)
-    j = axes[1] - 1 if len(axes) > 1 else sp.Integer(0)
-    if not getattr(form, "is_Matrix", False):
-        value = form
-    else:
-        value = form[i, j]
+    i = axes[0] if axes else sp.Integer(1)
+    j = axes[1] if len(axes) > 1 else sp.Integer(1)
+    value = _element(form, i, j, real_bases) if getattr(form, "is_Matrix", False) else form
     return _to_indexed(sp.expand_func(value), real_bases)
+
+
+def _element(form: sp.Expr, i: sp.Expr, j: sp.Expr, real: bool) -> sp.Expr:
+    """The 1-based (i, j) entry of a matrix expression, built node by node (sympy's form[i, j]
+    checks every index against every shape on the way, which took seconds a layer)."""
+    if isinstance(form, sp.MatrixSymbol):
+        base = sp.IndexedBase(form.name, real=real)
+        return base[i] if form.shape[1] == 1 else base[i, j]
+    if isinstance(form, sp.Transpose):
+        return _element(form.arg, j, i, real)
+    if isinstance(form, sp.MatAdd):
+        return sp.Add(*(_element(a, i, j, real) for a in form.args))
+    if isinstance(form, sp.MatMul):
+        scalars = [a for a in form.args if not a.is_Matrix]
+        first, *rest = [a for a in form.args if a.is_Matrix]
+        if not rest:
+            return sp.Mul(*scalars) * _element(first, i, j, real)
+        right = rest[0] if len(rest) == 1 else sp.MatMul(*rest)
+        inner = first.shape[1]
+        if inner == 1:
+            return sp.Mul(*scalars) * _element(first, i, 1, real) * _element(right, 1, j, real)
+        k = sp.Dummy("k", integer=True, positive=True)
+        return sp.Mul(*scalars) * sp.Sum(_element(first, i, k, real) * _element(right, k, j, real), (k, 1, inner))
+    if isinstance(form, HadamardProduct):
+        return sp.Mul(*(_element(a, i, j, real) for a in form.args))
+    if isinstance(form, HadamardPower):
+        return _element(form.base, i, j, real) ** form.exp
+    if isinstance(form, ElementwiseApplyFunction):
+        return form.function(_element(form.expr, i, j, real))
+    if isinstance(form, sp.OneMatrix):
+        return sp.Integer(1)
+    if isinstance(form, sp.Identity):
+        return sp.KroneckerDelta(i, j)
+    if isinstance(form, sp.ZeroMatrix):
+        return sp.Integer(0)
+    if isinstance(form, sp.DiagMatrix):
+        return sp.KroneckerDelta(i, j) * _element(form.args[0], i, 1, real)
+    # anything else, sympy's way: 0-based (_to_indexed shifts its sums and elements); a
+    # delta(i-1, j-1) over 0..n-1 there is the same delta of the 1-based indices
+    return form[i - 1, j - 1].replace(lambda x: isinstance(x, sp.KroneckerDelta),
+                                      lambda x: sp.KroneckerDelta(x.args[0] + 1, x.args[1] + 1))
 
 
 def _to_indexed(e: sp.Expr, real: bool) -> sp.Expr:
@@ -278,7 +316,4 @@ def _to_indexed(e: sp.Expr, real: bool) -> sp.Expr:
     e = e.replace(lambda x: isinstance(x, sp.matrices.expressions.matexpr.MatrixElement)
                   and isinstance(x.parent, sp.MatrixSymbol), element)
     e = e.replace(lambda x: isinstance(x, sp.matrices.expressions.matexpr.MatrixElement), lambda x: x.doit())
-    # I[i-1, j-1] is delta(i-1, j-1) over 0..n-1: the same delta of the 1-based indices
-    e = e.replace(lambda x: isinstance(x, sp.KroneckerDelta),
-                  lambda x: sp.KroneckerDelta(x.args[0] + 1, x.args[1] + 1))
     return e.replace(lambda x: isinstance(x, sp.Sum), shift)
