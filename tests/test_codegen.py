@@ -173,3 +173,38 @@ def test_classification_kernels_write_in_place_and_make_only_rows():
                     continue
                 assert line.startswith(("xp.", "return", "grad_input")) and (
                     "out=" in line or line.startswith(("return", "grad_input.fill", "grad_input.reshape"))), line
+
+
+def test_batchnorm_kernels_carry_the_engines_formulas_and_compute_them():
+    from derive.symbolic.batchnorm import kernel_forms
+
+    source = kernels_source()
+    kernels = dict(re.findall(r"^def (\w+)\(.*?\):\n(.*?)(?=^def |\Z)", source, re.MULTILINE | re.DOTALL))
+    forms = kernel_forms()
+    train, backward = kernels["batchnorm_update_output_train"], kernels["batchnorm_update_grad_input_train"]
+    for name in ("mean", "var", "invstd", "output"):
+        assert f"{name} = {sp.sstr(forms[name])}" in train, name
+    # the compact form the engine's dJ/dx is proved equal to, and dJ/dgamma, dJ/dbeta
+    assert f"gradInput = {sp.sstr(forms['gradInput'])}, the compact form proved equal" in backward
+    assert sp.sstr(forms["gradInput"]) == "gamma*invstd*(N*g - invstd**2*u*BatchSum(g*u) - BatchSum(g))/N"
+    assert f"({sp.sstr(forms['gradWeight'])}, {sp.sstr(forms['gradBias'])})" in backward
+    assert "running statistics in place of the batch's" in kernels["batchnorm_update_output_evaluate"]
+    assert "gradInput = g*gamma*invstd" in kernels["batchnorm_update_grad_input_evaluate"]
+
+    namespace: dict = {}
+    exec(compile(source, "kernels", "exec"), namespace)
+    rng = np.random.default_rng(0)
+    x, g = rng.normal(size=(5, 3)) * 2 + 1, rng.normal(size=(5, 3))
+    gamma, beta = rng.uniform(0.5, 2, 3), rng.normal(size=3)
+    running_mean, running_var, mean, invstd = np.zeros(3), np.ones(3), np.empty(3), np.empty(3)
+    out = namespace["batchnorm_update_output_train"](x, gamma, beta, 1e-5, 0.1, running_mean, running_var,
+                                                     mean, invstd, np.empty((5, 3)))
+    xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5)
+    np.testing.assert_allclose(out, gamma * xhat + beta)
+    np.testing.assert_allclose(running_var, 0.9 + 0.1 * x.var(axis=0, ddof=1))
+    grad = np.empty((5, 3))
+    dgamma, dbeta = namespace["batchnorm_update_grad_input_train"](x, g, gamma, mean, invstd, grad)
+    compact = gamma * invstd / 5 * (5 * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+    np.testing.assert_allclose(grad, compact)
+    np.testing.assert_allclose(dgamma, (g * xhat).sum(axis=0))
+    np.testing.assert_allclose(dbeta, g.sum(axis=0))

@@ -2,14 +2,14 @@
 (Torch7's nn/BatchNormalization.lua and THNN's BatchNormalization.c, on numpy or CuPy).
 
 The input is a batch (N, nOutput), one sample a row. The arithmetic lives in the
-kernels of ``_batchnorm_kernels``.
+kernels ``derive compile`` generates from the engine's results (``_kernels``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._batchnorm_kernels import (
+from ._kernels import (
     batchnorm_acc_grad_parameters,
     batchnorm_grad_sums,
     batchnorm_update_grad_input_evaluate,
@@ -116,7 +116,7 @@ class BatchNormalization(Module):
             xp = namespace(self.running_var)
             mean, invstd = self.running_mean, 1 / xp.sqrt(self.running_var + self.eps)
         sums = batchnorm_grad_sums(input, gradOutput, mean, invstd)
-        batchnorm_acc_grad_parameters(*sums, scale, self.gradWeight, self.gradBias)
+        batchnorm_acc_grad_parameters(self.gradWeight, self.gradBias, *sums, scale)
 
     def backward(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """updateGradInput then accGradParameters, the sums over the batch computed once; return gradInput."""
@@ -125,7 +125,7 @@ class BatchNormalization(Module):
         self._fit(input, gradOutput)
         sums = batchnorm_update_grad_input_train(input, gradOutput, self.weight, self.save_mean,
                                                  self.save_invstd, self.gradInput)
-        batchnorm_acc_grad_parameters(*sums, scale, self.gradWeight, self.gradBias)
+        batchnorm_acc_grad_parameters(self.gradWeight, self.gradBias, *sums, scale)
         return self.gradInput
 
     def _fit(self, input, gradOutput=None) -> None:

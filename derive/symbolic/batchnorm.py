@@ -8,6 +8,8 @@ samples, so the engine differentiates through the means over the batch axis n.
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from derive.nn.module import check_int
@@ -138,3 +140,66 @@ def abbreviated(expr: sp.Expr) -> sp.Expr:
 
     expr = expr.replace(is_variance, variance)
     return expr.xreplace({f: sp.Symbol(r"\epsilon", positive=True) for f in expr.atoms(sp.Float)})
+
+
+#: One feature's values in the kernels' forms: u = x - mean (one element of the centred
+#: input), g (of gradOutput), the parameters, the statistics and the batch size N.
+U, G, GAMMA, BETA, MEAN, VAR, INVSTD, EPS, N = sp.symbols("u g gamma beta mean var invstd eps N", real=True)
+
+
+class BatchSum(sp.Function):
+    """The sum over the batch of an element-wise expression: one number a feature."""
+
+
+@functools.cache
+def kernel_forms() -> dict[str, sp.Expr]:
+    """The engine's results for BATCHNORM in the kernels' names, one element (sample n, feature i):
+    {"mean", "var": the statistics as the spec defines them, "invstd": 1/sqrt(var + eps),
+    "output": y, "gradInput": the compact dJ/dx (proved equal to the engine's), "gradWeight":
+    dJ/dgamma (the same), "gradBias": dJ/dbeta}.
+
+    Read off the engine's expressions by naming their parts, nothing recomputed: each batch mean
+    of x is ``mean``, each biased variance ``var``, (var + eps)**(-1/2) ``invstd``, x - mean ``u``
+    and a sum over the batch ``BatchSum`` of its element-wise factor times its per-feature ones."""
+    derivation = batchnorm(1, 2)
+    (forward,) = [s for s in derivation.sections[0].steps if isinstance(s.lhs, sp.Indexed)]
+    forms = compact_forms(derivation)
+    dbeta = derivation.results["dJ/dbeta"].expr
+    if not (isinstance(dbeta, sp.MatMul) and dbeta.args[0] == sp.MatrixSymbol("g", *dbeta.args[0].shape[::-1]).T
+            and isinstance(dbeta.args[1], sp.OneMatrix)):
+        raise ProofError(f"dJ/dbeta is {dbeta}, not the sum of g over the batch")
+    output = forward.chain[-1]
+    size = next(s for s in output.free_symbols if s.name.startswith("N_"))
+    variances = [s for s in output.atoms(sp.Sum) if s.function.is_Pow]
+    if len(variances) != 1 or _named(variances[0].function, size) != U**2 or variances[0].limits[0][1:] != (1, size):
+        raise ProofError(f"the forward {output} does not divide by the mean of (x - mean)**2")
+    return {"mean": BatchSum(sp.Symbol("x", real=True)) / N, "var": BatchSum(U**2) / N,
+            "invstd": 1 / sp.sqrt(VAR + EPS), "output": _named(output, size),
+            "gradInput": _named(forms["x"][1], size), "gradWeight": _named(forms["gamma"][1], size),
+            "gradBias": BatchSum(G)}
+
+
+def _named(expr: sp.Expr, size: sp.Symbol) -> sp.Expr:
+    """``expr`` (the engine's, feature index free) with its parts named as in ``kernel_forms``."""
+    def is_mean(e):
+        return (isinstance(e, sp.Sum) and len(e.limits) == 1 and isinstance(e.function, sp.Indexed)
+                and str(e.function.base) == "x" and e.function.indices[0] == e.limits[0][0])
+
+    expr = expr.replace(is_mean, lambda e: size * MEAN)
+    expr = expr.replace(lambda e: isinstance(e, sp.Sum) and e.function.is_Pow and e.function.exp == 2
+                        and e.function.has(MEAN), lambda e: size * VAR)
+    expr = expr.xreplace({f: EPS for f in expr.atoms(sp.Float)})
+    expr = expr.replace(lambda e: e.is_Pow and e.base == VAR + EPS, lambda e: INVSTD ** (-2 * e.exp))
+    if expr.has(VAR):
+        raise ProofError(f"{expr}: the variance is not only under 1/sqrt(var + eps)")
+    elements = {"x": lambda e: U + MEAN, "g": lambda e: G, "gamma": lambda e: GAMMA, "beta": lambda e: BETA}
+    expr = expr.replace(lambda e: isinstance(e, sp.Indexed), lambda e: elements[str(e.base)](e))
+
+    def batch_sum(e):
+        per_feature, elementwise = sp.factor_terms(e.function).as_independent(U, G, as_Add=False)
+        return per_feature * BatchSum(elementwise)
+    expr = expr.replace(lambda e: isinstance(e, sp.Sum), batch_sum)
+    named = expr.xreplace({size: N})
+    if named.has(sp.Indexed, sp.Sum):
+        raise ProofError(f"{named}: not every part of the engine's expression has a kernel's name")
+    return named
