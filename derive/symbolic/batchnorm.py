@@ -192,8 +192,8 @@ def _named(expr: sp.Expr, size: sp.Symbol) -> sp.Expr:
     expr = expr.replace(lambda e: e.is_Pow and e.base == VAR + EPS, lambda e: INVSTD ** (-2 * e.exp))
     if expr.has(VAR):
         raise ProofError(f"{expr}: the variance is not only under 1/sqrt(var + eps)")
-    elements = {"x": lambda e: U + MEAN, "g": lambda e: G, "gamma": lambda e: GAMMA, "beta": lambda e: BETA}
-    expr = expr.replace(lambda e: isinstance(e, sp.Indexed), lambda e: elements[str(e.base)](e))
+    elements = {"x": U + MEAN, "g": G, "gamma": GAMMA, "beta": BETA}
+    expr = expr.replace(lambda e: isinstance(e, sp.Indexed), lambda e: elements[str(e.base)])
 
     def batch_sum(e):
         per_feature, elementwise = sp.factor_terms(e.function).as_independent(U, G, as_Add=False)
