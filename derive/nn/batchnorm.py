@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arguments import check_int
 from ._kernels import (
     batchnorm_acc_grad_parameters,
     batchnorm_grad_sums,
@@ -18,7 +19,7 @@ from ._kernels import (
     batchnorm_update_output_train,
 )
 from ._backend import namespace
-from .module import Module, check_array, check_grad_output, check_int, check_real, compute_dtype, resized
+from .module import Module, check_array, check_grad_output, check_real, compute_dtype, resized
 
 ndarray = np.ndarray
 

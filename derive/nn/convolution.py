@@ -3,7 +3,7 @@
 
 y[o, i, j] = sum_(c, p, q) W[o, c, p, q] x[c, i dH + p - padH, j dW + q - padW] + b[o]
 (0-based), the input zero outside its H x W. The arithmetic lives in the kernels of
-``_convolution_kernels``: patches (im2col) and matrix products.
+``_patches`` (im2col) and the matrix products of ``_kernels``, compiled from the engine.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ import math
 
 import numpy as np
 
-from ._convolution_kernels import (
-    convolution_acc_grad_parameters,
-    convolution_unfold,
-    convolution_update_grad_input,
-    convolution_update_output,
-)
+from ..arguments import check_int
+from ._kernels import convolution_acc_grad_parameters, convolution_update_grad_input, convolution_update_output
+from ._patches import unfold
 from ._backend import namespace
-from .module import Module, check_array, check_grad_output, check_int, compute_dtype, resized
+from .module import Module, check_array, check_grad_output, compute_dtype, resized
 
 ndarray = np.ndarray
 
@@ -105,7 +102,7 @@ class SpatialConvolution(Module):
     def _unfold(self, input: np.ndarray) -> np.ndarray:
         """The im2col matrices of input, into ``columns``; remembered as coming from input."""
         self._columnsInput = input
-        return convolution_unfold(self._batched(input), self.kH, self.kW, self.dH, self.dW, self.padH, self.padW,
+        return unfold(self._batched(input), self.kH, self.kW, self.dH, self.dW, self.padH, self.padW,
                                   self._outputShape, self.columns)
 
     @staticmethod

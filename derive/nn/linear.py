@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..arguments import check_int
 from ._kernels import (
     linear_acc_grad_parameters,
     linear_acc_grad_parameters_batch,
@@ -23,7 +24,7 @@ from ._kernels import (
     linear_update_output_batch,
 )
 from ._backend import namespace
-from .module import Module, check_array, check_int, compute_dtype, real_number, resized
+from .module import Module, check_array, compute_dtype, real_number, resized
 
 ndarray = np.ndarray
 

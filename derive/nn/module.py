@@ -92,20 +92,6 @@ def check_grad_output(owner: str, gradOutput, outputShape: tuple[int, ...], inpu
                          f"for input {inputShape}), got {gradOutput.shape}")
 
 
-def check_int(owner: str, name: str, value, minimum: int) -> int:
-    """``value`` as an int if it is an integer >= ``minimum`` (a bool or a float is not); else raise."""
-    expected = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner}: {name} must be {expected}, got {value!r} (bool)")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{owner}: {name} must be {expected}, got {value!r} ({type(value).__name__})") from None
-    if number < minimum:
-        raise ValueError(f"{owner}: {name} must be {expected}, got {number}")
-    return number
-
-
 def check_real(owner: str, name: str, value, low: float, high: float = math.inf) -> float:
     """``value`` as a float if it is a finite real number in [low, high] (a bool is not); else raise."""
     number = real_number(owner, name, value)

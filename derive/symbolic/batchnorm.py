@@ -12,7 +12,7 @@ import functools
 
 import sympy as sp
 
-from derive.nn.module import check_int
+from derive.arguments import check_int
 
 from .calculus import equal
 from .derivation import Derivation, ProofError, Section, Step
@@ -25,6 +25,7 @@ BATCHNORM = ("y[n,i] = gamma[i] * (x[n,i] - mean(x[m,i], m)) / "
 def batchnorm(nOutput: int, batch: int, eps: float = 1e-5) -> Derivation:
     """The engine's derivation of nn.BatchNormalization(nOutput) in training on a batch of
     ``batch`` samples, with the compact forms of dJ/dx and dJ/dgamma proved equal to its results."""
+
     nOutput, batch = check_int("batchnorm", "nOutput", nOutput, 1), check_int("batchnorm", "batch", batch, 2)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < float("inf"):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
