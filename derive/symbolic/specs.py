@@ -97,6 +97,7 @@ def sequential(n_in: int = 2, n_hidden: int = 3, n_out: int = 1, activation: str
     return _titled(d, f"nn.Sequential: Linear({n_in} -> {n_hidden}) -> {TORCH_NAMES[activation]} "
                       f"-> Linear({n_hidden} -> {n_out})")
 
+
 # Any sizes: the engine's results are size-free (these only name the arrays' ranks).
 _LINEAR_SHAPES = {"x": (2,), "W": (3, 2)}
 
