@@ -104,6 +104,8 @@ class BlogPrinter(LatexPrinter):
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape
+        if rows != 1 and cols != 1:  # a matrix of ones: 1 1^T, so that 1 1^T v reads as a sum times 1
+            return r"\mathbf{1}\mathbf{1}^{T}"
         return r"\mathbf{1}^{T}" if rows == 1 and cols != 1 else r"\mathbf{1}"  # a row of ones: 1^T x
 
     def _print_Identity(self, expr):
