@@ -458,6 +458,13 @@ def _copy(array) -> np.ndarray:
     return np.array(array, dtype=float)
 
 
+def _step(module, input: np.ndarray, gradOutput: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Copies of (output, gradInput, parameter gradients) after forward, zeroGradParameters and backward."""
+    output = _copy(module.forward(input))
+    module.zeroGradParameters()
+    return output, _copy(module.backward(input, gradOutput.copy())), _gradients(module)
+
+
 class _Checker:
     """The checks of a module, each a method returning its comparisons; ``run`` turns an
     exception into a failure."""
@@ -567,10 +574,7 @@ class _Checker:
         """The batch against its samples one by one: outputs and gradInputs stacked, gradients summed."""
         module = self.module
         batch = input.shape[0]
-        output = _copy(module.forward(input))
-        module.zeroGradParameters()
-        gradInput = _copy(module.backward(input, gradOutput.copy()))
-        grads = _gradients(module)
+        output, gradInput, grads = _step(module, input, gradOutput)
         outputs, gradInputs, parts = [], [], []
         for k in range(batch):
             outputs.append(_copy(module.forward(input[k].copy())))
@@ -590,20 +594,14 @@ class _Checker:
 
     def reentrancy(self, input: np.ndarray, gradOutput: np.ndarray) -> list[Comparison]:
         """forward and backward twice on the same arrays give the same results."""
-        module = self.module
-        first_output = _copy(module.forward(input))
-        module.zeroGradParameters()
-        first = _copy(module.backward(input, gradOutput.copy()))
-        first_grads = _gradients(module)
-        second_output = _copy(module.forward(input))
-        module.zeroGradParameters()
-        second = _copy(module.backward(input, gradOutput.copy()))
+        first_output, first, first_grads = _step(self.module, input, gradOutput)
+        second_output, second, second_grads = _step(self.module, input, gradOutput)
         comparisons = [self.compare(first_output, second_output, "output of a second forward", "output",
                                     first_output.shape),
                        self.compare(first, second, "gradInput of a second backward", "gradInput", first.shape,
                                     factor_names={2.0: "gradInput accumulates across backward calls "
                                                        "(it is added to, not computed)"})]
-        for expected, got, gradName in zip(first_grads, _gradients(module), self.gradNames):
+        for expected, got, gradName in zip(first_grads, second_grads, self.gradNames):
             comparisons.append(self.compare(expected, got, f"{gradName} of a second backward", gradName,
                                             expected.shape))
         return comparisons
@@ -648,15 +646,8 @@ class _Checker:
     def against(self, reference, input: np.ndarray, gradOutput: np.ndarray, batch: int,
                 formulas: Sequence[str] | None) -> list[Comparison]:
         """The module's output and gradients against a reference module's at the same values."""
-        module = self.module
-        output = _copy(module.forward(input))
-        module.zeroGradParameters()
-        gradInput = _copy(module.backward(input, gradOutput.copy()))
-        grads = _gradients(module)
-        expected_output = _copy(reference.forward(input))
-        reference.zeroGradParameters()
-        expected_gradInput = _copy(reference.backward(input, gradOutput.copy()))
-        expected_grads = _gradients(reference)
+        output, gradInput, grads = _step(self.module, input, gradOutput)
+        expected_output, expected_gradInput, expected_grads = _step(reference, input, gradOutput)
         comparisons = [self.compare(expected_output, output, "output", "output", output.shape)]
         subjects = ["gradInput", *self.gradNames]
         for k, (expected, got, subject) in enumerate(zip([expected_gradInput, *expected_grads],
