@@ -131,11 +131,7 @@ class BatchNormalization(Module):
 
     def _fit(self, input, gradOutput=None) -> None:
         """Cheap check that input (and gradOutput) match the buffers; else validate and refit them."""
-        home = self._arrayClass
-        if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
-                or gradOutput is not None
-                and (gradOutput.__class__ is not home or gradOutput.shape != self._inputShape
-                     or home is not ndarray and gradOutput.dtype is not self._inputDtype)):  # CUDA: one dtype
+        if not self._lastCallFits(input, gradOutput, self._inputShape):
             self._resize(input, gradOutput)
         if gradOutput is not None and self.train and not self._saved:
             raise ValueError(f"{self._name()}: backward in training uses the statistics of the last forward: "

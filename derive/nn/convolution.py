@@ -112,11 +112,7 @@ class SpatialConvolution(Module):
 
     def _fit(self, input, gradOutput=None) -> None:
         """Cheap check that input (and gradOutput) match the buffers; else validate and refit them."""
-        home = self._arrayClass
-        if (input.__class__ is not home or input.shape != self._inputShape or input.dtype is not self._inputDtype
-                or gradOutput is not None
-                and (gradOutput.__class__ is not home or gradOutput.shape != self._outputShape
-                     or home is not ndarray and gradOutput.dtype is not self._inputDtype)):  # CUDA: one dtype
+        if not self._lastCallFits(input, gradOutput, self._outputShape):
             self._resize(input, gradOutput)
 
     def _resize(self, input, gradOutput=None) -> None:

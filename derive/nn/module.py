@@ -193,6 +193,16 @@ class Module:
             for param, gradParam in zip(*params):
                 param -= learningRate * gradParam
 
+    def _lastCallFits(self, input, gradOutput, gradOutputShape) -> bool:
+        """Whether input (and gradOutput, when given, of ``gradOutputShape``) are the class, shape and
+        dtype the buffers were fitted to at the last call (``_inputShape``, ``_inputDtype``): the cheap
+        test before a layer validates and refits. On CUDA gradOutput must have the input's dtype."""
+        home = self._arrayClass
+        return not (input.__class__ is not home or input.shape != self._inputShape
+                    or input.dtype is not self._inputDtype or gradOutput is not None
+                    and (gradOutput.__class__ is not home or gradOutput.shape != gradOutputShape
+                         or home is not np.ndarray and gradOutput.dtype is not self._inputDtype))
+
     def _flatten(self) -> None:
         """Make weight and bias views into one new flat array, gradWeight and gradBias into another.
 
