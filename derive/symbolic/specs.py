@@ -9,6 +9,8 @@ import functools
 
 import sympy as sp
 
+from derive.arguments import check_int
+
 from .derivation import Derivation
 from .functions import relu, sigmoid, step
 from .language import parse
@@ -32,23 +34,15 @@ def mse_expression(size_average: bool = True, batch: bool = False) -> str:
     return MSE_SPECS[size_average]
 
 
-def _size(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return value
-
-
 def _titled(d: Derivation, title: str) -> Derivation:
     return dataclasses.replace(d, title=title)
 
 
 def linear(n_in: int, n_out: int, *, batch: int | None = None, bias: bool = True) -> Derivation:
     """nn.Linear(n_in -> n_out): the engine's derivation of ``y = W @ x + b`` (``W @ x`` without bias)."""
-    shapes = {"x": (_size("n_in", n_in),), "W": (_size("n_out", n_out), n_in)}
+    shapes = {"x": (check_int("linear", "n_in", n_in, 1),), "W": (check_int("linear", "n_out", n_out, 1), n_in)}
     if batch is not None:
-        _size("batch", batch)
+        check_int("linear", "batch", batch, 1)
     d = derivation(parse(LINEAR if bias else LINEAR_NO_BIAS, shapes), batch=batch)
     return _titled(d, f"nn.Linear({n_in} -> {n_out})" + ("" if bias else " without bias")
                    + (f", batch of {batch}" if batch is not None else ""))
@@ -58,7 +52,7 @@ def activation(name: str, n: int, *, batch: int | None = None) -> Derivation:
     """nn.Sigmoid, nn.Tanh or nn.ReLU on n inputs, from its one-expression spec."""
     if name not in ACTIVATION_SPECS:
         raise ValueError(f"unknown activation {name!r}, expected one of {', '.join(ACTIVATION_SPECS)}")
-    d = derivation(parse(ACTIVATION_SPECS[name], {"x": (_size("n", n),)}), batch=batch)
+    d = derivation(parse(ACTIVATION_SPECS[name], {"x": (check_int(name, "n", n, 1),)}), batch=batch)
     return _titled(d, f"nn.{TORCH_NAMES[name]} on {n} inputs"
                    + (f", batch of {batch}" if batch is not None else ""))
 
@@ -67,11 +61,11 @@ def mse(n: int, *, size_average: bool = True, batch: int | None = None) -> Deriv
     """nn.MSECriterion on n outputs: the mean of the squared differences (their sum without
     sizeAverage). A batch is Torch's: the same over every element of the (batch, n) input,
     derived as the criterion of that matrix."""
-    d = derivation(parse(mse_expression(size_average), {"x": (_size("n", n),)}, target="t"))
+    d = derivation(parse(mse_expression(size_average), {"x": (check_int("mse", "n", n, 1),)}, target="t"))
     title = f"nn.MSECriterion on {n} outputs" + ("" if size_average else ", sizeAverage = false")
     if batch is not None:
-        whole = derivation(parse(mse_expression(size_average, batch=True), {"X": (_size("batch", batch), n)},
-                                 input="X", target="T"))
+        shapes = {"X": (check_int("mse", "batch", batch, 1), n)}
+        whole = derivation(parse(mse_expression(size_average, batch=True), shapes, input="X", target="T"))
         extra = [dataclasses.replace(s, title="Batch: " + s.title) for s in whole.sections
                  if s.title != "Module calls"]
         d = dataclasses.replace(d, sections=d.sections[:-1] + extra + d.sections[-1:],
@@ -91,8 +85,9 @@ def sequential_expression(activation_name: str) -> str:
 def sequential(n_in: int = 2, n_hidden: int = 3, n_out: int = 1, activation: str = "sigmoid") -> Derivation:
     """Sequential(Linear(n_in -> n_hidden), f, Linear(n_hidden -> n_out)), derived as the one
     expression y = W2 f(W1 x + b1) + b2: the chain rule through the stack, size-free."""
-    shapes = {"x": (_size("n_in", n_in),), "W1": (_size("n_hidden", n_hidden), n_in),
-              "W2": (_size("n_out", n_out), n_hidden)}
+    shapes = {"x": (check_int("sequential", "n_in", n_in, 1),),
+              "W1": (check_int("sequential", "n_hidden", n_hidden, 1), n_in),
+              "W2": (check_int("sequential", "n_out", n_out, 1), n_hidden)}
     d = derivation(parse(sequential_expression(activation), shapes))
     return _titled(d, f"nn.Sequential: Linear({n_in} -> {n_hidden}) -> {TORCH_NAMES[activation]} "
                       f"-> Linear({n_hidden} -> {n_out})")
