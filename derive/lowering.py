@@ -337,18 +337,20 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
     same numbers, one allocation fewer. Only float arrays the kernel made itself are
     overwritten, never an argument, a view of one, or a mask."""
     # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
-    fresh = {name for name, code in (line.split(" = ", 1) for line in lines if _TEMPORARY.fullmatch(line.split(" = ", 1)[0]))
-             if _fresh(code) and axes.get(name)}
+    assigned = (line.split(" = ", 1) for line in lines if " = " in line)
+    fresh = {name for name, code in assigned if _TEMPORARY.fullmatch(name) and _fresh(code) and axes.get(name)}
     out, renamed = [], {}
+
+    def current(text: str) -> str:  # the names statements use once earlier ones were rewritten
+        return _TEMPORARY.sub(lambda m: renamed.get(m.group(0), m.group(0)), text)
     for k, line in enumerate(lines):
-        line = _TEMPORARY.sub(lambda m: renamed.get(m.group(0), m.group(0)), line)
+        line = current(line)
         target, _, code = line.partition(" = ")
         rewritten = None
         if _TEMPORARY.fullmatch(target) and target in axes:
-            later = " ".join(lines[k + 1:])
+            later = current(" ".join(lines[k + 1:]))
             rewritten = _rewrite(code, lambda t: (t in fresh and axes.get(t) == axes[target]
-                                                  and not re.search(rf"\b{t}\b", _TEMPORARY.sub(
-                                                      lambda m: renamed.get(m.group(0), m.group(0)), later))))
+                                                  and not re.search(rf"\b{t}\b", later)))
         if rewritten is None:
             out.append(line)
             continue

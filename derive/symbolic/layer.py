@@ -347,18 +347,17 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> Derivation:
     shapes = ", ".join(f"{a.name} {spec.concrete(a.shape)}" for a in spec.arrays.values()
                        if a.role != "output")
     title = f"{spec.text} ({shapes})"
+    names = element_names(spec)
     if batch is not None:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive int, got {batch!r}")
         b = batch_spec(spec)
         sections += _sections(b, "Batch: ")
         results.update({f"{k} (batch)": v for k, v in _results(b).items()})
+        names.update(element_names(b))
         sizes[BATCH] = batch
         title += f", batch of {batch}"
     sections.append(_module_calls(spec))
-    names = element_names(spec)
-    if batch is not None:
-        names.update(element_names(batch_spec(spec)))
     return Derivation(title, sections, sizes, results, names)
 
 
@@ -455,11 +454,10 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
 
     grads = gradients(spec)
     y = element(spec.output, spec.indices)
-    forward_steps = [Step(y, (spec.expr,), relation="def")]
-    if spec.is_criterion and forward_matrix(spec) is not None:  # proved by forward_matrix
-        forward_steps = [Step(y, (spec.expr, forward_matrix(spec)), relation="def")]
+    form = forward_matrix(spec)  # proved equal to spec.expr
+    loss_form = (form,) if spec.is_criterion and form is not None else ()
+    forward_steps = [Step(y, (spec.expr,) + loss_form, relation="def")]
     if 1 <= len(spec.indices) <= 2:  # the whole output, as the tutorial writes it
-        form = forward_matrix(spec)
         whole = [lambda idx: element(spec.output, idx)] if form is None else [form]
         operands = None if form is None else _operands(spec, form)
         if operands is not None and isinstance(operands, (Product, Plus)):
