@@ -245,7 +245,8 @@ class _Export(_Writer):
         one, batch = self._dims()
         sample = spec.concrete(spec.input.shape)
         pick = f"update_output_batch if {x}.ndim == {batch} else update_output"
-        lines = ["@jax.custom_vjp",
+        lines = [f"inputShape = {sample!r}  # one sample; a batch adds a leading axis", "", "",
+                 "@jax.custom_vjp",
                  f"def {name}({', '.join(args)}):",
                  f'    """{_docline(spec.text)}, its vjp from derive\'s proved gradients (one sample {sample} '
                  f'or a batch).' + (" The target gets no gradient (zeros)." if spec.target is not None else "")
@@ -269,7 +270,8 @@ class _Export(_Writer):
                       f"def _{name}_bwd(residuals, {g}):",
                       f"    {', '.join(args + [y])} = residuals",
                       f"    kernel = backward_batch if {x}.ndim == {batch} else backward",
-                      f"    return kernel({', '.join(args + [y, g])})"]
+                      f"    return kernel({', '.join(args + [y, g])})" + (",  # a tuple: one cotangent per argument"
+                                                                          if not spec.parameters else "")]
         lines += ["", "", f"{name}.defvjp(_{name}_fwd, _{name}_bwd)"]
         params = spec.parameters
         if params:
