@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     layer.add_argument("--target", metavar="NAME", help="a criterion's target (not differentiated)")
     layer.add_argument("--module", metavar="FILE.py",
                        help="write a Python module with the layer's class instead of the derivation")
+    layer.add_argument("--export", choices=("torch", "jax"), metavar="FRAMEWORK",
+                       help="write the layer for PyTorch (autograd.Function + nn.Module) or JAX "
+                       "(custom_vjp function + init) instead of the derivation; -o FILE.py")
     layer.add_argument("--name", default="Layer", metavar="CLASS", help="the class name (default Layer)")
 
     conv = layers.add_parser(
@@ -224,6 +227,10 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.exit(2, f"{parser.prog} layer: error: --shape {name} given twice\n")
         shapes[name] = dims
     try:
+        if args.export:
+            text = derive.export_source(args.EXPR, shapes, framework=args.export, input=args.input,
+                                        target=args.target, name=args.name)
+            return _emit(text, args.output, f"{parser.prog} layer", parser)
         if args.module:
             text = derive.module_source(args.EXPR, shapes, input=args.input, target=args.target,
                                         name=args.name)

@@ -301,8 +301,9 @@ def _guarded(lines: list[str], guards: list[str]) -> list[str]:
             users[target] = {results.index(target)}
         for name in re.findall(r"\b_t\d+\b|\b_shifted\b", line.partition(" = ")[2]):
             users.setdefault(name, set()).update(users.get(target, set()))
-    out = [" = ".join(results) + " = None"] if results else []
-    block: tuple | None = None
+    out: list[str] = []
+    block: str | None = None
+    unset = [" = ".join(results) + " = None"]  # before the first guarded statement
     for line, target in zip(lines, targets):
         wanted = users.get(target)
         if line.startswith("return ") or wanted is None or len(wanted) == len(results):
@@ -310,6 +311,8 @@ def _guarded(lines: list[str], guards: list[str]) -> list[str]:
             block = None
             continue
         condition = " or ".join(guards[k] for k in sorted(wanted))
+        out += unset
+        unset = []
         if block == condition:
             out[-1] += f"\n        {line}"
         else:
