@@ -10,6 +10,7 @@ mismatch prints the formula the entry should follow (``derive.layer``'s result).
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 import tempfile
@@ -129,9 +130,11 @@ def _instantiate(args: argparse.Namespace):
     positional = [a for a in args.args if not isinstance(a, tuple)]
     keywords = dict(a for a in args.args if isinstance(a, tuple))
     if "torch" in sys.modules:
-        from .nn.torch_target import TorchModule, is_torch_target
+        from .nn.torch_target import TorchCriterion, TorchModule, is_torch_target
 
         if is_torch_target(cls) and issubclass(cls, sys.modules["torch"].autograd.Function):
+            if _is_criterion(list(inspect.signature(cls.forward).parameters)[1:], args):
+                return TorchCriterion.of(cls, f"{cls.__name__} (torch.autograd.Function, a criterion)")
             return _function(cls, args)
     try:
         module = cls(*positional, **keywords)
@@ -139,15 +142,23 @@ def _instantiate(args: argparse.Namespace):
         shown = ", ".join([repr(a) for a in positional] + [f"{k}={v!r}" for k, v in keywords.items()])
         raise CheckError(f"{name}({shown}) raised {type(error).__name__}: {error}") from None
     if "torch" in sys.modules and isinstance(module, sys.modules["torch"].nn.Module):
+        if _is_criterion(list(inspect.signature(module.forward).parameters), args):
+            return TorchCriterion.of(module, f"{type(module).__name__} (torch.nn.Module, a criterion)")
         return TorchModule.of_module(module)
     return module
+
+
+def _is_criterion(names: list[str], args: argparse.Namespace) -> bool:
+    """A torch target is a criterion when the argument after its input is the target: named by
+    --target, or ``target`` or ``t``, and given no --shape (it is not a parameter)."""
+    shaped = {name for name, _ in args.shape}
+    target = args.target or next((n for n in ("target", "t") if n in names[1:2]), None)
+    return len(names) == 2 and names[1] == target and target not in shaped
 
 
 def _function(cls, args: argparse.Namespace):
     """A torch.autograd.Function: forward(ctx, input, *parameters), each parameter's shape from
     --shape NAME=... (or from --against's expression), its values drawn from U[-1, 1]."""
-    import inspect
-
     import numpy as np
 
     from .nn.torch_target import TorchModule

@@ -133,3 +133,26 @@ class MeanBiasLayer(torch.nn.Module):
 
     def forward(self, x):
         return MeanGradBias.apply(x, self.W, self.b)
+
+
+class MSE(torch.autograd.Function):
+    """J = mean((x - t)^2), right (for a batch, the mean over every entry: the mean of the samples')."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        ctx.save_for_backward(x, t)
+        return ((x - t) ** 2).mean()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t = ctx.saved_tensors
+        return grad_output * 2 * (x - t) / x.numel(), None
+
+
+class MSEWithoutTwo(MSE):
+    """J = mean((x - t)^2), its gradient (x - t) / N: the 2 of the square forgotten."""
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, t = ctx.saved_tensors
+        return grad_output * (x - t) / x.numel(), None

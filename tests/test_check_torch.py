@@ -95,3 +95,21 @@ def test_the_command_as_a_user_runs_it():
     done = subprocess.run([sys.executable, "-m", "derive.cli", "check", f"{PLANTED}:WrongSign", "--input-shape", "3"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 1 and "pattern: gradInput has the wrong sign (-1x)" in done.stdout
+
+
+def test_a_criterion_function_is_checked_as_a_criterion(capsys):
+    status, out, _ = run(capsys, f"{PLANTED}:MSE", "--input-shape", "3", "--against", "J = mean((x - t)**2)",
+                         "--target", "t")
+    assert status == 0, out
+    assert out.startswith("MSE (torch.autograd.Function, a criterion)")
+    assert "PASS  gradInput, batch of 4" in out and "PASS  against derive's formulas, batch of 4" in out
+    status, out, _ = run(capsys, f"{PLANTED}:MSEWithoutTwo", "--input-shape", "3")
+    assert status == 1
+    assert "pattern: gradInput is 1/2 x the right value (a constant factor)" in out
+
+
+def test_an_exported_criterion_passes_derive_check(capsys, tmp_path):
+    path = tmp_path / "loss.py"
+    path.write_text(derive.export_source("J = -sum(t * (x - log(sum(exp(x)))))", {"x": (4,)}, target="t"))
+    status, out, _ = run(capsys, f"{path}:LayerFunction", "--input-shape", "4", "--target-kind", "binary")
+    assert status == 0, out

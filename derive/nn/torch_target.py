@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .jacobian import GradientShapeError
+from .criterion import Criterion
 from .module import Module
 
 # torch's own refusal of a gradient of the wrong shape: "... returned an invalid gradient at
@@ -114,3 +115,38 @@ class TorchModule(Module):
     def accGradParameters(self, input, gradOutput, scale=1.0):
         for name, grad in zip(self._names, self._gradients(input, gradOutput)[1]):
             getattr(self, f"grad{name}")[...] += scale * grad
+
+
+class TorchCriterion(Criterion):
+    """``call(input, target)`` of torch tensors returning a scalar loss, as a derive.nn Criterion."""
+
+    torchTarget = True
+
+    def __init__(self, call, label: str) -> None:
+        super().__init__()
+        self._call, self._label = call, label
+
+    @classmethod
+    def of(cls, target, label: str) -> "TorchCriterion":
+        """A Function subclass (``target.apply``) or an nn.Module instance (made float64 on the CPU)."""
+        if isinstance(target, torch.nn.Module):
+            target = target.to(device="cpu", dtype=torch.float64)
+            return cls(target, label)
+        return cls(target.apply, label)
+
+    def __repr__(self) -> str:
+        return self._label
+
+    def updateOutput(self, input, target):
+        with torch.no_grad():
+            loss = self._call(torch.from_numpy(input), torch.from_numpy(np.asarray(target)))
+        if loss.dim() != 0:
+            raise ValueError(f"{self._label}: a criterion returns a scalar loss, got shape {tuple(loss.shape)}")
+        self.output = float(loss)
+        return self.output
+
+    def updateGradInput(self, input, target):
+        x = torch.from_numpy(input).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self._call(x, torch.from_numpy(np.asarray(target))), x, allow_unused=True)
+        self.gradInput = np.zeros(input.shape) if grad is None else grad.detach().numpy().copy()
+        return self.gradInput
