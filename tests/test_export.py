@@ -149,6 +149,34 @@ def test_the_cli_writes_an_export_that_runs(tmp_path, capsys):
     assert exit_.value.code == 2 and "invalid choice: 'tensorflow'" in capsys.readouterr().err
 
 
+
+@pytest.mark.parametrize("case", LAYERS + CRITERIA, ids=[c[0] for c in LAYERS + CRITERIA])
+def test_torch_export_stays_on_its_inputs_device(case, tmp_path):
+    # PyTorch's "meta" device has no data: any host copy (.item(), numpy, a CPU tensor made on
+    # the side) fails there, so a forward and a double backward that run on it touch nothing else.
+    module, _ = torch_layer(case, tmp_path)
+    if case[2]:  # a criterion: a function of (input, target)
+        shape = (3,) + tuple(case[1]["x"])
+        x = torch.randn(shape, device="meta", requires_grad=True)
+        (grad,) = torch.autograd.grad(module.Layer(x, torch.randn(shape, device="meta")), x, create_graph=True)
+        assert grad.device.type == "meta" and grad.shape == shape
+        return
+    layer = module.Layer(device="meta", dtype=torch.float16)
+    x = torch.randn((2,) + module.Layer.inputShape, device="meta", dtype=torch.float16, requires_grad=True)
+    y = layer(x)
+    grads = torch.autograd.grad(y, [x, *layer.parameters()], torch.ones_like(y), create_graph=True)
+    assert all(g.device.type == "meta" and g.dtype == torch.float16 for g in grads)
+    assert [g.shape for g in grads] == [x.shape] + [p.shape for p in layer.parameters()]
+
+
+def test_a_criterions_target_gets_no_silent_gradient(tmp_path):
+    module, _ = torch_layer(CRITERIA[0], tmp_path)
+    x, t = torch.randn(4, dtype=torch.float64, requires_grad=True), torch.randn(4, dtype=torch.float64)
+    t.requires_grad_(True)
+    with pytest.raises(RuntimeError, match="the gradient with respect to the target is not derived"):
+        module.Layer(x, t).backward()
+
+
 # -- JAX ---------------------------------------------------------------------------------
 jax = pytest.importorskip("jax")  # in the test extra: runs wherever the extra is installed
 jax.config.update("jax_enable_x64", True)
