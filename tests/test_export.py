@@ -177,6 +177,47 @@ def test_a_criterions_target_gets_no_silent_gradient(tmp_path):
         module.Layer(x, t).backward()
 
 
+
+F = torch.nn.functional
+# derive's catalogue commands with --export: (arguments, the class or function, the module in torch)
+CATALOGUE = [
+    (["linear", "4", "3"], "Linear", lambda m, x: F.linear(x, m.W, m.b)),
+    (["linear", "4", "3", "--no-bias"], "Linear", lambda m, x: F.linear(x, m.W)),
+    (["tanh", "4"], "Tanh", lambda m, x: torch.tanh(x)),
+    (["relu", "4"], "ReLU", lambda m, x: torch.relu(x)),
+    (["sequential", "--sizes", "4", "5", "2", "--activation", "tanh"], "Sequential",
+     lambda m, x: F.linear(torch.tanh(F.linear(x, m.W1, m.b1)), m.W2, m.b2)),
+    (["softmax", "4"], "SoftMax", lambda m, x: torch.softmax(x, -1)),
+    (["mse", "4"], "MSECriterion", lambda f, x, t: F.mse_loss(x, t)),
+    (["crossentropy", "4"], "CrossEntropyCriterion", lambda f, x, t: F.cross_entropy(x, t)),
+]
+
+
+@pytest.mark.parametrize("args, name, reference", CATALOGUE, ids=[" ".join(c[0]) for c in CATALOGUE])
+def test_catalogue_commands_export_their_module(args, name, reference, tmp_path):
+    from derive.cli import main
+
+    path = tmp_path / "exported.py"
+    assert main(args + ["--export", "torch", "-o", str(path)]) == 0
+    spec = importlib.util.spec_from_file_location("exported", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    if name.endswith("Criterion"):
+        t = torch.softmax(torch.randn(3, 4, dtype=torch.float64), -1)  # one-hot or probabilities
+        loss, expected = getattr(module, name)(x, t), reference(None, x, t)
+        torch.testing.assert_close(loss, expected)
+        torch.testing.assert_close(torch.autograd.grad(loss, x)[0], torch.autograd.grad(expected, x)[0])
+        return
+    layer = getattr(module, name)(dtype=torch.float64)
+    y, expected = layer(x), reference(layer, x)
+    torch.testing.assert_close(y, expected)
+    g = torch.randn_like(y)
+    params = list(layer.parameters())
+    for a, b in zip(torch.autograd.grad(y, [x, *params], g), torch.autograd.grad(expected, [x, *params], g)):
+        torch.testing.assert_close(a, b)
+
+
 # -- JAX ---------------------------------------------------------------------------------
 jax = pytest.importorskip("jax")  # in the test extra: runs wherever the extra is installed
 jax.config.update("jax_enable_x64", True)
