@@ -274,6 +274,8 @@ class _Export(_Writer):
                                                                           if not spec.parameters else "")]
         lines += ["", "", f"{name}.defvjp(_{name}_fwd, _{name}_bwd)"]
         params = spec.parameters
+        if not params and not spec.is_criterion:  # the same call for every layer: f(x, *init(key))
+            lines += ["", "", "def init(key):", '    """No parameters: ()."""', "    return ()"]
         if params:
             s = 1 / math.sqrt(math.prod(sample))
             lines += ["", "",

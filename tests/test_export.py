@@ -234,8 +234,7 @@ def _inputs(module, case, batch, seed):
     rng = np.random.default_rng(seed)
     shape = ((batch,) if batch else ()) + module.inputShape
     x = rng.uniform(-2, 2, shape)
-    params = [np.asarray(p, dtype=np.float64) for p in module.init(jax.random.PRNGKey(seed))] \
-        if hasattr(module, "init") else []
+    params = [np.asarray(p, dtype=np.float64) for p in module.init(jax.random.PRNGKey(seed))]
     return x, params
 
 

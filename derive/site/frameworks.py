@@ -136,7 +136,9 @@ same proved results as derive's numpy modules (each formula in its kernel's docs
 `torch.autograd.Function` around them and a `torch.nn.Module` holding the parameters as
 `nn.Parameter`s, drawn as derive's modules draw them. The backward computes only the gradients
 autograd asks for, works on any device and dtype, and is made of differentiable operations,
-so double backward works. From Python: `derive.export_source(expr, shapes, framework="torch")`.
+so double backward works. From Python: `derive.export_source(expr, shapes, framework="torch")`;
+the catalogue's commands take the flag too (`derive linear 784 256 --export torch -o linear.py`,
+`derive crossentropy 10 --export jax -o loss.py`: a criterion is a function of input and target).
 
 ```sh
 {EXPORT_COMMAND.format(framework="torch")}
