@@ -17,6 +17,8 @@ a CUDA GPU and CuPy (pip install 'derive[cuda]'), from the repository root:
               as derive's criterion returns a number; autograd skips the first layer's
               gradInput, which Torch7's protocol, and so derive and the cupy side, computes)
    Target: derive at most 1.10x the faster hand-written CuPy step; the ratio to torch is printed.
+   Also the layer y = tanh(W @ x + b) exported by `derive layer --export torch` at (256, 1024 ->
+   1024), forward + backward, against autograd on torch.tanh(x @ W.T + b) there (target <= 1.10x).
 3. Crossover: derive's Linear step (batch, n -> n) on the CPU (numpy) and on CUDA, n growing;
    printed: the size below which the CPU is faster.
 
@@ -339,6 +341,51 @@ def bench_mlp(backend, dtype, repeats) -> list[str]:
     return report(f"MLP step (batch {batch}, {nin}->{hidden}->{nout}, MSE), {np.dtype(dtype).name}", times, ["cupy"])
 
 
+def bench_export(backend, dtype, repeats, size) -> list[str]:
+    """`derive layer --export torch`'s Function of y = tanh(W @ x + b) against autograd on
+    torch.tanh(x @ W.T + b) on the device: forward + backward (x, W and b)."""
+    torch = backend.torch
+    batch, nin, nout = size
+    title = f"Exported tanh layer ({batch}, {nin}->{nout}), {np.dtype(dtype).name}"
+    if torch is None:
+        print(f"{title}: torch is not available on this device")
+        return []
+    import importlib.util
+    import tempfile
+
+    import derive
+
+    path = Path(tempfile.mkdtemp()) / "exported_tanh.py"
+    path.write_text(derive.export_source("y = tanh(W @ x + b)", {"x": (nin,), "W": (nout, nin)}, framework="torch"))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    tdtype, device = getattr(torch, np.dtype(dtype).name), backend.torchDevice
+
+    def tensor(shape, scale=1.0):
+        return torch.as_tensor(rng.standard_normal(shape) * scale, dtype=tdtype, device=device)
+
+    x, W, b, g = (tensor((batch, nin)).requires_grad_(True), tensor((nout, nin), nin ** -0.5).requires_grad_(True),
+                  tensor(nout).requires_grad_(True), tensor((batch, nout)))
+
+    def export_step(x, W, b, g):
+        return torch.autograd.grad(module.LayerFunction.apply(x, W, b), (x, W, b), g)
+
+    def autograd_step(x, W, b, g):
+        return torch.autograd.grad(torch.tanh(x @ W.T + b), (x, W, b), g)
+
+    tolerance = 1e-3 if dtype == np.float32 else 1e-10
+    for mine, theirs in zip(export_step(x, W, b, g), autograd_step(x, W, b, g)):  # the same step
+        torch.testing.assert_close(mine, theirs, rtol=tolerance, atol=tolerance)
+    sides = {"export": (export_step, (x, W, b, g)), "autograd": (autograd_step, (x, W, b, g))}
+    times = interleaved(backend, sides, lambda name: None, repeats)
+    r = ratio(times, "export", "autograd")
+    print(f"{title}: " + ", ".join(f"{n} {statistics.median(t) * 1e6:.1f} us" for n, t in times.items()))
+    print(f"  export/autograd {r:.3f}x (target <= {TARGET:.2f}x: {'ok' if r <= TARGET else 'MISSED'})")
+    return [] if r <= TARGET else [title]
+
+
 def crossover(backend, dtype, repeats, sizes) -> None:
     """Print derive's Linear step on the CPU against CUDA, growing, and the size below which the CPU wins."""
     cpu = Backend(cpu=True)
@@ -418,6 +465,7 @@ def main(argv=None) -> int:
         for dtype in (np.float32, np.float64):
             missed += bench_linear(backend, dtype, repeats, (32, 128, 128) if args.quick else LINEAR_SIZE)
             missed += bench_mlp(backend, dtype, repeats)
+            missed += bench_export(backend, dtype, repeats, (32, 128, 128) if args.quick else LINEAR_SIZE)
         for dtype in (np.float32, np.float64):
             crossover(backend, dtype, max(3, repeats // 3), sizes)
     print(f"done in {time.perf_counter() - started:.0f} s: tests {'passed' if testsPassed else 'FAILED'}, "

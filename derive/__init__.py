@@ -22,3 +22,12 @@ def module_source(expr: str, shapes=None, *, input: str = "x", target: str | Non
     from .generate import module_source as source
 
     return source(expr, shapes, input=input, target=target, name=name)
+
+
+def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",
+                  target: str | None = None, name: str = "Layer") -> str:
+    """A Python file with the layer ``expr`` for PyTorch (an autograd.Function and an
+    nn.Module) or JAX (a custom_vjp function and ``init(key)``), from its proved gradients."""
+    from .export import export_source as source
+
+    return source(expr, shapes, framework=framework, input=input, target=target, name=name)

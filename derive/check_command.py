@@ -10,6 +10,7 @@ mismatch prints the formula the entry should follow (``derive.layer``'s result).
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 import sys
 import tempfile
@@ -67,7 +68,8 @@ def add_check_parser(commands) -> None:
     check_ = commands.add_parser(
         "check",
         help="test a module of yours the way Torch's own tests did, and say where it is wrong",
-        description="Import CLASS from FILE.py (a derive.nn Module or Criterion subclass) and run "
+        description="Import CLASS from FILE.py (a derive.nn Module or Criterion subclass, or a "
+        "torch.autograd.Function or torch.nn.Module subclass) and run "
         "Torch7's module tests on it in float64: Jacobians against central differences (one "
         "sample and a batch), accGradParameters with scale, zeroGradParameters, updateParameters, "
         "the batch against its samples, backward twice, input, gradOutput and output unchanged, a pickle "
@@ -96,7 +98,8 @@ def add_check_parser(commands) -> None:
     check_.add_argument("--against", metavar="EXPR",
                         help="also compare with derive's module for EXPR (as `derive layer` takes it)")
     check_.add_argument("--shape", type=named_shape, action="append", default=[], metavar="NAME=D1[,D2...]",
-                        help="the shape of an array of EXPR (the input's defaults to --input-shape)")
+                        help="the shape of an array of EXPR, or of an argument of a torch Function's forward "
+                        "(the input's defaults to --input-shape)")
     check_.add_argument("--input", default="x", metavar="NAME", help="the input's name in EXPR (default x)")
     check_.add_argument("--target", metavar="NAME", help="a criterion's target name in EXPR")
 
@@ -126,11 +129,58 @@ def _instantiate(args: argparse.Namespace):
     cls = load_class(path, name)
     positional = [a for a in args.args if not isinstance(a, tuple)]
     keywords = dict(a for a in args.args if isinstance(a, tuple))
+    if "torch" in sys.modules:
+        from .nn.torch_target import TorchCriterion, TorchModule, is_torch_target
+
+        if is_torch_target(cls) and issubclass(cls, sys.modules["torch"].autograd.Function):
+            if _is_criterion(list(inspect.signature(cls.forward).parameters)[1:], args):
+                return TorchCriterion.of(cls, f"{cls.__name__} (torch.autograd.Function, a criterion)")
+            return _function(cls, args)
     try:
-        return cls(*positional, **keywords)
+        module = cls(*positional, **keywords)
     except Exception as error:
         shown = ", ".join([repr(a) for a in positional] + [f"{k}={v!r}" for k, v in keywords.items()])
         raise CheckError(f"{name}({shown}) raised {type(error).__name__}: {error}") from None
+    if "torch" in sys.modules and isinstance(module, sys.modules["torch"].nn.Module):
+        if _is_criterion(list(inspect.signature(module.forward).parameters), args):
+            return TorchCriterion.of(module, f"{type(module).__name__} (torch.nn.Module, a criterion)")
+        return TorchModule.of_module(module)
+    return module
+
+
+def _is_criterion(names: list[str], args: argparse.Namespace) -> bool:
+    """A torch target is a criterion when the argument after its input is the target: named by
+    --target, or ``target`` or ``t``, and given no --shape (it is not a parameter)."""
+    shaped = {name for name, _ in args.shape}
+    target = args.target or next((n for n in ("target", "t") if n in names[1:2]), None)
+    return len(names) == 2 and names[1] == target and target not in shaped
+
+
+def _function(cls, args: argparse.Namespace):
+    """A torch.autograd.Function: forward(ctx, input, *parameters), each parameter's shape from
+    --shape NAME=... (or from --against's expression), its values drawn from U[-1, 1]."""
+    import numpy as np
+
+    from .nn.torch_target import TorchModule
+
+    names = list(inspect.signature(cls.forward).parameters)[2:]  # after ctx and the input
+    shapes = dict(args.shape)
+    missing = [n for n in names if n not in shapes]
+    if missing and args.against is not None:
+        from .symbolic.language import parse
+
+        try:
+            spec = parse(args.against, {**shapes, args.input: args.input_shape}, input=args.input,
+                         target=args.target)
+        except (ValueError, TypeError, KeyError) as error:
+            raise CheckError(f"--against: {error}") from None
+        shapes.update({n: spec.concrete(spec.arrays[n].shape) for n in missing if n in spec.arrays})
+    missing = [n for n in names if n not in shapes]
+    if missing:
+        raise CheckError(f"{cls.__name__}.forward takes {', '.join(names)} after the input: give the shape of "
+                         f"each with --shape NAME=D1[,D2...] (missing: {', '.join(missing)})")
+    rng = np.random.default_rng(args.seed + 1)
+    return TorchModule.of_function(cls, names, [rng.uniform(-1, 1, shapes[n]) for n in names])
 
 
 def _reference(args: argparse.Namespace):

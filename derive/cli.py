@@ -52,9 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     output = _Parser(add_help=False, parents=[written])
     output.add_argument("--batch", type=_positive_int("--batch"), metavar="N",
                         help="also derive the batch case for N samples")
+    exported = _Parser(add_help=False)
+    exported.add_argument("--export", choices=("torch", "jax"), metavar="FRAMEWORK",
+                          help="write the module for PyTorch or JAX (torch or jax) to -o FILE.py instead "
+                          "of the derivation, as `derive layer --export` does for its expression")
+    exported.add_argument("--name", metavar="CLASS", help="with --export: the class name (default Torch's)")
 
     linear = layers.add_parser(
-        "linear", parents=[output],
+        "linear", parents=[output, exported],
         help="derive the gradients of nn.Linear(IN -> OUT)",
         description="Derive the Jacobians and gradients of y = W x + b for nn.Linear(IN -> OUT) "
         "(batch: Y = X W^T + 1 b^T), every displayed equality proved by sympy.",
@@ -66,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, formula in (("sigmoid", "1 / (1 + exp(-x))"), ("tanh", "tanh(x)"),
                           ("relu", "max(x, 0)")):
         activation = layers.add_parser(
-            name, parents=[output],
+            name, parents=[output, exported],
             help=f"derive the gradient of nn.{_TORCH_NAMES[name]} on N inputs",
             description=f"Derive the Jacobian and gradient of y = {formula}, element-wise, "
             "for N inputs, every displayed equality proved by sympy.",
@@ -74,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         activation.add_argument("N", type=_positive_int("N"), help="number of inputs")
 
     mse = layers.add_parser(
-        "mse", parents=[output],
+        "mse", parents=[output, exported],
         help="derive the gradient of nn.MSECriterion on N outputs",
         description="Derive dJ/dx for J = (1/N) sum (x - t)^2 (Torch's sizeAverage), or "
         "the plain sum, every displayed equality proved by sympy.",
@@ -84,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sum the squared differences instead of averaging them")
 
     sequential = layers.add_parser(
-        "sequential", parents=[written],
+        "sequential", parents=[written, exported],
         help="derive the backward pass of Sequential(Linear, activation, Linear)",
         description="Derive the chain rule through Sequential(Linear(IN -> HIDDEN), ACTIVATION, "
         "Linear(HIDDEN -> OUT)), written as the one expression y = W2 f(W1 x + b1) + b2, every "
@@ -98,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, torch, spec in _CLASSIFICATION:
         classifier = layers.add_parser(
-            name, parents=[output],
+            name, parents=[output, exported],
             help=f"derive the gradient of nn.{torch} on N classes",
             description=f"Derive the gradient of nn.{torch}, written for the layer engine as "
             f"'{spec}' (the target t one-hot), on N classes (a batch averages the samples), "
@@ -122,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     layer.add_argument("--target", metavar="NAME", help="a criterion's target (not differentiated)")
     layer.add_argument("--module", metavar="FILE.py",
                        help="write a Python module with the layer's class instead of the derivation")
+    layer.add_argument("--export", choices=("torch", "jax"), metavar="FRAMEWORK",
+                       help="write the layer for PyTorch (autograd.Function + nn.Module) or JAX "
+                       "(custom_vjp function + init) instead of the derivation; -o FILE.py")
     layer.add_argument("--name", default="Layer", metavar="CLASS", help="the class name (default Layer)")
 
     conv = layers.add_parser(
@@ -210,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .check_command import run_check
 
         return run_check(args)
+    if getattr(args, "export", None):
+        return _export(args, parser)
     return _emit(_render(_derive(args), args.format), args.output,
                  f"{parser.prog} {args.command}", parser)
 
@@ -224,6 +234,10 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.exit(2, f"{parser.prog} layer: error: --shape {name} given twice\n")
         shapes[name] = dims
     try:
+        if args.export:
+            text = derive.export_source(args.EXPR, shapes, framework=args.export, input=args.input,
+                                        target=args.target, name=args.name)
+            return _emit(text, args.output, f"{parser.prog} layer", parser)
         if args.module:
             text = derive.module_source(args.EXPR, shapes, input=args.input, target=args.target,
                                         name=args.name)
@@ -260,6 +274,39 @@ def _batchnorm(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     return _emit(_render(batchnorm(args.N, args.batch, args.eps), args.format), args.output,
                  f"{parser.prog} batchnorm", parser)
+
+
+def _export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``derive NAME ARGS --export FRAMEWORK``: the catalogue module's expression, exported."""
+    import derive
+    from .symbolic import specs
+
+    prog = f"{parser.prog} {args.command}"
+    if getattr(args, "batch", None) is not None:
+        parser.exit(2, f"{prog}: error: --batch has no meaning with --export (the exported module "
+                       "takes one sample or a batch)\n")
+    target = None
+    if args.command == "linear":
+        expr, shapes, name = (specs.LINEAR_NO_BIAS if args.no_bias else specs.LINEAR), \
+            {"x": (args.IN,), "W": (args.OUT, args.IN)}, "Linear"
+    elif args.command in _TORCH_NAMES:
+        expr, shapes, name = specs.ACTIVATION_SPECS[args.command], {"x": (args.N,)}, _TORCH_NAMES[args.command]
+    elif args.command == "mse":
+        expr, shapes, name, target = specs.mse_expression(not args.no_size_average), {"x": (args.N,)}, \
+            "MSECriterion", "t"
+    elif args.command == "sequential":
+        n_in, n_hidden, n_out = args.sizes
+        expr, name = specs.sequential_expression(args.activation), "Sequential"
+        shapes = {"x": (n_in,), "W1": (n_hidden, n_in), "W2": (n_out, n_hidden)}
+    else:
+        _, name, expr = next(c for c in _CLASSIFICATION if c[0] == args.command)
+        shapes, target = {"x": (args.N,)}, ("t" if expr.startswith("J") else None)
+    try:
+        text = derive.export_source(expr, shapes, framework=args.export, target=target, name=args.name or name)
+    except (ValueError, TypeError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        parser.exit(2, f"{prog}: error: {message}\n")
+    return _emit(text, args.output, prog, parser)
 
 
 def _derive(args: argparse.Namespace):

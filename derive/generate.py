@@ -56,11 +56,7 @@ class _Writer:
                 doc: str, returns: str | None) -> str:
         """One function: each (target, op, expression, axes) is lowered and assigned (=, +=)."""
         arrays = self._arrays(spec)
-        lines = []
-        # The array module of the arguments (numpy, or CuPy on a GPU); numpy's class is
-        # tested inline, a call would cost a few percent of a small layer's step.
-        first = args[0]
-        lines.append(f"xp = np if {first}.__class__ is ndarray else namespace({first})")
+        lines = self._prologue(args)
         if spec is self.batch:
             lines.append(f"{BATCH} = {spec.input.name}.shape[0]")
         x = spec.input.name
@@ -70,9 +66,9 @@ class _Writer:
                 # Proved: the result is the same for x - c; c = the sample's largest element
                 # keeps every exp finite (never the batch's largest: samples are independent).
                 axes = tuple(range(1 if sample is not None else 0, len(spec.input.shape)))
-                lines.append(f"_shifted = {x} - {x}.max(axis={axes}, keepdims=True)")
+                lines.append(self._shift(x, axes))
                 arrays[x] = "_shifted"
-        lowering = Lowering(arrays, self._ranges(spec))
+        lowering = self._lowering(arrays, self._ranges(spec), spec)
         for number, (target, op, expr, axes) in enumerate(body):
             # Each result's free indices get names of their own: j of gradInput and j of
             # gradW may run over different ranges within one kernel.
@@ -83,19 +79,37 @@ class _Writer:
             code = lowering.result(expr.xreplace(spec.sizes), axes)
             lines += lowering.lines
             lowering.lines = []
-            if op == "=":
-                lines.append(f"{target} = {code}")
-            elif op == "float":
-                lines.append(f"{target} = float({code})")
-            else:
-                lines.append(f"{target} += {code} if scale == 1 else scale * {code}")
+            lines.append(self._store(target, op, code))
         if returns:
             lines.append(f"return {returns}")
-        lines = in_place(lines, lowering.temporaries)
-        if spec is self.batch and not any(f"{BATCH}" in line.replace(f"{BATCH} =", "", 1) for line in lines[2:]):
-            del lines[1]  # the batch size is not needed after all
+        lines = self._finish(lines, lowering)
+        first = len(self._prologue(args))
+        if spec is self.batch and not any(f"{BATCH}" in line.replace(f"{BATCH} =", "", 1) for line in lines[first + 1:]):
+            del lines[first]  # the batch size is not needed after all
         body_text = "\n".join(f"    {line}" for line in lines)
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{body_text}\n'
+
+    # -- what differs between array modules (the numpy kernels here; torch and jax in export.py)
+    def _prologue(self, args: list[str]) -> list[str]:
+        # The array module of the arguments (numpy, or CuPy on a GPU); numpy's class is
+        # tested inline, a call would cost a few percent of a small layer's step.
+        return [f"xp = np if {args[0]}.__class__ is ndarray else namespace({args[0]})"]
+
+    def _shift(self, x: str, axes: tuple) -> str:
+        return f"_shifted = {x} - {x}.max(axis={axes}, keepdims=True)"
+
+    def _lowering(self, arrays: dict[str, str], ranges: dict, spec: LayerSpec) -> Lowering:
+        return Lowering(arrays, ranges)
+
+    def _store(self, target: str, op: str, code: str) -> str:
+        if op == "=":
+            return f"{target} = {code}"
+        if op == "float":
+            return f"{target} = float({code})"
+        return f"{target} += {code} if scale == 1 else scale * {code}"
+
+    def _finish(self, lines: list[str], lowering: Lowering) -> list[str]:
+        return in_place(lines, lowering.temporaries)
 
     def _shape(self, spec, target, axes):
         """The concrete sizes of the array ``target`` is written into ("B" for the batch)."""

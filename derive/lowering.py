@@ -82,8 +82,7 @@ class Lowering:
             if len(own) == 2:
                 code = f"{_atom(code)}.T"
             else:
-                perm = ", ".join(str(t.axes.index(a)) for a in own)
-                code = f"xp.transpose({code}, ({perm}))"
+                code = self._print_transpose(code, tuple(t.axes.index(a) for a in own))
         # Trailing axes broadcast by themselves: only interior or leading gaps need None.
         positions = [axes.index(a) for a in own]
         first = positions[0] if positions else len(axes)
@@ -128,7 +127,7 @@ class Lowering:
             return Tensor(repr(float(expr)) if not expr.is_Integer else str(int(expr)), ())
         if isinstance(expr, sp.Symbol):
             if expr in self.ranges:  # an index as a value: 1 .. size along its own axis
-                return Tensor(f"xp.arange(1, {_plus(self.ranges[expr], 1)})", (expr,))
+                return Tensor(self._print_arange(f"1, {_plus(self.ranges[expr], 1)}"), (expr,))
             if expr.name in self.arrays:
                 return Tensor(self.arrays[expr.name], ())
             raise ValueError(f"cannot lower the symbol {expr}")
@@ -190,7 +189,7 @@ class Lowering:
             for s in sorted(i.free_symbols, key=str):
                 c = int(i.coeff(s))
                 shape = ", ".join(str(self.ranges[s]) if a == s else "1" for a in axes)
-                arange = f"xp.arange({self.ranges[s]}).reshape({shape}{',' if len(axes) == 1 else ''})"
+                arange = f"{self._print_arange(str(self.ranges[s]))}.reshape({shape}{',' if len(axes) == 1 else ''})"
                 terms.append(arange if c == 1 else f"{c} * {arange}")
             constant = int(i.as_coeff_add()[0]) + sum(int(i.coeff(s)) for s in i.free_symbols) - 1
             text = " + ".join(terms) if terms else "0"
@@ -309,8 +308,17 @@ class Lowering:
             return self.temporary(f"{_atom(left.code)} @ {_atom(right.code)}", keep_a + keep_b)
         axes_a = ", ".join(str(a.axes.index(x)) for x in over)
         axes_b = ", ".join(str(b.axes.index(x)) for x in over)
-        return self.temporary(f"xp.tensordot({a.code}, {b.code}, axes=(({axes_a},), ({axes_b},)))",
-                              keep_a + keep_b)
+        return self.temporary(self._print_tensordot(a.code, b.code, f"(({axes_a},), ({axes_b},))"), keep_a + keep_b)
+
+    # -- the spellings that differ between array modules (a printer overrides these) --
+    def _print_transpose(self, code: str, perm: tuple[int, ...]) -> str:
+        return f"xp.transpose({code}, {perm})"
+
+    def _print_arange(self, bounds: str) -> str:
+        return f"xp.arange({bounds})"
+
+    def _print_tensordot(self, a: str, b: str, axes: str) -> str:
+        return f"xp.tensordot({a}, {b}, axes={axes})"
 
     def _reduce(self, t: Tensor, over: list) -> Tensor:
         positions = [t.axes.index(a) for a in over]

@@ -39,4 +39,5 @@ def test_the_harness_runs_on_the_cpu_and_every_side_computes_the_same_step():
     out = result.stdout
     for title in ("Linear step (32, 128->128), float32", "MLP step (batch 64, 784->256->10, MSE), float64"):
         assert title in out
+    assert out.count("export/autograd") == 2 and "Exported tanh layer (32, 128->128), float64" in out
     assert out.count("derive/torch") == 4 and out.count("crossover: ") + out.count("CPU is faster at every") == 2

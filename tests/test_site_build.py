@@ -24,7 +24,8 @@ PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/
          "regression-loss.svg", "regression-parameters.svg",
          "batchnorm/index.html", "convolution/index.html",
          "softmax/index.html", "logsoftmax/index.html", "classnll/index.html", "crossentropy/index.html",
-         "classification/index.html", "classification-loss.svg", "classification-boundaries.svg"]
+         "classification/index.html", "classification-loss.svg", "classification-boundaries.svg",
+         "frameworks/index.html"]
 
 
 def build(site_dir: Path, root: Path = ROOT) -> None:

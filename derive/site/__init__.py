@@ -14,6 +14,7 @@ from .build import SiteBuildError, build_date
 from .cli import cli_commands, cli_page
 from .convolution import CONVOLUTION_CASES, convolution_checks, convolution_page
 from .criterion import mse_page
+from .frameworks import frameworks_page
 from .layer import USER_LAYERS, layer_checks, layer_page
 from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
@@ -69,4 +70,5 @@ def generated_files() -> dict[str, str | bytes]:
         "classification.md": spiral_page(),
         "classification-loss.svg": spiral_loss_plot(),
         "classification-boundaries.svg": spiral_boundary_plot(),
+        "frameworks.md": frameworks_page(),
     }
