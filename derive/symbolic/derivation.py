@@ -108,6 +108,19 @@ class Result:
     shape: tuple[sp.Expr, ...]
     elementwise: bool = False  # products of whole arrays are element-wise (\odot)
 
+    def __str__(self) -> str:
+        """The result in the layer language's notation: ``(g * sigmoid(V @ x)) @ x.T``."""
+        from .notation import notation
+
+        return notation(self.expr)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the result as display math, ``\\frac{\\partial J}{\\partial \\mathbf{W}} = ...``."""
+        from ..latex import BlogPrinter, ElementwisePrinter, readable_names
+
+        printer = ElementwisePrinter() if self.elementwise else BlogPrinter()
+        return f"$$ {readable_names(self.latex)} = {printer.doprint(self.expr)} $$"
+
 
 @dataclass
 class Derivation:
@@ -127,6 +140,12 @@ class Derivation:
     @property
     def steps(self) -> list[Step]:
         return [step for section in self.sections for step in section.steps]
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the derivation as the site shows it, markdown with display math."""
+        from ..latex import markdown
+
+        return markdown(self, heading_level=2)
 
 
 class ProofError(AssertionError):
