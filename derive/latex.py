@@ -67,9 +67,9 @@ def _is_word(name: str) -> bool:
 
 
 def name_latex(name: str, bold: bool = False) -> str:
-    """How a name reads: Greek names as Greek letters (gamma1: \\gamma_{1}), a ``hat`` suffix as
-    a hat (xhat: \\hat{x}), other words upright (\\mathrm{var}), one letter italic; ``bold``
-    for a whole array (\\mathbf{W}, \\boldsymbol{\\gamma})."""
+    """How a name reads in LaTeX: Greek names as Greek letters (``gamma1``: ``\\gamma_{1}``), a
+    ``hat`` suffix as a hat (``xhat``: ``\\hat{x}``), other words upright (``\\mathrm{var}``), one
+    letter italic; ``bold`` for a whole array (``\\mathbf{W}``, ``\\boldsymbol{\\gamma}``)."""
     base, sub = _split_name(name)
     hat = base.endswith("hat") and len(base) > 3
     if hat:

@@ -101,7 +101,11 @@ class Section:
 
 @dataclass(frozen=True)
 class Result:
-    """One result of a derivation: its symbol in LaTeX, its matrix form, its shape."""
+    """One result of a derivation: its symbol in LaTeX, its matrix form, its shape.
+
+    ``str(result)`` reads in the layer language (``(g * sigmoid(V @ x)) @ x.T``); in a
+    notebook a result shows as display math.
+    """
 
     latex: str
     expr: sp.Expr
@@ -128,7 +132,8 @@ class Derivation:
 
     ``sizes`` binds the size symbols (``n``, ``m``, ``B``) to integers; ``results`` maps
     each result's name (``dJ/dx``, ...) to its :class:`Result`; ``names`` maps an array's
-    name to how its elements are written (``W`` -> ``w``: the tutorial's w_{12}).
+    name to how its elements are written (``W`` -> ``w``: the tutorial's w_{12}). In a
+    notebook a derivation shows itself as the site's pages do (markdown with display math).
     """
 
     title: str
