@@ -470,7 +470,8 @@ def markdown(derivation: Derivation, heading_level: int = 1, decimals: int | Non
 
 
 def summary(derivation: Derivation) -> dict:
-    """Each result's shape (concrete), LaTeX and matrix-form expression, for JSON output."""
+    """Each result's shape (concrete), LaTeX, matrix-form expression (sympy's) and notation (the
+    layer language's), for JSON output."""
     printers = {False: BlogPrinter(derivation.sizes, names=derivation.names),
                 True: ElementwisePrinter(derivation.sizes, names=derivation.names)}
     out = {"title": derivation.title, "convention": "numerator layout",
@@ -481,6 +482,7 @@ def summary(derivation: Derivation) -> dict:
             "shape": [int(sp.sympify(d).xreplace(derivation.sizes)) for d in result.shape],
             "latex": readable_names(f"{result.latex} = {printer.doprint(result.expr)}"),
             "expression": str(result.expr),
+            "notation": str(result),  # in the layer language: (g * sigmoid(V @ x)) @ x.T
         }
     return out
 

@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 import derive
-from derive.latex import BlogPrinter, document, markdown, name_latex, number
+from derive.latex import BlogPrinter, document, markdown, name_latex, number, summary
 from derive.symbolic.language import LayerSyntaxError
 from derive.symbolic.notation import notation
 
@@ -27,6 +27,7 @@ def test_a_result_prints_in_the_language_not_sympys_internals():
     assert str(tanh["dJ/dX (batch)"]) == "(G * (1 - Y**2)) @ W"
     assert str(derive.layer("y = exp(x) / sum(exp(x))", {"x": (3,)}).results["dJ/dx"]) == "y * (g - sum(g * y))"
     assert str(derive.layer("J = mean((x - t)**2)", {"x": (3,)}, target="t").results["dJ/dx"]) == "(2 / n) * (x - t)"
+    assert summary(derive.layer(*GATED))["results"]["dJ/dW"]["notation"] == "(g * sigmoid(V @ x)) @ x.T"
     for result in list(results.values()) + list(tanh.values()):
         assert not re.search(r"HadamardProduct|Lambda|MatMul|_z|KroneckerDelta|Sum\(", str(result)), result
 

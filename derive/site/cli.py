@@ -42,7 +42,7 @@ def _head(text: str, lines: int) -> str:
 CLI_EXAMPLES = [
     (("linear", "2", "3"), "the tutorial's layer, as markdown with display math", 24),
     (("sigmoid", "3", "--format", "json"),
-     "the results alone, as JSON: shape, LaTeX and matrix-form expression of each", 40),
+     "the results alone, as JSON: shape, LaTeX, matrix-form expression and notation of each", 40),
     (("linear", "2", "3", "--batch", "4"), "with the batch case, Y = X W^T + 1 b^T", 0),
     (("linear", "2", "3", "--no-bias"), "the layer without bias, y = W x", 0),
     (("linear", "64", "64"), "any size: big matrices are shown truncated", 0),
@@ -173,8 +173,10 @@ sympy's text of the matrix form, in the engine's names: `g` is
 \\(\\partial J / \\partial \\mathbf{{y}}\\) and `G` the batch's
 \\(\\partial J / \\partial \\mathbf{{Y}}\\); arrays are named as in the layer's expression
 (`W`, `b`, `x`, `y`; `X`, `Y` for a batch; `t`, `T` a criterion's target), `n`, `m`, `B`
-are sizes, and `HadamardProduct` is the element-wise product. `latex` is the same
-result as the pages print it.
+are sizes, and `HadamardProduct` is the element-wise product. `notation` is the same
+result in the layer language (`@` the matrix product, `*` element-wise, `.T` the transpose,
+`sum(v)` the sum of all of `v`'s entries, `ones(n)` a vector of ones), as `str()` of a result
+prints it in Python, and `latex` as the pages print it.
 
 ## Checking a module of yours: `derive check`
 
