@@ -62,3 +62,8 @@ def test_a_module_derive_nn_ships_without_a_check_stops_the_build(monkeypatch):
     assert "Swish" in shipped_modules()
     with pytest.raises(SiteBuildError, match="no case for derive.nn.Swish"):
         numeric_checks.full_check_cases()
+
+
+def test_the_whole_list_gives_the_same_table_every_build():
+    # every module is made from a seed: two builds of the site show the same numbers
+    assert full_checks_table(full_checks()) == full_checks_table(full_checks())

@@ -51,7 +51,7 @@ CHECKED = {
         ("BatchNormalization(3), training", lambda: BatchNormalization(3), (FULL_CHECK_BATCH, 3), {"batch": 0}),
         ("BatchNormalization(3), evaluate()", lambda: _evaluating(BatchNormalization(3)), (FULL_CHECK_BATCH, 3),
          {"batch": 0})],
-    "SpatialConvolution": [("SpatialConvolution(2, 3, 3, 3)", lambda: SpatialConvolution(2, 3, 3, 3), (2, 5, 5), {})],
+    "SpatialConvolution": [("SpatialConvolution(2, 3, 3, 3)", lambda: SpatialConvolution(2, 3, 3, 3, rng=0), (2, 5, 5), {})],
     "SoftMax": [("SoftMax", SoftMax, (5,), {})],
     "LogSoftMax": [("LogSoftMax", LogSoftMax, (5,), {})],
     "ClassNLLCriterion": [("ClassNLLCriterion", ClassNLLCriterion, (5,), {"target_kind": "class"})],
