@@ -8,6 +8,8 @@ matrices); :func:`form` prints the derivation's forms (grids, products, ...); an
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.matrices.expressions.hadamard import HadamardProduct
 from sympy.printing.latex import LatexPrinter
@@ -41,7 +43,52 @@ _MATRIX_NAMES = {
     "G": r"\frac{\partial J}{\partial \mathbf{Y}}",
 }
 _GRADIENT_OF = {"g": "y", "G": "Y"}
-_SYMBOL_NAMES = {"eta": r"\eta", "scale": r"\mathrm{scale}"}
+
+# Names of Greek letters, as a layer's text spells them, and their LaTeX.
+_GREEK = {name: "\\" + name for name in (
+    "alpha", "beta", "gamma", "delta", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
+    "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "Gamma", "Delta",
+    "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega")}
+_GREEK.update({"eps": r"\varepsilon", "epsilon": r"\varepsilon", "lamda": r"\lambda", "lam": r"\lambda"})
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    """(letters, subscript) of a name: W_2 and W2 are W with 2, as the tutorial numbers layers."""
+    base, _, sub = name.partition("_")
+    if not sub:
+        base, sub = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
+    return base, sub
+
+
+def _is_word(name: str) -> bool:
+    """A name written as a word or a Greek letter (gamma, var, xhat), not as one italic letter."""
+    base, _ = _split_name(name)
+    return base in _GREEK or len(base) > 1
+
+
+def name_latex(name: str, bold: bool = False) -> str:
+    """How a name reads in LaTeX: Greek names as Greek letters (``gamma1``: ``\\gamma_{1}``), a
+    ``hat`` suffix as a hat (``xhat``: ``\\hat{x}``), other words upright (``\\mathrm{var}``), one
+    letter italic; ``bold`` for a whole array (``\\mathbf{W}``, ``\\boldsymbol{\\gamma}``)."""
+    base, sub = _split_name(name)
+    hat = base.endswith("hat") and len(base) > 3
+    if hat:
+        base = base[:-3]
+    if base in _GREEK:
+        core = rf"\boldsymbol{{{_GREEK[base]}}}" if bold else _GREEK[base]
+    elif bold:
+        core = rf"\mathbf{{{base}}}"
+    else:
+        core = rf"\mathrm{{{base}}}" if len(base) > 1 else base
+    if hat:
+        core = rf"\hat{{{core}}}"
+    return f"{core}_{{{sub}}}" if sub and base else core
+
+
+def readable_names(latex: str) -> str:
+    """LaTeX with the engine's bold words (\\mathbf{gamma}, \\mathbf{xhat}) written as
+    :func:`name_latex` writes them (\\boldsymbol{\\gamma}, \\hat{\\mathbf{x}})."""
+    return re.sub(r"\\mathbf\{([A-Za-z]{2,})\}", lambda m: name_latex(m.group(1), bold=True), latex)
 
 
 def shown(count: int) -> list[int | None]:
@@ -52,8 +99,13 @@ def shown(count: int) -> list[int | None]:
 
 
 def number(value: float) -> str:
-    """A float the way people write it: shortest form, 12 significant digits at most."""
+    """A float the way people write it (LaTeX): shortest form, 12 significant digits at most,
+    powers of ten as 10^{-5} (2.5 \\times 10^{-5}), never Python's 1e-05."""
     text = f"{float(value):.12g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        power = f"10^{{{int(exponent)}}}"
+        return power if mantissa == "1" else "-" + power if mantissa == "-1" else rf"{mantissa} \times {power}"
     return "0" if text == "-0" else text
 
 
@@ -73,8 +125,8 @@ class BlogPrinter(LatexPrinter):
         return super().doprint(sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr)
 
     def _print_Symbol(self, expr, style="plain"):
-        if expr.name in _SYMBOL_NAMES:
-            return _SYMBOL_NAMES[expr.name]
+        if _is_word(expr.name):  # eta, scale, gamma: named, not a product of letters
+            return name_latex(expr.name)
         return super()._print_Symbol(expr, style)
 
     def _print_MatrixSymbol(self, expr):
@@ -83,10 +135,7 @@ class BlogPrinter(LatexPrinter):
             return _MATRIX_NAMES[name]
         if name.startswith("\\"):  # named in LaTeX already (sigma'(h_1))
             return name
-        base, _, sub = name.partition("_")
-        if not sub:  # W2 is W_2, as the tutorial numbers layers
-            base, sub = name.rstrip("0123456789"), name[len(name.rstrip("0123456789")):]
-        return rf"\mathbf{{{base}}}_{{{sub}}}" if sub and base else rf"\mathbf{{{name}}}"
+        return name_latex(name, bold=True)
 
     def _print_DiagMatrix(self, expr):
         return rf"\operatorname{{diag}}\left({self._print(expr.args[0])}\right)"
@@ -134,7 +183,7 @@ class BlogPrinter(LatexPrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         # f applied entry by entry, written f(M): f of a placeholder, the placeholder replaced by M
         placeholder = sp.Symbol("PLACEHOLDER")
-        return self._print(expr.function(placeholder)).replace("PLACEHOLDER", self._print(expr.expr))
+        return self._print(expr.function(placeholder)).replace(self._print(placeholder), self._print(expr.expr))
 
     def _signed_sum(self, terms, print_negated) -> str:
         """``a + b - c``: a term that carries a minus sign is written after `` - ``."""
@@ -158,6 +207,10 @@ class BlogPrinter(LatexPrinter):
         if name in _GRADIENT_OF:
             output = _GRADIENT_OF[name]
             return rf"\frac{{\partial J}}{{\partial {self.names.get(output, output)}_{{{sub}}}}}"
+        if name not in self.names and _is_word(name):
+            # gamma_{i}; a layer's number above, as element_names writes w^{(1)}_{ij}
+            base, number = _split_name(name)
+            return name_latex(base) + (f"^{{({number})}}" if number else "") + f"_{{{sub}}}"
         return f"{self.names.get(name, name)}_{{{sub}}}"
 
     def _print_Pow(self, expr, exp=None):
@@ -413,11 +466,12 @@ def markdown(derivation: Derivation, heading_level: int = 1, decimals: int | Non
                 parts.append(text)
             # arithmatex needs a math block with no blank line inside and one around it.
             parts.append("$$\n" + aligned(steps, printer) + "\n$$")
-    return "\n\n".join(parts) + "\n"
+    return readable_names("\n\n".join(parts) + "\n")
 
 
 def summary(derivation: Derivation) -> dict:
-    """Each result's shape (concrete), LaTeX and matrix-form expression, for JSON output."""
+    """Each result's shape (concrete), LaTeX, matrix-form expression (sympy's) and notation (the
+    layer language's), for JSON output."""
     printers = {False: BlogPrinter(derivation.sizes, names=derivation.names),
                 True: ElementwisePrinter(derivation.sizes, names=derivation.names)}
     out = {"title": derivation.title, "convention": "numerator layout",
@@ -426,8 +480,9 @@ def summary(derivation: Derivation) -> dict:
         printer = printers[result.elementwise]
         out["results"][name] = {
             "shape": [int(sp.sympify(d).xreplace(derivation.sizes)) for d in result.shape],
-            "latex": f"{result.latex} = {printer.doprint(result.expr)}",
+            "latex": readable_names(f"{result.latex} = {printer.doprint(result.expr)}"),
             "expression": str(result.expr),
+            "notation": str(result),  # in the layer language: (g * sigmoid(V @ x)) @ x.T
         }
     return out
 
@@ -459,7 +514,7 @@ def document(derivation: Derivation) -> str:
                 parts.append(_text(text))
             parts.append(aligned(steps, printer, "align*", fit=True))
     parts.append(r"\end{document}")
-    return "\n\n".join(p for p in parts if p) + "\n"
+    return readable_names("\n\n".join(p for p in parts if p) + "\n")
 
 
 def _groups(steps: list[Step]) -> list[tuple[str, list[Step]]]:

@@ -39,12 +39,42 @@ def test_every_derive_command_listed_runs(tmp_path):
     for command in commands:
         if command[1] == "compile":  # it rewrites the kernels; test_codegen checks they are current
             continue
-        if command[1] == "check":  # it needs the reader's own module file; test_cli_check runs it
-            continue
-        run = subprocess.run([sys.executable, "-m", "derive.cli", *command[1:]], cwd=tmp_path,
+        # `derive check` runs from the checkout's root on examples/my_linear.py, whose two planted
+        # bugs it names with exit status 1, as the README says; the others run anywhere.
+        run = subprocess.run([sys.executable, "-m", "derive.cli", *command[1:]],
+                             cwd=root if command[1] == "check" else tmp_path,
                              capture_output=True, text=True, timeout=600,
                              env={**os.environ, "PYTHONPATH": str(root)})
-        assert run.returncode == 0, (command, run.stderr)
+        if command[1] == "check":
+            assert run.returncode == 1 and run.stderr == "", (command, run.stderr)
+            assert "gradWeight is transposed" in run.stdout and "gradBias is not summed over the batch" in run.stdout
+        else:
+            assert run.returncode == 0, (command, run.stderr)
+    assert sum(c[1] == "check" for c in commands) == 2
+
+
+def test_the_check_example_ships_in_the_checkout():
+    text = README.read_text(encoding="utf-8")
+    for path in re.findall(r"derive check (\S+?):\w+", text):
+        if path != "my_layer.py":  # the reader's own, named as an example
+            assert (README.parent / path).is_file(), path
+
+
+def test_a_result_prints_as_the_comment_says():
+    block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+                 if "derive.layer(" in b)
+    printed = re.search(r'print\(derivation\.results\["dJ/dW"\]\)\s+# (.+?):', block).group(1)
+    run = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(README.parent)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == printed == "(g * sigmoid(V @ x)) @ x.T"
+
+
+def test_the_readme_says_to_make_a_venv_and_warns_of_the_test_extras_size():
+    text = README.read_text(encoding="utf-8")
+    assert "python -m venv .venv && . .venv/bin/activate" in text
+    assert "about 6 GB" in text and "--index-url https://download.pytorch.org/whl/cpu" in text
+    assert text.index("python -m venv") < text.index("pip install -e")
 
 
 def test_the_facts_the_readme_states_are_the_projects():

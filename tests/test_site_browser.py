@@ -26,7 +26,10 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 # Pages with derivations: screenshot each, and check every one of them typesets.
 MATH_PAGES = ["linear/", "batch/", "numeric-checks/", "tutorial-notes/", "sigmoid/", "tanh/",
-              "relu/", "mse/", "sequential/", "regression/", "batchnorm/", "convolution/"]
+              "relu/", "mse/", "sequential/", "regression/", "batchnorm/", "convolution/", "layer/",
+              "softmax/", "logsoftmax/", "classnll/", "crossentropy/"]
+# The smallest scale javascripts/mathjax.js gives a formula to fit; a wider one scrolls, with a cue.
+MIN_SCALE = 0.8
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -105,18 +108,62 @@ def assert_math_rendered(page):
     assert raw == []
 
 
-def assert_math_fits(page):
-    """No typeset formula sticks out of the content column (under the sidebar)."""
-    outside = page.evaluate(
+def math_widths(page) -> list[dict]:
+    """Each typeset formula against the content column (under the sidebar) it stands in."""
+    return page.evaluate(
         """() => {
             const column = document.querySelector('.md-content__inner').getBoundingClientRect();
-            return [...document.querySelectorAll('.arithmatex mjx-math')]
-                .map(e => e.getBoundingClientRect())
-                .filter(r => r.right > column.right + 1 || r.left < column.left - 1)
-                .map(r => [Math.round(r.left), Math.round(r.right)]);
+            return [...document.querySelectorAll('.arithmatex')].map(e => {
+                const box = e.getBoundingClientRect();
+                const math = e.querySelector('mjx-math').getBoundingClientRect();
+                const cue = e.previousElementSibling;
+                return {
+                    display: e.tagName === 'DIV',
+                    ratio: math.width / column.width,
+                    fits: math.left >= column.left - 1 && math.right <= column.right + 1,
+                    scale: parseFloat(e.style.fontSize || '100') / 100,
+                    inside: box.left >= column.left - 1 && box.right <= column.right + 1,
+                    scrolls: ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)
+                             && e.scrollWidth > e.clientWidth && e.scrollWidth >= math.width,
+                    marked: e.classList.contains('derive-wide') && getComputedStyle(e).boxShadow !== 'none',
+                    cue: !!cue && cue.classList.contains('derive-scroll-cue') && cue.textContent.includes('scroll')
+                         && cue.getBoundingClientRect().height > 0 && getComputedStyle(cue).visibility === 'visible',
+                };
+            });
         }"""
     )
-    assert outside == []
+
+
+def assert_math_fits(page):
+    """No formula is cut off without a cue: each fits its column (a display formula scaled
+    down at most to MIN_SCALE), or it scrolls sideways in a box inside the column, marked
+    (a shadow at the cut edge) under a visible line that says to scroll."""
+    for formula in math_widths(page):
+        assert formula["scale"] >= MIN_SCALE, formula
+        if not formula["fits"]:
+            assert formula["display"] and formula["inside"] and formula["scrolls"], formula
+            assert formula["marked"] and formula["cue"], formula
+
+
+def test_wide_formulas_of_your_own_layer_scale_or_scroll_with_a_cue(page, site_url):
+    page.goto(site_url + "layer/")
+    wait_for_math(page)
+    formulas = math_widths(page)
+    assert_math_fits(page)
+    wide = [f for f in formulas if not f["fits"]]
+    scaled = [f for f in formulas if f["fits"] and f["scale"] < 1]
+    assert wide and max(f["ratio"] for f in wide) > 2  # the gated unit's Jacobians, 3x the column
+    assert scaled  # those a little wider than the column fit at a smaller size
+    # Scrolled to its end, a wide formula's right edge shows: nothing is out of reach.
+    reached = page.evaluate(
+        """() => [...document.querySelectorAll('div.derive-wide')].map(e => {
+            e.scrollLeft = e.scrollWidth;
+            const math = e.querySelector('mjx-math').getBoundingClientRect();
+            return math.right <= e.getBoundingClientRect().right + 1;
+        })"""
+    )
+    assert reached and all(reached)
+    page.screenshot(path="/tmp/derive-site-layer-scrolled.png", full_page=False)
 
 
 def assert_only_local_requests(page, site_url):

@@ -122,6 +122,22 @@ def test_headings_and_search_have_no_raw_latex(built):
     titles = [re.sub(r"<[^>]+>", "", re.sub(r"<code>.*?</code>", "", doc["title"])) for doc in index["docs"]]
     assert "1. ΔW written where Δb is meant" in titles
     assert not [t for t in titles if re.search(r"[_^\\]", t)]
+    # The text too: math as a reader reads it (outside code, which shows code as it is).
+    texts = {doc["location"]: re.sub(r"<code>.*?</code>", "", doc["text"], flags=re.S) for doc in index["docs"]}
+    raw = [location for location, text in texts.items() if re.search(r"\\[A-Za-z]+|\\[()\[\]]", text)]
+    assert raw == []
+    assert "∂J/∂W" in texts["linear/#chain-rule"] and "Wᵀ" in texts["linear/#chain-rule"]
+
+
+def test_the_home_page_lists_every_module_derive_nn_ships(built):
+    from derive.site.home import MODULE_PAGES, MODULES_MARKER
+    from derive.site.numeric_checks import shipped_modules
+
+    home = (built / "index.html").read_text()
+    assert MODULES_MARKER not in home
+    for name in shipped_modules():
+        page = MODULE_PAGES.get(name, "api.md").replace(".md", "/")
+        assert f'<a href="{page}">{name}</a>' in home, name
 
 
 def test_notation_is_explained_where_it_is_used(built):
@@ -305,7 +321,7 @@ def test_numeric_checks_match_a_fresh_computation(built):
     assert by_entry["gradInput[1]"][1:3] == ["-0.0516", "-0.0517"]
 
     # Central-difference Jacobian errors: recomputed, same digits, all below 1e-5.
-    checks = [row for row in rows if row[0].startswith("Linear(")]
+    checks = [row for row in rows if row[0].startswith("Linear(") and row[2] in ("yes", "no")]  # not derive check's
     assert len(checks) == 2 * len(site.JACOBIAN_CASES)
     for row in checks:
         n_in, n_out = map(int, re.findall(r"\d+", row[0]))
@@ -430,5 +446,6 @@ def test_cli_and_api_pages_cover_the_new_modules(built):
     for name in ["derive.nn.Sigmoid", "derive.nn.Tanh", "derive.nn.ReLU", "derive.nn.Sequential",
                  "derive.nn.MSECriterion", "derive.symbolic.activation", "derive.symbolic.mse",
                  "derive.symbolic.sequential", "derive.symbolic.worked_example", "derive.latex.summary",
-                 "derive.nn.jacobian.jacobian_errors"]:
+                 "derive.nn.jacobian.jacobian_errors", "derive.layer", "derive.module_source",
+                 "derive.symbolic.derivation.Result"]:
         assert f"<code>{name}</code>" in api, name

@@ -15,11 +15,13 @@ from .cli import cli_commands, cli_page
 from .convolution import CONVOLUTION_CASES, convolution_checks, convolution_page
 from .criterion import mse_page
 from .frameworks import frameworks_page
+from .home import MODULES_MARKER, home_page, modules_list
 from .layer import USER_LAYERS, layer_checks, layer_page
 from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
 from .notes import tutorial_notes_page
 from .numeric_checks import JACOBIAN_CASES, jacobian_errors, numeric_checks_page, step_size_plot
+from .search import plain_math, readable_search_index
 from .regression import (REGRESSION_ITERATIONS, REGRESSION_LEARNING_RATE, REGRESSION_SEED,
                          REGRESSION_SHOWN, regression_loss_plot, regression_page,
                          regression_parameters_plot)
@@ -31,6 +33,7 @@ from .tutorial import (TUTORIAL_BIAS, TUTORIAL_GRAD_OUTPUT, TUTORIAL_INPUT, TUTO
 
 __all__ = [
     "generated_files", "mathjax_files", "build_date", "SiteBuildError", "MATHJAX_VERSION",
+    "home_page", "MODULES_MARKER", "modules_list", "readable_search_index", "plain_math",
     # What the tests recompute the pages' numbers from.
     "TUTORIAL_WEIGHT", "TUTORIAL_BIAS", "TUTORIAL_INPUT", "TUTORIAL_GRAD_OUTPUT",
     "TUTORIAL_LEARNING_RATE", "JACOBIAN_CASES", "jacobian_errors",

@@ -5,15 +5,17 @@ from __future__ import annotations
 import inspect
 import re
 
+import derive
 from derive import latex, nn, symbolic
 from derive.nn import jacobian
+from derive.symbolic import derivation, notation
 
 
 def _api_objects():
-    """(module, [(name, object, methods)]): every class derive.nn exports with the
+    """(module, [(name, object, methods)]): derive.layer and derive.module_source, every class derive.nn exports with the
     methods it defines itself (the class hierarchy is the documentation), the gradient
-    checks of derive.nn.jacobian, the functions derive.symbolic exports, and
-    derive.latex's renderers."""
+    checks of derive.nn.jacobian, the functions derive.symbolic exports, a derivation's data
+    and its notation, and derive.latex's renderers."""
     classes = []
     for name in nn.__all__:
         cls = getattr(nn, name)
@@ -26,11 +28,15 @@ def _api_objects():
               if inspect.isfunction(value) and value.__module__ == jacobian.__name__
               and not name.startswith("_")]
     return [
+        ("derive", [(f"derive.{name}", getattr(derive, name), []) for name in ("layer", "module_source")]),
         ("derive.nn", classes),
         ("derive.nn.jacobian", checks),
         ("derive.symbolic", functions),
+        ("derive.symbolic.derivation", [(f"derive.symbolic.derivation.{name}", getattr(derivation, name), [])
+                                        for name in ("Derivation", "Result")]),
+        ("derive.symbolic.notation", [("derive.symbolic.notation.notation", notation.notation, [])]),
         ("derive.latex", [(f"derive.latex.{name}", getattr(latex, name), [])
-                          for name in ("markdown", "document", "summary")]),
+                          for name in ("markdown", "document", "summary", "name_latex")]),
     ]
 
 

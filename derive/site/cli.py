@@ -42,7 +42,7 @@ def _head(text: str, lines: int) -> str:
 CLI_EXAMPLES = [
     (("linear", "2", "3"), "the tutorial's layer, as markdown with display math", 24),
     (("sigmoid", "3", "--format", "json"),
-     "the results alone, as JSON: shape, LaTeX and matrix-form expression of each", 40),
+     "the results alone, as JSON: shape, LaTeX, matrix-form expression and notation of each", 40),
     (("linear", "2", "3", "--batch", "4"), "with the batch case, Y = X W^T + 1 b^T", 0),
     (("linear", "2", "3", "--no-bias"), "the layer without bias, y = W x", 0),
     (("linear", "64", "64"), "any size: big matrices are shown truncated", 0),
@@ -81,9 +81,11 @@ CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid":
              "batchnorm": ("BatchNormalization", "batchnorm.md")}
 
 
-# `derive check`'s example: a hand-written module with planted bugs, shipped next to this file.
-CHECK_EXAMPLE = Path(__file__).with_name("examples") / "my_linear.py"
-CHECK_EXAMPLE_ARGS = ("check", "my_linear.py:MyLinear", "--input-shape", "3", "--args", "3", "3")
+# `derive check`'s example: a hand-written module with planted bugs, in the checkout's examples/
+# (the README runs the same command from the checkout's root).
+CHECKOUT = Path(__file__).resolve().parents[2]
+CHECK_EXAMPLE = CHECKOUT / "examples" / "my_linear.py"
+CHECK_EXAMPLE_ARGS = ("check", "examples/my_linear.py:MyLinear", "--input-shape", "3", "--args", "3", "3")
 
 
 CHECK_AGAINST_ARGS = CHECK_EXAMPLE_ARGS + ("--against", "y = W @ x + b", "--shape", "W=3,3")
@@ -91,13 +93,13 @@ CHECK_AGAINST_ARGS = CHECK_EXAMPLE_ARGS + ("--against", "y = W @ x + b", "--shap
 
 def check_example() -> tuple[str, str]:
     """(the example module's source, what `derive check` prints on it); the check must fail (exit 1)."""
-    output = _derive_command(*CHECK_EXAMPLE_ARGS, cwd=str(CHECK_EXAMPLE.parent), status=1)
+    output = _derive_command(*CHECK_EXAMPLE_ARGS, cwd=str(CHECKOUT), status=1)
     return CHECK_EXAMPLE.read_text(encoding="utf-8"), output
 
 
 def check_against_example() -> str:
     """What the example's `derive check --against` adds to the report: its last checks and the summary."""
-    output = _derive_command(*CHECK_AGAINST_ARGS, cwd=str(CHECK_EXAMPLE.parent), status=1)
+    output = _derive_command(*CHECK_AGAINST_ARGS, cwd=str(CHECKOUT), status=1)
     return output[output.index("  FAIL  against derive's formulas"):]
 
 
@@ -171,8 +173,10 @@ sympy's text of the matrix form, in the engine's names: `g` is
 \\(\\partial J / \\partial \\mathbf{{y}}\\) and `G` the batch's
 \\(\\partial J / \\partial \\mathbf{{Y}}\\); arrays are named as in the layer's expression
 (`W`, `b`, `x`, `y`; `X`, `Y` for a batch; `t`, `T` a criterion's target), `n`, `m`, `B`
-are sizes, and `HadamardProduct` is the element-wise product. `latex` is the same
-result as the pages print it.
+are sizes, and `HadamardProduct` is the element-wise product. `notation` is the same
+result in the layer language (`@` the matrix product, `*` element-wise, `.T` the transpose,
+`sum(v)` the sum of all of `v`'s entries, `ones(n)` a vector of ones), as `str()` of a result
+prints it in Python, and `latex` as the pages print it.
 
 ## Checking a module of yours: `derive check`
 
@@ -186,7 +190,7 @@ shape), with a one-line error. `--format json` prints the same report for progra
 `--against EXPR` also compares your gradients with derive's own module for the
 expression at the same values, printing the formula an entry should follow.
 
-A Linear layer written by hand, with two bugs (`my_linear.py`):
+A Linear layer written by hand, with two bugs (`examples/my_linear.py` in the checkout):
 
 ```python
 {example_source}```

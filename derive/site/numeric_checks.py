@@ -9,10 +9,13 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from derive.nn import MSECriterion, ReLU, Sequential, Sigmoid, Linear, Tanh, check
+from derive import nn
+from derive.nn import (BatchNormalization, ClassNLLCriterion, CrossEntropyCriterion, Linear, LogSoftMax,
+                       MSECriterion, ReLU, Sequential, Sigmoid, SoftMax, SpatialConvolution, Tanh, check)
 from derive.nn.check import SCALES, CheckReport
 from derive.nn.jacobian import PERTURBATION
 
+from .build import SiteBuildError
 from .checks import PRECISION, module_jacobian_errors, passed, sample_shape
 from .plots import svg
 from .tutorial import (TUTORIAL_DECIMALS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE, TUTORIAL_PRINTS, four_decimals,
@@ -21,18 +24,58 @@ from .tutorial import (TUTORIAL_DECIMALS, TUTORIAL_INPUT, TUTORIAL_LEARNING_RATE
 
 # Layers whose Jacobians the numeric-checks page checks: (input, output, batch).
 JACOBIAN_CASES = [(2, 3, None), (2, 3, 4), (5, 7, None), (5, 7, 10), (16, 10, None), (16, 10, 50)]
-# The modules the whole list of checks runs on: (name, the module, one sample's shape); batch of FULL_CHECK_BATCH.
-FULL_CHECK_CASES = [
-    ("Linear(5, 3)", lambda: Linear(5, 3, rng=0), (5,)),
-    ("Linear(5, 3) without bias", lambda: Linear(5, 3, bias=False, rng=0), (5,)),
-    ("Sigmoid", Sigmoid, (5,)),
-    ("Tanh", Tanh, (5,)),
-    ("ReLU", ReLU, (5,)),
-    ("MSECriterion", MSECriterion, (5,)),
-    ("Linear, Tanh, Linear", lambda: Sequential().add(Linear(5, 4, rng=1)).add(Tanh()).add(Linear(4, 3, rng=2)),
-     (5,)),
-]
 FULL_CHECK_BATCH = 4
+
+
+def _evaluating(module):
+    module.evaluate()
+    return module
+
+
+# How the whole list of checks runs on each class derive.nn ships: {class: [(column, the module,
+# one sample's shape, check's other arguments)]}. A batch of FULL_CHECK_BATCH, unless the
+# arguments say otherwise. A class of derive.nn with no entry here stops the build
+# (full_check_cases), so a new module cannot be left off the page.
+CHECKED = {
+    "Linear": [("Linear(5, 3)", lambda: Linear(5, 3, rng=0), (5,), {}),
+               ("Linear(5, 3) without bias", lambda: Linear(5, 3, bias=False, rng=0), (5,), {})],
+    "Sigmoid": [("Sigmoid", Sigmoid, (5,), {})],
+    "Tanh": [("Tanh", Tanh, (5,), {})],
+    "ReLU": [("ReLU", ReLU, (5,), {})],
+    "Sequential": [("Sequential(Linear, Tanh, Linear)",
+                    lambda: Sequential().add(Linear(5, 4, rng=1)).add(Tanh()).add(Linear(4, 3, rng=2)), (5,), {})],
+    "MSECriterion": [("MSECriterion", MSECriterion, (5,), {})],
+    # Training: the samples of a batch depend on each other (its mean and variance), so one
+    # sample is a whole batch of FULL_CHECK_BATCH, and there is no sample-by-sample check.
+    "BatchNormalization": [
+        ("BatchNormalization(3), training", lambda: BatchNormalization(3), (FULL_CHECK_BATCH, 3), {"batch": 0}),
+        ("BatchNormalization(3), evaluate()", lambda: _evaluating(BatchNormalization(3)), (FULL_CHECK_BATCH, 3),
+         {"batch": 0})],
+    "SpatialConvolution": [("SpatialConvolution(2, 3, 3, 3)", lambda: SpatialConvolution(2, 3, 3, 3, rng=0), (2, 5, 5), {})],
+    "SoftMax": [("SoftMax", SoftMax, (5,), {})],
+    "LogSoftMax": [("LogSoftMax", LogSoftMax, (5,), {})],
+    "ClassNLLCriterion": [("ClassNLLCriterion", ClassNLLCriterion, (5,), {"target_kind": "class"})],
+    "CrossEntropyCriterion": [("CrossEntropyCriterion", CrossEntropyCriterion, (5,), {"target_kind": "class"})],
+}
+
+
+def shipped_modules() -> list[str]:
+    """The Module and Criterion classes derive.nn exports, in its order (not the base classes)."""
+    bases = (nn.Module, nn.Criterion)
+    return [name for name in nn.__all__
+            if isinstance(getattr(nn, name), type) and issubclass(getattr(nn, name), bases)
+            and getattr(nn, name) not in bases]
+
+
+def full_check_cases() -> list[tuple[str, object, tuple[int, ...], dict]]:
+    """Every case of CHECKED, for every module derive.nn ships; a module without one is an error."""
+    missing = [name for name in shipped_modules() if name not in CHECKED]
+    if missing:
+        raise SiteBuildError(f"the numeric-checks page has no case for derive.nn.{', derive.nn.'.join(missing)}: "
+                             f"add one to CHECKED in derive/site/numeric_checks.py")
+    return [case for name in shipped_modules() for case in CHECKED[name]]
+
+
 # Step sizes of the plot: 10^-1 down to 10^-13, four a decade.
 STEP_SIZES = [10.0 ** (-k / 4) for k in range(4, 53)]
 
@@ -47,25 +90,42 @@ def jacobian_errors(n_in: int, n_out: int, batch: int | None = None, bias: bool 
 
 
 def full_checks() -> list[tuple[str, CheckReport]]:
-    """derive.nn.check (what `derive check` runs) on every module of FULL_CHECK_CASES, seed 0."""
-    return [(name, check(make(), shape, batch=FULL_CHECK_BATCH)) for name, make, shape in FULL_CHECK_CASES]
+    """derive.nn.check (what `derive check` runs) on every case of full_check_cases, seed 0."""
+    return [(name, check(make(), shape, **{"batch": FULL_CHECK_BATCH, **arguments}))
+            for name, make, shape, arguments in full_check_cases()]
+
+
+# The table's columns: which checks each gathers, by the start of the check's name.
+CHECK_GROUPS = [
+    ("backprop against central differences", ("Jacobians", "gradInput")),
+    ("parameters: accumulate, zero, update", ("accGradParameters", "zeroGradParameters", "updateParameters")),
+    ("batch = its samples one by one", ("batch =",)),
+]
+OTHER_CHECKS = "backward twice, inputs unchanged, pickle"
+
+
+def _group(check_name: str) -> str:
+    return next((title for title, starts in CHECK_GROUPS if check_name.startswith(starts)), OTHER_CHECKS)
 
 
 def full_checks_table(reports: list[tuple[str, CheckReport]]) -> str:
-    """One row a check, one column a module: the largest error, or - where the check does not apply."""
-    names = []
-    for _, report in reports:
-        names += [result.name for result in report.checks if result.name not in names]
-    lines = ["| check | " + " | ".join(f"`{name}`" for name, _ in reports) + " |",
-             "|---|" + "--:|" * len(reports)]
-    for check_name in names:
+    """One row a module, one column a group of checks: the group's largest error, or - where
+    none of them applies; the module's input and whether every check passed."""
+    titles = [title for title, _ in CHECK_GROUPS] + [OTHER_CHECKS]
+    lines = ["| module | one sample | " + " | ".join(titles) + " | all pass |",
+             "|---|---|" + "--:|" * len(titles) + ":-:|"]
+    for name, report in reports:
         cells = []
-        for _, report in reports:
-            result = next((r for r in report.checks if r.name == check_name), None)
-            cells.append("-" if result is None else ("0" if result.error == 0 else f"{result.error:.0e}")
-                         + ("" if result.passed else " **fail**"))
-        lines.append(f"| {check_name} | " + " | ".join(cells) + " |")
-    lines.append("| **all pass** | " + " | ".join("yes" if r.passed else "**no**" for _, r in reports) + " |")
+        for title in titles:
+            results = [r for r in report.checks if _group(r.name) == title]
+            if not results:
+                cells.append("-")
+                continue
+            error = max(r.error for r in results)
+            cells.append(("0" if error == 0 else f"{error:.0e}")
+                         + ("" if all(r.passed for r in results) else " **fail**"))
+        shape = "(" + ", ".join(map(str, report.input_shape)) + ("," if len(report.input_shape) == 1 else "") + ")"
+        lines.append(f"| {name} | {shape} | " + " | ".join(cells) + f" | {'yes' if report.passed else '**no**'} |")
     return "\n".join(lines)
 
 
@@ -249,8 +309,12 @@ against {SCALES[0] + SCALES[1]} times one gradient; `zeroGradParameters`;
 the batch against its samples one by one; `backward` twice; input and `gradOutput` left
 unchanged; a pickle round trip; for a criterion, `gradInput` against central differences of
 the loss. Inputs are drawn from \\(U[-2, 2]\\), those within \\(10^{{-3}}\\) of the kink at 0
-drawn again. Here is every module derive ships, checked when the site was built; each
-cell is the check's largest error (central differences, or rounding for the exact identities):
+drawn again. A class criterion (`ClassNLLCriterion`, `CrossEntropyCriterion`) gets class
+indices as targets. `BatchNormalization` in training normalises a sample with the statistics of
+its batch, so its "one sample" is a whole batch of {FULL_CHECK_BATCH} and there is no sample-by-sample
+check. Here is every module `derive.nn` exports (the list is read from it when the site is built, so
+a new module cannot be left out), checked when the site was built; each cell is the largest
+error of its checks (central differences, or rounding for the exact identities):
 
 {table_full}
 

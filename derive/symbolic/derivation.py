@@ -101,12 +101,29 @@ class Section:
 
 @dataclass(frozen=True)
 class Result:
-    """One result of a derivation: its symbol in LaTeX, its matrix form, its shape."""
+    """One result of a derivation: its symbol in LaTeX, its matrix form, its shape.
+
+    ``str(result)`` reads in the layer language (``(g * sigmoid(V @ x)) @ x.T``); in a
+    notebook a result shows as display math.
+    """
 
     latex: str
     expr: sp.Expr
     shape: tuple[sp.Expr, ...]
     elementwise: bool = False  # products of whole arrays are element-wise (\odot)
+
+    def __str__(self) -> str:
+        """The result in the layer language's notation: ``(g * sigmoid(V @ x)) @ x.T``."""
+        from .notation import notation
+
+        return notation(self.expr)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the result as display math, ``\\frac{\\partial J}{\\partial \\mathbf{W}} = ...``."""
+        from ..latex import BlogPrinter, ElementwisePrinter, readable_names
+
+        printer = ElementwisePrinter() if self.elementwise else BlogPrinter()
+        return f"$$ {readable_names(self.latex)} = {printer.doprint(self.expr)} $$"
 
 
 @dataclass
@@ -115,7 +132,8 @@ class Derivation:
 
     ``sizes`` binds the size symbols (``n``, ``m``, ``B``) to integers; ``results`` maps
     each result's name (``dJ/dx``, ...) to its :class:`Result`; ``names`` maps an array's
-    name to how its elements are written (``W`` -> ``w``: the tutorial's w_{12}).
+    name to how its elements are written (``W`` -> ``w``: the tutorial's w_{12}). In a
+    notebook a derivation shows itself as the site's pages do (markdown with display math).
     """
 
     title: str
@@ -127,6 +145,12 @@ class Derivation:
     @property
     def steps(self) -> list[Step]:
         return [step for section in self.sections for step in section.steps]
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the derivation as the site shows it, markdown with display math."""
+        from ..latex import markdown
+
+        return markdown(self, heading_level=2)
 
 
 class ProofError(AssertionError):

@@ -175,10 +175,28 @@ _ALLOWED = (ast.Module, ast.Assign, ast.Expr, ast.Name, ast.Subscript, ast.Tuple
             ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.USub, ast.UAdd)
 
 
+# What a construct outside the language is called in an error: the language's words, not the AST's.
+_CONSTRUCTS = {
+    "Compare": "a comparison (<, ==, ...)", "BoolOp": "and/or", "Not": "not",
+    "NamedExpr": "an assignment expression (:=)", "AugAssign": "an augmented assignment (+=, ...)",
+    "AnnAssign": "an annotated assignment", "ListComp": "a list comprehension",
+    "SetComp": "a set comprehension", "DictComp": "a dict comprehension",
+    "GeneratorExp": "a generator expression", "Lambda": "a lambda", "IfExp": "a conditional (a if c else b)",
+    "List": "a list", "Set": "a set", "Dict": "a dict", "Starred": "a starred expression (*x)",
+    "Slice": "a slice (a:b)", "JoinedStr": "an f-string", "FormattedValue": "an f-string",
+    "FloorDiv": "floor division (//)", "Mod": "the remainder (%)", "BitAnd": "bitwise and (&)",
+    "BitOr": "bitwise or (|)", "BitXor": "bitwise xor (^; the power is **)", "LShift": "a shift (<<)",
+    "RShift": "a shift (>>)", "Invert": "bitwise not (~)", "Await": "await", "Yield": "yield",
+    "YieldFrom": "yield", "Import": "import", "ImportFrom": "import", "FunctionDef": "a function definition",
+    "ClassDef": "a class definition", "For": "a for loop", "While": "a while loop", "If": "an if statement",
+    "With": "a with statement", "Return": "return", "Delete": "del", "Assert": "assert",
+}
+
 def _check_whitelist(tree: ast.AST) -> None:
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
-            raise _fail(node, f"{type(node).__name__.lower()} is not part of the layer language")
+            what = _CONSTRUCTS.get(type(node).__name__, type(node).__name__.lower())
+            raise _fail(node, f"{what} is not part of the layer language")
         if isinstance(node, ast.Constant) and (isinstance(node.value, bool)
                                                or not isinstance(node.value, (int, float))):
             raise _fail(node, f"only numbers are allowed as constants, got {node.value!r}")

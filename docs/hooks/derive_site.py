@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +51,22 @@ def on_pre_page(page, config, files):
     # stamp" (RFC 1952), while on_post_template leaves it out of the sitemap.
     page.update_date = _build_date or "1970-01-01"
     return page
+
+
+def on_page_markdown(markdown, page, config, files):
+    if page.file.src_uri != "index.md":
+        return markdown
+    try:
+        return site.home_page(markdown)
+    except site.SiteBuildError as error:
+        raise PluginError(str(error)) from None
+
+
+@event_priority(-100)  # after the search plugin has written its index
+def on_post_build(config):
+    index = Path(config["site_dir"]) / "search" / "search_index.json"
+    if index.is_file():
+        index.write_text(site.readable_search_index(index.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def on_post_template(output_content, template_name, config):

@@ -1,7 +1,8 @@
 """A Linear layer written by hand, as the tutorial teaches, with two bugs for `derive check` to find.
 
-The site's Command line page runs `derive check my_linear.py:MyLinear --input-shape 3 --args 3 3`
-on this file when it is built, and shows the report.
+From the checkout's root, `derive check examples/my_linear.py:MyLinear --input-shape 3 --args 3 3`
+names both (exit status 1); the site's Command line page runs it when it is built and shows the
+report, and the README gives the command.
 """
 
 import numpy as np
