@@ -279,6 +279,31 @@ def _statement(text: str, node: ast.Assign, name: str, reads: list[str], known: 
     return Statement(line, name, source.strip(), spec, tuple(reads))
 
 
+def is_program(text, input="x", outputs=None) -> bool:
+    """Whether ``text`` (with these options) is a program rather than one expression: several
+    statements, several inputs, or outputs named."""
+    if outputs is not None or not isinstance(input, str) or "," in input:
+        return True
+    if not isinstance(text, str) or len(text) > MAX_PROGRAM_LENGTH:
+        return False
+    try:
+        return len(ast.parse(text.strip(), mode="exec").body) > 1
+    except SyntaxError:
+        return False  # the one-expression parser says what is wrong
+
+
+def program(text: str, shapes=None, *, input="x", target: str | None = None, outputs=None,
+            intermediates: bool = False) -> Program:
+    """The program of ``text``: a one-expression layer split at its functions and repeated
+    subexpressions when ``intermediates`` is true."""
+    if intermediates and isinstance(text, str) and not is_program(text, input, outputs):
+        try:
+            text = split(text)
+        except SyntaxError:
+            pass  # parse_program names the error
+    return parse_program(text, shapes, input=input, target=target, outputs=outputs)
+
+
 # --- one expression, split into statements (item: intermediates for any layer) -------------
 
 def split(text: str) -> str:
@@ -615,7 +640,10 @@ def collapsed(program: Program, name: str) -> sp.Expr | None:
     if any(_base(e) in intermediates for e in expr.atoms(sp.Indexed, sp.Symbol) if _base(e)):
         return None
     chain = expr
-    simple = sp.factor_terms(collapse(sp.expand(chain), ranges))
+    # Summed as it stands (an MLP's nested sums) or expanded first (LayerNorm's terms
+    # cancel): whichever is shorter.
+    simple = min((sp.factor_terms(collapse(form, ranges)) for form in (chain, sp.expand(chain))),
+                 key=sp.count_ops)
     if sp.count_ops(simple) > COLLAPSE_LIMIT:
         return None
     if not equal(collapse(simple, ranges), collapse(chain, ranges)):
