@@ -51,6 +51,7 @@ class Statement:
     text: str
     spec: LayerSpec
     reads: tuple[str, ...]  # every array it reads, in order of first appearance
+    label: str = ""  # "line 3", or "line 1 (statement 2)" where ';' put several on one line
 
     @property
     def operands(self) -> tuple[str, ...]:
@@ -109,17 +110,17 @@ def _names(value, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _left(node: ast.AST, line: int) -> tuple[str, bool]:
+def _left(node: ast.AST, line: str) -> tuple[str, bool]:
     """The statement's defined name, and whether it is written in index notation."""
     if not isinstance(node, ast.Assign) or len(node.targets) != 1:
-        raise LayerSyntaxError(f"line {line}: expected one assignment, 'name = <expression>' "
+        raise LayerSyntaxError(f"{line}: expected one assignment, 'name = <expression>' "
                                "or 'name[i] = <expression>'")
     left = node.targets[0]
     if isinstance(left, ast.Name):
         return left.id, False
     if isinstance(left, ast.Subscript) and isinstance(left.value, ast.Name):
         return left.value.id, True
-    raise LayerSyntaxError(f"line {line}: the left side must name what the statement defines: "
+    raise LayerSyntaxError(f"{line}: the left side must name what the statement defines: "
                            "z = ... or z[i, j] = ...")
 
 
@@ -176,34 +177,37 @@ def parse_program(text: str, shapes=None, *, input="x", target: str | None = Non
         try:
             _check_whitelist(node)
         except LayerSyntaxError as error:
-            raise LayerSyntaxError(f"line {node.lineno}, {error}") from None
+            raise LayerSyntaxError(f"line {node.lineno}: {error}") from None
     # Names first: each defined once, after what it reads, never an input's or a parameter's.
-    defined: dict[str, int] = {}
+    defined: dict[str, str] = {}
     reads: dict[str, list[str]] = {}
-    lefts = [_left(node, node.lineno) for node in tree.body]
-    where = {name: node.lineno for (name, _), node in zip(lefts, tree.body)}
-    for (name, _), node in zip(lefts, tree.body):
-        line = node.lineno
+    per_line = [node.lineno for node in tree.body]
+    labels = [f"line {n}" if per_line.count(n) == 1 else f"line {n}, statement {k + 1}"
+              for k, n in enumerate(per_line)]
+    lefts = [_left(node, label) for node, label in zip(tree.body, labels)]
+    where = {name: label for (name, _), label in zip(lefts, labels)}
+    for (name, _), line in zip(lefts, labels):  # first what no order of statements mends
         if name in RESERVED - {"J"}:
-            raise LayerSyntaxError(f"line {line}: {name!r} is reserved, name it otherwise")
+            raise LayerSyntaxError(f"{line}: {name!r} is reserved, name it otherwise")
         if name in inputs or name == target:
             role = "the input" if name in inputs else "the target"
-            raise LayerSyntaxError(f"line {line}: {name!r} is {role}; a statement may not redefine it")
+            raise LayerSyntaxError(f"{line}: {name!r} is {role}; a statement may not redefine it")
         if name in given:
-            raise LayerSyntaxError(f"line {line}: {name!r} is defined here, but --shape gives it as an "
+            raise LayerSyntaxError(f"{line}: {name!r} is defined here, but --shape gives it as an "
                                    "input or a parameter (a statement's shape follows from it)")
+    for (name, _), node, line in zip(lefts, tree.body, labels):
         if name in defined:
-            raise LayerSyntaxError(f"line {line}: {name!r} is defined twice (first on line {defined[name]})")
+            raise LayerSyntaxError(f"{line}: {name!r} is defined twice (first on {defined[name]})")
         used = _reads(node.value)
         if name in used:
-            raise LayerSyntaxError(f"line {line}: {name!r} is used in its own definition (a cycle)")
+            raise LayerSyntaxError(f"{line}: {name!r} is used in its own definition (a cycle)")
         for other in used:
             if other in where and other not in defined:
                 if _depends(other, name, where, tree, lefts):
-                    raise LayerSyntaxError(f"line {line}: a cycle: {name!r} uses {other!r} (line "
-                                           f"{where[other]}), which uses {name!r}")
-                raise LayerSyntaxError(f"line {line}: {other!r} is used before it is defined "
-                                       f"(on line {where[other]})")
+                    raise LayerSyntaxError(f"{line}: a cycle: {name!r} uses {other!r} ({where[other]}), "
+                                           f"which uses {name!r}")
+                raise LayerSyntaxError(f"{line}: {other!r} is used before it is defined (on {where[other]}; "
+                                       "a parameter may not share its name with a statement)")
         defined[name] = line
         reads[name] = used
     last = lefts[-1][0]
@@ -220,7 +224,7 @@ def parse_program(text: str, shapes=None, *, input="x", target: str | None = Non
         raise LayerSyntaxError(f"the target {target!r} does not appear in the program")
     for name, line in defined.items():
         if name not in outs and not any(name in names for names in reads.values()):
-            raise LayerSyntaxError(f"line {line}: {name!r} is never used and is not an output "
+            raise LayerSyntaxError(f"{line}: {name!r} is never used and is not an output "
                                    "(name the outputs with --outputs)")
     unknown = set(given) - everything
     if unknown:
@@ -228,8 +232,8 @@ def parse_program(text: str, shapes=None, *, input="x", target: str | None = Non
     # Then each statement on its own, with the shapes of what it reads.
     known: dict[str, tuple[int, ...]] = dict(given)
     statements = []
-    for (name, _), node in zip(lefts, tree.body):
-        statements.append(_statement(text, node, name, reads[name], known, inputs, target))
+    for (name, _), node, label in zip(lefts, tree.body, labels):
+        statements.append(_statement(text, node, name, reads[name], known, inputs, target, label))
     parameters = tuple(n for s in statements for n in s.reads
                        if n not in defined and n not in inputs and n != target)
     parameters = tuple(dict.fromkeys(parameters))
@@ -254,29 +258,29 @@ def _depends(start: str, goal: str, where: dict, tree, lefts) -> bool:
     return False
 
 
-def _statement(text: str, node: ast.Assign, name: str, reads: list[str], known: dict, inputs, target) -> Statement:
+def _statement(text: str, node: ast.Assign, name: str, reads: list[str], known: dict, inputs, target,
+               line: str) -> Statement:
     """One statement parsed by the language on its own: the first array it reads that is
     not the target is its input, the others its parameters (the target keeps its role)."""
-    line = node.lineno
     source = ast.get_source_segment(text, node) or ""
     if not reads:
-        raise LayerSyntaxError(f"line {line}: {name!r} reads no array (a constant is not a layer's step)")
+        raise LayerSyntaxError(f"{line}: {name!r} reads no array (a constant is not a layer's step)")
     local_input = next((r for r in reads if r != target), reads[0])
     shapes = {r: known[r] for r in reads if r in known}
     try:
         spec = parse(source, shapes, input=local_input)
     except LayerSyntaxError as error:
-        raise LayerSyntaxError(f"line {line}: {error}") from None
+        raise LayerSyntaxError(f"{line}: {error}") from None
     if target is not None and target in spec.arrays and local_input != target:
         arrays = {k: (replace(a, role="target") if k == target else a) for k, a in spec.arrays.items()}
         spec = replace(spec, arrays=arrays)
     for array in spec.arrays.values():
         shape = spec.concrete(array.shape)
         if array.name in known and known[array.name] != shape:
-            raise LayerSyntaxError(f"line {line}: {array.name} has shape {shape} here but "
+            raise LayerSyntaxError(f"{line}: {array.name} has shape {shape} here but "
                                    f"{known[array.name]} before")
         known[array.name] = shape
-    return Statement(line, name, source.strip(), spec, tuple(reads))
+    return Statement(node.lineno, name, source.strip(), spec, tuple(reads), line)
 
 
 def is_program(text, input="x", outputs=None) -> bool:
@@ -288,14 +292,39 @@ def is_program(text, input="x", outputs=None) -> bool:
         return False
     try:
         return len(ast.parse(text.strip(), mode="exec").body) > 1
+    except SyntaxError:  # several lines: the program's parser names the line
+        return len([line for line in text.strip().splitlines() if line.strip()]) > 1
+
+
+def nested(text) -> bool:
+    """Whether a one-expression layer calls a function inside another's argument (tanh(W2
+    tanh(W1 x))), a sum or mean between them aside (log(sum(exp(x))) is not nested): its
+    flat derivation repeats the inner function in every line and costs exponentially in the
+    depth, so it is derived as a program of named intermediates."""
+    if not isinstance(text, str) or len(text) > MAX_PROGRAM_LENGTH:
+        return False
+    try:
+        tree = ast.parse(text.strip(), mode="exec")
     except SyntaxError:
-        return False  # the one-expression parser says what is wrong
+        return False
+
+    def depth(node: ast.AST) -> int:
+        inner = max((depth(c) for c in ast.iter_child_nodes(node)), default=0)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ("sum", "mean"):
+                return 0
+            if node.func.id in FUNCTIONS:
+                return inner + 1
+        return inner
+    return depth(tree) >= 2
 
 
 def program(text: str, shapes=None, *, input="x", target: str | None = None, outputs=None,
-            intermediates: bool = False) -> Program:
+            intermediates: bool | None = None) -> Program:
     """The program of ``text``: a one-expression layer split at its functions and repeated
-    subexpressions when ``intermediates`` is true."""
+    subexpressions when ``intermediates`` is true (None: when its functions are nested)."""
+    if intermediates is None:
+        intermediates = nested(text)
     if intermediates and isinstance(text, str) and not is_program(text, input, outputs):
         try:
             text = split(text)
@@ -552,11 +581,15 @@ def program_derivation(program: Program) -> Derivation:
         spec = s.spec
         rename = _size_map(spec, sizes)
         lhs = element(spec.output, spec.indices)
-        forward.append(Step(lhs, (spec.expr.xreplace(rename),), f"Line {s.line}: `{s.text}`", relation="def"))
-        form = forward_matrix(spec) if len(spec.indices) <= 2 else None
+        forward.append(Step(lhs, (spec.expr.xreplace(rename),), f"{s.label.capitalize()}: `{s.text}`",
+                            relation="def"))
+        try:
+            form = forward_matrix(spec) if len(spec.indices) <= 2 else None
+        except ProofError:  # a matrix form the prover cannot settle is not shown
+            form = None
         if form is not None and not isinstance(form, sp.MatrixSymbol):
             forward.append(Step(Named(_bold(s.name) if spec.indices else s.name, None),
-                                (form.xreplace(rename),), f"Line {s.line}: `{s.text}`", relation="def"))
+                                (form.xreplace(rename),), f"{s.label.capitalize()}: `{s.text}`", relation="def"))
     shown_sizes = ", ".join(f"${sp.latex(symbol)} = {value}$" for value, symbol in sizes.items())
     sections = [Section("Forward pass", "Each statement, element by element (sizes: " + shown_sizes + ")"
                         " and, where there is one, in matrix form.", forward)]
@@ -596,16 +629,20 @@ def program_derivation(program: Program) -> Derivation:
 
 
 def _walk_text(program: Program, adjoint: Adjoint) -> str:
-    readers = [c.statement.line for c in adjoint.parts]
-    lines = ", ".join(str(n) for n in sorted(readers))
+    readers = [c.statement.label for c in reversed(adjoint.parts)]
+    if len(readers) > 1 and all("," not in r for r in readers):  # lines 3 and 4
+        numbers = [r[len("line "):] for r in readers]
+        lines = "lines " + ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    else:
+        lines = "; ".join(readers)
     if adjoint.given and readers:
-        return (f"`{adjoint.name}` is an output and is read on line {lines}: the gradient it receives "
+        return (f"`{adjoint.name}` is an output and is read on {lines}: the gradient it receives "
                 "and the contributions are summed.")
     if len(readers) > 1:
-        return f"`{adjoint.name}` is read on lines {lines}: the contributions of these statements are summed."
+        return f"`{adjoint.name}` is read on {lines}: the contributions of these statements are summed."
     if adjoint.given:
         return f"`{adjoint.name}` is an output: its gradient is the one it receives."
-    return f"`{adjoint.name}`, read on line {lines}:"
+    return f"`{adjoint.name}`, read on {lines}:"
 
 
 # --- the collapsed gradient --------------------------------------------------------------
