@@ -18,6 +18,7 @@ from .layer import USER_LAYERS, layer_checks, layer_page
 from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
 from .notes import tutorial_notes_page
+from .programs import program_checks, program_pages
 from .numeric_checks import JACOBIAN_CASES, jacobian_errors, numeric_checks_page, step_size_plot
 from .regression import (REGRESSION_ITERATIONS, REGRESSION_LEARNING_RATE, REGRESSION_SEED,
                          REGRESSION_SHOWN, regression_loss_plot, regression_page,
@@ -37,7 +38,7 @@ __all__ = [
     "REGRESSION_SEED", "REGRESSION_LEARNING_RATE", "REGRESSION_ITERATIONS", "REGRESSION_SHOWN",
     "cli_commands", "USER_LAYERS", "layer_checks",
     "BATCHNORM_CASES", "batchnorm_checks", "CONVOLUTION_CASES", "convolution_checks",
-    "CLASSIFICATION_CASES", "classification_checks", "spiral_results",
+    "CLASSIFICATION_CASES", "classification_checks", "spiral_results", "program_checks",
 ]
 
 
@@ -69,4 +70,5 @@ def generated_files() -> dict[str, str | bytes]:
         "classification.md": spiral_page(),
         "classification-loss.svg": spiral_loss_plot(),
         "classification-boundaries.svg": spiral_boundary_plot(),
+        **program_pages(),
     }

@@ -301,11 +301,11 @@ def nested(text) -> bool:
     tanh(W1 x))), a sum or mean between them aside (log(sum(exp(x))) is not nested): its
     flat derivation repeats the inner function in every line and costs exponentially in the
     depth, so it is derived as a program of named intermediates."""
-    if not isinstance(text, str) or len(text) > MAX_PROGRAM_LENGTH:
+    if not isinstance(text, str) or len(text) > MAX_LENGTH:  # the one-expression parser refuses it
         return False
     try:
         tree = ast.parse(text.strip(), mode="exec")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         return False
 
     def depth(node: ast.AST) -> int:
@@ -316,7 +316,10 @@ def nested(text) -> bool:
             if node.func.id in FUNCTIONS:
                 return inner + 1
         return inner
-    return depth(tree) >= 2
+    try:
+        return depth(tree) >= 2
+    except RecursionError:
+        return False
 
 
 def program(text: str, shapes=None, *, input="x", target: str | None = None, outputs=None,
