@@ -176,3 +176,34 @@ def test_program_latex_compiles(entry, tmp_path):
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "p.tex"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_batchnorm_collapses_to_the_compact_dx_which_agrees_with_torch():
+    torch = pytest.importorskip("torch")
+    from derive.symbolic.program import collapsed_with_facts, program_sizes
+
+    entry = next(e for e in PROGRAMS if e.slug == "batchnorm")
+    program = parse_program(entry.text, entry.shapes)
+    dx, facts = collapsed_with_facts(program, "x")
+    assert len(facts) == 1 and all(v == 0 for v in facts.values())  # sum_i xc[i, a] = 0, proved
+    names = {e.base.name for e in dx.atoms(sp.Indexed)}
+    assert names == {"g^{y}", "gamma", "xc", "var"}  # the chain's adjoints are gone: one formula
+    # its value, entry by entry, is PyTorch's gradient of batch_norm in training
+    rng = np.random.default_rng(0)
+    x, g, gamma = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    xc = x - x.mean(axis=0)
+    var = (xc ** 2).mean(axis=0)
+    values = {"g^{y}": g, "gamma": gamma, "xc": xc, "var": var}
+    sizes = {symbol: value for value, symbol in program_sizes(program).items()}
+    free = sorted((s for s in dx.free_symbols if s.is_integer and s not in sizes), key=str)
+    mine = np.zeros((4, 3))
+    for row in range(4):
+        for col in range(3):
+            at = dx.xreplace(sizes).xreplace(dict(zip(free, (sp.Integer(col + 1), sp.Integer(row + 1)))))
+            at = at.doit().replace(lambda e: isinstance(e, sp.Indexed),
+                                   lambda e: sp.Float(values[e.base.name][tuple(int(i) - 1 for i in e.indices)]))
+            mine[row, col] = float(at)
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.batch_norm(xt, None, None, torch.tensor(gamma), None, training=True, eps=1e-5).backward(
+        torch.tensor(g))
+    np.testing.assert_allclose(mine, xt.grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -659,10 +659,15 @@ def collapsed(program: Program, name: str) -> sp.Expr | None:
     """dJ/d(name) with every intermediate's gradient substituted back (the forward
     intermediates kept by name), simplified, and proved equal to the chain; None where
     it is longer than the chain's lines (COLLAPSE_LIMIT) or the proof does not settle."""
+    return collapsed_with_facts(program, name)[0]
+
+
+def collapsed_with_facts(program: Program, name: str) -> tuple[sp.Expr | None, dict]:
+    """:func:`collapsed`, and the facts of the forward pass it used ({sum: 0}), each proved."""
     adjoints = walk(program)
     adjoint = adjoints.get(name)
     if adjoint is None:
-        return None
+        return None, {}
     sizes = program_sizes(program)
     ranges = {}
     for a in adjoints.values():
@@ -678,17 +683,123 @@ def collapsed(program: Program, name: str) -> sp.Expr | None:
             break
         expr = new
     if any(_base(e) in intermediates for e in expr.atoms(sp.Indexed, sp.Symbol) if _base(e)):
-        return None
+        return None, {}
     chain = expr
     # Summed as it stands (an MLP's nested sums) or expanded first (LayerNorm's terms
     # cancel): whichever is shorter.
     simple = min((sp.factor_terms(collapse(form, ranges)) for form in (chain, sp.expand(chain))),
                  key=sp.count_ops)
+    compact, facts = _compact(program, chain, ranges)
+    if compact is not None and sp.count_ops(compact) < sp.count_ops(simple):
+        return compact, facts
     if sp.count_ops(simple) > COLLAPSE_LIMIT:
-        return None
+        return None, {}
     if not equal(collapse(simple, ranges), collapse(chain, ranges)):
         raise ProofError(f"dJ/d{name}: the collapsed gradient is not the chain's")
-    return simple
+    return simple, {}
+
+
+def _definition(program: Program, e, ranges) -> sp.Expr:
+    """The forward value of the intermediate element ``e`` (its statement's right side at
+    e's indices), in the program's sizes, its sums over fresh indices."""
+    statement = program.defined(e.base.name if isinstance(e, sp.Indexed) else e.name)
+    spec = statement.spec
+    at = e.indices if isinstance(e, sp.Indexed) else ()
+    body = spec.expr.xreplace(_size_map(spec, program_sizes(program)))
+    body = body.replace(lambda x: isinstance(x, sp.Sum), lambda x: _fresh_sum(x, ranges))
+    return body.xreplace(dict(zip(spec.indices, at)))
+
+
+def _forward(program: Program, e) -> bool:
+    """Whether ``e`` is an element of a forward intermediate (not an adjoint, not an input)."""
+    name = e.base.name if isinstance(e, sp.Indexed) else e.name if isinstance(e, sp.Symbol) else None
+    return name is not None and program.defined(name) is not None
+
+
+def _vanishing(program: Program, expr: sp.Expr, ranges) -> dict:
+    """The sums of one intermediate over one of its indices that are 0 (sum(x - mean(x)) = 0),
+    each proved by substituting the definitions down to the inputs."""
+    out = {}
+    for s in expr.atoms(sp.Sum):
+        if len(s.limits) != 1 or not isinstance(s.function, sp.Indexed) or not _forward(program, s.function):
+            continue
+        unfolded = s
+        for _ in range(len(program.statements)):
+            found = {e: _definition(program, e, ranges) for e in unfolded.atoms(sp.Indexed, sp.Symbol)
+                     if _forward(program, e) and not (isinstance(e, sp.Symbol) and e.is_integer)}
+            found = {e: v for e, v in found.items() if not isinstance(e, sp.Symbol) or
+                     program.shapes.get(e.name) == ()}
+            if not found:
+                break
+            unfolded = unfolded.xreplace(found)
+        try:
+            if equal(collapse(sp.expand(unfolded), ranges), sp.Integer(0)):
+                out[s] = sp.Integer(0)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _split_sums(expr: sp.Expr) -> sp.Expr:
+    """Sums of sums split term by term, factors free of the index pulled out."""
+    def split(s: sp.Sum):
+        if len(s.limits) != 1:
+            return s
+        (var, low, high), = s.limits
+        terms = []
+        for term in sp.Add.make_args(sp.expand(s.function)):
+            inside = [f for f in sp.Mul.make_args(term) if var in f.free_symbols]
+            outside = [f for f in sp.Mul.make_args(term) if var not in f.free_symbols]
+            terms.append(sp.Mul(*outside) * (sp.Sum(sp.Mul(*inside), (var, low, high)) if inside
+                                             else (high - low + 1)))
+        return sp.Add(*terms)
+    for _ in range(4):
+        new = sp.expand(expr.replace(lambda e: isinstance(e, sp.Sum), split))
+        if new == expr:
+            break
+        expr = new
+    return expr
+
+
+def _compact(program: Program, chain: sp.Expr, ranges) -> tuple[sp.Expr | None, dict]:
+    """The collapsed gradient with proved facts of the forward pass used (a centred
+    intermediate sums to 0) and the forward's element-wise intermediates named again
+    (xc / sqrt(var + eps) is xhat): BatchNorm's (1/N) gamma sigma^-1 (N g - sum g - xhat sum(g xhat)).
+    Proved: equal to the chain once the facts (each proved) are applied to both and the
+    names unfolded.  None where no fact applies."""
+    expanded = _split_sums(collapse(chain, ranges))
+    zeros = _vanishing(program, expanded, ranges)
+    if not zeros:
+        return None, {}
+    reduced = sp.expand(expanded.xreplace(zeros))
+    named = reduced
+    for statement in reversed(program.statements):
+        spec = statement.spec
+        if statement.name in program.outputs or spec.expr.has(sp.Sum) or not spec.indices:
+            continue
+        for access in sorted(named.atoms(sp.Indexed), key=sp.default_sort_key):
+            if len(access.indices) != len(spec.indices):
+                continue
+            element = sp.IndexedBase(statement.name, real=True)[access.indices]
+            pattern = _definition(program, element, ranges)
+            if pattern.has(access):
+                named = named.subs(pattern, element)
+    named = _split_sums(named)
+    for statement in reversed(program.statements):  # once more: inside the sums split apart
+        spec = statement.spec
+        if statement.name in program.outputs or spec.expr.has(sp.Sum) or not spec.indices:
+            continue
+        for access in sorted(named.atoms(sp.Indexed), key=sp.default_sort_key):
+            if len(access.indices) != len(spec.indices):
+                continue
+            element = sp.IndexedBase(statement.name, real=True)[access.indices]
+            named = named.subs(_definition(program, element, ranges), element)
+    compact = sp.factor_terms(sp.factor(named)) if not named.has(sp.Sum) else sp.factor_terms(named)
+    unfolded = compact.replace(lambda e: isinstance(e, sp.Indexed) and _forward(program, e)
+                               and not reduced.has(e), lambda e: _definition(program, e, ranges))
+    if not equal(collapse(_split_sums(unfolded), ranges).xreplace(zeros), collapse(reduced, ranges)):
+        return None, {}
+    return compact, zeros
 
 
 def _base(e) -> str | None:
@@ -731,10 +842,12 @@ def _collapsed_section(program: Program) -> Section | None:
                                       for c in adjoint.parts):
             continue
         try:
-            form = collapsed(program, name)
+            form, facts = collapsed_with_facts(program, name)
         except ProofError:
-            form = None
+            form, facts = None, {}
         if form is not None and form != adjoint.index_form:
+            steps += [Step(fact, (zero,), "Used, each proved by substituting the forward's definitions:")
+                      for fact, zero in facts.items()]
             steps.append(Step(_lhs(name, adjoint.indices), (form,)))
     if not steps:
         return None
