@@ -207,3 +207,16 @@ def test_batchnorm_collapses_to_the_compact_dx_which_agrees_with_torch():
     torch.nn.functional.batch_norm(xt, None, None, torch.tensor(gamma), None, training=True, eps=1e-5).backward(
         torch.tensor(g))
     np.testing.assert_allclose(mine, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_program_json_and_batch_refusal(capsys):
+    assert main(["layer", "z = W @ x + b; y = tanh(z)", "--shape", "x=3", "--shape", "W=4,3", "--format", "json"]) == 0
+    import json
+
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert results["dJ/dW"]["shape"] == [4, 3] and results["dJ/dx"]["expression"] == r"W.T*\bar{\mathbf{z}}"
+    with pytest.raises(SystemExit) as done:
+        main(["layer", "z = W @ x + b; y = tanh(z)", "--shape", "x=3", "--shape", "W=4,3", "--batch", "3"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err == ("derive layer: error: a program is derived for one sample (its module "
+                                       "takes batches); leave out batch\n")

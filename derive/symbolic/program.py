@@ -621,7 +621,7 @@ def program_derivation(program: Program) -> Derivation:
             continue
         expr = adjoint.matrix if adjoint.matrix is not None else adjoint.index_form
         results[f"dJ/d{name}"] = Result(_frac("J", _bold(name)), expr,
-                                        tuple(sizes[d] for d in program.shapes[name]))
+                                        tuple(sp.Integer(d) for d in program.shapes[name]))
     collapsed = _collapsed_section(program)
     if collapsed is not None:
         sections.append(collapsed)
