@@ -71,6 +71,14 @@ PROGRAMS = (
         "Backprop Ninja's BatchNorm chain, in index notation: the statistics run over the "
         "batch (index i), so the whole batch of 4 samples is the layer's input.", name="BatchNorm"),
     ProgramEntry(
+        "groupnorm", "GroupNorm",
+        "mu[a] = mean(x[a,c], c)\nxc[a,c] = x[a,c] - mu[a]\nvar[a] = mean(xc[a,c]**2, c)\n"
+        "xhat[a,c] = xc[a,c] / sqrt(var[a] + 1e-5)\ny[a,c] = gamma[a,c] * xhat[a,c] + beta[a,c]",
+        {"x": (2, 3)},
+        "One sample's 6 channels in 2 groups of 3 (the input laid out as groups x channels): "
+        "the statistics run over each group (index c), the scale and shift are per channel.",
+        name="GroupNorm"),
+    ProgramEntry(
         "rnn-step", "RNN step",
         "z = Wx @ x + Wh @ h + b\nh2 = tanh(z)",
         {"x": (3,), "h": (4,), "Wx": (4, 3), "Wh": (4, 4)},

@@ -52,6 +52,13 @@ def _batchnorm(x, p):
     return [one(x) if x.dim() == 2 else torch.stack([one(s) for s in x])]
 
 
+def _groupnorm(x, p):
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, 6)  # Torch's layout: channels in a row, groups of consecutive channels
+    y = F.group_norm(flat, 2, p["gamma"].reshape(6), p["beta"].reshape(6), eps=1e-5)
+    return [y.reshape(lead + (2, 3))]
+
+
 def _mlp3(x, p):
     h1 = torch.tanh(F.linear(x, p["W1"], p["b1"]))
     h2 = torch.tanh(F.linear(h1, p["W2"], p["b2"]))
@@ -62,6 +69,7 @@ REFERENCES = {
     "affine-relu": lambda x, p: [torch.relu(F.linear(x, p["W"], p["b"]))],
     "layernorm": lambda x, p: [F.layer_norm(x, x.shape[-1:], p["gamma"], p["beta"], 1e-5)],
     "batchnorm": _batchnorm,
+    "groupnorm": _groupnorm,
     "rnn-step": lambda x, h, p: [torch.tanh(F.linear(x, p["Wx"]) + F.linear(h, p["Wh"]) + p["b"])],
     "lstm-step": _lstm,
     "gru-step": lambda x, h, p: _gru(x, h, p)[0],
