@@ -116,6 +116,21 @@ PROGRAMS = (
         "Three Linear layers with tanh between them, 3 -> 4 -> 4 -> 2: one short line a step.",
         name="MLP3"),
     ProgramEntry(
+        "ninja", "Backprop Ninja's network",
+        "hprebn[i,j] = sum(W1[j,k] * x[i,k], k) + b1[j]\nbnmeani[j] = mean(hprebn[i,j], i)\n"
+        "bndiff[i,j] = hprebn[i,j] - bnmeani[j]\nbnvar[j] = mean(bndiff[i,j]**2, i)\n"
+        "bnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5)\nhpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]\n"
+        "h[i,j] = tanh(hpreact[i,j])\nlogits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]\n"
+        "logprobs[i,c] = logits[i,c] - log(sum(exp(logits[i,d]), d))\n"
+        "J = -sum(t[i,c] * logprobs[i,c], i, c) / 4",
+        {"x": (4, 3), "W1": (5, 3), "W2": (3, 5), "t": (4, 3)},
+        "Karpathy's \"Becoming a Backprop Ninja\" network on a batch of 4 (the batch is the "
+        "input: BatchNorm's statistics couple the samples): Linear, BatchNorm (training, biased "
+        "variance as Torch), tanh, Linear, and cross-entropy against one-hot targets t, with his "
+        "names for the intermediates. Not yet here: the max-shift of the logits (the language "
+        "has no max yet); the values are the same, only the range of exp differs.",
+        target="t", name="Ninja"),
+    ProgramEntry(
         "softmax-regression", "Linear + cross-entropy (a criterion with parameters)",
         "z = W @ x + b\nlp = z - log(sum(exp(z)))\nJ = -sum(t * lp)",
         {"x": (4,), "W": (3, 4), "t": (3,)},

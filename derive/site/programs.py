@@ -60,7 +60,8 @@ def program_checks(entry: ProgramEntry, Layer=None) -> list[ProgramCheck]:
         inputs = [rng.uniform(-2, 2, lead + shape) for shape in Layer.inputShapes]
         table = len(inputs) > 1
         if entry.target is not None:
-            target = np.eye(Layer.targetShape[0])[rng.integers(0, Layer.targetShape[0], size=lead)]
+            classes = Layer.targetShape[-1]  # one-hot along the last axis
+            target = np.eye(classes)[rng.integers(0, classes, size=lead + Layer.targetShape[:-1])]
             loss = lambda: layer.forward(inputs[0], target)  # noqa: E731
             layer.zeroGradParameters()
             grads_in = [layer.backward(inputs[0], target)]

@@ -690,7 +690,7 @@ def collapsed_with_facts(program: Program, name: str) -> tuple[sp.Expr | None, d
     simple = min((sp.factor_terms(collapse(form, ranges)) for form in (chain, sp.expand(chain))),
                  key=sp.count_ops)
     compact, facts = _compact(program, chain, ranges)
-    if compact is not None and sp.count_ops(compact) < sp.count_ops(simple):
+    if compact is not None and sp.count_ops(compact) < min(sp.count_ops(simple), COLLAPSE_LIMIT + 1):
         return compact, facts
     if sp.count_ops(simple) > COLLAPSE_LIMIT:
         return None, {}
