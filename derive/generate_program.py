@@ -18,6 +18,7 @@ import sympy as sp
 
 from .generate import HEADER, _docline
 from .lowering import Lowering
+from .symbolic.layer import shift_invariant
 from .symbolic.program import Program, bar, given_name, program_sizes, walk
 
 #: The index of samples in a batch kernel, and the batch size's name there.
@@ -56,7 +57,7 @@ class ProgramWriter:
         """``expr`` over a batch: each batched array gains the sample index first."""
         batched = set()
         for n in self.batched:
-            batched |= {n, bar(n), given_name(n)}
+            batched |= {n, bar(n), given_name(n), f"_shifted_{n}"}
 
         mapping = {e: sp.IndexedBase(e.base.name, real=True)[(SAMPLE,) + tuple(e.indices)]
                    for e in expr.atoms(sp.Indexed) if e.base.name in batched}
@@ -79,6 +80,10 @@ class ProgramWriter:
             lines.append(f"{BATCH} = {self.program.inputs[0]}.shape[0]")
         lowering = Lowering(self._arrays(), {})
         for number, (target, op, expr, axes, shape) in enumerate(body):
+            if op == "code":  # a line of its own (a shifted operand), then an array like the others
+                lines.append(f"{target} = {expr}")
+                lowering.arrays[target] = target
+                continue
             own = {a: sp.Symbol(f"_f{number}_{k}", integer=True, positive=True) for k, a in enumerate(axes)}
             expr, axes = expr.xreplace(own), tuple(own[a] for a in axes)
             for index, size in zip(axes, shape):
@@ -99,12 +104,42 @@ class ProgramWriter:
         shape = tuple(self.program.shapes[name])
         return ((str(BATCH),) if batch and name in self.batched else ()) + shape
 
+    def _shifted(self, statement, batch: bool) -> list[tuple[str, str]]:
+        """(operand, numpy code of it lowered by its largest element) for each operand the
+        statement exponentiates and is proved not to depend on a shift of (softmax, log-softmax:
+        exp(z_i - c) / sum exp(z_k - c)): c is the largest element of a vector, or of a row
+        of a matrix (a sample's, never the batch's), so exp never overflows."""
+        out = []
+        spec = statement.spec
+        for name in statement.operands:
+            shape = self.program.shapes[name]
+            if len(shape) not in (1, 2):
+                continue
+            row = spec.indices[0] if len(shape) == 2 and spec.indices else None
+            accesses = [a for a in spec.expr.atoms(sp.Indexed) if a.base.name == name]
+            if len(shape) == 2 and (row is None or any(a.indices[0] != row for a in accesses)):
+                continue  # the shift runs along rows only where every access is in the output's row
+            if not shift_invariant(spec.expr, name, row):
+                continue
+            lead = 1 if batch and name in self.batched else 0
+            axis = lead + len(shape) - 1
+            if len(shape) == 1 and not lead:
+                out.append((name, f"{name} - {name}.max()"))
+            else:
+                out.append((name, f"{name} - {name}.max(axis={axis}, keepdims=True)"))
+        return out
+
     def forward_kernel(self, batch: bool) -> str:
         p = self.program
         body = []
         for s in p.statements:
             spec = s.spec
             expr = spec.expr.xreplace(spec.sizes)
+            for name, code in self._shifted(s, batch):
+                shifted = f"_shifted_{name}"
+                body.append((shifted, "code", code, (), ()))
+                expr = expr.xreplace({a: sp.IndexedBase(shifted, real=True)[a.indices]
+                                      for a in expr.atoms(sp.Indexed) if a.base.name == name})
             axes = tuple(spec.indices)
             if batch and s.name in self.batched:
                 expr, axes = self._batch(expr), (SAMPLE,) + axes

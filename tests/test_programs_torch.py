@@ -182,3 +182,19 @@ def test_backprop_ninja_network_agrees_with_torch(batch, tmp_path):
     for name, value in params.items():
         np.testing.assert_allclose(getattr(net, "grad" + name), value.grad.numpy(), rtol=1e-9, atol=1e-12,
                                    err_msg=name)
+
+
+def test_exponentials_are_shifted_so_large_logits_do_not_overflow(tmp_path):
+    entry = next(e for e in PROGRAMS if e.slug == "softmax-regression")
+    Layer = load(derive.module_source(entry.text, entry.shapes, name=entry.name, **entry.options), entry.name, tmp_path)
+    layer = Layer(rng=1)
+    x = np.array([9000.0, -8000.0, 7000.0, 10000.0])  # logits of thousands: exp overflows unshifted
+    target = np.eye(3)[[2]][0]
+    loss = layer.forward(x, target)
+    grad = layer.backward(x, target)
+    xt = torch.tensor(x, requires_grad=True)
+    reference = F.cross_entropy(F.linear(xt, torch.tensor(layer.W), torch.tensor(layer.b))[None], torch.tensor([2]))
+    reference.backward()
+    assert np.isfinite(loss) and loss == pytest.approx(reference.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    assert "- z.max()" in derive.module_source(entry.text, entry.shapes, name=entry.name, **entry.options)
