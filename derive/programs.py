@@ -127,8 +127,9 @@ PROGRAMS = (
         "Karpathy's \"Becoming a Backprop Ninja\" network on a batch of 4 (the batch is the "
         "input: BatchNorm's statistics couple the samples): Linear, BatchNorm (training, biased "
         "variance as Torch), tanh, Linear, and cross-entropy against one-hot targets t, with his "
-        "names for the intermediates. Not yet here: the max-shift of the logits (the language "
-        "has no max yet); the values are the same, only the range of exp differs.",
+        "names for the intermediates. His max-shift of the logits is not a statement here (the "
+        "language has no max yet): the generated module shifts the logits by each row's largest "
+        "element itself, where the log-softmax is proved not to change.",
         target="t", name="Ninja"),
     ProgramEntry(
         "softmax-regression", "Linear + cross-entropy (a criterion with parameters)",
