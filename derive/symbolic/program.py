@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from .calculus import collapse, equal
+from .calculus import _rename, collapse, equal
 from .derivation import Derivation, Named, ProofError, Result, Section, Step
 from .functions import FUNCTIONS
 from .language import (MAX_LENGTH, RESERVED, ArrayInfo, LayerSpec, LayerSyntaxError, _check_whitelist,
@@ -664,6 +664,28 @@ def collapsed(program: Program, name: str) -> sp.Expr | None:
 
 def collapsed_with_facts(program: Program, name: str) -> tuple[sp.Expr | None, dict]:
     """:func:`collapsed`, and the facts of the forward pass it used ({sum: 0}), each proved."""
+    form, facts = _collapsed(program, name)
+    if form is None:
+        return None, {}
+    return _canonical(form), {_canonical(k): v for k, v in facts.items()}
+
+
+def _canonical(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with its summation indices named by their place (depth, position): the same
+    text whatever order the fresh names were drawn in (sets of sympy atoms vary by process)."""
+    renamed = _rename(expr, 0, "_c")
+    taken = {str(x) for x in renamed.free_symbols} | {str(x) for x in renamed.atoms(sp.Symbol)}
+    letters = [n for n in ("k", "l", "q", "r", "s", "t", "u", "v", "w") if n not in taken]
+    names = {}
+    for symbol in sorted((x for x in renamed.atoms(sp.Symbol) if x.name.startswith("_c")), key=str):
+        inside_function = symbol.name.startswith("_cf_")
+        depth, position = (int(n) for n in symbol.name[4 if inside_function else 2:].split("_"))
+        name = letters[depth % len(letters)] + ("'" if inside_function else "") + (str(position) if position else "")
+        names[symbol] = sp.Symbol(name, integer=True, positive=True)
+    return renamed.xreplace(names)
+
+
+def _collapsed(program: Program, name: str) -> tuple[sp.Expr | None, dict]:
     adjoints = walk(program)
     adjoint = adjoints.get(name)
     if adjoint is None:
