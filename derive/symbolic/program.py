@@ -652,7 +652,7 @@ def _walk_text(program: Program, adjoint: Adjoint) -> str:
 
 #: A collapsed gradient longer than this (sympy's count of operations) is not shown: the
 #: chain through the intermediates is the readable form.
-COLLAPSE_LIMIT = 60
+COLLAPSE_LIMIT = 40
 
 
 def collapsed(program: Program, name: str) -> sp.Expr | None:
