@@ -31,7 +31,7 @@ import sympy as sp
 from .calculus import _rename, collapse, equal
 from .derivation import Derivation, Named, ProofError, Result, Section, Step
 from .functions import FUNCTIONS
-from .language import (MAX_LENGTH, RESERVED, ArrayInfo, LayerSpec, LayerSyntaxError, _check_whitelist,
+from .language import (MAX_LENGTH, RESERVED, LayerSpec, LayerSyntaxError, _check_whitelist,
                        _parse_shapes, parse)
 from .layer import (LOSS, Gradient, _bold, _frac, _proved_step, element, forward_matrix, grad_output_name,
                     gradients, matrix_of)
