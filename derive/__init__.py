@@ -3,25 +3,41 @@
 __version__ = "0.1.0"
 
 
-def layer(expr: str, shapes=None, *, input: str = "x", target: str | None = None,
-          batch: int | None = None):
+def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
+          batch: int | None = None, outputs=None, intermediates: bool | None = None):
     """The proved derivation of the layer written as ``expr`` (a Derivation).
 
+    ``expr`` is one expression or a program (statements one a line or separated by ``;``).
     ``shapes`` maps array names to shapes (``{"x": (3,), "W": (2, 3)}``); those that
-    follow from the others may be left out.  Bad input raises ValueError/TypeError.
+    follow from the others may be left out.  ``input`` names the input or several
+    (``("x", "h")``), ``outputs`` a program's outputs (default: its last statement);
+    ``intermediates`` names the intermediates of a one-expression layer (z = W x + b,
+    y = tanh(z)); by default, those whose functions are nested (tanh(W2 tanh(W1 x))).
+    Bad input raises ValueError/TypeError.
     """
+    from .symbolic.program import is_program, nested, program, program_derivation
+
+    if intermediates is None:  # nested functions: named intermediates, unless a batch is asked for
+        intermediates = batch is None and nested(expr)
+    if intermediates or is_program(expr, input, outputs):
+        if batch is not None:
+            raise ValueError("a program is derived for one sample (its module takes batches); leave out batch")
+        return program_derivation(program(expr, shapes, input=input, target=target, outputs=outputs,
+                                          intermediates=intermediates))
     from .symbolic.language import parse
     from .symbolic.layer import derivation
 
     return derivation(parse(expr, shapes, input=input, target=target), batch=batch)
 
 
-def module_source(expr: str, shapes=None, *, input: str = "x", target: str | None = None,
-                  name: str = "Layer") -> str:
-    """A Python file (numpy and derive.nn only) defining a Module for the layer ``expr``."""
+def module_source(expr: str, shapes=None, *, input="x", target: str | None = None,
+                  name: str = "Layer", outputs=None, intermediates: bool | None = None) -> str:
+    """A Python file (numpy and derive.nn only) defining a Module for the layer ``expr``
+    (one expression or a program; several inputs or outputs make a table module)."""
     from .generate import module_source as source
 
-    return source(expr, shapes, input=input, target=target, name=name)
+    return source(expr, shapes, input=input, target=target, name=name, outputs=outputs,
+                  intermediates=intermediates)
 
 
 def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",

@@ -119,11 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
         "('y[c,t] = sum(W[c,d,q] * x[d,t+q-1], d, q) + b[c]'), every displayed equality "
         "proved by sympy; or write it as a Torch7-style module (--module).",
     )
-    layer.add_argument("EXPR", help="the layer, 'y = ...' (a scalar output 'J = ...' is a criterion)")
+    layer.add_argument("EXPR", nargs="?", help="the layer, 'y = ...' (a scalar output 'J = ...' is a "
+                       "criterion), or a program: statements one a line or separated by ';'")
+    layer.add_argument("--file", metavar="FILE", help="read the layer (a program) from FILE ('-': standard input)")
+    layer.add_argument("--outputs", metavar="NAME[,NAME...]",
+                       help="a program's outputs (default: the name its last statement defines)")
+    layer.add_argument("--intermediates", action="store_true", default=None,
+                       help="name the intermediates of a one-expression layer (z = W x + b, y = tanh(z)) and "
+                       "derive it statement by statement (the default where functions are nested)")
     layer.add_argument("--shape", action="append", default=[], metavar="NAME=D1[,D2,...]",
                        type=_shape, help="the shape of an array (repeat for each; shapes that "
                        "follow from the others may be left out)")
-    layer.add_argument("--input", default="x", metavar="NAME", help="the input array (default x)")
+    layer.add_argument("--input", default="x", metavar="NAME[,NAME...]",
+                       help="the input array (default x), or several: x,h,c (a table module)")
     layer.add_argument("--target", metavar="NAME", help="a criterion's target (not differentiated)")
     layer.add_argument("--module", metavar="FILE.py",
                        help="write a Python module with the layer's class instead of the derivation")
@@ -233,21 +241,40 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if name in shapes:
             parser.exit(2, f"{parser.prog} layer: error: --shape {name} given twice\n")
         shapes[name] = dims
+    expr = _layer_text(args, parser)
+    extra = {} if args.outputs is None else {"outputs": args.outputs}
     try:
         if args.export:
             text = derive.export_source(args.EXPR, shapes, framework=args.export, input=args.input,
                                         target=args.target, name=args.name)
             return _emit(text, args.output, f"{parser.prog} layer", parser)
         if args.module:
-            text = derive.module_source(args.EXPR, shapes, input=args.input, target=args.target,
-                                        name=args.name)
+            text = derive.module_source(expr, shapes, input=args.input, target=args.target,
+                                        name=args.name, intermediates=args.intermediates, **extra)
             return _emit(text, args.module, f"{parser.prog} layer", parser)
-        derivation = derive.layer(args.EXPR, shapes, input=args.input, target=args.target,
-                                  batch=args.batch)
+        derivation = derive.layer(expr, shapes, input=args.input, target=args.target,
+                                  batch=args.batch, intermediates=args.intermediates, **extra)
     except (ValueError, TypeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} layer: error: {message}\n")
     return _emit(_render(derivation, args.format), args.output, f"{parser.prog} layer", parser)
+
+
+def _layer_text(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """The layer's text: EXPR, or the file --file names ('-': standard input), not both."""
+    if (args.EXPR is None) == (args.file is None):
+        parser.exit(2, f"{parser.prog} layer: error: give the layer as EXPR or with --file, "
+                       f"{'not both' if args.EXPR is not None else 'one of them'}\n")
+    if args.EXPR is not None:
+        return args.EXPR
+    try:
+        if args.file == "-":
+            return sys.stdin.read()
+        with open(args.file, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        parser.exit(2, f"{parser.prog} layer: error: cannot read {args.file!r}: {reason}\n")
 
 
 def _conv(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

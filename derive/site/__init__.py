@@ -20,6 +20,7 @@ from .layer import USER_LAYERS, layer_checks, layer_page
 from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
 from .notes import tutorial_notes_page
+from .programs import program_checks, program_pages
 from .numeric_checks import JACOBIAN_CASES, jacobian_errors, numeric_checks_page, step_size_plot
 from .search import plain_math, readable_search_index
 from .regression import (REGRESSION_ITERATIONS, REGRESSION_LEARNING_RATE, REGRESSION_SEED,
@@ -41,7 +42,7 @@ __all__ = [
     "REGRESSION_SEED", "REGRESSION_LEARNING_RATE", "REGRESSION_ITERATIONS", "REGRESSION_SHOWN",
     "cli_commands", "USER_LAYERS", "layer_checks",
     "BATCHNORM_CASES", "batchnorm_checks", "CONVOLUTION_CASES", "convolution_checks",
-    "CLASSIFICATION_CASES", "classification_checks", "spiral_results",
+    "CLASSIFICATION_CASES", "classification_checks", "spiral_results", "program_checks",
 ]
 
 
@@ -74,4 +75,5 @@ def generated_files() -> dict[str, str | bytes]:
         "classification-loss.svg": spiral_loss_plot(),
         "classification-boundaries.svg": spiral_boundary_plot(),
         "frameworks.md": frameworks_page(),
+        **program_pages(),
     }
