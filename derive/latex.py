@@ -85,6 +85,26 @@ def name_latex(name: str, bold: bool = False) -> str:
     return f"{core}_{{{sub}}}" if sub and base else core
 
 
+#: A program's adjoints and received gradients are named \bar{x}, \overline{xhat}, g^{y} (bold
+#: inside for a whole array); their inner name is written as any other name.
+_ADJOINT = re.compile(r"(\\bar|\\overline)\{(?:\\mathbf\{(\w+)\}|(\w+))\}|g\^\{(\w+)\}")
+
+
+def adjoint_latex(name: str, bold: bool = False) -> str | None:
+    """A program's gradient name (``\\overline{xhat}``, ``g^{y}``) with its inner name written
+    by :func:`name_latex` (``\\overline{\\hat{x}}``, ``g^{y}``); None for any other name."""
+    match = _ADJOINT.fullmatch(name)
+    if match is None:
+        return None
+    bar, bold_inner, inner, received = match.groups()
+    if received is not None:
+        return rf"\mathbf{{g}}^{{{name_latex(received)}}}" if bold else f"g^{{{name_latex(received)}}}"
+    bold = bold or bold_inner is not None
+    core = name_latex(bold_inner or inner, bold=bold)
+    plain = _split_name(bold_inner or inner)[0]
+    return rf"\bar{{{core}}}" if len(plain) == 1 or plain in _GREEK else rf"\overline{{{core}}}"
+
+
 def readable_names(latex: str) -> str:
     """LaTeX with the engine's bold words (\\mathbf{gamma}, \\mathbf{xhat}) written as
     :func:`name_latex` writes them (\\boldsymbol{\\gamma}, \\hat{\\mathbf{x}})."""
@@ -125,6 +145,9 @@ class BlogPrinter(LatexPrinter):
         return super().doprint(sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr)
 
     def _print_Symbol(self, expr, style="plain"):
+        adjoint = adjoint_latex(expr.name)
+        if adjoint is not None:
+            return adjoint
         if _is_word(expr.name):  # eta, scale, gamma: named, not a product of letters
             return name_latex(expr.name)
         return super()._print_Symbol(expr, style)
@@ -133,6 +156,8 @@ class BlogPrinter(LatexPrinter):
         name = expr.name
         if name in _MATRIX_NAMES:
             return _MATRIX_NAMES[name]
+        if adjoint_latex(name, bold=True) is not None:
+            return adjoint_latex(name, bold=True)
         if name.startswith("\\"):  # named in LaTeX already (sigma'(h_1))
             return name
         return name_latex(name, bold=True)
@@ -207,6 +232,8 @@ class BlogPrinter(LatexPrinter):
         if name in _GRADIENT_OF:
             output = _GRADIENT_OF[name]
             return rf"\frac{{\partial J}}{{\partial {self.names.get(output, output)}_{{{sub}}}}}"
+        if adjoint_latex(name) is not None:
+            return f"{adjoint_latex(name)}_{{{sub}}}"
         if name not in self.names and _is_word(name):
             # gamma_{i}; a layer's number above, as element_names writes w^{(1)}_{ij}
             base, number = _split_name(name)
@@ -359,7 +386,11 @@ def _factor_rank(f, names: dict[str, str]) -> float:
 def form(f: Form, printer: BlogPrinter) -> str:
     """LaTeX of one form of a step."""
     if isinstance(f, Named):
-        return f.latex if isinstance(f.latex, str) else elementwise(f.latex)
+        if isinstance(f.latex, str):  # a bare name (a program's scalar mu, its adjoint) reads as any name
+            if f.latex.isidentifier():
+                return name_latex(f.latex)
+            return adjoint_latex(f.latex) or f.latex
+        return elementwise(f.latex)
     if isinstance(f, Grid):
         return _bmatrix(f, printer)
     if isinstance(f, Transposed):

@@ -178,3 +178,22 @@ def test_a_sum_written_out_is_bracketed_as_a_factor_and_after_a_minus():
     assert r"2 \left(e^{x_{1}} + e^{x_{2}} + e^{x_{3}}\right)" in quotient
     negated = printer.doprint(sp.Sum(-sp.Sum(g[i] * x[k], (i, 1, 2)), (k, 1, 2)))
     assert negated == r"-\left(x_{1} a_{1} + x_{1} a_{2}\right) - \left(x_{2} a_{1} + x_{2} a_{2}\right)"
+
+
+def test_program_names_read_as_names():
+    """A program's scalars and adjoints are written as any name: mu as mu, var upright, the
+    adjoint of xhat as an overlined x-hat, never \\mathrm{\\overline{xhat}} or a bare word."""
+    import derive
+    from derive.latex import adjoint_latex, markdown
+
+    assert adjoint_latex(r"\overline{xhat}") == r"\overline{\hat{x}}"
+    assert adjoint_latex(r"\overline{mu}") == r"\bar{\mu}"
+    assert adjoint_latex("g^{y}", bold=True) == r"\mathbf{g}^{y}"
+    assert adjoint_latex("xhat") is None
+    text = markdown(derive.layer("mu = mean(x); xc = x - mu; var = mean(xc**2); "
+                                 "xhat = xc / sqrt(var + 1e-5); y = gamma * xhat + beta", {"x": (5,)}))
+    lines = text.splitlines()
+    assert r"\mu" in lines and r"\mathrm{var}" in lines and r"\bar{\mu}" in lines
+    assert "mu" not in lines and "var" not in lines
+    assert r"\mathrm{\bar" not in text and r"\mathrm{\overline" not in text and r"\mathrm{g^" not in text
+    assert r"\overline{\hat{x}}_{k}" in text
