@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .symbolic.functions import relu, sigmoid, softplus, step
+from .symbolic.functions import ArgExtremum, Extremum, clamp, maximum, minimum, relu, sigmoid, softplus, step
 
 _FUNCTIONS = {sp.exp: "xp.exp", sp.log: "xp.log", sp.tanh: "xp.tanh", sp.sin: "xp.sin",
               sp.cos: "xp.cos", sp.Abs: "xp.abs", sp.sign: "xp.sign", sigmoid: "sigmoid",
@@ -164,15 +164,25 @@ class Lowering:
             a, b = (self.lower(x) for x in expr.args)
             (a, b), axes = self.broadcast([a, b])
             return Tensor(f"({a.code} == {b.code})", axes)
+        extreme = self._extreme(expr)
+        if extreme is not None:
+            return extreme
         if isinstance(expr, sp.Function) and expr.func in _FUNCTIONS:
             inner = self.lower(expr.args[0])
             return Tensor(f"{_FUNCTIONS[expr.func]}({inner.code})", inner.axes)
-        if isinstance(expr, (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan)):
+        if isinstance(expr, (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan,
+                             sp.Equality, sp.Unequality)):
             (a, b), axes = self.broadcast([self.lower(expr.lhs), self.lower(expr.rhs)])
             return Tensor(f"({a.code} {expr.rel_op} {b.code})", axes)
         if isinstance(expr, sp.And):
             parts, axes = self.broadcast([self.lower(a) for a in expr.args])
             return Tensor(" & ".join(p.code for p in parts), axes)
+        if isinstance(expr, sp.Or):
+            parts, axes = self.broadcast([self.lower(a) for a in expr.args])
+            return Tensor(f"({' | '.join(p.code for p in parts)})", axes)
+        if isinstance(expr, sp.Not):
+            inner = self.lower(expr.args[0])
+            return Tensor(f"~{_atom(inner.code)}", inner.axes)
         raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
 
     def _indexed(self, expr: sp.Indexed) -> Tensor:
@@ -319,10 +329,66 @@ class Lowering:
 
     def _piecewise(self, expr: sp.Piecewise) -> Tensor:
         (value, condition), *rest = expr.args
+        if len(rest) > 1:  # where(c1, v1, where(c2, v2, ...))
+            rest = [(sp.Piecewise(*rest), True)]
         if len(rest) != 1 or rest[0][1] not in (True, sp.true):
             raise ValueError(f"cannot lower {expr}")
         parts, axes = self.broadcast([self.lower(condition), self.lower(value), self.lower(rest[0][0])])
         return Tensor(f"xp.where({parts[0].code}, {parts[1].code}, {parts[2].code})", axes)
+
+
+    # -- extrema and their subgradients ---------------------------------------------------
+    def _extreme(self, expr: sp.Expr) -> Tensor | None:
+        """max(a, b), min(a, b), clamp, H(z), a max/min over indices and its argmax; else None."""
+        if isinstance(expr, (maximum, minimum)):
+            (a, b), axes = self.broadcast([self.lower(x) for x in expr.args])
+            return Tensor(f"xp.{type(expr).__name__}({a.code}, {b.code})", axes)
+        if isinstance(expr, clamp):
+            z = self.lower(expr.args[0])
+            return Tensor(f"xp.clip({z.code}, {_number(expr.args[1])}, {_number(expr.args[2])})", z.axes)
+        if isinstance(expr, sp.Heaviside):
+            z = self.lower(expr.args[0])
+            half = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+            return Tensor(f"xp.heaviside({z.code}, {_number(half)})", z.axes)
+        if isinstance(expr, Extremum):
+            body, over = self._extremum_body(expr)
+            if not over:
+                return body
+            positions = [body.axes.index(v) for v in over]
+            axis = str(positions[0]) if len(positions) == 1 else f"({', '.join(map(str, positions))})"
+            return self.temporary(f"{_atom(body.code)}.{expr.kind}(axis={axis})",
+                                  [a for a in body.axes if a not in over])
+        if isinstance(expr, ArgExtremum):
+            extremum, k = expr.args
+            body, over = self._extremum_body(extremum)
+            var = extremum.limits[int(k)][0]
+            others = tuple(a for a in body.axes if a not in over)
+            if var not in over:  # the body does not vary with it: its first value
+                return Tensor("1", ())
+            # The extreme entry's flat position over the limits, row-major: numpy's argmax and
+            # argmin return the first on ties, the first in index order.
+            moved = self.align(body, others + tuple(over))
+            if not _plain(moved.code):
+                moved = self.temporary(moved.code, moved.axes)
+            flat = self.temporary(f"{moved.code}.reshape(*{moved.code}.shape[:{len(others)}], -1)"
+                                  f".arg{extremum.kind}(axis=-1)", others)
+            stride = 1
+            for v in over[over.index(var) + 1:]:
+                stride *= int(self.ranges[v])
+            size = int(self.ranges[var])
+            code = _atom(flat.code) if stride == 1 else f"{_atom(flat.code)} // {stride}"
+            code = f"{code} % {size} + 1" if over.index(var) > 0 else f"{code} + 1"
+            return self.temporary(code, others)
+        return None
+
+    def _extremum_body(self, extremum: Extremum) -> tuple[Tensor, list]:
+        """The lowered body and the limits' indices among its axes, in the limits' order."""
+        for v, low, high in extremum.limits:
+            if low != 1 or not high.is_Integer:
+                raise ValueError(f"cannot lower a {extremum.kind} over {v} from {low} to {high}")
+            self.ranges[v] = int(high)
+        body = self.lower(extremum.function)
+        return body, [v for v, _, _ in extremum.limits if v in body.axes]
 
 
 # Element-wise float functions that take ``out=`` on numpy and CuPy alike.

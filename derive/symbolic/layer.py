@@ -27,6 +27,7 @@ import sympy as sp
 from .calculus import collapse, equal
 from .derivation import (Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed,
                          shape_of)
+from .functions import Extremum
 from .language import ArrayInfo, LayerSpec
 from .matrix_form import entry, matrix_form
 
@@ -78,7 +79,7 @@ def element(array: ArrayInfo, indices) -> sp.Expr:
 
 def _used_names(spec: LayerSpec) -> set[str]:
     names = set(spec.arrays) | {str(s) for s in spec.expr.free_symbols}
-    names |= {str(v) for s in spec.expr.atoms(sp.Sum) for v, _, _ in s.limits}
+    names |= {str(v) for s in spec.expr.atoms(sp.Sum, Extremum) for v, _, _ in s.limits}
     names |= {str(i) for i in spec.indices} | {str(s) for s in spec.sizes}
     return names
 
@@ -188,7 +189,8 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
     if not isinstance(pattern, sp.Indexed):
         candidates.append((pattern, out_w))
     accesses = [a for a in E.atoms(sp.Indexed) if a.base.name == spec.input.name]
-    if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices):
+    # a condition's branches are not solved for the input (sympy's solve returns sets of cases)
+    if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices) and not E.has(sp.Piecewise):
         access = accesses[0]
         unknown, target = sp.Dummy("u", real=True), sp.Dummy("y", real=True)
         try:
