@@ -227,6 +227,9 @@ class Lowering:
             if low != 1:
                 raise ValueError(f"cannot lower a sum over {v} from {low} to {high}")
             self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+        scattered = self._scatter(expr, variables)
+        if scattered is not None:
+            return scattered
         terms = sp.Add.make_args(expr.function)
         if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
@@ -380,6 +383,56 @@ class Lowering:
             code = f"{code} % {size} + 1" if over.index(var) > 0 else f"{code} + 1"
             return self.temporary(code, others)
         return None
+
+    def _scatter(self, expr: sp.Sum, variables: list) -> Tensor | None:
+        """sum_S v(S) [a = h(S)] ...: each term added at the position it names (a max pooling's
+        gradient), by one bincount over the terms, instead of a mask over (a, S); else None."""
+        function, guard = expr.function, sp.true
+        if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
+            (function, guard), _ = function.args
+        targets: dict[sp.Symbol, sp.Expr] = {}
+        rest = []
+        for factor in sp.Mul.make_args(function):
+            if isinstance(factor, sp.KroneckerDelta):
+                difference = sp.expand(factor.args[0] - factor.args[1])
+                free = [a for a in difference.free_symbols if a in self.ranges and a not in variables
+                        and a not in targets and difference.coeff(a) in (1, -1)
+                        and isinstance(self.ranges[a], int)]
+                if len(free) == 1 and set(variables) & difference.free_symbols:
+                    a = free[0]
+                    c = difference.coeff(a)
+                    targets[a] = sp.expand(-(difference - c * a) / c)
+                    continue
+            rest.append(factor)
+        if not targets or any(set(targets) & h.free_symbols for h in targets.values()):
+            return None
+        value = sp.Mul(*rest).xreplace(targets)
+        inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
+        if set(targets) & (value.free_symbols | inside.free_symbols):
+            return None
+        terms = self.lower(sp.Piecewise((value, inside), (0, True)) if inside is not sp.true else value)
+        positions = [self.lower(h) for h in targets.values()]
+        parts, axes = self.broadcast([terms] + positions)
+        # The result's axes: the sum's free ones among the terms', then the targets, in the result's order.
+        rank = {x: k for k, x in enumerate(self.order)}
+        out = sorted([a for a in axes if a not in variables] + list(targets), key=lambda a: rank.get(a, len(rank)))
+        shape = ", ".join(str(self.ranges[a]) for a in axes)
+        full = f"({shape}{',' if len(axes) == 1 else ''})"
+        flat, stride = [], "1"
+        for a in reversed(out):
+            if a in targets:  # out of range: the guard made its term 0; the position is clipped
+                k = list(targets).index(a) + 1
+                place = f"xp.clip({_atom(parts[k].code)} - 1, 0, {self.ranges[a] - 1})"
+            else:
+                place = f"xp.arange({self.ranges[a]}).reshape({', '.join(str(self.ranges[b]) if b == a else '1' for b in axes)}{',' if len(axes) == 1 else ''})"
+            flat.append(place if stride == "1" else f"{stride} * {_atom(place)}")
+            stride = str(self.ranges[a]) if stride == "1" else f"{stride} * {self.ranges[a]}"
+        index = self.temporary(f"xp.broadcast_to({' + '.join(flat)}, {full}).ravel()", ())
+        weights = self.temporary(f"xp.broadcast_to({parts[0].code}, {full}).ravel()", ())
+        size = " * ".join(str(self.ranges[a]) for a in out)
+        shape_out = ", ".join(str(self.ranges[a]) for a in out)
+        return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
+                              f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
 
     def _extremum_body(self, extremum: Extremum) -> tuple[Tensor, list]:
         """The lowered body and the limits' indices among its axes, in the limits' order."""

@@ -49,7 +49,7 @@ MODULES = [
      _pool1d, (-3, 3), ()),
     ("SpatialMaxPooling", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)", {"x": (2, 6, 6)},
      {"ranges": {"p": 2, "q": 2}}, lambda x: F.max_pool2d(x, 2), (-3, 3), ()),
-    ("SpatialMaxPooling (3x3, stride 2)", "y[c,i,j] = max(x[c, 2*i+p-3, 2*j+q-3], p, q)", {"x": (2, 7, 7)},
+    ("SpatialMaxPooling (3x3, stride 2)", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)", {"x": (2, 7, 7)},
      {"ranges": {"p": 3, "q": 3}}, lambda x: F.max_pool2d(x, 3, 2), (-3, 3), ()),
     ("SpatialMaxPooling (ranges inferred)", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)",
      {"x": (2, 6, 6), "y": (2, 3, 3)}, {}, lambda x: F.max_pool2d(x, 2), (-3, 3), ()),
