@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     layer.add_argument("--shape", action="append", default=[], metavar="NAME=D1[,D2,...]",
                        type=_shape, help="the shape of an array (repeat for each; shapes that "
                        "follow from the others may be left out)")
+    layer.add_argument("--range", action="append", default=[], metavar="INDEX=N", type=_range, dest="ranges",
+                       help="the range of an index no array's shape fixes, as a pooling window's "
+                            "(repeat for each: --range p=2 --range q=2)")
+    layer.add_argument("--constant", action="append", default=[], metavar="NAME", dest="constants",
+                       help="an array that is given, neither learned nor differentiated (a criterion's "
+                            "weights); the module takes it as a keyword argument of its constructor")
     layer.add_argument("--input", default="x", metavar="NAME", help="the input array (default x)")
     layer.add_argument("--target", metavar="NAME", help="a criterion's target (not differentiated)")
     layer.add_argument("--module", metavar="FILE.py",
@@ -194,6 +200,21 @@ def _shape(text: str) -> tuple[str, tuple[int, ...]]:
     return name, values
 
 
+def _range(text: str) -> tuple[str, int]:
+    """``q=3`` as ('q', 3); parsed by hand, never evaluated."""
+    name, sep, size = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected INDEX=N, got {text!r}")
+    try:
+        value = int(size, 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer range in {text!r}")
+    return name, value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``derive`` console script; returns the exit status."""
     parser = build_parser()
@@ -223,13 +244,18 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if name in shapes:
             parser.exit(2, f"{parser.prog} layer: error: --shape {name} given twice\n")
         shapes[name] = dims
+    ranges = {}
+    for name, size in args.ranges:
+        if name in ranges:
+            parser.exit(2, f"{parser.prog} layer: error: --range {name} given twice\n")
+        ranges[name] = size
     try:
         if args.module:
             text = derive.module_source(args.EXPR, shapes, input=args.input, target=args.target,
-                                        name=args.name)
+                                        name=args.name, ranges=ranges, constants=tuple(args.constants))
             return _emit(text, args.module, f"{parser.prog} layer", parser)
         derivation = derive.layer(args.EXPR, shapes, input=args.input, target=args.target,
-                                  batch=args.batch)
+                                  batch=args.batch, ranges=ranges, constants=tuple(args.constants))
     except (ValueError, TypeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} layer: error: {message}\n")

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .symbolic.functions import ArgExtremum, Extremum, clamp, maximum, minimum, relu, sigmoid, softplus, step
+from .symbolic.functions import (ArgExtremum, Extremum, clamp, maximum, minimum, relu, sigmoid, softplus, step,
+                                where)
 
 _FUNCTIONS = {sp.exp: "xp.exp", sp.log: "xp.log", sp.tanh: "xp.tanh", sp.sin: "xp.sin",
               sp.cos: "xp.cos", sp.Abs: "xp.abs", sp.sign: "xp.sign", sigmoid: "sigmoid",
@@ -349,6 +350,9 @@ class Lowering:
         if isinstance(expr, clamp):
             z = self.lower(expr.args[0])
             return Tensor(f"xp.clip({z.code}, {_number(expr.args[1])}, {_number(expr.args[2])})", z.axes)
+        if isinstance(expr, where):
+            (c, a, b), axes = self.broadcast([self.lower(x) for x in expr.args])
+            return Tensor(f"xp.where({c.code}, {a.code}, {b.code})", axes)
         if isinstance(expr, sp.Heaviside):
             z = self.lower(expr.args[0])
             half = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)

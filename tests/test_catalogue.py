@@ -81,3 +81,71 @@ def test_module_agrees_with_pytorch(case, batch, tmp_path):
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(layer.forward(x), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.backward(x, g), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def _sign(rng, x):
+    """A target of -1 and 1, of x's shape."""
+    return rng.choice([-1.0, 1.0], size=x.shape)
+
+
+def _differences_away(kinks):
+    """A target t for x whose x - t is away from the criterion's kinks."""
+    def target(rng, x):
+        t = rng.uniform(-2, 2, x.shape)
+        return x - _away(x - t, kinks)
+    return target
+
+
+#: (Torch7 name, expression, shapes, keyword arguments, PyTorch (x, t, constants), x's range,
+#:  the target for x (None: no target), the constants by name, x's kinks)
+CRITERIA = [
+    ("BCECriterion(weights)", "J = -mean(w * (t * log(x) + (1 - t) * log(1 - x)))", {"x": (5,)},
+     {"target": "t", "constants": ("w",)}, lambda x, t, w: F.binary_cross_entropy(x, t, weight=w),
+     (0.05, 0.95), lambda rng, x: rng.uniform(0, 1, x.shape), {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
+    ("SmoothL1Criterion", "J = mean(where(abs(x - t) < 1, 0.5 * (x - t)**2, abs(x - t) - 0.5))", {"x": (6,)},
+     {"target": "t"}, lambda x, t: F.smooth_l1_loss(x, t), (-3, 3), _differences_away((-1, 0, 1)), {}, ()),
+    ("HingeEmbeddingCriterion", "J = mean(where(t == 1, x, max(0, 1 - x)))", {"x": (6,)},
+     {"target": "t"}, lambda x, t: F.hinge_embedding_loss(x, t, margin=1.0), (-3, 3), _sign, {}, (1,)),
+    ("MarginCriterion", "J = mean(max(0, 1 - t * x))", {"x": (6,)},
+     {"target": "t"}, lambda x, t: F.relu(1 - t * x).mean(), (-3, 3), _sign, {}, (-1, 1)),
+    ("Max over all entries", "J = max(x)", {"x": (3, 4)}, {}, lambda x: x.amax(dim=(-2, -1)).mean(),
+     (-3, 3), None, {}, ()),
+]
+
+
+@pytest.mark.parametrize("case", CRITERIA, ids=[c[0] for c in CRITERIA])
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_criterion_agrees_with_pytorch(case, batch, tmp_path):
+    name, text, shapes, kwargs, reference, (low, high), target, constants, kinks = case
+    Criterion = load(derive.module_source(text, shapes, **kwargs), tmp_path)
+    criterion = Criterion(**constants)
+    rng = np.random.default_rng(4)
+    x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + Criterion.inputShape), kinks)
+    xt = torch.tensor(x, requires_grad=True)
+    given = [torch.tensor(c) for c in constants.values()]
+    if target is None:
+        loss, value, grad = reference(xt, *given), criterion.forward(x), None
+    else:
+        t = target(rng, x)
+        loss, value = reference(xt, torch.tensor(t), *given), criterion.forward(x, t)
+    loss.backward()
+    assert value == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
+    grad = criterion.backward(x) if target is None else criterion.backward(x, t)
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_constant_is_given_to_the_constructor_and_never_learned(tmp_path):
+    BCE = load(derive.module_source("J = -mean(w * (t * log(x) + (1 - t) * log(1 - x)))", {"x": (3,)},
+                                    target="t", constants=("w",)), tmp_path)
+    with pytest.raises(TypeError, match="w"):
+        BCE()
+    with pytest.raises(ValueError, match=r"w must have shape \(3,\), got \(2,\)"):
+        BCE(w=[1.0, 2.0])
+    weighted = load(derive.module_source("y = W @ x * s", {"x": (3,), "W": (2, 3)}, constants=("s",)),
+                    tmp_path)(s=np.array([2.0, -1.0]), rng=0)
+    assert len(weighted.parameters()[0]) == 1  # W only: s is given, not learned
+    x, g = np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0])
+    np.testing.assert_allclose(weighted.forward(x), (weighted.W @ x) * [2.0, -1.0])
+    weighted.zeroGradParameters()
+    np.testing.assert_allclose(weighted.backward(x, g), weighted.W.T @ np.array([2.0, -1.0]))
+    np.testing.assert_allclose(weighted.gradW, np.outer([2.0, -1.0], x))

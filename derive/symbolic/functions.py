@@ -146,6 +146,46 @@ class clamp(sp.Function):
         return rf"\operatorname{{clamp}}\left({z}, {lo}, {hi}\right)"
 
 
+class where(sp.Function):
+    """where(c, a, b): a where the condition c holds, else b (numpy's where).
+
+    A function of its own, not sympy's Piecewise, which sums and products fold and lift
+    out of the sums their condition depends on.  Its derivative is the chosen branch's
+    (the condition is constant almost everywhere): where(c, da/dv, db/dv).
+    """
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, c, a, b):
+        if c is sp.true:
+            return a
+        if c is sp.false:
+            return b
+        if a == b:
+            return a
+
+    def _eval_derivative(self, v):
+        c, a, b = self.args
+        return where(c, sp.diff(a, v), sp.diff(b, v))
+
+    def _eval_is_real(self):
+        return self.args[1].is_real and self.args[2].is_real
+
+    @staticmethod
+    def definition(c, a: sp.Expr, b: sp.Expr) -> sp.Expr:
+        return sp.Piecewise((a, c), (b, True))
+
+    def _latex(self, printer):
+        c, a, b = self.args
+        if b == 0:  # an Iverson bracket: a [c]
+            bracket = rf"\left[{printer._print(c)}\right]"
+            value = printer._print(a)
+            return bracket if a == 1 else rf"\left({value}\right) {bracket}" if isinstance(a, sp.Add) else f"{value} {bracket}"
+        return (rf"\begin{{cases}} {printer._print(a)} & \text{{if }} {printer._print(c)} \\ "
+                rf"{printer._print(b)} & \text{{otherwise}} \end{{cases}}")
+
+
 class Extremum(ExprWithLimits):
     """max or min of a body over index limits ``(j, 1, N_j), ...`` (as a Sum holds them).
 
@@ -228,7 +268,7 @@ KINKS = {
                "order on ties (torch.max over a dimension, max pooling)",
     "Minimum": "a minimum over indices passes the gradient to one smallest entry, the first in index "
                "order on ties (torch.min over a dimension)",
-    "Piecewise": "a condition's gradient is that of the branch it selects; at the boundary the branch "
+    "where": "a condition's gradient is that of the branch it selects; at the boundary the branch "
                  "the condition names (where(x > 0, a, b) takes b at x = 0)",
 }
 

@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
-from .functions import FUNCTIONS, Maximum, Minimum, clamp, maximum, minimum
+from .functions import FUNCTIONS, Maximum, Minimum, clamp, maximum, minimum, where
 
 #: Longer texts are refused before they are parsed.
 MAX_LENGTH = 4000
@@ -235,7 +235,7 @@ def _elementwise_call(name: str, node: ast.Call):
         raise _fail(node, "where(condition, a, b) takes a comparison (x > 0) and two values")
     relation = _COMPARISONS[type(args[0].ops[0])]
     operands = [args[0].left, args[0].comparators[0], args[1], args[2]]
-    return operands, lambda left, right, a, b: sp.Piecewise((a, relation(left, right)), (b, True))
+    return operands, lambda left, right, a, b: where(relation(left, right), a, b)
 
 
 # --- the whitelist ---------------------------------------------------------------------
@@ -561,7 +561,7 @@ class _ArrayBuilder(_Builder):
     def _elementwise(self, node, operands: list, make) -> _Node:
         """An element-wise call of several operands, broadcast as numpy does."""
         parts = [self.visit(a) for a in operands]
-        known = next((p for p in parts if p.shape is not None), None)
+        known = max((p for p in parts if p.shape is not None), key=lambda p: len(p.shape), default=None)
         if known is not None:
             parts = [self._resolve(a, p, known, node) for a, p in zip(operands, parts)]
         shape: tuple = ()

@@ -27,7 +27,7 @@ import sympy as sp
 from .calculus import collapse, equal
 from .derivation import (Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed,
                          shape_of)
-from .functions import Extremum
+from .functions import Extremum, kinks
 from .language import ArrayInfo, LayerSpec
 from .matrix_form import entry, matrix_form
 
@@ -498,6 +498,9 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
             r"\partial y / \partial v$ over every output element, the deltas summed away"
             + ("; where the forward's function reappears, it is read from the output, as "
                "Torch's backward does." if any(g.output_form is not None for g in grads.values()) else "."))
+    notes = kinks(spec.expr)
+    if notes:  # the subgradient taken where the layer has a kink, said where it is used
+        text += " At a kink: " + "; ".join(notes) + "."
     sections.append(Section(prefix + ("Gradient" if spec.is_criterion else "Chain rule"), text, chain_steps))
     return sections
 
