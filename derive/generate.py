@@ -28,12 +28,46 @@ def module_source(expr: str, shapes=None, *, input: str = "x", target: str | Non
     if spec.is_criterion and spec.parameters:
         raise ValueError(f"a criterion's expression may use only its input and target; "
                          f"{spec.parameters[0].name} would be a parameter (name the target with --target)")
+    if spec.is_criterion and spec.input.integer:
+        raise ValueError(f"the input {spec.input.name} is used inside a subscript, so it holds integers, which "
+                         "have no gradient: a criterion's input is differentiated")
     return _Writer(spec, name).source()
 
 
 def _constants(spec: LayerSpec) -> list:
     """The given arrays, neither learned nor differentiated: constructor arguments."""
     return [a for a in spec.arrays.values() if a.role == "constant"]
+
+
+def _integer_bounds(spec: LayerSpec) -> dict[str, int]:
+    """Each integer array's bound: the size of the smallest axis it indexes (values 0 .. bound - 1)."""
+    bounds: dict[str, int] = {}
+    for access in spec.expr.atoms(sp.Indexed):
+        array = spec.arrays.get(access.base.name)
+        if array is None:
+            continue
+        for index, size in zip(access.indices, array.shape):
+            for name in (str(s) for s in index.free_symbols):
+                if name in spec.arrays and spec.arrays[name].integer:
+                    bound = spec.concrete((size,))[0]
+                    bounds[name] = min(bounds.get(name, bound), bound)
+    return bounds
+
+
+def _integer_check(name: str) -> list[str]:
+    """The class's check of integer arrays: integers counted from 0, below the axis they index."""
+    return ["", "    def _checkIntegers(self, name, value, shape, bound):",
+            '        """Raise unless value holds integers 0 .. bound - 1 (counted from 0, as numpy\'s) of this shape."""',
+            "        if shape == () and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):",
+            "            value = np.asarray(value)",
+            f"        check_array('{name}', name, value, self._arrayClass)",
+            "        if not np.issubdtype(value.dtype, np.integer):",
+            f"            raise TypeError(f'{name}: {{name}} must hold integers counted from 0, got dtype {{value.dtype}}')",
+            "        if value.shape != shape:",
+            f"            raise ValueError(f'{name}: {{name}} must have shape {{shape}}, got {{value.shape}}')",
+            "        if value.size and (int(value.min()) < 0 or int(value.max()) >= bound):",
+            f"            raise ValueError(f'{name}: {{name}} must hold integers from 0 to {{bound - 1}}, got "
+            "{int(value.min())} .. {int(value.max())}')"]
 
 
 def _docline(text: str) -> str:
@@ -85,10 +119,13 @@ class _Writer:
             expr, axes = expr.xreplace(own), tuple(own[a] for a in axes)
             for index, size in zip(axes, self._shape(spec, target, axes)):
                 lowering.ranges[index] = size
-            code = lowering.result(expr.xreplace(spec.sizes), axes)
+            code = lowering.result(expr.xreplace(spec.sizes), axes) if op != "zeros" else ""
             lines += lowering.lines
             lowering.lines = []
-            if op == "=":
+            if op == "zeros":  # the gradient of integers (a LookupTable's input): none
+                shape = ", ".join(map(str, self._shape(spec, target, axes)))
+                lines.append(f"{target} = xp.zeros(({shape},))")
+            elif op == "=":
                 lines.append(f"{target} = {code}")
             elif op == "float":
                 lines.append(f"{target} = float({code})")
@@ -136,9 +173,13 @@ class _Writer:
                                 _docline(f"{y}[{', '.join(map(str, spec.indices))}] = {sp.sstr(spec.expr)}"),
                                 "output"))
         args = inputs + [y, g]
-        gin = grads[spec.input.name]
-        grad_input = ("grad_input", "=", gin.final, gin.indices)
-        doc_in = f"gradInput[{', '.join(map(str, gin.indices))}] = {sp.sstr(gin.final)}"
+        gin = grads.get(spec.input.name)
+        if gin is None:  # integers: no gradient, gradInput is zeros of the input's shape
+            axes = tuple(sp.Symbol(f"_z{k}", integer=True, positive=True) for k in range(len(spec.input.shape)))
+            grad_input, doc_in = ("grad_input", "zeros", sp.Integer(0), axes), "gradInput = 0 (integers)"
+        else:
+            grad_input = ("grad_input", "=", gin.final, gin.indices)
+            doc_in = f"gradInput[{', '.join(map(str, gin.indices))}] = {sp.sstr(gin.final)}"
         out.append(self._kernel(spec, f"update_grad_input{suffix}", args, [grad_input],
                                 _docline(doc_in), "grad_input"))
         params = spec.parameters
@@ -226,13 +267,29 @@ class _Writer:
                   f"(batch, *{{self.inputShape}}), got {{input.shape}}')"]
         param_args = "".join(f", self.{p.name}" for p in params + constants)
         grad_args = "".join(f", self.grad{p.name}" for p in params)
+        integers = _integer_bounds(spec)
+        if integers:
+            lines += _integer_check(self.name)
+        if spec.input.name in integers:  # a LookupTable: the input holds row numbers
+            lines += ["", "    def updateOutput(self, input):",
+                      '        """output for one sample or a batch; the input holds integers counted from 0."""',
+                      "        batch = self._batch(input)",
+                      f"        self._checkIntegers('input', input, input.shape, {integers[spec.input.name]})",
+                      "        kernel = update_output_batch if batch else update_output",
+                      f"        self.output = kernel(input{param_args})",
+                      "        return self.output"]
         if spec.is_criterion and spec.target is not None:
             lines += ["", "    def _check(self, input, target):",
                       "        batch = self._batch(input)",
+                      ] + ([f"        shape = (input.shape[0],) + {spec.concrete(spec.target.shape)!r} if batch "
+                            f"else {spec.concrete(spec.target.shape)!r}",
+                            f"        self._checkIntegers('target', target, shape, {integers[spec.target.name]})"]
+                           if spec.target.name in integers else [
                       f"        check_array('{self.name}', 'target', target, self._arrayClass)",
                       "        if target.shape != input.shape:",
                       f"            raise ValueError(f'{self.name}: target must be an array of the input\\'s shape "
                       "{input.shape}, got ' + repr(getattr(target, 'shape', type(target).__name__)))",
+                      ]) + [
                       "        return batch", "",
                       "    def updateOutput(self, input, target):",
                       '        """The loss: for a batch, the mean of the samples\' losses."""',
@@ -263,11 +320,13 @@ class _Writer:
                       f"        self.gradInput = kernel(input{param_args})",
                       "        return self.gradInput"]
             return "\n".join(lines) + "\n"
-        lines += ["", "    def updateOutput(self, input):",
-                  '        """output for one sample or a batch."""',
-                  "        kernel = update_output_batch if self._batch(input) else update_output",
-                  f"        self.output = kernel(input{param_args})",
-                  "        return self.output", "",
+        if spec.input.name not in integers:
+            lines += ["", "    def updateOutput(self, input):",
+                      '        """output for one sample or a batch."""',
+                      "        kernel = update_output_batch if self._batch(input) else update_output",
+                      f"        self.output = kernel(input{param_args})",
+                      "        return self.output"]
+        lines += ["",
                   "    def _checkGradOutput(self, input, gradOutput):",
                   "        batch = self._batch(input)",
                   "        if gradOutput.__class__ is self._arrayClass and gradOutput.shape == self.output.shape:",

@@ -139,7 +139,7 @@ class Lowering:
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
-            text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
+            text = parts[0].code if not negative[0] else _negative(parts[0].code, -terms[0])
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
             return Tensor(text, axes)
@@ -191,6 +191,8 @@ class Lowering:
         indices = expr.indices
         if all(isinstance(i, sp.Symbol) and i in self.ranges for i in indices) and len(set(indices)) == len(indices):
             return Tensor(name, tuple(indices))
+        if any(not (s in self.ranges) for i in indices for s in i.free_symbols if isinstance(s, sp.Symbol)):
+            return self._gather(name, indices)
         # An affine index: gather the elements (patches, im2col), zero outside the array.
         axes: list[sp.Symbol] = []
         for i in indices:
@@ -217,7 +219,7 @@ class Lowering:
         if code and coefficient.is_Rational and not coefficient.is_Integer and coefficient.p == 1:
             code = f"{code} / {coefficient.q}"  # x / n, not 0.333... * x
         elif coefficient == -1:
-            code = f"-{_atom(code)}" if code else "-1"
+            code = _negative(code, [f for f in factors if not f.is_number][0] if len(arrays) == 1 else None) if code else "-1"
         elif coefficient != 1:
             code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
         return Tensor(code or "1", axes)
@@ -240,7 +242,8 @@ class Lowering:
         inside = [f for f in factors if f.free_symbols & set(variables)]
         outside = [f for f in factors if f not in inside]
         tensors = [self.lower(f) for f in inside]
-        result = self._contract(tensors, set(variables))
+        # a summand that does not vary with the sum's indices (a constant): 1 times its range
+        result = self._contract(tensors, set(variables)) if tensors else Tensor("1", ())
         # An index the summand does not use multiplies it by its range.
         scale = [str(self.ranges[v]) for v in variables if all(v not in t.axes for t in tensors)]
         if outside or scale:
@@ -438,6 +441,15 @@ class Lowering:
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
                               f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
 
+    def _gather(self, name: str, indices) -> Tensor:
+        """An array read where integer arrays say (W[x[n] + 1, d]): numpy's integer indexing, each
+        subscript an integer array over the indices it runs with (0-based: the subscript - 1)."""
+        parts = [self.lower(i - 1) for i in indices]
+        parts, axes = self.broadcast(parts)
+        if not axes:
+            return Tensor(f"{name}[{', '.join(p.code for p in parts)}]", ())
+        return self.temporary(f"{name}[{', '.join(p.code for p in parts)}]", axes)
+
     def _extremum_body(self, extremum: Extremum) -> tuple[Tensor, list]:
         """The lowered body and the limits' indices among its axes, in the limits' order."""
         for v, low, high in extremum.limits:
@@ -510,6 +522,13 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         name = match.group(2)
         return name, f"{match.group(1)}({name}, out={name})"
     return None
+
+
+def _negative(code: str, expr) -> str:
+    """-code; a mask (a delta, a comparison) is boolean, which numpy does not negate: -1.0 * it."""
+    if isinstance(expr, (sp.KroneckerDelta, sp.core.relational.Relational, sp.And, sp.Or, sp.Not)):
+        return f"-1.0 * {_atom(code)}"
+    return f"-{_atom(code)}"
 
 
 def _plus(size, k: int) -> str:

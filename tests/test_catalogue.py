@@ -108,6 +108,18 @@ CRITERIA = [
      {"target": "t"}, lambda x, t: F.hinge_embedding_loss(x, t, margin=1.0), (-3, 3), _sign, {}, (1,)),
     ("MarginCriterion", "J = mean(max(0, 1 - t * x))", {"x": (6,)},
      {"target": "t"}, lambda x, t: F.relu(1 - t * x).mean(), (-3, 3), _sign, {}, (-1, 1)),
+    ("ClassNLLCriterion", "J = -x[t]", {"x": (5,)}, {"target": "t"}, lambda x, t: F.nll_loss(x, t),
+     (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
+    ("CrossEntropyCriterion", "J = log(sum(exp(x[k]), k)) - x[t]", {"x": (5,)}, {"target": "t"},
+     lambda x, t: F.cross_entropy(x, t), (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {}, ()),
+    # sum over i != y of max(0, 1 - x[y] + x[i])^p / n: the i = y term, max(0, 1)^p = 1, taken out
+    ("MultiMarginCriterion (p=1)", "J = (sum(max(0, 1 - x[t] + x[k]), k) - 1) / 5", {"x": (5,)},
+     {"target": "t"}, lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=1),
+     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
+    ("MultiMarginCriterion (p=2)", "J = (sum(max(0, 1 - x[t] + x[k])**2, k) - 1) / 5", {"x": (5,)},
+     {"target": "t"}, lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
+     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
     ("Max over all entries", "J = max(x)", {"x": (3, 4)}, {}, lambda x: x.amax(dim=(-2, -1)).mean(),
      (-3, 3), None, {}, ()),
 ]
@@ -149,3 +161,26 @@ def test_a_constant_is_given_to_the_constructor_and_never_learned(tmp_path):
     weighted.zeroGradParameters()
     np.testing.assert_allclose(weighted.backward(x, g), weighted.W.T @ np.array([2.0, -1.0]))
     np.testing.assert_allclose(weighted.gradW, np.outer([2.0, -1.0], x))
+
+
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_lookup_table_agrees_with_pytorch(batch, tmp_path):
+    # LookupTable: y[n, d] = W[x[n], d], x holding row numbers counted from 0 (numpy's, PyTorch's)
+    Table = load(derive.module_source("y[n,d] = W[x[n], d]", {"x": (4,), "W": (10, 3)}), tmp_path)
+    table = Table(rng=1)
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 10, ((batch,) if batch else ()) + (4,))
+    x[..., 0] = x[..., 1]  # a row read twice: its gradient adds up
+    g = rng.standard_normal(x.shape + (3,))
+    weight = torch.tensor(table.W.copy(), requires_grad=True)
+    y = F.embedding(torch.tensor(x), weight)
+    y.backward(torch.tensor(g))
+    np.testing.assert_allclose(table.forward(x), y.detach().numpy(), rtol=0, atol=0)
+    table.zeroGradParameters()
+    grad_input = table.backward(x, g)
+    np.testing.assert_array_equal(grad_input, np.zeros(x.shape))  # integers have no gradient
+    np.testing.assert_allclose(table.gradW, weight.grad.numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="input must hold integers from 0 to 9, got 0 .. 10"):
+        table.forward(np.array([0, 1, 2, 10]))
+    with pytest.raises(TypeError, match="input must hold integers counted from 0, got dtype float64"):
+        table.forward(np.zeros(4))

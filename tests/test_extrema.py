@@ -138,6 +138,13 @@ def test_ranges_and_strides_of_window_indices():
     ("J = sum(x * w)", {"x": (3,)}, {"constants": ("v",)}, "--constant v names an array the layer does not use"),
     ("J = sum(x * w)", {"x": (3,)}, {"constants": ("x",)}, "x is the input, not a constant"),
     ("y[i] = x[i // 2]", {"x": (3,)}, {}, "floordiv is not part of the layer language"),
+    ("y[n,d] = W[x[n], d] * x[n]", {"x": (4,), "W": (10, 3)}, {},
+     "x is used inside a subscript, so it holds integers, and has no gradient: it cannot also be used as a number"),
+    ("y[i] = x[i] * v[k[i]]", {"x": (3,), "v": (5,)}, {},
+     "k is used inside a subscript, so it holds integers, which are given, never learned: make it the input, "
+     "the target or a --constant"),
+    ("J = t[x]", {"t": (5,)}, {"target": "t"}, "a criterion's input is differentiated"),
+    ("y[n,d] = W[x[n], d]", {"x": (4,)}, {"ranges": {"d": 3}}, "the shape of W is neither given nor inferable"),
 ])
 def test_bad_input_is_one_clear_error(text, shapes, kwargs, message):
     with pytest.raises(ValueError) as error:

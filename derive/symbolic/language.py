@@ -50,7 +50,8 @@ class ArrayInfo:
 
     name: str
     shape: tuple[sp.Expr, ...]
-    role: str  # "input", "parameter", "target" or "output"
+    role: str  # "input", "parameter", "target", "constant" or "output"
+    integer: bool = False  # used inside subscripts: 0-based integers, never differentiated
 
     @property
     def base(self) -> sp.IndexedBase:
@@ -375,7 +376,9 @@ class _Builder:
             if name not in self.order:
                 raise LayerSyntaxError(f"--constant {name} names an array the layer does not use")
         resolve = self.sizes.resolve
-        arrays = {name: ArrayInfo(name, tuple(resolve(d) for d in self.shapes[name]), self.role(name))
+        integers = getattr(self, "integers", set())
+        arrays = {name: ArrayInfo(name, tuple(resolve(d) for d in self.shapes[name]), self.role(name),
+                                  name in integers)
                   for name in self.order}
         output = ArrayInfo(out_name, tuple(resolve(d) for d in out_shape), "output")
         expr = resolve(expr)
@@ -613,7 +616,15 @@ class _IndexBuilder(_Builder):
                 self.range[symbol] = self.sizes.new(size, _size_name(symbol))
             self.given = {k: v for k, v in self.given.items() if k != out_name}
         # First pass: collect every access, to learn index ranges and shapes.
+        self.integers: set[str] = set()
+        self.numbers: set[str] = set()  # arrays read as numbers (not inside a subscript)
+        self._collecting = True
         self._collect(value)
+        self._collecting = False
+        both = sorted(self.integers & self.numbers)
+        if both:
+            raise LayerSyntaxError(f"{both[0]} is used inside a subscript, so it holds integers, and has "
+                                   "no gradient: it cannot also be used as a number")
         for name, size in self.given_ranges.items():
             if name not in self.indices:
                 raise LayerSyntaxError(f"--range names {name}, which is not an index of the layer")
@@ -641,8 +652,36 @@ class _IndexBuilder(_Builder):
             self.indices[node.id] = sp.Symbol(node.id, integer=True, positive=True)
         return self.indices[node.id]
 
+    def _gather(self, node: ast.AST) -> sp.Expr:
+        """An integer array read inside a subscript (W[x[n], d], x[t]): its value + 1, since the
+        arrays hold 0-based integers (numpy's, PyTorch's) and the elements here count from 1."""
+        name_node = node.value if isinstance(node, ast.Subscript) else node
+        name = name_node.id
+        self.see(name_node)
+        if self.role(name) == "parameter":
+            raise _fail(node, f"{name} is used inside a subscript, so it holds integers, which are given, "
+                        "never learned: make it the input, the target or a --constant")
+        self.integers.add(name)
+        if isinstance(node, ast.Name):
+            self.shapes.setdefault(name, ())
+            return sp.Symbol(name, real=True) + 1
+        subs = self._subscripts(node)
+        if any(self._gathered(sub) for sub in subs):
+            raise _fail(node, f"the subscripts of {name}, an integer array, must be affine")
+        if self._collecting:
+            self.first_node.setdefault(name, node)
+            self.accesses.append((name, subs, node))
+        return sp.IndexedBase(name, real=True)[subs] + 1
+
+    def _gathered(self, sub: sp.Expr) -> bool:
+        """Whether a subscript reads an integer array (a gather), rather than being affine."""
+        return any(isinstance(s, sp.Symbol) and s.name in self.integers for s in sub.free_symbols)
+
     def _affine(self, node: ast.AST) -> sp.Expr:
         """An index expression: names of indices, integers, + and -, integer multiples."""
+        if isinstance(node, ast.Subscript) or (isinstance(node, ast.Name) and node.id in (
+                (self.input_name, self.target_name) + tuple(self.constants))):
+            return self._gather(node)
         if isinstance(node, ast.Name):
             if node.id in self.given or node.id in self.order:
                 raise _fail(node, f"{node.id!r} names an array, not an index")
@@ -669,6 +708,7 @@ class _IndexBuilder(_Builder):
         if isinstance(node, ast.Subscript):
             self.see(node.value)
             name = node.value.id
+            self.numbers.add(name)
             self.first_node.setdefault(name, node)
             self.accesses.append((name, self._subscripts(node), node))
             return
@@ -743,7 +783,7 @@ class _IndexBuilder(_Builder):
             if name not in self.given:
                 continue
             for axis, sub in enumerate(subs):
-                if isinstance(sub, sp.Symbol):
+                if isinstance(sub, sp.Symbol) or self._gathered(sub):
                     continue
                 unknown = [s for s in sub.free_symbols if s not in self.range]
                 if len(unknown) == 1:
@@ -776,6 +816,10 @@ class _IndexBuilder(_Builder):
                     symbolic = sub if not isinstance(sub, sp.Symbol) else None
                     if symbolic is None:
                         shape.append(self.range[sub])
+                    elif self._gathered(sub):  # any row may be read: the given size, named for its axis
+                        plain = [other[axis] for n, other, _ in self.accesses if n == name
+                                 and isinstance(other[axis], sp.Symbol) and other[axis] in self.range]
+                        shape.append(self.range[plain[0]] if plain else self.sizes.new(value, f"N_{name}{axis + 1}"))
                     else:
                         shape.append(self._extent(sub, value, node, name, axis))
                 self.shapes[name] = tuple(shape)

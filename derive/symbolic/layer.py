@@ -101,7 +101,8 @@ def gradients(spec: LayerSpec) -> dict[str, Gradient]:
     """The gradient of the loss with respect to the input and each parameter."""
     out = {}
     for array in [spec.input] + spec.parameters:
-        out[array.name] = _gradient(spec, array)
+        if not array.integer:  # integers (a LookupTable's input) have no gradient
+            out[array.name] = _gradient(spec, array)
     return out
 
 
@@ -235,7 +236,7 @@ def batch_spec(spec: LayerSpec) -> LayerSpec:
         if array.role in ("input", "target", "output"):
             new = _batch_name(name, spec)
             renames[name] = new
-            arrays[new] = ArrayInfo(new, (BATCH,) + array.shape, array.role)
+            arrays[new] = replace(array, name=new, shape=(BATCH,) + array.shape)
         else:
             arrays[name] = array
 
@@ -243,6 +244,9 @@ def batch_spec(spec: LayerSpec) -> LayerSpec:
         return sp.IndexedBase(renames[e.base.name], real=True)[(SAMPLE,) + tuple(e.indices)]
 
     expr = spec.expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name in renames, batched)
+    # a scalar per sample (a class target t) becomes the batch's vector T[s]
+    expr = expr.xreplace({sp.Symbol(name, real=True): sp.IndexedBase(renames[name], real=True)[SAMPLE]
+                          for name, array in spec.arrays.items() if name in renames and not array.shape})
     sizes = dict(spec.sizes)
     if spec.is_criterion:
         expr = sp.Sum(expr, (SAMPLE, 1, BATCH)) / BATCH
