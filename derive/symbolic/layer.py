@@ -470,8 +470,13 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
             whole.append(operands)
         forward_steps.append(_grid_step(spec, _bold(spec.output.name), spec.output.shape,
                                         whole + [lambda idx: definition(spec, idx)], "The whole output:"))
+    integers = [a.name for a in spec.arrays.values() if a.integer]
+    convention = (f"{', '.join(integers)} {'holds' if len(integers) == 1 else 'hold'} integers counted from 0, "
+                  "as numpy and PyTorch count; the elements here count from 1, so a value v reads element "
+                  "v + 1. Integers have no gradient. " if integers else "")
     forward = Section(prefix + "Forward pass",
-                      "The output, element by element:" if spec.indices else "The loss:", forward_steps)
+                      convention + ("The output, element by element:" if spec.indices else "The loss:"),
+                      forward_steps)
     sections = [forward]
     jac_steps, chain_steps = [], []
     for name, gr in grads.items():
