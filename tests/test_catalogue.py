@@ -53,6 +53,10 @@ MODULES = [
      {"ranges": {"p": 3, "q": 3}}, lambda x: F.max_pool2d(x, 3, 2), (-3, 3), ()),
     ("SpatialMaxPooling (ranges inferred)", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)",
      {"x": (2, 6, 6), "y": (2, 3, 3)}, {}, lambda x: F.max_pool2d(x, 2), (-3, 3), ()),
+    ("SpatialDilatedMaxPooling", "y[c,i,j] = max(x[c, i+2*p-2, j+2*q-2], p, q)", {"x": (2, 6, 5)},
+     {"ranges": {"p": 2, "q": 2}}, lambda x: F.max_pool2d(x, 2, stride=1, dilation=2), (-3, 3), ()),
+    ("VolumetricMaxPooling", "y[c,t,i,j] = max(x[c, 2*t+r-2, 2*i+p-2, 2*j+q-2], r, p, q)", {"x": (2, 4, 4, 6)},
+     {"ranges": {"r": 2, "p": 2, "q": 2}}, lambda x: F.max_pool3d(x, 2), (-3, 3), ()),
     ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
      lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
 ]

@@ -129,6 +129,10 @@ Two notations share one grammar; the text is parsed against a whitelist and neve
 - `--constant w` (`constants=("w",)`) names a given array: not learned, not differentiated,
   not in `parameters()`; the generated module takes it as a required keyword argument
   (BCECriterion with weights: `BCE(w=weights)`).
+- An array read inside a subscript holds integers, counted from 0 as numpy and PyTorch count:
+  LookupTable `y[n,d] = W[x[n], d]`, a class target `J = log(sum(exp(x[k]), k)) - x[t]`.
+  It must be the input, the target or a constant, is used only inside subscripts and has no
+  gradient; the module checks its values against the axis they index.
 
 The generated module has Torch7's protocol (`updateOutput`, `updateGradInput`,
 `accGradParameters(input, gradOutput, scale)` that adds, `zeroGradParameters`,
