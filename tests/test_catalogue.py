@@ -5,12 +5,11 @@ sample and a batch, at inputs away from the kinks."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 import derive
+from test_layer_engine import load  # the generated file, imported
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -60,15 +59,6 @@ MODULES = [
     ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
      lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
 ]
-
-
-def load(source: str, tmp_path, name: str = "Layer"):
-    path = tmp_path / f"generated_{abs(hash(source))}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
 
 
 @pytest.mark.parametrize("case", MODULES, ids=[c[0] for c in MODULES])

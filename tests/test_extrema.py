@@ -12,7 +12,7 @@ from derive.cli import main
 from derive.symbolic.functions import Maximum, clamp, kinks, maximum, minimum, step, where
 from derive.symbolic.language import LayerSyntaxError, parse
 
-from test_catalogue import load
+from test_layer_engine import load
 
 torch = pytest.importorskip("torch")
 

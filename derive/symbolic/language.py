@@ -520,31 +520,23 @@ class _ArrayBuilder(_Builder):
 
     def visit_Call(self, node, hint):
         name = node.func.id
-        if name in ("sum", "mean"):
+        if name in ("sum", "mean") or (name in ("max", "min") and len(node.args) == 1):
             if len(node.args) != 1:
                 raise _fail(node, f"{name}(e) takes one argument in array notation (the sum of all entries)")
             inner = self.visit(node.args[0])
             if inner.shape is None:
                 raise _fail(node.args[0], f"the shape of {_what(node.args[0])} is neither given nor inferable")
+            # over all the entries: a sum (mean), or a max (min) of all of them
+            over = sp.Sum if name in ("sum", "mean") else lambda body, *limits: _extremum_over(name, body, limits)
 
             def total(idx):
                 ks = tuple(self.index() for _ in inner.shape)
                 body = inner.element(ks)
-                return sp.Sum(body, *((k, 1, d) for k, d in zip(ks, inner.shape))) if ks else body
-            if name == "sum":
+                return over(body, *((k, 1, d) for k, d in zip(ks, inner.shape))) if ks else body
+            if name != "mean":
                 return _Node((), total)
             count = sp.Mul(*inner.shape)
             return _Node((), lambda idx: total(idx) / count)
-        if name in ("max", "min") and len(node.args) == 1:
-            inner = self.visit(node.args[0])
-            if inner.shape is None:
-                raise _fail(node.args[0], f"the shape of {_what(node.args[0])} is neither given nor inferable")
-
-            def extreme(idx):
-                ks = tuple(self.index() for _ in inner.shape)
-                body = inner.element(ks)
-                return _extremum_over(name, body, [(k, 1, d) for k, d in zip(ks, inner.shape)]) if ks else body
-            return _Node((), extreme)
         if name in CALLS:
             return self._elementwise(node, *_elementwise_call(name, node))
         if name not in FUNCTIONS:
