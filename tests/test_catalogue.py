@@ -29,14 +29,22 @@ def _pool1d(x):  # TemporalMaxPooling's (time, frame) layout is PyTorch's (frame
 
 #: (Torch7 name, expression, shapes, keyword arguments, PyTorch, inputs' range, kinks)
 MODULES = [
-    ("HardTanh", "y = clamp(x, -1, 1)", {"x": (7,)}, {}, F.hardtanh, (-3, 3), (-1, 1)),
+    ("HardTanh", "y = where(x > 1, 1, where(x < -1, -1, x))", {"x": (7,)}, {}, F.hardtanh, (-3, 3), (-1, 1)),
+    ("HardTanh (clamp)", "y = clamp(x, -1, 1)", {"x": (7,)}, {}, F.hardtanh, (-3, 3), (-1, 1)),
     ("Clamp", "y = clamp(x, -0.5, 2)", {"x": (3, 4)}, {}, lambda x: torch.clamp(x, -0.5, 2), (-3, 3), (-0.5, 2)),
     ("ReLU6", "y = min(max(x, 0), 6)", {"x": (9,)}, {}, F.relu6, (-8, 8), (0, 6)),
+    ("ReLU", "y = max(0, x)", {"x": (6,)}, {}, F.relu, (-3, 3), (0,)),
     ("ReLU (where)", "y = where(x > 0, x, 0)", {"x": (6,)}, {}, F.relu, (-3, 3), (0,)),
+    ("PReLU(nOutputPlane)", "y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i])", {"x": (3, 4)}, {},
+     lambda x, a: F.prelu(x if x.dim() == 3 else x[None], a).reshape(x.shape), (-3, 3), (0,)),
+    ("RReLU (evaluation)", "y = max(0, x) + (1/8 + 1/3) / 2 * min(0, x)", {"x": (8,)}, {},
+     lambda x: F.rrelu(x, training=False), (-3, 3), (0,)),
     ("LeakyReLU", "y = max(0, x) + 0.01 * min(0, x)", {"x": (8,)}, {}, F.leaky_relu, (-3, 3), (0,)),
     ("ELU", "y = max(0, x) + min(0, 1.0 * (exp(x) - 1))", {"x": (8,)}, {}, F.elu, (-3, 3), (0,)),
     ("ELU (where)", "y = where(x > 0, x, exp(x) - 1)", {"x": (2, 5)}, {}, F.elu, (-3, 3), (0,)),
-    ("HardShrink", "y = where(abs(x) > 0.5, x, 0)", {"x": (8,)}, {},
+    ("HardShrink", "y = where(x > 0.5, x, where(x < -0.5, x, 0))", {"x": (8,)}, {},
+     lambda x: F.hardshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
+    ("HardShrink (abs)", "y = where(abs(x) > 0.5, x, 0)", {"x": (8,)}, {},
      lambda x: F.hardshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
     ("SoftShrink", "y = where(x > 0.5, x - 0.5, where(x < -0.5, x + 0.5, 0))", {"x": (8,)}, {},
      lambda x: F.softshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
@@ -70,11 +78,16 @@ def test_module_agrees_with_pytorch(case, batch, tmp_path):
     rng = np.random.default_rng(2)
     x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + Layer.inputShape), kinks)
     xt = torch.tensor(x, requires_grad=True)
-    yt = reference(xt)
+    params = layer.parameters()[0] if layer.parameters() else []
+    pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    yt = reference(xt, *pt)
     g = rng.standard_normal(tuple(yt.shape))
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(layer.forward(x), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    layer.zeroGradParameters()
     np.testing.assert_allclose(layer.backward(x, g), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def _sign(rng, x):
@@ -104,6 +117,12 @@ CRITERIA = [
      {"target": "t"}, lambda x, t: F.relu(1 - t * x).mean(), (-3, 3), _sign, {}, (-1, 1)),
     ("ClassNLLCriterion", "J = -x[t]", {"x": (5,)}, {"target": "t"}, lambda x, t: F.nll_loss(x, t),
      (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
+    # the documentation's per-sample loss; a batch here is the mean of the samples' losses (PyTorch's
+    # weighted mean divides by the targets' total weight instead)
+    ("ClassNLLCriterion(weights)", "J = -w[t] * x[t]", {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
+     lambda x, t, w: F.nll_loss(x, t, weight=w, reduction="sum") / (x.shape[0] if x.dim() == 2 else 1),
+     (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
     ("CrossEntropyCriterion", "J = log(sum(exp(x[k]), k)) - x[t]", {"x": (5,)}, {"target": "t"},
      lambda x, t: F.cross_entropy(x, t), (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
      {}, ()),
