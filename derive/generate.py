@@ -56,18 +56,21 @@ def _integer_bounds(spec: LayerSpec) -> dict[str, int]:
 
 def _integer_check(name: str) -> list[str]:
     """The class's check of integer arrays: integers counted from 0, below the axis they index."""
+    bad = f"            raise ValueError(f'{name}: {{name}} must hold integers from 0 to {{bound - 1}}, got "
     return ["", "    def _checkIntegers(self, name, value, shape, bound):",
-            '        """Raise unless value holds integers 0 .. bound - 1 (counted from 0, as numpy\'s) of this shape."""',
-            "        if shape == () and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):",
-            "            value = np.asarray(value)",
+            '        """Raise unless value holds integers 0 .. bound - 1 (counted from 0) of this shape."""',
+            "        if shape == () and isinstance(value, (int, np.integer)) and not isinstance(value, bool):",
+            "            if not 0 <= value < bound:",
+            "    " + bad + "{value}')",
+            "            return",
             f"        check_array('{name}', name, value, self._arrayClass)",
             "        if not np.issubdtype(value.dtype, np.integer):",
-            f"            raise TypeError(f'{name}: {{name}} must hold integers counted from 0, got dtype {{value.dtype}}')",
+            f"            raise TypeError(f'{name}: {{name}} must hold integers counted from 0, "
+            "got dtype {value.dtype}')",
             "        if value.shape != shape:",
             f"            raise ValueError(f'{name}: {{name}} must have shape {{shape}}, got {{value.shape}}')",
             "        if value.size and (int(value.min()) < 0 or int(value.max()) >= bound):",
-            f"            raise ValueError(f'{name}: {{name}} must hold integers from 0 to {{bound - 1}}, got "
-            "{int(value.min())} .. {int(value.max())}')"]
+            bad + "{int(value.min())} .. {int(value.max())}')"]
 
 
 def _docline(text: str) -> str:

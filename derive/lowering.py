@@ -219,7 +219,8 @@ class Lowering:
         if code and coefficient.is_Rational and not coefficient.is_Integer and coefficient.p == 1:
             code = f"{code} / {coefficient.q}"  # x / n, not 0.333... * x
         elif coefficient == -1:
-            code = _negative(code, [f for f in factors if not f.is_number][0] if len(arrays) == 1 else None) if code else "-1"
+            alone = [f for f in factors if not f.is_number][0] if len(arrays) == 1 else None
+            code = _negative(code, alone) if code else "-1"
         elif coefficient != 1:
             code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
         return Tensor(code or "1", axes)
@@ -343,7 +344,6 @@ class Lowering:
         parts, axes = self.broadcast([self.lower(condition), self.lower(value), self.lower(rest[0][0])])
         return Tensor(f"xp.where({parts[0].code}, {parts[1].code}, {parts[2].code})", axes)
 
-
     # -- extrema and their subgradients ---------------------------------------------------
     def _extreme(self, expr: sp.Expr) -> Tensor | None:
         """max(a, b), min(a, b), clamp, H(z), a max/min over indices and its argmax; else None."""
@@ -431,7 +431,8 @@ class Lowering:
                 k = list(targets).index(a) + 1
                 place = f"xp.clip({_atom(parts[k].code)} - 1, 0, {self.ranges[a] - 1})"
             else:
-                place = f"xp.arange({self.ranges[a]}).reshape({', '.join(str(self.ranges[b]) if b == a else '1' for b in axes)}{',' if len(axes) == 1 else ''})"
+                along = ", ".join(str(self.ranges[b]) if b == a else "1" for b in axes)
+                place = f"xp.arange({self.ranges[a]}).reshape({along}{',' if len(axes) == 1 else ''})"
             flat.append(place if stride == "1" else f"{stride} * {_atom(place)}")
             stride = str(self.ranges[a]) if stride == "1" else f"{stride} * {self.ranges[a]}"
         index = self.temporary(f"xp.broadcast_to({' + '.join(flat)}, {full}).ravel()", ())

@@ -181,7 +181,9 @@ class where(sp.Function):
         if b == 0:  # an Iverson bracket: a [c]
             bracket = rf"\left[{printer._print(c)}\right]"
             value = printer._print(a)
-            return bracket if a == 1 else rf"\left({value}\right) {bracket}" if isinstance(a, sp.Add) else f"{value} {bracket}"
+            if a == 1:
+                return bracket
+            return rf"\left({value}\right) {bracket}" if isinstance(a, sp.Add) else f"{value} {bracket}"
         return (rf"\begin{{cases}} {printer._print(a)} & \text{{if }} {printer._print(c)} \\ "
                 rf"{printer._print(b)} & \text{{otherwise}} \end{{cases}}")
 
@@ -212,7 +214,8 @@ class Extremum(ExprWithLimits):
 
     def _latex(self, printer):
         below = ", ".join(printer._print(v) for v, _, _ in self.limits)
-        return rf"\{self.kind}_{{{below}}} {printer._print_factor(self.function) if hasattr(printer, '_print_factor') else printer._print(self.function)}"
+        factor = getattr(printer, "_print_factor", printer._print)  # derive's printer brackets sums
+        return rf"\{self.kind}_{{{below}}} {factor(self.function)}"
 
 
 class Maximum(Extremum):
