@@ -140,6 +140,8 @@ class Lowering:
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
             text = parts[0].code if not negative[0] else _negative(parts[0].code, -terms[0])
+            if not negative[0] and isinstance(terms[0], _MASKS):  # mask + mask would be a logical or
+                text = f"1.0 * {_atom(text)}"
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
             return Tensor(text, axes)
@@ -525,9 +527,13 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
     return None
 
 
+#: What lowers to a boolean mask.
+_MASKS = (sp.KroneckerDelta, sp.core.relational.Relational, sp.And, sp.Or, sp.Not)
+
+
 def _negative(code: str, expr) -> str:
     """-code; a mask (a delta, a comparison) is boolean, which numpy does not negate: -1.0 * it."""
-    if isinstance(expr, (sp.KroneckerDelta, sp.core.relational.Relational, sp.And, sp.Or, sp.Not)):
+    if isinstance(expr, _MASKS):
         return f"-1.0 * {_atom(code)}"
     return f"-{_atom(code)}"
 

@@ -27,6 +27,11 @@ def _pool1d(x):  # TemporalMaxPooling's (time, frame) layout is PyTorch's (frame
     return F.max_pool1d(x.transpose(-1, -2), 2).transpose(-1, -2)
 
 
+def _unbatched(function, x, *args, **kwargs):
+    """PyTorch's convolutions on one sample (no batch axis) or a batch."""
+    return function(x, *args, **kwargs) if x.dim() == 4 else function(x[None], *args, **kwargs)[0]
+
+
 #: (Torch7 name, expression, shapes, keyword arguments, PyTorch, inputs' range, kinks)
 MODULES = [
     ("HardTanh", "y = where(x > 1, 1, where(x < -1, -1, x))", {"x": (7,)}, {}, F.hardtanh, (-3, 3), (-1, 1)),
@@ -64,6 +69,18 @@ MODULES = [
      {"ranges": {"p": 2, "q": 2}}, lambda x: F.max_pool2d(x, 2, stride=1, dilation=2), (-3, 3), ()),
     ("VolumetricMaxPooling", "y[c,t,i,j] = max(x[c, 2*t+r-2, 2*i+p-2, 2*j+q-2], r, p, q)", {"x": (2, 4, 4, 6)},
      {"ranges": {"r": 2, "p": 2, "q": 2}}, lambda x: F.max_pool3d(x, 2), (-3, 3), ()),
+    # zero padding: a read outside the input is 0
+    ("SpatialConvolution (padding 1)", "y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]",
+     {"x": (2, 5, 6), "W": (3, 2, 3, 3), "y": (3, 5, 6)}, {},
+     lambda x, W, b: _unbatched(F.conv2d, x, W, b, padding=1), (-3, 3), ()),
+    ("SpatialConvolution (stride 2, padding 1)", "y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]",
+     {"x": (2, 6, 6), "W": (3, 2, 3, 3), "y": (3, 3, 3)}, {},
+     lambda x, W, b: _unbatched(F.conv2d, x, W, b, stride=2, padding=1), (-3, 3), ()),
+    ("SpatialFullConvolution", "y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]",
+     {"x": (2, 4, 5), "W": (2, 3, 3, 3), "y": (3, 6, 7)}, {},
+     lambda x, W, b: _unbatched(F.conv_transpose2d, x, W, b), (-3, 3), ()),
+    ("SpatialZeroPadding", "y[c,i,j] = x[c,i-1,j-2]", {"x": (2, 3, 4), "y": (2, 5, 7)}, {},
+     lambda x: F.pad(x, (2, 1, 1, 1)), (-3, 3), ()),
     ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
      lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
 ]

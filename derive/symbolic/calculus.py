@@ -106,6 +106,10 @@ def discharge(expr: sp.Expr, ranges: Ranges) -> sp.Expr:
         if len(pieces) == 1 and pieces[0][1] is True:
             return pieces[0][0]
         return sp.Piecewise(*pieces)
+    if isinstance(expr, where):  # a condition the ranges decide (a padding guard) is settled too
+        verdict = _decide_all(expr.args[0], ranges)
+        if verdict is not None:
+            return discharge(expr.args[1] if verdict else expr.args[2], ranges)
     if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol)):
         return expr
     return expr.func(*(discharge(a, ranges) for a in expr.args))

@@ -824,14 +824,29 @@ class _IndexBuilder(_Builder):
             if len(subs) != len(self.shapes[name]):
                 raise _fail(node, f"{name} has {len(self.shapes[name])} dimensions, indexed with {len(subs)}")
 
+    def _padded(self, name: str, subs: tuple) -> sp.Expr:
+        """The element name[subs], 0 where an affine subscript runs outside its axis (zero padding,
+        as a convolution's padding reads): the guard [1 <= sub <= size] stands in the element (a
+        where, not sympy's Piecewise, which sums fold into the terms beside it)."""
+        element = sp.IndexedBase(name, real=True)[subs]
+        guards = []
+        for axis, sub in enumerate(subs):
+            if isinstance(sub, sp.Symbol) or self._gathered(sub):
+                continue
+            size = self.sizes.resolve(self.shapes[name][axis])
+            if _min(sub, self.range, self.sizes.value) < 1:
+                guards.append(sp.GreaterThan(sub, 1))
+            if _max(sub, self.range, self.sizes.value) > int(size.xreplace(self.sizes.value)):
+                guards.append(sp.LessThan(sub, size))
+        return where(sp.And(*guards), element, 0) if guards else element
+
     def _extent(self, sub: sp.Expr, value: int, node, name, axis) -> sp.Expr:
         """The size of an axis read at an affine index: written with the indices' sizes when
         its accesses fill it exactly (T + Q - 1 for t + q - 1), else a size of its own."""
         high = _max_symbolic(sub, self.range)
         if int(high.xreplace(self.sizes.value)) == value and _min(sub, self.range, self.sizes.value) == 1:
             return high
-        if int(high.xreplace(self.sizes.value)) > value or _min(sub, self.range, self.sizes.value) < 1:
-            raise _fail(node, f"{name}[...] at {sub} runs outside its axis {axis + 1} of size {value}")
+        # a read outside the axis is 0 (zero padding): guarded where it is read, see _padded
         return self.sizes.new(value)
 
     def visit(self, node: ast.AST) -> sp.Expr:
@@ -839,7 +854,7 @@ class _IndexBuilder(_Builder):
             return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value, 15)
         if isinstance(node, ast.Subscript):
             subs = self._subscripts(node)
-            return sp.IndexedBase(node.value.id, real=True)[subs]
+            return self._padded(node.value.id, subs)
         if isinstance(node, ast.UnaryOp):
             value = self.visit(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
