@@ -8,7 +8,10 @@ process (the order rotates every repeat), medians over repeats, each forward the
   derive     the module derive generates from the formula (argmax, a bincount scatter-add)
   torch      PyTorch CPU F.max_pool2d and its autograd backward
   numpy      hand-written numpy: a reshape's max, the argmax's one-hot mask
-The padded SpatialConvolution of issue 20 is not benchmarked: zero padding is not in the language yet.
+Then the padded SpatialConvolution written as its formula,
+  y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]  (3x3, padding 1, 16 -> 16 planes, 32x32,
+  batch 32), forward + backward (gradInput and the parameters' gradients), against the built-in
+  derive.nn.SpatialConvolution(16, 16, 3, 3, 1, 1, 1) with the same weights. The target: at most 1.5x.
 """
 
 from __future__ import annotations
@@ -53,6 +56,53 @@ def numpy_pooling(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     return y, grad
 
 
+CONVOLUTION = "y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]"
+
+
+def _medians(sides: dict) -> dict:
+    """Each side's median seconds, the sides interleaved, their order rotating every repeat."""
+    times = {name: [] for name in sides}
+    names = list(sides)
+    for repeat in range(REPEATS):
+        for name in names[repeat % len(names):] + names[:repeat % len(names)]:
+            start = time.perf_counter()
+            sides[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def convolution() -> None:
+    from derive.nn import SpatialConvolution
+
+    source = derive.module_source(CONVOLUTION, {"x": (PLANES, SIZE, SIZE), "W": (PLANES, PLANES, 3, 3),
+                                                "y": (PLANES, SIZE, SIZE)}, name="Padded")
+    path = Path(tempfile.mkdtemp()) / "padded.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("padded", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    mine = module.Padded(rng=0)
+    builtin = SpatialConvolution(PLANES, PLANES, 3, 3, 1, 1, 1, rng=0)
+    builtin.weight[...] = mine.W
+    builtin.bias[...] = mine.b
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((BATCH, PLANES, SIZE, SIZE))
+    g = rng.standard_normal((BATCH, PLANES, SIZE, SIZE))
+
+    def step(layer):
+        layer.forward(x)
+        layer.zeroGradParameters()
+        return layer.backward(x, g)
+    np.testing.assert_allclose(step(mine), step(builtin), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(mine.gradW, builtin.gradWeight, rtol=1e-9, atol=1e-9)
+    median = _medians({"derive": lambda: step(mine), "built-in": lambda: step(builtin)})
+    print(f"\nSpatialConvolution 3x3, padding 1, {PLANES} -> {PLANES} planes, {SIZE}x{SIZE}, batch {BATCH}, "
+          "float64, forward + backward (target: derive / built-in at most 1.5)")
+    print(f"{'':10}{'median ms':>12}{'derive / side':>16}")
+    for name in median:
+        print(f"{name:10}{median[name] * 1e3:12.2f}{median['derive'] / median[name]:16.2f}")
+
+
 def main() -> None:
     import torch
 
@@ -77,20 +127,13 @@ def main() -> None:
     reference = run_torch().numpy()
     np.testing.assert_allclose(run_derive(), reference, rtol=0, atol=0)
     np.testing.assert_allclose(run_numpy(), reference, rtol=0, atol=0)
-    sides = {"derive": run_derive, "torch": run_torch, "numpy": run_numpy}
-    times = {name: [] for name in sides}
-    names = list(sides)
-    for repeat in range(REPEATS):
-        for name in names[repeat % 3:] + names[:repeat % 3]:
-            start = time.perf_counter()
-            sides[name]()
-            times[name].append(time.perf_counter() - start)
-    median = {name: statistics.median(t) for name, t in times.items()}
+    median = _medians({"derive": run_derive, "torch": run_torch, "numpy": run_numpy})
     print(f"SpatialMaxPooling 2x2 stride 2, batch {BATCH}, {PLANES} planes, {SIZE}x{SIZE}, float64, "
           f"forward + backward (torch threads: {torch.get_num_threads()})")
     print(f"{'':8}{'median ms':>12}{'derive / side':>16}")
-    for name in sides:
+    for name in median:
         print(f"{name:8}{median[name] * 1e3:12.2f}{median['derive'] / median[name]:16.2f}")
+    convolution()
 
 
 if __name__ == "__main__":

@@ -236,6 +236,9 @@ class Lowering:
         scattered = self._scatter(expr, variables)
         if scattered is not None:
             return scattered
+        turned = self._turned(expr, variables)
+        if turned is not None:
+            return self.lower(turned)
         terms = sp.Add.make_args(expr.function)
         if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
@@ -393,6 +396,65 @@ class Lowering:
             return self.temporary(code, others)
         return None
 
+    def _turned(self, expr: sp.Sum, variables: list) -> sp.Sum | None:
+        """sum_h f(h) W[a - h + c] [1 <= a - h + c <= P] as sum_p f(a + c - p) W[p] [1 <= a + c - p <= N_h]
+        where P < N_h: a transposed (padded) convolution's gradient then gathers windows of f of P
+        offsets (im2col), not windows of W over every pair (a, h). The same sum, its indices renamed;
+        the guard stays on the factors it needs, where a contraction (BLAS) can still follow."""
+        function, guard = expr.function, sp.true
+        if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
+            (function, guard), _ = function.args
+        relations = list(guard.args if isinstance(guard, sp.And) else (guard,))
+        limits = list(expr.limits)
+        turned = False
+        while True:
+            change = self._turn(function, relations, limits)
+            if change is None:
+                break
+            function, relations, limits = change
+            turned = True
+        if not turned:
+            return None
+        condition = sp.And(*relations)
+        if condition is sp.true:
+            return sp.Sum(function, *limits)
+        factors = sp.Mul.make_args(function)
+        needs = condition.free_symbols
+        guarded = [f for f in factors if needs <= f.free_symbols]
+        if not guarded:
+            return sp.Sum(sp.Piecewise((function, condition), (0, True)), *limits)
+        rest = sp.Mul(*(f for f in factors if f is not guarded[0]))
+        return sp.Sum(rest * where(condition, guarded[0], 0), *limits)
+
+    def _turn(self, function: sp.Expr, relations: list, limits: list):
+        """One summation index h turned into the offset p = a - h + c of an access bounded by
+        the guard, where p runs over fewer values than h; None where there is none."""
+        variables = [v for v, _, _ in limits]
+        for access in sorted(function.atoms(sp.Indexed), key=sp.default_sort_key):
+            for e in access.indices:
+                e = sp.expand(e)
+                summed = [v for v in variables if e.coeff(v) != 0]
+                free = [x for x in e.free_symbols if x not in variables]
+                if len(summed) != 1 or e.coeff(summed[0]) != -1 or len(free) != 1 or e.coeff(free[0]) != 1:
+                    continue
+                h = summed[0]
+                bounds, kept = {}, []
+                for r in relations:
+                    side = _bound(r, e)
+                    if side is None:
+                        kept.append(r)
+                    else:
+                        bounds[side[0]] = side[1]
+                n_h = dict((v, high) for v, _, high in limits)[h]
+                if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) < n_h:
+                    continue
+                p = sp.Symbol(f"_o{h}", integer=True, positive=True)
+                back = sp.expand(h + e - p)  # h = a + c - p
+                kept = [r.xreplace({h: back}) for r in kept] + [sp.GreaterThan(back, 1), sp.LessThan(back, n_h)]
+                limits = [(p, 1, bounds["high"]) if v == h else (v, low, high) for v, low, high in limits]
+                return function.xreplace({h: back}), kept, limits
+        return None
+
     def _scatter(self, expr: sp.Sum, variables: list) -> Tensor | None:
         """sum_S v(S) [a = h(S)] ...: each term added at the position it names (a max pooling's
         gradient), by one bincount over the terms, instead of a mask over (a, S); else None."""
@@ -524,6 +586,21 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
     if match and match.group(1) in _UFUNCS and free(match.group(2)):
         name = match.group(2)
         return name, f"{match.group(1)}({name}, out={name})"
+    return None
+
+
+def _bound(relation, e: sp.Expr):
+    """("low", v) for a relation that says e >= v, ("high", v) for e <= v (integers), else None."""
+    if not isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan)):
+        return None
+    difference = sp.expand(relation.gts - relation.lts)  # >= 0 (> 0 when strict)
+    strict = isinstance(relation, (sp.StrictGreaterThan, sp.StrictLessThan))
+    rest = sp.expand(difference - e)
+    if rest.is_Integer:  # e + rest >= 0
+        return "low", -rest + (1 if strict else 0)
+    rest = sp.expand(difference + e)
+    if rest.is_Integer:  # rest - e >= 0
+        return "high", rest - (1 if strict else 0)
     return None
 
 

@@ -9,6 +9,7 @@ import sympy as sp
 
 import derive
 from derive.cli import main
+from derive.latex import markdown
 from derive.symbolic.functions import Maximum, clamp, kinks, maximum, minimum, step, where
 from derive.symbolic.language import LayerSyntaxError, parse
 
@@ -111,6 +112,27 @@ def test_pooling_backward_is_a_scatter_not_a_dense_mask():
     backward = source[source.index("def update_grad_input_batch"):source.index("class Layer")]
     assert "xp.bincount(" in backward and ".argmax(axis=-1)" in backward
     assert "for " not in backward.replace('"""', "").split("xp = ")[1]  # no Python loop over elements
+
+
+def test_padded_convolution_gradient_gathers_windows_of_g_not_of_w():
+    source = derive.module_source("y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]",
+                                  {"x": (4, 16, 16), "W": (4, 4, 3, 3), "y": (4, 16, 16)})
+    grad_input = source[source.index("def update_grad_input_batch"):source.index("def acc_grad_parameters_batch")]
+    assert "window(G," in grad_input and "window(W," not in grad_input
+    assert "xp.tensordot(" in grad_input  # the contraction over (o, p, q) is one BLAS call
+
+
+def test_a_read_outside_an_array_is_zero_and_shown_as_a_guard():
+    spec = parse("y[i] = x[i] + x[i+1]", {"x": (4,)})
+    assert spec.expr == where(sp.LessThan(spec.indices[0] + 1, list(spec.sizes)[0]),
+                              sp.IndexedBase("x", real=True)[spec.indices[0] + 1], 0) + \
+        sp.IndexedBase("x", real=True)[spec.indices[0]]
+    y, grad, _ = _grad("y[i] = x[i] + x[i+1]", {"x": (4,)}, np.arange(4.0))
+    np.testing.assert_array_equal(y, [1, 3, 5, 3])
+    np.testing.assert_array_equal(grad, [1, 2, 2, 2])
+    page = markdown(derive.layer("y[i] = x[i+1]", {"x": (4,), "y": (4,)}))
+    assert r"y_{i}" + "\n" + r"&= x_{1 + i} \left[1 + i \leq 4\right]" in page  # the guard, an Iverson bracket
+    assert "x_{4} \\\\\n0 \\\\" in page  # y_4 reads past the end: 0
 
 
 def test_ranges_and_strides_of_window_indices():

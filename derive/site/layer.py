@@ -123,6 +123,11 @@ Two notations share one grammar; the text is parsed against a whitelist and neve
   a dimension, max pooling); `max(a, b)` gives half to each where `a = b` (torch.maximum);
   `clamp` passes it strictly inside its bounds; `relu'(0) = 0`; `where` takes the gradient of
   the branch its condition selects.
+- A read outside an array is 0 (zero padding), shown as the guard $[1 \\le i + 1 \\le n]$ in the
+  element; with the output's shape given (`--shape y=...`) it may be larger than the in-range
+  reads: SpatialConvolution with padding 1 is
+  `y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]` with y of x's height and width;
+  a transposed (full) convolution reads `x[c, h-p+1, w-q+1]`.
 - `--range q=3` (`ranges={"q": 3}`) gives the range of an index that only appears inside
   subscripts; without it an index whose range nothing fixes is an error naming the option.
   A stride is inferred (`x[2*i+p-2]` of an axis of 32 with p of 2: i runs to 16).
