@@ -123,7 +123,7 @@ Two notations share one grammar; the text is parsed against a whitelist and neve
   a dimension, max pooling); `max(a, b)` gives half to each where `a = b` (torch.maximum);
   `clamp` passes it strictly inside its bounds; `relu'(0) = 0`; `where` takes the gradient of
   the branch its condition selects.
-- A read outside an array is 0 (zero padding), shown as the guard $[1 \\le i + 1 \\le n]$ in the
+- A read outside an array is 0 (zero padding), shown as the guard $[1 \le i + 1 \le n]$ in the
   element; with the output's shape given (`--shape y=...`) it may be larger than the in-range
   reads: SpatialConvolution with padding 1 is
   `y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]` with y of x's height and width;
