@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import derive
-from test_layer_engine import load  # the generated file, imported
+from test_layer_engine import agrees_with_autograd, load
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -94,17 +94,7 @@ def test_module_agrees_with_pytorch(case, batch, tmp_path):
     layer = Layer(rng=1)
     rng = np.random.default_rng(2)
     x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + Layer.inputShape), kinks)
-    xt = torch.tensor(x, requires_grad=True)
-    params = layer.parameters()[0] if layer.parameters() else []
-    pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    yt = reference(xt, *pt)
-    g = rng.standard_normal(tuple(yt.shape))
-    yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(layer.forward(x), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    layer.zeroGradParameters()
-    np.testing.assert_allclose(layer.backward(x, g), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    agrees_with_autograd(layer, x, reference, rng)
 
 
 def _sign(rng, x):
