@@ -115,6 +115,10 @@ class _Writer:
                 lines.append(f"_shifted = {x} - {x}.max(axis={axes}, keepdims=True)")
                 arrays[x] = "_shifted"
         lowering = Lowering(arrays, self._ranges(spec))
+        # each array's sizes (None for the batch's): a read the window pads needs no guard
+        lowering.shapes = {a.name: tuple(None if sp.sympify(d).has(BATCH) else spec.concrete((d,))[0]
+                                         for d in a.shape) for a in spec.arrays.values()}
+        lowering.shapes[grad_output_name(spec)] = lowering.shapes[spec.output.name]
         for number, (target, op, expr, axes) in enumerate(body):
             # Each result's free indices get names of their own: j of gradInput and j of
             # gradW may run over different ranges within one kernel.

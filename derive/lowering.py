@@ -50,6 +50,7 @@ class Lowering:
         self.counter = itertools.count(1)
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
         self.temporaries: dict[str, tuple] = {}  # each temporary's axes
+        self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -358,6 +359,8 @@ class Lowering:
         if isinstance(expr, clamp):
             z = self.lower(expr.args[0])
             return Tensor(f"xp.clip({z.code}, {_number(expr.args[1])}, {_number(expr.args[2])})", z.axes)
+        if isinstance(expr, where) and self._padding(expr):
+            return self.lower(expr.args[1])  # window() reads 0 outside the array: the guard is its own
         if isinstance(expr, where):
             (c, a, b), axes = self.broadcast([self.lower(x) for x in expr.args])
             return Tensor(f"xp.where({c.code}, {a.code}, {b.code})", axes)
@@ -395,6 +398,21 @@ class Lowering:
             code = f"{code} % {size} + 1" if over.index(var) > 0 else f"{code} + 1"
             return self.temporary(code, others)
         return None
+
+    def _padding(self, expr: where) -> bool:
+        """Whether where(c, A[subs], 0) guards only that A's affine subscripts lie in its axes,
+        as zero padding does: window() then gives the same 0 outside."""
+        c, a, b = expr.args
+        shape = self.shapes.get(a.base.name) if isinstance(a, sp.Indexed) else None
+        if b != 0 or shape is None or all(isinstance(i, sp.Symbol) for i in a.indices):
+            return False
+        for relation in c.args if isinstance(c, sp.And) else (c,):
+            sides = [(_bound(relation, sp.expand(i)), size) for i, size in zip(a.indices, shape)
+                     if not isinstance(i, sp.Symbol)]
+            if not any(side is not None and side[1] is not None and side[0] in (("low", 1), ("high", side[1]))
+                       for side in sides):
+                return False
+        return True
 
     def _turned(self, expr: sp.Sum, variables: list) -> sp.Sum | None:
         """sum_h f(h) W[a - h + c] [1 <= a - h + c <= P] as sum_p f(a + c - p) W[p] [1 <= a + c - p <= N_h]
