@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 
 
 def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
-          batch: int | None = None, outputs=None, intermediates: bool | None = None):
+          batch: int | None = None, outputs=None, intermediates: bool | None = None,
+          ranges=None, constants=()):
     """The proved derivation of the layer written as ``expr`` (a Derivation).
 
     ``expr`` is one expression or a program (statements one a line or separated by ``;``).
@@ -13,6 +14,8 @@ def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
     (``("x", "h")``), ``outputs`` a program's outputs (default: its last statement);
     ``intermediates`` names the intermediates of a one-expression layer (z = W x + b,
     y = tanh(z)); by default, those whose functions are nested (tanh(W2 tanh(W1 x))).
+    ``ranges`` gives indices no shape fixes (``{"p": 2}``); ``constants`` names given
+    arrays that are not learned (``("wt",)``); both for one-expression layers.
     Bad input raises ValueError/TypeError.
     """
     from .symbolic.program import is_program, nested, program, program_derivation
@@ -22,22 +25,27 @@ def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
     if intermediates or is_program(expr, input, outputs):
         if batch is not None:
             raise ValueError("a program is derived for one sample (its module takes batches); leave out batch")
+        if ranges or constants:
+            raise ValueError("ranges and constants are for layers written as one expression, not programs")
         return program_derivation(program(expr, shapes, input=input, target=target, outputs=outputs,
                                           intermediates=intermediates))
     from .symbolic.language import parse
     from .symbolic.layer import derivation
 
-    return derivation(parse(expr, shapes, input=input, target=target), batch=batch)
+    return derivation(parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants),
+                      batch=batch)
 
 
 def module_source(expr: str, shapes=None, *, input="x", target: str | None = None,
-                  name: str = "Layer", outputs=None, intermediates: bool | None = None) -> str:
+                  name: str = "Layer", outputs=None, intermediates: bool | None = None,
+                  ranges=None, constants=()) -> str:
     """A Python file (numpy and derive.nn only) defining a Module for the layer ``expr``
-    (one expression or a program; several inputs or outputs make a table module)."""
+    (one expression or a program; several inputs or outputs make a table module); each of
+    ``constants`` is a required keyword argument of its constructor."""
     from .generate import module_source as source
 
     return source(expr, shapes, input=input, target=target, name=name, outputs=outputs,
-                  intermediates=intermediates)
+                  intermediates=intermediates, ranges=ranges, constants=constants)
 
 
 def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",

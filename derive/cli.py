@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     layer.add_argument("--shape", action="append", default=[], metavar="NAME=D1[,D2,...]",
                        type=_shape, help="the shape of an array (repeat for each; shapes that "
                        "follow from the others may be left out)")
+    layer.add_argument("--range", action="append", default=[], metavar="INDEX=N", type=_range, dest="ranges",
+                       help="the range of an index no array's shape fixes, as a pooling window's "
+                            "(repeat for each: --range p=2 --range q=2)")
+    layer.add_argument("--constant", action="append", default=[], metavar="NAME", dest="constants",
+                       help="an array that is given, neither learned nor differentiated (a criterion's "
+                            "weights); the module takes it as a keyword argument of its constructor")
     layer.add_argument("--input", default="x", metavar="NAME[,NAME...]",
                        help="the input array (default x), or several: x,h,c (a table module)")
     layer.add_argument("--target", metavar="NAME", help="a criterion's target (not differentiated)")
@@ -210,6 +216,21 @@ def _shape(text: str) -> tuple[str, tuple[int, ...]]:
     return name, values
 
 
+def _range(text: str) -> tuple[str, int]:
+    """``q=3`` as ('q', 3); parsed by hand, never evaluated."""
+    name, sep, size = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected INDEX=N, got {text!r}")
+    try:
+        value = int(size, 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer range in {text!r}")
+    return name, value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``derive`` console script; returns the exit status."""
     parser = build_parser()
@@ -243,9 +264,15 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         shapes[name] = dims
     expr = _layer_text(args, parser)
     extra = {} if args.outputs is None else {"outputs": args.outputs}
+    ranges = {}
+    for name, size in args.ranges:
+        if name in ranges:
+            parser.exit(2, f"{parser.prog} layer: error: --range {name} given twice\n")
+        ranges[name] = size
+    extra.update({"ranges": ranges, "constants": tuple(args.constants)} if ranges or args.constants else {})
     try:
         if args.export:
-            text = derive.export_source(args.EXPR, shapes, framework=args.export, input=args.input,
+            text = derive.export_source(expr, shapes, framework=args.export, input=args.input,
                                         target=args.target, name=args.name)
             return _emit(text, args.output, f"{parser.prog} layer", parser)
         if args.module:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .symbolic.functions import relu, sigmoid, softplus, step
+from .symbolic.functions import (ArgExtremum, Extremum, clamp, maximum, minimum, relu, sigmoid, softplus, step,
+                                where)
 
 _FUNCTIONS = {sp.exp: "xp.exp", sp.log: "xp.log", sp.tanh: "xp.tanh", sp.sin: "xp.sin",
               sp.cos: "xp.cos", sp.Abs: "xp.abs", sp.sign: "xp.sign", sigmoid: "sigmoid",
@@ -49,6 +50,7 @@ class Lowering:
         self.counter = itertools.count(1)
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
         self.temporaries: dict[str, tuple] = {}  # each temporary's axes
+        self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -137,7 +139,9 @@ class Lowering:
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
-            text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
+            text = parts[0].code if not negative[0] else _negative(parts[0].code, -terms[0])
+            if not negative[0] and isinstance(terms[0], _MASKS):  # mask + mask would be a logical or
+                text = f"1.0 * {_atom(text)}"
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
             return Tensor(text, axes)
@@ -163,15 +167,25 @@ class Lowering:
             a, b = (self.lower(x) for x in expr.args)
             (a, b), axes = self.broadcast([a, b])
             return Tensor(f"({a.code} == {b.code})", axes)
+        extreme = self._extreme(expr)
+        if extreme is not None:
+            return extreme
         if isinstance(expr, sp.Function) and expr.func in _FUNCTIONS:
             inner = self.lower(expr.args[0])
             return Tensor(f"{_FUNCTIONS[expr.func]}({inner.code})", inner.axes)
-        if isinstance(expr, (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan)):
+        if isinstance(expr, (sp.StrictGreaterThan, sp.GreaterThan, sp.StrictLessThan, sp.LessThan,
+                             sp.Equality, sp.Unequality)):
             (a, b), axes = self.broadcast([self.lower(expr.lhs), self.lower(expr.rhs)])
             return Tensor(f"({a.code} {expr.rel_op} {b.code})", axes)
         if isinstance(expr, sp.And):
             parts, axes = self.broadcast([self.lower(a) for a in expr.args])
             return Tensor(" & ".join(p.code for p in parts), axes)
+        if isinstance(expr, sp.Or):
+            parts, axes = self.broadcast([self.lower(a) for a in expr.args])
+            return Tensor(f"({' | '.join(p.code for p in parts)})", axes)
+        if isinstance(expr, sp.Not):
+            inner = self.lower(expr.args[0])
+            return Tensor(f"~{_atom(inner.code)}", inner.axes)
         raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
 
     def _indexed(self, expr: sp.Indexed) -> Tensor:
@@ -179,6 +193,8 @@ class Lowering:
         indices = expr.indices
         if all(isinstance(i, sp.Symbol) and i in self.ranges for i in indices) and len(set(indices)) == len(indices):
             return Tensor(name, tuple(indices))
+        if any(not (s in self.ranges) for i in indices for s in i.free_symbols if isinstance(s, sp.Symbol)):
+            return self._gather(name, indices)
         # An affine index: gather the elements (patches, im2col), zero outside the array.
         axes: list[sp.Symbol] = []
         for i in indices:
@@ -205,7 +221,8 @@ class Lowering:
         if code and coefficient.is_Rational and not coefficient.is_Integer and coefficient.p == 1:
             code = f"{code} / {coefficient.q}"  # x / n, not 0.333... * x
         elif coefficient == -1:
-            code = f"-{_atom(code)}" if code else "-1"
+            alone = [f for f in factors if not f.is_number][0] if len(arrays) == 1 else None
+            code = _negative(code, alone) if code else "-1"
         elif coefficient != 1:
             code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
         return Tensor(code or "1", axes)
@@ -216,6 +233,12 @@ class Lowering:
             if low != 1:
                 raise ValueError(f"cannot lower a sum over {v} from {low} to {high}")
             self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+        scattered = self._scatter(expr, variables)
+        if scattered is not None:
+            return scattered
+        turned = self._turned(expr, variables)
+        if turned is not None:
+            return self.lower(turned)
         terms = sp.Add.make_args(expr.function)
         if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
@@ -225,7 +248,8 @@ class Lowering:
         inside = [f for f in factors if f.free_symbols & set(variables)]
         outside = [f for f in factors if f not in inside]
         tensors = [self.lower(f) for f in inside]
-        result = self._contract(tensors, set(variables))
+        # a summand that does not vary with the sum's indices (a constant): 1 times its range
+        result = self._contract(tensors, set(variables)) if tensors else Tensor("1", ())
         # An index the summand does not use multiplies it by its range.
         scale = [str(self.ranges[v]) for v in variables if all(v not in t.axes for t in tensors)]
         if outside or scale:
@@ -327,10 +351,204 @@ class Lowering:
 
     def _piecewise(self, expr: sp.Piecewise) -> Tensor:
         (value, condition), *rest = expr.args
+        if len(rest) > 1:  # where(c1, v1, where(c2, v2, ...))
+            rest = [(sp.Piecewise(*rest), True)]
         if len(rest) != 1 or rest[0][1] not in (True, sp.true):
             raise ValueError(f"cannot lower {expr}")
         parts, axes = self.broadcast([self.lower(condition), self.lower(value), self.lower(rest[0][0])])
         return Tensor(f"xp.where({parts[0].code}, {parts[1].code}, {parts[2].code})", axes)
+
+    # -- extrema and their subgradients ---------------------------------------------------
+    def _extreme(self, expr: sp.Expr) -> Tensor | None:
+        """max(a, b), min(a, b), clamp, H(z), a max/min over indices and its argmax; else None."""
+        if isinstance(expr, (maximum, minimum)):
+            (a, b), axes = self.broadcast([self.lower(x) for x in expr.args])
+            return Tensor(f"xp.{type(expr).__name__}({a.code}, {b.code})", axes)
+        if isinstance(expr, clamp):
+            z = self.lower(expr.args[0])
+            return Tensor(f"xp.clip({z.code}, {_number(expr.args[1])}, {_number(expr.args[2])})", z.axes)
+        if isinstance(expr, where) and self._padding(expr):
+            return self.lower(expr.args[1])  # window() reads 0 outside the array: the guard is its own
+        if isinstance(expr, where):
+            (c, a, b), axes = self.broadcast([self.lower(x) for x in expr.args])
+            return Tensor(f"xp.where({c.code}, {a.code}, {b.code})", axes)
+        if isinstance(expr, sp.Heaviside):
+            z = self.lower(expr.args[0])
+            half = expr.args[1] if len(expr.args) > 1 else sp.Rational(1, 2)
+            return Tensor(f"xp.heaviside({z.code}, {_number(half)})", z.axes)
+        if isinstance(expr, Extremum):
+            body, over = self._extremum_body(expr)
+            if not over:
+                return body
+            positions = [body.axes.index(v) for v in over]
+            axis = str(positions[0]) if len(positions) == 1 else f"({', '.join(map(str, positions))})"
+            return self.temporary(f"{_atom(body.code)}.{expr.kind}(axis={axis})",
+                                  [a for a in body.axes if a not in over])
+        if isinstance(expr, ArgExtremum):
+            extremum, k = expr.args
+            body, over = self._extremum_body(extremum)
+            var = extremum.limits[int(k)][0]
+            others = tuple(a for a in body.axes if a not in over)
+            if var not in over:  # the body does not vary with it: its first value
+                return Tensor("1", ())
+            # The extreme entry's flat position over the limits, row-major: numpy's argmax and
+            # argmin return the first on ties, the first in index order.
+            moved = self.align(body, others + tuple(over))
+            if not _plain(moved.code):
+                moved = self.temporary(moved.code, moved.axes)
+            flat = self.temporary(f"{moved.code}.reshape(*{moved.code}.shape[:{len(others)}], -1)"
+                                  f".arg{extremum.kind}(axis=-1)", others)
+            stride = 1
+            for v in over[over.index(var) + 1:]:
+                stride *= int(self.ranges[v])
+            size = int(self.ranges[var])
+            code = _atom(flat.code) if stride == 1 else f"{_atom(flat.code)} // {stride}"
+            code = f"{code} % {size} + 1" if over.index(var) > 0 else f"{code} + 1"
+            return self.temporary(code, others)
+        return None
+
+    def _padding(self, expr: where) -> bool:
+        """Whether where(c, A[subs], 0) guards only that A's affine subscripts lie in its axes,
+        as zero padding does: window() then gives the same 0 outside."""
+        c, a, b = expr.args
+        shape = self.shapes.get(a.base.name) if isinstance(a, sp.Indexed) else None
+        if b != 0 or shape is None or all(isinstance(i, sp.Symbol) for i in a.indices):
+            return False
+        for relation in c.args if isinstance(c, sp.And) else (c,):
+            sides = [(_bound(relation, sp.expand(i)), size) for i, size in zip(a.indices, shape)
+                     if not isinstance(i, sp.Symbol)]
+            if not any(side is not None and side[1] is not None and side[0] in (("low", 1), ("high", side[1]))
+                       for side in sides):
+                return False
+        return True
+
+    def _turned(self, expr: sp.Sum, variables: list) -> sp.Sum | None:
+        """sum_h f(h) W[a - h + c] [1 <= a - h + c <= P] as sum_p f(a + c - p) W[p] [1 <= a + c - p <= N_h]
+        where P < N_h: a transposed (padded) convolution's gradient then gathers windows of f of P
+        offsets (im2col), not windows of W over every pair (a, h). The same sum, its indices renamed;
+        the guard stays on the factors it needs, where a contraction (BLAS) can still follow."""
+        function, guard = expr.function, sp.true
+        if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
+            (function, guard), _ = function.args
+        relations = list(guard.args if isinstance(guard, sp.And) else (guard,))
+        limits = list(expr.limits)
+        turned = False
+        while True:
+            change = self._turn(function, relations, limits)
+            if change is None:
+                break
+            function, relations, limits = change
+            turned = True
+        if not turned:
+            return None
+        condition = sp.And(*relations)
+        if condition is sp.true:
+            return sp.Sum(function, *limits)
+        factors = sp.Mul.make_args(function)
+        needs = condition.free_symbols
+        guarded = [f for f in factors if needs <= f.free_symbols]
+        if not guarded:
+            return sp.Sum(sp.Piecewise((function, condition), (0, True)), *limits)
+        rest = sp.Mul(*(f for f in factors if f is not guarded[0]))
+        return sp.Sum(rest * where(condition, guarded[0], 0), *limits)
+
+    def _turn(self, function: sp.Expr, relations: list, limits: list):
+        """One summation index h turned into the offset p = a - h + c of an access bounded by
+        the guard, where p runs over fewer values than h; None where there is none."""
+        variables = [v for v, _, _ in limits]
+        for access in sorted(function.atoms(sp.Indexed), key=sp.default_sort_key):
+            for e in access.indices:
+                e = sp.expand(e)
+                summed = [v for v in variables if e.coeff(v) != 0]
+                free = [x for x in e.free_symbols if x not in variables]
+                if len(summed) != 1 or e.coeff(summed[0]) != -1 or len(free) != 1 or e.coeff(free[0]) != 1:
+                    continue
+                h = summed[0]
+                bounds, kept = {}, []
+                for r in relations:
+                    side = _bound(r, e)
+                    if side is None:
+                        kept.append(r)
+                    else:
+                        bounds[side[0]] = side[1]
+                n_h = dict((v, high) for v, _, high in limits)[h]
+                if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) < n_h:
+                    continue
+                p = sp.Symbol(f"_o{h}", integer=True, positive=True)
+                back = sp.expand(h + e - p)  # h = a + c - p
+                kept = [r.xreplace({h: back}) for r in kept] + [sp.GreaterThan(back, 1), sp.LessThan(back, n_h)]
+                limits = [(p, 1, bounds["high"]) if v == h else (v, low, high) for v, low, high in limits]
+                return function.xreplace({h: back}), kept, limits
+        return None
+
+    def _scatter(self, expr: sp.Sum, variables: list) -> Tensor | None:
+        """sum_S v(S) [a = h(S)] ...: each term added at the position it names (a max pooling's
+        gradient), by one bincount over the terms, instead of a mask over (a, S); else None."""
+        function, guard = expr.function, sp.true
+        if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
+            (function, guard), _ = function.args
+        targets: dict[sp.Symbol, sp.Expr] = {}
+        rest = []
+        for factor in sp.Mul.make_args(function):
+            if isinstance(factor, sp.KroneckerDelta):
+                difference = sp.expand(factor.args[0] - factor.args[1])
+                free = [a for a in difference.free_symbols if a in self.ranges and a not in variables
+                        and a not in targets and difference.coeff(a) in (1, -1)
+                        and isinstance(self.ranges[a], int)]
+                if len(free) == 1 and set(variables) & difference.free_symbols:
+                    a = free[0]
+                    c = difference.coeff(a)
+                    targets[a] = sp.expand(-(difference - c * a) / c)
+                    continue
+            rest.append(factor)
+        if not targets or any(set(targets) & h.free_symbols for h in targets.values()):
+            return None
+        value = sp.Mul(*rest).xreplace(targets)
+        inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
+        if set(targets) & (value.free_symbols | inside.free_symbols):
+            return None
+        terms = self.lower(sp.Piecewise((value, inside), (0, True)) if inside is not sp.true else value)
+        positions = [self.lower(h) for h in targets.values()]
+        parts, axes = self.broadcast([terms] + positions)
+        # The result's axes: the sum's free ones among the terms', then the targets, in the result's order.
+        rank = {x: k for k, x in enumerate(self.order)}
+        out = sorted([a for a in axes if a not in variables] + list(targets), key=lambda a: rank.get(a, len(rank)))
+        shape = ", ".join(str(self.ranges[a]) for a in axes)
+        full = f"({shape}{',' if len(axes) == 1 else ''})"
+        flat, stride = [], "1"
+        for a in reversed(out):
+            if a in targets:  # out of range: the guard made its term 0; the position is clipped
+                k = list(targets).index(a) + 1
+                place = f"xp.clip({_atom(parts[k].code)} - 1, 0, {self.ranges[a] - 1})"
+            else:
+                along = ", ".join(str(self.ranges[b]) if b == a else "1" for b in axes)
+                place = f"xp.arange({self.ranges[a]}).reshape({along}{',' if len(axes) == 1 else ''})"
+            flat.append(place if stride == "1" else f"{stride} * {_atom(place)}")
+            stride = str(self.ranges[a]) if stride == "1" else f"{stride} * {self.ranges[a]}"
+        index = self.temporary(f"xp.broadcast_to({' + '.join(flat)}, {full}).ravel()", ())
+        weights = self.temporary(f"xp.broadcast_to({parts[0].code}, {full}).ravel()", ())
+        size = " * ".join(str(self.ranges[a]) for a in out)
+        shape_out = ", ".join(str(self.ranges[a]) for a in out)
+        return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
+                              f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
+
+    def _gather(self, name: str, indices) -> Tensor:
+        """An array read where integer arrays say (W[x[n] + 1, d]): numpy's integer indexing, each
+        subscript an integer array over the indices it runs with (0-based: the subscript - 1)."""
+        parts = [self.lower(i - 1) for i in indices]
+        parts, axes = self.broadcast(parts)
+        if not axes:
+            return Tensor(f"{name}[{', '.join(p.code for p in parts)}]", ())
+        return self.temporary(f"{name}[{', '.join(p.code for p in parts)}]", axes)
+
+    def _extremum_body(self, extremum: Extremum) -> tuple[Tensor, list]:
+        """The lowered body and the limits' indices among its axes, in the limits' order."""
+        for v, low, high in extremum.limits:
+            if low != 1 or not high.is_Integer:
+                raise ValueError(f"cannot lower a {extremum.kind} over {v} from {low} to {high}")
+            self.ranges[v] = int(high)
+        body = self.lower(extremum.function)
+        return body, [v for v, _, _ in extremum.limits if v in body.axes]
 
 
 # Element-wise float functions that take ``out=`` on numpy and CuPy alike.
@@ -395,6 +613,32 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         name = match.group(2)
         return name, f"{match.group(1)}({name}, out={name})"
     return None
+
+
+def _bound(relation, e: sp.Expr):
+    """("low", v) for a relation that says e >= v, ("high", v) for e <= v (integers), else None."""
+    if not isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan)):
+        return None
+    difference = sp.expand(relation.gts - relation.lts)  # >= 0 (> 0 when strict)
+    strict = isinstance(relation, (sp.StrictGreaterThan, sp.StrictLessThan))
+    rest = sp.expand(difference - e)
+    if rest.is_Integer:  # e + rest >= 0
+        return "low", -rest + (1 if strict else 0)
+    rest = sp.expand(difference + e)
+    if rest.is_Integer:  # rest - e >= 0
+        return "high", rest - (1 if strict else 0)
+    return None
+
+
+#: What lowers to a boolean mask.
+_MASKS = (sp.KroneckerDelta, sp.core.relational.Relational, sp.And, sp.Or, sp.Not)
+
+
+def _negative(code: str, expr) -> str:
+    """-code; a mask (a delta, a comparison) is boolean, which numpy does not negate: -1.0 * it."""
+    if isinstance(expr, _MASKS):
+        return f"-1.0 * {_atom(code)}"
+    return f"-{_atom(code)}"
 
 
 def _plus(size, k: int) -> str:

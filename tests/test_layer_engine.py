@@ -85,6 +85,12 @@ def test_generated_module_agrees_with_autograd(case, batch, tmp_path):
     layer = Layer(rng=1)
     rng = np.random.default_rng(2)
     x = rng.uniform(-2, 2, ((batch,) if batch else ()) + Layer.inputShape)
+    agrees_with_autograd(layer, x, reference, rng)
+
+
+def agrees_with_autograd(layer, x, reference, rng) -> None:
+    """forward, gradInput and every parameter's gradient of ``layer`` at x equal PyTorch's
+    autograd of ``reference(x, *parameters)`` for a random gradOutput."""
     params = layer.parameters()[0] if layer.parameters() else []
     xt = torch.tensor(x, requires_grad=True)
     pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]

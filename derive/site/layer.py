@@ -107,6 +107,38 @@ Two notations share one grammar; the text is parsed against a whitelist and neve
   others; the output's shape is inferred. The input is `x` (or `--input NAME`); every other
   name is a learned parameter, listed by `parameters()` in the order it first appears.
 
+### Extrema, conditions, ranges and constants
+
+- `max(e, k, ...)` and `min(e, k, ...)` run over indices as `sum` does (index notation);
+  `max(e)`, `min(e)` take all the entries of `e` (array notation). nn.Max:
+  `y[i] = max(x[i,j], j)`; SpatialMaxPooling, 2x2 windows of stride 2:
+  `y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)` with `--range p=2 --range q=2`.
+- `max(a, b)`, `min(a, b)` element-wise; `clamp(x, lo, hi)` with numbers for bounds
+  (HardTanh: `clamp(x, -1, 1)`); `where(condition, a, b)` with one comparison
+  `< <= > >= == !=` as the condition (SoftShrink:
+  `where(x > 0.5, x - 0.5, where(x < -0.5, x + 0.5, 0))`). A comparison is a condition
+  only: anywhere else it is an error.
+- Subgradients at the kinks are Torch's, and each page says which it uses: a maximum over
+  indices passes the gradient to one largest entry, the first in index order (torch.max over
+  a dimension, max pooling); `max(a, b)` gives half to each where `a = b` (torch.maximum);
+  `clamp` passes it strictly inside its bounds; `relu'(0) = 0`; `where` takes the gradient of
+  the branch its condition selects.
+- A read outside an array is 0 (zero padding), shown as the guard $[1 \le i + 1 \le n]$ in the
+  element; with the output's shape given (`--shape y=...`) it may be larger than the in-range
+  reads: SpatialConvolution with padding 1 is
+  `y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]` with y of x's height and width;
+  a transposed (full) convolution reads `x[c, h-p+1, w-q+1]`.
+- `--range q=3` (`ranges={"q": 3}`) gives the range of an index that only appears inside
+  subscripts; without it an index whose range nothing fixes is an error naming the option.
+  A stride is inferred (`x[2*i+p-2]` of an axis of 32 with p of 2: i runs to 16).
+- `--constant w` (`constants=("w",)`) names a given array: not learned, not differentiated,
+  not in `parameters()`; the generated module takes it as a required keyword argument
+  (BCECriterion with weights: `BCE(w=weights)`).
+- An array read inside a subscript holds integers, counted from 0 as numpy and PyTorch count:
+  LookupTable `y[n,d] = W[x[n], d]`, a class target `J = log(sum(exp(x[k]), k)) - x[t]`.
+  It must be the input, the target or a constant, is used only inside subscripts and has no
+  gradient; the module checks its values against the axis they index.
+
 The generated module has Torch7's protocol (`updateOutput`, `updateGradInput`,
 `accGradParameters(input, gradOutput, scale)` that adds, `zeroGradParameters`,
 `updateParameters`, `parameters()`), takes one sample or a batch (one more leading axis),

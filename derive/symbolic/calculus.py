@@ -12,6 +12,8 @@ from typing import Mapping
 
 import sympy as sp
 
+from .functions import where
+
 Ranges = Mapping[sp.Symbol, sp.Expr]
 
 
@@ -104,6 +106,10 @@ def discharge(expr: sp.Expr, ranges: Ranges) -> sp.Expr:
         if len(pieces) == 1 and pieces[0][1] is True:
             return pieces[0][0]
         return sp.Piecewise(*pieces)
+    if isinstance(expr, where):  # a condition the ranges decide (a padding guard) is settled too
+        verdict = _decide_all(expr.args[0], ranges)
+        if verdict is not None:
+            return discharge(expr.args[1] if verdict else expr.args[2], ranges)
     if not expr.args or isinstance(expr, (sp.Indexed, sp.Symbol)):
         return expr
     return expr.func(*(discharge(a, ranges) for a in expr.args))
@@ -140,6 +146,24 @@ def collapse(expr: sp.Expr, ranges: Ranges) -> sp.Expr:
             break
         expr = new
     return expr
+
+
+def _delta_out_of_condition(term: sp.Expr, v) -> sp.Expr:
+    """where(c, a delta, b delta) = delta where(c, a, b) (0 holds any factor), for a Kronecker
+    delta on v in both branches of a condition's derivative: outside, a sum can pick it."""
+    conditions = [f for f in sp.Mul.make_args(term) if isinstance(f, where)]
+    if len(conditions) != 1:
+        return term
+    condition = conditions[0]
+    c, a, b = condition.args
+    branches = [set() if x == 0 else {f for f in sp.Mul.make_args(x) if isinstance(f, sp.KroneckerDelta)
+                                      and v in f.free_symbols} for x in (a, b)]
+    common = branches[0] & branches[1] if a != 0 and b != 0 else branches[0] | branches[1]
+    if not common:
+        return term
+    delta = sorted(common, key=sp.default_sort_key)[0]
+    rest = term / condition
+    return sp.Mul(rest, delta, where(c, a / delta, b / delta), evaluate=False)
 
 
 def _sum_deltas(s: sp.Sum) -> sp.Expr:
@@ -179,6 +203,7 @@ def _sum_deltas_one(function: sp.Expr, v, low, high) -> sp.Expr:
 def _pick(term: sp.Expr, v, low, high) -> sp.Expr | None:
     """The term summed over v when a factor delta(v, a) picks v = a, else None."""
     guard = sp.true
+    term = _delta_out_of_condition(term, v)
     if isinstance(term, sp.Piecewise) and len(term.args) == 2 and term.args[1][0] == 0:
         (term, guard), _ = term.args
     for factor in sp.Mul.make_args(term):

@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, Maximum, Minimum, clamp, maximum, minimum, where
 
 #: Longer texts are refused before they are parsed.
 MAX_LENGTH = 4000
@@ -32,6 +32,12 @@ _SIZE_NAMES = ("n", "m", "p", "r", "u", "v", "w", "h")
 _INDEX_NAMES = ("i", "j", "k", "l", "a", "c", "d", "e", "f", "o", "q", "s", "t")
 #: Names the derivation itself uses.
 RESERVED = {"J", "sum", "mean", "g", "G", "np", "scale", "self"} | set(FUNCTIONS)  # J may name a criterion's output
+#: Calls beyond the one-argument functions: extrema (over indices, or of two operands), clamp, where.
+CALLS = ("max", "min", "clamp", "where")
+RESERVED |= set(CALLS)
+#: Comparisons, for where's condition only.
+_COMPARISONS = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
+                ast.GtE: sp.GreaterThan, ast.Eq: sp.Eq, ast.NotEq: sp.Ne}
 
 
 class LayerSyntaxError(ValueError):
@@ -44,7 +50,8 @@ class ArrayInfo:
 
     name: str
     shape: tuple[sp.Expr, ...]
-    role: str  # "input", "parameter", "target" or "output"
+    role: str  # "input", "parameter", "target", "constant" or "output"
+    integer: bool = False  # used inside subscripts: 0-based integers, never differentiated
 
     @property
     def base(self) -> sp.IndexedBase:
@@ -168,11 +175,76 @@ def _parse_shapes(shapes: Mapping[str, Sequence[int]] | None) -> dict[str, tuple
     return out
 
 
+def _parse_ranges(ranges: Mapping[str, int] | None) -> dict[str, int]:
+    out = {}
+    if ranges is not None and not isinstance(ranges, Mapping):
+        raise TypeError(f"ranges must map index names to positive ints, got {type(ranges).__name__}")
+    for name, size in (ranges or {}).items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"range names must be index names, got {name!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"the range of {name} must be a positive int, got {size!r}")
+        out[name] = size
+    return out
+
+
+def _parse_constants(constants: Sequence[str], input: str, target: str | None) -> tuple[str, ...]:
+    if isinstance(constants, str):
+        constants = (constants,)
+    out = []
+    for name in constants:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"constants must name arrays, got {name!r}")
+        if name in (input, target):
+            raise ValueError(f"{name} is the {'input' if name == input else 'target'}, not a constant")
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _number(node: ast.AST, what: str) -> sp.Expr:
+    """A number written in the text (3, -1.5): clamp's bounds."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign, node = (-1 if isinstance(node.op, ast.USub) else 1), node.operand
+    if not isinstance(node, ast.Constant):
+        raise _fail(node, f"{what} must be a number")
+    value = sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value, 15)
+    return sign * value
+
+
+def _extremum_over(name: str, body: sp.Expr, limits) -> sp.Expr:
+    return (Maximum if name == "max" else Minimum)(body, *limits)
+
+
+def _elementwise_call(name: str, node: ast.Call):
+    """(operand nodes, how to build the element from them) of max(a, b), min(a, b), clamp, where."""
+    args = node.args
+    if name in ("max", "min"):
+        if len(args) != 2:
+            raise _fail(node, f"{name}(a, b) takes two operands element-wise; {name}(e) is the {name} "
+                        f"of all entries (array notation), {name}(e, k, ...) over indices (index notation)")
+        return list(args), (maximum if name == "max" else minimum)
+    if name == "clamp":
+        if len(args) != 3:
+            raise _fail(node, "clamp(x, lo, hi) takes three arguments")
+        lo, hi = _number(args[1], "clamp's lower bound"), _number(args[2], "clamp's upper bound")
+        if not lo < hi:
+            raise _fail(node, f"clamp's bounds must have lo < hi, got {lo} and {hi}")
+        return [args[0]], lambda z: clamp(z, lo, hi)
+    if len(args) != 3 or not isinstance(args[0], ast.Compare):
+        raise _fail(node, "where(condition, a, b) takes a comparison (x > 0) and two values")
+    relation = _COMPARISONS[type(args[0].ops[0])]
+    operands = [args[0].left, args[0].comparators[0], args[1], args[2]]
+    return operands, lambda left, right, a, b: where(relation(left, right), a, b)
+
+
 # --- the whitelist ---------------------------------------------------------------------
 
 _ALLOWED = (ast.Module, ast.Assign, ast.Expr, ast.Name, ast.Subscript, ast.Tuple, ast.Constant,
             ast.BinOp, ast.UnaryOp, ast.Call, ast.Attribute, ast.Load, ast.Store,
-            ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.USub, ast.UAdd)
+            ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.USub, ast.UAdd,
+            ast.Compare, *_COMPARISONS)
 
 
 # What a construct outside the language is called in an error: the language's words, not the AST's.
@@ -193,7 +265,15 @@ _CONSTRUCTS = {
 }
 
 def _check_whitelist(tree: ast.AST) -> None:
+    conditions = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call)
+                  and isinstance(n.func, ast.Name) and n.func.id == "where" and n.args}
     for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            if id(node) not in conditions:
+                raise _fail(node, "a comparison is a condition, not a number: use it as the first "
+                            "argument of where(condition, a, b)")
+            if len(node.ops) != 1:
+                raise _fail(node, "compare two values at a time (a < b), not a chain")
         if not isinstance(node, _ALLOWED):
             what = _CONSTRUCTS.get(type(node).__name__, type(node).__name__.lower())
             raise _fail(node, f"{what} is not part of the layer language")
@@ -214,12 +294,15 @@ def _check_whitelist(tree: ast.AST) -> None:
 
 
 def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input: str = "x",
-          target: str | None = None) -> LayerSpec:
+          target: str | None = None, ranges: Mapping[str, int] | None = None,
+          constants: Sequence[str] = ()) -> LayerSpec:
     """Parse ``text`` (``y = ...`` or ``y[i,...] = ...``) into a :class:`LayerSpec`.
 
     ``shapes`` gives the arrays' shapes (``{"x": (3,), "W": (2, 3)}``); those that
-    follow from the others may be left out.  Raises :class:`LayerSyntaxError`
-    (a ValueError) with the column of what is wrong.
+    follow from the others may be left out.  ``ranges`` gives the range of an index
+    that no array's shape fixes (a pooling window's ``{"p": 2}``); ``constants`` names
+    arrays that are given, neither learned nor differentiated (a criterion's weights).
+    Raises :class:`LayerSyntaxError` (a ValueError) with the column of what is wrong.
     """
     if not isinstance(text, str):
         raise TypeError(f"the layer must be a string, got {type(text).__name__}")
@@ -229,6 +312,8 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
         if value is not None and (not isinstance(value, str) or not value.isidentifier()):
             raise ValueError(f"{name} must name an array, got {value!r}")
     given = _parse_shapes(shapes)
+    given_ranges = _parse_ranges(ranges)
+    constants = _parse_constants(constants, input, target)
     try:
         tree = ast.parse(text.strip(), mode="exec")
     except SyntaxError as error:
@@ -253,7 +338,11 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
         raise LayerSyntaxError(f"the input {input!r} does not appear in the layer (name it with --input)")
     if out_name in names:
         raise _fail(assign.value, f"the output {out_name!r} cannot appear on the right side")
+    if given_ranges and not index_notation:
+        raise LayerSyntaxError(f"--range {next(iter(given_ranges))} is for an index of index notation; "
+                               "array notation names no indices")
     builder = (_IndexBuilder if index_notation else _ArrayBuilder)(given, input, target)
+    builder.given_ranges, builder.constants = given_ranges, constants
     spec = builder.build(text.strip(), out_name, out_index_nodes, assign.value)
     unknown = set(given) - set(spec.arrays)
     if unknown:
@@ -270,17 +359,22 @@ class _Builder:
         self.shapes: dict[str, tuple[sp.Expr, ...]] = {}
         self.order: list[str] = []
 
+    given_ranges: dict[str, int] = {}
+    constants: tuple[str, ...] = ()
+
     def role(self, name: str) -> str:
         if name == self.input_name:
             return "input"
         if name == self.target_name:
             return "target"
+        if name in self.constants:
+            return "constant"
         return "parameter"
 
     def see(self, node: ast.Name) -> None:
         name = node.id
         if name in RESERVED:
-            if name in FUNCTIONS or name in ("sum", "mean"):
+            if name in FUNCTIONS or name in ("sum", "mean") + CALLS:
                 raise _fail(node, f"{name} is a function: call it, {name}(...)")
             raise _fail(node, f"{name!r} is reserved (the derivation uses it), name the array otherwise")
         if name not in self.order:
@@ -296,8 +390,13 @@ class _Builder:
             raise LayerSyntaxError("a target is for a criterion, whose output is one number (J = ...)")
         if self.target_name == self.input_name:
             raise LayerSyntaxError("the input and the target must be different arrays")
+        for name in self.constants:
+            if name not in self.order:
+                raise LayerSyntaxError(f"--constant {name} names an array the layer does not use")
         resolve = self.sizes.resolve
-        arrays = {name: ArrayInfo(name, tuple(resolve(d) for d in self.shapes[name]), self.role(name))
+        integers = getattr(self, "integers", set())
+        arrays = {name: ArrayInfo(name, tuple(resolve(d) for d in self.shapes[name]), self.role(name),
+                                  name in integers)
                   for name in self.order}
         output = ArrayInfo(out_name, tuple(resolve(d) for d in out_shape), "output")
         expr = resolve(expr)
@@ -439,21 +538,25 @@ class _ArrayBuilder(_Builder):
 
     def visit_Call(self, node, hint):
         name = node.func.id
-        if name in ("sum", "mean"):
+        if name in ("sum", "mean") or (name in ("max", "min") and len(node.args) == 1):
             if len(node.args) != 1:
                 raise _fail(node, f"{name}(e) takes one argument in array notation (the sum of all entries)")
             inner = self.visit(node.args[0])
             if inner.shape is None:
                 raise _fail(node.args[0], f"the shape of {_what(node.args[0])} is neither given nor inferable")
+            # over all the entries: a sum (mean), or a max (min) of all of them
+            over = sp.Sum if name in ("sum", "mean") else lambda body, *limits: _extremum_over(name, body, limits)
 
             def total(idx):
                 ks = tuple(self.index() for _ in inner.shape)
                 body = inner.element(ks)
-                return sp.Sum(body, *((k, 1, d) for k, d in zip(ks, inner.shape))) if ks else body
-            if name == "sum":
+                return over(body, *((k, 1, d) for k, d in zip(ks, inner.shape))) if ks else body
+            if name != "mean":
                 return _Node((), total)
             count = sp.Mul(*inner.shape)
             return _Node((), lambda idx: total(idx) / count)
+        if name in CALLS:
+            return self._elementwise(node, *_elementwise_call(name, node))
         if name not in FUNCTIONS:
             raise _fail(node.func, f"unknown function {name!r}, expected one of "
                         f"{', '.join(sorted(FUNCTIONS))}, sum, mean")
@@ -467,6 +570,23 @@ class _ArrayBuilder(_Builder):
 
     def visit_Subscript(self, node, hint):
         raise _fail(node, "indexing belongs to index notation")
+
+    def _elementwise(self, node, operands: list, make) -> _Node:
+        """An element-wise call of several operands, broadcast as numpy does."""
+        parts = [self.visit(a) for a in operands]
+        known = max((p for p in parts if p.shape is not None), key=lambda p: len(p.shape), default=None)
+        if known is not None:
+            parts = [self._resolve(a, p, known, node) for a, p in zip(operands, parts)]
+        shape: tuple = ()
+        for a, p in zip(operands, parts):
+            if p.shape is None:
+                raise _fail(a, f"the shape of {_what(a)} is neither given nor inferable: "
+                            f"give it with --shape {_what(a)}=...")
+            shape = self._broadcast(node, shape, p.shape)
+
+        def element(idx, parts=parts, shape=shape):
+            return make(*(p.element(_aligned(idx, shape, p.shape)) for p in parts))
+        return _Node(shape, element)
 
 
 def _what(node: ast.AST) -> str:
@@ -506,7 +626,23 @@ class _IndexBuilder(_Builder):
                 self.range[symbol] = self.sizes.new(size, _size_name(symbol))
             self.given = {k: v for k, v in self.given.items() if k != out_name}
         # First pass: collect every access, to learn index ranges and shapes.
+        self.integers: set[str] = set()
+        self.numbers: set[str] = set()  # arrays read as numbers (not inside a subscript)
+        self._collecting = True
         self._collect(value)
+        self._collecting = False
+        both = sorted(self.integers & self.numbers)
+        if both:
+            raise LayerSyntaxError(f"{both[0]} is used inside a subscript, so it holds integers, and has "
+                                   "no gradient: it cannot also be used as a number")
+        for name, size in self.given_ranges.items():
+            if name not in self.indices:
+                raise LayerSyntaxError(f"--range names {name}, which is not an index of the layer")
+            symbol = self.indices[name]
+            if symbol in self.range:
+                raise LayerSyntaxError(f"--range {name}: the range of {name} is already fixed by "
+                                       "the output's shape")
+            self.range[symbol] = self.sizes.new(size, _size_name(symbol))
         self._infer_ranges()
         expr = self.visit(value)
         free = expr.free_symbols & set(self.indices.values())
@@ -526,8 +662,36 @@ class _IndexBuilder(_Builder):
             self.indices[node.id] = sp.Symbol(node.id, integer=True, positive=True)
         return self.indices[node.id]
 
+    def _gather(self, node: ast.AST) -> sp.Expr:
+        """An integer array read inside a subscript (W[x[n], d], x[t]): its value + 1, since the
+        arrays hold 0-based integers (numpy's, PyTorch's) and the elements here count from 1."""
+        name_node = node.value if isinstance(node, ast.Subscript) else node
+        name = name_node.id
+        self.see(name_node)
+        if self.role(name) == "parameter":
+            raise _fail(node, f"{name} is used inside a subscript, so it holds integers, which are given, "
+                        "never learned: make it the input, the target or a --constant")
+        self.integers.add(name)
+        if isinstance(node, ast.Name):
+            self.shapes.setdefault(name, ())
+            return sp.Symbol(name, real=True) + 1
+        subs = self._subscripts(node)
+        if any(self._gathered(sub) for sub in subs):
+            raise _fail(node, f"the subscripts of {name}, an integer array, must be affine")
+        if self._collecting:
+            self.first_node.setdefault(name, node)
+            self.accesses.append((name, subs, node))
+        return sp.IndexedBase(name, real=True)[subs] + 1
+
+    def _gathered(self, sub: sp.Expr) -> bool:
+        """Whether a subscript reads an integer array (a gather), rather than being affine."""
+        return any(isinstance(s, sp.Symbol) and s.name in self.integers for s in sub.free_symbols)
+
     def _affine(self, node: ast.AST) -> sp.Expr:
         """An index expression: names of indices, integers, + and -, integer multiples."""
+        if isinstance(node, ast.Subscript) or (isinstance(node, ast.Name) and node.id in (
+                (self.input_name, self.target_name) + tuple(self.constants))):
+            return self._gather(node)
         if isinstance(node, ast.Name):
             if node.id in self.given or node.id in self.order:
                 raise _fail(node, f"{node.id!r} names an array, not an index")
@@ -554,6 +718,7 @@ class _IndexBuilder(_Builder):
         if isinstance(node, ast.Subscript):
             self.see(node.value)
             name = node.value.id
+            self.numbers.add(name)
             self.first_node.setdefault(name, node)
             self.accesses.append((name, self._subscripts(node), node))
             return
@@ -569,6 +734,16 @@ class _IndexBuilder(_Builder):
                     raise _fail(arg, f"{node.func.id} runs over index names, got an expression")
                 self._index(arg)
             self._collect(node.args[0])
+            return
+        if isinstance(node, ast.Call) and node.func.id in ("max", "min") and _over_indices(node):
+            for arg in node.args[1:]:
+                self._index(arg)
+            self._collect(node.args[0])
+            return
+        if isinstance(node, ast.Call) and node.func.id in CALLS:
+            operands, _ = _elementwise_call(node.func.id, node)
+            for operand in operands:
+                self._collect(operand)
             return
         if isinstance(node, ast.Call):
             if node.func.id not in FUNCTIONS:
@@ -618,17 +793,18 @@ class _IndexBuilder(_Builder):
             if name not in self.given:
                 continue
             for axis, sub in enumerate(subs):
-                if isinstance(sub, sp.Symbol):
+                if isinstance(sub, sp.Symbol) or self._gathered(sub):
                     continue
                 unknown = [s for s in sub.free_symbols if s not in self.range]
                 if len(unknown) == 1:
                     u = unknown[0]
                     coefficient = sub.coeff(u)
-                    if coefficient != 1:
+                    if not (coefficient.is_Integer and coefficient >= 1):
                         raise _fail(node, f"cannot infer the range of {u} from {sub}: give the output's "
                                     "shape with --shape")
-                    rest = sub - u
-                    high = self.given[name][axis] - _max(rest, self.range, self.sizes.value)
+                    rest = sub - coefficient * u
+                    # a stride c: the largest u with c u + rest <= the axis' size
+                    high = (self.given[name][axis] - _max(rest, self.range, self.sizes.value)) // int(coefficient)
                     if high < 1:
                         raise _fail(node, f"{name}'s axis {axis + 1} of size {self.given[name][axis]} "
                                     f"is too small for {sub}")
@@ -638,7 +814,7 @@ class _IndexBuilder(_Builder):
         for symbol in self.indices.values():
             if symbol not in self.range:
                 raise LayerSyntaxError(f"index {symbol} has no range: use it as a plain index of an "
-                                       "array whose shape is given")
+                                       f"array whose shape is given, or give it with --range {symbol}=N")
         # Shapes of the arrays: given ones get symbolic sizes; the others follow their indices.
         for name, subs, node in self.accesses:
             if name in self.shapes:
@@ -650,6 +826,10 @@ class _IndexBuilder(_Builder):
                     symbolic = sub if not isinstance(sub, sp.Symbol) else None
                     if symbolic is None:
                         shape.append(self.range[sub])
+                    elif self._gathered(sub):  # any row may be read: the given size, named for its axis
+                        plain = [other[axis] for n, other, _ in self.accesses if n == name
+                                 and isinstance(other[axis], sp.Symbol) and other[axis] in self.range]
+                        shape.append(self.range[plain[0]] if plain else self.sizes.new(value, f"N_{name}{axis + 1}"))
                     else:
                         shape.append(self._extent(sub, value, node, name, axis))
                 self.shapes[name] = tuple(shape)
@@ -662,14 +842,29 @@ class _IndexBuilder(_Builder):
             if len(subs) != len(self.shapes[name]):
                 raise _fail(node, f"{name} has {len(self.shapes[name])} dimensions, indexed with {len(subs)}")
 
+    def _padded(self, name: str, subs: tuple) -> sp.Expr:
+        """The element name[subs], 0 where an affine subscript runs outside its axis (zero padding,
+        as a convolution's padding reads): the guard [1 <= sub <= size] stands in the element (a
+        where, not sympy's Piecewise, which sums fold into the terms beside it)."""
+        element = sp.IndexedBase(name, real=True)[subs]
+        guards = []
+        for axis, sub in enumerate(subs):
+            if isinstance(sub, sp.Symbol) or self._gathered(sub):
+                continue
+            size = self.sizes.resolve(self.shapes[name][axis])
+            if _min(sub, self.range, self.sizes.value) < 1:
+                guards.append(sp.GreaterThan(sub, 1))
+            if _max(sub, self.range, self.sizes.value) > int(size.xreplace(self.sizes.value)):
+                guards.append(sp.LessThan(sub, size))
+        return where(sp.And(*guards), element, 0) if guards else element
+
     def _extent(self, sub: sp.Expr, value: int, node, name, axis) -> sp.Expr:
         """The size of an axis read at an affine index: written with the indices' sizes when
         its accesses fill it exactly (T + Q - 1 for t + q - 1), else a size of its own."""
         high = _max_symbolic(sub, self.range)
         if int(high.xreplace(self.sizes.value)) == value and _min(sub, self.range, self.sizes.value) == 1:
             return high
-        if int(high.xreplace(self.sizes.value)) > value or _min(sub, self.range, self.sizes.value) < 1:
-            raise _fail(node, f"{name}[...] at {sub} runs outside its axis {axis + 1} of size {value}")
+        # a read outside the axis is 0 (zero padding): guarded where it is read, see _padded
         return self.sizes.new(value)
 
     def visit(self, node: ast.AST) -> sp.Expr:
@@ -677,7 +872,7 @@ class _IndexBuilder(_Builder):
             return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value, 15)
         if isinstance(node, ast.Subscript):
             subs = self._subscripts(node)
-            return sp.IndexedBase(node.value.id, real=True)[subs]
+            return self._padded(node.value.id, subs)
         if isinstance(node, ast.UnaryOp):
             value = self.visit(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
@@ -708,8 +903,26 @@ class _IndexBuilder(_Builder):
                         raise _fail(node, f"{k} is the output's index and cannot be summed over")
                 total = sp.Sum(body, *((k, 1, self.range[k]) for k in over))
                 return total if name == "sum" else total / sp.Mul(*(self.range[k] for k in over))
+            if name in ("max", "min") and _over_indices(node):
+                over = [self.indices[a.id] for a in node.args[1:]]
+                if len(set(over)) != len(over):
+                    raise _fail(node, f"{name} names an index twice")
+                for k in over:
+                    if k in self.out_indices:
+                        raise _fail(node, f"{k} is the output's index: {name} cannot run over it")
+                return _extremum_over(name, self.visit(node.args[0]), [(k, 1, self.range[k]) for k in over])
+            if name in CALLS:
+                operands, make = _elementwise_call(name, node)
+                return make(*(self.visit(a) for a in operands))
             return FUNCTIONS[name](self.visit(node.args[0]))
         raise _fail(node, f"{type(node).__name__.lower()} is not allowed in index notation")
+
+
+def _over_indices(node: ast.Call) -> bool:
+    """max(e, k, ...) in index notation runs over indices: bare names (arrays are subscripted)."""
+    if len(node.args) == 1:
+        raise _fail(node, f"{node.func.id}(e, k, ...) names the indices it runs over in index notation")
+    return all(isinstance(a, ast.Name) for a in node.args[1:])
 
 
 def _size_name(index: sp.Symbol) -> str:

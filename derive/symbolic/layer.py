@@ -27,6 +27,7 @@ import sympy as sp
 from .calculus import collapse, equal
 from .derivation import (Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed,
                          shape_of)
+from .functions import Extremum, kinks
 from .language import ArrayInfo, LayerSpec
 from .matrix_form import entry, matrix_form
 
@@ -78,7 +79,7 @@ def element(array: ArrayInfo, indices) -> sp.Expr:
 
 def _used_names(spec: LayerSpec) -> set[str]:
     names = set(spec.arrays) | {str(s) for s in spec.expr.free_symbols}
-    names |= {str(v) for s in spec.expr.atoms(sp.Sum) for v, _, _ in s.limits}
+    names |= {str(v) for s in spec.expr.atoms(sp.Sum, Extremum) for v, _, _ in s.limits}
     names |= {str(i) for i in spec.indices} | {str(s) for s in spec.sizes}
     return names
 
@@ -100,7 +101,8 @@ def gradients(spec: LayerSpec) -> dict[str, Gradient]:
     """The gradient of the loss with respect to the input and each parameter."""
     out = {}
     for array in [spec.input] + spec.parameters:
-        out[array.name] = _gradient(spec, array)
+        if not array.integer:  # integers (a LookupTable's input) have no gradient
+            out[array.name] = _gradient(spec, array)
     return out
 
 
@@ -188,7 +190,8 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
     if not isinstance(pattern, sp.Indexed):
         candidates.append((pattern, out_w))
     accesses = [a for a in E.atoms(sp.Indexed) if a.base.name == spec.input.name]
-    if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices):
+    # a condition's branches are not solved for the input (sympy's solve returns sets of cases)
+    if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices) and not E.has(sp.Piecewise):
         access = accesses[0]
         unknown, target = sp.Dummy("u", real=True), sp.Dummy("y", real=True)
         try:
@@ -233,7 +236,7 @@ def batch_spec(spec: LayerSpec) -> LayerSpec:
         if array.role in ("input", "target", "output"):
             new = _batch_name(name, spec)
             renames[name] = new
-            arrays[new] = ArrayInfo(new, (BATCH,) + array.shape, array.role)
+            arrays[new] = replace(array, name=new, shape=(BATCH,) + array.shape)
         else:
             arrays[name] = array
 
@@ -241,6 +244,9 @@ def batch_spec(spec: LayerSpec) -> LayerSpec:
         return sp.IndexedBase(renames[e.base.name], real=True)[(SAMPLE,) + tuple(e.indices)]
 
     expr = spec.expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name in renames, batched)
+    # a scalar per sample (a class target t) becomes the batch's vector T[s]
+    expr = expr.xreplace({sp.Symbol(name, real=True): sp.IndexedBase(renames[name], real=True)[SAMPLE]
+                          for name, array in spec.arrays.items() if name in renames and not array.shape})
     sizes = dict(spec.sizes)
     if spec.is_criterion:
         expr = sp.Sum(expr, (SAMPLE, 1, BATCH)) / BATCH
@@ -464,8 +470,13 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
             whole.append(operands)
         forward_steps.append(_grid_step(spec, _bold(spec.output.name), spec.output.shape,
                                         whole + [lambda idx: definition(spec, idx)], "The whole output:"))
+    integers = [a.name for a in spec.arrays.values() if a.integer]
+    convention = (f"{', '.join(integers)} {'holds' if len(integers) == 1 else 'hold'} integers counted from 0, "
+                  "as numpy and PyTorch count; the elements here count from 1, so a value v reads element "
+                  "v + 1. Integers have no gradient. " if integers else "")
     forward = Section(prefix + "Forward pass",
-                      "The output, element by element:" if spec.indices else "The loss:", forward_steps)
+                      convention + ("The output, element by element:" if spec.indices else "The loss:"),
+                      forward_steps)
     sections = [forward]
     jac_steps, chain_steps = [], []
     for name, gr in grads.items():
@@ -496,6 +507,9 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
             r"\partial y / \partial v$ over every output element, the deltas summed away"
             + ("; where the forward's function reappears, it is read from the output, as "
                "Torch's backward does." if any(g.output_form is not None for g in grads.values()) else "."))
+    notes = kinks(spec.expr)
+    if notes:  # the subgradient taken where the layer has a kink, said where it is used
+        text += " At a kink: " + "; ".join(notes) + "."
     sections.append(Section(prefix + ("Gradient" if spec.is_criterion else "Chain rule"), text, chain_steps))
     return sections
 
