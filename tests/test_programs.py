@@ -35,7 +35,7 @@ BAD = [
     ("z = x * 2\ny = z + 1", {"x": (3,)}, {"target": "t"}, "the target 't' does not appear"),
     ("z = x * 2\ny = __import__('os')", {"x": (3,)}, {}, "line 2: column 5: names may not start"),
     ("z = x * 2\ny z", {"x": (3,)}, {}, "line 2: syntax error"),
-    ("z = x * 2\ny += z", {"x": (3,)}, {}, "line 2: column 1: augassign is not part of the layer language"),
+    ("z = x * 2\ny += z", {"x": (3,)}, {}, "line 2: column 1: an augmented assignment (+=, ...) is not part of the layer language"),
 ]
 
 

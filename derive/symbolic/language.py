@@ -249,7 +249,7 @@ _ALLOWED = (ast.Module, ast.Assign, ast.Expr, ast.Name, ast.Subscript, ast.Tuple
 
 # What a construct outside the language is called in an error: the language's words, not the AST's.
 _CONSTRUCTS = {
-    "Compare": "a comparison (<, ==, ...)", "BoolOp": "and/or", "Not": "not",
+    "BoolOp": "and/or", "Not": "not",
     "NamedExpr": "an assignment expression (:=)", "AugAssign": "an augmented assignment (+=, ...)",
     "AnnAssign": "an annotated assignment", "ListComp": "a list comprehension",
     "SetComp": "a set comprehension", "DictComp": "a dict comprehension",
@@ -263,6 +263,7 @@ _CONSTRUCTS = {
     "ClassDef": "a class definition", "For": "a for loop", "While": "a while loop", "If": "an if statement",
     "With": "a with statement", "Return": "return", "Delete": "del", "Assert": "assert",
 }
+
 
 def _check_whitelist(tree: ast.AST) -> None:
     conditions = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call)
