@@ -12,6 +12,11 @@ from __future__ import annotations
 import sympy as sp
 
 
+def _power(text: str, exp: str | None) -> str:
+    """f(z), or f(z)^k where sympy's printer asks for the power (relu(x)**2)."""
+    return text if exp is None else rf"\left({text}\right)^{{{exp}}}"
+
+
 class sigmoid(sp.Function):
     """sigma(z) = 1 / (1 + exp(-z))."""
 
@@ -24,8 +29,8 @@ class sigmoid(sp.Function):
     def definition(z: sp.Expr) -> sp.Expr:
         return 1 / (1 + sp.exp(-z))
 
-    def _latex(self, printer):
-        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _power(rf"\sigma\left({printer._print(self.args[0])}\right)", exp)
 
 
 class step(sp.Function):
@@ -40,8 +45,8 @@ class step(sp.Function):
     def definition(z: sp.Expr) -> sp.Expr:
         return sp.Piecewise((1, z > 0), (0, True))
 
-    def _latex(self, printer):
-        return rf"\left[{printer._print(self.args[0])} > 0\right]"
+    def _latex(self, printer, exp=None):
+        return _power(rf"\left[{printer._print(self.args[0])} > 0\right]", exp)
 
 
 class relu(sp.Function):
@@ -56,8 +61,8 @@ class relu(sp.Function):
     def definition(z: sp.Expr) -> sp.Expr:
         return sp.Piecewise((z, z > 0), (0, True))
 
-    def _latex(self, printer):
-        return rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _power(rf"\operatorname{{ReLU}}\left({printer._print(self.args[0])}\right)", exp)
 
 
 class softplus(sp.Function):
@@ -72,8 +77,8 @@ class softplus(sp.Function):
     def definition(z: sp.Expr) -> sp.Expr:
         return sp.log(1 + sp.exp(z))
 
-    def _latex(self, printer):
-        return rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer, exp=None):
+        return _power(rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)", exp)
 
 
 #: The functions a layer may call, by the name it calls them.

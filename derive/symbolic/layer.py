@@ -149,7 +149,7 @@ def _atoms(spec: LayerSpec) -> list[tuple[sp.Expr, sp.Expr]]:
     """Sums in E that do not run with the output's own index (softmax's sum of
     exponentials), as (pattern, placeholder): they are held as opaque factors Z(s)
     while the gradient is rewritten, so that they can cancel."""
-    own = set(spec.indices) - {SAMPLE}
+    own = set(spec.indices) - {spec.sample}
     atoms = []
     for k, e in enumerate(sorted(spec.expr.atoms(sp.Sum), key=sp.default_sort_key)):
         if e.free_symbols & own or not e.atoms(sp.Indexed):
@@ -190,13 +190,10 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
     accesses = [a for a in E.atoms(sp.Indexed) if a.base.name == spec.input.name]
     if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices):
         access = accesses[0]
-        unknown, target = sp.Dummy("u", real=True), sp.Dummy("y", real=True)
-        try:
-            solutions = sp.solve(sp.Eq(target, E.xreplace({access: unknown})), unknown)
-        except (NotImplementedError, ValueError, TypeError):
-            solutions = []
-        if len(solutions) == 1:
-            candidates.append((access.xreplace(wilds), solutions[0].xreplace(wilds).xreplace({target: out_w})))
+        target = sp.Dummy("y", real=True)
+        solution = invert(E, access, target)
+        if solution is not None:
+            candidates.append((access.xreplace(wilds), solution.xreplace(wilds).xreplace({target: out_w})))
     for pattern, replacement in candidates:
         try:
             rewritten = G.replace(pattern, replacement)
@@ -212,6 +209,8 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
         elif rewritten.has(pattern):
             continue
         rewritten = _tidy(sp.factor_terms(rewritten))
+        if has_unsafe_division(rewritten, gradient) is not None:
+            continue  # y / w equals x only where w is not 0: not shown, not compiled
         back = rewritten.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name == spec.output.name,
                                  lambda e: definition(spec, e.indices))
         if equal(collapse(back, ranges), gradient):
@@ -219,48 +218,139 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
     return None
 
 
+def nonzero(expr: sp.Expr) -> bool:
+    """True when ``expr`` is not 0 for any value of its variables (exp, a sum of them, a size)."""
+    if expr.is_nonzero or expr.is_positive or expr.is_negative:
+        return True
+    if isinstance(expr, sp.Sum):
+        return bool(expr.function.is_positive) or _positive(expr.function)
+    if isinstance(expr, sp.Pow):
+        return nonzero(expr.base)
+    if isinstance(expr, sp.Mul):
+        return all(nonzero(f) for f in expr.args)
+    return _positive(expr)
+
+
+def _positive(expr: sp.Expr) -> bool:
+    if expr.is_positive:
+        return True
+    if isinstance(expr, sp.Sum):
+        return _positive(expr.function)
+    if isinstance(expr, (sp.Mul, sp.Add)):
+        return all(_positive(a) for a in expr.args)
+    if isinstance(expr, sp.Pow):
+        return _positive(expr.base) and bool(expr.exp.is_real)
+    return isinstance(expr, sp.exp) and bool(expr.args[0].is_real)
+
+
+def invert(E: sp.Expr, unknown: sp.Expr, y: sp.Expr) -> sp.Expr | None:
+    """``unknown`` written with ``y`` where ``y = E``, for every value: only steps that hold
+    everywhere are taken (adding a term, multiplying by a factor that is never 0, exp's
+    inverse log of a value exp makes positive), so no division by what can be 0; None
+    where there is no such inverse (``y = w x``: x = y / w fails at w = 0)."""
+    for _ in range(32):  # one step per node on the unknown's path: bounded
+        if E == unknown:
+            return y
+        if isinstance(E, sp.Add):
+            with_u = [a for a in E.args if a.has(unknown)]
+            if len(with_u) != 1:
+                return None
+            E, y = with_u[0], y - sp.Add(*(a for a in E.args if not a.has(unknown)))
+        elif isinstance(E, sp.Mul):
+            with_u = [a for a in E.args if a.has(unknown)]
+            rest = sp.Mul(*(a for a in E.args if not a.has(unknown)))
+            if len(with_u) != 1 or not nonzero(rest):
+                return None
+            E, y = with_u[0], y / rest
+        elif isinstance(E, sp.exp):
+            E, y = E.args[0], sp.log(y)
+        else:
+            return None
+    return None
+
+
+def has_unsafe_division(expr: sp.Expr, allowed: sp.Expr = sp.Integer(1)) -> sp.Expr | None:
+    """A divisor of ``expr`` that can be 0 (and that ``allowed`` does not divide by already:
+    a layer that divides by w has gradients that do too), or None."""
+    known = {_base(d) for d in _divisors(allowed)}
+    for d in _divisors(expr):
+        if _base(d) not in known and not nonzero(d):
+            return d
+    return None
+
+
+def _divisors(expr: sp.Expr) -> list:
+    return [p.base for p in sp.preorder_traversal(expr)
+            if isinstance(p, sp.Pow) and p.exp.is_number and p.exp.is_negative]
+
+
+def _base(d: sp.Expr) -> sp.Expr:
+    return d.base if isinstance(d, sp.Pow) else d
+
+
 # --- the batch ----------------------------------------------------------------------------
 
-def batch_spec(spec: LayerSpec) -> LayerSpec:
+REDUCTIONS = ("mean", "sum")
+
+
+def batch_spec(spec: LayerSpec, reduction: str = "mean") -> LayerSpec:
     """The same layer over a batch: samples ``s`` of ``B`` in a leading index.
 
     The input, target and output gain the index (``X``, ``Y``); parameters do not.
-    A criterion's loss is the mean of the samples' losses.
+    A criterion's loss is the mean of the samples' losses, or with ``reduction="sum"``
+    their sum (Torch7's sizeAverage=false). Where the layer itself uses ``s`` or ``B``
+    the batch's index and size take names of their own (``s1``, ``B1``).
     """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    used = _used_names(spec) | {str(s) for s in spec.expr.atoms(sp.Symbol)}
+    sample, size = (_fresh(SAMPLE, used), _fresh(BATCH, used))
     renames = {}
     arrays = {}
     for name, array in spec.arrays.items():
         if array.role in ("input", "target", "output"):
-            new = _batch_name(name, spec)
+            new = _batch_name(name, spec, used | {sample.name, size.name} | set(renames.values()))
             renames[name] = new
-            arrays[new] = ArrayInfo(new, (BATCH,) + array.shape, array.role)
+            arrays[new] = ArrayInfo(new, (size,) + array.shape, array.role)
         else:
             arrays[name] = array
 
     def batched(e: sp.Indexed):
-        return sp.IndexedBase(renames[e.base.name], real=True)[(SAMPLE,) + tuple(e.indices)]
+        return sp.IndexedBase(renames[e.base.name], real=True)[(sample,) + tuple(e.indices)]
 
     expr = spec.expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name in renames, batched)
     sizes = dict(spec.sizes)
     if spec.is_criterion:
-        expr = sp.Sum(expr, (SAMPLE, 1, BATCH)) / BATCH
+        expr = sp.Sum(expr, (sample, 1, size)) / (size if reduction == "mean" else 1)
         indices, ranges = (), {}
         output = ArrayInfo(spec.output.name, (), "output")
         arrays[spec.output.name] = output
         del arrays[renames[spec.output.name]]
     else:
-        indices = (SAMPLE,) + spec.indices
-        ranges = {SAMPLE: BATCH, **spec.ranges}
+        indices = (sample,) + spec.indices
+        ranges = {sample: size, **spec.ranges}
         output = arrays[renames[spec.output.name]]
     return replace(spec, output=output, indices=indices, expr=expr, arrays=arrays, sizes=sizes,
-                   ranges=ranges)
+                   ranges=ranges, sample=sample, batch_size=size)
 
 
-def _batch_name(name: str, spec: LayerSpec) -> str:
+def _fresh(symbol: sp.Symbol, used: set) -> sp.Symbol:
+    """``symbol``, or ``symbol`` numbered (B1, B2, ...) where the layer already uses its name."""
+    name, k = symbol.name, 0
+    while name in used:
+        k += 1
+        name = f"{symbol.name}{k}"
+    return sp.Symbol(name, **symbol.assumptions0)
+
+
+def _batch_name(name: str, spec: LayerSpec, taken: set) -> str:
     upper = name.upper()
-    if upper != name and upper not in spec.arrays:
+    if upper != name and upper not in spec.arrays and upper not in taken:
         return upper
-    return name + "_B"
+    new = name + "_B"
+    while new in taken or new in spec.arrays:
+        new += "_"
+    return new
 
 
 def prove(left: sp.Expr, right: sp.Expr, ranges, what: str) -> None:
@@ -303,7 +393,7 @@ def _proved_step(spec: LayerSpec, lhs, chain: tuple, text: str = "") -> Step:
     ranges = dict(spec.ranges)
     for form in chain:
         for s in form.free_symbols:
-            if s.is_integer and s not in ranges and s not in spec.sizes and s != BATCH:
+            if s.is_integer and s not in ranges and s not in spec.sizes and s != spec.batch_size:
                 ranges.setdefault(s, None)
     forms = [f for f in chain]
     for a, b in zip(forms, forms[1:]):
@@ -355,7 +445,7 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> Derivation:
         sections += _sections(b, "Batch: ")
         results.update({f"{k} (batch)": v for k, v in _results(b).items()})
         names.update(element_names(b))
-        sizes[BATCH] = batch
+        sizes[b.batch_size] = batch
         title += f", batch of {batch}"
     sections.append(_module_calls(spec))
     return Derivation(title, sections, sizes, results, names)
@@ -473,7 +563,7 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
         if spec.is_criterion:
             chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v),
                                             (sp.Derivative(spec.expr, v), gr.index_form)))
-            if len(gr.indices) <= 2:
+            if 1 <= len(gr.indices) <= 2:
                 chain_steps.append(_gradient_grid(spec, gr))
             continue
         jac_steps.append(_proved_step(spec, sp.Derivative(y, v),
@@ -484,7 +574,7 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
             jac_steps.extend(_jacobian_slice(spec, gr))
         chain = (gr.chain, gr.index_form) + ((gr.output_form,) if gr.output_form is not None else ())
         chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v), chain))
-        if len(gr.indices) <= 2:
+        if 1 <= len(gr.indices) <= 2:
             chain_steps.append(_gradient_grid(spec, gr))
     if jac_steps:
         sections.append(Section(prefix + "Jacobians",

@@ -254,7 +254,11 @@ def entry(form: sp.Expr, axes: tuple, real_bases: bool = True) -> sp.Expr:
     """The element of a matrix form at the 1-based indices ``axes``, as an index expression."""
     i = axes[0] if axes else sp.Integer(1)
     j = axes[1] if len(axes) > 1 else sp.Integer(1)
-    value = _element(form, i, j, real_bases) if getattr(form, "is_Matrix", False) else form
+    if getattr(form, "is_Matrix", False):
+        value = _element(form, i, j, real_bases)
+    else:  # a scalar made of 1 x 1 products (log(1^T exp(x)) - 1^T (t (.) x)): each its one entry
+        value = form.replace(lambda e: getattr(e, "is_Matrix", False) and e.shape == (1, 1),
+                             lambda e: _element(e, sp.Integer(1), sp.Integer(1), real_bases))
     return _to_indexed(sp.expand_func(value), real_bases)
 
 
