@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .symbolic.functions import relu, sigmoid, softplus, step
+from .symbolic.functions import largest, relu, sigmoid, softplus, step
 
 _FUNCTIONS = {sp.exp: "xp.exp", sp.log: "xp.log", sp.tanh: "xp.tanh", sp.sin: "xp.sin",
               sp.cos: "xp.cos", sp.Abs: "xp.abs", sp.sign: "xp.sign", sigmoid: "sigmoid",
@@ -164,6 +164,8 @@ class Lowering:
             a, b = (self.lower(x) for x in expr.args)
             (a, b), axes = self.broadcast([a, b])
             return Tensor(f"({a.code} == {b.code})", axes)
+        if isinstance(expr, largest):
+            return self._largest(*expr.args)
         if isinstance(expr, sp.Function) and expr.func in _FUNCTIONS:
             inner = self.lower(expr.args[0])
             return Tensor(f"{_FUNCTIONS[expr.func]}({inner.code})", inner.axes)
@@ -174,6 +176,20 @@ class Lowering:
             parts, axes = self.broadcast([self.lower(a) for a in expr.args])
             return Tensor(" & ".join(p.code for p in parts), axes)
         raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
+
+    def _largest(self, function: sp.Expr, limits) -> Tensor:
+        """The largest of ``function`` over the indices of ``limits`` (the others stay axes)."""
+        for v, low, high in limits:
+            if low != 1:
+                raise ValueError(f"cannot lower the largest over {v} from {low} to {high}")
+            self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+        t = self.lower(function)
+        bound = [limit[0] for limit in limits]
+        over = [t.axes.index(v) for v in bound if v in t.axes]
+        if not over:
+            return t
+        axis = str(over[0]) if len(over) == 1 else f"({', '.join(map(str, over))})"
+        return self.temporary(f"{_atom(t.code)}.max(axis={axis})", tuple(a for a in t.axes if a not in bound))
 
     def _indexed(self, expr: sp.Indexed) -> Tensor:
         name = self.arrays[expr.base.name]

@@ -81,6 +81,21 @@ class softplus(sp.Function):
         return _power(rf"\operatorname{{softplus}}\left({printer._print(self.args[0])}\right)", exp)
 
 
+class largest(sp.Function):
+    """``largest(f, ((k, 1, n), ...)) = max over k of f``: the shift of a log-sum-exp or a
+    softmax (kernels only; a layer cannot call it). Any real value would do for the proved
+    identities it appears in; the largest keeps every exp finite."""
+
+    nargs = 2
+    is_real = True
+
+    @property
+    def free_symbols(self):
+        f, limits = self.args
+        bound = {limit[0] for limit in limits}
+        return (f.free_symbols - bound).union(*(limit[2].free_symbols for limit in limits))
+
+
 #: The functions a layer may call, by the name it calls them.
 FUNCTIONS = {
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh, "sin": sp.sin,

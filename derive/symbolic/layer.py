@@ -24,9 +24,10 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from .calculus import collapse, equal
+from .calculus import _rename, collapse, equal
 from .derivation import (Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed,
                          shape_of)
+from .functions import largest
 from .language import ArrayInfo, LayerSpec
 from .matrix_form import entry, matrix_form
 
@@ -377,6 +378,60 @@ def shift_invariant(expr: sp.Expr, name: str, sample: sp.Symbol | None = None) -
         lambda e: isinstance(e, sp.exp), lambda e: sp.expand_power_exp(e)))
     shifted = sp.expand_log(_tidy(shifted), force=True)  # log of a positive sum: exact
     return equal(shifted, expr)
+
+
+def stable(expr: sp.Expr) -> sp.Expr | None:
+    """``expr`` with every sum of exponentials shifted by its largest exponent, proved equal;
+    None where there is none (or the proof does not close).
+
+    For S = sum_k exp(f_k) and M = max_k f_k, each exp(h) of the same family (h is f at
+    some index) is exp(M) exp(h - M); the exp(M) factors cancel between numerator and
+    denominator, log(exp(M) S') is M + log S'. So a softmax exp(a)/S is exp(a - M)/S', a
+    log-sum-exp is M + log S', and no exp overflows (S' >= 1 holds its largest term, 1).
+    The identity holds for any real M: it is proved at a symbolic c in M's place.
+    """
+    expr = _rename(expr, 0, "_z")
+    sums = sorted((s for s in expr.atoms(sp.Sum) if isinstance(s.function, sp.exp)
+                   and s.function.args[0].free_symbols & {v for v, _, _ in s.limits}), key=sp.default_sort_key)
+    if not sums:
+        return None
+    new, scales = expr, {}
+    for k, total in enumerate(sums):
+        f = total.function.args[0]
+        variables = [v for v, _, _ in total.limits]
+        own = {v: sp.Symbol(f"_m{k}_{n}", integer=True, positive=True) for n, v in enumerate(variables)}
+        M = largest(f.xreplace(own), sp.Tuple(*(sp.Tuple(own[v], lo, hi) for v, lo, hi in total.limits)))
+        scale = sp.Symbol(f"_E{k}", positive=True)
+        scales[scale] = M
+        pattern = sp.exp(f.xreplace({v: sp.Wild(f"w{n}") for n, v in enumerate(variables)}))
+        new = new.replace(lambda e: isinstance(e, sp.exp) and not e.has(largest) and e.match(pattern) is not None,
+                          lambda e, scale=scale, M=M: scale * sp.exp(e.args[0] - M))
+    new = sp.expand_log(_tidy(new))  # log(E S') = log E + log S', both positive
+    new = new.xreplace({sp.log(scale): M for scale, M in scales.items()})
+    new = _merge_exps(new.xreplace({scale: sp.exp(M) for scale, M in scales.items()}))
+    if any(s in new.free_symbols for s in scales):
+        return None
+    c = sp.Symbol("c", real=True)
+    at_c = new.replace(lambda e: isinstance(e, largest), lambda e: c)
+    at_c = at_c.replace(lambda e: isinstance(e, sp.exp), lambda e: sp.expand_power_exp(e))
+    try:
+        # log(a b) = log a + log b only where sympy knows a and b positive (exp, sums of exp)
+        proved = equal(sp.expand_log(_tidy(at_c)), sp.expand_log(expr))
+    except Exception:  # noqa: BLE001 - a proof sympy cannot finish is no proof
+        proved = False
+    return new if proved else None
+
+
+def _merge_exps(expr: sp.Expr) -> sp.Expr:
+    """exp(a) exp(-M) as exp(a - M), in every product (the shift applied where it is needed)."""
+    def merge(m: sp.Mul) -> sp.Expr:
+        exps = [f for f in m.args if isinstance(f, sp.exp)
+                or (isinstance(f, sp.Pow) and isinstance(f.base, sp.exp) and f.exp.is_Integer)]
+        if len(exps) < 2:
+            return m
+        total = sp.Add(*(f.args[0] if isinstance(f, sp.exp) else f.exp * f.base.args[0] for f in exps))
+        return sp.Mul(*(f for f in m.args if f not in exps)) * sp.exp(total)
+    return expr.replace(lambda e: isinstance(e, sp.Mul), merge)
 
 
 # --- the derivation, as proved steps ----------------------------------------------------
