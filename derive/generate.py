@@ -41,7 +41,7 @@ def module_source(expr: str, shapes=None, *, input: str = "x", target: str | Non
 
 
 #: Names the generated file defines or imports: a class of that name would shadow them.
-_TAKEN = {"np", "ndarray", "Module", "Criterion", "namespace", "check_array", "relu", "sigmoid",
+_TAKEN = {"np", "ndarray", "Module", "Criterion", "namespace", "check_array", "check_dtype", "check_scale", "relu", "sigmoid",
           "softplus", "step", "window"}
 
 
@@ -189,7 +189,7 @@ class _Writer:
         helpers = [f for f in ("relu", "sigmoid", "softplus", "step", "window") if f + "(" in used]
         imports = "import numpy as np\n\n"
         base = "Criterion" if spec.is_criterion else "Module"
-        imports += f"from derive.nn import {base}\nfrom derive.nn._backend import namespace\nfrom derive.nn.module import check_array\n"
+        imports += f"from derive.nn import {base}\nfrom derive.nn._backend import namespace\nfrom derive.nn.module import check_array, check_dtype, check_scale\n"
         if helpers:
             imports += f"from derive.nn.functional import {', '.join(helpers)}\n"
         shapes = ", ".join(f"{a.name} {spec.concrete(a.shape)}" for a in spec.arrays.values())
@@ -234,6 +234,7 @@ class _Writer:
                   '        """False for one sample, True for a batch; raises on any other shape."""',
                   "        if input.__class__ is not self._arrayClass:",
                   f"            check_array('{self.name}', name, input, self._arrayClass)",
+                  f"        check_dtype('{self.name}', name, input, self)",
                   "        shape = input.shape",
                   "        if shape == self.inputShape:",
                   "            return False",
@@ -247,6 +248,7 @@ class _Writer:
             lines += ["", "    def _check(self, input, target):",
                       "        batch = self._batch(input)",
                       f"        check_array('{self.name}', 'target', target, self._arrayClass)",
+                      f"        check_dtype('{self.name}', 'target', target, self)",
                       "        shape = (input.shape[0],) + self.targetShape if batch else self.targetShape",
                       "        if target.shape != shape:",
                       f"            raise ValueError(f'{self.name}: target must have shape {{shape}}, got ' + "
@@ -305,11 +307,13 @@ class _Writer:
         if params:
             lines += ["", "    def accGradParameters(self, input, gradOutput, scale=1.0):",
                       '        """Add scale * dJ/dparameter to each gradient."""',
+                      f"        scale = check_scale('{self.name}', scale)",
                       "        batch = self._checkGradOutput(input, gradOutput)",
                       "        kernel = acc_grad_parameters_batch if batch else acc_grad_parameters",
                       f"        kernel(input{param_args}, self.output, gradOutput, scale{grad_args})", "",
                       "    def backward(self, input, gradOutput, scale=1.0):",
                       '        """updateGradInput then accGradParameters, in one pass; returns gradInput."""',
+                      f"        scale = check_scale('{self.name}', scale)",
                       "        batch = self._checkGradOutput(input, gradOutput)",
                       "        kernel = backward_batch if batch else backward",
                       f"        self.gradInput = kernel(input{param_args}, self.output, gradOutput, scale{grad_args})",

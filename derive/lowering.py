@@ -67,9 +67,11 @@ class Lowering:
         missing = [a for a in t.axes if a not in axes]
         if missing:
             raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
-        code = self.align(t, tuple(a for a in axes if a in t.axes)).code
         if t.axes and set(t.axes) == set(axes):
-            return code
+            return self.align(t, tuple(axes)).code
+        # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
+        # g[k] over (k, l) is g[:, None]), then the whole is broadcast to the result's shape.
+        code = self.align(t, tuple(axes)).code if t.axes else t.code
         shape = ", ".join(str(self.ranges[a]) for a in axes)
         return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
 
@@ -138,6 +140,9 @@ class Lowering:
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
+            # numpy neither negates nor subtracts boolean masks (a delta, a range guard): as floats
+            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes) if _mask(-a if n else a) else p
+                     for p, a, n in zip(parts, terms, negative)]
             text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
@@ -403,6 +408,11 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         name = match.group(2)
         return name, f"{match.group(1)}({name}, out={name})"
     return None
+
+
+def _mask(expr: sp.Expr) -> bool:
+    """Whether ``expr`` lowers to a boolean array (a Kronecker delta, a comparison, a conjunction)."""
+    return isinstance(expr, (sp.KroneckerDelta, sp.core.relational.Relational, sp.And))
 
 
 def _plus(size, k: int) -> str:

@@ -356,6 +356,17 @@ class _Builder:
             raise LayerSyntaxError("a target is for a criterion, whose output is one number (J = ...)")
         if self.target_name == self.input_name:
             raise LayerSyntaxError("the input and the target must be different arrays")
+        if not out_shape and out_name != "J":
+            # One number not named J is a layer's output of one element (as Torch7's Sum of a
+            # vector): it takes gradOutput and may have parameters. J is a criterion's loss.
+            if self.target_name is not None:
+                raise LayerSyntaxError(f"a target is for a criterion: name its output J (J = ...), "
+                                       f"not {out_name}")
+            used = {str(s) for s in sp.sympify(expr).atoms(sp.Symbol)} | set(self.order) | {out_name}
+            index = sp.Symbol(next(n for n in _INDEX_NAMES + tuple(f"i_{k}" for k in range(99))
+                                   if n not in used), integer=True, positive=True)
+            size = self.sizes.new(1)
+            out_shape, indices, ranges = (size,), (index,), {**ranges, index: size}
         if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
             raise LayerSyntaxError(f"{out_name} is not a finite real number everywhere: {sp.sstr(expr)}")
         resolve = self.sizes.resolve
@@ -365,8 +376,12 @@ class _Builder:
         expr = resolve(expr)
         ranges = {i: resolve(r) for i, r in ranges.items()}
         arrays[out_name] = output
+        # The sizes the arrays' shapes, the indices' ranges and the sums use (a window's own
+        # size, N_q of x[c+q], is in no shape: it must stay bound to its value all the same).
+        bounds = [d for a in arrays.values() for d in a.shape] + list(ranges.values())
+        bounds += [limit[2] for total in sp.sympify(expr).atoms(sp.Sum) for limit in total.limits]
         sizes = {s: v for s, v in self.sizes.value.items()
-                 if any(s in sp.sympify(d).free_symbols for a in arrays.values() for d in a.shape)}
+                 if any(s in sp.sympify(d).free_symbols for d in bounds)}
         return LayerSpec(text, output, tuple(indices), expr, arrays, sizes, ranges, notation)
 
 
