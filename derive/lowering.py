@@ -247,7 +247,8 @@ class Lowering:
         inside = [f for f in factors if f.free_symbols & set(variables)]
         outside = [f for f in factors if f not in inside]
         tensors = [self.lower(f) for f in inside]
-        result = self._contract(tensors, set(variables))
+        # A summand free of every summed index (sum over i of 2): 1, times the ranges below.
+        result = self._contract(tensors, set(variables)) if tensors else Tensor("1", ())
         # An index the summand does not use multiplies it by its range.
         scale = [str(self.ranges[v]) for v in variables if all(v not in t.axes for t in tensors)]
         if outside or scale:

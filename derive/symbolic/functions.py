@@ -22,6 +22,9 @@ class sigmoid(sp.Function):
 
     nargs = 1
 
+    def _eval_evalf(self, prec):  # a number's value, from the definition (softplus(3))
+        return self.definition(self.args[0])._eval_evalf(prec) if self.args[0].is_number else None
+
     def fdiff(self, argindex=1):
         return self * (1 - self)
 
@@ -37,6 +40,9 @@ class step(sp.Function):
     """[z > 0]: 1 where z > 0, else 0 (0 at z = 0 too): relu's derivative as Torch takes it."""
 
     nargs = 1
+
+    def _eval_evalf(self, prec):  # a number's value, from the definition (softplus(3))
+        return self.definition(self.args[0])._eval_evalf(prec) if self.args[0].is_number else None
 
     def fdiff(self, argindex=1):
         return sp.Integer(0)  # almost everywhere
@@ -54,6 +60,9 @@ class relu(sp.Function):
 
     nargs = 1
 
+    def _eval_evalf(self, prec):  # a number's value, from the definition (softplus(3))
+        return self.definition(self.args[0])._eval_evalf(prec) if self.args[0].is_number else None
+
     def fdiff(self, argindex=1):
         return step(self.args[0])
 
@@ -69,6 +78,9 @@ class softplus(sp.Function):
     """log(1 + exp(z))."""
 
     nargs = 1
+
+    def _eval_evalf(self, prec):  # a number's value, from the definition (softplus(3))
+        return self.definition(self.args[0])._eval_evalf(prec) if self.args[0].is_number else None
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
