@@ -72,6 +72,8 @@ class Lowering:
         # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
         # g[k] over (k, l) is g[:, None]), then the whole is broadcast to the result's shape.
         code = self.align(t, tuple(axes)).code if t.axes else t.code
+        if code.lstrip("-").isdigit():
+            code += ".0"  # a constant result (y = x - x) is an array of floats, as every other
         shape = ", ".join(str(self.ranges[a]) for a in axes)
         return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
 

@@ -86,9 +86,9 @@ def array_text(e) -> str:
         return f"{e.function}(1 + ({array_text(e.arg)})**2)"
     if isinstance(e, Binary):
         if e.op == "/":
-            return f"({array_text(e.left)}) / (1 + ({array_text(e.right)})**2)"
+            return f"(({array_text(e.left)}) / (1 + ({array_text(e.right)})**2))"
         if e.op == "**":
-            return f"({array_text(e.left)})**{array_text(e.right)}"
+            return f"(({array_text(e.left)})**{array_text(e.right)})"
         return f"({array_text(e.left)} {e.op} {array_text(e.right)})"
     if isinstance(e, Reduce):
         return f"{e.kind}({array_text(e.arg)})"
@@ -107,9 +107,9 @@ def index_text(e, i: str, fresh) -> str:
         return f"{e.function}(1 + ({index_text(e.arg, i, fresh)})**2)"
     if isinstance(e, Binary):
         if e.op == "/":
-            return f"({index_text(e.left, i, fresh)}) / (1 + ({index_text(e.right, i, fresh)})**2)"
+            return f"(({index_text(e.left, i, fresh)}) / (1 + ({index_text(e.right, i, fresh)})**2))"
         if e.op == "**":
-            return f"({index_text(e.left, i, fresh)})**{index_text(e.right, i, fresh)}"
+            return f"(({index_text(e.left, i, fresh)})**{index_text(e.right, i, fresh)})"
         return f"({index_text(e.left, i, fresh)} {e.op} {index_text(e.right, i, fresh)})"
     k = next(fresh)
     if isinstance(e, Reduce):
@@ -146,8 +146,9 @@ def evaluate(e, env: dict) -> torch.Tensor:
 # --- strategies -----------------------------------------------------------------------------
 
 def trees(leaves: tuple[str, ...], matrices: bool):
-    base = st.one_of(st.sampled_from([Leaf(name) for name in leaves]),
-                     st.sampled_from([Constant(c) for c in ("2", "0.5", "0.044715", "3")]))
+    # Arrays three times as often as numbers: a layer of constants tells little.
+    base = st.sampled_from([Leaf(name) for name in leaves] * 3
+                           + [Constant(c) for c in ("2", "0.5", "0.044715", "3")][:len(leaves)])
 
     def extend(inner):
         options = [
@@ -160,7 +161,17 @@ def trees(leaves: tuple[str, ...], matrices: bool):
         if matrices:
             options.append(st.builds(MatVec, inner))
         return st.one_of(*options)
-    return st.recursive(base, extend, max_leaves=4)  # nesting up to depth 4
+    return st.recursive(base, extend, max_leaves=6).map(lambda e: prune(e, 4))  # nesting up to depth 4
+
+
+def prune(e, levels: int):
+    """``e`` cut to ``levels`` levels of nesting (what lies deeper becomes x)."""
+    if levels <= 1:
+        return e if isinstance(e, (Leaf, Constant)) else Leaf("x")
+    fields = {a: prune(getattr(e, a), levels - 1) for a in ("arg", "left", "right") if hasattr(e, a)}
+    if isinstance(e, Binary) and e.op == "**":
+        fields["right"] = e.right
+    return type(e)(**{**vars(e), **fields})
 
 
 def depth(e) -> int:
@@ -179,8 +190,8 @@ def layers(draw):
     """(text, shapes, target, tree, criterion) of a random layer."""
     criterion = draw(st.booleans()) and draw(st.booleans())  # a quarter are criteria
     tree = draw(trees(("x", "t") if criterion else ("x", "x", "b", "c"), matrices=not criterion))
-    if depth(tree) > 4 or not uses(tree, "x"):
-        tree = Binary("+", tree, Leaf("x")) if depth(tree) < 4 else Leaf("x")
+    if not uses(tree, "x"):
+        tree = Binary("+", prune(tree, 3), Leaf("x"))
     if criterion:
         tree = Reduce(draw(st.sampled_from(["sum", "mean"])), tree)
     notation = draw(st.sampled_from(["array", "index"]))

@@ -186,7 +186,7 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
     out_w = y[tuple(wilds[i] for i in spec.indices)]
     candidates = []
     pattern = E.xreplace(wilds)
-    if not isinstance(pattern, sp.Indexed):
+    if not isinstance(pattern, sp.Indexed) and pattern.has(sp.Indexed):  # (y = x - x is 0: nothing to read)
         candidates.append((pattern, out_w))
     accesses = [a for a in E.atoms(sp.Indexed) if a.base.name == spec.input.name]
     if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices):
