@@ -203,6 +203,17 @@ def test_log_sum_exp_layer_is_finite_at_large_logits(tmp_path):
     agrees(Layer, lambda x: torch.log_softmax(x, -1), LOGITS, rng, atol=1e-9)
 
 
+def test_each_sample_keeps_its_own_shift(tmp_path):
+    # found by the fuzzer: a sample's exp(largest) was pulled out of the sum over samples
+    criterion = load(derive.module_source("J = mean(exp(sin(x[k])), k)", {"x": (3,)}), tmp_path)()
+    x = np.random.default_rng(9).uniform(-2, 2, (4, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    loss = torch.exp(torch.sin(xt)).mean(-1).mean()
+    loss.backward()
+    assert criterion.forward(x) == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(criterion.backward(x), xt.grad.numpy(), rtol=1e-12)
+
+
 def test_the_shift_is_proved_for_any_value():
     spec = parse("J = log(sum(exp(x))) - sum(t * x)", {"x": (3,)}, target="t")
     shifted = engine.stable(spec.expr)

@@ -401,7 +401,10 @@ def stable(expr: sp.Expr) -> sp.Expr | None:
         variables = [v for v, _, _ in total.limits]
         own = {v: sp.Symbol(f"_m{k}_{n}", integer=True, positive=True) for n, v in enumerate(variables)}
         M = largest(f.xreplace(own), sp.Tuple(*(sp.Tuple(own[v], lo, hi) for v, lo, hi in total.limits)))
-        scale = sp.Symbol(f"_E{k}", positive=True)
+        # exp(M) as an opaque positive factor of the indices M depends on (a sample's own
+        # largest stays inside the sum over samples)
+        free = sorted(M.free_symbols, key=str)
+        scale = sp.Function(f"_E{k}", positive=True)(*free) if free else sp.Symbol(f"_E{k}", positive=True)
         scales[scale] = M
         pattern = sp.exp(f.xreplace({v: sp.Wild(f"w{n}") for n, v in enumerate(variables)}))
         new = new.replace(lambda e: isinstance(e, sp.exp) and not e.has(largest) and e.match(pattern) is not None,
@@ -409,10 +412,13 @@ def stable(expr: sp.Expr) -> sp.Expr | None:
     new = sp.expand_log(_tidy(new))  # log(E S') = log E + log S', both positive
     new = new.xreplace({sp.log(scale): M for scale, M in scales.items()})
     new = _merge_exps(new.xreplace({scale: sp.exp(M) for scale, M in scales.items()}))
-    if any(s in new.free_symbols for s in scales):
+    if any(new.has(s) for s in scales):
         return None
-    c = sp.Symbol("c", real=True)
-    at_c = new.replace(lambda e: isinstance(e, largest), lambda e: c)
+    # The identity holds for any real shift c(indices) in M's place: proved so, the
+    # shift a function of the indices M depends on (never a constant for every sample).
+    shifts = {M: sp.Function(f"c{k}", real=True)(*sorted(M.free_symbols, key=str))
+              for k, M in enumerate(scales.values())}
+    at_c = new.xreplace(shifts)
     at_c = at_c.replace(lambda e: isinstance(e, sp.exp), lambda e: sp.expand_power_exp(e))
     try:
         # log(a b) = log a + log b only where sympy knows a and b positive (exp, sums of exp)
