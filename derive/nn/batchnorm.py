@@ -145,7 +145,7 @@ class BatchNormalization(Module):
         check_array(name, "input", input, self._arrayClass)
         if input.ndim != 2 or input.shape[1] != self.nOutput:
             raise ValueError(f"{name}: input must have shape (batch, {self.nOutput}), got {input.shape}")
-        dtype = compute_dtype(name, "input", input)
+        dtype = compute_dtype(name, "input", input, self)
         if gradOutput is not None:
             check_grad_output(name, gradOutput, input.shape, input.shape, self._arrayClass)
         if self._arrayClass is not ndarray:

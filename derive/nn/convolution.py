@@ -126,7 +126,7 @@ class SpatialConvolution(Module):
         if input.shape[-3] != self.nInputPlane:
             raise ValueError(f"{name}: input must have {self.nInputPlane} planes (axis {input.ndim - 3}), "
                              f"got {input.shape[-3]} in input {input.shape}")
-        dtype = compute_dtype(name, "input", input)
+        dtype = compute_dtype(name, "input", input, self)
         H, W = input.shape[-2:]
         paddedH, paddedW = H + 2 * self.padH, W + 2 * self.padW
         if self.kH > paddedH or self.kW > paddedW:

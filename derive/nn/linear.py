@@ -42,9 +42,9 @@ class Linear(Module):
     floating-point array of the same shape works too, but the update then goes
     parameter by parameter; any other array is refused when assigned).
 
-    ``output`` and ``gradInput`` take the input's dtype when it is a floating type
-    (float32 in, float32 out; the products are computed against the float64
-    parameters and stored), float64 for integer input. They are buffers allocated
+    ``output`` and ``gradInput`` take the module's dtype (float64, or float32 after
+    ``float()``; floats of the other dtype are a TypeError naming both, as Torch refuses
+    mixed types), float64 for integer input. They are buffers allocated
     once per input shape and dtype and reused by every later call, like Torch's
     resize: copy them to keep them.
 
@@ -200,7 +200,7 @@ class Linear(Module):
         if input.ndim not in (1, 2) or input.shape[-1] != self.inputSize:
             raise ValueError(f"{self._name()}: input must have shape ({self.inputSize},) or "
                              f"(batch, {self.inputSize}), got {input.shape}")
-        dtype = compute_dtype(self._name(), "input", input)
+        dtype = compute_dtype(self._name(), "input", input, self)
         if self._arrayClass is not ndarray and input.dtype != self.weight.dtype:
             # CuPy's matmul writes only into an out= of the product's own dtype.
             raise TypeError(f"{self._name()}: input must be {self.weight.dtype} on CUDA (the module's type "
