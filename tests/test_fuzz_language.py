@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import derive
+from derive.latex import markdown
 from derive.symbolic.bounds import DerivationTimeout
 from derive.symbolic.language import parse
 
@@ -240,11 +241,14 @@ OUTCOMES: dict[str, int] = {}
 def test_every_layer_compiles_to_a_module_that_agrees_with_autograd_or_fails_in_one_line(case, tmp_path):
     text, shapes, target, tree, criterion = case
     try:
+        # the derivation, proved and printed (with the batch), then the module
+        markdown(derive.layer(text, shapes, target=target, batch=2, timeout=TIMEOUT))
         source = derive.module_source(text, shapes, target=target, timeout=TIMEOUT)
     except ValueError as error:  # the arguments are right: anything else (a TypeError) is a bug
         message = str(error)
         assert message and "\n" not in message, (text, message)
-        assert "the engine failed" not in message, (text, message)  # sympy's own failure: a bug
+        # sympy's own failure, or a displayed form that does not prove: a bug of the engine
+        assert "the engine failed" not in message and "did not prove" not in message, (text, message)
         OUTCOMES["timeout" if isinstance(error, DerivationTimeout) else "refused"] = \
             OUTCOMES.get("timeout" if isinstance(error, DerivationTimeout) else "refused", 0) + 1
         return

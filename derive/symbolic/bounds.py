@@ -65,12 +65,12 @@ def bounded(what: str, timeout: float | None = None) -> Iterator[None]:
     outer = getattr(_active, "depth", 0)
     armed = (timeout is not None and outer == 0 and hasattr(signal, "setitimer")
              and threading.current_thread() is threading.main_thread())
-    previous = None
+    previous, timer = None, (0.0, 0.0)
     if armed:
         def expire(signum, frame):
             raise _Expired()
         previous = signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+        timer = signal.setitimer(signal.ITIMER_REAL, timeout)
     _active.depth = outer + 1
     try:
         yield
@@ -91,6 +91,8 @@ def bounded(what: str, timeout: float | None = None) -> Iterator[None]:
                               f"{_one_line(error)})") from None
     finally:
         _active.depth = outer
-        if armed:
+        if armed:  # the caller's alarm and handler as they were (a test runner's, say)
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+            if timer[0] > 0:
+                signal.setitimer(signal.ITIMER_REAL, *timer)

@@ -271,13 +271,25 @@ def invert(E: sp.Expr, unknown: sp.Expr, y: sp.Expr) -> sp.Expr | None:
 
 
 def has_unsafe_division(expr: sp.Expr, allowed: sp.Expr = sp.Integer(1)) -> sp.Expr | None:
-    """A divisor of ``expr`` that can be 0 (and that ``allowed`` does not divide by already:
-    a layer that divides by w has gradients that do too), or None."""
-    known = {_base(d) for d in _divisors(allowed)}
+    """A divisor of ``expr`` that can be 0, or None. What ``allowed`` (the layer) already
+    needs non-zero may divide: its own divisors (y = x / w), the arguments of its logs
+    (log(x)' = 1/x) and the bases of its roots (sqrt(u)' = 1/(2 sqrt(u))), each up to the
+    names of its indices."""
+    known = {_canonical(_base(d)) for d in _divisors(allowed)}
+    known |= {_canonical(f.args[0]) for f in allowed.atoms(sp.log)}
+    known |= {_canonical(p.base) for p in allowed.atoms(sp.Pow) if not p.exp.is_integer}
     for d in _divisors(expr):
-        if _base(d) not in known and not nonzero(d):
+        if _canonical(_base(d)) not in known and not nonzero(d):
             return d
     return None
+
+
+_INDEX = sp.Symbol("_index", integer=True, positive=True)
+
+
+def _canonical(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every index written alike (1 - x_j is the layer's 1 - x_i)."""
+    return expr.xreplace({s: _INDEX for s in expr.free_symbols if s.is_integer})
 
 
 def _divisors(expr: sp.Expr) -> list:
@@ -459,6 +471,11 @@ def _proved_step(spec: LayerSpec, lhs, chain: tuple, text: str = "") -> Step:
     forms = [f for f in chain]
     for a, b in zip(forms, forms[1:]):
         free = {s: r for s, r in ranges.items() if r is not None}
+        # y / w "equals" x only where w is not 0: a form may divide only by what the layer
+        # itself divides by, or by what is never 0 (sizes, sums of exp)
+        divisor = has_unsafe_division(b, a + spec.expr)
+        if divisor is not None:
+            raise ProofError(f"{lhs}: {b} divides by {divisor}, which can be 0")
         prove(_meaning(spec, a), _meaning(spec, b), free | _index_ranges(spec, a, b), f"{lhs}")
     return Step(lhs, tuple(chain), text)
 
@@ -680,7 +697,7 @@ def _jacobian_matrix(spec: LayerSpec, name: str) -> sp.Expr | None:
         return None
     try:
         prove(entry(form, axes), gr.jacobian, sizes, f"d{spec.output.name}/d{name} in matrix form")
-    except ProofError:
+    except (ProofError, TypeError, ValueError):  # sympy's matrix algebra may refuse the entry
         return None
     return form
 
@@ -759,7 +776,10 @@ def forward_matrix(spec: LayerSpec) -> sp.Expr | None:
     shapes = {a.name: a.shape for a in spec.arrays.values()}
     form = matrix_form(spec.expr, spec.indices, shapes, dict(spec.ranges))
     if form is not None:
-        prove(entry(form, spec.indices), spec.expr, dict(spec.ranges), "the forward pass in matrix form")
+        try:
+            prove(entry(form, spec.indices), spec.expr, dict(spec.ranges), "the forward pass in matrix form")
+        except (ProofError, TypeError, ValueError):  # sympy's matrix algebra may refuse the entry
+            return None  # a form the prover cannot settle is not shown (as for the gradients)
     return form
 
 
@@ -782,7 +802,7 @@ def _matrix_of(spec: LayerSpec, name: str) -> sp.Expr | None:
         return None
     try:
         prove(entry(form, gr.indices), gr.final, sizes, f"dJ/d{gr.variable.name} in matrix form")
-    except ProofError:
+    except (ProofError, TypeError, ValueError):  # sympy's matrix algebra may refuse the entry
         return None  # a form the prover cannot settle is not shown
     return form
 

@@ -92,9 +92,13 @@ class _Reader:
             return self.product([self.read(a) for a in e.args])
         if isinstance(e, sp.Pow) and e.exp.is_Integer and e.exp > 0:
             base = self.read(e.base)
+            if not base.axes and getattr(base.expr, "is_Matrix", False):
+                raise _NoForm  # (1^T t)^2: sympy's power of a 1 x 1 product is a matrix power
             return _M(HadamardPower(base.expr, e.exp) if base.axes else base.expr ** e.exp, base.axes)
         if isinstance(e, sp.Function) and len(e.args) == 1:
             inner = self.read(e.args[0])
+            if not inner.axes and getattr(inner.expr, "is_Matrix", False):
+                raise _NoForm  # abs(1^T c): sympy reads a function of a 1 x 1 product as of a matrix
             if not inner.axes:
                 return _M(e.func(inner.expr), ())
             z = sp.Dummy("z")
