@@ -41,8 +41,8 @@ def module_source(expr: str, shapes=None, *, input: str = "x", target: str | Non
 
 
 #: Names the generated file defines or imports: a class of that name would shadow them.
-_TAKEN = {"np", "ndarray", "Module", "Criterion", "namespace", "check_array", "check_dtype", "check_scale", "relu", "sigmoid",
-          "softplus", "step", "window"}
+_TAKEN = {"np", "ndarray", "Module", "Criterion", "namespace", "check_array", "check_dtype", "check_scale",
+          "relu", "sigmoid", "softplus", "step", "window"}
 
 
 def _docline(text: str) -> str:
@@ -172,7 +172,8 @@ class _Writer:
         helpers = [f for f in ("relu", "sigmoid", "softplus", "step", "window") if f + "(" in used]
         imports = "import numpy as np\n\n"
         base = "Criterion" if spec.is_criterion else "Module"
-        imports += f"from derive.nn import {base}\nfrom derive.nn._backend import namespace\nfrom derive.nn.module import check_array, check_dtype, check_scale\n"
+        imports += (f"from derive.nn import {base}\nfrom derive.nn._backend import namespace\n"
+                    "from derive.nn.module import check_array, check_dtype, check_scale\n")
         if helpers:
             imports += f"from derive.nn.functional import {', '.join(helpers)}\n"
         shapes = ", ".join(f"{a.name} {spec.concrete(a.shape)}" for a in spec.arrays.values())
