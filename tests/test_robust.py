@@ -326,6 +326,28 @@ def test_a_scalar_output_not_named_J_is_a_one_element_layer(tmp_path):
                                                                       target="t"))
 
 
+@pytest.mark.parametrize("text,reference", [
+    ("J = sum(2 + x)", lambda x: (2 + x).sum(-1)),  # a sum of a constant was lowered to nothing
+    ("J = sum(softplus(3) * x)", lambda x: (F.softplus(torch.tensor(3.0, dtype=torch.float64)) * x).sum(-1)),
+    ("J = mean(x - x)", lambda x: (x - x).mean(-1)),
+])
+def test_what_the_fuzzer_found(text, reference, tmp_path):
+    criterion = load(derive.module_source(text, {"x": (3,)}), tmp_path)()
+    x = np.random.default_rng(10).uniform(-2, 2, (2, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    loss = reference(xt).mean()
+    loss.backward()
+    assert criterion.forward(x) == pytest.approx(loss.item(), rel=1e-12, abs=1e-15)
+    np.testing.assert_allclose(criterion.backward(x), xt.grad.numpy(), rtol=1e-12)
+    markdown(derive.layer(text, {"x": (3,)}, batch=2))
+
+
+def test_a_constant_output_is_an_array_of_floats(tmp_path):
+    layer = load(derive.module_source("y = x - x", {"x": (2,)}), tmp_path)()
+    assert layer.forward(np.ones((3, 2))).dtype == np.float64
+    assert layer.backward(np.ones((3, 2)), np.ones((3, 2))).tolist() == [[0.0, 0.0]] * 3
+
+
 def test_linear_bias_must_be_a_bool():
     assert "bias must be True or False, got 'no'" in one_line_error(lambda: nn.Linear(2, 3, bias="no"), TypeError)
     assert nn.Linear(2, 3, bias=False).bias is None
