@@ -51,6 +51,14 @@ def constructor_argument(text: str):
     return literal(text)
 
 
+def positive(text: str) -> int:
+    """--batch's N: a batch holds at least one sample (--no-batch checks one sample only)."""
+    if not re.fullmatch(r"\d+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r} (--no-batch checks "
+                                         "one sample only)")
+    return int(text)
+
+
 def non_negative(text: str) -> int:
     if not re.fullmatch(r"\d+", text):
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
@@ -79,8 +87,10 @@ def add_check_parser(commands) -> None:
     check_.add_argument("TARGET", metavar="FILE.py:CLASS", help="the file and the class in it")
     check_.add_argument("--input-shape", type=shape, required=True, metavar="D1[,D2...]",
                         help="the shape of one sample (a batch adds a leading axis)")
-    check_.add_argument("--batch", type=non_negative, default=DEFAULT_BATCH, metavar="N",
-                        help=f"samples in the batch checks (default {DEFAULT_BATCH}; 0: one sample only)")
+    check_.add_argument("--batch", type=positive, default=DEFAULT_BATCH, metavar="N",
+                        help=f"samples in the batch checks (default {DEFAULT_BATCH}; --no-batch: one sample only)")
+    check_.add_argument("--no-batch", dest="batch", action="store_const", const=0,
+                        help="check one sample only (no batch checks)")
     check_.add_argument("--args", nargs="+", type=constructor_argument, default=[], metavar="VALUE",
                         help="constructor arguments: int, float or bool literals, or NAME=literal")
     check_.add_argument("--format", choices=("text", "json"), default="text", help="the report's format")

@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the layer for PyTorch (autograd.Function + nn.Module) or JAX "
                        "(custom_vjp function + init) instead of the derivation; -o FILE.py")
     layer.add_argument("--name", default="Layer", metavar="CLASS", help="the class name (default Layer)")
+    layer.add_argument("--reduction", choices=("mean", "sum"), default="mean",
+                       help="a criterion's loss on a batch: the mean of the samples' losses (default) "
+                       "or their sum (Torch7's sizeAverage=false); with --module")
+    layer.add_argument("--timeout", type=_positive_seconds, default=120.0, metavar="SECONDS",
+                       help="stop with an error after SECONDS of deriving (default 120)")
 
     conv = layers.add_parser(
         "conv", parents=[output],
@@ -201,12 +206,25 @@ _CLASSIFICATION = (
 )
 
 
+def _positive_seconds(text: str) -> float:
+    """--timeout's SECONDS: a positive, finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 def _shape(text: str) -> tuple[str, tuple[int, ...]]:
-    """``W=2,3`` as ('W', (2, 3)); parsed by hand, never evaluated."""
+    """``W=2,3`` as ('W', (2, 3)), ``w=`` as ('w', ()) (a scalar); parsed by hand, never evaluated."""
     name, sep, dims = text.partition("=")
     name = name.strip()
     if not sep or not name.isidentifier():
         raise argparse.ArgumentTypeError(f"expected NAME=D1[,D2,...], got {text!r}")
+    if not dims.strip():
+        return name, ()
     try:
         values = tuple(int(d, 10) for d in dims.split(","))
     except ValueError:
@@ -235,6 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``derive`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(args, parser)
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT, nothing written
+        sys.stderr.write(f"{parser.prog} {args.command}: interrupted\n")
+        return 130
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "compile":
         return _compile(args, parser)
     if args.command == "layer":
@@ -270,21 +296,28 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.exit(2, f"{parser.prog} layer: error: --range {name} given twice\n")
         ranges[name] = size
     extra.update({"ranges": ranges, "constants": tuple(args.constants)} if ranges or args.constants else {})
+    from .symbolic.bounds import bounded
+
     try:
-        if args.export:
-            text = derive.export_source(expr, shapes, framework=args.export, input=args.input,
-                                        target=args.target, name=args.name)
-            return _emit(text, args.output, f"{parser.prog} layer", parser)
-        if args.module:
-            text = derive.module_source(expr, shapes, input=args.input, target=args.target,
-                                        name=args.name, intermediates=args.intermediates, **extra)
-            return _emit(text, args.module, f"{parser.prog} layer", parser)
-        derivation = derive.layer(expr, shapes, input=args.input, target=args.target,
-                                  batch=args.batch, intermediates=args.intermediates, **extra)
+        # One time limit for deriving and printing; nothing is written before both are done.
+        with bounded(derive._what(expr), args.timeout):
+            if args.reduction != "mean" and not args.module:
+                raise ValueError("--reduction is for --module (the generated criterion's batch loss)")
+            if args.export:
+                text = derive.export_source(expr, shapes, framework=args.export, input=args.input,
+                                            target=args.target, name=args.name)
+            elif args.module:
+                text = derive.module_source(expr, shapes, input=args.input, target=args.target,
+                                            name=args.name, intermediates=args.intermediates,
+                                            reduction=args.reduction, **extra)
+            else:
+                text = _render(derive.layer(expr, shapes, input=args.input, target=args.target,
+                                            batch=args.batch, intermediates=args.intermediates, **extra),
+                               args.format)
     except (ValueError, TypeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         parser.exit(2, f"{parser.prog} layer: error: {message}\n")
-    return _emit(_render(derivation, args.format), args.output, f"{parser.prog} layer", parser)
+    return _emit(text, args.module or args.output, f"{parser.prog} layer", parser)
 
 
 def _layer_text(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:

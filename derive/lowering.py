@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .symbolic.functions import (ArgExtremum, Extremum, clamp, maximum, minimum, relu, sigmoid, softplus, step,
-                                where)
+from .symbolic.functions import (ArgExtremum, Extremum, clamp, largest, maximum, minimum, relu, sigmoid, softplus,
+                                 step, where)
 
 _FUNCTIONS = {sp.exp: "xp.exp", sp.log: "xp.log", sp.tanh: "xp.tanh", sp.sin: "xp.sin",
               sp.cos: "xp.cos", sp.Abs: "xp.abs", sp.sign: "xp.sign", sigmoid: "sigmoid",
@@ -69,9 +69,13 @@ class Lowering:
         missing = [a for a in t.axes if a not in axes]
         if missing:
             raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
-        code = self.align(t, tuple(a for a in axes if a in t.axes)).code
         if t.axes and set(t.axes) == set(axes):
-            return code
+            return self.align(t, tuple(axes)).code
+        # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
+        # g[k] over (k, l) is g[:, None]), then the whole is broadcast to the result's shape.
+        code = self.align(t, tuple(axes)).code if t.axes else t.code
+        if code.lstrip("-").isdigit():
+            code += ".0"  # a constant result (y = x - x) is an array of floats, as every other
         shape = ", ".join(str(self.ranges[a]) for a in axes)
         return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
 
@@ -139,9 +143,10 @@ class Lowering:
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
-            text = parts[0].code if not negative[0] else _negative(parts[0].code, -terms[0])
-            if not negative[0] and isinstance(terms[0], _MASKS):  # mask + mask would be a logical or
-                text = f"1.0 * {_atom(text)}"
+            # numpy neither negates nor subtracts boolean masks (a delta, a range guard): as floats
+            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes) if _mask(-a if n else a) else p
+                     for p, a, n in zip(parts, terms, negative)]
+            text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
             return Tensor(text, axes)
@@ -170,6 +175,8 @@ class Lowering:
         extreme = self._extreme(expr)
         if extreme is not None:
             return extreme
+        if isinstance(expr, largest):
+            return self._largest(*expr.args)
         if isinstance(expr, sp.Function) and expr.func in _FUNCTIONS:
             inner = self.lower(expr.args[0])
             return Tensor(f"{_FUNCTIONS[expr.func]}({inner.code})", inner.axes)
@@ -187,6 +194,20 @@ class Lowering:
             inner = self.lower(expr.args[0])
             return Tensor(f"~{_atom(inner.code)}", inner.axes)
         raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
+
+    def _largest(self, function: sp.Expr, limits) -> Tensor:
+        """The largest of ``function`` over the indices of ``limits`` (the others stay axes)."""
+        for v, low, high in limits:
+            if low != 1:
+                raise ValueError(f"cannot lower the largest over {v} from {low} to {high}")
+            self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+        t = self.lower(function)
+        bound = [limit[0] for limit in limits]
+        over = [t.axes.index(v) for v in bound if v in t.axes]
+        if not over:
+            return t
+        axis = str(over[0]) if len(over) == 1 else f"({', '.join(map(str, over))})"
+        return self.temporary(f"{_atom(t.code)}.max(axis={axis})", tuple(a for a in t.axes if a not in bound))
 
     def _indexed(self, expr: sp.Indexed) -> Tensor:
         name = self.arrays[expr.base.name]
@@ -248,7 +269,7 @@ class Lowering:
         inside = [f for f in factors if f.free_symbols & set(variables)]
         outside = [f for f in factors if f not in inside]
         tensors = [self.lower(f) for f in inside]
-        # a summand that does not vary with the sum's indices (a constant): 1 times its range
+        # A summand free of every summed index (sum over i of 2): 1, times the ranges below.
         result = self._contract(tensors, set(variables)) if tensors else Tensor("1", ())
         # An index the summand does not use multiplies it by its range.
         scale = [str(self.ranges[v]) for v in variables if all(v not in t.axes for t in tensors)]
@@ -630,15 +651,14 @@ def _bound(relation, e: sp.Expr):
     return None
 
 
-#: What lowers to a boolean mask.
-_MASKS = (sp.KroneckerDelta, sp.core.relational.Relational, sp.And, sp.Or, sp.Not)
+def _mask(expr: sp.Expr) -> bool:
+    """Whether ``expr`` lowers to a boolean array (a Kronecker delta, a comparison, a logical form)."""
+    return isinstance(expr, (sp.KroneckerDelta, sp.core.relational.Relational, sp.And, sp.Or, sp.Not))
 
 
 def _negative(code: str, expr) -> str:
     """-code; a mask (a delta, a comparison) is boolean, which numpy does not negate: -1.0 * it."""
-    if isinstance(expr, _MASKS):
-        return f"-1.0 * {_atom(code)}"
-    return f"-{_atom(code)}"
+    return f"-1.0 * {_atom(code)}" if _mask(expr) else f"-{_atom(code)}"
 
 
 def _plus(size, k: int) -> str:

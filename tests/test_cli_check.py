@@ -38,13 +38,13 @@ def test_a_planted_bug_exits_1_with_its_pattern(capsys):
 
 def test_the_json_report(capsys):
     status, out, _ = run(capsys, f"{PLANTED}:DoubledMSE", "--input-shape", "2,3", "--format", "json",
-                         "--batch", "0")
+                         "--no-batch")
     assert status == 1
     report = json.loads(out)
     assert report["input_shape"] == [2, 3] and report["batch"] == 0 and report["passed"] is False
     gradient = report["checks"][0]
     assert gradient["name"] == "gradInput, one sample" and gradient["pattern"].startswith("gradInput is 2x")
-    assert len(report["checks"]) == 4  # no batch check with --batch 0
+    assert len(report["checks"]) == 4  # no batch check with --no-batch
 
 
 def test_tolerance_options_switch_to_pytorchs_rule(capsys):

@@ -111,13 +111,17 @@ def test_no_parameters(Activation):
 
 
 @pytest.mark.parametrize("Activation", ACTIVATIONS)
-def test_float32_is_kept_and_integers_give_float64(Activation):
+def test_float32_needs_a_float_module_and_integers_give_float64(Activation):
     module = Activation()
     x32 = np.array([[-1.5, 0.5], [2.0, -0.25]], dtype=np.float32)
+    # Torch refuses mixed types
+    with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
+        module.forward(x32)
+    module.float()
     assert module.forward(x32).dtype == np.float32
     assert module.backward(x32, np.ones((2, 2), np.float32)).dtype == np.float32
     np.testing.assert_allclose(module.output, Activation().forward(x32.astype(np.float64)), rtol=1e-6)
-    assert module.forward(np.array([-1, 0, 2])).dtype == np.float64
+    assert Activation().forward(np.array([-1, 0, 2])).dtype == np.float64
 
 
 @pytest.mark.parametrize("Activation", ACTIVATIONS)

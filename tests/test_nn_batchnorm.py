@@ -222,12 +222,15 @@ def test_backward_uses_the_statistics_of_the_last_training_forward():
 def test_float32_in_float32_out_and_integers_in_float64_out():
     layer = nn.BatchNormalization(4)
     x = batch()
-    y32 = layer.forward(x.astype(np.float32))
+    # Torch refuses mixed types
+    with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
+        layer.forward(x.astype(np.float32))
+    y32 = layer.float().forward(x.astype(np.float32))
     assert y32.dtype == np.float32
     np.testing.assert_allclose(y32, (x - x.mean(0)) / np.sqrt(x.var(0) + EPS), rtol=1e-4, atol=1e-5)
     assert layer.backward(x.astype(np.float32), np.ones((6, 4), np.float32)).dtype == np.float32
     xi = np.arange(12).reshape(3, 4) ** 2
-    yi = layer.forward(xi)
+    yi = nn.BatchNormalization(4).forward(xi)
     assert yi.dtype == np.float64
     np.testing.assert_allclose(yi, (xi - xi.mean(0)) / np.sqrt(xi.var(0) + EPS), rtol=1e-13)
 

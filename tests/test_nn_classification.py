@@ -88,7 +88,10 @@ def test_buffers_are_reused_and_dtypes_kept(Module):
     x = np.random.default_rng(2).standard_normal((3, 4))
     first = module.forward(x)
     assert module.forward(x + 1) is first
-    assert module.forward(x.astype(np.float32)).dtype == np.float32
+    # Torch refuses mixed types
+    with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
+        module.forward(x.astype(np.float32))
+    assert Module().float().forward(x.astype(np.float32)).dtype == np.float32
     assert module.forward(np.array([[1, 2, 3]])).dtype == np.float64
     g = np.ones((1, 3))
     assert module.backward(np.array([[1, 2, 3]]), g) is module.gradInput
@@ -220,8 +223,12 @@ def test_criterion_buffers_and_dtypes(Criterion):
     criterion.forward(x * 2, t)
     assert criterion.backward(x * 2, t) is grad
     x32 = x.astype(np.float32)
-    criterion.forward(x32, t)
-    assert criterion.backward(x32, t).dtype == np.float32
+    # Torch refuses mixed types
+    with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
+        criterion.forward(x32, t)
+    fresh = Criterion().float()
+    fresh.forward(x32, t)
+    assert fresh.backward(x32, t).dtype == np.float32
     xint = np.array([[1, 2, 3]])
     criterion.forward(xint, np.array([2], dtype=np.int32))
     assert criterion.backward(xint, np.array([2], dtype=np.int32)).dtype == np.float64
@@ -319,7 +326,8 @@ def test_weights_are_a_copy():
                          ids=["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion"])
 def test_after_float_the_next_call_refits_and_gives_the_same_values(make):
     # Torch's type conversions: .float() converts the buffers (and the weights); the next
-    # call of the same shape refits them to its input instead of reusing them.
+    # call of the same shape refits them to its input instead of reusing them (float64
+    # into the float32 module is refused, as Torch refuses mixed types: back with .double()).
     module = make()
     x, t = np.array([[0.5, -1.0, 2.0], [3.0, 0.0, -2.0]]), np.array([2, 0])
     args = (x, t) if isinstance(module, nn.Criterion) else (x,)
@@ -328,6 +336,9 @@ def test_after_float_the_next_call_refits_and_gives_the_same_values(make):
     gradBefore = module.backward(x, *grad).copy()
     assert module.float() is module and module.type() == "torch.FloatTensor"
     assert module.gradInput.dtype == np.float32
+    with pytest.raises(TypeError, match=r"input is float64 but the module is float32"):
+        module.forward(*args)
+    module.double()
     np.testing.assert_allclose(module.forward(*args), before, rtol=1e-6)
     gradInput = module.backward(x, *grad)
     assert gradInput.dtype == np.float64

@@ -185,7 +185,10 @@ def test_repr_is_torch7s(args, text):
 def test_updateParameters_descends_and_float32_stays_float32():
     layer = nn.SpatialConvolution(2, 2, 3, 3, rng=14)
     x = np.random.default_rng(15).standard_normal((2, 4, 4))
-    y = layer.forward(x.astype(np.float32))
+    # Torch refuses mixed types
+    with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
+        layer.forward(x.astype(np.float32))
+    y = copy.deepcopy(layer).float().forward(x.astype(np.float32))
     assert y.dtype == np.float32
     np.testing.assert_allclose(y, layer.forward(x), rtol=1e-5, atol=1e-5)
     assert layer.forward(np.ones((2, 4, 4), dtype=np.int64)).dtype == np.float64

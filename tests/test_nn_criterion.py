@@ -71,11 +71,15 @@ def test_regression_numbers():
 def test_buffers_and_dtypes():
     criterion = nn.MSECriterion()
     x32, t32 = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    # Torch refuses mixed types
+    with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
+        criterion.forward(x32, t32)
+    criterion.float()
     assert criterion.forward(x32, t32) == 1.0
     gradInput = criterion.backward(x32, t32)
     assert gradInput.dtype == np.float32
     assert criterion.backward(2 * x32, t32) is gradInput
-    assert criterion.backward(np.array([1, 2]), np.array([0, 0])).dtype == np.float64
+    assert nn.MSECriterion().backward(np.array([1, 2]), np.array([0, 0])).dtype == np.float64
 
 
 def test_input_and_target_of_different_shapes_are_a_ValueError_not_broadcast():

@@ -178,20 +178,25 @@ def test_gradients_accumulate_and_scale(batch):
     np.testing.assert_allclose(layer.gradBias, 3.5 * once[1], rtol=1e-14)
 
 
-def test_float32_input_gives_float32_output_and_gradInput():
+def test_float32_input_needs_a_float_module_and_gives_float32_output_and_gradInput():
     layer, X, G = layer_and_data(10, True, seed=5)
     X32, G32 = X.astype(np.float32), G.astype(np.float32)
+    # Torch refuses mixed types
+    with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
+        layer.forward(X32)
+    weight, bias = layer.weight.copy(), layer.bias.copy()
+    layer.float()
     Y = layer.forward(X32)
     assert Y.dtype == np.float32
-    np.testing.assert_allclose(Y, X32.astype(np.float64) @ layer.weight.T + layer.bias, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(Y, X @ weight.T + bias, rtol=1e-5, atol=1e-5)
     gradX = layer.backward(X32, G32)
     assert gradX.dtype == np.float32
-    np.testing.assert_allclose(gradX, G32.astype(np.float64) @ layer.weight, rtol=1e-6, atol=1e-6)
-    assert layer.gradWeight.dtype == np.float64
+    np.testing.assert_allclose(gradX, G @ weight, rtol=1e-5, atol=1e-5)
+    assert layer.gradWeight.dtype == np.float32
     np.testing.assert_allclose(layer.gradWeight, G.T @ X, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(layer.gradBias, G.sum(axis=0), rtol=1e-5, atol=1e-5)
     # back to float64: new float64 buffers
-    assert layer.forward(X).dtype == np.float64
+    assert layer.double().forward(X).dtype == np.float64
 
 
 def test_integer_input_computes_in_float64(l1):

@@ -202,14 +202,18 @@ def test_a_container_converts_its_children_and_keeps_its_buffers_theirs(device):
 
 @pytest.mark.parametrize("module", [nn.Linear(3, 3, rng=0), nn.Sigmoid(), nn.MSECriterion()], ids=repr)
 def test_after_a_conversion_the_next_call_refits_the_buffers(module):
-    # On the CPU the buffers take the input's dtype (see Linear): float64 in, float64 out,
-    # however the module was converted since the last call of the same shape.
+    # A module takes arrays of its own type (Torch refuses mixed types): float64 into a
+    # module converted to float32 is refused; converted back, the next call of the same
+    # shape refits the buffers and gives float64 again.
     x = np.linspace(-1, 1, 6).reshape(2, 3)
     args = (x, x[::-1].copy()) if isinstance(module, nn.MSECriterion) else (x,)
     expected = copy.deepcopy(module.forward(*args))
     expectedGrad = module.backward(*args, *(() if len(args) == 2 else (x,))).copy()
     module.float()
     assert module.gradInput.dtype == np.float32
+    with pytest.raises(TypeError, match=r"is float64 but the module is float32 \(torch.FloatTensor\)"):
+        module.forward(*args)
+    module.double()
     again = module.forward(*args)
     np.testing.assert_allclose(again, expected, rtol=1e-5, atol=1e-7)
     if isinstance(again, np.ndarray):
@@ -226,7 +230,7 @@ def test_sigmoid_backward_after_a_conversion_needs_a_forward_first():
     sigmoid.forward(x)
     sigmoid.float()
     with pytest.raises(ValueError, match=r"call forward\(input\) first"):
-        sigmoid.backward(x, x)
+        sigmoid.backward(x.astype(np.float32), x.astype(np.float32))
 
 
 def test_a_module_converts_the_arrays_it_keeps_in_lists_and_dicts():

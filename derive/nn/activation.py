@@ -16,9 +16,10 @@ from .module import Module, check_array, compute_dtype, resized
 class _Elementwise(Module):
     """y = f(x) element by element: fits the ``output`` and ``gradInput`` buffers to the input.
 
-    They take the input's dtype when it is a floating type (float32 in, float32
-    out), float64 for integer input, and are allocated once per input shape and
-    dtype and reused by every later call, like Torch's resize: copy them to keep them.
+    They take the module's dtype (float64, or float32 after ``float()``: floats of the
+    other dtype are a TypeError, as Torch refuses mixed types; integers are read as
+    the module's floats), and are allocated once per input shape and dtype and
+    reused by every later call, like Torch's resize: copy them to keep them.
     """
 
     _callCache = ("_inputShape", "_inputDtype")
@@ -41,7 +42,7 @@ class _Elementwise(Module):
         """Check input (and gradOutput), then fit the output and gradInput buffers to them."""
         name = type(self).__name__
         check_array(name, "input", input, self._arrayClass)
-        dtype = compute_dtype(name, "input", input)
+        dtype = compute_dtype(name, "input", input, self)
         if gradOutput is not None:
             check_array(name, "gradOutput", gradOutput, self._arrayClass)
             if self._gradFromOutput and (input.shape != self._inputShape or input.dtype != self._inputDtype):

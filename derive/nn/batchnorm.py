@@ -19,7 +19,7 @@ from ._kernels import (
     batchnorm_update_output_train,
 )
 from ._backend import namespace
-from .module import Module, check_array, check_grad_output, check_real, compute_dtype, resized
+from .module import Module, check_array, check_grad_output, check_real, check_scale, compute_dtype, resized
 
 ndarray = np.ndarray
 
@@ -108,6 +108,7 @@ class BatchNormalization(Module):
 
     def accGradParameters(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> None:
         """gradWeight += scale * sum(g xhat), gradBias += scale * sum(g), sums over the batch."""
+        scale = check_scale(type(self).__name__, scale)
         if not self.affine:
             return
         self._fit(input, gradOutput)
@@ -121,6 +122,7 @@ class BatchNormalization(Module):
 
     def backward(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> np.ndarray:
         """updateGradInput then accGradParameters, the sums over the batch computed once; return gradInput."""
+        scale = check_scale(type(self).__name__, scale)
         if not self.train or not self.affine:
             return Module.backward(self, input, gradOutput, scale)
         self._fit(input, gradOutput)
@@ -143,7 +145,7 @@ class BatchNormalization(Module):
         check_array(name, "input", input, self._arrayClass)
         if input.ndim != 2 or input.shape[1] != self.nOutput:
             raise ValueError(f"{name}: input must have shape (batch, {self.nOutput}), got {input.shape}")
-        dtype = compute_dtype(name, "input", input)
+        dtype = compute_dtype(name, "input", input, self)
         if gradOutput is not None:
             check_grad_output(name, gradOutput, input.shape, input.shape, self._arrayClass)
         if self._arrayClass is not ndarray:

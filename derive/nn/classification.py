@@ -131,7 +131,7 @@ class _ClassCriterion(Criterion):
         """Check input, then fit gradInput (and the rows) to it."""
         name = type(self).__name__
         check_array(name, "input", input, self._arrayClass)
-        dtype = compute_dtype(name, "input", input)
+        dtype = compute_dtype(name, "input", input, self)
         if input.ndim not in (1, 2) or input.size == 0:
             raise ValueError(f"{name}: input must have shape (n,) or (batch, n) with n, batch >= 1, got {input.shape}")
         if self.weights is not None and len(self.weights) != input.shape[-1]:

@@ -16,7 +16,7 @@ from ..arguments import check_int
 from ._kernels import convolution_acc_grad_parameters, convolution_update_grad_input, convolution_update_output
 from ._patches import unfold
 from ._backend import namespace
-from .module import Module, check_array, check_grad_output, compute_dtype, resized
+from .module import Module, check_array, check_grad_output, check_scale, compute_dtype, resized
 
 ndarray = np.ndarray
 
@@ -95,6 +95,7 @@ class SpatialConvolution(Module):
 
     def accGradParameters(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> None:
         """gradWeight += scale * sum of gradOutput times the input's patches; gradBias += scale * sum of gradOutput."""
+        scale = check_scale(type(self).__name__, scale)
         self._fit(input, gradOutput)
         columns = self.columns if input is self._columnsInput else self._unfold(input)
         convolution_acc_grad_parameters(columns, self._batched(gradOutput), scale, self.gradWeight, self.gradBias)
@@ -125,7 +126,7 @@ class SpatialConvolution(Module):
         if input.shape[-3] != self.nInputPlane:
             raise ValueError(f"{name}: input must have {self.nInputPlane} planes (axis {input.ndim - 3}), "
                              f"got {input.shape[-3]} in input {input.shape}")
-        dtype = compute_dtype(name, "input", input)
+        dtype = compute_dtype(name, "input", input, self)
         H, W = input.shape[-2:]
         paddedH, paddedW = H + 2 * self.padH, W + 2 * self.padW
         if self.kH > paddedH or self.kW > paddedW:

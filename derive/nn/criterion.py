@@ -99,9 +99,9 @@ class MSECriterion(Criterion):
     def _resize(self, input, target) -> None:
         """Check input and target, then fit the gradInput buffer to the input."""
         check_array("MSECriterion", "input", input, self._arrayClass)
-        dtype = compute_dtype("MSECriterion", "input", input)
+        dtype = compute_dtype("MSECriterion", "input", input, self)
         check_array("MSECriterion", "target", target, self._arrayClass)
-        compute_dtype("MSECriterion", "target", target)  # only checked: the target must hold real numbers too
+        compute_dtype("MSECriterion", "target", target, self)  # only checked: the target must hold real numbers too
         if input.shape != target.shape:
             raise ValueError(f"MSECriterion: input and target must have the same shape, "
                              f"got input {input.shape} and target {target.shape}")

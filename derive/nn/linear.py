@@ -24,7 +24,7 @@ from ._kernels import (
     linear_update_output_batch,
 )
 from ._backend import namespace
-from .module import Module, check_array, compute_dtype, real_number, resized
+from .module import Module, check_array, check_scale, compute_dtype, real_number, resized
 
 ndarray = np.ndarray
 
@@ -42,9 +42,9 @@ class Linear(Module):
     floating-point array of the same shape works too, but the update then goes
     parameter by parameter; any other array is refused when assigned).
 
-    ``output`` and ``gradInput`` take the input's dtype when it is a floating type
-    (float32 in, float32 out; the products are computed against the float64
-    parameters and stored), float64 for integer input. They are buffers allocated
+    ``output`` and ``gradInput`` take the module's dtype (float64, or float32 after
+    ``float()``; floats of the other dtype are a TypeError naming both, as Torch refuses
+    mixed types), float64 for integer input. They are buffers allocated
     once per input shape and dtype and reused by every later call, like Torch's
     resize: copy them to keep them.
 
@@ -59,6 +59,8 @@ class Linear(Module):
         super().__init__()
         self.inputSize = check_int("Linear", "inputSize", inputSize, 1)
         self.outputSize = check_int("Linear", "outputSize", outputSize, 1)
+        if not isinstance(bias, (bool, np.bool_)):  # bias='no' is truthy: never read it as True
+            raise TypeError(f"Linear: bias must be True or False, got {bias!r}")
         self.weight = np.zeros((self.outputSize, self.inputSize))
         self.gradWeight = np.zeros((self.outputSize, self.inputSize))
         if bias:
@@ -115,6 +117,7 @@ class Linear(Module):
 
     def accGradParameters(self, input: np.ndarray, gradOutput: np.ndarray, scale: float = 1.0) -> None:
         """gradWeight += scale g x^T, gradBias += scale g; for a batch scale G^T X and scale G^T 1."""
+        scale = check_scale(self._name(), scale)
         self._check(input, gradOutput)
         if input.ndim == 1:
             if self.bias is None:
@@ -132,6 +135,7 @@ class Linear(Module):
         The result is theirs: a subclass that overrides either of the two (and not
         backward) gets Module's backward, which calls them.
         """
+        scale = check_scale(self._name(), scale)
         # The check and the kernels of both methods, inline: at (batch 1, 2 -> 3) the
         # two calls and the second check cost 5% of a training step (bench/bench_linear.py).
         home = self._arrayClass
@@ -196,7 +200,7 @@ class Linear(Module):
         if input.ndim not in (1, 2) or input.shape[-1] != self.inputSize:
             raise ValueError(f"{self._name()}: input must have shape ({self.inputSize},) or "
                              f"(batch, {self.inputSize}), got {input.shape}")
-        dtype = compute_dtype(self._name(), "input", input)
+        dtype = compute_dtype(self._name(), "input", input, self)
         if self._arrayClass is not ndarray and input.dtype != self.weight.dtype:
             # CuPy's matmul writes only into an out= of the product's own dtype.
             raise TypeError(f"{self._name()}: input must be {self.weight.dtype} on CUDA (the module's type "

@@ -27,7 +27,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from ._backend import converted, is_array, namespace, resolve_type
+from ._backend import TYPES, converted, is_array, namespace, resolve_type
 
 
 def check_array(owner: str, name: str, value, arrayClass: type = np.ndarray) -> None:
@@ -63,16 +63,37 @@ def real_number(owner: str, name: str, value, minimum: float | None = None) -> f
     return float(value)
 
 
-def compute_dtype(owner: str, name: str, array: np.ndarray) -> np.dtype:
+def compute_dtype(owner: str, name: str, array: np.ndarray, module=None) -> np.dtype:
     """The dtype buffers computed from ``array`` take: its own if floating, float64 if integer.
 
     Anything else (bool, complex, object) is a TypeError: nothing is coerced silently.
+    With ``module``, floats of another dtype than the module's type (float32 into a
+    torch.DoubleTensor module) are a TypeError naming both, as Torch refuses mixed types.
     """
     if np.issubdtype(array.dtype, np.floating):
+        if module is not None:
+            check_dtype(owner, name, array, module)
         return array.dtype
     if np.issubdtype(array.dtype, np.integer):
-        return np.dtype(np.float64)
+        return np.dtype(np.float64) if module is None else TYPES[module._type][1]
     raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {array.dtype}")
+
+
+def check_scale(owner: str, scale) -> float:
+    """``scale`` of accGradParameters/backward, if a finite real number; else a TypeError/ValueError
+    (a string is no scale, and a nan would poison every gradient it is added to)."""
+    # A float passes with one comparison and one subtraction (x - x is nan for nan and inf).
+    if scale.__class__ is float and scale - scale == 0:
+        return scale
+    return real_number(owner, "scale", scale)
+
+
+def check_dtype(owner: str, name: str, array, module) -> None:
+    """Raise TypeError when ``array`` holds floats of another dtype than ``module``'s type."""
+    expected = TYPES[module._type][1]
+    if array.dtype != expected and array.dtype.kind == "f":
+        raise TypeError(f"{owner}: {name} is {array.dtype} but the module is {expected} ({module._type}): "
+                        f"convert the array (.astype({expected.name})) or the module (.type(...))")
 
 
 def resized(buffer: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -29,9 +29,15 @@ def batchnorm(nOutput: int, batch: int, eps: float = 1e-5) -> Derivation:
     nOutput, batch = check_int("batchnorm", "nOutput", nOutput, 1), check_int("batchnorm", "batch", batch, 2)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < float("inf"):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
-    from derive import layer
+    from dataclasses import replace
 
-    derivation = layer(BATCHNORM.format(eps=repr(float(eps))), {"x": (batch, nOutput)})
+    from .language import constant, parse
+    from .layer import derivation as derive
+
+    spec = parse(BATCHNORM.format(eps=repr(float(eps))), {"x": (batch, nOutput)})
+    # eps as a float, the one in the expression (the compact forms and kernels find it by its type)
+    spec = replace(spec, expr=spec.expr.xreplace({constant(float(eps)): sp.Float(float(eps), 15)}))
+    derivation = derive(spec)
     derivation.title = f"nn.BatchNormalization({nOutput}) in training, batch of {batch}"
     loss = sp.Symbol("J")
     steps = [Step(sp.Derivative(loss, _element(derivation, "dJ/dx", name)), (engine, compact))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -75,6 +76,9 @@ class LayerSpec:
     sizes: dict[sp.Symbol, int]
     ranges: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)
     notation: str = "array"
+    #: A batch's sample index and size (set by layer.batch_spec; s and B unless the layer uses them).
+    sample: sp.Symbol | None = None
+    batch_size: sp.Symbol | None = None
 
     @property
     def input(self) -> ArrayInfo:
@@ -294,6 +298,79 @@ def _check_whitelist(tree: ast.AST) -> None:
             raise _fail(node, f"names may not start with '_', got {node.id!r}")
 
 
+# --- numbers ---------------------------------------------------------------------------
+
+def constant(value: int | float) -> sp.Expr:
+    """A literal as the exact number it is written as (0.044715 is 8943/200000): exact
+    arithmetic keeps proofs exact, where a float would leave rounding residues."""
+    if isinstance(value, int):
+        return sp.Integer(value)
+    return sp.Rational(repr(value))
+
+
+_FLOAT_OF = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "tanh": math.tanh,
+             "sin": math.sin, "cos": math.cos, "abs": abs,
+             "sigmoid": lambda z: 1 / (1 + math.exp(-z)) if z > -700 else 0.0,
+             "relu": lambda z: max(z, 0.0), "softplus": lambda z: math.log1p(math.exp(z)) if z < 700 else z}
+
+
+def _check_numbers(tree: ast.AST, text: str) -> None:
+    """Every part of the layer made of numbers alone must be a finite real number: x / 0,
+    log(-1), sqrt(-2) and 1e400 are refused with their column (never derived as zoo or i pi).
+    Evaluated in floats, which cannot hang (10**10**10 overflows rather than being built)."""
+    def value(node: ast.AST) -> float | None:
+        if isinstance(node, ast.Constant):
+            number = float(node.value) if abs(node.value) < 1e308 else math.inf
+            if not math.isfinite(number):
+                raise _fail(node, f"{_segment(text, node)} overflows a float (at most about 1.8e308)")
+            return number
+        if isinstance(node, ast.UnaryOp):
+            inner = value(node.operand)
+            return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+        if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.MatMult):
+            a, b = value(node.left), value(node.right)
+            if b == 0 and isinstance(node.op, ast.Div):
+                raise _fail(node, f"{_segment(text, node)} divides by 0")
+            if a is None or b is None:
+                return None
+            try:
+                result = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
+                          ast.Div: lambda: a / b, ast.Pow: lambda: a ** b}[type(node.op)]()
+            except ZeroDivisionError:
+                raise _fail(node, f"{_segment(text, node)} divides by 0") from None
+            except OverflowError:
+                result = math.inf
+            return _real(node, result, text)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1 \
+                and node.func.id in _FLOAT_OF:
+            a = value(node.args[0])
+            if a is None:
+                return None
+            try:
+                result = _FLOAT_OF[node.func.id](a)
+            except ValueError:
+                raise _fail(node, f"{_segment(text, node)} is not a real number") from None
+            except OverflowError:
+                result = math.inf
+            return _real(node, result, text)
+        for child in ast.iter_child_nodes(node):
+            value(child)
+        return None
+    value(tree)
+
+
+def _real(node: ast.AST, result, text: str) -> float:
+    if isinstance(result, complex):
+        raise _fail(node, f"{_segment(text, node)} is not a real number")
+    if not math.isfinite(result):
+        raise _fail(node, f"{_segment(text, node)} overflows a float (at most about 1.8e308)")
+    return result
+
+
+def _segment(text: str, node: ast.AST) -> str:
+    return ast.get_source_segment(text, node) or "the number"
+
+
 def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input: str = "x",
           target: str | None = None, ranges: Mapping[str, int] | None = None,
           constants: Sequence[str] = ()) -> LayerSpec:
@@ -320,6 +397,7 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
     except SyntaxError as error:
         raise LayerSyntaxError(f"column {error.offset or 0}: syntax error: {error.msg}") from None
     _check_whitelist(tree)
+    _check_numbers(tree, text.strip())
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign) or len(tree.body[0].targets) != 1:
         raise LayerSyntaxError("expected one assignment, 'y = <expression>' or 'y[i] = <expression>'")
     assign = tree.body[0]
@@ -394,6 +472,19 @@ class _Builder:
         for name in self.constants:
             if name not in self.order:
                 raise LayerSyntaxError(f"--constant {name} names an array the layer does not use")
+        if not out_shape and out_name != "J":
+            # One number not named J is a layer's output of one element (as Torch7's Sum of a
+            # vector): it takes gradOutput and may have parameters. J is a criterion's loss.
+            if self.target_name is not None:
+                raise LayerSyntaxError(f"a target is for a criterion: name its output J (J = ...), "
+                                       f"not {out_name}")
+            used = {str(s) for s in sp.sympify(expr).atoms(sp.Symbol)} | set(self.order) | {out_name}
+            index = sp.Symbol(next(n for n in _INDEX_NAMES + tuple(f"i_{k}" for k in range(99))
+                                   if n not in used), integer=True, positive=True)
+            size = self.sizes.new(1)
+            out_shape, indices, ranges = (size,), (index,), {**ranges, index: size}
+        if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
+            raise LayerSyntaxError(f"{out_name} is not a finite real number everywhere: {sp.sstr(expr)}")
         resolve = self.sizes.resolve
         integers = getattr(self, "integers", set())
         arrays = {name: ArrayInfo(name, tuple(resolve(d) for d in self.shapes[name]), self.role(name),
@@ -403,8 +494,12 @@ class _Builder:
         expr = resolve(expr)
         ranges = {i: resolve(r) for i, r in ranges.items()}
         arrays[out_name] = output
+        # The sizes the arrays' shapes, the indices' ranges and the sums use (a window's own
+        # size, N_q of x[c+q], is in no shape: it must stay bound to its value all the same).
+        bounds = [d for a in arrays.values() for d in a.shape] + list(ranges.values())
+        bounds += [limit[2] for total in sp.sympify(expr).atoms(sp.Sum) for limit in total.limits]
         sizes = {s: v for s, v in self.sizes.value.items()
-                 if any(s in sp.sympify(d).free_symbols for a in arrays.values() for d in a.shape)}
+                 if any(s in sp.sympify(d).free_symbols for d in bounds)}
         return LayerSpec(text, output, tuple(indices), expr, arrays, sizes, ranges, notation)
 
 
@@ -453,7 +548,7 @@ class _ArrayBuilder(_Builder):
         return method(node, hint)
 
     def visit_Constant(self, node, hint):
-        value = sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value, 15)
+        value = constant(node.value)
         return _Node((), lambda idx: value)
 
     def visit_Name(self, node, hint):
@@ -469,7 +564,10 @@ class _ArrayBuilder(_Builder):
         return _Node(shape, lambda idx: base[idx] if idx else sp.Symbol(name, real=True))
 
     def _resolve(self, node: ast.AST, result: _Node, other: _Node, where: ast.AST) -> _Node:
-        """A name of unknown shape beside a known one takes its shape."""
+        """A name of unknown shape beside a known one takes its shape; beside a number
+        (``1 - t``) it has none to take: it must be given (never silently a scalar)."""
+        if other.shape == () and not any(isinstance(n, ast.Name) for n in ast.walk(where)):
+            return result
         if result.shape is None and other.shape is not None and isinstance(node, ast.Name):
             return self.visit_Name(node, other.shape)
         return result
@@ -477,8 +575,8 @@ class _ArrayBuilder(_Builder):
     def visit_BinOp(self, node, hint):
         left, right = self.visit(node.left), self.visit(node.right)
         if not isinstance(node.op, ast.MatMult):  # an element-wise operand takes the other's shape
-            left = self._resolve(node.left, left, right, node)
-            right = self._resolve(node.right, right, left, node)
+            left = self._resolve(node.left, left, right, node.right)
+            right = self._resolve(node.right, right, left, node.left)
         for side, part in ((node.left, left), (node.right, right)):
             if part.shape is None:
                 raise _fail(side, f"the shape of {side.id} is neither given nor inferable: "
@@ -870,7 +968,7 @@ class _IndexBuilder(_Builder):
 
     def visit(self, node: ast.AST) -> sp.Expr:
         if isinstance(node, ast.Constant):
-            return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value, 15)
+            return constant(node.value)
         if isinstance(node, ast.Subscript):
             subs = self._subscripts(node)
             return self._padded(node.value.id, subs)

@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from .calculus import collapse, equal
+from .calculus import _rename, collapse, equal
 from .derivation import (Derivation, Grid, Named, Plus, Product, ProofError, Result, Section, Step, Transposed,
                          shape_of)
-from .functions import Extremum, kinks
+from .functions import Extremum, kinks, largest
 from .language import ArrayInfo, LayerSpec
 from .matrix_form import entry, matrix_form
 
@@ -151,7 +151,7 @@ def _atoms(spec: LayerSpec) -> list[tuple[sp.Expr, sp.Expr]]:
     """Sums in E that do not run with the output's own index (softmax's sum of
     exponentials), as (pattern, placeholder): they are held as opaque factors Z(s)
     while the gradient is rewritten, so that they can cancel."""
-    own = set(spec.indices) - {SAMPLE}
+    own = set(spec.indices) - {spec.sample}
     atoms = []
     for k, e in enumerate(sorted(spec.expr.atoms(sp.Sum), key=sp.default_sort_key)):
         if e.free_symbols & own or not e.atoms(sp.Indexed):
@@ -187,19 +187,16 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
     out_w = y[tuple(wilds[i] for i in spec.indices)]
     candidates = []
     pattern = E.xreplace(wilds)
-    if not isinstance(pattern, sp.Indexed):
+    if not isinstance(pattern, sp.Indexed) and pattern.has(sp.Indexed):  # (y = x - x is 0: nothing to read)
         candidates.append((pattern, out_w))
     accesses = [a for a in E.atoms(sp.Indexed) if a.base.name == spec.input.name]
     # a condition's branches are not solved for the input (sympy's solve returns sets of cases)
     if len(accesses) == 1 and set(accesses[0].indices) == set(spec.indices) and not E.has(sp.Piecewise):
         access = accesses[0]
-        unknown, target = sp.Dummy("u", real=True), sp.Dummy("y", real=True)
-        try:
-            solutions = sp.solve(sp.Eq(target, E.xreplace({access: unknown})), unknown)
-        except (NotImplementedError, ValueError, TypeError):
-            solutions = []
-        if len(solutions) == 1:
-            candidates.append((access.xreplace(wilds), solutions[0].xreplace(wilds).xreplace({target: out_w})))
+        target = sp.Dummy("y", real=True)
+        solution = invert(E, access, target)
+        if solution is not None:
+            candidates.append((access.xreplace(wilds), solution.xreplace(wilds).xreplace({target: out_w})))
     for pattern, replacement in candidates:
         try:
             rewritten = G.replace(pattern, replacement)
@@ -215,6 +212,8 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
         elif rewritten.has(pattern):
             continue
         rewritten = _tidy(sp.factor_terms(rewritten))
+        if has_unsafe_division(rewritten, gradient) is not None:
+            continue  # y / w equals x only where w is not 0: not shown, not compiled
         back = rewritten.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name == spec.output.name,
                                  lambda e: definition(spec, e.indices))
         if equal(collapse(back, ranges), gradient):
@@ -222,51 +221,154 @@ def _in_output(spec: LayerSpec, gradient: sp.Expr, ranges) -> sp.Expr | None:
     return None
 
 
+def nonzero(expr: sp.Expr) -> bool:
+    """True when ``expr`` is not 0 for any value of its variables (exp, a sum of them, a size)."""
+    if expr.is_nonzero or expr.is_positive or expr.is_negative:
+        return True
+    if isinstance(expr, sp.Sum):
+        return bool(expr.function.is_positive) or _positive(expr.function)
+    if isinstance(expr, sp.Pow):
+        return nonzero(expr.base)
+    if isinstance(expr, sp.Mul):
+        return all(nonzero(f) for f in expr.args)
+    return _positive(expr)
+
+
+def _positive(expr: sp.Expr) -> bool:
+    if expr.is_positive:
+        return True
+    if isinstance(expr, sp.Sum):
+        return _positive(expr.function)
+    if isinstance(expr, (sp.Mul, sp.Add)):
+        return all(_positive(a) for a in expr.args)
+    if isinstance(expr, sp.Pow):
+        return _positive(expr.base) and bool(expr.exp.is_real)
+    return isinstance(expr, sp.exp) and bool(expr.args[0].is_real)
+
+
+def invert(E: sp.Expr, unknown: sp.Expr, y: sp.Expr) -> sp.Expr | None:
+    """``unknown`` written with ``y`` where ``y = E``, for every value: only steps that hold
+    everywhere are taken (adding a term, multiplying by a factor that is never 0, exp's
+    inverse log of a value exp makes positive), so no division by what can be 0; None
+    where there is no such inverse (``y = w x``: x = y / w fails at w = 0)."""
+    for _ in range(32):  # one step per node on the unknown's path: bounded
+        if E == unknown:
+            return y
+        if isinstance(E, sp.Add):
+            with_u = [a for a in E.args if a.has(unknown)]
+            if len(with_u) != 1:
+                return None
+            E, y = with_u[0], y - sp.Add(*(a for a in E.args if not a.has(unknown)))
+        elif isinstance(E, sp.Mul):
+            with_u = [a for a in E.args if a.has(unknown)]
+            rest = sp.Mul(*(a for a in E.args if not a.has(unknown)))
+            if len(with_u) != 1 or not nonzero(rest):
+                return None
+            E, y = with_u[0], y / rest
+        elif isinstance(E, sp.exp):
+            E, y = E.args[0], sp.log(y)
+        else:
+            return None
+    return None
+
+
+def has_unsafe_division(expr: sp.Expr, allowed: sp.Expr = sp.Integer(1)) -> sp.Expr | None:
+    """A divisor of ``expr`` that can be 0, or None. What ``allowed`` (the layer) already
+    needs non-zero may divide: its own divisors (y = x / w), the arguments of its logs
+    (log(x)' = 1/x) and the bases of its roots (sqrt(u)' = 1/(2 sqrt(u))), each up to the
+    names of its indices."""
+    known = {_canonical(_base(d)) for d in _divisors(allowed)}
+    known |= {_canonical(f.args[0]) for f in allowed.atoms(sp.log)}
+    known |= {_canonical(p.base) for p in allowed.atoms(sp.Pow) if not p.exp.is_integer}
+    for d in _divisors(expr):
+        if _canonical(_base(d)) not in known and not nonzero(d):
+            return d
+    return None
+
+
+_INDEX = sp.Symbol("_index", integer=True, positive=True)
+
+
+def _canonical(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every index written alike (1 - x_j is the layer's 1 - x_i)."""
+    return expr.xreplace({s: _INDEX for s in expr.free_symbols if s.is_integer})
+
+
+def _divisors(expr: sp.Expr) -> list:
+    return [p.base for p in sp.preorder_traversal(expr)
+            if isinstance(p, sp.Pow) and p.exp.is_number and p.exp.is_negative]
+
+
+def _base(d: sp.Expr) -> sp.Expr:
+    return d.base if isinstance(d, sp.Pow) else d
+
+
 # --- the batch ----------------------------------------------------------------------------
 
-def batch_spec(spec: LayerSpec) -> LayerSpec:
+REDUCTIONS = ("mean", "sum")
+
+
+def batch_spec(spec: LayerSpec, reduction: str = "mean") -> LayerSpec:
     """The same layer over a batch: samples ``s`` of ``B`` in a leading index.
 
     The input, target and output gain the index (``X``, ``Y``); parameters do not.
-    A criterion's loss is the mean of the samples' losses.
+    A criterion's loss is the mean of the samples' losses, or with ``reduction="sum"``
+    their sum (Torch7's sizeAverage=false). Where the layer itself uses ``s`` or ``B``
+    the batch's index and size take names of their own (``s1``, ``B1``).
     """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    used = _used_names(spec) | {str(s) for s in spec.expr.atoms(sp.Symbol)}
+    sample, size = (_fresh(SAMPLE, used), _fresh(BATCH, used))
     renames = {}
     arrays = {}
     for name, array in spec.arrays.items():
         if array.role in ("input", "target", "output"):
-            new = _batch_name(name, spec)
+            new = _batch_name(name, spec, used | {sample.name, size.name} | set(renames.values()))
             renames[name] = new
-            arrays[new] = replace(array, name=new, shape=(BATCH,) + array.shape)
+            arrays[new] = replace(array, name=new, shape=(size,) + array.shape)
         else:
             arrays[name] = array
 
     def batched(e: sp.Indexed):
-        return sp.IndexedBase(renames[e.base.name], real=True)[(SAMPLE,) + tuple(e.indices)]
+        return sp.IndexedBase(renames[e.base.name], real=True)[(sample,) + tuple(e.indices)]
 
     expr = spec.expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name in renames, batched)
     # a scalar per sample (a class target t) becomes the batch's vector T[s]
-    expr = expr.xreplace({sp.Symbol(name, real=True): sp.IndexedBase(renames[name], real=True)[SAMPLE]
+    expr = expr.xreplace({sp.Symbol(name, real=True): sp.IndexedBase(renames[name], real=True)[sample]
                           for name, array in spec.arrays.items() if name in renames and not array.shape})
     sizes = dict(spec.sizes)
     if spec.is_criterion:
-        expr = sp.Sum(expr, (SAMPLE, 1, BATCH)) / BATCH
+        expr = sp.Sum(expr, (sample, 1, size)) / (size if reduction == "mean" else 1)
         indices, ranges = (), {}
         output = ArrayInfo(spec.output.name, (), "output")
         arrays[spec.output.name] = output
         del arrays[renames[spec.output.name]]
     else:
-        indices = (SAMPLE,) + spec.indices
-        ranges = {SAMPLE: BATCH, **spec.ranges}
+        indices = (sample,) + spec.indices
+        ranges = {sample: size, **spec.ranges}
         output = arrays[renames[spec.output.name]]
     return replace(spec, output=output, indices=indices, expr=expr, arrays=arrays, sizes=sizes,
-                   ranges=ranges)
+                   ranges=ranges, sample=sample, batch_size=size)
 
 
-def _batch_name(name: str, spec: LayerSpec) -> str:
+def _fresh(symbol: sp.Symbol, used: set) -> sp.Symbol:
+    """``symbol``, or ``symbol`` numbered (B1, B2, ...) where the layer already uses its name."""
+    name, k = symbol.name, 0
+    while name in used:
+        k += 1
+        name = f"{symbol.name}{k}"
+    return sp.Symbol(name, **symbol.assumptions0)
+
+
+def _batch_name(name: str, spec: LayerSpec, taken: set) -> str:
     upper = name.upper()
-    if upper != name and upper not in spec.arrays:
+    if upper != name and upper not in spec.arrays and upper not in taken:
         return upper
-    return name + "_B"
+    new = name + "_B"
+    while new in taken or new in spec.arrays:
+        new += "_"
+    return new
 
 
 def prove(left: sp.Expr, right: sp.Expr, ranges, what: str) -> None:
@@ -295,6 +397,66 @@ def shift_invariant(expr: sp.Expr, name: str, sample: sp.Symbol | None = None) -
     return equal(shifted, expr)
 
 
+def stable(expr: sp.Expr) -> sp.Expr | None:
+    """``expr`` with every sum of exponentials shifted by its largest exponent, proved equal;
+    None where there is none (or the proof does not close).
+
+    For S = sum_k exp(f_k) and M = max_k f_k, each exp(h) of the same family (h is f at
+    some index) is exp(M) exp(h - M); the exp(M) factors cancel between numerator and
+    denominator, log(exp(M) S') is M + log S'. So a softmax exp(a)/S is exp(a - M)/S', a
+    log-sum-exp is M + log S', and no exp overflows (S' >= 1 holds its largest term, 1).
+    The identity holds for any real M: it is proved at a symbolic c in M's place.
+    """
+    expr = _rename(expr, 0, "_z")
+    sums = sorted((s for s in expr.atoms(sp.Sum) if isinstance(s.function, sp.exp)
+                   and s.function.args[0].free_symbols & {v for v, _, _ in s.limits}), key=sp.default_sort_key)
+    if not sums:
+        return None
+    new, scales = expr, {}
+    for k, total in enumerate(sums):
+        f = total.function.args[0]
+        variables = [v for v, _, _ in total.limits]
+        own = {v: sp.Symbol(f"_m{k}_{n}", integer=True, positive=True) for n, v in enumerate(variables)}
+        M = largest(f.xreplace(own), sp.Tuple(*(sp.Tuple(own[v], lo, hi) for v, lo, hi in total.limits)))
+        # exp(M) as an opaque positive factor of the indices M depends on (a sample's own
+        # largest stays inside the sum over samples)
+        free = sorted(M.free_symbols, key=str)
+        scale = sp.Function(f"_E{k}", positive=True)(*free) if free else sp.Symbol(f"_E{k}", positive=True)
+        scales[scale] = M
+        pattern = sp.exp(f.xreplace({v: sp.Wild(f"w{n}") for n, v in enumerate(variables)}))
+        new = new.replace(lambda e: isinstance(e, sp.exp) and not e.has(largest) and e.match(pattern) is not None,
+                          lambda e, scale=scale, M=M: scale * sp.exp(e.args[0] - M))
+    new = sp.expand_log(_tidy(new))  # log(E S') = log E + log S', both positive
+    new = new.xreplace({sp.log(scale): M for scale, M in scales.items()})
+    new = _merge_exps(new.xreplace({scale: sp.exp(M) for scale, M in scales.items()}))
+    if any(new.has(s) for s in scales):
+        return None
+    # The identity holds for any real shift c(indices) in M's place: proved so, the
+    # shift a function of the indices M depends on (never a constant for every sample).
+    shifts = {M: sp.Function(f"c{k}", real=True)(*sorted(M.free_symbols, key=str))
+              for k, M in enumerate(scales.values())}
+    at_c = new.xreplace(shifts)
+    at_c = at_c.replace(lambda e: isinstance(e, sp.exp), lambda e: sp.expand_power_exp(e))
+    try:
+        # log(a b) = log a + log b only where sympy knows a and b positive (exp, sums of exp)
+        proved = equal(sp.expand_log(_tidy(at_c)), sp.expand_log(expr))
+    except Exception:  # noqa: BLE001 - a proof sympy cannot finish is no proof
+        proved = False
+    return new if proved else None
+
+
+def _merge_exps(expr: sp.Expr) -> sp.Expr:
+    """exp(a) exp(-M) as exp(a - M), in every product (the shift applied where it is needed)."""
+    def merge(m: sp.Mul) -> sp.Expr:
+        exps = [f for f in m.args if isinstance(f, sp.exp)
+                or (isinstance(f, sp.Pow) and isinstance(f.base, sp.exp) and f.exp.is_Integer)]
+        if len(exps) < 2:
+            return m
+        total = sp.Add(*(f.args[0] if isinstance(f, sp.exp) else f.exp * f.base.args[0] for f in exps))
+        return sp.Mul(*(f for f in m.args if f not in exps)) * sp.exp(total)
+    return expr.replace(lambda e: isinstance(e, sp.Mul), merge)
+
+
 # --- the derivation, as proved steps ----------------------------------------------------
 
 def _meaning(spec: LayerSpec, expr: sp.Expr) -> sp.Expr:
@@ -309,11 +471,16 @@ def _proved_step(spec: LayerSpec, lhs, chain: tuple, text: str = "") -> Step:
     ranges = dict(spec.ranges)
     for form in chain:
         for s in form.free_symbols:
-            if s.is_integer and s not in ranges and s not in spec.sizes and s != BATCH:
+            if s.is_integer and s not in ranges and s not in spec.sizes and s != spec.batch_size:
                 ranges.setdefault(s, None)
     forms = [f for f in chain]
     for a, b in zip(forms, forms[1:]):
         free = {s: r for s, r in ranges.items() if r is not None}
+        # y / w "equals" x only where w is not 0: a form may divide only by what the layer
+        # itself divides by, or by what is never 0 (sizes, sums of exp)
+        divisor = has_unsafe_division(b, a + spec.expr)
+        if divisor is not None:
+            raise ProofError(f"{lhs}: {b} divides by {divisor}, which can be 0")
         prove(_meaning(spec, a), _meaning(spec, b), free | _index_ranges(spec, a, b), f"{lhs}")
     return Step(lhs, tuple(chain), text)
 
@@ -361,7 +528,7 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> Derivation:
         sections += _sections(b, "Batch: ")
         results.update({f"{k} (batch)": v for k, v in _results(b).items()})
         names.update(element_names(b))
-        sizes[BATCH] = batch
+        sizes[b.batch_size] = batch
         title += f", batch of {batch}"
     sections.append(_module_calls(spec))
     return Derivation(title, sections, sizes, results, names)
@@ -484,7 +651,7 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
         if spec.is_criterion:
             chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v),
                                             (sp.Derivative(spec.expr, v), gr.index_form)))
-            if len(gr.indices) <= 2:
+            if 1 <= len(gr.indices) <= 2:
                 chain_steps.append(_gradient_grid(spec, gr))
             continue
         jac_steps.append(_proved_step(spec, sp.Derivative(y, v),
@@ -495,7 +662,7 @@ def _sections(spec: LayerSpec, prefix: str) -> list:
             jac_steps.extend(_jacobian_slice(spec, gr))
         chain = (gr.chain, gr.index_form) + ((gr.output_form,) if gr.output_form is not None else ())
         chain_steps.append(_proved_step(spec, sp.Derivative(LOSS, v), chain))
-        if len(gr.indices) <= 2:
+        if 1 <= len(gr.indices) <= 2:
             chain_steps.append(_gradient_grid(spec, gr))
     if jac_steps:
         sections.append(Section(prefix + "Jacobians",
@@ -543,7 +710,7 @@ def _jacobian_matrix(spec: LayerSpec, name: str) -> sp.Expr | None:
         return None
     try:
         prove(entry(form, axes), gr.jacobian, sizes, f"d{spec.output.name}/d{name} in matrix form")
-    except ProofError:
+    except (ProofError, TypeError, ValueError):  # sympy's matrix algebra may refuse the entry
         return None
     return form
 
@@ -622,7 +789,10 @@ def forward_matrix(spec: LayerSpec) -> sp.Expr | None:
     shapes = {a.name: a.shape for a in spec.arrays.values()}
     form = matrix_form(spec.expr, spec.indices, shapes, dict(spec.ranges))
     if form is not None:
-        prove(entry(form, spec.indices), spec.expr, dict(spec.ranges), "the forward pass in matrix form")
+        try:
+            prove(entry(form, spec.indices), spec.expr, dict(spec.ranges), "the forward pass in matrix form")
+        except (ProofError, TypeError, ValueError):  # sympy's matrix algebra may refuse the entry
+            return None  # a form the prover cannot settle is not shown (as for the gradients)
     return form
 
 
@@ -645,7 +815,7 @@ def _matrix_of(spec: LayerSpec, name: str) -> sp.Expr | None:
         return None
     try:
         prove(entry(form, gr.indices), gr.final, sizes, f"dJ/d{gr.variable.name} in matrix form")
-    except ProofError:
+    except (ProofError, TypeError, ValueError):  # sympy's matrix algebra may refuse the entry
         return None  # a form the prover cannot settle is not shown
     return form
 

@@ -92,9 +92,13 @@ class _Reader:
             return self.product([self.read(a) for a in e.args])
         if isinstance(e, sp.Pow) and e.exp.is_Integer and e.exp > 0:
             base = self.read(e.base)
+            if not base.axes and getattr(base.expr, "is_Matrix", False):
+                raise _NoForm  # (1^T t)^2: sympy's power of a 1 x 1 product is a matrix power
             return _M(HadamardPower(base.expr, e.exp) if base.axes else base.expr ** e.exp, base.axes)
         if isinstance(e, sp.Function) and len(e.args) == 1:
             inner = self.read(e.args[0])
+            if not inner.axes and getattr(inner.expr, "is_Matrix", False):
+                raise _NoForm  # abs(1^T c): sympy reads a function of a 1 x 1 product as of a matrix
             if not inner.axes:
                 return _M(e.func(inner.expr), ())
             z = sp.Dummy("z")
@@ -254,7 +258,11 @@ def entry(form: sp.Expr, axes: tuple, real_bases: bool = True) -> sp.Expr:
     """The element of a matrix form at the 1-based indices ``axes``, as an index expression."""
     i = axes[0] if axes else sp.Integer(1)
     j = axes[1] if len(axes) > 1 else sp.Integer(1)
-    value = _element(form, i, j, real_bases) if getattr(form, "is_Matrix", False) else form
+    if getattr(form, "is_Matrix", False):
+        value = _element(form, i, j, real_bases)
+    else:  # a scalar made of 1 x 1 products (log(1^T exp(x)) - 1^T (t (.) x)): each its one entry
+        value = form.replace(lambda e: getattr(e, "is_Matrix", False) and e.shape == (1, 1),
+                             lambda e: _element(e, sp.Integer(1), sp.Integer(1), real_bases))
     return _to_indexed(sp.expand_func(value), real_bases)
 
 
