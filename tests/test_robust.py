@@ -94,8 +94,15 @@ def test_nested_functions_derive_within_the_timeout(tmp_path):
 
 def test_too_deep_nesting_is_one_line():
     text = "y = " + "tanh(" * 200 + "x" + ")" * 200
-    message = one_line_error(lambda: derive.layer(text, {"x": (2,)}))
+    # derived flat, as one expression, it is deeper than Python's recursion allows: one line
+    message = one_line_error(lambda: derive.layer(text, {"x": (2,)}, intermediates=False))
     assert "nested too deeply" in message
+    # by default nested functions are named intermediates: 200 short steps, derived at once
+    derivation = derive.layer(text, {"x": (2,)}, timeout=60)
+    assert "dJ/dx" in derivation.results
+    # deeper than Python's parser takes: one line with its column
+    deeper = "y = " + "tanh(" * 600 + "x" + ")" * 600
+    assert "too many nested parentheses" in one_line_error(lambda: derive.layer(deeper, {"x": (2,)}))
 
 
 @pytest.mark.parametrize("text,words", [

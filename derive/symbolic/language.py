@@ -373,8 +373,11 @@ def _segment(text: str, node: ast.AST) -> str:
 
 def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input: str = "x",
           target: str | None = None, ranges: Mapping[str, int] | None = None,
-          constants: Sequence[str] = ()) -> LayerSpec:
+          constants: Sequence[str] = (), statement: bool = False) -> LayerSpec:
     """Parse ``text`` (``y = ...`` or ``y[i,...] = ...``) into a :class:`LayerSpec`.
+
+    A scalar output not named J is a layer's one-element output, except in a program's
+    ``statement``, where it stays the scalar intermediate it names (LayerNorm's mu).
 
     ``shapes`` gives the arrays' shapes (``{"x": (3,), "W": (2, 3)}``); those that
     follow from the others may be left out.  ``ranges`` gives the range of an index
@@ -421,7 +424,7 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
         raise LayerSyntaxError(f"--range {next(iter(given_ranges))} is for an index of index notation; "
                                "array notation names no indices")
     builder = (_IndexBuilder if index_notation else _ArrayBuilder)(given, input, target)
-    builder.given_ranges, builder.constants = given_ranges, constants
+    builder.given_ranges, builder.constants, builder.statement = given_ranges, constants, statement
     spec = builder.build(text.strip(), out_name, out_index_nodes, assign.value)
     unknown = set(given) - set(spec.arrays)
     if unknown:
@@ -472,7 +475,7 @@ class _Builder:
         for name in self.constants:
             if name not in self.order:
                 raise LayerSyntaxError(f"--constant {name} names an array the layer does not use")
-        if not out_shape and out_name != "J":
+        if not out_shape and out_name != "J" and not self.statement:
             # One number not named J is a layer's output of one element (as Torch7's Sum of a
             # vector): it takes gradOutput and may have parameters. J is a criterion's loss.
             if self.target_name is not None:

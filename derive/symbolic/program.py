@@ -268,7 +268,7 @@ def _statement(text: str, node: ast.Assign, name: str, reads: list[str], known: 
     local_input = next((r for r in reads if r != target), reads[0])
     shapes = {r: known[r] for r in reads if r in known}
     try:
-        spec = parse(source, shapes, input=local_input)
+        spec = parse(source, shapes, input=local_input, statement=True)
     except LayerSyntaxError as error:
         raise LayerSyntaxError(f"{line}: {error}") from None
     if target is not None and target in spec.arrays and local_input != target:
@@ -707,6 +707,8 @@ def _collapsed(program: Program, name: str) -> tuple[sp.Expr | None, dict]:
     if any(_base(e) in intermediates for e in expr.atoms(sp.Indexed, sp.Symbol) if _base(e)):
         return None, {}
     chain = expr
+    if _terms(chain) > EXPANSION_LIMIT:  # a deep chain of products: its expansion alone would not end
+        return None, {}
     # Summed as it stands (an MLP's nested sums) or expanded first (LayerNorm's terms
     # cancel): whichever is shorter.
     simple = min((sp.factor_terms(collapse(form, ranges)) for form in (chain, sp.expand(chain))),
@@ -719,6 +721,29 @@ def _collapsed(program: Program, name: str) -> tuple[sp.Expr | None, dict]:
     if not equal(collapse(simple, ranges), collapse(chain, ranges)):
         raise ProofError(f"dJ/d{name}: the collapsed gradient is not the chain's")
     return simple, {}
+
+
+#: Chains whose expansion has more terms than this are not collapsed (200 nested tanh: 2**200).
+EXPANSION_LIMIT = 5000
+
+
+def _terms(expr: sp.Expr) -> int:
+    """How many terms ``expr`` has once expanded (products multiply their factors' counts),
+    counted without expanding it."""
+    if isinstance(expr, sp.Add):
+        return sum(_terms(a) for a in expr.args)
+    if isinstance(expr, sp.Mul):
+        count = 1
+        for factor in expr.args:
+            count *= _terms(factor)
+            if count > EXPANSION_LIMIT:
+                return count
+        return count
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 1:
+        return _terms(expr.base) ** min(int(expr.exp), 64)
+    if isinstance(expr, sp.Sum):
+        return _terms(expr.function)
+    return 1
 
 
 def _definition(program: Program, e, ranges) -> sp.Expr:
