@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     layer.add_argument("--file", metavar="FILE", help="read the layer (a program) from FILE ('-': standard input)")
     layer.add_argument("--outputs", metavar="NAME[,NAME...]",
                        help="a program's outputs (default: the name its last statement defines)")
-    layer.add_argument("--intermediates", action="store_true", default=None,
+    layer.add_argument("--intermediates", action=argparse.BooleanOptionalAction, default=None,
                        help="name the intermediates of a one-expression layer (z = W x + b, y = tanh(z)) and "
-                       "derive it statement by statement (the default where functions are nested)")
+                       "derive it statement by statement (the default where functions are nested); "
+                       "--no-intermediates derives it as one flat expression")
     layer.add_argument("--shape", action="append", default=[], metavar="NAME=D1[,D2,...]",
                        type=_shape, help="the shape of an array (repeat for each; shapes that "
                        "follow from the others may be left out)")
