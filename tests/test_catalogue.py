@@ -27,6 +27,11 @@ def _pool1d(x):  # TemporalMaxPooling's (time, frame) layout is PyTorch's (frame
     return F.max_pool1d(x.transpose(-1, -2), 2).transpose(-1, -2)
 
 
+def _batched(x):
+    """x with a batch axis (PyTorch's interpolation takes (N, C, H, W) only)."""
+    return x if x.dim() == 4 else x[None]
+
+
 def _unbatched(function, x, *args, **kwargs):
     """PyTorch's convolutions on one sample (no batch axis) or a batch."""
     return function(x, *args, **kwargs) if x.dim() == 4 else function(x[None], *args, **kwargs)[0]
@@ -81,6 +86,16 @@ MODULES = [
      lambda x, W, b: _unbatched(F.conv_transpose2d, x, W, b), (-3, 3), ()),
     ("SpatialZeroPadding", "y[c,i,j] = x[c,i-1,j-2]", {"x": (2, 3, 4), "y": (2, 5, 7)}, {},
      lambda x: F.pad(x, (2, 1, 1, 1)), (-3, 3), ()),
+    # computed subscripts: // and % by integers, min, max and abs of affine forms
+    ("PixelShuffle(2)", "y[c,u,v] = x[4*(c-1) + 2*((u-1) % 2) + (v-1) % 2 + 1, (u-1)//2 + 1, (v-1)//2 + 1]",
+     {"x": (8, 2, 3), "y": (2, 4, 6)}, {}, lambda x: F.pixel_shuffle(x, 2), (-3, 3), ()),
+    ("SpatialUpSamplingNearest(2)", "y[c,u,v] = x[c, (u-1)//2 + 1, (v-1)//2 + 1]",
+     {"x": (2, 3, 4), "y": (2, 6, 8)}, {}, lambda x: F.interpolate(_batched(x), scale_factor=2).reshape(
+         x.shape[:-2] + (6, 8)), (-3, 3), ()),
+    ("SpatialReflectionPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, 4 - abs(3 - abs(i - 2)), 5 - abs(4 - abs(j - 3))]",
+     {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (-3, 3), ()),
+    ("SpatialReplicationPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, min(max(i - 1, 1), 4), min(max(j - 2, 1), 5)]",
+     {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="replicate"), (-3, 3), ()),
     ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
      lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
 ]

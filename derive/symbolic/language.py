@@ -247,6 +247,11 @@ _ALLOWED = (ast.Module, ast.Assign, ast.Expr, ast.Name, ast.Subscript, ast.Tuple
             ast.Compare, *_COMPARISONS)
 
 
+#: Index arithmetic: floor division and remainder by an integer constant, in subscripts only.
+_INDEX_ARITHMETIC = (ast.FloorDiv, ast.Mod)
+#: What a subscript may call on affine forms (non-affine subscripts: padding by reflection, replication).
+_INDEX_CALLS = {"min": sp.Min, "max": sp.Max, "abs": sp.Abs}
+
 # What a construct outside the language is called in an error: the language's words, not the AST's.
 _CONSTRUCTS = {
     "BoolOp": "and/or", "Not": "not",
@@ -268,7 +273,17 @@ _CONSTRUCTS = {
 def _check_whitelist(tree: ast.AST) -> None:
     conditions = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call)
                   and isinstance(n.func, ast.Name) and n.func.id == "where" and n.args}
+    # // and % are index arithmetic: allowed inside a subscript only
+    in_subscripts = {id(n) for s in ast.walk(tree) if isinstance(s, ast.Subscript) for n in ast.walk(s.slice)}
     for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _INDEX_ARITHMETIC):
+            what = _CONSTRUCTS[type(node.op).__name__]
+            if id(node) not in in_subscripts:
+                raise _fail(node, f"{what} is not part of the layer language outside a subscript: it is "
+                            "index arithmetic, as in x[(i-1)//2 + 1]")
+            continue
+        if isinstance(node, _INDEX_ARITHMETIC):
+            continue
         if isinstance(node, ast.Compare):
             if id(node) not in conditions:
                 raise _fail(node, "a comparison is a condition, not a number: use it as the first "
@@ -709,7 +724,21 @@ class _IndexBuilder(_Builder):
             if not (a.is_Integer or b.is_Integer):
                 raise _fail(node, "an index may be multiplied by an integer only")
             return a * b
-        raise _fail(node, "an index must be affine: names of indices, integers, +, - and integer *")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _INDEX_ARITHMETIC):
+            symbol = "//" if isinstance(node.op, ast.FloorDiv) else "%"
+            divisor = node.right
+            if not (isinstance(divisor, ast.Constant) and type(divisor.value) is int and divisor.value >= 1):
+                got = ast.unparse(divisor)
+                raise _fail(divisor, f"the divisor of {symbol} must be a positive integer, got {got}")
+            a = self._affine(node.left)
+            return sp.floor(a / divisor.value) if symbol == "//" else sp.Mod(a, divisor.value)
+        if isinstance(node, ast.Call) and node.func.id in _INDEX_CALLS:
+            name = node.func.id
+            if (len(node.args) != 1) if name == "abs" else (len(node.args) < 2):
+                raise _fail(node, f"{name} in a subscript takes {'one index' if name == 'abs' else 'two or more indices'}")
+            return _INDEX_CALLS[name](*(self._affine(a) for a in node.args))
+        raise _fail(node, "an index must be affine (names of indices, integers, +, - and integer *), or "
+                    "// and % of one by an integer, or min, max, abs of them")
 
     def _subscripts(self, node: ast.Subscript) -> tuple[sp.Expr, ...]:
         parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -797,6 +826,10 @@ class _IndexBuilder(_Builder):
                 if isinstance(sub, sp.Symbol) or self._gathered(sub):
                     continue
                 unknown = [s for s in sub.free_symbols if s not in self.range]
+                if unknown and _non_affine(sub):
+                    u = sorted(map(str, unknown))[0]
+                    raise _fail(node, f"cannot infer the range of {u} from a computed subscript of {name} "
+                                f"(//, %, min, max, abs): give the output's shape with --shape or --range {u}=N")
                 if len(unknown) == 1:
                     u = unknown[0]
                     coefficient = sub.coeff(u)
@@ -862,6 +895,8 @@ class _IndexBuilder(_Builder):
     def _extent(self, sub: sp.Expr, value: int, node, name, axis) -> sp.Expr:
         """The size of an axis read at an affine index: written with the indices' sizes when
         its accesses fill it exactly (T + Q - 1 for t + q - 1), else a size of its own."""
+        if _non_affine(sub):  # read as far as it reads: guarded where it leaves the axis
+            return self.sizes.new(value)
         high = _max_symbolic(sub, self.range)
         if int(high.xreplace(self.sizes.value)) == value and _min(sub, self.range, self.sizes.value) == 1:
             return high
@@ -930,8 +965,23 @@ def _size_name(index: sp.Symbol) -> str:
     return f"N_{index.name}"
 
 
+def _non_affine(sub: sp.Expr) -> bool:
+    """Whether a subscript uses //, %, min, max or abs (nearest upsampling, reflection padding)."""
+    return sub.has(sp.floor, sp.Mod, sp.Min, sp.Max, sp.Abs)
+
+
+def _values(expr: sp.Expr, ranges: dict, values: dict) -> list[int]:
+    """Every value of a non-affine index expression over its indices' (concrete) ranges."""
+    symbols = sorted(expr.free_symbols, key=str)
+    at = sp.lambdify(symbols, expr, modules=[{"floor": lambda v: v.__floor__()}, "math"])
+    spans = [range(1, int(sp.sympify(ranges[s]).xreplace(values)) + 1) for s in symbols]
+    return [int(at(*point)) for point in itertools.product(*spans)]
+
+
 def _max(expr: sp.Expr, ranges: dict, values: dict) -> int:
     """The largest value of an affine index expression over its indices' ranges."""
+    if _non_affine(expr):
+        return max(_values(expr, ranges, values))
     total = expr.as_coeff_add()[0]
     for s in expr.free_symbols:
         c = int(expr.coeff(s))
@@ -949,6 +999,8 @@ def _max_symbolic(expr: sp.Expr, ranges: dict) -> sp.Expr:
 
 def _min(expr: sp.Expr, ranges: dict, values: dict) -> int:
     """The smallest value of an affine index expression over its indices' ranges."""
+    if _non_affine(expr):
+        return min(_values(expr, ranges, values))
     total = expr.as_coeff_add()[0]
     for s in expr.free_symbols:
         c = int(expr.coeff(s))
