@@ -320,6 +320,12 @@ class _Writer:
                             f"        self._checkIntegers('target', target, shape, {integers[spec.target.name]})"]
                            if spec.target.name in integers else [
                       f"        check_array('{self.name}', 'target', target, self._arrayClass)",
+                      f"        shape = (input.shape[0],) + {spec.concrete(spec.target.shape)!r} if batch "
+                      f"else {spec.concrete(spec.target.shape)!r}",
+                      "        if target.shape != shape:",
+                      f"            raise ValueError(f'{self.name}: target must have shape {{shape}}, got {{target.shape}}')",
+                      ] if spec.concrete(spec.target.shape) != spec.concrete(spec.input.shape) else [
+                      f"        check_array('{self.name}', 'target', target, self._arrayClass)",
                       "        if target.shape != input.shape:",
                       f"            raise ValueError(f'{self.name}: target must be an array of the input\\'s shape "
                       "{input.shape}, got ' + repr(getattr(target, 'shape', type(target).__name__)))",

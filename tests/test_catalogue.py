@@ -96,6 +96,11 @@ MODULES = [
      {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (-3, 3), ()),
     ("SpatialReplicationPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, min(max(i - 1, 1), 4), min(max(j - 2, 1), 5)]",
      {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="replicate"), (-3, 3), ()),
+    # concat along the last axis (the feature axis of one sample)
+    ("CReLU", "y = concat(max(0, x), max(0, -x))", {"x": (6,)}, {},
+     lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
+    ("CReLU (2D)", "y = concat(max(0, x), max(0, -x))", {"x": (3, 4)}, {},
+     lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
     ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
      lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
 ]
@@ -155,6 +160,26 @@ CRITERIA = [
     ("MultiMarginCriterion (p=2)", "J = (sum(max(0, 1 - x[t] + x[k])**2, k) - 1) / 5", {"x": (5,)},
      {"target": "t"}, lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
      (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
+    # the input center-cropped to the target's (declared) shape
+    ("SpatialAutoCropMSECriterion", "J = mean((x[c, i+1, j+1] - t[c,i,j])**2, c, i, j)", {"x": (2, 6, 6), "t": (2, 4, 4)},
+     {"target": "t"}, lambda x, t: F.mse_loss(x[..., 1:5, 1:5], t, reduction="sum") / 32 / (
+         x.shape[0] if x.dim() == 4 else 1), (-3, 3), lambda rng, x: rng.uniform(-2, 2, x.shape[:-2] + (4, 4)), {}, ()),
+    # the documentation's per-sample loss, weights[class] (-x[class] + log(sum_j exp(x[j])))
+    ("CrossEntropyCriterion(weights)", "J = w[t] * (log(sum(exp(x[k]), k)) - x[t])", {"x": (5,), "w": (5,)},
+     {"target": "t", "constants": ("w",)},
+     lambda x, t, w: F.cross_entropy(x, t, weight=w, reduction="sum") / (x.shape[0] if x.dim() == 2 else 1),
+     (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
+    ("MultiMarginCriterion (p=1, weights)", "J = (sum(w[t] * max(0, 1 - x[t] + x[k]), k) - w[t]) / 5",
+     {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
+     lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=1, weight=w),
+     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
+    ("MultiMarginCriterion (p=2, weights)", "J = (sum(w[t] * max(0, 1 - x[t] + x[k])**2, k) - w[t]) / 5",
+     {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
+     lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2, weight=w),
+     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
     ("Max over all entries", "J = max(x)", {"x": (3, 4)}, {}, lambda x: x.amax(dim=(-2, -1)).mean(),
      (-3, 3), None, {}, ()),
 ]

@@ -34,7 +34,7 @@ _INDEX_NAMES = ("i", "j", "k", "l", "a", "c", "d", "e", "f", "o", "q", "s", "t")
 RESERVED = {"J", "sum", "mean", "g", "G", "np", "scale", "self"} | set(FUNCTIONS)  # J may name a criterion's output
 #: Calls beyond the one-argument functions: extrema (over indices, or of two operands), clamp, where.
 CALLS = ("max", "min", "clamp", "where")
-RESERVED |= set(CALLS)
+RESERVED |= set(CALLS) | {"concat"}
 #: Comparisons, for where's condition only.
 _COMPARISONS = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
                 ast.GtE: sp.GreaterThan, ast.Eq: sp.Eq, ast.NotEq: sp.Ne}
@@ -508,7 +508,7 @@ class _ArrayBuilder(_Builder):
               ast.Div: lambda a, b: a / b, ast.Pow: sp.Pow}[type(node.op)]
 
         def element(idx, l=left, r=right, shape=shape):
-            return op(l.element(_aligned(idx, shape, l.shape)), r.element(_aligned(idx, shape, r.shape)))
+            return op(l.element(self._aligned(idx, shape, l.shape)), r.element(self._aligned(idx, shape, r.shape)))
         return _Node(shape, element)
 
     def _broadcast(self, node, a, b):
@@ -517,8 +517,25 @@ class _ArrayBuilder(_Builder):
         shape = list(a)
         for k, db in enumerate(b):
             da = a[len(a) - len(b) + k]
+            if self._unit(db) and not self._unit(da):  # a size-1 axis broadcasts (numpy's rule)
+                continue
+            if self._unit(da) and not self._unit(db):
+                shape[len(a) - len(b) + k] = db
+                continue
             shape[len(a) - len(b) + k] = self.sizes.unify(da, db, node, "element-wise operands")
         return tuple(shape)
+
+    def _unit(self, size: sp.Expr) -> bool:
+        """Whether an axis has size 1 (it broadcasts against any other)."""
+        return int(self.sizes.resolve(size).xreplace(self.sizes.value)) == 1
+
+    def _aligned(self, idx: tuple, shape: tuple, part: tuple) -> tuple:
+        """The indices of a broadcast operand: the trailing ones, 1 along its size-1 axes that
+        broadcast against a longer one."""
+        own = _aligned(idx, shape, part)
+        full = shape[len(shape) - len(part):] if part else ()
+        return tuple(sp.Integer(1) if self._unit(d) and not self._unit(f) else i
+                     for i, d, f in zip(own, part, full))
 
     def _matmul(self, node, left: _Node, right: _Node) -> _Node:
         a, b = left.shape, right.shape
@@ -573,6 +590,8 @@ class _ArrayBuilder(_Builder):
             return _Node((), lambda idx: total(idx) / count)
         if name in CALLS:
             return self._elementwise(node, *_elementwise_call(name, node))
+        if name == "concat":
+            return self._concat(node)
         if name not in FUNCTIONS:
             raise _fail(node.func, f"unknown function {name!r}, expected one of "
                         f"{', '.join(sorted(FUNCTIONS))}, sum, mean")
@@ -586,6 +605,40 @@ class _ArrayBuilder(_Builder):
 
     def visit_Subscript(self, node, hint):
         raise _fail(node, "indexing belongs to index notation")
+
+    def _concat(self, node: ast.Call) -> _Node:
+        """concat(a, b, ...) along the last axis: element i of the last axis is a's up to a's size,
+        then b's at i - size(a), ...; each operand's part guarded by where its range lies."""
+        if len(node.args) < 2:
+            raise _fail(node, "concat(a, b, ...) joins two or more arrays along their last axis")
+        parts = [self.visit(a) for a in node.args]
+        known = max((p for p in parts if p.shape is not None), key=lambda p: len(p.shape), default=None)
+        if known is not None:  # a name of unknown shape takes the others' (CReLU's x)
+            parts = [self._resolve(a, p, known, node) for a, p in zip(node.args, parts)]
+        for a, p in zip(node.args, parts):
+            if p.shape is None:
+                raise _fail(a, f"the shape of {_what(a)} is neither given nor inferable: "
+                            f"give it with --shape {_what(a)}=...")
+            if len(p.shape) != len(parts[0].shape) or not p.shape:
+                raise _fail(a, "concat joins arrays of the same number of dimensions (one at least) "
+                            "along their last axis")
+        lead = parts[0].shape[:-1]
+        for p in parts[1:]:
+            lead = tuple(self.sizes.unify(a, b, node, "concat's operands outside their last axis")
+                         for a, b in zip(lead, p.shape[:-1]))
+        shape = lead + (sp.Add(*(p.shape[-1] for p in parts)),)
+
+        def element(idx, parts=parts):
+            *head, i = idx
+            total, offset = sp.Integer(0), sp.Integer(0)
+            for k, p in enumerate(parts):
+                size = p.shape[-1]
+                guards = ([sp.GreaterThan(i, offset + 1)] if k else []) + (
+                    [sp.LessThan(i, offset + size)] if k < len(parts) - 1 else [])
+                total += where(sp.And(*guards), p.element(tuple(head) + (i - offset,)), 0)
+                offset += size
+            return total
+        return _Node(shape, element)
 
     def _elementwise(self, node, operands: list, make) -> _Node:
         """An element-wise call of several operands, broadcast as numpy does."""
@@ -601,7 +654,7 @@ class _ArrayBuilder(_Builder):
             shape = self._broadcast(node, shape, p.shape)
 
         def element(idx, parts=parts, shape=shape):
-            return make(*(p.element(_aligned(idx, shape, p.shape)) for p in parts))
+            return make(*(p.element(self._aligned(idx, shape, p.shape)) for p in parts))
         return _Node(shape, element)
 
 
@@ -770,6 +823,9 @@ class _IndexBuilder(_Builder):
                 self._index(arg)
             self._collect(node.args[0])
             return
+        if isinstance(node, ast.Call) and node.func.id == "concat":
+            raise _fail(node, "concat belongs to array notation; in index notation write each part "
+                        "with where(i <= n, a[i], b[i - n])")
         if isinstance(node, ast.Call) and node.func.id in CALLS:
             operands, _ = _elementwise_call(node.func.id, node)
             for operand in operands:
