@@ -96,6 +96,11 @@ MODULES = [
      {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (-3, 3), ()),
     ("SpatialReplicationPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, min(max(i - 1, 1), 4), min(max(j - 2, 1), 5)]",
      {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="replicate"), (-3, 3), ()),
+    # align_corners (Torch7's): output (H - 1) * 2 + 1; each input weighted by the tent max(0, 1 - |distance|)
+    ("SpatialUpSamplingBilinear(2)",
+     "y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/2 - (i-1))) * max(0, 1 - abs((v-1)/2 - (j-1))), i, j)",
+     {"x": (2, 3, 4), "y": (2, 5, 7)}, {}, lambda x: F.interpolate(
+         _batched(x), size=(5, 7), mode="bilinear", align_corners=True).reshape(x.shape[:-2] + (5, 7)), (-3, 3), ()),
     # concat along the last axis (the feature axis of one sample)
     ("CReLU", "y = concat(max(0, x), max(0, -x))", {"x": (6,)}, {},
      lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),

@@ -101,3 +101,13 @@ def test_the_cli_says_it_in_one_line(capsys):
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the divisor of // must be a positive integer, got 2.5" in err
+
+
+def test_an_index_is_a_number_where_it_stands_alone(tmp_path):
+    # 1 .. its size, as the elements count: bilinear upsampling's weights are functions of it
+    layer = load(derive.module_source("y[i] = x[i] * i", {"x": (3,)}), tmp_path)()
+    x, g = np.array([1.0, -2.0, 0.5]), np.array([1.0, 1.0, 2.0])
+    np.testing.assert_array_equal(layer.forward(x), x * [1, 2, 3])
+    np.testing.assert_array_equal(layer.backward(x, g), g * [1, 2, 3])
+    with pytest.raises(LayerSyntaxError, match="column 15: q needs its indices in index notation"):
+        parse("y[i] = x[i] + q", {"x": (3,)})

@@ -698,8 +698,13 @@ class _IndexBuilder(_Builder):
         self.integers: set[str] = set()
         self.numbers: set[str] = set()  # arrays read as numbers (not inside a subscript)
         self._collecting = True
+        self.values: list[ast.Name] = []
         self._collect(value)
         self._collecting = False
+        for node in self.values:  # a bare name is an index's value (1 .. its size), or an error
+            if node.id not in self.indices:
+                self.see(node)
+                raise _fail(node, f"{node.id} needs its indices in index notation: {node.id}[...]")
         both = sorted(self.integers & self.numbers)
         if both:
             raise LayerSyntaxError(f"{both[0]} is used inside a subscript, so it holds integers, and has "
@@ -806,6 +811,9 @@ class _IndexBuilder(_Builder):
             self.accesses.append((name, self._subscripts(node), node))
             return
         if isinstance(node, ast.Name):
+            if node.id not in RESERVED and node.id not in self.given:
+                self.values.append(node)  # an index as a number (bilinear weights), if it is an index
+                return
             self.see(node)
             raise _fail(node, f"{node.id} needs its indices in index notation: {node.id}[...]")
         if isinstance(node, ast.Call) and node.func.id in ("sum", "mean"):
@@ -960,6 +968,8 @@ class _IndexBuilder(_Builder):
         return self.sizes.new(value)
 
     def visit(self, node: ast.AST) -> sp.Expr:
+        if isinstance(node, ast.Name) and node.id in self.indices:  # an index as a number
+            return self.indices[node.id]
         if isinstance(node, ast.Constant):
             return sp.Integer(node.value) if isinstance(node.value, int) else sp.Float(node.value, 15)
         if isinstance(node, ast.Subscript):
