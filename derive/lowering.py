@@ -197,7 +197,9 @@ class Lowering:
     def _indexed(self, expr: sp.Indexed) -> Tensor:
         name = self.arrays[expr.base.name]
         indices = expr.indices
-        shape = self.shapes.get(expr.base.name) or (None,) * len(indices)
+        shape = self.shapes.get(expr.base.name) or ()
+        if len(shape) != len(indices):  # sizes not known for this access: trust the ranges
+            shape = (None,) * len(indices)
         if all(isinstance(i, sp.Symbol) and i in self.ranges for i in indices) and len(set(indices)) == len(indices) \
                 and all(size is None or self.ranges[i] == size for i, size in zip(indices, shape)):
             return Tensor(name, tuple(indices))

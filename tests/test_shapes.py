@@ -75,3 +75,21 @@ def test_a_target_of_its_own_shape_is_checked_against_it(tmp_path):
         crop.forward(x, x)
     with pytest.raises(ValueError, match=r"target must have shape \(2, 4, 4\), got \(4, 4\)"):
         crop.forward(x[0], t[0, 0])
+
+
+@pytest.mark.parametrize("batch", [None, 2], ids=["one sample", "batch"])
+def test_join_table_is_concat_of_several_inputs(batch, tmp_path):
+    # JoinTable(-1): the inputs as a table (a list), joined along the last axis
+    Join = load(derive.module_source("y = concat(a, b, c)", {"a": (3,), "b": (2,), "c": (1,)}, input="a,b,c"),
+                tmp_path)
+    join = Join()
+    rng = np.random.default_rng(3)
+    lead = (batch,) if batch else ()
+    inputs = [rng.standard_normal(lead + (n,)) for n in (3, 2, 1)]
+    tensors = [torch.tensor(v, requires_grad=True) for v in inputs]
+    y = torch.cat(tensors, -1)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(torch.tensor(g))
+    np.testing.assert_array_equal(join.forward(inputs), y.detach().numpy())
+    for mine, theirs in zip(join.backward(inputs, g), tensors):
+        np.testing.assert_array_equal(mine, theirs.grad.numpy())

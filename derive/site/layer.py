@@ -150,9 +150,13 @@ Two notations share one grammar; the text is parsed against a whitelist and neve
   Each element's gradient is the sum of gradOutput over the outputs that read it (its
   preimage), a sum with a Kronecker delta, proved like every step; the module adds them
   with one scatter-add (`bincount`). Outside a subscript `//` and `%` are errors.
+- An index standing alone is a number, 1 .. its size: SpatialUpSamplingBilinear(2), corners
+  aligned as Torch7's, weighs each input by a tent,
+  `y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/2 - (i-1))) * max(0, 1 - abs((v-1)/2 - (j-1))), i, j)`.
 - Size-1 axes broadcast in array notation, as numpy's do: `x + b` with x (5, 4) and b (5, 1).
 - `concat(a, b, ...)` joins arrays along their last axis (array notation): CReLU is
-  `y = concat(max(0, x), max(0, -x))`; each part is guarded by where its range lies.
+  `y = concat(max(0, x), max(0, -x))`, JoinTable `y = concat(a, b)` with `--input a,b`; each
+  part is guarded by where its range lies.
 - A criterion's target may have a shape of its own (`--shape t=...`): SpatialAutoCropMSE is
   `J = mean((x[c, i+1, j+1] - t[c,i,j])**2, c, i, j)` with x (2, 6, 6) and t (2, 4, 4); the
   module checks the target against that shape.
