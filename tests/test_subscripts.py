@@ -111,3 +111,10 @@ def test_an_index_is_a_number_where_it_stands_alone(tmp_path):
     np.testing.assert_array_equal(layer.backward(x, g), g * [1, 2, 3])
     with pytest.raises(LayerSyntaxError, match="column 15: q needs its indices in index notation"):
         parse("y[i] = x[i] + q", {"x": (3,)})
+
+
+def test_the_latex_brackets_a_remainder_and_writes_the_floor_as_the_text_does():
+    from derive.latex import markdown
+    shown = markdown(derive.layer("y[c,u] = x[2*(c-1) + (u-1) % 2 + 1, (u-1)//2 + 1]", {"x": (4, 3), "y": (2, 6)}))
+    assert r"\left\lfloor \frac{u - 1}{2} \right\rfloor" in shown
+    assert re.search(r"\\left\(\\left\(\S.*\\right\) \\bmod 2\\right\)", shown)
