@@ -323,7 +323,8 @@ class _Writer:
                       f"        shape = (input.shape[0],) + {spec.concrete(spec.target.shape)!r} if batch "
                       f"else {spec.concrete(spec.target.shape)!r}",
                       "        if target.shape != shape:",
-                      f"            raise ValueError(f'{self.name}: target must have shape {{shape}}, got {{target.shape}}')",
+                      f"            raise ValueError(f'{self.name}: target must have shape {{shape}}, "
+                      "got {target.shape}')",
                       ] if spec.concrete(spec.target.shape) != spec.concrete(spec.input.shape) else [
                       f"        check_array('{self.name}', 'target', target, self._arrayClass)",
                       "        if target.shape != input.shape:",

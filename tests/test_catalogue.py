@@ -166,8 +166,8 @@ CRITERIA = [
      {"target": "t"}, lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
      (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
     # the input center-cropped to the target's (declared) shape
-    ("SpatialAutoCropMSECriterion", "J = mean((x[c, i+1, j+1] - t[c,i,j])**2, c, i, j)", {"x": (2, 6, 6), "t": (2, 4, 4)},
-     {"target": "t"}, lambda x, t: F.mse_loss(x[..., 1:5, 1:5], t, reduction="sum") / 32 / (
+    ("SpatialAutoCropMSECriterion", "J = mean((x[c, i+1, j+1] - t[c,i,j])**2, c, i, j)",
+     {"x": (2, 6, 6), "t": (2, 4, 4)}, {"target": "t"}, lambda x, t: F.mse_loss(x[..., 1:5, 1:5], t, reduction="sum") / 32 / (
          x.shape[0] if x.dim() == 4 else 1), (-3, 3), lambda rng, x: rng.uniform(-2, 2, x.shape[:-2] + (4, 4)), {}, ()),
     # the documentation's per-sample loss, weights[class] (-x[class] + log(sum_j exp(x[j])))
     ("CrossEntropyCriterion(weights)", "J = w[t] * (log(sum(exp(x[k]), k)) - x[t])", {"x": (5,), "w": (5,)},

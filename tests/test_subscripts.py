@@ -84,7 +84,10 @@ def test_the_kernels_scatter_add_without_a_loop():
                                                          "integer, got 2.5"),
     ("y[i] = x[(i-1)//0 + 1]", {"x": (3,), "y": (6,)}, "the divisor of // must be a positive integer, got 0"),
     ("y[i,j] = x[i % j, j]", {"x": (3, 3)}, "the divisor of % must be a positive integer, got j"),
-    ("y[i] = x[(i-1)//2 + 1]", {"x": (3,)}, "cannot infer the range of i from a computed subscript of x"),
+    ("y[i] = x[(i-1)//2 + 1]", {"x": (3,)},
+     "cannot infer the range of i from a computed subscript of x (//, %, min, max, abs): give it with the "
+     "output's shape, --shape, or --range i=N"),
+    ("y[i] = sum(x[(i-1)//2 + k], k)", {"x": (3,), "y": (6,)}, "abs): give it with --range k=N"),
     ("y[i] = x[abs(i, 2)]", {"x": (3,)}, "abs in a subscript takes one index"),
     ("y[i] = x[max(i)]", {"x": (3,)}, "max in a subscript takes two or more indices"),
     ("y[i] = x[i * (i // 2)]", {"x": (3,)}, "an index may be multiplied by an integer only"),

@@ -793,7 +793,8 @@ class _IndexBuilder(_Builder):
         if isinstance(node, ast.Call) and node.func.id in _INDEX_CALLS:
             name = node.func.id
             if (len(node.args) != 1) if name == "abs" else (len(node.args) < 2):
-                raise _fail(node, f"{name} in a subscript takes {'one index' if name == 'abs' else 'two or more indices'}")
+                takes = "one index" if name == "abs" else "two or more indices"
+                raise _fail(node, f"{name} in a subscript takes {takes}")
             return _INDEX_CALLS[name](*(self._affine(a) for a in node.args))
         raise _fail(node, "an index must be affine (names of indices, integers, +, - and integer *), or "
                     "// and % of one by an integer, or min, max, abs of them")
@@ -892,8 +893,10 @@ class _IndexBuilder(_Builder):
                 unknown = [s for s in sub.free_symbols if s not in self.range]
                 if unknown and _non_affine(sub):
                     u = sorted(map(str, unknown))[0]
+                    output = any(str(i) == u for i in self.out_indices)
                     raise _fail(node, f"cannot infer the range of {u} from a computed subscript of {name} "
-                                f"(//, %, min, max, abs): give the output's shape with --shape or --range {u}=N")
+                                f"(//, %, min, max, abs): give it with "
+                                + ("the output's shape, --shape, or " if output else "") + f"--range {u}=N")
                 if len(unknown) == 1:
                     u = unknown[0]
                     coefficient = sub.coeff(u)
