@@ -338,7 +338,6 @@ class _Writer:
                             f"        self._checkIntegers('target', target, shape, {integers[spec.target.name]})"]
                            if spec.target.name in integers else [
                       f"        check_array('{self.name}', 'target', target, self._arrayClass)",
-                      f"        check_array('{self.name}', 'target', target, self._arrayClass)",
                       f"        check_dtype('{self.name}', 'target', target, self)",
                       "        shape = (input.shape[0],) + self.targetShape if batch else self.targetShape",
                       "        if target.shape != shape:",

@@ -79,6 +79,11 @@ class ProgramWriter:
         if batch:
             lines.append(f"{BATCH} = {self.program.inputs[0]}.shape[0]")
         lowering = Lowering(self._arrays(), {})
+        # the inputs' and outputs' sizes (None for the batch's): a read past an array's end
+        # (concat, JoinTable) is a window, 0 there
+        for n in self.program.inputs + self.program.outputs:
+            shape = ((None,) if batch and n in self.batched else ()) + tuple(self.program.shapes[n])
+            lowering.shapes.update({n: shape, bar(n): shape, given_name(n): shape})
         for number, (target, op, expr, axes, shape) in enumerate(body):
             if op == "code":  # a line of its own (a shifted operand), then an array like the others
                 lines.append(f"{target} = {expr}")

@@ -319,6 +319,17 @@ class BlogPrinter(LatexPrinter):
             return rf"\left({text}\right)"
         return text
 
+    def _print_Mod(self, expr, exp=None):
+        # a computed subscript's remainder, bracketed: 2 (u - 1 mod 2) is never read as 2 (u - 1) mod 2
+        a, q = expr.args
+        return rf"\left({self._print_factor(a)} \bmod {self._print(q)}\right)"
+
+    def _print_floor(self, expr, exp=None):
+        # floor((u - 1) / 2) as the text writes it, not sympy's floor(u/2 - 1/2)
+        top, bottom = sp.fraction(sp.together(expr.args[0]))
+        inner = rf"\frac{{{self._print(sp.expand(top))}}}{{{self._print(bottom)}}}" if bottom != 1 else self._print(top)
+        return rf"\left\lfloor {inner} \right\rfloor"
+
     def _print_Float(self, expr):
         if self.decimals is None:
             return number(expr)

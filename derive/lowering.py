@@ -26,6 +26,10 @@ _FUNCTIONS = {sp.exp: "xp.exp", sp.log: "xp.log", sp.tanh: "xp.tanh", sp.sin: "x
               relu: "relu", softplus: "softplus", step: "step"}
 
 
+#: A subscript's non-affine arithmetic (nearest upsampling, pixel shuffle, reflection padding).
+_INDEX_ARITHMETIC = (sp.floor, sp.Mod, sp.Min, sp.Max, sp.Abs)
+
+
 @dataclass(frozen=True)
 class Tensor:
     """numpy code for an array whose axes run over ``axes`` (index symbols), in order."""
@@ -172,6 +176,8 @@ class Lowering:
             a, b = (self.lower(x) for x in expr.args)
             (a, b), axes = self.broadcast([a, b])
             return Tensor(f"({a.code} == {b.code})", axes)
+        if isinstance(expr, (sp.floor, sp.Mod, sp.Min, sp.Max)):
+            return self._index_arithmetic(expr)
         extreme = self._extreme(expr)
         if extreme is not None:
             return extreme
@@ -212,10 +218,16 @@ class Lowering:
     def _indexed(self, expr: sp.Indexed) -> Tensor:
         name = self.arrays[expr.base.name]
         indices = expr.indices
-        if all(isinstance(i, sp.Symbol) and i in self.ranges for i in indices) and len(set(indices)) == len(indices):
+        shape = self.shapes.get(expr.base.name) or ()
+        if len(shape) != len(indices):  # sizes not known for this access: trust the ranges
+            shape = (None,) * len(indices)
+        if all(isinstance(i, sp.Symbol) and i in self.ranges for i in indices) and len(set(indices)) == len(indices) \
+                and all(size is None or self.ranges[i] == size for i, size in zip(indices, shape)):
             return Tensor(name, tuple(indices))
         if any(not (s in self.ranges) for i in indices for s in i.free_symbols if isinstance(s, sp.Symbol)):
             return self._gather(name, indices)
+        if any(i.has(*_INDEX_ARITHMETIC) for i in indices):  # x[c, (u-1)//2 + 1]: integer indexing
+            return self._gather(name, indices, clipped=True)
         # An affine index: gather the elements (patches, im2col), zero outside the array.
         axes: list[sp.Symbol] = []
         for i in indices:
@@ -435,6 +447,8 @@ class Lowering:
         shape = self.shapes.get(a.base.name) if isinstance(a, sp.Indexed) else None
         if b != 0 or shape is None or all(isinstance(i, sp.Symbol) for i in a.indices):
             return False
+        if any(i.has(*_INDEX_ARITHMETIC) for i in a.indices):  # gathered clipped, not by window()
+            return False
         for relation in c.args if isinstance(c, sp.And) else (c,):
             sides = [(_bound(relation, sp.expand(i)), size) for i, size in zip(a.indices, shape)
                      if not isinstance(i, sp.Symbol)]
@@ -553,14 +567,38 @@ class Lowering:
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
                               f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
 
-    def _gather(self, name: str, indices) -> Tensor:
+    def _gather(self, name: str, indices, clipped: bool = False) -> Tensor:
         """An array read where integer arrays say (W[x[n] + 1, d]): numpy's integer indexing, each
-        subscript an integer array over the indices it runs with (0-based: the subscript - 1)."""
+        subscript an integer array over the indices it runs with (0-based: the subscript - 1).
+        ``clipped``: a computed subscript's reads outside the array are guarded to 0 in the
+        expression; they are clipped here only so that numpy can index."""
         parts = [self.lower(i - 1) for i in indices]
+        if clipped:
+            parts = [Tensor(f"xp.clip({p.code}, 0, {name}.shape[{axis}] - 1)", p.axes)
+                     if i.has(*_INDEX_ARITHMETIC) else p for axis, (i, p) in enumerate(zip(indices, parts))]
         parts, axes = self.broadcast(parts)
         if not axes:
             return Tensor(f"{name}[{', '.join(p.code for p in parts)}]", ())
         return self.temporary(f"{name}[{', '.join(p.code for p in parts)}]", axes)
+
+    def _index_arithmetic(self, expr: sp.Expr) -> Tensor:
+        """A computed subscript's integer arithmetic: floor(a / q) as a // q, Mod(a, q) as a % q
+        (both Python's: rounding down), Min and Max element-wise."""
+        if isinstance(expr, sp.floor):
+            numerator, denominator = sp.fraction(sp.together(expr.args[0]))
+            if not denominator.is_Integer:
+                raise ValueError(f"cannot lower {expr}: an integer divisor is expected")
+            a = self.lower(sp.expand(numerator))
+            return Tensor(f"{_atom(a.code)} // {int(denominator)}", a.axes)
+        if isinstance(expr, sp.Mod):
+            a = self.lower(expr.args[0])
+            return Tensor(f"{_atom(a.code)} % {_number(expr.args[1])}", a.axes)
+        function = "xp.minimum" if isinstance(expr, sp.Min) else "xp.maximum"
+        parts, axes = self.broadcast([self.lower(a) for a in expr.args])
+        code = parts[0].code
+        for part in parts[1:]:
+            code = f"{function}({code}, {part.code})"
+        return Tensor(code, axes)
 
     def _extremum_body(self, extremum: Extremum) -> tuple[Tensor, list]:
         """The lowered body and the limits' indices among its axes, in the limits' order."""

@@ -27,6 +27,11 @@ def _pool1d(x):  # TemporalMaxPooling's (time, frame) layout is PyTorch's (frame
     return F.max_pool1d(x.transpose(-1, -2), 2).transpose(-1, -2)
 
 
+def _batched(x):
+    """x with a batch axis (PyTorch's interpolation takes (N, C, H, W) only)."""
+    return x if x.dim() == 4 else x[None]
+
+
 def _unbatched(function, x, *args, **kwargs):
     """PyTorch's convolutions on one sample (no batch axis) or a batch."""
     return function(x, *args, **kwargs) if x.dim() == 4 else function(x[None], *args, **kwargs)[0]
@@ -81,6 +86,26 @@ MODULES = [
      lambda x, W, b: _unbatched(F.conv_transpose2d, x, W, b), (-3, 3), ()),
     ("SpatialZeroPadding", "y[c,i,j] = x[c,i-1,j-2]", {"x": (2, 3, 4), "y": (2, 5, 7)}, {},
      lambda x: F.pad(x, (2, 1, 1, 1)), (-3, 3), ()),
+    # computed subscripts: // and % by integers, min, max and abs of affine forms
+    ("PixelShuffle(2)", "y[c,u,v] = x[4*(c-1) + 2*((u-1) % 2) + (v-1) % 2 + 1, (u-1)//2 + 1, (v-1)//2 + 1]",
+     {"x": (8, 2, 3), "y": (2, 4, 6)}, {}, lambda x: F.pixel_shuffle(x, 2), (-3, 3), ()),
+    ("SpatialUpSamplingNearest(2)", "y[c,u,v] = x[c, (u-1)//2 + 1, (v-1)//2 + 1]",
+     {"x": (2, 3, 4), "y": (2, 6, 8)}, {}, lambda x: F.interpolate(_batched(x), scale_factor=2).reshape(
+         x.shape[:-2] + (6, 8)), (-3, 3), ()),
+    ("SpatialReflectionPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, 4 - abs(3 - abs(i - 2)), 5 - abs(4 - abs(j - 3))]",
+     {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (-3, 3), ()),
+    ("SpatialReplicationPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, min(max(i - 1, 1), 4), min(max(j - 2, 1), 5)]",
+     {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="replicate"), (-3, 3), ()),
+    # align_corners (Torch7's): output (H - 1) * 2 + 1; each input weighted by the tent max(0, 1 - |distance|)
+    ("SpatialUpSamplingBilinear(2)",
+     "y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/2 - (i-1))) * max(0, 1 - abs((v-1)/2 - (j-1))), i, j)",
+     {"x": (2, 3, 4), "y": (2, 5, 7)}, {}, lambda x: F.interpolate(
+         _batched(x), size=(5, 7), mode="bilinear", align_corners=True).reshape(x.shape[:-2] + (5, 7)), (-3, 3), ()),
+    # concat along the last axis (the feature axis of one sample)
+    ("CReLU", "y = concat(max(0, x), max(0, -x))", {"x": (6,)}, {},
+     lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
+    ("CReLU (2D)", "y = concat(max(0, x), max(0, -x))", {"x": (3, 4)}, {},
+     lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
     ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
      lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
 ]
@@ -140,6 +165,26 @@ CRITERIA = [
     ("MultiMarginCriterion (p=2)", "J = (sum(max(0, 1 - x[t] + x[k])**2, k) - 1) / 5", {"x": (5,)},
      {"target": "t"}, lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
      (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
+    # the input center-cropped to the target's (declared) shape
+    ("SpatialAutoCropMSECriterion", "J = mean((x[c, i+1, j+1] - t[c,i,j])**2, c, i, j)",
+     {"x": (2, 6, 6), "t": (2, 4, 4)}, {"target": "t"}, lambda x, t: F.mse_loss(x[..., 1:5, 1:5], t, reduction="sum") / 32 / (
+         x.shape[0] if x.dim() == 4 else 1), (-3, 3), lambda rng, x: rng.uniform(-2, 2, x.shape[:-2] + (4, 4)), {}, ()),
+    # the documentation's per-sample loss, weights[class] (-x[class] + log(sum_j exp(x[j])))
+    ("CrossEntropyCriterion(weights)", "J = w[t] * (log(sum(exp(x[k]), k)) - x[t])", {"x": (5,), "w": (5,)},
+     {"target": "t", "constants": ("w",)},
+     lambda x, t, w: F.cross_entropy(x, t, weight=w, reduction="sum") / (x.shape[0] if x.dim() == 2 else 1),
+     (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
+    ("MultiMarginCriterion (p=1, weights)", "J = (sum(w[t] * max(0, 1 - x[t] + x[k]), k) - w[t]) / 5",
+     {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
+     lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=1, weight=w),
+     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
+    ("MultiMarginCriterion (p=2, weights)", "J = (sum(w[t] * max(0, 1 - x[t] + x[k])**2, k) - w[t]) / 5",
+     {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
+     lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2, weight=w),
+     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
+     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
     ("Max over all entries", "J = max(x)", {"x": (3, 4)}, {}, lambda x: x.amax(dim=(-2, -1)).mean(),
      (-3, 3), None, {}, ()),
 ]

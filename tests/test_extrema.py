@@ -159,7 +159,7 @@ def test_ranges_and_strides_of_window_indices():
     ("y[i] = x[i]", {"x": (3,)}, {"ranges": {"q": 0}}, "the range of q must be a positive int, got 0"),
     ("J = sum(x * w)", {"x": (3,)}, {"constants": ("v",)}, "--constant v names an array the layer does not use"),
     ("J = sum(x * w)", {"x": (3,)}, {"constants": ("x",)}, "x is the input, not a constant"),
-    ("y[i] = x[i // 2]", {"x": (3,)}, {}, "floor division (//) is not part of the layer language"),
+    ("y[i] = x[i // 2.5]", {"x": (3,)}, {}, "the divisor of // must be a positive integer, got 2.5"),
     ("y[n,d] = W[x[n], d] * x[n]", {"x": (4,), "W": (10, 3)}, {},
      "x is used inside a subscript, so it holds integers, and has no gradient: it cannot also be used as a number"),
     ("y[i] = x[i] * v[k[i]]", {"x": (3,), "v": (5,)}, {},

@@ -139,6 +139,28 @@ Two notations share one grammar; the text is parsed against a whitelist and neve
   It must be the input, the target or a constant, is used only inside subscripts and has no
   gradient; the module checks its values against the axis they index.
 
+### Computed subscripts and shapes
+
+- Inside a subscript only, `//` and `%` by a positive integer, and `min`, `max`, `abs` of
+  affine forms: SpatialUpSamplingNearest(2) is Torch7's
+  `y[c,u,v] = x[c, (u-1)//2 + 1, (v-1)//2 + 1]`; PixelShuffle(2)
+  `y[c,u,v] = x[4*(c-1) + 2*((u-1) % 2) + (v-1) % 2 + 1, (u-1)//2 + 1, (v-1)//2 + 1]`;
+  replication padding reads `x[c, min(max(i - 1, 1), H), ...]`, reflection padding
+  `x[c, H - abs(H - 1 - abs(i - 2)), ...]`. The output's shape is given (`--shape y=...`).
+  Each element's gradient is the sum of gradOutput over the outputs that read it (its
+  preimage), a sum with a Kronecker delta, proved like every step; the module adds them
+  with one scatter-add (`bincount`). Outside a subscript `//` and `%` are errors.
+- An index standing alone is a number, 1 .. its size: SpatialUpSamplingBilinear(2), corners
+  aligned as Torch7's, weighs each input by a tent,
+  `y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/2 - (i-1))) * max(0, 1 - abs((v-1)/2 - (j-1))), i, j)`.
+- Size-1 axes broadcast in array notation, as numpy's do: `x + b` with x (5, 4) and b (5, 1).
+- `concat(a, b, ...)` joins arrays along their last axis (array notation): CReLU is
+  `y = concat(max(0, x), max(0, -x))`, JoinTable `y = concat(a, b)` with `--input a,b`; each
+  part is guarded by where its range lies.
+- A criterion's target may have a shape of its own (`--shape t=...`): SpatialAutoCropMSE is
+  `J = mean((x[c, i+1, j+1] - t[c,i,j])**2, c, i, j)` with x (2, 6, 6) and t (2, 4, 4); the
+  module checks the target against that shape.
+
 The generated module has Torch7's protocol (`updateOutput`, `updateGradInput`,
 `accGradParameters(input, gradOutput, scale)` that adds, `zeroGradParameters`,
 `updateParameters`, `parameters()`), takes one sample or a batch (one more leading axis),

@@ -35,7 +35,7 @@ _INDEX_NAMES = ("i", "j", "k", "l", "a", "c", "d", "e", "f", "o", "q", "s", "t")
 RESERVED = {"J", "sum", "mean", "g", "G", "np", "scale", "self"} | set(FUNCTIONS)  # J may name a criterion's output
 #: Calls beyond the one-argument functions: extrema (over indices, or of two operands), clamp, where.
 CALLS = ("max", "min", "clamp", "where")
-RESERVED |= set(CALLS)
+RESERVED |= set(CALLS) | {"concat"}
 #: Comparisons, for where's condition only.
 _COMPARISONS = {ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
                 ast.GtE: sp.GreaterThan, ast.Eq: sp.Eq, ast.NotEq: sp.Ne}
@@ -251,6 +251,11 @@ _ALLOWED = (ast.Module, ast.Assign, ast.Expr, ast.Name, ast.Subscript, ast.Tuple
             ast.Compare, *_COMPARISONS)
 
 
+#: Index arithmetic: floor division and remainder by an integer constant, in subscripts only.
+_INDEX_ARITHMETIC = (ast.FloorDiv, ast.Mod)
+#: What a subscript may call on affine forms (non-affine subscripts: padding by reflection, replication).
+_INDEX_CALLS = {"min": sp.Min, "max": sp.Max, "abs": sp.Abs}
+
 # What a construct outside the language is called in an error: the language's words, not the AST's.
 _CONSTRUCTS = {
     "BoolOp": "and/or", "Not": "not",
@@ -272,7 +277,17 @@ _CONSTRUCTS = {
 def _check_whitelist(tree: ast.AST) -> None:
     conditions = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call)
                   and isinstance(n.func, ast.Name) and n.func.id == "where" and n.args}
+    # // and % are index arithmetic: allowed inside a subscript only
+    in_subscripts = {id(n) for s in ast.walk(tree) if isinstance(s, ast.Subscript) for n in ast.walk(s.slice)}
     for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _INDEX_ARITHMETIC):
+            what = _CONSTRUCTS[type(node.op).__name__]
+            if id(node) not in in_subscripts:
+                raise _fail(node, f"{what} is not part of the layer language outside a subscript: it is "
+                            "index arithmetic, as in x[(i-1)//2 + 1]")
+            continue
+        if isinstance(node, _INDEX_ARITHMETIC):
+            continue
         if isinstance(node, ast.Compare):
             if id(node) not in conditions:
                 raise _fail(node, "a comparison is a condition, not a number: use it as the first "
@@ -594,7 +609,7 @@ class _ArrayBuilder(_Builder):
               ast.Div: lambda a, b: a / b, ast.Pow: sp.Pow}[type(node.op)]
 
         def element(idx, l=left, r=right, shape=shape):
-            return op(l.element(_aligned(idx, shape, l.shape)), r.element(_aligned(idx, shape, r.shape)))
+            return op(l.element(self._aligned(idx, shape, l.shape)), r.element(self._aligned(idx, shape, r.shape)))
         return _Node(shape, element)
 
     def _broadcast(self, node, a, b):
@@ -603,8 +618,25 @@ class _ArrayBuilder(_Builder):
         shape = list(a)
         for k, db in enumerate(b):
             da = a[len(a) - len(b) + k]
+            if self._unit(db) and not self._unit(da):  # a size-1 axis broadcasts (numpy's rule)
+                continue
+            if self._unit(da) and not self._unit(db):
+                shape[len(a) - len(b) + k] = db
+                continue
             shape[len(a) - len(b) + k] = self.sizes.unify(da, db, node, "element-wise operands")
         return tuple(shape)
+
+    def _unit(self, size: sp.Expr) -> bool:
+        """Whether an axis has size 1 (it broadcasts against any other)."""
+        return int(self.sizes.resolve(size).xreplace(self.sizes.value)) == 1
+
+    def _aligned(self, idx: tuple, shape: tuple, part: tuple) -> tuple:
+        """The indices of a broadcast operand: the trailing ones, 1 along its size-1 axes that
+        broadcast against a longer one."""
+        own = _aligned(idx, shape, part)
+        full = shape[len(shape) - len(part):] if part else ()
+        return tuple(sp.Integer(1) if self._unit(d) and not self._unit(f) else i
+                     for i, d, f in zip(own, part, full))
 
     def _matmul(self, node, left: _Node, right: _Node) -> _Node:
         a, b = left.shape, right.shape
@@ -659,6 +691,8 @@ class _ArrayBuilder(_Builder):
             return _Node((), lambda idx: total(idx) / count)
         if name in CALLS:
             return self._elementwise(node, *_elementwise_call(name, node))
+        if name == "concat":
+            return self._concat(node)
         if name not in FUNCTIONS:
             raise _fail(node.func, f"unknown function {name!r}, expected one of "
                         f"{', '.join(sorted(FUNCTIONS))}, sum, mean")
@@ -672,6 +706,40 @@ class _ArrayBuilder(_Builder):
 
     def visit_Subscript(self, node, hint):
         raise _fail(node, "indexing belongs to index notation")
+
+    def _concat(self, node: ast.Call) -> _Node:
+        """concat(a, b, ...) along the last axis: element i of the last axis is a's up to a's size,
+        then b's at i - size(a), ...; each operand's part guarded by where its range lies."""
+        if len(node.args) < 2:
+            raise _fail(node, "concat(a, b, ...) joins two or more arrays along their last axis")
+        parts = [self.visit(a) for a in node.args]
+        known = max((p for p in parts if p.shape is not None), key=lambda p: len(p.shape), default=None)
+        if known is not None:  # a name of unknown shape takes the others' (CReLU's x)
+            parts = [self._resolve(a, p, known, node) for a, p in zip(node.args, parts)]
+        for a, p in zip(node.args, parts):
+            if p.shape is None:
+                raise _fail(a, f"the shape of {_what(a)} is neither given nor inferable: "
+                            f"give it with --shape {_what(a)}=...")
+            if len(p.shape) != len(parts[0].shape) or not p.shape:
+                raise _fail(a, "concat joins arrays of the same number of dimensions (one at least) "
+                            "along their last axis")
+        lead = parts[0].shape[:-1]
+        for p in parts[1:]:
+            lead = tuple(self.sizes.unify(a, b, node, "concat's operands outside their last axis")
+                         for a, b in zip(lead, p.shape[:-1]))
+        shape = lead + (sp.Add(*(p.shape[-1] for p in parts)),)
+
+        def element(idx, parts=parts):
+            *head, i = idx
+            total, offset = sp.Integer(0), sp.Integer(0)
+            for k, p in enumerate(parts):
+                size = p.shape[-1]
+                guards = ([sp.GreaterThan(i, offset + 1)] if k else []) + (
+                    [sp.LessThan(i, offset + size)] if k < len(parts) - 1 else [])
+                total += where(sp.And(*guards), p.element(tuple(head) + (i - offset,)), 0)
+                offset += size
+            return total
+        return _Node(shape, element)
 
     def _elementwise(self, node, operands: list, make) -> _Node:
         """An element-wise call of several operands, broadcast as numpy does."""
@@ -687,7 +755,7 @@ class _ArrayBuilder(_Builder):
             shape = self._broadcast(node, shape, p.shape)
 
         def element(idx, parts=parts, shape=shape):
-            return make(*(p.element(_aligned(idx, shape, p.shape)) for p in parts))
+            return make(*(p.element(self._aligned(idx, shape, p.shape)) for p in parts))
         return _Node(shape, element)
 
 
@@ -731,8 +799,13 @@ class _IndexBuilder(_Builder):
         self.integers: set[str] = set()
         self.numbers: set[str] = set()  # arrays read as numbers (not inside a subscript)
         self._collecting = True
+        self.values: list[ast.Name] = []
         self._collect(value)
         self._collecting = False
+        for node in self.values:  # a bare name is an index's value (1 .. its size), or an error
+            if node.id not in self.indices:
+                self.see(node)
+                raise _fail(node, f"{node.id} needs its indices in index notation: {node.id}[...]")
         both = sorted(self.integers & self.numbers)
         if both:
             raise LayerSyntaxError(f"{both[0]} is used inside a subscript, so it holds integers, and has "
@@ -810,7 +883,22 @@ class _IndexBuilder(_Builder):
             if not (a.is_Integer or b.is_Integer):
                 raise _fail(node, "an index may be multiplied by an integer only")
             return a * b
-        raise _fail(node, "an index must be affine: names of indices, integers, +, - and integer *")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _INDEX_ARITHMETIC):
+            symbol = "//" if isinstance(node.op, ast.FloorDiv) else "%"
+            divisor = node.right
+            if not (isinstance(divisor, ast.Constant) and type(divisor.value) is int and divisor.value >= 1):
+                got = ast.unparse(divisor)
+                raise _fail(divisor, f"the divisor of {symbol} must be a positive integer, got {got}")
+            a = self._affine(node.left)
+            return sp.floor(a / divisor.value) if symbol == "//" else sp.Mod(a, divisor.value)
+        if isinstance(node, ast.Call) and node.func.id in _INDEX_CALLS:
+            name = node.func.id
+            if (len(node.args) != 1) if name == "abs" else (len(node.args) < 2):
+                takes = "one index" if name == "abs" else "two or more indices"
+                raise _fail(node, f"{name} in a subscript takes {takes}")
+            return _INDEX_CALLS[name](*(self._affine(a) for a in node.args))
+        raise _fail(node, "an index must be affine (names of indices, integers, +, - and integer *), or "
+                    "// and % of one by an integer, or min, max, abs of them")
 
     def _subscripts(self, node: ast.Subscript) -> tuple[sp.Expr, ...]:
         parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -825,6 +913,9 @@ class _IndexBuilder(_Builder):
             self.accesses.append((name, self._subscripts(node), node))
             return
         if isinstance(node, ast.Name):
+            if node.id not in RESERVED and node.id not in self.given:
+                self.values.append(node)  # an index as a number (bilinear weights), if it is an index
+                return
             self.see(node)
             raise _fail(node, f"{node.id} needs its indices in index notation: {node.id}[...]")
         if isinstance(node, ast.Call) and node.func.id in ("sum", "mean"):
@@ -842,6 +933,9 @@ class _IndexBuilder(_Builder):
                 self._index(arg)
             self._collect(node.args[0])
             return
+        if isinstance(node, ast.Call) and node.func.id == "concat":
+            raise _fail(node, "concat belongs to array notation; in index notation write each part "
+                        "with where(i <= n, a[i], b[i - n])")
         if isinstance(node, ast.Call) and node.func.id in CALLS:
             operands, _ = _elementwise_call(node.func.id, node)
             for operand in operands:
@@ -898,6 +992,12 @@ class _IndexBuilder(_Builder):
                 if isinstance(sub, sp.Symbol) or self._gathered(sub):
                     continue
                 unknown = [s for s in sub.free_symbols if s not in self.range]
+                if unknown and _non_affine(sub):
+                    u = sorted(map(str, unknown))[0]
+                    output = any(str(i) == u for i in self.out_indices)
+                    raise _fail(node, f"cannot infer the range of {u} from a computed subscript of {name} "
+                                f"(//, %, min, max, abs): give it with "
+                                + ("the output's shape, --shape, or " if output else "") + f"--range {u}=N")
                 if len(unknown) == 1:
                     u = unknown[0]
                     coefficient = sub.coeff(u)
@@ -963,6 +1063,8 @@ class _IndexBuilder(_Builder):
     def _extent(self, sub: sp.Expr, value: int, node, name, axis) -> sp.Expr:
         """The size of an axis read at an affine index: written with the indices' sizes when
         its accesses fill it exactly (T + Q - 1 for t + q - 1), else a size of its own."""
+        if _non_affine(sub):  # read as far as it reads: guarded where it leaves the axis
+            return self.sizes.new(value)
         high = _max_symbolic(sub, self.range)
         if int(high.xreplace(self.sizes.value)) == value and _min(sub, self.range, self.sizes.value) == 1:
             return high
@@ -970,6 +1072,8 @@ class _IndexBuilder(_Builder):
         return self.sizes.new(value)
 
     def visit(self, node: ast.AST) -> sp.Expr:
+        if isinstance(node, ast.Name) and node.id in self.indices:  # an index as a number
+            return self.indices[node.id]
         if isinstance(node, ast.Constant):
             return constant(node.value)
         if isinstance(node, ast.Subscript):
@@ -1031,8 +1135,23 @@ def _size_name(index: sp.Symbol) -> str:
     return f"N_{index.name}"
 
 
+def _non_affine(sub: sp.Expr) -> bool:
+    """Whether a subscript uses //, %, min, max or abs (nearest upsampling, reflection padding)."""
+    return sub.has(sp.floor, sp.Mod, sp.Min, sp.Max, sp.Abs)
+
+
+def _values(expr: sp.Expr, ranges: dict, values: dict) -> list[int]:
+    """Every value of a non-affine index expression over its indices' (concrete) ranges."""
+    symbols = sorted(expr.free_symbols, key=str)
+    at = sp.lambdify(symbols, expr, modules=[{"floor": lambda v: v.__floor__()}, "math"])
+    spans = [range(1, int(sp.sympify(ranges[s]).xreplace(values)) + 1) for s in symbols]
+    return [int(at(*point)) for point in itertools.product(*spans)]
+
+
 def _max(expr: sp.Expr, ranges: dict, values: dict) -> int:
     """The largest value of an affine index expression over its indices' ranges."""
+    if _non_affine(expr):
+        return max(_values(expr, ranges, values))
     total = expr.as_coeff_add()[0]
     for s in expr.free_symbols:
         c = int(expr.coeff(s))
@@ -1050,6 +1169,8 @@ def _max_symbolic(expr: sp.Expr, ranges: dict) -> sp.Expr:
 
 def _min(expr: sp.Expr, ranges: dict, values: dict) -> int:
     """The smallest value of an affine index expression over its indices' ranges."""
+    if _non_affine(expr):
+        return min(_values(expr, ranges, values))
     total = expr.as_coeff_add()[0]
     for s in expr.free_symbols:
         c = int(expr.coeff(s))
