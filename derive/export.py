@@ -41,8 +41,20 @@ class TorchLowering(Lowering):
     def _print_arange(self, bounds: str) -> str:
         return f"xp.arange({bounds}, device={self.device})"
 
+    def _print_largest(self, code: str, axis: str) -> str:
+        # The shift is a constant of the proof (any c gives the same result): no gradient flows
+        # through it, which keeps the backward differentiable where two elements tie at the max.
+        return f"{_atom(code)}.detach().amax(dim={axis})"
+
     def _print_tensordot(self, a: str, b: str, axes: str) -> str:
         return f"xp.tensordot({a}, {b}, dims={axes})"
+
+
+class JaxLowering(Lowering):
+    """The numpy lowering for jax.numpy: the shift held out of the gradient, as in torch."""
+
+    def _print_largest(self, code: str, axis: str) -> str:
+        return f"jax.lax.stop_gradient({_atom(code)}.max(axis={axis}))"
 
 
 def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",
@@ -77,17 +89,10 @@ class _Export(_Writer):
     def _prologue(self, args: list[str]) -> list[str]:
         return []
 
-    def _shift(self, x: str, axes: tuple) -> str:
-        # The shift is a constant of the proof (any c gives the same result): no gradient flows
-        # through it, which keeps the backward differentiable where two elements tie at the max.
-        if self.framework == "torch":
-            return f"_shifted = {x} - {x}.detach().amax(dim={axes}, keepdim=True)"
-        return f"_shifted = {x} - jax.lax.stop_gradient({x}.max(axis={axes}, keepdims=True))"
-
     def _lowering(self, arrays, ranges, spec) -> Lowering:
         if self.framework == "torch":
             return TorchLowering(arrays, ranges, f"{spec.input.name}.device")
-        return Lowering(arrays, ranges)
+        return JaxLowering(arrays, ranges)
 
     def _store(self, target: str, op: str, code: str) -> str:
         return f"{target} = {code}"  # fresh arrays: no float(), no accumulation

@@ -172,9 +172,6 @@ class _Writer:
         # tested inline, a call would cost a few percent of a small layer's step.
         return [f"xp = np if {args[0]}.__class__ is ndarray else namespace({args[0]})"]
 
-    def _shift(self, x: str, axes: tuple) -> str:
-        return f"_shifted = {x} - {x}.max(axis={axes}, keepdims=True)"
-
     def _lowering(self, arrays: dict[str, str], ranges: dict, spec: LayerSpec) -> Lowering:
         return Lowering(arrays, ranges)
 

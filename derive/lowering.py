@@ -213,7 +213,7 @@ class Lowering:
         if not over:
             return t
         axis = str(over[0]) if len(over) == 1 else f"({', '.join(map(str, over))})"
-        return self.temporary(f"{_atom(t.code)}.max(axis={axis})", tuple(a for a in t.axes if a not in bound))
+        return self.temporary(self._print_largest(t.code, axis), tuple(a for a in t.axes if a not in bound))
 
     def _indexed(self, expr: sp.Indexed) -> Tensor:
         name = self.arrays[expr.base.name]
@@ -370,6 +370,10 @@ class Lowering:
     # -- the spellings that differ between array modules (a printer overrides these) --
     def _print_transpose(self, code: str, perm: tuple[int, ...]) -> str:
         return f"xp.transpose({code}, {perm})"
+
+    def _print_largest(self, code: str, axis: str) -> str:
+        """The largest entry along ``axis``: a shift, proved not to change the result."""
+        return f"{_atom(code)}.max(axis={axis})"
 
     def _print_arange(self, bounds: str) -> str:
         return f"xp.arange({bounds})"
