@@ -14,6 +14,7 @@ import sympy as sp
 from sympy.matrices.expressions.hadamard import HadamardProduct
 from sympy.printing.latex import LatexPrinter
 
+from .symbolic.language import as_written
 from .symbolic.derivation import (
     Derivation,
     Form,
@@ -142,7 +143,8 @@ class BlogPrinter(LatexPrinter):
         self.names = names or {}
 
     def doprint(self, expr) -> str:
-        return super().doprint(sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr)
+        expr = sp.sympify(expr).xreplace(self.sizes) if self.sizes else expr
+        return super().doprint(as_written(expr))  # 0.044715, 10^{-5}: as the layer wrote them
 
     def _print_Symbol(self, expr, style="plain"):
         adjoint = adjoint_latex(expr.name)

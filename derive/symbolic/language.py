@@ -323,6 +323,25 @@ def constant(value: int | float) -> sp.Expr:
     return sp.Rational(repr(value))
 
 
+def as_written(expr):
+    """``expr`` with each exact number a decimal literal made (8943/200000 from 0.044715, 1/100000
+    from 1e-5: a denominator of 10 or more made of 2s and 5s, at most 12 digits) as that decimal
+    again, for display; 1/2, 2/3 and 1/n stay fractions."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    decimals = {}
+    for r in expr.atoms(sp.Rational):
+        q = int(r.q)
+        while q % 10 == 0:
+            q //= 10
+        for prime in (2, 5):
+            while q % prime == 0:
+                q //= prime
+        if r.q >= 10 and q == 1 and len(f"{float(r):.12g}".lstrip("-0.").replace(".", "")) <= 12:
+            decimals[r] = sp.Float(f"{float(r):.12g}", 15)
+    return expr.xreplace(decimals) if decimals else expr
+
+
 _FLOAT_OF = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "tanh": math.tanh,
              "sin": math.sin, "cos": math.cos, "abs": abs,
              "sigmoid": lambda z: 1 / (1 + math.exp(-z)) if z > -700 else 0.0,

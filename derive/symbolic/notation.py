@@ -14,6 +14,8 @@ import sympy as sp
 from sympy.matrices.expressions.hadamard import HadamardPower, HadamardProduct
 from sympy.printing.str import StrPrinter
 
+from .language import as_written
+
 # Names of the incoming gradient, written first in a product as the pages do (g * y * (1 - y)).
 _GRADIENTS = ("g", "G")
 
@@ -141,4 +143,4 @@ class LanguagePrinter(StrPrinter):
 
 def notation(expr) -> str:
     """A result (a matrix form or an index form) in the layer language's notation."""
-    return LanguagePrinter().doprint(expr)
+    return LanguagePrinter().doprint(as_written(expr))
