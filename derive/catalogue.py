@@ -698,7 +698,7 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
                target: str | None = "t", target_shape: bool = True) -> Entry:
     def formula(a, s) -> Formula:
         shapes = dict(zip(inputs, s))
-        if target_shape and len(inputs) == 1:  # a target of the input's shape (not a class number)
+        if target_shape:  # a target of the (first) input's shape, not a class number or one sign
             shapes["t"] = s[0]
         given = constants(a) if constants else ()
         for c in given:
@@ -765,18 +765,17 @@ ENTRIES += [
     _criterion("L1HingeEmbeddingCriterion",
                lambda a: f"d = sum(abs(x1 - x2))\nJ = where(t == 1, d, max(0, {num(a['margin'])} - d))",
                "The L1 distance of two inputs, or its hinge when t = -1.", signature=(Arg("margin", 1.0, float),),
-               inputs=("x1", "x2"), input_shapes=((4,), (4,))),
+               inputs=("x1", "x2"), input_shapes=((4,), (4,)), target_shape=False),
     _criterion("CosineEmbeddingCriterion",
                lambda a: ("c = sum(x1 * x2) / (sqrt(sum(x1**2)) * sqrt(sum(x2**2)))\n"
                           f"J = where(t == 1, 1 - c, max(0, c - {num(a['margin'])}))"),
                "1 - cos(x1, x2) for similar pairs, max(0, cos - margin) for dissimilar.",
                signature=(Arg("margin", 0.0, float), _SIZE_AVERAGE), inputs=("x1", "x2"),
-               input_shapes=((4,), (4,))),
+               input_shapes=((4,), (4,)), target_shape=False),
     _criterion("MarginRankingCriterion",
                lambda a: f"J = sum(max(0, -t * (x1 - x2) + {num(a['margin'])}))",
                "max(0, -t (x1 - x2) + margin): x1 should rank above x2 when t = 1.",
-               signature=(Arg("margin", 0.0, float),), inputs=("x1", "x2"), input_shapes=((1,), (1,)),
-               target_shape=False),
+               signature=(Arg("margin", 0.0, float),), inputs=("x1", "x2"), input_shapes=((1,), (1,))),
 ]
 
 
