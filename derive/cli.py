@@ -184,10 +184,32 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--check", action="store_true",
                           help="exit 1 if the file differs from what would be generated")
 
+    listed = layers.add_parser(
+        "list", help="print the catalogue: every Torch7 module and criterion `derive NAME ARGS...` derives",
+        description="Print the catalogue (derive/catalogue.py): each module's Torch7 constructor, its "
+        "formula at the example's arguments, and the command that derives it. Any of them is "
+        "`derive NAME ARGS... [--input-shape D1,D2,...]`, NAME in any case.")
+    listed.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON")
+
     from .check_command import add_check_parser
 
     add_check_parser(layers)
     return parser
+
+
+def _catalogue_module(argv: list[str], parser: argparse.ArgumentParser) -> int | None:
+    """``derive NAME ARGS...`` for a catalogue module that is not one of today's commands (None otherwise)."""
+    from .catalogue_command import known, run
+
+    if not known(argv[0]):
+        return None
+    written = _Parser(add_help=False)
+    written.add_argument("--format", choices=FORMATS, default="markdown",
+                         help="markdown with display math (default), a standalone LaTeX document, or JSON")
+    written.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    written.add_argument("--batch", type=_positive_int("--batch"), metavar="N",
+                         help="also derive the batch case for N samples (one-expression modules)")
+    return run(argv[0], argv[1:], [written], _Parser, _render, _emit)
 
 
 _TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
@@ -234,7 +256,20 @@ def _range(text: str) -> tuple[str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``derive`` console script; returns the exit status."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if argv and argv[0] not in commands and not argv[0].startswith("-"):
+        if argv[0].lower() in commands:  # names are case-insensitive: `derive Linear 2 3`
+            argv[0] = argv[0].lower()
+        else:
+            status = _catalogue_module(argv, parser)
+            if status is not None:
+                return status
     args = parser.parse_args(argv)
+    if args.command == "list":
+        from .catalogue_command import listing
+
+        return _emit(listing(args.format), None, f"{parser.prog} list", parser)
     if args.command == "compile":
         return _compile(args, parser)
     if args.command == "layer":
