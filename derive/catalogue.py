@@ -430,9 +430,6 @@ ENTRIES += [
           input_shapes=((4,), (4,))),
     Entry("CDivTable", "simple", (), _table("/"), "The component-wise quotient of two inputs (divisor away from 0).",
           input_shapes=((4,), (4,))),
-    Entry("DotProduct", "simple", (), lambda a, s: Formula("y = sum(x1 * x2)", {"x1": s[0], "x2": s[1]},
-                                                              input=("x1", "x2")),
-          "The dot product of two inputs.", input_shapes=((4,), (4,))),
     Entry("LookupTable", "convolution", (Arg("nIndex"), Arg("nOutput")),
           lambda a, s: Formula("y[n,d] = W[x[n], d]", {"x": s[0], "W": (a["nIndex"], a["nOutput"])}),
           "Rows of W picked by integer inputs (counted from 0, as numpy and PyTorch); a row read twice "

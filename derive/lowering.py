@@ -73,6 +73,10 @@ class Lowering:
         if t.axes and set(t.axes) == set(axes):
             return code
         shape = ", ".join(str(self.ranges[a]) for a in axes)
+        if t.axes and axes[-len(t.axes):] != tuple(a for a in axes if a in t.axes):
+            # broadcast_to aligns trailing axes: a missing axis between or after t's own gets
+            # a length-1 axis of its own (a batch's G[s, l] as G[s, None, l])
+            code = f"({code})[{', '.join(':' if a in t.axes else 'None' for a in axes)}]"
         return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
 
     # -- alignment -------------------------------------------------------------------
