@@ -106,9 +106,9 @@ class Entry:
         """The formula for the constructor arguments ``values`` and the input shapes (default:
         the entry's)."""
         args = self.arguments(values)
-        shapes = self.input_shapes if input_shapes is None else tuple(tuple(s) for s in input_shapes)
-        if shapes is None and input_shapes is not None:
+        if self.input_shapes is None and input_shapes is not None:
             raise ValueError(f"{self.name}'s constructor fixes its input's size: leave out --input-shape")
+        shapes = self.input_shapes if input_shapes is None else tuple(tuple(s) for s in input_shapes)
         if shapes is not None and len(shapes) != len(self.input_shapes):
             raise ValueError(f"{self.name} takes {len(self.input_shapes)} input shape(s), got {len(shapes)}")
         return self.formula(args, shapes)
