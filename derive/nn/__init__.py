@@ -26,3 +26,7 @@ __all__ += ["BatchNormalization", "SpatialConvolution"]
 from .classification import ClassNLLCriterion, CrossEntropyCriterion, LogSoftMax, SoftMax
 
 __all__ += ["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion"]
+
+from .bookkeeping import Dropout, Identity, Reshape, SpatialDropout, View
+
+__all__ += ["Identity", "View", "Reshape", "Dropout", "SpatialDropout"]
