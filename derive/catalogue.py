@@ -66,6 +66,14 @@ class Entry:
     reset: str = ""
     torch: str = ""
     builtin: str | None = None  # today's command that derives it (derive linear, conv, ...)
+    domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
+    target_kind: str = "real"  # a criterion's target: real, probability, binary, sign, class
+    integer_input: bool = False  # the input holds row numbers (LookupTable), counted from 0
+
+    @property
+    def slug(self) -> str:
+        """The page's name: nn-spatialmaxpooling.md."""
+        return f"nn-{self.name.lower()}"
 
     @property
     def criterion(self) -> bool:
@@ -168,9 +176,9 @@ def _positive(**values: int) -> None:
 
 
 def _elementwise(name: str, text: Callable[[dict], str], about: str, signature=(), example=(),
-                 torch: str = "", group: str = "transfer") -> Entry:
+                 torch: str = "", group: str = "transfer", domain=(-2.0, 2.0)) -> Entry:
     return Entry(name, group, tuple(signature), lambda a, s: Formula(text(a), {"x": s[0]}), about,
-                 example=tuple(example), torch=torch)
+                 example=tuple(example), torch=torch, domain=domain)
 
 
 ENTRIES: list[Entry] = [
@@ -218,12 +226,12 @@ ENTRIES: list[Entry] = [
     _elementwise("Exp", lambda a: "y = exp(x)", "e to the x; its own derivative. Example: x = 1 gives 2.718.",
                  group="simple"),
     _elementwise("Log", lambda a: "y = log(x)", "The natural logarithm (inputs positive). Example: x = e gives 1.",
-                 group="simple"),
+                 group="simple", domain=(0.2, 3.0)),
     _elementwise("Abs", lambda a: "y = abs(x)", "|x|; its gradient is the sign of x. Example: x = -2 gives 2.",
                  group="simple", torch="At 0 the subgradient is 0, as Torch's sign."),
     _elementwise("Square", lambda a: "y = x**2", "x squared; gradient 2 x. Example: x = 3 gives 9.", group="simple"),
     _elementwise("Sqrt", lambda a: "y = sqrt(x)", "The square root (inputs positive). Example: x = 4 gives 2, "
-                 "slope 1/4.", group="simple"),
+                 "slope 1/4.", group="simple", domain=(0.2, 3.0)),
     _elementwise("Power", lambda a: f"y = x**{num(a['p'])}", "x to a fixed power p. Example: Power(3) maps 2 to 8.",
                  signature=(Arg("p", type=float),), example=(3,), group="simple"),
     _elementwise("HardShrink", lambda a: f"y = where(abs(x) > {num(a['lambda'])}, x, 0)",
@@ -434,7 +442,7 @@ ENTRIES += [
           lambda a, s: Formula("y[n,d] = W[x[n], d]", {"x": s[0], "W": (a["nIndex"], a["nOutput"])}),
           "Rows of W picked by integer inputs (counted from 0, as numpy and PyTorch); a row read twice "
           "adds both gradients.", input_shapes=((4,),), example=(10, 3), parameters={"weight": "W"},
-          reset="weight normal(0, 1)", torch="Torch7 counts indices from 1; derive.nn from 0."),
+          reset="weight normal(0, 1)", torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
 ]
 
 
@@ -692,7 +700,8 @@ ENTRIES += [
 
 def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(), example=(), torch: str = "",
                inputs: tuple[str, ...] = ("x",), input_shapes=((5,),), constants: Callable | None = None,
-               target: str | None = "t", target_shape: bool = True) -> Entry:
+               target: str | None = "t", target_shape: bool = True, target_kind: str = "real",
+               domain=(-2.0, 2.0)) -> Entry:
     def formula(a, s) -> Formula:
         shapes = dict(zip(inputs, s))
         if target_shape:  # a target of the (first) input's shape, not a class number or one sign
@@ -703,7 +712,7 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
         return Formula(text({**a, "classes": s[0][-1]}), shapes, input=inputs, target=target, constants=given)
 
     return Entry(name, "criterion", tuple(signature), formula, about, input_shapes=input_shapes,
-                 example=tuple(example), torch=torch)
+                 example=tuple(example), torch=torch, target_kind=target_kind, domain=domain)
 
 
 def _power(p: int) -> str:
@@ -735,44 +744,44 @@ ENTRIES += [
                lambda a: f"J = -mean({'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x)))",
                "Binary cross-entropy of probabilities x against targets t, optionally weighted.",
                signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted,
-               torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor."),
+               torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),
     _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
                "Minus the log-probability of the target class (t an integer counted from 0).",
-               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False),
+               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class"),
     _criterion("CrossEntropyCriterion", lambda a: "J = log(sum(exp(x[k]), k)) - x[t]",
-               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,), target_shape=False),
+               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,), target_shape=False, target_kind="class"),
     _criterion("DistKLDivCriterion", lambda a: _average(a, "t * (log(t) - x)"),
                "The Kullback-Leibler divergence of target probabilities t from log-probabilities x.",
-               signature=(_SIZE_AVERAGE,)),
+               signature=(_SIZE_AVERAGE,), target_kind="probability"),
     _criterion("MarginCriterion", lambda a: f"J = mean(max(0, {num(a['margin'])} - t * x))",
-               "The hinge loss against targets of -1 and 1.", signature=(Arg("margin", 1.0, float),)),
+               "The hinge loss against targets of -1 and 1.", signature=(Arg("margin", 1.0, float),), target_kind="sign"),
     _criterion("SoftMarginCriterion", lambda a: _average(a, "log(1 + exp(-t * x))"),
-               "The logistic loss against targets of -1 and 1.", signature=(_SIZE_AVERAGE,)),
+               "The logistic loss against targets of -1 and 1.", signature=(_SIZE_AVERAGE,), target_kind="sign"),
     _criterion("MultiMarginCriterion",
                lambda a: (f"J = (sum(max(0, {num(a['margin'])} - x[t] + x[k])"
                           f"{_power(a['p'])}, k) - {num(a['margin'] ** a['p'])}) / {a['classes']}"),
                "The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out.",
-               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False),
+               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class"),
     _criterion("MultiLabelSoftMarginCriterion",
                lambda a: "J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))",
                "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes.",
-               signature=(_WEIGHTS,)),
+               signature=(_WEIGHTS,), target_kind="binary"),
     _criterion("HingeEmbeddingCriterion", lambda a: f"J = mean(where(t == 1, x, max(0, {num(a['margin'])} - x)))",
-               "x where t = 1, max(0, margin - x) where t = -1.", signature=(Arg("margin", 1.0, float),)),
+               "x where t = 1, max(0, margin - x) where t = -1.", signature=(Arg("margin", 1.0, float),), target_kind="sign"),
     _criterion("L1HingeEmbeddingCriterion",
                lambda a: f"d = sum(abs(x1 - x2))\nJ = where(t == 1, d, max(0, {num(a['margin'])} - d))",
                "The L1 distance of two inputs, or its hinge when t = -1.", signature=(Arg("margin", 1.0, float),),
-               inputs=("x1", "x2"), input_shapes=((4,), (4,)), target_shape=False),
+               inputs=("x1", "x2"), input_shapes=((4,), (4,)), target_shape=False, target_kind="sign"),
     _criterion("CosineEmbeddingCriterion",
                lambda a: ("c = sum(x1 * x2) / (sqrt(sum(x1**2)) * sqrt(sum(x2**2)))\n"
                           f"J = where(t == 1, 1 - c, max(0, c - {num(a['margin'])}))"),
                "1 - cos(x1, x2) for similar pairs, max(0, cos - margin) for dissimilar.",
                signature=(Arg("margin", 0.0, float), _SIZE_AVERAGE), inputs=("x1", "x2"),
-               input_shapes=((4,), (4,)), target_shape=False),
+               input_shapes=((4,), (4,)), target_shape=False, target_kind="sign"),
     _criterion("MarginRankingCriterion",
                lambda a: f"J = sum(max(0, -t * (x1 - x2) + {num(a['margin'])}))",
                "max(0, -t (x1 - x2) + margin): x1 should rank above x2 when t = 1.",
-               signature=(Arg("margin", 0.0, float),), inputs=("x1", "x2"), input_shapes=((1,), (1,))),
+               signature=(Arg("margin", 0.0, float),), inputs=("x1", "x2"), input_shapes=((1,), (1,)), target_kind="sign"),
 ]
 
 
