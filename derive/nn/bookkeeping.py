@@ -12,16 +12,18 @@ from .module import Module, check_array
 
 
 class Identity(Module):
-    """y = x; the gradient passes unchanged (output and gradInput are the arrays given)."""
+    """y = x; the gradient passes unchanged. output and gradInput are copies (Torch7's share the
+    arrays given; a copy keeps the output of a call when its input is later changed in place,
+    as derive.nn.check's central differences do)."""
 
     def updateOutput(self, input):
         check_array("Identity", "input", input, self._arrayClass)
-        self.output = input
+        self.output = input.copy()
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         check_array("Identity", "gradOutput", gradOutput, self._arrayClass)
-        self.gradInput = gradOutput
+        self.gradInput = gradOutput.copy()
         return self.gradInput
 
 
@@ -53,7 +55,8 @@ class View(Module):
                          f"as {self.size} or a batch of it")
 
     def updateOutput(self, input):
-        self.output = input.reshape(self._shape(input))
+        # a copy, as Identity's: a view of the input would change with it
+        self.output = input.reshape(self._shape(input)).copy()
         return self.output
 
     def updateGradInput(self, input, gradOutput):
@@ -61,22 +64,12 @@ class View(Module):
         if gradOutput.shape != self.output.shape:
             raise ValueError(f"{type(self).__name__}: gradOutput must have shape {self.output.shape} "
                              f"(the output's), got {gradOutput.shape}")
-        self.gradInput = gradOutput.reshape(input.shape)
+        self.gradInput = gradOutput.reshape(input.shape).copy()
         return self.gradInput
 
 
 class Reshape(View):
-    """Torch7's Reshape: View's shape change, returning copies (contiguous arrays)."""
-
-    def updateOutput(self, input):
-        self.output = np.array(input.reshape(self._shape(input)), copy=True) \
-            if self._arrayClass is np.ndarray else input.reshape(self._shape(input)).copy()
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        super().updateGradInput(input, gradOutput)
-        self.gradInput = self.gradInput.copy()
-        return self.gradInput
+    """Torch7's Reshape: View's shape change (both return copies here)."""
 
 
 class Dropout(Module):
@@ -103,7 +96,7 @@ class Dropout(Module):
             self.output = input * self.noise
         else:
             self.noise = None
-            self.output = input * (1 - self.p) if not self.v2 and self.p > 0 else input
+            self.output = input * (1 - self.p) if not self.v2 and self.p > 0 else input.copy()
         return self.output
 
     def updateGradInput(self, input, gradOutput):
@@ -115,7 +108,7 @@ class Dropout(Module):
                 raise ValueError(f"{type(self).__name__}: backward uses forward's mask: call forward(input) first")
             self.gradInput = gradOutput * self.noise
         else:
-            self.gradInput = gradOutput * (1 - self.p) if not self.v2 and self.p > 0 else gradOutput
+            self.gradInput = gradOutput * (1 - self.p) if not self.v2 and self.p > 0 else gradOutput.copy()
         return self.gradInput
 
 
