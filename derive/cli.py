@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = layers.add_parser(
         "compile",
         help="regenerate the numpy kernels of derive.nn from the derivations",
-        description="Regenerate derive/nn/_kernels.py (or FILE) from the engine's matrix-form results.",
+        description="Regenerate derive/nn/_kernels.py (or FILE) from the engine's matrix-form results, "
+        "and derive/nn/_catalogue.py (the modules generated from derive/catalogue.py) unless -o is given.",
     )
     compile_.add_argument("-o", "--output", metavar="FILE",
                           help="write the kernels to FILE instead of derive/nn/_kernels.py")
@@ -456,8 +457,17 @@ def _print(text: str, prog: str, parser: argparse.ArgumentParser) -> int:
 def _compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .codegen import KERNELS_PATH, kernels_source
 
-    path = args.output or str(KERNELS_PATH)
-    source = kernels_source()
+    if args.output is None:  # the catalogue's generated modules too (derive/nn/_catalogue.py)
+        from .catalogue_codegen import CATALOGUE_PATH, catalogue_source
+
+        status = _write_or_check(str(CATALOGUE_PATH), catalogue_source(), args, parser)
+        if status:
+            return status
+    return _write_or_check(args.output or str(KERNELS_PATH), kernels_source(), args, parser)
+
+
+def _write_or_check(path: str, source: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Write ``source`` to ``path``, or with --check exit 1 when the file differs from it."""
     if args.check:
         try:
             with open(path, encoding="utf-8") as handle:

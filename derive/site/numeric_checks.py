@@ -62,6 +62,14 @@ CHECKED = {
     "Reshape": [("Reshape(3, 2)", lambda: nn.Reshape(3, 2), (6,), {})],
     "Dropout": [("Dropout(0.3), evaluate()", lambda: nn.Dropout(0.3).evaluate(), (5,), {})],
     "SpatialDropout": [("SpatialDropout(0.5), evaluate()", lambda: nn.SpatialDropout(0.5).evaluate(), (2, 3, 3), {})],
+    # generated from the catalogue (derive/nn/_catalogue.py); Log and Sqrt after Exp, whose output is positive
+    "ReLU6": [("ReLU6", nn.ReLU6, (5,), {})],
+    "SoftSign": [("SoftSign", nn.SoftSign, (5,), {})],
+    "Exp": [("Exp", nn.Exp, (5,), {})],
+    "Log": [("Sequential(Exp, Log)", lambda: nn.Sequential().add(nn.Exp()).add(nn.Log()), (5,), {})],
+    "Abs": [("Abs", nn.Abs, (5,), {})],
+    "Square": [("Square", nn.Square, (5,), {})],
+    "Sqrt": [("Sequential(Exp, Sqrt)", lambda: nn.Sequential().add(nn.Exp()).add(nn.Sqrt()), (5,), {})],
 }
 
 
