@@ -183,17 +183,40 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = layers.add_parser(
         "compile",
         help="regenerate the numpy kernels of derive.nn from the derivations",
-        description="Regenerate derive/nn/_kernels.py (or FILE) from the engine's matrix-form results.",
+        description="Regenerate derive/nn/_kernels.py (or FILE) from the engine's matrix-form results, "
+        "and derive/nn/_catalogue.py (the modules generated from derive/catalogue.py) unless -o is given.",
     )
     compile_.add_argument("-o", "--output", metavar="FILE",
                           help="write the kernels to FILE instead of derive/nn/_kernels.py")
     compile_.add_argument("--check", action="store_true",
                           help="exit 1 if the file differs from what would be generated")
 
+    listed = layers.add_parser(
+        "list", help="print the catalogue: every Torch7 module and criterion `derive NAME ARGS...` derives",
+        description="Print the catalogue (derive/catalogue.py): each module's Torch7 constructor, its "
+        "formula at the example's arguments, and the command that derives it. Any of them is "
+        "`derive NAME ARGS... [--input-shape D1,D2,...]`, NAME in any case.")
+    listed.add_argument("--format", choices=("text", "json"), default="text", help="text (default) or JSON")
+
     from .check_command import add_check_parser
 
     add_check_parser(layers)
     return parser
+
+
+def _catalogue_module(argv: list[str], parser: argparse.ArgumentParser) -> int | None:
+    """``derive NAME ARGS...`` for a catalogue module that is not one of today's commands (None otherwise)."""
+    from .catalogue_command import known, run
+
+    if not known(argv[0]):
+        return None
+    written = _Parser(add_help=False)
+    written.add_argument("--format", choices=FORMATS, default="markdown",
+                         help="markdown with display math (default), a standalone LaTeX document, or JSON")
+    written.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    written.add_argument("--batch", type=_positive_int("--batch"), metavar="N",
+                         help="also derive the batch case for N samples (one-expression modules)")
+    return run(argv[0], argv[1:], [written], _Parser, _render, _emit)
 
 
 _TORCH_NAMES = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU"}
@@ -253,15 +276,28 @@ def _range(text: str) -> tuple[str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``derive`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        if argv and argv[0] not in commands and not argv[0].startswith("-"):
+            if argv[0].lower() in commands:  # names are case-insensitive: `derive Linear 2 3`
+                argv[0] = argv[0].lower()
+            else:
+                status = _catalogue_module(argv, parser)
+                if status is not None:
+                    return status
+        args = parser.parse_args(argv)
         return _run(args, parser)
     except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT, nothing written
-        sys.stderr.write(f"{parser.prog} {args.command}: interrupted\n")
+        sys.stderr.write(f"{parser.prog} {argv[0] if argv else ''}: interrupted\n".replace(" :", ":"))
         return 130
 
 
 def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.command == "list":
+        from .catalogue_command import listing
+
+        return _emit(listing(args.format), None, f"{parser.prog} list", parser)
     if args.command == "compile":
         return _compile(args, parser)
     if args.command == "layer":
@@ -455,8 +491,17 @@ def _print(text: str, prog: str, parser: argparse.ArgumentParser) -> int:
 def _compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .codegen import KERNELS_PATH, kernels_source
 
-    path = args.output or str(KERNELS_PATH)
-    source = kernels_source()
+    if args.output is None:  # the catalogue's generated modules too (derive/nn/_catalogue.py)
+        from .catalogue_codegen import CATALOGUE_PATH, catalogue_source
+
+        status = _write_or_check(str(CATALOGUE_PATH), catalogue_source(), args, parser)
+        if status:
+            return status
+    return _write_or_check(args.output or str(KERNELS_PATH), kernels_source(), args, parser)
+
+
+def _write_or_check(path: str, source: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Write ``source`` to ``path``, or with --check exit 1 when the file differs from it."""
     if args.check:
         try:
             with open(path, encoding="utf-8") as handle:

@@ -1,14 +1,19 @@
-"""Torch7's nn modules that need extrema, conditions, ranges and constants, each written as its
-documentation's formula (torch/nn doc/transfer.md, simple.md, convolution.md, criterion.md),
-derived by the engine, generated as a module and compared with PyTorch in float64, for one
-sample and a batch, at inputs away from the kinks."""
+"""The catalogue (derive/catalogue.py): every Torch7 module and criterion of its registry, its
+formula written as its documentation's, derived by the engine, generated as a module and compared
+with PyTorch in float64 for one sample and a batch, at inputs away from the kinks. The PyTorch
+references live here, the formulas in the registry; a few other writings of the same modules
+(where, clamp, inferred ranges) check that the language says them too."""
 
 from __future__ import annotations
+
+import functools
+import importlib.util
 
 import numpy as np
 import pytest
 
 import derive
+from derive.catalogue import ENTRIES, Arg, Entry, Formula, lookup
 from test_layer_engine import agrees_with_autograd, load
 
 torch = pytest.importorskip("torch")
@@ -27,104 +32,112 @@ def _pool1d(x):  # TemporalMaxPooling's (time, frame) layout is PyTorch's (frame
     return F.max_pool1d(x.transpose(-1, -2), 2).transpose(-1, -2)
 
 
-def _batched(x):
-    """x with a batch axis (PyTorch's interpolation takes (N, C, H, W) only)."""
-    return x if x.dim() == 4 else x[None]
-
-
 def _unbatched(function, x, *args, **kwargs):
     """PyTorch's convolutions on one sample (no batch axis) or a batch."""
-    return function(x, *args, **kwargs) if x.dim() == 4 else function(x[None], *args, **kwargs)[0]
+    dims = 4 if function in (F.conv2d, F.conv_transpose2d) else 5
+    return function(x, *args, **kwargs) if x.dim() == dims else function(x[None], *args, **kwargs)[0]
 
 
-#: (Torch7 name, expression, shapes, keyword arguments, PyTorch, inputs' range, kinks)
-MODULES = [
-    ("HardTanh", "y = where(x > 1, 1, where(x < -1, -1, x))", {"x": (7,)}, {}, F.hardtanh, (-3, 3), (-1, 1)),
-    ("HardTanh (clamp)", "y = clamp(x, -1, 1)", {"x": (7,)}, {}, F.hardtanh, (-3, 3), (-1, 1)),
-    ("Clamp", "y = clamp(x, -0.5, 2)", {"x": (3, 4)}, {}, lambda x: torch.clamp(x, -0.5, 2), (-3, 3), (-0.5, 2)),
-    ("ReLU6", "y = min(max(x, 0), 6)", {"x": (9,)}, {}, F.relu6, (-8, 8), (0, 6)),
-    ("ReLU", "y = max(0, x)", {"x": (6,)}, {}, F.relu, (-3, 3), (0,)),
-    ("ReLU (where)", "y = where(x > 0, x, 0)", {"x": (6,)}, {}, F.relu, (-3, 3), (0,)),
-    ("PReLU(nOutputPlane)", "y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i])", {"x": (3, 4)}, {},
-     lambda x, a: F.prelu(x if x.dim() == 3 else x[None], a).reshape(x.shape), (-3, 3), (0,)),
-    ("RReLU (evaluation)", "y = max(0, x) + (1/8 + 1/3) / 2 * min(0, x)", {"x": (8,)}, {},
-     lambda x: F.rrelu(x, training=False), (-3, 3), (0,)),
-    ("LeakyReLU", "y = max(0, x) + 0.01 * min(0, x)", {"x": (8,)}, {}, F.leaky_relu, (-3, 3), (0,)),
-    ("ELU", "y = max(0, x) + min(0, 1.0 * (exp(x) - 1))", {"x": (8,)}, {}, F.elu, (-3, 3), (0,)),
-    ("ELU (where)", "y = where(x > 0, x, exp(x) - 1)", {"x": (2, 5)}, {}, F.elu, (-3, 3), (0,)),
-    ("HardShrink", "y = where(x > 0.5, x, where(x < -0.5, x, 0))", {"x": (8,)}, {},
-     lambda x: F.hardshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
-    ("HardShrink (abs)", "y = where(abs(x) > 0.5, x, 0)", {"x": (8,)}, {},
-     lambda x: F.hardshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
-    ("SoftShrink", "y = where(x > 0.5, x - 0.5, where(x < -0.5, x + 0.5, 0))", {"x": (8,)}, {},
-     lambda x: F.softshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
-    ("Threshold", "y = where(x > 0.1, x, 20)", {"x": (8,)}, {},
-     lambda x: F.threshold(x, 0.1, 20), (-3, 3), (0.1,)),
-    ("Max", "y[i] = max(x[i,j], j)", {"x": (3, 5)}, {}, lambda x: torch.max(x, -1)[0], (-3, 3), ()),
-    ("Min", "y[j] = min(x[i,j], i)", {"x": (4, 3)}, {}, lambda x: torch.min(x, -2)[0], (-3, 3), ()),
-    ("TemporalMaxPooling", "y[t,c] = max(x[2*t+k-2, c], k)", {"x": (8, 3)}, {"ranges": {"k": 2}},
-     _pool1d, (-3, 3), ()),
-    ("SpatialMaxPooling", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)", {"x": (2, 6, 6)},
-     {"ranges": {"p": 2, "q": 2}}, lambda x: F.max_pool2d(x, 2), (-3, 3), ()),
-    ("SpatialMaxPooling (3x3, stride 2)", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)", {"x": (2, 7, 7)},
-     {"ranges": {"p": 3, "q": 3}}, lambda x: F.max_pool2d(x, 3, 2), (-3, 3), ()),
-    ("SpatialMaxPooling (ranges inferred)", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)",
-     {"x": (2, 6, 6), "y": (2, 3, 3)}, {}, lambda x: F.max_pool2d(x, 2), (-3, 3), ()),
-    ("SpatialDilatedMaxPooling", "y[c,i,j] = max(x[c, i+2*p-2, j+2*q-2], p, q)", {"x": (2, 6, 5)},
-     {"ranges": {"p": 2, "q": 2}}, lambda x: F.max_pool2d(x, 2, stride=1, dilation=2), (-3, 3), ()),
-    ("VolumetricMaxPooling", "y[c,t,i,j] = max(x[c, 2*t+r-2, 2*i+p-2, 2*j+q-2], r, p, q)", {"x": (2, 4, 4, 6)},
-     {"ranges": {"r": 2, "p": 2, "q": 2}}, lambda x: F.max_pool3d(x, 2), (-3, 3), ()),
-    # zero padding: a read outside the input is 0
-    ("SpatialConvolution (padding 1)", "y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]",
-     {"x": (2, 5, 6), "W": (3, 2, 3, 3), "y": (3, 5, 6)}, {},
-     lambda x, W, b: _unbatched(F.conv2d, x, W, b, padding=1), (-3, 3), ()),
-    ("SpatialConvolution (stride 2, padding 1)", "y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]",
-     {"x": (2, 6, 6), "W": (3, 2, 3, 3), "y": (3, 3, 3)}, {},
-     lambda x, W, b: _unbatched(F.conv2d, x, W, b, stride=2, padding=1), (-3, 3), ()),
-    ("SpatialFullConvolution", "y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]",
-     {"x": (2, 4, 5), "W": (2, 3, 3, 3), "y": (3, 6, 7)}, {},
-     lambda x, W, b: _unbatched(F.conv_transpose2d, x, W, b), (-3, 3), ()),
-    ("SpatialZeroPadding", "y[c,i,j] = x[c,i-1,j-2]", {"x": (2, 3, 4), "y": (2, 5, 7)}, {},
-     lambda x: F.pad(x, (2, 1, 1, 1)), (-3, 3), ()),
-    # computed subscripts: // and % by integers, min, max and abs of affine forms
-    ("PixelShuffle(2)", "y[c,u,v] = x[4*(c-1) + 2*((u-1) % 2) + (v-1) % 2 + 1, (u-1)//2 + 1, (v-1)//2 + 1]",
-     {"x": (8, 2, 3), "y": (2, 4, 6)}, {}, lambda x: F.pixel_shuffle(x, 2), (-3, 3), ()),
-    ("SpatialUpSamplingNearest(2)", "y[c,u,v] = x[c, (u-1)//2 + 1, (v-1)//2 + 1]",
-     {"x": (2, 3, 4), "y": (2, 6, 8)}, {}, lambda x: F.interpolate(_batched(x), scale_factor=2).reshape(
-         x.shape[:-2] + (6, 8)), (-3, 3), ()),
-    ("SpatialReflectionPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, 4 - abs(3 - abs(i - 2)), 5 - abs(4 - abs(j - 3))]",
-     {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (-3, 3), ()),
-    ("SpatialReplicationPadding(2, 1, 1, 2)", "y[c,i,j] = x[c, min(max(i - 1, 1), 4), min(max(j - 2, 1), 5)]",
-     {"x": (2, 4, 5), "y": (2, 7, 8)}, {}, lambda x: F.pad(x, (2, 1, 1, 2), mode="replicate"), (-3, 3), ()),
-    # align_corners (Torch7's): output (H - 1) * 2 + 1; each input weighted by the tent max(0, 1 - |distance|)
-    ("SpatialUpSamplingBilinear(2)",
-     "y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/2 - (i-1))) * max(0, 1 - abs((v-1)/2 - (j-1))), i, j)",
-     {"x": (2, 3, 4), "y": (2, 5, 7)}, {}, lambda x: F.interpolate(
-         _batched(x), size=(5, 7), mode="bilinear", align_corners=True).reshape(x.shape[:-2] + (5, 7)), (-3, 3), ()),
-    # concat along the last axis (the feature axis of one sample)
-    ("CReLU", "y = concat(max(0, x), max(0, -x))", {"x": (6,)}, {},
-     lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
-    ("CReLU (2D)", "y = concat(max(0, x), max(0, -x))", {"x": (3, 4)}, {},
-     lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
-    ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
-     lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
-]
+def _batchnorm(x, gamma, beta):
+    one = lambda s: F.batch_norm(s, None, None, gamma, beta, training=True, eps=1e-5)  # noqa: E731
+    return one(x) if x.dim() == 2 else torch.stack([one(s) for s in x])
 
 
-@pytest.mark.parametrize("case", MODULES, ids=[c[0] for c in MODULES])
-@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
-def test_module_agrees_with_pytorch(case, batch, tmp_path):
-    name, text, shapes, kwargs, reference, (low, high), kinks = case
-    Layer = load(derive.module_source(text, shapes, **kwargs), tmp_path)
-    layer = Layer(rng=1)
-    rng = np.random.default_rng(2)
-    x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + Layer.inputShape), kinks)
-    agrees_with_autograd(layer, x, reference, rng)
+def _local(x, W, b):
+    lead = x.shape[:-3]
+    patches = F.unfold(x.reshape(-1, *x.shape[-3:]), 3).reshape(-1, 2, 3, 3, 2, 2)
+    return (torch.einsum("hwocpq,ncpqhw->nohw", W, patches) + b).reshape(lead + (2, 2, 2))
+
+
+def _temporal_subsampling(x, W, b):
+    pooled = F.avg_pool1d(x.transpose(-1, -2), 2, 2) * 2
+    return (pooled * W[:, None] + b[:, None]).transpose(-1, -2)
+
+
+#: Torch7 name -> (PyTorch of (inputs..., parameters in the module's order), inputs' range, kinks)
+MODULES = {
+    "Tanh": (torch.tanh, (-3, 3), ()),
+    "Sigmoid": (torch.sigmoid, (-3, 3), ()),
+    "ReLU": (F.relu, (-3, 3), (0,)),
+    "ReLU6": (F.relu6, (-8, 8), (0, 6)),
+    "HardTanh": (F.hardtanh, (-3, 3), (-1, 1)),
+    "Clamp": (lambda x: torch.clamp(x, -0.5, 2), (-3, 3), (-0.5, 2)),
+    "LeakyReLU": (F.leaky_relu, (-3, 3), (0,)),
+    "ELU": (F.elu, (-3, 3), (0,)),
+    "RReLU": (lambda x: F.rrelu(x, training=False), (-3, 3), (0,)),
+    "SoftPlus": (F.softplus, (-3, 3), ()),
+    "SoftSign": (F.softsign, (-3, 3), (0,)),
+    "LogSigmoid": (F.logsigmoid, (-3, 3), ()),
+    "Exp": (torch.exp, (-2, 2), ()),
+    "Log": (torch.log, (0.1, 3), ()),
+    "Abs": (torch.abs, (-3, 3), (0,)),
+    "Square": (torch.square, (-3, 3), ()),
+    "Sqrt": (torch.sqrt, (0.1, 3), ()),
+    "Power": (lambda x: x ** 3, (-2, 2), ()),
+    "HardShrink": (lambda x: F.hardshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
+    "SoftShrink": (lambda x: F.softshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
+    "Threshold": (lambda x: F.threshold(x, 0.1, 20), (-3, 3), (0.1,)),
+    "SoftMax": (lambda x: F.softmax(x, -1), (-3, 3), ()),
+    "SoftMin": (lambda x: F.softmin(x, -1), (-3, 3), ()),
+    "LogSoftMax": (lambda x: F.log_softmax(x, -1), (-3, 3), ()),
+    "MulConstant": (lambda x: 3 * x, (-3, 3), ()),
+    "AddConstant": (lambda x: x + 3, (-3, 3), ()),
+    "Identity": (lambda x: x * 1, (-3, 3), ()),
+    "Normalize": (lambda x: F.normalize(x, p=2, dim=-1), (-3, 3), ()),
+    "SpatialSoftMax": (lambda x: F.softmax(x, -3), (-3, 3), ()),
+    "PReLU": (lambda x, a: F.prelu(x if x.dim() == 3 else x[None], a).reshape(x.shape), (-3, 3), (0,)),
+    "Linear": (F.linear, (-3, 3), ()),
+    "Bilinear": (lambda x1, x2, W, b: F.bilinear(x1, x2, W, b) if x1.dim() == 2 else F.bilinear(x1[None], x2[None], W, b)[0],
+                 (-3, 3), ()),
+    "Add": (lambda x, b: x + b, (-3, 3), ()),
+    "CAdd": (lambda x, b: x + b, (-3, 3), ()),
+    "CMul": (lambda x, w: x * w, (-3, 3), ()),
+    "Mean": (lambda x: x.mean(-2), (-3, 3), ()),
+    "Sum": (lambda x: x.sum(-2), (-3, 3), ()),
+    "Max": (lambda x: x.max(-1)[0], (-3, 3), ()),
+    "Min": (lambda x: x.min(-2)[0], (-3, 3), ()),
+    "Euclidean": (lambda x, W: torch.sqrt(((x[..., :, None] - W) ** 2).sum(-2)), (-3, 3), ()),
+    "WeightedEuclidean": (lambda x, D, W: torch.sqrt(((D * (x[..., :, None] - W)) ** 2).sum(-2)), (-3, 3), ()),
+    "Cosine": (lambda x, W: (x @ W.T) / (W.norm(dim=1) * x.norm(dim=-1, keepdim=True)), (-3, 3), ()),
+    "Narrow": (lambda x: x[..., 1:4], (-3, 3), ()),
+    "Replicate": (lambda x: x[..., None, :].expand(*x.shape[:-1], 2, 3), (-3, 3), ()),
+    "Padding": (lambda x: F.pad(x, (2, 0)), (-3, 3), ()),
+    "MM": (torch.matmul, (-3, 3), ()),
+    "CAddTable": (torch.add, (0.5, 2), ()),
+    "CSubTable": (torch.sub, (0.5, 2), ()),
+    "CMulTable": (torch.mul, (0.5, 2), ()),
+    "CDivTable": (torch.div, (0.5, 2), ()),
+    "TemporalConvolution": (lambda x, W, b: F.conv1d(x.transpose(-1, -2), W.permute(0, 2, 1), b).transpose(-1, -2),
+                            (-3, 3), ()),
+    "TemporalSubSampling": (_temporal_subsampling, (-3, 3), ()),
+    "TemporalMaxPooling": (_pool1d, (-3, 3), ()),
+    "SpatialConvolution": (lambda x, W, b: _unbatched(F.conv2d, x, W, b, padding=1), (-3, 3), ()),
+    "SpatialConvolutionMM": (lambda x, W, b: _unbatched(F.conv2d, x, W, b, stride=2, padding=1), (-3, 3), ()),
+    "SpatialDilatedConvolution": (lambda x, W, b: _unbatched(F.conv2d, x, W, b, dilation=2), (-3, 3), ()),
+    "SpatialFullConvolution": (lambda x, W, b: _unbatched(F.conv_transpose2d, x, W, b), (-3, 3), ()),
+    "SpatialConvolutionLocal": (_local, (-3, 3), ()),
+    "SpatialMaxPooling": (lambda x: F.max_pool2d(x, 2), (-3, 3), ()),
+    "SpatialDilatedMaxPooling": (lambda x: F.max_pool2d(x, 2, stride=1, dilation=2), (-3, 3), ()),
+    "SpatialAveragePooling": (lambda x: F.avg_pool2d(x, 2, 2), (-3, 3), ()),
+    "SpatialLPPooling": (lambda x: F.lp_pool2d(x, 2, 2), (0.1, 2), ()),
+    "SpatialSubSampling": (lambda x, W, b: F.avg_pool2d(x, 2, 2) * 4 * W[:, None, None] + b[:, None, None],
+                           (-3, 3), ()),
+    "SpatialZeroPadding": (lambda x: F.pad(x, (2, 1, 1, 1)), (-3, 3), ()),
+    "VolumetricConvolution": (lambda x, W, b: _unbatched(F.conv3d, x, W, b), (-3, 3), ()),
+    "VolumetricMaxPooling": (lambda x: F.max_pool3d(x, 2), (-3, 3), ()),
+    "VolumetricAveragePooling": (lambda x: F.avg_pool3d(x, 2), (-3, 3), ()),
+    "BatchNormalization": (_batchnorm, (-3, 3), ()),
+}
 
 
 def _sign(rng, x):
     """A target of -1 and 1, of x's shape."""
     return rng.choice([-1.0, 1.0], size=x.shape)
+
+
+def _pair_sign(rng, x):
+    """One target of -1 or 1 a sample of a pair criterion."""
+    return rng.choice([-1.0, 1.0], size=x.shape[:-1])
 
 
 def _differences_away(kinks):
@@ -135,82 +148,216 @@ def _differences_away(kinks):
     return target
 
 
-#: (Torch7 name, expression, shapes, keyword arguments, PyTorch (x, t, constants), x's range,
-#:  the target for x (None: no target), the constants by name, x's kinks)
-CRITERIA = [
-    ("BCECriterion(weights)", "J = -mean(w * (t * log(x) + (1 - t) * log(1 - x)))", {"x": (5,)},
-     {"target": "t", "constants": ("w",)}, lambda x, t, w: F.binary_cross_entropy(x, t, weight=w),
-     (0.05, 0.95), lambda rng, x: rng.uniform(0, 1, x.shape), {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
-    ("SmoothL1Criterion", "J = mean(where(abs(x - t) < 1, 0.5 * (x - t)**2, abs(x - t) - 0.5))", {"x": (6,)},
-     {"target": "t"}, lambda x, t: F.smooth_l1_loss(x, t), (-3, 3), _differences_away((-1, 0, 1)), {}, ()),
-    ("HingeEmbeddingCriterion", "J = mean(where(t == 1, x, max(0, 1 - x)))", {"x": (6,)},
-     {"target": "t"}, lambda x, t: F.hinge_embedding_loss(x, t, margin=1.0), (-3, 3), _sign, {}, (1,)),
-    ("MarginCriterion", "J = mean(max(0, 1 - t * x))", {"x": (6,)},
-     {"target": "t"}, lambda x, t: F.relu(1 - t * x).mean(), (-3, 3), _sign, {}, (-1, 1)),
-    ("ClassNLLCriterion", "J = -x[t]", {"x": (5,)}, {"target": "t"}, lambda x, t: F.nll_loss(x, t),
-     (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
-    # the documentation's per-sample loss; a batch here is the mean of the samples' losses (PyTorch's
+def _classes(rng, x):
+    return rng.integers(0, x.shape[-1], x.shape[:-1])
+
+
+WEIGHTS = np.array([0.5, 1.0, 2.0, 0.25, 3.0])
+
+#: (Torch7 name, its constructor's arguments) -> (PyTorch of (inputs..., t, constants...), inputs' range,
+#:  the target for the first input, the constants by name, the inputs' kinks)
+CRITERIA = {
+    ("MSECriterion", ()): (F.mse_loss, (-3, 3), _differences_away(()), {}, ()),
+    ("AbsCriterion", ()): (F.l1_loss, (-3, 3), _differences_away((0,)), {}, ()),
+    ("SmoothL1Criterion", ()): (F.smooth_l1_loss, (-3, 3), _differences_away((-1, 0, 1)), {}, ()),
+    ("BCECriterion", ()): (F.binary_cross_entropy, (0.05, 0.95), lambda rng, x: rng.uniform(0, 1, x.shape), {}, ()),
+    ("BCECriterion", ("true",)): (lambda x, t, w: F.binary_cross_entropy(x, t, weight=w), (0.05, 0.95),
+                                  lambda rng, x: rng.uniform(0, 1, x.shape), {"w": WEIGHTS}, ()),
+    ("ClassNLLCriterion", ()): (F.nll_loss, (-3, 3), _classes, {}, ()),
+    # the documentation's per-sample loss; a batch is the mean of the samples' losses (PyTorch's
     # weighted mean divides by the targets' total weight instead)
-    ("ClassNLLCriterion(weights)", "J = -w[t] * x[t]", {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
-     lambda x, t, w: F.nll_loss(x, t, weight=w, reduction="sum") / (x.shape[0] if x.dim() == 2 else 1),
-     (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
-     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
-    ("CrossEntropyCriterion", "J = log(sum(exp(x[k]), k)) - x[t]", {"x": (5,)}, {"target": "t"},
-     lambda x, t: F.cross_entropy(x, t), (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
-     {}, ()),
-    # sum over i != y of max(0, 1 - x[y] + x[i])^p / n: the i = y term, max(0, 1)^p = 1, taken out
-    ("MultiMarginCriterion (p=1)", "J = (sum(max(0, 1 - x[t] + x[k]), k) - 1) / 5", {"x": (5,)},
-     {"target": "t"}, lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=1),
-     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
-    ("MultiMarginCriterion (p=2)", "J = (sum(max(0, 1 - x[t] + x[k])**2, k) - 1) / 5", {"x": (5,)},
-     {"target": "t"}, lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
-     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]), {}, ()),
-    # the input center-cropped to the target's (declared) shape
-    ("SpatialAutoCropMSECriterion", "J = mean((x[c, i+1, j+1] - t[c,i,j])**2, c, i, j)",
-     {"x": (2, 6, 6), "t": (2, 4, 4)}, {"target": "t"}, lambda x, t: F.mse_loss(x[..., 1:5, 1:5], t, reduction="sum") / 32 / (
-         x.shape[0] if x.dim() == 4 else 1), (-3, 3), lambda rng, x: rng.uniform(-2, 2, x.shape[:-2] + (4, 4)), {}, ()),
-    # the documentation's per-sample loss, weights[class] (-x[class] + log(sum_j exp(x[j])))
-    ("CrossEntropyCriterion(weights)", "J = w[t] * (log(sum(exp(x[k]), k)) - x[t])", {"x": (5,), "w": (5,)},
-     {"target": "t", "constants": ("w",)},
-     lambda x, t, w: F.cross_entropy(x, t, weight=w, reduction="sum") / (x.shape[0] if x.dim() == 2 else 1),
-     (-3, 3), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
-     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
-    ("MultiMarginCriterion (p=1, weights)", "J = (sum(w[t] * max(0, 1 - x[t] + x[k]), k) - w[t]) / 5",
-     {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
-     lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=1, weight=w),
-     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
-     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
-    ("MultiMarginCriterion (p=2, weights)", "J = (sum(w[t] * max(0, 1 - x[t] + x[k])**2, k) - w[t]) / 5",
-     {"x": (5,), "w": (5,)}, {"target": "t", "constants": ("w",)},
-     lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2, weight=w),
-     (-1, 1), lambda rng, x: rng.integers(0, x.shape[-1], x.shape[:-1]),
-     {"w": np.array([0.5, 1.0, 2.0, 0.25, 3.0])}, ()),
-    ("Max over all entries", "J = max(x)", {"x": (3, 4)}, {}, lambda x: x.amax(dim=(-2, -1)).mean(),
-     (-3, 3), None, {}, ()),
+    ("ClassNLLCriterion", ("true",)): (
+        lambda x, t, w: F.nll_loss(x, t, weight=w, reduction="sum") / (x.shape[0] if x.dim() == 2 else 1),
+        (-3, 3), _classes, {"w": WEIGHTS}, ()),
+    ("CrossEntropyCriterion", ()): (F.cross_entropy, (-3, 3), _classes, {}, ()),
+    ("DistKLDivCriterion", ()): (lambda x, t: F.kl_div(x, t, reduction="mean"), (-3, 3),
+                                 lambda rng, x: rng.uniform(0.1, 1, x.shape), {}, ()),
+    ("MarginCriterion", ()): (lambda x, t: F.relu(1 - t * x).mean(), (-3, 3), _sign, {}, (-1, 1)),
+    ("SoftMarginCriterion", ()): (F.soft_margin_loss, (-3, 3), _sign, {}, ()),
+    ("MultiMarginCriterion", ()): (lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=1),
+                                   (-1, 1), _classes, {}, ()),
+    ("MultiMarginCriterion", ("2",)): (
+        lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
+        (-1, 1), _classes, {}, ()),
+    ("MultiLabelSoftMarginCriterion", ()): (
+        lambda x, t: F.multilabel_soft_margin_loss(x if x.dim() == 2 else x[None], t if t.dim() == 2 else t[None]),
+        (-3, 3), lambda rng, x: rng.integers(0, 2, x.shape).astype(float), {}, ()),
+    ("HingeEmbeddingCriterion", ()): (lambda x, t: F.hinge_embedding_loss(x, t, margin=1.0), (-3, 3), _sign, {}, (1,)),
+    ("L1HingeEmbeddingCriterion", ()): (
+        lambda x1, x2, t: torch.where(t == 1, (x1 - x2).abs().sum(-1), F.relu(1 - (x1 - x2).abs().sum(-1))).mean(),
+        (-3, 3), _pair_sign, {}, ()),
+    ("CosineEmbeddingCriterion", ()): (
+        lambda x1, x2, t: F.cosine_embedding_loss(x1.reshape(-1, 4), x2.reshape(-1, 4), t.reshape(-1)),
+        (-3, 3), _pair_sign, {}, ()),
+    ("MarginRankingCriterion", ()): (F.margin_ranking_loss, (-3, 3), _sign, {}, ()),
+}
+
+PROGRAMS = [e.name for e in ENTRIES if e.group == "program"]  # tests/test_programs_torch.py checks those
+
+
+def test_every_registry_module_has_a_pytorch_reference_here():
+    named = set(MODULES) | {name for name, _ in CRITERIA} | set(PROGRAMS) | {"LookupTable"}
+    assert {e.name for e in ENTRIES} == named
+    assert len(ENTRIES) >= 80
+
+
+@functools.lru_cache(maxsize=None)
+def _source(name: str, args: tuple = ()) -> tuple[str, tuple]:
+    entry = lookup(name)
+    formula = entry.build(args)
+    return derive.module_source(formula.text, formula.shapes, name=entry.name, **formula.options()), formula.input
+
+
+def _load(source: str, name: str, tmp_path):
+    path = tmp_path / f"catalogue_{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def _agrees(layer, inputs: list, reference, rng) -> None:
+    """forward, every gradInput and every parameter's gradient equal PyTorch's autograd."""
+    params = layer.parameters()[0] if layer.parameters() else []
+    xs = [torch.tensor(x, requires_grad=True) for x in inputs]
+    pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    yt = reference(*xs, *pt)
+    g = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.tensor(g))
+    given = inputs if len(inputs) > 1 else inputs[0]
+    np.testing.assert_allclose(layer.forward(given), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    layer.zeroGradParameters()
+    grads = layer.backward(given, g)
+    for mine, theirs in zip(grads if len(inputs) > 1 else [grads], xs):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def _sample_shapes(Layer) -> tuple:
+    return Layer.inputShapes if getattr(Layer, "inputShape", None) is None else (Layer.inputShape,)
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_module_agrees_with_pytorch(name, batch, tmp_path):
+    reference, (low, high), kinks = MODULES[name]
+    source, _ = _source(name, lookup(name).example)
+    Layer = _load(source, name, tmp_path)
+    layer = Layer(rng=1)
+    rng = np.random.default_rng(2)
+    inputs = [_away(rng.uniform(low, high, ((batch,) if batch else ()) + s), kinks) for s in _sample_shapes(Layer)]
+    _agrees(layer, inputs, reference, rng)
+
+
+@pytest.mark.parametrize("case", list(CRITERIA), ids=[f"{n}{a}" for n, a in CRITERIA])
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_criterion_agrees_with_pytorch(case, batch, tmp_path):
+    name, args = case
+    reference, (low, high), target, constants, kinks = CRITERIA[case]
+    source, _ = _source(name, args)
+    Criterion = _load(source, name, tmp_path)
+    criterion = Criterion(**constants)
+    rng = np.random.default_rng(4)
+    inputs = [_away(rng.uniform(low, high, ((batch,) if batch else ()) + s), kinks)
+              for s in _sample_shapes(Criterion)]
+    xs = [torch.tensor(x, requires_grad=True) for x in inputs]
+    given = [torch.tensor(c) for c in constants.values()]
+    t = target(rng, inputs[0])
+    loss = reference(*xs, torch.tensor(t), *given)
+    loss.backward()
+    table = inputs if len(inputs) > 1 else inputs[0]
+    assert criterion.forward(table, t) == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
+    grads = criterion.backward(table, t)
+    for mine, theirs in zip(grads if len(inputs) > 1 else [grads], xs):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_the_registry_gives_the_programs_their_own_text():
+    from derive.programs import PROGRAMS as programs
+
+    for program in programs:
+        formula = lookup(program.name).build()
+        assert (formula.text, formula.input, formula.target) == (program.text, program.input, program.target)
+
+
+def test_constructor_arguments_follow_torch7():
+    pool = lookup("spatialmaxpooling")
+    assert pool.constructor() == "SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0)"
+    assert pool.arguments(["3", "2"]) == {"kW": 3, "kH": 2, "dW": 3, "dH": 2, "padW": 0, "padH": 0}
+    assert lookup("HardTanh").constructor() == "HardTanh(min_value=-1.0, max_value=1.0)"
+    assert lookup("Linear").parameters == {"weight": "W", "bias": "b"}
+    formula = pool.build([2, 2, 1, 1], [(3, 5, 5)])
+    assert formula.shapes == {"x": (3, 5, 5), "y": (3, 4, 4)} and formula.ranges == {"p": 2, "q": 2}
+    with pytest.raises(ValueError, match=r"missing argument kH"):
+        pool.build([2])
+    with pytest.raises(ValueError, match=r"kW expects int, got 'two'"):
+        pool.build(["two", "2"])
+    with pytest.raises(ValueError, match="smaller than the window"):
+        pool.build([4, 4], [(1, 2, 2)])
+    with pytest.raises(ValueError, match="unknown module 'Nope'"):
+        lookup("Nope")
+
+
+def test_a_module_built_from_an_entry_defined_here(tmp_path):
+    # adding a module is one entry: its constructor, its formula as a function of the arguments, its prose
+    entry = Entry("ScaledSoftSign", "transfer", (Arg("scale", 1.0, float),),
+                  lambda a, s: Formula(f"y = {a['scale']} * x / (1 + abs(x))", {"x": s[0]}),
+                  "A soft sign times a scale.", input_shapes=((4,),))
+    formula = entry.build(["2.5"], [(6,)])
+    Layer = _load(derive.module_source(formula.text, formula.shapes, name="ScaledSoftSign", **formula.options()),
+                  "ScaledSoftSign", tmp_path)
+    rng = np.random.default_rng(0)
+    for batch in ((), (3,)):
+        x = _away(rng.uniform(-3, 3, batch + (6,)), (0,))
+        _agrees(Layer(), [x], lambda x: 2.5 * F.softsign(x), rng)
+
+
+# --- other writings of the same modules: the language says each as the documentation might ---
+
+#: (name, expression, shapes, keyword arguments, PyTorch, inputs' range, kinks)
+WRITINGS = [
+    ("HardTanh (where)", "y = where(x > 1, 1, where(x < -1, -1, x))", {"x": (7,)}, {}, F.hardtanh, (-3, 3), (-1, 1)),
+    ("ReLU (where)", "y = where(x > 0, x, 0)", {"x": (6,)}, {}, F.relu, (-3, 3), (0,)),
+    ("ELU (max and min)", "y = max(0, x) + min(0, 1.0 * (exp(x) - 1))", {"x": (8,)}, {}, F.elu, (-3, 3), (0,)),
+    ("HardShrink (nested where)", "y = where(x > 0.5, x, where(x < -0.5, x, 0))", {"x": (8,)}, {},
+     lambda x: F.hardshrink(x, 0.5), (-3, 3), (-0.5, 0.5)),
+    ("SpatialMaxPooling (3x3, stride 2)", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)", {"x": (2, 7, 7)},
+     {"ranges": {"p": 3, "q": 3}}, lambda x: F.max_pool2d(x, 3, 2), (-3, 3), ()),
+    ("SpatialMaxPooling (ranges inferred)", "y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q)",
+     {"x": (2, 6, 6), "y": (2, 3, 3)}, {}, lambda x: F.max_pool2d(x, 2), (-3, 3), ()),
+    ("Normalize(inf)", "y[i] = x[i] / max(abs(x[k]), k)", {"x": (5,)}, {},
+     lambda x: F.normalize(x, p=float("inf"), dim=-1), (-3, 3), ()),
 ]
 
 
-@pytest.mark.parametrize("case", CRITERIA, ids=[c[0] for c in CRITERIA])
+@pytest.mark.parametrize("case", WRITINGS, ids=[c[0] for c in WRITINGS])
 @pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
-def test_criterion_agrees_with_pytorch(case, batch, tmp_path):
-    name, text, shapes, kwargs, reference, (low, high), target, constants, kinks = case
-    Criterion = load(derive.module_source(text, shapes, **kwargs), tmp_path)
-    criterion = Criterion(**constants)
+def test_other_writings_agree_with_pytorch(case, batch, tmp_path):
+    name, text, shapes, kwargs, reference, (low, high), kinks = case
+    Layer = load(derive.module_source(text, shapes, **kwargs), tmp_path)
+    layer = Layer(rng=1)
+    rng = np.random.default_rng(2)
+    x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + Layer.inputShape), kinks)
+    agrees_with_autograd(layer, x, reference, rng)
+
+
+def test_normalize_inf_from_the_registry_is_the_max_writing():
+    assert lookup("Normalize").build(["inf"]).text == "y[i] = x[i] / max(abs(x[k]), k)"
+
+
+def test_max_over_all_entries_is_a_criterion(tmp_path):
+    Criterion = load(derive.module_source("J = max(x)", {"x": (3, 4)}), tmp_path)
     rng = np.random.default_rng(4)
-    x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + Criterion.inputShape), kinks)
-    xt = torch.tensor(x, requires_grad=True)
-    given = [torch.tensor(c) for c in constants.values()]
-    if target is None:
-        loss, value, grad = reference(xt, *given), criterion.forward(x), None
-    else:
-        t = target(rng, x)
-        loss, value = reference(xt, torch.tensor(t), *given), criterion.forward(x, t)
-    loss.backward()
-    assert value == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
-    grad = criterion.backward(x) if target is None else criterion.backward(x, t)
-    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-
-
+    for batch in ((), (3,)):
+        x = rng.uniform(-3, 3, batch + (3, 4))
+        xt = torch.tensor(x, requires_grad=True)
+        loss = xt.amax(dim=(-2, -1)).mean()
+        loss.backward()
+        criterion = Criterion()
+        assert criterion.forward(x) == pytest.approx(loss.item(), rel=1e-12)
+        np.testing.assert_allclose(criterion.backward(x), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
 def test_a_constant_is_given_to_the_constructor_and_never_learned(tmp_path):
     BCE = load(derive.module_source("J = -mean(w * (t * log(x) + (1 - t) * log(1 - x)))", {"x": (3,)},
                                     target="t", constants=("w",)), tmp_path)
@@ -231,7 +378,9 @@ def test_a_constant_is_given_to_the_constructor_and_never_learned(tmp_path):
 @pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
 def test_lookup_table_agrees_with_pytorch(batch, tmp_path):
     # LookupTable: y[n, d] = W[x[n], d], x holding row numbers counted from 0 (numpy's, PyTorch's)
-    Table = load(derive.module_source("y[n,d] = W[x[n], d]", {"x": (4,), "W": (10, 3)}), tmp_path)
+    formula = lookup("LookupTable").build([10, 3])
+    assert formula.text == "y[n,d] = W[x[n], d]"
+    Table = load(derive.module_source(formula.text, formula.shapes), tmp_path)
     table = Table(rng=1)
     rng = np.random.default_rng(5)
     x = rng.integers(0, 10, ((batch,) if batch else ()) + (4,))

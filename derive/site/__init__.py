@@ -21,6 +21,7 @@ from .linear import batch_page, linear_page
 from .mathjax import MATHJAX_VERSION, mathjax_files
 from .notes import tutorial_notes_page
 from .programs import program_checks, program_pages
+from .catalogue import catalogue_pages, contributing_page
 from .numeric_checks import JACOBIAN_CASES, jacobian_errors, numeric_checks_page, step_size_plot
 from .search import plain_math, readable_search_index
 from .regression import (REGRESSION_ITERATIONS, REGRESSION_LEARNING_RATE, REGRESSION_SEED,
@@ -76,4 +77,6 @@ def generated_files() -> dict[str, str | bytes]:
         "classification-boundaries.svg": spiral_boundary_plot(),
         "frameworks.md": frameworks_page(),
         **program_pages(),
+        **catalogue_pages(),
+        "contributing-catalogue.md": contributing_page(),
     }

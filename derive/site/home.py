@@ -17,9 +17,17 @@ MODULE_PAGES = {
 }
 
 
+def module_page(name: str) -> str:
+    """The page of derive.nn's module ``name``: its hand page, else its catalogue page, else the API."""
+    from derive.catalogue import CATALOGUE
+
+    entry = CATALOGUE.get(name.lower())
+    return MODULE_PAGES.get(name) or (f"{entry.slug}.md" if entry and entry.group != "program" else "api.md")
+
+
 def modules_list() -> str:
     """Every Module and Criterion class derive.nn exports, each a link to its page."""
-    links = [f"[{name}]({MODULE_PAGES.get(name, 'api.md')})" for name in shipped_modules()]
+    links = [f"[{name}]({module_page(name)})" for name in shipped_modules()]
     return ", ".join(links[:-1]) + " and " + links[-1] if len(links) > 1 else "".join(links)
 
 

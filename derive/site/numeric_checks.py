@@ -36,6 +36,24 @@ def _evaluating(module):
 # one sample's shape, check's other arguments)]}. A batch of FULL_CHECK_BATCH, unless the
 # arguments say otherwise. A class of derive.nn with no entry here stops the build
 # (full_check_cases), so a new module cannot be left off the page.
+class _OnShiftedInput:
+    """A module reading x + 3: check draws inputs in [-2, 2], Log's and Sqrt's domain is x > 0."""
+
+    def updateOutput(self, input):
+        return super().updateOutput(input + 3)
+
+    def updateGradInput(self, input, gradOutput):
+        return super().updateGradInput(input + 3, gradOutput)
+
+
+class LogOfShiftedInput(_OnShiftedInput, nn.Log):
+    pass
+
+
+class SqrtOfShiftedInput(_OnShiftedInput, nn.Sqrt):
+    pass
+
+
 CHECKED = {
     "Linear": [("Linear(5, 3)", lambda: Linear(5, 3, rng=0), (5,), {}),
                ("Linear(5, 3) without bias", lambda: Linear(5, 3, bias=False, rng=0), (5,), {})],
@@ -56,6 +74,20 @@ CHECKED = {
     "LogSoftMax": [("LogSoftMax", LogSoftMax, (5,), {})],
     "ClassNLLCriterion": [("ClassNLLCriterion", ClassNLLCriterion, (5,), {"target_kind": "class"})],
     "CrossEntropyCriterion": [("CrossEntropyCriterion", CrossEntropyCriterion, (5,), {"target_kind": "class"})],
+    # the bookkeeping modules; Dropout's masks are random in training, so they are checked evaluated
+    "Identity": [("Identity", nn.Identity, (5,), {})],
+    "View": [("View(3, 2)", lambda: nn.View(3, 2), (6,), {})],
+    "Reshape": [("Reshape(3, 2)", lambda: nn.Reshape(3, 2), (6,), {})],
+    "Dropout": [("Dropout(0.3), evaluate()", lambda: nn.Dropout(0.3).evaluate(), (5,), {})],
+    "SpatialDropout": [("SpatialDropout(0.5), evaluate()", lambda: nn.SpatialDropout(0.5).evaluate(), (2, 3, 3), {})],
+    # generated from the catalogue (derive/nn/_catalogue.py); Log and Sqrt on inputs moved into their domain
+    "ReLU6": [("ReLU6", nn.ReLU6, (5,), {})],
+    "SoftSign": [("SoftSign", nn.SoftSign, (5,), {})],
+    "Exp": [("Exp", nn.Exp, (5,), {})],
+    "Log": [("Log on x + 3", LogOfShiftedInput, (5,), {})],
+    "Abs": [("Abs", nn.Abs, (5,), {})],
+    "Square": [("Square", nn.Square, (5,), {})],
+    "Sqrt": [("Sqrt on x + 3", SqrtOfShiftedInput, (5,), {})],
 }
 
 

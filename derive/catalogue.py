@@ -1,0 +1,832 @@
+"""The catalogue: Torch7's nn modules and criteria, one entry each.
+
+An entry is data: its Torch7 name and constructor (Torch7's argument names and defaults,
+torch/nn doc/*.md), a function of the arguments that writes its formula (or program) in the
+layer language with the shapes, ranges, constants, inputs and target it needs, its
+parameters' Torch7 names, its initialisation (Torch7's ``reset``), its Torch7 facts and a
+paragraph of prose.  Everything else (``derive list``, ``derive NAME ARGS...``, the generated
+module) comes from the entry through the one engine (:func:`derive.layer`,
+:func:`derive.module_source`).  This module imports neither sympy nor the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+REQUIRED = object()  # an argument without default
+
+
+@dataclass(frozen=True)
+class Arg:
+    """A constructor argument: Torch7's name, its default (REQUIRED, a value, or the name of
+    an earlier argument whose value it takes, as ``dW = dW or kW``) and its type."""
+
+    name: str
+    default: Any = REQUIRED
+    type: type = int
+    same_as: str | None = None
+
+
+@dataclass(frozen=True)
+class Formula:
+    """What the engine derives: the text and everything derive.layer needs besides."""
+
+    text: str
+    shapes: dict
+    input: tuple[str, ...] = ("x",)
+    outputs: tuple[str, ...] | None = None
+    target: str | None = None
+    ranges: dict | None = None
+    constants: tuple[str, ...] = ()
+
+    def options(self) -> dict:
+        """The keyword arguments of derive.layer / derive.module_source besides text and shapes."""
+        out: dict = {"input": self.input if len(self.input) > 1 else self.input[0]}
+        for key in ("outputs", "target", "ranges"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.constants:
+            out["constants"] = self.constants
+        return out
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One Torch7 module or criterion of the catalogue."""
+
+    name: str
+    group: str  # "transfer", "simple", "convolution", "criterion" (Torch7's doc pages) or "program"
+    signature: tuple[Arg, ...]
+    formula: Callable[..., Formula]  # (arguments by name, input shapes) -> Formula
+    about: str
+    input_shapes: tuple[tuple[int, ...], ...] | None = ((5,),)  # None: the constructor fixes them
+    example: tuple = ()  # constructor arguments of the example (pages, tests, `derive list`)
+    parameters: dict = field(default_factory=dict)  # Torch7 name -> the formula's array
+    reset: str = ""
+    torch: str = ""
+    builtin: str | None = None  # today's command that derives it (derive linear, conv, ...)
+    domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
+    target_kind: str = "real"  # a criterion's target: real, probability, binary, sign, class
+    integer_input: bool = False  # the input holds row numbers (LookupTable), counted from 0
+
+    @property
+    def slug(self) -> str:
+        """The page's name: nn-spatialmaxpooling.md."""
+        return f"nn-{self.name.lower()}"
+
+    @property
+    def criterion(self) -> bool:
+        return self.group == "criterion"
+
+    def constructor(self) -> str:
+        """``SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0)``."""
+        parts = []
+        for arg in self.signature:
+            if arg.same_as:
+                parts.append(f"{arg.name}={arg.same_as}")
+            elif arg.default is REQUIRED:
+                parts.append(arg.name)
+            else:
+                parts.append(f"{arg.name}={_show(arg.default)}")
+        return f"{self.name}({', '.join(parts)})"
+
+    def arguments(self, values: tuple | list = ()) -> dict:
+        """The constructor's arguments by name from positional ``values`` (parsed from text
+        where given as strings); ValueError names a missing or malformed one."""
+        values = list(values)
+        if len(values) > len(self.signature):
+            raise ValueError(f"{self.constructor()} takes at most {len(self.signature)} arguments, "
+                             f"got {len(values)}")
+        out: dict = {}
+        for i, arg in enumerate(self.signature):
+            if i < len(values):
+                out[arg.name] = _parse(arg, values[i], self.name)
+            elif arg.same_as:
+                out[arg.name] = out[arg.same_as]
+            elif arg.default is REQUIRED:
+                raise ValueError(f"{self.constructor()}: missing argument {arg.name}")
+            else:
+                out[arg.name] = arg.default
+        return out
+
+    def build(self, values: tuple | list = (), input_shapes=None) -> Formula:
+        """The formula for the constructor arguments ``values`` and the input shapes (default:
+        the entry's)."""
+        args = self.arguments(values)
+        if self.input_shapes is None and input_shapes is not None:
+            raise ValueError(f"{self.name}'s constructor fixes its input's size: leave out --input-shape")
+        shapes = self.input_shapes if input_shapes is None else tuple(tuple(s) for s in input_shapes)
+        if shapes is not None and len(shapes) != len(self.input_shapes):
+            raise ValueError(f"{self.name} takes {len(self.input_shapes)} input shape(s), got {len(shapes)}")
+        return self.formula(args, shapes)
+
+    def example_formula(self) -> Formula:
+        return self.build(self.example)
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nil"
+    return repr(value)
+
+
+def _parse(arg: Arg, value, module: str):
+    if not isinstance(value, str):
+        if arg.type is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if arg.default is None and value is None:
+            return None
+        if not isinstance(value, arg.type) or (arg.type is int and isinstance(value, bool)):
+            raise TypeError(f"{module}: {arg.name} must be {arg.type.__name__}, got {value!r}")
+        return value
+    text = value.strip()
+    try:
+        if arg.type is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        return arg.type(text)
+    except ValueError:
+        raise ValueError(f"{module}: {arg.name} expects {arg.type.__name__}, got {value!r}") from None
+
+
+def num(value: float) -> str:
+    """A number as the layer language reads it (integers without a point)."""
+    value = float(value)
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _out(size: int, kernel: int, step: int, pad: int = 0) -> int:
+    out = (size + 2 * pad - kernel) // step + 1
+    if out < 1:
+        raise ValueError(f"the input ({size}) is smaller than the window ({kernel}, padding {pad})")
+    return out
+
+
+def _positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+# --- element-wise and per-sample transfer functions -------------------------------------------
+
+
+def _elementwise(name: str, text: Callable[[dict], str], about: str, signature=(), example=(),
+                 torch: str = "", group: str = "transfer", domain=(-2.0, 2.0)) -> Entry:
+    return Entry(name, group, tuple(signature), lambda a, s: Formula(text(a), {"x": s[0]}), about,
+                 example=tuple(example), torch=torch, domain=domain)
+
+
+ENTRIES: list[Entry] = [
+    _elementwise("Tanh", lambda a: "y = tanh(x)",
+                 "The hyperbolic tangent, element-wise: each output depends on its own input only, "
+                 "so the Jacobian is diagonal, 1 - y^2. Example: x = (0, 1) gives y = (0, 0.7616).",
+                 torch="Torch7 computes the gradient from the output: 1 - y^2."),
+    _elementwise("Sigmoid", lambda a: "y = sigmoid(x)",
+                 "The logistic function element-wise, 1 / (1 + exp(-x)). "
+                 "Example: x = 0 gives y = 0.5 and a slope of 0.25.",
+                 torch="Torch7 computes the gradient from the output: y (1 - y)."),
+    _elementwise("ReLU", lambda a: "y = max(0, x)",
+                 "The rectifier max(0, x). Example: x = (-1, 2) gives y = (0, 2); the gradient passes "
+                 "where x > 0.", torch="At x = 0 Torch's subgradient is 0."),
+    _elementwise("ReLU6", lambda a: "y = min(max(x, 0), 6)",
+                 "The rectifier capped at 6. Example: x = (-1, 3, 8) gives (0, 3, 6).",
+                 torch="Subgradient 0 at both kinks, as Torch."),
+    _elementwise("HardTanh", lambda a: f"y = clamp(x, {num(a['min_value'])}, {num(a['max_value'])})",
+                 "x clamped to [min_value, max_value]; the gradient passes strictly inside. "
+                 "Example: x = (-3, 0.5) gives (-1, 0.5).",
+                 signature=(Arg("min_value", -1.0, float), Arg("max_value", 1.0, float))),
+    _elementwise("Clamp", lambda a: f"y = clamp(x, {num(a['min_value'])}, {num(a['max_value'])})",
+                 "x clamped to [min_value, max_value] (Torch7's Clamp is HardTanh with required bounds). "
+                 "Example: Clamp(-0.5, 2) maps 3 to 2.",
+                 signature=(Arg("min_value", type=float), Arg("max_value", type=float)), example=(-0.5, 2)),
+    _elementwise("LeakyReLU", lambda a: f"y = max(0, x) + {num(a['negval'])} * min(0, x)",
+                 "The rectifier with a slope negval below 0. Example: x = -2 gives -0.02.",
+                 signature=(Arg("negval", 0.01, float), Arg("ip", False, bool))),
+    _elementwise("ELU", lambda a: f"y = where(x > 0, x, {num(a['alpha'])} * (exp(x) - 1))",
+                 "Exponential linear unit: x above 0, alpha (exp(x) - 1) below. Example: x = -1 gives -0.632.",
+                 signature=(Arg("alpha", 1.0, float), Arg("inplace", False, bool))),
+    _elementwise("RReLU", lambda a: f"y = max(0, x) + {num((a['l'] + a['u']) / 2)} * min(0, x)",
+                 "The randomised leaky rectifier in evaluation: the slope below 0 is the mean (l + u) / 2 "
+                 "of the training slopes. Example: x = -1 gives -0.229.",
+                 signature=(Arg("l", 1 / 8, float), Arg("u", 1 / 3, float), Arg("ip", False, bool)),
+                 torch="Training draws a slope per element (a random mask): only evaluation is a formula."),
+    _elementwise("SoftPlus", lambda a: f"y = log(1 + exp({num(a['beta'])} * x)) / {num(a['beta'])}",
+                 "A smooth rectifier, log(1 + exp(beta x)) / beta. Example: x = 0 gives log 2 = 0.693.",
+                 signature=(Arg("beta", 1.0, float), Arg("threshold", 20.0, float)),
+                 torch="Torch7 returns x where beta x > threshold (a numerical shortcut, not another function)."),
+    _elementwise("SoftSign", lambda a: "y = x / (1 + abs(x))",
+                 "x / (1 + |x|). Example: x = 1 gives 0.5, with slope 1 / (1 + |x|)^2 = 0.25."),
+    _elementwise("LogSigmoid", lambda a: "y = -log(1 + exp(-x))",
+                 "The logarithm of the sigmoid. Example: x = 0 gives -log 2 = -0.693."),
+    _elementwise("Exp", lambda a: "y = exp(x)", "e to the x; its own derivative. Example: x = 1 gives 2.718.",
+                 group="simple"),
+    _elementwise("Log", lambda a: "y = log(x)", "The natural logarithm (inputs positive). Example: x = e gives 1.",
+                 group="simple", domain=(0.2, 3.0)),
+    _elementwise("Abs", lambda a: "y = abs(x)", "|x|; its gradient is the sign of x. Example: x = -2 gives 2.",
+                 group="simple", torch="At 0 the subgradient is 0, as Torch's sign."),
+    _elementwise("Square", lambda a: "y = x**2", "x squared; gradient 2 x. Example: x = 3 gives 9.", group="simple"),
+    _elementwise("Sqrt", lambda a: "y = sqrt(x)", "The square root (inputs positive). Example: x = 4 gives 2, "
+                 "slope 1/4.", group="simple", domain=(0.2, 3.0)),
+    _elementwise("Power", lambda a: f"y = x**{num(a['p'])}", "x to a fixed power p. Example: Power(3) maps 2 to 8.",
+                 signature=(Arg("p", type=float),), example=(3,), group="simple"),
+    _elementwise("HardShrink", lambda a: f"y = where(abs(x) > {num(a['lambda'])}, x, 0)",
+                 "x where |x| > lambda, else 0. Example: x = (0.3, 2) gives (0, 2).",
+                 signature=(Arg("lambda", 0.5, float),)),
+    _elementwise("SoftShrink",
+                 lambda a: (f"y = where(x > {num(a['lambda'])}, x - {num(a['lambda'])}, "
+                            f"where(x < -{num(a['lambda'])}, x + {num(a['lambda'])}, 0))"),
+                 "x moved towards 0 by lambda, 0 within lambda of 0. Example: x = 2 gives 1.5.",
+                 signature=(Arg("lambda", 0.5, float),)),
+    _elementwise("Threshold", lambda a: f"y = where(x > {num(a['th'])}, x, {num(a['v'])})",
+                 "x above th, the value v otherwise. Example: Threshold(0.1, 20) maps 0 to 20.",
+                 signature=(Arg("th", 1e-6, float), Arg("v", 0.0, float), Arg("ip", False, bool)),
+                 example=(0.1, 20)),
+    _elementwise("SoftMax", lambda a: "y = exp(x) / sum(exp(x))",
+                 "exp(x_i) / sum_k exp(x_k): every output depends on every input, the Jacobian is "
+                 "diag(y) - y y^T. Example: x = (0, 0) gives (0.5, 0.5).",
+                 torch="The generated module shifts by the largest input (the quotient does not change)."),
+    _elementwise("SoftMin", lambda a: "y = exp(-x) / sum(exp(-x))",
+                 "The softmax of -x: the smallest input gets the largest weight. Example: x = (0, log 3) gives (0.75, 0.25)."),
+    _elementwise("LogSoftMax", lambda a: "y = x - log(sum(exp(x)))",
+                 "The logarithm of the softmax. Example: x = (0, 0) gives (-0.693, -0.693)."),
+    _elementwise("MulConstant", lambda a: f"y = {num(a['constant_scalar'])} * x",
+                 "x times a fixed number. Example: MulConstant(3) maps 2 to 6.",
+                 signature=(Arg("constant_scalar", type=float), Arg("ip", False, bool)), example=(3,),
+                 group="simple"),
+    _elementwise("AddConstant", lambda a: f"y = x + {num(a['constant_scalar'])}",
+                 "x plus a fixed number; the gradient passes unchanged. Example: AddConstant(3) maps 2 to 5.",
+                 signature=(Arg("constant_scalar", type=float), Arg("ip", False, bool)), example=(3,),
+                 group="simple"),
+    _elementwise("Identity", lambda a: "y = x", "The input unchanged; the gradient unchanged.", group="simple"),
+]
+
+
+def _normalize(a: dict, s) -> Formula:
+    p = a["p"]
+    if p == float("inf"):
+        return Formula("y[i] = x[i] / max(abs(x[k]), k)", {"x": s[0]})
+    if p <= 0:
+        raise ValueError(f"Normalize: p must be positive, got {p}")
+    norm = "sum(abs(x))" if p == 1 else ("sqrt(sum(x**2))" if p == 2 else f"sum(abs(x)**{num(p)})**{num(1 / p)}")
+    return Formula(f"y = x / {norm}", {"x": s[0]})
+
+
+ENTRIES += [
+    Entry("Normalize", "simple", (Arg("p", type=float), Arg("eps", 1e-10, float)), _normalize,
+          "x divided by its p-norm (p = 1, 2, any positive number or inf). Example: Normalize(2) maps "
+          "(3, 4) to (0.6, 0.8).", example=(2,),
+          torch="Torch7 adds eps to the norm; the formula leaves it out (inputs away from 0)."),
+    Entry("SpatialSoftMax", "transfer", (), lambda a, s: Formula(
+        "y[c,h,w] = exp(x[c,h,w]) / sum(exp(x[d,h,w]), d)", {"x": s[0]}),
+        "The softmax over the planes at each pixel. Example: two planes equal at a pixel give 0.5 each.",
+        input_shapes=((3, 2, 2),)),
+]
+
+
+def _prelu(a: dict, s) -> Formula:
+    n = a["nOutputPlane"]
+    if n < 1:
+        raise ValueError("PReLU: nOutputPlane = 0 (one slope shared) is not in the language yet "
+                         "(a scalar parameter); give the number of planes")
+    return Formula("y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i])", {"x": (n,) + tuple(s[0])})
+
+
+ENTRIES.append(Entry(
+    "PReLU", "transfer", (Arg("nOutputPlane", 0),), _prelu,
+    "The rectifier with a learned slope a_c per plane below 0. Example: slope 0.25 maps -2 to -0.5.",
+    input_shapes=((4,),), example=(3,), parameters={"weight": "a"},
+    reset="weight filled with 0.25", torch="The input is nOutputPlane x N; --input-shape gives N."))
+
+
+# --- simple.md: parameters and shapes ---------------------------------------------------------
+
+
+def _linear(a, s) -> Formula:
+    _positive(inputSize=a["inputSize"], outputSize=a["outputSize"])
+    text = "y = W @ x + b" if a["bias"] else "y = W @ x"
+    return Formula(text, {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])})
+
+
+def _reduce(kind: str):
+    def formula(a, s) -> Formula:
+        shape = tuple(s[0])
+        d = a["dimension"]
+        if not 1 <= d <= len(shape):
+            raise ValueError(f"dimension must be from 1 to {len(shape)}, got {d}")
+        letters = "abcdef"[:len(shape)]
+        kept = letters[:d - 1] + letters[d:]
+        inner = f"x[{','.join(letters)}], {letters[d - 1]}"
+        if kind == "sum" and a.get("sizeAverage"):
+            kind_ = "mean"
+        else:
+            kind_ = kind
+        body = f"{kind_}({inner})"
+        if not kept:
+            raise ValueError("a reduction of a 1-D input to a number is a criterion's: give 2 or more axes")
+        return Formula(f"y[{','.join(kept)}] = {body}", {"x": shape})
+    return formula
+
+
+def _narrow(a, s) -> Formula:
+    shape = tuple(s[0])
+    d, offset, length = a["dimension"], a["offset"], a["length"]
+    if not 1 <= d <= len(shape):
+        raise ValueError(f"dimension must be from 1 to {len(shape)}, got {d}")
+    if offset < 2 or offset + length - 1 > shape[d - 1] or length < 1:
+        raise ValueError(f"offset must be from 2 (a shift; the language cannot read x[i] as a narrower "
+                         f"y[i] yet) and the window inside the axis of {shape[d - 1]}, got offset {offset}, "
+                         f"length {length}")
+    letters = "abcdef"[:len(shape)]
+    read = [f"{c}+{offset - 1}" if i == d - 1 else c for i, c in enumerate(letters)]
+    out = shape[:d - 1] + (length,) + shape[d:]
+    return Formula(f"y[{','.join(letters)}] = x[{','.join(read)}]", {"x": shape, "y": out})
+
+
+def _replicate(a, s) -> Formula:
+    shape, d = tuple(s[0]), a["dim"]
+    if not 1 <= d <= len(shape) + 1:
+        raise ValueError(f"dim must be from 1 to {len(shape) + 1}, got {d}")
+    letters = list("abcdef"[:len(shape)])
+    out = letters[:d - 1] + ["k"] + letters[d - 1:]
+    return Formula(f"y[{','.join(out)}] = x[{','.join(letters)}]",
+                   {"x": shape, "y": shape[:d - 1] + (a["nFeature"],) + shape[d - 1:]})
+
+
+def _table(op: str):
+    return lambda a, s: Formula(f"y = x1 {op} x2", {"x1": s[0], "x2": s[1]}, input=("x1", "x2"))
+
+
+def _euclidean(weighted: bool):
+    def formula(a, s) -> Formula:
+        shapes = {"x": (a["inputSize"],), "W": (a["inputSize"], a["outputSize"])}
+        if weighted:
+            shapes["D"] = shapes["W"]
+            return Formula("y[j] = sqrt(sum((D[i,j] * (x[i] - W[i,j]))**2, i))", shapes)
+        return Formula("y[j] = sqrt(sum((x[i] - W[i,j])**2, i))", shapes)
+    return formula
+
+
+ENTRIES += [
+    Entry("Linear", "simple", (Arg("inputSize"), Arg("outputSize"), Arg("bias", True, bool)), _linear,
+          "The affine map y = W x + b. Example: W = [[1, 2]], b = 1 maps (1, 1) to 4.",
+          input_shapes=None, example=(3, 2), parameters={"weight": "W", "bias": "b"},
+          reset="weight and bias uniform in +-1/sqrt(inputSize)", builtin="linear"),
+    Entry("Bilinear", "simple", (Arg("inputSize1"), Arg("inputSize2"), Arg("outputSize"), Arg("bias", True, bool)),
+          lambda a, s: Formula("y[k] = sum(x1[i] * W[k,i,j] * x2[j], i, j)" + (" + b[k]" if a["bias"] else ""),
+                               {"x1": (a["inputSize1"],), "x2": (a["inputSize2"],),
+                                "W": (a["outputSize"], a["inputSize1"], a["inputSize2"])}, input=("x1", "x2")),
+          "y_k = x1^T W_k x2 + b_k on a table of two inputs. Example: W_k the identity gives the dot product.",
+          input_shapes=None, example=(2, 3, 2), parameters={"weight": "W", "bias": "b"},
+          reset="weight and bias uniform in +-1/sqrt(inputSize1)"),
+    Entry("Add", "simple", (Arg("inputDimension"), Arg("scalar", False, bool)),
+          lambda a, s: Formula("y = x + b", {"x": (a["inputDimension"],)}),
+          "x plus a learned bias. Example: b = (1, -1) maps (0, 0) to (1, -1).", input_shapes=None,
+          example=(4,), parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(inputDimension)"),
+    Entry("CAdd", "simple", (Arg("size"),),
+          lambda a, s: Formula("y = x + b", {"x": (a["size"],)}),
+          "x plus a learned bias of the input's size.", input_shapes=None, example=(4,),
+          parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(size)",
+          torch="Torch7's CAdd takes a shape (LongStorage); here a 1-D size."),
+    Entry("CMul", "simple", (Arg("size"),), lambda a, s: Formula("y = w * x", {"x": (a["size"],)}),
+          "x times a learned weight, component-wise. Example: w = (2, 3) maps (1, 1) to (2, 3).",
+          input_shapes=None, example=(4,), parameters={"weight": "w"}, reset="weight uniform in +-1/sqrt(size)"),
+    Entry("Mean", "simple", (Arg("dimension", 1),), _reduce("mean"),
+          "The mean over one axis. Example: Mean(1) maps [[1, 2], [3, 4]] to (2, 3).", input_shapes=((3, 4),)),
+    Entry("Sum", "simple", (Arg("dimension", 1), Arg("nInputDims", 0), Arg("sizeAverage", False, bool)),
+          _reduce("sum"), "The sum over one axis. Example: Sum(1) maps [[1, 2], [3, 4]] to (4, 6).",
+          input_shapes=((3, 4),)),
+    Entry("Max", "simple", (Arg("dimension", 1),), _reduce("max"),
+          "The largest entry along one axis; the gradient goes to it (the first on ties, as Torch).",
+          input_shapes=((3, 5),), example=(2,)),
+    Entry("Min", "simple", (Arg("dimension", 1),), _reduce("min"),
+          "The smallest entry along one axis; the gradient goes to it.", input_shapes=((4, 3),)),
+    Entry("Euclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(False),
+          "y_j = ||w_j - x||, the distance to each of outputSize templates.", input_shapes=None,
+          example=(4, 3), parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+    Entry("WeightedEuclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(True),
+          "y_j = ||diag(c_j) (x - w_j)||: each template with its own per-feature scale.",
+          input_shapes=None, example=(4, 3), parameters={"weight": "W", "diagCov": "D"},
+          reset="weight uniform in +-1/sqrt(inputSize), diagCov 1"),
+    Entry("Cosine", "simple", (Arg("inputSize"), Arg("outputSize")),
+          lambda a, s: Formula("y[j] = sum(W[j,i] * x[i], i) / (sqrt(sum(W[j,k]**2, k)) * sqrt(sum(x[k]**2, k)))",
+                               {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])}),
+          "The cosine of the angle between x and each row of W.", input_shapes=None, example=(4, 3),
+          parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+    Entry("Narrow", "simple", (Arg("dimension"), Arg("offset"), Arg("length", 1)), _narrow,
+          "length entries of one axis from offset (counted from 1, as Torch7). Example: Narrow(1, 2, 3) "
+          "keeps x_2, x_3, x_4.", input_shapes=((6,),), example=(1, 2, 3)),
+    Entry("Replicate", "simple", (Arg("nFeature"), Arg("dim", 1)), _replicate,
+          "nFeature copies of x along a new axis; the gradient sums the copies.", input_shapes=((3,),),
+          example=(2,)),
+    Entry("Padding", "simple", (Arg("dim"), Arg("pad"), Arg("nInputDim", 0), Arg("value", 0.0, float)),
+          lambda a, s: _padding(a, s),
+          "pad zeros before the input along one axis (negative pad, Torch7's convention).",
+          input_shapes=((4,),), example=(1, -2)),
+    Entry("MM", "simple", (Arg("transA", False, bool), Arg("transB", False, bool)),
+          lambda a, s: Formula(f"y = A{'.T' if a['transA'] else ''} @ B{'.T' if a['transB'] else ''}",
+                               {"A": s[0], "B": s[1]}, input=("A", "B")),
+          "The matrix product of a table of two matrices.", input_shapes=((2, 3), (3, 4))),
+    Entry("CAddTable", "simple", (), _table("+"), "The sum of a table of two inputs.", input_shapes=((4,), (4,))),
+    Entry("CSubTable", "simple", (), _table("-"), "The difference of a table of two inputs.",
+          input_shapes=((4,), (4,))),
+    Entry("CMulTable", "simple", (), _table("*"), "The component-wise product of two inputs.",
+          input_shapes=((4,), (4,))),
+    Entry("CDivTable", "simple", (), _table("/"), "The component-wise quotient of two inputs (divisor away from 0).",
+          input_shapes=((4,), (4,))),
+    Entry("LookupTable", "convolution", (Arg("nIndex"), Arg("nOutput")),
+          lambda a, s: Formula("y[n,d] = W[x[n], d]", {"x": s[0], "W": (a["nIndex"], a["nOutput"])}),
+          "Rows of W picked by integer inputs (counted from 0, as numpy and PyTorch); a row read twice "
+          "adds both gradients.", input_shapes=((4,),), example=(10, 3), parameters={"weight": "W"},
+          reset="weight normal(0, 1)", torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
+]
+
+
+def _padding(a, s) -> Formula:
+    shape, d, pad = tuple(s[0]), a["dim"], a["pad"]
+    if a["value"] != 0:
+        raise ValueError("Padding: only value 0 is in the language (a read outside is 0)")
+    if pad >= 0:
+        raise ValueError("Padding: only a negative pad (before the input) is in the language yet")
+    if not 1 <= d <= len(shape):
+        raise ValueError(f"dim must be from 1 to {len(shape)}, got {d}")
+    letters = "abcdef"[:len(shape)]
+    read = [f"{c}-{-pad}" if i == d - 1 else c for i, c in enumerate(letters)]
+    out = shape[:d - 1] + (shape[d - 1] - pad,) + shape[d:]
+    return Formula(f"y[{','.join(letters)}] = x[{','.join(read)}]", {"x": shape, "y": out})
+
+
+# --- convolution.md --------------------------------------------------------------------------
+
+
+def _at(step: int, out: str, window: str, pad: int, dilation: int = 1) -> str:
+    """The 1-based input position read by output position ``out`` and window position ``window``."""
+    shift = step + dilation - 1 + pad
+    w = window if dilation == 1 else f"{dilation}*{window}"
+    o = out if step == 1 else f"{step}*{out}"
+    return f"{o}+{w}-{shift}" if shift else f"{o}+{w}"
+
+
+def _conv2d(a, s, dilation=(1, 1)) -> Formula:
+    nin, nout, kW, kH = a["nInputPlane"], a["nOutputPlane"], a["kW"], a["kH"]
+    dW, dH, pW, pH = a["dW"], a["dH"], a["padW"], a["padH"]
+    _positive(nInputPlane=nin, nOutputPlane=nout, kW=kW, kH=kH, dW=dW, dH=dH)
+    shape = tuple(s[0])
+    if len(shape) != 2:
+        raise ValueError("--input-shape gives the input's height and width: H,W")
+    H, W = shape
+    eH, eW = dilation[1] * (kH - 1) + 1, dilation[0] * (kW - 1) + 1
+    y = (nout, _out(H, eH, dH, pH), _out(W, eW, dW, pW))
+    text = (f"y[o,h,w] = sum(W[o,c,p,q] * x[c,{_at(dH, 'h', 'p', pH, dilation[1])},"
+            f"{_at(dW, 'w', 'q', pW, dilation[0])}], c, p, q) + b[o]")
+    return Formula(text, {"x": (nin, H, W), "W": (nout, nin, kH, kW), "y": y})
+
+
+_CONV = (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1),
+         Arg("padW", 0), Arg("padH", 0))
+_CONV_PARAMS = {"weight": "W", "bias": "b"}
+_CONV_RESET = "weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"
+
+
+def _pool2d(kind: str, dilated: bool = False):
+    def formula(a, s) -> Formula:
+        kW, kH, dW, dH = a["kW"], a["kH"], a["dW"], a["dH"]
+        pW, pH = a.get("padW", 0), a.get("padH", 0)
+        _positive(kW=kW, kH=kH, dW=dW, dH=dH)
+        if kind == "max" and (pW or pH):
+            raise ValueError("max pooling with padding reads -inf outside the input; the language reads 0: "
+                             "padding is not available for max pooling yet")
+        C, H, W = _planes(s[0], 3)
+        dil = (a["dilationW"], a["dilationH"]) if dilated else (1, 1)
+        eH, eW = dil[1] * (kH - 1) + 1, dil[0] * (kW - 1) + 1
+        y = (C, _out(H, eH, dH, pH), _out(W, eW, dW, pW))
+        read = f"x[c,{_at(dH, 'i', 'p', pH, dil[1])},{_at(dW, 'j', 'q', pW, dil[0])}]"
+        ranges = {"p": kH, "q": kW}
+        if kind == "max":
+            return Formula(f"y[c,i,j] = max({read}, p, q)", {"x": (C, H, W), "y": y}, ranges=ranges)
+        if kind == "average":
+            return Formula(f"y[c,i,j] = sum({read}, p, q) / {kH * kW}", {"x": (C, H, W), "y": y}, ranges=ranges)
+        if kind == "lp":
+            pn = num(a["pnorm"])
+            return Formula(f"y[c,i,j] = sum({read}**{pn}, p, q)**(1/{pn})", {"x": (C, H, W), "y": y}, ranges=ranges)
+        return Formula(f"y[c,i,j] = W[c] * sum({read}, p, q) + b[c]", {"x": (C, H, W), "y": y, "W": (C,)},
+                       ranges=ranges)
+    return formula
+
+
+def _planes(shape, n: int) -> tuple:
+    shape = tuple(shape)
+    if len(shape) != n:
+        raise ValueError(f"--input-shape takes {n} sizes (planes and the image's), got {len(shape)}")
+    return shape
+
+
+def _subsampling(a, s) -> Formula:
+    C, H, W = _planes(s[0], 3)
+    if C != a["nInputPlane"]:
+        raise ValueError(f"the input has {C} planes, nInputPlane is {a['nInputPlane']}")
+    return _pool2d("subsampling")(a, s)
+
+
+def _lppool(a, s) -> Formula:
+    C, H, W = _planes(s[0], 3)
+    if C != a["nInputPlane"]:
+        raise ValueError(f"the input has {C} planes, nInputPlane is {a['nInputPlane']}")
+    return _pool2d("lp")(a, s)
+
+
+def _temporal_conv(a, s) -> Formula:
+    nin, nout, kW, dW = a["inputFrameSize"], a["outputFrameSize"], a["kW"], a["dW"]
+    _positive(inputFrameSize=nin, outputFrameSize=nout, kW=kW, dW=dW)
+    (T,) = tuple(s[0])
+    y = (_out(T, kW, dW), nout)
+    return Formula(f"y[t,o] = sum(W[o,k,c] * x[{_at(dW, 't', 'k', 0)},c], k, c) + b[o]",
+                   {"x": (T, nin), "W": (nout, kW, nin), "y": y})
+
+
+def _temporal(kind: str):
+    def formula(a, s) -> Formula:
+        kW, dW = a["kW"], a["dW"]
+        if kind == "max":
+            T, C = tuple(s[0])
+        else:
+            (T,), C = tuple(s[0]), a["inputFrameSize"]
+        y = (_out(T, kW, dW), C)
+        read = f"x[{_at(dW, 't', 'k', 0)},c]"
+        if kind == "max":
+            return Formula(f"y[t,c] = max({read}, k)", {"x": (T, C), "y": y}, ranges={"k": kW})
+        return Formula(f"y[t,c] = W[c] * sum({read}, k) + b[c]", {"x": (T, C), "y": y, "W": (C,)},
+                       ranges={"k": kW})
+    return formula
+
+
+def _full_conv(a, s) -> Formula:
+    nin, nout, kW, kH = a["nInputPlane"], a["nOutputPlane"], a["kW"], a["kH"]
+    if a["dW"] != 1 or a["dH"] != 1:
+        raise ValueError("SpatialFullConvolution: steps dW, dH > 1 need // in subscripts (not yet in the language)")
+    pW, pH, aW, aH = a["padW"], a["padH"], a["adjW"], a["adjH"]
+    H, W = tuple(s[0])
+    y = (nout, H - 1 - 2 * pH + kH + aH, W - 1 - 2 * pW + kW + aW)
+    return Formula(f"y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+{1 + pH},w-q+{1 + pW}], c, p, q) + b[o]",
+                   {"x": (nin, H, W), "W": (nin, nout, kH, kW), "y": y})
+
+
+def _local_conv(a, s) -> Formula:
+    nin, nout, iW, iH, kW, kH = (a[k] for k in ("nInputPlane", "nOutputPlane", "iW", "iH", "kW", "kH"))
+    dW, dH, pW, pH = a["dW"], a["dH"], a["padW"], a["padH"]
+    oH, oW = _out(iH, kH, dH, pH), _out(iW, kW, dW, pW)
+    text = (f"y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,{_at(dH, 'h', 'p', pH)},{_at(dW, 'w', 'q', pW)}], c, p, q)"
+            " + b[o,h,w]")
+    return Formula(text, {"x": (nin, iH, iW), "W": (oH, oW, nout, nin, kH, kW), "y": (nout, oH, oW)})
+
+
+def _zero_padding(a, s) -> Formula:
+    l, r, t, b = a["pad_l"], a["pad_r"], a["pad_t"], a["pad_b"]
+    C, H, W = _planes(s[0], 3)
+    y = (C, H + t + b, W + l + r)
+    if y[1] < 1 or y[2] < 1:
+        raise ValueError("the padding crops the whole image")
+    if t == 0 or l == 0:
+        raise ValueError("SpatialZeroPadding: pad_l and pad_t must be non-zero (the language cannot yet "
+                         "read x[c,i,j] into a larger y)")
+    return Formula(f"y[c,i,j] = x[c,i{-t:+d},j{-l:+d}]", {"x": (C, H, W), "y": y})
+
+
+def _conv3d(a, s) -> Formula:
+    nin, nout = a["nInputPlane"], a["nOutputPlane"]
+    kT, kW, kH, dT, dW, dH = (a[k] for k in ("kT", "kW", "kH", "dT", "dW", "dH"))
+    pT, pW, pH = a["padT"], a["padW"], a["padH"]
+    T, H, W = tuple(s[0])
+    y = (nout, _out(T, kT, dT, pT), _out(H, kH, dH, pH), _out(W, kW, dW, pW))
+    text = (f"y[o,t,h,w] = sum(W[o,c,r,p,q] * x[c,{_at(dT, 't', 'r', pT)},{_at(dH, 'h', 'p', pH)},"
+            f"{_at(dW, 'w', 'q', pW)}], c, r, p, q) + b[o]")
+    return Formula(text, {"x": (nin, T, H, W), "W": (nout, nin, kT, kH, kW), "y": y})
+
+
+def _pool3d(kind: str):
+    def formula(a, s) -> Formula:
+        kT, kW, kH, dT, dW, dH = (a[k] for k in ("kT", "kW", "kH", "dT", "dW", "dH"))
+        C, T, H, W = _planes(s[0], 4)
+        y = (C, _out(T, kT, dT), _out(H, kH, dH), _out(W, kW, dW))
+        read = f"x[c,{_at(dT, 't', 'r', 0)},{_at(dH, 'i', 'p', 0)},{_at(dW, 'j', 'q', 0)}]"
+        ranges = {"r": kT, "p": kH, "q": kW}
+        if kind == "max":
+            return Formula(f"y[c,t,i,j] = max({read}, r, p, q)", {"x": (C, T, H, W), "y": y}, ranges=ranges)
+        return Formula(f"y[c,t,i,j] = sum({read}, r, p, q) / {kT * kH * kW}", {"x": (C, T, H, W), "y": y},
+                       ranges=ranges)
+    return formula
+
+
+_POOL = (Arg("kW"), Arg("kH"), Arg("dW", same_as="kW"), Arg("dH", same_as="kH"), Arg("padW", 0), Arg("padH", 0))
+_POOL3 = (Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", same_as="kT"), Arg("dW", same_as="kW"), Arg("dH", same_as="kH"))
+
+ENTRIES += [
+    Entry("TemporalConvolution", "convolution", (Arg("inputFrameSize"), Arg("outputFrameSize"), Arg("kW"), Arg("dW", 1)),
+          _temporal_conv, "A 1-D convolution over a sequence of frames (time x features).",
+          input_shapes=((6,),), example=(3, 2, 3), parameters=_CONV_PARAMS,
+          reset="weight and bias uniform in +-1/sqrt(kW inputFrameSize)",
+          torch="--input-shape gives the number of frames; Torch7's weight is W flattened to "
+                "outputFrameSize x (kW inputFrameSize)."),
+    Entry("TemporalSubSampling", "convolution", (Arg("inputFrameSize"), Arg("kW"), Arg("dW", 1)),
+          _temporal("subsampling"), "The sum over a window of frames, scaled and shifted per feature.",
+          input_shapes=((6,),), example=(3, 2, 2), parameters=_CONV_PARAMS,
+          reset="weight and bias uniform in +-1/sqrt(kW)"),
+    Entry("TemporalMaxPooling", "convolution", (Arg("kW"), Arg("dW", same_as="kW")), _temporal("max"),
+          "The largest frame value in each window, per feature.", input_shapes=((8, 3),), example=(2,)),
+    Entry("SpatialConvolution", "convolution", _CONV, _conv2d,
+          "A 2-D convolution (Torch's cross-correlation) with steps and zero padding. Example: a 3x3 "
+          "kernel of ones sums each 3x3 patch.", input_shapes=((5, 6),), example=(2, 3, 3, 3, 1, 1, 1, 1),
+          parameters=_CONV_PARAMS, reset=_CONV_RESET, builtin="conv",
+          torch="--input-shape gives the image's height and width (the planes are nInputPlane)."),
+    Entry("SpatialConvolutionMM", "convolution", _CONV, _conv2d,
+          "Torch7's SpatialConvolution computed through im2col: the same formula.", input_shapes=((5, 6),),
+          example=(2, 3, 3, 3, 2, 2, 1, 1), parameters=_CONV_PARAMS, reset=_CONV_RESET),
+    Entry("SpatialDilatedConvolution", "convolution",
+          _CONV + (Arg("dilationW", 1), Arg("dilationH", 1)),
+          lambda a, s: _conv2d(a, s, (a["dilationW"], a["dilationH"])),
+          "A convolution whose kernel reads every dilation-th pixel.", input_shapes=((7, 7),),
+          example=(2, 3, 3, 3, 1, 1, 0, 0, 2, 2), parameters=_CONV_PARAMS, reset=_CONV_RESET),
+    Entry("SpatialFullConvolution", "convolution",
+          _CONV + (Arg("adjW", 0), Arg("adjH", 0)), _full_conv,
+          "The transposed convolution (the gradient of a convolution as a layer).", input_shapes=((4, 5),),
+          example=(2, 3, 3, 3), parameters=_CONV_PARAMS, reset=_CONV_RESET,
+          torch="Weight layout nInputPlane x nOutputPlane x kH x kW, as Torch7; steps 1 only."),
+    Entry("SpatialConvolutionLocal", "convolution",
+          (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("iW"), Arg("iH"), Arg("kW"), Arg("kH"),
+           Arg("dW", 1), Arg("dH", 1), Arg("padW", 0), Arg("padH", 0)), _local_conv,
+          "A convolution with different weights at each output position.", input_shapes=None,
+          example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"),
+    Entry("SpatialMaxPooling", "convolution", _POOL, _pool2d("max"),
+          "The largest value of each kW x kH window; the gradient goes to it (the first on ties).",
+          input_shapes=((2, 6, 6),), example=(2, 2), torch="--input-shape gives planes, height and width."),
+    Entry("SpatialDilatedMaxPooling", "convolution", _POOL + (Arg("dilationW", 1), Arg("dilationH", 1)),
+          _pool2d("max", dilated=True), "Max pooling over a window that reads every dilation-th pixel.",
+          input_shapes=((2, 6, 5),), example=(2, 2, 1, 1, 0, 0, 2, 2)),
+    Entry("SpatialAveragePooling", "convolution",
+          (Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1), Arg("padW", 0), Arg("padH", 0)), _pool2d("average"),
+          "The mean of each window (padding counted, as Torch7's default).", input_shapes=((2, 6, 6),),
+          example=(2, 2, 2, 2)),
+    Entry("SpatialLPPooling", "convolution",
+          (Arg("nInputPlane"), Arg("pnorm", type=float), Arg("kW"), Arg("kH"), Arg("dW", same_as="kW"),
+           Arg("dH", same_as="kH")), _lppool, "The p-norm of each window (inputs positive).",
+          input_shapes=((2, 4, 4),), example=(2, 2, 2, 2)),
+    Entry("SpatialSubSampling", "convolution",
+          (Arg("nInputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1)), _subsampling,
+          "The sum of each window, times a weight and plus a bias per plane.", input_shapes=((2, 4, 4),),
+          example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH)"),
+    Entry("SpatialZeroPadding", "convolution", (Arg("pad_l"), Arg("pad_r", same_as="pad_l"),
+                                                Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l")),
+          _zero_padding, "Zeros around the image (negative pads crop).", input_shapes=((2, 3, 4),),
+          example=(2, 1, 1, 1)),
+    Entry("VolumetricConvolution", "convolution",
+          (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", 1), Arg("dW", 1),
+           Arg("dH", 1), Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)), _conv3d,
+          "A 3-D convolution over time, height and width.", input_shapes=((3, 4, 4),), example=(2, 2, 2, 2, 2),
+          parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kT kW kH nInputPlane)",
+          torch="--input-shape gives time, height and width."),
+    Entry("VolumetricMaxPooling", "convolution", _POOL3, _pool3d("max"),
+          "The largest value of each kT x kW x kH window.", input_shapes=((2, 4, 4, 6),), example=(2, 2, 2)),
+    Entry("VolumetricAveragePooling", "convolution", _POOL3, _pool3d("average"),
+          "The mean of each kT x kW x kH window.", input_shapes=((2, 4, 4, 4),), example=(2, 2, 2)),
+]
+
+
+# --- criterion.md ---------------------------------------------------------------------------
+
+
+def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(), example=(), torch: str = "",
+               inputs: tuple[str, ...] = ("x",), input_shapes=((5,),), constants: Callable | None = None,
+               target: str | None = "t", target_shape: bool = True, target_kind: str = "real",
+               domain=(-2.0, 2.0)) -> Entry:
+    def formula(a, s) -> Formula:
+        shapes = dict(zip(inputs, s))
+        if target_shape:  # a target of the (first) input's shape, not a class number or one sign
+            shapes["t"] = s[0]
+        given = constants(a) if constants else ()
+        for c in given:
+            shapes[c] = s[0]
+        return Formula(text({**a, "classes": s[0][-1]}), shapes, input=inputs, target=target, constants=given)
+
+    return Entry(name, "criterion", tuple(signature), formula, about, input_shapes=input_shapes,
+                 example=tuple(example), torch=torch, target_kind=target_kind, domain=domain)
+
+
+def _power(p: int) -> str:
+    if p not in (1, 2):
+        raise ValueError(f"MultiMarginCriterion: p must be 1 or 2, got {p}")
+    return "" if p == 1 else "**2"
+
+
+def _average(a: dict, body: str) -> str:
+    return f"J = mean({body})" if a["sizeAverage"] else f"J = sum({body})"
+
+
+def _weighted(a: dict) -> tuple:
+    return ("w",) if a["weights"] else ()
+
+
+_SIZE_AVERAGE = Arg("sizeAverage", True, bool)
+_WEIGHTS = Arg("weights", False, bool)
+
+ENTRIES += [
+    _criterion("MSECriterion", lambda a: _average(a, "(x - t)**2"),
+               "The mean (or sum) of squared differences. Example: x = (1, 2), t = (0, 0) gives 2.5.",
+               signature=(_SIZE_AVERAGE,)),
+    _criterion("AbsCriterion", lambda a: _average(a, "abs(x - t)"),
+               "The mean (or sum) of absolute differences.", signature=(_SIZE_AVERAGE,)),
+    _criterion("SmoothL1Criterion", lambda a: _average(a, "where(abs(x - t) < 1, 0.5 * (x - t)**2, abs(x - t) - 0.5)"),
+               "Squared below 1, absolute above: the Huber loss.", signature=(_SIZE_AVERAGE,)),
+    _criterion("BCECriterion",
+               lambda a: f"J = -mean({'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x)))",
+               "Binary cross-entropy of probabilities x against targets t, optionally weighted.",
+               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted,
+               torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),
+    _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
+               "Minus the log-probability of the target class (t an integer counted from 0).",
+               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class"),
+    _criterion("CrossEntropyCriterion", lambda a: "J = log(sum(exp(x[k]), k)) - x[t]",
+               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,), target_shape=False, target_kind="class"),
+    _criterion("DistKLDivCriterion", lambda a: _average(a, "t * (log(t) - x)"),
+               "The Kullback-Leibler divergence of target probabilities t from log-probabilities x.",
+               signature=(_SIZE_AVERAGE,), target_kind="probability"),
+    _criterion("MarginCriterion", lambda a: f"J = mean(max(0, {num(a['margin'])} - t * x))",
+               "The hinge loss against targets of -1 and 1.", signature=(Arg("margin", 1.0, float),), target_kind="sign"),
+    _criterion("SoftMarginCriterion", lambda a: _average(a, "log(1 + exp(-t * x))"),
+               "The logistic loss against targets of -1 and 1.", signature=(_SIZE_AVERAGE,), target_kind="sign"),
+    _criterion("MultiMarginCriterion",
+               lambda a: (f"J = (sum(max(0, {num(a['margin'])} - x[t] + x[k])"
+                          f"{_power(a['p'])}, k) - {num(a['margin'] ** a['p'])}) / {a['classes']}"),
+               "The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out.",
+               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class"),
+    _criterion("MultiLabelSoftMarginCriterion",
+               lambda a: "J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))",
+               "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes.",
+               signature=(_WEIGHTS,), target_kind="binary"),
+    _criterion("HingeEmbeddingCriterion", lambda a: f"J = mean(where(t == 1, x, max(0, {num(a['margin'])} - x)))",
+               "x where t = 1, max(0, margin - x) where t = -1.", signature=(Arg("margin", 1.0, float),), target_kind="sign"),
+    _criterion("L1HingeEmbeddingCriterion",
+               lambda a: f"d = sum(abs(x1 - x2))\nJ = where(t == 1, d, max(0, {num(a['margin'])} - d))",
+               "The L1 distance of two inputs, or its hinge when t = -1.", signature=(Arg("margin", 1.0, float),),
+               inputs=("x1", "x2"), input_shapes=((4,), (4,)), target_shape=False, target_kind="sign"),
+    _criterion("CosineEmbeddingCriterion",
+               lambda a: ("c = sum(x1 * x2) / (sqrt(sum(x1**2)) * sqrt(sum(x2**2)))\n"
+                          f"J = where(t == 1, 1 - c, max(0, c - {num(a['margin'])}))"),
+               "1 - cos(x1, x2) for similar pairs, max(0, cos - margin) for dissimilar.",
+               signature=(Arg("margin", 0.0, float), _SIZE_AVERAGE), inputs=("x1", "x2"),
+               input_shapes=((4,), (4,)), target_shape=False, target_kind="sign"),
+    _criterion("MarginRankingCriterion",
+               lambda a: f"J = sum(max(0, -t * (x1 - x2) + {num(a['margin'])}))",
+               "max(0, -t (x1 - x2) + margin): x1 should rank above x2 when t = 1.",
+               signature=(Arg("margin", 0.0, float),), inputs=("x1", "x2"), input_shapes=((1,), (1,)), target_kind="sign"),
+]
+
+
+# --- today's built-ins and the programs' layers -------------------------------------------------
+
+ENTRIES.append(Entry(
+    "BatchNormalization", "simple", (Arg("nOutput"), Arg("eps", 1e-5, float), Arg("momentum", 0.1, float),
+                                      Arg("affine", True, bool)),
+    lambda a, s: Formula(
+        "mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\n"
+        f"xhat[i,j] = xc[i,j] / sqrt(var[j] + {num(a['eps'])})\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]",
+        {"x": (s[0][0], a["nOutput"])}),
+    "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
+    input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},
+    reset="weight uniform in [0, 1), bias 0", builtin="batchnorm",
+    torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping)."))
+
+
+def _program_entry(program) -> Entry:
+    inputs = program.input
+    return Entry(program.name, "program", (),
+                 lambda a, s, p=program: Formula(p.text, dict(p.shapes), input=p.input, outputs=p.outputs,
+                                                 target=p.target),
+                 program.about, input_shapes=None, torch=f"A program: {program.title} (derive layer --file).")
+
+
+def _programs() -> list[Entry]:
+    from .programs import PROGRAMS
+
+    known = {e.name.lower() for e in ENTRIES}
+    return [_program_entry(p) for p in PROGRAMS if p.name.lower() not in known]
+
+
+ENTRIES += _programs()
+
+CATALOGUE: dict[str, Entry] = {}
+for _entry in ENTRIES:
+    if _entry.name.lower() in CATALOGUE:
+        raise RuntimeError(f"two catalogue entries named {_entry.name}")
+    CATALOGUE[_entry.name.lower()] = _entry
+
+
+def lookup(name: str) -> Entry:
+    """The entry named ``name`` (case-insensitive); ValueError lists none when unknown."""
+    try:
+        return CATALOGUE[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown module {name!r} (`derive list` prints the catalogue)") from None
