@@ -81,10 +81,6 @@ class Lowering:
         if code.lstrip("-").isdigit():
             code += ".0"  # a constant result (y = x - x) is an array of floats, as every other
         shape = ", ".join(str(self.ranges[a]) for a in axes)
-        if t.axes and axes[-len(t.axes):] != tuple(a for a in axes if a in t.axes):
-            # broadcast_to aligns trailing axes: a missing axis between or after t's own gets
-            # a length-1 axis of its own (a batch's G[s, l] as G[s, None, l])
-            code = f"({code})[{', '.join(':' if a in t.axes else 'None' for a in axes)}]"
         return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
 
     # -- alignment -------------------------------------------------------------------

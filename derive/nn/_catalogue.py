@@ -97,10 +97,9 @@ def _log_update_output(x):
 
 def _log_update_grad_input(x, y, g):
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = -y
-    _t2 = xp.exp(_t1)
-    _t2 *= g
-    grad_input = _t2
+    _t1 = 1 / x
+    _t1 *= g
+    grad_input = _t1
     return grad_input
 
 
