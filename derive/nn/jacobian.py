@@ -47,6 +47,21 @@ def backward_jacobians(module: Module, input: np.ndarray) -> list[np.ndarray]:
     return jacobians
 
 
+def numeric_gradient(loss, array: np.ndarray, perturbation: float = PERTURBATION) -> np.ndarray:
+    """d loss() / d array by central differences of the scalar ``loss()``; ``array`` (an input
+    or a live parameter the loss reads) is perturbed in place, one element at a time, and restored."""
+    gradient = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        keep = array[index]
+        array[index] = keep + perturbation
+        plus = loss()
+        array[index] = keep - perturbation
+        minus = loss()
+        array[index] = keep
+        gradient[index] = (plus - minus) / (2 * perturbation)
+    return gradient
+
+
 def numeric_jacobian(module: Module, input: np.ndarray, wrt: np.ndarray,
                      perturbation: float = PERTURBATION) -> np.ndarray:
     """d output / d wrt by central differences; ``wrt`` (the input or a live parameter) is

@@ -15,6 +15,7 @@ from derive.catalogue import ENTRIES, Entry, Formula
 from derive.catalogue_command import GROUPS, one_line, usage
 from derive.latex import markdown, summary
 from derive.nn.check import PERTURBATION, PRECISION, load_class
+from derive.nn.jacobian import numeric_gradient
 
 from .checks import plain_number
 from .derivation import demote
@@ -100,15 +101,7 @@ def entry_checks(entry: Entry, Layer) -> list[CatalogueCheck]:
         if params:
             arrays += [(name, p, g.copy()) for (name, _), p, g in zip(Layer._parameterSlots, *params)]
         for name, array, backprop in arrays:
-            numeric = np.zeros_like(array)
-            for index in np.ndindex(array.shape):
-                keep = array[index]
-                array[index] = keep + PERTURBATION
-                plus = loss()
-                array[index] = keep - PERTURBATION
-                minus = loss()
-                array[index] = keep
-                numeric[index] = (plus - minus) / (2 * PERTURBATION)
+            numeric = numeric_gradient(loss, array, PERTURBATION)
             out.append(CatalogueCheck(name, label, float(np.max(np.abs(numeric - backprop)))))
     return out
 

@@ -13,6 +13,7 @@ import numpy as np
 import derive
 from derive.latex import markdown
 from derive.nn.check import PERTURBATION, PRECISION, load_class
+from derive.nn.jacobian import numeric_gradient
 from derive.programs import PROGRAMS, ProgramEntry
 
 from .checks import plain_number
@@ -80,15 +81,7 @@ def program_checks(entry: ProgramEntry, Layer=None) -> list[ProgramCheck]:
         arrays = list(zip(names, inputs, grads_in))
         arrays += [(name, p, g.copy()) for (name, _), p, g in zip(Layer._parameterSlots, params, grad_params)]
         for name, array, backprop in arrays:
-            numeric = np.zeros_like(array)
-            for index in np.ndindex(array.shape):
-                keep = array[index]
-                array[index] = keep + PERTURBATION
-                plus = loss()
-                array[index] = keep - PERTURBATION
-                minus = loss()
-                array[index] = keep
-                numeric[index] = (plus - minus) / (2 * PERTURBATION)
+            numeric = numeric_gradient(loss, array, PERTURBATION)
             out.append(ProgramCheck(name, label, float(np.max(np.abs(numeric - backprop)))))
     return out
 
