@@ -9,32 +9,16 @@ import numpy as np
 import pytest
 
 import derive
+from test_catalogue import _away, _differences_away, _pool1d, _sign, _unbatched
 from test_layer_engine import agrees_with_autograd, load
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
-def _away(x: np.ndarray, kinks) -> np.ndarray:
-    """x moved at least 0.05 away from every kink (the tests check the gradient, not a subgradient)."""
-    for c in kinks:
-        close = np.abs(x - c) < 0.05
-        x = np.where(close, x + 0.1, x)
-    return x
-
-
-def _pool1d(x):  # TemporalMaxPooling's (time, frame) layout is PyTorch's (frame, time) transposed
-    return F.max_pool1d(x.transpose(-1, -2), 2).transpose(-1, -2)
-
-
 def _batched(x):
     """x with a batch axis (PyTorch's interpolation takes (N, C, H, W) only)."""
     return x if x.dim() == 4 else x[None]
-
-
-def _unbatched(function, x, *args, **kwargs):
-    """PyTorch's convolutions on one sample (no batch axis) or a batch."""
-    return function(x, *args, **kwargs) if x.dim() == 4 else function(x[None], *args, **kwargs)[0]
 
 
 #: (Torch7 name, expression, shapes, keyword arguments, PyTorch, inputs' range, kinks)
@@ -122,19 +106,6 @@ def test_module_agrees_with_pytorch(case, batch, tmp_path):
     agrees_with_autograd(layer, x, reference, rng)
 
 
-def _sign(rng, x):
-    """A target of -1 and 1, of x's shape."""
-    return rng.choice([-1.0, 1.0], size=x.shape)
-
-
-def _differences_away(kinks):
-    """A target t for x whose x - t is away from the criterion's kinks."""
-    def target(rng, x):
-        t = rng.uniform(-2, 2, x.shape)
-        return x - _away(x - t, kinks)
-    return target
-
-
 #: (Torch7 name, expression, shapes, keyword arguments, PyTorch (x, t, constants), x's range,
 #:  the target for x (None: no target), the constants by name, x's kinks)
 CRITERIA = [
@@ -209,43 +180,3 @@ def test_criterion_agrees_with_pytorch(case, batch, tmp_path):
     assert value == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
     grad = criterion.backward(x) if target is None else criterion.backward(x, t)
     np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-
-
-def test_a_constant_is_given_to_the_constructor_and_never_learned(tmp_path):
-    BCE = load(derive.module_source("J = -mean(w * (t * log(x) + (1 - t) * log(1 - x)))", {"x": (3,)},
-                                    target="t", constants=("w",)), tmp_path)
-    with pytest.raises(TypeError, match="w"):
-        BCE()
-    with pytest.raises(ValueError, match=r"w must have shape \(3,\), got \(2,\)"):
-        BCE(w=[1.0, 2.0])
-    weighted = load(derive.module_source("y = W @ x * s", {"x": (3,), "W": (2, 3)}, constants=("s",)),
-                    tmp_path)(s=np.array([2.0, -1.0]), rng=0)
-    assert len(weighted.parameters()[0]) == 1  # W only: s is given, not learned
-    x, g = np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0])
-    np.testing.assert_allclose(weighted.forward(x), (weighted.W @ x) * [2.0, -1.0])
-    weighted.zeroGradParameters()
-    np.testing.assert_allclose(weighted.backward(x, g), weighted.W.T @ np.array([2.0, -1.0]))
-    np.testing.assert_allclose(weighted.gradW, np.outer([2.0, -1.0], x))
-
-
-@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
-def test_lookup_table_agrees_with_pytorch(batch, tmp_path):
-    # LookupTable: y[n, d] = W[x[n], d], x holding row numbers counted from 0 (numpy's, PyTorch's)
-    Table = load(derive.module_source("y[n,d] = W[x[n], d]", {"x": (4,), "W": (10, 3)}), tmp_path)
-    table = Table(rng=1)
-    rng = np.random.default_rng(5)
-    x = rng.integers(0, 10, ((batch,) if batch else ()) + (4,))
-    x[..., 0] = x[..., 1]  # a row read twice: its gradient adds up
-    g = rng.standard_normal(x.shape + (3,))
-    weight = torch.tensor(table.W.copy(), requires_grad=True)
-    y = F.embedding(torch.tensor(x), weight)
-    y.backward(torch.tensor(g))
-    np.testing.assert_allclose(table.forward(x), y.detach().numpy(), rtol=0, atol=0)
-    table.zeroGradParameters()
-    grad_input = table.backward(x, g)
-    np.testing.assert_array_equal(grad_input, np.zeros(x.shape))  # integers have no gradient
-    np.testing.assert_allclose(table.gradW, weight.grad.numpy(), rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="input must hold integers from 0 to 9, got 0 .. 10"):
-        table.forward(np.array([0, 1, 2, 10]))
-    with pytest.raises(TypeError, match="input must hold integers counted from 0, got dtype float64"):
-        table.forward(np.zeros(4))
