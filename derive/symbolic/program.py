@@ -821,34 +821,33 @@ def _compact(program: Program, chain: sp.Expr, ranges) -> tuple[sp.Expr | None, 
     if not zeros:
         return None, {}
     reduced = sp.expand(expanded.xreplace(zeros))
-    named = reduced
-    for statement in reversed(program.statements):
-        spec = statement.spec
-        if statement.name in program.outputs or spec.expr.has(sp.Sum) or not spec.indices:
-            continue
-        for access in sorted(named.atoms(sp.Indexed), key=sp.default_sort_key):
-            if len(access.indices) != len(spec.indices):
-                continue
-            element = sp.IndexedBase(statement.name, real=True)[access.indices]
-            pattern = _definition(program, element, ranges)
-            if pattern.has(access):
-                named = named.subs(pattern, element)
-    named = _split_sums(named)
-    for statement in reversed(program.statements):  # once more: inside the sums split apart
-        spec = statement.spec
-        if statement.name in program.outputs or spec.expr.has(sp.Sum) or not spec.indices:
-            continue
-        for access in sorted(named.atoms(sp.Indexed), key=sp.default_sort_key):
-            if len(access.indices) != len(spec.indices):
-                continue
-            element = sp.IndexedBase(statement.name, real=True)[access.indices]
-            named = named.subs(_definition(program, element, ranges), element)
+    named = _named_back(program, reduced, ranges, reading=True)
+    # once more: inside the sums split apart
+    named = _named_back(program, _split_sums(named), ranges, reading=False)
     compact = sp.factor_terms(sp.factor(named)) if not named.has(sp.Sum) else sp.factor_terms(named)
     unfolded = compact.replace(lambda e: isinstance(e, sp.Indexed) and _forward(program, e)
                                and not reduced.has(e), lambda e: _definition(program, e, ranges))
     if not equal(collapse(_split_sums(unfolded), ranges).xreplace(zeros), collapse(reduced, ranges)):
         return None, {}
     return compact, zeros
+
+
+def _named_back(program: Program, expr: sp.Expr, ranges, reading: bool) -> sp.Expr:
+    """``expr`` with each element-wise intermediate's definition written as its name again
+    (xc_k for x_k - mu), last statement first; with ``reading``, only a definition that reads
+    the element it is tried at."""
+    for statement in reversed(program.statements):
+        spec = statement.spec
+        if statement.name in program.outputs or spec.expr.has(sp.Sum) or not spec.indices:
+            continue
+        for access in sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key):
+            if len(access.indices) != len(spec.indices):
+                continue
+            element = sp.IndexedBase(statement.name, real=True)[access.indices]
+            pattern = _definition(program, element, ranges)
+            if not reading or pattern.has(access):
+                expr = expr.subs(pattern, element)
+    return expr
 
 
 def _base(e) -> str | None:
