@@ -335,6 +335,12 @@ WRITINGS = [
 @pytest.mark.parametrize("case", WRITINGS, ids=[c[0] for c in WRITINGS])
 @pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
 def test_other_writings_agree_with_pytorch(case, batch, tmp_path):
+    writing_agrees(case, batch, tmp_path)
+
+
+def writing_agrees(case, batch, tmp_path) -> None:
+    """A module written as (name, text, shapes, keyword arguments, PyTorch, inputs' range, kinks)
+    agrees with PyTorch, on one sample (batch None) or a batch."""
     name, text, shapes, kwargs, reference, (low, high), kinks = case
     Layer = load(derive.module_source(text, shapes, **kwargs), tmp_path)
     layer = Layer(rng=1)

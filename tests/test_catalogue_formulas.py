@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import derive
-from test_catalogue import _away, _differences_away, _pool1d, _sign, _unbatched
-from test_layer_engine import agrees_with_autograd, load
+from test_catalogue import _away, _differences_away, _pool1d, _sign, _unbatched, writing_agrees
+from test_layer_engine import load
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -98,12 +98,7 @@ MODULES = [
 @pytest.mark.parametrize("case", MODULES, ids=[c[0] for c in MODULES])
 @pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
 def test_module_agrees_with_pytorch(case, batch, tmp_path):
-    name, text, shapes, kwargs, reference, (low, high), kinks = case
-    Layer = load(derive.module_source(text, shapes, **kwargs), tmp_path)
-    layer = Layer(rng=1)
-    rng = np.random.default_rng(2)
-    x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + Layer.inputShape), kinks)
-    agrees_with_autograd(layer, x, reference, rng)
+    writing_agrees(case, batch, tmp_path)
 
 
 #: (Torch7 name, expression, shapes, keyword arguments, PyTorch (x, t, constants), x's range,

@@ -2,7 +2,6 @@
 case a new user or a catalogue run hit, as a test of what it gives now (a right module,
 agreeing with PyTorch, or one clear line)."""
 
-import importlib.util
 import subprocess
 import sys
 
@@ -18,17 +17,9 @@ from derive.latex import markdown
 from derive.symbolic import layer as engine
 from derive.symbolic.bounds import DerivationError, DerivationTimeout
 from derive.symbolic.language import parse
+from test_layer_engine import load
 
 F = torch.nn.functional
-
-
-def load(source: str, tmp_path, name: str = "Layer"):
-    path = tmp_path / f"robust_{abs(hash(source))}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
 
 
 def one_line_error(call, kind=ValueError) -> str:
