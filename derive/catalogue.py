@@ -290,17 +290,20 @@ ENTRIES += [
 
 def _prelu(a: dict, s) -> Formula:
     n = a["nOutputPlane"]
-    if n < 1:
-        raise ValueError("PReLU: nOutputPlane = 0 (one slope shared) is not in the language yet "
-                         "(a scalar parameter); give the number of planes")
+    if n < 0:
+        raise ValueError(f"PReLU: nOutputPlane must be 0 (one slope shared) or the number of planes, got {n}")
+    if n == 0:
+        return Formula("y = max(0, x) + a * min(0, x)", {"x": tuple(s[0]), "a": ()})
     return Formula("y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i])", {"x": (n,) + tuple(s[0])})
 
 
 ENTRIES.append(Entry(
     "PReLU", "transfer", (Arg("nOutputPlane", 0),), _prelu,
-    "The rectifier with a learned slope a_c per plane below 0. Example: slope 0.25 maps -2 to -0.5.",
+    "The rectifier with a learned slope a_c per plane below 0 (one slope a shared by every entry when "
+    "nOutputPlane = 0). Example: slope 0.25 maps -2 to -0.5.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "a"},
-    reset="weight filled with 0.25", torch="The input is nOutputPlane x N; --input-shape gives N."))
+    reset="weight filled with 0.25", torch="The input is nOutputPlane x N; --input-shape gives N (the whole "
+    "shape when nOutputPlane = 0)."))
 
 
 # --- simple.md: parameters and shapes ---------------------------------------------------------
@@ -337,14 +340,28 @@ def _narrow(a, s) -> Formula:
     d, offset, length = a["dimension"], a["offset"], a["length"]
     if not 1 <= d <= len(shape):
         raise ValueError(f"dimension must be from 1 to {len(shape)}, got {d}")
-    if offset < 2 or offset + length - 1 > shape[d - 1] or length < 1:
-        raise ValueError(f"offset must be from 2 (a shift; the language cannot read x[i] as a narrower "
-                         f"y[i] yet) and the window inside the axis of {shape[d - 1]}, got offset {offset}, "
-                         f"length {length}")
+    if offset < 1 or length < 1 or offset + length - 1 > shape[d - 1]:
+        raise ValueError(f"offset (from 1) and length must keep the window inside the axis of {shape[d - 1]}, "
+                         f"got offset {offset}, length {length}")
     letters = "abcdef"[:len(shape)]
-    read = [f"{c}+{offset - 1}" if i == d - 1 else c for i, c in enumerate(letters)]
+    read = [f"{c}+{offset - 1}" if i == d - 1 and offset > 1 else c for i, c in enumerate(letters)]
     out = shape[:d - 1] + (length,) + shape[d:]
     return Formula(f"y[{','.join(letters)}] = x[{','.join(read)}]", {"x": shape, "y": out})
+
+
+def _gated_linear_unit(a, s) -> Formula:
+    shape = tuple(s[0])
+    d = len(shape) if a["dim"] is None else a["dim"]
+    if not 1 <= d <= len(shape):
+        raise ValueError(f"dim must be from 1 to {len(shape)}, got {d}")
+    if shape[d - 1] % 2:
+        raise ValueError(f"GatedLinearUnit halves axis {d}: its size must be even, got {shape[d - 1]}")
+    half = shape[d - 1] // 2
+    letters = "abcdef"[:len(shape)]
+    gate = [f"{c}+{half}" if i == d - 1 else c for i, c in enumerate(letters)]
+    out = shape[:d - 1] + (half,) + shape[d:]
+    return Formula(f"y[{','.join(letters)}] = x[{','.join(letters)}] * sigmoid(x[{','.join(gate)}])",
+                   {"x": shape, "y": out})
 
 
 def _replicate(a, s) -> Formula:
@@ -420,12 +437,21 @@ ENTRIES += [
     Entry("Narrow", "simple", (Arg("dimension"), Arg("offset"), Arg("length", 1)), _narrow,
           "length entries of one axis from offset (counted from 1, as Torch7). Example: Narrow(1, 2, 3) "
           "keeps x_2, x_3, x_4.", input_shapes=((6,),), example=(1, 2, 3)),
+    Entry("GatedLinearUnit", "transfer", (Arg("dim", None),), _gated_linear_unit,
+          "The first half of x along dim, gated by the sigmoid of the second half: a * sigmoid(b). "
+          "Example: x = (1, 0) gives 0.5.", input_shapes=((3, 4),),
+          torch="dim counts from 1 in one sample; the default (nil) is the last axis, as Torch7."),
+    Entry("Mul", "simple", (), lambda a, s: Formula("y = w * x", {"x": s[0], "w": ()}),
+          "x times one learned number w; its gradient is the sum of g x over every entry. "
+          "Example: w = 2 maps (1, -1) to (2, -2).", parameters={"weight": "w"},
+          reset="weight uniform in +-1 (1/sqrt of its one entry)"),
     Entry("Replicate", "simple", (Arg("nFeature"), Arg("dim", 1)), _replicate,
           "nFeature copies of x along a new axis; the gradient sums the copies.", input_shapes=((3,),),
           example=(2,)),
     Entry("Padding", "simple", (Arg("dim"), Arg("pad"), Arg("nInputDim", 0), Arg("value", 0.0, float)),
           lambda a, s: _padding(a, s),
-          "pad zeros before the input along one axis (negative pad, Torch7's convention).",
+          "pad zeros along one axis: before the input for a negative pad, after it for a positive one "
+          "(Torch7's convention).",
           input_shapes=((4,),), example=(1, -2)),
     Entry("MM", "simple", (Arg("transA", False, bool), Arg("transB", False, bool)),
           lambda a, s: Formula(f"y = A{'.T' if a['transA'] else ''} @ B{'.T' if a['transB'] else ''}",
@@ -450,13 +476,11 @@ def _padding(a, s) -> Formula:
     shape, d, pad = tuple(s[0]), a["dim"], a["pad"]
     if a["value"] != 0:
         raise ValueError("Padding: only value 0 is in the language (a read outside is 0)")
-    if pad >= 0:
-        raise ValueError("Padding: only a negative pad (before the input) is in the language yet")
     if not 1 <= d <= len(shape):
         raise ValueError(f"dim must be from 1 to {len(shape)}, got {d}")
     letters = "abcdef"[:len(shape)]
-    read = [f"{c}-{-pad}" if i == d - 1 else c for i, c in enumerate(letters)]
-    out = shape[:d - 1] + (shape[d - 1] - pad,) + shape[d:]
+    read = [f"{c}-{-pad}" if i == d - 1 and pad < 0 else c for i, c in enumerate(letters)]
+    out = shape[:d - 1] + (shape[d - 1] + abs(pad),) + shape[d:]
     return Formula(f"y[{','.join(letters)}] = x[{','.join(read)}]", {"x": shape, "y": out})
 
 
@@ -590,10 +614,11 @@ def _zero_padding(a, s) -> Formula:
     y = (C, H + t + b, W + l + r)
     if y[1] < 1 or y[2] < 1:
         raise ValueError("the padding crops the whole image")
-    if t == 0 or l == 0:
-        raise ValueError("SpatialZeroPadding: pad_l and pad_t must be non-zero (the language cannot yet "
-                         "read x[c,i,j] into a larger y)")
-    return Formula(f"y[c,i,j] = x[c,i{-t:+d},j{-l:+d}]", {"x": (C, H, W), "y": y})
+    return Formula(f"y[c,i,j] = x[c,{_shifted('i', -t)},{_shifted('j', -l)}]", {"x": (C, H, W), "y": y})
+
+
+def _shifted(index: str, by: int) -> str:
+    return f"{index}{by:+d}" if by else index
 
 
 def _conv3d(a, s) -> Formula:

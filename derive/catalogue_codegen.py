@@ -41,7 +41,8 @@ def shape_free_kernels(entry: Entry) -> tuple[str, str] | None:
     sizes and for a batch (then they take any shape); None otherwise."""
     import derive
 
-    if entry.signature or entry.group not in ("transfer", "simple") or entry.input_shapes != ((5,),):
+    if (entry.signature or entry.parameters or entry.group not in ("transfer", "simple")
+            or entry.input_shapes != ((5,),)):  # an Elementwise class holds no parameters (Mul's w)
         return None
     texts = []
     for size in (5, 7):

@@ -100,6 +100,8 @@ MODULES = {
     "WeightedEuclidean": (lambda x, D, W: torch.sqrt(((D * (x[..., :, None] - W)) ** 2).sum(-2)), (-3, 3), ()),
     "Cosine": (lambda x, W: (x @ W.T) / (W.norm(dim=1) * x.norm(dim=-1, keepdim=True)), (-3, 3), ()),
     "Narrow": (lambda x: x[..., 1:4], (-3, 3), ()),
+    "GatedLinearUnit": (lambda x: F.glu(x, -1), (-3, 3), ()),
+    "Mul": (lambda x, w: w * x, (-3, 3), ()),
     "Replicate": (lambda x: x[..., None, :].expand(*x.shape[:-1], 2, 3), (-3, 3), ()),
     "Padding": (lambda x: F.pad(x, (2, 0)), (-3, 3), ()),
     "MM": (torch.matmul, (-3, 3), ()),
@@ -272,6 +274,36 @@ def test_criterion_agrees_with_pytorch(case, batch, tmp_path):
     grads = criterion.backward(table, t)
     for mine, theirs in zip(grads if len(inputs) > 1 else [grads], xs):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+#: (Torch7 name, constructor arguments other than the example's) -> (PyTorch, inputs' range, kinks)
+OTHER_ARGUMENTS = {
+    # a plain read into a smaller output (offset 1): the unread entries' gradient is 0
+    ("Narrow", (2, 1, 3)): (lambda x: x[..., 0:3], (-3, 3), ()),
+    ("Narrow", (1, 2, 2)): (lambda x: x[..., 1:3, :], (-3, 3), ()),
+    ("GatedLinearUnit", (1,)): (lambda x: F.glu(x, -2), (-3, 3), ()),
+    # one slope shared by every entry: a parameter of shape (), its gradient a sum
+    ("PReLU", (0,)): (lambda x, a: F.prelu(x, a.reshape(1)), (-3, 3), (0,)),
+    # a plain read into a larger output: zeros after the input
+    ("Padding", (1, 2)): (lambda x: F.pad(x, (0, 2)), (-3, 3), ()),
+    ("SpatialZeroPadding", (0, 1, 0, 2)): (lambda x: F.pad(x, (0, 1, 0, 2)), (-3, 3), ()),
+    ("SpatialZeroPadding", (-1, 0, 1, -1)): (lambda x: F.pad(x, (-1, 0, 1, -1)), (-3, 3), ()),
+}
+
+
+@pytest.mark.parametrize("case", list(OTHER_ARGUMENTS), ids=[f"{n}{a}" for n, a in OTHER_ARGUMENTS])
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_other_arguments_agree_with_pytorch(case, batch, tmp_path):
+    name, args = case
+    reference, (low, high), kinks = OTHER_ARGUMENTS[case]
+    input_shapes = {"Narrow": ((4, 6),), "GatedLinearUnit": ((4, 3),), "PReLU": ((2, 3),)}.get(name)
+    entry = lookup(name)
+    formula = entry.build(args, input_shapes)
+    Layer = _load(derive.module_source(formula.text, formula.shapes, name=name, **formula.options()), name, tmp_path)
+    layer = Layer(rng=1)
+    rng = np.random.default_rng(3)
+    inputs = [_away(rng.uniform(low, high, ((batch,) if batch else ()) + s), kinks) for s in _sample_shapes(Layer)]
+    _agrees(layer, inputs, reference, rng)
 
 
 def test_the_registry_gives_the_programs_their_own_text():

@@ -151,7 +151,10 @@ def collapse(expr: sp.Expr, ranges: Ranges) -> sp.Expr:
 def _delta_out_of_condition(term: sp.Expr, v) -> sp.Expr:
     """where(c, a delta, b delta) = delta where(c, a, b) (0 holds any factor), for a Kronecker
     delta on v in both branches of a condition's derivative: outside, a sum can pick it."""
-    conditions = [f for f in sp.Mul.make_args(term) if isinstance(f, where)]
+    # the one condition holding a delta on v (a padded read squared, where(c, x, 0)^2, has a
+    # second factor where(c, x, 0) without one)
+    conditions = [f for f in sp.Mul.make_args(term) if isinstance(f, where) and any(
+        v in d.free_symbols for d in f.atoms(sp.KroneckerDelta))]
     if len(conditions) != 1:
         return term
     condition = conditions[0]

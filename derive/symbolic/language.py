@@ -798,6 +798,10 @@ class _IndexBuilder(_Builder):
         self.accesses: list[tuple[str, tuple[sp.Expr, ...], ast.AST]] = []
         self.first_node: dict[str, ast.AST] = {}
         out_indices = []
+        # indices whose range is declared (the output's --shape, --range): a plain read of an
+        # array's axis of another size reads part of it (Narrow) or past its end (zero padding)
+        self.declared: set[sp.Symbol] = set()
+        self.part: dict[tuple[str, int], sp.Symbol] = {}
         for node in out_index_nodes:
             if not isinstance(node, ast.Name):
                 raise _fail(node, "the output's indices must be plain names: y[i, t] = ...")
@@ -813,6 +817,7 @@ class _IndexBuilder(_Builder):
                                        f"indexed with {len(out_indices)}")
             for symbol, size in zip(out_indices, dims):
                 self.range[symbol] = self.sizes.new(size, _size_name(symbol))
+                self.declared.add(symbol)
             self.given = {k: v for k, v in self.given.items() if k != out_name}
         # First pass: collect every access, to learn index ranges and shapes.
         self.integers: set[str] = set()
@@ -837,6 +842,7 @@ class _IndexBuilder(_Builder):
                 raise LayerSyntaxError(f"--range {name}: the range of {name} is already fixed by "
                                        "the output's shape")
             self.range[symbol] = self.sizes.new(size, _size_name(symbol))
+            self.declared.add(symbol)
         self._infer_ranges()
         expr = self.visit(value)
         free = expr.free_symbols & set(self.indices.values())
@@ -990,6 +996,9 @@ class _IndexBuilder(_Builder):
             for axis, sub in enumerate(subs):
                 if isinstance(sub, sp.Symbol):
                     value = self.given[name][axis]
+                    if sub in self.declared and int(self.range[sub].xreplace(self.sizes.value)) != value:
+                        axis_size[(name, axis)] = self._part(name, axis, value, axis_size)
+                        continue
                     if sub in self.range:
                         self.sizes.check(self.range[sub], value, node,
                                          f"index {sub} runs over {int(self.range[sub].xreplace(self.sizes.value))} "
@@ -1046,7 +1055,7 @@ class _IndexBuilder(_Builder):
                     value = self.given[name][axis]
                     symbolic = sub if not isinstance(sub, sp.Symbol) else None
                     if symbolic is None:
-                        shape.append(self.range[sub])
+                        shape.append(self.part.get((name, axis), self.range[sub]))
                     elif self._gathered(sub):  # any row may be read: the given size, named for its axis
                         plain = [other[axis] for n, other, _ in self.accesses if n == name
                                  and isinstance(other[axis], sp.Symbol) and other[axis] in self.range]
@@ -1063,6 +1072,15 @@ class _IndexBuilder(_Builder):
             if len(subs) != len(self.shapes[name]):
                 raise _fail(node, f"{name} has {len(self.shapes[name])} dimensions, indexed with {len(subs)}")
 
+    def _part(self, name: str, axis: int, value: int, axis_size: dict) -> sp.Symbol:
+        """The size of an axis read at a plain index whose declared range differs from it: the
+        axis keeps a size of its own (the reads stop short of its end, or run past it as zeros)."""
+        if (name, axis) not in self.part:
+            known = axis_size.get((name, axis))
+            same = known is not None and int(self.sizes.resolve(known).xreplace(self.sizes.value)) == value
+            self.part[(name, axis)] = known if same else self.sizes.new(value, f"N_{name}{axis + 1}")
+        return self.part[(name, axis)]
+
     def _padded(self, name: str, subs: tuple) -> sp.Expr:
         """The element name[subs], 0 where an affine subscript runs outside its axis (zero padding,
         as a convolution's padding reads): the guard [1 <= sub <= size] stands in the element (a
@@ -1070,6 +1088,11 @@ class _IndexBuilder(_Builder):
         element = sp.IndexedBase(name, real=True)[subs]
         guards = []
         for axis, sub in enumerate(subs):
+            if isinstance(sub, sp.Symbol) and (name, axis) in self.part:
+                size = self.sizes.resolve(self.shapes[name][axis])
+                if int(self.range[sub].xreplace(self.sizes.value)) > int(size.xreplace(self.sizes.value)):
+                    guards.append(sp.LessThan(sub, size))  # the output runs past the axis: zeros
+                continue
             if isinstance(sub, sp.Symbol) or self._gathered(sub):
                 continue
             size = self.sizes.resolve(self.shapes[name][axis])
