@@ -646,6 +646,17 @@ def _pool3d(kind: str):
     return formula
 
 
+def _cross_map_lrn(a, s) -> Formula:
+    size, alpha, beta, k = a["size"], a["alpha"], a["beta"], a["k"]
+    _positive(size=size)
+    C, H, W = _planes(s[0], 3)
+    # the documentation's sum over l from max(1, c - size/2) to min(C, c + size/2): a window of
+    # size planes read as 0 outside the input (the same terms), c - size//2 .. c + (size - 1)//2
+    first = size // 2 + 1
+    return Formula(f"y[c,h,w] = x[c,h,w] / ({num(k)} + {num(alpha)} / {size} * "
+                   f"sum(x[c+l-{first},h,w]**2, l))**{num(beta)}", {"x": (C, H, W)}, ranges={"l": size})
+
+
 _POOL = (Arg("kW"), Arg("kH"), Arg("dW", same_as="kW"), Arg("dH", same_as="kH"), Arg("padW", 0), Arg("padH", 0))
 _POOL3 = (Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", same_as="kT"), Arg("dW", same_as="kW"), Arg("dH", same_as="kH"))
 
@@ -707,6 +718,14 @@ ENTRIES += [
                                                 Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l")),
           _zero_padding, "Zeros around the image (negative pads crop).", input_shapes=((2, 3, 4),),
           example=(2, 1, 1, 1)),
+    Entry("SpatialCrossMapLRN", "convolution",
+          (Arg("size"), Arg("alpha", 1e-4, float), Arg("beta", 0.75, float), Arg("k", 1.0, float)), _cross_map_lrn,
+          "Local response normalisation across planes: each pixel divided by (k + alpha/size times the sum "
+          "of the squares of the size planes around it)^beta, the window clamped at the first and last plane.",
+          input_shapes=((5, 2, 3),), example=(3, 0.5),
+          torch="The clamped window is written as a window of size planes that reads 0 outside the input "
+                "(the same terms). For an even size the window is c - size/2 .. c + size/2 - 1, as PyTorch's "
+                "local_response_norm; --input-shape gives planes, height and width."),
     Entry("VolumetricConvolution", "convolution",
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", 1), Arg("dW", 1),
            Arg("dH", 1), Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)), _conv3d,

@@ -125,6 +125,8 @@ MODULES = {
     "SpatialSubSampling": (lambda x, W, b: F.avg_pool2d(x, 2, 2) * 4 * W[:, None, None] + b[:, None, None],
                            (-3, 3), ()),
     "SpatialZeroPadding": (lambda x: F.pad(x, (2, 1, 1, 1)), (-3, 3), ()),
+    "SpatialCrossMapLRN": (lambda x: F.local_response_norm(x if x.dim() == 4 else x[None], 3, 0.5)
+                           .reshape(x.shape), (-3, 3), ()),
     "VolumetricConvolution": (lambda x, W, b: _unbatched(F.conv3d, x, W, b), (-3, 3), ()),
     "VolumetricMaxPooling": (lambda x: F.max_pool3d(x, 2), (-3, 3), ()),
     "VolumetricAveragePooling": (lambda x: F.avg_pool3d(x, 2), (-3, 3), ()),
@@ -288,6 +290,12 @@ OTHER_ARGUMENTS = {
     ("Padding", (1, 2)): (lambda x: F.pad(x, (0, 2)), (-3, 3), ()),
     ("SpatialZeroPadding", (0, 1, 0, 2)): (lambda x: F.pad(x, (0, 1, 0, 2)), (-3, 3), ()),
     ("SpatialZeroPadding", (-1, 0, 1, -1)): (lambda x: F.pad(x, (-1, 0, 1, -1)), (-3, 3), ()),
+    # Torch7's defaults, and an even window (one plane more before than after, as PyTorch's)
+    ("SpatialCrossMapLRN", (5,)): (lambda x: F.local_response_norm(x if x.dim() == 4 else x[None], 5)
+                                   .reshape(x.shape), (-3, 3), ()),
+    ("SpatialCrossMapLRN", (4, 0.5, 0.5, 2.0)): (
+        lambda x: F.local_response_norm(x if x.dim() == 4 else x[None], 4, 0.5, 0.5, 2.0).reshape(x.shape),
+        (-3, 3), ()),
 }
 
 

@@ -172,6 +172,12 @@ def _delta_out_of_condition(term: sp.Expr, v) -> sp.Expr:
 def _sum_deltas(s: sp.Sum) -> sp.Expr:
     """sum_v delta(v, a) f(v) = f(a) [lo <= a <= hi], term by term, one limit at a time."""
     function, limits = s.function, list(s.limits)
+    variables = {limit[0] for limit in limits}
+    if not any((low.free_symbols | high.free_symbols) & variables for _, low, high in limits):
+        # independent ranges: the indices a delta can pick are summed first (a guarded term's
+        # sum over c would otherwise hide the deltas on h and w from their sums)
+        picked = {s for d in function.atoms(sp.KroneckerDelta) for s in d.free_symbols}
+        limits.sort(key=lambda limit: limit[0] not in picked)
     (v, low, high) = limits[-1]  # the outermost limit last: sum it after the inner ones
     if len(limits) > 1:
         inner = _sum_deltas(sp.Sum(function, *limits[:-1]))
@@ -179,7 +185,18 @@ def _sum_deltas(s: sp.Sum) -> sp.Expr:
     return _sum_deltas_one(function, v, low, high)
 
 
+def _split_default(expr: sp.Expr) -> sp.Expr:
+    """Piecewise((a, c), (b, True)) = b + Piecewise((a - b, c), (0, True)): sympy folds a
+    guarded term into the terms beside it; split, a delta can pick from each part again."""
+    if isinstance(expr, sp.Piecewise) and len(expr.args) == 2 and expr.args[1][1] == sp.true \
+            and expr.args[1][0] != 0:
+        (a, condition), (b, _) = expr.args
+        return b + sp.Piecewise((a - b, condition), (0, True))
+    return expr
+
+
 def _sum_deltas_one(function: sp.Expr, v, low, high) -> sp.Expr:
+    function = _split_default(function)
     # Split the summand into terms only when a delta on v is buried in one of them
     # (expanding (1 - y^2) g for nothing would cost a second matrix product).
     deltas = [d for d in function.atoms(sp.KroneckerDelta) if v in d.free_symbols]
