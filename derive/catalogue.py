@@ -521,9 +521,6 @@ def _pool2d(kind: str, dilated: bool = False):
         kW, kH, dW, dH = a["kW"], a["kH"], a["dW"], a["dH"]
         pW, pH = a.get("padW", 0), a.get("padH", 0)
         _positive(kW=kW, kH=kH, dW=dW, dH=dH)
-        if kind == "max" and (pW or pH):
-            raise ValueError("max pooling with padding reads -inf outside the input; the language reads 0: "
-                             "padding is not available for max pooling yet")
         C, H, W = _planes(s[0], 3)
         dil = (a["dilationW"], a["dilationH"]) if dilated else (1, 1)
         eH, eW = dil[1] * (kH - 1) + 1, dil[0] * (kW - 1) + 1
@@ -698,7 +695,9 @@ ENTRIES += [
           example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"),
     Entry("SpatialMaxPooling", "convolution", _POOL, _pool2d("max"),
           "The largest value of each kW x kH window; the gradient goes to it (the first on ties).",
-          input_shapes=((2, 6, 6),), example=(2, 2), torch="--input-shape gives planes, height and width."),
+          input_shapes=((2, 6, 6),), example=(2, 2),
+          torch="--input-shape gives planes, height and width. With padding, an entry read outside the input "
+                "is -inf (never the largest), as Torch7 and PyTorch, not 0."),
     Entry("SpatialDilatedMaxPooling", "convolution", _POOL + (Arg("dilationW", 1), Arg("dilationH", 1)),
           _pool2d("max", dilated=True), "Max pooling over a window that reads every dilation-th pixel.",
           input_shapes=((2, 6, 5),), example=(2, 2, 1, 1, 0, 0, 2, 2)),

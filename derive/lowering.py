@@ -133,6 +133,8 @@ class Lowering:
         return t
 
     def _lower(self, expr: sp.Expr) -> Tensor:
+        if expr.is_Number and expr.is_infinite:  # a padded max's outside (see language._outside_excluded)
+            return Tensor("xp.inf" if expr > 0 else "-xp.inf", ())
         if expr.is_Number:
             return Tensor(repr(float(expr)) if not expr.is_Integer else str(int(expr)), ())
         if isinstance(expr, sp.Symbol):

@@ -290,6 +290,11 @@ OTHER_ARGUMENTS = {
     ("Padding", (1, 2)): (lambda x: F.pad(x, (0, 2)), (-3, 3), ()),
     ("SpatialZeroPadding", (0, 1, 0, 2)): (lambda x: F.pad(x, (0, 1, 0, 2)), (-3, 3), ()),
     ("SpatialZeroPadding", (-1, 0, 1, -1)): (lambda x: F.pad(x, (-1, 0, 1, -1)), (-3, 3), ()),
+    # padded max pooling reads -inf outside the input, not 0: inputs all negative tell them apart
+    ("SpatialMaxPooling", (3, 3, 2, 2, 1, 1)): (lambda x: F.max_pool2d(x, 3, 2, padding=1), (-3, -0.5), ()),
+    ("SpatialMaxPooling", (2, 3, 1, 2, 1, 1)): (lambda x: F.max_pool2d(x, (3, 2), (2, 1), padding=1), (-3, -0.5), ()),
+    ("SpatialDilatedMaxPooling", (2, 2, 1, 1, 1, 1, 2, 2)): (
+        lambda x: F.max_pool2d(x, 2, 1, padding=1, dilation=2), (-3, -0.5), ()),
     # Torch7's defaults, and an even window (one plane more before than after, as PyTorch's)
     ("SpatialCrossMapLRN", (5,)): (lambda x: F.local_response_norm(x if x.dim() == 4 else x[None], 5)
                                    .reshape(x.shape), (-3, 3), ()),

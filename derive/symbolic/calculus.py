@@ -223,9 +223,9 @@ def _sum_deltas_one(function: sp.Expr, v, low, high) -> sp.Expr:
 def _pick(term: sp.Expr, v, low, high) -> sp.Expr | None:
     """The term summed over v when a factor delta(v, a) picks v = a, else None."""
     guard = sp.true
-    term = _delta_out_of_condition(term, v)
     if isinstance(term, sp.Piecewise) and len(term.args) == 2 and term.args[1][0] == 0:
         (term, guard), _ = term.args
+    term = _delta_out_of_condition(term, v)
     for factor in sp.Mul.make_args(term):
         if isinstance(factor, sp.KroneckerDelta) and v in factor.free_symbols:
             # delta(e1, e2) with e1 - e2 = c v + rest, c = +-1: it picks v = -rest / c.

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 
 import sympy as sp
 
-from .functions import FUNCTIONS, Maximum, Minimum, clamp, maximum, minimum, where
+from .functions import FUNCTIONS, Extremum, Maximum, Minimum, clamp, maximum, minimum, where
 
 #: Longer texts are refused before they are parsed.
 MAX_LENGTH = 4000
@@ -520,7 +520,11 @@ class _Builder:
                                    if n not in used), integer=True, positive=True)
             size = self.sizes.new(1)
             out_shape, indices, ranges = (size,), (index,), {**ranges, index: size}
-        if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
+        # a padded max's -inf outside the input is no value of the output (see _outside_excluded)
+        read = sp.sympify(expr).replace(
+            lambda e: isinstance(e, Extremum) and isinstance(e.function, where) and e.function.args[2].is_infinite,
+            lambda e: e.func(e.function.args[1], *e.limits))
+        if read.has(sp.zoo, sp.oo, -sp.oo, sp.nan, sp.I):
             raise LayerSyntaxError(f"{out_name} is not a finite real number everywhere: {sp.sstr(expr)}")
         resolve = self.sizes.resolve
         integers = getattr(self, "integers", set())
@@ -534,7 +538,7 @@ class _Builder:
         # The sizes the arrays' shapes, the indices' ranges and the sums use (a window's own
         # size, N_q of x[c+q], is in no shape: it must stay bound to its value all the same).
         bounds = [d for a in arrays.values() for d in a.shape] + list(ranges.values())
-        bounds += [limit[2] for total in sp.sympify(expr).atoms(sp.Sum) for limit in total.limits]
+        bounds += [limit[2] for total in sp.sympify(expr).atoms(sp.Sum, Extremum) for limit in total.limits]
         sizes = {s: v for s, v in self.sizes.value.items()
                  if any(s in sp.sympify(d).free_symbols for d in bounds)}
         return LayerSpec(text, output, tuple(indices), expr, arrays, sizes, ranges, notation)
@@ -801,6 +805,7 @@ class _IndexBuilder(_Builder):
         # indices whose range is declared (the output's --shape, --range): a plain read of an
         # array's axis of another size reads part of it (Narrow) or past its end (zero padding)
         self.declared: set[sp.Symbol] = set()
+        self.padding: set[sp.Expr] = set()  # the guarded reads of zero padding (see _padded)
         self.part: dict[tuple[str, int], sp.Symbol] = {}
         for node in out_index_nodes:
             if not isinstance(node, ast.Name):
@@ -1100,7 +1105,11 @@ class _IndexBuilder(_Builder):
                 guards.append(sp.GreaterThan(sub, 1))
             if _max(sub, self.range, self.sizes.value) > int(size.xreplace(self.sizes.value)):
                 guards.append(sp.LessThan(sub, size))
-        return where(sp.And(*guards), element, 0) if guards else element
+        if not guards:
+            return element
+        padded = where(sp.And(*guards), element, 0)
+        self.padding.add(padded)
+        return padded
 
     def _extent(self, sub: sp.Expr, value: int, node, name, axis) -> sp.Expr:
         """The size of an axis read at an affine index: written with the indices' sizes when
@@ -1158,12 +1167,33 @@ class _IndexBuilder(_Builder):
                 for k in over:
                     if k in self.out_indices:
                         raise _fail(node, f"{k} is the output's index: {name} cannot run over it")
-                return _extremum_over(name, self.visit(node.args[0]), [(k, 1, self.range[k]) for k in over])
+                body = _outside_excluded(self.visit(node.args[0]), name, self.padding)
+                return _extremum_over(name, body, [(k, 1, self.range[k]) for k in over])
             if name in CALLS:
                 operands, make = _elementwise_call(name, node)
                 return make(*(self.visit(a) for a in operands))
             return FUNCTIONS[name](self.visit(node.args[0]))
         raise _fail(node, f"{type(node).__name__.lower()} is not allowed in index notation")
+
+
+def _outside_excluded(body: sp.Expr, name: str, padding: set) -> sp.Expr:
+    """The body of a max (min) over indices with its padded reads' guards lifted out: an entry
+    read outside its array is -inf (+inf), never the largest (smallest), as Torch's and PyTorch's
+    padded max pooling read it, not 0. Reads inside a sum of the body keep their zeros."""
+    guards: list = []
+
+    def lift(e: sp.Expr) -> sp.Expr:
+        if e in padding:
+            guards.append(e.args[0])
+            return e.args[1]
+        if not e.args or isinstance(e, (sp.Sum, Extremum, sp.Indexed)):
+            return e
+        return e.func(*(lift(a) for a in e.args))
+
+    lifted = lift(body)
+    if not guards:
+        return body
+    return where(sp.And(*guards), lifted, -sp.oo if name == "max" else sp.oo)
 
 
 def _over_indices(node: ast.Call) -> bool:
