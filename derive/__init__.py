@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 
 def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
           batch: int | None = None, outputs=None, intermediates: bool | None = None,
-          ranges=None, constants=(), timeout: float | None = None):
+          ranges=None, constants=(), weight: str | None = None, timeout: float | None = None):
     """The proved derivation of the layer written as ``expr`` (a Derivation).
 
     ``expr`` is one expression or a program (statements one a line or separated by ``;``).
@@ -15,7 +15,9 @@ def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
     ``intermediates`` names the intermediates of a one-expression layer (z = W x + b,
     y = tanh(z)); by default, those whose functions are nested (tanh(W2 tanh(W1 x))).
     ``ranges`` gives indices no shape fixes (``{"p": 2}``); ``constants`` names given
-    arrays that are not learned (``("wt",)``); both for one-expression layers.
+    arrays that are not learned (``("wt",)``); both for one-expression layers. ``weight``
+    writes a criterion's sample weight (``"w[t]"``): a batch's mean loss is divided by the
+    sum of the samples' weights (PyTorch's weighted ClassNLL), not by their number.
     Bad input raises ValueError/TypeError; so does a layer the engine cannot derive (one
     line, never sympy's traceback), and, with ``timeout`` (seconds, main thread), one that
     takes longer.
@@ -30,33 +32,37 @@ def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
         if intermediates or is_program(expr, input, outputs):
             if batch is not None:
                 raise ValueError("a program is derived for one sample (its module takes batches); leave out batch")
-            if ranges or constants:
-                raise ValueError("ranges and constants are for layers written as one expression, not programs")
+            if ranges or constants or weight is not None:
+                raise ValueError("ranges, constants and weight are for layers written as one expression, "
+                                 "not programs")
             return program_derivation(program(expr, shapes, input=input, target=target, outputs=outputs,
                                               intermediates=intermediates))
         from .symbolic.language import parse
         from .symbolic.layer import derivation
 
-        return derivation(parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants),
-                          batch=batch)
+        return derivation(parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants,
+                                weight=weight), batch=batch)
 
 
 def module_source(expr: str, shapes=None, *, input="x", target: str | None = None,
                   name: str = "Layer", outputs=None, intermediates: bool | None = None,
-                  ranges=None, constants=(), reduction: str = "mean", timeout: float | None = None) -> str:
+                  ranges=None, constants=(), reduction: str = "mean", weight: str | None = None,
+                  timeout: float | None = None) -> str:
     """A Python file (numpy and derive.nn only) defining a Module for the layer ``expr``
     (one expression or a program; several inputs or outputs make a table module); each of
     ``constants`` is a required keyword argument of its constructor.
 
     A criterion's loss on a batch is the mean of the samples' losses, or with
-    ``reduction="sum"`` their sum (Torch7's sizeAverage=false).  Errors as :func:`layer`.
+    ``reduction="sum"`` their sum (Torch7's sizeAverage=false); with a sample ``weight``
+    (``"w[t]"``) the mean is over the sum of the samples' weights.  Errors as :func:`layer`.
     """
     from .generate import module_source as source
     from .symbolic.bounds import bounded
 
     with bounded(_what(expr), timeout):
         return source(expr, shapes, input=input, target=target, name=name, outputs=outputs,
-                      intermediates=intermediates, ranges=ranges, constants=constants, reduction=reduction)
+                      intermediates=intermediates, ranges=ranges, constants=constants, reduction=reduction,
+                      weight=weight)
 
 
 def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",

@@ -39,11 +39,12 @@ class Formula:
     target: str | None = None
     ranges: dict | None = None
     constants: tuple[str, ...] = ()
+    weight: str | None = None  # a criterion's sample weight: a batch's mean divides by their sum
 
     def options(self) -> dict:
         """The keyword arguments of derive.layer / derive.module_source besides text and shapes."""
         out: dict = {"input": self.input if len(self.input) > 1 else self.input[0]}
-        for key in ("outputs", "target", "ranges"):
+        for key in ("outputs", "target", "ranges", "weight"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         if self.constants:
@@ -744,7 +745,7 @@ ENTRIES += [
 def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(), example=(), torch: str = "",
                inputs: tuple[str, ...] = ("x",), input_shapes=((5,),), constants: Callable | None = None,
                target: str | None = "t", target_shape: bool = True, target_kind: str = "real",
-               domain=(-2.0, 2.0)) -> Entry:
+               domain=(-2.0, 2.0), weight: Callable | None = None) -> Entry:
     def formula(a, s) -> Formula:
         shapes = dict(zip(inputs, s))
         if target_shape:  # a target of the (first) input's shape, not a class number or one sign
@@ -752,7 +753,8 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
         given = constants(a) if constants else ()
         for c in given:
             shapes[c] = s[0]
-        return Formula(text({**a, "classes": s[0][-1]}), shapes, input=inputs, target=target, constants=given)
+        return Formula(text({**a, "classes": s[0][-1]}), shapes, input=inputs, target=target, constants=given,
+                       weight=weight(a) if weight else None)
 
     return Entry(name, "criterion", tuple(signature), formula, about, input_shapes=input_shapes,
                  example=tuple(example), torch=torch, target_kind=target_kind, domain=domain)
@@ -772,6 +774,15 @@ def _weighted(a: dict) -> tuple:
     return ("w",) if a["weights"] else ()
 
 
+def _class_weight(a: dict) -> str | None:
+    """With class weights, a sample weighs its target's weight: sizeAverage divides a batch's
+    loss by the sum of those (Torch7's and PyTorch's total_weight), not by the batch size."""
+    return "w[t]" if a["weights"] and a.get("sizeAverage", True) else None
+
+
+_CLASS_WEIGHTS = ("weights is a tensor in Torch7; here `true` makes w a constant given to the constructor "
+                  "(positive weights). With weights, the mean over a batch divides by the sum of the targets' "
+                  "weights, as Torch7's and PyTorch's: one sample's loss is then -x[t] whatever its weight.")
 _SIZE_AVERAGE = Arg("sizeAverage", True, bool)
 _WEIGHTS = Arg("weights", False, bool)
 
@@ -790,9 +801,13 @@ ENTRIES += [
                torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),
     _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
                "Minus the log-probability of the target class (t an integer counted from 0).",
-               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class"),
-    _criterion("CrossEntropyCriterion", lambda a: "J = log(sum(exp(x[k]), k)) - x[t]",
-               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,), target_shape=False, target_kind="class"),
+               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
+               weight=_class_weight, torch=_CLASS_WEIGHTS),
+    _criterion("CrossEntropyCriterion",
+               lambda a: f"J = {'w[t] * ' if a['weights'] else ''}(log(sum(exp(x[k]), k)) - x[t])",
+               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,),
+               constants=_weighted, target_shape=False, target_kind="class", weight=_class_weight,
+               torch=_CLASS_WEIGHTS),
     _criterion("DistKLDivCriterion", lambda a: _average(a, "t * (log(t) - x)"),
                "The Kullback-Leibler divergence of target probabilities t from log-probabilities x.",
                signature=(_SIZE_AVERAGE,), target_kind="probability"),

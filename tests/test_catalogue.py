@@ -168,12 +168,12 @@ CRITERIA = {
     ("BCECriterion", ("true",)): (lambda x, t, w: F.binary_cross_entropy(x, t, weight=w), (0.05, 0.95),
                                   lambda rng, x: rng.uniform(0, 1, x.shape), {"w": WEIGHTS}, ()),
     ("ClassNLLCriterion", ()): (F.nll_loss, (-3, 3), _classes, {}, ()),
-    # the documentation's per-sample loss; a batch is the mean of the samples' losses (PyTorch's
-    # weighted mean divides by the targets' total weight instead)
-    ("ClassNLLCriterion", ("true",)): (
-        lambda x, t, w: F.nll_loss(x, t, weight=w, reduction="sum") / (x.shape[0] if x.dim() == 2 else 1),
-        (-3, 3), _classes, {"w": WEIGHTS}, ()),
+    # with weights, a batch's mean divides by the sum of the targets' weights (one sample: -x[t])
+    ("ClassNLLCriterion", ("true",)): (lambda x, t, w: F.nll_loss(x, t, weight=w), (-3, 3), _classes,
+                                       {"w": WEIGHTS}, ()),
     ("CrossEntropyCriterion", ()): (F.cross_entropy, (-3, 3), _classes, {}, ()),
+    ("CrossEntropyCriterion", ("true",)): (lambda x, t, w: F.cross_entropy(x, t, weight=w), (-3, 3), _classes,
+                                           {"w": WEIGHTS}, ()),
     ("DistKLDivCriterion", ()): (lambda x, t: F.kl_div(x, t, reduction="mean"), (-3, 3),
                                  lambda rng, x: rng.uniform(0.1, 1, x.shape), {}, ()),
     ("MarginCriterion", ()): (lambda x, t: F.relu(1 - t * x).mean(), (-3, 3), _sign, {}, (-1, 1)),

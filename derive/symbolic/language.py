@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import sympy as sp
@@ -79,6 +79,9 @@ class LayerSpec:
     #: A batch's sample index and size (set by layer.batch_spec; s and B unless the layer uses them).
     sample: sp.Symbol | None = None
     batch_size: sp.Symbol | None = None
+    #: A criterion's sample weight (ClassNLL's w[t]): a batch's mean loss is the sum of the
+    #: samples' losses over the sum of their weights (layer.batch_spec), not over their number.
+    weight: sp.Expr | None = None
 
     @property
     def input(self) -> ArrayInfo:
@@ -407,7 +410,7 @@ def _segment(text: str, node: ast.AST) -> str:
 
 def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input: str = "x",
           target: str | None = None, ranges: Mapping[str, int] | None = None,
-          constants: Sequence[str] = (), statement: bool = False) -> LayerSpec:
+          constants: Sequence[str] = (), statement: bool = False, weight: str | None = None) -> LayerSpec:
     """Parse ``text`` (``y = ...`` or ``y[i,...] = ...``) into a :class:`LayerSpec`.
 
     A scalar output not named J is a layer's one-element output, except in a program's
@@ -417,6 +420,9 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
     follow from the others may be left out.  ``ranges`` gives the range of an index
     that no array's shape fixes (a pooling window's ``{"p": 2}``); ``constants`` names
     arrays that are given, neither learned nor differentiated (a criterion's weights).
+    ``weight`` writes a criterion's sample weight in index notation (``w[t]``, with the
+    arrays of the layer only): a batch's mean loss is then divided by the sum of the samples'
+    weights, as PyTorch's and Torch7's weighted ClassNLL and CrossEntropy.
     Raises :class:`LayerSyntaxError` (a ValueError) with the column of what is wrong.
     """
     if not isinstance(text, str):
@@ -463,7 +469,38 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
     unknown = set(given) - set(spec.arrays)
     if unknown:
         raise LayerSyntaxError(f"--shape names {', '.join(sorted(unknown))}, which the layer does not use")
+    if weight is not None:
+        return replace(spec, weight=_sample_weight(builder, spec, weight))
     return spec
+
+
+def _sample_weight(builder, spec: LayerSpec, text: str) -> sp.Expr:
+    """A criterion's sample weight, parsed with the layer's arrays, indices and ranges."""
+    if not isinstance(text, str):
+        raise TypeError(f"the weight must be a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise LayerSyntaxError(f"the weight is {len(text)} characters long, at most {MAX_LENGTH} are allowed")
+    if not spec.is_criterion or not isinstance(builder, _IndexBuilder):
+        raise LayerSyntaxError("a sample weight is for a criterion (J = ...) written in index notation")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as error:
+        raise LayerSyntaxError(f"weight: column {error.offset or 0}: syntax error: {error.msg}") from None
+    _check_whitelist(tree.body)
+    for node in ast.walk(tree.body):
+        if isinstance(node, ast.Name) and not (node.id in spec.arrays or node.id in RESERVED
+                                               or node.id in builder.indices):
+            raise LayerSyntaxError(f"weight: {node.id} is not an array of the layer")
+        if isinstance(node, ast.Name) and node.id in spec.arrays and spec.arrays[node.id].role in ("input", "parameter"):
+            raise LayerSyntaxError(f"weight: a sample's weight is given (a constant or the target), "
+                                   f"not {spec.arrays[node.id].role} {node.id}")
+    try:
+        value = builder.visit(tree.body)
+    except LayerSyntaxError as error:
+        raise LayerSyntaxError(f"weight: {error}") from None
+    if value.free_symbols & set(builder.indices.values()):
+        raise LayerSyntaxError("weight: a sample's weight is one number; sum over the indices it uses")
+    return builder.sizes.resolve(value)
 
 
 class _Builder:

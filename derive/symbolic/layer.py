@@ -313,7 +313,8 @@ def batch_spec(spec: LayerSpec, reduction: str = "mean") -> LayerSpec:
 
     The input, target and output gain the index (``X``, ``Y``); parameters do not.
     A criterion's loss is the mean of the samples' losses, or with ``reduction="sum"``
-    their sum (Torch7's sizeAverage=false). Where the layer itself uses ``s`` or ``B``
+    their sum (Torch7's sizeAverage=false); with a sample weight (``spec.weight``), the mean
+    is the sum of the losses over the sum of the weights (PyTorch's weighted mean). Where the layer itself uses ``s`` or ``B``
     the batch's index and size take names of their own (``s1``, ``B1``).
     """
     if reduction not in REDUCTIONS:
@@ -333,13 +334,20 @@ def batch_spec(spec: LayerSpec, reduction: str = "mean") -> LayerSpec:
     def batched(e: sp.Indexed):
         return sp.IndexedBase(renames[e.base.name], real=True)[(sample,) + tuple(e.indices)]
 
-    expr = spec.expr.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name in renames, batched)
-    # a scalar per sample (a class target t) becomes the batch's vector T[s]
-    expr = expr.xreplace({sp.Symbol(name, real=True): sp.IndexedBase(renames[name], real=True)[sample]
-                          for name, array in spec.arrays.items() if name in renames and not array.shape})
+    def per_sample(e: sp.Expr) -> sp.Expr:
+        e = e.replace(lambda e: isinstance(e, sp.Indexed) and e.base.name in renames, batched)
+        # a scalar per sample (a class target t) becomes the batch's vector T[s]
+        return e.xreplace({sp.Symbol(name, real=True): sp.IndexedBase(renames[name], real=True)[sample]
+                           for name, array in spec.arrays.items() if name in renames and not array.shape})
+
+    expr = per_sample(spec.expr)
     sizes = dict(spec.sizes)
     if spec.is_criterion:
-        expr = sp.Sum(expr, (sample, 1, size)) / (size if reduction == "mean" else 1)
+        if reduction == "mean":
+            total = size if spec.weight is None else sp.Sum(per_sample(spec.weight), (sample, 1, size))
+        else:
+            total = 1
+        expr = sp.Sum(expr, (sample, 1, size)) / total
         indices, ranges = (), {}
         output = ArrayInfo(spec.output.name, (), "output")
         arrays[spec.output.name] = output
@@ -349,7 +357,15 @@ def batch_spec(spec: LayerSpec, reduction: str = "mean") -> LayerSpec:
         ranges = {sample: size, **spec.ranges}
         output = arrays[renames[spec.output.name]]
     return replace(spec, output=output, indices=indices, expr=expr, arrays=arrays, sizes=sizes,
-                   ranges=ranges, sample=sample, batch_size=size)
+                   ranges=ranges, sample=sample, batch_size=size, weight=None)
+
+
+def weighted_sample(spec: LayerSpec, reduction: str = "mean") -> LayerSpec:
+    """One sample's loss as a batch of one reduces it: its loss over its weight where the
+    mean is weighted (PyTorch's nll_loss(weight=) of one sample is -x[t]); else the spec."""
+    if spec.weight is None or reduction != "mean":
+        return spec
+    return replace(spec, expr=spec.expr / spec.weight, weight=None)
 
 
 def _fresh(symbol: sp.Symbol, used: set) -> sp.Symbol:
