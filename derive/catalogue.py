@@ -760,6 +760,16 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
                  example=tuple(example), torch=torch, target_kind=target_kind, domain=domain)
 
 
+def _multilabel_margin(a: dict, s) -> Formula:
+    (classes,), (targets,) = (tuple(shape) for shape in s)
+    if not 1 <= targets < classes:
+        raise ValueError(f"MultiLabelMarginCriterion: the number of targets must be from 1 to {classes - 1}, "
+                         f"got {targets}")
+    # the documentation's sum over i not a target: 1 - (how many targets name i), the targets different
+    return Formula(f"J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) "
+                   f"/ {classes}", {"x": (classes,), "t": (targets,)}, target="t")
+
+
 def _power(p: int) -> str:
     if p not in (1, 2):
         raise ValueError(f"MultiMarginCriterion: p must be 1 or 2, got {p}")
@@ -820,6 +830,13 @@ ENTRIES += [
                           f"{_power(a['p'])}, k) - {num(a['margin'] ** a['p'])}) / {a['classes']}"),
                "The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out.",
                signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class"),
+    Entry("MultiLabelMarginCriterion", "criterion", (), _multilabel_margin,
+          "The multi-class multi-label hinge loss: every target class j against every other class i, "
+          "max(0, 1 - (x_{t_j} - x_i)), over the number of classes.", input_shapes=((5,), (2,)),
+          target_kind="class",
+          torch="The target lists the K target classes, counted from 0 and all different; K is fixed by the "
+                "second --input-shape (PyTorch's target is -1 terminated, Torch7's 1-based and 0 terminated: "
+                "here every entry is a class). i == t[k] - 1 compares an index, counted from 1, with a class."),
     _criterion("MultiLabelSoftMarginCriterion",
                lambda a: "J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))",
                "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes.",

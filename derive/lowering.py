@@ -410,6 +410,8 @@ class Lowering:
             return self.lower(expr.args[1])  # window() reads 0 outside the array: the guard is its own
         if isinstance(expr, where):
             (c, a, b), axes = self.broadcast([self.lower(x) for x in expr.args])
+            if expr.args[1].is_Integer and expr.args[2].is_Integer:  # an Iverson bracket: floats, as every value
+                a, b = Tensor(f"{a.code}.0", a.axes), Tensor(f"{b.code}.0", b.axes)
             return Tensor(f"xp.where({c.code}, {a.code}, {b.code})", axes)
         if isinstance(expr, sp.Heaviside):
             z = self.lower(expr.args[0])

@@ -156,6 +156,17 @@ def _classes(rng, x):
     return rng.integers(0, x.shape[-1], x.shape[:-1])
 
 
+def _distinct_classes(rng, x):
+    """Two different target classes a sample (MultiLabelMargin's target lists its classes)."""
+    return np.stack([rng.permutation(x.shape[-1])[:2] for _ in range(int(np.prod(x.shape[:-1])))]).reshape(
+        x.shape[:-1] + (2,))
+
+
+def _terminated(t, classes):
+    """PyTorch's multilabel target: the classes, then -1 up to the number of classes."""
+    return torch.cat((t, -torch.ones(t.shape[0], classes - t.shape[1], dtype=t.dtype)), 1)
+
+
 WEIGHTS = np.array([0.5, 1.0, 2.0, 0.25, 3.0])
 
 #: (Torch7 name, its constructor's arguments) -> (PyTorch of (inputs..., t, constants...), inputs' range,
@@ -183,6 +194,9 @@ CRITERIA = {
     ("MultiMarginCriterion", ("2",)): (
         lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
         (-1, 1), _classes, {}, ()),
+    ("MultiLabelMarginCriterion", ()): (
+        lambda x, t: F.multilabel_margin_loss(x.reshape(-1, 5), _terminated(t.reshape(-1, 2), 5)),
+        (-1, 1), _distinct_classes, {}, ()),
     ("MultiLabelSoftMarginCriterion", ()): (
         lambda x, t: F.multilabel_soft_margin_loss(x if x.dim() == 2 else x[None], t if t.dim() == 2 else t[None]),
         (-3, 3), lambda rng, x: rng.integers(0, 2, x.shape).astype(float), {}, ()),

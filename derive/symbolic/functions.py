@@ -208,7 +208,9 @@ class where(sp.Function):
     def definition(c, a: sp.Expr, b: sp.Expr) -> sp.Expr:
         return sp.Piecewise((a, c), (b, True))
 
-    def _latex(self, printer):
+    def _latex(self, printer, exp=None):
+        if exp is not None:  # where(...)^2: the bracketed where to the power
+            return rf"\left({self._latex(printer)}\right)^{{{exp}}}"
         c, a, b = self.args
         if b == 0:  # an Iverson bracket: a [c]
             bracket = rf"\left[{printer._print(c)}\right]"

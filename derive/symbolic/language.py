@@ -843,6 +843,7 @@ class _IndexBuilder(_Builder):
         # array's axis of another size reads part of it (Narrow) or past its end (zero padding)
         self.declared: set[sp.Symbol] = set()
         self.padding: set[sp.Expr] = set()  # the guarded reads of zero padding (see _padded)
+        self._comparing = False  # collecting or visiting a where's condition
         self.part: dict[tuple[str, int], sp.Symbol] = {}
         for node in out_index_nodes:
             if not isinstance(node, ast.Name):
@@ -975,7 +976,8 @@ class _IndexBuilder(_Builder):
         if isinstance(node, ast.Subscript):
             self.see(node.value)
             name = node.value.id
-            self.numbers.add(name)
+            if not self._comparing:  # an integer array may be compared (where(t[k] == i, ...))
+                self.numbers.add(name)
             self.first_node.setdefault(name, node)
             self.accesses.append((name, self._subscripts(node), node))
             return
@@ -1005,8 +1007,10 @@ class _IndexBuilder(_Builder):
                         "with where(i <= n, a[i], b[i - n])")
         if isinstance(node, ast.Call) and node.func.id in CALLS:
             operands, _ = _elementwise_call(node.func.id, node)
-            for operand in operands:
+            for k, operand in enumerate(operands):
+                self._comparing = node.func.id == "where" and k < 2  # the condition's two sides
                 self._collect(operand)
+                self._comparing = False
             return
         if isinstance(node, ast.Call):
             if node.func.id not in FUNCTIONS:
@@ -1165,6 +1169,10 @@ class _IndexBuilder(_Builder):
         if isinstance(node, ast.Constant):
             return constant(node.value)
         if isinstance(node, ast.Subscript):
+            if self._comparing and node.value.id in self.integers:
+                # an integer array compared: its value, counted from 0 as it is given (t[k] == i - 1
+                # names element i, as an index's value counts from 1)
+                return self._gather(node) - 1
             subs = self._subscripts(node)
             return self._padded(node.value.id, subs)
         if isinstance(node, ast.UnaryOp):
@@ -1208,7 +1216,12 @@ class _IndexBuilder(_Builder):
                 return _extremum_over(name, body, [(k, 1, self.range[k]) for k in over])
             if name in CALLS:
                 operands, make = _elementwise_call(name, node)
-                return make(*(self.visit(a) for a in operands))
+                values = []
+                for k, operand in enumerate(operands):
+                    self._comparing = name == "where" and k < 2
+                    values.append(self.visit(operand))
+                    self._comparing = False
+                return make(*values)
             return FUNCTIONS[name](self.visit(node.args[0]))
         raise _fail(node, f"{type(node).__name__.lower()} is not allowed in index notation")
 

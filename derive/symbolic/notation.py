@@ -138,7 +138,12 @@ class LanguagePrinter(StrPrinter):
         (value, condition), *rest = expr.args
         if len(rest) == 1 and rest[0] == (0, True):  # the terms that exist: value where condition, else 0
             return f"where({self._print(condition)}, {self._print(value)}, 0)"
-        return super()._print_Piecewise(expr)
+        # several pieces (a gradient read at two offsets, GatedLinearUnit's): nested wheres
+        pieces = list(expr.args)
+        text = self._print(pieces.pop()[0]) if pieces[-1][1] == sp.true else "nan"
+        for value, condition in reversed(pieces):
+            text = f"where({self._print(condition)}, {self._print(value)}, {text})"
+        return text
 
 
 def notation(expr) -> str:
