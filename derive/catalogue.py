@@ -770,6 +770,12 @@ def _multilabel_margin(a: dict, s) -> Formula:
                    f"/ {classes}", {"x": (classes,), "t": (targets,)}, target="t")
 
 
+def _multi_margin(a: dict) -> str:
+    margin, power, scale = num(a["margin"]), _power(a["p"]), "w[t] * " if a["weights"] else ""
+    total = f"sum(max(0, {margin} - x[t] + x[k]){power}, k) - {num(a['margin'] ** a['p'])}"
+    return f"J = {scale}({total}) / {a['classes']}"
+
+
 def _power(p: int) -> str:
     if p not in (1, 2):
         raise ValueError(f"MultiMarginCriterion: p must be 1 or 2, got {p}")
@@ -825,11 +831,12 @@ ENTRIES += [
                "The hinge loss against targets of -1 and 1.", signature=(Arg("margin", 1.0, float),), target_kind="sign"),
     _criterion("SoftMarginCriterion", lambda a: _average(a, "log(1 + exp(-t * x))"),
                "The logistic loss against targets of -1 and 1.", signature=(_SIZE_AVERAGE,), target_kind="sign"),
-    _criterion("MultiMarginCriterion",
-               lambda a: (f"J = (sum(max(0, {num(a['margin'])} - x[t] + x[k])"
-                          f"{_power(a['p'])}, k) - {num(a['margin'] ** a['p'])}) / {a['classes']}"),
+    _criterion("MultiMarginCriterion", _multi_margin,
                "The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out.",
-               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class"),
+               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class",
+               constants=_weighted, torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
+               "as Torch7's and PyTorch's code do (their documentation puts it inside the max); the batch's mean "
+               "stays a plain mean."),
     Entry("MultiLabelMarginCriterion", "criterion", (), _multilabel_margin,
           "The multi-class multi-label hinge loss: every target class j against every other class i, "
           "max(0, 1 - (x_{t_j} - x_i)), over the number of classes.", input_shapes=((5,), (2,)),

@@ -194,6 +194,9 @@ CRITERIA = {
     ("MultiMarginCriterion", ("2",)): (
         lambda x, t: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2),
         (-1, 1), _classes, {}, ()),
+    ("MultiMarginCriterion", ("2", "true")): (
+        lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2, weight=w),
+        (-1, 1), _classes, {"w": WEIGHTS}, ()),
     ("MultiLabelMarginCriterion", ()): (
         lambda x, t: F.multilabel_margin_loss(x.reshape(-1, 5), _terminated(t.reshape(-1, 2), 5)),
         (-1, 1), _distinct_classes, {}, ()),
