@@ -55,6 +55,7 @@ class Lowering:
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
         self.temporaries: dict[str, tuple] = {}  # each temporary's axes
         self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
+        self.views: set[str] = set()  # temporaries that are window()'s read-only views of an array
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -62,6 +63,8 @@ class Lowering:
             return Tensor(self.names[code], tuple(axes))
         name = f"_t{next(self.counter)}"
         self.lines.append(f"{name} = {code}")
+        if code.startswith("window("):
+            self.views.add(name)
         self.temporaries[name] = tuple(axes)
         self.names[code] = name
         return Tensor(name, tuple(axes))
@@ -74,7 +77,7 @@ class Lowering:
         if missing:
             raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
         if t.axes and set(t.axes) == set(axes):
-            return self.align(t, tuple(axes)).code
+            return self._owned(self.align(t, tuple(axes)).code)
         # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
         # g[k] over (k, l) is g[:, None]), then the whole is broadcast to the result's shape.
         code = self.align(t, tuple(axes)).code if t.axes else t.code
@@ -82,6 +85,13 @@ class Lowering:
             code += ".0"  # a constant result (y = x - x) is an array of floats, as every other
         shape = ", ".join(str(self.ranges[a]) for a in axes)
         return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
+
+    def _owned(self, code: str) -> str:
+        """``code``, copied where it is only a window's view (a result read-only and sharing the
+        memory of an argument would change with it)."""
+        if self.views & set(_TEMPORARY.findall(code)) and not re.search(r" [-+*/@&|] |\.\w+\((?!_t\d+, \()", code):
+            return f"xp.array({code})"
+        return code
 
     # -- alignment -------------------------------------------------------------------
     def align(self, t: Tensor, axes: tuple[sp.Symbol, ...]) -> Tensor:
@@ -228,22 +238,21 @@ class Lowering:
             return self._gather(name, indices)
         if any(i.has(*_INDEX_ARITHMETIC) for i in indices):  # x[c, (u-1)//2 + 1]: integer indexing
             return self._gather(name, indices, clipped=True)
-        # An affine index: gather the elements (patches, im2col), zero outside the array.
+        # An affine index: the patches (im2col), zero outside the array.
         axes: list[sp.Symbol] = []
         for i in indices:
             axes += sorted((s for s in i.free_symbols if s not in axes), key=lambda s: str(s))
-        parts = []
-        for i in indices:
-            terms = []
-            for s in sorted(i.free_symbols, key=str):
-                c = int(i.coeff(s))
-                shape = ", ".join(str(self.ranges[s]) if a == s else "1" for a in axes)
-                arange = f"{self._print_arange(str(self.ranges[s]))}.reshape({shape}{',' if len(axes) == 1 else ''})"
-                terms.append(arange if c == 1 else f"{c} * {arange}")
-            constant = int(i.as_coeff_add()[0]) + sum(int(i.coeff(s)) for s in i.free_symbols) - 1
-            text = " + ".join(terms) if terms else "0"
-            parts.append(f"{text} + {constant}" if constant else text)
-        return Tensor(f"window({name}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))", tuple(axes))
+        # Each array axis's 0-based read: start + sum of coefficient * (the 0-based index).
+        starts = [int(i.as_coeff_add()[0]) + sum(int(i.coeff(s)) for s in i.free_symbols) - 1 for i in indices]
+        steps = [{axes.index(s): int(i.coeff(s)) for s in sorted(i.free_symbols, key=str)} for i in indices]
+        return Tensor(self._print_window(name, tuple(axes), starts, steps), tuple(axes))
+
+    def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
+        """The patches of ``name`` at affine subscripts: a strided view (derive.nn.functional.window)."""
+        shape = ", ".join(str(self.ranges[a]) for a in axes)
+        return (f"window({name}, ({shape}{',' if len(axes) == 1 else ''}), "
+                f"({', '.join(map(str, starts))}{',' if len(starts) == 1 else ''}), "
+                f"({', '.join(map(_steps, steps))}{',' if len(steps) == 1 else ''}))")
 
     def _product(self, factors: list[sp.Expr]) -> Tensor:
         numbers = [f for f in factors if f.is_number]
@@ -379,7 +388,8 @@ class Lowering:
         return f"xp.arange({bounds})"
 
     def _print_tensordot(self, a: str, b: str, axes: str) -> str:
-        return f"xp.tensordot({a}, {b}, axes={axes})"
+        # tensordot's values, laid out for BLAS by the operands' strides (derive.nn.functional)
+        return f"contract({a}, {b}, axes={axes})"
 
     def _reduce(self, t: Tensor, over: list) -> Tensor:
         positions = [t.axes.index(a) for a in over]
@@ -614,6 +624,15 @@ class Lowering:
         return body, [v for v, _, _ in extremum.limits if v in body.axes]
 
 
+#: The functions of derive.nn.functional that kernels call.
+HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract")
+
+
+def helpers_used(code: str) -> list[str]:
+    """The names of HELPERS that ``code`` calls (not methods: ``xp.sum(`` is no ``sum(``)."""
+    return [f for f in HELPERS if re.search(rf"(?<![.\w]){f}\(", code)]
+
+
 # Element-wise float functions that take ``out=`` on numpy and CuPy alike.
 _UFUNCS = ("xp.exp", "xp.log", "xp.tanh", "xp.sin", "xp.cos", "xp.sqrt", "xp.abs")
 _TEMPORARY = re.compile(r"_t\d+")
@@ -676,6 +695,10 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         name = match.group(2)
         return name, f"{match.group(1)}({name}, out={name})"
     return None
+
+
+def _steps(step: dict) -> str:
+    return "{" + ", ".join(f"{k}: {c}" for k, c in step.items()) + "}"
 
 
 def _bound(relation, e: sp.Expr):
