@@ -281,6 +281,9 @@ class Lowering:
         turned = self._turned(expr, variables)
         if turned is not None:
             return self.lower(turned)
+        spread = self._spread(expr, variables)
+        if spread is not None:
+            return self.lower(spread)
         terms = sp.Add.make_args(expr.function)
         if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
@@ -502,15 +505,16 @@ class Lowering:
         return sp.Sum(rest * where(condition, guarded[0], 0), *limits)
 
     def _turn(self, function: sp.Expr, relations: list, limits: list):
-        """One summation index h turned into the offset p = a - h + c of an access bounded by
-        the guard, where p runs over fewer values than h; None where there is none."""
+        """One summation index h turned into the offset p = a - h + c (or h - a + c, a transposed
+        convolution's) of an access bounded by the guard, where p runs over no more values than h:
+        h is then p's affine function, the same sum; None where there is none."""
         variables = [v for v, _, _ in limits]
         for access in sorted(function.atoms(sp.Indexed), key=sp.default_sort_key):
             for e in access.indices:
                 e = sp.expand(e)
                 summed = [v for v in variables if e.coeff(v) != 0]
                 free = [x for x in e.free_symbols if x not in variables]
-                if len(summed) != 1 or e.coeff(summed[0]) != -1 or len(free) != 1 or e.coeff(free[0]) != 1:
+                if len(summed) != 1 or e.coeff(summed[0]) not in (1, -1) or len(free) != 1:
                     continue
                 h = summed[0]
                 bounds, kept = {}, []
@@ -521,10 +525,12 @@ class Lowering:
                     else:
                         bounds[side[0]] = side[1]
                 n_h = dict((v, high) for v, _, high in limits)[h]
-                if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) < n_h:
+                # (an offset made by an earlier turn is not turned back)
+                if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) <= n_h \
+                        or h.name.startswith("_o"):
                     continue
                 p = sp.Symbol(f"_o{h}", integer=True, positive=True)
-                back = sp.expand(h + e - p)  # h = a + c - p
+                back = sp.expand((p - e) / e.coeff(h) + h)  # p = e: h = a + c - p, or p - a - c when e = h - a + c
                 kept = [r.xreplace({h: back}) for r in kept] + [sp.GreaterThan(back, 1), sp.LessThan(back, n_h)]
                 limits = [(p, 1, bounds["high"]) if v == h else (v, low, high) for v, low, high in limits]
                 return function.xreplace({h: back}), kept, limits
@@ -556,6 +562,8 @@ class Lowering:
         inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
         if set(targets) & (value.free_symbols | inside.free_symbols):
             return None
+        if all(_affine(h) and h.free_symbols <= set(variables) for h in targets.values()):
+            return self._fold(value, guard.xreplace(targets), targets, list(expr.limits))
         terms = self.lower(sp.Piecewise((value, inside), (0, True)) if inside is not sp.true else value)
         positions = [self.lower(h) for h in targets.values()]
         parts, axes = self.broadcast([terms] + positions)
@@ -580,6 +588,80 @@ class Lowering:
         shape_out = ", ".join(str(self.ranges[a]) for a in out)
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
                               f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
+
+    def _fold(self, value: sp.Expr, guard, targets: dict, limits: list) -> Tensor:
+        """sum_S v(S) [a = h(S)] with each h affine: the adjoint of a window read (col2im), each
+        term added at its position by fold()'s strided slices; the indices no position names are
+        summed first (a contraction, BLAS)."""
+        placed = {v for h in targets.values() for v in h.free_symbols}
+        inner = [limit for limit in limits if limit[0] not in placed]
+        body = value if guard is sp.true else sp.Piecewise((value, guard), (0, True))
+        values = self.lower(sp.Sum(body, *inner) if inner else body)
+        renamed = {h: a for a, h in targets.items()}
+        if all(isinstance(h, sp.Symbol) and self.ranges[h] == self.ranges[a] and h in values.axes
+               for a, h in targets.items()):  # [a = c] with a and c over the same range: c is a
+            return Tensor(values.code, tuple(renamed.get(x, x) for x in values.axes))
+        rank = {x: k for k, x in enumerate(self.order)}
+        out = sorted([a for a in values.axes if a not in placed] + list(targets), key=lambda a: rank.get(a, len(rank)))
+        over = [v for v, _, _ in limits if v in placed]
+        axes = tuple([a for a in out if a not in targets] + over)
+        aligned = self.align(values, axes)
+        code = aligned.code
+        if set(values.axes) != set(axes):  # a term that does not vary along some axis (an average's g)
+            code = f"xp.broadcast_to({code}, ({', '.join(str(self.ranges[a]) for a in axes)},))"
+        starts, steps = [], []
+        for a in out:
+            h = targets.get(a, a)
+            starts.append(int(h.xreplace({v: 1 for v in axes})) - 1)  # 0-based, at each index's first
+            steps.append({axes.index(v): int(h.coeff(v)) for v in axes if h.coeff(v) != 0})
+        size = ", ".join(str(self.ranges[a]) for a in out)
+        return self.temporary(f"fold({code}, ({size},), ({', '.join(map(str, starts))},), "
+                              f"({', '.join(map(_steps, steps))},))", out)
+
+    def _spread(self, expr: sp.Sum, variables: list) -> sp.Sum | None:
+        """sum_h f(h) [L <= a - s h + c <= H] as sum_(h, p) f(h) [a = p + s h - c + L - 1], p from 1
+        to H - L + 1: a window position the guard bounds (a strided convolution's gradient reads W at
+        a - 2h + c, an average pooling's adds g where a - 2h + c lies in the window) becomes an index
+        of its own, and the sum a scatter to the positions a, which fold() adds by strided slices,
+        not a mask over every (a, h). The same sum; None where the guard bounds no such position."""
+        function, guard = expr.function, sp.true
+        if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
+            (function, guard), _ = function.args
+        relations = list(guard.args if isinstance(guard, sp.And) else (guard,))
+        candidates = [e for access in sorted(function.atoms(sp.Indexed), key=sp.default_sort_key)
+                      for e in access.indices]
+        candidates += [r.gts - r.lts for r in relations if isinstance(r, sp.core.relational.Relational)]
+        limits, deltas, targeted = list(expr.limits), [], set()
+        for e in candidates:
+            e = sp.expand(e)
+            e -= e.as_coeff_add()[0]
+            free = [x for x in e.free_symbols if x not in variables]
+            if not _affine(e) or len(free) != 1 or e.coeff(free[0]) not in (1, -1) or free[0] in targeted \
+                    or not isinstance(self.ranges.get(free[0]), int):
+                continue
+            a = free[0]
+            e = sp.expand(e * e.coeff(a))
+            bounds, kept = {}, []
+            for r in relations:
+                side = _bound(r, e)
+                if side is None:
+                    kept.append(r)
+                else:
+                    bounds[side[0]] = side[1]
+            if not isinstance(bounds.get("low"), sp.Integer) or not isinstance(bounds.get("high"), sp.Integer):
+                continue
+            count = bounds["high"] - bounds["low"] + 1
+            if count < 1:
+                continue
+            p = sp.Symbol(f"_s{a}", integer=True, positive=True)
+            deltas.append(sp.KroneckerDelta(a, sp.expand(p + bounds["low"] - 1 - (e - a))))
+            limits.append((p, 1, count))
+            relations, targeted = kept, targeted | {a}
+        if not deltas:
+            return None
+        function = function * sp.Mul(*deltas)
+        condition = sp.And(*relations)
+        return sp.Sum(function if condition is sp.true else sp.Piecewise((function, condition), (0, True)), *limits)
 
     def _gather(self, name: str, indices, clipped: bool = False) -> Tensor:
         """An array read where integer arrays say (W[x[n] + 1, d]): numpy's integer indexing, each
@@ -695,6 +777,13 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         name = match.group(2)
         return name, f"{match.group(1)}({name}, out={name})"
     return None
+
+
+def _affine(e: sp.Expr) -> bool:
+    """Whether ``e`` is an integer constant plus integer multiples of symbols."""
+    e = sp.expand(e)
+    linear = sum((e.coeff(s) * s for s in e.free_symbols), sp.Integer(0))
+    return all(e.coeff(s).is_Integer for s in e.free_symbols) and sp.expand(e - linear).is_Integer
 
 
 def _steps(step: dict) -> str:
