@@ -52,6 +52,9 @@ class TorchLowering(Lowering):
     def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
         return _gather_window(self, name, axes, starts, steps)
 
+    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
+        return f"{_atom(code)}.{kind}(axis={axis})"
+
 
 def _gather_window(lowering: Lowering, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
     """``window(name, indices)`` with one index array per axis of ``name`` (the exported helper
@@ -79,6 +82,9 @@ class JaxLowering(Lowering):
 
     def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
         return _gather_window(self, name, axes, starts, steps)
+
+    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
+        return f"{_atom(code)}.{kind}(axis={axis})"
 
 
 def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",

@@ -14,7 +14,7 @@ import re
 
 import sympy as sp
 
-from .lowering import Lowering, helpers_used, in_place
+from .lowering import HELPERS, Lowering, helpers_used, in_place
 from .symbolic.language import LayerSpec, parse
 from .symbolic.layer import REDUCTIONS, batch_spec, gradients, grad_output_name, stable
 
@@ -59,7 +59,7 @@ def module_source(expr: str, shapes=None, *, input="x", target: str | None = Non
 
 #: Names the generated file defines or imports: a class of that name would shadow them.
 _TAKEN = {"np", "ndarray", "Module", "Criterion", "namespace", "check_array", "check_dtype", "check_scale",
-          "relu", "sigmoid", "softplus", "step", "window", "fold", "contract"}
+          *HELPERS}
 
 
 def _constants(spec: LayerSpec) -> list:

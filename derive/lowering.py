@@ -387,6 +387,10 @@ class Lowering:
         """The largest entry along ``axis``: a shift, proved not to change the result."""
         return f"{_atom(code)}.max(axis={axis})"
 
+    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
+        """The largest (kind "max") or smallest entry along ``axis`` (derive.nn.functional.extreme)."""
+        return f"extreme({code}, {axis}, {kind!r})"
+
     def _print_arange(self, bounds: str) -> str:
         return f"xp.arange({bounds})"
 
@@ -432,7 +436,7 @@ class Lowering:
                 return body
             positions = [body.axes.index(v) for v in over]
             axis = str(positions[0]) if len(positions) == 1 else f"({', '.join(map(str, positions))})"
-            return self.temporary(f"{_atom(body.code)}.{expr.kind}(axis={axis})",
+            return self.temporary(self._print_extremum(body.code, axis, expr.kind),
                                   [a for a in body.axes if a not in over])
         if isinstance(expr, ArgExtremum):
             extremum, k = expr.args
@@ -558,12 +562,29 @@ class Lowering:
             rest.append(factor)
         if not targets or any(set(targets) & h.free_symbols for h in targets.values()):
             return None
+        # An argmax's position in its window (a max pooling's gradient): [a = 2i - 2 + A] is
+        # sum_r [r = A] [a = 2i - 2 + r], r over the window, affine, and so a fold.
+        limits = list(expr.limits)
+        for a, h in list(targets.items()):
+            chosen = [t for t in sp.Add.make_args(h) if isinstance(t, ArgExtremum)]
+            if len(chosen) != 1 or not _affine(h - chosen[0]):
+                continue
+            extremum, k = chosen[0].args
+            _, low, high = extremum.limits[int(k)]
+            if low != 1 or not high.is_Integer:
+                continue
+            r = sp.Symbol(f"_r{a}", integer=True, positive=True)
+            self.ranges[r] = int(high)
+            targets[a] = h - chosen[0] + r
+            rest.append(sp.KroneckerDelta(r, chosen[0]))
+            limits.append((r, 1, high))
+            variables = variables + [r]
         value = sp.Mul(*rest).xreplace(targets)
         inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
         if set(targets) & (value.free_symbols | inside.free_symbols):
             return None
         if all(_affine(h) and h.free_symbols <= set(variables) for h in targets.values()):
-            return self._fold(value, guard.xreplace(targets), targets, list(expr.limits))
+            return self._fold(value, guard.xreplace(targets), targets, limits)
         terms = self.lower(sp.Piecewise((value, inside), (0, True)) if inside is not sp.true else value)
         positions = [self.lower(h) for h in targets.values()]
         parts, axes = self.broadcast([terms] + positions)
@@ -595,6 +616,9 @@ class Lowering:
         summed first (a contraction, BLAS)."""
         placed = {v for h in targets.values() for v in h.free_symbols}
         inner = [limit for limit in limits if limit[0] not in placed]
+        # A relation every index value meets (r >= 1 for r over a window) needs no mask.
+        relations = guard.args if isinstance(guard, sp.And) else (guard,)
+        guard = sp.And(*(r for r in relations if not self._always(r)))
         body = value if guard is sp.true else sp.Piecewise((value, guard), (0, True))
         values = self.lower(sp.Sum(body, *inner) if inner else body)
         renamed = {h: a for a, h in targets.items()}
@@ -617,6 +641,18 @@ class Lowering:
         size = ", ".join(str(self.ranges[a]) for a in out)
         return self.temporary(f"fold({code}, ({size},), ({', '.join(map(str, starts))},), "
                               f"({', '.join(map(_steps, steps))},))", out)
+
+    def _always(self, relation) -> bool:
+        """Whether an affine relation between indices holds for every value of them (each from 1
+        to its concrete range)."""
+        if not isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan)):
+            return relation is sp.true
+        difference = sp.expand(relation.gts - relation.lts)  # >= 0 (> 0 when strict)
+        if not _affine(difference) or any(not isinstance(self.ranges.get(s), int) for s in difference.free_symbols):
+            return False
+        least = difference.as_coeff_add()[0] + sum(min(difference.coeff(s), difference.coeff(s) * self.ranges[s])
+                                                     for s in difference.free_symbols)
+        return least > 0 if isinstance(relation, (sp.StrictGreaterThan, sp.StrictLessThan)) else least >= 0
 
     def _spread(self, expr: sp.Sum, variables: list) -> sp.Sum | None:
         """sum_h f(h) [L <= a - s h + c <= H] as sum_(h, p) f(h) [a = p + s h - c + L - 1], p from 1
@@ -707,7 +743,7 @@ class Lowering:
 
 
 #: The functions of derive.nn.functional that kernels call.
-HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract")
+HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme")
 
 
 def helpers_used(code: str) -> list[str]:

@@ -66,6 +66,28 @@ def window(array, shape: tuple, starts: tuple, steps: tuple):
     return as_strided(origin, shape, tuple(strides))
 
 
+def extreme(array, axis: tuple, kind: str):
+    """``array.max(axis=axis)`` (``kind`` "max") or ``.min``: where the reduced axes hold few
+    entries (a pooling window of a strided view), one element-wise maximum per entry, which
+    runs on whole planes; a reduction over small strided axes runs entry by entry."""
+    xp = namespace(array)
+    axis = (axis,) if isinstance(axis, int) else tuple(axis)
+    count = 1
+    for k in axis:
+        count *= array.shape[k]
+    if count > 16 or count == 0 or len(axis) == array.ndim:  # (a whole array's extremum is a number)
+        return getattr(array, kind)(axis=axis)
+    combine = xp.maximum if kind == "max" else xp.minimum
+    result = None
+    for point in _product([range(array.shape[k]) for k in axis]):
+        index = [slice(None)] * array.ndim
+        for k, v in zip(axis, point):
+            index[k] = v
+        entry = array[tuple(index)]
+        result = entry.copy() if result is None else combine(result, entry, out=result)
+    return result
+
+
 def contract(a, b, axes: tuple):
     """``xp.tensordot(a, b, axes)``: one matrix product (BLAS), each operand laid out as a
     matrix in the order its memory runs.
