@@ -27,7 +27,30 @@ FRAMEWORKS = ("torch", "jax")
 _NAMESPACE = {"torch": "torch.", "jax": "jnp."}
 
 
-class TorchLowering(Lowering):
+class _Gathering(Lowering):
+    """The numpy lowering's windows and extrema in the spelling torch and jax.numpy share:
+    an integer gather (their arrays have no strided views of numpy's kind) and ``.max(axis=)``."""
+
+    strided = False
+
+    def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
+        """``window(name, indices)``, one index array per axis of ``name``."""
+        parts = []
+        for start, step in zip(starts, steps):
+            terms = []
+            for k, c in step.items():
+                shape = ", ".join(str(self.ranges[a]) if j == k else "1" for j, a in enumerate(axes))
+                arange = f"{self._print_arange(str(self.ranges[axes[k]]))}.reshape({shape}{',' if len(axes) == 1 else ''})"
+                terms.append(arange if c == 1 else f"{c} * {arange}")
+            text = " + ".join(terms) if terms else "0"
+            parts.append(f"{text} + {start}" if start else text)
+        return f"window({name}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+
+    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
+        return f"{_atom(code)}.{kind}(axis={axis})"
+
+
+class TorchLowering(_Gathering):
     """The numpy lowering, printed in torch: ``permute``, ``tensordot(dims=)``, ``arange`` on
     the input's device."""
 
@@ -49,29 +72,8 @@ class TorchLowering(Lowering):
     def _print_tensordot(self, a: str, b: str, axes: str) -> str:
         return f"xp.tensordot({a}, {b}, dims={axes})"
 
-    def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
-        return _gather_window(self, name, axes, starts, steps)
 
-    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
-        return f"{_atom(code)}.{kind}(axis={axis})"
-
-
-def _gather_window(lowering: Lowering, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
-    """``window(name, indices)`` with one index array per axis of ``name`` (the exported helper
-    gathers: torch and jax.numpy arrays have no strided views of numpy's kind)."""
-    parts = []
-    for start, step in zip(starts, steps):
-        terms = []
-        for k, c in step.items():
-            shape = ", ".join(str(lowering.ranges[a]) if j == k else "1" for j, a in enumerate(axes))
-            arange = f"{lowering._print_arange(str(lowering.ranges[axes[k]]))}.reshape({shape}{',' if len(axes) == 1 else ''})"
-            terms.append(arange if c == 1 else f"{c} * {arange}")
-        text = " + ".join(terms) if terms else "0"
-        parts.append(f"{text} + {start}" if start else text)
-    return f"window({name}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
-
-
-class JaxLowering(Lowering):
+class JaxLowering(_Gathering):
     """The numpy lowering for jax.numpy: the shift held out of the gradient, as in torch."""
 
     def _print_largest(self, code: str, axis: str) -> str:
@@ -79,12 +81,6 @@ class JaxLowering(Lowering):
 
     def _print_tensordot(self, a: str, b: str, axes: str) -> str:
         return f"xp.tensordot({a}, {b}, axes={axes})"
-
-    def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
-        return _gather_window(self, name, axes, starts, steps)
-
-    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
-        return f"{_atom(code)}.{kind}(axis={axis})"
 
 
 def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",

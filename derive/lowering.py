@@ -45,6 +45,10 @@ class Lowering:
     ``ranges`` gives each index symbol its (concrete) size.
     """
 
+    #: Whether the array module has strided views: window() is one, and a window's gradient
+    #: is a fold() (strided adds); without them (torch, jax.numpy) a gather and a mask or bincount.
+    strided = True
+
     def __init__(self, arrays: dict[str, str], ranges: dict[sp.Symbol, int]) -> None:
         self.arrays = arrays
         self.ranges = dict(ranges)
@@ -281,7 +285,7 @@ class Lowering:
         turned = self._turned(expr, variables)
         if turned is not None:
             return self.lower(turned)
-        spread = self._spread(expr, variables)
+        spread = self._spread(expr, variables) if self.strided else None
         if spread is not None:
             return self.lower(spread)
         terms = sp.Add.make_args(expr.function)
@@ -521,13 +525,7 @@ class Lowering:
                 if len(summed) != 1 or e.coeff(summed[0]) not in (1, -1) or len(free) != 1:
                     continue
                 h = summed[0]
-                bounds, kept = {}, []
-                for r in relations:
-                    side = _bound(r, e)
-                    if side is None:
-                        kept.append(r)
-                    else:
-                        bounds[side[0]] = side[1]
+                bounds, kept = _bounds(relations, e)
                 n_h = dict((v, high) for v, _, high in limits)[h]
                 # (an offset made by an earlier turn is not turned back)
                 if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) <= n_h \
@@ -565,7 +563,7 @@ class Lowering:
         # An argmax's position in its window (a max pooling's gradient): [a = 2i - 2 + A] is
         # sum_r [r = A] [a = 2i - 2 + r], r over the window, affine, and so a fold.
         limits = list(expr.limits)
-        for a, h in list(targets.items()):
+        for a, h in list(targets.items()) if self.strided else ():
             chosen = [t for t in sp.Add.make_args(h) if isinstance(t, ArgExtremum)]
             if len(chosen) != 1 or not _affine(h - chosen[0]):
                 continue
@@ -583,7 +581,7 @@ class Lowering:
         inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
         if set(targets) & (value.free_symbols | inside.free_symbols):
             return None
-        if all(_affine(h) and h.free_symbols <= set(variables) for h in targets.values()):
+        if self.strided and all(_affine(h) and h.free_symbols <= set(variables) for h in targets.values()):
             return self._fold(value, guard.xreplace(targets), targets, limits)
         terms = self.lower(sp.Piecewise((value, inside), (0, True)) if inside is not sp.true else value)
         positions = [self.lower(h) for h in targets.values()]
@@ -677,13 +675,7 @@ class Lowering:
                 continue
             a = free[0]
             e = sp.expand(e * e.coeff(a))
-            bounds, kept = {}, []
-            for r in relations:
-                side = _bound(r, e)
-                if side is None:
-                    kept.append(r)
-                else:
-                    bounds[side[0]] = side[1]
+            bounds, kept = _bounds(relations, e)
             if not isinstance(bounds.get("low"), sp.Integer) or not isinstance(bounds.get("high"), sp.Integer):
                 continue
             count = bounds["high"] - bounds["low"] + 1
@@ -824,6 +816,18 @@ def _affine(e: sp.Expr) -> bool:
 
 def _steps(step: dict) -> str:
     return "{" + ", ".join(f"{k}: {c}" for k, c in step.items()) + "}"
+
+
+def _bounds(relations: list, e: sp.Expr) -> tuple[dict, list]:
+    """({"low": v, "high": w} as far as ``relations`` bound e, the relations that do not)."""
+    bounds, kept = {}, []
+    for r in relations:
+        side = _bound(r, e)
+        if side is None:
+            kept.append(r)
+        else:
+            bounds[side[0]] = side[1]
+    return bounds, kept
 
 
 def _bound(relation, e: sp.Expr):
