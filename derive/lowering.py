@@ -4,8 +4,10 @@ An index expression (sums over index ranges, products, element-wise functions) i
 lowered to numpy statements over whole arrays.  Each lowered value is a
 :class:`Tensor`: numpy code and the index each of its axes runs over.  Products are
 broadcast over the union of their axes; a sum of a product of two factors over
-shared indices is a ``@`` (BLAS) or ``tensordot``; an affine index (``x[d, t+q-1]``)
-gathers patches (im2col) with ``window``; range guards become masks.  Equal
+shared indices is a ``@`` or ``contract`` (tensordot, BLAS); an affine index
+(``x[d, t+q-1]``) reads patches (im2col) with ``window``, a strided view of the array
+padded once; the gradient of such a read is a correlation (a window of g) or a ``fold``,
+strided adds over the kernel offsets; range guards become masks.  Equal
 subexpressions are computed once per kernel.  The code calls ``xp``, the array module
 (numpy or CuPy) the kernel takes from its arguments.
 """

@@ -1,4 +1,6 @@
-"""Element-wise functions and the patch gather that generated layers call.
+"""Element-wise functions and the window kernels that generated layers call: ``window``
+(the patches an affine subscript reads, a strided view), ``fold`` (its adjoint, col2im),
+``contract`` (tensordot for BLAS) and ``extreme`` (a max or min over a window).
 
 Each works on the array module of its argument (numpy, or CuPy on a GPU); numpy only
 is imported.
