@@ -5,7 +5,8 @@ Run by hand from the repository root:  python bench/bench_catalogue.py
 The layer: y[c,i,j] = max(x[c, 2*i+p-2, 2*j+q-2], p, q) with --range p=2 --range q=2 (2x2 windows,
 stride 2), a batch of 32 samples of 16 planes of 32 x 32, float64. Sides, interleaved in this one
 process (the order rotates every repeat), medians over repeats, each forward then backward:
-  derive     the module derive generates from the formula (argmax, a bincount scatter-add)
+  derive     the module derive generates from the formula (a strided view of the windows, their
+             element-wise maximum; the argmax's one-hot times g, added back by fold's strided slices)
   torch      PyTorch CPU F.max_pool2d and its autograd backward
   numpy      hand-written numpy: a reshape's max, the argmax's one-hot mask
 Then the padded SpatialConvolution written as its formula,

@@ -27,7 +27,30 @@ FRAMEWORKS = ("torch", "jax")
 _NAMESPACE = {"torch": "torch.", "jax": "jnp."}
 
 
-class TorchLowering(Lowering):
+class _Gathering(Lowering):
+    """The numpy lowering's windows and extrema in the spelling torch and jax.numpy share:
+    an integer gather (their arrays have no strided views of numpy's kind) and ``.max(axis=)``."""
+
+    strided = False
+
+    def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
+        """``window(name, indices)``, one index array per axis of ``name``."""
+        parts = []
+        for start, step in zip(starts, steps):
+            terms = []
+            for k, c in step.items():
+                shape = ", ".join(str(self.ranges[a]) if j == k else "1" for j, a in enumerate(axes))
+                arange = f"{self._print_arange(str(self.ranges[axes[k]]))}.reshape({shape}{',' if len(axes) == 1 else ''})"
+                terms.append(arange if c == 1 else f"{c} * {arange}")
+            text = " + ".join(terms) if terms else "0"
+            parts.append(f"{text} + {start}" if start else text)
+        return f"window({name}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+
+    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
+        return f"{_atom(code)}.{kind}(axis={axis})"
+
+
+class TorchLowering(_Gathering):
     """The numpy lowering, printed in torch: ``permute``, ``tensordot(dims=)``, ``arange`` on
     the input's device."""
 
@@ -50,11 +73,14 @@ class TorchLowering(Lowering):
         return f"xp.tensordot({a}, {b}, dims={axes})"
 
 
-class JaxLowering(Lowering):
+class JaxLowering(_Gathering):
     """The numpy lowering for jax.numpy: the shift held out of the gradient, as in torch."""
 
     def _print_largest(self, code: str, axis: str) -> str:
         return f"jax.lax.stop_gradient({_atom(code)}.max(axis={axis}))"
+
+    def _print_tensordot(self, a: str, b: str, axes: str) -> str:
+        return f"xp.tensordot({a}, {b}, axes={axes})"
 
 
 def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",

@@ -14,7 +14,7 @@ import re
 
 import sympy as sp
 
-from .lowering import Lowering, in_place
+from .lowering import HELPERS, Lowering, helpers_used, in_place
 from .symbolic.language import LayerSpec, parse
 from .symbolic.layer import REDUCTIONS, batch_spec, gradients, grad_output_name, stable, weighted_sample
 
@@ -60,7 +60,7 @@ def module_source(expr: str, shapes=None, *, input="x", target: str | None = Non
 
 #: Names the generated file defines or imports: a class of that name would shadow them.
 _TAKEN = {"np", "ndarray", "Module", "Criterion", "namespace", "check_array", "check_dtype", "check_scale",
-          "relu", "sigmoid", "softplus", "step", "window"}
+          *HELPERS}
 
 
 def _constants(spec: LayerSpec) -> list:
@@ -251,7 +251,7 @@ class _Writer:
         sample = spec.concrete(spec.input.shape)
         blocks = self.kernels(spec, "") + self.kernels(self.batch, "_batch")
         used = "".join(blocks)
-        helpers = [f for f in ("relu", "sigmoid", "softplus", "step", "window") if f + "(" in used]
+        helpers = helpers_used(used)
         imports = "import numpy as np\n\n"
         base = "Criterion" if spec.is_criterion else "Module"
         imports += (f"from derive.nn import {base}\nfrom derive.nn._backend import namespace\n"

@@ -17,7 +17,7 @@ import math
 import sympy as sp
 
 from .generate import HEADER, _docline
-from .lowering import Lowering
+from .lowering import Lowering, helpers_used
 from .symbolic.layer import shift_invariant
 from .symbolic.program import Program, bar, given_name, program_sizes, walk
 
@@ -225,7 +225,7 @@ class ProgramWriter:
                 blocks.append(self.backward_kernel("acc_grad_parameters", batch))
                 blocks.append(self.backward_kernel("backward", batch))
         used = "".join(blocks)
-        helpers = [f for f in ("relu", "sigmoid", "softplus", "step", "window") if f + "(" in used]
+        helpers = helpers_used(used)
         base = "Criterion" if p.is_criterion and not p.parameters else "Module"
         imports = (f"import numpy as np\n\nfrom derive.nn import {base}\nfrom derive.nn._backend import namespace\n"
                    "from derive.nn.module import check_array\n")

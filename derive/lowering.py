@@ -4,8 +4,10 @@ An index expression (sums over index ranges, products, element-wise functions) i
 lowered to numpy statements over whole arrays.  Each lowered value is a
 :class:`Tensor`: numpy code and the index each of its axes runs over.  Products are
 broadcast over the union of their axes; a sum of a product of two factors over
-shared indices is a ``@`` (BLAS) or ``tensordot``; an affine index (``x[d, t+q-1]``)
-gathers patches (im2col) with ``window``; range guards become masks.  Equal
+shared indices is a ``@`` or ``contract`` (tensordot, BLAS); an affine index
+(``x[d, t+q-1]``) reads patches (im2col) with ``window``, a strided view of the array
+padded once; the gradient of such a read is a correlation (a window of g) or a ``fold``,
+strided adds over the kernel offsets; range guards become masks.  Equal
 subexpressions are computed once per kernel.  The code calls ``xp``, the array module
 (numpy or CuPy) the kernel takes from its arguments.
 """
@@ -45,6 +47,10 @@ class Lowering:
     ``ranges`` gives each index symbol its (concrete) size.
     """
 
+    #: Whether the array module has strided views: window() is one, and a window's gradient
+    #: is a fold() (strided adds); without them (torch, jax.numpy) a gather and a mask or bincount.
+    strided = True
+
     def __init__(self, arrays: dict[str, str], ranges: dict[sp.Symbol, int]) -> None:
         self.arrays = arrays
         self.ranges = dict(ranges)
@@ -55,6 +61,7 @@ class Lowering:
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
         self.temporaries: dict[str, tuple] = {}  # each temporary's axes
         self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
+        self.views: set[str] = set()  # temporaries that are window()'s read-only views of an array
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -62,6 +69,8 @@ class Lowering:
             return Tensor(self.names[code], tuple(axes))
         name = f"_t{next(self.counter)}"
         self.lines.append(f"{name} = {code}")
+        if code.startswith("window("):
+            self.views.add(name)
         self.temporaries[name] = tuple(axes)
         self.names[code] = name
         return Tensor(name, tuple(axes))
@@ -74,7 +83,7 @@ class Lowering:
         if missing:
             raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
         if t.axes and set(t.axes) == set(axes):
-            return self.align(t, tuple(axes)).code
+            return self._owned(self.align(t, tuple(axes)).code)
         # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
         # g[k] over (k, l) is g[:, None]), then the whole is broadcast to the result's shape.
         code = self.align(t, tuple(axes)).code if t.axes else t.code
@@ -82,6 +91,13 @@ class Lowering:
             code += ".0"  # a constant result (y = x - x) is an array of floats, as every other
         shape = ", ".join(str(self.ranges[a]) for a in axes)
         return f"xp.broadcast_to({code}, ({shape}{',' if len(axes) == 1 else ''}))"
+
+    def _owned(self, code: str) -> str:
+        """``code``, copied where it is only a window's view (a result read-only and sharing the
+        memory of an argument would change with it)."""
+        if self.views & set(_TEMPORARY.findall(code)) and not re.search(r" [-+*/@&|] |\.\w+\((?!_t\d+, \()", code):
+            return f"xp.array({code})"
+        return code
 
     # -- alignment -------------------------------------------------------------------
     def align(self, t: Tensor, axes: tuple[sp.Symbol, ...]) -> Tensor:
@@ -230,22 +246,21 @@ class Lowering:
             return self._gather(name, indices)
         if any(i.has(*_INDEX_ARITHMETIC) for i in indices):  # x[c, (u-1)//2 + 1]: integer indexing
             return self._gather(name, indices, clipped=True)
-        # An affine index: gather the elements (patches, im2col), zero outside the array.
+        # An affine index: the patches (im2col), zero outside the array.
         axes: list[sp.Symbol] = []
         for i in indices:
             axes += sorted((s for s in i.free_symbols if s not in axes), key=lambda s: str(s))
-        parts = []
-        for i in indices:
-            terms = []
-            for s in sorted(i.free_symbols, key=str):
-                c = int(i.coeff(s))
-                shape = ", ".join(str(self.ranges[s]) if a == s else "1" for a in axes)
-                arange = f"{self._print_arange(str(self.ranges[s]))}.reshape({shape}{',' if len(axes) == 1 else ''})"
-                terms.append(arange if c == 1 else f"{c} * {arange}")
-            constant = int(i.as_coeff_add()[0]) + sum(int(i.coeff(s)) for s in i.free_symbols) - 1
-            text = " + ".join(terms) if terms else "0"
-            parts.append(f"{text} + {constant}" if constant else text)
-        return Tensor(f"window({name}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))", tuple(axes))
+        # Each array axis's 0-based read: start + sum of coefficient * (the 0-based index).
+        starts = [int(i.as_coeff_add()[0]) + sum(int(i.coeff(s)) for s in i.free_symbols) - 1 for i in indices]
+        steps = [{axes.index(s): int(i.coeff(s)) for s in sorted(i.free_symbols, key=str)} for i in indices]
+        return Tensor(self._print_window(name, tuple(axes), starts, steps), tuple(axes))
+
+    def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
+        """The patches of ``name`` at affine subscripts: a strided view (derive.nn.functional.window)."""
+        shape = ", ".join(str(self.ranges[a]) for a in axes)
+        return (f"window({name}, ({shape}{',' if len(axes) == 1 else ''}), "
+                f"({', '.join(map(str, starts))}{',' if len(starts) == 1 else ''}), "
+                f"({', '.join(map(_steps, steps))}{',' if len(steps) == 1 else ''}))")
 
     def _product(self, factors: list[sp.Expr]) -> Tensor:
         numbers = [f for f in factors if f.is_number]
@@ -274,6 +289,9 @@ class Lowering:
         turned = self._turned(expr, variables)
         if turned is not None:
             return self.lower(turned)
+        spread = self._spread(expr, variables) if self.strided else None
+        if spread is not None:
+            return self.lower(spread)
         terms = sp.Add.make_args(expr.function)
         if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
@@ -377,11 +395,16 @@ class Lowering:
         """The largest entry along ``axis``: a shift, proved not to change the result."""
         return f"{_atom(code)}.max(axis={axis})"
 
+    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
+        """The largest (kind "max") or smallest entry along ``axis`` (derive.nn.functional.extreme)."""
+        return f"extreme({code}, {axis}, {kind!r})"
+
     def _print_arange(self, bounds: str) -> str:
         return f"xp.arange({bounds})"
 
     def _print_tensordot(self, a: str, b: str, axes: str) -> str:
-        return f"xp.tensordot({a}, {b}, axes={axes})"
+        # tensordot's values, laid out for BLAS by the operands' strides (derive.nn.functional)
+        return f"contract({a}, {b}, axes={axes})"
 
     def _reduce(self, t: Tensor, over: list) -> Tensor:
         positions = [t.axes.index(a) for a in over]
@@ -423,7 +446,7 @@ class Lowering:
                 return body
             positions = [body.axes.index(v) for v in over]
             axis = str(positions[0]) if len(positions) == 1 else f"({', '.join(map(str, positions))})"
-            return self.temporary(f"{_atom(body.code)}.{expr.kind}(axis={axis})",
+            return self.temporary(self._print_extremum(body.code, axis, expr.kind),
                                   [a for a in body.axes if a not in over])
         if isinstance(expr, ArgExtremum):
             extremum, k = expr.args
@@ -496,29 +519,26 @@ class Lowering:
         return sp.Sum(rest * where(condition, guarded[0], 0), *limits)
 
     def _turn(self, function: sp.Expr, relations: list, limits: list):
-        """One summation index h turned into the offset p = a - h + c of an access bounded by
-        the guard, where p runs over fewer values than h; None where there is none."""
+        """One summation index h turned into the offset p = a - h + c (or h - a + c, a transposed
+        convolution's) of an access bounded by the guard, where p runs over no more values than h:
+        h is then p's affine function, the same sum; None where there is none."""
         variables = [v for v, _, _ in limits]
         for access in sorted(function.atoms(sp.Indexed), key=sp.default_sort_key):
             for e in access.indices:
                 e = sp.expand(e)
                 summed = [v for v in variables if e.coeff(v) != 0]
                 free = [x for x in e.free_symbols if x not in variables]
-                if len(summed) != 1 or e.coeff(summed[0]) != -1 or len(free) != 1 or e.coeff(free[0]) != 1:
+                if len(summed) != 1 or e.coeff(summed[0]) not in (1, -1) or len(free) != 1:
                     continue
                 h = summed[0]
-                bounds, kept = {}, []
-                for r in relations:
-                    side = _bound(r, e)
-                    if side is None:
-                        kept.append(r)
-                    else:
-                        bounds[side[0]] = side[1]
+                bounds, kept = _bounds(relations, e)
                 n_h = dict((v, high) for v, _, high in limits)[h]
-                if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) < n_h:
+                # (an offset made by an earlier turn is not turned back)
+                if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) <= n_h \
+                        or h.name.startswith("_o"):
                     continue
                 p = sp.Symbol(f"_o{h}", integer=True, positive=True)
-                back = sp.expand(h + e - p)  # h = a + c - p
+                back = sp.expand((p - e) / e.coeff(h) + h)  # p = e: h = a + c - p, or p - a - c when e = h - a + c
                 kept = [r.xreplace({h: back}) for r in kept] + [sp.GreaterThan(back, 1), sp.LessThan(back, n_h)]
                 limits = [(p, 1, bounds["high"]) if v == h else (v, low, high) for v, low, high in limits]
                 return function.xreplace({h: back}), kept, limits
@@ -546,10 +566,29 @@ class Lowering:
             rest.append(factor)
         if not targets or any(set(targets) & h.free_symbols for h in targets.values()):
             return None
+        # An argmax's position in its window (a max pooling's gradient): [a = 2i - 2 + A] is
+        # sum_r [r = A] [a = 2i - 2 + r], r over the window, affine, and so a fold.
+        limits = list(expr.limits)
+        for a, h in list(targets.items()) if self.strided else ():
+            chosen = [t for t in sp.Add.make_args(h) if isinstance(t, ArgExtremum)]
+            if len(chosen) != 1 or not _affine(h - chosen[0]):
+                continue
+            extremum, k = chosen[0].args
+            _, low, high = extremum.limits[int(k)]
+            if low != 1 or not high.is_Integer:
+                continue
+            r = sp.Symbol(f"_r{a}", integer=True, positive=True)
+            self.ranges[r] = int(high)
+            targets[a] = h - chosen[0] + r
+            rest.append(sp.KroneckerDelta(r, chosen[0]))
+            limits.append((r, 1, high))
+            variables = variables + [r]
         value = sp.Mul(*rest).xreplace(targets)
         inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
         if set(targets) & (value.free_symbols | inside.free_symbols):
             return None
+        if self.strided and all(_affine(h) and h.free_symbols <= set(variables) for h in targets.values()):
+            return self._fold(value, guard.xreplace(targets), targets, limits)
         terms = self.lower(sp.Piecewise((value, inside), (0, True)) if inside is not sp.true else value)
         positions = [self.lower(h) for h in targets.values()]
         parts, axes = self.broadcast([terms] + positions)
@@ -574,6 +613,89 @@ class Lowering:
         shape_out = ", ".join(str(self.ranges[a]) for a in out)
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
                               f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
+
+    def _fold(self, value: sp.Expr, guard, targets: dict, limits: list) -> Tensor:
+        """sum_S v(S) [a = h(S)] with each h affine: the adjoint of a window read (col2im), each
+        term added at its position by fold()'s strided slices; the indices no position names are
+        summed first (a contraction, BLAS)."""
+        placed = {v for h in targets.values() for v in h.free_symbols}
+        inner = [limit for limit in limits if limit[0] not in placed]
+        # A relation every index value meets (r >= 1 for r over a window) needs no mask.
+        relations = guard.args if isinstance(guard, sp.And) else (guard,)
+        guard = sp.And(*(r for r in relations if not self._always(r)))
+        body = value if guard is sp.true else sp.Piecewise((value, guard), (0, True))
+        values = self.lower(sp.Sum(body, *inner) if inner else body)
+        renamed = {h: a for a, h in targets.items()}
+        if all(isinstance(h, sp.Symbol) and self.ranges[h] == self.ranges[a] and h in values.axes
+               for a, h in targets.items()):  # [a = c] with a and c over the same range: c is a
+            return Tensor(values.code, tuple(renamed.get(x, x) for x in values.axes))
+        rank = {x: k for k, x in enumerate(self.order)}
+        out = sorted([a for a in values.axes if a not in placed] + list(targets), key=lambda a: rank.get(a, len(rank)))
+        over = [v for v, _, _ in limits if v in placed]
+        axes = tuple([a for a in out if a not in targets] + over)
+        aligned = self.align(values, axes)
+        code = aligned.code
+        if set(values.axes) != set(axes):  # a term that does not vary along some axis (an average's g)
+            code = f"xp.broadcast_to({code}, ({', '.join(str(self.ranges[a]) for a in axes)},))"
+        starts, steps = [], []
+        for a in out:
+            h = targets.get(a, a)
+            starts.append(int(h.xreplace({v: 1 for v in axes})) - 1)  # 0-based, at each index's first
+            steps.append({axes.index(v): int(h.coeff(v)) for v in axes if h.coeff(v) != 0})
+        size = ", ".join(str(self.ranges[a]) for a in out)
+        return self.temporary(f"fold({code}, ({size},), ({', '.join(map(str, starts))},), "
+                              f"({', '.join(map(_steps, steps))},))", out)
+
+    def _always(self, relation) -> bool:
+        """Whether an affine relation between indices holds for every value of them (each from 1
+        to its concrete range)."""
+        if not isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan)):
+            return relation is sp.true
+        difference = sp.expand(relation.gts - relation.lts)  # >= 0 (> 0 when strict)
+        if not _affine(difference) or any(not isinstance(self.ranges.get(s), int) for s in difference.free_symbols):
+            return False
+        least = difference.as_coeff_add()[0] + sum(min(difference.coeff(s), difference.coeff(s) * self.ranges[s])
+                                                     for s in difference.free_symbols)
+        return least > 0 if isinstance(relation, (sp.StrictGreaterThan, sp.StrictLessThan)) else least >= 0
+
+    def _spread(self, expr: sp.Sum, variables: list) -> sp.Sum | None:
+        """sum_h f(h) [L <= a - s h + c <= H] as sum_(h, p) f(h) [a = p + s h - c + L - 1], p from 1
+        to H - L + 1: a window position the guard bounds (a strided convolution's gradient reads W at
+        a - 2h + c, an average pooling's adds g where a - 2h + c lies in the window) becomes an index
+        of its own, and the sum a scatter to the positions a, which fold() adds by strided slices,
+        not a mask over every (a, h). The same sum; None where the guard bounds no such position."""
+        function, guard = expr.function, sp.true
+        if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
+            (function, guard), _ = function.args
+        relations = list(guard.args if isinstance(guard, sp.And) else (guard,))
+        candidates = [e for access in sorted(function.atoms(sp.Indexed), key=sp.default_sort_key)
+                      for e in access.indices]
+        candidates += [r.gts - r.lts for r in relations if isinstance(r, sp.core.relational.Relational)]
+        limits, deltas, targeted = list(expr.limits), [], set()
+        for e in candidates:
+            e = sp.expand(e)
+            e -= e.as_coeff_add()[0]
+            free = [x for x in e.free_symbols if x not in variables]
+            if not _affine(e) or len(free) != 1 or e.coeff(free[0]) not in (1, -1) or free[0] in targeted \
+                    or not isinstance(self.ranges.get(free[0]), int):
+                continue
+            a = free[0]
+            e = sp.expand(e * e.coeff(a))
+            bounds, kept = _bounds(relations, e)
+            if not isinstance(bounds.get("low"), sp.Integer) or not isinstance(bounds.get("high"), sp.Integer):
+                continue
+            count = bounds["high"] - bounds["low"] + 1
+            if count < 1:
+                continue
+            p = sp.Symbol(f"_s{a}", integer=True, positive=True)
+            deltas.append(sp.KroneckerDelta(a, sp.expand(p + bounds["low"] - 1 - (e - a))))
+            limits.append((p, 1, count))
+            relations, targeted = kept, targeted | {a}
+        if not deltas:
+            return None
+        function = function * sp.Mul(*deltas)
+        condition = sp.And(*relations)
+        return sp.Sum(function if condition is sp.true else sp.Piecewise((function, condition), (0, True)), *limits)
 
     def _gather(self, name: str, indices, clipped: bool = False) -> Tensor:
         """An array read where integer arrays say (W[x[n] + 1, d]): numpy's integer indexing, each
@@ -616,6 +738,15 @@ class Lowering:
             self.ranges[v] = int(high)
         body = self.lower(extremum.function)
         return body, [v for v, _, _ in extremum.limits if v in body.axes]
+
+
+#: The functions of derive.nn.functional that kernels call.
+HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme")
+
+
+def helpers_used(code: str) -> list[str]:
+    """The names of HELPERS that ``code`` calls (not methods: ``xp.sum(`` is no ``sum(``)."""
+    return [f for f in HELPERS if re.search(rf"(?<![.\w]){f}\(", code)]
 
 
 # Element-wise float functions that take ``out=`` on numpy and CuPy alike.
@@ -680,6 +811,29 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         name = match.group(2)
         return name, f"{match.group(1)}({name}, out={name})"
     return None
+
+
+def _affine(e: sp.Expr) -> bool:
+    """Whether ``e`` is an integer constant plus integer multiples of symbols."""
+    e = sp.expand(e)
+    linear = sum((e.coeff(s) * s for s in e.free_symbols), sp.Integer(0))
+    return all(e.coeff(s).is_Integer for s in e.free_symbols) and sp.expand(e - linear).is_Integer
+
+
+def _steps(step: dict) -> str:
+    return "{" + ", ".join(f"{k}: {c}" for k, c in step.items()) + "}"
+
+
+def _bounds(relations: list, e: sp.Expr) -> tuple[dict, list]:
+    """({"low": v, "high": w} as far as ``relations`` bound e, the relations that do not)."""
+    bounds, kept = {}, []
+    for r in relations:
+        side = _bound(r, e)
+        if side is None:
+            kept.append(r)
+        else:
+            bounds[side[0]] = side[1]
+    return bounds, kept
 
 
 def _bound(relation, e: sp.Expr):

@@ -1,4 +1,6 @@
-"""Element-wise functions and the patch gather that generated layers call.
+"""Element-wise functions and the window kernels that generated layers call: ``window``
+(the patches an affine subscript reads, a strided view), ``fold`` (its adjoint, col2im),
+``contract`` (tensordot for BLAS) and ``extreme`` (a max or min over a window).
 
 Each works on the array module of its argument (numpy, or CuPy on a GPU); numpy only
 is imported.
@@ -37,20 +39,197 @@ def softplus(z):
     return namespace(z).logaddexp(0, z)
 
 
-def window(array, indices: tuple):
-    """``array[indices]`` for integer index arrays that may run outside it: 0 there.
+def window(array, shape: tuple, starts: tuple, steps: tuple):
+    """The entries of ``array`` an affine subscript reads (im2col), 0 outside the array.
 
-    This is the gather behind an affine index such as ``x[d, t+q-1]`` (im2col): each
-    index array broadcasts over the indices the access runs over.
+    Entry ``i`` of the result (of shape ``shape``) is ``array[starts[a] + sum(c * i[k] for
+    k, c in steps[a].items()) for each axis a]`` (0-based): ``x[c, h+p-2, w+q-2]`` over
+    (c, h, p, w, q) is ``window(x, (C, H, P, W, Q), (0, -1, -1), ({0: 1}, {1: 1, 2: 1}, {3: 1, 4: 1}))``.
+    The array is padded with zeros once, where the reads run outside it, and the result is
+    a read-only strided view of it (no gather): a contraction copies it once, as im2col.
     """
     xp = namespace(array)
-    indices = tuple(xp.asarray(i) for i in indices)
+    shape = tuple(int(n) for n in shape)
+    if 0 in shape:
+        return xp.zeros(shape, array.dtype)
+    as_strided = _as_strided(xp)
+    if as_strided is None:  # an array module without strided views: a gather
+        return _gathered(xp, array, shape, starts, steps)
+    pads, corner = _reach(array.shape, shape, starts, steps)
+    if any(low or high for low, high in pads):
+        array = xp.pad(array, pads)
+    origin = array[tuple(slice(k, None) for k in corner)]
+    strides = [0] * len(shape)
+    for a, step in enumerate(steps):
+        for k, c in step.items():
+            strides[k] += c * origin.strides[a]
+    if xp is np:  # read-only: the view's entries overlap (CuPy's as_strided has no such flag)
+        return as_strided(origin, shape, tuple(strides), writeable=False)
+    return as_strided(origin, shape, tuple(strides))
+
+
+def extreme(array, axis: tuple, kind: str):
+    """``array.max(axis=axis)`` (``kind`` "max") or ``.min``: where the reduced axes hold few
+    entries (a pooling window of a strided view), one element-wise maximum per entry, which
+    runs on whole planes; a reduction over small strided axes runs entry by entry."""
+    xp = namespace(array)
+    axis = (axis,) if isinstance(axis, int) else tuple(axis)
+    count = 1
+    for k in axis:
+        count *= array.shape[k]
+    if count > 16 or count == 0 or len(axis) == array.ndim:  # (a whole array's extremum is a number)
+        return getattr(array, kind)(axis=axis)
+    combine = xp.maximum if kind == "max" else xp.minimum
+    result = None
+    for point in _product([range(array.shape[k]) for k in axis]):
+        index = [slice(None)] * array.ndim
+        for k, v in zip(axis, point):
+            index[k] = v
+        entry = array[tuple(index)]
+        result = entry.copy() if result is None else combine(result, entry, out=result)
+    return result
+
+
+def contract(a, b, axes: tuple):
+    """``xp.tensordot(a, b, axes)``: one matrix product (BLAS), each operand laid out as a
+    matrix in the order its memory runs.
+
+    tensordot copies a strided operand (a window) into (kept, summed) or (summed, kept)
+    order whatever its strides; here the larger operand's innermost axis (the smallest
+    stride, the longest on ties) stays innermost, the smaller follows its summed order,
+    and a matrix that is only transposed goes to the product as a transposed view.
+    """
+    xp = namespace(a)
+    over_a, over_b = (list(x) for x in axes)
+    keep_a = [k for k in range(a.ndim) if k not in over_a]
+    keep_b = [k for k in range(b.ndim) if k not in over_b]
+    # The summed axes in the larger operand's memory order; the other's paired with them.
+    if a.size >= b.size:
+        pairs = sorted(zip(over_a, over_b), key=lambda pair: _inner(a, pair[0]))
+    else:
+        pairs = sorted(zip(over_a, over_b), key=lambda pair: _inner(b, pair[1]))
+    over_a, over_b = [x for x, _ in pairs], [y for _, y in pairs]
+    kept_a, kept_b = sorted(keep_a, key=lambda k: _inner(a, k)), sorted(keep_b, key=lambda k: _inner(b, k))
+    left = _matrix(a, kept_a, over_a)            # (kept of a, summed)
+    right = _matrix(b, kept_b, over_b).T         # (summed, kept of b)
+    # A transposed left operand: the product transposed, its operands then in their own layout
+    # (BLAS runs a row-major matrix on the right faster than a transposed one on the left).
+    product = (right.T @ left.T).T if left.T.flags.c_contiguous and left.ndim == 2 and left.shape[1] > 1 \
+        else left @ right
+    product = product.reshape(tuple(a.shape[k] for k in kept_a) + tuple(b.shape[k] for k in kept_b))
+    order = [kept_a.index(k) for k in keep_a] + [len(kept_a) + kept_b.index(k) for k in keep_b]
+    return product if order == sorted(order) else xp.transpose(product, order)
+
+
+def _inner(array, axis: int) -> tuple:
+    """A sort key putting the axis that runs innermost in memory last."""
+    size = array.shape[axis]
+    return (0, 0) if size == 1 else (-abs(array.strides[axis]), size)
+
+
+def _matrix(array, kept: list, over: list):
+    """``array`` as a (kept, summed) matrix: where its innermost axis is a kept one, laid out
+    (summed, kept), which keeps that axis innermost, and transposed back as a view."""
+    rows = 1
+    for k in kept:
+        rows *= array.shape[k]
+    columns = 1
+    for k in over:
+        columns *= array.shape[k]
+    inner = [k for k in kept + over if array.shape[k] != 1]
+    if inner and over and max(inner, key=lambda k: _inner(array, k)) in kept:
+        return array.transpose(over + kept).reshape(columns, rows).T
+    return array.transpose(kept + over).reshape(rows, columns)
+
+
+def fold(values, size: tuple, starts: tuple, steps: tuple):
+    """The adjoint of :func:`window` (col2im): an array of shape ``size``, zero but where
+    ``window(..., values.shape, starts, steps)`` reads, where each entry of ``values`` that
+    reads it is added (a read outside the array adds nothing).
+
+    The additions run as a few strided slices: each axis of the array takes one axis of
+    ``values`` as a slice with a step, and the other axes (the kernel offsets) are a loop
+    over their values, never a loop over elements.
+    """
+    xp = namespace(values)
+    size = tuple(int(n) for n in size)
+    used = {k for step in steps for k, c in step.items() if c}
+    alone = tuple(k for k in range(values.ndim) if k not in used)
+    if alone:  # an axis no subscript reads (a plane summed over): summed first
+        values = values.sum(axis=alone, keepdims=True)
+    # Each array axis's slice runs along the largest axis of values that only it reads.
+    readers = {k: [a for a, step in enumerate(steps) if step.get(k)] for k in used}
+    along: dict[int, int] = {}
+    for a, step in enumerate(steps):
+        own = [k for k, c in step.items() if c and readers[k] == [a] and k not in along.values()]
+        if own:
+            along[a] = max(own, key=lambda k: values.shape[k])
+    looped = [k for k in sorted(used) if k not in along.values()]
+    pads, corner = _reach(size, values.shape, starts, steps)
+    padded = xp.zeros(tuple(n + low + high for n, (low, high) in zip(size, pads)), values.dtype)
+    for point in _product([range(values.shape[k]) for k in looped]):
+        fixed = dict(zip(looped, point))
+        target, source = [], [slice(None)] * values.ndim
+        for k, v in fixed.items():
+            source[k] = v
+        for a, step in enumerate(steps):
+            first = corner[a] + sum(c * fixed[k] for k, c in step.items() if k in fixed)
+            if a in along:
+                c, n = step[along[a]], values.shape[along[a]]
+                last = first + c * (n - 1)
+                target.append(slice(first, last + (1 if c > 0 else -1) if last + (1 if c > 0 else -1) >= 0
+                                    else None, c))
+            else:
+                target.append(slice(first, first + 1))
+        # values' remaining axes in the order of the array axes they slide along (kept axes of size 1)
+        part = values[tuple(source)]
+        order = [k for k in range(values.ndim) if k not in fixed]
+        wanted = [along[a] for a in range(len(steps)) if a in along]
+        rest = [k for k in order if k not in wanted]  # summed axes kept as size 1
+        part = xp.transpose(part, [order.index(k) for k in rest + wanted]).reshape(
+            tuple(1 if a not in along else values.shape[along[a]] for a in range(len(steps))))
+        padded[tuple(target)] += part
+    return padded[tuple(slice(low, low + n) for n, (low, _) in zip(size, pads))]
+
+
+def _reach(size: tuple, shape: tuple, starts: tuple, steps: tuple):
+    """((low, high) zeros to pad on each axis of an array of ``size`` for every read of
+    ``window`` to fall inside, (the padded array's index of entry 0 of the window))."""
+    pads, corner = [], []
+    for n, start, step in zip(size, starts, steps):
+        low = start + sum(min(0, c * (shape[k] - 1)) for k, c in step.items())
+        high = start + sum(max(0, c * (shape[k] - 1)) for k, c in step.items())
+        before = max(0, -low)
+        pads.append((before, max(0, high - (n - 1))))
+        corner.append(start + before)
+    return pads, corner
+
+
+def _product(ranges):
+    """Every tuple of one value from each range, in order (itertools.product, no import)."""
+    points = [()]
+    for r in ranges:
+        points = [p + (v,) for p in points for v in r]
+    return points
+
+
+def _as_strided(xp):
+    """The array module's ``as_strided`` (numpy's and CuPy's ``lib.stride_tricks``), or None."""
+    tricks = getattr(getattr(xp, "lib", None), "stride_tricks", None)
+    return getattr(tricks, "as_strided", None)
+
+
+def _gathered(xp, array, shape, starts, steps):
+    """``window`` by integer indexing, for an array module without strided views."""
+    indices = []
+    for start, step in zip(starts, steps):
+        index = start
+        for k, c in step.items():
+            index = index + c * xp.arange(shape[k]).reshape(tuple(-1 if j == k else 1 for j in range(len(shape))))
+        indices.append(xp.broadcast_to(xp.asarray(index), shape))
     inside = None
     for axis, index in enumerate(indices):
         ok = (index >= 0) & (index < array.shape[axis])
-        if not bool(ok.all()):
-            inside = ok if inside is None else inside & ok
-    if inside is None:
-        return array[indices]
+        inside = ok if inside is None else inside & ok
     clipped = tuple(xp.clip(i, 0, array.shape[k] - 1) for k, i in enumerate(indices))
     return array[clipped] * inside
