@@ -232,7 +232,7 @@ print("sizeAverage=False: J =", summed.forward(prediction, target),
 '''
 
 _BATCHNORM_NOTES = r"""This is Torch7's module (`BatchNormalization.lua`, THNN's `BatchNormalization.c`), and
-PyTorch's `batch_norm`; the formula above is training mode, where the batch is the input:
+PyTorch's `batch_norm`; its formula below is training mode, where the batch is the input:
 
 - **Training** (the default) normalises with the batch's mean and its *biased* variance
   (divided by \(N\)), and updates the running statistics,
