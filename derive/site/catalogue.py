@@ -196,7 +196,8 @@ def _in_use(entry: Entry, Layer, command: str, source: str) -> str:
                  f"\n\n</details>\n")
     if shipped(entry) is None:
         return f"## The module in use\n\nderive.nn does not ship `{entry.name}` yet. {generated}"
-    return (f"## The module in use\n\n`derive.nn.{entry.name}`, with Torch7's constructor. This ran when "
+    on = "" if entry.in_use else " on the worked example's input"
+    return (f"## The module in use\n\n`derive.nn.{entry.name}`, with Torch7's constructor{on}. This ran when "
             f"the page was built:\n\n{snippet_with_output(in_use_script(entry, Layer))}\n{generated}")
 
 
