@@ -70,6 +70,10 @@ class Entry:
     domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
     target_kind: str = "real"  # a criterion's target: real, probability, binary, sign, class
     integer_input: bool = False  # the input holds row numbers (LookupTable), counted from 0
+    # What the module's page (derive/site/catalogue.py, one template) shows beyond the derivation:
+    notes: str = ""  # markdown: Torch7's behaviour past the one-line `torch` fact (modes, conventions, kernels)
+    in_use: str = ""  # a script with derive.nn's class, run when the page is built; "" writes one from `example`
+    kinks: tuple[float, ...] = ()  # inputs of an element-wise formula where it has no derivative
 
     @property
     def slug(self) -> str:
@@ -177,30 +181,265 @@ def _positive(**values: int) -> None:
 
 
 def _elementwise(name: str, text: Callable[[dict], str], about: str, signature=(), example=(),
-                 torch: str = "", group: str = "transfer", domain=(-2.0, 2.0)) -> Entry:
+                 torch: str = "", group: str = "transfer", domain=(-2.0, 2.0), **page) -> Entry:
     return Entry(name, group, tuple(signature), lambda a, s: Formula(text(a), {"x": s[0]}), about,
-                 example=tuple(example), torch=torch, domain=domain)
+                 example=tuple(example), torch=torch, domain=domain, **page)
 
+
+# --- what the built-ins' pages say past the derivation (their Torch7 notes and scripts) --------
+
+_FROM_THE_OUTPUT = (
+    "`backward` reads the output of the last `forward`, so it must follow `forward` of the same "
+    "input. Nothing checks the values, here as in Torch: after a `forward` of another input of the "
+    "same shape, `backward` silently uses that input's output. derive.nn refuses only a `backward` "
+    "before any `forward`, or with an input whose shape or dtype differs from the last `forward`'s.")
+
+_STABLE = (
+    r"Every softmax here is computed as \(e^{x_i - m} / \sum_k e^{x_k - m}\) with \(m\) the "
+    r"**sample's own** maximum, equal to the definition for any \(m\): no exponential exceeds 1, so "
+    "scores of magnitude 1000 give finite results. Shifting a whole batch by its largest score "
+    "instead would underflow every row whose scores lie far below it.")
+
+_TARGETS_FROM_ZERO = (
+    "Targets are class indices counted from **0**, numpy's convention: an `int` for one sample, an "
+    "integer array of shape `(batch,)` for a batch. Torch7 counted classes from **1**: its target 1 "
+    "is derive.nn's target 0.")
+
+_MSE_NOTES = (
+    r"Torch averages over **all** \(N\) elements: for a batch of \(B\) samples of \(n\), \(N = Bn\), "
+    "as Torch divides by `input:nElement()`; with `sizeAverage=false` it is the plain sum. "
+    r"`backward(input, target)` returns \(\partial J / \partial \mathbf{x}\): the `gradOutput` that "
+    "the network's `backward` starts from.")
+
+_MSE_IN_USE = '''\
+import numpy as np
+from derive.nn import MSECriterion
+
+criterion = MSECriterion()                     # sizeAverage=True, Torch's default
+prediction = np.array([0.5, 2.0, -1.0])
+target = np.array([1.0, 2.0, 1.0])
+print("J:", criterion.forward(prediction, target))
+print("dJ/dx:", criterion.backward(prediction, target))
+print("2 (x - t) / 3:", 2 * (prediction - target) / 3)
+
+Prediction = np.array([[0.5, 2.0, -1.0], [0.0, 1.0, 1.0]])   # a batch of 2
+Target = np.zeros((2, 3))
+print("batch J, over all 6 elements:", criterion.forward(Prediction, Target))
+print("batch dJ/dX = 2 (X - T) / 6:", criterion.backward(Prediction, Target), sep="\\n")
+
+summed = MSECriterion(sizeAverage=False)
+print("sizeAverage=False: J =", summed.forward(prediction, target),
+      "dJ/dx =", summed.backward(prediction, target))
+'''
+
+_BATCHNORM_NOTES = r"""This is Torch7's module (`BatchNormalization.lua`, THNN's `BatchNormalization.c`), and
+PyTorch's `batch_norm`; its formula below is training mode, where the batch is the input:
+
+- **Training** (the default) normalises with the batch's mean and its *biased* variance
+  (divided by \(N\)), and updates the running statistics,
+  `running = (1 - momentum) * running + momentum * batch statistic`, with the *unbiased*
+  variance (divided by \(N - 1\)). `running_mean` starts at 0, `running_var` at 1.
+  A batch of one sample is refused with a `ValueError`, as PyTorch refuses it (its
+  variance is undefined; Torch7 divides by \(N - 1 = 0\)).
+- **After `evaluate()`** the running statistics take the place of \(\mu\) and
+  \(\sigma^2\), nothing is updated, and
+  \(\partial J / \partial x_{ni} = g_{ni} \, \gamma_i / \sqrt{\mathrm{running\_var}_i + \epsilon}\).
+- derive.nn's \(\boldsymbol{\gamma}\) starts at 1 and \(\boldsymbol{\beta}\) at 0, as in PyTorch;
+  Torch7 drew \(\boldsymbol{\gamma}\) from \(U(0, 1)\). With `affine=false` there are no
+  parameters: \(y_{ni} = \hat{x}_{ni}\).
+
+In training the kernel computes the compact form, with \(g = \partial J / \partial y\) and
+\(\hat{x}_{ni} = (x_{ni} - \mu_i) / \sqrt{\sigma_i^2 + \epsilon}\):
+
+$$
+\frac{\partial J}{\partial x_{ni}} = \frac{\gamma_i}{N \sqrt{\sigma_i^2 + \epsilon}}
+\Big( N g_{ni} - \sum_{m=1}^{N} g_{mi} - \hat{x}_{ni} \sum_{m=1}^{N} g_{mi} \hat{x}_{mi} \Big), \qquad
+\frac{\partial J}{\partial \gamma_i} = \sum_{n=1}^{N} g_{ni} \hat{x}_{ni}, \qquad
+\frac{\partial J}{\partial \beta_i} = \sum_{n=1}^{N} g_{ni} .
+$$
+
+`derive batchnorm 2 --batch 3` prints the engine's proof that its result equals this form."""
+
+_BATCHNORM_IN_USE = '''\
+import numpy as np
+from derive.nn import BatchNormalization
+
+np.set_printoptions(precision=4, suppress=True)
+bn = BatchNormalization(2)
+bn.weight[...] = [2.0, 0.5]            # gamma
+bn.bias[...] = [0.0, 1.0]              # beta
+X = np.array([[1.0, 10.0],
+              [2.0, 20.0],
+              [3.0, 60.0],
+              [6.0, 30.0]])
+Y = bn.forward(X).copy()               # training: the batch's statistics
+print("batch mean:", bn.save_mean, " 1/sqrt(var + eps):", bn.save_invstd)
+print("output:", Y, sep="\\n")
+print("running_mean:", bn.running_mean, " running_var:", bn.running_var)
+
+dJ_dY = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.5, -1.0]])
+bn.zeroGradParameters()
+print("gradInput:", bn.backward(X, dJ_dY), sep="\\n")
+print("gradWeight:", bn.gradWeight, " gradBias:", bn.gradBias)
+
+# The compact formula, by hand:
+N = X.shape[0]
+invstd = 1 / np.sqrt(X.var(axis=0) + bn.eps)
+xhat = (X - X.mean(axis=0)) * invstd
+by_hand = bn.weight * invstd / N * (N * dJ_dY - dJ_dY.sum(axis=0) - xhat * (dJ_dY * xhat).sum(axis=0))
+print("by hand:", by_hand, sep="\\n")
+
+bn.evaluate()                          # now the running statistics normalise
+print("evaluation output:", bn.forward(X), sep="\\n")
+'''
+
+_CONVOLUTION_NOTES = r"""A cross-correlation (the kernel is not flipped), as Torch7's module
+(`SpatialConvolution.lua`, THNN's `SpatialConvolutionMM.c`) and PyTorch's `conv2d` compute it,
+after padding the input with `padH` rows and `padW` columns of zeros on each side (`padH`
+defaults to `padW`); the output has
+\(o_H = \lfloor (H + 2\,\mathrm{pad}_H - k_H) / d_H \rfloor + 1\) rows, and likewise \(o_W\)
+columns. derive.nn's module takes one sample (`nInputPlane`, H, W) or a batch
+(batch, `nInputPlane`, H, W); `weight` has shape (`nOutputPlane`, `nInputPlane`, `kH`, `kW`).
+
+Its kernels compute the gradients with patches and matrix products, as Torch's
+`SpatialConvolutionMM` does: the **patches** (im2col) of a sample are a matrix with one row
+per (plane, kernel row, kernel column) and one column per output pixel; the output is
+`weight`, seen as an (`nOutputPlane`, \(C k_H k_W\)) matrix, times the patches; `gradWeight`
+adds `gradOutput` times the patches transposed; `gradInput` is the transposed weight times
+`gradOutput`, each patch's gradient added back onto the pixels it came from (col2im). With
+steps 1 and no padding, \(\partial J / \partial x\) is the full convolution of `gradOutput`
+with the flipped kernel. The only Python loops run over the \(k_H k_W\) kernel positions,
+never over pixels or samples."""
+
+_CONVOLUTION_IN_USE = '''\
+import numpy as np
+from derive.nn import SpatialConvolution
+
+np.set_printoptions(precision=4, suppress=True)
+conv = SpatialConvolution(1, 1, 2, 2)              # 1 plane in, 1 plane out, 2x2 kernel
+conv.weight[...] = [[[[1.0, 0.0], [0.0, -1.0]]]]   # y[i, j] = x[i, j] - x[i+1, j+1] + b
+conv.bias[...] = 0.5
+x = np.arange(1.0, 13.0).reshape(1, 3, 4)         # one sample: 1 plane of 3 x 4
+print(conv)
+print("output:", conv.forward(x), sep="\\n")
+print("patches (im2col), one column per output pixel:", conv.columns[0], sep="\\n")
+
+dJ_dy = np.array([[[1.0, 0.0, 0.0],
+                   [0.0, 0.0, 2.0]]])
+conv.zeroGradParameters()
+print("gradInput:", conv.backward(x, dJ_dy), sep="\\n")
+print("gradWeight:", conv.gradWeight, " gradBias:", conv.gradBias)
+
+strided = SpatialConvolution(1, 1, 3, 3, 2, 2, 1, 1)  # steps 2, padding 1
+print(strided, "output shape:", strided.forward(x).shape)
+'''
+
+_SOFTMAX_IN_USE = '''\
+import numpy as np
+from derive.nn import SoftMax
+
+layer = SoftMax()
+x = np.array([1.0, 2.0, 3.0])
+s = layer.forward(x).copy()          # forward returns the module's output buffer
+print("output s:", s, " sum:", s.sum())
+g = np.array([1.0, 0.0, -1.0])       # dJ/ds
+print("gradInput:          ", layer.backward(x, g))
+print("s * (g - s.g):      ", s * (g - s @ g))
+print("(diag(s) - s s^T) g:", (np.diag(s) - np.outer(s, s)) @ g)
+
+X = np.array([[1.0, 2.0, 3.0], [1001.0, 1002.0, 1003.0]])   # a batch of 2: one sample a row
+print("batch output:", layer.forward(X), sep="\\n")
+'''
+
+_LOGSOFTMAX_IN_USE = '''\
+import numpy as np
+from derive.nn import LogSoftMax
+
+layer = LogSoftMax()
+x = np.array([1.0, 2.0, 3.0])
+y = layer.forward(x).copy()
+print("output y:", y, " sum of exp(y):", np.exp(y).sum())
+g = np.array([1.0, 0.0, -1.0])       # dJ/dy
+print("gradInput:          ", layer.backward(x, g))
+print("g - exp(y) * sum(g):", g - np.exp(y) * g.sum())
+
+X = np.array([[1.0, 2.0, 3.0], [-1000.0, -999.0, -998.0]])   # a batch of 2: one sample a row
+print("batch output:", layer.forward(X), sep="\\n")
+'''
+
+_CLASSNLL_NOTES = (
+    r"The input holds **log**-probabilities (the output of `LogSoftMax`). For a batch Torch sums "
+    "over the samples and, with `sizeAverage`, divides by the total weight of their targets "
+    r"(the batch size without `weights`), as PyTorch does: "
+    r"\(J = -\sum_b w_{t_b} x_{b, t_b} / \sum_b w_{t_b}\). A batch whose targets all have weight 0 "
+    "gives nan, as PyTorch (Torch7 gave 0). " + _TARGETS_FROM_ZERO)
+
+_CLASSNLL_IN_USE = '''\
+import numpy as np
+from derive.nn import ClassNLLCriterion, LogSoftMax
+
+logProbabilities = LogSoftMax().forward(np.array([[1.0, 2.0, 3.0], [0.5, 0.5, 0.0]]))
+target = np.array([2, 0])            # class indices from 0: sample 1 is class 2, sample 2 class 0
+criterion = ClassNLLCriterion()
+print("J:", criterion.forward(logProbabilities, target))
+print("-(y[0, 2] + y[1, 0]) / 2:", -(logProbabilities[0, 2] + logProbabilities[1, 0]) / 2)
+print("gradInput:", criterion.backward(logProbabilities, target), sep="\\n")
+
+weighted = ClassNLLCriterion(weights=np.array([3.0, 1.0, 1.0]))
+print("weighted J:", weighted.forward(logProbabilities, target))
+print("-(1 y[0, 2] + 3 y[1, 0]) / (1 + 3):",
+      -(logProbabilities[0, 2] + 3 * logProbabilities[1, 0]) / 4)
+print("one sample, target 1:", criterion.forward(logProbabilities[0], 1))
+'''
+
+_CROSSENTROPY_NOTES = (
+    "`LogSoftMax` followed by `ClassNLLCriterion(weights, sizeAverage)` in one module, on raw class "
+    r"scores (logits). Its gradient is the form every course derives, "
+    r"\(\partial J / \partial \mathbf{x}_b = w_{t_b} (\operatorname{softmax}(\mathbf{x}_b) - "
+    r"\mathbf{e}_{t_b}) / W\) with \(W = \sum_b w_{t_b}\) (the batch size without weights); "
+    "`backward` reads the softmax that `forward` computed, as Torch's reads its LogSoftMax's "
+    "output, so it must follow `forward` of the same input. " + _TARGETS_FROM_ZERO + "\n\n" + _STABLE)
+
+_CROSSENTROPY_IN_USE = '''\
+import numpy as np
+from derive.nn import CrossEntropyCriterion
+
+scores = np.array([[1.0, 2.0, 3.0], [0.5, 0.5, 0.0]])    # logits, a batch of 2
+target = np.array([2, 0])
+criterion = CrossEntropyCriterion()
+print("J:", criterion.forward(scores, target))
+gradInput = criterion.backward(scores, target)
+print("gradInput:", gradInput, sep="\\n")
+onehot = np.eye(3)[target]
+softmax = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+print("(softmax - onehot) / 2:", (softmax - onehot) / 2, sep="\\n")
+
+huge = np.array([[1000.0, -1000.0, 0.0], [-1000.0, -999.0, -1000.0]])
+print("scores of magnitude 1000: J =", criterion.forward(huge, np.array([1, 1])))
+print("gradInput:", criterion.backward(huge, np.array([1, 1])), sep="\\n")
+'''
 
 ENTRIES: list[Entry] = [
     _elementwise("Tanh", lambda a: "y = tanh(x)",
                  "The hyperbolic tangent, element-wise: each output depends on its own input only, "
                  "so the Jacobian is diagonal, 1 - y^2. Example: x = (0, 1) gives y = (0, 0.7616).",
-                 torch="Torch7 computes the gradient from the output: 1 - y^2."),
+                 torch="Torch7 computes the gradient from the output: 1 - y^2.", notes=_FROM_THE_OUTPUT),
     _elementwise("Sigmoid", lambda a: "y = sigmoid(x)",
                  "The logistic function element-wise, 1 / (1 + exp(-x)). "
                  "Example: x = 0 gives y = 0.5 and a slope of 0.25.",
-                 torch="Torch7 computes the gradient from the output: y (1 - y)."),
+                 torch="Torch7 computes the gradient from the output: y (1 - y).", notes=_FROM_THE_OUTPUT),
     _elementwise("ReLU", lambda a: "y = max(0, x)",
                  "The rectifier max(0, x). Example: x = (-1, 2) gives y = (0, 2); the gradient passes "
-                 "where x > 0.", torch="At x = 0 Torch's subgradient is 0."),
+                 "where x > 0.", torch="At x = 0 Torch's subgradient is 0.", kinks=(0.0,),
+                 notes="Torch's `ReLU` is `Threshold(0, 0)`: its `gradInput` reads the **input**, "
+                       "`gradOutput` where x > 0 and 0 elsewhere, x = 0 included."),
     _elementwise("ReLU6", lambda a: "y = min(max(x, 0), 6)",
                  "The rectifier capped at 6. Example: x = (-1, 3, 8) gives (0, 3, 6).",
-                 torch="Subgradient 0 at both kinks, as Torch."),
+                 torch="Subgradient 0 at both kinks, as Torch.", kinks=(0.0, 6.0)),
     _elementwise("HardTanh", lambda a: f"y = clamp(x, {num(a['min_value'])}, {num(a['max_value'])})",
                  "x clamped to [min_value, max_value]; the gradient passes strictly inside. "
                  "Example: x = (-3, 0.5) gives (-1, 0.5).",
-                 signature=(Arg("min_value", -1.0, float), Arg("max_value", 1.0, float))),
+                 signature=(Arg("min_value", -1.0, float), Arg("max_value", 1.0, float)), kinks=(-1.0, 1.0)),
     _elementwise("Clamp", lambda a: f"y = clamp(x, {num(a['min_value'])}, {num(a['max_value'])})",
                  "x clamped to [min_value, max_value] (Torch7's Clamp is HardTanh with required bounds). "
                  "Example: Clamp(-0.5, 2) maps 3 to 2.",
@@ -229,7 +468,7 @@ ENTRIES: list[Entry] = [
     _elementwise("Log", lambda a: "y = log(x)", "The natural logarithm (inputs positive). Example: x = e gives 1.",
                  group="simple", domain=(0.2, 3.0)),
     _elementwise("Abs", lambda a: "y = abs(x)", "|x|; its gradient is the sign of x. Example: x = -2 gives 2.",
-                 group="simple", torch="At 0 the subgradient is 0, as Torch's sign."),
+                 group="simple", torch="At 0 the subgradient is 0, as Torch's sign.", kinks=(0.0,)),
     _elementwise("Square", lambda a: "y = x**2", "x squared; gradient 2 x. Example: x = 3 gives 9.", group="simple"),
     _elementwise("Sqrt", lambda a: "y = sqrt(x)", "The square root (inputs positive). Example: x = 4 gives 2, "
                  "slope 1/4.", group="simple", domain=(0.2, 3.0)),
@@ -250,11 +489,15 @@ ENTRIES: list[Entry] = [
     _elementwise("SoftMax", lambda a: "y = exp(x) / sum(exp(x))",
                  "exp(x_i) / sum_k exp(x_k): every output depends on every input, the Jacobian is "
                  "diag(y) - y y^T. Example: x = (0, 0) gives (0.5, 0.5).",
-                 torch="The generated module shifts by the largest input (the quotient does not change)."),
+                 torch="The generated module shifts by the largest input (the quotient does not change).",
+                 notes="Torch's `SoftMax` computes `gradInput` from the output, y (g - y . g): " + _FROM_THE_OUTPUT
+                       + "\n\n" + _STABLE, in_use=_SOFTMAX_IN_USE),
     _elementwise("SoftMin", lambda a: "y = exp(-x) / sum(exp(-x))",
                  "The softmax of -x: the smallest input gets the largest weight. Example: x = (0, log 3) gives (0.75, 0.25)."),
     _elementwise("LogSoftMax", lambda a: "y = x - log(sum(exp(x)))",
-                 "The logarithm of the softmax. Example: x = (0, 0) gives (-0.693, -0.693)."),
+                 "The logarithm of the softmax. Example: x = (0, 0) gives (-0.693, -0.693).",
+                 notes="Torch's `LogSoftMax` computes `gradInput` from the output, g - exp(y) sum(g): "
+                       + _FROM_THE_OUTPUT + "\n\n" + _STABLE, in_use=_LOGSOFTMAX_IN_USE),
     _elementwise("MulConstant", lambda a: f"y = {num(a['constant_scalar'])} * x",
                  "x times a fixed number. Example: MulConstant(3) maps 2 to 6.",
                  signature=(Arg("constant_scalar", type=float), Arg("ip", False, bool)), example=(3,),
@@ -675,7 +918,8 @@ ENTRIES += [
           "A 2-D convolution (Torch's cross-correlation) with steps and zero padding. Example: a 3x3 "
           "kernel of ones sums each 3x3 patch.", input_shapes=((5, 6),), example=(2, 3, 3, 3, 1, 1, 1, 1),
           parameters=_CONV_PARAMS, reset=_CONV_RESET, builtin="conv",
-          torch="--input-shape gives the image's height and width (the planes are nInputPlane)."),
+          torch="--input-shape gives the image's height and width (the planes are nInputPlane).",
+          notes=_CONVOLUTION_NOTES, in_use=_CONVOLUTION_IN_USE),
     Entry("SpatialConvolutionMM", "convolution", _CONV, _conv2d,
           "Torch7's SpatialConvolution computed through im2col: the same formula.", input_shapes=((5, 6),),
           example=(2, 3, 3, 3, 2, 2, 1, 1), parameters=_CONV_PARAMS, reset=_CONV_RESET),
@@ -745,7 +989,7 @@ ENTRIES += [
 def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(), example=(), torch: str = "",
                inputs: tuple[str, ...] = ("x",), input_shapes=((5,),), constants: Callable | None = None,
                target: str | None = "t", target_shape: bool = True, target_kind: str = "real",
-               domain=(-2.0, 2.0), weight: Callable | None = None) -> Entry:
+               domain=(-2.0, 2.0), weight: Callable | None = None, **page) -> Entry:
     def formula(a, s) -> Formula:
         shapes = dict(zip(inputs, s))
         if target_shape:  # a target of the (first) input's shape, not a class number or one sign
@@ -757,7 +1001,7 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
                        weight=weight(a) if weight else None)
 
     return Entry(name, "criterion", tuple(signature), formula, about, input_shapes=input_shapes,
-                 example=tuple(example), torch=torch, target_kind=target_kind, domain=domain)
+                 example=tuple(example), torch=torch, target_kind=target_kind, domain=domain, **page)
 
 
 def _multilabel_margin(a: dict, s) -> Formula:
@@ -805,7 +1049,7 @@ _WEIGHTS = Arg("weights", False, bool)
 ENTRIES += [
     _criterion("MSECriterion", lambda a: _average(a, "(x - t)**2"),
                "The mean (or sum) of squared differences. Example: x = (1, 2), t = (0, 0) gives 2.5.",
-               signature=(_SIZE_AVERAGE,)),
+               signature=(_SIZE_AVERAGE,), notes=_MSE_NOTES, in_use=_MSE_IN_USE),
     _criterion("AbsCriterion", lambda a: _average(a, "abs(x - t)"),
                "The mean (or sum) of absolute differences.", signature=(_SIZE_AVERAGE,)),
     _criterion("SmoothL1Criterion", lambda a: _average(a, "where(abs(x - t) < 1, 0.5 * (x - t)**2, abs(x - t) - 0.5)"),
@@ -818,12 +1062,12 @@ ENTRIES += [
     _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
                "Minus the log-probability of the target class (t an integer counted from 0).",
                signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
-               weight=_class_weight, torch=_CLASS_WEIGHTS),
+               weight=_class_weight, torch=_CLASS_WEIGHTS, notes=_CLASSNLL_NOTES, in_use=_CLASSNLL_IN_USE),
     _criterion("CrossEntropyCriterion",
                lambda a: f"J = {'w[t] * ' if a['weights'] else ''}(log(sum(exp(x[k]), k)) - x[t])",
                "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,),
                constants=_weighted, target_shape=False, target_kind="class", weight=_class_weight,
-               torch=_CLASS_WEIGHTS),
+               torch=_CLASS_WEIGHTS, notes=_CROSSENTROPY_NOTES, in_use=_CROSSENTROPY_IN_USE),
     _criterion("DistKLDivCriterion", lambda a: _average(a, "t * (log(t) - x)"),
                "The Kullback-Leibler divergence of target probabilities t from log-probabilities x.",
                signature=(_SIZE_AVERAGE,), target_kind="probability"),
@@ -879,7 +1123,8 @@ ENTRIES.append(Entry(
     "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},
     reset="weight uniform in [0, 1), bias 0", builtin="batchnorm",
-    torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping)."))
+    torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping).",
+    notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE))
 
 
 def _program_entry(program) -> Entry:

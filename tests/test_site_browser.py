@@ -25,9 +25,10 @@ pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip insta
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 # Pages with derivations: screenshot each, and check every one of them typesets.
-MATH_PAGES = ["linear/", "batch/", "numeric-checks/", "tutorial-notes/", "sigmoid/", "tanh/",
-              "relu/", "mse/", "sequential/", "regression/", "batchnorm/", "convolution/", "layer/",
-              "softmax/", "logsoftmax/", "classnll/", "crossentropy/"]
+MATH_PAGES = ["linear/", "batch/", "numeric-checks/", "tutorial-notes/", "nn-sigmoid/", "nn-tanh/",
+              "nn-relu/", "nn-msecriterion/", "sequential/", "regression/", "nn-batchnormalization/",
+              "nn-spatialconvolution/", "layer/", "nn-softmax/", "nn-logsoftmax/", "nn-classnllcriterion/",
+              "nn-crossentropycriterion/", "catalogue/"]
 # The smallest scale javascripts/mathjax.js gives a formula to fit; a wider one scrolls, with a cue.
 MIN_SCALE = 0.8
 
@@ -181,6 +182,12 @@ def test_math_renders_offline(page, site_url, path):
     name = path.strip("/").replace("/", "-") or "home"
     page.screenshot(path=f"/tmp/derive-site-{name}.png", full_page=True)
     assert_only_local_requests(page, site_url)
+
+
+def test_an_old_module_address_opens_its_catalogue_page(page, site_url):
+    page.goto(site_url + "batchnorm/")
+    page.wait_for_url(site_url + "nn-batchnormalization/")
+    assert page.locator("h1").first.text_content().strip().rstrip("¶") == "nn.BatchNormalization"
 
 
 def test_instant_navigation_typesets_the_new_page(page, site_url):

@@ -19,11 +19,12 @@ from derive import site  # noqa: E402
 
 PAGES = ["index.html", "linear/index.html", "batch/index.html", "numeric-checks/index.html",
          "numeric-checks-step-size.svg", "tutorial-notes/index.html", "cli/index.html",
-         "api/index.html", "sigmoid/index.html", "tanh/index.html", "relu/index.html",
-         "mse/index.html", "sequential/index.html", "regression/index.html",
+         "api/index.html", "nn-sigmoid/index.html", "nn-tanh/index.html", "nn-relu/index.html",
+         "nn-msecriterion/index.html", "sequential/index.html", "regression/index.html",
          "regression-loss.svg", "regression-parameters.svg",
-         "batchnorm/index.html", "convolution/index.html",
-         "softmax/index.html", "logsoftmax/index.html", "classnll/index.html", "crossentropy/index.html",
+         "nn-batchnormalization/index.html", "nn-spatialconvolution/index.html",
+         "nn-softmax/index.html", "nn-logsoftmax/index.html", "nn-classnllcriterion/index.html",
+         "nn-crossentropycriterion/index.html", "catalogue/index.html",
          "classification/index.html", "classification-loss.svg", "classification-boundaries.svg",
          "frameworks/index.html"]
 
@@ -57,6 +58,16 @@ def built(tmp_path_factory) -> Path:
 def test_pages_exist(built):
     for page in PAGES:
         assert (built / page).is_file(), page
+
+
+def test_the_old_module_pages_send_the_reader_to_the_catalogue_pages(built):
+    from derive.catalogue import lookup
+
+    for old, name in site.MOVED_PAGES.items():
+        html = (built / old.replace(".md", "/index.html")).read_text()
+        target = f"../{lookup(name).slug}/"
+        assert f'<meta http-equiv="refresh" content="0; url={target}">' in html, old
+        assert (built / old.replace(".md", "") / target / "index.html").resolve().is_file(), old
 
 
 def test_mathjax_is_served_from_the_site(built):
@@ -141,8 +152,6 @@ def test_the_home_page_lists_every_module_derive_nn_ships(built):
 
 
 def test_notation_is_explained_where_it_is_used(built):
-    relu = _page_text(built, "relu/index.html")
-    assert "[x > 0]" in relu and "is the Iverson bracket: 1 where" in relu
     linear = _page_text(built, "linear/index.html")
     assert "is `backward`'s third argument" not in linear  # rendered, not raw markdown
     assert "is backward's third argument, 1 unless given" in linear
@@ -161,7 +170,7 @@ def test_the_convention_is_stated_once_and_linked(built):
     pages = [p for p in PAGES if p.endswith(".html") and p != "cli/index.html"]
     assert [p for p in pages if stated in (built / p).read_text()] == []
     assert "Layout convention" in (built / "tutorial-notes/index.html").read_text()
-    for page in ("sigmoid/index.html", "mse/index.html", "sequential/index.html", "batch/index.html"):
+    for page in ("nn-sigmoid/index.html", "nn-msecriterion/index.html", "sequential/index.html", "batch/index.html"):
         assert 'href="../tutorial-notes/#layout-convention"' in (built / page).read_text(), page
 
 
@@ -177,8 +186,8 @@ def test_api_signatures_fit_beside_the_copy_button(built):
 
 
 def test_nothing_generated_is_written_into_docs(built):
-    for page in ["linear.md", "numeric-checks.md", "numeric-checks-step-size.svg", "sigmoid.md",
-                 "mse.md", "sequential.md", "regression.md", "regression-loss.svg"]:
+    for page in ["linear.md", "numeric-checks.md", "numeric-checks-step-size.svg", "nn-sigmoid.md",
+                 "nn-msecriterion.md", "catalogue.md", "sequential.md", "regression.md", "regression-loss.svg"]:
         assert not (ROOT / "docs" / page).exists()
     assert not (built / "hooks").exists()
 
@@ -394,21 +403,13 @@ def test_regression_numbers_match_a_fresh_computation(built):
 
 
 def test_module_pages_show_the_derivation_the_snippet_and_passing_checks(built):
-    for name, torch in [("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("relu", "ReLU")]:
-        html = (built / f"{name}/index.html").read_text()
-        assert f"nn.{torch} on {site.MODULE_SIZE} inputs, batch of {site.MODULE_BATCH}" in html
-        assert f"from derive.nn import {torch}" in text(html)
-        rows = table_rows(html)
-        checks = [row for row in rows if row[0].startswith("(")]
-        expected = site.activation_checks(name)
-        assert [row[0] for row in checks] == [str(shape) for shape, _, _ in expected]
-        for row, (_, error, _) in zip(checks, expected):
-            assert row[1:3] == [f"{error:.1e}", "yes"] and error < 1e-5
-    mse = (built / "mse/index.html").read_text()
-    assert f"nn.MSECriterion on {site.MODULE_SIZE} outputs, batch of {site.MODULE_BATCH}" in mse
-    checks = [row for row in table_rows(mse) if row[0].startswith("(")]
-    assert len(checks) == 2 * len(site.MODULE_CASES)
-    assert all(row[-1] == "yes" and float(row[2]) < 1e-5 for row in checks)
+    for name in ["Sigmoid", "Tanh", "ReLU", "MSECriterion"]:
+        html = (built / f"nn-{name.lower()}/index.html").read_text()
+        page = text(html)
+        assert f"from derive.nn import {name}" in page and "It prints:" in page
+        assert "Forward pass" in page and "Module calls" in page  # the engine's derivation
+        checks = [row for row in table_rows(html) if row[-1] in ("yes", "no")]
+        assert checks and all(row[-1] == "yes" and float(row[2]) < 1e-5 for row in checks), name
     sequential = (built / "sequential/index.html").read_text()
     assert "nn.Sequential: Linear(2 -&gt; 3) -&gt; Sigmoid -&gt; Linear(3 -&gt; 1)" in sequential
     page = text(sequential)
@@ -429,11 +430,10 @@ def test_relu_page_computes_the_gradient_at_zero(built):
     relu = ReLU()
     relu.forward(np.array([0.0]))
     assert relu.backward(np.array([0.0]), np.array([1.0]))[0] == 0  # Torch's convention
-    rows = {row[0]: row[1] for row in table_rows((built / "relu/index.html").read_text())}
-    assert rows["derive.nn's backward, gradOutput 1"] == "0"
-    values = [value for key, value in rows.items() if "from the right" in key
-              or "from the left" in key or "central" in key]
-    assert values == ["1", "0", "0.5"]
+    html = (built / "nn-relu/index.html").read_text()
+    assert "derive.nn's ReLU picks" in text(html)
+    rows = [row for row in table_rows(html) if len(row) == 5]
+    assert rows == [["0", "0", "1", "0", "0.5"]]  # at 0: backward, from the right, the left, central
 
 
 def test_cli_and_api_pages_cover_the_new_modules(built):

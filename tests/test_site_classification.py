@@ -1,41 +1,13 @@
-"""The classification pages: the module pages' examples and checks, and the spiral trained at
-build time, against the CS231n case study's own numpy code run here on the same data and start.
+"""The spiral trained at build time, against the CS231n case study's own numpy code run here on
+the same data and start (the classification modules' pages are the catalogue's: test_site_catalogue).
 """
-
-import re
 
 import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib", reason="the docs extra is not installed: pip install -e .[docs]")
 
-from derive.site import classification, spiral  # noqa: E402
-
-
-@pytest.mark.parametrize("name", ["softmax", "logsoftmax", "classnll", "crossentropy"])
-def test_module_page_checks_pass_and_its_example_agrees_with_the_formulas(name):
-    page = classification.classification_module_page(name)
-    rows = re.findall(r"^\| (\(.*?\)) \| (.*?) \| (\S+) \| (\S+) \|$", page, re.MULTILINE)
-    expected = classification.classification_checks(name)
-    assert rows == [(str(shape), options or "default", f"{error:.1e}", "yes") for shape, options, error in expected]
-    assert all(error < 1e-5 for _, _, error in expected)
-    printed = page.split("It prints:\n\n```text\n", 1)[1].split("```", 1)[0]
-    if name in ("softmax", "logsoftmax"):
-        lines = dict(line.split(":", 1) for line in printed.splitlines() if line.startswith(("gradInput", "s *", "g -", "(diag")))
-        values = {key: np.array(value.strip(" []").split(), dtype=float) for key, value in lines.items()}
-        first, *others = values.values()
-        assert len(others) >= 1 and all(np.allclose(first, other, rtol=1e-7) for other in others)
-    if name == "crossentropy":
-        blocks = re.findall(r"gradInput:\n(.*?\n.*?)\n|\(softmax - onehot\) / 2:\n(.*?\n.*?)\n", printed)
-        ours, formula = blocks[0][0], blocks[1][1]
-        assert ours == formula
-    assert "nan" not in printed and "inf" not in printed
-    # the engine's derivation, and what the page proves beyond it
-    assert "## The engine's derivation" in page and "#### Forward pass" in page
-    if name in ("softmax", "logsoftmax", "crossentropy"):
-        assert "proved by sympy when the site was built" in page.lower()
-    if name == "crossentropy":  # softmax minus one-hot, with its hypothesis in words
-        assert "Softmax minus one-hot" in page and r"Hypothesis $\sum_j t_{j} = 1$ (one-hot)" in page
+from derive.site import spiral  # noqa: E402
 
 
 def case_study(X, y, weights, iterations, step_size, reg):

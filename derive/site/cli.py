@@ -73,12 +73,13 @@ CLI_EXAMPLES = [
      "nn.BatchNormalization(2) in training on 3 samples, the compact forms proved equal", 0),
 ]
 # The site's page on what each command derives.
-CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("Sigmoid", "sigmoid.md"),
-             "tanh": ("Tanh", "tanh.md"), "relu": ("ReLU", "relu.md"), "mse": ("MSECriterion", "mse.md"),
+CLI_PAGES = {"linear": ("Linear: backward propagation", "linear.md"), "sigmoid": ("nn.Sigmoid", "nn-sigmoid.md"),
+             "tanh": ("nn.Tanh", "nn-tanh.md"), "relu": ("nn.ReLU", "nn-relu.md"),
+             "mse": ("nn.MSECriterion", "nn-msecriterion.md"),
              "sequential": ("Sequential", "sequential.md"),
              "layer": ("Your own layer", "layer.md#the-language"),
-             "conv": ("SpatialConvolution", "convolution.md"),
-             "batchnorm": ("BatchNormalization", "batchnorm.md")}
+             "conv": ("nn.SpatialConvolution", "nn-spatialconvolution.md"),
+             "batchnorm": ("nn.BatchNormalization", "nn-batchnormalization.md")}
 
 
 # `derive check`'s example: a hand-written module with planted bugs, in the checkout's examples/

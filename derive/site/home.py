@@ -8,21 +8,19 @@ from .numeric_checks import shipped_modules
 #: Where the home page (docs/index.md) takes the list of modules.
 MODULES_MARKER = "<!-- derive.nn modules -->"
 
-# Each module's own page; a module without one links to the Python API page.
-MODULE_PAGES = {
-    "Linear": "linear.md", "Sigmoid": "sigmoid.md", "Tanh": "tanh.md", "ReLU": "relu.md",
-    "Sequential": "sequential.md", "MSECriterion": "mse.md", "BatchNormalization": "batchnorm.md",
-    "SpatialConvolution": "convolution.md", "SoftMax": "softmax.md", "LogSoftMax": "logsoftmax.md",
-    "ClassNLLCriterion": "classnll.md", "CrossEntropyCriterion": "crossentropy.md",
-}
+# A module outside the catalogue with a page of its own; a catalogue module's page is the
+# catalogue's one template, and any other module links to the Python API page.
+MODULE_PAGES = {"Sequential": "sequential.md"}
 
 
 def module_page(name: str) -> str:
-    """The page of derive.nn's module ``name``: its hand page, else its catalogue page, else the API."""
+    """The page of derive.nn's module ``name``: its catalogue page, else its own page, else the API."""
     from derive.catalogue import CATALOGUE
 
     entry = CATALOGUE.get(name.lower())
-    return MODULE_PAGES.get(name) or (f"{entry.slug}.md" if entry and entry.group != "program" else "api.md")
+    if entry is not None and entry.group != "program":
+        return f"{entry.slug}.md"
+    return MODULE_PAGES.get(name, "api.md")
 
 
 def modules_list() -> str:

@@ -4,6 +4,7 @@ against central differences, run when the page is built)."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,11 +87,19 @@ def program_checks(entry: ProgramEntry, Layer=None) -> list[ProgramCheck]:
     return out
 
 
-def program_page(entry: ProgramEntry) -> str:
-    """One layer's page: the program, its derivation, its module and the check."""
+@functools.lru_cache(maxsize=None)
+def program_made(slug: str):
+    """(derivation, generated source, module class, checks) of the program ``slug``: made once a
+    build, for its page and its row of the catalogue's index."""
+    entry = next(e for e in PROGRAMS if e.slug == slug)
     derivation = derive.layer(entry.text, entry.shapes, **entry.options)
     source, Layer = program_module(entry)
-    checks = program_checks(entry, Layer)
+    return derivation, source, Layer, program_checks(entry, Layer)
+
+
+def program_page(entry: ProgramEntry) -> str:
+    """One layer's page: the program, its derivation, its module and the check."""
+    derivation, source, Layer, checks = program_made(entry.slug)
     body = demote(markdown(derivation))
     body = body.replace(f"## {derivation.title}\n", "", 1)  # the page's own heading stands for it
     table = ["| gradient of | samples | largest error | passed |", "|---|---|---|---|"]

@@ -11,7 +11,6 @@ from derive import nn
 from derive.nn.jacobian import PERTURBATION
 from derive.symbolic import sequential
 
-from .activation import ACTIVATION_PAGES
 from .checks import module_jacobian_errors, passed, sample_shape
 from .derivation import CONVENTION_LINK, results_block
 from .snippets import snippet_with_output
@@ -54,9 +53,13 @@ print("dJ/dW2 = dJ/dy h2^T: ", np.allclose(model.get(3).gradWeight, np.outer(dJ_
 _MATH_NAMES = {"input": "x", "weight (1)": "W₁", "bias (1)": "b₁", "weight (3)": "W₂", "bias (3)": "b₂"}
 
 
+# The activations the stacks are checked with, as derive.nn names them.
+ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU")
+
+
 def _stack(n_in: int, n_hidden: int, n_out: int, activation: str, rng):
     return (nn.Sequential().add(nn.Linear(n_in, n_hidden, rng=rng))
-            .add(ACTIVATION_PAGES[activation].module())
+            .add(getattr(nn, activation)())
             .add(nn.Linear(n_hidden, n_out, rng=rng)))
 
 
@@ -64,15 +67,15 @@ def sequential_checks() -> list[tuple[str, str, tuple[int, ...], dict[str, float
     """(activation, sizes "in→hidden→out", input shape, {input or parameter: largest
     error}, smallest |h1|) for every activation and STACK_CASES, seeded."""
     rows = []
-    for activation in ACTIVATION_PAGES:
+    for activation in ACTIVATIONS:
         for n_in, n_hidden, n_out, batch in STACK_CASES:
-            rng = np.random.default_rng([*activation.encode(), n_in, n_hidden, n_out, batch or 0])
+            rng = np.random.default_rng([*activation.lower().encode(), n_in, n_hidden, n_out, batch or 0])
             stack = _stack(n_in, n_hidden, n_out, activation, rng)
             input = rng.uniform(-1, 1, sample_shape(n_in, batch))
             errors = module_jacobian_errors(stack, input)
             stack.forward(input)
             hidden = float(np.min(np.abs(stack.get(1).output)))
-            rows.append((ACTIVATION_PAGES[activation].torch, f"{n_in}\u2192{n_hidden}\u2192{n_out}",
+            rows.append((activation, f"{n_in}\u2192{n_hidden}\u2192{n_out}",
                          input.shape, errors, hidden))
     return rows
 
@@ -111,7 +114,7 @@ The gradients the engine finds, in matrix form (\\(\\sigma\\) applied element by
 
 `derive sequential` prints every step, element by element; at this page's width the
 stack's elements do not fit, and each module's own steps are on [Linear](linear.md) and
-[Sigmoid](sigmoid.md).
+[Sigmoid](nn-sigmoid.md).
 
 ## Backward, in the code
 
@@ -146,5 +149,5 @@ the repr, `model.get(1)`), \\(\\mathbf{{W}}_2\\), \\(\\mathbf{{b}}_2\\) the last
 In the ReLU stacks the entry of \\(\\mathbf{{h}}_1\\) nearest ReLU's kink at 0 is
 {relu_hidden:.1e} away, {relu_hidden / PERTURBATION:.0f} times \\(h\\); a perturbation moves an entry of
 \\(\\mathbf{{h}}_1\\) by at most \\(h\\) here (inputs and weights are at most 1 in size), so
-none crosses it (see [ReLU's gradient at 0](relu.md#the-gradient-at-0)).
+none crosses it (see [ReLU's gradient at 0](nn-relu.md#the-gradient-at-a-kink)).
 """

@@ -41,6 +41,8 @@ def on_files(files, config):
         files.append(File.generated(config, src_uri, abs_src_path=str(path)))
     for src_uri, content in pages.items():
         files.append(File.generated(config, src_uri, content=content))
+    for src_uri, html in site.redirect_pages().items():  # the old addresses of moved pages
+        files.append(File.generated(config, src_uri, content=html))
     return files
 
 
