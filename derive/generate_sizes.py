@@ -1,0 +1,109 @@
+"""The kernels of a layer written as one expression, at run-time sizes.
+
+``derive.module_source`` prints every size as the number the layer is shown at: its module
+takes inputs of that shape only.  Here the same writer keeps every size a name, bound in
+each kernel's first lines from the shapes of the arrays it is given (``n = x.shape[0]``,
+the parameters' from the parameters), so that one kernel takes every size, as a Torch7
+module does.  A size that no array of the kernel gives (a window's, which fixes the
+formula's structure) is an error in this mode.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+
+from .generate import _Writer
+from .symbolic.language import LayerSpec, parse
+from .symbolic.layer import grad_output_name
+
+
+def runtime_kernels(expr: str, shapes=None, *, input="x", target: str | None = None, ranges=None,
+                    constants=(), reduction: str = "mean") -> list[str]:
+    """The kernels (update_output, update_grad_input, acc_grad_parameters and backward, each for
+    one sample and ``_batch``) of the layer ``expr`` with every size bound from its arrays'
+    shapes at run time; ValueError where a size is given by no array."""
+    spec = parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants)
+    if spec.is_criterion and spec.parameters:
+        raise ValueError(f"a criterion's expression may use only its input and target; "
+                         f"{spec.parameters[0].name} would be a parameter")
+    writer = RuntimeSizes(spec, "Layer", reduction)
+    return writer.kernels(spec, "") + writer.kernels(writer.batch, "_batch")
+
+
+class RuntimeSizes(_Writer):
+    """The kernel writer with sizes as names bound from the arguments' shapes."""
+
+    def _size_names(self, spec: LayerSpec) -> dict[sp.Symbol, str]:
+        symbols: set[sp.Symbol] = set()
+        for array in spec.arrays.values():
+            for d in array.shape:
+                symbols |= sp.sympify(d).free_symbols
+        for r in spec.ranges.values():
+            symbols |= sp.sympify(r).free_symbols
+        symbols.discard(spec.batch_size)
+        taken = set(spec.arrays) | {grad_output_name(spec), "xp", "np", "scale", "output", "grad_input", "loss"}
+        names = {}
+        for s in sorted(symbols, key=str):
+            name = str(s)
+            names[s] = name if name.isidentifier() and name not in taken else f"n_{name}"
+        return names
+
+    def _print_size(self, spec: LayerSpec, size) -> str:
+        size = sp.sympify(size)
+        if spec.batch_size is not None and size.has(spec.batch_size):
+            if size != spec.batch_size:
+                raise ValueError(f"a size {size} of the batch's is not a run-time size")
+            return str(spec.batch_size)
+        if size.is_Integer:
+            return str(int(size))
+        names = self._size_names(spec)
+        text = sp.sstr(size.xreplace({s: sp.Symbol(names[s]) for s in size.free_symbols}))
+        return text if text.isidentifier() else f"({text})"
+
+    def _arrays(self, spec: LayerSpec) -> dict[str, str]:
+        arrays = super()._arrays(spec)
+        for name in self._size_names(spec).values():
+            if name in arrays:
+                raise ValueError(f"the size {name} has the name of an array")
+            arrays[name] = name
+        return arrays
+
+    def _ranges(self, spec: LayerSpec) -> dict:
+        return {i: self._print_size(spec, r) for i, r in spec.ranges.items()}
+
+    def _fixed_sizes(self, spec: LayerSpec) -> dict:
+        # the sizes stay symbols, renamed to what the kernel binds
+        return {s: sp.Symbol(name, integer=True, positive=True) for s, name in self._size_names(spec).items()
+                if name != str(s)}
+
+    def _known_shapes(self, spec: LayerSpec) -> dict[str, tuple]:
+        return {a.name: (None,) * len(a.shape) for a in spec.arrays.values()}
+
+    def _shape(self, spec, target, axes):
+        array = {"output": spec.output, "grad_input": spec.input, "loss": spec.output}.get(target)
+        if array is None:
+            array = spec.arrays[target[len("grad_"):]]
+        return [self._print_size(spec, d) for d in array.shape]
+
+    def _bind_sizes(self, spec: LayerSpec, args: list[str], lines: list[str], first: int) -> list[str]:
+        body = "\n".join(lines[first:])
+        given: dict[str, str] = {}
+        for arg in args:  # the first array that has the size as an axis gives it
+            name = arg[len("grad_"):] if arg.startswith("grad_") and arg[len("grad_"):] in spec.arrays else arg
+            array = spec.output if name == grad_output_name(spec) else spec.arrays.get(name)
+            if array is None:
+                continue
+            for axis, d in enumerate(array.shape):
+                if isinstance(d, sp.Symbol) and d != spec.batch_size:
+                    given.setdefault(self._size_names(spec)[d], f"{arg}.shape[{axis}]")
+        bind = []
+        for name in self._size_names(spec).values():
+            if re.search(rf"\b{name}\b", body):
+                if name not in given:
+                    raise ValueError(f"the size {name} is given by no array of the kernel: it cannot be bound at "
+                                     "run time")
+                bind.append(f"{name} = {given[name]}")
+        at = first + (1 if spec is self.batch else 0)
+        return lines[:at] + bind + lines[at:]
