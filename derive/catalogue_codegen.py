@@ -335,18 +335,22 @@ def _on_domain(inner, low: float, high: float, targets: bool):
 
 def check_cases() -> dict[str, list[tuple]]:
     """derive.nn.check's cases for every generated class, as derive/site/numeric_checks.CHECKED
-    lists them: {class: [(label, the module, one sample's shape, check's other arguments)]}."""
+    lists them: {class: [(label, the module, one sample's shape, check's other arguments)]}.
+    Read from the generated classes themselves (no derivation, no sympy)."""
     import derive.nn as nn
+    from .catalogue import lookup
+    from .nn import _catalogue
 
     cases = {}
-    for g in generated_entries():
-        entry, cls = g.entry, getattr(nn, g.entry.name)
+    for name in _catalogue.__all__:
+        entry, cls = lookup(name), getattr(nn, name)
         free = iter(entry.input_shapes[0]) if entry.input_shapes else iter(())
-        shape = tuple(entry.arguments(entry.example)[a] if a else next(free, 5) for a in g.input_shape)
+        shape = tuple(entry.arguments(entry.example)[a] if a else next(free, 5) for a in cls.inputShape)
         kinds = {"sign": "real", "probability": "real"}
         extra = {"target_kind": kinds.get(entry.target_kind, entry.target_kind)} if entry.criterion else {}
         label = entry.name + (f"({', '.join(map(str, entry.example))})" if entry.example else "")
-        factory = functools.partial(cls, *entry.example, **({"rng": 0} if g.parameter_shapes else {}))
+        has_parameters = bool(getattr(cls, "parameterShapes", ()))
+        factory = functools.partial(cls, *entry.example, **({"rng": 0} if has_parameters else {}))
         if entry.domain != (-2.0, 2.0) or entry.target_kind == "probability":
             low, high = entry.domain
             factory = functools.partial(_on_domain, factory(), low, high, entry.target_kind == "probability")
