@@ -293,44 +293,35 @@ def catalogue_source() -> str:
 class _OnDomain:
     """A generated module or criterion read on its entry's domain: derive.nn.check draws inputs
     (and real targets) in [-2, 2]; Log, Sqrt and BCE's probabilities need (0, ...). Mapped
-    affinely, the gradient times the map's slope (the chain rule). Module-level classes, so that
-    check's pickle round trip finds them."""
+    affinely, the gradient times the map's slope (the chain rule). Its subclasses (LogOnDomain)
+    are made once and kept in this module, so that check's pickle round trip finds them."""
 
-    def __init__(self, inner, low: float, high: float, targets: bool = False) -> None:
-        super().__init__()
-        self.inner, self.low, self.high, self.targets = inner, low, high, targets
+    low, high, targets = -2.0, 2.0, False
 
-    def _input(self, input):
+    def _mapped(self, input):
         return self.low + (input + 2) * ((self.high - self.low) / 4)
 
-    def _target(self, target):  # probability targets: drawn in [-2, 2], read in (0.05, 0.95)
+    def _mappedTarget(self, target):  # probability targets: drawn in [-2, 2], read in (0.05, 0.95)
         return tuple(0.05 + (t + 2) * 0.225 for t in target) if self.targets else target
 
     def updateOutput(self, input, *target):
-        out = self.inner.forward(self._input(input), *self._target(target))
-        self.output = out if isinstance(out, float) else out.copy()
-        return self.output
+        return super().updateOutput(self._mapped(input), *self._mappedTarget(target))
 
-    def __repr__(self) -> str:
-        return f"{self.inner!r} on ({self.low:g}, {self.high:g})"
-
-
-class _ModuleOnDomain(_OnDomain, Module):
-    def updateGradInput(self, input, gradOutput):
-        self.inner.forward(self._input(input))
-        self.gradInput = self.inner.updateGradInput(self._input(input), gradOutput) * ((self.high - self.low) / 4)
-        return self.gradInput
-
-
-class _CriterionOnDomain(_OnDomain, Criterion):
-    def updateGradInput(self, input, target):
-        grad = self.inner.updateGradInput(self._input(input), *self._target((target,)))
+    def updateGradInput(self, input, *rest):
+        if not isinstance(self, Criterion):  # the output of the mapped input, as the inner module's
+            super().updateOutput(self._mapped(input))
+        grad = super().updateGradInput(self._mapped(input), *self._mappedTarget(rest))
         self.gradInput = grad * ((self.high - self.low) / 4)
         return self.gradInput
 
 
-def _on_domain(inner, low: float, high: float, targets: bool):
-    return (_CriterionOnDomain if isinstance(inner, Criterion) else _ModuleOnDomain)(inner, low, high, targets)
+def _on_domain(cls: type, low: float, high: float, targets: bool) -> type:
+    name = f"{cls.__name__}OnDomain"
+    if name not in globals():
+        made = type(name, (_OnDomain, cls), {"low": low, "high": high, "targets": targets})
+        made.__module__, made.__qualname__ = __name__, name
+        globals()[name] = made
+    return globals()[name]
 
 
 def check_cases() -> dict[str, list[tuple]]:
@@ -353,7 +344,7 @@ def check_cases() -> dict[str, list[tuple]]:
         factory = functools.partial(cls, *entry.example, **({"rng": 0} if has_parameters else {}))
         if entry.domain != (-2.0, 2.0) or entry.target_kind == "probability":
             low, high = entry.domain
-            factory = functools.partial(_on_domain, factory(), low, high, entry.target_kind == "probability")
+            factory = functools.partial(_on_domain(cls, low, high, entry.target_kind == "probability"), *entry.example)
             label += f" on ({low:g}, {high:g})"
         cases[entry.name] = [(label, factory, shape, extra)]
     return cases
