@@ -124,14 +124,42 @@ def test_generated_class_passes_derive_check(name):
     assert report.passed, f"{label}: {report}"
 
 
-def test_scalars_are_the_constructors_at_run_time():
-    x = np.linspace(-2, 2, 9)
-    for alpha in (0.5, 2.0):
-        np.testing.assert_allclose(nn.ELU(alpha).forward(x), torch.nn.functional.elu(torch.tensor(x), alpha).numpy())
-    for lam in (0.3, 1.2):
-        np.testing.assert_allclose(nn.SoftShrink(lam).forward(x),
-                                   torch.nn.functional.softshrink(torch.tensor(x), lam).numpy())
-    np.testing.assert_allclose(nn.Power(2.5).forward(x[x > 0]), x[x > 0] ** 2.5)
+@pytest.mark.parametrize("make, reference", [
+    (lambda: nn.ELU(0.5), lambda x: torch.nn.functional.elu(x, 0.5)),
+    (lambda: nn.ELU(2.0), lambda x: torch.nn.functional.elu(x, 2.0)),
+    (lambda: nn.SoftShrink(0.3), lambda x: torch.nn.functional.softshrink(x, 0.3)),
+    (lambda: nn.HardShrink(1.2), lambda x: torch.nn.functional.hardshrink(x, 1.2)),
+    (lambda: nn.LeakyReLU(0.2), lambda x: torch.nn.functional.leaky_relu(x, 0.2)),
+    (lambda: nn.SoftPlus(2.0), lambda x: torch.nn.functional.softplus(x, 2.0)),
+    (lambda: nn.Threshold(0.5, -3.0), lambda x: torch.nn.functional.threshold(x, 0.5, -3.0)),
+    (lambda: nn.RReLU(0.1, 0.5), lambda x: torch.nn.functional.rrelu(x, 0.1, 0.5, training=False)),
+    (lambda: nn.MulConstant(-1.5), lambda x: -1.5 * x),
+    (lambda: nn.AddConstant(0.25), lambda x: x + 0.25),
+], ids=["ELU(0.5)", "ELU(2)", "SoftShrink(0.3)", "HardShrink(1.2)", "LeakyReLU(0.2)", "SoftPlus(2)",
+        "Threshold(0.5, -3)", "RReLU(0.1, 0.5)", "MulConstant(-1.5)", "AddConstant(0.25)"])
+def test_number_arguments_are_the_constructors_at_run_time(make, reference):
+    """One kernel set takes every value of a number argument (not the entry's example's)."""
+    x = _away(np.linspace(-2.3, 2.1, 12), (0, 0.5, -0.3, 0.3, -1.2, 1.2))
+    g = np.linspace(1, 2, 12)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = reference(xt)
+    yt.backward(torch.tensor(g))
+    layer = make()
+    np.testing.assert_allclose(layer.forward(x), yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.backward(x, g), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4])
+def test_power_is_generated_per_value_without_dividing_by_x(p):
+    """Power(p) with p a name derives p x^p / x (NaN at 0): it is generated per value instead."""
+    x = np.array([-1.5, 0.0, 0.5, 2.0])
+    xt = torch.tensor(x, requires_grad=True)
+    (xt ** p).backward(torch.ones(4))
+    layer = nn.Power(p)
+    np.testing.assert_allclose(layer.forward(x), x ** p)
+    np.testing.assert_allclose(layer.backward(x, np.ones(4)), xt.grad.numpy())
+    with pytest.raises(ValueError, match=r"Power: no kernels for \{'p': 2.5\}"):
+        nn.Power(2.5)
 
 
 def test_float32_and_bad_input_are_one_line():

@@ -5,6 +5,7 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from ._backend import namespace
+from .functional import sigmoid, step
 from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule
 
 ndarray = np.ndarray
@@ -64,6 +65,116 @@ class ReLU6(CatalogueModule):
 
     def __init__(self) -> None:
         super().__init__(**{})
+
+
+def _hardtanh_m1_0_1_0_update_output(x):
+    """y[i] = clamp(x[i], -1, 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.clip(x, -1, 1)
+    output = _t1
+    return output
+
+
+def _hardtanh_m1_0_1_0_update_grad_input(x, y, g):
+    """gradInput[j] = step(1 - x[j])*step(x[j] + 1)*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - x
+    _t2 = step(_t1)
+    _t3 = 1 + x
+    _t4 = step(_t3)
+    _t5 = g * _t2 * _t4
+    grad_input = _t5
+    return grad_input
+
+
+def _hardtanh_m1_0_1_0_update_output_batch(X):
+    """Y[s, i] = clamp(X[s, i], -1, 1)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.clip(X, -1, 1)
+    output = _t1
+    return output
+
+
+def _hardtanh_m1_0_1_0_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = step(1 - X[j, k])*step(X[j, k] + 1)*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - X
+    _t2 = step(_t1)
+    _t3 = 1 + X
+    _t4 = step(_t3)
+    _t5 = G * _t2 * _t4
+    grad_input = _t5
+    return grad_input
+
+
+class HardTanh(CatalogueModule):
+    """nn.HardTanh(min_value=-1.0, max_value=1.0): y = clamp(x, -1, 1). x clamped to [min_value, max_value]; the gradient passes strictly inside. Example: x = (-3, 0.5) gives (-1, 0.5)."""
+
+    signature = (('min_value', -1.0, float, None), ('max_value', 1.0, float, None), )
+    formula = 'y = clamp(x, -1, 1)'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    structure = ('min_value', 'max_value')
+    kernels = {(-1.0, 1.0): ((_hardtanh_m1_0_1_0_update_output, _hardtanh_m1_0_1_0_update_grad_input, None, None), (_hardtanh_m1_0_1_0_update_output_batch, _hardtanh_m1_0_1_0_update_grad_input_batch, None, None))}
+
+    def __init__(self, min_value=-1.0, max_value=1.0) -> None:
+        super().__init__(**{'min_value': min_value, 'max_value': max_value})
+
+
+def _clamp_m0_5_2_0_update_output(x):
+    """y[i] = clamp(x[i], -0.5, 2)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.clip(x, -0.5, 2)
+    output = _t1
+    return output
+
+
+def _clamp_m0_5_2_0_update_grad_input(x, y, g):
+    """gradInput[j] = step(2 - x[j])*step(x[j] + 0.5)*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 2 - x
+    _t2 = step(_t1)
+    _t3 = 0.5 + x
+    _t4 = step(_t3)
+    _t5 = g * _t2 * _t4
+    grad_input = _t5
+    return grad_input
+
+
+def _clamp_m0_5_2_0_update_output_batch(X):
+    """Y[s, i] = clamp(X[s, i], -0.5, 2)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.clip(X, -0.5, 2)
+    output = _t1
+    return output
+
+
+def _clamp_m0_5_2_0_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = step(2 - X[j, k])*step(X[j, k] + 0.5)*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 2 - X
+    _t2 = step(_t1)
+    _t3 = 0.5 + X
+    _t4 = step(_t3)
+    _t5 = G * _t2 * _t4
+    grad_input = _t5
+    return grad_input
+
+
+class Clamp(CatalogueModule):
+    """nn.Clamp(min_value, max_value): y = clamp(x, -0.5, 2). x clamped to [min_value, max_value] (Torch7's Clamp is HardTanh with required bounds). Example: Clamp(-0.5, 2) maps 3 to 2."""
+
+    signature = (('min_value', REQUIRED, float, None), ('max_value', REQUIRED, float, None), )
+    formula = 'y = clamp(x, -0.5, 2)'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    structure = ('min_value', 'max_value')
+    kernels = {(-0.5, 2.0): ((_clamp_m0_5_2_0_update_output, _clamp_m0_5_2_0_update_grad_input, None, None), (_clamp_m0_5_2_0_update_output_batch, _clamp_m0_5_2_0_update_grad_input_batch, None, None))}
+
+    def __init__(self, min_value, max_value) -> None:
+        super().__init__(**{'min_value': min_value, 'max_value': max_value})
 
 
 def _leakyrelu_update_output(x, negval):
@@ -692,49 +803,144 @@ class Sqrt(CatalogueModule):
         super().__init__(**{})
 
 
-def _power_update_output(x, p):
-    """y[i] = x[i]**p"""
+def _power_1_0_update_output(x):
+    """y[i] = x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** p
+    output = x
+    return output
+
+
+def _power_1_0_update_grad_input(x, y, g):
+    """gradInput[j] = g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    grad_input = g
+    return grad_input
+
+
+def _power_1_0_update_output_batch(X):
+    """Y[s, i] = X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    output = X
+    return output
+
+
+def _power_1_0_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    grad_input = G
+    return grad_input
+
+
+def _power_2_0_update_output(x):
+    """y[i] = x[i]**2"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x ** 2
     output = _t1
     return output
 
 
-def _power_update_grad_input(x, p, y, g):
-    """gradInput[j] = p*g[j]*y[j]/x[j]"""
+def _power_2_0_update_grad_input(x, y, g):
+    """gradInput[j] = 2*g[j]*x[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = 1 / x
-    _t2 = p * _t1 * g * y
+    _t1 = 2 * g * x
+    grad_input = _t1
+    return grad_input
+
+
+def _power_2_0_update_output_batch(X):
+    """Y[s, i] = X[s, i]**2"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X ** 2
+    output = _t1
+    return output
+
+
+def _power_2_0_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = 2*G[j, k]*X[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 2 * G * X
+    grad_input = _t1
+    return grad_input
+
+
+def _power_3_0_update_output(x):
+    """y[i] = x[i]**3"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x ** 3
+    output = _t1
+    return output
+
+
+def _power_3_0_update_grad_input(x, y, g):
+    """gradInput[j] = 3*g[j]*x[j]**2"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x ** 2
+    _t2 = 3 * _t1 * g
     grad_input = _t2
     return grad_input
 
 
-def _power_update_output_batch(X, p):
-    """Y[s, i] = X[s, i]**p"""
+def _power_3_0_update_output_batch(X):
+    """Y[s, i] = X[s, i]**3"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X ** p
+    _t1 = X ** 3
     output = _t1
     return output
 
 
-def _power_update_grad_input_batch(X, p, Y, G):
-    """gradInput[j, k] = p*G[j, k]*Y[j, k]/X[j, k]"""
+def _power_3_0_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = 3*G[j, k]*X[j, k]**2"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = 1 / X
-    _t2 = p * _t1 * G * Y
+    _t1 = X ** 2
+    _t2 = 3 * _t1 * G
+    grad_input = _t2
+    return grad_input
+
+
+def _power_4_0_update_output(x):
+    """y[i] = x[i]**4"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x ** 4
+    output = _t1
+    return output
+
+
+def _power_4_0_update_grad_input(x, y, g):
+    """gradInput[j] = 4*g[j]*x[j]**3"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x ** 3
+    _t2 = 4 * _t1 * g
+    grad_input = _t2
+    return grad_input
+
+
+def _power_4_0_update_output_batch(X):
+    """Y[s, i] = X[s, i]**4"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X ** 4
+    output = _t1
+    return output
+
+
+def _power_4_0_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = 4*G[j, k]*X[j, k]**3"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X ** 3
+    _t2 = 4 * _t1 * G
     grad_input = _t2
     return grad_input
 
 
 class Power(CatalogueModule):
-    """nn.Power(p): y = x**p. x to a fixed power p. Example: Power(3) maps 2 to 8."""
+    """nn.Power(p): y = x**3. x to a fixed power p. Example: Power(3) maps 2 to 8."""
 
     signature = (('p', REQUIRED, float, None), )
-    formula = 'y = x**p'
-    scalars = ('p',)
+    formula = 'y = x**3'
+    scalars = ()
     inputShape = (None,)
     anyShape = True
-    kernels = {(): ((_power_update_output, _power_update_grad_input, None, None), (_power_update_output_batch, _power_update_grad_input_batch, None, None))}
+    structure = ('p',)
+    kernels = {(1.0,): ((_power_1_0_update_output, _power_1_0_update_grad_input, None, None), (_power_1_0_update_output_batch, _power_1_0_update_grad_input_batch, None, None)), (2.0,): ((_power_2_0_update_output, _power_2_0_update_grad_input, None, None), (_power_2_0_update_output_batch, _power_2_0_update_grad_input_batch, None, None)), (3.0,): ((_power_3_0_update_output, _power_3_0_update_grad_input, None, None), (_power_3_0_update_output_batch, _power_3_0_update_grad_input_batch, None, None)), (4.0,): ((_power_4_0_update_output, _power_4_0_update_grad_input, None, None), (_power_4_0_update_output_batch, _power_4_0_update_grad_input_batch, None, None))}
 
     def __init__(self, p) -> None:
         super().__init__(**{'p': p})
@@ -1076,6 +1282,74 @@ class AddConstant(CatalogueModule):
 
     def __init__(self, constant_scalar, ip=False) -> None:
         super().__init__(**{'constant_scalar': constant_scalar, 'ip': ip})
+
+
+def _normalize_2_0_update_output(x):
+    """y[i] = x[i]/sqrt(Sum(x[j]**2, (j, 1, n)))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x ** 2
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = _t3 * x
+    output = _t4
+    return output
+
+
+def _normalize_2_0_update_grad_input(x, y, g):
+    """gradInput[k] = g[k]/sqrt(Sum(x[j]**2, (j, 1, n))) - x[k]*Sum(g[i]*x[i], (i, 1, n))/Sum(x[j]**2, (j, 1, n))**(3/2)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x ** 2
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = _t3 * g
+    _t5 = _t2 ** -1.5
+    _t6 = x * g
+    _t7 = _t6.sum(axis=0)
+    _t8 = _t5 * x * _t7
+    _t4 -= _t8
+    grad_input = _t4
+    return grad_input
+
+
+def _normalize_2_0_update_output_batch(X):
+    """Y[s, i] = X[s, i]/sqrt(Sum(X[s, j]**2, (j, 1, n)))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X ** 2
+    _t2 = _t1.sum(axis=1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = _t3[:, None] * X
+    output = _t4
+    return output
+
+
+def _normalize_2_0_update_grad_input_batch(X, Y, G):
+    """gradInput[k, l] = G[k, l]/sqrt(Sum(X[k, j]**2, (j, 1, n))) - X[k, l]*Sum(G[k, i]*X[k, i], (i, 1, n))/Sum(X[k, j]**2, (j, 1, n))**(3/2)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X ** 2
+    _t2 = _t1.sum(axis=1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = _t3[:, None] * G
+    _t5 = _t2 ** -1.5
+    _t6 = X * G
+    _t7 = _t6.sum(axis=1)
+    _t8 = _t5[:, None] * X * _t7[:, None]
+    _t9 = _t4 - _t8
+    grad_input = _t9
+    return grad_input
+
+
+class Normalize(CatalogueModule):
+    """nn.Normalize(p, eps=1e-10): y = x / sqrt(sum(x**2)). x divided by its p-norm (p = 1, 2, any positive number or inf). Example: Normalize(2) maps (3, 4) to (0.6, 0.8)."""
+
+    signature = (('p', REQUIRED, float, None), ('eps', 1e-10, float, None), )
+    formula = 'y = x / sqrt(sum(x**2))'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('p',)
+    kernels = {(2.0,): ((_normalize_2_0_update_output, _normalize_2_0_update_grad_input, None, None), (_normalize_2_0_update_output_batch, _normalize_2_0_update_grad_input_batch, None, None))}
+
+    def __init__(self, p, eps=1e-10) -> None:
+        super().__init__(**{'p': p, 'eps': eps})
 
 
 def _spatialsoftmax_update_output(x):
@@ -3370,4 +3644,4 @@ class HingeEmbeddingCriterion(CatalogueCriterion):
         super().__init__(**{'margin': margin})
 
 
-__all__ = ['ReLU6', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'SpatialSoftMax', 'PReLU', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion']
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion']
