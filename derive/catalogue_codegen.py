@@ -14,9 +14,12 @@ from __future__ import annotations
 import functools
 import itertools
 import keyword
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .catalogue import ENTRIES, REQUIRED, Entry, Scalar
 
@@ -41,6 +44,8 @@ class Generated:
     structure: tuple[str, ...]
     kernels: dict  # structure values -> the kernels' sources (sample and batch)
     formula: str  # the formula at the example's arguments, scalars by name
+    table: tuple = ()  # a program's: every input's axes (arguments or None), then the kernels' arguments
+    output_position: int = 0  # which of a program's values is its output
 
 
 def _formula_name(arg: str) -> str:
@@ -78,6 +83,11 @@ def _derived(name: str, values: tuple, named: bool) -> tuple[str, ...]:
 
     entry = lookup(name)
     formula, shapes, options, reduction, _ = _build(entry, dict(values), named)
+    if _is_table(formula):
+        from .generate_sizes import runtime_program_kernels
+
+        return tuple(runtime_program_kernels(formula.text, shapes, input=formula.input, target=formula.target,
+                                             outputs=formula.outputs))
     return tuple(runtime_kernels(formula.text, shapes, reduction=reduction, **options))
 
 
@@ -105,6 +115,42 @@ def _reset(entry: Entry) -> tuple:
     return tuple(rules)
 
 
+def _is_table(formula) -> bool:
+    """Several inputs, or statements: the program writer's kernels."""
+    return len(formula.input) > 1 or "\n" in formula.text.strip() or ";" in formula.text
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The arrays of a formula at some arguments: their sizes, the inputs, the learned
+    parameters, and the kernels' arguments after the inputs (and target) in their order."""
+
+    shapes: dict
+    inputs: tuple
+    parameters: tuple
+    kernel_arguments: tuple
+    output_position: int = 0
+
+
+def _layout(entry: Entry, args: dict, named: bool) -> _Layout:
+    from .symbolic.language import parse
+
+    formula, shapes, options, _, scalars = _build(entry, args, named)
+    numbers = {_formula_name(a) for a in scalars}
+    if _is_table(formula):
+        from .symbolic.program import program
+
+        p = program(formula.text, shapes, input=formula.input, target=formula.target, outputs=formula.outputs)
+        position = next(k for k, s in enumerate(p.statements) if s.name == p.outputs[0])
+        return _Layout(dict(p.shapes), tuple(p.inputs), tuple(w for w in p.parameters if w not in numbers),
+                       tuple(p.parameters), position)
+    spec = parse(formula.text, shapes, input=options["input"], target=options.get("target"),
+                 ranges=options.get("ranges"), constants=options["constants"])
+    params = tuple(a.name for a in spec.parameters)
+    return _Layout({a.name: spec.concrete(a.shape) for a in spec.arrays.values()}, (spec.input.name,), params,
+                   params + tuple(_formula_name(a) for a in scalars))
+
+
 def _vanishing_divisors(entry: Entry, args: dict, named: bool) -> int:
     """How many divisors of the derived gradients can be 0 (a NaN where one is)."""
     import sympy as sp
@@ -121,25 +167,25 @@ def _vanishing_divisors(entry: Entry, args: dict, named: bool) -> int:
 
 def plan(entry: Entry) -> Generated:
     """The generated class of ``entry``; ValueError says why it has none."""
-    from .symbolic.language import parse
-
     if entry.name in HAND_BUILT:
         raise ValueError("hand-built in derive.nn")
     if entry.group == "program":
         raise ValueError("a program: its kernels are written at fixed sizes (derive.generate_program)")
     if entry.group == "convolution" and entry.name not in ("LookupTable",):
         raise ValueError("the convolution family: its strides, windows and padding shape the formula")
-    if entry.input_shapes is not None and len(entry.input_shapes) > 1 or entry.name in ("Bilinear",):
-        raise ValueError("a table of inputs: its kernels are written by the program writer, at fixed sizes")
     if entry.integer_input or entry.target_kind == "class":
         raise ValueError("integer inputs or class targets: not in the run-time-size writer yet")
     base = entry.arguments(entry.example)
+    table = _is_table(_build(entry, base, False)[0])
+    if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
+        primes = iter((5, 7, 11, 13, 17, 19))
+        base = {a.name: next(primes) if a.type is int and not a.same_as else base[a.name] for a in entry.signature}
     # Number arguments as names, proved for every value; kept numbers (one kernel set per value)
     # where the formula needs the value (clamp's bounds, a norm's p) or where the names would
     # divide by what can vanish (Power(p): p x^p / x, where p = 3 gives 3 x^2).
     try:
         kernels = _kernels(entry, base)
-        named = _vanishing_divisors(entry, base, True) <= _vanishing_divisors(entry, base, False)
+        named = table or _vanishing_divisors(entry, base, True) <= _vanishing_divisors(entry, base, False)
     except (TypeError, ValueError):
         named = False
     if not named:
@@ -184,40 +230,39 @@ def plan(entry: Entry) -> Generated:
             variants[key] = _kernels(entry, {**base, **dict(zip(structure, key))}, named)
         except (TypeError, ValueError):
             pass
-    formula, shapes, options, _, scalars = _build(entry, base, named)
-    spec = parse(formula.text, shapes, input=options["input"], target=options.get("target"),
-                 ranges=options.get("ranges"), constants=options["constants"])
+    formula, _, _, _, scalars = _build(entry, base, named)
+    layout = _layout(entry, base, named)
     sizes = [a.name for a in entry.signature if a.type is int and a.name not in structure and not a.same_as]
-    moved = {}
-    for name in sizes:  # which axes follow this argument: build with it changed by 3
-        other = _build(entry, {**base, name: base[name] + 3}, named)
-        moved[name] = parse(other[0].text, other[1], input=options["input"], target=options.get("target"),
-                            ranges=options.get("ranges"), constants=options["constants"])
+    # which axes follow each size argument: laid out again with it changed by 3
+    moved = {name: _layout(entry, {**base, name: base[name] + 3}, named).shapes for name in sizes}
 
     def axes(array: str) -> tuple:
-        out = []
-        for k, d in enumerate(spec.arrays[array].shape):
-            size = spec.concrete((d,))[0]
-            found = [n for n in sizes if size == base[n]
-                     and moved[n].concrete((moved[n].arrays[array].shape[k],))[0] == size + 3]
-            out.append(found[0] if found else None)
-        return tuple(out)
+        return tuple(next((n for n in sizes if size == base[n] and moved[n][array][k] == size + 3), None)
+                     for k, size in enumerate(layout.shapes[array]))
 
     torch_names = {v: k for k, v in entry.parameters.items()}
     parameter_shapes = []
-    for p in spec.parameters:
-        if p.name not in torch_names:
-            raise ValueError(f"the parameter {p.name} has no Torch7 name in the entry")
-        shape = axes(p.name)
+    for p in layout.parameters:
+        if p not in torch_names:
+            raise ValueError(f"the parameter {p} has no Torch7 name in the entry")
+        shape = axes(p)
         if None in shape:
-            raise ValueError(f"the parameter {p.name}'s sizes do not follow from the constructor's arguments")
-        parameter_shapes.append((torch_names[p.name], shape))
-    input_shape = axes(spec.input.name)
+            raise ValueError(f"the parameter {p}'s sizes do not follow from the constructor's arguments")
+        parameter_shapes.append((torch_names[p], shape))
+    input_shape = axes(layout.inputs[0])
     sample, batch = kernels[:len(kernels) // 2], kernels[len(kernels) // 2:]
-    any_shape = (not spec.parameters and not spec.is_criterion and len(spec.input.shape) == 1
+    any_shape = (not table and not layout.parameters and not entry.criterion and len(input_shape) == 1
                  and all(_unbatched(_body(b)) == _body(s) for s, b in zip(sample, batch)))
+    program = ()
+    if table:
+        numbers = {_formula_name(a): a for a in scalars}
+        target = formula.target and layout.shapes[formula.target] == layout.shapes[layout.inputs[0]]
+        program = (tuple(axes(x) for x in layout.inputs),
+                   tuple(("scalar", numbers[w]) if w in numbers else ("parameter", torch_names[w])
+                         for w in layout.kernel_arguments), bool(target))
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
-                     _reset(entry) if spec.parameters else (), tuple(structure), variants, formula.text)
+                     _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
+                     program, layout.output_position)
 
 
 def _body(source: str) -> str:
@@ -263,6 +308,8 @@ def _class_source(g: Generated) -> str:
         prefix = f"_{entry.name.lower()}" + "".join("_" + re.sub(r"\W", "_", str(v).lower().replace("-", "m"))
                                                     for v in key) + "_"
         renamed = []
+        if g.table and not g.parameter_shapes:  # a program's numbers are no parameters: no accumulation
+            sources = [k for k in sources if not re.match(r"def (acc_grad_parameters|backward)", k)]
         for source in sources:
             name = re.match(r"def (\w+)\(", source).group(1)
             renamed.append(prefix + name)
@@ -274,19 +321,28 @@ def _class_source(g: Generated) -> str:
             return f"({', '.join(names)})"
         table[key] = f"({four(renamed[:half])}, {four(renamed[half:])})"
     base = "CatalogueCriterion" if entry.criterion else "CatalogueModule"
+    if g.table:
+        base = "CatalogueTableCriterion" if entry.criterion else "CatalogueTable"
     signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default, a.type.__name__, a.same_as)
                       for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
                              for n, d, t, s in signature) + ")"
     about = " ".join(entry.about.split()).replace('"', "'").replace("\\", "\\\\")
     klass = [f"class {entry.name}({base}):",
-             f'    """nn.{entry.constructor()}: {g.formula}. {about}"""', "",
+             f'    """nn.{entry.constructor()}: {"; ".join(g.formula.splitlines())}. {about}"""', "",
              f"    signature = {sig_text}",
              f"    formula = {g.formula!r}",
              f"    scalars = {g.scalars!r}",
              f"    inputShape = {g.input_shape!r}"]
     if g.any_shape:
         klass.append("    anyShape = True")
+    if g.table:
+        klass.append(f"    inputShapes = {g.table[0]!r}")
+        klass.append(f"    kernelArguments = {g.table[1]!r}")
+        if g.table[2]:
+            klass.append("    targetLikeInput = True")
+        if g.output_position:
+            klass.append(f"    outputPosition = {g.output_position!r}")
     if g.structure:
         klass.append(f"    structure = {g.structure!r}")
     if g.parameter_shapes:
@@ -310,7 +366,7 @@ def catalogue_source() -> str:
     parts = [HEADER, '"""derive.nn modules generated from the catalogue (derive/catalogue.py), their kernels\n'
              "derived at run-time sizes. Regenerate with `derive compile`.\"\"\"\n\n"
              "import numpy as np\n\nfrom ._backend import namespace\n"
-             "from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule\n\n"
+             "from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable, CatalogueTableCriterion\n\n"
              "ndarray = np.ndarray\n"]
     names = []
     for g in generated_entries():
@@ -325,19 +381,39 @@ def catalogue_source() -> str:
     return "".join(parts)
 
 
-class _OnDomain:
-    """A generated module or criterion read on its entry's domain: derive.nn.check draws inputs
-    (and real targets) in [-2, 2]; Log, Sqrt and BCE's probabilities need (0, ...). Mapped
-    affinely, the gradient times the map's slope (the chain rule). Its subclasses (LogOnDomain)
+class _Checked:
+    """A generated module or criterion as derive.nn.check can draw for it: check draws one input
+    array (and real targets) in [-2, 2]. The input is mapped affinely onto the entry's domain
+    (Log, Sqrt, BCE's probabilities: the gradient times the map's slope, the chain rule), a
+    table's arrays are read from it one after the other (its gradients joined likewise), and
+    targets become probabilities or signs as the entry takes them. Its subclasses (LogChecked)
     are made once and kept in this module, so that check's pickle round trip finds them."""
 
-    low, high, targets = -2.0, 2.0, False
+    low, high, targets, table = -2.0, 2.0, "real", ()
 
     def _mapped(self, input):
-        return self.low + (input + 2) * ((self.high - self.low) / 4)
+        if (self.low, self.high) != (-2.0, 2.0):
+            input = self.low + (input + 2) * ((self.high - self.low) / 4)
+        if not self.table:
+            return input
+        lead, out, at = input.shape[:-1], [], 0
+        for shape in self.table:
+            size = math.prod(shape)
+            out.append(input[..., at:at + size].reshape(lead + shape))
+            at += size
+        return out
 
-    def _mappedTarget(self, target):  # probability targets: drawn in [-2, 2], read in (0.05, 0.95)
-        return tuple(0.05 + (t + 2) * 0.225 for t in target) if self.targets else target
+    def _joined(self, grad, input):
+        if self.table:
+            grad = np.concatenate([g.reshape(input.shape[:-1] + (-1,)) for g in grad], axis=-1)
+        return grad * ((self.high - self.low) / 4)
+
+    def _mappedTarget(self, target):
+        if self.targets == "probability":  # drawn in [-2, 2], read in (0.05, 0.95)
+            return tuple(0.05 + (t + 2) * 0.225 for t in target)
+        if self.targets == "sign":
+            return tuple(np.where(t > 0, 1.0, -1.0) for t in target)
+        return target
 
     def updateOutput(self, input, *target):
         return super().updateOutput(self._mapped(input), *self._mappedTarget(target))
@@ -347,15 +423,28 @@ class _OnDomain:
 
         if not isinstance(self, Criterion):  # the output of the mapped input, as the inner module's
             super().updateOutput(self._mapped(input))
-        grad = super().updateGradInput(self._mapped(input), *self._mappedTarget(rest))
-        self.gradInput = grad * ((self.high - self.low) / 4)
+        self.gradInput = self._joined(super().updateGradInput(self._mapped(input), *self._mappedTarget(rest)), input)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        super().updateOutput(self._mapped(input))
+        return super().accGradParameters(self._mapped(input), gradOutput, scale)
+
+    def backward(self, input, *rest):
+        from .nn import Criterion
+
+        if isinstance(self, Criterion):
+            return self.updateGradInput(input, *rest)
+        gradOutput, scale = rest[0], rest[1] if len(rest) > 1 else 1.0
+        self.updateGradInput(input, gradOutput)  # Torch7's backward, each step through the map
+        self.accGradParameters(input, gradOutput, scale)
         return self.gradInput
 
 
-def _on_domain(cls: type, low: float, high: float, targets: bool) -> type:
-    name = f"{cls.__name__}OnDomain"
+def _checked(cls: type, **fields) -> type:
+    name = f"{cls.__name__}Checked"
     if name not in globals():
-        made = type(name, (_OnDomain, cls), {"low": low, "high": high, "targets": targets})
+        made = type(name, (_Checked, cls), fields)
         made.__module__, made.__qualname__ = __name__, name
         globals()[name] = made
     return globals()[name]
@@ -372,16 +461,33 @@ def check_cases() -> dict[str, list[tuple]]:
     cases = {}
     for name in _catalogue.__all__:
         entry, cls = lookup(name), getattr(nn, name)
-        free = iter(entry.input_shapes[0]) if entry.input_shapes else iter(())
-        shape = tuple(entry.arguments(entry.example)[a] if a else next(free, 5) for a in cls.inputShape)
-        kinds = {"sign": "real", "probability": "real"}
-        extra = {"target_kind": kinds.get(entry.target_kind, entry.target_kind)} if entry.criterion else {}
+        args = entry.arguments(entry.example)
+        inputs = getattr(cls, "inputShapes", ()) or (cls.inputShape,)
+        shapes = []
+        for k, axes in enumerate(inputs):
+            free = iter(entry.input_shapes[k]) if entry.input_shapes else iter(())
+            shapes.append(tuple(args[a] if a else next(free, 5) for a in axes))
+        fields = {}
+        if len(shapes) > 1:
+            fields["table"] = tuple(shapes)
+        if entry.domain != (-2.0, 2.0):
+            fields["low"], fields["high"] = entry.domain
+        if entry.target_kind in ("probability", "sign"):
+            fields["targets"] = entry.target_kind
+        shape = (sum(math.prod(s) for s in shapes),) if len(shapes) > 1 else shapes[0]
+        extra = {}
+        if entry.criterion:
+            extra["target_kind"] = "binary" if entry.target_kind == "binary" else "real"
+            if getattr(cls, "inputShapes", ()) and not cls.targetLikeInput:
+                extra["target_shape"] = ()
+            elif len(shapes) > 1:
+                extra["target_shape"] = shapes[0]
         label = entry.name + (f"({', '.join(map(str, entry.example))})" if entry.example else "")
-        has_parameters = bool(getattr(cls, "parameterShapes", ()))
-        factory = functools.partial(cls, *entry.example, **({"rng": 0} if has_parameters else {}))
-        if entry.domain != (-2.0, 2.0) or entry.target_kind == "probability":
-            low, high = entry.domain
-            factory = functools.partial(_on_domain(cls, low, high, entry.target_kind == "probability"), *entry.example)
-            label += f" on ({low:g}, {high:g})"
+        made = _checked(cls, **fields) if fields else cls
+        factory = functools.partial(made, *entry.example, **({"rng": 0} if getattr(cls, "parameterShapes", ()) else {}))
+        if "low" in fields:
+            label += f" on ({fields['low']:g}, {fields['high']:g})"
+        if "table" in fields:
+            label += " on its table's arrays side by side"
         cases[entry.name] = [(label, factory, shape, extra)]
     return cases

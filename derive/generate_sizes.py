@@ -15,8 +15,10 @@ import re
 import sympy as sp
 
 from .generate import _Writer
+from .generate_program import BATCH, ProgramWriter, _var
 from .symbolic.language import LayerSpec, parse
 from .symbolic.layer import grad_output_name
+from .symbolic.program import _size_map, given_name, program_sizes
 
 
 def runtime_kernels(expr: str, shapes=None, *, input="x", target: str | None = None, ranges=None,
@@ -107,3 +109,74 @@ class RuntimeSizes(_Writer):
                 bind.append(f"{name} = {given[name]}")
         at = first + (1 if spec is self.batch else 0)
         return lines[:at] + bind + lines[at:]
+
+
+def runtime_program_kernels(expr: str, shapes=None, *, input="x", target: str | None = None,
+                            outputs=None) -> list[str]:
+    """The kernels of a program (a table of inputs or outputs, statements) as derive.generate_program
+    writes them (update_output, grad_input, acc_grad_parameters, backward; then ``_batch``), with
+    every size bound from the arrays' shapes at run time. Sizes are told apart by their values:
+    give distinct sizes distinct values."""
+    from .symbolic.program import program
+
+    writer = RuntimeProgramWriter(program(expr, shapes, input=input, target=target, outputs=outputs), "Layer")
+    blocks = []
+    for batch in (False, True):
+        blocks.append(writer.forward_kernel(batch))
+        blocks.append(writer.backward_kernel("grad_input", batch))
+        if writer.program.parameters:
+            blocks.append(writer.backward_kernel("acc_grad_parameters", batch))
+            blocks.append(writer.backward_kernel("backward", batch))
+    return blocks
+
+
+class RuntimeProgramWriter(ProgramWriter):
+    """The program writer with sizes as names bound from the arguments' shapes."""
+
+    def __init__(self, program, name: str) -> None:
+        super().__init__(program, name)
+        self.symbols = program_sizes(program)  # size value -> its symbol (n, m, ...)
+        self.values = {}  # the walk's terms keep their size symbols
+        taken = set(self._arrays_of_program()) | {"xp", "np", "scale", str(BATCH)}
+        if any(str(s) in taken for s in self.symbols.values()):
+            raise ValueError("a size's name is the name of an array of the program")
+
+    def _arrays_of_program(self) -> dict[str, str]:
+        return super()._arrays()
+
+    def _arrays(self) -> dict[str, str]:
+        names = super()._arrays()
+        names.update({str(s): str(s) for s in self.symbols.values()})
+        return names
+
+    def _known_shape(self, name: str) -> tuple:
+        return (None,) * len(self.program.shapes[name])
+
+    def _statement_sizes(self, spec) -> dict:
+        return _size_map(spec, self.symbols)
+
+    def _shape(self, name: str, batch: bool) -> tuple:
+        shape = tuple(str(self.symbols[d]) for d in self.program.shapes[name])
+        return ((str(BATCH),) if batch and name in self.batched else ()) + shape
+
+    def _kernel(self, name: str, args: list[str], body, doc: str, returns, batch: bool) -> str:
+        text = super()._kernel(name, args, body, doc, returns, batch)
+        lines = text.split("\n")
+        first = next(k for k, line in enumerate(lines) if line.startswith("    xp = ")) + 1 + batch
+        used = "\n".join(lines[first:])
+        given: dict[str, str] = {}
+        p = self.program
+        for arg in args:
+            value = arg if arg in p.shapes else next((o for o in p.outputs if _var(given_name(o)) == arg), None)
+            if value is None:
+                continue
+            lead = 1 if batch and value in self.batched else 0
+            for axis, d in enumerate(p.shapes[value]):
+                given.setdefault(str(self.symbols[d]), f"{arg}.shape[{axis + lead}]")
+        bind = []
+        for s in self.symbols.values():
+            if re.search(rf"\b{s}\b", used):
+                if str(s) not in given:
+                    raise ValueError(f"the size {s} is given by no array of the kernel: it cannot be bound at run time")
+                bind.append(f"    {s} = {given[str(s)]}")
+        return "\n".join(lines[:first] + bind + lines[first:])

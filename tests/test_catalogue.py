@@ -187,7 +187,8 @@ CRITERIA = {
         lambda x1, x2, t: torch.where(t == 1, (x1 - x2).abs().sum(-1), F.relu(1 - (x1 - x2).abs().sum(-1))).mean(),
         (-3, 3), _pair_sign, {}, ()),
     ("CosineEmbeddingCriterion", ()): (
-        lambda x1, x2, t: F.cosine_embedding_loss(x1.reshape(-1, 4), x2.reshape(-1, 4), t.reshape(-1)),
+        lambda x1, x2, t: F.cosine_embedding_loss(x1.reshape(-1, x1.shape[-1]), x2.reshape(-1, x2.shape[-1]),
+                                                  t.reshape(-1)),
         (-3, 3), _pair_sign, {}, ()),
     ("MarginRankingCriterion", ()): (F.margin_ranking_loss, (-3, 3), _sign, {}, ()),
 }

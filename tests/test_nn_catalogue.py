@@ -50,18 +50,21 @@ def test_the_constructor_is_torch7s(name):
     assert all(getattr(layer, arg.name) == value for arg, value in zip(entry.signature, entry.example))
 
 
-def _sizes(g, step: int) -> tuple[tuple, tuple]:
-    """(constructor arguments, one sample's shape) with every size moved by ``step`` from the
-    sizes the class was derived at."""
+def _sizes(g, step: int) -> tuple[tuple, list]:
+    """(constructor arguments, each input's sample shape) with every size moved by ``step`` from
+    the sizes the class was derived at."""
     entry = g.entry
     args = entry.arguments(entry.example)
-    sized = {a for a in g.input_shape if a} | {a for _, axes in g.parameter_shapes for a in axes}
+    inputs = g.table[0] if g.table else (g.input_shape,)
+    sized = {a for axes in inputs for a in axes if a} | {a for _, axes in g.parameter_shapes for a in axes}
     values = [args[a.name] + step if a.name in sized else args[a.name] for a in entry.signature]
     given = {a.name: v for a, v in zip(entry.signature, values)}
-    free = iter(d + step for d in entry.input_shapes[0]) if entry.input_shapes else iter(())
-    shape = tuple(given[a] if a else next(free, 3 + step) for a in g.input_shape)
-    return tuple(values[:max(len(entry.example), *(i + 1 for i, a in enumerate(entry.signature) if a.name in sized),
-                             0)]), shape
+    shapes = []
+    for k, axes in enumerate(inputs):
+        free = iter(d + step for d in entry.input_shapes[k]) if entry.input_shapes else iter(())
+        shapes.append(tuple(given[a] if a else next(free, 3 + step) for a in axes))
+    count = max([len(entry.example)] + [i + 1 for i, a in enumerate(entry.signature) if a.name in sized])
+    return tuple(values[:count]), shapes
 
 
 @pytest.mark.parametrize("name", MODULE_NAMES)
@@ -70,23 +73,26 @@ def _sizes(g, step: int) -> tuple[tuple, tuple]:
 def test_generated_module_agrees_with_pytorch(name, step, batch):
     g = GENERATED[name]
     reference, (low, high), kinks = MODULES[name]
-    args, shape = _sizes(g, step)
+    args, shapes = _sizes(g, step)
     layer = getattr(nn, name)(*args, **({"rng": 1} if g.parameter_shapes else {}))
     rng = np.random.default_rng(step)
-    x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + shape), kinks)
+    xs = [_away(rng.uniform(low, high, ((batch,) if batch else ()) + shape), kinks) for shape in shapes]
+    given = xs if g.table and len(xs) > 1 else xs[0]
     params = layer.parameters()[0] if layer.parameters() else []
-    xt = torch.tensor(x, requires_grad=True)
+    xt = [torch.tensor(x, requires_grad=True) for x in xs]
     pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    yt = reference(xt, *pt)
+    yt = reference(*xt, *pt)
     gradOutput = rng.standard_normal(tuple(yt.shape))
     yt.backward(torch.tensor(gradOutput))
-    np.testing.assert_allclose(layer.forward(x), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.backward(x, gradOutput), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.forward(given), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grads = layer.backward(given, gradOutput)
+    for mine, theirs in zip(grads if given is xs else [grads], xt):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
     for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
     if params:  # accGradParameters adds scale * the gradient to what is there
         before = [p.copy() for p in layer.parameters()[1]]
-        layer.accGradParameters(x, gradOutput, 0.5)
+        layer.accGradParameters(given, gradOutput, 0.5)
         for mine, old, theirs in zip(layer.parameters()[1], before, pt):
             np.testing.assert_allclose(mine, old + 0.5 * theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
         layer.zeroGradParameters()
@@ -106,16 +112,20 @@ def test_generated_criterion_agrees_with_pytorch(name, size_average, step, batch
     reference, (low, high), target, constants, kinks = CRITERIA[(name, ())]
     criterion = getattr(nn, name)() if size_average is None else getattr(nn, name)(sizeAverage=size_average)
     rng = np.random.default_rng(step)
-    shape = tuple(d + step for d in g.entry.input_shapes[0])
-    x = _away(rng.uniform(low, high, ((batch,) if batch else ()) + shape), kinks)
-    t = target(rng, x)
-    xt = torch.tensor(x, requires_grad=True)
-    loss = reference(xt, torch.tensor(t))
-    if size_average is False:  # Torch7's sizeAverage=false: the sum over every element
-        loss = loss * x.size
+    # every size moved, but a size of 1 (one number a sample: MarginRankingCriterion's)
+    xs = [_away(rng.uniform(low, high, ((batch,) if batch else ()) + tuple(d + step * (d > 1) for d in shape)), kinks)
+          for shape in g.entry.input_shapes]
+    given = xs if len(xs) > 1 else xs[0]
+    t = target(rng, xs[0])
+    xt = [torch.tensor(x, requires_grad=True) for x in xs]
+    loss = reference(*xt, torch.tensor(t))
+    if size_average is False:  # Torch7's sizeAverage=false: the sum (of every element, or of the samples)
+        loss = loss * (xs[0].size if not g.table else xs[0].shape[0] if batch else 1)
     loss.backward()
-    assert criterion.forward(x, t) == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
-    np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert criterion.forward(given, t) == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
+    grads = criterion.backward(given, t)
+    for mine, theirs in zip(grads if len(xs) > 1 else [grads], xt):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", list(GENERATED))

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._backend import namespace
 from .functional import sigmoid, step
-from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule
+from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable, CatalogueTableCriterion
 
 ndarray = np.ndarray
 
@@ -1552,6 +1552,240 @@ class PReLU(CatalogueModule):
         super().__init__(rng=rng, **{'nOutputPlane': nOutputPlane})
 
 
+def _bilinear_false_update_output(x1, x2, W):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t2 = x2 @ _t1.T
+    y = _t2
+    return (y,)
+
+
+def _bilinear_false_grad_input(x1, x2, W, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t2 = _d_y @ _t1
+    _grad_x1 = _t2
+    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t4 = _d_y @ _t3
+    _grad_x2 = _t4
+    return [_grad_x1, _grad_x2]
+
+
+def _bilinear_false_acc_grad_parameters(x1, x2, W, y, _g_y, scale, grad_W):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = _d_y[:, None, None] * x1[:, None] * x2
+    grad_W += _t1 if scale == 1 else scale * _t1
+
+
+def _bilinear_false_backward(x1, x2, W, y, _g_y, scale, grad_W):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t2 = _d_y @ _t1
+    _grad_x1 = _t2
+    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t4 = _d_y @ _t3
+    _grad_x2 = _t4
+    _t5 = _d_y[:, None, None] * x1[:, None] * x2
+    grad_W += _t5 if scale == 1 else scale * _t5
+    return [_grad_x1, _grad_x2]
+
+
+def _bilinear_false_update_output_batch(x1, x2, W):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t2 = x2[:, None, :] * _t1
+    _t3 = _t2.sum(axis=2)
+    y = _t3
+    return (y,)
+
+
+def _bilinear_false_grad_input_batch(x1, x2, W, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
+    _t3 = _t2.sum(axis=2)
+    _grad_x1 = _t3
+    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
+    _t6 = _t5.sum(axis=2)
+    _grad_x2 = _t6
+    return [_grad_x1, _grad_x2]
+
+
+def _bilinear_false_acc_grad_parameters_batch(x1, x2, W, y, _g_y, scale, grad_W):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = _d_y.T[:, None, None, :] * x1.T[:, None, :] * x2.T
+    _t2 = _t1.sum(axis=3)
+    grad_W += _t2 if scale == 1 else scale * _t2
+
+
+def _bilinear_false_backward_batch(x1, x2, W, y, _g_y, scale, grad_W):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
+    _t3 = _t2.sum(axis=2)
+    _grad_x1 = _t3
+    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
+    _t6 = _t5.sum(axis=2)
+    _grad_x2 = _t6
+    _t7 = _d_y.T[:, None, None, :] * x1.T[:, None, :] * x2.T
+    _t8 = _t7.sum(axis=3)
+    grad_W += _t8 if scale == 1 else scale * _t8
+    return [_grad_x1, _grad_x2]
+
+
+def _bilinear_true_update_output(x1, x2, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t2 = x2 @ _t1.T
+    _t3 = b + _t2
+    y = _t3
+    return (y,)
+
+
+def _bilinear_true_grad_input(x1, x2, W, b, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t2 = _d_y @ _t1
+    _grad_x1 = _t2
+    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t4 = _d_y @ _t3
+    _grad_x2 = _t4
+    return [_grad_x1, _grad_x2]
+
+
+def _bilinear_true_acc_grad_parameters(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = _d_y[:, None, None] * x1[:, None] * x2
+    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_b += _d_y if scale == 1 else scale * _d_y
+
+
+def _bilinear_true_backward(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t2 = _d_y @ _t1
+    _grad_x1 = _t2
+    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t4 = _d_y @ _t3
+    _grad_x2 = _t4
+    _t5 = _d_y[:, None, None] * x1[:, None] * x2
+    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_b += _d_y if scale == 1 else scale * _d_y
+    return [_grad_x1, _grad_x2]
+
+
+def _bilinear_true_update_output_batch(x1, x2, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t2 = x2[:, None, :] * _t1
+    _t3 = _t2.sum(axis=2)
+    _t4 = b + _t3
+    y = _t4
+    return (y,)
+
+
+def _bilinear_true_grad_input_batch(x1, x2, W, b, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
+    _t3 = _t2.sum(axis=2)
+    _grad_x1 = _t3
+    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
+    _t6 = _t5.sum(axis=2)
+    _grad_x2 = _t6
+    return [_grad_x1, _grad_x2]
+
+
+def _bilinear_true_acc_grad_parameters_batch(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = _d_y.T[:, None, None, :] * x1.T[:, None, :] * x2.T
+    _t2 = _t1.sum(axis=3)
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = _d_y.sum(axis=0)
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _bilinear_true_backward_batch(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
+    _t3 = _t2.sum(axis=2)
+    _grad_x1 = _t3
+    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
+    _t6 = _t5.sum(axis=2)
+    _grad_x2 = _t6
+    _t7 = _d_y.T[:, None, None, :] * x1.T[:, None, :] * x2.T
+    _t8 = _t7.sum(axis=3)
+    grad_W += _t8 if scale == 1 else scale * _t8
+    _t9 = _d_y.sum(axis=0)
+    grad_b += _t9 if scale == 1 else scale * _t9
+    return [_grad_x1, _grad_x2]
+
+
+class Bilinear(CatalogueTable):
+    """nn.Bilinear(inputSize1, inputSize2, outputSize, bias=true): y[k] = sum(x1[i] * W[k,i,j] * x2[j], i, j) + b[k]. y_k = x1^T W_k x2 + b_k on a table of two inputs. Example: W_k the identity gives the dot product."""
+
+    signature = (('inputSize1', REQUIRED, int, None), ('inputSize2', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), ('bias', True, bool, None), )
+    formula = 'y[k] = sum(x1[i] * W[k,i,j] * x2[j], i, j) + b[k]'
+    scalars = ()
+    inputShape = ('inputSize1',)
+    inputShapes = (('inputSize1',), ('inputSize2',))
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    structure = ('bias',)
+    parameterShapes = (('weight', ('outputSize', 'inputSize1', 'inputSize2')), ('bias', ('outputSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('inputSize1',)),)
+    kernels = {(False,): ((_bilinear_false_update_output, _bilinear_false_grad_input, _bilinear_false_acc_grad_parameters, _bilinear_false_backward), (_bilinear_false_update_output_batch, _bilinear_false_grad_input_batch, _bilinear_false_acc_grad_parameters_batch, _bilinear_false_backward_batch)), (True,): ((_bilinear_true_update_output, _bilinear_true_grad_input, _bilinear_true_acc_grad_parameters, _bilinear_true_backward), (_bilinear_true_update_output_batch, _bilinear_true_grad_input_batch, _bilinear_true_acc_grad_parameters_batch, _bilinear_true_backward_batch))}
+
+    def __init__(self, inputSize1, inputSize2, outputSize, bias=True, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize1': inputSize1, 'inputSize2': inputSize2, 'outputSize': outputSize, 'bias': bias})
+
+
 def _add_update_output(x, b):
     """y[i] = b[i] + x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -2731,6 +2965,291 @@ class Cosine(CatalogueModule):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
+def _mm_false_false_update_output(A, B):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if A.__class__ is ndarray else namespace(A)
+    _t1 = A @ B
+    y = _t1
+    return (y,)
+
+
+def _mm_false_false_grad_input(A, B, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if A.__class__ is ndarray else namespace(A)
+    _d_y = _g_y
+    _t1 = _d_y @ B.T
+    _grad_A = _t1
+    _t2 = A.T @ _d_y
+    _grad_B = _t2
+    return [_grad_A, _grad_B]
+
+
+def _mm_false_false_update_output_batch(A, B):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if A.__class__ is ndarray else namespace(A)
+    _B = A.shape[0]
+    _t1 = A[:, :, None, :] * xp.transpose(B, (0, 2, 1))[:, None, :, :]
+    _t2 = _t1.sum(axis=3)
+    y = _t2
+    return (y,)
+
+
+def _mm_false_false_grad_input_batch(A, B, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if A.__class__ is ndarray else namespace(A)
+    _B = A.shape[0]
+    n = A.shape[1]
+    q = B.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, q))
+    _t1 = B[:, None, :, :] * _d_y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _grad_A = _t2
+    _t3 = xp.transpose(A, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_y, (0, 2, 1))[:, None, :, :]
+    _t4 = _t3.sum(axis=3)
+    _grad_B = _t4
+    return [_grad_A, _grad_B]
+
+
+class MM(CatalogueTable):
+    """nn.MM(transA=false, transB=false): y = A @ B. The matrix product of a table of two matrices."""
+
+    signature = (('transA', False, bool, None), ('transB', False, bool, None), )
+    formula = 'y = A @ B'
+    scalars = ()
+    inputShape = (None, None)
+    inputShapes = ((None, None), (None, None))
+    kernelArguments = ()
+    structure = ('transA', 'transB')
+    kernels = {(False, False): ((_mm_false_false_update_output, _mm_false_false_grad_input, None, None), (_mm_false_false_update_output_batch, _mm_false_false_grad_input_batch, None, None))}
+
+    def __init__(self, transA=False, transB=False) -> None:
+        super().__init__(**{'transA': transA, 'transB': transB})
+
+
+def _caddtable_update_output(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = x1 + x2
+    y = _t1
+    return (y,)
+
+
+def _caddtable_grad_input(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _grad_x1 = _d_y
+    _grad_x2 = _d_y
+    return [_grad_x1, _grad_x2]
+
+
+def _caddtable_update_output_batch(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = x1 + x2
+    y = _t1
+    return (y,)
+
+
+def _caddtable_grad_input_batch(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    n = x1.shape[1]
+    _d_y = xp.broadcast_to(_g_y, (_B, n))
+    _grad_x1 = _d_y
+    _grad_x2 = _d_y
+    return [_grad_x1, _grad_x2]
+
+
+class CAddTable(CatalogueTable):
+    """nn.CAddTable(): y = x1 + x2. The sum of a table of two inputs."""
+
+    signature = ()
+    formula = 'y = x1 + x2'
+    scalars = ()
+    inputShape = (None,)
+    inputShapes = ((None,), (None,))
+    kernelArguments = ()
+    kernels = {(): ((_caddtable_update_output, _caddtable_grad_input, None, None), (_caddtable_update_output_batch, _caddtable_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _csubtable_update_output(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = x1 - x2
+    y = _t1
+    return (y,)
+
+
+def _csubtable_grad_input(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _grad_x1 = _d_y
+    _t1 = -_d_y
+    _grad_x2 = _t1
+    return [_grad_x1, _grad_x2]
+
+
+def _csubtable_update_output_batch(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = x1 - x2
+    y = _t1
+    return (y,)
+
+
+def _csubtable_grad_input_batch(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    n = x1.shape[1]
+    _d_y = xp.broadcast_to(_g_y, (_B, n))
+    _grad_x1 = _d_y
+    _t1 = -_d_y
+    _grad_x2 = _t1
+    return [_grad_x1, _grad_x2]
+
+
+class CSubTable(CatalogueTable):
+    """nn.CSubTable(): y = x1 - x2. The difference of a table of two inputs."""
+
+    signature = ()
+    formula = 'y = x1 - x2'
+    scalars = ()
+    inputShape = (None,)
+    inputShapes = ((None,), (None,))
+    kernelArguments = ()
+    kernels = {(): ((_csubtable_update_output, _csubtable_grad_input, None, None), (_csubtable_update_output_batch, _csubtable_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _cmultable_update_output(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = x1 * x2
+    y = _t1
+    return (y,)
+
+
+def _cmultable_grad_input(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = _d_y * x2
+    _grad_x1 = _t1
+    _t2 = _d_y * x1
+    _grad_x2 = _t2
+    return [_grad_x1, _grad_x2]
+
+
+def _cmultable_update_output_batch(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = x1 * x2
+    y = _t1
+    return (y,)
+
+
+def _cmultable_grad_input_batch(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    n = x1.shape[1]
+    _d_y = xp.broadcast_to(_g_y, (_B, n))
+    _t1 = _d_y * x2
+    _grad_x1 = _t1
+    _t2 = _d_y * x1
+    _grad_x2 = _t2
+    return [_grad_x1, _grad_x2]
+
+
+class CMulTable(CatalogueTable):
+    """nn.CMulTable(): y = x1 * x2. The component-wise product of two inputs."""
+
+    signature = ()
+    formula = 'y = x1 * x2'
+    scalars = ()
+    inputShape = (None,)
+    inputShapes = ((None,), (None,))
+    kernelArguments = ()
+    kernels = {(): ((_cmultable_update_output, _cmultable_grad_input, None, None), (_cmultable_update_output_batch, _cmultable_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _cdivtable_update_output(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = 1 / x2
+    _t2 = _t1 * x1
+    y = _t2
+    return (y,)
+
+
+def _cdivtable_grad_input(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _d_y = _g_y
+    _t1 = 1 / x2
+    _t2 = _t1 * _d_y
+    _grad_x1 = _t2
+    _t3 = x2 ** -2
+    _t4 = -(_t3 * _d_y * x1)
+    _grad_x2 = _t4
+    return [_grad_x1, _grad_x2]
+
+
+def _cdivtable_update_output_batch(x1, x2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = 1 / x2
+    _t2 = _t1 * x1
+    y = _t2
+    return (y,)
+
+
+def _cdivtable_grad_input_batch(x1, x2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    n = x1.shape[1]
+    _d_y = xp.broadcast_to(_g_y, (_B, n))
+    _t1 = 1 / x2
+    _t2 = _t1 * _d_y
+    _grad_x1 = _t2
+    _t3 = x2 ** -2
+    _t4 = -(_t3 * _d_y * x1)
+    _grad_x2 = _t4
+    return [_grad_x1, _grad_x2]
+
+
+class CDivTable(CatalogueTable):
+    """nn.CDivTable(): y = x1 / x2. The component-wise quotient of two inputs (divisor away from 0)."""
+
+    signature = ()
+    formula = 'y = x1 / x2'
+    scalars = ()
+    inputShape = (None,)
+    inputShapes = ((None,), (None,))
+    kernelArguments = ()
+    kernels = {(): ((_cdivtable_update_output, _cdivtable_grad_input, None, None), (_cdivtable_update_output_batch, _cdivtable_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _abscriterion_false_update_output(x, t):
     """J = Sum(Abs(t[i] - x[i]), (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -3644,4 +4163,287 @@ class HingeEmbeddingCriterion(CatalogueCriterion):
         super().__init__(**{'margin': margin})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion']
+def _l1hingeembeddingcriterion_update_output(x1, x2, t, margin):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = x1 - x2
+    _t2 = xp.abs(_t1)
+    _t3 = _t2.sum(axis=0)
+    d = xp.broadcast_to(_t3, ())
+    _t4 = (t == 1)
+    _t5 = margin - d
+    _t6 = xp.maximum(0, _t5)
+    _t7 = xp.where(_t4, d, _t6)
+    J = xp.broadcast_to(_t7, ())
+    return (d, J)
+
+
+def _l1hingeembeddingcriterion_grad_input(x1, x2, t, margin, d, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = (t == 1)
+    _t2 = margin - d
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = -_t3
+    _t5 = xp.where(_t1, 1, _t4)
+    _d_d = xp.broadcast_to(_t5, ())
+    _t6 = x1 - x2
+    _t7 = xp.sign(_t6)
+    _t8 = _d_d * _t7
+    _grad_x1 = _t8
+    _t9 = -(_d_d * _t7)
+    _grad_x2 = _t9
+    return [_grad_x1, _grad_x2]
+
+
+def _l1hingeembeddingcriterion_update_output_batch(x1, x2, t, margin):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = x1 - x2
+    _t2 = xp.abs(_t1)
+    _t3 = _t2.sum(axis=1)
+    d = _t3
+    _t4 = (t == 1)
+    _t5 = margin - d
+    _t6 = xp.maximum(0, _t5)
+    _t7 = xp.where(_t4, d, _t6)
+    J = _t7
+    return (d, J)
+
+
+def _l1hingeembeddingcriterion_grad_input_batch(x1, x2, t, margin, d, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = 1 / _B
+    _t2 = (t == 1)
+    _t3 = margin - d
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = -_t4
+    _t6 = xp.where(_t2, 1, _t5)
+    _t7 = _t1 * _t6
+    _d_d = _t7
+    _t8 = x1 - x2
+    _t9 = xp.sign(_t8)
+    _t10 = _d_d[:, None] * _t9
+    _grad_x1 = _t10
+    _t11 = -(_d_d[:, None] * _t9)
+    _grad_x2 = _t11
+    return [_grad_x1, _grad_x2]
+
+
+class L1HingeEmbeddingCriterion(CatalogueTableCriterion):
+    """nn.L1HingeEmbeddingCriterion(margin=1.0): d = sum(abs(x1 - x2)); J = where(t == 1, d, max(0, margin - d)). The L1 distance of two inputs, or its hinge when t = -1."""
+
+    signature = (('margin', 1.0, float, None), )
+    formula = 'd = sum(abs(x1 - x2))\nJ = where(t == 1, d, max(0, margin - d))'
+    scalars = ('margin',)
+    inputShape = (None,)
+    inputShapes = ((None,), (None,))
+    kernelArguments = (('scalar', 'margin'),)
+    outputPosition = 1
+    kernels = {(): ((_l1hingeembeddingcriterion_update_output, _l1hingeembeddingcriterion_grad_input, None, None), (_l1hingeembeddingcriterion_update_output_batch, _l1hingeembeddingcriterion_grad_input_batch, None, None))}
+
+    def __init__(self, margin=1.0) -> None:
+        super().__init__(**{'margin': margin})
+
+
+def _cosineembeddingcriterion_update_output(x1, x2, t, margin):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = x1 ** 2
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = x2 ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t7 = x2 * x1
+    _t8 = _t7.sum(axis=0)
+    _t9 = _t3 * _t6 * _t8
+    c = xp.broadcast_to(_t9, ())
+    _t10 = (t == 1)
+    _t11 = 1 - c
+    _t12 = c - margin
+    _t13 = xp.maximum(0, _t12)
+    _t14 = xp.where(_t10, _t11, _t13)
+    J = xp.broadcast_to(_t14, ())
+    return (c, J)
+
+
+def _cosineembeddingcriterion_grad_input(x1, x2, t, margin, c, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = (t == 1)
+    _t2 = c - margin
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.where(_t1, -1, _t3)
+    _d_c = xp.broadcast_to(_t4, ())
+    _t5 = x1 ** 2
+    _t6 = _t5.sum(axis=0)
+    _t7 = 1 / xp.sqrt(_t6)
+    _t8 = x2 ** 2
+    _t9 = _t8.sum(axis=0)
+    _t10 = 1 / xp.sqrt(_t9)
+    _t11 = _t7 * _t10 * x2
+    _t12 = _t6 ** -1.5
+    _t13 = x2 * x1
+    _t14 = _t13.sum(axis=0)
+    _t15 = _t12 * _t10 * x1 * _t14
+    _t16 = _t11 - _t15
+    _t17 = _d_c * _t16
+    _grad_x1 = _t17
+    _t18 = _t7 * _t10 * x1
+    _t19 = _t9 ** -1.5
+    _t20 = _t7 * _t19 * x2 * _t14
+    _t21 = _t18 - _t20
+    _t22 = _d_c * _t21
+    _grad_x2 = _t22
+    return [_grad_x1, _grad_x2]
+
+
+def _cosineembeddingcriterion_update_output_batch(x1, x2, t, margin):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = x1 ** 2
+    _t2 = _t1.sum(axis=1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = x2 ** 2
+    _t5 = _t4.sum(axis=1)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t7 = x2 * x1
+    _t8 = _t7.sum(axis=1)
+    _t9 = _t3 * _t6 * _t8
+    c = _t9
+    _t10 = (t == 1)
+    _t11 = 1 - c
+    _t12 = c - margin
+    _t13 = xp.maximum(0, _t12)
+    _t14 = xp.where(_t10, _t11, _t13)
+    J = _t14
+    return (c, J)
+
+
+def _cosineembeddingcriterion_grad_input_batch(x1, x2, t, margin, c, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = 1 / _B
+    _t2 = (t == 1)
+    _t3 = c - margin
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.where(_t2, -1, _t4)
+    _t6 = _t1 * _t5
+    _d_c = _t6
+    _t7 = x1 ** 2
+    _t8 = _t7.sum(axis=1)
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = x2 ** 2
+    _t11 = _t10.sum(axis=1)
+    _t12 = 1 / xp.sqrt(_t11)
+    _t13 = _t9[:, None] * _t12[:, None] * x2
+    _t14 = _t8 ** -1.5
+    _t15 = x2 * x1
+    _t16 = _t15.sum(axis=1)
+    _t17 = _t14[:, None] * _t12[:, None] * x1 * _t16[:, None]
+    _t18 = _t13 - _t17
+    _t19 = _t18 * _d_c[:, None]
+    _grad_x1 = _t19
+    _t20 = _t9[:, None] * _t12[:, None] * x1
+    _t21 = _t11 ** -1.5
+    _t22 = _t9[:, None] * _t21[:, None] * x2 * _t16[:, None]
+    _t23 = _t20 - _t22
+    _t24 = _t23 * _d_c[:, None]
+    _grad_x2 = _t24
+    return [_grad_x1, _grad_x2]
+
+
+class CosineEmbeddingCriterion(CatalogueTableCriterion):
+    """nn.CosineEmbeddingCriterion(margin=0.0, sizeAverage=true): c = sum(x1 * x2) / (sqrt(sum(x1**2)) * sqrt(sum(x2**2))); J = where(t == 1, 1 - c, max(0, c - margin)). 1 - cos(x1, x2) for similar pairs, max(0, cos - margin) for dissimilar."""
+
+    signature = (('margin', 0.0, float, None), ('sizeAverage', True, bool, None), )
+    formula = 'c = sum(x1 * x2) / (sqrt(sum(x1**2)) * sqrt(sum(x2**2)))\nJ = where(t == 1, 1 - c, max(0, c - margin))'
+    scalars = ('margin',)
+    inputShape = (None,)
+    inputShapes = ((None,), (None,))
+    kernelArguments = (('scalar', 'margin'),)
+    outputPosition = 1
+    kernels = {(): ((_cosineembeddingcriterion_update_output, _cosineembeddingcriterion_grad_input, None, None), (_cosineembeddingcriterion_update_output_batch, _cosineembeddingcriterion_grad_input_batch, None, None))}
+
+    def __init__(self, margin=0.0, sizeAverage=True) -> None:
+        super().__init__(**{'margin': margin, 'sizeAverage': sizeAverage})
+
+
+def _marginrankingcriterion_update_output(x1, x2, t, margin):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = x1 - x2
+    _t2 = _t1 * t
+    _t3 = margin - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    J = xp.broadcast_to(_t5, ())
+    return (J,)
+
+
+def _marginrankingcriterion_grad_input(x1, x2, t, margin, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _t1 = x1 - x2
+    _t2 = _t1 * t
+    _t3 = margin - _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = -(_t4 * t)
+    _grad_x1 = _t5
+    _t6 = _t4 * t
+    _grad_x2 = _t6
+    return [_grad_x1, _grad_x2]
+
+
+def _marginrankingcriterion_update_output_batch(x1, x2, t, margin):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = x1 - x2
+    _t2 = _t1 * t
+    _t3 = margin - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=1)
+    J = _t5
+    return (J,)
+
+
+def _marginrankingcriterion_grad_input_batch(x1, x2, t, margin, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x1.__class__ is ndarray else namespace(x1)
+    _B = x1.shape[0]
+    _t1 = 1 / _B
+    _t2 = x1 - x2
+    _t3 = _t2 * t
+    _t4 = margin - _t3
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = -(_t1 * _t5 * t)
+    _grad_x1 = _t6
+    _t7 = _t1 * _t5 * t
+    _grad_x2 = _t7
+    return [_grad_x1, _grad_x2]
+
+
+class MarginRankingCriterion(CatalogueTableCriterion):
+    """nn.MarginRankingCriterion(margin=0.0): J = sum(max(0, -t * (x1 - x2) + margin)). max(0, -t (x1 - x2) + margin): x1 should rank above x2 when t = 1."""
+
+    signature = (('margin', 0.0, float, None), )
+    formula = 'J = sum(max(0, -t * (x1 - x2) + margin))'
+    scalars = ('margin',)
+    inputShape = (None,)
+    inputShapes = ((None,), (None,))
+    kernelArguments = (('scalar', 'margin'),)
+    targetLikeInput = True
+    kernels = {(): ((_marginrankingcriterion_update_output, _marginrankingcriterion_grad_input, None, None), (_marginrankingcriterion_update_output_batch, _marginrankingcriterion_grad_input_batch, None, None))}
+
+    def __init__(self, margin=0.0) -> None:
+        super().__init__(**{'margin': margin})
+
+
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']

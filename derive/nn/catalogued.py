@@ -238,3 +238,131 @@ class CatalogueCriterion(_Catalogued, Criterion):
         """dJ/dinput."""
         self.gradInput = self._kernels[self._check(input, target)][1](input, target, *self._scalars)
         return self.gradInput
+
+
+class _Program:
+    """What a class generated from a program shares (a table of inputs, statements): its kernels
+    return every value of the program, the output is one of them (``outputPosition``), and the
+    kernels take after the inputs (and target) the ``kernelArguments``: learned parameters and
+    constructor numbers, in the program's order."""
+
+    inputShapes: tuple = ()  # each input's axes: a constructor argument's name, or None
+    kernelArguments: tuple = ()  # ("parameter", Torch7 name) or ("scalar", argument), in order
+    outputPosition = 0
+
+    def _arguments(self) -> tuple:
+        return tuple(getattr(self, name) if kind == "parameter" else self.arguments[name]
+                     for kind, name in self.kernelArguments)
+
+    def _table(self, input, name: str = "input") -> tuple[tuple, bool]:
+        """The table's arrays and whether they are a batch (all of them, of one size)."""
+        owner = type(self).__name__
+        if len(self.inputShapes) == 1:
+            values = (input,)
+        elif not isinstance(input, (list, tuple)) or len(input) != len(self.inputShapes):
+            raise ValueError(f"{owner}: {name} must be a list of {len(self.inputShapes)} arrays, "
+                             f"got {type(input).__name__}")
+        else:
+            values = tuple(input)
+        batch = None
+        for k, (value, axes) in enumerate(zip(values, self.inputShapes)):
+            self.inputShape = axes  # _input checks one array against its axes
+            now = self._input(value, f"{name} {k + 1}" if len(values) > 1 else name)
+            size = value.shape[0] if now else None
+            if k and size != batch:
+                raise ValueError(f"{owner}: the inputs must all be one sample or all a batch of the same size")
+            batch = size
+        return values, batch is not None
+
+
+class CatalogueTable(_Program, CatalogueModule):
+    """A module generated from a program entry: a table of inputs (a list) or statements."""
+
+    def _sizeArguments(self) -> set:
+        return {a for axes in self.inputShapes for a in axes if a} | {a for _, axes in self.parameterShapes
+                                                                      for a in axes}
+
+    def updateOutput(self, input):
+        inputs, batch = self._table(input)
+        self._values = self._kernels[batch][0](*inputs, *self._arguments())
+        self.output = self._values[self.outputPosition]
+        return self.output
+
+    def _run(self, input, gradOutput):
+        inputs, batch = self._table(input)
+        owner = type(self).__name__
+        check_array(owner, "gradOutput", gradOutput, self._arrayClass)
+        if gradOutput.shape != self.output.shape:
+            raise ValueError(f"{owner}: gradOutput must have the shape of the output of forward(input), "
+                             f"{self.output.shape}, got {gradOutput.shape}")
+        return inputs, batch
+
+    def updateGradInput(self, input, gradOutput):
+        """gradInput (a list for a table); reads the values of the last forward."""
+        inputs, batch = self._run(input, gradOutput)
+        self.gradInput = self._kernels[batch][1](*inputs, *self._arguments(), *self._values, gradOutput)
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        if not self._parameterSlots:
+            return
+        scale = check_scale(type(self).__name__, scale)
+        inputs, batch = self._run(input, gradOutput)
+        self._kernels[batch][2](*inputs, *self._arguments(), *self._values, gradOutput, scale,
+                                *self._programGrads())
+
+    def backward(self, input, gradOutput, scale=1.0):
+        if not self._parameterSlots:
+            return self.updateGradInput(input, gradOutput)
+        scale = check_scale(type(self).__name__, scale)
+        inputs, batch = self._run(input, gradOutput)
+        self.gradInput = self._kernels[batch][3](*inputs, *self._arguments(), *self._values, gradOutput, scale,
+                                                 *self._programGrads())
+        return self.gradInput
+
+    def _programGrads(self) -> tuple:
+        """A gradient array for every kernel argument (a number's is a scratch array, never read)."""
+        grads = dict(zip((p for p, _ in self._parameterSlots), self._grads()))
+        return tuple(grads[name] if kind == "parameter" else np.zeros(())
+                     for kind, name in self.kernelArguments)
+
+
+class CatalogueTableCriterion(_Program, CatalogueCriterion):
+    """A criterion generated from a program entry (a pair of inputs): one target a sample (or one
+    of the first input's shape); a batch's loss is the mean of the samples' (the sum with
+    sizeAverage = false)."""
+
+    targetLikeInput = False
+
+    def _sizeArguments(self) -> set:
+        return {a for axes in self.inputShapes for a in axes if a}
+
+    def _check(self, input, target):
+        inputs, batch = self._table(input)
+        owner = type(self).__name__
+        check_array(owner, "target", target, self._arrayClass)
+        want = inputs[0].shape if self.targetLikeInput else (inputs[0].shape[0],) if batch else ()
+        if target.shape != want:
+            what = "the first input's" if self.targetLikeInput else "one a sample"
+            raise ValueError(f"{owner}: target must have shape {want} ({what}), got {target.shape}")
+        return inputs, batch
+
+    def _average(self) -> bool:
+        return self.arguments.get("sizeAverage", True)
+
+    def updateOutput(self, input, target):
+        inputs, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*inputs, target, *self._arguments())
+        loss = self._values[self.outputPosition]
+        self.output = float(loss.mean() if self._average() else loss.sum()) if batch else float(loss)
+        return self.output
+
+    def updateGradInput(self, input, target):
+        """dJ/dinput, a list (the values of this input's forward)."""
+        inputs, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*inputs, target, *self._arguments())
+        grads = self._kernels[batch][1](*inputs, target, *self._arguments(), *self._values)
+        if batch and not self._average():  # the kernels' batch loss is the mean
+            grads = [g * inputs[0].shape[0] for g in grads]
+        self.gradInput = grads
+        return self.gradInput
