@@ -46,6 +46,8 @@ class Generated:
     formula: str  # the formula at the example's arguments, scalars by name
     table: tuple = ()  # a program's: every input's axes (arguments or None), then the kernels' arguments
     output_position: int = 0  # which of a program's values is its output
+    size_arguments: tuple = ()  # constructor arguments the kernels take as sizes (Replicate's nFeature)
+    variant_parameters: dict | None = None  # structure values -> their parameters (Bilinear without bias)
 
 
 def _formula_name(arg: str) -> str:
@@ -130,6 +132,8 @@ class _Layout:
     parameters: tuple
     kernel_arguments: tuple
     output_position: int = 0
+    output: str = ""  # the output array's name (a size only it has is a kernel argument)
+    size_arguments: tuple = ()  # those sizes, by (array, axis), in the kernels' order
 
 
 def _layout(entry: Entry, args: dict, named: bool) -> _Layout:
@@ -146,9 +150,15 @@ def _layout(entry: Entry, args: dict, named: bool) -> _Layout:
                        tuple(p.parameters), position)
     spec = parse(formula.text, shapes, input=options["input"], target=options.get("target"),
                  ranges=options.get("ranges"), constants=options["constants"])
+    from .generate_sizes import RuntimeSizes
+
     params = tuple(a.name for a in spec.parameters)
+    writer = RuntimeSizes(spec, "Layer", "mean")
+    names = writer._size_names(spec)
+    extra = writer.size_arguments(spec)
+    where = tuple(next(k for k, d in enumerate(spec.output.shape) if names.get(d) == n) for n in extra)
     return _Layout({a.name: spec.concrete(a.shape) for a in spec.arrays.values()}, (spec.input.name,), params,
-                   params + tuple(_formula_name(a) for a in scalars))
+                   params + tuple(_formula_name(a) for a in scalars), 0, spec.output.name, where)
 
 
 def _vanishing_divisors(entry: Entry, args: dict, named: bool) -> int:
@@ -206,15 +216,16 @@ def plan(entry: Entry) -> Generated:
             values = tuple(v for v in values if v != base[arg.name]) + (base[arg.name],)
         else:
             continue
-        other = dict(base)
-        other[arg.name] = values[0] if values[0] != base[arg.name] else (
-            values[1] if len(values) > 1 else base[arg.name] + 0.375)  # a number the formula may ignore
-        try:
-            differs = _kernels(entry, other, named) != kernels
-        except (TypeError, ValueError):
-            differs = arg.type is not int  # a value the formula refuses: an argument that matters
-        if not differs:
-            continue
+        others = [v for v in values if v != base[arg.name]] or [base[arg.name] + 0.375]  # may be ignored
+        differs = None  # unknown until another value builds
+        for value in others:
+            try:
+                differs = _kernels(entry, {**base, arg.name: value}, named) != kernels
+                break
+            except (TypeError, ValueError):  # a value the formula refuses
+                continue
+        if differs is False:
+            continue  # no structure (a size, or an argument the formula ignores)
         kept = []
         for v in sorted(set(values)):
             try:
@@ -234,11 +245,19 @@ def plan(entry: Entry) -> Generated:
     layout = _layout(entry, base, named)
     sizes = [a.name for a in entry.signature if a.type is int and a.name not in structure and not a.same_as]
     # which axes follow each size argument: laid out again with it changed by 3
-    moved = {name: _layout(entry, {**base, name: base[name] + 3}, named).shapes for name in sizes}
+    moved = {}
+    for name in sizes:
+        for step in (3, 1):  # 1 where 3 leaves the input (Narrow's length)
+            try:
+                moved[name] = step, _layout(entry, {**base, name: base[name] + step}, named).shapes
+                break
+            except (TypeError, ValueError):  # a value the formula refuses: no size (Narrow's dimension)
+                pass
+    sizes = list(moved)
 
     def axes(array: str) -> tuple:
-        return tuple(next((n for n in sizes if size == base[n] and moved[n][array][k] == size + 3), None)
-                     for k, size in enumerate(layout.shapes[array]))
+        return tuple(next((n for n in sizes if size == base[n] and moved[n][1][array][k] == size + moved[n][0]),
+                          None) for k, size in enumerate(layout.shapes[array]))
 
     torch_names = {v: k for k, v in entry.parameters.items()}
     parameter_shapes = []
@@ -250,6 +269,18 @@ def plan(entry: Entry) -> Generated:
             raise ValueError(f"the parameter {p}'s sizes do not follow from the constructor's arguments")
         parameter_shapes.append((torch_names[p], shape))
     input_shape = axes(layout.inputs[0])
+    # the parameters (and a program's kernel arguments) each kernel set takes, where they differ
+    own = {}
+    for key in variants:
+        other = _layout(entry, {**base, **dict(zip(structure, key))}, named)
+        own[key] = (tuple(torch_names[p] for p in other.parameters),
+                    tuple(("scalar", w) if w not in other.parameters else ("parameter", torch_names[w])
+                          for w in other.kernel_arguments))
+    variant_parameters = own if len(set(own.values())) > 1 else None
+    output_axes = axes(layout.output) if layout.output else ()
+    size_arguments = tuple(output_axes[k] for k in layout.size_arguments)
+    if None in size_arguments:
+        raise ValueError("the output's size does not follow from the input's and the constructor's arguments")
     sample, batch = kernels[:len(kernels) // 2], kernels[len(kernels) // 2:]
     any_shape = (not table and not layout.parameters and not entry.criterion and len(input_shape) == 1
                  and all(_unbatched(_body(b)) == _body(s) for s, b in zip(sample, batch)))
@@ -262,7 +293,7 @@ def plan(entry: Entry) -> Generated:
                          for w in layout.kernel_arguments), bool(target))
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
-                     program, layout.output_position)
+                     program, layout.output_position, size_arguments, variant_parameters)
 
 
 def _body(source: str) -> str:
@@ -345,6 +376,10 @@ def _class_source(g: Generated) -> str:
             klass.append(f"    outputPosition = {g.output_position!r}")
     if g.structure:
         klass.append(f"    structure = {g.structure!r}")
+    if g.size_arguments:
+        klass.append(f"    sizeArguments = {g.size_arguments!r}")
+    if g.variant_parameters:
+        klass.append(f"    variantParameters = {g.variant_parameters!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")

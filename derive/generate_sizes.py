@@ -35,7 +35,19 @@ def runtime_kernels(expr: str, shapes=None, *, input="x", target: str | None = N
 
 
 class RuntimeSizes(_Writer):
-    """The kernel writer with sizes as names bound from the arguments' shapes."""
+    """The kernel writer with sizes as names bound from the arguments' shapes; a size that only
+    the output has (Narrow's length, Replicate's copies) is an argument of every kernel, after
+    the constants (``size_arguments``)."""
+
+    def size_arguments(self, spec: LayerSpec) -> list[str]:
+        """The sizes no input, target, parameter or constant gives, by their names in the kernels."""
+        names = self._size_names(spec)
+        given = {d for a in spec.arrays.values() if a.role != "output" for d in a.shape}
+        return [names[d] for d in self.spec.output.shape if isinstance(d, sp.Symbol) and d in names
+                and d not in given and d != spec.batch_size]
+
+    def _signature(self, spec: LayerSpec) -> list[str]:
+        return super()._signature(spec) + self.size_arguments(self.spec)
 
     def _size_names(self, spec: LayerSpec) -> dict[sp.Symbol, str]:
         symbols: set[sp.Symbol] = set()
@@ -102,7 +114,7 @@ class RuntimeSizes(_Writer):
                     given.setdefault(self._size_names(spec)[d], f"{arg}.shape[{axis}]")
         bind = []
         for name in self._size_names(spec).values():
-            if re.search(rf"\b{name}\b", body):
+            if name not in args and re.search(rf"\b{name}\b", body):
                 if name not in given:
                     raise ValueError(f"the size {name} is given by no array of the kernel: it cannot be bound at "
                                      "run time")

@@ -100,7 +100,7 @@ MODULES = {
     "WeightedEuclidean": (lambda x, D, W: torch.sqrt(((D * (x[..., :, None] - W)) ** 2).sum(-2)), (-3, 3), ()),
     "Cosine": (lambda x, W: (x @ W.T) / (W.norm(dim=1) * x.norm(dim=-1, keepdim=True)), (-3, 3), ()),
     "Narrow": (lambda x: x[..., 1:4], (-3, 3), ()),
-    "Replicate": (lambda x: x[..., None, :].expand(*x.shape[:-1], 2, 3), (-3, 3), ()),
+    "Replicate": (lambda x: x[..., None, :].expand(*x.shape[:-1], 2, x.shape[-1]), (-3, 3), ()),
     "Padding": (lambda x: F.pad(x, (2, 0)), (-3, 3), ()),
     "MM": (torch.matmul, (-3, 3), ()),
     "CAddTable": (torch.add, (0.5, 2), ()),

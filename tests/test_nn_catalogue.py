@@ -51,8 +51,9 @@ def test_the_constructor_is_torch7s(name):
 
 
 def _sizes(g, step: int) -> tuple[tuple, list]:
-    """(constructor arguments, each input's sample shape) with every size moved by ``step`` from
-    the sizes the class was derived at."""
+    """(constructor arguments, each input's sample shape) with every size of the input and the
+    parameters moved by ``step`` from the sizes the class was derived at (an output's own size,
+    Replicate's nFeature, stays: the references are written for it)."""
     entry = g.entry
     args = entry.arguments(entry.example)
     inputs = g.table[0] if g.table else (g.input_shape,)
@@ -171,6 +172,24 @@ def test_power_is_generated_per_value_without_dividing_by_x(p):
     np.testing.assert_allclose(layer.backward(x, np.ones(4)), xt.grad.numpy())
     with pytest.raises(ValueError, match=r"Power: no kernels for \{'p': 2.5\}"):
         nn.Power(2.5)
+
+
+@pytest.mark.parametrize("batch", [(), (3,)], ids=["one sample", "batch"])
+def test_bilinear_without_bias_has_its_own_kernels_and_parameters(batch):
+    layer = nn.Bilinear(3, 4, 2, False, rng=0)
+    assert layer.bias is None and len(layer.parameters()[0]) == 1
+    rng = np.random.default_rng(5)
+    x1, x2 = rng.standard_normal(batch + (3,)), rng.standard_normal(batch + (4,))
+    t1, t2 = (torch.tensor(x, requires_grad=True) for x in (x1, x2))
+    W = torch.tensor(layer.weight.copy(), requires_grad=True)
+    yt = torch.nn.functional.bilinear(t1.reshape(-1, 3), t2.reshape(-1, 4), W).reshape(batch + (2,))
+    g = rng.standard_normal(batch + (2,))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(layer.forward([x1, x2]), yt.detach().numpy(), rtol=1e-12)
+    gx1, gx2 = layer.backward([x1, x2], g)
+    np.testing.assert_allclose(gx1, t1.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx2, t2.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.gradWeight, W.grad.numpy(), rtol=1e-12)
 
 
 def test_float32_and_bad_input_are_one_line():

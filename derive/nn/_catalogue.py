@@ -5,7 +5,7 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from ._backend import namespace
-from .functional import sigmoid, step
+from .functional import sigmoid, step, window
 from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable, CatalogueTableCriterion
 
 ndarray = np.ndarray
@@ -1778,6 +1778,7 @@ class Bilinear(CatalogueTable):
     inputShapes = (('inputSize1',), ('inputSize2',))
     kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
     structure = ('bias',)
+    variantParameters = {(False,): (('weight',), (('parameter', 'weight'),)), (True,): (('weight', 'bias'), (('parameter', 'weight'), ('parameter', 'bias')))}
     parameterShapes = (('weight', ('outputSize', 'inputSize1', 'inputSize2')), ('bias', ('outputSize',)))
     resetRule = ((('weight', 'bias'), 'uniform', ('inputSize1',)),)
     kernels = {(False,): ((_bilinear_false_update_output, _bilinear_false_grad_input, _bilinear_false_acc_grad_parameters, _bilinear_false_backward), (_bilinear_false_update_output_batch, _bilinear_false_grad_input_batch, _bilinear_false_acc_grad_parameters_batch, _bilinear_false_backward_batch)), (True,): ((_bilinear_true_update_output, _bilinear_true_grad_input, _bilinear_true_acc_grad_parameters, _bilinear_true_backward), (_bilinear_true_update_output_batch, _bilinear_true_grad_input_batch, _bilinear_true_acc_grad_parameters_batch, _bilinear_true_backward_batch))}
@@ -2963,6 +2964,246 @@ class Cosine(CatalogueModule):
 
     def __init__(self, inputSize, outputSize, rng=None) -> None:
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+def _narrow_1_2_update_output(x, N_a):
+    """y[a] = x[a + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = window(x, (xp.arange(N_a).reshape(N_a,) + 1,))
+    output = _t1
+    return output
+
+
+def _narrow_1_2_update_grad_input(x, N_a, y, g):
+    """gradInput[j] = Piecewise((g[j - 1], (j >= 2) & (N_a >= j - 1)), (0, True))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (_t1 >= 2)
+    _t3 = _t1 - 1
+    _t4 = (N_a >= _t3)
+    _t5 = _t2 & _t4
+    _t6 = window(g, (xp.arange(n).reshape(n,) + -1,))
+    _t7 = xp.where(_t5, _t6, 0)
+    grad_input = _t7
+    return grad_input
+
+
+def _narrow_1_2_update_output_batch(X, N_a):
+    """Y[s, a] = X[s, a + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = window(X, (xp.arange(B).reshape(B, 1), xp.arange(N_a).reshape(1, N_a) + 1))
+    output = _t1
+    return output
+
+
+def _narrow_1_2_update_grad_input_batch(X, N_a, Y, G):
+    """gradInput[j, k] = Piecewise((G[j, k - 1], (k >= 2) & (N_a >= k - 1)), (0, True))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (_t1 >= 2)
+    _t3 = _t1 - 1
+    _t4 = (N_a >= _t3)
+    _t5 = _t2 & _t4
+    _t6 = window(G, (xp.arange(B).reshape(B, 1), xp.arange(n).reshape(1, n) + -1))
+    _t7 = xp.where(_t5, _t6, 0)
+    grad_input = _t7
+    return grad_input
+
+
+def _narrow_1_3_update_output(x, N_a):
+    """y[a] = x[a + 2]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = window(x, (xp.arange(N_a).reshape(N_a,) + 2,))
+    output = _t1
+    return output
+
+
+def _narrow_1_3_update_grad_input(x, N_a, y, g):
+    """gradInput[j] = Piecewise((g[j - 2], (j >= 3) & (N_a >= j - 2)), (0, True))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (_t1 >= 3)
+    _t3 = _t1 - 2
+    _t4 = (N_a >= _t3)
+    _t5 = _t2 & _t4
+    _t6 = window(g, (xp.arange(n).reshape(n,) + -2,))
+    _t7 = xp.where(_t5, _t6, 0)
+    grad_input = _t7
+    return grad_input
+
+
+def _narrow_1_3_update_output_batch(X, N_a):
+    """Y[s, a] = X[s, a + 2]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = window(X, (xp.arange(B).reshape(B, 1), xp.arange(N_a).reshape(1, N_a) + 2))
+    output = _t1
+    return output
+
+
+def _narrow_1_3_update_grad_input_batch(X, N_a, Y, G):
+    """gradInput[j, k] = Piecewise((G[j, k - 2], (k >= 3) & (N_a >= k - 2)), (0, True))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (_t1 >= 3)
+    _t3 = _t1 - 2
+    _t4 = (N_a >= _t3)
+    _t5 = _t2 & _t4
+    _t6 = window(G, (xp.arange(B).reshape(B, 1), xp.arange(n).reshape(1, n) + -2))
+    _t7 = xp.where(_t5, _t6, 0)
+    grad_input = _t7
+    return grad_input
+
+
+def _narrow_1_4_update_output(x, N_a):
+    """y[a] = x[a + 3]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = window(x, (xp.arange(N_a).reshape(N_a,) + 3,))
+    output = _t1
+    return output
+
+
+def _narrow_1_4_update_grad_input(x, N_a, y, g):
+    """gradInput[j] = Piecewise((g[j - 3], (j >= 4) & (N_a >= j - 3)), (0, True))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (_t1 >= 4)
+    _t3 = _t1 - 3
+    _t4 = (N_a >= _t3)
+    _t5 = _t2 & _t4
+    _t6 = window(g, (xp.arange(n).reshape(n,) + -3,))
+    _t7 = xp.where(_t5, _t6, 0)
+    grad_input = _t7
+    return grad_input
+
+
+def _narrow_1_4_update_output_batch(X, N_a):
+    """Y[s, a] = X[s, a + 3]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = window(X, (xp.arange(B).reshape(B, 1), xp.arange(N_a).reshape(1, N_a) + 3))
+    output = _t1
+    return output
+
+
+def _narrow_1_4_update_grad_input_batch(X, N_a, Y, G):
+    """gradInput[j, k] = Piecewise((G[j, k - 3], (k >= 4) & (N_a >= k - 3)), (0, True))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (_t1 >= 4)
+    _t3 = _t1 - 3
+    _t4 = (N_a >= _t3)
+    _t5 = _t2 & _t4
+    _t6 = window(G, (xp.arange(B).reshape(B, 1), xp.arange(n).reshape(1, n) + -3))
+    _t7 = xp.where(_t5, _t6, 0)
+    grad_input = _t7
+    return grad_input
+
+
+class Narrow(CatalogueModule):
+    """nn.Narrow(dimension, offset, length=1): y[a] = x[a+1]. length entries of one axis from offset (counted from 1, as Torch7). Example: Narrow(1, 2, 3) keeps x_2, x_3, x_4."""
+
+    signature = (('dimension', REQUIRED, int, None), ('offset', REQUIRED, int, None), ('length', 1, int, None), )
+    formula = 'y[a] = x[a+1]'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('dimension', 'offset')
+    sizeArguments = ('length',)
+    kernels = {(1, 2): ((_narrow_1_2_update_output, _narrow_1_2_update_grad_input, None, None), (_narrow_1_2_update_output_batch, _narrow_1_2_update_grad_input_batch, None, None)), (1, 3): ((_narrow_1_3_update_output, _narrow_1_3_update_grad_input, None, None), (_narrow_1_3_update_output_batch, _narrow_1_3_update_grad_input_batch, None, None)), (1, 4): ((_narrow_1_4_update_output, _narrow_1_4_update_grad_input, None, None), (_narrow_1_4_update_output_batch, _narrow_1_4_update_grad_input_batch, None, None))}
+
+    def __init__(self, dimension, offset, length=1) -> None:
+        super().__init__(**{'dimension': dimension, 'offset': offset, 'length': length})
+
+
+def _replicate_1_update_output(x, N_k):
+    """y[k, a] = x[a]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
+    output = xp.broadcast_to(x, (N_k, N_a))
+    return output
+
+
+def _replicate_1_update_grad_input(x, N_k, y, g):
+    """gradInput[j] = Sum(g[k, j], (k, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = g.sum(axis=0)
+    grad_input = _t1
+    return grad_input
+
+
+def _replicate_1_update_output_batch(X, N_k):
+    """Y[s, k, a] = X[s, a]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_a = X.shape[1]
+    output = xp.broadcast_to(X[:, None, :], (B, N_k, N_a))
+    return output
+
+
+def _replicate_1_update_grad_input_batch(X, N_k, Y, G):
+    """gradInput[j, l] = Sum(G[j, k, l], (k, 1, N_k))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = G.sum(axis=1)
+    grad_input = _t1
+    return grad_input
+
+
+def _replicate_2_update_output(x, N_k):
+    """y[a, k] = x[a]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
+    output = xp.broadcast_to(x[:, None], (N_a, N_k))
+    return output
+
+
+def _replicate_2_update_grad_input(x, N_k, y, g):
+    """gradInput[j] = Sum(g[j, k], (k, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = g.sum(axis=1)
+    grad_input = _t1
+    return grad_input
+
+
+def _replicate_2_update_output_batch(X, N_k):
+    """Y[s, a, k] = X[s, a]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_a = X.shape[1]
+    output = xp.broadcast_to(X[:, :, None], (B, N_a, N_k))
+    return output
+
+
+def _replicate_2_update_grad_input_batch(X, N_k, Y, G):
+    """gradInput[j, l] = Sum(G[j, l, k], (k, 1, N_k))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = G.sum(axis=2)
+    grad_input = _t1
+    return grad_input
+
+
+class Replicate(CatalogueModule):
+    """nn.Replicate(nFeature, dim=1): y[k,a] = x[a]. nFeature copies of x along a new axis; the gradient sums the copies."""
+
+    signature = (('nFeature', REQUIRED, int, None), ('dim', 1, int, None), )
+    formula = 'y[k,a] = x[a]'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('dim',)
+    sizeArguments = ('nFeature',)
+    kernels = {(1,): ((_replicate_1_update_output, _replicate_1_update_grad_input, None, None), (_replicate_1_update_output_batch, _replicate_1_update_grad_input_batch, None, None)), (2,): ((_replicate_2_update_output, _replicate_2_update_grad_input, None, None), (_replicate_2_update_output_batch, _replicate_2_update_grad_input_batch, None, None))}
+
+    def __init__(self, nFeature, dim=1) -> None:
+        super().__init__(**{'nFeature': nFeature, 'dim': dim})
 
 
 def _mm_false_false_update_output(A, B):
@@ -4446,4 +4687,4 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']

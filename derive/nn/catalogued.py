@@ -64,16 +64,22 @@ class _Catalogued:
     signature: tuple = ()  # (Torch7 name, default or REQUIRED, type, the argument it defaults to)
     formula = ""
     scalars: tuple[str, ...] = ()  # arguments the kernels take as numbers, in their order
+    sizeArguments: tuple[str, ...] = ()  # arguments the kernels take as sizes (after the numbers)
     inputShape: tuple = ()  # one sample's axes: a constructor argument's name, or None (any size)
     anyShape = False  # element-wise: the sample kernels take an input of any shape
     structure: tuple[str, ...] = ()  # the arguments whose values pick the kernels
     kernels: dict = {}  # structure values -> ((sample kernels), (batch kernels))
+    # structure values -> (their parameters' Torch7 names, a program's kernel arguments), where
+    # the values change them (Bilinear without bias)
+    variantParameters: dict | None = None
 
     def _setArguments(self, args: tuple, kwargs: dict) -> None:
         cls = type(self)
         self.arguments = _arguments(cls, args, kwargs)
-        for key, value in self.arguments.items():
-            setattr(self, key, value)
+        taken = {"weight", "bias", "gradWeight", "gradBias", "output", "gradInput", "train"}
+        for key, value in self.arguments.items():  # Torch7 keeps its arguments as fields (self.alpha)
+            if key not in taken:  # Bilinear's bias argument is no bias array: in self.arguments only
+                setattr(self, key, value)
         for key, value in self.arguments.items():
             if cls.signature[[a[0] for a in cls.signature].index(key)][2] is int and key in self._sizeArguments() \
                     and value < 1:
@@ -83,10 +89,14 @@ class _Catalogued:
             known = ", ".join(str(dict(zip(cls.structure, k))) for k in cls.kernels)
             raise ValueError(f"{cls.__name__}: no kernels for {dict(zip(cls.structure, key))}; generated for {known}")
         self._kernels = cls.kernels[key]
-        self._scalars = tuple(self.arguments[a] for a in cls.scalars)
+        if cls.variantParameters is not None:
+            names, arguments = cls.variantParameters[key]
+            self.parameterShapes = tuple(p for p in cls.parameterShapes if p[0] in names)
+            self.kernelArguments = arguments
+        self._scalars = tuple(self.arguments[a] for a in cls.scalars + cls.sizeArguments)
 
     def _sizeArguments(self) -> set:
-        return {a for a in self.inputShape if a is not None}
+        return {a for a in self.inputShape if a is not None} | set(self.sizeArguments)
 
     def _input(self, input, name: str = "input") -> bool:
         """Check ``input``; True for a batch, False for one sample."""
@@ -143,6 +153,8 @@ class CatalogueModule(_Catalogued, Module):
         for names, kind, value in self.resetRule:
             for name in names:
                 array = getattr(self, name)
+                if array is None:  # left out (Bilinear without bias)
+                    continue
                 xp = namespace(array)
                 if kind == "uniform":
                     s = stdv * math.sqrt(3) if stdv is not None else 1 / math.sqrt(
