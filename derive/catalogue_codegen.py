@@ -48,6 +48,7 @@ class Generated:
     output_position: int = 0  # which of a program's values is its output
     size_arguments: tuple = ()  # constructor arguments the kernels take as sizes (Replicate's nFeature)
     variant_parameters: dict | None = None  # structure values -> their parameters (Bilinear without bias)
+    integer_bound: str | None = None  # integer input: the argument it must stay below (LookupTable's nIndex)
 
 
 def _formula_name(arg: str) -> str:
@@ -55,12 +56,13 @@ def _formula_name(arg: str) -> str:
     return arg + "_" if keyword.iskeyword(arg) else arg
 
 
-def _build(entry: Entry, args: dict, named: bool = True):
+def _build(entry: Entry, args: dict, named: bool = True, grow: int = 0):
     """(formula, its options for the kernel writer) for these arguments, number arguments by name
-    (``named``) or as the numbers ``args`` gives."""
+    (``named``) or as the numbers ``args`` gives; the inputs' sizes (but 1) grown by ``grow``."""
     shaped = {a.name: (Scalar(_formula_name(a.name)) if named and a.type is float and args[a.name] is not None
                        else args[a.name]) for a in entry.signature}
-    formula = entry.formula(shaped, entry.input_shapes)
+    inputs = entry.input_shapes and tuple(tuple(d + grow * (d > 1) for d in s) for s in entry.input_shapes)
+    formula = entry.formula(shaped, inputs)
     if formula.constants:
         raise ValueError("array constants (weights) are not constructor arguments of the generated class yet")
     names = [_formula_name(a.name) for a in entry.signature if a.type is float]
@@ -74,17 +76,17 @@ def _build(entry: Entry, args: dict, named: bool = True):
                                                       if _formula_name(a.name) in used)
 
 
-def _kernels(entry: Entry, values: dict, named: bool = True) -> tuple[str, ...]:
-    return _derived(entry.name, tuple(values.items()), named)
+def _kernels(entry: Entry, values: dict, named: bool = True, grow: int = 0) -> tuple[str, ...]:
+    return _derived(entry.name, tuple(values.items()), named, grow)
 
 
 @functools.lru_cache(maxsize=None)
-def _derived(name: str, values: tuple, named: bool) -> tuple[str, ...]:
+def _derived(name: str, values: tuple, named: bool, grow: int = 0) -> tuple[str, ...]:
     from .catalogue import lookup
     from .generate_sizes import runtime_kernels
 
     entry = lookup(name)
-    formula, shapes, options, reduction, _ = _build(entry, dict(values), named)
+    formula, shapes, options, reduction, _ = _build(entry, dict(values), named, grow)
     if _is_table(formula):
         from .generate_sizes import runtime_program_kernels
 
@@ -97,7 +99,7 @@ def _reset(entry: Entry) -> tuple:
     """Torch7's reset as data, from the entry's words ("weight and bias uniform in +-1/sqrt(size)",
     "weight filled with 0.25", "diagCov 1", "weight normal(0, 1)", "weight uniform in [0, 1)")."""
     rules = []
-    for part in filter(None, (p.strip() for p in entry.reset.split(","))):
+    for part in filter(None, (p.strip() for p in re.split(r",(?![^()]*\))", entry.reset))):  # not normal(0, 1)
         m = re.fullmatch(r"([\w ]+?) uniform in \+-1/sqrt\(([\w ]+)\)", part)
         if m:
             rules.append((tuple(m.group(1).split(" and ")), "uniform", tuple(m.group(2).split())))
@@ -183,8 +185,8 @@ def plan(entry: Entry) -> Generated:
         raise ValueError("a program: its kernels are written at fixed sizes (derive.generate_program)")
     if entry.group == "convolution" and entry.name not in ("LookupTable",):
         raise ValueError("the convolution family: its strides, windows and padding shape the formula")
-    if entry.integer_input or entry.target_kind == "class":
-        raise ValueError("integer inputs or class targets: not in the run-time-size writer yet")
+    if entry.target_kind == "class":
+        raise ValueError("class targets: not in the generated classes yet")
     base = entry.arguments(entry.example)
     table = _is_table(_build(entry, base, False)[0])
     if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
@@ -203,6 +205,14 @@ def plan(entry: Entry) -> Generated:
             kernels = _kernels(entry, base, False)
         except (TypeError, ValueError) as error:
             raise ValueError(f"not derivable: {error}") from None
+    if entry.input_shapes:  # the kernels take every size only if the entry writes none as a number
+        try:
+            grown = _kernels(entry, base, named, grow=2)
+        except (TypeError, ValueError):
+            grown = kernels
+        if grown != kernels:
+            raise ValueError("the entry writes a size of its input as a number (its kernels differ at "
+                             "another input size)")
     numbers = [a for a in entry.signature if a.type is float]
     structure, choices = [], []
     for arg in entry.signature:
@@ -277,6 +287,16 @@ def plan(entry: Entry) -> Generated:
                     tuple(("scalar", w) if w not in other.parameters else ("parameter", torch_names[w])
                           for w in other.kernel_arguments))
     variant_parameters = own if len(set(own.values())) > 1 else None
+    integer_bound = None
+    if entry.integer_input:  # rows counted from 0, below the size of the axis they index
+        from .generate import _integer_bounds
+        from .symbolic.language import parse
+
+        formula_, shapes_, options_, _, _ = _build(entry, base, named)
+        bound = _integer_bounds(parse(formula_.text, shapes_, constants=options_["constants"]))[layout.inputs[0]]
+        integer_bound = next((n for n in sizes if base[n] == bound), None)
+        if integer_bound is None:
+            raise ValueError("the integer input's bound does not follow from the constructor's arguments")
     output_axes = axes(layout.output) if layout.output else ()
     size_arguments = tuple(output_axes[k] for k in layout.size_arguments)
     if None in size_arguments:
@@ -293,7 +313,7 @@ def plan(entry: Entry) -> Generated:
                          for w in layout.kernel_arguments), bool(target))
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
-                     program, layout.output_position, size_arguments, variant_parameters)
+                     program, layout.output_position, size_arguments, variant_parameters, integer_bound)
 
 
 def _body(source: str) -> str:
@@ -378,6 +398,8 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    structure = {g.structure!r}")
     if g.size_arguments:
         klass.append(f"    sizeArguments = {g.size_arguments!r}")
+    if g.integer_bound:
+        klass.append(f"    integerInput = {g.integer_bound!r}")
     if g.variant_parameters:
         klass.append(f"    variantParameters = {g.variant_parameters!r}")
     if g.parameter_shapes:
@@ -424,9 +446,11 @@ class _Checked:
     targets become probabilities or signs as the entry takes them. Its subclasses (LogChecked)
     are made once and kept in this module, so that check's pickle round trip finds them."""
 
-    low, high, targets, table = -2.0, 2.0, "real", ()
+    low, high, targets, table, integers = -2.0, 2.0, "real", (), None
 
     def _mapped(self, input):
+        if self.integers:  # rows: [-2, 2] cut into as many pieces (a small change keeps the row)
+            return np.clip(((input + 2) / 4 * self.integers).astype(np.int64), 0, self.integers - 1)
         if (self.low, self.high) != (-2.0, 2.0):
             input = self.low + (input + 2) * ((self.high - self.low) / 4)
         if not self.table:
@@ -509,6 +533,8 @@ def check_cases() -> dict[str, list[tuple]]:
             fields["low"], fields["high"] = entry.domain
         if entry.target_kind in ("probability", "sign"):
             fields["targets"] = entry.target_kind
+        if getattr(cls, "integerInput", None):
+            fields["integers"] = args[cls.integerInput]
         shape = (sum(math.prod(s) for s in shapes),) if len(shapes) > 1 else shapes[0]
         extra = {}
         if entry.criterion:

@@ -20,7 +20,7 @@ from test_catalogue import CRITERIA, MODULES, _away
 torch = pytest.importorskip("torch")
 
 GENERATED = {g.entry.name: g for g in generated_entries()}
-MODULE_NAMES = [n for n, g in GENERATED.items() if not g.entry.criterion]
+MODULE_NAMES = [n for n, g in GENERATED.items() if not g.entry.criterion and not g.integer_bound]
 CRITERION_NAMES = [n for n, g in GENERATED.items() if g.entry.criterion]
 
 
@@ -190,6 +190,28 @@ def test_bilinear_without_bias_has_its_own_kernels_and_parameters(batch):
     np.testing.assert_allclose(gx1, t1.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(gx2, t2.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(layer.gradWeight, W.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("sizes", [(7, 2, (5,)), (12, 4, (3, 6))], ids=["LookupTable(7, 2), 5 rows",
+                                                                      "LookupTable(12, 4), a batch of 3x6"])
+def test_lookup_table_agrees_with_pytorch_embedding(sizes):
+    """Integer rows counted from 0; a row read twice adds both gradients; the input has none."""
+    nIndex, nOutput, shape = sizes
+    layer = nn.LookupTable(nIndex, nOutput, rng=2)
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, nIndex, shape)
+    rows.flat[0] = rows.flat[-1]  # one row read twice
+    W = torch.tensor(layer.weight.copy(), requires_grad=True)
+    yt = torch.nn.functional.embedding(torch.tensor(rows), W)
+    g = rng.standard_normal(tuple(yt.shape))
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(layer.forward(rows), yt.detach().numpy(), rtol=1e-12)
+    assert not layer.backward(rows, g, 2.0).any()
+    np.testing.assert_allclose(layer.gradWeight, 2.0 * W.grad.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match=rf"LookupTable: input must hold integers from 0 to {nIndex - 1}"):
+        layer.forward(rows + nIndex)
+    with pytest.raises(TypeError, match="LookupTable: input must hold integers counted from 0"):
+        layer.forward(rows * 1.0)
 
 
 def test_float32_and_bad_input_are_one_line():

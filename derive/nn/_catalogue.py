@@ -3491,6 +3491,112 @@ class CDivTable(CatalogueTable):
         super().__init__(**{})
 
 
+def _lookuptable_update_output(x, W):
+    """y[n, d] = W[x[n] + 1, d]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_d = W.shape[1]
+    _t1 = xp.arange(1, N_d + 1)
+    _t2 = _t1 - 1
+    _t3 = W[x[:, None], _t2]
+    output = _t3
+    return output
+
+
+def _lookuptable_update_grad_input(x, W, y, g):
+    """gradInput = 0 (integers)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_n = x.shape[0]
+    grad_input = xp.zeros((N_n,))
+    return grad_input
+
+
+def _lookuptable_acc_grad_parameters(x, W, y, g, scale, grad_W):
+    """gradW[j, k] += scale * Sum(KroneckerDelta(j, x[n] + 1)*g[n, k], (n, 1, N_n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_W1 = W.shape[0]
+    _t1 = xp.arange(1, N_W1 + 1)
+    _t2 = 1 + x
+    _t3 = (_t1[:, None] == _t2)
+    _t4 = _t3 @ g
+    grad_W += _t4 if scale == 1 else scale * _t4
+
+
+def _lookuptable_backward(x, W, y, g, scale, grad_W):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_W1 = W.shape[0]
+    N_n = x.shape[0]
+    grad_input = xp.zeros((N_n,))
+    _t1 = xp.arange(1, N_W1 + 1)
+    _t2 = 1 + x
+    _t3 = (_t1[:, None] == _t2)
+    _t4 = _t3 @ g
+    grad_W += _t4 if scale == 1 else scale * _t4
+    return grad_input
+
+
+def _lookuptable_update_output_batch(X, W):
+    """Y[s, n, d] = W[X[s, n] + 1, d]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_d = W.shape[1]
+    _t1 = xp.arange(1, N_d + 1)
+    _t2 = _t1 - 1
+    _t3 = W[X[:, :, None], _t2]
+    output = _t3
+    return output
+
+
+def _lookuptable_update_grad_input_batch(X, W, Y, G):
+    """gradInput = 0 (integers)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_n = X.shape[1]
+    grad_input = xp.zeros((B, N_n,))
+    return grad_input
+
+
+def _lookuptable_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
+    """gradW[j, k] += scale * Sum(KroneckerDelta(j, X[s, n] + 1)*G[s, n, k], (s, 1, B), (n, 1, N_n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_W1 = W.shape[0]
+    _t1 = xp.arange(1, N_W1 + 1)
+    _t2 = 1 + X
+    _t3 = (_t1[:, None, None] == _t2)
+    _t4 = xp.tensordot(_t3, G, axes=((1, 2,), (0, 1,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+
+
+def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_W1 = W.shape[0]
+    N_n = X.shape[1]
+    grad_input = xp.zeros((B, N_n,))
+    _t1 = xp.arange(1, N_W1 + 1)
+    _t2 = 1 + X
+    _t3 = (_t1[:, None, None] == _t2)
+    _t4 = xp.tensordot(_t3, G, axes=((1, 2,), (0, 1,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    return grad_input
+
+
+class LookupTable(CatalogueModule):
+    """nn.LookupTable(nIndex, nOutput): y[n,d] = W[x[n], d]. Rows of W picked by integer inputs (counted from 0, as numpy and PyTorch); a row read twice adds both gradients."""
+
+    signature = (('nIndex', REQUIRED, int, None), ('nOutput', REQUIRED, int, None), )
+    formula = 'y[n,d] = W[x[n], d]'
+    scalars = ()
+    inputShape = (None,)
+    integerInput = 'nIndex'
+    parameterShapes = (('weight', ('nIndex', 'nOutput')),)
+    resetRule = ((('weight',), 'normal', None),)
+    kernels = {(): ((_lookuptable_update_output, _lookuptable_update_grad_input, _lookuptable_acc_grad_parameters, _lookuptable_backward), (_lookuptable_update_output_batch, _lookuptable_update_grad_input_batch, _lookuptable_acc_grad_parameters_batch, _lookuptable_backward_batch))}
+
+    def __init__(self, nIndex, nOutput, rng=None) -> None:
+        super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
+
+
 def _abscriterion_false_update_output(x, t):
     """J = Sum(Abs(t[i] - x[i]), (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4687,4 +4793,4 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']

@@ -67,6 +67,7 @@ class _Catalogued:
     sizeArguments: tuple[str, ...] = ()  # arguments the kernels take as sizes (after the numbers)
     inputShape: tuple = ()  # one sample's axes: a constructor argument's name, or None (any size)
     anyShape = False  # element-wise: the sample kernels take an input of any shape
+    integerInput: str | None = None  # the input holds rows counted from 0, below this argument
     structure: tuple[str, ...] = ()  # the arguments whose values pick the kernels
     kernels: dict = {}  # structure values -> ((sample kernels), (batch kernels))
     # structure values -> (their parameters' Torch7 names, a program's kernel arguments), where
@@ -102,10 +103,18 @@ class _Catalogued:
         """Check ``input``; True for a batch, False for one sample."""
         owner = type(self).__name__
         check_array(owner, name, input, self._arrayClass)
-        if input.dtype.kind != "f":
+        if self.integerInput:
+            bound = self.arguments[self.integerInput]
+            if input.dtype.kind not in "iu":
+                raise TypeError(f"{owner}: {name} must hold integers counted from 0, got dtype {input.dtype}")
+            if input.size and (int(input.min()) < 0 or int(input.max()) >= bound):
+                raise ValueError(f"{owner}: {name} must hold integers from 0 to {bound - 1} "
+                                 f"({self.integerInput} - 1), got {int(input.min())} .. {int(input.max())}")
+        elif input.dtype.kind != "f":
             compute_dtype(owner, name, input)  # a TypeError for what holds no real numbers
             raise TypeError(f"{owner}: {name} must hold floats, got dtype {input.dtype}")
-        check_dtype(owner, name, input, self)
+        if not self.integerInput:
+            check_dtype(owner, name, input, self)
         if self.anyShape:
             return False
         rank = len(self.inputShape)
