@@ -177,6 +177,51 @@ def _vanishing_divisors(entry: Entry, args: dict, named: bool) -> int:
                if isinstance(p, sp.Pow) and p.exp.is_number and p.exp.is_negative and not nonzero(p.base))
 
 
+def _structure(entry: Entry, base: dict, named: bool, kernels: tuple) -> tuple[list, list]:
+    """The arguments whose values change the kernels (a bool, an integer that is no size, a
+    number kept a number), and the values each is generated for."""
+    numbers = [a for a in entry.signature if a.type is float]
+    structure, choices = [], []
+    for arg in entry.signature:
+        if arg.type is bool:
+            values = (True, False)
+        elif arg.type is int:
+            values = tuple(v for v in _STRUCTURE_VALUES if v != base[arg.name]) + (base[arg.name],)
+        elif not named:  # the example's and the default's value (and 1 to 4 for a lone number)
+            values = tuple(v for v in (arg.default,) if isinstance(v, float))
+            values += tuple(map(float, _STRUCTURE_VALUES)) if len(numbers) == 1 else ()
+            values = tuple(v for v in values if v != base[arg.name]) + (base[arg.name],)
+        else:
+            continue
+        others = [v for v in values if v != base[arg.name]] or [base[arg.name] + 0.375]  # may be ignored
+        differs = None  # unknown until another value builds
+        for value in others:
+            try:
+                differs = _kernels(entry, {**base, arg.name: value}, named) != kernels
+                break
+            except (TypeError, ValueError):  # a value the formula refuses
+                continue
+        if differs is False:
+            continue  # no structure (a size, or an argument the formula ignores)
+        kept = []
+        for v in sorted(set(values)):
+            try:
+                _kernels(entry, {**base, arg.name: v}, named)
+                kept.append(v)
+            except (TypeError, ValueError):
+                pass
+        structure.append(arg.name)
+        choices.append(kept)
+    return structure, choices
+
+
+def _kernel_arguments(layout: _Layout, torch_names: dict, scalars: tuple) -> tuple:
+    """A program's kernel arguments: ("parameter", Torch7 name) or ("scalar", constructor argument)."""
+    numbers = {_formula_name(a): a for a in scalars}
+    return tuple(("scalar", numbers[w]) if w in numbers else ("parameter", torch_names[w])
+                 for w in layout.kernel_arguments)
+
+
 def plan(entry: Entry) -> Generated:
     """The generated class of ``entry``; ValueError says why it has none."""
     if entry.name in HAND_BUILT:
@@ -213,38 +258,7 @@ def plan(entry: Entry) -> Generated:
         if grown != kernels:
             raise ValueError("the entry writes a size of its input as a number (its kernels differ at "
                              "another input size)")
-    numbers = [a for a in entry.signature if a.type is float]
-    structure, choices = [], []
-    for arg in entry.signature:
-        if arg.type is bool:
-            values = (True, False)
-        elif arg.type is int:
-            values = tuple(v for v in _STRUCTURE_VALUES if v != base[arg.name]) + (base[arg.name],)
-        elif not named:  # the example's and the default's value (and 1 to 4 for a lone number)
-            values = tuple(v for v in (arg.default,) if isinstance(v, float))
-            values += tuple(map(float, _STRUCTURE_VALUES)) if len(numbers) == 1 else ()
-            values = tuple(v for v in values if v != base[arg.name]) + (base[arg.name],)
-        else:
-            continue
-        others = [v for v in values if v != base[arg.name]] or [base[arg.name] + 0.375]  # may be ignored
-        differs = None  # unknown until another value builds
-        for value in others:
-            try:
-                differs = _kernels(entry, {**base, arg.name: value}, named) != kernels
-                break
-            except (TypeError, ValueError):  # a value the formula refuses
-                continue
-        if differs is False:
-            continue  # no structure (a size, or an argument the formula ignores)
-        kept = []
-        for v in sorted(set(values)):
-            try:
-                _kernels(entry, {**base, arg.name: v}, named)
-                kept.append(v)
-            except (TypeError, ValueError):
-                pass
-        structure.append(arg.name)
-        choices.append(kept)
+    structure, choices = _structure(entry, base, named, kernels)
     variants = {}
     for key in itertools.product(*choices):
         try:
@@ -283,9 +297,7 @@ def plan(entry: Entry) -> Generated:
     own = {}
     for key in variants:
         other = _layout(entry, {**base, **dict(zip(structure, key))}, named)
-        own[key] = (tuple(torch_names[p] for p in other.parameters),
-                    tuple(("scalar", w) if w not in other.parameters else ("parameter", torch_names[w])
-                          for w in other.kernel_arguments))
+        own[key] = (tuple(torch_names[p] for p in other.parameters), _kernel_arguments(other, torch_names, scalars))
     variant_parameters = own if len(set(own.values())) > 1 else None
     integer_bound = None
     if entry.integer_input:  # rows counted from 0, below the size of the axis they index
@@ -306,11 +318,9 @@ def plan(entry: Entry) -> Generated:
                  and all(_unbatched(_body(b)) == _body(s) for s, b in zip(sample, batch)))
     program = ()
     if table:
-        numbers = {_formula_name(a): a for a in scalars}
         target = formula.target and layout.shapes[formula.target] == layout.shapes[layout.inputs[0]]
-        program = (tuple(axes(x) for x in layout.inputs),
-                   tuple(("scalar", numbers[w]) if w in numbers else ("parameter", torch_names[w])
-                         for w in layout.kernel_arguments), bool(target))
+        program = (tuple(axes(x) for x in layout.inputs), _kernel_arguments(layout, torch_names, scalars),
+                   bool(target))
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
                      program, layout.output_position, size_arguments, variant_parameters, integer_bound)
@@ -345,10 +355,6 @@ def generated_entries() -> list[Generated]:
 def skipped() -> dict[str, str]:
     """Each entry without a generated class, and why."""
     return dict(_plans()[1])
-
-
-def _python_name(arg: str) -> str:
-    return arg + "_" if keyword.iskeyword(arg) else arg
 
 
 def _class_source(g: Generated) -> str:
@@ -408,7 +414,7 @@ def _class_source(g: Generated) -> str:
     klass.append("    kernels = {" + ", ".join(f"{k!r}: {v}" for k, v in table.items()) + "}")
     params, passed = [], []
     for a in entry.signature:
-        py = _python_name(a.name)
+        py = _formula_name(a.name)
         params.append(py if a.default is REQUIRED else f"{py}={None if a.same_as else a.default!r}")
         passed.append(f"{a.name!r}: {py}")
     if g.parameter_shapes:
