@@ -428,8 +428,10 @@ def catalogue_source() -> str:
     """The text of derive/nn/_catalogue.py."""
     parts = [HEADER, '"""derive.nn modules generated from the catalogue (derive/catalogue.py), their kernels\n'
              "derived at run-time sizes. Regenerate with `derive compile`.\"\"\"\n\n"
-             "import numpy as np\n\nfrom ._backend import namespace\n"
-             "from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable, CatalogueTableCriterion\n\n"
+             # absolute imports, as derive.module_source's: `derive check derive/nn/_catalogue.py:ELU` imports it
+             "import numpy as np\n\nfrom derive.nn._backend import namespace\n"
+             "from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,\n"
+             "                                  CatalogueTableCriterion)\n\n"
              "ndarray = np.ndarray\n"]
     names = []
     for g in generated_entries():
@@ -439,8 +441,9 @@ def catalogue_source() -> str:
     used = "".join(parts)
     helpers = [f for f in ("relu", "sigmoid", "softplus", "step", "window") if re.search(rf"\b{f}\(", used)]
     if helpers:  # the element-wise helpers the kernels call (derive.module_source imports them alike)
-        parts[1] = parts[1].replace("from .catalogued import", f"from .functional import {', '.join(helpers)}\n"
-                                    "from .catalogued import")
+        parts[1] = parts[1].replace("from derive.nn.catalogued import",
+                                    f"from derive.nn.functional import {', '.join(helpers)}\n"
+                                    "from derive.nn.catalogued import")
     return "".join(parts)
 
 

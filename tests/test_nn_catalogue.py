@@ -228,3 +228,10 @@ def test_float32_and_bad_input_are_one_line():
         nn.Euclidean(4, 3).forward(np.ones(5))
     with pytest.raises(ValueError, match=r"Sum: no kernels for \{'dimension': 7"):
         nn.Sum(7)
+
+
+def test_derive_check_takes_a_generated_class_from_the_file(capsys):
+    from derive.cli import main
+
+    assert main(["check", f"{CATALOGUE_PATH}:SoftShrink", "--input-shape", "6"]) == 0
+    assert "checks passed" in capsys.readouterr().out

@@ -4,9 +4,10 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 
 import numpy as np
 
-from ._backend import namespace
-from .functional import sigmoid, step, window
-from .catalogued import REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable, CatalogueTableCriterion
+from derive.nn._backend import namespace
+from derive.nn.functional import sigmoid, step, window
+from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
+                                  CatalogueTableCriterion)
 
 ndarray = np.ndarray
 
