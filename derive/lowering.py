@@ -440,7 +440,8 @@ class Lowering:
                                   f".arg{extremum.kind}(axis=-1)", others)
             stride = 1
             for v in over[over.index(var) + 1:]:  # sizes as numbers, or names bound at run time
-                stride = stride * self.ranges[v] if isinstance(self.ranges[v], int) else f"{_atom(str(stride))} * {_atom(self.ranges[v])}"
+                size = self.ranges[v]
+                stride = stride * size if isinstance(size, int) else f"{_atom(str(stride))} * {_atom(size)}"
             size = _atom(str(self.ranges[var]))
             code = _atom(flat.code) if stride == 1 else f"{_atom(flat.code)} // {_atom(str(stride))}"
             code = f"{code} % {size} + 1" if over.index(var) > 0 else f"{code} + 1"
