@@ -158,8 +158,41 @@ def _parse(arg: Arg, value, module: str):
         raise ValueError(f"{module}: {arg.name} expects {arg.type.__name__}, got {value!r}") from None
 
 
+class Scalar:
+    """A number argument kept as its name in the formula (``alpha``, ``(l + u) / 2``): derive.nn's
+    generated classes take it at run time. Arithmetic on it writes the text; comparing it raises
+    TypeError (a formula that branches on the value needs the number)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _op(self, op: str, other, right: bool = False) -> "Scalar":
+        a, b = (str(other), self.text) if right else (self.text, str(other))
+        return Scalar(f"({a} {op} {b})")
+
+    def __add__(self, other): return self._op("+", other)
+    def __radd__(self, other): return self._op("+", other, True)
+    def __sub__(self, other): return self._op("-", other)
+    def __rsub__(self, other): return self._op("-", other, True)
+    def __mul__(self, other): return self._op("*", other)
+    def __rmul__(self, other): return self._op("*", other, True)
+    def __truediv__(self, other): return self._op("/", other)
+    def __rtruediv__(self, other): return self._op("/", other, True)
+    def __pow__(self, other): return self._op("**", other)
+    def __neg__(self): return Scalar(f"(-{self.text})")
+
+    def __lt__(self, other): raise TypeError(f"{self.text} is compared: the formula needs its value")
+    __le__ = __gt__ = __ge__ = __lt__
+    def __float__(self): raise TypeError(f"{self.text} is read as a number: the formula needs its value")
+
+
 def num(value: float) -> str:
-    """A number as the layer language reads it (integers without a point)."""
+    """A number as the layer language reads it (integers without a point); a Scalar's name."""
+    if isinstance(value, Scalar):
+        return str(value)
     value = float(value)
     return str(int(value)) if value == int(value) else repr(value)
 
@@ -1055,7 +1088,7 @@ ENTRIES += [
     _criterion("SmoothL1Criterion", lambda a: _average(a, "where(abs(x - t) < 1, 0.5 * (x - t)**2, abs(x - t) - 0.5)"),
                "Squared below 1, absolute above: the Huber loss.", signature=(_SIZE_AVERAGE,)),
     _criterion("BCECriterion",
-               lambda a: f"J = -mean({'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x)))",
+               lambda a: _average(a, f"-{'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x))"),
                "Binary cross-entropy of probabilities x against targets t, optionally weighted.",
                signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted,
                torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),

@@ -140,8 +140,7 @@ class _Writer:
         body = [(t, op, e if s is None else s, axes) for (t, op, e, axes), s in zip(body, shifted)]
         lowering = self._lowering(arrays, self._ranges(spec), spec)
         # each array's sizes (None for the batch's): a read the window pads needs no guard
-        lowering.shapes = {a.name: tuple(None if sp.sympify(d).has(spec.batch_size) else spec.concrete((d,))[0]
-                                         for d in a.shape) for a in spec.arrays.values()}
+        lowering.shapes = self._known_shapes(spec)
         lowering.shapes[grad_output_name(spec)] = lowering.shapes[spec.output.name]
         for number, (target, op, expr, axes) in enumerate(body):
             # Each result's free indices get names of their own: j of gradInput and j of
@@ -150,7 +149,7 @@ class _Writer:
             expr, axes = expr.xreplace(own), tuple(own[a] for a in axes)
             for index, size in zip(axes, self._shape(spec, target, axes)):
                 lowering.ranges[index] = size
-            code = lowering.result(expr.xreplace(spec.sizes), axes) if op != "zeros" else ""
+            code = lowering.result(expr.xreplace(self._fixed_sizes(spec)), axes) if op != "zeros" else ""
             lines += lowering.lines
             lowering.lines = []
             if op == "zeros":  # the gradient of integers (a LookupTable's input): none
@@ -162,6 +161,7 @@ class _Writer:
             lines.append(f"return {returns}")
         lines = self._finish(lines, lowering)
         first = len(self._prologue(args))
+        lines = self._bind_sizes(spec, args, lines, first)
         size = str(spec.batch_size)
         if spec is self.batch and not any(re.search(rf"\b{size}\b", line.replace(f"{size} =", "", 1))
                                           for line in lines[first + 1:]):
@@ -184,6 +184,19 @@ class _Writer:
         if op == "float":
             return f"{target} = float({code})"
         return f"{target} += {code} if scale == 1 else scale * {code}"
+
+    def _fixed_sizes(self, spec: LayerSpec) -> dict:
+        """The sizes printed as numbers in the kernels (all of them here; derive.generate_sizes
+        keeps them names bound at run time)."""
+        return spec.sizes
+
+    def _known_shapes(self, spec: LayerSpec) -> dict[str, tuple]:
+        return {a.name: tuple(None if sp.sympify(d).has(spec.batch_size) else spec.concrete((d,))[0]
+                              for d in a.shape) for a in spec.arrays.values()}
+
+    def _bind_sizes(self, spec: LayerSpec, args: list[str], lines: list[str], first: int) -> list[str]:
+        """The kernel's statements with the sizes it reads bound (none to bind at fixed sizes)."""
+        return lines
 
     def _finish(self, lines: list[str], lowering: Lowering) -> list[str]:
         return in_place(lines, lowering.temporaries)

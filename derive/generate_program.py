@@ -82,7 +82,7 @@ class ProgramWriter:
         # the inputs' and outputs' sizes (None for the batch's): a read past an array's end
         # (concat, JoinTable) is a window, 0 there
         for n in self.program.inputs + self.program.outputs:
-            shape = ((None,) if batch and n in self.batched else ()) + tuple(self.program.shapes[n])
+            shape = ((None,) if batch and n in self.batched else ()) + self._known_shape(n)
             lowering.shapes.update({n: shape, bar(n): shape, given_name(n): shape})
         for number, (target, op, expr, axes, shape) in enumerate(body):
             if op == "code":  # a line of its own (a shifted operand), then an array like the others
@@ -104,6 +104,14 @@ class ProgramWriter:
             lines.append(f"return {returns}")
         text = "\n".join(f"    {line}" for line in lines)
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{text}\n'
+
+    def _known_shape(self, name: str) -> tuple:
+        """The sizes of ``name`` the lowering may rely on (derive.generate_sizes: none)."""
+        return tuple(self.program.shapes[name])
+
+    def _statement_sizes(self, spec) -> dict:
+        """What a statement's size symbols become in the kernels: their numbers here."""
+        return spec.sizes
 
     def _shape(self, name: str, batch: bool) -> tuple:
         shape = tuple(self.program.shapes[name])
@@ -139,7 +147,7 @@ class ProgramWriter:
         body = []
         for s in p.statements:
             spec = s.spec
-            expr = spec.expr.xreplace(spec.sizes)
+            expr = spec.expr.xreplace(self._statement_sizes(spec))
             for name, code in self._shifted(s, batch):
                 shifted = f"_shifted_{name}"
                 body.append((shifted, "code", code, (), ()))

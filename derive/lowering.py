@@ -185,6 +185,9 @@ class Lowering:
                 return Tensor(f"1 / xp.sqrt({base.code})", base.axes)
             if e.is_number:
                 return Tensor(f"{_atom(base.code)} ** {_number(e)}", base.axes)
+            exponent = self.lower(e)
+            if not exponent.axes:  # a scalar given at run time (Power(p)'s p)
+                return Tensor(f"{_atom(base.code)} ** {_atom(exponent.code)}", base.axes)
             raise ValueError(f"cannot lower the power {expr}")
         if isinstance(expr, sp.Sum):
             return self._sum(expr)
@@ -463,10 +466,11 @@ class Lowering:
             flat = self.temporary(f"{moved.code}.reshape(*{moved.code}.shape[:{len(others)}], -1)"
                                   f".arg{extremum.kind}(axis=-1)", others)
             stride = 1
-            for v in over[over.index(var) + 1:]:
-                stride *= int(self.ranges[v])
-            size = int(self.ranges[var])
-            code = _atom(flat.code) if stride == 1 else f"{_atom(flat.code)} // {stride}"
+            for v in over[over.index(var) + 1:]:  # sizes as numbers, or names bound at run time
+                size = self.ranges[v]
+                stride = stride * size if isinstance(size, int) else f"{_atom(str(stride))} * {_atom(size)}"
+            size = _atom(str(self.ranges[var]))
+            code = _atom(flat.code) if stride == 1 else f"{_atom(flat.code)} // {_atom(str(stride))}"
             code = f"{code} % {size} + 1" if over.index(var) > 0 else f"{code} + 1"
             return self.temporary(code, others)
         return None
@@ -733,9 +737,9 @@ class Lowering:
     def _extremum_body(self, extremum: Extremum) -> tuple[Tensor, list]:
         """The lowered body and the limits' indices among its axes, in the limits' order."""
         for v, low, high in extremum.limits:
-            if low != 1 or not high.is_Integer:
+            if low != 1:
                 raise ValueError(f"cannot lower a {extremum.kind} over {v} from {low} to {high}")
-            self.ranges[v] = int(high)
+            self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code  # a run-time size
         body = self.lower(extremum.function)
         return body, [v for v, _, _ in extremum.limits if v in body.axes]
 

@@ -102,7 +102,7 @@ MODULES = {
     "Narrow": (lambda x: x[..., 1:4], (-3, 3), ()),
     "GatedLinearUnit": (lambda x: F.glu(x, -1), (-3, 3), ()),
     "Mul": (lambda x, w: w * x, (-3, 3), ()),
-    "Replicate": (lambda x: x[..., None, :].expand(*x.shape[:-1], 2, 3), (-3, 3), ()),
+    "Replicate": (lambda x: x[..., None, :].expand(*x.shape[:-1], 2, x.shape[-1]), (-3, 3), ()),
     "Padding": (lambda x: F.pad(x, (2, 0)), (-3, 3), ()),
     "MM": (torch.matmul, (-3, 3), ()),
     "CAddTable": (torch.add, (0.5, 2), ()),
@@ -208,7 +208,8 @@ CRITERIA = {
         lambda x1, x2, t: torch.where(t == 1, (x1 - x2).abs().sum(-1), F.relu(1 - (x1 - x2).abs().sum(-1))).mean(),
         (-3, 3), _pair_sign, {}, ()),
     ("CosineEmbeddingCriterion", ()): (
-        lambda x1, x2, t: F.cosine_embedding_loss(x1.reshape(-1, 4), x2.reshape(-1, 4), t.reshape(-1)),
+        lambda x1, x2, t: F.cosine_embedding_loss(x1.reshape(-1, x1.shape[-1]), x2.reshape(-1, x2.shape[-1]),
+                                                  t.reshape(-1)),
         (-3, 3), _pair_sign, {}, ()),
     ("MarginRankingCriterion", ()): (F.margin_ranking_loss, (-3, 3), _sign, {}, ()),
 }

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .module import Module, check_array, compute_dtype
+from .module import Module, check_array
 
 
 class Identity(Module):
@@ -127,32 +127,3 @@ class SpatialDropout(Dropout):
             return input.shape[:2] + (1, 1)
         raise ValueError(f"SpatialDropout: input must be 3-D (planes, h, w) or 4-D (batch, planes, h, w), "
                          f"got shape {input.shape}")
-
-
-class Elementwise(Module):
-    """The base of derive.nn's modules generated from the catalogue (derive/nn/_catalogue.py):
-    an element-wise formula whose derived kernels (``_kernels``: output, gradInput) take an
-    input of any shape, one sample or a batch alike; no parameters."""
-
-    formula = ""
-    _kernels: tuple = ()
-
-    def _input(self, input):
-        name = type(self).__name__
-        check_array(name, "input", input, self._arrayClass)
-        dtype = compute_dtype(name, "input", input)
-        return input if input.dtype == dtype else input.astype(dtype)
-
-    def updateOutput(self, input):
-        self.output = self._kernels[0](self._input(input))
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        name = type(self).__name__
-        x = self._input(input)
-        check_array(name, "gradOutput", gradOutput, self._arrayClass)
-        if gradOutput.shape != x.shape:
-            raise ValueError(f"{name}: gradOutput must have shape {x.shape} (the output's), got {gradOutput.shape}")
-        # the output of this input, recomputed: backward needs no forward before it
-        self.gradInput = self._kernels[1](x, self._kernels[0](x), gradOutput)
-        return self.gradInput

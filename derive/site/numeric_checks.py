@@ -10,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from derive import nn
+from derive.catalogue_codegen import check_cases
 from derive.nn import (BatchNormalization, ClassNLLCriterion, CrossEntropyCriterion, Linear, LogSoftMax,
                        MSECriterion, ReLU, Sequential, Sigmoid, SoftMax, SpatialConvolution, Tanh, check)
 from derive.nn.check import SCALES, CheckReport
@@ -89,6 +90,8 @@ CHECKED = {
     "Square": [("Square", nn.Square, (5,), {})],
     "Sqrt": [("Sqrt on x + 3", SqrtOfShiftedInput, (5,), {})],
 }
+# the other generated classes: each at its entry's example, inputs in its domain
+CHECKED.update({name: cases for name, cases in check_cases().items() if name not in CHECKED})
 
 
 def shipped_modules() -> list[str]:
