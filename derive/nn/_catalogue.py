@@ -5,7 +5,7 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import sigmoid, step, window
+from derive.nn.functional import sigmoid, step, window, contract, extreme
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
                                   CatalogueTableCriterion)
 
@@ -962,7 +962,7 @@ def _hardshrink_update_grad_input(x, lambda_, y, g):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.abs(x)
     _t2 = (_t1 > lambda_)
-    _t3 = xp.where(_t2, 1, 0)
+    _t3 = xp.where(_t2, 1.0, 0.0)
     _t4 = g * _t3
     grad_input = _t4
     return grad_input
@@ -983,7 +983,7 @@ def _hardshrink_update_grad_input_batch(X, lambda_, Y, G):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.abs(X)
     _t2 = (_t1 > lambda_)
-    _t3 = xp.where(_t2, 1, 0)
+    _t3 = xp.where(_t2, 1.0, 0.0)
     _t4 = G * _t3
     grad_input = _t4
     return grad_input
@@ -1062,7 +1062,7 @@ def _softshrink_update_grad_input_batch(X, lambda_, Y, G):
     _t8 = (X < _t7)
     _t9 = xp.where(_t8, _t6, 0)
     _t10 = xp.where(_t1, _t6, _t9)
-    _t11 = xp.tensordot(G, _t10, axes=((0, 1,), (2, 3,)))
+    _t11 = contract(G, _t10, axes=((0, 1,), (2, 3,)))
     grad_input = _t11
     return grad_input
 
@@ -1093,7 +1093,7 @@ def _threshold_update_grad_input(x, th, v, y, g):
     """gradInput[j] = where(x[j] > th, 1, 0)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > th)
-    _t2 = xp.where(_t1, 1, 0)
+    _t2 = xp.where(_t1, 1.0, 0.0)
     _t3 = g * _t2
     grad_input = _t3
     return grad_input
@@ -1112,7 +1112,7 @@ def _threshold_update_grad_input_batch(X, th, v, Y, G):
     """gradInput[j, k] = where(X[j, k] > th, 1, 0)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > th)
-    _t2 = xp.where(_t1, 1, 0)
+    _t2 = xp.where(_t1, 1.0, 0.0)
     _t3 = G * _t2
     grad_input = _t3
     return grad_input
@@ -1539,7 +1539,7 @@ def _prelu_backward_batch(X, a, Y, G, scale, grad_a):
 
 
 class PReLU(CatalogueModule):
-    """nn.PReLU(nOutputPlane=0): y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i]). The rectifier with a learned slope a_c per plane below 0. Example: slope 0.25 maps -2 to -0.5."""
+    """nn.PReLU(nOutputPlane=0): y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i]). The rectifier with a learned slope a_c per plane below 0 (one slope a shared by every entry when nOutputPlane = 0). Example: slope 0.25 maps -2 to -0.5."""
 
     signature = (('nOutputPlane', 0, int, None), )
     formula = 'y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i])'
@@ -1556,7 +1556,7 @@ class PReLU(CatalogueModule):
 def _bilinear_false_update_output(x1, x2, W):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t1 = contract(x1, W, axes=((0,), (1,)))
     _t2 = x2 @ _t1.T
     y = _t2
     return (y,)
@@ -1566,10 +1566,10 @@ def _bilinear_false_grad_input(x1, x2, W, y, _g_y):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
-    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t1 = contract(x2, W, axes=((0,), (2,)))
     _t2 = _d_y @ _t1
     _grad_x1 = _t2
-    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t3 = contract(x1, W, axes=((0,), (1,)))
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     return [_grad_x1, _grad_x2]
@@ -1587,10 +1587,10 @@ def _bilinear_false_backward(x1, x2, W, y, _g_y, scale, grad_W):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
-    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t1 = contract(x2, W, axes=((0,), (2,)))
     _t2 = _d_y @ _t1
     _grad_x1 = _t2
-    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t3 = contract(x1, W, axes=((0,), (1,)))
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     _t5 = _d_y[:, None, None] * x1[:, None] * x2
@@ -1602,7 +1602,7 @@ def _bilinear_false_update_output_batch(x1, x2, W):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t1 = contract(x1, W, axes=((1,), (1,)))
     _t2 = x2[:, None, :] * _t1
     _t3 = _t2.sum(axis=2)
     y = _t3
@@ -1615,11 +1615,11 @@ def _bilinear_false_grad_input_batch(x1, x2, W, y, _g_y):
     _B = x1.shape[0]
     p = W.shape[0]
     _d_y = xp.broadcast_to(_g_y, (_B, p))
-    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t1 = contract(x2, W, axes=((1,), (2,)))
     _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
     _t3 = _t2.sum(axis=2)
     _grad_x1 = _t3
-    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t4 = contract(x1, W, axes=((1,), (1,)))
     _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
     _t6 = _t5.sum(axis=2)
     _grad_x2 = _t6
@@ -1643,11 +1643,11 @@ def _bilinear_false_backward_batch(x1, x2, W, y, _g_y, scale, grad_W):
     _B = x1.shape[0]
     p = W.shape[0]
     _d_y = xp.broadcast_to(_g_y, (_B, p))
-    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t1 = contract(x2, W, axes=((1,), (2,)))
     _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
     _t3 = _t2.sum(axis=2)
     _grad_x1 = _t3
-    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t4 = contract(x1, W, axes=((1,), (1,)))
     _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
     _t6 = _t5.sum(axis=2)
     _grad_x2 = _t6
@@ -1660,7 +1660,7 @@ def _bilinear_false_backward_batch(x1, x2, W, y, _g_y, scale, grad_W):
 def _bilinear_true_update_output(x1, x2, W, b):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t1 = contract(x1, W, axes=((0,), (1,)))
     _t2 = x2 @ _t1.T
     _t3 = b + _t2
     y = _t3
@@ -1671,10 +1671,10 @@ def _bilinear_true_grad_input(x1, x2, W, b, y, _g_y):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
-    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t1 = contract(x2, W, axes=((0,), (2,)))
     _t2 = _d_y @ _t1
     _grad_x1 = _t2
-    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t3 = contract(x1, W, axes=((0,), (1,)))
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     return [_grad_x1, _grad_x2]
@@ -1693,10 +1693,10 @@ def _bilinear_true_backward(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
-    _t1 = xp.tensordot(x2, W, axes=((0,), (2,)))
+    _t1 = contract(x2, W, axes=((0,), (2,)))
     _t2 = _d_y @ _t1
     _grad_x1 = _t2
-    _t3 = xp.tensordot(x1, W, axes=((0,), (1,)))
+    _t3 = contract(x1, W, axes=((0,), (1,)))
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     _t5 = _d_y[:, None, None] * x1[:, None] * x2
@@ -1709,7 +1709,7 @@ def _bilinear_true_update_output_batch(x1, x2, W, b):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t1 = contract(x1, W, axes=((1,), (1,)))
     _t2 = x2[:, None, :] * _t1
     _t3 = _t2.sum(axis=2)
     _t4 = b + _t3
@@ -1723,11 +1723,11 @@ def _bilinear_true_grad_input_batch(x1, x2, W, b, y, _g_y):
     _B = x1.shape[0]
     p = W.shape[0]
     _d_y = xp.broadcast_to(_g_y, (_B, p))
-    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t1 = contract(x2, W, axes=((1,), (2,)))
     _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
     _t3 = _t2.sum(axis=2)
     _grad_x1 = _t3
-    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t4 = contract(x1, W, axes=((1,), (1,)))
     _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
     _t6 = _t5.sum(axis=2)
     _grad_x2 = _t6
@@ -1753,11 +1753,11 @@ def _bilinear_true_backward_batch(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
     _B = x1.shape[0]
     p = W.shape[0]
     _d_y = xp.broadcast_to(_g_y, (_B, p))
-    _t1 = xp.tensordot(x2, W, axes=((1,), (2,)))
+    _t1 = contract(x2, W, axes=((1,), (2,)))
     _t2 = _d_y[:, None, :] * xp.transpose(_t1, (0, 2, 1))
     _t3 = _t2.sum(axis=2)
     _grad_x1 = _t3
-    _t4 = xp.tensordot(x1, W, axes=((1,), (1,)))
+    _t4 = contract(x1, W, axes=((1,), (1,)))
     _t5 = _d_y[:, None, :] * xp.transpose(_t4, (0, 2, 1))
     _t6 = _t5.sum(axis=2)
     _grad_x2 = _t6
@@ -2302,7 +2302,7 @@ class Sum(CatalogueModule):
 def _max_1_update_output(x):
     """y[b] = Maximum(x[a, b], (a, 1, N_a))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x.max(axis=0)
+    _t1 = extreme(x, 0, 'max')
     output = _t1
     return output
 
@@ -2324,7 +2324,7 @@ def _max_1_update_grad_input(x, y, g):
 def _max_1_update_output_batch(X):
     """Y[s, b] = Maximum(X[s, a, b], (a, 1, N_a))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X.max(axis=1)
+    _t1 = extreme(X, 1, 'max')
     output = _t1
     return output
 
@@ -2346,7 +2346,7 @@ def _max_1_update_grad_input_batch(X, Y, G):
 def _max_2_update_output(x):
     """y[a] = Maximum(x[a, b], (b, 1, N_b))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x.max(axis=1)
+    _t1 = extreme(x, 1, 'max')
     output = _t1
     return output
 
@@ -2367,7 +2367,7 @@ def _max_2_update_grad_input(x, y, g):
 def _max_2_update_output_batch(X):
     """Y[s, a] = Maximum(X[s, a, b], (b, 1, N_b))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X.max(axis=2)
+    _t1 = extreme(X, 2, 'max')
     output = _t1
     return output
 
@@ -2402,7 +2402,7 @@ class Max(CatalogueModule):
 def _min_1_update_output(x):
     """y[b] = Minimum(x[a, b], (a, 1, N_a))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x.min(axis=0)
+    _t1 = extreme(x, 0, 'min')
     output = _t1
     return output
 
@@ -2424,7 +2424,7 @@ def _min_1_update_grad_input(x, y, g):
 def _min_1_update_output_batch(X):
     """Y[s, b] = Minimum(X[s, a, b], (a, 1, N_a))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X.min(axis=1)
+    _t1 = extreme(X, 1, 'min')
     output = _t1
     return output
 
@@ -2446,7 +2446,7 @@ def _min_1_update_grad_input_batch(X, Y, G):
 def _min_2_update_output(x):
     """y[a] = Minimum(x[a, b], (b, 1, N_b))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x.min(axis=1)
+    _t1 = extreme(x, 1, 'min')
     output = _t1
     return output
 
@@ -2467,7 +2467,7 @@ def _min_2_update_grad_input(x, y, g):
 def _min_2_update_output_batch(X):
     """Y[s, a] = Minimum(X[s, a, b], (b, 1, N_b))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X.min(axis=2)
+    _t1 = extreme(X, 2, 'min')
     output = _t1
     return output
 
@@ -2900,24 +2900,24 @@ def _cosine_update_grad_input_batch(X, W, Y, G):
 
 
 def _cosine_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
-    """gradW[l, a] += scale * -W[l, a]*Sum(G[s, l]*Sum(W[l, i]*X[s, i], (i, 1, N_i))/sqrt(Sum(X[s, k]**2, (k, 1, N_i))), (s, 1, B))/Sum(W[l, k]**2, (k, 1, N_i))**(3/2) + Sum(G[s, l]*X[s, a]/sqrt(Sum(X[s, k]**2, (k, 1, N_i))), (s, 1, B))/sqrt(Sum(W[l, k]**2, (k, 1, N_i)))"""
+    """gradW[l, a] += scale * Sum(-G[s, l]*W[l, a]*Sum(W[l, i]*X[s, i], (i, 1, N_i))/(Sum(W[l, k]**2, (k, 1, N_i))**(3/2)*sqrt(Sum(X[s, k]**2, (k, 1, N_i)))) + G[s, l]*X[s, a]/(sqrt(Sum(W[l, k]**2, (k, 1, N_i)))*sqrt(Sum(X[s, k]**2, (k, 1, N_i)))), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = W ** 2
+    _t1 = X ** 2
     _t2 = _t1.sum(axis=1)
     _t3 = 1 / xp.sqrt(_t2)
-    _t4 = X ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = G.T * _t6
-    _t8 = _t7 @ X
-    _t9 = _t3[:, None] * _t8
-    _t10 = _t2 ** -1.5
-    _t11 = W @ X.T
-    _t11 *= G.T
-    _t13 = _t6 @ _t11.T
-    _t14 = _t10[:, None] * W * _t13[:, None]
-    _t15 = _t9 - _t14
-    grad_W += _t15 if scale == 1 else scale * _t15
+    _t4 = G.T * _t3
+    _t5 = _t4 @ X
+    _t6 = W ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t5 * _t8[:, None]
+    _t10 = W @ X.T
+    _t10 *= G.T
+    _t12 = _t3 @ _t10.T
+    _t13 = _t7 ** -1.5
+    _t14 = _t12[:, None] * -1 * _t13[:, None] * W
+    _t9 += _t14
+    grad_W += _t9 if scale == 1 else scale * _t9
 
 
 def _cosine_backward_batch(X, W, Y, G, scale, grad_W):
@@ -2941,14 +2941,14 @@ def _cosine_backward_batch(X, W, Y, G, scale, grad_W):
     grad_input = _t9
     _t16 = G.T * _t8
     _t17 = _t16 @ X
-    _t18 = _t3[:, None] * _t17
-    _t19 = _t2 ** -1.5
-    _t20 = W @ X.T
-    _t20 *= G.T
-    _t22 = _t8 @ _t20.T
-    _t23 = _t19[:, None] * W * _t22[:, None]
-    _t24 = _t18 - _t23
-    grad_W += _t24 if scale == 1 else scale * _t24
+    _t18 = _t17 * _t3[:, None]
+    _t19 = W @ X.T
+    _t19 *= G.T
+    _t21 = _t8 @ _t19.T
+    _t22 = _t2 ** -1.5
+    _t23 = _t21[:, None] * -1 * _t22[:, None] * W
+    _t18 += _t23
+    grad_W += _t18 if scale == 1 else scale * _t18
     return grad_input
 
 
@@ -2967,11 +2967,47 @@ class Cosine(CatalogueModule):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
+def _narrow_1_1_update_output(x, N_a):
+    """y[a] = x[a]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    output = x
+    return output
+
+
+def _narrow_1_1_update_grad_input(x, N_a, y, g):
+    """gradInput[j] = Piecewise((g[j], N_a >= j), (0, True))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = (N_a >= _t1)
+    _t3 = xp.where(_t2, g, 0)
+    grad_input = _t3
+    return grad_input
+
+
+def _narrow_1_1_update_output_batch(X, N_a):
+    """Y[s, a] = X[s, a]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    output = X
+    return output
+
+
+def _narrow_1_1_update_grad_input_batch(X, N_a, Y, G):
+    """gradInput[j, k] = Piecewise((G[j, k], N_a >= k), (0, True))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_x1 = X.shape[1]
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = (N_a >= _t1)
+    _t3 = xp.where(_t2, G, 0)
+    grad_input = _t3
+    return grad_input
+
+
 def _narrow_1_2_update_output(x, N_a):
     """y[a] = x[a + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = window(x, (xp.arange(N_a).reshape(N_a,) + 1,))
-    output = _t1
+    _t1 = window(x, (N_a,), (1,), ({0: 1},))
+    output = xp.array(_t1)
     return output
 
 
@@ -2984,7 +3020,7 @@ def _narrow_1_2_update_grad_input(x, N_a, y, g):
     _t3 = _t1 - 1
     _t4 = (N_a >= _t3)
     _t5 = _t2 & _t4
-    _t6 = window(g, (xp.arange(n).reshape(n,) + -1,))
+    _t6 = window(g, (n,), (-1,), ({0: 1},))
     _t7 = xp.where(_t5, _t6, 0)
     grad_input = _t7
     return grad_input
@@ -2994,8 +3030,8 @@ def _narrow_1_2_update_output_batch(X, N_a):
     """Y[s, a] = X[s, a + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = window(X, (xp.arange(B).reshape(B, 1), xp.arange(N_a).reshape(1, N_a) + 1))
-    output = _t1
+    _t1 = window(X, (B, N_a), (0, 1), ({0: 1}, {1: 1}))
+    output = xp.array(_t1)
     return output
 
 
@@ -3009,7 +3045,7 @@ def _narrow_1_2_update_grad_input_batch(X, N_a, Y, G):
     _t3 = _t1 - 1
     _t4 = (N_a >= _t3)
     _t5 = _t2 & _t4
-    _t6 = window(G, (xp.arange(B).reshape(B, 1), xp.arange(n).reshape(1, n) + -1))
+    _t6 = window(G, (B, n), (0, -1), ({0: 1}, {1: 1}))
     _t7 = xp.where(_t5, _t6, 0)
     grad_input = _t7
     return grad_input
@@ -3018,8 +3054,8 @@ def _narrow_1_2_update_grad_input_batch(X, N_a, Y, G):
 def _narrow_1_3_update_output(x, N_a):
     """y[a] = x[a + 2]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = window(x, (xp.arange(N_a).reshape(N_a,) + 2,))
-    output = _t1
+    _t1 = window(x, (N_a,), (2,), ({0: 1},))
+    output = xp.array(_t1)
     return output
 
 
@@ -3032,7 +3068,7 @@ def _narrow_1_3_update_grad_input(x, N_a, y, g):
     _t3 = _t1 - 2
     _t4 = (N_a >= _t3)
     _t5 = _t2 & _t4
-    _t6 = window(g, (xp.arange(n).reshape(n,) + -2,))
+    _t6 = window(g, (n,), (-2,), ({0: 1},))
     _t7 = xp.where(_t5, _t6, 0)
     grad_input = _t7
     return grad_input
@@ -3042,8 +3078,8 @@ def _narrow_1_3_update_output_batch(X, N_a):
     """Y[s, a] = X[s, a + 2]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = window(X, (xp.arange(B).reshape(B, 1), xp.arange(N_a).reshape(1, N_a) + 2))
-    output = _t1
+    _t1 = window(X, (B, N_a), (0, 2), ({0: 1}, {1: 1}))
+    output = xp.array(_t1)
     return output
 
 
@@ -3057,7 +3093,7 @@ def _narrow_1_3_update_grad_input_batch(X, N_a, Y, G):
     _t3 = _t1 - 2
     _t4 = (N_a >= _t3)
     _t5 = _t2 & _t4
-    _t6 = window(G, (xp.arange(B).reshape(B, 1), xp.arange(n).reshape(1, n) + -2))
+    _t6 = window(G, (B, n), (0, -2), ({0: 1}, {1: 1}))
     _t7 = xp.where(_t5, _t6, 0)
     grad_input = _t7
     return grad_input
@@ -3066,8 +3102,8 @@ def _narrow_1_3_update_grad_input_batch(X, N_a, Y, G):
 def _narrow_1_4_update_output(x, N_a):
     """y[a] = x[a + 3]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = window(x, (xp.arange(N_a).reshape(N_a,) + 3,))
-    output = _t1
+    _t1 = window(x, (N_a,), (3,), ({0: 1},))
+    output = xp.array(_t1)
     return output
 
 
@@ -3080,7 +3116,7 @@ def _narrow_1_4_update_grad_input(x, N_a, y, g):
     _t3 = _t1 - 3
     _t4 = (N_a >= _t3)
     _t5 = _t2 & _t4
-    _t6 = window(g, (xp.arange(n).reshape(n,) + -3,))
+    _t6 = window(g, (n,), (-3,), ({0: 1},))
     _t7 = xp.where(_t5, _t6, 0)
     grad_input = _t7
     return grad_input
@@ -3090,8 +3126,8 @@ def _narrow_1_4_update_output_batch(X, N_a):
     """Y[s, a] = X[s, a + 3]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = window(X, (xp.arange(B).reshape(B, 1), xp.arange(N_a).reshape(1, N_a) + 3))
-    output = _t1
+    _t1 = window(X, (B, N_a), (0, 3), ({0: 1}, {1: 1}))
+    output = xp.array(_t1)
     return output
 
 
@@ -3105,7 +3141,7 @@ def _narrow_1_4_update_grad_input_batch(X, N_a, Y, G):
     _t3 = _t1 - 3
     _t4 = (N_a >= _t3)
     _t5 = _t2 & _t4
-    _t6 = window(G, (xp.arange(B).reshape(B, 1), xp.arange(n).reshape(1, n) + -3))
+    _t6 = window(G, (B, n), (0, -3), ({0: 1}, {1: 1}))
     _t7 = xp.where(_t5, _t6, 0)
     grad_input = _t7
     return grad_input
@@ -3120,7 +3156,7 @@ class Narrow(CatalogueModule):
     inputShape = (None,)
     structure = ('dimension', 'offset')
     sizeArguments = ('length',)
-    kernels = {(1, 2): ((_narrow_1_2_update_output, _narrow_1_2_update_grad_input, None, None), (_narrow_1_2_update_output_batch, _narrow_1_2_update_grad_input_batch, None, None)), (1, 3): ((_narrow_1_3_update_output, _narrow_1_3_update_grad_input, None, None), (_narrow_1_3_update_output_batch, _narrow_1_3_update_grad_input_batch, None, None)), (1, 4): ((_narrow_1_4_update_output, _narrow_1_4_update_grad_input, None, None), (_narrow_1_4_update_output_batch, _narrow_1_4_update_grad_input_batch, None, None))}
+    kernels = {(1, 1): ((_narrow_1_1_update_output, _narrow_1_1_update_grad_input, None, None), (_narrow_1_1_update_output_batch, _narrow_1_1_update_grad_input_batch, None, None)), (1, 2): ((_narrow_1_2_update_output, _narrow_1_2_update_grad_input, None, None), (_narrow_1_2_update_output_batch, _narrow_1_2_update_grad_input_batch, None, None)), (1, 3): ((_narrow_1_3_update_output, _narrow_1_3_update_grad_input, None, None), (_narrow_1_3_update_output_batch, _narrow_1_3_update_grad_input_batch, None, None)), (1, 4): ((_narrow_1_4_update_output, _narrow_1_4_update_grad_input, None, None), (_narrow_1_4_update_output_batch, _narrow_1_4_update_grad_input_batch, None, None))}
 
     def __init__(self, dimension, offset, length=1) -> None:
         super().__init__(**{'dimension': dimension, 'offset': offset, 'length': length})
@@ -3563,7 +3599,7 @@ def _lookuptable_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     _t1 = xp.arange(1, N_W1 + 1)
     _t2 = 1 + X
     _t3 = (_t1[:, None, None] == _t2)
-    _t4 = xp.tensordot(_t3, G, axes=((1, 2,), (0, 1,)))
+    _t4 = contract(_t3, G, axes=((1, 2,), (0, 1,)))
     grad_W += _t4 if scale == 1 else scale * _t4
 
 
@@ -3577,7 +3613,7 @@ def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W):
     _t1 = xp.arange(1, N_W1 + 1)
     _t2 = 1 + X
     _t3 = (_t1[:, None, None] == _t2)
-    _t4 = xp.tensordot(_t3, G, axes=((1, 2,), (0, 1,)))
+    _t4 = contract(_t3, G, axes=((1, 2,), (0, 1,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     return grad_input
 
