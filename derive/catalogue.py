@@ -466,9 +466,12 @@ ENTRIES: list[Entry] = [
                  "where x > 0.", torch="At x = 0 Torch's subgradient is 0.", kinks=(0.0,),
                  notes="Torch's `ReLU` is `Threshold(0, 0)`: its `gradInput` reads the **input**, "
                        "`gradOutput` where x > 0 and 0 elsewhere, x = 0 included."),
-    _elementwise("ReLU6", lambda a: "y = min(max(x, 0), 6)",
-                 "The rectifier capped at 6. Example: x = (-1, 3, 8) gives (0, 3, 6).",
-                 torch="Subgradient 0 at both kinks, as Torch.", kinks=(0.0, 6.0)),
+    _elementwise("ReLU6", lambda a: "y = clamp(x, 0, 6)",
+                 "The rectifier capped at 6: min(max(0, x), 6), x clamped to [0, 6]. "
+                 "Example: x = (-1, 3, 8) gives (0, 3, 6).",
+                 torch="Subgradient 0 at both kinks, as Torch7's updateGradInput (0 < x < 6) and PyTorch's "
+                       "relu6. Written with min and max the ties would split the gradient in halves "
+                       "(torch.maximum's rule), so the entry writes the clamp.", kinks=(0.0, 6.0)),
     _elementwise("HardTanh", lambda a: f"y = clamp(x, {num(a['min_value'])}, {num(a['max_value'])})",
                  "x clamped to [min_value, max_value]; the gradient passes strictly inside. "
                  "Example: x = (-3, 0.5) gives (-1, 0.5).",

@@ -174,14 +174,9 @@ def test_the_classification_scripts_agree_with_their_formulas(name):
     assert others and all(np.allclose(first, other, rtol=1e-7) for other in others)
 
 
-# derive.nn's ReLU6 passes half of gradOutput at its kinks (the engine's max at a tie), where
-# Torch's passes none: the page's table shows it; the xfail goes when the module follows Torch.
-_HALF_AT_A_TIE = pytest.mark.xfail(strict=True, reason="derive.nn.ReLU6's backward is 0.5 at 0 and 6, Torch's 0")
-
-
 @pytest.mark.parametrize("name, kink, slopes", [("ReLU", 0.0, (1, 0)), ("HardTanh", -1.0, (1, 0)),
                                                 ("HardTanh", 1.0, (0, 1)), ("Abs", 0.0, (1, -1)),
-                                                pytest.param("ReLU6", 6.0, (0, 1), marks=_HALF_AT_A_TIE)])
+                                                ("ReLU6", 0.0, (1, 0)), ("ReLU6", 6.0, (0, 1))])
 def test_the_kink_table_is_the_module_and_its_one_sided_differences(name, kink, slopes):
     values = kink_values(lookup(name), _derived(name)[2], kink)
     assert (values["right"], values["left"]) == pytest.approx(slopes, abs=1e-6)

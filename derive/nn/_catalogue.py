@@ -13,52 +13,48 @@ ndarray = np.ndarray
 
 
 def _relu6_update_output(x):
-    """y[i] = minimum(maximum(x[i], 0), 6)"""
+    """y[i] = clamp(x[i], 0, 6)"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.maximum(x, 0)
-    _t2 = xp.minimum(_t1, 6)
-    output = _t2
+    _t1 = xp.clip(x, 0, 6)
+    output = _t1
     return output
 
 
 def _relu6_update_grad_input(x, y, g):
-    """gradInput[j] = Heaviside(6 - maximum(x[j], 0))*Heaviside(x[j])*g[j]"""
+    """gradInput[j] = step(6 - x[j])*step(x[j])*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.maximum(x, 0)
-    _t2 = 6 - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.heaviside(x, 0.5)
-    _t5 = _t3 * _t4 * g
-    grad_input = _t5
+    _t1 = 6 - x
+    _t2 = step(_t1)
+    _t3 = step(x)
+    _t4 = g * _t2 * _t3
+    grad_input = _t4
     return grad_input
 
 
 def _relu6_update_output_batch(X):
-    """Y[s, i] = minimum(maximum(X[s, i], 0), 6)"""
+    """Y[s, i] = clamp(X[s, i], 0, 6)"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.maximum(X, 0)
-    _t2 = xp.minimum(_t1, 6)
-    output = _t2
+    _t1 = xp.clip(X, 0, 6)
+    output = _t1
     return output
 
 
 def _relu6_update_grad_input_batch(X, Y, G):
-    """gradInput[j, k] = Heaviside(6 - maximum(X[j, k], 0))*Heaviside(X[j, k])*G[j, k]"""
+    """gradInput[j, k] = step(6 - X[j, k])*step(X[j, k])*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.maximum(X, 0)
-    _t2 = 6 - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.heaviside(X, 0.5)
-    _t5 = _t3 * _t4 * G
-    grad_input = _t5
+    _t1 = 6 - X
+    _t2 = step(_t1)
+    _t3 = step(X)
+    _t4 = G * _t2 * _t3
+    grad_input = _t4
     return grad_input
 
 
 class ReLU6(CatalogueModule):
-    """nn.ReLU6(): y = min(max(x, 0), 6). The rectifier capped at 6. Example: x = (-1, 3, 8) gives (0, 3, 6)."""
+    """nn.ReLU6(): y = clamp(x, 0, 6). The rectifier capped at 6: min(max(0, x), 6), x clamped to [0, 6]. Example: x = (-1, 3, 8) gives (0, 3, 6)."""
 
     signature = ()
-    formula = 'y = min(max(x, 0), 6)'
+    formula = 'y = clamp(x, 0, 6)'
     scalars = ()
     inputShape = (None,)
     anyShape = True
