@@ -19,7 +19,7 @@ import sympy as sp
 from .generate import HEADER, _docline
 from .lowering import Lowering
 from .symbolic.layer import shift_invariant
-from .symbolic.program import Program, bar, given_name, program_sizes, walk
+from .symbolic.program import Program, bar, given_name, program_sizes, stable_log, through_max, walk
 
 #: The index of samples in a batch kernel, and the batch size's name there.
 SAMPLE = sp.Symbol("_s", integer=True, positive=True)
@@ -34,6 +34,10 @@ def _var(name: str) -> str:
     return name
 
 
+def _name(element: sp.Expr) -> str:
+    return element.base.name if isinstance(element, sp.Indexed) else element.name
+
+
 class ProgramWriter:
     """Writes the module of a :class:`Program`."""
 
@@ -42,6 +46,25 @@ class ProgramWriter:
         self.adjoints = walk(program)
         self.values = {v: k for k, v in program_sizes(program).items()}  # size symbol -> its value
         self.batched = program.batched
+        # An intermediate whose gradient collapses to a proved short form (Ninja's dlogits,
+        # (probs - onehot) / n) is computed from it: the chain after it would divide by
+        # probabilities that underflow to 0 (0 / 0) where logits are large.
+        self.collapsed = {_name(step.lhs.variables[0]): step.chain[0] for step in through_max(program)
+                          if _name(step.lhs.variables[0]) in self.batched}
+        self.needed = self._needed()
+
+    def _needed(self) -> set[str]:
+        """The intermediates whose gradient the inputs' and parameters' gradients read."""
+        out: set[str] = set()
+        todo = [n for n in self.program.inputs + self.program.parameters if n in self.adjoints]
+        while todo:
+            for c in self.adjoints[todo.pop()].parts:
+                name = c.statement.name
+                if name not in out and name in self.adjoints:
+                    out.add(name)
+                    if name not in self.collapsed:
+                        todo.append(name)
+        return out
 
     # -- expressions ---------------------------------------------------------------------
     def _arrays(self) -> dict[str, str]:
@@ -139,7 +162,8 @@ class ProgramWriter:
         body = []
         for s in p.statements:
             spec = s.spec
-            expr = spec.expr.xreplace(spec.sizes)
+            stable = stable_log(p, s)  # log(probs) as norm_logits - log(counts_sum): finite
+            expr = spec.expr.xreplace(spec.sizes) if stable is None else stable.xreplace(self.values)
             for name, code in self._shifted(s, batch):
                 shifted = f"_shifted_{name}"
                 body.append((shifted, "code", code, (), ()))
@@ -157,6 +181,14 @@ class ProgramWriter:
 
     def _adjoint_body(self, name: str, batch: bool, scale: bool) -> tuple:
         adjoint = self.adjoints[name]
+        if name in self.collapsed:
+            expr = self.collapsed[name].xreplace(self.values)
+            if batch:
+                expr = self._batch(expr)
+                if self.program.is_criterion:  # the loss of a batch is the mean of the samples'
+                    expr = expr / BATCH
+                return expr, (SAMPLE,) + tuple(adjoint.indices)
+            return expr, tuple(adjoint.indices)
         terms = []
         if adjoint.given:
             terms.append(sp.IndexedBase(given_name(name), real=True)[adjoint.indices]
@@ -186,7 +218,7 @@ class ProgramWriter:
         p = self.program
         body = []
         for s in reversed(p.statements):
-            if s.name in self.adjoints:
+            if s.name in self.needed:
                 expr, axes = self._adjoint_body(s.name, batch, False)
                 body.append((_var(bar(s.name)), "=", expr, axes, self._shape(s.name, batch)))
         returns = None
