@@ -1070,3 +1070,15 @@ def _elements_at(program: Program, statement: Statement, access: sp.Sum, ranges)
     if len(free) != len(statement.spec.indices):
         return []
     return [sp.IndexedBase(statement.name, real=True)[tuple(order)] for order in itertools.permutations(free)]
+
+
+def class_count(program: Program) -> int | None:
+    """How many classes an integer target picks among (the size of the axis it subscripts);
+    None where the target is not read inside a subscript (a one-hot or a real target)."""
+    for statement in program.statements:
+        for access in statement.spec.expr.atoms(sp.Indexed):
+            for axis, sub in enumerate(access.indices):
+                if any(g.base.name == program.target for g in sub.atoms(sp.Indexed)) or \
+                        any(x.name == program.target for x in sub.free_symbols):
+                    return program.shapes[access.base.name][axis]
+    return None
