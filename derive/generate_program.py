@@ -284,7 +284,9 @@ class ProgramWriter:
                  f'    """{_docline("; ".join(s.text for s in p.statements))}"""', "",
                  f"    inputShapes = {tuple(p.shapes[x] for x in p.inputs)!r}",
                  f"    inputShape = {p.shapes[p.inputs[0]]!r}" if not several_in else "    inputShape = None",
-                 f"    outputShapes = {tuple(p.shapes[o] for o in p.outputs)!r}"]
+                 f"    outputShapes = {tuple(p.shapes[o] for o in p.outputs)!r}",
+                 f"    inputNames = {tuple(p.inputs)!r}",
+                 f"    outputNames = {tuple(p.outputs)!r}"]
         if p.target:
             lines.append(f"    targetShape = {p.shapes[p.target]!r}")
         if params:
