@@ -371,6 +371,10 @@ class Lowering:
     def _print_transpose(self, code: str, perm: tuple[int, ...]) -> str:
         return f"xp.transpose({code}, {perm})"
 
+    def _print_extremum(self, code: str, kind: str, axis: str) -> str:
+        """A max or min over axes (kind "max" or "min")."""
+        return f"{_atom(code)}.{kind}(axis={axis})"
+
     def _print_largest(self, code: str, axis: str) -> str:
         """The largest entry along ``axis``: a shift, proved not to change the result."""
         return f"{_atom(code)}.max(axis={axis})"
@@ -419,7 +423,7 @@ class Lowering:
                 return body
             positions = [body.axes.index(v) for v in over]
             axis = str(positions[0]) if len(positions) == 1 else f"({', '.join(map(str, positions))})"
-            return self.temporary(f"{_atom(body.code)}.{expr.kind}(axis={axis})",
+            return self.temporary(self._print_extremum(body.code, expr.kind, axis),
                                   [a for a in body.axes if a not in over])
         if isinstance(expr, ArgExtremum):
             extremum, k = expr.args
