@@ -98,10 +98,10 @@ class ProgramWriter:
     def _kernel(self, name: str, args: list[str], body: list[tuple[str, str, sp.Expr, tuple, tuple]],
                 doc: str, returns: str | None, batch: bool) -> str:
         """Each (target, op, expression, axes, shape) lowered and assigned (=, +=) in order."""
-        lines = [f"xp = np if {args[0]}.__class__ is ndarray else namespace({args[0]})"]
+        lines = self._prologue(args)
         if batch:
             lines.append(f"{BATCH} = {self.program.inputs[0]}.shape[0]")
-        lowering = Lowering(self._arrays(), {})
+        lowering = self._lowering()
         # the inputs' and outputs' sizes (None for the batch's): a read past an array's end
         # (concat, JoinTable) is a window, 0 there
         for n in self.program.inputs + self.program.outputs:
@@ -125,8 +125,18 @@ class ProgramWriter:
                 lines.append(f"{target} += {code} if scale == 1 else scale * {code}")
         if returns:
             lines.append(f"return {returns}")
-        text = "\n".join(f"    {line}" for line in lines)
+        text = "\n".join(f"    {line}" for line in self._finish(lines))
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{text}\n'
+
+    # -- what another array module (derive.export_program) prints otherwise --------------
+    def _prologue(self, args: list[str]) -> list[str]:
+        return [f"xp = np if {args[0]}.__class__ is ndarray else namespace({args[0]})"]
+
+    def _lowering(self) -> Lowering:
+        return Lowering(self._arrays(), {})
+
+    def _finish(self, lines: list[str]) -> list[str]:
+        return lines
 
     def _shape(self, name: str, batch: bool) -> tuple:
         shape = tuple(self.program.shapes[name])
@@ -214,7 +224,8 @@ class ProgramWriter:
         return expr, axes
 
     def backward_kernel(self, kind: str, batch: bool) -> str:
-        """``kind``: "grad_input", "acc_grad_parameters" or "backward" (both)."""
+        """``kind``: "grad_input", "acc_grad_parameters", "backward" (both), or "gradients":
+        every input's and parameter's gradient returned as fresh arrays (the exports')."""
         p = self.program
         body = []
         for s in reversed(p.statements):
@@ -222,8 +233,8 @@ class ProgramWriter:
                 expr, axes = self._adjoint_body(s.name, batch, False)
                 body.append((_var(bar(s.name)), "=", expr, axes, self._shape(s.name, batch)))
         returns = None
-        if kind in ("grad_input", "backward"):
-            outs = []
+        outs = []
+        if kind in ("grad_input", "backward", "gradients"):
             for x in p.inputs:
                 expr, axes = self._adjoint_body(x, batch, False)
                 body.append((f"_grad_{x}", "=", expr, axes, self._shape(x, batch)))
@@ -235,13 +246,20 @@ class ProgramWriter:
                     continue
                 expr, axes = self._adjoint_body(w, batch, True)
                 body.append((f"grad_{w}", "+=", expr, axes, self._shape(w, batch)))
+        if kind == "gradients":
+            for w in p.parameters:
+                expr, axes = self._adjoint_body(w, batch, True)
+                body.append((f"_grad_{w}", "=", expr, axes, self._shape(w, batch)))
+                outs.append(f"_grad_{w}")
+            returns = "(" + ", ".join(outs) + ",)"
         args = list(p.inputs) + ([p.target] if p.target else []) + list(p.parameters)
         args += [s.name for s in p.statements]
         if not p.is_criterion:
             args += [_var(given_name(o)) for o in p.outputs]
-        if kind != "grad_input" and p.parameters:
+        if kind not in ("grad_input", "gradients") and p.parameters:
             args += ["scale"] + [f"grad_{w}" for w in p.parameters]
         doc = {"grad_input": "gradInput: the backward walk, statements in reverse.",
+               "gradients": "Every input's and parameter's gradient: the backward walk, statements in reverse.",
                "acc_grad_parameters": "Adds scale times each parameter's gradient (the backward walk).",
                "backward": "updateGradInput and accGradParameters in one walk."}[kind]
         return self._kernel(f"{kind}{'_batch' if batch else ''}", args, body, doc, returns, batch)
