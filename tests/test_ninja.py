@@ -59,6 +59,8 @@ def test_the_derivation_shows_the_max_subgradient_and_the_class_convention():
     dlogits = next(step for step in backward.steps if "logits[" in str(step.lhs) and "norm" not in str(step.lhs))
     assert dlogits.chain[0].atoms(sp.Function) & {f for f in dlogits.chain[0].atoms(sp.Function)
                                                    if type(f).__name__ == "ArgExtremum"}
+    text = next(step.text for step in backward.steps if step.lhs == dlogits.lhs)
+    assert "passes its gradient to the first extreme entry in index order, as torch's does" in text
     collapsed = next(s for s in derivation.sections if s.title == "Collapsed")
     assert any(step.chain == (0,) for step in collapsed.steps)
     forward = next(s for s in derivation.sections if s.title == "Forward pass")

@@ -644,6 +644,15 @@ def program_derivation(program: Program) -> Derivation:
 
 
 def _walk_text(program: Program, adjoint: Adjoint) -> str:
+    text = _readers_text(program, adjoint)
+    kinds = sorted({e.kind for c in adjoint.parts for e in c.statement.spec.expr.atoms(Extremum)})
+    if kinds:  # the subgradient at a tie, as torch.max(x, dim) and torch.min take it
+        text += (f" The {' and '.join(kinds)} passes its gradient to the first extreme entry in index order, "
+                 "as torch's does.")
+    return text
+
+
+def _readers_text(program: Program, adjoint: Adjoint) -> str:
     readers = [c.statement.label for c in reversed(adjoint.parts)]
     if len(readers) > 1 and all("," not in r for r in readers):  # lines 3 and 4
         numbers = [r[len("line "):] for r in readers]
