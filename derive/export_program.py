@@ -103,7 +103,7 @@ class ProgramExport(ProgramWriter):
         shapes = tuple(p.shapes[x] for x in p.inputs)
         target = p.shapes[p.target] if p.target else None
         lines = ["def _is_batch(inputs, target=None):",
-                 f'    """False for one sample, True for a batch (the same leading size on every input); '
+                 '    """False for one sample, True for a batch (the same leading size on every input); '
                  'raises on any other shape."""',
                  "    batch = None",
                  f"    for k, (value, shape) in enumerate(zip(inputs, {shapes!r})):",

@@ -131,3 +131,8 @@ def test_the_module_computes_dlogits_from_its_collapsed_form(tmp_path):
     _, source = _load(tmp_path)
     assert "_d_logits = " in source and "_d_probs" not in source  # no 1 / probs in the backward
     assert "xp.log(probs)" not in source and "xp.log(counts_sum)" in source
+
+
+def test_an_integer_array_that_is_not_the_target_is_a_one_line_error_naming_its_statement():
+    with pytest.raises(ValueError, match=r"^line 16: .*Yb is used inside a subscript, so it holds integers"):
+        parse_program(NINJA.text, NINJA.shapes, input="x")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import ast
 import functools
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import sympy as sp
 
