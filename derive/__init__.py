@@ -65,14 +65,21 @@ def module_source(expr: str, shapes=None, *, input="x", target: str | None = Non
                       weight=weight)
 
 
-def export_source(expr: str, shapes=None, *, framework: str = "torch", input: str = "x",
-                  target: str | None = None, name: str = "Layer") -> str:
+def export_source(expr: str, shapes=None, *, framework: str = "torch", input="x",
+                  target: str | None = None, name: str = "Layer", outputs=None) -> str:
     """A Python file with the layer ``expr`` for PyTorch (an autograd.Function and an
-    nn.Module) or JAX (a custom_vjp function and ``init(key)``), from its proved gradients."""
+    nn.Module) or JAX (a custom_vjp function and ``init(key)``), from its proved gradients;
+    a program (several statements, inputs or outputs) through its backward walk."""
     from .export import export_source as source
     from .symbolic.bounds import bounded
+    from .symbolic.program import is_program
 
     with bounded(_what(expr), None):
+        if is_program(expr, input, outputs):
+            from .export_program import program_export_source
+
+            return program_export_source(expr, shapes, framework=framework, input=input, target=target,
+                                         name=name, outputs=outputs)
         return source(expr, shapes, framework=framework, input=input, target=target, name=name)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .cli import _shape as named_shape  # `derive layer`'s --shape NAME=D1,D2, the same here
 from .nn.check import DEFAULT_BATCH, TARGET_KINDS, CheckError, check, load_class, parameter_names
+from .nn.check_table import is_table, table_check
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
@@ -85,8 +86,9 @@ def add_check_parser(commands) -> None:
         "Exit status: 0 all pass, 1 a check fails, 2 bad usage.",
     )
     check_.add_argument("TARGET", metavar="FILE.py:CLASS", help="the file and the class in it")
-    check_.add_argument("--input-shape", type=shape, required=True, metavar="D1[,D2...]",
-                        help="the shape of one sample (a batch adds a leading axis)")
+    check_.add_argument("--input-shape", type=shape, required=True, metavar="D1[,D2...]", action="append",
+                        help="the shape of one sample (a batch adds a leading axis); a table module "
+                        "(several inputs, as the RNN, LSTM and GRU steps) takes one --input-shape per input")
     check_.add_argument("--batch", type=positive, default=DEFAULT_BATCH, metavar="N",
                         help=f"samples in the batch checks (default {DEFAULT_BATCH}; --no-batch: one sample only)")
     check_.add_argument("--no-batch", dest="batch", action="store_const", const=0,
@@ -116,8 +118,19 @@ def add_check_parser(commands) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     """Run ``derive check``; exit status 0 all pass, 1 a check fails (usage errors exit 2 on their own)."""
+    shapes, args.input_shape = args.input_shape, args.input_shape[0]
     try:
         module = _instantiate(args)
+        if is_table(module):
+            if args.against is not None or args.target is not None:
+                raise CheckError("--against and --target are for modules of one input and one output, "
+                                 f"not the table module {type(module).__name__}")
+            report = table_check(module, shapes, batch=args.batch, seed=args.seed, precision=args.precision,
+                                 atol=args.atol, rtol=args.rtol)
+            sys.stdout.write(report.to_json() + "\n" if args.format == "json" else str(report))
+            return 0 if report.passed else 1
+        if len(shapes) > 1:
+            raise CheckError(f"{type(module).__name__} takes one input: give one --input-shape, not {len(shapes)}")
         reference = formulas = None
         if args.against is not None:
             reference, formulas = _reference(args)

@@ -342,7 +342,8 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 raise ValueError("--reduction is for --module (the generated criterion's batch loss)")
             if args.export:
                 text = derive.export_source(expr, shapes, framework=args.export, input=args.input,
-                                            target=args.target, name=args.name)
+                                            target=args.target, name=args.name,
+                                            **({"outputs": args.outputs} if args.outputs else {}))
             elif args.module:
                 text = derive.module_source(expr, shapes, input=args.input, target=args.target,
                                             name=args.name, intermediates=args.intermediates,

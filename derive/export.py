@@ -72,6 +72,10 @@ class TorchLowering(_Gathering):
     def _print_tensordot(self, a: str, b: str, axes: str) -> str:
         return f"xp.tensordot({a}, {b}, dims={axes})"
 
+    def _print_extremum(self, code: str, axis: str, kind: str) -> str:
+        # torch's max(dim) returns (values, indices); amax takes several dims and gives the values
+        return f"{_atom(code)}.a{kind}(dim={axis})"
+
 
 class JaxLowering(_Gathering):
     """The numpy lowering for jax.numpy: the shift held out of the gradient, as in torch."""
@@ -181,6 +185,10 @@ class _Export(_Writer):
         return (header + doc + "\n" + imports + "\n\n" + "".join(h + "\n\n" for h in helpers)
                 + "\n\n".join(blocks) + "\n\n" + tail)
 
+    def _class_target(self) -> bool:
+        """Whether the target holds integer classes read in a subscript (x[t])."""
+        return self.spec.target is not None and self.spec.target.integer
+
     def _dims(self) -> tuple[int, int]:
         return len(self.spec.input.shape), len(self.spec.input.shape) + 1
 
@@ -233,9 +241,14 @@ class _Export(_Writer):
             if one else f"    if {x}.dim() not in (0, 1):",
             f"        raise ValueError(f'{name}: the input must have shape {sample} or (batch, *{sample}), "
             f"got {{tuple({x}.shape)}}')",
-            "    if target is not None and target.shape != " + f"{x}.shape:",
-            f"        raise ValueError(f'{name}: the target must have the input\\'s shape {{tuple({x}.shape)}}, "
-            "got {tuple(target.shape)}')",
+            *(["    if target is not None and target.shape != " + f"{x}.shape:",
+               f"        raise ValueError(f'{name}: the target must have the input\\'s shape {{tuple({x}.shape)}}, "
+               "got {tuple(target.shape)}')"] if not self._class_target() else [
+                # integer classes: one index a sample (the target's own shape), a batch adds its axis
+                f"    want = tuple({x}.shape[:{x}.dim() - {one}]) + {spec.concrete(spec.target.shape)!r}",
+                "    if target is not None and tuple(target.shape) != want:",
+                f"        raise ValueError(f'{name}: the target must have shape {{want}} (class indices "
+                "counted from 0), got {tuple(target.shape)}')"]),
             f"    return {x}.dim() == {batch}"]
         lines += shape_check
         if spec.is_criterion:

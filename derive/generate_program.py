@@ -19,7 +19,7 @@ import sympy as sp
 from .generate import HEADER, _docline
 from .lowering import Lowering, helpers_used
 from .symbolic.layer import shift_invariant
-from .symbolic.program import Program, bar, given_name, program_sizes, walk
+from .symbolic.program import Program, bar, given_name, program_sizes, stable_log, through_max, walk
 
 #: The index of samples in a batch kernel, and the batch size's name there.
 SAMPLE = sp.Symbol("_s", integer=True, positive=True)
@@ -34,6 +34,10 @@ def _var(name: str) -> str:
     return name
 
 
+def _name(element: sp.Expr) -> str:
+    return element.base.name if isinstance(element, sp.Indexed) else element.name
+
+
 class ProgramWriter:
     """Writes the module of a :class:`Program`."""
 
@@ -42,6 +46,25 @@ class ProgramWriter:
         self.adjoints = walk(program)
         self.values = {v: k for k, v in program_sizes(program).items()}  # size symbol -> its value
         self.batched = program.batched
+        # An intermediate whose gradient collapses to a proved short form (Ninja's dlogits,
+        # (probs - onehot) / n) is computed from it: the chain after it would divide by
+        # probabilities that underflow to 0 (0 / 0) where logits are large.
+        self.collapsed = {_name(step.lhs.variables[0]): step.chain[0] for step in through_max(program)
+                          if _name(step.lhs.variables[0]) in self.batched}
+        self.needed = self._needed()
+
+    def _needed(self) -> set[str]:
+        """The intermediates whose gradient the inputs' and parameters' gradients read."""
+        out: set[str] = set()
+        todo = [n for n in self.program.inputs + self.program.parameters if n in self.adjoints]
+        while todo:
+            for c in self.adjoints[todo.pop()].parts:
+                name = c.statement.name
+                if name not in out and name in self.adjoints:
+                    out.add(name)
+                    if name not in self.collapsed:
+                        todo.append(name)
+        return out
 
     # -- expressions ---------------------------------------------------------------------
     def _arrays(self) -> dict[str, str]:
@@ -75,10 +98,10 @@ class ProgramWriter:
     def _kernel(self, name: str, args: list[str], body: list[tuple[str, str, sp.Expr, tuple, tuple]],
                 doc: str, returns: str | None, batch: bool) -> str:
         """Each (target, op, expression, axes, shape) lowered and assigned (=, +=) in order."""
-        lines = [f"xp = np if {args[0]}.__class__ is ndarray else namespace({args[0]})"]
+        lines = self._prologue(args)
         if batch:
             lines.append(f"{BATCH} = {self.program.inputs[0]}.shape[0]")
-        lowering = Lowering(self._arrays(), {})
+        lowering = self._lowering()
         # the inputs' and outputs' sizes (None for the batch's): a read past an array's end
         # (concat, JoinTable) is a window, 0 there
         for n in self.program.inputs + self.program.outputs:
@@ -102,7 +125,7 @@ class ProgramWriter:
                 lines.append(f"{target} += {code} if scale == 1 else scale * {code}")
         if returns:
             lines.append(f"return {returns}")
-        text = "\n".join(f"    {line}" for line in lines)
+        text = "\n".join(f"    {line}" for line in self._finish(lines))
         return f'def {name}({", ".join(args)}):\n    """{doc}"""\n{text}\n'
 
     def _known_shape(self, name: str) -> tuple:
@@ -112,6 +135,16 @@ class ProgramWriter:
     def _statement_sizes(self, spec) -> dict:
         """What a statement's size symbols become in the kernels: their numbers here."""
         return spec.sizes
+
+    # -- what another array module (derive.export_program) prints otherwise --------------
+    def _prologue(self, args: list[str]) -> list[str]:
+        return [f"xp = np if {args[0]}.__class__ is ndarray else namespace({args[0]})"]
+
+    def _lowering(self) -> Lowering:
+        return Lowering(self._arrays(), {})
+
+    def _finish(self, lines: list[str]) -> list[str]:
+        return lines
 
     def _shape(self, name: str, batch: bool) -> tuple:
         shape = tuple(self.program.shapes[name])
@@ -147,7 +180,8 @@ class ProgramWriter:
         body = []
         for s in p.statements:
             spec = s.spec
-            expr = spec.expr.xreplace(self._statement_sizes(spec))
+            stable = stable_log(p, s)  # log(probs) as norm_logits - log(counts_sum): finite
+            expr = spec.expr.xreplace(self._statement_sizes(spec)) if stable is None else stable.xreplace(self.values)
             for name, code in self._shifted(s, batch):
                 shifted = f"_shifted_{name}"
                 body.append((shifted, "code", code, (), ()))
@@ -165,6 +199,14 @@ class ProgramWriter:
 
     def _adjoint_body(self, name: str, batch: bool, scale: bool) -> tuple:
         adjoint = self.adjoints[name]
+        if name in self.collapsed:
+            expr = self.collapsed[name].xreplace(self.values)
+            if batch:
+                expr = self._batch(expr)
+                if self.program.is_criterion:  # the loss of a batch is the mean of the samples'
+                    expr = expr / BATCH
+                return expr, (SAMPLE,) + tuple(adjoint.indices)
+            return expr, tuple(adjoint.indices)
         terms = []
         if adjoint.given:
             terms.append(sp.IndexedBase(given_name(name), real=True)[adjoint.indices]
@@ -190,16 +232,17 @@ class ProgramWriter:
         return expr, axes
 
     def backward_kernel(self, kind: str, batch: bool) -> str:
-        """``kind``: "grad_input", "acc_grad_parameters" or "backward" (both)."""
+        """``kind``: "grad_input", "acc_grad_parameters", "backward" (both), or "gradients":
+        every input's and parameter's gradient returned as fresh arrays (the exports')."""
         p = self.program
         body = []
         for s in reversed(p.statements):
-            if s.name in self.adjoints:
+            if s.name in self.needed:
                 expr, axes = self._adjoint_body(s.name, batch, False)
                 body.append((_var(bar(s.name)), "=", expr, axes, self._shape(s.name, batch)))
         returns = None
-        if kind in ("grad_input", "backward"):
-            outs = []
+        outs = []
+        if kind in ("grad_input", "backward", "gradients"):
             for x in p.inputs:
                 expr, axes = self._adjoint_body(x, batch, False)
                 body.append((f"_grad_{x}", "=", expr, axes, self._shape(x, batch)))
@@ -211,13 +254,20 @@ class ProgramWriter:
                     continue
                 expr, axes = self._adjoint_body(w, batch, True)
                 body.append((f"grad_{w}", "+=", expr, axes, self._shape(w, batch)))
+        if kind == "gradients":
+            for w in p.parameters:
+                expr, axes = self._adjoint_body(w, batch, True)
+                body.append((f"_grad_{w}", "=", expr, axes, self._shape(w, batch)))
+                outs.append(f"_grad_{w}")
+            returns = "(" + ", ".join(outs) + ",)"
         args = list(p.inputs) + ([p.target] if p.target else []) + list(p.parameters)
         args += [s.name for s in p.statements]
         if not p.is_criterion:
             args += [_var(given_name(o)) for o in p.outputs]
-        if kind != "grad_input" and p.parameters:
+        if kind not in ("grad_input", "gradients") and p.parameters:
             args += ["scale"] + [f"grad_{w}" for w in p.parameters]
         doc = {"grad_input": "gradInput: the backward walk, statements in reverse.",
+               "gradients": "Every input's and parameter's gradient: the backward walk, statements in reverse.",
                "acc_grad_parameters": "Adds scale times each parameter's gradient (the backward walk).",
                "backward": "updateGradInput and accGradParameters in one walk."}[kind]
         return self._kernel(f"{kind}{'_batch' if batch else ''}", args, body, doc, returns, batch)
@@ -260,7 +310,9 @@ class ProgramWriter:
                  f'    """{_docline("; ".join(s.text for s in p.statements))}"""', "",
                  f"    inputShapes = {tuple(p.shapes[x] for x in p.inputs)!r}",
                  f"    inputShape = {p.shapes[p.inputs[0]]!r}" if not several_in else "    inputShape = None",
-                 f"    outputShapes = {tuple(p.shapes[o] for o in p.outputs)!r}"]
+                 f"    outputShapes = {tuple(p.shapes[o] for o in p.outputs)!r}",
+                 f"    inputNames = {tuple(p.inputs)!r}",
+                 f"    outputNames = {tuple(p.outputs)!r}"]
         if p.target:
             lines.append(f"    targetShape = {p.shapes[p.target]!r}")
         if params:

@@ -121,16 +121,19 @@ PROGRAMS = (
         "bndiff[i,j] = hprebn[i,j] - bnmeani[j]\nbnvar[j] = mean(bndiff[i,j]**2, i)\n"
         "bnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5)\nhpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]\n"
         "h[i,j] = tanh(hpreact[i,j])\nlogits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]\n"
-        "logprobs[i,c] = logits[i,c] - log(sum(exp(logits[i,d]), d))\n"
-        "J = -sum(t[i,c] * logprobs[i,c], i, c) / 4",
-        {"x": (4, 3), "W1": (5, 3), "W2": (3, 5), "t": (4, 3)},
-        "Karpathy's \"Becoming a Backprop Ninja\" network on a batch of 4 (the batch is the "
-        "input: BatchNorm's statistics couple the samples): Linear, BatchNorm (training, biased "
-        "variance as Torch), tanh, Linear, and cross-entropy against one-hot targets t, with his "
-        "names for the intermediates. His max-shift of the logits is not a statement here (the "
-        "language has no max yet): the generated module shifts the logits by each row's largest "
-        "element itself, where the log-softmax is proved not to change.",
-        target="t", name="Ninja"),
+        "logit_maxes[i] = max(logits[i,c], c)\nnorm_logits[i,c] = logits[i,c] - logit_maxes[i]\n"
+        "counts[i,c] = exp(norm_logits[i,c])\ncounts_sum[i] = sum(counts[i,c], c)\n"
+        "counts_sum_inv[i] = 1 / counts_sum[i]\nprobs[i,c] = counts[i,c] * counts_sum_inv[i]\n"
+        "logprobs[i,c] = log(probs[i,c])\nJ = -mean(logprobs[i, Yb[i]], i)",
+        {"x": (4, 3), "W1": (5, 3), "W2": (3, 5), "Yb": (4,)},
+        "Karpathy's \"Becoming a Backprop Ninja\" network on a batch of 4, statement for statement "
+        "as he writes it (the batch is the input: BatchNorm's statistics couple the samples): "
+        "Linear, BatchNorm (training, biased variance as Torch), tanh, Linear, and cross-entropy "
+        "with his max-shift of the logits, against integer class targets Yb (counted from 0, as "
+        "PyTorch's). The max passes its gradient to the first largest logit of each row, as "
+        "torch.max does; that gradient is 0, since a shift of the logits does not change the "
+        "probabilities, and the collapsed dlogits is (probs - onehot) / n, both proved.",
+        target="Yb", name="Ninja"),
     ProgramEntry(
         "softmax-regression", "Linear + cross-entropy (a criterion with parameters)",
         "z = W @ x + b\nlp = z - log(sum(exp(z)))\nJ = -sum(t * lp)",

@@ -16,6 +16,7 @@ from derive.latex import markdown
 from derive.nn.check import PERTURBATION, PRECISION, load_class
 from derive.nn.jacobian import numeric_gradient
 from derive.programs import PROGRAMS, ProgramEntry
+from derive.symbolic.program import class_count, parse_program
 
 from .checks import plain_number
 from .derivation import demote
@@ -56,14 +57,19 @@ def program_checks(entry: ProgramEntry, Layer=None) -> list[ProgramCheck]:
     if Layer is None:
         Layer = program_module(entry)[1]
     rng = np.random.default_rng(0)
+    classes = None if entry.target is None else class_count(
+        parse_program(entry.text, entry.shapes, **entry.options))
     out = []
     for lead, label in (((), "one sample"), ((CHECK_BATCH,), f"batch of {CHECK_BATCH}")):
         layer = Layer(rng=1)
         inputs = [rng.uniform(-2, 2, lead + shape) for shape in Layer.inputShapes]
         table = len(inputs) > 1
         if entry.target is not None:
-            classes = Layer.targetShape[-1]  # one-hot along the last axis
-            target = np.eye(classes)[rng.integers(0, classes, size=lead + Layer.targetShape[:-1])]
+            if classes is not None:  # integer classes counted from 0
+                target = rng.integers(0, classes, size=lead + Layer.targetShape)
+            else:  # one-hot along the last axis
+                target = np.eye(Layer.targetShape[-1])[rng.integers(0, Layer.targetShape[-1],
+                                                                     size=lead + Layer.targetShape[:-1])]
             loss = lambda: layer.forward(inputs[0], target)  # noqa: E731
             layer.zeroGradParameters()
             grads_in = [layer.backward(inputs[0], target)]

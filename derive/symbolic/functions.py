@@ -241,6 +241,8 @@ class Extremum(ExprWithLimits):
         # The limits' indices are bound here: a substitution for an outer index of the
         # same name must not reach them.
         bound = set(self.variables)
+        if not hasattr(rule, "items"):  # simplify's Transform rewrites by a test on the node, not a symbol
+            return super()._xreplace(rule)
         return super()._xreplace({k: v for k, v in rule.items() if k not in bound})
 
     def _eval_is_real(self):

@@ -24,13 +24,13 @@ from __future__ import annotations
 import ast
 import functools
 import itertools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import sympy as sp
 
 from .calculus import _rename, collapse, equal
 from .derivation import Derivation, Named, ProofError, Result, Section, Step
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, ArgExtremum, Extremum
 from .language import (MAX_LENGTH, RESERVED, LayerSpec, LayerSyntaxError, _check_whitelist,
                        _parse_shapes, parse)
 from .layer import (LOSS, Gradient, _bold, _frac, _proved_step, element, forward_matrix, grad_output_name,
@@ -126,14 +126,21 @@ def _left(node: ast.AST, line: str) -> tuple[str, bool]:
 
 def _reads(value: ast.AST) -> list[str]:
     """The arrays an expression reads, in order of first appearance: names outside the
-    indices of a subscript, the functions called and the indices a sum runs over."""
+    indices of a subscript (an integer array read inside one, Yb[i] in logprobs[i, Yb[i]],
+    counts), the functions called and the indices a sum, a mean or a max runs over."""
     skip: set[int] = set()
+    index_notation = any(isinstance(n, ast.Subscript) for n in ast.walk(value))
     for node in ast.walk(value):
         if isinstance(node, ast.Subscript):
-            skip.update(id(n) for n in ast.walk(node.slice))
+            gathers = {id(n.value) for n in ast.walk(node.slice) if isinstance(n, ast.Subscript)}
+            skip.update(id(n) for n in ast.walk(node.slice) if id(n) not in gathers)
         if isinstance(node, ast.Call):
             skip.add(id(node.func))
-            if isinstance(node.func, ast.Name) and node.func.id in ("sum", "mean"):
+            name = node.func.id if isinstance(node.func, ast.Name) else None
+            over = name in ("sum", "mean") or (name in ("max", "min") and index_notation
+                                               and len(node.args) > 1
+                                               and all(isinstance(a, ast.Name) for a in node.args[1:]))
+            if over:
                 for arg in node.args[1:]:
                     skip.update(id(n) for n in ast.walk(arg))
     out: list[str] = []
@@ -268,12 +275,11 @@ def _statement(text: str, node: ast.Assign, name: str, reads: list[str], known: 
     local_input = next((r for r in reads if r != target), reads[0])
     shapes = {r: known[r] for r in reads if r in known}
     try:
-        spec = parse(source, shapes, input=local_input, statement=True)
+        # the target is the statement's target (an integer one may be read in a subscript)
+        spec = parse(source, shapes, input=local_input, statement=True,
+                     target=target if target in reads and local_input != target else None)
     except LayerSyntaxError as error:
         raise LayerSyntaxError(f"{line}: {error}") from None
-    if target is not None and target in spec.arrays and local_input != target:
-        arrays = {k: (replace(a, role="target") if k == target else a) for k, a in spec.arrays.items()}
-        spec = replace(spec, arrays=arrays)
     for array in spec.arrays.values():
         shape = spec.concrete(array.shape)
         if array.name in known and known[array.name] != shape:
@@ -596,8 +602,12 @@ def program_derivation(program: Program) -> Derivation:
             forward.append(Step(Named(_bold(s.name) if spec.indices else s.name, None),
                                 (form.xreplace(rename),), f"{s.label.capitalize()}: `{s.text}`", relation="def"))
     shown_sizes = ", ".join(f"${sp.latex(symbol)} = {value}$" for value, symbol in sizes.items())
-    sections = [Section("Forward pass", "Each statement, element by element (sizes: " + shown_sizes + ")"
-                        " and, where there is one, in matrix form.", forward)]
+    integers = sorted({a.name for s in program.statements for a in s.spec.arrays.values() if a.integer})
+    convention = (f"{', '.join(integers)} {'holds' if len(integers) == 1 else 'hold'} integers counted from 0, "
+                  "as numpy and PyTorch count; the elements here count from 1, so a value v reads element "
+                  "v + 1. " if integers else "")
+    sections = [Section("Forward pass", convention + "Each statement, element by element (sizes: " + shown_sizes
+                        + ") and, where there is one, in matrix form.", forward)]
     adjoints = walk(program)
     backward = []
     for name, adjoint in adjoints.items():
@@ -634,6 +644,15 @@ def program_derivation(program: Program) -> Derivation:
 
 
 def _walk_text(program: Program, adjoint: Adjoint) -> str:
+    text = _readers_text(program, adjoint)
+    kinds = sorted({e.kind for c in adjoint.parts for e in c.statement.spec.expr.atoms(Extremum)})
+    if kinds:  # the subgradient at a tie, as torch.max(x, dim) and torch.min take it
+        text += (f" The {' and '.join(kinds)} passes its gradient to the first extreme entry in index order, "
+                 "as torch's does.")
+    return text
+
+
+def _readers_text(program: Program, adjoint: Adjoint) -> str:
     readers = [c.statement.label for c in reversed(adjoint.parts)]
     if len(readers) > 1 and all("," not in r for r in readers):  # lines 3 and 4
         numbers = [r[len("line "):] for r in readers]
@@ -710,6 +729,8 @@ def _collapsed(program: Program, name: str) -> tuple[sp.Expr | None, dict]:
         return None, {}
     chain = expr
     if _terms(chain) > EXPANSION_LIMIT:  # a deep chain of products: its expansion alone would not end
+        return None, {}
+    if chain.has(ArgExtremum):  # a max's subgradient has no closed form; where it cancels, through_max shows it
         return None, {}
     # Summed as it stands (an MLP's nested sums) or expanded first (LayerNorm's terms
     # cancel): whichever is shorter.
@@ -838,7 +859,7 @@ def _named_back(program: Program, expr: sp.Expr, ranges, reading: bool) -> sp.Ex
     the element it is tried at."""
     for statement in reversed(program.statements):
         spec = statement.spec
-        if statement.name in program.outputs or spec.expr.has(sp.Sum) or not spec.indices:
+        if statement.name in program.outputs or spec.expr.has(sp.Sum, Extremum) or not spec.indices:
             continue
         for access in sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key):
             if len(access.indices) != len(spec.indices):
@@ -897,8 +918,176 @@ def _collapsed_section(program: Program) -> Section | None:
             steps += [Step(fact, (zero,), "Used, each proved by substituting the forward's definitions:")
                       for fact, zero in facts.items()]
             steps.append(Step(_lhs(name, adjoint.indices), (form,)))
+    steps += through_max(program)
     if not steps:
         return None
     return Section("Collapsed", "The gradients with every intermediate's gradient substituted back "
                    "(the forward's intermediates kept by name), simplified and proved equal to the chain.",
                    steps)
+
+
+# --- where a max's gradient cancels ---------------------------------------------------------
+
+def through_max(program: Program) -> list[Step]:
+    """The gradient of each intermediate a max reads, and of the max itself, collapsed
+    through the statements after it (Backprop Ninja's logits: the gradient of
+    logit_maxes is 0 and dlogits is (probs - onehot) / n), each proved equal to the chain.
+    The first maximal entry's subgradient then drops out."""
+    steps = []
+    for statement in program.statements:
+        if not statement.spec.expr.has(Extremum):
+            continue
+        for name in (statement.name,) + statement.operands:
+            form = collapsed_through(program, name)
+            if form is not None:
+                adjoint = walk(program)[name]
+                text = (f"`{name}`'s gradient through the statements after it, the chain's lines substituted "
+                        "and the forward's definitions unfolded, proved equal to the chain:")
+                steps.append(Step(_lhs(name, adjoint.indices), (form,), text))
+    return steps
+
+
+def collapsed_through(program: Program, name: str) -> sp.Expr | None:
+    """dJ/d(name) for an intermediate: the gradients of the statements after it substituted
+    back, those statements' algebraic definitions (no function applied) unfolded, summed
+    and simplified, then written with their names again; proved equal to the chain.
+    None where it is no shorter than COLLAPSE_LIMIT or still reads a max's subgradient."""
+    adjoints = walk(program)
+    adjoint = adjoints.get(name)
+    if adjoint is None or program.defined(name) is None:
+        return None
+    order = [s.name for s in program.statements]
+    later = set(order[order.index(name) + 1:])
+    sizes = program_sizes(program)
+    ranges = {}
+    for a in adjoints.values():
+        ranges.update(zip(a.indices, (sizes[d] for d in program.shapes[a.name])))
+    expr = adjoint.index_form
+    for _ in range(len(program.statements) + 1):
+        found = [e for e in expr.atoms(sp.Indexed, sp.Symbol) if _base(e) in later]
+        new = expr.xreplace({e: _substitute(adjoints[_base(e)], e, ranges) for e in found})
+        if new == expr:
+            break
+        expr = new
+    if any(_base(e) in later for e in expr.atoms(sp.Indexed, sp.Symbol)):
+        return None
+    classes = _class_symbols(program, expr, set(adjoint.indices), ranges)
+    chain = collapse(expr.xreplace(classes), ranges)
+    algebraic = {s.name for s in program.statements if s.name in later and s.spec.indices
+                 and not any(isinstance(f, sp.Function) and not isinstance(f, sp.KroneckerDelta)
+                             for f in s.spec.expr.atoms(sp.Function))}
+
+    def unfold(e: sp.Expr) -> sp.Expr:
+        for _ in range(len(program.statements)):
+            found = {a: _definition(program, a, ranges) for a in e.atoms(sp.Indexed) if a.base.name in algebraic}
+            if not found:
+                break
+            e = e.xreplace(found)
+        return _one_dummy(e)
+
+    unfolded = collapse(unfold(chain), ranges)
+    simple = sp.simplify(unfolded)
+    if simple.has(ArgExtremum) or sp.count_ops(simple) > COLLAPSE_LIMIT:
+        return None
+    for statement in reversed(program.statements):  # written with the names of the forward again
+        if statement.name in algebraic and len(statement.spec.indices) == len(adjoint.indices):
+            element = sp.IndexedBase(statement.name, real=True)[adjoint.indices]
+            pattern = unfold(element)
+            if simple.has(pattern):
+                simple = simple.subs(pattern, element)
+    if not equal(collapse(unfold(simple), ranges), unfolded):
+        raise ProofError(f"dJ/d{name}: the collapsed gradient is not the chain's")
+    return simple.xreplace({v: k for k, v in classes.items()})
+
+
+def _class_symbols(program: Program, expr: sp.Expr, free: set, ranges) -> dict:
+    """{Yb[l] + 1: y}: each class read at a free index (an integer array's element, counted
+    from 0, is a valid class: 1 <= Yb[l] + 1 <= the size of the axis it picks), as a symbol
+    with that range, so that the deltas on it sum away."""
+    out = {}
+    for statement in program.statements:
+        for access in statement.spec.expr.atoms(sp.Indexed):
+            for axis, sub in enumerate(access.indices):
+                for gather in sub.atoms(sp.Indexed):
+                    info = statement.spec.arrays.get(gather.base.name)
+                    if info is None or not info.integer:
+                        continue
+                    size = program_sizes(program)[program.shapes[access.base.name][axis]]
+                    for e in expr.atoms(sp.Indexed):
+                        if e.base.name == gather.base.name and set(e.indices) <= free and e + 1 not in out:
+                            symbol = sp.Symbol(f"_y{len(out)}", integer=True, positive=True)
+                            out[e + 1] = symbol
+                            ranges[symbol] = size
+    return out
+
+
+_DUMMY = sp.Symbol("_kappa", integer=True, positive=True)
+
+
+def _one_dummy(expr: sp.Expr) -> sp.Expr:
+    """Innermost sums over one index with one dummy name, so that equal sums compare equal."""
+    def rename(s: sp.Sum) -> sp.Sum:
+        if len(s.limits) != 1 or s.function.has(sp.Sum):
+            return s
+        (var, low, high), = s.limits
+        return sp.Sum(s.function.xreplace({var: _DUMMY}), (_DUMMY, low, high))
+    return expr.replace(lambda e: isinstance(e, sp.Sum), rename)
+
+
+def stable_log(program: Program, statement: Statement) -> sp.Expr | None:
+    """A statement ``v = log(u)`` where u is a ratio of exponentials (Karpathy's
+    logprobs = log(probs), probs = counts / counts_sum, counts = exp(norm_logits)), written
+    as norm_logits - log(counts_sum): the same for every value (exp of it is u, and
+    counts_sum, a sum of exponentials, is positive), and finite where probs underflows to 0.
+    In the program's sizes, at the statement's own indices; None for any other statement."""
+    spec = statement.spec
+    if not isinstance(spec.expr, sp.log) or not isinstance(spec.expr.args[0], sp.Indexed):
+        return None
+    sizes = program_sizes(program)
+    ranges = {i: sizes[d] for i, d in zip(spec.indices, program.shapes[statement.name])}
+    before = [s for s in program.statements if s is not statement][:program.statements.index(statement)]
+    algebraic = {s.name for s in before if s.spec.indices and not s.spec.expr.atoms(sp.Function)}
+    exponentials = {s.name for s in before if isinstance(s.spec.expr, sp.exp)}
+    inner = spec.expr.args[0].xreplace(_size_map(spec, sizes))
+    u = inner
+    for _ in range(len(program.statements)):
+        found = {a: _definition(program, a, ranges) for a in u.atoms(sp.Indexed) if a.base.name in algebraic}
+        if not found:
+            break
+        u = u.xreplace(found)
+    u = _one_dummy(u.xreplace({a: _definition(program, a, ranges) for a in u.atoms(sp.Indexed)
+                               if a.base.name in exponentials}))
+    if not u.has(sp.exp):
+        return None
+    form = sp.expand_log(sp.log(u), force=True)
+    if form == sp.log(u) or not equal(sp.exp(form), u):
+        return None
+    for s in reversed(before):  # the sum of exponentials by its name again (counts_sum)
+        if s.name in algebraic and s.spec.expr.has(sp.Sum):
+            for access in sorted(form.atoms(sp.Sum), key=sp.default_sort_key):
+                for candidate in _elements_at(program, s, access, ranges):
+                    if _one_dummy(_definition(program, candidate, ranges).replace(
+                            lambda e: isinstance(e, sp.Indexed) and e.base.name in exponentials,
+                            lambda e: _definition(program, e, ranges))) == access:
+                        form = form.xreplace({access: candidate})
+    return form
+
+
+def _elements_at(program: Program, statement: Statement, access: sp.Sum, ranges) -> list:
+    """The elements of ``statement``'s output that a sum could be: at the free indices of the sum."""
+    free = sorted(access.free_symbols & set(ranges), key=str)
+    if len(free) != len(statement.spec.indices):
+        return []
+    return [sp.IndexedBase(statement.name, real=True)[tuple(order)] for order in itertools.permutations(free)]
+
+
+def class_count(program: Program) -> int | None:
+    """How many classes an integer target picks among (the size of the axis it subscripts);
+    None where the target is not read inside a subscript (a one-hot or a real target)."""
+    for statement in program.statements:
+        for access in statement.spec.expr.atoms(sp.Indexed):
+            for axis, sub in enumerate(access.indices):
+                if any(g.base.name == program.target for g in sub.atoms(sp.Indexed)) or \
+                        any(x.name == program.target for x in sub.free_symbols):
+                    return program.shapes[access.base.name][axis]
+    return None
