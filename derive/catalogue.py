@@ -40,6 +40,7 @@ class Formula:
     ranges: dict | None = None
     constants: tuple[str, ...] = ()
     weight: str | None = None  # a criterion's sample weight: a batch's mean divides by their sum
+    reduction: str = "mean"  # a criterion's batch: the mean of the samples' losses, or their sum
 
     def options(self) -> dict:
         """The keyword arguments of derive.layer / derive.module_source besides text and shapes."""
@@ -49,6 +50,8 @@ class Formula:
                 out[key] = getattr(self, key)
         if self.constants:
             out["constants"] = self.constants
+        if self.reduction != "mean":
+            out["reduction"] = self.reduction
         return out
 
 
@@ -754,7 +757,8 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
         for c in given:
             shapes[c] = s[0]
         return Formula(text({**a, "classes": s[0][-1]}), shapes, input=inputs, target=target, constants=given,
-                       weight=weight(a) if weight else None)
+                       weight=weight(a) if weight else None,
+                       reduction="mean" if a.get("sizeAverage", True) else "sum")
 
     return Entry(name, "criterion", tuple(signature), formula, about, input_shapes=input_shapes,
                  example=tuple(example), torch=torch, target_kind=target_kind, domain=domain)
@@ -811,7 +815,8 @@ ENTRIES += [
     _criterion("SmoothL1Criterion", lambda a: _average(a, "where(abs(x - t) < 1, 0.5 * (x - t)**2, abs(x - t) - 0.5)"),
                "Squared below 1, absolute above: the Huber loss.", signature=(_SIZE_AVERAGE,)),
     _criterion("BCECriterion",
-               lambda a: f"J = -mean({'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x)))",
+               lambda a: f"J = -{'mean' if a['sizeAverage'] else 'sum'}({'w * ' if a['weights'] else ''}"
+                         "(t * log(x) + (1 - t) * log(1 - x)))",
                "Binary cross-entropy of probabilities x against targets t, optionally weighted.",
                signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted,
                torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),

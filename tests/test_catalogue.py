@@ -179,6 +179,13 @@ CRITERIA = {
     ("BCECriterion", ("true",)): (lambda x, t, w: F.binary_cross_entropy(x, t, weight=w), (0.05, 0.95),
                                   lambda rng, x: rng.uniform(0, 1, x.shape), {"w": WEIGHTS}, ()),
     ("ClassNLLCriterion", ()): (F.nll_loss, (-3, 3), _classes, {}, ()),
+    # sizeAverage false: a batch sums the samples' losses (and BCE a sample's elements)
+    ("MSECriterion", ("false",)): (lambda x, t: F.mse_loss(x, t, reduction="sum"), (-3, 3), _differences_away(()),
+                                   {}, ()),
+    ("BCECriterion", ("true", "false")): (lambda x, t, w: F.binary_cross_entropy(x, t, weight=w, reduction="sum"),
+                                          (0.05, 0.95), lambda rng, x: rng.uniform(0, 1, x.shape), {"w": WEIGHTS}, ()),
+    ("ClassNLLCriterion", ("true", "false")): (lambda x, t, w: F.nll_loss(x, t, weight=w, reduction="sum"),
+                                               (-3, 3), _classes, {"w": WEIGHTS}, ()),
     # with weights, a batch's mean divides by the sum of the targets' weights (one sample: -x[t])
     ("ClassNLLCriterion", ("true",)): (lambda x, t, w: F.nll_loss(x, t, weight=w), (-3, 3), _classes,
                                        {"w": WEIGHTS}, ()),
