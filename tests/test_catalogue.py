@@ -319,6 +319,8 @@ OTHER_ARGUMENTS = {
     ("SpatialMaxPooling", (2, 3, 1, 2, 1, 1)): (lambda x: F.max_pool2d(x, (3, 2), (2, 1), padding=1), (-3, -0.5), ()),
     ("SpatialDilatedMaxPooling", (2, 2, 1, 1, 1, 1, 2, 2)): (
         lambda x: F.max_pool2d(x, 2, 1, padding=1, dilation=2), (-3, -0.5), ()),
+    ("VolumetricMaxPooling", (2, 2, 2, 2, 2, 2, 1, 0, 1)): (
+        lambda x: _unbatched(F.max_pool3d, x, 2, 2, padding=(1, 1, 0)), (-3, -0.5), ()),
     # Torch7's defaults, and an even window (one plane more before than after, as PyTorch's)
     ("SpatialCrossMapLRN", (5,)): (lambda x: F.local_response_norm(x if x.dim() == 4 else x[None], 5)
                                    .reshape(x.shape), (-3, 3), ()),
