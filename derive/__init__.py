@@ -5,7 +5,8 @@ __version__ = "0.1.0"
 
 def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
           batch: int | None = None, outputs=None, intermediates: bool | None = None,
-          ranges=None, constants=(), weight: str | None = None, timeout: float | None = None):
+          ranges=None, constants=(), weight: str | None = None, reduction: str = "mean",
+          timeout: float | None = None):
     """The proved derivation of the layer written as ``expr`` (a Derivation).
 
     ``expr`` is one expression or a program (statements one a line or separated by ``;``).
@@ -17,7 +18,8 @@ def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
     ``ranges`` gives indices no shape fixes (``{"p": 2}``); ``constants`` names given
     arrays that are not learned (``("wt",)``); both for one-expression layers. ``weight``
     writes a criterion's sample weight (``"w[t]"``): a batch's mean loss is divided by the
-    sum of the samples' weights (PyTorch's weighted ClassNLL), not by their number.
+    sum of the samples' weights (PyTorch's weighted ClassNLL), not by their number; with
+    ``reduction="sum"`` a criterion's batch (``batch=``) sums the samples' losses.
     Bad input raises ValueError/TypeError; so does a layer the engine cannot derive (one
     line, never sympy's traceback), and, with ``timeout`` (seconds, main thread), one that
     takes longer.
@@ -32,16 +34,16 @@ def layer(expr: str, shapes=None, *, input="x", target: str | None = None,
         if intermediates or is_program(expr, input, outputs):
             if batch is not None:
                 raise ValueError("a program is derived for one sample (its module takes batches); leave out batch")
-            if ranges or constants or weight is not None:
-                raise ValueError("ranges, constants and weight are for layers written as one expression, "
-                                 "not programs")
+            if ranges or constants or weight is not None or reduction != "mean":
+                raise ValueError("ranges, constants, weight and reduction are for layers written as one "
+                                 "expression, not programs")
             return program_derivation(program(expr, shapes, input=input, target=target, outputs=outputs,
                                               intermediates=intermediates))
         from .symbolic.language import parse
         from .symbolic.layer import derivation
 
         return derivation(parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants,
-                                weight=weight), batch=batch)
+                                weight=weight), batch=batch, reduction=reduction)
 
 
 def module_source(expr: str, shapes=None, *, input="x", target: str | None = None,

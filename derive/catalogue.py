@@ -40,6 +40,7 @@ class Formula:
     ranges: dict | None = None
     constants: tuple[str, ...] = ()
     weight: str | None = None  # a criterion's sample weight: a batch's mean divides by their sum
+    reduction: str = "mean"  # a criterion's batch: the mean of the samples' losses, or their sum
 
     def options(self) -> dict:
         """The keyword arguments of derive.layer / derive.module_source besides text and shapes."""
@@ -49,6 +50,8 @@ class Formula:
                 out[key] = getattr(self, key)
         if self.constants:
             out["constants"] = self.constants
+        if self.reduction != "mean":
+            out["reduction"] = self.reduction
         return out
 
 
@@ -912,9 +915,10 @@ def _conv3d(a, s) -> Formula:
 def _pool3d(kind: str):
     def formula(a, s) -> Formula:
         kT, kW, kH, dT, dW, dH = (a[k] for k in ("kT", "kW", "kH", "dT", "dW", "dH"))
+        pT, pW, pH = (a.get(k, 0) for k in ("padT", "padW", "padH"))  # max pooling's (-inf outside)
         C, T, H, W = _planes(s[0], 4)
-        y = (C, _out(T, kT, dT), _out(H, kH, dH), _out(W, kW, dW))
-        read = f"x[c,{_at(dT, 't', 'r', 0)},{_at(dH, 'i', 'p', 0)},{_at(dW, 'j', 'q', 0)}]"
+        y = (C, _out(T, kT, dT, pT), _out(H, kH, dH, pH), _out(W, kW, dW, pW))
+        read = f"x[c,{_at(dT, 't', 'r', pT)},{_at(dH, 'i', 'p', pH)},{_at(dW, 'j', 'q', pW)}]"
         ranges = {"r": kT, "p": kH, "q": kW}
         if kind == "max":
             return Formula(f"y[c,t,i,j] = max({read}, r, p, q)", {"x": (C, T, H, W), "y": y}, ranges=ranges)
@@ -1012,7 +1016,8 @@ ENTRIES += [
           "A 3-D convolution over time, height and width.", input_shapes=((3, 4, 4),), example=(2, 2, 2, 2, 2),
           parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kT kW kH nInputPlane)",
           torch="--input-shape gives time, height and width."),
-    Entry("VolumetricMaxPooling", "convolution", _POOL3, _pool3d("max"),
+    Entry("VolumetricMaxPooling", "convolution", _POOL3 + (Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)),
+          _pool3d("max"),
           "The largest value of each kT x kW x kH window.", input_shapes=((2, 4, 4, 6),), example=(2, 2, 2)),
     Entry("VolumetricAveragePooling", "convolution", _POOL3, _pool3d("average"),
           "The mean of each kT x kW x kH window.", input_shapes=((2, 4, 4, 4),), example=(2, 2, 2)),
@@ -1034,7 +1039,8 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
         for c in given:
             shapes[c] = s[0]
         return Formula(text({**a, "classes": s[0][-1]}), shapes, input=inputs, target=target, constants=given,
-                       weight=weight(a) if weight else None)
+                       weight=weight(a) if weight else None,
+                       reduction="mean" if a.get("sizeAverage", True) else "sum")
 
     return Entry(name, "criterion", tuple(signature), formula, about, input_shapes=input_shapes,
                  example=tuple(example), torch=torch, target_kind=target_kind, domain=domain, **page)

@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     layer.add_argument("--constant", action="append", default=[], metavar="NAME", dest="constants",
                        help="an array that is given, neither learned nor differentiated (a criterion's "
                             "weights); the module takes it as a keyword argument of its constructor")
+    layer.add_argument("--weight", metavar="EXPR",
+                       help="a criterion's sample weight in the layer language (w[t]): a batch's mean loss "
+                            "is divided by the sum of the samples' weights (weighted ClassNLL), not by their number")
     layer.add_argument("--input", default="x", metavar="NAME[,NAME...]",
                        help="the input array (default x), or several: x,h,c (a table module)")
     layer.add_argument("--target", metavar="NAME", help="a criterion's target (not differentiated)")
@@ -333,6 +336,7 @@ def _layer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.exit(2, f"{parser.prog} layer: error: --range {name} given twice\n")
         ranges[name] = size
     extra.update({"ranges": ranges, "constants": tuple(args.constants)} if ranges or args.constants else {})
+    extra.update({"weight": args.weight} if args.weight is not None else {})
     from .symbolic.bounds import bounded
 
     try:

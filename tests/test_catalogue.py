@@ -179,6 +179,13 @@ CRITERIA = {
     ("BCECriterion", ("true",)): (lambda x, t, w: F.binary_cross_entropy(x, t, weight=w), (0.05, 0.95),
                                   lambda rng, x: rng.uniform(0, 1, x.shape), {"w": WEIGHTS}, ()),
     ("ClassNLLCriterion", ()): (F.nll_loss, (-3, 3), _classes, {}, ()),
+    # sizeAverage false: a batch sums the samples' losses (and BCE a sample's elements)
+    ("MSECriterion", ("false",)): (lambda x, t: F.mse_loss(x, t, reduction="sum"), (-3, 3), _differences_away(()),
+                                   {}, ()),
+    ("BCECriterion", ("true", "false")): (lambda x, t, w: F.binary_cross_entropy(x, t, weight=w, reduction="sum"),
+                                          (0.05, 0.95), lambda rng, x: rng.uniform(0, 1, x.shape), {"w": WEIGHTS}, ()),
+    ("ClassNLLCriterion", ("true", "false")): (lambda x, t, w: F.nll_loss(x, t, weight=w, reduction="sum"),
+                                               (-3, 3), _classes, {"w": WEIGHTS}, ()),
     # with weights, a batch's mean divides by the sum of the targets' weights (one sample: -x[t])
     ("ClassNLLCriterion", ("true",)): (lambda x, t, w: F.nll_loss(x, t, weight=w), (-3, 3), _classes,
                                        {"w": WEIGHTS}, ()),
@@ -313,6 +320,8 @@ OTHER_ARGUMENTS = {
     ("SpatialMaxPooling", (2, 3, 1, 2, 1, 1)): (lambda x: F.max_pool2d(x, (3, 2), (2, 1), padding=1), (-3, -0.5), ()),
     ("SpatialDilatedMaxPooling", (2, 2, 1, 1, 1, 1, 2, 2)): (
         lambda x: F.max_pool2d(x, 2, 1, padding=1, dilation=2), (-3, -0.5), ()),
+    ("VolumetricMaxPooling", (2, 2, 2, 2, 2, 2, 1, 0, 1)): (
+        lambda x: _unbatched(F.max_pool3d, x, 2, 2, padding=(1, 1, 0)), (-3, -0.5), ()),
     # Torch7's defaults, and an even window (one plane more before than after, as PyTorch's)
     ("SpatialCrossMapLRN", (5,)): (lambda x: F.local_response_norm(x if x.dim() == 4 else x[None], 5)
                                    .reshape(x.shape), (-3, 3), ()),

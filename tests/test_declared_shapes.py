@@ -52,3 +52,27 @@ def test_undeclared_ranges_must_still_agree():
     # nothing declares i's range: x fixes it, and z of another size is an error, as before
     with pytest.raises(LayerSyntaxError, match="shapes do not fit: index i runs over 6 and over z's axis 1 of size 3"):
         parse("y[i] = x[i] + z[i]", {"x": (6,), "z": (3,)})
+
+
+@pytest.mark.parametrize("batch", [None, 2], ids=["one sample", "batch"])
+def test_a_number_declared_with_shape_empty_is_read_bare_in_index_notation(batch, tmp_path):
+    # PReLU's one shared slope in index notation: a parameter of shape (), its gradient a sum
+    Layer = load(derive.module_source("y[c,i] = max(0, x[c,i]) + a * min(0, x[c,i])", {"x": (2, 3), "a": ()}),
+                 tmp_path)
+    layer = Layer(rng=1)
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-3, 3, ((batch,) if batch else ()) + (2, 3))
+    x = np.where(np.abs(x) < 0.05, 0.1, x)
+    g = rng.standard_normal(x.shape)
+    xt, at = torch.tensor(x, requires_grad=True), torch.tensor(layer.a.reshape(1).copy(), requires_grad=True)
+    yt = torch.nn.functional.prelu(xt, at)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(layer.forward(x), yt.detach().numpy(), rtol=1e-12)
+    layer.zeroGradParameters()
+    np.testing.assert_allclose(layer.backward(x, g), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.grada, at.grad.numpy()[0], rtol=1e-12)
+
+
+def test_an_undeclared_bare_name_still_needs_its_indices():
+    with pytest.raises(LayerSyntaxError, match=r"w needs its indices in index notation: w\[...\]"):
+        parse("y[i] = w * x[i]", {"x": (3,)})

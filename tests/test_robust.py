@@ -111,7 +111,7 @@ def test_values_that_are_not_finite_reals_are_refused(text, words):
 
 
 def test_a_sympy_failure_inside_the_engine_is_one_line(monkeypatch):
-    def broken(spec, batch=None):
+    def broken(spec, batch=None, reduction="mean"):
         raise RuntimeError("generator raised StopIteration\nmore lines")
     monkeypatch.setattr(engine, "derivation", broken)
     message = one_line_error(lambda: derive.layer("y = tanh(x)", {"x": (2,)}), DerivationError)

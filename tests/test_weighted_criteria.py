@@ -77,3 +77,17 @@ def test_a_bad_weight_is_one_line(text, weight, message):
     with pytest.raises(LayerSyntaxError) as error:
         derive.module_source(text, {"x": (4,), "w": (4,)}, target=target, constants=("w",), weight=weight)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_cli_takes_a_weight(capsys, tmp_path):
+    from derive.cli import main
+
+    layer = ["layer", "J = -w[t] * x[t]", "--shape", "x=4", "--shape", "w=4", "--target", "t", "--constant", "w"]
+    assert main(layer + ["--weight", "w[t]", "--module", str(tmp_path / "nll.py")]) == 0
+    criterion = load((tmp_path / "nll.py").read_text(), tmp_path)(w=W)
+    assert criterion.forward(np.eye(4)[:2], np.array([0, 1])) == pytest.approx(-(0.5 + 2.0) / 2.5)
+    with pytest.raises(SystemExit) as exit:
+        main(layer + ["--weight", "x[t]"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == ("derive layer: error: weight: a sample's weight is given (a constant or "
+                                       "the target), not input x\n")

@@ -986,6 +986,10 @@ class _IndexBuilder(_Builder):
                 self.values.append(node)  # an index as a number (bilinear weights), if it is an index
                 return
             self.see(node)
+            if self.given.get(node.id) == ():  # a number, declared with --shape w=() (Mul's weight)
+                self.numbers.add(node.id)
+                self.shapes[node.id] = ()
+                return
             raise _fail(node, f"{node.id} needs its indices in index notation: {node.id}[...]")
         if isinstance(node, ast.Call) and node.func.id in ("sum", "mean"):
             if len(node.args) < 2:
@@ -1166,6 +1170,8 @@ class _IndexBuilder(_Builder):
     def visit(self, node: ast.AST) -> sp.Expr:
         if isinstance(node, ast.Name) and node.id in self.indices:  # an index as a number
             return self.indices[node.id]
+        if isinstance(node, ast.Name) and self.shapes.get(node.id) == () and node.id not in self.integers:
+            return sp.Symbol(node.id, real=True)  # an array of one number
         if isinstance(node, ast.Constant):
             return constant(node.value)
         if isinstance(node, ast.Subscript):

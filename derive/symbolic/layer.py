@@ -527,8 +527,11 @@ def _bold(name: str) -> str:
     return rf"\mathbf{{{name}}}"
 
 
-def derivation(spec: LayerSpec, batch: int | None = None) -> Derivation:
-    """The layer's derivation: forward, Jacobians, chain rule, module calls (and the batch)."""
+def derivation(spec: LayerSpec, batch: int | None = None, reduction: str = "mean") -> Derivation:
+    """The layer's derivation: forward, Jacobians, chain rule, module calls (and the batch,
+    a criterion's reduced as ``reduction`` says: see batch_spec)."""
+    if reduction != "mean" and not spec.is_criterion:
+        raise ValueError("reduction is for a criterion (J = ...), whose batch loss it reduces")
 
     sections = _sections(spec, "")
     results = _results(spec)
@@ -540,7 +543,7 @@ def derivation(spec: LayerSpec, batch: int | None = None) -> Derivation:
     if batch is not None:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ValueError(f"batch must be a positive int, got {batch!r}")
-        b = batch_spec(spec)
+        b = batch_spec(spec, reduction)
         sections += _sections(b, "Batch: ")
         results.update({f"{k} (batch)": v for k, v in _results(b).items()})
         names.update(element_names(b))
