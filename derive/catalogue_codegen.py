@@ -72,7 +72,8 @@ def _build(entry: Entry, args: dict, named: bool = True, grow: int = 0):
     shapes.update({n: () for n in used})
     options = formula.options()
     options["constants"] = tuple(options.get("constants", ())) + tuple(used)
-    reduction = "sum" if args.get("sizeAverage") is False else "mean"
+    # the entry's batch reduction (sizeAverage), else the one its sizeAverage argument says
+    reduction = options.pop("reduction", "sum" if args.get("sizeAverage") is False else "mean")
     return formula, shapes, options, reduction, tuple(a.name for a in entry.signature
                                                       if _formula_name(a.name) in used)
 
