@@ -176,9 +176,8 @@ def fold(values, size: tuple, starts: tuple, steps: tuple):
             first = corner[a] + sum(c * fixed[k] for k, c in step.items() if k in fixed)
             if a in along:
                 c, n = step[along[a]], values.shape[along[a]]
-                last = first + c * (n - 1)
-                target.append(slice(first, last + (1 if c > 0 else -1) if last + (1 if c > 0 else -1) >= 0
-                                    else None, c))
+                stop = first + c * n  # one step past the last; below 0 only going down to 0
+                target.append(slice(first, stop if stop >= 0 else None, c))
             else:
                 target.append(slice(first, first + 1))
         # values' remaining axes in the order of the array axes they slide along (kept axes of size 1)
