@@ -136,7 +136,7 @@ def _chunks(a, b, over_a, over_b, keep_a, keep_b):
     xp = namespace(a)
     first = a.size >= b.size
     big = a if first else b
-    if big.size <= 2 * _PIECE or big.ndim < 2:
+    if xp is not np or big.size <= 2 * _PIECE or big.ndim < 2:  # (a GPU runs one product best)
         return None
     outer = max(range(big.ndim), key=lambda k: (abs(big.strides[k]), -big.shape[k]))
     n = big.shape[outer]
