@@ -124,9 +124,9 @@ def contract(a, b, axes: tuple):
     return product if order == sorted(order) else xp.transpose(product, order)
 
 
-#: Entries of the larger operand contracted at once: a piece that fits the cache (about 1 MB)
-#: is copied into a matrix and multiplied while it is still there.
-_PIECE = 1 << 17
+#: Entries of the larger operand contracted at once: a piece that fits the last-level cache
+#: (4 MB of float64) is copied into a matrix and multiplied while it is still there.
+_PIECE = 1 << 19
 
 
 def _chunks(a, b, over_a, over_b, keep_a, keep_b):
