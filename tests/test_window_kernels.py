@@ -86,6 +86,8 @@ def test_window_is_a_read_only_view_without_a_gather():
 @pytest.mark.parametrize("a_shape,b_shape,axes", [
     ((3, 4, 5), (5, 4, 2), ((1, 2), (1, 0))), ((6,), (6,), ((0,), (0,))), ((2, 3), (3,), ((1,), (0,))),
     ((1, 3, 4), (4, 1, 3), ((1, 2), (2, 0))), ((5, 2, 3, 3), (4, 2, 6, 3, 6, 3), ((1, 2, 3), (1, 3, 5))),
+    # large enough to run piece by piece along the samples: kept, and summed over
+    ((96, 4, 64, 64), (4, 5), ((1,), (0,))), ((96, 4, 64, 64), (96, 64, 7), ((0, 2), (0, 1))),
 ])
 def test_contract_is_tensordot(a_shape, b_shape, axes):
     rng = np.random.default_rng(2)

@@ -103,6 +103,9 @@ def contract(a, b, axes: tuple):
     over_a, over_b = (list(x) for x in axes)
     keep_a = [k for k in range(a.ndim) if k not in over_a]
     keep_b = [k for k in range(b.ndim) if k not in over_b]
+    chunks = _chunks(a, b, over_a, over_b, keep_a, keep_b)
+    if chunks is not None:
+        return chunks
     # The summed axes in the larger operand's memory order; the other's paired with them.
     if a.size >= b.size:
         pairs = sorted(zip(over_a, over_b), key=lambda pair: _inner(a, pair[0]))
@@ -119,6 +122,44 @@ def contract(a, b, axes: tuple):
     product = product.reshape(tuple(a.shape[k] for k in kept_a) + tuple(b.shape[k] for k in kept_b))
     order = [kept_a.index(k) for k in keep_a] + [len(kept_a) + kept_b.index(k) for k in keep_b]
     return product if order == sorted(order) else xp.transpose(product, order)
+
+
+#: Entries of the larger operand contracted at once: a piece that fits the last-level cache
+#: (4 MB of float64) is copied into a matrix and multiplied while it is still there.
+_PIECE = 1 << 19
+
+
+def _chunks(a, b, over_a, over_b, keep_a, keep_b):
+    """contract() of a large operand piece by piece along its outermost axis (the samples of a
+    batch): each piece's copy is read by its product from the cache, not from memory; the
+    products are joined (a kept axis) or added (a summed one). None for a small operand."""
+    xp = namespace(a)
+    first = a.size >= b.size
+    big = a if first else b
+    if xp is not np or big.size <= 2 * _PIECE or big.ndim < 2:  # (a GPU runs one product best)
+        return None
+    outer = max(range(big.ndim), key=lambda k: (abs(big.strides[k]), -big.shape[k]))
+    n = big.shape[outer]
+    step = max(1, _PIECE * n // big.size)
+    if step >= n:
+        return None
+    over, over_other = (over_a, over_b) if first else (over_b, over_a)
+
+    def piece(part: slice):
+        cut_big = tuple(part if k == outer else slice(None) for k in range(big.ndim))
+        other = b if first else a
+        cut_other = tuple(part if outer in over and k == over_other[over.index(outer)] else slice(None)
+                          for k in range(other.ndim))
+        pa, pb = (big[cut_big], other[cut_other]) if first else (other[cut_other], big[cut_big])
+        return contract(pa, pb, (over_a, over_b))
+    parts = (piece(slice(i, i + step)) for i in range(0, n, step))
+    if outer in over:  # a summed axis: the pieces' products add up
+        total = next(parts).copy()
+        for product in parts:
+            total += product
+        return total
+    position = keep_a.index(outer) if first else len(keep_a) + keep_b.index(outer)
+    return xp.concatenate(list(parts), axis=position)
 
 
 def _inner(array, axis: int) -> tuple:
@@ -176,9 +217,8 @@ def fold(values, size: tuple, starts: tuple, steps: tuple):
             first = corner[a] + sum(c * fixed[k] for k, c in step.items() if k in fixed)
             if a in along:
                 c, n = step[along[a]], values.shape[along[a]]
-                last = first + c * (n - 1)
-                target.append(slice(first, last + (1 if c > 0 else -1) if last + (1 if c > 0 else -1) >= 0
-                                    else None, c))
+                stop = first + c * n  # one step past the last; below 0 only going down to 0
+                target.append(slice(first, stop if stop >= 0 else None, c))
             else:
                 target.append(slice(first, first + 1))
         # values' remaining axes in the order of the array axes they slide along (kept axes of size 1)
