@@ -35,6 +35,7 @@ class _Expired(BaseException):
 
 
 _active = threading.local()
+_REPEAT = 0.05  # seconds between alarms once the limit has passed
 
 
 def check_timeout(timeout: float | None) -> float | None:
@@ -70,11 +71,15 @@ def bounded(what: str, timeout: float | None = None) -> Iterator[None]:
         def expire(signum, frame):
             raise _Expired()
         previous = signal.signal(signal.SIGALRM, expire)
-        timer = signal.setitimer(signal.ITIMER_REAL, timeout)
+        # Repeating: an alarm that lands in a callback Python cannot raise from (a gc callback)
+        # is lost there, so it fires again until the block stops.
+        timer = signal.setitimer(signal.ITIMER_REAL, timeout, _REPEAT)
     _active.depth = outer + 1
     try:
         yield
     except _Expired:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # no second alarm while the error is made
         if outer:
             raise
         raise DerivationTimeout(f"{what}: stopped after {timeout:g} s (give a longer --timeout, "
