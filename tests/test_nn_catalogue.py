@@ -235,3 +235,17 @@ def test_derive_check_takes_a_generated_class_from_the_file(capsys):
 
     assert main(["check", f"{CATALOGUE_PATH}:SoftShrink", "--input-shape", "6"]) == 0
     assert "checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["L1HingeEmbeddingCriterion", "CosineEmbeddingCriterion"])
+def test_a_pair_criterion_takes_torch7s_number_target_for_one_sample(name):
+    criterion = getattr(nn, name)()
+    rng = np.random.default_rng(3)
+    pair = [rng.normal(size=4), rng.normal(size=4)]
+    for y in (1, -1.0):
+        assert criterion.forward(pair, y) == criterion.forward(pair, np.array(float(y)))
+        number = [g.copy() for g in criterion.backward(pair, y)]
+        for got, want in zip(number, criterion.backward(pair, np.array(float(y)))):
+            np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="target"):
+        criterion.forward(pair, True)

@@ -361,6 +361,9 @@ class CatalogueTableCriterion(_Program, CatalogueCriterion):
     def _check(self, input, target):
         inputs, batch = self._table(input)
         owner = type(self).__name__
+        if not batch and not self.targetLikeInput and isinstance(target, (int, float)) \
+                and not isinstance(target, bool):  # Torch7's forward({x1, x2}, y) with y a number
+            target = namespace(inputs[0]).asarray(target, dtype=inputs[0].dtype)
         check_array(owner, "target", target, self._arrayClass)
         want = inputs[0].shape if self.targetLikeInput else (inputs[0].shape[0],) if batch else ()
         if target.shape != want:
