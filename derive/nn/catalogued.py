@@ -270,6 +270,7 @@ class _Program:
     inputShapes: tuple = ()  # each input's axes: a constructor argument's name, or None
     kernelArguments: tuple = ()  # ("parameter", Torch7 name) or ("scalar", argument), in order
     outputPosition = 0
+    outputPositions: tuple = ()  # several outputs (a list, as Torch7's table): where each is among the values
 
     def _arguments(self) -> tuple:
         return tuple(getattr(self, name) if kind == "parameter" else self.arguments[name]
@@ -306,38 +307,48 @@ class CatalogueTable(_Program, CatalogueModule):
     def updateOutput(self, input):
         inputs, batch = self._table(input)
         self._values = self._kernels[batch][0](*inputs, *self._arguments())
-        self.output = self._values[self.outputPosition]
+        if self.outputPositions:
+            self.output = [self._values[k] for k in self.outputPositions]
+        else:
+            self.output = self._values[self.outputPosition]
         return self.output
 
-    def _run(self, input, gradOutput):
+    def _run(self, input, gradOutput) -> tuple:
+        """(the inputs, whether a batch, every output's gradient) checked against the last forward."""
         inputs, batch = self._table(input)
         owner = type(self).__name__
-        check_array(owner, "gradOutput", gradOutput, self._arrayClass)
-        if gradOutput.shape != self.output.shape:
-            raise ValueError(f"{owner}: gradOutput must have the shape of the output of forward(input), "
-                             f"{self.output.shape}, got {gradOutput.shape}")
-        return inputs, batch
+        outputs = self.output if self.outputPositions else [self.output]
+        if self.outputPositions and (not isinstance(gradOutput, (list, tuple)) or len(gradOutput) != len(outputs)):
+            raise ValueError(f"{owner}: gradOutput must be a list of {len(outputs)} arrays (one for each output), "
+                             f"got {type(gradOutput).__name__}")
+        grads = list(gradOutput) if self.outputPositions else [gradOutput]
+        for k, (grad, output) in enumerate(zip(grads, outputs)):
+            name = f"gradOutput {k + 1}" if self.outputPositions else "gradOutput"
+            check_array(owner, name, grad, self._arrayClass)
+            if grad.shape != output.shape:
+                raise ValueError(f"{owner}: {name} must have the shape of the output of forward(input), "
+                                 f"{output.shape}, got {grad.shape}")
+        return inputs, batch, grads
 
     def updateGradInput(self, input, gradOutput):
         """gradInput (a list for a table); reads the values of the last forward."""
-        inputs, batch = self._run(input, gradOutput)
-        self.gradInput = self._kernels[batch][1](*inputs, *self._arguments(), *self._values, gradOutput)
+        inputs, batch, grads = self._run(input, gradOutput)
+        self.gradInput = self._kernels[batch][1](*inputs, *self._arguments(), *self._values, *grads)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
         if not self._parameterSlots:
             return
         scale = check_scale(type(self).__name__, scale)
-        inputs, batch = self._run(input, gradOutput)
-        self._kernels[batch][2](*inputs, *self._arguments(), *self._values, gradOutput, scale,
-                                *self._programGrads())
+        inputs, batch, grads = self._run(input, gradOutput)
+        self._kernels[batch][2](*inputs, *self._arguments(), *self._values, *grads, scale, *self._programGrads())
 
     def backward(self, input, gradOutput, scale=1.0):
         if not self._parameterSlots:
             return self.updateGradInput(input, gradOutput)
         scale = check_scale(type(self).__name__, scale)
-        inputs, batch = self._run(input, gradOutput)
-        self.gradInput = self._kernels[batch][3](*inputs, *self._arguments(), *self._values, gradOutput, scale,
+        inputs, batch, grads = self._run(input, gradOutput)
+        self.gradInput = self._kernels[batch][3](*inputs, *self._arguments(), *self._values, *grads, scale,
                                                  *self._programGrads())
         return self.gradInput
 
