@@ -6,6 +6,7 @@ derive.nn.check and table_check."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -228,3 +229,16 @@ def test_the_fixed_size_programs_say_why():
     for name in ("BatchNorm", "GroupNorm", "Attention", "Ninja", "SoftmaxRegression"):
         assert "fixed sizes" in skipped()[name]
         assert lookup(name).signature == ()
+
+
+def test_derive_name_args_sizes_the_program(capsys):
+    from derive.cli import main
+
+    main(["RNNStep", "3", "5", "--format", "json"])
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert (results["dJ/dx"]["shape"], results["dJ/dh"]["shape"], results["dJ/dWh"]["shape"]) == ([3], [5], [5, 5])
+    with pytest.raises(SystemExit) as exit:
+        main(["LSTMStep", "3"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == ("derive LSTMStep: error: LSTMStep(inputSize, outputSize): missing argument "
+                                       "outputSize\n")
