@@ -107,6 +107,10 @@ def _reset(entry: Entry) -> tuple:
         if m:
             rules.append((tuple(m.group(1).split(" and ")), "uniform", tuple(m.group(2).split())))
             continue
+        m = re.fullmatch(r"([\w ]+?) uniform in \+-1(?: \(1/sqrt of its one entry\))?", part)
+        if m:  # a parameter of one entry (Mul's): +-1/sqrt(1)
+            rules.append((tuple(m.group(1).split(" and ")), "uniform", ()))
+            continue
         m = re.fullmatch(r"(\w+) (?:filled with )?(-?[\d.]+)", part)
         if m:
             rules.append(((m.group(1),), "fill", float(m.group(2))))

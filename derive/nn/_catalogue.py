@@ -3158,6 +3158,91 @@ class Narrow(CatalogueModule):
         super().__init__(**{'dimension': dimension, 'offset': offset, 'length': length})
 
 
+def _mul_update_output(x, w):
+    """y[i] = w*x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w * x
+    output = _t1
+    return output
+
+
+def _mul_update_grad_input(x, w, y, g):
+    """gradInput[j] = w*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w * g
+    grad_input = _t1
+    return grad_input
+
+
+def _mul_acc_grad_parameters(x, w, y, g, scale, grad_w):
+    """gradw[] += scale * Sum(g[i]*x[i], (i, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x * g
+    _t2 = _t1.sum(axis=0)
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+
+
+def _mul_backward(x, w, y, g, scale, grad_w):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w * g
+    grad_input = _t1
+    _t2 = x * g
+    _t3 = _t2.sum(axis=0)
+    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    return grad_input
+
+
+def _mul_update_output_batch(X, w):
+    """Y[s, i] = w*X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = w * X
+    output = _t1
+    return output
+
+
+def _mul_update_grad_input_batch(X, w, Y, G):
+    """gradInput[j, k] = w*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = w * G
+    grad_input = _t1
+    return grad_input
+
+
+def _mul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
+    """gradw[] += scale * Sum(G[s, i]*X[s, i], (s, 1, B), (i, 1, n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X * G
+    _t2 = _t1.sum(axis=(0, 1))
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+
+
+def _mul_backward_batch(X, w, Y, G, scale, grad_w):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = w * G
+    grad_input = _t1
+    _t2 = X * G
+    _t3 = _t2.sum(axis=(0, 1))
+    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    return grad_input
+
+
+class Mul(CatalogueModule):
+    """nn.Mul(): y = w * x. x times one learned number w; its gradient is the sum of g x over every entry. Example: w = 2 maps (1, -1) to (2, -2)."""
+
+    signature = ()
+    formula = 'y = w * x'
+    scalars = ()
+    inputShape = (None,)
+    parameterShapes = (('weight', ()),)
+    resetRule = ((('weight',), 'uniform', ()),)
+    kernels = {(): ((_mul_update_output, _mul_update_grad_input, _mul_acc_grad_parameters, _mul_backward), (_mul_update_output_batch, _mul_update_grad_input_batch, _mul_acc_grad_parameters_batch, _mul_backward_batch))}
+
+    def __init__(self, rng=None) -> None:
+        super().__init__(rng=rng, **{})
+
+
 def _replicate_1_update_output(x, N_k):
     """y[k, a] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -6375,4 +6460,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
