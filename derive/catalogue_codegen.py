@@ -51,6 +51,7 @@ class Generated:
     variant_parameters: dict | None = None  # structure values -> their parameters (Bilinear without bias)
     integer_bound: str | None = None  # integer input: the argument it must stay below (LookupTable's nIndex)
     output_positions: tuple = ()  # a program with several outputs: where each is among its values
+    class_target: int | None = None  # class targets (counted from 0): how many axes one sample's has
 
 
 def _formula_name(arg: str) -> str:
@@ -240,8 +241,6 @@ def plan(entry: Entry) -> Generated:
         raise ValueError("a program at fixed sizes: no constructor gives its sizes")
     if entry.group == "convolution" and entry.name not in ("LookupTable",):
         raise ValueError("the convolution family: its strides, windows and padding shape the formula")
-    if entry.target_kind == "class":
-        raise ValueError("class targets: not in the generated classes yet")
     base = entry.arguments(entry.example)
     table = _is_table(_build(entry, base, False)[0])
     if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
@@ -319,6 +318,11 @@ def plan(entry: Entry) -> Generated:
         integer_bound = next((n for n in sizes if base[n] == bound), None)
         if integer_bound is None:
             raise ValueError("the integer input's bound does not follow from the constructor's arguments")
+    class_target = None
+    if entry.target_kind == "class":  # one class a sample (MultiMargin's) or a list of them (MultiLabelMargin's)
+        if table or entry.input_shapes is None or len(entry.input_shapes) > 2:
+            raise ValueError("class targets of a table: not in the generated classes yet")
+        class_target = len(formula.shapes.get(formula.target, ()))
     output_axes = axes(layout.output) if layout.output else ()
     size_arguments = tuple(output_axes[k] for k in layout.size_arguments)
     if None in size_arguments:
@@ -334,7 +338,7 @@ def plan(entry: Entry) -> Generated:
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
                      program, layout.output_position, size_arguments, variant_parameters, integer_bound,
-                     layout.output_positions)
+                     layout.output_positions, class_target)
 
 
 def _body(source: str) -> str:
@@ -419,6 +423,8 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    sizeArguments = {g.size_arguments!r}")
     if g.integer_bound:
         klass.append(f"    integerInput = {g.integer_bound!r}")
+    if g.class_target is not None:
+        klass.append(f"    classTarget = {g.class_target!r}")
     if g.variant_parameters:
         klass.append(f"    variantParameters = {g.variant_parameters!r}")
     if g.parameter_shapes:
@@ -580,7 +586,10 @@ def check_cases() -> dict[str, list[tuple]]:
             fields["integers"] = args[cls.integerInput]
         shape = (sum(math.prod(s) for s in shapes),) if len(shapes) > 1 else shapes[0]
         extra = {}
-        if entry.criterion:
+        if getattr(cls, "classTarget", None) is not None:  # MultiLabelMargin's: as many as the example's
+            extra["target_kind"] = "class"
+            extra["target_shape"] = tuple(entry.input_shapes[1]) if cls.classTarget else ()
+        elif entry.criterion:
             extra["target_kind"] = "binary" if entry.target_kind == "binary" else "real"
             if getattr(cls, "inputShapes", ()) and not cls.targetLikeInput:
                 extra["target_shape"] = ()

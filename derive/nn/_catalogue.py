@@ -4442,6 +4442,318 @@ class SoftMarginCriterion(CatalogueCriterion):
         super().__init__(**{'sizeAverage': sizeAverage})
 
 
+def _multimargincriterion_1_false_update_output(x, t, margin):
+    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = 1 / _t1
+    _t3 = x[t]
+    _t4 = margin + x - _t3
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=0)
+    _t7 = _t6 - margin
+    _t8 = _t2 * _t7
+    loss = float(xp.broadcast_to(_t8, ()))
+    return loss
+
+
+def _multimargincriterion_1_false_update_grad_input(x, t, margin):
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = 1 / N_k
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.arange(1, N_k + 1)
+    _t6 = 1 + t
+    _t7 = (_t5 == _t6)
+    _t8 = _t4.sum(axis=0)
+    _t9 = _t7 * _t8
+    xp.subtract(_t4, _t9, out=_t9)
+    _t9 *= _t1
+    grad_input = _t9
+    return grad_input
+
+
+def _multimargincriterion_1_false_update_output_batch(X, T, margin):
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6.sum(axis=1)
+    _t8 = _t7 - margin
+    _t9 = _t8.sum(axis=0)
+    _t10 = N_k * 1 * 1
+    _t11 = 1 / _t10
+    _t12 = _t9 * _t11
+    _t13 = _t1 * _t12
+    loss = float(xp.broadcast_to(_t13, ()))
+    return loss
+
+
+def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
+    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l]) - KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = 1 / N_k
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = margin + X - _t5[:, None]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.arange(1, N_k + 1)
+    _t9 = 1 + T
+    _t10 = (_t8 == _t9[:, None])
+    _t11 = _t7.sum(axis=1)
+    _t12 = _t10 * _t11[:, None]
+    xp.subtract(_t7, _t12, out=_t12)
+    _t14 = _t1 * _t2 * _t12
+    grad_input = _t14
+    return grad_input
+
+
+def _multimargincriterion_2_false_update_output(x, t, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = 1 / _t1
+    _t3 = x[t]
+    _t4 = margin + x - _t3
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5 ** 2
+    _t7 = _t6.sum(axis=0)
+    _t8 = margin ** 2
+    _t9 = _t7 - _t8
+    _t10 = _t2 * _t9
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
+
+
+def _multimargincriterion_2_false_update_grad_input(x, t, margin):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = 1 / N_k
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.maximum(0, _t3)
+    _t6 = 2 * _t4 * _t5
+    _t7 = xp.arange(1, N_k + 1)
+    _t8 = 1 + t
+    _t9 = (_t7 == _t8)
+    _t10 = _t5 * _t4
+    _t11 = _t10.sum(axis=0)
+    _t12 = 2 * _t9 * _t11
+    _t6 -= _t12
+    _t6 *= _t1
+    grad_input = _t6
+    return grad_input
+
+
+def _multimargincriterion_2_false_update_output_batch(X, T, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6 ** 2
+    _t8 = _t7.sum(axis=1)
+    _t9 = margin ** 2
+    _t10 = _t8 - _t9
+    _t11 = _t10.sum(axis=0)
+    _t12 = N_k * 1 * 1
+    _t13 = 1 / _t12
+    _t14 = _t11 * _t13
+    _t15 = _t1 * _t14
+    loss = float(xp.broadcast_to(_t15, ()))
+    return loss
+
+
+def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
+    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l]) - 2*KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = 1 / N_k
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = margin + X - _t5[:, None]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.maximum(0, _t6)
+    _t9 = 2 * _t7 * _t8
+    _t10 = xp.arange(1, N_k + 1)
+    _t11 = 1 + T
+    _t12 = (_t10 == _t11[:, None])
+    _t13 = _t8 * _t7
+    _t14 = _t13.sum(axis=1)
+    _t15 = 2 * _t12 * _t14[:, None]
+    _t9 -= _t15
+    _t17 = _t1 * _t2 * _t9
+    grad_input = _t17
+    return grad_input
+
+
+class MultiMarginCriterion(CatalogueCriterion):
+    """nn.MultiMarginCriterion(p=1, weights=false, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+
+    signature = (('p', 1, int, None), ('weights', False, bool, None), ('margin', 1.0, float, None), )
+    formula = 'J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c)'
+    scalars = ('margin',)
+    inputShape = (None,)
+    structure = ('p', 'weights')
+    classTarget = 0
+    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None))}
+
+    def __init__(self, p=1, weights=False, margin=1.0) -> None:
+        super().__init__(**{'p': p, 'weights': weights, 'margin': margin})
+
+
+def _multilabelmargincriterion_update_output(x, t):
+    """J = Sum((1 - Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, x[i] - x[t[j] + 1] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_i = x.shape[0]
+    _t1 = N_i * 1 * 1
+    _t2 = 1 / _t1
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = _t3 - 1
+    _t5 = (t[:, None] == _t4)
+    _t6 = xp.where(_t5, 1.0, 0.0)
+    _t7 = _t6.sum(axis=0)
+    _t8 = 1 - _t7
+    _t9 = x[t]
+    _t10 = 1 + x[:, None] - _t9
+    _t11 = xp.maximum(0, _t10)
+    _t12 = _t11.sum(axis=1)
+    _t8 *= _t12
+    _t14 = _t8.sum(axis=0)
+    _t15 = _t2 * _t14
+    loss = float(xp.broadcast_to(_t15, ()))
+    return loss
+
+
+def _multilabelmargincriterion_update_grad_input(x, t):
+    """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_i"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_i = x.shape[0]
+    _t1 = 1 / N_i
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = 1 + t
+    _t4 = (_t2[:, None] == _t3)
+    _t5 = x[t]
+    _t6 = 1 + x[:, None] - _t5
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = _t2 - 1
+    _t9 = (t[:, None] == _t8)
+    _t10 = xp.where(_t9, 1.0, 0.0)
+    _t11 = _t10.sum(axis=0)
+    _t12 = _t7.T @ _t11
+    _t13 = _t4 @ _t12
+    _t14 = _t7.sum(axis=1)
+    _t15 = _t7.sum(axis=0)
+    _t16 = _t4 @ _t15
+    _t17 = _t14 * _t11
+    _t18 = _t13 + _t14 - _t16 - _t17
+    _t18 *= _t1
+    grad_input = _t18
+    return grad_input
+
+
+def _multilabelmargincriterion_update_output_batch(X, T):
+    """J = Sum(Sum((1 - Sum(where(Eq(T[s, k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, -X[s, T[s, j] + 1] + X[s, i] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_i = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = _t2 - 1
+    _t4 = (T[:, :, None] == _t3)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = _t5.sum(axis=1)
+    _t7 = 1 - _t6
+    _t8 = xp.arange(1, B + 1)
+    _t9 = _t8 - 1
+    _t10 = X[_t9[:, None], T]
+    _t11 = 1 + X[:, :, None] - _t10[:, None, :]
+    _t12 = xp.maximum(0, _t11)
+    _t13 = _t12.sum(axis=2)
+    _t7 *= _t13
+    _t15 = _t7.sum(axis=1)
+    _t16 = _t15.sum(axis=0)
+    _t17 = N_i * 1 * 1
+    _t18 = 1 / _t17
+    _t19 = _t16 * _t18
+    _t20 = _t1 * _t19
+    loss = float(xp.broadcast_to(_t20, ()))
+    return loss
+
+
+def _multilabelmargincriterion_update_grad_input_batch(X, T):
+    """gradInput[l, a] = (Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1)*Sum(where(Eq(T[l, k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k))*Sum(where(Eq(T[l, k], a - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k)))/(B*N_i)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_i = X.shape[1]
+    _t1 = 1 / B
+    _t2 = 1 / N_i
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = 1 + T
+    _t5 = (_t3[:, None] == _t4[:, None, :])
+    _t6 = xp.arange(1, B + 1)
+    _t7 = _t6 - 1
+    _t8 = X[_t7[:, None], T]
+    _t9 = 1 + X[:, :, None] - _t8[:, None, :]
+    _t10 = xp.heaviside(_t9, 0.5)
+    _t11 = _t3 - 1
+    _t12 = (T[:, :, None] == _t11)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t13.sum(axis=1)
+    _t15 = _t10 * _t14[:, :, None]
+    _t16 = _t15.sum(axis=1)
+    _t17 = _t5 * _t16[:, None, :]
+    _t18 = _t17.sum(axis=2)
+    _t19 = _t10.sum(axis=2)
+    _t20 = _t10.sum(axis=1)
+    _t21 = _t5 * _t20[:, None, :]
+    _t22 = _t21.sum(axis=2)
+    _t23 = _t19 * _t14
+    _t24 = _t18 + _t19 - _t22 - _t23
+    _t25 = _t1 * _t2 * _t24
+    grad_input = _t25
+    return grad_input
+
+
+class MultiLabelMarginCriterion(CatalogueCriterion):
+    """nn.MultiLabelMarginCriterion(): J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c). The multi-class multi-label hinge loss: every target class j against every other class i, max(0, 1 - (x_{t_j} - x_i)), over the number of classes."""
+
+    signature = ()
+    formula = 'J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c)'
+    scalars = ()
+    inputShape = (None,)
+    classTarget = 1
+    kernels = {(): ((_multilabelmargincriterion_update_output, _multilabelmargincriterion_update_grad_input, None, None), (_multilabelmargincriterion_update_output_batch, _multilabelmargincriterion_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _multilabelsoftmargincriterion_update_output(x, t):
     """J = -Sum((1 - t[i])*log(1 - 1/(1 + exp(-x[i]))) + log(1/(1 + exp(-x[i])))*t[i], (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -6460,4 +6772,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']

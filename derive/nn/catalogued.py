@@ -235,7 +235,10 @@ class CatalogueModule(_Catalogued, Module):
 
 
 class CatalogueCriterion(_Catalogued, Criterion):
-    """A criterion generated from its catalogue entry: a target of the input's shape."""
+    """A criterion generated from its catalogue entry: a target of the input's shape, or class
+    numbers counted from 0 (``classTarget``: one a sample, or a list of them)."""
+
+    classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -245,9 +248,26 @@ class CatalogueCriterion(_Catalogued, Criterion):
         batch = self._input(input)
         owner = type(self).__name__
         check_array(owner, "target", target, self._arrayClass)
+        if self.classTarget is not None:
+            return self._checkClasses(input, target, batch)
         check_dtype(owner, "target", target, self)
         if target.shape != input.shape:
             raise ValueError(f"{owner}: target must have the input's shape {input.shape}, got {target.shape}")
+        return batch
+
+    def _checkClasses(self, input, target, batch: bool) -> bool:
+        owner, classes = type(self).__name__, input.shape[-1]
+        lead = input.shape[:1] if batch else ()
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                            f"got dtype {target.dtype}")
+        if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
+            what = "one class" if not self.classTarget else "a list of classes"
+            raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
+                             f"got {target.shape} for an input of shape {input.shape}")
+        if int(target.min()) < 0 or int(target.max()) >= classes:
+            raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1}, "
+                             f"got {int(target.min())} .. {int(target.max())}")
         return batch
 
     def updateOutput(self, input, target):
