@@ -278,9 +278,18 @@ def test_class_targets_are_checked_in_one_line():
     x = np.zeros((2, 5))
     with pytest.raises(TypeError, match="MultiMarginCriterion: target must hold class numbers"):
         criterion.forward(x, np.zeros(2))
+    assert criterion.forward(x[0], 3) == criterion.forward(x[0], np.array(3))  # one sample's class: an int
+    with pytest.raises(TypeError, match="MultiMarginCriterion: target must be a numpy array, got bool"):
+        criterion.forward(x[0], True)
     with pytest.raises(ValueError, match=r"MultiMarginCriterion: target must hold classes from 0 to 4, got 0 \.\. 5"):
         criterion.forward(x, np.array([0, 5]))
     with pytest.raises(ValueError, match="MultiMarginCriterion: target must be one class a sample"):
         criterion.forward(x, np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="MultiLabelMarginCriterion: target must be a list of classes a sample"):
         nn.MultiLabelMarginCriterion().forward(x, np.array([0, 1]))
+
+
+def test_mul_draws_its_one_weight_in_plus_minus_one():
+    weights = [nn.Mul(rng=seed).weight for seed in range(40)]
+    assert all(w.shape == () and -1 <= w <= 1 for w in weights)
+    assert max(abs(float(w)) for w in weights) > 0.8  # U(-1, 1), not a narrower draw

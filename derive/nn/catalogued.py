@@ -270,13 +270,21 @@ class CatalogueCriterion(_Catalogued, Criterion):
                              f"got {int(target.min())} .. {int(target.max())}")
         return batch
 
+    def _target(self, target):
+        """One sample's class may be an int, as ClassNLLCriterion's (Torch7's convention)."""
+        if self.classTarget == 0 and isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
+            return np.asarray(target)
+        return target
+
     def updateOutput(self, input, target):
         """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+        target = self._target(target)
         self.output = self._kernels[self._check(input, target)][0](input, target, *self._scalars)
         return self.output
 
     def updateGradInput(self, input, target):
         """dJ/dinput."""
+        target = self._target(target)
         self.gradInput = self._kernels[self._check(input, target)][1](input, target, *self._scalars)
         return self.gradInput
 
