@@ -1209,26 +1209,24 @@ def _mlp3_shapes(a: dict) -> dict:
 _RECURRENT_RESET = "uniform in +-1/sqrt(outputSize)"
 _IO = (Arg("inputSize"), Arg("outputSize"))
 # The programs a constructor sizes: (signature, argument values -> the arrays' shapes, parameters
-# by their Torch7 names (else the program's), reset, example, a program text of the arguments
-# where the sizes change it). The others (BatchNorm, GroupNorm, Attention, Ninja, SoftmaxRegression)
+# by their Torch7 names (else the program's), reset, example). The others (BatchNorm, GroupNorm, Attention, Ninja, SoftmaxRegression)
 # stay at their fixed sizes.
 _PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
     "AffineReLU": (_IO, lambda a: {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])},
-                   {"weight": "W", "bias": "b"}, "weight and bias uniform in +-1/sqrt(inputSize)", (4, 3), None),
+                   {"weight": "W", "bias": "b"}, "weight and bias uniform in +-1/sqrt(inputSize)", (4, 3)),
     "LayerNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (a["nOutput"],)}),
-                  {"weight": "gamma", "bias": "beta"}, "weight 1, bias 0", (5,), None),
+                  {"weight": "gamma", "bias": "beta"}, "weight 1, bias 0", (5,)),
     "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, "Wx and Wh and b " + _RECURRENT_RESET,
-                (3, 4), None),
+                (3, 4)),
     "LSTMStep": (_IO, _lstm_shapes, {n: n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}")},
-                 " and ".join(f"W{g} and U{g} and b{g}" for g in "ifou") + " " + _RECURRENT_RESET, (3, 2), None),
+                 " and ".join(f"W{g} and U{g} and b{g}" for g in "ifou") + " " + _RECURRENT_RESET, (3, 2)),
     "GRUStep": (_IO, _recurrent("rzn"), {n: n for n in ("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un",
                                                         "bhn")},
-                "Wr and Ur and br and Wz and Uz and bz and Wn and bn and Un and bhn " + _RECURRENT_RESET, (3, 2),
-                None),
+                "Wr and Ur and br and Wz and Uz and bz and Wn and bn and Un and bhn " + _RECURRENT_RESET, (3, 2)),
     "MLP3": ((Arg("inputSize"), Arg("hiddenSize1"), Arg("hiddenSize2"), Arg("outputSize")), _mlp3_shapes,
              {n: n for k in "123" for n in (f"W{k}", f"b{k}")},
              "W1 and b1 uniform in +-1/sqrt(inputSize), W2 and b2 uniform in +-1/sqrt(hiddenSize1), "
-             "W3 and b3 uniform in +-1/sqrt(hiddenSize2)", (3, 4, 4, 2), None),
+             "W3 and b3 uniform in +-1/sqrt(hiddenSize2)", (3, 4, 4, 2)),
 }
 
 
@@ -1239,10 +1237,10 @@ def _program_entry(program) -> Entry:
                      lambda a, s, p=program: Formula(p.text, dict(p.shapes), input=p.input, outputs=p.outputs,
                                                      target=p.target),
                      program.about, input_shapes=None, torch=f"A program: {program.title} (derive layer --file).")
-    signature, shapes, parameters, reset, example, text = made
+    signature, shapes, parameters, reset, example = made
 
     def formula(a: dict, s, p=program) -> Formula:
-        return Formula(text(a) if text else p.text, shapes(a), input=p.input, outputs=p.outputs, target=p.target)
+        return Formula(p.text, shapes(a), input=p.input, outputs=p.outputs, target=p.target)
 
     return Entry(program.name, "program", signature, formula, program.about, input_shapes=None, example=example,
                  parameters=parameters, reset=reset,
