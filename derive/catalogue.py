@@ -1053,13 +1053,18 @@ def _multilabel_margin(a: dict, s) -> Formula:
                          f"got {targets}")
     # the documentation's sum over i not a target: 1 - (how many targets name i), the targets different
     return Formula(f"J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) "
-                   f"/ {classes}", {"x": (classes,), "t": (targets,)}, target="t")
+                   f"/ {_CLASS_COUNT}", {"x": (classes,), "t": (targets,)}, target="t")
+
+
+# The number of classes as the size of the input it is (a sum of ones), not as a number: so
+# that the generated class's one kernel takes every number of classes.
+_CLASS_COUNT = "sum(x[c]**0, c)"
 
 
 def _multi_margin(a: dict) -> str:
     margin, power, scale = num(a["margin"]), _power(a["p"]), "w[t] * " if a["weights"] else ""
     total = f"sum(max(0, {margin} - x[t] + x[k]){power}, k) - {num(a['margin'] ** a['p'])}"
-    return f"J = {scale}({total}) / {a['classes']}"
+    return f"J = {scale}({total}) / {_CLASS_COUNT}"
 
 
 def _power(p: int) -> str:
@@ -1169,12 +1174,78 @@ ENTRIES.append(Entry(
     notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE))
 
 
+def _recurrent(gates: str) -> Callable[[dict], dict]:
+    """The shapes of a gated recurrent step: W<gate> outputSize x inputSize, U<gate> outputSize x
+    outputSize, the input x and the state h from the arguments."""
+    def shapes(a: dict) -> dict:
+        _positive(inputSize=a["inputSize"], outputSize=a["outputSize"])
+        i, o = a["inputSize"], a["outputSize"]
+        out = {"x": (i,), "h": (o,)}
+        for g in gates:
+            out[f"W{g}"] = (o, i)
+            out[f"U{g}"] = (o, o)
+        return out
+    return shapes
+
+
+def _rnn_shapes(a: dict) -> dict:
+    _positive(inputSize=a["inputSize"], outputSize=a["outputSize"])
+    i, o = a["inputSize"], a["outputSize"]
+    return {"x": (i,), "h": (o,), "Wx": (o, i), "Wh": (o, o)}
+
+
+def _lstm_shapes(a: dict) -> dict:
+    shapes = _recurrent("ifou")(a)
+    shapes["c"] = shapes["h"]
+    return shapes
+
+
+def _mlp3_shapes(a: dict) -> dict:
+    sizes = (a["inputSize"], a["hiddenSize1"], a["hiddenSize2"], a["outputSize"])
+    _positive(**dict(zip(("inputSize", "hiddenSize1", "hiddenSize2", "outputSize"), sizes)))
+    return {"x": sizes[:1], "W1": sizes[1::-1], "W2": sizes[2:0:-1], "W3": sizes[3:1:-1]}
+
+
+_RECURRENT_RESET = "uniform in +-1/sqrt(outputSize)"
+_IO = (Arg("inputSize"), Arg("outputSize"))
+# The programs a constructor sizes: (signature, argument values -> the arrays' shapes, parameters
+# by their Torch7 names (else the program's), reset, example). The others (BatchNorm, GroupNorm, Attention, Ninja, SoftmaxRegression)
+# stay at their fixed sizes.
+_PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
+    "AffineReLU": (_IO, lambda a: {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])},
+                   {"weight": "W", "bias": "b"}, "weight and bias uniform in +-1/sqrt(inputSize)", (4, 3)),
+    "LayerNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (a["nOutput"],)}),
+                  {"weight": "gamma", "bias": "beta"}, "weight 1, bias 0", (5,)),
+    "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, "Wx and Wh and b " + _RECURRENT_RESET,
+                (3, 4)),
+    "LSTMStep": (_IO, _lstm_shapes, {n: n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}")},
+                 " and ".join(f"W{g} and U{g} and b{g}" for g in "ifou") + " " + _RECURRENT_RESET, (3, 2)),
+    "GRUStep": (_IO, _recurrent("rzn"), {n: n for n in ("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un",
+                                                        "bhn")},
+                "Wr and Ur and br and Wz and Uz and bz and Wn and bn and Un and bhn " + _RECURRENT_RESET, (3, 2)),
+    "MLP3": ((Arg("inputSize"), Arg("hiddenSize1"), Arg("hiddenSize2"), Arg("outputSize")), _mlp3_shapes,
+             {n: n for k in "123" for n in (f"W{k}", f"b{k}")},
+             "W1 and b1 uniform in +-1/sqrt(inputSize), W2 and b2 uniform in +-1/sqrt(hiddenSize1), "
+             "W3 and b3 uniform in +-1/sqrt(hiddenSize2)", (3, 4, 4, 2)),
+}
+
+
 def _program_entry(program) -> Entry:
-    inputs = program.input
-    return Entry(program.name, "program", (),
-                 lambda a, s, p=program: Formula(p.text, dict(p.shapes), input=p.input, outputs=p.outputs,
-                                                 target=p.target),
-                 program.about, input_shapes=None, torch=f"A program: {program.title} (derive layer --file).")
+    made = _PROGRAM_CONSTRUCTORS.get(program.name)
+    if made is None:  # its sizes are the program's own
+        return Entry(program.name, "program", (),
+                     lambda a, s, p=program: Formula(p.text, dict(p.shapes), input=p.input, outputs=p.outputs,
+                                                     target=p.target),
+                     program.about, input_shapes=None, torch=f"A program: {program.title} (derive layer --file).")
+    signature, shapes, parameters, reset, example = made
+
+    def formula(a: dict, s, p=program) -> Formula:
+        return Formula(p.text, shapes(a), input=p.input, outputs=p.outputs, target=p.target)
+
+    return Entry(program.name, "program", signature, formula, program.about, input_shapes=None, example=example,
+                 parameters=parameters, reset=reset,
+                 torch=f"A program: {program.title} (derive layer --file); derive.nn.{program.name}"
+                       f"({', '.join(a.name for a in signature)}) takes every size.")
 
 
 def _programs() -> list[Entry]:

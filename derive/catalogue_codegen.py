@@ -50,6 +50,8 @@ class Generated:
     size_arguments: tuple = ()  # constructor arguments the kernels take as sizes (Replicate's nFeature)
     variant_parameters: dict | None = None  # structure values -> their parameters (Bilinear without bias)
     integer_bound: str | None = None  # integer input: the argument it must stay below (LookupTable's nIndex)
+    output_positions: tuple = ()  # a program with several outputs: where each is among its values
+    class_target: int | None = None  # class targets (counted from 0): how many axes one sample's has
 
 
 def _formula_name(arg: str) -> str:
@@ -106,6 +108,10 @@ def _reset(entry: Entry) -> tuple:
         if m:
             rules.append((tuple(m.group(1).split(" and ")), "uniform", tuple(m.group(2).split())))
             continue
+        m = re.fullmatch(r"([\w ]+?) uniform in \+-1(?: \(1/sqrt of its one entry\))?", part)
+        if m:  # a parameter of one entry (Mul's): +-1/sqrt(1)
+            rules.append((tuple(m.group(1).split(" and ")), "uniform", ()))
+            continue
         m = re.fullmatch(r"(\w+) (?:filled with )?(-?[\d.]+)", part)
         if m:
             rules.append(((m.group(1),), "fill", float(m.group(2))))
@@ -138,6 +144,7 @@ class _Layout:
     output_position: int = 0
     output: str = ""  # the output array's name (a size only it has is a kernel argument)
     size_arguments: tuple = ()  # those sizes, by (array, axis), in the kernels' order
+    output_positions: tuple = ()  # every output's, where there are several (the LSTM step's h2, c2)
 
 
 def _layout(entry: Entry, args: dict, named: bool) -> _Layout:
@@ -149,9 +156,11 @@ def _layout(entry: Entry, args: dict, named: bool) -> _Layout:
         from .symbolic.program import program
 
         p = program(formula.text, shapes, input=formula.input, target=formula.target, outputs=formula.outputs)
-        position = next(k for k, s in enumerate(p.statements) if s.name == p.outputs[0])
+        names = [s.name for s in p.statements]
+        positions = tuple(names.index(o) for o in p.outputs)
         return _Layout(dict(p.shapes), tuple(p.inputs), tuple(w for w in p.parameters if w not in numbers),
-                       tuple(p.parameters), position)
+                       tuple(p.parameters), positions[0],
+                       output_positions=positions if len(positions) > 1 else ())
     spec = parse(formula.text, shapes, input=options["input"], target=options.get("target"),
                  ranges=options.get("ranges"), constants=options["constants"])
     from .generate_sizes import RuntimeSizes
@@ -228,12 +237,10 @@ def plan(entry: Entry) -> Generated:
     """The generated class of ``entry``; ValueError says why it has none."""
     if entry.name in HAND_BUILT:
         raise ValueError("hand-built in derive.nn")
-    if entry.group == "program":
-        raise ValueError("a program: its kernels are written at fixed sizes (derive.generate_program)")
+    if entry.group == "program" and not entry.signature:
+        raise ValueError("a program at fixed sizes: no constructor gives its sizes")
     if entry.group == "convolution" and entry.name not in ("LookupTable",):
         raise ValueError("the convolution family: its strides, windows and padding shape the formula")
-    if entry.target_kind == "class":
-        raise ValueError("class targets: not in the generated classes yet")
     base = entry.arguments(entry.example)
     table = _is_table(_build(entry, base, False)[0])
     if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
@@ -311,6 +318,11 @@ def plan(entry: Entry) -> Generated:
         integer_bound = next((n for n in sizes if base[n] == bound), None)
         if integer_bound is None:
             raise ValueError("the integer input's bound does not follow from the constructor's arguments")
+    class_target = None
+    if entry.target_kind == "class":  # one class a sample (MultiMargin's) or a list of them (MultiLabelMargin's)
+        if table or entry.input_shapes is None or len(entry.input_shapes) > 2:
+            raise ValueError("class targets of a table: not in the generated classes yet")
+        class_target = len(formula.shapes.get(formula.target, ()))
     output_axes = axes(layout.output) if layout.output else ()
     size_arguments = tuple(output_axes[k] for k in layout.size_arguments)
     if None in size_arguments:
@@ -325,7 +337,8 @@ def plan(entry: Entry) -> Generated:
                    bool(target))
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
-                     program, layout.output_position, size_arguments, variant_parameters, integer_bound)
+                     program, layout.output_position, size_arguments, variant_parameters, integer_bound,
+                     layout.output_positions, class_target)
 
 
 def _body(source: str) -> str:
@@ -402,12 +415,16 @@ def _class_source(g: Generated) -> str:
             klass.append("    targetLikeInput = True")
         if g.output_position:
             klass.append(f"    outputPosition = {g.output_position!r}")
+        if g.output_positions:
+            klass.append(f"    outputPositions = {g.output_positions!r}")
     if g.structure:
         klass.append(f"    structure = {g.structure!r}")
     if g.size_arguments:
         klass.append(f"    sizeArguments = {g.size_arguments!r}")
     if g.integer_bound:
         klass.append(f"    integerInput = {g.integer_bound!r}")
+    if g.class_target is not None:
+        klass.append(f"    classTarget = {g.class_target!r}")
     if g.variant_parameters:
         klass.append(f"    variantParameters = {g.variant_parameters!r}")
     if g.parameter_shapes:
@@ -454,10 +471,23 @@ class _Checked:
     array (and real targets) in [-2, 2]. The input is mapped affinely onto the entry's domain
     (Log, Sqrt, BCE's probabilities: the gradient times the map's slope, the chain rule), a
     table's arrays are read from it one after the other (its gradients joined likewise), and
-    targets become probabilities or signs as the entry takes them. Its subclasses (LogChecked)
+    targets become probabilities or signs as the entry takes them; several outputs (the LSTM
+    step's h2, c2) are joined side by side, and gradOutput split likewise. Its subclasses (LogChecked)
     are made once and kept in this module, so that check's pickle round trip finds them."""
 
-    low, high, targets, table, integers = -2.0, 2.0, "real", (), None
+    low, high, targets, table, integers, outputs = -2.0, 2.0, "real", (), None, False
+
+    def _joinedOutput(self, output):
+        if not self.outputs:
+            return output
+        lead = output[0].shape[:-1]  # every output of a step is one vector a sample
+        return np.concatenate([o.reshape(lead + (-1,)) for o in output], axis=-1)
+
+    def _split(self, gradOutput):
+        if not self.outputs:
+            return gradOutput
+        sizes = np.cumsum([o.shape[-1] for o in self.output])[:-1]
+        return np.split(gradOutput, sizes, axis=-1)
 
     def _mapped(self, input):
         if self.integers:  # rows: [-2, 2] cut into as many pieces (a small change keeps the row)
@@ -486,19 +516,25 @@ class _Checked:
         return target
 
     def updateOutput(self, input, *target):
-        return super().updateOutput(self._mapped(input), *self._mappedTarget(target))
+        self.output = self._joinedOutput(super().updateOutput(self._mapped(input), *self._mappedTarget(target)))
+        return self.output
 
     def updateGradInput(self, input, *rest):
         from .nn import Criterion
 
         if not isinstance(self, Criterion):  # the output of the mapped input, as the inner module's
             super().updateOutput(self._mapped(input))
+            rest = (self._split(rest[0]),) + rest[1:]
         self.gradInput = self._joined(super().updateGradInput(self._mapped(input), *self._mappedTarget(rest)), input)
+        if self.outputs:  # the output stays as check reads it
+            self.output = self._joinedOutput(self.output)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
         super().updateOutput(self._mapped(input))
-        return super().accGradParameters(self._mapped(input), gradOutput, scale)
+        super().accGradParameters(self._mapped(input), self._split(gradOutput), scale)
+        if self.outputs:
+            self.output = self._joinedOutput(self.output)
 
     def backward(self, input, *rest):
         from .nn import Criterion
@@ -544,11 +580,16 @@ def check_cases() -> dict[str, list[tuple]]:
             fields["low"], fields["high"] = entry.domain
         if entry.target_kind in ("probability", "sign"):
             fields["targets"] = entry.target_kind
+        if getattr(cls, "outputPositions", ()):
+            fields["outputs"] = True
         if getattr(cls, "integerInput", None):
             fields["integers"] = args[cls.integerInput]
         shape = (sum(math.prod(s) for s in shapes),) if len(shapes) > 1 else shapes[0]
         extra = {}
-        if entry.criterion:
+        if getattr(cls, "classTarget", None) is not None:  # MultiLabelMargin's: as many as the example's
+            extra["target_kind"] = "class"
+            extra["target_shape"] = tuple(entry.input_shapes[1]) if cls.classTarget else ()
+        elif entry.criterion:
             extra["target_kind"] = "binary" if entry.target_kind == "binary" else "real"
             if getattr(cls, "inputShapes", ()) and not cls.targetLikeInput:
                 extra["target_shape"] = ()

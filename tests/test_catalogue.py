@@ -350,8 +350,10 @@ def test_the_registry_gives_the_programs_their_own_text():
     from derive.programs import PROGRAMS as programs
 
     for program in programs:
-        formula = lookup(program.name).build()
+        entry = lookup(program.name)  # a constructor's example sizes the program as its page shows it
+        formula = entry.build(entry.example)
         assert (formula.text, formula.input, formula.target) == (program.text, program.input, program.target)
+        assert formula.shapes == program.shapes
 
 
 def test_constructor_arguments_follow_torch7():

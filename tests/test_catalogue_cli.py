@@ -57,7 +57,7 @@ def test_todays_commands_keep_working_in_any_case(capsys):
      "derive SpatialMaxPooling: error: --input-shape takes 3 sizes (planes and the image's), got 2\n"),
     (["Clamp", "low", "1"], "derive Clamp: error: Clamp: min_value expects float, got 'low'\n"),
     (["Linear", "2"], None),
-    (["LSTMStep", "--batch", "2"], "derive LSTMStep: error: a program is derived for one sample (its module takes "
+    (["LSTMStep", "3", "2", "--batch", "2"], "derive LSTMStep: error: a program is derived for one sample (its module takes "
                                    "batches); leave out batch\n"),
     (["Bilinear", "2", "3", "4", "--input-shape", "2"],
      "derive Bilinear: error: Bilinear's constructor fixes its input's size: leave out --input-shape\n"),

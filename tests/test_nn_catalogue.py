@@ -20,8 +20,11 @@ from test_catalogue import CRITERIA, MODULES, _away
 torch = pytest.importorskip("torch")
 
 GENERATED = {g.entry.name: g for g in generated_entries()}
-MODULE_NAMES = [n for n, g in GENERATED.items() if not g.entry.criterion and not g.integer_bound]
-CRITERION_NAMES = [n for n, g in GENERATED.items() if g.entry.criterion]
+# the programs (recurrent steps, LayerNorm...) have their PyTorch references in test_nn_programs
+MODULE_NAMES = [n for n, g in GENERATED.items() if not g.entry.criterion and not g.integer_bound
+                and g.entry.group != "program"]
+# class targets (MultiMargin, MultiLabelMargin) have their own test below
+CRITERION_NAMES = [n for n, g in GENERATED.items() if g.entry.criterion and g.class_target is None]
 
 
 def test_the_checked_in_file_is_what_derive_compile_generates():
@@ -249,3 +252,58 @@ def test_a_pair_criterion_takes_torch7s_number_target_for_one_sample(name):
             np.testing.assert_array_equal(got, want)
     with pytest.raises(TypeError, match="target"):
         criterion.forward(pair, True)
+
+
+@pytest.mark.parametrize("p, margin", [(1, 1.0), (2, 1.0), (1, 0.5), (2, 2.0)], ids=["p=1", "p=2", "p=1 margin 0.5",
+                                                                                  "p=2 margin 2"])
+@pytest.mark.parametrize("classes", [3, 8])
+@pytest.mark.parametrize("batch", [None, 4], ids=["one sample", "batch"])
+def test_multi_margin_criterion_agrees_with_pytorch(p, margin, classes, batch):
+    criterion = nn.MultiMarginCriterion(p, margin=margin)
+    rng = np.random.default_rng(classes)
+    x = rng.uniform(-1, 1, ((batch,) if batch else ()) + (classes,))
+    t = rng.integers(0, classes, (batch,) if batch else ())
+    xt = torch.tensor(x.reshape(-1, classes), requires_grad=True)
+    loss = torch.nn.functional.multi_margin_loss(xt, torch.tensor(t.reshape(-1)), p=p, margin=margin)
+    loss.backward()
+    assert criterion.forward(x, t) == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy().reshape(x.shape), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("classes, targets", [(4, 1), (7, 3)])
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_multilabel_margin_criterion_agrees_with_pytorch(classes, targets, batch):
+    criterion = nn.MultiLabelMarginCriterion()
+    rng = np.random.default_rng(classes)
+    x = rng.uniform(-1, 1, ((batch,) if batch else ()) + (classes,))
+    rows = [rng.permutation(classes)[:targets] for _ in range(batch or 1)]  # different classes a sample
+    t = np.stack(rows) if batch else rows[0]
+    xt = torch.tensor(x.reshape(-1, classes), requires_grad=True)
+    padded = np.full((batch or 1, classes), -1)  # PyTorch's target: the classes, then -1
+    padded[:, :targets] = t.reshape(-1, targets)
+    loss = torch.nn.functional.multilabel_margin_loss(xt, torch.tensor(padded))
+    loss.backward()
+    assert criterion.forward(x, t) == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy().reshape(x.shape), rtol=1e-10, atol=1e-12)
+
+
+def test_class_targets_are_checked_in_one_line():
+    criterion = nn.MultiMarginCriterion()
+    x = np.zeros((2, 5))
+    with pytest.raises(TypeError, match="MultiMarginCriterion: target must hold class numbers"):
+        criterion.forward(x, np.zeros(2))
+    assert criterion.forward(x[0], 3) == criterion.forward(x[0], np.array(3))  # one sample's class: an int
+    with pytest.raises(TypeError, match="MultiMarginCriterion: target must be a numpy array, got bool"):
+        criterion.forward(x[0], True)
+    with pytest.raises(ValueError, match=r"MultiMarginCriterion: target must hold classes from 0 to 4, got 0 \.\. 5"):
+        criterion.forward(x, np.array([0, 5]))
+    with pytest.raises(ValueError, match="MultiMarginCriterion: target must be one class a sample"):
+        criterion.forward(x, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="MultiLabelMarginCriterion: target must be a list of classes a sample"):
+        nn.MultiLabelMarginCriterion().forward(x, np.array([0, 1]))
+
+
+def test_mul_draws_its_one_weight_in_plus_minus_one():
+    weights = [nn.Mul(rng=seed).weight for seed in range(40)]
+    assert all(w.shape == () and -1 <= w <= 1 for w in weights)
+    assert max(abs(float(w)) for w in weights) > 0.8  # U(-1, 1), not a narrower draw

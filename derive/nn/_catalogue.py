@@ -5,7 +5,7 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import sigmoid, step, window, contract, extreme
+from derive.nn.functional import relu, sigmoid, step, window, contract, extreme
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
                                   CatalogueTableCriterion)
 
@@ -3158,6 +3158,91 @@ class Narrow(CatalogueModule):
         super().__init__(**{'dimension': dimension, 'offset': offset, 'length': length})
 
 
+def _mul_update_output(x, w):
+    """y[i] = w*x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w * x
+    output = _t1
+    return output
+
+
+def _mul_update_grad_input(x, w, y, g):
+    """gradInput[j] = w*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w * g
+    grad_input = _t1
+    return grad_input
+
+
+def _mul_acc_grad_parameters(x, w, y, g, scale, grad_w):
+    """gradw[] += scale * Sum(g[i]*x[i], (i, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x * g
+    _t2 = _t1.sum(axis=0)
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+
+
+def _mul_backward(x, w, y, g, scale, grad_w):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w * g
+    grad_input = _t1
+    _t2 = x * g
+    _t3 = _t2.sum(axis=0)
+    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    return grad_input
+
+
+def _mul_update_output_batch(X, w):
+    """Y[s, i] = w*X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = w * X
+    output = _t1
+    return output
+
+
+def _mul_update_grad_input_batch(X, w, Y, G):
+    """gradInput[j, k] = w*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = w * G
+    grad_input = _t1
+    return grad_input
+
+
+def _mul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
+    """gradw[] += scale * Sum(G[s, i]*X[s, i], (s, 1, B), (i, 1, n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X * G
+    _t2 = _t1.sum(axis=(0, 1))
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+
+
+def _mul_backward_batch(X, w, Y, G, scale, grad_w):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = w * G
+    grad_input = _t1
+    _t2 = X * G
+    _t3 = _t2.sum(axis=(0, 1))
+    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    return grad_input
+
+
+class Mul(CatalogueModule):
+    """nn.Mul(): y = w * x. x times one learned number w; its gradient is the sum of g x over every entry. Example: w = 2 maps (1, -1) to (2, -2)."""
+
+    signature = ()
+    formula = 'y = w * x'
+    scalars = ()
+    inputShape = (None,)
+    parameterShapes = (('weight', ()),)
+    resetRule = ((('weight',), 'uniform', ()),)
+    kernels = {(): ((_mul_update_output, _mul_update_grad_input, _mul_acc_grad_parameters, _mul_backward), (_mul_update_output_batch, _mul_update_grad_input_batch, _mul_acc_grad_parameters_batch, _mul_backward_batch))}
+
+    def __init__(self, rng=None) -> None:
+        super().__init__(rng=rng, **{})
+
+
 def _replicate_1_update_output(x, N_k):
     """y[k, a] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4357,6 +4442,318 @@ class SoftMarginCriterion(CatalogueCriterion):
         super().__init__(**{'sizeAverage': sizeAverage})
 
 
+def _multimargincriterion_1_false_update_output(x, t, margin):
+    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = 1 / _t1
+    _t3 = x[t]
+    _t4 = margin + x - _t3
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=0)
+    _t7 = _t6 - margin
+    _t8 = _t2 * _t7
+    loss = float(xp.broadcast_to(_t8, ()))
+    return loss
+
+
+def _multimargincriterion_1_false_update_grad_input(x, t, margin):
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = 1 / N_k
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.arange(1, N_k + 1)
+    _t6 = 1 + t
+    _t7 = (_t5 == _t6)
+    _t8 = _t4.sum(axis=0)
+    _t9 = _t7 * _t8
+    xp.subtract(_t4, _t9, out=_t9)
+    _t9 *= _t1
+    grad_input = _t9
+    return grad_input
+
+
+def _multimargincriterion_1_false_update_output_batch(X, T, margin):
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6.sum(axis=1)
+    _t8 = _t7 - margin
+    _t9 = _t8.sum(axis=0)
+    _t10 = N_k * 1 * 1
+    _t11 = 1 / _t10
+    _t12 = _t9 * _t11
+    _t13 = _t1 * _t12
+    loss = float(xp.broadcast_to(_t13, ()))
+    return loss
+
+
+def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
+    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l]) - KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = 1 / N_k
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = margin + X - _t5[:, None]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.arange(1, N_k + 1)
+    _t9 = 1 + T
+    _t10 = (_t8 == _t9[:, None])
+    _t11 = _t7.sum(axis=1)
+    _t12 = _t10 * _t11[:, None]
+    xp.subtract(_t7, _t12, out=_t12)
+    _t14 = _t1 * _t2 * _t12
+    grad_input = _t14
+    return grad_input
+
+
+def _multimargincriterion_2_false_update_output(x, t, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = 1 / _t1
+    _t3 = x[t]
+    _t4 = margin + x - _t3
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5 ** 2
+    _t7 = _t6.sum(axis=0)
+    _t8 = margin ** 2
+    _t9 = _t7 - _t8
+    _t10 = _t2 * _t9
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
+
+
+def _multimargincriterion_2_false_update_grad_input(x, t, margin):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = 1 / N_k
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.maximum(0, _t3)
+    _t6 = 2 * _t4 * _t5
+    _t7 = xp.arange(1, N_k + 1)
+    _t8 = 1 + t
+    _t9 = (_t7 == _t8)
+    _t10 = _t5 * _t4
+    _t11 = _t10.sum(axis=0)
+    _t12 = 2 * _t9 * _t11
+    _t6 -= _t12
+    _t6 *= _t1
+    grad_input = _t6
+    return grad_input
+
+
+def _multimargincriterion_2_false_update_output_batch(X, T, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6 ** 2
+    _t8 = _t7.sum(axis=1)
+    _t9 = margin ** 2
+    _t10 = _t8 - _t9
+    _t11 = _t10.sum(axis=0)
+    _t12 = N_k * 1 * 1
+    _t13 = 1 / _t12
+    _t14 = _t11 * _t13
+    _t15 = _t1 * _t14
+    loss = float(xp.broadcast_to(_t15, ()))
+    return loss
+
+
+def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
+    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l]) - 2*KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = 1 / B
+    _t2 = 1 / N_k
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = margin + X - _t5[:, None]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.maximum(0, _t6)
+    _t9 = 2 * _t7 * _t8
+    _t10 = xp.arange(1, N_k + 1)
+    _t11 = 1 + T
+    _t12 = (_t10 == _t11[:, None])
+    _t13 = _t8 * _t7
+    _t14 = _t13.sum(axis=1)
+    _t15 = 2 * _t12 * _t14[:, None]
+    _t9 -= _t15
+    _t17 = _t1 * _t2 * _t9
+    grad_input = _t17
+    return grad_input
+
+
+class MultiMarginCriterion(CatalogueCriterion):
+    """nn.MultiMarginCriterion(p=1, weights=false, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+
+    signature = (('p', 1, int, None), ('weights', False, bool, None), ('margin', 1.0, float, None), )
+    formula = 'J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c)'
+    scalars = ('margin',)
+    inputShape = (None,)
+    structure = ('p', 'weights')
+    classTarget = 0
+    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None))}
+
+    def __init__(self, p=1, weights=False, margin=1.0) -> None:
+        super().__init__(**{'p': p, 'weights': weights, 'margin': margin})
+
+
+def _multilabelmargincriterion_update_output(x, t):
+    """J = Sum((1 - Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, x[i] - x[t[j] + 1] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_i = x.shape[0]
+    _t1 = N_i * 1 * 1
+    _t2 = 1 / _t1
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = _t3 - 1
+    _t5 = (t[:, None] == _t4)
+    _t6 = xp.where(_t5, 1.0, 0.0)
+    _t7 = _t6.sum(axis=0)
+    _t8 = 1 - _t7
+    _t9 = x[t]
+    _t10 = 1 + x[:, None] - _t9
+    _t11 = xp.maximum(0, _t10)
+    _t12 = _t11.sum(axis=1)
+    _t8 *= _t12
+    _t14 = _t8.sum(axis=0)
+    _t15 = _t2 * _t14
+    loss = float(xp.broadcast_to(_t15, ()))
+    return loss
+
+
+def _multilabelmargincriterion_update_grad_input(x, t):
+    """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_i"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_i = x.shape[0]
+    _t1 = 1 / N_i
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = 1 + t
+    _t4 = (_t2[:, None] == _t3)
+    _t5 = x[t]
+    _t6 = 1 + x[:, None] - _t5
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = _t2 - 1
+    _t9 = (t[:, None] == _t8)
+    _t10 = xp.where(_t9, 1.0, 0.0)
+    _t11 = _t10.sum(axis=0)
+    _t12 = _t7.T @ _t11
+    _t13 = _t4 @ _t12
+    _t14 = _t7.sum(axis=1)
+    _t15 = _t7.sum(axis=0)
+    _t16 = _t4 @ _t15
+    _t17 = _t14 * _t11
+    _t18 = _t13 + _t14 - _t16 - _t17
+    _t18 *= _t1
+    grad_input = _t18
+    return grad_input
+
+
+def _multilabelmargincriterion_update_output_batch(X, T):
+    """J = Sum(Sum((1 - Sum(where(Eq(T[s, k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, -X[s, T[s, j] + 1] + X[s, i] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_i = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = _t2 - 1
+    _t4 = (T[:, :, None] == _t3)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = _t5.sum(axis=1)
+    _t7 = 1 - _t6
+    _t8 = xp.arange(1, B + 1)
+    _t9 = _t8 - 1
+    _t10 = X[_t9[:, None], T]
+    _t11 = 1 + X[:, :, None] - _t10[:, None, :]
+    _t12 = xp.maximum(0, _t11)
+    _t13 = _t12.sum(axis=2)
+    _t7 *= _t13
+    _t15 = _t7.sum(axis=1)
+    _t16 = _t15.sum(axis=0)
+    _t17 = N_i * 1 * 1
+    _t18 = 1 / _t17
+    _t19 = _t16 * _t18
+    _t20 = _t1 * _t19
+    loss = float(xp.broadcast_to(_t20, ()))
+    return loss
+
+
+def _multilabelmargincriterion_update_grad_input_batch(X, T):
+    """gradInput[l, a] = (Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1)*Sum(where(Eq(T[l, k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k))*Sum(where(Eq(T[l, k], a - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k)))/(B*N_i)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_i = X.shape[1]
+    _t1 = 1 / B
+    _t2 = 1 / N_i
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = 1 + T
+    _t5 = (_t3[:, None] == _t4[:, None, :])
+    _t6 = xp.arange(1, B + 1)
+    _t7 = _t6 - 1
+    _t8 = X[_t7[:, None], T]
+    _t9 = 1 + X[:, :, None] - _t8[:, None, :]
+    _t10 = xp.heaviside(_t9, 0.5)
+    _t11 = _t3 - 1
+    _t12 = (T[:, :, None] == _t11)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t13.sum(axis=1)
+    _t15 = _t10 * _t14[:, :, None]
+    _t16 = _t15.sum(axis=1)
+    _t17 = _t5 * _t16[:, None, :]
+    _t18 = _t17.sum(axis=2)
+    _t19 = _t10.sum(axis=2)
+    _t20 = _t10.sum(axis=1)
+    _t21 = _t5 * _t20[:, None, :]
+    _t22 = _t21.sum(axis=2)
+    _t23 = _t19 * _t14
+    _t24 = _t18 + _t19 - _t22 - _t23
+    _t25 = _t1 * _t2 * _t24
+    grad_input = _t25
+    return grad_input
+
+
+class MultiLabelMarginCriterion(CatalogueCriterion):
+    """nn.MultiLabelMarginCriterion(): J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c). The multi-class multi-label hinge loss: every target class j against every other class i, max(0, 1 - (x_{t_j} - x_i)), over the number of classes."""
+
+    signature = ()
+    formula = 'J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c)'
+    scalars = ()
+    inputShape = (None,)
+    classTarget = 1
+    kernels = {(): ((_multilabelmargincriterion_update_output, _multilabelmargincriterion_update_grad_input, None, None), (_multilabelmargincriterion_update_output_batch, _multilabelmargincriterion_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _multilabelsoftmargincriterion_update_output(x, t):
     """J = -Sum((1 - t[i])*log(1 - 1/(1 + exp(-x[i]))) + log(1/(1 + exp(-x[i])))*t[i], (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4826,4 +5223,1553 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']
+def _affinerelu_update_output(x, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _t3 = relu(z)
+    y = _t3
+    return (z, y)
+
+
+def _affinerelu_grad_input(x, W, b, z, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_y = _g_y
+    _t1 = step(z)
+    _t2 = _d_y * _t1
+    _d_z = _t2
+    _t3 = _d_z @ W
+    _grad_x = _t3
+    return _grad_x
+
+
+def _affinerelu_acc_grad_parameters(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_y = _g_y
+    _t1 = step(z)
+    _t2 = _d_y * _t1
+    _d_z = _t2
+    _t3 = _d_z[:, None] * x
+    grad_W += _t3 if scale == 1 else scale * _t3
+    grad_b += _d_z if scale == 1 else scale * _d_z
+
+
+def _affinerelu_backward(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_y = _g_y
+    _t1 = step(z)
+    _t2 = _d_y * _t1
+    _d_z = _t2
+    _t3 = _d_z @ W
+    _grad_x = _t3
+    _t4 = _d_z[:, None] * x
+    grad_W += _t4 if scale == 1 else scale * _t4
+    grad_b += _d_z if scale == 1 else scale * _d_z
+    return _grad_x
+
+
+def _affinerelu_update_output_batch(x, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _t3 = relu(z)
+    y = _t3
+    return (z, y)
+
+
+def _affinerelu_grad_input_batch(x, W, b, z, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = step(z)
+    _t2 = _d_y * _t1
+    _d_z = _t2
+    _t3 = _d_z @ W
+    _grad_x = _t3
+    return _grad_x
+
+
+def _affinerelu_acc_grad_parameters_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = step(z)
+    _t2 = _d_y * _t1
+    _d_z = _t2
+    _t3 = _d_z.T @ x
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = _d_z.sum(axis=0)
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _affinerelu_backward_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = W.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, p))
+    _t1 = step(z)
+    _t2 = _d_y * _t1
+    _d_z = _t2
+    _t3 = _d_z @ W
+    _grad_x = _t3
+    _t4 = _d_z.T @ x
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = _d_z.sum(axis=0)
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return _grad_x
+
+
+class AffineReLU(CatalogueTable):
+    """nn.AffineReLU(inputSize, outputSize): z = W @ x + b; y = relu(z). CS231n's first layer: an affine map, then a rectifier. The ReLU's gradient passes where z > 0 (Torch's relu'(0) = 0)."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'z = W @ x + b\ny = relu(z)'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 1
+    parameterShapes = (('weight', ('outputSize', 'inputSize')), ('bias', ('outputSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('inputSize',)),)
+    kernels = {(): ((_affinerelu_update_output, _affinerelu_grad_input, _affinerelu_acc_grad_parameters, _affinerelu_backward), (_affinerelu_update_output_batch, _affinerelu_grad_input_batch, _affinerelu_acc_grad_parameters_batch, _affinerelu_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+def _layernorm_update_output(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[0]
+    _t1 = 1 / m
+    _t2 = x.sum(axis=0)
+    _t3 = _t1 * _t2
+    mu = xp.broadcast_to(_t3, ())
+    _t4 = x - mu
+    xc = _t4
+    _t5 = xc ** 2
+    _t6 = _t5.sum(axis=0)
+    _t7 = _t1 * _t6
+    var = xp.broadcast_to(_t7, ())
+    _t8 = 1e-05
+    _t9 = _t8 + var
+    _t10 = 1 / xp.sqrt(_t9)
+    _t11 = _t10 * xc
+    xhat = _t11
+    _t12 = gamma * xhat
+    _t13 = _t12 + beta
+    y = _t13
+    return (mu, xc, var, xhat, y)
+
+
+def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[0]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = xp.broadcast_to(_t7, ())
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = 1 / m
+    _t11 = 2 * _d_var * _t10 * xc
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = xp.broadcast_to(_t14, ())
+    _t15 = _d_mu * _t10
+    _t16 = _t15 + _d_xc
+    _grad_x = _t16
+    return _grad_x
+
+
+def _layernorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[0]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = xp.broadcast_to(_t7, ())
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = 1 / m
+    _t11 = 2 * _d_var * _t10 * xc
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = xp.broadcast_to(_t14, ())
+    _t15 = _d_y * xhat
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+
+
+def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[0]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = xp.broadcast_to(_t7, ())
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = 1 / m
+    _t11 = 2 * _d_var * _t10 * xc
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = xp.broadcast_to(_t14, ())
+    _t15 = _d_mu * _t10
+    _t16 = _t15 + _d_xc
+    _grad_x = _t16
+    _t17 = _d_y * xhat
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+    return _grad_x
+
+
+def _layernorm_update_output_batch(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    m = x.shape[1]
+    _t1 = 1 / m
+    _t2 = x.sum(axis=1)
+    _t3 = _t1 * _t2
+    mu = _t3
+    _t4 = x - mu[:, None]
+    xc = _t4
+    _t5 = xc ** 2
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t1 * _t6
+    var = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + var
+    _t10 = 1 / xp.sqrt(_t9)
+    _t11 = _t10[:, None] * xc
+    xhat = _t11
+    _t12 = gamma * xhat
+    _t13 = _t12 + beta
+    y = _t13
+    return (mu, xc, var, xhat, y)
+
+
+def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    m = x.shape[1]
+    _d_y = xp.broadcast_to(_g_y, (_B, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = 1 / m
+    _t11 = 2 * _t10 * _d_var[:, None] * xc
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _t10 * _d_mu
+    _t16 = _t15[:, None] + _d_xc
+    _grad_x = _t16
+    return _grad_x
+
+
+def _layernorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    m = x.shape[1]
+    _d_y = xp.broadcast_to(_g_y, (_B, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = 1 / m
+    _t11 = 2 * _t10 * _d_var[:, None] * xc
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = xhat * _d_y
+    _t16 = _t15.sum(axis=0)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
+
+
+def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    m = x.shape[1]
+    _d_y = xp.broadcast_to(_g_y, (_B, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = 1 / m
+    _t11 = 2 * _t10 * _d_var[:, None] * xc
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _t10 * _d_mu
+    _t16 = _t15[:, None] + _d_xc
+    _grad_x = _t16
+    _t17 = xhat * _d_y
+    _t18 = _t17.sum(axis=0)
+    grad_gamma += _t18 if scale == 1 else scale * _t18
+    _t19 = _d_y.sum(axis=0)
+    grad_beta += _t19 if scale == 1 else scale * _t19
+    return _grad_x
+
+
+class LayerNorm(CatalogueTable):
+    """nn.LayerNorm(nOutput): mu = mean(x); xc = x - mu; var = mean(xc**2); xhat = xc / sqrt(var + 1e-5); y = gamma * xhat + beta. Normalisation over the features of one sample. xc is read by two statements (the variance and the normalisation): its gradient sums both contributions."""
+
+    signature = (('nOutput', REQUIRED, int, None), )
+    formula = 'mu = mean(x)\nxc = x - mu\nvar = mean(xc**2)\nxhat = xc / sqrt(var + 1e-5)\ny = gamma * xhat + beta'
+    scalars = ()
+    inputShape = ('nOutput',)
+    inputShapes = (('nOutput',),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(): ((_layernorm_update_output, _layernorm_grad_input, _layernorm_acc_grad_parameters, _layernorm_backward), (_layernorm_update_output_batch, _layernorm_grad_input_batch, _layernorm_acc_grad_parameters_batch, _layernorm_backward_batch))}
+
+    def __init__(self, nOutput, rng=None) -> None:
+        super().__init__(rng=rng, **{'nOutput': nOutput})
+
+
+def _rnnstep_update_output(x, h, Wx, Wh, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = h @ Wh.T
+    _t2 = x @ Wx.T
+    _t3 = b + _t1 + _t2
+    z = _t3
+    _t4 = xp.tanh(z)
+    h2 = _t4
+    return (z, h2)
+
+
+def _rnnstep_grad_input(x, h, Wx, Wh, b, z, h2, _g_h2):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = h2 ** 2
+    _t2 = 1 - _t1
+    _t3 = _t2 * _d_h2
+    _d_z = _t3
+    _t4 = _d_z @ Wx
+    _grad_x = _t4
+    _t5 = _d_z @ Wh
+    _grad_h = _t5
+    return [_grad_x, _grad_h]
+
+
+def _rnnstep_acc_grad_parameters(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_Wh, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = h2 ** 2
+    _t2 = 1 - _t1
+    _t3 = _t2 * _d_h2
+    _d_z = _t3
+    _t4 = _d_z[:, None] * x
+    grad_Wx += _t4 if scale == 1 else scale * _t4
+    _t5 = _d_z[:, None] * h
+    grad_Wh += _t5 if scale == 1 else scale * _t5
+    grad_b += _d_z if scale == 1 else scale * _d_z
+
+
+def _rnnstep_backward(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_Wh, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = h2 ** 2
+    _t2 = 1 - _t1
+    _t3 = _t2 * _d_h2
+    _d_z = _t3
+    _t4 = _d_z @ Wx
+    _grad_x = _t4
+    _t5 = _d_z @ Wh
+    _grad_h = _t5
+    _t6 = _d_z[:, None] * x
+    grad_Wx += _t6 if scale == 1 else scale * _t6
+    _t7 = _d_z[:, None] * h
+    grad_Wh += _t7 if scale == 1 else scale * _t7
+    grad_b += _d_z if scale == 1 else scale * _d_z
+    return [_grad_x, _grad_h]
+
+
+def _rnnstep_update_output_batch(x, h, Wx, Wh, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = h @ Wh.T
+    _t2 = x @ Wx.T
+    _t3 = b + _t1 + _t2
+    z = _t3
+    _t4 = xp.tanh(z)
+    h2 = _t4
+    return (z, h2)
+
+
+def _rnnstep_grad_input_batch(x, h, Wx, Wh, b, z, h2, _g_h2):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
+    _t1 = h2 ** 2
+    _t2 = 1 - _t1
+    _t3 = _t2 * _d_h2
+    _d_z = _t3
+    _t4 = _d_z @ Wx
+    _grad_x = _t4
+    _t5 = _d_z @ Wh
+    _grad_h = _t5
+    return [_grad_x, _grad_h]
+
+
+def _rnnstep_acc_grad_parameters_batch(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_Wh, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
+    _t1 = h2 ** 2
+    _t2 = 1 - _t1
+    _t3 = _t2 * _d_h2
+    _d_z = _t3
+    _t4 = _d_z.T @ x
+    grad_Wx += _t4 if scale == 1 else scale * _t4
+    _t5 = _d_z.T @ h
+    grad_Wh += _t5 if scale == 1 else scale * _t5
+    _t6 = _d_z.sum(axis=0)
+    grad_b += _t6 if scale == 1 else scale * _t6
+
+
+def _rnnstep_backward_batch(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_Wh, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
+    _t1 = h2 ** 2
+    _t2 = 1 - _t1
+    _t3 = _t2 * _d_h2
+    _d_z = _t3
+    _t4 = _d_z @ Wx
+    _grad_x = _t4
+    _t5 = _d_z @ Wh
+    _grad_h = _t5
+    _t6 = _d_z.T @ x
+    grad_Wx += _t6 if scale == 1 else scale * _t6
+    _t7 = _d_z.T @ h
+    grad_Wh += _t7 if scale == 1 else scale * _t7
+    _t8 = _d_z.sum(axis=0)
+    grad_b += _t8 if scale == 1 else scale * _t8
+    return [_grad_x, _grad_h]
+
+
+class RNNStep(CatalogueTable):
+    """nn.RNNStep(inputSize, outputSize): z = Wx @ x + Wh @ h + b; h2 = tanh(z). One step of a vanilla RNN: two inputs (x and the previous state h), a table module."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'z = Wx @ x + Wh @ h + b\nh2 = tanh(z)'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',), ('outputSize',))
+    kernelArguments = (('parameter', 'Wx'), ('parameter', 'Wh'), ('parameter', 'b'))
+    outputPosition = 1
+    parameterShapes = (('Wx', ('outputSize', 'inputSize')), ('Wh', ('outputSize', 'outputSize')), ('b', ('outputSize',)))
+    resetRule = ((('Wx', 'Wh', 'b'), 'uniform', ('outputSize',)),)
+    kernels = {(): ((_rnnstep_update_output, _rnnstep_grad_input, _rnnstep_acc_grad_parameters, _rnnstep_backward), (_rnnstep_update_output_batch, _rnnstep_grad_input_batch, _rnnstep_acc_grad_parameters_batch, _rnnstep_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+def _lstmstep_update_output(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = h @ Ui.T
+    _t2 = x @ Wi.T
+    _t3 = bi + _t1 + _t2
+    _t4 = sigmoid(_t3)
+    ig = _t4
+    _t5 = h @ Uf.T
+    _t6 = x @ Wf.T
+    _t7 = bf + _t5 + _t6
+    _t8 = sigmoid(_t7)
+    fg = _t8
+    _t9 = h @ Uo.T
+    _t10 = x @ Wo.T
+    _t11 = bo + _t9 + _t10
+    _t12 = sigmoid(_t11)
+    og = _t12
+    _t13 = h @ Uu.T
+    _t14 = x @ Wu.T
+    _t15 = bu + _t13 + _t14
+    _t16 = xp.tanh(_t15)
+    u = _t16
+    _t17 = c * fg
+    _t18 = ig * u
+    _t19 = _t17 + _t18
+    c2 = _t19
+    _t20 = xp.tanh(c2)
+    _t21 = og * _t20
+    h2 = _t21
+    return (ig, fg, og, u, c2, h2)
+
+
+def _lstmstep_grad_input(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = xp.tanh(c2)
+    _t2 = _t1 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2 * og
+    _t5 = _t4 + _g_c2
+    _d_c2 = _t5
+    _t6 = _d_c2 * ig
+    _d_u = _t6
+    _t7 = _d_h2 * _t1
+    _d_og = _t7
+    _t8 = _d_c2 * c
+    _d_fg = _t8
+    _t9 = _d_c2 * u
+    _d_ig = _t9
+    _t10 = u ** 2
+    _t11 = 1 - _t10
+    _t12 = _d_u * _t11
+    _t13 = Wu.T @ _t12
+    _t14 = 1 - fg
+    _t15 = _d_fg * _t14
+    _t16 = _t15 * fg
+    _t17 = Wf.T @ _t16
+    _t18 = 1 - ig
+    _t19 = _d_ig * _t18
+    _t20 = _t19 * ig
+    _t21 = Wi.T @ _t20
+    _t22 = 1 - og
+    _t23 = _d_og * _t22
+    _t24 = _t23 * og
+    _t25 = Wo.T @ _t24
+    _t26 = _t13 + _t17 + _t21 + _t25
+    _grad_x = _t26
+    _t27 = Uu.T @ _t12
+    _t28 = Uf.T @ _t16
+    _t29 = Ui.T @ _t20
+    _t30 = Uo.T @ _t24
+    _t31 = _t27 + _t28 + _t29 + _t30
+    _grad_h = _t31
+    _t32 = _d_c2 * fg
+    _grad_c = _t32
+    return [_grad_x, _grad_h, _grad_c]
+
+
+def _lstmstep_acc_grad_parameters(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2, scale, grad_Wi, grad_Ui, grad_bi, grad_Wf, grad_Uf, grad_bf, grad_Wo, grad_Uo, grad_bo, grad_Wu, grad_Uu, grad_bu):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = xp.tanh(c2)
+    _t2 = _t1 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2 * og
+    _t5 = _t4 + _g_c2
+    _d_c2 = _t5
+    _t6 = _d_c2 * ig
+    _d_u = _t6
+    _t7 = _d_h2 * _t1
+    _d_og = _t7
+    _t8 = _d_c2 * c
+    _d_fg = _t8
+    _t9 = _d_c2 * u
+    _d_ig = _t9
+    _t10 = 1 - ig
+    _t11 = _t10[:, None] * _d_ig[:, None] * ig[:, None] * x
+    grad_Wi += _t11 if scale == 1 else scale * _t11
+    _t12 = _t10[:, None] * _d_ig[:, None] * h * ig[:, None]
+    grad_Ui += _t12 if scale == 1 else scale * _t12
+    _t13 = _t10 * _d_ig * ig
+    grad_bi += _t13 if scale == 1 else scale * _t13
+    _t14 = 1 - fg
+    _t15 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * x
+    grad_Wf += _t15 if scale == 1 else scale * _t15
+    _t16 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * h
+    grad_Uf += _t16 if scale == 1 else scale * _t16
+    _t17 = _t14 * _d_fg * fg
+    grad_bf += _t17 if scale == 1 else scale * _t17
+    _t18 = 1 - og
+    _t19 = _t18[:, None] * _d_og[:, None] * og[:, None] * x
+    grad_Wo += _t19 if scale == 1 else scale * _t19
+    _t20 = _t18[:, None] * _d_og[:, None] * h * og[:, None]
+    grad_Uo += _t20 if scale == 1 else scale * _t20
+    _t21 = _t18 * _d_og * og
+    grad_bo += _t21 if scale == 1 else scale * _t21
+    _t22 = u ** 2
+    _t23 = 1 - _t22
+    _t24 = _t23[:, None] * _d_u[:, None] * x
+    grad_Wu += _t24 if scale == 1 else scale * _t24
+    _t25 = _t23[:, None] * _d_u[:, None] * h
+    grad_Uu += _t25 if scale == 1 else scale * _t25
+    _t26 = _t23 * _d_u
+    grad_bu += _t26 if scale == 1 else scale * _t26
+
+
+def _lstmstep_backward(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2, scale, grad_Wi, grad_Ui, grad_bi, grad_Wf, grad_Uf, grad_bf, grad_Wo, grad_Uo, grad_bo, grad_Wu, grad_Uu, grad_bu):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = xp.tanh(c2)
+    _t2 = _t1 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2 * og
+    _t5 = _t4 + _g_c2
+    _d_c2 = _t5
+    _t6 = _d_c2 * ig
+    _d_u = _t6
+    _t7 = _d_h2 * _t1
+    _d_og = _t7
+    _t8 = _d_c2 * c
+    _d_fg = _t8
+    _t9 = _d_c2 * u
+    _d_ig = _t9
+    _t10 = u ** 2
+    _t11 = 1 - _t10
+    _t12 = _d_u * _t11
+    _t13 = Wu.T @ _t12
+    _t14 = 1 - fg
+    _t15 = _d_fg * _t14
+    _t16 = _t15 * fg
+    _t17 = Wf.T @ _t16
+    _t18 = 1 - ig
+    _t19 = _d_ig * _t18
+    _t20 = _t19 * ig
+    _t21 = Wi.T @ _t20
+    _t22 = 1 - og
+    _t23 = _d_og * _t22
+    _t24 = _t23 * og
+    _t25 = Wo.T @ _t24
+    _t26 = _t13 + _t17 + _t21 + _t25
+    _grad_x = _t26
+    _t27 = Uu.T @ _t12
+    _t28 = Uf.T @ _t16
+    _t29 = Ui.T @ _t20
+    _t30 = Uo.T @ _t24
+    _t31 = _t27 + _t28 + _t29 + _t30
+    _grad_h = _t31
+    _t32 = _d_c2 * fg
+    _grad_c = _t32
+    _t33 = _t18[:, None] * _d_ig[:, None] * ig[:, None] * x
+    grad_Wi += _t33 if scale == 1 else scale * _t33
+    _t34 = _t18[:, None] * _d_ig[:, None] * h * ig[:, None]
+    grad_Ui += _t34 if scale == 1 else scale * _t34
+    _t35 = _t18 * _d_ig * ig
+    grad_bi += _t35 if scale == 1 else scale * _t35
+    _t36 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * x
+    grad_Wf += _t36 if scale == 1 else scale * _t36
+    _t37 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * h
+    grad_Uf += _t37 if scale == 1 else scale * _t37
+    _t38 = _t14 * _d_fg * fg
+    grad_bf += _t38 if scale == 1 else scale * _t38
+    _t39 = _t22[:, None] * _d_og[:, None] * og[:, None] * x
+    grad_Wo += _t39 if scale == 1 else scale * _t39
+    _t40 = _t22[:, None] * _d_og[:, None] * h * og[:, None]
+    grad_Uo += _t40 if scale == 1 else scale * _t40
+    _t41 = _t22 * _d_og * og
+    grad_bo += _t41 if scale == 1 else scale * _t41
+    _t42 = _t11[:, None] * _d_u[:, None] * x
+    grad_Wu += _t42 if scale == 1 else scale * _t42
+    _t43 = _t11[:, None] * _d_u[:, None] * h
+    grad_Uu += _t43 if scale == 1 else scale * _t43
+    _t44 = _t11 * _d_u
+    grad_bu += _t44 if scale == 1 else scale * _t44
+    return [_grad_x, _grad_h, _grad_c]
+
+
+def _lstmstep_update_output_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = h @ Ui.T
+    _t2 = x @ Wi.T
+    _t3 = bi + _t1 + _t2
+    _t4 = sigmoid(_t3)
+    ig = _t4
+    _t5 = h @ Uf.T
+    _t6 = x @ Wf.T
+    _t7 = bf + _t5 + _t6
+    _t8 = sigmoid(_t7)
+    fg = _t8
+    _t9 = h @ Uo.T
+    _t10 = x @ Wo.T
+    _t11 = bo + _t9 + _t10
+    _t12 = sigmoid(_t11)
+    og = _t12
+    _t13 = h @ Uu.T
+    _t14 = x @ Wu.T
+    _t15 = bu + _t13 + _t14
+    _t16 = xp.tanh(_t15)
+    u = _t16
+    _t17 = c * fg
+    _t18 = ig * u
+    _t19 = _t17 + _t18
+    c2 = _t19
+    _t20 = xp.tanh(c2)
+    _t21 = og * _t20
+    h2 = _t21
+    return (ig, fg, og, u, c2, h2)
+
+
+def _lstmstep_grad_input_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
+    _t1 = xp.tanh(c2)
+    _t2 = _t1 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2 * og
+    _t5 = _t4 + _g_c2
+    _d_c2 = _t5
+    _t6 = _d_c2 * ig
+    _d_u = _t6
+    _t7 = _d_h2 * _t1
+    _d_og = _t7
+    _t8 = _d_c2 * c
+    _d_fg = _t8
+    _t9 = _d_c2 * u
+    _d_ig = _t9
+    _t10 = u ** 2
+    _t11 = 1 - _t10
+    _t12 = _d_u * _t11
+    _t13 = _t12 @ Wu
+    _t14 = 1 - fg
+    _t15 = _d_fg * _t14
+    _t16 = _t15 * fg
+    _t17 = _t16 @ Wf
+    _t18 = 1 - ig
+    _t19 = _d_ig * _t18
+    _t20 = _t19 * ig
+    _t21 = _t20 @ Wi
+    _t22 = 1 - og
+    _t23 = _d_og * _t22
+    _t24 = _t23 * og
+    _t25 = _t24 @ Wo
+    _t26 = _t13 + _t17 + _t21 + _t25
+    _grad_x = _t26
+    _t27 = _t12 @ Uu
+    _t28 = _t16 @ Uf
+    _t29 = _t20 @ Ui
+    _t30 = _t24 @ Uo
+    _t31 = _t27 + _t28 + _t29 + _t30
+    _grad_h = _t31
+    _t32 = _d_c2 * fg
+    _grad_c = _t32
+    return [_grad_x, _grad_h, _grad_c]
+
+
+def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2, scale, grad_Wi, grad_Ui, grad_bi, grad_Wf, grad_Uf, grad_bf, grad_Wo, grad_Uo, grad_bo, grad_Wu, grad_Uu, grad_bu):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
+    _t1 = xp.tanh(c2)
+    _t2 = _t1 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2 * og
+    _t5 = _t4 + _g_c2
+    _d_c2 = _t5
+    _t6 = _d_c2 * ig
+    _d_u = _t6
+    _t7 = _d_h2 * _t1
+    _d_og = _t7
+    _t8 = _d_c2 * c
+    _d_fg = _t8
+    _t9 = _d_c2 * u
+    _d_ig = _t9
+    _t10 = 1 - ig.T
+    _t11 = _d_ig * _t10.T
+    _t12 = _t11 * ig
+    _t13 = _t12.T @ x
+    grad_Wi += _t13 if scale == 1 else scale * _t13
+    _t14 = _t12.T @ h
+    grad_Ui += _t14 if scale == 1 else scale * _t14
+    _t15 = _t12.sum(axis=0)
+    grad_bi += _t15 if scale == 1 else scale * _t15
+    _t16 = 1 - fg.T
+    _t17 = _d_fg * _t16.T
+    _t18 = _t17 * fg
+    _t19 = _t18.T @ x
+    grad_Wf += _t19 if scale == 1 else scale * _t19
+    _t20 = _t18.T @ h
+    grad_Uf += _t20 if scale == 1 else scale * _t20
+    _t21 = _t18.sum(axis=0)
+    grad_bf += _t21 if scale == 1 else scale * _t21
+    _t22 = 1 - og.T
+    _t23 = _d_og * _t22.T
+    _t24 = _t23 * og
+    _t25 = _t24.T @ x
+    grad_Wo += _t25 if scale == 1 else scale * _t25
+    _t26 = _t24.T @ h
+    grad_Uo += _t26 if scale == 1 else scale * _t26
+    _t27 = _t24.sum(axis=0)
+    grad_bo += _t27 if scale == 1 else scale * _t27
+    _t28 = u ** 2
+    _t29 = 1 - _t28.T
+    _t30 = _d_u * _t29.T
+    _t31 = _t30.T @ x
+    grad_Wu += _t31 if scale == 1 else scale * _t31
+    _t32 = _t30.T @ h
+    grad_Uu += _t32 if scale == 1 else scale * _t32
+    _t33 = _t30.sum(axis=0)
+    grad_bu += _t33 if scale == 1 else scale * _t33
+
+
+def _lstmstep_backward_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2, scale, grad_Wi, grad_Ui, grad_bi, grad_Wf, grad_Uf, grad_bf, grad_Wo, grad_Uo, grad_bo, grad_Wu, grad_Uu, grad_bu):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    p = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
+    _t1 = xp.tanh(c2)
+    _t2 = _t1 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2 * og
+    _t5 = _t4 + _g_c2
+    _d_c2 = _t5
+    _t6 = _d_c2 * ig
+    _d_u = _t6
+    _t7 = _d_h2 * _t1
+    _d_og = _t7
+    _t8 = _d_c2 * c
+    _d_fg = _t8
+    _t9 = _d_c2 * u
+    _d_ig = _t9
+    _t10 = u ** 2
+    _t11 = 1 - _t10
+    _t12 = _d_u * _t11
+    _t13 = _t12 @ Wu
+    _t14 = 1 - fg
+    _t15 = _d_fg * _t14
+    _t16 = _t15 * fg
+    _t17 = _t16 @ Wf
+    _t18 = 1 - ig
+    _t19 = _d_ig * _t18
+    _t20 = _t19 * ig
+    _t21 = _t20 @ Wi
+    _t22 = 1 - og
+    _t23 = _d_og * _t22
+    _t24 = _t23 * og
+    _t25 = _t24 @ Wo
+    _t26 = _t13 + _t17 + _t21 + _t25
+    _grad_x = _t26
+    _t27 = _t12 @ Uu
+    _t28 = _t16 @ Uf
+    _t29 = _t20 @ Ui
+    _t30 = _t24 @ Uo
+    _t31 = _t27 + _t28 + _t29 + _t30
+    _grad_h = _t31
+    _t32 = _d_c2 * fg
+    _grad_c = _t32
+    _t33 = _t20.T @ x
+    grad_Wi += _t33 if scale == 1 else scale * _t33
+    _t34 = _t20.T @ h
+    grad_Ui += _t34 if scale == 1 else scale * _t34
+    _t35 = _t20.sum(axis=0)
+    grad_bi += _t35 if scale == 1 else scale * _t35
+    _t36 = _t16.T @ x
+    grad_Wf += _t36 if scale == 1 else scale * _t36
+    _t37 = _t16.T @ h
+    grad_Uf += _t37 if scale == 1 else scale * _t37
+    _t38 = _t16.sum(axis=0)
+    grad_bf += _t38 if scale == 1 else scale * _t38
+    _t39 = _t24.T @ x
+    grad_Wo += _t39 if scale == 1 else scale * _t39
+    _t40 = _t24.T @ h
+    grad_Uo += _t40 if scale == 1 else scale * _t40
+    _t41 = _t24.sum(axis=0)
+    grad_bo += _t41 if scale == 1 else scale * _t41
+    _t42 = _t12.T @ x
+    grad_Wu += _t42 if scale == 1 else scale * _t42
+    _t43 = _t12.T @ h
+    grad_Uu += _t43 if scale == 1 else scale * _t43
+    _t44 = _t12.sum(axis=0)
+    grad_bu += _t44 if scale == 1 else scale * _t44
+    return [_grad_x, _grad_h, _grad_c]
+
+
+class LSTMStep(CatalogueTable):
+    """nn.LSTMStep(inputSize, outputSize): ig = sigmoid(Wi @ x + Ui @ h + bi); fg = sigmoid(Wf @ x + Uf @ h + bf); og = sigmoid(Wo @ x + Uo @ h + bo); u = tanh(Wu @ x + Uu @ h + bu); c2 = fg * c + ig * u; h2 = og * tanh(c2). One step of an LSTM: inputs x, h, c; outputs h2 and c2. c2 is an output and is read by h2's statement: its gradient is the one it receives plus h2's contribution."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'ig = sigmoid(Wi @ x + Ui @ h + bi)\nfg = sigmoid(Wf @ x + Uf @ h + bf)\nog = sigmoid(Wo @ x + Uo @ h + bo)\nu = tanh(Wu @ x + Uu @ h + bu)\nc2 = fg * c + ig * u\nh2 = og * tanh(c2)'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',), ('outputSize',), ('outputSize',))
+    kernelArguments = (('parameter', 'Wi'), ('parameter', 'Ui'), ('parameter', 'bi'), ('parameter', 'Wf'), ('parameter', 'Uf'), ('parameter', 'bf'), ('parameter', 'Wo'), ('parameter', 'Uo'), ('parameter', 'bo'), ('parameter', 'Wu'), ('parameter', 'Uu'), ('parameter', 'bu'))
+    outputPosition = 5
+    outputPositions = (5, 4)
+    parameterShapes = (('Wi', ('outputSize', 'inputSize')), ('Ui', ('outputSize', 'outputSize')), ('bi', ('outputSize',)), ('Wf', ('outputSize', 'inputSize')), ('Uf', ('outputSize', 'outputSize')), ('bf', ('outputSize',)), ('Wo', ('outputSize', 'inputSize')), ('Uo', ('outputSize', 'outputSize')), ('bo', ('outputSize',)), ('Wu', ('outputSize', 'inputSize')), ('Uu', ('outputSize', 'outputSize')), ('bu', ('outputSize',)))
+    resetRule = ((('Wi', 'Ui', 'bi', 'Wf', 'Uf', 'bf', 'Wo', 'Uo', 'bo', 'Wu', 'Uu', 'bu'), 'uniform', ('outputSize',)),)
+    kernels = {(): ((_lstmstep_update_output, _lstmstep_grad_input, _lstmstep_acc_grad_parameters, _lstmstep_backward), (_lstmstep_update_output_batch, _lstmstep_grad_input_batch, _lstmstep_acc_grad_parameters_batch, _lstmstep_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+def _grustep_update_output(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = h @ Ur.T
+    _t2 = x @ Wr.T
+    _t3 = br + _t1 + _t2
+    _t4 = sigmoid(_t3)
+    r = _t4
+    _t5 = h @ Uz.T
+    _t6 = x @ Wz.T
+    _t7 = bz + _t5 + _t6
+    _t8 = sigmoid(_t7)
+    zg = _t8
+    _t9 = h @ Un.T
+    _t10 = bhn + _t9
+    _t11 = _t10 * r
+    _t12 = x @ Wn.T
+    _t13 = _t11 + bn + _t12
+    _t14 = xp.tanh(_t13)
+    n = _t14
+    _t15 = 1 - zg
+    _t16 = _t15 * n
+    _t17 = h * zg
+    _t18 = _t16 + _t17
+    h2 = _t18
+    return (r, zg, n, h2)
+
+
+def _grustep_grad_input(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = 1 - zg
+    _t2 = _t1 * _d_h2
+    _d_n = _t2
+    _t3 = _d_h2 * h
+    _t4 = _d_h2 * n
+    _t5 = _t3 - _t4
+    _d_zg = _t5
+    _t6 = n ** 2
+    _t7 = 1 - _t6
+    _t8 = h @ Un.T
+    _t9 = bhn + _t8
+    _t10 = _t7 * _t9 * _d_n
+    _d_r = _t10
+    _t11 = _d_n * _t7
+    _t12 = Wn.T @ _t11
+    _t13 = 1 - r
+    _t14 = _d_r * _t13
+    _t15 = _t14 * r
+    _t16 = Wr.T @ _t15
+    _t17 = _d_zg * _t1
+    _t18 = _t17 * zg
+    _t19 = Wz.T @ _t18
+    _t20 = _t12 + _t16 + _t19
+    _grad_x = _t20
+    _t21 = _d_h2 * zg
+    _t22 = _t11 * r
+    _t23 = Un.T @ _t22
+    _t24 = Ur.T @ _t15
+    _t25 = Uz.T @ _t18
+    _t26 = _t21 + _t23 + _t24 + _t25
+    _grad_h = _t26
+    return [_grad_x, _grad_h]
+
+
+def _grustep_acc_grad_parameters(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2, scale, grad_Wr, grad_Ur, grad_br, grad_Wz, grad_Uz, grad_bz, grad_Wn, grad_bn, grad_Un, grad_bhn):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = 1 - zg
+    _t2 = _t1 * _d_h2
+    _d_n = _t2
+    _t3 = _d_h2 * h
+    _t4 = _d_h2 * n
+    _t5 = _t3 - _t4
+    _d_zg = _t5
+    _t6 = n ** 2
+    _t7 = 1 - _t6
+    _t8 = h @ Un.T
+    _t9 = bhn + _t8
+    _t10 = _t7 * _t9 * _d_n
+    _d_r = _t10
+    _t11 = 1 - r
+    _t12 = _t11[:, None] * _d_r[:, None] * r[:, None] * x
+    grad_Wr += _t12 if scale == 1 else scale * _t12
+    _t13 = _t11[:, None] * _d_r[:, None] * h * r[:, None]
+    grad_Ur += _t13 if scale == 1 else scale * _t13
+    _t14 = _t11 * _d_r * r
+    grad_br += _t14 if scale == 1 else scale * _t14
+    _t15 = _t1[:, None] * _d_zg[:, None] * x * zg[:, None]
+    grad_Wz += _t15 if scale == 1 else scale * _t15
+    _t16 = _t1[:, None] * _d_zg[:, None] * h * zg[:, None]
+    grad_Uz += _t16 if scale == 1 else scale * _t16
+    _t17 = _t1 * _d_zg * zg
+    grad_bz += _t17 if scale == 1 else scale * _t17
+    _t18 = _t7[:, None] * _d_n[:, None] * x
+    grad_Wn += _t18 if scale == 1 else scale * _t18
+    _t19 = _t7 * _d_n
+    grad_bn += _t19 if scale == 1 else scale * _t19
+    _t20 = _t7[:, None] * _d_n[:, None] * h * r[:, None]
+    grad_Un += _t20 if scale == 1 else scale * _t20
+    _t21 = _t7 * _d_n * r
+    grad_bhn += _t21 if scale == 1 else scale * _t21
+
+
+def _grustep_backward(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2, scale, grad_Wr, grad_Ur, grad_br, grad_Wz, grad_Uz, grad_bz, grad_Wn, grad_bn, grad_Un, grad_bhn):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_h2 = _g_h2
+    _t1 = 1 - zg
+    _t2 = _t1 * _d_h2
+    _d_n = _t2
+    _t3 = _d_h2 * h
+    _t4 = _d_h2 * n
+    _t5 = _t3 - _t4
+    _d_zg = _t5
+    _t6 = n ** 2
+    _t7 = 1 - _t6
+    _t8 = h @ Un.T
+    _t9 = bhn + _t8
+    _t10 = _t7 * _t9 * _d_n
+    _d_r = _t10
+    _t11 = _d_n * _t7
+    _t12 = Wn.T @ _t11
+    _t13 = 1 - r
+    _t14 = _d_r * _t13
+    _t15 = _t14 * r
+    _t16 = Wr.T @ _t15
+    _t17 = _d_zg * _t1
+    _t18 = _t17 * zg
+    _t19 = Wz.T @ _t18
+    _t20 = _t12 + _t16 + _t19
+    _grad_x = _t20
+    _t21 = _d_h2 * zg
+    _t22 = _t11 * r
+    _t23 = Un.T @ _t22
+    _t24 = Ur.T @ _t15
+    _t25 = Uz.T @ _t18
+    _t26 = _t21 + _t23 + _t24 + _t25
+    _grad_h = _t26
+    _t27 = _t13[:, None] * _d_r[:, None] * r[:, None] * x
+    grad_Wr += _t27 if scale == 1 else scale * _t27
+    _t28 = _t13[:, None] * _d_r[:, None] * h * r[:, None]
+    grad_Ur += _t28 if scale == 1 else scale * _t28
+    _t29 = _t13 * _d_r * r
+    grad_br += _t29 if scale == 1 else scale * _t29
+    _t30 = _t1[:, None] * _d_zg[:, None] * x * zg[:, None]
+    grad_Wz += _t30 if scale == 1 else scale * _t30
+    _t31 = _t1[:, None] * _d_zg[:, None] * h * zg[:, None]
+    grad_Uz += _t31 if scale == 1 else scale * _t31
+    _t32 = _t1 * _d_zg * zg
+    grad_bz += _t32 if scale == 1 else scale * _t32
+    _t33 = _t7[:, None] * _d_n[:, None] * x
+    grad_Wn += _t33 if scale == 1 else scale * _t33
+    _t34 = _t7 * _d_n
+    grad_bn += _t34 if scale == 1 else scale * _t34
+    _t35 = _t7[:, None] * _d_n[:, None] * h * r[:, None]
+    grad_Un += _t35 if scale == 1 else scale * _t35
+    _t36 = _t7 * _d_n * r
+    grad_bhn += _t36 if scale == 1 else scale * _t36
+    return [_grad_x, _grad_h]
+
+
+def _grustep_update_output_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = h @ Ur.T
+    _t2 = x @ Wr.T
+    _t3 = br + _t1 + _t2
+    _t4 = sigmoid(_t3)
+    r = _t4
+    _t5 = h @ Uz.T
+    _t6 = x @ Wz.T
+    _t7 = bz + _t5 + _t6
+    _t8 = sigmoid(_t7)
+    zg = _t8
+    _t9 = h @ Un.T
+    _t10 = bhn + _t9
+    _t11 = _t10 * r
+    _t12 = x @ Wn.T
+    _t13 = _t11 + bn + _t12
+    _t14 = xp.tanh(_t13)
+    n = _t14
+    _t15 = 1 - zg
+    _t16 = _t15 * n
+    _t17 = h * zg
+    _t18 = _t16 + _t17
+    h2 = _t18
+    return (r, zg, n, h2)
+
+
+def _grustep_grad_input_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    q = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    _t1 = 1 - zg
+    _t2 = _t1 * _d_h2
+    _d_n = _t2
+    _t3 = _d_h2 * h
+    _t4 = _d_h2 * n
+    _t5 = _t3 - _t4
+    _d_zg = _t5
+    _t6 = n ** 2
+    _t7 = 1 - _t6
+    _t8 = h @ Un.T
+    _t9 = bhn + _t8
+    _t10 = _t7 * _t9 * _d_n
+    _d_r = _t10
+    _t11 = _d_n * _t7
+    _t12 = _t11 @ Wn
+    _t13 = 1 - r
+    _t14 = _d_r * _t13
+    _t15 = _t14 * r
+    _t16 = _t15 @ Wr
+    _t17 = _d_zg * _t1
+    _t18 = _t17 * zg
+    _t19 = _t18 @ Wz
+    _t20 = _t12 + _t16 + _t19
+    _grad_x = _t20
+    _t21 = _d_h2 * zg
+    _t22 = _t11 * r
+    _t23 = _t22 @ Un
+    _t24 = _t15 @ Ur
+    _t25 = _t18 @ Uz
+    _t26 = _t21 + _t23 + _t24 + _t25
+    _grad_h = _t26
+    return [_grad_x, _grad_h]
+
+
+def _grustep_acc_grad_parameters_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2, scale, grad_Wr, grad_Ur, grad_br, grad_Wz, grad_Uz, grad_bz, grad_Wn, grad_bn, grad_Un, grad_bhn):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    q = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    _t1 = 1 - zg
+    _t2 = _t1 * _d_h2
+    _d_n = _t2
+    _t3 = _d_h2 * h
+    _t4 = _d_h2 * n
+    _t5 = _t3 - _t4
+    _d_zg = _t5
+    _t6 = n ** 2
+    _t7 = 1 - _t6
+    _t8 = h @ Un.T
+    _t9 = bhn + _t8
+    _t10 = _t7 * _t9 * _d_n
+    _d_r = _t10
+    _t11 = 1 - r.T
+    _t12 = _d_r * _t11.T
+    _t13 = _t12 * r
+    _t14 = _t13.T @ x
+    grad_Wr += _t14 if scale == 1 else scale * _t14
+    _t15 = _t13.T @ h
+    grad_Ur += _t15 if scale == 1 else scale * _t15
+    _t16 = _t13.sum(axis=0)
+    grad_br += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_zg * _t1
+    _t18 = _t17 * zg
+    _t19 = _t18.T @ x
+    grad_Wz += _t19 if scale == 1 else scale * _t19
+    _t20 = _t18.T @ h
+    grad_Uz += _t20 if scale == 1 else scale * _t20
+    _t21 = _t18.sum(axis=0)
+    grad_bz += _t21 if scale == 1 else scale * _t21
+    _t22 = _d_n * _t7
+    _t23 = _t22.T @ x
+    grad_Wn += _t23 if scale == 1 else scale * _t23
+    _t24 = _t22.sum(axis=0)
+    grad_bn += _t24 if scale == 1 else scale * _t24
+    _t25 = _t22 * r
+    _t26 = _t25.T @ h
+    grad_Un += _t26 if scale == 1 else scale * _t26
+    _t27 = _t25.sum(axis=0)
+    grad_bhn += _t27 if scale == 1 else scale * _t27
+
+
+def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2, scale, grad_Wr, grad_Ur, grad_br, grad_Wz, grad_Uz, grad_bz, grad_Wn, grad_bn, grad_Un, grad_bhn):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    q = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    _t1 = 1 - zg
+    _t2 = _t1 * _d_h2
+    _d_n = _t2
+    _t3 = _d_h2 * h
+    _t4 = _d_h2 * n
+    _t5 = _t3 - _t4
+    _d_zg = _t5
+    _t6 = n ** 2
+    _t7 = 1 - _t6
+    _t8 = h @ Un.T
+    _t9 = bhn + _t8
+    _t10 = _t7 * _t9 * _d_n
+    _d_r = _t10
+    _t11 = _d_n * _t7
+    _t12 = _t11 @ Wn
+    _t13 = 1 - r
+    _t14 = _d_r * _t13
+    _t15 = _t14 * r
+    _t16 = _t15 @ Wr
+    _t17 = _d_zg * _t1
+    _t18 = _t17 * zg
+    _t19 = _t18 @ Wz
+    _t20 = _t12 + _t16 + _t19
+    _grad_x = _t20
+    _t21 = _d_h2 * zg
+    _t22 = _t11 * r
+    _t23 = _t22 @ Un
+    _t24 = _t15 @ Ur
+    _t25 = _t18 @ Uz
+    _t26 = _t21 + _t23 + _t24 + _t25
+    _grad_h = _t26
+    _t27 = _t15.T @ x
+    grad_Wr += _t27 if scale == 1 else scale * _t27
+    _t28 = _t15.T @ h
+    grad_Ur += _t28 if scale == 1 else scale * _t28
+    _t29 = _t15.sum(axis=0)
+    grad_br += _t29 if scale == 1 else scale * _t29
+    _t30 = _t18.T @ x
+    grad_Wz += _t30 if scale == 1 else scale * _t30
+    _t31 = _t18.T @ h
+    grad_Uz += _t31 if scale == 1 else scale * _t31
+    _t32 = _t18.sum(axis=0)
+    grad_bz += _t32 if scale == 1 else scale * _t32
+    _t33 = _t11.T @ x
+    grad_Wn += _t33 if scale == 1 else scale * _t33
+    _t34 = _t11.sum(axis=0)
+    grad_bn += _t34 if scale == 1 else scale * _t34
+    _t35 = _t22.T @ h
+    grad_Un += _t35 if scale == 1 else scale * _t35
+    _t36 = _t22.sum(axis=0)
+    grad_bhn += _t36 if scale == 1 else scale * _t36
+    return [_grad_x, _grad_h]
+
+
+class GRUStep(CatalogueTable):
+    """nn.GRUStep(inputSize, outputSize): r = sigmoid(Wr @ x + Ur @ h + br); zg = sigmoid(Wz @ x + Uz @ h + bz); n = tanh(Wn @ x + bn + r * (Un @ h + bhn)); h2 = (1 - zg) * n + zg * h. One step of a GRU, as PyTorch's GRUCell computes it (the reset gate scales U_n h + b_hn). h is read by four statements."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'r = sigmoid(Wr @ x + Ur @ h + br)\nzg = sigmoid(Wz @ x + Uz @ h + bz)\nn = tanh(Wn @ x + bn + r * (Un @ h + bhn))\nh2 = (1 - zg) * n + zg * h'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',), ('outputSize',))
+    kernelArguments = (('parameter', 'Wr'), ('parameter', 'Ur'), ('parameter', 'br'), ('parameter', 'Wz'), ('parameter', 'Uz'), ('parameter', 'bz'), ('parameter', 'Wn'), ('parameter', 'bn'), ('parameter', 'Un'), ('parameter', 'bhn'))
+    outputPosition = 3
+    parameterShapes = (('Wr', ('outputSize', 'inputSize')), ('Ur', ('outputSize', 'outputSize')), ('br', ('outputSize',)), ('Wz', ('outputSize', 'inputSize')), ('Uz', ('outputSize', 'outputSize')), ('bz', ('outputSize',)), ('Wn', ('outputSize', 'inputSize')), ('bn', ('outputSize',)), ('Un', ('outputSize', 'outputSize')), ('bhn', ('outputSize',)))
+    resetRule = ((('Wr', 'Ur', 'br', 'Wz', 'Uz', 'bz', 'Wn', 'bn', 'Un', 'bhn'), 'uniform', ('outputSize',)),)
+    kernels = {(): ((_grustep_update_output, _grustep_grad_input, _grustep_acc_grad_parameters, _grustep_backward), (_grustep_update_output_batch, _grustep_grad_input_batch, _grustep_acc_grad_parameters_batch, _grustep_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x @ W1.T
+    _t2 = b1 + _t1
+    z1 = _t2
+    _t3 = xp.tanh(z1)
+    h1 = _t3
+    _t4 = h1 @ W2.T
+    _t5 = b2 + _t4
+    z2 = _t5
+    _t6 = xp.tanh(z2)
+    h2 = _t6
+    _t7 = h2 @ W3.T
+    _t8 = b3 + _t7
+    y = _t8
+    return (z1, h1, z2, h2, y)
+
+
+def _mlp3_grad_input(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_y = _g_y
+    _t1 = _d_y @ W3
+    _d_h2 = _t1
+    _t2 = h2 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2
+    _d_z2 = _t4
+    _t5 = _d_z2 @ W2
+    _d_h1 = _t5
+    _t6 = h1 ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h1
+    _d_z1 = _t8
+    _t9 = _d_z1 @ W1
+    _grad_x = _t9
+    return _grad_x
+
+
+def _mlp3_acc_grad_parameters(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_y = _g_y
+    _t1 = _d_y @ W3
+    _d_h2 = _t1
+    _t2 = h2 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2
+    _d_z2 = _t4
+    _t5 = _d_z2 @ W2
+    _d_h1 = _t5
+    _t6 = h1 ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h1
+    _d_z1 = _t8
+    _t9 = _d_z1[:, None] * x
+    grad_W1 += _t9 if scale == 1 else scale * _t9
+    grad_b1 += _d_z1 if scale == 1 else scale * _d_z1
+    _t10 = _d_z2[:, None] * h1
+    grad_W2 += _t10 if scale == 1 else scale * _t10
+    grad_b2 += _d_z2 if scale == 1 else scale * _d_z2
+    _t11 = _d_y[:, None] * h2
+    grad_W3 += _t11 if scale == 1 else scale * _t11
+    grad_b3 += _d_y if scale == 1 else scale * _d_y
+
+
+def _mlp3_backward(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _d_y = _g_y
+    _t1 = _d_y @ W3
+    _d_h2 = _t1
+    _t2 = h2 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2
+    _d_z2 = _t4
+    _t5 = _d_z2 @ W2
+    _d_h1 = _t5
+    _t6 = h1 ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h1
+    _d_z1 = _t8
+    _t9 = _d_z1 @ W1
+    _grad_x = _t9
+    _t10 = _d_z1[:, None] * x
+    grad_W1 += _t10 if scale == 1 else scale * _t10
+    grad_b1 += _d_z1 if scale == 1 else scale * _d_z1
+    _t11 = _d_z2[:, None] * h1
+    grad_W2 += _t11 if scale == 1 else scale * _t11
+    grad_b2 += _d_z2 if scale == 1 else scale * _d_z2
+    _t12 = _d_y[:, None] * h2
+    grad_W3 += _t12 if scale == 1 else scale * _t12
+    grad_b3 += _d_y if scale == 1 else scale * _d_y
+    return _grad_x
+
+
+def _mlp3_update_output_batch(x, W1, b1, W2, b2, W3, b3):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = x @ W1.T
+    _t2 = b1 + _t1
+    z1 = _t2
+    _t3 = xp.tanh(z1)
+    h1 = _t3
+    _t4 = h1 @ W2.T
+    _t5 = b2 + _t4
+    z2 = _t5
+    _t6 = xp.tanh(z2)
+    h2 = _t6
+    _t7 = h2 @ W3.T
+    _t8 = b3 + _t7
+    y = _t8
+    return (z1, h1, z2, h2, y)
+
+
+def _mlp3_grad_input_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    h = W3.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, h))
+    _t1 = _d_y @ W3
+    _d_h2 = _t1
+    _t2 = h2 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2
+    _d_z2 = _t4
+    _t5 = _d_z2 @ W2
+    _d_h1 = _t5
+    _t6 = h1 ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h1
+    _d_z1 = _t8
+    _t9 = _d_z1 @ W1
+    _grad_x = _t9
+    return _grad_x
+
+
+def _mlp3_acc_grad_parameters_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    h = W3.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, h))
+    _t1 = _d_y @ W3
+    _d_h2 = _t1
+    _t2 = h2 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2
+    _d_z2 = _t4
+    _t5 = _d_z2 @ W2
+    _d_h1 = _t5
+    _t6 = h1 ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h1
+    _d_z1 = _t8
+    _t9 = _d_z1.T @ x
+    grad_W1 += _t9 if scale == 1 else scale * _t9
+    _t10 = _d_z1.sum(axis=0)
+    grad_b1 += _t10 if scale == 1 else scale * _t10
+    _t11 = _d_z2.T @ h1
+    grad_W2 += _t11 if scale == 1 else scale * _t11
+    _t12 = _d_z2.sum(axis=0)
+    grad_b2 += _t12 if scale == 1 else scale * _t12
+    _t13 = _d_y.T @ h2
+    grad_W3 += _t13 if scale == 1 else scale * _t13
+    _t14 = _d_y.sum(axis=0)
+    grad_b3 += _t14 if scale == 1 else scale * _t14
+
+
+def _mlp3_backward_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    h = W3.shape[0]
+    _d_y = xp.broadcast_to(_g_y, (_B, h))
+    _t1 = _d_y @ W3
+    _d_h2 = _t1
+    _t2 = h2 ** 2
+    _t3 = 1 - _t2
+    _t4 = _t3 * _d_h2
+    _d_z2 = _t4
+    _t5 = _d_z2 @ W2
+    _d_h1 = _t5
+    _t6 = h1 ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h1
+    _d_z1 = _t8
+    _t9 = _d_z1 @ W1
+    _grad_x = _t9
+    _t10 = _d_z1.T @ x
+    grad_W1 += _t10 if scale == 1 else scale * _t10
+    _t11 = _d_z1.sum(axis=0)
+    grad_b1 += _t11 if scale == 1 else scale * _t11
+    _t12 = _d_z2.T @ h1
+    grad_W2 += _t12 if scale == 1 else scale * _t12
+    _t13 = _d_z2.sum(axis=0)
+    grad_b2 += _t13 if scale == 1 else scale * _t13
+    _t14 = _d_y.T @ h2
+    grad_W3 += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_b3 += _t15 if scale == 1 else scale * _t15
+    return _grad_x
+
+
+class MLP3(CatalogueTable):
+    """nn.MLP3(inputSize, hiddenSize1, hiddenSize2, outputSize): z1 = W1 @ x + b1; h1 = tanh(z1); z2 = W2 @ h1 + b2; h2 = tanh(z2); y = W3 @ h2 + b3. Three Linear layers with tanh between them, 3 -> 4 -> 4 -> 2: one short line a step."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('hiddenSize1', REQUIRED, int, None), ('hiddenSize2', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'z1 = W1 @ x + b1\nh1 = tanh(z1)\nz2 = W2 @ h1 + b2\nh2 = tanh(z2)\ny = W3 @ h2 + b3'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',),)
+    kernelArguments = (('parameter', 'W1'), ('parameter', 'b1'), ('parameter', 'W2'), ('parameter', 'b2'), ('parameter', 'W3'), ('parameter', 'b3'))
+    outputPosition = 4
+    parameterShapes = (('W1', ('hiddenSize1', 'inputSize')), ('b1', ('hiddenSize1',)), ('W2', ('hiddenSize2', 'hiddenSize1')), ('b2', ('hiddenSize2',)), ('W3', ('outputSize', 'hiddenSize2')), ('b3', ('outputSize',)))
+    resetRule = ((('W1', 'b1'), 'uniform', ('inputSize',)), (('W2', 'b2'), 'uniform', ('hiddenSize1',)), (('W3', 'b3'), 'uniform', ('hiddenSize2',)))
+    kernels = {(): ((_mlp3_update_output, _mlp3_grad_input, _mlp3_acc_grad_parameters, _mlp3_backward), (_mlp3_update_output_batch, _mlp3_grad_input_batch, _mlp3_acc_grad_parameters_batch, _mlp3_backward_batch))}
+
+    def __init__(self, inputSize, hiddenSize1, hiddenSize2, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
+
+
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']

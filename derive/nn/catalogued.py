@@ -235,7 +235,10 @@ class CatalogueModule(_Catalogued, Module):
 
 
 class CatalogueCriterion(_Catalogued, Criterion):
-    """A criterion generated from its catalogue entry: a target of the input's shape."""
+    """A criterion generated from its catalogue entry: a target of the input's shape, or class
+    numbers counted from 0 (``classTarget``: one a sample, or a list of them)."""
+
+    classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -245,18 +248,43 @@ class CatalogueCriterion(_Catalogued, Criterion):
         batch = self._input(input)
         owner = type(self).__name__
         check_array(owner, "target", target, self._arrayClass)
+        if self.classTarget is not None:
+            return self._checkClasses(input, target, batch)
         check_dtype(owner, "target", target, self)
         if target.shape != input.shape:
             raise ValueError(f"{owner}: target must have the input's shape {input.shape}, got {target.shape}")
         return batch
 
+    def _checkClasses(self, input, target, batch: bool) -> bool:
+        owner, classes = type(self).__name__, input.shape[-1]
+        lead = input.shape[:1] if batch else ()
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                            f"got dtype {target.dtype}")
+        if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
+            what = "one class" if not self.classTarget else "a list of classes"
+            raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
+                             f"got {target.shape} for an input of shape {input.shape}")
+        if int(target.min()) < 0 or int(target.max()) >= classes:
+            raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1}, "
+                             f"got {int(target.min())} .. {int(target.max())}")
+        return batch
+
+    def _target(self, target):
+        """One sample's class may be an int, as ClassNLLCriterion's (Torch7's convention)."""
+        if self.classTarget == 0 and isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
+            return np.asarray(target)
+        return target
+
     def updateOutput(self, input, target):
         """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+        target = self._target(target)
         self.output = self._kernels[self._check(input, target)][0](input, target, *self._scalars)
         return self.output
 
     def updateGradInput(self, input, target):
         """dJ/dinput."""
+        target = self._target(target)
         self.gradInput = self._kernels[self._check(input, target)][1](input, target, *self._scalars)
         return self.gradInput
 
@@ -270,6 +298,7 @@ class _Program:
     inputShapes: tuple = ()  # each input's axes: a constructor argument's name, or None
     kernelArguments: tuple = ()  # ("parameter", Torch7 name) or ("scalar", argument), in order
     outputPosition = 0
+    outputPositions: tuple = ()  # several outputs (a list, as Torch7's table): where each is among the values
 
     def _arguments(self) -> tuple:
         return tuple(getattr(self, name) if kind == "parameter" else self.arguments[name]
@@ -306,38 +335,48 @@ class CatalogueTable(_Program, CatalogueModule):
     def updateOutput(self, input):
         inputs, batch = self._table(input)
         self._values = self._kernels[batch][0](*inputs, *self._arguments())
-        self.output = self._values[self.outputPosition]
+        if self.outputPositions:
+            self.output = [self._values[k] for k in self.outputPositions]
+        else:
+            self.output = self._values[self.outputPosition]
         return self.output
 
-    def _run(self, input, gradOutput):
+    def _run(self, input, gradOutput) -> tuple:
+        """(the inputs, whether a batch, every output's gradient) checked against the last forward."""
         inputs, batch = self._table(input)
         owner = type(self).__name__
-        check_array(owner, "gradOutput", gradOutput, self._arrayClass)
-        if gradOutput.shape != self.output.shape:
-            raise ValueError(f"{owner}: gradOutput must have the shape of the output of forward(input), "
-                             f"{self.output.shape}, got {gradOutput.shape}")
-        return inputs, batch
+        outputs = self.output if self.outputPositions else [self.output]
+        if self.outputPositions and (not isinstance(gradOutput, (list, tuple)) or len(gradOutput) != len(outputs)):
+            raise ValueError(f"{owner}: gradOutput must be a list of {len(outputs)} arrays (one for each output), "
+                             f"got {type(gradOutput).__name__}")
+        grads = list(gradOutput) if self.outputPositions else [gradOutput]
+        for k, (grad, output) in enumerate(zip(grads, outputs)):
+            name = f"gradOutput {k + 1}" if self.outputPositions else "gradOutput"
+            check_array(owner, name, grad, self._arrayClass)
+            if grad.shape != output.shape:
+                raise ValueError(f"{owner}: {name} must have the shape of the output of forward(input), "
+                                 f"{output.shape}, got {grad.shape}")
+        return inputs, batch, grads
 
     def updateGradInput(self, input, gradOutput):
         """gradInput (a list for a table); reads the values of the last forward."""
-        inputs, batch = self._run(input, gradOutput)
-        self.gradInput = self._kernels[batch][1](*inputs, *self._arguments(), *self._values, gradOutput)
+        inputs, batch, grads = self._run(input, gradOutput)
+        self.gradInput = self._kernels[batch][1](*inputs, *self._arguments(), *self._values, *grads)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
         if not self._parameterSlots:
             return
         scale = check_scale(type(self).__name__, scale)
-        inputs, batch = self._run(input, gradOutput)
-        self._kernels[batch][2](*inputs, *self._arguments(), *self._values, gradOutput, scale,
-                                *self._programGrads())
+        inputs, batch, grads = self._run(input, gradOutput)
+        self._kernels[batch][2](*inputs, *self._arguments(), *self._values, *grads, scale, *self._programGrads())
 
     def backward(self, input, gradOutput, scale=1.0):
         if not self._parameterSlots:
             return self.updateGradInput(input, gradOutput)
         scale = check_scale(type(self).__name__, scale)
-        inputs, batch = self._run(input, gradOutput)
-        self.gradInput = self._kernels[batch][3](*inputs, *self._arguments(), *self._values, gradOutput, scale,
+        inputs, batch, grads = self._run(input, gradOutput)
+        self.gradInput = self._kernels[batch][3](*inputs, *self._arguments(), *self._values, *grads, scale,
                                                  *self._programGrads())
         return self.gradInput
 
