@@ -191,6 +191,8 @@ class BlogPrinter(LatexPrinter):
         args = list(expr.args)
         if args[0] == -1:
             return "-" + self._print_MatMul(sp.MatMul(*args[1:]))
+        if len(args) == 2 and args[0].is_number and isinstance(args[1], sp.OneMatrix):
+            return rf"{self._print(args[0])} \cdot {self._print(args[1])}"  # 6 . 1, never read as 61
         return " ".join(rf"\left({self._print(a)}\right)" if isinstance(a, (sp.MatAdd, HadamardProduct))
                         else self._print(a) for a in args)
 
