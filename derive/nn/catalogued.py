@@ -86,6 +86,9 @@ class _Catalogued:
     # integers are read as the module's floats (Torch7's element-wise modules and MSECriterion);
     # elsewhere a TypeError
     integersAsFloats = True
+    _inputKey = None  # (class, shape, dtype) of the last input that passed the checks
+    _inputBatch = False
+    _callCache = ("_inputKey", "_forwardInput")  # type() clears them: the next call checks again
 
     def _floats(self, input):
         """``input``, integers read as the module's floats."""
@@ -120,6 +123,17 @@ class _Catalogued:
 
     def _input(self, input, name: str = "input") -> bool:
         """Check ``input``; True for a batch, False for one sample."""
+        # the last input's class, shape and dtype checked already: the fast path (integers
+        # are read for their bounds every time)
+        key = input.__class__, getattr(input, "shape", None), getattr(input, "dtype", None)
+        if key == self._inputKey and name == "input":
+            return self._inputBatch
+        batch = self._checkedInput(input, name)
+        if name == "input" and not self.integerInput:
+            self._inputKey, self._inputBatch = key, batch
+        return batch
+
+    def _checkedInput(self, input, name: str) -> bool:
         owner = type(self).__name__
         check_array(owner, name, input, self._arrayClass)
         if self.integerInput:
