@@ -464,9 +464,10 @@ ENTRIES: list[Entry] = [
                  "The logistic function element-wise, 1 / (1 + exp(-x)). "
                  "Example: x = 0 gives y = 0.5 and a slope of 0.25.",
                  torch="Torch7 computes the gradient from the output: y (1 - y).", notes=_FROM_THE_OUTPUT),
-    _elementwise("ReLU", lambda a: "y = max(0, x)",
+    _elementwise("ReLU", lambda a: "y = where(x > 0, x, 0)",
                  "The rectifier max(0, x). Example: x = (-1, 2) gives y = (0, 2); the gradient passes "
-                 "where x > 0.", torch="At x = 0 Torch's subgradient is 0.", kinks=(0.0,),
+                 "where x > 0.", torch="At x = 0 Torch's subgradient is 0: written max(0, x) the tie would split the "
+                 "gradient in halves, so the entry writes the comparison.", kinks=(0.0,),
                  notes="Torch's `ReLU` is `Threshold(0, 0)`: its `gradInput` reads the **input**, "
                        "`gradOutput` where x > 0 and 0 elsewhere, x = 0 included."),
     _elementwise("ReLU6", lambda a: "y = clamp(x, 0, 6)",

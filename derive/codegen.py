@@ -25,8 +25,7 @@ from .symbolic.calculus import equal
 from .symbolic.classification import TARGET_CLASS, TARGET_WEIGHT, kernel_forms
 from .symbolic.convolution import patch_results
 from .symbolic.layer import grad_output_name, gradients, shift_invariant
-from .symbolic.specs import (ACTIVATION_SPECS, GRAD_OUTPUT, INPUT, OUTPUT, activation_results, linear_results,
-                             mse_results)
+from .symbolic.specs import GRAD_OUTPUT, INPUT, OUTPUT, linear_results
 
 KERNELS_PATH = Path(__file__).parent / "nn" / "_kernels.py"
 
@@ -397,25 +396,6 @@ class RowEmitter(ElementwiseEmitter):
         return row
 
 
-def _elementwise(name: str, args: str, target: str, expr: sp.Expr, doc: str) -> str:
-    lines = ElementwiseEmitter(target).emit(expr)
-    if expr.has(sp.exp):
-        # exp(-x) overflows to inf for very negative x, and 1/(1 + inf) = 0 is the limit.
-        lines = ['with np.errstate(over="ignore"):'] + [f"    {line}" for line in lines]
-    return _function(name, args, doc, lines, target)
-
-
-def _activation_kernels() -> list[str]:
-    blocks = []
-    for key in ACTIVATION_SPECS:
-        forward, gradient, reads = activation_results(key)
-        blocks.append(_elementwise(f"{key}_update_output", "input, output", "output", forward,
-                                   f"output = {sp.sstr(forward)}"))
-        blocks.append(_elementwise(f"{key}_update_grad_input", f"{reads}, grad_output, grad_input",
-                                   "grad_input", gradient, f"grad_input = {sp.sstr(gradient)}"))
-    return blocks
-
-
 def _reads(expr: sp.Expr, part: sp.Expr) -> bool:
     """True when ``expr`` has ``part`` in it, or a sum with every term of the sum ``part``."""
     if expr.has(part):
@@ -533,48 +513,6 @@ def _criterion_kernels(name: str, torch: str) -> list[str]:
 def _classification_kernels() -> list[str]:
     return (_layer_kernels("softmax") + _layer_kernels("logsoftmax")
             + _criterion_kernels("nll", "ClassNLLCriterion") + _criterion_kernels("crossentropy", "CrossEntropyCriterion"))
-
-
-def _mse_kernels() -> list[str]:
-    """mse_update_output and mse_update_grad_input from the engine's results for
-    ``J = mean((x - t)**2)`` (size_average) and ``J = sum((x - t)**2)``: J = c sum(u**2) and
-    gradInput = k u, u an element-wise expression of input and target (u = x - t), c and k
-    numbers or of the size n (input.size)."""
-    arrays = {sp.Symbol("x", real=True): INPUT, sp.Symbol("t", real=True): TARGET}
-    size = sp.Symbol("input.size", positive=True)
-    forms = {}
-    for size_average in (True, False):
-        loss, gradient, (j,) = mse_results(size_average)
-        (total,) = loss.atoms(sp.Sum)
-        (i, _, n), = total.limits
-        u, power = total.function.as_base_exp()
-        scale, k = sp.cancel(loss / total), sp.cancel(gradient / u.xreplace({i: j}))
-        if power != 2 or (scale.free_symbols | k.free_symbols) - {n}:
-            raise ValueError(f"MSECriterion: J = {loss} is not c sum(u**2) with gradient k u")
-
-        def kernel(e: sp.Expr) -> sp.Expr:
-            e = e.replace(lambda a: isinstance(a, sp.Indexed), lambda a: sp.Symbol(a.base.label.name, real=True))
-            return e.xreplace(arrays).xreplace({n: size})
-        forms[size_average] = (kernel(u), kernel(scale), kernel(k), loss, gradient)
-    (u, scale, k, loss, gradient), (u_sum, scale_sum, k_sum, loss_sum, gradient_sum) = forms[True], forms[False]
-    if u != u_sum:
-        raise ValueError("MSECriterion: the averaged and summed losses square different differences")
-    printer, total = KernelPrinter(), sp.Symbol("total")
-    forward = _function(
-        "mse_update_output", "input, target, size_average",
-        _docline(f"J = {sp.sstr(loss)} if size_average (n = input.size), else {sp.sstr(loss_sum)}"),
-        [f"difference = {printer.doprint(u)}",
-         "# the sum of the squares of the elements of difference, in one pass",
-         "total = float(xp.vdot(difference, difference))",
-         f"return {printer.doprint(scale * total)} if size_average else {printer.doprint(scale_sum * total)}"])
-    backward = _function(
-        "mse_update_grad_input", "input, target, size_average, grad_input",
-        _docline(f"gradInput[{sp.sstr(mse_results(True)[2][0])}] = {sp.sstr(gradient)} if size_average, "
-                 f"else {sp.sstr(gradient_sum)}"),
-        ElementwiseEmitter("grad_input", {INPUT: "input", TARGET: "target"}).emit(u)
-        + [f"grad_input *= {printer.doprint(k)} if size_average else {printer.doprint(k_sum)}"],
-        "grad_input")
-    return [forward, backward]
 
 
 def _sum_name(total: bn.BatchSum) -> tuple[str, list[sp.Symbol]]:
@@ -799,10 +737,10 @@ def _convolution_kernels() -> list[str]:
 
 
 def kernels_source() -> str:
-    """The source of ``derive/nn/_kernels.py``: Linear, the activations, SoftMax, LogSoftMax,
-    ClassNLLCriterion and CrossEntropyCriterion from the layer engine's results for their
-    one-expression specs, MSECriterion's from its own, BatchNormalization's from its spec's
-    results and the compact backward proved equal to them."""
+    """The source of ``derive/nn/_kernels.py``: Linear, SoftMax, LogSoftMax, ClassNLLCriterion
+    and CrossEntropyCriterion from the layer engine's results for their one-expression specs,
+    BatchNormalization's from its spec's results and the compact backward proved equal to them.
+    (Tanh, Sigmoid, ReLU and MSECriterion are generated from the catalogue: derive/nn/_catalogue.py.)"""
     blocks = []
     for bias in (True, False):
         prefix = "linear" if bias else "linear_nobias"
@@ -824,8 +762,7 @@ def kernels_source() -> str:
                 doc += "; " + _doc("gradBias += scale *", results["gradBias"])
             blocks.append(_accumulate(f"{prefix}_acc_grad_parameters{suffix}",
                                       "input, grad_output, scale, " + ", ".join(targets), targets, doc))
-    blocks += (_activation_kernels() + _mse_kernels() + _classification_kernels() + _batchnorm_kernels()
-               + _convolution_kernels())
+    blocks += _classification_kernels() + _batchnorm_kernels() + _convolution_kernels()
     header = (
         "# generated by `derive compile` — do not edit.\n"
         '"""Kernels of derive.nn, compiled from the matrix-form results of the engine.\n\n'

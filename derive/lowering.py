@@ -266,6 +266,23 @@ class Lowering:
                 f"({', '.join(map(_steps, steps))}{',' if len(steps) == 1 else ''}))")
 
     def _product(self, factors: list[sp.Expr]) -> Tensor:
+        # An Iverson bracket times the rest: where(c, rest, 0), one pass and the rest's dtype
+        # (a float32 gradient stays float32; a bracket of float64 ones would promote it)
+        bracket = next((f for f in factors if isinstance(f, where) and f.args[1] == 1 and f.args[2] == 0
+                        and not self._padding(f)), None)
+        if bracket is not None and any(not f.is_number for f in factors if f is not bracket):
+            rest = sp.Mul(*(f for f in factors if f is not bracket))
+            return self.lower(where(bracket.args[0], rest, 0))
+        factors = [g for f in factors for g in _pulled(f)]
+        # divided by the sizes (x / (B n)), not times their reciprocals: one rounding, as a mean's
+        divisors = [f.base for f in factors if isinstance(f, sp.Pow) and f.exp == -1 and not f.base.is_number
+                    and not self.lower(f.base).axes]
+        if divisors and any(not f.is_number for f in factors if not (isinstance(f, sp.Pow) and f.base in divisors)):
+            factors = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp == -1 and f.base in divisors)]
+            over = [_atom(self.lower(d).code) for d in divisors]
+            top = self._product(factors)
+            below = over[0] if len(over) == 1 else f"({' * '.join(over)})"
+            return Tensor(f"{_atom(top.code)} / {below}", top.axes)
         numbers = [f for f in factors if f.is_number]
         arrays = [self.lower(f) for f in factors if not f.is_number]
         parts, axes = self.broadcast(arrays)
@@ -884,6 +901,18 @@ def _atom(code: str) -> str:
         if depth == 0 and char in " +-*/@<>=&" and k > 0:
             return f"({code})"
     return code
+
+
+def _pulled(factor: sp.Expr) -> list[sp.Expr]:
+    """A sum's factors free of its indices taken out of it: Sum(c g, i) -> [c, Sum(g, i)]."""
+    if not isinstance(factor, sp.Sum):
+        return [factor]
+    variables = {v for v, _, _ in factor.limits}
+    parts = sp.Mul.make_args(factor.function)
+    outside = [f for f in parts if not f.free_symbols & variables]
+    if not outside or len(outside) == len(parts):
+        return [factor]
+    return outside + [sp.Sum(sp.Mul(*(f for f in parts if f not in outside)), *factor.limits)]
 
 
 def _number(value: sp.Expr) -> str:

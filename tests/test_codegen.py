@@ -10,7 +10,6 @@ import sympy as sp
 from derive.cli import main
 from derive.codegen import KERNELS_PATH, KernelPrinter, kernels_source
 from derive.symbolic.classification import kernel_forms
-from derive.symbolic.specs import mse_results
 from derive.symbolic.specs import linear_results
 
 
@@ -134,18 +133,19 @@ def test_generated_classification_kernels_compute_softmax_and_cross_entropy_at_l
     np.testing.assert_allclose(grad, weights[:, None] * (softmax - onehot))
 
 
-def test_mse_kernels_come_from_the_engines_one_expression_specs():
-    source = kernels_source()
-    for size_average in (True, False):
-        loss, gradient, _ = mse_results(size_average)
-        assert sp.sstr(loss) in source and sp.sstr(gradient) in source
-    namespace: dict = {}
-    exec(compile(source, "kernels", "exec"), namespace)
+def test_mse_kernels_come_from_its_catalogue_entry_through_the_one_lowering():
+    """MSECriterion has no kernel builder of its own: its class is generated from its entry, one
+    kernel set a value of sizeAverage, the batch's mean one division by all B n elements."""
+    from derive import nn
+    from derive.nn import _catalogue
+
+    assert "mse_update" not in kernels_source()
+    assert nn.MSECriterion.__module__ == _catalogue.__name__
     x, t = np.array([[1.0, 2.0], [3.0, 5.0]]), np.array([[0.5, 2.0], [4.0, 1.0]])
-    assert namespace["mse_update_output"](x, t, True) == ((x - t) ** 2).mean()
-    assert namespace["mse_update_output"](x, t, False) == ((x - t) ** 2).sum()
-    np.testing.assert_allclose(namespace["mse_update_grad_input"](x, t, True, np.empty((2, 2))), (x - t) / 2)
-    np.testing.assert_allclose(namespace["mse_update_grad_input"](x, t, False, np.empty((2, 2))), 2 * (x - t))
+    assert nn.MSECriterion().forward(x, t) == ((x - t) ** 2).sum() / 4
+    assert nn.MSECriterion(False).forward(x, t) == ((x - t) ** 2).sum()
+    np.testing.assert_array_equal(nn.MSECriterion().backward(x, t), 2 * (x - t) / 4)
+    np.testing.assert_array_equal(nn.MSECriterion(False).backward(x, t), 2 * (x - t))
 
 
 def test_codegen_reads_no_old_spec_module():

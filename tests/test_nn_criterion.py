@@ -102,7 +102,7 @@ def test_bad_inputs():
         criterion.forward(np.zeros(1), np.zeros(1, complex))
     with pytest.raises(ValueError, match=r"at least one element, got shape \(0, 1\)"):
         criterion.forward(np.zeros((0, 1)), np.zeros((0, 1)))
-    with pytest.raises(TypeError, match="sizeAverage must be a bool, got 'no'"):
+    with pytest.raises(TypeError, match="sizeAverage must be bool, got 'no'"):
         nn.MSECriterion("no")
 
 

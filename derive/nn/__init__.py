@@ -5,11 +5,10 @@ from .module import Module
 
 __all__ = ["Module", "Linear"]
 
-from .activation import ReLU, Sigmoid, Tanh
 from .container import Sequential
-from .criterion import Criterion, MSECriterion
+from .criterion import Criterion
 
-__all__ += ["Sigmoid", "Tanh", "ReLU", "Sequential", "Criterion", "MSECriterion"]
+__all__ += ["Sequential", "Criterion"]
 
 from .check import CheckReport, check
 

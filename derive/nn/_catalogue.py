@@ -12,6 +12,155 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
 ndarray = np.ndarray
 
 
+def _tanh_update_output(x):
+    """y[i] = tanh(x[i])"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.tanh(x)
+    output = _t1
+    return output
+
+
+def _tanh_update_grad_input(x, y, g):
+    """gradInput[j] = (1 - y[j]**2)*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = y ** 2
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= g
+    grad_input = _t1
+    return grad_input
+
+
+def _tanh_update_output_batch(X):
+    """Y[s, i] = tanh(X[s, i])"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.tanh(X)
+    output = _t1
+    return output
+
+
+def _tanh_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = (1 - Y[j, k]**2)*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = Y ** 2
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= G
+    grad_input = _t1
+    return grad_input
+
+
+class Tanh(CatalogueModule):
+    """nn.Tanh(): y = tanh(x). The hyperbolic tangent, element-wise: each output depends on its own input only, so the Jacobian is diagonal, 1 - y^2. Example: x = (0, 1) gives y = (0, 0.7616)."""
+
+    signature = ()
+    formula = 'y = tanh(x)'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    kernels = {(): ((_tanh_update_output, _tanh_update_grad_input, None, None), (_tanh_update_output_batch, _tanh_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _sigmoid_update_output(x):
+    """y[i] = sigmoid(x[i])"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = sigmoid(x)
+    output = _t1
+    return output
+
+
+def _sigmoid_update_grad_input(x, y, g):
+    """gradInput[j] = (1 - y[j])*g[j]*y[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - y
+    _t2 = _t1 * g * y
+    grad_input = _t2
+    return grad_input
+
+
+def _sigmoid_update_output_batch(X):
+    """Y[s, i] = sigmoid(X[s, i])"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = sigmoid(X)
+    output = _t1
+    return output
+
+
+def _sigmoid_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = (1 - Y[j, k])*G[j, k]*Y[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - Y
+    _t2 = _t1 * G * Y
+    grad_input = _t2
+    return grad_input
+
+
+class Sigmoid(CatalogueModule):
+    """nn.Sigmoid(): y = sigmoid(x). The logistic function element-wise, 1 / (1 + exp(-x)). Example: x = 0 gives y = 0.5 and a slope of 0.25."""
+
+    signature = ()
+    formula = 'y = sigmoid(x)'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    kernels = {(): ((_sigmoid_update_output, _sigmoid_update_grad_input, None, None), (_sigmoid_update_output_batch, _sigmoid_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _relu_update_output(x):
+    """y[i] = where(x[i] > 0, x[i], 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = (x > 0)
+    _t2 = xp.where(_t1, x, 0)
+    output = _t2
+    return output
+
+
+def _relu_update_grad_input(x, y, g):
+    """gradInput[j] = where(x[j] > 0, 1, 0)*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = (x > 0)
+    _t2 = xp.where(_t1, g, 0)
+    grad_input = _t2
+    return grad_input
+
+
+def _relu_update_output_batch(X):
+    """Y[s, i] = where(X[s, i] > 0, X[s, i], 0)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = (X > 0)
+    _t2 = xp.where(_t1, X, 0)
+    output = _t2
+    return output
+
+
+def _relu_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = where(X[j, k] > 0, 1, 0)*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = (X > 0)
+    _t2 = xp.where(_t1, G, 0)
+    grad_input = _t2
+    return grad_input
+
+
+class ReLU(CatalogueModule):
+    """nn.ReLU(): y = where(x > 0, x, 0). The rectifier max(0, x). Example: x = (-1, 2) gives y = (0, 2); the gradient passes where x > 0."""
+
+    signature = ()
+    formula = 'y = where(x > 0, x, 0)'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    gradientReadsOutput = False
+    kernels = {(): ((_relu_update_output, _relu_update_grad_input, None, None), (_relu_update_output_batch, _relu_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _relu6_update_output(x):
     """y[i] = clamp(x[i], 0, 6)"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -58,6 +207,7 @@ class ReLU6(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_relu6_update_output, _relu6_update_grad_input, None, None), (_relu6_update_output_batch, _relu6_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -112,6 +262,7 @@ class HardTanh(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     structure = ('min_value', 'max_value')
     kernels = {(-1.0, 1.0): ((_hardtanh_m1_0_1_0_update_output, _hardtanh_m1_0_1_0_update_grad_input, None, None), (_hardtanh_m1_0_1_0_update_output_batch, _hardtanh_m1_0_1_0_update_grad_input_batch, None, None))}
 
@@ -167,6 +318,7 @@ class Clamp(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     structure = ('min_value', 'max_value')
     kernels = {(-0.5, 2.0): ((_clamp_m0_5_2_0_update_output, _clamp_m0_5_2_0_update_grad_input, None, None), (_clamp_m0_5_2_0_update_output_batch, _clamp_m0_5_2_0_update_grad_input_batch, None, None))}
 
@@ -230,6 +382,7 @@ class LeakyReLU(CatalogueModule):
     scalars = ('negval',)
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_leakyrelu_update_output, _leakyrelu_update_grad_input, None, None), (_leakyrelu_update_output_batch, _leakyrelu_update_grad_input_batch, None, None))}
 
     def __init__(self, negval=0.01, ip=False) -> None:
@@ -292,6 +445,7 @@ class ELU(CatalogueModule):
     scalars = ('alpha',)
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_elu_update_output, _elu_update_grad_input, None, None), (_elu_update_output_batch, _elu_update_grad_input_batch, None, None))}
 
     def __init__(self, alpha=1.0, inplace=False) -> None:
@@ -366,6 +520,7 @@ class RReLU(CatalogueModule):
     scalars = ('l', 'u')
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_rrelu_update_output, _rrelu_update_grad_input, None, None), (_rrelu_update_output_batch, _rrelu_update_grad_input_batch, None, None))}
 
     def __init__(self, l=0.125, u=0.3333333333333333, ip=False) -> None:
@@ -375,13 +530,12 @@ class RReLU(CatalogueModule):
 def _softplus_update_output(x, beta):
     """y[i] = log(exp(beta*x[i]) + 1)/beta"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = 1 / beta
-    _t2 = beta * x
-    xp.exp(_t2, out=_t2)
-    _t2 += 1
-    xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    output = _t2
+    _t1 = beta * x
+    xp.exp(_t1, out=_t1)
+    _t1 += 1
+    xp.log(_t1, out=_t1)
+    _t1 /= beta
+    output = _t1
     return output
 
 
@@ -400,13 +554,12 @@ def _softplus_update_grad_input(x, beta, y, g):
 def _softplus_update_output_batch(X, beta):
     """Y[s, i] = log(exp(beta*X[s, i]) + 1)/beta"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = 1 / beta
-    _t2 = beta * X
-    xp.exp(_t2, out=_t2)
-    _t2 += 1
-    xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    output = _t2
+    _t1 = beta * X
+    xp.exp(_t1, out=_t1)
+    _t1 += 1
+    xp.log(_t1, out=_t1)
+    _t1 /= beta
+    output = _t1
     return output
 
 
@@ -430,6 +583,7 @@ class SoftPlus(CatalogueModule):
     scalars = ('beta',)
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_softplus_update_output, _softplus_update_grad_input, None, None), (_softplus_update_output_batch, _softplus_update_grad_input_batch, None, None))}
 
     def __init__(self, beta=1.0, threshold=20.0) -> None:
@@ -496,6 +650,7 @@ class SoftSign(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_softsign_update_output, _softsign_update_grad_input, None, None), (_softsign_update_output_batch, _softsign_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -558,6 +713,7 @@ class LogSigmoid(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_logsigmoid_update_output, _logsigmoid_update_grad_input, None, None), (_logsigmoid_update_output_batch, _logsigmoid_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -652,6 +808,7 @@ class Log(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_log_update_output, _log_update_grad_input, None, None), (_log_update_output_batch, _log_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -700,6 +857,7 @@ class Abs(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_abs_update_output, _abs_update_grad_input, None, None), (_abs_update_output_batch, _abs_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -746,6 +904,7 @@ class Square(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_square_update_output, _square_update_grad_input, None, None), (_square_update_output_batch, _square_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -794,6 +953,7 @@ class Sqrt(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_sqrt_update_output, _sqrt_update_grad_input, None, None), (_sqrt_update_output_batch, _sqrt_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -936,6 +1096,7 @@ class Power(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     structure = ('p',)
     kernels = {(1.0,): ((_power_1_0_update_output, _power_1_0_update_grad_input, None, None), (_power_1_0_update_output_batch, _power_1_0_update_grad_input_batch, None, None)), (2.0,): ((_power_2_0_update_output, _power_2_0_update_grad_input, None, None), (_power_2_0_update_output_batch, _power_2_0_update_grad_input_batch, None, None)), (3.0,): ((_power_3_0_update_output, _power_3_0_update_grad_input, None, None), (_power_3_0_update_output_batch, _power_3_0_update_grad_input_batch, None, None)), (4.0,): ((_power_4_0_update_output, _power_4_0_update_grad_input, None, None), (_power_4_0_update_output_batch, _power_4_0_update_grad_input_batch, None, None))}
 
@@ -958,9 +1119,8 @@ def _hardshrink_update_grad_input(x, lambda_, y, g):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.abs(x)
     _t2 = (_t1 > lambda_)
-    _t3 = xp.where(_t2, 1.0, 0.0)
-    _t4 = g * _t3
-    grad_input = _t4
+    _t3 = xp.where(_t2, g, 0)
+    grad_input = _t3
     return grad_input
 
 
@@ -979,9 +1139,8 @@ def _hardshrink_update_grad_input_batch(X, lambda_, Y, G):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.abs(X)
     _t2 = (_t1 > lambda_)
-    _t3 = xp.where(_t2, 1.0, 0.0)
-    _t4 = G * _t3
-    grad_input = _t4
+    _t3 = xp.where(_t2, G, 0)
+    grad_input = _t3
     return grad_input
 
 
@@ -993,6 +1152,7 @@ class HardShrink(CatalogueModule):
     scalars = ('lambda',)
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_hardshrink_update_output, _hardshrink_update_grad_input, None, None), (_hardshrink_update_output_batch, _hardshrink_update_grad_input_batch, None, None))}
 
     def __init__(self, lambda_=0.5) -> None:
@@ -1070,6 +1230,7 @@ class SoftShrink(CatalogueModule):
     formula = 'y = where(x > lambda_, x - lambda_, where(x < -lambda_, x + lambda_, 0))'
     scalars = ('lambda',)
     inputShape = (None,)
+    gradientReadsOutput = False
     kernels = {(): ((_softshrink_update_output, _softshrink_update_grad_input, None, None), (_softshrink_update_output_batch, _softshrink_update_grad_input_batch, None, None))}
 
     def __init__(self, lambda_=0.5) -> None:
@@ -1089,9 +1250,8 @@ def _threshold_update_grad_input(x, th, v, y, g):
     """gradInput[j] = where(x[j] > th, 1, 0)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > th)
-    _t2 = xp.where(_t1, 1.0, 0.0)
-    _t3 = g * _t2
-    grad_input = _t3
+    _t2 = xp.where(_t1, g, 0)
+    grad_input = _t2
     return grad_input
 
 
@@ -1108,9 +1268,8 @@ def _threshold_update_grad_input_batch(X, th, v, Y, G):
     """gradInput[j, k] = where(X[j, k] > th, 1, 0)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > th)
-    _t2 = xp.where(_t1, 1.0, 0.0)
-    _t3 = G * _t2
-    grad_input = _t3
+    _t2 = xp.where(_t1, G, 0)
+    grad_input = _t2
     return grad_input
 
 
@@ -1122,6 +1281,7 @@ class Threshold(CatalogueModule):
     scalars = ('th', 'v')
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_threshold_update_output, _threshold_update_grad_input, None, None), (_threshold_update_output_batch, _threshold_update_grad_input_batch, None, None))}
 
     def __init__(self, th=1e-06, v=0.0, ip=False) -> None:
@@ -1136,9 +1296,8 @@ def _softmin_update_output(x):
     _t3 = -x - _t2
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=0)
-    _t6 = 1 / _t5
-    _t7 = _t6 * _t3
-    output = _t7
+    _t6 = _t3 / _t5
+    output = _t6
     return output
 
 
@@ -1231,6 +1390,7 @@ class MulConstant(CatalogueModule):
     scalars = ('constant_scalar',)
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_mulconstant_update_output, _mulconstant_update_grad_input, None, None), (_mulconstant_update_output_batch, _mulconstant_update_grad_input_batch, None, None))}
 
     def __init__(self, constant_scalar, ip=False) -> None:
@@ -1275,6 +1435,7 @@ class AddConstant(CatalogueModule):
     scalars = ('constant_scalar',)
     inputShape = (None,)
     anyShape = True
+    gradientReadsOutput = False
     kernels = {(): ((_addconstant_update_output, _addconstant_update_grad_input, None, None), (_addconstant_update_output_batch, _addconstant_update_grad_input_batch, None, None))}
 
     def __init__(self, constant_scalar, ip=False) -> None:
@@ -1342,6 +1503,7 @@ class Normalize(CatalogueModule):
     formula = 'y = x / sqrt(sum(x**2))'
     scalars = ()
     inputShape = (None,)
+    gradientReadsOutput = False
     structure = ('p',)
     kernels = {(2.0,): ((_normalize_2_0_update_output, _normalize_2_0_update_grad_input, None, None), (_normalize_2_0_update_output_batch, _normalize_2_0_update_grad_input_batch, None, None))}
 
@@ -1357,9 +1519,7 @@ def _spatialsoftmax_update_output(x):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=2)
     _t5 = 1 / _t4
-    _t6 = x - _t1
-    xp.exp(_t6, out=_t6)
-    _t6 *= _t5
+    _t6 = _t5 * xp.transpose(_t3, (2, 0, 1))
     output = _t6
     return output
 
@@ -1372,16 +1532,13 @@ def _spatialsoftmax_update_grad_input(x, y, g):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=2)
     _t5 = 1 / _t4
-    _t6 = x - _t1
-    xp.exp(_t6, out=_t6)
-    _t8 = _t5 * g * _t6
-    _t9 = _t6.sum(axis=0)
-    _t10 = _t9 ** -2
-    _t11 = _t6 * g
-    _t12 = _t11.sum(axis=0)
-    _t13 = _t10 * _t12 * _t6
-    _t8 -= _t13
-    grad_input = _t8
+    _t6 = _t5 * g * xp.transpose(_t3, (2, 0, 1))
+    _t7 = _t4 ** -2
+    _t8 = _t3 * xp.transpose(g, (1, 2, 0))
+    _t9 = _t8.sum(axis=2)
+    _t10 = _t7 * _t9 * xp.transpose(_t3, (2, 0, 1))
+    _t11 = _t6 - _t10
+    grad_input = _t11
     return grad_input
 
 
@@ -1393,10 +1550,8 @@ def _spatialsoftmax_update_output_batch(X):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=3)
     _t5 = 1 / _t4
-    _t6 = X - _t1[:, None, :, :]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t5[:, None, :, :] * _t6
-    output = _t8
+    _t6 = _t5[:, None, :, :] * xp.transpose(_t3, (0, 3, 1, 2))
+    output = _t6
     return output
 
 
@@ -1408,16 +1563,13 @@ def _spatialsoftmax_update_grad_input_batch(X, Y, G):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=3)
     _t5 = 1 / _t4
-    _t6 = X - _t1[:, None, :, :]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t5[:, None, :, :] * G * _t6
-    _t9 = _t6.sum(axis=1)
-    _t10 = _t9 ** -2
-    _t11 = _t6 * G
-    _t12 = _t11.sum(axis=1)
-    _t13 = _t10[:, None, :, :] * _t12[:, None, :, :] * _t6
-    _t14 = _t8 - _t13
-    grad_input = _t14
+    _t6 = _t5[:, None, :, :] * G * xp.transpose(_t3, (0, 3, 1, 2))
+    _t7 = _t4 ** -2
+    _t8 = _t3 * xp.transpose(G, (0, 2, 3, 1))
+    _t9 = _t8.sum(axis=3)
+    _t10 = _t7[:, None, :, :] * _t9[:, None, :, :] * xp.transpose(_t3, (0, 3, 1, 2))
+    _t11 = _t6 - _t10
+    grad_input = _t11
     return grad_input
 
 
@@ -1428,6 +1580,7 @@ class SpatialSoftMax(CatalogueModule):
     formula = 'y[c,h,w] = exp(x[c,h,w]) / sum(exp(x[d,h,w]), d)'
     scalars = ()
     inputShape = (None, None, None)
+    gradientReadsOutput = False
     kernels = {(): ((_spatialsoftmax_update_output, _spatialsoftmax_update_grad_input, None, None), (_spatialsoftmax_update_output_batch, _spatialsoftmax_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
@@ -1541,6 +1694,7 @@ class PReLU(CatalogueModule):
     formula = 'y[c,i] = max(0, x[c,i]) + a[c] * min(0, x[c,i])'
     scalars = ()
     inputShape = ('nOutputPlane', None)
+    gradientReadsOutput = False
     parameterShapes = (('weight', ('nOutputPlane',)),)
     resetRule = ((('weight',), 'fill', 0.25),)
     kernels = {(): ((_prelu_update_output, _prelu_update_grad_input, _prelu_acc_grad_parameters, _prelu_backward), (_prelu_update_output_batch, _prelu_update_grad_input_batch, _prelu_acc_grad_parameters_batch, _prelu_backward_batch))}
@@ -1851,6 +2005,7 @@ class Add(CatalogueModule):
     formula = 'y = x + b'
     scalars = ()
     inputShape = ('inputDimension',)
+    gradientReadsOutput = False
     parameterShapes = (('bias', ('inputDimension',)),)
     resetRule = ((('bias',), 'uniform', ('inputDimension',)),)
     kernels = {(): ((_add_update_output, _add_update_grad_input, _add_acc_grad_parameters, _add_backward), (_add_update_output_batch, _add_update_grad_input_batch, _add_acc_grad_parameters_batch, _add_backward_batch))}
@@ -1926,6 +2081,7 @@ class CAdd(CatalogueModule):
     formula = 'y = x + b'
     scalars = ()
     inputShape = ('size',)
+    gradientReadsOutput = False
     parameterShapes = (('bias', ('size',)),)
     resetRule = ((('bias',), 'uniform', ('size',)),)
     kernels = {(): ((_cadd_update_output, _cadd_update_grad_input, _cadd_acc_grad_parameters, _cadd_backward), (_cadd_update_output_batch, _cadd_update_grad_input_batch, _cadd_acc_grad_parameters_batch, _cadd_backward_batch))}
@@ -2009,6 +2165,7 @@ class CMul(CatalogueModule):
     formula = 'y = w * x'
     scalars = ()
     inputShape = ('size',)
+    gradientReadsOutput = False
     parameterShapes = (('weight', ('size',)),)
     resetRule = ((('weight',), 'uniform', ('size',)),)
     kernels = {(): ((_cmul_update_output, _cmul_update_grad_input, _cmul_acc_grad_parameters, _cmul_backward), (_cmul_update_output_batch, _cmul_update_grad_input_batch, _cmul_acc_grad_parameters_batch, _cmul_backward_batch))}
@@ -2021,10 +2178,9 @@ def _mean_1_update_output(x):
     """y[b] = Sum(x[a, b], (a, 1, N_a))/N_a"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = 1 / N_a
-    _t2 = x.sum(axis=0)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / N_a
+    output = _t2
     return output
 
 
@@ -2033,9 +2189,8 @@ def _mean_1_update_grad_input(x, y, g):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = 1 / N_a
-    _t2 = _t1 * g
-    grad_input = xp.broadcast_to(_t2, (N_a, N_b))
+    _t1 = g / N_a
+    grad_input = xp.broadcast_to(_t1, (N_a, N_b))
     return grad_input
 
 
@@ -2043,10 +2198,9 @@ def _mean_1_update_output_batch(X):
     """Y[s, b] = Sum(X[s, a, b], (a, 1, N_a))/N_a"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_a = X.shape[1]
-    _t1 = 1 / N_a
-    _t2 = X.sum(axis=1)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = X.sum(axis=1)
+    _t2 = _t1 / N_a
+    output = _t2
     return output
 
 
@@ -2056,9 +2210,8 @@ def _mean_1_update_grad_input_batch(X, Y, G):
     B = X.shape[0]
     N_a = X.shape[1]
     N_b = X.shape[2]
-    _t1 = 1 / N_a
-    _t2 = _t1 * G
-    grad_input = xp.broadcast_to(_t2[:, None, :], (B, N_a, N_b))
+    _t1 = G / N_a
+    grad_input = xp.broadcast_to(_t1[:, None, :], (B, N_a, N_b))
     return grad_input
 
 
@@ -2066,10 +2219,9 @@ def _mean_2_update_output(x):
     """y[a] = Sum(x[a, b], (b, 1, N_b))/N_b"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_b = x.shape[1]
-    _t1 = 1 / N_b
-    _t2 = x.sum(axis=1)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / N_b
+    output = _t2
     return output
 
 
@@ -2078,9 +2230,8 @@ def _mean_2_update_grad_input(x, y, g):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = 1 / N_b
-    _t2 = _t1 * g
-    grad_input = xp.broadcast_to(_t2[:, None], (N_a, N_b))
+    _t1 = g / N_b
+    grad_input = xp.broadcast_to(_t1[:, None], (N_a, N_b))
     return grad_input
 
 
@@ -2088,10 +2239,9 @@ def _mean_2_update_output_batch(X):
     """Y[s, a] = Sum(X[s, a, b], (b, 1, N_b))/N_b"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_b = X.shape[2]
-    _t1 = 1 / N_b
-    _t2 = X.sum(axis=2)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = X.sum(axis=2)
+    _t2 = _t1 / N_b
+    output = _t2
     return output
 
 
@@ -2101,9 +2251,8 @@ def _mean_2_update_grad_input_batch(X, Y, G):
     B = X.shape[0]
     N_a = X.shape[1]
     N_b = X.shape[2]
-    _t1 = 1 / N_b
-    _t2 = _t1 * G
-    grad_input = xp.broadcast_to(_t2[:, :, None], (B, N_a, N_b))
+    _t1 = G / N_b
+    grad_input = xp.broadcast_to(_t1[:, :, None], (B, N_a, N_b))
     return grad_input
 
 
@@ -2114,6 +2263,7 @@ class Mean(CatalogueModule):
     formula = 'y[b] = mean(x[a,b], a)'
     scalars = ()
     inputShape = (None, None)
+    gradientReadsOutput = False
     structure = ('dimension',)
     kernels = {(1,): ((_mean_1_update_output, _mean_1_update_grad_input, None, None), (_mean_1_update_output_batch, _mean_1_update_grad_input_batch, None, None)), (2,): ((_mean_2_update_output, _mean_2_update_grad_input, None, None), (_mean_2_update_output_batch, _mean_2_update_grad_input_batch, None, None))}
 
@@ -2160,10 +2310,9 @@ def _sum_1_true_update_output(x):
     """y[b] = Sum(x[a, b], (a, 1, N_a))/N_a"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = 1 / N_a
-    _t2 = x.sum(axis=0)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / N_a
+    output = _t2
     return output
 
 
@@ -2172,9 +2321,8 @@ def _sum_1_true_update_grad_input(x, y, g):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = 1 / N_a
-    _t2 = _t1 * g
-    grad_input = xp.broadcast_to(_t2, (N_a, N_b))
+    _t1 = g / N_a
+    grad_input = xp.broadcast_to(_t1, (N_a, N_b))
     return grad_input
 
 
@@ -2182,10 +2330,9 @@ def _sum_1_true_update_output_batch(X):
     """Y[s, b] = Sum(X[s, a, b], (a, 1, N_a))/N_a"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_a = X.shape[1]
-    _t1 = 1 / N_a
-    _t2 = X.sum(axis=1)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = X.sum(axis=1)
+    _t2 = _t1 / N_a
+    output = _t2
     return output
 
 
@@ -2195,9 +2342,8 @@ def _sum_1_true_update_grad_input_batch(X, Y, G):
     B = X.shape[0]
     N_a = X.shape[1]
     N_b = X.shape[2]
-    _t1 = 1 / N_a
-    _t2 = _t1 * G
-    grad_input = xp.broadcast_to(_t2[:, None, :], (B, N_a, N_b))
+    _t1 = G / N_a
+    grad_input = xp.broadcast_to(_t1[:, None, :], (B, N_a, N_b))
     return grad_input
 
 
@@ -2240,10 +2386,9 @@ def _sum_2_true_update_output(x):
     """y[a] = Sum(x[a, b], (b, 1, N_b))/N_b"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_b = x.shape[1]
-    _t1 = 1 / N_b
-    _t2 = x.sum(axis=1)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / N_b
+    output = _t2
     return output
 
 
@@ -2252,9 +2397,8 @@ def _sum_2_true_update_grad_input(x, y, g):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = 1 / N_b
-    _t2 = _t1 * g
-    grad_input = xp.broadcast_to(_t2[:, None], (N_a, N_b))
+    _t1 = g / N_b
+    grad_input = xp.broadcast_to(_t1[:, None], (N_a, N_b))
     return grad_input
 
 
@@ -2262,10 +2406,9 @@ def _sum_2_true_update_output_batch(X):
     """Y[s, a] = Sum(X[s, a, b], (b, 1, N_b))/N_b"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_b = X.shape[2]
-    _t1 = 1 / N_b
-    _t2 = X.sum(axis=2)
-    _t3 = _t1 * _t2
-    output = _t3
+    _t1 = X.sum(axis=2)
+    _t2 = _t1 / N_b
+    output = _t2
     return output
 
 
@@ -2275,9 +2418,8 @@ def _sum_2_true_update_grad_input_batch(X, Y, G):
     B = X.shape[0]
     N_a = X.shape[1]
     N_b = X.shape[2]
-    _t1 = 1 / N_b
-    _t2 = _t1 * G
-    grad_input = xp.broadcast_to(_t2[:, :, None], (B, N_a, N_b))
+    _t1 = G / N_b
+    grad_input = xp.broadcast_to(_t1[:, :, None], (B, N_a, N_b))
     return grad_input
 
 
@@ -2288,6 +2430,7 @@ class Sum(CatalogueModule):
     formula = 'y[b] = sum(x[a,b], a)'
     scalars = ()
     inputShape = (None, None)
+    gradientReadsOutput = False
     structure = ('dimension', 'sizeAverage')
     kernels = {(1, False): ((_sum_1_false_update_output, _sum_1_false_update_grad_input, None, None), (_sum_1_false_update_output_batch, _sum_1_false_update_grad_input_batch, None, None)), (1, True): ((_sum_1_true_update_output, _sum_1_true_update_grad_input, None, None), (_sum_1_true_update_output_batch, _sum_1_true_update_grad_input_batch, None, None)), (2, False): ((_sum_2_false_update_output, _sum_2_false_update_grad_input, None, None), (_sum_2_false_update_output_batch, _sum_2_false_update_grad_input_batch, None, None)), (2, True): ((_sum_2_true_update_output, _sum_2_true_update_grad_input, None, None), (_sum_2_true_update_output_batch, _sum_2_true_update_grad_input_batch, None, None))}
 
@@ -2388,6 +2531,7 @@ class Max(CatalogueModule):
     formula = 'y[a] = max(x[a,b], b)'
     scalars = ()
     inputShape = (None, None)
+    gradientReadsOutput = False
     structure = ('dimension',)
     kernels = {(1,): ((_max_1_update_output, _max_1_update_grad_input, None, None), (_max_1_update_output_batch, _max_1_update_grad_input_batch, None, None)), (2,): ((_max_2_update_output, _max_2_update_grad_input, None, None), (_max_2_update_output_batch, _max_2_update_grad_input_batch, None, None))}
 
@@ -2488,6 +2632,7 @@ class Min(CatalogueModule):
     formula = 'y[b] = min(x[a,b], a)'
     scalars = ()
     inputShape = (None, None)
+    gradientReadsOutput = False
     structure = ('dimension',)
     kernels = {(1,): ((_min_1_update_output, _min_1_update_grad_input, None, None), (_min_1_update_output_batch, _min_1_update_grad_input_batch, None, None)), (2,): ((_min_2_update_output, _min_2_update_grad_input, None, None), (_min_2_update_output_batch, _min_2_update_grad_input_batch, None, None))}
 
@@ -2617,6 +2762,7 @@ class Euclidean(CatalogueModule):
     formula = 'y[j] = sqrt(sum((x[i] - W[i,j])**2, i))'
     scalars = ()
     inputShape = ('inputSize',)
+    gradientReadsOutput = False
     parameterShapes = (('weight', ('inputSize', 'outputSize')),)
     resetRule = ((('weight',), 'uniform', ('inputSize',)),)
     kernels = {(): ((_euclidean_update_output, _euclidean_update_grad_input, _euclidean_acc_grad_parameters, _euclidean_backward), (_euclidean_update_output_batch, _euclidean_update_grad_input_batch, _euclidean_acc_grad_parameters_batch, _euclidean_backward_batch))}
@@ -2775,6 +2921,7 @@ class WeightedEuclidean(CatalogueModule):
     formula = 'y[j] = sqrt(sum((D[i,j] * (x[i] - W[i,j]))**2, i))'
     scalars = ()
     inputShape = ('inputSize',)
+    gradientReadsOutput = False
     parameterShapes = (('diagCov', ('inputSize', 'outputSize')), ('weight', ('inputSize', 'outputSize')))
     resetRule = ((('weight',), 'uniform', ('inputSize',)), (('diagCov',), 'fill', 1.0))
     kernels = {(): ((_weightedeuclidean_update_output, _weightedeuclidean_update_grad_input, _weightedeuclidean_acc_grad_parameters, _weightedeuclidean_backward), (_weightedeuclidean_update_output_batch, _weightedeuclidean_update_grad_input_batch, _weightedeuclidean_acc_grad_parameters_batch, _weightedeuclidean_backward_batch))}
@@ -2955,6 +3102,7 @@ class Cosine(CatalogueModule):
     formula = 'y[j] = sum(W[j,i] * x[i], i) / (sqrt(sum(W[j,k]**2, k)) * sqrt(sum(x[k]**2, k)))'
     scalars = ()
     inputShape = ('inputSize',)
+    gradientReadsOutput = False
     parameterShapes = (('weight', ('outputSize', 'inputSize')),)
     resetRule = ((('weight',), 'uniform', ('inputSize',)),)
     kernels = {(): ((_cosine_update_output, _cosine_update_grad_input, _cosine_acc_grad_parameters, _cosine_backward), (_cosine_update_output_batch, _cosine_update_grad_input_batch, _cosine_acc_grad_parameters_batch, _cosine_backward_batch))}
@@ -3150,6 +3298,7 @@ class Narrow(CatalogueModule):
     formula = 'y[a] = x[a+1]'
     scalars = ()
     inputShape = (None,)
+    gradientReadsOutput = False
     structure = ('dimension', 'offset')
     sizeArguments = ('length',)
     kernels = {(1, 1): ((_narrow_1_1_update_output, _narrow_1_1_update_grad_input, None, None), (_narrow_1_1_update_output_batch, _narrow_1_1_update_grad_input_batch, None, None)), (1, 2): ((_narrow_1_2_update_output, _narrow_1_2_update_grad_input, None, None), (_narrow_1_2_update_output_batch, _narrow_1_2_update_grad_input_batch, None, None)), (1, 3): ((_narrow_1_3_update_output, _narrow_1_3_update_grad_input, None, None), (_narrow_1_3_update_output_batch, _narrow_1_3_update_grad_input_batch, None, None)), (1, 4): ((_narrow_1_4_update_output, _narrow_1_4_update_grad_input, None, None), (_narrow_1_4_update_output_batch, _narrow_1_4_update_grad_input_batch, None, None))}
@@ -3235,6 +3384,7 @@ class Mul(CatalogueModule):
     formula = 'y = w * x'
     scalars = ()
     inputShape = (None,)
+    gradientReadsOutput = False
     parameterShapes = (('weight', ()),)
     resetRule = ((('weight',), 'uniform', ()),)
     kernels = {(): ((_mul_update_output, _mul_update_grad_input, _mul_acc_grad_parameters, _mul_backward), (_mul_update_output_batch, _mul_update_grad_input_batch, _mul_acc_grad_parameters_batch, _mul_backward_batch))}
@@ -3316,6 +3466,7 @@ class Replicate(CatalogueModule):
     formula = 'y[k,a] = x[a]'
     scalars = ()
     inputShape = (None,)
+    gradientReadsOutput = False
     structure = ('dim',)
     sizeArguments = ('nFeature',)
     kernels = {(1,): ((_replicate_1_update_output, _replicate_1_update_grad_input, None, None), (_replicate_1_update_output_batch, _replicate_1_update_grad_input_batch, None, None)), (2,): ((_replicate_2_update_output, _replicate_2_update_grad_input, None, None), (_replicate_2_update_output_batch, _replicate_2_update_grad_input_batch, None, None))}
@@ -3706,6 +3857,7 @@ class LookupTable(CatalogueModule):
     formula = 'y[n,d] = W[x[n], d]'
     scalars = ()
     inputShape = (None,)
+    gradientReadsOutput = False
     integerInput = 'nIndex'
     parameterShapes = (('weight', ('nIndex', 'nOutput')),)
     resetRule = ((('weight',), 'normal', None),)
@@ -3713,6 +3865,108 @@ class LookupTable(CatalogueModule):
 
     def __init__(self, nIndex, nOutput, rng=None) -> None:
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
+
+
+def _msecriterion_false_update_output(x, t):
+    """J = Sum((-t[i] + x[i])**2, (i, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x - t
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=0)
+    loss = float(xp.broadcast_to(_t3, ()))
+    return loss
+
+
+def _msecriterion_false_update_grad_input(x, t):
+    """gradInput[j] = -2*t[j] + 2*x[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 2 * x
+    _t2 = 2 * t
+    _t1 -= _t2
+    grad_input = _t1
+    return grad_input
+
+
+def _msecriterion_false_update_output_batch(X, T):
+    """J = Sum((-T[s, i] + X[s, i])**2, (i, 1, n), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X - T
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=(0, 1))
+    loss = float(xp.broadcast_to(_t3, ()))
+    return loss
+
+
+def _msecriterion_false_update_grad_input_batch(X, T):
+    """gradInput[j, k] = -2*T[j, k] + 2*X[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 2 * X
+    _t2 = 2 * T
+    _t1 -= _t2
+    grad_input = _t1
+    return grad_input
+
+
+def _msecriterion_true_update_output(x, t):
+    """J = Sum((-t[i] + x[i])**2, (i, 1, n))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x - t
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=0)
+    _t4 = _t3 / n
+    loss = float(xp.broadcast_to(_t4, ()))
+    return loss
+
+
+def _msecriterion_true_update_grad_input(x, t):
+    """gradInput[j] = (-2*t[j] + 2*x[j])/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 2 * x
+    _t2 = 2 * t
+    _t1 -= _t2
+    _t1 /= n
+    grad_input = _t1
+    return grad_input
+
+
+def _msecriterion_true_update_output_batch(X, T):
+    """J = Sum(Sum((-T[s, i] + X[s, i])**2, (i, 1, n))/n, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = X - T
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=(0, 1))
+    _t4 = _t3 / (B * n)
+    loss = float(xp.broadcast_to(_t4, ()))
+    return loss
+
+
+def _msecriterion_true_update_grad_input_batch(X, T):
+    """gradInput[j, k] = 2*(-T[j, k] + X[j, k])/(B*n)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = X - T
+    _t2 = (2 * _t1) / (B * n)
+    grad_input = _t2
+    return grad_input
+
+
+class MSECriterion(CatalogueCriterion):
+    """nn.MSECriterion(sizeAverage=true): J = mean((x - t)**2). The mean (or sum) of squared differences. Example: x = (1, 2), t = (0, 0) gives 2.5."""
+
+    signature = (('sizeAverage', True, bool, None), )
+    formula = 'J = mean((x - t)**2)'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('sizeAverage',)
+    kernels = {(False,): ((_msecriterion_false_update_output, _msecriterion_false_update_grad_input, None, None), (_msecriterion_false_update_output_batch, _msecriterion_false_update_grad_input_batch, None, None)), (True,): ((_msecriterion_true_update_output, _msecriterion_true_update_grad_input, None, None), (_msecriterion_true_update_output_batch, _msecriterion_true_update_grad_input_batch, None, None))}
+
+    def __init__(self, sizeAverage=True) -> None:
+        super().__init__(**{'sizeAverage': sizeAverage})
 
 
 def _abscriterion_false_update_output(x, t):
@@ -3759,12 +4013,11 @@ def _abscriterion_true_update_output(x, t):
     """J = Sum(Abs(t[i] - x[i]), (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = t - x
-    xp.abs(_t2, out=_t2)
-    _t4 = _t2.sum(axis=0)
-    _t5 = _t1 * _t4
-    loss = float(xp.broadcast_to(_t5, ()))
+    _t1 = t - x
+    xp.abs(_t1, out=_t1)
+    _t3 = _t1.sum(axis=0)
+    _t4 = _t3 / n
+    loss = float(xp.broadcast_to(_t4, ()))
     return loss
 
 
@@ -3772,11 +4025,10 @@ def _abscriterion_true_update_grad_input(x, t):
     """gradInput[j] = -sign(t[j] - x[j])/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = t - x
-    _t3 = xp.sign(_t2)
-    _t4 = -(_t1 * _t3)
-    grad_input = _t4
+    _t1 = t - x
+    _t2 = xp.sign(_t1)
+    _t3 = -_t2 / n
+    grad_input = _t3
     return grad_input
 
 
@@ -3785,15 +4037,11 @@ def _abscriterion_true_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = T - X
-    xp.abs(_t2, out=_t2)
-    _t4 = _t2.sum(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = 1 / n
-    _t7 = _t5 * _t6
-    _t8 = _t1 * _t7
-    loss = float(xp.broadcast_to(_t8, ()))
+    _t1 = T - X
+    xp.abs(_t1, out=_t1)
+    _t3 = _t1.sum(axis=(0, 1))
+    _t4 = _t3 / (B * n)
+    loss = float(xp.broadcast_to(_t4, ()))
     return loss
 
 
@@ -3802,12 +4050,10 @@ def _abscriterion_true_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = T - X
-    _t4 = xp.sign(_t3)
-    _t5 = -(_t1 * _t2 * _t4)
-    grad_input = _t5
+    _t1 = T - X
+    _t2 = xp.sign(_t1)
+    _t3 = -_t2 / (B * n)
+    grad_input = _t3
     return grad_input
 
 
@@ -3889,18 +4135,17 @@ def _smoothl1criterion_true_update_output(x, t):
     """J = Sum(where(Abs(t[i] - x[i]) < 1, (-t[i] + x[i])**2/2, Abs(t[i] - x[i]) - 1/2), (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = t - x
-    xp.abs(_t2, out=_t2)
-    _t4 = (_t2 < 1)
-    _t5 = x - t
-    xp.multiply(_t5, _t5, out=_t5)
-    _t5 /= 2
-    _t2 -= 0.5
-    _t9 = xp.where(_t4, _t5, _t2)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t1 * _t10
-    loss = float(xp.broadcast_to(_t11, ()))
+    _t1 = t - x
+    xp.abs(_t1, out=_t1)
+    _t3 = (_t1 < 1)
+    _t4 = x - t
+    xp.multiply(_t4, _t4, out=_t4)
+    _t4 /= 2
+    _t1 -= 0.5
+    _t8 = xp.where(_t3, _t4, _t1)
+    _t9 = _t8.sum(axis=0)
+    _t10 = _t9 / n
+    loss = float(xp.broadcast_to(_t10, ()))
     return loss
 
 
@@ -3908,16 +4153,15 @@ def _smoothl1criterion_true_update_grad_input(x, t):
     """gradInput[j] = where(Abs(t[j] - x[j]) < 1, -t[j] + x[j], -sign(t[j] - x[j]))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = t - x
-    _t3 = xp.abs(_t2)
-    _t4 = (_t3 < 1)
-    _t5 = x - t
-    _t6 = xp.sign(_t2)
-    _t7 = -_t6
-    _t8 = xp.where(_t4, _t5, _t7)
-    _t9 = _t1 * _t8
-    grad_input = _t9
+    _t1 = t - x
+    _t2 = xp.abs(_t1)
+    _t3 = (_t2 < 1)
+    _t4 = x - t
+    _t5 = xp.sign(_t1)
+    _t6 = -_t5
+    _t7 = xp.where(_t3, _t4, _t6)
+    _t8 = _t7 / n
+    grad_input = _t8
     return grad_input
 
 
@@ -3926,21 +4170,17 @@ def _smoothl1criterion_true_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = T - X
-    xp.abs(_t2, out=_t2)
-    _t4 = (_t2 < 1)
-    _t5 = X - T
-    xp.multiply(_t5, _t5, out=_t5)
-    _t5 /= 2
-    _t2 -= 0.5
-    _t9 = xp.where(_t4, _t5, _t2)
-    _t10 = _t9.sum(axis=1)
-    _t11 = _t10.sum(axis=0)
-    _t12 = 1 / n
-    _t13 = _t11 * _t12
-    _t14 = _t1 * _t13
-    loss = float(xp.broadcast_to(_t14, ()))
+    _t1 = T - X
+    xp.abs(_t1, out=_t1)
+    _t3 = (_t1 < 1)
+    _t4 = X - T
+    xp.multiply(_t4, _t4, out=_t4)
+    _t4 /= 2
+    _t1 -= 0.5
+    _t8 = xp.where(_t3, _t4, _t1)
+    _t9 = _t8.sum(axis=(0, 1))
+    _t10 = _t9 / (B * n)
+    loss = float(xp.broadcast_to(_t10, ()))
     return loss
 
 
@@ -3949,17 +4189,15 @@ def _smoothl1criterion_true_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = T - X
-    _t4 = xp.abs(_t3)
-    _t5 = (_t4 < 1)
-    _t6 = X - T
-    _t7 = xp.sign(_t3)
-    _t8 = -_t7
-    _t9 = xp.where(_t5, _t6, _t8)
-    _t10 = _t1 * _t2 * _t9
-    grad_input = _t10
+    _t1 = T - X
+    _t2 = xp.abs(_t1)
+    _t3 = (_t2 < 1)
+    _t4 = X - T
+    _t5 = xp.sign(_t1)
+    _t6 = -_t5
+    _t7 = xp.where(_t3, _t4, _t6)
+    _t8 = _t7 / (B * n)
+    grad_input = _t8
     return grad_input
 
 
@@ -4045,20 +4283,19 @@ def _bcecriterion_false_true_update_output(x, t):
     """J = Sum(-(1 - t[i])*log(1 - x[i]) - log(x[i])*t[i], (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = 1 - t
-    _t3 = 1 - x
-    xp.log(_t3, out=_t3)
-    _t3 *= _t2
-    _t6 = _t3.sum(axis=0)
-    _t7 = _t6 * -1
-    _t8 = xp.log(x)
-    _t8 *= t
-    _t10 = _t8.sum(axis=0)
-    _t11 = _t10 * -1
-    _t12 = _t7 + _t11
-    _t13 = _t1 * _t12
-    loss = float(xp.broadcast_to(_t13, ()))
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t2 *= _t1
+    _t5 = _t2.sum(axis=0)
+    _t6 = _t5 * -1
+    _t7 = xp.log(x)
+    _t7 *= t
+    _t9 = _t7.sum(axis=0)
+    _t10 = _t9 * -1
+    _t11 = _t6 + _t10
+    _t12 = _t11 / n
+    loss = float(xp.broadcast_to(_t12, ()))
     return loss
 
 
@@ -4066,16 +4303,15 @@ def _bcecriterion_false_true_update_grad_input(x, t):
     """gradInput[j] = (-t[j]/x[j] - (t[j] - 1)/(1 - x[j]))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = 1 - x
-    xp.divide(1, _t2, out=_t2)
-    _t4 = t - 1
-    _t2 *= _t4
-    _t6 = 1 / x
-    _t6 *= t
-    xp.subtract(-_t2, _t6, out=_t6)
-    _t6 *= _t1
-    grad_input = _t6
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = t - 1
+    _t1 *= _t3
+    _t5 = 1 / x
+    _t5 *= t
+    xp.subtract(-_t1, _t5, out=_t5)
+    _t5 /= n
+    grad_input = _t5
     return grad_input
 
 
@@ -4084,23 +4320,19 @@ def _bcecriterion_false_true_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 - T
-    _t3 = 1 - X
-    xp.log(_t3, out=_t3)
-    _t3 *= _t2
-    _t6 = _t3.sum(axis=1)
-    _t7 = _t6 * -1
-    _t8 = xp.log(X)
-    _t8 *= T
-    _t10 = _t8.sum(axis=1)
-    _t11 = _t10 * -1
-    _t7 += _t11
-    _t13 = _t7.sum(axis=0)
-    _t14 = 1 / n
-    _t15 = _t13 * _t14
-    _t16 = _t1 * _t15
-    loss = float(xp.broadcast_to(_t16, ()))
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t2 *= _t1
+    _t5 = _t2.sum(axis=(0, 1))
+    _t6 = _t5 * -1
+    _t7 = xp.log(X)
+    _t7 *= T
+    _t9 = _t7.sum(axis=(0, 1))
+    _t10 = _t9 * -1
+    _t11 = _t6 + _t10
+    _t12 = _t11 / (B * n)
+    loss = float(xp.broadcast_to(_t12, ()))
     return loss
 
 
@@ -4109,17 +4341,15 @@ def _bcecriterion_false_true_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = 1 - X
-    xp.divide(1, _t3, out=_t3)
-    _t5 = T - 1
-    _t6 = _t2 * _t3 * _t5
-    _t7 = 1 / X
-    _t8 = _t2 * _t7 * T
-    xp.subtract(-_t6, _t8, out=_t8)
-    _t8 *= _t1
-    grad_input = _t8
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = T - 1
+    _t4 = (_t1 * _t3) / n
+    _t5 = 1 / X
+    _t6 = (_t5 * T) / n
+    xp.subtract(-_t4, _t6, out=_t6)
+    _t6 /= B
+    grad_input = _t6
     return grad_input
 
 
@@ -4179,13 +4409,12 @@ def _distkldivcriterion_true_update_output(x, t):
     """J = Sum((log(t[i]) - x[i])*t[i], (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = xp.log(t)
-    _t2 -= x
-    _t2 *= t
-    _t5 = _t2.sum(axis=0)
-    _t6 = _t1 * _t5
-    loss = float(xp.broadcast_to(_t6, ()))
+    _t1 = xp.log(t)
+    _t1 -= x
+    _t1 *= t
+    _t4 = _t1.sum(axis=0)
+    _t5 = _t4 / n
+    loss = float(xp.broadcast_to(_t5, ()))
     return loss
 
 
@@ -4193,9 +4422,8 @@ def _distkldivcriterion_true_update_grad_input(x, t):
     """gradInput[j] = -t[j]/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = -(_t1 * t)
-    grad_input = _t2
+    _t1 = -t / n
+    grad_input = _t1
     return grad_input
 
 
@@ -4204,16 +4432,12 @@ def _distkldivcriterion_true_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = xp.log(T)
-    _t2 -= X
-    _t2 *= T
-    _t5 = _t2.sum(axis=1)
-    _t6 = _t5.sum(axis=0)
-    _t7 = 1 / n
-    _t8 = _t6 * _t7
-    _t9 = _t1 * _t8
-    loss = float(xp.broadcast_to(_t9, ()))
+    _t1 = xp.log(T)
+    _t1 -= X
+    _t1 *= T
+    _t4 = _t1.sum(axis=(0, 1))
+    _t5 = _t4 / (B * n)
+    loss = float(xp.broadcast_to(_t5, ()))
     return loss
 
 
@@ -4222,10 +4446,8 @@ def _distkldivcriterion_true_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = -(_t1 * _t2 * T)
-    grad_input = _t3
+    _t1 = -T / (B * n)
+    grad_input = _t1
     return grad_input
 
 
@@ -4247,13 +4469,12 @@ def _margincriterion_update_output(x, t, margin):
     """J = Sum(maximum(0, margin - t[i]*x[i]), (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = t * x
-    xp.subtract(margin, _t2, out=_t2)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t1 * _t5
-    loss = float(xp.broadcast_to(_t6, ()))
+    _t1 = t * x
+    xp.subtract(margin, _t1, out=_t1)
+    _t3 = xp.maximum(0, _t1)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 / n
+    loss = float(xp.broadcast_to(_t5, ()))
     return loss
 
 
@@ -4261,12 +4482,11 @@ def _margincriterion_update_grad_input(x, t, margin):
     """gradInput[j] = -Heaviside(margin - t[j]*x[j])*t[j]/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = t * x
-    xp.subtract(margin, _t2, out=_t2)
-    _t4 = xp.heaviside(_t2, 0.5)
-    _t5 = -(_t1 * _t4 * t)
-    grad_input = _t5
+    _t1 = t * x
+    xp.subtract(margin, _t1, out=_t1)
+    _t3 = xp.heaviside(_t1, 0.5)
+    _t4 = -(_t3 * t) / n
+    grad_input = _t4
     return grad_input
 
 
@@ -4275,16 +4495,12 @@ def _margincriterion_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = T * X
-    xp.subtract(margin, _t2, out=_t2)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = _t4.sum(axis=1)
-    _t6 = _t5.sum(axis=0)
-    _t7 = 1 / n
-    _t8 = _t6 * _t7
-    _t9 = _t1 * _t8
-    loss = float(xp.broadcast_to(_t9, ()))
+    _t1 = T * X
+    xp.subtract(margin, _t1, out=_t1)
+    _t3 = xp.maximum(0, _t1)
+    _t4 = _t3.sum(axis=(0, 1))
+    _t5 = _t4 / (B * n)
+    loss = float(xp.broadcast_to(_t5, ()))
     return loss
 
 
@@ -4293,13 +4509,11 @@ def _margincriterion_update_grad_input_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = T * X
-    xp.subtract(margin, _t3, out=_t3)
-    _t5 = xp.heaviside(_t3, 0.5)
-    _t6 = -(_t1 * _t2 * _t5 * T)
-    grad_input = _t6
+    _t1 = T * X
+    xp.subtract(margin, _t1, out=_t1)
+    _t3 = xp.heaviside(_t1, 0.5)
+    _t4 = -(_t3 * T) / (B * n)
+    grad_input = _t4
     return grad_input
 
 
@@ -4368,14 +4582,13 @@ def _softmargincriterion_true_update_output(x, t):
     """J = Sum(log(1 + exp(-t[i]*x[i])), (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = -(t * x)
-    xp.exp(_t2, out=_t2)
-    _t2 += 1
-    xp.log(_t2, out=_t2)
-    _t6 = _t2.sum(axis=0)
-    _t7 = _t1 * _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t1 += 1
+    xp.log(_t1, out=_t1)
+    _t5 = _t1.sum(axis=0)
+    _t6 = _t5 / n
+    loss = float(xp.broadcast_to(_t6, ()))
     return loss
 
 
@@ -4383,13 +4596,12 @@ def _softmargincriterion_true_update_grad_input(x, t):
     """gradInput[j] = -exp(-t[j]*x[j])*t[j]/(n*(1 + exp(-t[j]*x[j])))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = -(t * x)
-    xp.exp(_t2, out=_t2)
-    _t4 = 1 + _t2
-    xp.divide(1, _t4, out=_t4)
-    _t6 = -(_t1 * _t4 * t * _t2)
-    grad_input = _t6
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    xp.divide(1, _t3, out=_t3)
+    _t5 = -(_t3 * t * _t1) / n
+    grad_input = _t5
     return grad_input
 
 
@@ -4398,17 +4610,13 @@ def _softmargincriterion_true_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = -(T * X)
-    xp.exp(_t2, out=_t2)
-    _t2 += 1
-    xp.log(_t2, out=_t2)
-    _t6 = _t2.sum(axis=1)
-    _t7 = _t6.sum(axis=0)
-    _t8 = 1 / n
-    _t9 = _t7 * _t8
-    _t10 = _t1 * _t9
-    loss = float(xp.broadcast_to(_t10, ()))
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t1 += 1
+    xp.log(_t1, out=_t1)
+    _t5 = _t1.sum(axis=(0, 1))
+    _t6 = _t5 / (B * n)
+    loss = float(xp.broadcast_to(_t6, ()))
     return loss
 
 
@@ -4417,14 +4625,12 @@ def _softmargincriterion_true_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = -(T * X)
-    xp.exp(_t3, out=_t3)
-    _t5 = 1 + _t3
-    xp.divide(1, _t5, out=_t5)
-    _t7 = -(_t1 * _t2 * _t5 * T * _t3)
-    grad_input = _t7
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    xp.divide(1, _t3, out=_t3)
+    _t5 = -(_t3 * T * _t1) / (B * n)
+    grad_input = _t5
     return grad_input
 
 
@@ -4447,14 +4653,13 @@ def _multimargincriterion_1_false_update_output(x, t, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
     _t1 = N_k * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = x[t]
-    _t4 = margin + x - _t3
-    _t5 = xp.maximum(0, _t4)
-    _t6 = _t5.sum(axis=0)
-    _t7 = _t6 - margin
-    _t8 = _t2 * _t7
-    loss = float(xp.broadcast_to(_t8, ()))
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 - margin
+    _t7 = _t6 / _t1
+    loss = float(xp.broadcast_to(_t7, ()))
     return loss
 
 
@@ -4462,18 +4667,17 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin):
     """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
-    _t1 = 1 / N_k
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = xp.arange(1, N_k + 1)
-    _t6 = 1 + t
-    _t7 = (_t5 == _t6)
-    _t8 = _t4.sum(axis=0)
-    _t9 = _t7 * _t8
-    xp.subtract(_t4, _t9, out=_t9)
-    _t9 *= _t1
-    grad_input = _t9
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.arange(1, N_k + 1)
+    _t5 = 1 + t
+    _t6 = (_t4 == _t5)
+    _t7 = _t3.sum(axis=0)
+    _t8 = _t6 * _t7
+    xp.subtract(_t3, _t8, out=_t8)
+    _t8 /= N_k
+    grad_input = _t8
     return grad_input
 
 
@@ -4482,20 +4686,17 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = 1 / B
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = margin + X - _t4[:, None]
-    _t6 = xp.maximum(0, _t5)
-    _t7 = _t6.sum(axis=1)
-    _t8 = _t7 - margin
-    _t9 = _t8.sum(axis=0)
-    _t10 = N_k * 1 * 1
-    _t11 = 1 / _t10
-    _t12 = _t9 * _t11
-    _t13 = _t1 * _t12
-    loss = float(xp.broadcast_to(_t13, ()))
+    _t1 = N_k * 1 * 1
+    _t2 = B * 1 * -1 * margin
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = margin + X - _t5[:, None]
+    _t7 = xp.maximum(0, _t6)
+    _t8 = _t7.sum(axis=(0, 1))
+    _t9 = _t2 + _t8
+    _t10 = _t9 / (B * _t1)
+    loss = float(xp.broadcast_to(_t10, ()))
     return loss
 
 
@@ -4504,21 +4705,19 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / N_k
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = margin + X - _t5[:, None]
-    _t7 = xp.heaviside(_t6, 0.5)
-    _t8 = xp.arange(1, N_k + 1)
-    _t9 = 1 + T
-    _t10 = (_t8 == _t9[:, None])
-    _t11 = _t7.sum(axis=1)
-    _t12 = _t10 * _t11[:, None]
-    xp.subtract(_t7, _t12, out=_t12)
-    _t14 = _t1 * _t2 * _t12
-    grad_input = _t14
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + T
+    _t8 = (_t6 == _t7[:, None])
+    _t9 = _t5.sum(axis=1)
+    _t10 = _t8 * _t9[:, None]
+    xp.subtract(_t5, _t10, out=_t10)
+    _t12 = _t10 / (B * N_k)
+    grad_input = _t12
     return grad_input
 
 
@@ -4527,16 +4726,15 @@ def _multimargincriterion_2_false_update_output(x, t, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
     _t1 = N_k * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = x[t]
-    _t4 = margin + x - _t3
-    _t5 = xp.maximum(0, _t4)
-    _t6 = _t5 ** 2
-    _t7 = _t6.sum(axis=0)
-    _t8 = margin ** 2
-    _t9 = _t7 - _t8
-    _t10 = _t2 * _t9
-    loss = float(xp.broadcast_to(_t10, ()))
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4 ** 2
+    _t6 = _t5.sum(axis=0)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = _t8 / _t1
+    loss = float(xp.broadcast_to(_t9, ()))
     return loss
 
 
@@ -4544,21 +4742,20 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin):
     """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
-    _t1 = 1 / N_k
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = xp.maximum(0, _t3)
-    _t6 = 2 * _t4 * _t5
-    _t7 = xp.arange(1, N_k + 1)
-    _t8 = 1 + t
-    _t9 = (_t7 == _t8)
-    _t10 = _t5 * _t4
-    _t11 = _t10.sum(axis=0)
-    _t12 = 2 * _t9 * _t11
-    _t6 -= _t12
-    _t6 *= _t1
-    grad_input = _t6
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t4 * _t3
+    _t10 = _t9.sum(axis=0)
+    _t11 = 2 * _t8 * _t10
+    _t5 -= _t11
+    _t5 /= N_k
+    grad_input = _t5
     return grad_input
 
 
@@ -4567,22 +4764,19 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = 1 / B
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = margin + X - _t4[:, None]
-    _t6 = xp.maximum(0, _t5)
-    _t7 = _t6 ** 2
-    _t8 = _t7.sum(axis=1)
-    _t9 = margin ** 2
-    _t10 = _t8 - _t9
-    _t11 = _t10.sum(axis=0)
-    _t12 = N_k * 1 * 1
-    _t13 = 1 / _t12
-    _t14 = _t11 * _t13
-    _t15 = _t1 * _t14
-    loss = float(xp.broadcast_to(_t15, ()))
+    _t1 = N_k * 1 * 1
+    _t2 = margin ** 2
+    _t3 = B * 1 * -1 * _t2
+    _t4 = xp.arange(1, B + 1)
+    _t5 = _t4 - 1
+    _t6 = X[_t5, T]
+    _t7 = margin + X - _t6[:, None]
+    _t8 = xp.maximum(0, _t7)
+    _t9 = _t8 ** 2
+    _t10 = _t9.sum(axis=(0, 1))
+    _t11 = _t3 + _t10
+    _t12 = _t11 / (B * _t1)
+    loss = float(xp.broadcast_to(_t12, ()))
     return loss
 
 
@@ -4591,24 +4785,22 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / N_k
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = margin + X - _t5[:, None]
-    _t7 = xp.heaviside(_t6, 0.5)
-    _t8 = xp.maximum(0, _t6)
-    _t9 = 2 * _t7 * _t8
-    _t10 = xp.arange(1, N_k + 1)
-    _t11 = 1 + T
-    _t12 = (_t10 == _t11[:, None])
-    _t13 = _t8 * _t7
-    _t14 = _t13.sum(axis=1)
-    _t15 = 2 * _t12 * _t14[:, None]
-    _t9 -= _t15
-    _t17 = _t1 * _t2 * _t9
-    grad_input = _t17
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.maximum(0, _t4)
+    _t7 = 2 * _t5 * _t6
+    _t8 = xp.arange(1, N_k + 1)
+    _t9 = 1 + T
+    _t10 = (_t8 == _t9[:, None])
+    _t11 = _t6 * _t5
+    _t12 = _t11.sum(axis=1)
+    _t13 = 2 * _t10 * _t12[:, None]
+    _t7 -= _t13
+    _t15 = _t7 / (B * N_k)
+    grad_input = _t15
     return grad_input
 
 
@@ -4632,21 +4824,20 @@ def _multilabelmargincriterion_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_i = x.shape[0]
     _t1 = N_i * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = xp.arange(1, N_i + 1)
-    _t4 = _t3 - 1
-    _t5 = (t[:, None] == _t4)
-    _t6 = xp.where(_t5, 1.0, 0.0)
-    _t7 = _t6.sum(axis=0)
-    _t8 = 1 - _t7
-    _t9 = x[t]
-    _t10 = 1 + x[:, None] - _t9
-    _t11 = xp.maximum(0, _t10)
-    _t12 = _t11.sum(axis=1)
-    _t8 *= _t12
-    _t14 = _t8.sum(axis=0)
-    _t15 = _t2 * _t14
-    loss = float(xp.broadcast_to(_t15, ()))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = _t2 - 1
+    _t4 = (t[:, None] == _t3)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = _t5.sum(axis=0)
+    _t7 = 1 - _t6
+    _t8 = x[t]
+    _t9 = 1 + x[:, None] - _t8
+    _t10 = xp.maximum(0, _t9)
+    _t11 = _t10.sum(axis=1)
+    _t7 *= _t11
+    _t13 = _t7.sum(axis=0)
+    _t14 = _t13 / _t1
+    loss = float(xp.broadcast_to(_t14, ()))
     return loss
 
 
@@ -4654,26 +4845,25 @@ def _multilabelmargincriterion_update_grad_input(x, t):
     """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_i"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_i = x.shape[0]
-    _t1 = 1 / N_i
-    _t2 = xp.arange(1, N_i + 1)
-    _t3 = 1 + t
-    _t4 = (_t2[:, None] == _t3)
-    _t5 = x[t]
-    _t6 = 1 + x[:, None] - _t5
-    _t7 = xp.heaviside(_t6, 0.5)
-    _t8 = _t2 - 1
-    _t9 = (t[:, None] == _t8)
-    _t10 = xp.where(_t9, 1.0, 0.0)
-    _t11 = _t10.sum(axis=0)
-    _t12 = _t7.T @ _t11
-    _t13 = _t4 @ _t12
-    _t14 = _t7.sum(axis=1)
-    _t15 = _t7.sum(axis=0)
-    _t16 = _t4 @ _t15
-    _t17 = _t14 * _t11
-    _t18 = _t13 + _t14 - _t16 - _t17
-    _t18 *= _t1
-    grad_input = _t18
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = 1 + t
+    _t3 = (_t1[:, None] == _t2)
+    _t4 = x[t]
+    _t5 = 1 + x[:, None] - _t4
+    _t6 = xp.heaviside(_t5, 0.5)
+    _t7 = _t1 - 1
+    _t8 = (t[:, None] == _t7)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t6.T @ _t10
+    _t12 = _t3 @ _t11
+    _t13 = _t6.sum(axis=1)
+    _t14 = _t6.sum(axis=0)
+    _t15 = _t3 @ _t14
+    _t16 = _t13 * _t10
+    _t17 = _t12 + _t13 - _t15 - _t16
+    _t17 /= N_i
+    grad_input = _t17
     return grad_input
 
 
@@ -4682,7 +4872,7 @@ def _multilabelmargincriterion_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_i = X.shape[1]
-    _t1 = 1 / B
+    _t1 = N_i * 1 * 1
     _t2 = xp.arange(1, N_i + 1)
     _t3 = _t2 - 1
     _t4 = (T[:, :, None] == _t3)
@@ -4696,13 +4886,9 @@ def _multilabelmargincriterion_update_output_batch(X, T):
     _t12 = xp.maximum(0, _t11)
     _t13 = _t12.sum(axis=2)
     _t7 *= _t13
-    _t15 = _t7.sum(axis=1)
-    _t16 = _t15.sum(axis=0)
-    _t17 = N_i * 1 * 1
-    _t18 = 1 / _t17
-    _t19 = _t16 * _t18
-    _t20 = _t1 * _t19
-    loss = float(xp.broadcast_to(_t20, ()))
+    _t15 = _t7.sum(axis=(0, 1))
+    _t16 = _t15 / (B * _t1)
+    loss = float(xp.broadcast_to(_t16, ()))
     return loss
 
 
@@ -4711,32 +4897,30 @@ def _multilabelmargincriterion_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_i = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / N_i
-    _t3 = xp.arange(1, N_i + 1)
-    _t4 = 1 + T
-    _t5 = (_t3[:, None] == _t4[:, None, :])
-    _t6 = xp.arange(1, B + 1)
-    _t7 = _t6 - 1
-    _t8 = X[_t7[:, None], T]
-    _t9 = 1 + X[:, :, None] - _t8[:, None, :]
-    _t10 = xp.heaviside(_t9, 0.5)
-    _t11 = _t3 - 1
-    _t12 = (T[:, :, None] == _t11)
-    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = 1 + T
+    _t3 = (_t1[:, None] == _t2[:, None, :])
+    _t4 = xp.arange(1, B + 1)
+    _t5 = _t4 - 1
+    _t6 = X[_t5[:, None], T]
+    _t7 = 1 + X[:, :, None] - _t6[:, None, :]
+    _t8 = xp.heaviside(_t7, 0.5)
+    _t9 = _t1 - 1
+    _t10 = (T[:, :, None] == _t9)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = _t11.sum(axis=1)
+    _t13 = _t8 * _t12[:, :, None]
     _t14 = _t13.sum(axis=1)
-    _t15 = _t10 * _t14[:, :, None]
-    _t16 = _t15.sum(axis=1)
-    _t17 = _t5 * _t16[:, None, :]
-    _t18 = _t17.sum(axis=2)
-    _t19 = _t10.sum(axis=2)
-    _t20 = _t10.sum(axis=1)
-    _t21 = _t5 * _t20[:, None, :]
-    _t22 = _t21.sum(axis=2)
-    _t23 = _t19 * _t14
-    _t24 = _t18 + _t19 - _t22 - _t23
-    _t25 = _t1 * _t2 * _t24
-    grad_input = _t25
+    _t15 = _t3 * _t14[:, None, :]
+    _t16 = _t15.sum(axis=2)
+    _t17 = _t8.sum(axis=2)
+    _t18 = _t8.sum(axis=1)
+    _t19 = _t3 * _t18[:, None, :]
+    _t20 = _t19.sum(axis=2)
+    _t21 = _t17 * _t12
+    _t22 = _t16 + _t17 - _t20 - _t21
+    _t23 = _t22 / (B * N_i)
+    grad_input = _t23
     return grad_input
 
 
@@ -4758,22 +4942,21 @@ def _multilabelsoftmargincriterion_update_output(x, t):
     """J = -Sum((1 - t[i])*log(1 - 1/(1 + exp(-x[i]))) + log(1/(1 + exp(-x[i])))*t[i], (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = 1 - t
-    _t3 = -x
-    _t4 = xp.exp(_t3)
-    _t4 += 1
-    xp.divide(1, _t4, out=_t4)
-    _t7 = 1 - _t4
-    xp.log(_t7, out=_t7)
-    _t7 *= _t2
-    _t10 = _t7.sum(axis=0)
-    xp.log(_t4, out=_t4)
-    _t4 *= t
-    _t13 = _t4.sum(axis=0)
-    _t14 = _t10 + _t13
-    _t15 = -(_t1 * _t14)
-    loss = float(xp.broadcast_to(_t15, ()))
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t3 += 1
+    xp.divide(1, _t3, out=_t3)
+    _t6 = 1 - _t3
+    xp.log(_t6, out=_t6)
+    _t6 *= _t1
+    _t9 = _t6.sum(axis=0)
+    xp.log(_t3, out=_t3)
+    _t3 *= t
+    _t12 = _t3.sum(axis=0)
+    _t13 = _t9 + _t12
+    _t14 = -_t13 / n
+    loss = float(xp.broadcast_to(_t14, ()))
     return loss
 
 
@@ -4781,20 +4964,19 @@ def _multilabelsoftmargincriterion_update_grad_input(x, t):
     """gradInput[j] = -(exp(-x[j])*t[j]/(1 + exp(-x[j])) - (1 - t[j])*exp(-x[j])/((1 - 1/(1 + exp(-x[j])))*(1 + exp(-x[j]))**2))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = -x
-    _t3 = xp.exp(_t2)
-    _t4 = 1 + _t3
-    _t5 = 1 / _t4
-    _t6 = _t5 * t * _t3
-    xp.subtract(1, _t5, out=_t5)
-    xp.divide(1, _t5, out=_t5)
-    _t9 = _t4 ** -2
-    _t10 = 1 - t
-    _t11 = _t5 * _t9 * _t10 * _t3
-    _t6 -= _t11
-    _t13 = -(_t1 * _t6)
-    grad_input = _t13
+    _t1 = -x
+    _t2 = xp.exp(_t1)
+    _t3 = 1 + _t2
+    _t4 = 1 / _t3
+    _t5 = _t4 * t * _t2
+    xp.subtract(1, _t4, out=_t4)
+    xp.divide(1, _t4, out=_t4)
+    _t8 = _t3 ** -2
+    _t9 = 1 - t
+    _t10 = _t4 * _t8 * _t9 * _t2
+    _t5 -= _t10
+    _t12 = -_t5 / n
+    grad_input = _t12
     return grad_input
 
 
@@ -4803,25 +4985,21 @@ def _multilabelsoftmargincriterion_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 - T
-    _t3 = -X
-    _t4 = xp.exp(_t3)
-    _t4 += 1
-    xp.divide(1, _t4, out=_t4)
-    _t7 = 1 - _t4
-    xp.log(_t7, out=_t7)
-    _t7 *= _t2
-    _t10 = _t7.sum(axis=1)
-    xp.log(_t4, out=_t4)
-    _t4 *= T
-    _t13 = _t4.sum(axis=1)
-    _t14 = _t10 + _t13
-    _t15 = _t14.sum(axis=0)
-    _t16 = 1 / n
-    _t17 = _t15 * -1 * _t16
-    _t18 = _t1 * _t17
-    loss = float(xp.broadcast_to(_t18, ()))
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t3 += 1
+    xp.divide(1, _t3, out=_t3)
+    _t6 = 1 - _t3
+    xp.log(_t6, out=_t6)
+    _t6 *= _t1
+    _t9 = _t6.sum(axis=(0, 1))
+    xp.log(_t3, out=_t3)
+    _t3 *= T
+    _t12 = _t3.sum(axis=(0, 1))
+    _t13 = _t9 + _t12
+    _t14 = -_t13 / (B * n)
+    loss = float(xp.broadcast_to(_t14, ()))
     return loss
 
 
@@ -4830,21 +5008,19 @@ def _multilabelsoftmargincriterion_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = -X
-    _t4 = xp.exp(_t3)
-    _t5 = 1 + _t4
-    _t6 = 1 / _t5
-    _t7 = 1 - _t6
-    xp.divide(1, _t7, out=_t7)
-    _t9 = _t5 ** -2
-    _t10 = 1 - T
-    _t11 = _t2 * _t7 * _t9 * _t10 * _t4
-    _t12 = _t2 * _t6 * T * _t4
-    _t11 -= _t12
-    _t11 *= _t1
-    grad_input = _t11
+    _t1 = -X
+    _t2 = xp.exp(_t1)
+    _t3 = 1 + _t2
+    _t4 = 1 / _t3
+    _t5 = 1 - _t4
+    xp.divide(1, _t5, out=_t5)
+    _t7 = _t3 ** -2
+    _t8 = 1 - T
+    _t9 = (_t5 * _t7 * _t8 * _t2) / n
+    _t10 = (_t4 * T * _t2) / n
+    _t9 -= _t10
+    _t9 /= B
+    grad_input = _t9
     return grad_input
 
 
@@ -4865,14 +5041,13 @@ def _hingeembeddingcriterion_update_output(x, t, margin):
     """J = Sum(where(Eq(t[i], 1), x[i], maximum(0, margin - x[i])), (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = (t == 1)
-    _t3 = margin - x
-    _t4 = xp.maximum(0, _t3)
-    _t5 = xp.where(_t2, x, _t4)
-    _t6 = _t5.sum(axis=0)
-    _t7 = _t1 * _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    _t1 = (t == 1)
+    _t2 = margin - x
+    _t3 = xp.maximum(0, _t2)
+    _t4 = xp.where(_t1, x, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    loss = float(xp.broadcast_to(_t6, ()))
     return loss
 
 
@@ -4880,14 +5055,13 @@ def _hingeembeddingcriterion_update_grad_input(x, t, margin):
     """gradInput[j] = where(Eq(t[j], 1), 1, -Heaviside(margin - x[j]))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 1 / n
-    _t2 = (t == 1)
-    _t3 = margin - x
-    _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = -_t4
-    _t6 = xp.where(_t2, 1, _t5)
-    _t7 = _t1 * _t6
-    grad_input = _t7
+    _t1 = (t == 1)
+    _t2 = margin - x
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = -_t3
+    _t5 = xp.where(_t1, 1, _t4)
+    _t6 = _t5 / n
+    grad_input = _t6
     return grad_input
 
 
@@ -4896,17 +5070,13 @@ def _hingeembeddingcriterion_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = (T == 1)
-    _t3 = margin - X
-    _t4 = xp.maximum(0, _t3)
-    _t5 = xp.where(_t2, X, _t4)
-    _t6 = _t5.sum(axis=1)
-    _t7 = _t6.sum(axis=0)
-    _t8 = 1 / n
-    _t9 = _t7 * _t8
-    _t10 = _t1 * _t9
-    loss = float(xp.broadcast_to(_t10, ()))
+    _t1 = (T == 1)
+    _t2 = margin - X
+    _t3 = xp.maximum(0, _t2)
+    _t4 = xp.where(_t1, X, _t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    _t6 = _t5 / (B * n)
+    loss = float(xp.broadcast_to(_t6, ()))
     return loss
 
 
@@ -4915,15 +5085,13 @@ def _hingeembeddingcriterion_update_grad_input_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = 1 / B
-    _t2 = 1 / n
-    _t3 = (T == 1)
-    _t4 = margin - X
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = -_t5
-    _t7 = xp.where(_t3, 1, _t6)
-    _t8 = _t1 * _t2 * _t7
-    grad_input = _t8
+    _t1 = (T == 1)
+    _t2 = margin - X
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = -_t3
+    _t5 = xp.where(_t1, 1, _t4)
+    _t6 = _t5 / (B * n)
+    grad_input = _t6
     return grad_input
 
 
@@ -4993,20 +5161,19 @@ def _l1hingeembeddingcriterion_grad_input_batch(x1, x2, t, margin, d, J):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = 1 / _B
-    _t2 = (t == 1)
-    _t3 = margin - d
-    _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = -_t4
-    _t6 = xp.where(_t2, 1, _t5)
-    _t7 = _t1 * _t6
-    _d_d = _t7
-    _t8 = x1 - x2
-    _t9 = xp.sign(_t8)
-    _t10 = _d_d[:, None] * _t9
-    _grad_x1 = _t10
-    _t11 = -(_d_d[:, None] * _t9)
-    _grad_x2 = _t11
+    _t1 = (t == 1)
+    _t2 = margin - d
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = -_t3
+    _t5 = xp.where(_t1, 1, _t4)
+    _t6 = _t5 / _B
+    _d_d = _t6
+    _t7 = x1 - x2
+    _t8 = xp.sign(_t7)
+    _t9 = _d_d[:, None] * _t8
+    _grad_x1 = _t9
+    _t10 = -(_d_d[:, None] * _t8)
+    _grad_x2 = _t10
     return [_grad_x1, _grad_x2]
 
 
@@ -5106,33 +5273,32 @@ def _cosineembeddingcriterion_grad_input_batch(x1, x2, t, margin, c, J):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = 1 / _B
-    _t2 = (t == 1)
-    _t3 = c - margin
-    _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = xp.where(_t2, -1, _t4)
-    _t6 = _t1 * _t5
-    _d_c = _t6
-    _t7 = x1 ** 2
-    _t8 = _t7.sum(axis=1)
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = x2 ** 2
-    _t11 = _t10.sum(axis=1)
-    _t12 = 1 / xp.sqrt(_t11)
-    _t13 = _t9[:, None] * _t12[:, None] * x2
-    _t14 = _t8 ** -1.5
-    _t15 = x2 * x1
-    _t16 = _t15.sum(axis=1)
-    _t17 = _t14[:, None] * _t12[:, None] * x1 * _t16[:, None]
-    _t18 = _t13 - _t17
-    _t19 = _t18 * _d_c[:, None]
-    _grad_x1 = _t19
-    _t20 = _t9[:, None] * _t12[:, None] * x1
-    _t21 = _t11 ** -1.5
-    _t22 = _t9[:, None] * _t21[:, None] * x2 * _t16[:, None]
-    _t23 = _t20 - _t22
-    _t24 = _t23 * _d_c[:, None]
-    _grad_x2 = _t24
+    _t1 = (t == 1)
+    _t2 = c - margin
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.where(_t1, -1, _t3)
+    _t5 = _t4 / _B
+    _d_c = _t5
+    _t6 = x1 ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = x2 ** 2
+    _t10 = _t9.sum(axis=1)
+    _t11 = 1 / xp.sqrt(_t10)
+    _t12 = _t8[:, None] * _t11[:, None] * x2
+    _t13 = _t7 ** -1.5
+    _t14 = x2 * x1
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13[:, None] * _t11[:, None] * x1 * _t15[:, None]
+    _t17 = _t12 - _t16
+    _t18 = _t17 * _d_c[:, None]
+    _grad_x1 = _t18
+    _t19 = _t8[:, None] * _t11[:, None] * x1
+    _t20 = _t10 ** -1.5
+    _t21 = _t8[:, None] * _t20[:, None] * x2 * _t15[:, None]
+    _t22 = _t19 - _t21
+    _t23 = _t22 * _d_c[:, None]
+    _grad_x2 = _t23
     return [_grad_x1, _grad_x2]
 
 
@@ -5195,15 +5361,14 @@ def _marginrankingcriterion_grad_input_batch(x1, x2, t, margin, J):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = 1 / _B
-    _t2 = x1 - x2
-    _t3 = _t2 * t
-    _t4 = margin - _t3
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = -(_t1 * _t5 * t)
-    _grad_x1 = _t6
-    _t7 = _t1 * _t5 * t
-    _grad_x2 = _t7
+    _t1 = x1 - x2
+    _t2 = _t1 * t
+    _t3 = margin - _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = -(_t4 * t) / _B
+    _grad_x1 = _t5
+    _t6 = (_t4 * t) / _B
+    _grad_x2 = _t6
     return [_grad_x1, _grad_x2]
 
 
@@ -5354,24 +5519,23 @@ def _layernorm_update_output(x, gamma, beta):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[0]
-    _t1 = 1 / m
-    _t2 = x.sum(axis=0)
-    _t3 = _t1 * _t2
-    mu = xp.broadcast_to(_t3, ())
-    _t4 = x - mu
-    xc = _t4
-    _t5 = xc ** 2
-    _t6 = _t5.sum(axis=0)
-    _t7 = _t1 * _t6
-    var = xp.broadcast_to(_t7, ())
-    _t8 = 1e-05
-    _t9 = _t8 + var
-    _t10 = 1 / xp.sqrt(_t9)
-    _t11 = _t10 * xc
-    xhat = _t11
-    _t12 = gamma * xhat
-    _t13 = _t12 + beta
-    y = _t13
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / m
+    mu = xp.broadcast_to(_t2, ())
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / m
+    var = xp.broadcast_to(_t6, ())
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9 * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
     return (mu, xc, var, xhat, y)
 
 
@@ -5391,16 +5555,15 @@ def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = xp.broadcast_to(_t7, ())
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = 1 / m
-    _t11 = 2 * _d_var * _t10 * xc
-    _t12 = _t9 + _t11
-    _d_xc = _t12
-    _t13 = _d_xc.sum(axis=0)
-    _t14 = -_t13
-    _d_mu = xp.broadcast_to(_t14, ())
-    _t15 = _d_mu * _t10
-    _t16 = _t15 + _d_xc
-    _grad_x = _t16
+    _t10 = (2 * _d_var * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = xp.broadcast_to(_t13, ())
+    _t14 = _d_mu / m
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
     return _grad_x
 
 
@@ -5420,15 +5583,14 @@ def _layernorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _d_var = xp.broadcast_to(_t7, ())
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = 1 / m
-    _t11 = 2 * _d_var * _t10 * xc
-    _t12 = _t9 + _t11
-    _d_xc = _t12
-    _t13 = _d_xc.sum(axis=0)
-    _t14 = -_t13
-    _d_mu = xp.broadcast_to(_t14, ())
-    _t15 = _d_y * xhat
-    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t10 = (2 * _d_var * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = xp.broadcast_to(_t13, ())
+    _t14 = _d_y * xhat
+    grad_gamma += _t14 if scale == 1 else scale * _t14
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
@@ -5448,18 +5610,17 @@ def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _d_var = xp.broadcast_to(_t7, ())
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = 1 / m
-    _t11 = 2 * _d_var * _t10 * xc
-    _t12 = _t9 + _t11
-    _d_xc = _t12
-    _t13 = _d_xc.sum(axis=0)
-    _t14 = -_t13
-    _d_mu = xp.broadcast_to(_t14, ())
-    _t15 = _d_mu * _t10
-    _t16 = _t15 + _d_xc
-    _grad_x = _t16
-    _t17 = _d_y * xhat
-    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t10 = (2 * _d_var * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = xp.broadcast_to(_t13, ())
+    _t14 = _d_mu / m
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
+    _t16 = _d_y * xhat
+    grad_gamma += _t16 if scale == 1 else scale * _t16
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
@@ -5469,24 +5630,23 @@ def _layernorm_update_output_batch(x, gamma, beta):
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
     m = x.shape[1]
-    _t1 = 1 / m
-    _t2 = x.sum(axis=1)
-    _t3 = _t1 * _t2
-    mu = _t3
-    _t4 = x - mu[:, None]
-    xc = _t4
-    _t5 = xc ** 2
-    _t6 = _t5.sum(axis=1)
-    _t7 = _t1 * _t6
-    var = _t7
-    _t8 = 1e-05
-    _t9 = _t8 + var
-    _t10 = 1 / xp.sqrt(_t9)
-    _t11 = _t10[:, None] * xc
-    xhat = _t11
-    _t12 = gamma * xhat
-    _t13 = _t12 + beta
-    y = _t13
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / m
+    mu = _t2
+    _t3 = x - mu[:, None]
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=1)
+    _t6 = _t5 / m
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9[:, None] * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
     return (mu, xc, var, xhat, y)
 
 
@@ -5507,16 +5667,15 @@ def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = 1 / m
-    _t11 = 2 * _t10 * _d_var[:, None] * xc
-    _t12 = _t9 + _t11
-    _d_xc = _t12
-    _t13 = _d_xc.sum(axis=1)
-    _t14 = -_t13
-    _d_mu = _t14
-    _t15 = _t10 * _d_mu
-    _t16 = _t15[:, None] + _d_xc
-    _grad_x = _t16
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
     return _grad_x
 
 
@@ -5537,18 +5696,17 @@ def _layernorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = 1 / m
-    _t11 = 2 * _t10 * _d_var[:, None] * xc
-    _t12 = _t9 + _t11
-    _d_xc = _t12
-    _t13 = _d_xc.sum(axis=1)
-    _t14 = -_t13
-    _d_mu = _t14
-    _t15 = xhat * _d_y
-    _t16 = _t15.sum(axis=0)
-    grad_gamma += _t16 if scale == 1 else scale * _t16
-    _t17 = _d_y.sum(axis=0)
-    grad_beta += _t17 if scale == 1 else scale * _t17
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=0)
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
 
 
 def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
@@ -5568,21 +5726,20 @@ def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = 1 / m
-    _t11 = 2 * _t10 * _d_var[:, None] * xc
-    _t12 = _t9 + _t11
-    _d_xc = _t12
-    _t13 = _d_xc.sum(axis=1)
-    _t14 = -_t13
-    _d_mu = _t14
-    _t15 = _t10 * _d_mu
-    _t16 = _t15[:, None] + _d_xc
-    _grad_x = _t16
-    _t17 = xhat * _d_y
-    _t18 = _t17.sum(axis=0)
-    grad_gamma += _t18 if scale == 1 else scale * _t18
-    _t19 = _d_y.sum(axis=0)
-    grad_beta += _t19 if scale == 1 else scale * _t19
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
+    _t16 = xhat * _d_y
+    _t17 = _t16.sum(axis=0)
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t18 = _d_y.sum(axis=0)
+    grad_beta += _t18 if scale == 1 else scale * _t18
     return _grad_x
 
 
@@ -6772,4 +6929,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']

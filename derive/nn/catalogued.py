@@ -21,6 +21,16 @@ from .module import check_array, check_dtype, check_scale, compute_dtype, Module
 REQUIRED = "required"  # a signature's default for an argument that has none
 
 
+def kept(buffer, result):
+    """``result`` written into ``buffer`` and ``buffer`` returned, where it has the result's
+    shape and dtype; else a new buffer holding ``result`` (Torch7's resize: forward and backward
+    return the module's own arrays, the same ones every call of one shape)."""
+    if buffer.__class__ is not result.__class__ or buffer.shape != result.shape or buffer.dtype != result.dtype:
+        return result.copy()  # never the kernel's own result: that may be the caller's input
+    buffer[...] = result
+    return buffer
+
+
 def _arguments(cls, args: tuple, kwargs: dict) -> dict:
     """The constructor's arguments by Torch7 name, checked against the class's signature."""
     name = cls.__name__
@@ -73,6 +83,18 @@ class _Catalogued:
     # structure values -> (their parameters' Torch7 names, a program's kernel arguments), where
     # the values change them (Bilinear without bias)
     variantParameters: dict | None = None
+    # integers are read as the module's floats (Torch7's element-wise modules and MSECriterion);
+    # elsewhere a TypeError
+    integersAsFloats = True
+    _inputKey = None  # (class, shape, dtype) of the last input that passed the checks
+    _inputBatch = False
+    _callCache = ("_inputKey", "_forwardInput")  # type() clears them: the next call checks again
+
+    def _floats(self, input):
+        """``input``, integers read as the module's floats."""
+        if self.integersAsFloats and input.dtype.kind in "iu" and not self.integerInput:
+            return input.astype(compute_dtype(type(self).__name__, "input", input, self))
+        return input
 
     def _setArguments(self, args: tuple, kwargs: dict) -> None:
         cls = type(self)
@@ -101,6 +123,17 @@ class _Catalogued:
 
     def _input(self, input, name: str = "input") -> bool:
         """Check ``input``; True for a batch, False for one sample."""
+        # the last input's class, shape and dtype checked already: the fast path (integers
+        # are read for their bounds every time)
+        key = input.__class__, getattr(input, "shape", None), getattr(input, "dtype", None)
+        if key == self._inputKey and name == "input":
+            return self._inputBatch
+        batch = self._checkedInput(input, name)
+        if name == "input" and not self.integerInput:
+            self._inputKey, self._inputBatch = key, batch
+        return batch
+
+    def _checkedInput(self, input, name: str) -> bool:
         owner = type(self).__name__
         check_array(owner, name, input, self._arrayClass)
         if self.integerInput:
@@ -112,13 +145,16 @@ class _Catalogued:
                                  f"({self.integerInput} - 1), got {int(input.min())} .. {int(input.max())}")
         elif input.dtype.kind != "f":
             compute_dtype(owner, name, input)  # a TypeError for what holds no real numbers
-            raise TypeError(f"{owner}: {name} must hold floats, got dtype {input.dtype}")
+            if not self.integersAsFloats:
+                raise TypeError(f"{owner}: {name} must hold floats, got dtype {input.dtype}")
         if not self.integerInput:
             check_dtype(owner, name, input, self)
         if self.anyShape:
             return False
         rank = len(self.inputShape)
-        if input.ndim not in (rank, rank + 1) or (input.ndim == rank + 1 and input.shape[0] == 0):
+        if input.size == 0 and input.ndim in (rank, rank + 1):
+            raise ValueError(f"{owner}: {name} must have at least one element, got shape {input.shape}")
+        if input.ndim not in (rank, rank + 1):
             raise ValueError(f"{owner}: {name} must have {rank} axes (one sample) or {rank + 1} (a batch), "
                              f"got shape {input.shape}")
         batch = input.ndim == rank + 1
@@ -135,6 +171,8 @@ class CatalogueModule(_Catalogued, Module):
     """A module generated from its catalogue entry."""
 
     parameterShapes: tuple = ()  # (Torch7 name, its axes as constructor arguments), in the kernels' order
+    gradientReadsOutput = True  # the gradient kernels read forward's output: backward must follow forward
+    _forwardInput = None  # (shape, dtype) of the last forward's input
     resetRule: tuple = ()  # ((Torch7 names), "uniform", (arguments whose product p gives +-1/sqrt(p))) ...
 
     def __init__(self, *args, rng=None, **kwargs) -> None:
@@ -192,13 +230,25 @@ class CatalogueModule(_Catalogued, Module):
 
     def updateOutput(self, input):
         batch = self._input(input)
-        self.output = self._kernels[batch][0](input, *self._params(), *self._scalars)
+        self._forwardInput = input.shape, input.dtype
+        self.output = kept(self.output, self._kernels[batch][0](self._floats(input), *self._params(),
+                                                                *self._scalars))
         return self.output
 
     def _gradOutput(self, input, gradOutput) -> bool:
         batch = self._input(input)
         owner = type(self).__name__
         check_array(owner, "gradOutput", gradOutput, self._arrayClass)
+        if not self.gradientReadsOutput and self.anyShape:  # element-wise from the input: no forward needed
+            if gradOutput.shape != input.shape:
+                raise ValueError(f"{owner}: gradOutput must have the shape of the output, {input.shape}, "
+                                 f"got {gradOutput.shape}")
+            return batch
+        last = self._forwardInput
+        if self.gradientReadsOutput and last != (input.shape, input.dtype):
+            seen = "no forward yet" if last is None else f"last forward input: {last[0]}, {last[1]}"
+            raise ValueError(f"{owner}: backward reads the output of forward: call forward(input) first "
+                             f"({seen}; got {input.shape}, {input.dtype})")
         if gradOutput.shape != self.output.shape:
             raise ValueError(f"{owner}: gradOutput must have the shape of the output of forward(input), "
                              f"{self.output.shape}, got {gradOutput.shape}")
@@ -207,7 +257,9 @@ class CatalogueModule(_Catalogued, Module):
     def updateGradInput(self, input, gradOutput):
         """gradInput = dJ/dinput; reads the output of the last forward."""
         batch = self._gradOutput(input, gradOutput)
-        self.gradInput = self._kernels[batch][1](input, *self._params(), *self._scalars, self.output, gradOutput)
+        input = self._floats(input)
+        self.gradInput = kept(self.gradInput, self._kernels[batch][1](input, *self._params(), *self._scalars,
+                                                                      self.output, gradOutput))
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
@@ -216,6 +268,7 @@ class CatalogueModule(_Catalogued, Module):
             return
         scale = check_scale(type(self).__name__, scale)
         batch = self._gradOutput(input, gradOutput)
+        input = self._floats(input)
         self._kernels[batch][2](input, *self._params(), *self._scalars, self.output, gradOutput, scale,
                                 *self._grads())
 
@@ -225,13 +278,14 @@ class CatalogueModule(_Catalogued, Module):
             return self.updateGradInput(input, gradOutput)
         scale = check_scale(type(self).__name__, scale)
         batch = self._gradOutput(input, gradOutput)
-        self.gradInput = self._kernels[batch][3](input, *self._params(), *self._scalars, self.output, gradOutput,
-                                                 scale, *self._grads())
+        input = self._floats(input)
+        self.gradInput = kept(self.gradInput, self._kernels[batch][3](input, *self._params(), *self._scalars,
+                                                                      self.output, gradOutput, scale, *self._grads()))
         return self.gradInput
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{v}" for v in self.arguments.values())
-        return f"nn.{type(self).__name__}({shown})"
+        return f"nn.{type(self).__name__}" + (f"({shown})" if shown else "")  # Torch7's: nn.Tanh
 
 
 class CatalogueCriterion(_Catalogued, Criterion):
@@ -250,9 +304,10 @@ class CatalogueCriterion(_Catalogued, Criterion):
         check_array(owner, "target", target, self._arrayClass)
         if self.classTarget is not None:
             return self._checkClasses(input, target, batch)
-        check_dtype(owner, "target", target, self)
+        compute_dtype(owner, "target", target, self)  # real numbers, floats of the module's dtype
         if target.shape != input.shape:
-            raise ValueError(f"{owner}: target must have the input's shape {input.shape}, got {target.shape}")
+            raise ValueError(f"{owner}: input and target must have the same shape, "
+                             f"got input {input.shape} and target {target.shape}")
         return batch
 
     def _checkClasses(self, input, target, batch: bool) -> bool:
@@ -270,6 +325,10 @@ class CatalogueCriterion(_Catalogued, Criterion):
                              f"got {int(target.min())} .. {int(target.max())}")
         return batch
 
+    def _targetValues(self, target):
+        """The target as the kernels read it: class numbers as they are, real targets as floats."""
+        return target if self.classTarget is not None else self._floats(target)
+
     def _target(self, target):
         """One sample's class may be an int, as ClassNLLCriterion's (Torch7's convention)."""
         if self.classTarget == 0 and isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
@@ -279,13 +338,16 @@ class CatalogueCriterion(_Catalogued, Criterion):
     def updateOutput(self, input, target):
         """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
         target = self._target(target)
-        self.output = self._kernels[self._check(input, target)][0](input, target, *self._scalars)
+        batch = self._check(input, target)
+        self.output = self._kernels[batch][0](self._floats(input), self._targetValues(target), *self._scalars)
         return self.output
 
     def updateGradInput(self, input, target):
         """dJ/dinput."""
         target = self._target(target)
-        self.gradInput = self._kernels[self._check(input, target)][1](input, target, *self._scalars)
+        batch = self._check(input, target)
+        self.gradInput = kept(self.gradInput, self._kernels[batch][1](self._floats(input), self._targetValues(target),
+                                                                      *self._scalars))
         return self.gradInput
 
 
@@ -296,6 +358,7 @@ class _Program:
     constructor numbers, in the program's order."""
 
     inputShapes: tuple = ()  # each input's axes: a constructor argument's name, or None
+    integersAsFloats = False
     kernelArguments: tuple = ()  # ("parameter", Torch7 name) or ("scalar", argument), in order
     outputPosition = 0
     outputPositions: tuple = ()  # several outputs (a list, as Torch7's table): where each is among the values

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from derive import nn
 from derive.catalogue_codegen import check_cases
 from derive.nn import (BatchNormalization, ClassNLLCriterion, CrossEntropyCriterion, Linear, LogSoftMax,
-                       MSECriterion, ReLU, Sequential, Sigmoid, SoftMax, SpatialConvolution, Tanh, check)
+                       Sequential, SoftMax, SpatialConvolution, Tanh, check)
 from derive.nn.check import SCALES, CheckReport
 from derive.nn.jacobian import PERTURBATION
 
@@ -58,12 +58,8 @@ class SqrtOfShiftedInput(_OnShiftedInput, nn.Sqrt):
 CHECKED = {
     "Linear": [("Linear(5, 3)", lambda: Linear(5, 3, rng=0), (5,), {}),
                ("Linear(5, 3) without bias", lambda: Linear(5, 3, bias=False, rng=0), (5,), {})],
-    "Sigmoid": [("Sigmoid", Sigmoid, (5,), {})],
-    "Tanh": [("Tanh", Tanh, (5,), {})],
-    "ReLU": [("ReLU", ReLU, (5,), {})],
     "Sequential": [("Sequential(Linear, Tanh, Linear)",
                     lambda: Sequential().add(Linear(5, 4, rng=1)).add(Tanh()).add(Linear(4, 3, rng=2)), (5,), {})],
-    "MSECriterion": [("MSECriterion", MSECriterion, (5,), {})],
     # Training: the samples of a batch depend on each other (its mean and variance), so one
     # sample is a whole batch of FULL_CHECK_BATCH, and there is no sample-by-sample check.
     "BatchNormalization": [
