@@ -12,7 +12,7 @@ import numpy as np
 
 from .check import (DEFAULT_BATCH, PRECISION, CheckError, CheckReport, Comparison, _compare, _Layout, _Rule,
                     _Checker, draw_input)
-from .jacobian import PERTURBATION
+from .jacobian import PERTURBATION, central_differences
 from .module import Module
 
 
@@ -98,19 +98,12 @@ def _jacobians(table: _Table, checker: _Checker, xs, input_names, output_names, 
             for j, grad in enumerate((module.parameters() or ([], []))[1]):
                 exact_params[m][j][row] = np.asarray(grad, dtype=float).ravel()
     # central differences: one column per element of the input or parameter perturbed
-    numeric_inputs = [[np.zeros((o.size, x.size)) for x in xs] for o in outputs]
-    numeric_params = [[np.zeros((o.size, p.size)) for p in params] for o in outputs]
+    numeric_inputs = [[None] * len(xs) for _ in outputs]
+    numeric_params = [[None] * len(params) for _ in outputs]
     for arrays, numeric in ((xs, numeric_inputs), (params, numeric_params)):
         for k, array in enumerate(arrays):
-            for column in range(array.size):
-                kept = array.flat[column]
-                array.flat[column] = kept + perturbation
-                plus = table.forward(xs)
-                array.flat[column] = kept - perturbation
-                minus = table.forward(xs)
-                array.flat[column] = kept
-                for m in range(len(outputs)):
-                    numeric[m][k][:, column] = ((plus[m] - minus[m]) / (2 * perturbation)).ravel()
+            for m, jacobian in enumerate(central_differences(lambda: table.forward(xs), array, perturbation)):
+                numeric[m][k] = jacobian
     comparisons = []
     for m, (o, name) in enumerate(zip(outputs, output_names)):
         for k, x in enumerate(xs):

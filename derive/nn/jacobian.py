@@ -7,6 +7,8 @@ differentiated against (numerator layout), whatever the shapes of the arrays.
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
 
 from .module import Module
@@ -47,40 +49,42 @@ def backward_jacobians(module: Module, input: np.ndarray) -> list[np.ndarray]:
     return jacobians
 
 
+def central_differences(outputs: Callable[[], Sequence[np.ndarray]], array: np.ndarray,
+                         perturbation: float = PERTURBATION) -> list[np.ndarray]:
+    """d outputs()[m] / d array for each output m, by central differences: one (output size,
+    array size) matrix each.  ``array`` (an input or a live parameter the outputs read) is
+    perturbed in place, one element at a time, and restored."""
+    flat = array.reshape(-1)
+    if not np.shares_memory(flat, array) and array.size:
+        raise ValueError("the array must be contiguous and read by the outputs (an input or a parameter)")
+    # Column j is written as row j of the transpose: contiguous, where a column of a
+    # big Jacobian is strided (this took a third of a check of Linear(64 -> 64), batch 8).
+    columns = [np.zeros((array.size, np.size(o))) for o in outputs()]
+    for j in range(array.size):
+        original = flat[j]
+        flat[j] = original + perturbation
+        above = [np.ravel(o).copy() for o in outputs()]  # a module may reuse its output buffer
+        flat[j] = original - perturbation
+        below = [np.ravel(o) for o in outputs()]
+        flat[j] = original
+        for column, a, b in zip(columns, above, below):
+            column[j] = (a - b) / (2 * perturbation)
+    return [column.T for column in columns]
+
+
 def numeric_gradient(loss, array: np.ndarray, perturbation: float = PERTURBATION) -> np.ndarray:
     """d loss() / d array by central differences of the scalar ``loss()``; ``array`` (an input
     or a live parameter the loss reads) is perturbed in place, one element at a time, and restored."""
-    gradient = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        keep = array[index]
-        array[index] = keep + perturbation
-        plus = loss()
-        array[index] = keep - perturbation
-        minus = loss()
-        array[index] = keep
-        gradient[index] = (plus - minus) / (2 * perturbation)
-    return gradient
+    return central_differences(lambda: [np.asarray(loss())], array, perturbation)[0].reshape(array.shape)
 
 
 def numeric_jacobian(module: Module, input: np.ndarray, wrt: np.ndarray,
                      perturbation: float = PERTURBATION) -> np.ndarray:
     """d output / d wrt by central differences; ``wrt`` (the input or a live parameter) is
     perturbed in place, one element at a time, and restored."""
-    flat = wrt.reshape(-1)
-    if not np.shares_memory(flat, wrt):
+    if not np.shares_memory(wrt.reshape(-1), wrt):
         raise ValueError("wrt must be a contiguous array the module reads (the input or a parameter)")
-    # Column j is written as row j of the transpose: contiguous, where a column of a
-    # big Jacobian is strided (this took a third of a check of Linear(64 -> 64), batch 8).
-    columns = np.zeros((wrt.size, module.forward(input).size))
-    for j in range(wrt.size):
-        original = flat[j]
-        flat[j] = original + perturbation
-        above = module.forward(input).ravel().copy()
-        flat[j] = original - perturbation
-        below = module.forward(input).ravel()
-        flat[j] = original
-        columns[j] = (above - below) / (2 * perturbation)
-    return columns.T
+    return central_differences(lambda: [module.forward(input)], wrt, perturbation)[0]
 
 
 def jacobian_errors(module: Module, input: np.ndarray,
