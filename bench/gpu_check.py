@@ -4,7 +4,8 @@ a CUDA GPU and CuPy (pip install 'derive[cuda]'), from the repository root:
     python bench/gpu_check.py            # tests and benchmark, well under 5 minutes
     python bench/gpu_check.py --cpu      # the same harness on numpy and PyTorch CPU (checks the script)
 
-1. Tests: pytest on tests/test_nn_type.py (every module derive ships, converted and trained on
+1. Tests: pytest on tests/test_nn_type.py and tests/test_nn_catalogue_type.py (the modules,
+   every class generated from the catalogue among them, converted and trained on
    each device) with DERIVE_REQUIRE_CUDA=1, so its CUDA runs must run (a skip would be a failure).
 2. Steps, float32 and float64, on CUDA: a Linear step at (256, 1024 -> 1024) (forward,
    backward, updateParameters) and the MLP step: Sequential(Linear(784, 256), ReLU,
@@ -56,7 +57,7 @@ LINEAR_SIZE = (256, 1024, 1024)
 MLP_SIZE = (64, 784, 256, 10)
 # (batch, n -> n) of the crossover, smallest first.
 CROSSOVER_SIZES = [(1, 2), (1, 16), (8, 32), (16, 64), (32, 128), (64, 256), (128, 512), (256, 1024), (512, 2048)]
-TEST_FILES = ["tests/test_nn_type.py"]
+TEST_FILES = ["tests/test_nn_type.py", "tests/test_nn_catalogue_type.py"]
 BLOCK_SECONDS = 0.01  # a timed block lasts about this long
 
 
