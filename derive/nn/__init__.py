@@ -1,9 +1,8 @@
 """Torch7-style neural-network modules on numpy (never imports sympy)."""
 
-from .linear import Linear
 from .module import Module
 
-__all__ = ["Module", "Linear"]
+__all__ = ["Module"]
 
 from .container import Sequential
 from .criterion import Criterion
