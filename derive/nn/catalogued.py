@@ -201,7 +201,11 @@ class CatalogueModule(_Catalogued, Module):
     _gradKey = None  # the last checked (input class, shape, dtype, gradOutput class, shape, dtype, batch)
     _gradInputKey = None  # _gradKey of the call that made ``gradInput``
     _paramArrays = _gradArrays = None  # the parameters (their gradients) as the kernels take them
-    _callCache = _Catalogued._callCache + ("_outputKey", "_gradKey", "_gradInputKey", "_paramArrays", "_gradArrays")
+    _kernelArrays = None  # the parameters and the numbers the kernels take after the input
+    # The fast paths: the last call's (class, shapes, dtypes, batch) of float arrays whose buffer fits
+    _forwardFast = _backwardFast = None
+    _callCache = _Catalogued._callCache + ("_outputKey", "_gradKey", "_gradInputKey", "_paramArrays", "_gradArrays",
+                                           "_kernelArrays", "_forwardFast", "_backwardFast")
 
     def __init__(self, *args, rng=None, **kwargs) -> None:
         Module.__init__(self)
@@ -234,7 +238,9 @@ class CatalogueModule(_Catalogued, Module):
         if shape is not None:  # a parameter or gradient assigned (weights loaded): checked where it happens
             self._checkParameter(name, value, shape)
             fields = self.__dict__  # the kernels' arguments and the buffers' dtype follow the new array
-            fields["_paramArrays"] = fields["_gradArrays"] = fields["_outputKey"] = fields["_gradInputKey"] = None
+            for key in ("_paramArrays", "_gradArrays", "_kernelArrays", "_outputKey", "_gradInputKey", "_forwardFast",
+                        "_backwardFast"):
+                fields[key] = None
         object.__setattr__(self, name, value)
 
     def _checkParameter(self, name: str, value, shape: tuple) -> None:
@@ -313,17 +319,30 @@ class CatalogueModule(_Catalogued, Module):
             grads = self.__dict__["_gradArrays"] = tuple(getattr(self, g) for _, g in self._parameterSlots)
         return grads
 
+    def _operands(self) -> tuple:
+        """The parameters and the numbers the kernels take after the input, in their order."""
+        arrays = self._kernelArrays
+        if arrays is None:
+            arrays = self.__dict__["_kernelArrays"] = self._params() + self._scalars
+        return arrays
+
     def updateOutput(self, input):
+        fast = self._forwardFast
+        if (fast is not None and input.__class__ is fast[0] and input.shape == fast[1] and input.dtype is fast[2]
+                and input is not self.output and input.base is not self.output):
+            return fast[3](input, *self._kernelArrays, self.output)  # the buffer, returned
         batch = self._input(input)
         key = input.__class__, input.shape, input.dtype
         buffer = self.output
         # the last forward's buffer fits an input like its own (never one that is, or views, it)
         out = buffer if key == self._outputKey and input is not buffer and input.base is not buffer else None
-        result = self._kernels[batch][0](input if input.dtype.kind == "f" else self._floats(input), *self._params(),
-                                         *self._scalars, out)
+        result = self._kernels[batch][0](input if input.dtype.kind == "f" else self._floats(input), *self._operands(),
+                                         out)
         if result is not buffer:
             self.output = kept(buffer, result)
             self._outputKey = key
+        # next time straight to the kernel, where it writes into the buffer and takes the input as it is
+        self._forwardFast = key + (self._kernels[batch][0],) if result is buffer and input.dtype.kind == "f" else None
         return self.output
 
     def _gradOutput(self, input, gradOutput) -> bool:
@@ -377,8 +396,7 @@ class CatalogueModule(_Catalogued, Module):
         batch = self._gradOutput(input, gradOutput)
         out = self._gradInputBuffer(input, gradOutput)
         input = input if input.dtype.kind == "f" else self._floats(input)
-        return self._keep(self._kernels[batch][1](input, *self._params(), *self._scalars, self.output, gradOutput,
-                                                  out))
+        return self._keep(self._kernels[batch][1](input, *self._operands(), self.output, gradOutput, out))
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
         """Add scale * dJ/dparameter to each gradient."""
@@ -388,8 +406,7 @@ class CatalogueModule(_Catalogued, Module):
             scale = check_scale(self._name(), scale)
         batch = self._gradOutput(input, gradOutput)
         input = input if input.dtype.kind == "f" else self._floats(input)
-        self._kernels[batch][2](input, *self._params(), *self._scalars, self.output, gradOutput, scale,
-                                *self._grads())
+        self._kernels[batch][2](input, *self._operands(), self.output, gradOutput, scale, *self._grads())
 
     def backward(self, input, gradOutput, scale=1.0):
         """updateGradInput then accGradParameters (in one pass where the layer has parameters)."""
@@ -397,11 +414,23 @@ class CatalogueModule(_Catalogued, Module):
             return self.updateGradInput(input, gradOutput)
         if scale.__class__ is not float or scale - scale != 0:
             scale = check_scale(self._name(), scale)
+        fast, buffer = self._backwardFast, self.gradInput
+        if (fast is not None and input.__class__ is fast[0] and gradOutput.__class__ is fast[0]
+                and input.shape == fast[1] and input.dtype is fast[2] and gradOutput.shape == fast[3]
+                and gradOutput.dtype is fast[4] and (fast[6] or self._outputKey == fast[:3])
+                and input is not buffer and gradOutput is not buffer and input.base is not buffer
+                and gradOutput.base is not buffer):
+            # both caches are set where the fast path is (a slow call made them)
+            return fast[5](input, *self._kernelArrays, self.output, gradOutput, scale, *self._gradArrays, buffer)
         batch = self._gradOutput(input, gradOutput)
         out = self._gradInputBuffer(input, gradOutput)
-        input = input if input.dtype.kind == "f" else self._floats(input)
-        return self._keep(self._kernels[batch][3](input, *self._params(), *self._scalars, self.output, gradOutput,
-                                                  scale, *self._grads(), out))
+        floats = input.dtype.kind == "f"
+        result = self._kernels[batch][3](input if floats else self._floats(input), *self._operands(), self.output,
+                                         gradOutput, scale, *self._grads(), out)
+        # next time straight to the kernel (fast[6]: no forward to match), as the buffer fits these arrays
+        self._backwardFast = (self._gradKey[:5] + (self._kernels[batch][3], not self.gradientReadsOutput)
+                              if result is out and floats and gradOutput.dtype.kind == "f" else None)
+        return self._keep(result)
 
     def __repr__(self) -> str:
         if self.shown:  # Torch7's: nn.Linear(2 -> 3), and without bias where a bias was dropped
