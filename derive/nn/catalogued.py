@@ -143,7 +143,11 @@ class _Catalogued:
         """The module as its messages name it: ``Linear(2 -> 3)`` where Torch7 shows its arguments
         (``shown``), else the class's name."""
         shown = type(self).shown
-        return f"{type(self).__name__}({shown.format(**self.arguments)})" if shown else type(self).__name__
+        if not shown:
+            return type(self).__name__
+        # Torch7's name, a subclass's too (class MyLinear(Linear) is an nn.Linear(3 -> 2)): the generated class's
+        name = next(c.__name__ for c in type(self).__mro__ if "signature" in vars(c))
+        return f"{name}({shown.format(**self.arguments)})"
 
     def _checkedInput(self, input, name: str) -> bool:
         owner = self._name()
