@@ -9,7 +9,7 @@ process, each from the same starting parameters in every timed block:
   numpy plain  the step by hand as plain expressions (Y = X @ W.T + b, ...)
   numpy flat   "numpy out=" with W and b views into one flat array, gradW and gradb
                into another, so the update is one operation: derive.nn.Linear's layout
-  kernels      derive.nn._kernels called directly (no Module layer)
+  kernels      derive.nn.Linear's generated kernels called directly (no Module layer)
   derive       derive.nn.Linear: forward, backward, updateParameters
   torch        torch.nn.Linear with autograd, if torch imports (not a dependency)
 Blocks are interleaved (the order rotates every repeat); a ratio is the median over
@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import derive.nn as nn  # noqa: E402
-from derive.nn import _kernels as kernels  # noqa: E402
+
+# Linear's kernels for a batch with bias, as derive compile generates them from its catalogue entry:
+# (update_output, update_grad_input, acc_grad_parameters, backward)
+FORWARD, GRAD_INPUT, ACC_GRAD_PARAMETERS, _ = nn.Linear.kernels[(True,)][1]
 
 LEARNING_RATE = 1e-3
 # (batch, inputSize, outputSize, target ratio or None, steps per timed block, repeats)
@@ -103,10 +106,10 @@ def numpy_plain_step(X, G, a, lr):
 
 
 def kernels_step(X, G, a, lr):
-    """The same step through derive.nn._kernels, without the Module layer."""
-    kernels.linear_update_output_batch(X, a.W, a.b, a.Y)
-    kernels.linear_update_grad_input_batch(G, a.W, a.gradX)
-    kernels.linear_acc_grad_parameters_batch(X, G, 1.0, a.gradW, a.gradb)
+    """The same step through Linear's generated kernels (into the buffers), without the Module layer."""
+    FORWARD(X, a.W, a.b, a.Y)
+    GRAD_INPUT(X, a.W, a.b, a.Y, G, a.gradX)
+    ACC_GRAD_PARAMETERS(X, a.W, a.b, a.Y, G, 1.0, a.gradW, a.gradb)
     a.W -= lr * a.gradW
     a.b -= lr * a.gradb
 

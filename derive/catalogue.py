@@ -77,6 +77,7 @@ class Entry:
     notes: str = ""  # markdown: Torch7's behaviour past the one-line `torch` fact (modes, conventions, kernels)
     in_use: str = ""  # a script with derive.nn's class, run when the page is built; "" writes one from `example`
     kinks: tuple[float, ...] = ()  # inputs of an element-wise formula where it has no derivative
+    shown: str = ""  # Torch7's repr of the arguments, from the constructor's: "{inputSize} -> {outputSize}"
 
     @property
     def slug(self) -> str:
@@ -676,7 +677,8 @@ ENTRIES += [
     Entry("Linear", "simple", (Arg("inputSize"), Arg("outputSize"), Arg("bias", True, bool)), _linear,
           "The affine map y = W x + b. Example: W = [[1, 2]], b = 1 maps (1, 1) to 4.",
           input_shapes=None, example=(3, 2), parameters={"weight": "W", "bias": "b"},
-          reset="weight and bias uniform in +-1/sqrt(inputSize)", builtin="linear"),
+          reset="weight and bias uniform in +-1/sqrt(inputSize)", builtin="linear",
+          shown="{inputSize} -> {outputSize}"),
     Entry("Bilinear", "simple", (Arg("inputSize1"), Arg("inputSize2"), Arg("outputSize"), Arg("bias", True, bool)),
           lambda a, s: Formula("y[k] = sum(x1[i] * W[k,i,j] * x2[j], i, j)" + (" + b[k]" if a["bias"] else ""),
                                {"x1": (a["inputSize1"],), "x2": (a["inputSize2"],),

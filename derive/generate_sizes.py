@@ -15,6 +15,7 @@ import re
 import sympy as sp
 
 from .generate import _Writer
+from .lowering import Lowering, into_buffer, scaled_in_place
 from .generate_program import BATCH, ProgramWriter, _var
 from .symbolic.language import LayerSpec, parse
 from .symbolic.layer import grad_output_name
@@ -37,7 +38,20 @@ def runtime_kernels(expr: str, shapes=None, *, input="x", target: str | None = N
 class RuntimeSizes(_Writer):
     """The kernel writer with sizes as names bound from the arguments' shapes; a size that only
     the output has (Narrow's length, Replicate's copies) is an argument of every kernel, after
-    the constants (``size_arguments``)."""
+    the constants (``size_arguments``).  A kernel that returns an array (output, gradInput)
+    takes last ``out``, the module's buffer of the last call (None: a new array), and computes
+    its result there where one statement makes it (``xp.matmul(X, W.T, out=out)``); a parameter's
+    gradient is scaled in the temporary it is added from (no second array of its size)."""
+
+    _result: str | None = None  # what the kernel being written returns
+
+    def _kernel(self, spec: LayerSpec, name: str, args: list[str], body, doc: str, returns: str | None) -> str:
+        self._result = returns if returns in ("output", "grad_input") else None
+        return super()._kernel(spec, name, args + ["out=None"] if self._result else args, body, doc, returns)
+
+    def _finish(self, lines: list[str], lowering: Lowering) -> list[str]:
+        lines = scaled_in_place(super()._finish(lines, lowering), lowering.temporaries)
+        return into_buffer(lines, self._result, lowering.temporaries) if self._result else lines
 
     def size_arguments(self, spec: LayerSpec) -> list[str]:
         """The sizes no input, target, parameter or constant gives, by their names in the kernels."""
@@ -57,7 +71,7 @@ class RuntimeSizes(_Writer):
         for r in spec.ranges.values():
             symbols |= sp.sympify(r).free_symbols
         symbols.discard(spec.batch_size)
-        taken = set(spec.arrays) | {grad_output_name(spec), "xp", "np", "scale", "output", "grad_input", "loss"}
+        taken = set(spec.arrays) | {grad_output_name(spec), "xp", "np", "scale", "output", "grad_input", "loss", "out"}
         names = {}
         for s in sorted(symbols, key=str):
             name = str(s)

@@ -805,6 +805,52 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
     return out
 
 
+_INTO = {"@": "xp.matmul", "+": "xp.add", "-": "xp.subtract", "*": "xp.multiply", "/": "xp.divide"}
+
+
+def into_buffer(lines: list[str], result: str, axes: dict[str, tuple], buffer: str = "out") -> list[str]:
+    """The kernel's statements with the array it returns as ``result`` computed into the
+    caller's ``buffer`` (``xp.matmul(X, W.T, out=out)``; None makes a new array, as before):
+    the statement that makes that array first, when it is one product, sum, difference,
+    quotient or float ufunc (those take ``out=`` on numpy and CuPy alike); what later
+    statements do to it in place then happens in the buffer. The caller passes a buffer of
+    the result's shape and dtype that shares no memory with the arguments."""
+    bound = next((line.split(" = ", 1)[1] for line in lines if line.startswith(f"{result} = ")), None)
+    if bound is None or not _TEMPORARY.fullmatch(bound) or not axes.get(bound):
+        return lines
+    first = next(k for k, line in enumerate(lines) if line.startswith(f"{bound} = "))
+    code = lines[first].split(" = ", 1)[1]
+    tokens = code.split(" ")
+    if len(tokens) == 3 and tokens[1] in _INTO and " " not in tokens[0] + tokens[2]:
+        made = f"{_INTO[tokens[1]]}({tokens[0]}, {tokens[2]}, out={buffer})"
+    else:
+        match = re.fullmatch(r"(xp\.\w+)\(([\w.]+)\)", code)
+        if not match or match.group(1) not in _UFUNCS:
+            return lines
+        made = f"{match.group(1)}({match.group(2)}, out={buffer})"
+    return lines[:first] + [f"{bound} = {made}"] + lines[first + 1:]
+
+
+def scaled_in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
+    """``grad_W += _t2 if scale == 1 else scale * _t2`` with ``_t2`` a float array the kernel
+    made and reads no more (nor returns under another name) scaled in its own memory,
+    ``xp.multiply(_t2, scale, out=_t2)``, and freed before the next statement: a scale other
+    than 1 costs no second array of the gradient's size, nor does the next gradient."""
+    out = []
+    for k, line in enumerate(lines):
+        match = re.fullmatch(r"(\w+) \+= (_t\d+) if scale == 1 else scale \* \2", line)
+        name = match and match.group(2)
+        made = next((m.split(" = ", 1)[1] for m in lines[:k] if name and m.startswith(f"{name} = ")), "")
+        rest = " ".join(lines[k + 1:]) + " " + " ".join(m for m in lines[:k] if re.fullmatch(rf"\w+ = {name}", m))
+        if not match or not axes.get(name) or not _fresh(made) or re.search(rf"\b{name}\b", rest):
+            out.append(line)
+            continue
+        out.append(f"{match.group(1)} += {name} if scale == 1 else xp.multiply({name}, scale, out={name})")
+        if k + 1 < len(lines) and not lines[k + 1].startswith("return "):
+            out.append(f"del {name}  # freed before the next temporary is made")
+    return out
+
+
 def _fresh(code: str) -> bool:
     """Whether ``code`` makes a new float array (arithmetic, a product, a float ufunc)."""
     if any(mark in code for mark in ("==", "<", ">", "&", "arange", "window(", "broadcast_to", "transpose", "step(")):

@@ -225,9 +225,9 @@ def test_float32_and_bad_input_are_one_line():
         layer.backward(x, np.ones(5, dtype=np.float32))
     with pytest.raises(TypeError, match="SoftSign"):
         layer.forward([1.0, 2.0])
-    with pytest.raises(TypeError, match="CMul: size must be int"):
+    with pytest.raises(TypeError, match="CMul: size must be a positive int, got 2.5"):
         nn.CMul(2.5)
-    with pytest.raises(ValueError, match=r"Euclidean: input's axis 1 must have inputSize = 4"):
+    with pytest.raises(ValueError, match=r"Euclidean: input must have shape \(4,\) or \(batch, 4\), got \(5,\)"):
         nn.Euclidean(4, 3).forward(np.ones(5))
     with pytest.raises(ValueError, match=r"Sum: no kernels for \{'dimension': 7"):
         nn.Sum(7)

@@ -12,15 +12,15 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
 ndarray = np.ndarray
 
 
-def _tanh_update_output(x):
+def _tanh_update_output(x, out=None):
     """y[i] = tanh(x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.tanh(x)
+    _t1 = xp.tanh(x, out=out)
     output = _t1
     return output
 
 
-def _tanh_update_grad_input(x, y, g):
+def _tanh_update_grad_input(x, y, g, out=None):
     """gradInput[j] = (1 - y[j]**2)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = y ** 2
@@ -30,15 +30,15 @@ def _tanh_update_grad_input(x, y, g):
     return grad_input
 
 
-def _tanh_update_output_batch(X):
+def _tanh_update_output_batch(X, out=None):
     """Y[s, i] = tanh(X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.tanh(X)
+    _t1 = xp.tanh(X, out=out)
     output = _t1
     return output
 
 
-def _tanh_update_grad_input_batch(X, Y, G):
+def _tanh_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = (1 - Y[j, k]**2)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = Y ** 2
@@ -62,7 +62,7 @@ class Tanh(CatalogueModule):
         super().__init__(**{})
 
 
-def _sigmoid_update_output(x):
+def _sigmoid_update_output(x, out=None):
     """y[i] = sigmoid(x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = sigmoid(x)
@@ -70,7 +70,7 @@ def _sigmoid_update_output(x):
     return output
 
 
-def _sigmoid_update_grad_input(x, y, g):
+def _sigmoid_update_grad_input(x, y, g, out=None):
     """gradInput[j] = (1 - y[j])*g[j]*y[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 1 - y
@@ -79,7 +79,7 @@ def _sigmoid_update_grad_input(x, y, g):
     return grad_input
 
 
-def _sigmoid_update_output_batch(X):
+def _sigmoid_update_output_batch(X, out=None):
     """Y[s, i] = sigmoid(X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = sigmoid(X)
@@ -87,7 +87,7 @@ def _sigmoid_update_output_batch(X):
     return output
 
 
-def _sigmoid_update_grad_input_batch(X, Y, G):
+def _sigmoid_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = (1 - Y[j, k])*G[j, k]*Y[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 1 - Y
@@ -110,7 +110,7 @@ class Sigmoid(CatalogueModule):
         super().__init__(**{})
 
 
-def _relu_update_output(x):
+def _relu_update_output(x, out=None):
     """y[i] = where(x[i] > 0, x[i], 0)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > 0)
@@ -119,7 +119,7 @@ def _relu_update_output(x):
     return output
 
 
-def _relu_update_grad_input(x, y, g):
+def _relu_update_grad_input(x, y, g, out=None):
     """gradInput[j] = where(x[j] > 0, 1, 0)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > 0)
@@ -128,7 +128,7 @@ def _relu_update_grad_input(x, y, g):
     return grad_input
 
 
-def _relu_update_output_batch(X):
+def _relu_update_output_batch(X, out=None):
     """Y[s, i] = where(X[s, i] > 0, X[s, i], 0)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > 0)
@@ -137,7 +137,7 @@ def _relu_update_output_batch(X):
     return output
 
 
-def _relu_update_grad_input_batch(X, Y, G):
+def _relu_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = where(X[j, k] > 0, 1, 0)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > 0)
@@ -161,7 +161,7 @@ class ReLU(CatalogueModule):
         super().__init__(**{})
 
 
-def _relu6_update_output(x):
+def _relu6_update_output(x, out=None):
     """y[i] = clamp(x[i], 0, 6)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.clip(x, 0, 6)
@@ -169,7 +169,7 @@ def _relu6_update_output(x):
     return output
 
 
-def _relu6_update_grad_input(x, y, g):
+def _relu6_update_grad_input(x, y, g, out=None):
     """gradInput[j] = step(6 - x[j])*step(x[j])*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 6 - x
@@ -180,7 +180,7 @@ def _relu6_update_grad_input(x, y, g):
     return grad_input
 
 
-def _relu6_update_output_batch(X):
+def _relu6_update_output_batch(X, out=None):
     """Y[s, i] = clamp(X[s, i], 0, 6)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.clip(X, 0, 6)
@@ -188,7 +188,7 @@ def _relu6_update_output_batch(X):
     return output
 
 
-def _relu6_update_grad_input_batch(X, Y, G):
+def _relu6_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = step(6 - X[j, k])*step(X[j, k])*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 6 - X
@@ -214,7 +214,7 @@ class ReLU6(CatalogueModule):
         super().__init__(**{})
 
 
-def _hardtanh_m1_0_1_0_update_output(x):
+def _hardtanh_m1_0_1_0_update_output(x, out=None):
     """y[i] = clamp(x[i], -1, 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.clip(x, -1, 1)
@@ -222,7 +222,7 @@ def _hardtanh_m1_0_1_0_update_output(x):
     return output
 
 
-def _hardtanh_m1_0_1_0_update_grad_input(x, y, g):
+def _hardtanh_m1_0_1_0_update_grad_input(x, y, g, out=None):
     """gradInput[j] = step(1 - x[j])*step(x[j] + 1)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 1 - x
@@ -234,7 +234,7 @@ def _hardtanh_m1_0_1_0_update_grad_input(x, y, g):
     return grad_input
 
 
-def _hardtanh_m1_0_1_0_update_output_batch(X):
+def _hardtanh_m1_0_1_0_update_output_batch(X, out=None):
     """Y[s, i] = clamp(X[s, i], -1, 1)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.clip(X, -1, 1)
@@ -242,7 +242,7 @@ def _hardtanh_m1_0_1_0_update_output_batch(X):
     return output
 
 
-def _hardtanh_m1_0_1_0_update_grad_input_batch(X, Y, G):
+def _hardtanh_m1_0_1_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = step(1 - X[j, k])*step(X[j, k] + 1)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 1 - X
@@ -270,7 +270,7 @@ class HardTanh(CatalogueModule):
         super().__init__(**{'min_value': min_value, 'max_value': max_value})
 
 
-def _clamp_m0_5_2_0_update_output(x):
+def _clamp_m0_5_2_0_update_output(x, out=None):
     """y[i] = clamp(x[i], -0.5, 2)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.clip(x, -0.5, 2)
@@ -278,7 +278,7 @@ def _clamp_m0_5_2_0_update_output(x):
     return output
 
 
-def _clamp_m0_5_2_0_update_grad_input(x, y, g):
+def _clamp_m0_5_2_0_update_grad_input(x, y, g, out=None):
     """gradInput[j] = step(2 - x[j])*step(x[j] + 0.5)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 2 - x
@@ -290,7 +290,7 @@ def _clamp_m0_5_2_0_update_grad_input(x, y, g):
     return grad_input
 
 
-def _clamp_m0_5_2_0_update_output_batch(X):
+def _clamp_m0_5_2_0_update_output_batch(X, out=None):
     """Y[s, i] = clamp(X[s, i], -0.5, 2)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.clip(X, -0.5, 2)
@@ -298,7 +298,7 @@ def _clamp_m0_5_2_0_update_output_batch(X):
     return output
 
 
-def _clamp_m0_5_2_0_update_grad_input_batch(X, Y, G):
+def _clamp_m0_5_2_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = step(2 - X[j, k])*step(X[j, k] + 0.5)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 2 - X
@@ -326,22 +326,22 @@ class Clamp(CatalogueModule):
         super().__init__(**{'min_value': min_value, 'max_value': max_value})
 
 
-def _leakyrelu_update_output(x, negval):
+def _leakyrelu_update_output(x, negval, out=None):
     """y[i] = negval*minimum(0, x[i]) + maximum(0, x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.minimum(0, x)
-    _t2 = negval * _t1
+    _t2 = xp.multiply(negval, _t1, out=out)
     _t3 = xp.maximum(0, x)
     _t2 += _t3
     output = _t2
     return output
 
 
-def _leakyrelu_update_grad_input(x, negval, y, g):
+def _leakyrelu_update_grad_input(x, negval, y, g, out=None):
     """gradInput[j] = negval*Heaviside(-x[j])*g[j] + Heaviside(x[j])*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.heaviside(x, 0.5)
-    _t2 = _t1 * g
+    _t2 = xp.multiply(_t1, g, out=out)
     _t3 = -x
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = negval * _t4 * g
@@ -350,22 +350,22 @@ def _leakyrelu_update_grad_input(x, negval, y, g):
     return grad_input
 
 
-def _leakyrelu_update_output_batch(X, negval):
+def _leakyrelu_update_output_batch(X, negval, out=None):
     """Y[s, i] = negval*minimum(0, X[s, i]) + maximum(0, X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.minimum(0, X)
-    _t2 = negval * _t1
+    _t2 = xp.multiply(negval, _t1, out=out)
     _t3 = xp.maximum(0, X)
     _t2 += _t3
     output = _t2
     return output
 
 
-def _leakyrelu_update_grad_input_batch(X, negval, Y, G):
+def _leakyrelu_update_grad_input_batch(X, negval, Y, G, out=None):
     """gradInput[j, k] = negval*Heaviside(-X[j, k])*G[j, k] + Heaviside(X[j, k])*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.heaviside(X, 0.5)
-    _t2 = _t1 * G
+    _t2 = xp.multiply(_t1, G, out=out)
     _t3 = -X
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = negval * _t4 * G
@@ -389,7 +389,7 @@ class LeakyReLU(CatalogueModule):
         super().__init__(**{'negval': negval, 'ip': ip})
 
 
-def _elu_update_output(x, alpha):
+def _elu_update_output(x, alpha, out=None):
     """y[i] = where(x[i] > 0, x[i], alpha*(exp(x[i]) - 1))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > 0)
@@ -401,19 +401,19 @@ def _elu_update_output(x, alpha):
     return output
 
 
-def _elu_update_grad_input(x, alpha, y, g):
+def _elu_update_grad_input(x, alpha, y, g, out=None):
     """gradInput[j] = where(x[j] > 0, 1, alpha*exp(x[j]))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > 0)
     _t2 = xp.exp(x)
     _t2 *= alpha
     _t4 = xp.where(_t1, 1, _t2)
-    _t5 = g * _t4
+    _t5 = xp.multiply(g, _t4, out=out)
     grad_input = _t5
     return grad_input
 
 
-def _elu_update_output_batch(X, alpha):
+def _elu_update_output_batch(X, alpha, out=None):
     """Y[s, i] = where(X[s, i] > 0, X[s, i], alpha*(exp(X[s, i]) - 1))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > 0)
@@ -425,14 +425,14 @@ def _elu_update_output_batch(X, alpha):
     return output
 
 
-def _elu_update_grad_input_batch(X, alpha, Y, G):
+def _elu_update_grad_input_batch(X, alpha, Y, G, out=None):
     """gradInput[j, k] = where(X[j, k] > 0, 1, alpha*exp(X[j, k]))*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > 0)
     _t2 = xp.exp(X)
     _t2 *= alpha
     _t4 = xp.where(_t1, 1, _t2)
-    _t5 = G * _t4
+    _t5 = xp.multiply(G, _t4, out=out)
     grad_input = _t5
     return grad_input
 
@@ -452,25 +452,25 @@ class ELU(CatalogueModule):
         super().__init__(**{'alpha': alpha, 'inplace': inplace})
 
 
-def _rrelu_update_output(x, l, u):
+def _rrelu_update_output(x, l, u, out=None):
     """y[i] = (l/2 + u/2)*minimum(0, x[i]) + maximum(0, x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = l / 2
     _t2 = u / 2
     _t3 = _t1 + _t2
     _t4 = xp.minimum(0, x)
-    _t5 = _t3 * _t4
+    _t5 = xp.multiply(_t3, _t4, out=out)
     _t6 = xp.maximum(0, x)
     _t5 += _t6
     output = _t5
     return output
 
 
-def _rrelu_update_grad_input(x, l, u, y, g):
+def _rrelu_update_grad_input(x, l, u, y, g, out=None):
     """gradInput[j] = (l/2 + u/2)*Heaviside(-x[j])*g[j] + Heaviside(x[j])*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.heaviside(x, 0.5)
-    _t2 = _t1 * g
+    _t2 = xp.multiply(_t1, g, out=out)
     _t3 = l / 2
     _t4 = u / 2
     _t5 = _t3 + _t4
@@ -482,25 +482,25 @@ def _rrelu_update_grad_input(x, l, u, y, g):
     return grad_input
 
 
-def _rrelu_update_output_batch(X, l, u):
+def _rrelu_update_output_batch(X, l, u, out=None):
     """Y[s, i] = (l/2 + u/2)*minimum(0, X[s, i]) + maximum(0, X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = l / 2
     _t2 = u / 2
     _t3 = _t1 + _t2
     _t4 = xp.minimum(0, X)
-    _t5 = _t3 * _t4
+    _t5 = xp.multiply(_t3, _t4, out=out)
     _t6 = xp.maximum(0, X)
     _t5 += _t6
     output = _t5
     return output
 
 
-def _rrelu_update_grad_input_batch(X, l, u, Y, G):
+def _rrelu_update_grad_input_batch(X, l, u, Y, G, out=None):
     """gradInput[j, k] = (l/2 + u/2)*Heaviside(-X[j, k])*G[j, k] + Heaviside(X[j, k])*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.heaviside(X, 0.5)
-    _t2 = _t1 * G
+    _t2 = xp.multiply(_t1, G, out=out)
     _t3 = l / 2
     _t4 = u / 2
     _t5 = _t3 + _t4
@@ -527,10 +527,10 @@ class RReLU(CatalogueModule):
         super().__init__(**{'l': l, 'u': u, 'ip': ip})
 
 
-def _softplus_update_output(x, beta):
+def _softplus_update_output(x, beta, out=None):
     """y[i] = log(exp(beta*x[i]) + 1)/beta"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = beta * x
+    _t1 = xp.multiply(beta, x, out=out)
     xp.exp(_t1, out=_t1)
     _t1 += 1
     xp.log(_t1, out=_t1)
@@ -539,7 +539,7 @@ def _softplus_update_output(x, beta):
     return output
 
 
-def _softplus_update_grad_input(x, beta, y, g):
+def _softplus_update_grad_input(x, beta, y, g, out=None):
     """gradInput[j] = exp(beta*x[j])*g[j]/(exp(beta*x[j]) + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = beta * x
@@ -551,10 +551,10 @@ def _softplus_update_grad_input(x, beta, y, g):
     return grad_input
 
 
-def _softplus_update_output_batch(X, beta):
+def _softplus_update_output_batch(X, beta, out=None):
     """Y[s, i] = log(exp(beta*X[s, i]) + 1)/beta"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = beta * X
+    _t1 = xp.multiply(beta, X, out=out)
     xp.exp(_t1, out=_t1)
     _t1 += 1
     xp.log(_t1, out=_t1)
@@ -563,7 +563,7 @@ def _softplus_update_output_batch(X, beta):
     return output
 
 
-def _softplus_update_grad_input_batch(X, beta, Y, G):
+def _softplus_update_grad_input_batch(X, beta, Y, G, out=None):
     """gradInput[j, k] = exp(beta*X[j, k])*G[j, k]/(exp(beta*X[j, k]) + 1)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = beta * X
@@ -590,10 +590,10 @@ class SoftPlus(CatalogueModule):
         super().__init__(**{'beta': beta, 'threshold': threshold})
 
 
-def _softsign_update_output(x):
+def _softsign_update_output(x, out=None):
     """y[i] = x[i]/(Abs(x[i]) + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.abs(x)
+    _t1 = xp.abs(x, out=out)
     _t1 += 1
     xp.divide(1, _t1, out=_t1)
     _t1 *= x
@@ -601,12 +601,12 @@ def _softsign_update_output(x):
     return output
 
 
-def _softsign_update_grad_input(x, y, g):
+def _softsign_update_grad_input(x, y, g, out=None):
     """gradInput[j] = g[j]/(Abs(x[j]) + 1) - sign(x[j])*g[j]*x[j]/(Abs(x[j]) + 1)**2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.abs(x)
     _t1 += 1
-    _t3 = 1 / _t1
+    _t3 = xp.divide(1, _t1, out=out)
     _t3 *= g
     _t5 = _t1 ** -2
     _t6 = xp.sign(x)
@@ -616,10 +616,10 @@ def _softsign_update_grad_input(x, y, g):
     return grad_input
 
 
-def _softsign_update_output_batch(X):
+def _softsign_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]/(Abs(X[s, i]) + 1)"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.abs(X)
+    _t1 = xp.abs(X, out=out)
     _t1 += 1
     xp.divide(1, _t1, out=_t1)
     _t1 *= X
@@ -627,12 +627,12 @@ def _softsign_update_output_batch(X):
     return output
 
 
-def _softsign_update_grad_input_batch(X, Y, G):
+def _softsign_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = G[j, k]/(Abs(X[j, k]) + 1) - sign(X[j, k])*G[j, k]*X[j, k]/(Abs(X[j, k]) + 1)**2"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.abs(X)
     _t1 += 1
-    _t3 = 1 / _t1
+    _t3 = xp.divide(1, _t1, out=out)
     _t3 *= G
     _t5 = _t1 ** -2
     _t6 = xp.sign(X)
@@ -657,7 +657,7 @@ class SoftSign(CatalogueModule):
         super().__init__(**{})
 
 
-def _logsigmoid_update_output(x):
+def _logsigmoid_update_output(x, out=None):
     """y[i] = -log(1 + exp(-x[i]))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -x
@@ -669,7 +669,7 @@ def _logsigmoid_update_output(x):
     return output
 
 
-def _logsigmoid_update_grad_input(x, y, g):
+def _logsigmoid_update_grad_input(x, y, g, out=None):
     """gradInput[j] = exp(-x[j])*g[j]/(1 + exp(-x[j]))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -x
@@ -681,7 +681,7 @@ def _logsigmoid_update_grad_input(x, y, g):
     return grad_input
 
 
-def _logsigmoid_update_output_batch(X):
+def _logsigmoid_update_output_batch(X, out=None):
     """Y[s, i] = -log(1 + exp(-X[s, i]))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -X
@@ -693,7 +693,7 @@ def _logsigmoid_update_output_batch(X):
     return output
 
 
-def _logsigmoid_update_grad_input_batch(X, Y, G):
+def _logsigmoid_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = exp(-X[j, k])*G[j, k]/(1 + exp(-X[j, k]))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -X
@@ -720,34 +720,34 @@ class LogSigmoid(CatalogueModule):
         super().__init__(**{})
 
 
-def _exp_update_output(x):
+def _exp_update_output(x, out=None):
     """y[i] = exp(x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.exp(x)
+    _t1 = xp.exp(x, out=out)
     output = _t1
     return output
 
 
-def _exp_update_grad_input(x, y, g):
+def _exp_update_grad_input(x, y, g, out=None):
     """gradInput[j] = g[j]*y[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = g * y
+    _t1 = xp.multiply(g, y, out=out)
     grad_input = _t1
     return grad_input
 
 
-def _exp_update_output_batch(X):
+def _exp_update_output_batch(X, out=None):
     """Y[s, i] = exp(X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.exp(X)
+    _t1 = xp.exp(X, out=out)
     output = _t1
     return output
 
 
-def _exp_update_grad_input_batch(X, Y, G):
+def _exp_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = G[j, k]*Y[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = G * Y
+    _t1 = xp.multiply(G, Y, out=out)
     grad_input = _t1
     return grad_input
 
@@ -766,35 +766,35 @@ class Exp(CatalogueModule):
         super().__init__(**{})
 
 
-def _log_update_output(x):
+def _log_update_output(x, out=None):
     """y[i] = log(x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.log(x)
+    _t1 = xp.log(x, out=out)
     output = _t1
     return output
 
 
-def _log_update_grad_input(x, y, g):
+def _log_update_grad_input(x, y, g, out=None):
     """gradInput[j] = g[j]/x[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = 1 / x
+    _t1 = xp.divide(1, x, out=out)
     _t1 *= g
     grad_input = _t1
     return grad_input
 
 
-def _log_update_output_batch(X):
+def _log_update_output_batch(X, out=None):
     """Y[s, i] = log(X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.log(X)
+    _t1 = xp.log(X, out=out)
     output = _t1
     return output
 
 
-def _log_update_grad_input_batch(X, Y, G):
+def _log_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = G[j, k]/X[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = 1 / X
+    _t1 = xp.divide(1, X, out=out)
     _t1 *= G
     grad_input = _t1
     return grad_input
@@ -815,36 +815,36 @@ class Log(CatalogueModule):
         super().__init__(**{})
 
 
-def _abs_update_output(x):
+def _abs_update_output(x, out=None):
     """y[i] = Abs(x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.abs(x)
+    _t1 = xp.abs(x, out=out)
     output = _t1
     return output
 
 
-def _abs_update_grad_input(x, y, g):
+def _abs_update_grad_input(x, y, g, out=None):
     """gradInput[j] = sign(x[j])*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.sign(x)
-    _t2 = g * _t1
+    _t2 = xp.multiply(g, _t1, out=out)
     grad_input = _t2
     return grad_input
 
 
-def _abs_update_output_batch(X):
+def _abs_update_output_batch(X, out=None):
     """Y[s, i] = Abs(X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.abs(X)
+    _t1 = xp.abs(X, out=out)
     output = _t1
     return output
 
 
-def _abs_update_grad_input_batch(X, Y, G):
+def _abs_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = sign(X[j, k])*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.sign(X)
-    _t2 = G * _t1
+    _t2 = xp.multiply(G, _t1, out=out)
     grad_input = _t2
     return grad_input
 
@@ -864,7 +864,7 @@ class Abs(CatalogueModule):
         super().__init__(**{})
 
 
-def _square_update_output(x):
+def _square_update_output(x, out=None):
     """y[i] = x[i]**2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
@@ -872,7 +872,7 @@ def _square_update_output(x):
     return output
 
 
-def _square_update_grad_input(x, y, g):
+def _square_update_grad_input(x, y, g, out=None):
     """gradInput[j] = 2*g[j]*x[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 2 * g * x
@@ -880,7 +880,7 @@ def _square_update_grad_input(x, y, g):
     return grad_input
 
 
-def _square_update_output_batch(X):
+def _square_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]**2"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 2
@@ -888,7 +888,7 @@ def _square_update_output_batch(X):
     return output
 
 
-def _square_update_grad_input_batch(X, Y, G):
+def _square_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = 2*G[j, k]*X[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 2 * G * X
@@ -911,15 +911,15 @@ class Square(CatalogueModule):
         super().__init__(**{})
 
 
-def _sqrt_update_output(x):
+def _sqrt_update_output(x, out=None):
     """y[i] = sqrt(x[i])"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = xp.sqrt(x)
+    _t1 = xp.sqrt(x, out=out)
     output = _t1
     return output
 
 
-def _sqrt_update_grad_input(x, y, g):
+def _sqrt_update_grad_input(x, y, g, out=None):
     """gradInput[j] = g[j]/(2*sqrt(x[j]))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 1 / xp.sqrt(x)
@@ -928,15 +928,15 @@ def _sqrt_update_grad_input(x, y, g):
     return grad_input
 
 
-def _sqrt_update_output_batch(X):
+def _sqrt_update_output_batch(X, out=None):
     """Y[s, i] = sqrt(X[s, i])"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = xp.sqrt(X)
+    _t1 = xp.sqrt(X, out=out)
     output = _t1
     return output
 
 
-def _sqrt_update_grad_input_batch(X, Y, G):
+def _sqrt_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = G[j, k]/(2*sqrt(X[j, k]))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 1 / xp.sqrt(X)
@@ -960,35 +960,35 @@ class Sqrt(CatalogueModule):
         super().__init__(**{})
 
 
-def _power_1_0_update_output(x):
+def _power_1_0_update_output(x, out=None):
     """y[i] = x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     output = x
     return output
 
 
-def _power_1_0_update_grad_input(x, y, g):
+def _power_1_0_update_grad_input(x, y, g, out=None):
     """gradInput[j] = g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     grad_input = g
     return grad_input
 
 
-def _power_1_0_update_output_batch(X):
+def _power_1_0_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     output = X
     return output
 
 
-def _power_1_0_update_grad_input_batch(X, Y, G):
+def _power_1_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     grad_input = G
     return grad_input
 
 
-def _power_2_0_update_output(x):
+def _power_2_0_update_output(x, out=None):
     """y[i] = x[i]**2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
@@ -996,7 +996,7 @@ def _power_2_0_update_output(x):
     return output
 
 
-def _power_2_0_update_grad_input(x, y, g):
+def _power_2_0_update_grad_input(x, y, g, out=None):
     """gradInput[j] = 2*g[j]*x[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 2 * g * x
@@ -1004,7 +1004,7 @@ def _power_2_0_update_grad_input(x, y, g):
     return grad_input
 
 
-def _power_2_0_update_output_batch(X):
+def _power_2_0_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]**2"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 2
@@ -1012,7 +1012,7 @@ def _power_2_0_update_output_batch(X):
     return output
 
 
-def _power_2_0_update_grad_input_batch(X, Y, G):
+def _power_2_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = 2*G[j, k]*X[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 2 * G * X
@@ -1020,7 +1020,7 @@ def _power_2_0_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _power_3_0_update_output(x):
+def _power_3_0_update_output(x, out=None):
     """y[i] = x[i]**3"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 3
@@ -1028,7 +1028,7 @@ def _power_3_0_update_output(x):
     return output
 
 
-def _power_3_0_update_grad_input(x, y, g):
+def _power_3_0_update_grad_input(x, y, g, out=None):
     """gradInput[j] = 3*g[j]*x[j]**2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
@@ -1037,7 +1037,7 @@ def _power_3_0_update_grad_input(x, y, g):
     return grad_input
 
 
-def _power_3_0_update_output_batch(X):
+def _power_3_0_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]**3"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 3
@@ -1045,7 +1045,7 @@ def _power_3_0_update_output_batch(X):
     return output
 
 
-def _power_3_0_update_grad_input_batch(X, Y, G):
+def _power_3_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = 3*G[j, k]*X[j, k]**2"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 2
@@ -1054,7 +1054,7 @@ def _power_3_0_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _power_4_0_update_output(x):
+def _power_4_0_update_output(x, out=None):
     """y[i] = x[i]**4"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 4
@@ -1062,7 +1062,7 @@ def _power_4_0_update_output(x):
     return output
 
 
-def _power_4_0_update_grad_input(x, y, g):
+def _power_4_0_update_grad_input(x, y, g, out=None):
     """gradInput[j] = 4*g[j]*x[j]**3"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 3
@@ -1071,7 +1071,7 @@ def _power_4_0_update_grad_input(x, y, g):
     return grad_input
 
 
-def _power_4_0_update_output_batch(X):
+def _power_4_0_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]**4"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 4
@@ -1079,7 +1079,7 @@ def _power_4_0_update_output_batch(X):
     return output
 
 
-def _power_4_0_update_grad_input_batch(X, Y, G):
+def _power_4_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = 4*G[j, k]*X[j, k]**3"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 3
@@ -1104,7 +1104,7 @@ class Power(CatalogueModule):
         super().__init__(**{'p': p})
 
 
-def _hardshrink_update_output(x, lambda_):
+def _hardshrink_update_output(x, lambda_, out=None):
     """y[i] = where(Abs(x[i]) > lambda_, x[i], 0)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.abs(x)
@@ -1114,7 +1114,7 @@ def _hardshrink_update_output(x, lambda_):
     return output
 
 
-def _hardshrink_update_grad_input(x, lambda_, y, g):
+def _hardshrink_update_grad_input(x, lambda_, y, g, out=None):
     """gradInput[j] = where(Abs(x[j]) > lambda_, 1, 0)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.abs(x)
@@ -1124,7 +1124,7 @@ def _hardshrink_update_grad_input(x, lambda_, y, g):
     return grad_input
 
 
-def _hardshrink_update_output_batch(X, lambda_):
+def _hardshrink_update_output_batch(X, lambda_, out=None):
     """Y[s, i] = where(Abs(X[s, i]) > lambda_, X[s, i], 0)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.abs(X)
@@ -1134,7 +1134,7 @@ def _hardshrink_update_output_batch(X, lambda_):
     return output
 
 
-def _hardshrink_update_grad_input_batch(X, lambda_, Y, G):
+def _hardshrink_update_grad_input_batch(X, lambda_, Y, G, out=None):
     """gradInput[j, k] = where(Abs(X[j, k]) > lambda_, 1, 0)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.abs(X)
@@ -1159,7 +1159,7 @@ class HardShrink(CatalogueModule):
         super().__init__(**{'lambda': lambda_})
 
 
-def _softshrink_update_output(x, lambda_):
+def _softshrink_update_output(x, lambda_, out=None):
     """y[i] = where(x[i] > lambda_, -lambda_ + x[i], where(x[i] < -lambda_, lambda_ + x[i], 0))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > lambda_)
@@ -1173,7 +1173,7 @@ def _softshrink_update_output(x, lambda_):
     return output
 
 
-def _softshrink_update_grad_input(x, lambda_, y, g):
+def _softshrink_update_grad_input(x, lambda_, y, g, out=None):
     """gradInput[j] = Sum(where(x[i] > lambda_, KroneckerDelta(i, j), where(x[i] < -lambda_, KroneckerDelta(i, j), 0))*g[i], (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -1184,12 +1184,12 @@ def _softshrink_update_grad_input(x, lambda_, y, g):
     _t5 = (x < _t4)
     _t6 = xp.where(_t5, _t3, 0)
     _t7 = xp.where(_t1, _t3, _t6)
-    _t8 = g @ _t7.T
+    _t8 = xp.matmul(g, _t7.T, out=out)
     grad_input = _t8
     return grad_input
 
 
-def _softshrink_update_output_batch(X, lambda_):
+def _softshrink_update_output_batch(X, lambda_, out=None):
     """Y[s, i] = where(X[s, i] > lambda_, -lambda_ + X[s, i], where(X[s, i] < -lambda_, lambda_ + X[s, i], 0))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > lambda_)
@@ -1203,7 +1203,7 @@ def _softshrink_update_output_batch(X, lambda_):
     return output
 
 
-def _softshrink_update_grad_input_batch(X, lambda_, Y, G):
+def _softshrink_update_grad_input_batch(X, lambda_, Y, G, out=None):
     """gradInput[j, k] = Sum(where(X[s, i] > lambda_, KroneckerDelta(i, k)*KroneckerDelta(j, s), where(X[s, i] < -lambda_, KroneckerDelta(i, k)*KroneckerDelta(j, s), 0))*G[s, i], (s, 1, B), (i, 1, n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -1237,7 +1237,7 @@ class SoftShrink(CatalogueModule):
         super().__init__(**{'lambda': lambda_})
 
 
-def _threshold_update_output(x, th, v):
+def _threshold_update_output(x, th, v, out=None):
     """y[i] = where(x[i] > th, x[i], v)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > th)
@@ -1246,7 +1246,7 @@ def _threshold_update_output(x, th, v):
     return output
 
 
-def _threshold_update_grad_input(x, th, v, y, g):
+def _threshold_update_grad_input(x, th, v, y, g, out=None):
     """gradInput[j] = where(x[j] > th, 1, 0)*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = (x > th)
@@ -1255,7 +1255,7 @@ def _threshold_update_grad_input(x, th, v, y, g):
     return grad_input
 
 
-def _threshold_update_output_batch(X, th, v):
+def _threshold_update_output_batch(X, th, v, out=None):
     """Y[s, i] = where(X[s, i] > th, X[s, i], v)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > th)
@@ -1264,7 +1264,7 @@ def _threshold_update_output_batch(X, th, v):
     return output
 
 
-def _threshold_update_grad_input_batch(X, th, v, Y, G):
+def _threshold_update_grad_input_batch(X, th, v, Y, G, out=None):
     """gradInput[j, k] = where(X[j, k] > th, 1, 0)*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = (X > th)
@@ -1288,7 +1288,7 @@ class Threshold(CatalogueModule):
         super().__init__(**{'th': th, 'v': v, 'ip': ip})
 
 
-def _softmin_update_output(x):
+def _softmin_update_output(x, out=None):
     """y[i] = exp(-x[i])/Sum(exp(-x[j]), (j, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -x
@@ -1296,23 +1296,23 @@ def _softmin_update_output(x):
     _t3 = -x - _t2
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=0)
-    _t6 = _t3 / _t5
+    _t6 = xp.divide(_t3, _t5, out=out)
     output = _t6
     return output
 
 
-def _softmin_update_grad_input(x, y, g):
+def _softmin_update_grad_input(x, y, g, out=None):
     """gradInput[k] = (-g[k] + Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = y * g
     _t2 = _t1.sum(axis=0)
-    _t3 = _t2 - g
+    _t3 = xp.subtract(_t2, g, out=out)
     _t3 *= y
     grad_input = _t3
     return grad_input
 
 
-def _softmin_update_output_batch(X):
+def _softmin_update_output_batch(X, out=None):
     """Y[s, i] = exp(-X[s, i])/Sum(exp(-X[s, j]), (j, 1, n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -X
@@ -1326,13 +1326,13 @@ def _softmin_update_output_batch(X):
     return output
 
 
-def _softmin_update_grad_input_batch(X, Y, G):
+def _softmin_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[k, l] = (-G[k, l] + Sum(G[k, i]*Y[k, i], (i, 1, n)))*Y[k, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = Y * G
     _t2 = _t1.sum(axis=1)
     _t3 = _t2[:, None] - G
-    _t4 = _t3 * Y
+    _t4 = xp.multiply(_t3, Y, out=out)
     grad_input = _t4
     return grad_input
 
@@ -1350,34 +1350,34 @@ class SoftMin(CatalogueModule):
         super().__init__(**{})
 
 
-def _mulconstant_update_output(x, constant_scalar):
+def _mulconstant_update_output(x, constant_scalar, out=None):
     """y[i] = constant_scalar*x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = constant_scalar * x
+    _t1 = xp.multiply(constant_scalar, x, out=out)
     output = _t1
     return output
 
 
-def _mulconstant_update_grad_input(x, constant_scalar, y, g):
+def _mulconstant_update_grad_input(x, constant_scalar, y, g, out=None):
     """gradInput[j] = constant_scalar*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = constant_scalar * g
+    _t1 = xp.multiply(constant_scalar, g, out=out)
     grad_input = _t1
     return grad_input
 
 
-def _mulconstant_update_output_batch(X, constant_scalar):
+def _mulconstant_update_output_batch(X, constant_scalar, out=None):
     """Y[s, i] = constant_scalar*X[s, i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = constant_scalar * X
+    _t1 = xp.multiply(constant_scalar, X, out=out)
     output = _t1
     return output
 
 
-def _mulconstant_update_grad_input_batch(X, constant_scalar, Y, G):
+def _mulconstant_update_grad_input_batch(X, constant_scalar, Y, G, out=None):
     """gradInput[j, k] = constant_scalar*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = constant_scalar * G
+    _t1 = xp.multiply(constant_scalar, G, out=out)
     grad_input = _t1
     return grad_input
 
@@ -1397,30 +1397,30 @@ class MulConstant(CatalogueModule):
         super().__init__(**{'constant_scalar': constant_scalar, 'ip': ip})
 
 
-def _addconstant_update_output(x, constant_scalar):
+def _addconstant_update_output(x, constant_scalar, out=None):
     """y[i] = constant_scalar + x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = constant_scalar + x
+    _t1 = xp.add(constant_scalar, x, out=out)
     output = _t1
     return output
 
 
-def _addconstant_update_grad_input(x, constant_scalar, y, g):
+def _addconstant_update_grad_input(x, constant_scalar, y, g, out=None):
     """gradInput[j] = g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     grad_input = g
     return grad_input
 
 
-def _addconstant_update_output_batch(X, constant_scalar):
+def _addconstant_update_output_batch(X, constant_scalar, out=None):
     """Y[s, i] = constant_scalar + X[s, i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = constant_scalar + X
+    _t1 = xp.add(constant_scalar, X, out=out)
     output = _t1
     return output
 
 
-def _addconstant_update_grad_input_batch(X, constant_scalar, Y, G):
+def _addconstant_update_grad_input_batch(X, constant_scalar, Y, G, out=None):
     """gradInput[j, k] = G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     grad_input = G
@@ -1442,24 +1442,24 @@ class AddConstant(CatalogueModule):
         super().__init__(**{'constant_scalar': constant_scalar, 'ip': ip})
 
 
-def _normalize_2_0_update_output(x):
+def _normalize_2_0_update_output(x, out=None):
     """y[i] = x[i]/sqrt(Sum(x[j]**2, (j, 1, n)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
     _t2 = _t1.sum(axis=0)
     _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3 * x
+    _t4 = xp.multiply(_t3, x, out=out)
     output = _t4
     return output
 
 
-def _normalize_2_0_update_grad_input(x, y, g):
+def _normalize_2_0_update_grad_input(x, y, g, out=None):
     """gradInput[k] = g[k]/sqrt(Sum(x[j]**2, (j, 1, n))) - x[k]*Sum(g[i]*x[i], (i, 1, n))/Sum(x[j]**2, (j, 1, n))**(3/2)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
     _t2 = _t1.sum(axis=0)
     _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3 * g
+    _t4 = xp.multiply(_t3, g, out=out)
     _t5 = _t2 ** -1.5
     _t6 = x * g
     _t7 = _t6.sum(axis=0)
@@ -1469,7 +1469,7 @@ def _normalize_2_0_update_grad_input(x, y, g):
     return grad_input
 
 
-def _normalize_2_0_update_output_batch(X):
+def _normalize_2_0_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]/sqrt(Sum(X[s, j]**2, (j, 1, n)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 2
@@ -1480,7 +1480,7 @@ def _normalize_2_0_update_output_batch(X):
     return output
 
 
-def _normalize_2_0_update_grad_input_batch(X, Y, G):
+def _normalize_2_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[k, l] = G[k, l]/sqrt(Sum(X[k, j]**2, (j, 1, n))) - X[k, l]*Sum(G[k, i]*X[k, i], (i, 1, n))/Sum(X[k, j]**2, (j, 1, n))**(3/2)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X ** 2
@@ -1491,7 +1491,7 @@ def _normalize_2_0_update_grad_input_batch(X, Y, G):
     _t6 = X * G
     _t7 = _t6.sum(axis=1)
     _t8 = _t5[:, None] * X * _t7[:, None]
-    _t9 = _t4 - _t8
+    _t9 = xp.subtract(_t4, _t8, out=out)
     grad_input = _t9
     return grad_input
 
@@ -1511,7 +1511,7 @@ class Normalize(CatalogueModule):
         super().__init__(**{'p': p, 'eps': eps})
 
 
-def _spatialsoftmax_update_output(x):
+def _spatialsoftmax_update_output(x, out=None):
     """y[c, h, w] = exp(x[c, h, w])/Sum(exp(x[d, h, w]), (d, 1, N_c))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x.max(axis=0)
@@ -1524,7 +1524,7 @@ def _spatialsoftmax_update_output(x):
     return output
 
 
-def _spatialsoftmax_update_grad_input(x, y, g):
+def _spatialsoftmax_update_grad_input(x, y, g, out=None):
     """gradInput[j, k, l] = exp(x[j, k, l])*g[j, k, l]/Sum(exp(x[d, k, l]), (d, 1, N_c)) - exp(x[j, k, l])*Sum(exp(x[c, k, l])*g[c, k, l], (c, 1, N_c))/Sum(exp(x[d, k, l]), (d, 1, N_c))**2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x.max(axis=0)
@@ -1537,12 +1537,12 @@ def _spatialsoftmax_update_grad_input(x, y, g):
     _t8 = _t3 * xp.transpose(g, (1, 2, 0))
     _t9 = _t8.sum(axis=2)
     _t10 = _t7 * _t9 * xp.transpose(_t3, (2, 0, 1))
-    _t11 = _t6 - _t10
+    _t11 = xp.subtract(_t6, _t10, out=out)
     grad_input = _t11
     return grad_input
 
 
-def _spatialsoftmax_update_output_batch(X):
+def _spatialsoftmax_update_output_batch(X, out=None):
     """Y[s, c, h, w] = exp(X[s, c, h, w])/Sum(exp(X[s, d, h, w]), (d, 1, N_c))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.max(axis=1)
@@ -1555,7 +1555,7 @@ def _spatialsoftmax_update_output_batch(X):
     return output
 
 
-def _spatialsoftmax_update_grad_input_batch(X, Y, G):
+def _spatialsoftmax_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l, a] = exp(X[j, k, l, a])*G[j, k, l, a]/Sum(exp(X[j, d, l, a]), (d, 1, N_c)) - exp(X[j, k, l, a])*Sum(exp(X[j, c, l, a])*G[j, c, l, a], (c, 1, N_c))/Sum(exp(X[j, d, l, a]), (d, 1, N_c))**2"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.max(axis=1)
@@ -1568,7 +1568,7 @@ def _spatialsoftmax_update_grad_input_batch(X, Y, G):
     _t8 = _t3 * xp.transpose(G, (0, 2, 3, 1))
     _t9 = _t8.sum(axis=3)
     _t10 = _t7[:, None, :, :] * _t9[:, None, :, :] * xp.transpose(_t3, (0, 3, 1, 2))
-    _t11 = _t6 - _t10
+    _t11 = xp.subtract(_t6, _t10, out=out)
     grad_input = _t11
     return grad_input
 
@@ -1587,22 +1587,22 @@ class SpatialSoftMax(CatalogueModule):
         super().__init__(**{})
 
 
-def _prelu_update_output(x, a):
+def _prelu_update_output(x, a, out=None):
     """y[c, i] = maximum(0, x[c, i]) + minimum(0, x[c, i])*a[c]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.minimum(0, x)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, x)
-    _t4 = _t2 + _t3
+    _t4 = xp.add(_t2, _t3, out=out)
     output = _t4
     return output
 
 
-def _prelu_update_grad_input(x, a, y, g):
+def _prelu_update_grad_input(x, a, y, g, out=None):
     """gradInput[j, k] = Heaviside(-x[j, k])*a[j]*g[j, k] + Heaviside(x[j, k])*g[j, k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.heaviside(x, 0.5)
-    _t2 = _t1 * g
+    _t2 = xp.multiply(_t1, g, out=out)
     _t3 = -x
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = _t4 * a[:, None] * g
@@ -1620,11 +1620,11 @@ def _prelu_acc_grad_parameters(x, a, y, g, scale, grad_a):
     grad_a += _t3 if scale == 1 else scale * _t3
 
 
-def _prelu_backward(x, a, y, g, scale, grad_a):
+def _prelu_backward(x, a, y, g, scale, grad_a, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.heaviside(x, 0.5)
-    _t2 = _t1 * g
+    _t2 = xp.multiply(_t1, g, out=out)
     _t3 = -x
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = _t4 * a[:, None] * g
@@ -1637,22 +1637,22 @@ def _prelu_backward(x, a, y, g, scale, grad_a):
     return grad_input
 
 
-def _prelu_update_output_batch(X, a):
+def _prelu_update_output_batch(X, a, out=None):
     """Y[s, c, i] = maximum(0, X[s, c, i]) + minimum(0, X[s, c, i])*a[c]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.minimum(0, X)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, X)
-    _t4 = _t2 + _t3
+    _t4 = xp.add(_t2, _t3, out=out)
     output = _t4
     return output
 
 
-def _prelu_update_grad_input_batch(X, a, Y, G):
+def _prelu_update_grad_input_batch(X, a, Y, G, out=None):
     """gradInput[j, k, l] = Heaviside(-X[j, k, l])*G[j, k, l]*a[k] + Heaviside(X[j, k, l])*G[j, k, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.heaviside(X, 0.5)
-    _t2 = _t1 * G
+    _t2 = xp.multiply(_t1, G, out=out)
     _t3 = -X
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = _t4 * a[:, None] * G
@@ -1670,11 +1670,11 @@ def _prelu_acc_grad_parameters_batch(X, a, Y, G, scale, grad_a):
     grad_a += _t3 if scale == 1 else scale * _t3
 
 
-def _prelu_backward_batch(X, a, Y, G, scale, grad_a):
+def _prelu_backward_batch(X, a, Y, G, scale, grad_a, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.heaviside(X, 0.5)
-    _t2 = _t1 * G
+    _t2 = xp.multiply(_t1, G, out=out)
     _t3 = -X
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = _t4 * a[:, None] * G
@@ -1701,6 +1701,168 @@ class PReLU(CatalogueModule):
 
     def __init__(self, nOutputPlane=0, rng=None) -> None:
         super().__init__(rng=rng, **{'nOutputPlane': nOutputPlane})
+
+
+def _linear_false_update_output(x, W, out=None):
+    """y[i] = Sum(W[i, j]*x[j], (j, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.matmul(x, W.T, out=out)
+    output = _t1
+    return output
+
+
+def _linear_false_update_grad_input(x, W, y, g, out=None):
+    """gradInput[k] = Sum(W[i, k]*g[i], (i, 1, m))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.matmul(g, W, out=out)
+    grad_input = _t1
+    return grad_input
+
+
+def _linear_false_acc_grad_parameters(x, W, y, g, scale, grad_W):
+    """gradW[k, l] += scale * g[k]*x[l]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = g[:, None] * x
+    grad_W += _t1 if scale == 1 else scale * _t1
+
+
+def _linear_false_backward(x, W, y, g, scale, grad_W, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.matmul(g, W, out=out)
+    grad_input = _t1
+    _t2 = g[:, None] * x
+    grad_W += _t2 if scale == 1 else scale * _t2
+    return grad_input
+
+
+def _linear_false_update_output_batch(X, W, out=None):
+    """Y[s, i] = Sum(W[i, j]*X[s, j], (j, 1, n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.matmul(X, W.T, out=out)
+    output = _t1
+    return output
+
+
+def _linear_false_update_grad_input_batch(X, W, Y, G, out=None):
+    """gradInput[k, l] = Sum(G[k, i]*W[i, l], (i, 1, m))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.matmul(G, W, out=out)
+    grad_input = _t1
+    return grad_input
+
+
+def _linear_false_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
+    """gradW[k, l] += scale * Sum(G[s, k]*X[s, l], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = G.T @ X
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
+
+
+def _linear_false_backward_batch(X, W, Y, G, scale, grad_W, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.matmul(G, W, out=out)
+    grad_input = _t1
+    _t2 = G.T @ X
+    grad_W += _t2 if scale == 1 else xp.multiply(_t2, scale, out=_t2)
+    return grad_input
+
+
+def _linear_true_update_output(x, W, b, out=None):
+    """y[i] = b[i] + Sum(W[i, j]*x[j], (j, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.matmul(x, W.T, out=out)
+    _t1 += b
+    output = _t1
+    return output
+
+
+def _linear_true_update_grad_input(x, W, b, y, g, out=None):
+    """gradInput[k] = Sum(W[i, k]*g[i], (i, 1, m))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.matmul(g, W, out=out)
+    grad_input = _t1
+    return grad_input
+
+
+def _linear_true_acc_grad_parameters(x, W, b, y, g, scale, grad_W, grad_b):
+    """gradW[k, l] += scale * g[k]*x[l]; gradb[k] += scale * g[k]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = g[:, None] * x
+    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_b += g if scale == 1 else scale * g
+
+
+def _linear_true_backward(x, W, b, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.matmul(g, W, out=out)
+    grad_input = _t1
+    _t2 = g[:, None] * x
+    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_b += g if scale == 1 else scale * g
+    return grad_input
+
+
+def _linear_true_update_output_batch(X, W, b, out=None):
+    """Y[s, i] = b[i] + Sum(W[i, j]*X[s, j], (j, 1, n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.matmul(X, W.T, out=out)
+    _t1 += b
+    output = _t1
+    return output
+
+
+def _linear_true_update_grad_input_batch(X, W, b, Y, G, out=None):
+    """gradInput[k, l] = Sum(G[k, i]*W[i, l], (i, 1, m))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.matmul(G, W, out=out)
+    grad_input = _t1
+    return grad_input
+
+
+def _linear_true_acc_grad_parameters_batch(X, W, b, Y, G, scale, grad_W, grad_b):
+    """gradW[k, l] += scale * Sum(G[s, k]*X[s, l], (s, 1, B)); gradb[k] += scale * Sum(G[s, k], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = G.T @ X
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
+    del _t1  # freed before the next temporary is made
+    _t2 = G.sum(axis=0)
+    grad_b += _t2 if scale == 1 else scale * _t2
+
+
+def _linear_true_backward_batch(X, W, b, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.matmul(G, W, out=out)
+    grad_input = _t1
+    _t2 = G.T @ X
+    grad_W += _t2 if scale == 1 else xp.multiply(_t2, scale, out=_t2)
+    del _t2  # freed before the next temporary is made
+    _t3 = G.sum(axis=0)
+    grad_b += _t3 if scale == 1 else scale * _t3
+    return grad_input
+
+
+class Linear(CatalogueModule):
+    """nn.Linear(inputSize, outputSize, bias=true): y = W @ x + b. The affine map y = W x + b. Example: W = [[1, 2]], b = 1 maps (1, 1) to 4."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), ('bias', True, bool, None), )
+    formula = 'y = W @ x + b'
+    scalars = ()
+    inputShape = ('inputSize',)
+    shown = '{inputSize} -> {outputSize}'
+    outputShape = ('outputSize',)
+    gradientReadsOutput = False
+    structure = ('bias',)
+    variantParameters = {(False,): (('weight',), (('parameter', 'weight'),)), (True,): (('weight', 'bias'), (('parameter', 'weight'), ('parameter', 'bias')))}
+    parameterShapes = (('weight', ('outputSize', 'inputSize')), ('bias', ('outputSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('inputSize',)),)
+    kernels = {(False,): ((_linear_false_update_output, _linear_false_update_grad_input, _linear_false_acc_grad_parameters, _linear_false_backward), (_linear_false_update_output_batch, _linear_false_update_grad_input_batch, _linear_false_acc_grad_parameters_batch, _linear_false_backward_batch)), (True,): ((_linear_true_update_output, _linear_true_update_grad_input, _linear_true_acc_grad_parameters, _linear_true_backward), (_linear_true_update_output_batch, _linear_true_update_grad_input_batch, _linear_true_acc_grad_parameters_batch, _linear_true_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, bias=True, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize, 'bias': bias})
 
 
 def _bilinear_false_update_output(x1, x2, W):
@@ -1938,15 +2100,15 @@ class Bilinear(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize1': inputSize1, 'inputSize2': inputSize2, 'outputSize': outputSize, 'bias': bias})
 
 
-def _add_update_output(x, b):
+def _add_update_output(x, b, out=None):
     """y[i] = b[i] + x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = b + x
+    _t1 = xp.add(b, x, out=out)
     output = _t1
     return output
 
 
-def _add_update_grad_input(x, b, y, g):
+def _add_update_grad_input(x, b, y, g, out=None):
     """gradInput[j] = g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     grad_input = g
@@ -1959,7 +2121,7 @@ def _add_acc_grad_parameters(x, b, y, g, scale, grad_b):
     grad_b += g if scale == 1 else scale * g
 
 
-def _add_backward(x, b, y, g, scale, grad_b):
+def _add_backward(x, b, y, g, scale, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     grad_input = g
@@ -1967,15 +2129,15 @@ def _add_backward(x, b, y, g, scale, grad_b):
     return grad_input
 
 
-def _add_update_output_batch(X, b):
+def _add_update_output_batch(X, b, out=None):
     """Y[s, i] = X[s, i] + b[i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = b + X
+    _t1 = xp.add(b, X, out=out)
     output = _t1
     return output
 
 
-def _add_update_grad_input_batch(X, b, Y, G):
+def _add_update_grad_input_batch(X, b, Y, G, out=None):
     """gradInput[j, k] = G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     grad_input = G
@@ -1989,7 +2151,7 @@ def _add_acc_grad_parameters_batch(X, b, Y, G, scale, grad_b):
     grad_b += _t1 if scale == 1 else scale * _t1
 
 
-def _add_backward_batch(X, b, Y, G, scale, grad_b):
+def _add_backward_batch(X, b, Y, G, scale, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     grad_input = G
@@ -2005,6 +2167,7 @@ class Add(CatalogueModule):
     formula = 'y = x + b'
     scalars = ()
     inputShape = ('inputDimension',)
+    outputShape = ('inputDimension',)
     gradientReadsOutput = False
     parameterShapes = (('bias', ('inputDimension',)),)
     resetRule = ((('bias',), 'uniform', ('inputDimension',)),)
@@ -2014,15 +2177,15 @@ class Add(CatalogueModule):
         super().__init__(rng=rng, **{'inputDimension': inputDimension, 'scalar': scalar})
 
 
-def _cadd_update_output(x, b):
+def _cadd_update_output(x, b, out=None):
     """y[i] = b[i] + x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = b + x
+    _t1 = xp.add(b, x, out=out)
     output = _t1
     return output
 
 
-def _cadd_update_grad_input(x, b, y, g):
+def _cadd_update_grad_input(x, b, y, g, out=None):
     """gradInput[j] = g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     grad_input = g
@@ -2035,7 +2198,7 @@ def _cadd_acc_grad_parameters(x, b, y, g, scale, grad_b):
     grad_b += g if scale == 1 else scale * g
 
 
-def _cadd_backward(x, b, y, g, scale, grad_b):
+def _cadd_backward(x, b, y, g, scale, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     grad_input = g
@@ -2043,15 +2206,15 @@ def _cadd_backward(x, b, y, g, scale, grad_b):
     return grad_input
 
 
-def _cadd_update_output_batch(X, b):
+def _cadd_update_output_batch(X, b, out=None):
     """Y[s, i] = X[s, i] + b[i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = b + X
+    _t1 = xp.add(b, X, out=out)
     output = _t1
     return output
 
 
-def _cadd_update_grad_input_batch(X, b, Y, G):
+def _cadd_update_grad_input_batch(X, b, Y, G, out=None):
     """gradInput[j, k] = G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     grad_input = G
@@ -2065,7 +2228,7 @@ def _cadd_acc_grad_parameters_batch(X, b, Y, G, scale, grad_b):
     grad_b += _t1 if scale == 1 else scale * _t1
 
 
-def _cadd_backward_batch(X, b, Y, G, scale, grad_b):
+def _cadd_backward_batch(X, b, Y, G, scale, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     grad_input = G
@@ -2081,6 +2244,7 @@ class CAdd(CatalogueModule):
     formula = 'y = x + b'
     scalars = ()
     inputShape = ('size',)
+    outputShape = ('size',)
     gradientReadsOutput = False
     parameterShapes = (('bias', ('size',)),)
     resetRule = ((('bias',), 'uniform', ('size',)),)
@@ -2090,18 +2254,18 @@ class CAdd(CatalogueModule):
         super().__init__(rng=rng, **{'size': size})
 
 
-def _cmul_update_output(x, w):
+def _cmul_update_output(x, w, out=None):
     """y[i] = w[i]*x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = w * x
+    _t1 = xp.multiply(w, x, out=out)
     output = _t1
     return output
 
 
-def _cmul_update_grad_input(x, w, y, g):
+def _cmul_update_grad_input(x, w, y, g, out=None):
     """gradInput[j] = g[j]*w[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = g * w
+    _t1 = xp.multiply(g, w, out=out)
     grad_input = _t1
     return grad_input
 
@@ -2110,31 +2274,31 @@ def _cmul_acc_grad_parameters(x, w, y, g, scale, grad_w):
     """gradw[j] += scale * g[j]*x[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = g * x
-    grad_w += _t1 if scale == 1 else scale * _t1
+    grad_w += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
 
 
-def _cmul_backward(x, w, y, g, scale, grad_w):
+def _cmul_backward(x, w, y, g, scale, grad_w, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = g * w
+    _t1 = xp.multiply(g, w, out=out)
     grad_input = _t1
     _t2 = g * x
-    grad_w += _t2 if scale == 1 else scale * _t2
+    grad_w += _t2 if scale == 1 else xp.multiply(_t2, scale, out=_t2)
     return grad_input
 
 
-def _cmul_update_output_batch(X, w):
+def _cmul_update_output_batch(X, w, out=None):
     """Y[s, i] = X[s, i]*w[i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = w * X
+    _t1 = xp.multiply(w, X, out=out)
     output = _t1
     return output
 
 
-def _cmul_update_grad_input_batch(X, w, Y, G):
+def _cmul_update_grad_input_batch(X, w, Y, G, out=None):
     """gradInput[j, k] = G[j, k]*w[k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = w * G
+    _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
     return grad_input
 
@@ -2147,10 +2311,10 @@ def _cmul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
     grad_w += _t2 if scale == 1 else scale * _t2
 
 
-def _cmul_backward_batch(X, w, Y, G, scale, grad_w):
+def _cmul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = w * G
+    _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
     _t2 = X * G
     _t3 = _t2.sum(axis=0)
@@ -2165,6 +2329,7 @@ class CMul(CatalogueModule):
     formula = 'y = w * x'
     scalars = ()
     inputShape = ('size',)
+    outputShape = ('size',)
     gradientReadsOutput = False
     parameterShapes = (('weight', ('size',)),)
     resetRule = ((('weight',), 'uniform', ('size',)),)
@@ -2174,17 +2339,17 @@ class CMul(CatalogueModule):
         super().__init__(rng=rng, **{'size': size})
 
 
-def _mean_1_update_output(x):
+def _mean_1_update_output(x, out=None):
     """y[b] = Sum(x[a, b], (a, 1, N_a))/N_a"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
     _t1 = x.sum(axis=0)
-    _t2 = _t1 / N_a
+    _t2 = xp.divide(_t1, N_a, out=out)
     output = _t2
     return output
 
 
-def _mean_1_update_grad_input(x, y, g):
+def _mean_1_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = g[k]/N_a"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2194,17 +2359,17 @@ def _mean_1_update_grad_input(x, y, g):
     return grad_input
 
 
-def _mean_1_update_output_batch(X):
+def _mean_1_update_output_batch(X, out=None):
     """Y[s, b] = Sum(X[s, a, b], (a, 1, N_a))/N_a"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_a = X.shape[1]
     _t1 = X.sum(axis=1)
-    _t2 = _t1 / N_a
+    _t2 = xp.divide(_t1, N_a, out=out)
     output = _t2
     return output
 
 
-def _mean_1_update_grad_input_batch(X, Y, G):
+def _mean_1_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = G[j, l]/N_a"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -2215,17 +2380,17 @@ def _mean_1_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _mean_2_update_output(x):
+def _mean_2_update_output(x, out=None):
     """y[a] = Sum(x[a, b], (b, 1, N_b))/N_b"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_b = x.shape[1]
     _t1 = x.sum(axis=1)
-    _t2 = _t1 / N_b
+    _t2 = xp.divide(_t1, N_b, out=out)
     output = _t2
     return output
 
 
-def _mean_2_update_grad_input(x, y, g):
+def _mean_2_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = g[j]/N_b"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2235,17 +2400,17 @@ def _mean_2_update_grad_input(x, y, g):
     return grad_input
 
 
-def _mean_2_update_output_batch(X):
+def _mean_2_update_output_batch(X, out=None):
     """Y[s, a] = Sum(X[s, a, b], (b, 1, N_b))/N_b"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_b = X.shape[2]
     _t1 = X.sum(axis=2)
-    _t2 = _t1 / N_b
+    _t2 = xp.divide(_t1, N_b, out=out)
     output = _t2
     return output
 
 
-def _mean_2_update_grad_input_batch(X, Y, G):
+def _mean_2_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = G[j, k]/N_b"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -2271,7 +2436,7 @@ class Mean(CatalogueModule):
         super().__init__(**{'dimension': dimension})
 
 
-def _sum_1_false_update_output(x):
+def _sum_1_false_update_output(x, out=None):
     """y[b] = Sum(x[a, b], (a, 1, N_a))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x.sum(axis=0)
@@ -2279,7 +2444,7 @@ def _sum_1_false_update_output(x):
     return output
 
 
-def _sum_1_false_update_grad_input(x, y, g):
+def _sum_1_false_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2288,7 +2453,7 @@ def _sum_1_false_update_grad_input(x, y, g):
     return grad_input
 
 
-def _sum_1_false_update_output_batch(X):
+def _sum_1_false_update_output_batch(X, out=None):
     """Y[s, b] = Sum(X[s, a, b], (a, 1, N_a))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.sum(axis=1)
@@ -2296,7 +2461,7 @@ def _sum_1_false_update_output_batch(X):
     return output
 
 
-def _sum_1_false_update_grad_input_batch(X, Y, G):
+def _sum_1_false_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = G[j, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -2306,17 +2471,17 @@ def _sum_1_false_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _sum_1_true_update_output(x):
+def _sum_1_true_update_output(x, out=None):
     """y[b] = Sum(x[a, b], (a, 1, N_a))/N_a"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
     _t1 = x.sum(axis=0)
-    _t2 = _t1 / N_a
+    _t2 = xp.divide(_t1, N_a, out=out)
     output = _t2
     return output
 
 
-def _sum_1_true_update_grad_input(x, y, g):
+def _sum_1_true_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = g[k]/N_a"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2326,17 +2491,17 @@ def _sum_1_true_update_grad_input(x, y, g):
     return grad_input
 
 
-def _sum_1_true_update_output_batch(X):
+def _sum_1_true_update_output_batch(X, out=None):
     """Y[s, b] = Sum(X[s, a, b], (a, 1, N_a))/N_a"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_a = X.shape[1]
     _t1 = X.sum(axis=1)
-    _t2 = _t1 / N_a
+    _t2 = xp.divide(_t1, N_a, out=out)
     output = _t2
     return output
 
 
-def _sum_1_true_update_grad_input_batch(X, Y, G):
+def _sum_1_true_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = G[j, l]/N_a"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -2347,7 +2512,7 @@ def _sum_1_true_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _sum_2_false_update_output(x):
+def _sum_2_false_update_output(x, out=None):
     """y[a] = Sum(x[a, b], (b, 1, N_b))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x.sum(axis=1)
@@ -2355,7 +2520,7 @@ def _sum_2_false_update_output(x):
     return output
 
 
-def _sum_2_false_update_grad_input(x, y, g):
+def _sum_2_false_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2364,7 +2529,7 @@ def _sum_2_false_update_grad_input(x, y, g):
     return grad_input
 
 
-def _sum_2_false_update_output_batch(X):
+def _sum_2_false_update_output_batch(X, out=None):
     """Y[s, a] = Sum(X[s, a, b], (b, 1, N_b))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.sum(axis=2)
@@ -2372,7 +2537,7 @@ def _sum_2_false_update_output_batch(X):
     return output
 
 
-def _sum_2_false_update_grad_input_batch(X, Y, G):
+def _sum_2_false_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -2382,17 +2547,17 @@ def _sum_2_false_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _sum_2_true_update_output(x):
+def _sum_2_true_update_output(x, out=None):
     """y[a] = Sum(x[a, b], (b, 1, N_b))/N_b"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_b = x.shape[1]
     _t1 = x.sum(axis=1)
-    _t2 = _t1 / N_b
+    _t2 = xp.divide(_t1, N_b, out=out)
     output = _t2
     return output
 
 
-def _sum_2_true_update_grad_input(x, y, g):
+def _sum_2_true_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = g[j]/N_b"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2402,17 +2567,17 @@ def _sum_2_true_update_grad_input(x, y, g):
     return grad_input
 
 
-def _sum_2_true_update_output_batch(X):
+def _sum_2_true_update_output_batch(X, out=None):
     """Y[s, a] = Sum(X[s, a, b], (b, 1, N_b))/N_b"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_b = X.shape[2]
     _t1 = X.sum(axis=2)
-    _t2 = _t1 / N_b
+    _t2 = xp.divide(_t1, N_b, out=out)
     output = _t2
     return output
 
 
-def _sum_2_true_update_grad_input_batch(X, Y, G):
+def _sum_2_true_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = G[j, k]/N_b"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -2438,7 +2603,7 @@ class Sum(CatalogueModule):
         super().__init__(**{'dimension': dimension, 'nInputDims': nInputDims, 'sizeAverage': sizeAverage})
 
 
-def _max_1_update_output(x):
+def _max_1_update_output(x, out=None):
     """y[b] = Maximum(x[a, b], (a, 1, N_a))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = extreme(x, 0, 'max')
@@ -2446,7 +2611,7 @@ def _max_1_update_output(x):
     return output
 
 
-def _max_1_update_grad_input(x, y, g):
+def _max_1_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Maximum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2455,12 +2620,12 @@ def _max_1_update_grad_input(x, y, g):
     _t3 = _t2.reshape(*_t2.shape[:1], -1).argmax(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4)
-    _t6 = g * _t5
+    _t6 = xp.multiply(g, _t5, out=out)
     grad_input = _t6
     return grad_input
 
 
-def _max_1_update_output_batch(X):
+def _max_1_update_output_batch(X, out=None):
     """Y[s, b] = Maximum(X[s, a, b], (a, 1, N_a))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = extreme(X, 1, 'max')
@@ -2468,7 +2633,7 @@ def _max_1_update_output_batch(X):
     return output
 
 
-def _max_1_update_grad_input_batch(X, Y, G):
+def _max_1_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = KroneckerDelta(k, ArgExtremum(Maximum(X[j, a, l], (a, 1, N_a)), 0))*G[j, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_a = X.shape[1]
@@ -2482,7 +2647,7 @@ def _max_1_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _max_2_update_output(x):
+def _max_2_update_output(x, out=None):
     """y[a] = Maximum(x[a, b], (b, 1, N_b))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = extreme(x, 1, 'max')
@@ -2490,7 +2655,7 @@ def _max_2_update_output(x):
     return output
 
 
-def _max_2_update_grad_input(x, y, g):
+def _max_2_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Maximum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_b = x.shape[1]
@@ -2503,7 +2668,7 @@ def _max_2_update_grad_input(x, y, g):
     return grad_input
 
 
-def _max_2_update_output_batch(X):
+def _max_2_update_output_batch(X, out=None):
     """Y[s, a] = Maximum(X[s, a, b], (b, 1, N_b))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = extreme(X, 2, 'max')
@@ -2511,7 +2676,7 @@ def _max_2_update_output_batch(X):
     return output
 
 
-def _max_2_update_grad_input_batch(X, Y, G):
+def _max_2_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = KroneckerDelta(l, ArgExtremum(Maximum(X[j, k, b], (b, 1, N_b)), 0))*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_b = X.shape[2]
@@ -2539,7 +2704,7 @@ class Max(CatalogueModule):
         super().__init__(**{'dimension': dimension})
 
 
-def _min_1_update_output(x):
+def _min_1_update_output(x, out=None):
     """y[b] = Minimum(x[a, b], (a, 1, N_a))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = extreme(x, 0, 'min')
@@ -2547,7 +2712,7 @@ def _min_1_update_output(x):
     return output
 
 
-def _min_1_update_grad_input(x, y, g):
+def _min_1_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Minimum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -2556,12 +2721,12 @@ def _min_1_update_grad_input(x, y, g):
     _t3 = _t2.reshape(*_t2.shape[:1], -1).argmin(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4)
-    _t6 = g * _t5
+    _t6 = xp.multiply(g, _t5, out=out)
     grad_input = _t6
     return grad_input
 
 
-def _min_1_update_output_batch(X):
+def _min_1_update_output_batch(X, out=None):
     """Y[s, b] = Minimum(X[s, a, b], (a, 1, N_a))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = extreme(X, 1, 'min')
@@ -2569,7 +2734,7 @@ def _min_1_update_output_batch(X):
     return output
 
 
-def _min_1_update_grad_input_batch(X, Y, G):
+def _min_1_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = KroneckerDelta(k, ArgExtremum(Minimum(X[j, a, l], (a, 1, N_a)), 0))*G[j, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_a = X.shape[1]
@@ -2583,7 +2748,7 @@ def _min_1_update_grad_input_batch(X, Y, G):
     return grad_input
 
 
-def _min_2_update_output(x):
+def _min_2_update_output(x, out=None):
     """y[a] = Minimum(x[a, b], (b, 1, N_b))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = extreme(x, 1, 'min')
@@ -2591,7 +2756,7 @@ def _min_2_update_output(x):
     return output
 
 
-def _min_2_update_grad_input(x, y, g):
+def _min_2_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Minimum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_b = x.shape[1]
@@ -2604,7 +2769,7 @@ def _min_2_update_grad_input(x, y, g):
     return grad_input
 
 
-def _min_2_update_output_batch(X):
+def _min_2_update_output_batch(X, out=None):
     """Y[s, a] = Minimum(X[s, a, b], (b, 1, N_b))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = extreme(X, 2, 'min')
@@ -2612,7 +2777,7 @@ def _min_2_update_output_batch(X):
     return output
 
 
-def _min_2_update_grad_input_batch(X, Y, G):
+def _min_2_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k, l] = KroneckerDelta(l, ArgExtremum(Minimum(X[j, k, b], (b, 1, N_b)), 0))*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_b = X.shape[2]
@@ -2640,18 +2805,18 @@ class Min(CatalogueModule):
         super().__init__(**{'dimension': dimension})
 
 
-def _euclidean_update_output(x, W):
+def _euclidean_update_output(x, W, out=None):
     """y[j] = sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=1)
-    _t4 = xp.sqrt(_t3)
+    _t4 = xp.sqrt(_t3, out=out)
     output = _t4
     return output
 
 
-def _euclidean_update_grad_input(x, W, y, g):
+def _euclidean_update_grad_input(x, W, y, g, out=None):
     """gradInput[k] = Sum((-2*W[k, j] + 2*x[k])*g[j]/sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i))), (j, 1, N_j))/2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
@@ -2662,7 +2827,7 @@ def _euclidean_update_grad_input(x, W, y, g):
     _t6 = 2 * W
     _t7 = _t5[:, None] - _t6
     _t4 *= g
-    _t9 = _t7 @ _t4
+    _t9 = xp.matmul(_t7, _t4, out=out)
     _t9 /= 2
     grad_input = _t9
     return grad_input
@@ -2676,10 +2841,10 @@ def _euclidean_acc_grad_parameters(x, W, y, g, scale, grad_W):
     _t3 = _t2.sum(axis=1)
     _t4 = 1 / xp.sqrt(_t3)
     _t5 = -(_t4 * _t1.T * g)
-    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
 
 
-def _euclidean_backward(x, W, y, g, scale, grad_W):
+def _euclidean_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
@@ -2690,26 +2855,26 @@ def _euclidean_backward(x, W, y, g, scale, grad_W):
     _t6 = 2 * W
     _t7 = _t5[:, None] - _t6
     _t8 = g * _t4
-    _t9 = _t7 @ _t8
+    _t9 = xp.matmul(_t7, _t8, out=out)
     _t9 /= 2
     grad_input = _t9
     _t11 = -(_t4 * _t1 * g)
-    grad_W += _t11 if scale == 1 else scale * _t11
+    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
     return grad_input
 
 
-def _euclidean_update_output_batch(X, W):
+def _euclidean_update_output_batch(X, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
     _t2 = _t1 ** 2
     _t3 = _t2.sum(axis=2)
-    _t4 = xp.sqrt(_t3)
+    _t4 = xp.sqrt(_t3, out=out)
     output = _t4
     return output
 
 
-def _euclidean_update_grad_input_batch(X, W, Y, G):
+def _euclidean_update_grad_input_batch(X, W, Y, G, out=None):
     """gradInput[k, l] = Sum((-W[l, j] + X[k, l])*G[k, j]/sqrt(Sum((-W[i, j] + X[k, i])**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, :, None] - W
@@ -2737,7 +2902,7 @@ def _euclidean_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     grad_W += _t8 if scale == 1 else scale * _t8
 
 
-def _euclidean_backward_batch(X, W, Y, G, scale, grad_W):
+def _euclidean_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, :, None] - W
@@ -2762,6 +2927,7 @@ class Euclidean(CatalogueModule):
     formula = 'y[j] = sqrt(sum((x[i] - W[i,j])**2, i))'
     scalars = ()
     inputShape = ('inputSize',)
+    outputShape = ('outputSize',)
     gradientReadsOutput = False
     parameterShapes = (('weight', ('inputSize', 'outputSize')),)
     resetRule = ((('weight',), 'uniform', ('inputSize',)),)
@@ -2771,7 +2937,7 @@ class Euclidean(CatalogueModule):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _weightedeuclidean_update_output(x, D, W):
+def _weightedeuclidean_update_output(x, D, W, out=None):
     """y[j] = sqrt(Sum((-W[i, j] + x[i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
@@ -2779,12 +2945,12 @@ def _weightedeuclidean_update_output(x, D, W):
     _t3 = D ** 2
     _t3 *= _t1.T
     _t5 = _t3.sum(axis=0)
-    _t6 = xp.sqrt(_t5)
+    _t6 = xp.sqrt(_t5, out=out)
     output = _t6
     return output
 
 
-def _weightedeuclidean_update_grad_input(x, D, W, y, g):
+def _weightedeuclidean_update_grad_input(x, D, W, y, g, out=None):
     """gradInput[k] = Sum((-W[k, j] + x[k])*D[k, j]**2*g[j]/sqrt(Sum((-W[i, j] + x[i])**2*D[i, j]**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = D ** 2
@@ -2795,7 +2961,7 @@ def _weightedeuclidean_update_grad_input(x, D, W, y, g):
     _t6 = 1 / xp.sqrt(_t5)
     _t1 *= _t2
     _t6 *= g
-    _t9 = _t1 @ _t6
+    _t9 = xp.matmul(_t1, _t6, out=out)
     grad_input = _t9
     return grad_input
 
@@ -2810,12 +2976,13 @@ def _weightedeuclidean_acc_grad_parameters(x, D, W, y, g, scale, grad_D, grad_W)
     _t5 = _t4.sum(axis=0)
     _t6 = 1 / xp.sqrt(_t5)
     _t7 = _t2 * _t6 * g * D
-    grad_D += _t7 if scale == 1 else scale * _t7
+    grad_D += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     _t8 = -(_t3 * _t6 * _t1 * g)
-    grad_W += _t8 if scale == 1 else scale * _t8
+    grad_W += _t8 if scale == 1 else xp.multiply(_t8, scale, out=_t8)
 
 
-def _weightedeuclidean_backward(x, D, W, y, g, scale, grad_D, grad_W):
+def _weightedeuclidean_backward(x, D, W, y, g, scale, grad_D, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = D ** 2
@@ -2826,16 +2993,17 @@ def _weightedeuclidean_backward(x, D, W, y, g, scale, grad_D, grad_W):
     _t6 = 1 / xp.sqrt(_t5)
     _t7 = _t2 * _t1
     _t8 = g * _t6
-    _t9 = _t7 @ _t8
+    _t9 = xp.matmul(_t7, _t8, out=out)
     grad_input = _t9
     _t10 = _t3 * _t6 * g * D
-    grad_D += _t10 if scale == 1 else scale * _t10
+    grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     _t11 = -(_t1 * _t6 * _t2 * g)
-    grad_W += _t11 if scale == 1 else scale * _t11
+    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
     return grad_input
 
 
-def _weightedeuclidean_update_output_batch(X, D, W):
+def _weightedeuclidean_update_output_batch(X, D, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
@@ -2843,12 +3011,12 @@ def _weightedeuclidean_update_output_batch(X, D, W):
     _t3 = D ** 2
     _t2 *= _t3.T
     _t5 = _t2.sum(axis=2)
-    _t6 = xp.sqrt(_t5)
+    _t6 = xp.sqrt(_t5, out=out)
     output = _t6
     return output
 
 
-def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G):
+def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G, out=None):
     """gradInput[k, l] = Sum((-W[l, j] + X[k, l])*D[l, j]**2*G[k, j]/sqrt(Sum((-W[i, j] + X[k, i])**2*D[i, j]**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = D ** 2
@@ -2878,14 +3046,15 @@ def _weightedeuclidean_acc_grad_parameters_batch(X, D, W, Y, G, scale, grad_D, g
     _t2 *= _t7.T
     _t9 = _t2.sum(axis=2)
     _t10 = D * _t9
-    grad_D += _t10 if scale == 1 else scale * _t10
+    grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     _t11 = _t1 * _t7.T
     _t12 = _t11.sum(axis=2)
     _t13 = -(_t3 * _t12)
-    grad_W += _t13 if scale == 1 else scale * _t13
+    grad_W += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
 
 
-def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W):
+def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = D ** 2
@@ -2906,11 +3075,12 @@ def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W):
     _t15 = xp.transpose(_t3, (1, 2, 0)) * _t14.T
     _t16 = _t15.sum(axis=2)
     _t17 = D * _t16
-    grad_D += _t17 if scale == 1 else scale * _t17
+    grad_D += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    del _t17  # freed before the next temporary is made
     _t18 = xp.transpose(_t2, (1, 2, 0)) * _t14.T
     _t19 = _t18.sum(axis=2)
     _t20 = -(_t1 * _t19)
-    grad_W += _t20 if scale == 1 else scale * _t20
+    grad_W += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
     return grad_input
 
 
@@ -2921,6 +3091,7 @@ class WeightedEuclidean(CatalogueModule):
     formula = 'y[j] = sqrt(sum((D[i,j] * (x[i] - W[i,j]))**2, i))'
     scalars = ()
     inputShape = ('inputSize',)
+    outputShape = ('outputSize',)
     gradientReadsOutput = False
     parameterShapes = (('diagCov', ('inputSize', 'outputSize')), ('weight', ('inputSize', 'outputSize')))
     resetRule = ((('weight',), 'uniform', ('inputSize',)), (('diagCov',), 'fill', 1.0))
@@ -2930,7 +3101,7 @@ class WeightedEuclidean(CatalogueModule):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _cosine_update_output(x, W):
+def _cosine_update_output(x, W, out=None):
     """y[j] = Sum(W[j, i]*x[i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i))))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
@@ -2945,7 +3116,7 @@ def _cosine_update_output(x, W):
     return output
 
 
-def _cosine_update_grad_input(x, W, y, g):
+def _cosine_update_grad_input(x, W, y, g, out=None):
     """gradInput[l] = Sum((W[j, l]/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i)))) - x[l]*Sum(W[j, i]*x[i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*Sum(x[k]**2, (k, 1, N_i))**(3/2)))*g[j], (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
@@ -2959,7 +3130,7 @@ def _cosine_update_grad_input(x, W, y, g):
     _t9 = x @ W.T
     _t10 = _t8 * _t6 * x[:, None] * _t9
     _t7 -= _t10
-    _t12 = _t7 @ g
+    _t12 = xp.matmul(_t7, g, out=out)
     grad_input = _t12
     return grad_input
 
@@ -2978,10 +3149,10 @@ def _cosine_acc_grad_parameters(x, W, y, g, scale, grad_W):
     _t9 = x @ W.T
     _t10 = _t3 * _t8[:, None] * g[:, None] * W * _t9[:, None]
     _t7 -= _t10
-    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
 
 
-def _cosine_backward(x, W, y, g, scale, grad_W):
+def _cosine_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x ** 2
@@ -2995,17 +3166,17 @@ def _cosine_backward(x, W, y, g, scale, grad_W):
     _t9 = x @ W.T
     _t10 = _t8 * _t6 * x[:, None] * _t9
     _t7 -= _t10
-    _t12 = _t7 @ g
+    _t12 = xp.matmul(_t7, g, out=out)
     grad_input = _t12
     _t13 = _t3 * _t6[:, None] * g[:, None] * x
     _t14 = _t5 ** -1.5
     _t15 = _t3 * _t14[:, None] * g[:, None] * W * _t9[:, None]
     _t13 -= _t15
-    grad_W += _t13 if scale == 1 else scale * _t13
+    grad_W += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
     return grad_input
 
 
-def _cosine_update_output_batch(X, W):
+def _cosine_update_output_batch(X, W, out=None):
     """Y[s, j] = Sum(W[j, i]*X[s, i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(X[s, k]**2, (k, 1, N_i))))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = W ** 2
@@ -3020,7 +3191,7 @@ def _cosine_update_output_batch(X, W):
     return output
 
 
-def _cosine_update_grad_input_batch(X, W, Y, G):
+def _cosine_update_grad_input_batch(X, W, Y, G, out=None):
     """gradInput[l, a] = Sum(G[l, j]*W[j, a]/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(X[l, k]**2, (k, 1, N_i)))) - G[l, j]*X[l, a]*Sum(W[j, i]*X[l, i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*Sum(X[l, k]**2, (k, 1, N_i))**(3/2)), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = W ** 2
@@ -3060,10 +3231,10 @@ def _cosine_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     _t13 = _t7 ** -1.5
     _t14 = _t12[:, None] * -1 * _t13[:, None] * W
     _t9 += _t14
-    grad_W += _t9 if scale == 1 else scale * _t9
+    grad_W += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
 
 
-def _cosine_backward_batch(X, W, Y, G, scale, grad_W):
+def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = W ** 2
@@ -3091,7 +3262,7 @@ def _cosine_backward_batch(X, W, Y, G, scale, grad_W):
     _t22 = _t2 ** -1.5
     _t23 = _t21[:, None] * -1 * _t22[:, None] * W
     _t18 += _t23
-    grad_W += _t18 if scale == 1 else scale * _t18
+    grad_W += _t18 if scale == 1 else xp.multiply(_t18, scale, out=_t18)
     return grad_input
 
 
@@ -3102,6 +3273,7 @@ class Cosine(CatalogueModule):
     formula = 'y[j] = sum(W[j,i] * x[i], i) / (sqrt(sum(W[j,k]**2, k)) * sqrt(sum(x[k]**2, k)))'
     scalars = ()
     inputShape = ('inputSize',)
+    outputShape = ('outputSize',)
     gradientReadsOutput = False
     parameterShapes = (('weight', ('outputSize', 'inputSize')),)
     resetRule = ((('weight',), 'uniform', ('inputSize',)),)
@@ -3111,14 +3283,14 @@ class Cosine(CatalogueModule):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _narrow_1_1_update_output(x, N_a):
+def _narrow_1_1_update_output(x, N_a, out=None):
     """y[a] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     output = x
     return output
 
 
-def _narrow_1_1_update_grad_input(x, N_a, y, g):
+def _narrow_1_1_update_grad_input(x, N_a, y, g, out=None):
     """gradInput[j] = Piecewise((g[j], N_a >= j), (0, True))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
@@ -3129,14 +3301,14 @@ def _narrow_1_1_update_grad_input(x, N_a, y, g):
     return grad_input
 
 
-def _narrow_1_1_update_output_batch(X, N_a):
+def _narrow_1_1_update_output_batch(X, N_a, out=None):
     """Y[s, a] = X[s, a]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     output = X
     return output
 
 
-def _narrow_1_1_update_grad_input_batch(X, N_a, Y, G):
+def _narrow_1_1_update_grad_input_batch(X, N_a, Y, G, out=None):
     """gradInput[j, k] = Piecewise((G[j, k], N_a >= k), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_x1 = X.shape[1]
@@ -3147,7 +3319,7 @@ def _narrow_1_1_update_grad_input_batch(X, N_a, Y, G):
     return grad_input
 
 
-def _narrow_1_2_update_output(x, N_a):
+def _narrow_1_2_update_output(x, N_a, out=None):
     """y[a] = x[a + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = window(x, (N_a,), (1,), ({0: 1},))
@@ -3155,7 +3327,7 @@ def _narrow_1_2_update_output(x, N_a):
     return output
 
 
-def _narrow_1_2_update_grad_input(x, N_a, y, g):
+def _narrow_1_2_update_grad_input(x, N_a, y, g, out=None):
     """gradInput[j] = Piecewise((g[j - 1], (j >= 2) & (N_a >= j - 1)), (0, True))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -3170,7 +3342,7 @@ def _narrow_1_2_update_grad_input(x, N_a, y, g):
     return grad_input
 
 
-def _narrow_1_2_update_output_batch(X, N_a):
+def _narrow_1_2_update_output_batch(X, N_a, out=None):
     """Y[s, a] = X[s, a + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3179,7 +3351,7 @@ def _narrow_1_2_update_output_batch(X, N_a):
     return output
 
 
-def _narrow_1_2_update_grad_input_batch(X, N_a, Y, G):
+def _narrow_1_2_update_grad_input_batch(X, N_a, Y, G, out=None):
     """gradInput[j, k] = Piecewise((G[j, k - 1], (k >= 2) & (N_a >= k - 1)), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3195,7 +3367,7 @@ def _narrow_1_2_update_grad_input_batch(X, N_a, Y, G):
     return grad_input
 
 
-def _narrow_1_3_update_output(x, N_a):
+def _narrow_1_3_update_output(x, N_a, out=None):
     """y[a] = x[a + 2]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = window(x, (N_a,), (2,), ({0: 1},))
@@ -3203,7 +3375,7 @@ def _narrow_1_3_update_output(x, N_a):
     return output
 
 
-def _narrow_1_3_update_grad_input(x, N_a, y, g):
+def _narrow_1_3_update_grad_input(x, N_a, y, g, out=None):
     """gradInput[j] = Piecewise((g[j - 2], (j >= 3) & (N_a >= j - 2)), (0, True))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -3218,7 +3390,7 @@ def _narrow_1_3_update_grad_input(x, N_a, y, g):
     return grad_input
 
 
-def _narrow_1_3_update_output_batch(X, N_a):
+def _narrow_1_3_update_output_batch(X, N_a, out=None):
     """Y[s, a] = X[s, a + 2]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3227,7 +3399,7 @@ def _narrow_1_3_update_output_batch(X, N_a):
     return output
 
 
-def _narrow_1_3_update_grad_input_batch(X, N_a, Y, G):
+def _narrow_1_3_update_grad_input_batch(X, N_a, Y, G, out=None):
     """gradInput[j, k] = Piecewise((G[j, k - 2], (k >= 3) & (N_a >= k - 2)), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3243,7 +3415,7 @@ def _narrow_1_3_update_grad_input_batch(X, N_a, Y, G):
     return grad_input
 
 
-def _narrow_1_4_update_output(x, N_a):
+def _narrow_1_4_update_output(x, N_a, out=None):
     """y[a] = x[a + 3]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = window(x, (N_a,), (3,), ({0: 1},))
@@ -3251,7 +3423,7 @@ def _narrow_1_4_update_output(x, N_a):
     return output
 
 
-def _narrow_1_4_update_grad_input(x, N_a, y, g):
+def _narrow_1_4_update_grad_input(x, N_a, y, g, out=None):
     """gradInput[j] = Piecewise((g[j - 3], (j >= 4) & (N_a >= j - 3)), (0, True))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -3266,7 +3438,7 @@ def _narrow_1_4_update_grad_input(x, N_a, y, g):
     return grad_input
 
 
-def _narrow_1_4_update_output_batch(X, N_a):
+def _narrow_1_4_update_output_batch(X, N_a, out=None):
     """Y[s, a] = X[s, a + 3]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3275,7 +3447,7 @@ def _narrow_1_4_update_output_batch(X, N_a):
     return output
 
 
-def _narrow_1_4_update_grad_input_batch(X, N_a, Y, G):
+def _narrow_1_4_update_grad_input_batch(X, N_a, Y, G, out=None):
     """gradInput[j, k] = Piecewise((G[j, k - 3], (k >= 4) & (N_a >= k - 3)), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3298,6 +3470,7 @@ class Narrow(CatalogueModule):
     formula = 'y[a] = x[a+1]'
     scalars = ()
     inputShape = (None,)
+    outputShape = ('length',)
     gradientReadsOutput = False
     structure = ('dimension', 'offset')
     sizeArguments = ('length',)
@@ -3307,18 +3480,18 @@ class Narrow(CatalogueModule):
         super().__init__(**{'dimension': dimension, 'offset': offset, 'length': length})
 
 
-def _mul_update_output(x, w):
+def _mul_update_output(x, w, out=None):
     """y[i] = w*x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = w * x
+    _t1 = xp.multiply(w, x, out=out)
     output = _t1
     return output
 
 
-def _mul_update_grad_input(x, w, y, g):
+def _mul_update_grad_input(x, w, y, g, out=None):
     """gradInput[j] = w*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = w * g
+    _t1 = xp.multiply(w, g, out=out)
     grad_input = _t1
     return grad_input
 
@@ -3331,10 +3504,10 @@ def _mul_acc_grad_parameters(x, w, y, g, scale, grad_w):
     grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
 
 
-def _mul_backward(x, w, y, g, scale, grad_w):
+def _mul_backward(x, w, y, g, scale, grad_w, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = w * g
+    _t1 = xp.multiply(w, g, out=out)
     grad_input = _t1
     _t2 = x * g
     _t3 = _t2.sum(axis=0)
@@ -3342,18 +3515,18 @@ def _mul_backward(x, w, y, g, scale, grad_w):
     return grad_input
 
 
-def _mul_update_output_batch(X, w):
+def _mul_update_output_batch(X, w, out=None):
     """Y[s, i] = w*X[s, i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = w * X
+    _t1 = xp.multiply(w, X, out=out)
     output = _t1
     return output
 
 
-def _mul_update_grad_input_batch(X, w, Y, G):
+def _mul_update_grad_input_batch(X, w, Y, G, out=None):
     """gradInput[j, k] = w*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = w * G
+    _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
     return grad_input
 
@@ -3366,10 +3539,10 @@ def _mul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
     grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
 
 
-def _mul_backward_batch(X, w, Y, G, scale, grad_w):
+def _mul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = w * G
+    _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
     _t2 = X * G
     _t3 = _t2.sum(axis=(0, 1))
@@ -3393,7 +3566,7 @@ class Mul(CatalogueModule):
         super().__init__(rng=rng, **{})
 
 
-def _replicate_1_update_output(x, N_k):
+def _replicate_1_update_output(x, N_k, out=None):
     """y[k, a] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -3401,7 +3574,7 @@ def _replicate_1_update_output(x, N_k):
     return output
 
 
-def _replicate_1_update_grad_input(x, N_k, y, g):
+def _replicate_1_update_grad_input(x, N_k, y, g, out=None):
     """gradInput[j] = Sum(g[k, j], (k, 1, N_k))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = g.sum(axis=0)
@@ -3409,7 +3582,7 @@ def _replicate_1_update_grad_input(x, N_k, y, g):
     return grad_input
 
 
-def _replicate_1_update_output_batch(X, N_k):
+def _replicate_1_update_output_batch(X, N_k, out=None):
     """Y[s, k, a] = X[s, a]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3418,7 +3591,7 @@ def _replicate_1_update_output_batch(X, N_k):
     return output
 
 
-def _replicate_1_update_grad_input_batch(X, N_k, Y, G):
+def _replicate_1_update_grad_input_batch(X, N_k, Y, G, out=None):
     """gradInput[j, l] = Sum(G[j, k, l], (k, 1, N_k))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = G.sum(axis=1)
@@ -3426,7 +3599,7 @@ def _replicate_1_update_grad_input_batch(X, N_k, Y, G):
     return grad_input
 
 
-def _replicate_2_update_output(x, N_k):
+def _replicate_2_update_output(x, N_k, out=None):
     """y[a, k] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
@@ -3434,7 +3607,7 @@ def _replicate_2_update_output(x, N_k):
     return output
 
 
-def _replicate_2_update_grad_input(x, N_k, y, g):
+def _replicate_2_update_grad_input(x, N_k, y, g, out=None):
     """gradInput[j] = Sum(g[j, k], (k, 1, N_k))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = g.sum(axis=1)
@@ -3442,7 +3615,7 @@ def _replicate_2_update_grad_input(x, N_k, y, g):
     return grad_input
 
 
-def _replicate_2_update_output_batch(X, N_k):
+def _replicate_2_update_output_batch(X, N_k, out=None):
     """Y[s, a, k] = X[s, a]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3451,7 +3624,7 @@ def _replicate_2_update_output_batch(X, N_k):
     return output
 
 
-def _replicate_2_update_grad_input_batch(X, N_k, Y, G):
+def _replicate_2_update_grad_input_batch(X, N_k, Y, G, out=None):
     """gradInput[j, l] = Sum(G[j, l, k], (k, 1, N_k))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = G.sum(axis=2)
@@ -3760,7 +3933,7 @@ class CDivTable(CatalogueTable):
         super().__init__(**{})
 
 
-def _lookuptable_update_output(x, W):
+def _lookuptable_update_output(x, W, out=None):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
@@ -3771,7 +3944,7 @@ def _lookuptable_update_output(x, W):
     return output
 
 
-def _lookuptable_update_grad_input(x, W, y, g):
+def _lookuptable_update_grad_input(x, W, y, g, out=None):
     """gradInput = 0 (integers)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_n = x.shape[0]
@@ -3787,10 +3960,10 @@ def _lookuptable_acc_grad_parameters(x, W, y, g, scale, grad_W):
     _t2 = 1 + x
     _t3 = (_t1[:, None] == _t2)
     _t4 = _t3 @ g
-    grad_W += _t4 if scale == 1 else scale * _t4
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
 
 
-def _lookuptable_backward(x, W, y, g, scale, grad_W):
+def _lookuptable_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_W1 = W.shape[0]
@@ -3800,11 +3973,11 @@ def _lookuptable_backward(x, W, y, g, scale, grad_W):
     _t2 = 1 + x
     _t3 = (_t1[:, None] == _t2)
     _t4 = _t3 @ g
-    grad_W += _t4 if scale == 1 else scale * _t4
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
     return grad_input
 
 
-def _lookuptable_update_output_batch(X, W):
+def _lookuptable_update_output_batch(X, W, out=None):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
@@ -3815,7 +3988,7 @@ def _lookuptable_update_output_batch(X, W):
     return output
 
 
-def _lookuptable_update_grad_input_batch(X, W, Y, G):
+def _lookuptable_update_grad_input_batch(X, W, Y, G, out=None):
     """gradInput = 0 (integers)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3835,7 +4008,7 @@ def _lookuptable_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     grad_W += _t4 if scale == 1 else scale * _t4
 
 
-def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W):
+def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3877,10 +4050,10 @@ def _msecriterion_false_update_output(x, t):
     return loss
 
 
-def _msecriterion_false_update_grad_input(x, t):
+def _msecriterion_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -2*t[j] + 2*x[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = 2 * x
+    _t1 = xp.multiply(2, x, out=out)
     _t2 = 2 * t
     _t1 -= _t2
     grad_input = _t1
@@ -3897,10 +4070,10 @@ def _msecriterion_false_update_output_batch(X, T):
     return loss
 
 
-def _msecriterion_false_update_grad_input_batch(X, T):
+def _msecriterion_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -2*T[j, k] + 2*X[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = 2 * X
+    _t1 = xp.multiply(2, X, out=out)
     _t2 = 2 * T
     _t1 -= _t2
     grad_input = _t1
@@ -3919,11 +4092,11 @@ def _msecriterion_true_update_output(x, t):
     return loss
 
 
-def _msecriterion_true_update_grad_input(x, t):
+def _msecriterion_true_update_grad_input(x, t, out=None):
     """gradInput[j] = (-2*t[j] + 2*x[j])/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = 2 * x
+    _t1 = xp.multiply(2, x, out=out)
     _t2 = 2 * t
     _t1 -= _t2
     _t1 /= n
@@ -3944,7 +4117,7 @@ def _msecriterion_true_update_output_batch(X, T):
     return loss
 
 
-def _msecriterion_true_update_grad_input_batch(X, T):
+def _msecriterion_true_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = 2*(-T[j, k] + X[j, k])/(B*n)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -3979,7 +4152,7 @@ def _abscriterion_false_update_output(x, t):
     return loss
 
 
-def _abscriterion_false_update_grad_input(x, t):
+def _abscriterion_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -sign(t[j] - x[j])"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = t - x
@@ -3999,7 +4172,7 @@ def _abscriterion_false_update_output_batch(X, T):
     return loss
 
 
-def _abscriterion_false_update_grad_input_batch(X, T):
+def _abscriterion_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -sign(T[j, k] - X[j, k])"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = T - X
@@ -4021,13 +4194,13 @@ def _abscriterion_true_update_output(x, t):
     return loss
 
 
-def _abscriterion_true_update_grad_input(x, t):
+def _abscriterion_true_update_grad_input(x, t, out=None):
     """gradInput[j] = -sign(t[j] - x[j])/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _t1 = t - x
     _t2 = xp.sign(_t1)
-    _t3 = -_t2 / n
+    _t3 = xp.divide(-_t2, n, out=out)
     grad_input = _t3
     return grad_input
 
@@ -4045,7 +4218,7 @@ def _abscriterion_true_update_output_batch(X, T):
     return loss
 
 
-def _abscriterion_true_update_grad_input_batch(X, T):
+def _abscriterion_true_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -sign(T[j, k] - X[j, k])/(B*n)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4087,7 +4260,7 @@ def _smoothl1criterion_false_update_output(x, t):
     return loss
 
 
-def _smoothl1criterion_false_update_grad_input(x, t):
+def _smoothl1criterion_false_update_grad_input(x, t, out=None):
     """gradInput[j] = where(Abs(t[j] - x[j]) < 1, -t[j] + x[j], -sign(t[j] - x[j]))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = t - x
@@ -4117,7 +4290,7 @@ def _smoothl1criterion_false_update_output_batch(X, T):
     return loss
 
 
-def _smoothl1criterion_false_update_grad_input_batch(X, T):
+def _smoothl1criterion_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = where(Abs(T[j, k] - X[j, k]) < 1, -T[j, k] + X[j, k], -sign(T[j, k] - X[j, k]))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = T - X
@@ -4149,7 +4322,7 @@ def _smoothl1criterion_true_update_output(x, t):
     return loss
 
 
-def _smoothl1criterion_true_update_grad_input(x, t):
+def _smoothl1criterion_true_update_grad_input(x, t, out=None):
     """gradInput[j] = where(Abs(t[j] - x[j]) < 1, -t[j] + x[j], -sign(t[j] - x[j]))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -4160,7 +4333,7 @@ def _smoothl1criterion_true_update_grad_input(x, t):
     _t5 = xp.sign(_t1)
     _t6 = -_t5
     _t7 = xp.where(_t3, _t4, _t6)
-    _t8 = _t7 / n
+    _t8 = xp.divide(_t7, n, out=out)
     grad_input = _t8
     return grad_input
 
@@ -4184,7 +4357,7 @@ def _smoothl1criterion_true_update_output_batch(X, T):
     return loss
 
 
-def _smoothl1criterion_true_update_grad_input_batch(X, T):
+def _smoothl1criterion_true_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = where(Abs(T[j, k] - X[j, k]) < 1, -T[j, k] + X[j, k], -sign(T[j, k] - X[j, k]))/(B*n)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4233,14 +4406,14 @@ def _bcecriterion_false_false_update_output(x, t):
     return loss
 
 
-def _bcecriterion_false_false_update_grad_input(x, t):
+def _bcecriterion_false_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -t[j]/x[j] - (t[j] - 1)/(1 - x[j])"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = 1 - x
     xp.divide(1, _t1, out=_t1)
     _t3 = t - 1
     _t1 *= _t3
-    _t5 = 1 / x
+    _t5 = xp.divide(1, x, out=out)
     _t5 *= t
     xp.subtract(-_t1, _t5, out=_t5)
     grad_input = _t5
@@ -4265,14 +4438,14 @@ def _bcecriterion_false_false_update_output_batch(X, T):
     return loss
 
 
-def _bcecriterion_false_false_update_grad_input_batch(X, T):
+def _bcecriterion_false_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -T[j, k]/X[j, k] - (T[j, k] - 1)/(1 - X[j, k])"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = 1 - X
     xp.divide(1, _t1, out=_t1)
     _t3 = T - 1
     _t1 *= _t3
-    _t5 = 1 / X
+    _t5 = xp.divide(1, X, out=out)
     _t5 *= T
     xp.subtract(-_t1, _t5, out=_t5)
     grad_input = _t5
@@ -4299,7 +4472,7 @@ def _bcecriterion_false_true_update_output(x, t):
     return loss
 
 
-def _bcecriterion_false_true_update_grad_input(x, t):
+def _bcecriterion_false_true_update_grad_input(x, t, out=None):
     """gradInput[j] = (-t[j]/x[j] - (t[j] - 1)/(1 - x[j]))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -4307,7 +4480,7 @@ def _bcecriterion_false_true_update_grad_input(x, t):
     xp.divide(1, _t1, out=_t1)
     _t3 = t - 1
     _t1 *= _t3
-    _t5 = 1 / x
+    _t5 = xp.divide(1, x, out=out)
     _t5 *= t
     xp.subtract(-_t1, _t5, out=_t5)
     _t5 /= n
@@ -4336,7 +4509,7 @@ def _bcecriterion_false_true_update_output_batch(X, T):
     return loss
 
 
-def _bcecriterion_false_true_update_grad_input_batch(X, T):
+def _bcecriterion_false_true_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = (-T[j, k]/(n*X[j, k]) - (T[j, k] - 1)/(n*(1 - X[j, k])))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4378,7 +4551,7 @@ def _distkldivcriterion_false_update_output(x, t):
     return loss
 
 
-def _distkldivcriterion_false_update_grad_input(x, t):
+def _distkldivcriterion_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -t[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -t
@@ -4397,7 +4570,7 @@ def _distkldivcriterion_false_update_output_batch(X, T):
     return loss
 
 
-def _distkldivcriterion_false_update_grad_input_batch(X, T):
+def _distkldivcriterion_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -T[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -T
@@ -4418,11 +4591,11 @@ def _distkldivcriterion_true_update_output(x, t):
     return loss
 
 
-def _distkldivcriterion_true_update_grad_input(x, t):
+def _distkldivcriterion_true_update_grad_input(x, t, out=None):
     """gradInput[j] = -t[j]/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = -t / n
+    _t1 = xp.divide(-t, n, out=out)
     grad_input = _t1
     return grad_input
 
@@ -4441,7 +4614,7 @@ def _distkldivcriterion_true_update_output_batch(X, T):
     return loss
 
 
-def _distkldivcriterion_true_update_grad_input_batch(X, T):
+def _distkldivcriterion_true_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -T[j, k]/(B*n)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4478,7 +4651,7 @@ def _margincriterion_update_output(x, t, margin):
     return loss
 
 
-def _margincriterion_update_grad_input(x, t, margin):
+def _margincriterion_update_grad_input(x, t, margin, out=None):
     """gradInput[j] = -Heaviside(margin - t[j]*x[j])*t[j]/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -4504,7 +4677,7 @@ def _margincriterion_update_output_batch(X, T, margin):
     return loss
 
 
-def _margincriterion_update_grad_input_batch(X, T, margin):
+def _margincriterion_update_grad_input_batch(X, T, margin, out=None):
     """gradInput[j, k] = -Heaviside(margin - T[j, k]*X[j, k])*T[j, k]/(B*n)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4542,7 +4715,7 @@ def _softmargincriterion_false_update_output(x, t):
     return loss
 
 
-def _softmargincriterion_false_update_grad_input(x, t):
+def _softmargincriterion_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -exp(-t[j]*x[j])*t[j]/(1 + exp(-t[j]*x[j]))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -(t * x)
@@ -4566,7 +4739,7 @@ def _softmargincriterion_false_update_output_batch(X, T):
     return loss
 
 
-def _softmargincriterion_false_update_grad_input_batch(X, T):
+def _softmargincriterion_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -exp(-T[j, k]*X[j, k])*T[j, k]/(1 + exp(-T[j, k]*X[j, k]))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -(T * X)
@@ -4592,7 +4765,7 @@ def _softmargincriterion_true_update_output(x, t):
     return loss
 
 
-def _softmargincriterion_true_update_grad_input(x, t):
+def _softmargincriterion_true_update_grad_input(x, t, out=None):
     """gradInput[j] = -exp(-t[j]*x[j])*t[j]/(n*(1 + exp(-t[j]*x[j])))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -4620,7 +4793,7 @@ def _softmargincriterion_true_update_output_batch(X, T):
     return loss
 
 
-def _softmargincriterion_true_update_grad_input_batch(X, T):
+def _softmargincriterion_true_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = -exp(-T[j, k]*X[j, k])*T[j, k]/(B*n*(1 + exp(-T[j, k]*X[j, k])))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4663,7 +4836,7 @@ def _multimargincriterion_1_false_update_output(x, t, margin):
     return loss
 
 
-def _multimargincriterion_1_false_update_grad_input(x, t, margin):
+def _multimargincriterion_1_false_update_grad_input(x, t, margin, out=None):
     """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
@@ -4674,7 +4847,7 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin):
     _t5 = 1 + t
     _t6 = (_t4 == _t5)
     _t7 = _t3.sum(axis=0)
-    _t8 = _t6 * _t7
+    _t8 = xp.multiply(_t6, _t7, out=out)
     xp.subtract(_t3, _t8, out=_t8)
     _t8 /= N_k
     grad_input = _t8
@@ -4700,7 +4873,7 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     return loss
 
 
-def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
+def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None):
     """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l]) - KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4738,7 +4911,7 @@ def _multimargincriterion_2_false_update_output(x, t, margin):
     return loss
 
 
-def _multimargincriterion_2_false_update_grad_input(x, t, margin):
+def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
     """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
@@ -4780,7 +4953,7 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     return loss
 
 
-def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
+def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None):
     """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l]) - 2*KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4841,7 +5014,7 @@ def _multilabelmargincriterion_update_output(x, t):
     return loss
 
 
-def _multilabelmargincriterion_update_grad_input(x, t):
+def _multilabelmargincriterion_update_grad_input(x, t, out=None):
     """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_i"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_i = x.shape[0]
@@ -4892,7 +5065,7 @@ def _multilabelmargincriterion_update_output_batch(X, T):
     return loss
 
 
-def _multilabelmargincriterion_update_grad_input_batch(X, T):
+def _multilabelmargincriterion_update_grad_input_batch(X, T, out=None):
     """gradInput[l, a] = (Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1)*Sum(where(Eq(T[l, k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k))*Sum(where(Eq(T[l, k], a - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k)))/(B*N_i)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4960,7 +5133,7 @@ def _multilabelsoftmargincriterion_update_output(x, t):
     return loss
 
 
-def _multilabelsoftmargincriterion_update_grad_input(x, t):
+def _multilabelsoftmargincriterion_update_grad_input(x, t, out=None):
     """gradInput[j] = -(exp(-x[j])*t[j]/(1 + exp(-x[j])) - (1 - t[j])*exp(-x[j])/((1 - 1/(1 + exp(-x[j])))*(1 + exp(-x[j]))**2))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -4975,7 +5148,7 @@ def _multilabelsoftmargincriterion_update_grad_input(x, t):
     _t9 = 1 - t
     _t10 = _t4 * _t8 * _t9 * _t2
     _t5 -= _t10
-    _t12 = -_t5 / n
+    _t12 = xp.divide(-_t5, n, out=out)
     grad_input = _t12
     return grad_input
 
@@ -5003,7 +5176,7 @@ def _multilabelsoftmargincriterion_update_output_batch(X, T):
     return loss
 
 
-def _multilabelsoftmargincriterion_update_grad_input_batch(X, T):
+def _multilabelsoftmargincriterion_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = (-exp(-X[j, k])*T[j, k]/(n*(1 + exp(-X[j, k]))) + (1 - T[j, k])*exp(-X[j, k])/(n*(1 - 1/(1 + exp(-X[j, k])))*(1 + exp(-X[j, k]))**2))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5051,7 +5224,7 @@ def _hingeembeddingcriterion_update_output(x, t, margin):
     return loss
 
 
-def _hingeembeddingcriterion_update_grad_input(x, t, margin):
+def _hingeembeddingcriterion_update_grad_input(x, t, margin, out=None):
     """gradInput[j] = where(Eq(t[j], 1), 1, -Heaviside(margin - x[j]))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -5060,7 +5233,7 @@ def _hingeembeddingcriterion_update_grad_input(x, t, margin):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = -_t3
     _t5 = xp.where(_t1, 1, _t4)
-    _t6 = _t5 / n
+    _t6 = xp.divide(_t5, n, out=out)
     grad_input = _t6
     return grad_input
 
@@ -5080,7 +5253,7 @@ def _hingeembeddingcriterion_update_output_batch(X, T, margin):
     return loss
 
 
-def _hingeembeddingcriterion_update_grad_input_batch(X, T, margin):
+def _hingeembeddingcriterion_update_grad_input_batch(X, T, margin, out=None):
     """gradInput[j, k] = where(Eq(T[j, k], 1), 1, -Heaviside(margin - X[j, k]))/(B*n)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -6929,4 +7102,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']

@@ -14,9 +14,10 @@ import math
 
 import numpy as np
 
+from ..arguments import check_int
 from ._backend import namespace
 from .criterion import Criterion
-from .module import check_array, check_dtype, check_scale, compute_dtype, Module
+from .module import _WEIGHT_BIAS, check_array, check_dtype, check_scale, compute_dtype, Module, real_number
 
 REQUIRED = "required"  # a signature's default for an argument that has none
 
@@ -31,8 +32,9 @@ def kept(buffer, result):
     return buffer
 
 
-def _arguments(cls, args: tuple, kwargs: dict) -> dict:
-    """The constructor's arguments by Torch7 name, checked against the class's signature."""
+def _arguments(cls, args: tuple, kwargs: dict, sizes: frozenset = frozenset()) -> dict:
+    """The constructor's arguments by Torch7 name, checked against the class's signature (those
+    named in ``sizes`` positive ints)."""
     name = cls.__name__
     if len(args) > len(cls.signature):
         raise TypeError(f"{name} takes at most {len(cls.signature)} arguments, got {len(args)}")
@@ -46,7 +48,7 @@ def _arguments(cls, args: tuple, kwargs: dict) -> dict:
         raise TypeError(f"{name}: unknown argument {sorted(unknown)[0]!r}")
     out: dict = {}
     for arg, default, kind, same_as in cls.signature:
-        if arg in given and given[arg] is not None:
+        if arg in given and (given[arg] is not None or default == REQUIRED and same_as is None):
             value = given[arg]
         elif same_as is not None:
             value = out[same_as]
@@ -58,6 +60,8 @@ def _arguments(cls, args: tuple, kwargs: dict) -> dict:
             value = float(value)
         if kind is bool and isinstance(value, np.bool_):
             value = bool(value)
+        if kind is int and arg in sizes:
+            value = check_int(name, arg, value, 1)
         if kind is int and isinstance(value, np.integer):
             value = int(value)
         if not isinstance(value, kind) or kind is not bool and isinstance(value, bool):
@@ -86,6 +90,8 @@ class _Catalogued:
     # integers are read as the module's floats (Torch7's element-wise modules and MSECriterion);
     # elsewhere a TypeError
     integersAsFloats = True
+    shown = ""  # Torch7's arguments in its repr and messages, from the constructor's: "{inputSize} -> {outputSize}"
+    namedShapes = True  # a wrong input's message names the shapes expected: (2,) or (batch, 2)
     _inputKey = None  # (class, shape, dtype) of the last input that passed the checks
     _inputBatch = False
     _callCache = ("_inputKey", "_forwardInput")  # type() clears them: the next call checks again
@@ -98,7 +104,7 @@ class _Catalogued:
 
     def _setArguments(self, args: tuple, kwargs: dict) -> None:
         cls = type(self)
-        self.arguments = _arguments(cls, args, kwargs)
+        self.arguments = _arguments(cls, args, kwargs, frozenset(self._sizeArguments()))
         taken = {"weight", "bias", "gradWeight", "gradBias", "output", "gradInput", "train"}
         for key, value in self.arguments.items():  # Torch7 keeps its arguments as fields (self.alpha)
             if key not in taken:  # Bilinear's bias argument is no bias array: in self.arguments only
@@ -133,8 +139,18 @@ class _Catalogued:
             self._inputKey, self._inputBatch = key, batch
         return batch
 
+    def _name(self) -> str:
+        """The module as its messages name it: ``Linear(2 -> 3)`` where Torch7 shows its arguments
+        (``shown``), else the class's name."""
+        shown = type(self).shown
+        if not shown:
+            return type(self).__name__
+        # Torch7's name, a subclass's too (class MyLinear(Linear) is an nn.Linear(3 -> 2)): the generated class's
+        name = next(c.__name__ for c in type(self).__mro__ if "signature" in vars(c))
+        return f"{name}({shown.format(**self.arguments)})"
+
     def _checkedInput(self, input, name: str) -> bool:
-        owner = type(self).__name__
+        owner = self._name()
         check_array(owner, name, input, self._arrayClass)
         if self.integerInput:
             bound = self.arguments[self.integerInput]
@@ -152,6 +168,11 @@ class _Catalogued:
         if self.anyShape:
             return False
         rank = len(self.inputShape)
+        if rank and None not in self.inputShape and self.namedShapes:  # every size from the constructor
+            sample = tuple(self.arguments[a] for a in self.inputShape)
+            if input.ndim not in (rank, rank + 1) or input.shape[input.ndim - rank:] != sample:
+                batch = f"(batch, {', '.join(map(str, sample))})"
+                raise ValueError(f"{owner}: {name} must have shape {sample} or {batch}, got {input.shape}")
         if input.size == 0 and input.ndim in (rank, rank + 1):
             raise ValueError(f"{owner}: {name} must have at least one element, got shape {input.shape}")
         if input.ndim not in (rank, rank + 1):
@@ -168,27 +189,74 @@ class _Catalogued:
 
 
 class CatalogueModule(_Catalogued, Module):
-    """A module generated from its catalogue entry."""
+    """A module generated from its catalogue entry.
+
+    ``output`` and ``gradInput`` are buffers kept from call to call (Torch7's resize): a call
+    with an input (and gradOutput) of the last call's class, shape and dtype passes them to the
+    kernels (``out``) and skips the checks already made.  Assigning a parameter or its gradient
+    checks it (an array of the module's kind and the slot's shape; ``bias`` may be None)."""
 
     parameterShapes: tuple = ()  # (Torch7 name, its axes as constructor arguments), in the kernels' order
+    outputShape: tuple | None = None  # one sample's output axes as constructor arguments, where they give it
     gradientReadsOutput = True  # the gradient kernels read forward's output: backward must follow forward
-    _forwardInput = None  # (shape, dtype) of the last forward's input
     resetRule: tuple = ()  # ((Torch7 names), "uniform", (arguments whose product p gives +-1/sqrt(p))) ...
+    _slotShapes: dict = {}  # parameter and gradient name -> its shape: checked when assigned
+    _outputKey = None  # (class, shape, dtype) of the input of the forward that made ``output``
+    _gradKey = None  # the last checked (input class, shape, dtype, gradOutput class, shape, dtype, batch)
+    _gradInputKey = None  # _gradKey of the call that made ``gradInput``
+    _paramArrays = _gradArrays = None  # the parameters (their gradients) as the kernels take them
+    _kernelArrays = None  # the parameters and the numbers the kernels take after the input
+    # The fast paths: the last call's (class, shapes, dtypes, batch) of float arrays whose buffer fits
+    _forwardFast = _backwardFast = None
+    _callCache = _Catalogued._callCache + ("_outputKey", "_gradKey", "_gradInputKey", "_paramArrays", "_gradArrays",
+                                           "_kernelArrays", "_forwardFast", "_backwardFast")
 
     def __init__(self, *args, rng=None, **kwargs) -> None:
         Module.__init__(self)
         self._setArguments(args, kwargs)
-        slots = []
+        slots, shapes = [], {}
         for name, axes in self.parameterShapes:
             shape = tuple(self.arguments[a] for a in axes)
             grad = "grad" + name[0].upper() + name[1:]
             setattr(self, name, np.zeros(shape))
             setattr(self, grad, np.zeros(shape))
             slots.append((name, grad))
-        self._parameterSlots = tuple(slots)
+            shapes[name] = shapes[grad] = shape
+        # Linear's slots are Module's own: its flat layout's check is then four `is` inline
+        self._parameterSlots = _WEIGHT_BIAS if tuple(slots) == _WEIGHT_BIAS else tuple(slots)
+        self._slotShapes = shapes
         if slots:
             self._flatten()
             self.reset(rng=rng)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # backward runs both kernels in one pass, so it would skip an overridden updateGradInput
+        # or accGradParameters: such a subclass gets Module's backward, which calls them.
+        if "backward" not in cls.__dict__ and (
+                "updateGradInput" in cls.__dict__ or "accGradParameters" in cls.__dict__):
+            cls.backward = Module.backward
+
+    def __setattr__(self, name: str, value) -> None:
+        shape = self._slotShapes.get(name)
+        if shape is not None:  # a parameter or gradient assigned (weights loaded): checked where it happens
+            self._checkParameter(name, value, shape)
+            fields = self.__dict__  # the kernels' arguments and the buffers' dtype follow the new array
+            for key in ("_paramArrays", "_gradArrays", "_kernelArrays", "_outputKey", "_gradInputKey", "_forwardFast",
+                        "_backwardFast"):
+                fields[key] = None
+        object.__setattr__(self, name, value)
+
+    def _checkParameter(self, name: str, value, shape: tuple) -> None:
+        """Raise unless ``value`` is a floating array of the module's kind and the slot's shape
+        (or None for bias and gradBias: Torch7's layers without bias)."""
+        if value is None and name in ("bias", "gradBias"):
+            return
+        check_array(self._name(), name, value, self._arrayClass)
+        if value.shape != shape:
+            raise ValueError(f"{self._name()}: {name} must have shape {shape}, got {value.shape}")
+        if value.dtype.kind != "f":
+            raise TypeError(f"{self._name()}: {name} must hold floating-point numbers, got dtype {value.dtype}")
 
     def _sizeArguments(self) -> set:
         return super()._sizeArguments() | {a for _, axes in self.parameterShapes for a in axes}
@@ -196,6 +264,8 @@ class CatalogueModule(_Catalogued, Module):
     def reset(self, stdv: float | None = None, rng=None):
         """Torch7's initialisation (``resetRule``); ``stdv`` draws U(-stdv sqrt(3), stdv sqrt(3))
         instead, as Torch7's reset(stdv)."""
+        if stdv is not None:
+            stdv = real_number(f"{self._name()}.reset", "stdv", stdv, minimum=0)
         rng = np.random.default_rng(rng)
         for names, kind, value in self.resetRule:
             for name in names:
@@ -215,6 +285,25 @@ class CatalogueModule(_Catalogued, Module):
                     array[...] = value
         return self
 
+    def noBias(self):
+        """Drop bias and gradBias (Torch7's noBias): the module computes as one built with
+        bias=false, on the weight it has; returns the module."""
+        cls = type(self)
+        if "bias" not in cls.structure or cls.variantParameters is None:
+            raise TypeError(f"{self._name()} has no bias to drop")
+        if not self.arguments["bias"]:
+            return self
+        self.arguments = {**self.arguments, "bias": False}
+        key = tuple(self.arguments[a] for a in cls.structure)
+        self._kernels = cls.kernels[key]
+        names, arguments = cls.variantParameters[key]
+        self.parameterShapes = tuple(p for p in cls.parameterShapes if p[0] in names)
+        self.kernelArguments = arguments  # a table's (Bilinear's): its kernels' arguments without b
+        self._parameterSlots = tuple(pair for pair in self._parameterSlots if pair[0] in names)
+        self.bias = self.gradBias = None
+        self._flat = None  # the flat layout held the bias: the update goes parameter by parameter
+        return self
+
     def parameters(self):
         """The live arrays ([parameters], [their gradients]) in Torch7's order, or None."""
         if not self._parameterSlots:
@@ -223,67 +312,134 @@ class CatalogueModule(_Catalogued, Module):
                 [getattr(self, g) for _, g in self._parameterSlots])
 
     def _params(self) -> tuple:
-        return tuple(getattr(self, p) for p, _ in self._parameterSlots)
+        params = self._paramArrays
+        if params is None:
+            params = self.__dict__["_paramArrays"] = tuple(getattr(self, p) for p, _ in self._parameterSlots)
+        return params
 
     def _grads(self) -> tuple:
-        return tuple(getattr(self, g) for _, g in self._parameterSlots)
+        grads = self._gradArrays
+        if grads is None:
+            grads = self.__dict__["_gradArrays"] = tuple(getattr(self, g) for _, g in self._parameterSlots)
+        return grads
+
+    def _operands(self) -> tuple:
+        """The parameters and the numbers the kernels take after the input, in their order."""
+        arrays = self._kernelArrays
+        if arrays is None:
+            arrays = self.__dict__["_kernelArrays"] = self._params() + self._scalars
+        return arrays
 
     def updateOutput(self, input):
+        fast = self._forwardFast
+        if (fast is not None and input.__class__ is fast[0] and input.shape == fast[1] and input.dtype is fast[2]
+                and input is not self.output and input.base is not self.output):
+            return fast[3](input, *self._kernelArrays, self.output)  # the buffer, returned
         batch = self._input(input)
-        self._forwardInput = input.shape, input.dtype
-        self.output = kept(self.output, self._kernels[batch][0](self._floats(input), *self._params(),
-                                                                *self._scalars))
+        key = input.__class__, input.shape, input.dtype
+        buffer = self.output
+        # the last forward's buffer fits an input like its own (never one that is, or views, it)
+        out = buffer if key == self._outputKey and input is not buffer and input.base is not buffer else None
+        result = self._kernels[batch][0](input if input.dtype.kind == "f" else self._floats(input), *self._operands(),
+                                         out)
+        if result is not buffer:
+            self.output = kept(buffer, result)
+            self._outputKey = key
+        # next time straight to the kernel, where it writes into the buffer and takes the input as it is
+        self._forwardFast = key + (self._kernels[batch][0],) if result is buffer and input.dtype.kind == "f" else None
         return self.output
 
     def _gradOutput(self, input, gradOutput) -> bool:
+        """Check input and gradOutput; True for a batch. The last call's arrays' kind passes at once."""
+        last = self._gradKey
+        if (last is not None and input.__class__ is last[0] and gradOutput.__class__ is last[0]
+                and input.shape == last[1] and input.dtype == last[2] and gradOutput.shape == last[3]
+                and gradOutput.dtype == last[4] and (not self.gradientReadsOutput or last[:3] == self._outputKey)):
+            return last[5]
         batch = self._input(input)
-        owner = type(self).__name__
+        owner = self._name()
         check_array(owner, "gradOutput", gradOutput, self._arrayClass)
         if not self.gradientReadsOutput and self.anyShape:  # element-wise from the input: no forward needed
             if gradOutput.shape != input.shape:
                 raise ValueError(f"{owner}: gradOutput must have the shape of the output, {input.shape}, "
                                  f"got {gradOutput.shape}")
-            return batch
-        last = self._forwardInput
-        if self.gradientReadsOutput and last != (input.shape, input.dtype):
-            seen = "no forward yet" if last is None else f"last forward input: {last[0]}, {last[1]}"
-            raise ValueError(f"{owner}: backward reads the output of forward: call forward(input) first "
-                             f"({seen}; got {input.shape}, {input.dtype})")
-        if gradOutput.shape != self.output.shape:
-            raise ValueError(f"{owner}: gradOutput must have the shape of the output of forward(input), "
-                             f"{self.output.shape}, got {gradOutput.shape}")
+        elif not self.gradientReadsOutput and self.outputShape is not None:  # the output's shape from the sizes
+            expected = input.shape[:batch] + tuple(self.arguments[a] for a in self.outputShape)
+            if gradOutput.shape != expected:
+                raise ValueError(f"{owner}: gradOutput must have shape {expected} (the output's, for input "
+                                 f"{input.shape}), got {gradOutput.shape}")
+        else:
+            seen = self._outputKey
+            if self.gradientReadsOutput and seen != (input.__class__, input.shape, input.dtype):
+                seen = "no forward yet" if seen is None else f"last forward input: {seen[1]}, {seen[2]}"
+                raise ValueError(f"{owner}: backward reads the output of forward: call forward(input) first "
+                                 f"({seen}; got {input.shape}, {input.dtype})")
+            if gradOutput.shape != self.output.shape:
+                raise ValueError(f"{owner}: gradOutput must have the shape of the output of forward(input), "
+                                 f"{self.output.shape}, got {gradOutput.shape}")
+        self._gradKey = (input.__class__, input.shape, input.dtype, gradOutput.shape, gradOutput.dtype, batch)
         return batch
+
+    def _gradInputBuffer(self, input, gradOutput):
+        """gradInput, where the last call made it for arrays like these (and neither is, or views, it)."""
+        buffer = self.gradInput
+        if (self._gradInputKey is not self._gradKey or input is buffer or gradOutput is buffer
+                or input.base is buffer or gradOutput.base is buffer):
+            return None
+        return buffer
+
+    def _keep(self, result):
+        """gradInput made by a kernel: kept in the module's buffer."""
+        if result is not self.gradInput:
+            self.gradInput = kept(self.gradInput, result)
+            self._gradInputKey = self._gradKey
+        return self.gradInput
 
     def updateGradInput(self, input, gradOutput):
         """gradInput = dJ/dinput; reads the output of the last forward."""
         batch = self._gradOutput(input, gradOutput)
-        input = self._floats(input)
-        self.gradInput = kept(self.gradInput, self._kernels[batch][1](input, *self._params(), *self._scalars,
-                                                                      self.output, gradOutput))
-        return self.gradInput
+        out = self._gradInputBuffer(input, gradOutput)
+        input = input if input.dtype.kind == "f" else self._floats(input)
+        return self._keep(self._kernels[batch][1](input, *self._operands(), self.output, gradOutput, out))
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
         """Add scale * dJ/dparameter to each gradient."""
         if not self._parameterSlots:
             return
-        scale = check_scale(type(self).__name__, scale)
+        if scale.__class__ is not float or scale - scale != 0:
+            scale = check_scale(self._name(), scale)
         batch = self._gradOutput(input, gradOutput)
-        input = self._floats(input)
-        self._kernels[batch][2](input, *self._params(), *self._scalars, self.output, gradOutput, scale,
-                                *self._grads())
+        input = input if input.dtype.kind == "f" else self._floats(input)
+        self._kernels[batch][2](input, *self._operands(), self.output, gradOutput, scale, *self._grads())
 
     def backward(self, input, gradOutput, scale=1.0):
         """updateGradInput then accGradParameters (in one pass where the layer has parameters)."""
         if not self._parameterSlots:
             return self.updateGradInput(input, gradOutput)
-        scale = check_scale(type(self).__name__, scale)
+        if scale.__class__ is not float or scale - scale != 0:
+            scale = check_scale(self._name(), scale)
+        fast, buffer = self._backwardFast, self.gradInput
+        if (fast is not None and input.__class__ is fast[0] and gradOutput.__class__ is fast[0]
+                and input.shape == fast[1] and input.dtype is fast[2] and gradOutput.shape == fast[3]
+                and gradOutput.dtype is fast[4] and (fast[6] or self._outputKey == fast[:3])
+                and input is not buffer and gradOutput is not buffer and input.base is not buffer
+                and gradOutput.base is not buffer):
+            # both caches are set where the fast path is (a slow call made them)
+            return fast[5](input, *self._kernelArrays, self.output, gradOutput, scale, *self._gradArrays, buffer)
         batch = self._gradOutput(input, gradOutput)
-        input = self._floats(input)
-        self.gradInput = kept(self.gradInput, self._kernels[batch][3](input, *self._params(), *self._scalars,
-                                                                      self.output, gradOutput, scale, *self._grads()))
-        return self.gradInput
+        out = self._gradInputBuffer(input, gradOutput)
+        floats = input.dtype.kind == "f"
+        result = self._kernels[batch][3](input if floats else self._floats(input), *self._operands(), self.output,
+                                         gradOutput, scale, *self._grads(), out)
+        # next time straight to the kernel (fast[6]: no forward to match), as the buffer fits these arrays
+        self._backwardFast = (self._gradKey[:5] + (self._kernels[batch][3], not self.gradientReadsOutput)
+                              if result is out and floats and gradOutput.dtype.kind == "f" else None)
+        return self._keep(result)
 
     def __repr__(self) -> str:
+        if self.shown:  # Torch7's: nn.Linear(2 -> 3), and without bias where a bias was dropped
+            dropped = any(p == "bias" for p, _ in type(self).parameterShapes) and self.bias is None
+            return f"nn.{self._name()}" + (" without bias" if dropped else "")
         shown = ", ".join(f"{v}" for v in self.arguments.values())
         return f"nn.{type(self).__name__}" + (f"({shown})" if shown else "")  # Torch7's: nn.Tanh
 
@@ -359,6 +515,7 @@ class _Program:
 
     inputShapes: tuple = ()  # each input's axes: a constructor argument's name, or None
     integersAsFloats = False
+    namedShapes = False  # a table's messages name the argument each axis follows
     kernelArguments: tuple = ()  # ("parameter", Torch7 name) or ("scalar", argument), in order
     outputPosition = 0
     outputPositions: tuple = ()  # several outputs (a list, as Torch7's table): where each is among the values
