@@ -1124,8 +1124,9 @@ def _full_conv3d(a, s) -> Formula:
     y = (nout, T - 1 - 2 * pT + kT, H - 1 - 2 * pH + kH, W - 1 - 2 * pW + kW)
     if min(y[1:]) < 1:
         raise ValueError(f"the padding leaves no output: {y[1:]}")
-    return Formula(f"y[o,t,h,w] = sum(W[c,o,r,p,q] * x[c,{_shifted('t-r', 1 + pT)},{_shifted('h-p', 1 + pH)},"
-                   f"{_shifted('w-q', 1 + pW)}], c, r, p, q) + b[o]",
+    # (indices apart from the size names of array notation: n, m, p, r, u, v, w, h)
+    return Formula(f"y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,{_shifted('t-k', 1 + pT)},{_shifted('i-l', 1 + pH)},"
+                   f"{_shifted('j-q', 1 + pW)}], c, k, l, q) + b[o]",
                    {"x": (nin, T, H, W), "W": (nin, nout, kT, kH, kW), "y": y})
 
 
