@@ -1145,7 +1145,7 @@ ENTRIES += [
           "The concatenated rectifier, concat(max(0, x), max(0, -x)): twice as many outputs, the rectified "
           "input and the rectified negated input, along the first axis of a sample. Example: x = (1, -2) "
           "gives (1, 0, 0, 2).",
-          input_shapes=((6,),), example=(1,), kinks=(0.0,),
+          input_shapes=((6,),), example=(1,),
           torch="nInputDims is the number of axes of a sample (--input-shape gives them); a batch adds a leading "
                 "axis. Torch7 computes it as ReLU after JoinTable, whose subgradient at 0 is 0; the formula's "
                 "max splits the gradient in halves at x = 0 (torch.maximum's rule), so the two agree away "
