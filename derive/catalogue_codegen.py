@@ -247,9 +247,6 @@ def plan(entry: Entry) -> Generated:
             and not _is_table(_build(entry, base, False)[0]):
         raise ValueError("a target of its own shape: the formula writes the offsets between the target and the "
                          "input as numbers (SpatialAutoCropMSE's crop), not yet as run-time sizes")
-    if "concat(" in _build(entry, base, False)[0].text:
-        raise ValueError("concat at run-time sizes: the size writer's kernels read the halves out of range "
-                         "(derive.module_source's, at fixed sizes, are right)")
     table = _is_table(_build(entry, base, False)[0])
     if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
         primes = iter((5, 7, 11, 13, 17, 19))

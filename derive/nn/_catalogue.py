@@ -3114,7 +3114,8 @@ class Cosine(CatalogueModule):
 def _narrow_1_1_update_output(x, N_a):
     """y[a] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    output = x
+    _t1 = window(x, (N_a,), (0,), ({0: 1},))
+    output = xp.array(_t1)
     return output
 
 
@@ -3124,26 +3125,31 @@ def _narrow_1_1_update_grad_input(x, N_a, y, g):
     N_x1 = x.shape[0]
     _t1 = xp.arange(1, N_x1 + 1)
     _t2 = (N_a >= _t1)
-    _t3 = xp.where(_t2, g, 0)
-    grad_input = _t3
+    _t3 = window(g, (N_x1,), (0,), ({0: 1},))
+    _t4 = xp.where(_t2, _t3, 0)
+    grad_input = _t4
     return grad_input
 
 
 def _narrow_1_1_update_output_batch(X, N_a):
     """Y[s, a] = X[s, a]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    output = X
+    B = X.shape[0]
+    _t1 = window(X, (B, N_a), (0, 0), ({0: 1}, {1: 1}))
+    output = xp.array(_t1)
     return output
 
 
 def _narrow_1_1_update_grad_input_batch(X, N_a, Y, G):
     """gradInput[j, k] = Piecewise((G[j, k], N_a >= k), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = xp.arange(1, N_x1 + 1)
     _t2 = (N_a >= _t1)
-    _t3 = xp.where(_t2, G, 0)
-    grad_input = _t3
+    _t3 = window(G, (B, N_x1), (0, 0), ({0: 1}, {1: 1}))
+    _t4 = xp.where(_t2, _t3, 0)
+    grad_input = _t4
     return grad_input
 
 
@@ -3865,6 +3871,105 @@ class LookupTable(CatalogueModule):
 
     def __init__(self, nIndex, nOutput, rng=None) -> None:
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
+
+
+def _crelu_1_update_output(x):
+    """y[i] = where(i >= n + 1, maximum(0, -x[i - n]), 0) + where(i <= n, maximum(0, x[i]), 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(1, (2*n) + 1)
+    _t2 = 1 + n
+    _t3 = (_t1 >= _t2)
+    _t4 = _t1 - 1 - n
+    _t5 = x[_t4]
+    _t6 = -_t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, _t7, 0)
+    _t9 = (_t1 <= n)
+    _t10 = window(x, ((2*n),), (0,), ({0: 1},))
+    _t11 = xp.maximum(0, _t10)
+    _t12 = xp.where(_t9, _t11, 0)
+    _t13 = _t8 + _t12
+    output = _t13
+    return output
+
+
+def _crelu_1_update_grad_input(x, y, g):
+    """gradInput[j] = -Heaviside(-x[j])*g[j + n] + Heaviside(x[j])*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.heaviside(x, 0.5)
+    _t2 = window(g, (n,), (0,), ({0: 1},))
+    _t3 = _t1 * _t2
+    _t4 = -x
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.arange(1, n + 1)
+    _t7 = _t6 + n - 1
+    _t8 = g[_t7]
+    _t9 = _t5 * _t8
+    _t3 -= _t9
+    grad_input = _t3
+    return grad_input
+
+
+def _crelu_1_update_output_batch(X):
+    """Y[s, i] = where(i >= n + 1, maximum(0, -X[s, i - n]), 0) + where(i <= n, maximum(0, X[s, i]), 0)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, (2*n) + 1)
+    _t2 = 1 + n
+    _t3 = (_t1 >= _t2)
+    _t4 = xp.arange(1, B + 1)
+    _t5 = _t4 - 1
+    _t6 = _t1 - 1 - n
+    _t7 = X[_t5[:, None], _t6]
+    _t8 = -_t7
+    _t9 = xp.maximum(0, _t8)
+    _t10 = xp.where(_t3, _t9, 0)
+    _t11 = (_t1 <= n)
+    _t12 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
+    _t13 = xp.maximum(0, _t12)
+    _t14 = xp.where(_t11, _t13, 0)
+    _t15 = _t10 + _t14
+    output = _t15
+    return output
+
+
+def _crelu_1_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = -Heaviside(-X[j, k])*G[j, k + n] + Heaviside(X[j, k])*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.heaviside(X, 0.5)
+    _t2 = window(G, (B, n), (0, 0), ({0: 1}, {1: 1}))
+    _t3 = _t1 * _t2
+    _t4 = -X
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.arange(1, B + 1)
+    _t7 = _t6 - 1
+    _t8 = xp.arange(1, n + 1)
+    _t9 = _t8 + n - 1
+    _t10 = G[_t7[:, None], _t9]
+    _t11 = _t5 * _t10
+    _t3 -= _t11
+    grad_input = _t3
+    return grad_input
+
+
+class CReLU(CatalogueModule):
+    """nn.CReLU(nInputDims, inplace=false): y = concat(max(0, x), max(0, -x)). The concatenated rectifier, concat(max(0, x), max(0, -x)): twice as many outputs, the rectified input and the rectified negated input, along the first axis of a sample. Example: x = (1, -2) gives (1, 0, 0, 2)."""
+
+    signature = (('nInputDims', REQUIRED, int, None), ('inplace', False, bool, None), )
+    formula = 'y = concat(max(0, x), max(0, -x))'
+    scalars = ()
+    inputShape = (None,)
+    gradientReadsOutput = False
+    structure = ('nInputDims',)
+    kernels = {(1,): ((_crelu_1_update_output, _crelu_1_update_grad_input, None, None), (_crelu_1_update_output_batch, _crelu_1_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputDims, inplace=False) -> None:
+        super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
 
 
 def _msecriterion_false_update_output(x, t):
@@ -7114,4 +7219,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
