@@ -1048,8 +1048,7 @@ def _crelu(a, s) -> Formula:
     if len(shape) == 1:
         return Formula("y = concat(max(0, x), max(0, -x))", {"x": shape})
     # the first axis of a sample: the second half of y reads x shifted by its size, 0 outside it
-    letters = "abcdef"[1:len(shape)]
-    rest = "".join("," + c for c in letters)
+    rest = "".join("," + c for c in "ijkl"[:len(shape) - 1])
     return Formula(f"y[c{rest}] = max(0, x[c{rest}]) + max(0, -x[c-{shape[0]}{rest}])",
                    {"x": shape, "y": (2 * shape[0],) + shape[1:]})
 
