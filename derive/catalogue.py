@@ -1129,6 +1129,7 @@ def _full_conv3d(a, s) -> Formula:
                    {"x": (nin, T, H, W), "W": (nin, nout, kT, kH, kW), "y": y})
 
 
+_VOLUMETRIC = next(e.signature for e in ENTRIES if e.name == "VolumetricConvolution")  # and adjT, adjW, adjH
 _PADS = (Arg("pad_l"), Arg("pad_r", same_as="pad_l"), Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l"))
 
 ENTRIES += [
@@ -1185,9 +1186,7 @@ ENTRIES += [
                 "ones(9, 9)); here kernel gives the odd size k of a uniform k x k kernel, Torch7's default "
                 "shape. --input-shape gives planes, height and width."),
     Entry("VolumetricFullConvolution", "convolution",
-          (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", 1), Arg("dW", 1),
-           Arg("dH", 1), Arg("padT", 0), Arg("padW", 0), Arg("padH", 0), Arg("adjT", 0), Arg("adjW", 0),
-           Arg("adjH", 0)), _full_conv3d,
+          _VOLUMETRIC + (Arg("adjT", 0), Arg("adjW", 0), Arg("adjH", 0)), _full_conv3d,
           "The 3-D transposed convolution (the gradient of a VolumetricConvolution as a layer): every input "
           "voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in "
           "each direction.",
