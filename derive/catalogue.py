@@ -72,6 +72,7 @@ class Entry:
     builtin: str | None = None  # today's command that derives it (derive linear, conv, ...)
     domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
     target_kind: str = "real"  # a criterion's target: real, probability, binary, sign, class
+    target_end: int | None = None  # a list of classes ends at its first such number (PyTorch's -1)
     integer_input: bool = False  # the input holds row numbers (LookupTable), counted from 0
     # What the module's page (derive/site/catalogue.py, one template) shows beyond the derivation:
     notes: str = ""  # markdown: Torch7's behaviour past the one-line `torch` fact (modes, conventions, kernels)
@@ -1027,6 +1028,177 @@ ENTRIES += [
 ]
 
 
+# --- issue 20's modules: computed subscripts, concat, windows read as 0 outside --------------
+
+
+def _pixel_shuffle(a, s) -> Formula:
+    r = a["upscaleFactor"]
+    _positive(upscaleFactor=r)
+    C, H, W = _planes(s[0], 3)
+    if C % (r * r):
+        raise ValueError(f"PixelShuffle({r}): the input's planes must be a multiple of {r * r}, got {C}")
+    plane = f"{r * r}*(c-1) + {r}*((u-1) % {r}) + (v-1) % {r} + 1" if r > 1 else "c"
+    rows, columns = (f"(u-1)//{r} + 1", f"(v-1)//{r} + 1") if r > 1 else ("u", "v")
+    return Formula(f"y[c,u,v] = x[{plane}, {rows}, {columns}]", {"x": (C, H, W), "y": (C // (r * r), H * r, W * r)})
+
+
+def _crelu(a, s) -> Formula:
+    shape = tuple(s[0])
+    if a["nInputDims"] != len(shape):
+        raise ValueError(f"CReLU({a['nInputDims']}): a sample has nInputDims = {a['nInputDims']} axes, "
+                         f"--input-shape gives {len(shape)}")
+    if len(shape) == 1:
+        return Formula("y = concat(max(0, x), max(0, -x))", {"x": shape})
+    # the first axis of a sample: the second half of y reads x shifted by its size, 0 outside it
+    rest = "".join("," + c for c in "ijkl"[:len(shape) - 1])
+    return Formula(f"y[c{rest}] = max(0, x[c{rest}]) + max(0, -x[c-{shape[0]}{rest}])",
+                   {"x": shape, "y": (2 * shape[0],) + shape[1:]})
+
+
+def _upsampling(kind: str):
+    def formula(a, s) -> Formula:
+        k = a["scale"]
+        _positive(scale=k)
+        C, H, W = _planes(s[0], 3)
+        if kind == "nearest":
+            read = f"x[c, (u-1)//{k} + 1, (v-1)//{k} + 1]" if k > 1 else "x[c, u, v]"
+            return Formula(f"y[c,u,v] = {read}", {"x": (C, H, W), "y": (C, H * k, W * k)})
+        # align_corners: output pixel u sits at (u - 1) / scale input pixels; each input pixel weighs
+        # the tent max(0, 1 - |distance|) in each direction (the two nearest get 1 - the fraction)
+        return Formula(f"y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/{k} - (i-1))) * "
+                       f"max(0, 1 - abs((v-1)/{k} - (j-1))), i, j)",
+                       {"x": (C, H, W), "y": (C, (H - 1) * k + 1, (W - 1) * k + 1)})
+    return formula
+
+
+def _padded(kind: str):
+    def formula(a, s) -> Formula:
+        l, r, t, b = a["pad_l"], a["pad_r"], a["pad_t"], a["pad_b"]
+        C, H, W = _planes(s[0], 3)
+        y = (C, H + t + b, W + l + r)
+        if y[1] < 1 or y[2] < 1:
+            raise ValueError("the padding crops the whole image")
+        if kind == "reflection":
+            if max(t, b) >= H or max(l, r) >= W:
+                raise ValueError(f"reflection padding must be smaller than the input's side: pads {l}, {r}, {t}, "
+                                 f"{b} for an image of {H} x {W}")
+            # 0-based p = i - pad_t - 1 reflected at both edges (the edge itself not repeated)
+            return Formula(f"y[c,i,j] = x[c, {H} - abs({H - 1} - abs({_shifted('i', -t - 1)})), "
+                           f"{W} - abs({W - 1} - abs({_shifted('j', -l - 1)}))]", {"x": (C, H, W), "y": y})
+        return Formula(f"y[c,i,j] = x[c, min(max({_shifted('i', -t)}, 1), {H}), min(max({_shifted('j', -l)}, 1), {W})]",
+                       {"x": (C, H, W), "y": y})
+    return formula
+
+
+def _in_range(index: str, size: int) -> str:
+    return f"where({index} >= 1, 1, 0) * where({index} <= {size}, 1, 0)"
+
+
+def _subtractive_normalization(a, s) -> Formula:
+    n, k = a["nInputPlane"], a["kernel"]
+    _positive(nInputPlane=n, kernel=k)
+    if k % 2 == 0:
+        raise ValueError(f"SpatialSubtractiveNormalization: the kernel's size must be odd, got {k}")
+    C, H, W = _planes(s[0], 3)
+    if C != n:
+        raise ValueError(f"the input has {C} planes, nInputPlane is {n}")
+    h, w = _shifted("h+p", -(k // 2 + 1)), _shifted("w+q", -(k // 2 + 1))
+    # the local mean: the window's sum over every plane, zero padded, divided by the planes times
+    # the window's pixels inside the image (Torch7's coefficients); that count is 1 or more, and
+    # max(1, count) says so to the proof (the divisor never vanishes)
+    inside = f"sum({_in_range(h, H)} * {_in_range(w, W)}, p, q)"
+    return Formula(f"y[c,h,w] = x[c,h,w] - sum(x[d,{h},{w}], d, p, q) / ({n} * max(1, {inside}))",
+                   {"x": (C, H, W)}, ranges={"p": k, "q": k})
+
+
+def _full_conv3d(a, s) -> Formula:
+    nin, nout = a["nInputPlane"], a["nOutputPlane"]
+    kT, kW, kH = a["kT"], a["kW"], a["kH"]
+    _positive(nInputPlane=nin, nOutputPlane=nout, kT=kT, kW=kW, kH=kH, dT=a["dT"], dW=a["dW"], dH=a["dH"])
+    if (a["dT"], a["dW"], a["dH"]) != (1, 1, 1):
+        raise ValueError("VolumetricFullConvolution: steps dT, dW, dH > 1 read x at (t - r) / dT, "
+                         "a division the formula has no form for yet: steps 1 only")
+    if (a["adjT"], a["adjW"], a["adjH"]) != (0, 0, 0):
+        raise ValueError("VolumetricFullConvolution: adjT, adjW and adjH must be smaller than the steps (1)")
+    pT, pW, pH = a["padT"], a["padW"], a["padH"]
+    T, H, W = tuple(s[0])
+    y = (nout, T - 1 - 2 * pT + kT, H - 1 - 2 * pH + kH, W - 1 - 2 * pW + kW)
+    if min(y[1:]) < 1:
+        raise ValueError(f"the padding leaves no output: {y[1:]}")
+    # (indices apart from the size names of array notation: n, m, p, r, u, v, w, h)
+    return Formula(f"y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,{_shifted('t-k', 1 + pT)},{_shifted('i-l', 1 + pH)},"
+                   f"{_shifted('j-q', 1 + pW)}], c, k, l, q) + b[o]",
+                   {"x": (nin, T, H, W), "W": (nin, nout, kT, kH, kW), "y": y})
+
+
+_VOLUMETRIC = next(e.signature for e in ENTRIES if e.name == "VolumetricConvolution")  # and adjT, adjW, adjH
+_PADS = (Arg("pad_l"), Arg("pad_r", same_as="pad_l"), Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l"))
+
+ENTRIES += [
+    Entry("PixelShuffle", "simple", (Arg("upscaleFactor"),), _pixel_shuffle,
+          "Rearranges the planes of a (C r^2, H, W) input into a (C, H r, W r) output: output pixel (u, v) of "
+          "plane c reads plane r^2 (c - 1) + r ((u - 1) mod r) + (v - 1) mod r + 1 at ((u - 1) // r + 1, "
+          "(v - 1) // r + 1). Example: PixelShuffle(2) maps 4 planes of 1 x 1, (1, 2, 3, 4), to one plane "
+          "[[1, 2], [3, 4]]. Its gradient puts each output's gradient back where the input came from.",
+          input_shapes=((8, 2, 3),), example=(2,),
+          torch="--input-shape gives the planes (a multiple of upscaleFactor^2), height and width; a batch "
+                "adds a leading axis, as Torch7's 4-D input. The same as PyTorch's pixel_shuffle."),
+    Entry("CReLU", "transfer", (Arg("nInputDims"), Arg("inplace", False, bool)), _crelu,
+          "The concatenated rectifier, concat(max(0, x), max(0, -x)): twice as many outputs, the rectified "
+          "input and the rectified negated input, along the first axis of a sample. Example: x = (1, -2) "
+          "gives (1, 0, 0, 2).",
+          input_shapes=((6,),), example=(1,),
+          torch="nInputDims is the number of axes of a sample (--input-shape gives them); a batch adds a leading "
+                "axis. Torch7 computes it as ReLU after JoinTable, whose subgradient at 0 is 0; the formula's "
+                "max splits the gradient in halves at x = 0 (torch.maximum's rule), so the two agree away "
+                "from 0. PyTorch: cat((relu(x), relu(-x)), dim) on the sample's first axis."),
+    Entry("SpatialUpSamplingNearest", "convolution", (Arg("scale"),), _upsampling("nearest"),
+          "Nearest-neighbour up-sampling of every plane by an integer scale: output (u, v) = input "
+          "(floor((u - 1) / scale) + 1, floor((v - 1) / scale) + 1). Example: scale 2 repeats each pixel in a "
+          "2 x 2 block; the gradient adds each block's gradients.",
+          input_shapes=((2, 3, 4),), example=(2,),
+          torch="--input-shape gives planes, height and width; the output is scale times higher and wider, as "
+                "PyTorch's interpolate(scale_factor=scale) (mode nearest)."),
+    Entry("SpatialUpSamplingBilinear", "convolution", (Arg("scale"),), _upsampling("bilinear"),
+          "Bilinear up-sampling of every plane by an integer scale to (H - 1) scale + 1 rows and "
+          "(W - 1) scale + 1 columns: the corners stay, and each output pixel mixes the input pixels around "
+          "it, each weighted by max(0, 1 - |distance|) in each direction. Example: scale 2 maps the row "
+          "(0, 2) to (0, 1, 2).",
+          input_shapes=((2, 3, 4),), example=(2,),
+          torch="Torch7's constructor also takes a table {oheight=H, owidth=W}; only scale here. The same as "
+                "PyTorch's interpolate(mode='bilinear', align_corners=True) at the size above."),
+    Entry("SpatialReflectionPadding", "convolution", _PADS, _padded("reflection"),
+          "Pads every plane with its reflection at the border (the border pixel itself not repeated). "
+          "Example: the row (1, 2, 3) padded by 2 on the left gives (3, 2, 1, 2, 3).",
+          input_shapes=((2, 4, 5),), example=(2, 1, 1, 2),
+          torch="Each pad must be smaller than the image's side, as PyTorch's reflection padding; negative pads "
+                "crop. --input-shape gives planes, height and width."),
+    Entry("SpatialReplicationPadding", "convolution", _PADS, _padded("replication"),
+          "Pads every plane with copies of its border pixels. Example: the row (1, 2, 3) padded by 2 on the "
+          "left gives (1, 1, 1, 2, 3); the gradient of a border pixel adds those of its copies.",
+          input_shapes=((2, 4, 5),), example=(2, 1, 1, 2),
+          torch="Negative pads crop. --input-shape gives planes, height and width."),
+    Entry("SpatialSubtractiveNormalization", "convolution", (Arg("nInputPlane", 1), Arg("kernel", 9)),
+          _subtractive_normalization,
+          "Subtracts from every pixel the mean of its neighbourhood over every plane: a kernel x kernel window "
+          "around it, read as 0 outside the image, its sum divided by the planes times its pixels inside the "
+          "image. Example: every pixel of a constant image maps to 0.",
+          input_shapes=((1, 5, 5),), example=(1, 3),
+          torch="Torch7's kernel is a tensor of weights (2-D, or 1-D for a separable kernel; odd sizes; default "
+                "ones(9, 9)); here kernel gives the odd size k of a uniform k x k kernel, Torch7's default "
+                "shape. --input-shape gives planes, height and width."),
+    Entry("VolumetricFullConvolution", "convolution",
+          _VOLUMETRIC + (Arg("adjT", 0), Arg("adjW", 0), Arg("adjH", 0)), _full_conv3d,
+          "The 3-D transposed convolution (the gradient of a VolumetricConvolution as a layer): every input "
+          "voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in "
+          "each direction.",
+          input_shapes=((2, 3, 3),), example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS,
+          reset="weight and bias uniform in +-1/sqrt(kT kW kH nInputPlane)",
+          torch="Weight layout nInputPlane x nOutputPlane x kT x kH x kW, as Torch7; steps 1 only. --input-shape "
+                "gives time, height and width."),
+]
+
+
 # --- criterion.md ---------------------------------------------------------------------------
 
 
@@ -1050,13 +1222,20 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
 
 
 def _multilabel_margin(a: dict, s) -> Formula:
-    (classes,), (targets,) = (tuple(shape) for shape in s)
-    if not 1 <= targets < classes:
-        raise ValueError(f"MultiLabelMarginCriterion: the number of targets must be from 1 to {classes - 1}, "
-                         f"got {targets}")
-    # the documentation's sum over i not a target: 1 - (how many targets name i), the targets different
-    return Formula(f"J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) "
-                   f"/ {_CLASS_COUNT}", {"x": (classes,), "t": (targets,)}, target="t")
+    (classes,) = tuple(s[0])
+    if classes < 2:
+        raise ValueError(f"MultiLabelMarginCriterion: the input must hold 2 or more classes, got {classes}")
+    # PyTorch's target: n class numbers, the list ending at the first -1 (later entries ignored).
+    # Target j counts where no t[l], l <= j, is -1; class i is a target where a counting t[k]
+    # names it; x[t[j]] is read as the sum over classes c of x[c] where t[j] names c, so that a
+    # -1 reads no entry of x (a gather x[t[j]] would read x[-1], the last one)
+    counts = "where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0)"
+    counts_k = "where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0)"
+    no_target = f"where(sum({counts_k} * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0)"
+    x_t = "sum(where(t[j] == c - 1, x[c], 0), c)"
+    return Formula(f"J = sum({counts} * {no_target} * max(0, 1 - ({x_t} - x[i])), i, j) / sum(x[d]**0, d)",
+                   {"x": (classes,), "t": (classes,)}, target="t",
+                   reduction="mean" if a["sizeAverage"] else "sum")
 
 
 # The number of classes as the size of the input it is (a sum of ones), not as a number: so
@@ -1131,13 +1310,23 @@ ENTRIES += [
                constants=_weighted, torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
                "as Torch7's and PyTorch's code do (their documentation puts it inside the max); the batch's mean "
                "stays a plain mean."),
-    Entry("MultiLabelMarginCriterion", "criterion", (), _multilabel_margin,
-          "The multi-class multi-label hinge loss: every target class j against every other class i, "
-          "max(0, 1 - (x_{t_j} - x_i)), over the number of classes.", input_shapes=((5,), (2,)),
-          target_kind="class",
-          torch="The target lists the K target classes, counted from 0 and all different; K is fixed by the "
-                "second --input-shape (PyTorch's target is -1 terminated, Torch7's 1-based and 0 terminated: "
-                "here every entry is a class). i == t[k] - 1 compares an index, counted from 1, with a class."),
+    Entry("MultiLabelMarginCriterion", "criterion", (_SIZE_AVERAGE,), _multilabel_margin,
+          "The multi-class multi-label hinge loss: every target class t_j against every class i that is no "
+          "target, max(0, 1 - (x_{t_j} - x_i)), over the number of classes. The target lists the sample's "
+          "classes and ends at its first -1. Example: x = (0.1, 0.2, 0.4, 0.8), t = (3, 0, -1, 1) gives "
+          "(max(0, 1 - (0.8 - 0.2)) + max(0, 1 - (0.8 - 0.4)) + max(0, 1 - (0.1 - 0.2)) "
+          "+ max(0, 1 - (0.1 - 0.4))) / 4 = 0.85.",
+          target_kind="class", target_end=-1,
+          torch="The target has the input's shape and holds class numbers counted from 0, its list ending at "
+                "the first -1, as PyTorch's multilabel_margin_loss; the entries after it are ignored (Torch7's "
+                "target counts from 1 and ends at the first 0). Torch7 sets sizeAverage as a field; here it is "
+                "the constructor's argument, as MSECriterion's: false sums the samples' losses.",
+          notes="A target number j counts while no -1 stands at or before it: the formula writes this "
+                "as a sum of indicators that is 0, so the derivation and the kernels need no loop. The value "
+                "of the target class, x[t[j]], is written as a sum over the classes c with t[j] = c, so a -1 "
+                "reads no element of the input (an index of -1 would read the last one, as numpy's and "
+                "PyTorch's do). derive.nn's class accepts -1 in the target and refuses any other negative "
+                "number, or a class of the number of classes or more, with one line."),
     _criterion("MultiLabelSoftMarginCriterion",
                lambda a: "J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))",
                "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes.",
@@ -1159,6 +1348,32 @@ ENTRIES += [
                "max(0, -t (x1 - x2) + margin): x1 should rank above x2 when t = 1.",
                signature=(Arg("margin", 0.0, float),), inputs=("x1", "x2"), input_shapes=((1,), (1,)), target_kind="sign"),
 ]
+
+
+def _autocrop_mse(a, s) -> Formula:
+    (C, h, w), target = (tuple(shape) for shape in s)
+    if len(target) != 3 or target[0] != C:
+        raise ValueError(f"SpatialAutoCropMSECriterion: the target must have the input's {C} planes and a height "
+                         f"and width, got {target}")
+    if target[1] < h or target[2] < w:
+        raise ValueError(f"SpatialAutoCropMSECriterion: the target ({target[1]} x {target[2]}) must be at least "
+                         f"as high and wide as the input ({h} x {w})")
+    top, left = (target[1] - h) // 2, (target[2] - w) // 2  # Torch7's centerCrop: 1 + floor((H - h) / 2), from 1
+    square = f"(x[c,i,j] - t[c,{_shifted('i', top)},{_shifted('j', left)}])**2, c, i, j"
+    return Formula(f"J = mean({square})" if a["sizeAverage"] else f"J = sum({square})",
+                   {"x": (C, h, w), "t": target}, target="t", reduction="mean" if a["sizeAverage"] else "sum")
+
+
+ENTRIES.append(Entry(
+    "SpatialAutoCropMSECriterion", "criterion", (_SIZE_AVERAGE,), _autocrop_mse,
+    "The mean squared error between the input and the centre of a target that is as large or larger: the "
+    "target is cropped to the input's height and width, its first rows and columns dropped as evenly as "
+    "possible (one fewer before than after where the difference is odd). Example: an input of 2 x 2 against a "
+    "target of 4 x 4 compares with the target's middle 2 x 2.",
+    input_shapes=((2, 4, 4), (2, 6, 6)), example=(),
+    torch="The first --input-shape gives the input's planes, height and width, the second the target's. Torch7 "
+          "divides by the input's number of elements (sizeAverage; false sums). A batch adds a leading axis to "
+          "both."))
 
 
 # --- today's built-ins and the programs' layers -------------------------------------------------

@@ -53,6 +53,7 @@ class Generated:
     output_positions: tuple = ()  # a program with several outputs: where each is among its values
     class_target: int | None = None  # class targets (counted from 0): how many axes one sample's has
     output_shape: tuple | None = None  # one sample's output axes as arguments, where they all follow from them
+    target_end: int | None = None  # a list of classes ends at its first such number (PyTorch's -1)
 
 
 def _formula_name(arg: str) -> str:
@@ -243,6 +244,10 @@ def plan(entry: Entry) -> Generated:
     if entry.group == "convolution" and entry.name not in ("LookupTable",):
         raise ValueError("the convolution family: its strides, windows and padding shape the formula")
     base = entry.arguments(entry.example)
+    if entry.criterion and entry.target_kind != "class" and len(entry.input_shapes or ()) > 1 \
+            and not _is_table(_build(entry, base, False)[0]):
+        raise ValueError("a target of its own shape: the formula writes the offsets between the target and the "
+                         "input as numbers (SpatialAutoCropMSE's crop), not yet as run-time sizes")
     table = _is_table(_build(entry, base, False)[0])
     if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
         primes = iter((5, 7, 11, 13, 17, 19))
@@ -340,7 +345,8 @@ def plan(entry: Entry) -> Generated:
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
                      program, layout.output_position, size_arguments, variant_parameters, integer_bound,
-                     layout.output_positions, class_target, output_shape)
+                     layout.output_positions, class_target, output_shape=output_shape,
+                     target_end=entry.target_end)
 
 
 def _body(source: str) -> str:
@@ -439,6 +445,8 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    integerInput = {g.integer_bound!r}")
     if g.class_target is not None:
         klass.append(f"    classTarget = {g.class_target!r}")
+    if g.target_end is not None:
+        klass.append(f"    targetEnd = {g.target_end!r}")
     if g.variant_parameters:
         klass.append(f"    variantParameters = {g.variant_parameters!r}")
     if g.parameter_shapes:
@@ -602,7 +610,7 @@ def check_cases() -> dict[str, list[tuple]]:
         extra = {}
         if getattr(cls, "classTarget", None) is not None:  # MultiLabelMargin's: as many as the example's
             extra["target_kind"] = "class"
-            extra["target_shape"] = tuple(entry.input_shapes[1]) if cls.classTarget else ()
+            extra["target_shape"] = tuple(entry.input_shapes[-1]) if cls.classTarget else ()
         elif entry.criterion:
             extra["target_kind"] = "binary" if entry.target_kind == "binary" else "real"
             if getattr(cls, "inputShapes", ()) and not cls.targetLikeInput:

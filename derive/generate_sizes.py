@@ -107,7 +107,11 @@ class RuntimeSizes(_Writer):
                 if name != str(s)}
 
     def _known_shapes(self, spec: LayerSpec) -> dict[str, tuple]:
-        return {a.name: (None,) * len(a.shape) for a in spec.arrays.values()}
+        # the sizes as the kernels print them (an index's range is printed alike): a read whose
+        # index runs past its array's axis (concat's x[i], i up to 2n) is then a zero-padded
+        # window, not the whole array
+        return {a.name: tuple(None if spec.batch_size is not None and sp.sympify(d).has(spec.batch_size)
+                              else self._print_size(spec, d) for d in a.shape) for a in spec.arrays.values()}
 
     def _shape(self, spec, target, axes):
         array = {"output": spec.output, "grad_input": spec.input, "loss": spec.output}.get(target)

@@ -3286,7 +3286,8 @@ class Cosine(CatalogueModule):
 def _narrow_1_1_update_output(x, N_a, out=None):
     """y[a] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    output = x
+    _t1 = window(x, (N_a,), (0,), ({0: 1},))
+    output = xp.array(_t1)
     return output
 
 
@@ -3296,26 +3297,31 @@ def _narrow_1_1_update_grad_input(x, N_a, y, g, out=None):
     N_x1 = x.shape[0]
     _t1 = xp.arange(1, N_x1 + 1)
     _t2 = (N_a >= _t1)
-    _t3 = xp.where(_t2, g, 0)
-    grad_input = _t3
+    _t3 = window(g, (N_x1,), (0,), ({0: 1},))
+    _t4 = xp.where(_t2, _t3, 0)
+    grad_input = _t4
     return grad_input
 
 
 def _narrow_1_1_update_output_batch(X, N_a, out=None):
     """Y[s, a] = X[s, a]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    output = X
+    B = X.shape[0]
+    _t1 = window(X, (B, N_a), (0, 0), ({0: 1}, {1: 1}))
+    output = xp.array(_t1)
     return output
 
 
 def _narrow_1_1_update_grad_input_batch(X, N_a, Y, G, out=None):
     """gradInput[j, k] = Piecewise((G[j, k], N_a >= k), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = xp.arange(1, N_x1 + 1)
     _t2 = (N_a >= _t1)
-    _t3 = xp.where(_t2, G, 0)
-    grad_input = _t3
+    _t3 = window(G, (B, N_x1), (0, 0), ({0: 1}, {1: 1}))
+    _t4 = xp.where(_t2, _t3, 0)
+    grad_input = _t4
     return grad_input
 
 
@@ -4038,6 +4044,105 @@ class LookupTable(CatalogueModule):
 
     def __init__(self, nIndex, nOutput, rng=None) -> None:
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
+
+
+def _crelu_1_update_output(x, out=None):
+    """y[i] = where(i >= n + 1, maximum(0, -x[i - n]), 0) + where(i <= n, maximum(0, x[i]), 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(1, (2*n) + 1)
+    _t2 = 1 + n
+    _t3 = (_t1 >= _t2)
+    _t4 = _t1 - 1 - n
+    _t5 = x[_t4]
+    _t6 = -_t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, _t7, 0)
+    _t9 = (_t1 <= n)
+    _t10 = window(x, ((2*n),), (0,), ({0: 1},))
+    _t11 = xp.maximum(0, _t10)
+    _t12 = xp.where(_t9, _t11, 0)
+    _t13 = xp.add(_t8, _t12, out=out)
+    output = _t13
+    return output
+
+
+def _crelu_1_update_grad_input(x, y, g, out=None):
+    """gradInput[j] = -Heaviside(-x[j])*g[j + n] + Heaviside(x[j])*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.heaviside(x, 0.5)
+    _t2 = window(g, (n,), (0,), ({0: 1},))
+    _t3 = xp.multiply(_t1, _t2, out=out)
+    _t4 = -x
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.arange(1, n + 1)
+    _t7 = _t6 + n - 1
+    _t8 = g[_t7]
+    _t9 = _t5 * _t8
+    _t3 -= _t9
+    grad_input = _t3
+    return grad_input
+
+
+def _crelu_1_update_output_batch(X, out=None):
+    """Y[s, i] = where(i >= n + 1, maximum(0, -X[s, i - n]), 0) + where(i <= n, maximum(0, X[s, i]), 0)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, (2*n) + 1)
+    _t2 = 1 + n
+    _t3 = (_t1 >= _t2)
+    _t4 = xp.arange(1, B + 1)
+    _t5 = _t4 - 1
+    _t6 = _t1 - 1 - n
+    _t7 = X[_t5[:, None], _t6]
+    _t8 = -_t7
+    _t9 = xp.maximum(0, _t8)
+    _t10 = xp.where(_t3, _t9, 0)
+    _t11 = (_t1 <= n)
+    _t12 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
+    _t13 = xp.maximum(0, _t12)
+    _t14 = xp.where(_t11, _t13, 0)
+    _t15 = xp.add(_t10, _t14, out=out)
+    output = _t15
+    return output
+
+
+def _crelu_1_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[j, k] = -Heaviside(-X[j, k])*G[j, k + n] + Heaviside(X[j, k])*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.heaviside(X, 0.5)
+    _t2 = window(G, (B, n), (0, 0), ({0: 1}, {1: 1}))
+    _t3 = xp.multiply(_t1, _t2, out=out)
+    _t4 = -X
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.arange(1, B + 1)
+    _t7 = _t6 - 1
+    _t8 = xp.arange(1, n + 1)
+    _t9 = _t8 + n - 1
+    _t10 = G[_t7[:, None], _t9]
+    _t11 = _t5 * _t10
+    _t3 -= _t11
+    grad_input = _t3
+    return grad_input
+
+
+class CReLU(CatalogueModule):
+    """nn.CReLU(nInputDims, inplace=false): y = concat(max(0, x), max(0, -x)). The concatenated rectifier, concat(max(0, x), max(0, -x)): twice as many outputs, the rectified input and the rectified negated input, along the first axis of a sample. Example: x = (1, -2) gives (1, 0, 0, 2)."""
+
+    signature = (('nInputDims', REQUIRED, int, None), ('inplace', False, bool, None), )
+    formula = 'y = concat(max(0, x), max(0, -x))'
+    scalars = ()
+    inputShape = (None,)
+    gradientReadsOutput = False
+    structure = ('nInputDims',)
+    kernels = {(1,): ((_crelu_1_update_output, _crelu_1_update_grad_input, None, None), (_crelu_1_update_output_batch, _crelu_1_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputDims, inplace=False) -> None:
+        super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
 
 
 def _msecriterion_false_update_output(x, t):
@@ -4992,123 +5097,308 @@ class MultiMarginCriterion(CatalogueCriterion):
         super().__init__(**{'p': p, 'weights': weights, 'margin': margin})
 
 
-def _multilabelmargincriterion_update_output(x, t):
-    """J = Sum((1 - Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, x[i] - x[t[j] + 1] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i))"""
+def _multilabelmargincriterion_false_update_output(x, t):
+    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_i = x.shape[0]
-    _t1 = N_i * 1 * 1
-    _t2 = xp.arange(1, N_i + 1)
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = N_c * 1 * 1
+    _t2 = xp.arange(1, N_c + 1)
     _t3 = _t2 - 1
     _t4 = (t[:, None] == _t3)
-    _t5 = xp.where(_t4, 1.0, 0.0)
-    _t6 = _t5.sum(axis=0)
-    _t7 = 1 - _t6
-    _t8 = x[t]
-    _t9 = 1 + x[:, None] - _t8
-    _t10 = xp.maximum(0, _t9)
-    _t11 = _t10.sum(axis=1)
-    _t7 *= _t11
-    _t13 = _t7.sum(axis=0)
-    _t14 = _t13 / _t1
-    loss = float(xp.broadcast_to(_t14, ()))
+    _t5 = xp.where(_t4, x, 0)
+    _t6 = _t5.sum(axis=1)
+    _t7 = 1 + x[:, None] - _t6
+    _t8 = xp.maximum(0, _t7)
+    _t9 = xp.where(_t4, 1.0, 0.0)
+    _t10 = xp.arange(1, N_l + 1)
+    _t11 = (_t10[:, None] <= _t10)
+    _t12 = (t == -1)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = xp.where(_t11, _t13[:, None], 0)
+    _t15 = _t14.sum(axis=0)
+    _t16 = (_t15 == 0)
+    _t17 = xp.where(_t16, 1.0, 0.0)
+    _t18 = _t9.T @ _t17
+    _t19 = (_t18 == 0)
+    _t20 = xp.where(_t19, 1.0, 0.0)
+    _t21 = _t8.T @ _t20
+    _t21 *= _t17
+    _t23 = _t21.sum(axis=0)
+    _t24 = _t23 / _t1
+    loss = float(xp.broadcast_to(_t24, ()))
     return loss
 
 
-def _multilabelmargincriterion_update_grad_input(x, t, out=None):
-    """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_i"""
+def _multilabelmargincriterion_false_update_grad_input(x, t, out=None):
+    """gradInput[a] = Sum((Heaviside(x[a] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], a - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0) - where(Eq(t[j], a - 1), 1, 0)*Sum(Heaviside(x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)))*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (j, 1, N_l))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_i = x.shape[0]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = 1 + t
-    _t3 = (_t1[:, None] == _t2)
-    _t4 = x[t]
-    _t5 = 1 + x[:, None] - _t4
-    _t6 = xp.heaviside(_t5, 0.5)
-    _t7 = _t1 - 1
-    _t8 = (t[:, None] == _t7)
-    _t9 = xp.where(_t8, 1.0, 0.0)
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t == _t2[:, None])
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = xp.arange(1, N_l + 1)
+    _t6 = (_t5[:, None] <= _t5)
+    _t7 = (t == -1)
+    _t8 = xp.where(_t7, 1.0, 0.0)
+    _t9 = xp.where(_t6, _t8[:, None], 0)
     _t10 = _t9.sum(axis=0)
-    _t11 = _t6.T @ _t10
-    _t12 = _t3 @ _t11
-    _t13 = _t6.sum(axis=1)
-    _t14 = _t6.sum(axis=0)
-    _t15 = _t3 @ _t14
-    _t16 = _t13 * _t10
-    _t17 = _t12 + _t13 - _t15 - _t16
-    _t17 /= N_i
-    grad_input = _t17
+    _t11 = (_t10 == 0)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = _t4 @ _t12
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t3, x[:, None], 0)
+    _t16 = _t15.sum(axis=0)
+    _t17 = 1 + x[:, None] - _t16
+    _t18 = xp.heaviside(_t17, 0.5)
+    _t19 = xp.where(_t14[:, None], _t18, 0)
+    _t20 = xp.where(_t14, 1.0, 0.0)
+    _t21 = _t18.T @ _t20
+    _t22 = xp.where(_t3, _t21, 0)
+    _t23 = _t19 - _t22
+    _t24 = xp.matmul(_t23, _t12, out=out)
+    _t24 /= N_c
+    grad_input = _t24
     return grad_input
 
 
-def _multilabelmargincriterion_update_output_batch(X, T):
-    """J = Sum(Sum((1 - Sum(where(Eq(T[s, k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, -X[s, T[s, j] + 1] + X[s, i] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i)), (s, 1, B))/B"""
+def _multilabelmargincriterion_false_update_output_batch(X, T):
+    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c)), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_i = X.shape[1]
-    _t1 = N_i * 1 * 1
-    _t2 = xp.arange(1, N_i + 1)
-    _t3 = _t2 - 1
-    _t4 = (T[:, :, None] == _t3)
-    _t5 = xp.where(_t4, 1.0, 0.0)
-    _t6 = _t5.sum(axis=1)
-    _t7 = 1 - _t6
-    _t8 = xp.arange(1, B + 1)
-    _t9 = _t8 - 1
-    _t10 = X[_t9[:, None], T]
-    _t11 = 1 + X[:, :, None] - _t10[:, None, :]
-    _t12 = xp.maximum(0, _t11)
-    _t13 = _t12.sum(axis=2)
-    _t7 *= _t13
-    _t15 = _t7.sum(axis=(0, 1))
-    _t16 = _t15 / (B * _t1)
-    loss = float(xp.broadcast_to(_t16, ()))
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (T == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10[:, :, None], _t12.T[:, None, :], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8 * _t16.T[:, :, None]
+    _t18 = _t17.sum(axis=1)
+    _t19 = (_t18 == 0)
+    _t20 = xp.where(_t19, 1.0, 0.0)
+    _t21 = _t7 * _t20[:, :, None]
+    _t22 = _t21.sum(axis=1)
+    _t23 = _t22 * _t16.T
+    _t24 = _t23.sum(axis=1)
+    _t25 = _t24.sum(axis=0)
+    _t26 = N_c * 1 * 1
+    _t27 = 1 / _t26
+    _t28 = _t25 * _t27
+    loss = float(xp.broadcast_to(_t28, ()))
     return loss
 
 
-def _multilabelmargincriterion_update_grad_input_batch(X, T, out=None):
-    """gradInput[l, a] = (Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1)*Sum(where(Eq(T[l, k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k))*Sum(where(Eq(T[l, k], a - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k)))/(B*N_i)"""
+def _multilabelmargincriterion_false_update_grad_input_batch(X, T, out=None):
+    """gradInput[a, e] = Sum(Heaviside(X[a, e] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], e - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], e - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/N_c"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_i = X.shape[1]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = 1 + T
-    _t3 = (_t1[:, None] == _t2[:, None, :])
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5[:, None], T]
-    _t7 = 1 + X[:, :, None] - _t6[:, None, :]
-    _t8 = xp.heaviside(_t7, 0.5)
-    _t9 = _t1 - 1
-    _t10 = (T[:, :, None] == _t9)
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.arange(1, N_l + 1)
+    _t9 = (_t8[:, None] <= _t8)
+    _t10 = (T == -1)
     _t11 = xp.where(_t10, 1.0, 0.0)
-    _t12 = _t11.sum(axis=1)
-    _t13 = _t8 * _t12[:, :, None]
-    _t14 = _t13.sum(axis=1)
-    _t15 = _t3 * _t14[:, None, :]
-    _t16 = _t15.sum(axis=2)
-    _t17 = _t8.sum(axis=2)
-    _t18 = _t8.sum(axis=1)
-    _t19 = _t3 * _t18[:, None, :]
+    _t12 = xp.where(_t9, _t11[:, :, None], 0)
+    _t13 = _t12.sum(axis=1)
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = _t7 * _t15[:, None, :]
+    _t17 = _t16.sum(axis=2)
+    _t18 = xp.where(xp.transpose(_t3, (0, 2, 1)), 1.0, 0.0)
+    _t19 = _t18 * _t15[:, None, :]
     _t20 = _t19.sum(axis=2)
-    _t21 = _t17 * _t12
-    _t22 = _t16 + _t17 - _t20 - _t21
-    _t23 = _t22 / (B * N_i)
+    _t21 = (_t20 == 0)
+    _t22 = xp.where(_t21, 1.0, 0.0)
+    _t23 = xp.multiply(_t17, _t22, out=out)
+    _t24 = _t7 * _t22[:, :, None]
+    _t25 = _t24.sum(axis=1)
+    _t26 = _t15 * _t25
+    _t27 = _t18 * _t26[:, None, :]
+    _t28 = _t27.sum(axis=2)
+    _t29 = _t28 * -1
+    _t23 += _t29
+    _t23 /= N_c
     grad_input = _t23
     return grad_input
 
 
-class MultiLabelMarginCriterion(CatalogueCriterion):
-    """nn.MultiLabelMarginCriterion(): J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c). The multi-class multi-label hinge loss: every target class j against every other class i, max(0, 1 - (x_{t_j} - x_i)), over the number of classes."""
+def _multilabelmargincriterion_true_update_output(x, t):
+    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = N_c * 1 * 1
+    _t2 = xp.arange(1, N_c + 1)
+    _t3 = _t2 - 1
+    _t4 = (t[:, None] == _t3)
+    _t5 = xp.where(_t4, x, 0)
+    _t6 = _t5.sum(axis=1)
+    _t7 = 1 + x[:, None] - _t6
+    _t8 = xp.maximum(0, _t7)
+    _t9 = xp.where(_t4, 1.0, 0.0)
+    _t10 = xp.arange(1, N_l + 1)
+    _t11 = (_t10[:, None] <= _t10)
+    _t12 = (t == -1)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = xp.where(_t11, _t13[:, None], 0)
+    _t15 = _t14.sum(axis=0)
+    _t16 = (_t15 == 0)
+    _t17 = xp.where(_t16, 1.0, 0.0)
+    _t18 = _t9.T @ _t17
+    _t19 = (_t18 == 0)
+    _t20 = xp.where(_t19, 1.0, 0.0)
+    _t21 = _t8.T @ _t20
+    _t21 *= _t17
+    _t23 = _t21.sum(axis=0)
+    _t24 = _t23 / _t1
+    loss = float(xp.broadcast_to(_t24, ()))
+    return loss
 
-    signature = ()
-    formula = 'J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c)'
+
+def _multilabelmargincriterion_true_update_grad_input(x, t, out=None):
+    """gradInput[a] = Sum((Heaviside(x[a] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], a - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0) - where(Eq(t[j], a - 1), 1, 0)*Sum(Heaviside(x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)))*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (j, 1, N_l))/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t == _t2[:, None])
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = xp.arange(1, N_l + 1)
+    _t6 = (_t5[:, None] <= _t5)
+    _t7 = (t == -1)
+    _t8 = xp.where(_t7, 1.0, 0.0)
+    _t9 = xp.where(_t6, _t8[:, None], 0)
+    _t10 = _t9.sum(axis=0)
+    _t11 = (_t10 == 0)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = _t4 @ _t12
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t3, x[:, None], 0)
+    _t16 = _t15.sum(axis=0)
+    _t17 = 1 + x[:, None] - _t16
+    _t18 = xp.heaviside(_t17, 0.5)
+    _t19 = xp.where(_t14[:, None], _t18, 0)
+    _t20 = xp.where(_t14, 1.0, 0.0)
+    _t21 = _t18.T @ _t20
+    _t22 = xp.where(_t3, _t21, 0)
+    _t23 = _t19 - _t22
+    _t24 = xp.matmul(_t23, _t12, out=out)
+    _t24 /= N_c
+    grad_input = _t24
+    return grad_input
+
+
+def _multilabelmargincriterion_true_update_output_batch(X, T):
+    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = N_c * 1 * 1
+    _t2 = xp.arange(1, N_c + 1)
+    _t3 = _t2 - 1
+    _t4 = (T[:, :, None] == _t3)
+    _t5 = xp.where(_t4, X[:, None, :], 0)
+    _t6 = _t5.sum(axis=2)
+    _t7 = 1 + X[:, :, None] - _t6[:, None, :]
+    _t8 = xp.maximum(0, _t7)
+    _t9 = xp.where(_t4, 1.0, 0.0)
+    _t10 = xp.arange(1, N_l + 1)
+    _t11 = (_t10[:, None] <= _t10)
+    _t12 = (T == -1)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = xp.where(_t11[:, :, None], _t13.T[:, None, :], 0)
+    _t15 = _t14.sum(axis=0)
+    _t16 = (_t15 == 0)
+    _t17 = xp.where(_t16, 1.0, 0.0)
+    _t18 = _t9 * _t17.T[:, :, None]
+    _t19 = _t18.sum(axis=1)
+    _t20 = (_t19 == 0)
+    _t21 = xp.where(_t20, 1.0, 0.0)
+    _t22 = _t8 * _t21[:, :, None]
+    _t23 = _t22.sum(axis=1)
+    _t24 = _t23 * _t17.T
+    _t25 = _t24.sum(axis=(0, 1))
+    _t26 = _t25 / (B * _t1)
+    loss = float(xp.broadcast_to(_t26, ()))
+    return loss
+
+
+def _multilabelmargincriterion_true_update_grad_input_batch(X, T, out=None):
+    """gradInput[a, e] = Sum(Heaviside(X[a, e] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], e - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], e - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.arange(1, N_l + 1)
+    _t9 = (_t8[:, None] <= _t8)
+    _t10 = (T == -1)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = xp.where(_t9, _t11[:, :, None], 0)
+    _t13 = _t12.sum(axis=1)
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = _t7 * _t15[:, None, :]
+    _t17 = _t16.sum(axis=2)
+    _t18 = xp.where(xp.transpose(_t3, (0, 2, 1)), 1.0, 0.0)
+    _t19 = _t18 * _t15[:, None, :]
+    _t20 = _t19.sum(axis=2)
+    _t21 = (_t20 == 0)
+    _t22 = xp.where(_t21, 1.0, 0.0)
+    _t23 = _t17 * _t22
+    _t24 = _t7 * _t22[:, :, None]
+    _t25 = _t24.sum(axis=1)
+    _t26 = _t15 * _t25
+    _t27 = _t18 * _t26[:, None, :]
+    _t28 = _t27.sum(axis=2)
+    _t29 = _t28 * -1
+    _t23 += _t29
+    _t31 = _t23 / (B * N_c)
+    grad_input = _t31
+    return grad_input
+
+
+class MultiLabelMarginCriterion(CatalogueCriterion):
+    """nn.MultiLabelMarginCriterion(sizeAverage=true): J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / sum(x[d]**0, d). The multi-class multi-label hinge loss: every target class t_j against every class i that is no target, max(0, 1 - (x_{t_j} - x_i)), over the number of classes. The target lists the sample's classes and ends at its first -1. Example: x = (0.1, 0.2, 0.4, 0.8), t = (3, 0, -1, 1) gives (max(0, 1 - (0.8 - 0.2)) + max(0, 1 - (0.8 - 0.4)) + max(0, 1 - (0.1 - 0.2)) + max(0, 1 - (0.1 - 0.4))) / 4 = 0.85."""
+
+    signature = (('sizeAverage', True, bool, None), )
+    formula = 'J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / sum(x[d]**0, d)'
     scalars = ()
     inputShape = (None,)
+    structure = ('sizeAverage',)
     classTarget = 1
-    kernels = {(): ((_multilabelmargincriterion_update_output, _multilabelmargincriterion_update_grad_input, None, None), (_multilabelmargincriterion_update_output_batch, _multilabelmargincriterion_update_grad_input_batch, None, None))}
+    targetEnd = -1
+    kernels = {(False,): ((_multilabelmargincriterion_false_update_output, _multilabelmargincriterion_false_update_grad_input, None, None), (_multilabelmargincriterion_false_update_output_batch, _multilabelmargincriterion_false_update_grad_input_batch, None, None)), (True,): ((_multilabelmargincriterion_true_update_output, _multilabelmargincriterion_true_update_grad_input, None, None), (_multilabelmargincriterion_true_update_output_batch, _multilabelmargincriterion_true_update_grad_input_batch, None, None))}
 
-    def __init__(self) -> None:
-        super().__init__(**{})
+    def __init__(self, sizeAverage=True) -> None:
+        super().__init__(**{'sizeAverage': sizeAverage})
 
 
 def _multilabelsoftmargincriterion_update_output(x, t):
@@ -7102,4 +7392,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']

@@ -449,6 +449,7 @@ class CatalogueCriterion(_Catalogued, Criterion):
     numbers counted from 0 (``classTarget``: one a sample, or a list of them)."""
 
     classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
+    targetEnd: int | None = None  # a list of the input's shape, ending at its first such number (PyTorch's -1)
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -476,9 +477,24 @@ class CatalogueCriterion(_Catalogued, Criterion):
             what = "one class" if not self.classTarget else "a list of classes"
             raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
                              f"got {target.shape} for an input of shape {input.shape}")
+        if self.targetEnd is not None:
+            return self._checkList(input, target, batch)
         if int(target.min()) < 0 or int(target.max()) >= classes:
             raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1}, "
                              f"got {int(target.min())} .. {int(target.max())}")
+        return batch
+
+    def _checkList(self, input, target, batch: bool) -> bool:
+        """A list of classes of the input's shape, ended by its first ``targetEnd`` (PyTorch's -1);
+        every entry, those after the end too, a class or the end."""
+        owner, classes, end = type(self).__name__, input.shape[-1], self.targetEnd
+        if target.shape != input.shape:
+            raise ValueError(f"{owner}: target must have the input's shape {input.shape} (classes, then {end} "
+                             f"where the list ends), got {target.shape}")
+        wrong = (target != end) & ((target < 0) | (target >= classes))
+        if wrong.any():
+            raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1} or {end} (the list's end), "
+                             f"got {int(target[wrong].flat[0])}")
         return batch
 
     def _targetValues(self, target):

@@ -63,6 +63,11 @@ def _inputs(entry: Entry, Layer, lead: tuple, rng) -> list[np.ndarray]:
 def _target(entry: Entry, Layer, first: np.ndarray, lead: tuple, rng):
     shape = lead + tuple(Layer.targetShape)
     kind = entry.target_kind
+    if kind == "class" and entry.target_end is not None:  # each sample's classes, then the end (PyTorch's -1)
+        n = first.shape[-1]
+        rows = [np.concatenate([rng.permutation(n)[:1 + k % (n - 1)], [entry.target_end] * n])[:n]
+                for k in range(int(np.prod(shape[:-1])))]
+        return np.stack(rows).reshape(shape)
     if kind == "class":
         return rng.integers(0, first.shape[-1], shape)
     if kind == "sign":
