@@ -17,6 +17,13 @@ from typing import Any, Callable
 REQUIRED = object()  # an argument without default
 
 
+class Array:
+    """The type of a constructor argument that is an array constant of the formula (Torch7's
+    ``weights`` tensor): derive.nn's generated class takes a numpy array (or None: left out of
+    the formula); the engine's commands and pages take ``true`` or ``false`` (with or without it),
+    as the entry's ``arrays`` names the formula's array it gives."""
+
+
 @dataclass(frozen=True)
 class Arg:
     """A constructor argument: Torch7's name, its default (REQUIRED, a value, or the name of
@@ -73,6 +80,7 @@ class Entry:
     domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
     target_kind: str = "real"  # a criterion's target: real, probability, binary, sign, class
     integer_input: bool = False  # the input holds row numbers (LookupTable), counted from 0
+    arrays: dict = field(default_factory=dict)  # an Array argument's Torch7 name -> the formula's constant (w)
     # What the module's page (derive/site/catalogue.py, one template) shows beyond the derivation:
     notes: str = ""  # markdown: Torch7's behaviour past the one-line `torch` fact (modes, conventions, kernels)
     in_use: str = ""  # a script with derive.nn's class, run when the page is built; "" writes one from `example`
@@ -142,6 +150,13 @@ def _show(value) -> str:
 
 
 def _parse(arg: Arg, value, module: str):
+    if arg.type is Array:  # with the array (true) or without it (false, nil): the formula's shape
+        text = value.strip().lower() if isinstance(value, str) else value
+        given = {"true": True, "false": False, "nil": None, True: True, False: False, None: None}
+        if isinstance(text, (str, bool)) or text is None:
+            if text in given:
+                return given[text]
+        raise ValueError(f"{module}: {arg.name} expects true or false (with or without the array), got {value!r}")
     if not isinstance(value, str):
         if arg.type is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
@@ -1093,6 +1108,11 @@ _CLASS_WEIGHTS = ("weights is a tensor in Torch7; here `true` makes w a constant
                   "weights, as Torch7's and PyTorch's: one sample's loss is then -x[t] whatever its weight.")
 _SIZE_AVERAGE = Arg("sizeAverage", True, bool)
 _WEIGHTS = Arg("weights", False, bool)
+# Torch7's weights tensor: derive.nn's BCECriterion and MultiMarginCriterion take the array itself
+_WEIGHT_ARRAY = Arg("weights", None, Array)
+_WEIGHT_ARRAY_NOTE = ("derive.nn's class takes Torch7's weights, a numpy array of real numbers (one a class; "
+                      "BCE's: one an entry of a sample), checked when given and against each input; "
+                      "`derive NAME true` derives the formula with w.")
 
 ENTRIES += [
     _criterion("MSECriterion", lambda a: _average(a, "(x - t)**2"),
@@ -1105,8 +1125,8 @@ ENTRIES += [
     _criterion("BCECriterion",
                lambda a: _average(a, f"-{'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x))"),
                "Binary cross-entropy of probabilities x against targets t, optionally weighted.",
-               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted,
-               torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),
+               signature=(_WEIGHT_ARRAY, _SIZE_AVERAGE), constants=_weighted, arrays={"weights": "w"},
+               torch=_WEIGHT_ARRAY_NOTE, target_kind="probability", domain=(0.05, 0.95)),
     _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
                "Minus the log-probability of the target class (t an integer counted from 0).",
                signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
@@ -1125,10 +1145,11 @@ ENTRIES += [
                "The logistic loss against targets of -1 and 1.", signature=(_SIZE_AVERAGE,), target_kind="sign"),
     _criterion("MultiMarginCriterion", _multi_margin,
                "The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out.",
-               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class",
-               constants=_weighted, torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
+               signature=(Arg("p", 1), _WEIGHT_ARRAY, Arg("margin", 1.0, float)), target_shape=False,
+               target_kind="class", constants=_weighted, arrays={"weights": "w"},
+               torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
                "as Torch7's and PyTorch's code do (their documentation puts it inside the max); the batch's mean "
-               "stays a plain mean."),
+               "stays a plain mean. " + _WEIGHT_ARRAY_NOTE),
     Entry("MultiLabelMarginCriterion", "criterion", (), _multilabel_margin,
           "The multi-class multi-label hinge loss: every target class j against every other class i, "
           "max(0, 1 - (x_{t_j} - x_i)), over the number of classes.", input_shapes=((5,), (2,)),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalogue import ENTRIES, REQUIRED, Entry, Scalar
+from .catalogue import ENTRIES, REQUIRED, Array, Entry, Scalar
 from .lowering import helpers_used
 
 CATALOGUE_PATH = Path(__file__).parent / "nn" / "_catalogue.py"
@@ -52,6 +52,7 @@ class Generated:
     integer_bound: str | None = None  # integer input: the argument it must stay below (LookupTable's nIndex)
     output_positions: tuple = ()  # a program with several outputs: where each is among its values
     class_target: int | None = None  # class targets (counted from 0): how many axes one sample's has
+    arrays: tuple = ()  # (Array argument, its axes as axes of one input sample), the kernels' order
 
 
 def _formula_name(arg: str) -> str:
@@ -66,8 +67,9 @@ def _build(entry: Entry, args: dict, named: bool = True, grow: int = 0):
                        else args[a.name]) for a in entry.signature}
     inputs = entry.input_shapes and tuple(tuple(d + grow * (d > 1) for d in s) for s in entry.input_shapes)
     formula = entry.formula(shaped, inputs)
-    if formula.constants:
-        raise ValueError("array constants (weights) are not constructor arguments of the generated class yet")
+    unknown = set(formula.constants) - set(entry.arrays.values())
+    if unknown:
+        raise ValueError(f"the array constant {sorted(unknown)[0]} is given by no Array argument of the constructor")
     names = [_formula_name(a.name) for a in entry.signature if a.type is float]
     used = [n for n in names if re.search(rf"\b{n}\b", formula.text)]
     shapes = dict(formula.shapes)
@@ -194,7 +196,7 @@ def _structure(entry: Entry, base: dict, named: bool, kernels: tuple) -> tuple[l
     numbers = [a for a in entry.signature if a.type is float]
     structure, choices = [], []
     for arg in entry.signature:
-        if arg.type is bool:
+        if arg.type in (bool, Array):  # an Array argument: with or without its array
             values = (True, False)
         elif arg.type is int:
             values = tuple(v for v in _STRUCTURE_VALUES if v != base[arg.name]) + (base[arg.name],)
@@ -323,6 +325,8 @@ def plan(entry: Entry) -> Generated:
         if table or entry.input_shapes is None or len(entry.input_shapes) > 2:
             raise ValueError("class targets of a table: not in the generated classes yet")
         class_target = len(formula.shapes.get(formula.target, ()))
+    arrays = tuple((name, _array_axes(entry, {**base, name: True}, named, constant))
+                   for name, constant in entry.arrays.items())
     output_axes = axes(layout.output) if layout.output else ()
     size_arguments = tuple(output_axes[k] for k in layout.size_arguments)
     if None in size_arguments:
@@ -338,7 +342,19 @@ def plan(entry: Entry) -> Generated:
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
                      program, layout.output_position, size_arguments, variant_parameters, integer_bound,
-                     layout.output_positions, class_target)
+                     layout.output_positions, class_target, arrays)
+
+
+def _array_axes(entry: Entry, args: dict, named: bool, constant: str) -> tuple[int, ...]:
+    """Which axes of one input sample give each axis of an array constant (BCE's w: the input's)."""
+    formula = _build(entry, args, named)[0]
+    sample = tuple(formula.shapes[formula.input[0]])
+    if len(set(sample)) != len(sample):
+        raise ValueError(f"the input's sizes {sample} are not told apart: the array {constant}'s axes are ambiguous")
+    try:
+        return tuple(sample.index(d) for d in formula.shapes[constant])
+    except ValueError:
+        raise ValueError(f"the array {constant}'s shape does not follow from the input's") from None
 
 
 def _body(source: str) -> str:
@@ -401,8 +417,8 @@ def _class_source(g: Generated) -> str:
     base = "CatalogueCriterion" if entry.criterion else "CatalogueModule"
     if g.table:
         base = "CatalogueTableCriterion" if entry.criterion else "CatalogueTable"
-    signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default, a.type.__name__, a.same_as)
-                      for a in entry.signature)
+    signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default,
+                       "ndarray" if a.type is Array else a.type.__name__, a.same_as) for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
                              for n, d, t, s in signature) + ")"
     about = " ".join(entry.about.split()).replace('"', "'").replace("\\", "\\\\")
@@ -433,6 +449,8 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    integerInput = {g.integer_bound!r}")
     if g.class_target is not None:
         klass.append(f"    classTarget = {g.class_target!r}")
+    if g.arrays:
+        klass.append(f"    arrayArguments = {g.arrays!r}")
     if g.variant_parameters:
         klass.append(f"    variantParameters = {g.variant_parameters!r}")
     if g.parameter_shapes:

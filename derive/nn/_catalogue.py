@@ -4353,17 +4353,152 @@ def _bcecriterion_false_true_update_grad_input_batch(X, T):
     return grad_input
 
 
-class BCECriterion(CatalogueCriterion):
-    """nn.BCECriterion(weights=false, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+def _bcecriterion_true_false_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t1 *= w
+    _t9 = _t1.sum(axis=0)
+    _t10 = _t9 * -1
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
 
-    signature = (('weights', False, bool, None), ('sizeAverage', True, bool, None), )
+
+def _bcecriterion_true_false_update_grad_input(x, t, w):
+    """gradInput[j] = (1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = w * _t8
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t10 * -1
+    loss = float(xp.broadcast_to(_t11, ()))
+    return loss
+
+
+def _bcecriterion_true_false_update_grad_input_batch(X, T, w):
+    """gradInput[j, k] = (1 - T[j, k])*w[k]/(1 - X[j, k]) - T[j, k]*w[k]/X[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / X
+    _t6 = _t5 * w * T
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t1 *= w
+    _t9 = _t1.sum(axis=0)
+    _t10 = -_t9 / n
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input(x, t, w):
+    """gradInput[j] = ((1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j])/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    _t4 /= n
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum(Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n))/n, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = w * _t8
+    _t10 = _t9.sum(axis=0)
+    _t11 = -_t10 / (B * n)
+    loss = float(xp.broadcast_to(_t11, ()))
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input_batch(X, T, w):
+    """gradInput[j, k] = ((1 - T[j, k])*w[k]/(n*(1 - X[j, k])) - T[j, k]*w[k]/(n*X[j, k]))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = (_t1 * _t3 * w) / n
+    _t5 = 1 / X
+    _t6 = (_t5 * w * T) / n
+    _t4 -= _t6
+    _t4 /= B
+    grad_input = _t4
+    return grad_input
+
+
+class BCECriterion(CatalogueCriterion):
+    """nn.BCECriterion(weights=nil, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
     formula = 'J = mean(-(t * log(x) + (1 - t) * log(1 - x)))'
     scalars = ()
     inputShape = (None,)
     structure = ('weights', 'sizeAverage')
-    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None))}
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_bcecriterion_true_false_update_output, _bcecriterion_true_false_update_grad_input, None, None), (_bcecriterion_true_false_update_output_batch, _bcecriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_bcecriterion_true_true_update_output, _bcecriterion_true_true_update_grad_input, None, None), (_bcecriterion_true_true_update_output_batch, _bcecriterion_true_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, weights=False, sizeAverage=True) -> None:
+    def __init__(self, weights=None, sizeAverage=True) -> None:
         super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
 
 
@@ -4721,6 +4856,85 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
     return grad_input
 
 
+def _multimargincriterion_1_true_update_output(x, t, w, margin):
+    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 - margin
+    _t7 = w[t]
+    _t8 = (_t6 * _t7) / _t1
+    loss = float(xp.broadcast_to(_t8, ()))
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input(x, t, w, margin):
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.arange(1, N_k + 1)
+    _t5 = 1 + t
+    _t6 = (_t4 == _t5)
+    _t7 = _t3.sum(axis=0)
+    _t8 = _t6 * _t7
+    xp.subtract(_t3, _t8, out=_t8)
+    _t10 = w[t]
+    _t11 = (_t8 * _t10) / N_k
+    grad_input = _t11
+    return grad_input
+
+
+def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))*w[T[s] + 1]/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = N_k * 1 * 1
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6.sum(axis=1)
+    _t8 = _t7 - margin
+    _t9 = w[T]
+    _t8 *= _t9
+    _t11 = _t8.sum(axis=0)
+    _t12 = _t11 / (B * _t1)
+    loss = float(xp.broadcast_to(_t12, ()))
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin):
+    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l])*w[T[j] + 1] - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = _t5 * _t6[:, None]
+    _t8 = xp.arange(1, N_k + 1)
+    _t9 = 1 + T
+    _t10 = (_t8 == _t9[:, None])
+    _t11 = _t5.sum(axis=1)
+    _t12 = _t6[:, None] * _t10 * _t11[:, None]
+    _t7 -= _t12
+    _t14 = _t7 / (B * N_k)
+    grad_input = _t14
+    return grad_input
+
+
 def _multimargincriterion_2_false_update_output(x, t, margin):
     """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4804,18 +5018,107 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
     return grad_input
 
 
-class MultiMarginCriterion(CatalogueCriterion):
-    """nn.MultiMarginCriterion(p=1, weights=false, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+def _multimargincriterion_2_true_update_output(x, t, w, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))*w[t + 1]/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4 ** 2
+    _t6 = _t5.sum(axis=0)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = w[t]
+    _t10 = (_t8 * _t9) / _t1
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
 
-    signature = (('p', 1, int, None), ('weights', False, bool, None), ('margin', 1.0, float, None), )
+
+def _multimargincriterion_2_true_update_grad_input(x, t, w, margin):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t4 * _t3
+    _t10 = _t9.sum(axis=0)
+    _t11 = 2 * _t8 * _t10
+    _t5 -= _t11
+    _t13 = w[t]
+    _t14 = (_t5 * _t13) / N_k
+    grad_input = _t14
+    return grad_input
+
+
+def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))*w[T[s] + 1]/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = N_k * 1 * 1
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6 ** 2
+    _t8 = _t7.sum(axis=1)
+    _t9 = margin ** 2
+    _t10 = _t8 - _t9
+    _t11 = w[T]
+    _t10 *= _t11
+    _t13 = _t10.sum(axis=0)
+    _t14 = _t13 / (B * _t1)
+    loss = float(xp.broadcast_to(_t14, ()))
+    return loss
+
+
+def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin):
+    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l])*w[T[j] + 1] - 2*KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = xp.maximum(0, _t4)
+    _t8 = 2 * _t5 * _t6[:, None] * _t7
+    _t9 = xp.arange(1, N_k + 1)
+    _t10 = 1 + T
+    _t11 = (_t9 == _t10[:, None])
+    _t12 = _t7 * _t5
+    _t13 = _t12.sum(axis=1)
+    _t14 = 2 * _t6[:, None] * _t11 * _t13[:, None]
+    _t8 -= _t14
+    _t16 = _t8 / (B * N_k)
+    grad_input = _t16
+    return grad_input
+
+
+class MultiMarginCriterion(CatalogueCriterion):
+    """nn.MultiMarginCriterion(p=1, weights=nil, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+
+    signature = (('p', 1, int, None), ('weights', None, ndarray, None), ('margin', 1.0, float, None), )
     formula = 'J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c)'
     scalars = ('margin',)
     inputShape = (None,)
     structure = ('p', 'weights')
     classTarget = 0
-    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None))}
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (1, True): ((_multimargincriterion_1_true_update_output, _multimargincriterion_1_true_update_grad_input, None, None), (_multimargincriterion_1_true_update_output_batch, _multimargincriterion_1_true_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None)), (2, True): ((_multimargincriterion_2_true_update_output, _multimargincriterion_2_true_update_grad_input, None, None), (_multimargincriterion_2_true_update_output_batch, _multimargincriterion_2_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, p=1, weights=False, margin=1.0) -> None:
+    def __init__(self, p=1, weights=None, margin=1.0) -> None:
         super().__init__(**{'p': p, 'weights': weights, 'margin': margin})
 
 

@@ -46,6 +46,9 @@ def _arguments(cls, args: tuple, kwargs: dict) -> dict:
         raise TypeError(f"{name}: unknown argument {sorted(unknown)[0]!r}")
     out: dict = {}
     for arg, default, kind, same_as in cls.signature:
+        if kind is np.ndarray:  # an array constant of the formula (Torch7's weights), or None
+            out[arg] = None if given.get(arg) is None else _array_argument(name, arg, given[arg])
+            continue
         if arg in given and given[arg] is not None:
             value = given[arg]
         elif same_as is not None:
@@ -68,6 +71,21 @@ def _arguments(cls, args: tuple, kwargs: dict) -> dict:
     return out
 
 
+def _array_argument(owner: str, name: str, value) -> np.ndarray:
+    """An array argument as the kernels take it: a float64 copy, if a non-empty numpy array of
+    finite real numbers (not bools); else a one-line TypeError or ValueError."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{owner}: {name} must be a numpy array or None, got {type(value).__name__}")
+    if value.dtype.kind not in "iuf":
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {value.dtype}")
+    if value.size == 0:
+        raise ValueError(f"{owner}: {name} must have at least one entry, got shape {value.shape}")
+    copy = value.astype(np.float64)
+    if not np.isfinite(copy).all():
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
+    return copy
+
+
 class _Catalogued:
     """What modules and criteria generated from the catalogue share: arguments and kernels."""
 
@@ -78,6 +96,8 @@ class _Catalogued:
     inputShape: tuple = ()  # one sample's axes: a constructor argument's name, or None (any size)
     anyShape = False  # element-wise: the sample kernels take an input of any shape
     integerInput: str | None = None  # the input holds rows counted from 0, below this argument
+    # array arguments (Torch7's weights): (name, each of its axes as an axis of one input sample)
+    arrayArguments: tuple = ()
     structure: tuple[str, ...] = ()  # the arguments whose values pick the kernels
     kernels: dict = {}  # structure values -> ((sample kernels), (batch kernels))
     # structure values -> (their parameters' Torch7 names, a program's kernel arguments), where
@@ -107,7 +127,13 @@ class _Catalogued:
             if cls.signature[[a[0] for a in cls.signature].index(key)][2] is int and key in self._sizeArguments() \
                     and value < 1:
                 raise ValueError(f"{cls.__name__}: {key} must be a positive integer, got {value}")
-        key = tuple(self.arguments[a] for a in cls.structure)
+        arrays = dict(cls.arrayArguments)
+        for name, axes in cls.arrayArguments:
+            value = self.arguments[name]
+            if value is not None and value.ndim != len(axes):
+                raise ValueError(f"{cls.__name__}: {name} must have {len(axes)} axes, got shape {value.shape}")
+        # an array argument picks the kernels with it or without it
+        key = tuple(self.arguments[a] is not None if a in arrays else self.arguments[a] for a in cls.structure)
         if key not in cls.kernels:
             known = ", ".join(str(dict(zip(cls.structure, k))) for k in cls.kernels)
             raise ValueError(f"{cls.__name__}: no kernels for {dict(zip(cls.structure, key))}; generated for {known}")
@@ -116,7 +142,18 @@ class _Catalogued:
             names, arguments = cls.variantParameters[key]
             self.parameterShapes = tuple(p for p in cls.parameterShapes if p[0] in names)
             self.kernelArguments = arguments
-        self._scalars = tuple(self.arguments[a] for a in cls.scalars + cls.sizeArguments)
+        # the array arguments given go first, as the formula's constants come before its numbers
+        self._arrays = tuple(name for name, _ in cls.arrayArguments if self.arguments[name] is not None)
+        self._scalars = tuple(self.arguments[a] for a in self._arrays + cls.scalars + cls.sizeArguments)
+
+    def _checkArrays(self, input, batch: bool) -> None:
+        """The array arguments' shapes against the input's (weights: one a class)."""
+        sample = input.shape[batch:]
+        for name, axes in self.arrayArguments:
+            value = self.arguments[name]
+            if value is not None and value.shape != tuple(sample[k] for k in axes):
+                raise ValueError(f"{type(self).__name__}: {name} has shape {value.shape} but the input's samples "
+                                 f"have shape {sample}: {name} must have shape {tuple(sample[k] for k in axes)}")
 
     def _sizeArguments(self) -> set:
         return {a for a in self.inputShape if a is not None} | set(self.sizeArguments)
@@ -230,6 +267,8 @@ class CatalogueModule(_Catalogued, Module):
 
     def updateOutput(self, input):
         batch = self._input(input)
+        if self._arrays:
+            self._checkArrays(input, batch)
         self._forwardInput = input.shape, input.dtype
         self.output = kept(self.output, self._kernels[batch][0](self._floats(input), *self._params(),
                                                                 *self._scalars))
@@ -302,6 +341,8 @@ class CatalogueCriterion(_Catalogued, Criterion):
         batch = self._input(input)
         owner = type(self).__name__
         check_array(owner, "target", target, self._arrayClass)
+        if self._arrays:
+            self._checkArrays(input, batch)
         if self.classTarget is not None:
             return self._checkClasses(input, target, batch)
         compute_dtype(owner, "target", target, self)  # real numbers, floats of the module's dtype
