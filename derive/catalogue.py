@@ -35,6 +35,92 @@ class Arg:
     same_as: str | None = None
 
 
+def _names(names) -> tuple[str, ...]:
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def _and(names: tuple[str, ...]) -> str:
+    return " and ".join(f"`{n}`" for n in names)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Torch7's default reset: the parameters ``names`` drawn from U(-s, s), s = 1/sqrt(the
+    product of the ``stdv`` arguments); s = 1 without any (a parameter of one entry, Mul's)."""
+
+    names: tuple[str, ...]
+    stdv: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+        object.__setattr__(self, "stdv", _names(self.stdv))
+
+    def prose(self) -> str:
+        product = " ".join(self.stdv)
+        return f"{_and(self.names)} uniform in ±1/sqrt({product})" if self.stdv else f"{_and(self.names)} uniform in ±1"
+
+    def rule(self) -> tuple:
+        return self.names, "uniform", self.stdv
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The parameters ``names`` filled with ``value`` (PReLU's 0.25, LayerNorm's 1 and 0)."""
+
+    names: tuple[str, ...]
+    value: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+        object.__setattr__(self, "value", float(self.value))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} filled with {num(self.value)}"
+
+    def rule(self) -> tuple:
+        return self.names, "fill", self.value
+
+
+@dataclass(frozen=True)
+class Normal:
+    """The parameters ``names`` drawn from N(0, 1) (LookupTable's)."""
+
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} normal N(0, 1)"
+
+    def rule(self) -> tuple:
+        return self.names, "normal", None
+
+
+@dataclass(frozen=True)
+class UnitUniform:
+    """The parameters ``names`` drawn from U[0, 1) (Torch7's BatchNormalization weight)."""
+
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} uniform in [0, 1)"
+
+    def rule(self) -> tuple:
+        return self.names, "unit", None
+
+
+Reset = Uniform | Fill | Normal | UnitUniform
+
+
+def reset_prose(rules: tuple) -> str:
+    """Torch7's reset of an entry in words, from its rules (the module's page shows it)."""
+    return ", ".join(r.prose() for r in rules)
+
+
 @dataclass(frozen=True)
 class Formula:
     """What the engine derives: the text and everything derive.layer needs besides."""
@@ -74,7 +160,7 @@ class Entry:
     input_shapes: tuple[tuple[int, ...], ...] | None = ((5,),)  # None: the constructor fixes them
     example: tuple = ()  # constructor arguments of the example (pages, tests, `derive list`)
     parameters: dict = field(default_factory=dict)  # Torch7 name -> the formula's array
-    reset: str = ""
+    reset: tuple = ()  # Torch7's reset: Uniform, Fill, Normal, UnitUniform rules, in order
     torch: str = ""
     builtin: str | None = None  # today's command that derives it (derive linear, conv, ...)
     domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
@@ -601,7 +687,7 @@ ENTRIES.append(Entry(
     "The rectifier with a learned slope a_c per plane below 0 (one slope a shared by every entry when "
     "nOutputPlane = 0). Example: slope 0.25 maps -2 to -0.5.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "a"},
-    reset="weight filled with 0.25", torch="The input is nOutputPlane x N; --input-shape gives N (the whole "
+    reset=(Fill("weight", 0.25),), torch="The input is nOutputPlane x N; --input-shape gives N (the whole "
     "shape when nOutputPlane = 0)."))
 
 
@@ -691,26 +777,26 @@ ENTRIES += [
     Entry("Linear", "simple", (Arg("inputSize"), Arg("outputSize"), Arg("bias", True, bool)), _linear,
           "The affine map y = W x + b. Example: W = [[1, 2]], b = 1 maps (1, 1) to 4.",
           input_shapes=None, example=(3, 2), parameters={"weight": "W", "bias": "b"},
-          reset="weight and bias uniform in +-1/sqrt(inputSize)", builtin="linear"),
+          reset=(Uniform(("weight", "bias"), "inputSize"),), builtin="linear"),
     Entry("Bilinear", "simple", (Arg("inputSize1"), Arg("inputSize2"), Arg("outputSize"), Arg("bias", True, bool)),
           lambda a, s: Formula("y[k] = sum(x1[i] * W[k,i,j] * x2[j], i, j)" + (" + b[k]" if a["bias"] else ""),
                                {"x1": (a["inputSize1"],), "x2": (a["inputSize2"],),
                                 "W": (a["outputSize"], a["inputSize1"], a["inputSize2"])}, input=("x1", "x2")),
           "y_k = x1^T W_k x2 + b_k on a table of two inputs. Example: W_k the identity gives the dot product.",
           input_shapes=None, example=(2, 3, 2), parameters={"weight": "W", "bias": "b"},
-          reset="weight and bias uniform in +-1/sqrt(inputSize1)"),
+          reset=(Uniform(("weight", "bias"), "inputSize1"),)),
     Entry("Add", "simple", (Arg("inputDimension"), Arg("scalar", False, bool)),
           lambda a, s: Formula("y = x + b", {"x": (a["inputDimension"],)}),
           "x plus a learned bias. Example: b = (1, -1) maps (0, 0) to (1, -1).", input_shapes=None,
-          example=(4,), parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(inputDimension)"),
+          example=(4,), parameters={"bias": "b"}, reset=(Uniform("bias", "inputDimension"),)),
     Entry("CAdd", "simple", (Arg("size"),),
           lambda a, s: Formula("y = x + b", {"x": (a["size"],)}),
           "x plus a learned bias of the input's size.", input_shapes=None, example=(4,),
-          parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(size)",
+          parameters={"bias": "b"}, reset=(Uniform("bias", "size"),),
           torch="Torch7's CAdd takes a shape (LongStorage); here a 1-D size."),
     Entry("CMul", "simple", (Arg("size"),), lambda a, s: Formula("y = w * x", {"x": (a["size"],)}),
           "x times a learned weight, component-wise. Example: w = (2, 3) maps (1, 1) to (2, 3).",
-          input_shapes=None, example=(4,), parameters={"weight": "w"}, reset="weight uniform in +-1/sqrt(size)"),
+          input_shapes=None, example=(4,), parameters={"weight": "w"}, reset=(Uniform("weight", "size"),)),
     Entry("Mean", "simple", (Arg("dimension", 1),), _reduce("mean"),
           "The mean over one axis. Example: Mean(1) maps [[1, 2], [3, 4]] to (2, 3).", input_shapes=((3, 4),)),
     Entry("Sum", "simple", (Arg("dimension", 1), Arg("nInputDims", 0), Arg("sizeAverage", False, bool)),
@@ -723,16 +809,16 @@ ENTRIES += [
           "The smallest entry along one axis; the gradient goes to it.", input_shapes=((4, 3),)),
     Entry("Euclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(False),
           "y_j = ||w_j - x||, the distance to each of outputSize templates.", input_shapes=None,
-          example=(4, 3), parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+          example=(4, 3), parameters={"weight": "W"}, reset=(Uniform("weight", "inputSize"),)),
     Entry("WeightedEuclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(True),
           "y_j = ||diag(c_j) (x - w_j)||: each template with its own per-feature scale.",
           input_shapes=None, example=(4, 3), parameters={"weight": "W", "diagCov": "D"},
-          reset="weight uniform in +-1/sqrt(inputSize), diagCov 1"),
+          reset=(Uniform("weight", "inputSize"), Fill("diagCov", 1))),
     Entry("Cosine", "simple", (Arg("inputSize"), Arg("outputSize")),
           lambda a, s: Formula("y[j] = sum(W[j,i] * x[i], i) / (sqrt(sum(W[j,k]**2, k)) * sqrt(sum(x[k]**2, k)))",
                                {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])}),
           "The cosine of the angle between x and each row of W.", input_shapes=None, example=(4, 3),
-          parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+          parameters={"weight": "W"}, reset=(Uniform("weight", "inputSize"),)),
     Entry("Narrow", "simple", (Arg("dimension"), Arg("offset"), Arg("length", 1)), _narrow,
           "length entries of one axis from offset (counted from 1, as Torch7). Example: Narrow(1, 2, 3) "
           "keeps x_2, x_3, x_4.", input_shapes=((6,),), example=(1, 2, 3)),
@@ -743,7 +829,7 @@ ENTRIES += [
     Entry("Mul", "simple", (), lambda a, s: Formula("y = w * x", {"x": s[0], "w": ()}),
           "x times one learned number w; its gradient is the sum of g x over every entry. "
           "Example: w = 2 maps (1, -1) to (2, -2).", parameters={"weight": "w"},
-          reset="weight uniform in +-1 (1/sqrt of its one entry)"),
+          reset=(Uniform("weight"),)),
     Entry("Replicate", "simple", (Arg("nFeature"), Arg("dim", 1)), _replicate,
           "nFeature copies of x along a new axis; the gradient sums the copies.", input_shapes=((3,),),
           example=(2,)),
@@ -767,7 +853,7 @@ ENTRIES += [
           lambda a, s: Formula("y[n,d] = W[x[n], d]", {"x": s[0], "W": (a["nIndex"], a["nOutput"])}),
           "Rows of W picked by integer inputs (counted from 0, as numpy and PyTorch); a row read twice "
           "adds both gradients.", input_shapes=((4,),), example=(10, 3), parameters={"weight": "W"},
-          reset="weight normal(0, 1)", torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
+          reset=(Normal("weight"),), torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
 ]
 
 
@@ -812,7 +898,7 @@ def _conv2d(a, s, dilation=(1, 1)) -> Formula:
 _CONV = (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1),
          Arg("padW", 0), Arg("padH", 0))
 _CONV_PARAMS = {"weight": "W", "bias": "b"}
-_CONV_RESET = "weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"
+_CONV_RESET = (Uniform(("weight", "bias"), ("kW", "kH", "nInputPlane")),)
 
 
 def _pool2d(kind: str, dilated: bool = False):
@@ -961,13 +1047,13 @@ ENTRIES += [
     Entry("TemporalConvolution", "convolution", (Arg("inputFrameSize"), Arg("outputFrameSize"), Arg("kW"), Arg("dW", 1)),
           _temporal_conv, "A 1-D convolution over a sequence of frames (time x features).",
           input_shapes=((6,),), example=(3, 2, 3), parameters=_CONV_PARAMS,
-          reset="weight and bias uniform in +-1/sqrt(kW inputFrameSize)",
+          reset=(Uniform(("weight", "bias"), ("kW", "inputFrameSize")),),
           torch="--input-shape gives the number of frames; Torch7's weight is W flattened to "
                 "outputFrameSize x (kW inputFrameSize)."),
     Entry("TemporalSubSampling", "convolution", (Arg("inputFrameSize"), Arg("kW"), Arg("dW", 1)),
           _temporal("subsampling"), "The sum over a window of frames, scaled and shifted per feature.",
           input_shapes=((6,),), example=(3, 2, 2), parameters=_CONV_PARAMS,
-          reset="weight and bias uniform in +-1/sqrt(kW)"),
+          reset=(Uniform(("weight", "bias"), "kW"),)),
     Entry("TemporalMaxPooling", "convolution", (Arg("kW"), Arg("dW", same_as="kW")), _temporal("max"),
           "The largest frame value in each window, per feature.", input_shapes=((8, 3),), example=(2,)),
     Entry("SpatialConvolution", "convolution", _CONV, _conv2d,
@@ -993,7 +1079,7 @@ ENTRIES += [
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("iW"), Arg("iH"), Arg("kW"), Arg("kH"),
            Arg("dW", 1), Arg("dH", 1), Arg("padW", 0), Arg("padH", 0)), _local_conv,
           "A convolution with different weights at each output position.", input_shapes=None,
-          example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"),
+          example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset=_CONV_RESET),
     Entry("SpatialMaxPooling", "convolution", _POOL, _pool2d("max"),
           "The largest value of each kW x kH window; the gradient goes to it (the first on ties).",
           input_shapes=((2, 6, 6),), example=(2, 2),
@@ -1013,7 +1099,7 @@ ENTRIES += [
     Entry("SpatialSubSampling", "convolution",
           (Arg("nInputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1)), _subsampling,
           "The sum of each window, times a weight and plus a bias per plane.", input_shapes=((2, 4, 4),),
-          example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH)"),
+          example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS, reset=(Uniform(("weight", "bias"), ("kW", "kH")),)),
     Entry("SpatialZeroPadding", "convolution", (Arg("pad_l"), Arg("pad_r", same_as="pad_l"),
                                                 Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l")),
           _zero_padding, "Zeros around the image (negative pads crop).", input_shapes=((2, 3, 4),),
@@ -1030,7 +1116,7 @@ ENTRIES += [
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", 1), Arg("dW", 1),
            Arg("dH", 1), Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)), _conv3d,
           "A 3-D convolution over time, height and width.", input_shapes=((3, 4, 4),), example=(2, 2, 2, 2, 2),
-          parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kT kW kH nInputPlane)",
+          parameters=_CONV_PARAMS, reset=(Uniform(("weight", "bias"), ("kT", "kW", "kH", "nInputPlane")),),
           torch="--input-shape gives time, height and width."),
     Entry("VolumetricMaxPooling", "convolution", _POOL3 + (Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)),
           _pool3d("max"),
@@ -1191,7 +1277,7 @@ ENTRIES.append(Entry(
         {"x": (s[0][0], a["nOutput"])}),
     "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},
-    reset="weight uniform in [0, 1), bias 0", builtin="batchnorm",
+    reset=(UnitUniform("weight"), Fill("bias", 0)), builtin="batchnorm",
     torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping).",
     notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE))
 
@@ -1228,27 +1314,29 @@ def _mlp3_shapes(a: dict) -> dict:
     return {"x": sizes[:1], "W1": sizes[1::-1], "W2": sizes[2:0:-1], "W3": sizes[3:1:-1]}
 
 
-_RECURRENT_RESET = "uniform in +-1/sqrt(outputSize)"
+def _recurrent_reset(*names: str) -> tuple:
+    return (Uniform(names, "outputSize"),)
+
+
 _IO = (Arg("inputSize"), Arg("outputSize"))
 # The programs a constructor sizes: (signature, argument values -> the arrays' shapes, parameters
 # by their Torch7 names (else the program's), reset, example). The others (BatchNorm, GroupNorm, Attention, Ninja, SoftmaxRegression)
 # stay at their fixed sizes.
 _PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
     "AffineReLU": (_IO, lambda a: {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])},
-                   {"weight": "W", "bias": "b"}, "weight and bias uniform in +-1/sqrt(inputSize)", (4, 3)),
+                   {"weight": "W", "bias": "b"}, (Uniform(("weight", "bias"), "inputSize"),), (4, 3)),
     "LayerNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (a["nOutput"],)}),
-                  {"weight": "gamma", "bias": "beta"}, "weight 1, bias 0", (5,)),
-    "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, "Wx and Wh and b " + _RECURRENT_RESET,
-                (3, 4)),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (5,)),
+    "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, _recurrent_reset("Wx", "Wh", "b"), (3, 4)),
     "LSTMStep": (_IO, _lstm_shapes, {n: n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}")},
-                 " and ".join(f"W{g} and U{g} and b{g}" for g in "ifou") + " " + _RECURRENT_RESET, (3, 2)),
+                 _recurrent_reset(*(n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}"))), (3, 2)),
     "GRUStep": (_IO, _recurrent("rzn"), {n: n for n in ("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un",
                                                         "bhn")},
-                "Wr and Ur and br and Wz and Uz and bz and Wn and bn and Un and bhn " + _RECURRENT_RESET, (3, 2)),
+                _recurrent_reset("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un", "bhn"), (3, 2)),
     "MLP3": ((Arg("inputSize"), Arg("hiddenSize1"), Arg("hiddenSize2"), Arg("outputSize")), _mlp3_shapes,
              {n: n for k in "123" for n in (f"W{k}", f"b{k}")},
-             "W1 and b1 uniform in +-1/sqrt(inputSize), W2 and b2 uniform in +-1/sqrt(hiddenSize1), "
-             "W3 and b3 uniform in +-1/sqrt(hiddenSize2)", (3, 4, 4, 2)),
+             (Uniform(("W1", "b1"), "inputSize"), Uniform(("W2", "b2"), "hiddenSize1"),
+              Uniform(("W3", "b3"), "hiddenSize2")), (3, 4, 4, 2)),
 }
 
 

@@ -102,31 +102,8 @@ def _derived(name: str, values: tuple, named: bool, grow: int = 0) -> tuple[str,
 
 
 def _reset(entry: Entry) -> tuple:
-    """Torch7's reset as data, from the entry's words ("weight and bias uniform in +-1/sqrt(size)",
-    "weight filled with 0.25", "diagCov 1", "weight normal(0, 1)", "weight uniform in [0, 1)")."""
-    rules = []
-    for part in filter(None, (p.strip() for p in re.split(r",(?![^()]*\))", entry.reset))):  # not normal(0, 1)
-        m = re.fullmatch(r"([\w ]+?) uniform in \+-1/sqrt\(([\w ]+)\)", part)
-        if m:
-            rules.append((tuple(m.group(1).split(" and ")), "uniform", tuple(m.group(2).split())))
-            continue
-        m = re.fullmatch(r"([\w ]+?) uniform in \+-1(?: \(1/sqrt of its one entry\))?", part)
-        if m:  # a parameter of one entry (Mul's): +-1/sqrt(1)
-            rules.append((tuple(m.group(1).split(" and ")), "uniform", ()))
-            continue
-        m = re.fullmatch(r"(\w+) (?:filled with )?(-?[\d.]+)", part)
-        if m:
-            rules.append(((m.group(1),), "fill", float(m.group(2))))
-            continue
-        m = re.fullmatch(r"(\w+) normal\(0, 1\)", part)
-        if m:
-            rules.append(((m.group(1),), "normal", None))
-            continue
-        if re.fullmatch(r"(\w+) uniform in \[0, 1\)", part):
-            rules.append(((part.split()[0],), "unit", None))
-            continue
-        raise ValueError(f"{entry.name}: reset {part!r} is not in a form the generated class reads")
-    return tuple(rules)
+    """Torch7's reset as the generated class's ``resetRule``: ((names), kind, value) a rule."""
+    return tuple(rule.rule() for rule in entry.reset)
 
 
 def _is_table(formula) -> bool:
