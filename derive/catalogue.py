@@ -1154,19 +1154,18 @@ def _multilabel_margin(a: dict, s) -> Formula:
         raise ValueError(f"MultiLabelMarginCriterion: the number of targets must be from 1 to {classes - 1}, "
                          f"got {targets}")
     # the documentation's sum over i not a target: 1 - (how many targets name i), the targets different
-    return Formula(f"J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) "
-                   f"/ {_CLASS_COUNT}", {"x": (classes,), "t": (targets,)}, target="t")
+    return Formula("J = sum((1 - sum(where(t[k] == c - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[c])), c, j) "
+                   "/ len(c)", {"x": (classes,), "t": (targets,)}, target="t")
 
 
-# The number of classes as the size of the input it is (a sum of ones), not as a number: so
-# that the generated class's one kernel takes every number of classes.
-_CLASS_COUNT = "sum(x[c]**0, c)"
+# The number of classes is len(c), the size the class index c runs over (N_c on the page), not a
+# number: so that the generated class's one kernel takes every number of classes.
 
 
 def _multi_margin(a: dict) -> str:
     margin, power, scale = num(a["margin"]), _power(a["p"]), "w[t] * " if a["weights"] else ""
-    total = f"sum(max(0, {margin} - x[t] + x[k]){power}, k) - {num(a['margin'] ** a['p'])}"
-    return f"J = {scale}({total}) / {_CLASS_COUNT}"
+    total = f"sum(max(0, {margin} - x[t] + x[c]){power}, c) - {num(a['margin'] ** a['p'])}"
+    return f"J = {scale}({total}) / len(c)"
 
 
 def _power(p: int) -> str:

@@ -4784,139 +4784,135 @@ class SoftMarginCriterion(CatalogueCriterion):
 
 
 def _multimargincriterion_1_false_update_output(x, t, margin):
-    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    """J = (-margin + Sum(maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 - margin
-    _t7 = _t6 / _t1
-    loss = float(xp.broadcast_to(_t7, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 - margin
+    _t6 = _t5 / N_c
+    loss = float(xp.broadcast_to(_t6, ()))
     return loss
 
 
 def _multimargincriterion_1_false_update_grad_input(x, t, margin):
-    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_k + 1)
+    _t4 = xp.arange(1, N_c + 1)
     _t5 = 1 + t
     _t6 = (_t4 == _t5)
     _t7 = _t3.sum(axis=0)
     _t8 = _t6 * _t7
     xp.subtract(_t3, _t8, out=_t8)
-    _t8 /= N_k
+    _t8 /= N_c
     grad_input = _t8
     return grad_input
 
 
 def _multimargincriterion_1_false_update_output_batch(X, T, margin):
-    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c]), (c, 1, N_c)))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = B * 1 * -1 * margin
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = margin + X - _t5[:, None]
-    _t7 = xp.maximum(0, _t6)
-    _t8 = _t7.sum(axis=(0, 1))
-    _t9 = _t2 + _t8
-    _t10 = _t9 / (B * _t1)
-    loss = float(xp.broadcast_to(_t10, ()))
+    N_c = X.shape[1]
+    _t1 = B * 1 * -1 * margin
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6.sum(axis=(0, 1))
+    _t8 = _t1 + _t7
+    _t9 = _t8 / (B * N_c)
+    loss = float(xp.broadcast_to(_t9, ()))
     return loss
 
 
 def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
-    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l]) - KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k]) - KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
+    N_c = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
     _t4 = margin + X - _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, N_k + 1)
+    _t6 = xp.arange(1, N_c + 1)
     _t7 = 1 + T
     _t8 = (_t6 == _t7[:, None])
     _t9 = _t5.sum(axis=1)
     _t10 = _t8 * _t9[:, None]
     xp.subtract(_t5, _t10, out=_t10)
-    _t12 = _t10 / (B * N_k)
+    _t12 = _t10 / (B * N_c)
     grad_input = _t12
     return grad_input
 
 
 def _multimargincriterion_1_true_update_output(x, t, w, margin):
-    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/Sum(1, (c, 1, N_k))"""
+    """J = (-margin + Sum(maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 - margin
-    _t7 = w[t]
-    _t8 = (_t6 * _t7) / _t1
-    loss = float(xp.broadcast_to(_t8, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 - margin
+    _t6 = w[t]
+    _t7 = (_t5 * _t6) / N_c
+    loss = float(xp.broadcast_to(_t7, ()))
     return loss
 
 
 def _multimargincriterion_1_true_update_grad_input(x, t, w, margin):
-    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/N_k"""
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_k + 1)
+    _t4 = xp.arange(1, N_c + 1)
     _t5 = 1 + t
     _t6 = (_t4 == _t5)
     _t7 = _t3.sum(axis=0)
     _t8 = _t6 * _t7
     xp.subtract(_t3, _t8, out=_t8)
     _t10 = w[t]
-    _t11 = (_t8 * _t10) / N_k
+    _t11 = (_t8 * _t10) / N_c
     grad_input = _t11
     return grad_input
 
 
 def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
-    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))*w[T[s] + 1]/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c]), (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = margin + X - _t4[:, None]
-    _t6 = xp.maximum(0, _t5)
-    _t7 = _t6.sum(axis=1)
-    _t8 = _t7 - margin
-    _t9 = w[T]
-    _t8 *= _t9
-    _t11 = _t8.sum(axis=0)
-    _t12 = _t11 / (B * _t1)
-    loss = float(xp.broadcast_to(_t12, ()))
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t6 - margin
+    _t8 = w[T]
+    _t7 *= _t8
+    _t10 = _t7.sum(axis=0)
+    _t11 = _t10 / (B * N_c)
+    loss = float(xp.broadcast_to(_t11, ()))
     return loss
 
 
 def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin):
-    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l])*w[T[j] + 1] - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
+    N_c = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
@@ -4924,81 +4920,79 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin):
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = w[T]
     _t7 = _t5 * _t6[:, None]
-    _t8 = xp.arange(1, N_k + 1)
+    _t8 = xp.arange(1, N_c + 1)
     _t9 = 1 + T
     _t10 = (_t8 == _t9[:, None])
     _t11 = _t5.sum(axis=1)
     _t12 = _t6[:, None] * _t10 * _t11[:, None]
     _t7 -= _t12
-    _t14 = _t7 / (B * N_k)
+    _t14 = _t7 / (B * N_c)
     grad_input = _t14
     return grad_input
 
 
 def _multimargincriterion_2_false_update_output(x, t, margin):
-    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4 ** 2
-    _t6 = _t5.sum(axis=0)
-    _t7 = margin ** 2
-    _t8 = _t6 - _t7
-    _t9 = _t8 / _t1
-    loss = float(xp.broadcast_to(_t9, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3 ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = margin ** 2
+    _t7 = _t5 - _t6
+    _t8 = _t7 / N_c
+    loss = float(xp.broadcast_to(_t8, ()))
     return loss
 
 
 def _multimargincriterion_2_false_update_grad_input(x, t, margin):
-    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_k + 1)
+    _t6 = xp.arange(1, N_c + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
     _t9 = _t4 * _t3
     _t10 = _t9.sum(axis=0)
     _t11 = 2 * _t8 * _t10
     _t5 -= _t11
-    _t5 /= N_k
+    _t5 /= N_c
     grad_input = _t5
     return grad_input
 
 
 def _multimargincriterion_2_false_update_output_batch(X, T, margin):
-    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = margin ** 2
-    _t3 = B * 1 * -1 * _t2
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5, T]
-    _t7 = margin + X - _t6[:, None]
-    _t8 = xp.maximum(0, _t7)
-    _t9 = _t8 ** 2
-    _t10 = _t9.sum(axis=(0, 1))
-    _t11 = _t3 + _t10
-    _t12 = _t11 / (B * _t1)
-    loss = float(xp.broadcast_to(_t12, ()))
+    N_c = X.shape[1]
+    _t1 = margin ** 2
+    _t2 = B * 1 * -1 * _t1
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = margin + X - _t5[:, None]
+    _t7 = xp.maximum(0, _t6)
+    _t8 = _t7 ** 2
+    _t9 = _t8.sum(axis=(0, 1))
+    _t10 = _t2 + _t9
+    _t11 = _t10 / (B * N_c)
+    loss = float(xp.broadcast_to(_t11, ()))
     return loss
 
 
 def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
-    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l]) - 2*KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]) - 2*KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
+    N_c = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
@@ -5006,46 +5000,45 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = xp.maximum(0, _t4)
     _t7 = 2 * _t5 * _t6
-    _t8 = xp.arange(1, N_k + 1)
+    _t8 = xp.arange(1, N_c + 1)
     _t9 = 1 + T
     _t10 = (_t8 == _t9[:, None])
     _t11 = _t6 * _t5
     _t12 = _t11.sum(axis=1)
     _t13 = 2 * _t10 * _t12[:, None]
     _t7 -= _t13
-    _t15 = _t7 / (B * N_k)
+    _t15 = _t7 / (B * N_c)
     grad_input = _t15
     return grad_input
 
 
 def _multimargincriterion_2_true_update_output(x, t, w, margin):
-    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))*w[t + 1]/Sum(1, (c, 1, N_k))"""
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))*w[t + 1]/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4 ** 2
-    _t6 = _t5.sum(axis=0)
-    _t7 = margin ** 2
-    _t8 = _t6 - _t7
-    _t9 = w[t]
-    _t10 = (_t8 * _t9) / _t1
-    loss = float(xp.broadcast_to(_t10, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3 ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = margin ** 2
+    _t7 = _t5 - _t6
+    _t8 = w[t]
+    _t9 = (_t7 * _t8) / N_c
+    loss = float(xp.broadcast_to(_t9, ()))
     return loss
 
 
 def _multimargincriterion_2_true_update_grad_input(x, t, w, margin):
-    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/N_k"""
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_k + 1)
+    _t6 = xp.arange(1, N_c + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
     _t9 = _t4 * _t3
@@ -5053,39 +5046,38 @@ def _multimargincriterion_2_true_update_grad_input(x, t, w, margin):
     _t11 = 2 * _t8 * _t10
     _t5 -= _t11
     _t13 = w[t]
-    _t14 = (_t5 * _t13) / N_k
+    _t14 = (_t5 * _t13) / N_c
     grad_input = _t14
     return grad_input
 
 
 def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
-    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))*w[T[s] + 1]/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = margin + X - _t4[:, None]
-    _t6 = xp.maximum(0, _t5)
-    _t7 = _t6 ** 2
-    _t8 = _t7.sum(axis=1)
-    _t9 = margin ** 2
-    _t10 = _t8 - _t9
-    _t11 = w[T]
-    _t10 *= _t11
-    _t13 = _t10.sum(axis=0)
-    _t14 = _t13 / (B * _t1)
-    loss = float(xp.broadcast_to(_t14, ()))
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5 ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = margin ** 2
+    _t9 = _t7 - _t8
+    _t10 = w[T]
+    _t9 *= _t10
+    _t12 = _t9.sum(axis=0)
+    _t13 = _t12 / (B * N_c)
+    loss = float(xp.broadcast_to(_t13, ()))
     return loss
 
 
 def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin):
-    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l])*w[T[j] + 1] - 2*KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - 2*KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
+    N_c = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
@@ -5094,23 +5086,23 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin):
     _t6 = w[T]
     _t7 = xp.maximum(0, _t4)
     _t8 = 2 * _t5 * _t6[:, None] * _t7
-    _t9 = xp.arange(1, N_k + 1)
+    _t9 = xp.arange(1, N_c + 1)
     _t10 = 1 + T
     _t11 = (_t9 == _t10[:, None])
     _t12 = _t7 * _t5
     _t13 = _t12.sum(axis=1)
     _t14 = 2 * _t6[:, None] * _t11 * _t13[:, None]
     _t8 -= _t14
-    _t16 = _t8 / (B * N_k)
+    _t16 = _t8 / (B * N_c)
     grad_input = _t16
     return grad_input
 
 
 class MultiMarginCriterion(CatalogueCriterion):
-    """nn.MultiMarginCriterion(p=1, weights=nil, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+    """nn.MultiMarginCriterion(p=1, weights=nil, margin=1.0): J = (sum(max(0, margin - x[t] + x[c]), c) - (margin ** 1)) / len(c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
 
     signature = (('p', 1, int, None), ('weights', None, ndarray, None), ('margin', 1.0, float, None), )
-    formula = 'J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c)'
+    formula = 'J = (sum(max(0, margin - x[t] + x[c]), c) - (margin ** 1)) / len(c)'
     scalars = ('margin',)
     inputShape = (None,)
     structure = ('p', 'weights')
@@ -5123,32 +5115,31 @@ class MultiMarginCriterion(CatalogueCriterion):
 
 
 def _multilabelmargincriterion_update_output(x, t):
-    """J = Sum((1 - Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, x[i] - x[t[j] + 1] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i))"""
+    """J = Sum((1 - Sum(where(Eq(t[k], c - 1), 1, 0), (k, 1, N_k)))*maximum(0, x[c] - x[t[j] + 1] + 1), (c, 1, N_c), (j, 1, N_k))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_i = x.shape[0]
-    _t1 = N_i * 1 * 1
-    _t2 = xp.arange(1, N_i + 1)
-    _t3 = _t2 - 1
-    _t4 = (t[:, None] == _t3)
-    _t5 = xp.where(_t4, 1.0, 0.0)
-    _t6 = _t5.sum(axis=0)
-    _t7 = 1 - _t6
-    _t8 = x[t]
-    _t9 = 1 + x[:, None] - _t8
-    _t10 = xp.maximum(0, _t9)
-    _t11 = _t10.sum(axis=1)
-    _t7 *= _t11
-    _t13 = _t7.sum(axis=0)
-    _t14 = _t13 / _t1
-    loss = float(xp.broadcast_to(_t14, ()))
+    N_c = x.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t[:, None] == _t2)
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = _t4.sum(axis=0)
+    _t6 = 1 - _t5
+    _t7 = x[t]
+    _t8 = 1 + x[:, None] - _t7
+    _t9 = xp.maximum(0, _t8)
+    _t10 = _t9.sum(axis=1)
+    _t6 *= _t10
+    _t12 = _t6.sum(axis=0)
+    _t13 = _t12 / N_c
+    loss = float(xp.broadcast_to(_t13, ()))
     return loss
 
 
 def _multilabelmargincriterion_update_grad_input(x, t):
-    """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_i"""
+    """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[c] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], c - 1), 1, 0), (k, 1, N_k)), (c, 1, N_c)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[c] - x[t[j] + 1] + 1), (c, 1, N_c)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_i = x.shape[0]
-    _t1 = xp.arange(1, N_i + 1)
+    N_c = x.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
     _t2 = 1 + t
     _t3 = (_t1[:, None] == _t2)
     _t4 = x[t]
@@ -5165,42 +5156,41 @@ def _multilabelmargincriterion_update_grad_input(x, t):
     _t15 = _t3 @ _t14
     _t16 = _t13 * _t10
     _t17 = _t12 + _t13 - _t15 - _t16
-    _t17 /= N_i
+    _t17 /= N_c
     grad_input = _t17
     return grad_input
 
 
 def _multilabelmargincriterion_update_output_batch(X, T):
-    """J = Sum(Sum((1 - Sum(where(Eq(T[s, k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, -X[s, T[s, j] + 1] + X[s, i] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i)), (s, 1, B))/B"""
+    """J = Sum(Sum((1 - Sum(where(Eq(T[s, k], c - 1), 1, 0), (k, 1, N_k)))*maximum(0, -X[s, T[s, j] + 1] + X[s, c] + 1), (c, 1, N_c), (j, 1, N_k))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_i = X.shape[1]
-    _t1 = N_i * 1 * 1
-    _t2 = xp.arange(1, N_i + 1)
-    _t3 = _t2 - 1
-    _t4 = (T[:, :, None] == _t3)
-    _t5 = xp.where(_t4, 1.0, 0.0)
-    _t6 = _t5.sum(axis=1)
-    _t7 = 1 - _t6
-    _t8 = xp.arange(1, B + 1)
-    _t9 = _t8 - 1
-    _t10 = X[_t9[:, None], T]
-    _t11 = 1 + X[:, :, None] - _t10[:, None, :]
-    _t12 = xp.maximum(0, _t11)
-    _t13 = _t12.sum(axis=2)
-    _t7 *= _t13
-    _t15 = _t7.sum(axis=(0, 1))
-    _t16 = _t15 / (B * _t1)
-    loss = float(xp.broadcast_to(_t16, ()))
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = _t4.sum(axis=1)
+    _t6 = 1 - _t5
+    _t7 = xp.arange(1, B + 1)
+    _t8 = _t7 - 1
+    _t9 = X[_t8[:, None], T]
+    _t10 = 1 + X[:, :, None] - _t9[:, None, :]
+    _t11 = xp.maximum(0, _t10)
+    _t12 = _t11.sum(axis=2)
+    _t6 *= _t12
+    _t14 = _t6.sum(axis=(0, 1))
+    _t15 = _t14 / (B * N_c)
+    loss = float(xp.broadcast_to(_t15, ()))
     return loss
 
 
 def _multilabelmargincriterion_update_grad_input_batch(X, T):
-    """gradInput[l, a] = (Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1)*Sum(where(Eq(T[l, k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k))*Sum(where(Eq(T[l, k], a - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k)))/(B*N_i)"""
+    """gradInput[l, a] = (Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, c] + 1)*Sum(where(Eq(T[l, k], c - 1), 1, 0), (k, 1, N_k)), (c, 1, N_c)), (j, 1, N_k)) - Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, c] + 1), (c, 1, N_c)), (j, 1, N_k)) - Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k))*Sum(where(Eq(T[l, k], a - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_i = X.shape[1]
-    _t1 = xp.arange(1, N_i + 1)
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
     _t2 = 1 + T
     _t3 = (_t1[:, None] == _t2[:, None, :])
     _t4 = xp.arange(1, B + 1)
@@ -5222,16 +5212,16 @@ def _multilabelmargincriterion_update_grad_input_batch(X, T):
     _t20 = _t19.sum(axis=2)
     _t21 = _t17 * _t12
     _t22 = _t16 + _t17 - _t20 - _t21
-    _t23 = _t22 / (B * N_i)
+    _t23 = _t22 / (B * N_c)
     grad_input = _t23
     return grad_input
 
 
 class MultiLabelMarginCriterion(CatalogueCriterion):
-    """nn.MultiLabelMarginCriterion(): J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c). The multi-class multi-label hinge loss: every target class j against every other class i, max(0, 1 - (x_{t_j} - x_i)), over the number of classes."""
+    """nn.MultiLabelMarginCriterion(): J = sum((1 - sum(where(t[k] == c - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[c])), c, j) / len(c). The multi-class multi-label hinge loss: every target class j against every other class i, max(0, 1 - (x_{t_j} - x_i)), over the number of classes."""
 
     signature = ()
-    formula = 'J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c)'
+    formula = 'J = sum((1 - sum(where(t[k] == c - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[c])), c, j) / len(c)'
     scalars = ()
     inputShape = (None,)
     classTarget = 1
