@@ -1442,6 +1442,49 @@ class AddConstant(CatalogueModule):
         super().__init__(**{'constant_scalar': constant_scalar, 'ip': ip})
 
 
+def _identity_update_output(x):
+    """y[i] = x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    output = x
+    return output
+
+
+def _identity_update_grad_input(x, y, g):
+    """gradInput[j] = g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    grad_input = g
+    return grad_input
+
+
+def _identity_update_output_batch(X):
+    """Y[s, i] = X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    output = X
+    return output
+
+
+def _identity_update_grad_input_batch(X, Y, G):
+    """gradInput[j, k] = G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    grad_input = G
+    return grad_input
+
+
+class Identity(CatalogueModule):
+    """nn.Identity(): y = x. The input unchanged; the gradient unchanged."""
+
+    signature = ()
+    formula = 'y = x'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    gradientReadsOutput = False
+    kernels = {(): ((_identity_update_output, _identity_update_grad_input, None, None), (_identity_update_output_batch, _identity_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _normalize_2_0_update_output(x):
     """y[i] = x[i]/sqrt(Sum(x[j]**2, (j, 1, n)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -7222,4 +7265,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
