@@ -1332,6 +1332,18 @@ _PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
     "GRUStep": (_IO, _recurrent("rzn"), {n: n for n in ("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un",
                                                         "bhn")},
                 _recurrent_reset("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un", "bhn"), (3, 2)),
+    # the batch is the input of BatchNorm's program (its statistics couple the samples): its
+    # size is the input's own (4 at the example), nOutput the features'
+    "BatchNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (4, a["nOutput"])}),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (3,)),
+    "GroupNorm": ((Arg("numGroups"), Arg("groupSize")),
+                  lambda a: (_positive(numGroups=a["numGroups"], groupSize=a["groupSize"])
+                             or {"x": (a["numGroups"], a["groupSize"])}),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (2, 3)),
+    # d is the size len(k) runs over: the scores are divided by sqrt(d) whatever d is
+    "Attention": ((Arg("d"),), lambda a: (_positive(d=a["d"]) or {"X": (3, a["d"]), "Wq": (a["d"], a["d"]),
+                                                                  "Wk": (a["d"], a["d"]), "Wv": (a["d"], a["d"])}),
+                  {"Wq": "Wq", "Wk": "Wk", "Wv": "Wv"}, (Uniform(("Wq", "Wk", "Wv"), "d"),), (4,)),
     "MLP3": ((Arg("inputSize"), Arg("hiddenSize1"), Arg("hiddenSize2"), Arg("outputSize")), _mlp3_shapes,
              {n: n for k in "123" for n in (f"W{k}", f"b{k}")},
              (Uniform(("W1", "b1"), "inputSize"), Uniform(("W2", "b2"), "hiddenSize1"),

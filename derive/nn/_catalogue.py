@@ -6097,6 +6097,508 @@ class LayerNorm(CatalogueTable):
         super().__init__(rng=rng, **{'nOutput': nOutput})
 
 
+def _batchnorm_update_output(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9 * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = (2 * _d_var * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _batchnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = (2 * _d_var * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=0)
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
+
+
+def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = (2 * _d_var * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
+    _t16 = xhat * _d_y
+    _t17 = _t16.sum(axis=0)
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t18 = _d_y.sum(axis=0)
+    grad_beta += _t18 if scale == 1 else scale * _t18
+    return _grad_x
+
+
+def _batchnorm_update_output_batch(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu[:, None, :]
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=1)
+    _t6 = _t5 / n
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9[:, None, :] * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None, :] * _d_xhat
+    _t10 = (2 * _d_var[:, None, :] * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14[:, None, :] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _batchnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None, :] * _d_xhat
+    _t10 = (2 * _d_var[:, None, :] * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=(0, 1))
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t16 if scale == 1 else scale * _t16
+
+
+def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None, :] * _d_xhat
+    _t10 = (2 * _d_var[:, None, :] * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14[:, None, :] + _d_xc
+    _grad_x = _t15
+    _t16 = xhat * _d_y
+    _t17 = _t16.sum(axis=(0, 1))
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t18 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t18 if scale == 1 else scale * _t18
+    return _grad_x
+
+
+class BatchNorm(CatalogueTable):
+    """nn.BatchNorm(nOutput): mu[j] = mean(x[i,j], i); xc[i,j] = x[i,j] - mu[j]; var[j] = mean(xc[i,j]**2, i); xhat[i,j] = xc[i,j] / sqrt(var[j] + 1e-5); y[i,j] = gamma[j] * xhat[i,j] + beta[j]. Backprop Ninja's BatchNorm chain, in index notation: the statistics run over the batch (index i), so the whole batch of 4 samples is the layer's input."""
+
+    signature = (('nOutput', REQUIRED, int, None), )
+    formula = 'mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\nxhat[i,j] = xc[i,j] / sqrt(var[j] + 1e-5)\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]'
+    scalars = ()
+    inputShape = (None, 'nOutput')
+    inputShapes = ((None, 'nOutput'),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(): ((_batchnorm_update_output, _batchnorm_grad_input, _batchnorm_acc_grad_parameters, _batchnorm_backward), (_batchnorm_update_output_batch, _batchnorm_grad_input_batch, _batchnorm_acc_grad_parameters_batch, _batchnorm_backward_batch))}
+
+    def __init__(self, nOutput, rng=None) -> None:
+        super().__init__(rng=rng, **{'nOutput': nOutput})
+
+
+def _groupnorm_update_output(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / m
+    mu = _t2
+    _t3 = x - mu[:, None]
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=1)
+    _t6 = _t5 / m
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9[:, None] * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _groupnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_y * xhat
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+
+
+def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
+    _t16 = _d_y * xhat
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+    return _grad_x
+
+
+def _groupnorm_update_output_batch(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    m = x.shape[2]
+    _t1 = x.sum(axis=2)
+    _t2 = _t1 / m
+    mu = _t2
+    _t3 = x - mu[:, :, None]
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=2)
+    _t6 = _t5 / m
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9[:, :, None] * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=2)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, :, None] * _d_xhat
+    _t10 = (2 * _d_var[:, :, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, :, None] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _groupnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=2)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, :, None] * _d_xhat
+    _t10 = (2 * _d_var[:, :, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=0)
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
+
+
+def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=2)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, :, None] * _d_xhat
+    _t10 = (2 * _d_var[:, :, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, :, None] + _d_xc
+    _grad_x = _t15
+    _t16 = xhat * _d_y
+    _t17 = _t16.sum(axis=0)
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t18 = _d_y.sum(axis=0)
+    grad_beta += _t18 if scale == 1 else scale * _t18
+    return _grad_x
+
+
+class GroupNorm(CatalogueTable):
+    """nn.GroupNorm(numGroups, groupSize): mu[a] = mean(x[a,c], c); xc[a,c] = x[a,c] - mu[a]; var[a] = mean(xc[a,c]**2, c); xhat[a,c] = xc[a,c] / sqrt(var[a] + 1e-5); y[a,c] = gamma[a,c] * xhat[a,c] + beta[a,c]. One sample's 6 channels in 2 groups of 3 (the input laid out as groups x channels): the statistics run over each group (index c), the scale and shift are per channel."""
+
+    signature = (('numGroups', REQUIRED, int, None), ('groupSize', REQUIRED, int, None), )
+    formula = 'mu[a] = mean(x[a,c], c)\nxc[a,c] = x[a,c] - mu[a]\nvar[a] = mean(xc[a,c]**2, c)\nxhat[a,c] = xc[a,c] / sqrt(var[a] + 1e-5)\ny[a,c] = gamma[a,c] * xhat[a,c] + beta[a,c]'
+    scalars = ()
+    inputShape = ('numGroups', 'groupSize')
+    inputShapes = (('numGroups', 'groupSize'),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    parameterShapes = (('weight', ('numGroups', 'groupSize')), ('bias', ('numGroups', 'groupSize')))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(): ((_groupnorm_update_output, _groupnorm_grad_input, _groupnorm_acc_grad_parameters, _groupnorm_backward), (_groupnorm_update_output_batch, _groupnorm_grad_input_batch, _groupnorm_acc_grad_parameters_batch, _groupnorm_backward_batch))}
+
+    def __init__(self, numGroups, groupSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'numGroups': numGroups, 'groupSize': groupSize})
+
+
 def _rnnstep_update_output(x, h, Wx, Wh, b):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -7040,6 +7542,311 @@ class GRUStep(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
+def _attention_update_output(X, Wq, Wk, Wv):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _t1 = X @ Wq
+    Q = _t1
+    _t2 = X @ Wk
+    K = _t2
+    _t3 = X @ Wv
+    V = _t3
+    _t4 = p ** -0.5
+    _t5 = Q @ K.T
+    _t6 = _t4 * _t5
+    S = _t6
+    _shifted_S = S - S.max(axis=1, keepdims=True)
+    _t7 = xp.exp(_shifted_S)
+    _t8 = _t7.sum(axis=1)
+    _t9 = 1 / _t8
+    _t10 = _t9[:, None] * _t7
+    P = _t10
+    _t11 = P @ V
+    Y = _t11
+    return (Q, K, V, S, P, Y)
+
+
+def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = _t2 * _d_P
+    _t8 = _t7.sum(axis=1)
+    _t9 = _t6[:, None] * _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = _d_K @ Wk.T
+    _t18 = _d_Q @ Wq.T
+    _t19 = _d_V @ Wv.T
+    _t20 = _t17 + _t18 + _t19
+    _grad_X = _t20
+    return _grad_X
+
+
+def _attention_acc_grad_parameters(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = _t2 * _d_P
+    _t8 = _t7.sum(axis=1)
+    _t9 = _t6[:, None] * _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = X.T @ _d_Q
+    grad_Wq += _t17 if scale == 1 else scale * _t17
+    _t18 = X.T @ _d_K
+    grad_Wk += _t18 if scale == 1 else scale * _t18
+    _t19 = X.T @ _d_V
+    grad_Wv += _t19 if scale == 1 else scale * _t19
+
+
+def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = _t2 * _d_P
+    _t8 = _t7.sum(axis=1)
+    _t9 = _t6[:, None] * _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = _d_K @ Wk.T
+    _t18 = _d_Q @ Wq.T
+    _t19 = _d_V @ Wv.T
+    _t20 = _t17 + _t18 + _t19
+    _grad_X = _t20
+    _t21 = X.T @ _d_Q
+    grad_Wq += _t21 if scale == 1 else scale * _t21
+    _t22 = X.T @ _d_K
+    grad_Wk += _t22 if scale == 1 else scale * _t22
+    _t23 = X.T @ _d_V
+    grad_Wv += _t23 if scale == 1 else scale * _t23
+    return _grad_X
+
+
+def _attention_update_output_batch(X, Wq, Wk, Wv):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    p = X.shape[2]
+    _t1 = contract(X, Wq, axes=((2,), (0,)))
+    Q = _t1
+    _t2 = contract(X, Wk, axes=((2,), (0,)))
+    K = _t2
+    _t3 = contract(X, Wv, axes=((2,), (0,)))
+    V = _t3
+    _t4 = p ** -0.5
+    _t5 = K[:, None, :, :] * Q[:, :, None, :]
+    _t6 = _t5.sum(axis=3)
+    _t7 = _t4 * _t6
+    S = _t7
+    _shifted_S = S - S.max(axis=2, keepdims=True)
+    _t8 = xp.exp(_shifted_S)
+    _t9 = _t8.sum(axis=2)
+    _t10 = 1 / _t9
+    _t11 = _t10[:, :, None] * _t8
+    P = _t11
+    _t12 = P[:, :, None, :] * xp.transpose(V, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    Y = _t13
+    return (Q, K, V, S, P, Y)
+
+
+def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = _t3 * _d_P
+    _t9 = _t8.sum(axis=2)
+    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(_d_K, Wk, axes=((2,), (1,)))
+    _t22 = contract(_d_Q, Wq, axes=((2,), (1,)))
+    _t23 = contract(_d_V, Wv, axes=((2,), (1,)))
+    _t24 = _t21 + _t22 + _t23
+    _grad_X = _t24
+    return _grad_X
+
+
+def _attention_acc_grad_parameters_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = _t3 * _d_P
+    _t9 = _t8.sum(axis=2)
+    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(X, _d_Q, axes=((0, 1,), (0, 1,)))
+    grad_Wq += _t21 if scale == 1 else scale * _t21
+    _t22 = contract(X, _d_K, axes=((0, 1,), (0, 1,)))
+    grad_Wk += _t22 if scale == 1 else scale * _t22
+    _t23 = contract(X, _d_V, axes=((0, 1,), (0, 1,)))
+    grad_Wv += _t23 if scale == 1 else scale * _t23
+
+
+def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = _t3 * _d_P
+    _t9 = _t8.sum(axis=2)
+    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(_d_K, Wk, axes=((2,), (1,)))
+    _t22 = contract(_d_Q, Wq, axes=((2,), (1,)))
+    _t23 = contract(_d_V, Wv, axes=((2,), (1,)))
+    _t24 = _t21 + _t22 + _t23
+    _grad_X = _t24
+    _t25 = contract(X, _d_Q, axes=((0, 1,), (0, 1,)))
+    grad_Wq += _t25 if scale == 1 else scale * _t25
+    _t26 = contract(X, _d_K, axes=((0, 1,), (0, 1,)))
+    grad_Wk += _t26 if scale == 1 else scale * _t26
+    _t27 = contract(X, _d_V, axes=((0, 1,), (0, 1,)))
+    grad_Wv += _t27 if scale == 1 else scale * _t27
+    return _grad_X
+
+
+class Attention(CatalogueTable):
+    """nn.Attention(d): Q = X @ Wq; K = X @ Wk; V = X @ Wv; S[t,u] = sum(Q[t,k] * K[u,k], k) / sqrt(len(k)); P[t,u] = exp(S[t,u]) / sum(exp(S[t,v]), v); Y = P @ V. softmax(Q K^T / sqrt(d)) V with learned projections, d = 4 (so sqrt(d) = 2); the softmax over each row in index notation. X is read by three statements. len(k) is d, the size k runs over, so one module takes every d."""
+
+    signature = (('d', REQUIRED, int, None), )
+    formula = 'Q = X @ Wq\nK = X @ Wk\nV = X @ Wv\nS[t,u] = sum(Q[t,k] * K[u,k], k) / sqrt(len(k))\nP[t,u] = exp(S[t,u]) / sum(exp(S[t,v]), v)\nY = P @ V'
+    scalars = ()
+    inputShape = (None, 'd')
+    inputShapes = ((None, 'd'),)
+    kernelArguments = (('parameter', 'Wq'), ('parameter', 'Wk'), ('parameter', 'Wv'))
+    outputPosition = 5
+    parameterShapes = (('Wq', ('d', 'd')), ('Wk', ('d', 'd')), ('Wv', ('d', 'd')))
+    resetRule = ((('Wq', 'Wk', 'Wv'), 'uniform', ('d',)),)
+    kernels = {(): ((_attention_update_output, _attention_grad_input, _attention_acc_grad_parameters, _attention_backward), (_attention_update_output_batch, _attention_grad_input_batch, _attention_acc_grad_parameters_batch, _attention_backward_batch))}
+
+    def __init__(self, d, rng=None) -> None:
+        super().__init__(rng=rng, **{'d': d})
+
+
 def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -7265,4 +8072,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3']

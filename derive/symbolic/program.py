@@ -137,11 +137,11 @@ def _reads(value: ast.AST) -> list[str]:
         if isinstance(node, ast.Call):
             skip.add(id(node.func))
             name = node.func.id if isinstance(node.func, ast.Name) else None
-            over = name in ("sum", "mean", "len") or (name in ("max", "min") and index_notation
+            over = name in ("sum", "mean") or (name in ("max", "min") and index_notation
                                                and len(node.args) > 1
                                                and all(isinstance(a, ast.Name) for a in node.args[1:]))
-            if over:
-                for arg in node.args[1:]:
+            if over or name == "len":  # len(k): k is an index, no array
+                for arg in node.args[0 if name == "len" else 1:]:
                     skip.update(id(n) for n in ast.walk(arg))
     out: list[str] = []
     for node in _preorder(value):
