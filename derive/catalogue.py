@@ -1313,6 +1313,12 @@ def _mlp3_shapes(a: dict) -> dict:
     return {"x": sizes[:1], "W1": sizes[1::-1], "W2": sizes[2:0:-1], "W3": sizes[3:1:-1]}
 
 
+def _ninja_shapes(a: dict) -> dict:
+    _positive(nInput=a["nInput"], nHidden=a["nHidden"], nClasses=a["nClasses"])
+    return {"x": (4, a["nInput"]), "W1": (a["nHidden"], a["nInput"]), "W2": (a["nClasses"], a["nHidden"]),
+            "Yb": (4,)}
+
+
 def _recurrent_reset(*names: str) -> tuple:
     return (Uniform(names, "outputSize"),)
 
@@ -1344,6 +1350,16 @@ _PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
     "Attention": ((Arg("d"),), lambda a: (_positive(d=a["d"]) or {"X": (3, a["d"]), "Wq": (a["d"], a["d"]),
                                                                   "Wk": (a["d"], a["d"]), "Wv": (a["d"], a["d"])}),
                   {"Wq": "Wq", "Wk": "Wk", "Wv": "Wv"}, (Uniform(("Wq", "Wk", "Wv"), "d"),), (4,)),
+    # criteria with parameters: forward(input, target) is the loss
+    "SoftmaxRegression": (_IO, lambda a: (_positive(inputSize=a["inputSize"], outputSize=a["outputSize"])
+                                          or {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"]),
+                                              "t": (a["outputSize"],)}),
+                          {"weight": "W", "bias": "b"}, (Uniform(("weight", "bias"), "inputSize"),), (4, 3)),
+    # Ninja's input is a whole batch (its BatchNorm couples the samples), 4 at the example
+    "Ninja": ((Arg("nInput"), Arg("nHidden"), Arg("nClasses")), _ninja_shapes,
+              {n: n for n in ("W1", "b1", "bngain", "bnbias", "W2", "b2")},
+              (Uniform(("W1", "b1"), "nInput"), Fill("bngain", 1), Fill("bnbias", 0), Uniform(("W2", "b2"), "nHidden")),
+              (3, 5, 3)),
     "MLP3": ((Arg("inputSize"), Arg("hiddenSize1"), Arg("hiddenSize2"), Arg("outputSize")), _mlp3_shapes,
              {n: n for k in "123" for n in (f"W{k}", f"b{k}")},
              (Uniform(("W1", "b1"), "inputSize"), Uniform(("W2", "b2"), "hiddenSize1"),

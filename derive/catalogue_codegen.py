@@ -53,6 +53,9 @@ class Generated:
     output_positions: tuple = ()  # a program with several outputs: where each is among its values
     class_target: int | None = None  # class targets (counted from 0): how many axes one sample's has
     arrays: tuple = ()  # (Array argument, its axes as axes of one input sample), the kernels' order
+    # a program ending in a loss, with parameters (SoftmaxRegression): (the target's axes, each an
+    # argument, an axis of the first input (its number) or None; the argument an integer target stays below)
+    loss: tuple | None = None
 
 
 def _formula_name(arg: str) -> str:
@@ -304,6 +307,7 @@ def plan(entry: Entry) -> Generated:
         class_target = len(formula.shapes.get(formula.target, ()))
     arrays = tuple((name, _array_axes(entry, {**base, name: True}, named, constant))
                    for name, constant in entry.arrays.items())
+    loss = _program_loss(entry, base, named, sizes, axes, layout) if table and formula.target else None
     output_axes = axes(layout.output) if layout.output else ()
     size_arguments = tuple(output_axes[k] for k in layout.size_arguments)
     if None in size_arguments:
@@ -319,7 +323,31 @@ def plan(entry: Entry) -> Generated:
     return Generated(entry, scalars, input_shape, any_shape, tuple(parameter_shapes),
                      _reset(entry) if layout.parameters else (), tuple(structure), variants, formula.text,
                      program, layout.output_position, size_arguments, variant_parameters, integer_bound,
-                     layout.output_positions, class_target, arrays)
+                     layout.output_positions, class_target, arrays, loss)
+
+
+def _program_loss(entry: Entry, base: dict, named: bool, sizes: list, axes, layout: _Layout) -> tuple | None:
+    """A program that ends in a loss and learns parameters: its target's axes (an argument, an axis
+    of the first input given by its number, or None) and, for integer targets (class numbers), the
+    argument they stay below; None for any other program."""
+    from .generate import _integer_bounds
+    from .symbolic.program import program
+
+    formula, shapes, _, _, _ = _build(entry, base, named)
+    p = program(formula.text, shapes, input=formula.input, target=formula.target, outputs=formula.outputs)
+    if entry.criterion or not p.is_criterion or not layout.parameters:  # learned parameters, not numbers
+        return None
+    first = layout.shapes[layout.inputs[0]]
+    target_axes = tuple(arg if arg else first.index(size) if size in first else None
+                        for arg, size in zip(axes(formula.target), layout.shapes[formula.target]))
+    bound = None
+    for statement in p.statements:
+        found = _integer_bounds(statement.spec).get(formula.target)
+        if found is not None:
+            bound = next((n for n in sizes if base[n] == found), None)
+            if bound is None:
+                raise ValueError("the integer target's bound does not follow from the constructor's arguments")
+    return target_axes, bound
 
 
 def _array_axes(entry: Entry, args: dict, named: bool, constant: str) -> tuple[int, ...]:
@@ -393,7 +421,7 @@ def _class_source(g: Generated) -> str:
         table[key] = f"({four(renamed[:half])}, {four(renamed[half:])})"
     base = "CatalogueCriterion" if entry.criterion else "CatalogueModule"
     if g.table:
-        base = "CatalogueTableCriterion" if entry.criterion else "CatalogueTable"
+        base = "CatalogueTableCriterion" if entry.criterion else "CatalogueTableLoss" if g.loss else "CatalogueTable"
     signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default,
                        "ndarray" if a.type is Array else a.type.__name__, a.same_as) for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
@@ -412,8 +440,12 @@ def _class_source(g: Generated) -> str:
     if g.table:
         klass.append(f"    inputShapes = {g.table[0]!r}")
         klass.append(f"    kernelArguments = {g.table[1]!r}")
-        if g.table[2]:
+        if g.table[2] and not g.loss:
             klass.append("    targetLikeInput = True")
+        if g.loss:
+            klass.append(f"    targetShape = {g.loss[0]!r}")
+            if g.loss[1]:
+                klass.append(f"    integerTarget = {g.loss[1]!r}")
         if g.output_position:
             klass.append(f"    outputPosition = {g.output_position!r}")
         if g.output_positions:
@@ -453,7 +485,7 @@ def catalogue_source() -> str:
              # absolute imports, as derive.module_source's: `derive check derive/nn/_catalogue.py:ELU` imports it
              "import numpy as np\n\nfrom derive.nn._backend import namespace\n"
              "from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,\n"
-             "                                  CatalogueTableCriterion)\n\n"
+             "                                  CatalogueTableCriterion, CatalogueTableLoss)\n\n"
              "ndarray = np.ndarray\n"]
     names = []
     for g in generated_entries():
@@ -550,10 +582,45 @@ class _Checked:
         return self.gradInput
 
 
-def _checked(cls: type, **fields) -> type:
+class _LossChecked:
+    """A loss with parameters (SoftmaxRegression, Ninja) as derive.nn.check takes a module: the
+    target fixed for each shape (class numbers below their bound, else one-hot rows, drawn with
+    seed 0), the loss a 1-vector, and its gradOutput g scaling the gradients (gradInput times g,
+    scale times g added to the parameters'). Checked on one input: a batch's loss is a mean."""
+
+    def _fixedTarget(self, input):
+        inputs, batch = self._table(input)
+        want = self._targetWanted(inputs, batch)
+        rng = np.random.default_rng(0)
+        if self.integerTarget:
+            return rng.integers(0, self.arguments[self.integerTarget], tuple(w or 1 for w in want))
+        shape = tuple(w or 1 for w in want)
+        return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])].astype(input.dtype)
+
+    def forward(self, input):
+        return self.updateOutput(input)
+
+    def updateOutput(self, input):
+        self.output = np.array([super().updateOutput(input, self._fixedTarget(input))], dtype=input.dtype)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        self.gradInput = super().updateGradInput(input, self._fixedTarget(input)) * gradOutput[0]
+        return self.gradInput
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        super().accGradParameters(input, self._fixedTarget(input), scale * float(gradOutput[0]))
+
+    def backward(self, input, gradOutput, scale=1.0):
+        self.updateGradInput(input, gradOutput)
+        self.accGradParameters(input, gradOutput, scale)
+        return self.gradInput
+
+
+def _checked(cls: type, mixin: type = _Checked, **fields) -> type:
     name = f"{cls.__name__}Checked"
     if name not in globals():
-        made = type(name, (_Checked, cls), fields)
+        made = type(name, (mixin, cls), fields)
         made.__module__, made.__qualname__ = __name__, name
         globals()[name] = made
     return globals()[name]
@@ -567,9 +634,18 @@ def check_cases() -> dict[str, list[tuple]]:
     from .catalogue import lookup
     from .nn import _catalogue
 
+    from .nn.catalogued import CatalogueTableLoss
+
     cases = {}
     for name in _catalogue.__all__:
         entry, cls = lookup(name), getattr(nn, name)
+        if issubclass(cls, CatalogueTableLoss):  # a loss with parameters: as a module of its input
+            args = entry.arguments(entry.example)
+            shape = tuple(args[a] if a else 4 for a in cls.inputShapes[0])
+            cases[entry.name] = [(f"{entry.name}({', '.join(map(str, entry.example))}), its target fixed",
+                                  functools.partial(_checked(cls, _LossChecked), *entry.example, rng=0), shape,
+                                  {"batch": 0})]
+            continue
         args = entry.arguments(entry.example)
         inputs = getattr(cls, "inputShapes", ()) or (cls.inputShape,)
         shapes = []

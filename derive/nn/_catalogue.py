@@ -7,7 +7,7 @@ import numpy as np
 from derive.nn._backend import namespace
 from derive.nn.functional import relu, sigmoid, step, window, contract, extreme
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
-                                  CatalogueTableCriterion)
+                                  CatalogueTableCriterion, CatalogueTableLoss)
 
 ndarray = np.ndarray
 
@@ -8072,4 +8072,593 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3']
+def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x @ W1.T
+    _t2 = b1 + _t1
+    hprebn = _t2
+    _t3 = hprebn.sum(axis=0)
+    _t4 = _t3 / n
+    bnmeani = _t4
+    _t5 = hprebn - bnmeani
+    bndiff = _t5
+    _t6 = bndiff ** 2
+    _t7 = _t6.sum(axis=0)
+    _t8 = _t7 / n
+    bnvar = _t8
+    _t9 = 1e-05
+    _t10 = _t9 + bnvar
+    _t11 = 1 / xp.sqrt(_t10)
+    _t12 = _t11 * bndiff
+    bnraw = _t12
+    _t13 = bngain * bnraw
+    _t14 = _t13 + bnbias
+    hpreact = _t14
+    _t15 = xp.tanh(hpreact)
+    h = _t15
+    _t16 = h @ W2.T
+    _t17 = b2 + _t16
+    logits = _t17
+    _t18 = extreme(logits, 1, 'max')
+    logit_maxes = _t18
+    _t19 = logits - logit_maxes[:, None]
+    norm_logits = _t19
+    _t20 = xp.exp(norm_logits)
+    counts = _t20
+    _t21 = counts.sum(axis=1)
+    counts_sum = _t21
+    _t22 = 1 / counts_sum
+    counts_sum_inv = _t22
+    _t23 = counts_sum_inv[:, None] * counts
+    probs = _t23
+    _t24 = xp.log(counts_sum)
+    _t25 = norm_logits - _t24[:, None]
+    logprobs = _t25
+    _t26 = xp.arange(1, n + 1)
+    _t27 = _t26 - 1
+    _t28 = logprobs[_t27, Yb]
+    _t29 = _t28.sum(axis=0)
+    _t30 = -_t29 / n
+    J = xp.broadcast_to(_t30, ())
+    return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
+
+
+def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / n
+    _d_logits = _t5
+    _t6 = _d_logits @ W2
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=0)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17 * _d_bnraw
+    _t19 = (2 * _d_bnvar * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn @ W1
+    _grad_x = _t25
+    return _grad_x
+
+
+def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / n
+    _d_logits = _t5
+    _t6 = _d_logits @ W2
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=0)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17 * _d_bnraw
+    _t19 = (2 * _d_bnvar * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn.T @ x
+    grad_W1 += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t26 if scale == 1 else scale * _t26
+    _t27 = bnraw * _d_hpreact
+    _t28 = _t27.sum(axis=0)
+    grad_bngain += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_logits.T @ h
+    grad_W2 += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.sum(axis=0)
+    grad_b2 += _t31 if scale == 1 else scale * _t31
+
+
+def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / n
+    _d_logits = _t5
+    _t6 = _d_logits @ W2
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=0)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17 * _d_bnraw
+    _t19 = (2 * _d_bnvar * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn @ W1
+    _grad_x = _t25
+    _t26 = _d_hprebn.T @ x
+    grad_W1 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t27 if scale == 1 else scale * _t27
+    _t28 = bnraw * _d_hpreact
+    _t29 = _t28.sum(axis=0)
+    grad_bngain += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.T @ h
+    grad_W2 += _t31 if scale == 1 else scale * _t31
+    _t32 = _d_logits.sum(axis=0)
+    grad_b2 += _t32 if scale == 1 else scale * _t32
+    return _grad_x
+
+
+def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    _t1 = contract(x, W1, axes=((2,), (1,)))
+    _t2 = b1 + _t1
+    hprebn = _t2
+    _t3 = hprebn.sum(axis=1)
+    _t4 = _t3 / n
+    bnmeani = _t4
+    _t5 = hprebn - bnmeani[:, None, :]
+    bndiff = _t5
+    _t6 = bndiff ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = _t7 / n
+    bnvar = _t8
+    _t9 = 1e-05
+    _t10 = _t9 + bnvar
+    _t11 = 1 / xp.sqrt(_t10)
+    _t12 = _t11[:, None, :] * bndiff
+    bnraw = _t12
+    _t13 = bngain * bnraw
+    _t14 = _t13 + bnbias
+    hpreact = _t14
+    _t15 = xp.tanh(hpreact)
+    h = _t15
+    _t16 = contract(h, W2, axes=((2,), (1,)))
+    _t17 = b2 + _t16
+    logits = _t17
+    _t18 = extreme(logits, 2, 'max')
+    logit_maxes = _t18
+    _t19 = logits - logit_maxes[:, :, None]
+    norm_logits = _t19
+    _t20 = xp.exp(norm_logits)
+    counts = _t20
+    _t21 = counts.sum(axis=2)
+    counts_sum = _t21
+    _t22 = 1 / counts_sum
+    counts_sum_inv = _t22
+    _t23 = counts_sum_inv[:, :, None] * counts
+    probs = _t23
+    _t24 = xp.log(counts_sum)
+    _t25 = norm_logits - _t24[:, :, None]
+    logprobs = _t25
+    _t26 = xp.arange(1, _B + 1)
+    _t27 = _t26 - 1
+    _t28 = xp.arange(1, n + 1)
+    _t29 = _t28 - 1
+    _t30 = logprobs[_t27[:, None], _t29, Yb]
+    _t31 = _t30.sum(axis=1)
+    _t32 = -_t31 / n
+    J = _t32
+    return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
+
+
+def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=1)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17[:, None, :] * _d_bnraw
+    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t25
+    return _grad_x
+
+
+def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=1)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17[:, None, :] * _d_bnraw
+    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t26 if scale == 1 else scale * _t26
+    _t27 = bnraw * _d_hpreact
+    _t28 = _t27.sum(axis=(0, 1))
+    grad_bngain += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t29 if scale == 1 else scale * _t29
+    _t30 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t31 if scale == 1 else scale * _t31
+
+
+def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=1)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17[:, None, :] * _d_bnraw
+    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t25
+    _t26 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t27 if scale == 1 else scale * _t27
+    _t28 = bnraw * _d_hpreact
+    _t29 = _t28.sum(axis=(0, 1))
+    grad_bngain += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t30 if scale == 1 else scale * _t30
+    _t31 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t31 if scale == 1 else scale * _t31
+    _t32 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t32 if scale == 1 else scale * _t32
+    return _grad_x
+
+
+class Ninja(CatalogueTableLoss):
+    """nn.Ninja(nInput, nHidden, nClasses): hprebn[i,j] = sum(W1[j,k] * x[i,k], k) + b1[j]; bnmeani[j] = mean(hprebn[i,j], i); bndiff[i,j] = hprebn[i,j] - bnmeani[j]; bnvar[j] = mean(bndiff[i,j]**2, i); bnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5); hpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]; h[i,j] = tanh(hpreact[i,j]); logits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]; logit_maxes[i] = max(logits[i,c], c); norm_logits[i,c] = logits[i,c] - logit_maxes[i]; counts[i,c] = exp(norm_logits[i,c]); counts_sum[i] = sum(counts[i,c], c); counts_sum_inv[i] = 1 / counts_sum[i]; probs[i,c] = counts[i,c] * counts_sum_inv[i]; logprobs[i,c] = log(probs[i,c]); J = -mean(logprobs[i, Yb[i]], i). Karpathy's 'Becoming a Backprop Ninja' network on a batch of 4, statement for statement as he writes it (the batch is the input: BatchNorm's statistics couple the samples): Linear, BatchNorm (training, biased variance as Torch), tanh, Linear, and cross-entropy with his max-shift of the logits, against integer class targets Yb (counted from 0, as PyTorch's). The max passes its gradient to the first largest logit of each row, as torch.max does; that gradient is 0, since a shift of the logits does not change the probabilities, and the collapsed dlogits is (probs - onehot) / n, both proved."""
+
+    signature = (('nInput', REQUIRED, int, None), ('nHidden', REQUIRED, int, None), ('nClasses', REQUIRED, int, None), )
+    formula = 'hprebn[i,j] = sum(W1[j,k] * x[i,k], k) + b1[j]\nbnmeani[j] = mean(hprebn[i,j], i)\nbndiff[i,j] = hprebn[i,j] - bnmeani[j]\nbnvar[j] = mean(bndiff[i,j]**2, i)\nbnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5)\nhpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]\nh[i,j] = tanh(hpreact[i,j])\nlogits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]\nlogit_maxes[i] = max(logits[i,c], c)\nnorm_logits[i,c] = logits[i,c] - logit_maxes[i]\ncounts[i,c] = exp(norm_logits[i,c])\ncounts_sum[i] = sum(counts[i,c], c)\ncounts_sum_inv[i] = 1 / counts_sum[i]\nprobs[i,c] = counts[i,c] * counts_sum_inv[i]\nlogprobs[i,c] = log(probs[i,c])\nJ = -mean(logprobs[i, Yb[i]], i)'
+    scalars = ()
+    inputShape = (None, 'nInput')
+    inputShapes = ((None, 'nInput'),)
+    kernelArguments = (('parameter', 'W1'), ('parameter', 'b1'), ('parameter', 'bngain'), ('parameter', 'bnbias'), ('parameter', 'W2'), ('parameter', 'b2'))
+    targetShape = (0,)
+    integerTarget = 'nClasses'
+    outputPosition = 15
+    parameterShapes = (('W1', ('nHidden', 'nInput')), ('b1', ('nHidden',)), ('bngain', ('nHidden',)), ('bnbias', ('nHidden',)), ('W2', ('nClasses', 'nHidden')), ('b2', ('nClasses',)))
+    resetRule = ((('W1', 'b1'), 'uniform', ('nInput',)), (('bngain',), 'fill', 1.0), (('bnbias',), 'fill', 0.0), (('W2', 'b2'), 'uniform', ('nHidden',)))
+    kernels = {(): ((_ninja_update_output, _ninja_grad_input, _ninja_acc_grad_parameters, _ninja_backward), (_ninja_update_output_batch, _ninja_grad_input_batch, _ninja_acc_grad_parameters_batch, _ninja_backward_batch))}
+
+    def __init__(self, nInput, nHidden, nClasses, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInput': nInput, 'nHidden': nHidden, 'nClasses': nClasses})
+
+
+def _softmaxregression_update_output(x, t, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _shifted_z = z - z.max()
+    _t3 = xp.exp(_shifted_z)
+    _t4 = _t3.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = _shifted_z - _t5
+    lp = _t6
+    _t7 = t * lp
+    _t8 = _t7.sum(axis=0)
+    _t9 = -_t8
+    J = xp.broadcast_to(_t9, ())
+    return (z, lp, J)
+
+
+def _softmaxregression_grad_input(x, t, W, b, z, lp, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    return _grad_x
+
+
+def _softmaxregression_acc_grad_parameters(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z[:, None] * x
+    grad_W += _t6 if scale == 1 else scale * _t6
+    grad_b += _d_z if scale == 1 else scale * _d_z
+
+
+def _softmaxregression_backward(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    _t7 = _d_z[:, None] * x
+    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_b += _d_z if scale == 1 else scale * _d_z
+    return _grad_x
+
+
+def _softmaxregression_update_output_batch(x, t, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _shifted_z = z - z.max(axis=1, keepdims=True)
+    _t3 = xp.exp(_shifted_z)
+    _t4 = _t3.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = _shifted_z - _t5[:, None]
+    lp = _t6
+    _t7 = t * lp
+    _t8 = _t7.sum(axis=1)
+    _t9 = -_t8
+    J = _t9
+    return (z, lp, J)
+
+
+def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    return _grad_x
+
+
+def _softmaxregression_acc_grad_parameters_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z.T @ x
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = _d_z.sum(axis=0)
+    grad_b += _t7 if scale == 1 else scale * _t7
+
+
+def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    _t7 = _d_z.T @ x
+    grad_W += _t7 if scale == 1 else scale * _t7
+    _t8 = _d_z.sum(axis=0)
+    grad_b += _t8 if scale == 1 else scale * _t8
+    return _grad_x
+
+
+class SoftmaxRegression(CatalogueTableLoss):
+    """nn.SoftmaxRegression(inputSize, outputSize): z = W @ x + b; lp = z - log(sum(exp(z))); J = -sum(t * lp). A whole model with its loss as one program: a Linear layer, log-softmax and the negative log-likelihood of a one-hot target t. It is a criterion with parameters: forward(input, target) is the loss, backward(input, target) gradInput, and the parameters' gradients accumulate."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'z = W @ x + b\nlp = z - log(sum(exp(z)))\nJ = -sum(t * lp)'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    targetShape = ('outputSize',)
+    outputPosition = 2
+    parameterShapes = (('weight', ('outputSize', 'inputSize')), ('bias', ('outputSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('inputSize',)),)
+    kernels = {(): ((_softmaxregression_update_output, _softmaxregression_grad_input, _softmaxregression_acc_grad_parameters, _softmaxregression_backward), (_softmaxregression_update_output_batch, _softmaxregression_grad_input_batch, _softmaxregression_acc_grad_parameters_batch, _softmaxregression_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

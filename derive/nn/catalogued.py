@@ -491,6 +491,79 @@ class CatalogueTable(_Program, CatalogueModule):
                      for kind, name in self.kernelArguments)
 
 
+class CatalogueTableLoss(CatalogueTable):
+    """A program ending in a loss that learns parameters (SoftmaxRegression, Ninja), as derive's
+    user programs: ``forward(input, target)`` is the loss (a batch's: the mean of its samples'),
+    ``backward(input, target, scale)`` returns gradInput and adds scale times each parameter's
+    gradient, ``accGradParameters(input, target, scale)`` adds them alone."""
+
+    targetShape: tuple = ()  # the target's axes: an argument's name, an axis of the first input (its number), or None
+    integerTarget: str | None = None  # class numbers counted from 0, below this argument
+
+    def _check(self, input, target) -> tuple[tuple, bool]:
+        inputs, batch = self._table(input)
+        owner = type(self).__name__
+        check_array(owner, "target", target, self._arrayClass)
+        want = self._targetWanted(inputs, batch)
+        if len(target.shape) != len(want) or any(w is not None and w != t for w, t in zip(want, target.shape)):
+            shown = tuple("any" if w is None else w for w in want)
+            raise ValueError(f"{owner}: target must have shape {shown}, got {target.shape}")
+        if self.integerTarget:
+            bound = self.arguments[self.integerTarget]
+            if target.dtype.kind not in "iu":
+                raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                                f"got dtype {target.dtype}")
+            if target.size and (int(target.min()) < 0 or int(target.max()) >= bound):
+                raise ValueError(f"{owner}: target must hold classes from 0 to {bound - 1} ({self.integerTarget} - 1), "
+                                 f"got {int(target.min())} .. {int(target.max())}")
+        else:
+            compute_dtype(owner, "target", target, self)
+            target = self._floats(target) if target.dtype.kind in "iu" else target
+        return inputs + (target,), batch
+
+    def _targetWanted(self, inputs, batch: bool) -> tuple:
+        """The target's shape for these inputs (None: any size)."""
+        lead = inputs[0].shape[:1] if batch else ()
+        return lead + tuple(self.arguments[a] if isinstance(a, str) else inputs[0].shape[len(lead) + a]
+                            if isinstance(a, int) else None for a in self.targetShape)
+
+    def forward(self, input, target):
+        return self.updateOutput(input, target)
+
+    def updateOutput(self, input, target):
+        """The loss; for a batch, the mean of the samples' losses."""
+        given, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*given, *self._arguments())
+        loss = self._values[self.outputPosition]
+        self.output = float(loss.mean()) if batch else float(loss)
+        return self.output
+
+    def _forwarded(self, input, target) -> tuple[tuple, bool]:
+        given, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*given, *self._arguments())  # this input's values
+        return given, batch
+
+    def updateGradInput(self, input, target):
+        """dJ/dinput."""
+        given, batch = self._forwarded(input, target)
+        self.gradInput = self._kernels[batch][1](*given, *self._arguments(), *self._values)
+        return self.gradInput
+
+    def accGradParameters(self, input, target, scale=1.0):
+        """Add scale * dJ/dparameter to each gradient."""
+        scale = check_scale(type(self).__name__, scale)
+        given, batch = self._forwarded(input, target)
+        self._kernels[batch][2](*given, *self._arguments(), *self._values, scale, *self._programGrads())
+
+    def backward(self, input, target, scale=1.0):
+        """gradInput, and scale * dJ/dparameter added to each gradient, in one walk."""
+        scale = check_scale(type(self).__name__, scale)
+        given, batch = self._forwarded(input, target)
+        self.gradInput = self._kernels[batch][3](*given, *self._arguments(), *self._values, scale,
+                                                 *self._programGrads())
+        return self.gradInput
+
+
 class CatalogueTableCriterion(_Program, CatalogueCriterion):
     """A criterion generated from a program entry (a pair of inputs): one target a sample (or one
     of the first input's shape); a batch's loss is the mean of the samples' (the sum with
