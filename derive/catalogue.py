@@ -1325,8 +1325,8 @@ def _recurrent_reset(*names: str) -> tuple:
 
 _IO = (Arg("inputSize"), Arg("outputSize"))
 # The programs a constructor sizes: (signature, argument values -> the arrays' shapes, parameters
-# by their Torch7 names (else the program's), reset, example). The others (BatchNorm, GroupNorm, Attention, Ninja, SoftmaxRegression)
-# stay at their fixed sizes.
+# by their Torch7 names (else the program's), reset, example). A program without one stays at its
+# fixed sizes (a page, no derive.nn class).
 _PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
     "AffineReLU": (_IO, lambda a: {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])},
                    {"weight": "W", "bias": "b"}, (Uniform(("weight", "bias"), "inputSize"),), (4, 3)),
