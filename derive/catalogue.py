@@ -17,6 +17,13 @@ from typing import Any, Callable
 REQUIRED = object()  # an argument without default
 
 
+class Array:
+    """The type of a constructor argument that is an array constant of the formula (Torch7's
+    ``weights`` tensor): derive.nn's generated class takes a numpy array (or None: left out of
+    the formula); the engine's commands and pages take ``true`` or ``false`` (with or without it),
+    as the entry's ``arrays`` names the formula's array it gives."""
+
+
 @dataclass(frozen=True)
 class Arg:
     """A constructor argument: Torch7's name, its default (REQUIRED, a value, or the name of
@@ -26,6 +33,92 @@ class Arg:
     default: Any = REQUIRED
     type: type = int
     same_as: str | None = None
+
+
+def _names(names) -> tuple[str, ...]:
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def _and(names: tuple[str, ...]) -> str:
+    return " and ".join(f"`{n}`" for n in names)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Torch7's default reset: the parameters ``names`` drawn from U(-s, s), s = 1/sqrt(the
+    product of the ``stdv`` arguments); s = 1 without any (a parameter of one entry, Mul's)."""
+
+    names: tuple[str, ...]
+    stdv: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+        object.__setattr__(self, "stdv", _names(self.stdv))
+
+    def prose(self) -> str:
+        product = " ".join(self.stdv)
+        return f"{_and(self.names)} uniform in ±1/sqrt({product})" if self.stdv else f"{_and(self.names)} uniform in ±1"
+
+    def rule(self) -> tuple:
+        return self.names, "uniform", self.stdv
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The parameters ``names`` filled with ``value`` (PReLU's 0.25, LayerNorm's 1 and 0)."""
+
+    names: tuple[str, ...]
+    value: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+        object.__setattr__(self, "value", float(self.value))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} filled with {num(self.value)}"
+
+    def rule(self) -> tuple:
+        return self.names, "fill", self.value
+
+
+@dataclass(frozen=True)
+class Normal:
+    """The parameters ``names`` drawn from N(0, 1) (LookupTable's)."""
+
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} normal N(0, 1)"
+
+    def rule(self) -> tuple:
+        return self.names, "normal", None
+
+
+@dataclass(frozen=True)
+class UnitUniform:
+    """The parameters ``names`` drawn from U[0, 1) (Torch7's BatchNormalization weight)."""
+
+    names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} uniform in [0, 1)"
+
+    def rule(self) -> tuple:
+        return self.names, "unit", None
+
+
+Reset = Uniform | Fill | Normal | UnitUniform
+
+
+def reset_prose(rules: tuple) -> str:
+    """Torch7's reset of an entry in words, from its rules (the module's page shows it)."""
+    return ", ".join(r.prose() for r in rules)
 
 
 @dataclass(frozen=True)
@@ -67,13 +160,14 @@ class Entry:
     input_shapes: tuple[tuple[int, ...], ...] | None = ((5,),)  # None: the constructor fixes them
     example: tuple = ()  # constructor arguments of the example (pages, tests, `derive list`)
     parameters: dict = field(default_factory=dict)  # Torch7 name -> the formula's array
-    reset: str = ""
+    reset: tuple = ()  # Torch7's reset: Uniform, Fill, Normal, UnitUniform rules, in order
     torch: str = ""
     builtin: str | None = None  # today's command that derives it (derive linear, conv, ...)
     domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
     target_kind: str = "real"  # a criterion's target: real, probability, binary, sign, class
     target_end: int | None = None  # a list of classes ends at its first such number (PyTorch's -1)
     integer_input: bool = False  # the input holds row numbers (LookupTable), counted from 0
+    arrays: dict = field(default_factory=dict)  # an Array argument's Torch7 name -> the formula's constant (w)
     # What the module's page (derive/site/catalogue.py, one template) shows beyond the derivation:
     notes: str = ""  # markdown: Torch7's behaviour past the one-line `torch` fact (modes, conventions, kernels)
     in_use: str = ""  # a script with derive.nn's class, run when the page is built; "" writes one from `example`
@@ -144,6 +238,13 @@ def _show(value) -> str:
 
 
 def _parse(arg: Arg, value, module: str):
+    if arg.type is Array:  # with the array (true) or without it (false, nil): the formula's shape
+        text = value.strip().lower() if isinstance(value, str) else value
+        given = {"true": True, "false": False, "nil": None, True: True, False: False, None: None}
+        if isinstance(text, (str, bool)) or text is None:
+            if text in given:
+                return given[text]
+        raise ValueError(f"{module}: {arg.name} expects true or false (with or without the array), got {value!r}")
     if not isinstance(value, str):
         if arg.type is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
@@ -588,7 +689,7 @@ ENTRIES.append(Entry(
     "The rectifier with a learned slope a_c per plane below 0 (one slope a shared by every entry when "
     "nOutputPlane = 0). Example: slope 0.25 maps -2 to -0.5.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "a"},
-    reset="weight filled with 0.25", torch="The input is nOutputPlane x N; --input-shape gives N (the whole "
+    reset=(Fill("weight", 0.25),), torch="The input is nOutputPlane x N; --input-shape gives N (the whole "
     "shape when nOutputPlane = 0)."))
 
 
@@ -678,7 +779,7 @@ ENTRIES += [
     Entry("Linear", "simple", (Arg("inputSize"), Arg("outputSize"), Arg("bias", True, bool)), _linear,
           "The affine map y = W x + b. Example: W = [[1, 2]], b = 1 maps (1, 1) to 4.",
           input_shapes=None, example=(3, 2), parameters={"weight": "W", "bias": "b"},
-          reset="weight and bias uniform in +-1/sqrt(inputSize)", builtin="linear",
+          reset=(Uniform(("weight", "bias"), "inputSize"),), builtin="linear",
           shown="{inputSize} -> {outputSize}"),
     Entry("Bilinear", "simple", (Arg("inputSize1"), Arg("inputSize2"), Arg("outputSize"), Arg("bias", True, bool)),
           lambda a, s: Formula("y[k] = sum(x1[i] * W[k,i,j] * x2[j], i, j)" + (" + b[k]" if a["bias"] else ""),
@@ -686,19 +787,19 @@ ENTRIES += [
                                 "W": (a["outputSize"], a["inputSize1"], a["inputSize2"])}, input=("x1", "x2")),
           "y_k = x1^T W_k x2 + b_k on a table of two inputs. Example: W_k the identity gives the dot product.",
           input_shapes=None, example=(2, 3, 2), parameters={"weight": "W", "bias": "b"},
-          reset="weight and bias uniform in +-1/sqrt(inputSize1)"),
+          reset=(Uniform(("weight", "bias"), "inputSize1"),)),
     Entry("Add", "simple", (Arg("inputDimension"), Arg("scalar", False, bool)),
           lambda a, s: Formula("y = x + b", {"x": (a["inputDimension"],)}),
           "x plus a learned bias. Example: b = (1, -1) maps (0, 0) to (1, -1).", input_shapes=None,
-          example=(4,), parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(inputDimension)"),
+          example=(4,), parameters={"bias": "b"}, reset=(Uniform("bias", "inputDimension"),)),
     Entry("CAdd", "simple", (Arg("size"),),
           lambda a, s: Formula("y = x + b", {"x": (a["size"],)}),
           "x plus a learned bias of the input's size.", input_shapes=None, example=(4,),
-          parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(size)",
+          parameters={"bias": "b"}, reset=(Uniform("bias", "size"),),
           torch="Torch7's CAdd takes a shape (LongStorage); here a 1-D size."),
     Entry("CMul", "simple", (Arg("size"),), lambda a, s: Formula("y = w * x", {"x": (a["size"],)}),
           "x times a learned weight, component-wise. Example: w = (2, 3) maps (1, 1) to (2, 3).",
-          input_shapes=None, example=(4,), parameters={"weight": "w"}, reset="weight uniform in +-1/sqrt(size)"),
+          input_shapes=None, example=(4,), parameters={"weight": "w"}, reset=(Uniform("weight", "size"),)),
     Entry("Mean", "simple", (Arg("dimension", 1),), _reduce("mean"),
           "The mean over one axis. Example: Mean(1) maps [[1, 2], [3, 4]] to (2, 3).", input_shapes=((3, 4),)),
     Entry("Sum", "simple", (Arg("dimension", 1), Arg("nInputDims", 0), Arg("sizeAverage", False, bool)),
@@ -711,16 +812,16 @@ ENTRIES += [
           "The smallest entry along one axis; the gradient goes to it.", input_shapes=((4, 3),)),
     Entry("Euclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(False),
           "y_j = ||w_j - x||, the distance to each of outputSize templates.", input_shapes=None,
-          example=(4, 3), parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+          example=(4, 3), parameters={"weight": "W"}, reset=(Uniform("weight", "inputSize"),)),
     Entry("WeightedEuclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(True),
           "y_j = ||diag(c_j) (x - w_j)||: each template with its own per-feature scale.",
           input_shapes=None, example=(4, 3), parameters={"weight": "W", "diagCov": "D"},
-          reset="weight uniform in +-1/sqrt(inputSize), diagCov 1"),
+          reset=(Uniform("weight", "inputSize"), Fill("diagCov", 1))),
     Entry("Cosine", "simple", (Arg("inputSize"), Arg("outputSize")),
           lambda a, s: Formula("y[j] = sum(W[j,i] * x[i], i) / (sqrt(sum(W[j,k]**2, k)) * sqrt(sum(x[k]**2, k)))",
                                {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])}),
           "The cosine of the angle between x and each row of W.", input_shapes=None, example=(4, 3),
-          parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+          parameters={"weight": "W"}, reset=(Uniform("weight", "inputSize"),)),
     Entry("Narrow", "simple", (Arg("dimension"), Arg("offset"), Arg("length", 1)), _narrow,
           "length entries of one axis from offset (counted from 1, as Torch7). Example: Narrow(1, 2, 3) "
           "keeps x_2, x_3, x_4.", input_shapes=((6,),), example=(1, 2, 3)),
@@ -731,7 +832,7 @@ ENTRIES += [
     Entry("Mul", "simple", (), lambda a, s: Formula("y = w * x", {"x": s[0], "w": ()}),
           "x times one learned number w; its gradient is the sum of g x over every entry. "
           "Example: w = 2 maps (1, -1) to (2, -2).", parameters={"weight": "w"},
-          reset="weight uniform in +-1 (1/sqrt of its one entry)"),
+          reset=(Uniform("weight"),)),
     Entry("Replicate", "simple", (Arg("nFeature"), Arg("dim", 1)), _replicate,
           "nFeature copies of x along a new axis; the gradient sums the copies.", input_shapes=((3,),),
           example=(2,)),
@@ -755,7 +856,7 @@ ENTRIES += [
           lambda a, s: Formula("y[n,d] = W[x[n], d]", {"x": s[0], "W": (a["nIndex"], a["nOutput"])}),
           "Rows of W picked by integer inputs (counted from 0, as numpy and PyTorch); a row read twice "
           "adds both gradients.", input_shapes=((4,),), example=(10, 3), parameters={"weight": "W"},
-          reset="weight normal(0, 1)", torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
+          reset=(Normal("weight"),), torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
 ]
 
 
@@ -800,7 +901,7 @@ def _conv2d(a, s, dilation=(1, 1)) -> Formula:
 _CONV = (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1),
          Arg("padW", 0), Arg("padH", 0))
 _CONV_PARAMS = {"weight": "W", "bias": "b"}
-_CONV_RESET = "weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"
+_CONV_RESET = (Uniform(("weight", "bias"), ("kW", "kH", "nInputPlane")),)
 
 
 def _pool2d(kind: str, dilated: bool = False):
@@ -949,13 +1050,13 @@ ENTRIES += [
     Entry("TemporalConvolution", "convolution", (Arg("inputFrameSize"), Arg("outputFrameSize"), Arg("kW"), Arg("dW", 1)),
           _temporal_conv, "A 1-D convolution over a sequence of frames (time x features).",
           input_shapes=((6,),), example=(3, 2, 3), parameters=_CONV_PARAMS,
-          reset="weight and bias uniform in +-1/sqrt(kW inputFrameSize)",
+          reset=(Uniform(("weight", "bias"), ("kW", "inputFrameSize")),),
           torch="--input-shape gives the number of frames; Torch7's weight is W flattened to "
                 "outputFrameSize x (kW inputFrameSize)."),
     Entry("TemporalSubSampling", "convolution", (Arg("inputFrameSize"), Arg("kW"), Arg("dW", 1)),
           _temporal("subsampling"), "The sum over a window of frames, scaled and shifted per feature.",
           input_shapes=((6,),), example=(3, 2, 2), parameters=_CONV_PARAMS,
-          reset="weight and bias uniform in +-1/sqrt(kW)"),
+          reset=(Uniform(("weight", "bias"), "kW"),)),
     Entry("TemporalMaxPooling", "convolution", (Arg("kW"), Arg("dW", same_as="kW")), _temporal("max"),
           "The largest frame value in each window, per feature.", input_shapes=((8, 3),), example=(2,)),
     Entry("SpatialConvolution", "convolution", _CONV, _conv2d,
@@ -981,7 +1082,7 @@ ENTRIES += [
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("iW"), Arg("iH"), Arg("kW"), Arg("kH"),
            Arg("dW", 1), Arg("dH", 1), Arg("padW", 0), Arg("padH", 0)), _local_conv,
           "A convolution with different weights at each output position.", input_shapes=None,
-          example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"),
+          example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset=_CONV_RESET),
     Entry("SpatialMaxPooling", "convolution", _POOL, _pool2d("max"),
           "The largest value of each kW x kH window; the gradient goes to it (the first on ties).",
           input_shapes=((2, 6, 6),), example=(2, 2),
@@ -1001,7 +1102,7 @@ ENTRIES += [
     Entry("SpatialSubSampling", "convolution",
           (Arg("nInputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1)), _subsampling,
           "The sum of each window, times a weight and plus a bias per plane.", input_shapes=((2, 4, 4),),
-          example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH)"),
+          example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS, reset=(Uniform(("weight", "bias"), ("kW", "kH")),)),
     Entry("SpatialZeroPadding", "convolution", (Arg("pad_l"), Arg("pad_r", same_as="pad_l"),
                                                 Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l")),
           _zero_padding, "Zeros around the image (negative pads crop).", input_shapes=((2, 3, 4),),
@@ -1018,7 +1119,7 @@ ENTRIES += [
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", 1), Arg("dW", 1),
            Arg("dH", 1), Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)), _conv3d,
           "A 3-D convolution over time, height and width.", input_shapes=((3, 4, 4),), example=(2, 2, 2, 2, 2),
-          parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kT kW kH nInputPlane)",
+          parameters=_CONV_PARAMS, reset=(Uniform(("weight", "bias"), ("kT", "kW", "kH", "nInputPlane")),),
           torch="--input-shape gives time, height and width."),
     Entry("VolumetricMaxPooling", "convolution", _POOL3 + (Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)),
           _pool3d("max"),
@@ -1193,7 +1294,7 @@ ENTRIES += [
           "voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in "
           "each direction.",
           input_shapes=((2, 3, 3),), example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS,
-          reset="weight and bias uniform in +-1/sqrt(kT kW kH nInputPlane)",
+          reset=(Uniform(("weight", "bias"), ("kT", "kW", "kH", "nInputPlane")),),
           torch="Weight layout nInputPlane x nOutputPlane x kT x kH x kW, as Torch7; steps 1 only. --input-shape "
                 "gives time, height and width."),
 ]
@@ -1233,20 +1334,19 @@ def _multilabel_margin(a: dict, s) -> Formula:
     counts_k = "where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0)"
     no_target = f"where(sum({counts_k} * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0)"
     x_t = "sum(where(t[j] == c - 1, x[c], 0), c)"
-    return Formula(f"J = sum({counts} * {no_target} * max(0, 1 - ({x_t} - x[i])), i, j) / sum(x[d]**0, d)",
+    return Formula(f"J = sum({counts} * {no_target} * max(0, 1 - ({x_t} - x[i])), i, j) / len(i)",
                    {"x": (classes,), "t": (classes,)}, target="t",
                    reduction="mean" if a["sizeAverage"] else "sum")
 
 
-# The number of classes as the size of the input it is (a sum of ones), not as a number: so
-# that the generated class's one kernel takes every number of classes.
-_CLASS_COUNT = "sum(x[c]**0, c)"
+# The number of classes is len(c), the size the class index c runs over (N_c on the page), not a
+# number: so that the generated class's one kernel takes every number of classes.
 
 
 def _multi_margin(a: dict) -> str:
     margin, power, scale = num(a["margin"]), _power(a["p"]), "w[t] * " if a["weights"] else ""
-    total = f"sum(max(0, {margin} - x[t] + x[k]){power}, k) - {num(a['margin'] ** a['p'])}"
-    return f"J = {scale}({total}) / {_CLASS_COUNT}"
+    total = f"sum(max(0, {margin} - x[t] + x[c]){power}, c) - {num(a['margin'] ** a['p'])}"
+    return f"J = {scale}({total}) / len(c)"
 
 
 def _power(p: int) -> str:
@@ -1274,6 +1374,11 @@ _CLASS_WEIGHTS = ("weights is a tensor in Torch7; here `true` makes w a constant
                   "weights, as Torch7's and PyTorch's: one sample's loss is then -x[t] whatever its weight.")
 _SIZE_AVERAGE = Arg("sizeAverage", True, bool)
 _WEIGHTS = Arg("weights", False, bool)
+# Torch7's weights tensor: derive.nn's BCECriterion and MultiMarginCriterion take the array itself
+_WEIGHT_ARRAY = Arg("weights", None, Array)
+_WEIGHT_ARRAY_NOTE = ("derive.nn's class takes Torch7's weights, a numpy array of real numbers (one a class; "
+                      "BCE's: one an entry of a sample), checked when given and against each input; "
+                      "`derive NAME true` derives the formula with w.")
 
 ENTRIES += [
     _criterion("MSECriterion", lambda a: _average(a, "(x - t)**2"),
@@ -1286,8 +1391,8 @@ ENTRIES += [
     _criterion("BCECriterion",
                lambda a: _average(a, f"-{'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x))"),
                "Binary cross-entropy of probabilities x against targets t, optionally weighted.",
-               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted,
-               torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),
+               signature=(_WEIGHT_ARRAY, _SIZE_AVERAGE), constants=_weighted, arrays={"weights": "w"},
+               torch=_WEIGHT_ARRAY_NOTE, target_kind="probability", domain=(0.05, 0.95)),
     _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
                "Minus the log-probability of the target class (t an integer counted from 0).",
                signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
@@ -1306,10 +1411,11 @@ ENTRIES += [
                "The logistic loss against targets of -1 and 1.", signature=(_SIZE_AVERAGE,), target_kind="sign"),
     _criterion("MultiMarginCriterion", _multi_margin,
                "The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out.",
-               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class",
-               constants=_weighted, torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
+               signature=(Arg("p", 1), _WEIGHT_ARRAY, Arg("margin", 1.0, float)), target_shape=False,
+               target_kind="class", constants=_weighted, arrays={"weights": "w"},
+               torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
                "as Torch7's and PyTorch's code do (their documentation puts it inside the max); the batch's mean "
-               "stays a plain mean."),
+               "stays a plain mean. " + _WEIGHT_ARRAY_NOTE),
     Entry("MultiLabelMarginCriterion", "criterion", (_SIZE_AVERAGE,), _multilabel_margin,
           "The multi-class multi-label hinge loss: every target class t_j against every class i that is no "
           "target, max(0, 1 - (x_{t_j} - x_i)), over the number of classes. The target lists the sample's "
@@ -1387,7 +1493,7 @@ ENTRIES.append(Entry(
         {"x": (s[0][0], a["nOutput"])}),
     "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},
-    reset="weight uniform in [0, 1), bias 0", builtin="batchnorm",
+    reset=(UnitUniform("weight"), Fill("bias", 0)), builtin="batchnorm",
     torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping).",
     notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE))
 
@@ -1424,27 +1530,57 @@ def _mlp3_shapes(a: dict) -> dict:
     return {"x": sizes[:1], "W1": sizes[1::-1], "W2": sizes[2:0:-1], "W3": sizes[3:1:-1]}
 
 
-_RECURRENT_RESET = "uniform in +-1/sqrt(outputSize)"
+def _ninja_shapes(a: dict) -> dict:
+    _positive(nInput=a["nInput"], nHidden=a["nHidden"], nClasses=a["nClasses"])
+    return {"x": (4, a["nInput"]), "W1": (a["nHidden"], a["nInput"]), "W2": (a["nClasses"], a["nHidden"]),
+            "Yb": (4,)}
+
+
+def _recurrent_reset(*names: str) -> tuple:
+    return (Uniform(names, "outputSize"),)
+
+
 _IO = (Arg("inputSize"), Arg("outputSize"))
 # The programs a constructor sizes: (signature, argument values -> the arrays' shapes, parameters
-# by their Torch7 names (else the program's), reset, example). The others (BatchNorm, GroupNorm, Attention, Ninja, SoftmaxRegression)
-# stay at their fixed sizes.
+# by their Torch7 names (else the program's), reset, example). A program without one stays at its
+# fixed sizes (a page, no derive.nn class).
 _PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
     "AffineReLU": (_IO, lambda a: {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])},
-                   {"weight": "W", "bias": "b"}, "weight and bias uniform in +-1/sqrt(inputSize)", (4, 3)),
+                   {"weight": "W", "bias": "b"}, (Uniform(("weight", "bias"), "inputSize"),), (4, 3)),
     "LayerNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (a["nOutput"],)}),
-                  {"weight": "gamma", "bias": "beta"}, "weight 1, bias 0", (5,)),
-    "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, "Wx and Wh and b " + _RECURRENT_RESET,
-                (3, 4)),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (5,)),
+    "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, _recurrent_reset("Wx", "Wh", "b"), (3, 4)),
     "LSTMStep": (_IO, _lstm_shapes, {n: n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}")},
-                 " and ".join(f"W{g} and U{g} and b{g}" for g in "ifou") + " " + _RECURRENT_RESET, (3, 2)),
+                 _recurrent_reset(*(n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}"))), (3, 2)),
     "GRUStep": (_IO, _recurrent("rzn"), {n: n for n in ("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un",
                                                         "bhn")},
-                "Wr and Ur and br and Wz and Uz and bz and Wn and bn and Un and bhn " + _RECURRENT_RESET, (3, 2)),
+                _recurrent_reset("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un", "bhn"), (3, 2)),
+    # the batch is the input of BatchNorm's program (its statistics couple the samples): its
+    # size is the input's own (4 at the example), nOutput the features'
+    "BatchNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (4, a["nOutput"])}),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (3,)),
+    "GroupNorm": ((Arg("numGroups"), Arg("groupSize")),
+                  lambda a: (_positive(numGroups=a["numGroups"], groupSize=a["groupSize"])
+                             or {"x": (a["numGroups"], a["groupSize"])}),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (2, 3)),
+    # d is the size len(k) runs over: the scores are divided by sqrt(d) whatever d is
+    "Attention": ((Arg("d"),), lambda a: (_positive(d=a["d"]) or {"X": (3, a["d"]), "Wq": (a["d"], a["d"]),
+                                                                  "Wk": (a["d"], a["d"]), "Wv": (a["d"], a["d"])}),
+                  {"Wq": "Wq", "Wk": "Wk", "Wv": "Wv"}, (Uniform(("Wq", "Wk", "Wv"), "d"),), (4,)),
+    # criteria with parameters: forward(input, target) is the loss
+    "SoftmaxRegression": (_IO, lambda a: (_positive(inputSize=a["inputSize"], outputSize=a["outputSize"])
+                                          or {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"]),
+                                              "t": (a["outputSize"],)}),
+                          {"weight": "W", "bias": "b"}, (Uniform(("weight", "bias"), "inputSize"),), (4, 3)),
+    # Ninja's input is a whole batch (its BatchNorm couples the samples), 4 at the example
+    "Ninja": ((Arg("nInput"), Arg("nHidden"), Arg("nClasses")), _ninja_shapes,
+              {n: n for n in ("W1", "b1", "bngain", "bnbias", "W2", "b2")},
+              (Uniform(("W1", "b1"), "nInput"), Fill("bngain", 1), Fill("bnbias", 0), Uniform(("W2", "b2"), "nHidden")),
+              (3, 5, 3)),
     "MLP3": ((Arg("inputSize"), Arg("hiddenSize1"), Arg("hiddenSize2"), Arg("outputSize")), _mlp3_shapes,
              {n: n for k in "123" for n in (f"W{k}", f"b{k}")},
-             "W1 and b1 uniform in +-1/sqrt(inputSize), W2 and b2 uniform in +-1/sqrt(hiddenSize1), "
-             "W3 and b3 uniform in +-1/sqrt(hiddenSize2)", (3, 4, 4, 2)),
+             (Uniform(("W1", "b1"), "inputSize"), Uniform(("W2", "b2"), "hiddenSize1"),
+              Uniform(("W3", "b3"), "hiddenSize2")), (3, 4, 4, 2)),
 }
 
 

@@ -179,6 +179,9 @@ class Lowering:
             e = expr.exp
             if e == -1:
                 return Tensor(f"1 / {_atom(base.code)}", base.axes)
+            if e in (sp.Rational(1, 2), sp.Rational(-1, 2)) and expr.base.is_integer and not base.axes:
+                # a size's root (attention's sqrt(d)): a Python float, which keeps float32 arrays float32
+                return Tensor(f"{_atom(base.code)} ** {_number(e)}", base.axes)
             if e == sp.Rational(1, 2):
                 return Tensor(f"xp.sqrt({base.code})", base.axes)
             if e == sp.Rational(-1, 2):

@@ -135,7 +135,7 @@ def test_generated_criterion_agrees_with_pytorch(name, size_average, step, batch
 @pytest.mark.parametrize("name", list(GENERATED))
 def test_generated_class_passes_derive_check(name):
     ((label, factory, shape, extra),) = check_cases()[name]
-    report = nn.check(factory(), shape, batch=3, **extra)
+    report = nn.check(factory(), shape, **{"batch": 3, **extra})
     assert report.passed, f"{label}: {report}"
 
 

@@ -16,6 +16,7 @@ import derive.nn as nn
 from derive.catalogue import lookup
 from derive.catalogue_codegen import check_cases
 from derive.nn import _catalogue
+from derive.nn.catalogued import CatalogueTableLoss
 from test_nn_type import Device, cuda_device
 
 CASES = check_cases()
@@ -46,6 +47,9 @@ def _draw(name: str, rng: np.random.Generator):
     def real(s):
         return rng.uniform(low, high, (BATCH,) + tuple(s))
 
+    if issubclass(cls, CatalogueTableLoss):  # a program ending in a loss: its input is a whole batch
+        input = rng.uniform(low, high, shape)
+        return (lambda: cls(*entry.example, rng=0)), input, factory()._fixedTarget(input)
     if fields.get("integers"):
         input = rng.integers(0, fields["integers"], (BATCH,) + tuple(shape))
     elif fields.get("table"):

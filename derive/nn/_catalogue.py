@@ -7,7 +7,7 @@ import numpy as np
 from derive.nn._backend import namespace
 from derive.nn.functional import relu, sigmoid, step, window, contract, extreme
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
-                                  CatalogueTableCriterion)
+                                  CatalogueTableCriterion, CatalogueTableLoss)
 
 ndarray = np.ndarray
 
@@ -1440,6 +1440,49 @@ class AddConstant(CatalogueModule):
 
     def __init__(self, constant_scalar, ip=False) -> None:
         super().__init__(**{'constant_scalar': constant_scalar, 'ip': ip})
+
+
+def _identity_update_output(x, out=None):
+    """y[i] = x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    output = x
+    return output
+
+
+def _identity_update_grad_input(x, y, g, out=None):
+    """gradInput[j] = g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    grad_input = g
+    return grad_input
+
+
+def _identity_update_output_batch(X, out=None):
+    """Y[s, i] = X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    output = X
+    return output
+
+
+def _identity_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[j, k] = G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    grad_input = G
+    return grad_input
+
+
+class Identity(CatalogueModule):
+    """nn.Identity(): y = x. The input unchanged; the gradient unchanged."""
+
+    signature = ()
+    formula = 'y = x'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    gradientReadsOutput = False
+    kernels = {(): ((_identity_update_output, _identity_update_grad_input, None, None), (_identity_update_output_batch, _identity_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
 
 
 def _normalize_2_0_update_output(x, out=None):
@@ -4631,17 +4674,152 @@ def _bcecriterion_false_true_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
-class BCECriterion(CatalogueCriterion):
-    """nn.BCECriterion(weights=false, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+def _bcecriterion_true_false_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t1 *= w
+    _t9 = _t1.sum(axis=0)
+    _t10 = _t9 * -1
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
 
-    signature = (('weights', False, bool, None), ('sizeAverage', True, bool, None), )
+
+def _bcecriterion_true_false_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = (1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = w * _t8
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t10 * -1
+    loss = float(xp.broadcast_to(_t11, ()))
+    return loss
+
+
+def _bcecriterion_true_false_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = (1 - T[j, k])*w[k]/(1 - X[j, k]) - T[j, k]*w[k]/X[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / X
+    _t6 = _t5 * w * T
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t1 *= w
+    _t9 = _t1.sum(axis=0)
+    _t10 = -_t9 / n
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = ((1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j])/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    _t4 /= n
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum(Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n))/n, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = w * _t8
+    _t10 = _t9.sum(axis=0)
+    _t11 = -_t10 / (B * n)
+    loss = float(xp.broadcast_to(_t11, ()))
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = ((1 - T[j, k])*w[k]/(n*(1 - X[j, k])) - T[j, k]*w[k]/(n*X[j, k]))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = (_t1 * _t3 * w) / n
+    _t5 = 1 / X
+    _t6 = (_t5 * w * T) / n
+    _t4 -= _t6
+    _t4 /= B
+    grad_input = _t4
+    return grad_input
+
+
+class BCECriterion(CatalogueCriterion):
+    """nn.BCECriterion(weights=nil, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
     formula = 'J = mean(-(t * log(x) + (1 - t) * log(1 - x)))'
     scalars = ()
     inputShape = (None,)
     structure = ('weights', 'sizeAverage')
-    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None))}
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_bcecriterion_true_false_update_output, _bcecriterion_true_false_update_grad_input, None, None), (_bcecriterion_true_false_update_output_batch, _bcecriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_bcecriterion_true_true_update_output, _bcecriterion_true_true_update_grad_input, None, None), (_bcecriterion_true_true_update_output_batch, _bcecriterion_true_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, weights=False, sizeAverage=True) -> None:
+    def __init__(self, weights=None, sizeAverage=True) -> None:
         super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
 
 
@@ -4927,142 +5105,215 @@ class SoftMarginCriterion(CatalogueCriterion):
 
 
 def _multimargincriterion_1_false_update_output(x, t, margin):
-    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    """J = (-margin + Sum(maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 - margin
-    _t7 = _t6 / _t1
-    loss = float(xp.broadcast_to(_t7, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 - margin
+    _t6 = _t5 / N_c
+    loss = float(xp.broadcast_to(_t6, ()))
     return loss
 
 
 def _multimargincriterion_1_false_update_grad_input(x, t, margin, out=None):
-    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_k + 1)
+    _t4 = xp.arange(1, N_c + 1)
     _t5 = 1 + t
     _t6 = (_t4 == _t5)
     _t7 = _t3.sum(axis=0)
     _t8 = xp.multiply(_t6, _t7, out=out)
     xp.subtract(_t3, _t8, out=_t8)
-    _t8 /= N_k
+    _t8 /= N_c
     grad_input = _t8
     return grad_input
 
 
 def _multimargincriterion_1_false_update_output_batch(X, T, margin):
-    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c]), (c, 1, N_c)))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = B * 1 * -1 * margin
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = margin + X - _t5[:, None]
-    _t7 = xp.maximum(0, _t6)
-    _t8 = _t7.sum(axis=(0, 1))
-    _t9 = _t2 + _t8
-    _t10 = _t9 / (B * _t1)
-    loss = float(xp.broadcast_to(_t10, ()))
+    N_c = X.shape[1]
+    _t1 = B * 1 * -1 * margin
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6.sum(axis=(0, 1))
+    _t8 = _t1 + _t7
+    _t9 = _t8 / (B * N_c)
+    loss = float(xp.broadcast_to(_t9, ()))
     return loss
 
 
 def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None):
-    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l]) - KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k]) - KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
+    N_c = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
     _t4 = margin + X - _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, N_k + 1)
+    _t6 = xp.arange(1, N_c + 1)
     _t7 = 1 + T
     _t8 = (_t6 == _t7[:, None])
     _t9 = _t5.sum(axis=1)
     _t10 = _t8 * _t9[:, None]
     xp.subtract(_t5, _t10, out=_t10)
-    _t12 = _t10 / (B * N_k)
+    _t12 = _t10 / (B * N_c)
     grad_input = _t12
     return grad_input
 
 
-def _multimargincriterion_2_false_update_output(x, t, margin):
-    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+def _multimargincriterion_1_true_update_output(x, t, w, margin):
+    """J = (-margin + Sum(maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4 ** 2
-    _t6 = _t5.sum(axis=0)
-    _t7 = margin ** 2
-    _t8 = _t6 - _t7
-    _t9 = _t8 / _t1
-    loss = float(xp.broadcast_to(_t9, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 - margin
+    _t6 = w[t]
+    _t7 = (_t5 * _t6) / N_c
+    loss = float(xp.broadcast_to(_t7, ()))
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input(x, t, w, margin, out=None):
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.arange(1, N_c + 1)
+    _t5 = 1 + t
+    _t6 = (_t4 == _t5)
+    _t7 = _t3.sum(axis=0)
+    _t8 = _t6 * _t7
+    xp.subtract(_t3, _t8, out=_t8)
+    _t10 = w[t]
+    _t11 = (_t8 * _t10) / N_c
+    grad_input = _t11
+    return grad_input
+
+
+def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c]), (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t6 - margin
+    _t8 = w[T]
+    _t7 *= _t8
+    _t10 = _t7.sum(axis=0)
+    _t11 = _t10 / (B * N_c)
+    loss = float(xp.broadcast_to(_t11, ()))
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=None):
+    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = _t5 * _t6[:, None]
+    _t8 = xp.arange(1, N_c + 1)
+    _t9 = 1 + T
+    _t10 = (_t8 == _t9[:, None])
+    _t11 = _t5.sum(axis=1)
+    _t12 = _t6[:, None] * _t10 * _t11[:, None]
+    _t7 -= _t12
+    _t14 = _t7 / (B * N_c)
+    grad_input = _t14
+    return grad_input
+
+
+def _multimargincriterion_2_false_update_output(x, t, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3 ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = margin ** 2
+    _t7 = _t5 - _t6
+    _t8 = _t7 / N_c
+    loss = float(xp.broadcast_to(_t8, ()))
     return loss
 
 
 def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
-    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_k + 1)
+    _t6 = xp.arange(1, N_c + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
     _t9 = _t4 * _t3
     _t10 = _t9.sum(axis=0)
     _t11 = 2 * _t8 * _t10
     _t5 -= _t11
-    _t5 /= N_k
+    _t5 /= N_c
     grad_input = _t5
     return grad_input
 
 
 def _multimargincriterion_2_false_update_output_batch(X, T, margin):
-    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = margin ** 2
-    _t3 = B * 1 * -1 * _t2
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5, T]
-    _t7 = margin + X - _t6[:, None]
-    _t8 = xp.maximum(0, _t7)
-    _t9 = _t8 ** 2
-    _t10 = _t9.sum(axis=(0, 1))
-    _t11 = _t3 + _t10
-    _t12 = _t11 / (B * _t1)
-    loss = float(xp.broadcast_to(_t12, ()))
+    N_c = X.shape[1]
+    _t1 = margin ** 2
+    _t2 = B * 1 * -1 * _t1
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = margin + X - _t5[:, None]
+    _t7 = xp.maximum(0, _t6)
+    _t8 = _t7 ** 2
+    _t9 = _t8.sum(axis=(0, 1))
+    _t10 = _t2 + _t9
+    _t11 = _t10 / (B * N_c)
+    loss = float(xp.broadcast_to(_t11, ()))
     return loss
 
 
 def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None):
-    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l]) - 2*KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]) - 2*KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
+    N_c = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
@@ -5070,63 +5321,149 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = xp.maximum(0, _t4)
     _t7 = 2 * _t5 * _t6
-    _t8 = xp.arange(1, N_k + 1)
+    _t8 = xp.arange(1, N_c + 1)
     _t9 = 1 + T
     _t10 = (_t8 == _t9[:, None])
     _t11 = _t6 * _t5
     _t12 = _t11.sum(axis=1)
     _t13 = 2 * _t10 * _t12[:, None]
     _t7 -= _t13
-    _t15 = _t7 / (B * N_k)
+    _t15 = _t7 / (B * N_c)
     grad_input = _t15
     return grad_input
 
 
-class MultiMarginCriterion(CatalogueCriterion):
-    """nn.MultiMarginCriterion(p=1, weights=false, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+def _multimargincriterion_2_true_update_output(x, t, w, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3 ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = margin ** 2
+    _t7 = _t5 - _t6
+    _t8 = w[t]
+    _t9 = (_t7 * _t8) / N_c
+    loss = float(xp.broadcast_to(_t9, ()))
+    return loss
 
-    signature = (('p', 1, int, None), ('weights', False, bool, None), ('margin', 1.0, float, None), )
-    formula = 'J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c)'
+
+def _multimargincriterion_2_true_update_grad_input(x, t, w, margin, out=None):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = xp.arange(1, N_c + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t4 * _t3
+    _t10 = _t9.sum(axis=0)
+    _t11 = 2 * _t8 * _t10
+    _t5 -= _t11
+    _t13 = w[t]
+    _t14 = (_t5 * _t13) / N_c
+    grad_input = _t14
+    return grad_input
+
+
+def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5 ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = margin ** 2
+    _t9 = _t7 - _t8
+    _t10 = w[T]
+    _t9 *= _t10
+    _t12 = _t9.sum(axis=0)
+    _t13 = _t12 / (B * N_c)
+    loss = float(xp.broadcast_to(_t13, ()))
+    return loss
+
+
+def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=None):
+    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - 2*KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = xp.maximum(0, _t4)
+    _t8 = 2 * _t5 * _t6[:, None] * _t7
+    _t9 = xp.arange(1, N_c + 1)
+    _t10 = 1 + T
+    _t11 = (_t9 == _t10[:, None])
+    _t12 = _t7 * _t5
+    _t13 = _t12.sum(axis=1)
+    _t14 = 2 * _t6[:, None] * _t11 * _t13[:, None]
+    _t8 -= _t14
+    _t16 = _t8 / (B * N_c)
+    grad_input = _t16
+    return grad_input
+
+
+class MultiMarginCriterion(CatalogueCriterion):
+    """nn.MultiMarginCriterion(p=1, weights=nil, margin=1.0): J = (sum(max(0, margin - x[t] + x[c]), c) - (margin ** 1)) / len(c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+
+    signature = (('p', 1, int, None), ('weights', None, ndarray, None), ('margin', 1.0, float, None), )
+    formula = 'J = (sum(max(0, margin - x[t] + x[c]), c) - (margin ** 1)) / len(c)'
     scalars = ('margin',)
     inputShape = (None,)
     structure = ('p', 'weights')
     classTarget = 0
-    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None))}
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (1, True): ((_multimargincriterion_1_true_update_output, _multimargincriterion_1_true_update_grad_input, None, None), (_multimargincriterion_1_true_update_output_batch, _multimargincriterion_1_true_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None)), (2, True): ((_multimargincriterion_2_true_update_output, _multimargincriterion_2_true_update_grad_input, None, None), (_multimargincriterion_2_true_update_output_batch, _multimargincriterion_2_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, p=1, weights=False, margin=1.0) -> None:
+    def __init__(self, p=1, weights=None, margin=1.0) -> None:
         super().__init__(**{'p': p, 'weights': weights, 'margin': margin})
 
 
 def _multilabelmargincriterion_false_update_output(x, t):
-    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c))"""
+    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_l = t.shape[0]
-    _t1 = N_c * 1 * 1
-    _t2 = xp.arange(1, N_c + 1)
-    _t3 = _t2 - 1
-    _t4 = (t[:, None] == _t3)
-    _t5 = xp.where(_t4, x, 0)
-    _t6 = _t5.sum(axis=1)
-    _t7 = 1 + x[:, None] - _t6
-    _t8 = xp.maximum(0, _t7)
-    _t9 = xp.where(_t4, 1.0, 0.0)
-    _t10 = xp.arange(1, N_l + 1)
-    _t11 = (_t10[:, None] <= _t10)
-    _t12 = (t == -1)
-    _t13 = xp.where(_t12, 1.0, 0.0)
-    _t14 = xp.where(_t11, _t13[:, None], 0)
-    _t15 = _t14.sum(axis=0)
-    _t16 = (_t15 == 0)
-    _t17 = xp.where(_t16, 1.0, 0.0)
-    _t18 = _t9.T @ _t17
-    _t19 = (_t18 == 0)
-    _t20 = xp.where(_t19, 1.0, 0.0)
-    _t21 = _t8.T @ _t20
-    _t21 *= _t17
-    _t23 = _t21.sum(axis=0)
-    _t24 = _t23 / _t1
-    loss = float(xp.broadcast_to(_t24, ()))
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t[:, None] == _t2)
+    _t4 = xp.where(_t3, x, 0)
+    _t5 = _t4.sum(axis=1)
+    _t6 = 1 + x[:, None] - _t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (t == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10, _t12[:, None], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8.T @ _t16
+    _t18 = (_t17 == 0)
+    _t19 = xp.where(_t18, 1.0, 0.0)
+    _t20 = _t7.T @ _t19
+    _t20 *= _t16
+    _t22 = _t20.sum(axis=0)
+    _t23 = _t22 / N_c
+    loss = float(xp.broadcast_to(_t23, ()))
     return loss
 
 
@@ -5165,7 +5502,7 @@ def _multilabelmargincriterion_false_update_grad_input(x, t, out=None):
 
 
 def _multilabelmargincriterion_false_update_output_batch(X, T):
-    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c)), (s, 1, B))"""
+    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c, (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_c = X.shape[1]
     N_l = T.shape[1]
@@ -5194,15 +5531,14 @@ def _multilabelmargincriterion_false_update_output_batch(X, T):
     _t23 = _t22 * _t16.T
     _t24 = _t23.sum(axis=1)
     _t25 = _t24.sum(axis=0)
-    _t26 = N_c * 1 * 1
-    _t27 = 1 / _t26
-    _t28 = _t25 * _t27
-    loss = float(xp.broadcast_to(_t28, ()))
+    _t26 = 1 / N_c
+    _t27 = _t25 * _t26
+    loss = float(xp.broadcast_to(_t27, ()))
     return loss
 
 
 def _multilabelmargincriterion_false_update_grad_input_batch(X, T, out=None):
-    """gradInput[a, e] = Sum(Heaviside(X[a, e] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], e - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], e - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/N_c"""
+    """gradInput[a, d] = Sum(Heaviside(X[a, d] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], d - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], d - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/N_c"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_c = X.shape[1]
     N_l = T.shape[1]
@@ -5242,35 +5578,34 @@ def _multilabelmargincriterion_false_update_grad_input_batch(X, T, out=None):
 
 
 def _multilabelmargincriterion_true_update_output(x, t):
-    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c))"""
+    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_l = t.shape[0]
-    _t1 = N_c * 1 * 1
-    _t2 = xp.arange(1, N_c + 1)
-    _t3 = _t2 - 1
-    _t4 = (t[:, None] == _t3)
-    _t5 = xp.where(_t4, x, 0)
-    _t6 = _t5.sum(axis=1)
-    _t7 = 1 + x[:, None] - _t6
-    _t8 = xp.maximum(0, _t7)
-    _t9 = xp.where(_t4, 1.0, 0.0)
-    _t10 = xp.arange(1, N_l + 1)
-    _t11 = (_t10[:, None] <= _t10)
-    _t12 = (t == -1)
-    _t13 = xp.where(_t12, 1.0, 0.0)
-    _t14 = xp.where(_t11, _t13[:, None], 0)
-    _t15 = _t14.sum(axis=0)
-    _t16 = (_t15 == 0)
-    _t17 = xp.where(_t16, 1.0, 0.0)
-    _t18 = _t9.T @ _t17
-    _t19 = (_t18 == 0)
-    _t20 = xp.where(_t19, 1.0, 0.0)
-    _t21 = _t8.T @ _t20
-    _t21 *= _t17
-    _t23 = _t21.sum(axis=0)
-    _t24 = _t23 / _t1
-    loss = float(xp.broadcast_to(_t24, ()))
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t[:, None] == _t2)
+    _t4 = xp.where(_t3, x, 0)
+    _t5 = _t4.sum(axis=1)
+    _t6 = 1 + x[:, None] - _t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (t == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10, _t12[:, None], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8.T @ _t16
+    _t18 = (_t17 == 0)
+    _t19 = xp.where(_t18, 1.0, 0.0)
+    _t20 = _t7.T @ _t19
+    _t20 *= _t16
+    _t22 = _t20.sum(axis=0)
+    _t23 = _t22 / N_c
+    loss = float(xp.broadcast_to(_t23, ()))
     return loss
 
 
@@ -5309,43 +5644,42 @@ def _multilabelmargincriterion_true_update_grad_input(x, t, out=None):
 
 
 def _multilabelmargincriterion_true_update_output_batch(X, T):
-    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/Sum(1, (d, 1, N_c)), (s, 1, B))/B"""
+    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_l = T.shape[1]
-    _t1 = N_c * 1 * 1
-    _t2 = xp.arange(1, N_c + 1)
-    _t3 = _t2 - 1
-    _t4 = (T[:, :, None] == _t3)
-    _t5 = xp.where(_t4, X[:, None, :], 0)
-    _t6 = _t5.sum(axis=2)
-    _t7 = 1 + X[:, :, None] - _t6[:, None, :]
-    _t8 = xp.maximum(0, _t7)
-    _t9 = xp.where(_t4, 1.0, 0.0)
-    _t10 = xp.arange(1, N_l + 1)
-    _t11 = (_t10[:, None] <= _t10)
-    _t12 = (T == -1)
-    _t13 = xp.where(_t12, 1.0, 0.0)
-    _t14 = xp.where(_t11[:, :, None], _t13.T[:, None, :], 0)
-    _t15 = _t14.sum(axis=0)
-    _t16 = (_t15 == 0)
-    _t17 = xp.where(_t16, 1.0, 0.0)
-    _t18 = _t9 * _t17.T[:, :, None]
-    _t19 = _t18.sum(axis=1)
-    _t20 = (_t19 == 0)
-    _t21 = xp.where(_t20, 1.0, 0.0)
-    _t22 = _t8 * _t21[:, :, None]
-    _t23 = _t22.sum(axis=1)
-    _t24 = _t23 * _t17.T
-    _t25 = _t24.sum(axis=(0, 1))
-    _t26 = _t25 / (B * _t1)
-    loss = float(xp.broadcast_to(_t26, ()))
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (T == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10[:, :, None], _t12.T[:, None, :], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8 * _t16.T[:, :, None]
+    _t18 = _t17.sum(axis=1)
+    _t19 = (_t18 == 0)
+    _t20 = xp.where(_t19, 1.0, 0.0)
+    _t21 = _t7 * _t20[:, :, None]
+    _t22 = _t21.sum(axis=1)
+    _t23 = _t22 * _t16.T
+    _t24 = _t23.sum(axis=(0, 1))
+    _t25 = _t24 / (B * N_c)
+    loss = float(xp.broadcast_to(_t25, ()))
     return loss
 
 
 def _multilabelmargincriterion_true_update_grad_input_batch(X, T, out=None):
-    """gradInput[a, e] = Sum(Heaviside(X[a, e] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], e - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], e - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/(B*N_c)"""
+    """gradInput[a, d] = Sum(Heaviside(X[a, d] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], d - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], d - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
@@ -5386,10 +5720,10 @@ def _multilabelmargincriterion_true_update_grad_input_batch(X, T, out=None):
 
 
 class MultiLabelMarginCriterion(CatalogueCriterion):
-    """nn.MultiLabelMarginCriterion(sizeAverage=true): J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / sum(x[d]**0, d). The multi-class multi-label hinge loss: every target class t_j against every class i that is no target, max(0, 1 - (x_{t_j} - x_i)), over the number of classes. The target lists the sample's classes and ends at its first -1. Example: x = (0.1, 0.2, 0.4, 0.8), t = (3, 0, -1, 1) gives (max(0, 1 - (0.8 - 0.2)) + max(0, 1 - (0.8 - 0.4)) + max(0, 1 - (0.1 - 0.2)) + max(0, 1 - (0.1 - 0.4))) / 4 = 0.85."""
+    """nn.MultiLabelMarginCriterion(sizeAverage=true): J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / len(i). The multi-class multi-label hinge loss: every target class t_j against every class i that is no target, max(0, 1 - (x_{t_j} - x_i)), over the number of classes. The target lists the sample's classes and ends at its first -1. Example: x = (0.1, 0.2, 0.4, 0.8), t = (3, 0, -1, 1) gives (max(0, 1 - (0.8 - 0.2)) + max(0, 1 - (0.8 - 0.4)) + max(0, 1 - (0.1 - 0.2)) + max(0, 1 - (0.1 - 0.4))) / 4 = 0.85."""
 
     signature = (('sizeAverage', True, bool, None), )
-    formula = 'J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / sum(x[d]**0, d)'
+    formula = 'J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / len(i)'
     scalars = ()
     inputShape = (None,)
     structure = ('sizeAverage',)
@@ -6222,6 +6556,508 @@ class LayerNorm(CatalogueTable):
 
     def __init__(self, nOutput, rng=None) -> None:
         super().__init__(rng=rng, **{'nOutput': nOutput})
+
+
+def _batchnorm_update_output(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9 * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = (2 * _d_var * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _batchnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = (2 * _d_var * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=0)
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
+
+
+def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=0)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8 * _d_xhat
+    _t10 = (2 * _d_var * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
+    _t16 = xhat * _d_y
+    _t17 = _t16.sum(axis=0)
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t18 = _d_y.sum(axis=0)
+    grad_beta += _t18 if scale == 1 else scale * _t18
+    return _grad_x
+
+
+def _batchnorm_update_output_batch(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu[:, None, :]
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=1)
+    _t6 = _t5 / n
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9[:, None, :] * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None, :] * _d_xhat
+    _t10 = (2 * _d_var[:, None, :] * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14[:, None, :] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _batchnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None, :] * _d_xhat
+    _t10 = (2 * _d_var[:, None, :] * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=(0, 1))
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t16 if scale == 1 else scale * _t16
+
+
+def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None, :] * _d_xhat
+    _t10 = (2 * _d_var[:, None, :] * xc) / n
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14[:, None, :] + _d_xc
+    _grad_x = _t15
+    _t16 = xhat * _d_y
+    _t17 = _t16.sum(axis=(0, 1))
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t18 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t18 if scale == 1 else scale * _t18
+    return _grad_x
+
+
+class BatchNorm(CatalogueTable):
+    """nn.BatchNorm(nOutput): mu[j] = mean(x[i,j], i); xc[i,j] = x[i,j] - mu[j]; var[j] = mean(xc[i,j]**2, i); xhat[i,j] = xc[i,j] / sqrt(var[j] + 1e-5); y[i,j] = gamma[j] * xhat[i,j] + beta[j]. Backprop Ninja's BatchNorm chain, in index notation: the statistics run over the batch (index i), so the whole batch of 4 samples is the layer's input."""
+
+    signature = (('nOutput', REQUIRED, int, None), )
+    formula = 'mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\nxhat[i,j] = xc[i,j] / sqrt(var[j] + 1e-5)\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]'
+    scalars = ()
+    inputShape = (None, 'nOutput')
+    inputShapes = ((None, 'nOutput'),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(): ((_batchnorm_update_output, _batchnorm_grad_input, _batchnorm_acc_grad_parameters, _batchnorm_backward), (_batchnorm_update_output_batch, _batchnorm_grad_input_batch, _batchnorm_acc_grad_parameters_batch, _batchnorm_backward_batch))}
+
+    def __init__(self, nOutput, rng=None) -> None:
+        super().__init__(rng=rng, **{'nOutput': nOutput})
+
+
+def _groupnorm_update_output(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / m
+    mu = _t2
+    _t3 = x - mu[:, None]
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=1)
+    _t6 = _t5 / m
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9[:, None] * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _groupnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_y * xhat
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+
+
+def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=1)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, None] * _d_xhat
+    _t10 = (2 * _d_var[:, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
+    _t16 = _d_y * xhat
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+    return _grad_x
+
+
+def _groupnorm_update_output_batch(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    m = x.shape[2]
+    _t1 = x.sum(axis=2)
+    _t2 = _t1 / m
+    mu = _t2
+    _t3 = x - mu[:, :, None]
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=2)
+    _t6 = _t5 / m
+    var = _t6
+    _t7 = 1e-05
+    _t8 = _t7 + var
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t9[:, :, None] * xc
+    xhat = _t10
+    _t11 = gamma * xhat
+    _t12 = _t11 + beta
+    y = _t12
+    return (mu, xc, var, xhat, y)
+
+
+def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=2)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, :, None] * _d_xhat
+    _t10 = (2 * _d_var[:, :, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, :, None] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _groupnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=2)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, :, None] * _d_xhat
+    _t10 = (2 * _d_var[:, :, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=0)
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
+
+
+def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xc * _d_xhat
+    _t6 = _t5.sum(axis=2)
+    _t7 = -0.5 * _t4 * _t6
+    _d_var = _t7
+    _t8 = 1 / xp.sqrt(_t3)
+    _t9 = _t8[:, :, None] * _d_xhat
+    _t10 = (2 * _d_var[:, :, None] * xc) / m
+    _t11 = _t9 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, :, None] + _d_xc
+    _grad_x = _t15
+    _t16 = xhat * _d_y
+    _t17 = _t16.sum(axis=0)
+    grad_gamma += _t17 if scale == 1 else scale * _t17
+    _t18 = _d_y.sum(axis=0)
+    grad_beta += _t18 if scale == 1 else scale * _t18
+    return _grad_x
+
+
+class GroupNorm(CatalogueTable):
+    """nn.GroupNorm(numGroups, groupSize): mu[a] = mean(x[a,c], c); xc[a,c] = x[a,c] - mu[a]; var[a] = mean(xc[a,c]**2, c); xhat[a,c] = xc[a,c] / sqrt(var[a] + 1e-5); y[a,c] = gamma[a,c] * xhat[a,c] + beta[a,c]. One sample's 6 channels in 2 groups of 3 (the input laid out as groups x channels): the statistics run over each group (index c), the scale and shift are per channel."""
+
+    signature = (('numGroups', REQUIRED, int, None), ('groupSize', REQUIRED, int, None), )
+    formula = 'mu[a] = mean(x[a,c], c)\nxc[a,c] = x[a,c] - mu[a]\nvar[a] = mean(xc[a,c]**2, c)\nxhat[a,c] = xc[a,c] / sqrt(var[a] + 1e-5)\ny[a,c] = gamma[a,c] * xhat[a,c] + beta[a,c]'
+    scalars = ()
+    inputShape = ('numGroups', 'groupSize')
+    inputShapes = (('numGroups', 'groupSize'),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    parameterShapes = (('weight', ('numGroups', 'groupSize')), ('bias', ('numGroups', 'groupSize')))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(): ((_groupnorm_update_output, _groupnorm_grad_input, _groupnorm_acc_grad_parameters, _groupnorm_backward), (_groupnorm_update_output_batch, _groupnorm_grad_input_batch, _groupnorm_acc_grad_parameters_batch, _groupnorm_backward_batch))}
+
+    def __init__(self, numGroups, groupSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'numGroups': numGroups, 'groupSize': groupSize})
 
 
 def _rnnstep_update_output(x, h, Wx, Wh, b):
@@ -7167,6 +8003,311 @@ class GRUStep(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
+def _attention_update_output(X, Wq, Wk, Wv):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _t1 = X @ Wq
+    Q = _t1
+    _t2 = X @ Wk
+    K = _t2
+    _t3 = X @ Wv
+    V = _t3
+    _t4 = p ** -0.5
+    _t5 = Q @ K.T
+    _t6 = _t4 * _t5
+    S = _t6
+    _shifted_S = S - S.max(axis=1, keepdims=True)
+    _t7 = xp.exp(_shifted_S)
+    _t8 = _t7.sum(axis=1)
+    _t9 = 1 / _t8
+    _t10 = _t9[:, None] * _t7
+    P = _t10
+    _t11 = P @ V
+    Y = _t11
+    return (Q, K, V, S, P, Y)
+
+
+def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = _t2 * _d_P
+    _t8 = _t7.sum(axis=1)
+    _t9 = _t6[:, None] * _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = _d_K @ Wk.T
+    _t18 = _d_Q @ Wq.T
+    _t19 = _d_V @ Wv.T
+    _t20 = _t17 + _t18 + _t19
+    _grad_X = _t20
+    return _grad_X
+
+
+def _attention_acc_grad_parameters(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = _t2 * _d_P
+    _t8 = _t7.sum(axis=1)
+    _t9 = _t6[:, None] * _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = X.T @ _d_Q
+    grad_Wq += _t17 if scale == 1 else scale * _t17
+    _t18 = X.T @ _d_K
+    grad_Wk += _t18 if scale == 1 else scale * _t18
+    _t19 = X.T @ _d_V
+    grad_Wv += _t19 if scale == 1 else scale * _t19
+
+
+def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = _t2 * _d_P
+    _t8 = _t7.sum(axis=1)
+    _t9 = _t6[:, None] * _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = _d_K @ Wk.T
+    _t18 = _d_Q @ Wq.T
+    _t19 = _d_V @ Wv.T
+    _t20 = _t17 + _t18 + _t19
+    _grad_X = _t20
+    _t21 = X.T @ _d_Q
+    grad_Wq += _t21 if scale == 1 else scale * _t21
+    _t22 = X.T @ _d_K
+    grad_Wk += _t22 if scale == 1 else scale * _t22
+    _t23 = X.T @ _d_V
+    grad_Wv += _t23 if scale == 1 else scale * _t23
+    return _grad_X
+
+
+def _attention_update_output_batch(X, Wq, Wk, Wv):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    p = X.shape[2]
+    _t1 = contract(X, Wq, axes=((2,), (0,)))
+    Q = _t1
+    _t2 = contract(X, Wk, axes=((2,), (0,)))
+    K = _t2
+    _t3 = contract(X, Wv, axes=((2,), (0,)))
+    V = _t3
+    _t4 = p ** -0.5
+    _t5 = K[:, None, :, :] * Q[:, :, None, :]
+    _t6 = _t5.sum(axis=3)
+    _t7 = _t4 * _t6
+    S = _t7
+    _shifted_S = S - S.max(axis=2, keepdims=True)
+    _t8 = xp.exp(_shifted_S)
+    _t9 = _t8.sum(axis=2)
+    _t10 = 1 / _t9
+    _t11 = _t10[:, :, None] * _t8
+    P = _t11
+    _t12 = P[:, :, None, :] * xp.transpose(V, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    Y = _t13
+    return (Q, K, V, S, P, Y)
+
+
+def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = _t3 * _d_P
+    _t9 = _t8.sum(axis=2)
+    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(_d_K, Wk, axes=((2,), (1,)))
+    _t22 = contract(_d_Q, Wq, axes=((2,), (1,)))
+    _t23 = contract(_d_V, Wv, axes=((2,), (1,)))
+    _t24 = _t21 + _t22 + _t23
+    _grad_X = _t24
+    return _grad_X
+
+
+def _attention_acc_grad_parameters_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = _t3 * _d_P
+    _t9 = _t8.sum(axis=2)
+    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(X, _d_Q, axes=((0, 1,), (0, 1,)))
+    grad_Wq += _t21 if scale == 1 else scale * _t21
+    _t22 = contract(X, _d_K, axes=((0, 1,), (0, 1,)))
+    grad_Wk += _t22 if scale == 1 else scale * _t22
+    _t23 = contract(X, _d_V, axes=((0, 1,), (0, 1,)))
+    grad_Wv += _t23 if scale == 1 else scale * _t23
+
+
+def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = _t3 * _d_P
+    _t9 = _t8.sum(axis=2)
+    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(_d_K, Wk, axes=((2,), (1,)))
+    _t22 = contract(_d_Q, Wq, axes=((2,), (1,)))
+    _t23 = contract(_d_V, Wv, axes=((2,), (1,)))
+    _t24 = _t21 + _t22 + _t23
+    _grad_X = _t24
+    _t25 = contract(X, _d_Q, axes=((0, 1,), (0, 1,)))
+    grad_Wq += _t25 if scale == 1 else scale * _t25
+    _t26 = contract(X, _d_K, axes=((0, 1,), (0, 1,)))
+    grad_Wk += _t26 if scale == 1 else scale * _t26
+    _t27 = contract(X, _d_V, axes=((0, 1,), (0, 1,)))
+    grad_Wv += _t27 if scale == 1 else scale * _t27
+    return _grad_X
+
+
+class Attention(CatalogueTable):
+    """nn.Attention(d): Q = X @ Wq; K = X @ Wk; V = X @ Wv; S[t,u] = sum(Q[t,k] * K[u,k], k) / sqrt(len(k)); P[t,u] = exp(S[t,u]) / sum(exp(S[t,v]), v); Y = P @ V. softmax(Q K^T / sqrt(d)) V with learned projections, d = 4 (so sqrt(d) = 2); the softmax over each row in index notation. X is read by three statements. len(k) is d, the size k runs over, so one module takes every d."""
+
+    signature = (('d', REQUIRED, int, None), )
+    formula = 'Q = X @ Wq\nK = X @ Wk\nV = X @ Wv\nS[t,u] = sum(Q[t,k] * K[u,k], k) / sqrt(len(k))\nP[t,u] = exp(S[t,u]) / sum(exp(S[t,v]), v)\nY = P @ V'
+    scalars = ()
+    inputShape = (None, 'd')
+    inputShapes = ((None, 'd'),)
+    kernelArguments = (('parameter', 'Wq'), ('parameter', 'Wk'), ('parameter', 'Wv'))
+    outputPosition = 5
+    parameterShapes = (('Wq', ('d', 'd')), ('Wk', ('d', 'd')), ('Wv', ('d', 'd')))
+    resetRule = ((('Wq', 'Wk', 'Wv'), 'uniform', ('d',)),)
+    kernels = {(): ((_attention_update_output, _attention_grad_input, _attention_acc_grad_parameters, _attention_backward), (_attention_update_output_batch, _attention_grad_input_batch, _attention_acc_grad_parameters_batch, _attention_backward_batch))}
+
+    def __init__(self, d, rng=None) -> None:
+        super().__init__(rng=rng, **{'d': d})
+
+
 def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -7392,4 +8533,593 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x @ W1.T
+    _t2 = b1 + _t1
+    hprebn = _t2
+    _t3 = hprebn.sum(axis=0)
+    _t4 = _t3 / n
+    bnmeani = _t4
+    _t5 = hprebn - bnmeani
+    bndiff = _t5
+    _t6 = bndiff ** 2
+    _t7 = _t6.sum(axis=0)
+    _t8 = _t7 / n
+    bnvar = _t8
+    _t9 = 1e-05
+    _t10 = _t9 + bnvar
+    _t11 = 1 / xp.sqrt(_t10)
+    _t12 = _t11 * bndiff
+    bnraw = _t12
+    _t13 = bngain * bnraw
+    _t14 = _t13 + bnbias
+    hpreact = _t14
+    _t15 = xp.tanh(hpreact)
+    h = _t15
+    _t16 = h @ W2.T
+    _t17 = b2 + _t16
+    logits = _t17
+    _t18 = extreme(logits, 1, 'max')
+    logit_maxes = _t18
+    _t19 = logits - logit_maxes[:, None]
+    norm_logits = _t19
+    _t20 = xp.exp(norm_logits)
+    counts = _t20
+    _t21 = counts.sum(axis=1)
+    counts_sum = _t21
+    _t22 = 1 / counts_sum
+    counts_sum_inv = _t22
+    _t23 = counts_sum_inv[:, None] * counts
+    probs = _t23
+    _t24 = xp.log(counts_sum)
+    _t25 = norm_logits - _t24[:, None]
+    logprobs = _t25
+    _t26 = xp.arange(1, n + 1)
+    _t27 = _t26 - 1
+    _t28 = logprobs[_t27, Yb]
+    _t29 = _t28.sum(axis=0)
+    _t30 = -_t29 / n
+    J = xp.broadcast_to(_t30, ())
+    return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
+
+
+def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / n
+    _d_logits = _t5
+    _t6 = _d_logits @ W2
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=0)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17 * _d_bnraw
+    _t19 = (2 * _d_bnvar * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn @ W1
+    _grad_x = _t25
+    return _grad_x
+
+
+def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / n
+    _d_logits = _t5
+    _t6 = _d_logits @ W2
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=0)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17 * _d_bnraw
+    _t19 = (2 * _d_bnvar * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn.T @ x
+    grad_W1 += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t26 if scale == 1 else scale * _t26
+    _t27 = bnraw * _d_hpreact
+    _t28 = _t27.sum(axis=0)
+    grad_bngain += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_logits.T @ h
+    grad_W2 += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.sum(axis=0)
+    grad_b2 += _t31 if scale == 1 else scale * _t31
+
+
+def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / n
+    _d_logits = _t5
+    _t6 = _d_logits @ W2
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=0)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17 * _d_bnraw
+    _t19 = (2 * _d_bnvar * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn @ W1
+    _grad_x = _t25
+    _t26 = _d_hprebn.T @ x
+    grad_W1 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t27 if scale == 1 else scale * _t27
+    _t28 = bnraw * _d_hpreact
+    _t29 = _t28.sum(axis=0)
+    grad_bngain += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.T @ h
+    grad_W2 += _t31 if scale == 1 else scale * _t31
+    _t32 = _d_logits.sum(axis=0)
+    grad_b2 += _t32 if scale == 1 else scale * _t32
+    return _grad_x
+
+
+def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    _t1 = contract(x, W1, axes=((2,), (1,)))
+    _t2 = b1 + _t1
+    hprebn = _t2
+    _t3 = hprebn.sum(axis=1)
+    _t4 = _t3 / n
+    bnmeani = _t4
+    _t5 = hprebn - bnmeani[:, None, :]
+    bndiff = _t5
+    _t6 = bndiff ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = _t7 / n
+    bnvar = _t8
+    _t9 = 1e-05
+    _t10 = _t9 + bnvar
+    _t11 = 1 / xp.sqrt(_t10)
+    _t12 = _t11[:, None, :] * bndiff
+    bnraw = _t12
+    _t13 = bngain * bnraw
+    _t14 = _t13 + bnbias
+    hpreact = _t14
+    _t15 = xp.tanh(hpreact)
+    h = _t15
+    _t16 = contract(h, W2, axes=((2,), (1,)))
+    _t17 = b2 + _t16
+    logits = _t17
+    _t18 = extreme(logits, 2, 'max')
+    logit_maxes = _t18
+    _t19 = logits - logit_maxes[:, :, None]
+    norm_logits = _t19
+    _t20 = xp.exp(norm_logits)
+    counts = _t20
+    _t21 = counts.sum(axis=2)
+    counts_sum = _t21
+    _t22 = 1 / counts_sum
+    counts_sum_inv = _t22
+    _t23 = counts_sum_inv[:, :, None] * counts
+    probs = _t23
+    _t24 = xp.log(counts_sum)
+    _t25 = norm_logits - _t24[:, :, None]
+    logprobs = _t25
+    _t26 = xp.arange(1, _B + 1)
+    _t27 = _t26 - 1
+    _t28 = xp.arange(1, n + 1)
+    _t29 = _t28 - 1
+    _t30 = logprobs[_t27[:, None], _t29, Yb]
+    _t31 = _t30.sum(axis=1)
+    _t32 = -_t31 / n
+    J = _t32
+    return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
+
+
+def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=1)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17[:, None, :] * _d_bnraw
+    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t25
+    return _grad_x
+
+
+def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=1)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17[:, None, :] * _d_bnraw
+    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t26 if scale == 1 else scale * _t26
+    _t27 = bnraw * _d_hpreact
+    _t28 = _t27.sum(axis=(0, 1))
+    grad_bngain += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t29 if scale == 1 else scale * _t29
+    _t30 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t31 if scale == 1 else scale * _t31
+
+
+def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - (1.0 * _t3)
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = bndiff * _d_bnraw
+    _t15 = _t14.sum(axis=1)
+    _t16 = -0.5 * _t13 * _t15
+    _d_bnvar = _t16
+    _t17 = 1 / xp.sqrt(_t12)
+    _t18 = _t17[:, None, :] * _d_bnraw
+    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
+    _t20 = _t18 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t25
+    _t26 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t27 if scale == 1 else scale * _t27
+    _t28 = bnraw * _d_hpreact
+    _t29 = _t28.sum(axis=(0, 1))
+    grad_bngain += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t30 if scale == 1 else scale * _t30
+    _t31 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t31 if scale == 1 else scale * _t31
+    _t32 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t32 if scale == 1 else scale * _t32
+    return _grad_x
+
+
+class Ninja(CatalogueTableLoss):
+    """nn.Ninja(nInput, nHidden, nClasses): hprebn[i,j] = sum(W1[j,k] * x[i,k], k) + b1[j]; bnmeani[j] = mean(hprebn[i,j], i); bndiff[i,j] = hprebn[i,j] - bnmeani[j]; bnvar[j] = mean(bndiff[i,j]**2, i); bnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5); hpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]; h[i,j] = tanh(hpreact[i,j]); logits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]; logit_maxes[i] = max(logits[i,c], c); norm_logits[i,c] = logits[i,c] - logit_maxes[i]; counts[i,c] = exp(norm_logits[i,c]); counts_sum[i] = sum(counts[i,c], c); counts_sum_inv[i] = 1 / counts_sum[i]; probs[i,c] = counts[i,c] * counts_sum_inv[i]; logprobs[i,c] = log(probs[i,c]); J = -mean(logprobs[i, Yb[i]], i). Karpathy's 'Becoming a Backprop Ninja' network on a batch of 4, statement for statement as he writes it (the batch is the input: BatchNorm's statistics couple the samples): Linear, BatchNorm (training, biased variance as Torch), tanh, Linear, and cross-entropy with his max-shift of the logits, against integer class targets Yb (counted from 0, as PyTorch's). The max passes its gradient to the first largest logit of each row, as torch.max does; that gradient is 0, since a shift of the logits does not change the probabilities, and the collapsed dlogits is (probs - onehot) / n, both proved."""
+
+    signature = (('nInput', REQUIRED, int, None), ('nHidden', REQUIRED, int, None), ('nClasses', REQUIRED, int, None), )
+    formula = 'hprebn[i,j] = sum(W1[j,k] * x[i,k], k) + b1[j]\nbnmeani[j] = mean(hprebn[i,j], i)\nbndiff[i,j] = hprebn[i,j] - bnmeani[j]\nbnvar[j] = mean(bndiff[i,j]**2, i)\nbnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5)\nhpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]\nh[i,j] = tanh(hpreact[i,j])\nlogits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]\nlogit_maxes[i] = max(logits[i,c], c)\nnorm_logits[i,c] = logits[i,c] - logit_maxes[i]\ncounts[i,c] = exp(norm_logits[i,c])\ncounts_sum[i] = sum(counts[i,c], c)\ncounts_sum_inv[i] = 1 / counts_sum[i]\nprobs[i,c] = counts[i,c] * counts_sum_inv[i]\nlogprobs[i,c] = log(probs[i,c])\nJ = -mean(logprobs[i, Yb[i]], i)'
+    scalars = ()
+    inputShape = (None, 'nInput')
+    inputShapes = ((None, 'nInput'),)
+    kernelArguments = (('parameter', 'W1'), ('parameter', 'b1'), ('parameter', 'bngain'), ('parameter', 'bnbias'), ('parameter', 'W2'), ('parameter', 'b2'))
+    targetShape = (0,)
+    integerTarget = 'nClasses'
+    outputPosition = 15
+    parameterShapes = (('W1', ('nHidden', 'nInput')), ('b1', ('nHidden',)), ('bngain', ('nHidden',)), ('bnbias', ('nHidden',)), ('W2', ('nClasses', 'nHidden')), ('b2', ('nClasses',)))
+    resetRule = ((('W1', 'b1'), 'uniform', ('nInput',)), (('bngain',), 'fill', 1.0), (('bnbias',), 'fill', 0.0), (('W2', 'b2'), 'uniform', ('nHidden',)))
+    kernels = {(): ((_ninja_update_output, _ninja_grad_input, _ninja_acc_grad_parameters, _ninja_backward), (_ninja_update_output_batch, _ninja_grad_input_batch, _ninja_acc_grad_parameters_batch, _ninja_backward_batch))}
+
+    def __init__(self, nInput, nHidden, nClasses, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInput': nInput, 'nHidden': nHidden, 'nClasses': nClasses})
+
+
+def _softmaxregression_update_output(x, t, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _shifted_z = z - z.max()
+    _t3 = xp.exp(_shifted_z)
+    _t4 = _t3.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = _shifted_z - _t5
+    lp = _t6
+    _t7 = t * lp
+    _t8 = _t7.sum(axis=0)
+    _t9 = -_t8
+    J = xp.broadcast_to(_t9, ())
+    return (z, lp, J)
+
+
+def _softmaxregression_grad_input(x, t, W, b, z, lp, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    return _grad_x
+
+
+def _softmaxregression_acc_grad_parameters(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z[:, None] * x
+    grad_W += _t6 if scale == 1 else scale * _t6
+    grad_b += _d_z if scale == 1 else scale * _d_z
+
+
+def _softmaxregression_backward(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    _t7 = _d_z[:, None] * x
+    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_b += _d_z if scale == 1 else scale * _d_z
+    return _grad_x
+
+
+def _softmaxregression_update_output_batch(x, t, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _shifted_z = z - z.max(axis=1, keepdims=True)
+    _t3 = xp.exp(_shifted_z)
+    _t4 = _t3.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = _shifted_z - _t5[:, None]
+    lp = _t6
+    _t7 = t * lp
+    _t8 = _t7.sum(axis=1)
+    _t9 = -_t8
+    J = _t9
+    return (z, lp, J)
+
+
+def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    return _grad_x
+
+
+def _softmaxregression_acc_grad_parameters_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z.T @ x
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = _d_z.sum(axis=0)
+    grad_b += _t7 if scale == 1 else scale * _t7
+
+
+def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    _t7 = _d_z.T @ x
+    grad_W += _t7 if scale == 1 else scale * _t7
+    _t8 = _d_z.sum(axis=0)
+    grad_b += _t8 if scale == 1 else scale * _t8
+    return _grad_x
+
+
+class SoftmaxRegression(CatalogueTableLoss):
+    """nn.SoftmaxRegression(inputSize, outputSize): z = W @ x + b; lp = z - log(sum(exp(z))); J = -sum(t * lp). A whole model with its loss as one program: a Linear layer, log-softmax and the negative log-likelihood of a one-hot target t. It is a criterion with parameters: forward(input, target) is the loss, backward(input, target) gradInput, and the parameters' gradients accumulate."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'z = W @ x + b\nlp = z - log(sum(exp(z)))\nJ = -sum(t * lp)'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    targetShape = ('outputSize',)
+    outputPosition = 2
+    parameterShapes = (('weight', ('outputSize', 'inputSize')), ('bias', ('outputSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('inputSize',)),)
+    kernels = {(): ((_softmaxregression_update_output, _softmaxregression_grad_input, _softmaxregression_acc_grad_parameters, _softmaxregression_backward), (_softmaxregression_update_output_batch, _softmaxregression_grad_input_batch, _softmaxregression_acc_grad_parameters_batch, _softmaxregression_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

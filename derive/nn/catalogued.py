@@ -48,6 +48,9 @@ def _arguments(cls, args: tuple, kwargs: dict, sizes: frozenset = frozenset()) -
         raise TypeError(f"{name}: unknown argument {sorted(unknown)[0]!r}")
     out: dict = {}
     for arg, default, kind, same_as in cls.signature:
+        if kind is np.ndarray:  # an array constant of the formula (Torch7's weights), or None
+            out[arg] = None if given.get(arg) is None else _array_argument(name, arg, given[arg])
+            continue
         if arg in given and (given[arg] is not None or default == REQUIRED and same_as is None):
             value = given[arg]
         elif same_as is not None:
@@ -72,6 +75,21 @@ def _arguments(cls, args: tuple, kwargs: dict, sizes: frozenset = frozenset()) -
     return out
 
 
+def _array_argument(owner: str, name: str, value) -> np.ndarray:
+    """An array argument as the kernels take it: a float64 copy, if a non-empty numpy array of
+    finite real numbers (not bools); else a one-line TypeError or ValueError."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{owner}: {name} must be a numpy array or None, got {type(value).__name__}")
+    if value.dtype.kind not in "iuf":
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {value.dtype}")
+    if value.size == 0:
+        raise ValueError(f"{owner}: {name} must have at least one entry, got shape {value.shape}")
+    copy = value.astype(np.float64)
+    if not np.isfinite(copy).all():
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
+    return copy
+
+
 class _Catalogued:
     """What modules and criteria generated from the catalogue share: arguments and kernels."""
 
@@ -82,6 +100,8 @@ class _Catalogued:
     inputShape: tuple = ()  # one sample's axes: a constructor argument's name, or None (any size)
     anyShape = False  # element-wise: the sample kernels take an input of any shape
     integerInput: str | None = None  # the input holds rows counted from 0, below this argument
+    # array arguments (Torch7's weights): (name, each of its axes as an axis of one input sample)
+    arrayArguments: tuple = ()
     structure: tuple[str, ...] = ()  # the arguments whose values pick the kernels
     kernels: dict = {}  # structure values -> ((sample kernels), (batch kernels))
     # structure values -> (their parameters' Torch7 names, a program's kernel arguments), where
@@ -113,7 +133,13 @@ class _Catalogued:
             if cls.signature[[a[0] for a in cls.signature].index(key)][2] is int and key in self._sizeArguments() \
                     and value < 1:
                 raise ValueError(f"{cls.__name__}: {key} must be a positive integer, got {value}")
-        key = tuple(self.arguments[a] for a in cls.structure)
+        arrays = dict(cls.arrayArguments)
+        for name, axes in cls.arrayArguments:
+            value = self.arguments[name]
+            if value is not None and value.ndim != len(axes):
+                raise ValueError(f"{cls.__name__}: {name} must have {len(axes)} axes, got shape {value.shape}")
+        # an array argument picks the kernels with it or without it
+        key = tuple(self.arguments[a] is not None if a in arrays else self.arguments[a] for a in cls.structure)
         if key not in cls.kernels:
             known = ", ".join(str(dict(zip(cls.structure, k))) for k in cls.kernels)
             raise ValueError(f"{cls.__name__}: no kernels for {dict(zip(cls.structure, key))}; generated for {known}")
@@ -122,7 +148,18 @@ class _Catalogued:
             names, arguments = cls.variantParameters[key]
             self.parameterShapes = tuple(p for p in cls.parameterShapes if p[0] in names)
             self.kernelArguments = arguments
-        self._scalars = tuple(self.arguments[a] for a in cls.scalars + cls.sizeArguments)
+        # the array arguments given go first, as the formula's constants come before its numbers
+        self._arrays = tuple(name for name, _ in cls.arrayArguments if self.arguments[name] is not None)
+        self._scalars = tuple(self.arguments[a] for a in self._arrays + cls.scalars + cls.sizeArguments)
+
+    def _checkArrays(self, input, batch: bool) -> None:
+        """The array arguments' shapes against the input's (weights: one a class)."""
+        sample = input.shape[batch:]
+        for name, axes in self.arrayArguments:
+            value = self.arguments[name]
+            if value is not None and value.shape != tuple(sample[k] for k in axes):
+                raise ValueError(f"{type(self).__name__}: {name} has shape {value.shape} but the input's samples "
+                                 f"have shape {sample}: {name} must have shape {tuple(sample[k] for k in axes)}")
 
     def _sizeArguments(self) -> set:
         return {a for a in self.inputShape if a is not None} | set(self.sizeArguments)
@@ -336,6 +373,8 @@ class CatalogueModule(_Catalogued, Module):
                 and input is not self.output and input.base is not self.output):
             return fast[3](input, *self._kernelArrays, self.output)  # the buffer, returned
         batch = self._input(input)
+        if self._arrays:
+            self._checkArrays(input, batch)
         key = input.__class__, input.shape, input.dtype
         buffer = self.output
         # the last forward's buffer fits an input like its own (never one that is, or views, it)
@@ -459,6 +498,8 @@ class CatalogueCriterion(_Catalogued, Criterion):
         batch = self._input(input)
         owner = type(self).__name__
         check_array(owner, "target", target, self._arrayClass)
+        if self._arrays:
+            self._checkArrays(input, batch)
         if self.classTarget is not None:
             return self._checkClasses(input, target, batch)
         compute_dtype(owner, "target", target, self)  # real numbers, floats of the module's dtype
@@ -621,6 +662,79 @@ class CatalogueTable(_Program, CatalogueModule):
         grads = dict(zip((p for p, _ in self._parameterSlots), self._grads()))
         return tuple(grads[name] if kind == "parameter" else np.zeros(())
                      for kind, name in self.kernelArguments)
+
+
+class CatalogueTableLoss(CatalogueTable):
+    """A program ending in a loss that learns parameters (SoftmaxRegression, Ninja), as derive's
+    user programs: ``forward(input, target)`` is the loss (a batch's: the mean of its samples'),
+    ``backward(input, target, scale)`` returns gradInput and adds scale times each parameter's
+    gradient, ``accGradParameters(input, target, scale)`` adds them alone."""
+
+    targetShape: tuple = ()  # the target's axes: an argument's name, an axis of the first input (its number), or None
+    integerTarget: str | None = None  # class numbers counted from 0, below this argument
+
+    def _check(self, input, target) -> tuple[tuple, bool]:
+        inputs, batch = self._table(input)
+        owner = type(self).__name__
+        check_array(owner, "target", target, self._arrayClass)
+        want = self._targetWanted(inputs, batch)
+        if len(target.shape) != len(want) or any(w is not None and w != t for w, t in zip(want, target.shape)):
+            shown = tuple("any" if w is None else w for w in want)
+            raise ValueError(f"{owner}: target must have shape {shown}, got {target.shape}")
+        if self.integerTarget:
+            bound = self.arguments[self.integerTarget]
+            if target.dtype.kind not in "iu":
+                raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                                f"got dtype {target.dtype}")
+            if target.size and (int(target.min()) < 0 or int(target.max()) >= bound):
+                raise ValueError(f"{owner}: target must hold classes from 0 to {bound - 1} ({self.integerTarget} - 1), "
+                                 f"got {int(target.min())} .. {int(target.max())}")
+        else:
+            compute_dtype(owner, "target", target, self)
+            target = self._floats(target) if target.dtype.kind in "iu" else target
+        return inputs + (target,), batch
+
+    def _targetWanted(self, inputs, batch: bool) -> tuple:
+        """The target's shape for these inputs (None: any size)."""
+        lead = inputs[0].shape[:1] if batch else ()
+        return lead + tuple(self.arguments[a] if isinstance(a, str) else inputs[0].shape[len(lead) + a]
+                            if isinstance(a, int) else None for a in self.targetShape)
+
+    def forward(self, input, target):
+        return self.updateOutput(input, target)
+
+    def updateOutput(self, input, target):
+        """The loss; for a batch, the mean of the samples' losses."""
+        given, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*given, *self._arguments())
+        loss = self._values[self.outputPosition]
+        self.output = float(loss.mean()) if batch else float(loss)
+        return self.output
+
+    def _forwarded(self, input, target) -> tuple[tuple, bool]:
+        given, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*given, *self._arguments())  # this input's values
+        return given, batch
+
+    def updateGradInput(self, input, target):
+        """dJ/dinput."""
+        given, batch = self._forwarded(input, target)
+        self.gradInput = self._kernels[batch][1](*given, *self._arguments(), *self._values)
+        return self.gradInput
+
+    def accGradParameters(self, input, target, scale=1.0):
+        """Add scale * dJ/dparameter to each gradient."""
+        scale = check_scale(type(self).__name__, scale)
+        given, batch = self._forwarded(input, target)
+        self._kernels[batch][2](*given, *self._arguments(), *self._values, scale, *self._programGrads())
+
+    def backward(self, input, target, scale=1.0):
+        """gradInput, and scale * dJ/dparameter added to each gradient, in one walk."""
+        scale = check_scale(type(self).__name__, scale)
+        given, batch = self._forwarded(input, target)
+        self.gradInput = self._kernels[batch][3](*given, *self._arguments(), *self._values, scale,
+                                                 *self._programGrads())
+        return self.gradInput
 
 
 class CatalogueTableCriterion(_Program, CatalogueCriterion):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import derive
-from derive.catalogue import ENTRIES, Entry, Formula, lookup
+from derive.catalogue import ENTRIES, Entry, Formula, lookup, reset_prose
 from derive.catalogue_command import GROUPS, one_line, usage
 from derive.latex import markdown, summary
 from derive.nn.check import PERTURBATION, PRECISION, load_class
@@ -282,7 +282,7 @@ def entry_page(entry: Entry) -> tuple[str, dict]:
     if params:
         facts.append(f"- Parameters: {params}.")
     if entry.reset:
-        facts.append(f"- Initialisation (Torch7's `reset`): {entry.reset}.")
+        facts.append(f"- Initialisation (Torch7's `reset`): {reset_prose(entry.reset)}.")
     if entry.torch:
         facts.append(f"- {entry.torch}")
     notes = f"{entry.notes}\n\n" if entry.notes else ""
