@@ -1113,7 +1113,7 @@ ENTRIES += [
                weight=_class_weight, torch=_CLASS_WEIGHTS, notes=_CLASSNLL_NOTES, in_use=_CLASSNLL_IN_USE),
     _criterion("CrossEntropyCriterion",
                lambda a: f"J = {'w[t] * ' if a['weights'] else ''}(log(sum(exp(x[k]), k)) - x[t])",
-               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,),
+               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS, _SIZE_AVERAGE),
                constants=_weighted, target_shape=False, target_kind="class", weight=_class_weight,
                torch=_CLASS_WEIGHTS, notes=_CROSSENTROPY_NOTES, in_use=_CROSSENTROPY_IN_USE),
     _criterion("DistKLDivCriterion", lambda a: _average(a, "t * (log(t) - x)"),

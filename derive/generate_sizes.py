@@ -22,16 +22,17 @@ from .symbolic.program import _size_map, given_name, program_sizes
 
 
 def runtime_kernels(expr: str, shapes=None, *, input="x", target: str | None = None, ranges=None,
-                    constants=(), reduction: str = "mean") -> list[str]:
+                    constants=(), reduction: str = "mean", weight: str | None = None) -> list[str]:
     """The kernels (update_output, update_grad_input, acc_grad_parameters and backward, each for
     one sample and ``_batch``) of the layer ``expr`` with every size bound from its arrays'
-    shapes at run time; ValueError where a size is given by no array."""
-    spec = parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants)
+    shapes at run time (a criterion's batch mean over the sum of the samples' ``weight`` where
+    one is written); ValueError where a size is given by no array."""
+    spec = parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants, weight=weight)
     if spec.is_criterion and spec.parameters:
         raise ValueError(f"a criterion's expression may use only its input and target; "
                          f"{spec.parameters[0].name} would be a parameter")
     writer = RuntimeSizes(spec, "Layer", reduction)
-    return writer.kernels(spec, "") + writer.kernels(writer.batch, "_batch")
+    return writer.kernels(writer.spec, "") + writer.kernels(writer.batch, "_batch")
 
 
 class RuntimeSizes(_Writer):

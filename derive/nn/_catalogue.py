@@ -1288,6 +1288,66 @@ class Threshold(CatalogueModule):
         super().__init__(**{'th': th, 'v': v, 'ip': ip})
 
 
+def _softmax_update_output(x):
+    """y[i] = exp(x[i])/Sum(exp(x[j]), (j, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = _t2 / _t4
+    output = _t5
+    return output
+
+
+def _softmax_update_grad_input(x, y, g):
+    """gradInput[k] = (g[k] - Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = y * g
+    _t2 = _t1.sum(axis=0)
+    _t3 = g - _t2
+    _t3 *= y
+    grad_input = _t3
+    return grad_input
+
+
+def _softmax_update_output_batch(X):
+    """Y[s, i] = exp(X[s, i])/Sum(exp(X[s, j]), (j, 1, n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, None] * _t2
+    output = _t6
+    return output
+
+
+def _softmax_update_grad_input_batch(X, Y, G):
+    """gradInput[k, l] = (G[k, l] - Sum(G[k, i]*Y[k, i], (i, 1, n)))*Y[k, l]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = Y * G
+    _t2 = _t1.sum(axis=1)
+    _t3 = G - _t2[:, None]
+    _t3 *= Y
+    grad_input = _t3
+    return grad_input
+
+
+class SoftMax(CatalogueModule):
+    """nn.SoftMax(): y = exp(x) / sum(exp(x)). exp(x_i) / sum_k exp(x_k): every output depends on every input, the Jacobian is diag(y) - y y^T. Example: x = (0, 0) gives (0.5, 0.5)."""
+
+    signature = ()
+    formula = 'y = exp(x) / sum(exp(x))'
+    scalars = ()
+    inputShape = (None,)
+    kernels = {(): ((_softmax_update_output, _softmax_update_grad_input, None, None), (_softmax_update_output_batch, _softmax_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _softmin_update_output(x):
     """y[i] = exp(-x[i])/Sum(exp(-x[j]), (j, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -1345,6 +1405,67 @@ class SoftMin(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     kernels = {(): ((_softmin_update_output, _softmin_update_grad_input, None, None), (_softmin_update_output_batch, _softmin_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _logsoftmax_update_output(x):
+    """y[i] = -log(Sum(exp(x[j]), (j, 1, n))) + x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x - _t1 - _t5
+    output = _t6
+    return output
+
+
+def _logsoftmax_update_grad_input(x, y, g):
+    """gradInput[k] = -exp(y[k])*Sum(g[i], (i, 1, n)) + g[k]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = g.sum(axis=0)
+    _t2 = xp.exp(y)
+    _t2 *= _t1
+    xp.subtract(g, _t2, out=_t2)
+    grad_input = _t2
+    return grad_input
+
+
+def _logsoftmax_update_output_batch(X):
+    """Y[s, i] = -log(Sum(exp(X[s, j]), (j, 1, n))) + X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = X - _t1[:, None] - _t5[:, None]
+    output = _t6
+    return output
+
+
+def _logsoftmax_update_grad_input_batch(X, Y, G):
+    """gradInput[k, l] = -exp(Y[k, l])*Sum(G[k, i], (i, 1, n)) + G[k, l]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = G.sum(axis=1)
+    _t2 = xp.exp(Y)
+    _t3 = _t1[:, None] * _t2
+    _t4 = G - _t3
+    grad_input = _t4
+    return grad_input
+
+
+class LogSoftMax(CatalogueModule):
+    """nn.LogSoftMax(): y = x - log(sum(exp(x))). The logarithm of the softmax. Example: x = (0, 0) gives (-0.693, -0.693)."""
+
+    signature = ()
+    formula = 'y = x - log(sum(exp(x)))'
+    scalars = ()
+    inputShape = (None,)
+    kernels = {(): ((_logsoftmax_update_output, _logsoftmax_update_grad_input, None, None), (_logsoftmax_update_output_batch, _logsoftmax_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
         super().__init__(**{})
@@ -4353,17 +4474,672 @@ def _bcecriterion_false_true_update_grad_input_batch(X, T):
     return grad_input
 
 
-class BCECriterion(CatalogueCriterion):
-    """nn.BCECriterion(weights=false, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+def _bcecriterion_true_false_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t1 *= w
+    _t9 = _t1.sum(axis=0)
+    _t10 = _t9 * -1
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
 
-    signature = (('weights', False, bool, None), ('sizeAverage', True, bool, None), )
+
+def _bcecriterion_true_false_update_grad_input(x, t, w):
+    """gradInput[j] = (1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = w * _t8
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t10 * -1
+    loss = float(xp.broadcast_to(_t11, ()))
+    return loss
+
+
+def _bcecriterion_true_false_update_grad_input_batch(X, T, w):
+    """gradInput[j, k] = (1 - T[j, k])*w[k]/(1 - X[j, k]) - T[j, k]*w[k]/X[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / X
+    _t6 = _t5 * w * T
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t1 *= w
+    _t9 = _t1.sum(axis=0)
+    _t10 = -_t9 / n
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input(x, t, w):
+    """gradInput[j] = ((1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j])/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    _t4 /= n
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum(Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n))/n, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = w * _t8
+    _t10 = _t9.sum(axis=0)
+    _t11 = -_t10 / (B * n)
+    loss = float(xp.broadcast_to(_t11, ()))
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input_batch(X, T, w):
+    """gradInput[j, k] = ((1 - T[j, k])*w[k]/(n*(1 - X[j, k])) - T[j, k]*w[k]/(n*X[j, k]))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = (_t1 * _t3 * w) / n
+    _t5 = 1 / X
+    _t6 = (_t5 * w * T) / n
+    _t4 -= _t6
+    _t4 /= B
+    grad_input = _t4
+    return grad_input
+
+
+class BCECriterion(CatalogueCriterion):
+    """nn.BCECriterion(weights=nil, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
     formula = 'J = mean(-(t * log(x) + (1 - t) * log(1 - x)))'
     scalars = ()
     inputShape = (None,)
     structure = ('weights', 'sizeAverage')
-    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None))}
+    arrayArguments = ('weights',)
+    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_bcecriterion_true_false_update_output, _bcecriterion_true_false_update_grad_input, None, None), (_bcecriterion_true_false_update_output_batch, _bcecriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_bcecriterion_true_true_update_output, _bcecriterion_true_true_update_grad_input, None, None), (_bcecriterion_true_true_update_output_batch, _bcecriterion_true_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, weights=False, sizeAverage=True) -> None:
+    def __init__(self, weights=None, sizeAverage=True) -> None:
+        super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
+
+
+def _classnllcriterion_false_false_update_output(x, t):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(xp.broadcast_to(_t2, ()))
+    return loss
+
+
+def _classnllcriterion_false_false_update_grad_input(x, t):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + t
+    _t3 = (_t1 == _t2)
+    _t4 = -1.0 * _t3
+    grad_input = _t4
+    return grad_input
+
+
+def _classnllcriterion_false_false_update_output_batch(X, T):
+    """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * -1
+    loss = float(xp.broadcast_to(_t5, ()))
+    return loss
+
+
+def _classnllcriterion_false_false_update_grad_input_batch(X, T):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_x1 = X.shape[1]
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + T
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = -1.0 * _t3
+    grad_input = _t4
+    return grad_input
+
+
+def _classnllcriterion_false_true_update_output(x, t):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(xp.broadcast_to(_t2, ()))
+    return loss
+
+
+def _classnllcriterion_false_true_update_grad_input(x, t):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + t
+    _t3 = (_t1 == _t2)
+    _t4 = -1.0 * _t3
+    grad_input = _t4
+    return grad_input
+
+
+def _classnllcriterion_false_true_update_output_batch(X, T):
+    """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = _t3.sum(axis=0)
+    _t5 = -_t4 / B
+    loss = float(xp.broadcast_to(_t5, ()))
+    return loss
+
+
+def _classnllcriterion_false_true_update_grad_input_batch(X, T):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + T
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = (-1.0 * _t3) / B
+    grad_input = _t4
+    return grad_input
+
+
+def _classnllcriterion_true_false_update_output(x, t, w):
+    """J = -w[t + 1]*x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w[t]
+    _t2 = x[t]
+    _t3 = -(_t1 * _t2)
+    loss = float(xp.broadcast_to(_t3, ()))
+    return loss
+
+
+def _classnllcriterion_true_false_update_grad_input(x, t, w):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = w[t]
+    _t2 = xp.arange(1, N_x1 + 1)
+    _t3 = 1 + t
+    _t4 = (_t2 == _t3)
+    _t5 = -(_t1 * _t4)
+    grad_input = _t5
+    return grad_input
+
+
+def _classnllcriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum(-X[s, T[s] + 1]*w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = _t4 * _t1
+    _t6 = _t5.sum(axis=0)
+    _t7 = _t6 * -1
+    loss = float(xp.broadcast_to(_t7, ()))
+    return loss
+
+
+def _classnllcriterion_true_false_update_grad_input_batch(X, T, w):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_x1 = X.shape[1]
+    _t1 = w[T]
+    _t2 = xp.arange(1, N_x1 + 1)
+    _t3 = 1 + T
+    _t4 = (_t2 == _t3[:, None])
+    _t5 = -(_t1[:, None] * _t4)
+    grad_input = _t5
+    return grad_input
+
+
+def _classnllcriterion_true_true_update_output(x, t, w):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(xp.broadcast_to(_t2, ()))
+    return loss
+
+
+def _classnllcriterion_true_true_update_grad_input(x, t, w):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + t
+    _t3 = (_t1 == _t2)
+    _t4 = -1.0 * _t3
+    grad_input = _t4
+    return grad_input
+
+
+def _classnllcriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum(-X[s, T[s] + 1]*w[T[s] + 1], (s, 1, B))/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = xp.arange(1, B + 1)
+    _t4 = _t3 - 1
+    _t5 = X[_t4, T]
+    _t6 = _t5 * _t1
+    _t7 = _t6.sum(axis=0)
+    _t8 = -_t7 / _t2
+    loss = float(xp.broadcast_to(_t8, ()))
+    return loss
+
+
+def _classnllcriterion_true_true_update_grad_input_batch(X, T, w):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_x1 = X.shape[1]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = xp.arange(1, N_x1 + 1)
+    _t4 = 1 + T
+    _t5 = (_t3 == _t4[:, None])
+    _t6 = -(_t1[:, None] * _t5) / _t2
+    grad_input = _t6
+    return grad_input
+
+
+class ClassNLLCriterion(CatalogueCriterion):
+    """nn.ClassNLLCriterion(weights=nil, sizeAverage=true): J = -x[t]. Minus the log-probability of the target class (t an integer counted from 0)."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
+    formula = 'J = -x[t]'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('weights', 'sizeAverage')
+    classTarget = 0
+    arrayArguments = ('weights',)
+    kernels = {(False, False): ((_classnllcriterion_false_false_update_output, _classnllcriterion_false_false_update_grad_input, None, None), (_classnllcriterion_false_false_update_output_batch, _classnllcriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_classnllcriterion_false_true_update_output, _classnllcriterion_false_true_update_grad_input, None, None), (_classnllcriterion_false_true_update_output_batch, _classnllcriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_classnllcriterion_true_false_update_output, _classnllcriterion_true_false_update_grad_input, None, None), (_classnllcriterion_true_false_update_output_batch, _classnllcriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_classnllcriterion_true_true_update_output, _classnllcriterion_true_true_update_grad_input, None, None), (_classnllcriterion_true_true_update_output_batch, _classnllcriterion_true_true_update_grad_input_batch, None, None))}
+
+    def __init__(self, weights=None, sizeAverage=True) -> None:
+        super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
+
+
+def _crossentropycriterion_false_false_update_output(x, t):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(xp.broadcast_to(_t7, ()))
+    return loss
+
+
+def _crossentropycriterion_false_false_update_grad_input(x, t):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = _t2 / _t4
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t5 - (1.0 * _t8)
+    grad_input = _t9
+    return grad_input
+
+
+def _crossentropycriterion_false_false_update_output_batch(X, T):
+    """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * -1
+    _t6 = X.max(axis=1)
+    _t7 = _t6.sum(axis=0)
+    _t8 = X - _t6[:, None]
+    xp.exp(_t8, out=_t8)
+    _t10 = _t8.sum(axis=1)
+    _t11 = xp.log(_t10)
+    _t12 = _t11.sum(axis=0)
+    _t13 = _t5 + _t7 + _t12
+    loss = float(xp.broadcast_to(_t13, ()))
+    return loss
+
+
+def _crossentropycriterion_false_false_update_grad_input_batch(X, T):
+    """gradInput[j, l] = exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_k = X.shape[1]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, None] * _t2
+    _t7 = xp.arange(1, N_k + 1)
+    _t8 = 1 + T
+    _t9 = (_t7 == _t8[:, None])
+    _t10 = _t6 - (1.0 * _t9)
+    grad_input = _t10
+    return grad_input
+
+
+def _crossentropycriterion_false_true_update_output(x, t):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(xp.broadcast_to(_t7, ()))
+    return loss
+
+
+def _crossentropycriterion_false_true_update_grad_input(x, t):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = _t2 / _t4
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t5 - (1.0 * _t8)
+    grad_input = _t9
+    return grad_input
+
+
+def _crossentropycriterion_false_true_update_output_batch(X, T):
+    """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * -1
+    _t6 = X.max(axis=1)
+    _t7 = _t6.sum(axis=0)
+    _t8 = X - _t6[:, None]
+    xp.exp(_t8, out=_t8)
+    _t10 = _t8.sum(axis=1)
+    _t11 = xp.log(_t10)
+    _t12 = _t11.sum(axis=0)
+    _t13 = _t5 + _t7 + _t12
+    _t14 = _t13 / B
+    loss = float(xp.broadcast_to(_t14, ()))
+    return loss
+
+
+def _crossentropycriterion_false_true_update_grad_input_batch(X, T):
+    """gradInput[j, l] = (exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, None] * _t2
+    _t7 = xp.arange(1, N_k + 1)
+    _t8 = 1 + T
+    _t9 = (_t7 == _t8[:, None])
+    _t10 = _t6 - (1.0 * _t9)
+    _t10 /= B
+    grad_input = _t10
+    return grad_input
+
+
+def _crossentropycriterion_true_false_update_output(x, t, w):
+    """J = (log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1])*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[t]
+    _t9 = _t7 * _t8
+    loss = float(xp.broadcast_to(_t9, ()))
+    return loss
+
+
+def _crossentropycriterion_true_false_update_grad_input(x, t, w):
+    """gradInput[j] = (exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1))*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = _t2 / _t4
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t5 - (1.0 * _t8)
+    _t10 = w[t]
+    _t9 *= _t10
+    grad_input = _t9
+    return grad_input
+
+
+def _crossentropycriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum((log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1])*w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(1, B + 1)
+    _t7 = _t6 - 1
+    _t8 = X[_t7, T]
+    _t9 = _t1 + _t5 - _t8
+    _t10 = w[T]
+    _t9 *= _t10
+    _t12 = _t9.sum(axis=0)
+    loss = float(xp.broadcast_to(_t12, ()))
+    return loss
+
+
+def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w):
+    """gradInput[j, l] = exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_k = X.shape[1]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t6 = w[T]
+    _t7 = _t5[:, None] * _t6[:, None] * _t2
+    _t8 = xp.arange(1, N_k + 1)
+    _t9 = 1 + T
+    _t10 = (_t8 == _t9[:, None])
+    _t11 = _t6[:, None] * _t10
+    _t12 = _t7 - _t11
+    grad_input = _t12
+    return grad_input
+
+
+def _crossentropycriterion_true_true_update_output(x, t, w):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(xp.broadcast_to(_t7, ()))
+    return loss
+
+
+def _crossentropycriterion_true_true_update_grad_input(x, t, w):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = _t2 / _t4
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t5 - (1.0 * _t8)
+    grad_input = _t9
+    return grad_input
+
+
+def _crossentropycriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum((log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1])*w[T[s] + 1], (s, 1, B))/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = X.max(axis=1)
+    _t4 = X - _t3[:, None]
+    xp.exp(_t4, out=_t4)
+    _t6 = _t4.sum(axis=1)
+    _t7 = xp.log(_t6)
+    _t8 = xp.arange(1, B + 1)
+    _t9 = _t8 - 1
+    _t10 = X[_t9, T]
+    _t11 = _t3 + _t7 - _t10
+    _t11 *= _t1
+    _t13 = _t11.sum(axis=0)
+    _t14 = _t13 / _t2
+    loss = float(xp.broadcast_to(_t14, ()))
+    return loss
+
+
+def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w):
+    """gradInput[j, l] = (exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1])/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_k = X.shape[1]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = X.max(axis=1)
+    _t4 = X - _t3[:, None]
+    xp.exp(_t4, out=_t4)
+    _t6 = _t4.sum(axis=1)
+    _t7 = 1 / _t6
+    _t8 = _t7[:, None] * _t1[:, None] * _t4
+    _t9 = xp.arange(1, N_k + 1)
+    _t10 = 1 + T
+    _t11 = (_t9 == _t10[:, None])
+    _t12 = _t1[:, None] * _t11
+    _t13 = _t8 - _t12
+    _t13 /= _t2
+    grad_input = _t13
+    return grad_input
+
+
+class CrossEntropyCriterion(CatalogueCriterion):
+    """nn.CrossEntropyCriterion(weights=nil, sizeAverage=true): J = (log(sum(exp(x[k]), k)) - x[t]). LogSoftMax then ClassNLL in one: log sum exp x - x_t."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
+    formula = 'J = (log(sum(exp(x[k]), k)) - x[t])'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('weights', 'sizeAverage')
+    classTarget = 0
+    arrayArguments = ('weights',)
+    kernels = {(False, False): ((_crossentropycriterion_false_false_update_output, _crossentropycriterion_false_false_update_grad_input, None, None), (_crossentropycriterion_false_false_update_output_batch, _crossentropycriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_crossentropycriterion_false_true_update_output, _crossentropycriterion_false_true_update_grad_input, None, None), (_crossentropycriterion_false_true_update_output_batch, _crossentropycriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_crossentropycriterion_true_false_update_output, _crossentropycriterion_true_false_update_grad_input, None, None), (_crossentropycriterion_true_false_update_output_batch, _crossentropycriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_crossentropycriterion_true_true_update_output, _crossentropycriterion_true_true_update_grad_input, None, None), (_crossentropycriterion_true_true_update_output_batch, _crossentropycriterion_true_true_update_grad_input_batch, None, None))}
+
+    def __init__(self, weights=None, sizeAverage=True) -> None:
         super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
 
 
@@ -4721,6 +5497,85 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
     return grad_input
 
 
+def _multimargincriterion_1_true_update_output(x, t, w, margin):
+    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 - margin
+    _t7 = w[t]
+    _t8 = (_t6 * _t7) / _t1
+    loss = float(xp.broadcast_to(_t8, ()))
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input(x, t, w, margin):
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.arange(1, N_k + 1)
+    _t5 = 1 + t
+    _t6 = (_t4 == _t5)
+    _t7 = _t3.sum(axis=0)
+    _t8 = _t6 * _t7
+    xp.subtract(_t3, _t8, out=_t8)
+    _t10 = w[t]
+    _t11 = (_t8 * _t10) / N_k
+    grad_input = _t11
+    return grad_input
+
+
+def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))*w[T[s] + 1]/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = N_k * 1 * 1
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6.sum(axis=1)
+    _t8 = _t7 - margin
+    _t9 = w[T]
+    _t8 *= _t9
+    _t11 = _t8.sum(axis=0)
+    _t12 = _t11 / (B * _t1)
+    loss = float(xp.broadcast_to(_t12, ()))
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin):
+    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l])*w[T[j] + 1] - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = _t5 * _t6[:, None]
+    _t8 = xp.arange(1, N_k + 1)
+    _t9 = 1 + T
+    _t10 = (_t8 == _t9[:, None])
+    _t11 = _t5.sum(axis=1)
+    _t12 = _t6[:, None] * _t10 * _t11[:, None]
+    _t7 -= _t12
+    _t14 = _t7 / (B * N_k)
+    grad_input = _t14
+    return grad_input
+
+
 def _multimargincriterion_2_false_update_output(x, t, margin):
     """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4804,18 +5659,107 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
     return grad_input
 
 
-class MultiMarginCriterion(CatalogueCriterion):
-    """nn.MultiMarginCriterion(p=1, weights=false, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+def _multimargincriterion_2_true_update_output(x, t, w, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))*w[t + 1]/Sum(1, (c, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = N_k * 1 * 1
+    _t2 = x[t]
+    _t3 = margin + x - _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4 ** 2
+    _t6 = _t5.sum(axis=0)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = w[t]
+    _t10 = (_t8 * _t9) / _t1
+    loss = float(xp.broadcast_to(_t10, ()))
+    return loss
 
-    signature = (('p', 1, int, None), ('weights', False, bool, None), ('margin', 1.0, float, None), )
+
+def _multimargincriterion_2_true_update_grad_input(x, t, w, margin):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))*w[t + 1]/N_k"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = xp.arange(1, N_k + 1)
+    _t7 = 1 + t
+    _t8 = (_t6 == _t7)
+    _t9 = _t4 * _t3
+    _t10 = _t9.sum(axis=0)
+    _t11 = 2 * _t8 * _t10
+    _t5 -= _t11
+    _t13 = w[t]
+    _t14 = (_t5 * _t13) / N_k
+    grad_input = _t14
+    return grad_input
+
+
+def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))*w[T[s] + 1]/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = N_k * 1 * 1
+    _t2 = xp.arange(1, B + 1)
+    _t3 = _t2 - 1
+    _t4 = X[_t3, T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6 ** 2
+    _t8 = _t7.sum(axis=1)
+    _t9 = margin ** 2
+    _t10 = _t8 - _t9
+    _t11 = w[T]
+    _t10 *= _t11
+    _t13 = _t10.sum(axis=0)
+    _t14 = _t13 / (B * _t1)
+    loss = float(xp.broadcast_to(_t14, ()))
+    return loss
+
+
+def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin):
+    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l])*w[T[j] + 1] - 2*KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = xp.maximum(0, _t4)
+    _t8 = 2 * _t5 * _t6[:, None] * _t7
+    _t9 = xp.arange(1, N_k + 1)
+    _t10 = 1 + T
+    _t11 = (_t9 == _t10[:, None])
+    _t12 = _t7 * _t5
+    _t13 = _t12.sum(axis=1)
+    _t14 = 2 * _t6[:, None] * _t11 * _t13[:, None]
+    _t8 -= _t14
+    _t16 = _t8 / (B * N_k)
+    grad_input = _t16
+    return grad_input
+
+
+class MultiMarginCriterion(CatalogueCriterion):
+    """nn.MultiMarginCriterion(p=1, weights=nil, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+
+    signature = (('p', 1, int, None), ('weights', None, ndarray, None), ('margin', 1.0, float, None), )
     formula = 'J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c)'
     scalars = ('margin',)
     inputShape = (None,)
     structure = ('p', 'weights')
     classTarget = 0
-    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None))}
+    arrayArguments = ('weights',)
+    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (1, True): ((_multimargincriterion_1_true_update_output, _multimargincriterion_1_true_update_grad_input, None, None), (_multimargincriterion_1_true_update_output_batch, _multimargincriterion_1_true_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None)), (2, True): ((_multimargincriterion_2_true_update_output, _multimargincriterion_2_true_update_grad_input, None, None), (_multimargincriterion_2_true_update_output_batch, _multimargincriterion_2_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, p=1, weights=False, margin=1.0) -> None:
+    def __init__(self, p=1, weights=None, margin=1.0) -> None:
         super().__init__(**{'p': p, 'weights': weights, 'margin': margin})
 
 
@@ -6929,4 +7873,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']

@@ -46,6 +46,9 @@ def _arguments(cls, args: tuple, kwargs: dict) -> dict:
         raise TypeError(f"{name}: unknown argument {sorted(unknown)[0]!r}")
     out: dict = {}
     for arg, default, kind, same_as in cls.signature:
+        if kind is np.ndarray:  # an array constant (Torch7's weights tensor), or nil
+            out[arg] = None if given.get(arg) is None else _array_argument(name, arg, given[arg], len(cls.inputShape))
+            continue
         if arg in given and given[arg] is not None:
             value = given[arg]
         elif same_as is not None:
@@ -68,6 +71,22 @@ def _arguments(cls, args: tuple, kwargs: dict) -> dict:
     return out
 
 
+def _array_argument(owner: str, arg: str, value, rank: int) -> np.ndarray:
+    """An array constant of the constructor (of one sample's shape of the input: ``rank`` axes)
+    as a float64 copy, if it holds finite non-negative real numbers (weights); else a one-line
+    TypeError or ValueError."""
+    check_array(owner, arg, value)
+    if value.dtype.kind not in "iuf":
+        raise TypeError(f"{owner}: {arg} must hold real numbers, got dtype {value.dtype}")
+    if value.ndim != rank or value.size == 0:
+        raise ValueError(f"{owner}: {arg} must have one sample's shape of the input ({rank} axes, not empty), "
+                         f"got shape {value.shape}")
+    copy = value.astype(np.float64)
+    if not np.all(np.isfinite(copy)) or np.any(copy < 0):
+        raise ValueError(f"{owner}: {arg} must be finite and non-negative, got {value}")
+    return copy
+
+
 class _Catalogued:
     """What modules and criteria generated from the catalogue share: arguments and kernels."""
 
@@ -83,6 +102,9 @@ class _Catalogued:
     # structure values -> (their parameters' Torch7 names, a program's kernel arguments), where
     # the values change them (Bilinear without bias)
     variantParameters: dict | None = None
+    # constructor arguments that are arrays (or None), each of one sample's shape of the input:
+    # the kernels take those given, after the target, before the numbers
+    arrayArguments: tuple[str, ...] = ()
     # integers are read as the module's floats (Torch7's element-wise modules and MSECriterion);
     # elsewhere a TypeError
     integersAsFloats = True
@@ -107,7 +129,8 @@ class _Catalogued:
             if cls.signature[[a[0] for a in cls.signature].index(key)][2] is int and key in self._sizeArguments() \
                     and value < 1:
                 raise ValueError(f"{cls.__name__}: {key} must be a positive integer, got {value}")
-        key = tuple(self.arguments[a] for a in cls.structure)
+        key = tuple(self.arguments[a] is not None if a in cls.arrayArguments else self.arguments[a]
+                    for a in cls.structure)
         if key not in cls.kernels:
             known = ", ".join(str(dict(zip(cls.structure, k))) for k in cls.kernels)
             raise ValueError(f"{cls.__name__}: no kernels for {dict(zip(cls.structure, key))}; generated for {known}")
@@ -117,6 +140,18 @@ class _Catalogued:
             self.parameterShapes = tuple(p for p in cls.parameterShapes if p[0] in names)
             self.kernelArguments = arguments
         self._scalars = tuple(self.arguments[a] for a in cls.scalars + cls.sizeArguments)
+        self._arrays = tuple(a for a in cls.arrayArguments if self.arguments[a] is not None)
+
+    def _constants(self, input, batch: bool) -> tuple:
+        """The given array arguments as the module holds them now (type() converts them), checked
+        against one sample of ``input``."""
+        arrays = tuple(getattr(self, a) for a in self._arrays)
+        sample = input.shape[batch:]
+        for name, array in zip(self._arrays, arrays):
+            if array.shape != sample:
+                raise ValueError(f"{type(self).__name__}: {name} has shape {array.shape} but one sample of "
+                                 f"input has shape {sample} (input {input.shape})")
+        return arrays
 
     def _sizeArguments(self) -> set:
         return {a for a in self.inputShape if a is not None} | set(self.sizeArguments)
@@ -339,15 +374,20 @@ class CatalogueCriterion(_Catalogued, Criterion):
         """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
         target = self._target(target)
         batch = self._check(input, target)
-        self.output = self._kernels[batch][0](self._floats(input), self._targetValues(target), *self._scalars)
+        self.output = self._kernels[batch][0](self._floats(input), self._targetValues(target),
+                                              *self._constants(input, batch), *self._scalars)
         return self.output
 
     def updateGradInput(self, input, target):
         """dJ/dinput."""
         target = self._target(target)
         batch = self._check(input, target)
-        self.gradInput = kept(self.gradInput, self._kernels[batch][1](self._floats(input), self._targetValues(target),
-                                                                      *self._scalars))
+        input = self._floats(input)
+        grad = self._kernels[batch][1](input, self._targetValues(target), *self._constants(input, batch),
+                                       *self._scalars)
+        if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
+            grad = grad.astype(input.dtype)
+        self.gradInput = kept(self.gradInput, grad)
         return self.gradInput
 
 
