@@ -268,11 +268,14 @@ class Lowering:
     def _product(self, factors: list[sp.Expr]) -> Tensor:
         # An Iverson bracket times the rest: where(c, rest, 0), one pass and the rest's dtype
         # (a float32 gradient stays float32; a bracket of float64 ones would promote it)
+        # A Kronecker delta likewise: the rest read only where the indices agree (a class target's
+        # weight over the batch's total weight: 0 elsewhere, whatever the total, as PyTorch's)
         bracket = next((f for f in factors if isinstance(f, where) and f.args[1] == 1 and f.args[2] == 0
-                        and not self._padding(f)), None)
+                        and not self._padding(f) or isinstance(f, sp.KroneckerDelta)), None)
         if bracket is not None and any(not f.is_number for f in factors if f is not bracket):
             rest = sp.Mul(*(f for f in factors if f is not bracket))
-            return self.lower(where(bracket.args[0], rest, 0))
+            condition = sp.Eq(*bracket.args, evaluate=False) if isinstance(bracket, sp.KroneckerDelta) else bracket.args[0]
+            return self.lower(where(condition, rest, 0))
         factors = [g for f in factors for g in _pulled(f)]
         # divided by the sizes (x / (B n)), not times their reciprocals: one rounding, as a mean's
         divisors = [f.base for f in factors if isinstance(f, sp.Pow) and f.exp == -1 and not f.base.is_number

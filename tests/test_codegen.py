@@ -9,7 +9,6 @@ import sympy as sp
 
 from derive.cli import main
 from derive.codegen import KERNELS_PATH, KernelPrinter, kernels_source
-from derive.symbolic.classification import kernel_forms
 from derive.symbolic.specs import linear_results
 
 
@@ -86,25 +85,40 @@ def test_generated_kernels_compute_the_matrix_forms():
         np.testing.assert_allclose(acc, 1 + scale * np.outer(g, x))
 
 
-def test_classification_kernels_carry_the_engines_formulas():
-    source = kernels_source()
-    for name in ("softmax", "logsoftmax", "nll", "crossentropy"):
-        _, forward, gradient = kernel_forms(name)
-        assert sp.sstr(forward) in source, name
-        assert sp.sstr(gradient) in source, name
-    # the criteria's target put in as t = a onehot(c), the deltas summed away by the engine
-    assert '"""J = sum over the samples of -a*x[c]' in source
-    assert "- a*KroneckerDelta(c, k)" in source
+CLASSIFICATION = ("SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion")
 
 
-def test_the_stable_shift_is_where_the_engine_proves_it_and_only_there():
+def _generated_kernels(name: str) -> dict[str, str]:
+    """The kernels of a generated class's source, by name."""
+    import inspect
+
+    from derive import nn
+
+    return {f.__name__: inspect.getsource(f) for sets in getattr(nn, name).kernels.values()
+            for half in sets for f in half if f is not None}
+
+
+def test_classification_comes_from_its_catalogue_entries_through_the_one_lowering():
+    """No kernel builder of their own: the classes are generated from their entries, one kernel
+    set a value of weights (given or nil) and sizeAverage."""
+    from derive import nn
+    from derive.nn import _catalogue
+
     source = kernels_source()
-    kernels = dict(re.findall(r"^def (\w+)\(.*?\):\n(.*?)(?=^def |\Z)", source, re.MULTILINE | re.DOTALL))
-    for name in ("softmax", "logsoftmax", "crossentropy"):
-        assert "shift = input.max(axis=-1" in kernels[f"{name}_update_output"], name
-    # no exponential of the input, nothing to shift
-    assert "shift" not in kernels["nll_update_output"]
-    assert "shift" not in kernels["softmax_update_grad_input"]
+    for name in ("softmax_update", "logsoftmax_update", "nll_update", "crossentropy_update"):
+        assert name not in source
+    for name in CLASSIFICATION:
+        assert getattr(nn, name).__module__ == _catalogue.__name__
+    assert set(nn.CrossEntropyCriterion.kernels) == {(w, s) for w in (True, False) for s in (True, False)}
+
+
+def test_the_stable_shift_is_where_an_exponential_of_the_input_is():
+    for name in ("SoftMax", "LogSoftMax", "CrossEntropyCriterion"):
+        for kernel, text in _generated_kernels(name).items():
+            if "update_output" in kernel:
+                assert ".max(axis=" in text and "xp.exp(" in text, kernel
+    for kernel, text in _generated_kernels("ClassNLLCriterion").items():  # no exponential, nothing to shift
+        assert ".max(" not in text and "exp" not in text, kernel
 
 
 def test_the_old_hand_written_classification_kernels_are_gone():
@@ -114,23 +128,21 @@ def test_the_old_hand_written_classification_kernels_are_gone():
 
 
 def test_generated_classification_kernels_compute_softmax_and_cross_entropy_at_large_logits():
-    namespace: dict = {}
-    exec(compile(kernels_source(), "kernels", "exec"), namespace)
+    from derive import nn
+
     X = np.array([[1000.0, 0.0, -1000.0], [3.0, 1.0, 2.0]])
-    ones, out = np.ones(3), np.empty_like(X)
     e = np.exp(X - X.max(axis=1, keepdims=True))
     softmax = e / e.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(namespace["softmax_update_output"](X, ones, out), softmax)
+    np.testing.assert_allclose(nn.SoftMax().forward(X), softmax)
     logsoftmax = X - X.max(axis=1, keepdims=True) - np.log(e.sum(axis=1, keepdims=True))
-    np.testing.assert_allclose(namespace["logsoftmax_update_output"](X, ones, out), logsoftmax)
-    target, rows, weights = np.array([2, 0]), np.arange(2), np.array([0.25, 0.75])
-    terms, sums = np.empty_like(X), np.empty(2)
-    loss = namespace["crossentropy_update_output"](X, target, rows, weights, ones, terms, sums)
+    np.testing.assert_allclose(nn.LogSoftMax().forward(X), logsoftmax)
+    target, weights = np.array([2, 0]), np.array([0.5, 1.0, 1.5])
+    ce = nn.CrossEntropyCriterion(weights, sizeAverage=False)
     # exact where the target's probability underflows (exp(-2000) is 0)
-    assert loss == pytest.approx(-(weights * logsoftmax[rows, target]).sum(), rel=1e-15)
-    grad = namespace["crossentropy_update_grad_input"](target, rows * 3, weights, terms, sums, np.empty_like(X))
+    factors = weights[target]
+    assert ce.forward(X, target) == pytest.approx(-(factors * logsoftmax[[0, 1], target]).sum(), rel=1e-15)
     onehot = np.eye(3)[target]
-    np.testing.assert_allclose(grad, weights[:, None] * (softmax - onehot))
+    np.testing.assert_allclose(ce.backward(X, target), factors[:, None] * (softmax - onehot))
 
 
 def test_mse_kernels_come_from_its_catalogue_entry_through_the_one_lowering():
@@ -156,23 +168,6 @@ def test_codegen_reads_no_old_spec_module():
     tree = ast.parse(Path(derive.codegen.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not imported & {"symbolic.criterion", "symbolic.activation", "symbolic.linear"}, imported
-
-
-def test_classification_kernels_write_in_place_and_make_only_rows():
-    source = kernels_source()
-    kernels = dict(re.findall(r"^def (\w+)\(.*?\):\n(.*?)(?=^def |\Z)", source, re.MULTILINE | re.DOTALL))
-    for name in ("softmax", "logsoftmax", "nll", "crossentropy"):
-        for kernel in ("update_output", "update_grad_input"):
-            body = kernels[f"{name}_{kernel}"].splitlines()[2:]  # past the docstring and xp
-            for line in filter(None, (line.strip() for line in body)):
-                assigned = line.split(" = ", 1)[0] if " = " in line and "(" not in line.split(" = ", 1)[0] else None
-                if assigned in {"shift", "picked", "losses"} or assigned and assigned.startswith(("_s", "_r")):
-                    continue  # one number a sample
-                if assigned == "_e1":  # log-softmax's exponentials: x - shift stays in the output
-                    assert f"{name}_{kernel}" == "logsoftmax_update_output"
-                    continue
-                assert line.startswith(("xp.", "return", "grad_input")) and (
-                    "out=" in line or line.startswith(("return", "grad_input.fill", "grad_input.reshape"))), line
 
 
 def test_batchnorm_kernels_carry_the_engines_formulas_and_compute_them():

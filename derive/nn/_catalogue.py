@@ -1213,7 +1213,7 @@ def _softshrink_update_grad_input_batch(X, lambda_, Y, G):
     _t3 = (_t2[:, None] == _t2)
     _t4 = xp.arange(1, n + 1)
     _t5 = (_t4[:, None] == _t4)
-    _t6 = _t3[:, None, :, None] * _t5[:, None, :]
+    _t6 = xp.where(_t3[:, None, :, None], _t5[:, None, :], 0)
     _t7 = -lambda_
     _t8 = (X < _t7)
     _t9 = xp.where(_t8, _t6, 0)
@@ -2576,7 +2576,7 @@ def _max_1_update_grad_input(x, y, g):
     _t3 = _t2.reshape(*_t2.shape[:1], -1).argmax(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4)
-    _t6 = g * _t5
+    _t6 = xp.where(_t5, g, 0)
     grad_input = _t6
     return grad_input
 
@@ -2598,7 +2598,7 @@ def _max_1_update_grad_input_batch(X, Y, G):
     _t3 = _t2.reshape(*_t2.shape[:2], -1).argmax(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4[:, None, :])
-    _t6 = G[:, None, :] * _t5
+    _t6 = xp.where(_t5, G[:, None, :], 0)
     grad_input = _t6
     return grad_input
 
@@ -2619,7 +2619,7 @@ def _max_2_update_grad_input(x, y, g):
     _t2 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, None])
-    _t5 = g[:, None] * _t4
+    _t5 = xp.where(_t4, g[:, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -2640,7 +2640,7 @@ def _max_2_update_grad_input_batch(X, Y, G):
     _t2 = X.reshape(*X.shape[:2], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, :, None])
-    _t5 = G[:, :, None] * _t4
+    _t5 = xp.where(_t4, G[:, :, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -2677,7 +2677,7 @@ def _min_1_update_grad_input(x, y, g):
     _t3 = _t2.reshape(*_t2.shape[:1], -1).argmin(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4)
-    _t6 = g * _t5
+    _t6 = xp.where(_t5, g, 0)
     grad_input = _t6
     return grad_input
 
@@ -2699,7 +2699,7 @@ def _min_1_update_grad_input_batch(X, Y, G):
     _t3 = _t2.reshape(*_t2.shape[:2], -1).argmin(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4[:, None, :])
-    _t6 = G[:, None, :] * _t5
+    _t6 = xp.where(_t5, G[:, None, :], 0)
     grad_input = _t6
     return grad_input
 
@@ -2720,7 +2720,7 @@ def _min_2_update_grad_input(x, y, g):
     _t2 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, None])
-    _t5 = g[:, None] * _t4
+    _t5 = xp.where(_t4, g[:, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -2741,7 +2741,7 @@ def _min_2_update_grad_input_batch(X, Y, G):
     _t2 = X.reshape(*X.shape[:2], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, :, None])
-    _t5 = G[:, :, None] * _t4
+    _t5 = xp.where(_t4, G[:, :, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -4711,8 +4711,10 @@ def _classnllcriterion_false_true_update_grad_input_batch(X, T):
     _t1 = xp.arange(1, N_x1 + 1)
     _t2 = 1 + T
     _t3 = (_t1 == _t2[:, None])
-    _t4 = (-1.0 * _t3) / B
-    grad_input = _t4
+    _t4 = 1 / B
+    _t5 = -_t4
+    _t6 = xp.where(_t3, _t5, 0)
+    grad_input = _t6
     return grad_input
 
 
@@ -4730,12 +4732,13 @@ def _classnllcriterion_true_false_update_grad_input(x, t, w):
     """gradInput[j] = -KroneckerDelta(j, t + 1)*w[t + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = w[t]
-    _t2 = xp.arange(1, N_x1 + 1)
-    _t3 = 1 + t
-    _t4 = (_t2 == _t3)
-    _t5 = -(_t1 * _t4)
-    grad_input = _t5
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + t
+    _t3 = (_t1 == _t2)
+    _t4 = w[t]
+    _t5 = -_t4
+    _t6 = xp.where(_t3, _t5, 0)
+    grad_input = _t6
     return grad_input
 
 
@@ -4758,12 +4761,13 @@ def _classnllcriterion_true_false_update_grad_input_batch(X, T, w):
     """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_x1 = X.shape[1]
-    _t1 = w[T]
-    _t2 = xp.arange(1, N_x1 + 1)
-    _t3 = 1 + T
-    _t4 = (_t2 == _t3[:, None])
-    _t5 = -(_t1[:, None] * _t4)
-    grad_input = _t5
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + T
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = w[T]
+    _t5 = -_t4
+    _t6 = xp.where(_t3, _t5[:, None], 0)
+    grad_input = _t6
     return grad_input
 
 
@@ -4808,13 +4812,14 @@ def _classnllcriterion_true_true_update_grad_input_batch(X, T, w):
     """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]/Sum(w[T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_x1 = X.shape[1]
-    _t1 = w[T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = xp.arange(1, N_x1 + 1)
-    _t4 = 1 + T
-    _t5 = (_t3 == _t4[:, None])
-    _t6 = -(_t1[:, None] * _t5) / _t2
-    grad_input = _t6
+    _t1 = xp.arange(1, N_x1 + 1)
+    _t2 = 1 + T
+    _t3 = (_t1 == _t2[:, None])
+    _t4 = w[T]
+    _t5 = _t4.sum(axis=0)
+    _t6 = -_t4 / _t5
+    _t7 = xp.where(_t3, _t6[:, None], 0)
+    grad_input = _t7
     return grad_input
 
 
@@ -5046,7 +5051,7 @@ def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w):
     _t8 = xp.arange(1, N_k + 1)
     _t9 = 1 + T
     _t10 = (_t8 == _t9[:, None])
-    _t11 = _t6[:, None] * _t10
+    _t11 = xp.where(_t10, _t6[:, None], 0)
     _t12 = _t7 - _t11
     grad_input = _t12
     return grad_input
@@ -5120,7 +5125,7 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w):
     _t9 = xp.arange(1, N_k + 1)
     _t10 = 1 + T
     _t11 = (_t9 == _t10[:, None])
-    _t12 = _t1[:, None] * _t11
+    _t12 = xp.where(_t11, _t1[:, None], 0)
     _t13 = _t8 - _t12
     _t13 /= _t2
     grad_input = _t13
@@ -5450,10 +5455,10 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin):
     _t5 = 1 + t
     _t6 = (_t4 == _t5)
     _t7 = _t3.sum(axis=0)
-    _t8 = _t6 * _t7
-    xp.subtract(_t3, _t8, out=_t8)
-    _t8 /= N_k
-    grad_input = _t8
+    _t8 = xp.where(_t6, _t7, 0)
+    _t9 = _t3 - _t8
+    _t9 /= N_k
+    grad_input = _t9
     return grad_input
 
 
@@ -5490,9 +5495,9 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
     _t7 = 1 + T
     _t8 = (_t6 == _t7[:, None])
     _t9 = _t5.sum(axis=1)
-    _t10 = _t8 * _t9[:, None]
-    xp.subtract(_t5, _t10, out=_t10)
-    _t12 = _t10 / (B * N_k)
+    _t10 = xp.where(_t8, _t9[:, None], 0)
+    _t11 = _t5 - _t10
+    _t12 = _t11 / (B * N_k)
     grad_input = _t12
     return grad_input
 
@@ -5524,10 +5529,10 @@ def _multimargincriterion_1_true_update_grad_input(x, t, w, margin):
     _t5 = 1 + t
     _t6 = (_t4 == _t5)
     _t7 = _t3.sum(axis=0)
-    _t8 = _t6 * _t7
-    xp.subtract(_t3, _t8, out=_t8)
+    _t8 = xp.where(_t6, _t7, 0)
+    _t9 = _t3 - _t8
     _t10 = w[t]
-    _t11 = (_t8 * _t10) / N_k
+    _t11 = (_t9 * _t10) / N_k
     grad_input = _t11
     return grad_input
 
@@ -5569,10 +5574,11 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin):
     _t9 = 1 + T
     _t10 = (_t8 == _t9[:, None])
     _t11 = _t5.sum(axis=1)
-    _t12 = _t6[:, None] * _t10 * _t11[:, None]
-    _t7 -= _t12
-    _t14 = _t7 / (B * N_k)
-    grad_input = _t14
+    _t12 = _t6 * _t11
+    _t13 = xp.where(_t10, _t12[:, None], 0)
+    _t7 -= _t13
+    _t15 = _t7 / (B * N_k)
+    grad_input = _t15
     return grad_input
 
 
@@ -5607,8 +5613,9 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin):
     _t8 = (_t6 == _t7)
     _t9 = _t4 * _t3
     _t10 = _t9.sum(axis=0)
-    _t11 = 2 * _t8 * _t10
-    _t5 -= _t11
+    _t11 = 2 * _t10
+    _t12 = xp.where(_t8, _t11, 0)
+    _t5 -= _t12
     _t5 /= N_k
     grad_input = _t5
     return grad_input
@@ -5652,10 +5659,11 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
     _t10 = (_t8 == _t9[:, None])
     _t11 = _t6 * _t5
     _t12 = _t11.sum(axis=1)
-    _t13 = 2 * _t10 * _t12[:, None]
-    _t7 -= _t13
-    _t15 = _t7 / (B * N_k)
-    grad_input = _t15
+    _t13 = 2 * _t12
+    _t14 = xp.where(_t10, _t13[:, None], 0)
+    _t7 -= _t14
+    _t16 = _t7 / (B * N_k)
+    grad_input = _t16
     return grad_input
 
 
@@ -5691,11 +5699,12 @@ def _multimargincriterion_2_true_update_grad_input(x, t, w, margin):
     _t8 = (_t6 == _t7)
     _t9 = _t4 * _t3
     _t10 = _t9.sum(axis=0)
-    _t11 = 2 * _t8 * _t10
-    _t5 -= _t11
-    _t13 = w[t]
-    _t14 = (_t5 * _t13) / N_k
-    grad_input = _t14
+    _t11 = 2 * _t10
+    _t12 = xp.where(_t8, _t11, 0)
+    _t5 -= _t12
+    _t14 = w[t]
+    _t15 = (_t5 * _t14) / N_k
+    grad_input = _t15
     return grad_input
 
 
@@ -5740,10 +5749,11 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin):
     _t11 = (_t9 == _t10[:, None])
     _t12 = _t7 * _t5
     _t13 = _t12.sum(axis=1)
-    _t14 = 2 * _t6[:, None] * _t11 * _t13[:, None]
-    _t8 -= _t14
-    _t16 = _t8 / (B * N_k)
-    grad_input = _t16
+    _t14 = 2 * _t6 * _t13
+    _t15 = xp.where(_t11, _t14[:, None], 0)
+    _t8 -= _t15
+    _t17 = _t8 / (B * N_k)
+    grad_input = _t17
     return grad_input
 
 

@@ -374,6 +374,8 @@ class CatalogueCriterion(_Catalogued, Criterion):
         """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
         target = self._target(target)
         batch = self._check(input, target)
+        if self._arrays and not batch:  # weights: one sample as a batch of one (a total weight 0 gives nan, as PyTorch)
+            input, target, batch = input[None], target[None], True
         self.output = self._kernels[batch][0](self._floats(input), self._targetValues(target),
                                               *self._constants(input, batch), *self._scalars)
         return self.output
@@ -382,9 +384,13 @@ class CatalogueCriterion(_Catalogued, Criterion):
         """dJ/dinput."""
         target = self._target(target)
         batch = self._check(input, target)
-        input = self._floats(input)
+        input, sample = self._floats(input), self._arrays and not batch
+        if sample:  # as updateOutput
+            input, target, batch = input[None], target[None], True
         grad = self._kernels[batch][1](input, self._targetValues(target), *self._constants(input, batch),
                                        *self._scalars)
+        if sample:
+            grad = grad[0]
         if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
             grad = grad.astype(input.dtype)
         self.gradInput = kept(self.gradInput, grad)
