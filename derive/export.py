@@ -32,6 +32,7 @@ class _Gathering(Lowering):
     an integer gather (their arrays have no strided views of numpy's kind) and ``.max(axis=)``."""
 
     strided = False
+    subtracts_masks = False  # torch refuses float - bool
 
     def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
         """``window(name, indices)``, one index array per axis of ``name``."""

@@ -47,6 +47,8 @@ class Lowering:
     ``ranges`` gives each index symbol its (concrete) size.
     """
 
+    #: Whether float - bool is float (numpy's; torch refuses it): a subtracted mask stays a mask.
+    subtracts_masks = True
     #: Whether the array module has strided views: window() is one, and a window's gradient
     #: is a fold() (strided adds); without them (torch, jax.numpy) a gather and a mask or bincount.
     strided = True
@@ -166,8 +168,11 @@ class Lowering:
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
             # numpy neither negates nor subtracts boolean masks (a delta, a range guard): as floats
-            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes) if _mask(-a if n else a) else p
-                     for p, a, n in zip(parts, terms, negative)]
+            # where no float term comes before (float - mask is float, of the float's dtype)
+            masks = [_mask(-a if n else a) for a, n in zip(terms, negative)]
+            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes)
+                     if masks[k] and (all(masks[:k]) or negative[k] and not self.subtracts_masks) else p
+                     for k, p in enumerate(parts)]
             text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
@@ -818,7 +823,7 @@ def _fresh(code: str) -> bool:
 
 def _rewrite(code: str, free) -> tuple[str, str] | None:
     """(the temporary reused, the statement) for ``code`` computed in place, or None."""
-    tokens = code.split(" ")
+    tokens = re.split(r" (?![^\[]*\])", code)  # spaces outside subscripts: a[:, None] * b is 3 tokens
     if len(tokens) == 3 and tokens[1] in ("+", "-", "*", "/", "**"):
         left, op, right = tokens
         if free(left):

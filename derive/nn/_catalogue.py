@@ -1295,8 +1295,8 @@ def _softmax_update_output(x):
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
-    _t5 = _t2 / _t4
-    output = _t5
+    _t2 /= _t4
+    output = _t2
     return output
 
 
@@ -1319,8 +1319,8 @@ def _softmax_update_output_batch(X):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
-    _t6 = _t5[:, None] * _t2
-    output = _t6
+    _t2 *= _t5[:, None]
+    output = _t2
     return output
 
 
@@ -1356,8 +1356,8 @@ def _softmin_update_output(x):
     _t3 = -x - _t2
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=0)
-    _t6 = _t3 / _t5
-    output = _t6
+    _t3 /= _t5
+    output = _t3
     return output
 
 
@@ -1381,8 +1381,8 @@ def _softmin_update_output_batch(X):
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=1)
     _t6 = 1 / _t5
-    _t7 = _t6[:, None] * _t3
-    output = _t7
+    _t3 *= _t6[:, None]
+    output = _t3
     return output
 
 
@@ -1452,9 +1452,9 @@ def _logsoftmax_update_grad_input_batch(X, Y, G):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = G.sum(axis=1)
     _t2 = xp.exp(Y)
-    _t3 = _t1[:, None] * _t2
-    _t4 = G - _t3
-    grad_input = _t4
+    _t2 *= _t1[:, None]
+    xp.subtract(G, _t2, out=_t2)
+    grad_input = _t2
     return grad_input
 
 
@@ -2781,9 +2781,9 @@ def _euclidean_update_grad_input(x, W, y, g):
     _t4 = 1 / xp.sqrt(_t3)
     _t5 = 2 * x
     _t6 = 2 * W
-    _t7 = _t5[:, None] - _t6
+    xp.subtract(_t5[:, None], _t6, out=_t6)
     _t4 *= g
-    _t9 = _t7 @ _t4
+    _t9 = _t6 @ _t4
     _t9 /= 2
     grad_input = _t9
     return grad_input
@@ -2809,9 +2809,9 @@ def _euclidean_backward(x, W, y, g, scale, grad_W):
     _t4 = 1 / xp.sqrt(_t3)
     _t5 = 2 * x
     _t6 = 2 * W
-    _t7 = _t5[:, None] - _t6
+    xp.subtract(_t5[:, None], _t6, out=_t6)
     _t8 = g * _t4
-    _t9 = _t7 @ _t8
+    _t9 = _t6 @ _t8
     _t9 /= 2
     grad_input = _t9
     _t11 = -(_t4 * _t1 * g)
@@ -2980,8 +2980,8 @@ def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G):
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
     _t8 = _t2 * _t1
-    _t9 = _t6[:, None, :] * _t8
-    _t10 = _t9.sum(axis=2)
+    _t8 *= _t6[:, None, :]
+    _t10 = _t8.sum(axis=2)
     grad_input = _t10
     return grad_input
 
@@ -3017,8 +3017,8 @@ def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W):
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
     _t8 = _t2 * _t1
-    _t9 = _t6[:, None, :] * _t8
-    _t10 = _t9.sum(axis=2)
+    _t8 *= _t6[:, None, :]
+    _t10 = _t8.sum(axis=2)
     grad_input = _t10
     _t11 = xp.transpose(_t3, (2, 0, 1)) * _t1.T[:, None, :]
     _t12 = _t11.sum(axis=2)
@@ -3152,14 +3152,14 @@ def _cosine_update_grad_input_batch(X, W, Y, G):
     _t6 = X ** 2
     _t7 = _t6.sum(axis=1)
     _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
+    _t5 *= _t8[:, None]
     _t10 = X @ W.T
     _t10 *= G
     _t12 = _t3 @ _t10.T
     _t13 = _t7 ** -1.5
     _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t9 += _t14
-    grad_input = _t9
+    _t5 += _t14
+    grad_input = _t5
     return grad_input
 
 
@@ -3174,14 +3174,14 @@ def _cosine_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     _t6 = W ** 2
     _t7 = _t6.sum(axis=1)
     _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
+    _t5 *= _t8[:, None]
     _t10 = W @ X.T
     _t10 *= G.T
     _t12 = _t3 @ _t10.T
     _t13 = _t7 ** -1.5
     _t14 = _t12[:, None] * -1 * _t13[:, None] * W
-    _t9 += _t14
-    grad_W += _t9 if scale == 1 else scale * _t9
+    _t5 += _t14
+    grad_W += _t5 if scale == 1 else scale * _t5
 
 
 def _cosine_backward_batch(X, W, Y, G, scale, grad_W):
@@ -3195,24 +3195,24 @@ def _cosine_backward_batch(X, W, Y, G, scale, grad_W):
     _t6 = X ** 2
     _t7 = _t6.sum(axis=1)
     _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
+    _t5 *= _t8[:, None]
     _t10 = X @ W.T
     _t10 *= G
     _t12 = _t3 @ _t10.T
     _t13 = _t7 ** -1.5
     _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t9 += _t14
-    grad_input = _t9
+    _t5 += _t14
+    grad_input = _t5
     _t16 = G.T * _t8
     _t17 = _t16 @ X
-    _t18 = _t17 * _t3[:, None]
+    _t17 *= _t3[:, None]
     _t19 = W @ X.T
     _t19 *= G.T
     _t21 = _t8 @ _t19.T
     _t22 = _t2 ** -1.5
     _t23 = _t21[:, None] * -1 * _t22[:, None] * W
-    _t18 += _t23
-    grad_W += _t18 if scale == 1 else scale * _t18
+    _t17 += _t23
+    grad_W += _t17 if scale == 1 else scale * _t17
     return grad_input
 
 
@@ -4861,12 +4861,12 @@ def _crossentropycriterion_false_false_update_grad_input(x, t):
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
-    _t5 = _t2 / _t4
+    _t2 /= _t4
     _t6 = xp.arange(1, N_k + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
-    _t9 = _t5 - (1.0 * _t8)
-    grad_input = _t9
+    _t2 -= _t8
+    grad_input = _t2
     return grad_input
 
 
@@ -4900,12 +4900,12 @@ def _crossentropycriterion_false_false_update_grad_input_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
-    _t6 = _t5[:, None] * _t2
+    _t2 *= _t5[:, None]
     _t7 = xp.arange(1, N_k + 1)
     _t8 = 1 + T
     _t9 = (_t7 == _t8[:, None])
-    _t10 = _t6 - (1.0 * _t9)
-    grad_input = _t10
+    _t2 -= _t9
+    grad_input = _t2
     return grad_input
 
 
@@ -4931,12 +4931,12 @@ def _crossentropycriterion_false_true_update_grad_input(x, t):
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
-    _t5 = _t2 / _t4
+    _t2 /= _t4
     _t6 = xp.arange(1, N_k + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
-    _t9 = _t5 - (1.0 * _t8)
-    grad_input = _t9
+    _t2 -= _t8
+    grad_input = _t2
     return grad_input
 
 
@@ -4972,13 +4972,13 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
-    _t6 = _t5[:, None] * _t2
+    _t2 *= _t5[:, None]
     _t7 = xp.arange(1, N_k + 1)
     _t8 = 1 + T
     _t9 = (_t7 == _t8[:, None])
-    _t10 = _t6 - (1.0 * _t9)
-    _t10 /= B
-    grad_input = _t10
+    _t2 -= _t9
+    _t2 /= B
+    grad_input = _t2
     return grad_input
 
 
@@ -5006,14 +5006,14 @@ def _crossentropycriterion_true_false_update_grad_input(x, t, w):
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
-    _t5 = _t2 / _t4
+    _t2 /= _t4
     _t6 = xp.arange(1, N_k + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
-    _t9 = _t5 - (1.0 * _t8)
+    _t2 -= _t8
     _t10 = w[t]
-    _t9 *= _t10
-    grad_input = _t9
+    _t2 *= _t10
+    grad_input = _t2
     return grad_input
 
 
@@ -5079,12 +5079,12 @@ def _crossentropycriterion_true_true_update_grad_input(x, t, w):
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
-    _t5 = _t2 / _t4
+    _t2 /= _t4
     _t6 = xp.arange(1, N_k + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
-    _t9 = _t5 - (1.0 * _t8)
-    grad_input = _t9
+    _t2 -= _t8
+    grad_input = _t2
     return grad_input
 
 
