@@ -381,6 +381,22 @@ def _reads_output(g: Generated) -> bool:
                for k in sources if not k.startswith("def update_output"))
 
 
+def _keeps_gradient(g: Generated) -> bool:
+    """Whether a criterion's forward keeps its gradient for backward: where the loss and the
+    gradient share an exponential or a logarithm (a cross-entropy's softmax), computed once."""
+    if g.table or not g.entry.criterion:
+        return False
+
+    def calls(source: str) -> int:
+        return len(re.findall(r"xp\.(?:exp|log)\(", _body(source)))
+    for sources in g.kernels.values():
+        for part in (sources[:3], sources[3:]):  # one sample, a batch
+            output, gradient, both = part
+            if calls(both) < calls(output) + calls(gradient):
+                return True
+    return False
+
+
 def _unbatched(text: str) -> str:
     """A batch kernel read with the sample's names (X, Y, G as x, y, g)."""
     return re.sub(r"\b([XYG])\b", lambda m: m.group(1).lower(), text)
@@ -411,20 +427,26 @@ def _class_source(g: Generated) -> str:
     entry = g.entry
     lines = []
     table = {}
+    keeps = _keeps_gradient(g)
     for key, sources in g.kernels.items():
         prefix = f"_{entry.name.lower()}" + "".join("_" + re.sub(r"\W", "_", str(v).lower().replace("-", "m"))
                                                     for v in key) + "_"
         renamed = []
         if g.table and not g.parameter_shapes:  # a program's numbers are no parameters: no accumulation
             sources = [k for k in sources if not re.match(r"def (acc_grad_parameters|backward)", k)]
+        if not g.table and entry.criterion and not keeps:
+            sources = [k for k in sources if not k.startswith("def loss_and_grad_input")]
         for source in sources:
             name = re.match(r"def (\w+)\(", source).group(1)
             renamed.append(prefix + name)
             lines.append(source.replace(f"def {name}(", f"def {prefix}{name}(", 1))
         half = len(renamed) // 2
 
-        def four(names):  # (output, gradInput, accGradParameters, backward)
-            names = list(names) + ["None"] * (4 - len(names))
+        def four(names):  # (output, gradInput, accGradParameters, backward); a criterion's last: loss and gradInput
+            names = list(names)
+            if entry.criterion and len(names) == 3:
+                names.insert(2, "None")
+            names += ["None"] * (4 - len(names))
             return f"({', '.join(names)})"
         table[key] = f"({four(renamed[:half])}, {four(renamed[half:])})"
     base = "CatalogueCriterion" if entry.criterion else "CatalogueModule"
@@ -463,6 +485,8 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    integerInput = {g.integer_bound!r}")
     if g.class_target is not None:
         klass.append(f"    classTarget = {g.class_target!r}")
+    if keeps:
+        klass.append("    forwardKeepsGradient = True")
     if g.array_arguments:
         klass.append(f"    arrayArguments = {g.array_arguments!r}")
     if g.variant_parameters:

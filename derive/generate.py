@@ -201,9 +201,7 @@ class _Writer:
     def _finish(self, lines: list[str], lowering: Lowering) -> list[str]:
         # a temporary is reused where its sizes are the result's, whatever its axes are called
         # (a sum's summand over k and a gradient over l of the same size share one array)
-        sizes = {name: tuple(str(lowering.ranges.get(a, a)) for a in axes)
-                 for name, axes in lowering.temporaries.items()}
-        return in_place(lines, sizes)
+        return in_place(lines, lowering.sizes)
 
     def _shape(self, spec, target, axes):
         """The concrete sizes of the array ``target`` is written into ("B" for the batch)."""

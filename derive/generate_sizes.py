@@ -17,7 +17,7 @@ import sympy as sp
 from .generate import _Writer
 from .generate_program import BATCH, ProgramWriter, _var
 from .symbolic.language import LayerSpec, parse
-from .symbolic.layer import grad_output_name
+from .symbolic.layer import grad_output_name, gradients
 from .symbolic.program import _size_map, given_name, program_sizes
 
 
@@ -39,6 +39,19 @@ class RuntimeSizes(_Writer):
     """The kernel writer with sizes as names bound from the arguments' shapes; a size that only
     the output has (Narrow's length, Replicate's copies) is an argument of every kernel, after
     the constants (``size_arguments``)."""
+
+    def kernels(self, spec: LayerSpec, suffix: str) -> list[str]:
+        """The writer's kernels; a criterion's also ``loss_and_grad_input``: both in one pass,
+        sharing what they have in common (a cross-entropy's exponentials), for a forward that
+        keeps the gradient its backward will ask for."""
+        out = super().kernels(spec, suffix)
+        if spec.is_criterion:
+            gin = gradients(spec)[spec.input.name]
+            out.append(self._kernel(spec, f"loss_and_grad_input{suffix}", self._signature(spec),
+                                    [("loss", "float", spec.expr, ()), ("grad_input", "=", gin.final, gin.indices)],
+                                    "The loss and gradInput in one pass, sharing what they have in common.",
+                                    "loss, grad_input"))
+        return out
 
     def size_arguments(self, spec: LayerSpec) -> list[str]:
         """The sizes no input, target, parameter or constant gives, by their names in the kernels."""

@@ -62,6 +62,7 @@ class Lowering:
         self.counter = itertools.count(1)
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
         self.temporaries: dict[str, tuple] = {}  # each temporary's axes
+        self.sizes: dict[str, tuple] = {}  # each temporary's sizes, as code
         self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
         self.views: set[str] = set()  # temporaries that are window()'s read-only views of an array
 
@@ -74,6 +75,8 @@ class Lowering:
         if code.startswith("window("):
             self.views.add(name)
         self.temporaries[name] = tuple(axes)
+        # its sizes as the ranges are now (a sum's index may range over another size later)
+        self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in axes)
         self.names[code] = name
         return Tensor(name, tuple(axes))
 

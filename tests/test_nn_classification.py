@@ -374,3 +374,19 @@ def test_derive_check_passes(make, kind):
     # arrays left unchanged, pickling), one sample's class target a 0-d integer array.
     report = nn.check(make(), (5,), **({"target_kind": kind} if kind else {}))
     assert report.passed, str(report)
+
+
+def test_crossentropy_forward_keeps_the_gradient_for_backward_of_the_same_arrays():
+    # Its loss and gradient share the softmax: forward computes both once, and backward of the
+    # very same input and target arrays returns that gradient (as Torch7's reads its
+    # LogSoftMax's output); other arrays get their own.
+    assert nn.CrossEntropyCriterion.forwardKeepsGradient and not nn.ClassNLLCriterion.forwardKeepsGradient
+    rng = np.random.default_rng(7)
+    x, t = rng.standard_normal((4, 5)), np.array([0, 4, 2, 2])
+    ce = nn.CrossEntropyCriterion()
+    ce.forward(x, t)
+    expected = nn.CrossEntropyCriterion().backward(x, t).copy()
+    np.testing.assert_array_equal(ce.backward(x, t), expected)
+    other = x + 1.5 * rng.standard_normal((4, 5))
+    np.testing.assert_array_equal(ce.backward(other, t), nn.CrossEntropyCriterion().backward(other, t))
+    np.testing.assert_array_equal(ce.backward(x, t.copy()), expected)

@@ -4870,6 +4870,27 @@ def _crossentropycriterion_false_false_update_grad_input(x, t):
     return grad_input
 
 
+def _crossentropycriterion_false_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(xp.broadcast_to(_t7, ()))
+    _t2 /= _t4
+    _t9 = xp.arange(1, N_k + 1)
+    _t10 = 1 + t
+    _t11 = (_t9 == _t10)
+    _t2 -= _t11
+    grad_input = _t2
+    return loss, grad_input
+
+
 def _crossentropycriterion_false_false_update_output_batch(X, T):
     """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
@@ -4909,6 +4930,35 @@ def _crossentropycriterion_false_false_update_grad_input_batch(X, T):
     return grad_input
 
 
+def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * -1
+    _t6 = X.max(axis=1)
+    _t7 = _t6.sum(axis=0)
+    _t8 = X - _t6[:, None]
+    xp.exp(_t8, out=_t8)
+    _t10 = _t8.sum(axis=1)
+    _t11 = xp.log(_t10)
+    _t12 = _t11.sum(axis=0)
+    _t13 = _t5 + _t7 + _t12
+    loss = float(xp.broadcast_to(_t13, ()))
+    _t14 = 1 / _t10
+    _t8 *= _t14[:, None]
+    _t16 = xp.arange(1, N_k + 1)
+    _t17 = 1 + T
+    _t18 = (_t16 == _t17[:, None])
+    _t8 -= _t18
+    grad_input = _t8
+    return loss, grad_input
+
+
 def _crossentropycriterion_false_true_update_output(x, t):
     """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4938,6 +4988,27 @@ def _crossentropycriterion_false_true_update_grad_input(x, t):
     _t2 -= _t8
     grad_input = _t2
     return grad_input
+
+
+def _crossentropycriterion_false_true_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(xp.broadcast_to(_t7, ()))
+    _t2 /= _t4
+    _t9 = xp.arange(1, N_k + 1)
+    _t10 = 1 + t
+    _t11 = (_t9 == _t10)
+    _t2 -= _t11
+    grad_input = _t2
+    return loss, grad_input
 
 
 def _crossentropycriterion_false_true_update_output_batch(X, T):
@@ -4982,6 +5053,37 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T):
     return grad_input
 
 
+def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = _t1 - 1
+    _t3 = X[_t2, T]
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * -1
+    _t6 = X.max(axis=1)
+    _t7 = _t6.sum(axis=0)
+    _t8 = X - _t6[:, None]
+    xp.exp(_t8, out=_t8)
+    _t10 = _t8.sum(axis=1)
+    _t11 = xp.log(_t10)
+    _t12 = _t11.sum(axis=0)
+    _t13 = _t5 + _t7 + _t12
+    _t14 = _t13 / B
+    loss = float(xp.broadcast_to(_t14, ()))
+    _t15 = 1 / _t10
+    _t8 *= _t15[:, None]
+    _t17 = xp.arange(1, N_k + 1)
+    _t18 = 1 + T
+    _t19 = (_t17 == _t18[:, None])
+    _t8 -= _t19
+    _t8 /= B
+    grad_input = _t8
+    return loss, grad_input
+
+
 def _crossentropycriterion_true_false_update_output(x, t, w):
     """J = (log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1])*w[t + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -5015,6 +5117,30 @@ def _crossentropycriterion_true_false_update_grad_input(x, t, w):
     _t2 *= _t10
     grad_input = _t2
     return grad_input
+
+
+def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[t]
+    _t9 = _t7 * _t8
+    loss = float(xp.broadcast_to(_t9, ()))
+    _t2 /= _t4
+    _t11 = xp.arange(1, N_k + 1)
+    _t12 = 1 + t
+    _t13 = (_t11 == _t12)
+    _t2 -= _t13
+    _t2 *= _t8
+    grad_input = _t2
+    return loss, grad_input
 
 
 def _crossentropycriterion_true_false_update_output_batch(X, T, w):
@@ -5057,6 +5183,35 @@ def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w):
     return grad_input
 
 
+def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(1, B + 1)
+    _t7 = _t6 - 1
+    _t8 = X[_t7, T]
+    _t9 = _t1 + _t5 - _t8
+    _t10 = w[T]
+    _t9 *= _t10
+    _t12 = _t9.sum(axis=0)
+    loss = float(xp.broadcast_to(_t12, ()))
+    _t13 = 1 / _t4
+    _t14 = _t13[:, None] * _t10[:, None] * _t2
+    _t15 = xp.arange(1, N_k + 1)
+    _t16 = 1 + T
+    _t17 = (_t15 == _t16[:, None])
+    _t18 = xp.where(_t17, _t10[:, None], 0)
+    _t19 = _t14 - _t18
+    grad_input = _t19
+    return loss, grad_input
+
+
 def _crossentropycriterion_true_true_update_output(x, t, w):
     """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -5086,6 +5241,27 @@ def _crossentropycriterion_true_true_update_grad_input(x, t, w):
     _t2 -= _t8
     grad_input = _t2
     return grad_input
+
+
+def _crossentropycriterion_true_true_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_k = x.shape[0]
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(xp.broadcast_to(_t7, ()))
+    _t2 /= _t4
+    _t9 = xp.arange(1, N_k + 1)
+    _t10 = 1 + t
+    _t11 = (_t9 == _t10)
+    _t2 -= _t11
+    grad_input = _t2
+    return loss, grad_input
 
 
 def _crossentropycriterion_true_true_update_output_batch(X, T, w):
@@ -5132,6 +5308,38 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w):
     return grad_input
 
 
+def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_k = X.shape[1]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = X.max(axis=1)
+    _t4 = X - _t3[:, None]
+    xp.exp(_t4, out=_t4)
+    _t6 = _t4.sum(axis=1)
+    _t7 = xp.log(_t6)
+    _t8 = xp.arange(1, B + 1)
+    _t9 = _t8 - 1
+    _t10 = X[_t9, T]
+    _t11 = _t3 + _t7 - _t10
+    _t11 *= _t1
+    _t13 = _t11.sum(axis=0)
+    _t14 = _t13 / _t2
+    loss = float(xp.broadcast_to(_t14, ()))
+    _t15 = 1 / _t6
+    _t16 = _t15[:, None] * _t1[:, None] * _t4
+    _t17 = xp.arange(1, N_k + 1)
+    _t18 = 1 + T
+    _t19 = (_t17 == _t18[:, None])
+    _t20 = xp.where(_t19, _t1[:, None], 0)
+    _t21 = _t16 - _t20
+    _t21 /= _t2
+    grad_input = _t21
+    return loss, grad_input
+
+
 class CrossEntropyCriterion(CatalogueCriterion):
     """nn.CrossEntropyCriterion(weights=nil, sizeAverage=true): J = (log(sum(exp(x[k]), k)) - x[t]). LogSoftMax then ClassNLL in one: log sum exp x - x_t."""
 
@@ -5141,8 +5349,9 @@ class CrossEntropyCriterion(CatalogueCriterion):
     inputShape = (None,)
     structure = ('weights', 'sizeAverage')
     classTarget = 0
+    forwardKeepsGradient = True
     arrayArguments = ('weights',)
-    kernels = {(False, False): ((_crossentropycriterion_false_false_update_output, _crossentropycriterion_false_false_update_grad_input, None, None), (_crossentropycriterion_false_false_update_output_batch, _crossentropycriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_crossentropycriterion_false_true_update_output, _crossentropycriterion_false_true_update_grad_input, None, None), (_crossentropycriterion_false_true_update_output_batch, _crossentropycriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_crossentropycriterion_true_false_update_output, _crossentropycriterion_true_false_update_grad_input, None, None), (_crossentropycriterion_true_false_update_output_batch, _crossentropycriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_crossentropycriterion_true_true_update_output, _crossentropycriterion_true_true_update_grad_input, None, None), (_crossentropycriterion_true_true_update_output_batch, _crossentropycriterion_true_true_update_grad_input_batch, None, None))}
+    kernels = {(False, False): ((_crossentropycriterion_false_false_update_output, _crossentropycriterion_false_false_update_grad_input, None, _crossentropycriterion_false_false_loss_and_grad_input), (_crossentropycriterion_false_false_update_output_batch, _crossentropycriterion_false_false_update_grad_input_batch, None, _crossentropycriterion_false_false_loss_and_grad_input_batch)), (False, True): ((_crossentropycriterion_false_true_update_output, _crossentropycriterion_false_true_update_grad_input, None, _crossentropycriterion_false_true_loss_and_grad_input), (_crossentropycriterion_false_true_update_output_batch, _crossentropycriterion_false_true_update_grad_input_batch, None, _crossentropycriterion_false_true_loss_and_grad_input_batch)), (True, False): ((_crossentropycriterion_true_false_update_output, _crossentropycriterion_true_false_update_grad_input, None, _crossentropycriterion_true_false_loss_and_grad_input), (_crossentropycriterion_true_false_update_output_batch, _crossentropycriterion_true_false_update_grad_input_batch, None, _crossentropycriterion_true_false_loss_and_grad_input_batch)), (True, True): ((_crossentropycriterion_true_true_update_output, _crossentropycriterion_true_true_update_grad_input, None, _crossentropycriterion_true_true_loss_and_grad_input), (_crossentropycriterion_true_true_update_output_batch, _crossentropycriterion_true_true_update_grad_input_batch, None, _crossentropycriterion_true_true_loss_and_grad_input_batch))}
 
     def __init__(self, weights=None, sizeAverage=True) -> None:
         super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
@@ -5335,6 +5544,21 @@ def _softmargincriterion_false_update_grad_input(x, t):
     return grad_input
 
 
+def _softmargincriterion_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=0)
+    loss = float(xp.broadcast_to(_t5, ()))
+    xp.divide(1, _t3, out=_t3)
+    _t7 = -(_t3 * t * _t1)
+    grad_input = _t7
+    return loss, grad_input
+
+
 def _softmargincriterion_false_update_output_batch(X, T):
     """J = Sum(log(1 + exp(-T[s, i]*X[s, i])), (i, 1, n), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
@@ -5357,6 +5581,21 @@ def _softmargincriterion_false_update_grad_input_batch(X, T):
     _t5 = -(_t3 * T * _t1)
     grad_input = _t5
     return grad_input
+
+
+def _softmargincriterion_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    loss = float(xp.broadcast_to(_t5, ()))
+    xp.divide(1, _t3, out=_t3)
+    _t7 = -(_t3 * T * _t1)
+    grad_input = _t7
+    return loss, grad_input
 
 
 def _softmargincriterion_true_update_output(x, t):
@@ -5384,6 +5623,23 @@ def _softmargincriterion_true_update_grad_input(x, t):
     _t5 = -(_t3 * t * _t1) / n
     grad_input = _t5
     return grad_input
+
+
+def _softmargincriterion_true_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    loss = float(xp.broadcast_to(_t6, ()))
+    xp.divide(1, _t3, out=_t3)
+    _t8 = -(_t3 * t * _t1) / n
+    grad_input = _t8
+    return loss, grad_input
 
 
 def _softmargincriterion_true_update_output_batch(X, T):
@@ -5415,6 +5671,24 @@ def _softmargincriterion_true_update_grad_input_batch(X, T):
     return grad_input
 
 
+def _softmargincriterion_true_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    _t6 = _t5 / (B * n)
+    loss = float(xp.broadcast_to(_t6, ()))
+    xp.divide(1, _t3, out=_t3)
+    _t8 = -(_t3 * T * _t1) / (B * n)
+    grad_input = _t8
+    return loss, grad_input
+
+
 class SoftMarginCriterion(CatalogueCriterion):
     """nn.SoftMarginCriterion(sizeAverage=true): J = mean(log(1 + exp(-t * x))). The logistic loss against targets of -1 and 1."""
 
@@ -5423,7 +5697,8 @@ class SoftMarginCriterion(CatalogueCriterion):
     scalars = ()
     inputShape = (None,)
     structure = ('sizeAverage',)
-    kernels = {(False,): ((_softmargincriterion_false_update_output, _softmargincriterion_false_update_grad_input, None, None), (_softmargincriterion_false_update_output_batch, _softmargincriterion_false_update_grad_input_batch, None, None)), (True,): ((_softmargincriterion_true_update_output, _softmargincriterion_true_update_grad_input, None, None), (_softmargincriterion_true_update_output_batch, _softmargincriterion_true_update_grad_input_batch, None, None))}
+    forwardKeepsGradient = True
+    kernels = {(False,): ((_softmargincriterion_false_update_output, _softmargincriterion_false_update_grad_input, None, _softmargincriterion_false_loss_and_grad_input), (_softmargincriterion_false_update_output_batch, _softmargincriterion_false_update_grad_input_batch, None, _softmargincriterion_false_loss_and_grad_input_batch)), (True,): ((_softmargincriterion_true_update_output, _softmargincriterion_true_update_grad_input, None, _softmargincriterion_true_loss_and_grad_input), (_softmargincriterion_true_update_output_batch, _softmargincriterion_true_update_grad_input_batch, None, _softmargincriterion_true_loss_and_grad_input_batch))}
 
     def __init__(self, sizeAverage=True) -> None:
         super().__init__(**{'sizeAverage': sizeAverage})
@@ -5934,6 +6209,35 @@ def _multilabelsoftmargincriterion_update_grad_input(x, t):
     return grad_input
 
 
+def _multilabelsoftmargincriterion_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = _t7.sum(axis=0)
+    _t10 = xp.log(_t5)
+    _t10 *= t
+    _t12 = _t10.sum(axis=0)
+    _t13 = _t9 + _t12
+    _t14 = -_t13 / n
+    loss = float(xp.broadcast_to(_t14, ()))
+    _t15 = _t5 * t * _t3
+    xp.divide(1, _t6, out=_t6)
+    _t17 = _t4 ** -2
+    _t18 = _t6 * _t17 * _t1 * _t3
+    _t15 -= _t18
+    _t20 = -_t15 / n
+    grad_input = _t20
+    return loss, grad_input
+
+
 def _multilabelsoftmargincriterion_update_output_batch(X, T):
     """J = Sum(-Sum((1 - T[s, i])*log(1 - 1/(1 + exp(-X[s, i]))) + log(1/(1 + exp(-X[s, i])))*T[s, i], (i, 1, n))/n, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
@@ -5978,6 +6282,36 @@ def _multilabelsoftmargincriterion_update_grad_input_batch(X, T):
     return grad_input
 
 
+def _multilabelsoftmargincriterion_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = _t7.sum(axis=(0, 1))
+    _t10 = xp.log(_t5)
+    _t10 *= T
+    _t12 = _t10.sum(axis=(0, 1))
+    _t13 = _t9 + _t12
+    _t14 = -_t13 / (B * n)
+    loss = float(xp.broadcast_to(_t14, ()))
+    xp.divide(1, _t6, out=_t6)
+    _t16 = _t4 ** -2
+    _t17 = (_t6 * _t16 * _t1 * _t3) / n
+    _t18 = (_t5 * T * _t3) / n
+    _t17 -= _t18
+    _t17 /= B
+    grad_input = _t17
+    return loss, grad_input
+
+
 class MultiLabelSoftMarginCriterion(CatalogueCriterion):
     """nn.MultiLabelSoftMarginCriterion(weights=false): J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x)))). Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes."""
 
@@ -5985,7 +6319,8 @@ class MultiLabelSoftMarginCriterion(CatalogueCriterion):
     formula = 'J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))'
     scalars = ()
     inputShape = (None,)
-    kernels = {(): ((_multilabelsoftmargincriterion_update_output, _multilabelsoftmargincriterion_update_grad_input, None, None), (_multilabelsoftmargincriterion_update_output_batch, _multilabelsoftmargincriterion_update_grad_input_batch, None, None))}
+    forwardKeepsGradient = True
+    kernels = {(): ((_multilabelsoftmargincriterion_update_output, _multilabelsoftmargincriterion_update_grad_input, None, _multilabelsoftmargincriterion_loss_and_grad_input), (_multilabelsoftmargincriterion_update_output_batch, _multilabelsoftmargincriterion_update_grad_input_batch, None, _multilabelsoftmargincriterion_loss_and_grad_input_batch))}
 
     def __init__(self, weights=False) -> None:
         super().__init__(**{'weights': weights})

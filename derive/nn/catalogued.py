@@ -328,6 +328,12 @@ class CatalogueCriterion(_Catalogued, Criterion):
     numbers counted from 0 (``classTarget``: one a sample, or a list of them)."""
 
     classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
+    # forward computes the gradient too (it shares the loss's exponentials: a cross-entropy's
+    # softmax) and keeps it for a backward of the very same input and target arrays, as Torch7's
+    # CrossEntropyCriterion reads its LogSoftMax's output: change neither in place in between
+    forwardKeepsGradient = False
+    _kept = None  # (input, target, gradient) of the last forward
+    _callCache = _Catalogued._callCache + ("_kept",)
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -370,27 +376,37 @@ class CatalogueCriterion(_Catalogued, Criterion):
             return np.asarray(target)
         return target
 
-    def updateOutput(self, input, target):
-        """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
-        target = self._target(target)
-        batch = self._check(input, target)
-        if self._arrays and not batch:  # weights: one sample as a batch of one (a total weight 0 gives nan, as PyTorch)
-            input, target, batch = input[None], target[None], True
-        self.output = self._kernels[batch][0](self._floats(input), self._targetValues(target),
-                                              *self._constants(input, batch), *self._scalars)
-        return self.output
-
-    def updateGradInput(self, input, target):
-        """dJ/dinput."""
+    def _call(self, kernel: int, input, target):
+        """The kernel's result for a checked input and target: one sample with weights as a batch
+        of one (a total weight 0 gives nan, as PyTorch's), a gradient back to the sample's shape."""
         target = self._target(target)
         batch = self._check(input, target)
         input, sample = self._floats(input), self._arrays and not batch
-        if sample:  # as updateOutput
-            input, target, batch = input[None], target[None], True
-        grad = self._kernels[batch][1](input, self._targetValues(target), *self._constants(input, batch),
-                                       *self._scalars)
         if sample:
-            grad = grad[0]
+            input, target, batch = input[None], target[None], True
+        result = self._kernels[batch][kernel](input, self._targetValues(target), *self._constants(input, batch),
+                                              *self._scalars)
+        if sample and kernel:
+            return result[0] if kernel == 1 else (result[0], result[1][0])
+        return result
+
+    def updateOutput(self, input, target):
+        """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+        if self.forwardKeepsGradient:
+            self.output, grad = self._call(3, input, target)
+            self._kept = input, target, grad
+        else:
+            self.output = self._call(0, input, target)
+        return self.output
+
+    def updateGradInput(self, input, target):
+        """dJ/dinput; the one forward kept where that forward had these very arrays."""
+        last = self._kept
+        if last is not None and last[0] is input and last[1] is target:
+            grad, input = last[2], self._floats(input)
+        else:
+            grad = self._call(1, input, target)
+            input = self._floats(input)
         if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
             grad = grad.astype(input.dtype)
         self.gradInput = kept(self.gradInput, grad)
