@@ -33,6 +33,7 @@ class _Gathering(Lowering):
 
     strided = False
     subtracts_masks = False  # torch refuses float - bool
+    scatters = False  # nothing in place: torch and jax differentiate the kernels
 
     def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
         """``window(name, indices)``, one index array per axis of ``name``."""

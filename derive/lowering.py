@@ -49,6 +49,9 @@ class Lowering:
 
     #: Whether float - bool is float (numpy's; torch refuses it): a subtracted mask stays a mask.
     subtracts_masks = True
+    #: Whether arrays are written in place at gathered indices (numpy's; torch and jax differentiate
+    #: the kernels themselves): a sum's term c delta(l, t) is one scatter, not a mask of every l.
+    scatters = True
     #: Whether the array module has strided views: window() is one, and a window's gradient
     #: is a fold() (strided adds); without them (torch, jax.numpy) a gather and a mask or bincount.
     strided = True
@@ -167,6 +170,9 @@ class Lowering:
         if isinstance(expr, sp.Indexed):
             return self._indexed(expr)
         if isinstance(expr, sp.Add):
+            scattered = self._scattered_delta(expr) if self.scatters else None
+            if scattered is not None:
+                return scattered
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
@@ -307,6 +313,41 @@ class Lowering:
         elif coefficient != 1:
             code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
         return Tensor(code or "1", axes)
+
+    def _scattered_delta(self, expr: sp.Add) -> Tensor | None:
+        """rest + c delta(l, t) over the result's axes (one sample's or a batch's class target: at
+        most two axes, l one of them) as the rest in a new array and c added at l = t, one entry a
+        row (``r[xp.arange(B), T] -= c``), instead of a comparison of every l with t; else None."""
+        order = self.order
+        if not 1 <= len(order) <= 2:
+            return None
+        for term in expr.args:
+            deltas = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)]
+            if len(deltas) != 1:
+                continue
+            (delta,) = deltas
+            l, other = next(((a, b) for a, b in (delta.args, delta.args[::-1]) if a in order and a not in b.free_symbols),
+                            (None, None))
+            factor = term / delta
+            if l is None or l in factor.free_symbols:
+                continue
+            rest = self.lower(expr - term)
+            if rest.axes != order:
+                return None
+            at, by = self.lower(other - 1), self.lower(-factor if term.could_extract_minus_sign() else factor)
+            (row,) = [a for a in order if a != l] or [None]
+            if not set(at.axes) | set(by.axes) <= {row}:
+                return None
+            index = [at.code if a == l else self._print_arange(f"0, {self.ranges[a]}") if at.axes else ":"
+                     for a in order]
+            name = f"_t{next(self.counter)}"  # not shared: it is written in place
+            self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
+            self.temporaries[name] = order
+            self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in order)
+            self.lines.append(f"{name}[{', '.join(index)}] {'-' if term.could_extract_minus_sign() else '+'}= "
+                              f"{by.code}")
+            return Tensor(name, order)
+        return None
 
     def _sum(self, expr: sp.Sum) -> Tensor:
         variables = [v for v, _, _ in expr.limits]
@@ -794,7 +835,11 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
     overwritten, never an argument, a view of one, or a mask."""
     # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
     assigned = (line.split(" = ", 1) for line in lines if " = " in line)
-    fresh = {name for name, code in assigned if _TEMPORARY.fullmatch(name) and _fresh(code) and axes.get(name)}
+    fresh: set[str] = set()
+    for name, code in assigned:  # a copy of a fresh array is fresh (a scatter's: _t2.copy())
+        copied = re.fullmatch(r"(_t\d+)\.copy\(\)", code)
+        if _TEMPORARY.fullmatch(name) and axes.get(name) and (_fresh(code) or copied and copied.group(1) in fresh):
+            fresh.add(name)
     out, renamed = [], {}
 
     def current(text: str) -> str:  # the names statements use once earlier ones were rewritten
@@ -811,7 +856,8 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
             out.append(line)
             continue
         reused, statement = rewritten
-        out.append(statement)
+        if statement is not None:
+            out.append(statement)
         renamed[target] = reused
     return out
 
@@ -820,13 +866,19 @@ def _fresh(code: str) -> bool:
     """Whether ``code`` makes a new float array (arithmetic, a product, a float ufunc)."""
     if any(mark in code for mark in ("==", "<", ">", "&", "arange", "window(", "broadcast_to", "transpose", "step(")):
         return False
-    tokens = code.split(" ")
+    tokens = _tokens(code)
     return (len(tokens) >= 3 and tokens[1] in ("+", "-", "*", "/", "**", "@")) or code.startswith(_UFUNCS)
 
 
-def _rewrite(code: str, free) -> tuple[str, str] | None:
-    """(the temporary reused, the statement) for ``code`` computed in place, or None."""
-    tokens = re.split(r" (?![^\[]*\])", code)  # spaces outside subscripts: a[:, None] * b is 3 tokens
+def _tokens(code: str) -> list[str]:
+    """``code`` split at its spaces outside subscripts: a[:, None] * b is 3 tokens."""
+    return re.split(r" (?![^\[]*\])", code)
+
+
+def _rewrite(code: str, free) -> tuple[str, str | None] | None:
+    """(the temporary reused, the statement or None where none is needed) for ``code`` computed
+    in place, or None."""
+    tokens = _tokens(code)
     if len(tokens) == 3 and tokens[1] in ("+", "-", "*", "/", "**"):
         left, op, right = tokens
         if free(left):
@@ -838,6 +890,9 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         if free(right) and op in _INVERSE:
             return right, f"{_INVERSE[op]}({left}, {right}, out={right})"
         return None
+    copied = re.fullmatch(r"(_t\d+)\.copy\(\)", code)
+    if copied and free(copied.group(1)):  # nothing reads the original afterwards: no copy
+        return copied.group(1), None
     match = re.fullmatch(r"(xp\.\w+)\((_t\d+)\)", code)
     if match and match.group(1) in _UFUNCS and free(match.group(2)):
         name = match.group(2)

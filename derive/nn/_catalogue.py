@@ -1392,8 +1392,8 @@ def _softmin_update_grad_input_batch(X, Y, G):
     _t1 = Y * G
     _t2 = _t1.sum(axis=1)
     _t3 = _t2[:, None] - G
-    _t4 = _t3 * Y
-    grad_input = _t4
+    _t3 *= Y
+    grad_input = _t3
     return grad_input
 
 
@@ -1612,8 +1612,8 @@ def _normalize_2_0_update_grad_input_batch(X, Y, G):
     _t6 = X * G
     _t7 = _t6.sum(axis=1)
     _t8 = _t5[:, None] * X * _t7[:, None]
-    _t9 = _t4 - _t8
-    grad_input = _t9
+    _t4 -= _t8
+    grad_input = _t4
     return grad_input
 
 
@@ -1714,8 +1714,8 @@ def _prelu_update_output(x, a):
     _t1 = xp.minimum(0, x)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, x)
-    _t4 = _t2 + _t3
-    output = _t4
+    _t2 += _t3
+    output = _t2
     return output
 
 
@@ -1764,8 +1764,8 @@ def _prelu_update_output_batch(X, a):
     _t1 = xp.minimum(0, X)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, X)
-    _t4 = _t2 + _t3
-    output = _t4
+    _t2 += _t3
+    output = _t2
     return output
 
 
@@ -2776,8 +2776,8 @@ def _euclidean_update_grad_input(x, W, y, g):
     """gradInput[k] = Sum((-2*W[k, j] + 2*x[k])*g[j]/sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i))), (j, 1, N_j))/2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=0)
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=0)
     _t4 = 1 / xp.sqrt(_t3)
     _t5 = 2 * x
     _t6 = 2 * W
@@ -2823,8 +2823,8 @@ def _euclidean_update_output_batch(X, W):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=2)
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=2)
     _t4 = xp.sqrt(_t3)
     output = _t4
     return output
@@ -2838,8 +2838,8 @@ def _euclidean_update_grad_input_batch(X, W, Y, G):
     _t3 = _t2.sum(axis=1)
     _t4 = 1 / xp.sqrt(_t3)
     _t4 *= G
-    _t6 = _t1 * _t4[:, None, :]
-    _t7 = _t6.sum(axis=2)
+    _t1 *= _t4[:, None, :]
+    _t7 = _t1.sum(axis=2)
     grad_input = _t7
     return grad_input
 
@@ -2914,9 +2914,9 @@ def _weightedeuclidean_update_grad_input(x, D, W, y, g):
     _t3 *= _t1
     _t5 = _t3.sum(axis=0)
     _t6 = 1 / xp.sqrt(_t5)
-    _t1 *= _t2
+    _t2 *= _t1
     _t6 *= g
-    _t9 = _t1 @ _t6
+    _t9 = _t2 @ _t6
     grad_input = _t9
     return grad_input
 
@@ -2960,10 +2960,10 @@ def _weightedeuclidean_update_output_batch(X, D, W):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    _t2 = _t1 ** 2
+    xp.multiply(_t1, _t1, out=_t1)
     _t3 = D ** 2
-    _t2 *= _t3.T
-    _t5 = _t2.sum(axis=2)
+    _t1 *= _t3.T
+    _t5 = _t1.sum(axis=2)
     _t6 = xp.sqrt(_t5)
     output = _t6
     return output
@@ -2979,9 +2979,9 @@ def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G):
     _t5 = _t3.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
-    _t8 = _t2 * _t1
-    _t8 *= _t6[:, None, :]
-    _t10 = _t8.sum(axis=2)
+    _t2 *= _t1
+    _t2 *= _t6[:, None, :]
+    _t10 = _t2.sum(axis=2)
     grad_input = _t10
     return grad_input
 
@@ -3000,8 +3000,8 @@ def _weightedeuclidean_acc_grad_parameters_batch(X, D, W, Y, G, scale, grad_D, g
     _t9 = _t2.sum(axis=2)
     _t10 = D * _t9
     grad_D += _t10 if scale == 1 else scale * _t10
-    _t11 = _t1 * _t7.T
-    _t12 = _t11.sum(axis=2)
+    _t1 *= _t7.T
+    _t12 = _t1.sum(axis=2)
     _t13 = -(_t3 * _t12)
     grad_W += _t13 if scale == 1 else scale * _t13
 
@@ -4856,16 +4856,12 @@ def _crossentropycriterion_false_false_update_output(x, t):
 def _crossentropycriterion_false_false_update_grad_input(x, t):
     """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
     _t2 /= _t4
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t2 -= _t8
+    _t2[t] -= 1
     grad_input = _t2
     return grad_input
 
@@ -4873,7 +4869,6 @@ def _crossentropycriterion_false_false_update_grad_input(x, t):
 def _crossentropycriterion_false_false_loss_and_grad_input(x, t):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
@@ -4883,10 +4878,7 @@ def _crossentropycriterion_false_false_loss_and_grad_input(x, t):
     _t7 = _t1 + _t5 - _t6
     loss = float(xp.broadcast_to(_t7, ()))
     _t2 /= _t4
-    _t9 = xp.arange(1, N_k + 1)
-    _t10 = 1 + t
-    _t11 = (_t9 == _t10)
-    _t2 -= _t11
+    _t2[t] -= 1
     grad_input = _t2
     return loss, grad_input
 
@@ -4915,17 +4907,14 @@ def _crossentropycriterion_false_false_update_output_batch(X, T):
 def _crossentropycriterion_false_false_update_grad_input_batch(X, T):
     """gradInput[j, l] = exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    N_k = X.shape[1]
+    B = X.shape[0]
     _t1 = X.max(axis=1)
     _t2 = X - _t1[:, None]
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t2 *= _t5[:, None]
-    _t7 = xp.arange(1, N_k + 1)
-    _t8 = 1 + T
-    _t9 = (_t7 == _t8[:, None])
-    _t2 -= _t9
+    _t2[xp.arange(0, B), T] -= 1
     grad_input = _t2
     return grad_input
 
@@ -4934,7 +4923,6 @@ def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
@@ -4951,10 +4939,7 @@ def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
     loss = float(xp.broadcast_to(_t13, ()))
     _t14 = 1 / _t10
     _t8 *= _t14[:, None]
-    _t16 = xp.arange(1, N_k + 1)
-    _t17 = 1 + T
-    _t18 = (_t16 == _t17[:, None])
-    _t8 -= _t18
+    _t8[xp.arange(0, B), T] -= 1
     grad_input = _t8
     return loss, grad_input
 
@@ -4976,16 +4961,12 @@ def _crossentropycriterion_false_true_update_output(x, t):
 def _crossentropycriterion_false_true_update_grad_input(x, t):
     """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
     _t2 /= _t4
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t2 -= _t8
+    _t2[t] -= 1
     grad_input = _t2
     return grad_input
 
@@ -4993,7 +4974,6 @@ def _crossentropycriterion_false_true_update_grad_input(x, t):
 def _crossentropycriterion_false_true_loss_and_grad_input(x, t):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
@@ -5003,10 +4983,7 @@ def _crossentropycriterion_false_true_loss_and_grad_input(x, t):
     _t7 = _t1 + _t5 - _t6
     loss = float(xp.broadcast_to(_t7, ()))
     _t2 /= _t4
-    _t9 = xp.arange(1, N_k + 1)
-    _t10 = 1 + t
-    _t11 = (_t9 == _t10)
-    _t2 -= _t11
+    _t2[t] -= 1
     grad_input = _t2
     return loss, grad_input
 
@@ -5037,17 +5014,13 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T):
     """gradInput[j, l] = (exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
     _t1 = X.max(axis=1)
     _t2 = X - _t1[:, None]
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t2 *= _t5[:, None]
-    _t7 = xp.arange(1, N_k + 1)
-    _t8 = 1 + T
-    _t9 = (_t7 == _t8[:, None])
-    _t2 -= _t9
+    _t2[xp.arange(0, B), T] -= 1
     _t2 /= B
     grad_input = _t2
     return grad_input
@@ -5057,7 +5030,6 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
     _t1 = xp.arange(1, B + 1)
     _t2 = _t1 - 1
     _t3 = X[_t2, T]
@@ -5075,10 +5047,7 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     loss = float(xp.broadcast_to(_t14, ()))
     _t15 = 1 / _t10
     _t8 *= _t15[:, None]
-    _t17 = xp.arange(1, N_k + 1)
-    _t18 = 1 + T
-    _t19 = (_t17 == _t18[:, None])
-    _t8 -= _t19
+    _t8[xp.arange(0, B), T] -= 1
     _t8 /= B
     grad_input = _t8
     return loss, grad_input
@@ -5103,18 +5072,14 @@ def _crossentropycriterion_true_false_update_output(x, t, w):
 def _crossentropycriterion_true_false_update_grad_input(x, t, w):
     """gradInput[j] = (exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1))*w[t + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
     _t2 /= _t4
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t2 -= _t8
-    _t10 = w[t]
-    _t2 *= _t10
+    _t2[t] -= 1
+    _t7 = w[t]
+    _t2 *= _t7
     grad_input = _t2
     return grad_input
 
@@ -5122,7 +5087,6 @@ def _crossentropycriterion_true_false_update_grad_input(x, t, w):
 def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
@@ -5134,10 +5098,7 @@ def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
     _t9 = _t7 * _t8
     loss = float(xp.broadcast_to(_t9, ()))
     _t2 /= _t4
-    _t11 = xp.arange(1, N_k + 1)
-    _t12 = 1 + t
-    _t13 = (_t11 == _t12)
-    _t2 -= _t13
+    _t2[t] -= 1
     _t2 *= _t8
     grad_input = _t2
     return loss, grad_input
@@ -5166,7 +5127,7 @@ def _crossentropycriterion_true_false_update_output_batch(X, T, w):
 def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w):
     """gradInput[j, l] = exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    N_k = X.shape[1]
+    B = X.shape[0]
     _t1 = X.max(axis=1)
     _t2 = X - _t1[:, None]
     xp.exp(_t2, out=_t2)
@@ -5174,12 +5135,8 @@ def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w):
     _t5 = 1 / _t4
     _t6 = w[T]
     _t7 = _t5[:, None] * _t6[:, None] * _t2
-    _t8 = xp.arange(1, N_k + 1)
-    _t9 = 1 + T
-    _t10 = (_t8 == _t9[:, None])
-    _t11 = xp.where(_t10, _t6[:, None], 0)
-    _t12 = _t7 - _t11
-    grad_input = _t12
+    _t7[xp.arange(0, B), T] -= _t6
+    grad_input = _t7
     return grad_input
 
 
@@ -5187,7 +5144,6 @@ def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
     _t1 = X.max(axis=1)
     _t2 = X - _t1[:, None]
     xp.exp(_t2, out=_t2)
@@ -5203,12 +5159,8 @@ def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
     loss = float(xp.broadcast_to(_t12, ()))
     _t13 = 1 / _t4
     _t14 = _t13[:, None] * _t10[:, None] * _t2
-    _t15 = xp.arange(1, N_k + 1)
-    _t16 = 1 + T
-    _t17 = (_t15 == _t16[:, None])
-    _t18 = xp.where(_t17, _t10[:, None], 0)
-    _t19 = _t14 - _t18
-    grad_input = _t19
+    _t14[xp.arange(0, B), T] -= _t10
+    grad_input = _t14
     return loss, grad_input
 
 
@@ -5229,16 +5181,12 @@ def _crossentropycriterion_true_true_update_output(x, t, w):
 def _crossentropycriterion_true_true_update_grad_input(x, t, w):
     """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
     _t2 /= _t4
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t2 -= _t8
+    _t2[t] -= 1
     grad_input = _t2
     return grad_input
 
@@ -5246,7 +5194,6 @@ def _crossentropycriterion_true_true_update_grad_input(x, t, w):
 def _crossentropycriterion_true_true_loss_and_grad_input(x, t, w):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
     _t1 = x.max(axis=0)
     _t2 = x - _t1
     xp.exp(_t2, out=_t2)
@@ -5256,10 +5203,7 @@ def _crossentropycriterion_true_true_loss_and_grad_input(x, t, w):
     _t7 = _t1 + _t5 - _t6
     loss = float(xp.broadcast_to(_t7, ()))
     _t2 /= _t4
-    _t9 = xp.arange(1, N_k + 1)
-    _t10 = 1 + t
-    _t11 = (_t9 == _t10)
-    _t2 -= _t11
+    _t2[t] -= 1
     grad_input = _t2
     return loss, grad_input
 
@@ -5289,7 +5233,7 @@ def _crossentropycriterion_true_true_update_output_batch(X, T, w):
 def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w):
     """gradInput[j, l] = (exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1])/Sum(w[T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    N_k = X.shape[1]
+    B = X.shape[0]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
     _t3 = X.max(axis=1)
@@ -5298,13 +5242,9 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w):
     _t6 = _t4.sum(axis=1)
     _t7 = 1 / _t6
     _t8 = _t7[:, None] * _t1[:, None] * _t4
-    _t9 = xp.arange(1, N_k + 1)
-    _t10 = 1 + T
-    _t11 = (_t9 == _t10[:, None])
-    _t12 = xp.where(_t11, _t1[:, None], 0)
-    _t13 = _t8 - _t12
-    _t13 /= _t2
-    grad_input = _t13
+    _t8[xp.arange(0, B), T] -= _t1
+    _t8 /= _t2
+    grad_input = _t8
     return grad_input
 
 
@@ -5312,7 +5252,6 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
     _t3 = X.max(axis=1)
@@ -5330,13 +5269,9 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     loss = float(xp.broadcast_to(_t14, ()))
     _t15 = 1 / _t6
     _t16 = _t15[:, None] * _t1[:, None] * _t4
-    _t17 = xp.arange(1, N_k + 1)
-    _t18 = 1 + T
-    _t19 = (_t17 == _t18[:, None])
-    _t20 = xp.where(_t19, _t1[:, None], 0)
-    _t21 = _t16 - _t20
-    _t21 /= _t2
-    grad_input = _t21
+    _t16[xp.arange(0, B), T] -= _t1
+    _t16 /= _t2
+    grad_input = _t16
     return loss, grad_input
 
 
@@ -5726,14 +5661,11 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin):
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_k + 1)
-    _t5 = 1 + t
-    _t6 = (_t4 == _t5)
-    _t7 = _t3.sum(axis=0)
-    _t8 = xp.where(_t6, _t7, 0)
-    _t9 = _t3 - _t8
-    _t9 /= N_k
-    grad_input = _t9
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t3.copy()
+    _t5[t] -= _t4
+    _t6 = _t5 / N_k
+    grad_input = _t6
     return grad_input
 
 
@@ -5766,14 +5698,11 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
     _t3 = X[_t2, T]
     _t4 = margin + X - _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + T
-    _t8 = (_t6 == _t7[:, None])
-    _t9 = _t5.sum(axis=1)
-    _t10 = xp.where(_t8, _t9[:, None], 0)
-    _t11 = _t5 - _t10
-    _t12 = _t11 / (B * N_k)
-    grad_input = _t12
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t5.copy()
+    _t7[xp.arange(0, B), T] -= _t6
+    _t8 = _t7 / (B * N_k)
+    grad_input = _t8
     return grad_input
 
 
@@ -5800,15 +5729,12 @@ def _multimargincriterion_1_true_update_grad_input(x, t, w, margin):
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_k + 1)
-    _t5 = 1 + t
-    _t6 = (_t4 == _t5)
-    _t7 = _t3.sum(axis=0)
-    _t8 = xp.where(_t6, _t7, 0)
-    _t9 = _t3 - _t8
-    _t10 = w[t]
-    _t11 = (_t9 * _t10) / N_k
-    grad_input = _t11
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t3.copy()
+    _t5[t] -= _t4
+    _t6 = w[t]
+    _t7 = (_t5 * _t6) / N_k
+    grad_input = _t7
     return grad_input
 
 
@@ -5845,15 +5771,11 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin):
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = w[T]
     _t7 = _t5 * _t6[:, None]
-    _t8 = xp.arange(1, N_k + 1)
-    _t9 = 1 + T
-    _t10 = (_t8 == _t9[:, None])
-    _t11 = _t5.sum(axis=1)
-    _t12 = _t6 * _t11
-    _t13 = xp.where(_t10, _t12[:, None], 0)
-    _t7 -= _t13
-    _t15 = _t7 / (B * N_k)
-    grad_input = _t15
+    _t8 = _t5.sum(axis=1)
+    _t9 = _t6 * _t8
+    _t7[xp.arange(0, B), T] -= _t9
+    _t11 = _t7 / (B * N_k)
+    grad_input = _t11
     return grad_input
 
 
@@ -5883,14 +5805,10 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t9 = _t4 * _t3
-    _t10 = _t9.sum(axis=0)
-    _t11 = 2 * _t10
-    _t12 = xp.where(_t8, _t11, 0)
-    _t5 -= _t12
+    _t6 = _t4 * _t3
+    _t7 = _t6.sum(axis=0)
+    _t8 = 2 * _t7
+    _t5[t] -= _t8
     _t5 /= N_k
     grad_input = _t5
     return grad_input
@@ -5929,16 +5847,12 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = xp.maximum(0, _t4)
     _t7 = 2 * _t5 * _t6
-    _t8 = xp.arange(1, N_k + 1)
-    _t9 = 1 + T
-    _t10 = (_t8 == _t9[:, None])
-    _t11 = _t6 * _t5
-    _t12 = _t11.sum(axis=1)
-    _t13 = 2 * _t12
-    _t14 = xp.where(_t10, _t13[:, None], 0)
-    _t7 -= _t14
-    _t16 = _t7 / (B * N_k)
-    grad_input = _t16
+    _t8 = _t6 * _t5
+    _t9 = _t8.sum(axis=1)
+    _t10 = 2 * _t9
+    _t7[xp.arange(0, B), T] -= _t10
+    _t12 = _t7 / (B * N_k)
+    grad_input = _t12
     return grad_input
 
 
@@ -5969,17 +5883,13 @@ def _multimargincriterion_2_true_update_grad_input(x, t, w, margin):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t9 = _t4 * _t3
-    _t10 = _t9.sum(axis=0)
-    _t11 = 2 * _t10
-    _t12 = xp.where(_t8, _t11, 0)
-    _t5 -= _t12
-    _t14 = w[t]
-    _t15 = (_t5 * _t14) / N_k
-    grad_input = _t15
+    _t6 = _t4 * _t3
+    _t7 = _t6.sum(axis=0)
+    _t8 = 2 * _t7
+    _t5[t] -= _t8
+    _t10 = w[t]
+    _t11 = (_t5 * _t10) / N_k
+    grad_input = _t11
     return grad_input
 
 
@@ -6019,16 +5929,12 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin):
     _t6 = w[T]
     _t7 = xp.maximum(0, _t4)
     _t8 = 2 * _t5 * _t6[:, None] * _t7
-    _t9 = xp.arange(1, N_k + 1)
-    _t10 = 1 + T
-    _t11 = (_t9 == _t10[:, None])
-    _t12 = _t7 * _t5
-    _t13 = _t12.sum(axis=1)
-    _t14 = 2 * _t6 * _t13
-    _t15 = xp.where(_t11, _t14[:, None], 0)
-    _t8 -= _t15
-    _t17 = _t8 / (B * N_k)
-    grad_input = _t17
+    _t9 = _t7 * _t5
+    _t10 = _t9.sum(axis=1)
+    _t11 = 2 * _t6 * _t10
+    _t8[xp.arange(0, B), T] -= _t11
+    _t13 = _t8 / (B * N_k)
+    grad_input = _t13
     return grad_input
 
 
