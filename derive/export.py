@@ -126,6 +126,8 @@ class _Export(_Writer):
             return TorchLowering(arrays, ranges, f"{spec.input.name}.device")
         return JaxLowering(arrays, ranges)
 
+    float_loss = False  # a tensor: the framework differentiates it
+
     def _store(self, target: str, op: str, code: str) -> str:
         return f"{target} = {code}"  # fresh arrays: no float(), no accumulation
 

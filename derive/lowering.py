@@ -83,13 +83,16 @@ class Lowering:
         self.names[code] = name
         return Tensor(name, tuple(axes))
 
-    def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...]) -> str:
-        """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order."""
+    def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...], number: bool = False) -> str:
+        """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order (for no
+        axes and ``number``: anything float() reads, a loss)."""
         self.order = tuple(axes)
         t = self.lower(expr)
         missing = [a for a in t.axes if a not in axes]
         if missing:
             raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
+        if number and not axes and not t.axes:
+            return t.code
         if t.axes and set(t.axes) == set(axes):
             return self._owned(self.align(t, tuple(axes)).code)
         # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
@@ -775,7 +778,9 @@ class Lowering:
         subscript an integer array over the indices it runs with (0-based: the subscript - 1).
         ``clipped``: a computed subscript's reads outside the array are guarded to 0 in the
         expression; they are clipped here only so that numpy can index."""
-        parts = [self.lower(i - 1) for i in indices]
+        # an index running over its whole range reads 0 .. size - 1: one arange, no subtraction
+        parts = [Tensor(self._print_arange(f"0, {self.ranges[i]}"), (i,)) if isinstance(i, sp.Symbol)
+                 and i in self.ranges else self.lower(i - 1) for i in indices]
         if clipped:
             parts = [Tensor(f"xp.clip({p.code}, 0, {name}.shape[{axis}] - 1)", p.axes)
                      if i.has(*_INDEX_ARITHMETIC) else p for axis, (i, p) in enumerate(zip(indices, parts))]

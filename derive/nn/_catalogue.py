@@ -3885,10 +3885,8 @@ def _lookuptable_update_output(x, W):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
-    _t1 = xp.arange(1, N_d + 1)
-    _t2 = _t1 - 1
-    _t3 = W[x[:, None], _t2]
-    output = _t3
+    _t1 = W[x[:, None], xp.arange(0, N_d)]
+    output = _t1
     return output
 
 
@@ -3929,10 +3927,8 @@ def _lookuptable_update_output_batch(X, W):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
-    _t1 = xp.arange(1, N_d + 1)
-    _t2 = _t1 - 1
-    _t3 = W[X[:, :, None], _t2]
-    output = _t3
+    _t1 = W[X[:, :, None], xp.arange(0, N_d)]
+    output = _t1
     return output
 
 
@@ -3994,7 +3990,7 @@ def _msecriterion_false_update_output(x, t):
     _t1 = x - t
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4014,7 +4010,7 @@ def _msecriterion_false_update_output_batch(X, T):
     _t1 = X - T
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4036,7 +4032,7 @@ def _msecriterion_true_update_output(x, t):
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=0)
     _t4 = _t3 / n
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4061,7 +4057,7 @@ def _msecriterion_true_update_output_batch(X, T):
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
     _t4 = _t3 / (B * n)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4096,7 +4092,7 @@ def _abscriterion_false_update_output(x, t):
     _t1 = t - x
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4116,7 +4112,7 @@ def _abscriterion_false_update_output_batch(X, T):
     _t1 = T - X
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4138,7 +4134,7 @@ def _abscriterion_true_update_output(x, t):
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=0)
     _t4 = _t3 / n
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4162,7 +4158,7 @@ def _abscriterion_true_update_output_batch(X, T):
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
     _t4 = _t3 / (B * n)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4204,7 +4200,7 @@ def _smoothl1criterion_false_update_output(x, t):
     _t1 -= 0.5
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=0)
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4234,7 +4230,7 @@ def _smoothl1criterion_false_update_output_batch(X, T):
     _t1 -= 0.5
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4266,7 +4262,7 @@ def _smoothl1criterion_true_update_output(x, t):
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=0)
     _t10 = _t9 / n
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4301,7 +4297,7 @@ def _smoothl1criterion_true_update_output_batch(X, T):
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=(0, 1))
     _t10 = _t9 / (B * n)
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4350,7 +4346,7 @@ def _bcecriterion_false_false_update_output(x, t):
     _t9 = _t7.sum(axis=0)
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4382,7 +4378,7 @@ def _bcecriterion_false_false_update_output_batch(X, T):
     _t9 = _t7.sum(axis=(0, 1))
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4416,7 +4412,7 @@ def _bcecriterion_false_true_update_output(x, t):
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
     _t12 = _t11 / n
-    loss = float(xp.broadcast_to(_t12, ()))
+    loss = float(_t12)
     return loss
 
 
@@ -4453,7 +4449,7 @@ def _bcecriterion_false_true_update_output_batch(X, T):
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
     _t12 = _t11 / (B * n)
-    loss = float(xp.broadcast_to(_t12, ()))
+    loss = float(_t12)
     return loss
 
 
@@ -4487,7 +4483,7 @@ def _bcecriterion_true_false_update_output(x, t, w):
     _t1 *= w
     _t9 = _t1.sum(axis=0)
     _t10 = _t9 * -1
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4519,7 +4515,7 @@ def _bcecriterion_true_false_update_output_batch(X, T, w):
     _t9 = w * _t8
     _t10 = _t9.sum(axis=0)
     _t11 = _t10 * -1
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4551,7 +4547,7 @@ def _bcecriterion_true_true_update_output(x, t, w):
     _t1 *= w
     _t9 = _t1.sum(axis=0)
     _t10 = -_t9 / n
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4587,7 +4583,7 @@ def _bcecriterion_true_true_update_output_batch(X, T, w):
     _t9 = w * _t8
     _t10 = _t9.sum(axis=0)
     _t11 = -_t10 / (B * n)
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4628,7 +4624,7 @@ def _classnllcriterion_false_false_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[t]
     _t2 = -_t1
-    loss = float(xp.broadcast_to(_t2, ()))
+    loss = float(_t2)
     return loss
 
 
@@ -4648,12 +4644,10 @@ def _classnllcriterion_false_false_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 * -1
-    loss = float(xp.broadcast_to(_t5, ()))
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    loss = float(_t3)
     return loss
 
 
@@ -4674,7 +4668,7 @@ def _classnllcriterion_false_true_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[t]
     _t2 = -_t1
-    loss = float(xp.broadcast_to(_t2, ()))
+    loss = float(_t2)
     return loss
 
 
@@ -4694,12 +4688,10 @@ def _classnllcriterion_false_true_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = _t3.sum(axis=0)
-    _t5 = -_t4 / B
-    loss = float(xp.broadcast_to(_t5, ()))
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = -_t2 / B
+    loss = float(_t3)
     return loss
 
 
@@ -4724,7 +4716,7 @@ def _classnllcriterion_true_false_update_output(x, t, w):
     _t1 = w[t]
     _t2 = x[t]
     _t3 = -(_t1 * _t2)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4747,13 +4739,11 @@ def _classnllcriterion_true_false_update_output_batch(X, T, w):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = w[T]
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = _t4 * _t1
-    _t6 = _t5.sum(axis=0)
-    _t7 = _t6 * -1
-    loss = float(xp.broadcast_to(_t7, ()))
+    _t2 = X[xp.arange(0, B), T]
+    _t3 = _t2 * _t1
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * -1
+    loss = float(_t5)
     return loss
 
 
@@ -4776,7 +4766,7 @@ def _classnllcriterion_true_true_update_output(x, t, w):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[t]
     _t2 = -_t1
-    loss = float(xp.broadcast_to(_t2, ()))
+    loss = float(_t2)
     return loss
 
 
@@ -4798,13 +4788,11 @@ def _classnllcriterion_true_true_update_output_batch(X, T, w):
     B = X.shape[0]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = _t5 * _t1
-    _t7 = _t6.sum(axis=0)
-    _t8 = -_t7 / _t2
-    loss = float(xp.broadcast_to(_t8, ()))
+    _t3 = X[xp.arange(0, B), T]
+    _t4 = _t3 * _t1
+    _t5 = _t4.sum(axis=0)
+    _t6 = -_t5 / _t2
+    loss = float(_t6)
     return loss
 
 
@@ -4849,7 +4837,7 @@ def _crossentropycriterion_false_false_update_output(x, t):
     _t5 = xp.log(_t4)
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     return loss
 
 
@@ -4876,7 +4864,7 @@ def _crossentropycriterion_false_false_loss_and_grad_input(x, t):
     _t5 = xp.log(_t4)
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -4887,20 +4875,18 @@ def _crossentropycriterion_false_false_update_output_batch(X, T):
     """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 * -1
-    _t6 = X.max(axis=1)
-    _t7 = _t6.sum(axis=0)
-    _t8 = X - _t6[:, None]
-    xp.exp(_t8, out=_t8)
-    _t10 = _t8.sum(axis=1)
-    _t11 = xp.log(_t10)
-    _t12 = _t11.sum(axis=0)
-    _t13 = _t5 + _t7 + _t12
-    loss = float(xp.broadcast_to(_t13, ()))
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    loss = float(_t11)
     return loss
 
 
@@ -4923,24 +4909,22 @@ def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 * -1
-    _t6 = X.max(axis=1)
-    _t7 = _t6.sum(axis=0)
-    _t8 = X - _t6[:, None]
-    xp.exp(_t8, out=_t8)
-    _t10 = _t8.sum(axis=1)
-    _t11 = xp.log(_t10)
-    _t12 = _t11.sum(axis=0)
-    _t13 = _t5 + _t7 + _t12
-    loss = float(xp.broadcast_to(_t13, ()))
-    _t14 = 1 / _t10
-    _t8 *= _t14[:, None]
-    _t8[xp.arange(0, B), T] -= 1
-    grad_input = _t8
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    loss = float(_t11)
+    _t12 = 1 / _t8
+    _t6 *= _t12[:, None]
+    _t6[xp.arange(0, B), T] -= 1
+    grad_input = _t6
     return loss, grad_input
 
 
@@ -4954,7 +4938,7 @@ def _crossentropycriterion_false_true_update_output(x, t):
     _t5 = xp.log(_t4)
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     return loss
 
 
@@ -4981,7 +4965,7 @@ def _crossentropycriterion_false_true_loss_and_grad_input(x, t):
     _t5 = xp.log(_t4)
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -4992,21 +4976,19 @@ def _crossentropycriterion_false_true_update_output_batch(X, T):
     """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 * -1
-    _t6 = X.max(axis=1)
-    _t7 = _t6.sum(axis=0)
-    _t8 = X - _t6[:, None]
-    xp.exp(_t8, out=_t8)
-    _t10 = _t8.sum(axis=1)
-    _t11 = xp.log(_t10)
-    _t12 = _t11.sum(axis=0)
-    _t13 = _t5 + _t7 + _t12
-    _t14 = _t13 / B
-    loss = float(xp.broadcast_to(_t14, ()))
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    _t12 = _t11 / B
+    loss = float(_t12)
     return loss
 
 
@@ -5030,26 +5012,24 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 * -1
-    _t6 = X.max(axis=1)
-    _t7 = _t6.sum(axis=0)
-    _t8 = X - _t6[:, None]
-    xp.exp(_t8, out=_t8)
-    _t10 = _t8.sum(axis=1)
-    _t11 = xp.log(_t10)
-    _t12 = _t11.sum(axis=0)
-    _t13 = _t5 + _t7 + _t12
-    _t14 = _t13 / B
-    loss = float(xp.broadcast_to(_t14, ()))
-    _t15 = 1 / _t10
-    _t8 *= _t15[:, None]
-    _t8[xp.arange(0, B), T] -= 1
-    _t8 /= B
-    grad_input = _t8
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    _t12 = _t11 / B
+    loss = float(_t12)
+    _t13 = 1 / _t8
+    _t6 *= _t13[:, None]
+    _t6[xp.arange(0, B), T] -= 1
+    _t6 /= B
+    grad_input = _t6
     return loss, grad_input
 
 
@@ -5065,7 +5045,7 @@ def _crossentropycriterion_true_false_update_output(x, t, w):
     _t7 = _t1 + _t5 - _t6
     _t8 = w[t]
     _t9 = _t7 * _t8
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -5096,7 +5076,7 @@ def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
     _t7 = _t1 + _t5 - _t6
     _t8 = w[t]
     _t9 = _t7 * _t8
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     _t2 /= _t4
     _t2[t] -= 1
     _t2 *= _t8
@@ -5113,14 +5093,12 @@ def _crossentropycriterion_true_false_update_output_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(1, B + 1)
-    _t7 = _t6 - 1
-    _t8 = X[_t7, T]
-    _t9 = _t1 + _t5 - _t8
-    _t10 = w[T]
-    _t9 *= _t10
-    _t12 = _t9.sum(axis=0)
-    loss = float(xp.broadcast_to(_t12, ()))
+    _t6 = X[xp.arange(0, B), T]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[T]
+    _t7 *= _t8
+    _t10 = _t7.sum(axis=0)
+    loss = float(_t10)
     return loss
 
 
@@ -5149,18 +5127,16 @@ def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(1, B + 1)
-    _t7 = _t6 - 1
-    _t8 = X[_t7, T]
-    _t9 = _t1 + _t5 - _t8
-    _t10 = w[T]
-    _t9 *= _t10
-    _t12 = _t9.sum(axis=0)
-    loss = float(xp.broadcast_to(_t12, ()))
-    _t13 = 1 / _t4
-    _t14 = _t13[:, None] * _t10[:, None] * _t2
-    _t14[xp.arange(0, B), T] -= _t10
-    grad_input = _t14
+    _t6 = X[xp.arange(0, B), T]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[T]
+    _t7 *= _t8
+    _t10 = _t7.sum(axis=0)
+    loss = float(_t10)
+    _t11 = 1 / _t4
+    _t12 = _t11[:, None] * _t8[:, None] * _t2
+    _t12[xp.arange(0, B), T] -= _t8
+    grad_input = _t12
     return loss, grad_input
 
 
@@ -5174,7 +5150,7 @@ def _crossentropycriterion_true_true_update_output(x, t, w):
     _t5 = xp.log(_t4)
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     return loss
 
 
@@ -5201,7 +5177,7 @@ def _crossentropycriterion_true_true_loss_and_grad_input(x, t, w):
     _t5 = xp.log(_t4)
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -5219,14 +5195,12 @@ def _crossentropycriterion_true_true_update_output_batch(X, T, w):
     xp.exp(_t4, out=_t4)
     _t6 = _t4.sum(axis=1)
     _t7 = xp.log(_t6)
-    _t8 = xp.arange(1, B + 1)
-    _t9 = _t8 - 1
-    _t10 = X[_t9, T]
-    _t11 = _t3 + _t7 - _t10
-    _t11 *= _t1
-    _t13 = _t11.sum(axis=0)
-    _t14 = _t13 / _t2
-    loss = float(xp.broadcast_to(_t14, ()))
+    _t8 = X[xp.arange(0, B), T]
+    _t9 = _t3 + _t7 - _t8
+    _t9 *= _t1
+    _t11 = _t9.sum(axis=0)
+    _t12 = _t11 / _t2
+    loss = float(_t12)
     return loss
 
 
@@ -5259,19 +5233,17 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t4, out=_t4)
     _t6 = _t4.sum(axis=1)
     _t7 = xp.log(_t6)
-    _t8 = xp.arange(1, B + 1)
-    _t9 = _t8 - 1
-    _t10 = X[_t9, T]
-    _t11 = _t3 + _t7 - _t10
-    _t11 *= _t1
-    _t13 = _t11.sum(axis=0)
-    _t14 = _t13 / _t2
-    loss = float(xp.broadcast_to(_t14, ()))
-    _t15 = 1 / _t6
-    _t16 = _t15[:, None] * _t1[:, None] * _t4
-    _t16[xp.arange(0, B), T] -= _t1
-    _t16 /= _t2
-    grad_input = _t16
+    _t8 = X[xp.arange(0, B), T]
+    _t9 = _t3 + _t7 - _t8
+    _t9 *= _t1
+    _t11 = _t9.sum(axis=0)
+    _t12 = _t11 / _t2
+    loss = float(_t12)
+    _t13 = 1 / _t6
+    _t14 = _t13[:, None] * _t1[:, None] * _t4
+    _t14[xp.arange(0, B), T] -= _t1
+    _t14 /= _t2
+    grad_input = _t14
     return loss, grad_input
 
 
@@ -5299,7 +5271,7 @@ def _distkldivcriterion_false_update_output(x, t):
     _t1 -= x
     _t1 *= t
     _t4 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -5318,7 +5290,7 @@ def _distkldivcriterion_false_update_output_batch(X, T):
     _t1 -= X
     _t1 *= T
     _t4 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -5339,7 +5311,7 @@ def _distkldivcriterion_true_update_output(x, t):
     _t1 *= t
     _t4 = _t1.sum(axis=0)
     _t5 = _t4 / n
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5362,7 +5334,7 @@ def _distkldivcriterion_true_update_output_batch(X, T):
     _t1 *= T
     _t4 = _t1.sum(axis=(0, 1))
     _t5 = _t4 / (B * n)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5399,7 +5371,7 @@ def _margincriterion_update_output(x, t, margin):
     _t3 = xp.maximum(0, _t1)
     _t4 = _t3.sum(axis=0)
     _t5 = _t4 / n
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5425,7 +5397,7 @@ def _margincriterion_update_output_batch(X, T, margin):
     _t3 = xp.maximum(0, _t1)
     _t4 = _t3.sum(axis=(0, 1))
     _t5 = _t4 / (B * n)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5463,7 +5435,7 @@ def _softmargincriterion_false_update_output(x, t):
     _t1 += 1
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5487,7 +5459,7 @@ def _softmargincriterion_false_loss_and_grad_input(x, t):
     _t3 = 1 + _t1
     _t4 = xp.log(_t3)
     _t5 = _t4.sum(axis=0)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     xp.divide(1, _t3, out=_t3)
     _t7 = -(_t3 * t * _t1)
     grad_input = _t7
@@ -5502,7 +5474,7 @@ def _softmargincriterion_false_update_output_batch(X, T):
     _t1 += 1
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5526,7 +5498,7 @@ def _softmargincriterion_false_loss_and_grad_input_batch(X, T):
     _t3 = 1 + _t1
     _t4 = xp.log(_t3)
     _t5 = _t4.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     xp.divide(1, _t3, out=_t3)
     _t7 = -(_t3 * T * _t1)
     grad_input = _t7
@@ -5543,7 +5515,7 @@ def _softmargincriterion_true_update_output(x, t):
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=0)
     _t6 = _t5 / n
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5570,7 +5542,7 @@ def _softmargincriterion_true_loss_and_grad_input(x, t):
     _t4 = xp.log(_t3)
     _t5 = _t4.sum(axis=0)
     _t6 = _t5 / n
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     xp.divide(1, _t3, out=_t3)
     _t8 = -(_t3 * t * _t1) / n
     grad_input = _t8
@@ -5588,7 +5560,7 @@ def _softmargincriterion_true_update_output_batch(X, T):
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=(0, 1))
     _t6 = _t5 / (B * n)
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5617,7 +5589,7 @@ def _softmargincriterion_true_loss_and_grad_input_batch(X, T):
     _t4 = xp.log(_t3)
     _t5 = _t4.sum(axis=(0, 1))
     _t6 = _t5 / (B * n)
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     xp.divide(1, _t3, out=_t3)
     _t8 = -(_t3 * T * _t1) / (B * n)
     grad_input = _t8
@@ -5650,7 +5622,7 @@ def _multimargincriterion_1_false_update_output(x, t, margin):
     _t5 = _t4.sum(axis=0)
     _t6 = _t5 - margin
     _t7 = _t6 / _t1
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     return loss
 
 
@@ -5676,15 +5648,13 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     N_k = X.shape[1]
     _t1 = N_k * 1 * 1
     _t2 = B * 1 * -1 * margin
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = margin + X - _t5[:, None]
-    _t7 = xp.maximum(0, _t6)
-    _t8 = _t7.sum(axis=(0, 1))
-    _t9 = _t2 + _t8
-    _t10 = _t9 / (B * _t1)
-    loss = float(xp.broadcast_to(_t10, ()))
+    _t3 = X[xp.arange(0, B), T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=(0, 1))
+    _t7 = _t2 + _t6
+    _t8 = _t7 / (B * _t1)
+    loss = float(_t8)
     return loss
 
 
@@ -5693,16 +5663,14 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = _t5.sum(axis=1)
-    _t7 = _t5.copy()
-    _t7[xp.arange(0, B), T] -= _t6
-    _t8 = _t7 / (B * N_k)
-    grad_input = _t8
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = _t3.sum(axis=1)
+    _t5 = _t3.copy()
+    _t5[xp.arange(0, B), T] -= _t4
+    _t6 = _t5 / (B * N_k)
+    grad_input = _t6
     return grad_input
 
 
@@ -5718,7 +5686,7 @@ def _multimargincriterion_1_true_update_output(x, t, w, margin):
     _t6 = _t5 - margin
     _t7 = w[t]
     _t8 = (_t6 * _t7) / _t1
-    loss = float(xp.broadcast_to(_t8, ()))
+    loss = float(_t8)
     return loss
 
 
@@ -5744,18 +5712,16 @@ def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
     B = X.shape[0]
     N_k = X.shape[1]
     _t1 = N_k * 1 * 1
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = margin + X - _t4[:, None]
-    _t6 = xp.maximum(0, _t5)
-    _t7 = _t6.sum(axis=1)
-    _t8 = _t7 - margin
-    _t9 = w[T]
-    _t8 *= _t9
-    _t11 = _t8.sum(axis=0)
-    _t12 = _t11 / (B * _t1)
-    loss = float(xp.broadcast_to(_t12, ()))
+    _t2 = X[xp.arange(0, B), T]
+    _t3 = margin + X - _t2[:, None]
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=1)
+    _t6 = _t5 - margin
+    _t7 = w[T]
+    _t6 *= _t7
+    _t9 = _t6.sum(axis=0)
+    _t10 = _t9 / (B * _t1)
+    loss = float(_t10)
     return loss
 
 
@@ -5764,18 +5730,16 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = w[T]
-    _t7 = _t5 * _t6[:, None]
-    _t8 = _t5.sum(axis=1)
-    _t9 = _t6 * _t8
-    _t7[xp.arange(0, B), T] -= _t9
-    _t11 = _t7 / (B * N_k)
-    grad_input = _t11
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = w[T]
+    _t5 = _t3 * _t4[:, None]
+    _t6 = _t3.sum(axis=1)
+    _t7 = _t4 * _t6
+    _t5[xp.arange(0, B), T] -= _t7
+    _t9 = _t5 / (B * N_k)
+    grad_input = _t9
     return grad_input
 
 
@@ -5792,7 +5756,7 @@ def _multimargincriterion_2_false_update_output(x, t, margin):
     _t7 = margin ** 2
     _t8 = _t6 - _t7
     _t9 = _t8 / _t1
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -5822,16 +5786,14 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     _t1 = N_k * 1 * 1
     _t2 = margin ** 2
     _t3 = B * 1 * -1 * _t2
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5, T]
-    _t7 = margin + X - _t6[:, None]
-    _t8 = xp.maximum(0, _t7)
-    _t9 = _t8 ** 2
-    _t10 = _t9.sum(axis=(0, 1))
-    _t11 = _t3 + _t10
-    _t12 = _t11 / (B * _t1)
-    loss = float(xp.broadcast_to(_t12, ()))
+    _t4 = X[xp.arange(0, B), T]
+    _t5 = margin + X - _t4[:, None]
+    _t6 = xp.maximum(0, _t5)
+    _t7 = _t6 ** 2
+    _t8 = _t7.sum(axis=(0, 1))
+    _t9 = _t3 + _t8
+    _t10 = _t9 / (B * _t1)
+    loss = float(_t10)
     return loss
 
 
@@ -5840,19 +5802,17 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.maximum(0, _t4)
-    _t7 = 2 * _t5 * _t6
-    _t8 = _t6 * _t5
-    _t9 = _t8.sum(axis=1)
-    _t10 = 2 * _t9
-    _t7[xp.arange(0, B), T] -= _t10
-    _t12 = _t7 / (B * N_k)
-    grad_input = _t12
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = _t4 * _t3
+    _t7 = _t6.sum(axis=1)
+    _t8 = 2 * _t7
+    _t5[xp.arange(0, B), T] -= _t8
+    _t10 = _t5 / (B * N_k)
+    grad_input = _t10
     return grad_input
 
 
@@ -5870,7 +5830,7 @@ def _multimargincriterion_2_true_update_output(x, t, w, margin):
     _t8 = _t6 - _t7
     _t9 = w[t]
     _t10 = (_t8 * _t9) / _t1
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -5899,20 +5859,18 @@ def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
     B = X.shape[0]
     N_k = X.shape[1]
     _t1 = N_k * 1 * 1
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = margin + X - _t4[:, None]
-    _t6 = xp.maximum(0, _t5)
-    _t7 = _t6 ** 2
-    _t8 = _t7.sum(axis=1)
-    _t9 = margin ** 2
-    _t10 = _t8 - _t9
-    _t11 = w[T]
-    _t10 *= _t11
-    _t13 = _t10.sum(axis=0)
-    _t14 = _t13 / (B * _t1)
-    loss = float(xp.broadcast_to(_t14, ()))
+    _t2 = X[xp.arange(0, B), T]
+    _t3 = margin + X - _t2[:, None]
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4 ** 2
+    _t6 = _t5.sum(axis=1)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = w[T]
+    _t8 *= _t9
+    _t11 = _t8.sum(axis=0)
+    _t12 = _t11 / (B * _t1)
+    loss = float(_t12)
     return loss
 
 
@@ -5921,20 +5879,18 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_k = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = w[T]
-    _t7 = xp.maximum(0, _t4)
-    _t8 = 2 * _t5 * _t6[:, None] * _t7
-    _t9 = _t7 * _t5
-    _t10 = _t9.sum(axis=1)
-    _t11 = 2 * _t6 * _t10
-    _t8[xp.arange(0, B), T] -= _t11
-    _t13 = _t8 / (B * N_k)
-    grad_input = _t13
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = w[T]
+    _t5 = xp.maximum(0, _t2)
+    _t6 = 2 * _t3 * _t4[:, None] * _t5
+    _t7 = _t5 * _t3
+    _t8 = _t7.sum(axis=1)
+    _t9 = 2 * _t4 * _t8
+    _t6[xp.arange(0, B), T] -= _t9
+    _t11 = _t6 / (B * N_k)
+    grad_input = _t11
     return grad_input
 
 
@@ -5972,7 +5928,7 @@ def _multilabelmargincriterion_update_output(x, t):
     _t7 *= _t11
     _t13 = _t7.sum(axis=0)
     _t14 = _t13 / _t1
-    loss = float(xp.broadcast_to(_t14, ()))
+    loss = float(_t14)
     return loss
 
 
@@ -6014,16 +5970,14 @@ def _multilabelmargincriterion_update_output_batch(X, T):
     _t5 = xp.where(_t4, 1.0, 0.0)
     _t6 = _t5.sum(axis=1)
     _t7 = 1 - _t6
-    _t8 = xp.arange(1, B + 1)
-    _t9 = _t8 - 1
-    _t10 = X[_t9[:, None], T]
-    _t11 = 1 + X[:, :, None] - _t10[:, None, :]
-    _t12 = xp.maximum(0, _t11)
-    _t13 = _t12.sum(axis=2)
-    _t7 *= _t13
-    _t15 = _t7.sum(axis=(0, 1))
-    _t16 = _t15 / (B * _t1)
-    loss = float(xp.broadcast_to(_t16, ()))
+    _t8 = X[xp.arange(0, B)[:, None], T]
+    _t9 = 1 + X[:, :, None] - _t8[:, None, :]
+    _t10 = xp.maximum(0, _t9)
+    _t11 = _t10.sum(axis=2)
+    _t7 *= _t11
+    _t13 = _t7.sum(axis=(0, 1))
+    _t14 = _t13 / (B * _t1)
+    loss = float(_t14)
     return loss
 
 
@@ -6035,27 +5989,25 @@ def _multilabelmargincriterion_update_grad_input_batch(X, T):
     _t1 = xp.arange(1, N_i + 1)
     _t2 = 1 + T
     _t3 = (_t1[:, None] == _t2[:, None, :])
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5[:, None], T]
-    _t7 = 1 + X[:, :, None] - _t6[:, None, :]
-    _t8 = xp.heaviside(_t7, 0.5)
-    _t9 = _t1 - 1
-    _t10 = (T[:, :, None] == _t9)
-    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t4 = X[xp.arange(0, B)[:, None], T]
+    _t5 = 1 + X[:, :, None] - _t4[:, None, :]
+    _t6 = xp.heaviside(_t5, 0.5)
+    _t7 = _t1 - 1
+    _t8 = (T[:, :, None] == _t7)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = _t9.sum(axis=1)
+    _t11 = _t6 * _t10[:, :, None]
     _t12 = _t11.sum(axis=1)
-    _t13 = _t8 * _t12[:, :, None]
-    _t14 = _t13.sum(axis=1)
-    _t15 = _t3 * _t14[:, None, :]
-    _t16 = _t15.sum(axis=2)
-    _t17 = _t8.sum(axis=2)
-    _t18 = _t8.sum(axis=1)
-    _t19 = _t3 * _t18[:, None, :]
-    _t20 = _t19.sum(axis=2)
-    _t21 = _t17 * _t12
-    _t22 = _t16 + _t17 - _t20 - _t21
-    _t23 = _t22 / (B * N_i)
-    grad_input = _t23
+    _t13 = _t3 * _t12[:, None, :]
+    _t14 = _t13.sum(axis=2)
+    _t15 = _t6.sum(axis=2)
+    _t16 = _t6.sum(axis=1)
+    _t17 = _t3 * _t16[:, None, :]
+    _t18 = _t17.sum(axis=2)
+    _t19 = _t15 * _t10
+    _t20 = _t14 + _t15 - _t18 - _t19
+    _t21 = _t20 / (B * N_i)
+    grad_input = _t21
     return grad_input
 
 
@@ -6091,7 +6043,7 @@ def _multilabelsoftmargincriterion_update_output(x, t):
     _t12 = _t3.sum(axis=0)
     _t13 = _t9 + _t12
     _t14 = -_t13 / n
-    loss = float(xp.broadcast_to(_t14, ()))
+    loss = float(_t14)
     return loss
 
 
@@ -6133,7 +6085,7 @@ def _multilabelsoftmargincriterion_loss_and_grad_input(x, t):
     _t12 = _t10.sum(axis=0)
     _t13 = _t9 + _t12
     _t14 = -_t13 / n
-    loss = float(xp.broadcast_to(_t14, ()))
+    loss = float(_t14)
     _t15 = _t5 * t * _t3
     xp.divide(1, _t6, out=_t6)
     _t17 = _t4 ** -2
@@ -6163,7 +6115,7 @@ def _multilabelsoftmargincriterion_update_output_batch(X, T):
     _t12 = _t3.sum(axis=(0, 1))
     _t13 = _t9 + _t12
     _t14 = -_t13 / (B * n)
-    loss = float(xp.broadcast_to(_t14, ()))
+    loss = float(_t14)
     return loss
 
 
@@ -6207,7 +6159,7 @@ def _multilabelsoftmargincriterion_loss_and_grad_input_batch(X, T):
     _t12 = _t10.sum(axis=(0, 1))
     _t13 = _t9 + _t12
     _t14 = -_t13 / (B * n)
-    loss = float(xp.broadcast_to(_t14, ()))
+    loss = float(_t14)
     xp.divide(1, _t6, out=_t6)
     _t16 = _t4 ** -2
     _t17 = (_t6 * _t16 * _t1 * _t3) / n
@@ -6242,7 +6194,7 @@ def _hingeembeddingcriterion_update_output(x, t, margin):
     _t4 = xp.where(_t1, x, _t3)
     _t5 = _t4.sum(axis=0)
     _t6 = _t5 / n
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -6271,7 +6223,7 @@ def _hingeembeddingcriterion_update_output_batch(X, T, margin):
     _t4 = xp.where(_t1, X, _t3)
     _t5 = _t4.sum(axis=(0, 1))
     _t6 = _t5 / (B * n)
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 

@@ -333,7 +333,9 @@ class CatalogueCriterion(_Catalogued, Criterion):
     # CrossEntropyCriterion reads its LogSoftMax's output: change neither in place in between
     forwardKeepsGradient = False
     _kept = None  # (input, target, gradient) of the last forward
-    _callCache = _Catalogued._callCache + ("_kept",)
+    _targetKey = None  # (shape, dtype, input's shape) of the last class target that passed the checks
+    _unsigned = None  # its dtype read as unsigned
+    _callCache = _Catalogued._callCache + ("_kept", "_targetKey")
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -353,15 +355,22 @@ class CatalogueCriterion(_Catalogued, Criterion):
 
     def _checkClasses(self, input, target, batch: bool) -> bool:
         owner, classes = type(self).__name__, input.shape[-1]
-        lead = input.shape[:1] if batch else ()
-        if target.dtype.kind not in "iu":
-            raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
-                            f"got dtype {target.dtype}")
-        if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
-            what = "one class" if not self.classTarget else "a list of classes"
-            raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
-                             f"got {target.shape} for an input of shape {input.shape}")
-        if int(target.min()) < 0 or int(target.max()) >= classes:
+        key = target.shape, target.dtype, input.shape
+        if key != self._targetKey:  # the last target's shape and dtype passed: only its values to check
+            lead = input.shape[:1] if batch else ()
+            if target.dtype.kind not in "iu":
+                raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                                f"got dtype {target.dtype}")
+            if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
+                what = "one class" if not self.classTarget else "a list of classes"
+                raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
+                                 f"got {target.shape} for an input of shape {input.shape}")
+            self._targetKey, self._unsigned = key, np.dtype(target.dtype.str.replace("i", "u"))
+        # one pass: read as unsigned, a negative class is too large too (numpy's ufunc reduce is
+        # cheaper than .max() on a batch's few targets)
+        unsigned = target.view(self._unsigned)
+        largest = np.maximum.reduce(unsigned, axis=None) if target.__class__ is np.ndarray else unsigned.max()
+        if largest >= classes:
             raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1}, "
                              f"got {int(target.min())} .. {int(target.max())}")
         return batch
