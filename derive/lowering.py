@@ -287,6 +287,10 @@ class Lowering:
         # (a float32 gradient stays float32; a bracket of float64 ones would promote it)
         # A Kronecker delta likewise: the rest read only where the indices agree (a class target's
         # weight over the batch's total weight: 0 elsewhere, whatever the total, as PyTorch's)
+        if self.scatters and any(isinstance(f, sp.KroneckerDelta) for f in factors):
+            scattered = self._scattered_delta(sp.Mul(*factors))  # c delta(l, t): zeros, c at l = t
+            if scattered is not None:
+                return scattered
         bracket = next((f for f in factors if isinstance(f, where) and f.args[1] == 1 and f.args[2] == 0
                         and not self._padding(f) or isinstance(f, sp.KroneckerDelta)), None)
         if bracket is not None and any(not f.is_number for f in factors if f is not bracket):
@@ -324,7 +328,7 @@ class Lowering:
         order = self.order
         if not 1 <= len(order) <= 2:
             return None
-        for term in expr.args:
+        for term in sp.Add.make_args(expr):
             deltas = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)]
             if len(deltas) != 1:
                 continue
@@ -334,8 +338,8 @@ class Lowering:
             factor = term / delta
             if l is None or l in factor.free_symbols:
                 continue
-            rest = self.lower(expr - term)
-            if rest.axes != order:
+            rest = self.lower(expr - term) if expr != term else None  # a lone term: into zeros
+            if rest is not None and rest.axes != order:
                 return None
             at, by = self.lower(other - 1), self.lower(-factor if term.could_extract_minus_sign() else factor)
             (row,) = [a for a in order if a != l] or [None]
@@ -344,7 +348,10 @@ class Lowering:
             index = [at.code if a == l else self._print_arange(f"0, {self.ranges[a]}") if at.axes else ":"
                      for a in order]
             name = f"_t{next(self.counter)}"  # not shared: it is written in place
-            self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
+            if rest is None:
+                self.lines.append(f"{name} = xp.zeros(({', '.join(str(self.ranges[a]) for a in order)},))")
+            else:
+                self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
             self.temporaries[name] = order
             self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in order)
             self.lines.append(f"{name}[{', '.join(index)}] {'-' if term.could_extract_minus_sign() else '+'}= "

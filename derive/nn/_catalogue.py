@@ -2571,13 +2571,14 @@ def _max_1_update_grad_input(x, y, g):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Maximum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = xp.arange(1, N_a + 1)
-    _t2 = x.T
-    _t3 = _t2.reshape(*_t2.shape[:1], -1).argmax(axis=-1)
-    _t4 = _t3 + 1
-    _t5 = (_t1[:, None] == _t4)
-    _t6 = xp.where(_t5, g, 0)
-    grad_input = _t6
+    N_b = x.shape[1]
+    _t1 = x.T
+    _t2 = _t1.reshape(*_t1.shape[:1], -1).argmax(axis=-1)
+    _t3 = _t2 + 1
+    _t3 -= 1
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t3, xp.arange(0, N_b)] += g
+    grad_input = _t5
     return grad_input
 
 
@@ -2614,13 +2615,14 @@ def _max_2_update_output(x):
 def _max_2_update_grad_input(x, y, g):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Maximum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = xp.arange(1, N_b + 1)
-    _t2 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
-    _t3 = _t2 + 1
-    _t4 = (_t1 == _t3[:, None])
-    _t5 = xp.where(_t4, g[:, None], 0)
-    grad_input = _t5
+    _t1 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
+    _t2 = _t1 + 1
+    _t2 -= 1
+    _t4 = xp.zeros((N_a, N_b,))
+    _t4[xp.arange(0, N_a), _t2] += g
+    grad_input = _t4
     return grad_input
 
 
@@ -2672,13 +2674,14 @@ def _min_1_update_grad_input(x, y, g):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Minimum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = xp.arange(1, N_a + 1)
-    _t2 = x.T
-    _t3 = _t2.reshape(*_t2.shape[:1], -1).argmin(axis=-1)
-    _t4 = _t3 + 1
-    _t5 = (_t1[:, None] == _t4)
-    _t6 = xp.where(_t5, g, 0)
-    grad_input = _t6
+    N_b = x.shape[1]
+    _t1 = x.T
+    _t2 = _t1.reshape(*_t1.shape[:1], -1).argmin(axis=-1)
+    _t3 = _t2 + 1
+    _t3 -= 1
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t3, xp.arange(0, N_b)] += g
+    grad_input = _t5
     return grad_input
 
 
@@ -2715,13 +2718,14 @@ def _min_2_update_output(x):
 def _min_2_update_grad_input(x, y, g):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Minimum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = xp.arange(1, N_b + 1)
-    _t2 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
-    _t3 = _t2 + 1
-    _t4 = (_t1 == _t3[:, None])
-    _t5 = xp.where(_t4, g[:, None], 0)
-    grad_input = _t5
+    _t1 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
+    _t2 = _t1 + 1
+    _t2 -= 1
+    _t4 = xp.zeros((N_a, N_b,))
+    _t4[xp.arange(0, N_a), _t2] += g
+    grad_input = _t4
     return grad_input
 
 
@@ -4632,11 +4636,9 @@ def _classnllcriterion_false_false_update_grad_input(x, t):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + t
-    _t3 = (_t1 == _t2)
-    _t4 = -1.0 * _t3
-    grad_input = _t4
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
     return grad_input
 
 
@@ -4654,12 +4656,11 @@ def _classnllcriterion_false_false_update_output_batch(X, T):
 def _classnllcriterion_false_false_update_grad_input_batch(X, T):
     """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + T
-    _t3 = (_t1 == _t2[:, None])
-    _t4 = -1.0 * _t3
-    grad_input = _t4
+    _t1 = xp.zeros((B, N_x1,))
+    _t1[xp.arange(0, B), T] -= 1
+    grad_input = _t1
     return grad_input
 
 
@@ -4676,11 +4677,9 @@ def _classnllcriterion_false_true_update_grad_input(x, t):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + t
-    _t3 = (_t1 == _t2)
-    _t4 = -1.0 * _t3
-    grad_input = _t4
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
     return grad_input
 
 
@@ -4700,13 +4699,10 @@ def _classnllcriterion_false_true_update_grad_input_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + T
-    _t3 = (_t1 == _t2[:, None])
-    _t4 = 1 / B
-    _t5 = -_t4
-    _t6 = xp.where(_t3, _t5, 0)
-    grad_input = _t6
+    _t1 = 1 / B
+    _t2 = xp.zeros((B, N_x1,))
+    _t2[xp.arange(0, B), T] -= _t1
+    grad_input = _t2
     return grad_input
 
 
@@ -4724,13 +4720,10 @@ def _classnllcriterion_true_false_update_grad_input(x, t, w):
     """gradInput[j] = -KroneckerDelta(j, t + 1)*w[t + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + t
-    _t3 = (_t1 == _t2)
-    _t4 = w[t]
-    _t5 = -_t4
-    _t6 = xp.where(_t3, _t5, 0)
-    grad_input = _t6
+    _t1 = w[t]
+    _t2 = xp.zeros((N_x1,))
+    _t2[t] -= _t1
+    grad_input = _t2
     return grad_input
 
 
@@ -4750,14 +4743,12 @@ def _classnllcriterion_true_false_update_output_batch(X, T, w):
 def _classnllcriterion_true_false_update_grad_input_batch(X, T, w):
     """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + T
-    _t3 = (_t1 == _t2[:, None])
-    _t4 = w[T]
-    _t5 = -_t4
-    _t6 = xp.where(_t3, _t5[:, None], 0)
-    grad_input = _t6
+    _t1 = w[T]
+    _t2 = xp.zeros((B, N_x1,))
+    _t2[xp.arange(0, B), T] -= _t1
+    grad_input = _t2
     return grad_input
 
 
@@ -4774,11 +4765,9 @@ def _classnllcriterion_true_true_update_grad_input(x, t, w):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + t
-    _t3 = (_t1 == _t2)
-    _t4 = -1.0 * _t3
-    grad_input = _t4
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
     return grad_input
 
 
@@ -4799,15 +4788,14 @@ def _classnllcriterion_true_true_update_output_batch(X, T, w):
 def _classnllcriterion_true_true_update_grad_input_batch(X, T, w):
     """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]/Sum(w[T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.arange(1, N_x1 + 1)
-    _t2 = 1 + T
-    _t3 = (_t1 == _t2[:, None])
-    _t4 = w[T]
-    _t5 = _t4.sum(axis=0)
-    _t6 = -_t4 / _t5
-    _t7 = xp.where(_t3, _t6[:, None], 0)
-    grad_input = _t7
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t1 / _t2
+    _t4 = xp.zeros((B, N_x1,))
+    _t4[xp.arange(0, B), T] -= _t3
+    grad_input = _t4
     return grad_input
 
 

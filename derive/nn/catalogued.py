@@ -145,6 +145,8 @@ class _Catalogued:
     def _constants(self, input, batch: bool) -> tuple:
         """The given array arguments as the module holds them now (type() converts them), checked
         against one sample of ``input``."""
+        if not self._arrays:
+            return ()
         arrays = tuple(getattr(self, a) for a in self._arrays)
         sample = input.shape[batch:]
         for name, array in zip(self._arrays, arrays):
