@@ -433,8 +433,10 @@ _CROSSENTROPY_NOTES = (
     r"scores (logits). Its gradient is the form every course derives, "
     r"\(\partial J / \partial \mathbf{x}_b = w_{t_b} (\operatorname{softmax}(\mathbf{x}_b) - "
     r"\mathbf{e}_{t_b}) / W\) with \(W = \sum_b w_{t_b}\) (the batch size without weights); "
-    "`backward` reads the softmax that `forward` computed, as Torch's reads its LogSoftMax's "
-    "output, so it must follow `forward` of the same input. " + _TARGETS_FROM_ZERO + "\n\n" + _STABLE)
+    "`forward` computes the gradient with the loss (they share the softmax) and `backward` of the "
+    "very same input and target arrays returns it, as Torch's reads its LogSoftMax's output: change "
+    "neither in place in between; `backward` of other arrays computes its own. "
+    + _TARGETS_FROM_ZERO + "\n\n" + _STABLE)
 
 _CROSSENTROPY_IN_USE = '''\
 import numpy as np
@@ -1088,8 +1090,8 @@ def _class_weight(a: dict) -> str | None:
     return "w[t]" if a["weights"] and a.get("sizeAverage", True) else None
 
 
-_CLASS_WEIGHTS = ("weights is a tensor in Torch7; here `true` makes w a constant given to the constructor "
-                  "(positive weights). With weights, the mean over a batch divides by the sum of the targets' "
+_CLASS_WEIGHTS = ("weights is a tensor in Torch7, and an array (one non-negative weight a class) or nil for "
+                  "derive.nn's class; in `derive NAME` `true` writes w into the formula. With weights, the mean over a batch divides by the sum of the targets' "
                   "weights, as Torch7's and PyTorch's: one sample's loss is then -x[t] whatever its weight.")
 _SIZE_AVERAGE = Arg("sizeAverage", True, bool)
 _WEIGHTS = Arg("weights", False, bool)
