@@ -350,6 +350,8 @@ class Lowering:
             name = f"_t{next(self.counter)}"  # not shared: it is written in place
             if rest is None:
                 self.lines.append(f"{name} = xp.zeros(({', '.join(str(self.ranges[a]) for a in order)},))")
+            elif _mask(expr - term):  # a boolean rest (another delta): its floats
+                self.lines.append(f"{name} = 1.0 * {_atom(rest.code)}")
             else:
                 self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
             self.temporaries[name] = order
