@@ -536,8 +536,10 @@ _CROSSENTROPY_NOTES = (
     r"scores (logits). Its gradient is the form every course derives, "
     r"\(\partial J / \partial \mathbf{x}_b = w_{t_b} (\operatorname{softmax}(\mathbf{x}_b) - "
     r"\mathbf{e}_{t_b}) / W\) with \(W = \sum_b w_{t_b}\) (the batch size without weights); "
-    "`backward` reads the softmax that `forward` computed, as Torch's reads its LogSoftMax's "
-    "output, so it must follow `forward` of the same input. " + _TARGETS_FROM_ZERO + "\n\n" + _STABLE)
+    "`forward` computes the gradient with the loss (they share the softmax) and `backward` of the "
+    "very same input and target arrays returns it, as Torch's reads its LogSoftMax's output: change "
+    "neither in place in between; `backward` of other arrays computes its own. "
+    + _TARGETS_FROM_ZERO + "\n\n" + _STABLE)
 
 _CROSSENTROPY_IN_USE = '''\
 import numpy as np
@@ -1369,12 +1371,11 @@ def _class_weight(a: dict) -> str | None:
     return "w[t]" if a["weights"] and a.get("sizeAverage", True) else None
 
 
-_CLASS_WEIGHTS = ("weights is a tensor in Torch7; here `true` makes w a constant given to the constructor "
-                  "(positive weights). With weights, the mean over a batch divides by the sum of the targets' "
+_CLASS_WEIGHTS = ("weights is a tensor in Torch7, and an array (one non-negative weight a class) or nil for "
+                  "derive.nn's class; in `derive NAME` `true` writes w into the formula. With weights, the mean over a batch divides by the sum of the targets' "
                   "weights, as Torch7's and PyTorch's: one sample's loss is then -x[t] whatever its weight.")
 _SIZE_AVERAGE = Arg("sizeAverage", True, bool)
-_WEIGHTS = Arg("weights", False, bool)
-# Torch7's weights tensor: derive.nn's BCECriterion and MultiMarginCriterion take the array itself
+# Torch7's weights tensor: derive.nn's criteria take the array itself
 _WEIGHT_ARRAY = Arg("weights", None, Array)
 _WEIGHT_ARRAY_NOTE = ("derive.nn's class takes Torch7's weights, a numpy array of real numbers (one a class; "
                       "BCE's: one an entry of a sample), checked when given and against each input; "
@@ -1395,12 +1396,12 @@ ENTRIES += [
                torch=_WEIGHT_ARRAY_NOTE, target_kind="probability", domain=(0.05, 0.95)),
     _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
                "Minus the log-probability of the target class (t an integer counted from 0).",
-               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
-               weight=_class_weight, torch=_CLASS_WEIGHTS, notes=_CLASSNLL_NOTES, in_use=_CLASSNLL_IN_USE),
+               signature=(_WEIGHT_ARRAY, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
+               arrays={"weights": "w"}, weight=_class_weight, torch=_CLASS_WEIGHTS, notes=_CLASSNLL_NOTES, in_use=_CLASSNLL_IN_USE),
     _criterion("CrossEntropyCriterion",
                lambda a: f"J = {'w[t] * ' if a['weights'] else ''}(log(sum(exp(x[k]), k)) - x[t])",
-               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,),
-               constants=_weighted, target_shape=False, target_kind="class", weight=_class_weight,
+               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHT_ARRAY, _SIZE_AVERAGE),
+               constants=_weighted, target_shape=False, target_kind="class", weight=_class_weight, arrays={"weights": "w"},
                torch=_CLASS_WEIGHTS, notes=_CROSSENTROPY_NOTES, in_use=_CROSSENTROPY_IN_USE),
     _criterion("DistKLDivCriterion", lambda a: _average(a, "t * (log(t) - x)"),
                "The Kullback-Leibler divergence of target probabilities t from log-probabilities x.",
@@ -1434,9 +1435,11 @@ ENTRIES += [
                 "PyTorch's do). derive.nn's class accepts -1 in the target and refuses any other negative "
                 "number, or a class of the number of classes or more, with one line."),
     _criterion("MultiLabelSoftMarginCriterion",
-               lambda a: "J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))",
-               "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes.",
-               signature=(_WEIGHTS,), target_kind="binary"),
+               lambda a: f"J = -mean({'w * ' if a['weights'] else ''}(t * log(1 / (1 + exp(-x))) "
+                         "+ (1 - t) * log(1 - 1 / (1 + exp(-x)))))",
+               "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes, each class "
+               "optionally weighted.", signature=(_WEIGHT_ARRAY,), constants=_weighted, arrays={"weights": "w"},
+               target_kind="binary", torch=_WEIGHT_ARRAY_NOTE),
     _criterion("HingeEmbeddingCriterion", lambda a: f"J = mean(where(t == 1, x, max(0, {num(a['margin'])} - x)))",
                "x where t = 1, max(0, margin - x) where t = -1.", signature=(Arg("margin", 1.0, float),), target_kind="sign"),
     _criterion("L1HingeEmbeddingCriterion",

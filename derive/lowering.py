@@ -47,6 +47,11 @@ class Lowering:
     ``ranges`` gives each index symbol its (concrete) size.
     """
 
+    #: Whether float - bool is float (numpy's; torch refuses it): a subtracted mask stays a mask.
+    subtracts_masks = True
+    #: Whether arrays are written in place at gathered indices (numpy's; torch and jax differentiate
+    #: the kernels themselves): a sum's term c delta(l, t) is one scatter, not a mask of every l.
+    scatters = True
     #: Whether the array module has strided views: window() is one, and a window's gradient
     #: is a fold() (strided adds); without them (torch, jax.numpy) a gather and a mask or bincount.
     strided = True
@@ -60,6 +65,7 @@ class Lowering:
         self.counter = itertools.count(1)
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
         self.temporaries: dict[str, tuple] = {}  # each temporary's axes
+        self.sizes: dict[str, tuple] = {}  # each temporary's sizes, as code
         self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
         self.views: set[str] = set()  # temporaries that are window()'s read-only views of an array
 
@@ -72,16 +78,21 @@ class Lowering:
         if code.startswith("window("):
             self.views.add(name)
         self.temporaries[name] = tuple(axes)
+        # its sizes as the ranges are now (a sum's index may range over another size later)
+        self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in axes)
         self.names[code] = name
         return Tensor(name, tuple(axes))
 
-    def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...]) -> str:
-        """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order."""
+    def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...], number: bool = False) -> str:
+        """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order (for no
+        axes and ``number``: anything float() reads, a loss)."""
         self.order = tuple(axes)
         t = self.lower(expr)
         missing = [a for a in t.axes if a not in axes]
         if missing:
             raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
+        if number and not axes and not t.axes:
+            return t.code
         if t.axes and set(t.axes) == set(axes):
             return self._owned(self.align(t, tuple(axes)).code)
         # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
@@ -162,12 +173,18 @@ class Lowering:
         if isinstance(expr, sp.Indexed):
             return self._indexed(expr)
         if isinstance(expr, sp.Add):
+            scattered = self._scattered_delta(expr) if self.scatters else None
+            if scattered is not None:
+                return scattered
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
             # numpy neither negates nor subtracts boolean masks (a delta, a range guard): as floats
-            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes) if _mask(-a if n else a) else p
-                     for p, a, n in zip(parts, terms, negative)]
+            # where no float term comes before (float - mask is float, of the float's dtype)
+            masks = [_mask(-a if n else a) for a, n in zip(terms, negative)]
+            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes)
+                     if masks[k] and (all(masks[:k]) or negative[k] and not self.subtracts_masks) else p
+                     for k, p in enumerate(parts)]
             text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
@@ -271,11 +288,18 @@ class Lowering:
     def _product(self, factors: list[sp.Expr]) -> Tensor:
         # An Iverson bracket times the rest: where(c, rest, 0), one pass and the rest's dtype
         # (a float32 gradient stays float32; a bracket of float64 ones would promote it)
+        # A Kronecker delta likewise: the rest read only where the indices agree (a class target's
+        # weight over the batch's total weight: 0 elsewhere, whatever the total, as PyTorch's)
+        if self.scatters and any(isinstance(f, sp.KroneckerDelta) for f in factors):
+            scattered = self._scattered_delta(sp.Mul(*factors))  # c delta(l, t): zeros, c at l = t
+            if scattered is not None:
+                return scattered
         bracket = next((f for f in factors if isinstance(f, where) and f.args[1] == 1 and f.args[2] == 0
-                        and not self._padding(f)), None)
+                        and not self._padding(f) or isinstance(f, sp.KroneckerDelta)), None)
         if bracket is not None and any(not f.is_number for f in factors if f is not bracket):
             rest = sp.Mul(*(f for f in factors if f is not bracket))
-            return self.lower(where(bracket.args[0], rest, 0))
+            condition = sp.Eq(*bracket.args, evaluate=False) if isinstance(bracket, sp.KroneckerDelta) else bracket.args[0]
+            return self.lower(where(condition, rest, 0))
         factors = [g for f in factors for g in _pulled(f)]
         # divided by the sizes (x / (B n)), not times their reciprocals: one rounding, as a mean's
         divisors = [f.base for f in factors if isinstance(f, sp.Pow) and f.exp == -1 and not f.base.is_number
@@ -299,6 +323,46 @@ class Lowering:
         elif coefficient != 1:
             code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
         return Tensor(code or "1", axes)
+
+    def _scattered_delta(self, expr: sp.Add) -> Tensor | None:
+        """rest + c delta(l, t) over the result's axes (one sample's or a batch's class target: at
+        most two axes, l one of them) as the rest in a new array and c added at l = t, one entry a
+        row (``r[xp.arange(B), T] -= c``), instead of a comparison of every l with t; else None."""
+        order = self.order
+        if not 1 <= len(order) <= 2:
+            return None
+        for term in sp.Add.make_args(expr):
+            deltas = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)]
+            if len(deltas) != 1:
+                continue
+            (delta,) = deltas
+            l, other = next(((a, b) for a, b in (delta.args, delta.args[::-1]) if a in order and a not in b.free_symbols),
+                            (None, None))
+            factor = term / delta
+            if l is None or l in factor.free_symbols:
+                continue
+            rest = self.lower(expr - term) if expr != term else None  # a lone term: into zeros
+            if rest is not None and rest.axes != order:
+                return None
+            at, by = self.lower(other - 1), self.lower(-factor if term.could_extract_minus_sign() else factor)
+            (row,) = [a for a in order if a != l] or [None]
+            if not set(at.axes) | set(by.axes) <= {row}:
+                return None
+            index = [at.code if a == l else self._print_arange(f"0, {self.ranges[a]}") if at.axes else ":"
+                     for a in order]
+            name = f"_t{next(self.counter)}"  # not shared: it is written in place
+            if rest is None:
+                self.lines.append(f"{name} = xp.zeros(({', '.join(str(self.ranges[a]) for a in order)},))")
+            elif _mask(expr - term):  # a boolean rest (another delta): its floats
+                self.lines.append(f"{name} = 1.0 * {_atom(rest.code)}")
+            else:
+                self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
+            self.temporaries[name] = order
+            self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in order)
+            self.lines.append(f"{name}[{', '.join(index)}] {'-' if term.could_extract_minus_sign() else '+'}= "
+                              f"{by.code}")
+            return Tensor(name, order)
+        return None
 
     def _sum(self, expr: sp.Sum) -> Tensor:
         variables = [v for v, _, _ in expr.limits]
@@ -726,7 +790,9 @@ class Lowering:
         subscript an integer array over the indices it runs with (0-based: the subscript - 1).
         ``clipped``: a computed subscript's reads outside the array are guarded to 0 in the
         expression; they are clipped here only so that numpy can index."""
-        parts = [self.lower(i - 1) for i in indices]
+        # an index running over its whole range reads 0 .. size - 1: one arange, no subtraction
+        parts = [Tensor(self._print_arange(f"0, {self.ranges[i]}"), (i,)) if isinstance(i, sp.Symbol)
+                 and i in self.ranges else self.lower(i - 1) for i in indices]
         if clipped:
             parts = [Tensor(f"xp.clip({p.code}, 0, {name}.shape[{axis}] - 1)", p.axes)
                      if i.has(*_INDEX_ARITHMETIC) else p for axis, (i, p) in enumerate(zip(indices, parts))]
@@ -786,7 +852,11 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
     overwritten, never an argument, a view of one, or a mask."""
     # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
     assigned = (line.split(" = ", 1) for line in lines if " = " in line)
-    fresh = {name for name, code in assigned if _TEMPORARY.fullmatch(name) and _fresh(code) and axes.get(name)}
+    fresh: set[str] = set()
+    for name, code in assigned:  # a copy of a fresh array is fresh (a scatter's: _t2.copy())
+        copied = re.fullmatch(r"(_t\d+)\.copy\(\)", code)
+        if _TEMPORARY.fullmatch(name) and axes.get(name) and (_fresh(code) or copied and copied.group(1) in fresh):
+            fresh.add(name)
     out, renamed = [], {}
 
     def current(text: str) -> str:  # the names statements use once earlier ones were rewritten
@@ -803,7 +873,8 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
             out.append(line)
             continue
         reused, statement = rewritten
-        out.append(statement)
+        if statement is not None:
+            out.append(statement)
         renamed[target] = reused
     return out
 
@@ -858,13 +929,19 @@ def _fresh(code: str) -> bool:
     """Whether ``code`` makes a new float array (arithmetic, a product, a float ufunc)."""
     if any(mark in code for mark in ("==", "<", ">", "&", "arange", "window(", "broadcast_to", "transpose", "step(")):
         return False
-    tokens = code.split(" ")
+    tokens = _tokens(code)
     return (len(tokens) >= 3 and tokens[1] in ("+", "-", "*", "/", "**", "@")) or code.startswith(_UFUNCS)
 
 
-def _rewrite(code: str, free) -> tuple[str, str] | None:
-    """(the temporary reused, the statement) for ``code`` computed in place, or None."""
-    tokens = code.split(" ")
+def _tokens(code: str) -> list[str]:
+    """``code`` split at its spaces outside subscripts: a[:, None] * b is 3 tokens."""
+    return re.split(r" (?![^\[]*\])", code)
+
+
+def _rewrite(code: str, free) -> tuple[str, str | None] | None:
+    """(the temporary reused, the statement or None where none is needed) for ``code`` computed
+    in place, or None."""
+    tokens = _tokens(code)
     if len(tokens) == 3 and tokens[1] in ("+", "-", "*", "/", "**"):
         left, op, right = tokens
         if free(left):
@@ -876,6 +953,9 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         if free(right) and op in _INVERSE:
             return right, f"{_INVERSE[op]}({left}, {right}, out={right})"
         return None
+    copied = re.fullmatch(r"(_t\d+)\.copy\(\)", code)
+    if copied and free(copied.group(1)):  # nothing reads the original afterwards: no copy
+        return copied.group(1), None
     match = re.fullmatch(r"(xp\.\w+)\((_t\d+)\)", code)
     if match and match.group(1) in _UFUNCS and free(match.group(2)):
         name = match.group(2)

@@ -21,9 +21,6 @@ from .batchnorm import BatchNormalization
 from .convolution import SpatialConvolution
 
 __all__ += ["BatchNormalization", "SpatialConvolution"]
-from .classification import ClassNLLCriterion, CrossEntropyCriterion, LogSoftMax, SoftMax
-
-__all__ += ["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion"]
 
 from .bookkeeping import Dropout, Reshape, SpatialDropout, View
 

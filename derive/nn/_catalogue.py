@@ -1213,7 +1213,7 @@ def _softshrink_update_grad_input_batch(X, lambda_, Y, G, out=None):
     _t3 = (_t2[:, None] == _t2)
     _t4 = xp.arange(1, n + 1)
     _t5 = (_t4[:, None] == _t4)
-    _t6 = _t3[:, None, :, None] * _t5[:, None, :]
+    _t6 = xp.where(_t3[:, None, :, None], _t5[:, None, :], 0)
     _t7 = -lambda_
     _t8 = (X < _t7)
     _t9 = xp.where(_t8, _t6, 0)
@@ -1288,16 +1288,76 @@ class Threshold(CatalogueModule):
         super().__init__(**{'th': th, 'v': v, 'ip': ip})
 
 
+def _softmax_update_output(x, out=None):
+    """y[i] = exp(x[i])/Sum(exp(x[j]), (j, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t2 /= _t4
+    output = _t2
+    return output
+
+
+def _softmax_update_grad_input(x, y, g, out=None):
+    """gradInput[k] = (g[k] - Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = y * g
+    _t2 = _t1.sum(axis=0)
+    _t3 = xp.subtract(g, _t2, out=out)
+    _t3 *= y
+    grad_input = _t3
+    return grad_input
+
+
+def _softmax_update_output_batch(X, out=None):
+    """Y[s, i] = exp(X[s, i])/Sum(exp(X[s, j]), (j, 1, n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t2 *= _t5[:, None]
+    output = _t2
+    return output
+
+
+def _softmax_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[k, l] = (G[k, l] - Sum(G[k, i]*Y[k, i], (i, 1, n)))*Y[k, l]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = Y * G
+    _t2 = _t1.sum(axis=1)
+    _t3 = G - _t2[:, None]
+    _t3 *= Y
+    grad_input = _t3
+    return grad_input
+
+
+class SoftMax(CatalogueModule):
+    """nn.SoftMax(): y = exp(x) / sum(exp(x)). exp(x_i) / sum_k exp(x_k): every output depends on every input, the Jacobian is diag(y) - y y^T. Example: x = (0, 0) gives (0.5, 0.5)."""
+
+    signature = ()
+    formula = 'y = exp(x) / sum(exp(x))'
+    scalars = ()
+    inputShape = (None,)
+    kernels = {(): ((_softmax_update_output, _softmax_update_grad_input, None, None), (_softmax_update_output_batch, _softmax_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _softmin_update_output(x, out=None):
     """y[i] = exp(-x[i])/Sum(exp(-x[j]), (j, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -x
     _t2 = _t1.max(axis=0)
-    _t3 = -x - _t2
+    _t3 = xp.subtract(-x, _t2, out=out)
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=0)
-    _t6 = xp.divide(_t3, _t5, out=out)
-    output = _t6
+    _t3 /= _t5
+    output = _t3
     return output
 
 
@@ -1321,8 +1381,8 @@ def _softmin_update_output_batch(X, out=None):
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=1)
     _t6 = 1 / _t5
-    _t7 = _t6[:, None] * _t3
-    output = _t7
+    _t3 *= _t6[:, None]
+    output = _t3
     return output
 
 
@@ -1332,8 +1392,8 @@ def _softmin_update_grad_input_batch(X, Y, G, out=None):
     _t1 = Y * G
     _t2 = _t1.sum(axis=1)
     _t3 = _t2[:, None] - G
-    _t4 = xp.multiply(_t3, Y, out=out)
-    grad_input = _t4
+    _t3 *= Y
+    grad_input = _t3
     return grad_input
 
 
@@ -1345,6 +1405,67 @@ class SoftMin(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     kernels = {(): ((_softmin_update_output, _softmin_update_grad_input, None, None), (_softmin_update_output_batch, _softmin_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _logsoftmax_update_output(x, out=None):
+    """y[i] = -log(Sum(exp(x[j]), (j, 1, n))) + x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x - _t1 - _t5
+    output = _t6
+    return output
+
+
+def _logsoftmax_update_grad_input(x, y, g, out=None):
+    """gradInput[k] = -exp(y[k])*Sum(g[i], (i, 1, n)) + g[k]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = g.sum(axis=0)
+    _t2 = xp.exp(y, out=out)
+    _t2 *= _t1
+    xp.subtract(g, _t2, out=_t2)
+    grad_input = _t2
+    return grad_input
+
+
+def _logsoftmax_update_output_batch(X, out=None):
+    """Y[s, i] = -log(Sum(exp(X[s, j]), (j, 1, n))) + X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = X - _t1[:, None] - _t5[:, None]
+    output = _t6
+    return output
+
+
+def _logsoftmax_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[k, l] = -exp(Y[k, l])*Sum(G[k, i], (i, 1, n)) + G[k, l]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = G.sum(axis=1)
+    _t2 = xp.exp(Y, out=out)
+    _t2 *= _t1[:, None]
+    xp.subtract(G, _t2, out=_t2)
+    grad_input = _t2
+    return grad_input
+
+
+class LogSoftMax(CatalogueModule):
+    """nn.LogSoftMax(): y = x - log(sum(exp(x))). The logarithm of the softmax. Example: x = (0, 0) gives (-0.693, -0.693)."""
+
+    signature = ()
+    formula = 'y = x - log(sum(exp(x)))'
+    scalars = ()
+    inputShape = (None,)
+    kernels = {(): ((_logsoftmax_update_output, _logsoftmax_update_grad_input, None, None), (_logsoftmax_update_output_batch, _logsoftmax_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
         super().__init__(**{})
@@ -1534,8 +1655,8 @@ def _normalize_2_0_update_grad_input_batch(X, Y, G, out=None):
     _t6 = X * G
     _t7 = _t6.sum(axis=1)
     _t8 = _t5[:, None] * X * _t7[:, None]
-    _t9 = xp.subtract(_t4, _t8, out=out)
-    grad_input = _t9
+    _t4 -= _t8
+    grad_input = _t4
     return grad_input
 
 
@@ -1636,8 +1757,8 @@ def _prelu_update_output(x, a, out=None):
     _t1 = xp.minimum(0, x)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, x)
-    _t4 = xp.add(_t2, _t3, out=out)
-    output = _t4
+    _t2 += _t3
+    output = _t2
     return output
 
 
@@ -1686,8 +1807,8 @@ def _prelu_update_output_batch(X, a, out=None):
     _t1 = xp.minimum(0, X)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, X)
-    _t4 = xp.add(_t2, _t3, out=out)
-    output = _t4
+    _t2 += _t3
+    output = _t2
     return output
 
 
@@ -1766,7 +1887,7 @@ def _linear_false_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[k, l] += scale * g[k]*x[l]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = g[:, None] * x
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
 
 
 def _linear_false_backward(x, W, y, g, scale, grad_W, out=None):
@@ -1775,7 +1896,7 @@ def _linear_false_backward(x, W, y, g, scale, grad_W, out=None):
     _t1 = xp.matmul(g, W, out=out)
     grad_input = _t1
     _t2 = g[:, None] * x
-    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_W += _t2 if scale == 1 else xp.multiply(_t2, scale, out=_t2)
     return grad_input
 
 
@@ -1833,7 +1954,8 @@ def _linear_true_acc_grad_parameters(x, W, b, y, g, scale, grad_W, grad_b):
     """gradW[k, l] += scale * g[k]*x[l]; gradb[k] += scale * g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = g[:, None] * x
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
+    del _t1  # freed before the next temporary is made
     grad_b += g if scale == 1 else scale * g
 
 
@@ -1843,7 +1965,8 @@ def _linear_true_backward(x, W, b, y, g, scale, grad_W, grad_b, out=None):
     _t1 = xp.matmul(g, W, out=out)
     grad_input = _t1
     _t2 = g[:, None] * x
-    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_W += _t2 if scale == 1 else xp.multiply(_t2, scale, out=_t2)
+    del _t2  # freed before the next temporary is made
     grad_b += g if scale == 1 else scale * g
     return grad_input
 
@@ -2658,13 +2781,14 @@ def _max_1_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Maximum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = xp.arange(1, N_a + 1)
-    _t2 = x.T
-    _t3 = _t2.reshape(*_t2.shape[:1], -1).argmax(axis=-1)
-    _t4 = _t3 + 1
-    _t5 = (_t1[:, None] == _t4)
-    _t6 = xp.multiply(g, _t5, out=out)
-    grad_input = _t6
+    N_b = x.shape[1]
+    _t1 = x.T
+    _t2 = _t1.reshape(*_t1.shape[:1], -1).argmax(axis=-1)
+    _t3 = _t2 + 1
+    _t3 -= 1
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t3, xp.arange(0, N_b)] += g
+    grad_input = _t5
     return grad_input
 
 
@@ -2685,7 +2809,7 @@ def _max_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = _t2.reshape(*_t2.shape[:2], -1).argmax(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4[:, None, :])
-    _t6 = G[:, None, :] * _t5
+    _t6 = xp.where(_t5, G[:, None, :], 0)
     grad_input = _t6
     return grad_input
 
@@ -2701,13 +2825,14 @@ def _max_2_update_output(x, out=None):
 def _max_2_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Maximum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = xp.arange(1, N_b + 1)
-    _t2 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
-    _t3 = _t2 + 1
-    _t4 = (_t1 == _t3[:, None])
-    _t5 = g[:, None] * _t4
-    grad_input = _t5
+    _t1 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
+    _t2 = _t1 + 1
+    _t2 -= 1
+    _t4 = xp.zeros((N_a, N_b,))
+    _t4[xp.arange(0, N_a), _t2] += g
+    grad_input = _t4
     return grad_input
 
 
@@ -2727,7 +2852,7 @@ def _max_2_update_grad_input_batch(X, Y, G, out=None):
     _t2 = X.reshape(*X.shape[:2], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, :, None])
-    _t5 = G[:, :, None] * _t4
+    _t5 = xp.where(_t4, G[:, :, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -2759,13 +2884,14 @@ def _min_1_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Minimum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = xp.arange(1, N_a + 1)
-    _t2 = x.T
-    _t3 = _t2.reshape(*_t2.shape[:1], -1).argmin(axis=-1)
-    _t4 = _t3 + 1
-    _t5 = (_t1[:, None] == _t4)
-    _t6 = xp.multiply(g, _t5, out=out)
-    grad_input = _t6
+    N_b = x.shape[1]
+    _t1 = x.T
+    _t2 = _t1.reshape(*_t1.shape[:1], -1).argmin(axis=-1)
+    _t3 = _t2 + 1
+    _t3 -= 1
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t3, xp.arange(0, N_b)] += g
+    grad_input = _t5
     return grad_input
 
 
@@ -2786,7 +2912,7 @@ def _min_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = _t2.reshape(*_t2.shape[:2], -1).argmin(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4[:, None, :])
-    _t6 = G[:, None, :] * _t5
+    _t6 = xp.where(_t5, G[:, None, :], 0)
     grad_input = _t6
     return grad_input
 
@@ -2802,13 +2928,14 @@ def _min_2_update_output(x, out=None):
 def _min_2_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Minimum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = xp.arange(1, N_b + 1)
-    _t2 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
-    _t3 = _t2 + 1
-    _t4 = (_t1 == _t3[:, None])
-    _t5 = g[:, None] * _t4
-    grad_input = _t5
+    _t1 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
+    _t2 = _t1 + 1
+    _t2 -= 1
+    _t4 = xp.zeros((N_a, N_b,))
+    _t4[xp.arange(0, N_a), _t2] += g
+    grad_input = _t4
     return grad_input
 
 
@@ -2828,7 +2955,7 @@ def _min_2_update_grad_input_batch(X, Y, G, out=None):
     _t2 = X.reshape(*X.shape[:2], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, :, None])
-    _t5 = G[:, :, None] * _t4
+    _t5 = xp.where(_t4, G[:, :, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -2863,14 +2990,14 @@ def _euclidean_update_grad_input(x, W, y, g, out=None):
     """gradInput[k] = Sum((-2*W[k, j] + 2*x[k])*g[j]/sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i))), (j, 1, N_j))/2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=0)
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=0)
     _t4 = 1 / xp.sqrt(_t3)
     _t5 = 2 * x
     _t6 = 2 * W
-    _t7 = _t5[:, None] - _t6
+    xp.subtract(_t5[:, None], _t6, out=_t6)
     _t4 *= g
-    _t9 = xp.matmul(_t7, _t4, out=out)
+    _t9 = xp.matmul(_t6, _t4, out=out)
     _t9 /= 2
     grad_input = _t9
     return grad_input
@@ -2896,9 +3023,9 @@ def _euclidean_backward(x, W, y, g, scale, grad_W, out=None):
     _t4 = 1 / xp.sqrt(_t3)
     _t5 = 2 * x
     _t6 = 2 * W
-    _t7 = _t5[:, None] - _t6
+    xp.subtract(_t5[:, None], _t6, out=_t6)
     _t8 = g * _t4
-    _t9 = xp.matmul(_t7, _t8, out=out)
+    _t9 = xp.matmul(_t6, _t8, out=out)
     _t9 /= 2
     grad_input = _t9
     _t11 = -(_t4 * _t1 * g)
@@ -2910,8 +3037,8 @@ def _euclidean_update_output_batch(X, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=2)
+    xp.multiply(_t1, _t1, out=_t1)
+    _t3 = _t1.sum(axis=2)
     _t4 = xp.sqrt(_t3, out=out)
     output = _t4
     return output
@@ -2925,8 +3052,8 @@ def _euclidean_update_grad_input_batch(X, W, Y, G, out=None):
     _t3 = _t2.sum(axis=1)
     _t4 = 1 / xp.sqrt(_t3)
     _t4 *= G
-    _t6 = _t1 * _t4[:, None, :]
-    _t7 = _t6.sum(axis=2)
+    _t1 *= _t4[:, None, :]
+    _t7 = _t1.sum(axis=2)
     grad_input = _t7
     return grad_input
 
@@ -3002,9 +3129,9 @@ def _weightedeuclidean_update_grad_input(x, D, W, y, g, out=None):
     _t3 *= _t1
     _t5 = _t3.sum(axis=0)
     _t6 = 1 / xp.sqrt(_t5)
-    _t1 *= _t2
+    _t2 *= _t1
     _t6 *= g
-    _t9 = xp.matmul(_t1, _t6, out=out)
+    _t9 = xp.matmul(_t2, _t6, out=out)
     grad_input = _t9
     return grad_input
 
@@ -3050,10 +3177,10 @@ def _weightedeuclidean_update_output_batch(X, D, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    _t2 = _t1 ** 2
+    xp.multiply(_t1, _t1, out=_t1)
     _t3 = D ** 2
-    _t2 *= _t3.T
-    _t5 = _t2.sum(axis=2)
+    _t1 *= _t3.T
+    _t5 = _t1.sum(axis=2)
     _t6 = xp.sqrt(_t5, out=out)
     output = _t6
     return output
@@ -3069,9 +3196,9 @@ def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G, out=None):
     _t5 = _t3.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
-    _t8 = _t2 * _t1
-    _t9 = _t6[:, None, :] * _t8
-    _t10 = _t9.sum(axis=2)
+    _t2 *= _t1
+    _t2 *= _t6[:, None, :]
+    _t10 = _t2.sum(axis=2)
     grad_input = _t10
     return grad_input
 
@@ -3091,8 +3218,8 @@ def _weightedeuclidean_acc_grad_parameters_batch(X, D, W, Y, G, scale, grad_D, g
     _t10 = D * _t9
     grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
     del _t10  # freed before the next temporary is made
-    _t11 = _t1 * _t7.T
-    _t12 = _t11.sum(axis=2)
+    _t1 *= _t7.T
+    _t12 = _t1.sum(axis=2)
     _t13 = -(_t3 * _t12)
     grad_W += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
 
@@ -3108,8 +3235,8 @@ def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W, out=
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
     _t8 = _t2 * _t1
-    _t9 = _t6[:, None, :] * _t8
-    _t10 = _t9.sum(axis=2)
+    _t8 *= _t6[:, None, :]
+    _t10 = _t8.sum(axis=2)
     grad_input = _t10
     _t11 = xp.transpose(_t3, (2, 0, 1)) * _t1.T[:, None, :]
     _t12 = _t11.sum(axis=2)
@@ -3241,18 +3368,18 @@ def _cosine_update_grad_input_batch(X, W, Y, G, out=None):
     _t2 = _t1.sum(axis=1)
     _t3 = 1 / xp.sqrt(_t2)
     _t4 = G * _t3
-    _t5 = _t4 @ W
+    _t5 = xp.matmul(_t4, W, out=out)
     _t6 = X ** 2
     _t7 = _t6.sum(axis=1)
     _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
+    _t5 *= _t8[:, None]
     _t10 = X @ W.T
     _t10 *= G
     _t12 = _t3 @ _t10.T
     _t13 = _t7 ** -1.5
     _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t9 += _t14
-    grad_input = _t9
+    _t5 += _t14
+    grad_input = _t5
     return grad_input
 
 
@@ -3267,14 +3394,14 @@ def _cosine_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     _t6 = W ** 2
     _t7 = _t6.sum(axis=1)
     _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
+    _t5 *= _t8[:, None]
     _t10 = W @ X.T
     _t10 *= G.T
     _t12 = _t3 @ _t10.T
     _t13 = _t7 ** -1.5
     _t14 = _t12[:, None] * -1 * _t13[:, None] * W
-    _t9 += _t14
-    grad_W += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
+    _t5 += _t14
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
 
 
 def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
@@ -3284,28 +3411,28 @@ def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     _t2 = _t1.sum(axis=1)
     _t3 = 1 / xp.sqrt(_t2)
     _t4 = G * _t3
-    _t5 = _t4 @ W
+    _t5 = xp.matmul(_t4, W, out=out)
     _t6 = X ** 2
     _t7 = _t6.sum(axis=1)
     _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
+    _t5 *= _t8[:, None]
     _t10 = X @ W.T
     _t10 *= G
     _t12 = _t3 @ _t10.T
     _t13 = _t7 ** -1.5
     _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t9 += _t14
-    grad_input = _t9
+    _t5 += _t14
+    grad_input = _t5
     _t16 = G.T * _t8
     _t17 = _t16 @ X
-    _t18 = _t17 * _t3[:, None]
+    _t17 *= _t3[:, None]
     _t19 = W @ X.T
     _t19 *= G.T
     _t21 = _t8 @ _t19.T
     _t22 = _t2 ** -1.5
     _t23 = _t21[:, None] * -1 * _t22[:, None] * W
-    _t18 += _t23
-    grad_W += _t18 if scale == 1 else xp.multiply(_t18, scale, out=_t18)
+    _t17 += _t23
+    grad_W += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
     return grad_input
 
 
@@ -3986,10 +4113,8 @@ def _lookuptable_update_output(x, W, out=None):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
-    _t1 = xp.arange(1, N_d + 1)
-    _t2 = _t1 - 1
-    _t3 = W[x[:, None], _t2]
-    output = _t3
+    _t1 = W[x[:, None], xp.arange(0, N_d)]
+    output = _t1
     return output
 
 
@@ -4030,10 +4155,8 @@ def _lookuptable_update_output_batch(X, W, out=None):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
-    _t1 = xp.arange(1, N_d + 1)
-    _t2 = _t1 - 1
-    _t3 = W[X[:, :, None], _t2]
-    output = _t3
+    _t1 = W[X[:, :, None], xp.arange(0, N_d)]
+    output = _t1
     return output
 
 
@@ -4136,19 +4259,17 @@ def _crelu_1_update_output_batch(X, out=None):
     _t1 = xp.arange(1, (2*n) + 1)
     _t2 = 1 + n
     _t3 = (_t1 >= _t2)
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = _t1 - 1 - n
-    _t7 = X[_t5[:, None], _t6]
-    _t8 = -_t7
-    _t9 = xp.maximum(0, _t8)
-    _t10 = xp.where(_t3, _t9, 0)
-    _t11 = (_t1 <= n)
-    _t12 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
-    _t13 = xp.maximum(0, _t12)
-    _t14 = xp.where(_t11, _t13, 0)
-    _t15 = xp.add(_t10, _t14, out=out)
-    output = _t15
+    _t4 = _t1 - 1 - n
+    _t5 = X[xp.arange(0, B)[:, None], _t4]
+    _t6 = -_t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, _t7, 0)
+    _t9 = (_t1 <= n)
+    _t10 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
+    _t11 = xp.maximum(0, _t10)
+    _t12 = xp.where(_t9, _t11, 0)
+    _t13 = xp.add(_t8, _t12, out=out)
+    output = _t13
     return output
 
 
@@ -4162,13 +4283,11 @@ def _crelu_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = xp.multiply(_t1, _t2, out=out)
     _t4 = -X
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, B + 1)
-    _t7 = _t6 - 1
-    _t8 = xp.arange(1, n + 1)
-    _t9 = _t8 + n - 1
-    _t10 = G[_t7[:, None], _t9]
-    _t11 = _t5 * _t10
-    _t3 -= _t11
+    _t6 = xp.arange(1, n + 1)
+    _t7 = _t6 + n - 1
+    _t8 = G[xp.arange(0, B)[:, None], _t7]
+    _t9 = _t5 * _t8
+    _t3 -= _t9
     grad_input = _t3
     return grad_input
 
@@ -4194,7 +4313,7 @@ def _msecriterion_false_update_output(x, t):
     _t1 = x - t
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4214,7 +4333,7 @@ def _msecriterion_false_update_output_batch(X, T):
     _t1 = X - T
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4236,7 +4355,7 @@ def _msecriterion_true_update_output(x, t):
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=0)
     _t4 = _t3 / n
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4261,7 +4380,7 @@ def _msecriterion_true_update_output_batch(X, T):
     xp.multiply(_t1, _t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
     _t4 = _t3 / (B * n)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4296,7 +4415,7 @@ def _abscriterion_false_update_output(x, t):
     _t1 = t - x
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4316,7 +4435,7 @@ def _abscriterion_false_update_output_batch(X, T):
     _t1 = T - X
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4338,7 +4457,7 @@ def _abscriterion_true_update_output(x, t):
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=0)
     _t4 = _t3 / n
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4362,7 +4481,7 @@ def _abscriterion_true_update_output_batch(X, T):
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
     _t4 = _t3 / (B * n)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4404,7 +4523,7 @@ def _smoothl1criterion_false_update_output(x, t):
     _t1 -= 0.5
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=0)
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4434,7 +4553,7 @@ def _smoothl1criterion_false_update_output_batch(X, T):
     _t1 -= 0.5
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4466,7 +4585,7 @@ def _smoothl1criterion_true_update_output(x, t):
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=0)
     _t10 = _t9 / n
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4501,7 +4620,7 @@ def _smoothl1criterion_true_update_output_batch(X, T):
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=(0, 1))
     _t10 = _t9 / (B * n)
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4550,7 +4669,7 @@ def _bcecriterion_false_false_update_output(x, t):
     _t9 = _t7.sum(axis=0)
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4582,7 +4701,7 @@ def _bcecriterion_false_false_update_output_batch(X, T):
     _t9 = _t7.sum(axis=(0, 1))
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4616,7 +4735,7 @@ def _bcecriterion_false_true_update_output(x, t):
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
     _t12 = _t11 / n
-    loss = float(xp.broadcast_to(_t12, ()))
+    loss = float(_t12)
     return loss
 
 
@@ -4653,7 +4772,7 @@ def _bcecriterion_false_true_update_output_batch(X, T):
     _t10 = _t9 * -1
     _t11 = _t6 + _t10
     _t12 = _t11 / (B * n)
-    loss = float(xp.broadcast_to(_t12, ()))
+    loss = float(_t12)
     return loss
 
 
@@ -4687,7 +4806,7 @@ def _bcecriterion_true_false_update_output(x, t, w):
     _t1 *= w
     _t9 = _t1.sum(axis=0)
     _t10 = _t9 * -1
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4719,7 +4838,7 @@ def _bcecriterion_true_false_update_output_batch(X, T, w):
     _t9 = w * _t8
     _t10 = _t9.sum(axis=0)
     _t11 = _t10 * -1
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4751,7 +4870,7 @@ def _bcecriterion_true_true_update_output(x, t, w):
     _t1 *= w
     _t9 = _t1.sum(axis=0)
     _t10 = -_t9 / n
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4787,7 +4906,7 @@ def _bcecriterion_true_true_update_output_batch(X, T, w):
     _t9 = w * _t8
     _t10 = _t9.sum(axis=0)
     _t11 = -_t10 / (B * n)
-    loss = float(xp.broadcast_to(_t11, ()))
+    loss = float(_t11)
     return loss
 
 
@@ -4823,6 +4942,635 @@ class BCECriterion(CatalogueCriterion):
         super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
 
 
+def _classnllcriterion_false_false_update_output(x, t):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(_t2)
+    return loss
+
+
+def _classnllcriterion_false_false_update_grad_input(x, t, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_false_false_update_output_batch(X, T):
+    """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    loss = float(_t3)
+    return loss
+
+
+def _classnllcriterion_false_false_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = xp.zeros((B, N_x1,))
+    _t1[xp.arange(0, B), T] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_false_true_update_output(x, t):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(_t2)
+    return loss
+
+
+def _classnllcriterion_false_true_update_grad_input(x, t, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_false_true_update_output_batch(X, T):
+    """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = -_t2 / B
+    loss = float(_t3)
+    return loss
+
+
+def _classnllcriterion_false_true_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.zeros((B, N_x1,))
+    _t2[xp.arange(0, B), T] -= _t1
+    grad_input = _t2
+    return grad_input
+
+
+def _classnllcriterion_true_false_update_output(x, t, w):
+    """J = -w[t + 1]*x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w[t]
+    _t2 = x[t]
+    _t3 = -(_t1 * _t2)
+    loss = float(_t3)
+    return loss
+
+
+def _classnllcriterion_true_false_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = w[t]
+    _t2 = xp.zeros((N_x1,))
+    _t2[t] -= _t1
+    grad_input = _t2
+    return grad_input
+
+
+def _classnllcriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum(-X[s, T[s] + 1]*w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = X[xp.arange(0, B), T]
+    _t3 = _t2 * _t1
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * -1
+    loss = float(_t5)
+    return loss
+
+
+def _classnllcriterion_true_false_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = w[T]
+    _t2 = xp.zeros((B, N_x1,))
+    _t2[xp.arange(0, B), T] -= _t1
+    grad_input = _t2
+    return grad_input
+
+
+def _classnllcriterion_true_true_update_output(x, t, w):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(_t2)
+    return loss
+
+
+def _classnllcriterion_true_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum(-X[s, T[s] + 1]*w[T[s] + 1], (s, 1, B))/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = X[xp.arange(0, B), T]
+    _t4 = _t3 * _t1
+    _t5 = _t4.sum(axis=0)
+    _t6 = -_t5 / _t2
+    loss = float(_t6)
+    return loss
+
+
+def _classnllcriterion_true_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t1 / _t2
+    _t4 = xp.zeros((B, N_x1,))
+    _t4[xp.arange(0, B), T] -= _t3
+    grad_input = _t4
+    return grad_input
+
+
+class ClassNLLCriterion(CatalogueCriterion):
+    """nn.ClassNLLCriterion(weights=nil, sizeAverage=true): J = -x[t]. Minus the log-probability of the target class (t an integer counted from 0)."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
+    formula = 'J = -x[t]'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('weights', 'sizeAverage')
+    classTarget = 0
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False, False): ((_classnllcriterion_false_false_update_output, _classnllcriterion_false_false_update_grad_input, None, None), (_classnllcriterion_false_false_update_output_batch, _classnllcriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_classnllcriterion_false_true_update_output, _classnllcriterion_false_true_update_grad_input, None, None), (_classnllcriterion_false_true_update_output_batch, _classnllcriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_classnllcriterion_true_false_update_output, _classnllcriterion_true_false_update_grad_input, None, None), (_classnllcriterion_true_false_update_output_batch, _classnllcriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_classnllcriterion_true_true_update_output, _classnllcriterion_true_true_update_grad_input, None, None), (_classnllcriterion_true_true_update_output_batch, _classnllcriterion_true_true_update_grad_input_batch, None, None))}
+
+    def __init__(self, weights=None, sizeAverage=True) -> None:
+        super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
+
+
+def _crossentropycriterion_false_false_update_output(x, t):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    return loss
+
+
+def _crossentropycriterion_false_false_update_grad_input(x, t, out=None):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_false_false_update_output_batch(X, T):
+    """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    loss = float(_t11)
+    return loss
+
+
+def _crossentropycriterion_false_false_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, l] = exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t2 *= _t5[:, None]
+    _t2[xp.arange(0, B), T] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    loss = float(_t11)
+    _t12 = 1 / _t8
+    _t6 *= _t12[:, None]
+    _t6[xp.arange(0, B), T] -= 1
+    grad_input = _t6
+    return loss, grad_input
+
+
+def _crossentropycriterion_false_true_update_output(x, t):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    return loss
+
+
+def _crossentropycriterion_false_true_update_grad_input(x, t, out=None):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_true_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_false_true_update_output_batch(X, T):
+    """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    _t12 = _t11 / B
+    loss = float(_t12)
+    return loss
+
+
+def _crossentropycriterion_false_true_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, l] = (exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t2 *= _t5[:, None]
+    _t2[xp.arange(0, B), T] -= 1
+    _t2 /= B
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    _t12 = _t11 / B
+    loss = float(_t12)
+    _t13 = 1 / _t8
+    _t6 *= _t13[:, None]
+    _t6[xp.arange(0, B), T] -= 1
+    _t6 /= B
+    grad_input = _t6
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_false_update_output(x, t, w):
+    """J = (log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1])*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[t]
+    _t9 = _t7 * _t8
+    loss = float(_t9)
+    return loss
+
+
+def _crossentropycriterion_true_false_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = (exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1))*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t2 /= _t4
+    _t2[t] -= 1
+    _t7 = w[t]
+    _t2 *= _t7
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[t]
+    _t9 = _t7 * _t8
+    loss = float(_t9)
+    _t2 /= _t4
+    _t2[t] -= 1
+    _t2 *= _t8
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum((log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1])*w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = X[xp.arange(0, B), T]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[T]
+    _t7 *= _t8
+    _t10 = _t7.sum(axis=0)
+    loss = float(_t10)
+    return loss
+
+
+def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, l] = exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t6 = w[T]
+    _t7 = _t5[:, None] * _t6[:, None] * _t2
+    _t7[xp.arange(0, B), T] -= _t6
+    grad_input = _t7
+    return grad_input
+
+
+def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = X[xp.arange(0, B), T]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[T]
+    _t7 *= _t8
+    _t10 = _t7.sum(axis=0)
+    loss = float(_t10)
+    _t11 = 1 / _t4
+    _t12 = _t11[:, None] * _t8[:, None] * _t2
+    _t12[xp.arange(0, B), T] -= _t8
+    grad_input = _t12
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_true_update_output(x, t, w):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    return loss
+
+
+def _crossentropycriterion_true_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_true_true_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum((log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1])*w[T[s] + 1], (s, 1, B))/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = X.max(axis=1)
+    _t4 = X - _t3[:, None]
+    xp.exp(_t4, out=_t4)
+    _t6 = _t4.sum(axis=1)
+    _t7 = xp.log(_t6)
+    _t8 = X[xp.arange(0, B), T]
+    _t9 = _t3 + _t7 - _t8
+    _t9 *= _t1
+    _t11 = _t9.sum(axis=0)
+    _t12 = _t11 / _t2
+    loss = float(_t12)
+    return loss
+
+
+def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, l] = (exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1])/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = X.max(axis=1)
+    _t4 = X - _t3[:, None]
+    xp.exp(_t4, out=_t4)
+    _t6 = _t4.sum(axis=1)
+    _t7 = 1 / _t6
+    _t8 = _t7[:, None] * _t1[:, None] * _t4
+    _t8[xp.arange(0, B), T] -= _t1
+    _t8 /= _t2
+    grad_input = _t8
+    return grad_input
+
+
+def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = X.max(axis=1)
+    _t4 = X - _t3[:, None]
+    xp.exp(_t4, out=_t4)
+    _t6 = _t4.sum(axis=1)
+    _t7 = xp.log(_t6)
+    _t8 = X[xp.arange(0, B), T]
+    _t9 = _t3 + _t7 - _t8
+    _t9 *= _t1
+    _t11 = _t9.sum(axis=0)
+    _t12 = _t11 / _t2
+    loss = float(_t12)
+    _t13 = 1 / _t6
+    _t14 = _t13[:, None] * _t1[:, None] * _t4
+    _t14[xp.arange(0, B), T] -= _t1
+    _t14 /= _t2
+    grad_input = _t14
+    return loss, grad_input
+
+
+class CrossEntropyCriterion(CatalogueCriterion):
+    """nn.CrossEntropyCriterion(weights=nil, sizeAverage=true): J = (log(sum(exp(x[k]), k)) - x[t]). LogSoftMax then ClassNLL in one: log sum exp x - x_t."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
+    formula = 'J = (log(sum(exp(x[k]), k)) - x[t])'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('weights', 'sizeAverage')
+    classTarget = 0
+    forwardKeepsGradient = True
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False, False): ((_crossentropycriterion_false_false_update_output, _crossentropycriterion_false_false_update_grad_input, None, _crossentropycriterion_false_false_loss_and_grad_input), (_crossentropycriterion_false_false_update_output_batch, _crossentropycriterion_false_false_update_grad_input_batch, None, _crossentropycriterion_false_false_loss_and_grad_input_batch)), (False, True): ((_crossentropycriterion_false_true_update_output, _crossentropycriterion_false_true_update_grad_input, None, _crossentropycriterion_false_true_loss_and_grad_input), (_crossentropycriterion_false_true_update_output_batch, _crossentropycriterion_false_true_update_grad_input_batch, None, _crossentropycriterion_false_true_loss_and_grad_input_batch)), (True, False): ((_crossentropycriterion_true_false_update_output, _crossentropycriterion_true_false_update_grad_input, None, _crossentropycriterion_true_false_loss_and_grad_input), (_crossentropycriterion_true_false_update_output_batch, _crossentropycriterion_true_false_update_grad_input_batch, None, _crossentropycriterion_true_false_loss_and_grad_input_batch)), (True, True): ((_crossentropycriterion_true_true_update_output, _crossentropycriterion_true_true_update_grad_input, None, _crossentropycriterion_true_true_loss_and_grad_input), (_crossentropycriterion_true_true_update_output_batch, _crossentropycriterion_true_true_update_grad_input_batch, None, _crossentropycriterion_true_true_loss_and_grad_input_batch))}
+
+    def __init__(self, weights=None, sizeAverage=True) -> None:
+        super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
+
+
 def _distkldivcriterion_false_update_output(x, t):
     """J = Sum((log(t[i]) - x[i])*t[i], (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4830,7 +5578,7 @@ def _distkldivcriterion_false_update_output(x, t):
     _t1 -= x
     _t1 *= t
     _t4 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4849,7 +5597,7 @@ def _distkldivcriterion_false_update_output_batch(X, T):
     _t1 -= X
     _t1 *= T
     _t4 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4870,7 +5618,7 @@ def _distkldivcriterion_true_update_output(x, t):
     _t1 *= t
     _t4 = _t1.sum(axis=0)
     _t5 = _t4 / n
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4893,7 +5641,7 @@ def _distkldivcriterion_true_update_output_batch(X, T):
     _t1 *= T
     _t4 = _t1.sum(axis=(0, 1))
     _t5 = _t4 / (B * n)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4930,7 +5678,7 @@ def _margincriterion_update_output(x, t, margin):
     _t3 = xp.maximum(0, _t1)
     _t4 = _t3.sum(axis=0)
     _t5 = _t4 / n
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4956,7 +5704,7 @@ def _margincriterion_update_output_batch(X, T, margin):
     _t3 = xp.maximum(0, _t1)
     _t4 = _t3.sum(axis=(0, 1))
     _t5 = _t4 / (B * n)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4994,7 +5742,7 @@ def _softmargincriterion_false_update_output(x, t):
     _t1 += 1
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5010,6 +5758,21 @@ def _softmargincriterion_false_update_grad_input(x, t, out=None):
     return grad_input
 
 
+def _softmargincriterion_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=0)
+    loss = float(_t5)
+    xp.divide(1, _t3, out=_t3)
+    _t7 = -(_t3 * t * _t1)
+    grad_input = _t7
+    return loss, grad_input
+
+
 def _softmargincriterion_false_update_output_batch(X, T):
     """J = Sum(log(1 + exp(-T[s, i]*X[s, i])), (i, 1, n), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
@@ -5018,7 +5781,7 @@ def _softmargincriterion_false_update_output_batch(X, T):
     _t1 += 1
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -5034,6 +5797,21 @@ def _softmargincriterion_false_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
+def _softmargincriterion_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    loss = float(_t5)
+    xp.divide(1, _t3, out=_t3)
+    _t7 = -(_t3 * T * _t1)
+    grad_input = _t7
+    return loss, grad_input
+
+
 def _softmargincriterion_true_update_output(x, t):
     """J = Sum(log(1 + exp(-t[i]*x[i])), (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -5044,7 +5822,7 @@ def _softmargincriterion_true_update_output(x, t):
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=0)
     _t6 = _t5 / n
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5061,6 +5839,23 @@ def _softmargincriterion_true_update_grad_input(x, t, out=None):
     return grad_input
 
 
+def _softmargincriterion_true_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    loss = float(_t6)
+    xp.divide(1, _t3, out=_t3)
+    _t8 = -(_t3 * t * _t1) / n
+    grad_input = _t8
+    return loss, grad_input
+
+
 def _softmargincriterion_true_update_output_batch(X, T):
     """J = Sum(Sum(log(1 + exp(-T[s, i]*X[s, i])), (i, 1, n))/n, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
@@ -5072,7 +5867,7 @@ def _softmargincriterion_true_update_output_batch(X, T):
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=(0, 1))
     _t6 = _t5 / (B * n)
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5090,6 +5885,24 @@ def _softmargincriterion_true_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
+def _softmargincriterion_true_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    _t6 = _t5 / (B * n)
+    loss = float(_t6)
+    xp.divide(1, _t3, out=_t3)
+    _t8 = -(_t3 * T * _t1) / (B * n)
+    grad_input = _t8
+    return loss, grad_input
+
+
 class SoftMarginCriterion(CatalogueCriterion):
     """nn.SoftMarginCriterion(sizeAverage=true): J = mean(log(1 + exp(-t * x))). The logistic loss against targets of -1 and 1."""
 
@@ -5098,7 +5911,8 @@ class SoftMarginCriterion(CatalogueCriterion):
     scalars = ()
     inputShape = (None,)
     structure = ('sizeAverage',)
-    kernels = {(False,): ((_softmargincriterion_false_update_output, _softmargincriterion_false_update_grad_input, None, None), (_softmargincriterion_false_update_output_batch, _softmargincriterion_false_update_grad_input_batch, None, None)), (True,): ((_softmargincriterion_true_update_output, _softmargincriterion_true_update_grad_input, None, None), (_softmargincriterion_true_update_output_batch, _softmargincriterion_true_update_grad_input_batch, None, None))}
+    forwardKeepsGradient = True
+    kernels = {(False,): ((_softmargincriterion_false_update_output, _softmargincriterion_false_update_grad_input, None, _softmargincriterion_false_loss_and_grad_input), (_softmargincriterion_false_update_output_batch, _softmargincriterion_false_update_grad_input_batch, None, _softmargincriterion_false_loss_and_grad_input_batch)), (True,): ((_softmargincriterion_true_update_output, _softmargincriterion_true_update_grad_input, None, _softmargincriterion_true_loss_and_grad_input), (_softmargincriterion_true_update_output_batch, _softmargincriterion_true_update_grad_input_batch, None, _softmargincriterion_true_loss_and_grad_input_batch))}
 
     def __init__(self, sizeAverage=True) -> None:
         super().__init__(**{'sizeAverage': sizeAverage})
@@ -5114,7 +5928,7 @@ def _multimargincriterion_1_false_update_output(x, t, margin):
     _t4 = _t3.sum(axis=0)
     _t5 = _t4 - margin
     _t6 = _t5 / N_c
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5125,14 +5939,11 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin, out=None):
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_c + 1)
-    _t5 = 1 + t
-    _t6 = (_t4 == _t5)
-    _t7 = _t3.sum(axis=0)
-    _t8 = xp.multiply(_t6, _t7, out=out)
-    xp.subtract(_t3, _t8, out=_t8)
-    _t8 /= N_c
-    grad_input = _t8
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t3.copy()
+    _t5[t] -= _t4
+    _t6 = xp.divide(_t5, N_c, out=out)
+    grad_input = _t6
     return grad_input
 
 
@@ -5142,15 +5953,13 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     B = X.shape[0]
     N_c = X.shape[1]
     _t1 = B * 1 * -1 * margin
-    _t2 = xp.arange(1, B + 1)
-    _t3 = _t2 - 1
-    _t4 = X[_t3, T]
-    _t5 = margin + X - _t4[:, None]
-    _t6 = xp.maximum(0, _t5)
-    _t7 = _t6.sum(axis=(0, 1))
-    _t8 = _t1 + _t7
-    _t9 = _t8 / (B * N_c)
-    loss = float(xp.broadcast_to(_t9, ()))
+    _t2 = X[xp.arange(0, B), T]
+    _t3 = margin + X - _t2[:, None]
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    _t6 = _t1 + _t5
+    _t7 = _t6 / (B * N_c)
+    loss = float(_t7)
     return loss
 
 
@@ -5159,19 +5968,14 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, N_c + 1)
-    _t7 = 1 + T
-    _t8 = (_t6 == _t7[:, None])
-    _t9 = _t5.sum(axis=1)
-    _t10 = _t8 * _t9[:, None]
-    xp.subtract(_t5, _t10, out=_t10)
-    _t12 = _t10 / (B * N_c)
-    grad_input = _t12
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = _t3.sum(axis=1)
+    _t5 = _t3.copy()
+    _t5[xp.arange(0, B), T] -= _t4
+    _t6 = _t5 / (B * N_c)
+    grad_input = _t6
     return grad_input
 
 
@@ -5186,7 +5990,7 @@ def _multimargincriterion_1_true_update_output(x, t, w, margin):
     _t5 = _t4 - margin
     _t6 = w[t]
     _t7 = (_t5 * _t6) / N_c
-    loss = float(xp.broadcast_to(_t7, ()))
+    loss = float(_t7)
     return loss
 
 
@@ -5197,15 +6001,12 @@ def _multimargincriterion_1_true_update_grad_input(x, t, w, margin, out=None):
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_c + 1)
-    _t5 = 1 + t
-    _t6 = (_t4 == _t5)
-    _t7 = _t3.sum(axis=0)
-    _t8 = _t6 * _t7
-    xp.subtract(_t3, _t8, out=_t8)
-    _t10 = w[t]
-    _t11 = (_t8 * _t10) / N_c
-    grad_input = _t11
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t3.copy()
+    _t5[t] -= _t4
+    _t6 = w[t]
+    _t7 = (_t5 * _t6) / N_c
+    grad_input = _t7
     return grad_input
 
 
@@ -5214,18 +6015,16 @@ def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.maximum(0, _t4)
-    _t6 = _t5.sum(axis=1)
-    _t7 = _t6 - margin
-    _t8 = w[T]
-    _t7 *= _t8
-    _t10 = _t7.sum(axis=0)
-    _t11 = _t10 / (B * N_c)
-    loss = float(xp.broadcast_to(_t11, ()))
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=1)
+    _t5 = _t4 - margin
+    _t6 = w[T]
+    _t5 *= _t6
+    _t8 = _t5.sum(axis=0)
+    _t9 = _t8 / (B * N_c)
+    loss = float(_t9)
     return loss
 
 
@@ -5234,21 +6033,16 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = w[T]
-    _t7 = _t5 * _t6[:, None]
-    _t8 = xp.arange(1, N_c + 1)
-    _t9 = 1 + T
-    _t10 = (_t8 == _t9[:, None])
-    _t11 = _t5.sum(axis=1)
-    _t12 = _t6[:, None] * _t10 * _t11[:, None]
-    _t7 -= _t12
-    _t14 = _t7 / (B * N_c)
-    grad_input = _t14
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = w[T]
+    _t5 = _t3 * _t4[:, None]
+    _t6 = _t3.sum(axis=1)
+    _t7 = _t4 * _t6
+    _t5[xp.arange(0, B), T] -= _t7
+    _t9 = _t5 / (B * N_c)
+    grad_input = _t9
     return grad_input
 
 
@@ -5264,7 +6058,7 @@ def _multimargincriterion_2_false_update_output(x, t, margin):
     _t6 = margin ** 2
     _t7 = _t5 - _t6
     _t8 = _t7 / N_c
-    loss = float(xp.broadcast_to(_t8, ()))
+    loss = float(_t8)
     return loss
 
 
@@ -5277,13 +6071,10 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_c + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t9 = _t4 * _t3
-    _t10 = _t9.sum(axis=0)
-    _t11 = 2 * _t8 * _t10
-    _t5 -= _t11
+    _t6 = _t4 * _t3
+    _t7 = _t6.sum(axis=0)
+    _t8 = 2 * _t7
+    _t5[t] -= _t8
     _t5 /= N_c
     grad_input = _t5
     return grad_input
@@ -5296,16 +6087,14 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     N_c = X.shape[1]
     _t1 = margin ** 2
     _t2 = B * 1 * -1 * _t1
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = margin + X - _t5[:, None]
-    _t7 = xp.maximum(0, _t6)
-    _t8 = _t7 ** 2
-    _t9 = _t8.sum(axis=(0, 1))
-    _t10 = _t2 + _t9
-    _t11 = _t10 / (B * N_c)
-    loss = float(xp.broadcast_to(_t11, ()))
+    _t3 = X[xp.arange(0, B), T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5 ** 2
+    _t7 = _t6.sum(axis=(0, 1))
+    _t8 = _t2 + _t7
+    _t9 = _t8 / (B * N_c)
+    loss = float(_t9)
     return loss
 
 
@@ -5314,22 +6103,17 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.maximum(0, _t4)
-    _t7 = 2 * _t5 * _t6
-    _t8 = xp.arange(1, N_c + 1)
-    _t9 = 1 + T
-    _t10 = (_t8 == _t9[:, None])
-    _t11 = _t6 * _t5
-    _t12 = _t11.sum(axis=1)
-    _t13 = 2 * _t10 * _t12[:, None]
-    _t7 -= _t13
-    _t15 = _t7 / (B * N_c)
-    grad_input = _t15
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = _t4 * _t3
+    _t7 = _t6.sum(axis=1)
+    _t8 = 2 * _t7
+    _t5[xp.arange(0, B), T] -= _t8
+    _t10 = _t5 / (B * N_c)
+    grad_input = _t10
     return grad_input
 
 
@@ -5346,7 +6130,7 @@ def _multimargincriterion_2_true_update_output(x, t, w, margin):
     _t7 = _t5 - _t6
     _t8 = w[t]
     _t9 = (_t7 * _t8) / N_c
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -5359,16 +6143,13 @@ def _multimargincriterion_2_true_update_grad_input(x, t, w, margin, out=None):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_c + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t9 = _t4 * _t3
-    _t10 = _t9.sum(axis=0)
-    _t11 = 2 * _t8 * _t10
-    _t5 -= _t11
-    _t13 = w[t]
-    _t14 = (_t5 * _t13) / N_c
-    grad_input = _t14
+    _t6 = _t4 * _t3
+    _t7 = _t6.sum(axis=0)
+    _t8 = 2 * _t7
+    _t5[t] -= _t8
+    _t10 = w[t]
+    _t11 = (_t5 * _t10) / N_c
+    grad_input = _t11
     return grad_input
 
 
@@ -5377,20 +6158,18 @@ def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.maximum(0, _t4)
-    _t6 = _t5 ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = margin ** 2
-    _t9 = _t7 - _t8
-    _t10 = w[T]
-    _t9 *= _t10
-    _t12 = _t9.sum(axis=0)
-    _t13 = _t12 / (B * N_c)
-    loss = float(xp.broadcast_to(_t13, ()))
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3 ** 2
+    _t5 = _t4.sum(axis=1)
+    _t6 = margin ** 2
+    _t7 = _t5 - _t6
+    _t8 = w[T]
+    _t7 *= _t8
+    _t10 = _t7.sum(axis=0)
+    _t11 = _t10 / (B * N_c)
+    loss = float(_t11)
     return loss
 
 
@@ -5399,23 +6178,18 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = w[T]
-    _t7 = xp.maximum(0, _t4)
-    _t8 = 2 * _t5 * _t6[:, None] * _t7
-    _t9 = xp.arange(1, N_c + 1)
-    _t10 = 1 + T
-    _t11 = (_t9 == _t10[:, None])
-    _t12 = _t7 * _t5
-    _t13 = _t12.sum(axis=1)
-    _t14 = 2 * _t6[:, None] * _t11 * _t13[:, None]
-    _t8 -= _t14
-    _t16 = _t8 / (B * N_c)
-    grad_input = _t16
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = w[T]
+    _t5 = xp.maximum(0, _t2)
+    _t6 = 2 * _t3 * _t4[:, None] * _t5
+    _t7 = _t5 * _t3
+    _t8 = _t7.sum(axis=1)
+    _t9 = 2 * _t4 * _t8
+    _t6[xp.arange(0, B), T] -= _t9
+    _t11 = _t6 / (B * N_c)
+    grad_input = _t11
     return grad_input
 
 
@@ -5463,7 +6237,7 @@ def _multilabelmargincriterion_false_update_output(x, t):
     _t20 *= _t16
     _t22 = _t20.sum(axis=0)
     _t23 = _t22 / N_c
-    loss = float(xp.broadcast_to(_t23, ()))
+    loss = float(_t23)
     return loss
 
 
@@ -5533,7 +6307,7 @@ def _multilabelmargincriterion_false_update_output_batch(X, T):
     _t25 = _t24.sum(axis=0)
     _t26 = 1 / N_c
     _t27 = _t25 * _t26
-    loss = float(xp.broadcast_to(_t27, ()))
+    loss = float(_t27)
     return loss
 
 
@@ -5605,7 +6379,7 @@ def _multilabelmargincriterion_true_update_output(x, t):
     _t20 *= _t16
     _t22 = _t20.sum(axis=0)
     _t23 = _t22 / N_c
-    loss = float(xp.broadcast_to(_t23, ()))
+    loss = float(_t23)
     return loss
 
 
@@ -5674,7 +6448,7 @@ def _multilabelmargincriterion_true_update_output_batch(X, T):
     _t23 = _t22 * _t16.T
     _t24 = _t23.sum(axis=(0, 1))
     _t25 = _t24 / (B * N_c)
-    loss = float(xp.broadcast_to(_t25, ()))
+    loss = float(_t25)
     return loss
 
 
@@ -5735,7 +6509,7 @@ class MultiLabelMarginCriterion(CatalogueCriterion):
         super().__init__(**{'sizeAverage': sizeAverage})
 
 
-def _multilabelsoftmargincriterion_update_output(x, t):
+def _multilabelsoftmargincriterion_false_update_output(x, t):
     """J = -Sum((1 - t[i])*log(1 - 1/(1 + exp(-x[i]))) + log(1/(1 + exp(-x[i])))*t[i], (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -5753,11 +6527,11 @@ def _multilabelsoftmargincriterion_update_output(x, t):
     _t12 = _t3.sum(axis=0)
     _t13 = _t9 + _t12
     _t14 = -_t13 / n
-    loss = float(xp.broadcast_to(_t14, ()))
+    loss = float(_t14)
     return loss
 
 
-def _multilabelsoftmargincriterion_update_grad_input(x, t, out=None):
+def _multilabelsoftmargincriterion_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -(exp(-x[j])*t[j]/(1 + exp(-x[j])) - (1 - t[j])*exp(-x[j])/((1 - 1/(1 + exp(-x[j])))*(1 + exp(-x[j]))**2))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -5777,7 +6551,36 @@ def _multilabelsoftmargincriterion_update_grad_input(x, t, out=None):
     return grad_input
 
 
-def _multilabelsoftmargincriterion_update_output_batch(X, T):
+def _multilabelsoftmargincriterion_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = _t7.sum(axis=0)
+    _t10 = xp.log(_t5)
+    _t10 *= t
+    _t12 = _t10.sum(axis=0)
+    _t13 = _t9 + _t12
+    _t14 = -_t13 / n
+    loss = float(_t14)
+    _t15 = _t5 * t * _t3
+    xp.divide(1, _t6, out=_t6)
+    _t17 = _t4 ** -2
+    _t18 = _t6 * _t17 * _t1 * _t3
+    _t15 -= _t18
+    _t20 = -_t15 / n
+    grad_input = _t20
+    return loss, grad_input
+
+
+def _multilabelsoftmargincriterion_false_update_output_batch(X, T):
     """J = Sum(-Sum((1 - T[s, i])*log(1 - 1/(1 + exp(-X[s, i]))) + log(1/(1 + exp(-X[s, i])))*T[s, i], (i, 1, n))/n, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5796,11 +6599,11 @@ def _multilabelsoftmargincriterion_update_output_batch(X, T):
     _t12 = _t3.sum(axis=(0, 1))
     _t13 = _t9 + _t12
     _t14 = -_t13 / (B * n)
-    loss = float(xp.broadcast_to(_t14, ()))
+    loss = float(_t14)
     return loss
 
 
-def _multilabelsoftmargincriterion_update_grad_input_batch(X, T, out=None):
+def _multilabelsoftmargincriterion_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = (-exp(-X[j, k])*T[j, k]/(n*(1 + exp(-X[j, k]))) + (1 - T[j, k])*exp(-X[j, k])/(n*(1 - 1/(1 + exp(-X[j, k])))*(1 + exp(-X[j, k]))**2))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5821,16 +6624,196 @@ def _multilabelsoftmargincriterion_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
-class MultiLabelSoftMarginCriterion(CatalogueCriterion):
-    """nn.MultiLabelSoftMarginCriterion(weights=false): J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x)))). Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes."""
+def _multilabelsoftmargincriterion_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = _t7.sum(axis=(0, 1))
+    _t10 = xp.log(_t5)
+    _t10 *= T
+    _t12 = _t10.sum(axis=(0, 1))
+    _t13 = _t9 + _t12
+    _t14 = -_t13 / (B * n)
+    loss = float(_t14)
+    xp.divide(1, _t6, out=_t6)
+    _t16 = _t4 ** -2
+    _t17 = (_t6 * _t16 * _t1 * _t3) / n
+    _t18 = (_t5 * T * _t3) / n
+    _t17 -= _t18
+    _t17 /= B
+    grad_input = _t17
+    return loss, grad_input
 
-    signature = (('weights', False, bool, None), )
-    formula = 'J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))'
+
+def _multilabelsoftmargincriterion_true_update_output(x, t, w):
+    """J = -Sum(((1 - t[i])*log(1 - 1/(1 + exp(-x[i]))) + log(1/(1 + exp(-x[i])))*t[i])*w[i], (i, 1, n))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t3 += 1
+    xp.divide(1, _t3, out=_t3)
+    _t6 = 1 - _t3
+    xp.log(_t6, out=_t6)
+    _t1 *= _t6
+    xp.log(_t3, out=_t3)
+    _t3 *= t
+    _t1 += _t3
+    _t1 *= w
+    _t13 = _t1.sum(axis=0)
+    _t14 = -_t13 / n
+    loss = float(_t14)
+    return loss
+
+
+def _multilabelsoftmargincriterion_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = -(exp(-x[j])*t[j]*w[j]/(1 + exp(-x[j])) - (1 - t[j])*exp(-x[j])*w[j]/((1 - 1/(1 + exp(-x[j])))*(1 + exp(-x[j]))**2))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = -x
+    _t2 = xp.exp(_t1)
+    _t3 = 1 + _t2
+    _t4 = 1 / _t3
+    _t5 = _t4 * t * w * _t2
+    xp.subtract(1, _t4, out=_t4)
+    xp.divide(1, _t4, out=_t4)
+    _t8 = _t3 ** -2
+    _t9 = 1 - t
+    _t10 = _t4 * _t8 * _t9 * w * _t2
+    _t5 -= _t10
+    _t12 = xp.divide(-_t5, n, out=out)
+    grad_input = _t12
+    return grad_input
+
+
+def _multilabelsoftmargincriterion_true_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = xp.log(_t5)
+    _t9 *= t
+    _t7 += _t9
+    _t7 *= w
+    _t13 = _t7.sum(axis=0)
+    _t14 = -_t13 / n
+    loss = float(_t14)
+    _t15 = _t5 * t * w * _t3
+    xp.divide(1, _t6, out=_t6)
+    _t17 = _t4 ** -2
+    _t18 = _t6 * _t17 * _t1 * w * _t3
+    _t15 -= _t18
+    _t20 = -_t15 / n
+    grad_input = _t20
+    return loss, grad_input
+
+
+def _multilabelsoftmargincriterion_true_update_output_batch(X, T, w):
+    """J = Sum(-Sum(((1 - T[s, i])*log(1 - 1/(1 + exp(-X[s, i]))) + log(1/(1 + exp(-X[s, i])))*T[s, i])*w[i], (i, 1, n))/n, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t3 += 1
+    xp.divide(1, _t3, out=_t3)
+    _t6 = 1 - _t3
+    xp.log(_t6, out=_t6)
+    _t1 *= _t6
+    xp.log(_t3, out=_t3)
+    _t3 *= T
+    _t1 += _t3
+    _t12 = _t1.sum(axis=0)
+    _t13 = w * _t12
+    _t14 = _t13.sum(axis=0)
+    _t15 = -_t14 / (B * n)
+    loss = float(_t15)
+    return loss
+
+
+def _multilabelsoftmargincriterion_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = (-exp(-X[j, k])*T[j, k]*w[k]/(n*(1 + exp(-X[j, k]))) + (1 - T[j, k])*exp(-X[j, k])*w[k]/(n*(1 - 1/(1 + exp(-X[j, k])))*(1 + exp(-X[j, k]))**2))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = -X
+    _t2 = xp.exp(_t1)
+    _t3 = 1 + _t2
+    _t4 = 1 / _t3
+    _t5 = 1 - _t4
+    xp.divide(1, _t5, out=_t5)
+    _t7 = _t3 ** -2
+    _t8 = 1 - T
+    _t9 = (_t5 * _t7 * _t8 * w * _t2) / n
+    _t10 = (_t4 * w * T * _t2) / n
+    _t9 -= _t10
+    _t9 /= B
+    grad_input = _t9
+    return grad_input
+
+
+def _multilabelsoftmargincriterion_true_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = xp.log(_t5)
+    _t9 *= T
+    _t7 += _t9
+    _t12 = _t7.sum(axis=0)
+    _t13 = w * _t12
+    _t14 = _t13.sum(axis=0)
+    _t15 = -_t14 / (B * n)
+    loss = float(_t15)
+    xp.divide(1, _t6, out=_t6)
+    _t17 = _t4 ** -2
+    _t18 = (_t6 * _t17 * _t1 * w * _t3) / n
+    _t19 = (_t5 * w * T * _t3) / n
+    _t18 -= _t19
+    _t18 /= B
+    grad_input = _t18
+    return loss, grad_input
+
+
+class MultiLabelSoftMarginCriterion(CatalogueCriterion):
+    """nn.MultiLabelSoftMarginCriterion(weights=nil): J = -mean((t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))). Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes, each class optionally weighted."""
+
+    signature = (('weights', None, ndarray, None), )
+    formula = 'J = -mean((t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x)))))'
     scalars = ()
     inputShape = (None,)
-    kernels = {(): ((_multilabelsoftmargincriterion_update_output, _multilabelsoftmargincriterion_update_grad_input, None, None), (_multilabelsoftmargincriterion_update_output_batch, _multilabelsoftmargincriterion_update_grad_input_batch, None, None))}
+    structure = ('weights',)
+    forwardKeepsGradient = True
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False,): ((_multilabelsoftmargincriterion_false_update_output, _multilabelsoftmargincriterion_false_update_grad_input, None, _multilabelsoftmargincriterion_false_loss_and_grad_input), (_multilabelsoftmargincriterion_false_update_output_batch, _multilabelsoftmargincriterion_false_update_grad_input_batch, None, _multilabelsoftmargincriterion_false_loss_and_grad_input_batch)), (True,): ((_multilabelsoftmargincriterion_true_update_output, _multilabelsoftmargincriterion_true_update_grad_input, None, _multilabelsoftmargincriterion_true_loss_and_grad_input), (_multilabelsoftmargincriterion_true_update_output_batch, _multilabelsoftmargincriterion_true_update_grad_input_batch, None, _multilabelsoftmargincriterion_true_loss_and_grad_input_batch))}
 
-    def __init__(self, weights=False) -> None:
+    def __init__(self, weights=None) -> None:
         super().__init__(**{'weights': weights})
 
 
@@ -5844,7 +6827,7 @@ def _hingeembeddingcriterion_update_output(x, t, margin):
     _t4 = xp.where(_t1, x, _t3)
     _t5 = _t4.sum(axis=0)
     _t6 = _t5 / n
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5873,7 +6856,7 @@ def _hingeembeddingcriterion_update_output_batch(X, T, margin):
     _t4 = xp.where(_t1, X, _t3)
     _t5 = _t4.sum(axis=(0, 1))
     _t6 = _t5 / (B * n)
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -8577,12 +9560,10 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t24 = xp.log(counts_sum)
     _t25 = norm_logits - _t24[:, None]
     logprobs = _t25
-    _t26 = xp.arange(1, n + 1)
-    _t27 = _t26 - 1
-    _t28 = logprobs[_t27, Yb]
-    _t29 = _t28.sum(axis=0)
-    _t30 = -_t29 / n
-    J = xp.broadcast_to(_t30, ())
+    _t26 = logprobs[xp.arange(0, n), Yb]
+    _t27 = _t26.sum(axis=0)
+    _t28 = -_t27 / n
+    J = xp.broadcast_to(_t28, ())
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
@@ -8590,41 +9571,38 @@ def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bn
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    q = W2.shape[0]
-    _t1 = xp.arange(1, q + 1)
-    _t2 = 1 + Yb
-    _t3 = (_t1 == _t2[:, None])
-    _t4 = probs - (1.0 * _t3)
-    _t5 = _t4 / n
-    _d_logits = _t5
-    _t6 = _d_logits @ W2
-    _d_h = _t6
-    _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
-    _t10 = bngain * _d_hpreact
-    _d_bnraw = _t10
-    _t11 = 1e-05
-    _t12 = _t11 + bnvar
-    _t13 = _t12 ** -1.5
-    _t14 = bndiff * _d_bnraw
-    _t15 = _t14.sum(axis=0)
-    _t16 = -0.5 * _t13 * _t15
-    _d_bnvar = _t16
-    _t17 = 1 / xp.sqrt(_t12)
-    _t18 = _t17 * _d_bnraw
-    _t19 = (2 * _d_bnvar * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
-    _t21 = _d_bndiff.sum(axis=0)
-    _t22 = -_t21
-    _d_bnmeani = _t22
-    _t23 = _d_bnmeani / n
-    _t24 = _t23 + _d_bndiff
-    _d_hprebn = _t24
-    _t25 = _d_hprebn @ W1
-    _grad_x = _t25
+    _t1 = probs.copy()
+    _t1[xp.arange(0, n), Yb] -= 1
+    _t2 = _t1 / n
+    _d_logits = _t2
+    _t3 = _d_logits @ W2
+    _d_h = _t3
+    _t4 = h ** 2
+    _t5 = 1 - _t4
+    _t6 = _t5 * _d_h
+    _d_hpreact = _t6
+    _t7 = bngain * _d_hpreact
+    _d_bnraw = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = _t9 ** -1.5
+    _t11 = bndiff * _d_bnraw
+    _t12 = _t11.sum(axis=0)
+    _t13 = -0.5 * _t10 * _t12
+    _d_bnvar = _t13
+    _t14 = 1 / xp.sqrt(_t9)
+    _t15 = _t14 * _d_bnraw
+    _t16 = (2 * _d_bnvar * bndiff) / n
+    _t17 = _t15 + _t16
+    _d_bndiff = _t17
+    _t18 = _d_bndiff.sum(axis=0)
+    _t19 = -_t18
+    _d_bnmeani = _t19
+    _t20 = _d_bnmeani / n
+    _t21 = _t20 + _d_bndiff
+    _d_hprebn = _t21
+    _t22 = _d_hprebn @ W1
+    _grad_x = _t22
     return _grad_x
 
 
@@ -8632,106 +9610,100 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     """Adds scale times each parameter's gradient (the backward walk)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    q = W2.shape[0]
-    _t1 = xp.arange(1, q + 1)
-    _t2 = 1 + Yb
-    _t3 = (_t1 == _t2[:, None])
-    _t4 = probs - (1.0 * _t3)
-    _t5 = _t4 / n
-    _d_logits = _t5
-    _t6 = _d_logits @ W2
-    _d_h = _t6
-    _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
-    _t10 = bngain * _d_hpreact
-    _d_bnraw = _t10
-    _t11 = 1e-05
-    _t12 = _t11 + bnvar
-    _t13 = _t12 ** -1.5
-    _t14 = bndiff * _d_bnraw
-    _t15 = _t14.sum(axis=0)
-    _t16 = -0.5 * _t13 * _t15
-    _d_bnvar = _t16
-    _t17 = 1 / xp.sqrt(_t12)
-    _t18 = _t17 * _d_bnraw
-    _t19 = (2 * _d_bnvar * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
-    _t21 = _d_bndiff.sum(axis=0)
-    _t22 = -_t21
-    _d_bnmeani = _t22
-    _t23 = _d_bnmeani / n
-    _t24 = _t23 + _d_bndiff
-    _d_hprebn = _t24
-    _t25 = _d_hprebn.T @ x
-    grad_W1 += _t25 if scale == 1 else scale * _t25
-    _t26 = _d_hprebn.sum(axis=0)
-    grad_b1 += _t26 if scale == 1 else scale * _t26
-    _t27 = bnraw * _d_hpreact
-    _t28 = _t27.sum(axis=0)
-    grad_bngain += _t28 if scale == 1 else scale * _t28
-    _t29 = _d_hpreact.sum(axis=0)
-    grad_bnbias += _t29 if scale == 1 else scale * _t29
-    _t30 = _d_logits.T @ h
-    grad_W2 += _t30 if scale == 1 else scale * _t30
-    _t31 = _d_logits.sum(axis=0)
-    grad_b2 += _t31 if scale == 1 else scale * _t31
+    _t1 = probs.copy()
+    _t1[xp.arange(0, n), Yb] -= 1
+    _t2 = _t1 / n
+    _d_logits = _t2
+    _t3 = _d_logits @ W2
+    _d_h = _t3
+    _t4 = h ** 2
+    _t5 = 1 - _t4
+    _t6 = _t5 * _d_h
+    _d_hpreact = _t6
+    _t7 = bngain * _d_hpreact
+    _d_bnraw = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = _t9 ** -1.5
+    _t11 = bndiff * _d_bnraw
+    _t12 = _t11.sum(axis=0)
+    _t13 = -0.5 * _t10 * _t12
+    _d_bnvar = _t13
+    _t14 = 1 / xp.sqrt(_t9)
+    _t15 = _t14 * _d_bnraw
+    _t16 = (2 * _d_bnvar * bndiff) / n
+    _t17 = _t15 + _t16
+    _d_bndiff = _t17
+    _t18 = _d_bndiff.sum(axis=0)
+    _t19 = -_t18
+    _d_bnmeani = _t19
+    _t20 = _d_bnmeani / n
+    _t21 = _t20 + _d_bndiff
+    _d_hprebn = _t21
+    _t22 = _d_hprebn.T @ x
+    grad_W1 += _t22 if scale == 1 else scale * _t22
+    _t23 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t23 if scale == 1 else scale * _t23
+    _t24 = bnraw * _d_hpreact
+    _t25 = _t24.sum(axis=0)
+    grad_bngain += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_logits.T @ h
+    grad_W2 += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_logits.sum(axis=0)
+    grad_b2 += _t28 if scale == 1 else scale * _t28
 
 
 def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    q = W2.shape[0]
-    _t1 = xp.arange(1, q + 1)
-    _t2 = 1 + Yb
-    _t3 = (_t1 == _t2[:, None])
-    _t4 = probs - (1.0 * _t3)
-    _t5 = _t4 / n
-    _d_logits = _t5
-    _t6 = _d_logits @ W2
-    _d_h = _t6
-    _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
-    _t10 = bngain * _d_hpreact
-    _d_bnraw = _t10
-    _t11 = 1e-05
-    _t12 = _t11 + bnvar
-    _t13 = _t12 ** -1.5
-    _t14 = bndiff * _d_bnraw
-    _t15 = _t14.sum(axis=0)
-    _t16 = -0.5 * _t13 * _t15
-    _d_bnvar = _t16
-    _t17 = 1 / xp.sqrt(_t12)
-    _t18 = _t17 * _d_bnraw
-    _t19 = (2 * _d_bnvar * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
-    _t21 = _d_bndiff.sum(axis=0)
-    _t22 = -_t21
-    _d_bnmeani = _t22
-    _t23 = _d_bnmeani / n
-    _t24 = _t23 + _d_bndiff
-    _d_hprebn = _t24
-    _t25 = _d_hprebn @ W1
-    _grad_x = _t25
-    _t26 = _d_hprebn.T @ x
-    grad_W1 += _t26 if scale == 1 else scale * _t26
-    _t27 = _d_hprebn.sum(axis=0)
-    grad_b1 += _t27 if scale == 1 else scale * _t27
-    _t28 = bnraw * _d_hpreact
-    _t29 = _t28.sum(axis=0)
-    grad_bngain += _t29 if scale == 1 else scale * _t29
-    _t30 = _d_hpreact.sum(axis=0)
-    grad_bnbias += _t30 if scale == 1 else scale * _t30
-    _t31 = _d_logits.T @ h
-    grad_W2 += _t31 if scale == 1 else scale * _t31
-    _t32 = _d_logits.sum(axis=0)
-    grad_b2 += _t32 if scale == 1 else scale * _t32
+    _t1 = probs.copy()
+    _t1[xp.arange(0, n), Yb] -= 1
+    _t2 = _t1 / n
+    _d_logits = _t2
+    _t3 = _d_logits @ W2
+    _d_h = _t3
+    _t4 = h ** 2
+    _t5 = 1 - _t4
+    _t6 = _t5 * _d_h
+    _d_hpreact = _t6
+    _t7 = bngain * _d_hpreact
+    _d_bnraw = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = _t9 ** -1.5
+    _t11 = bndiff * _d_bnraw
+    _t12 = _t11.sum(axis=0)
+    _t13 = -0.5 * _t10 * _t12
+    _d_bnvar = _t13
+    _t14 = 1 / xp.sqrt(_t9)
+    _t15 = _t14 * _d_bnraw
+    _t16 = (2 * _d_bnvar * bndiff) / n
+    _t17 = _t15 + _t16
+    _d_bndiff = _t17
+    _t18 = _d_bndiff.sum(axis=0)
+    _t19 = -_t18
+    _d_bnmeani = _t19
+    _t20 = _d_bnmeani / n
+    _t21 = _t20 + _d_bndiff
+    _d_hprebn = _t21
+    _t22 = _d_hprebn @ W1
+    _grad_x = _t22
+    _t23 = _d_hprebn.T @ x
+    grad_W1 += _t23 if scale == 1 else scale * _t23
+    _t24 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t24 if scale == 1 else scale * _t24
+    _t25 = bnraw * _d_hpreact
+    _t26 = _t25.sum(axis=0)
+    grad_bngain += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_logits.T @ h
+    grad_W2 += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_logits.sum(axis=0)
+    grad_b2 += _t29 if scale == 1 else scale * _t29
     return _grad_x
 
 
@@ -8780,14 +9752,10 @@ def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t24 = xp.log(counts_sum)
     _t25 = norm_logits - _t24[:, :, None]
     logprobs = _t25
-    _t26 = xp.arange(1, _B + 1)
-    _t27 = _t26 - 1
-    _t28 = xp.arange(1, n + 1)
-    _t29 = _t28 - 1
-    _t30 = logprobs[_t27[:, None], _t29, Yb]
-    _t31 = _t30.sum(axis=1)
-    _t32 = -_t31 / n
-    J = _t32
+    _t26 = logprobs[xp.arange(0, _B)[:, None], xp.arange(0, n), Yb]
+    _t27 = _t26.sum(axis=1)
+    _t28 = -_t27 / n
+    J = _t28
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
@@ -8800,7 +9768,7 @@ def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmea
     _t1 = xp.arange(1, q + 1)
     _t2 = 1 + Yb
     _t3 = (_t1 == _t2[:, :, None])
-    _t4 = probs - (1.0 * _t3)
+    _t4 = probs - _t3
     _t5 = _t4 / (_B * n)
     _d_logits = _t5
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
@@ -8843,7 +9811,7 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     _t1 = xp.arange(1, q + 1)
     _t2 = 1 + Yb
     _t3 = (_t1 == _t2[:, :, None])
-    _t4 = probs - (1.0 * _t3)
+    _t4 = probs - _t3
     _t5 = _t4 / (_B * n)
     _d_logits = _t5
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
@@ -8896,7 +9864,7 @@ def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani
     _t1 = xp.arange(1, q + 1)
     _t2 = 1 + Yb
     _t3 = (_t1 == _t2[:, :, None])
-    _t4 = probs - (1.0 * _t3)
+    _t4 = probs - _t3
     _t5 = _t4 / (_B * n)
     _d_logits = _t5
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
@@ -9122,4 +10090,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

@@ -148,9 +148,10 @@ class _Catalogued:
             names, arguments = cls.variantParameters[key]
             self.parameterShapes = tuple(p for p in cls.parameterShapes if p[0] in names)
             self.kernelArguments = arguments
-        # the array arguments given go first, as the formula's constants come before its numbers
+        # the array arguments given (read as the module holds them: type() converts them) go
+        # before the numbers, as the formula's constants come before its numbers
         self._arrays = tuple(name for name, _ in cls.arrayArguments if self.arguments[name] is not None)
-        self._scalars = tuple(self.arguments[a] for a in self._arrays + cls.scalars + cls.sizeArguments)
+        self._scalars = tuple(self.arguments[a] for a in cls.scalars + cls.sizeArguments)
 
     def _checkArrays(self, input, batch: bool) -> None:
         """The array arguments' shapes against the input's (weights: one a class)."""
@@ -160,6 +161,10 @@ class _Catalogued:
             if value is not None and value.shape != tuple(sample[k] for k in axes):
                 raise ValueError(f"{type(self).__name__}: {name} has shape {value.shape} but the input's samples "
                                  f"have shape {sample}: {name} must have shape {tuple(sample[k] for k in axes)}")
+
+    def _constants(self) -> tuple:
+        """The given array arguments as the module holds them now."""
+        return tuple(getattr(self, a) for a in self._arrays)
 
     def _sizeArguments(self) -> set:
         return {a for a in self.inputShape if a is not None} | set(self.sizeArguments)
@@ -489,6 +494,14 @@ class CatalogueCriterion(_Catalogued, Criterion):
 
     classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
     targetEnd: int | None = None  # a list of the input's shape, ending at its first such number (PyTorch's -1)
+    # forward computes the gradient too (it shares the loss's exponentials: a cross-entropy's
+    # softmax) and keeps it for a backward of the very same input and target arrays, as Torch7's
+    # CrossEntropyCriterion reads its LogSoftMax's output: change neither in place in between
+    forwardKeepsGradient = False
+    _kept = None  # (input, target, gradient) of the last forward
+    _targetKey = None  # (shape, dtype, input's shape) of the last class target that passed the checks
+    _unsigned = None  # its dtype read as unsigned
+    _callCache = _Catalogued._callCache + ("_kept", "_targetKey")
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -510,17 +523,24 @@ class CatalogueCriterion(_Catalogued, Criterion):
 
     def _checkClasses(self, input, target, batch: bool) -> bool:
         owner, classes = type(self).__name__, input.shape[-1]
-        lead = input.shape[:1] if batch else ()
-        if target.dtype.kind not in "iu":
-            raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
-                            f"got dtype {target.dtype}")
-        if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
-            what = "one class" if not self.classTarget else "a list of classes"
-            raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
-                             f"got {target.shape} for an input of shape {input.shape}")
+        key = target.shape, target.dtype, input.shape
+        if key != self._targetKey:  # the last target's shape and dtype passed: only its values to check
+            lead = input.shape[:1] if batch else ()
+            if target.dtype.kind not in "iu":
+                raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                                f"got dtype {target.dtype}")
+            if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
+                what = "one class" if not self.classTarget else "a list of classes"
+                raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
+                                 f"got {target.shape} for an input of shape {input.shape}")
+            self._targetKey, self._unsigned = key, np.dtype(target.dtype.str.replace("i", "u"))
         if self.targetEnd is not None:
             return self._checkList(input, target, batch)
-        if int(target.min()) < 0 or int(target.max()) >= classes:
+        # one pass: read as unsigned, a negative class is too large too (numpy's ufunc reduce is
+        # cheaper than .max() on a batch's few targets)
+        unsigned = target.view(self._unsigned)
+        largest = np.maximum.reduce(unsigned, axis=None) if target.__class__ is np.ndarray else unsigned.max()
+        if largest >= classes:
             raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1}, "
                              f"got {int(target.min())} .. {int(target.max())}")
         return batch
@@ -548,19 +568,40 @@ class CatalogueCriterion(_Catalogued, Criterion):
             return np.asarray(target)
         return target
 
-    def updateOutput(self, input, target):
-        """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+    def _call(self, kernel: int, input, target):
+        """The kernel's result for a checked input and target: one sample with weights as a batch
+        of one (a total weight 0 gives nan, as PyTorch's), a gradient back to the sample's shape."""
         target = self._target(target)
         batch = self._check(input, target)
-        self.output = self._kernels[batch][0](self._floats(input), self._targetValues(target), *self._scalars)
+        input, sample = self._floats(input), self._arrays and not batch
+        if sample:
+            input, target, batch = input[None], target[None], True
+        result = self._kernels[batch][kernel](input, self._targetValues(target), *self._constants(),
+                                              *self._scalars)
+        if sample and kernel:
+            return result[0] if kernel == 1 else (result[0], result[1][0])
+        return result
+
+    def updateOutput(self, input, target):
+        """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+        if self.forwardKeepsGradient:
+            self.output, grad = self._call(3, input, target)
+            self._kept = input, target, grad
+        else:
+            self.output = self._call(0, input, target)
         return self.output
 
     def updateGradInput(self, input, target):
-        """dJ/dinput."""
-        target = self._target(target)
-        batch = self._check(input, target)
-        self.gradInput = kept(self.gradInput, self._kernels[batch][1](self._floats(input), self._targetValues(target),
-                                                                      *self._scalars))
+        """dJ/dinput; the one forward kept where that forward had these very arrays."""
+        last = self._kept
+        if last is not None and last[0] is input and last[1] is target:
+            grad, input = last[2], self._floats(input)
+        else:
+            grad = self._call(1, input, target)
+            input = self._floats(input)
+        if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
+            grad = grad.astype(input.dtype)
+        self.gradInput = kept(self.gradInput, grad)
         return self.gradInput
 
 
