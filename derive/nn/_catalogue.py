@@ -10,6 +10,7 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
                                   CatalogueTableCriterion)
 
 ndarray = np.ndarray
+from derive.nn.windowed import CatalogueWindowModule
 
 
 def _relu6_update_output(x):
@@ -3630,6 +3631,2301 @@ class LookupTable(CatalogueModule):
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
 
 
+def _temporalconvolution_update_output(x, W, b, N_t, kW, dW):
+    """y[t, o] = b[o] + Sum(W[o, k, c]*x[k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    _t1 = window(x, (N_t, N_k, N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = contract(_t1, W, axes=((1, 2,), (1, 2,)))
+    _t3 = b + _t2
+    output = _t3
+    return output
+
+
+def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, y, g):
+    """gradInput[j, l] = Sum(Piecewise((W[o, j + (-dW)*t + (dW), l]*g[t, o], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    N_o = W.shape[0]
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (dW) + _t1[:, None] - _t3
+    _t7 = (N_k >= _t6)
+    _t8 = _t5 & _t7
+    _t9 = window(W, (N_o, n, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (-dW)}, {3: 1}))
+    _t10 = g * xp.transpose(_t9, (1, 3, 2, 0))
+    _t11 = xp.where(_t8[:, None, :, None], _t10, 0)
+    _t12 = _t11.sum(axis=(2, 3))
+    grad_input = _t12
+    return grad_input
+
+
+def _temporalconvolution_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """gradW[j, l, a] += scale * Sum(g[t, j]*x[l + (dW)*t + (-dW), a], (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    _t1 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t2 = contract(g, _t1, axes=((0,), (1,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=0)
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    N_o = W.shape[0]
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (dW) + _t1[:, None] - _t3
+    _t7 = (N_k >= _t6)
+    _t8 = _t5 & _t7
+    _t9 = window(W, (N_o, n, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (-dW)}, {3: 1}))
+    _t10 = g * xp.transpose(_t9, (1, 3, 2, 0))
+    _t11 = xp.where(_t8[:, None, :, None], _t10, 0)
+    _t12 = _t11.sum(axis=(2, 3))
+    grad_input = _t12
+    _t13 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t14 = contract(g, _t13, axes=((0,), (1,)))
+    grad_W += _t14 if scale == 1 else scale * _t14
+    _t15 = g.sum(axis=0)
+    grad_b += _t15 if scale == 1 else scale * _t15
+    return grad_input
+
+
+def _temporalconvolution_update_output_batch(X, W, b, N_t, kW, dW):
+    """Y[s, t, o] = b[o] + Sum(W[o, k, c]*X[s, k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    _t1 = window(X, (B, N_t, N_k, N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = contract(_t1, W, axes=((2, 3,), (1, 2,)))
+    _t3 = b + _t2
+    output = _t3
+    return output
+
+
+def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G):
+    """gradInput[j, l, a] = Sum(Piecewise((G[j, t, o]*W[o, l + (-dW)*t + (dW), a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    N_o = W.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (dW) + _t1[:, None] - _t3
+    _t7 = (N_k >= _t6)
+    _t8 = _t5 & _t7
+    _t9 = window(W, (N_o, n, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (-dW)}, {3: 1}))
+    _t10 = G[:, None, None, :, :] * xp.transpose(_t9, (1, 3, 2, 0))
+    _t11 = xp.where(_t8[:, None, :, None], _t10, 0)
+    _t12 = _t11.sum(axis=(3, 4))
+    grad_input = _t12
+    return grad_input
+
+
+def _temporalconvolution_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """gradW[j, l, a] += scale * Sum(G[s, t, j]*X[s, l + (dW)*t + (-dW), a], (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    _t1 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = contract(G, _t1, axes=((0, 1,), (0, 2,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 1))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    N_o = W.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (dW) + _t1[:, None] - _t3
+    _t7 = (N_k >= _t6)
+    _t8 = _t5 & _t7
+    _t9 = window(W, (N_o, n, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (-dW)}, {3: 1}))
+    _t10 = G[:, None, None, :, :] * xp.transpose(_t9, (1, 3, 2, 0))
+    _t11 = xp.where(_t8[:, None, :, None], _t10, 0)
+    _t12 = _t11.sum(axis=(3, 4))
+    grad_input = _t12
+    _t13 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t14 = contract(G, _t13, axes=((0, 1,), (0, 2,)))
+    grad_W += _t14 if scale == 1 else scale * _t14
+    _t15 = G.sum(axis=(0, 1))
+    grad_b += _t15 if scale == 1 else scale * _t15
+    return grad_input
+
+
+class TemporalConvolution(CatalogueWindowModule):
+    """nn.TemporalConvolution(inputFrameSize, outputFrameSize, kW, dW=1): y[t,o] = sum(W[o,k,c] * x[t+k-1,c], k, c) + b[o]. A 1-D convolution over a sequence of frames (time x features)."""
+
+    signature = (('inputFrameSize', REQUIRED, int, None), ('outputFrameSize', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('dW', 1, int, None), )
+    formula = 'y[t,o] = sum(W[o,k,c] * x[t+k-1,c], k, c) + b[o]'
+    scalars = ()
+    inputShape = (None, 'inputFrameSize')
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    parameterShapes = (('weight', ('outputFrameSize', 'kW', 'inputFrameSize')), ('bias', ('outputFrameSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'inputFrameSize')),)
+    kernels = {(): ((_temporalconvolution_update_output, _temporalconvolution_update_grad_input, _temporalconvolution_acc_grad_parameters, _temporalconvolution_backward), (_temporalconvolution_update_output_batch, _temporalconvolution_update_grad_input_batch, _temporalconvolution_acc_grad_parameters_batch, _temporalconvolution_backward_batch))}
+
+    def __init__(self, inputFrameSize, outputFrameSize, kW, dW=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'outputFrameSize': outputFrameSize, 'kW': kW, 'dW': dW})
+
+
+def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW):
+    """y[t, c] = W[c]*Sum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, (N_t, (kW), N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = _t1.sum(axis=1)
+    _t3 = W * _t2
+    _t3 += b
+    output = _t3
+    return output
+
+
+def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, y, g):
+    """gradInput[j, l] = Sum(Piecewise((W[l]*g[t, l], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (_t4 <= (kW - dW))
+    _t7 = _t5 & _t6
+    _t8 = W[:, None] * g.T
+    _t9 = xp.where(_t7[:, None, :], _t8, 0)
+    _t10 = _t9.sum(axis=2)
+    grad_input = _t10
+    return grad_input
+
+
+def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """gradW[j] += scale * Sum(g[t, j]*Sum(x[k + (dW)*t + (-dW), j], (k, 1, N_k)), (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * g
+    _t4 = _t3.sum(axis=0)
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=0)
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (_t4 <= (kW - dW))
+    _t7 = _t5 & _t6
+    _t8 = W[:, None] * g.T
+    _t9 = xp.where(_t7[:, None, :], _t8, 0)
+    _t10 = _t9.sum(axis=2)
+    grad_input = _t10
+    _t11 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t12 = _t11.sum(axis=0)
+    _t13 = _t12 * g
+    _t14 = _t13.sum(axis=0)
+    grad_W += _t14 if scale == 1 else scale * _t14
+    _t15 = g.sum(axis=0)
+    grad_b += _t15 if scale == 1 else scale * _t15
+    return grad_input
+
+
+def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW):
+    """Y[s, t, c] = W[c]*Sum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, N_t, (kW), N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = _t1.sum(axis=2)
+    _t3 = W * _t2
+    _t3 += b
+    output = _t3
+    return output
+
+
+def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G):
+    """gradInput[j, l, a] = Sum(Piecewise((G[j, t, a]*W[a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    n = X.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (_t4 <= (kW - dW))
+    _t7 = _t5 & _t6
+    _t8 = W[:, None] * xp.transpose(G, (0, 2, 1))
+    _t9 = xp.where(_t7[:, None, :], _t8[:, None, :, :], 0)
+    _t10 = _t9.sum(axis=3)
+    grad_input = _t10
+    return grad_input
+
+
+def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """gradW[j] += scale * Sum(G[s, t, j]*Sum(X[s, k + (dW)*t + (-dW), j], (k, 1, N_k)), (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = _t1.sum(axis=1)
+    _t3 = _t2 * G
+    _t4 = _t3.sum(axis=(0, 1))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 1))
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (_t4 <= (kW - dW))
+    _t7 = _t5 & _t6
+    _t8 = W[:, None] * xp.transpose(G, (0, 2, 1))
+    _t9 = xp.where(_t7[:, None, :], _t8[:, None, :, :], 0)
+    _t10 = _t9.sum(axis=3)
+    grad_input = _t10
+    _t11 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t12 = _t11.sum(axis=1)
+    _t13 = _t12 * G
+    _t14 = _t13.sum(axis=(0, 1))
+    grad_W += _t14 if scale == 1 else scale * _t14
+    _t15 = G.sum(axis=(0, 1))
+    grad_b += _t15 if scale == 1 else scale * _t15
+    return grad_input
+
+
+class TemporalSubSampling(CatalogueWindowModule):
+    """nn.TemporalSubSampling(inputFrameSize, kW, dW=1): y[t,c] = W[c] * sum(x[2*t+k-2,c], k) + b[c]. The sum over a window of frames, scaled and shifted per feature."""
+
+    signature = (('inputFrameSize', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('dW', 1, int, None), )
+    formula = 'y[t,c] = W[c] * sum(x[2*t+k-2,c], k) + b[c]'
+    scalars = ()
+    inputShape = (None, 'inputFrameSize')
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    parameterShapes = (('weight', ('inputFrameSize',)), ('bias', ('inputFrameSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW',)),)
+    kernels = {(): ((_temporalsubsampling_update_output, _temporalsubsampling_update_grad_input, _temporalsubsampling_acc_grad_parameters, _temporalsubsampling_backward), (_temporalsubsampling_update_output_batch, _temporalsubsampling_update_grad_input_batch, _temporalsubsampling_acc_grad_parameters_batch, _temporalsubsampling_backward_batch))}
+
+    def __init__(self, inputFrameSize, kW, dW=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'kW': kW, 'dW': dW})
+
+
+def _temporalmaxpooling_update_output(x, N_t, kW, dW):
+    """y[t, c] = Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, (N_t, (kW), N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = extreme(_t1, 1, 'max')
+    output = _t2
+    return output
+
+
+def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, y, g):
+    """gradInput[j, l] = Sum(Piecewise((KroneckerDelta(c, l)*KroneckerDelta(j + (-dW)*t + (dW), ArgExtremum(Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)), 0))*g[t, c], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dW) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dW + 1))
+    _t6 = (_t4 <= (kW - dW))
+    _t7 = _t5 & _t6
+    _t8 = xp.arange(1, N_c + 1)
+    _t9 = (_t8[:, None] == _t8)
+    _t10 = (dW) + _t1[:, None] - _t3
+    _t11 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t12 = xp.transpose(_t11, (1, 2, 0))
+    _t13 = _t12.reshape(*_t12.shape[:2], -1).argmax(axis=-1)
+    _t14 = _t13 + 1
+    _t15 = (_t10[:, :, None] == _t14)
+    _t16 = g * _t9[:, None, :] * _t15[:, None, :, :]
+    _t17 = xp.where(_t7[:, None, :, None], _t16, 0)
+    _t18 = _t17.sum(axis=(2, 3))
+    grad_input = _t18
+    return grad_input
+
+
+def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW):
+    """Y[s, t, c] = Maximum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, N_t, (kW), N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = extreme(_t1, 2, 'max')
+    output = _t2
+    return output
+
+
+def _temporalmaxpooling_update_grad_input_batch(X, N_t, kW, dW, Y, G):
+    """gradInput[j, l, a] = Sum(Piecewise((KroneckerDelta(a, c)*KroneckerDelta(l, (dW)*t + ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0) + (-dW))*G[j, t, c], N_k >= ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0)), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = xp.transpose(_t1, (0, 2, 3, 1))
+    _t3 = _t2.reshape(*_t2.shape[:3], -1).argmax(axis=-1)
+    _t4 = _t3 + 1
+    _t5 = (_t4 <= (kW))
+    _t6 = xp.arange(1, n + 1)
+    _t7 = xp.arange(1, N_t + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t8[:, None] + _t4 + (-dW)
+    _t10 = (_t6[:, None, None] == _t9[:, None, :, :])
+    _t11 = xp.arange(1, N_c + 1)
+    _t12 = (_t11[:, None] == _t11)
+    _t13 = G[:, None, None, :, :] * _t10[:, :, None, :, :] * _t12[:, None, :]
+    _t14 = xp.where(_t5[:, None, None, :, :], _t13, 0)
+    _t15 = _t14.sum(axis=(3, 4))
+    grad_input = _t15
+    return grad_input
+
+
+class TemporalMaxPooling(CatalogueWindowModule):
+    """nn.TemporalMaxPooling(kW, dW=kW): y[t,c] = max(x[2*t+k-2,c], k). The largest frame value in each window, per feature."""
+
+    signature = (('kW', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), )
+    formula = 'y[t,c] = max(x[2*t+k-2,c], k)'
+    scalars = ()
+    inputShape = (None, None)
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    kernels = {(): ((_temporalmaxpooling_update_output, _temporalmaxpooling_update_grad_input, None, None), (_temporalmaxpooling_update_output_batch, _temporalmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, dW=None) -> None:
+        super().__init__(**{'kW': kW, 'dW': dW})
+
+
+def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH):
+    """y[o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_p + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_q + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t15 = xp.where(_t13[:, :, :, :, None], xp.transpose(_t14, (1, 3, 2, 4, 0)), 0)
+    _t16 = contract(W, _t15, axes=((1, 2, 3,), (4, 2, 3,)))
+    _t17 = b[:, None, None] + _t16
+    output = _t17
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g):
+    """gradInput[j, k, l] = Sum(Piecewise((W[o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_o = W.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (dH + padH) + _t1[:, None] - _t3
+    _t12 = (N_p >= _t11)
+    _t13 = (dW + padW) + _t6[:, None] - _t8
+    _t14 = (N_q >= _t13)
+    _t15 = _t5[:, None, :, None] & _t10[:, None, :] & _t12[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(W, (N_o, N_c, n, N_h, m, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dH)}, {4: 1, 5: (-dW)}))
+    _t17 = g * xp.transpose(_t16, (1, 2, 4, 0, 3, 5))
+    _t18 = xp.where(_t15[:, :, :, :, None], xp.transpose(_t17, (0, 1, 2, 4, 5, 3)), 0)
+    _t19 = _t18.sum(axis=(3, 4, 5))
+    grad_input = _t19
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), x[k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_p + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_q + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t15 = xp.where(_t13, xp.transpose(_t14, (0, 1, 3, 2, 4)), 0)
+    _t16 = contract(g, _t15, axes=((1, 2,), (3, 4,)))
+    grad_W += _t16 if scale == 1 else scale * _t16
+    _t17 = g.sum(axis=(1, 2))
+    grad_b += _t17 if scale == 1 else scale * _t17
+
+
+def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_o = W.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (dH + padH) + _t1[:, None] - _t3
+    _t12 = (N_p >= _t11)
+    _t13 = (dW + padW) + _t6[:, None] - _t8
+    _t14 = (N_q >= _t13)
+    _t15 = _t5[:, None, :, None] & _t10[:, None, :] & _t12[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(W, (N_o, N_c, n, N_h, m, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dH)}, {4: 1, 5: (-dW)}))
+    _t17 = g * xp.transpose(_t16, (1, 2, 4, 0, 3, 5))
+    _t18 = xp.where(_t15[:, :, :, :, None], xp.transpose(_t17, (0, 1, 2, 4, 5, 3)), 0)
+    _t19 = _t18.sum(axis=(3, 4, 5))
+    grad_input = _t19
+    _t20 = xp.arange(1, N_p + 1)
+    _t21 = _t20[:, None] + _t3 + (-dH - padH)
+    _t22 = (_t21 >= 1)
+    _t23 = xp.arange(1, N_q + 1)
+    _t24 = _t23[:, None] + _t8 + (-dW - padW)
+    _t25 = (_t24 >= 1)
+    _t26 = (_t21 <= n)
+    _t27 = (_t24 <= m)
+    _t28 = _t22[:, None, :, None] & _t25[:, None, :] & _t26[:, None, :, None] & _t27[:, None, :]
+    _t29 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t30 = xp.where(_t28, xp.transpose(_t29, (0, 1, 3, 2, 4)), 0)
+    _t31 = contract(g, _t30, axes=((1, 2,), (3, 4,)))
+    grad_W += _t31 if scale == 1 else scale * _t31
+    _t32 = g.sum(axis=(1, 2))
+    grad_b += _t32 if scale == 1 else scale * _t32
+    return grad_input
+
+
+def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH):
+    """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_p + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_q + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t15 = xp.where(_t13[:, :, :, :, None], xp.transpose(_t14, (0, 2, 4, 3, 5, 1)), 0)
+    _t16 = contract(_t15, W, axes=((5, 3, 4,), (1, 2, 3,)))
+    _t17 = b[:, None, None] + xp.transpose(_t16, (0, 3, 1, 2))
+    output = _t17
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_c = X.shape[1]
+    N_o = W.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (dH + padH) + _t1[:, None] - _t3
+    _t12 = (N_p >= _t11)
+    _t13 = (dW + padW) + _t6[:, None] - _t8
+    _t14 = (N_q >= _t13)
+    _t15 = _t5[:, None, :, None] & _t10[:, None, :] & _t12[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(W, (N_o, N_c, n, N_h, m, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dH)}, {4: 1, 5: (-dW)}))
+    _t17 = G[:, None, None, None, :, :, :] * xp.transpose(_t16, (1, 2, 4, 0, 3, 5))
+    _t18 = xp.where(_t15[:, :, :, :, None], xp.transpose(_t17, (0, 1, 2, 3, 5, 6, 4)), 0)
+    _t19 = _t18.sum(axis=(4, 5, 6))
+    grad_input = _t19
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), X[s, k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_p + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_q + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t15 = xp.where(_t13[:, :, :, :, None], xp.transpose(_t14, (1, 2, 4, 3, 5, 0)), 0)
+    _t16 = contract(G, _t15, axes=((0, 2, 3,), (5, 3, 4,)))
+    grad_W += _t16 if scale == 1 else scale * _t16
+    _t17 = G.sum(axis=(0, 2, 3))
+    grad_b += _t17 if scale == 1 else scale * _t17
+
+
+def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_o = W.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_h + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_w + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (dH + padH) + _t1[:, None] - _t3
+    _t12 = (N_p >= _t11)
+    _t13 = (dW + padW) + _t6[:, None] - _t8
+    _t14 = (N_q >= _t13)
+    _t15 = _t5[:, None, :, None] & _t10[:, None, :] & _t12[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(W, (N_o, N_c, n, N_h, m, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dH)}, {4: 1, 5: (-dW)}))
+    _t17 = G[:, None, None, None, :, :, :] * xp.transpose(_t16, (1, 2, 4, 0, 3, 5))
+    _t18 = xp.where(_t15[:, :, :, :, None], xp.transpose(_t17, (0, 1, 2, 3, 5, 6, 4)), 0)
+    _t19 = _t18.sum(axis=(4, 5, 6))
+    grad_input = _t19
+    _t20 = xp.arange(1, N_p + 1)
+    _t21 = _t20[:, None] + _t3 + (-dH - padH)
+    _t22 = (_t21 >= 1)
+    _t23 = xp.arange(1, N_q + 1)
+    _t24 = _t23[:, None] + _t8 + (-dW - padW)
+    _t25 = (_t24 >= 1)
+    _t26 = (_t21 <= n)
+    _t27 = (_t24 <= m)
+    _t28 = _t22[:, None, :, None] & _t25[:, None, :] & _t26[:, None, :, None] & _t27[:, None, :]
+    _t29 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t30 = xp.where(_t28[:, :, :, :, None], xp.transpose(_t29, (1, 2, 4, 3, 5, 0)), 0)
+    _t31 = contract(G, _t30, axes=((0, 2, 3,), (5, 3, 4,)))
+    grad_W += _t31 if scale == 1 else scale * _t31
+    _t32 = G.sum(axis=(0, 2, 3))
+    grad_b += _t32 if scale == 1 else scale * _t32
+    return grad_input
+
+
+class SpatialConvolutionMM(CatalogueWindowModule):
+    """nn.SpatialConvolutionMM(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0): y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]. Torch7's SpatialConvolution computed through im2col: the same formula."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolutionmm_update_output, _spatialconvolutionmm_update_grad_input, _spatialconvolutionmm_acc_grad_parameters, _spatialconvolutionmm_backward), (_spatialconvolutionmm_update_output_batch, _spatialconvolutionmm_update_grad_input_batch, _spatialconvolutionmm_acc_grad_parameters_batch, _spatialconvolutionmm_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH):
+    """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 3, 2, 4)), _t15)
+    _t17 = extreme(_t16, (3, 4), 'max')
+    output = _t17
+    return output
+
+
+def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g):
+    """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(a + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta((-dH)*i + l + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, i, j], (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (_t4 <= (kH - dH - padH))
+    _t12 = (_t9 <= (kW - dW - padW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = (dW + padW) + _t6[:, None] - _t8
+    _t15 = xp.arange(1, (kH + 1))
+    _t16 = _t15[:, None] + _t3 + (-dH - padH)
+    _t17 = (_t16 >= 1)
+    _t18 = xp.arange(1, (kW + 1))
+    _t19 = _t18[:, None] + _t8 + (-dW - padW)
+    _t20 = (_t19 >= 1)
+    _t21 = (_t16 <= n)
+    _t22 = (_t19 <= m)
+    _t23 = _t17[:, :, None, None] & _t20 & _t21[:, :, None, None] & _t22
+    _t24 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t25 = -xp.inf
+    _t26 = xp.where(_t23, xp.transpose(_t24, (0, 2, 1, 4, 3)), _t25)
+    _t27 = xp.transpose(_t26, (0, 2, 4, 1, 3))
+    _t28 = _t27.reshape(*_t27.shape[:3], -1).argmax(axis=-1)
+    _t29 = _t28 % (kW) + 1
+    _t30 = (_t14[:, :, None] == xp.transpose(_t29, (0, 2, 1))[:, None, :, :])
+    _t31 = (dH + padH) + _t1[:, None] - _t3
+    _t32 = _t28 // (kW) + 1
+    _t33 = (_t31[:, :, None] == _t32[:, None, :, :])
+    _t34 = g[:, None, None, :, :] * xp.transpose(_t30, (0, 1, 3, 2))[:, None, :, :, :] * _t33[:, :, None, :, :]
+    _t35 = xp.where(_t13, _t34, 0)
+    _t36 = _t35.sum(axis=(3, 4))
+    grad_input = _t36
+    return grad_input
+
+
+def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH):
+    """Y[s, c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 2, 4, 3, 5)), _t15)
+    _t17 = extreme(_t16, (4, 5), 'max')
+    output = _t17
+    return output
+
+
+def _spatialmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*G[k, l, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (_t4 <= (kH - dH - padH))
+    _t12 = (_t9 <= (kW - dW - padW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = (dW + padW) + _t6[:, None] - _t8
+    _t15 = xp.arange(1, (kH + 1))
+    _t16 = _t15[:, None] + _t3 + (-dH - padH)
+    _t17 = (_t16 >= 1)
+    _t18 = xp.arange(1, (kW + 1))
+    _t19 = _t18[:, None] + _t8 + (-dW - padW)
+    _t20 = (_t19 >= 1)
+    _t21 = (_t16 <= n)
+    _t22 = (_t19 <= m)
+    _t23 = _t17[:, :, None, None] & _t20 & _t21[:, :, None, None] & _t22
+    _t24 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t25 = -xp.inf
+    _t26 = xp.where(_t23, xp.transpose(_t24, (0, 1, 3, 2, 5, 4)), _t25)
+    _t27 = xp.transpose(_t26, (0, 1, 3, 5, 2, 4))
+    _t28 = _t27.reshape(*_t27.shape[:4], -1).argmax(axis=-1)
+    _t29 = _t28 % (kW) + 1
+    _t30 = (_t14[:, :, None] == xp.transpose(_t29, (0, 1, 3, 2))[:, :, None, :, :])
+    _t31 = (dH + padH) + _t1[:, None] - _t3
+    _t32 = _t28 // (kW) + 1
+    _t33 = (_t31[:, :, None] == _t32[:, :, None, :, :])
+    _t34 = G[:, :, None, None, :, :] * xp.transpose(_t30, (0, 1, 2, 4, 3))[:, :, None, :, :, :] * _t33[:, :, :, None, :, :]
+    _t35 = xp.where(_t13, _t34, 0)
+    _t36 = _t35.sum(axis=(4, 5))
+    grad_input = _t36
+    return grad_input
+
+
+class SpatialMaxPooling(CatalogueWindowModule):
+    """nn.SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0): y[c,i,j] = max(x[c,2*i+p-2,2*j+q-2], p, q). The largest value of each kW x kH window; the gradient goes to it (the first on ties)."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,i,j] = max(x[c,2*i+p-2,2*j+q-2], p, q)'
+    scalars = ()
+    inputShape = (None, None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    kernels = {(): ((_spatialmaxpooling_update_output, _spatialmaxpooling_update_grad_input, None, None), (_spatialmaxpooling_update_output_batch, _spatialmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH):
+    """y[c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t12 = (_t11 >= 1)
+    _t13 = (_t5 <= n)
+    _t14 = (_t11 <= m)
+    _t15 = _t6[:, None, :, None] & _t12[:, None, :] & _t13[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t17 = -xp.inf
+    _t18 = xp.where(_t15, xp.transpose(_t16, (0, 1, 3, 2, 4)), _t17)
+    _t19 = extreme(_t18, (3, 4), 'max')
+    output = _t19
+    return output
+
+
+def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g):
+    """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(l, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(c, k), 0)*g[c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4
+    _t6 = (_t5 >= (dH + padH + dilationH))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10
+    _t12 = (_t11 >= (dW + padW + dilationW))
+    _t13 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t14 = (m >= _t13)
+    _t15 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t16 = (n >= _t15)
+    _t17 = _t6[:, :, None, None] & _t12 & _t14 & _t16[:, :, None, None]
+    _t18 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t19 = -xp.inf
+    _t20 = xp.where(_t17[:, :, :, :, None], xp.transpose(_t18, (1, 2, 3, 4, 0)), _t19)
+    _t21 = xp.transpose(_t20, (0, 2, 4, 1, 3))
+    _t22 = _t21.reshape(*_t21.shape[:3], -1).argmax(axis=-1)
+    _t23 = _t22 // (kW) + 1
+    _t24 = (_t23 <= (kH))
+    _t25 = _t22 % (kW) + 1
+    _t26 = (_t25 <= (kW))
+    _t27 = _t24 & _t26
+    _t28 = xp.arange(1, n + 1)
+    _t29 = (_t15 >= 1)
+    _t30 = (_t13 >= 1)
+    _t31 = (_t15 <= n)
+    _t32 = (_t13 <= m)
+    _t33 = _t29[:, :, None, None] & _t30 & _t31[:, :, None, None] & _t32
+    _t34 = xp.where(_t33[:, :, :, :, None], xp.transpose(_t18, (1, 2, 3, 4, 0)), _t19)
+    _t35 = xp.transpose(_t34, (0, 2, 4, 1, 3))
+    _t36 = _t35.reshape(*_t35.shape[:3], -1).argmax(axis=-1)
+    _t37 = _t36 // (kW) + 1
+    _t38 = (dilationH) * _t37
+    _t39 = _t2[:, None, None] + _t38 + (-dH - padH - dilationH + 1)
+    _t40 = (_t28[:, None, None, None] == _t39)
+    _t41 = (_t39 >= 1)
+    _t42 = _t36 % (kW) + 1
+    _t43 = (dilationW) * _t42
+    _t44 = _t8[:, None, None] + xp.transpose(_t43, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t45 = (_t44 >= 1)
+    _t46 = (_t39 <= n)
+    _t47 = (_t44 <= m)
+    _t48 = _t41 & xp.transpose(_t45, (1, 0, 2)) & _t46 & xp.transpose(_t47, (1, 0, 2))
+    _t49 = xp.arange(1, N_c + 1)
+    _t50 = (_t49[:, None] == _t49)
+    _t51 = xp.arange(1, m + 1)
+    _t52 = (_t51[:, None, None, None] == _t44)
+    _t53 = _t50[:, None, :, None, None] * xp.transpose(_t52, (0, 3, 1, 2))
+    _t54 = xp.where(_t48, xp.transpose(_t53, (0, 1, 4, 3, 2)), 0)
+    _t55 = g * xp.transpose(_t40, (0, 3, 1, 2))[:, None, :, :, :] * xp.transpose(_t54, (0, 1, 4, 2, 3))[:, None, :, :, :, :]
+    _t56 = xp.where(_t27, xp.transpose(_t55, (0, 1, 2, 4, 5, 3)), 0)
+    _t57 = _t56.sum(axis=(3, 4, 5))
+    grad_input = _t57
+    return grad_input
+
+
+def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH):
+    """Y[s, c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t12 = (_t11 >= 1)
+    _t13 = (_t5 <= n)
+    _t14 = (_t11 <= m)
+    _t15 = _t6[:, None, :, None] & _t12[:, None, :] & _t13[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t17 = -xp.inf
+    _t18 = xp.where(_t15, xp.transpose(_t16, (0, 1, 2, 4, 3, 5)), _t17)
+    _t19 = extreme(_t18, (4, 5), 'max')
+    output = _t19
+    return output
+
+
+def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(c, l)*KroneckerDelta(d, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(k, s), 0)*G[s, c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (s, 1, B), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4
+    _t6 = (_t5 >= (dH + padH + dilationH))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10
+    _t12 = (_t11 >= (dW + padW + dilationW))
+    _t13 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t14 = (m >= _t13)
+    _t15 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t16 = (n >= _t15)
+    _t17 = _t6[:, :, None, None] & _t12 & _t14 & _t16[:, :, None, None]
+    _t18 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t19 = -xp.inf
+    _t20 = xp.where(_t17[:, :, :, :, None, None], xp.transpose(_t18, (2, 3, 4, 5, 0, 1)), _t19)
+    _t21 = xp.transpose(_t20, (0, 2, 4, 5, 1, 3))
+    _t22 = _t21.reshape(*_t21.shape[:4], -1).argmax(axis=-1)
+    _t23 = _t22 // (kW) + 1
+    _t24 = (_t23 <= (kH))
+    _t25 = _t22 % (kW) + 1
+    _t26 = (_t25 <= (kW))
+    _t27 = _t24 & _t26
+    _t28 = xp.arange(1, n + 1)
+    _t29 = (_t15 >= 1)
+    _t30 = (_t13 >= 1)
+    _t31 = (_t15 <= n)
+    _t32 = (_t13 <= m)
+    _t33 = _t29[:, :, None, None] & _t30 & _t31[:, :, None, None] & _t32
+    _t34 = xp.where(_t33[:, :, :, :, None, None], xp.transpose(_t18, (2, 3, 4, 5, 0, 1)), _t19)
+    _t35 = xp.transpose(_t34, (0, 2, 4, 5, 1, 3))
+    _t36 = _t35.reshape(*_t35.shape[:4], -1).argmax(axis=-1)
+    _t37 = _t36 // (kW) + 1
+    _t38 = (dilationH) * _t37
+    _t39 = _t2[:, None, None, None] + _t38 + (-dH - padH - dilationH + 1)
+    _t40 = (_t28[:, None, None, None, None] == _t39)
+    _t41 = (_t39 >= 1)
+    _t42 = _t36 % (kW) + 1
+    _t43 = (dilationW) * _t42
+    _t44 = _t8[:, None, None, None] + xp.transpose(_t43, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t45 = (_t44 >= 1)
+    _t46 = (_t39 <= n)
+    _t47 = (_t44 <= m)
+    _t48 = _t41 & xp.transpose(_t45, (1, 0, 2, 3)) & _t46 & xp.transpose(_t47, (1, 0, 2, 3))
+    _t49 = xp.arange(1, B + 1)
+    _t50 = (_t49[:, None] == _t49)
+    _t51 = xp.arange(1, N_c + 1)
+    _t52 = (_t51[:, None] == _t51)
+    _t53 = xp.arange(1, m + 1)
+    _t54 = (_t53[:, None, None, None, None] == _t44)
+    _t55 = _t50[:, None, None, :, None, None, None] * _t52[:, None, None, :, None, None] * xp.transpose(_t54, (0, 3, 4, 1, 2))
+    _t56 = xp.where(_t48, xp.transpose(_t55, (0, 1, 2, 6, 5, 3, 4)), 0)
+    _t57 = G * xp.transpose(_t40, (0, 3, 4, 1, 2))[:, None, :, :, :, :] * xp.transpose(_t56, (0, 1, 2, 5, 6, 3, 4))[:, :, None, :, :, :, :, :]
+    _t58 = xp.where(_t27, xp.transpose(_t57, (0, 1, 2, 3, 6, 7, 4, 5)), 0)
+    _t59 = _t58.sum(axis=(4, 5, 6, 7))
+    grad_input = _t59
+    return grad_input
+
+
+class SpatialDilatedMaxPooling(CatalogueWindowModule):
+    """nn.SpatialDilatedMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0, dilationW=1, dilationH=1): y[c,i,j] = max(x[c,i+2*p-2,j+2*q-2], p, q). Max pooling over a window that reads every dilation-th pixel."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padW', 0, int, None), ('padH', 0, int, None), ('dilationW', 1, int, None), ('dilationH', 1, int, None), )
+    formula = 'y[c,i,j] = max(x[c,i+2*p-2,j+2*q-2], p, q)'
+    scalars = ()
+    inputShape = (None, None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 'dilationH'), ('window', 2, 'kW', 'dW', 'padW', 'dilationW'))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH', 'dilationW', 'dilationH')
+    kernels = {(): ((_spatialdilatedmaxpooling_update_output, _spatialdilatedmaxpooling_update_grad_input, None, None), (_spatialdilatedmaxpooling_update_output_batch, _spatialdilatedmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0, dilationW=1, dilationH=1) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
+
+
+def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH):
+    """y[c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t15 = xp.where(_t13, xp.transpose(_t14, (0, 1, 3, 2, 4)), 0)
+    _t16 = _t15.sum(axis=(3, 4))
+    _t17 = _t16 / (kW*kH)
+    output = _t17
+    return output
+
+
+def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g):
+    """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]/(kW*kH), (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (_t4 <= (kH - dH - padH))
+    _t12 = (_t9 <= (kW - dW - padW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = g / (kW*kH)
+    _t15 = xp.where(_t13, _t14[:, None, None, :, :], 0)
+    _t16 = _t15.sum(axis=(3, 4))
+    grad_input = _t16
+    return grad_input
+
+
+def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH):
+    """Y[s, c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t15 = xp.where(_t13, xp.transpose(_t14, (0, 1, 2, 4, 3, 5)), 0)
+    _t16 = _t15.sum(axis=(4, 5))
+    _t17 = _t16 / (kW*kH)
+    output = _t17
+    return output
+
+
+def _spatialaveragepooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]/(kW*kH), (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH - padH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW - padW + 1))
+    _t11 = (_t4 <= (kH - dH - padH))
+    _t12 = (_t9 <= (kW - dW - padW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = G / (kW*kH)
+    _t15 = xp.where(_t13, _t14[:, :, None, None, :, :], 0)
+    _t16 = _t15.sum(axis=(4, 5))
+    grad_input = _t16
+    return grad_input
+
+
+class SpatialAveragePooling(CatalogueWindowModule):
+    """nn.SpatialAveragePooling(kW, kH, dW=1, dH=1, padW=0, padH=0): y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2], p, q) / 4. The mean of each window (padding counted, as Torch7's default)."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2], p, q) / 4'
+    scalars = ()
+    inputShape = (None, None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    kernels = {(): ((_spatialaveragepooling_update_output, _spatialaveragepooling_update_grad_input, None, None), (_spatialaveragepooling_update_output_batch, _spatialaveragepooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=1, dH=1, padW=0, padH=0) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH):
+    """y[c, i, j] = Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(2, 4))
+    _t4 = 1 / pnorm
+    _t5 = _t3 ** _t4
+    output = _t5
+    return output
+
+
+def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, y, g):
+    """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]*x[k, l, a]**pnorm*y[k, i, j]/(x[k, l, a]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW + 1))
+    _t11 = (_t4 <= (kH - dH))
+    _t12 = (_t9 <= (kW - dW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = 1 / x
+    _t15 = x ** pnorm
+    _t16 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t17 = _t16 ** pnorm
+    _t18 = _t17.sum(axis=(2, 4))
+    _t19 = 1 / _t18
+    _t20 = _t14[:, :, :, None, None] * _t15[:, :, :, None, None] * _t19[:, None, None, :, :] * g[:, None, None, :, :] * y[:, None, None, :, :]
+    _t21 = xp.where(_t13, _t20, 0)
+    _t22 = _t21.sum(axis=(3, 4))
+    grad_input = _t22
+    return grad_input
+
+
+def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH):
+    """Y[s, c, i, j] = Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(3, 5))
+    _t4 = 1 / pnorm
+    _t5 = _t3 ** _t4
+    output = _t5
+    return output
+
+
+def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, Y, G):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*X[k, l, a, d]**pnorm*Y[k, l, i, j]/(X[k, l, a, d]*Sum(X[k, l, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW + 1))
+    _t11 = (_t4 <= (kH - dH))
+    _t12 = (_t9 <= (kW - dW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = 1 / X
+    _t15 = X ** pnorm
+    _t16 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t17 = _t16 ** pnorm
+    _t18 = _t17.sum(axis=(3, 5))
+    _t19 = 1 / _t18
+    _t20 = _t14[:, :, :, :, None, None] * _t15[:, :, :, :, None, None] * _t19[:, :, None, None, :, :] * G[:, :, None, None, :, :] * Y[:, :, None, None, :, :]
+    _t21 = xp.where(_t13, _t20, 0)
+    _t22 = _t21.sum(axis=(4, 5))
+    grad_input = _t22
+    return grad_input
+
+
+class SpatialLPPooling(CatalogueWindowModule):
+    """nn.SpatialLPPooling(nInputPlane, pnorm, kW, kH, dW=kW, dH=kH): y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2]**pnorm, p, q)**(1/pnorm). The p-norm of each window (inputs positive)."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('pnorm', REQUIRED, float, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), )
+    formula = 'y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2]**pnorm, p, q)**(1/pnorm)'
+    scalars = ('pnorm',)
+    inputShape = ('nInputPlane', None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 0, 1), ('window', 2, 'kW', 'dW', 0, 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH')
+    kernels = {(): ((_spatiallppooling_update_output, _spatiallppooling_update_grad_input, None, None), (_spatiallppooling_update_output_batch, _spatiallppooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputPlane, pnorm, kW, kH, dW=None, dH=None) -> None:
+        super().__init__(**{'nInputPlane': nInputPlane, 'pnorm': pnorm, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
+
+
+def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH):
+    """y[c, i, j] = W[c]*Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = W[:, None, None] * _t2
+    _t4 = _t3 + b[:, None, None]
+    output = _t4
+    return output
+
+
+def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g):
+    """gradInput[k, l, a] = Sum(Piecewise((W[k]*g[k, i, j], (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW + 1))
+    _t11 = (_t4 <= (kH - dH))
+    _t12 = (_t9 <= (kW - dW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = W[:, None, None] * g
+    _t15 = xp.where(_t13, _t14[:, None, None, :, :], 0)
+    _t16 = _t15.sum(axis=(3, 4))
+    grad_input = _t16
+    return grad_input
+
+
+def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b):
+    """gradW[k] += scale * Sum(g[k, i, j]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(g[k, i, j], (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = _t2 * g
+    _t4 = _t3.sum(axis=(1, 2))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW + 1))
+    _t11 = (_t4 <= (kH - dH))
+    _t12 = (_t9 <= (kW - dW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = W[:, None, None] * g
+    _t15 = xp.where(_t13, _t14[:, None, None, :, :], 0)
+    _t16 = _t15.sum(axis=(3, 4))
+    grad_input = _t16
+    _t17 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t18 = _t17.sum(axis=(2, 4))
+    _t19 = _t18 * g
+    _t20 = _t19.sum(axis=(1, 2))
+    grad_W += _t20 if scale == 1 else scale * _t20
+    _t21 = g.sum(axis=(1, 2))
+    grad_b += _t21 if scale == 1 else scale * _t21
+    return grad_input
+
+
+def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH):
+    """Y[s, c, i, j] = W[c]*Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = W[:, None, None] * _t2
+    _t4 = _t3 + b[:, None, None]
+    output = _t4
+    return output
+
+
+def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*W[l], (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW + 1))
+    _t11 = (_t4 <= (kH - dH))
+    _t12 = (_t9 <= (kW - dW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = W[:, None, None] * G
+    _t15 = xp.where(_t13, _t14[:, :, None, None, :, :], 0)
+    _t16 = _t15.sum(axis=(4, 5))
+    grad_input = _t16
+    return grad_input
+
+
+def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b):
+    """gradW[k] += scale * Sum(G[s, k, i, j]*Sum(X[s, k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(G[s, k, i, j], (s, 1, B), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = _t2 * G
+    _t4 = _t3.sum(axis=(0, 2, 3))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dH + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dW + 1))
+    _t11 = (_t4 <= (kH - dH))
+    _t12 = (_t9 <= (kW - dW))
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = W[:, None, None] * G
+    _t15 = xp.where(_t13, _t14[:, :, None, None, :, :], 0)
+    _t16 = _t15.sum(axis=(4, 5))
+    grad_input = _t16
+    _t17 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t18 = _t17.sum(axis=(3, 5))
+    _t19 = _t18 * G
+    _t20 = _t19.sum(axis=(0, 2, 3))
+    grad_W += _t20 if scale == 1 else scale * _t20
+    _t21 = G.sum(axis=(0, 2, 3))
+    grad_b += _t21 if scale == 1 else scale * _t21
+    return grad_input
+
+
+class SpatialSubSampling(CatalogueWindowModule):
+    """nn.SpatialSubSampling(nInputPlane, kW, kH, dW=1, dH=1): y[c,i,j] = W[c] * sum(x[c,2*i+p-2,2*j+q-2], p, q) + b[c]. The sum of each window, times a weight and plus a bias per plane."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), )
+    formula = 'y[c,i,j] = W[c] * sum(x[c,2*i+p-2,2*j+q-2], p, q) + b[c]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 0, 1), ('window', 2, 'kW', 'dW', 0, 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH')
+    parameterShapes = (('weight', ('nInputPlane',)), ('bias', ('nInputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH')),)
+    kernels = {(): ((_spatialsubsampling_update_output, _spatialsubsampling_update_grad_input, _spatialsubsampling_acc_grad_parameters, _spatialsubsampling_backward), (_spatialsubsampling_update_output_batch, _spatialsubsampling_update_grad_input_batch, _spatialsubsampling_acc_grad_parameters_batch, _spatialsubsampling_backward_batch))}
+
+    def __init__(self, nInputPlane, kW, kH, dW=1, dH=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
+
+
+def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b):
+    """y[c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), x[c, i + (-pad_t), j + (-pad_l)], 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t)
+    _t3 = (_t2 >= 1)
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = _t4 + (-pad_l)
+    _t6 = (_t5 >= 1)
+    _t7 = (_t2 <= n)
+    _t8 = (_t5 <= m)
+    _t9 = _t3[:, None] & _t6 & _t7[:, None] & _t8
+    _t10 = window(x, (N_c, N_i, N_j), (0, (-pad_t), (-pad_l)), ({0: 1}, {1: 1}, {2: 1}))
+    _t11 = xp.where(_t9, _t10, 0)
+    output = _t11
+    return output
+
+
+def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, y, g):
+    """gradInput[k, l, a] = Piecewise((g[k, l + (pad_t), a + (pad_l)], (N_i >= l + (pad_t)) & (N_j >= a + (pad_l))), (0, True))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (pad_t) + _t1
+    _t3 = (N_i >= _t2)
+    _t4 = xp.arange(1, m + 1)
+    _t5 = (pad_l) + _t4
+    _t6 = (N_j >= _t5)
+    _t7 = _t3[:, None] & _t6
+    _t8 = window(g, (N_c, n, m), (0, (pad_t), (pad_l)), ({0: 1}, {1: 1}, {2: 1}))
+    _t9 = xp.where(_t7, _t8, 0)
+    grad_input = _t9
+    return grad_input
+
+
+def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b):
+    """Y[s, c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), X[s, c, i + (-pad_t), j + (-pad_l)], 0)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t)
+    _t3 = (_t2 >= 1)
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = _t4 + (-pad_l)
+    _t6 = (_t5 >= 1)
+    _t7 = (_t2 <= n)
+    _t8 = (_t5 <= m)
+    _t9 = _t3[:, None] & _t6 & _t7[:, None] & _t8
+    _t10 = window(X, (B, N_c, N_i, N_j), (0, 0, (-pad_t), (-pad_l)), ({0: 1}, {1: 1}, {2: 1}, {3: 1}))
+    _t11 = xp.where(_t9, _t10, 0)
+    output = _t11
+    return output
+
+
+def _spatialzeropadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, Y, G):
+    """gradInput[k, l, a, d] = Piecewise((G[k, l, a + (pad_t), d + (pad_l)], (N_i >= a + (pad_t)) & (N_j >= d + (pad_l))), (0, True))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (pad_t) + _t1
+    _t3 = (N_i >= _t2)
+    _t4 = xp.arange(1, m + 1)
+    _t5 = (pad_l) + _t4
+    _t6 = (N_j >= _t5)
+    _t7 = _t3[:, None] & _t6
+    _t8 = window(G, (B, N_c, n, m), (0, 0, (pad_t), (pad_l)), ({0: 1}, {1: 1}, {2: 1}, {3: 1}))
+    _t9 = xp.where(_t7, _t8, 0)
+    grad_input = _t9
+    return grad_input
+
+
+class SpatialZeroPadding(CatalogueWindowModule):
+    """nn.SpatialZeroPadding(pad_l, pad_r=pad_l, pad_t=pad_l, pad_b=pad_l): y[c,i,j] = x[c,i-1,j-2]. Zeros around the image (negative pads crop)."""
+
+    signature = (('pad_l', REQUIRED, int, None), ('pad_r', REQUIRED, int, 'pad_l'), ('pad_t', REQUIRED, int, 'pad_l'), ('pad_b', REQUIRED, int, 'pad_l'), )
+    formula = 'y[c,i,j] = x[c,i-1,j-2]'
+    scalars = ()
+    inputShape = (None, None, None)
+    outputSizes = (('pad', 1, 'pad_t', 'pad_b'), ('pad', 2, 'pad_l', 'pad_r'))
+    windowArguments = ('pad_l', 'pad_r', 'pad_t', 'pad_b')
+    kernels = {(): ((_spatialzeropadding_update_output, _spatialzeropadding_update_grad_input, None, None), (_spatialzeropadding_update_output_batch, _spatialzeropadding_update_grad_input_batch, None, None))}
+
+    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None) -> None:
+        super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
+
+
+def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH):
+    """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_r + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_p + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, N_q + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14[:, :, None] <= _t6)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t20 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t21 = xp.where(_t19[:, :, :, :, :, :, None], xp.transpose(_t20, (1, 3, 5, 2, 4, 6, 0)), 0)
+    _t22 = contract(W, _t21, axes=((1, 2, 3, 4,), (6, 3, 4, 5,)))
+    _t23 = b[:, None, None, None] + _t22
+    output = _t23
+    return output
+
+
+def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g):
+    """gradInput[j, k, l, a] = Sum(Piecewise((where((k <= n) & (l <= m) & (a <= (-dH)*h + l + (dH + padH)), 1, 0)*W[o, j, k + (-dT)*t + (dT + padT), (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)]*g[o, t, h, w], (a + (-dW)*w >= (-dW - padW + 1)) & (k + (-dT)*t >= (-dT - padT + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & (N_r >= k + (-dT)*t + (dT + padT)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_o = W.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT - padT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH - padH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW - padW + 1))
+    _t16 = (dH + padH) + _t6[:, None] - _t8
+    _t17 = (N_p >= _t16)
+    _t18 = (dW + padW) + _t11[:, None] - _t13
+    _t19 = (N_q >= _t18)
+    _t20 = (dT + padT) + _t1[:, None] - _t3
+    _t21 = (N_r >= _t20)
+    _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = (_t1 <= n)
+    _t25 = (_t6 <= m)
+    _t26 = (_t11[:, None] <= _t16[:, None, :])
+    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
+    _t28 = xp.where(_t27, 1.0, 0.0)
+    _t29 = g * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
+    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 5, 6, 7, 4)), 0)
+    _t31 = _t30.sum(axis=(4, 5, 6, 7))
+    grad_input = _t31
+    return grad_input
+
+
+def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= a) & (l + (dT)*t + (-dT - padT) <= n), x[k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_r + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_p + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, N_q + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] + _t13 + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14 <= _t6[:, None, None])
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, :, None, None, :]
+    _t20 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t21 = xp.where(_t19, xp.transpose(_t20, (0, 1, 3, 5, 2, 4, 6)), 0)
+    _t22 = contract(g, _t21, axes=((1, 2, 3,), (4, 5, 6,)))
+    grad_W += _t22 if scale == 1 else scale * _t22
+    _t23 = g.sum(axis=(1, 2, 3))
+    grad_b += _t23 if scale == 1 else scale * _t23
+
+
+def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_o = W.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT - padT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH - padH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW - padW + 1))
+    _t16 = (dH + padH) + _t6[:, None] - _t8
+    _t17 = (N_p >= _t16)
+    _t18 = (dW + padW) + _t11[:, None] - _t13
+    _t19 = (N_q >= _t18)
+    _t20 = (dT + padT) + _t1[:, None] - _t3
+    _t21 = (N_r >= _t20)
+    _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = (_t1 <= n)
+    _t25 = (_t6 <= m)
+    _t26 = (_t11[:, None] <= _t16[:, None, :])
+    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
+    _t28 = xp.where(_t27, 1.0, 0.0)
+    _t29 = g * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
+    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 5, 6, 7, 4)), 0)
+    _t31 = _t30.sum(axis=(4, 5, 6, 7))
+    grad_input = _t31
+    _t32 = xp.arange(1, N_r + 1)
+    _t33 = _t32[:, None] + _t3 + (-dT - padT)
+    _t34 = (_t33 >= 1)
+    _t35 = xp.arange(1, N_p + 1)
+    _t36 = _t35[:, None] + _t8 + (-dH - padH)
+    _t37 = (_t36 >= 1)
+    _t38 = xp.arange(1, N_q + 1)
+    _t39 = _t38[:, None] + _t13 + (-dW - padW)
+    _t40 = (_t39 >= 1)
+    _t41 = (_t33 <= n)
+    _t42 = (_t36 <= m)
+    _t43 = (_t39 <= _t35[:, None, None])
+    _t44 = _t34[:, None, None, :, None, None] & _t37[:, None, None, :, None] & _t40[:, None, None, :] & _t41[:, None, None, :, None, None] & _t42[:, None, None, :, None] & _t43[:, :, None, None, :]
+    _t45 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t46 = xp.where(_t44, xp.transpose(_t45, (0, 1, 3, 5, 2, 4, 6)), 0)
+    _t47 = contract(g, _t46, axes=((1, 2, 3,), (4, 5, 6,)))
+    grad_W += _t47 if scale == 1 else scale * _t47
+    _t48 = g.sum(axis=(1, 2, 3))
+    grad_b += _t48 if scale == 1 else scale * _t48
+    return grad_input
+
+
+def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH):
+    """Y[s, o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_r + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_p + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, N_q + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14[:, :, None] <= _t6)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t20 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t21 = xp.where(_t19[:, :, :, :, :, :, None], xp.transpose(_t20, (0, 2, 4, 6, 3, 5, 7, 1)), 0)
+    _t22 = contract(_t21, W, axes=((7, 4, 5, 6,), (1, 2, 3, 4,)))
+    _t23 = b[:, None, None, None] + xp.transpose(_t22, (0, 4, 1, 2, 3))
+    output = _t23
+    return output
+
+
+def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G):
+    """gradInput[j, k, l, a, d] = Sum(Piecewise((where((a <= m) & (l <= n) & (d <= a + (-dH)*h + (dH + padH)), 1, 0)*G[j, o, t, h, w]*W[o, k, l + (-dT)*t + (dT + padT), a + (-dH)*h + (dH + padH), d + (-dW)*w + (dW + padW)], (a + (-dH)*h >= (-dH - padH + 1)) & (d + (-dW)*w >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*h + (dH + padH)) & (N_q >= d + (-dW)*w + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_c = X.shape[1]
+    N_o = W.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT - padT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH - padH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW - padW + 1))
+    _t16 = (dH + padH) + _t6[:, None] - _t8
+    _t17 = (N_p >= _t16)
+    _t18 = (dW + padW) + _t11[:, None] - _t13
+    _t19 = (N_q >= _t18)
+    _t20 = (dT + padT) + _t1[:, None] - _t3
+    _t21 = (N_r >= _t20)
+    _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = (_t1 <= n)
+    _t25 = (_t6 <= m)
+    _t26 = (_t11[:, None] <= _t16[:, None, :])
+    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
+    _t28 = xp.where(_t27, 1.0, 0.0)
+    _t29 = G[:, None, None, None, None, :, :, :, :] * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
+    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 4, 6, 7, 8, 5)), 0)
+    _t31 = _t30.sum(axis=(5, 6, 7, 8))
+    grad_input = _t31
+    return grad_input
+
+
+def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= a) & (l + (dT)*t + (-dT - padT) <= n), X[s, k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_r + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, N_p + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, N_q + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] + _t13 + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14 <= _t6[:, None, None])
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, :, None, None, :]
+    _t20 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t21 = xp.where(_t19[:, :, :, :, :, :, None], xp.transpose(_t20, (1, 2, 4, 6, 3, 5, 7, 0)), 0)
+    _t22 = contract(G, _t21, axes=((0, 2, 3, 4,), (7, 4, 5, 6,)))
+    grad_W += _t22 if scale == 1 else scale * _t22
+    _t23 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t23 if scale == 1 else scale * _t23
+
+
+def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_o = W.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT - padT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_h + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH - padH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW - padW + 1))
+    _t16 = (dH + padH) + _t6[:, None] - _t8
+    _t17 = (N_p >= _t16)
+    _t18 = (dW + padW) + _t11[:, None] - _t13
+    _t19 = (N_q >= _t18)
+    _t20 = (dT + padT) + _t1[:, None] - _t3
+    _t21 = (N_r >= _t20)
+    _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = (_t1 <= n)
+    _t25 = (_t6 <= m)
+    _t26 = (_t11[:, None] <= _t16[:, None, :])
+    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
+    _t28 = xp.where(_t27, 1.0, 0.0)
+    _t29 = G[:, None, None, None, None, :, :, :, :] * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
+    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 4, 6, 7, 8, 5)), 0)
+    _t31 = _t30.sum(axis=(5, 6, 7, 8))
+    grad_input = _t31
+    _t32 = xp.arange(1, N_r + 1)
+    _t33 = _t32[:, None] + _t3 + (-dT - padT)
+    _t34 = (_t33 >= 1)
+    _t35 = xp.arange(1, N_p + 1)
+    _t36 = _t35[:, None] + _t8 + (-dH - padH)
+    _t37 = (_t36 >= 1)
+    _t38 = xp.arange(1, N_q + 1)
+    _t39 = _t38[:, None] + _t13 + (-dW - padW)
+    _t40 = (_t39 >= 1)
+    _t41 = (_t33 <= n)
+    _t42 = (_t36 <= m)
+    _t43 = (_t39 <= _t35[:, None, None])
+    _t44 = _t34[:, None, None, :, None, None] & _t37[:, None, None, :, None] & _t40[:, None, None, :] & _t41[:, None, None, :, None, None] & _t42[:, None, None, :, None] & _t43[:, :, None, None, :]
+    _t45 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t46 = xp.where(_t44[:, :, :, :, :, :, None], xp.transpose(_t45, (1, 2, 4, 6, 3, 5, 7, 0)), 0)
+    _t47 = contract(G, _t46, axes=((0, 2, 3, 4,), (7, 4, 5, 6,)))
+    grad_W += _t47 if scale == 1 else scale * _t47
+    _t48 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t48 if scale == 1 else scale * _t48
+    return grad_input
+
+
+class VolumetricConvolution(CatalogueWindowModule):
+    """nn.VolumetricConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0): y[o,t,h,w] = sum(W[o,c,r,p,q] * x[c,t+r-1,h+p-1,w+q-1], c, r, p, q) + b[o]. A 3-D convolution over time, height and width."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,t,h,w] = sum(W[o,c,r,p,q] * x[c,t+r-1,h+p-1,w+q-1], c, r, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None, None)
+    outputSizes = (('window', 1, 'kT', 'dT', 'padT', 1), ('window', 2, 'kH', 'dH', 'padH', 1), ('window', 3, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH', 'padT', 'padW', 'padH')
+    parameterShapes = (('weight', ('nInputPlane', 'nInputPlane', 'kT', 'kH', 'kW')), ('bias', ('nInputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_volumetricconvolution_update_output, _volumetricconvolution_update_grad_input, _volumetricconvolution_acc_grad_parameters, _volumetricconvolution_backward), (_volumetricconvolution_update_output_batch, _volumetricconvolution_update_grad_input_batch, _volumetricconvolution_acc_grad_parameters_batch, _volumetricconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
+
+
+def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH):
+    """y[c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kH + 1))
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14[:, :, None] <= _t6)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t20 = window(x, (N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 3, 5, 2, 4, 6)), _t21)
+    _t23 = extreme(_t22, (4, 5, 6), 'max')
+    output = _t23
+    return output
+
+
+def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*KroneckerDelta(l + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*where((a <= m) & (l <= n) & (d <= a + (-dH)*i + (dH + padH)), 1, 0)*g[k, t, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT - padT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH - padH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW - padW + 1))
+    _t16 = (_t4 <= (kT - dT - padT))
+    _t17 = (_t9 <= (kH - dH - padH))
+    _t18 = (_t14 <= (kW - dW - padW))
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = (dT + padT) + _t1[:, None] - _t3
+    _t21 = xp.arange(1, (kH + 1))
+    _t22 = _t21[:, None] + _t8 + (-dH - padH)
+    _t23 = (_t22 >= 1)
+    _t24 = xp.arange(1, (kW + 1))
+    _t25 = _t24[:, None] + _t13 + (-dW - padW)
+    _t26 = (_t25 >= 1)
+    _t27 = xp.arange(1, (kT + 1))
+    _t28 = _t27[:, None] + _t3 + (-dT - padT)
+    _t29 = (_t28 >= 1)
+    _t30 = (_t22 <= m)
+    _t31 = (_t25[:, :, None] <= _t21)
+    _t32 = (_t28 <= n)
+    _t33 = _t23[:, :, None, None, None, None] & _t26[:, :, None, None] & _t29 & _t30[:, :, None, None, None, None] & xp.transpose(_t31, (2, 0, 1))[:, None, :, :, None, None] & _t32
+    _t34 = window(x, (N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t35 = -xp.inf
+    _t36 = xp.where(_t33, xp.transpose(_t34, (0, 4, 3, 6, 5, 1, 2)), _t35)
+    _t37 = xp.transpose(_t36, (0, 2, 4, 6, 5, 1, 3))
+    _t38 = _t37.reshape(*_t37.shape[:4], -1).argmax(axis=-1)
+    _t39 = _t38 // (kW*kH) + 1
+    _t40 = (_t20[:, :, None, None] == xp.transpose(_t39, (0, 3, 1, 2))[:, None, :, :, :])
+    _t41 = (dW + padW) + _t11[:, None] - _t13
+    _t42 = _t38 % (kW) + 1
+    _t43 = (_t41[:, :, None, None] == xp.transpose(_t42, (0, 2, 1, 3))[:, None, :, :, :])
+    _t44 = (dH + padH) + _t6[:, None] - _t8
+    _t45 = _t38 // (kW) % (kH) + 1
+    _t46 = (_t44[:, :, None, None] == _t45[:, None, :, :, :])
+    _t47 = (_t1 <= n)
+    _t48 = (_t6 <= m)
+    _t49 = (_t11[:, None] <= _t44[:, None, :])
+    _t50 = _t47[:, None, None, None] & _t48[:, None, None] & _t49
+    _t51 = xp.where(_t50, 1.0, 0.0)
+    _t52 = g[:, None, None, None, :, :, :] * _t40[:, :, None, None, :, :, :] * xp.transpose(_t43, (0, 1, 4, 3, 2))[:, None, None, :, :, :, :] * xp.transpose(_t46, (0, 1, 4, 2, 3))[:, None, :, None, :, :, :] * _t51[:, :, :, None, :, None]
+    _t53 = xp.where(_t19, _t52, 0)
+    _t54 = _t53.sum(axis=(4, 5, 6))
+    grad_input = _t54
+    return grad_input
+
+
+def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH):
+    """Y[s, c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kH + 1))
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14[:, :, None] <= _t6)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t20 = window(X, (B, N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 2, 4, 6, 3, 5, 7)), _t21)
+    _t23 = extreme(_t22, (5, 6, 7), 'max')
+    output = _t23
+    return output
+
+
+def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G):
+    """gradInput[k, l, a, d, e] = Sum(Piecewise((KroneckerDelta(a + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(e + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*where((a <= n) & (d <= m) & (e <= d + (-dH)*i + (dH + padH)), 1, 0)*G[k, l, t, i, j], (a + (-dT)*t >= (-dT - padT + 1)) & (d + (-dH)*i >= (-dH - padH + 1)) & (e + (-dW)*j >= (-dW - padW + 1)) & (N_p >= d + (-dH)*i + (dH + padH)) & (N_q >= e + (-dW)*j + (dW + padW)) & (N_r >= a + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT - padT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH - padH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW - padW + 1))
+    _t16 = (_t4 <= (kT - dT - padT))
+    _t17 = (_t9 <= (kH - dH - padH))
+    _t18 = (_t14 <= (kW - dW - padW))
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = (dT + padT) + _t1[:, None] - _t3
+    _t21 = xp.arange(1, (kH + 1))
+    _t22 = _t21[:, None] + _t8 + (-dH - padH)
+    _t23 = (_t22 >= 1)
+    _t24 = xp.arange(1, (kW + 1))
+    _t25 = _t24[:, None] + _t13 + (-dW - padW)
+    _t26 = (_t25 >= 1)
+    _t27 = xp.arange(1, (kT + 1))
+    _t28 = _t27[:, None] + _t3 + (-dT - padT)
+    _t29 = (_t28 >= 1)
+    _t30 = (_t22 <= m)
+    _t31 = (_t25[:, :, None] <= _t21)
+    _t32 = (_t28 <= n)
+    _t33 = _t23[:, :, None, None, None, None] & _t26[:, :, None, None] & _t29 & _t30[:, :, None, None, None, None] & xp.transpose(_t31, (2, 0, 1))[:, None, :, :, None, None] & _t32
+    _t34 = window(X, (B, N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t35 = -xp.inf
+    _t36 = xp.where(_t33, xp.transpose(_t34, (0, 1, 5, 4, 7, 6, 2, 3)), _t35)
+    _t37 = xp.transpose(_t36, (0, 1, 3, 5, 7, 6, 2, 4))
+    _t38 = _t37.reshape(*_t37.shape[:5], -1).argmax(axis=-1)
+    _t39 = _t38 // (kW*kH) + 1
+    _t40 = (_t20[:, :, None, None] == xp.transpose(_t39, (0, 1, 4, 2, 3))[:, :, None, :, :, :])
+    _t41 = (dW + padW) + _t11[:, None] - _t13
+    _t42 = _t38 % (kW) + 1
+    _t43 = (_t41[:, :, None, None] == xp.transpose(_t42, (0, 1, 3, 2, 4))[:, :, None, :, :, :])
+    _t44 = (dH + padH) + _t6[:, None] - _t8
+    _t45 = _t38 // (kW) % (kH) + 1
+    _t46 = (_t44[:, :, None, None] == _t45[:, :, None, :, :, :])
+    _t47 = (_t1 <= n)
+    _t48 = (_t6 <= m)
+    _t49 = (_t11[:, None] <= _t44[:, None, :])
+    _t50 = _t47[:, None, None, None] & _t48[:, None, None] & _t49
+    _t51 = xp.where(_t50, 1.0, 0.0)
+    _t52 = G[:, :, None, None, None, :, :, :] * _t40[:, :, :, None, None, :, :, :] * xp.transpose(_t43, (0, 1, 2, 5, 4, 3))[:, :, None, None, :, :, :, :] * xp.transpose(_t46, (0, 1, 2, 5, 3, 4))[:, :, None, :, None, :, :, :] * _t51[:, :, :, None, :, None]
+    _t53 = xp.where(_t19, _t52, 0)
+    _t54 = _t53.sum(axis=(5, 6, 7))
+    grad_input = _t54
+    return grad_input
+
+
+class VolumetricMaxPooling(CatalogueWindowModule):
+    """nn.VolumetricMaxPooling(kT, kW, kH, dT=kT, dW=kW, dH=kH, padT=0, padW=0, padH=0): y[c,t,i,j] = max(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q). The largest value of each kT x kW x kH window."""
+
+    signature = (('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', REQUIRED, int, 'kT'), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,t,i,j] = max(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q)'
+    scalars = ()
+    inputShape = (None, None, None, None)
+    outputSizes = (('window', 1, 'kT', 'dT', 'padT', 1), ('window', 2, 'kH', 'dH', 'padH', 1), ('window', 3, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH', 'padT', 'padW', 'padH')
+    kernels = {(): ((_volumetricmaxpooling_update_output, _volumetricmaxpooling_update_grad_input, None, None), (_volumetricmaxpooling_update_output_batch, _volumetricmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None, padT=0, padW=0, padH=0) -> None:
+        super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
+
+
+def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH):
+    """y[c, t, i, j] = Sum(x[c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t2 = _t1.sum(axis=(2, 4, 6))
+    _t3 = _t2 / (kT*kW*kH)
+    output = _t3
+    return output
+
+
+def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, y, g):
+    """gradInput[k, l, a, d] = Sum(Piecewise((g[k, t, i, j]/(kT*kW*kH), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (l + (-dT)*t >= (-dT + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW)) & (N_r >= l + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW + 1))
+    _t16 = (_t4 <= (kT - dT))
+    _t17 = (_t9 <= (kH - dH))
+    _t18 = (_t14 <= (kW - dW))
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = g / (kT*kW*kH)
+    _t21 = xp.where(_t19, _t20[:, None, None, None, :, :, :], 0)
+    _t22 = _t21.sum(axis=(4, 5, 6))
+    grad_input = _t22
+    return grad_input
+
+
+def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH):
+    """Y[s, c, t, i, j] = Sum(X[s, c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t2 = _t1.sum(axis=(3, 5, 7))
+    _t3 = _t2 / (kT*kW*kH)
+    output = _t3
+    return output
+
+
+def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, Y, G):
+    """gradInput[k, l, a, d, e] = Sum(Piecewise((G[k, l, t, i, j]/(kT*kW*kH), (a + (-dT)*t >= (-dT + 1)) & (d + (-dH)*i >= (-dH + 1)) & (e + (-dW)*j >= (-dW + 1)) & (N_p >= d + (-dH)*i + (dH)) & (N_q >= e + (-dW)*j + (dW)) & (N_r >= a + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1[:, None] - _t3
+    _t5 = (_t4 >= (-dT + 1))
+    _t6 = xp.arange(1, m + 1)
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6[:, None] - _t8
+    _t10 = (_t9 >= (-dH + 1))
+    _t11 = xp.arange(1, p + 1)
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11[:, None] - _t13
+    _t15 = (_t14 >= (-dW + 1))
+    _t16 = (_t4 <= (kT - dT))
+    _t17 = (_t9 <= (kH - dH))
+    _t18 = (_t14 <= (kW - dW))
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = G / (kT*kW*kH)
+    _t21 = xp.where(_t19, _t20[:, :, None, None, None, :, :, :], 0)
+    _t22 = _t21.sum(axis=(5, 6, 7))
+    grad_input = _t22
+    return grad_input
+
+
+class VolumetricAveragePooling(CatalogueWindowModule):
+    """nn.VolumetricAveragePooling(kT, kW, kH, dT=kT, dW=kW, dH=kH): y[c,t,i,j] = sum(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q) / 8. The mean of each kT x kW x kH window."""
+
+    signature = (('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', REQUIRED, int, 'kT'), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), )
+    formula = 'y[c,t,i,j] = sum(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q) / 8'
+    scalars = ()
+    inputShape = (None, None, None, None)
+    outputSizes = (('window', 1, 'kT', 'dT', 0, 1), ('window', 2, 'kH', 'dH', 0, 1), ('window', 3, 'kW', 'dW', 0, 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH')
+    kernels = {(): ((_volumetricaveragepooling_update_output, _volumetricaveragepooling_update_grad_input, None, None), (_volumetricaveragepooling_update_output_batch, _volumetricaveragepooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None) -> None:
+        super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH})
+
+
 def _abscriterion_false_update_output(x, t):
     """J = Sum(Abs(t[i] - x[i]), (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4826,4 +7122,4 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
-__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']
+__all__ = ['ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion']
