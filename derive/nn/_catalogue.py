@@ -5226,7 +5226,7 @@ class SpatialZeroPadding(CatalogueWindowModule):
 
 
 def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH):
-    """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[3]
@@ -5234,6 +5234,7 @@ def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT,
     N_r = W.shape[2]
     m = x.shape[2]
     n = x.shape[1]
+    u = x.shape[3]
     _t1 = xp.arange(1, N_r + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5251,8 +5252,8 @@ def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT,
     _t15 = (_t14 >= 1)
     _t16 = (_t4 <= n)
     _t17 = (_t9 <= m)
-    _t18 = (_t14[:, :, None] <= _t6)
-    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
     _t20 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
     _t21 = xp.where(_t19[:, :, :, :, :, :, None], xp.transpose(_t20, (1, 3, 5, 2, 4, 6, 0)), 0)
     _t22 = contract(W, _t21, axes=((1, 2, 3, 4,), (6, 3, 4, 5,)))
@@ -5262,7 +5263,7 @@ def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT,
 
 
 def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g):
-    """gradInput[j, k, l, a] = Sum(Piecewise((where((k <= n) & (l <= m) & (a <= (-dH)*h + l + (dH + padH)), 1, 0)*W[o, j, k + (-dT)*t + (dT + padT), (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)]*g[o, t, h, w], (a + (-dW)*w >= (-dW - padW + 1)) & (k + (-dT)*t >= (-dT - padT + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & (N_r >= k + (-dT)*t + (dT + padT)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    """gradInput[j, k, l, a] = Sum(Piecewise((W[o, j, k + (-dT)*t + (dT + padT), (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)]*g[o, t, h, w], (a + (-dW)*w >= (-dW - padW + 1)) & (k + (-dT)*t >= (-dT - padT + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & (N_r >= k + (-dT)*t + (dT + padT)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_o = W.shape[0]
@@ -5271,7 +5272,7 @@ def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH,
     N_r = W.shape[2]
     m = x.shape[2]
     n = x.shape[1]
-    p = x.shape[3]
+    u = x.shape[3]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5282,7 +5283,7 @@ def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH,
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH - padH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_w + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
@@ -5294,21 +5295,16 @@ def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH,
     _t20 = (dT + padT) + _t1[:, None] - _t3
     _t21 = (N_r >= _t20)
     _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
-    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
-    _t24 = (_t1 <= n)
-    _t25 = (_t6 <= m)
-    _t26 = (_t11[:, None] <= _t16[:, None, :])
-    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
-    _t28 = xp.where(_t27, 1.0, 0.0)
-    _t29 = g * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
-    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 5, 6, 7, 4)), 0)
-    _t31 = _t30.sum(axis=(4, 5, 6, 7))
-    grad_input = _t31
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, u, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = g * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7))
+    _t25 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t24, (0, 1, 2, 3, 5, 6, 7, 4)), 0)
+    _t26 = _t25.sum(axis=(4, 5, 6, 7))
+    grad_input = _t26
     return grad_input
 
 
 def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b):
-    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= a) & (l + (dT)*t + (-dT - padT) <= n), x[k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), x[k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[3]
@@ -5316,6 +5312,7 @@ def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, k
     N_r = W.shape[2]
     m = x.shape[2]
     n = x.shape[1]
+    u = x.shape[3]
     _t1 = xp.arange(1, N_r + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5333,8 +5330,8 @@ def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, k
     _t15 = (_t14 >= 1)
     _t16 = (_t4 <= n)
     _t17 = (_t9 <= m)
-    _t18 = (_t14 <= _t6[:, None, None])
-    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, :, None, None, :]
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
     _t20 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
     _t21 = xp.where(_t19, xp.transpose(_t20, (0, 1, 3, 5, 2, 4, 6)), 0)
     _t22 = contract(g, _t21, axes=((1, 2, 3,), (4, 5, 6,)))
@@ -5353,7 +5350,7 @@ def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, 
     N_r = W.shape[2]
     m = x.shape[2]
     n = x.shape[1]
-    p = x.shape[3]
+    u = x.shape[3]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5364,7 +5361,7 @@ def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, 
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH - padH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_w + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
@@ -5376,40 +5373,35 @@ def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, 
     _t20 = (dT + padT) + _t1[:, None] - _t3
     _t21 = (N_r >= _t20)
     _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
-    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
-    _t24 = (_t1 <= n)
-    _t25 = (_t6 <= m)
-    _t26 = (_t11[:, None] <= _t16[:, None, :])
-    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
-    _t28 = xp.where(_t27, 1.0, 0.0)
-    _t29 = g * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
-    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 5, 6, 7, 4)), 0)
-    _t31 = _t30.sum(axis=(4, 5, 6, 7))
-    grad_input = _t31
-    _t32 = xp.arange(1, N_r + 1)
-    _t33 = _t32[:, None] + _t3 + (-dT - padT)
-    _t34 = (_t33 >= 1)
-    _t35 = xp.arange(1, N_p + 1)
-    _t36 = _t35[:, None] + _t8 + (-dH - padH)
-    _t37 = (_t36 >= 1)
-    _t38 = xp.arange(1, N_q + 1)
-    _t39 = _t38[:, None] + _t13 + (-dW - padW)
-    _t40 = (_t39 >= 1)
-    _t41 = (_t33 <= n)
-    _t42 = (_t36 <= m)
-    _t43 = (_t39 <= _t35[:, None, None])
-    _t44 = _t34[:, None, None, :, None, None] & _t37[:, None, None, :, None] & _t40[:, None, None, :] & _t41[:, None, None, :, None, None] & _t42[:, None, None, :, None] & _t43[:, :, None, None, :]
-    _t45 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
-    _t46 = xp.where(_t44, xp.transpose(_t45, (0, 1, 3, 5, 2, 4, 6)), 0)
-    _t47 = contract(g, _t46, axes=((1, 2, 3,), (4, 5, 6,)))
-    grad_W += _t47 if scale == 1 else scale * _t47
-    _t48 = g.sum(axis=(1, 2, 3))
-    grad_b += _t48 if scale == 1 else scale * _t48
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, u, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = g * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7))
+    _t25 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t24, (0, 1, 2, 3, 5, 6, 7, 4)), 0)
+    _t26 = _t25.sum(axis=(4, 5, 6, 7))
+    grad_input = _t26
+    _t27 = xp.arange(1, N_r + 1)
+    _t28 = _t27[:, None] + _t3 + (-dT - padT)
+    _t29 = (_t28 >= 1)
+    _t30 = xp.arange(1, N_p + 1)
+    _t31 = _t30[:, None] + _t8 + (-dH - padH)
+    _t32 = (_t31 >= 1)
+    _t33 = xp.arange(1, N_q + 1)
+    _t34 = _t33[:, None] + _t13 + (-dW - padW)
+    _t35 = (_t34 >= 1)
+    _t36 = (_t28 <= n)
+    _t37 = (_t31 <= m)
+    _t38 = (_t34 <= u)
+    _t39 = _t29[:, None, None, :, None, None] & _t32[:, None, None, :, None] & _t35[:, None, None, :] & _t36[:, None, None, :, None, None] & _t37[:, None, None, :, None] & _t38[:, None, None, :]
+    _t40 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t41 = xp.where(_t39, xp.transpose(_t40, (0, 1, 3, 5, 2, 4, 6)), 0)
+    _t42 = contract(g, _t41, axes=((1, 2, 3,), (4, 5, 6,)))
+    grad_W += _t42 if scale == 1 else scale * _t42
+    _t43 = g.sum(axis=(1, 2, 3))
+    grad_b += _t43 if scale == 1 else scale * _t43
     return grad_input
 
 
 def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH):
-    """Y[s, o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    """Y[s, o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
@@ -5418,6 +5410,7 @@ def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, k
     N_r = W.shape[2]
     m = X.shape[3]
     n = X.shape[2]
+    u = X.shape[4]
     _t1 = xp.arange(1, N_r + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5435,8 +5428,8 @@ def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, k
     _t15 = (_t14 >= 1)
     _t16 = (_t4 <= n)
     _t17 = (_t9 <= m)
-    _t18 = (_t14[:, :, None] <= _t6)
-    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
     _t20 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
     _t21 = xp.where(_t19[:, :, :, :, :, :, None], xp.transpose(_t20, (0, 2, 4, 6, 3, 5, 7, 1)), 0)
     _t22 = contract(_t21, W, axes=((7, 4, 5, 6,), (1, 2, 3, 4,)))
@@ -5446,7 +5439,7 @@ def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, k
 
 
 def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G):
-    """gradInput[j, k, l, a, d] = Sum(Piecewise((where((a <= m) & (l <= n) & (d <= a + (-dH)*h + (dH + padH)), 1, 0)*G[j, o, t, h, w]*W[o, k, l + (-dT)*t + (dT + padT), a + (-dH)*h + (dH + padH), d + (-dW)*w + (dW + padW)], (a + (-dH)*h >= (-dH - padH + 1)) & (d + (-dW)*w >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*h + (dH + padH)) & (N_q >= d + (-dW)*w + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    """gradInput[j, k, l, a, d] = Sum(Piecewise((G[j, o, t, h, w]*W[o, k, l + (-dT)*t + (dT + padT), a + (-dH)*h + (dH + padH), d + (-dW)*w + (dW + padW)], (a + (-dH)*h >= (-dH - padH + 1)) & (d + (-dW)*w >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*h + (dH + padH)) & (N_q >= d + (-dW)*w + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_c = X.shape[1]
     N_o = W.shape[0]
@@ -5455,7 +5448,7 @@ def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, k
     N_r = W.shape[2]
     m = X.shape[3]
     n = X.shape[2]
-    p = X.shape[4]
+    u = X.shape[4]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5466,7 +5459,7 @@ def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, k
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH - padH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_w + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
@@ -5478,21 +5471,16 @@ def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, k
     _t20 = (dT + padT) + _t1[:, None] - _t3
     _t21 = (N_r >= _t20)
     _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
-    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
-    _t24 = (_t1 <= n)
-    _t25 = (_t6 <= m)
-    _t26 = (_t11[:, None] <= _t16[:, None, :])
-    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
-    _t28 = xp.where(_t27, 1.0, 0.0)
-    _t29 = G[:, None, None, None, None, :, :, :, :] * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
-    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 4, 6, 7, 8, 5)), 0)
-    _t31 = _t30.sum(axis=(5, 6, 7, 8))
-    grad_input = _t31
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, u, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = G[:, None, None, None, None, :, :, :, :] * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7))
+    _t25 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t24, (0, 1, 2, 3, 4, 6, 7, 8, 5)), 0)
+    _t26 = _t25.sum(axis=(5, 6, 7, 8))
+    grad_input = _t26
     return grad_input
 
 
 def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
-    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= a) & (l + (dT)*t + (-dT - padT) <= n), X[s, k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), X[s, k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
@@ -5501,6 +5489,7 @@ def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT,
     N_r = W.shape[2]
     m = X.shape[3]
     n = X.shape[2]
+    u = X.shape[4]
     _t1 = xp.arange(1, N_r + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5518,8 +5507,8 @@ def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT,
     _t15 = (_t14 >= 1)
     _t16 = (_t4 <= n)
     _t17 = (_t9 <= m)
-    _t18 = (_t14 <= _t6[:, None, None])
-    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, :, None, None, :]
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
     _t20 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
     _t21 = xp.where(_t19[:, :, :, :, :, :, None], xp.transpose(_t20, (1, 2, 4, 6, 3, 5, 7, 0)), 0)
     _t22 = contract(G, _t21, axes=((0, 2, 3, 4,), (7, 4, 5, 6,)))
@@ -5539,7 +5528,7 @@ def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT
     N_r = W.shape[2]
     m = X.shape[3]
     n = X.shape[2]
-    p = X.shape[4]
+    u = X.shape[4]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5550,7 +5539,7 @@ def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH - padH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_w + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
@@ -5562,35 +5551,30 @@ def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT
     _t20 = (dT + padT) + _t1[:, None] - _t3
     _t21 = (N_r >= _t20)
     _t22 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t17[:, None, None, :, None] & _t19[:, None, None, :] & _t21[:, None, None, :, None, None]
-    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, p, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
-    _t24 = (_t1 <= n)
-    _t25 = (_t6 <= m)
-    _t26 = (_t11[:, None] <= _t16[:, None, :])
-    _t27 = _t24[:, None, None, None] & _t25[:, None, None] & _t26
-    _t28 = xp.where(_t27, 1.0, 0.0)
-    _t29 = G[:, None, None, None, None, :, :, :, :] * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7)) * _t28[:, :, :, None, None, :, None]
-    _t30 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t29, (0, 1, 2, 3, 4, 6, 7, 8, 5)), 0)
-    _t31 = _t30.sum(axis=(5, 6, 7, 8))
-    grad_input = _t31
-    _t32 = xp.arange(1, N_r + 1)
-    _t33 = _t32[:, None] + _t3 + (-dT - padT)
-    _t34 = (_t33 >= 1)
-    _t35 = xp.arange(1, N_p + 1)
-    _t36 = _t35[:, None] + _t8 + (-dH - padH)
-    _t37 = (_t36 >= 1)
-    _t38 = xp.arange(1, N_q + 1)
-    _t39 = _t38[:, None] + _t13 + (-dW - padW)
-    _t40 = (_t39 >= 1)
-    _t41 = (_t33 <= n)
-    _t42 = (_t36 <= m)
-    _t43 = (_t39 <= _t35[:, None, None])
-    _t44 = _t34[:, None, None, :, None, None] & _t37[:, None, None, :, None] & _t40[:, None, None, :] & _t41[:, None, None, :, None, None] & _t42[:, None, None, :, None] & _t43[:, :, None, None, :]
-    _t45 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
-    _t46 = xp.where(_t44[:, :, :, :, :, :, None], xp.transpose(_t45, (1, 2, 4, 6, 3, 5, 7, 0)), 0)
-    _t47 = contract(G, _t46, axes=((0, 2, 3, 4,), (7, 4, 5, 6,)))
-    grad_W += _t47 if scale == 1 else scale * _t47
-    _t48 = G.sum(axis=(0, 2, 3, 4))
-    grad_b += _t48 if scale == 1 else scale * _t48
+    _t23 = window(W, (N_o, N_c, n, N_t, m, N_h, u, N_w), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: (-dT)}, {4: 1, 5: (-dH)}, {6: 1, 7: (-dW)}))
+    _t24 = G[:, None, None, None, None, :, :, :, :] * xp.transpose(_t23, (1, 2, 4, 6, 0, 3, 5, 7))
+    _t25 = xp.where(_t22[:, :, :, :, :, :, None], xp.transpose(_t24, (0, 1, 2, 3, 4, 6, 7, 8, 5)), 0)
+    _t26 = _t25.sum(axis=(5, 6, 7, 8))
+    grad_input = _t26
+    _t27 = xp.arange(1, N_r + 1)
+    _t28 = _t27[:, None] + _t3 + (-dT - padT)
+    _t29 = (_t28 >= 1)
+    _t30 = xp.arange(1, N_p + 1)
+    _t31 = _t30[:, None] + _t8 + (-dH - padH)
+    _t32 = (_t31 >= 1)
+    _t33 = xp.arange(1, N_q + 1)
+    _t34 = _t33[:, None] + _t13 + (-dW - padW)
+    _t35 = (_t34 >= 1)
+    _t36 = (_t28 <= n)
+    _t37 = (_t31 <= m)
+    _t38 = (_t34 <= u)
+    _t39 = _t29[:, None, None, :, None, None] & _t32[:, None, None, :, None] & _t35[:, None, None, :] & _t36[:, None, None, :, None, None] & _t37[:, None, None, :, None] & _t38[:, None, None, :]
+    _t40 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t41 = xp.where(_t39[:, :, :, :, :, :, None], xp.transpose(_t40, (1, 2, 4, 6, 3, 5, 7, 0)), 0)
+    _t42 = contract(G, _t41, axes=((0, 2, 3, 4,), (7, 4, 5, 6,)))
+    grad_W += _t42 if scale == 1 else scale * _t42
+    _t43 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t43 if scale == 1 else scale * _t43
     return grad_input
 
 
@@ -5612,11 +5596,12 @@ class VolumetricConvolution(CatalogueWindowModule):
 
 
 def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH):
-    """y[c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    """y[c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     m = x.shape[2]
     n = x.shape[1]
+    u = x.shape[3]
     _t1 = xp.arange(1, (kT + 1))
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5634,8 +5619,8 @@ def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH
     _t15 = (_t14 >= 1)
     _t16 = (_t4 <= n)
     _t17 = (_t9 <= m)
-    _t18 = (_t14[:, :, None] <= _t6)
-    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
     _t20 = window(x, (N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
     _t21 = -xp.inf
     _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 3, 5, 2, 4, 6)), _t21)
@@ -5645,12 +5630,12 @@ def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH
 
 
 def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g):
-    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*KroneckerDelta(l + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*where((a <= m) & (l <= n) & (d <= a + (-dH)*i + (dH + padH)), 1, 0)*g[k, t, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*KroneckerDelta(l + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, t, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     m = x.shape[2]
     n = x.shape[1]
-    p = x.shape[3]
+    u = x.shape[3]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5661,7 +5646,7 @@ def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH - padH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_j + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
@@ -5681,9 +5666,9 @@ def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW
     _t28 = _t27[:, None] + _t3 + (-dT - padT)
     _t29 = (_t28 >= 1)
     _t30 = (_t22 <= m)
-    _t31 = (_t25[:, :, None] <= _t21)
+    _t31 = (_t25 <= u)
     _t32 = (_t28 <= n)
-    _t33 = _t23[:, :, None, None, None, None] & _t26[:, :, None, None] & _t29 & _t30[:, :, None, None, None, None] & xp.transpose(_t31, (2, 0, 1))[:, None, :, :, None, None] & _t32
+    _t33 = _t23[:, :, None, None, None, None] & _t26[:, :, None, None] & _t29 & _t30[:, :, None, None, None, None] & _t31[:, :, None, None] & _t32
     _t34 = window(x, (N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
     _t35 = -xp.inf
     _t36 = xp.where(_t33, xp.transpose(_t34, (0, 4, 3, 6, 5, 1, 2)), _t35)
@@ -5697,25 +5682,21 @@ def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW
     _t44 = (dH + padH) + _t6[:, None] - _t8
     _t45 = _t38 // (kW) % (kH) + 1
     _t46 = (_t44[:, :, None, None] == _t45[:, None, :, :, :])
-    _t47 = (_t1 <= n)
-    _t48 = (_t6 <= m)
-    _t49 = (_t11[:, None] <= _t44[:, None, :])
-    _t50 = _t47[:, None, None, None] & _t48[:, None, None] & _t49
-    _t51 = xp.where(_t50, 1.0, 0.0)
-    _t52 = g[:, None, None, None, :, :, :] * _t40[:, :, None, None, :, :, :] * xp.transpose(_t43, (0, 1, 4, 3, 2))[:, None, None, :, :, :, :] * xp.transpose(_t46, (0, 1, 4, 2, 3))[:, None, :, None, :, :, :] * _t51[:, :, :, None, :, None]
-    _t53 = xp.where(_t19, _t52, 0)
-    _t54 = _t53.sum(axis=(4, 5, 6))
-    grad_input = _t54
+    _t47 = g[:, None, None, None, :, :, :] * _t40[:, :, None, None, :, :, :] * xp.transpose(_t43, (0, 1, 4, 3, 2))[:, None, None, :, :, :, :] * xp.transpose(_t46, (0, 1, 4, 2, 3))[:, None, :, None, :, :, :]
+    _t48 = xp.where(_t19, _t47, 0)
+    _t49 = _t48.sum(axis=(4, 5, 6))
+    grad_input = _t49
     return grad_input
 
 
 def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH):
-    """Y[s, c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    """Y[s, c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     m = X.shape[3]
     n = X.shape[2]
+    u = X.shape[4]
     _t1 = xp.arange(1, (kT + 1))
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5733,8 +5714,8 @@ def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, 
     _t15 = (_t14 >= 1)
     _t16 = (_t4 <= n)
     _t17 = (_t9 <= m)
-    _t18 = (_t14[:, :, None] <= _t6)
-    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & xp.transpose(_t18, (0, 2, 1))[:, None, :, :]
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
     _t20 = window(X, (B, N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
     _t21 = -xp.inf
     _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 2, 4, 6, 3, 5, 7)), _t21)
@@ -5744,13 +5725,13 @@ def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, 
 
 
 def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G):
-    """gradInput[k, l, a, d, e] = Sum(Piecewise((KroneckerDelta(a + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(e + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= p) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*where((a <= n) & (d <= m) & (e <= d + (-dH)*i + (dH + padH)), 1, 0)*G[k, l, t, i, j], (a + (-dT)*t >= (-dT - padT + 1)) & (d + (-dH)*i >= (-dH - padH + 1)) & (e + (-dW)*j >= (-dW - padW + 1)) & (N_p >= d + (-dH)*i + (dH + padH)) & (N_q >= e + (-dW)*j + (dW + padW)) & (N_r >= a + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    """gradInput[k, l, a, d, e] = Sum(Piecewise((KroneckerDelta(a + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(e + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*G[k, l, t, i, j], (a + (-dT)*t >= (-dT - padT + 1)) & (d + (-dH)*i >= (-dH - padH + 1)) & (e + (-dW)*j >= (-dW - padW + 1)) & (N_p >= d + (-dH)*i + (dH + padH)) & (N_q >= e + (-dW)*j + (dW + padW)) & (N_r >= a + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     m = X.shape[3]
     n = X.shape[2]
-    p = X.shape[4]
+    u = X.shape[4]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5761,7 +5742,7 @@ def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, 
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH - padH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_j + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
@@ -5781,9 +5762,9 @@ def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, 
     _t28 = _t27[:, None] + _t3 + (-dT - padT)
     _t29 = (_t28 >= 1)
     _t30 = (_t22 <= m)
-    _t31 = (_t25[:, :, None] <= _t21)
+    _t31 = (_t25 <= u)
     _t32 = (_t28 <= n)
-    _t33 = _t23[:, :, None, None, None, None] & _t26[:, :, None, None] & _t29 & _t30[:, :, None, None, None, None] & xp.transpose(_t31, (2, 0, 1))[:, None, :, :, None, None] & _t32
+    _t33 = _t23[:, :, None, None, None, None] & _t26[:, :, None, None] & _t29 & _t30[:, :, None, None, None, None] & _t31[:, :, None, None] & _t32
     _t34 = window(X, (B, N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
     _t35 = -xp.inf
     _t36 = xp.where(_t33, xp.transpose(_t34, (0, 1, 5, 4, 7, 6, 2, 3)), _t35)
@@ -5797,15 +5778,10 @@ def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, 
     _t44 = (dH + padH) + _t6[:, None] - _t8
     _t45 = _t38 // (kW) % (kH) + 1
     _t46 = (_t44[:, :, None, None] == _t45[:, :, None, :, :, :])
-    _t47 = (_t1 <= n)
-    _t48 = (_t6 <= m)
-    _t49 = (_t11[:, None] <= _t44[:, None, :])
-    _t50 = _t47[:, None, None, None] & _t48[:, None, None] & _t49
-    _t51 = xp.where(_t50, 1.0, 0.0)
-    _t52 = G[:, :, None, None, None, :, :, :] * _t40[:, :, :, None, None, :, :, :] * xp.transpose(_t43, (0, 1, 2, 5, 4, 3))[:, :, None, None, :, :, :, :] * xp.transpose(_t46, (0, 1, 2, 5, 3, 4))[:, :, None, :, None, :, :, :] * _t51[:, :, :, None, :, None]
-    _t53 = xp.where(_t19, _t52, 0)
-    _t54 = _t53.sum(axis=(5, 6, 7))
-    grad_input = _t54
+    _t47 = G[:, :, None, None, None, :, :, :] * _t40[:, :, :, None, None, :, :, :] * xp.transpose(_t43, (0, 1, 2, 5, 4, 3))[:, :, None, None, :, :, :, :] * xp.transpose(_t46, (0, 1, 2, 5, 3, 4))[:, :, None, :, None, :, :, :]
+    _t48 = xp.where(_t19, _t47, 0)
+    _t49 = _t48.sum(axis=(5, 6, 7))
+    grad_input = _t49
     return grad_input
 
 
@@ -5840,7 +5816,7 @@ def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[2]
     n = x.shape[1]
-    p = x.shape[3]
+    u = x.shape[3]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5851,7 +5827,7 @@ def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_j + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
@@ -5884,7 +5860,7 @@ def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, 
     xp = np if X.__class__ is ndarray else namespace(X)
     m = X.shape[3]
     n = X.shape[2]
-    p = X.shape[4]
+    u = X.shape[4]
     _t1 = xp.arange(1, n + 1)
     _t2 = xp.arange(1, N_t + 1)
     _t3 = (dT) * _t2
@@ -5895,7 +5871,7 @@ def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, 
     _t8 = (dH) * _t7
     _t9 = _t6[:, None] - _t8
     _t10 = (_t9 >= (-dH + 1))
-    _t11 = xp.arange(1, p + 1)
+    _t11 = xp.arange(1, u + 1)
     _t12 = xp.arange(1, N_j + 1)
     _t13 = (dW) * _t12
     _t14 = _t11[:, None] - _t13
