@@ -63,7 +63,7 @@ def _varied(entry: Entry) -> list[str]:
 
 
 def _points(entry: Entry, count: int) -> list[dict]:
-    """``count`` generic values of the varied arguments: none below 3 (where the printer drops a
+    """``count`` generic values of the integer arguments: none below 3 (where the printer drops a
     term or a window never reaches past the input), all different, and in one order at every
     point (paddings first), so that the printer orders the terms of each derivation alike."""
     rng = np.random.default_rng(sum(map(ord, entry.name)))
@@ -74,6 +74,8 @@ def _points(entry: Entry, count: int) -> list[dict]:
         tries += 1
         point = dict(base)
         point.update({name: 3 + 6 * rank + int(rng.integers(0, 6)) for rank, name in enumerate(names)})
+        # the planes apart from each other and from the rest: each parameter axis names its argument
+        point.update({name: 100 + k for k, name in enumerate(p for p in PLANES if p in base)})
         if point not in points:
             points.append(point)
     return points

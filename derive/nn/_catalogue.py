@@ -5587,7 +5587,7 @@ class VolumetricConvolution(CatalogueWindowModule):
     inputShape = ('nInputPlane', None, None, None)
     outputSizes = (('window', 1, 'kT', 'dT', 'padT', 1), ('window', 2, 'kH', 'dH', 'padH', 1), ('window', 3, 'kW', 'dW', 'padW', 1))
     windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH', 'padT', 'padW', 'padH')
-    parameterShapes = (('weight', ('nInputPlane', 'nInputPlane', 'kT', 'kH', 'kW')), ('bias', ('nInputPlane',)))
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kT', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
     resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
     kernels = {(): ((_volumetricconvolution_update_output, _volumetricconvolution_update_grad_input, _volumetricconvolution_acc_grad_parameters, _volumetricconvolution_backward), (_volumetricconvolution_update_output_batch, _volumetricconvolution_update_grad_input_batch, _volumetricconvolution_acc_grad_parameters_batch, _volumetricconvolution_backward_batch))}
 
