@@ -24,7 +24,6 @@ import numpy as np
 
 from .catalogue import Entry, Scalar, lookup
 from .generate_sizes import RuntimeSizes
-from .nn.windowed import output_size
 
 #: Torch7's output size of each output axis the kernels take as a size: ("window", input axis,
 #: kernel, step, padding, dilation): floor((n + 2 pad - dilation (kernel - 1) - 1) / step) + 1;
