@@ -5,10 +5,11 @@ A window's step, padding and size are numbers in the formula (``x[c, 2*i+p-3, ..
 engine derives the layer at concrete values of them, and its kernels hold those values as
 integers (``window(x, (N_c, N_i, 4, ...), (0, -2), ({1: 3, 2: 1}, ...))``, a mask's ``>= -4``).
 Here the entry is derived at several generic values of its integer arguments (all different,
-none 0 or 1, where the printer would drop a term); the kernels must then be the same text but
-for their integers, and each integer that changes must be one integer-coefficient affine
-function of the arguments (``dH + padH``), or a product of them (an average's ``1/(kH kW)``),
-at every derivation, two more than the fit needs: otherwise the entry has no generated class.
+in one order, none below 3, where the printer would drop a term); the kernels must then be the
+same text but for their integers, and each integer that changes must be one integer-coefficient
+affine function of the arguments (``dH + padH``), or a product of them (an average's
+``1/(kH kW)``), at every derivation, three more than the fit needs: otherwise the entry has no
+generated class (``skipped()`` says which and why).
 The generated kernels print those functions by the arguments' names and take the arguments
 after the output's sizes; the output's sizes are Torch7's (``OUTPUT_SIZES``), computed by the
 class from the input (derive.nn.windowed).
@@ -53,7 +54,9 @@ OUTPUT_SIZES = {
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
 # an integer: a term of a sum ("- 3", its sign flips with the values) or a number ("-4", "12")
-_NUMBER = re.compile(r"(?<= )[+-] \d+(?![\w.])|(?:(?<=[\s(\[,:{])-)?(?<![\w.])\d+(?![\w.])")
+# (never one raised to a power: -4**x is -(4**x), which a printed (value)**x is not)
+_NUMBER = re.compile(r"(?<= )[+-] \d+(?![\w.]|\*\*)|(?:(?<=[\s(\[,:{])-)?(?<![\w.])\d+(?![\w.]|\*\*)"
+                     r"|(?<![\w.])\d+(?![\w.])")
 _SPARE = 3  # derivations beyond the unknowns of the fit: each must agree with the fitted functions
 
 
@@ -114,27 +117,33 @@ def _value(field, args: dict) -> int:
     return args[field] if isinstance(field, str) else field
 
 
-@functools.lru_cache(maxsize=None)
-def _derived_at(name: str, values: tuple) -> tuple[str, ...]:
-    """The kernels of entry ``name`` at these argument values (sizes bound at run time, a window's
-    size a number), with the varied arguments' names appended to every kernel's arguments."""
+def _formula_at(entry: Entry, args: dict):
+    """The entry's formula at ``args`` (its number arguments by name) on _input_shapes' input,
+    every array's given sizes, and the numbers it uses (constants of the kernels)."""
     from .catalogue_codegen import _formula_name
-    from .symbolic.language import parse
 
-    entry = lookup(name)
-    args = dict(values)
     shaped = {a.name: Scalar(_formula_name(a.name)) if a.type is float and args[a.name] is not None
               else args[a.name] for a in entry.signature}
     formula = entry.formula(shaped, _input_shapes(entry, args))
     names = [_formula_name(a.name) for a in entry.signature if a.type is float]
-    used = [n for n in names if re.search(rf"\b{n}\b", formula.text)]
-    shapes = dict(formula.shapes)
-    shapes.update({n: () for n in used})
+    used = tuple(n for n in names if re.search(rf"\b{n}\b", formula.text))
+    return formula, {**formula.shapes, **{n: () for n in used}}, tuple(formula.options().get("constants", ())) + used
+
+
+def _spec(entry: Entry, args: dict):
+    from .symbolic.language import parse
+
+    formula, shapes, constants = _formula_at(entry, args)
     options = formula.options()
-    options["constants"] = tuple(options.get("constants", ())) + tuple(used)
-    options.pop("reduction", None)
-    spec = parse(formula.text, shapes, input=options["input"], ranges=options.get("ranges"),
-                 constants=options["constants"])
+    return parse(formula.text, shapes, input=options["input"], ranges=options.get("ranges"), constants=constants)
+
+
+@functools.lru_cache(maxsize=None)
+def _derived_at(name: str, values: tuple) -> tuple[str, ...]:
+    """The kernels of entry ``name`` at these argument values (sizes bound at run time, a window's
+    size a number), with the varied arguments' names appended to every kernel's arguments."""
+    entry = lookup(name)
+    spec = _spec(entry, dict(values))
     writer = _WindowSizes(spec, "Layer", "mean")
     writer.window_arguments = tuple(_varied(entry))
     return tuple(writer.kernels(spec, "") + writer.kernels(writer.batch, "_batch"))
@@ -227,18 +236,7 @@ def general_kernels(entry: Entry) -> tuple[str, ...]:
 
 def _shapes(entry: Entry, args: dict) -> dict:
     """Every array's sizes at ``args`` (the input's from _input_shapes)."""
-    from .catalogue_codegen import _formula_name
-    from .symbolic.language import parse
-
-    shaped = {a.name: Scalar(_formula_name(a.name)) if a.type is float and args[a.name] is not None
-              else args[a.name] for a in entry.signature}
-    formula = entry.formula(shaped, _input_shapes(entry, args))
-    names = [_formula_name(a.name) for a in entry.signature if a.type is float]
-    shapes = dict(formula.shapes)
-    shapes.update({n: () for n in names if re.search(rf"\b{n}\b", formula.text)})
-    options = formula.options()
-    spec = parse(formula.text, shapes, input=options["input"], ranges=options.get("ranges"),
-                 constants=tuple(n for n in names if n in shapes))
+    spec = _spec(entry, args)
     return {a.name: spec.concrete(a.shape) for a in spec.arrays.values()}
 
 
