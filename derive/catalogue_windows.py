@@ -246,7 +246,10 @@ def plan_windows(entry: Entry):
     from .catalogue_codegen import Generated, _build, _reset
 
     if entry.name not in OUTPUT_SIZES:
-        raise ValueError("the convolution family: no Torch7 output-size rule for it (catalogue_windows.OUTPUT_SIZES)")
+        # SpatialFullConvolution (steps > 1 need // in subscripts), SpatialConvolutionLocal (its
+        # weight's sizes are the output's, no constructor argument)
+        raise ValueError("the convolution family: its output's or its weight's sizes are not in a rule of "
+                         "catalogue_windows.OUTPUT_SIZES")
     kernels = general_kernels(entry)
     points = _points(entry, 2)
     base = entry.arguments(entry.example)
