@@ -52,6 +52,8 @@ class Generated:
     integer_bound: str | None = None  # integer input: the argument it must stay below (LookupTable's nIndex)
     output_positions: tuple = ()  # a program with several outputs: where each is among its values
     class_target: int | None = None  # class targets (counted from 0): how many axes one sample's has
+    output_sizes: tuple = ()  # the convolution family's: Torch7's rule of each output size the kernels take
+    window_arguments: tuple = ()  # the convolution family's: the arguments the kernels take after those sizes
 
 
 def _formula_name(arg: str) -> str:
@@ -240,7 +242,9 @@ def plan(entry: Entry) -> Generated:
     if entry.group == "program" and not entry.signature:
         raise ValueError("a program at fixed sizes: no constructor gives its sizes")
     if entry.group == "convolution" and entry.name not in ("LookupTable",):
-        raise ValueError("the convolution family: its strides, windows and padding shape the formula")
+        from .catalogue_windows import plan_windows
+
+        return plan_windows(entry)
     base = entry.arguments(entry.example)
     table = _is_table(_build(entry, base, False)[0])
     if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
@@ -401,6 +405,8 @@ def _class_source(g: Generated) -> str:
     base = "CatalogueCriterion" if entry.criterion else "CatalogueModule"
     if g.table:
         base = "CatalogueTableCriterion" if entry.criterion else "CatalogueTable"
+    if g.window_arguments:
+        base = "CatalogueWindowModule"
     signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default, a.type.__name__, a.same_as)
                       for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
@@ -435,6 +441,9 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    classTarget = {g.class_target!r}")
     if g.variant_parameters:
         klass.append(f"    variantParameters = {g.variant_parameters!r}")
+    if g.window_arguments:
+        klass.append(f"    outputSizes = {g.output_sizes!r}")
+        klass.append(f"    windowArguments = {g.window_arguments!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")
@@ -442,7 +451,7 @@ def _class_source(g: Generated) -> str:
     params, passed = [], []
     for a in entry.signature:
         py = _formula_name(a.name)
-        params.append(py if a.default is REQUIRED else f"{py}={None if a.same_as else a.default!r}")
+        params.append(py if a.default is REQUIRED and not a.same_as else f"{py}={None if a.same_as else a.default!r}")
         passed.append(f"{a.name!r}: {py}")
     if g.parameter_shapes:
         params.append("rng=None")
@@ -466,6 +475,8 @@ def catalogue_source() -> str:
         names.append(g.entry.name)
     parts.append(f"\n\n__all__ = {names!r}\n")
     used = "".join(parts)
+    if "(CatalogueWindowModule)" in used:
+        parts[1] += "from derive.nn.windowed import CatalogueWindowModule\n"
     helpers = helpers_used(used)
     if helpers:  # the element-wise helpers the kernels call (derive.module_source imports them alike)
         parts[1] = parts[1].replace("from derive.nn.catalogued import",

@@ -95,6 +95,13 @@ class RuntimeSizes(_Writer):
     def _known_shapes(self, spec: LayerSpec) -> dict[str, tuple]:
         return {a.name: (None,) * len(a.shape) for a in spec.arrays.values()}
 
+    def _lowering(self, arrays: dict[str, str], ranges: dict, spec: LayerSpec):
+        lowering = super()._lowering(arrays, ranges, spec)
+        # each array's sizes by name: a read the window pads needs no guard at run-time sizes either
+        lowering.extents = {a.name: tuple(self._print_size(spec, d) for d in a.shape) for a in spec.arrays.values()}
+        lowering.extents[grad_output_name(spec)] = lowering.extents[spec.output.name]
+        return lowering
+
     def _shape(self, spec, target, axes):
         array = {"output": spec.output, "grad_input": spec.input, "loss": spec.output}.get(target)
         if array is None:

@@ -47,7 +47,7 @@ def test_the_constructor_is_torch7s(name):
     for arg in entry.signature:
         python = arg.name + "_" if arg.name == "lambda" else arg.name
         default = parameters[python].default
-        assert default is (inspect.Parameter.empty if arg.default is REQUIRED else None if arg.same_as
+        assert default is (None if arg.same_as else inspect.Parameter.empty if arg.default is REQUIRED
                            else arg.default) or default == arg.default
     layer = getattr(nn, name)(*entry.example)
     assert all(getattr(layer, arg.name) == value for arg, value in zip(entry.signature, entry.example))
