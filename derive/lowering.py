@@ -576,6 +576,8 @@ class Lowering:
         function, guard = expr.function, sp.true
         if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
             (function, guard), _ = function.args
+        function, guard, limits = self._flattened(function, guard, list(expr.limits))
+        variables = [v for v, _, _ in limits]
         targets: dict[sp.Symbol, sp.Expr] = {}
         rest = []
         for factor in sp.Mul.make_args(function):
@@ -593,7 +595,6 @@ class Lowering:
             return None
         # An argmax's position in its window (a max pooling's gradient): [a = 2i - 2 + A] is
         # sum_r [r = A] [a = 2i - 2 + r], r over the window, affine, and so a fold.
-        limits = list(expr.limits)
         for a, h in list(targets.items()) if self.strided else ():
             chosen = [t for t in sp.Add.make_args(h) if isinstance(t, ArgExtremum)]
             if len(chosen) != 1 or not _affine(h - chosen[0]):
@@ -649,15 +650,37 @@ class Lowering:
         size = self.ranges[index]
         return sp.Integer(size) if isinstance(size, int) else sp.Symbol(str(size), integer=True, positive=True)
 
+    def _flattened(self, function: sp.Expr, guard, limits: list):
+        """sum_S f(S) sum_T h(S, T) as sum_(S, T) f h, and a factor where(c, v, 0) as v under the
+        guard c: the deltas of a sum inside a sum (a dilated convolution's gradient) then name
+        positions as those at the top do. The same sum: (function, guard, limits)."""
+        while True:
+            factors = list(sp.Mul.make_args(function))
+            bound = {v for v, _, _ in limits}
+            for k, f in enumerate(factors):
+                if isinstance(f, sp.Sum) and all(low == 1 for _, low, _ in f.limits) \
+                        and not {v for v, _, _ in f.limits} & (bound | sp.Mul(*factors[:k], *factors[k + 1:]).free_symbols):
+                    for v, _, high in f.limits:
+                        self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+                    factors[k], limits = f.function, limits + list(f.limits)
+                    break
+                if isinstance(f, where) and f.args[2] == 0 and f.args[1].has(sp.KroneckerDelta):
+                    factors[k], guard = f.args[1], sp.And(guard, f.args[0])
+                    break
+            else:
+                return function, guard, limits
+            function = sp.Mul(*factors)
+
     def _fold(self, value: sp.Expr, guard, targets: dict, limits: list) -> Tensor:
         """sum_S v(S) [a = h(S)] with each h affine: the adjoint of a window read (col2im), each
         term added at its position by fold()'s strided slices; the indices no position names are
         summed first (a contraction, BLAS)."""
         placed = {v for h in targets.values() for v in h.free_symbols}
         inner = [limit for limit in limits if limit[0] not in placed]
-        # A relation every index value meets (r >= 1 for r over a window) needs no mask.
+        # A relation every index value meets (r >= 1 for r over a window) needs no mask, nor one
+        # that a position lies in the array (fold() drops the terms outside, as padding).
         relations = guard.args if isinstance(guard, sp.And) else (guard,)
-        guard = sp.And(*(r for r in relations if not self._always(r)))
+        guard = sp.And(*(r for r in relations if not self._always(r) and not self._inside(r, targets)))
         body = value if guard is sp.true else sp.Piecewise((value, guard), (0, True))
         values = self.lower(sp.Sum(body, *inner) if inner else body)
         renamed = {h: a for a, h in targets.items()}
@@ -680,6 +703,16 @@ class Lowering:
         size = ", ".join(str(self.ranges[a]) for a in out)
         return self.temporary(f"fold({code}, ({size},), ({', '.join(map(str, starts))},), "
                               f"({', '.join(map(_steps, steps))},))", out)
+
+    def _inside(self, relation, targets: dict) -> bool:
+        """Whether ``relation`` says only that a position ``targets`` names is at least 1 or at most
+        its axis's size."""
+        sizes = self._sizes()
+        for a, h in targets.items():
+            side = _bound(relation, sp.expand(h), sizes)
+            if side is not None and (side == ("low", 1) or side[0] == "high" and side[1] == self._extent(a)):
+                return True
+        return False
 
     def _always(self, relation) -> bool:
         """Whether an affine relation between indices holds for every value of them (each from 1

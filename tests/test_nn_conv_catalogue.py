@@ -202,3 +202,33 @@ def test_the_kernels_print_the_window_by_its_arguments():
     source = inspect.getsource(_catalogue._spatialmaxpooling_update_output)
     assert "window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, " \
            "{3: (dW), 4: 1}))" in source
+
+
+@pytest.mark.parametrize("make, output", [
+    (lambda: nn.SpatialMaxPooling(2, 2), (8, 16, 16, 16)),
+    (lambda: nn.SpatialMaxPooling(3, 3, 2, 2, 1, 1), (8, 16, 16, 16)),
+    (lambda: nn.SpatialAveragePooling(3, 3, 2, 2, 1, 1), (8, 16, 16, 16)),
+    (lambda: nn.SpatialConvolutionMM(16, 16, 3, 3, 1, 1, 1, 1, rng=0), (8, 16, 32, 32)),
+    (lambda: nn.SpatialConvolutionMM(16, 16, 3, 3, 2, 2, 1, 1, rng=0), (8, 16, 16, 16)),
+    (lambda: nn.SpatialDilatedConvolution(16, 16, 3, 3, 1, 1, 2, 2, 2, 2, rng=0), (8, 16, 32, 32)),
+])
+def test_a_step_needs_memory_of_the_patches_not_of_input_times_output(make, output):
+    """The run-time-size kernels read windows and fold gradients back (derive.nn.functional): a
+    forward + backward at batch 8, 16 planes, 32x32 allocates a few copies of the input, the
+    output and the patches (about 9 input sizes for a 3x3 window), where a mask over every pair of
+    input and output positions (the first run-time-size kernels') took gigabytes."""
+    import tracemalloc
+
+    layer = make()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 32, 32))
+    gradOutput = rng.standard_normal(output)
+    tracemalloc.start()
+    try:
+        layer.forward(x)
+        layer.backward(x, gradOutput)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert layer.output.shape == output
+    assert peak < 40 * x.nbytes, f"{peak / x.nbytes:.1f} times the input's bytes"

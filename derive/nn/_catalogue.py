@@ -3086,12 +3086,10 @@ def _cosine_backward_batch(X, W, Y, G, scale, grad_W):
     _t16 = G.T * _t8
     _t17 = _t16 @ X
     _t18 = _t17 * _t3[:, None]
-    _t19 = W @ X.T
-    _t19 *= G.T
-    _t21 = _t8 @ _t19.T
-    _t22 = _t2 ** -1.5
-    _t23 = _t21[:, None] * -1 * _t22[:, None] * W
-    _t18 += _t23
+    _t19 = _t8 @ _t10
+    _t20 = _t2 ** -1.5
+    _t21 = _t19[:, None] * -1 * _t20[:, None] * W
+    _t18 += _t21
     grad_W += _t18 if scale == 1 else scale * _t18
     return grad_input
 
@@ -4373,34 +4371,12 @@ def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, 
 def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g):
     """gradInput[j, k, l] = Sum(g[o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(k, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1))*KroneckerDelta(l, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)), 0)*W[o, j, p, q], (p, 1, N_p), (q, 1, N_q)), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_p = W.shape[2]
-    N_q = W.shape[3]
+    N_c = x.shape[0]
     m = x.shape[2]
     n = x.shape[1]
-    _t1 = xp.arange(1, N_h + 1)
-    _t2 = (dH) * _t1
-    _t3 = xp.arange(1, N_p + 1)
-    _t4 = (dilationH) * _t3
-    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
-    _t6 = (_t5 >= 1)
-    _t7 = xp.arange(1, N_w + 1)
-    _t8 = (dW) * _t7
-    _t9 = xp.arange(1, N_q + 1)
-    _t10 = (dilationW) * _t9
-    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
-    _t12 = (_t11 >= 1)
-    _t13 = (_t5 <= n)
-    _t14 = (_t11 <= m)
-    _t15 = _t6[:, :, None, None] & _t12 & _t13[:, :, None, None] & _t14
-    _t16 = xp.arange(1, n + 1)
-    _t17 = (_t16[:, None, None] == _t5)
-    _t18 = xp.arange(1, m + 1)
-    _t19 = (_t18[:, None, None] == _t11)
-    _t20 = _t17[:, None, :, :, None, None] * _t19[:, None, None, :, :]
-    _t21 = xp.where(_t15, _t20, 0)
-    _t22 = contract(_t21, W, axes=((3, 5,), (2, 3,)))
-    _t23 = contract(g, _t22, axes=((0, 1, 2,), (4, 2, 3,)))
-    grad_input = xp.transpose(_t23, (2, 0, 1))
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
+    grad_input = _t2
     return grad_input
 
 
@@ -4425,35 +4401,14 @@ def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW,
     N_q = W.shape[3]
     m = x.shape[2]
     n = x.shape[1]
-    _t1 = xp.arange(1, N_h + 1)
-    _t2 = (dH) * _t1
-    _t3 = xp.arange(1, N_p + 1)
-    _t4 = (dilationH) * _t3
-    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
-    _t6 = (_t5 >= 1)
-    _t7 = xp.arange(1, N_w + 1)
-    _t8 = (dW) * _t7
-    _t9 = xp.arange(1, N_q + 1)
-    _t10 = (dilationW) * _t9
-    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
-    _t12 = (_t11 >= 1)
-    _t13 = (_t5 <= n)
-    _t14 = (_t11 <= m)
-    _t15 = _t6[:, :, None, None] & _t12 & _t13[:, :, None, None] & _t14
-    _t16 = xp.arange(1, n + 1)
-    _t17 = (_t16[:, None, None] == _t5)
-    _t18 = xp.arange(1, m + 1)
-    _t19 = (_t18[:, None, None] == _t11)
-    _t20 = _t17[:, None, :, :, None, None] * _t19[:, None, None, :, :]
-    _t21 = xp.where(_t15, _t20, 0)
-    _t22 = contract(_t21, W, axes=((3, 5,), (2, 3,)))
-    _t23 = contract(g, _t22, axes=((0, 1, 2,), (4, 2, 3,)))
-    grad_input = xp.transpose(_t23, (2, 0, 1))
-    _t24 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
-    _t25 = contract(g, _t24, axes=((1, 2,), (2, 4,)))
-    grad_W += _t25 if scale == 1 else scale * _t25
-    _t26 = g.sum(axis=(1, 2))
-    grad_b += _t26 if scale == 1 else scale * _t26
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
     return grad_input
 
 
@@ -4475,36 +4430,12 @@ def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH
     """gradInput[j, k, l, a] = Sum(G[s, o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1))*KroneckerDelta(j, s)*KroneckerDelta(l, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1)), 0)*W[o, k, p, q], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_p = W.shape[2]
-    N_q = W.shape[3]
+    N_c = X.shape[1]
     m = X.shape[3]
     n = X.shape[2]
-    _t1 = xp.arange(1, N_h + 1)
-    _t2 = (dH) * _t1
-    _t3 = xp.arange(1, N_p + 1)
-    _t4 = (dilationH) * _t3
-    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
-    _t6 = (_t5 >= 1)
-    _t7 = xp.arange(1, N_w + 1)
-    _t8 = (dW) * _t7
-    _t9 = xp.arange(1, N_q + 1)
-    _t10 = (dilationW) * _t9
-    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
-    _t12 = (_t11 >= 1)
-    _t13 = (_t5 <= n)
-    _t14 = (_t11 <= m)
-    _t15 = _t6[:, :, None, None] & _t12 & _t13[:, :, None, None] & _t14
-    _t16 = xp.arange(1, B + 1)
-    _t17 = (_t16[:, None] == _t16)
-    _t18 = xp.arange(1, n + 1)
-    _t19 = (_t18[:, None, None] == _t5)
-    _t20 = xp.arange(1, m + 1)
-    _t21 = (_t20[:, None, None] == _t11)
-    _t22 = _t17[:, None, None, :, None, None, None, None] * _t19[:, None, None, :, :, None, None] * _t21[:, None, None, None, :, :]
-    _t23 = xp.where(_t15[:, :, :, :, None], xp.transpose(_t22, (0, 1, 2, 4, 5, 6, 7, 3)), 0)
-    _t24 = contract(_t23, W, axes=((4, 6,), (2, 3,)))
-    _t25 = contract(G, _t24, axes=((0, 1, 2, 3,), (5, 6, 3, 4,)))
-    grad_input = xp.transpose(_t25, (0, 3, 1, 2))
+    _t1 = contract(W, G, axes=((0,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
+    grad_input = _t2
     return grad_input
 
 
@@ -4531,37 +4462,14 @@ def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH,
     N_q = W.shape[3]
     m = X.shape[3]
     n = X.shape[2]
-    _t1 = xp.arange(1, N_h + 1)
-    _t2 = (dH) * _t1
-    _t3 = xp.arange(1, N_p + 1)
-    _t4 = (dilationH) * _t3
-    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
-    _t6 = (_t5 >= 1)
-    _t7 = xp.arange(1, N_w + 1)
-    _t8 = (dW) * _t7
-    _t9 = xp.arange(1, N_q + 1)
-    _t10 = (dilationW) * _t9
-    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
-    _t12 = (_t11 >= 1)
-    _t13 = (_t5 <= n)
-    _t14 = (_t11 <= m)
-    _t15 = _t6[:, :, None, None] & _t12 & _t13[:, :, None, None] & _t14
-    _t16 = xp.arange(1, B + 1)
-    _t17 = (_t16[:, None] == _t16)
-    _t18 = xp.arange(1, n + 1)
-    _t19 = (_t18[:, None, None] == _t5)
-    _t20 = xp.arange(1, m + 1)
-    _t21 = (_t20[:, None, None] == _t11)
-    _t22 = _t17[:, None, None, :, None, None, None, None] * _t19[:, None, None, :, :, None, None] * _t21[:, None, None, None, :, :]
-    _t23 = xp.where(_t15[:, :, :, :, None], xp.transpose(_t22, (0, 1, 2, 4, 5, 6, 7, 3)), 0)
-    _t24 = contract(_t23, W, axes=((4, 6,), (2, 3,)))
-    _t25 = contract(G, _t24, axes=((0, 1, 2, 3,), (5, 6, 3, 4,)))
-    grad_input = xp.transpose(_t25, (0, 3, 1, 2))
-    _t26 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
-    _t27 = contract(G, _t26, axes=((0, 2, 3,), (0, 3, 5,)))
-    grad_W += _t27 if scale == 1 else scale * _t27
-    _t28 = G.sum(axis=(0, 2, 3))
-    grad_b += _t28 if scale == 1 else scale * _t28
+    _t1 = contract(W, G, axes=((0,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
     return grad_input
 
 
@@ -4758,69 +4666,64 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     N_c = x.shape[0]
     m = x.shape[2]
     n = x.shape[1]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = (dH) * _t1
-    _t3 = xp.arange(1, (kH + 1))
-    _t4 = (dilationH) * _t3
-    _t5 = _t2[:, None] + _t4
-    _t6 = (_t5 >= (dH + padH + dilationH))
-    _t7 = xp.arange(1, N_j + 1)
-    _t8 = (dW) * _t7
-    _t9 = xp.arange(1, (kW + 1))
-    _t10 = (dilationW) * _t9
-    _t11 = _t8[:, None] + _t10
-    _t12 = (_t11 >= (dW + padW + dilationW))
-    _t13 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
-    _t14 = (m >= _t13)
-    _t15 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
-    _t16 = (n >= _t15)
-    _t17 = _t6[:, :, None, None] & _t12 & _t14 & _t16[:, :, None, None]
-    _t18 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
-    _t19 = -xp.inf
-    _t20 = xp.where(_t17[:, :, :, :, None], xp.transpose(_t18, (1, 2, 3, 4, 0)), _t19)
-    _t21 = xp.transpose(_t20, (0, 2, 4, 1, 3))
-    _t22 = _t21.reshape(*_t21.shape[:3], -1).argmax(axis=-1)
-    _t23 = _t22 // (kW) + 1
-    _t24 = (_t23 <= (kH))
-    _t25 = _t22 % (kW) + 1
-    _t26 = (_t25 <= (kW))
-    _t27 = (dilationH) * _t23
-    _t28 = _t2[:, None, None] + _t27
-    _t29 = (_t28 >= (dH + padH + dilationH))
-    _t30 = _t2[:, None, None] + _t27 + (-dH - padH - dilationH + 1)
-    _t31 = (n >= _t30)
-    _t32 = _t24 & _t26 & _t29 & _t31
-    _t33 = (_t15 >= 1)
-    _t34 = (_t13 >= 1)
-    _t35 = (_t15 <= n)
-    _t36 = (_t13 <= m)
-    _t37 = _t33[:, :, None, None] & _t34 & _t35[:, :, None, None] & _t36
-    _t38 = xp.where(_t37[:, :, :, :, None], xp.transpose(_t18, (1, 2, 3, 4, 0)), _t19)
-    _t39 = xp.transpose(_t38, (0, 2, 4, 1, 3))
-    _t40 = _t39.reshape(*_t39.shape[:3], -1).argmax(axis=-1)
-    _t41 = _t40 // (kW) + 1
-    _t42 = (dilationH) * _t41
-    _t43 = _t2[:, None, None] + _t42 + (-dH - padH - dilationH + 1)
-    _t44 = (_t43 >= 1)
-    _t45 = _t40 % (kW) + 1
-    _t46 = (dilationW) * _t45
-    _t47 = _t8[:, None, None] + xp.transpose(_t46, (1, 0, 2)) + (-dW - padW - dilationW + 1)
-    _t48 = (_t47 >= 1)
-    _t49 = (_t43 <= n)
-    _t50 = (_t47 <= m)
-    _t51 = _t44 & xp.transpose(_t48, (1, 0, 2)) & _t49 & xp.transpose(_t50, (1, 0, 2))
-    _t52 = xp.arange(1, N_c + 1)
-    _t53 = (_t52[:, None] == _t52)
-    _t54 = xp.arange(1, m + 1)
-    _t55 = (_t54[:, None, None, None] == _t47)
-    _t56 = _t53[:, None, :, None, None] * xp.transpose(_t55, (0, 3, 1, 2))
-    _t57 = xp.where(_t51, xp.transpose(_t56, (0, 1, 4, 3, 2)), 0)
-    _t58 = g * xp.transpose(_t57, (0, 1, 4, 2, 3))
-    _t59 = xp.where(_t32, xp.transpose(_t58, (0, 1, 3, 4, 2)), 0)
-    _t60 = xp.broadcast_to(xp.arange(m).reshape(1, m, 1, 1, 1) + m * xp.clip(_t43 - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(N_c, 1, 1, 1, 1), (N_c, m, N_i, N_j, N_c)).ravel()
-    _t61 = xp.broadcast_to(_t59, (N_c, m, N_i, N_j, N_c)).ravel()
-    _t62 = xp.bincount(_t60, weights=_t61, minlength=N_c * n * m).reshape(N_c, n, m)
-    grad_input = _t62
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = (N_c >= _t1)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = (dH) * _t3
+    _t5 = xp.arange(1, (kH + 1))
+    _t6 = (dilationH) * _t5
+    _t7 = _t4[:, None] + _t6
+    _t8 = (_t7 >= (dH + padH + dilationH))
+    _t9 = xp.arange(1, N_j + 1)
+    _t10 = (dW) * _t9
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = (dilationW) * _t11
+    _t13 = _t10[:, None] + _t12
+    _t14 = (_t13 >= (dW + padW + dilationW))
+    _t15 = _t10[:, None] + _t12 + (-dW - padW - dilationW + 1)
+    _t16 = (m >= _t15)
+    _t17 = _t4[:, None] + _t6 + (-dH - padH - dilationH + 1)
+    _t18 = (n >= _t17)
+    _t19 = _t8[:, :, None, None] & _t14 & _t16 & _t18[:, :, None, None]
+    _t20 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t23 = xp.transpose(_t22, (0, 2, 4, 1, 3))
+    _t24 = _t23.reshape(*_t23.shape[:3], -1).argmax(axis=-1)
+    _t25 = _t24 // (kW) + 1
+    _t26 = (_t25 <= (kH))
+    _t27 = _t24 % (kW) + 1
+    _t28 = (_t27 <= (kW))
+    _t29 = (dilationH) * _t25
+    _t30 = _t4[:, None, None] + _t29
+    _t31 = (_t30 >= (dH + padH + dilationH))
+    _t32 = (dilationW) * _t27
+    _t33 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2))
+    _t34 = (_t33 >= (dW + padW + dilationW))
+    _t35 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t36 = (m >= _t35)
+    _t37 = _t4[:, None, None] + _t29 + (-dH - padH - dilationH + 1)
+    _t38 = (n >= _t37)
+    _t39 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t36, (2, 1, 0)) & xp.transpose(_t38, (2, 0, 1))
+    _t40 = xp.where(_t39, g, 0)
+    _t41 = (_t17 >= 1)
+    _t42 = (_t15 >= 1)
+    _t43 = (_t17 <= n)
+    _t44 = (_t15 <= m)
+    _t45 = _t41[:, :, None, None] & _t42 & _t43[:, :, None, None] & _t44
+    _t46 = xp.where(_t45[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t47 = xp.transpose(_t46, (0, 2, 4, 1, 3))
+    _t48 = _t47.reshape(*_t47.shape[:3], -1).argmax(axis=-1)
+    _t49 = _t48 // (kW) + 1
+    _t50 = (dilationH) * _t49
+    _t51 = _t4[:, None, None] + _t50 + (-dH - padH - dilationH + 1)
+    _t52 = _t48 % (kW) + 1
+    _t53 = (dilationW) * _t52
+    _t54 = _t10[:, None, None] + xp.transpose(_t53, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t55 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t51, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
+    _t56 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
+    _t57 = xp.bincount(_t55, weights=_t56, minlength=N_c * n * m).reshape(N_c, n, m)
+    grad_input = _t57
     return grad_input
 
 
@@ -4861,71 +4764,66 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     N_c = X.shape[1]
     m = X.shape[3]
     n = X.shape[2]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = (dH) * _t1
-    _t3 = xp.arange(1, (kH + 1))
-    _t4 = (dilationH) * _t3
-    _t5 = _t2[:, None] + _t4
-    _t6 = (_t5 >= (dH + padH + dilationH))
-    _t7 = xp.arange(1, N_j + 1)
-    _t8 = (dW) * _t7
-    _t9 = xp.arange(1, (kW + 1))
-    _t10 = (dilationW) * _t9
-    _t11 = _t8[:, None] + _t10
-    _t12 = (_t11 >= (dW + padW + dilationW))
-    _t13 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
-    _t14 = (m >= _t13)
-    _t15 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
-    _t16 = (n >= _t15)
-    _t17 = _t6[:, :, None, None] & _t12 & _t14 & _t16[:, :, None, None]
-    _t18 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
-    _t19 = -xp.inf
-    _t20 = xp.where(_t17[:, :, :, :, None, None], xp.transpose(_t18, (2, 3, 4, 5, 0, 1)), _t19)
-    _t21 = xp.transpose(_t20, (0, 2, 4, 5, 1, 3))
-    _t22 = _t21.reshape(*_t21.shape[:4], -1).argmax(axis=-1)
-    _t23 = _t22 // (kW) + 1
-    _t24 = (_t23 <= (kH))
-    _t25 = _t22 % (kW) + 1
-    _t26 = (_t25 <= (kW))
-    _t27 = (dilationH) * _t23
-    _t28 = _t2[:, None, None, None] + _t27
-    _t29 = (_t28 >= (dH + padH + dilationH))
-    _t30 = _t2[:, None, None, None] + _t27 + (-dH - padH - dilationH + 1)
-    _t31 = (n >= _t30)
-    _t32 = _t24 & _t26 & _t29 & _t31
-    _t33 = (_t15 >= 1)
-    _t34 = (_t13 >= 1)
-    _t35 = (_t15 <= n)
-    _t36 = (_t13 <= m)
-    _t37 = _t33[:, :, None, None] & _t34 & _t35[:, :, None, None] & _t36
-    _t38 = xp.where(_t37[:, :, :, :, None, None], xp.transpose(_t18, (2, 3, 4, 5, 0, 1)), _t19)
-    _t39 = xp.transpose(_t38, (0, 2, 4, 5, 1, 3))
-    _t40 = _t39.reshape(*_t39.shape[:4], -1).argmax(axis=-1)
-    _t41 = _t40 // (kW) + 1
-    _t42 = (dilationH) * _t41
-    _t43 = _t2[:, None, None, None] + _t42 + (-dH - padH - dilationH + 1)
-    _t44 = (_t43 >= 1)
-    _t45 = _t40 % (kW) + 1
-    _t46 = (dilationW) * _t45
-    _t47 = _t8[:, None, None, None] + xp.transpose(_t46, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
-    _t48 = (_t47 >= 1)
-    _t49 = (_t43 <= n)
-    _t50 = (_t47 <= m)
-    _t51 = _t44 & xp.transpose(_t48, (1, 0, 2, 3)) & _t49 & xp.transpose(_t50, (1, 0, 2, 3))
-    _t52 = xp.arange(1, B + 1)
-    _t53 = (_t52[:, None] == _t52)
-    _t54 = xp.arange(1, N_c + 1)
-    _t55 = (_t54[:, None] == _t54)
-    _t56 = xp.arange(1, m + 1)
-    _t57 = (_t56[:, None, None, None, None] == _t47)
-    _t58 = _t53[:, None, None, :, None, None, None] * _t55[:, None, None, :, None, None] * xp.transpose(_t57, (0, 3, 4, 1, 2))
-    _t59 = xp.where(_t51, xp.transpose(_t58, (0, 1, 2, 6, 5, 3, 4)), 0)
-    _t60 = G * xp.transpose(_t59, (0, 1, 2, 5, 6, 3, 4))
-    _t61 = xp.where(_t32, xp.transpose(_t60, (0, 1, 2, 5, 6, 3, 4)), 0)
-    _t62 = xp.broadcast_to(xp.arange(m).reshape(1, 1, m, 1, 1, 1, 1) + m * xp.clip(_t43 - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(1, N_c, 1, 1, 1, 1, 1) + m * n * N_c * xp.arange(B).reshape(B, 1, 1, 1, 1, 1, 1), (B, N_c, m, N_i, N_j, B, N_c)).ravel()
-    _t63 = xp.broadcast_to(_t61, (B, N_c, m, N_i, N_j, B, N_c)).ravel()
-    _t64 = xp.bincount(_t62, weights=_t63, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
-    grad_input = _t64
+    _t1 = xp.arange(1, B + 1)
+    _t2 = (B >= _t1)
+    _t3 = xp.arange(1, N_c + 1)
+    _t4 = (N_c >= _t3)
+    _t5 = xp.arange(1, N_i + 1)
+    _t6 = (dH) * _t5
+    _t7 = xp.arange(1, (kH + 1))
+    _t8 = (dilationH) * _t7
+    _t9 = _t6[:, None] + _t8
+    _t10 = (_t9 >= (dH + padH + dilationH))
+    _t11 = xp.arange(1, N_j + 1)
+    _t12 = (dW) * _t11
+    _t13 = xp.arange(1, (kW + 1))
+    _t14 = (dilationW) * _t13
+    _t15 = _t12[:, None] + _t14
+    _t16 = (_t15 >= (dW + padW + dilationW))
+    _t17 = _t12[:, None] + _t14 + (-dW - padW - dilationW + 1)
+    _t18 = (m >= _t17)
+    _t19 = _t6[:, None] + _t8 + (-dH - padH - dilationH + 1)
+    _t20 = (n >= _t19)
+    _t21 = _t10[:, :, None, None] & _t16 & _t18 & _t20[:, :, None, None]
+    _t22 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t23 = -xp.inf
+    _t24 = xp.where(_t21[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t25 = xp.transpose(_t24, (0, 2, 4, 5, 1, 3))
+    _t26 = _t25.reshape(*_t25.shape[:4], -1).argmax(axis=-1)
+    _t27 = _t26 // (kW) + 1
+    _t28 = (_t27 <= (kH))
+    _t29 = _t26 % (kW) + 1
+    _t30 = (_t29 <= (kW))
+    _t31 = (dilationH) * _t27
+    _t32 = _t6[:, None, None, None] + _t31
+    _t33 = (_t32 >= (dH + padH + dilationH))
+    _t34 = (dilationW) * _t29
+    _t35 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3))
+    _t36 = (_t35 >= (dW + padW + dilationW))
+    _t37 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t38 = (m >= _t37)
+    _t39 = _t6[:, None, None, None] + _t31 + (-dH - padH - dilationH + 1)
+    _t40 = (n >= _t39)
+    _t41 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t38, (2, 3, 1, 0)) & xp.transpose(_t40, (2, 3, 0, 1))
+    _t42 = xp.where(_t41, G, 0)
+    _t43 = (_t19 >= 1)
+    _t44 = (_t17 >= 1)
+    _t45 = (_t19 <= n)
+    _t46 = (_t17 <= m)
+    _t47 = _t43[:, :, None, None] & _t44 & _t45[:, :, None, None] & _t46
+    _t48 = xp.where(_t47[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t49 = xp.transpose(_t48, (0, 2, 4, 5, 1, 3))
+    _t50 = _t49.reshape(*_t49.shape[:4], -1).argmax(axis=-1)
+    _t51 = _t50 // (kW) + 1
+    _t52 = (dilationH) * _t51
+    _t53 = _t6[:, None, None, None] + _t52 + (-dH - padH - dilationH + 1)
+    _t54 = _t50 % (kW) + 1
+    _t55 = (dilationW) * _t54
+    _t56 = _t12[:, None, None, None] + xp.transpose(_t55, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t53, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
+    _t58 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
+    _t59 = xp.bincount(_t57, weights=_t58, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
+    grad_input = _t59
     return grad_input
 
 
@@ -6661,26 +6559,26 @@ def _multilabelmargincriterion_update_grad_input(x, t):
     _t2 = 1 + t
     _t3 = (N_i >= _t2)
     _t4 = _t1 & _t3
-    _t5 = x[t]
-    _t6 = 1 + x[:, None] - _t5
-    _t7 = xp.heaviside(_t6, 0.5)
-    _t8 = xp.arange(1, N_i + 1)
-    _t9 = _t8 - 1
-    _t10 = (t[:, None] == _t9)
-    _t11 = xp.where(_t10, 1.0, 0.0)
-    _t12 = _t11.sum(axis=0)
-    _t13 = _t7.T @ _t12
-    _t14 = xp.where(_t4, _t13, 0)
-    _t15 = xp.broadcast_to(xp.clip(_t2 - 1, 0, N_i + -1), (N_k,)).ravel()
-    _t16 = xp.broadcast_to(_t14, (N_k,)).ravel()
-    _t17 = xp.bincount(_t15, weights=_t16, minlength=N_i).reshape(N_i,)
-    _t18 = _t7.sum(axis=1)
-    _t19 = _t7.sum(axis=0)
-    _t20 = xp.where(_t4, _t19, 0)
-    _t21 = xp.broadcast_to(_t20, (N_k,)).ravel()
-    _t22 = xp.bincount(_t15, weights=_t21, minlength=N_i).reshape(N_i,)
-    _t23 = _t18 * _t12
-    _t24 = _t17 + _t18 - _t22 - _t23
+    _t5 = xp.arange(1, N_i + 1)
+    _t6 = _t5 - 1
+    _t7 = (t[:, None] == _t6)
+    _t8 = x[t]
+    _t9 = 1 + x[:, None] - _t8
+    _t10 = xp.heaviside(_t9, 0.5)
+    _t11 = xp.where(_t7[:, :, None], _t10, 0)
+    _t12 = xp.where(_t4[:, None, None], xp.transpose(_t11, (2, 0, 1)), 0)
+    _t13 = xp.broadcast_to(xp.clip(_t2[:, None, None] - 1, 0, N_i + -1), (N_k, N_k, N_i)).ravel()
+    _t14 = xp.broadcast_to(_t12, (N_k, N_k, N_i)).ravel()
+    _t15 = xp.bincount(_t13, weights=_t14, minlength=N_i).reshape(N_i,)
+    _t16 = _t10.sum(axis=1)
+    _t17 = xp.where(_t4[:, None], _t10.T, 0)
+    _t18 = xp.broadcast_to(xp.clip(_t2[:, None] - 1, 0, N_i + -1), (N_k, N_i)).ravel()
+    _t19 = xp.broadcast_to(_t17, (N_k, N_i)).ravel()
+    _t20 = xp.bincount(_t18, weights=_t19, minlength=N_i).reshape(N_i,)
+    _t21 = xp.where(_t7.T, 1.0, 0.0)
+    _t22 = _t21.sum(axis=1)
+    _t23 = _t16 * _t22
+    _t24 = _t15 + _t16 - _t20 - _t23
     _t24 /= N_i
     grad_input = _t24
     return grad_input
@@ -6721,31 +6619,30 @@ def _multilabelmargincriterion_update_grad_input_batch(X, T):
     _t2 = 1 + T
     _t3 = (N_i >= _t2)
     _t4 = _t1 & _t3
-    _t5 = xp.arange(1, B + 1)
+    _t5 = xp.arange(1, N_i + 1)
     _t6 = _t5 - 1
-    _t7 = X[_t6[:, None], T]
-    _t8 = 1 + X[:, :, None] - _t7[:, None, :]
-    _t9 = xp.heaviside(_t8, 0.5)
-    _t10 = xp.arange(1, N_i + 1)
-    _t11 = _t10 - 1
-    _t12 = (T[:, :, None] == _t11)
-    _t13 = xp.where(_t12, 1.0, 0.0)
-    _t14 = _t13.sum(axis=1)
-    _t15 = _t9 * _t14[:, :, None]
-    _t16 = _t15.sum(axis=1)
-    _t17 = xp.where(_t4, _t16, 0)
-    _t18 = xp.broadcast_to(xp.clip(_t2 - 1, 0, N_i + -1) + N_i * xp.arange(B).reshape(B, 1), (B, N_k)).ravel()
-    _t19 = xp.broadcast_to(_t17, (B, N_k)).ravel()
-    _t20 = xp.bincount(_t18, weights=_t19, minlength=B * N_i).reshape(B, N_i)
-    _t21 = _t9.sum(axis=2)
-    _t22 = _t9.sum(axis=1)
-    _t23 = xp.where(_t4, _t22, 0)
-    _t24 = xp.broadcast_to(_t23, (B, N_k)).ravel()
-    _t25 = xp.bincount(_t18, weights=_t24, minlength=B * N_i).reshape(B, N_i)
-    _t26 = _t21 * _t14
-    _t27 = _t20 + _t21 - _t25 - _t26
-    _t28 = _t27 / (B * N_i)
-    grad_input = _t28
+    _t7 = (T[:, :, None] == _t6)
+    _t8 = xp.arange(1, B + 1)
+    _t9 = _t8 - 1
+    _t10 = X[_t9[:, None], T]
+    _t11 = 1 + X[:, :, None] - _t10[:, None, :]
+    _t12 = xp.heaviside(_t11, 0.5)
+    _t13 = xp.where(_t7[:, :, :, None], _t12[:, None, :, :], 0)
+    _t14 = xp.where(_t4[:, :, None, None], xp.transpose(_t13, (0, 3, 1, 2)), 0)
+    _t15 = xp.broadcast_to(xp.clip(_t2[:, :, None, None] - 1, 0, N_i + -1) + N_i * xp.arange(B).reshape(B, 1, 1, 1), (B, N_k, N_k, N_i)).ravel()
+    _t16 = xp.broadcast_to(_t14, (B, N_k, N_k, N_i)).ravel()
+    _t17 = xp.bincount(_t15, weights=_t16, minlength=B * N_i).reshape(B, N_i)
+    _t18 = _t12.sum(axis=2)
+    _t19 = xp.where(_t4[:, :, None], xp.transpose(_t12, (0, 2, 1)), 0)
+    _t20 = xp.broadcast_to(xp.clip(_t2[:, :, None] - 1, 0, N_i + -1) + N_i * xp.arange(B).reshape(B, 1, 1), (B, N_k, N_i)).ravel()
+    _t21 = xp.broadcast_to(_t19, (B, N_k, N_i)).ravel()
+    _t22 = xp.bincount(_t20, weights=_t21, minlength=B * N_i).reshape(B, N_i)
+    _t23 = xp.where(xp.transpose(_t7, (0, 2, 1)), 1.0, 0.0)
+    _t24 = _t23.sum(axis=2)
+    _t25 = _t18 * _t24
+    _t26 = _t17 + _t18 - _t22 - _t25
+    _t27 = _t26 / (B * N_i)
+    grad_input = _t27
     return grad_input
 
 
