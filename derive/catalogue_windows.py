@@ -13,6 +13,16 @@ generated class (``skipped()`` says which and why).
 The generated kernels print those functions by the arguments' names and take the arguments
 after the output's sizes; the output's sizes are Torch7's (``OUTPUT_SIZES``), computed by the
 class from the input (derive.nn.windowed).
+
+What this is not: a derivation with the arguments as symbols.  Each derivation is proved at its
+own values; the kernels for every other value are a fit, checked at the spare derivations and by
+tests/test_nn_conv_catalogue.py against PyTorch at several argument values (strides above 1,
+paddings, dilations).  The class pages say so (``fit_note``).
+
+Every size but a window's stays a name bound at run time, and the lowering writes the gradients as
+at fixed sizes: a window of the input (a strided view) and a contraction, a fold (col2im) of the
+terms back to the input's positions, never a mask over every pair of input and output positions;
+a step's memory is that of the input, the output and the patches.
 """
 
 from __future__ import annotations
@@ -232,6 +242,20 @@ def general_kernels(entry: Entry) -> tuple[str, ...]:
             out.append("+ " + fitted if term[0] else fitted)
         out.append(piece)
     return tuple("".join(out).split("\n\x00\n"))
+
+
+def fit_note(entry: Entry) -> str:
+    """How the class's kernels come to hold for every value of the window's arguments (a page's
+    paragraph): how many derivations the fit took and how many checked it."""
+    names = _varied(entry)
+    unknowns = 1 + len(names) * (2 if len(names) <= 2 else 1)
+    return (f"`derive.nn.{entry.name}` takes every value of {', '.join(f'`{n}`' for n in names)} and every "
+            f"input size. Its kernels are not derived with those arguments as symbols: the engine derives the "
+            f"formula at {unknowns + _SPARE} sets of generic integer values of them, each kernel must be the same "
+            f"text at every one but for integers, and each integer that changes must be one affine function of the "
+            f"arguments with integer coefficients (or a product of them) at all of them, {_SPARE} more derivations "
+            f"than such a function has coefficients. "
+            f"The tests compare the class with PyTorch at several values of the arguments, one sample and a batch.")
 
 
 def _shapes(entry: Entry, args: dict) -> dict:
