@@ -38,7 +38,9 @@ from .generate_sizes import RuntimeSizes
 
 #: Torch7's output size of each output axis the kernels take as a size: ("window", input axis,
 #: kernel, step, padding, dilation): floor((n + 2 pad - dilation (kernel - 1) - 1) / step) + 1;
-#: ("pad", input axis, before, after): n + before + after. A field is an argument's name or a number.
+#: ("pad", input axis, before, after): n + before + after; ("scale", input axis, factor) and ("full", input
+#: axis, kernel, step, padding, adjustment) for upsampling and transposed convolutions (derive.nn.windowed.
+#: output_size). A field is an argument's name or a number.
 OUTPUT_SIZES = {
     "TemporalConvolution": {0: ("window", 0, "kW", "dW", 0, 1)},
     "TemporalSubSampling": {0: ("window", 0, "kW", "dW", 0, 1)},

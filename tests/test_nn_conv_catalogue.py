@@ -232,3 +232,20 @@ def test_a_step_needs_memory_of_the_patches_not_of_input_times_output(make, outp
         tracemalloc.stop()
     assert layer.output.shape == output
     assert peak < 40 * x.nbytes, f"{peak / x.nbytes:.1f} times the input's bytes"
+
+
+@pytest.mark.parametrize("rule, size, arguments, reference", [
+    (("window", 1, "kW", "dW", "padW", "dilationW"), 11, {"kW": 3, "dW": 2, "padW": 1, "dilationW": 2},
+     lambda n: F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, 3, 3), stride=2, padding=1, dilation=2).shape[-1]),
+    (("pad", 1, "pad_l", "pad_r"), 5, {"pad_l": 2, "pad_r": -1}, lambda n: F.pad(torch.zeros(1, n), (2, -1)).shape[-1]),
+    (("scale", 1, "scale"), 5, {"scale": 3},
+     lambda n: F.interpolate(torch.zeros(1, 1, n), scale_factor=3, mode="nearest").shape[-1]),
+    (("full", 1, "kW", "dW", "padW", "adjW"), 6, {"kW": 3, "dW": 2, "padW": 1, "adjW": 1},
+     lambda n: F.conv_transpose2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, 3, 3), stride=2, padding=1,
+                                  output_padding=1).shape[-1]),
+])
+def test_the_output_size_rules_are_pytorchs(rule, size, arguments, reference):
+    """The rules a class of the family reads its output's sizes by (data in catalogue_windows.OUTPUT_SIZES)."""
+    from derive.nn.windowed import output_size
+
+    assert output_size(rule, size, arguments) == reference(size)

@@ -11,12 +11,20 @@ from .catalogued import CatalogueModule
 def output_size(rule: tuple, size: int, arguments: dict) -> int:
     """Torch7's size of one output axis for an input axis of ``size``: ("window", input axis,
     kernel, step, padding, dilation) is floor((size + 2 pad - dilation (kernel - 1) - 1) / step) + 1,
-    ("pad", input axis, before, after) is size + before + after; a field is an argument's name or
-    a number."""
+    ("pad", input axis, before, after) is size + before + after, ("scale", input axis, factor) is
+    size factor (upsampling), ("full", input axis, kernel, step, padding, adjustment) is
+    (size - 1) step - 2 padding + kernel + adjustment (a transposed convolution's); a field is an
+    argument's name or a number."""
     value = [arguments[f] if isinstance(f, str) else f for f in rule[2:]]
     if rule[0] == "window":
         k, d, pad, dilation = value
         return (size + 2 * pad - dilation * (k - 1) - 1) // d + 1
+    if rule[0] == "scale":
+        (factor,) = value
+        return size * factor
+    if rule[0] == "full":
+        k, d, pad, adjustment = value
+        return (size - 1) * d - 2 * pad + k + adjustment
     before, after = value
     return size + before + after
 
