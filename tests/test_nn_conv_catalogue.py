@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import derive.nn as nn
+from test_catalogue import assert_parameter_gradients
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -141,13 +142,7 @@ def test_agrees_with_pytorch(name, given, full, shape, batch):
     yt.backward(torch.tensor(gradOutput))
     np.testing.assert_allclose(layer.forward(x), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(layer.backward(x, gradOutput), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    if params:  # accGradParameters adds scale * the gradient to what is there
-        before = [g.copy() for g in layer.parameters()[1]]
-        layer.accGradParameters(x, gradOutput, 0.5)
-        for mine, old, theirs in zip(layer.parameters()[1], before, pt):
-            np.testing.assert_allclose(mine, old + 0.5 * theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_parameter_gradients(layer, x, gradOutput, pt)
 
 
 _WITH_PARAMETERS = {"TemporalConvolution", "TemporalSubSampling", "SpatialConvolutionMM", "SpatialSubSampling",
