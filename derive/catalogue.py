@@ -1073,7 +1073,7 @@ ENTRIES += [
     Entry("SpatialDilatedConvolution", "convolution",
           _CONV + (Arg("dilationW", 1), Arg("dilationH", 1)),
           lambda a, s: _conv2d(a, s, (a["dilationW"], a["dilationH"])),
-          "A convolution whose kernel reads every dilation-th pixel.", input_shapes=((7, 7),),
+          "A convolution whose kernel reads every dilation-th pixel.", input_shapes=((9, 9),),
           example=(2, 3, 3, 3, 1, 1, 0, 0, 2, 2), parameters=_CONV_PARAMS, reset=_CONV_RESET),
     Entry("SpatialFullConvolution", "convolution",
           _CONV + (Arg("adjW", 0), Arg("adjH", 0)), _full_conv,

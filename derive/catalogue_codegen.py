@@ -57,6 +57,8 @@ class Generated:
     # a program ending in a loss, with parameters (SoftmaxRegression): (the target's axes, each an
     # argument, an axis of the first input (its number) or None; the argument an integer target stays below)
     loss: tuple | None = None
+    output_sizes: tuple = ()  # the convolution family's: Torch7's rule of each output size the kernels take
+    window_arguments: tuple = ()  # the convolution family's: the arguments the kernels take after those sizes
 
 
 def _formula_name(arg: str) -> str:
@@ -223,7 +225,9 @@ def plan(entry: Entry) -> Generated:
     if entry.group == "program" and not entry.signature:
         raise ValueError("a program at fixed sizes: no constructor gives its sizes")
     if entry.group == "convolution" and entry.name not in ("LookupTable",):
-        raise ValueError("the convolution family: its strides, windows and padding shape the formula")
+        from .catalogue_windows import plan_windows
+
+        return plan_windows(entry)
     base = entry.arguments(entry.example)
     if entry.criterion and entry.target_kind != "class" and len(entry.input_shapes or ()) > 1 \
             and not _is_table(_build(entry, base, False)[0]):
@@ -453,6 +457,8 @@ def _class_source(g: Generated) -> str:
     base = "CatalogueCriterion" if entry.criterion else "CatalogueModule"
     if g.table:
         base = "CatalogueTableCriterion" if entry.criterion else "CatalogueTableLoss" if g.loss else "CatalogueTable"
+    if g.window_arguments:
+        base = "CatalogueWindowModule"
     signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default,
                        "ndarray" if a.type is Array else a.type.__name__, a.same_as) for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
@@ -501,6 +507,9 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    arrayArguments = {g.arrays!r}")
     if g.variant_parameters:
         klass.append(f"    variantParameters = {g.variant_parameters!r}")
+    if g.window_arguments:
+        klass.append(f"    outputSizes = {g.output_sizes!r}")
+        klass.append(f"    windowArguments = {g.window_arguments!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")
@@ -508,7 +517,7 @@ def _class_source(g: Generated) -> str:
     params, passed = [], []
     for a in entry.signature:
         py = _formula_name(a.name)
-        params.append(py if a.default is REQUIRED else f"{py}={None if a.same_as else a.default!r}")
+        params.append(py if a.default is REQUIRED and not a.same_as else f"{py}={None if a.same_as else a.default!r}")
         passed.append(f"{a.name!r}: {py}")
     if g.parameter_shapes:
         params.append("rng=None")
@@ -532,6 +541,8 @@ def catalogue_source() -> str:
         names.append(g.entry.name)
     parts.append(f"\n\n__all__ = {names!r}\n")
     used = "".join(parts)
+    if "(CatalogueWindowModule)" in used:
+        parts[1] += "from derive.nn.windowed import CatalogueWindowModule\n"
     helpers = helpers_used(used)
     if helpers:  # the element-wise helpers the kernels call (derive.module_source imports them alike)
         parts[1] = parts[1].replace("from derive.nn.catalogued import",

@@ -127,6 +127,13 @@ class RuntimeSizes(_Writer):
         return {a.name: tuple(None if spec.batch_size is not None and sp.sympify(d).has(spec.batch_size)
                               else self._print_size(spec, d) for d in a.shape) for a in spec.arrays.values()}
 
+    def _lowering(self, arrays: dict[str, str], ranges: dict, spec: LayerSpec):
+        lowering = super()._lowering(arrays, ranges, spec)
+        # each array's sizes by name: a read the window pads needs no guard at run-time sizes either
+        lowering.extents = {a.name: tuple(self._print_size(spec, d) for d in a.shape) for a in spec.arrays.values()}
+        lowering.extents[grad_output_name(spec)] = lowering.extents[spec.output.name]
+        return lowering
+
     def _shape(self, spec, target, axes):
         array = {"output": spec.output, "grad_input": spec.input, "loss": spec.output}.get(target)
         if array is None:

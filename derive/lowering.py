@@ -68,6 +68,7 @@ class Lowering:
         self.sizes: dict[str, tuple] = {}  # each temporary's sizes, as code
         self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
         self.views: set[str] = set()  # temporaries that are window()'s read-only views of an array
+        self.extents: dict[str, tuple] = {}  # at run-time sizes: arrays' sizes by the names the kernel binds
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -564,14 +565,18 @@ class Lowering:
         as zero padding does: window() then gives the same 0 outside."""
         c, a, b = expr.args
         shape = self.shapes.get(a.base.name) if isinstance(a, sp.Indexed) else None
+        if shape is not None and None in shape and a.base.name in self.extents:
+            shape = self.extents[a.base.name]  # run-time sizes: an axis's size by its name
         if b != 0 or shape is None or all(isinstance(i, sp.Symbol) for i in a.indices):
             return False
         if any(i.has(*_INDEX_ARITHMETIC) for i in a.indices):  # gathered clipped, not by window()
             return False
+        sizes = self._sizes() if self.extents else frozenset()
         for relation in c.args if isinstance(c, sp.And) else (c,):
-            sides = [(_bound(relation, sp.expand(i)), size) for i, size in zip(a.indices, shape)
+            sides = [(_bound(relation, sp.expand(i), sizes), size) for i, size in zip(a.indices, shape)
                      if not isinstance(i, sp.Symbol)]
-            if not any(side is not None and side[1] is not None and side[0] in (("low", 1), ("high", side[1]))
+            if not any(side[0] is not None and side[1] is not None
+                       and (side[0] == ("low", 1) or side[0][0] == "high" and str(side[0][1]) == str(side[1]))
                        for side in sides):
                 return False
         return True
@@ -638,14 +643,15 @@ class Lowering:
         function, guard = expr.function, sp.true
         if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
             (function, guard), _ = function.args
+        function, guard, limits = self._flattened(function, guard, list(expr.limits))
+        variables = [v for v, _, _ in limits]
         targets: dict[sp.Symbol, sp.Expr] = {}
         rest = []
         for factor in sp.Mul.make_args(function):
             if isinstance(factor, sp.KroneckerDelta):
                 difference = sp.expand(factor.args[0] - factor.args[1])
                 free = [a for a in difference.free_symbols if a in self.ranges and a not in variables
-                        and a not in targets and difference.coeff(a) in (1, -1)
-                        and isinstance(self.ranges[a], int)]
+                        and a not in targets and difference.coeff(a) in (1, -1)]
                 if len(free) == 1 and set(variables) & difference.free_symbols:
                     a = free[0]
                     c = difference.coeff(a)
@@ -656,7 +662,6 @@ class Lowering:
             return None
         # An argmax's position in its window (a max pooling's gradient): [a = 2i - 2 + A] is
         # sum_r [r = A] [a = 2i - 2 + r], r over the window, affine, and so a fold.
-        limits = list(expr.limits)
         for a, h in list(targets.items()) if self.strided else ():
             chosen = [t for t in sp.Add.make_args(h) if isinstance(t, ArgExtremum)]
             if len(chosen) != 1 or not _affine(h - chosen[0]):
@@ -672,7 +677,7 @@ class Lowering:
             limits.append((r, 1, high))
             variables = variables + [r]
         value = sp.Mul(*rest).xreplace(targets)
-        inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
+        inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self._extent(a)) for a, h in targets.items()))
         if set(targets) & (value.free_symbols | inside.free_symbols):
             return None
         if self.strided and all(_affine(h) and h.free_symbols <= set(variables) for h in targets.values()):
@@ -689,7 +694,7 @@ class Lowering:
         for a in reversed(out):
             if a in targets:  # out of range: the guard made its term 0; the position is clipped
                 k = list(targets).index(a) + 1
-                place = f"xp.clip({_atom(parts[k].code)} - 1, 0, {self.ranges[a] - 1})"
+                place = f"xp.clip({_atom(parts[k].code)} - 1, 0, {_plus(self.ranges[a], -1)})"
             else:
                 along = ", ".join(str(self.ranges[b]) if b == a else "1" for b in axes)
                 place = f"xp.arange({self.ranges[a]}).reshape({along}{',' if len(axes) == 1 else ''})"
@@ -702,15 +707,47 @@ class Lowering:
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
                               f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
 
+    def _sizes(self) -> frozenset:
+        """The run-time sizes of the kernel (names it binds from its arrays' shapes), as symbols."""
+        return frozenset(sp.Symbol(name, integer=True, positive=True) for name in self.arrays.values()
+                         if name.isidentifier())
+
+    def _extent(self, index: sp.Symbol) -> sp.Expr:
+        """The range of ``index`` as an expression: its number, or the run-time size's name."""
+        size = self.ranges[index]
+        return sp.Integer(size) if isinstance(size, int) else sp.Symbol(str(size), integer=True, positive=True)
+
+    def _flattened(self, function: sp.Expr, guard, limits: list):
+        """sum_S f(S) sum_T h(S, T) as sum_(S, T) f h, and a factor where(c, v, 0) as v under the
+        guard c: the deltas of a sum inside a sum (a dilated convolution's gradient) then name
+        positions as those at the top do. The same sum: (function, guard, limits)."""
+        while True:
+            factors = list(sp.Mul.make_args(function))
+            bound = {v for v, _, _ in limits}
+            for k, f in enumerate(factors):
+                if isinstance(f, sp.Sum) and all(low == 1 for _, low, _ in f.limits) \
+                        and not {v for v, _, _ in f.limits} & (bound | sp.Mul(*factors[:k], *factors[k + 1:]).free_symbols):
+                    for v, _, high in f.limits:
+                        self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+                    factors[k], limits = f.function, limits + list(f.limits)
+                    break
+                if isinstance(f, where) and f.args[2] == 0 and f.args[1].has(sp.KroneckerDelta):
+                    factors[k], guard = f.args[1], sp.And(guard, f.args[0])
+                    break
+            else:
+                return function, guard, limits
+            function = sp.Mul(*factors)
+
     def _fold(self, value: sp.Expr, guard, targets: dict, limits: list) -> Tensor:
         """sum_S v(S) [a = h(S)] with each h affine: the adjoint of a window read (col2im), each
         term added at its position by fold()'s strided slices; the indices no position names are
         summed first (a contraction, BLAS)."""
         placed = {v for h in targets.values() for v in h.free_symbols}
         inner = [limit for limit in limits if limit[0] not in placed]
-        # A relation every index value meets (r >= 1 for r over a window) needs no mask.
+        # A relation every index value meets (r >= 1 for r over a window) needs no mask, nor one
+        # that a position lies in the array (fold() drops the terms outside, as padding).
         relations = guard.args if isinstance(guard, sp.And) else (guard,)
-        guard = sp.And(*(r for r in relations if not self._always(r)))
+        guard = sp.And(*(r for r in relations if not self._always(r) and not self._inside(r, targets)))
         body = value if guard is sp.true else sp.Piecewise((value, guard), (0, True))
         values = self.lower(sp.Sum(body, *inner) if inner else body)
         renamed = {h: a for a, h in targets.items()}
@@ -733,6 +770,16 @@ class Lowering:
         size = ", ".join(str(self.ranges[a]) for a in out)
         return self.temporary(f"fold({code}, ({size},), ({', '.join(map(str, starts))},), "
                               f"({', '.join(map(_steps, steps))},))", out)
+
+    def _inside(self, relation, targets: dict) -> bool:
+        """Whether ``relation`` says only that a position ``targets`` names is at least 1 or at most
+        its axis's size."""
+        sizes = self._sizes()
+        for a, h in targets.items():
+            side = _bound(relation, sp.expand(h), sizes)
+            if side is not None and (side == ("low", 1) or side[0] == "high" and side[1] == self._extent(a)):
+                return True
+        return False
 
     def _always(self, relation) -> bool:
         """Whether an affine relation between indices holds for every value of them (each from 1
@@ -765,15 +812,16 @@ class Lowering:
             e -= e.as_coeff_add()[0]
             free = [x for x in e.free_symbols if x not in variables]
             if not _affine(e) or len(free) != 1 or e.coeff(free[0]) not in (1, -1) or free[0] in targeted \
-                    or not isinstance(self.ranges.get(free[0]), int):
+                    or free[0] not in self.ranges:
                 continue
             a = free[0]
             e = sp.expand(e * e.coeff(a))
-            bounds, kept = _bounds(relations, e)
-            if not isinstance(bounds.get("low"), sp.Integer) or not isinstance(bounds.get("high"), sp.Integer):
+            # the window's extent: a number, or at run-time sizes one of the sizes the kernel binds (N_p - 3)
+            bounds, kept = _bounds(relations, e, self._sizes())
+            if not isinstance(bounds.get("low"), sp.Integer) or "high" not in bounds:
                 continue
             count = bounds["high"] - bounds["low"] + 1
-            if count < 1:
+            if count.is_Integer and count < 1:
                 continue
             p = sp.Symbol(f"_s{a}", integer=True, positive=True)
             deltas.append(sp.KroneckerDelta(a, sp.expand(p + bounds["low"] - 1 - (e - a))))
@@ -974,11 +1022,11 @@ def _steps(step: dict) -> str:
     return "{" + ", ".join(f"{k}: {c}" for k, c in step.items()) + "}"
 
 
-def _bounds(relations: list, e: sp.Expr) -> tuple[dict, list]:
+def _bounds(relations: list, e: sp.Expr, sizes: frozenset = frozenset()) -> tuple[dict, list]:
     """({"low": v, "high": w} as far as ``relations`` bound e, the relations that do not)."""
     bounds, kept = {}, []
     for r in relations:
-        side = _bound(r, e)
+        side = _bound(r, e, sizes)
         if side is None:
             kept.append(r)
         else:
@@ -986,17 +1034,21 @@ def _bounds(relations: list, e: sp.Expr) -> tuple[dict, list]:
     return bounds, kept
 
 
-def _bound(relation, e: sp.Expr):
-    """("low", v) for a relation that says e >= v, ("high", v) for e <= v (integers), else None."""
+def _bound(relation, e: sp.Expr, sizes: frozenset = frozenset()):
+    """("low", v) for a relation that says e >= v, ("high", v) for e <= v, else None: v an integer,
+    or an integer combination of ``sizes`` (run-time sizes) and an integer."""
     if not isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan)):
         return None
     difference = sp.expand(relation.gts - relation.lts)  # >= 0 (> 0 when strict)
     strict = isinstance(relation, (sp.StrictGreaterThan, sp.StrictLessThan))
+
+    def constant(rest):
+        return rest.is_Integer or rest.free_symbols <= sizes and _affine(rest)
     rest = sp.expand(difference - e)
-    if rest.is_Integer:  # e + rest >= 0
+    if constant(rest):  # e + rest >= 0
         return "low", -rest + (1 if strict else 0)
     rest = sp.expand(difference + e)
-    if rest.is_Integer:  # rest - e >= 0
+    if constant(rest):  # rest - e >= 0
         return "high", rest - (1 if strict else 0)
     return None
 

@@ -20,6 +20,19 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
+def assert_parameter_gradients(layer, given, gradOutput, theirs: list) -> None:
+    """The module's parameter gradients after its backward are PyTorch's leaves' (``theirs``), and
+    accGradParameters adds scale times them to what is there."""
+    mine = layer.parameters()[1] if theirs else []
+    for gradient, leaf in zip(mine, theirs):
+        np.testing.assert_allclose(gradient, leaf.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if theirs:
+        before = [g.copy() for g in mine]
+        layer.accGradParameters(given, gradOutput, 0.5)
+        for gradient, old, leaf in zip(layer.parameters()[1], before, theirs):
+            np.testing.assert_allclose(gradient, old + 0.5 * leaf.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def _away(x: np.ndarray, kinks) -> np.ndarray:
     """x moved at least 0.05 away from every kink (the tests check the gradient, not a subgradient)."""
     for c in kinks:

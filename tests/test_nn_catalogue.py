@@ -15,7 +15,7 @@ import derive.nn as nn
 from derive.catalogue import REQUIRED, lookup
 from derive.catalogue_codegen import CATALOGUE_PATH, catalogue_source, check_cases, generated_entries, skipped
 from derive.nn import _catalogue
-from test_catalogue import CRITERIA, MODULES, _away
+from test_catalogue import CRITERIA, MODULES, _away, assert_parameter_gradients
 
 torch = pytest.importorskip("torch")
 
@@ -47,7 +47,7 @@ def test_the_constructor_is_torch7s(name):
     for arg in entry.signature:
         python = arg.name + "_" if arg.name == "lambda" else arg.name
         default = parameters[python].default
-        assert default is (inspect.Parameter.empty if arg.default is REQUIRED else None if arg.same_as
+        assert default is (None if arg.same_as else inspect.Parameter.empty if arg.default is REQUIRED
                            else arg.default) or default == arg.default
     layer = getattr(nn, name)(*entry.example)
     assert all(getattr(layer, arg.name) == value for arg, value in zip(entry.signature, entry.example))
@@ -92,13 +92,8 @@ def test_generated_module_agrees_with_pytorch(name, step, batch):
     grads = layer.backward(given, gradOutput)
     for mine, theirs in zip(grads if given is xs else [grads], xt):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    if params:  # accGradParameters adds scale * the gradient to what is there
-        before = [p.copy() for p in layer.parameters()[1]]
-        layer.accGradParameters(given, gradOutput, 0.5)
-        for mine, old, theirs in zip(layer.parameters()[1], before, pt):
-            np.testing.assert_allclose(mine, old + 0.5 * theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_parameter_gradients(layer, given, gradOutput, pt)
+    if params:
         layer.zeroGradParameters()
         assert all(not p.any() for p in layer.parameters()[1])
 

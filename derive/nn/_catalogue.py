@@ -5,11 +5,12 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import relu, sigmoid, step, window, contract, extreme
+from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
                                   CatalogueTableCriterion, CatalogueTableLoss)
 
 ndarray = np.ndarray
+from derive.nn.windowed import CatalogueWindowModule
 
 
 def _tanh_update_output(x, out=None):
@@ -3426,12 +3427,10 @@ def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     _t16 = G.T * _t8
     _t17 = _t16 @ X
     _t17 *= _t3[:, None]
-    _t19 = W @ X.T
-    _t19 *= G.T
-    _t21 = _t8 @ _t19.T
-    _t22 = _t2 ** -1.5
-    _t23 = _t21[:, None] * -1 * _t22[:, None] * W
-    _t17 += _t23
+    _t19 = _t8 @ _t10
+    _t20 = _t2 ** -1.5
+    _t21 = _t19[:, None] * -1 * _t20[:, None] * W
+    _t17 += _t21
     grad_W += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
     return grad_input
 
@@ -4130,24 +4129,35 @@ def _lookuptable_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[j, k] += scale * Sum(KroneckerDelta(j, x[n] + 1)*g[n, k], (n, 1, N_n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_W1 = W.shape[0]
-    _t1 = xp.arange(1, N_W1 + 1)
+    N_d = W.shape[1]
+    N_n = x.shape[0]
+    _t1 = (x >= 0)
     _t2 = 1 + x
-    _t3 = (_t1[:, None] == _t2)
-    _t4 = _t3 @ g
-    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, g.T, 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
 
 
 def _lookuptable_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_W1 = W.shape[0]
+    N_d = W.shape[1]
     N_n = x.shape[0]
     grad_input = xp.zeros((N_n,))
-    _t1 = xp.arange(1, N_W1 + 1)
+    _t1 = (x >= 0)
     _t2 = 1 + x
-    _t3 = (_t1[:, None] == _t2)
-    _t4 = _t3 @ g
-    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, g.T, 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -4172,12 +4182,19 @@ def _lookuptable_update_grad_input_batch(X, W, Y, G, out=None):
 def _lookuptable_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     """gradW[j, k] += scale * Sum(KroneckerDelta(j, X[s, n] + 1)*G[s, n, k], (s, 1, B), (n, 1, N_n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_W1 = W.shape[0]
-    _t1 = xp.arange(1, N_W1 + 1)
+    N_d = W.shape[1]
+    N_n = X.shape[1]
+    _t1 = (X >= 0)
     _t2 = 1 + X
-    _t3 = (_t1[:, None, None] == _t2)
-    _t4 = contract(_t3, G, axes=((1, 2,), (0, 1,)))
-    grad_W += _t4 if scale == 1 else scale * _t4
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, xp.transpose(G, (2, 0, 1)), 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, B, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, B, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
 
 
 def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W, out=None):
@@ -4185,13 +4202,18 @@ def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_W1 = W.shape[0]
+    N_d = W.shape[1]
     N_n = X.shape[1]
     grad_input = xp.zeros((B, N_n,))
-    _t1 = xp.arange(1, N_W1 + 1)
+    _t1 = (X >= 0)
     _t2 = 1 + X
-    _t3 = (_t1[:, None, None] == _t2)
-    _t4 = contract(_t3, G, axes=((1, 2,), (0, 1,)))
-    grad_W += _t4 if scale == 1 else scale * _t4
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, xp.transpose(G, (2, 0, 1)), 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, B, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, B, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -4210,6 +4232,1699 @@ class LookupTable(CatalogueModule):
 
     def __init__(self, nIndex, nOutput, rng=None) -> None:
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
+
+
+def _temporalconvolution_update_output(x, W, b, N_t, kW, dW, out=None):
+    """y[t, o] = b[o] + Sum(W[o, k, c]*x[k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    _t1 = window(x, (N_t, N_k, N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = contract(_t1, W, axes=((1, 2,), (1, 2,)))
+    _t3 = xp.add(b, _t2, out=out)
+    output = _t3
+    return output
+
+
+def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+    """gradInput[j, l] = Sum(Piecewise((W[o, j + (-dW)*t + (dW), l]*g[t, o], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = contract(g, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (2, 0, 1)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalconvolution_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """gradW[j, l, a] += scale * Sum(g[t, j]*x[l + (dW)*t + (-dW), a], (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    _t1 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t2 = contract(g, _t1, axes=((0,), (1,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=0)
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    n = x.shape[0]
+    _t1 = contract(g, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (2, 0, 1)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t4 = contract(g, _t3, axes=((0,), (1,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=0)
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _temporalconvolution_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+    """Y[s, t, o] = b[o] + Sum(W[o, k, c]*X[s, k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    _t1 = window(X, (B, N_t, N_k, N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = contract(_t1, W, axes=((2, 3,), (1, 2,)))
+    _t3 = xp.add(b, _t2, out=out)
+    output = _t3
+    return output
+
+
+def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+    """gradInput[j, l, a] = Sum(Piecewise((G[j, t, o]*W[o, l + (-dW)*t + (dW), a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = contract(G, W, axes=((2,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalconvolution_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """gradW[j, l, a] += scale * Sum(G[s, t, j]*X[s, l + (dW)*t + (-dW), a], (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    _t1 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = contract(G, _t1, axes=((0, 1,), (0, 2,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 1))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    n = X.shape[1]
+    _t1 = contract(G, W, axes=((2,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t4 = contract(G, _t3, axes=((0, 1,), (0, 2,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 1))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class TemporalConvolution(CatalogueWindowModule):
+    """nn.TemporalConvolution(inputFrameSize, outputFrameSize, kW, dW=1): y[t,o] = sum(W[o,k,c] * x[t+k-1,c], k, c) + b[o]. A 1-D convolution over a sequence of frames (time x features)."""
+
+    signature = (('inputFrameSize', REQUIRED, int, None), ('outputFrameSize', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('dW', 1, int, None), )
+    formula = 'y[t,o] = sum(W[o,k,c] * x[t+k-1,c], k, c) + b[o]'
+    scalars = ()
+    inputShape = (None, 'inputFrameSize')
+    gradientReadsOutput = False
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    parameterShapes = (('weight', ('outputFrameSize', 'kW', 'inputFrameSize')), ('bias', ('outputFrameSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'inputFrameSize')),)
+    kernels = {(): ((_temporalconvolution_update_output, _temporalconvolution_update_grad_input, _temporalconvolution_acc_grad_parameters, _temporalconvolution_backward), (_temporalconvolution_update_output_batch, _temporalconvolution_update_grad_input_batch, _temporalconvolution_acc_grad_parameters_batch, _temporalconvolution_backward_batch))}
+
+    def __init__(self, inputFrameSize, outputFrameSize, kW, dW=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'outputFrameSize': outputFrameSize, 'kW': kW, 'dW': dW})
+
+
+def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, out=None):
+    """y[t, c] = W[c]*Sum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, (N_t, (kW), N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = _t1.sum(axis=1)
+    _t3 = xp.multiply(W, _t2, out=out)
+    _t3 += b
+    output = _t3
+    return output
+
+
+def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+    """gradInput[j, l] = Sum(Piecewise((W[l]*g[t, l], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = W[:, None] * g.T
+    _t2 = fold(xp.broadcast_to(_t1[:, :, None], (N_c, N_t, (kW),)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """gradW[j] += scale * Sum(g[t, j]*Sum(x[k + (dW)*t + (-dW), j], (k, 1, N_k)), (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * g
+    _t4 = _t3.sum(axis=0)
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=0)
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = W[:, None] * g.T
+    _t2 = fold(xp.broadcast_to(_t1[:, :, None], (N_c, N_t, (kW),)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    _t3 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 * g
+    _t6 = _t5.sum(axis=0)
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = g.sum(axis=0)
+    grad_b += _t7 if scale == 1 else scale * _t7
+    return grad_input
+
+
+def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+    """Y[s, t, c] = W[c]*Sum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, N_t, (kW), N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = _t1.sum(axis=2)
+    _t3 = xp.multiply(W, _t2, out=out)
+    _t3 += b
+    output = _t3
+    return output
+
+
+def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+    """gradInput[j, l, a] = Sum(Piecewise((G[j, t, a]*W[a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = W[:, None] * xp.transpose(G, (0, 2, 1))
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None], (B, N_c, N_t, (kW),)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """gradW[j] += scale * Sum(G[s, t, j]*Sum(X[s, k + (dW)*t + (-dW), j], (k, 1, N_k)), (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = _t1.sum(axis=1)
+    _t3 = _t2 * G
+    _t4 = _t3.sum(axis=(0, 1))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 1))
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = W[:, None] * xp.transpose(G, (0, 2, 1))
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None], (B, N_c, N_t, (kW),)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t4 = _t3.sum(axis=1)
+    _t5 = _t4 * G
+    _t6 = _t5.sum(axis=(0, 1))
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = G.sum(axis=(0, 1))
+    grad_b += _t7 if scale == 1 else scale * _t7
+    return grad_input
+
+
+class TemporalSubSampling(CatalogueWindowModule):
+    """nn.TemporalSubSampling(inputFrameSize, kW, dW=1): y[t,c] = W[c] * sum(x[2*t+k-2,c], k) + b[c]. The sum over a window of frames, scaled and shifted per feature."""
+
+    signature = (('inputFrameSize', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('dW', 1, int, None), )
+    formula = 'y[t,c] = W[c] * sum(x[2*t+k-2,c], k) + b[c]'
+    scalars = ()
+    inputShape = (None, 'inputFrameSize')
+    gradientReadsOutput = False
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    parameterShapes = (('weight', ('inputFrameSize',)), ('bias', ('inputFrameSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW',)),)
+    kernels = {(): ((_temporalsubsampling_update_output, _temporalsubsampling_update_grad_input, _temporalsubsampling_acc_grad_parameters, _temporalsubsampling_backward), (_temporalsubsampling_update_output_batch, _temporalsubsampling_update_grad_input_batch, _temporalsubsampling_acc_grad_parameters_batch, _temporalsubsampling_backward_batch))}
+
+    def __init__(self, inputFrameSize, kW, dW=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'kW': kW, 'dW': dW})
+
+
+def _temporalmaxpooling_update_output(x, N_t, kW, dW, out=None):
+    """y[t, c] = Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, (N_t, (kW), N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = extreme(_t1, 1, 'max')
+    output = _t2
+    return output
+
+
+def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, y, g, out=None):
+    """gradInput[j, l] = Sum(Piecewise((KroneckerDelta(c, l)*KroneckerDelta(j + (-dW)*t + (dW), ArgExtremum(Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)), 0))*g[t, c], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = xp.arange(1, (kW + 1))
+    _t2 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t3 = xp.transpose(_t2, (1, 2, 0))
+    _t4 = _t3.reshape(*_t3.shape[:2], -1).argmax(axis=-1)
+    _t5 = _t4 + 1
+    _t6 = (_t1[:, None, None] == _t5)
+    _t7 = xp.where(_t6, g, 0)
+    _t8 = fold(xp.transpose(_t7, (1, 2, 0)), (n, N_c,), (0, 0,), ({0: (dW), 2: 1}, {1: 1},))
+    grad_input = _t8
+    return grad_input
+
+
+def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, out=None):
+    """Y[s, t, c] = Maximum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, N_t, (kW), N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = extreme(_t1, 2, 'max')
+    output = _t2
+    return output
+
+
+def _temporalmaxpooling_update_grad_input_batch(X, N_t, kW, dW, Y, G, out=None):
+    """gradInput[j, l, a] = Sum(Piecewise((KroneckerDelta(a, c)*KroneckerDelta(l, (dW)*t + ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0) + (-dW))*G[j, t, c], N_k >= ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0)), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = xp.transpose(_t1, (0, 2, 3, 1))
+    _t3 = _t2.reshape(*_t2.shape[:3], -1).argmax(axis=-1)
+    _t4 = _t3 + 1
+    _t5 = (_t4 <= (kW))
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = (_t6[:, None, None] == _t4[:, None, :, :])
+    _t8 = xp.where(_t7, G[:, None, :, :], 0)
+    _t9 = xp.where(_t5[:, :, :, None], xp.transpose(_t8, (0, 2, 3, 1)), 0)
+    _t10 = fold(_t9, (B, n, N_c,), (0, 0, 0,), ({0: 1}, {1: (dW), 3: 1}, {2: 1},))
+    grad_input = _t10
+    return grad_input
+
+
+class TemporalMaxPooling(CatalogueWindowModule):
+    """nn.TemporalMaxPooling(kW, dW=kW): y[t,c] = max(x[2*t+k-2,c], k). The largest frame value in each window, per feature."""
+
+    signature = (('kW', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), )
+    formula = 'y[t,c] = max(x[2*t+k-2,c], k)'
+    scalars = ()
+    inputShape = (None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    kernels = {(): ((_temporalmaxpooling_update_output, _temporalmaxpooling_update_grad_input, None, None), (_temporalmaxpooling_update_output_batch, _temporalmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, dW=None) -> None:
+        super().__init__(**{'kW': kW, 'dW': dW})
+
+
+def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+    """y[o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
+    _t3 = b[:, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), x[k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), X[s, k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialConvolutionMM(CatalogueWindowModule):
+    """nn.SpatialConvolutionMM(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0): y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]. Torch7's SpatialConvolution computed through im2col: the same formula."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolutionmm_update_output, _spatialconvolutionmm_update_grad_input, _spatialconvolutionmm_acc_grad_parameters, _spatialconvolutionmm_backward), (_spatialconvolutionmm_update_output_batch, _spatialconvolutionmm_update_grad_input_batch, _spatialconvolutionmm_acc_grad_parameters_batch, _spatialconvolutionmm_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """y[o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
+    _t3 = b[:, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+    """gradInput[j, k, l] = Sum(g[o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(k, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1))*KroneckerDelta(l, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)), 0)*W[o, j, p, q], (p, 1, N_p), (q, 1, N_q)), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialdilatedconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), x[k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialdilatedconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(G[s, o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1))*KroneckerDelta(j, s)*KroneckerDelta(l, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1)), 0)*W[o, k, p, q], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(W, G, axes=((0,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialdilatedconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), X[s, k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(W, G, axes=((0,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialDilatedConvolution(CatalogueWindowModule):
+    """nn.SpatialDilatedConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, dilationW=1, dilationH=1): y[o,h,w] = sum(W[o,c,p,q] * x[c,h+2*p-2,w+2*q-2], c, p, q) + b[o]. A convolution whose kernel reads every dilation-th pixel."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('dilationW', 1, int, None), ('dilationH', 1, int, None), )
+    formula = 'y[o,h,w] = sum(W[o,c,p,q] * x[c,h+2*p-2,w+2*q-2], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 'dilationH'), ('window', 2, 'kW', 'dW', 'padW', 'dilationW'))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH', 'dilationW', 'dilationH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialdilatedconvolution_update_output, _spatialdilatedconvolution_update_grad_input, _spatialdilatedconvolution_acc_grad_parameters, _spatialdilatedconvolution_backward), (_spatialdilatedconvolution_update_output_batch, _spatialdilatedconvolution_update_grad_input_batch, _spatialdilatedconvolution_acc_grad_parameters_batch, _spatialdilatedconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, dilationW=1, dilationH=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
+
+
+def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 3, 2, 4)), _t15)
+    _t17 = extreme(_t16, (3, 4), 'max')
+    output = _t17
+    return output
+
+
+def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(a + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta((-dH)*i + l + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, i, j], (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, :, None, None] & _t10 & _t11[:, :, None, None] & _t12
+    _t14 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 2, 1, 4, 3)), _t15)
+    _t17 = xp.transpose(_t16, (0, 2, 4, 1, 3))
+    _t18 = _t17.reshape(*_t17.shape[:3], -1).argmax(axis=-1)
+    _t19 = _t18 // (kW) + 1
+    _t20 = (_t1[:, None, None] == _t19[:, None, :, :])
+    _t21 = _t18 % (kW) + 1
+    _t22 = (_t6[:, None, None] == _t21[:, None, :, :])
+    _t23 = xp.where(_t22, g[:, None, :, :], 0)
+    _t24 = xp.where(_t20[:, :, :, :, None], xp.transpose(_t23, (0, 2, 3, 1))[:, None, :, :, :], 0)
+    _t25 = fold(xp.transpose(_t24, (0, 2, 3, 4, 1)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 4: 1}, {2: (dW), 3: 1},))
+    grad_input = _t25
+    return grad_input
+
+
+def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """Y[s, c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 2, 4, 3, 5)), _t15)
+    _t17 = extreme(_t16, (4, 5), 'max')
+    output = _t17
+    return output
+
+
+def _spatialmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*G[k, l, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, :, None, None] & _t10 & _t11[:, :, None, None] & _t12
+    _t14 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 3, 2, 5, 4)), _t15)
+    _t17 = xp.transpose(_t16, (0, 1, 3, 5, 2, 4))
+    _t18 = _t17.reshape(*_t17.shape[:4], -1).argmax(axis=-1)
+    _t19 = _t18 // (kW) + 1
+    _t20 = (_t1[:, None, None] == _t19[:, :, None, :, :])
+    _t21 = _t18 % (kW) + 1
+    _t22 = (_t6[:, None, None] == _t21[:, :, None, :, :])
+    _t23 = xp.where(_t22, G[:, :, None, :, :], 0)
+    _t24 = xp.where(_t20[:, :, :, :, :, None], xp.transpose(_t23, (0, 1, 3, 4, 2))[:, :, None, :, :, :], 0)
+    _t25 = fold(xp.transpose(_t24, (0, 1, 3, 4, 5, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 5: 1}, {3: (dW), 4: 1},))
+    grad_input = _t25
+    return grad_input
+
+
+class SpatialMaxPooling(CatalogueWindowModule):
+    """nn.SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0): y[c,i,j] = max(x[c,2*i+p-2,2*j+q-2], p, q). The largest value of each kW x kH window; the gradient goes to it (the first on ties)."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,i,j] = max(x[c,2*i+p-2,2*j+q-2], p, q)'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    kernels = {(): ((_spatialmaxpooling_update_output, _spatialmaxpooling_update_grad_input, None, None), (_spatialmaxpooling_update_output_batch, _spatialmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """y[c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t12 = (_t11 >= 1)
+    _t13 = (_t5 <= n)
+    _t14 = (_t11 <= m)
+    _t15 = _t6[:, None, :, None] & _t12[:, None, :] & _t13[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t17 = -xp.inf
+    _t18 = xp.where(_t15, xp.transpose(_t16, (0, 1, 3, 2, 4)), _t17)
+    _t19 = extreme(_t18, (3, 4), 'max')
+    output = _t19
+    return output
+
+
+def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(l, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(c, k), 0)*g[c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = (N_c >= _t1)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = (dH) * _t3
+    _t5 = xp.arange(1, (kH + 1))
+    _t6 = (dilationH) * _t5
+    _t7 = _t4[:, None] + _t6
+    _t8 = (_t7 >= (dH + padH + dilationH))
+    _t9 = xp.arange(1, N_j + 1)
+    _t10 = (dW) * _t9
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = (dilationW) * _t11
+    _t13 = _t10[:, None] + _t12
+    _t14 = (_t13 >= (dW + padW + dilationW))
+    _t15 = _t10[:, None] + _t12 + (-dW - padW - dilationW + 1)
+    _t16 = (m >= _t15)
+    _t17 = _t4[:, None] + _t6 + (-dH - padH - dilationH + 1)
+    _t18 = (n >= _t17)
+    _t19 = _t8[:, :, None, None] & _t14 & _t16 & _t18[:, :, None, None]
+    _t20 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t23 = xp.transpose(_t22, (0, 2, 4, 1, 3))
+    _t24 = _t23.reshape(*_t23.shape[:3], -1).argmax(axis=-1)
+    _t25 = _t24 // (kW) + 1
+    _t26 = (_t25 <= (kH))
+    _t27 = _t24 % (kW) + 1
+    _t28 = (_t27 <= (kW))
+    _t29 = (dilationH) * _t25
+    _t30 = _t4[:, None, None] + _t29
+    _t31 = (_t30 >= (dH + padH + dilationH))
+    _t32 = (dilationW) * _t27
+    _t33 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2))
+    _t34 = (_t33 >= (dW + padW + dilationW))
+    _t35 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t36 = (m >= _t35)
+    _t37 = _t4[:, None, None] + _t29 + (-dH - padH - dilationH + 1)
+    _t38 = (n >= _t37)
+    _t39 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t36, (2, 1, 0)) & xp.transpose(_t38, (2, 0, 1))
+    _t40 = xp.where(_t39, g, 0)
+    _t41 = (_t17 >= 1)
+    _t42 = (_t15 >= 1)
+    _t43 = (_t17 <= n)
+    _t44 = (_t15 <= m)
+    _t45 = _t41[:, :, None, None] & _t42 & _t43[:, :, None, None] & _t44
+    _t46 = xp.where(_t45[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t47 = xp.transpose(_t46, (0, 2, 4, 1, 3))
+    _t48 = _t47.reshape(*_t47.shape[:3], -1).argmax(axis=-1)
+    _t49 = _t48 // (kW) + 1
+    _t50 = (dilationH) * _t49
+    _t51 = _t4[:, None, None] + _t50 + (-dH - padH - dilationH + 1)
+    _t52 = _t48 % (kW) + 1
+    _t53 = (dilationW) * _t52
+    _t54 = _t10[:, None, None] + xp.transpose(_t53, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t55 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t51, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
+    _t56 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
+    _t57 = xp.bincount(_t55, weights=_t56, minlength=N_c * n * m).reshape(N_c, n, m)
+    grad_input = _t57
+    return grad_input
+
+
+def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """Y[s, c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t12 = (_t11 >= 1)
+    _t13 = (_t5 <= n)
+    _t14 = (_t11 <= m)
+    _t15 = _t6[:, None, :, None] & _t12[:, None, :] & _t13[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t17 = -xp.inf
+    _t18 = xp.where(_t15, xp.transpose(_t16, (0, 1, 2, 4, 3, 5)), _t17)
+    _t19 = extreme(_t18, (4, 5), 'max')
+    output = _t19
+    return output
+
+
+def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(c, l)*KroneckerDelta(d, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(k, s), 0)*G[s, c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (s, 1, B), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = (B >= _t1)
+    _t3 = xp.arange(1, N_c + 1)
+    _t4 = (N_c >= _t3)
+    _t5 = xp.arange(1, N_i + 1)
+    _t6 = (dH) * _t5
+    _t7 = xp.arange(1, (kH + 1))
+    _t8 = (dilationH) * _t7
+    _t9 = _t6[:, None] + _t8
+    _t10 = (_t9 >= (dH + padH + dilationH))
+    _t11 = xp.arange(1, N_j + 1)
+    _t12 = (dW) * _t11
+    _t13 = xp.arange(1, (kW + 1))
+    _t14 = (dilationW) * _t13
+    _t15 = _t12[:, None] + _t14
+    _t16 = (_t15 >= (dW + padW + dilationW))
+    _t17 = _t12[:, None] + _t14 + (-dW - padW - dilationW + 1)
+    _t18 = (m >= _t17)
+    _t19 = _t6[:, None] + _t8 + (-dH - padH - dilationH + 1)
+    _t20 = (n >= _t19)
+    _t21 = _t10[:, :, None, None] & _t16 & _t18 & _t20[:, :, None, None]
+    _t22 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t23 = -xp.inf
+    _t24 = xp.where(_t21[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t25 = xp.transpose(_t24, (0, 2, 4, 5, 1, 3))
+    _t26 = _t25.reshape(*_t25.shape[:4], -1).argmax(axis=-1)
+    _t27 = _t26 // (kW) + 1
+    _t28 = (_t27 <= (kH))
+    _t29 = _t26 % (kW) + 1
+    _t30 = (_t29 <= (kW))
+    _t31 = (dilationH) * _t27
+    _t32 = _t6[:, None, None, None] + _t31
+    _t33 = (_t32 >= (dH + padH + dilationH))
+    _t34 = (dilationW) * _t29
+    _t35 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3))
+    _t36 = (_t35 >= (dW + padW + dilationW))
+    _t37 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t38 = (m >= _t37)
+    _t39 = _t6[:, None, None, None] + _t31 + (-dH - padH - dilationH + 1)
+    _t40 = (n >= _t39)
+    _t41 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t38, (2, 3, 1, 0)) & xp.transpose(_t40, (2, 3, 0, 1))
+    _t42 = xp.where(_t41, G, 0)
+    _t43 = (_t19 >= 1)
+    _t44 = (_t17 >= 1)
+    _t45 = (_t19 <= n)
+    _t46 = (_t17 <= m)
+    _t47 = _t43[:, :, None, None] & _t44 & _t45[:, :, None, None] & _t46
+    _t48 = xp.where(_t47[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t49 = xp.transpose(_t48, (0, 2, 4, 5, 1, 3))
+    _t50 = _t49.reshape(*_t49.shape[:4], -1).argmax(axis=-1)
+    _t51 = _t50 // (kW) + 1
+    _t52 = (dilationH) * _t51
+    _t53 = _t6[:, None, None, None] + _t52 + (-dH - padH - dilationH + 1)
+    _t54 = _t50 % (kW) + 1
+    _t55 = (dilationW) * _t54
+    _t56 = _t12[:, None, None, None] + xp.transpose(_t55, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t53, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
+    _t58 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
+    _t59 = xp.bincount(_t57, weights=_t58, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
+    grad_input = _t59
+    return grad_input
+
+
+class SpatialDilatedMaxPooling(CatalogueWindowModule):
+    """nn.SpatialDilatedMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0, dilationW=1, dilationH=1): y[c,i,j] = max(x[c,i+2*p-2,j+2*q-2], p, q). Max pooling over a window that reads every dilation-th pixel."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padW', 0, int, None), ('padH', 0, int, None), ('dilationW', 1, int, None), ('dilationH', 1, int, None), )
+    formula = 'y[c,i,j] = max(x[c,i+2*p-2,j+2*q-2], p, q)'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 'dilationH'), ('window', 2, 'kW', 'dW', 'padW', 'dilationW'))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH', 'dilationW', 'dilationH')
+    kernels = {(): ((_spatialdilatedmaxpooling_update_output, _spatialdilatedmaxpooling_update_grad_input, None, None), (_spatialdilatedmaxpooling_update_output_batch, _spatialdilatedmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0, dilationW=1, dilationH=1) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
+
+
+def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """y[c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = xp.divide(_t2, (kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]/(kW*kH), (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g / (kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None, None], (N_c, N_i, N_j, (kH), (kW),)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """Y[s, c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = xp.divide(_t2, (kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _spatialaveragepooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]/(kW*kH), (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G / (kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None], (B, N_c, N_i, N_j, (kH), (kW),)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+class SpatialAveragePooling(CatalogueWindowModule):
+    """nn.SpatialAveragePooling(kW, kH, dW=1, dH=1, padW=0, padH=0): y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2], p, q) / 4. The mean of each window (padding counted, as Torch7's default)."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2], p, q) / 4'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    kernels = {(): ((_spatialaveragepooling_update_output, _spatialaveragepooling_update_grad_input, None, None), (_spatialaveragepooling_update_output_batch, _spatialaveragepooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=1, dH=1, padW=0, padH=0) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+    """y[c, i, j] = Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(2, 4))
+    _t4 = 1 / pnorm
+    _t5 = _t3 ** _t4
+    output = _t5
+    return output
+
+
+def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]*x[k, l, a]**pnorm*y[k, i, j]/(x[k, l, a]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = window(x, (N_c, (kH), N_i, (kW), N_j), (0, 0, 0), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(1, 3))
+    _t4 = 1 / _t1
+    _t5 = 1 / _t3
+    _t6 = _t4 * _t2 * _t5[:, None, :, None, :] * g[:, None, :, None, :] * y[:, None, :, None, :]
+    _t7 = fold(xp.transpose(_t6, (0, 2, 4, 1, 3)), (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t7
+    return grad_input
+
+
+def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+    """Y[s, c, i, j] = Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(3, 5))
+    _t4 = 1 / pnorm
+    _t5 = _t3 ** _t4
+    output = _t5
+    return output
+
+
+def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*X[k, l, a, d]**pnorm*Y[k, l, i, j]/(X[k, l, a, d]*Sum(X[k, l, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = window(X, (B, N_c, (kH), N_i, (kW), N_j), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(2, 4))
+    _t4 = 1 / _t1
+    _t5 = 1 / _t3
+    _t6 = _t4 * _t2 * _t5[:, :, None, :, None, :] * G[:, :, None, :, None, :] * Y[:, :, None, :, None, :]
+    _t7 = fold(xp.transpose(_t6, (0, 1, 3, 5, 2, 4)), (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t7
+    return grad_input
+
+
+class SpatialLPPooling(CatalogueWindowModule):
+    """nn.SpatialLPPooling(nInputPlane, pnorm, kW, kH, dW=kW, dH=kH): y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2]**pnorm, p, q)**(1/pnorm). The p-norm of each window (inputs positive)."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('pnorm', REQUIRED, float, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), )
+    formula = 'y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2]**pnorm, p, q)**(1/pnorm)'
+    scalars = ('pnorm',)
+    inputShape = ('nInputPlane', None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 0, 1), ('window', 2, 'kW', 'dW', 0, 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH')
+    kernels = {(): ((_spatiallppooling_update_output, _spatiallppooling_update_grad_input, None, None), (_spatiallppooling_update_output_batch, _spatiallppooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputPlane, pnorm, kW, kH, dW=None, dH=None) -> None:
+        super().__init__(**{'nInputPlane': nInputPlane, 'pnorm': pnorm, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
+
+
+def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+    """y[c, i, j] = W[c]*Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = W[:, None, None] * _t2
+    _t3 += b[:, None, None]
+    output = _t3
+    return output
+
+
+def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((W[k]*g[k, i, j], (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = W[:, None, None] * g
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None, None], (N_c, N_i, N_j, (kH), (kW),)), (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b):
+    """gradW[k] += scale * Sum(g[k, i, j]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(g[k, i, j], (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = _t2 * g
+    _t4 = _t3.sum(axis=(1, 2))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = W[:, None, None] * g
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None, None], (N_c, N_i, N_j, (kH), (kW),)), (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t4 = _t3.sum(axis=(2, 4))
+    _t5 = _t4 * g
+    _t6 = _t5.sum(axis=(1, 2))
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = g.sum(axis=(1, 2))
+    grad_b += _t7 if scale == 1 else scale * _t7
+    return grad_input
+
+
+def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+    """Y[s, c, i, j] = W[c]*Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = W[:, None, None] * _t2
+    _t3 += b[:, None, None]
+    output = _t3
+    return output
+
+
+def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*W[l], (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = W[:, None, None] * G
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None], (B, N_c, N_i, N_j, (kH), (kW),)), (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b):
+    """gradW[k] += scale * Sum(G[s, k, i, j]*Sum(X[s, k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(G[s, k, i, j], (s, 1, B), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = _t2 * G
+    _t4 = _t3.sum(axis=(0, 2, 3))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+
+
+def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = W[:, None, None] * G
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None], (B, N_c, N_i, N_j, (kH), (kW),)), (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t4 = _t3.sum(axis=(3, 5))
+    _t5 = _t4 * G
+    _t6 = _t5.sum(axis=(0, 2, 3))
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = G.sum(axis=(0, 2, 3))
+    grad_b += _t7 if scale == 1 else scale * _t7
+    return grad_input
+
+
+class SpatialSubSampling(CatalogueWindowModule):
+    """nn.SpatialSubSampling(nInputPlane, kW, kH, dW=1, dH=1): y[c,i,j] = W[c] * sum(x[c,2*i+p-2,2*j+q-2], p, q) + b[c]. The sum of each window, times a weight and plus a bias per plane."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), )
+    formula = 'y[c,i,j] = W[c] * sum(x[c,2*i+p-2,2*j+q-2], p, q) + b[c]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 0, 1), ('window', 2, 'kW', 'dW', 0, 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH')
+    parameterShapes = (('weight', ('nInputPlane',)), ('bias', ('nInputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH')),)
+    kernels = {(): ((_spatialsubsampling_update_output, _spatialsubsampling_update_grad_input, _spatialsubsampling_acc_grad_parameters, _spatialsubsampling_backward), (_spatialsubsampling_update_output_batch, _spatialsubsampling_update_grad_input_batch, _spatialsubsampling_acc_grad_parameters_batch, _spatialsubsampling_backward_batch))}
+
+    def __init__(self, nInputPlane, kW, kH, dW=1, dH=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
+
+
+def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+    """y[c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), x[c, i + (-pad_t), j + (-pad_l)], 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, N_j), (0, (-pad_t), (-pad_l)), ({0: 1}, {1: 1}, {2: 1}))
+    output = xp.array(_t1)
+    return output
+
+
+def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, y, g, out=None):
+    """gradInput[k, l, a] = Piecewise((g[k, l + (pad_t), a + (pad_l)], (N_i >= l + (pad_t)) & (N_j >= a + (pad_l))), (0, True))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (pad_t) + _t1
+    _t3 = (N_i >= _t2)
+    _t4 = xp.arange(1, m + 1)
+    _t5 = (pad_l) + _t4
+    _t6 = (N_j >= _t5)
+    _t7 = _t3[:, None] & _t6
+    _t8 = window(g, (N_c, n, m), (0, (pad_t), (pad_l)), ({0: 1}, {1: 1}, {2: 1}))
+    _t9 = xp.where(_t7, _t8, 0)
+    grad_input = _t9
+    return grad_input
+
+
+def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+    """Y[s, c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), X[s, c, i + (-pad_t), j + (-pad_l)], 0)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, N_j), (0, 0, (-pad_t), (-pad_l)), ({0: 1}, {1: 1}, {2: 1}, {3: 1}))
+    output = xp.array(_t1)
+    return output
+
+
+def _spatialzeropadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, Y, G, out=None):
+    """gradInput[k, l, a, d] = Piecewise((G[k, l, a + (pad_t), d + (pad_l)], (N_i >= a + (pad_t)) & (N_j >= d + (pad_l))), (0, True))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (pad_t) + _t1
+    _t3 = (N_i >= _t2)
+    _t4 = xp.arange(1, m + 1)
+    _t5 = (pad_l) + _t4
+    _t6 = (N_j >= _t5)
+    _t7 = _t3[:, None] & _t6
+    _t8 = window(G, (B, N_c, n, m), (0, 0, (pad_t), (pad_l)), ({0: 1}, {1: 1}, {2: 1}, {3: 1}))
+    _t9 = xp.where(_t7, _t8, 0)
+    grad_input = _t9
+    return grad_input
+
+
+class SpatialZeroPadding(CatalogueWindowModule):
+    """nn.SpatialZeroPadding(pad_l, pad_r=pad_l, pad_t=pad_l, pad_b=pad_l): y[c,i,j] = x[c,i-1,j-2]. Zeros around the image (negative pads crop)."""
+
+    signature = (('pad_l', REQUIRED, int, None), ('pad_r', REQUIRED, int, 'pad_l'), ('pad_t', REQUIRED, int, 'pad_l'), ('pad_b', REQUIRED, int, 'pad_l'), )
+    formula = 'y[c,i,j] = x[c,i-1,j-2]'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('pad', 1, 'pad_t', 'pad_b'), ('pad', 2, 'pad_l', 'pad_r'))
+    windowArguments = ('pad_l', 'pad_r', 'pad_t', 'pad_b')
+    kernels = {(): ((_spatialzeropadding_update_output, _spatialzeropadding_update_grad_input, None, None), (_spatialzeropadding_update_output_batch, _spatialzeropadding_update_grad_input_batch, None, None))}
+
+    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None) -> None:
+        super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
+
+
+def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t2 = contract(W, _t1, axes=((1, 2, 3, 4,), (0, 2, 4, 6,)))
+    _t3 = b[:, None, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((W[o, j, k + (-dT)*t + (dT + padT), (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)]*g[o, t, h, w], (a + (-dW)*w >= (-dW - padW + 1)) & (k + (-dT)*t >= (-dT - padT + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & (N_r >= k + (-dT)*t + (dT + padT)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 1, 2, 3)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), x[k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t2 = contract(g, _t1, axes=((1, 2, 3,), (2, 4, 6,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 1, 2, 3)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t4 = contract(g, _t3, axes=((1, 2, 3,), (2, 4, 6,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """Y[s, o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (1, 2, 3, 4,)))
+    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
+    output = _t3
+    return output
+
+
+def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+    """gradInput[j, k, l, a, d] = Sum(Piecewise((G[j, o, t, h, w]*W[o, k, l + (-dT)*t + (dT + padT), a + (-dH)*h + (dH + padH), d + (-dW)*w + (dW + padW)], (a + (-dH)*h >= (-dH - padH + 1)) & (d + (-dW)*w >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*h + (dH + padH)) & (N_q >= d + (-dW)*w + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 1, 2, 3, 5, 6, 7)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), X[s, k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t2 = contract(G, _t1, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 1, 2, 3, 5, 6, 7)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t4 = contract(G, _t3, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class VolumetricConvolution(CatalogueWindowModule):
+    """nn.VolumetricConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0): y[o,t,h,w] = sum(W[o,c,r,p,q] * x[c,t+r-1,h+p-1,w+q-1], c, r, p, q) + b[o]. A 3-D convolution over time, height and width."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,t,h,w] = sum(W[o,c,r,p,q] * x[c,t+r-1,h+p-1,w+q-1], c, r, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kT', 'dT', 'padT', 1), ('window', 2, 'kH', 'dH', 'padH', 1), ('window', 3, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH', 'padT', 'padW', 'padH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kT', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_volumetricconvolution_update_output, _volumetricconvolution_update_grad_input, _volumetricconvolution_acc_grad_parameters, _volumetricconvolution_backward), (_volumetricconvolution_update_output_batch, _volumetricconvolution_update_grad_input_batch, _volumetricconvolution_acc_grad_parameters_batch, _volumetricconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
+
+
+def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """y[c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kH + 1))
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = window(x, (N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 3, 5, 2, 4, 6)), _t21)
+    _t23 = extreme(_t22, (4, 5, 6), 'max')
+    output = _t23
+    return output
+
+
+def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*KroneckerDelta(l + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, t, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, (kH + 1))
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = (dH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, (kW + 1))
+    _t8 = xp.arange(1, N_j + 1)
+    _t9 = (dW) * _t8
+    _t10 = _t7[:, None] + _t9 + (-dW - padW)
+    _t11 = (_t10 >= 1)
+    _t12 = xp.arange(1, N_t + 1)
+    _t13 = (dT) * _t12
+    _t14 = _t1[:, None] + _t13 + (-dT - padT)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t5 <= m)
+    _t17 = (_t10 <= u)
+    _t18 = (_t14 <= n)
+    _t19 = _t6[:, :, None, None, None, None] & _t11[:, :, None, None] & _t15 & _t16[:, :, None, None, None, None] & _t17[:, :, None, None] & _t18
+    _t20 = window(x, (N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 4, 3, 6, 5, 1, 2)), _t21)
+    _t23 = xp.transpose(_t22, (0, 2, 4, 6, 5, 1, 3))
+    _t24 = _t23.reshape(*_t23.shape[:4], -1).argmax(axis=-1)
+    _t25 = _t24 // (kW*kH) + 1
+    _t26 = (_t1[:, None, None, None] == _t25[:, None, :, :, :])
+    _t27 = _t24 // (kW) % (kH) + 1
+    _t28 = (_t2[:, None, None, None] == _t27[:, None, :, :, :])
+    _t29 = _t24 % (kW) + 1
+    _t30 = (_t7[:, None, None, None] == _t29[:, None, :, :, :])
+    _t31 = xp.where(_t30, xp.transpose(g, (0, 2, 3, 1))[:, None, :, :, :], 0)
+    _t32 = xp.where(_t28[:, :, :, :, :, None], xp.transpose(_t31, (0, 2, 3, 4, 1))[:, None, :, :, :, :], 0)
+    _t33 = xp.where(_t26[:, :, :, :, :, None, None], xp.transpose(_t32, (0, 2, 3, 4, 1, 5))[:, None, :, :, :, :, :], 0)
+    _t34 = fold(xp.transpose(_t33, (0, 4, 2, 3, 1, 6, 5)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 6: 1}, {3: (dW), 5: 1},))
+    grad_input = _t34
+    return grad_input
+
+
+def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """Y[s, c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kH + 1))
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = window(X, (B, N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 2, 4, 6, 3, 5, 7)), _t21)
+    _t23 = extreme(_t22, (5, 6, 7), 'max')
+    output = _t23
+    return output
+
+
+def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+    """gradInput[k, l, a, d, e] = Sum(Piecewise((KroneckerDelta(a + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(e + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*G[k, l, t, i, j], (a + (-dT)*t >= (-dT - padT + 1)) & (d + (-dH)*i >= (-dH - padH + 1)) & (e + (-dW)*j >= (-dW - padW + 1)) & (N_p >= d + (-dH)*i + (dH + padH)) & (N_q >= e + (-dW)*j + (dW + padW)) & (N_r >= a + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, (kH + 1))
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = (dH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, (kW + 1))
+    _t8 = xp.arange(1, N_j + 1)
+    _t9 = (dW) * _t8
+    _t10 = _t7[:, None] + _t9 + (-dW - padW)
+    _t11 = (_t10 >= 1)
+    _t12 = xp.arange(1, N_t + 1)
+    _t13 = (dT) * _t12
+    _t14 = _t1[:, None] + _t13 + (-dT - padT)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t5 <= m)
+    _t17 = (_t10 <= u)
+    _t18 = (_t14 <= n)
+    _t19 = _t6[:, :, None, None, None, None] & _t11[:, :, None, None] & _t15 & _t16[:, :, None, None, None, None] & _t17[:, :, None, None] & _t18
+    _t20 = window(X, (B, N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 5, 4, 7, 6, 2, 3)), _t21)
+    _t23 = xp.transpose(_t22, (0, 1, 3, 5, 7, 6, 2, 4))
+    _t24 = _t23.reshape(*_t23.shape[:5], -1).argmax(axis=-1)
+    _t25 = _t24 // (kW*kH) + 1
+    _t26 = (_t1[:, None, None, None] == _t25[:, :, None, :, :, :])
+    _t27 = _t24 // (kW) % (kH) + 1
+    _t28 = (_t2[:, None, None, None] == _t27[:, :, None, :, :, :])
+    _t29 = _t24 % (kW) + 1
+    _t30 = (_t7[:, None, None, None] == _t29[:, :, None, :, :, :])
+    _t31 = xp.where(_t30, xp.transpose(G, (0, 1, 3, 4, 2))[:, :, None, :, :, :], 0)
+    _t32 = xp.where(_t28[:, :, :, :, :, :, None], xp.transpose(_t31, (0, 1, 3, 4, 5, 2))[:, :, None, :, :, :, :], 0)
+    _t33 = xp.where(_t26[:, :, :, :, :, :, None, None], xp.transpose(_t32, (0, 1, 3, 4, 5, 2, 6))[:, :, None, :, :, :, :, :], 0)
+    _t34 = fold(xp.transpose(_t33, (0, 1, 5, 3, 4, 2, 7, 6)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 7: 1}, {4: (dW), 6: 1},))
+    grad_input = _t34
+    return grad_input
+
+
+class VolumetricMaxPooling(CatalogueWindowModule):
+    """nn.VolumetricMaxPooling(kT, kW, kH, dT=kT, dW=kW, dH=kH, padT=0, padW=0, padH=0): y[c,t,i,j] = max(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q). The largest value of each kT x kW x kH window."""
+
+    signature = (('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', REQUIRED, int, 'kT'), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,t,i,j] = max(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q)'
+    scalars = ()
+    inputShape = (None, None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kT', 'dT', 'padT', 1), ('window', 2, 'kH', 'dH', 'padH', 1), ('window', 3, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH', 'padT', 'padW', 'padH')
+    kernels = {(): ((_volumetricmaxpooling_update_output, _volumetricmaxpooling_update_grad_input, None, None), (_volumetricmaxpooling_update_output_batch, _volumetricmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None, padT=0, padW=0, padH=0) -> None:
+        super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
+
+
+def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+    """y[c, t, i, j] = Sum(x[c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t2 = _t1.sum(axis=(2, 4, 6))
+    _t3 = xp.divide(_t2, (kT*kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, y, g, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((g[k, t, i, j]/(kT*kW*kH), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (l + (-dT)*t >= (-dT + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW)) & (N_r >= l + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = g / (kT*kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None, None], (N_c, N_t, N_i, N_j, (kT), (kH), (kW),)), (N_c, n, m, u,), (0, 0, 0, 0,), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+    """Y[s, c, t, i, j] = Sum(X[s, c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t2 = _t1.sum(axis=(3, 5, 7))
+    _t3 = xp.divide(_t2, (kT*kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, Y, G, out=None):
+    """gradInput[k, l, a, d, e] = Sum(Piecewise((G[k, l, t, i, j]/(kT*kW*kH), (a + (-dT)*t >= (-dT + 1)) & (d + (-dH)*i >= (-dH + 1)) & (e + (-dW)*j >= (-dW + 1)) & (N_p >= d + (-dH)*i + (dH)) & (N_q >= e + (-dW)*j + (dW)) & (N_r >= a + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = G / (kT*kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, :, None, None, None], (B, N_c, N_t, N_i, N_j, (kT), (kH), (kW),)), (B, N_c, n, m, u,), (0, 0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+class VolumetricAveragePooling(CatalogueWindowModule):
+    """nn.VolumetricAveragePooling(kT, kW, kH, dT=kT, dW=kW, dH=kH): y[c,t,i,j] = sum(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q) / 8. The mean of each kT x kW x kH window."""
+
+    signature = (('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', REQUIRED, int, 'kT'), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), )
+    formula = 'y[c,t,i,j] = sum(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q) / 8'
+    scalars = ()
+    inputShape = (None, None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kT', 'dT', 0, 1), ('window', 2, 'kH', 'dH', 0, 1), ('window', 3, 'kW', 'dW', 0, 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH')
+    kernels = {(): ((_volumetricaveragepooling_update_output, _volumetricaveragepooling_update_grad_input, None, None), (_volumetricaveragepooling_update_output_batch, _volumetricaveragepooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None) -> None:
+        super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH})
 
 
 def _crelu_1_update_output(x, out=None):
@@ -8824,8 +10539,8 @@ def _grustep_grad_input_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, 
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
-    q = h.shape[1]
-    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    w = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, w))
     _t1 = 1 - zg
     _t2 = _t1 * _d_h2
     _d_n = _t2
@@ -8864,8 +10579,8 @@ def _grustep_acc_grad_parameters_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un,
     """Adds scale times each parameter's gradient (the backward walk)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
-    q = h.shape[1]
-    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    w = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, w))
     _t1 = 1 - zg
     _t2 = _t1 * _d_h2
     _d_n = _t2
@@ -8912,8 +10627,8 @@ def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
-    q = h.shape[1]
-    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    w = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, w))
     _t1 = 1 - zg
     _t2 = _t1 * _d_h2
     _d_n = _t2
@@ -10090,4 +11805,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

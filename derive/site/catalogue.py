@@ -202,8 +202,13 @@ def _in_use(entry: Entry, Layer, command: str, source: str) -> str:
     if shipped(entry) is None:
         return f"## The module in use\n\nderive.nn does not ship `{entry.name}` yet. {generated}"
     on = "" if entry.in_use else " on the worked example's input"
+    fitted = ""
+    if getattr(shipped(entry), "windowArguments", ()):  # the convolution family's kernels: a checked fit
+        from derive.catalogue_windows import fit_note
+
+        fitted = f"{fit_note(entry)}\n\n"
     return (f"## The module in use\n\n`derive.nn.{entry.name}`, with Torch7's constructor{on}. This ran when "
-            f"the page was built:\n\n{snippet_with_output(in_use_script(entry, Layer))}\n{generated}")
+            f"the page was built:\n\n{snippet_with_output(in_use_script(entry, Layer))}\n{fitted}{generated}")
 
 
 def kink_values(entry: Entry, Layer, kink: float) -> dict[str, float]:

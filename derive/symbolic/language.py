@@ -464,6 +464,9 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
         raise LayerSyntaxError(f"--range {next(iter(given_ranges))} is for an index of index notation; "
                                "array notation names no indices")
     builder = (_IndexBuilder if index_notation else _ArrayBuilder)(given, input, target)
+    # a size is never named as a name of the text (the window index p of x[c, t+r, i+p, j+q])
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    builder.sizes.names = iter([n for n in _SIZE_NAMES if n not in used] + [f"n_{k}" for k in range(1, 100)])
     builder.given_ranges, builder.constants, builder.statement = given_ranges, constants, statement
     spec = builder.build(text.strip(), out_name, out_index_nodes, assign.value)
     unknown = set(given) - set(spec.arrays)
