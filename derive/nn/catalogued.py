@@ -403,6 +403,9 @@ class CatalogueModule(_Catalogued, Module):
         batch = self._input(input)
         owner = self._name()
         check_array(owner, "gradOutput", gradOutput, self._arrayClass)
+        if gradOutput.dtype.kind != "f":
+            raise TypeError(f"{owner}: gradOutput must hold floats, got dtype {gradOutput.dtype}")
+        check_dtype(owner, "gradOutput", gradOutput, self)  # Torch refuses mixed types, as for the input
         if not self.gradientReadsOutput and self.anyShape:  # element-wise from the input: no forward needed
             if gradOutput.shape != input.shape:
                 raise ValueError(f"{owner}: gradOutput must have the shape of the output, {input.shape}, "
