@@ -82,35 +82,33 @@ class Fill:
 
 
 @dataclass(frozen=True)
-class Normal:
+class _Drawn:
+    """The parameters ``names`` drawn from a fixed distribution (``words``, the rule's ``kind``)."""
+
+    names: tuple[str, ...]
+    words = ""
+    kind = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} {self.words}"
+
+    def rule(self) -> tuple:
+        return self.names, self.kind, None
+
+
+class Normal(_Drawn):
     """The parameters ``names`` drawn from N(0, 1) (LookupTable's)."""
 
-    names: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "names", _names(self.names))
-
-    def prose(self) -> str:
-        return f"{_and(self.names)} normal N(0, 1)"
-
-    def rule(self) -> tuple:
-        return self.names, "normal", None
+    words, kind = "normal N(0, 1)", "normal"
 
 
-@dataclass(frozen=True)
-class UnitUniform:
+class UnitUniform(_Drawn):
     """The parameters ``names`` drawn from U[0, 1) (Torch7's BatchNormalization weight)."""
 
-    names: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "names", _names(self.names))
-
-    def prose(self) -> str:
-        return f"{_and(self.names)} uniform in [0, 1)"
-
-    def rule(self) -> tuple:
-        return self.names, "unit", None
+    words, kind = "uniform in [0, 1)", "unit"
 
 
 Reset = Uniform | Fill | Normal | UnitUniform
