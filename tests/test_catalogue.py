@@ -292,7 +292,8 @@ def _load(source: str, name: str, tmp_path):
 
 
 def _agrees(layer, inputs: list, reference, rng) -> None:
-    """forward, every gradInput and every parameter's gradient equal PyTorch's autograd."""
+    """forward, every gradInput and every parameter's gradient equal PyTorch's autograd (and
+    accGradParameters adds scale times them)."""
     params = layer.parameters()[0] if layer.parameters() else []
     xs = [torch.tensor(x, requires_grad=True) for x in inputs]
     pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
@@ -305,8 +306,7 @@ def _agrees(layer, inputs: list, reference, rng) -> None:
     grads = layer.backward(given, g)
     for mine, theirs in zip(grads if len(inputs) > 1 else [grads], xs):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_parameter_gradients(layer, given, g, pt)
 
 
 def _sample_shapes(Layer) -> tuple:

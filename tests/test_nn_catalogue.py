@@ -15,7 +15,7 @@ import derive.nn as nn
 from derive.catalogue import REQUIRED, lookup
 from derive.catalogue_codegen import CATALOGUE_PATH, catalogue_source, check_cases, generated_entries, skipped
 from derive.nn import _catalogue
-from test_catalogue import CRITERIA, MODULES, _away, assert_parameter_gradients
+from test_catalogue import CRITERIA, MODULES, _agrees, _away
 
 torch = pytest.importorskip("torch")
 
@@ -81,19 +81,8 @@ def test_generated_module_agrees_with_pytorch(name, step, batch):
     layer = getattr(nn, name)(*args, **({"rng": 1} if g.parameter_shapes else {}))
     rng = np.random.default_rng(step)
     xs = [_away(rng.uniform(low, high, ((batch,) if batch else ()) + shape), kinks) for shape in shapes]
-    given = xs if g.table and len(xs) > 1 else xs[0]
-    params = layer.parameters()[0] if layer.parameters() else []
-    xt = [torch.tensor(x, requires_grad=True) for x in xs]
-    pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    yt = reference(*xt, *pt)
-    gradOutput = rng.standard_normal(tuple(yt.shape))
-    yt.backward(torch.tensor(gradOutput))
-    np.testing.assert_allclose(layer.forward(given), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    grads = layer.backward(given, gradOutput)
-    for mine, theirs in zip(grads if given is xs else [grads], xt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    assert_parameter_gradients(layer, given, gradOutput, pt)
-    if params:
+    _agrees(layer, xs, reference, rng)
+    if layer.parameters():
         layer.zeroGradParameters()
         assert all(not p.any() for p in layer.parameters()[1])
 
