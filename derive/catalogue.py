@@ -170,7 +170,9 @@ class Entry:
     notes: str = ""  # markdown: Torch7's behaviour past the one-line `torch` fact (modes, conventions, kernels)
     in_use: str = ""  # a script with derive.nn's class, run when the page is built; "" writes one from `example`
     kinks: tuple[float, ...] = ()  # inputs of an element-wise formula where it has no derivative
-    shown: str = ""  # Torch7's repr of the arguments, from the constructor's: "{inputSize} -> {outputSize}"
+    # Torch7's repr of the arguments, from the constructor's: "{inputSize} -> {outputSize}"; a part in
+    # [] is shown where an argument in it or in a later such part is not its default (Torch7's steps)
+    shown: str = ""
 
     @property
     def slug(self) -> str:
@@ -1059,10 +1061,11 @@ ENTRIES += [
           reset=(Uniform(("weight", "bias"), "kW"),)),
     Entry("TemporalMaxPooling", "convolution", (Arg("kW"), Arg("dW", same_as="kW")), _temporal("max"),
           "The largest frame value in each window, per feature.", input_shapes=((8, 3),), example=(2,)),
-    Entry("SpatialConvolution", "convolution", _CONV, _conv2d,
+    Entry("SpatialConvolution", "convolution", _CONV[:-1] + (Arg("padH", same_as="padW"),), _conv2d,
           "A 2-D convolution (Torch's cross-correlation) with steps and zero padding. Example: a 3x3 "
           "kernel of ones sums each 3x3 patch.", input_shapes=((5, 6),), example=(2, 3, 3, 3, 1, 1, 1, 1),
           parameters=_CONV_PARAMS, reset=_CONV_RESET, builtin="conv",
+          shown="{nInputPlane} -> {nOutputPlane}, {kW}x{kH}[, {dW},{dH}][, {padW},{padH}]",
           torch="--input-shape gives the image's height and width (the planes are nInputPlane).",
           notes=_CONVOLUTION_NOTES, in_use=_CONVOLUTION_IN_USE),
     Entry("SpatialConvolutionMM", "convolution", _CONV, _conv2d,

@@ -46,6 +46,7 @@ OUTPUT_SIZES = {
     "TemporalSubSampling": {0: ("window", 0, "kW", "dW", 0, 1)},
     "TemporalMaxPooling": {0: ("window", 0, "kW", "dW", 0, 1)},
     "SpatialConvolutionMM": {1: ("window", 1, "kH", "dH", "padH", 1), 2: ("window", 2, "kW", "dW", "padW", 1)},
+    "SpatialConvolution": {1: ("window", 1, "kH", "dH", "padH", 1), 2: ("window", 2, "kW", "dW", "padW", 1)},
     "SpatialDilatedConvolution": {1: ("window", 1, "kH", "dH", "padH", "dilationH"),
                                   2: ("window", 2, "kW", "dW", "padW", "dilationW")},
     "SpatialMaxPooling": {1: ("window", 1, "kH", "dH", "padH", 1), 2: ("window", 2, "kW", "dW", "padW", 1)},
@@ -174,7 +175,12 @@ class _WindowSizes(RuntimeSizes):
         return fixed
 
     def _signature(self, spec) -> list[str]:
-        return super()._signature(spec) + list(self.window_arguments)
+        return super()._signature(spec) + list(self.window_arguments) + ["patches"]
+
+    def _lowering(self, arrays: dict[str, str], ranges: dict, spec):
+        lowering = super()._lowering(arrays, ranges, spec)
+        lowering.patches = "patches"  # the module's Patches: a window the forward copies, the backward reads
+        return lowering
 
 
 def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
@@ -295,7 +301,7 @@ def plan_windows(entry: Entry):
             raise ValueError(f"the parameter {name}'s sizes do not follow from the constructor's arguments")
         parameter_shapes.append((torch_names[name], shape))
     taken = re.match(r"def \w+\(([^)]*)\)", kernels[0]).group(1).split(", ")
-    taken = [a for a in taken if a != "out=None"]  # the buffer the base passes last
+    taken = [a for a in taken if a not in ("out=None", "patches")]  # the buffer and Patches the base passes last
     parameter_shapes.sort(key=lambda p: taken.index(entry.parameters[p[0]]))  # the kernels' order
     rules = OUTPUT_SIZES[entry.name]
     sizes = taken[len(taken) - len(_varied(entry)) - len(rules):len(taken) - len(_varied(entry))]

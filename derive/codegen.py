@@ -21,7 +21,6 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from .symbolic import batchnorm as bn
-from .symbolic.convolution import patch_results
 
 KERNELS_PATH = Path(__file__).parent / "nn" / "_kernels.py"
 
@@ -84,24 +83,6 @@ def _is_row(expr: sp.MatrixExpr) -> bool:
     return isinstance(expr, sp.Transpose) and _is_vector(expr.arg)
 
 
-def _product_and_rest(expr: sp.MatrixExpr) -> tuple[sp.MatrixExpr, list[sp.MatrixExpr]]:
-    """Split ``A B + C`` into the product written with ``out=`` and the terms added after."""
-    terms = list(expr.args) if isinstance(expr, sp.MatAdd) else [expr]
-    products = [t for t in terms if isinstance(t, sp.MatMul) and not _broadcast(t)]
-    if len(products) != 1:
-        raise ValueError(f"cannot compile {expr}: expected one matrix product")
-    return products[0], [t for t in terms if t is not products[0]]
-
-
-def _broadcast(term: sp.MatrixExpr) -> bool:
-    return isinstance(term, sp.MatMul) and any(isinstance(a, sp.OneMatrix) for a in term.args)
-
-
-def _matmul_args(product: sp.MatMul, printer: KernelPrinter) -> tuple[str, str]:
-    left, right = product.args
-    return printer.doprint(left), printer.doprint(right)
-
-
 def _function(name: str, args: str, doc: str, lines: list[str], target: str | None = None) -> str:
     """The source of a kernel; it returns ``target``, or None when it accumulates."""
     lines = [_prologue(args)] + lines + ([f"return {target}"] if target else [])
@@ -118,10 +99,6 @@ def _prologue(args: str) -> str:
 
 def _docline(text: str) -> str:
     return " ".join(text.split())
-
-
-def _doc(result: str, expr: sp.MatrixExpr) -> str:
-    return f"{result} {sp.sstr(expr)}"
 
 
 def _sum_name(total: bn.BatchSum) -> tuple[str, list[sp.Symbol]]:
@@ -280,76 +257,11 @@ def _batchnorm_kernels() -> list[str]:
     return [forward_train, forward_evaluate, backward_train, backward_evaluate, grad_sums, accumulate]
 
 
-class PatchPrinter(KernelPrinter):
-    """numpy code for the convolution's results over a batch of patch matrices: the weight
-    as a matrix (``weights``, O x C kH kW), the patches and the gradient one matrix a
-    sample (``columns``, ``grad_matrices``: a leading batch axis that matmul broadcasts)."""
-
-    NAMES = {"W": "weights", "x": "columns", "g": "grad_matrices", "b": "bias"}
-
-    def _print_MatrixSymbol(self, expr):
-        return self.NAMES[expr.name]
-
-    def _print_Transpose(self, expr):
-        if expr.arg.name == "W":
-            return "weights.T"
-        return f"xp.swapaxes({self._print(expr.arg)}, 1, 2)"  # each sample's matrix transposed
-
-    def _print_MatMul(self, expr):
-        left, right = expr.args
-        if isinstance(right, sp.OneMatrix) and right.shape[1] == 1:  # g 1: the sums along each row
-            return f"{self._print(left)}.sum(axis=2)"
-        if isinstance(right, sp.OneMatrix):  # b 1^T: b in every column, by broadcasting
-            return f"{self._print(left)}[:, None]"
-        return f"{self._print(left)} @ {self._print(right)}"
-
-
-def _convolution_kernels() -> list[str]:
-    """SpatialConvolution's products over the patches from the engine's results for one sample
-    (``patch_results``); a batch applies them sample by sample (matmul broadcasts over the
-    leading axis) and sums the parameters' gradients over the samples. The patches
-    themselves (im2col and col2im) are ``derive.nn._patches``."""
-    forms, printer = patch_results(), PatchPrinter()
-    product, rest = _product_and_rest(forms["output"])
-    left, right = _matmul_args(product, printer)
-    setup = ["O = weight.shape[0]", "weights = weight.reshape(O, -1)"]
-    forward = _function(
-        "convolution_update_output", "columns, weight, bias, output",
-        _doc("output[s] =", forms["output"]) + " for each sample s (x = its patches, W as a matrix, "
-        "1 a row of ones)",
-        setup + ["output_matrices = output.reshape(output.shape[0], O, -1)",
-                 f"xp.matmul({left}, {right}, out=output_matrices)"]
-        + [f"output_matrices += {printer.doprint(term)}" for term in rest], "output")
-    product, rest = _product_and_rest(forms["gradInput"])
-    if rest:
-        raise ValueError(f"cannot compile gradInput = {forms['gradInput']}: expected one matrix product")
-    left, right = _matmul_args(product, printer)
-    backward = _function(
-        "convolution_update_grad_input",
-        "grad_output, weight, kH, kW, dH, dW, padH, padW, grad_columns, grad_input",
-        _doc("gradColumns[s] =", forms["gradInput"]) + " for each sample s, then col2im into gradInput",
-        setup + ["grad_matrices = grad_output.reshape(grad_output.shape[0], O, -1)",
-                 f"xp.matmul({left}, {right}, out=grad_columns)",
-                 "return fold(grad_columns, grad_output.shape, kH, kW, dH, dW, padH, padW, grad_input)"])
-    lines = ["grad_matrices = grad_output.reshape(grad_output.shape[0], grad_output.shape[1], -1)"]
-    for target, name in (("grad_weight", "gradWeight"), ("grad_bias", "gradBias")):
-        lines += [f"gradient = ({printer.doprint(forms[name])}).sum(axis=0)  # summed over the samples",
-                  "if scale != 1:",
-                  "    gradient *= scale",
-                  f"{target} += gradient.reshape({target}.shape)",
-                  "del gradient  # freed before the next temporary is made"]
-    accumulate = _function(
-        "convolution_acc_grad_parameters", "columns, grad_output, scale, grad_weight, grad_bias",
-        _doc("gradWeight += scale * sum_s", forms["gradWeight"]) + "; "
-        + _doc("gradBias += scale * sum_s", forms["gradBias"]), lines[:-1])
-    return [forward, backward, accumulate]
-
-
 def kernels_source() -> str:
     """The source of ``derive/nn/_kernels.py``: BatchNormalization's from its spec's results and
-    the compact backward proved equal to them, and SpatialConvolution's.  (Every other derive.nn
+    the compact backward proved equal to them.  (Every other derive.nn
     module is generated from the catalogue: derive/nn/_catalogue.py.)"""
-    blocks = _batchnorm_kernels() + _convolution_kernels()
+    blocks = _batchnorm_kernels()
     header = (
         "# generated by `derive compile` — do not edit.\n"
         '"""Kernels of derive.nn, compiled from the matrix-form results of the engine.\n\n'
@@ -360,14 +272,11 @@ def kernels_source() -> str:
         "serve single samples and batches alike.\n\n"
         "BatchNormalization's take a batch (N, D), one sample a row; its statistics, gamma and\n"
         "beta are one number a feature (shape (D,)) and BatchSum sums over the batch.\n\n"
-        "SpatialConvolution's take a batch of patch matrices (im2col, derive.nn._patches): x\n"
-        "the patches of one sample (C kH kW, oH oW), W the weight as a matrix (O, C kH kW).\n\n"
         "Each kernel runs on the array library of its arguments, numpy or CuPy: ``xp`` is\n"
         "the one ``namespace`` finds for its first argument.\n"
         '"""\n\n'
         "import numpy as np\n\n"
-        "from derive.nn._backend import namespace\n"
-        "from derive.nn._patches import fold\n\n"
+        "from derive.nn._backend import namespace\n\n"
         "ndarray = np.ndarray\n"
     )
     return header + "\n\n" + "\n\n".join(blocks)

@@ -69,6 +69,9 @@ class Lowering:
         self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
         self.views: set[str] = set()  # temporaries that are window()'s read-only views of an array
         self.extents: dict[str, tuple] = {}  # at run-time sizes: arrays' sizes by the names the kernel binds
+        # the kernel's argument that keeps the windows a contraction copies, from the forward for the
+        # backward (derive.nn.functional.Patches: Torch7's columns), or None: each kernel copies its own
+        self.patches: str | None = None
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -473,7 +476,20 @@ class Lowering:
             return self.temporary(f"{_atom(left.code)} @ {_atom(right.code)}", keep_a + keep_b)
         axes_a = ", ".join(str(a.axes.index(x)) for x in over)
         axes_b = ", ".join(str(b.axes.index(x)) for x in over)
+        if self.patches:
+            for t in (a, b):
+                self._keep_window(t.code)
         return self.temporary(self._print_tensordot(a.code, b.code, f"(({axes_a},), ({axes_b},))"), keep_a + keep_b)
+
+    def _keep_window(self, name: str) -> None:
+        """The window temporary ``name`` made by the kept copy (``self.patches``), which the
+        contraction reads as one matrix a sample and another kernel reads again."""
+        if name not in self.views:
+            return
+        start = f"{name} = window("
+        for k, line in enumerate(self.lines):
+            if line.startswith(start) and not line.endswith(f", {self.patches})"):
+                self.lines[k] = f"{line[:-1]}, {self.patches})"
 
     # -- the spellings that differ between array modules (a printer overrides these) --
     def _print_transpose(self, code: str, perm: tuple[int, ...]) -> str:

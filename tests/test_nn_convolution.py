@@ -211,8 +211,8 @@ def test_updateParameters_descends_and_float32_stays_float32():
     ((2, 2, 3, 0), ValueError, "kH must be a positive int"),
     ((2, 2, 3, 3, 0), ValueError, "dW must be a positive int"),
     ((2, 2, 3, 3, 1, -2), ValueError, "dH must be a positive int"),
-    ((2, 2, 3, 3, 1, 1, -1), ValueError, "padW must be an int >= 0"),
-    ((2, 2, 3, 3, 1, 1, 0, -1), ValueError, "padH must be an int >= 0"),
+    ((2, 2, 3, 3, 1, 1, -1), ValueError, "padW must be 0 or more, got -1"),
+    ((2, 2, 3, 3, 1, 1, 0, -1), ValueError, "padH must be 0 or more, got -1"),
     ((2, 2, 3.0, 3), TypeError, "kW must be a positive int"),
     ((True, 2, 3, 3), TypeError, "nInputPlane"),
 ])
@@ -222,12 +222,12 @@ def test_bad_arguments_are_refused(args, error, match):
 
 
 @pytest.mark.parametrize("shape,match", [
-    ((2, 5, 5), r"must have 3 planes \(axis 0\), got 2"),
-    ((4, 2, 5, 5), r"must have 3 planes \(axis 1\), got 2"),
-    ((3, 5), r"input must have shape \(3, H, W\) or \(batch, 3, H, W\)"),
-    ((1, 1, 3, 5, 5), r"input must have shape"),
-    ((3, 2, 5), r"kernel kH x kW = 3 x 3 is larger than the padded input 2 x 5"),
-    ((2, 3, 5, 1), r"larger than the padded input 5 x 1"),
+    ((2, 5, 5), r"input's axis 1 must have nInputPlane = 3 entries, got shape \(2, 5, 5\)"),
+    ((4, 2, 5, 5), r"input's axis 1 must have nInputPlane = 3 entries, got shape \(4, 2, 5, 5\)"),
+    ((3, 5), r"input must have 3 axes \(one sample\) or 4 \(a batch\), got shape \(3, 5\)"),
+    ((1, 1, 3, 5, 5), r"input must have 3 axes"),
+    ((3, 2, 5), r"input's axis 2 of size 2 gives an output of size 0: too small for the window"),
+    ((2, 3, 5, 1), r"input's axis 3 of size 1 gives an output of size -1: too small for the window"),
 ])
 def test_bad_input_is_refused(shape, match):
     with pytest.raises(ValueError, match=match) as error:
@@ -244,7 +244,7 @@ def test_bad_gradOutput_and_non_arrays_are_refused():
     layer = nn.SpatialConvolution(1, 2, 3, 3)
     x = np.ones((1, 5, 5))
     layer.forward(x)
-    with pytest.raises(ValueError, match=r"gradOutput must have shape \(2, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"gradOutput must have the shape of the output of forward\(input\), \(2, 3, 3\)"):
         layer.backward(x, np.ones((2, 3, 4)))
     with pytest.raises(TypeError, match="gradOutput must be a numpy array"):
         layer.backward(x, [[0.0]])

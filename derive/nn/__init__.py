@@ -18,9 +18,8 @@ from ._backend import CudaUnavailableError
 __all__ += ["CudaUnavailableError"]
 
 from .batchnorm import BatchNormalization
-from .convolution import SpatialConvolution
 
-__all__ += ["BatchNormalization", "SpatialConvolution"]
+__all__ += ["BatchNormalization"]
 
 from .bookkeeping import Dropout, Reshape, SpatialDropout, View
 

@@ -10,9 +10,6 @@ serve single samples and batches alike.
 BatchNormalization's take a batch (N, D), one sample a row; its statistics, gamma and
 beta are one number a feature (shape (D,)) and BatchSum sums over the batch.
 
-SpatialConvolution's take a batch of patch matrices (im2col, derive.nn._patches): x
-the patches of one sample (C kH kW, oH oW), W the weight as a matrix (O, C kH kW).
-
 Each kernel runs on the array library of its arguments, numpy or CuPy: ``xp`` is
 the one ``namespace`` finds for its first argument.
 """
@@ -20,7 +17,6 @@ the one ``namespace`` finds for its first argument.
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn._patches import fold
 
 ndarray = np.ndarray
 
@@ -110,39 +106,3 @@ def batchnorm_acc_grad_parameters(grad_weight, grad_bias, weight_sum, bias_sum, 
         bias_sum *= scale
     grad_weight += weight_sum
     grad_bias += bias_sum
-
-
-def convolution_update_output(columns, weight, bias, output):
-    """output[s] = W*x + b*1 for each sample s (x = its patches, W as a matrix, 1 a row of ones)"""
-    xp = np if columns.__class__ is ndarray else namespace(columns)
-    O = weight.shape[0]
-    weights = weight.reshape(O, -1)
-    output_matrices = output.reshape(output.shape[0], O, -1)
-    xp.matmul(weights, columns, out=output_matrices)
-    output_matrices += bias[:, None]
-    return output
-
-
-def convolution_update_grad_input(grad_output, weight, kH, kW, dH, dW, padH, padW, grad_columns, grad_input):
-    """gradColumns[s] = W.T*g for each sample s, then col2im into gradInput"""
-    xp = np if grad_output.__class__ is ndarray else namespace(grad_output)
-    O = weight.shape[0]
-    weights = weight.reshape(O, -1)
-    grad_matrices = grad_output.reshape(grad_output.shape[0], O, -1)
-    xp.matmul(weights.T, grad_matrices, out=grad_columns)
-    return fold(grad_columns, grad_output.shape, kH, kW, dH, dW, padH, padW, grad_input)
-
-
-def convolution_acc_grad_parameters(columns, grad_output, scale, grad_weight, grad_bias):
-    """gradWeight += scale * sum_s g*x.T; gradBias += scale * sum_s g*1"""
-    xp = np if columns.__class__ is ndarray else namespace(columns)
-    grad_matrices = grad_output.reshape(grad_output.shape[0], grad_output.shape[1], -1)
-    gradient = (grad_matrices @ xp.swapaxes(columns, 1, 2)).sum(axis=0)  # summed over the samples
-    if scale != 1:
-        gradient *= scale
-    grad_weight += gradient.reshape(grad_weight.shape)
-    del gradient  # freed before the next temporary is made
-    gradient = (grad_matrices.sum(axis=2)).sum(axis=0)  # summed over the samples
-    if scale != 1:
-        gradient *= scale
-    grad_bias += gradient.reshape(grad_bias.shape)

@@ -11,6 +11,7 @@ type()/cuda()) is here, once.  numpy only.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -189,7 +190,23 @@ class _Catalogued:
             return type(self).__name__
         # Torch7's name, a subclass's too (class MyLinear(Linear) is an nn.Linear(3 -> 2)): the generated class's
         name = next(c.__name__ for c in type(self).__mro__ if "signature" in vars(c))
+        if "[" in shown:
+            shown = self._optionalParts(shown)
         return f"{name}({shown.format(**self.arguments)})"
+
+    def _optionalParts(self, shown: str) -> str:
+        """``shown`` with each part in [] kept where an argument in it, or in a later such part, is
+        not its default (an argument that defaults to another: that one's default)."""
+        defaults = {}
+        for arg, default, _, same_as in self.signature:
+            defaults[arg] = defaults[same_as] if same_as is not None else default
+        parts = re.split(r"\[(.*?)\]", shown)  # text, optional, text, optional, ...
+        keep = False
+        for k in range(len(parts) - 2, 0, -2):
+            keep = keep or any(self.arguments[a] != defaults[a] for a in re.findall(r"{(\w+)}", parts[k]))
+            if not keep:
+                parts[k] = ""
+        return "".join(parts)
 
     def _checkedInput(self, input, name: str) -> bool:
         owner = self._name()

@@ -1,6 +1,7 @@
 """Element-wise functions and the window kernels that generated layers call: ``window``
-(the patches an affine subscript reads, a strided view), ``fold`` (its adjoint, col2im),
-``contract`` (tensordot for BLAS) and ``extreme`` (a max or min over a window).
+(the patches an affine subscript reads, a strided view, or a copy a ``Patches`` keeps for the
+backward), ``fold`` (its adjoint, col2im), ``contract`` (tensordot for BLAS) and ``extreme``
+(a max or min over a window).
 
 Each works on the array module of its argument (numpy, or CuPy on a GPU); numpy only
 is imported.
@@ -39,7 +40,7 @@ def softplus(z):
     return namespace(z).logaddexp(0, z)
 
 
-def window(array, shape: tuple, starts: tuple, steps: tuple):
+def window(array, shape: tuple, starts: tuple, steps: tuple, patches: Patches | None = None):
     """The entries of ``array`` an affine subscript reads (im2col), 0 outside the array.
 
     Entry ``i`` of the result (of shape ``shape``) is ``array[starts[a] + sum(c * i[k] for
@@ -47,7 +48,11 @@ def window(array, shape: tuple, starts: tuple, steps: tuple):
     (c, h, p, w, q) is ``window(x, (C, H, P, W, Q), (0, -1, -1), ({0: 1}, {1: 1, 2: 1}, {3: 1, 4: 1}))``.
     The array is padded with zeros once, where the reads run outside it, and the result is
     a read-only strided view of it (no gather): a contraction copies it once, as im2col.
+    Given ``patches`` (a contraction's operand), the result is that copy, made once and kept
+    for a later window of the same entries of the same array (Patches).
     """
+    if patches is not None:
+        return patches.window(array, shape, starts, steps)
     xp = namespace(array)
     shape = tuple(int(n) for n in shape)
     if 0 in shape:
@@ -66,6 +71,68 @@ def window(array, shape: tuple, starts: tuple, steps: tuple):
     if xp is np:  # read-only: the view's entries overlap (CuPy's as_strided has no such flag)
         return as_strided(origin, shape, tuple(strides), writeable=False)
     return as_strided(origin, shape, tuple(strides))
+
+
+class Patches:
+    """The copies of windows (im2col's patches) a module's kernels contract, kept from one call
+    to the next, as Torch7's ``columns`` buffer: a backward that asks for the entries the forward
+    copied, of the very same input array, reads them again instead of copying them anew (the
+    same entries in another axis order are a transposed view of the copy). Another array is
+    copied anew; the module calls ``forget`` at each forward, so an input changed in place
+    between forward and backward needs a new forward. One copy is kept for each window asked
+    for, in a buffer reused while its size stays: memory is that of the patches.
+
+    The copy's layout is im2col's: the axes that alone read an axis of the array (samples,
+    planes) first, then for each axis of the array read by several, the shorter readers (the
+    kernel's offsets) before the longest (the output's positions), which run innermost: a row
+    of the copy is then a strided row of the array, and each sample's patches are one matrix.
+    """
+
+    def __init__(self) -> None:
+        self._source = None  # the array the copies marked fresh come from
+        self._kept: dict = {}  # a window's entries (in layout order) -> its copy
+        self._fresh: set = set()  # the keys whose copies hold the entries of _source now
+
+    def forget(self) -> None:
+        """Count every copy stale: the next window copies its entries anew (into its buffer)."""
+        self._source = None
+
+    def window(self, array, shape: tuple, starts: tuple, steps: tuple):
+        """window(array, shape, starts, steps)'s entries as a copy, kept (see the class)."""
+        shape = tuple(int(n) for n in shape)
+        order = _layout(shape, steps)
+        entries = tuple((shape[k], tuple((a, step[k]) for a, step in enumerate(steps) if step.get(k)))
+                        for k in order)
+        key = (array.__class__, array.shape, array.strides, array.dtype, tuple(starts), entries)
+        if self._source is not array:  # another array, or a forward since: no copy holds its entries
+            self._source, self._fresh = array, set()
+        kept = self._kept.get(key)
+        if key not in self._fresh:
+            ordered = window(array, shape, starts, steps).transpose(order)
+            if kept is None:  # (the copies of other sizes go: one buffer a window)
+                self._kept = {k: v for k, v in self._kept.items() if k in self._fresh}
+                kept = self._kept[key] = namespace(array).array(ordered, order="C")  # its own memory, always
+            else:
+                kept[...] = ordered
+            self._fresh.add(key)
+        position = {k: p for p, k in enumerate(order)}
+        return kept.transpose([position[k] for k in range(len(shape))])
+
+
+def _layout(shape: tuple, steps: tuple) -> list[int]:
+    """The window's axes in the order of Patches' copies (im2col's, see Patches)."""
+    readers: dict[int, list[int]] = {}
+    for a, step in enumerate(steps):
+        readers[a] = [k for k, c in step.items() if c]
+
+    def rank(k: int) -> tuple:
+        axis = min((a for a, ks in readers.items() if k in ks), default=len(steps))
+        group = readers.get(axis, [k])
+        if len(group) == 1:
+            return (0, axis, k)
+        longer = sorted(group, key=lambda j: (shape[j], abs(steps[axis][j]))).index(k)
+        return (1 + longer, axis, k)
+    return sorted(range(len(shape)), key=rank)
 
 
 def extreme(array, axis: tuple, kind: str):
@@ -103,6 +170,9 @@ def contract(a, b, axes: tuple):
     over_a, over_b = (list(x) for x in axes)
     keep_a = [k for k in range(a.ndim) if k not in over_a]
     keep_b = [k for k in range(b.ndim) if k not in over_b]
+    stacked = _stacked(a, b, over_a, over_b, keep_a, keep_b)
+    if stacked is not None:
+        return stacked
     chunks = _chunks(a, b, over_a, over_b, keep_a, keep_b)
     if chunks is not None:
         return chunks
@@ -160,6 +230,72 @@ def _chunks(a, b, over_a, over_b, keep_a, keep_b):
         return total
     position = keep_a.index(outer) if first else len(keep_a) + keep_b.index(outer)
     return xp.concatenate(list(parts), axis=position)
+
+
+def _stacked(a, b, over_a, over_b, keep_a, keep_b):
+    """contract() as one matmul over a stack of matrices, where the larger operand is such a
+    stack in memory and no one matrix (im2col's patches, (samples, C kH kW, oH oW): each
+    sample's a matrix, the samples outermost): its outermost axis is the stack's, the rest a
+    (summed, kept) or (kept, summed) matrix without a copy. A stack axis both operands sum
+    (the samples of a parameter's gradient) is summed after the products. None where the
+    operand is one matrix already, or no such stack (then tensordot's copy)."""
+    xp = namespace(a)
+    if xp is not np:  # (a GPU copies fast and runs one product best)
+        return None
+    first = a.size >= b.size
+    big, other = (a, b) if first else (b, a)
+    over_big, over_other = (over_a, over_b) if first else (over_b, over_a)
+    keep_big, keep_other = (keep_a, keep_b) if first else (keep_b, keep_a)
+    axes = [k for k in sorted(range(big.ndim), key=lambda k: _inner(big, k)) if big.shape[k] != 1]
+    kept = [k for k in axes if k in keep_big]
+    summed = [k for k in axes if k in over_big]
+    if len(axes) < 3 or not kept or not summed or (
+            _merges(big, kept) and _merges(big, summed) and (axes[0] in kept) != (axes[-1] in kept)):
+        return None  # one matrix without a copy (or a product of vectors): tensordot's way
+    stack = axes[0]
+    kept, summed = [k for k in kept if k != stack], [k for k in summed if k != stack]
+    if not kept or not summed or not _merges(big, kept) or not _merges(big, summed):
+        return None
+    kept_first = axes[1] in kept
+    # the axes of size 1 anywhere: they change no layout
+    kept += [k for k in keep_big if big.shape[k] == 1]
+    summed += [k for k in over_big if big.shape[k] == 1]
+    n = big.shape[stack]
+    inner = kept + summed if kept_first else summed + kept
+    big_stack = big.transpose([stack] + inner).reshape(
+        (n, _size(big, inner[:len(kept if kept_first else summed)]), -1))  # a view: (n, kept, summed) or (n, summed, kept)
+    paired = [over_other[over_big.index(k)] for k in summed]
+    lead = [over_other[over_big.index(stack)]] if stack in over_big else []  # the stack summed: the other's too
+    own = [k for k in keep_other]
+    other_m = other.transpose(lead + paired + own).reshape(([n] if lead else []) + [_size(other, paired), -1])
+    if kept_first:  # (n, kept, summed) @ (summed, own) -> (n, kept, own)
+        product = xp.matmul(big_stack, other_m)
+        named = [("big", k) for k in kept] + [("other", k) for k in own]
+    else:  # (own, summed) @ (n, summed, kept) -> (n, own, kept)
+        product = xp.matmul(xp.swapaxes(other_m, -1, -2), big_stack)
+        named = [("other", k) for k in own] + [("big", k) for k in kept]
+    if lead:
+        product = product.sum(axis=0)
+    else:
+        named = [("big", stack)] + named
+    product = product.reshape(tuple((big if side == "big" else other).shape[k] for side, k in named))
+    wanted = [("big" if first else "other", k) for k in keep_a] + [("other" if first else "big", k) for k in keep_b]
+    order = [named.index(w) for w in wanted]
+    return product if order == sorted(order) else xp.transpose(product, order)
+
+
+def _size(array, axes: list) -> int:
+    size = 1
+    for k in axes:
+        size *= array.shape[k]
+    return size
+
+
+def _merges(array, axes: list) -> bool:
+    """Whether ``axes`` (outermost first) of ``array`` are one run of memory: reshaped into one
+    axis without a copy."""
+    return all(abs(array.strides[j]) == abs(array.strides[k]) * array.shape[k] and array.strides[j] > 0
+               and array.strides[k] > 0 for j, k in zip(axes, axes[1:]))
 
 
 def _inner(array, axis: int) -> tuple:

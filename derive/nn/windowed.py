@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from .catalogued import CatalogueModule
+from .functional import Patches
 
 
 def output_size(rule: tuple, size: int, arguments: dict) -> int:
@@ -32,7 +33,10 @@ def output_size(rule: tuple, size: int, arguments: dict) -> int:
 class CatalogueWindowModule(CatalogueModule):
     """A module of the convolution family generated from its entry: its kernels take, after the
     output's sizes (``outputSizes``, Torch7's rules, computed from each input), the arguments
-    that place its windows (``windowArguments``: sizes, steps, paddings, dilations)."""
+    that place its windows (``windowArguments``: sizes, steps, paddings, dilations), then the
+    module's ``Patches``: the windows a contraction copies (im2col's patches), which the
+    backward of the last forward's input array reads again, as Torch7's ``columns``. Another
+    array is copied anew; an input changed in place after forward needs a new forward."""
 
     outputSizes: tuple = ()  # a rule (output_size) for each size of the output the kernels take
     windowArguments: tuple[str, ...] = ()
@@ -47,6 +51,11 @@ class CatalogueWindowModule(CatalogueModule):
                     raise ValueError(f"{owner}: {name} must be 0 or more, got {value}")
             elif not name.startswith("pad_") and value < 1:  # (SpatialZeroPadding's negative pads crop)
                 raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+        self._patches = Patches()
+
+    def updateOutput(self, input):
+        self._patches.forget()  # a forward copies its windows anew: the input may have changed in place
+        return super().updateOutput(input)
 
     def _input(self, input, name: str = "input") -> bool:
         batch = super()._input(input, name)
@@ -59,7 +68,7 @@ class CatalogueWindowModule(CatalogueModule):
                                  f"for the window, shape {input.shape}")
             sizes.append(size)
         scalars = (tuple(self.arguments[a] for a in self.scalars) + tuple(sizes)
-                   + tuple(self.arguments[a] for a in self.windowArguments))
+                   + tuple(self.arguments[a] for a in self.windowArguments) + (self._patches,))
         if scalars != self._scalars:  # another input size: the kernels' arguments change with it
             self._scalars = scalars
             self.__dict__["_kernelArrays"] = None
