@@ -440,15 +440,17 @@ defaults to `padW`); the output has
 columns. derive.nn's module takes one sample (`nInputPlane`, H, W) or a batch
 (batch, `nInputPlane`, H, W); `weight` has shape (`nOutputPlane`, `nInputPlane`, `kH`, `kW`).
 
-Its kernels compute the gradients with patches and matrix products, as Torch's
-`SpatialConvolutionMM` does: the **patches** (im2col) of a sample are a matrix with one row
-per (plane, kernel row, kernel column) and one column per output pixel; the output is
+Its kernels, generated from the formula, compute the gradients with patches and matrix products,
+as Torch's `SpatialConvolutionMM` does: the **patches** (im2col) of a sample are a matrix with
+one row per (plane, kernel row, kernel column) and one column per output pixel; the output is
 `weight`, seen as an (`nOutputPlane`, \(C k_H k_W\)) matrix, times the patches; `gradWeight`
 adds `gradOutput` times the patches transposed; `gradInput` is the transposed weight times
 `gradOutput`, each patch's gradient added back onto the pixels it came from (col2im). With
 steps 1 and no padding, \(\partial J / \partial x\) is the full convolution of `gradOutput`
 with the flipped kernel. The only Python loops run over the \(k_H k_W\) kernel positions,
-never over pixels or samples."""
+never over pixels or samples. As Torch7's `columns` buffer, the patches the forward copies
+are kept: a backward of the same input array reads them again (change the input in place
+after forward, and call forward again); another array is copied anew."""
 
 _CONVOLUTION_IN_USE = '''\
 import numpy as np
@@ -461,7 +463,6 @@ conv.bias[...] = 0.5
 x = np.arange(1.0, 13.0).reshape(1, 3, 4)         # one sample: 1 plane of 3 x 4
 print(conv)
 print("output:", conv.forward(x), sep="\\n")
-print("patches (im2col), one column per output pixel:", conv.columns[0], sep="\\n")
 
 dJ_dy = np.array([[[1.0, 0.0, 0.0],
                    [0.0, 0.0, 2.0]]])

@@ -1,5 +1,6 @@
 """SpatialConvolution on the layer engine: `derive conv`, derive.symbolic.convolution, and the
-engine's module against derive.nn.SpatialConvolution's hand-written kernels."""
+engine's module against derive.nn.SpatialConvolution's (generated from its catalogue entry at
+run-time sizes)."""
 
 import json
 import subprocess

@@ -40,6 +40,7 @@ REFERENCES = {
                                                                        groups=a[0])),
     "TemporalMaxPooling": lambda a: _frames(lambda x: F.max_pool1d(x, a[0], a[1])),
     "SpatialConvolutionMM": lambda a: lambda x, W, b: F.conv2d(x, W, b, (a[5], a[4]), (a[7], a[6])),
+    "SpatialConvolution": lambda a: lambda x, W, b: F.conv2d(x, W, b, (a[5], a[4]), (a[7], a[6])),
     "SpatialDilatedConvolution": lambda a: lambda x, W, b: F.conv2d(x, W, b, (a[5], a[4]), (a[7], a[6]),
                                                                     dilation=(a[9], a[8])),
     "SpatialMaxPooling": lambda a: lambda x: F.max_pool2d(x, (a[1], a[0]), (a[3], a[2]), (a[5], a[4])),
@@ -73,6 +74,10 @@ CASES = [
     ("SpatialConvolutionMM", (2, 3, 3, 2, 2, 1, 1, 0), (2, 3, 3, 2, 2, 1, 1, 0), (2, 8, 9)),
     ("SpatialConvolutionMM", (1, 2, 5, 4, 3, 2, 2, 1), (1, 2, 5, 4, 3, 2, 2, 1), (1, 9, 8)),
     ("SpatialConvolutionMM", (3, 2, 1, 1, 1, 3, 0, 2), (3, 2, 1, 1, 1, 3, 0, 2), (3, 5, 4)),
+    ("SpatialConvolution", (3, 4, 3, 3), (3, 4, 3, 3, 1, 1, 0, 0), (3, 6, 7)),
+    ("SpatialConvolution", (2, 3, 3, 3, 2, 2, 1), (2, 3, 3, 3, 2, 2, 1, 1), (2, 7, 6)),  # padH from padW
+    ("SpatialConvolution", (2, 3, 2, 3, 2, 1, 0, 2), (2, 3, 2, 3, 2, 1, 0, 2), (2, 5, 8)),
+    ("SpatialConvolution", (1, 2, 5, 4, 3, 2, 2, 1), (1, 2, 5, 4, 3, 2, 2, 1), (1, 9, 9)),
     ("SpatialDilatedConvolution", (2, 3, 3, 3, 1, 1, 0, 0, 2, 2), (2, 3, 3, 3, 1, 1, 0, 0, 2, 2), (2, 7, 7)),
     ("SpatialDilatedConvolution", (1, 2, 3, 2, 2, 1, 1, 0, 1, 2), (1, 2, 3, 2, 2, 1, 1, 0, 1, 2), (1, 9, 8)),
     ("SpatialDilatedConvolution", (2, 2, 2, 3, 1, 2, 2, 1, 3, 1), (2, 2, 2, 3, 1, 2, 2, 1, 3, 1), (2, 8, 9)),
