@@ -234,6 +234,40 @@ def test_a_step_needs_memory_of_the_patches_not_of_input_times_output(make, outp
     assert peak < 40 * x.nbytes, f"{peak / x.nbytes:.1f} times the input's bytes"
 
 
+@pytest.mark.parametrize("make, shape", [
+    (lambda: nn.SpatialConvolution(2, 3, 3, 3, 2, 2, 1, rng=0), (4, 2, 7, 6)),
+    (lambda: nn.SpatialConvolutionMM(2, 3, 3, 2, 1, 1, 0, 1, rng=0), (2, 6, 5)),
+    (lambda: nn.SpatialDilatedConvolution(2, 2, 3, 3, 1, 1, 1, 1, 2, 2, rng=0), (3, 2, 8, 8)),
+    (lambda: nn.TemporalConvolution(3, 2, 3, 2, rng=0), (3, 9, 3)),
+    (lambda: nn.VolumetricConvolution(2, 2, 2, 2, 2, rng=0), (2, 2, 4, 5, 4)),
+])
+def test_the_backward_reads_the_patches_of_the_last_forward_as_torch7s_columns(make, shape):
+    """accGradParameters of the last forward's input array reads the patches that forward copied
+    (Torch7's columns): an input changed in place in between gives the gradient of the values the
+    forward saw; another array, or a new forward, is copied anew."""
+    rng = np.random.default_rng(7)
+    layer, x = make(), rng.standard_normal(shape)
+    seen = x.copy()
+    g = rng.standard_normal(layer.forward(x).shape)
+    x += 1.0  # in place, after forward
+    layer.zeroGradParameters()
+    layer.accGradParameters(x, g)
+    fresh = make()
+    fresh.forward(seen)
+    fresh.zeroGradParameters()
+    fresh.accGradParameters(seen, g)
+    np.testing.assert_allclose(layer.gradWeight, fresh.gradWeight, rtol=1e-13, atol=1e-13)
+    for again in (x.copy(), x):  # another array; the same one after a new forward
+        layer.forward(again)
+        layer.zeroGradParameters()
+        layer.backward(again, g)
+        fresh.forward(x.copy())
+        fresh.zeroGradParameters()
+        fresh.backward(x.copy(), g)
+        np.testing.assert_allclose(layer.gradWeight, fresh.gradWeight, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(layer.gradInput, fresh.gradInput, rtol=1e-13, atol=1e-13)
+
+
 @pytest.mark.parametrize("rule, size, arguments, reference", [
     (("window", 1, "kW", "dW", "padW", "dilationW"), 11, {"kW": 3, "dW": 2, "padW": 1, "dilationW": 2},
      lambda n: F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, 3, 3), stride=2, padding=1, dilation=2).shape[-1]),

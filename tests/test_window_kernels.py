@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import derive
-from derive.nn.functional import _gathered, contract, extreme, fold, window
+from derive.nn.functional import Patches, _gathered, _stacked, contract, extreme, fold, window
 
 from test_layer_engine import load
 
@@ -94,6 +94,44 @@ def test_contract_is_tensordot(a_shape, b_shape, axes):
     a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
     np.testing.assert_allclose(contract(a, b, axes), np.tensordot(a, b, axes), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(contract(b, a, axes[::-1]), np.tensordot(b, a, axes[::-1]), rtol=1e-12, atol=1e-12)
+
+
+# a batch's patches as Patches lays them out, (samples, planes, kernel offsets, output positions):
+# no one matrix without a copy, a stack of matrices (one a sample)
+X = np.random.default_rng(5).standard_normal((4, 3, 9, 8))
+CONV = ((4, 3, 9, 3, 8, 2), (0, 0, -1, 0), ({0: 1}, {1: 1}, {2: 1, 3: 1}, {4: 1, 5: 1}))  # (B, C, H, P, W, Q)
+GRAD = ((4, 3, 3, 9, 2, 8), (0, 0, -1, 0), ({0: 1}, {1: 1}, {2: 1, 3: 1}, {4: 1, 5: 1}))  # (B, C, P, H, Q, W)
+
+
+@pytest.mark.parametrize("window_axes,other_shape,axes", [
+    (CONV, (5, 3, 3, 2), ((1, 3, 5), (1, 2, 3))),  # forward: the weight over planes and offsets
+    (GRAD, (4, 5, 9, 8), ((0, 3, 5), (0, 2, 3))),  # gradWeight: gradOutput over samples and positions
+    (GRAD, (4, 50, 9, 8), ((0, 3, 5), (0, 2, 3))),  # the same with gradOutput the larger operand
+])
+def test_contract_runs_patches_as_a_stack_of_matrices(window_axes, other_shape, axes):
+    patches = Patches().window(X, *window_axes)
+    other = np.random.default_rng(6).standard_normal(other_shape)
+    expected = np.tensordot(window(X, *window_axes), other, axes)
+    assert _stacked(patches, other, list(axes[0]), list(axes[1]),
+                    [k for k in range(6) if k not in axes[0]], [k for k in range(4) if k not in axes[1]]) is not None
+    np.testing.assert_allclose(contract(patches, other, axes), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(contract(other, patches, axes[::-1]), np.tensordot(other, patches, axes[::-1]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_patches_copy_a_window_once_for_the_same_array_and_anew_for_another():
+    keeper, x = Patches(), X.copy()
+    forward = keeper.window(x, *CONV)
+    np.testing.assert_array_equal(forward, window(X, *CONV))
+    assert forward.flags.writeable and not np.shares_memory(forward, x)
+    x[0, 0, 0, 0] = 100.0  # changed in place: the kept copy still holds the entries it copied
+    backward = keeper.window(x, *GRAD)  # the same entries in another order: the same copy
+    assert np.shares_memory(backward, forward)
+    np.testing.assert_array_equal(backward, window(X, *GRAD))
+    other = X + 1
+    np.testing.assert_array_equal(keeper.window(other, *GRAD), window(other, *GRAD))  # another array: copied
+    keeper.forget()  # (a module's forward)
+    np.testing.assert_array_equal(keeper.window(x, *CONV), window(x, *CONV))
 
 
 @pytest.mark.parametrize("axis", [(1,), (1, 3), (0, 1, 2, 3)])
