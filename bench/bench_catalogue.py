@@ -17,7 +17,8 @@ Then the classes of derive.nn generated from the catalogue at run-time sizes (on
 input size, stride and padding: derive/catalogue_windows.py), at the same sizes:
   SpatialMaxPooling(2, 2)            against the fixed-size module above, PyTorch and numpy
   SpatialConvolutionMM(16, 16, 3, 3, 1, 1, 1, 1)  against the padded formula's fixed-size module, the
-                                     built-in SpatialConvolution and PyTorch
+                                     built-in SpatialConvolution (generated from its own entry, the same
+                                     formula: the same kernels, a ratio of 1 but for noise) and PyTorch
 each with its peak memory of one forward + backward (tracemalloc: numpy's allocations, a new module's
 buffers included; PyTorch's are not traced).
 """
