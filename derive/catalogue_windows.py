@@ -62,6 +62,20 @@ OUTPUT_SIZES = {
                              3: ("window", 3, "kW", "dW", "padW", 1)},
     "VolumetricAveragePooling": {1: ("window", 1, "kT", "dT", 0, 1), 2: ("window", 2, "kH", "dH", 0, 1),
                                  3: ("window", 3, "kW", "dW", 0, 1)},
+    # (of the input dilated by the steps, DILATED_INPUT: a step 1 there)
+    "SpatialFullConvolution": {1: ("full", 1, "kH", 1, "padH", "adjH"), 2: ("full", 2, "kW", 1, "padW", "adjW")},
+    "VolumetricFullConvolution": {1: ("full", 1, "kT", 1, "padT", "adjT"), 2: ("full", 2, "kH", 1, "padH", "adjH"),
+                                  3: ("full", 3, "kW", 1, "padW", "adjW")},
+}
+#: The transposed convolutions: each (input axis, step, adjustment) dilates the input along that
+#: axis by the step (step - 1 zeros between its entries) before the kernels, which are derived at
+#: step 1 (the formula's own: a step > 1 would read x at (h - p) / step, a division subscripts
+#: cannot prove); Torch7's output size is then the step-1 "full" rule of the dilated input,
+#: (n - 1) step - 2 pad + k + adj, and the gradient of the input is the dilated one's read at every
+#: step-th entry. The adjustment (extra output rows past the last input's reach) must be below the step.
+DILATED_INPUT = {
+    "SpatialFullConvolution": ((1, "dH", "adjH"), (2, "dW", "adjW")),
+    "VolumetricFullConvolution": ((1, "dT", "adjT"), (2, "dH", "adjH"), (3, "dW", "adjW")),
 }
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
@@ -73,7 +87,8 @@ _SPARE = 3  # derivations beyond the unknowns of the fit: each must agree with t
 
 
 def _varied(entry: Entry) -> list[str]:
-    return [a.name for a in entry.signature if a.type is int and a.name not in PLANES]
+    fixed = {name for axis in DILATED_INPUT.get(entry.name, ()) for name in axis[1:]}  # (derived at step 1)
+    return [a.name for a in entry.signature if a.type is int and a.name not in PLANES and a.name not in fixed]
 
 
 def _points(entry: Entry, count: int) -> list[dict]:
@@ -304,4 +319,4 @@ def plan_windows(entry: Entry):
     return Generated(entry, scalars, axes(formula.input[0]),
                      False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
                      {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
-                     window_arguments=tuple(_varied(entry)))
+                     window_arguments=tuple(_varied(entry)), dilated_input=DILATED_INPUT.get(entry.name, ()))

@@ -11,6 +11,7 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
 
 ndarray = np.ndarray
 from derive.nn.windowed import CatalogueWindowModule
+from derive.nn.windowed import CatalogueTransposedModule
 
 
 def _tanh_update_output(x, out=None):
@@ -4836,6 +4837,143 @@ class SpatialDilatedConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
 
 
+def _spatialfullconvolution_update_output(x, W, b, N_h, N_w, kW, kH, padW, padH, out=None):
+    """y[o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), x[c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}))
+    _t2 = contract(W, _t1, axes=((0, 2, 3,), (0, 2, 4,)))
+    _t3 = b[:, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _spatialfullconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, padW, padH, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[j, o, h - k + (padH + 1), -l + w + (padW + 1)]*g[o, h, w], (h - k >= (-padH)) & (l - w <= (padW)) & (N_p >= h - k + (padH + 1)) & (N_q >= -l + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialfullconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), x[j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*g[k, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}))
+    _t2 = contract(_t1, g, axes=((2, 4,), (1, 2,)))
+    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialfullconvolution_backward(x, W, b, N_h, N_w, kW, kH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}))
+    _t4 = contract(_t3, g, axes=((2, 4,), (1, 2,)))
+    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialfullconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), X[s, c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (0, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialfullconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[k, o, h - l + (padH + 1), -a + w + (padW + 1)], (h - l >= (-padH)) & (a - w <= (padW)) & (N_p >= h - l + (padH + 1)) & (N_q >= -a + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialfullconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), X[s, j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*G[s, k, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}))
+    _t2 = contract(_t1, G, axes=((0, 3, 5,), (0, 2, 3,)))
+    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialfullconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}))
+    _t4 = contract(_t3, G, axes=((0, 3, 5,), (0, 2, 3,)))
+    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialFullConvolution(CatalogueTransposedModule):
+    """nn.SpatialFullConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0): y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]. The transposed convolution (the gradient of a convolution as a layer)."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('full', 1, 'kH', 1, 'padH', 'adjH'), ('full', 2, 'kW', 1, 'padW', 'adjW'))
+    windowArguments = ('kW', 'kH', 'padW', 'padH')
+    dilatedInput = ((1, 'dH', 'adjH'), (2, 'dW', 'adjW'))
+    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialfullconvolution_update_output, _spatialfullconvolution_update_grad_input, _spatialfullconvolution_acc_grad_parameters, _spatialfullconvolution_backward), (_spatialfullconvolution_update_output_batch, _spatialfullconvolution_update_grad_input_batch, _spatialfullconvolution_acc_grad_parameters_batch, _spatialfullconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'adjW': adjW, 'adjH': adjH})
+
+
 def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
     """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -6020,6 +6158,153 @@ class CReLU(CatalogueModule):
 
     def __init__(self, nInputDims, inplace=False) -> None:
         super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
+
+
+def _volumetricfullconvolution_update_output(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, out=None):
+    """y[o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), x[c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(x, (N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, (padT), (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}, {5: 1, 6: -1}))
+    _t2 = contract(W, _t1, axes=((0, 2, 3, 4,), (0, 2, 4, 6,)))
+    _t3 = b[:, None, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _volumetricfullconvolution_update_grad_input(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, y, g, out=None):
+    """gradInput[a, d, e, f] = Sum(Piecewise((W[a, o, -d + t + (padT + 1), -e + i + (padH + 1), -f + j + (padW + 1)]*g[o, t, i, j], (d - t <= (padT)) & (e - i <= (padH)) & (f - j <= (padW)) & (N_k >= -d + t + (padT + 1)) & (N_l >= -e + i + (padH + 1)) & (N_q >= -f + j + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricfullconvolution_acc_grad_parameters(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), x[a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*g[d, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(g[a, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}))
+    _t2 = contract(_t1, g, axes=((2, 4, 6,), (1, 2, 3,)))
+    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = g.sum(axis=(1, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricfullconvolution_backward(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}))
+    _t4 = contract(_t3, g, axes=((2, 4, 6,), (1, 2, 3,)))
+    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
+    _t5 = g.sum(axis=(1, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _volumetricfullconvolution_update_output_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, out=None):
+    """Y[s, o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), X[s, c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(X, (B, N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}, {6: 1, 7: -1}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (0, 2, 3, 4,)))
+    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
+    output = _t3
+    return output
+
+
+def _volumetricfullconvolution_update_grad_input_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, Y, G, out=None):
+    """gradInput[a, d, e, f, r] = Sum(Piecewise((G[a, o, t, i, j]*W[d, o, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], (j - r >= (-padW)) & (e - t <= (padT)) & (f - i <= (padH)) & (N_k >= -e + t + (padT + 1)) & (N_l >= -f + i + (padH + 1)) & (N_q >= j - r + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricfullconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), X[s, a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*G[s, d, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(G[s, a, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}))
+    _t2 = contract(_t1, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
+    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricfullconvolution_backward_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}))
+    _t4 = contract(_t3, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
+    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
+    _t5 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class VolumetricFullConvolution(CatalogueTransposedModule):
+    """nn.VolumetricFullConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0): y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]. The 3-D transposed convolution (the gradient of a VolumetricConvolution as a layer): every input voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in each direction."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjT', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
+    formula = 'y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', 'nOutputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('full', 1, 'kT', 1, 'padT', 'adjT'), ('full', 2, 'kH', 1, 'padH', 'adjH'), ('full', 3, 'kW', 1, 'padW', 'adjW'))
+    windowArguments = ('kT', 'kW', 'kH', 'padT', 'padW', 'padH')
+    dilatedInput = ((1, 'dT', 'adjT'), (2, 'dH', 'adjH'), (3, 'dW', 'adjW'))
+    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kT', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_volumetricfullconvolution_update_output, _volumetricfullconvolution_update_grad_input, _volumetricfullconvolution_acc_grad_parameters, _volumetricfullconvolution_backward), (_volumetricfullconvolution_update_output_batch, _volumetricfullconvolution_update_grad_input_batch, _volumetricfullconvolution_acc_grad_parameters_batch, _volumetricfullconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH, 'adjT': adjT, 'adjW': adjW, 'adjH': adjH})
 
 
 def _msecriterion_false_update_output(x, t):
@@ -11805,4 +12090,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
