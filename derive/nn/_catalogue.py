@@ -4974,6 +4974,160 @@ class SpatialFullConvolution(CatalogueTransposedModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'adjW': adjW, 'adjH': adjH})
 
 
+def _spatialconvolutionlocal_update_output(x, W, b, kW, kH, dW, dH, padW, padH, out=None):
+    """y[o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (1, 3, 0, 2, 4))
+    _t3 = _t2.sum(axis=(3, 4, 5))
+    _t4 = xp.add(b, _t3, out=out)
+    output = _t4
+    return output
+
+
+def _spatialconvolutionlocal_update_grad_input(x, W, b, kW, kH, dW, dH, padW, padH, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[h, w, o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=1)
+    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t3
+    return grad_input
+
+
+def _spatialconvolutionlocal_acc_grad_parameters(x, W, b, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d, e] += scale * where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), x[a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*g[l, j, k]; gradb[j, k, l] += scale * g[j, k, l]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t1, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
+    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_b += g if scale == 1 else scale * g
+
+
+def _spatialconvolutionlocal_backward(x, W, b, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=1)
+    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t3
+    _t4 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t5 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t4, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
+    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_b += g if scale == 1 else scale * g
+    return grad_input
+
+
+def _spatialconvolutionlocal_update_output_batch(X, W, b, kW, kH, dW, dH, padW, padH, out=None):
+    """Y[s, o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (0, 2, 4, 1, 3, 5))[:, None, :, :, :, :, :]
+    _t3 = _t2.sum(axis=(4, 5, 6))
+    _t4 = xp.add(b, _t3, out=out)
+    output = _t4
+    return output
+
+
+def _spatialconvolutionlocal_update_grad_input_batch(X, W, b, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[h, w, o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=2)
+    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t3
+    return grad_input
+
+
+def _spatialconvolutionlocal_acc_grad_parameters_batch(X, W, b, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d, e] += scale * Sum(where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), X[s, a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*G[s, l, j, k], (s, 1, B)); gradb[j, k, l] += scale * Sum(G[s, j, k, l], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t1, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
+    _t3 = _t2.sum(axis=6)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = G.sum(axis=0)
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _spatialconvolutionlocal_backward_batch(X, W, b, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=2)
+    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t3
+    _t4 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t5 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t4, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
+    _t6 = _t5.sum(axis=6)
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = G.sum(axis=0)
+    grad_b += _t7 if scale == 1 else scale * _t7
+    return grad_input
+
+
+class SpatialConvolutionLocal(CatalogueWindowModule):
+    """nn.SpatialConvolutionLocal(nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0): y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]. A convolution with different weights at each output position."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('iW', REQUIRED, int, None), ('iH', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]'
+    scalars = ()
+    inputShape = ('nInputPlane', 'iH', 'iW')
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', (('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1), 'nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane', ('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1))))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolutionlocal_update_output, _spatialconvolutionlocal_update_grad_input, _spatialconvolutionlocal_acc_grad_parameters, _spatialconvolutionlocal_backward), (_spatialconvolutionlocal_update_output_batch, _spatialconvolutionlocal_update_grad_input_batch, _spatialconvolutionlocal_acc_grad_parameters_batch, _spatialconvolutionlocal_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'iW': iW, 'iH': iH, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
 def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
     """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -6294,7 +6448,7 @@ class VolumetricFullConvolution(CatalogueTransposedModule):
     signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjT', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
     formula = 'y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]'
     scalars = ()
-    inputShape = ('nInputPlane', 'nOutputPlane', None, None)
+    inputShape = ('nInputPlane', None, None, None)
     gradientReadsOutput = False
     outputSizes = (('full', 1, 'kT', 1, 'padT', 'adjT'), ('full', 2, 'kH', 1, 'padH', 'adjH'), ('full', 3, 'kW', 1, 'padW', 'adjW'))
     windowArguments = ('kT', 'kW', 'kH', 'padT', 'padW', 'padH')
@@ -12090,4 +12244,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialConvolutionLocal', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

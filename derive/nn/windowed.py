@@ -38,8 +38,8 @@ class CatalogueWindowModule(CatalogueModule):
     outputSizes: tuple = ()  # a rule (output_size) for each size of the output the kernels take
     windowArguments: tuple[str, ...] = ()
 
-    def __init__(self, *args, rng=None, **kwargs) -> None:
-        super().__init__(*args, rng=rng, **kwargs)
+    def _setArguments(self, args: tuple, kwargs: dict) -> None:
+        super()._setArguments(args, kwargs)  # (checked before the parameters' sizes are read from them)
         owner = type(self).__name__
         for name in self.windowArguments:
             value = self.arguments[name]
@@ -48,6 +48,17 @@ class CatalogueWindowModule(CatalogueModule):
                     raise ValueError(f"{owner}: {name} must be 0 or more, got {value}")
             elif not name.startswith("pad_") and value < 1:  # (SpatialZeroPadding's negative pads crop)
                 raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+
+    def _axisSize(self, axis) -> int:
+        """A rule's output size for a parameter's axis (SpatialConvolutionLocal's weight is
+        oH x oW x ...: ("window", "iH", ...) of the argument iH), else the argument's value."""
+        if not isinstance(axis, tuple):
+            return super()._axisSize(axis)
+        size = output_size(axis, self.arguments[axis[1]], self.arguments)
+        if size < 1:
+            raise ValueError(f"{type(self).__name__}: {axis[1]} = {self.arguments[axis[1]]} gives an output of size "
+                             f"{size}: too small for the window")
+        return size
 
     def _input(self, input, name: str = "input") -> bool:
         batch = super()._input(input, name)
@@ -77,8 +88,8 @@ class CatalogueTransposedModule(CatalogueWindowModule):
     dilatedInput: tuple = ()
     _dilatedGradInput = None  # the kernels' gradInput buffer (of the dilated input's shape)
 
-    def __init__(self, *args, rng=None, **kwargs) -> None:
-        super().__init__(*args, rng=rng, **kwargs)
+    def _setArguments(self, args: tuple, kwargs: dict) -> None:
+        super()._setArguments(args, kwargs)
         owner = type(self).__name__
         for _, step, adjustment in self.dilatedInput:
             d, adj = self.arguments[step], self.arguments[adjustment]
