@@ -1081,7 +1081,8 @@ ENTRIES += [
           _CONV + (Arg("adjW", 0), Arg("adjH", 0)), _full_conv,
           "The transposed convolution (the gradient of a convolution as a layer).", input_shapes=((4, 5),),
           example=(2, 3, 3, 3), parameters=_CONV_PARAMS, reset=_CONV_RESET,
-          torch="Weight layout nInputPlane x nOutputPlane x kH x kW, as Torch7; steps 1 only."),
+          torch="Weight layout nInputPlane x nOutputPlane x kH x kW, as Torch7; the derivation at steps 1 only "
+                "(derive.nn's class takes every step: it dilates the input)."),
     Entry("SpatialConvolutionLocal", "convolution",
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("iW"), Arg("iH"), Arg("kW"), Arg("kH"),
            Arg("dW", 1), Arg("dH", 1), Arg("padW", 0), Arg("padH", 0)), _local_conv,
@@ -1299,8 +1300,9 @@ ENTRIES += [
           "each direction.",
           input_shapes=((2, 3, 3),), example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS,
           reset=(Uniform(("weight", "bias"), ("kT", "kW", "kH", "nInputPlane")),),
-          torch="Weight layout nInputPlane x nOutputPlane x kT x kH x kW, as Torch7; steps 1 only. --input-shape "
-                "gives time, height and width."),
+          torch="Weight layout nInputPlane x nOutputPlane x kT x kH x kW, as Torch7; the derivation at steps 1 only "
+                "(derive.nn's class takes every step: it dilates the input). --input-shape gives time, height and "
+                "width."),
 ]
 
 

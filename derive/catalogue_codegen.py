@@ -59,6 +59,8 @@ class Generated:
     loss: tuple | None = None
     output_sizes: tuple = ()  # the convolution family's: Torch7's rule of each output size the kernels take
     window_arguments: tuple = ()  # the convolution family's: the arguments the kernels take after those sizes
+    # a transposed convolution's: (input axis, step, adjustment) of each axis the input is dilated along
+    dilated_input: tuple = ()
 
 
 def _formula_name(arg: str) -> str:
@@ -459,6 +461,8 @@ def _class_source(g: Generated) -> str:
         base = "CatalogueTableCriterion" if entry.criterion else "CatalogueTableLoss" if g.loss else "CatalogueTable"
     if g.window_arguments:
         base = "CatalogueWindowModule"
+    if g.dilated_input:
+        base = "CatalogueTransposedModule"
     signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default,
                        "ndarray" if a.type is Array else a.type.__name__, a.same_as) for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
@@ -510,6 +514,8 @@ def _class_source(g: Generated) -> str:
     if g.window_arguments:
         klass.append(f"    outputSizes = {g.output_sizes!r}")
         klass.append(f"    windowArguments = {g.window_arguments!r}")
+    if g.dilated_input:
+        klass.append(f"    dilatedInput = {g.dilated_input!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")
@@ -543,6 +549,8 @@ def catalogue_source() -> str:
     used = "".join(parts)
     if "(CatalogueWindowModule)" in used:
         parts[1] += "from derive.nn.windowed import CatalogueWindowModule\n"
+    if "(CatalogueTransposedModule)" in used:
+        parts[1] += "from derive.nn.windowed import CatalogueTransposedModule\n"
     helpers = helpers_used(used)
     if helpers:  # the element-wise helpers the kernels call (derive.module_source imports them alike)
         parts[1] = parts[1].replace("from derive.nn.catalogued import",

@@ -63,9 +63,32 @@ OUTPUT_SIZES = {
                              3: ("window", 3, "kW", "dW", "padW", 1)},
     "VolumetricAveragePooling": {1: ("window", 1, "kT", "dT", 0, 1), 2: ("window", 2, "kH", "dH", 0, 1),
                                  3: ("window", 3, "kW", "dW", 0, 1)},
+    # (of the input dilated by the steps, DILATED_INPUT: a step 1 there)
+    "SpatialFullConvolution": {1: ("full", 1, "kH", 1, "padH", "adjH"), 2: ("full", 2, "kW", 1, "padW", "adjW")},
+    "SpatialConvolutionLocal": {},  # (its weight's sizes are the output's)
+    "VolumetricFullConvolution": {1: ("full", 1, "kT", 1, "padT", "adjT"), 2: ("full", 2, "kH", 1, "padH", "adjH"),
+                                  3: ("full", 3, "kW", 1, "padW", "adjW")},
+}
+#: The transposed convolutions: each (input axis, step, adjustment) dilates the input along that
+#: axis by the step (step - 1 zeros between its entries) before the kernels, which are derived at
+#: step 1 (the formula's own: a step > 1 would read x at (h - p) / step, a division subscripts
+#: cannot prove); Torch7's output size is then the step-1 "full" rule of the dilated input,
+#: (n - 1) step - 2 pad + k + adj, and the gradient of the input is the dilated one's read at every
+#: step-th entry. The adjustment (extra output rows past the last input's reach) must be below the step.
+DILATED_INPUT = {
+    "SpatialFullConvolution": ((1, "dH", "adjH"), (2, "dW", "adjW")),
+    "VolumetricFullConvolution": ((1, "dT", "adjT"), (2, "dH", "adjH"), (3, "dW", "adjW")),
 }
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
+#: Where Torch7's constructor fixes the input's size (SpatialConvolutionLocal's iW, iH): each such
+#: argument's rule of the output size it gives, ("window", the argument, kernel, step, padding,
+#: dilation), a size of the weights (oH x oW x ...) as well; the argument is bound from the input's
+#: shape in the kernels, as the planes are, and the class refuses another input size.
+INPUT_ARGUMENTS = {
+    "SpatialConvolutionLocal": {"iH": ("window", "iH", "kH", "dH", "padH", 1),
+                                "iW": ("window", "iW", "kW", "dW", "padW", 1)},
+}
 # an integer: a term of a sum ("- 3", its sign flips with the values) or a number ("-4", "12")
 # (never one raised to a power: -4**x is -(4**x), which a printed (value)**x is not)
 _NUMBER = re.compile(r"(?<= )[+-] \d+(?![\w.]|\*\*)|(?:(?<=[\s(\[,:{])-)?(?<![\w.])\d+(?![\w.]|\*\*)"
@@ -74,7 +97,9 @@ _SPARE = 3  # derivations beyond the unknowns of the fit: each must agree with t
 
 
 def _varied(entry: Entry) -> list[str]:
-    return [a.name for a in entry.signature if a.type is int and a.name not in PLANES]
+    fixed = {name for axis in DILATED_INPUT.get(entry.name, ()) for name in axis[1:]}  # (derived at step 1)
+    fixed |= set(INPUT_ARGUMENTS.get(entry.name, {}))  # (input sizes)
+    return [a.name for a in entry.signature if a.type is int and a.name not in PLANES and a.name not in fixed]
 
 
 def _points(entry: Entry, count: int) -> list[dict]:
@@ -91,6 +116,8 @@ def _points(entry: Entry, count: int) -> list[dict]:
         point.update({name: 3 + 6 * rank + int(rng.integers(0, 6)) for rank, name in enumerate(names)})
         # the planes apart from each other and from the rest: each parameter axis names its argument
         point.update({name: 100 + k for k, name in enumerate(p for p in PLANES if p in base)})
+        for name, rule in INPUT_ARGUMENTS.get(entry.name, {}).items():  # as _input_shapes places the windows
+            point[name] = _window_size(rule, point)
         if point not in points:
             points.append(point)
     return points
@@ -100,6 +127,8 @@ def _input_shapes(entry: Entry, args: dict) -> tuple:
     """The input's sizes at ``args``: the planes as the arguments say; every other axis large
     enough for several windows, and placed alike against the windows at every derivation (so
     that each keeps the same tests of a read past the input)."""
+    if entry.input_shapes is None:  # the constructor's arguments give them (INPUT_ARGUMENTS)
+        return None
     base = entry.arguments(entry.example)
     planes = {base[p]: p for p in PLANES if p in base}
     (shape,) = entry.input_shapes
@@ -107,23 +136,30 @@ def _input_shapes(entry: Entry, args: dict) -> tuple:
     # which the entry's input shape leaves out where nInputPlane gives them
     offset = 1 if "nInputPlane" in base and not (shape[0] in planes and shape[0] == base["nInputPlane"]) else 0
     rules = {rule[1]: rule for rule in OUTPUT_SIZES.get(entry.name, {}).values()}
+    if rules and len(shape) <= max(rules):  # the rules' last axis past the shape: its planes left out
+        offset = 1  # (VolumetricFullConvolution's time, 2, is no plane though nInputPlane is 2)
     sizes = []
     for axis, d in enumerate(shape):
         rule = rules.get(axis + offset)
-        if axis == 0 and d in planes:  # (SpatialSubSampling's planes, nInputPlane)
+        if axis == 0 and d in planes and not offset:  # (SpatialSubSampling's planes, nInputPlane)
             sizes.append(args[planes[d]])
         elif rule and rule[0] == "window":
-            size = 20 + _value(rule[5], args) * (_value(rule[2], args) - 1)
-            pad = _value(rule[4], args)
-            # with padding the last window ends at size + padding; without, one short of the end
-            # (an input that the windows exactly cover is read by the parser as a sum of their sizes)
-            while (size + 2 * pad - _value(rule[5], args) * (_value(rule[2], args) - 1) - 1) \
-                    % _value(rule[3], args) != (0 if pad else 1):
-                size += 1
-            sizes.append(size)
+            sizes.append(_window_size(rule, args))
         else:
             sizes.append(25 + axis)
     return (tuple(sizes),)
+
+
+def _window_size(rule: tuple, args: dict) -> int:
+    """An input size with several windows of ``rule`` (a "window" rule), placed alike at every derivation."""
+    size = 20 + _value(rule[5], args) * (_value(rule[2], args) - 1)
+    pad = _value(rule[4], args)
+    # with padding the last window ends at size + padding; without, one short of the end
+    # (an input that the windows exactly cover is read by the parser as a sum of their sizes)
+    while (size + 2 * pad - _value(rule[5], args) * (_value(rule[2], args) - 1) - 1) \
+            % _value(rule[3], args) != (0 if pad else 1):
+        size += 1
+    return size
 
 
 def _value(field, args: dict) -> int:
@@ -257,13 +293,35 @@ def fit_note(entry: Entry) -> str:
     paragraph): how many derivations the fit took and how many checked it."""
     names = _varied(entry)
     unknowns = 1 + len(names) * (2 if len(names) <= 2 else 1)
-    return (f"`derive.nn.{entry.name}` takes every value of {', '.join(f'`{n}`' for n in names)} and every "
-            f"input size. Its kernels are not derived with those arguments as symbols: the engine derives the "
+    return (f"`derive.nn.{entry.name}` takes every value of {', '.join(f'`{n}`' for n in names)}"
+            f"{'' if entry.name in INPUT_ARGUMENTS else ' and every input size'}. Its kernels are not derived with those arguments as symbols: the engine derives the "
             f"formula at {unknowns + _SPARE} sets of generic integer values of them, each kernel must be the same "
             f"text at every one but for integers, and each integer that changes must be one affine function of the "
             f"arguments with integer coefficients (or a product of them) at all of them, {_SPARE} more derivations "
             f"than such a function has coefficients. "
-            f"The tests compare the class with PyTorch at several values of the arguments, one sample and a batch.")
+            f"The tests compare the class with PyTorch at several values of the arguments, one sample and a batch."
+            + _dilation_note(entry) + _input_note(entry))
+
+
+def _dilation_note(entry: Entry) -> str:
+    if entry.name not in DILATED_INPUT:
+        return ""
+    steps = ", ".join(f"`{step}`" for _, step, _ in DILATED_INPUT[entry.name])
+    adjustments = ", ".join(f"`{adj}`" for _, _, adj in DILATED_INPUT[entry.name])
+    return (f" Its steps {steps} are not in the kernels: those are derived at step 1, and a step d > 1 dilates the "
+            f"input first (d - 1 zeros between its entries along that axis). A transposed convolution with step d "
+            f"is the step-1 one of the dilated input, an identity of the sums, not a proof of the engine (a step in "
+            f"the formula would read x at (h - p) / d, a division the subscripts have no proved form for); the "
+            f"input's gradient is the dilated input's at every d-th entry, and {adjustments} (below the steps, "
+            f"as Torch7's) add output rows past the last input's reach.")
+
+
+def _input_note(entry: Entry) -> str:
+    if entry.name not in INPUT_ARGUMENTS:
+        return ""
+    names = " and ".join(f"`{name}`" for name in INPUT_ARGUMENTS[entry.name])
+    return (f" As Torch7's, its constructor fixes the input's size ({names}) and the weights' sizes follow from it "
+            f"(one weight per output position): the class refuses an input of another size.")
 
 
 def _shapes(entry: Entry, args: dict) -> dict:
@@ -272,14 +330,19 @@ def _shapes(entry: Entry, args: dict) -> dict:
     return {a.name: spec.concrete(a.shape) for a in spec.arrays.values()}
 
 
+def _output_size(rule: tuple, args: dict) -> int:
+    """Torch7's output size of an INPUT_ARGUMENTS rule at ``args`` (derive.nn.windowed's rule)."""
+    from .nn.windowed import output_size
+
+    return output_size(rule, args[rule[1]], args)
+
+
 def plan_windows(entry: Entry):
     """The generated class (catalogue_codegen.Generated) of a convolution-family entry;
     ValueError says why it has none."""
     from .catalogue_codegen import Generated, _build, _reset
 
     if entry.name not in OUTPUT_SIZES:
-        # SpatialFullConvolution (steps > 1 need // in subscripts), SpatialConvolutionLocal (its
-        # weight's sizes are the output's, no constructor argument)
         raise ValueError("the convolution family: its output's or its weight's sizes are not in a rule of "
                          "catalogue_windows.OUTPUT_SIZES")
     kernels = general_kernels(entry)
@@ -289,9 +352,15 @@ def plan_windows(entry: Entry):
     layouts = [_shapes(entry, p) for p in points]
     integers = [a.name for a in entry.signature if a.type is int]
 
-    def axes(array: str) -> tuple:  # each axis: the argument that is its size at both points, or None
+    sized = tuple(INPUT_ARGUMENTS.get(entry.name, {}).values())
+
+    def axes(array: str) -> tuple:
+        """Each axis: the argument that is its size at both points, or the rule of an output size
+        that is (SpatialConvolutionLocal's oH), or None."""
         return tuple(next((n for n in integers if all(p[n] == f[array][k] for p, f in zip(points, layouts))),
-                          None) for k in range(len(layouts[0][array])))
+                          next((r for r in sized if all(_output_size(r, p) == f[array][k]
+                                                        for p, f in zip(points, layouts))), None))
+                     for k in range(len(layouts[0][array])))
 
     torch_names = {v: k for k, v in entry.parameters.items()}
     parameter_shapes = []
@@ -310,4 +379,4 @@ def plan_windows(entry: Entry):
     return Generated(entry, scalars, axes(formula.input[0]),
                      False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
                      {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
-                     window_arguments=tuple(_varied(entry)))
+                     window_arguments=tuple(_varied(entry)), dilated_input=DILATED_INPUT.get(entry.name, ()))

@@ -640,11 +640,14 @@ class Lowering:
                 if len(summed) != 1 or e.coeff(summed[0]) not in (1, -1) or len(free) != 1:
                     continue
                 h = summed[0]
-                bounds, kept = _bounds(relations, e)
+                bounds, kept = _bounds(relations, e, self._sizes() if self.extents else frozenset())
                 n_h = dict((v, high) for v, _, high in limits)[h]
-                # (an offset made by an earlier turn is not turned back)
-                if bounds.get("low") != 1 or not n_h.is_Integer or not bounds.get("high", n_h) <= n_h \
-                        or h.name.startswith("_o"):
+                # (an offset made by an earlier turn is not turned back); at run-time sizes both
+                # ranges are names: the offsets are an axis of the array (a kernel's), the sum's
+                # range one of the output, so turned (the same sum either way)
+                fewer = bounds.get("high", n_h) <= n_h if n_h.is_Integer else \
+                    bounds.get("high") is not None and not bounds["high"].is_Integer and bounds["high"] != n_h
+                if bounds.get("low") != 1 or fewer is not sp.true and fewer is not True or h.name.startswith("_o"):
                     continue
                 p = sp.Symbol(f"_o{h}", integer=True, positive=True)
                 back = sp.expand((p - e) / e.coeff(h) + h)  # p = e: h = a + c - p, or p - a - c when e = h - a + c

@@ -57,9 +57,11 @@ def _batchnorm(x, gamma, beta):
 
 
 def _local(x, W, b):
+    """SpatialConvolutionLocal at steps 1, no padding (its sizes from the weight's)."""
     lead = x.shape[:-3]
-    patches = F.unfold(x.reshape(-1, *x.shape[-3:]), 3).reshape(-1, 2, 3, 3, 2, 2)
-    return (torch.einsum("hwocpq,ncpqhw->nohw", W, patches) + b).reshape(lead + (2, 2, 2))
+    oH, oW, planes, _, kH, kW = W.shape
+    patches = F.unfold(x.reshape(-1, *x.shape[-3:]), (kH, kW)).reshape(-1, x.shape[-3], kH, kW, oH, oW)
+    return (torch.einsum("hwocpq,ncpqhw->nohw", W, patches) + b).reshape(lead + (planes, oH, oW))
 
 
 def _temporal_subsampling(x, W, b):

@@ -34,6 +34,15 @@ def _per_plane(weight, kernel):  # SubSampling: one weight a plane, the same ove
     return weight.reshape((-1, 1) + (1,) * len(kernel)) * torch.ones((1, 1) + kernel, dtype=weight.dtype)
 
 
+def _local(a):
+    """SpatialConvolutionLocal: a weight per output position, (oH, oW, nOutputPlane, nInputPlane, kH, kW)."""
+    def reference(x, W, b):
+        oH, oW, planes, _, kH, kW = W.shape
+        patches = F.unfold(x, (kH, kW), stride=(a[7], a[6]), padding=(a[9], a[8]))
+        return torch.einsum("hwocpq,ncpqhw->nohw", W, patches.reshape(x.shape[0], -1, kH, kW, oH, oW)) + b
+    return reference
+
+
 REFERENCES = {
     "TemporalConvolution": lambda a: _frames(lambda x, W, b: F.conv1d(x, W.permute(0, 2, 1), b, stride=a[3])),
     "TemporalSubSampling": lambda a: _frames(lambda x, W, b: F.conv1d(x, _per_plane(W, (a[1],)), b, stride=a[2],
@@ -56,6 +65,11 @@ REFERENCES = {
     "VolumetricMaxPooling": lambda a: lambda x: F.max_pool3d(x, (a[0], a[2], a[1]), (a[3], a[5], a[4]),
                                                              (a[6], a[8], a[7])),
     "VolumetricAveragePooling": lambda a: lambda x: F.avg_pool3d(x, (a[0], a[2], a[1]), (a[3], a[5], a[4])),
+    "SpatialFullConvolution": lambda a: lambda x, W, b: F.conv_transpose2d(x, W, b, (a[5], a[4]), (a[7], a[6]),
+                                                                           output_padding=(a[9], a[8])),
+    "SpatialConvolutionLocal": _local,
+    "VolumetricFullConvolution": lambda a: lambda x, W, b: F.conv_transpose3d(
+        x, W, b, (a[5], a[7], a[6]), (a[8], a[10], a[9]), output_padding=(a[11], a[13], a[12])),
 }
 
 #: (class, every constructor argument as Torch7 fills them in, one sample's shape); the
@@ -112,6 +126,18 @@ CASES = [
     ("VolumetricAveragePooling", (2, 2, 2), (2, 2, 2, 2, 2, 2), (2, 4, 4, 4)),
     ("VolumetricAveragePooling", (3, 2, 1, 1, 2, 1), (3, 2, 1, 1, 2, 1), (1, 5, 6, 3)),
     ("VolumetricAveragePooling", (1, 3, 2, 2, 1, 2), (1, 3, 2, 2, 1, 2), (2, 4, 5, 6)),
+    # (steps > 1 dilate the input; an adjustment adds output rows below the step)
+    ("SpatialFullConvolution", (2, 3, 3, 3), (2, 3, 3, 3, 1, 1, 0, 0, 0, 0), (2, 5, 4)),
+    ("SpatialFullConvolution", (2, 3, 3, 2, 2, 2, 1, 0, 1, 1), (2, 3, 3, 2, 2, 2, 1, 0, 1, 1), (2, 4, 5)),
+    ("SpatialFullConvolution", (1, 2, 4, 3, 3, 2, 1, 1, 2, 0), (1, 2, 4, 3, 3, 2, 1, 1, 2, 0), (1, 4, 3)),
+    ("SpatialFullConvolution", (3, 2, 2, 2, 1, 3, 0, 1, 0, 2), (3, 2, 2, 2, 1, 3, 0, 1, 0, 2), (3, 3, 4)),
+    # (Torch7's constructor fixes the input's size: iW, iH)
+    ("SpatialConvolutionLocal", (2, 2, 4, 4, 3, 3), (2, 2, 4, 4, 3, 3, 1, 1, 0, 0), (2, 4, 4)),
+    ("SpatialConvolutionLocal", (2, 3, 6, 5, 3, 2, 2, 1, 1, 0), (2, 3, 6, 5, 3, 2, 2, 1, 1, 0), (2, 5, 6)),
+    ("SpatialConvolutionLocal", (1, 2, 7, 6, 2, 3, 2, 2, 1, 1), (1, 2, 7, 6, 2, 3, 2, 2, 1, 1), (1, 6, 7)),
+    ("VolumetricFullConvolution", (2, 2, 2, 2, 2), (2, 2, 2, 2, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0), (2, 3, 3, 3)),
+    ("VolumetricFullConvolution", (1, 2, 3, 2, 2, 2, 1, 2, 1, 0, 1, 1, 0, 1), (1, 2, 3, 2, 2, 2, 1, 2, 1, 0, 1, 1, 0, 1),
+     (1, 3, 4, 3)),
 ]
 IDS = [f"{name}{given}-{shape}" for name, given, _, shape in CASES]
 
@@ -139,6 +165,12 @@ def test_agrees_with_pytorch(name, given, full, shape, batch):
         # (nOutputPlane, nInputPlane, kernel)
         assert params[0].shape == (full[1], full[0]) + ((full[2], full[4], full[3]) if name.startswith("Volumetric")
                                                         else (full[3], full[2]))
+    if name == "SpatialConvolutionLocal":  # (oH, oW, nOutputPlane, nInputPlane, kH, kW), bias (nOutputPlane, oH, oW)
+        out = ((full[3] + 2 * full[9] - full[5]) // full[7] + 1, (full[2] + 2 * full[8] - full[4]) // full[6] + 1)
+        assert params[0].shape == out + (full[1], full[0], full[5], full[4]) and params[1].shape == (full[1],) + out
+    if name in ("SpatialFullConvolution", "VolumetricFullConvolution"):  # (nInputPlane, nOutputPlane, kernel)
+        assert params[0].shape == (full[0], full[1]) + ((full[2], full[4], full[3]) if name.startswith("Volumetric")
+                                                        else (full[3], full[2]))
     xt = torch.tensor(x, requires_grad=True)
     pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
     reference = _batched(REFERENCES[name](full))
@@ -151,7 +183,8 @@ def test_agrees_with_pytorch(name, given, full, shape, batch):
 
 
 _WITH_PARAMETERS = {"TemporalConvolution", "TemporalSubSampling", "SpatialConvolutionMM", "SpatialSubSampling",
-                    "VolumetricConvolution", "SpatialDilatedConvolution"}
+                    "VolumetricConvolution", "SpatialDilatedConvolution", "SpatialFullConvolution",
+                    "VolumetricFullConvolution", "SpatialConvolutionLocal"}
 
 
 @pytest.mark.parametrize("name, given, full, shape", [c for c in CASES if c[0] != "SpatialLPPooling"],
@@ -175,6 +208,8 @@ def test_reset_is_torch7s():
     (lambda: nn.SpatialMaxPooling(3, 3), np.zeros((1, 2, 2)), "too small for the window"),
     (lambda: nn.SpatialConvolutionMM(2, 1, 3, 3), np.zeros((3, 5, 5)), "nInputPlane = 2"),
     (lambda: nn.VolumetricAveragePooling(2, 2, 2), np.zeros((2, 4, 4)), "must have 4 axes"),
+    (lambda: nn.SpatialConvolutionLocal(2, 1, 4, 5, 3, 3), np.zeros((2, 4, 4)), r"must have shape \(2, 5, 4\)"),
+    (lambda: nn.SpatialFullConvolution(2, 1, 3, 3, 2, 2), np.zeros((3, 4, 4)), "nInputPlane = 2"),
 ])
 def test_bad_input_is_one_line(make, input, message):
     with pytest.raises(ValueError, match=message) as error:
@@ -187,6 +222,11 @@ def test_bad_input_is_one_line(make, input, message):
     (lambda: nn.SpatialAveragePooling(2, 2, 1, 1, -1), "padW must be 0 or more, got -1"),
     (lambda: nn.SpatialDilatedMaxPooling(2, 2, 1, 1, 0, 0, 0), "dilationW must be a positive int"),
     (lambda: nn.TemporalConvolution(2, 3, 0), "kW must be a positive int"),
+    (lambda: nn.SpatialFullConvolution(2, 3, 3, 3, 2, 2, 0, 0, 2, 0), r"adjW must be from 0 to dW - 1 = 1, got 2"),
+    (lambda: nn.SpatialFullConvolution(2, 3, 3, 3, 0), "dW must be a positive int, got 0"),
+    (lambda: nn.VolumetricFullConvolution(2, 3, 2, 2, 2, 1, 1, 1, 0, 0, 0, 1), r"adjT must be from 0 to dT - 1 = 0"),
+    (lambda: nn.SpatialConvolutionLocal(2, 3, 2, 4, 3, 3), "iW = 2 gives an output of size 0: too small for the window"),
+    (lambda: nn.SpatialConvolutionLocal(2, 3, 4, 4, 3, 3, 0), "dW must be a positive int, got 0"),
 ])
 def test_bad_arguments_are_one_line(make, message):
     with pytest.raises(ValueError, match=message):
@@ -283,6 +323,47 @@ def test_the_output_size_rules_are_pytorchs(rule, size, arguments, reference):
     from derive.nn.windowed import output_size
 
     assert output_size(rule, size, arguments) == reference(size)
+
+
+@pytest.mark.parametrize("make, output", [
+    (lambda: nn.SpatialFullConvolution(16, 16, 3, 3, 1, 1, 1, 1, rng=0), (8, 16, 32, 32)),
+    (lambda: nn.SpatialFullConvolution(16, 16, 3, 3, 2, 2, 1, 1, 1, 1, rng=0), (8, 16, 64, 64)),
+])
+def test_a_transposed_step_needs_memory_of_its_patches(make, output):
+    """A transposed convolution's patches are the output's (a window of the dilated input per
+    output position): a step at batch 8, 16 planes, 32x32 in allocates about twice the patches
+    (kernel x output), never a mask over every pair of input and output positions."""
+    import tracemalloc
+
+    layer = make()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 32, 32))
+    gradOutput = rng.standard_normal(output)
+    tracemalloc.start()
+    try:
+        layer.forward(x)
+        layer.backward(x, gradOutput)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert layer.output.shape == output
+    patches = gradOutput.nbytes * 3 * 3
+    assert peak < 2.5 * patches, f"{peak / patches:.1f} times the patches' bytes"
+
+
+def test_a_transposed_module_takes_one_input_size_after_another():
+    """The dilated input and its gradient's buffer follow the input's size, batch or not."""
+    rng = np.random.default_rng(6)
+    module = nn.SpatialFullConvolution(3, 2, 3, 2, 2, 3, 1, 0, 1, 2, rng=0)
+    for shape in ((3, 4, 4), (3, 2, 5), (2, 3, 4, 4), (3, 4, 4)):
+        x = rng.standard_normal(shape)
+        fresh = nn.SpatialFullConvolution(3, 2, 3, 2, 2, 3, 1, 0, 1, 2, rng=0)
+        y = module.forward(x)
+        np.testing.assert_array_equal(y, fresh.forward(x))
+        g = rng.standard_normal(y.shape)
+        np.testing.assert_array_equal(module.backward(x, g), fresh.backward(x, g))
+        np.testing.assert_array_equal(module.updateGradInput(x, g), fresh.updateGradInput(x, g))
+        assert module.gradInput.shape == x.shape
 
 
 def test_one_module_takes_one_input_size_after_another():

@@ -275,7 +275,7 @@ class CatalogueModule(_Catalogued, Module):
         self._setArguments(args, kwargs)
         slots, shapes = [], {}
         for name, axes in self.parameterShapes:
-            shape = tuple(self.arguments[a] for a in axes)
+            shape = tuple(self._axisSize(a) for a in axes)
             grad = "grad" + name[0].upper() + name[1:]
             setattr(self, name, np.zeros(shape))
             setattr(self, grad, np.zeros(shape))
@@ -305,6 +305,10 @@ class CatalogueModule(_Catalogued, Module):
                         "_backwardFast"):
                 fields[key] = None
         object.__setattr__(self, name, value)
+
+    def _axisSize(self, axis) -> int:
+        """The size of a parameter's axis: its argument's value (derive.nn.windowed: or a rule's)."""
+        return self.arguments[axis]
 
     def _checkParameter(self, name: str, value, shape: tuple) -> None:
         """Raise unless ``value`` is a floating array of the module's kind and the slot's shape

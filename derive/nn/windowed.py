@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from .catalogued import CatalogueModule
+from ._backend import namespace
+from .catalogued import CatalogueModule, kept
 from .functional import Patches
 
 
@@ -41,8 +42,8 @@ class CatalogueWindowModule(CatalogueModule):
     outputSizes: tuple = ()  # a rule (output_size) for each size of the output the kernels take
     windowArguments: tuple[str, ...] = ()
 
-    def __init__(self, *args, rng=None, **kwargs) -> None:
-        super().__init__(*args, rng=rng, **kwargs)
+    def _setArguments(self, args: tuple, kwargs: dict) -> None:
+        super()._setArguments(args, kwargs)  # (checked before the parameters' sizes are read from them)
         owner = type(self).__name__
         for name in self.windowArguments:
             value = self.arguments[name]
@@ -56,6 +57,17 @@ class CatalogueWindowModule(CatalogueModule):
     def updateOutput(self, input):
         self._patches.forget()  # a forward copies its windows anew: the input may have changed in place
         return super().updateOutput(input)
+
+    def _axisSize(self, axis) -> int:
+        """A rule's output size for a parameter's axis (SpatialConvolutionLocal's weight is
+        oH x oW x ...: ("window", "iH", ...) of the argument iH), else the argument's value."""
+        if not isinstance(axis, tuple):
+            return super()._axisSize(axis)
+        size = output_size(axis, self.arguments[axis[1]], self.arguments)
+        if size < 1:
+            raise ValueError(f"{type(self).__name__}: {axis[1]} = {self.arguments[axis[1]]} gives an output of size "
+                             f"{size}: too small for the window")
+        return size
 
     def _input(self, input, name: str = "input") -> bool:
         batch = super()._input(input, name)
@@ -73,3 +85,69 @@ class CatalogueWindowModule(CatalogueModule):
             self._scalars = scalars
             self.__dict__["_kernelArrays"] = None
         return batch
+
+
+class CatalogueTransposedModule(CatalogueWindowModule):
+    """A transposed convolution generated from its entry at step 1: a step > 1 dilates the
+    input (step - 1 zeros between its entries along that axis) before the kernels, and its
+    gradient is the dilated input's read at every step-th entry (the dilation's adjoint).
+    ``dilatedInput`` holds (input axis, step argument, adjustment argument) per axis; the
+    ``outputSizes`` rules are those of the dilated input."""
+
+    dilatedInput: tuple = ()
+    _dilatedGradInput = None  # the kernels' gradInput buffer (of the dilated input's shape)
+
+    def _setArguments(self, args: tuple, kwargs: dict) -> None:
+        super()._setArguments(args, kwargs)
+        owner = type(self).__name__
+        for _, step, adjustment in self.dilatedInput:
+            d, adj = self.arguments[step], self.arguments[adjustment]
+            if d < 1:
+                raise ValueError(f"{owner}: {step} must be a positive int, got {d}")
+            if not 0 <= adj < d:  # Torch7's and PyTorch's bound: past it the output has rows no input reaches
+                raise ValueError(f"{owner}: {adjustment} must be from 0 to {step} - 1 = {d - 1}, got {adj}")
+
+    def _strided(self, batch: bool) -> tuple | None:
+        """The dilated input's entries that are the input's (a slice per axis), or None at steps 1."""
+        steps = {axis: self.arguments[step] for axis, step, _ in self.dilatedInput}
+        if all(d == 1 for d in steps.values()):
+            return None
+        return (slice(None),) * (batch + 1) + tuple(slice(None, None, steps.get(axis, 1))
+                                                    for axis in range(1, len(self.inputShape)))
+
+    def _dilated(self, input):
+        """``input`` with its axes dilated by the steps (itself at steps 1)."""
+        if self._strided(False) is None:
+            return input
+        # the input's own checks first (its messages name its shape; the output's size rules are the dilated one's)
+        where = self._strided(self._checkedInput(input, "input"))
+        xp = namespace(input)
+        shape = tuple((n - 1) * s.step + 1 if s.step else n for n, s in zip(input.shape, where))
+        dilated = xp.zeros(shape, input.dtype)
+        dilated[where] = input
+        return dilated
+
+    def updateOutput(self, input):
+        return super().updateOutput(self._dilated(input))
+
+    def _onDilated(self, method: str, input, *rest):
+        """The base's ``method`` on the dilated input, its gradInput the dilation's adjoint."""
+        dilated = self._dilated(input)
+        if dilated is input:
+            return getattr(super(), method)(input, *rest)
+        reduced, self.gradInput = self.gradInput, self._dilatedGradInput  # the kernels' own buffer
+        try:
+            grad = getattr(super(), method)(dilated, *rest)
+        finally:
+            self._dilatedGradInput, self.gradInput = self.gradInput, reduced
+        self.gradInput = kept(reduced, grad[self._strided(dilated.ndim > len(self.inputShape))])
+        return self.gradInput
+
+    def updateGradInput(self, input, gradOutput):
+        return self._onDilated("updateGradInput", input, gradOutput)
+
+    def accGradParameters(self, input, gradOutput, scale=1.0):
+        super().accGradParameters(self._dilated(input), gradOutput, scale)
+
+    def backward(self, input, gradOutput, scale=1.0):
+        return self._onDilated("backward", input, gradOutput, scale)
