@@ -1039,7 +1039,9 @@ def _cross_map_lrn(a, s) -> Formula:
     # the documentation's sum over l from max(1, c - size/2) to min(C, c + size/2): a window of
     # size planes read as 0 outside the input (the same terms), c - size//2 .. c + (size - 1)//2
     first = size // 2 + 1
-    return Formula(f"y[c,h,w] = x[c,h,w] / ({num(k)} + {num(alpha)} / {size} * "
+    # alpha / size as alpha / len(l): the window's size stays a size of the derivation (N_l), so
+    # that derive.nn's one class takes every size (catalogue_windows.WINDOW_SIZES)
+    return Formula(f"y[c,h,w] = x[c,h,w] / ({num(k)} + {num(alpha)} / len(l) * "
                    f"sum(x[c+l-{first},h,w]**2, l))**{num(beta)}", {"x": (C, H, W)}, ranges={"l": size})
 
 

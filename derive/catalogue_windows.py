@@ -63,6 +63,12 @@ OUTPUT_SIZES = {
     "VolumetricAveragePooling": {1: ("window", 1, "kT", "dT", 0, 1), 2: ("window", 2, "kH", "dH", 0, 1),
                                  3: ("window", 3, "kW", "dW", 0, 1)},
 }
+#: The arguments that are the size of a window the formula sums over (its range, ``len(l)``): kept
+#: as the argument's name in the derived terms, where a number would be folded into the terms'
+#: coefficients differently at each value (alpha / 6 as 3 k ... / 2): the entry's index -> argument
+WINDOW_SIZES = {
+    "SpatialCrossMapLRN": {"l": "size"},
+}
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
 # an integer: a term of a sum ("- 3", its sign flips with the values) or a number ("-4", "12")
@@ -158,7 +164,19 @@ def _derived_at(name: str, values: tuple) -> tuple[str, ...]:
     spec = _spec(entry, dict(values))
     writer = _WindowSizes(spec, "Layer", "mean")
     writer.window_arguments = tuple(_varied(entry))
+    writer.named_windows = _named_windows(spec, WINDOW_SIZES.get(name, {}))
     return tuple(writer.kernels(spec, "") + writer.kernels(writer.batch, "_batch"))
+
+
+def _named_windows(spec, windows: dict) -> dict:
+    """The size symbol of each summed index of ``windows`` (index -> argument), as the argument's name."""
+    import sympy as sp
+
+    limits = {str(i): upper for s in spec.expr.atoms(sp.Sum) for i, _, upper in s.limits}
+    missing = sorted(set(windows) - set(limits))
+    if missing:
+        raise ValueError(f"the formula sums over no index {missing[0]} (WINDOW_SIZES)")
+    return {limits[i]: sp.Symbol(a, integer=True, positive=True) for i, a in windows.items()}
 
 
 class _WindowSizes(RuntimeSizes):
@@ -166,15 +184,20 @@ class _WindowSizes(RuntimeSizes):
     the varied arguments taken after the output's sizes."""
 
     window_arguments: tuple = ()
+    named_windows: dict = {}  # a window's size symbol -> the argument's (WINDOW_SIZES)
 
     def _fixed_sizes(self, spec):
         fixed = super()._fixed_sizes(spec)
         names = self._size_names(spec)
-        fixed.update({s: v for s, v in spec.sizes.items() if s not in names and s != spec.batch_size})
+        fixed.update({s: self.named_windows.get(s, v) for s, v in spec.sizes.items()
+                      if s not in names and s != spec.batch_size})
         return fixed
 
     def _signature(self, spec) -> list[str]:
         return super()._signature(spec) + list(self.window_arguments)
+
+    def _arrays(self, spec) -> dict[str, str]:
+        return {**super()._arrays(spec), **{str(a): str(a) for a in self.named_windows.values()}}
 
 
 def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
@@ -204,6 +227,7 @@ def _affine(values: list[int], points: list[dict], basis: list[str]) -> str | No
         terms = [(c, n) for c, n in zip(coefficients[1:], basis) if c]
         text = ""
         for c, n in terms:
+            n = f"({n})" if n.endswith("//2") else n  # -(size//2), not (-size)//2
             part = n if abs(c) == 1 else f"{abs(c)}*{n}"
             text += (" - " if c < 0 else " + ") + part if text else ("-" if c < 0 else "") + part
         if coefficients[0]:
@@ -269,7 +293,7 @@ def _shapes(entry: Entry, args: dict) -> dict:
 def plan_windows(entry: Entry):
     """The generated class (catalogue_codegen.Generated) of a convolution-family entry;
     ValueError says why it has none."""
-    from .catalogue_codegen import Generated, _build, _reset
+    from .catalogue_codegen import Generated, _build, _formula_name, _reset
 
     if entry.name not in OUTPUT_SIZES:
         # SpatialFullConvolution (steps > 1 need // in subscripts), SpatialConvolutionLocal (its
@@ -297,6 +321,8 @@ def plan_windows(entry: Entry):
     taken = re.match(r"def \w+\(([^)]*)\)", kernels[0]).group(1).split(", ")
     taken = [a for a in taken if a != "out=None"]  # the buffer the base passes last
     parameter_shapes.sort(key=lambda p: taken.index(entry.parameters[p[0]]))  # the kernels' order
+    # the kernels take the numbers in their own order (the formula's), the class passes them in scalars' order
+    scalars = tuple(sorted(scalars, key=lambda a: taken.index(_formula_name(a))))
     rules = OUTPUT_SIZES[entry.name]
     sizes = taken[len(taken) - len(_varied(entry)) - len(rules):len(taken) - len(_varied(entry))]
     if any(not s.startswith("N_") for s in sizes):

@@ -51,6 +51,7 @@ REFERENCES = {
     "SpatialSubSampling": lambda a: lambda x, W, b: F.conv2d(x, _per_plane(W, (a[2], a[1])), b, (a[4], a[3]),
                                                              groups=a[0]),
     "SpatialZeroPadding": lambda a: lambda x: F.pad(x, (a[0], a[1], a[2], a[3])),
+    "SpatialCrossMapLRN": lambda a: lambda x: F.local_response_norm(x, a[0], a[1], a[2], a[3]),
     "VolumetricConvolution": lambda a: lambda x, W, b: F.conv3d(x, W, b, (a[5], a[7], a[6]), (a[8], a[10], a[9])),
     "VolumetricMaxPooling": lambda a: lambda x: F.max_pool3d(x, (a[0], a[2], a[1]), (a[3], a[5], a[4]),
                                                              (a[6], a[8], a[7])),
@@ -98,6 +99,13 @@ CASES = [
     ("SpatialZeroPadding", (1,), (1, 1, 1, 1), (1, 3, 3)),
     ("SpatialZeroPadding", (-1, 0, 1, -1), (-1, 0, 1, -1), (2, 4, 5)),
     ("SpatialZeroPadding", (2, 0, -1, 3), (2, 0, -1, 3), (3, 4, 2)),
+    # the window's size is an argument of the kernels: odd and even sizes (one plane more before
+    # than after, as PyTorch's), wider than the planes, and 1
+    ("SpatialCrossMapLRN", (3,), (3, 1e-4, 0.75, 1.0), (5, 3, 4)),
+    ("SpatialCrossMapLRN", (5, 0.5), (5, 0.5, 0.75, 1.0), (7, 2, 3)),
+    ("SpatialCrossMapLRN", (4, 0.5, 0.5, 2.0), (4, 0.5, 0.5, 2.0), (6, 3, 2)),
+    ("SpatialCrossMapLRN", (7, 2.0, 1.5, 0.5), (7, 2.0, 1.5, 0.5), (3, 4, 4)),
+    ("SpatialCrossMapLRN", (1, 1.0, 0.75, 1.0), (1, 1.0, 0.75, 1.0), (4, 2, 2)),
     ("VolumetricConvolution", (2, 2, 2, 2, 2), (2, 2, 2, 2, 2, 1, 1, 1, 0, 0, 0), (2, 4, 5, 4)),
     ("VolumetricConvolution", (1, 2, 3, 2, 1, 2, 1, 1, 1, 0, 1), (1, 2, 3, 2, 1, 2, 1, 1, 1, 0, 1), (1, 6, 4, 5)),
     ("VolumetricConvolution", (2, 1, 1, 3, 2, 1, 2, 3, 0, 1, 2), (2, 1, 1, 3, 2, 1, 2, 3, 0, 1, 2), (2, 3, 6, 5)),

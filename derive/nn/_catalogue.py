@@ -5539,6 +5539,122 @@ class SpatialZeroPadding(CatalogueWindowModule):
         super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
 
 
+def _spatialcrossmaplrn_update_output(x, k, alpha, beta, size, out=None):
+    """y[c, h, w] = x[c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=1)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= x
+    output = _t7
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input(x, k, alpha, beta, size, y, g, out=None):
+    """gradInput[j, a, d] = Sum(Piecewise((-2*N_l**beta*alpha*beta*g[c, a, d]*x[c, a, d]*x[j, a, d]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))), (c - j <= ((size//2))) & (N_l >= -c + j + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + g[j, a, d]/(k + alpha*Sum(where((j + l + (-(size//2) - 1) >= 1) & (j + l + (-(size//2) - 1) <= N_c), x[j + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=1)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= g
+    _t9 = alpha * xp.transpose(_t3, (1, 2, 0))
+    _t10 = k * size
+    _t11 = _t9 + _t10
+    _t12 = _t11 ** beta
+    _t13 = alpha * _t12 * xp.transpose(_t3, (1, 2, 0))
+    _t14 = k * size * _t12
+    _t14 += _t13
+    _t16 = size ** beta
+    xp.divide(1, _t14, out=_t14)
+    _t18 = window(x, (size, N_c, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t19 = -2 * alpha * beta * _t16 * _t14[:, :, :, None] * xp.transpose(g, (1, 2, 0))[:, :, :, None] * xp.transpose(x, (1, 2, 0))[:, :, :, None] * xp.transpose(_t18, (2, 3, 1, 0))
+    _t20 = fold(_t19, (N_c, N_h, N_w,), ((-(size//2)), 0, 0,), ({2: 1, 3: 1}, {0: 1}, {1: 1},))
+    _t7 += _t20
+    grad_input = _t7
+    return grad_input
+
+
+def _spatialcrossmaplrn_update_output_batch(X, k, alpha, beta, size, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[s, c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=2)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= X
+    output = _t7
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input_batch(X, k, alpha, beta, size, Y, G, out=None):
+    """gradInput[j, a, d, e] = Sum(Piecewise((-2*N_l**beta*alpha*beta*G[j, c, d, e]*X[j, a, d, e]*X[j, c, d, e]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))), (a - c >= (-(size//2))) & (N_l >= a - c + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + G[j, a, d, e]/(k + alpha*Sum(where((a + l + (-(size//2) - 1) >= 1) & (a + l + (-(size//2) - 1) <= N_c), X[j, a + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=2)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= G
+    _t9 = alpha * xp.transpose(_t3, (0, 2, 3, 1))
+    _t10 = k * size
+    _t11 = _t9 + _t10
+    _t12 = _t11 ** beta
+    _t13 = alpha * _t12 * xp.transpose(_t3, (0, 2, 3, 1))
+    _t14 = k * size * _t12
+    _t14 += _t13
+    _t16 = size ** beta
+    xp.divide(1, _t14, out=_t14)
+    _t18 = window(X, (B, size, N_c, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t19 = -2 * alpha * beta * _t16 * _t14[:, :, :, :, None] * xp.transpose(G, (0, 2, 3, 1))[:, :, :, :, None] * xp.transpose(X, (0, 2, 3, 1))[:, :, :, :, None] * xp.transpose(_t18, (0, 3, 4, 2, 1))
+    _t20 = fold(_t19, (B, N_c, N_h, N_w,), (0, (-(size//2)), 0, 0,), ({0: 1}, {3: 1, 4: 1}, {1: 1}, {2: 1},))
+    _t7 += _t20
+    grad_input = _t7
+    return grad_input
+
+
+class SpatialCrossMapLRN(CatalogueWindowModule):
+    """nn.SpatialCrossMapLRN(size, alpha=0.0001, beta=0.75, k=1.0): y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta. Local response normalisation across planes: each pixel divided by (k + alpha/size times the sum of the squares of the size planes around it)^beta, the window clamped at the first and last plane."""
+
+    signature = (('size', REQUIRED, int, None), ('alpha', 0.0001, float, None), ('beta', 0.75, float, None), ('k', 1.0, float, None), )
+    formula = 'y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta'
+    scalars = ('k', 'alpha', 'beta')
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('size',)
+    kernels = {(): ((_spatialcrossmaplrn_update_output, _spatialcrossmaplrn_update_grad_input, None, None), (_spatialcrossmaplrn_update_output_batch, _spatialcrossmaplrn_update_grad_input_batch, None, None))}
+
+    def __init__(self, size, alpha=0.0001, beta=0.75, k=1.0) -> None:
+        super().__init__(**{'size': size, 'alpha': alpha, 'beta': beta, 'k': k})
+
+
 def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
     """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -11805,4 +11921,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
