@@ -1193,7 +1193,7 @@ def _padded(kind: str):
     return formula
 
 
-def _in_range(index: str, size: int) -> str:
+def _in_range(index: str, size: int | str) -> str:
     return f"where({index} >= 1, 1, 0) * where({index} <= {size}, 1, 0)"
 
 
@@ -1209,8 +1209,10 @@ def _subtractive_normalization(a, s) -> Formula:
     # the local mean: the window's sum over every plane, zero padded, divided by the planes times
     # the window's pixels inside the image (Torch7's coefficients); that count is 1 or more, and
     # max(1, count) says so to the proof (the divisor never vanishes)
-    inside = f"sum({_in_range(h, H)} * {_in_range(w, W)}, p, q)"
-    return Formula(f"y[c,h,w] = x[c,h,w] - sum(x[d,{h},{w}], d, p, q) / ({n} * max(1, {inside}))",
+    # (the planes and the image's sides as len(...): sizes of the derivation, so that derive.nn's
+    # one class takes every input size)
+    inside = f"sum({_in_range(h, 'len(h)')} * {_in_range(w, 'len(w)')}, p, q)"
+    return Formula(f"y[c,h,w] = x[c,h,w] - sum(x[d,{h},{w}], d, p, q) / (len(d) * max(1, {inside}))",
                    {"x": (C, H, W)}, ranges={"p": k, "q": k})
 
 

@@ -59,6 +59,7 @@ class Generated:
     loss: tuple | None = None
     output_sizes: tuple = ()  # the convolution family's: Torch7's rule of each output size the kernels take
     window_arguments: tuple = ()  # the convolution family's: the arguments the kernels take after those sizes
+    odd_arguments: tuple = ()  # the convolution family's: the arguments Torch7 takes odd only
 
 
 def _formula_name(arg: str) -> str:
@@ -510,6 +511,8 @@ def _class_source(g: Generated) -> str:
     if g.window_arguments:
         klass.append(f"    outputSizes = {g.output_sizes!r}")
         klass.append(f"    windowArguments = {g.window_arguments!r}")
+        if g.odd_arguments:
+            klass.append(f"    oddArguments = {g.odd_arguments!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")

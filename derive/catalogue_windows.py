@@ -56,6 +56,7 @@ OUTPUT_SIZES = {
     "SpatialSubSampling": {1: ("window", 1, "kH", "dH", 0, 1), 2: ("window", 2, "kW", "dW", 0, 1)},
     "SpatialZeroPadding": {1: ("pad", 1, "pad_t", "pad_b"), 2: ("pad", 2, "pad_l", "pad_r")},
     "SpatialCrossMapLRN": {},
+    "SpatialSubtractiveNormalization": {},
     "VolumetricConvolution": {1: ("window", 1, "kT", "dT", "padT", 1), 2: ("window", 2, "kH", "dH", "padH", 1),
                               3: ("window", 3, "kW", "dW", "padW", 1)},
     "VolumetricMaxPooling": {1: ("window", 1, "kT", "dT", "padT", 1), 2: ("window", 2, "kH", "dH", "padH", 1),
@@ -68,6 +69,11 @@ OUTPUT_SIZES = {
 #: coefficients differently at each value (alpha / 6 as 3 k ... / 2): the entry's index -> argument
 WINDOW_SIZES = {
     "SpatialCrossMapLRN": {"l": "size"},
+}
+#: The arguments Torch7 takes odd only (a window centred on its pixel): the derivations are at odd
+#: values, where such an argument and its half are one affine function of the other (its fit is in halves)
+ODD = {
+    "SpatialSubtractiveNormalization": ("kernel",),
 }
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
@@ -94,6 +100,7 @@ def _points(entry: Entry, count: int) -> list[dict]:
         tries += 1
         point = dict(base)
         point.update({name: 3 + 6 * rank + int(rng.integers(0, 6)) for rank, name in enumerate(names)})
+        point.update({name: 2 * (point[name] - 2) + 1 for name in ODD.get(entry.name, ())})  # 3, 5, ...
         # the planes apart from each other and from the rest: each parameter axis names its argument
         point.update({name: 100 + k for k, name in enumerate(p for p in PLANES if p in base)})
         if point not in points:
@@ -203,7 +210,7 @@ class _WindowSizes(RuntimeSizes):
 def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
     """The integer-coefficient affine function of the arguments (or product of them) that takes
     ``values`` at ``points``, printed with the arguments' names; None where there is none."""
-    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names]):
+    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names], [f"{n}//2" for n in names]):
         if len(points) < len(basis) + 1 + _SPARE:
             continue
         fitted = _affine(values, points, basis)
@@ -330,4 +337,4 @@ def plan_windows(entry: Entry):
     return Generated(entry, scalars, axes(formula.input[0]),
                      False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
                      {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
-                     window_arguments=tuple(_varied(entry)))
+                     window_arguments=tuple(_varied(entry)), odd_arguments=ODD.get(entry.name, ()))

@@ -38,7 +38,7 @@ ISSUE_20 = ["PixelShuffle", "CReLU", "SpatialUpSamplingNearest", "SpatialUpSampl
      "3 - abs(2 - abs(j-2))]", "dJ/dx", [1, 3, 3]),
     (["SpatialReplicationPadding", "1", "0", "2", "0", "--input-shape", "1,3,3"],
      "y[c,i,j] = x[c, min(max(i-2, 1), 3), min(max(j-1, 1), 3)]", "dJ/dx", [1, 3, 3]),
-    (["SpatialSubtractiveNormalization", "2", "3", "--input-shape", "2,4,4"], "/ (2 * max(1, sum(", "dJ/dx",
+    (["SpatialSubtractiveNormalization", "2", "3", "--input-shape", "2,4,4"], "/ (len(d) * max(1, sum(", "dJ/dx",
      [2, 4, 4]),
     (["VolumetricFullConvolution", "1", "2", "2", "2", "2", "--input-shape", "2,2,2"],
      "y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]", "dJ/dW", [1, 2, 2, 2, 2]),

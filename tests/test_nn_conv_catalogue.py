@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import derive.nn as nn
-from test_catalogue import assert_parameter_gradients
+from test_catalogue import _subtractive, assert_parameter_gradients
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -52,6 +52,7 @@ REFERENCES = {
                                                              groups=a[0]),
     "SpatialZeroPadding": lambda a: lambda x: F.pad(x, (a[0], a[1], a[2], a[3])),
     "SpatialCrossMapLRN": lambda a: lambda x: F.local_response_norm(x, a[0], a[1], a[2], a[3]),
+    "SpatialSubtractiveNormalization": lambda a: lambda x: _subtractive(x, a[1]),
     "VolumetricConvolution": lambda a: lambda x, W, b: F.conv3d(x, W, b, (a[5], a[7], a[6]), (a[8], a[10], a[9])),
     "VolumetricMaxPooling": lambda a: lambda x: F.max_pool3d(x, (a[0], a[2], a[1]), (a[3], a[5], a[4]),
                                                              (a[6], a[8], a[7])),
@@ -106,6 +107,12 @@ CASES = [
     ("SpatialCrossMapLRN", (4, 0.5, 0.5, 2.0), (4, 0.5, 0.5, 2.0), (6, 3, 2)),
     ("SpatialCrossMapLRN", (7, 2.0, 1.5, 0.5), (7, 2.0, 1.5, 0.5), (3, 4, 4)),
     ("SpatialCrossMapLRN", (1, 1.0, 0.75, 1.0), (1, 1.0, 0.75, 1.0), (4, 2, 2)),
+    # Torch7's default kernel (9, wider than the image), odd kernels on images of other sides, 1
+    ("SpatialSubtractiveNormalization", (), (1, 9), (1, 5, 6)),
+    ("SpatialSubtractiveNormalization", (3, 3), (3, 3), (3, 6, 7)),
+    ("SpatialSubtractiveNormalization", (2, 5), (2, 5), (2, 4, 8)),
+    ("SpatialSubtractiveNormalization", (4, 7), (4, 7), (4, 9, 6)),
+    ("SpatialSubtractiveNormalization", (2, 1), (2, 1), (2, 3, 3)),
     ("VolumetricConvolution", (2, 2, 2, 2, 2), (2, 2, 2, 2, 2, 1, 1, 1, 0, 0, 0), (2, 4, 5, 4)),
     ("VolumetricConvolution", (1, 2, 3, 2, 1, 2, 1, 1, 1, 0, 1), (1, 2, 3, 2, 1, 2, 1, 1, 1, 0, 1), (1, 6, 4, 5)),
     ("VolumetricConvolution", (2, 1, 1, 3, 2, 1, 2, 3, 0, 1, 2), (2, 1, 1, 3, 2, 1, 2, 3, 0, 1, 2), (2, 3, 6, 5)),
@@ -178,6 +185,7 @@ def test_reset_is_torch7s():
     (lambda: nn.SpatialMaxPooling(3, 3), np.zeros((1, 2, 2)), "too small for the window"),
     (lambda: nn.SpatialConvolutionMM(2, 1, 3, 3), np.zeros((3, 5, 5)), "nInputPlane = 2"),
     (lambda: nn.VolumetricAveragePooling(2, 2, 2), np.zeros((2, 4, 4)), "must have 4 axes"),
+    (lambda: nn.SpatialSubtractiveNormalization(2, 3), np.zeros((3, 4, 4)), "nInputPlane = 2"),
 ])
 def test_bad_input_is_one_line(make, input, message):
     with pytest.raises(ValueError, match=message) as error:
@@ -190,6 +198,7 @@ def test_bad_input_is_one_line(make, input, message):
     (lambda: nn.SpatialAveragePooling(2, 2, 1, 1, -1), "padW must be 0 or more, got -1"),
     (lambda: nn.SpatialDilatedMaxPooling(2, 2, 1, 1, 0, 0, 0), "dilationW must be a positive int"),
     (lambda: nn.TemporalConvolution(2, 3, 0), "kW must be a positive int"),
+    (lambda: nn.SpatialSubtractiveNormalization(2, 4), "kernel must be odd"),
 ])
 def test_bad_arguments_are_one_line(make, message):
     with pytest.raises(ValueError, match=message):

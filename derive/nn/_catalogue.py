@@ -6138,6 +6138,163 @@ class CReLU(CatalogueModule):
         super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
 
 
+def _spatialsubtractivenormalization_update_output(x, kernel, out=None):
+    """y[c, h, w] = x[c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), x[d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(x, (N_c, N_h, (kernel), N_w, (kernel)), (0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1, 2: 1}, {3: 1, 4: 1}))
+    _t22 = _t21.sum(axis=(0, 2, 4))
+    _t23 = (_t20 * _t22) / N_c
+    _t24 = xp.subtract(x, _t23, out=out)
+    output = _t24
+    return output
+
+
+def _spatialsubtractivenormalization_update_grad_input(x, kernel, y, g, out=None):
+    """gradInput[j, k, l] = g[j, k, l] + Sum(Piecewise((-g[c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (l - w >= (-(kernel//2))) & (h - k <= ((kernel//2))) & (N_p >= -h + k + ((kernel//2) + 1)) & (N_q >= l - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = g.sum(axis=0)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = _t9 * _t7
+    _t11 = _t10.sum(axis=1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = _t4[:, None] + _t12 + (-(kernel//2) - 1)
+    _t14 = (_t13 >= 1)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = (_t13 <= N_w)
+    _t17 = xp.where(_t16, 1.0, 0.0)
+    _t18 = _t17 * _t15
+    _t19 = _t18.sum(axis=0)
+    _t20 = _t11[:, None] * _t19
+    _t21 = xp.maximum(1, _t20)
+    _t22 = 1 / _t21
+    _t23 = _t1 * -1 * _t2 * _t22
+    _t24 = fold(xp.broadcast_to(_t23[:, :, None, None], (N_h, N_w, (kernel), (kernel),)), (N_h, N_w,), ((-(kernel//2)), (-(kernel//2)),), ({0: 1, 2: 1}, {1: 1, 3: 1},))
+    _t25 = xp.add(g, _t24, out=out)
+    grad_input = _t25
+    return grad_input
+
+
+def _spatialsubtractivenormalization_update_output_batch(X, kernel, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), X[s, d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(X, (B, N_c, N_h, (kernel), N_w, (kernel)), (0, 0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1}, {2: 1, 3: 1}, {4: 1, 5: 1}))
+    _t22 = _t21.sum(axis=(1, 3, 5))
+    _t23 = (_t20 * _t22) / N_c
+    _t24 = X - _t23[:, None, :, :]
+    output = _t24
+    return output
+
+
+def _spatialsubtractivenormalization_update_grad_input_batch(X, kernel, Y, G, out=None):
+    """gradInput[j, k, l, a] = G[j, k, l, a] + Sum(Piecewise((-G[j, c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (a - w >= (-(kernel//2))) & (h - l <= ((kernel//2))) & (N_p >= -h + l + ((kernel//2) + 1)) & (N_q >= a - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = G.sum(axis=1)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = _t9 * _t7
+    _t11 = _t10.sum(axis=1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = _t4[:, None] + _t12 + (-(kernel//2) - 1)
+    _t14 = (_t13 >= 1)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = (_t13 <= N_w)
+    _t17 = xp.where(_t16, 1.0, 0.0)
+    _t18 = _t17 * _t15
+    _t19 = _t18.sum(axis=0)
+    _t20 = _t11[:, None] * _t19
+    _t21 = xp.maximum(1, _t20)
+    _t22 = 1 / _t21
+    _t23 = _t1 * -1 * _t2 * _t22
+    _t24 = fold(xp.broadcast_to(_t23[:, :, :, None, None], (B, N_h, N_w, (kernel), (kernel),)), (B, N_h, N_w,), (0, (-(kernel//2)), (-(kernel//2)),), ({0: 1}, {1: 1, 3: 1}, {2: 1, 4: 1},))
+    _t25 = G + _t24[:, None, :, :]
+    grad_input = _t25
+    return grad_input
+
+
+class SpatialSubtractiveNormalization(CatalogueWindowModule):
+    """nn.SpatialSubtractiveNormalization(nInputPlane=1, kernel=9): y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q))). Subtracts from every pixel the mean of its neighbourhood over every plane: a kernel x kernel window around it, read as 0 outside the image, its sum divided by the planes times its pixels inside the image. Example: every pixel of a constant image maps to 0."""
+
+    signature = (('nInputPlane', 1, int, None), ('kernel', 9, int, None), )
+    formula = 'y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q)))'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('kernel',)
+    oddArguments = ('kernel',)
+    kernels = {(): ((_spatialsubtractivenormalization_update_output, _spatialsubtractivenormalization_update_grad_input, None, None), (_spatialsubtractivenormalization_update_output_batch, _spatialsubtractivenormalization_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputPlane=1, kernel=9) -> None:
+        super().__init__(**{'nInputPlane': nInputPlane, 'kernel': kernel})
+
+
 def _msecriterion_false_update_output(x, t):
     """J = Sum((-t[i] + x[i])**2, (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -11921,4 +12078,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'SpatialSubtractiveNormalization', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

@@ -36,6 +36,7 @@ class CatalogueWindowModule(CatalogueModule):
 
     outputSizes: tuple = ()  # a rule (output_size) for each size of the output the kernels take
     windowArguments: tuple[str, ...] = ()
+    oddArguments: tuple[str, ...] = ()  # a window centred on its pixel (SpatialSubtractiveNormalization's kernel)
 
     def __init__(self, *args, rng=None, **kwargs) -> None:
         super().__init__(*args, rng=rng, **kwargs)
@@ -47,6 +48,10 @@ class CatalogueWindowModule(CatalogueModule):
                     raise ValueError(f"{owner}: {name} must be 0 or more, got {value}")
             elif not name.startswith("pad_") and value < 1:  # (SpatialZeroPadding's negative pads crop)
                 raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+        for name in self.oddArguments:
+            if self.arguments[name] % 2 == 0:
+                raise ValueError(f"{owner}: {name} must be odd (a window centred on its pixel), "
+                                 f"got {self.arguments[name]}")
 
     def _input(self, input, name: str = "input") -> bool:
         batch = super()._input(input, name)
