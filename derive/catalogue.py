@@ -1461,6 +1461,11 @@ ENTRIES += [
 ]
 
 
+#: An argument of a crop criterion's formula (never of its constructor): the crop's offsets written as
+#: integer constants, for derive.nn's class that computes them from each input's and target's shapes
+RUNTIME_CROP = "runtime crop"
+
+
 def _autocrop_mse(a, s) -> Formula:
     (C, h, w), target = (tuple(shape) for shape in s)
     if len(target) != 3 or target[0] != C:
@@ -1470,9 +1475,14 @@ def _autocrop_mse(a, s) -> Formula:
         raise ValueError(f"SpatialAutoCropMSECriterion: the target ({target[1]} x {target[2]}) must be at least "
                          f"as high and wide as the input ({h} x {w})")
     top, left = (target[1] - h) // 2, (target[2] - w) // 2  # Torch7's centerCrop: 1 + floor((H - h) / 2), from 1
-    square = f"(x[c,i,j] - t[c,{_shifted('i', top)},{_shifted('j', left)}])**2, c, i, j"
+    shapes = {"x": (C, h, w), "t": target}
+    rows, columns, constants = _shifted("i", top), _shifted("j", left), ()
+    if a.get(RUNTIME_CROP):  # the offsets as integers the module reads from the shapes (a read t[k] is k + 1)
+        rows, columns, constants = "i+top-1", "j+left-1", ("top", "left")
+        shapes.update({"top": (), "left": ()})
+    square = f"(x[c,i,j] - t[c,{rows},{columns}])**2, c, i, j"
     return Formula(f"J = mean({square})" if a["sizeAverage"] else f"J = sum({square})",
-                   {"x": (C, h, w), "t": target}, target="t", reduction="mean" if a["sizeAverage"] else "sum")
+                   shapes, target="t", reduction="mean" if a["sizeAverage"] else "sum", constants=constants)
 
 
 ENTRIES.append(Entry(

@@ -11,6 +11,7 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
 
 ndarray = np.ndarray
 from derive.nn.windowed import CatalogueWindowModule
+from derive.nn.cropped import CatalogueCropCriterion
 
 
 def _tanh_update_output(x, out=None):
@@ -9156,6 +9157,171 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
+def _spatialautocropmsecriterion_true_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = t[xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = x - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2))
+    _t9 = _t8 / (N_c * N_i * N_j)
+    loss = float(_t9)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = (-2*t[k, l + top, a + left] + 2*x[k, l, a])/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = 2 * x
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = t[xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    _t9 = _t1 / (N_c * N_i * N_j)
+    grad_input = _t9
+    return grad_input
+
+
+def _spatialautocropmsecriterion_true_update_output_batch(X, T, top, left):
+    """J = Sum(Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2, 3))
+    _t9 = _t8 / (B * N_c * N_i * N_j)
+    loss = float(_t9)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = 2*(-T[k, l, a + top, d + left] + X[k, l, a, d])/(B*N_c*N_i*N_j)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    _t7 = (2 * _t6) / (B * N_c * N_i * N_j)
+    grad_input = _t7
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = t[xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = x - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2))
+    loss = float(_t8)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = -2*t[k, l + top, a + left] + 2*x[k, l, a]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.multiply(2, x, out=out)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = t[xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    grad_input = _t1
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output_batch(X, T, top, left):
+    """J = Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2, 3))
+    loss = float(_t8)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = -2*T[k, l, a + top, d + left] + 2*X[k, l, a, d]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.multiply(2, X, out=out)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    grad_input = _t1
+    return grad_input
+
+
+class SpatialAutoCropMSECriterion(CatalogueCropCriterion):
+    """nn.SpatialAutoCropMSECriterion(sizeAverage=true): J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j). The mean squared error between the input and the centre of a target that is as large or larger: the target is cropped to the input's height and width, its first rows and columns dropped as evenly as possible (one fewer before than after where the difference is odd). Example: an input of 2 x 2 against a target of 4 x 4 compares with the target's middle 2 x 2."""
+
+    signature = (('sizeAverage', True, bool, None), )
+    formula = 'J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j)'
+    scalars = ()
+    inputShape = (None, None, None)
+    structure = ('sizeAverage',)
+    cropAxes = (1, 2)
+    kernels = {(True,): ((_spatialautocropmsecriterion_true_update_output, _spatialautocropmsecriterion_true_update_grad_input, None, None), (_spatialautocropmsecriterion_true_update_output_batch, _spatialautocropmsecriterion_true_update_grad_input_batch, None, None)), (False,): ((_spatialautocropmsecriterion_false_update_output, _spatialautocropmsecriterion_false_update_grad_input, None, None), (_spatialautocropmsecriterion_false_update_output_batch, _spatialautocropmsecriterion_false_update_grad_input_batch, None, None))}
+
+    def __init__(self, sizeAverage=True) -> None:
+        super().__init__(**{'sizeAverage': sizeAverage})
+
+
 def _affinerelu_update_output(x, W, b):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -12078,4 +12244,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'SpatialSubtractiveNormalization', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'SpatialSubtractiveNormalization', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'SpatialAutoCropMSECriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
