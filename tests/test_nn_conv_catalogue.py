@@ -223,6 +223,8 @@ def test_the_kernels_print_the_window_by_its_arguments():
     (lambda: nn.SpatialConvolutionMM(16, 16, 3, 3, 1, 1, 1, 1, rng=0), (8, 16, 32, 32)),
     (lambda: nn.SpatialConvolutionMM(16, 16, 3, 3, 2, 2, 1, 1, rng=0), (8, 16, 16, 16)),
     (lambda: nn.SpatialDilatedConvolution(16, 16, 3, 3, 1, 1, 2, 2, 2, 2, rng=0), (8, 16, 32, 32)),
+    (lambda: nn.SpatialCrossMapLRN(5), (8, 16, 32, 32)),
+    (lambda: nn.SpatialSubtractiveNormalization(16, 5), (8, 16, 32, 32)),
 ])
 def test_a_step_needs_memory_of_the_patches_not_of_input_times_output(make, output):
     """The run-time-size kernels read windows and fold gradients back (derive.nn.functional): a
