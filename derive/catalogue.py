@@ -1042,7 +1042,9 @@ def _cross_map_lrn(a, s) -> Formula:
     # the documentation's sum over l from max(1, c - size/2) to min(C, c + size/2): a window of
     # size planes read as 0 outside the input (the same terms), c - size//2 .. c + (size - 1)//2
     first = size // 2 + 1
-    return Formula(f"y[c,h,w] = x[c,h,w] / ({num(k)} + {num(alpha)} / {size} * "
+    # alpha / size as alpha / len(l): the window's size stays a size of the derivation (N_l), so
+    # that derive.nn's one class takes every size (catalogue_windows.WINDOW_SIZES)
+    return Formula(f"y[c,h,w] = x[c,h,w] / ({num(k)} + {num(alpha)} / len(l) * "
                    f"sum(x[c+l-{first},h,w]**2, l))**{num(beta)}", {"x": (C, H, W)}, ranges={"l": size})
 
 
@@ -1196,7 +1198,7 @@ def _padded(kind: str):
     return formula
 
 
-def _in_range(index: str, size: int) -> str:
+def _in_range(index: str, size: int | str) -> str:
     return f"where({index} >= 1, 1, 0) * where({index} <= {size}, 1, 0)"
 
 
@@ -1212,8 +1214,10 @@ def _subtractive_normalization(a, s) -> Formula:
     # the local mean: the window's sum over every plane, zero padded, divided by the planes times
     # the window's pixels inside the image (Torch7's coefficients); that count is 1 or more, and
     # max(1, count) says so to the proof (the divisor never vanishes)
-    inside = f"sum({_in_range(h, H)} * {_in_range(w, W)}, p, q)"
-    return Formula(f"y[c,h,w] = x[c,h,w] - sum(x[d,{h},{w}], d, p, q) / ({n} * max(1, {inside}))",
+    # (the planes and the image's sides as len(...): sizes of the derivation, so that derive.nn's
+    # one class takes every input size)
+    inside = f"sum({_in_range(h, 'len(h)')} * {_in_range(w, 'len(w)')}, p, q)"
+    return Formula(f"y[c,h,w] = x[c,h,w] - sum(x[d,{h},{w}], d, p, q) / (len(d) * max(1, {inside}))",
                    {"x": (C, H, W)}, ranges={"p": k, "q": k})
 
 
@@ -1463,6 +1467,11 @@ ENTRIES += [
 ]
 
 
+#: An argument of a crop criterion's formula (never of its constructor): the crop's offsets written as
+#: integer constants, for derive.nn's class that computes them from each input's and target's shapes
+RUNTIME_CROP = "runtime crop"
+
+
 def _autocrop_mse(a, s) -> Formula:
     (C, h, w), target = (tuple(shape) for shape in s)
     if len(target) != 3 or target[0] != C:
@@ -1472,9 +1481,14 @@ def _autocrop_mse(a, s) -> Formula:
         raise ValueError(f"SpatialAutoCropMSECriterion: the target ({target[1]} x {target[2]}) must be at least "
                          f"as high and wide as the input ({h} x {w})")
     top, left = (target[1] - h) // 2, (target[2] - w) // 2  # Torch7's centerCrop: 1 + floor((H - h) / 2), from 1
-    square = f"(x[c,i,j] - t[c,{_shifted('i', top)},{_shifted('j', left)}])**2, c, i, j"
+    shapes = {"x": (C, h, w), "t": target}
+    rows, columns, constants = _shifted("i", top), _shifted("j", left), ()
+    if a.get(RUNTIME_CROP):  # the offsets as integers the module reads from the shapes (a read t[k] is k + 1)
+        rows, columns, constants = "i+top-1", "j+left-1", ("top", "left")
+        shapes.update({"top": (), "left": ()})
+    square = f"(x[c,i,j] - t[c,{rows},{columns}])**2, c, i, j"
     return Formula(f"J = mean({square})" if a["sizeAverage"] else f"J = sum({square})",
-                   {"x": (C, h, w), "t": target}, target="t", reduction="mean" if a["sizeAverage"] else "sum")
+                   shapes, target="t", reduction="mean" if a["sizeAverage"] else "sum", constants=constants)
 
 
 ENTRIES.append(Entry(

@@ -61,6 +61,8 @@ class Generated:
     window_arguments: tuple = ()  # the convolution family's: the arguments the kernels take after those sizes
     # a transposed convolution's: (input axis, step, adjustment) of each axis the input is dilated along
     dilated_input: tuple = ()
+    odd_arguments: tuple = ()  # the convolution family's: the arguments Torch7 takes odd only
+    crop_axes: tuple = ()  # a crop criterion's: the sample axes its target is cropped along (catalogue_crops)
 
 
 def _formula_name(arg: str) -> str:
@@ -233,8 +235,9 @@ def plan(entry: Entry) -> Generated:
     base = entry.arguments(entry.example)
     if entry.criterion and entry.target_kind != "class" and len(entry.input_shapes or ()) > 1 \
             and not _is_table(_build(entry, base, False)[0]):
-        raise ValueError("a target of its own shape: the formula writes the offsets between the target and the "
-                         "input as numbers (SpatialAutoCropMSE's crop), not yet as run-time sizes")
+        from .catalogue_crops import plan_crop
+
+        return plan_crop(entry)
     table = _is_table(_build(entry, base, False)[0])
     if table:  # sizes are told apart by their values in a program: distinct sizes, distinct values
         primes = iter((5, 7, 11, 13, 17, 19))
@@ -463,6 +466,8 @@ def _class_source(g: Generated) -> str:
         base = "CatalogueWindowModule"
     if g.dilated_input:
         base = "CatalogueTransposedModule"
+    if g.crop_axes:
+        base = "CatalogueCropCriterion"
     signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default,
                        "ndarray" if a.type is Array else a.type.__name__, a.same_as) for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
@@ -516,6 +521,10 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    windowArguments = {g.window_arguments!r}")
     if g.dilated_input:
         klass.append(f"    dilatedInput = {g.dilated_input!r}")
+        if g.odd_arguments:
+            klass.append(f"    oddArguments = {g.odd_arguments!r}")
+    if g.crop_axes:
+        klass.append(f"    cropAxes = {g.crop_axes!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")
@@ -551,6 +560,8 @@ def catalogue_source() -> str:
         parts[1] += "from derive.nn.windowed import CatalogueWindowModule\n"
     if "(CatalogueTransposedModule)" in used:
         parts[1] += "from derive.nn.windowed import CatalogueTransposedModule\n"
+    if "(CatalogueCropCriterion)" in used:
+        parts[1] += "from derive.nn.cropped import CatalogueCropCriterion\n"
     helpers = helpers_used(used)
     if helpers:  # the element-wise helpers the kernels call (derive.module_source imports them alike)
         parts[1] = parts[1].replace("from derive.nn.catalogued import",
@@ -728,7 +739,9 @@ def check_cases() -> dict[str, list[tuple]]:
             extra["target_shape"] = tuple(entry.input_shapes[-1]) if cls.classTarget else ()
         elif entry.criterion:
             extra["target_kind"] = "binary" if entry.target_kind == "binary" else "real"
-            if getattr(cls, "inputShapes", ()) and not cls.targetLikeInput:
+            if getattr(cls, "cropAxes", ()):  # a larger target, cropped: the entry's
+                extra["target_shape"] = tuple(entry.input_shapes[1])
+            elif getattr(cls, "inputShapes", ()) and not cls.targetLikeInput:
                 extra["target_shape"] = ()
             elif len(shapes) > 1:
                 extra["target_shape"] = shapes[0]

@@ -57,6 +57,7 @@ OUTPUT_SIZES = {
     "SpatialSubSampling": {1: ("window", 1, "kH", "dH", 0, 1), 2: ("window", 2, "kW", "dW", 0, 1)},
     "SpatialZeroPadding": {1: ("pad", 1, "pad_t", "pad_b"), 2: ("pad", 2, "pad_l", "pad_r")},
     "SpatialCrossMapLRN": {},
+    "SpatialSubtractiveNormalization": {},
     "VolumetricConvolution": {1: ("window", 1, "kT", "dT", "padT", 1), 2: ("window", 2, "kH", "dH", "padH", 1),
                               3: ("window", 3, "kW", "dW", "padW", 1)},
     "VolumetricMaxPooling": {1: ("window", 1, "kT", "dT", "padT", 1), 2: ("window", 2, "kH", "dH", "padH", 1),
@@ -78,6 +79,17 @@ OUTPUT_SIZES = {
 DILATED_INPUT = {
     "SpatialFullConvolution": ((1, "dH", "adjH"), (2, "dW", "adjW")),
     "VolumetricFullConvolution": ((1, "dT", "adjT"), (2, "dH", "adjH"), (3, "dW", "adjW")),
+}
+#: The arguments that are the size of a window the formula sums over (its range, ``len(l)``): kept
+#: as the argument's name in the derived terms, where a number would be folded into the terms'
+#: coefficients differently at each value (alpha / 6 as 3 k ... / 2): the entry's index -> argument
+WINDOW_SIZES = {
+    "SpatialCrossMapLRN": {"l": "size"},
+}
+#: The arguments Torch7 takes odd only (a window centred on its pixel): the derivations are at odd
+#: values, where such an argument and its half are one affine function of the other (its fit is in halves)
+ODD = {
+    "SpatialSubtractiveNormalization": ("kernel",),
 }
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
@@ -114,6 +126,7 @@ def _points(entry: Entry, count: int) -> list[dict]:
         tries += 1
         point = dict(base)
         point.update({name: 3 + 6 * rank + int(rng.integers(0, 6)) for rank, name in enumerate(names)})
+        point.update({name: 2 * (point[name] - 2) + 1 for name in ODD.get(entry.name, ())})  # 3, 5, ...
         # the planes apart from each other and from the rest: each parameter axis names its argument
         point.update({name: 100 + k for k, name in enumerate(p for p in PLANES if p in base)})
         for name, rule in INPUT_ARGUMENTS.get(entry.name, {}).items():  # as _input_shapes places the windows
@@ -195,7 +208,19 @@ def _derived_at(name: str, values: tuple) -> tuple[str, ...]:
     spec = _spec(entry, dict(values))
     writer = _WindowSizes(spec, "Layer", "mean")
     writer.window_arguments = tuple(_varied(entry))
+    writer.named_windows = _named_windows(spec, WINDOW_SIZES.get(name, {}))
     return tuple(writer.kernels(spec, "") + writer.kernels(writer.batch, "_batch"))
+
+
+def _named_windows(spec, windows: dict) -> dict:
+    """The size symbol of each summed index of ``windows`` (index -> argument), as the argument's name."""
+    import sympy as sp
+
+    limits = {str(i): upper for s in spec.expr.atoms(sp.Sum) for i, _, upper in s.limits}
+    missing = sorted(set(windows) - set(limits))
+    if missing:
+        raise ValueError(f"the formula sums over no index {missing[0]} (WINDOW_SIZES)")
+    return {limits[i]: sp.Symbol(a, integer=True, positive=True) for i, a in windows.items()}
 
 
 class _WindowSizes(RuntimeSizes):
@@ -203,11 +228,13 @@ class _WindowSizes(RuntimeSizes):
     the varied arguments taken after the output's sizes."""
 
     window_arguments: tuple = ()
+    named_windows: dict = {}  # a window's size symbol -> the argument's (WINDOW_SIZES)
 
     def _fixed_sizes(self, spec):
         fixed = super()._fixed_sizes(spec)
         names = self._size_names(spec)
-        fixed.update({s: v for s, v in spec.sizes.items() if s not in names and s != spec.batch_size})
+        fixed.update({s: self.named_windows.get(s, v) for s, v in spec.sizes.items()
+                      if s not in names and s != spec.batch_size})
         return fixed
 
     def _signature(self, spec) -> list[str]:
@@ -218,11 +245,14 @@ class _WindowSizes(RuntimeSizes):
         lowering.patches = "patches"  # the module's Patches: a window the forward copies, the backward reads
         return lowering
 
+    def _arrays(self, spec) -> dict[str, str]:
+        return {**super()._arrays(spec), **{str(a): str(a) for a in self.named_windows.values()}}
+
 
 def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
     """The integer-coefficient affine function of the arguments (or product of them) that takes
     ``values`` at ``points``, printed with the arguments' names; None where there is none."""
-    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names]):
+    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names], [f"{n}//2" for n in names]):
         if len(points) < len(basis) + 1 + _SPARE:
             continue
         fitted = _affine(values, points, basis)
@@ -246,6 +276,7 @@ def _affine(values: list[int], points: list[dict], basis: list[str]) -> str | No
         terms = [(c, n) for c, n in zip(coefficients[1:], basis) if c]
         text = ""
         for c, n in terms:
+            n = f"({n})" if n.endswith("//2") else n  # -(size//2), not (-size)//2
             part = n if abs(c) == 1 else f"{abs(c)}*{n}"
             text += (" - " if c < 0 else " + ") + part if text else ("-" if c < 0 else "") + part
         if coefficients[0]:
@@ -340,7 +371,7 @@ def _output_size(rule: tuple, args: dict) -> int:
 def plan_windows(entry: Entry):
     """The generated class (catalogue_codegen.Generated) of a convolution-family entry;
     ValueError says why it has none."""
-    from .catalogue_codegen import Generated, _build, _reset
+    from .catalogue_codegen import Generated, _build, _formula_name, _reset
 
     if entry.name not in OUTPUT_SIZES:
         raise ValueError("the convolution family: its output's or its weight's sizes are not in a rule of "
@@ -372,6 +403,8 @@ def plan_windows(entry: Entry):
     taken = re.match(r"def \w+\(([^)]*)\)", kernels[0]).group(1).split(", ")
     taken = [a for a in taken if a not in ("out=None", "patches")]  # the buffer and Patches the base passes last
     parameter_shapes.sort(key=lambda p: taken.index(entry.parameters[p[0]]))  # the kernels' order
+    # the kernels take the numbers in their own order (the formula's), the class passes them in scalars' order
+    scalars = tuple(sorted(scalars, key=lambda a: taken.index(_formula_name(a))))
     rules = OUTPUT_SIZES[entry.name]
     sizes = taken[len(taken) - len(_varied(entry)) - len(rules):len(taken) - len(_varied(entry))]
     if any(not s.startswith("N_") for s in sizes):
@@ -380,3 +413,4 @@ def plan_windows(entry: Entry):
                      False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
                      {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
                      window_arguments=tuple(_varied(entry)), dilated_input=DILATED_INPUT.get(entry.name, ()))
+                     window_arguments=tuple(_varied(entry)), odd_arguments=ODD.get(entry.name, ()))

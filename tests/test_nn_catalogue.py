@@ -24,7 +24,9 @@ GENERATED = {g.entry.name: g for g in generated_entries()}
 MODULE_NAMES = [n for n, g in GENERATED.items() if not g.entry.criterion and not g.integer_bound
                 and g.entry.group != "program"]
 # class targets (MultiMargin, MultiLabelMargin) have their own test below
-CRITERION_NAMES = [n for n, g in GENERATED.items() if g.entry.criterion and g.class_target is None]
+# (a target larger than the input, cropped, has its own test below)
+CRITERION_NAMES = [n for n, g in GENERATED.items() if g.entry.criterion and g.class_target is None
+                   and not g.crop_axes]
 
 
 def test_the_checked_in_file_is_what_derive_compile_generates():
@@ -114,6 +116,38 @@ def test_generated_criterion_agrees_with_pytorch(name, size_average, step, batch
     grads = criterion.backward(given, t)
     for mine, theirs in zip(grads if len(xs) > 1 else [grads], xt):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("input_shape, target_shape", [
+    ((2, 4, 4), (2, 6, 6)),  # the example's: one row and column dropped on each side
+    ((1, 3, 5), (1, 6, 8)),  # odd differences: one fewer dropped before than after
+    ((3, 2, 3), (3, 2, 3)),  # the target of the input's size: no crop
+    ((2, 5, 2), (2, 11, 7)),
+])
+@pytest.mark.parametrize("size_average", [True, False])
+@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
+def test_autocrop_mse_crops_every_target_size_at_its_centre(input_shape, target_shape, size_average, batch):
+    """SpatialAutoCropMSECriterion: one class for every input and target size (the crop's offsets
+    are computed from the shapes, Torch7's 1 + floor((H - h) / 2)), against PyTorch's mse_loss."""
+    rng = np.random.default_rng(sum(input_shape + target_shape))
+    lead = (batch,) if batch else ()
+    x, t = rng.uniform(-3, 3, lead + input_shape), rng.uniform(-2, 2, lead + target_shape)
+    (_, h, w), (_, H, W) = input_shape, target_shape
+    top, left = (H - h) // 2, (W - w) // 2
+    xt = torch.tensor(x, requires_grad=True)
+    loss = torch.nn.functional.mse_loss(xt, torch.tensor(t)[..., top:top + h, left:left + w],
+                                        reduction="mean" if size_average else "sum")
+    loss.backward()
+    criterion = nn.SpatialAutoCropMSECriterion(size_average)
+    assert criterion.forward(x, t) == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("target_shape", [(2, 3, 6), (2, 6, 3), (1, 6, 6), (3, 2, 6, 6)])
+def test_autocrop_mse_refuses_a_target_it_cannot_crop_in_one_line(target_shape):
+    with pytest.raises(ValueError, match="SpatialAutoCropMSECriterion: the target must have the input's shape") as error:
+        nn.SpatialAutoCropMSECriterion().forward(np.zeros((2, 4, 4)), np.zeros(target_shape))
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize("name", list(GENERATED))

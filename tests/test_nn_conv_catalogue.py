@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import derive.nn as nn
-from test_catalogue import assert_parameter_gradients
+from test_catalogue import _subtractive, assert_parameter_gradients
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -61,6 +61,8 @@ REFERENCES = {
     "SpatialSubSampling": lambda a: lambda x, W, b: F.conv2d(x, _per_plane(W, (a[2], a[1])), b, (a[4], a[3]),
                                                              groups=a[0]),
     "SpatialZeroPadding": lambda a: lambda x: F.pad(x, (a[0], a[1], a[2], a[3])),
+    "SpatialCrossMapLRN": lambda a: lambda x: F.local_response_norm(x, a[0], a[1], a[2], a[3]),
+    "SpatialSubtractiveNormalization": lambda a: lambda x: _subtractive(x, a[1]),
     "VolumetricConvolution": lambda a: lambda x, W, b: F.conv3d(x, W, b, (a[5], a[7], a[6]), (a[8], a[10], a[9])),
     "VolumetricMaxPooling": lambda a: lambda x: F.max_pool3d(x, (a[0], a[2], a[1]), (a[3], a[5], a[4]),
                                                              (a[6], a[8], a[7])),
@@ -117,6 +119,19 @@ CASES = [
     ("SpatialZeroPadding", (1,), (1, 1, 1, 1), (1, 3, 3)),
     ("SpatialZeroPadding", (-1, 0, 1, -1), (-1, 0, 1, -1), (2, 4, 5)),
     ("SpatialZeroPadding", (2, 0, -1, 3), (2, 0, -1, 3), (3, 4, 2)),
+    # the window's size is an argument of the kernels: odd and even sizes (one plane more before
+    # than after, as PyTorch's), wider than the planes, and 1
+    ("SpatialCrossMapLRN", (3,), (3, 1e-4, 0.75, 1.0), (5, 3, 4)),
+    ("SpatialCrossMapLRN", (5, 0.5), (5, 0.5, 0.75, 1.0), (7, 2, 3)),
+    ("SpatialCrossMapLRN", (4, 0.5, 0.5, 2.0), (4, 0.5, 0.5, 2.0), (6, 3, 2)),
+    ("SpatialCrossMapLRN", (7, 2.0, 1.5, 0.5), (7, 2.0, 1.5, 0.5), (3, 4, 4)),
+    ("SpatialCrossMapLRN", (1, 1.0, 0.75, 1.0), (1, 1.0, 0.75, 1.0), (4, 2, 2)),
+    # Torch7's default kernel (9, wider than the image), odd kernels on images of other sides, 1
+    ("SpatialSubtractiveNormalization", (), (1, 9), (1, 5, 6)),
+    ("SpatialSubtractiveNormalization", (3, 3), (3, 3), (3, 6, 7)),
+    ("SpatialSubtractiveNormalization", (2, 5), (2, 5), (2, 4, 8)),
+    ("SpatialSubtractiveNormalization", (4, 7), (4, 7), (4, 9, 6)),
+    ("SpatialSubtractiveNormalization", (2, 1), (2, 1), (2, 3, 3)),
     ("VolumetricConvolution", (2, 2, 2, 2, 2), (2, 2, 2, 2, 2, 1, 1, 1, 0, 0, 0), (2, 4, 5, 4)),
     ("VolumetricConvolution", (1, 2, 3, 2, 1, 2, 1, 1, 1, 0, 1), (1, 2, 3, 2, 1, 2, 1, 1, 1, 0, 1), (1, 6, 4, 5)),
     ("VolumetricConvolution", (2, 1, 1, 3, 2, 1, 2, 3, 0, 1, 2), (2, 1, 1, 3, 2, 1, 2, 3, 0, 1, 2), (2, 3, 6, 5)),
@@ -210,6 +225,7 @@ def test_reset_is_torch7s():
     (lambda: nn.VolumetricAveragePooling(2, 2, 2), np.zeros((2, 4, 4)), "must have 4 axes"),
     (lambda: nn.SpatialConvolutionLocal(2, 1, 4, 5, 3, 3), np.zeros((2, 4, 4)), r"must have shape \(2, 5, 4\)"),
     (lambda: nn.SpatialFullConvolution(2, 1, 3, 3, 2, 2), np.zeros((3, 4, 4)), "nInputPlane = 2"),
+    (lambda: nn.SpatialSubtractiveNormalization(2, 3), np.zeros((3, 4, 4)), "nInputPlane = 2"),
 ])
 def test_bad_input_is_one_line(make, input, message):
     with pytest.raises(ValueError, match=message) as error:
@@ -227,6 +243,7 @@ def test_bad_input_is_one_line(make, input, message):
     (lambda: nn.VolumetricFullConvolution(2, 3, 2, 2, 2, 1, 1, 1, 0, 0, 0, 1), r"adjT must be from 0 to dT - 1 = 0"),
     (lambda: nn.SpatialConvolutionLocal(2, 3, 2, 4, 3, 3), "iW = 2 gives an output of size 0: too small for the window"),
     (lambda: nn.SpatialConvolutionLocal(2, 3, 4, 4, 3, 3, 0), "dW must be a positive int, got 0"),
+    (lambda: nn.SpatialSubtractiveNormalization(2, 4), "kernel must be odd"),
 ])
 def test_bad_arguments_are_one_line(make, message):
     with pytest.raises(ValueError, match=message):
@@ -251,6 +268,8 @@ def test_the_kernels_print_the_window_by_its_arguments():
     (lambda: nn.SpatialConvolutionMM(16, 16, 3, 3, 1, 1, 1, 1, rng=0), (8, 16, 32, 32)),
     (lambda: nn.SpatialConvolutionMM(16, 16, 3, 3, 2, 2, 1, 1, rng=0), (8, 16, 16, 16)),
     (lambda: nn.SpatialDilatedConvolution(16, 16, 3, 3, 1, 1, 2, 2, 2, 2, rng=0), (8, 16, 32, 32)),
+    (lambda: nn.SpatialCrossMapLRN(5), (8, 16, 32, 32)),
+    (lambda: nn.SpatialSubtractiveNormalization(16, 5), (8, 16, 32, 32)),
 ])
 def test_a_step_needs_memory_of_the_patches_not_of_input_times_output(make, output):
     """The run-time-size kernels read windows and fold gradients back (derive.nn.functional): a

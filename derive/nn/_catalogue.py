@@ -11,7 +11,7 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
 
 ndarray = np.ndarray
 from derive.nn.windowed import CatalogueWindowModule
-from derive.nn.windowed import CatalogueTransposedModule
+from derive.nn.cropped import CatalogueCropCriterion
 
 
 def _tanh_update_output(x, out=None):
@@ -4837,297 +4837,6 @@ class SpatialDilatedConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
 
 
-def _spatialfullconvolution_update_output(x, W, b, N_h, N_w, kW, kH, padW, padH, out=None):
-    """y[o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), x[c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_p = W.shape[2]
-    N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}))
-    _t2 = contract(W, _t1, axes=((0, 2, 3,), (0, 2, 4,)))
-    _t3 = b[:, None, None] + _t2
-    output = _t3
-    return output
-
-
-def _spatialfullconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, padW, padH, y, g, out=None):
-    """gradInput[j, k, l] = Sum(Piecewise((W[j, o, h - k + (padH + 1), -l + w + (padW + 1)]*g[o, h, w], (h - k >= (-padH)) & (l - w <= (padW)) & (N_p >= h - k + (padH + 1)) & (N_q >= -l + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    m = x.shape[2]
-    n = x.shape[1]
-    _t1 = contract(W, g, axes=((1,), (0,)))
-    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
-    grad_input = _t2
-    return grad_input
-
-
-def _spatialfullconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, padW, padH, y, g, scale, grad_W, grad_b):
-    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), x[j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*g[k, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_p = W.shape[2]
-    N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}))
-    _t2 = contract(_t1, g, axes=((2, 4,), (1, 2,)))
-    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
-    _t3 = g.sum(axis=(1, 2))
-    grad_b += _t3 if scale == 1 else scale * _t3
-
-
-def _spatialfullconvolution_backward(x, W, b, N_h, N_w, kW, kH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
-    """updateGradInput and accGradParameters in one pass."""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_p = W.shape[2]
-    N_q = W.shape[3]
-    m = x.shape[2]
-    n = x.shape[1]
-    _t1 = contract(W, g, axes=((1,), (0,)))
-    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
-    grad_input = _t2
-    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}))
-    _t4 = contract(_t3, g, axes=((2, 4,), (1, 2,)))
-    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
-    _t5 = g.sum(axis=(1, 2))
-    grad_b += _t5 if scale == 1 else scale * _t5
-    return grad_input
-
-
-def _spatialfullconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, out=None):
-    """Y[s, o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), X[s, c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_p = W.shape[2]
-    N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}))
-    _t2 = contract(_t1, W, axes=((1, 3, 5,), (0, 2, 3,)))
-    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
-    output = _t3
-    return output
-
-
-def _spatialfullconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, Y, G, out=None):
-    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[k, o, h - l + (padH + 1), -a + w + (padW + 1)], (h - l >= (-padH)) & (a - w <= (padW)) & (N_p >= h - l + (padH + 1)) & (N_q >= -a + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    m = X.shape[3]
-    n = X.shape[2]
-    _t1 = contract(G, W, axes=((1,), (1,)))
-    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
-    grad_input = _t2
-    return grad_input
-
-
-def _spatialfullconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, Y, G, scale, grad_W, grad_b):
-    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), X[s, j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*G[s, k, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_p = W.shape[2]
-    N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}))
-    _t2 = contract(_t1, G, axes=((0, 3, 5,), (0, 2, 3,)))
-    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
-    _t3 = G.sum(axis=(0, 2, 3))
-    grad_b += _t3 if scale == 1 else scale * _t3
-
-
-def _spatialfullconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
-    """updateGradInput and accGradParameters in one pass."""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_p = W.shape[2]
-    N_q = W.shape[3]
-    m = X.shape[3]
-    n = X.shape[2]
-    _t1 = contract(G, W, axes=((1,), (1,)))
-    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
-    grad_input = _t2
-    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}))
-    _t4 = contract(_t3, G, axes=((0, 3, 5,), (0, 2, 3,)))
-    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
-    _t5 = G.sum(axis=(0, 2, 3))
-    grad_b += _t5 if scale == 1 else scale * _t5
-    return grad_input
-
-
-class SpatialFullConvolution(CatalogueTransposedModule):
-    """nn.SpatialFullConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0): y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]. The transposed convolution (the gradient of a convolution as a layer)."""
-
-    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
-    formula = 'y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]'
-    scalars = ()
-    inputShape = ('nInputPlane', None, None)
-    gradientReadsOutput = False
-    outputSizes = (('full', 1, 'kH', 1, 'padH', 'adjH'), ('full', 2, 'kW', 1, 'padW', 'adjW'))
-    windowArguments = ('kW', 'kH', 'padW', 'padH')
-    dilatedInput = ((1, 'dH', 'adjH'), (2, 'dW', 'adjW'))
-    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
-    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
-    kernels = {(): ((_spatialfullconvolution_update_output, _spatialfullconvolution_update_grad_input, _spatialfullconvolution_acc_grad_parameters, _spatialfullconvolution_backward), (_spatialfullconvolution_update_output_batch, _spatialfullconvolution_update_grad_input_batch, _spatialfullconvolution_acc_grad_parameters_batch, _spatialfullconvolution_backward_batch))}
-
-    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0, rng=None) -> None:
-        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'adjW': adjW, 'adjH': adjH})
-
-
-def _spatialconvolutionlocal_update_output(x, W, b, kW, kH, dW, dH, padW, padH, out=None):
-    """y[o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_h = W.shape[0]
-    N_p = W.shape[4]
-    N_q = W.shape[5]
-    N_w = W.shape[1]
-    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
-    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (1, 3, 0, 2, 4))
-    _t3 = _t2.sum(axis=(3, 4, 5))
-    _t4 = xp.add(b, _t3, out=out)
-    output = _t4
-    return output
-
-
-def _spatialconvolutionlocal_update_grad_input(x, W, b, kW, kH, dW, dH, padW, padH, y, g, out=None):
-    """gradInput[j, k, l] = Sum(Piecewise((W[h, w, o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    m = x.shape[2]
-    n = x.shape[1]
-    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
-    _t2 = _t1.sum(axis=1)
-    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
-    grad_input = _t3
-    return grad_input
-
-
-def _spatialconvolutionlocal_acc_grad_parameters(x, W, b, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
-    """gradW[j, k, l, a, d, e] += scale * where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), x[a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*g[l, j, k]; gradb[j, k, l] += scale * g[j, k, l]"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_h = W.shape[0]
-    N_p = W.shape[4]
-    N_q = W.shape[5]
-    N_w = W.shape[1]
-    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
-    _t2 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t1, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
-    grad_W += _t2 if scale == 1 else scale * _t2
-    grad_b += g if scale == 1 else scale * g
-
-
-def _spatialconvolutionlocal_backward(x, W, b, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
-    """updateGradInput and accGradParameters in one pass."""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_h = W.shape[0]
-    N_p = W.shape[4]
-    N_q = W.shape[5]
-    N_w = W.shape[1]
-    m = x.shape[2]
-    n = x.shape[1]
-    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
-    _t2 = _t1.sum(axis=1)
-    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
-    grad_input = _t3
-    _t4 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
-    _t5 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t4, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
-    grad_W += _t5 if scale == 1 else scale * _t5
-    grad_b += g if scale == 1 else scale * g
-    return grad_input
-
-
-def _spatialconvolutionlocal_update_output_batch(X, W, b, kW, kH, dW, dH, padW, padH, out=None):
-    """Y[s, o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_h = W.shape[0]
-    N_p = W.shape[4]
-    N_q = W.shape[5]
-    N_w = W.shape[1]
-    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
-    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (0, 2, 4, 1, 3, 5))[:, None, :, :, :, :, :]
-    _t3 = _t2.sum(axis=(4, 5, 6))
-    _t4 = xp.add(b, _t3, out=out)
-    output = _t4
-    return output
-
-
-def _spatialconvolutionlocal_update_grad_input_batch(X, W, b, kW, kH, dW, dH, padW, padH, Y, G, out=None):
-    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[h, w, o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    m = X.shape[3]
-    n = X.shape[2]
-    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
-    _t2 = _t1.sum(axis=2)
-    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
-    grad_input = _t3
-    return grad_input
-
-
-def _spatialconvolutionlocal_acc_grad_parameters_batch(X, W, b, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
-    """gradW[j, k, l, a, d, e] += scale * Sum(where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), X[s, a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*G[s, l, j, k], (s, 1, B)); gradb[j, k, l] += scale * Sum(G[s, j, k, l], (s, 1, B))"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_h = W.shape[0]
-    N_p = W.shape[4]
-    N_q = W.shape[5]
-    N_w = W.shape[1]
-    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
-    _t2 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t1, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
-    _t3 = _t2.sum(axis=6)
-    grad_W += _t3 if scale == 1 else scale * _t3
-    _t4 = G.sum(axis=0)
-    grad_b += _t4 if scale == 1 else scale * _t4
-
-
-def _spatialconvolutionlocal_backward_batch(X, W, b, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
-    """updateGradInput and accGradParameters in one pass."""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_h = W.shape[0]
-    N_p = W.shape[4]
-    N_q = W.shape[5]
-    N_w = W.shape[1]
-    m = X.shape[3]
-    n = X.shape[2]
-    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
-    _t2 = _t1.sum(axis=2)
-    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
-    grad_input = _t3
-    _t4 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
-    _t5 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t4, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
-    _t6 = _t5.sum(axis=6)
-    grad_W += _t6 if scale == 1 else scale * _t6
-    _t7 = G.sum(axis=0)
-    grad_b += _t7 if scale == 1 else scale * _t7
-    return grad_input
-
-
-class SpatialConvolutionLocal(CatalogueWindowModule):
-    """nn.SpatialConvolutionLocal(nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0): y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]. A convolution with different weights at each output position."""
-
-    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('iW', REQUIRED, int, None), ('iH', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
-    formula = 'y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]'
-    scalars = ()
-    inputShape = ('nInputPlane', 'iH', 'iW')
-    gradientReadsOutput = False
-    outputSizes = ()
-    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
-    parameterShapes = (('weight', (('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1), 'nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane', ('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1))))
-    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
-    kernels = {(): ((_spatialconvolutionlocal_update_output, _spatialconvolutionlocal_update_grad_input, _spatialconvolutionlocal_acc_grad_parameters, _spatialconvolutionlocal_backward), (_spatialconvolutionlocal_update_output_batch, _spatialconvolutionlocal_update_grad_input_batch, _spatialconvolutionlocal_acc_grad_parameters_batch, _spatialconvolutionlocal_backward_batch))}
-
-    def __init__(self, nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0, rng=None) -> None:
-        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'iW': iW, 'iH': iH, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
-
-
 def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
     """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -5831,6 +5540,122 @@ class SpatialZeroPadding(CatalogueWindowModule):
         super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
 
 
+def _spatialcrossmaplrn_update_output(x, k, alpha, beta, size, out=None):
+    """y[c, h, w] = x[c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=1)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= x
+    output = _t7
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input(x, k, alpha, beta, size, y, g, out=None):
+    """gradInput[j, a, d] = Sum(Piecewise((-2*N_l**beta*alpha*beta*g[c, a, d]*x[c, a, d]*x[j, a, d]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))), (c - j <= ((size//2))) & (N_l >= -c + j + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + g[j, a, d]/(k + alpha*Sum(where((j + l + (-(size//2) - 1) >= 1) & (j + l + (-(size//2) - 1) <= N_c), x[j + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=1)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= g
+    _t9 = alpha * xp.transpose(_t3, (1, 2, 0))
+    _t10 = k * size
+    _t11 = _t9 + _t10
+    _t12 = _t11 ** beta
+    _t13 = alpha * _t12 * xp.transpose(_t3, (1, 2, 0))
+    _t14 = k * size * _t12
+    _t14 += _t13
+    _t16 = size ** beta
+    xp.divide(1, _t14, out=_t14)
+    _t18 = window(x, (size, N_c, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t19 = -2 * alpha * beta * _t16 * _t14[:, :, :, None] * xp.transpose(g, (1, 2, 0))[:, :, :, None] * xp.transpose(x, (1, 2, 0))[:, :, :, None] * xp.transpose(_t18, (2, 3, 1, 0))
+    _t20 = fold(_t19, (N_c, N_h, N_w,), ((-(size//2)), 0, 0,), ({2: 1, 3: 1}, {0: 1}, {1: 1},))
+    _t7 += _t20
+    grad_input = _t7
+    return grad_input
+
+
+def _spatialcrossmaplrn_update_output_batch(X, k, alpha, beta, size, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[s, c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=2)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= X
+    output = _t7
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input_batch(X, k, alpha, beta, size, Y, G, out=None):
+    """gradInput[j, a, d, e] = Sum(Piecewise((-2*N_l**beta*alpha*beta*G[j, c, d, e]*X[j, a, d, e]*X[j, c, d, e]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))), (a - c >= (-(size//2))) & (N_l >= a - c + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + G[j, a, d, e]/(k + alpha*Sum(where((a + l + (-(size//2) - 1) >= 1) & (a + l + (-(size//2) - 1) <= N_c), X[j, a + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = _t1 ** 2
+    _t3 = _t2.sum(axis=2)
+    _t4 = (alpha * _t3) / size
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= G
+    _t9 = alpha * xp.transpose(_t3, (0, 2, 3, 1))
+    _t10 = k * size
+    _t11 = _t9 + _t10
+    _t12 = _t11 ** beta
+    _t13 = alpha * _t12 * xp.transpose(_t3, (0, 2, 3, 1))
+    _t14 = k * size * _t12
+    _t14 += _t13
+    _t16 = size ** beta
+    xp.divide(1, _t14, out=_t14)
+    _t18 = window(X, (B, size, N_c, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t19 = -2 * alpha * beta * _t16 * _t14[:, :, :, :, None] * xp.transpose(G, (0, 2, 3, 1))[:, :, :, :, None] * xp.transpose(X, (0, 2, 3, 1))[:, :, :, :, None] * xp.transpose(_t18, (0, 3, 4, 2, 1))
+    _t20 = fold(_t19, (B, N_c, N_h, N_w,), (0, (-(size//2)), 0, 0,), ({0: 1}, {3: 1, 4: 1}, {1: 1}, {2: 1},))
+    _t7 += _t20
+    grad_input = _t7
+    return grad_input
+
+
+class SpatialCrossMapLRN(CatalogueWindowModule):
+    """nn.SpatialCrossMapLRN(size, alpha=0.0001, beta=0.75, k=1.0): y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta. Local response normalisation across planes: each pixel divided by (k + alpha/size times the sum of the squares of the size planes around it)^beta, the window clamped at the first and last plane."""
+
+    signature = (('size', REQUIRED, int, None), ('alpha', 0.0001, float, None), ('beta', 0.75, float, None), ('k', 1.0, float, None), )
+    formula = 'y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta'
+    scalars = ('k', 'alpha', 'beta')
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('size',)
+    kernels = {(): ((_spatialcrossmaplrn_update_output, _spatialcrossmaplrn_update_grad_input, None, None), (_spatialcrossmaplrn_update_output_batch, _spatialcrossmaplrn_update_grad_input_batch, None, None))}
+
+    def __init__(self, size, alpha=0.0001, beta=0.75, k=1.0) -> None:
+        super().__init__(**{'size': size, 'alpha': alpha, 'beta': beta, 'k': k})
+
+
 def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
     """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -6314,151 +6139,161 @@ class CReLU(CatalogueModule):
         super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
 
 
-def _volumetricfullconvolution_update_output(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, out=None):
-    """y[o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), x[c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+def _spatialsubtractivenormalization_update_output(x, kernel, out=None):
+    """y[c, h, w] = x[c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), x[d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    N_k = W.shape[2]
-    N_l = W.shape[3]
-    N_q = W.shape[4]
-    _t1 = window(x, (N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, (padT), (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}, {5: 1, 6: -1}))
-    _t2 = contract(W, _t1, axes=((0, 2, 3, 4,), (0, 2, 4, 6,)))
-    _t3 = b[:, None, None, None] + _t2
-    output = _t3
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(x, (N_c, N_h, (kernel), N_w, (kernel)), (0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1, 2: 1}, {3: 1, 4: 1}))
+    _t22 = _t21.sum(axis=(0, 2, 4))
+    _t23 = (_t20 * _t22) / N_c
+    _t24 = xp.subtract(x, _t23, out=out)
+    output = _t24
     return output
 
 
-def _volumetricfullconvolution_update_grad_input(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, y, g, out=None):
-    """gradInput[a, d, e, f] = Sum(Piecewise((W[a, o, -d + t + (padT + 1), -e + i + (padH + 1), -f + j + (padW + 1)]*g[o, t, i, j], (d - t <= (padT)) & (e - i <= (padH)) & (f - j <= (padW)) & (N_k >= -d + t + (padT + 1)) & (N_l >= -e + i + (padH + 1)) & (N_q >= -f + j + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+def _spatialsubtractivenormalization_update_grad_input(x, kernel, y, g, out=None):
+    """gradInput[j, k, l] = g[j, k, l] + Sum(Piecewise((-g[c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (l - w >= (-(kernel//2))) & (h - k <= ((kernel//2))) & (N_p >= -h + k + ((kernel//2) + 1)) & (N_q >= l - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    m = x.shape[2]
-    n = x.shape[1]
-    p = x.shape[3]
-    _t1 = contract(W, g, axes=((1,), (0,)))
-    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
-    grad_input = _t2
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = g.sum(axis=0)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = _t9 * _t7
+    _t11 = _t10.sum(axis=1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = _t4[:, None] + _t12 + (-(kernel//2) - 1)
+    _t14 = (_t13 >= 1)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = (_t13 <= N_w)
+    _t17 = xp.where(_t16, 1.0, 0.0)
+    _t18 = _t17 * _t15
+    _t19 = _t18.sum(axis=0)
+    _t20 = _t11[:, None] * _t19
+    _t21 = xp.maximum(1, _t20)
+    _t22 = 1 / _t21
+    _t23 = _t1 * -1 * _t2 * _t22
+    _t24 = fold(xp.broadcast_to(_t23[:, :, None, None], (N_h, N_w, (kernel), (kernel),)), (N_h, N_w,), ((-(kernel//2)), (-(kernel//2)),), ({0: 1, 2: 1}, {1: 1, 3: 1},))
+    _t25 = xp.add(g, _t24, out=out)
+    grad_input = _t25
     return grad_input
 
 
-def _volumetricfullconvolution_acc_grad_parameters(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, y, g, scale, grad_W, grad_b):
-    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), x[a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*g[d, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(g[a, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_k = W.shape[2]
-    N_l = W.shape[3]
-    N_q = W.shape[4]
-    _t1 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}))
-    _t2 = contract(_t1, g, axes=((2, 4, 6,), (1, 2, 3,)))
-    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
-    _t3 = g.sum(axis=(1, 2, 3))
-    grad_b += _t3 if scale == 1 else scale * _t3
-
-
-def _volumetricfullconvolution_backward(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, y, g, scale, grad_W, grad_b, out=None):
-    """updateGradInput and accGradParameters in one pass."""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    N_k = W.shape[2]
-    N_l = W.shape[3]
-    N_q = W.shape[4]
-    m = x.shape[2]
-    n = x.shape[1]
-    p = x.shape[3]
-    _t1 = contract(W, g, axes=((1,), (0,)))
-    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
-    grad_input = _t2
-    _t3 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}))
-    _t4 = contract(_t3, g, axes=((2, 4, 6,), (1, 2, 3,)))
-    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
-    _t5 = g.sum(axis=(1, 2, 3))
-    grad_b += _t5 if scale == 1 else scale * _t5
-    return grad_input
-
-
-def _volumetricfullconvolution_update_output_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, out=None):
-    """Y[s, o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), X[s, c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+def _spatialsubtractivenormalization_update_output_batch(X, kernel, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), X[s, d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    N_k = W.shape[2]
-    N_l = W.shape[3]
-    N_q = W.shape[4]
-    _t1 = window(X, (B, N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}, {6: 1, 7: -1}))
-    _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (0, 2, 3, 4,)))
-    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
-    output = _t3
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(X, (B, N_c, N_h, (kernel), N_w, (kernel)), (0, 0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1}, {2: 1, 3: 1}, {4: 1, 5: 1}))
+    _t22 = _t21.sum(axis=(1, 3, 5))
+    _t23 = (_t20 * _t22) / N_c
+    _t24 = X - _t23[:, None, :, :]
+    output = _t24
     return output
 
 
-def _volumetricfullconvolution_update_grad_input_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, Y, G, out=None):
-    """gradInput[a, d, e, f, r] = Sum(Piecewise((G[a, o, t, i, j]*W[d, o, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], (j - r >= (-padW)) & (e - t <= (padT)) & (f - i <= (padH)) & (N_k >= -e + t + (padT + 1)) & (N_l >= -f + i + (padH + 1)) & (N_q >= j - r + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+def _spatialsubtractivenormalization_update_grad_input_batch(X, kernel, Y, G, out=None):
+    """gradInput[j, k, l, a] = G[j, k, l, a] + Sum(Piecewise((-G[j, c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (a - w >= (-(kernel//2))) & (h - l <= ((kernel//2))) & (N_p >= -h + l + ((kernel//2) + 1)) & (N_q >= a - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    m = X.shape[3]
-    n = X.shape[2]
-    p = X.shape[4]
-    _t1 = contract(G, W, axes=((1,), (1,)))
-    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
-    grad_input = _t2
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = G.sum(axis=1)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = _t9 * _t7
+    _t11 = _t10.sum(axis=1)
+    _t12 = xp.arange(1, N_w + 1)
+    _t13 = _t4[:, None] + _t12 + (-(kernel//2) - 1)
+    _t14 = (_t13 >= 1)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = (_t13 <= N_w)
+    _t17 = xp.where(_t16, 1.0, 0.0)
+    _t18 = _t17 * _t15
+    _t19 = _t18.sum(axis=0)
+    _t20 = _t11[:, None] * _t19
+    _t21 = xp.maximum(1, _t20)
+    _t22 = 1 / _t21
+    _t23 = _t1 * -1 * _t2 * _t22
+    _t24 = fold(xp.broadcast_to(_t23[:, :, :, None, None], (B, N_h, N_w, (kernel), (kernel),)), (B, N_h, N_w,), (0, (-(kernel//2)), (-(kernel//2)),), ({0: 1}, {1: 1, 3: 1}, {2: 1, 4: 1},))
+    _t25 = G + _t24[:, None, :, :]
+    grad_input = _t25
     return grad_input
 
 
-def _volumetricfullconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
-    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), X[s, a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*G[s, d, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(G[s, a, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_k = W.shape[2]
-    N_l = W.shape[3]
-    N_q = W.shape[4]
-    _t1 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}))
-    _t2 = contract(_t1, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
-    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
-    _t3 = G.sum(axis=(0, 2, 3, 4))
-    grad_b += _t3 if scale == 1 else scale * _t3
+class SpatialSubtractiveNormalization(CatalogueWindowModule):
+    """nn.SpatialSubtractiveNormalization(nInputPlane=1, kernel=9): y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q))). Subtracts from every pixel the mean of its neighbourhood over every plane: a kernel x kernel window around it, read as 0 outside the image, its sum divided by the planes times its pixels inside the image. Example: every pixel of a constant image maps to 0."""
 
-
-def _volumetricfullconvolution_backward_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
-    """updateGradInput and accGradParameters in one pass."""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    N_k = W.shape[2]
-    N_l = W.shape[3]
-    N_q = W.shape[4]
-    m = X.shape[3]
-    n = X.shape[2]
-    p = X.shape[4]
-    _t1 = contract(G, W, axes=((1,), (1,)))
-    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
-    grad_input = _t2
-    _t3 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}))
-    _t4 = contract(_t3, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
-    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
-    _t5 = G.sum(axis=(0, 2, 3, 4))
-    grad_b += _t5 if scale == 1 else scale * _t5
-    return grad_input
-
-
-class VolumetricFullConvolution(CatalogueTransposedModule):
-    """nn.VolumetricFullConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0): y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]. The 3-D transposed convolution (the gradient of a VolumetricConvolution as a layer): every input voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in each direction."""
-
-    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjT', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
-    formula = 'y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]'
+    signature = (('nInputPlane', 1, int, None), ('kernel', 9, int, None), )
+    formula = 'y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q)))'
     scalars = ()
-    inputShape = ('nInputPlane', None, None, None)
+    inputShape = ('nInputPlane', None, None)
     gradientReadsOutput = False
-    outputSizes = (('full', 1, 'kT', 1, 'padT', 'adjT'), ('full', 2, 'kH', 1, 'padH', 'adjH'), ('full', 3, 'kW', 1, 'padW', 'adjW'))
-    windowArguments = ('kT', 'kW', 'kH', 'padT', 'padW', 'padH')
-    dilatedInput = ((1, 'dT', 'adjT'), (2, 'dH', 'adjH'), (3, 'dW', 'adjW'))
-    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kT', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
-    resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
-    kernels = {(): ((_volumetricfullconvolution_update_output, _volumetricfullconvolution_update_grad_input, _volumetricfullconvolution_acc_grad_parameters, _volumetricfullconvolution_backward), (_volumetricfullconvolution_update_output_batch, _volumetricfullconvolution_update_grad_input_batch, _volumetricfullconvolution_acc_grad_parameters_batch, _volumetricfullconvolution_backward_batch))}
+    outputSizes = ()
+    windowArguments = ('kernel',)
+    oddArguments = ('kernel',)
+    kernels = {(): ((_spatialsubtractivenormalization_update_output, _spatialsubtractivenormalization_update_grad_input, None, None), (_spatialsubtractivenormalization_update_output_batch, _spatialsubtractivenormalization_update_grad_input_batch, None, None))}
 
-    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0, rng=None) -> None:
-        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH, 'adjT': adjT, 'adjW': adjW, 'adjH': adjH})
+    def __init__(self, nInputPlane=1, kernel=9) -> None:
+        super().__init__(**{'nInputPlane': nInputPlane, 'kernel': kernel})
 
 
 def _msecriterion_false_update_output(x, t):
@@ -9320,6 +9155,171 @@ class MarginRankingCriterion(CatalogueTableCriterion):
 
     def __init__(self, margin=0.0) -> None:
         super().__init__(**{'margin': margin})
+
+
+def _spatialautocropmsecriterion_true_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = t[xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = x - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2))
+    _t9 = _t8 / (N_c * N_i * N_j)
+    loss = float(_t9)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = (-2*t[k, l + top, a + left] + 2*x[k, l, a])/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = 2 * x
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = t[xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    _t9 = _t1 / (N_c * N_i * N_j)
+    grad_input = _t9
+    return grad_input
+
+
+def _spatialautocropmsecriterion_true_update_output_batch(X, T, top, left):
+    """J = Sum(Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2, 3))
+    _t9 = _t8 / (B * N_c * N_i * N_j)
+    loss = float(_t9)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = 2*(-T[k, l, a + top, d + left] + X[k, l, a, d])/(B*N_c*N_i*N_j)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    _t7 = (2 * _t6) / (B * N_c * N_i * N_j)
+    grad_input = _t7
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = t[xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = x - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2))
+    loss = float(_t8)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = -2*t[k, l + top, a + left] + 2*x[k, l, a]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.multiply(2, x, out=out)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = t[xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    grad_input = _t1
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output_batch(X, T, top, left):
+    """J = Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    xp.multiply(_t6, _t6, out=_t6)
+    _t8 = _t6.sum(axis=(0, 1, 2, 3))
+    loss = float(_t8)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = -2*T[k, l, a + top, d + left] + 2*X[k, l, a, d]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.multiply(2, X, out=out)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    grad_input = _t1
+    return grad_input
+
+
+class SpatialAutoCropMSECriterion(CatalogueCropCriterion):
+    """nn.SpatialAutoCropMSECriterion(sizeAverage=true): J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j). The mean squared error between the input and the centre of a target that is as large or larger: the target is cropped to the input's height and width, its first rows and columns dropped as evenly as possible (one fewer before than after where the difference is odd). Example: an input of 2 x 2 against a target of 4 x 4 compares with the target's middle 2 x 2."""
+
+    signature = (('sizeAverage', True, bool, None), )
+    formula = 'J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j)'
+    scalars = ()
+    inputShape = (None, None, None)
+    structure = ('sizeAverage',)
+    cropAxes = (1, 2)
+    kernels = {(True,): ((_spatialautocropmsecriterion_true_update_output, _spatialautocropmsecriterion_true_update_grad_input, None, None), (_spatialautocropmsecriterion_true_update_output_batch, _spatialautocropmsecriterion_true_update_grad_input_batch, None, None)), (False,): ((_spatialautocropmsecriterion_false_update_output, _spatialautocropmsecriterion_false_update_grad_input, None, None), (_spatialautocropmsecriterion_false_update_output_batch, _spatialautocropmsecriterion_false_update_grad_input_batch, None, None))}
+
+    def __init__(self, sizeAverage=True) -> None:
+        super().__init__(**{'sizeAverage': sizeAverage})
 
 
 def _affinerelu_update_output(x, W, b):
@@ -12244,4 +12244,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialConvolutionLocal', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'SpatialSubtractiveNormalization', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'SpatialAutoCropMSECriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

@@ -41,6 +41,7 @@ class CatalogueWindowModule(CatalogueModule):
 
     outputSizes: tuple = ()  # a rule (output_size) for each size of the output the kernels take
     windowArguments: tuple[str, ...] = ()
+    oddArguments: tuple[str, ...] = ()  # a window centred on its pixel (SpatialSubtractiveNormalization's kernel)
 
     def _setArguments(self, args: tuple, kwargs: dict) -> None:
         super()._setArguments(args, kwargs)  # (checked before the parameters' sizes are read from them)
@@ -52,6 +53,10 @@ class CatalogueWindowModule(CatalogueModule):
                     raise ValueError(f"{owner}: {name} must be 0 or more, got {value}")
             elif not name.startswith("pad_") and value < 1:  # (SpatialZeroPadding's negative pads crop)
                 raise ValueError(f"{owner}: {name} must be a positive int, got {value}")
+        for name in self.oddArguments:
+            if self.arguments[name] % 2 == 0:
+                raise ValueError(f"{owner}: {name} must be odd (a window centred on its pixel), "
+                                 f"got {self.arguments[name]}")
         self._patches = Patches()
 
     def updateOutput(self, input):
