@@ -412,5 +412,5 @@ def plan_windows(entry: Entry):
     return Generated(entry, scalars, axes(formula.input[0]),
                      False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
                      {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
-                     window_arguments=tuple(_varied(entry)), dilated_input=DILATED_INPUT.get(entry.name, ()))
-                     window_arguments=tuple(_varied(entry)), odd_arguments=ODD.get(entry.name, ()))
+                     window_arguments=tuple(_varied(entry)), dilated_input=DILATED_INPUT.get(entry.name, ()),
+                     odd_arguments=ODD.get(entry.name, ()))
