@@ -78,6 +78,9 @@ class Entry:
     in_use: str = ""  # a script with derive.nn's class, run when the page is built; "" writes one from `example`
     kinks: tuple[float, ...] = ()  # inputs of an element-wise formula where it has no derivative
     shown: str = ""  # Torch7's repr of the arguments, from the constructor's: "{inputSize} -> {outputSize}"
+    # The statistics run over the batch (BatchNormalization): the input is always a batch, the kernels
+    # take it whole (its first axis is the formula's), and evaluate() normalises with running statistics
+    batch_statistics: bool = False
 
     @property
     def slug(self) -> str:
@@ -1168,13 +1171,14 @@ ENTRIES.append(Entry(
                                       Arg("affine", True, bool)),
     lambda a, s: Formula(
         "mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\n"
-        f"xhat[i,j] = xc[i,j] / sqrt(var[j] + {num(a['eps'])})\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]",
+        f"invstd[j] = 1 / sqrt(var[j] + {num(a['eps'])})\nxhat[i,j] = xc[i,j] * invstd[j]\n"
+        + ("y[i,j] = gamma[j] * xhat[i,j] + beta[j]" if a["affine"] else "y[i,j] = xhat[i,j]"),
         {"x": (s[0][0], a["nOutput"])}),
     "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},
-    reset="weight uniform in [0, 1), bias 0", builtin="batchnorm",
+    reset="weight 1, bias 0", builtin="batchnorm",
     torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping).",
-    notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE))
+    notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE, batch_statistics=True))
 
 
 def _recurrent(gates: str) -> Callable[[dict], dict]:

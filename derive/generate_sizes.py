@@ -138,19 +138,22 @@ class RuntimeSizes(_Writer):
 
 
 def runtime_program_kernels(expr: str, shapes=None, *, input="x", target: str | None = None,
-                            outputs=None) -> list[str]:
+                            outputs=None, constants: tuple = (), whole_batch: bool = False) -> list[str]:
     """The kernels of a program (a table of inputs or outputs, statements) as derive.generate_program
     writes them (update_output, grad_input, acc_grad_parameters, backward; then ``_batch``), with
     every size bound from the arrays' shapes at run time. Sizes are told apart by their values:
-    give distinct sizes distinct values."""
+    give distinct sizes distinct values. ``constants``: parameters that are numbers the kernels
+    take (a constructor's eps), never differentiated; ``whole_batch``: the input is a batch
+    already (its statistics couple the samples), so no ``_batch`` kernels."""
     from .symbolic.program import program
 
     writer = RuntimeProgramWriter(program(expr, shapes, input=input, target=target, outputs=outputs), "Layer")
+    writer.constants = frozenset(constants)
     blocks = []
-    for batch in (False, True):
+    for batch in (False,) if whole_batch else (False, True):
         blocks.append(writer.forward_kernel(batch))
         blocks.append(writer.backward_kernel("grad_input", batch))
-        if writer.program.parameters:
+        if set(writer.program.parameters) - writer.constants:
             blocks.append(writer.backward_kernel("acc_grad_parameters", batch))
             blocks.append(writer.backward_kernel("backward", batch))
     return blocks

@@ -17,10 +17,9 @@ from ._backend import CudaUnavailableError
 
 __all__ += ["CudaUnavailableError"]
 
-from .batchnorm import BatchNormalization
 from .convolution import SpatialConvolution
 
-__all__ += ["BatchNormalization", "SpatialConvolution"]
+__all__ += ["BatchNormalization", "SpatialConvolution"]  # BatchNormalization is generated: _catalogue below
 from .classification import ClassNLLCriterion, CrossEntropyCriterion, LogSoftMax, SoftMax
 
 __all__ += ["SoftMax", "LogSoftMax", "ClassNLLCriterion", "CrossEntropyCriterion"]

@@ -10,6 +10,7 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
                                   CatalogueTableCriterion)
 
 ndarray = np.ndarray
+from derive.nn.normalization import CatalogueBatchStatistics
 
 
 def _tanh_update_output(x, out=None):
@@ -5561,6 +5562,186 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
+def _batchnormalization_false_update_output(x, eps):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    var = _t6
+    _t7 = eps + var
+    _t8 = 1 / xp.sqrt(_t7)
+    invstd = _t8
+    _t9 = invstd * xc
+    xhat = _t9
+    y = xhat
+    return (mu, xc, var, invstd, xhat, y)
+
+
+def _batchnormalization_false_grad_input(x, eps, mu, xc, var, invstd, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _d_xhat = _d_y
+    _t1 = xc * _d_xhat
+    _t2 = _t1.sum(axis=0)
+    _d_invstd = _t2
+    _t3 = eps + var
+    _t4 = _t3 ** -1.5
+    _t5 = -0.5 * _t4 * _d_invstd
+    _d_var = _t5
+    _t6 = invstd * _d_xhat
+    _t7 = (2 * _d_var * xc) / n
+    _t8 = _t6 + _t7
+    _d_xc = _t8
+    _t9 = _d_xc.sum(axis=0)
+    _t10 = -_t9
+    _d_mu = _t10
+    _t11 = _d_mu / n
+    _t12 = _t11 + _d_xc
+    _grad_x = _t12
+    return _grad_x
+
+
+def _batchnormalization_true_update_output(x, eps, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xc ** 2
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    var = _t6
+    _t7 = eps + var
+    _t8 = 1 / xp.sqrt(_t7)
+    invstd = _t8
+    _t9 = invstd * xc
+    xhat = _t9
+    _t10 = gamma * xhat
+    _t11 = _t10 + beta
+    y = _t11
+    return (mu, xc, var, invstd, xhat, y)
+
+
+def _batchnormalization_true_grad_input(x, eps, gamma, beta, mu, xc, var, invstd, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = xc * _d_xhat
+    _t3 = _t2.sum(axis=0)
+    _d_invstd = _t3
+    _t4 = eps + var
+    _t5 = _t4 ** -1.5
+    _t6 = -0.5 * _t5 * _d_invstd
+    _d_var = _t6
+    _t7 = invstd * _d_xhat
+    _t8 = (2 * _d_var * xc) / n
+    _t9 = _t7 + _t8
+    _d_xc = _t9
+    _t10 = _d_xc.sum(axis=0)
+    _t11 = -_t10
+    _d_mu = _t11
+    _t12 = _d_mu / n
+    _t13 = _t12 + _d_xc
+    _grad_x = _t13
+    return _grad_x
+
+
+def _batchnormalization_true_acc_grad_parameters(x, eps, gamma, beta, mu, xc, var, invstd, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = xc * _d_xhat
+    _t3 = _t2.sum(axis=0)
+    _d_invstd = _t3
+    _t4 = eps + var
+    _t5 = _t4 ** -1.5
+    _t6 = -0.5 * _t5 * _d_invstd
+    _d_var = _t6
+    _t7 = invstd * _d_xhat
+    _t8 = (2 * _d_var * xc) / n
+    _t9 = _t7 + _t8
+    _d_xc = _t9
+    _t10 = _d_xc.sum(axis=0)
+    _t11 = -_t10
+    _d_mu = _t11
+    _t12 = xhat * _d_y
+    _t13 = _t12.sum(axis=0)
+    grad_gamma += _t13 if scale == 1 else scale * _t13
+    _t14 = _d_y.sum(axis=0)
+    grad_beta += _t14 if scale == 1 else scale * _t14
+
+
+def _batchnormalization_true_backward(x, eps, gamma, beta, mu, xc, var, invstd, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = xc * _d_xhat
+    _t3 = _t2.sum(axis=0)
+    _d_invstd = _t3
+    _t4 = eps + var
+    _t5 = _t4 ** -1.5
+    _t6 = -0.5 * _t5 * _d_invstd
+    _d_var = _t6
+    _t7 = invstd * _d_xhat
+    _t8 = (2 * _d_var * xc) / n
+    _t9 = _t7 + _t8
+    _d_xc = _t9
+    _t10 = _d_xc.sum(axis=0)
+    _t11 = -_t10
+    _d_mu = _t11
+    _t12 = _d_mu / n
+    _t13 = _t12 + _d_xc
+    _grad_x = _t13
+    _t14 = xhat * _d_y
+    _t15 = _t14.sum(axis=0)
+    grad_gamma += _t15 if scale == 1 else scale * _t15
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
+    return _grad_x
+
+
+class BatchNormalization(CatalogueBatchStatistics):
+    """nn.BatchNormalization(nOutput, eps=1e-05, momentum=0.1, affine=true): mu[j] = mean(x[i,j], i); xc[i,j] = x[i,j] - mu[j]; var[j] = mean(xc[i,j]**2, i); invstd[j] = 1 / sqrt(var[j] + eps); xhat[i,j] = xc[i,j] * invstd[j]; y[i,j] = gamma[j] * xhat[i,j] + beta[j]. Batch normalisation in training: the statistics run over the batch, so the batch is the input."""
+
+    signature = (('nOutput', REQUIRED, int, None), ('eps', 1e-05, float, None), ('momentum', 0.1, float, None), ('affine', True, bool, None), )
+    formula = 'mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\ninvstd[j] = 1 / sqrt(var[j] + eps)\nxhat[i,j] = xc[i,j] * invstd[j]\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]'
+    scalars = ('eps',)
+    inputShape = (None, 'nOutput')
+    inputShapes = ((None, 'nOutput'),)
+    kernelArguments = (('scalar', 'eps'), ('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 5
+    valueNames = ('mu', 'xc', 'var', 'invstd', 'xhat', 'y')
+    structure = ('affine',)
+    variantParameters = {(False,): ((), (('scalar', 'eps'),)), (True,): (('weight', 'bias'), (('scalar', 'eps'), ('parameter', 'weight'), ('parameter', 'bias')))}
+    parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(False,): ((_batchnormalization_false_update_output, _batchnormalization_false_grad_input, None, None), None), (True,): ((_batchnormalization_true_update_output, _batchnormalization_true_grad_input, _batchnormalization_true_acc_grad_parameters, _batchnormalization_true_backward), None)}
+
+    def __init__(self, nOutput, eps=1e-05, momentum=0.1, affine=True, rng=None) -> None:
+        super().__init__(rng=rng, **{'nOutput': nOutput, 'eps': eps, 'momentum': momentum, 'affine': affine})
+
+
 def _affinerelu_update_output(x, W, b):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -7102,4 +7283,4 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']

@@ -13,9 +13,6 @@ criteria's take a batch (one sample is a batch of one) and class indices: the ta
 is t = a onehot(c), c the class and a = ``factors`` its weight (averaged: divided by
 the total weight), ``rows`` = arange(batch), ``row_offsets`` = rows * n.
 
-BatchNormalization's take a batch (N, D), one sample a row; its statistics, gamma and
-beta are one number a feature (shape (D,)) and BatchSum sums over the batch.
-
 SpatialConvolution's take a batch of patch matrices (im2col, derive.nn._patches): x
 the patches of one sample (C kH kW, oH oW), W the weight as a matrix (O, C kH kW).
 
@@ -110,93 +107,6 @@ def crossentropy_update_grad_input(target, row_offsets, factors, terms, sums, gr
     xp.multiply(_r1[..., None], terms, out=grad_input)
     grad_input.reshape(-1)[row_offsets + target] -= factors
     return grad_input
-
-
-def batchnorm_update_output_train(input, weight, bias, eps, momentum, running_mean, running_var, save_mean, save_invstd, output):
-    """mean = BatchSum(x)/N; var = BatchSum(u**2)/N; invstd = 1/sqrt(eps + var); output = beta + gamma*invstd*u (u = x - mean, BatchSum a sum over the batch (n = 1..N), one number a feature; gamma = weight, beta = bias (1 and 0 when weight is None)); running_mean = (1 - momentum) running_mean + momentum mean; running_var = (1 - momentum) running_var + momentum N/(N - 1) var"""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    n = input.shape[0]
-    xp.mean(input, axis=0, out=save_mean)
-    xp.subtract(input, save_mean, out=output)
-    sum_u_u = xp.einsum("ni,ni->i", output, output)
-    var = sum_u_u/n
-    xp.add(var, eps, out=save_invstd)
-    xp.sqrt(save_invstd, out=save_invstd)
-    with np.errstate(divide="ignore"):  # 1/0 = inf, replaced by 0 below (CuPy does not warn)
-        xp.reciprocal(save_invstd, out=save_invstd)
-    if eps == 0:
-        # Torch7: a constant feature with eps = 0 normalises to 0, not to 0/0.
-        save_invstd[var == 0] = 0
-    if weight is None:
-        output *= save_invstd
-    else:
-        output *= save_invstd*weight
-        output += bias
-    running_mean *= 1 - momentum
-    running_mean += momentum * save_mean
-    running_var *= 1 - momentum
-    var *= momentum * n / (n - 1)  # Torch's running variance is unbiased
-    running_var += var
-    return output
-
-
-def batchnorm_update_output_evaluate(input, weight, bias, eps, running_mean, running_var, output):
-    """output = beta + gamma*invstd*u, training's formula with the running statistics in place of the batch's: u = x - running_mean, invstd = 1/sqrt(eps + running_var); gamma = weight, beta = bias (1 and 0 when weight is None)"""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    invstd = 1/xp.sqrt(eps + running_var)
-    xp.subtract(input, running_mean, out=output)
-    if weight is None:
-        output *= invstd
-    else:
-        output *= invstd*weight
-        output += bias
-    return output
-
-
-def batchnorm_update_grad_input_train(input, grad_output, weight, save_mean, save_invstd, grad_input):
-    """gradInput = gamma*invstd*(N*g - invstd**2*u*BatchSum(g*u) - BatchSum(g))/N, the compact form proved equal to the engine's dJ/dx (u = x - mean, BatchSum a sum over the batch (n = 1..N), one number a feature; gamma = weight, beta = bias (1 and 0 when weight is None); mean and invstd saved by the training forward). Returns (dJ/dgamma, dJ/dbeta) = (invstd*BatchSum(g*u), BatchSum(g)): accGradParameters' sums, computed on the way."""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    n = input.shape[0]
-    xp.subtract(input, save_mean, out=grad_input)
-    sum_g = grad_output.sum(axis=0)
-    sum_g_u = xp.einsum("ni,ni->i", grad_output, grad_input)
-    grad_input *= -save_invstd**2*sum_g_u/n
-    grad_input += grad_output
-    grad_input -= sum_g/n
-    if weight is None:
-        grad_input *= save_invstd
-    else:
-        grad_input *= save_invstd*weight
-    return save_invstd*sum_g_u, sum_g
-
-
-def batchnorm_update_grad_input_evaluate(grad_output, weight, eps, running_var, grad_input):
-    """gradInput = g*gamma*invstd: the gradient of training's output = beta + gamma*invstd*u with the running statistics in place of the batch's, fixed numbers (invstd = 1/sqrt(eps + running_var))"""
-    xp = np if grad_output.__class__ is ndarray else namespace(grad_output)
-    invstd = 1/xp.sqrt(eps + running_var)
-    if weight is None:
-        xp.multiply(grad_output, invstd, out=grad_input)
-    else:
-        xp.multiply(grad_output, invstd*weight, out=grad_input)
-    return grad_input
-
-
-def batchnorm_grad_sums(input, grad_output, mean, invstd):
-    """(dJ/dgamma, dJ/dbeta) = (invstd*BatchSum(g*u), BatchSum(g)), u = x - mean, with the statistics given (the saved or the running ones)"""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    sum_g = grad_output.sum(axis=0)
-    sum_g_u = xp.einsum("ni,ni->i", grad_output, (input - mean))
-    return invstd*sum_g_u, sum_g
-
-
-def batchnorm_acc_grad_parameters(grad_weight, grad_bias, weight_sum, bias_sum, scale):
-    """gradWeight += scale * dJ/dgamma; gradBias += scale * dJ/dbeta (the sums given)"""
-    xp = np if grad_weight.__class__ is ndarray else namespace(grad_weight)
-    if scale != 1:
-        weight_sum *= scale
-        bias_sum *= scale
-    grad_weight += weight_sum
-    grad_bias += bias_sum
 
 
 def convolution_update_output(columns, weight, bias, output):
