@@ -288,7 +288,9 @@ PyTorch's `batch_norm`; its formula below is training mode, where the batch is t
   Torch7 drew \(\boldsymbol{\gamma}\) from \(U(0, 1)\). With `affine=false` there are no
   parameters: \(y_{ni} = \hat{x}_{ni}\).
 
-In training the kernel computes the compact form, with \(g = \partial J / \partial y\) and
+derive.nn's class is generated from this entry's formula (the batch its one input, `eps` a number
+given to the kernels, never differentiated): its training backward walks the statements back, and
+its result equals the compact form, with \(g = \partial J / \partial y\) and
 \(\hat{x}_{ni} = (x_{ni} - \mu_i) / \sqrt{\sigma_i^2 + \epsilon}\):
 
 $$

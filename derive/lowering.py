@@ -274,6 +274,9 @@ class Lowering:
             rest = sp.Mul(*(f for f in factors if f is not bracket))
             return self.lower(where(bracket.args[0], rest, 0))
         factors = [g for f in factors for g in _pulled(f)]
+        grouped = self._small_first(factors)
+        if grouped is not None:
+            return grouped
         # divided by the sizes (x / (B n)), not times their reciprocals: one rounding, as a mean's
         divisors = [f.base for f in factors if isinstance(f, sp.Pow) and f.exp == -1 and not f.base.is_number
                     and not self.lower(f.base).axes]
@@ -297,6 +300,26 @@ class Lowering:
             code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
         return Tensor(code or "1", axes)
 
+    def _small_first(self, factors: list[sp.Expr]) -> Tensor | None:
+        """A product of arrays of fewer axes (a row of statistics, numbers, divisions by sizes) and
+        of full ones: the small ones multiplied first (2 d_var / n, then times xc), one pass over
+        the full arrays for them all; None where there is nothing to group."""
+        lowered = [(f, self.lower(f)) for f in factors if not f.is_number and not (
+            isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.Symbol) and not self.lower(f.base).axes)]
+        if len(lowered) < 2:
+            return None
+        full = max(len(t.axes) for _, t in lowered)
+        big = [f for f, t in lowered if len(t.axes) == full]
+        small = [f for f in factors if f not in big]
+        if not big or len(small) < 2 or not all(set(t.axes) <= set(self.lower(big[0]).axes) for _, t in lowered):
+            return None
+        if not any(t.axes for f, t in lowered if f in small):  # only numbers and sizes: the usual x / n
+            return None
+        left, right = self._product(small), self._product(big)
+        (pl, pr), axes = self.broadcast([self.temporary(left.code, left.axes) if not _plain(left.code) else left,
+                                         right])
+        return Tensor(f"{_atom(pl.code)} * {_atom(pr.code)}", axes)
+
     def _sum(self, expr: sp.Sum) -> Tensor:
         variables = [v for v, _, _ in expr.limits]
         for v, low, high in expr.limits:
@@ -317,7 +340,10 @@ class Lowering:
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
             parts, axes = self.broadcast(parts)
             return Tensor(" + ".join(p.code for p in parts), axes)
-        factors = sp.Mul.make_args(expr.function)
+        # a square summed is the product of two equal factors (sum_n xc^2: einsum, as sum_n g xhat)
+        factors = [g for f in sp.Mul.make_args(expr.function)
+                   for g in ((f.base, f.base) if f.is_Pow and f.exp == 2 and f.base.free_symbols & set(variables)
+                             else (f,))]
         inside = [f for f in factors if f.free_symbols & set(variables)]
         outside = [f for f in factors if f not in inside]
         tensors = [self.lower(f) for f in inside]
@@ -345,6 +371,15 @@ class Lowering:
                     summed -= set(own)
             if len(tensors) == 1:
                 break
+            a, b = tensors[0], tensors[-1]
+            if len(tensors) == 2 and set(a.axes) == set(b.axes) and set(a.axes) & summed:
+                # the sum of an element-wise product (sum_n g xhat): einsum, no product array
+                (_, _), axes = self.broadcast([a, b])
+                letters = {x: "abcdefghijklmnopqrstuvwxyz"[k] for k, x in enumerate(axes)}
+                keep = [x for x in axes if x not in summed]
+                subscripts = ",".join("".join(letters[x] for x in t.axes) for t in (a, b))
+                return self.temporary(f'xp.einsum("{subscripts}->{"".join(letters[x] for x in keep)}", '
+                                      f"{a.code}, {b.code})", keep)
             # Order of preference: factors over the same indices multiply element-wise (no
             # loss); then a pair contracts over indices only they have (BLAS); only then
             # does a factor merge into one whose indices hold its own.

@@ -1297,19 +1297,19 @@ def _softmin_update_output(x, out=None):
     _t3 = -x - _t2
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=0)
-    _t6 = xp.divide(_t3, _t5, out=out)
-    output = _t6
+    _t6 = 1 / _t5
+    _t7 = xp.divide(_t3, _t5, out=out)
+    output = _t7
     return output
 
 
 def _softmin_update_grad_input(x, y, g, out=None):
     """gradInput[k] = (-g[k] + Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = y * g
-    _t2 = _t1.sum(axis=0)
-    _t3 = xp.subtract(_t2, g, out=out)
-    _t3 *= y
-    grad_input = _t3
+    _t1 = xp.einsum("a,a->", g, y)
+    _t2 = xp.subtract(_t1, g, out=out)
+    _t2 *= y
+    grad_input = _t2
     return grad_input
 
 
@@ -1330,11 +1330,10 @@ def _softmin_update_output_batch(X, out=None):
 def _softmin_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[k, l] = (-G[k, l] + Sum(G[k, i]*Y[k, i], (i, 1, n)))*Y[k, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = Y * G
-    _t2 = _t1.sum(axis=1)
-    _t3 = _t2[:, None] - G
-    _t4 = xp.multiply(_t3, Y, out=out)
-    grad_input = _t4
+    _t1 = xp.einsum("ab,ab->a", G, Y)
+    _t2 = _t1[:, None] - G
+    _t3 = xp.multiply(_t2, Y, out=out)
+    grad_input = _t3
     return grad_input
 
 
@@ -1446,54 +1445,49 @@ class AddConstant(CatalogueModule):
 def _normalize_2_0_update_output(x, out=None):
     """y[i] = x[i]/sqrt(Sum(x[j]**2, (j, 1, n)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = xp.multiply(_t3, x, out=out)
-    output = _t4
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.multiply(_t2, x, out=out)
+    output = _t3
     return output
 
 
 def _normalize_2_0_update_grad_input(x, y, g, out=None):
     """gradInput[k] = g[k]/sqrt(Sum(x[j]**2, (j, 1, n))) - x[k]*Sum(g[i]*x[i], (i, 1, n))/Sum(x[j]**2, (j, 1, n))**(3/2)"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = xp.multiply(_t3, g, out=out)
-    _t5 = _t2 ** -1.5
-    _t6 = x * g
-    _t7 = _t6.sum(axis=0)
-    _t8 = _t5 * x * _t7
-    _t4 -= _t8
-    grad_input = _t4
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.multiply(_t2, g, out=out)
+    _t4 = _t1 ** -1.5
+    _t5 = xp.einsum("a,a->", g, x)
+    _t6 = _t4 * x * _t5
+    _t3 -= _t6
+    grad_input = _t3
     return grad_input
 
 
 def _normalize_2_0_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]/sqrt(Sum(X[s, j]**2, (j, 1, n)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3[:, None] * X
-    output = _t4
+    _t1 = xp.einsum("ab,ab->a", X, X)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = _t2[:, None] * X
+    output = _t3
     return output
 
 
 def _normalize_2_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[k, l] = G[k, l]/sqrt(Sum(X[k, j]**2, (j, 1, n))) - X[k, l]*Sum(G[k, i]*X[k, i], (i, 1, n))/Sum(X[k, j]**2, (j, 1, n))**(3/2)"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3[:, None] * G
-    _t5 = _t2 ** -1.5
-    _t6 = X * G
-    _t7 = _t6.sum(axis=1)
-    _t8 = _t5[:, None] * X * _t7[:, None]
-    _t9 = xp.subtract(_t4, _t8, out=out)
-    grad_input = _t9
+    _t1 = xp.einsum("ab,ab->a", X, X)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = _t2[:, None] * G
+    _t4 = _t1 ** -1.5
+    _t5 = xp.einsum("ab,ab->a", G, X)
+    _t4 *= _t5
+    _t7 = _t4[:, None] * X
+    _t8 = xp.subtract(_t3, _t7, out=out)
+    grad_input = _t8
     return grad_input
 
 
@@ -1520,7 +1514,11 @@ def _spatialsoftmax_update_output(x, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=2)
     _t5 = 1 / _t4
-    _t6 = _t5 * xp.transpose(_t3, (2, 0, 1))
+    _t6 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=0)
+    _t9 = 1 / _t8
+    _t6 *= _t9
     output = _t6
     return output
 
@@ -1533,13 +1531,17 @@ def _spatialsoftmax_update_grad_input(x, y, g, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=2)
     _t5 = 1 / _t4
-    _t6 = _t5 * g * xp.transpose(_t3, (2, 0, 1))
-    _t7 = _t4 ** -2
-    _t8 = _t3 * xp.transpose(g, (1, 2, 0))
-    _t9 = _t8.sum(axis=2)
-    _t10 = _t7 * _t9 * xp.transpose(_t3, (2, 0, 1))
-    _t11 = xp.subtract(_t6, _t10, out=out)
-    grad_input = _t11
+    _t6 = x - _t1
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=0)
+    _t9 = 1 / _t8
+    _t10 = _t9 * g * _t6
+    _t11 = _t8 ** -2
+    _t12 = xp.einsum("abc,abc->bc", g, _t6)
+    _t11 *= _t12
+    _t6 *= _t11
+    _t10 -= _t6
+    grad_input = _t10
     return grad_input
 
 
@@ -1551,8 +1553,12 @@ def _spatialsoftmax_update_output_batch(X, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=3)
     _t5 = 1 / _t4
-    _t6 = _t5[:, None, :, :] * xp.transpose(_t3, (0, 3, 1, 2))
-    output = _t6
+    _t6 = X - _t1[:, None, :, :]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = 1 / _t8
+    _t10 = _t9[:, None, :, :] * _t6
+    output = _t10
     return output
 
 
@@ -1564,13 +1570,17 @@ def _spatialsoftmax_update_grad_input_batch(X, Y, G, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=3)
     _t5 = 1 / _t4
-    _t6 = _t5[:, None, :, :] * G * xp.transpose(_t3, (0, 3, 1, 2))
-    _t7 = _t4 ** -2
-    _t8 = _t3 * xp.transpose(G, (0, 2, 3, 1))
-    _t9 = _t8.sum(axis=3)
-    _t10 = _t7[:, None, :, :] * _t9[:, None, :, :] * xp.transpose(_t3, (0, 3, 1, 2))
-    _t11 = xp.subtract(_t6, _t10, out=out)
-    grad_input = _t11
+    _t6 = X - _t1[:, None, :, :]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = 1 / _t8
+    _t10 = _t9[:, None, :, :] * G * _t6
+    _t11 = _t8 ** -2
+    _t12 = xp.einsum("abcd,abcd->acd", G, _t6)
+    _t11 *= _t12
+    _t14 = _t11[:, None, :, :] * _t6
+    _t15 = xp.subtract(_t10, _t14, out=out)
+    grad_input = _t15
     return grad_input
 
 
@@ -1616,9 +1626,8 @@ def _prelu_acc_grad_parameters(x, a, y, g, scale, grad_a):
     """grada[j] += scale * Sum(minimum(0, x[j, i])*g[j, i], (i, 1, N_i))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.minimum(0, x)
-    _t2 = _t1 * g
-    _t3 = _t2.sum(axis=1)
-    grad_a += _t3 if scale == 1 else scale * _t3
+    _t2 = xp.einsum("ab,ab->a", g, _t1)
+    grad_a += _t2 if scale == 1 else scale * _t2
 
 
 def _prelu_backward(x, a, y, g, scale, grad_a, out=None):
@@ -1632,9 +1641,8 @@ def _prelu_backward(x, a, y, g, scale, grad_a, out=None):
     _t2 += _t5
     grad_input = _t2
     _t7 = xp.minimum(0, x)
-    _t8 = _t7 * g
-    _t9 = _t8.sum(axis=1)
-    grad_a += _t9 if scale == 1 else scale * _t9
+    _t8 = xp.einsum("ab,ab->a", g, _t7)
+    grad_a += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -1666,9 +1674,8 @@ def _prelu_acc_grad_parameters_batch(X, a, Y, G, scale, grad_a):
     """grada[j] += scale * Sum(minimum(0, X[s, j, i])*G[s, j, i], (s, 1, B), (i, 1, N_i))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.minimum(0, xp.transpose(X, (1, 0, 2)))
-    _t2 = _t1 * xp.transpose(G, (1, 0, 2))
-    _t3 = _t2.sum(axis=(1, 2))
-    grad_a += _t3 if scale == 1 else scale * _t3
+    _t2 = xp.einsum("abc,bac->b", G, _t1)
+    grad_a += _t2 if scale == 1 else scale * _t2
 
 
 def _prelu_backward_batch(X, a, Y, G, scale, grad_a, out=None):
@@ -1682,9 +1689,8 @@ def _prelu_backward_batch(X, a, Y, G, scale, grad_a, out=None):
     _t2 += _t5
     grad_input = _t2
     _t7 = xp.minimum(0, xp.transpose(X, (1, 0, 2)))
-    _t8 = _t7 * xp.transpose(G, (1, 0, 2))
-    _t9 = _t8.sum(axis=(1, 2))
-    grad_a += _t9 if scale == 1 else scale * _t9
+    _t8 = xp.einsum("abc,bac->b", G, _t7)
+    grad_a += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -2307,9 +2313,8 @@ def _cmul_update_grad_input_batch(X, w, Y, G, out=None):
 def _cmul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
     """gradw[j] += scale * Sum(G[s, j]*X[s, j], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X * G
-    _t2 = _t1.sum(axis=0)
-    grad_w += _t2 if scale == 1 else scale * _t2
+    _t1 = xp.einsum("ab,ab->b", G, X)
+    grad_w += _t1 if scale == 1 else scale * _t1
 
 
 def _cmul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
@@ -2317,9 +2322,8 @@ def _cmul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
-    _t2 = X * G
-    _t3 = _t2.sum(axis=0)
-    grad_w += _t3 if scale == 1 else scale * _t3
+    _t2 = xp.einsum("ab,ab->b", G, X)
+    grad_w += _t2 if scale == 1 else scale * _t2
     return grad_input
 
 
@@ -2810,10 +2814,9 @@ def _euclidean_update_output(x, W, out=None):
     """y[j] = sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=1)
-    _t4 = xp.sqrt(_t3, out=out)
-    output = _t4
+    _t2 = xp.einsum("ab,ab->a", _t1, _t1)
+    _t3 = xp.sqrt(_t2, out=out)
+    output = _t3
     return output
 
 
@@ -2821,16 +2824,15 @@ def _euclidean_update_grad_input(x, W, y, g, out=None):
     """gradInput[k] = Sum((-2*W[k, j] + 2*x[k])*g[j]/sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i))), (j, 1, N_j))/2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=0)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = 2 * x
-    _t6 = 2 * W
-    _t7 = _t5[:, None] - _t6
-    _t4 *= g
-    _t9 = xp.matmul(_t7, _t4, out=out)
-    _t9 /= 2
-    grad_input = _t9
+    _t2 = xp.einsum("ab,ab->b", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = 2 * x
+    _t5 = 2 * W
+    _t6 = _t4[:, None] - _t5
+    _t3 *= g
+    _t8 = xp.matmul(_t6, _t3, out=out)
+    _t8 /= 2
+    grad_input = _t8
     return grad_input
 
 
@@ -2838,10 +2840,10 @@ def _euclidean_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[k, l] += scale * -(-W[k, l] + x[k])*g[l]/sqrt(Sum((-W[i, l] + x[i])**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=1)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = -(_t4 * _t1.T * g)
+    _t2 = xp.einsum("ab,ab->a", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = -(_t3 * g)
+    _t5 = _t4 * _t1.T
     grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
 
 
@@ -2849,17 +2851,17 @@ def _euclidean_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=0)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = 2 * x
-    _t6 = 2 * W
-    _t7 = _t5[:, None] - _t6
-    _t8 = g * _t4
-    _t9 = xp.matmul(_t7, _t8, out=out)
-    _t9 /= 2
-    grad_input = _t9
-    _t11 = -(_t4 * _t1 * g)
+    _t2 = xp.einsum("ab,ab->b", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = 2 * x
+    _t5 = 2 * W
+    _t6 = _t4[:, None] - _t5
+    _t7 = g * _t3
+    _t8 = xp.matmul(_t6, _t7, out=out)
+    _t8 /= 2
+    grad_input = _t8
+    _t10 = -(_t3 * g)
+    _t11 = _t10 * _t1
     grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
     return grad_input
 
@@ -2868,10 +2870,9 @@ def _euclidean_update_output_batch(X, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=2)
-    _t4 = xp.sqrt(_t3, out=out)
-    output = _t4
+    _t2 = xp.einsum("abc,abc->ab", _t1, _t1)
+    _t3 = xp.sqrt(_t2, out=out)
+    output = _t3
     return output
 
 
@@ -2879,13 +2880,12 @@ def _euclidean_update_grad_input_batch(X, W, Y, G, out=None):
     """gradInput[k, l] = Sum((-W[l, j] + X[k, l])*G[k, j]/sqrt(Sum((-W[i, j] + X[k, i])**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, :, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=1)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t4 *= G
-    _t6 = _t1 * _t4[:, None, :]
-    _t7 = _t6.sum(axis=2)
-    grad_input = _t7
+    _t2 = xp.einsum("abc,abc->ac", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t3 *= G
+    _t5 = _t1 * _t3[:, None, :]
+    _t6 = _t5.sum(axis=2)
+    grad_input = _t6
     return grad_input
 
 
@@ -2893,31 +2893,29 @@ def _euclidean_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     """gradW[k, l] += scale * -Sum((-W[k, l] + X[s, k])*G[s, l]/sqrt(Sum((-W[i, l] + X[s, i])**2, (i, 1, N_i))), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X - W.T[:, None, :]
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=2)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = G * _t4.T
-    _t6 = xp.transpose(_t1, (2, 0, 1)) * _t5.T
-    _t7 = _t6.sum(axis=2)
-    _t8 = -_t7
-    grad_W += _t8 if scale == 1 else scale * _t8
+    _t2 = xp.einsum("abc,abc->ab", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = G * _t3.T
+    _t5 = xp.transpose(_t1, (2, 0, 1)) * _t4.T
+    _t6 = _t5.sum(axis=2)
+    _t7 = -_t6
+    grad_W += _t7 if scale == 1 else scale * _t7
 
 
 def _euclidean_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, :, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=1)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t4 *= G
-    _t6 = _t1 * _t4[:, None, :]
-    _t7 = _t6.sum(axis=2)
-    grad_input = _t7
-    _t8 = xp.transpose(_t1, (1, 2, 0)) * _t4.T
-    _t9 = _t8.sum(axis=2)
-    _t10 = -_t9
-    grad_W += _t10 if scale == 1 else scale * _t10
+    _t2 = xp.einsum("abc,abc->ac", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t3 *= G
+    _t5 = _t1 * _t3[:, None, :]
+    _t6 = _t5.sum(axis=2)
+    grad_input = _t6
+    _t7 = xp.transpose(_t1, (1, 2, 0)) * _t3.T
+    _t8 = _t7.sum(axis=2)
+    _t9 = -_t8
+    grad_W += _t9 if scale == 1 else scale * _t9
     return grad_input
 
 
@@ -2942,28 +2940,26 @@ def _weightedeuclidean_update_output(x, D, W, out=None):
     """y[j] = sqrt(Sum((-W[i, j] + x[i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = D ** 2
-    _t3 *= _t1.T
-    _t5 = _t3.sum(axis=0)
-    _t6 = xp.sqrt(_t5, out=out)
-    output = _t6
+    _t1 *= _t1
+    _t3 = D * D
+    _t4 = xp.einsum("ab,ba->a", _t1, _t3)
+    _t5 = xp.sqrt(_t4, out=out)
+    output = _t5
     return output
 
 
 def _weightedeuclidean_update_grad_input(x, D, W, y, g, out=None):
     """gradInput[k] = Sum((-W[k, j] + x[k])*D[k, j]**2*g[j]/sqrt(Sum((-W[i, j] + x[i])**2*D[i, j]**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = D ** 2
-    _t2 = x[:, None] - W
-    _t3 = _t2 ** 2
-    _t3 *= _t1
-    _t5 = _t3.sum(axis=0)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t1 *= _t2
-    _t6 *= g
-    _t9 = xp.matmul(_t1, _t6, out=out)
-    grad_input = _t9
+    _t1 = x[:, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t4 = xp.einsum("ab,ab->b", _t2, _t3)
+    _t5 = 1 / xp.sqrt(_t4)
+    _t5 *= g
+    _t7 = _t3 * _t1
+    _t8 = xp.matmul(_t5, _t7.T, out=out)
+    grad_input = _t8
     return grad_input
 
 
@@ -2972,35 +2968,41 @@ def _weightedeuclidean_acc_grad_parameters(x, D, W, y, g, scale, grad_D, grad_W)
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
     _t2 = _t1 ** 2
-    _t3 = D ** 2
-    _t4 = _t3 * _t2
-    _t5 = _t4.sum(axis=0)
+    _t3 = _t1 * _t1
+    _t4 = D * D
+    _t5 = xp.einsum("ab,ab->b", _t3, _t4)
     _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t2 * _t6 * g * D
-    grad_D += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
-    del _t7  # freed before the next temporary is made
-    _t8 = -(_t3 * _t6 * _t1 * g)
-    grad_W += _t8 if scale == 1 else xp.multiply(_t8, scale, out=_t8)
+    _t7 = _t6 * g
+    _t8 = _t7 * (_t2 * D)
+    grad_D += _t8 if scale == 1 else xp.multiply(_t8, scale, out=_t8)
+    del _t8  # freed before the next temporary is made
+    _t9 = D ** 2
+    _t10 = -(_t6 * g)
+    _t11 = _t10 * (_t9 * _t1)
+    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
 
 
 def _weightedeuclidean_backward(x, D, W, y, g, scale, grad_D, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = D ** 2
-    _t2 = x[:, None] - W
-    _t3 = _t2 ** 2
-    _t4 = _t1 * _t3
-    _t5 = _t4.sum(axis=0)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t2 * _t1
-    _t8 = g * _t6
-    _t9 = xp.matmul(_t7, _t8, out=out)
-    grad_input = _t9
-    _t10 = _t3 * _t6 * g * D
-    grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
-    del _t10  # freed before the next temporary is made
-    _t11 = -(_t1 * _t6 * _t2 * g)
-    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    _t1 = x[:, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t4 = xp.einsum("ab,ab->b", _t2, _t3)
+    _t5 = 1 / xp.sqrt(_t4)
+    _t6 = g * _t5
+    _t7 = _t3 * _t1
+    _t8 = xp.matmul(_t6, _t7.T, out=out)
+    grad_input = _t8
+    _t9 = _t1 ** 2
+    _t10 = _t5 * g
+    _t11 = _t10 * (_t9 * D)
+    grad_D += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
+    _t12 = D ** 2
+    _t13 = -(_t5 * g)
+    _t14 = _t13 * (_t12 * _t1)
+    grad_W += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
     return grad_input
 
 
@@ -3008,8 +3010,8 @@ def _weightedeuclidean_update_output_batch(X, D, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    _t2 = _t1 ** 2
-    _t3 = D ** 2
+    _t2 = _t1 * _t1
+    _t3 = D * D
     _t2 *= _t3.T
     _t5 = _t2.sum(axis=2)
     _t6 = xp.sqrt(_t5, out=out)
@@ -3020,14 +3022,14 @@ def _weightedeuclidean_update_output_batch(X, D, W, out=None):
 def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G, out=None):
     """gradInput[k, l] = Sum((-W[l, j] + X[k, l])*D[l, j]**2*G[k, j]/sqrt(Sum((-W[i, j] + X[k, i])**2*D[i, j]**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = D ** 2
-    _t2 = X[:, :, None] - W
-    _t3 = _t2 ** 2
-    _t3 *= _t1
-    _t5 = _t3.sum(axis=1)
+    _t1 = X[:, :, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t2 *= _t3
+    _t5 = _t2.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
-    _t8 = _t2 * _t1
+    _t8 = _t1 * _t3
     _t9 = _t6[:, None, :] * _t8
     _t10 = _t9.sum(axis=2)
     grad_input = _t10
@@ -3038,50 +3040,52 @@ def _weightedeuclidean_acc_grad_parameters_batch(X, D, W, Y, G, scale, grad_D, g
     """gradD[k, l] += scale * D[k, l]*Sum((-W[k, l] + X[s, k])**2*G[s, l]/sqrt(Sum((-W[i, l] + X[s, i])**2*D[i, l]**2, (i, 1, N_i))), (s, 1, B)); gradW[k, l] += scale * -D[k, l]**2*Sum((-W[k, l] + X[s, k])*G[s, l]/sqrt(Sum((-W[i, l] + X[s, i])**2*D[i, l]**2, (i, 1, N_i))), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.T[:, None, :] - W[:, :, None]
-    _t2 = _t1 ** 2
-    _t3 = D ** 2
+    _t2 = _t1 * _t1
+    _t3 = D * D
     _t4 = xp.transpose(_t2, (1, 0, 2)) * _t3.T[:, :, None]
     _t5 = _t4.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t7 = G * _t6.T
-    _t2 *= _t7.T
-    _t9 = _t2.sum(axis=2)
+    _t8 = _t2 * _t7.T
+    _t9 = _t8.sum(axis=2)
     _t10 = D * _t9
     grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
     del _t10  # freed before the next temporary is made
-    _t11 = _t1 * _t7.T
-    _t12 = _t11.sum(axis=2)
-    _t13 = -(_t3 * _t12)
-    grad_W += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    _t11 = D ** 2
+    _t12 = _t1 * _t7.T
+    _t13 = _t12.sum(axis=2)
+    _t14 = -(_t11 * _t13)
+    grad_W += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
 
 
 def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = D ** 2
-    _t2 = X[:, :, None] - W
-    _t3 = _t2 ** 2
-    _t4 = _t3 * _t1
+    _t1 = X[:, :, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t4 = _t2 * _t3
     _t5 = _t4.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
-    _t8 = _t2 * _t1
+    _t8 = _t1 * _t3
     _t9 = _t6[:, None, :] * _t8
     _t10 = _t9.sum(axis=2)
     grad_input = _t10
-    _t11 = xp.transpose(_t3, (2, 0, 1)) * _t1.T[:, None, :]
+    _t11 = xp.transpose(_t2, (2, 0, 1)) * _t3.T[:, None, :]
     _t12 = _t11.sum(axis=2)
     _t13 = 1 / xp.sqrt(_t12)
     _t14 = G * _t13.T
-    _t15 = xp.transpose(_t3, (1, 2, 0)) * _t14.T
+    _t15 = xp.transpose(_t2, (1, 2, 0)) * _t14.T
     _t16 = _t15.sum(axis=2)
     _t17 = D * _t16
     grad_D += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
     del _t17  # freed before the next temporary is made
-    _t18 = xp.transpose(_t2, (1, 2, 0)) * _t14.T
-    _t19 = _t18.sum(axis=2)
-    _t20 = -(_t1 * _t19)
-    grad_W += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    _t18 = D ** 2
+    _t19 = xp.transpose(_t1, (1, 2, 0)) * _t14.T
+    _t20 = _t19.sum(axis=2)
+    _t21 = -(_t18 * _t20)
+    grad_W += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
     return grad_input
 
 
@@ -3105,165 +3109,154 @@ class WeightedEuclidean(CatalogueModule):
 def _cosine_update_output(x, W, out=None):
     """y[j] = Sum(W[j, i]*x[i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i))))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = x @ W.T
-    _t8 = _t3 * _t6 * _t7
-    output = _t8
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = x @ W.T
+    _t6 = _t2 * _t4 * _t5
+    output = _t6
     return output
 
 
 def _cosine_update_grad_input(x, W, y, g, out=None):
     """gradInput[l] = Sum((W[j, l]/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i)))) - x[l]*Sum(W[j, i]*x[i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*Sum(x[k]**2, (k, 1, N_i))**(3/2)))*g[j], (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t3 * _t6 * W.T
-    _t8 = _t2 ** -1.5
-    _t9 = x @ W.T
-    _t10 = _t8 * _t6 * x[:, None] * _t9
-    _t7 -= _t10
-    _t12 = xp.matmul(_t7, g, out=out)
-    grad_input = _t12
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = _t2 * _t4
+    _t6 = _t5 * W.T
+    _t7 = _t1 ** -1.5
+    _t8 = x @ W.T
+    _t9 = _t7 * _t4 * x[:, None] * _t8
+    _t6 -= _t9
+    _t11 = xp.matmul(_t6, g, out=out)
+    grad_input = _t11
     return grad_input
 
 
 def _cosine_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[l, a] += scale * -W[l, a]*g[l]*Sum(W[l, i]*x[i], (i, 1, N_i))/(Sum(W[l, k]**2, (k, 1, N_i))**(3/2)*sqrt(Sum(x[k]**2, (k, 1, N_i)))) + g[l]*x[a]/(sqrt(Sum(W[l, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i))))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t3 * _t6[:, None] * g[:, None] * x
-    _t8 = _t5 ** -1.5
-    _t9 = x @ W.T
-    _t10 = _t3 * _t8[:, None] * g[:, None] * W * _t9[:, None]
-    _t7 -= _t10
-    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = _t2 * _t4[:, None] * g[:, None] * x
+    _t6 = _t3 ** -1.5
+    _t7 = x @ W.T
+    _t8 = _t2 * _t6 * g * _t7
+    _t9 = _t8[:, None] * W
+    _t5 -= _t9
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
 
 
 def _cosine_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t3 * _t6 * W.T
-    _t8 = _t2 ** -1.5
-    _t9 = x @ W.T
-    _t10 = _t8 * _t6 * x[:, None] * _t9
-    _t7 -= _t10
-    _t12 = xp.matmul(_t7, g, out=out)
-    grad_input = _t12
-    _t13 = _t3 * _t6[:, None] * g[:, None] * x
-    _t14 = _t5 ** -1.5
-    _t15 = _t3 * _t14[:, None] * g[:, None] * W * _t9[:, None]
-    _t13 -= _t15
-    grad_W += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = _t2 * _t4
+    _t6 = _t5 * W.T
+    _t7 = _t1 ** -1.5
+    _t8 = x @ W.T
+    _t9 = _t7 * _t4 * x[:, None] * _t8
+    _t6 -= _t9
+    _t11 = xp.matmul(_t6, g, out=out)
+    grad_input = _t11
+    _t12 = _t2 * _t4[:, None] * g[:, None] * x
+    _t13 = _t3 ** -1.5
+    _t14 = _t2 * _t13 * g * _t8
+    _t15 = _t14[:, None] * W
+    _t12 -= _t15
+    grad_W += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
     return grad_input
 
 
 def _cosine_update_output_batch(X, W, out=None):
     """Y[s, j] = Sum(W[j, i]*X[s, i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(X[s, k]**2, (k, 1, N_i))))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = W ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = X ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = X @ W.T
-    _t8 = _t3 * _t6[:, None] * _t7
-    output = _t8
+    _t1 = xp.einsum("ab,ab->a", W, W)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", X, X)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = X @ W.T
+    _t6 = _t2 * _t4[:, None]
+    _t6 *= _t5
+    output = _t6
     return output
 
 
 def _cosine_update_grad_input_batch(X, W, Y, G, out=None):
     """gradInput[l, a] = Sum(G[l, j]*W[j, a]/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(X[l, k]**2, (k, 1, N_i)))) - G[l, j]*X[l, a]*Sum(W[j, i]*X[l, i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*Sum(X[l, k]**2, (k, 1, N_i))**(3/2)), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = W ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = G * _t3
-    _t5 = _t4 @ W
-    _t6 = X ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
-    _t10 = X @ W.T
-    _t10 *= G
-    _t12 = _t3 @ _t10.T
-    _t13 = _t7 ** -1.5
-    _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t9 += _t14
-    grad_input = _t9
+    _t1 = xp.einsum("ab,ab->a", W, W)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = G * _t2
+    _t4 = _t3 @ W
+    _t5 = xp.einsum("ab,ab->a", X, X)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t7 = _t4 * _t6[:, None]
+    _t8 = X @ W.T
+    _t8 *= G
+    _t10 = _t2 @ _t8.T
+    _t11 = _t5 ** -1.5
+    _t12 = _t10[:, None] * -1 * _t11[:, None] * X
+    _t7 += _t12
+    grad_input = _t7
     return grad_input
 
 
 def _cosine_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     """gradW[l, a] += scale * Sum(-G[s, l]*W[l, a]*Sum(W[l, i]*X[s, i], (i, 1, N_i))/(Sum(W[l, k]**2, (k, 1, N_i))**(3/2)*sqrt(Sum(X[s, k]**2, (k, 1, N_i)))) + G[s, l]*X[s, a]/(sqrt(Sum(W[l, k]**2, (k, 1, N_i)))*sqrt(Sum(X[s, k]**2, (k, 1, N_i)))), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = G.T * _t3
-    _t5 = _t4 @ X
-    _t6 = W ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
-    _t10 = W @ X.T
-    _t10 *= G.T
-    _t12 = _t3 @ _t10.T
-    _t13 = _t7 ** -1.5
-    _t14 = _t12[:, None] * -1 * _t13[:, None] * W
-    _t9 += _t14
-    grad_W += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
+    _t1 = xp.einsum("ab,ab->a", X, X)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = G.T * _t2
+    _t4 = _t3 @ X
+    _t5 = xp.einsum("ab,ab->a", W, W)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t7 = _t4 * _t6[:, None]
+    _t8 = W @ X.T
+    _t8 *= G.T
+    _t10 = _t2 @ _t8.T
+    _t11 = _t5 ** -1.5
+    _t12 = _t10[:, None] * -1 * _t11[:, None] * W
+    _t7 += _t12
+    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
 
 
 def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = W ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = G * _t3
-    _t5 = _t4 @ W
-    _t6 = X ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t9 = _t5 * _t8[:, None]
-    _t10 = X @ W.T
-    _t10 *= G
-    _t12 = _t3 @ _t10.T
-    _t13 = _t7 ** -1.5
-    _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t9 += _t14
-    grad_input = _t9
-    _t16 = G.T * _t8
-    _t17 = _t16 @ X
-    _t18 = _t17 * _t3[:, None]
-    _t19 = W @ X.T
-    _t19 *= G.T
-    _t21 = _t8 @ _t19.T
-    _t22 = _t2 ** -1.5
-    _t23 = _t21[:, None] * -1 * _t22[:, None] * W
-    _t18 += _t23
-    grad_W += _t18 if scale == 1 else xp.multiply(_t18, scale, out=_t18)
+    _t1 = xp.einsum("ab,ab->a", W, W)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = G * _t2
+    _t4 = _t3 @ W
+    _t5 = xp.einsum("ab,ab->a", X, X)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t7 = _t4 * _t6[:, None]
+    _t8 = X @ W.T
+    _t8 *= G
+    _t10 = _t2 @ _t8.T
+    _t11 = _t5 ** -1.5
+    _t12 = _t10[:, None] * -1 * _t11[:, None] * X
+    _t7 += _t12
+    grad_input = _t7
+    _t14 = G.T * _t6
+    _t15 = _t14 @ X
+    _t16 = _t15 * _t2[:, None]
+    _t17 = W @ X.T
+    _t17 *= G.T
+    _t19 = _t6 @ _t17.T
+    _t20 = _t1 ** -1.5
+    _t21 = _t19[:, None] * -1 * _t20[:, None] * W
+    _t16 += _t21
+    grad_W += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
     return grad_input
 
 
@@ -3500,9 +3493,8 @@ def _mul_update_grad_input(x, w, y, g, out=None):
 def _mul_acc_grad_parameters(x, w, y, g, scale, grad_w):
     """gradw[] += scale * Sum(g[i]*x[i], (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x * g
-    _t2 = _t1.sum(axis=0)
-    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+    _t1 = xp.einsum("a,a->", g, x)
+    grad_w += xp.broadcast_to(_t1, ()) if scale == 1 else scale * xp.broadcast_to(_t1, ())
 
 
 def _mul_backward(x, w, y, g, scale, grad_w, out=None):
@@ -3510,9 +3502,8 @@ def _mul_backward(x, w, y, g, scale, grad_w, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.multiply(w, g, out=out)
     grad_input = _t1
-    _t2 = x * g
-    _t3 = _t2.sum(axis=0)
-    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    _t2 = xp.einsum("a,a->", g, x)
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
     return grad_input
 
 
@@ -3535,9 +3526,8 @@ def _mul_update_grad_input_batch(X, w, Y, G, out=None):
 def _mul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
     """gradw[] += scale * Sum(G[s, i]*X[s, i], (s, 1, B), (i, 1, n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X * G
-    _t2 = _t1.sum(axis=(0, 1))
-    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+    _t1 = xp.einsum("ab,ab->", G, X)
+    grad_w += xp.broadcast_to(_t1, ()) if scale == 1 else scale * xp.broadcast_to(_t1, ())
 
 
 def _mul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
@@ -3545,9 +3535,8 @@ def _mul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
-    _t2 = X * G
-    _t3 = _t2.sum(axis=(0, 1))
-    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    _t2 = xp.einsum("ab,ab->", G, X)
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
     return grad_input
 
 
@@ -4045,9 +4034,8 @@ def _msecriterion_false_update_output(x, t):
     """J = Sum((-t[i] + x[i])**2, (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - t
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t3, ()))
+    _t2 = xp.einsum("a,a->", _t1, _t1)
+    loss = float(xp.broadcast_to(_t2, ()))
     return loss
 
 
@@ -4065,9 +4053,8 @@ def _msecriterion_false_update_output_batch(X, T):
     """J = Sum((-T[s, i] + X[s, i])**2, (i, 1, n), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X - T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t3, ()))
+    _t2 = xp.einsum("ab,ab->", _t1, _t1)
+    loss = float(xp.broadcast_to(_t2, ()))
     return loss
 
 
@@ -4086,10 +4073,9 @@ def _msecriterion_true_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _t1 = x - t
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=0)
-    _t4 = _t3 / n
-    loss = float(xp.broadcast_to(_t4, ()))
+    _t2 = xp.einsum("a,a->", _t1, _t1)
+    _t3 = _t2 / n
+    loss = float(xp.broadcast_to(_t3, ()))
     return loss
 
 
@@ -4111,10 +4097,9 @@ def _msecriterion_true_update_output_batch(X, T):
     B = X.shape[0]
     n = X.shape[1]
     _t1 = X - T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=(0, 1))
-    _t4 = _t3 / (B * n)
-    loss = float(xp.broadcast_to(_t4, ()))
+    _t2 = xp.einsum("ab,ab->", _t1, _t1)
+    _t3 = _t2 / (B * n)
+    loss = float(xp.broadcast_to(_t3, ()))
     return loss
 
 
@@ -4395,15 +4380,13 @@ def _bcecriterion_false_false_update_output(x, t):
     _t1 = 1 - t
     _t2 = 1 - x
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=0)
-    _t6 = _t5 * -1
-    _t7 = xp.log(x)
-    _t7 *= t
-    _t9 = _t7.sum(axis=0)
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    loss = float(xp.broadcast_to(_t11, ()))
+    _t4 = xp.einsum("a,a->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(x)
+    _t7 = xp.einsum("a,a->", t, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    loss = float(xp.broadcast_to(_t9, ()))
     return loss
 
 
@@ -4427,15 +4410,13 @@ def _bcecriterion_false_false_update_output_batch(X, T):
     _t1 = 1 - T
     _t2 = 1 - X
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=(0, 1))
-    _t6 = _t5 * -1
-    _t7 = xp.log(X)
-    _t7 *= T
-    _t9 = _t7.sum(axis=(0, 1))
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    loss = float(xp.broadcast_to(_t11, ()))
+    _t4 = xp.einsum("ab,ab->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(X)
+    _t7 = xp.einsum("ab,ab->", T, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    loss = float(xp.broadcast_to(_t9, ()))
     return loss
 
 
@@ -4460,16 +4441,14 @@ def _bcecriterion_false_true_update_output(x, t):
     _t1 = 1 - t
     _t2 = 1 - x
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=0)
-    _t6 = _t5 * -1
-    _t7 = xp.log(x)
-    _t7 *= t
-    _t9 = _t7.sum(axis=0)
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    _t12 = _t11 / n
-    loss = float(xp.broadcast_to(_t12, ()))
+    _t4 = xp.einsum("a,a->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(x)
+    _t7 = xp.einsum("a,a->", t, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    _t10 = _t9 / n
+    loss = float(xp.broadcast_to(_t10, ()))
     return loss
 
 
@@ -4497,16 +4476,14 @@ def _bcecriterion_false_true_update_output_batch(X, T):
     _t1 = 1 - T
     _t2 = 1 - X
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=(0, 1))
-    _t6 = _t5 * -1
-    _t7 = xp.log(X)
-    _t7 *= T
-    _t9 = _t7.sum(axis=(0, 1))
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    _t12 = _t11 / (B * n)
-    loss = float(xp.broadcast_to(_t12, ()))
+    _t4 = xp.einsum("ab,ab->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(X)
+    _t7 = xp.einsum("ab,ab->", T, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    _t10 = _t9 / (B * n)
+    loss = float(xp.broadcast_to(_t10, ()))
     return loss
 
 
@@ -4546,9 +4523,8 @@ def _distkldivcriterion_false_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.log(t)
     _t1 -= x
-    _t1 *= t
-    _t4 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t4, ()))
+    _t3 = xp.einsum("a,a->", _t1, t)
+    loss = float(xp.broadcast_to(_t3, ()))
     return loss
 
 
@@ -4565,9 +4541,8 @@ def _distkldivcriterion_false_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.log(T)
     _t1 -= X
-    _t1 *= T
-    _t4 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t4, ()))
+    _t3 = xp.einsum("ab,ab->", _t1, T)
+    loss = float(xp.broadcast_to(_t3, ()))
     return loss
 
 
@@ -4585,10 +4560,9 @@ def _distkldivcriterion_true_update_output(x, t):
     n = x.shape[0]
     _t1 = xp.log(t)
     _t1 -= x
-    _t1 *= t
-    _t4 = _t1.sum(axis=0)
-    _t5 = _t4 / n
-    loss = float(xp.broadcast_to(_t5, ()))
+    _t3 = xp.einsum("a,a->", _t1, t)
+    _t4 = _t3 / n
+    loss = float(xp.broadcast_to(_t4, ()))
     return loss
 
 
@@ -4608,10 +4582,9 @@ def _distkldivcriterion_true_update_output_batch(X, T):
     n = X.shape[1]
     _t1 = xp.log(T)
     _t1 -= X
-    _t1 *= T
-    _t4 = _t1.sum(axis=(0, 1))
-    _t5 = _t4 / (B * n)
-    loss = float(xp.broadcast_to(_t5, ()))
+    _t3 = xp.einsum("ab,ab->", _t1, T)
+    _t4 = _t3 / (B * n)
+    loss = float(xp.broadcast_to(_t4, ()))
     return loss
 
 
@@ -4827,13 +4800,14 @@ def _multimargincriterion_1_false_update_output(x, t, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
     _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 - margin
-    _t7 = _t6 / _t1
-    loss = float(xp.broadcast_to(_t7, ()))
+    _t2 = 1 / _t1
+    _t3 = x[t]
+    _t4 = margin + x - _t3
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=0)
+    _t7 = _t6 - margin
+    _t8 = _t7 / _t1
+    loss = float(xp.broadcast_to(_t8, ()))
     return loss
 
 
@@ -4861,16 +4835,17 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     B = X.shape[0]
     N_k = X.shape[1]
     _t1 = N_k * 1 * 1
-    _t2 = B * 1 * -1 * margin
-    _t3 = xp.arange(1, B + 1)
-    _t4 = _t3 - 1
-    _t5 = X[_t4, T]
-    _t6 = margin + X - _t5[:, None]
-    _t7 = xp.maximum(0, _t6)
-    _t8 = _t7.sum(axis=(0, 1))
-    _t9 = _t2 + _t8
-    _t10 = _t9 / (B * _t1)
-    loss = float(xp.broadcast_to(_t10, ()))
+    _t2 = 1 / _t1
+    _t3 = B * 1 * -1 * margin
+    _t4 = xp.arange(1, B + 1)
+    _t5 = _t4 - 1
+    _t6 = X[_t5, T]
+    _t7 = margin + X - _t6[:, None]
+    _t8 = xp.maximum(0, _t7)
+    _t9 = _t8.sum(axis=(0, 1))
+    _t10 = _t3 + _t9
+    _t11 = _t10 / (B * _t1)
+    loss = float(xp.broadcast_to(_t11, ()))
     return loss
 
 
@@ -4900,11 +4875,11 @@ def _multimargincriterion_2_false_update_output(x, t, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_k = x.shape[0]
     _t1 = N_k * 1 * 1
-    _t2 = x[t]
-    _t3 = margin + x - _t2
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4 ** 2
-    _t6 = _t5.sum(axis=0)
+    _t2 = 1 / _t1
+    _t3 = x[t]
+    _t4 = margin + x - _t3
+    _t5 = xp.maximum(0, _t4)
+    _t6 = xp.einsum("a,a->", _t5, _t5)
     _t7 = margin ** 2
     _t8 = _t6 - _t7
     _t9 = _t8 / _t1
@@ -4924,10 +4899,9 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
     _t6 = xp.arange(1, N_k + 1)
     _t7 = 1 + t
     _t8 = (_t6 == _t7)
-    _t9 = _t4 * _t3
-    _t10 = _t9.sum(axis=0)
-    _t11 = 2 * _t8 * _t10
-    _t5 -= _t11
+    _t9 = xp.einsum("a,a->", _t3, _t4)
+    _t10 = 2 * _t8 * _t9
+    _t5 -= _t10
     _t5 /= N_k
     grad_input = _t5
     return grad_input
@@ -4939,16 +4913,16 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     B = X.shape[0]
     N_k = X.shape[1]
     _t1 = N_k * 1 * 1
-    _t2 = margin ** 2
-    _t3 = B * 1 * -1 * _t2
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5, T]
-    _t7 = margin + X - _t6[:, None]
-    _t8 = xp.maximum(0, _t7)
-    _t9 = _t8 ** 2
-    _t10 = _t9.sum(axis=(0, 1))
-    _t11 = _t3 + _t10
+    _t2 = 1 / _t1
+    _t3 = margin ** 2
+    _t4 = B * 1 * -1 * _t3
+    _t5 = xp.arange(1, B + 1)
+    _t6 = _t5 - 1
+    _t7 = X[_t6, T]
+    _t8 = margin + X - _t7[:, None]
+    _t9 = xp.maximum(0, _t8)
+    _t10 = xp.einsum("ab,ab->", _t9, _t9)
+    _t11 = _t4 + _t10
     _t12 = _t11 / (B * _t1)
     loss = float(xp.broadcast_to(_t12, ()))
     return loss
@@ -4969,9 +4943,9 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     _t8 = xp.arange(1, N_k + 1)
     _t9 = 1 + T
     _t10 = (_t8 == _t9[:, None])
-    _t11 = _t6 * _t5
-    _t12 = _t11.sum(axis=1)
-    _t13 = 2 * _t10 * _t12[:, None]
+    _t11 = xp.einsum("ab,ab->a", _t5, _t6)
+    _t12 = 2 * _t11
+    _t13 = _t12[:, None] * _t10
     _t7 -= _t13
     _t15 = _t7 / (B * N_k)
     grad_input = _t15
@@ -4998,18 +4972,18 @@ def _multilabelmargincriterion_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_i = x.shape[0]
     _t1 = N_i * 1 * 1
-    _t2 = xp.arange(1, N_i + 1)
-    _t3 = _t2 - 1
-    _t4 = (t[:, None] == _t3)
-    _t5 = xp.where(_t4, 1.0, 0.0)
-    _t6 = _t5.sum(axis=0)
-    _t7 = 1 - _t6
-    _t8 = x[t]
-    _t9 = 1 + x[:, None] - _t8
-    _t10 = xp.maximum(0, _t9)
-    _t11 = _t10.sum(axis=1)
-    _t7 *= _t11
-    _t13 = _t7.sum(axis=0)
+    _t2 = 1 / _t1
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = _t3 - 1
+    _t5 = (t[:, None] == _t4)
+    _t6 = xp.where(_t5, 1.0, 0.0)
+    _t7 = _t6.sum(axis=0)
+    _t8 = 1 - _t7
+    _t9 = x[t]
+    _t10 = 1 + x[:, None] - _t9
+    _t11 = xp.maximum(0, _t10)
+    _t12 = _t11.sum(axis=1)
+    _t13 = xp.einsum("a,a->", _t8, _t12)
     _t14 = _t13 / _t1
     loss = float(xp.broadcast_to(_t14, ()))
     return loss
@@ -5047,20 +5021,20 @@ def _multilabelmargincriterion_update_output_batch(X, T):
     B = X.shape[0]
     N_i = X.shape[1]
     _t1 = N_i * 1 * 1
-    _t2 = xp.arange(1, N_i + 1)
-    _t3 = _t2 - 1
-    _t4 = (T[:, :, None] == _t3)
-    _t5 = xp.where(_t4, 1.0, 0.0)
-    _t6 = _t5.sum(axis=1)
-    _t7 = 1 - _t6
-    _t8 = xp.arange(1, B + 1)
-    _t9 = _t8 - 1
-    _t10 = X[_t9[:, None], T]
-    _t11 = 1 + X[:, :, None] - _t10[:, None, :]
-    _t12 = xp.maximum(0, _t11)
-    _t13 = _t12.sum(axis=2)
-    _t7 *= _t13
-    _t15 = _t7.sum(axis=(0, 1))
+    _t2 = 1 / _t1
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = _t3 - 1
+    _t5 = (T[:, :, None] == _t4)
+    _t6 = xp.where(_t5, 1.0, 0.0)
+    _t7 = _t6.sum(axis=1)
+    _t8 = 1 - _t7
+    _t9 = xp.arange(1, B + 1)
+    _t10 = _t9 - 1
+    _t11 = X[_t10[:, None], T]
+    _t12 = 1 + X[:, :, None] - _t11[:, None, :]
+    _t13 = xp.maximum(0, _t12)
+    _t14 = _t13.sum(axis=2)
+    _t15 = xp.einsum("ab,ab->", _t8, _t14)
     _t16 = _t15 / (B * _t1)
     loss = float(xp.broadcast_to(_t16, ()))
     return loss
@@ -5123,14 +5097,12 @@ def _multilabelsoftmargincriterion_update_output(x, t):
     xp.divide(1, _t3, out=_t3)
     _t6 = 1 - _t3
     xp.log(_t6, out=_t6)
-    _t6 *= _t1
-    _t9 = _t6.sum(axis=0)
+    _t8 = xp.einsum("a,a->", _t1, _t6)
     xp.log(_t3, out=_t3)
-    _t3 *= t
-    _t12 = _t3.sum(axis=0)
-    _t13 = _t9 + _t12
-    _t14 = -_t13 / n
-    loss = float(xp.broadcast_to(_t14, ()))
+    _t10 = xp.einsum("a,a->", t, _t3)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / n
+    loss = float(xp.broadcast_to(_t12, ()))
     return loss
 
 
@@ -5166,14 +5138,12 @@ def _multilabelsoftmargincriterion_update_output_batch(X, T):
     xp.divide(1, _t3, out=_t3)
     _t6 = 1 - _t3
     xp.log(_t6, out=_t6)
-    _t6 *= _t1
-    _t9 = _t6.sum(axis=(0, 1))
+    _t8 = xp.einsum("ab,ab->", _t1, _t6)
     xp.log(_t3, out=_t3)
-    _t3 *= T
-    _t12 = _t3.sum(axis=(0, 1))
-    _t13 = _t9 + _t12
-    _t14 = -_t13 / (B * n)
-    loss = float(xp.broadcast_to(_t14, ()))
+    _t10 = xp.einsum("ab,ab->", T, _t3)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / (B * n)
+    loss = float(xp.broadcast_to(_t12, ()))
     return loss
 
 
@@ -5346,8 +5316,9 @@ def _l1hingeembeddingcriterion_grad_input_batch(x1, x2, t, margin, d, J):
     _t8 = xp.sign(_t7)
     _t9 = _d_d[:, None] * _t8
     _grad_x1 = _t9
-    _t10 = -(_d_d[:, None] * _t8)
-    _grad_x2 = _t10
+    _t10 = -_d_d
+    _t11 = _t10[:, None] * _t8
+    _grad_x2 = _t11
     return [_grad_x1, _grad_x2]
 
 
@@ -5370,22 +5341,19 @@ class L1HingeEmbeddingCriterion(CatalogueTableCriterion):
 def _cosineembeddingcriterion_update_output(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = x2 ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = x2 * x1
-    _t8 = _t7.sum(axis=0)
-    _t9 = _t3 * _t6 * _t8
-    c = xp.broadcast_to(_t9, ())
-    _t10 = (t == 1)
-    _t11 = 1 - c
-    _t12 = c - margin
-    _t13 = xp.maximum(0, _t12)
-    _t14 = xp.where(_t10, _t11, _t13)
-    J = xp.broadcast_to(_t14, ())
+    _t1 = xp.einsum("a,a->", x1, x1)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("a,a->", x2, x2)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = xp.einsum("a,a->", x1, x2)
+    _t6 = _t2 * _t4 * _t5
+    c = xp.broadcast_to(_t6, ())
+    _t7 = (t == 1)
+    _t8 = 1 - c
+    _t9 = c - margin
+    _t10 = xp.maximum(0, _t9)
+    _t11 = xp.where(_t7, _t8, _t10)
+    J = xp.broadcast_to(_t11, ())
     return (c, J)
 
 
@@ -5397,26 +5365,23 @@ def _cosineembeddingcriterion_grad_input(x1, x2, t, margin, c, J):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.where(_t1, -1, _t3)
     _d_c = xp.broadcast_to(_t4, ())
-    _t5 = x1 ** 2
-    _t6 = _t5.sum(axis=0)
-    _t7 = 1 / xp.sqrt(_t6)
-    _t8 = x2 ** 2
-    _t9 = _t8.sum(axis=0)
-    _t10 = 1 / xp.sqrt(_t9)
-    _t11 = _t7 * _t10 * x2
-    _t12 = _t6 ** -1.5
-    _t13 = x2 * x1
-    _t14 = _t13.sum(axis=0)
-    _t15 = _t12 * _t10 * x1 * _t14
-    _t16 = _t11 - _t15
-    _t17 = _d_c * _t16
-    _grad_x1 = _t17
-    _t18 = _t7 * _t10 * x1
-    _t19 = _t9 ** -1.5
-    _t20 = _t7 * _t19 * x2 * _t14
-    _t21 = _t18 - _t20
-    _t22 = _d_c * _t21
-    _grad_x2 = _t22
+    _t5 = xp.einsum("a,a->", x1, x1)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t7 = xp.einsum("a,a->", x2, x2)
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t6 * _t8 * x2
+    _t10 = _t5 ** -1.5
+    _t11 = xp.einsum("a,a->", x1, x2)
+    _t12 = _t10 * _t8 * x1 * _t11
+    _t13 = _t9 - _t12
+    _t14 = _d_c * _t13
+    _grad_x1 = _t14
+    _t15 = _t6 * _t8 * x1
+    _t16 = _t7 ** -1.5
+    _t17 = _t6 * _t16 * x2 * _t11
+    _t18 = _t15 - _t17
+    _t19 = _d_c * _t18
+    _grad_x2 = _t19
     return [_grad_x1, _grad_x2]
 
 
@@ -5424,22 +5389,19 @@ def _cosineembeddingcriterion_update_output_batch(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = x2 ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = x2 * x1
-    _t8 = _t7.sum(axis=1)
-    _t9 = _t3 * _t6 * _t8
-    c = _t9
-    _t10 = (t == 1)
-    _t11 = 1 - c
-    _t12 = c - margin
-    _t13 = xp.maximum(0, _t12)
-    _t14 = xp.where(_t10, _t11, _t13)
-    J = _t14
+    _t1 = xp.einsum("ab,ab->a", x1, x1)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", x2, x2)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = xp.einsum("ab,ab->a", x1, x2)
+    _t6 = _t2 * _t4 * _t5
+    c = _t6
+    _t7 = (t == 1)
+    _t8 = 1 - c
+    _t9 = c - margin
+    _t10 = xp.maximum(0, _t9)
+    _t11 = xp.where(_t7, _t8, _t10)
+    J = _t11
     return (c, J)
 
 
@@ -5453,24 +5415,24 @@ def _cosineembeddingcriterion_grad_input_batch(x1, x2, t, margin, c, J):
     _t4 = xp.where(_t1, -1, _t3)
     _t5 = _t4 / _B
     _d_c = _t5
-    _t6 = x1 ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t9 = x2 ** 2
-    _t10 = _t9.sum(axis=1)
-    _t11 = 1 / xp.sqrt(_t10)
-    _t12 = _t8[:, None] * _t11[:, None] * x2
-    _t13 = _t7 ** -1.5
-    _t14 = x2 * x1
-    _t15 = _t14.sum(axis=1)
-    _t16 = _t13[:, None] * _t11[:, None] * x1 * _t15[:, None]
-    _t17 = _t12 - _t16
-    _t18 = _t17 * _d_c[:, None]
-    _grad_x1 = _t18
-    _t19 = _t8[:, None] * _t11[:, None] * x1
-    _t20 = _t10 ** -1.5
-    _t21 = _t8[:, None] * _t20[:, None] * x2 * _t15[:, None]
-    _t22 = _t19 - _t21
+    _t6 = xp.einsum("ab,ab->a", x1, x1)
+    _t7 = 1 / xp.sqrt(_t6)
+    _t8 = xp.einsum("ab,ab->a", x2, x2)
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t7 * _t9
+    _t11 = _t10[:, None] * x2
+    _t12 = _t6 ** -1.5
+    _t13 = xp.einsum("ab,ab->a", x1, x2)
+    _t14 = _t12 * _t9 * _t13
+    _t15 = _t14[:, None] * x1
+    _t16 = _t11 - _t15
+    _t17 = _t16 * _d_c[:, None]
+    _grad_x1 = _t17
+    _t18 = _t10[:, None] * x1
+    _t19 = _t8 ** -1.5
+    _t20 = _t7 * _t19 * _t13
+    _t21 = _t20[:, None] * x2
+    _t22 = _t18 - _t21
     _t23 = _t22 * _d_c[:, None]
     _grad_x2 = _t23
     return [_grad_x1, _grad_x2]
@@ -5571,15 +5533,14 @@ def _batchnormalization_false_update_output(x, eps):
     mu = _t2
     _t3 = x - mu
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 / n
-    var = _t6
-    _t7 = eps + var
-    _t8 = 1 / xp.sqrt(_t7)
-    invstd = _t8
-    _t9 = invstd * xc
-    xhat = _t9
+    _t4 = xp.einsum("ab,ab->b", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = eps + var
+    _t7 = 1 / xp.sqrt(_t6)
+    invstd = _t7
+    _t8 = invstd * xc
+    xhat = _t8
     y = xhat
     return (mu, xc, var, invstd, xhat, y)
 
@@ -5590,16 +5551,16 @@ def _batchnormalization_false_grad_input(x, eps, mu, xc, var, invstd, xhat, y, _
     n = x.shape[0]
     _d_y = _g_y
     _d_xhat = _d_y
-    _t1 = xc * _d_xhat
-    _t2 = _t1.sum(axis=0)
-    _d_invstd = _t2
-    _t3 = eps + var
-    _t4 = _t3 ** -1.5
-    _t5 = -0.5 * _t4 * _d_invstd
-    _d_var = _t5
-    _t6 = invstd * _d_xhat
-    _t7 = (2 * _d_var * xc) / n
-    _t8 = _t6 + _t7
+    _t1 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _d_invstd = _t1
+    _t2 = eps + var
+    _t3 = _t2 ** -1.5
+    _t4 = -0.5 * _t3 * _d_invstd
+    _d_var = _t4
+    _t5 = invstd * _d_xhat
+    _t6 = (2 * _d_var) / n
+    _t7 = _t6 * xc
+    _t8 = _t5 + _t7
     _d_xc = _t8
     _t9 = _d_xc.sum(axis=0)
     _t10 = -_t9
@@ -5619,18 +5580,17 @@ def _batchnormalization_true_update_output(x, eps, gamma, beta):
     mu = _t2
     _t3 = x - mu
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 / n
-    var = _t6
-    _t7 = eps + var
-    _t8 = 1 / xp.sqrt(_t7)
-    invstd = _t8
-    _t9 = invstd * xc
-    xhat = _t9
-    _t10 = gamma * xhat
-    _t11 = _t10 + beta
-    y = _t11
+    _t4 = xp.einsum("ab,ab->b", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = eps + var
+    _t7 = 1 / xp.sqrt(_t6)
+    invstd = _t7
+    _t8 = invstd * xc
+    xhat = _t8
+    _t9 = gamma * xhat
+    _t10 = _t9 + beta
+    y = _t10
     return (mu, xc, var, invstd, xhat, y)
 
 
@@ -5641,16 +5601,16 @@ def _batchnormalization_true_grad_input(x, eps, gamma, beta, mu, xc, var, invstd
     _d_y = _g_y
     _t1 = gamma * _d_y
     _d_xhat = _t1
-    _t2 = xc * _d_xhat
-    _t3 = _t2.sum(axis=0)
-    _d_invstd = _t3
-    _t4 = eps + var
-    _t5 = _t4 ** -1.5
-    _t6 = -0.5 * _t5 * _d_invstd
-    _d_var = _t6
-    _t7 = invstd * _d_xhat
-    _t8 = (2 * _d_var * xc) / n
-    _t9 = _t7 + _t8
+    _t2 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _d_invstd = _t2
+    _t3 = eps + var
+    _t4 = _t3 ** -1.5
+    _t5 = -0.5 * _t4 * _d_invstd
+    _d_var = _t5
+    _t6 = invstd * _d_xhat
+    _t7 = (2 * _d_var) / n
+    _t8 = _t7 * xc
+    _t9 = _t6 + _t8
     _d_xc = _t9
     _t10 = _d_xc.sum(axis=0)
     _t11 = -_t10
@@ -5668,25 +5628,24 @@ def _batchnormalization_true_acc_grad_parameters(x, eps, gamma, beta, mu, xc, va
     _d_y = _g_y
     _t1 = gamma * _d_y
     _d_xhat = _t1
-    _t2 = xc * _d_xhat
-    _t3 = _t2.sum(axis=0)
-    _d_invstd = _t3
-    _t4 = eps + var
-    _t5 = _t4 ** -1.5
-    _t6 = -0.5 * _t5 * _d_invstd
-    _d_var = _t6
-    _t7 = invstd * _d_xhat
-    _t8 = (2 * _d_var * xc) / n
-    _t9 = _t7 + _t8
+    _t2 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _d_invstd = _t2
+    _t3 = eps + var
+    _t4 = _t3 ** -1.5
+    _t5 = -0.5 * _t4 * _d_invstd
+    _d_var = _t5
+    _t6 = invstd * _d_xhat
+    _t7 = (2 * _d_var) / n
+    _t8 = _t7 * xc
+    _t9 = _t6 + _t8
     _d_xc = _t9
     _t10 = _d_xc.sum(axis=0)
     _t11 = -_t10
     _d_mu = _t11
-    _t12 = xhat * _d_y
-    _t13 = _t12.sum(axis=0)
-    grad_gamma += _t13 if scale == 1 else scale * _t13
-    _t14 = _d_y.sum(axis=0)
-    grad_beta += _t14 if scale == 1 else scale * _t14
+    _t12 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t12 if scale == 1 else scale * _t12
+    _t13 = _d_y.sum(axis=0)
+    grad_beta += _t13 if scale == 1 else scale * _t13
 
 
 def _batchnormalization_true_backward(x, eps, gamma, beta, mu, xc, var, invstd, xhat, y, _g_y, scale, grad_gamma, grad_beta):
@@ -5696,16 +5655,16 @@ def _batchnormalization_true_backward(x, eps, gamma, beta, mu, xc, var, invstd, 
     _d_y = _g_y
     _t1 = gamma * _d_y
     _d_xhat = _t1
-    _t2 = xc * _d_xhat
-    _t3 = _t2.sum(axis=0)
-    _d_invstd = _t3
-    _t4 = eps + var
-    _t5 = _t4 ** -1.5
-    _t6 = -0.5 * _t5 * _d_invstd
-    _d_var = _t6
-    _t7 = invstd * _d_xhat
-    _t8 = (2 * _d_var * xc) / n
-    _t9 = _t7 + _t8
+    _t2 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _d_invstd = _t2
+    _t3 = eps + var
+    _t4 = _t3 ** -1.5
+    _t5 = -0.5 * _t4 * _d_invstd
+    _d_var = _t5
+    _t6 = invstd * _d_xhat
+    _t7 = (2 * _d_var) / n
+    _t8 = _t7 * xc
+    _t9 = _t6 + _t8
     _d_xc = _t9
     _t10 = _d_xc.sum(axis=0)
     _t11 = -_t10
@@ -5713,11 +5672,10 @@ def _batchnormalization_true_backward(x, eps, gamma, beta, mu, xc, var, invstd, 
     _t12 = _d_mu / n
     _t13 = _t12 + _d_xc
     _grad_x = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t14 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_beta += _t15 if scale == 1 else scale * _t15
     return _grad_x
 
 
@@ -5878,18 +5836,17 @@ def _layernorm_update_output(x, gamma, beta):
     mu = xp.broadcast_to(_t2, ())
     _t3 = x - mu
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 / m
-    var = xp.broadcast_to(_t6, ())
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9 * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("a,a->", xc, xc)
+    _t5 = _t4 / m
+    var = xp.broadcast_to(_t5, ())
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8 * xc
+    xhat = _t9
+    _t10 = gamma * xhat
+    _t11 = _t10 + beta
+    y = _t11
     return (mu, xc, var, xhat, y)
 
 
@@ -5903,21 +5860,20 @@ def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = xp.broadcast_to(_t7, ())
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = xp.broadcast_to(_t13, ())
-    _t14 = _d_mu / m
-    _t15 = _t14 + _d_xc
-    _grad_x = _t15
+    _t5 = xp.einsum("a,a->", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = xp.broadcast_to(_t6, ())
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var * xc) / m
+    _t10 = _t8 + _t9
+    _d_xc = _t10
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = xp.broadcast_to(_t12, ())
+    _t13 = _d_mu / m
+    _t14 = _t13 + _d_xc
+    _grad_x = _t14
     return _grad_x
 
 
@@ -5931,20 +5887,19 @@ def _layernorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = xp.broadcast_to(_t7, ())
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = xp.broadcast_to(_t13, ())
-    _t14 = _d_y * xhat
-    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t5 = xp.einsum("a,a->", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = xp.broadcast_to(_t6, ())
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var * xc) / m
+    _t10 = _t8 + _t9
+    _d_xc = _t10
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = xp.broadcast_to(_t12, ())
+    _t13 = _d_y * xhat
+    grad_gamma += _t13 if scale == 1 else scale * _t13
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
@@ -5958,23 +5913,22 @@ def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = xp.broadcast_to(_t7, ())
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = xp.broadcast_to(_t13, ())
-    _t14 = _d_mu / m
-    _t15 = _t14 + _d_xc
-    _grad_x = _t15
-    _t16 = _d_y * xhat
-    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t5 = xp.einsum("a,a->", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = xp.broadcast_to(_t6, ())
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var * xc) / m
+    _t10 = _t8 + _t9
+    _d_xc = _t10
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = xp.broadcast_to(_t12, ())
+    _t13 = _d_mu / m
+    _t14 = _t13 + _d_xc
+    _grad_x = _t14
+    _t15 = _d_y * xhat
+    grad_gamma += _t15 if scale == 1 else scale * _t15
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
@@ -5989,18 +5943,17 @@ def _layernorm_update_output_batch(x, gamma, beta):
     mu = _t2
     _t3 = x - mu[:, None]
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = _t5 / m
-    var = _t6
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9[:, None] * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("ab,ab->a", xc, xc)
+    _t5 = _t4 / m
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, None] * xc
+    xhat = _t9
+    _t10 = gamma * xhat
+    _t11 = _t10 + beta
+    y = _t11
     return (mu, xc, var, xhat, y)
 
 
@@ -6015,14 +5968,14 @@ def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t11 = _t8 + _t10
     _d_xc = _t11
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
@@ -6044,23 +5997,22 @@ def _layernorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t11 = _t8 + _t10
     _d_xc = _t11
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t14 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_beta += _t15 if scale == 1 else scale * _t15
 
 
 def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
@@ -6074,14 +6026,14 @@ def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t11 = _t8 + _t10
     _d_xc = _t11
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
@@ -6089,11 +6041,10 @@ def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t14 = _d_mu / m
     _t15 = _t14[:, None] + _d_xc
     _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=0)
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=0)
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t16 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
     return _grad_x
 
 
@@ -6576,7 +6527,7 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     grad_Wi += _t13 if scale == 1 else scale * _t13
     _t14 = _t12.T @ h
     grad_Ui += _t14 if scale == 1 else scale * _t14
-    _t15 = _t12.sum(axis=0)
+    _t15 = xp.einsum("ab,ab->b", ig, _t11)
     grad_bi += _t15 if scale == 1 else scale * _t15
     _t16 = 1 - fg.T
     _t17 = _d_fg * _t16.T
@@ -6585,7 +6536,7 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     grad_Wf += _t19 if scale == 1 else scale * _t19
     _t20 = _t18.T @ h
     grad_Uf += _t20 if scale == 1 else scale * _t20
-    _t21 = _t18.sum(axis=0)
+    _t21 = xp.einsum("ab,ab->b", fg, _t17)
     grad_bf += _t21 if scale == 1 else scale * _t21
     _t22 = 1 - og.T
     _t23 = _d_og * _t22.T
@@ -6594,7 +6545,7 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     grad_Wo += _t25 if scale == 1 else scale * _t25
     _t26 = _t24.T @ h
     grad_Uo += _t26 if scale == 1 else scale * _t26
-    _t27 = _t24.sum(axis=0)
+    _t27 = xp.einsum("ab,ab->b", og, _t23)
     grad_bo += _t27 if scale == 1 else scale * _t27
     _t28 = u ** 2
     _t29 = 1 - _t28.T
@@ -6603,7 +6554,7 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     grad_Wu += _t31 if scale == 1 else scale * _t31
     _t32 = _t30.T @ h
     grad_Uu += _t32 if scale == 1 else scale * _t32
-    _t33 = _t30.sum(axis=0)
+    _t33 = xp.einsum("ab,ba->a", _t29, _d_u)
     grad_bu += _t33 if scale == 1 else scale * _t33
 
 
@@ -6657,25 +6608,25 @@ def _lstmstep_backward_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu
     grad_Wi += _t33 if scale == 1 else scale * _t33
     _t34 = _t20.T @ h
     grad_Ui += _t34 if scale == 1 else scale * _t34
-    _t35 = _t20.sum(axis=0)
+    _t35 = xp.einsum("ab,ab->b", ig, _t19)
     grad_bi += _t35 if scale == 1 else scale * _t35
     _t36 = _t16.T @ x
     grad_Wf += _t36 if scale == 1 else scale * _t36
     _t37 = _t16.T @ h
     grad_Uf += _t37 if scale == 1 else scale * _t37
-    _t38 = _t16.sum(axis=0)
+    _t38 = xp.einsum("ab,ab->b", fg, _t15)
     grad_bf += _t38 if scale == 1 else scale * _t38
     _t39 = _t24.T @ x
     grad_Wo += _t39 if scale == 1 else scale * _t39
     _t40 = _t24.T @ h
     grad_Uo += _t40 if scale == 1 else scale * _t40
-    _t41 = _t24.sum(axis=0)
+    _t41 = xp.einsum("ab,ab->b", og, _t23)
     grad_bo += _t41 if scale == 1 else scale * _t41
     _t42 = _t12.T @ x
     grad_Wu += _t42 if scale == 1 else scale * _t42
     _t43 = _t12.T @ h
     grad_Uu += _t43 if scale == 1 else scale * _t43
-    _t44 = _t12.sum(axis=0)
+    _t44 = xp.einsum("ab,ab->b", _t11, _d_u)
     grad_bu += _t44 if scale == 1 else scale * _t44
     return [_grad_x, _grad_h, _grad_c]
 
@@ -6958,7 +6909,7 @@ def _grustep_acc_grad_parameters_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un,
     grad_Wr += _t14 if scale == 1 else scale * _t14
     _t15 = _t13.T @ h
     grad_Ur += _t15 if scale == 1 else scale * _t15
-    _t16 = _t13.sum(axis=0)
+    _t16 = xp.einsum("ab,ab->b", r, _t12)
     grad_br += _t16 if scale == 1 else scale * _t16
     _t17 = _d_zg * _t1
     _t18 = _t17 * zg
@@ -6966,17 +6917,17 @@ def _grustep_acc_grad_parameters_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un,
     grad_Wz += _t19 if scale == 1 else scale * _t19
     _t20 = _t18.T @ h
     grad_Uz += _t20 if scale == 1 else scale * _t20
-    _t21 = _t18.sum(axis=0)
+    _t21 = xp.einsum("ab,ab->b", zg, _t17)
     grad_bz += _t21 if scale == 1 else scale * _t21
     _t22 = _d_n * _t7
     _t23 = _t22.T @ x
     grad_Wn += _t23 if scale == 1 else scale * _t23
-    _t24 = _t22.sum(axis=0)
+    _t24 = xp.einsum("ab,ab->b", _t7, _d_n)
     grad_bn += _t24 if scale == 1 else scale * _t24
     _t25 = _t22 * r
     _t26 = _t25.T @ h
     grad_Un += _t26 if scale == 1 else scale * _t26
-    _t27 = _t25.sum(axis=0)
+    _t27 = xp.einsum("ab,ab->b", r, _t22)
     grad_bhn += _t27 if scale == 1 else scale * _t27
 
 
@@ -7021,21 +6972,21 @@ def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg
     grad_Wr += _t27 if scale == 1 else scale * _t27
     _t28 = _t15.T @ h
     grad_Ur += _t28 if scale == 1 else scale * _t28
-    _t29 = _t15.sum(axis=0)
+    _t29 = xp.einsum("ab,ab->b", r, _t14)
     grad_br += _t29 if scale == 1 else scale * _t29
     _t30 = _t18.T @ x
     grad_Wz += _t30 if scale == 1 else scale * _t30
     _t31 = _t18.T @ h
     grad_Uz += _t31 if scale == 1 else scale * _t31
-    _t32 = _t18.sum(axis=0)
+    _t32 = xp.einsum("ab,ab->b", zg, _t17)
     grad_bz += _t32 if scale == 1 else scale * _t32
     _t33 = _t11.T @ x
     grad_Wn += _t33 if scale == 1 else scale * _t33
-    _t34 = _t11.sum(axis=0)
+    _t34 = xp.einsum("ab,ab->b", _t7, _d_n)
     grad_bn += _t34 if scale == 1 else scale * _t34
     _t35 = _t22.T @ h
     grad_Un += _t35 if scale == 1 else scale * _t35
-    _t36 = _t22.sum(axis=0)
+    _t36 = xp.einsum("ab,ab->b", r, _t11)
     grad_bhn += _t36 if scale == 1 else scale * _t36
     return [_grad_x, _grad_h]
 
