@@ -13,6 +13,13 @@ Then the padded SpatialConvolution written as its formula,
   y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]  (3x3, padding 1, 16 -> 16 planes, 32x32,
   batch 32), forward + backward (gradInput and the parameters' gradients), against the built-in
   derive.nn.SpatialConvolution(16, 16, 3, 3, 1, 1, 1) with the same weights. The target: at most 1.5x.
+Then the classes of derive.nn generated from the catalogue at run-time sizes (one class for every
+input size, stride and padding: derive/catalogue_windows.py), at the same sizes:
+  SpatialMaxPooling(2, 2)            against the fixed-size module above, PyTorch and numpy
+  SpatialConvolutionMM(16, 16, 3, 3, 1, 1, 1, 1)  against the padded formula's fixed-size module, the
+                                     built-in SpatialConvolution and PyTorch
+each with its peak memory of one forward + backward (tracemalloc: numpy's allocations, a new module's
+buffers included; PyTorch's are not traced).
 """
 
 from __future__ import annotations
@@ -104,6 +111,77 @@ def convolution() -> None:
         print(f"{name:10}{median[name] * 1e3:12.2f}{median['derive'] / median[name]:16.2f}")
 
 
+def _peak_mib(run) -> float:
+    """The peak of the memory numpy allocates during ``run()`` (MiB), beyond what was held before."""
+    import tracemalloc
+
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (peak - before) / 2 ** 20
+
+
+def _table(title: str, sides: dict, peaks: dict) -> None:
+    median = _medians(sides)
+    print(f"\n{title}")
+    print(f"{'':16}{'median ms':>12}{'derive / side':>16}{'peak MiB':>10}")
+    for name in median:
+        peak = f"{peaks[name]:10.1f}" if name in peaks else f"{'-':>10}"
+        print(f"{name:16}{median[name] * 1e3:12.2f}{median['derive'] / median[name]:16.2f}{peak}")
+
+
+def runtime_sizes() -> None:
+    """The generated run-time-size SpatialMaxPooling and SpatialConvolutionMM at the issue's sizes."""
+    import torch
+
+    from derive.nn import SpatialConvolution, SpatialConvolutionMM, SpatialMaxPooling
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((BATCH, PLANES, SIZE, SIZE))
+    g = rng.standard_normal((BATCH, PLANES, SIZE // 2, SIZE // 2))
+    pooling, fixed = SpatialMaxPooling(2, 2), generated()
+    xt, gt = torch.tensor(x), torch.tensor(g)
+
+    def step(layer, gradOutput):
+        layer.forward(x)
+        if layer.parameters():
+            layer.zeroGradParameters()
+        return layer.backward(x, gradOutput)
+
+    def run_torch(function, gradOutput, *params):
+        leaf = xt.clone().requires_grad_(True)
+        function(leaf, *params).backward(gradOutput)
+        return leaf.grad
+
+    pool = torch.nn.functional.max_pool2d
+    np.testing.assert_allclose(step(pooling, g), run_torch(lambda v: pool(v, 2), gt).numpy(), rtol=0, atol=0)
+    sides = {"derive": lambda: step(pooling, g), "fixed sizes": lambda: step(fixed, g),
+             "torch": lambda: run_torch(lambda v: pool(v, 2), gt), "numpy": lambda: numpy_pooling(x, g)}
+    peaks = {name: _peak_mib(side) for name, side in sides.items() if name != "torch"}
+    _table(f"derive.nn.SpatialMaxPooling(2, 2) (run-time sizes), batch {BATCH}, {PLANES} planes, {SIZE}x{SIZE}, "
+           "float64, forward + backward", sides, peaks)
+
+    conv = SpatialConvolutionMM(PLANES, PLANES, 3, 3, 1, 1, 1, 1, rng=0)
+    builtin = SpatialConvolution(PLANES, PLANES, 3, 3, 1, 1, 1, rng=0)
+    builtin.weight[...], builtin.bias[...] = conv.weight, conv.bias
+    gc = rng.standard_normal((BATCH, PLANES, SIZE, SIZE))
+    Wt, bt = torch.tensor(conv.weight), torch.tensor(conv.bias)
+    convolve = lambda v: torch.nn.functional.conv2d(v, Wt, bt, padding=1)  # noqa: E731
+    np.testing.assert_allclose(step(conv, gc), step(builtin, gc), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(conv.gradWeight, builtin.gradWeight, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(step(conv, gc), run_torch(convolve, torch.tensor(gc)).numpy(), rtol=1e-9, atol=1e-9)
+    sides = {"derive": lambda: step(conv, gc), "built-in": lambda: step(builtin, gc),
+             "torch": lambda: run_torch(convolve, torch.tensor(gc))}
+    # each on a new module: the built-in's patches and their gradients are buffers it keeps between calls
+    peaks = {"derive": _peak_mib(lambda: step(SpatialConvolutionMM(PLANES, PLANES, 3, 3, 1, 1, 1, 1, rng=0), gc)),
+             "built-in": _peak_mib(lambda: step(SpatialConvolution(PLANES, PLANES, 3, 3, 1, 1, 1, rng=0), gc))}
+    _table(f"derive.nn.SpatialConvolutionMM(16, 16, 3, 3, 1, 1, 1, 1) (run-time sizes), batch {BATCH}, "
+           f"{SIZE}x{SIZE}, float64, forward + backward", sides, peaks)
+
+
 def main() -> None:
     import torch
 
@@ -135,6 +213,7 @@ def main() -> None:
     for name in median:
         print(f"{name:8}{median[name] * 1e3:12.2f}{median['derive'] / median[name]:16.2f}")
     convolution()
+    runtime_sizes()
 
 
 if __name__ == "__main__":

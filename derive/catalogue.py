@@ -17,6 +17,13 @@ from typing import Any, Callable
 REQUIRED = object()  # an argument without default
 
 
+class Array:
+    """The type of a constructor argument that is an array constant of the formula (Torch7's
+    ``weights`` tensor): derive.nn's generated class takes a numpy array (or None: left out of
+    the formula); the engine's commands and pages take ``true`` or ``false`` (with or without it),
+    as the entry's ``arrays`` names the formula's array it gives."""
+
+
 @dataclass(frozen=True)
 class Arg:
     """A constructor argument: Torch7's name, its default (REQUIRED, a value, or the name of
@@ -26,6 +33,90 @@ class Arg:
     default: Any = REQUIRED
     type: type = int
     same_as: str | None = None
+
+
+def _names(names) -> tuple[str, ...]:
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def _and(names: tuple[str, ...]) -> str:
+    return " and ".join(f"`{n}`" for n in names)
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """Torch7's default reset: the parameters ``names`` drawn from U(-s, s), s = 1/sqrt(the
+    product of the ``stdv`` arguments); s = 1 without any (a parameter of one entry, Mul's)."""
+
+    names: tuple[str, ...]
+    stdv: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+        object.__setattr__(self, "stdv", _names(self.stdv))
+
+    def prose(self) -> str:
+        product = " ".join(self.stdv)
+        return f"{_and(self.names)} uniform in ±1/sqrt({product})" if self.stdv else f"{_and(self.names)} uniform in ±1"
+
+    def rule(self) -> tuple:
+        return self.names, "uniform", self.stdv
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The parameters ``names`` filled with ``value`` (PReLU's 0.25, LayerNorm's 1 and 0)."""
+
+    names: tuple[str, ...]
+    value: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+        object.__setattr__(self, "value", float(self.value))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} filled with {num(self.value)}"
+
+    def rule(self) -> tuple:
+        return self.names, "fill", self.value
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """The parameters ``names`` drawn from a fixed distribution (``words``, the rule's ``kind``)."""
+
+    names: tuple[str, ...]
+    words = ""
+    kind = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", _names(self.names))
+
+    def prose(self) -> str:
+        return f"{_and(self.names)} {self.words}"
+
+    def rule(self) -> tuple:
+        return self.names, self.kind, None
+
+
+class Normal(_Drawn):
+    """The parameters ``names`` drawn from N(0, 1) (LookupTable's)."""
+
+    words, kind = "normal N(0, 1)", "normal"
+
+
+class UnitUniform(_Drawn):
+    """The parameters ``names`` drawn from U[0, 1) (Torch7's BatchNormalization weight)."""
+
+    words, kind = "uniform in [0, 1)", "unit"
+
+
+Reset = Uniform | Fill | Normal | UnitUniform
+
+
+def reset_prose(rules: tuple) -> str:
+    """Torch7's reset of an entry in words, from its rules (the module's page shows it)."""
+    return ", ".join(r.prose() for r in rules)
 
 
 @dataclass(frozen=True)
@@ -67,12 +158,14 @@ class Entry:
     input_shapes: tuple[tuple[int, ...], ...] | None = ((5,),)  # None: the constructor fixes them
     example: tuple = ()  # constructor arguments of the example (pages, tests, `derive list`)
     parameters: dict = field(default_factory=dict)  # Torch7 name -> the formula's array
-    reset: str = ""
+    reset: tuple = ()  # Torch7's reset: Uniform, Fill, Normal, UnitUniform rules, in order
     torch: str = ""
     builtin: str | None = None  # today's command that derives it (derive linear, conv, ...)
     domain: tuple[float, float] = (-2.0, 2.0)  # where the example's and the check's inputs are drawn
     target_kind: str = "real"  # a criterion's target: real, probability, binary, sign, class
+    target_end: int | None = None  # a list of classes ends at its first such number (PyTorch's -1)
     integer_input: bool = False  # the input holds row numbers (LookupTable), counted from 0
+    arrays: dict = field(default_factory=dict)  # an Array argument's Torch7 name -> the formula's constant (w)
     # What the module's page (derive/site/catalogue.py, one template) shows beyond the derivation:
     notes: str = ""  # markdown: Torch7's behaviour past the one-line `torch` fact (modes, conventions, kernels)
     in_use: str = ""  # a script with derive.nn's class, run when the page is built; "" writes one from `example`
@@ -146,6 +239,13 @@ def _show(value) -> str:
 
 
 def _parse(arg: Arg, value, module: str):
+    if arg.type is Array:  # with the array (true) or without it (false, nil): the formula's shape
+        text = value.strip().lower() if isinstance(value, str) else value
+        given = {"true": True, "false": False, "nil": None, True: True, False: False, None: None}
+        if isinstance(text, (str, bool)) or text is None:
+            if text in given:
+                return given[text]
+        raise ValueError(f"{module}: {arg.name} expects true or false (with or without the array), got {value!r}")
     if not isinstance(value, str):
         if arg.type is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
@@ -439,8 +539,10 @@ _CROSSENTROPY_NOTES = (
     r"scores (logits). Its gradient is the form every course derives, "
     r"\(\partial J / \partial \mathbf{x}_b = w_{t_b} (\operatorname{softmax}(\mathbf{x}_b) - "
     r"\mathbf{e}_{t_b}) / W\) with \(W = \sum_b w_{t_b}\) (the batch size without weights); "
-    "`backward` reads the softmax that `forward` computed, as Torch's reads its LogSoftMax's "
-    "output, so it must follow `forward` of the same input. " + _TARGETS_FROM_ZERO + "\n\n" + _STABLE)
+    "`forward` computes the gradient with the loss (they share the softmax) and `backward` of the "
+    "very same input and target arrays returns it, as Torch's reads its LogSoftMax's output: change "
+    "neither in place in between; `backward` of other arrays computes its own. "
+    + _TARGETS_FROM_ZERO + "\n\n" + _STABLE)
 
 _CROSSENTROPY_IN_USE = '''\
 import numpy as np
@@ -592,7 +694,7 @@ ENTRIES.append(Entry(
     "The rectifier with a learned slope a_c per plane below 0 (one slope a shared by every entry when "
     "nOutputPlane = 0). Example: slope 0.25 maps -2 to -0.5.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "a"},
-    reset="weight filled with 0.25", torch="The input is nOutputPlane x N; --input-shape gives N (the whole "
+    reset=(Fill("weight", 0.25),), torch="The input is nOutputPlane x N; --input-shape gives N (the whole "
     "shape when nOutputPlane = 0)."))
 
 
@@ -682,7 +784,7 @@ ENTRIES += [
     Entry("Linear", "simple", (Arg("inputSize"), Arg("outputSize"), Arg("bias", True, bool)), _linear,
           "The affine map y = W x + b. Example: W = [[1, 2]], b = 1 maps (1, 1) to 4.",
           input_shapes=None, example=(3, 2), parameters={"weight": "W", "bias": "b"},
-          reset="weight and bias uniform in +-1/sqrt(inputSize)", builtin="linear",
+          reset=(Uniform(("weight", "bias"), "inputSize"),), builtin="linear",
           shown="{inputSize} -> {outputSize}"),
     Entry("Bilinear", "simple", (Arg("inputSize1"), Arg("inputSize2"), Arg("outputSize"), Arg("bias", True, bool)),
           lambda a, s: Formula("y[k] = sum(x1[i] * W[k,i,j] * x2[j], i, j)" + (" + b[k]" if a["bias"] else ""),
@@ -690,19 +792,19 @@ ENTRIES += [
                                 "W": (a["outputSize"], a["inputSize1"], a["inputSize2"])}, input=("x1", "x2")),
           "y_k = x1^T W_k x2 + b_k on a table of two inputs. Example: W_k the identity gives the dot product.",
           input_shapes=None, example=(2, 3, 2), parameters={"weight": "W", "bias": "b"},
-          reset="weight and bias uniform in +-1/sqrt(inputSize1)"),
+          reset=(Uniform(("weight", "bias"), "inputSize1"),)),
     Entry("Add", "simple", (Arg("inputDimension"), Arg("scalar", False, bool)),
           lambda a, s: Formula("y = x + b", {"x": (a["inputDimension"],)}),
           "x plus a learned bias. Example: b = (1, -1) maps (0, 0) to (1, -1).", input_shapes=None,
-          example=(4,), parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(inputDimension)"),
+          example=(4,), parameters={"bias": "b"}, reset=(Uniform("bias", "inputDimension"),)),
     Entry("CAdd", "simple", (Arg("size"),),
           lambda a, s: Formula("y = x + b", {"x": (a["size"],)}),
           "x plus a learned bias of the input's size.", input_shapes=None, example=(4,),
-          parameters={"bias": "b"}, reset="bias uniform in +-1/sqrt(size)",
+          parameters={"bias": "b"}, reset=(Uniform("bias", "size"),),
           torch="Torch7's CAdd takes a shape (LongStorage); here a 1-D size."),
     Entry("CMul", "simple", (Arg("size"),), lambda a, s: Formula("y = w * x", {"x": (a["size"],)}),
           "x times a learned weight, component-wise. Example: w = (2, 3) maps (1, 1) to (2, 3).",
-          input_shapes=None, example=(4,), parameters={"weight": "w"}, reset="weight uniform in +-1/sqrt(size)"),
+          input_shapes=None, example=(4,), parameters={"weight": "w"}, reset=(Uniform("weight", "size"),)),
     Entry("Mean", "simple", (Arg("dimension", 1),), _reduce("mean"),
           "The mean over one axis. Example: Mean(1) maps [[1, 2], [3, 4]] to (2, 3).", input_shapes=((3, 4),)),
     Entry("Sum", "simple", (Arg("dimension", 1), Arg("nInputDims", 0), Arg("sizeAverage", False, bool)),
@@ -715,16 +817,16 @@ ENTRIES += [
           "The smallest entry along one axis; the gradient goes to it.", input_shapes=((4, 3),)),
     Entry("Euclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(False),
           "y_j = ||w_j - x||, the distance to each of outputSize templates.", input_shapes=None,
-          example=(4, 3), parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+          example=(4, 3), parameters={"weight": "W"}, reset=(Uniform("weight", "inputSize"),)),
     Entry("WeightedEuclidean", "simple", (Arg("inputSize"), Arg("outputSize")), _euclidean(True),
           "y_j = ||diag(c_j) (x - w_j)||: each template with its own per-feature scale.",
           input_shapes=None, example=(4, 3), parameters={"weight": "W", "diagCov": "D"},
-          reset="weight uniform in +-1/sqrt(inputSize), diagCov 1"),
+          reset=(Uniform("weight", "inputSize"), Fill("diagCov", 1))),
     Entry("Cosine", "simple", (Arg("inputSize"), Arg("outputSize")),
           lambda a, s: Formula("y[j] = sum(W[j,i] * x[i], i) / (sqrt(sum(W[j,k]**2, k)) * sqrt(sum(x[k]**2, k)))",
                                {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])}),
           "The cosine of the angle between x and each row of W.", input_shapes=None, example=(4, 3),
-          parameters={"weight": "W"}, reset="weight uniform in +-1/sqrt(inputSize)"),
+          parameters={"weight": "W"}, reset=(Uniform("weight", "inputSize"),)),
     Entry("Narrow", "simple", (Arg("dimension"), Arg("offset"), Arg("length", 1)), _narrow,
           "length entries of one axis from offset (counted from 1, as Torch7). Example: Narrow(1, 2, 3) "
           "keeps x_2, x_3, x_4.", input_shapes=((6,),), example=(1, 2, 3)),
@@ -735,7 +837,7 @@ ENTRIES += [
     Entry("Mul", "simple", (), lambda a, s: Formula("y = w * x", {"x": s[0], "w": ()}),
           "x times one learned number w; its gradient is the sum of g x over every entry. "
           "Example: w = 2 maps (1, -1) to (2, -2).", parameters={"weight": "w"},
-          reset="weight uniform in +-1 (1/sqrt of its one entry)"),
+          reset=(Uniform("weight"),)),
     Entry("Replicate", "simple", (Arg("nFeature"), Arg("dim", 1)), _replicate,
           "nFeature copies of x along a new axis; the gradient sums the copies.", input_shapes=((3,),),
           example=(2,)),
@@ -759,7 +861,7 @@ ENTRIES += [
           lambda a, s: Formula("y[n,d] = W[x[n], d]", {"x": s[0], "W": (a["nIndex"], a["nOutput"])}),
           "Rows of W picked by integer inputs (counted from 0, as numpy and PyTorch); a row read twice "
           "adds both gradients.", input_shapes=((4,),), example=(10, 3), parameters={"weight": "W"},
-          reset="weight normal(0, 1)", torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
+          reset=(Normal("weight"),), torch="Torch7 counts indices from 1; derive.nn from 0.", integer_input=True),
 ]
 
 
@@ -804,7 +906,7 @@ def _conv2d(a, s, dilation=(1, 1)) -> Formula:
 _CONV = (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1),
          Arg("padW", 0), Arg("padH", 0))
 _CONV_PARAMS = {"weight": "W", "bias": "b"}
-_CONV_RESET = "weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"
+_CONV_RESET = (Uniform(("weight", "bias"), ("kW", "kH", "nInputPlane")),)
 
 
 def _pool2d(kind: str, dilated: bool = False):
@@ -953,13 +1055,13 @@ ENTRIES += [
     Entry("TemporalConvolution", "convolution", (Arg("inputFrameSize"), Arg("outputFrameSize"), Arg("kW"), Arg("dW", 1)),
           _temporal_conv, "A 1-D convolution over a sequence of frames (time x features).",
           input_shapes=((6,),), example=(3, 2, 3), parameters=_CONV_PARAMS,
-          reset="weight and bias uniform in +-1/sqrt(kW inputFrameSize)",
+          reset=(Uniform(("weight", "bias"), ("kW", "inputFrameSize")),),
           torch="--input-shape gives the number of frames; Torch7's weight is W flattened to "
                 "outputFrameSize x (kW inputFrameSize)."),
     Entry("TemporalSubSampling", "convolution", (Arg("inputFrameSize"), Arg("kW"), Arg("dW", 1)),
           _temporal("subsampling"), "The sum over a window of frames, scaled and shifted per feature.",
           input_shapes=((6,),), example=(3, 2, 2), parameters=_CONV_PARAMS,
-          reset="weight and bias uniform in +-1/sqrt(kW)"),
+          reset=(Uniform(("weight", "bias"), "kW"),)),
     Entry("TemporalMaxPooling", "convolution", (Arg("kW"), Arg("dW", same_as="kW")), _temporal("max"),
           "The largest frame value in each window, per feature.", input_shapes=((8, 3),), example=(2,)),
     Entry("SpatialConvolution", "convolution", _CONV, _conv2d,
@@ -974,7 +1076,7 @@ ENTRIES += [
     Entry("SpatialDilatedConvolution", "convolution",
           _CONV + (Arg("dilationW", 1), Arg("dilationH", 1)),
           lambda a, s: _conv2d(a, s, (a["dilationW"], a["dilationH"])),
-          "A convolution whose kernel reads every dilation-th pixel.", input_shapes=((7, 7),),
+          "A convolution whose kernel reads every dilation-th pixel.", input_shapes=((9, 9),),
           example=(2, 3, 3, 3, 1, 1, 0, 0, 2, 2), parameters=_CONV_PARAMS, reset=_CONV_RESET),
     Entry("SpatialFullConvolution", "convolution",
           _CONV + (Arg("adjW", 0), Arg("adjH", 0)), _full_conv,
@@ -985,7 +1087,7 @@ ENTRIES += [
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("iW"), Arg("iH"), Arg("kW"), Arg("kH"),
            Arg("dW", 1), Arg("dH", 1), Arg("padW", 0), Arg("padH", 0)), _local_conv,
           "A convolution with different weights at each output position.", input_shapes=None,
-          example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH nInputPlane)"),
+          example=(2, 2, 4, 4, 3, 3), parameters=_CONV_PARAMS, reset=_CONV_RESET),
     Entry("SpatialMaxPooling", "convolution", _POOL, _pool2d("max"),
           "The largest value of each kW x kH window; the gradient goes to it (the first on ties).",
           input_shapes=((2, 6, 6),), example=(2, 2),
@@ -1005,7 +1107,7 @@ ENTRIES += [
     Entry("SpatialSubSampling", "convolution",
           (Arg("nInputPlane"), Arg("kW"), Arg("kH"), Arg("dW", 1), Arg("dH", 1)), _subsampling,
           "The sum of each window, times a weight and plus a bias per plane.", input_shapes=((2, 4, 4),),
-          example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kW kH)"),
+          example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS, reset=(Uniform(("weight", "bias"), ("kW", "kH")),)),
     Entry("SpatialZeroPadding", "convolution", (Arg("pad_l"), Arg("pad_r", same_as="pad_l"),
                                                 Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l")),
           _zero_padding, "Zeros around the image (negative pads crop).", input_shapes=((2, 3, 4),),
@@ -1022,13 +1124,184 @@ ENTRIES += [
           (Arg("nInputPlane"), Arg("nOutputPlane"), Arg("kT"), Arg("kW"), Arg("kH"), Arg("dT", 1), Arg("dW", 1),
            Arg("dH", 1), Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)), _conv3d,
           "A 3-D convolution over time, height and width.", input_shapes=((3, 4, 4),), example=(2, 2, 2, 2, 2),
-          parameters=_CONV_PARAMS, reset="weight and bias uniform in +-1/sqrt(kT kW kH nInputPlane)",
+          parameters=_CONV_PARAMS, reset=(Uniform(("weight", "bias"), ("kT", "kW", "kH", "nInputPlane")),),
           torch="--input-shape gives time, height and width."),
     Entry("VolumetricMaxPooling", "convolution", _POOL3 + (Arg("padT", 0), Arg("padW", 0), Arg("padH", 0)),
           _pool3d("max"),
           "The largest value of each kT x kW x kH window.", input_shapes=((2, 4, 4, 6),), example=(2, 2, 2)),
     Entry("VolumetricAveragePooling", "convolution", _POOL3, _pool3d("average"),
           "The mean of each kT x kW x kH window.", input_shapes=((2, 4, 4, 4),), example=(2, 2, 2)),
+]
+
+
+# --- issue 20's modules: computed subscripts, concat, windows read as 0 outside --------------
+
+
+def _pixel_shuffle(a, s) -> Formula:
+    r = a["upscaleFactor"]
+    _positive(upscaleFactor=r)
+    C, H, W = _planes(s[0], 3)
+    if C % (r * r):
+        raise ValueError(f"PixelShuffle({r}): the input's planes must be a multiple of {r * r}, got {C}")
+    plane = f"{r * r}*(c-1) + {r}*((u-1) % {r}) + (v-1) % {r} + 1" if r > 1 else "c"
+    rows, columns = (f"(u-1)//{r} + 1", f"(v-1)//{r} + 1") if r > 1 else ("u", "v")
+    return Formula(f"y[c,u,v] = x[{plane}, {rows}, {columns}]", {"x": (C, H, W), "y": (C // (r * r), H * r, W * r)})
+
+
+def _crelu(a, s) -> Formula:
+    shape = tuple(s[0])
+    if a["nInputDims"] != len(shape):
+        raise ValueError(f"CReLU({a['nInputDims']}): a sample has nInputDims = {a['nInputDims']} axes, "
+                         f"--input-shape gives {len(shape)}")
+    if len(shape) == 1:
+        return Formula("y = concat(max(0, x), max(0, -x))", {"x": shape})
+    # the first axis of a sample: the second half of y reads x shifted by its size, 0 outside it
+    rest = "".join("," + c for c in "ijkl"[:len(shape) - 1])
+    return Formula(f"y[c{rest}] = max(0, x[c{rest}]) + max(0, -x[c-{shape[0]}{rest}])",
+                   {"x": shape, "y": (2 * shape[0],) + shape[1:]})
+
+
+def _upsampling(kind: str):
+    def formula(a, s) -> Formula:
+        k = a["scale"]
+        _positive(scale=k)
+        C, H, W = _planes(s[0], 3)
+        if kind == "nearest":
+            read = f"x[c, (u-1)//{k} + 1, (v-1)//{k} + 1]" if k > 1 else "x[c, u, v]"
+            return Formula(f"y[c,u,v] = {read}", {"x": (C, H, W), "y": (C, H * k, W * k)})
+        # align_corners: output pixel u sits at (u - 1) / scale input pixels; each input pixel weighs
+        # the tent max(0, 1 - |distance|) in each direction (the two nearest get 1 - the fraction)
+        return Formula(f"y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/{k} - (i-1))) * "
+                       f"max(0, 1 - abs((v-1)/{k} - (j-1))), i, j)",
+                       {"x": (C, H, W), "y": (C, (H - 1) * k + 1, (W - 1) * k + 1)})
+    return formula
+
+
+def _padded(kind: str):
+    def formula(a, s) -> Formula:
+        l, r, t, b = a["pad_l"], a["pad_r"], a["pad_t"], a["pad_b"]
+        C, H, W = _planes(s[0], 3)
+        y = (C, H + t + b, W + l + r)
+        if y[1] < 1 or y[2] < 1:
+            raise ValueError("the padding crops the whole image")
+        if kind == "reflection":
+            if max(t, b) >= H or max(l, r) >= W:
+                raise ValueError(f"reflection padding must be smaller than the input's side: pads {l}, {r}, {t}, "
+                                 f"{b} for an image of {H} x {W}")
+            # 0-based p = i - pad_t - 1 reflected at both edges (the edge itself not repeated)
+            return Formula(f"y[c,i,j] = x[c, {H} - abs({H - 1} - abs({_shifted('i', -t - 1)})), "
+                           f"{W} - abs({W - 1} - abs({_shifted('j', -l - 1)}))]", {"x": (C, H, W), "y": y})
+        return Formula(f"y[c,i,j] = x[c, min(max({_shifted('i', -t)}, 1), {H}), min(max({_shifted('j', -l)}, 1), {W})]",
+                       {"x": (C, H, W), "y": y})
+    return formula
+
+
+def _in_range(index: str, size: int) -> str:
+    return f"where({index} >= 1, 1, 0) * where({index} <= {size}, 1, 0)"
+
+
+def _subtractive_normalization(a, s) -> Formula:
+    n, k = a["nInputPlane"], a["kernel"]
+    _positive(nInputPlane=n, kernel=k)
+    if k % 2 == 0:
+        raise ValueError(f"SpatialSubtractiveNormalization: the kernel's size must be odd, got {k}")
+    C, H, W = _planes(s[0], 3)
+    if C != n:
+        raise ValueError(f"the input has {C} planes, nInputPlane is {n}")
+    h, w = _shifted("h+p", -(k // 2 + 1)), _shifted("w+q", -(k // 2 + 1))
+    # the local mean: the window's sum over every plane, zero padded, divided by the planes times
+    # the window's pixels inside the image (Torch7's coefficients); that count is 1 or more, and
+    # max(1, count) says so to the proof (the divisor never vanishes)
+    inside = f"sum({_in_range(h, H)} * {_in_range(w, W)}, p, q)"
+    return Formula(f"y[c,h,w] = x[c,h,w] - sum(x[d,{h},{w}], d, p, q) / ({n} * max(1, {inside}))",
+                   {"x": (C, H, W)}, ranges={"p": k, "q": k})
+
+
+def _full_conv3d(a, s) -> Formula:
+    nin, nout = a["nInputPlane"], a["nOutputPlane"]
+    kT, kW, kH = a["kT"], a["kW"], a["kH"]
+    _positive(nInputPlane=nin, nOutputPlane=nout, kT=kT, kW=kW, kH=kH, dT=a["dT"], dW=a["dW"], dH=a["dH"])
+    if (a["dT"], a["dW"], a["dH"]) != (1, 1, 1):
+        raise ValueError("VolumetricFullConvolution: steps dT, dW, dH > 1 read x at (t - r) / dT, "
+                         "a division the formula has no form for yet: steps 1 only")
+    if (a["adjT"], a["adjW"], a["adjH"]) != (0, 0, 0):
+        raise ValueError("VolumetricFullConvolution: adjT, adjW and adjH must be smaller than the steps (1)")
+    pT, pW, pH = a["padT"], a["padW"], a["padH"]
+    T, H, W = tuple(s[0])
+    y = (nout, T - 1 - 2 * pT + kT, H - 1 - 2 * pH + kH, W - 1 - 2 * pW + kW)
+    if min(y[1:]) < 1:
+        raise ValueError(f"the padding leaves no output: {y[1:]}")
+    # (indices apart from the size names of array notation: n, m, p, r, u, v, w, h)
+    return Formula(f"y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,{_shifted('t-k', 1 + pT)},{_shifted('i-l', 1 + pH)},"
+                   f"{_shifted('j-q', 1 + pW)}], c, k, l, q) + b[o]",
+                   {"x": (nin, T, H, W), "W": (nin, nout, kT, kH, kW), "y": y})
+
+
+_VOLUMETRIC = next(e.signature for e in ENTRIES if e.name == "VolumetricConvolution")  # and adjT, adjW, adjH
+_PADS = (Arg("pad_l"), Arg("pad_r", same_as="pad_l"), Arg("pad_t", same_as="pad_l"), Arg("pad_b", same_as="pad_l"))
+
+ENTRIES += [
+    Entry("PixelShuffle", "simple", (Arg("upscaleFactor"),), _pixel_shuffle,
+          "Rearranges the planes of a (C r^2, H, W) input into a (C, H r, W r) output: output pixel (u, v) of "
+          "plane c reads plane r^2 (c - 1) + r ((u - 1) mod r) + (v - 1) mod r + 1 at ((u - 1) // r + 1, "
+          "(v - 1) // r + 1). Example: PixelShuffle(2) maps 4 planes of 1 x 1, (1, 2, 3, 4), to one plane "
+          "[[1, 2], [3, 4]]. Its gradient puts each output's gradient back where the input came from.",
+          input_shapes=((8, 2, 3),), example=(2,),
+          torch="--input-shape gives the planes (a multiple of upscaleFactor^2), height and width; a batch "
+                "adds a leading axis, as Torch7's 4-D input. The same as PyTorch's pixel_shuffle."),
+    Entry("CReLU", "transfer", (Arg("nInputDims"), Arg("inplace", False, bool)), _crelu,
+          "The concatenated rectifier, concat(max(0, x), max(0, -x)): twice as many outputs, the rectified "
+          "input and the rectified negated input, along the first axis of a sample. Example: x = (1, -2) "
+          "gives (1, 0, 0, 2).",
+          input_shapes=((6,),), example=(1,),
+          torch="nInputDims is the number of axes of a sample (--input-shape gives them); a batch adds a leading "
+                "axis. Torch7 computes it as ReLU after JoinTable, whose subgradient at 0 is 0; the formula's "
+                "max splits the gradient in halves at x = 0 (torch.maximum's rule), so the two agree away "
+                "from 0. PyTorch: cat((relu(x), relu(-x)), dim) on the sample's first axis."),
+    Entry("SpatialUpSamplingNearest", "convolution", (Arg("scale"),), _upsampling("nearest"),
+          "Nearest-neighbour up-sampling of every plane by an integer scale: output (u, v) = input "
+          "(floor((u - 1) / scale) + 1, floor((v - 1) / scale) + 1). Example: scale 2 repeats each pixel in a "
+          "2 x 2 block; the gradient adds each block's gradients.",
+          input_shapes=((2, 3, 4),), example=(2,),
+          torch="--input-shape gives planes, height and width; the output is scale times higher and wider, as "
+                "PyTorch's interpolate(scale_factor=scale) (mode nearest)."),
+    Entry("SpatialUpSamplingBilinear", "convolution", (Arg("scale"),), _upsampling("bilinear"),
+          "Bilinear up-sampling of every plane by an integer scale to (H - 1) scale + 1 rows and "
+          "(W - 1) scale + 1 columns: the corners stay, and each output pixel mixes the input pixels around "
+          "it, each weighted by max(0, 1 - |distance|) in each direction. Example: scale 2 maps the row "
+          "(0, 2) to (0, 1, 2).",
+          input_shapes=((2, 3, 4),), example=(2,),
+          torch="Torch7's constructor also takes a table {oheight=H, owidth=W}; only scale here. The same as "
+                "PyTorch's interpolate(mode='bilinear', align_corners=True) at the size above."),
+    Entry("SpatialReflectionPadding", "convolution", _PADS, _padded("reflection"),
+          "Pads every plane with its reflection at the border (the border pixel itself not repeated). "
+          "Example: the row (1, 2, 3) padded by 2 on the left gives (3, 2, 1, 2, 3).",
+          input_shapes=((2, 4, 5),), example=(2, 1, 1, 2),
+          torch="Each pad must be smaller than the image's side, as PyTorch's reflection padding; negative pads "
+                "crop. --input-shape gives planes, height and width."),
+    Entry("SpatialReplicationPadding", "convolution", _PADS, _padded("replication"),
+          "Pads every plane with copies of its border pixels. Example: the row (1, 2, 3) padded by 2 on the "
+          "left gives (1, 1, 1, 2, 3); the gradient of a border pixel adds those of its copies.",
+          input_shapes=((2, 4, 5),), example=(2, 1, 1, 2),
+          torch="Negative pads crop. --input-shape gives planes, height and width."),
+    Entry("SpatialSubtractiveNormalization", "convolution", (Arg("nInputPlane", 1), Arg("kernel", 9)),
+          _subtractive_normalization,
+          "Subtracts from every pixel the mean of its neighbourhood over every plane: a kernel x kernel window "
+          "around it, read as 0 outside the image, its sum divided by the planes times its pixels inside the "
+          "image. Example: every pixel of a constant image maps to 0.",
+          input_shapes=((1, 5, 5),), example=(1, 3),
+          torch="Torch7's kernel is a tensor of weights (2-D, or 1-D for a separable kernel; odd sizes; default "
+                "ones(9, 9)); here kernel gives the odd size k of a uniform k x k kernel, Torch7's default "
+                "shape. --input-shape gives planes, height and width."),
+    Entry("VolumetricFullConvolution", "convolution",
+          _VOLUMETRIC + (Arg("adjT", 0), Arg("adjW", 0), Arg("adjH", 0)), _full_conv3d,
+          "The 3-D transposed convolution (the gradient of a VolumetricConvolution as a layer): every input "
+          "voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in "
+          "each direction.",
+          input_shapes=((2, 3, 3),), example=(2, 2, 2, 2, 2), parameters=_CONV_PARAMS,
+          reset=(Uniform(("weight", "bias"), ("kT", "kW", "kH", "nInputPlane")),),
+          torch="Weight layout nInputPlane x nOutputPlane x kT x kH x kW, as Torch7; steps 1 only. --input-shape "
+                "gives time, height and width."),
 ]
 
 
@@ -1055,24 +1328,30 @@ def _criterion(name: str, text: Callable[[dict], str], about: str, signature=(),
 
 
 def _multilabel_margin(a: dict, s) -> Formula:
-    (classes,), (targets,) = (tuple(shape) for shape in s)
-    if not 1 <= targets < classes:
-        raise ValueError(f"MultiLabelMarginCriterion: the number of targets must be from 1 to {classes - 1}, "
-                         f"got {targets}")
-    # the documentation's sum over i not a target: 1 - (how many targets name i), the targets different
-    return Formula(f"J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) "
-                   f"/ {_CLASS_COUNT}", {"x": (classes,), "t": (targets,)}, target="t")
+    (classes,) = tuple(s[0])
+    if classes < 2:
+        raise ValueError(f"MultiLabelMarginCriterion: the input must hold 2 or more classes, got {classes}")
+    # PyTorch's target: n class numbers, the list ending at the first -1 (later entries ignored).
+    # Target j counts where no t[l], l <= j, is -1; class i is a target where a counting t[k]
+    # names it; x[t[j]] is read as the sum over classes c of x[c] where t[j] names c, so that a
+    # -1 reads no entry of x (a gather x[t[j]] would read x[-1], the last one)
+    counts = "where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0)"
+    counts_k = "where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0)"
+    no_target = f"where(sum({counts_k} * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0)"
+    x_t = "sum(where(t[j] == c - 1, x[c], 0), c)"
+    return Formula(f"J = sum({counts} * {no_target} * max(0, 1 - ({x_t} - x[i])), i, j) / len(i)",
+                   {"x": (classes,), "t": (classes,)}, target="t",
+                   reduction="mean" if a["sizeAverage"] else "sum")
 
 
-# The number of classes as the size of the input it is (a sum of ones), not as a number: so
-# that the generated class's one kernel takes every number of classes.
-_CLASS_COUNT = "sum(x[c]**0, c)"
+# The number of classes is len(c), the size the class index c runs over (N_c on the page), not a
+# number: so that the generated class's one kernel takes every number of classes.
 
 
 def _multi_margin(a: dict) -> str:
     margin, power, scale = num(a["margin"]), _power(a["p"]), "w[t] * " if a["weights"] else ""
-    total = f"sum(max(0, {margin} - x[t] + x[k]){power}, k) - {num(a['margin'] ** a['p'])}"
-    return f"J = {scale}({total}) / {_CLASS_COUNT}"
+    total = f"sum(max(0, {margin} - x[t] + x[c]){power}, c) - {num(a['margin'] ** a['p'])}"
+    return f"J = {scale}({total}) / len(c)"
 
 
 def _power(p: int) -> str:
@@ -1095,11 +1374,15 @@ def _class_weight(a: dict) -> str | None:
     return "w[t]" if a["weights"] and a.get("sizeAverage", True) else None
 
 
-_CLASS_WEIGHTS = ("weights is a tensor in Torch7; here `true` makes w a constant given to the constructor "
-                  "(positive weights). With weights, the mean over a batch divides by the sum of the targets' "
+_CLASS_WEIGHTS = ("weights is a tensor in Torch7, and an array (one non-negative weight a class) or nil for "
+                  "derive.nn's class; in `derive NAME` `true` writes w into the formula. With weights, the mean over a batch divides by the sum of the targets' "
                   "weights, as Torch7's and PyTorch's: one sample's loss is then -x[t] whatever its weight.")
 _SIZE_AVERAGE = Arg("sizeAverage", True, bool)
-_WEIGHTS = Arg("weights", False, bool)
+# Torch7's weights tensor: derive.nn's criteria take the array itself
+_WEIGHT_ARRAY = Arg("weights", None, Array)
+_WEIGHT_ARRAY_NOTE = ("derive.nn's class takes Torch7's weights, a numpy array of real numbers (one a class; "
+                      "BCE's: one an entry of a sample), checked when given and against each input; "
+                      "`derive NAME true` derives the formula with w.")
 
 ENTRIES += [
     _criterion("MSECriterion", lambda a: _average(a, "(x - t)**2"),
@@ -1112,16 +1395,16 @@ ENTRIES += [
     _criterion("BCECriterion",
                lambda a: _average(a, f"-{'w * ' if a['weights'] else ''}(t * log(x) + (1 - t) * log(1 - x))"),
                "Binary cross-entropy of probabilities x against targets t, optionally weighted.",
-               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted,
-               torch="weights is a tensor in Torch7; here `true` makes w a constant given to the constructor.", target_kind="probability", domain=(0.05, 0.95)),
+               signature=(_WEIGHT_ARRAY, _SIZE_AVERAGE), constants=_weighted, arrays={"weights": "w"},
+               torch=_WEIGHT_ARRAY_NOTE, target_kind="probability", domain=(0.05, 0.95)),
     _criterion("ClassNLLCriterion", lambda a: "J = -w[t] * x[t]" if a["weights"] else "J = -x[t]",
                "Minus the log-probability of the target class (t an integer counted from 0).",
-               signature=(_WEIGHTS, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
-               weight=_class_weight, torch=_CLASS_WEIGHTS, notes=_CLASSNLL_NOTES, in_use=_CLASSNLL_IN_USE),
+               signature=(_WEIGHT_ARRAY, _SIZE_AVERAGE), constants=_weighted, target_shape=False, target_kind="class",
+               arrays={"weights": "w"}, weight=_class_weight, torch=_CLASS_WEIGHTS, notes=_CLASSNLL_NOTES, in_use=_CLASSNLL_IN_USE),
     _criterion("CrossEntropyCriterion",
                lambda a: f"J = {'w[t] * ' if a['weights'] else ''}(log(sum(exp(x[k]), k)) - x[t])",
-               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHTS,),
-               constants=_weighted, target_shape=False, target_kind="class", weight=_class_weight,
+               "LogSoftMax then ClassNLL in one: log sum exp x - x_t.", signature=(_WEIGHT_ARRAY, _SIZE_AVERAGE),
+               constants=_weighted, target_shape=False, target_kind="class", weight=_class_weight, arrays={"weights": "w"},
                torch=_CLASS_WEIGHTS, notes=_CROSSENTROPY_NOTES, in_use=_CROSSENTROPY_IN_USE),
     _criterion("DistKLDivCriterion", lambda a: _average(a, "t * (log(t) - x)"),
                "The Kullback-Leibler divergence of target probabilities t from log-probabilities x.",
@@ -1132,21 +1415,34 @@ ENTRIES += [
                "The logistic loss against targets of -1 and 1.", signature=(_SIZE_AVERAGE,), target_kind="sign"),
     _criterion("MultiMarginCriterion", _multi_margin,
                "The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out.",
-               signature=(Arg("p", 1), _WEIGHTS, Arg("margin", 1.0, float)), target_shape=False, target_kind="class",
-               constants=_weighted, torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
+               signature=(Arg("p", 1), _WEIGHT_ARRAY, Arg("margin", 1.0, float)), target_shape=False,
+               target_kind="class", constants=_weighted, arrays={"weights": "w"},
+               torch="With weights, w[t] scales each term, w[t] max(0, margin - x[t] + x[i])^p, "
                "as Torch7's and PyTorch's code do (their documentation puts it inside the max); the batch's mean "
-               "stays a plain mean."),
-    Entry("MultiLabelMarginCriterion", "criterion", (), _multilabel_margin,
-          "The multi-class multi-label hinge loss: every target class j against every other class i, "
-          "max(0, 1 - (x_{t_j} - x_i)), over the number of classes.", input_shapes=((5,), (2,)),
-          target_kind="class",
-          torch="The target lists the K target classes, counted from 0 and all different; K is fixed by the "
-                "second --input-shape (PyTorch's target is -1 terminated, Torch7's 1-based and 0 terminated: "
-                "here every entry is a class). i == t[k] - 1 compares an index, counted from 1, with a class."),
+               "stays a plain mean. " + _WEIGHT_ARRAY_NOTE),
+    Entry("MultiLabelMarginCriterion", "criterion", (_SIZE_AVERAGE,), _multilabel_margin,
+          "The multi-class multi-label hinge loss: every target class t_j against every class i that is no "
+          "target, max(0, 1 - (x_{t_j} - x_i)), over the number of classes. The target lists the sample's "
+          "classes and ends at its first -1. Example: x = (0.1, 0.2, 0.4, 0.8), t = (3, 0, -1, 1) gives "
+          "(max(0, 1 - (0.8 - 0.2)) + max(0, 1 - (0.8 - 0.4)) + max(0, 1 - (0.1 - 0.2)) "
+          "+ max(0, 1 - (0.1 - 0.4))) / 4 = 0.85.",
+          target_kind="class", target_end=-1,
+          torch="The target has the input's shape and holds class numbers counted from 0, its list ending at "
+                "the first -1, as PyTorch's multilabel_margin_loss; the entries after it are ignored (Torch7's "
+                "target counts from 1 and ends at the first 0). Torch7 sets sizeAverage as a field; here it is "
+                "the constructor's argument, as MSECriterion's: false sums the samples' losses.",
+          notes="A target number j counts while no -1 stands at or before it: the formula writes this "
+                "as a sum of indicators that is 0, so the derivation and the kernels need no loop. The value "
+                "of the target class, x[t[j]], is written as a sum over the classes c with t[j] = c, so a -1 "
+                "reads no element of the input (an index of -1 would read the last one, as numpy's and "
+                "PyTorch's do). derive.nn's class accepts -1 in the target and refuses any other negative "
+                "number, or a class of the number of classes or more, with one line."),
     _criterion("MultiLabelSoftMarginCriterion",
-               lambda a: "J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))",
-               "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes.",
-               signature=(_WEIGHTS,), target_kind="binary"),
+               lambda a: f"J = -mean({'w * ' if a['weights'] else ''}(t * log(1 / (1 + exp(-x))) "
+                         "+ (1 - t) * log(1 - 1 / (1 + exp(-x)))))",
+               "Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes, each class "
+               "optionally weighted.", signature=(_WEIGHT_ARRAY,), constants=_weighted, arrays={"weights": "w"},
+               target_kind="binary", torch=_WEIGHT_ARRAY_NOTE),
     _criterion("HingeEmbeddingCriterion", lambda a: f"J = mean(where(t == 1, x, max(0, {num(a['margin'])} - x)))",
                "x where t = 1, max(0, margin - x) where t = -1.", signature=(Arg("margin", 1.0, float),), target_kind="sign"),
     _criterion("L1HingeEmbeddingCriterion",
@@ -1166,6 +1462,32 @@ ENTRIES += [
 ]
 
 
+def _autocrop_mse(a, s) -> Formula:
+    (C, h, w), target = (tuple(shape) for shape in s)
+    if len(target) != 3 or target[0] != C:
+        raise ValueError(f"SpatialAutoCropMSECriterion: the target must have the input's {C} planes and a height "
+                         f"and width, got {target}")
+    if target[1] < h or target[2] < w:
+        raise ValueError(f"SpatialAutoCropMSECriterion: the target ({target[1]} x {target[2]}) must be at least "
+                         f"as high and wide as the input ({h} x {w})")
+    top, left = (target[1] - h) // 2, (target[2] - w) // 2  # Torch7's centerCrop: 1 + floor((H - h) / 2), from 1
+    square = f"(x[c,i,j] - t[c,{_shifted('i', top)},{_shifted('j', left)}])**2, c, i, j"
+    return Formula(f"J = mean({square})" if a["sizeAverage"] else f"J = sum({square})",
+                   {"x": (C, h, w), "t": target}, target="t", reduction="mean" if a["sizeAverage"] else "sum")
+
+
+ENTRIES.append(Entry(
+    "SpatialAutoCropMSECriterion", "criterion", (_SIZE_AVERAGE,), _autocrop_mse,
+    "The mean squared error between the input and the centre of a target that is as large or larger: the "
+    "target is cropped to the input's height and width, its first rows and columns dropped as evenly as "
+    "possible (one fewer before than after where the difference is odd). Example: an input of 2 x 2 against a "
+    "target of 4 x 4 compares with the target's middle 2 x 2.",
+    input_shapes=((2, 4, 4), (2, 6, 6)), example=(),
+    torch="The first --input-shape gives the input's planes, height and width, the second the target's. Torch7 "
+          "divides by the input's number of elements (sizeAverage; false sums). A batch adds a leading axis to "
+          "both."))
+
+
 # --- today's built-ins and the programs' layers -------------------------------------------------
 
 ENTRIES.append(Entry(
@@ -1178,7 +1500,7 @@ ENTRIES.append(Entry(
         {"x": (s[0][0], a["nOutput"])}),
     "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},
-    reset="weight 1, bias 0", builtin="batchnorm",
+    reset=(UnitUniform("weight"), Fill("bias", 0)), builtin="batchnorm",
     torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping).",
     notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE, batch_statistics=True))
 
@@ -1215,27 +1537,57 @@ def _mlp3_shapes(a: dict) -> dict:
     return {"x": sizes[:1], "W1": sizes[1::-1], "W2": sizes[2:0:-1], "W3": sizes[3:1:-1]}
 
 
-_RECURRENT_RESET = "uniform in +-1/sqrt(outputSize)"
+def _ninja_shapes(a: dict) -> dict:
+    _positive(nInput=a["nInput"], nHidden=a["nHidden"], nClasses=a["nClasses"])
+    return {"x": (4, a["nInput"]), "W1": (a["nHidden"], a["nInput"]), "W2": (a["nClasses"], a["nHidden"]),
+            "Yb": (4,)}
+
+
+def _recurrent_reset(*names: str) -> tuple:
+    return (Uniform(names, "outputSize"),)
+
+
 _IO = (Arg("inputSize"), Arg("outputSize"))
 # The programs a constructor sizes: (signature, argument values -> the arrays' shapes, parameters
-# by their Torch7 names (else the program's), reset, example). The others (BatchNorm, GroupNorm, Attention, Ninja, SoftmaxRegression)
-# stay at their fixed sizes.
+# by their Torch7 names (else the program's), reset, example). A program without one stays at its
+# fixed sizes (a page, no derive.nn class).
 _PROGRAM_CONSTRUCTORS: dict[str, tuple] = {
     "AffineReLU": (_IO, lambda a: {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"])},
-                   {"weight": "W", "bias": "b"}, "weight and bias uniform in +-1/sqrt(inputSize)", (4, 3)),
+                   {"weight": "W", "bias": "b"}, (Uniform(("weight", "bias"), "inputSize"),), (4, 3)),
     "LayerNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (a["nOutput"],)}),
-                  {"weight": "gamma", "bias": "beta"}, "weight 1, bias 0", (5,)),
-    "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, "Wx and Wh and b " + _RECURRENT_RESET,
-                (3, 4)),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (5,)),
+    "RNNStep": (_IO, _rnn_shapes, {"Wx": "Wx", "Wh": "Wh", "b": "b"}, _recurrent_reset("Wx", "Wh", "b"), (3, 4)),
     "LSTMStep": (_IO, _lstm_shapes, {n: n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}")},
-                 " and ".join(f"W{g} and U{g} and b{g}" for g in "ifou") + " " + _RECURRENT_RESET, (3, 2)),
+                 _recurrent_reset(*(n for g in "ifou" for n in (f"W{g}", f"U{g}", f"b{g}"))), (3, 2)),
     "GRUStep": (_IO, _recurrent("rzn"), {n: n for n in ("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un",
                                                         "bhn")},
-                "Wr and Ur and br and Wz and Uz and bz and Wn and bn and Un and bhn " + _RECURRENT_RESET, (3, 2)),
+                _recurrent_reset("Wr", "Ur", "br", "Wz", "Uz", "bz", "Wn", "bn", "Un", "bhn"), (3, 2)),
+    # the batch is the input of BatchNorm's program (its statistics couple the samples): its
+    # size is the input's own (4 at the example), nOutput the features'
+    "BatchNorm": ((Arg("nOutput"),), lambda a: (_positive(nOutput=a["nOutput"]) or {"x": (4, a["nOutput"])}),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (3,)),
+    "GroupNorm": ((Arg("numGroups"), Arg("groupSize")),
+                  lambda a: (_positive(numGroups=a["numGroups"], groupSize=a["groupSize"])
+                             or {"x": (a["numGroups"], a["groupSize"])}),
+                  {"weight": "gamma", "bias": "beta"}, (Fill("weight", 1), Fill("bias", 0)), (2, 3)),
+    # d is the size len(k) runs over: the scores are divided by sqrt(d) whatever d is
+    "Attention": ((Arg("d"),), lambda a: (_positive(d=a["d"]) or {"X": (3, a["d"]), "Wq": (a["d"], a["d"]),
+                                                                  "Wk": (a["d"], a["d"]), "Wv": (a["d"], a["d"])}),
+                  {"Wq": "Wq", "Wk": "Wk", "Wv": "Wv"}, (Uniform(("Wq", "Wk", "Wv"), "d"),), (4,)),
+    # criteria with parameters: forward(input, target) is the loss
+    "SoftmaxRegression": (_IO, lambda a: (_positive(inputSize=a["inputSize"], outputSize=a["outputSize"])
+                                          or {"x": (a["inputSize"],), "W": (a["outputSize"], a["inputSize"]),
+                                              "t": (a["outputSize"],)}),
+                          {"weight": "W", "bias": "b"}, (Uniform(("weight", "bias"), "inputSize"),), (4, 3)),
+    # Ninja's input is a whole batch (its BatchNorm couples the samples), 4 at the example
+    "Ninja": ((Arg("nInput"), Arg("nHidden"), Arg("nClasses")), _ninja_shapes,
+              {n: n for n in ("W1", "b1", "bngain", "bnbias", "W2", "b2")},
+              (Uniform(("W1", "b1"), "nInput"), Fill("bngain", 1), Fill("bnbias", 0), Uniform(("W2", "b2"), "nHidden")),
+              (3, 5, 3)),
     "MLP3": ((Arg("inputSize"), Arg("hiddenSize1"), Arg("hiddenSize2"), Arg("outputSize")), _mlp3_shapes,
              {n: n for k in "123" for n in (f"W{k}", f"b{k}")},
-             "W1 and b1 uniform in +-1/sqrt(inputSize), W2 and b2 uniform in +-1/sqrt(hiddenSize1), "
-             "W3 and b3 uniform in +-1/sqrt(hiddenSize2)", (3, 4, 4, 2)),
+             (Uniform(("W1", "b1"), "inputSize"), Uniform(("W2", "b2"), "hiddenSize1"),
+              Uniform(("W3", "b3"), "hiddenSize2")), (3, 4, 4, 2)),
 }
 
 

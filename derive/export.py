@@ -32,6 +32,8 @@ class _Gathering(Lowering):
     an integer gather (their arrays have no strided views of numpy's kind) and ``.max(axis=)``."""
 
     strided = False
+    subtracts_masks = False  # torch refuses float - bool
+    scatters = False  # nothing in place: torch and jax differentiate the kernels
 
     def _print_window(self, name: str, axes: tuple, starts: list[int], steps: list[dict]) -> str:
         """``window(name, indices)``, one index array per axis of ``name``."""
@@ -123,6 +125,8 @@ class _Export(_Writer):
         if self.framework == "torch":
             return TorchLowering(arrays, ranges, f"{spec.input.name}.device")
         return JaxLowering(arrays, ranges)
+
+    float_loss = False  # a tensor: the framework differentiates it
 
     def _store(self, target: str, op: str, code: str) -> str:
         return f"{target} = {code}"  # fresh arrays: no float(), no accumulation

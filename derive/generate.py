@@ -107,6 +107,8 @@ def _docline(text: str) -> str:
 
 
 class _Writer:
+    float_loss = True  # a criterion's loss is a Python float (float() reads a numpy scalar as it is)
+
     def __init__(self, spec: LayerSpec, name: str, reduction: str = "mean") -> None:
         self.spec, self.name, self.reduction = weighted_sample(spec, reduction), name, reduction
         self.batch = batch_spec(spec, reduction)
@@ -149,7 +151,8 @@ class _Writer:
             expr, axes = expr.xreplace(own), tuple(own[a] for a in axes)
             for index, size in zip(axes, self._shape(spec, target, axes)):
                 lowering.ranges[index] = size
-            code = lowering.result(expr.xreplace(self._fixed_sizes(spec)), axes) if op != "zeros" else ""
+            code = lowering.result(expr.xreplace(self._fixed_sizes(spec)), axes,
+                                   number=op == "float" and self.float_loss) if op != "zeros" else ""
             lines += lowering.lines
             lowering.lines = []
             if op == "zeros":  # the gradient of integers (a LookupTable's input): none
@@ -199,7 +202,9 @@ class _Writer:
         return lines
 
     def _finish(self, lines: list[str], lowering: Lowering) -> list[str]:
-        return in_place(lines, lowering.temporaries)
+        # a temporary is reused where its sizes are the result's, whatever its axes are called
+        # (a sum's summand over k and a gradient over l of the same size share one array)
+        return in_place(lines, lowering.sizes)
 
     def _shape(self, spec, target, axes):
         """The concrete sizes of the array ``target`` is written into ("B" for the batch)."""

@@ -18,21 +18,22 @@ from .generate import _Writer
 from .lowering import Lowering, into_buffer, scaled_in_place
 from .generate_program import BATCH, ProgramWriter, _var
 from .symbolic.language import LayerSpec, parse
-from .symbolic.layer import grad_output_name
+from .symbolic.layer import grad_output_name, gradients
 from .symbolic.program import _size_map, given_name, program_sizes
 
 
 def runtime_kernels(expr: str, shapes=None, *, input="x", target: str | None = None, ranges=None,
-                    constants=(), reduction: str = "mean") -> list[str]:
+                    constants=(), reduction: str = "mean", weight: str | None = None) -> list[str]:
     """The kernels (update_output, update_grad_input, acc_grad_parameters and backward, each for
     one sample and ``_batch``) of the layer ``expr`` with every size bound from its arrays'
-    shapes at run time; ValueError where a size is given by no array."""
-    spec = parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants)
+    shapes at run time (a criterion's batch mean over the sum of the samples' ``weight`` where
+    one is written); ValueError where a size is given by no array."""
+    spec = parse(expr, shapes, input=input, target=target, ranges=ranges, constants=constants, weight=weight)
     if spec.is_criterion and spec.parameters:
         raise ValueError(f"a criterion's expression may use only its input and target; "
                          f"{spec.parameters[0].name} would be a parameter")
     writer = RuntimeSizes(spec, "Layer", reduction)
-    return writer.kernels(spec, "") + writer.kernels(writer.batch, "_batch")
+    return writer.kernels(writer.spec, "") + writer.kernels(writer.batch, "_batch")
 
 
 class RuntimeSizes(_Writer):
@@ -52,6 +53,19 @@ class RuntimeSizes(_Writer):
     def _finish(self, lines: list[str], lowering: Lowering) -> list[str]:
         lines = scaled_in_place(super()._finish(lines, lowering), lowering.temporaries)
         return into_buffer(lines, self._result, lowering.temporaries) if self._result else lines
+
+    def kernels(self, spec: LayerSpec, suffix: str) -> list[str]:
+        """The writer's kernels; a criterion's also ``loss_and_grad_input``: both in one pass,
+        sharing what they have in common (a cross-entropy's exponentials), for a forward that
+        keeps the gradient its backward will ask for."""
+        out = super().kernels(spec, suffix)
+        if spec.is_criterion:
+            gin = gradients(spec)[spec.input.name]
+            out.append(self._kernel(spec, f"loss_and_grad_input{suffix}", self._signature(spec),
+                                    [("loss", "float", spec.expr, ()), ("grad_input", "=", gin.final, gin.indices)],
+                                    "The loss and gradInput in one pass, sharing what they have in common.",
+                                    "loss, grad_input"))
+        return out
 
     def size_arguments(self, spec: LayerSpec) -> list[str]:
         """The sizes no input, target, parameter or constant gives, by their names in the kernels."""
@@ -107,7 +121,18 @@ class RuntimeSizes(_Writer):
                 if name != str(s)}
 
     def _known_shapes(self, spec: LayerSpec) -> dict[str, tuple]:
-        return {a.name: (None,) * len(a.shape) for a in spec.arrays.values()}
+        # the sizes as the kernels print them (an index's range is printed alike): a read whose
+        # index runs past its array's axis (concat's x[i], i up to 2n) is then a zero-padded
+        # window, not the whole array
+        return {a.name: tuple(None if spec.batch_size is not None and sp.sympify(d).has(spec.batch_size)
+                              else self._print_size(spec, d) for d in a.shape) for a in spec.arrays.values()}
+
+    def _lowering(self, arrays: dict[str, str], ranges: dict, spec: LayerSpec):
+        lowering = super()._lowering(arrays, ranges, spec)
+        # each array's sizes by name: a read the window pads needs no guard at run-time sizes either
+        lowering.extents = {a.name: tuple(self._print_size(spec, d) for d in a.shape) for a in spec.arrays.values()}
+        lowering.extents[grad_output_name(spec)] = lowering.extents[spec.output.name]
+        return lowering
 
     def _shape(self, spec, target, axes):
         array = {"output": spec.output, "grad_input": spec.input, "loss": spec.output}.get(target)

@@ -47,6 +47,11 @@ class Lowering:
     ``ranges`` gives each index symbol its (concrete) size.
     """
 
+    #: Whether float - bool is float (numpy's; torch refuses it): a subtracted mask stays a mask.
+    subtracts_masks = True
+    #: Whether arrays are written in place at gathered indices (numpy's; torch and jax differentiate
+    #: the kernels themselves): a sum's term c delta(l, t) is one scatter, not a mask of every l.
+    scatters = True
     #: Whether the array module has strided views: window() is one, and a window's gradient
     #: is a fold() (strided adds); without them (torch, jax.numpy) a gather and a mask or bincount.
     strided = True
@@ -60,8 +65,10 @@ class Lowering:
         self.counter = itertools.count(1)
         self.order: tuple = ()  # the axes of the result being lowered: products follow them
         self.temporaries: dict[str, tuple] = {}  # each temporary's axes
+        self.sizes: dict[str, tuple] = {}  # each temporary's sizes, as code
         self.shapes: dict[str, tuple] = {}  # arrays' sizes where known: guards window() makes anyway
         self.views: set[str] = set()  # temporaries that are window()'s read-only views of an array
+        self.extents: dict[str, tuple] = {}  # at run-time sizes: arrays' sizes by the names the kernel binds
 
     # -- statements ------------------------------------------------------------------
     def temporary(self, code: str, axes) -> Tensor:
@@ -72,16 +79,21 @@ class Lowering:
         if code.startswith("window("):
             self.views.add(name)
         self.temporaries[name] = tuple(axes)
+        # its sizes as the ranges are now (a sum's index may range over another size later)
+        self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in axes)
         self.names[code] = name
         return Tensor(name, tuple(axes))
 
-    def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...]) -> str:
-        """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order."""
+    def result(self, expr: sp.Expr, axes: tuple[sp.Symbol, ...], number: bool = False) -> str:
+        """Code for ``expr`` as an array whose axes are exactly ``axes``, in that order (for no
+        axes and ``number``: anything float() reads, a loss)."""
         self.order = tuple(axes)
         t = self.lower(expr)
         missing = [a for a in t.axes if a not in axes]
         if missing:
             raise ValueError(f"cannot lower {expr}: index {missing[0]} is neither free nor summed")
+        if number and not axes and not t.axes:
+            return t.code
         if t.axes and set(t.axes) == set(axes):
             return self._owned(self.align(t, tuple(axes)).code)
         # Missing axes become new ones of length 1 where they fall (a non-trailing axis too:
@@ -162,12 +174,18 @@ class Lowering:
         if isinstance(expr, sp.Indexed):
             return self._indexed(expr)
         if isinstance(expr, sp.Add):
+            scattered = self._scattered_delta(expr) if self.scatters else None
+            if scattered is not None:
+                return scattered
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
             parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
             # numpy neither negates nor subtracts boolean masks (a delta, a range guard): as floats
-            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes) if _mask(-a if n else a) else p
-                     for p, a, n in zip(parts, terms, negative)]
+            # where no float term comes before (float - mask is float, of the float's dtype)
+            masks = [_mask(-a if n else a) for a, n in zip(terms, negative)]
+            parts = [Tensor(f"1.0 * {_atom(p.code)}", p.axes)
+                     if masks[k] and (all(masks[:k]) or negative[k] and not self.subtracts_masks) else p
+                     for k, p in enumerate(parts)]
             text = parts[0].code if not negative[0] else f"-{_atom(parts[0].code)}"
             for part, n in zip(parts[1:], negative[1:]):
                 text += f" - {_atom(part.code)}" if n else f" + {part.code}"
@@ -179,6 +197,9 @@ class Lowering:
             e = expr.exp
             if e == -1:
                 return Tensor(f"1 / {_atom(base.code)}", base.axes)
+            if e in (sp.Rational(1, 2), sp.Rational(-1, 2)) and expr.base.is_integer and not base.axes:
+                # a size's root (attention's sqrt(d)): a Python float, which keeps float32 arrays float32
+                return Tensor(f"{_atom(base.code)} ** {_number(e)}", base.axes)
             if e == sp.Rational(1, 2):
                 return Tensor(f"xp.sqrt({base.code})", base.axes)
             if e == sp.Rational(-1, 2):
@@ -268,11 +289,18 @@ class Lowering:
     def _product(self, factors: list[sp.Expr]) -> Tensor:
         # An Iverson bracket times the rest: where(c, rest, 0), one pass and the rest's dtype
         # (a float32 gradient stays float32; a bracket of float64 ones would promote it)
+        # A Kronecker delta likewise: the rest read only where the indices agree (a class target's
+        # weight over the batch's total weight: 0 elsewhere, whatever the total, as PyTorch's)
+        if self.scatters and any(isinstance(f, sp.KroneckerDelta) for f in factors):
+            scattered = self._scattered_delta(sp.Mul(*factors))  # c delta(l, t): zeros, c at l = t
+            if scattered is not None:
+                return scattered
         bracket = next((f for f in factors if isinstance(f, where) and f.args[1] == 1 and f.args[2] == 0
-                        and not self._padding(f)), None)
+                        and not self._padding(f) or isinstance(f, sp.KroneckerDelta)), None)
         if bracket is not None and any(not f.is_number for f in factors if f is not bracket):
             rest = sp.Mul(*(f for f in factors if f is not bracket))
-            return self.lower(where(bracket.args[0], rest, 0))
+            condition = sp.Eq(*bracket.args, evaluate=False) if isinstance(bracket, sp.KroneckerDelta) else bracket.args[0]
+            return self.lower(where(condition, rest, 0))
         factors = [g for f in factors for g in _pulled(f)]
         grouped = self._small_first(factors)
         if grouped is not None:
@@ -319,6 +347,46 @@ class Lowering:
         (pl, pr), axes = self.broadcast([self.temporary(left.code, left.axes) if not _plain(left.code) else left,
                                          right])
         return Tensor(f"{_atom(pl.code)} * {_atom(pr.code)}", axes)
+
+    def _scattered_delta(self, expr: sp.Add) -> Tensor | None:
+        """rest + c delta(l, t) over the result's axes (one sample's or a batch's class target: at
+        most two axes, l one of them) as the rest in a new array and c added at l = t, one entry a
+        row (``r[xp.arange(B), T] -= c``), instead of a comparison of every l with t; else None."""
+        order = self.order
+        if not 1 <= len(order) <= 2:
+            return None
+        for term in sp.Add.make_args(expr):
+            deltas = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.KroneckerDelta)]
+            if len(deltas) != 1:
+                continue
+            (delta,) = deltas
+            l, other = next(((a, b) for a, b in (delta.args, delta.args[::-1]) if a in order and a not in b.free_symbols),
+                            (None, None))
+            factor = term / delta
+            if l is None or l in factor.free_symbols:
+                continue
+            rest = self.lower(expr - term) if expr != term else None  # a lone term: into zeros
+            if rest is not None and rest.axes != order:
+                return None
+            at, by = self.lower(other - 1), self.lower(-factor if term.could_extract_minus_sign() else factor)
+            (row,) = [a for a in order if a != l] or [None]
+            if not set(at.axes) | set(by.axes) <= {row}:
+                return None
+            index = [at.code if a == l else self._print_arange(f"0, {self.ranges[a]}") if at.axes else ":"
+                     for a in order]
+            name = f"_t{next(self.counter)}"  # not shared: it is written in place
+            if rest is None:
+                self.lines.append(f"{name} = xp.zeros(({', '.join(str(self.ranges[a]) for a in order)},))")
+            elif _mask(expr - term):  # a boolean rest (another delta): its floats
+                self.lines.append(f"{name} = 1.0 * {_atom(rest.code)}")
+            else:
+                self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
+            self.temporaries[name] = order
+            self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in order)
+            self.lines.append(f"{name}[{', '.join(index)}] {'-' if term.could_extract_minus_sign() else '+'}= "
+                              f"{by.code}")
+            return Tensor(name, order)
+        return None
 
     def _sum(self, expr: sp.Sum) -> Tensor:
         variables = [v for v, _, _ in expr.limits]
@@ -532,14 +600,18 @@ class Lowering:
         as zero padding does: window() then gives the same 0 outside."""
         c, a, b = expr.args
         shape = self.shapes.get(a.base.name) if isinstance(a, sp.Indexed) else None
+        if shape is not None and None in shape and a.base.name in self.extents:
+            shape = self.extents[a.base.name]  # run-time sizes: an axis's size by its name
         if b != 0 or shape is None or all(isinstance(i, sp.Symbol) for i in a.indices):
             return False
         if any(i.has(*_INDEX_ARITHMETIC) for i in a.indices):  # gathered clipped, not by window()
             return False
+        sizes = self._sizes() if self.extents else frozenset()
         for relation in c.args if isinstance(c, sp.And) else (c,):
-            sides = [(_bound(relation, sp.expand(i)), size) for i, size in zip(a.indices, shape)
+            sides = [(_bound(relation, sp.expand(i), sizes), size) for i, size in zip(a.indices, shape)
                      if not isinstance(i, sp.Symbol)]
-            if not any(side is not None and side[1] is not None and side[0] in (("low", 1), ("high", side[1]))
+            if not any(side[0] is not None and side[1] is not None
+                       and (side[0] == ("low", 1) or side[0][0] == "high" and str(side[0][1]) == str(side[1]))
                        for side in sides):
                 return False
         return True
@@ -606,14 +678,15 @@ class Lowering:
         function, guard = expr.function, sp.true
         if isinstance(function, sp.Piecewise) and len(function.args) == 2 and function.args[1] == (0, True):
             (function, guard), _ = function.args
+        function, guard, limits = self._flattened(function, guard, list(expr.limits))
+        variables = [v for v, _, _ in limits]
         targets: dict[sp.Symbol, sp.Expr] = {}
         rest = []
         for factor in sp.Mul.make_args(function):
             if isinstance(factor, sp.KroneckerDelta):
                 difference = sp.expand(factor.args[0] - factor.args[1])
                 free = [a for a in difference.free_symbols if a in self.ranges and a not in variables
-                        and a not in targets and difference.coeff(a) in (1, -1)
-                        and isinstance(self.ranges[a], int)]
+                        and a not in targets and difference.coeff(a) in (1, -1)]
                 if len(free) == 1 and set(variables) & difference.free_symbols:
                     a = free[0]
                     c = difference.coeff(a)
@@ -624,7 +697,6 @@ class Lowering:
             return None
         # An argmax's position in its window (a max pooling's gradient): [a = 2i - 2 + A] is
         # sum_r [r = A] [a = 2i - 2 + r], r over the window, affine, and so a fold.
-        limits = list(expr.limits)
         for a, h in list(targets.items()) if self.strided else ():
             chosen = [t for t in sp.Add.make_args(h) if isinstance(t, ArgExtremum)]
             if len(chosen) != 1 or not _affine(h - chosen[0]):
@@ -640,7 +712,7 @@ class Lowering:
             limits.append((r, 1, high))
             variables = variables + [r]
         value = sp.Mul(*rest).xreplace(targets)
-        inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self.ranges[a]) for a, h in targets.items()))
+        inside = sp.And(guard.xreplace(targets), *(sp.And(h >= 1, h <= self._extent(a)) for a, h in targets.items()))
         if set(targets) & (value.free_symbols | inside.free_symbols):
             return None
         if self.strided and all(_affine(h) and h.free_symbols <= set(variables) for h in targets.values()):
@@ -657,7 +729,7 @@ class Lowering:
         for a in reversed(out):
             if a in targets:  # out of range: the guard made its term 0; the position is clipped
                 k = list(targets).index(a) + 1
-                place = f"xp.clip({_atom(parts[k].code)} - 1, 0, {self.ranges[a] - 1})"
+                place = f"xp.clip({_atom(parts[k].code)} - 1, 0, {_plus(self.ranges[a], -1)})"
             else:
                 along = ", ".join(str(self.ranges[b]) if b == a else "1" for b in axes)
                 place = f"xp.arange({self.ranges[a]}).reshape({along}{',' if len(axes) == 1 else ''})"
@@ -670,15 +742,47 @@ class Lowering:
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
                               f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
 
+    def _sizes(self) -> frozenset:
+        """The run-time sizes of the kernel (names it binds from its arrays' shapes), as symbols."""
+        return frozenset(sp.Symbol(name, integer=True, positive=True) for name in self.arrays.values()
+                         if name.isidentifier())
+
+    def _extent(self, index: sp.Symbol) -> sp.Expr:
+        """The range of ``index`` as an expression: its number, or the run-time size's name."""
+        size = self.ranges[index]
+        return sp.Integer(size) if isinstance(size, int) else sp.Symbol(str(size), integer=True, positive=True)
+
+    def _flattened(self, function: sp.Expr, guard, limits: list):
+        """sum_S f(S) sum_T h(S, T) as sum_(S, T) f h, and a factor where(c, v, 0) as v under the
+        guard c: the deltas of a sum inside a sum (a dilated convolution's gradient) then name
+        positions as those at the top do. The same sum: (function, guard, limits)."""
+        while True:
+            factors = list(sp.Mul.make_args(function))
+            bound = {v for v, _, _ in limits}
+            for k, f in enumerate(factors):
+                if isinstance(f, sp.Sum) and all(low == 1 for _, low, _ in f.limits) \
+                        and not {v for v, _, _ in f.limits} & (bound | sp.Mul(*factors[:k], *factors[k + 1:]).free_symbols):
+                    for v, _, high in f.limits:
+                        self.ranges[v] = int(high) if high.is_Integer else self.lower(high).code
+                    factors[k], limits = f.function, limits + list(f.limits)
+                    break
+                if isinstance(f, where) and f.args[2] == 0 and f.args[1].has(sp.KroneckerDelta):
+                    factors[k], guard = f.args[1], sp.And(guard, f.args[0])
+                    break
+            else:
+                return function, guard, limits
+            function = sp.Mul(*factors)
+
     def _fold(self, value: sp.Expr, guard, targets: dict, limits: list) -> Tensor:
         """sum_S v(S) [a = h(S)] with each h affine: the adjoint of a window read (col2im), each
         term added at its position by fold()'s strided slices; the indices no position names are
         summed first (a contraction, BLAS)."""
         placed = {v for h in targets.values() for v in h.free_symbols}
         inner = [limit for limit in limits if limit[0] not in placed]
-        # A relation every index value meets (r >= 1 for r over a window) needs no mask.
+        # A relation every index value meets (r >= 1 for r over a window) needs no mask, nor one
+        # that a position lies in the array (fold() drops the terms outside, as padding).
         relations = guard.args if isinstance(guard, sp.And) else (guard,)
-        guard = sp.And(*(r for r in relations if not self._always(r)))
+        guard = sp.And(*(r for r in relations if not self._always(r) and not self._inside(r, targets)))
         body = value if guard is sp.true else sp.Piecewise((value, guard), (0, True))
         values = self.lower(sp.Sum(body, *inner) if inner else body)
         renamed = {h: a for a, h in targets.items()}
@@ -701,6 +805,16 @@ class Lowering:
         size = ", ".join(str(self.ranges[a]) for a in out)
         return self.temporary(f"fold({code}, ({size},), ({', '.join(map(str, starts))},), "
                               f"({', '.join(map(_steps, steps))},))", out)
+
+    def _inside(self, relation, targets: dict) -> bool:
+        """Whether ``relation`` says only that a position ``targets`` names is at least 1 or at most
+        its axis's size."""
+        sizes = self._sizes()
+        for a, h in targets.items():
+            side = _bound(relation, sp.expand(h), sizes)
+            if side is not None and (side == ("low", 1) or side[0] == "high" and side[1] == self._extent(a)):
+                return True
+        return False
 
     def _always(self, relation) -> bool:
         """Whether an affine relation between indices holds for every value of them (each from 1
@@ -733,15 +847,16 @@ class Lowering:
             e -= e.as_coeff_add()[0]
             free = [x for x in e.free_symbols if x not in variables]
             if not _affine(e) or len(free) != 1 or e.coeff(free[0]) not in (1, -1) or free[0] in targeted \
-                    or not isinstance(self.ranges.get(free[0]), int):
+                    or free[0] not in self.ranges:
                 continue
             a = free[0]
             e = sp.expand(e * e.coeff(a))
-            bounds, kept = _bounds(relations, e)
-            if not isinstance(bounds.get("low"), sp.Integer) or not isinstance(bounds.get("high"), sp.Integer):
+            # the window's extent: a number, or at run-time sizes one of the sizes the kernel binds (N_p - 3)
+            bounds, kept = _bounds(relations, e, self._sizes())
+            if not isinstance(bounds.get("low"), sp.Integer) or "high" not in bounds:
                 continue
             count = bounds["high"] - bounds["low"] + 1
-            if count < 1:
+            if count.is_Integer and count < 1:
                 continue
             p = sp.Symbol(f"_s{a}", integer=True, positive=True)
             deltas.append(sp.KroneckerDelta(a, sp.expand(p + bounds["low"] - 1 - (e - a))))
@@ -758,7 +873,9 @@ class Lowering:
         subscript an integer array over the indices it runs with (0-based: the subscript - 1).
         ``clipped``: a computed subscript's reads outside the array are guarded to 0 in the
         expression; they are clipped here only so that numpy can index."""
-        parts = [self.lower(i - 1) for i in indices]
+        # an index running over its whole range reads 0 .. size - 1: one arange, no subtraction
+        parts = [Tensor(self._print_arange(f"0, {self.ranges[i]}"), (i,)) if isinstance(i, sp.Symbol)
+                 and i in self.ranges else self.lower(i - 1) for i in indices]
         if clipped:
             parts = [Tensor(f"xp.clip({p.code}, 0, {name}.shape[{axis}] - 1)", p.axes)
                      if i.has(*_INDEX_ARITHMETIC) else p for axis, (i, p) in enumerate(zip(indices, parts))]
@@ -818,7 +935,11 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
     overwritten, never an argument, a view of one, or a mask."""
     # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
     assigned = (line.split(" = ", 1) for line in lines if " = " in line)
-    fresh = {name for name, code in assigned if _TEMPORARY.fullmatch(name) and _fresh(code) and axes.get(name)}
+    fresh: set[str] = set()
+    for name, code in assigned:  # a copy of a fresh array is fresh (a scatter's: _t2.copy())
+        copied = re.fullmatch(r"(_t\d+)\.copy\(\)", code)
+        if _TEMPORARY.fullmatch(name) and axes.get(name) and (_fresh(code) or copied and copied.group(1) in fresh):
+            fresh.add(name)
     out, renamed = [], {}
 
     def current(text: str) -> str:  # the names statements use once earlier ones were rewritten
@@ -835,7 +956,8 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
             out.append(line)
             continue
         reused, statement = rewritten
-        out.append(statement)
+        if statement is not None:
+            out.append(statement)
         renamed[target] = reused
     return out
 
@@ -890,13 +1012,19 @@ def _fresh(code: str) -> bool:
     """Whether ``code`` makes a new float array (arithmetic, a product, a float ufunc)."""
     if any(mark in code for mark in ("==", "<", ">", "&", "arange", "window(", "broadcast_to", "transpose", "step(")):
         return False
-    tokens = code.split(" ")
+    tokens = _tokens(code)
     return (len(tokens) >= 3 and tokens[1] in ("+", "-", "*", "/", "**", "@")) or code.startswith(_UFUNCS)
 
 
-def _rewrite(code: str, free) -> tuple[str, str] | None:
-    """(the temporary reused, the statement) for ``code`` computed in place, or None."""
-    tokens = code.split(" ")
+def _tokens(code: str) -> list[str]:
+    """``code`` split at its spaces outside subscripts: a[:, None] * b is 3 tokens."""
+    return re.split(r" (?![^\[]*\])", code)
+
+
+def _rewrite(code: str, free) -> tuple[str, str | None] | None:
+    """(the temporary reused, the statement or None where none is needed) for ``code`` computed
+    in place, or None."""
+    tokens = _tokens(code)
     if len(tokens) == 3 and tokens[1] in ("+", "-", "*", "/", "**"):
         left, op, right = tokens
         if free(left):
@@ -908,6 +1036,9 @@ def _rewrite(code: str, free) -> tuple[str, str] | None:
         if free(right) and op in _INVERSE:
             return right, f"{_INVERSE[op]}({left}, {right}, out={right})"
         return None
+    copied = re.fullmatch(r"(_t\d+)\.copy\(\)", code)
+    if copied and free(copied.group(1)):  # nothing reads the original afterwards: no copy
+        return copied.group(1), None
     match = re.fullmatch(r"(xp\.\w+)\((_t\d+)\)", code)
     if match and match.group(1) in _UFUNCS and free(match.group(2)):
         name = match.group(2)
@@ -926,11 +1057,11 @@ def _steps(step: dict) -> str:
     return "{" + ", ".join(f"{k}: {c}" for k, c in step.items()) + "}"
 
 
-def _bounds(relations: list, e: sp.Expr) -> tuple[dict, list]:
+def _bounds(relations: list, e: sp.Expr, sizes: frozenset = frozenset()) -> tuple[dict, list]:
     """({"low": v, "high": w} as far as ``relations`` bound e, the relations that do not)."""
     bounds, kept = {}, []
     for r in relations:
-        side = _bound(r, e)
+        side = _bound(r, e, sizes)
         if side is None:
             kept.append(r)
         else:
@@ -938,17 +1069,21 @@ def _bounds(relations: list, e: sp.Expr) -> tuple[dict, list]:
     return bounds, kept
 
 
-def _bound(relation, e: sp.Expr):
-    """("low", v) for a relation that says e >= v, ("high", v) for e <= v (integers), else None."""
+def _bound(relation, e: sp.Expr, sizes: frozenset = frozenset()):
+    """("low", v) for a relation that says e >= v, ("high", v) for e <= v, else None: v an integer,
+    or an integer combination of ``sizes`` (run-time sizes) and an integer."""
     if not isinstance(relation, (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan)):
         return None
     difference = sp.expand(relation.gts - relation.lts)  # >= 0 (> 0 when strict)
     strict = isinstance(relation, (sp.StrictGreaterThan, sp.StrictLessThan))
+
+    def constant(rest):
+        return rest.is_Integer or rest.free_symbols <= sizes and _affine(rest)
     rest = sp.expand(difference - e)
-    if rest.is_Integer:  # e + rest >= 0
+    if constant(rest):  # e + rest >= 0
         return "low", -rest + (1 if strict else 0)
     rest = sp.expand(difference + e)
-    if rest.is_Integer:  # rest - e >= 0
+    if constant(rest):  # rest - e >= 0
         return "high", rest - (1 if strict else 0)
     return None
 

@@ -103,11 +103,12 @@ PROGRAMS = (
         "U_n h + b_hn). h is read by four statements.", input=("x", "h"), name="GRUStep"),
     ProgramEntry(
         "attention", "Single-head attention",
-        "Q = X @ Wq\nK = X @ Wk\nV = X @ Wv\nS = Q @ K.T / 2\n"
+        "Q = X @ Wq\nK = X @ Wk\nV = X @ Wv\nS[t,u] = sum(Q[t,k] * K[u,k], k) / sqrt(len(k))\n"
         "P[t,u] = exp(S[t,u]) / sum(exp(S[t,v]), v)\nY = P @ V",
         {"X": (3, 4), "Wq": (4, 4), "Wk": (4, 4), "Wv": (4, 4)},
         "softmax(Q K^T / sqrt(d)) V with learned projections, d = 4 (so sqrt(d) = 2); the "
-        "softmax over each row in index notation. X is read by three statements.",
+        "softmax over each row in index notation. X is read by three statements. len(k) is d, "
+        "the size k runs over, so one module takes every d.",
         input=("X",), name="Attention"),
     ProgramEntry(
         "mlp3", "3-layer tanh MLP",

@@ -20,6 +20,19 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 
+def assert_parameter_gradients(layer, given, gradOutput, theirs: list) -> None:
+    """The module's parameter gradients after its backward are PyTorch's leaves' (``theirs``), and
+    accGradParameters adds scale times them to what is there."""
+    mine = layer.parameters()[1] if theirs else []
+    for gradient, leaf in zip(mine, theirs):
+        np.testing.assert_allclose(gradient, leaf.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if theirs:
+        before = [g.copy() for g in mine]
+        layer.accGradParameters(given, gradOutput, 0.5)
+        for gradient, old, leaf in zip(layer.parameters()[1], before, theirs):
+            np.testing.assert_allclose(gradient, old + 0.5 * leaf.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def _away(x: np.ndarray, kinks) -> np.ndarray:
     """x moved at least 0.05 away from every kink (the tests check the gradient, not a subgradient)."""
     for c in kinks:
@@ -52,6 +65,20 @@ def _local(x, W, b):
 def _temporal_subsampling(x, W, b):
     pooled = F.avg_pool1d(x.transpose(-1, -2), 2, 2) * 2
     return (pooled * W[:, None] + b[:, None]).transpose(-1, -2)
+
+
+def _four(x):
+    """x with a batch axis (PyTorch's interpolate takes (N, C, H, W) only)."""
+    return x if x.dim() == 4 else x[None]
+
+
+def _subtractive(x, k: int):
+    """Torch7's SpatialSubtractiveNormalization with a uniform k x k kernel: x minus the window's
+    sum over every plane (zero padded) over the planes times the window's pixels in the image."""
+    ones = torch.ones(1, x.shape[-3], k, k, dtype=x.dtype)
+    sums = F.conv2d(_four(x), ones, padding=k // 2)
+    count = F.conv2d(torch.ones_like(_four(x)), ones, padding=k // 2)
+    return (_four(x) - sums / count).reshape(x.shape)
 
 
 #: Torch7 name -> (PyTorch of (inputs..., parameters in the module's order), inputs' range, kinks)
@@ -131,6 +158,17 @@ MODULES = {
     "VolumetricMaxPooling": (lambda x: F.max_pool3d(x, 2), (-3, 3), ()),
     "VolumetricAveragePooling": (lambda x: F.avg_pool3d(x, 2), (-3, 3), ()),
     "BatchNormalization": (_batchnorm, (-3, 3), ()),
+    # issue 20's: computed subscripts, concat, a window read as 0 outside (each entry at its example)
+    "PixelShuffle": (lambda x: F.pixel_shuffle(x, 2), (-3, 3), ()),
+    "CReLU": (lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
+    "SpatialUpSamplingNearest": (lambda x: F.interpolate(_four(x), scale_factor=2).reshape(x.shape[:-2] + (6, 8)),
+                                 (-3, 3), ()),
+    "SpatialUpSamplingBilinear": (lambda x: F.interpolate(_four(x), size=(5, 7), mode="bilinear", align_corners=True)
+                                  .reshape(x.shape[:-2] + (5, 7)), (-3, 3), ()),
+    "SpatialReflectionPadding": (lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (-3, 3), ()),
+    "SpatialReplicationPadding": (lambda x: F.pad(x, (2, 1, 1, 2), mode="replicate"), (-3, 3), ()),
+    "SpatialSubtractiveNormalization": (lambda x: _subtractive(x, 3), (-3, 3), ()),
+    "VolumetricFullConvolution": (lambda x, W, b: _unbatched(F.conv_transpose3d, x, W, b), (-3, 3), ()),
 }
 
 
@@ -156,15 +194,14 @@ def _classes(rng, x):
     return rng.integers(0, x.shape[-1], x.shape[:-1])
 
 
-def _distinct_classes(rng, x):
-    """Two different target classes a sample (MultiLabelMargin's target lists its classes)."""
-    return np.stack([rng.permutation(x.shape[-1])[:2] for _ in range(int(np.prod(x.shape[:-1])))]).reshape(
-        x.shape[:-1] + (2,))
-
-
-def _terminated(t, classes):
-    """PyTorch's multilabel target: the classes, then -1 up to the number of classes."""
-    return torch.cat((t, -torch.ones(t.shape[0], classes - t.shape[1], dtype=t.dtype)), 1)
+def _class_lists(rng, x):
+    """PyTorch's multilabel target, of the input's shape: each sample's classes (a different number a
+    sample, 1 up to all of them), then -1 where there are fewer, then classes that do not count."""
+    n, rows = x.shape[-1], []
+    for k in [1 + i % n for i in range(int(np.prod(x.shape[:-1])))]:
+        row = np.concatenate([rng.permutation(n)[:k], [-1], rng.integers(0, n, n)])[:n]
+        rows.append(row)
+    return np.stack(rows).reshape(x.shape)
 
 
 WEIGHTS = np.array([0.5, 1.0, 2.0, 0.25, 3.0])
@@ -205,8 +242,16 @@ CRITERIA = {
         lambda x, t, w: F.multi_margin_loss(x if x.dim() == 2 else x[None], t.reshape(-1), p=2, weight=w),
         (-1, 1), _classes, {"w": WEIGHTS}, ()),
     ("MultiLabelMarginCriterion", ()): (
-        lambda x, t: F.multilabel_margin_loss(x.reshape(-1, 5), _terminated(t.reshape(-1, 2), 5)),
-        (-1, 1), _distinct_classes, {}, ()),
+        lambda x, t: F.multilabel_margin_loss(x.reshape(-1, 5), t.reshape(-1, 5)), (-1, 1), _class_lists, {}, ()),
+    ("MultiLabelMarginCriterion", ("false",)): (
+        lambda x, t: F.multilabel_margin_loss(x.reshape(-1, 5), t.reshape(-1, 5), reduction="sum"), (-1, 1),
+        _class_lists, {}, ()),
+    # the target is larger: its centre, cropped to the input's 4 x 4, is compared
+    ("SpatialAutoCropMSECriterion", ()): (lambda x, t: F.mse_loss(x, t[..., 1:5, 1:5]), (-3, 3),
+                                          lambda rng, x: rng.uniform(-2, 2, x.shape[:-2] + (6, 6)), {}, ()),
+    ("SpatialAutoCropMSECriterion", ("false",)): (
+        lambda x, t: F.mse_loss(x, t[..., 1:5, 1:5], reduction="sum"), (-3, 3),
+        lambda rng, x: rng.uniform(-2, 2, x.shape[:-2] + (6, 6)), {}, ()),
     ("MultiLabelSoftMarginCriterion", ()): (
         lambda x, t: F.multilabel_soft_margin_loss(x if x.dim() == 2 else x[None], t if t.dim() == 2 else t[None]),
         (-3, 3), lambda rng, x: rng.integers(0, 2, x.shape).astype(float), {}, ()),
@@ -247,7 +292,8 @@ def _load(source: str, name: str, tmp_path):
 
 
 def _agrees(layer, inputs: list, reference, rng) -> None:
-    """forward, every gradInput and every parameter's gradient equal PyTorch's autograd."""
+    """forward, every gradInput and every parameter's gradient equal PyTorch's autograd (and
+    accGradParameters adds scale times them)."""
     params = layer.parameters()[0] if layer.parameters() else []
     xs = [torch.tensor(x, requires_grad=True) for x in inputs]
     pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
@@ -260,8 +306,7 @@ def _agrees(layer, inputs: list, reference, rng) -> None:
     grads = layer.backward(given, g)
     for mine, theirs in zip(grads if len(inputs) > 1 else [grads], xs):
         np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_parameter_gradients(layer, given, g, pt)
 
 
 def _sample_shapes(Layer) -> tuple:

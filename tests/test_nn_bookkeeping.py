@@ -70,3 +70,16 @@ def test_each_passes_derive_check():
                          (SpatialDropout(0.5).evaluate(), (2, 3, 3))]:
         report = check(layer, shape, batch=3)
         assert report.passed, str(report)
+
+
+def test_identity_is_generated_from_its_entry_and_takes_any_shape():
+    from derive.nn import _catalogue
+
+    assert Identity is _catalogue.Identity and Identity.formula == "y = x"
+    x = np.arange(24.0).reshape(2, 3, 4)
+    layer = Identity()
+    y = layer.forward(x)
+    assert np.array_equal(y, x) and not np.shares_memory(y, x)  # the output keeps its values if x changes
+    assert layer.forward(np.arange(3)).dtype == np.float64  # integers read as the module's floats
+    with pytest.raises(TypeError, match="Identity: input must be a numpy array, got list"):
+        layer.forward([1.0])

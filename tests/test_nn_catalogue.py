@@ -15,7 +15,7 @@ import derive.nn as nn
 from derive.catalogue import REQUIRED, lookup
 from derive.catalogue_codegen import CATALOGUE_PATH, catalogue_source, check_cases, generated_entries, skipped
 from derive.nn import _catalogue
-from test_catalogue import CRITERIA, MODULES, _away
+from test_catalogue import CRITERIA, MODULES, _agrees, _away
 
 torch = pytest.importorskip("torch")
 
@@ -47,7 +47,7 @@ def test_the_constructor_is_torch7s(name):
     for arg in entry.signature:
         python = arg.name + "_" if arg.name == "lambda" else arg.name
         default = parameters[python].default
-        assert default is (inspect.Parameter.empty if arg.default is REQUIRED else None if arg.same_as
+        assert default is (None if arg.same_as else inspect.Parameter.empty if arg.default is REQUIRED
                            else arg.default) or default == arg.default
     layer = getattr(nn, name)(*entry.example)
     assert all(getattr(layer, arg.name) == value for arg, value in zip(entry.signature, entry.example))
@@ -87,24 +87,8 @@ def test_generated_module_agrees_with_pytorch(name, step, batch):
     layer = getattr(nn, name)(*args, **({"rng": 1} if g.parameter_shapes else {}))
     rng = np.random.default_rng(step)
     xs = [_away(rng.uniform(low, high, ((batch,) if batch else ()) + shape), kinks) for shape in shapes]
-    given = xs if g.table and len(xs) > 1 else xs[0]
-    params = layer.parameters()[0] if layer.parameters() else []
-    xt = [torch.tensor(x, requires_grad=True) for x in xs]
-    pt = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    yt = reference(*xt, *pt)
-    gradOutput = rng.standard_normal(tuple(yt.shape))
-    yt.backward(torch.tensor(gradOutput))
-    np.testing.assert_allclose(layer.forward(given), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    grads = layer.backward(given, gradOutput)
-    for mine, theirs in zip(grads if given is xs else [grads], xt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    for mine, theirs in zip(layer.parameters()[1] if params else [], pt):
-        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
-    if params:  # accGradParameters adds scale * the gradient to what is there
-        before = [p.copy() for p in layer.parameters()[1]]
-        layer.accGradParameters(given, gradOutput, 0.5)
-        for mine, old, theirs in zip(layer.parameters()[1], before, pt):
-            np.testing.assert_allclose(mine, old + 0.5 * theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    _agrees(layer, xs, reference, rng)
+    if layer.parameters():
         layer.zeroGradParameters()
         assert all(not p.any() for p in layer.parameters()[1])
 
@@ -276,21 +260,40 @@ def test_multi_margin_criterion_agrees_with_pytorch(p, margin, classes, batch):
     np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy().reshape(x.shape), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("classes, targets", [(4, 1), (7, 3)])
-@pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
-def test_multilabel_margin_criterion_agrees_with_pytorch(classes, targets, batch):
-    criterion = nn.MultiLabelMarginCriterion()
+@pytest.mark.parametrize("sizeAverage", [True, False], ids=["sizeAverage", "summed"])
+@pytest.mark.parametrize("classes", [4, 7])
+@pytest.mark.parametrize("batch", [None, 5], ids=["one sample", "batch"])
+def test_multilabel_margin_criterion_agrees_with_pytorch(sizeAverage, classes, batch):
+    criterion = nn.MultiLabelMarginCriterion(sizeAverage)
     rng = np.random.default_rng(classes)
     x = rng.uniform(-1, 1, ((batch,) if batch else ()) + (classes,))
-    rows = [rng.permutation(classes)[:targets] for _ in range(batch or 1)]  # different classes a sample
+    # PyTorch's target: a sample's classes (a different number a sample, all of them in one), then -1,
+    # then classes that do not count
+    rows = []
+    for k in (3, 1, classes, 2, classes - 1)[:batch or 1]:
+        rows.append(np.concatenate([rng.permutation(classes)[:k], [-1], rng.integers(0, classes, classes)])[:classes])
     t = np.stack(rows) if batch else rows[0]
     xt = torch.tensor(x.reshape(-1, classes), requires_grad=True)
-    padded = np.full((batch or 1, classes), -1)  # PyTorch's target: the classes, then -1
-    padded[:, :targets] = t.reshape(-1, targets)
-    loss = torch.nn.functional.multilabel_margin_loss(xt, torch.tensor(padded))
+    loss = torch.nn.functional.multilabel_margin_loss(xt, torch.tensor(t.reshape(-1, classes)),
+                                                      reduction="mean" if sizeAverage else "sum")
     loss.backward()
     assert criterion.forward(x, t) == pytest.approx(loss.item(), rel=1e-12, abs=1e-12)
     np.testing.assert_allclose(criterion.backward(x, t), xt.grad.numpy().reshape(x.shape), rtol=1e-10, atol=1e-12)
+
+
+def test_multilabel_margin_target_ends_at_its_first_minus_one_and_refuses_other_numbers():
+    criterion = nn.MultiLabelMarginCriterion()
+    x = np.array([0.1, 0.2, 0.4, 0.8])
+    # targets 3 and 0; classes 1 and 2 are no target: (0.4 + 0.6 + 1.1 + 1.3) / 4
+    assert criterion.forward(x, np.array([3, 0, -1, 1])) == pytest.approx(0.85, abs=1e-12)
+    assert criterion.forward(x, np.array([3, 0, -1, 2])) == criterion.forward(x, np.array([3, 0, -1, -1]))
+    with pytest.raises(ValueError, match=r"MultiLabelMarginCriterion: target must hold classes from 0 to 3 or -1 "
+                                         r"\(the list's end\), got -2"):
+        criterion.forward(x, np.array([3, -2, -1, 1]))
+    with pytest.raises(ValueError, match="got 4$"):
+        criterion.backward(x, np.array([4, 0, -1, 1]))
+    with pytest.raises(ValueError, match=r"target must have the input's shape \(4,\)"):
+        criterion.forward(x, np.array([3, 0]))
 
 
 def test_class_targets_are_checked_in_one_line():

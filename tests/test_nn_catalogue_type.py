@@ -16,6 +16,7 @@ import derive.nn as nn
 from derive.catalogue import lookup
 from derive.catalogue_codegen import check_cases
 from derive.nn import _catalogue
+from derive.nn.catalogued import CatalogueModule, CatalogueTable, CatalogueTableLoss
 from test_nn_type import Device, cuda_device
 
 CASES = check_cases()
@@ -46,6 +47,9 @@ def _draw(name: str, rng: np.random.Generator):
     def real(s):  # a batch of BATCH samples, or (batch=0) the sample is a batch already (BatchNormalization)
         return rng.uniform(low, high, ((BATCH,) if extra.get("batch", 1) else ()) + tuple(s))
 
+    if issubclass(cls, CatalogueTableLoss):  # a program ending in a loss: its input is a whole batch
+        input = rng.uniform(low, high, shape)
+        return (lambda: cls(*entry.example, rng=0)), input, factory()._fixedTarget(input)
     if fields.get("integers"):
         input = rng.integers(0, fields["integers"], (BATCH,) + tuple(shape))
     elif fields.get("table"):
@@ -130,3 +134,20 @@ def test_a_converted_class_computes_what_the_float64_one_does(name, device_type)
             assert w.shape == h.shape, what
             scale = 1.0 + float(np.max(np.abs(w), initial=0.0))
             assert float(np.max(np.abs(w - h), initial=0.0)) <= tolerance * scale, f"{name}: {what}"
+
+
+MODULES = [n for n in _catalogue.__all__ if issubclass(getattr(nn, n), CatalogueModule)
+           and not issubclass(getattr(nn, n), CatalogueTable) and not lookup(n).criterion]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_a_gradOutput_of_another_dtype_is_refused_in_one_line(name):
+    """As its input: Torch refuses mixed types, and nothing is converted silently."""
+    make, input, _ = _draw(name, np.random.default_rng(0))
+    module = make().float()
+    x = input.astype(np.float32) if input.dtype.kind == "f" else input
+    y = module.forward(x)
+    with pytest.raises(TypeError, match=rf"^{name}\b.*: gradOutput is float64 but the module is float32"):
+        module.backward(x, np.ones(y.shape))
+    with pytest.raises(TypeError, match=rf"^{name}\b.*: gradOutput must hold floats, got dtype int64"):
+        module.backward(x, np.ones(y.shape, dtype=np.int64))

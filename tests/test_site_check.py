@@ -33,7 +33,9 @@ def test_every_shipped_module_passes_the_whole_list_on_the_page():
     reports = full_checks()
     assert [name for name, _ in reports] == [name for name, _, _, _ in full_check_cases()]
     assert all(report.passed for _, report in reports)
-    assert all(report.batch == FULL_CHECK_BATCH for name, report in reports if "BatchNormalization" not in name)
+    # one sample only: BatchNormalization's training batch, and the losses with parameters (a batch's loss is a mean)
+    assert all(report.batch == FULL_CHECK_BATCH for name, report in reports
+               if "BatchNormalization" not in name and "its target fixed" not in name)
     table = full_checks_table(reports).splitlines()
     assert len(table) == 2 + len(reports)
     assert all(line.endswith(" | yes |") for line in table[2:])

@@ -5,11 +5,12 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import relu, sigmoid, step, window, contract, extreme
+from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
-                                  CatalogueTableCriterion)
+                                  CatalogueTableCriterion, CatalogueTableLoss)
 
 ndarray = np.ndarray
+from derive.nn.windowed import CatalogueWindowModule
 from derive.nn.normalization import CatalogueBatchStatistics
 
 
@@ -1214,7 +1215,7 @@ def _softshrink_update_grad_input_batch(X, lambda_, Y, G, out=None):
     _t3 = (_t2[:, None] == _t2)
     _t4 = xp.arange(1, n + 1)
     _t5 = (_t4[:, None] == _t4)
-    _t6 = _t3[:, None, :, None] * _t5[:, None, :]
+    _t6 = xp.where(_t3[:, None, :, None], _t5[:, None, :], 0)
     _t7 = -lambda_
     _t8 = (X < _t7)
     _t9 = xp.where(_t8, _t6, 0)
@@ -1289,17 +1290,76 @@ class Threshold(CatalogueModule):
         super().__init__(**{'th': th, 'v': v, 'ip': ip})
 
 
+def _softmax_update_output(x, out=None):
+    """y[i] = exp(x[i])/Sum(exp(x[j]), (j, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
+    _t2 /= _t4
+    output = _t2
+    return output
+
+
+def _softmax_update_grad_input(x, y, g, out=None):
+    """gradInput[k] = (g[k] - Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.einsum("a,a->", g, y)
+    _t2 = xp.subtract(g, _t1, out=out)
+    _t2 *= y
+    grad_input = _t2
+    return grad_input
+
+
+def _softmax_update_output_batch(X, out=None):
+    """Y[s, i] = exp(X[s, i])/Sum(exp(X[s, j]), (j, 1, n))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t2 *= _t5[:, None]
+    output = _t2
+    return output
+
+
+def _softmax_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[k, l] = (G[k, l] - Sum(G[k, i]*Y[k, i], (i, 1, n)))*Y[k, l]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = xp.einsum("ab,ab->a", G, Y)
+    _t2 = G - _t1[:, None]
+    _t2 *= Y
+    grad_input = _t2
+    return grad_input
+
+
+class SoftMax(CatalogueModule):
+    """nn.SoftMax(): y = exp(x) / sum(exp(x)). exp(x_i) / sum_k exp(x_k): every output depends on every input, the Jacobian is diag(y) - y y^T. Example: x = (0, 0) gives (0.5, 0.5)."""
+
+    signature = ()
+    formula = 'y = exp(x) / sum(exp(x))'
+    scalars = ()
+    inputShape = (None,)
+    kernels = {(): ((_softmax_update_output, _softmax_update_grad_input, None, None), (_softmax_update_output_batch, _softmax_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _softmin_update_output(x, out=None):
     """y[i] = exp(-x[i])/Sum(exp(-x[j]), (j, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -x
     _t2 = _t1.max(axis=0)
-    _t3 = -x - _t2
+    _t3 = xp.subtract(-x, _t2, out=out)
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=0)
     _t6 = 1 / _t5
-    _t7 = xp.divide(_t3, _t5, out=out)
-    output = _t7
+    _t3 /= _t5
+    output = _t3
     return output
 
 
@@ -1322,8 +1382,8 @@ def _softmin_update_output_batch(X, out=None):
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=1)
     _t6 = 1 / _t5
-    _t7 = _t6[:, None] * _t3
-    output = _t7
+    _t3 *= _t6[:, None]
+    output = _t3
     return output
 
 
@@ -1332,8 +1392,8 @@ def _softmin_update_grad_input_batch(X, Y, G, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.einsum("ab,ab->a", G, Y)
     _t2 = _t1[:, None] - G
-    _t3 = xp.multiply(_t2, Y, out=out)
-    grad_input = _t3
+    _t2 *= Y
+    grad_input = _t2
     return grad_input
 
 
@@ -1345,6 +1405,67 @@ class SoftMin(CatalogueModule):
     scalars = ()
     inputShape = (None,)
     kernels = {(): ((_softmin_update_output, _softmin_update_grad_input, None, None), (_softmin_update_output_batch, _softmin_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
+def _logsoftmax_update_output(x, out=None):
+    """y[i] = -log(Sum(exp(x[j]), (j, 1, n))) + x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x - _t1 - _t5
+    output = _t6
+    return output
+
+
+def _logsoftmax_update_grad_input(x, y, g, out=None):
+    """gradInput[k] = -exp(y[k])*Sum(g[i], (i, 1, n)) + g[k]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = g.sum(axis=0)
+    _t2 = xp.exp(y, out=out)
+    _t2 *= _t1
+    xp.subtract(g, _t2, out=_t2)
+    grad_input = _t2
+    return grad_input
+
+
+def _logsoftmax_update_output_batch(X, out=None):
+    """Y[s, i] = -log(Sum(exp(X[s, j]), (j, 1, n))) + X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = X - _t1[:, None] - _t5[:, None]
+    output = _t6
+    return output
+
+
+def _logsoftmax_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[k, l] = -exp(Y[k, l])*Sum(G[k, i], (i, 1, n)) + G[k, l]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = G.sum(axis=1)
+    _t2 = xp.exp(Y, out=out)
+    _t2 *= _t1[:, None]
+    xp.subtract(G, _t2, out=_t2)
+    grad_input = _t2
+    return grad_input
+
+
+class LogSoftMax(CatalogueModule):
+    """nn.LogSoftMax(): y = x - log(sum(exp(x))). The logarithm of the softmax. Example: x = (0, 0) gives (-0.693, -0.693)."""
+
+    signature = ()
+    formula = 'y = x - log(sum(exp(x)))'
+    scalars = ()
+    inputShape = (None,)
+    kernels = {(): ((_logsoftmax_update_output, _logsoftmax_update_grad_input, None, None), (_logsoftmax_update_output_batch, _logsoftmax_update_grad_input_batch, None, None))}
 
     def __init__(self) -> None:
         super().__init__(**{})
@@ -1442,6 +1563,49 @@ class AddConstant(CatalogueModule):
         super().__init__(**{'constant_scalar': constant_scalar, 'ip': ip})
 
 
+def _identity_update_output(x, out=None):
+    """y[i] = x[i]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    output = x
+    return output
+
+
+def _identity_update_grad_input(x, y, g, out=None):
+    """gradInput[j] = g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    grad_input = g
+    return grad_input
+
+
+def _identity_update_output_batch(X, out=None):
+    """Y[s, i] = X[s, i]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    output = X
+    return output
+
+
+def _identity_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[j, k] = G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    grad_input = G
+    return grad_input
+
+
+class Identity(CatalogueModule):
+    """nn.Identity(): y = x. The input unchanged; the gradient unchanged."""
+
+    signature = ()
+    formula = 'y = x'
+    scalars = ()
+    inputShape = (None,)
+    anyShape = True
+    gradientReadsOutput = False
+    kernels = {(): ((_identity_update_output, _identity_update_grad_input, None, None), (_identity_update_output_batch, _identity_update_grad_input_batch, None, None))}
+
+    def __init__(self) -> None:
+        super().__init__(**{})
+
+
 def _normalize_2_0_update_output(x, out=None):
     """y[i] = x[i]/sqrt(Sum(x[j]**2, (j, 1, n)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -1486,8 +1650,8 @@ def _normalize_2_0_update_grad_input_batch(X, Y, G, out=None):
     _t5 = xp.einsum("ab,ab->a", G, X)
     _t4 *= _t5
     _t7 = _t4[:, None] * X
-    _t8 = xp.subtract(_t3, _t7, out=out)
-    grad_input = _t8
+    _t3 -= _t7
+    grad_input = _t3
     return grad_input
 
 
@@ -1557,8 +1721,8 @@ def _spatialsoftmax_update_output_batch(X, out=None):
     xp.exp(_t6, out=_t6)
     _t8 = _t6.sum(axis=1)
     _t9 = 1 / _t8
-    _t10 = _t9[:, None, :, :] * _t6
-    output = _t10
+    _t6 *= _t9[:, None, :, :]
+    output = _t6
     return output
 
 
@@ -1578,9 +1742,9 @@ def _spatialsoftmax_update_grad_input_batch(X, Y, G, out=None):
     _t11 = _t8 ** -2
     _t12 = xp.einsum("abcd,abcd->acd", G, _t6)
     _t11 *= _t12
-    _t14 = _t11[:, None, :, :] * _t6
-    _t15 = xp.subtract(_t10, _t14, out=out)
-    grad_input = _t15
+    _t6 *= _t11[:, None, :, :]
+    _t10 -= _t6
+    grad_input = _t10
     return grad_input
 
 
@@ -1604,8 +1768,8 @@ def _prelu_update_output(x, a, out=None):
     _t1 = xp.minimum(0, x)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, x)
-    _t4 = xp.add(_t2, _t3, out=out)
-    output = _t4
+    _t2 += _t3
+    output = _t2
     return output
 
 
@@ -1652,8 +1816,8 @@ def _prelu_update_output_batch(X, a, out=None):
     _t1 = xp.minimum(0, X)
     _t2 = a[:, None] * _t1
     _t3 = xp.maximum(0, X)
-    _t4 = xp.add(_t2, _t3, out=out)
-    output = _t4
+    _t2 += _t3
+    output = _t2
     return output
 
 
@@ -1730,7 +1894,7 @@ def _linear_false_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[k, l] += scale * g[k]*x[l]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = g[:, None] * x
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
 
 
 def _linear_false_backward(x, W, y, g, scale, grad_W, out=None):
@@ -1739,7 +1903,7 @@ def _linear_false_backward(x, W, y, g, scale, grad_W, out=None):
     _t1 = xp.matmul(g, W, out=out)
     grad_input = _t1
     _t2 = g[:, None] * x
-    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_W += _t2 if scale == 1 else xp.multiply(_t2, scale, out=_t2)
     return grad_input
 
 
@@ -1797,7 +1961,8 @@ def _linear_true_acc_grad_parameters(x, W, b, y, g, scale, grad_W, grad_b):
     """gradW[k, l] += scale * g[k]*x[l]; gradb[k] += scale * g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = g[:, None] * x
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
+    del _t1  # freed before the next temporary is made
     grad_b += g if scale == 1 else scale * g
 
 
@@ -1807,7 +1972,8 @@ def _linear_true_backward(x, W, b, y, g, scale, grad_W, grad_b, out=None):
     _t1 = xp.matmul(g, W, out=out)
     grad_input = _t1
     _t2 = g[:, None] * x
-    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_W += _t2 if scale == 1 else xp.multiply(_t2, scale, out=_t2)
+    del _t2  # freed before the next temporary is made
     grad_b += g if scale == 1 else scale * g
     return grad_input
 
@@ -2620,13 +2786,14 @@ def _max_1_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Maximum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = xp.arange(1, N_a + 1)
-    _t2 = x.T
-    _t3 = _t2.reshape(*_t2.shape[:1], -1).argmax(axis=-1)
-    _t4 = _t3 + 1
-    _t5 = (_t1[:, None] == _t4)
-    _t6 = xp.multiply(g, _t5, out=out)
-    grad_input = _t6
+    N_b = x.shape[1]
+    _t1 = x.T
+    _t2 = _t1.reshape(*_t1.shape[:1], -1).argmax(axis=-1)
+    _t3 = _t2 + 1
+    _t3 -= 1
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t3, xp.arange(0, N_b)] += g
+    grad_input = _t5
     return grad_input
 
 
@@ -2647,7 +2814,7 @@ def _max_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = _t2.reshape(*_t2.shape[:2], -1).argmax(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4[:, None, :])
-    _t6 = G[:, None, :] * _t5
+    _t6 = xp.where(_t5, G[:, None, :], 0)
     grad_input = _t6
     return grad_input
 
@@ -2663,13 +2830,14 @@ def _max_2_update_output(x, out=None):
 def _max_2_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Maximum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = xp.arange(1, N_b + 1)
-    _t2 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
-    _t3 = _t2 + 1
-    _t4 = (_t1 == _t3[:, None])
-    _t5 = g[:, None] * _t4
-    grad_input = _t5
+    _t1 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
+    _t2 = _t1 + 1
+    _t2 -= 1
+    _t4 = xp.zeros((N_a, N_b,))
+    _t4[xp.arange(0, N_a), _t2] += g
+    grad_input = _t4
     return grad_input
 
 
@@ -2689,7 +2857,7 @@ def _max_2_update_grad_input_batch(X, Y, G, out=None):
     _t2 = X.reshape(*X.shape[:2], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, :, None])
-    _t5 = G[:, :, None] * _t4
+    _t5 = xp.where(_t4, G[:, :, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -2721,13 +2889,14 @@ def _min_1_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(j, ArgExtremum(Minimum(x[a, k], (a, 1, N_a)), 0))*g[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
-    _t1 = xp.arange(1, N_a + 1)
-    _t2 = x.T
-    _t3 = _t2.reshape(*_t2.shape[:1], -1).argmin(axis=-1)
-    _t4 = _t3 + 1
-    _t5 = (_t1[:, None] == _t4)
-    _t6 = xp.multiply(g, _t5, out=out)
-    grad_input = _t6
+    N_b = x.shape[1]
+    _t1 = x.T
+    _t2 = _t1.reshape(*_t1.shape[:1], -1).argmin(axis=-1)
+    _t3 = _t2 + 1
+    _t3 -= 1
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t3, xp.arange(0, N_b)] += g
+    grad_input = _t5
     return grad_input
 
 
@@ -2748,7 +2917,7 @@ def _min_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = _t2.reshape(*_t2.shape[:2], -1).argmin(axis=-1)
     _t4 = _t3 + 1
     _t5 = (_t1[:, None] == _t4[:, None, :])
-    _t6 = G[:, None, :] * _t5
+    _t6 = xp.where(_t5, G[:, None, :], 0)
     grad_input = _t6
     return grad_input
 
@@ -2764,13 +2933,14 @@ def _min_2_update_output(x, out=None):
 def _min_2_update_grad_input(x, y, g, out=None):
     """gradInput[j, k] = KroneckerDelta(k, ArgExtremum(Minimum(x[j, b], (b, 1, N_b)), 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
     N_b = x.shape[1]
-    _t1 = xp.arange(1, N_b + 1)
-    _t2 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
-    _t3 = _t2 + 1
-    _t4 = (_t1 == _t3[:, None])
-    _t5 = g[:, None] * _t4
-    grad_input = _t5
+    _t1 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
+    _t2 = _t1 + 1
+    _t2 -= 1
+    _t4 = xp.zeros((N_a, N_b,))
+    _t4[xp.arange(0, N_a), _t2] += g
+    grad_input = _t4
     return grad_input
 
 
@@ -2790,7 +2960,7 @@ def _min_2_update_grad_input_batch(X, Y, G, out=None):
     _t2 = X.reshape(*X.shape[:2], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t4 = (_t1 == _t3[:, :, None])
-    _t5 = G[:, :, None] * _t4
+    _t5 = xp.where(_t4, G[:, :, None], 0)
     grad_input = _t5
     return grad_input
 
@@ -2828,9 +2998,9 @@ def _euclidean_update_grad_input(x, W, y, g, out=None):
     _t3 = 1 / xp.sqrt(_t2)
     _t4 = 2 * x
     _t5 = 2 * W
-    _t6 = _t4[:, None] - _t5
+    xp.subtract(_t4[:, None], _t5, out=_t5)
     _t3 *= g
-    _t8 = xp.matmul(_t6, _t3, out=out)
+    _t8 = xp.matmul(_t5, _t3, out=out)
     _t8 /= 2
     grad_input = _t8
     return grad_input
@@ -2855,14 +3025,14 @@ def _euclidean_backward(x, W, y, g, scale, grad_W, out=None):
     _t3 = 1 / xp.sqrt(_t2)
     _t4 = 2 * x
     _t5 = 2 * W
-    _t6 = _t4[:, None] - _t5
+    xp.subtract(_t4[:, None], _t5, out=_t5)
     _t7 = g * _t3
-    _t8 = xp.matmul(_t6, _t7, out=out)
+    _t8 = xp.matmul(_t5, _t7, out=out)
     _t8 /= 2
     grad_input = _t8
     _t10 = -(_t3 * g)
-    _t11 = _t10 * _t1
-    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    _t1 *= _t10
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
     return grad_input
 
 
@@ -2883,8 +3053,8 @@ def _euclidean_update_grad_input_batch(X, W, Y, G, out=None):
     _t2 = xp.einsum("abc,abc->ac", _t1, _t1)
     _t3 = 1 / xp.sqrt(_t2)
     _t3 *= G
-    _t5 = _t1 * _t3[:, None, :]
-    _t6 = _t5.sum(axis=2)
+    _t1 *= _t3[:, None, :]
+    _t6 = _t1.sum(axis=2)
     grad_input = _t6
     return grad_input
 
@@ -2957,8 +3127,8 @@ def _weightedeuclidean_update_grad_input(x, D, W, y, g, out=None):
     _t4 = xp.einsum("ab,ab->b", _t2, _t3)
     _t5 = 1 / xp.sqrt(_t4)
     _t5 *= g
-    _t7 = _t3 * _t1
-    _t8 = xp.matmul(_t5, _t7.T, out=out)
+    _t3 *= _t1
+    _t8 = xp.matmul(_t5, _t3.T, out=out)
     grad_input = _t8
     return grad_input
 
@@ -2991,8 +3161,8 @@ def _weightedeuclidean_backward(x, D, W, y, g, scale, grad_D, grad_W, out=None):
     _t4 = xp.einsum("ab,ab->b", _t2, _t3)
     _t5 = 1 / xp.sqrt(_t4)
     _t6 = g * _t5
-    _t7 = _t3 * _t1
-    _t8 = xp.matmul(_t6, _t7.T, out=out)
+    _t3 *= _t1
+    _t8 = xp.matmul(_t6, _t3.T, out=out)
     grad_input = _t8
     _t9 = _t1 ** 2
     _t10 = _t5 * g
@@ -3010,10 +3180,10 @@ def _weightedeuclidean_update_output_batch(X, D, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    _t2 = _t1 * _t1
+    _t1 *= _t1
     _t3 = D * D
-    _t2 *= _t3.T
-    _t5 = _t2.sum(axis=2)
+    _t1 *= _t3.T
+    _t5 = _t1.sum(axis=2)
     _t6 = xp.sqrt(_t5, out=out)
     output = _t6
     return output
@@ -3029,9 +3199,9 @@ def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G, out=None):
     _t5 = _t2.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
-    _t8 = _t1 * _t3
-    _t9 = _t6[:, None, :] * _t8
-    _t10 = _t9.sum(axis=2)
+    _t1 *= _t3
+    _t1 *= _t6[:, None, :]
+    _t10 = _t1.sum(axis=2)
     grad_input = _t10
     return grad_input
 
@@ -3046,14 +3216,14 @@ def _weightedeuclidean_acc_grad_parameters_batch(X, D, W, Y, G, scale, grad_D, g
     _t5 = _t4.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t7 = G * _t6.T
-    _t8 = _t2 * _t7.T
-    _t9 = _t8.sum(axis=2)
+    _t2 *= _t7.T
+    _t9 = _t2.sum(axis=2)
     _t10 = D * _t9
     grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
     del _t10  # freed before the next temporary is made
     _t11 = D ** 2
-    _t12 = _t1 * _t7.T
-    _t13 = _t12.sum(axis=2)
+    _t1 *= _t7.T
+    _t13 = _t1.sum(axis=2)
     _t14 = -(_t11 * _t13)
     grad_W += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
 
@@ -3069,8 +3239,8 @@ def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W, out=
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
     _t8 = _t1 * _t3
-    _t9 = _t6[:, None, :] * _t8
-    _t10 = _t9.sum(axis=2)
+    _t8 *= _t6[:, None, :]
+    _t10 = _t8.sum(axis=2)
     grad_input = _t10
     _t11 = xp.transpose(_t2, (2, 0, 1)) * _t3.T[:, None, :]
     _t12 = _t11.sum(axis=2)
@@ -3197,17 +3367,17 @@ def _cosine_update_grad_input_batch(X, W, Y, G, out=None):
     _t1 = xp.einsum("ab,ab->a", W, W)
     _t2 = 1 / xp.sqrt(_t1)
     _t3 = G * _t2
-    _t4 = _t3 @ W
+    _t4 = xp.matmul(_t3, W, out=out)
     _t5 = xp.einsum("ab,ab->a", X, X)
     _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t4 * _t6[:, None]
+    _t4 *= _t6[:, None]
     _t8 = X @ W.T
     _t8 *= G
     _t10 = _t2 @ _t8.T
     _t11 = _t5 ** -1.5
     _t12 = _t10[:, None] * -1 * _t11[:, None] * X
-    _t7 += _t12
-    grad_input = _t7
+    _t4 += _t12
+    grad_input = _t4
     return grad_input
 
 
@@ -3220,14 +3390,14 @@ def _cosine_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     _t4 = _t3 @ X
     _t5 = xp.einsum("ab,ab->a", W, W)
     _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t4 * _t6[:, None]
+    _t4 *= _t6[:, None]
     _t8 = W @ X.T
     _t8 *= G.T
     _t10 = _t2 @ _t8.T
     _t11 = _t5 ** -1.5
     _t12 = _t10[:, None] * -1 * _t11[:, None] * W
-    _t7 += _t12
-    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    _t4 += _t12
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
 
 
 def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
@@ -3236,27 +3406,25 @@ def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     _t1 = xp.einsum("ab,ab->a", W, W)
     _t2 = 1 / xp.sqrt(_t1)
     _t3 = G * _t2
-    _t4 = _t3 @ W
+    _t4 = xp.matmul(_t3, W, out=out)
     _t5 = xp.einsum("ab,ab->a", X, X)
     _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t4 * _t6[:, None]
+    _t4 *= _t6[:, None]
     _t8 = X @ W.T
     _t8 *= G
     _t10 = _t2 @ _t8.T
     _t11 = _t5 ** -1.5
     _t12 = _t10[:, None] * -1 * _t11[:, None] * X
-    _t7 += _t12
-    grad_input = _t7
+    _t4 += _t12
+    grad_input = _t4
     _t14 = G.T * _t6
     _t15 = _t14 @ X
-    _t16 = _t15 * _t2[:, None]
-    _t17 = W @ X.T
-    _t17 *= G.T
-    _t19 = _t6 @ _t17.T
-    _t20 = _t1 ** -1.5
-    _t21 = _t19[:, None] * -1 * _t20[:, None] * W
-    _t16 += _t21
-    grad_W += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    _t15 *= _t2[:, None]
+    _t17 = _t6 @ _t8
+    _t18 = _t1 ** -1.5
+    _t19 = _t17[:, None] * -1 * _t18[:, None] * W
+    _t15 += _t19
+    grad_W += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
     return grad_input
 
 
@@ -3280,7 +3448,8 @@ class Cosine(CatalogueModule):
 def _narrow_1_1_update_output(x, N_a, out=None):
     """y[a] = x[a]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    output = x
+    _t1 = window(x, (N_a,), (0,), ({0: 1},))
+    output = xp.array(_t1)
     return output
 
 
@@ -3290,26 +3459,31 @@ def _narrow_1_1_update_grad_input(x, N_a, y, g, out=None):
     N_x1 = x.shape[0]
     _t1 = xp.arange(1, N_x1 + 1)
     _t2 = (N_a >= _t1)
-    _t3 = xp.where(_t2, g, 0)
-    grad_input = _t3
+    _t3 = window(g, (N_x1,), (0,), ({0: 1},))
+    _t4 = xp.where(_t2, _t3, 0)
+    grad_input = _t4
     return grad_input
 
 
 def _narrow_1_1_update_output_batch(X, N_a, out=None):
     """Y[s, a] = X[s, a]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    output = X
+    B = X.shape[0]
+    _t1 = window(X, (B, N_a), (0, 0), ({0: 1}, {1: 1}))
+    output = xp.array(_t1)
     return output
 
 
 def _narrow_1_1_update_grad_input_batch(X, N_a, Y, G, out=None):
     """gradInput[j, k] = Piecewise((G[j, k], N_a >= k), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = xp.arange(1, N_x1 + 1)
     _t2 = (N_a >= _t1)
-    _t3 = xp.where(_t2, G, 0)
-    grad_input = _t3
+    _t3 = window(G, (B, N_x1), (0, 0), ({0: 1}, {1: 1}))
+    _t4 = xp.where(_t2, _t3, 0)
+    grad_input = _t4
     return grad_input
 
 
@@ -3927,10 +4101,8 @@ def _lookuptable_update_output(x, W, out=None):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
-    _t1 = xp.arange(1, N_d + 1)
-    _t2 = _t1 - 1
-    _t3 = W[x[:, None], _t2]
-    output = _t3
+    _t1 = W[x[:, None], xp.arange(0, N_d)]
+    output = _t1
     return output
 
 
@@ -3946,24 +4118,35 @@ def _lookuptable_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[j, k] += scale * Sum(KroneckerDelta(j, x[n] + 1)*g[n, k], (n, 1, N_n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_W1 = W.shape[0]
-    _t1 = xp.arange(1, N_W1 + 1)
+    N_d = W.shape[1]
+    N_n = x.shape[0]
+    _t1 = (x >= 0)
     _t2 = 1 + x
-    _t3 = (_t1[:, None] == _t2)
-    _t4 = _t3 @ g
-    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, g.T, 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
 
 
 def _lookuptable_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_W1 = W.shape[0]
+    N_d = W.shape[1]
     N_n = x.shape[0]
     grad_input = xp.zeros((N_n,))
-    _t1 = xp.arange(1, N_W1 + 1)
+    _t1 = (x >= 0)
     _t2 = 1 + x
-    _t3 = (_t1[:, None] == _t2)
-    _t4 = _t3 @ g
-    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, g.T, 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -3971,10 +4154,8 @@ def _lookuptable_update_output_batch(X, W, out=None):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
-    _t1 = xp.arange(1, N_d + 1)
-    _t2 = _t1 - 1
-    _t3 = W[X[:, :, None], _t2]
-    output = _t3
+    _t1 = W[X[:, :, None], xp.arange(0, N_d)]
+    output = _t1
     return output
 
 
@@ -3990,12 +4171,19 @@ def _lookuptable_update_grad_input_batch(X, W, Y, G, out=None):
 def _lookuptable_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     """gradW[j, k] += scale * Sum(KroneckerDelta(j, X[s, n] + 1)*G[s, n, k], (s, 1, B), (n, 1, N_n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
     N_W1 = W.shape[0]
-    _t1 = xp.arange(1, N_W1 + 1)
+    N_d = W.shape[1]
+    N_n = X.shape[1]
+    _t1 = (X >= 0)
     _t2 = 1 + X
-    _t3 = (_t1[:, None, None] == _t2)
-    _t4 = contract(_t3, G, axes=((1, 2,), (0, 1,)))
-    grad_W += _t4 if scale == 1 else scale * _t4
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, xp.transpose(G, (2, 0, 1)), 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, B, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, B, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
 
 
 def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W, out=None):
@@ -4003,13 +4191,18 @@ def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_W1 = W.shape[0]
+    N_d = W.shape[1]
     N_n = X.shape[1]
     grad_input = xp.zeros((B, N_n,))
-    _t1 = xp.arange(1, N_W1 + 1)
+    _t1 = (X >= 0)
     _t2 = 1 + X
-    _t3 = (_t1[:, None, None] == _t2)
-    _t4 = contract(_t3, G, axes=((1, 2,), (0, 1,)))
-    grad_W += _t4 if scale == 1 else scale * _t4
+    _t3 = (N_W1 >= _t2)
+    _t4 = _t1 & _t3
+    _t5 = xp.where(_t4, xp.transpose(G, (2, 0, 1)), 0)
+    _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, B, N_n)).ravel()
+    _t7 = xp.broadcast_to(_t5, (N_d, B, N_n)).ravel()
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    grad_W += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -4030,12 +4223,1794 @@ class LookupTable(CatalogueModule):
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
 
 
+def _temporalconvolution_update_output(x, W, b, N_t, kW, dW, out=None):
+    """y[t, o] = b[o] + Sum(W[o, k, c]*x[k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    _t1 = window(x, (N_t, N_k, N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = contract(_t1, W, axes=((1, 2,), (1, 2,)))
+    _t3 = xp.add(b, _t2, out=out)
+    output = _t3
+    return output
+
+
+def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+    """gradInput[j, l] = Sum(Piecewise((W[o, j + (-dW)*t + (dW), l]*g[t, o], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = contract(g, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (2, 0, 1)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalconvolution_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """gradW[j, l, a] += scale * Sum(g[t, j]*x[l + (dW)*t + (-dW), a], (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    _t1 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t2 = contract(g, _t1, axes=((0,), (1,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=0)
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    N_k = W.shape[1]
+    n = x.shape[0]
+    _t1 = contract(g, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (2, 0, 1)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t4 = contract(g, _t3, axes=((0,), (1,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=0)
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _temporalconvolution_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+    """Y[s, t, o] = b[o] + Sum(W[o, k, c]*X[s, k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    _t1 = window(X, (B, N_t, N_k, N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = contract(_t1, W, axes=((2, 3,), (1, 2,)))
+    _t3 = xp.add(b, _t2, out=out)
+    output = _t3
+    return output
+
+
+def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+    """gradInput[j, l, a] = Sum(Piecewise((G[j, t, o]*W[o, l + (-dW)*t + (dW), a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = contract(G, W, axes=((2,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalconvolution_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """gradW[j, l, a] += scale * Sum(G[s, t, j]*X[s, l + (dW)*t + (-dW), a], (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    _t1 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = contract(G, _t1, axes=((0, 1,), (0, 2,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 1))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    N_k = W.shape[1]
+    n = X.shape[1]
+    _t1 = contract(G, W, axes=((2,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t4 = contract(G, _t3, axes=((0, 1,), (0, 2,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 1))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class TemporalConvolution(CatalogueWindowModule):
+    """nn.TemporalConvolution(inputFrameSize, outputFrameSize, kW, dW=1): y[t,o] = sum(W[o,k,c] * x[t+k-1,c], k, c) + b[o]. A 1-D convolution over a sequence of frames (time x features)."""
+
+    signature = (('inputFrameSize', REQUIRED, int, None), ('outputFrameSize', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('dW', 1, int, None), )
+    formula = 'y[t,o] = sum(W[o,k,c] * x[t+k-1,c], k, c) + b[o]'
+    scalars = ()
+    inputShape = (None, 'inputFrameSize')
+    gradientReadsOutput = False
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    parameterShapes = (('weight', ('outputFrameSize', 'kW', 'inputFrameSize')), ('bias', ('outputFrameSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'inputFrameSize')),)
+    kernels = {(): ((_temporalconvolution_update_output, _temporalconvolution_update_grad_input, _temporalconvolution_acc_grad_parameters, _temporalconvolution_backward), (_temporalconvolution_update_output_batch, _temporalconvolution_update_grad_input_batch, _temporalconvolution_acc_grad_parameters_batch, _temporalconvolution_backward_batch))}
+
+    def __init__(self, inputFrameSize, outputFrameSize, kW, dW=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'outputFrameSize': outputFrameSize, 'kW': kW, 'dW': dW})
+
+
+def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, out=None):
+    """y[t, c] = W[c]*Sum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, (N_t, (kW), N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = _t1.sum(axis=1)
+    _t3 = xp.multiply(W, _t2, out=out)
+    _t3 += b
+    output = _t3
+    return output
+
+
+def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+    """gradInput[j, l] = Sum(Piecewise((W[l]*g[t, l], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = W[:, None] * g.T
+    _t2 = fold(xp.broadcast_to(_t1[:, :, None], (N_c, N_t, (kW),)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+    """gradW[j] += scale * Sum(g[t, j]*Sum(x[k + (dW)*t + (-dW), j], (k, 1, N_k)), (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t2 = _t1.sum(axis=0)
+    _t3 = xp.einsum("ab,ab->b", g, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = g.sum(axis=0)
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = W[:, None] * g.T
+    _t2 = fold(xp.broadcast_to(_t1[:, :, None], (N_c, N_t, (kW),)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
+    grad_input = _t2
+    _t3 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t4 = _t3.sum(axis=0)
+    _t5 = xp.einsum("ab,ab->b", g, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = g.sum(axis=0)
+    grad_b += _t6 if scale == 1 else scale * _t6
+    return grad_input
+
+
+def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+    """Y[s, t, c] = W[c]*Sum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, N_t, (kW), N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = _t1.sum(axis=2)
+    _t3 = xp.multiply(W, _t2, out=out)
+    _t3 += b
+    output = _t3
+    return output
+
+
+def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+    """gradInput[j, l, a] = Sum(Piecewise((G[j, t, a]*W[a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = W[:, None] * xp.transpose(G, (0, 2, 1))
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None], (B, N_c, N_t, (kW),)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+    """gradW[j] += scale * Sum(G[s, t, j]*Sum(X[s, k + (dW)*t + (-dW), j], (k, 1, N_k)), (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = _t1.sum(axis=1)
+    _t3 = xp.einsum("abc,abc->c", G, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = G.sum(axis=(0, 1))
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = W[:, None] * xp.transpose(G, (0, 2, 1))
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None], (B, N_c, N_t, (kW),)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t4 = _t3.sum(axis=1)
+    _t5 = xp.einsum("abc,abc->c", G, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = G.sum(axis=(0, 1))
+    grad_b += _t6 if scale == 1 else scale * _t6
+    return grad_input
+
+
+class TemporalSubSampling(CatalogueWindowModule):
+    """nn.TemporalSubSampling(inputFrameSize, kW, dW=1): y[t,c] = W[c] * sum(x[2*t+k-2,c], k) + b[c]. The sum over a window of frames, scaled and shifted per feature."""
+
+    signature = (('inputFrameSize', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('dW', 1, int, None), )
+    formula = 'y[t,c] = W[c] * sum(x[2*t+k-2,c], k) + b[c]'
+    scalars = ()
+    inputShape = (None, 'inputFrameSize')
+    gradientReadsOutput = False
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    parameterShapes = (('weight', ('inputFrameSize',)), ('bias', ('inputFrameSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW',)),)
+    kernels = {(): ((_temporalsubsampling_update_output, _temporalsubsampling_update_grad_input, _temporalsubsampling_acc_grad_parameters, _temporalsubsampling_backward), (_temporalsubsampling_update_output_batch, _temporalsubsampling_update_grad_input_batch, _temporalsubsampling_acc_grad_parameters_batch, _temporalsubsampling_backward_batch))}
+
+    def __init__(self, inputFrameSize, kW, dW=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'kW': kW, 'dW': dW})
+
+
+def _temporalmaxpooling_update_output(x, N_t, kW, dW, out=None):
+    """y[t, c] = Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    _t1 = window(x, (N_t, (kW), N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t2 = extreme(_t1, 1, 'max')
+    output = _t2
+    return output
+
+
+def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, y, g, out=None):
+    """gradInput[j, l] = Sum(Piecewise((KroneckerDelta(c, l)*KroneckerDelta(j + (-dW)*t + (dW), ArgExtremum(Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)), 0))*g[t, c], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[1]
+    n = x.shape[0]
+    _t1 = xp.arange(1, (kW + 1))
+    _t2 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t3 = xp.transpose(_t2, (1, 2, 0))
+    _t4 = _t3.reshape(*_t3.shape[:2], -1).argmax(axis=-1)
+    _t5 = _t4 + 1
+    _t6 = (_t1[:, None, None] == _t5)
+    _t7 = xp.where(_t6, g, 0)
+    _t8 = fold(xp.transpose(_t7, (1, 2, 0)), (n, N_c,), (0, 0,), ({0: (dW), 2: 1}, {1: 1},))
+    grad_input = _t8
+    return grad_input
+
+
+def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, out=None):
+    """Y[s, t, c] = Maximum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    _t1 = window(X, (B, N_t, (kW), N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t2 = extreme(_t1, 2, 'max')
+    output = _t2
+    return output
+
+
+def _temporalmaxpooling_update_grad_input_batch(X, N_t, kW, dW, Y, G, out=None):
+    """gradInput[j, l, a] = Sum(Piecewise((KroneckerDelta(a, c)*KroneckerDelta(l, (dW)*t + ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0) + (-dW))*G[j, t, c], N_k >= ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0)), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[2]
+    n = X.shape[1]
+    _t1 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t2 = xp.transpose(_t1, (0, 2, 3, 1))
+    _t3 = _t2.reshape(*_t2.shape[:3], -1).argmax(axis=-1)
+    _t4 = _t3 + 1
+    _t5 = (_t4 <= (kW))
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = (_t6[:, None, None] == _t4[:, None, :, :])
+    _t8 = xp.where(_t7, G[:, None, :, :], 0)
+    _t9 = xp.where(_t5[:, :, :, None], xp.transpose(_t8, (0, 2, 3, 1)), 0)
+    _t10 = fold(_t9, (B, n, N_c,), (0, 0, 0,), ({0: 1}, {1: (dW), 3: 1}, {2: 1},))
+    grad_input = _t10
+    return grad_input
+
+
+class TemporalMaxPooling(CatalogueWindowModule):
+    """nn.TemporalMaxPooling(kW, dW=kW): y[t,c] = max(x[2*t+k-2,c], k). The largest frame value in each window, per feature."""
+
+    signature = (('kW', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), )
+    formula = 'y[t,c] = max(x[2*t+k-2,c], k)'
+    scalars = ()
+    inputShape = (None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 0, 'kW', 'dW', 0, 1),)
+    windowArguments = ('kW', 'dW')
+    kernels = {(): ((_temporalmaxpooling_update_output, _temporalmaxpooling_update_grad_input, None, None), (_temporalmaxpooling_update_output_batch, _temporalmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, dW=None) -> None:
+        super().__init__(**{'kW': kW, 'dW': dW})
+
+
+def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+    """y[o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
+    _t3 = b[:, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), x[k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), X[s, k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialConvolutionMM(CatalogueWindowModule):
+    """nn.SpatialConvolutionMM(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0): y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]. Torch7's SpatialConvolution computed through im2col: the same formula."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[o,c,p,q] * x[c,2*h+p-3,2*w+q-3], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolutionmm_update_output, _spatialconvolutionmm_update_grad_input, _spatialconvolutionmm_acc_grad_parameters, _spatialconvolutionmm_backward), (_spatialconvolutionmm_update_output_batch, _spatialconvolutionmm_update_grad_input_batch, _spatialconvolutionmm_acc_grad_parameters_batch, _spatialconvolutionmm_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """y[o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
+    _t3 = b[:, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+    """gradInput[j, k, l] = Sum(g[o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(k, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1))*KroneckerDelta(l, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)), 0)*W[o, j, p, q], (p, 1, N_p), (q, 1, N_q)), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialdilatedconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), x[k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialdilatedconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(G[s, o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1))*KroneckerDelta(j, s)*KroneckerDelta(l, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1)), 0)*W[o, k, p, q], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(W, G, axes=((0,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialdilatedconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), X[s, k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(W, G, axes=((0,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialDilatedConvolution(CatalogueWindowModule):
+    """nn.SpatialDilatedConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, dilationW=1, dilationH=1): y[o,h,w] = sum(W[o,c,p,q] * x[c,h+2*p-2,w+2*q-2], c, p, q) + b[o]. A convolution whose kernel reads every dilation-th pixel."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('dilationW', 1, int, None), ('dilationH', 1, int, None), )
+    formula = 'y[o,h,w] = sum(W[o,c,p,q] * x[c,h+2*p-2,w+2*q-2], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 'dilationH'), ('window', 2, 'kW', 'dW', 'padW', 'dilationW'))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH', 'dilationW', 'dilationH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialdilatedconvolution_update_output, _spatialdilatedconvolution_update_grad_input, _spatialdilatedconvolution_acc_grad_parameters, _spatialdilatedconvolution_backward), (_spatialdilatedconvolution_update_output_batch, _spatialdilatedconvolution_update_grad_input_batch, _spatialdilatedconvolution_acc_grad_parameters_batch, _spatialdilatedconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, dilationW=1, dilationH=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
+
+
+def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 3, 2, 4)), _t15)
+    _t17 = extreme(_t16, (3, 4), 'max')
+    output = _t17
+    return output
+
+
+def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(a + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta((-dH)*i + l + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, i, j], (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, :, None, None] & _t10 & _t11[:, :, None, None] & _t12
+    _t14 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 2, 1, 4, 3)), _t15)
+    _t17 = xp.transpose(_t16, (0, 2, 4, 1, 3))
+    _t18 = _t17.reshape(*_t17.shape[:3], -1).argmax(axis=-1)
+    _t19 = _t18 // (kW) + 1
+    _t20 = (_t1[:, None, None] == _t19[:, None, :, :])
+    _t21 = _t18 % (kW) + 1
+    _t22 = (_t6[:, None, None] == _t21[:, None, :, :])
+    _t23 = xp.where(_t22, g[:, None, :, :], 0)
+    _t24 = xp.where(_t20[:, :, :, :, None], xp.transpose(_t23, (0, 2, 3, 1))[:, None, :, :, :], 0)
+    _t25 = fold(xp.transpose(_t24, (0, 2, 3, 4, 1)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 4: 1}, {2: (dW), 3: 1},))
+    grad_input = _t25
+    return grad_input
+
+
+def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """Y[s, c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, None, :, None] & _t10[:, None, :] & _t11[:, None, :, None] & _t12[:, None, :]
+    _t14 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 2, 4, 3, 5)), _t15)
+    _t17 = extreme(_t16, (4, 5), 'max')
+    output = _t17
+    return output
+
+
+def _spatialmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*G[k, l, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, (kH + 1))
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (dH) * _t2
+    _t4 = _t1[:, None] + _t3 + (-dH - padH)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kW + 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = _t6[:, None] + _t8 + (-dW - padW)
+    _t10 = (_t9 >= 1)
+    _t11 = (_t4 <= n)
+    _t12 = (_t9 <= m)
+    _t13 = _t5[:, :, None, None] & _t10 & _t11[:, :, None, None] & _t12
+    _t14 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t15 = -xp.inf
+    _t16 = xp.where(_t13, xp.transpose(_t14, (0, 1, 3, 2, 5, 4)), _t15)
+    _t17 = xp.transpose(_t16, (0, 1, 3, 5, 2, 4))
+    _t18 = _t17.reshape(*_t17.shape[:4], -1).argmax(axis=-1)
+    _t19 = _t18 // (kW) + 1
+    _t20 = (_t1[:, None, None] == _t19[:, :, None, :, :])
+    _t21 = _t18 % (kW) + 1
+    _t22 = (_t6[:, None, None] == _t21[:, :, None, :, :])
+    _t23 = xp.where(_t22, G[:, :, None, :, :], 0)
+    _t24 = xp.where(_t20[:, :, :, :, :, None], xp.transpose(_t23, (0, 1, 3, 4, 2))[:, :, None, :, :, :], 0)
+    _t25 = fold(xp.transpose(_t24, (0, 1, 3, 4, 5, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 5: 1}, {3: (dW), 4: 1},))
+    grad_input = _t25
+    return grad_input
+
+
+class SpatialMaxPooling(CatalogueWindowModule):
+    """nn.SpatialMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0): y[c,i,j] = max(x[c,2*i+p-2,2*j+q-2], p, q). The largest value of each kW x kH window; the gradient goes to it (the first on ties)."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,i,j] = max(x[c,2*i+p-2,2*j+q-2], p, q)'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    kernels = {(): ((_spatialmaxpooling_update_output, _spatialmaxpooling_update_grad_input, None, None), (_spatialmaxpooling_update_output_batch, _spatialmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """y[c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t12 = (_t11 >= 1)
+    _t13 = (_t5 <= n)
+    _t14 = (_t11 <= m)
+    _t15 = _t6[:, None, :, None] & _t12[:, None, :] & _t13[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t17 = -xp.inf
+    _t18 = xp.where(_t15, xp.transpose(_t16, (0, 1, 3, 2, 4)), _t17)
+    _t19 = extreme(_t18, (3, 4), 'max')
+    output = _t19
+    return output
+
+
+def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(l, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(c, k), 0)*g[c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = (N_c >= _t1)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = (dH) * _t3
+    _t5 = xp.arange(1, (kH + 1))
+    _t6 = (dilationH) * _t5
+    _t7 = _t4[:, None] + _t6
+    _t8 = (_t7 >= (dH + padH + dilationH))
+    _t9 = xp.arange(1, N_j + 1)
+    _t10 = (dW) * _t9
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = (dilationW) * _t11
+    _t13 = _t10[:, None] + _t12
+    _t14 = (_t13 >= (dW + padW + dilationW))
+    _t15 = _t10[:, None] + _t12 + (-dW - padW - dilationW + 1)
+    _t16 = (m >= _t15)
+    _t17 = _t4[:, None] + _t6 + (-dH - padH - dilationH + 1)
+    _t18 = (n >= _t17)
+    _t19 = _t8[:, :, None, None] & _t14 & _t16 & _t18[:, :, None, None]
+    _t20 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t23 = xp.transpose(_t22, (0, 2, 4, 1, 3))
+    _t24 = _t23.reshape(*_t23.shape[:3], -1).argmax(axis=-1)
+    _t25 = _t24 // (kW) + 1
+    _t26 = (_t25 <= (kH))
+    _t27 = _t24 % (kW) + 1
+    _t28 = (_t27 <= (kW))
+    _t29 = (dilationH) * _t25
+    _t30 = _t4[:, None, None] + _t29
+    _t31 = (_t30 >= (dH + padH + dilationH))
+    _t32 = (dilationW) * _t27
+    _t33 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2))
+    _t34 = (_t33 >= (dW + padW + dilationW))
+    _t35 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t36 = (m >= _t35)
+    _t37 = _t4[:, None, None] + _t29 + (-dH - padH - dilationH + 1)
+    _t38 = (n >= _t37)
+    _t39 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t36, (2, 1, 0)) & xp.transpose(_t38, (2, 0, 1))
+    _t40 = xp.where(_t39, g, 0)
+    _t41 = (_t17 >= 1)
+    _t42 = (_t15 >= 1)
+    _t43 = (_t17 <= n)
+    _t44 = (_t15 <= m)
+    _t45 = _t41[:, :, None, None] & _t42 & _t43[:, :, None, None] & _t44
+    _t46 = xp.where(_t45[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t47 = xp.transpose(_t46, (0, 2, 4, 1, 3))
+    _t48 = _t47.reshape(*_t47.shape[:3], -1).argmax(axis=-1)
+    _t49 = _t48 // (kW) + 1
+    _t50 = (dilationH) * _t49
+    _t51 = _t4[:, None, None] + _t50 + (-dH - padH - dilationH + 1)
+    _t52 = _t48 % (kW) + 1
+    _t53 = (dilationW) * _t52
+    _t54 = _t10[:, None, None] + xp.transpose(_t53, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t55 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t51, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
+    _t56 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
+    _t57 = xp.bincount(_t55, weights=_t56, minlength=N_c * n * m).reshape(N_c, n, m)
+    grad_input = _t57
+    return grad_input
+
+
+def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+    """Y[s, c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (dH) * _t1
+    _t3 = xp.arange(1, (kH + 1))
+    _t4 = (dilationH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH - dilationH + 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = (dW) * _t7
+    _t9 = xp.arange(1, (kW + 1))
+    _t10 = (dilationW) * _t9
+    _t11 = _t8[:, None] + _t10 + (-dW - padW - dilationW + 1)
+    _t12 = (_t11 >= 1)
+    _t13 = (_t5 <= n)
+    _t14 = (_t11 <= m)
+    _t15 = _t6[:, None, :, None] & _t12[:, None, :] & _t13[:, None, :, None] & _t14[:, None, :]
+    _t16 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t17 = -xp.inf
+    _t18 = xp.where(_t15, xp.transpose(_t16, (0, 1, 2, 4, 3, 5)), _t17)
+    _t19 = extreme(_t18, (4, 5), 'max')
+    output = _t19
+    return output
+
+
+def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(c, l)*KroneckerDelta(d, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(k, s), 0)*G[s, c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (s, 1, B), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, B + 1)
+    _t2 = (B >= _t1)
+    _t3 = xp.arange(1, N_c + 1)
+    _t4 = (N_c >= _t3)
+    _t5 = xp.arange(1, N_i + 1)
+    _t6 = (dH) * _t5
+    _t7 = xp.arange(1, (kH + 1))
+    _t8 = (dilationH) * _t7
+    _t9 = _t6[:, None] + _t8
+    _t10 = (_t9 >= (dH + padH + dilationH))
+    _t11 = xp.arange(1, N_j + 1)
+    _t12 = (dW) * _t11
+    _t13 = xp.arange(1, (kW + 1))
+    _t14 = (dilationW) * _t13
+    _t15 = _t12[:, None] + _t14
+    _t16 = (_t15 >= (dW + padW + dilationW))
+    _t17 = _t12[:, None] + _t14 + (-dW - padW - dilationW + 1)
+    _t18 = (m >= _t17)
+    _t19 = _t6[:, None] + _t8 + (-dH - padH - dilationH + 1)
+    _t20 = (n >= _t19)
+    _t21 = _t10[:, :, None, None] & _t16 & _t18 & _t20[:, :, None, None]
+    _t22 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t23 = -xp.inf
+    _t24 = xp.where(_t21[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t25 = xp.transpose(_t24, (0, 2, 4, 5, 1, 3))
+    _t26 = _t25.reshape(*_t25.shape[:4], -1).argmax(axis=-1)
+    _t27 = _t26 // (kW) + 1
+    _t28 = (_t27 <= (kH))
+    _t29 = _t26 % (kW) + 1
+    _t30 = (_t29 <= (kW))
+    _t31 = (dilationH) * _t27
+    _t32 = _t6[:, None, None, None] + _t31
+    _t33 = (_t32 >= (dH + padH + dilationH))
+    _t34 = (dilationW) * _t29
+    _t35 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3))
+    _t36 = (_t35 >= (dW + padW + dilationW))
+    _t37 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t38 = (m >= _t37)
+    _t39 = _t6[:, None, None, None] + _t31 + (-dH - padH - dilationH + 1)
+    _t40 = (n >= _t39)
+    _t41 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t38, (2, 3, 1, 0)) & xp.transpose(_t40, (2, 3, 0, 1))
+    _t42 = xp.where(_t41, G, 0)
+    _t43 = (_t19 >= 1)
+    _t44 = (_t17 >= 1)
+    _t45 = (_t19 <= n)
+    _t46 = (_t17 <= m)
+    _t47 = _t43[:, :, None, None] & _t44 & _t45[:, :, None, None] & _t46
+    _t48 = xp.where(_t47[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t49 = xp.transpose(_t48, (0, 2, 4, 5, 1, 3))
+    _t50 = _t49.reshape(*_t49.shape[:4], -1).argmax(axis=-1)
+    _t51 = _t50 // (kW) + 1
+    _t52 = (dilationH) * _t51
+    _t53 = _t6[:, None, None, None] + _t52 + (-dH - padH - dilationH + 1)
+    _t54 = _t50 % (kW) + 1
+    _t55 = (dilationW) * _t54
+    _t56 = _t12[:, None, None, None] + xp.transpose(_t55, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t53, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
+    _t58 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
+    _t59 = xp.bincount(_t57, weights=_t58, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
+    grad_input = _t59
+    return grad_input
+
+
+class SpatialDilatedMaxPooling(CatalogueWindowModule):
+    """nn.SpatialDilatedMaxPooling(kW, kH, dW=kW, dH=kH, padW=0, padH=0, dilationW=1, dilationH=1): y[c,i,j] = max(x[c,i+2*p-2,j+2*q-2], p, q). Max pooling over a window that reads every dilation-th pixel."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padW', 0, int, None), ('padH', 0, int, None), ('dilationW', 1, int, None), ('dilationH', 1, int, None), )
+    formula = 'y[c,i,j] = max(x[c,i+2*p-2,j+2*q-2], p, q)'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 'dilationH'), ('window', 2, 'kW', 'dW', 'padW', 'dilationW'))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH', 'dilationW', 'dilationH')
+    kernels = {(): ((_spatialdilatedmaxpooling_update_output, _spatialdilatedmaxpooling_update_grad_input, None, None), (_spatialdilatedmaxpooling_update_output_batch, _spatialdilatedmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=None, dH=None, padW=0, padH=0, dilationW=1, dilationH=1) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
+
+
+def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """y[c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = xp.divide(_t2, (kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]/(kW*kH), (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g / (kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None, None], (N_c, N_i, N_j, (kH), (kW),)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+    """Y[s, c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = xp.divide(_t2, (kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _spatialaveragepooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]/(kW*kH), (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G / (kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None], (B, N_c, N_i, N_j, (kH), (kW),)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+class SpatialAveragePooling(CatalogueWindowModule):
+    """nn.SpatialAveragePooling(kW, kH, dW=1, dH=1, padW=0, padH=0): y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2], p, q) / 4. The mean of each window (padding counted, as Torch7's default)."""
+
+    signature = (('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2], p, q) / 4'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    kernels = {(): ((_spatialaveragepooling_update_output, _spatialaveragepooling_update_grad_input, None, None), (_spatialaveragepooling_update_output_batch, _spatialaveragepooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kW, kH, dW=1, dH=1, padW=0, padH=0) -> None:
+        super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+    """y[c, i, j] = Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(2, 4))
+    _t4 = 1 / pnorm
+    _t5 = _t3 ** _t4
+    output = _t5
+    return output
+
+
+def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]*x[k, l, a]**pnorm*y[k, i, j]/(x[k, l, a]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = window(x, (N_c, (kH), N_i, (kW), N_j), (0, 0, 0), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t2 = 1 / _t1
+    _t3 = _t1 ** pnorm
+    _t4 = _t3.sum(axis=(1, 3))
+    _t5 = 1 / _t4
+    _t6 = _t5 * g * y
+    _t7 = _t6[:, :, :, None, None] * xp.transpose(_t2 * _t3, (0, 2, 4, 1, 3))
+    _t8 = fold(_t7, (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t8
+    return grad_input
+
+
+def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+    """Y[s, c, i, j] = Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1 ** pnorm
+    _t3 = _t2.sum(axis=(3, 5))
+    _t4 = 1 / pnorm
+    _t5 = _t3 ** _t4
+    output = _t5
+    return output
+
+
+def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*X[k, l, a, d]**pnorm*Y[k, l, i, j]/(X[k, l, a, d]*Sum(X[k, l, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = window(X, (B, N_c, (kH), N_i, (kW), N_j), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t2 = 1 / _t1
+    _t3 = _t1 ** pnorm
+    _t4 = _t3.sum(axis=(2, 4))
+    _t5 = 1 / _t4
+    _t6 = _t5 * G * Y
+    _t7 = _t6[:, :, :, :, None, None] * xp.transpose(_t2 * _t3, (0, 1, 3, 5, 2, 4))
+    _t8 = fold(_t7, (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t8
+    return grad_input
+
+
+class SpatialLPPooling(CatalogueWindowModule):
+    """nn.SpatialLPPooling(nInputPlane, pnorm, kW, kH, dW=kW, dH=kH): y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2]**pnorm, p, q)**(1/pnorm). The p-norm of each window (inputs positive)."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('pnorm', REQUIRED, float, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), )
+    formula = 'y[c,i,j] = sum(x[c,2*i+p-2,2*j+q-2]**pnorm, p, q)**(1/pnorm)'
+    scalars = ('pnorm',)
+    inputShape = ('nInputPlane', None, None)
+    outputSizes = (('window', 1, 'kH', 'dH', 0, 1), ('window', 2, 'kW', 'dW', 0, 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH')
+    kernels = {(): ((_spatiallppooling_update_output, _spatiallppooling_update_grad_input, None, None), (_spatiallppooling_update_output_batch, _spatiallppooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputPlane, pnorm, kW, kH, dW=None, dH=None) -> None:
+        super().__init__(**{'nInputPlane': nInputPlane, 'pnorm': pnorm, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
+
+
+def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+    """y[c, i, j] = W[c]*Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = W[:, None, None] * _t2
+    _t3 += b[:, None, None]
+    output = _t3
+    return output
+
+
+def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+    """gradInput[k, l, a] = Sum(Piecewise((W[k]*g[k, i, j], (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = W[:, None, None] * g
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None, None], (N_c, N_i, N_j, (kH), (kW),)), (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b):
+    """gradW[k] += scale * Sum(g[k, i, j]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(g[k, i, j], (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = _t1.sum(axis=(2, 4))
+    _t3 = xp.einsum("abc,abc->a", g, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = g.sum(axis=(1, 2))
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = W[:, None, None] * g
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, None, None], (N_c, N_i, N_j, (kH), (kW),)), (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t4 = _t3.sum(axis=(2, 4))
+    _t5 = xp.einsum("abc,abc->a", g, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = g.sum(axis=(1, 2))
+    grad_b += _t6 if scale == 1 else scale * _t6
+    return grad_input
+
+
+def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+    """Y[s, c, i, j] = W[c]*Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = W[:, None, None] * _t2
+    _t3 += b[:, None, None]
+    output = _t3
+    return output
+
+
+def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*W[l], (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = W[:, None, None] * G
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None], (B, N_c, N_i, N_j, (kH), (kW),)), (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b):
+    """gradW[k] += scale * Sum(G[s, k, i, j]*Sum(X[s, k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(G[s, k, i, j], (s, 1, B), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = _t1.sum(axis=(3, 5))
+    _t3 = xp.einsum("abcd,abcd->b", G, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = G.sum(axis=(0, 2, 3))
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = W[:, None, None] * G
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None], (B, N_c, N_i, N_j, (kH), (kW),)), (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t4 = _t3.sum(axis=(3, 5))
+    _t5 = xp.einsum("abcd,abcd->b", G, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = G.sum(axis=(0, 2, 3))
+    grad_b += _t6 if scale == 1 else scale * _t6
+    return grad_input
+
+
+class SpatialSubSampling(CatalogueWindowModule):
+    """nn.SpatialSubSampling(nInputPlane, kW, kH, dW=1, dH=1): y[c,i,j] = W[c] * sum(x[c,2*i+p-2,2*j+q-2], p, q) + b[c]. The sum of each window, times a weight and plus a bias per plane."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), )
+    formula = 'y[c,i,j] = W[c] * sum(x[c,2*i+p-2,2*j+q-2], p, q) + b[c]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 0, 1), ('window', 2, 'kW', 'dW', 0, 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH')
+    parameterShapes = (('weight', ('nInputPlane',)), ('bias', ('nInputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH')),)
+    kernels = {(): ((_spatialsubsampling_update_output, _spatialsubsampling_update_grad_input, _spatialsubsampling_acc_grad_parameters, _spatialsubsampling_backward), (_spatialsubsampling_update_output_batch, _spatialsubsampling_update_grad_input_batch, _spatialsubsampling_acc_grad_parameters_batch, _spatialsubsampling_backward_batch))}
+
+    def __init__(self, nInputPlane, kW, kH, dW=1, dH=1, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
+
+
+def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+    """y[c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), x[c, i + (-pad_t), j + (-pad_l)], 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_i, N_j), (0, (-pad_t), (-pad_l)), ({0: 1}, {1: 1}, {2: 1}))
+    output = xp.array(_t1)
+    return output
+
+
+def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, y, g, out=None):
+    """gradInput[k, l, a] = Piecewise((g[k, l + (pad_t), a + (pad_l)], (N_i >= l + (pad_t)) & (N_j >= a + (pad_l))), (0, True))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (pad_t) + _t1
+    _t3 = (N_i >= _t2)
+    _t4 = xp.arange(1, m + 1)
+    _t5 = (pad_l) + _t4
+    _t6 = (N_j >= _t5)
+    _t7 = _t3[:, None] & _t6
+    _t8 = window(g, (N_c, n, m), (0, (pad_t), (pad_l)), ({0: 1}, {1: 1}, {2: 1}))
+    _t9 = xp.where(_t7, _t8, 0)
+    grad_input = _t9
+    return grad_input
+
+
+def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+    """Y[s, c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), X[s, c, i + (-pad_t), j + (-pad_l)], 0)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_i, N_j), (0, 0, (-pad_t), (-pad_l)), ({0: 1}, {1: 1}, {2: 1}, {3: 1}))
+    output = xp.array(_t1)
+    return output
+
+
+def _spatialzeropadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, Y, G, out=None):
+    """gradInput[k, l, a, d] = Piecewise((G[k, l, a + (pad_t), d + (pad_l)], (N_i >= a + (pad_t)) & (N_j >= d + (pad_l))), (0, True))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (pad_t) + _t1
+    _t3 = (N_i >= _t2)
+    _t4 = xp.arange(1, m + 1)
+    _t5 = (pad_l) + _t4
+    _t6 = (N_j >= _t5)
+    _t7 = _t3[:, None] & _t6
+    _t8 = window(G, (B, N_c, n, m), (0, 0, (pad_t), (pad_l)), ({0: 1}, {1: 1}, {2: 1}, {3: 1}))
+    _t9 = xp.where(_t7, _t8, 0)
+    grad_input = _t9
+    return grad_input
+
+
+class SpatialZeroPadding(CatalogueWindowModule):
+    """nn.SpatialZeroPadding(pad_l, pad_r=pad_l, pad_t=pad_l, pad_b=pad_l): y[c,i,j] = x[c,i-1,j-2]. Zeros around the image (negative pads crop)."""
+
+    signature = (('pad_l', REQUIRED, int, None), ('pad_r', REQUIRED, int, 'pad_l'), ('pad_t', REQUIRED, int, 'pad_l'), ('pad_b', REQUIRED, int, 'pad_l'), )
+    formula = 'y[c,i,j] = x[c,i-1,j-2]'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('pad', 1, 'pad_t', 'pad_b'), ('pad', 2, 'pad_l', 'pad_r'))
+    windowArguments = ('pad_l', 'pad_r', 'pad_t', 'pad_b')
+    kernels = {(): ((_spatialzeropadding_update_output, _spatialzeropadding_update_grad_input, None, None), (_spatialzeropadding_update_output_batch, _spatialzeropadding_update_grad_input_batch, None, None))}
+
+    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None) -> None:
+        super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
+
+
+def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t2 = contract(W, _t1, axes=((1, 2, 3, 4,), (0, 2, 4, 6,)))
+    _t3 = b[:, None, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((W[o, j, k + (-dT)*t + (dT + padT), (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)]*g[o, t, h, w], (a + (-dW)*w >= (-dW - padW + 1)) & (k + (-dT)*t >= (-dT - padT + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & (N_r >= k + (-dT)*t + (dT + padT)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 1, 2, 3)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), x[k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t2 = contract(g, _t1, axes=((1, 2, 3,), (2, 4, 6,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 1, 2, 3)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t4 = contract(g, _t3, axes=((1, 2, 3,), (2, 4, 6,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """Y[s, o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (1, 2, 3, 4,)))
+    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
+    output = _t3
+    return output
+
+
+def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+    """gradInput[j, k, l, a, d] = Sum(Piecewise((G[j, o, t, h, w]*W[o, k, l + (-dT)*t + (dT + padT), a + (-dH)*h + (dH + padH), d + (-dW)*w + (dW + padW)], (a + (-dH)*h >= (-dH - padH + 1)) & (d + (-dW)*w >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*h + (dH + padH)) & (N_q >= d + (-dW)*w + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 1, 2, 3, 5, 6, 7)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), X[s, k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    _t1 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t2 = contract(G, _t1, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[3]
+    N_q = W.shape[4]
+    N_r = W.shape[2]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 1, 2, 3, 5, 6, 7)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t4 = contract(G, _t3, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class VolumetricConvolution(CatalogueWindowModule):
+    """nn.VolumetricConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0): y[o,t,h,w] = sum(W[o,c,r,p,q] * x[c,t+r-1,h+p-1,w+q-1], c, r, p, q) + b[o]. A 3-D convolution over time, height and width."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,t,h,w] = sum(W[o,c,r,p,q] * x[c,t+r-1,h+p-1,w+q-1], c, r, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kT', 'dT', 'padT', 1), ('window', 2, 'kH', 'dH', 'padH', 1), ('window', 3, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH', 'padT', 'padW', 'padH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kT', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_volumetricconvolution_update_output, _volumetricconvolution_update_grad_input, _volumetricconvolution_acc_grad_parameters, _volumetricconvolution_backward), (_volumetricconvolution_update_output_batch, _volumetricconvolution_update_grad_input_batch, _volumetricconvolution_acc_grad_parameters_batch, _volumetricconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
+
+
+def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """y[c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kH + 1))
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = window(x, (N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 3, 5, 2, 4, 6)), _t21)
+    _t23 = extreme(_t22, (4, 5, 6), 'max')
+    output = _t23
+    return output
+
+
+def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*KroneckerDelta(l + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, t, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, (kH + 1))
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = (dH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, (kW + 1))
+    _t8 = xp.arange(1, N_j + 1)
+    _t9 = (dW) * _t8
+    _t10 = _t7[:, None] + _t9 + (-dW - padW)
+    _t11 = (_t10 >= 1)
+    _t12 = xp.arange(1, N_t + 1)
+    _t13 = (dT) * _t12
+    _t14 = _t1[:, None] + _t13 + (-dT - padT)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t5 <= m)
+    _t17 = (_t10 <= u)
+    _t18 = (_t14 <= n)
+    _t19 = _t6[:, :, None, None, None, None] & _t11[:, :, None, None] & _t15 & _t16[:, :, None, None, None, None] & _t17[:, :, None, None] & _t18
+    _t20 = window(x, (N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 4, 3, 6, 5, 1, 2)), _t21)
+    _t23 = xp.transpose(_t22, (0, 2, 4, 6, 5, 1, 3))
+    _t24 = _t23.reshape(*_t23.shape[:4], -1).argmax(axis=-1)
+    _t25 = _t24 // (kW*kH) + 1
+    _t26 = (_t1[:, None, None, None] == _t25[:, None, :, :, :])
+    _t27 = _t24 // (kW) % (kH) + 1
+    _t28 = (_t2[:, None, None, None] == _t27[:, None, :, :, :])
+    _t29 = _t24 % (kW) + 1
+    _t30 = (_t7[:, None, None, None] == _t29[:, None, :, :, :])
+    _t31 = xp.where(_t30, xp.transpose(g, (0, 2, 3, 1))[:, None, :, :, :], 0)
+    _t32 = xp.where(_t28[:, :, :, :, :, None], xp.transpose(_t31, (0, 2, 3, 4, 1))[:, None, :, :, :, :], 0)
+    _t33 = xp.where(_t26[:, :, :, :, :, None, None], xp.transpose(_t32, (0, 2, 3, 4, 1, 5))[:, None, :, :, :, :, :], 0)
+    _t34 = fold(xp.transpose(_t33, (0, 4, 2, 3, 1, 6, 5)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 6: 1}, {3: (dW), 5: 1},))
+    grad_input = _t34
+    return grad_input
+
+
+def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+    """Y[s, c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, N_t + 1)
+    _t3 = (dT) * _t2
+    _t4 = _t1 + _t3[:, None] + (-dT - padT)
+    _t5 = (_t4 >= 1)
+    _t6 = xp.arange(1, (kH + 1))
+    _t7 = xp.arange(1, N_i + 1)
+    _t8 = (dH) * _t7
+    _t9 = _t6 + _t8[:, None] + (-dH - padH)
+    _t10 = (_t9 >= 1)
+    _t11 = xp.arange(1, (kW + 1))
+    _t12 = xp.arange(1, N_j + 1)
+    _t13 = (dW) * _t12
+    _t14 = _t11 + _t13[:, None] + (-dW - padW)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t4 <= n)
+    _t17 = (_t9 <= m)
+    _t18 = (_t14 <= u)
+    _t19 = _t5[:, None, None, :, None, None] & _t10[:, None, None, :, None] & _t15[:, None, None, :] & _t16[:, None, None, :, None, None] & _t17[:, None, None, :, None] & _t18[:, None, None, :]
+    _t20 = window(X, (B, N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 2, 4, 6, 3, 5, 7)), _t21)
+    _t23 = extreme(_t22, (5, 6, 7), 'max')
+    output = _t23
+    return output
+
+
+def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+    """gradInput[k, l, a, d, e] = Sum(Piecewise((KroneckerDelta(a + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(e + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*G[k, l, t, i, j], (a + (-dT)*t >= (-dT - padT + 1)) & (d + (-dH)*i >= (-dH - padH + 1)) & (e + (-dW)*j >= (-dW - padW + 1)) & (N_p >= d + (-dH)*i + (dH + padH)) & (N_q >= e + (-dW)*j + (dW + padW)) & (N_r >= a + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = xp.arange(1, (kT + 1))
+    _t2 = xp.arange(1, (kH + 1))
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = (dH) * _t3
+    _t5 = _t2[:, None] + _t4 + (-dH - padH)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.arange(1, (kW + 1))
+    _t8 = xp.arange(1, N_j + 1)
+    _t9 = (dW) * _t8
+    _t10 = _t7[:, None] + _t9 + (-dW - padW)
+    _t11 = (_t10 >= 1)
+    _t12 = xp.arange(1, N_t + 1)
+    _t13 = (dT) * _t12
+    _t14 = _t1[:, None] + _t13 + (-dT - padT)
+    _t15 = (_t14 >= 1)
+    _t16 = (_t5 <= m)
+    _t17 = (_t10 <= u)
+    _t18 = (_t14 <= n)
+    _t19 = _t6[:, :, None, None, None, None] & _t11[:, :, None, None] & _t15 & _t16[:, :, None, None, None, None] & _t17[:, :, None, None] & _t18
+    _t20 = window(X, (B, N_c, (kT), N_t, N_i, (kH), N_j, (kW)), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t21 = -xp.inf
+    _t22 = xp.where(_t19, xp.transpose(_t20, (0, 1, 5, 4, 7, 6, 2, 3)), _t21)
+    _t23 = xp.transpose(_t22, (0, 1, 3, 5, 7, 6, 2, 4))
+    _t24 = _t23.reshape(*_t23.shape[:5], -1).argmax(axis=-1)
+    _t25 = _t24 // (kW*kH) + 1
+    _t26 = (_t1[:, None, None, None] == _t25[:, :, None, :, :, :])
+    _t27 = _t24 // (kW) % (kH) + 1
+    _t28 = (_t2[:, None, None, None] == _t27[:, :, None, :, :, :])
+    _t29 = _t24 % (kW) + 1
+    _t30 = (_t7[:, None, None, None] == _t29[:, :, None, :, :, :])
+    _t31 = xp.where(_t30, xp.transpose(G, (0, 1, 3, 4, 2))[:, :, None, :, :, :], 0)
+    _t32 = xp.where(_t28[:, :, :, :, :, :, None], xp.transpose(_t31, (0, 1, 3, 4, 5, 2))[:, :, None, :, :, :, :], 0)
+    _t33 = xp.where(_t26[:, :, :, :, :, :, None, None], xp.transpose(_t32, (0, 1, 3, 4, 5, 2, 6))[:, :, None, :, :, :, :, :], 0)
+    _t34 = fold(xp.transpose(_t33, (0, 1, 5, 3, 4, 2, 7, 6)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 7: 1}, {4: (dW), 6: 1},))
+    grad_input = _t34
+    return grad_input
+
+
+class VolumetricMaxPooling(CatalogueWindowModule):
+    """nn.VolumetricMaxPooling(kT, kW, kH, dT=kT, dW=kW, dH=kH, padT=0, padW=0, padH=0): y[c,t,i,j] = max(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q). The largest value of each kT x kW x kH window."""
+
+    signature = (('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', REQUIRED, int, 'kT'), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[c,t,i,j] = max(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q)'
+    scalars = ()
+    inputShape = (None, None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kT', 'dT', 'padT', 1), ('window', 2, 'kH', 'dH', 'padH', 1), ('window', 3, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH', 'padT', 'padW', 'padH')
+    kernels = {(): ((_volumetricmaxpooling_update_output, _volumetricmaxpooling_update_grad_input, None, None), (_volumetricmaxpooling_update_output_batch, _volumetricmaxpooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None, padT=0, padW=0, padH=0) -> None:
+        super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
+
+
+def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+    """y[c, t, i, j] = Sum(x[c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = window(x, (N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t2 = _t1.sum(axis=(2, 4, 6))
+    _t3 = xp.divide(_t2, (kT*kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, y, g, out=None):
+    """gradInput[k, l, a, d] = Sum(Piecewise((g[k, t, i, j]/(kT*kW*kH), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (l + (-dT)*t >= (-dT + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW)) & (N_r >= l + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    u = x.shape[3]
+    _t1 = g / (kT*kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, None, None, None], (N_c, N_t, N_i, N_j, (kT), (kH), (kW),)), (N_c, n, m, u,), (0, 0, 0, 0,), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+    """Y[s, c, t, i, j] = Sum(X[s, c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = window(X, (B, N_c, N_t, (kT), N_i, (kH), N_j, (kW)), (0, 0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t2 = _t1.sum(axis=(3, 5, 7))
+    _t3 = xp.divide(_t2, (kT*kW*kH), out=out)
+    output = _t3
+    return output
+
+
+def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, Y, G, out=None):
+    """gradInput[k, l, a, d, e] = Sum(Piecewise((G[k, l, t, i, j]/(kT*kW*kH), (a + (-dT)*t >= (-dT + 1)) & (d + (-dH)*i >= (-dH + 1)) & (e + (-dW)*j >= (-dW + 1)) & (N_p >= d + (-dH)*i + (dH)) & (N_q >= e + (-dW)*j + (dW)) & (N_r >= a + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    u = X.shape[4]
+    _t1 = G / (kT*kW*kH)
+    _t2 = fold(xp.broadcast_to(_t1[:, :, :, :, :, None, None, None], (B, N_c, N_t, N_i, N_j, (kT), (kH), (kW),)), (B, N_c, n, m, u,), (0, 0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+class VolumetricAveragePooling(CatalogueWindowModule):
+    """nn.VolumetricAveragePooling(kT, kW, kH, dT=kT, dW=kW, dH=kH): y[c,t,i,j] = sum(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q) / 8. The mean of each kT x kW x kH window."""
+
+    signature = (('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', REQUIRED, int, 'kT'), ('dW', REQUIRED, int, 'kW'), ('dH', REQUIRED, int, 'kH'), )
+    formula = 'y[c,t,i,j] = sum(x[c,2*t+r-2,2*i+p-2,2*j+q-2], r, p, q) / 8'
+    scalars = ()
+    inputShape = (None, None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kT', 'dT', 0, 1), ('window', 2, 'kH', 'dH', 0, 1), ('window', 3, 'kW', 'dW', 0, 1))
+    windowArguments = ('kT', 'kW', 'kH', 'dT', 'dW', 'dH')
+    kernels = {(): ((_volumetricaveragepooling_update_output, _volumetricaveragepooling_update_grad_input, None, None), (_volumetricaveragepooling_update_output_batch, _volumetricaveragepooling_update_grad_input_batch, None, None))}
+
+    def __init__(self, kT, kW, kH, dT=None, dW=None, dH=None) -> None:
+        super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH})
+
+
+def _crelu_1_update_output(x, out=None):
+    """y[i] = where(i >= n + 1, maximum(0, -x[i - n]), 0) + where(i <= n, maximum(0, x[i]), 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(1, (2*n) + 1)
+    _t2 = 1 + n
+    _t3 = (_t1 >= _t2)
+    _t4 = _t1 - 1 - n
+    _t5 = x[_t4]
+    _t6 = -_t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, _t7, 0)
+    _t9 = (_t1 <= n)
+    _t10 = window(x, ((2*n),), (0,), ({0: 1},))
+    _t11 = xp.maximum(0, _t10)
+    _t12 = xp.where(_t9, _t11, 0)
+    _t13 = xp.add(_t8, _t12, out=out)
+    output = _t13
+    return output
+
+
+def _crelu_1_update_grad_input(x, y, g, out=None):
+    """gradInput[j] = -Heaviside(-x[j])*g[j + n] + Heaviside(x[j])*g[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.heaviside(x, 0.5)
+    _t2 = window(g, (n,), (0,), ({0: 1},))
+    _t3 = xp.multiply(_t1, _t2, out=out)
+    _t4 = -x
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.arange(1, n + 1)
+    _t7 = _t6 + n - 1
+    _t8 = g[_t7]
+    _t9 = _t5 * _t8
+    _t3 -= _t9
+    grad_input = _t3
+    return grad_input
+
+
+def _crelu_1_update_output_batch(X, out=None):
+    """Y[s, i] = where(i >= n + 1, maximum(0, -X[s, i - n]), 0) + where(i <= n, maximum(0, X[s, i]), 0)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.arange(1, (2*n) + 1)
+    _t2 = 1 + n
+    _t3 = (_t1 >= _t2)
+    _t4 = _t1 - 1 - n
+    _t5 = X[xp.arange(0, B)[:, None], _t4]
+    _t6 = -_t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, _t7, 0)
+    _t9 = (_t1 <= n)
+    _t10 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
+    _t11 = xp.maximum(0, _t10)
+    _t12 = xp.where(_t9, _t11, 0)
+    _t13 = xp.add(_t8, _t12, out=out)
+    output = _t13
+    return output
+
+
+def _crelu_1_update_grad_input_batch(X, Y, G, out=None):
+    """gradInput[j, k] = -Heaviside(-X[j, k])*G[j, k + n] + Heaviside(X[j, k])*G[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = xp.heaviside(X, 0.5)
+    _t2 = window(G, (B, n), (0, 0), ({0: 1}, {1: 1}))
+    _t3 = xp.multiply(_t1, _t2, out=out)
+    _t4 = -X
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.arange(1, n + 1)
+    _t7 = _t6 + n - 1
+    _t8 = G[xp.arange(0, B)[:, None], _t7]
+    _t9 = _t5 * _t8
+    _t3 -= _t9
+    grad_input = _t3
+    return grad_input
+
+
+class CReLU(CatalogueModule):
+    """nn.CReLU(nInputDims, inplace=false): y = concat(max(0, x), max(0, -x)). The concatenated rectifier, concat(max(0, x), max(0, -x)): twice as many outputs, the rectified input and the rectified negated input, along the first axis of a sample. Example: x = (1, -2) gives (1, 0, 0, 2)."""
+
+    signature = (('nInputDims', REQUIRED, int, None), ('inplace', False, bool, None), )
+    formula = 'y = concat(max(0, x), max(0, -x))'
+    scalars = ()
+    inputShape = (None,)
+    gradientReadsOutput = False
+    structure = ('nInputDims',)
+    kernels = {(1,): ((_crelu_1_update_output, _crelu_1_update_grad_input, None, None), (_crelu_1_update_output_batch, _crelu_1_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputDims, inplace=False) -> None:
+        super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
+
+
 def _msecriterion_false_update_output(x, t):
     """J = Sum((-t[i] + x[i])**2, (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - t
     _t2 = xp.einsum("a,a->", _t1, _t1)
-    loss = float(xp.broadcast_to(_t2, ()))
+    loss = float(_t2)
     return loss
 
 
@@ -4054,7 +6029,7 @@ def _msecriterion_false_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X - T
     _t2 = xp.einsum("ab,ab->", _t1, _t1)
-    loss = float(xp.broadcast_to(_t2, ()))
+    loss = float(_t2)
     return loss
 
 
@@ -4075,7 +6050,7 @@ def _msecriterion_true_update_output(x, t):
     _t1 = x - t
     _t2 = xp.einsum("a,a->", _t1, _t1)
     _t3 = _t2 / n
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4099,7 +6074,7 @@ def _msecriterion_true_update_output_batch(X, T):
     _t1 = X - T
     _t2 = xp.einsum("ab,ab->", _t1, _t1)
     _t3 = _t2 / (B * n)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4134,7 +6109,7 @@ def _abscriterion_false_update_output(x, t):
     _t1 = t - x
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4154,7 +6129,7 @@ def _abscriterion_false_update_output_batch(X, T):
     _t1 = T - X
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4176,7 +6151,7 @@ def _abscriterion_true_update_output(x, t):
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=0)
     _t4 = _t3 / n
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4200,7 +6175,7 @@ def _abscriterion_true_update_output_batch(X, T):
     xp.abs(_t1, out=_t1)
     _t3 = _t1.sum(axis=(0, 1))
     _t4 = _t3 / (B * n)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4242,7 +6217,7 @@ def _smoothl1criterion_false_update_output(x, t):
     _t1 -= 0.5
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=0)
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4272,7 +6247,7 @@ def _smoothl1criterion_false_update_output_batch(X, T):
     _t1 -= 0.5
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4304,7 +6279,7 @@ def _smoothl1criterion_true_update_output(x, t):
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=0)
     _t10 = _t9 / n
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4339,7 +6314,7 @@ def _smoothl1criterion_true_update_output_batch(X, T):
     _t8 = xp.where(_t3, _t4, _t1)
     _t9 = _t8.sum(axis=(0, 1))
     _t10 = _t9 / (B * n)
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4386,7 +6361,7 @@ def _bcecriterion_false_false_update_output(x, t):
     _t7 = xp.einsum("a,a->", t, _t6)
     _t8 = _t7 * -1
     _t9 = _t5 + _t8
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4416,7 +6391,7 @@ def _bcecriterion_false_false_update_output_batch(X, T):
     _t7 = xp.einsum("ab,ab->", T, _t6)
     _t8 = _t7 * -1
     _t9 = _t5 + _t8
-    loss = float(xp.broadcast_to(_t9, ()))
+    loss = float(_t9)
     return loss
 
 
@@ -4448,7 +6423,7 @@ def _bcecriterion_false_true_update_output(x, t):
     _t8 = _t7 * -1
     _t9 = _t5 + _t8
     _t10 = _t9 / n
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4483,7 +6458,7 @@ def _bcecriterion_false_true_update_output_batch(X, T):
     _t8 = _t7 * -1
     _t9 = _t5 + _t8
     _t10 = _t9 / (B * n)
-    loss = float(xp.broadcast_to(_t10, ()))
+    loss = float(_t10)
     return loss
 
 
@@ -4504,17 +6479,802 @@ def _bcecriterion_false_true_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
-class BCECriterion(CatalogueCriterion):
-    """nn.BCECriterion(weights=false, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+def _bcecriterion_true_false_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t8 = xp.einsum("a,a->", _t1, w)
+    _t9 = _t8 * -1
+    loss = float(_t9)
+    return loss
 
-    signature = (('weights', False, bool, None), ('sizeAverage', True, bool, None), )
+
+def _bcecriterion_true_false_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = (1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = xp.einsum("a,a->", _t8, w)
+    _t10 = _t9 * -1
+    loss = float(_t10)
+    return loss
+
+
+def _bcecriterion_true_false_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = (1 - T[j, k])*w[k]/(1 - X[j, k]) - T[j, k]*w[k]/X[j, k]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / X
+    _t6 = _t5 * w * T
+    _t4 -= _t6
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output(x, t, w):
+    """J = Sum(-((1 - t[i])*log(1 - x[i]) + log(x[i])*t[i])*w[i], (i, 1, n))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = 1 - x
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(x)
+    _t5 *= t
+    _t1 += _t5
+    _t8 = xp.einsum("a,a->", _t1, w)
+    _t9 = -_t8 / n
+    loss = float(_t9)
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = ((1 - t[j])*w[j]/(1 - x[j]) - t[j]*w[j]/x[j])/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - x
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - t
+    _t4 = _t1 * _t3 * w
+    _t5 = 1 / x
+    _t6 = _t5 * t * w
+    _t4 -= _t6
+    _t4 /= n
+    grad_input = _t4
+    return grad_input
+
+
+def _bcecriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum(Sum(-((1 - T[s, i])*log(1 - X[s, i]) + log(X[s, i])*T[s, i])*w[i], (i, 1, n))/n, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = 1 - X
+    xp.log(_t2, out=_t2)
+    _t1 *= _t2
+    _t5 = xp.log(X)
+    _t5 *= T
+    _t1 += _t5
+    _t8 = _t1.sum(axis=0)
+    _t9 = xp.einsum("a,a->", _t8, w)
+    _t10 = _t9 * -1
+    _t11 = -_t9 / (B * n)
+    loss = float(_t11)
+    return loss
+
+
+def _bcecriterion_true_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = ((1 - T[j, k])*w[k]/(n*(1 - X[j, k])) - T[j, k]*w[k]/(n*X[j, k]))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - X
+    xp.divide(1, _t1, out=_t1)
+    _t3 = 1 - T
+    _t4 = w / n
+    _t5 = _t4 * (_t1 * _t3)
+    _t6 = 1 / X
+    _t7 = _t4 * (_t6 * T)
+    _t5 -= _t7
+    _t5 /= B
+    grad_input = _t5
+    return grad_input
+
+
+class BCECriterion(CatalogueCriterion):
+    """nn.BCECriterion(weights=nil, sizeAverage=true): J = mean(-(t * log(x) + (1 - t) * log(1 - x))). Binary cross-entropy of probabilities x against targets t, optionally weighted."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
     formula = 'J = mean(-(t * log(x) + (1 - t) * log(1 - x)))'
     scalars = ()
     inputShape = (None,)
     structure = ('weights', 'sizeAverage')
-    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None))}
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False, False): ((_bcecriterion_false_false_update_output, _bcecriterion_false_false_update_grad_input, None, None), (_bcecriterion_false_false_update_output_batch, _bcecriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_bcecriterion_false_true_update_output, _bcecriterion_false_true_update_grad_input, None, None), (_bcecriterion_false_true_update_output_batch, _bcecriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_bcecriterion_true_false_update_output, _bcecriterion_true_false_update_grad_input, None, None), (_bcecriterion_true_false_update_output_batch, _bcecriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_bcecriterion_true_true_update_output, _bcecriterion_true_true_update_grad_input, None, None), (_bcecriterion_true_true_update_output_batch, _bcecriterion_true_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, weights=False, sizeAverage=True) -> None:
+    def __init__(self, weights=None, sizeAverage=True) -> None:
+        super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
+
+
+def _classnllcriterion_false_false_update_output(x, t):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(_t2)
+    return loss
+
+
+def _classnllcriterion_false_false_update_grad_input(x, t, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_false_false_update_output_batch(X, T):
+    """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    loss = float(_t3)
+    return loss
+
+
+def _classnllcriterion_false_false_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = xp.zeros((B, N_x1,))
+    _t1[xp.arange(0, B), T] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_false_true_update_output(x, t):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(_t2)
+    return loss
+
+
+def _classnllcriterion_false_true_update_grad_input(x, t, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_false_true_update_output_batch(X, T):
+    """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = -_t2 / B
+    loss = float(_t3)
+    return loss
+
+
+def _classnllcriterion_false_true_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = 1 / B
+    _t2 = xp.zeros((B, N_x1,))
+    _t2[xp.arange(0, B), T] -= _t1
+    grad_input = _t2
+    return grad_input
+
+
+def _classnllcriterion_true_false_update_output(x, t, w):
+    """J = -w[t + 1]*x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = w[t]
+    _t2 = x[t]
+    _t3 = -(_t1 * _t2)
+    loss = float(_t3)
+    return loss
+
+
+def _classnllcriterion_true_false_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = w[t]
+    _t2 = xp.zeros((N_x1,))
+    _t2[t] -= _t1
+    grad_input = _t2
+    return grad_input
+
+
+def _classnllcriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum(-X[s, T[s] + 1]*w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = X[xp.arange(0, B), T]
+    _t3 = xp.einsum("a,a->", _t1, _t2)
+    _t4 = _t3 * -1
+    loss = float(_t4)
+    return loss
+
+
+def _classnllcriterion_true_false_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = w[T]
+    _t2 = xp.zeros((B, N_x1,))
+    _t2[xp.arange(0, B), T] -= _t1
+    grad_input = _t2
+    return grad_input
+
+
+def _classnllcriterion_true_true_update_output(x, t, w):
+    """J = -x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x[t]
+    _t2 = -_t1
+    loss = float(_t2)
+    return loss
+
+
+def _classnllcriterion_true_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = -KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_x1 = x.shape[0]
+    _t1 = xp.zeros((N_x1,))
+    _t1[t] -= 1
+    grad_input = _t1
+    return grad_input
+
+
+def _classnllcriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum(-X[s, T[s] + 1]*w[T[s] + 1], (s, 1, B))/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / _t2
+    _t4 = X[xp.arange(0, B), T]
+    _t5 = xp.einsum("a,a->", _t1, _t4)
+    _t6 = -_t5 / _t2
+    loss = float(_t6)
+    return loss
+
+
+def _classnllcriterion_true_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = -KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_x1 = X.shape[1]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / _t2
+    _t4 = _t1 / _t2
+    _t5 = xp.zeros((B, N_x1,))
+    _t5[xp.arange(0, B), T] -= _t4
+    grad_input = _t5
+    return grad_input
+
+
+class ClassNLLCriterion(CatalogueCriterion):
+    """nn.ClassNLLCriterion(weights=nil, sizeAverage=true): J = -x[t]. Minus the log-probability of the target class (t an integer counted from 0)."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
+    formula = 'J = -x[t]'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('weights', 'sizeAverage')
+    classTarget = 0
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False, False): ((_classnllcriterion_false_false_update_output, _classnllcriterion_false_false_update_grad_input, None, None), (_classnllcriterion_false_false_update_output_batch, _classnllcriterion_false_false_update_grad_input_batch, None, None)), (False, True): ((_classnllcriterion_false_true_update_output, _classnllcriterion_false_true_update_grad_input, None, None), (_classnllcriterion_false_true_update_output_batch, _classnllcriterion_false_true_update_grad_input_batch, None, None)), (True, False): ((_classnllcriterion_true_false_update_output, _classnllcriterion_true_false_update_grad_input, None, None), (_classnllcriterion_true_false_update_output_batch, _classnllcriterion_true_false_update_grad_input_batch, None, None)), (True, True): ((_classnllcriterion_true_true_update_output, _classnllcriterion_true_true_update_grad_input, None, None), (_classnllcriterion_true_true_update_output_batch, _classnllcriterion_true_true_update_grad_input_batch, None, None))}
+
+    def __init__(self, weights=None, sizeAverage=True) -> None:
+        super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
+
+
+def _crossentropycriterion_false_false_update_output(x, t):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    return loss
+
+
+def _crossentropycriterion_false_false_update_grad_input(x, t, out=None):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    _t8 = 1 / _t4
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_false_false_update_output_batch(X, T):
+    """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    loss = float(_t11)
+    return loss
+
+
+def _crossentropycriterion_false_false_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, l] = exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t2 *= _t5[:, None]
+    _t2[xp.arange(0, B), T] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    loss = float(_t11)
+    _t12 = 1 / _t8
+    _t6 *= _t12[:, None]
+    _t6[xp.arange(0, B), T] -= 1
+    grad_input = _t6
+    return loss, grad_input
+
+
+def _crossentropycriterion_false_true_update_output(x, t):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    return loss
+
+
+def _crossentropycriterion_false_true_update_grad_input(x, t, out=None):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_true_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    _t8 = 1 / _t4
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_false_true_update_output_batch(X, T):
+    """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    _t12 = _t11 / B
+    loss = float(_t12)
+    return loss
+
+
+def _crossentropycriterion_false_true_update_grad_input_batch(X, T, out=None):
+    """gradInput[j, l] = (exp(X[j, l])/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t2 *= _t5[:, None]
+    _t7 = _t2.copy()
+    _t7[xp.arange(0, B), T] -= 1
+    _t2[xp.arange(0, B), T] -= 1
+    _t2 /= B
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = _t2 * -1
+    _t4 = X.max(axis=1)
+    _t5 = _t4.sum(axis=0)
+    _t6 = X - _t4[:, None]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = xp.log(_t8)
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t3 + _t5 + _t10
+    _t12 = _t11 / B
+    loss = float(_t12)
+    _t13 = 1 / _t8
+    _t6 *= _t13[:, None]
+    _t15 = _t6.copy()
+    _t15[xp.arange(0, B), T] -= 1
+    _t6[xp.arange(0, B), T] -= 1
+    _t6 /= B
+    grad_input = _t6
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_false_update_output(x, t, w):
+    """J = (log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1])*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[t]
+    _t9 = _t7 * _t8
+    loss = float(_t9)
+    return loss
+
+
+def _crossentropycriterion_true_false_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = (exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1))*w[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
+    _t2 /= _t4
+    _t7 = _t2.copy()
+    _t7[t] -= 1
+    _t8 = w[t]
+    _t2[t] -= 1
+    _t2 *= _t8
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[t]
+    _t9 = _t7 * _t8
+    loss = float(_t9)
+    _t10 = 1 / _t4
+    _t2 /= _t4
+    _t12 = _t2.copy()
+    _t12[t] -= 1
+    _t2[t] -= 1
+    _t2 *= _t8
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_false_update_output_batch(X, T, w):
+    """J = Sum((log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1])*w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = X[xp.arange(0, B), T]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[T]
+    _t9 = xp.einsum("a,a->", _t7, _t8)
+    loss = float(_t9)
+    return loss
+
+
+def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, l] = exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = 1 / _t4
+    _t6 = w[T]
+    _t5 *= _t6
+    _t2 *= _t5[:, None]
+    _t2[xp.arange(0, B), T] -= _t6
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = X[xp.arange(0, B), T]
+    _t7 = _t1 + _t5 - _t6
+    _t8 = w[T]
+    _t9 = xp.einsum("a,a->", _t7, _t8)
+    loss = float(_t9)
+    _t10 = 1 / _t4
+    _t10 *= _t8
+    _t2 *= _t10[:, None]
+    _t2[xp.arange(0, B), T] -= _t8
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_true_update_output(x, t, w):
+    """J = log(Sum(exp(x[k]), (k, 1, N_k))) - x[t + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    return loss
+
+
+def _crossentropycriterion_true_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = exp(x[j])/Sum(exp(x[k]), (k, 1, N_k)) - KroneckerDelta(j, t + 1)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return grad_input
+
+
+def _crossentropycriterion_true_true_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x.max(axis=0)
+    _t2 = x - _t1
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = x[t]
+    _t7 = _t1 + _t5 - _t6
+    loss = float(_t7)
+    _t8 = 1 / _t4
+    _t2 /= _t4
+    _t2[t] -= 1
+    grad_input = _t2
+    return loss, grad_input
+
+
+def _crossentropycriterion_true_true_update_output_batch(X, T, w):
+    """J = Sum((log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1])*w[T[s] + 1], (s, 1, B))/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / _t2
+    _t4 = X.max(axis=1)
+    _t5 = X - _t4[:, None]
+    xp.exp(_t5, out=_t5)
+    _t7 = _t5.sum(axis=1)
+    _t8 = xp.log(_t7)
+    _t9 = X[xp.arange(0, B), T]
+    _t10 = _t4 + _t8 - _t9
+    _t11 = xp.einsum("a,a->", _t10, _t1)
+    _t12 = _t11 / _t2
+    loss = float(_t12)
+    return loss
+
+
+def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, l] = (exp(X[j, l])*w[T[j] + 1]/Sum(exp(X[j, k]), (k, 1, N_k)) - KroneckerDelta(l, T[j] + 1)*w[T[j] + 1])/Sum(w[T[s] + 1], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / _t2
+    _t4 = X.max(axis=1)
+    _t5 = X - _t4[:, None]
+    xp.exp(_t5, out=_t5)
+    _t7 = _t5.sum(axis=1)
+    _t8 = 1 / _t7
+    _t8 *= _t1
+    _t5 *= _t8[:, None]
+    _t11 = _t5.copy()
+    _t11[xp.arange(0, B), T] -= _t1
+    _t12 = _t5.copy()
+    _t12[xp.arange(0, B), T] -= _t1
+    _t5[xp.arange(0, B), T] -= _t1
+    _t5 /= _t2
+    grad_input = _t5
+    return grad_input
+
+
+def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = w[T]
+    _t2 = _t1.sum(axis=0)
+    _t3 = 1 / _t2
+    _t4 = X.max(axis=1)
+    _t5 = X - _t4[:, None]
+    xp.exp(_t5, out=_t5)
+    _t7 = _t5.sum(axis=1)
+    _t8 = xp.log(_t7)
+    _t9 = X[xp.arange(0, B), T]
+    _t10 = _t4 + _t8 - _t9
+    _t11 = xp.einsum("a,a->", _t10, _t1)
+    _t12 = _t11 / _t2
+    loss = float(_t12)
+    _t13 = 1 / _t7
+    _t13 *= _t1
+    _t5 *= _t13[:, None]
+    _t5[xp.arange(0, B), T] -= _t1
+    _t5 /= _t2
+    grad_input = _t5
+    return loss, grad_input
+
+
+class CrossEntropyCriterion(CatalogueCriterion):
+    """nn.CrossEntropyCriterion(weights=nil, sizeAverage=true): J = (log(sum(exp(x[k]), k)) - x[t]). LogSoftMax then ClassNLL in one: log sum exp x - x_t."""
+
+    signature = (('weights', None, ndarray, None), ('sizeAverage', True, bool, None), )
+    formula = 'J = (log(sum(exp(x[k]), k)) - x[t])'
+    scalars = ()
+    inputShape = (None,)
+    structure = ('weights', 'sizeAverage')
+    classTarget = 0
+    forwardKeepsGradient = True
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False, False): ((_crossentropycriterion_false_false_update_output, _crossentropycriterion_false_false_update_grad_input, None, _crossentropycriterion_false_false_loss_and_grad_input), (_crossentropycriterion_false_false_update_output_batch, _crossentropycriterion_false_false_update_grad_input_batch, None, _crossentropycriterion_false_false_loss_and_grad_input_batch)), (False, True): ((_crossentropycriterion_false_true_update_output, _crossentropycriterion_false_true_update_grad_input, None, _crossentropycriterion_false_true_loss_and_grad_input), (_crossentropycriterion_false_true_update_output_batch, _crossentropycriterion_false_true_update_grad_input_batch, None, _crossentropycriterion_false_true_loss_and_grad_input_batch)), (True, False): ((_crossentropycriterion_true_false_update_output, _crossentropycriterion_true_false_update_grad_input, None, _crossentropycriterion_true_false_loss_and_grad_input), (_crossentropycriterion_true_false_update_output_batch, _crossentropycriterion_true_false_update_grad_input_batch, None, _crossentropycriterion_true_false_loss_and_grad_input_batch)), (True, True): ((_crossentropycriterion_true_true_update_output, _crossentropycriterion_true_true_update_grad_input, None, _crossentropycriterion_true_true_loss_and_grad_input), (_crossentropycriterion_true_true_update_output_batch, _crossentropycriterion_true_true_update_grad_input_batch, None, _crossentropycriterion_true_true_loss_and_grad_input_batch))}
+
+    def __init__(self, weights=None, sizeAverage=True) -> None:
         super().__init__(**{'weights': weights, 'sizeAverage': sizeAverage})
 
 
@@ -4524,7 +7284,7 @@ def _distkldivcriterion_false_update_output(x, t):
     _t1 = xp.log(t)
     _t1 -= x
     _t3 = xp.einsum("a,a->", _t1, t)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4542,7 +7302,7 @@ def _distkldivcriterion_false_update_output_batch(X, T):
     _t1 = xp.log(T)
     _t1 -= X
     _t3 = xp.einsum("ab,ab->", _t1, T)
-    loss = float(xp.broadcast_to(_t3, ()))
+    loss = float(_t3)
     return loss
 
 
@@ -4562,7 +7322,7 @@ def _distkldivcriterion_true_update_output(x, t):
     _t1 -= x
     _t3 = xp.einsum("a,a->", _t1, t)
     _t4 = _t3 / n
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4584,7 +7344,7 @@ def _distkldivcriterion_true_update_output_batch(X, T):
     _t1 -= X
     _t3 = xp.einsum("ab,ab->", _t1, T)
     _t4 = _t3 / (B * n)
-    loss = float(xp.broadcast_to(_t4, ()))
+    loss = float(_t4)
     return loss
 
 
@@ -4621,7 +7381,7 @@ def _margincriterion_update_output(x, t, margin):
     _t3 = xp.maximum(0, _t1)
     _t4 = _t3.sum(axis=0)
     _t5 = _t4 / n
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4647,7 +7407,7 @@ def _margincriterion_update_output_batch(X, T, margin):
     _t3 = xp.maximum(0, _t1)
     _t4 = _t3.sum(axis=(0, 1))
     _t5 = _t4 / (B * n)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4685,7 +7445,7 @@ def _softmargincriterion_false_update_output(x, t):
     _t1 += 1
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=0)
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4701,6 +7461,21 @@ def _softmargincriterion_false_update_grad_input(x, t, out=None):
     return grad_input
 
 
+def _softmargincriterion_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=0)
+    loss = float(_t5)
+    xp.divide(1, _t3, out=_t3)
+    _t7 = -(_t3 * t * _t1)
+    grad_input = _t7
+    return loss, grad_input
+
+
 def _softmargincriterion_false_update_output_batch(X, T):
     """J = Sum(log(1 + exp(-T[s, i]*X[s, i])), (i, 1, n), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
@@ -4709,7 +7484,7 @@ def _softmargincriterion_false_update_output_batch(X, T):
     _t1 += 1
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=(0, 1))
-    loss = float(xp.broadcast_to(_t5, ()))
+    loss = float(_t5)
     return loss
 
 
@@ -4725,6 +7500,21 @@ def _softmargincriterion_false_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
+def _softmargincriterion_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    loss = float(_t5)
+    xp.divide(1, _t3, out=_t3)
+    _t7 = -(_t3 * T * _t1)
+    grad_input = _t7
+    return loss, grad_input
+
+
 def _softmargincriterion_true_update_output(x, t):
     """J = Sum(log(1 + exp(-t[i]*x[i])), (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -4735,7 +7525,7 @@ def _softmargincriterion_true_update_output(x, t):
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=0)
     _t6 = _t5 / n
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -4752,6 +7542,23 @@ def _softmargincriterion_true_update_grad_input(x, t, out=None):
     return grad_input
 
 
+def _softmargincriterion_true_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = -(t * x)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 / n
+    loss = float(_t6)
+    xp.divide(1, _t3, out=_t3)
+    _t8 = -(_t3 * t * _t1) / n
+    grad_input = _t8
+    return loss, grad_input
+
+
 def _softmargincriterion_true_update_output_batch(X, T):
     """J = Sum(Sum(log(1 + exp(-T[s, i]*X[s, i])), (i, 1, n))/n, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
@@ -4763,7 +7570,7 @@ def _softmargincriterion_true_update_output_batch(X, T):
     xp.log(_t1, out=_t1)
     _t5 = _t1.sum(axis=(0, 1))
     _t6 = _t5 / (B * n)
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -4781,6 +7588,24 @@ def _softmargincriterion_true_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
+def _softmargincriterion_true_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = -(T * X)
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
+    _t4 = xp.log(_t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    _t6 = _t5 / (B * n)
+    loss = float(_t6)
+    xp.divide(1, _t3, out=_t3)
+    _t8 = -(_t3 * T * _t1) / (B * n)
+    grad_input = _t8
+    return loss, grad_input
+
+
 class SoftMarginCriterion(CatalogueCriterion):
     """nn.SoftMarginCriterion(sizeAverage=true): J = mean(log(1 + exp(-t * x))). The logistic loss against targets of -1 and 1."""
 
@@ -4789,304 +7614,608 @@ class SoftMarginCriterion(CatalogueCriterion):
     scalars = ()
     inputShape = (None,)
     structure = ('sizeAverage',)
-    kernels = {(False,): ((_softmargincriterion_false_update_output, _softmargincriterion_false_update_grad_input, None, None), (_softmargincriterion_false_update_output_batch, _softmargincriterion_false_update_grad_input_batch, None, None)), (True,): ((_softmargincriterion_true_update_output, _softmargincriterion_true_update_grad_input, None, None), (_softmargincriterion_true_update_output_batch, _softmargincriterion_true_update_grad_input_batch, None, None))}
+    forwardKeepsGradient = True
+    kernels = {(False,): ((_softmargincriterion_false_update_output, _softmargincriterion_false_update_grad_input, None, _softmargincriterion_false_loss_and_grad_input), (_softmargincriterion_false_update_output_batch, _softmargincriterion_false_update_grad_input_batch, None, _softmargincriterion_false_loss_and_grad_input_batch)), (True,): ((_softmargincriterion_true_update_output, _softmargincriterion_true_update_grad_input, None, _softmargincriterion_true_loss_and_grad_input), (_softmargincriterion_true_update_output_batch, _softmargincriterion_true_update_grad_input_batch, None, _softmargincriterion_true_loss_and_grad_input_batch))}
 
     def __init__(self, sizeAverage=True) -> None:
         super().__init__(**{'sizeAverage': sizeAverage})
 
 
 def _multimargincriterion_1_false_update_output(x, t, margin):
-    """J = (-margin + Sum(maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    """J = (-margin + Sum(maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = x[t]
-    _t4 = margin + x - _t3
-    _t5 = xp.maximum(0, _t4)
-    _t6 = _t5.sum(axis=0)
-    _t7 = _t6 - margin
-    _t8 = _t7 / _t1
-    loss = float(xp.broadcast_to(_t8, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 - margin
+    _t6 = _t5 / N_c
+    loss = float(_t6)
     return loss
 
 
 def _multimargincriterion_1_false_update_grad_input(x, t, margin, out=None):
-    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.arange(1, N_k + 1)
-    _t5 = 1 + t
-    _t6 = (_t4 == _t5)
-    _t7 = _t3.sum(axis=0)
-    _t8 = xp.multiply(_t6, _t7, out=out)
-    xp.subtract(_t3, _t8, out=_t8)
-    _t8 /= N_k
-    grad_input = _t8
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t3.copy()
+    _t5[t] -= _t4
+    _t6 = _t3.copy()
+    _t6[t] -= _t4
+    _t7 = xp.divide(_t6, N_c, out=out)
+    grad_input = _t7
     return grad_input
 
 
 def _multimargincriterion_1_false_update_output_batch(X, T, margin):
-    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k]), (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c]), (c, 1, N_c)))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = B * 1 * -1 * margin
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5, T]
-    _t7 = margin + X - _t6[:, None]
-    _t8 = xp.maximum(0, _t7)
-    _t9 = _t8.sum(axis=(0, 1))
-    _t10 = _t3 + _t9
-    _t11 = _t10 / (B * _t1)
-    loss = float(xp.broadcast_to(_t11, ()))
+    N_c = X.shape[1]
+    _t1 = B * 1 * -1 * margin
+    _t2 = X[xp.arange(0, B), T]
+    _t3 = margin + X - _t2[:, None]
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=(0, 1))
+    _t6 = _t1 + _t5
+    _t7 = _t6 / (B * N_c)
+    loss = float(_t7)
     return loss
 
 
 def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None):
-    """gradInput[j, l] = (Heaviside(margin - X[j, T[j] + 1] + X[j, l]) - KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k]) - KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + T
-    _t8 = (_t6 == _t7[:, None])
-    _t9 = _t5.sum(axis=1)
-    _t10 = _t8 * _t9[:, None]
-    xp.subtract(_t5, _t10, out=_t10)
-    _t12 = _t10 / (B * N_k)
-    grad_input = _t12
+    N_c = X.shape[1]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = _t3.sum(axis=1)
+    _t5 = _t3.copy()
+    _t5[xp.arange(0, B), T] -= _t4
+    _t6 = _t3.copy()
+    _t6[xp.arange(0, B), T] -= _t4
+    _t7 = _t6 / (B * N_c)
+    grad_input = _t7
+    return grad_input
+
+
+def _multimargincriterion_1_true_update_output(x, t, w, margin):
+    """J = (-margin + Sum(maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t4 - margin
+    _t6 = w[t]
+    _t7 = (_t5 * _t6) / N_c
+    loss = float(_t7)
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input(x, t, w, margin, out=None):
+    """gradInput[j] = (Heaviside(margin + x[j] - x[t + 1]) - KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = _t3.sum(axis=0)
+    _t5 = _t3.copy()
+    _t5[t] -= _t4
+    _t6 = w[t]
+    _t7 = _t3.copy()
+    _t7[t] -= _t4
+    _t8 = (_t7 * _t6) / N_c
+    grad_input = _t8
+    return grad_input
+
+
+def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c]), (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.maximum(0, _t2)
+    _t4 = _t3.sum(axis=1)
+    _t5 = _t4 - margin
+    _t6 = w[T]
+    _t7 = xp.einsum("a,a->", _t5, _t6)
+    _t8 = _t7 / (B * N_c)
+    loss = float(_t8)
+    return loss
+
+
+def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=None):
+    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = w[T]
+    _t5 = _t3 * _t4[:, None]
+    _t6 = _t3.sum(axis=1)
+    _t7 = _t4 * _t6
+    _t8 = _t5.copy()
+    _t8[xp.arange(0, B), T] -= _t7
+    _t5[xp.arange(0, B), T] -= _t7
+    _t10 = _t5 / (B * N_c)
+    grad_input = _t10
     return grad_input
 
 
 def _multimargincriterion_2_false_update_output(x, t, margin):
-    """J = (-margin**2 + Sum(maximum(0, margin + x[k] - x[t + 1])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k))"""
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
-    _t1 = N_k * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = x[t]
-    _t4 = margin + x - _t3
-    _t5 = xp.maximum(0, _t4)
-    _t6 = xp.einsum("a,a->", _t5, _t5)
-    _t7 = margin ** 2
-    _t8 = _t6 - _t7
-    _t9 = _t8 / _t1
-    loss = float(xp.broadcast_to(_t9, ()))
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = xp.einsum("a,a->", _t3, _t3)
+    _t5 = margin ** 2
+    _t6 = _t4 - _t5
+    _t7 = _t6 / N_c
+    loss = float(_t7)
     return loss
 
 
 def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
-    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[k] - x[t + 1])*maximum(0, margin + x[k] - x[t + 1]), (k, 1, N_k)))/N_k"""
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_k = x.shape[0]
+    N_c = x.shape[0]
     _t1 = x[t]
     _t2 = margin + x - _t1
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.maximum(0, _t2)
     _t5 = 2 * _t3 * _t4
-    _t6 = xp.arange(1, N_k + 1)
-    _t7 = 1 + t
-    _t8 = (_t6 == _t7)
-    _t9 = xp.einsum("a,a->", _t3, _t4)
-    _t10 = 2 * _t8 * _t9
-    _t5 -= _t10
-    _t5 /= N_k
+    _t6 = xp.einsum("a,a->", _t3, _t4)
+    _t7 = 2 * _t6
+    _t8 = _t5.copy()
+    _t8[t] -= _t7
+    _t5[t] -= _t7
+    _t5 /= N_c
     grad_input = _t5
     return grad_input
 
 
 def _multimargincriterion_2_false_update_output_batch(X, T, margin):
-    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, k])**2, (k, 1, N_k)))/Sum(1, (c, 1, N_k)), (s, 1, B))/B"""
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))/N_c, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = N_k * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = margin ** 2
-    _t4 = B * 1 * -1 * _t3
-    _t5 = xp.arange(1, B + 1)
-    _t6 = _t5 - 1
-    _t7 = X[_t6, T]
-    _t8 = margin + X - _t7[:, None]
-    _t9 = xp.maximum(0, _t8)
-    _t10 = xp.einsum("ab,ab->", _t9, _t9)
-    _t11 = _t4 + _t10
-    _t12 = _t11 / (B * _t1)
-    loss = float(xp.broadcast_to(_t12, ()))
+    N_c = X.shape[1]
+    _t1 = margin ** 2
+    _t2 = B * 1 * -1 * _t1
+    _t3 = X[xp.arange(0, B), T]
+    _t4 = margin + X - _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = xp.einsum("ab,ab->", _t5, _t5)
+    _t7 = _t2 + _t6
+    _t8 = _t7 / (B * N_c)
+    loss = float(_t8)
     return loss
 
 
 def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None):
-    """gradInput[j, l] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, l])*maximum(0, margin - X[j, T[j] + 1] + X[j, l]) - 2*KroneckerDelta(l, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]), (k, 1, N_k)))/(B*N_k)"""
+    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]) - 2*KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    N_k = X.shape[1]
-    _t1 = xp.arange(1, B + 1)
-    _t2 = _t1 - 1
-    _t3 = X[_t2, T]
-    _t4 = margin + X - _t3[:, None]
-    _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.maximum(0, _t4)
-    _t7 = 2 * _t5 * _t6
-    _t8 = xp.arange(1, N_k + 1)
-    _t9 = 1 + T
-    _t10 = (_t8 == _t9[:, None])
-    _t11 = xp.einsum("ab,ab->a", _t5, _t6)
-    _t12 = 2 * _t11
-    _t13 = _t12[:, None] * _t10
-    _t7 -= _t13
-    _t15 = _t7 / (B * N_k)
-    grad_input = _t15
+    N_c = X.shape[1]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = xp.einsum("ab,ab->a", _t3, _t4)
+    _t7 = 2 * _t6
+    _t8 = _t5.copy()
+    _t8[xp.arange(0, B), T] -= _t7
+    _t5[xp.arange(0, B), T] -= _t7
+    _t10 = _t5 / (B * N_c)
+    grad_input = _t10
+    return grad_input
+
+
+def _multimargincriterion_2_true_update_output(x, t, w, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.maximum(0, _t2)
+    _t4 = xp.einsum("a,a->", _t3, _t3)
+    _t5 = margin ** 2
+    _t6 = _t4 - _t5
+    _t7 = w[t]
+    _t8 = (_t6 * _t7) / N_c
+    loss = float(_t8)
+    return loss
+
+
+def _multimargincriterion_2_true_update_grad_input(x, t, w, margin, out=None):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin + x - _t1
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = xp.maximum(0, _t2)
+    _t5 = 2 * _t3 * _t4
+    _t6 = xp.einsum("a,a->", _t3, _t4)
+    _t7 = 2 * _t6
+    _t8 = _t5.copy()
+    _t8[t] -= _t7
+    _t9 = w[t]
+    _t5[t] -= _t7
+    _t11 = (_t5 * _t9) / N_c
+    grad_input = _t11
+    return grad_input
+
+
+def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.maximum(0, _t2)
+    _t4 = xp.einsum("ab,ab->a", _t3, _t3)
+    _t5 = margin ** 2
+    _t6 = _t4 - _t5
+    _t7 = w[T]
+    _t8 = xp.einsum("a,a->", _t6, _t7)
+    _t9 = _t8 / (B * N_c)
+    loss = float(_t9)
+    return loss
+
+
+def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=None):
+    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - 2*KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = X[xp.arange(0, B), T]
+    _t2 = margin + X - _t1[:, None]
+    _t3 = xp.heaviside(_t2, 0.5)
+    _t4 = w[T]
+    _t5 = xp.maximum(0, _t2)
+    _t6 = 2 * _t4
+    _t7 = _t6[:, None] * (_t3 * _t5)
+    _t8 = xp.einsum("ab,ab->a", _t3, _t5)
+    _t9 = 2 * _t4 * _t8
+    _t10 = _t7.copy()
+    _t10[xp.arange(0, B), T] -= _t9
+    _t7[xp.arange(0, B), T] -= _t9
+    _t12 = _t7 / (B * N_c)
+    grad_input = _t12
     return grad_input
 
 
 class MultiMarginCriterion(CatalogueCriterion):
-    """nn.MultiMarginCriterion(p=1, weights=false, margin=1.0): J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
+    """nn.MultiMarginCriterion(p=1, weights=nil, margin=1.0): J = (sum(max(0, margin - x[t] + x[c]), c) - (margin ** 1)) / len(c). The multi-class hinge loss (p = 1 or 2); the i = t term, margin^p, taken out."""
 
-    signature = (('p', 1, int, None), ('weights', False, bool, None), ('margin', 1.0, float, None), )
-    formula = 'J = (sum(max(0, margin - x[t] + x[k]), k) - (margin ** 1)) / sum(x[c]**0, c)'
+    signature = (('p', 1, int, None), ('weights', None, ndarray, None), ('margin', 1.0, float, None), )
+    formula = 'J = (sum(max(0, margin - x[t] + x[c]), c) - (margin ** 1)) / len(c)'
     scalars = ('margin',)
     inputShape = (None,)
     structure = ('p', 'weights')
     classTarget = 0
-    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None))}
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(1, False): ((_multimargincriterion_1_false_update_output, _multimargincriterion_1_false_update_grad_input, None, None), (_multimargincriterion_1_false_update_output_batch, _multimargincriterion_1_false_update_grad_input_batch, None, None)), (1, True): ((_multimargincriterion_1_true_update_output, _multimargincriterion_1_true_update_grad_input, None, None), (_multimargincriterion_1_true_update_output_batch, _multimargincriterion_1_true_update_grad_input_batch, None, None)), (2, False): ((_multimargincriterion_2_false_update_output, _multimargincriterion_2_false_update_grad_input, None, None), (_multimargincriterion_2_false_update_output_batch, _multimargincriterion_2_false_update_grad_input_batch, None, None)), (2, True): ((_multimargincriterion_2_true_update_output, _multimargincriterion_2_true_update_grad_input, None, None), (_multimargincriterion_2_true_update_output_batch, _multimargincriterion_2_true_update_grad_input_batch, None, None))}
 
-    def __init__(self, p=1, weights=False, margin=1.0) -> None:
+    def __init__(self, p=1, weights=None, margin=1.0) -> None:
         super().__init__(**{'p': p, 'weights': weights, 'margin': margin})
 
 
-def _multilabelmargincriterion_update_output(x, t):
-    """J = Sum((1 - Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, x[i] - x[t[j] + 1] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i))"""
+def _multilabelmargincriterion_false_update_output(x, t):
+    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_i = x.shape[0]
-    _t1 = N_i * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = xp.arange(1, N_i + 1)
-    _t4 = _t3 - 1
-    _t5 = (t[:, None] == _t4)
-    _t6 = xp.where(_t5, 1.0, 0.0)
-    _t7 = _t6.sum(axis=0)
-    _t8 = 1 - _t7
-    _t9 = x[t]
-    _t10 = 1 + x[:, None] - _t9
-    _t11 = xp.maximum(0, _t10)
-    _t12 = _t11.sum(axis=1)
-    _t13 = xp.einsum("a,a->", _t8, _t12)
-    _t14 = _t13 / _t1
-    loss = float(xp.broadcast_to(_t14, ()))
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t[:, None] == _t2)
+    _t4 = xp.where(_t3, x, 0)
+    _t5 = _t4.sum(axis=1)
+    _t6 = 1 + x[:, None] - _t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (t == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10, _t12[:, None], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8.T @ _t16
+    _t18 = (_t17 == 0)
+    _t19 = xp.where(_t18, 1.0, 0.0)
+    _t20 = _t7.T @ _t19
+    _t21 = xp.einsum("a,a->", _t16, _t20)
+    _t22 = _t21 / N_c
+    loss = float(_t22)
     return loss
 
 
-def _multilabelmargincriterion_update_grad_input(x, t, out=None):
-    """gradInput[l] = (Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1)*Sum(where(Eq(t[k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(l, t[j] + 1)*Sum(Heaviside(x[i] - x[t[j] + 1] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k))*Sum(where(Eq(t[k], l - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(x[l] - x[t[j] + 1] + 1), (j, 1, N_k)))/N_i"""
+def _multilabelmargincriterion_false_update_grad_input(x, t, out=None):
+    """gradInput[a] = Sum((Heaviside(x[a] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], a - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0) - where(Eq(t[j], a - 1), 1, 0)*Sum(Heaviside(x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)))*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (j, 1, N_l))/N_c"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    N_i = x.shape[0]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = 1 + t
-    _t3 = (_t1[:, None] == _t2)
-    _t4 = x[t]
-    _t5 = 1 + x[:, None] - _t4
-    _t6 = xp.heaviside(_t5, 0.5)
-    _t7 = _t1 - 1
-    _t8 = (t[:, None] == _t7)
-    _t9 = xp.where(_t8, 1.0, 0.0)
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t == _t2[:, None])
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = xp.arange(1, N_l + 1)
+    _t6 = (_t5[:, None] <= _t5)
+    _t7 = (t == -1)
+    _t8 = xp.where(_t7, 1.0, 0.0)
+    _t9 = xp.where(_t6, _t8[:, None], 0)
     _t10 = _t9.sum(axis=0)
-    _t11 = _t6.T @ _t10
-    _t12 = _t3 @ _t11
-    _t13 = _t6.sum(axis=1)
-    _t14 = _t6.sum(axis=0)
-    _t15 = _t3 @ _t14
-    _t16 = _t13 * _t10
-    _t17 = _t12 + _t13 - _t15 - _t16
-    _t17 /= N_i
-    grad_input = _t17
+    _t11 = (_t10 == 0)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = _t4 @ _t12
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t3, x[:, None], 0)
+    _t16 = _t15.sum(axis=0)
+    _t17 = 1 + x[:, None] - _t16
+    _t18 = xp.heaviside(_t17, 0.5)
+    _t19 = xp.where(_t14[:, None], _t18, 0)
+    _t20 = xp.where(_t14, 1.0, 0.0)
+    _t21 = _t18.T @ _t20
+    _t22 = xp.where(_t3, _t21, 0)
+    _t23 = _t19 - _t22
+    _t24 = xp.matmul(_t23, _t12, out=out)
+    _t24 /= N_c
+    grad_input = _t24
     return grad_input
 
 
-def _multilabelmargincriterion_update_output_batch(X, T):
-    """J = Sum(Sum((1 - Sum(where(Eq(T[s, k], i - 1), 1, 0), (k, 1, N_k)))*maximum(0, -X[s, T[s, j] + 1] + X[s, i] + 1), (i, 1, N_i), (j, 1, N_k))/Sum(1, (c, 1, N_i)), (s, 1, B))/B"""
+def _multilabelmargincriterion_false_update_output_batch(X, T):
+    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c, (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_i = X.shape[1]
-    _t1 = N_i * 1 * 1
-    _t2 = 1 / _t1
-    _t3 = xp.arange(1, N_i + 1)
-    _t4 = _t3 - 1
-    _t5 = (T[:, :, None] == _t4)
-    _t6 = xp.where(_t5, 1.0, 0.0)
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 - _t7
-    _t9 = xp.arange(1, B + 1)
-    _t10 = _t9 - 1
-    _t11 = X[_t10[:, None], T]
-    _t12 = 1 + X[:, :, None] - _t11[:, None, :]
-    _t13 = xp.maximum(0, _t12)
-    _t14 = _t13.sum(axis=2)
-    _t15 = xp.einsum("ab,ab->", _t8, _t14)
-    _t16 = _t15 / (B * _t1)
-    loss = float(xp.broadcast_to(_t16, ()))
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (T == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10[:, :, None], _t12.T[:, None, :], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8 * _t16.T[:, :, None]
+    _t18 = _t17.sum(axis=1)
+    _t19 = (_t18 == 0)
+    _t20 = xp.where(_t19, 1.0, 0.0)
+    _t21 = _t7 * _t20[:, :, None]
+    _t22 = _t21.sum(axis=1)
+    _t23 = xp.einsum("ab,ba->b", _t16, _t22)
+    _t24 = _t23.sum(axis=0)
+    _t25 = 1 / N_c
+    _t26 = _t24 * _t25
+    loss = float(_t26)
     return loss
 
 
-def _multilabelmargincriterion_update_grad_input_batch(X, T, out=None):
-    """gradInput[l, a] = (Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1)*Sum(where(Eq(T[l, k], i - 1), 1, 0), (k, 1, N_k)), (i, 1, N_i)), (j, 1, N_k)) - Sum(KroneckerDelta(a, T[l, j] + 1)*Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, i] + 1), (i, 1, N_i)), (j, 1, N_k)) - Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k))*Sum(where(Eq(T[l, k], a - 1), 1, 0), (k, 1, N_k)) + Sum(Heaviside(-X[l, T[l, j] + 1] + X[l, a] + 1), (j, 1, N_k)))/(B*N_i)"""
+def _multilabelmargincriterion_false_update_grad_input_batch(X, T, out=None):
+    """gradInput[a, d] = Sum(Heaviside(X[a, d] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], d - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], d - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/N_c"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_i = X.shape[1]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = 1 + T
-    _t3 = (_t1[:, None] == _t2[:, None, :])
-    _t4 = xp.arange(1, B + 1)
-    _t5 = _t4 - 1
-    _t6 = X[_t5[:, None], T]
-    _t7 = 1 + X[:, :, None] - _t6[:, None, :]
-    _t8 = xp.heaviside(_t7, 0.5)
-    _t9 = _t1 - 1
-    _t10 = (T[:, :, None] == _t9)
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.arange(1, N_l + 1)
+    _t9 = (_t8[:, None] <= _t8)
+    _t10 = (T == -1)
     _t11 = xp.where(_t10, 1.0, 0.0)
-    _t12 = _t11.sum(axis=1)
-    _t13 = _t8 * _t12[:, :, None]
-    _t14 = _t13.sum(axis=1)
-    _t15 = _t3 * _t14[:, None, :]
-    _t16 = _t15.sum(axis=2)
-    _t17 = _t8.sum(axis=2)
-    _t18 = _t8.sum(axis=1)
-    _t19 = _t3 * _t18[:, None, :]
+    _t12 = xp.where(_t9, _t11[:, :, None], 0)
+    _t13 = _t12.sum(axis=1)
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = _t7 * _t15[:, None, :]
+    _t17 = _t16.sum(axis=2)
+    _t18 = xp.where(xp.transpose(_t3, (0, 2, 1)), 1.0, 0.0)
+    _t19 = _t18 * _t15[:, None, :]
     _t20 = _t19.sum(axis=2)
-    _t21 = _t17 * _t12
-    _t22 = _t16 + _t17 - _t20 - _t21
-    _t23 = _t22 / (B * N_i)
+    _t21 = (_t20 == 0)
+    _t22 = xp.where(_t21, 1.0, 0.0)
+    _t23 = xp.multiply(_t17, _t22, out=out)
+    _t24 = _t7 * _t22[:, :, None]
+    _t25 = _t24.sum(axis=1)
+    _t26 = _t15 * _t25
+    _t27 = _t18 * _t26[:, None, :]
+    _t28 = _t27.sum(axis=2)
+    _t29 = _t28 * -1
+    _t23 += _t29
+    _t23 /= N_c
     grad_input = _t23
     return grad_input
 
 
-class MultiLabelMarginCriterion(CatalogueCriterion):
-    """nn.MultiLabelMarginCriterion(): J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c). The multi-class multi-label hinge loss: every target class j against every other class i, max(0, 1 - (x_{t_j} - x_i)), over the number of classes."""
+def _multilabelmargincriterion_true_update_output(x, t):
+    """J = Sum(maximum(0, x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t[:, None] == _t2)
+    _t4 = xp.where(_t3, x, 0)
+    _t5 = _t4.sum(axis=1)
+    _t6 = 1 + x[:, None] - _t5
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (t == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10, _t12[:, None], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8.T @ _t16
+    _t18 = (_t17 == 0)
+    _t19 = xp.where(_t18, 1.0, 0.0)
+    _t20 = _t7.T @ _t19
+    _t21 = xp.einsum("a,a->", _t16, _t20)
+    _t22 = _t21 / N_c
+    loss = float(_t22)
+    return loss
 
-    signature = ()
-    formula = 'J = sum((1 - sum(where(t[k] == i - 1, 1, 0), k)) * max(0, 1 - (x[t[j]] - x[i])), i, j) / sum(x[c]**0, c)'
+
+def _multilabelmargincriterion_true_update_grad_input(x, t, out=None):
+    """gradInput[a] = Sum((Heaviside(x[a] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], a - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0) - where(Eq(t[j], a - 1), 1, 0)*Sum(Heaviside(x[i] - Sum(where(Eq(t[j], c - 1), x[c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(t[k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(t[m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)))*where(Eq(Sum(where(l <= j, where(Eq(t[l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (j, 1, N_l))/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_l = t.shape[0]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (t == _t2[:, None])
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = xp.arange(1, N_l + 1)
+    _t6 = (_t5[:, None] <= _t5)
+    _t7 = (t == -1)
+    _t8 = xp.where(_t7, 1.0, 0.0)
+    _t9 = xp.where(_t6, _t8[:, None], 0)
+    _t10 = _t9.sum(axis=0)
+    _t11 = (_t10 == 0)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = _t4 @ _t12
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t3, x[:, None], 0)
+    _t16 = _t15.sum(axis=0)
+    _t17 = 1 + x[:, None] - _t16
+    _t18 = xp.heaviside(_t17, 0.5)
+    _t19 = xp.where(_t14[:, None], _t18, 0)
+    _t20 = xp.where(_t14, 1.0, 0.0)
+    _t21 = _t18.T @ _t20
+    _t22 = xp.where(_t3, _t21, 0)
+    _t23 = _t19 - _t22
+    _t24 = xp.matmul(_t23, _t12, out=out)
+    _t24 /= N_c
+    grad_input = _t24
+    return grad_input
+
+
+def _multilabelmargincriterion_true_update_output_batch(X, T):
+    """J = Sum(Sum(maximum(0, X[s, i] - Sum(where(Eq(T[s, j], c - 1), X[s, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[s, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[s, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[s, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0), (i, 1, N_c), (j, 1, N_l))/N_c, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.maximum(0, _t6)
+    _t8 = xp.where(_t3, 1.0, 0.0)
+    _t9 = xp.arange(1, N_l + 1)
+    _t10 = (_t9[:, None] <= _t9)
+    _t11 = (T == -1)
+    _t12 = xp.where(_t11, 1.0, 0.0)
+    _t13 = xp.where(_t10[:, :, None], _t12.T[:, None, :], 0)
+    _t14 = _t13.sum(axis=0)
+    _t15 = (_t14 == 0)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = _t8 * _t16.T[:, :, None]
+    _t18 = _t17.sum(axis=1)
+    _t19 = (_t18 == 0)
+    _t20 = xp.where(_t19, 1.0, 0.0)
+    _t21 = _t7 * _t20[:, :, None]
+    _t22 = _t21.sum(axis=1)
+    _t23 = xp.einsum("ab,ba->", _t16, _t22)
+    _t24 = _t23 / (B * N_c)
+    loss = float(_t24)
+    return loss
+
+
+def _multilabelmargincriterion_true_update_grad_input_batch(X, T, out=None):
+    """gradInput[a, d] = Sum(Heaviside(X[a, d] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], d - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0) - where(Eq(T[a, j], d - 1), 1, 0)*where(Eq(Sum(where(l <= j, where(Eq(T[a, l], -1), 1, 0), 0), (l, 1, N_l)), 0), 1, 0)*Sum(Heaviside(X[a, i] - Sum(where(Eq(T[a, j], c - 1), X[a, c], 0), (c, 1, N_c)) + 1)*where(Eq(Sum(where(Eq(T[a, k], i - 1), 1, 0)*where(Eq(Sum(where(m <= k, where(Eq(T[a, m], -1), 1, 0), 0), (m, 1, N_l)), 0), 1, 0), (k, 1, N_l)), 0), 1, 0), (i, 1, N_c)), (j, 1, N_l))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_l = T.shape[1]
+    _t1 = xp.arange(1, N_c + 1)
+    _t2 = _t1 - 1
+    _t3 = (T[:, :, None] == _t2)
+    _t4 = xp.where(_t3, X[:, None, :], 0)
+    _t5 = _t4.sum(axis=2)
+    _t6 = 1 + X[:, :, None] - _t5[:, None, :]
+    _t7 = xp.heaviside(_t6, 0.5)
+    _t8 = xp.arange(1, N_l + 1)
+    _t9 = (_t8[:, None] <= _t8)
+    _t10 = (T == -1)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = xp.where(_t9, _t11[:, :, None], 0)
+    _t13 = _t12.sum(axis=1)
+    _t14 = (_t13 == 0)
+    _t15 = xp.where(_t14, 1.0, 0.0)
+    _t16 = _t7 * _t15[:, None, :]
+    _t17 = _t16.sum(axis=2)
+    _t18 = xp.where(xp.transpose(_t3, (0, 2, 1)), 1.0, 0.0)
+    _t19 = _t18 * _t15[:, None, :]
+    _t20 = _t19.sum(axis=2)
+    _t21 = (_t20 == 0)
+    _t22 = xp.where(_t21, 1.0, 0.0)
+    _t23 = _t17 * _t22
+    _t24 = _t7 * _t22[:, :, None]
+    _t25 = _t24.sum(axis=1)
+    _t26 = _t15 * _t25
+    _t27 = _t18 * _t26[:, None, :]
+    _t28 = _t27.sum(axis=2)
+    _t29 = _t28 * -1
+    _t23 += _t29
+    _t31 = _t23 / (B * N_c)
+    grad_input = _t31
+    return grad_input
+
+
+class MultiLabelMarginCriterion(CatalogueCriterion):
+    """nn.MultiLabelMarginCriterion(sizeAverage=true): J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / len(i). The multi-class multi-label hinge loss: every target class t_j against every class i that is no target, max(0, 1 - (x_{t_j} - x_i)), over the number of classes. The target lists the sample's classes and ends at its first -1. Example: x = (0.1, 0.2, 0.4, 0.8), t = (3, 0, -1, 1) gives (max(0, 1 - (0.8 - 0.2)) + max(0, 1 - (0.8 - 0.4)) + max(0, 1 - (0.1 - 0.2)) + max(0, 1 - (0.1 - 0.4))) / 4 = 0.85."""
+
+    signature = (('sizeAverage', True, bool, None), )
+    formula = 'J = sum(where(sum(where(l <= j, where(t[l] == -1, 1, 0), 0), l) == 0, 1, 0) * where(sum(where(sum(where(m <= k, where(t[m] == -1, 1, 0), 0), m) == 0, 1, 0) * where(t[k] == i - 1, 1, 0), k) == 0, 1, 0) * max(0, 1 - (sum(where(t[j] == c - 1, x[c], 0), c) - x[i])), i, j) / len(i)'
     scalars = ()
     inputShape = (None,)
+    structure = ('sizeAverage',)
     classTarget = 1
-    kernels = {(): ((_multilabelmargincriterion_update_output, _multilabelmargincriterion_update_grad_input, None, None), (_multilabelmargincriterion_update_output_batch, _multilabelmargincriterion_update_grad_input_batch, None, None))}
+    targetEnd = -1
+    kernels = {(False,): ((_multilabelmargincriterion_false_update_output, _multilabelmargincriterion_false_update_grad_input, None, None), (_multilabelmargincriterion_false_update_output_batch, _multilabelmargincriterion_false_update_grad_input_batch, None, None)), (True,): ((_multilabelmargincriterion_true_update_output, _multilabelmargincriterion_true_update_grad_input, None, None), (_multilabelmargincriterion_true_update_output_batch, _multilabelmargincriterion_true_update_grad_input_batch, None, None))}
 
-    def __init__(self) -> None:
-        super().__init__(**{})
+    def __init__(self, sizeAverage=True) -> None:
+        super().__init__(**{'sizeAverage': sizeAverage})
 
 
-def _multilabelsoftmargincriterion_update_output(x, t):
+def _multilabelsoftmargincriterion_false_update_output(x, t):
     """J = -Sum((1 - t[i])*log(1 - 1/(1 + exp(-x[i]))) + log(1/(1 + exp(-x[i])))*t[i], (i, 1, n))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -5102,11 +8231,11 @@ def _multilabelsoftmargincriterion_update_output(x, t):
     _t10 = xp.einsum("a,a->", t, _t3)
     _t11 = _t8 + _t10
     _t12 = -_t11 / n
-    loss = float(xp.broadcast_to(_t12, ()))
+    loss = float(_t12)
     return loss
 
 
-def _multilabelsoftmargincriterion_update_grad_input(x, t, out=None):
+def _multilabelsoftmargincriterion_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -(exp(-x[j])*t[j]/(1 + exp(-x[j])) - (1 - t[j])*exp(-x[j])/((1 - 1/(1 + exp(-x[j])))*(1 + exp(-x[j]))**2))/n"""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -5126,7 +8255,34 @@ def _multilabelsoftmargincriterion_update_grad_input(x, t, out=None):
     return grad_input
 
 
-def _multilabelsoftmargincriterion_update_output_batch(X, T):
+def _multilabelsoftmargincriterion_false_loss_and_grad_input(x, t):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t8 = xp.einsum("a,a->", _t1, _t7)
+    _t9 = xp.log(_t5)
+    _t10 = xp.einsum("a,a->", t, _t9)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / n
+    loss = float(_t12)
+    _t13 = _t5 * t * _t3
+    xp.divide(1, _t6, out=_t6)
+    _t15 = _t4 ** -2
+    _t16 = _t6 * _t15 * _t1 * _t3
+    _t13 -= _t16
+    _t18 = -_t13 / n
+    grad_input = _t18
+    return loss, grad_input
+
+
+def _multilabelsoftmargincriterion_false_update_output_batch(X, T):
     """J = Sum(-Sum((1 - T[s, i])*log(1 - 1/(1 + exp(-X[s, i]))) + log(1/(1 + exp(-X[s, i])))*T[s, i], (i, 1, n))/n, (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5143,11 +8299,11 @@ def _multilabelsoftmargincriterion_update_output_batch(X, T):
     _t10 = xp.einsum("ab,ab->", T, _t3)
     _t11 = _t8 + _t10
     _t12 = -_t11 / (B * n)
-    loss = float(xp.broadcast_to(_t12, ()))
+    loss = float(_t12)
     return loss
 
 
-def _multilabelsoftmargincriterion_update_grad_input_batch(X, T, out=None):
+def _multilabelsoftmargincriterion_false_update_grad_input_batch(X, T, out=None):
     """gradInput[j, k] = (-exp(-X[j, k])*T[j, k]/(n*(1 + exp(-X[j, k]))) + (1 - T[j, k])*exp(-X[j, k])/(n*(1 - 1/(1 + exp(-X[j, k])))*(1 + exp(-X[j, k]))**2))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5168,16 +8324,192 @@ def _multilabelsoftmargincriterion_update_grad_input_batch(X, T, out=None):
     return grad_input
 
 
-class MultiLabelSoftMarginCriterion(CatalogueCriterion):
-    """nn.MultiLabelSoftMarginCriterion(weights=false): J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x)))). Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes."""
+def _multilabelsoftmargincriterion_false_loss_and_grad_input_batch(X, T):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t8 = xp.einsum("ab,ab->", _t1, _t7)
+    _t9 = xp.log(_t5)
+    _t10 = xp.einsum("ab,ab->", T, _t9)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / (B * n)
+    loss = float(_t12)
+    xp.divide(1, _t6, out=_t6)
+    _t14 = _t4 ** -2
+    _t15 = (_t6 * _t14 * _t1 * _t3) / n
+    _t16 = (_t5 * T * _t3) / n
+    _t15 -= _t16
+    _t15 /= B
+    grad_input = _t15
+    return loss, grad_input
 
-    signature = (('weights', False, bool, None), )
-    formula = 'J = -mean(t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))'
+
+def _multilabelsoftmargincriterion_true_update_output(x, t, w):
+    """J = -Sum(((1 - t[i])*log(1 - 1/(1 + exp(-x[i]))) + log(1/(1 + exp(-x[i])))*t[i])*w[i], (i, 1, n))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t3 += 1
+    xp.divide(1, _t3, out=_t3)
+    _t6 = 1 - _t3
+    xp.log(_t6, out=_t6)
+    _t1 *= _t6
+    xp.log(_t3, out=_t3)
+    _t3 *= t
+    _t1 += _t3
+    _t12 = xp.einsum("a,a->", _t1, w)
+    _t13 = -_t12 / n
+    loss = float(_t13)
+    return loss
+
+
+def _multilabelsoftmargincriterion_true_update_grad_input(x, t, w, out=None):
+    """gradInput[j] = -(exp(-x[j])*t[j]*w[j]/(1 + exp(-x[j])) - (1 - t[j])*exp(-x[j])*w[j]/((1 - 1/(1 + exp(-x[j])))*(1 + exp(-x[j]))**2))/n"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = -x
+    _t2 = xp.exp(_t1)
+    _t3 = 1 + _t2
+    _t4 = 1 / _t3
+    _t5 = _t4 * t * w * _t2
+    xp.subtract(1, _t4, out=_t4)
+    xp.divide(1, _t4, out=_t4)
+    _t8 = _t3 ** -2
+    _t9 = 1 - t
+    _t10 = _t4 * _t8 * _t9 * w * _t2
+    _t5 -= _t10
+    _t12 = xp.divide(-_t5, n, out=out)
+    grad_input = _t12
+    return grad_input
+
+
+def _multilabelsoftmargincriterion_true_loss_and_grad_input(x, t, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = 1 - t
+    _t2 = -x
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = xp.log(_t5)
+    _t9 *= t
+    _t7 += _t9
+    _t12 = xp.einsum("a,a->", _t7, w)
+    _t13 = -_t12 / n
+    loss = float(_t13)
+    _t14 = _t5 * t * w * _t3
+    xp.divide(1, _t6, out=_t6)
+    _t16 = _t4 ** -2
+    _t17 = _t6 * _t16 * _t1 * w * _t3
+    _t14 -= _t17
+    _t19 = -_t14 / n
+    grad_input = _t19
+    return loss, grad_input
+
+
+def _multilabelsoftmargincriterion_true_update_output_batch(X, T, w):
+    """J = Sum(-Sum(((1 - T[s, i])*log(1 - 1/(1 + exp(-X[s, i]))) + log(1/(1 + exp(-X[s, i])))*T[s, i])*w[i], (i, 1, n))/n, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t3 += 1
+    xp.divide(1, _t3, out=_t3)
+    _t6 = 1 - _t3
+    xp.log(_t6, out=_t6)
+    _t1 *= _t6
+    xp.log(_t3, out=_t3)
+    _t3 *= T
+    _t1 += _t3
+    _t12 = _t1.sum(axis=0)
+    _t13 = xp.einsum("a,a->", _t12, w)
+    _t14 = -_t13 / (B * n)
+    loss = float(_t14)
+    return loss
+
+
+def _multilabelsoftmargincriterion_true_update_grad_input_batch(X, T, w, out=None):
+    """gradInput[j, k] = (-exp(-X[j, k])*T[j, k]*w[k]/(n*(1 + exp(-X[j, k]))) + (1 - T[j, k])*exp(-X[j, k])*w[k]/(n*(1 - 1/(1 + exp(-X[j, k])))*(1 + exp(-X[j, k]))**2))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = -X
+    _t2 = xp.exp(_t1)
+    _t3 = 1 + _t2
+    _t4 = 1 / _t3
+    _t5 = 1 - _t4
+    xp.divide(1, _t5, out=_t5)
+    _t7 = _t3 ** -2
+    _t8 = 1 - T
+    _t9 = w / n
+    _t10 = _t9 * (_t5 * _t7 * _t8 * _t2)
+    _t11 = _t9 * (_t4 * T * _t2)
+    _t10 -= _t11
+    _t10 /= B
+    grad_input = _t10
+    return grad_input
+
+
+def _multilabelsoftmargincriterion_true_loss_and_grad_input_batch(X, T, w):
+    """The loss and gradInput in one pass, sharing what they have in common."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    n = X.shape[1]
+    _t1 = 1 - T
+    _t2 = -X
+    _t3 = xp.exp(_t2)
+    _t4 = 1 + _t3
+    _t5 = 1 / _t4
+    _t6 = 1 - _t5
+    _t7 = xp.log(_t6)
+    _t7 *= _t1
+    _t9 = xp.log(_t5)
+    _t9 *= T
+    _t7 += _t9
+    _t12 = _t7.sum(axis=0)
+    _t13 = xp.einsum("a,a->", _t12, w)
+    _t14 = -_t13 / (B * n)
+    loss = float(_t14)
+    xp.divide(1, _t6, out=_t6)
+    _t16 = _t4 ** -2
+    _t17 = w / n
+    _t18 = _t17 * (_t6 * _t16 * _t1 * _t3)
+    _t19 = _t17 * (_t5 * T * _t3)
+    _t18 -= _t19
+    _t18 /= B
+    grad_input = _t18
+    return loss, grad_input
+
+
+class MultiLabelSoftMarginCriterion(CatalogueCriterion):
+    """nn.MultiLabelSoftMarginCriterion(weights=nil): J = -mean((t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x))))). Binary cross-entropy of sigmoid(x) against 0/1 labels, averaged over the classes, each class optionally weighted."""
+
+    signature = (('weights', None, ndarray, None), )
+    formula = 'J = -mean((t * log(1 / (1 + exp(-x))) + (1 - t) * log(1 - 1 / (1 + exp(-x)))))'
     scalars = ()
     inputShape = (None,)
-    kernels = {(): ((_multilabelsoftmargincriterion_update_output, _multilabelsoftmargincriterion_update_grad_input, None, None), (_multilabelsoftmargincriterion_update_output_batch, _multilabelsoftmargincriterion_update_grad_input_batch, None, None))}
+    structure = ('weights',)
+    forwardKeepsGradient = True
+    arrayArguments = (('weights', (0,)),)
+    kernels = {(False,): ((_multilabelsoftmargincriterion_false_update_output, _multilabelsoftmargincriterion_false_update_grad_input, None, _multilabelsoftmargincriterion_false_loss_and_grad_input), (_multilabelsoftmargincriterion_false_update_output_batch, _multilabelsoftmargincriterion_false_update_grad_input_batch, None, _multilabelsoftmargincriterion_false_loss_and_grad_input_batch)), (True,): ((_multilabelsoftmargincriterion_true_update_output, _multilabelsoftmargincriterion_true_update_grad_input, None, _multilabelsoftmargincriterion_true_loss_and_grad_input), (_multilabelsoftmargincriterion_true_update_output_batch, _multilabelsoftmargincriterion_true_update_grad_input_batch, None, _multilabelsoftmargincriterion_true_loss_and_grad_input_batch))}
 
-    def __init__(self, weights=False) -> None:
+    def __init__(self, weights=None) -> None:
         super().__init__(**{'weights': weights})
 
 
@@ -5191,7 +8523,7 @@ def _hingeembeddingcriterion_update_output(x, t, margin):
     _t4 = xp.where(_t1, x, _t3)
     _t5 = _t4.sum(axis=0)
     _t6 = _t5 / n
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5220,7 +8552,7 @@ def _hingeembeddingcriterion_update_output_batch(X, T, margin):
     _t4 = xp.where(_t1, X, _t3)
     _t5 = _t4.sum(axis=(0, 1))
     _t6 = _t5 / (B * n)
-    loss = float(xp.broadcast_to(_t6, ()))
+    loss = float(_t6)
     return loss
 
 
@@ -5693,7 +9025,7 @@ class BatchNormalization(CatalogueBatchStatistics):
     structure = ('affine',)
     variantParameters = {(False,): ((), (('scalar', 'eps'),)), (True,): (('weight', 'bias'), (('scalar', 'eps'), ('parameter', 'weight'), ('parameter', 'bias')))}
     parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
-    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    resetRule = ((('weight',), 'unit', None), (('bias',), 'fill', 0.0))
     kernels = {(False,): ((_batchnormalization_false_update_output, _batchnormalization_false_grad_input, None, None), None), (True,): ((_batchnormalization_true_update_output, _batchnormalization_true_grad_input, _batchnormalization_true_acc_grad_parameters, _batchnormalization_true_backward), None)}
 
     def __init__(self, nOutput, eps=1e-05, momentum=0.1, affine=True, rng=None) -> None:
@@ -6064,6 +9396,498 @@ class LayerNorm(CatalogueTable):
 
     def __init__(self, nOutput, rng=None) -> None:
         super().__init__(rng=rng, **{'nOutput': nOutput})
+
+
+def _batchnorm_update_output(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xp.einsum("ab,ab->b", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8 * xc
+    xhat = _t9
+    _t10 = gamma * xhat
+    _t11 = _t10 + beta
+    y = _t11
+    return (mu, xc, var, xhat, y)
+
+
+def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9 * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _batchnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9 * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_beta += _t15 if scale == 1 else scale * _t15
+
+
+def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9 * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=0)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14 + _d_xc
+    _grad_x = _t15
+    _t16 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
+    return _grad_x
+
+
+def _batchnorm_update_output_batch(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu[:, None, :]
+    xc = _t3
+    _t4 = xp.einsum("abc,abc->ac", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, None, :] * xc
+    xhat = _t9
+    _t10 = gamma * xhat
+    _t11 = _t10 + beta
+    y = _t11
+    return (mu, xc, var, xhat, y)
+
+
+def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("abc,abc->ac", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None, :] * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9[:, None, :] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14[:, None, :] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _batchnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("abc,abc->ac", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None, :] * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9[:, None, :] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xp.einsum("abc,abc->c", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t15 if scale == 1 else scale * _t15
+
+
+def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("abc,abc->ac", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None, :] * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9[:, None, :] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / n
+    _t15 = _t14[:, None, :] + _d_xc
+    _grad_x = _t15
+    _t16 = xp.einsum("abc,abc->c", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t17 if scale == 1 else scale * _t17
+    return _grad_x
+
+
+class BatchNorm(CatalogueTable):
+    """nn.BatchNorm(nOutput): mu[j] = mean(x[i,j], i); xc[i,j] = x[i,j] - mu[j]; var[j] = mean(xc[i,j]**2, i); xhat[i,j] = xc[i,j] / sqrt(var[j] + 1e-5); y[i,j] = gamma[j] * xhat[i,j] + beta[j]. Backprop Ninja's BatchNorm chain, in index notation: the statistics run over the batch (index i), so the whole batch of 4 samples is the layer's input."""
+
+    signature = (('nOutput', REQUIRED, int, None), )
+    formula = 'mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\nxhat[i,j] = xc[i,j] / sqrt(var[j] + 1e-5)\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]'
+    scalars = ()
+    inputShape = (None, 'nOutput')
+    inputShapes = ((None, 'nOutput'),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(): ((_batchnorm_update_output, _batchnorm_grad_input, _batchnorm_acc_grad_parameters, _batchnorm_backward), (_batchnorm_update_output_batch, _batchnorm_grad_input_batch, _batchnorm_acc_grad_parameters_batch, _batchnorm_backward_batch))}
+
+    def __init__(self, nOutput, rng=None) -> None:
+        super().__init__(rng=rng, **{'nOutput': nOutput})
+
+
+def _groupnorm_update_output(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _t1 = x.sum(axis=1)
+    _t2 = _t1 / m
+    mu = _t2
+    _t3 = x - mu[:, None]
+    xc = _t3
+    _t4 = xp.einsum("ab,ab->a", xc, xc)
+    _t5 = _t4 / m
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, None] * xc
+    xhat = _t9
+    _t10 = gamma * xhat
+    _t11 = _t10 + beta
+    y = _t11
+    return (mu, xc, var, xhat, y)
+
+
+def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _groupnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_y * xhat
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+
+
+def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    _d_y = _g_y
+    _t1 = _d_y * gamma
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=1)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, None] + _d_xc
+    _grad_x = _t15
+    _t16 = _d_y * xhat
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    grad_beta += _d_y if scale == 1 else scale * _d_y
+    return _grad_x
+
+
+def _groupnorm_update_output_batch(x, gamma, beta):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    m = x.shape[2]
+    _t1 = x.sum(axis=2)
+    _t2 = _t1 / m
+    mu = _t2
+    _t3 = x - mu[:, :, None]
+    xc = _t3
+    _t4 = xp.einsum("abc,abc->ab", xc, xc)
+    _t5 = _t4 / m
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, :, None] * xc
+    xhat = _t9
+    _t10 = gamma * xhat
+    _t11 = _t10 + beta
+    y = _t11
+    return (mu, xc, var, xhat, y)
+
+
+def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("abc,abc->ab", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, :, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, :, None] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, :, None] + _d_xc
+    _grad_x = _t15
+    return _grad_x
+
+
+def _groupnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("abc,abc->ab", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, :, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, :, None] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = xp.einsum("abc,abc->bc", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_beta += _t15 if scale == 1 else scale * _t15
+
+
+def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    m = x.shape[2]
+    _d_y = xp.broadcast_to(_g_y, (_B, n, m))
+    _t1 = gamma * _d_y
+    _d_xhat = _t1
+    _t2 = 1e-05
+    _t3 = _t2 + var
+    _t4 = _t3 ** -1.5
+    _t5 = xp.einsum("abc,abc->ab", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, :, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, :, None] * xc
+    _t11 = _t8 + _t10
+    _d_xc = _t11
+    _t12 = _d_xc.sum(axis=2)
+    _t13 = -_t12
+    _d_mu = _t13
+    _t14 = _d_mu / m
+    _t15 = _t14[:, :, None] + _d_xc
+    _grad_x = _t15
+    _t16 = xp.einsum("abc,abc->bc", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
+    return _grad_x
+
+
+class GroupNorm(CatalogueTable):
+    """nn.GroupNorm(numGroups, groupSize): mu[a] = mean(x[a,c], c); xc[a,c] = x[a,c] - mu[a]; var[a] = mean(xc[a,c]**2, c); xhat[a,c] = xc[a,c] / sqrt(var[a] + 1e-5); y[a,c] = gamma[a,c] * xhat[a,c] + beta[a,c]. One sample's 6 channels in 2 groups of 3 (the input laid out as groups x channels): the statistics run over each group (index c), the scale and shift are per channel."""
+
+    signature = (('numGroups', REQUIRED, int, None), ('groupSize', REQUIRED, int, None), )
+    formula = 'mu[a] = mean(x[a,c], c)\nxc[a,c] = x[a,c] - mu[a]\nvar[a] = mean(xc[a,c]**2, c)\nxhat[a,c] = xc[a,c] / sqrt(var[a] + 1e-5)\ny[a,c] = gamma[a,c] * xhat[a,c] + beta[a,c]'
+    scalars = ()
+    inputShape = ('numGroups', 'groupSize')
+    inputShapes = (('numGroups', 'groupSize'),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    parameterShapes = (('weight', ('numGroups', 'groupSize')), ('bias', ('numGroups', 'groupSize')))
+    resetRule = ((('weight',), 'fill', 1.0), (('bias',), 'fill', 0.0))
+    kernels = {(): ((_groupnorm_update_output, _groupnorm_grad_input, _groupnorm_acc_grad_parameters, _groupnorm_backward), (_groupnorm_update_output_batch, _groupnorm_grad_input_batch, _groupnorm_acc_grad_parameters_batch, _groupnorm_backward_batch))}
+
+    def __init__(self, numGroups, groupSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'numGroups': numGroups, 'groupSize': groupSize})
 
 
 def _rnnstep_update_output(x, h, Wx, Wh, b):
@@ -6847,8 +10671,8 @@ def _grustep_grad_input_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, 
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
-    q = h.shape[1]
-    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    w = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, w))
     _t1 = 1 - zg
     _t2 = _t1 * _d_h2
     _d_n = _t2
@@ -6887,8 +10711,8 @@ def _grustep_acc_grad_parameters_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un,
     """Adds scale times each parameter's gradient (the backward walk)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
-    q = h.shape[1]
-    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    w = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, w))
     _t1 = 1 - zg
     _t2 = _t1 * _d_h2
     _d_n = _t2
@@ -6935,8 +10759,8 @@ def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
-    q = h.shape[1]
-    _d_h2 = xp.broadcast_to(_g_h2, (_B, q))
+    w = h.shape[1]
+    _d_h2 = xp.broadcast_to(_g_h2, (_B, w))
     _t1 = 1 - zg
     _t2 = _t1 * _d_h2
     _d_n = _t2
@@ -7007,6 +10831,311 @@ class GRUStep(CatalogueTable):
 
     def __init__(self, inputSize, outputSize, rng=None) -> None:
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+def _attention_update_output(X, Wq, Wk, Wv):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _t1 = X @ Wq
+    Q = _t1
+    _t2 = X @ Wk
+    K = _t2
+    _t3 = X @ Wv
+    V = _t3
+    _t4 = p ** -0.5
+    _t5 = Q @ K.T
+    _t6 = _t4 * _t5
+    S = _t6
+    _shifted_S = S - S.max(axis=1, keepdims=True)
+    _t7 = xp.exp(_shifted_S)
+    _t8 = _t7.sum(axis=1)
+    _t9 = 1 / _t8
+    _t10 = _t9[:, None] * _t7
+    P = _t10
+    _t11 = P @ V
+    Y = _t11
+    return (Q, K, V, S, P, Y)
+
+
+def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
+    _t8 = _t6 * _t7
+    _t9 = _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = _d_K @ Wk.T
+    _t18 = _d_Q @ Wq.T
+    _t19 = _d_V @ Wv.T
+    _t20 = _t17 + _t18 + _t19
+    _grad_X = _t20
+    return _grad_X
+
+
+def _attention_acc_grad_parameters(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
+    _t8 = _t6 * _t7
+    _t9 = _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = X.T @ _d_Q
+    grad_Wq += _t17 if scale == 1 else scale * _t17
+    _t18 = X.T @ _d_K
+    grad_Wk += _t18 if scale == 1 else scale * _t18
+    _t19 = X.T @ _d_V
+    grad_Wv += _t19 if scale == 1 else scale * _t19
+
+
+def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    p = X.shape[1]
+    _d_Y = _g_Y
+    _t1 = _d_Y @ V.T
+    _d_P = _t1
+    _t2 = xp.exp(S)
+    _t3 = _t2.sum(axis=1)
+    _t4 = 1 / _t3
+    _t5 = _t4[:, None] * _d_P * _t2
+    _t6 = _t3 ** -2
+    _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
+    _t8 = _t6 * _t7
+    _t9 = _t8[:, None] * _t2
+    _t10 = _t5 - _t9
+    _d_S = _t10
+    _t11 = P.T @ _d_Y
+    _d_V = _t11
+    _t12 = p ** -0.5
+    _t13 = _d_S.T @ Q
+    _t14 = _t12 * _t13
+    _d_K = _t14
+    _t15 = _d_S @ K
+    _t16 = _t12 * _t15
+    _d_Q = _t16
+    _t17 = _d_K @ Wk.T
+    _t18 = _d_Q @ Wq.T
+    _t19 = _d_V @ Wv.T
+    _t20 = _t17 + _t18 + _t19
+    _grad_X = _t20
+    _t21 = X.T @ _d_Q
+    grad_Wq += _t21 if scale == 1 else scale * _t21
+    _t22 = X.T @ _d_K
+    grad_Wk += _t22 if scale == 1 else scale * _t22
+    _t23 = X.T @ _d_V
+    grad_Wv += _t23 if scale == 1 else scale * _t23
+    return _grad_X
+
+
+def _attention_update_output_batch(X, Wq, Wk, Wv):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    p = X.shape[2]
+    _t1 = contract(X, Wq, axes=((2,), (0,)))
+    Q = _t1
+    _t2 = contract(X, Wk, axes=((2,), (0,)))
+    K = _t2
+    _t3 = contract(X, Wv, axes=((2,), (0,)))
+    V = _t3
+    _t4 = p ** -0.5
+    _t5 = K[:, None, :, :] * Q[:, :, None, :]
+    _t6 = _t5.sum(axis=3)
+    _t7 = _t4 * _t6
+    S = _t7
+    _shifted_S = S - S.max(axis=2, keepdims=True)
+    _t8 = xp.exp(_shifted_S)
+    _t9 = _t8.sum(axis=2)
+    _t10 = 1 / _t9
+    _t11 = _t10[:, :, None] * _t8
+    P = _t11
+    _t12 = P[:, :, None, :] * xp.transpose(V, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    Y = _t13
+    return (Q, K, V, S, P, Y)
+
+
+def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
+    _t9 = _t7 * _t8
+    _t10 = _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(_d_K, Wk, axes=((2,), (1,)))
+    _t22 = contract(_d_Q, Wq, axes=((2,), (1,)))
+    _t23 = contract(_d_V, Wv, axes=((2,), (1,)))
+    _t24 = _t21 + _t22 + _t23
+    _grad_X = _t24
+    return _grad_X
+
+
+def _attention_acc_grad_parameters_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
+    _t9 = _t7 * _t8
+    _t10 = _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(X, _d_Q, axes=((0, 1,), (0, 1,)))
+    grad_Wq += _t21 if scale == 1 else scale * _t21
+    _t22 = contract(X, _d_K, axes=((0, 1,), (0, 1,)))
+    grad_Wk += _t22 if scale == 1 else scale * _t22
+    _t23 = contract(X, _d_V, axes=((0, 1,), (0, 1,)))
+    grad_Wv += _t23 if scale == 1 else scale * _t23
+
+
+def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    _B = X.shape[0]
+    n = X.shape[1]
+    p = X.shape[2]
+    _d_Y = xp.broadcast_to(_g_Y, (_B, n, p))
+    _t1 = V[:, None, :, :] * _d_Y[:, :, None, :]
+    _t2 = _t1.sum(axis=3)
+    _d_P = _t2
+    _t3 = xp.exp(S)
+    _t4 = _t3.sum(axis=2)
+    _t5 = 1 / _t4
+    _t6 = _t5[:, :, None] * _d_P * _t3
+    _t7 = _t4 ** -2
+    _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
+    _t9 = _t7 * _t8
+    _t10 = _t9[:, :, None] * _t3
+    _t11 = _t6 - _t10
+    _d_S = _t11
+    _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
+    _t13 = _t12.sum(axis=3)
+    _d_V = _t13
+    _t14 = p ** -0.5
+    _t15 = xp.transpose(Q, (0, 2, 1))[:, None, :, :] * xp.transpose(_d_S, (0, 2, 1))[:, :, None, :]
+    _t16 = _t15.sum(axis=3)
+    _t17 = _t14 * _t16
+    _d_K = _t17
+    _t18 = xp.transpose(K, (0, 2, 1))[:, None, :, :] * _d_S[:, :, None, :]
+    _t19 = _t18.sum(axis=3)
+    _t20 = _t14 * _t19
+    _d_Q = _t20
+    _t21 = contract(_d_K, Wk, axes=((2,), (1,)))
+    _t22 = contract(_d_Q, Wq, axes=((2,), (1,)))
+    _t23 = contract(_d_V, Wv, axes=((2,), (1,)))
+    _t24 = _t21 + _t22 + _t23
+    _grad_X = _t24
+    _t25 = contract(X, _d_Q, axes=((0, 1,), (0, 1,)))
+    grad_Wq += _t25 if scale == 1 else scale * _t25
+    _t26 = contract(X, _d_K, axes=((0, 1,), (0, 1,)))
+    grad_Wk += _t26 if scale == 1 else scale * _t26
+    _t27 = contract(X, _d_V, axes=((0, 1,), (0, 1,)))
+    grad_Wv += _t27 if scale == 1 else scale * _t27
+    return _grad_X
+
+
+class Attention(CatalogueTable):
+    """nn.Attention(d): Q = X @ Wq; K = X @ Wk; V = X @ Wv; S[t,u] = sum(Q[t,k] * K[u,k], k) / sqrt(len(k)); P[t,u] = exp(S[t,u]) / sum(exp(S[t,v]), v); Y = P @ V. softmax(Q K^T / sqrt(d)) V with learned projections, d = 4 (so sqrt(d) = 2); the softmax over each row in index notation. X is read by three statements. len(k) is d, the size k runs over, so one module takes every d."""
+
+    signature = (('d', REQUIRED, int, None), )
+    formula = 'Q = X @ Wq\nK = X @ Wk\nV = X @ Wv\nS[t,u] = sum(Q[t,k] * K[u,k], k) / sqrt(len(k))\nP[t,u] = exp(S[t,u]) / sum(exp(S[t,v]), v)\nY = P @ V'
+    scalars = ()
+    inputShape = (None, 'd')
+    inputShapes = ((None, 'd'),)
+    kernelArguments = (('parameter', 'Wq'), ('parameter', 'Wk'), ('parameter', 'Wv'))
+    outputPosition = 5
+    parameterShapes = (('Wq', ('d', 'd')), ('Wk', ('d', 'd')), ('Wv', ('d', 'd')))
+    resetRule = ((('Wq', 'Wk', 'Wv'), 'uniform', ('d',)),)
+    kernels = {(): ((_attention_update_output, _attention_grad_input, _attention_acc_grad_parameters, _attention_backward), (_attention_update_output_batch, _attention_grad_input_batch, _attention_acc_grad_parameters_batch, _attention_backward_batch))}
+
+    def __init__(self, d, rng=None) -> None:
+        super().__init__(rng=rng, **{'d': d})
 
 
 def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3):
@@ -7234,4 +11363,570 @@ class MLP3(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'hiddenSize1': hiddenSize1, 'hiddenSize2': hiddenSize2, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMin', 'MulConstant', 'AddConstant', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'MLP3']
+def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x @ W1.T
+    _t2 = b1 + _t1
+    hprebn = _t2
+    _t3 = hprebn.sum(axis=0)
+    _t4 = _t3 / n
+    bnmeani = _t4
+    _t5 = hprebn - bnmeani
+    bndiff = _t5
+    _t6 = xp.einsum("ab,ab->b", bndiff, bndiff)
+    _t7 = _t6 / n
+    bnvar = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = 1 / xp.sqrt(_t9)
+    _t11 = _t10 * bndiff
+    bnraw = _t11
+    _t12 = bngain * bnraw
+    _t13 = _t12 + bnbias
+    hpreact = _t13
+    _t14 = xp.tanh(hpreact)
+    h = _t14
+    _t15 = h @ W2.T
+    _t16 = b2 + _t15
+    logits = _t16
+    _t17 = extreme(logits, 1, 'max')
+    logit_maxes = _t17
+    _t18 = logits - logit_maxes[:, None]
+    norm_logits = _t18
+    _t19 = xp.exp(norm_logits)
+    counts = _t19
+    _t20 = counts.sum(axis=1)
+    counts_sum = _t20
+    _t21 = 1 / counts_sum
+    counts_sum_inv = _t21
+    _t22 = counts_sum_inv[:, None] * counts
+    probs = _t22
+    _t23 = xp.log(counts_sum)
+    _t24 = norm_logits - _t23[:, None]
+    logprobs = _t24
+    _t25 = logprobs[xp.arange(0, n), Yb]
+    _t26 = _t25.sum(axis=0)
+    _t27 = -_t26 / n
+    J = xp.broadcast_to(_t27, ())
+    return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
+
+
+def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = probs.copy()
+    _t1[xp.arange(0, n), Yb] -= 1
+    _t2 = _t1 / n
+    _d_logits = _t2
+    _t3 = _d_logits @ W2
+    _d_h = _t3
+    _t4 = h ** 2
+    _t5 = 1 - _t4
+    _t6 = _t5 * _d_h
+    _d_hpreact = _t6
+    _t7 = bngain * _d_hpreact
+    _d_bnraw = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = _t9 ** -1.5
+    _t11 = xp.einsum("ab,ab->b", _d_bnraw, bndiff)
+    _t12 = -0.5 * _t10 * _t11
+    _d_bnvar = _t12
+    _t13 = 1 / xp.sqrt(_t9)
+    _t14 = _t13 * _d_bnraw
+    _t15 = (2 * _d_bnvar) / n
+    _t16 = _t15 * bndiff
+    _t17 = _t14 + _t16
+    _d_bndiff = _t17
+    _t18 = _d_bndiff.sum(axis=0)
+    _t19 = -_t18
+    _d_bnmeani = _t19
+    _t20 = _d_bnmeani / n
+    _t21 = _t20 + _d_bndiff
+    _d_hprebn = _t21
+    _t22 = _d_hprebn @ W1
+    _grad_x = _t22
+    return _grad_x
+
+
+def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = probs.copy()
+    _t1[xp.arange(0, n), Yb] -= 1
+    _t2 = _t1 / n
+    _d_logits = _t2
+    _t3 = _d_logits @ W2
+    _d_h = _t3
+    _t4 = h ** 2
+    _t5 = 1 - _t4
+    _t6 = _t5 * _d_h
+    _d_hpreact = _t6
+    _t7 = bngain * _d_hpreact
+    _d_bnraw = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = _t9 ** -1.5
+    _t11 = xp.einsum("ab,ab->b", _d_bnraw, bndiff)
+    _t12 = -0.5 * _t10 * _t11
+    _d_bnvar = _t12
+    _t13 = 1 / xp.sqrt(_t9)
+    _t14 = _t13 * _d_bnraw
+    _t15 = (2 * _d_bnvar) / n
+    _t16 = _t15 * bndiff
+    _t17 = _t14 + _t16
+    _d_bndiff = _t17
+    _t18 = _d_bndiff.sum(axis=0)
+    _t19 = -_t18
+    _d_bnmeani = _t19
+    _t20 = _d_bnmeani / n
+    _t21 = _t20 + _d_bndiff
+    _d_hprebn = _t21
+    _t22 = _d_hprebn.T @ x
+    grad_W1 += _t22 if scale == 1 else scale * _t22
+    _t23 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t23 if scale == 1 else scale * _t23
+    _t24 = xp.einsum("ab,ab->b", _d_hpreact, bnraw)
+    grad_bngain += _t24 if scale == 1 else scale * _t24
+    _t25 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_logits.T @ h
+    grad_W2 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_logits.sum(axis=0)
+    grad_b2 += _t27 if scale == 1 else scale * _t27
+
+
+def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = probs.copy()
+    _t1[xp.arange(0, n), Yb] -= 1
+    _t2 = _t1 / n
+    _d_logits = _t2
+    _t3 = _d_logits @ W2
+    _d_h = _t3
+    _t4 = h ** 2
+    _t5 = 1 - _t4
+    _t6 = _t5 * _d_h
+    _d_hpreact = _t6
+    _t7 = bngain * _d_hpreact
+    _d_bnraw = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = _t9 ** -1.5
+    _t11 = xp.einsum("ab,ab->b", _d_bnraw, bndiff)
+    _t12 = -0.5 * _t10 * _t11
+    _d_bnvar = _t12
+    _t13 = 1 / xp.sqrt(_t9)
+    _t14 = _t13 * _d_bnraw
+    _t15 = (2 * _d_bnvar) / n
+    _t16 = _t15 * bndiff
+    _t17 = _t14 + _t16
+    _d_bndiff = _t17
+    _t18 = _d_bndiff.sum(axis=0)
+    _t19 = -_t18
+    _d_bnmeani = _t19
+    _t20 = _d_bnmeani / n
+    _t21 = _t20 + _d_bndiff
+    _d_hprebn = _t21
+    _t22 = _d_hprebn @ W1
+    _grad_x = _t22
+    _t23 = _d_hprebn.T @ x
+    grad_W1 += _t23 if scale == 1 else scale * _t23
+    _t24 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t24 if scale == 1 else scale * _t24
+    _t25 = xp.einsum("ab,ab->b", _d_hpreact, bnraw)
+    grad_bngain += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_logits.T @ h
+    grad_W2 += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_logits.sum(axis=0)
+    grad_b2 += _t28 if scale == 1 else scale * _t28
+    return _grad_x
+
+
+def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    _t1 = contract(x, W1, axes=((2,), (1,)))
+    _t2 = b1 + _t1
+    hprebn = _t2
+    _t3 = hprebn.sum(axis=1)
+    _t4 = _t3 / n
+    bnmeani = _t4
+    _t5 = hprebn - bnmeani[:, None, :]
+    bndiff = _t5
+    _t6 = xp.einsum("abc,abc->ac", bndiff, bndiff)
+    _t7 = _t6 / n
+    bnvar = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = 1 / xp.sqrt(_t9)
+    _t11 = _t10[:, None, :] * bndiff
+    bnraw = _t11
+    _t12 = bngain * bnraw
+    _t13 = _t12 + bnbias
+    hpreact = _t13
+    _t14 = xp.tanh(hpreact)
+    h = _t14
+    _t15 = contract(h, W2, axes=((2,), (1,)))
+    _t16 = b2 + _t15
+    logits = _t16
+    _t17 = extreme(logits, 2, 'max')
+    logit_maxes = _t17
+    _t18 = logits - logit_maxes[:, :, None]
+    norm_logits = _t18
+    _t19 = xp.exp(norm_logits)
+    counts = _t19
+    _t20 = counts.sum(axis=2)
+    counts_sum = _t20
+    _t21 = 1 / counts_sum
+    counts_sum_inv = _t21
+    _t22 = counts_sum_inv[:, :, None] * counts
+    probs = _t22
+    _t23 = xp.log(counts_sum)
+    _t24 = norm_logits - _t23[:, :, None]
+    logprobs = _t24
+    _t25 = logprobs[xp.arange(0, _B)[:, None], xp.arange(0, n), Yb]
+    _t26 = _t25.sum(axis=1)
+    _t27 = -_t26 / n
+    J = _t27
+    return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
+
+
+def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - _t3
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = xp.einsum("abc,abc->ac", _d_bnraw, bndiff)
+    _t15 = -0.5 * _t13 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t12)
+    _t17 = _t16[:, None, :] * _d_bnraw
+    _t18 = (2 * _d_bnvar) / n
+    _t19 = _t18[:, None, :] * bndiff
+    _t20 = _t17 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t25
+    return _grad_x
+
+
+def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - _t3
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = xp.einsum("abc,abc->ac", _d_bnraw, bndiff)
+    _t15 = -0.5 * _t13 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t12)
+    _t17 = _t16[:, None, :] * _d_bnraw
+    _t18 = (2 * _d_bnvar) / n
+    _t19 = _t18[:, None, :] * bndiff
+    _t20 = _t17 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t26 if scale == 1 else scale * _t26
+    _t27 = xp.einsum("abc,abc->c", _d_hpreact, bnraw)
+    grad_bngain += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t28 if scale == 1 else scale * _t28
+    _t29 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t30 if scale == 1 else scale * _t30
+
+
+def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    n = x.shape[1]
+    q = W2.shape[0]
+    _t1 = xp.arange(1, q + 1)
+    _t2 = 1 + Yb
+    _t3 = (_t1 == _t2[:, :, None])
+    _t4 = probs - _t3
+    _t5 = _t4 / (_B * n)
+    _d_logits = _t5
+    _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
+    _d_h = _t6
+    _t7 = h ** 2
+    _t8 = 1 - _t7
+    _t9 = _t8 * _d_h
+    _d_hpreact = _t9
+    _t10 = bngain * _d_hpreact
+    _d_bnraw = _t10
+    _t11 = 1e-05
+    _t12 = _t11 + bnvar
+    _t13 = _t12 ** -1.5
+    _t14 = xp.einsum("abc,abc->ac", _d_bnraw, bndiff)
+    _t15 = -0.5 * _t13 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t12)
+    _t17 = _t16[:, None, :] * _d_bnraw
+    _t18 = (2 * _d_bnvar) / n
+    _t19 = _t18[:, None, :] * bndiff
+    _t20 = _t17 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=1)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23[:, None, :] + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t25
+    _t26 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t27 if scale == 1 else scale * _t27
+    _t28 = xp.einsum("abc,abc->c", _d_hpreact, bnraw)
+    grad_bngain += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t29 if scale == 1 else scale * _t29
+    _t30 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t31 if scale == 1 else scale * _t31
+    return _grad_x
+
+
+class Ninja(CatalogueTableLoss):
+    """nn.Ninja(nInput, nHidden, nClasses): hprebn[i,j] = sum(W1[j,k] * x[i,k], k) + b1[j]; bnmeani[j] = mean(hprebn[i,j], i); bndiff[i,j] = hprebn[i,j] - bnmeani[j]; bnvar[j] = mean(bndiff[i,j]**2, i); bnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5); hpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]; h[i,j] = tanh(hpreact[i,j]); logits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]; logit_maxes[i] = max(logits[i,c], c); norm_logits[i,c] = logits[i,c] - logit_maxes[i]; counts[i,c] = exp(norm_logits[i,c]); counts_sum[i] = sum(counts[i,c], c); counts_sum_inv[i] = 1 / counts_sum[i]; probs[i,c] = counts[i,c] * counts_sum_inv[i]; logprobs[i,c] = log(probs[i,c]); J = -mean(logprobs[i, Yb[i]], i). Karpathy's 'Becoming a Backprop Ninja' network on a batch of 4, statement for statement as he writes it (the batch is the input: BatchNorm's statistics couple the samples): Linear, BatchNorm (training, biased variance as Torch), tanh, Linear, and cross-entropy with his max-shift of the logits, against integer class targets Yb (counted from 0, as PyTorch's). The max passes its gradient to the first largest logit of each row, as torch.max does; that gradient is 0, since a shift of the logits does not change the probabilities, and the collapsed dlogits is (probs - onehot) / n, both proved."""
+
+    signature = (('nInput', REQUIRED, int, None), ('nHidden', REQUIRED, int, None), ('nClasses', REQUIRED, int, None), )
+    formula = 'hprebn[i,j] = sum(W1[j,k] * x[i,k], k) + b1[j]\nbnmeani[j] = mean(hprebn[i,j], i)\nbndiff[i,j] = hprebn[i,j] - bnmeani[j]\nbnvar[j] = mean(bndiff[i,j]**2, i)\nbnraw[i,j] = bndiff[i,j] / sqrt(bnvar[j] + 1e-5)\nhpreact[i,j] = bngain[j] * bnraw[i,j] + bnbias[j]\nh[i,j] = tanh(hpreact[i,j])\nlogits[i,c] = sum(W2[c,j] * h[i,j], j) + b2[c]\nlogit_maxes[i] = max(logits[i,c], c)\nnorm_logits[i,c] = logits[i,c] - logit_maxes[i]\ncounts[i,c] = exp(norm_logits[i,c])\ncounts_sum[i] = sum(counts[i,c], c)\ncounts_sum_inv[i] = 1 / counts_sum[i]\nprobs[i,c] = counts[i,c] * counts_sum_inv[i]\nlogprobs[i,c] = log(probs[i,c])\nJ = -mean(logprobs[i, Yb[i]], i)'
+    scalars = ()
+    inputShape = (None, 'nInput')
+    inputShapes = ((None, 'nInput'),)
+    kernelArguments = (('parameter', 'W1'), ('parameter', 'b1'), ('parameter', 'bngain'), ('parameter', 'bnbias'), ('parameter', 'W2'), ('parameter', 'b2'))
+    targetShape = (0,)
+    integerTarget = 'nClasses'
+    outputPosition = 15
+    parameterShapes = (('W1', ('nHidden', 'nInput')), ('b1', ('nHidden',)), ('bngain', ('nHidden',)), ('bnbias', ('nHidden',)), ('W2', ('nClasses', 'nHidden')), ('b2', ('nClasses',)))
+    resetRule = ((('W1', 'b1'), 'uniform', ('nInput',)), (('bngain',), 'fill', 1.0), (('bnbias',), 'fill', 0.0), (('W2', 'b2'), 'uniform', ('nHidden',)))
+    kernels = {(): ((_ninja_update_output, _ninja_grad_input, _ninja_acc_grad_parameters, _ninja_backward), (_ninja_update_output_batch, _ninja_grad_input_batch, _ninja_acc_grad_parameters_batch, _ninja_backward_batch))}
+
+    def __init__(self, nInput, nHidden, nClasses, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInput': nInput, 'nHidden': nHidden, 'nClasses': nClasses})
+
+
+def _softmaxregression_update_output(x, t, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _shifted_z = z - z.max()
+    _t3 = xp.exp(_shifted_z)
+    _t4 = _t3.sum(axis=0)
+    _t5 = xp.log(_t4)
+    _t6 = _shifted_z - _t5
+    lp = _t6
+    _t7 = xp.einsum("a,a->", lp, t)
+    _t8 = -_t7
+    J = xp.broadcast_to(_t8, ())
+    return (z, lp, J)
+
+
+def _softmaxregression_grad_input(x, t, W, b, z, lp, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    return _grad_x
+
+
+def _softmaxregression_acc_grad_parameters(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z[:, None] * x
+    grad_W += _t6 if scale == 1 else scale * _t6
+    grad_b += _d_z if scale == 1 else scale * _d_z
+
+
+def _softmaxregression_backward(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = -t
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=0)
+    _t3 = xp.exp(lp)
+    _t4 = _t2 * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    _t7 = _d_z[:, None] * x
+    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_b += _d_z if scale == 1 else scale * _d_z
+    return _grad_x
+
+
+def _softmaxregression_update_output_batch(x, t, W, b):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = x @ W.T
+    _t2 = b + _t1
+    z = _t2
+    _shifted_z = z - z.max(axis=1, keepdims=True)
+    _t3 = xp.exp(_shifted_z)
+    _t4 = _t3.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = _shifted_z - _t5[:, None]
+    lp = _t6
+    _t7 = xp.einsum("ab,ab->a", lp, t)
+    _t8 = -_t7
+    J = _t8
+    return (z, lp, J)
+
+
+def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    return _grad_x
+
+
+def _softmaxregression_acc_grad_parameters_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z.T @ x
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = _d_z.sum(axis=0)
+    grad_b += _t7 if scale == 1 else scale * _t7
+
+
+def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _B = x.shape[0]
+    _t1 = -t / _B
+    _d_lp = _t1
+    _t2 = _d_lp.sum(axis=1)
+    _t3 = xp.exp(lp)
+    _t4 = _t2[:, None] * _t3
+    _t5 = _d_lp - _t4
+    _d_z = _t5
+    _t6 = _d_z @ W
+    _grad_x = _t6
+    _t7 = _d_z.T @ x
+    grad_W += _t7 if scale == 1 else scale * _t7
+    _t8 = _d_z.sum(axis=0)
+    grad_b += _t8 if scale == 1 else scale * _t8
+    return _grad_x
+
+
+class SoftmaxRegression(CatalogueTableLoss):
+    """nn.SoftmaxRegression(inputSize, outputSize): z = W @ x + b; lp = z - log(sum(exp(z))); J = -sum(t * lp). A whole model with its loss as one program: a Linear layer, log-softmax and the negative log-likelihood of a one-hot target t. It is a criterion with parameters: forward(input, target) is the loss, backward(input, target) gradInput, and the parameters' gradients accumulate."""
+
+    signature = (('inputSize', REQUIRED, int, None), ('outputSize', REQUIRED, int, None), )
+    formula = 'z = W @ x + b\nlp = z - log(sum(exp(z)))\nJ = -sum(t * lp)'
+    scalars = ()
+    inputShape = ('inputSize',)
+    inputShapes = (('inputSize',),)
+    kernelArguments = (('parameter', 'weight'), ('parameter', 'bias'))
+    targetShape = ('outputSize',)
+    outputPosition = 2
+    parameterShapes = (('weight', ('outputSize', 'inputSize')), ('bias', ('outputSize',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('inputSize',)),)
+    kernels = {(): ((_softmaxregression_update_output, _softmaxregression_grad_input, _softmaxregression_acc_grad_parameters, _softmaxregression_backward), (_softmaxregression_update_output_batch, _softmaxregression_grad_input_batch, _softmaxregression_acc_grad_parameters_batch, _softmaxregression_backward_batch))}
+
+    def __init__(self, inputSize, outputSize, rng=None) -> None:
+        super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
+
+
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

@@ -7,12 +7,6 @@ A kernel writes into the array it is given and returns it, or accumulates into t
 gradients it is given (acc_grad_parameters) and returns None.  Element-wise kernels
 serve single samples and batches alike.
 
-The classification kernels work over the last axis (the classes) of one sample or of
-a batch, one sample a row; a sum over the classes is a product with ``ones``.  The
-criteria's take a batch (one sample is a batch of one) and class indices: the target
-is t = a onehot(c), c the class and a = ``factors`` its weight (averaged: divided by
-the total weight), ``rows`` = arange(batch), ``row_offsets`` = rows * n.
-
 SpatialConvolution's take a batch of patch matrices (im2col, derive.nn._patches): x
 the patches of one sample (C kH kW, oH oW), W the weight as a matrix (O, C kH kW).
 
@@ -26,87 +20,6 @@ from derive.nn._backend import namespace
 from derive.nn._patches import fold
 
 ndarray = np.ndarray
-
-
-def softmax_update_output(input, ones, output):
-    """output[i] = exp(x[i])/Sum(exp(x[j]), (j, 1, n)); x - max(x) for x (the same, proved)"""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    shift = input.max(axis=-1, keepdims=True)
-    xp.subtract(input, shift, out=output)
-    xp.exp(output, out=output)
-    _s1 = output @ ones
-    _r2 = 1 / _s1
-    xp.multiply(output, _r2[..., None], out=output)
-    return output
-
-
-def softmax_update_grad_input(output, grad_output, ones, grad_input):
-    """gradInput[k] = (g[k] - Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
-    xp = np if output.__class__ is ndarray else namespace(output)
-    xp.multiply(grad_output, output, out=grad_input)
-    _s1 = grad_input @ ones
-    xp.subtract(grad_output, _s1[..., None], out=grad_input)
-    xp.multiply(grad_input, output, out=grad_input)
-    return grad_input
-
-
-def logsoftmax_update_output(input, ones, output):
-    """output[i] = -log(Sum(exp(x[j]), (j, 1, n))) + x[i]; x - max(x) for x (the same, proved)"""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    shift = input.max(axis=-1, keepdims=True)
-    xp.subtract(input, shift, out=output)
-    _e1 = xp.exp(output)
-    _s2 = _e1 @ ones
-    _r3 = xp.log(_s2)
-    xp.subtract(output, _r3[..., None], out=output)
-    return output
-
-
-def logsoftmax_update_grad_input(output, grad_output, ones, grad_input):
-    """gradInput[k] = -exp(y[k])*Sum(g[i], (i, 1, n)) + g[k]"""
-    xp = np if output.__class__ is ndarray else namespace(output)
-    _s1 = grad_output @ ones
-    xp.exp(output, out=grad_input)
-    xp.multiply(grad_input, _s1[..., None], out=grad_input)
-    xp.subtract(grad_output, grad_input, out=grad_input)
-    return grad_input
-
-
-def nll_update_output(input, target, rows, factors):
-    """J = sum over the samples of -a*x[c] (t = a*onehot(c): class c of the sample, weighing a = factors)"""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    picked = input[rows, target]
-    losses = -picked
-    return float(losses.sum()) * factors if factors.__class__ is float else float(losses @ factors)
-
-
-def nll_update_grad_input(target, row_offsets, factors, grad_input):
-    """gradInput[j] = -a*KroneckerDelta(c, j) (t = a*onehot(c): class c of the sample, weighing a = factors)"""
-    xp = np if target.__class__ is ndarray else namespace(target)
-    grad_input.fill(0)
-    grad_input.reshape(-1)[row_offsets + target] -= factors
-    return grad_input
-
-
-def crossentropy_update_output(input, target, rows, factors, ones, terms, sums):
-    """J = sum over the samples of -a*(-log(Sum(exp(x[j]), (j, 1, n))) + x[c]) (t = a*onehot(c): class c of the sample, weighing a = factors); x - max(x) for x (the same, proved); keeps terms = exp(x - max(x)), sums = Sum(terms)"""
-    xp = np if input.__class__ is ndarray else namespace(input)
-    shift = input.max(axis=-1)
-    picked = input[rows, target]
-    xp.subtract(input, shift[..., None], out=terms)
-    xp.exp(terms, out=terms)
-    xp.matmul(terms, ones, out=sums)
-    losses = -picked + shift + xp.log(sums)
-    return float(losses.sum()) * factors if factors.__class__ is float else float(losses @ factors)
-
-
-def crossentropy_update_grad_input(target, row_offsets, factors, terms, sums, grad_input):
-    """gradInput[k] = a*exp(x[k])/Sum(exp(x[j]), (j, 1, n)) - a*KroneckerDelta(c, k) (t = a*onehot(c): class c of the sample, weighing a = factors); reads terms, sums of forward"""
-    xp = np if target.__class__ is ndarray else namespace(target)
-    _r1 = factors/sums
-    xp.multiply(_r1[..., None], terms, out=grad_input)
-    grad_input.reshape(-1)[row_offsets + target] -= factors
-    return grad_input
 
 
 def convolution_update_output(columns, weight, bias, output):

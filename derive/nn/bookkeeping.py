@@ -1,6 +1,6 @@
-"""The catalogue's bookkeeping modules, with no calculus to derive: Identity, View, Reshape,
-Dropout and SpatialDropout (Torch7's nn/Identity.lua, View.lua, Reshape.lua, Dropout.lua,
-SpatialDropout.lua). Shared code, numpy only."""
+"""The catalogue's bookkeeping modules, with no calculus to derive: View, Reshape, Dropout and
+SpatialDropout (Torch7's nn/View.lua, Reshape.lua, Dropout.lua, SpatialDropout.lua). Shared code,
+numpy only. Identity is generated from its entry, y = x (derive/nn/_catalogue.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,6 @@ import math
 import numpy as np
 
 from .module import Module, check_array
-
-
-class Identity(Module):
-    """y = x; the gradient passes unchanged. output and gradInput are copies (Torch7's share the
-    arrays given; a copy keeps the output of a call when its input is later changed in place,
-    as derive.nn.check's central differences do)."""
-
-    def updateOutput(self, input):
-        check_array("Identity", "input", input, self._arrayClass)
-        self.output = input.copy()
-        return self.output
-
-    def updateGradInput(self, input, gradOutput):
-        check_array("Identity", "gradOutput", gradOutput, self._arrayClass)
-        self.gradInput = gradOutput.copy()
-        return self.gradInput
 
 
 def _sizes(owner: str, sizes) -> tuple[int, ...]:
@@ -55,7 +39,7 @@ class View(Module):
                          f"as {self.size} or a batch of it")
 
     def updateOutput(self, input):
-        # a copy, as Identity's: a view of the input would change with it
+        # a copy, as Identity's output is: a view of the input would change with it
         self.output = input.reshape(self._shape(input)).copy()
         return self.output
 

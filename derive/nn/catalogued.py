@@ -48,6 +48,9 @@ def _arguments(cls, args: tuple, kwargs: dict, sizes: frozenset = frozenset()) -
         raise TypeError(f"{name}: unknown argument {sorted(unknown)[0]!r}")
     out: dict = {}
     for arg, default, kind, same_as in cls.signature:
+        if kind is np.ndarray:  # an array constant of the formula (Torch7's weights), or None
+            out[arg] = None if given.get(arg) is None else _array_argument(name, arg, given[arg])
+            continue
         if arg in given and (given[arg] is not None or default == REQUIRED and same_as is None):
             value = given[arg]
         elif same_as is not None:
@@ -72,6 +75,21 @@ def _arguments(cls, args: tuple, kwargs: dict, sizes: frozenset = frozenset()) -
     return out
 
 
+def _array_argument(owner: str, name: str, value) -> np.ndarray:
+    """An array argument as the kernels take it: a float64 copy, if a non-empty numpy array of
+    finite real numbers (not bools); else a one-line TypeError or ValueError."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{owner}: {name} must be a numpy array or None, got {type(value).__name__}")
+    if value.dtype.kind not in "iuf":
+        raise TypeError(f"{owner}: {name} must hold real numbers, got dtype {value.dtype}")
+    if value.size == 0:
+        raise ValueError(f"{owner}: {name} must have at least one entry, got shape {value.shape}")
+    copy = value.astype(np.float64)
+    if not np.isfinite(copy).all():
+        raise ValueError(f"{owner}: {name} must be finite, got {value}")
+    return copy
+
+
 class _Catalogued:
     """What modules and criteria generated from the catalogue share: arguments and kernels."""
 
@@ -82,6 +100,8 @@ class _Catalogued:
     inputShape: tuple = ()  # one sample's axes: a constructor argument's name, or None (any size)
     anyShape = False  # element-wise: the sample kernels take an input of any shape
     integerInput: str | None = None  # the input holds rows counted from 0, below this argument
+    # array arguments (Torch7's weights): (name, each of its axes as an axis of one input sample)
+    arrayArguments: tuple = ()
     structure: tuple[str, ...] = ()  # the arguments whose values pick the kernels
     kernels: dict = {}  # structure values -> ((sample kernels), (batch kernels))
     # structure values -> (their parameters' Torch7 names, a program's kernel arguments), where
@@ -113,7 +133,13 @@ class _Catalogued:
             if cls.signature[[a[0] for a in cls.signature].index(key)][2] is int and key in self._sizeArguments() \
                     and value < 1:
                 raise ValueError(f"{cls.__name__}: {key} must be a positive integer, got {value}")
-        key = tuple(self.arguments[a] for a in cls.structure)
+        arrays = dict(cls.arrayArguments)
+        for name, axes in cls.arrayArguments:
+            value = self.arguments[name]
+            if value is not None and value.ndim != len(axes):
+                raise ValueError(f"{cls.__name__}: {name} must have {len(axes)} axes, got shape {value.shape}")
+        # an array argument picks the kernels with it or without it
+        key = tuple(self.arguments[a] is not None if a in arrays else self.arguments[a] for a in cls.structure)
         if key not in cls.kernels:
             known = ", ".join(str(dict(zip(cls.structure, k))) for k in cls.kernels)
             raise ValueError(f"{cls.__name__}: no kernels for {dict(zip(cls.structure, key))}; generated for {known}")
@@ -122,7 +148,23 @@ class _Catalogued:
             names, arguments = cls.variantParameters[key]
             self.parameterShapes = tuple(p for p in cls.parameterShapes if p[0] in names)
             self.kernelArguments = arguments
+        # the array arguments given (read as the module holds them: type() converts them) go
+        # before the numbers, as the formula's constants come before its numbers
+        self._arrays = tuple(name for name, _ in cls.arrayArguments if self.arguments[name] is not None)
         self._scalars = tuple(self.arguments[a] for a in cls.scalars + cls.sizeArguments)
+
+    def _checkArrays(self, input, batch: bool) -> None:
+        """The array arguments' shapes against the input's (weights: one a class)."""
+        sample = input.shape[batch:]
+        for name, axes in self.arrayArguments:
+            value = self.arguments[name]
+            if value is not None and value.shape != tuple(sample[k] for k in axes):
+                raise ValueError(f"{type(self).__name__}: {name} has shape {value.shape} but the input's samples "
+                                 f"have shape {sample}: {name} must have shape {tuple(sample[k] for k in axes)}")
+
+    def _constants(self) -> tuple:
+        """The given array arguments as the module holds them now."""
+        return tuple(getattr(self, a) for a in self._arrays)
 
     def _sizeArguments(self) -> set:
         return {a for a in self.inputShape if a is not None} | set(self.sizeArguments)
@@ -336,6 +378,8 @@ class CatalogueModule(_Catalogued, Module):
                 and input is not self.output and input.base is not self.output):
             return fast[3](input, *self._kernelArrays, self.output)  # the buffer, returned
         batch = self._input(input)
+        if self._arrays:
+            self._checkArrays(input, batch)
         key = input.__class__, input.shape, input.dtype
         buffer = self.output
         # the last forward's buffer fits an input like its own (never one that is, or views, it)
@@ -359,6 +403,9 @@ class CatalogueModule(_Catalogued, Module):
         batch = self._input(input)
         owner = self._name()
         check_array(owner, "gradOutput", gradOutput, self._arrayClass)
+        if gradOutput.dtype.kind != "f":
+            raise TypeError(f"{owner}: gradOutput must hold floats, got dtype {gradOutput.dtype}")
+        check_dtype(owner, "gradOutput", gradOutput, self)  # Torch refuses mixed types, as for the input
         if not self.gradientReadsOutput and self.anyShape:  # element-wise from the input: no forward needed
             if gradOutput.shape != input.shape:
                 raise ValueError(f"{owner}: gradOutput must have the shape of the output, {input.shape}, "
@@ -449,6 +496,15 @@ class CatalogueCriterion(_Catalogued, Criterion):
     numbers counted from 0 (``classTarget``: one a sample, or a list of them)."""
 
     classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
+    targetEnd: int | None = None  # a list of the input's shape, ending at its first such number (PyTorch's -1)
+    # forward computes the gradient too (it shares the loss's exponentials: a cross-entropy's
+    # softmax) and keeps it for a backward of the very same input and target arrays, as Torch7's
+    # CrossEntropyCriterion reads its LogSoftMax's output: change neither in place in between
+    forwardKeepsGradient = False
+    _kept = None  # (input, target, gradient) of the last forward
+    _targetKey = None  # (shape, dtype, input's shape) of the last class target that passed the checks
+    _unsigned = None  # its dtype read as unsigned
+    _callCache = _Catalogued._callCache + ("_kept", "_targetKey")
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -458,6 +514,8 @@ class CatalogueCriterion(_Catalogued, Criterion):
         batch = self._input(input)
         owner = type(self).__name__
         check_array(owner, "target", target, self._arrayClass)
+        if self._arrays:
+            self._checkArrays(input, batch)
         if self.classTarget is not None:
             return self._checkClasses(input, target, batch)
         compute_dtype(owner, "target", target, self)  # real numbers, floats of the module's dtype
@@ -468,17 +526,39 @@ class CatalogueCriterion(_Catalogued, Criterion):
 
     def _checkClasses(self, input, target, batch: bool) -> bool:
         owner, classes = type(self).__name__, input.shape[-1]
-        lead = input.shape[:1] if batch else ()
-        if target.dtype.kind not in "iu":
-            raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
-                            f"got dtype {target.dtype}")
-        if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
-            what = "one class" if not self.classTarget else "a list of classes"
-            raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
-                             f"got {target.shape} for an input of shape {input.shape}")
-        if int(target.min()) < 0 or int(target.max()) >= classes:
+        key = target.shape, target.dtype, input.shape
+        if key != self._targetKey:  # the last target's shape and dtype passed: only its values to check
+            lead = input.shape[:1] if batch else ()
+            if target.dtype.kind not in "iu":
+                raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                                f"got dtype {target.dtype}")
+            if target.ndim != len(lead) + self.classTarget or target.shape[:len(lead)] != lead or 0 in target.shape:
+                what = "one class" if not self.classTarget else "a list of classes"
+                raise ValueError(f"{owner}: target must be {what} a sample, shape {lead + ('K',) * self.classTarget}, "
+                                 f"got {target.shape} for an input of shape {input.shape}")
+            self._targetKey, self._unsigned = key, np.dtype(target.dtype.str.replace("i", "u"))
+        if self.targetEnd is not None:
+            return self._checkList(input, target, batch)
+        # one pass: read as unsigned, a negative class is too large too (numpy's ufunc reduce is
+        # cheaper than .max() on a batch's few targets)
+        unsigned = target.view(self._unsigned)
+        largest = np.maximum.reduce(unsigned, axis=None) if target.__class__ is np.ndarray else unsigned.max()
+        if largest >= classes:
             raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1}, "
                              f"got {int(target.min())} .. {int(target.max())}")
+        return batch
+
+    def _checkList(self, input, target, batch: bool) -> bool:
+        """A list of classes of the input's shape, ended by its first ``targetEnd`` (PyTorch's -1);
+        every entry, those after the end too, a class or the end."""
+        owner, classes, end = type(self).__name__, input.shape[-1], self.targetEnd
+        if target.shape != input.shape:
+            raise ValueError(f"{owner}: target must have the input's shape {input.shape} (classes, then {end} "
+                             f"where the list ends), got {target.shape}")
+        wrong = (target != end) & ((target < 0) | (target >= classes))
+        if wrong.any():
+            raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1} or {end} (the list's end), "
+                             f"got {int(target[wrong].flat[0])}")
         return batch
 
     def _targetValues(self, target):
@@ -491,19 +571,40 @@ class CatalogueCriterion(_Catalogued, Criterion):
             return np.asarray(target)
         return target
 
-    def updateOutput(self, input, target):
-        """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+    def _call(self, kernel: int, input, target):
+        """The kernel's result for a checked input and target: one sample with weights as a batch
+        of one (a total weight 0 gives nan, as PyTorch's), a gradient back to the sample's shape."""
         target = self._target(target)
         batch = self._check(input, target)
-        self.output = self._kernels[batch][0](self._floats(input), self._targetValues(target), *self._scalars)
+        input, sample = self._floats(input), self._arrays and not batch
+        if sample:
+            input, target, batch = input[None], target[None], True
+        result = self._kernels[batch][kernel](input, self._targetValues(target), *self._constants(),
+                                              *self._scalars)
+        if sample and kernel:
+            return result[0] if kernel == 1 else (result[0], result[1][0])
+        return result
+
+    def updateOutput(self, input, target):
+        """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+        if self.forwardKeepsGradient:
+            self.output, grad = self._call(3, input, target)
+            self._kept = input, target, grad
+        else:
+            self.output = self._call(0, input, target)
         return self.output
 
     def updateGradInput(self, input, target):
-        """dJ/dinput."""
-        target = self._target(target)
-        batch = self._check(input, target)
-        self.gradInput = kept(self.gradInput, self._kernels[batch][1](self._floats(input), self._targetValues(target),
-                                                                      *self._scalars))
+        """dJ/dinput; the one forward kept where that forward had these very arrays."""
+        last = self._kept
+        if last is not None and last[0] is input and last[1] is target:
+            grad, input = last[2], self._floats(input)
+        else:
+            grad = self._call(1, input, target)
+            input = self._floats(input)
+        if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
+            grad = grad.astype(input.dtype)
+        self.gradInput = kept(self.gradInput, grad)
         return self.gradInput
 
 
@@ -605,6 +706,79 @@ class CatalogueTable(_Program, CatalogueModule):
         grads = dict(zip((p for p, _ in self._parameterSlots), self._grads()))
         return tuple(grads[name] if kind == "parameter" else np.zeros(())
                      for kind, name in self.kernelArguments)
+
+
+class CatalogueTableLoss(CatalogueTable):
+    """A program ending in a loss that learns parameters (SoftmaxRegression, Ninja), as derive's
+    user programs: ``forward(input, target)`` is the loss (a batch's: the mean of its samples'),
+    ``backward(input, target, scale)`` returns gradInput and adds scale times each parameter's
+    gradient, ``accGradParameters(input, target, scale)`` adds them alone."""
+
+    targetShape: tuple = ()  # the target's axes: an argument's name, an axis of the first input (its number), or None
+    integerTarget: str | None = None  # class numbers counted from 0, below this argument
+
+    def _check(self, input, target) -> tuple[tuple, bool]:
+        inputs, batch = self._table(input)
+        owner = type(self).__name__
+        check_array(owner, "target", target, self._arrayClass)
+        want = self._targetWanted(inputs, batch)
+        if len(target.shape) != len(want) or any(w is not None and w != t for w, t in zip(want, target.shape)):
+            shown = tuple("any" if w is None else w for w in want)
+            raise ValueError(f"{owner}: target must have shape {shown}, got {target.shape}")
+        if self.integerTarget:
+            bound = self.arguments[self.integerTarget]
+            if target.dtype.kind not in "iu":
+                raise TypeError(f"{owner}: target must hold class numbers (integers counted from 0), "
+                                f"got dtype {target.dtype}")
+            if target.size and (int(target.min()) < 0 or int(target.max()) >= bound):
+                raise ValueError(f"{owner}: target must hold classes from 0 to {bound - 1} ({self.integerTarget} - 1), "
+                                 f"got {int(target.min())} .. {int(target.max())}")
+        else:
+            compute_dtype(owner, "target", target, self)
+            target = self._floats(target) if target.dtype.kind in "iu" else target
+        return inputs + (target,), batch
+
+    def _targetWanted(self, inputs, batch: bool) -> tuple:
+        """The target's shape for these inputs (None: any size)."""
+        lead = inputs[0].shape[:1] if batch else ()
+        return lead + tuple(self.arguments[a] if isinstance(a, str) else inputs[0].shape[len(lead) + a]
+                            if isinstance(a, int) else None for a in self.targetShape)
+
+    def forward(self, input, target):
+        return self.updateOutput(input, target)
+
+    def updateOutput(self, input, target):
+        """The loss; for a batch, the mean of the samples' losses."""
+        given, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*given, *self._arguments())
+        loss = self._values[self.outputPosition]
+        self.output = float(loss.mean()) if batch else float(loss)
+        return self.output
+
+    def _forwarded(self, input, target) -> tuple[tuple, bool]:
+        given, batch = self._check(input, target)
+        self._values = self._kernels[batch][0](*given, *self._arguments())  # this input's values
+        return given, batch
+
+    def updateGradInput(self, input, target):
+        """dJ/dinput."""
+        given, batch = self._forwarded(input, target)
+        self.gradInput = self._kernels[batch][1](*given, *self._arguments(), *self._values)
+        return self.gradInput
+
+    def accGradParameters(self, input, target, scale=1.0):
+        """Add scale * dJ/dparameter to each gradient."""
+        scale = check_scale(type(self).__name__, scale)
+        given, batch = self._forwarded(input, target)
+        self._kernels[batch][2](*given, *self._arguments(), *self._values, scale, *self._programGrads())
+
+    def backward(self, input, target, scale=1.0):
+        """gradInput, and scale * dJ/dparameter added to each gradient, in one walk."""
+        scale = check_scale(type(self).__name__, scale)
+        given, batch = self._forwarded(input, target)
+        self.gradInput = self._kernels[batch][3](*given, *self._arguments(), *self._values, scale,
+                                                 *self._programGrads())
+        return self.gradInput
 
 
 class CatalogueTableCriterion(_Program, CatalogueCriterion):

@@ -3,7 +3,7 @@
 A criterion computes the number ``output`` = J from ``input`` and ``target`` in
 ``updateOutput``, and ``gradInput`` = dJ/dinput in ``updateGradInput``: the
 gradOutput a network's ``backward`` starts from. The criteria themselves (MSECriterion ...)
-are generated from the catalogue (derive/nn/_catalogue.py) or are in classification.py.
+are generated from the catalogue (derive/nn/_catalogue.py).
 """
 
 from __future__ import annotations

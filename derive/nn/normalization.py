@@ -86,7 +86,8 @@ class CatalogueBatchStatistics(CatalogueModule):
             if gradOutput.shape != input.shape:
                 raise ValueError(f"{owner}: gradOutput must have shape {input.shape} (the input's), "
                                  f"got {gradOutput.shape}")
-            compute_dtype(owner, "gradOutput", gradOutput, self)
+            if gradOutput.dtype.kind != "f":  # as every generated module: nothing converted silently
+                raise TypeError(f"{owner}: gradOutput must hold floats, got dtype {gradOutput.dtype}")
             check_dtype(owner, "gradOutput", gradOutput, self)
         return self._floats(input)
 
@@ -143,7 +144,7 @@ class CatalogueBatchStatistics(CatalogueModule):
         if x.shape != self._values[self.outputPosition].shape:
             raise ValueError(f"{self._name()}: backward in training reads the last forward's batch, "
                              f"{self._values[self.outputPosition].shape}, got input {x.shape}")
-        return x, gradOutput if gradOutput.dtype.kind == "f" else self._floats(gradOutput)
+        return x, gradOutput
 
     def _constant_features(self, gradInput):
         """eps = 0: a constant feature's gradient is 0, as its output is (Torch7's invstd = 0)."""

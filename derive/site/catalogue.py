@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 import derive
-from derive.catalogue import ENTRIES, Entry, Formula, lookup
+from derive.catalogue import ENTRIES, Entry, Formula, lookup, reset_prose
 from derive.catalogue_command import GROUPS, one_line, usage
 from derive.latex import markdown, summary
 from derive.nn.check import PERTURBATION, PRECISION, load_class
@@ -63,6 +63,11 @@ def _inputs(entry: Entry, Layer, lead: tuple, rng) -> list[np.ndarray]:
 def _target(entry: Entry, Layer, first: np.ndarray, lead: tuple, rng):
     shape = lead + tuple(Layer.targetShape)
     kind = entry.target_kind
+    if kind == "class" and entry.target_end is not None:  # each sample's classes, then the end (PyTorch's -1)
+        n = first.shape[-1]
+        rows = [np.concatenate([rng.permutation(n)[:1 + k % (n - 1)], [entry.target_end] * n])[:n]
+                for k in range(int(np.prod(shape[:-1])))]
+        return np.stack(rows).reshape(shape)
     if kind == "class":
         return rng.integers(0, first.shape[-1], shape)
     if kind == "sign":
@@ -197,8 +202,13 @@ def _in_use(entry: Entry, Layer, command: str, source: str) -> str:
     if shipped(entry) is None:
         return f"## The module in use\n\nderive.nn does not ship `{entry.name}` yet. {generated}"
     on = "" if entry.in_use else " on the worked example's input"
+    fitted = ""
+    if getattr(shipped(entry), "windowArguments", ()):  # the convolution family's kernels: a checked fit
+        from derive.catalogue_windows import fit_note
+
+        fitted = f"{fit_note(entry)}\n\n"
     return (f"## The module in use\n\n`derive.nn.{entry.name}`, with Torch7's constructor{on}. This ran when "
-            f"the page was built:\n\n{snippet_with_output(in_use_script(entry, Layer))}\n{generated}")
+            f"the page was built:\n\n{snippet_with_output(in_use_script(entry, Layer))}\n{fitted}{generated}")
 
 
 def kink_values(entry: Entry, Layer, kink: float) -> dict[str, float]:
@@ -277,7 +287,7 @@ def entry_page(entry: Entry) -> tuple[str, dict]:
     if params:
         facts.append(f"- Parameters: {params}.")
     if entry.reset:
-        facts.append(f"- Initialisation (Torch7's `reset`): {entry.reset}.")
+        facts.append(f"- Initialisation (Torch7's `reset`): {reset_prose(entry.reset)}.")
     if entry.torch:
         facts.append(f"- {entry.torch}")
     notes = f"{entry.notes}\n\n" if entry.notes else ""

@@ -100,7 +100,9 @@ Two notations share one grammar; the text is parsed against a whitelist and neve
   over all the entries of `e`. Example: `y = W2 @ relu(W1 @ x + b1) + b2`.
 - **Index notation**, 1-based like the elements on these pages: `y[i] = sum(W[i,k] * x[k], k) + b[i]`.
   `sum(e, k, ...)` (and `mean`) runs over each named index's whole range; an index may be
-  affine (`x[d, t+q-1]`, `x[d, 2*t+q]`).
+  affine (`x[d, t+q-1]`, `x[d, 2*t+q]`). `len(k)` is the number of values index `k` runs
+  over, a size as a number (\(N_k\)): MultiMarginCriterion divides by the number of classes,
+  `(sum(max(0, 1 - x[t] + x[c]), c) - 1) / len(c)`, and its module takes every number of classes.
 - The left side names the output, `y = ...` or `y[c,t] = ...`. A scalar output (`J = ...`)
   makes a criterion (a loss): its target is named with `--target` and is not differentiated.
 - Shapes: `--shape NAME=D1[,D2,...]` for each array whose shape does not follow from the

@@ -72,7 +72,6 @@ CHECKED = {
     "ClassNLLCriterion": [("ClassNLLCriterion", ClassNLLCriterion, (5,), {"target_kind": "class"})],
     "CrossEntropyCriterion": [("CrossEntropyCriterion", CrossEntropyCriterion, (5,), {"target_kind": "class"})],
     # the bookkeeping modules; Dropout's masks are random in training, so they are checked evaluated
-    "Identity": [("Identity", nn.Identity, (5,), {})],
     "View": [("View(3, 2)", lambda: nn.View(3, 2), (6,), {})],
     "Reshape": [("Reshape(3, 2)", lambda: nn.Reshape(3, 2), (6,), {})],
     "Dropout": [("Dropout(0.3), evaluate()", lambda: nn.Dropout(0.3).evaluate(), (5,), {})],

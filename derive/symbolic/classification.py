@@ -8,13 +8,11 @@ of t's 1. A batch averages the samples' losses, Torch's sizeAverage without weig
 
 from __future__ import annotations
 
-import functools
-
 import sympy as sp
 
-from .calculus import collapse, equal
+from .calculus import equal
 from .derivation import Derivation, ProofError, Section, Step
-from .language import LayerSpec, parse
+from .language import parse
 from .layer import BATCH, LOSS, batch_spec, element, gradients, prove
 
 #: name -> (the expression, the target's name or None).
@@ -24,39 +22,6 @@ CLASSIFICATION_SPECS = {
     "nll": ("J = -sum(t * x)", "t"),
     "crossentropy": ("J = -sum(t * (x - log(sum(exp(x)))))", "t"),
 }
-
-
-#: The target of one sample in the criteria's kernels: t = a onehot(c), class c weighing a
-#: (its class weight, divided by the total weight of the batch's targets when averaged).
-TARGET_CLASS = sp.Symbol("c", integer=True, positive=True)
-TARGET_WEIGHT = sp.Symbol("a", real=True)
-
-
-@functools.cache
-def kernel_forms(name: str) -> tuple[LayerSpec, sp.Expr, sp.Expr]:
-    """(spec, forward, gradInput) of ``name`` for one sample, from the engine, for the kernels.
-
-    A layer's forward is its output element y[i]; its gradInput the engine's final form
-    (read from the output y where Torch reads it).  A criterion's are its loss and
-    dJ/dx[k] with the one-hot target t = a onehot(c) put in, the deltas summed away
-    by the engine (sum_i a delta(i, c) x[i] = a x[c]): ``-a*x[c]`` and ``-a*delta(c, k)``
-    for ClassNLLCriterion.
-    """
-    if name not in CLASSIFICATION_SPECS:
-        raise ValueError(f"kernel_forms: name must be one of {', '.join(CLASSIFICATION_SPECS)}, got {name!r}")
-    expr, target = CLASSIFICATION_SPECS[name]
-    spec = parse(expr, {"x": (2,)}, target=target)  # any size: the forms are size-free
-    gradient = gradients(spec)[spec.input.name]
-    if target is None:
-        return spec, spec.expr, gradient.final
-    (size,) = spec.input.shape
-    ranges = {TARGET_CLASS: size, gradient.indices[0]: size}
-
-    def one_hot(e: sp.Expr) -> sp.Expr:
-        onehot = e.replace(lambda a: isinstance(a, sp.Indexed) and a.base.label.name == target,
-                           lambda a: TARGET_WEIGHT * sp.KroneckerDelta(a.indices[0], TARGET_CLASS))
-        return collapse(onehot, ranges)
-    return spec, one_hot(spec.expr), one_hot(gradient.final)
 
 
 def classification(name: str, n: int, batch: int | None = None) -> Derivation:

@@ -137,6 +137,12 @@ class maximum(sp.Function):
     def definition(a: sp.Expr, b: sp.Expr) -> sp.Expr:
         return sp.Piecewise((a, a >= b), (b, True))
 
+    def _eval_is_positive(self):
+        # max(1, n) > 0 whatever n: a divisor that cannot vanish (a count of pixels in a window)
+        if any(a.is_positive for a in self.args):
+            return True
+        return None
+
     def _latex(self, printer):
         return rf"\max\left({printer._print(self.args[0])}, {printer._print(self.args[1])}\right)"
 

@@ -32,7 +32,7 @@ _SIZE_NAMES = ("n", "m", "p", "r", "u", "v", "w", "h")
 #: ... and the indices of its elements from these (never a size's name).
 _INDEX_NAMES = ("i", "j", "k", "l", "a", "c", "d", "e", "f", "o", "q", "s", "t")
 #: Names the derivation itself uses.
-RESERVED = {"J", "sum", "mean", "g", "G", "np", "scale", "self"} | set(FUNCTIONS)  # J may name a criterion's output
+RESERVED = {"J", "sum", "mean", "len", "g", "G", "np", "scale", "self"} | set(FUNCTIONS)  # J may name a criterion's output
 #: Calls beyond the one-argument functions: extrema (over indices, or of two operands), clamp, where.
 CALLS = ("max", "min", "clamp", "where")
 RESERVED |= set(CALLS) | {"concat"}
@@ -464,6 +464,9 @@ def parse(text: str, shapes: Mapping[str, Sequence[int]] | None = None, *, input
         raise LayerSyntaxError(f"--range {next(iter(given_ranges))} is for an index of index notation; "
                                "array notation names no indices")
     builder = (_IndexBuilder if index_notation else _ArrayBuilder)(given, input, target)
+    # a size is never named as a name of the text (the window index p of x[c, t+r, i+p, j+q])
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    builder.sizes.names = iter([n for n in _SIZE_NAMES if n not in used] + [f"n_{k}" for k in range(1, 100)])
     builder.given_ranges, builder.constants, builder.statement = given_ranges, constants, statement
     spec = builder.build(text.strip(), out_name, out_index_nodes, assign.value)
     unknown = set(given) - set(spec.arrays)
@@ -1006,6 +1009,13 @@ class _IndexBuilder(_Builder):
                 self._index(arg)
             self._collect(node.args[0])
             return
+        if isinstance(node, ast.Call) and node.func.id == "len":  # an index's count, a size as a number
+            if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+                raise _fail(node, "len(k) takes one index name: the number of values k runs over")
+            if node.args[0].id in self.given or node.args[0].id in self.order:
+                raise _fail(node, f"len takes an index, not the array {node.args[0].id}: len(k) for x[k]")
+            self._index(node.args[0])
+            return
         if isinstance(node, ast.Call) and node.func.id == "concat":
             raise _fail(node, "concat belongs to array notation; in index notation write each part "
                         "with where(i <= n, a[i], b[i - n])")
@@ -1201,6 +1211,8 @@ class _IndexBuilder(_Builder):
                 return a ** b
         if isinstance(node, ast.Call):
             name = node.func.id
+            if name == "len":  # the size k runs over (the number of classes, N_c), as a number
+                return self.range[self.indices[node.args[0].id]]
             if name in ("sum", "mean"):
                 body = self.visit(node.args[0])
                 over = [self.indices[a.id] for a in node.args[1:]]

@@ -140,8 +140,8 @@ def _reads(value: ast.AST) -> list[str]:
             over = name in ("sum", "mean") or (name in ("max", "min") and index_notation
                                                and len(node.args) > 1
                                                and all(isinstance(a, ast.Name) for a in node.args[1:]))
-            if over:
-                for arg in node.args[1:]:
+            if over or name == "len":  # len(k): k is an index, no array
+                for arg in node.args[0 if name == "len" else 1:]:
                     skip.update(id(n) for n in ast.walk(arg))
     out: list[str] = []
     for node in _preorder(value):

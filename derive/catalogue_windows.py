@@ -1,0 +1,307 @@
+"""The convolution family's generated classes: kernels for every stride, padding, dilation and
+window size from derivations at a few concrete values.
+
+A window's step, padding and size are numbers in the formula (``x[c, 2*i+p-3, ...]``): the
+engine derives the layer at concrete values of them, and its kernels hold those values as
+integers (``window(x, (N_c, N_i, 4, ...), (0, -2), ({1: 3, 2: 1}, ...))``, a mask's ``>= -4``).
+Here the entry is derived at several generic values of its integer arguments (all different,
+in one order, none below 3, where the printer would drop a term); the kernels must then be the
+same text but for their integers, and each integer that changes must be one integer-coefficient
+affine function of the arguments (``dH + padH``), or a product of them (an average's
+``1/(kH kW)``), at every derivation, three more than the fit needs: otherwise the entry has no
+generated class (``skipped()`` says which and why).
+The generated kernels print those functions by the arguments' names and take the arguments
+after the output's sizes; the output's sizes are Torch7's (``OUTPUT_SIZES``), computed by the
+class from the input (derive.nn.windowed).
+
+What this is not: a derivation with the arguments as symbols.  Each derivation is proved at its
+own values; the kernels for every other value are a fit, checked at the spare derivations and by
+tests/test_nn_conv_catalogue.py against PyTorch at several argument values (strides above 1,
+paddings, dilations).  The class pages say so (``fit_note``).
+
+Every size but a window's stays a name bound at run time, and the lowering writes the gradients as
+at fixed sizes: a window of the input (a strided view) and a contraction, a fold (col2im) of the
+terms back to the input's positions, never a mask over every pair of input and output positions;
+a step's memory is that of the input, the output and the patches.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+
+import numpy as np
+
+from .catalogue import Entry, Scalar, lookup
+from .generate_sizes import RuntimeSizes
+
+#: Torch7's output size of each output axis the kernels take as a size: ("window", input axis,
+#: kernel, step, padding, dilation): floor((n + 2 pad - dilation (kernel - 1) - 1) / step) + 1;
+#: ("pad", input axis, before, after): n + before + after; ("scale", input axis, factor) and ("full", input
+#: axis, kernel, step, padding, adjustment) for upsampling and transposed convolutions (derive.nn.windowed.
+#: output_size). A field is an argument's name or a number.
+OUTPUT_SIZES = {
+    "TemporalConvolution": {0: ("window", 0, "kW", "dW", 0, 1)},
+    "TemporalSubSampling": {0: ("window", 0, "kW", "dW", 0, 1)},
+    "TemporalMaxPooling": {0: ("window", 0, "kW", "dW", 0, 1)},
+    "SpatialConvolutionMM": {1: ("window", 1, "kH", "dH", "padH", 1), 2: ("window", 2, "kW", "dW", "padW", 1)},
+    "SpatialDilatedConvolution": {1: ("window", 1, "kH", "dH", "padH", "dilationH"),
+                                  2: ("window", 2, "kW", "dW", "padW", "dilationW")},
+    "SpatialMaxPooling": {1: ("window", 1, "kH", "dH", "padH", 1), 2: ("window", 2, "kW", "dW", "padW", 1)},
+    "SpatialDilatedMaxPooling": {1: ("window", 1, "kH", "dH", "padH", "dilationH"),
+                                 2: ("window", 2, "kW", "dW", "padW", "dilationW")},
+    "SpatialAveragePooling": {1: ("window", 1, "kH", "dH", "padH", 1), 2: ("window", 2, "kW", "dW", "padW", 1)},
+    "SpatialLPPooling": {1: ("window", 1, "kH", "dH", 0, 1), 2: ("window", 2, "kW", "dW", 0, 1)},
+    "SpatialSubSampling": {1: ("window", 1, "kH", "dH", 0, 1), 2: ("window", 2, "kW", "dW", 0, 1)},
+    "SpatialZeroPadding": {1: ("pad", 1, "pad_t", "pad_b"), 2: ("pad", 2, "pad_l", "pad_r")},
+    "SpatialCrossMapLRN": {},
+    "VolumetricConvolution": {1: ("window", 1, "kT", "dT", "padT", 1), 2: ("window", 2, "kH", "dH", "padH", 1),
+                              3: ("window", 3, "kW", "dW", "padW", 1)},
+    "VolumetricMaxPooling": {1: ("window", 1, "kT", "dT", "padT", 1), 2: ("window", 2, "kH", "dH", "padH", 1),
+                             3: ("window", 3, "kW", "dW", "padW", 1)},
+    "VolumetricAveragePooling": {1: ("window", 1, "kT", "dT", 0, 1), 2: ("window", 2, "kH", "dH", 0, 1),
+                                 3: ("window", 3, "kW", "dW", 0, 1)},
+}
+#: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
+PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
+# an integer: a term of a sum ("- 3", its sign flips with the values) or a number ("-4", "12")
+# (never one raised to a power: -4**x is -(4**x), which a printed (value)**x is not)
+_NUMBER = re.compile(r"(?<= )[+-] \d+(?![\w.]|\*\*)|(?:(?<=[\s(\[,:{])-)?(?<![\w.])\d+(?![\w.]|\*\*)"
+                     r"|(?<![\w.])\d+(?![\w.])")
+_SPARE = 3  # derivations beyond the unknowns of the fit: each must agree with the fitted functions
+
+
+def _varied(entry: Entry) -> list[str]:
+    return [a.name for a in entry.signature if a.type is int and a.name not in PLANES]
+
+
+def _points(entry: Entry, count: int) -> list[dict]:
+    """``count`` generic values of the integer arguments: none below 3 (where the printer drops a
+    term or a window never reaches past the input), all different, and in one order at every
+    point (paddings first), so that the printer orders the terms of each derivation alike."""
+    rng = np.random.default_rng(sum(map(ord, entry.name)))
+    base = entry.arguments(entry.example)
+    names = sorted(_varied(entry), key=lambda n: not n.startswith("pad"))
+    points, tries = [], 0
+    while len(points) < count and tries < 50 * count:
+        tries += 1
+        point = dict(base)
+        point.update({name: 3 + 6 * rank + int(rng.integers(0, 6)) for rank, name in enumerate(names)})
+        # the planes apart from each other and from the rest: each parameter axis names its argument
+        point.update({name: 100 + k for k, name in enumerate(p for p in PLANES if p in base)})
+        if point not in points:
+            points.append(point)
+    return points
+
+
+def _input_shapes(entry: Entry, args: dict) -> tuple:
+    """The input's sizes at ``args``: the planes as the arguments say; every other axis large
+    enough for several windows, and placed alike against the windows at every derivation (so
+    that each keeps the same tests of a read past the input)."""
+    base = entry.arguments(entry.example)
+    planes = {base[p]: p for p in PLANES if p in base}
+    (shape,) = entry.input_shapes
+    # the sample's axes the rules count: Spatial and Volumetric inputs have their planes first,
+    # which the entry's input shape leaves out where nInputPlane gives them
+    offset = 1 if "nInputPlane" in base and not (shape[0] in planes and shape[0] == base["nInputPlane"]) else 0
+    rules = {rule[1]: rule for rule in OUTPUT_SIZES.get(entry.name, {}).values()}
+    sizes = []
+    for axis, d in enumerate(shape):
+        rule = rules.get(axis + offset)
+        if axis == 0 and d in planes:  # (SpatialSubSampling's planes, nInputPlane)
+            sizes.append(args[planes[d]])
+        elif rule and rule[0] == "window":
+            size = 20 + _value(rule[5], args) * (_value(rule[2], args) - 1)
+            pad = _value(rule[4], args)
+            # with padding the last window ends at size + padding; without, one short of the end
+            # (an input that the windows exactly cover is read by the parser as a sum of their sizes)
+            while (size + 2 * pad - _value(rule[5], args) * (_value(rule[2], args) - 1) - 1) \
+                    % _value(rule[3], args) != (0 if pad else 1):
+                size += 1
+            sizes.append(size)
+        else:
+            sizes.append(25 + axis)
+    return (tuple(sizes),)
+
+
+def _value(field, args: dict) -> int:
+    return args[field] if isinstance(field, str) else field
+
+
+def _formula_at(entry: Entry, args: dict):
+    """The entry's formula at ``args`` (its number arguments by name) on _input_shapes' input,
+    every array's given sizes, and the numbers it uses (constants of the kernels)."""
+    from .catalogue_codegen import _formula_name
+
+    shaped = {a.name: Scalar(_formula_name(a.name)) if a.type is float and args[a.name] is not None
+              else args[a.name] for a in entry.signature}
+    formula = entry.formula(shaped, _input_shapes(entry, args))
+    names = [_formula_name(a.name) for a in entry.signature if a.type is float]
+    used = tuple(n for n in names if re.search(rf"\b{n}\b", formula.text))
+    return formula, {**formula.shapes, **{n: () for n in used}}, tuple(formula.options().get("constants", ())) + used
+
+
+def _spec(entry: Entry, args: dict):
+    from .symbolic.language import parse
+
+    formula, shapes, constants = _formula_at(entry, args)
+    options = formula.options()
+    return parse(formula.text, shapes, input=options["input"], ranges=options.get("ranges"), constants=constants)
+
+
+@functools.lru_cache(maxsize=None)
+def _derived_at(name: str, values: tuple) -> tuple[str, ...]:
+    """The kernels of entry ``name`` at these argument values (sizes bound at run time, a window's
+    size a number), with the varied arguments' names appended to every kernel's arguments."""
+    entry = lookup(name)
+    spec = _spec(entry, dict(values))
+    writer = _WindowSizes(spec, "Layer", "mean")
+    writer.window_arguments = tuple(_varied(entry))
+    return tuple(writer.kernels(spec, "") + writer.kernels(writer.batch, "_batch"))
+
+
+class _WindowSizes(RuntimeSizes):
+    """The run-time size writer with a window's size (a size no array has) kept a number, and
+    the varied arguments taken after the output's sizes."""
+
+    window_arguments: tuple = ()
+
+    def _fixed_sizes(self, spec):
+        fixed = super()._fixed_sizes(spec)
+        names = self._size_names(spec)
+        fixed.update({s: v for s, v in spec.sizes.items() if s not in names and s != spec.batch_size})
+        return fixed
+
+    def _signature(self, spec) -> list[str]:
+        return super()._signature(spec) + list(self.window_arguments)
+
+
+def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
+    """The integer-coefficient affine function of the arguments (or product of them) that takes
+    ``values`` at ``points``, printed with the arguments' names; None where there is none."""
+    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names]):
+        if len(points) < len(basis) + 1 + _SPARE:
+            continue
+        fitted = _affine(values, points, basis)
+        if fitted is not None:
+            return fitted
+    for size in (2, 3):  # a window's area: a product of its sizes
+        for group in itertools.combinations(names, size):
+            if all(np.prod([p[n] for n in group]) == v for p, v in zip(points, values)):
+                return "(" + "*".join(group) + ")"
+    return None
+
+
+def _affine(values: list[int], points: list[dict], basis: list[str]) -> str | None:
+    """The integer combination of 1 and ``basis`` (names, or halves ``n//2``) taking ``values``."""
+    def at(point, term):
+        return point[term[:-3]] // 2 if term.endswith("//2") else point[term]
+    design = np.array([[1] + [at(p, t) for t in basis] for p in points], dtype=float)
+    solution = np.linalg.lstsq(design, np.array(values, dtype=float), rcond=None)[0]
+    coefficients = np.rint(solution).astype(int)
+    if np.array_equal(design.astype(int) @ coefficients, np.array(values)):
+        terms = [(c, n) for c, n in zip(coefficients[1:], basis) if c]
+        text = ""
+        for c, n in terms:
+            part = n if abs(c) == 1 else f"{abs(c)}*{n}"
+            text += (" - " if c < 0 else " + ") + part if text else ("-" if c < 0 else "") + part
+        if coefficients[0]:
+            text += f" {'-' if coefficients[0] < 0 else '+'} {abs(coefficients[0])}" if text \
+                else str(coefficients[0])
+        return f"({text})"
+    return None
+
+
+def general_kernels(entry: Entry) -> tuple[str, ...]:
+    """The entry's kernels for every value of its integer arguments (module docstring); ValueError
+    where its derivations differ but in integers that are such functions of them."""
+    names = _varied(entry)
+    unknowns = 1 + len(names) * (2 if len(names) <= 2 else 1)  # (a few arguments: their halves too)
+    points = _points(entry, unknowns + _SPARE)
+    if len(points) < unknowns + _SPARE:
+        raise ValueError("too few generic values of its arguments")
+    texts = []
+    for point in points:
+        texts.append("\n\x00\n".join(_derived_at(entry.name, tuple(point.items()))))
+    pieces = [_NUMBER.split(t) for t in texts]
+    numbers = [_NUMBER.findall(t) for t in texts]
+    # the split keeps no numbers (the pattern has no group)
+    if any(p != pieces[0] for p in pieces):
+        raise ValueError("its kernels differ in more than integers between values of its arguments")
+    out = [pieces[0][0]]
+    for k, piece in enumerate(pieces[0][1:]):
+        term = [n[k][0] in "+-" and n[k][1:2] == " " for n in numbers]
+        values = [int(n[k].replace(" ", "").lstrip("+")) for n in numbers]
+        if len(set(values)) == 1 and len({n[k] for n in numbers}) == 1:
+            out.append(numbers[0][k])
+        elif len(set(term)) > 1:
+            raise ValueError("an integer of its kernels is a term at some values, a number at others")
+        else:
+            fitted = _fit(values, points, names)
+            if fitted is None:
+                raise ValueError(f"an integer of its kernels ({values}) is no affine function of {names}")
+            out.append("+ " + fitted if term[0] else fitted)
+        out.append(piece)
+    return tuple("".join(out).split("\n\x00\n"))
+
+
+def fit_note(entry: Entry) -> str:
+    """How the class's kernels come to hold for every value of the window's arguments (a page's
+    paragraph): how many derivations the fit took and how many checked it."""
+    names = _varied(entry)
+    unknowns = 1 + len(names) * (2 if len(names) <= 2 else 1)
+    return (f"`derive.nn.{entry.name}` takes every value of {', '.join(f'`{n}`' for n in names)} and every "
+            f"input size. Its kernels are not derived with those arguments as symbols: the engine derives the "
+            f"formula at {unknowns + _SPARE} sets of generic integer values of them, each kernel must be the same "
+            f"text at every one but for integers, and each integer that changes must be one affine function of the "
+            f"arguments with integer coefficients (or a product of them) at all of them, {_SPARE} more derivations "
+            f"than such a function has coefficients. "
+            f"The tests compare the class with PyTorch at several values of the arguments, one sample and a batch.")
+
+
+def _shapes(entry: Entry, args: dict) -> dict:
+    """Every array's sizes at ``args`` (the input's from _input_shapes)."""
+    spec = _spec(entry, args)
+    return {a.name: spec.concrete(a.shape) for a in spec.arrays.values()}
+
+
+def plan_windows(entry: Entry):
+    """The generated class (catalogue_codegen.Generated) of a convolution-family entry;
+    ValueError says why it has none."""
+    from .catalogue_codegen import Generated, _build, _reset
+
+    if entry.name not in OUTPUT_SIZES:
+        # SpatialFullConvolution (steps > 1 need // in subscripts), SpatialConvolutionLocal (its
+        # weight's sizes are the output's, no constructor argument)
+        raise ValueError("the convolution family: its output's or its weight's sizes are not in a rule of "
+                         "catalogue_windows.OUTPUT_SIZES")
+    kernels = general_kernels(entry)
+    points = _points(entry, 2)
+    base = entry.arguments(entry.example)
+    formula, _, _, _, scalars = _build(entry, base, True)
+    layouts = [_shapes(entry, p) for p in points]
+    integers = [a.name for a in entry.signature if a.type is int]
+
+    def axes(array: str) -> tuple:  # each axis: the argument that is its size at both points, or None
+        return tuple(next((n for n in integers if all(p[n] == f[array][k] for p, f in zip(points, layouts))),
+                          None) for k in range(len(layouts[0][array])))
+
+    torch_names = {v: k for k, v in entry.parameters.items()}
+    parameter_shapes = []
+    for name in entry.parameters.values():
+        shape = axes(name)
+        if None in shape:
+            raise ValueError(f"the parameter {name}'s sizes do not follow from the constructor's arguments")
+        parameter_shapes.append((torch_names[name], shape))
+    taken = re.match(r"def \w+\(([^)]*)\)", kernels[0]).group(1).split(", ")
+    taken = [a for a in taken if a != "out=None"]  # the buffer the base passes last
+    parameter_shapes.sort(key=lambda p: taken.index(entry.parameters[p[0]]))  # the kernels' order
+    rules = OUTPUT_SIZES[entry.name]
+    sizes = taken[len(taken) - len(_varied(entry)) - len(rules):len(taken) - len(_varied(entry))]
+    if any(not s.startswith("N_") for s in sizes):
+        raise ValueError(f"the kernels take {sizes} where the output's sizes were expected")
+    return Generated(entry, scalars, axes(formula.input[0]),
+                     False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
+                     {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
+                     window_arguments=tuple(_varied(entry)))
