@@ -139,10 +139,10 @@ def torch_conv_step(X, G, params, pad):
 class BNArrays:
     """The parameters, gradients and running statistics of the hand-written batch normalisation."""
 
-    def __init__(self, n):
-        self.gamma, self.beta = np.ones(n), np.zeros(n)
-        self.gradGamma, self.gradBeta = np.zeros(n), np.zeros(n)
-        self.running_mean, self.running_var = np.zeros(n), np.ones(n)
+    def __init__(self, gamma, beta):
+        self.gamma, self.beta = gamma.copy(), beta.copy()
+        self.gradGamma, self.gradBeta = np.zeros_like(gamma), np.zeros_like(beta)
+        self.running_mean, self.running_var = np.zeros_like(gamma), np.ones_like(gamma)
 
 
 def numpy_bn_step(X, G, a):
@@ -284,13 +284,12 @@ def bench_bn(torch) -> None:
     X = rng.standard_normal((b["batch"], b["nOutput"])) * 2 + 0.5
     G = rng.standard_normal((b["batch"], b["nOutput"]))
     layer = nn.BatchNormalization(b["nOutput"], eps=EPS, momentum=MOMENTUM)
-    by_hand, by_einsum = BNArrays(b["nOutput"]), BNArrays(b["nOutput"])
+    by_hand, by_einsum = BNArrays(layer.weight, layer.bias), BNArrays(layer.weight, layer.bias)
     sides = {"numpy": lambda: numpy_bn_step(X, G, by_hand),
              "numpy einsum": lambda: numpy_einsum_bn_step(X, G, by_einsum),
              "derive": lambda: derive_bn_step(X, G, layer)}
     if torch is not None:
-        state = (torch.ones(b["nOutput"], dtype=torch.float64, requires_grad=True),
-                 torch.zeros(b["nOutput"], dtype=torch.float64, requires_grad=True),
+        state = (torch.tensor(layer.weight, requires_grad=True), torch.tensor(layer.bias, requires_grad=True),
                  torch.zeros(b["nOutput"], dtype=torch.float64), torch.ones(b["nOutput"], dtype=torch.float64))
         Xt, Gt = torch.from_numpy(X), torch.from_numpy(G)
         sides["torch"] = lambda: torch_bn_step(Xt, Gt, state)

@@ -1495,8 +1495,10 @@ ENTRIES.append(Entry(
                                       Arg("affine", True, bool)),
     lambda a, s: Formula(
         "mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\n"
-        f"invstd[j] = 1 / sqrt(var[j] + {num(a['eps'])})\nxhat[i,j] = xc[i,j] * invstd[j]\n"
-        + ("y[i,j] = gamma[j] * xhat[i,j] + beta[j]" if a["affine"] else "y[i,j] = xhat[i,j]"),
+        f"invstd[j] = 1 / sqrt(var[j] + {num(a['eps'])})\n"
+        # x^ = xc invstd is not a statement of its own: no array of it to write, and the walk back
+        # reads sum(g xc) once, for invstd's gradient and gamma's alike
+        + ("y[i,j] = gamma[j] * xc[i,j] * invstd[j] + beta[j]" if a["affine"] else "y[i,j] = xc[i,j] * invstd[j]"),
         {"x": (s[0][0], a["nOutput"])}),
     "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},

@@ -928,11 +928,13 @@ _TEMPORARY = re.compile(r"_t\d+")
 _INVERSE = {"-": "xp.subtract", "/": "xp.divide"}
 
 
-def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
+def in_place(lines: list[str], axes: dict[str, tuple], keep: frozenset = frozenset()) -> list[str]:
     """The kernel's statements with each element-wise step on a temporary that nothing reads
     afterwards written into that temporary (``_t1 += b``, ``xp.tanh(_t1, out=_t1)``): the
     same numbers, one allocation fewer. Only float arrays the kernel made itself are
-    overwritten, never an argument, a view of one, or a mask."""
+    overwritten, never an argument, a view of one, or a mask, nor a temporary of ``keep``
+    (one a name holds too: a program's value, read later by that name)."""
+    keep = set(keep)
     # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
     assigned = (line.split(" = ", 1) for line in lines if " = " in line)
     fresh: set[str] = set()
@@ -950,7 +952,7 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
         rewritten = None
         if _TEMPORARY.fullmatch(target) and target in axes:
             later = current(" ".join(lines[k + 1:]))
-            rewritten = _rewrite(code, lambda t: (t in fresh and axes.get(t) == axes[target]
+            rewritten = _rewrite(code, lambda t: (t in fresh and t not in keep and axes.get(t) == axes[target]
                                                   and not re.search(rf"\b{t}\b", later)))
         if rewritten is None:
             out.append(line)
@@ -959,6 +961,8 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
         if statement is not None:
             out.append(statement)
         renamed[target] = reused
+        if target in keep:  # the name now holds the reused temporary
+            keep.add(reused)
     return out
 
 

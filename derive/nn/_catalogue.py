@@ -2038,11 +2038,11 @@ class Linear(CatalogueModule):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize, 'bias': bias})
 
 
-def _bilinear_false_update_output(x1, x2, W):
+def _bilinear_false_update_output(x1, x2, W, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = contract(x1, W, axes=((0,), (1,)))
-    _t2 = x2 @ _t1.T
+    _t2 = xp.matmul(x2, _t1.T, out=out)
     y = _t2
     return (y,)
 
@@ -2065,7 +2065,7 @@ def _bilinear_false_acc_grad_parameters(x1, x2, W, y, _g_y, scale, grad_W):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
     _t1 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
 
 
 def _bilinear_false_backward(x1, x2, W, y, _g_y, scale, grad_W):
@@ -2079,11 +2079,11 @@ def _bilinear_false_backward(x1, x2, W, y, _g_y, scale, grad_W):
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     _t5 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
     return [_grad_x1, _grad_x2]
 
 
-def _bilinear_false_update_output_batch(x1, x2, W):
+def _bilinear_false_update_output_batch(x1, x2, W, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
@@ -2142,13 +2142,13 @@ def _bilinear_false_backward_batch(x1, x2, W, y, _g_y, scale, grad_W):
     return [_grad_x1, _grad_x2]
 
 
-def _bilinear_true_update_output(x1, x2, W, b):
+def _bilinear_true_update_output(x1, x2, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = contract(x1, W, axes=((0,), (1,)))
-    _t2 = x2 @ _t1.T
-    _t3 = b + _t2
-    y = _t3
+    _t2 = xp.matmul(x2, _t1.T, out=out)
+    _t2 += b
+    y = _t2
     return (y,)
 
 
@@ -2170,7 +2170,8 @@ def _bilinear_true_acc_grad_parameters(x1, x2, W, b, y, _g_y, scale, grad_W, gra
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
     _t1 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
+    del _t1  # freed before the next temporary is made
     grad_b += _d_y if scale == 1 else scale * _d_y
 
 
@@ -2185,19 +2186,20 @@ def _bilinear_true_backward(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     _t5 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
+    del _t5  # freed before the next temporary is made
     grad_b += _d_y if scale == 1 else scale * _d_y
     return [_grad_x1, _grad_x2]
 
 
-def _bilinear_true_update_output_batch(x1, x2, W, b):
+def _bilinear_true_update_output_batch(x1, x2, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = contract(x1, W, axes=((1,), (1,)))
     _t2 = x2[:, None, :] * _t1
     _t3 = _t2.sum(axis=2)
-    _t4 = b + _t3
+    _t4 = xp.add(b, _t3, out=out)
     y = _t4
     return (y,)
 
@@ -3812,10 +3814,10 @@ class Replicate(CatalogueModule):
         super().__init__(**{'nFeature': nFeature, 'dim': dim})
 
 
-def _mm_false_false_update_output(A, B):
+def _mm_false_false_update_output(A, B, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if A.__class__ is ndarray else namespace(A)
-    _t1 = A @ B
+    _t1 = xp.matmul(A, B, out=out)
     y = _t1
     return (y,)
 
@@ -3831,7 +3833,7 @@ def _mm_false_false_grad_input(A, B, y, _g_y):
     return [_grad_A, _grad_B]
 
 
-def _mm_false_false_update_output_batch(A, B):
+def _mm_false_false_update_output_batch(A, B, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if A.__class__ is ndarray else namespace(A)
     _B = A.shape[0]
@@ -3873,10 +3875,10 @@ class MM(CatalogueTable):
         super().__init__(**{'transA': transA, 'transB': transB})
 
 
-def _caddtable_update_output(x1, x2):
+def _caddtable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 + x2
+    _t1 = xp.add(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3890,11 +3892,11 @@ def _caddtable_grad_input(x1, x2, y, _g_y):
     return [_grad_x1, _grad_x2]
 
 
-def _caddtable_update_output_batch(x1, x2):
+def _caddtable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 + x2
+    _t1 = xp.add(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3925,10 +3927,10 @@ class CAddTable(CatalogueTable):
         super().__init__(**{})
 
 
-def _csubtable_update_output(x1, x2):
+def _csubtable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 - x2
+    _t1 = xp.subtract(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3943,11 +3945,11 @@ def _csubtable_grad_input(x1, x2, y, _g_y):
     return [_grad_x1, _grad_x2]
 
 
-def _csubtable_update_output_batch(x1, x2):
+def _csubtable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 - x2
+    _t1 = xp.subtract(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3979,10 +3981,10 @@ class CSubTable(CatalogueTable):
         super().__init__(**{})
 
 
-def _cmultable_update_output(x1, x2):
+def _cmultable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 * x2
+    _t1 = xp.multiply(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3998,11 +4000,11 @@ def _cmultable_grad_input(x1, x2, y, _g_y):
     return [_grad_x1, _grad_x2]
 
 
-def _cmultable_update_output_batch(x1, x2):
+def _cmultable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 * x2
+    _t1 = xp.multiply(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -4035,12 +4037,12 @@ class CMulTable(CatalogueTable):
         super().__init__(**{})
 
 
-def _cdivtable_update_output(x1, x2):
+def _cdivtable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = 1 / x2
-    _t2 = _t1 * x1
-    y = _t2
+    _t1 = xp.divide(1, x2, out=out)
+    _t1 *= x1
+    y = _t1
     return (y,)
 
 
@@ -4049,21 +4051,21 @@ def _cdivtable_grad_input(x1, x2, y, _g_y):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
     _t1 = 1 / x2
-    _t2 = _t1 * _d_y
-    _grad_x1 = _t2
+    _t1 *= _d_y
+    _grad_x1 = _t1
     _t3 = x2 ** -2
     _t4 = -(_t3 * _d_y * x1)
     _grad_x2 = _t4
     return [_grad_x1, _grad_x2]
 
 
-def _cdivtable_update_output_batch(x1, x2):
+def _cdivtable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = 1 / x2
-    _t2 = _t1 * x1
-    y = _t2
+    _t1 = xp.divide(1, x2, out=out)
+    _t1 *= x1
+    y = _t1
     return (y,)
 
 
@@ -4074,8 +4076,8 @@ def _cdivtable_grad_input_batch(x1, x2, y, _g_y):
     n = x1.shape[1]
     _d_y = xp.broadcast_to(_g_y, (_B, n))
     _t1 = 1 / x2
-    _t2 = _t1 * _d_y
-    _grad_x1 = _t2
+    _t1 *= _d_y
+    _grad_x1 = _t1
     _t3 = x2 ** -2
     _t4 = -(_t3 * _d_y * x1)
     _grad_x2 = _t4
@@ -8588,8 +8590,8 @@ def _l1hingeembeddingcriterion_update_output(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = x1 - x2
-    _t2 = xp.abs(_t1)
-    _t3 = _t2.sum(axis=0)
+    xp.abs(_t1, out=_t1)
+    _t3 = _t1.sum(axis=0)
     d = xp.broadcast_to(_t3, ())
     _t4 = (t == 1)
     _t5 = margin - d
@@ -8622,8 +8624,8 @@ def _l1hingeembeddingcriterion_update_output_batch(x1, x2, t, margin):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = x1 - x2
-    _t2 = xp.abs(_t1)
-    _t3 = _t2.sum(axis=1)
+    xp.abs(_t1, out=_t1)
+    _t3 = _t1.sum(axis=1)
     d = _t3
     _t4 = (t == 1)
     _t5 = margin - d
@@ -8705,15 +8707,15 @@ def _cosineembeddingcriterion_grad_input(x1, x2, t, margin, c, J):
     _t10 = _t5 ** -1.5
     _t11 = xp.einsum("a,a->", x1, x2)
     _t12 = _t10 * _t8 * x1 * _t11
-    _t13 = _t9 - _t12
-    _t14 = _d_c * _t13
-    _grad_x1 = _t14
+    _t9 -= _t12
+    _t9 *= _d_c
+    _grad_x1 = _t9
     _t15 = _t6 * _t8 * x1
     _t16 = _t7 ** -1.5
     _t17 = _t6 * _t16 * x2 * _t11
-    _t18 = _t15 - _t17
-    _t19 = _d_c * _t18
-    _grad_x2 = _t19
+    _t15 -= _t17
+    _t15 *= _d_c
+    _grad_x2 = _t15
     return [_grad_x1, _grad_x2]
 
 
@@ -8757,16 +8759,16 @@ def _cosineembeddingcriterion_grad_input_batch(x1, x2, t, margin, c, J):
     _t13 = xp.einsum("ab,ab->a", x1, x2)
     _t14 = _t12 * _t9 * _t13
     _t15 = _t14[:, None] * x1
-    _t16 = _t11 - _t15
-    _t17 = _t16 * _d_c[:, None]
-    _grad_x1 = _t17
+    _t11 -= _t15
+    _t11 *= _d_c[:, None]
+    _grad_x1 = _t11
     _t18 = _t10[:, None] * x1
     _t19 = _t8 ** -1.5
     _t20 = _t7 * _t19 * _t13
     _t21 = _t20[:, None] * x2
-    _t22 = _t18 - _t21
-    _t23 = _t22 * _d_c[:, None]
-    _grad_x2 = _t23
+    _t18 -= _t21
+    _t18 *= _d_c[:, None]
+    _grad_x2 = _t18
     return [_grad_x1, _grad_x2]
 
 
@@ -8790,9 +8792,9 @@ def _marginrankingcriterion_update_output(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.maximum(0, _t3)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.maximum(0, _t1)
     _t5 = _t4.sum(axis=0)
     J = xp.broadcast_to(_t5, ())
     return (J,)
@@ -8802,9 +8804,9 @@ def _marginrankingcriterion_grad_input(x1, x2, t, margin, J):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.heaviside(_t3, 0.5)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.heaviside(_t1, 0.5)
     _t5 = -(_t4 * t)
     _grad_x1 = _t5
     _t6 = _t4 * t
@@ -8817,9 +8819,9 @@ def _marginrankingcriterion_update_output_batch(x1, x2, t, margin):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.maximum(0, _t3)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.maximum(0, _t1)
     _t5 = _t4.sum(axis=1)
     J = _t5
     return (J,)
@@ -8830,9 +8832,9 @@ def _marginrankingcriterion_grad_input_batch(x1, x2, t, margin, J):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.heaviside(_t3, 0.5)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.heaviside(_t1, 0.5)
     _t5 = -(_t4 * t) / _B
     _grad_x1 = _t5
     _t6 = (_t4 * t) / _B
@@ -8856,7 +8858,7 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
-def _batchnormalization_false_update_output(x, eps):
+def _batchnormalization_false_update_output(x, eps, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -8871,39 +8873,37 @@ def _batchnormalization_false_update_output(x, eps):
     _t6 = eps + var
     _t7 = 1 / xp.sqrt(_t6)
     invstd = _t7
-    _t8 = invstd * xc
-    xhat = _t8
-    y = xhat
-    return (mu, xc, var, invstd, xhat, y)
+    _t8 = xp.multiply(invstd, xc, out=out)
+    y = _t8
+    return (mu, xc, var, invstd, y)
 
 
-def _batchnormalization_false_grad_input(x, eps, mu, xc, var, invstd, xhat, y, _g_y):
+def _batchnormalization_false_grad_input(x, eps, mu, xc, var, invstd, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _d_y = _g_y
-    _d_xhat = _d_y
-    _t1 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
     _d_invstd = _t1
     _t2 = eps + var
     _t3 = _t2 ** -1.5
     _t4 = -0.5 * _t3 * _d_invstd
     _d_var = _t4
-    _t5 = invstd * _d_xhat
+    _t5 = invstd * _d_y
     _t6 = (2 * _d_var) / n
     _t7 = _t6 * xc
-    _t8 = _t5 + _t7
-    _d_xc = _t8
+    _t5 += _t7
+    _d_xc = _t5
     _t9 = _d_xc.sum(axis=0)
     _t10 = -_t9
     _d_mu = _t10
     _t11 = _d_mu / n
-    _t12 = _t11 + _d_xc
+    _t12 = xp.add(_t11, _d_xc, out=out)
     _grad_x = _t12
     return _grad_x
 
 
-def _batchnormalization_true_update_output(x, eps, gamma, beta):
+def _batchnormalization_true_update_output(x, eps, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -8918,110 +8918,111 @@ def _batchnormalization_true_update_output(x, eps, gamma, beta):
     _t6 = eps + var
     _t7 = 1 / xp.sqrt(_t6)
     invstd = _t7
-    _t8 = invstd * xc
-    xhat = _t8
-    _t9 = gamma * xhat
-    _t10 = _t9 + beta
-    y = _t10
-    return (mu, xc, var, invstd, xhat, y)
+    _t8 = gamma * invstd
+    _t9 = xp.multiply(_t8, xc, out=out)
+    _t9 += beta
+    y = _t9
+    return (mu, xc, var, invstd, y)
 
 
-def _batchnormalization_true_grad_input(x, eps, gamma, beta, mu, xc, var, invstd, xhat, y, _g_y):
+def _batchnormalization_true_grad_input(x, eps, gamma, beta, mu, xc, var, invstd, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _d_y = _g_y
-    _t1 = gamma * _d_y
-    _d_xhat = _t1
-    _t2 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
+    _t2 = gamma * _t1
     _d_invstd = _t2
     _t3 = eps + var
     _t4 = _t3 ** -1.5
     _t5 = -0.5 * _t4 * _d_invstd
     _d_var = _t5
-    _t6 = invstd * _d_xhat
-    _t7 = (2 * _d_var) / n
-    _t8 = _t7 * xc
-    _t9 = _t6 + _t8
-    _d_xc = _t9
-    _t10 = _d_xc.sum(axis=0)
-    _t11 = -_t10
-    _d_mu = _t11
-    _t12 = _d_mu / n
-    _t13 = _t12 + _d_xc
-    _grad_x = _t13
+    _t6 = gamma * invstd
+    _t7 = _t6 * _d_y
+    _t8 = (2 * _d_var) / n
+    _t9 = _t8 * xc
+    _t7 += _t9
+    _d_xc = _t7
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = _t12
+    _t13 = _d_mu / n
+    _t14 = xp.add(_t13, _d_xc, out=out)
+    _grad_x = _t14
     return _grad_x
 
 
-def _batchnormalization_true_acc_grad_parameters(x, eps, gamma, beta, mu, xc, var, invstd, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _batchnormalization_true_acc_grad_parameters(x, eps, gamma, beta, mu, xc, var, invstd, y, _g_y, scale, grad_gamma, grad_beta):
     """Adds scale times each parameter's gradient (the backward walk)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _d_y = _g_y
-    _t1 = gamma * _d_y
-    _d_xhat = _t1
-    _t2 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
+    _t2 = gamma * _t1
     _d_invstd = _t2
     _t3 = eps + var
     _t4 = _t3 ** -1.5
     _t5 = -0.5 * _t4 * _d_invstd
     _d_var = _t5
-    _t6 = invstd * _d_xhat
-    _t7 = (2 * _d_var) / n
-    _t8 = _t7 * xc
-    _t9 = _t6 + _t8
-    _d_xc = _t9
-    _t10 = _d_xc.sum(axis=0)
-    _t11 = -_t10
-    _d_mu = _t11
-    _t12 = xp.einsum("ab,ab->b", _d_y, xhat)
-    grad_gamma += _t12 if scale == 1 else scale * _t12
-    _t13 = _d_y.sum(axis=0)
-    grad_beta += _t13 if scale == 1 else scale * _t13
+    _t6 = gamma * invstd
+    _t7 = _t6 * _d_y
+    _t8 = (2 * _d_var) / n
+    _t9 = _t8 * xc
+    _t7 += _t9
+    _d_xc = _t7
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = _t12
+    _t13 = invstd * _t1
+    grad_gamma += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
+    _t14 = _d_y.sum(axis=0)
+    grad_beta += _t14 if scale == 1 else scale * _t14
 
 
-def _batchnormalization_true_backward(x, eps, gamma, beta, mu, xc, var, invstd, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _batchnormalization_true_backward(x, eps, gamma, beta, mu, xc, var, invstd, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _d_y = _g_y
-    _t1 = gamma * _d_y
-    _d_xhat = _t1
-    _t2 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
+    _t2 = gamma * _t1
     _d_invstd = _t2
     _t3 = eps + var
     _t4 = _t3 ** -1.5
     _t5 = -0.5 * _t4 * _d_invstd
     _d_var = _t5
-    _t6 = invstd * _d_xhat
-    _t7 = (2 * _d_var) / n
-    _t8 = _t7 * xc
-    _t9 = _t6 + _t8
-    _d_xc = _t9
-    _t10 = _d_xc.sum(axis=0)
-    _t11 = -_t10
-    _d_mu = _t11
-    _t12 = _d_mu / n
-    _t13 = _t12 + _d_xc
-    _grad_x = _t13
-    _t14 = xp.einsum("ab,ab->b", _d_y, xhat)
-    grad_gamma += _t14 if scale == 1 else scale * _t14
-    _t15 = _d_y.sum(axis=0)
-    grad_beta += _t15 if scale == 1 else scale * _t15
+    _t6 = gamma * invstd
+    _t7 = _t6 * _d_y
+    _t8 = (2 * _d_var) / n
+    _t9 = _t8 * xc
+    _t7 += _t9
+    _d_xc = _t7
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = _t12
+    _t13 = _d_mu / n
+    _t14 = xp.add(_t13, _d_xc, out=out)
+    _grad_x = _t14
+    _t15 = invstd * _t1
+    grad_gamma += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
     return _grad_x
 
 
 class BatchNormalization(CatalogueBatchStatistics):
-    """nn.BatchNormalization(nOutput, eps=1e-05, momentum=0.1, affine=true): mu[j] = mean(x[i,j], i); xc[i,j] = x[i,j] - mu[j]; var[j] = mean(xc[i,j]**2, i); invstd[j] = 1 / sqrt(var[j] + eps); xhat[i,j] = xc[i,j] * invstd[j]; y[i,j] = gamma[j] * xhat[i,j] + beta[j]. Batch normalisation in training: the statistics run over the batch, so the batch is the input."""
+    """nn.BatchNormalization(nOutput, eps=1e-05, momentum=0.1, affine=true): mu[j] = mean(x[i,j], i); xc[i,j] = x[i,j] - mu[j]; var[j] = mean(xc[i,j]**2, i); invstd[j] = 1 / sqrt(var[j] + eps); y[i,j] = gamma[j] * xc[i,j] * invstd[j] + beta[j]. Batch normalisation in training: the statistics run over the batch, so the batch is the input."""
 
     signature = (('nOutput', REQUIRED, int, None), ('eps', 1e-05, float, None), ('momentum', 0.1, float, None), ('affine', True, bool, None), )
-    formula = 'mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\ninvstd[j] = 1 / sqrt(var[j] + eps)\nxhat[i,j] = xc[i,j] * invstd[j]\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]'
+    formula = 'mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\ninvstd[j] = 1 / sqrt(var[j] + eps)\ny[i,j] = gamma[j] * xc[i,j] * invstd[j] + beta[j]'
     scalars = ('eps',)
     inputShape = (None, 'nOutput')
     inputShapes = ((None, 'nOutput'),)
     kernelArguments = (('scalar', 'eps'), ('parameter', 'weight'), ('parameter', 'bias'))
-    outputPosition = 5
-    valueNames = ('mu', 'xc', 'var', 'invstd', 'xhat', 'y')
+    outputPosition = 4
+    valueNames = ('mu', 'xc', 'var', 'invstd', 'y')
     structure = ('affine',)
     variantParameters = {(False,): ((), (('scalar', 'eps'),)), (True,): (('weight', 'bias'), (('scalar', 'eps'), ('parameter', 'weight'), ('parameter', 'bias')))}
     parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
@@ -9032,25 +9033,25 @@ class BatchNormalization(CatalogueBatchStatistics):
         super().__init__(rng=rng, **{'nOutput': nOutput, 'eps': eps, 'momentum': momentum, 'affine': affine})
 
 
-def _affinerelu_update_output(x, W, b):
+def _affinerelu_update_output(x, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _t3 = relu(z)
     y = _t3
     return (z, y)
 
 
-def _affinerelu_grad_input(x, W, b, z, y, _g_y):
+def _affinerelu_grad_input(x, W, b, z, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     return _grad_x
 
@@ -9063,38 +9064,40 @@ def _affinerelu_acc_grad_parameters(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
     _t2 = _d_y * _t1
     _d_z = _t2
     _t3 = _d_z[:, None] * x
-    grad_W += _t3 if scale == 1 else scale * _t3
+    grad_W += _t3 if scale == 1 else xp.multiply(_t3, scale, out=_t3)
+    del _t3  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
 
 
-def _affinerelu_backward(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+def _affinerelu_backward(x, W, b, z, y, _g_y, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     _t4 = _d_z[:, None] * x
-    grad_W += _t4 if scale == 1 else scale * _t4
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
     return _grad_x
 
 
-def _affinerelu_update_output_batch(x, W, b):
+def _affinerelu_update_output_batch(x, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _t3 = relu(z)
     y = _t3
     return (z, y)
 
 
-def _affinerelu_grad_input_batch(x, W, b, z, y, _g_y):
+def _affinerelu_grad_input_batch(x, W, b, z, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9103,7 +9106,7 @@ def _affinerelu_grad_input_batch(x, W, b, z, y, _g_y):
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     return _grad_x
 
@@ -9118,12 +9121,13 @@ def _affinerelu_acc_grad_parameters_batch(x, W, b, z, y, _g_y, scale, grad_W, gr
     _t2 = _d_y * _t1
     _d_z = _t2
     _t3 = _d_z.T @ x
-    grad_W += _t3 if scale == 1 else scale * _t3
+    grad_W += _t3 if scale == 1 else xp.multiply(_t3, scale, out=_t3)
+    del _t3  # freed before the next temporary is made
     _t4 = _d_z.sum(axis=0)
     grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _affinerelu_backward_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+def _affinerelu_backward_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9132,10 +9136,11 @@ def _affinerelu_backward_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     _t4 = _d_z.T @ x
-    grad_W += _t4 if scale == 1 else scale * _t4
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     _t5 = _d_z.sum(axis=0)
     grad_b += _t5 if scale == 1 else scale * _t5
     return _grad_x
@@ -9159,7 +9164,7 @@ class AffineReLU(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _layernorm_update_output(x, gamma, beta):
+def _layernorm_update_output(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[0]
@@ -9176,13 +9181,13 @@ def _layernorm_update_output(x, gamma, beta):
     _t8 = 1 / xp.sqrt(_t7)
     _t9 = _t8 * xc
     xhat = _t9
-    _t10 = gamma * xhat
-    _t11 = _t10 + beta
-    y = _t11
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[0]
@@ -9198,13 +9203,13 @@ def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t7 = 1 / xp.sqrt(_t3)
     _t8 = _t7 * _d_xhat
     _t9 = (2 * _d_var * xc) / m
-    _t10 = _t8 + _t9
-    _d_xc = _t10
+    _t8 += _t9
+    _d_xc = _t8
     _t11 = _d_xc.sum(axis=0)
     _t12 = -_t11
     _d_mu = xp.broadcast_to(_t12, ())
     _t13 = _d_mu / m
-    _t14 = _t13 + _d_xc
+    _t14 = xp.add(_t13, _d_xc, out=out)
     _grad_x = _t14
     return _grad_x
 
@@ -9225,17 +9230,18 @@ def _layernorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _t7 = 1 / xp.sqrt(_t3)
     _t8 = _t7 * _d_xhat
     _t9 = (2 * _d_var * xc) / m
-    _t10 = _t8 + _t9
-    _d_xc = _t10
+    _t8 += _t9
+    _d_xc = _t8
     _t11 = _d_xc.sum(axis=0)
     _t12 = -_t11
     _d_mu = xp.broadcast_to(_t12, ())
     _t13 = _d_y * xhat
-    grad_gamma += _t13 if scale == 1 else scale * _t13
+    grad_gamma += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
-def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[0]
@@ -9251,21 +9257,22 @@ def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t7 = 1 / xp.sqrt(_t3)
     _t8 = _t7 * _d_xhat
     _t9 = (2 * _d_var * xc) / m
-    _t10 = _t8 + _t9
-    _d_xc = _t10
+    _t8 += _t9
+    _d_xc = _t8
     _t11 = _d_xc.sum(axis=0)
     _t12 = -_t11
     _d_mu = xp.broadcast_to(_t12, ())
     _t13 = _d_mu / m
-    _t14 = _t13 + _d_xc
+    _t14 = xp.add(_t13, _d_xc, out=out)
     _grad_x = _t14
     _t15 = _d_y * xhat
-    grad_gamma += _t15 if scale == 1 else scale * _t15
+    grad_gamma += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
 
-def _layernorm_update_output_batch(x, gamma, beta):
+def _layernorm_update_output_batch(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9283,13 +9290,13 @@ def _layernorm_update_output_batch(x, gamma, beta):
     _t8 = 1 / xp.sqrt(_t7)
     _t9 = _t8[:, None] * xc
     xhat = _t9
-    _t10 = gamma * xhat
-    _t11 = _t10 + beta
-    y = _t11
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9307,8 +9314,8 @@ def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t8 = _t7[:, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9336,8 +9343,8 @@ def _layernorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _t8 = _t7[:, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9347,7 +9354,7 @@ def _layernorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9365,8 +9372,8 @@ def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t8 = _t7[:, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9398,7 +9405,7 @@ class LayerNorm(CatalogueTable):
         super().__init__(rng=rng, **{'nOutput': nOutput})
 
 
-def _batchnorm_update_output(x, gamma, beta):
+def _batchnorm_update_output(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -9415,13 +9422,13 @@ def _batchnorm_update_output(x, gamma, beta):
     _t8 = 1 / xp.sqrt(_t7)
     _t9 = _t8 * xc
     xhat = _t9
-    _t10 = gamma * xhat
-    _t11 = _t10 + beta
-    y = _t11
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -9438,13 +9445,13 @@ def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t8 = _t7 * _d_xhat
     _t9 = (2 * _d_var) / n
     _t10 = _t9 * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / n
-    _t15 = _t14 + _d_xc
+    _t15 = xp.add(_t14, _d_xc, out=out)
     _grad_x = _t15
     return _grad_x
 
@@ -9466,8 +9473,8 @@ def _batchnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _t8 = _t7 * _d_xhat
     _t9 = (2 * _d_var) / n
     _t10 = _t9 * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = _t13
@@ -9477,7 +9484,7 @@ def _batchnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -9494,13 +9501,13 @@ def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t8 = _t7 * _d_xhat
     _t9 = (2 * _d_var) / n
     _t10 = _t9 * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / n
-    _t15 = _t14 + _d_xc
+    _t15 = xp.add(_t14, _d_xc, out=out)
     _grad_x = _t15
     _t16 = xp.einsum("ab,ab->b", _d_y, xhat)
     grad_gamma += _t16 if scale == 1 else scale * _t16
@@ -9509,7 +9516,7 @@ def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     return _grad_x
 
 
-def _batchnorm_update_output_batch(x, gamma, beta):
+def _batchnorm_update_output_batch(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9527,13 +9534,13 @@ def _batchnorm_update_output_batch(x, gamma, beta):
     _t8 = 1 / xp.sqrt(_t7)
     _t9 = _t8[:, None, :] * xc
     xhat = _t9
-    _t10 = gamma * xhat
-    _t11 = _t10 + beta
-    y = _t11
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9552,8 +9559,8 @@ def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t8 = _t7[:, None, :] * _d_xhat
     _t9 = (2 * _d_var) / n
     _t10 = _t9[:, None, :] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9582,8 +9589,8 @@ def _batchnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _t8 = _t7[:, None, :] * _d_xhat
     _t9 = (2 * _d_var) / n
     _t10 = _t9[:, None, :] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9593,7 +9600,7 @@ def _batchnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9612,8 +9619,8 @@ def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t8 = _t7[:, None, :] * _d_xhat
     _t9 = (2 * _d_var) / n
     _t10 = _t9[:, None, :] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9645,7 +9652,7 @@ class BatchNorm(CatalogueTable):
         super().__init__(rng=rng, **{'nOutput': nOutput})
 
 
-def _groupnorm_update_output(x, gamma, beta):
+def _groupnorm_update_output(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[1]
@@ -9662,13 +9669,13 @@ def _groupnorm_update_output(x, gamma, beta):
     _t8 = 1 / xp.sqrt(_t7)
     _t9 = _t8[:, None] * xc
     xhat = _t9
-    _t10 = gamma * xhat
-    _t11 = _t10 + beta
-    y = _t11
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[1]
@@ -9685,8 +9692,8 @@ def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t8 = _t7[:, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9713,17 +9720,18 @@ def _groupnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _t8 = _t7[:, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_y * xhat
-    grad_gamma += _t14 if scale == 1 else scale * _t14
+    grad_gamma += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
-def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[1]
@@ -9740,8 +9748,8 @@ def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t8 = _t7[:, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
@@ -9749,12 +9757,13 @@ def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t15 = _t14[:, None] + _d_xc
     _grad_x = _t15
     _t16 = _d_y * xhat
-    grad_gamma += _t16 if scale == 1 else scale * _t16
+    grad_gamma += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    del _t16  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
 
-def _groupnorm_update_output_batch(x, gamma, beta):
+def _groupnorm_update_output_batch(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9772,13 +9781,13 @@ def _groupnorm_update_output_batch(x, gamma, beta):
     _t8 = 1 / xp.sqrt(_t7)
     _t9 = _t8[:, :, None] * xc
     xhat = _t9
-    _t10 = gamma * xhat
-    _t11 = _t10 + beta
-    y = _t11
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9797,8 +9806,8 @@ def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t8 = _t7[:, :, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, :, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=2)
     _t13 = -_t12
     _d_mu = _t13
@@ -9827,8 +9836,8 @@ def _groupnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _t8 = _t7[:, :, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, :, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=2)
     _t13 = -_t12
     _d_mu = _t13
@@ -9838,7 +9847,7 @@ def _groupnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9857,8 +9866,8 @@ def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t8 = _t7[:, :, None] * _d_xhat
     _t9 = (2 * _d_var) / m
     _t10 = _t9[:, :, None] * xc
-    _t11 = _t8 + _t10
-    _d_xc = _t11
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=2)
     _t13 = -_t12
     _d_mu = _t13
@@ -9890,14 +9899,14 @@ class GroupNorm(CatalogueTable):
         super().__init__(rng=rng, **{'numGroups': numGroups, 'groupSize': groupSize})
 
 
-def _rnnstep_update_output(x, h, Wx, Wh, b):
+def _rnnstep_update_output(x, h, Wx, Wh, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = h @ Wh.T
     _t2 = x @ Wx.T
     _t3 = b + _t1 + _t2
     z = _t3
-    _t4 = xp.tanh(z)
+    _t4 = xp.tanh(z, out=out)
     h2 = _t4
     return (z, h2)
 
@@ -9907,9 +9916,9 @@ def _rnnstep_grad_input(x, h, Wx, Wh, b, z, h2, _g_h2):
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_h2 = _g_h2
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
@@ -9922,13 +9931,15 @@ def _rnnstep_acc_grad_parameters(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, 
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_h2 = _g_h2
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z[:, None] * x
-    grad_Wx += _t4 if scale == 1 else scale * _t4
+    grad_Wx += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     _t5 = _d_z[:, None] * h
-    grad_Wh += _t5 if scale == 1 else scale * _t5
+    grad_Wh += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
+    del _t5  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
 
 
@@ -9937,22 +9948,24 @@ def _rnnstep_backward(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_Wh, gr
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_h2 = _g_h2
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
     _grad_h = _t5
     _t6 = _d_z[:, None] * x
-    grad_Wx += _t6 if scale == 1 else scale * _t6
+    grad_Wx += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     _t7 = _d_z[:, None] * h
-    grad_Wh += _t7 if scale == 1 else scale * _t7
+    grad_Wh += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
     return [_grad_x, _grad_h]
 
 
-def _rnnstep_update_output_batch(x, h, Wx, Wh, b):
+def _rnnstep_update_output_batch(x, h, Wx, Wh, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9960,7 +9973,7 @@ def _rnnstep_update_output_batch(x, h, Wx, Wh, b):
     _t2 = x @ Wx.T
     _t3 = b + _t1 + _t2
     z = _t3
-    _t4 = xp.tanh(z)
+    _t4 = xp.tanh(z, out=out)
     h2 = _t4
     return (z, h2)
 
@@ -9972,9 +9985,9 @@ def _rnnstep_grad_input_batch(x, h, Wx, Wh, b, z, h2, _g_h2):
     p = h.shape[1]
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
@@ -9989,13 +10002,15 @@ def _rnnstep_acc_grad_parameters_batch(x, h, Wx, Wh, b, z, h2, _g_h2, scale, gra
     p = h.shape[1]
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z.T @ x
-    grad_Wx += _t4 if scale == 1 else scale * _t4
+    grad_Wx += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     _t5 = _d_z.T @ h
-    grad_Wh += _t5 if scale == 1 else scale * _t5
+    grad_Wh += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
+    del _t5  # freed before the next temporary is made
     _t6 = _d_z.sum(axis=0)
     grad_b += _t6 if scale == 1 else scale * _t6
 
@@ -10007,17 +10022,19 @@ def _rnnstep_backward_batch(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_
     p = h.shape[1]
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
     _grad_h = _t5
     _t6 = _d_z.T @ x
-    grad_Wx += _t6 if scale == 1 else scale * _t6
+    grad_Wx += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     _t7 = _d_z.T @ h
-    grad_Wh += _t7 if scale == 1 else scale * _t7
+    grad_Wh += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     _t8 = _d_z.sum(axis=0)
     grad_b += _t8 if scale == 1 else scale * _t8
     return [_grad_x, _grad_h]
@@ -10062,15 +10079,15 @@ def _lstmstep_update_output(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu,
     _t13 = h @ Uu.T
     _t14 = x @ Wu.T
     _t15 = bu + _t13 + _t14
-    _t16 = xp.tanh(_t15)
-    u = _t16
+    xp.tanh(_t15, out=_t15)
+    u = _t15
     _t17 = c * fg
     _t18 = ig * u
-    _t19 = _t17 + _t18
-    c2 = _t19
+    _t17 += _t18
+    c2 = _t17
     _t20 = xp.tanh(c2)
-    _t21 = og * _t20
-    h2 = _t21
+    _t20 *= og
+    h2 = _t20
     return (ig, fg, og, u, c2, h2)
 
 
@@ -10080,40 +10097,40 @@ def _lstmstep_grad_input(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu
     _d_h2 = _g_h2
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
-    _t13 = Wu.T @ _t12
+    xp.subtract(1, _t10, out=_t10)
+    _t10 *= _d_u
+    _t13 = Wu.T @ _t10
     _t14 = 1 - fg
-    _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
-    _t17 = Wf.T @ _t16
+    _t14 *= _d_fg
+    _t14 *= fg
+    _t17 = Wf.T @ _t14
     _t18 = 1 - ig
-    _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
-    _t21 = Wi.T @ _t20
+    _t18 *= _d_ig
+    _t18 *= ig
+    _t21 = Wi.T @ _t18
     _t22 = 1 - og
-    _t23 = _d_og * _t22
-    _t24 = _t23 * og
-    _t25 = Wo.T @ _t24
+    _t22 *= _d_og
+    _t22 *= og
+    _t25 = Wo.T @ _t22
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
-    _t27 = Uu.T @ _t12
-    _t28 = Uf.T @ _t16
-    _t29 = Ui.T @ _t20
-    _t30 = Uo.T @ _t24
+    _t27 = Uu.T @ _t10
+    _t28 = Uf.T @ _t14
+    _t29 = Ui.T @ _t18
+    _t30 = Uo.T @ _t22
     _t31 = _t27 + _t28 + _t29 + _t30
     _grad_h = _t31
     _t32 = _d_c2 * fg
@@ -10127,47 +10144,58 @@ def _lstmstep_acc_grad_parameters(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, W
     _d_h2 = _g_h2
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = 1 - ig
     _t11 = _t10[:, None] * _d_ig[:, None] * ig[:, None] * x
-    grad_Wi += _t11 if scale == 1 else scale * _t11
+    grad_Wi += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     _t12 = _t10[:, None] * _d_ig[:, None] * h * ig[:, None]
-    grad_Ui += _t12 if scale == 1 else scale * _t12
+    grad_Ui += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     _t13 = _t10 * _d_ig * ig
-    grad_bi += _t13 if scale == 1 else scale * _t13
+    grad_bi += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = 1 - fg
     _t15 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * x
-    grad_Wf += _t15 if scale == 1 else scale * _t15
+    grad_Wf += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
     _t16 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * h
-    grad_Uf += _t16 if scale == 1 else scale * _t16
+    grad_Uf += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    del _t16  # freed before the next temporary is made
     _t17 = _t14 * _d_fg * fg
-    grad_bf += _t17 if scale == 1 else scale * _t17
+    grad_bf += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    del _t17  # freed before the next temporary is made
     _t18 = 1 - og
     _t19 = _t18[:, None] * _d_og[:, None] * og[:, None] * x
-    grad_Wo += _t19 if scale == 1 else scale * _t19
+    grad_Wo += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
     _t20 = _t18[:, None] * _d_og[:, None] * h * og[:, None]
-    grad_Uo += _t20 if scale == 1 else scale * _t20
+    grad_Uo += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
     _t21 = _t18 * _d_og * og
-    grad_bo += _t21 if scale == 1 else scale * _t21
+    grad_bo += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
+    del _t21  # freed before the next temporary is made
     _t22 = u ** 2
-    _t23 = 1 - _t22
-    _t24 = _t23[:, None] * _d_u[:, None] * x
-    grad_Wu += _t24 if scale == 1 else scale * _t24
-    _t25 = _t23[:, None] * _d_u[:, None] * h
-    grad_Uu += _t25 if scale == 1 else scale * _t25
-    _t26 = _t23 * _d_u
-    grad_bu += _t26 if scale == 1 else scale * _t26
+    xp.subtract(1, _t22, out=_t22)
+    _t24 = _t22[:, None] * _d_u[:, None] * x
+    grad_Wu += _t24 if scale == 1 else xp.multiply(_t24, scale, out=_t24)
+    del _t24  # freed before the next temporary is made
+    _t25 = _t22[:, None] * _d_u[:, None] * h
+    grad_Uu += _t25 if scale == 1 else xp.multiply(_t25, scale, out=_t25)
+    del _t25  # freed before the next temporary is made
+    _t22 *= _d_u
+    grad_bu += _t22 if scale == 1 else xp.multiply(_t22, scale, out=_t22)
 
 
 def _lstmstep_backward(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2, scale, grad_Wi, grad_Ui, grad_bi, grad_Wf, grad_Uf, grad_bf, grad_Wo, grad_Uo, grad_bo, grad_Wu, grad_Uu, grad_bu):
@@ -10176,68 +10204,79 @@ def _lstmstep_backward(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, 
     _d_h2 = _g_h2
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
+    xp.subtract(1, _t10, out=_t10)
+    _t12 = _d_u * _t10
     _t13 = Wu.T @ _t12
     _t14 = 1 - fg
     _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
-    _t17 = Wf.T @ _t16
+    _t15 *= fg
+    _t17 = Wf.T @ _t15
     _t18 = 1 - ig
     _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
-    _t21 = Wi.T @ _t20
+    _t19 *= ig
+    _t21 = Wi.T @ _t19
     _t22 = 1 - og
     _t23 = _d_og * _t22
-    _t24 = _t23 * og
-    _t25 = Wo.T @ _t24
+    _t23 *= og
+    _t25 = Wo.T @ _t23
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
     _t27 = Uu.T @ _t12
-    _t28 = Uf.T @ _t16
-    _t29 = Ui.T @ _t20
-    _t30 = Uo.T @ _t24
+    _t28 = Uf.T @ _t15
+    _t29 = Ui.T @ _t19
+    _t30 = Uo.T @ _t23
     _t31 = _t27 + _t28 + _t29 + _t30
     _grad_h = _t31
     _t32 = _d_c2 * fg
     _grad_c = _t32
     _t33 = _t18[:, None] * _d_ig[:, None] * ig[:, None] * x
-    grad_Wi += _t33 if scale == 1 else scale * _t33
+    grad_Wi += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
     _t34 = _t18[:, None] * _d_ig[:, None] * h * ig[:, None]
-    grad_Ui += _t34 if scale == 1 else scale * _t34
+    grad_Ui += _t34 if scale == 1 else xp.multiply(_t34, scale, out=_t34)
+    del _t34  # freed before the next temporary is made
     _t35 = _t18 * _d_ig * ig
-    grad_bi += _t35 if scale == 1 else scale * _t35
+    grad_bi += _t35 if scale == 1 else xp.multiply(_t35, scale, out=_t35)
+    del _t35  # freed before the next temporary is made
     _t36 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * x
-    grad_Wf += _t36 if scale == 1 else scale * _t36
+    grad_Wf += _t36 if scale == 1 else xp.multiply(_t36, scale, out=_t36)
+    del _t36  # freed before the next temporary is made
     _t37 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * h
-    grad_Uf += _t37 if scale == 1 else scale * _t37
+    grad_Uf += _t37 if scale == 1 else xp.multiply(_t37, scale, out=_t37)
+    del _t37  # freed before the next temporary is made
     _t38 = _t14 * _d_fg * fg
-    grad_bf += _t38 if scale == 1 else scale * _t38
+    grad_bf += _t38 if scale == 1 else xp.multiply(_t38, scale, out=_t38)
+    del _t38  # freed before the next temporary is made
     _t39 = _t22[:, None] * _d_og[:, None] * og[:, None] * x
-    grad_Wo += _t39 if scale == 1 else scale * _t39
+    grad_Wo += _t39 if scale == 1 else xp.multiply(_t39, scale, out=_t39)
+    del _t39  # freed before the next temporary is made
     _t40 = _t22[:, None] * _d_og[:, None] * h * og[:, None]
-    grad_Uo += _t40 if scale == 1 else scale * _t40
+    grad_Uo += _t40 if scale == 1 else xp.multiply(_t40, scale, out=_t40)
+    del _t40  # freed before the next temporary is made
     _t41 = _t22 * _d_og * og
-    grad_bo += _t41 if scale == 1 else scale * _t41
-    _t42 = _t11[:, None] * _d_u[:, None] * x
-    grad_Wu += _t42 if scale == 1 else scale * _t42
-    _t43 = _t11[:, None] * _d_u[:, None] * h
-    grad_Uu += _t43 if scale == 1 else scale * _t43
-    _t44 = _t11 * _d_u
-    grad_bu += _t44 if scale == 1 else scale * _t44
+    grad_bo += _t41 if scale == 1 else xp.multiply(_t41, scale, out=_t41)
+    del _t41  # freed before the next temporary is made
+    _t42 = _t10[:, None] * _d_u[:, None] * x
+    grad_Wu += _t42 if scale == 1 else xp.multiply(_t42, scale, out=_t42)
+    del _t42  # freed before the next temporary is made
+    _t43 = _t10[:, None] * _d_u[:, None] * h
+    grad_Uu += _t43 if scale == 1 else xp.multiply(_t43, scale, out=_t43)
+    del _t43  # freed before the next temporary is made
+    _t10 *= _d_u
+    grad_bu += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
     return [_grad_x, _grad_h, _grad_c]
 
 
@@ -10263,15 +10302,15 @@ def _lstmstep_update_output_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, W
     _t13 = h @ Uu.T
     _t14 = x @ Wu.T
     _t15 = bu + _t13 + _t14
-    _t16 = xp.tanh(_t15)
-    u = _t16
+    xp.tanh(_t15, out=_t15)
+    u = _t15
     _t17 = c * fg
     _t18 = ig * u
-    _t19 = _t17 + _t18
-    c2 = _t19
+    _t17 += _t18
+    c2 = _t17
     _t20 = xp.tanh(c2)
-    _t21 = og * _t20
-    h2 = _t21
+    _t20 *= og
+    h2 = _t20
     return (ig, fg, og, u, c2, h2)
 
 
@@ -10283,40 +10322,40 @@ def _lstmstep_grad_input_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, 
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
-    _t13 = _t12 @ Wu
+    xp.subtract(1, _t10, out=_t10)
+    _t10 *= _d_u
+    _t13 = _t10 @ Wu
     _t14 = 1 - fg
-    _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
-    _t17 = _t16 @ Wf
+    _t14 *= _d_fg
+    _t14 *= fg
+    _t17 = _t14 @ Wf
     _t18 = 1 - ig
-    _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
-    _t21 = _t20 @ Wi
+    _t18 *= _d_ig
+    _t18 *= ig
+    _t21 = _t18 @ Wi
     _t22 = 1 - og
-    _t23 = _d_og * _t22
-    _t24 = _t23 * og
-    _t25 = _t24 @ Wo
+    _t22 *= _d_og
+    _t22 *= og
+    _t25 = _t22 @ Wo
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
-    _t27 = _t12 @ Uu
-    _t28 = _t16 @ Uf
-    _t29 = _t20 @ Ui
-    _t30 = _t24 @ Uo
+    _t27 = _t10 @ Uu
+    _t28 = _t14 @ Uf
+    _t29 = _t18 @ Ui
+    _t30 = _t22 @ Uo
     _t31 = _t27 + _t28 + _t29 + _t30
     _grad_h = _t31
     _t32 = _d_c2 * fg
@@ -10332,14 +10371,14 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
@@ -10348,36 +10387,44 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     _t11 = _d_ig * _t10.T
     _t12 = _t11 * ig
     _t13 = _t12.T @ x
-    grad_Wi += _t13 if scale == 1 else scale * _t13
+    grad_Wi += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = _t12.T @ h
-    grad_Ui += _t14 if scale == 1 else scale * _t14
+    grad_Ui += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     _t15 = xp.einsum("ab,ab->b", ig, _t11)
     grad_bi += _t15 if scale == 1 else scale * _t15
     _t16 = 1 - fg.T
     _t17 = _d_fg * _t16.T
     _t18 = _t17 * fg
     _t19 = _t18.T @ x
-    grad_Wf += _t19 if scale == 1 else scale * _t19
+    grad_Wf += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
     _t20 = _t18.T @ h
-    grad_Uf += _t20 if scale == 1 else scale * _t20
+    grad_Uf += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
     _t21 = xp.einsum("ab,ab->b", fg, _t17)
     grad_bf += _t21 if scale == 1 else scale * _t21
     _t22 = 1 - og.T
     _t23 = _d_og * _t22.T
     _t24 = _t23 * og
     _t25 = _t24.T @ x
-    grad_Wo += _t25 if scale == 1 else scale * _t25
+    grad_Wo += _t25 if scale == 1 else xp.multiply(_t25, scale, out=_t25)
+    del _t25  # freed before the next temporary is made
     _t26 = _t24.T @ h
-    grad_Uo += _t26 if scale == 1 else scale * _t26
+    grad_Uo += _t26 if scale == 1 else xp.multiply(_t26, scale, out=_t26)
+    del _t26  # freed before the next temporary is made
     _t27 = xp.einsum("ab,ab->b", og, _t23)
     grad_bo += _t27 if scale == 1 else scale * _t27
     _t28 = u ** 2
     _t29 = 1 - _t28.T
     _t30 = _d_u * _t29.T
     _t31 = _t30.T @ x
-    grad_Wu += _t31 if scale == 1 else scale * _t31
+    grad_Wu += _t31 if scale == 1 else xp.multiply(_t31, scale, out=_t31)
+    del _t31  # freed before the next temporary is made
     _t32 = _t30.T @ h
-    grad_Uu += _t32 if scale == 1 else scale * _t32
+    grad_Uu += _t32 if scale == 1 else xp.multiply(_t32, scale, out=_t32)
+    del _t32  # freed before the next temporary is made
     _t33 = xp.einsum("ab,ba->a", _t29, _d_u)
     grad_bu += _t33 if scale == 1 else scale * _t33
 
@@ -10390,33 +10437,33 @@ def _lstmstep_backward_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
+    xp.subtract(1, _t10, out=_t10)
+    _t12 = _d_u * _t10
     _t13 = _t12 @ Wu
     _t14 = 1 - fg
-    _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
+    _t14 *= _d_fg
+    _t16 = _t14 * fg
     _t17 = _t16 @ Wf
     _t18 = 1 - ig
-    _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
+    _t18 *= _d_ig
+    _t20 = _t18 * ig
     _t21 = _t20 @ Wi
     _t22 = 1 - og
-    _t23 = _d_og * _t22
-    _t24 = _t23 * og
+    _t22 *= _d_og
+    _t24 = _t22 * og
     _t25 = _t24 @ Wo
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
@@ -10429,28 +10476,36 @@ def _lstmstep_backward_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu
     _t32 = _d_c2 * fg
     _grad_c = _t32
     _t33 = _t20.T @ x
-    grad_Wi += _t33 if scale == 1 else scale * _t33
+    grad_Wi += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
     _t34 = _t20.T @ h
-    grad_Ui += _t34 if scale == 1 else scale * _t34
-    _t35 = xp.einsum("ab,ab->b", ig, _t19)
+    grad_Ui += _t34 if scale == 1 else xp.multiply(_t34, scale, out=_t34)
+    del _t34  # freed before the next temporary is made
+    _t35 = xp.einsum("ab,ab->b", ig, _t18)
     grad_bi += _t35 if scale == 1 else scale * _t35
     _t36 = _t16.T @ x
-    grad_Wf += _t36 if scale == 1 else scale * _t36
+    grad_Wf += _t36 if scale == 1 else xp.multiply(_t36, scale, out=_t36)
+    del _t36  # freed before the next temporary is made
     _t37 = _t16.T @ h
-    grad_Uf += _t37 if scale == 1 else scale * _t37
-    _t38 = xp.einsum("ab,ab->b", fg, _t15)
+    grad_Uf += _t37 if scale == 1 else xp.multiply(_t37, scale, out=_t37)
+    del _t37  # freed before the next temporary is made
+    _t38 = xp.einsum("ab,ab->b", fg, _t14)
     grad_bf += _t38 if scale == 1 else scale * _t38
     _t39 = _t24.T @ x
-    grad_Wo += _t39 if scale == 1 else scale * _t39
+    grad_Wo += _t39 if scale == 1 else xp.multiply(_t39, scale, out=_t39)
+    del _t39  # freed before the next temporary is made
     _t40 = _t24.T @ h
-    grad_Uo += _t40 if scale == 1 else scale * _t40
-    _t41 = xp.einsum("ab,ab->b", og, _t23)
+    grad_Uo += _t40 if scale == 1 else xp.multiply(_t40, scale, out=_t40)
+    del _t40  # freed before the next temporary is made
+    _t41 = xp.einsum("ab,ab->b", og, _t22)
     grad_bo += _t41 if scale == 1 else scale * _t41
     _t42 = _t12.T @ x
-    grad_Wu += _t42 if scale == 1 else scale * _t42
+    grad_Wu += _t42 if scale == 1 else xp.multiply(_t42, scale, out=_t42)
+    del _t42  # freed before the next temporary is made
     _t43 = _t12.T @ h
-    grad_Uu += _t43 if scale == 1 else scale * _t43
-    _t44 = xp.einsum("ab,ab->b", _t11, _d_u)
+    grad_Uu += _t43 if scale == 1 else xp.multiply(_t43, scale, out=_t43)
+    del _t43  # freed before the next temporary is made
+    _t44 = xp.einsum("ab,ab->b", _t10, _d_u)
     grad_bu += _t44 if scale == 1 else scale * _t44
     return [_grad_x, _grad_h, _grad_c]
 
@@ -10474,7 +10529,7 @@ class LSTMStep(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _grustep_update_output(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
+def _grustep_update_output(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = h @ Ur.T
@@ -10488,17 +10543,17 @@ def _grustep_update_output(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
     _t8 = sigmoid(_t7)
     zg = _t8
     _t9 = h @ Un.T
-    _t10 = bhn + _t9
-    _t11 = _t10 * r
+    _t9 += bhn
+    _t9 *= r
     _t12 = x @ Wn.T
-    _t13 = _t11 + bn + _t12
-    _t14 = xp.tanh(_t13)
-    n = _t14
-    _t15 = 1 - zg
-    _t16 = _t15 * n
+    _t13 = _t9 + bn + _t12
+    xp.tanh(_t13, out=_t13)
+    n = _t13
+    _t15 = xp.subtract(1, zg, out=out)
+    _t15 *= n
     _t17 = h * zg
-    _t18 = _t16 + _t17
-    h2 = _t18
+    _t15 += _t17
+    h2 = _t15
     return (r, zg, n, h2)
 
 
@@ -10511,30 +10566,30 @@ def _grustep_grad_input(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n,
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
-    _t12 = Wn.T @ _t11
+    _t6 *= _d_n
+    _t12 = Wn.T @ _t6
     _t13 = 1 - r
-    _t14 = _d_r * _t13
-    _t15 = _t14 * r
-    _t16 = Wr.T @ _t15
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
-    _t19 = Wz.T @ _t18
+    _t13 *= _d_r
+    _t13 *= r
+    _t16 = Wr.T @ _t13
+    _t1 *= _d_zg
+    _t1 *= zg
+    _t19 = Wz.T @ _t1
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
     _t21 = _d_h2 * zg
-    _t22 = _t11 * r
-    _t23 = Un.T @ _t22
-    _t24 = Ur.T @ _t15
-    _t25 = Uz.T @ _t18
+    _t6 *= r
+    _t23 = Un.T @ _t6
+    _t24 = Ur.T @ _t13
+    _t25 = Uz.T @ _t1
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     return [_grad_x, _grad_h]
@@ -10549,35 +10604,44 @@ def _grustep_acc_grad_parameters(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, 
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
     _t11 = 1 - r
     _t12 = _t11[:, None] * _d_r[:, None] * r[:, None] * x
-    grad_Wr += _t12 if scale == 1 else scale * _t12
+    grad_Wr += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     _t13 = _t11[:, None] * _d_r[:, None] * h * r[:, None]
-    grad_Ur += _t13 if scale == 1 else scale * _t13
+    grad_Ur += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = _t11 * _d_r * r
-    grad_br += _t14 if scale == 1 else scale * _t14
+    grad_br += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     _t15 = _t1[:, None] * _d_zg[:, None] * x * zg[:, None]
-    grad_Wz += _t15 if scale == 1 else scale * _t15
+    grad_Wz += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
     _t16 = _t1[:, None] * _d_zg[:, None] * h * zg[:, None]
-    grad_Uz += _t16 if scale == 1 else scale * _t16
+    grad_Uz += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    del _t16  # freed before the next temporary is made
     _t17 = _t1 * _d_zg * zg
-    grad_bz += _t17 if scale == 1 else scale * _t17
-    _t18 = _t7[:, None] * _d_n[:, None] * x
-    grad_Wn += _t18 if scale == 1 else scale * _t18
-    _t19 = _t7 * _d_n
-    grad_bn += _t19 if scale == 1 else scale * _t19
-    _t20 = _t7[:, None] * _d_n[:, None] * h * r[:, None]
-    grad_Un += _t20 if scale == 1 else scale * _t20
-    _t21 = _t7 * _d_n * r
-    grad_bhn += _t21 if scale == 1 else scale * _t21
+    grad_bz += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    del _t17  # freed before the next temporary is made
+    _t18 = _t6[:, None] * _d_n[:, None] * x
+    grad_Wn += _t18 if scale == 1 else xp.multiply(_t18, scale, out=_t18)
+    del _t18  # freed before the next temporary is made
+    _t19 = _t6 * _d_n
+    grad_bn += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
+    _t20 = _t6[:, None] * _d_n[:, None] * h * r[:, None]
+    grad_Un += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
+    _t21 = _t6 * _d_n * r
+    grad_bhn += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
 
 
 def _grustep_backward(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2, scale, grad_Wr, grad_Ur, grad_br, grad_Wz, grad_Uz, grad_bz, grad_Wn, grad_bn, grad_Un, grad_bhn):
@@ -10589,56 +10653,65 @@ def _grustep_backward(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
+    _t11 = _d_n * _t6
     _t12 = Wn.T @ _t11
     _t13 = 1 - r
     _t14 = _d_r * _t13
-    _t15 = _t14 * r
-    _t16 = Wr.T @ _t15
+    _t14 *= r
+    _t16 = Wr.T @ _t14
     _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
-    _t19 = Wz.T @ _t18
+    _t17 *= zg
+    _t19 = Wz.T @ _t17
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
     _t21 = _d_h2 * zg
-    _t22 = _t11 * r
-    _t23 = Un.T @ _t22
-    _t24 = Ur.T @ _t15
-    _t25 = Uz.T @ _t18
+    _t11 *= r
+    _t23 = Un.T @ _t11
+    _t24 = Ur.T @ _t14
+    _t25 = Uz.T @ _t17
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     _t27 = _t13[:, None] * _d_r[:, None] * r[:, None] * x
-    grad_Wr += _t27 if scale == 1 else scale * _t27
+    grad_Wr += _t27 if scale == 1 else xp.multiply(_t27, scale, out=_t27)
+    del _t27  # freed before the next temporary is made
     _t28 = _t13[:, None] * _d_r[:, None] * h * r[:, None]
-    grad_Ur += _t28 if scale == 1 else scale * _t28
+    grad_Ur += _t28 if scale == 1 else xp.multiply(_t28, scale, out=_t28)
+    del _t28  # freed before the next temporary is made
     _t29 = _t13 * _d_r * r
-    grad_br += _t29 if scale == 1 else scale * _t29
+    grad_br += _t29 if scale == 1 else xp.multiply(_t29, scale, out=_t29)
+    del _t29  # freed before the next temporary is made
     _t30 = _t1[:, None] * _d_zg[:, None] * x * zg[:, None]
-    grad_Wz += _t30 if scale == 1 else scale * _t30
+    grad_Wz += _t30 if scale == 1 else xp.multiply(_t30, scale, out=_t30)
+    del _t30  # freed before the next temporary is made
     _t31 = _t1[:, None] * _d_zg[:, None] * h * zg[:, None]
-    grad_Uz += _t31 if scale == 1 else scale * _t31
+    grad_Uz += _t31 if scale == 1 else xp.multiply(_t31, scale, out=_t31)
+    del _t31  # freed before the next temporary is made
     _t32 = _t1 * _d_zg * zg
-    grad_bz += _t32 if scale == 1 else scale * _t32
-    _t33 = _t7[:, None] * _d_n[:, None] * x
-    grad_Wn += _t33 if scale == 1 else scale * _t33
-    _t34 = _t7 * _d_n
-    grad_bn += _t34 if scale == 1 else scale * _t34
-    _t35 = _t7[:, None] * _d_n[:, None] * h * r[:, None]
-    grad_Un += _t35 if scale == 1 else scale * _t35
-    _t36 = _t7 * _d_n * r
-    grad_bhn += _t36 if scale == 1 else scale * _t36
+    grad_bz += _t32 if scale == 1 else xp.multiply(_t32, scale, out=_t32)
+    del _t32  # freed before the next temporary is made
+    _t33 = _t6[:, None] * _d_n[:, None] * x
+    grad_Wn += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
+    _t34 = _t6 * _d_n
+    grad_bn += _t34 if scale == 1 else xp.multiply(_t34, scale, out=_t34)
+    del _t34  # freed before the next temporary is made
+    _t35 = _t6[:, None] * _d_n[:, None] * h * r[:, None]
+    grad_Un += _t35 if scale == 1 else xp.multiply(_t35, scale, out=_t35)
+    del _t35  # freed before the next temporary is made
+    _t36 = _t6 * _d_n * r
+    grad_bhn += _t36 if scale == 1 else xp.multiply(_t36, scale, out=_t36)
     return [_grad_x, _grad_h]
 
 
-def _grustep_update_output_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
+def _grustep_update_output_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -10653,17 +10726,17 @@ def _grustep_update_output_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
     _t8 = sigmoid(_t7)
     zg = _t8
     _t9 = h @ Un.T
-    _t10 = bhn + _t9
-    _t11 = _t10 * r
+    _t9 += bhn
+    _t9 *= r
     _t12 = x @ Wn.T
-    _t13 = _t11 + bn + _t12
-    _t14 = xp.tanh(_t13)
-    n = _t14
-    _t15 = 1 - zg
-    _t16 = _t15 * n
+    _t13 = _t9 + bn + _t12
+    xp.tanh(_t13, out=_t13)
+    n = _t13
+    _t15 = xp.subtract(1, zg, out=out)
+    _t15 *= n
     _t17 = h * zg
-    _t18 = _t16 + _t17
-    h2 = _t18
+    _t15 += _t17
+    h2 = _t15
     return (r, zg, n, h2)
 
 
@@ -10678,30 +10751,30 @@ def _grustep_grad_input_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, 
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
-    _t12 = _t11 @ Wn
+    _t6 *= _d_n
+    _t12 = _t6 @ Wn
     _t13 = 1 - r
-    _t14 = _d_r * _t13
-    _t15 = _t14 * r
-    _t16 = _t15 @ Wr
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
-    _t19 = _t18 @ Wz
+    _t13 *= _d_r
+    _t13 *= r
+    _t16 = _t13 @ Wr
+    _t1 *= _d_zg
+    _t1 *= zg
+    _t19 = _t1 @ Wz
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
     _t21 = _d_h2 * zg
-    _t22 = _t11 * r
-    _t23 = _t22 @ Un
-    _t24 = _t15 @ Ur
-    _t25 = _t18 @ Uz
+    _t6 *= r
+    _t23 = _t6 @ Un
+    _t24 = _t13 @ Ur
+    _t25 = _t1 @ Uz
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     return [_grad_x, _grad_h]
@@ -10718,39 +10791,45 @@ def _grustep_acc_grad_parameters_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un,
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
     _t11 = 1 - r.T
     _t12 = _d_r * _t11.T
     _t13 = _t12 * r
     _t14 = _t13.T @ x
-    grad_Wr += _t14 if scale == 1 else scale * _t14
+    grad_Wr += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     _t15 = _t13.T @ h
-    grad_Ur += _t15 if scale == 1 else scale * _t15
+    grad_Ur += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
     _t16 = xp.einsum("ab,ab->b", r, _t12)
     grad_br += _t16 if scale == 1 else scale * _t16
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
+    _t1 *= _d_zg
+    _t18 = _t1 * zg
     _t19 = _t18.T @ x
-    grad_Wz += _t19 if scale == 1 else scale * _t19
+    grad_Wz += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
     _t20 = _t18.T @ h
-    grad_Uz += _t20 if scale == 1 else scale * _t20
-    _t21 = xp.einsum("ab,ab->b", zg, _t17)
+    grad_Uz += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
+    _t21 = xp.einsum("ab,ab->b", zg, _t1)
     grad_bz += _t21 if scale == 1 else scale * _t21
-    _t22 = _d_n * _t7
+    _t22 = _d_n * _t6
     _t23 = _t22.T @ x
-    grad_Wn += _t23 if scale == 1 else scale * _t23
-    _t24 = xp.einsum("ab,ab->b", _t7, _d_n)
+    grad_Wn += _t23 if scale == 1 else xp.multiply(_t23, scale, out=_t23)
+    del _t23  # freed before the next temporary is made
+    _t24 = xp.einsum("ab,ab->b", _t6, _d_n)
     grad_bn += _t24 if scale == 1 else scale * _t24
     _t25 = _t22 * r
     _t26 = _t25.T @ h
-    grad_Un += _t26 if scale == 1 else scale * _t26
+    grad_Un += _t26 if scale == 1 else xp.multiply(_t26, scale, out=_t26)
+    del _t26  # freed before the next temporary is made
     _t27 = xp.einsum("ab,ab->b", r, _t22)
     grad_bhn += _t27 if scale == 1 else scale * _t27
 
@@ -10766,22 +10845,22 @@ def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
+    _t11 = _d_n * _t6
     _t12 = _t11 @ Wn
     _t13 = 1 - r
-    _t14 = _d_r * _t13
-    _t15 = _t14 * r
+    _t13 *= _d_r
+    _t15 = _t13 * r
     _t16 = _t15 @ Wr
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
+    _t1 *= _d_zg
+    _t18 = _t1 * zg
     _t19 = _t18 @ Wz
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
@@ -10793,23 +10872,29 @@ def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     _t27 = _t15.T @ x
-    grad_Wr += _t27 if scale == 1 else scale * _t27
+    grad_Wr += _t27 if scale == 1 else xp.multiply(_t27, scale, out=_t27)
+    del _t27  # freed before the next temporary is made
     _t28 = _t15.T @ h
-    grad_Ur += _t28 if scale == 1 else scale * _t28
-    _t29 = xp.einsum("ab,ab->b", r, _t14)
+    grad_Ur += _t28 if scale == 1 else xp.multiply(_t28, scale, out=_t28)
+    del _t28  # freed before the next temporary is made
+    _t29 = xp.einsum("ab,ab->b", r, _t13)
     grad_br += _t29 if scale == 1 else scale * _t29
     _t30 = _t18.T @ x
-    grad_Wz += _t30 if scale == 1 else scale * _t30
+    grad_Wz += _t30 if scale == 1 else xp.multiply(_t30, scale, out=_t30)
+    del _t30  # freed before the next temporary is made
     _t31 = _t18.T @ h
-    grad_Uz += _t31 if scale == 1 else scale * _t31
-    _t32 = xp.einsum("ab,ab->b", zg, _t17)
+    grad_Uz += _t31 if scale == 1 else xp.multiply(_t31, scale, out=_t31)
+    del _t31  # freed before the next temporary is made
+    _t32 = xp.einsum("ab,ab->b", zg, _t1)
     grad_bz += _t32 if scale == 1 else scale * _t32
     _t33 = _t11.T @ x
-    grad_Wn += _t33 if scale == 1 else scale * _t33
-    _t34 = xp.einsum("ab,ab->b", _t7, _d_n)
+    grad_Wn += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
+    _t34 = xp.einsum("ab,ab->b", _t6, _d_n)
     grad_bn += _t34 if scale == 1 else scale * _t34
     _t35 = _t22.T @ h
-    grad_Un += _t35 if scale == 1 else scale * _t35
+    grad_Un += _t35 if scale == 1 else xp.multiply(_t35, scale, out=_t35)
+    del _t35  # freed before the next temporary is made
     _t36 = xp.einsum("ab,ab->b", r, _t11)
     grad_bhn += _t36 if scale == 1 else scale * _t36
     return [_grad_x, _grad_h]
@@ -10833,7 +10918,7 @@ class GRUStep(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _attention_update_output(X, Wq, Wk, Wv):
+def _attention_update_output(X, Wq, Wk, Wv, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if X.__class__ is ndarray else namespace(X)
     p = X.shape[1]
@@ -10845,20 +10930,20 @@ def _attention_update_output(X, Wq, Wk, Wv):
     V = _t3
     _t4 = p ** -0.5
     _t5 = Q @ K.T
-    _t6 = _t4 * _t5
-    S = _t6
+    _t5 *= _t4
+    S = _t5
     _shifted_S = S - S.max(axis=1, keepdims=True)
     _t7 = xp.exp(_shifted_S)
     _t8 = _t7.sum(axis=1)
     _t9 = 1 / _t8
-    _t10 = _t9[:, None] * _t7
-    P = _t10
-    _t11 = P @ V
+    _t7 *= _t9[:, None]
+    P = _t7
+    _t11 = xp.matmul(P, V, out=out)
     Y = _t11
     return (Q, K, V, S, P, Y)
 
 
-def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if X.__class__ is ndarray else namespace(X)
     p = X.shape[1]
@@ -10871,19 +10956,19 @@ def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
     _t5 = _t4[:, None] * _d_P * _t2
     _t6 = _t3 ** -2
     _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
-    _t8 = _t6 * _t7
-    _t9 = _t8[:, None] * _t2
-    _t10 = _t5 - _t9
-    _d_S = _t10
+    _t6 *= _t7
+    _t2 *= _t6[:, None]
+    _t5 -= _t2
+    _d_S = _t5
     _t11 = P.T @ _d_Y
     _d_V = _t11
     _t12 = p ** -0.5
     _t13 = _d_S.T @ Q
-    _t14 = _t12 * _t13
-    _d_K = _t14
+    _t13 *= _t12
+    _d_K = _t13
     _t15 = _d_S @ K
-    _t16 = _t12 * _t15
-    _d_Q = _t16
+    _t15 *= _t12
+    _d_Q = _t15
     _t17 = _d_K @ Wk.T
     _t18 = _d_Q @ Wq.T
     _t19 = _d_V @ Wv.T
@@ -10905,28 +10990,30 @@ def _attention_acc_grad_parameters(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale,
     _t5 = _t4[:, None] * _d_P * _t2
     _t6 = _t3 ** -2
     _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
-    _t8 = _t6 * _t7
-    _t9 = _t8[:, None] * _t2
-    _t10 = _t5 - _t9
-    _d_S = _t10
+    _t6 *= _t7
+    _t2 *= _t6[:, None]
+    _t5 -= _t2
+    _d_S = _t5
     _t11 = P.T @ _d_Y
     _d_V = _t11
     _t12 = p ** -0.5
     _t13 = _d_S.T @ Q
-    _t14 = _t12 * _t13
-    _d_K = _t14
+    _t13 *= _t12
+    _d_K = _t13
     _t15 = _d_S @ K
-    _t16 = _t12 * _t15
-    _d_Q = _t16
+    _t15 *= _t12
+    _d_Q = _t15
     _t17 = X.T @ _d_Q
-    grad_Wq += _t17 if scale == 1 else scale * _t17
+    grad_Wq += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    del _t17  # freed before the next temporary is made
     _t18 = X.T @ _d_K
-    grad_Wk += _t18 if scale == 1 else scale * _t18
+    grad_Wk += _t18 if scale == 1 else xp.multiply(_t18, scale, out=_t18)
+    del _t18  # freed before the next temporary is made
     _t19 = X.T @ _d_V
-    grad_Wv += _t19 if scale == 1 else scale * _t19
+    grad_Wv += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
 
 
-def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if X.__class__ is ndarray else namespace(X)
     p = X.shape[1]
@@ -10939,34 +11026,36 @@ def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, g
     _t5 = _t4[:, None] * _d_P * _t2
     _t6 = _t3 ** -2
     _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
-    _t8 = _t6 * _t7
-    _t9 = _t8[:, None] * _t2
-    _t10 = _t5 - _t9
-    _d_S = _t10
+    _t6 *= _t7
+    _t2 *= _t6[:, None]
+    _t5 -= _t2
+    _d_S = _t5
     _t11 = P.T @ _d_Y
     _d_V = _t11
     _t12 = p ** -0.5
     _t13 = _d_S.T @ Q
-    _t14 = _t12 * _t13
-    _d_K = _t14
+    _t13 *= _t12
+    _d_K = _t13
     _t15 = _d_S @ K
-    _t16 = _t12 * _t15
-    _d_Q = _t16
+    _t15 *= _t12
+    _d_Q = _t15
     _t17 = _d_K @ Wk.T
     _t18 = _d_Q @ Wq.T
     _t19 = _d_V @ Wv.T
     _t20 = _t17 + _t18 + _t19
     _grad_X = _t20
     _t21 = X.T @ _d_Q
-    grad_Wq += _t21 if scale == 1 else scale * _t21
+    grad_Wq += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
+    del _t21  # freed before the next temporary is made
     _t22 = X.T @ _d_K
-    grad_Wk += _t22 if scale == 1 else scale * _t22
+    grad_Wk += _t22 if scale == 1 else xp.multiply(_t22, scale, out=_t22)
+    del _t22  # freed before the next temporary is made
     _t23 = X.T @ _d_V
-    grad_Wv += _t23 if scale == 1 else scale * _t23
+    grad_Wv += _t23 if scale == 1 else xp.multiply(_t23, scale, out=_t23)
     return _grad_X
 
 
-def _attention_update_output_batch(X, Wq, Wk, Wv):
+def _attention_update_output_batch(X, Wq, Wk, Wv, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _B = X.shape[0]
@@ -10986,15 +11075,15 @@ def _attention_update_output_batch(X, Wq, Wk, Wv):
     _t8 = xp.exp(_shifted_S)
     _t9 = _t8.sum(axis=2)
     _t10 = 1 / _t9
-    _t11 = _t10[:, :, None] * _t8
-    P = _t11
+    _t8 *= _t10[:, :, None]
+    P = _t8
     _t12 = P[:, :, None, :] * xp.transpose(V, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     Y = _t13
     return (Q, K, V, S, P, Y)
 
 
-def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _B = X.shape[0]
@@ -11010,10 +11099,10 @@ def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
     _t6 = _t5[:, :, None] * _d_P * _t3
     _t7 = _t4 ** -2
     _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
-    _t9 = _t7 * _t8
-    _t10 = _t9[:, :, None] * _t3
-    _t11 = _t6 - _t10
-    _d_S = _t11
+    _t7 *= _t8
+    _t3 *= _t7[:, :, None]
+    _t6 -= _t3
+    _d_S = _t6
     _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     _d_V = _t13
@@ -11050,10 +11139,10 @@ def _attention_acc_grad_parameters_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, 
     _t6 = _t5[:, :, None] * _d_P * _t3
     _t7 = _t4 ** -2
     _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
-    _t9 = _t7 * _t8
-    _t10 = _t9[:, :, None] * _t3
-    _t11 = _t6 - _t10
-    _d_S = _t11
+    _t7 *= _t8
+    _t3 *= _t7[:, :, None]
+    _t6 -= _t3
+    _d_S = _t6
     _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     _d_V = _t13
@@ -11074,7 +11163,7 @@ def _attention_acc_grad_parameters_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, 
     grad_Wv += _t23 if scale == 1 else scale * _t23
 
 
-def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _B = X.shape[0]
@@ -11090,10 +11179,10 @@ def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad
     _t6 = _t5[:, :, None] * _d_P * _t3
     _t7 = _t4 ** -2
     _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
-    _t9 = _t7 * _t8
-    _t10 = _t9[:, :, None] * _t3
-    _t11 = _t6 - _t10
-    _d_S = _t11
+    _t7 *= _t8
+    _t3 *= _t7[:, :, None]
+    _t6 -= _t3
+    _d_S = _t6
     _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     _d_V = _t13
@@ -11138,42 +11227,42 @@ class Attention(CatalogueTable):
         super().__init__(rng=rng, **{'d': d})
 
 
-def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3):
+def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x @ W1.T
-    _t2 = b1 + _t1
-    z1 = _t2
+    _t1 += b1
+    z1 = _t1
     _t3 = xp.tanh(z1)
     h1 = _t3
     _t4 = h1 @ W2.T
-    _t5 = b2 + _t4
-    z2 = _t5
+    _t4 += b2
+    z2 = _t4
     _t6 = xp.tanh(z2)
     h2 = _t6
-    _t7 = h2 @ W3.T
-    _t8 = b3 + _t7
-    y = _t8
+    _t7 = xp.matmul(h2, W3.T, out=out)
+    _t7 += b3
+    y = _t7
     return (z1, h1, z2, h2, y)
 
 
-def _mlp3_grad_input(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
+def _mlp3_grad_input(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     return _grad_x
 
@@ -11185,77 +11274,83 @@ def _mlp3_acc_grad_parameters(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
     _t9 = _d_z1[:, None] * x
-    grad_W1 += _t9 if scale == 1 else scale * _t9
+    grad_W1 += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
+    del _t9  # freed before the next temporary is made
     grad_b1 += _d_z1 if scale == 1 else scale * _d_z1
     _t10 = _d_z2[:, None] * h1
-    grad_W2 += _t10 if scale == 1 else scale * _t10
+    grad_W2 += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     grad_b2 += _d_z2 if scale == 1 else scale * _d_z2
     _t11 = _d_y[:, None] * h2
-    grad_W3 += _t11 if scale == 1 else scale * _t11
+    grad_W3 += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     grad_b3 += _d_y if scale == 1 else scale * _d_y
 
 
-def _mlp3_backward(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+def _mlp3_backward(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     _t10 = _d_z1[:, None] * x
-    grad_W1 += _t10 if scale == 1 else scale * _t10
+    grad_W1 += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     grad_b1 += _d_z1 if scale == 1 else scale * _d_z1
     _t11 = _d_z2[:, None] * h1
-    grad_W2 += _t11 if scale == 1 else scale * _t11
+    grad_W2 += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     grad_b2 += _d_z2 if scale == 1 else scale * _d_z2
     _t12 = _d_y[:, None] * h2
-    grad_W3 += _t12 if scale == 1 else scale * _t12
+    grad_W3 += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     grad_b3 += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
 
-def _mlp3_update_output_batch(x, W1, b1, W2, b2, W3, b3):
+def _mlp3_update_output_batch(x, W1, b1, W2, b2, W3, b3, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
     _t1 = x @ W1.T
-    _t2 = b1 + _t1
-    z1 = _t2
+    _t1 += b1
+    z1 = _t1
     _t3 = xp.tanh(z1)
     h1 = _t3
     _t4 = h1 @ W2.T
-    _t5 = b2 + _t4
-    z2 = _t5
+    _t4 += b2
+    z2 = _t4
     _t6 = xp.tanh(z2)
     h2 = _t6
-    _t7 = h2 @ W3.T
-    _t8 = b3 + _t7
-    y = _t8
+    _t7 = xp.matmul(h2, W3.T, out=out)
+    _t7 += b3
+    y = _t7
     return (z1, h1, z2, h2, y)
 
 
-def _mlp3_grad_input_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
+def _mlp3_grad_input_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11264,16 +11359,16 @@ def _mlp3_grad_input_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     return _grad_x
 
@@ -11287,30 +11382,33 @@ def _mlp3_acc_grad_parameters_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
     _t9 = _d_z1.T @ x
-    grad_W1 += _t9 if scale == 1 else scale * _t9
+    grad_W1 += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
+    del _t9  # freed before the next temporary is made
     _t10 = _d_z1.sum(axis=0)
     grad_b1 += _t10 if scale == 1 else scale * _t10
     _t11 = _d_z2.T @ h1
-    grad_W2 += _t11 if scale == 1 else scale * _t11
+    grad_W2 += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     _t12 = _d_z2.sum(axis=0)
     grad_b2 += _t12 if scale == 1 else scale * _t12
     _t13 = _d_y.T @ h2
-    grad_W3 += _t13 if scale == 1 else scale * _t13
+    grad_W3 += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = _d_y.sum(axis=0)
     grad_b3 += _t14 if scale == 1 else scale * _t14
 
 
-def _mlp3_backward_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+def _mlp3_backward_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11319,27 +11417,30 @@ def _mlp3_backward_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, sca
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     _t10 = _d_z1.T @ x
-    grad_W1 += _t10 if scale == 1 else scale * _t10
+    grad_W1 += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     _t11 = _d_z1.sum(axis=0)
     grad_b1 += _t11 if scale == 1 else scale * _t11
     _t12 = _d_z2.T @ h1
-    grad_W2 += _t12 if scale == 1 else scale * _t12
+    grad_W2 += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     _t13 = _d_z2.sum(axis=0)
     grad_b2 += _t13 if scale == 1 else scale * _t13
     _t14 = _d_y.T @ h2
-    grad_W3 += _t14 if scale == 1 else scale * _t14
+    grad_W3 += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     _t15 = _d_y.sum(axis=0)
     grad_b3 += _t15 if scale == 1 else scale * _t15
     return _grad_x
@@ -11368,8 +11469,8 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _t1 = x @ W1.T
-    _t2 = b1 + _t1
-    hprebn = _t2
+    _t1 += b1
+    hprebn = _t1
     _t3 = hprebn.sum(axis=0)
     _t4 = _t3 / n
     bnmeani = _t4
@@ -11384,13 +11485,13 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t11 = _t10 * bndiff
     bnraw = _t11
     _t12 = bngain * bnraw
-    _t13 = _t12 + bnbias
-    hpreact = _t13
+    _t12 += bnbias
+    hpreact = _t12
     _t14 = xp.tanh(hpreact)
     h = _t14
     _t15 = h @ W2.T
-    _t16 = b2 + _t15
-    logits = _t16
+    _t15 += b2
+    logits = _t15
     _t17 = extreme(logits, 1, 'max')
     logit_maxes = _t17
     _t18 = logits - logit_maxes[:, None]
@@ -11413,7 +11514,7 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
-def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -11424,9 +11525,9 @@ def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bn
     _t3 = _d_logits @ W2
     _d_h = _t3
     _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
-    _d_hpreact = _t6
+    xp.subtract(1, _t4, out=_t4)
+    _t4 *= _d_h
+    _d_hpreact = _t4
     _t7 = bngain * _d_hpreact
     _d_bnraw = _t7
     _t8 = 1e-05
@@ -11439,15 +11540,15 @@ def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bn
     _t14 = _t13 * _d_bnraw
     _t15 = (2 * _d_bnvar) / n
     _t16 = _t15 * bndiff
-    _t17 = _t14 + _t16
-    _d_bndiff = _t17
+    _t14 += _t16
+    _d_bndiff = _t14
     _t18 = _d_bndiff.sum(axis=0)
     _t19 = -_t18
     _d_bnmeani = _t19
     _t20 = _d_bnmeani / n
     _t21 = _t20 + _d_bndiff
     _d_hprebn = _t21
-    _t22 = _d_hprebn @ W1
+    _t22 = xp.matmul(_d_hprebn, W1, out=out)
     _grad_x = _t22
     return _grad_x
 
@@ -11463,9 +11564,9 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     _t3 = _d_logits @ W2
     _d_h = _t3
     _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
-    _d_hpreact = _t6
+    xp.subtract(1, _t4, out=_t4)
+    _t4 *= _d_h
+    _d_hpreact = _t4
     _t7 = bngain * _d_hpreact
     _d_bnraw = _t7
     _t8 = 1e-05
@@ -11478,8 +11579,8 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     _t14 = _t13 * _d_bnraw
     _t15 = (2 * _d_bnvar) / n
     _t16 = _t15 * bndiff
-    _t17 = _t14 + _t16
-    _d_bndiff = _t17
+    _t14 += _t16
+    _d_bndiff = _t14
     _t18 = _d_bndiff.sum(axis=0)
     _t19 = -_t18
     _d_bnmeani = _t19
@@ -11487,7 +11588,8 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     _t21 = _t20 + _d_bndiff
     _d_hprebn = _t21
     _t22 = _d_hprebn.T @ x
-    grad_W1 += _t22 if scale == 1 else scale * _t22
+    grad_W1 += _t22 if scale == 1 else xp.multiply(_t22, scale, out=_t22)
+    del _t22  # freed before the next temporary is made
     _t23 = _d_hprebn.sum(axis=0)
     grad_b1 += _t23 if scale == 1 else scale * _t23
     _t24 = xp.einsum("ab,ab->b", _d_hpreact, bnraw)
@@ -11495,12 +11597,13 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     _t25 = _d_hpreact.sum(axis=0)
     grad_bnbias += _t25 if scale == 1 else scale * _t25
     _t26 = _d_logits.T @ h
-    grad_W2 += _t26 if scale == 1 else scale * _t26
+    grad_W2 += _t26 if scale == 1 else xp.multiply(_t26, scale, out=_t26)
+    del _t26  # freed before the next temporary is made
     _t27 = _d_logits.sum(axis=0)
     grad_b2 += _t27 if scale == 1 else scale * _t27
 
 
-def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -11511,9 +11614,9 @@ def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndi
     _t3 = _d_logits @ W2
     _d_h = _t3
     _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
-    _d_hpreact = _t6
+    xp.subtract(1, _t4, out=_t4)
+    _t4 *= _d_h
+    _d_hpreact = _t4
     _t7 = bngain * _d_hpreact
     _d_bnraw = _t7
     _t8 = 1e-05
@@ -11526,18 +11629,19 @@ def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndi
     _t14 = _t13 * _d_bnraw
     _t15 = (2 * _d_bnvar) / n
     _t16 = _t15 * bndiff
-    _t17 = _t14 + _t16
-    _d_bndiff = _t17
+    _t14 += _t16
+    _d_bndiff = _t14
     _t18 = _d_bndiff.sum(axis=0)
     _t19 = -_t18
     _d_bnmeani = _t19
     _t20 = _d_bnmeani / n
     _t21 = _t20 + _d_bndiff
     _d_hprebn = _t21
-    _t22 = _d_hprebn @ W1
+    _t22 = xp.matmul(_d_hprebn, W1, out=out)
     _grad_x = _t22
     _t23 = _d_hprebn.T @ x
-    grad_W1 += _t23 if scale == 1 else scale * _t23
+    grad_W1 += _t23 if scale == 1 else xp.multiply(_t23, scale, out=_t23)
+    del _t23  # freed before the next temporary is made
     _t24 = _d_hprebn.sum(axis=0)
     grad_b1 += _t24 if scale == 1 else scale * _t24
     _t25 = xp.einsum("ab,ab->b", _d_hpreact, bnraw)
@@ -11545,7 +11649,8 @@ def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndi
     _t26 = _d_hpreact.sum(axis=0)
     grad_bnbias += _t26 if scale == 1 else scale * _t26
     _t27 = _d_logits.T @ h
-    grad_W2 += _t27 if scale == 1 else scale * _t27
+    grad_W2 += _t27 if scale == 1 else xp.multiply(_t27, scale, out=_t27)
+    del _t27  # freed before the next temporary is made
     _t28 = _d_logits.sum(axis=0)
     grad_b2 += _t28 if scale == 1 else scale * _t28
     return _grad_x
@@ -11573,8 +11678,8 @@ def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t11 = _t10[:, None, :] * bndiff
     bnraw = _t11
     _t12 = bngain * bnraw
-    _t13 = _t12 + bnbias
-    hpreact = _t13
+    _t12 += bnbias
+    hpreact = _t12
     _t14 = xp.tanh(hpreact)
     h = _t14
     _t15 = contract(h, W2, axes=((2,), (1,)))
@@ -11602,7 +11707,7 @@ def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
-def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11617,9 +11722,9 @@ def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmea
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
+    xp.subtract(1, _t7, out=_t7)
+    _t7 *= _d_h
+    _d_hpreact = _t7
     _t10 = bngain * _d_hpreact
     _d_bnraw = _t10
     _t11 = 1e-05
@@ -11632,8 +11737,8 @@ def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmea
     _t17 = _t16[:, None, :] * _d_bnraw
     _t18 = (2 * _d_bnvar) / n
     _t19 = _t18[:, None, :] * bndiff
-    _t20 = _t17 + _t19
-    _d_bndiff = _t20
+    _t17 += _t19
+    _d_bndiff = _t17
     _t21 = _d_bndiff.sum(axis=1)
     _t22 = -_t21
     _d_bnmeani = _t22
@@ -11660,9 +11765,9 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
+    xp.subtract(1, _t7, out=_t7)
+    _t7 *= _d_h
+    _d_hpreact = _t7
     _t10 = bngain * _d_hpreact
     _d_bnraw = _t10
     _t11 = 1e-05
@@ -11675,8 +11780,8 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     _t17 = _t16[:, None, :] * _d_bnraw
     _t18 = (2 * _d_bnvar) / n
     _t19 = _t18[:, None, :] * bndiff
-    _t20 = _t17 + _t19
-    _d_bndiff = _t20
+    _t17 += _t19
+    _d_bndiff = _t17
     _t21 = _d_bndiff.sum(axis=1)
     _t22 = -_t21
     _d_bnmeani = _t22
@@ -11697,7 +11802,7 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     grad_b2 += _t30 if scale == 1 else scale * _t30
 
 
-def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11712,9 +11817,9 @@ def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
+    xp.subtract(1, _t7, out=_t7)
+    _t7 *= _d_h
+    _d_hpreact = _t7
     _t10 = bngain * _d_hpreact
     _d_bnraw = _t10
     _t11 = 1e-05
@@ -11727,8 +11832,8 @@ def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani
     _t17 = _t16[:, None, :] * _d_bnraw
     _t18 = (2 * _d_bnvar) / n
     _t19 = _t18[:, None, :] * bndiff
-    _t20 = _t17 + _t19
-    _d_bndiff = _t20
+    _t17 += _t19
+    _d_bndiff = _t17
     _t21 = _d_bndiff.sum(axis=1)
     _t22 = -_t21
     _d_bnmeani = _t22
@@ -11776,8 +11881,8 @@ def _softmaxregression_update_output(x, t, W, b):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _shifted_z = z - z.max()
     _t3 = xp.exp(_shifted_z)
     _t4 = _t3.sum(axis=0)
@@ -11790,17 +11895,17 @@ def _softmaxregression_update_output(x, t, W, b):
     return (z, lp, J)
 
 
-def _softmaxregression_grad_input(x, t, W, b, z, lp, J):
+def _softmaxregression_grad_input(x, t, W, b, z, lp, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -t
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=0)
     _t3 = xp.exp(lp)
-    _t4 = _t2 * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     return _grad_x
 
@@ -11812,28 +11917,30 @@ def _softmaxregression_acc_grad_parameters(x, t, W, b, z, lp, J, scale, grad_W, 
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=0)
     _t3 = xp.exp(lp)
-    _t4 = _t2 * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
+    _t3 *= _t2
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
     _t6 = _d_z[:, None] * x
-    grad_W += _t6 if scale == 1 else scale * _t6
+    grad_W += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
 
 
-def _softmaxregression_backward(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+def _softmaxregression_backward(x, t, W, b, z, lp, J, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -t
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=0)
     _t3 = xp.exp(lp)
-    _t4 = _t2 * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     _t7 = _d_z[:, None] * x
-    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
     return _grad_x
 
@@ -11843,8 +11950,8 @@ def _softmaxregression_update_output_batch(x, t, W, b):
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _shifted_z = z - z.max(axis=1, keepdims=True)
     _t3 = xp.exp(_shifted_z)
     _t4 = _t3.sum(axis=1)
@@ -11857,7 +11964,7 @@ def _softmaxregression_update_output_batch(x, t, W, b):
     return (z, lp, J)
 
 
-def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J):
+def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11865,10 +11972,10 @@ def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J):
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=1)
     _t3 = xp.exp(lp)
-    _t4 = _t2[:, None] * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2[:, None]
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     return _grad_x
 
@@ -11881,16 +11988,17 @@ def _softmaxregression_acc_grad_parameters_batch(x, t, W, b, z, lp, J, scale, gr
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=1)
     _t3 = xp.exp(lp)
-    _t4 = _t2[:, None] * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
+    _t3 *= _t2[:, None]
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
     _t6 = _d_z.T @ x
-    grad_W += _t6 if scale == 1 else scale * _t6
+    grad_W += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     _t7 = _d_z.sum(axis=0)
     grad_b += _t7 if scale == 1 else scale * _t7
 
 
-def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11898,13 +12006,14 @@ def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=1)
     _t3 = xp.exp(lp)
-    _t4 = _t2[:, None] * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2[:, None]
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     _t7 = _d_z.T @ x
-    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     _t8 = _d_z.sum(axis=0)
     grad_b += _t8 if scale == 1 else scale * _t8
     return _grad_x

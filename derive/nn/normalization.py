@@ -108,15 +108,13 @@ class CatalogueBatchStatistics(CatalogueModule):
                              f"(the variance of one sample is undefined), got input {x.shape}")
         xp = namespace(x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            values = list(self._kernels[0][0](x, *self._arguments()))
+            values = list(self._kernels[0][0](x, *self._arguments(), self._buffer(self.output, x)))
         mean, var = values[self.valueNames.index("mu")], values[self.valueNames.index("var")]
         if self.arguments["eps"] == 0 and bool((var == 0).any()):
             # Torch7: a constant feature with eps = 0 normalises to 0, not to 0/0
-            constant = var == 0
-            for name in ("invstd", "xhat"):
-                k = self.valueNames.index(name)
-                values[k] = xp.where(constant, 0, values[k])
-            values[-1] = self._affine(values[self.valueNames.index("xhat")], keep=False)
+            k = self.valueNames.index("invstd")
+            values[k] = xp.where(var == 0, 0, values[k])
+            values[self.outputPosition] = self._affine(values[self.valueNames.index("xc")] * values[k], keep=False)
         self._values = tuple(values)
         self.save_mean[...] = mean
         self.save_invstd[...] = values[self.valueNames.index("invstd")]
@@ -125,8 +123,24 @@ class CatalogueBatchStatistics(CatalogueModule):
         self.running_mean += momentum * mean
         self.running_var *= 1 - momentum
         self.running_var += (momentum * n / (n - 1)) * var  # Torch's running variance is unbiased
-        self.output = kept(self.output, values[self.outputPosition])
+        if values[self.outputPosition] is not self.output:
+            self.output = kept(self.output, values[self.outputPosition])
         return self.output
+
+    @staticmethod
+    def _buffer(buffer, *arrays):
+        """``buffer`` where a kernel may write its result there: of the first array's kind, shape
+        and dtype, and neither one of ``arrays`` nor a view of one; else None (a new array)."""
+        first = arrays[0]
+        if (buffer.__class__ is not first.__class__ or buffer.shape != first.shape or buffer.dtype != first.dtype
+                or any(a is buffer or a.base is buffer for a in arrays)):
+            return None
+        return buffer
+
+    def _kept_gradInput(self, result):
+        if result is not self.gradInput:
+            self.gradInput = kept(self.gradInput, result)
+        return self.gradInput
 
     def _affine(self, xhat, keep: bool = True):
         weight, bias = getattr(self, "weight", None), getattr(self, "bias", None)
@@ -163,10 +177,9 @@ class CatalogueBatchStatistics(CatalogueModule):
         else:
             x, g = self._training_values(input, gradOutput)
             with np.errstate(divide="ignore", invalid="ignore"):
-                result = self._kernels[0][1](x, *self._arguments(), *self._values, g)
+                result = self._kernels[0][1](x, *self._arguments(), *self._values, g, self._buffer(self.gradInput, x, g))
             result = self._constant_features(result)
-        self.gradInput = kept(self.gradInput, result)
-        return self.gradInput
+        return self._kept_gradInput(result)
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
         """gradWeight += scale * sum(g xhat), gradBias += scale * sum(g), sums over the batch."""
@@ -192,9 +205,9 @@ class CatalogueBatchStatistics(CatalogueModule):
             return self.gradInput
         x, g = self._training_values(input, gradOutput)
         with np.errstate(divide="ignore", invalid="ignore"):
-            result = self._kernels[0][3](x, *self._arguments(), *self._values, g, scale, *self._grads())
-        self.gradInput = kept(self.gradInput, self._constant_features(result))
-        return self.gradInput
+            result = self._kernels[0][3](x, *self._arguments(), *self._values, g, scale, *self._grads(),
+                                         self._buffer(self.gradInput, x, g))
+        return self._kept_gradInput(self._constant_features(result))
 
     def _name(self) -> str:
         return f"{type(self).__name__}({self.arguments[self.inputShape[-1]]})"
