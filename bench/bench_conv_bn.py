@@ -65,6 +65,22 @@ def numpy_blas_threads() -> tuple[int, str]:
     return os.cpu_count() or 1, "assumed: one per CPU (OpenBLAS's default)"
 
 
+def steady_allocator() -> str:
+    """glibc's malloc hands a freed block back to the system once the free top of the heap
+    passes a threshold that moves with the blocks freed; a side timed after another side's
+    long-lived buffers then page-faults on each of its step's temporaries (the numpy sides:
+    2000 faults a step, 4x their time), a cost of the order of the sides, not of either's
+    computation. Fixed thresholds: every side allocates alike, freed memory stays."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return "malloc as it is (no glibc)"
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    if libc.mallopt(m_mmap_threshold, 32 << 20) and libc.mallopt(m_trim_threshold, 256 << 20):
+        return "glibc malloc thresholds fixed"
+    return "malloc as it is (mallopt refused)"
+
+
 # --- SpatialConvolution ---------------------------------------------------------------
 
 class ConvArrays:
@@ -304,12 +320,13 @@ def main() -> None:
         import torch
     except ImportError:
         torch = None
+    allocator = steady_allocator()
     threads, how = numpy_blas_threads()
     if torch is not None:
         torch.set_num_threads(threads)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch is not None else 'not installed'}; float64; "
-          f"numpy BLAS threads {threads} ({how})"
+          f"numpy BLAS threads {threads} ({how}); {allocator}"
           + (f", torch threads {torch.get_num_threads()}" if torch is not None else ""))
     bench_conv(torch)
     bench_bn(torch)

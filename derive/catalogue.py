@@ -384,8 +384,8 @@ PyTorch's `batch_norm`; its formula below is training mode, where the batch is t
 - **After `evaluate()`** the running statistics take the place of \(\mu\) and
   \(\sigma^2\), nothing is updated, and
   \(\partial J / \partial x_{ni} = g_{ni} \, \gamma_i / \sqrt{\mathrm{running\_var}_i + \epsilon}\).
-- derive.nn's \(\boldsymbol{\gamma}\) starts at 1 and \(\boldsymbol{\beta}\) at 0, as in PyTorch;
-  Torch7 drew \(\boldsymbol{\gamma}\) from \(U(0, 1)\). With `affine=false` there are no
+- derive.nn draws \(\boldsymbol{\gamma}\) from \(U(0, 1)\) and sets \(\boldsymbol{\beta}\) to 0, as
+  Torch7's `reset` (PyTorch starts \(\boldsymbol{\gamma}\) at 1). With `affine=false` there are no
   parameters: \(y_{ni} = \hat{x}_{ni}\).
 
 derive.nn's class is generated from this entry's formula (the batch its one input, `eps` a number
