@@ -65,6 +65,22 @@ def numpy_blas_threads() -> tuple[int, str]:
     return os.cpu_count() or 1, "assumed: one per CPU (OpenBLAS's default)"
 
 
+def steady_allocator() -> str:
+    """glibc's malloc hands a freed block back to the system once the free top of the heap
+    passes a threshold that moves with the blocks freed; a side timed after another side's
+    long-lived buffers then page-faults on each of its step's temporaries (the numpy sides:
+    2000 faults a step, 4x their time), a cost of the order of the sides, not of either's
+    computation. Fixed thresholds: every side allocates alike, freed memory stays."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return "malloc as it is (no glibc)"
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    if libc.mallopt(m_mmap_threshold, 32 << 20) and libc.mallopt(m_trim_threshold, 256 << 20):
+        return "glibc malloc thresholds fixed"
+    return "malloc as it is (mallopt refused)"
+
+
 # --- SpatialConvolution ---------------------------------------------------------------
 
 class ConvArrays:
@@ -139,10 +155,10 @@ def torch_conv_step(X, G, params, pad):
 class BNArrays:
     """The parameters, gradients and running statistics of the hand-written batch normalisation."""
 
-    def __init__(self, n):
-        self.gamma, self.beta = np.ones(n), np.zeros(n)
-        self.gradGamma, self.gradBeta = np.zeros(n), np.zeros(n)
-        self.running_mean, self.running_var = np.zeros(n), np.ones(n)
+    def __init__(self, gamma, beta):
+        self.gamma, self.beta = gamma.copy(), beta.copy()
+        self.gradGamma, self.gradBeta = np.zeros_like(gamma), np.zeros_like(beta)
+        self.running_mean, self.running_var = np.zeros_like(gamma), np.ones_like(gamma)
 
 
 def numpy_bn_step(X, G, a):
@@ -284,13 +300,12 @@ def bench_bn(torch) -> None:
     X = rng.standard_normal((b["batch"], b["nOutput"])) * 2 + 0.5
     G = rng.standard_normal((b["batch"], b["nOutput"]))
     layer = nn.BatchNormalization(b["nOutput"], eps=EPS, momentum=MOMENTUM)
-    by_hand, by_einsum = BNArrays(b["nOutput"]), BNArrays(b["nOutput"])
+    by_hand, by_einsum = BNArrays(layer.weight, layer.bias), BNArrays(layer.weight, layer.bias)
     sides = {"numpy": lambda: numpy_bn_step(X, G, by_hand),
              "numpy einsum": lambda: numpy_einsum_bn_step(X, G, by_einsum),
              "derive": lambda: derive_bn_step(X, G, layer)}
     if torch is not None:
-        state = (torch.ones(b["nOutput"], dtype=torch.float64, requires_grad=True),
-                 torch.zeros(b["nOutput"], dtype=torch.float64, requires_grad=True),
+        state = (torch.tensor(layer.weight, requires_grad=True), torch.tensor(layer.bias, requires_grad=True),
                  torch.zeros(b["nOutput"], dtype=torch.float64), torch.ones(b["nOutput"], dtype=torch.float64))
         Xt, Gt = torch.from_numpy(X), torch.from_numpy(G)
         sides["torch"] = lambda: torch_bn_step(Xt, Gt, state)
@@ -305,12 +320,13 @@ def main() -> None:
         import torch
     except ImportError:
         torch = None
+    allocator = steady_allocator()
     threads, how = numpy_blas_threads()
     if torch is not None:
         torch.set_num_threads(threads)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch is not None else 'not installed'}; float64; "
-          f"numpy BLAS threads {threads} ({how})"
+          f"numpy BLAS threads {threads} ({how}); {allocator}"
           + (f", torch threads {torch.get_num_threads()}" if torch is not None else ""))
     bench_conv(torch)
     bench_bn(torch)

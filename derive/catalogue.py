@@ -173,6 +173,9 @@ class Entry:
     # Torch7's repr of the arguments, from the constructor's: "{inputSize} -> {outputSize}"; a part in
     # [] is shown where an argument in it or in a later such part is not its default (Torch7's steps)
     shown: str = ""
+    # The statistics run over the batch (BatchNormalization): the input is always a batch, the kernels
+    # take it whole (its first axis is the formula's), and evaluate() normalises with running statistics
+    batch_statistics: bool = False
 
     @property
     def slug(self) -> str:
@@ -383,11 +386,13 @@ PyTorch's `batch_norm`; its formula below is training mode, where the batch is t
 - **After `evaluate()`** the running statistics take the place of \(\mu\) and
   \(\sigma^2\), nothing is updated, and
   \(\partial J / \partial x_{ni} = g_{ni} \, \gamma_i / \sqrt{\mathrm{running\_var}_i + \epsilon}\).
-- derive.nn's \(\boldsymbol{\gamma}\) starts at 1 and \(\boldsymbol{\beta}\) at 0, as in PyTorch;
-  Torch7 drew \(\boldsymbol{\gamma}\) from \(U(0, 1)\). With `affine=false` there are no
+- derive.nn draws \(\boldsymbol{\gamma}\) from \(U(0, 1)\) and sets \(\boldsymbol{\beta}\) to 0, as
+  Torch7's `reset` (PyTorch starts \(\boldsymbol{\gamma}\) at 1). With `affine=false` there are no
   parameters: \(y_{ni} = \hat{x}_{ni}\).
 
-In training the kernel computes the compact form, with \(g = \partial J / \partial y\) and
+derive.nn's class is generated from this entry's formula (the batch its one input, `eps` a number
+given to the kernels, never differentiated): its training backward walks the statements back, and
+its result equals the compact form, with \(g = \partial J / \partial y\) and
 \(\hat{x}_{ni} = (x_{ni} - \mu_i) / \sqrt{\sigma_i^2 + \epsilon}\):
 
 $$
@@ -1510,13 +1515,16 @@ ENTRIES.append(Entry(
                                       Arg("affine", True, bool)),
     lambda a, s: Formula(
         "mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\n"
-        f"xhat[i,j] = xc[i,j] / sqrt(var[j] + {num(a['eps'])})\ny[i,j] = gamma[j] * xhat[i,j] + beta[j]",
+        f"invstd[j] = 1 / sqrt(var[j] + {num(a['eps'])})\n"
+        # x^ = xc invstd is not a statement of its own: no array of it to write, and the walk back
+        # reads sum(g xc) once, for invstd's gradient and gamma's alike
+        + ("y[i,j] = gamma[j] * xc[i,j] * invstd[j] + beta[j]" if a["affine"] else "y[i,j] = xc[i,j] * invstd[j]"),
         {"x": (s[0][0], a["nOutput"])}),
     "Batch normalisation in training: the statistics run over the batch, so the batch is the input.",
     input_shapes=((4,),), example=(3,), parameters={"weight": "gamma", "bias": "beta"},
     reset=(UnitUniform("weight"), Fill("bias", 0)), builtin="batchnorm",
     torch="--input-shape gives the batch size; evaluation uses running statistics (bookkeeping).",
-    notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE))
+    notes=_BATCHNORM_NOTES, in_use=_BATCHNORM_IN_USE, batch_statistics=True))
 
 
 def _recurrent(gates: str) -> Callable[[dict], dict]:

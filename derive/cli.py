@@ -186,11 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = layers.add_parser(
         "compile",
         help="regenerate the numpy kernels of derive.nn from the derivations",
-        description="Regenerate derive/nn/_kernels.py (or FILE) from the engine's matrix-form results, "
-        "and derive/nn/_catalogue.py (the modules generated from derive/catalogue.py) unless -o is given.",
+        description="Regenerate derive/nn/_catalogue.py (or FILE): every derive.nn module of the catalogue, "
+        "generated from its entry in derive/catalogue.py through the engine and the one lowering.",
     )
     compile_.add_argument("-o", "--output", metavar="FILE",
-                          help="write the kernels to FILE instead of derive/nn/_kernels.py")
+                          help="write the modules to FILE instead of derive/nn/_catalogue.py")
     compile_.add_argument("--check", action="store_true",
                           help="exit 1 if the file differs from what would be generated")
 
@@ -494,15 +494,9 @@ def _print(text: str, prog: str, parser: argparse.ArgumentParser) -> int:
 
 
 def _compile(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .codegen import KERNELS_PATH, kernels_source
+    from .catalogue_codegen import CATALOGUE_PATH, catalogue_source
 
-    if args.output is None:  # the catalogue's generated modules too (derive/nn/_catalogue.py)
-        from .catalogue_codegen import CATALOGUE_PATH, catalogue_source
-
-        status = _write_or_check(str(CATALOGUE_PATH), catalogue_source(), args, parser)
-        if status:
-            return status
-    return _write_or_check(args.output or str(KERNELS_PATH), kernels_source(), args, parser)
+    return _write_or_check(args.output or str(CATALOGUE_PATH), catalogue_source(), args, parser)
 
 
 def _write_or_check(path: str, source: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

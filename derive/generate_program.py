@@ -41,6 +41,9 @@ def _name(element: sp.Expr) -> str:
 class ProgramWriter:
     """Writes the module of a :class:`Program`."""
 
+    # parameters that are numbers given to the kernels, never differentiated (a constructor's eps)
+    constants: frozenset = frozenset()
+
     def __init__(self, program: Program, name: str) -> None:
         self.program, self.name = program, name
         self.adjoints = walk(program)
@@ -56,7 +59,8 @@ class ProgramWriter:
     def _needed(self) -> set[str]:
         """The intermediates whose gradient the inputs' and parameters' gradients read."""
         out: set[str] = set()
-        todo = [n for n in self.program.inputs + self.program.parameters if n in self.adjoints]
+        todo = [n for n in self.program.inputs + self.program.parameters
+                if n in self.adjoints and n not in self.constants]
         while todo:
             for c in self.adjoints[todo.pop()].parts:
                 name = c.statement.name
@@ -250,7 +254,7 @@ class ProgramWriter:
             returns = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
         if kind in ("acc_grad_parameters", "backward"):
             for w in p.parameters:
-                if w not in self.adjoints:
+                if w not in self.adjoints or w in self.constants:
                     continue
                 expr, axes = self._adjoint_body(w, batch, True)
                 body.append((f"grad_{w}", "+=", expr, axes, self._shape(w, batch)))
@@ -265,7 +269,7 @@ class ProgramWriter:
         if not p.is_criterion:
             args += [_var(given_name(o)) for o in p.outputs]
         if kind not in ("grad_input", "gradients") and p.parameters:
-            args += ["scale"] + [f"grad_{w}" for w in p.parameters]
+            args += ["scale"] + [f"grad_{w}" for w in p.parameters if w not in self.constants]
         doc = {"grad_input": "gradInput: the backward walk, statements in reverse.",
                "gradients": "Every input's and parameter's gradient: the backward walk, statements in reverse.",
                "acc_grad_parameters": "Adds scale times each parameter's gradient (the backward walk).",

@@ -15,7 +15,7 @@ import re
 import sympy as sp
 
 from .generate import _Writer
-from .lowering import Lowering, into_buffer, scaled_in_place
+from .lowering import _TEMPORARY, Lowering, in_place, into_buffer, scaled_in_place
 from .generate_program import BATCH, ProgramWriter, _var
 from .symbolic.language import LayerSpec, parse
 from .symbolic.layer import grad_output_name, gradients
@@ -163,26 +163,36 @@ class RuntimeSizes(_Writer):
 
 
 def runtime_program_kernels(expr: str, shapes=None, *, input="x", target: str | None = None,
-                            outputs=None) -> list[str]:
+                            outputs=None, constants: tuple = (), whole_batch: bool = False) -> list[str]:
     """The kernels of a program (a table of inputs or outputs, statements) as derive.generate_program
     writes them (update_output, grad_input, acc_grad_parameters, backward; then ``_batch``), with
     every size bound from the arrays' shapes at run time. Sizes are told apart by their values:
-    give distinct sizes distinct values."""
+    give distinct sizes distinct values. ``constants``: parameters that are numbers the kernels
+    take (a constructor's eps), never differentiated; ``whole_batch``: the input is a batch
+    already (its statistics couple the samples), so no ``_batch`` kernels."""
     from .symbolic.program import program
 
     writer = RuntimeProgramWriter(program(expr, shapes, input=input, target=target, outputs=outputs), "Layer")
+    writer.constants = frozenset(constants)
     blocks = []
-    for batch in (False, True):
+    for batch in (False,) if whole_batch else (False, True):
         blocks.append(writer.forward_kernel(batch))
         blocks.append(writer.backward_kernel("grad_input", batch))
-        if writer.program.parameters:
+        if set(writer.program.parameters) - writer.constants:
             blocks.append(writer.backward_kernel("acc_grad_parameters", batch))
             blocks.append(writer.backward_kernel("backward", batch))
     return blocks
 
 
 class RuntimeProgramWriter(ProgramWriter):
-    """The program writer with sizes as names bound from the arguments' shapes."""
+    """The program writer with sizes as names bound from the arguments' shapes. As RuntimeSizes'
+    kernels: an element-wise step writes into a temporary nothing reads afterwards (never one a
+    value's name holds), a parameter's gradient is scaled in its own temporary, and a kernel
+    returning the output (one, not a loss) or gradInput (one input) takes last ``out``, the
+    module's buffer (None: a new array), and computes that array there."""
+
+    _made: Lowering | None = None  # the lowering of the kernel being written
+    _result: str | None = None  # the array of it that goes into ``out``
 
     def __init__(self, program, name: str) -> None:
         super().__init__(program, name)
@@ -210,7 +220,24 @@ class RuntimeProgramWriter(ProgramWriter):
         shape = tuple(str(self.symbols[d]) for d in self.program.shapes[name])
         return ((str(BATCH),) if batch and name in self.batched else ()) + shape
 
+    def _lowering(self) -> Lowering:
+        self._made = super()._lowering()
+        return self._made
+
+    def _finish(self, lines: list[str]) -> list[str]:
+        made = self._made
+        named = frozenset(m.group(2) for m in (re.fullmatch(r"(\w+) = (_t\d+)", line) for line in lines)
+                          if m and not _TEMPORARY.fullmatch(m.group(1)))
+        lines = scaled_in_place(in_place(lines, made.sizes, named), made.temporaries)
+        return into_buffer(lines, self._result, made.temporaries) if self._result else lines
+
     def _kernel(self, name: str, args: list[str], body, doc: str, returns, batch: bool) -> str:
+        p = self.program
+        single = p.outputs[0] if len(p.outputs) == 1 and not p.is_criterion else None
+        self._result = (single if name.startswith("update_output") else
+                        returns if returns and returns.isidentifier() and returns.startswith("_grad_") else None)
+        if self._result:
+            args = args + ["out=None"]
         text = super()._kernel(name, args, body, doc, returns, batch)
         lines = text.split("\n")
         first = next(k for k, line in enumerate(lines) if line.startswith("    xp = ")) + 1 + batch

@@ -305,6 +305,9 @@ class Lowering:
             condition = sp.Eq(*bracket.args, evaluate=False) if isinstance(bracket, sp.KroneckerDelta) else bracket.args[0]
             return self.lower(where(condition, rest, 0))
         factors = [g for f in factors for g in _pulled(f)]
+        grouped = self._small_first(factors)
+        if grouped is not None:
+            return grouped
         # divided by the sizes (x / (B n)), not times their reciprocals: one rounding, as a mean's
         divisors = [f.base for f in factors if isinstance(f, sp.Pow) and f.exp == -1 and not f.base.is_number
                     and not self.lower(f.base).axes]
@@ -327,6 +330,26 @@ class Lowering:
         elif coefficient != 1:
             code = f"{_number(coefficient)} * {code}" if code else _number(coefficient)
         return Tensor(code or "1", axes)
+
+    def _small_first(self, factors: list[sp.Expr]) -> Tensor | None:
+        """A product of arrays of fewer axes (a row of statistics, numbers, divisions by sizes) and
+        of full ones: the small ones multiplied first (2 d_var / n, then times xc), one pass over
+        the full arrays for them all; None where there is nothing to group."""
+        lowered = [(f, self.lower(f)) for f in factors if not f.is_number and not (
+            isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.Symbol) and not self.lower(f.base).axes)]
+        if len(lowered) < 2:
+            return None
+        full = max(len(t.axes) for _, t in lowered)
+        big = [f for f, t in lowered if len(t.axes) == full]
+        small = [f for f in factors if f not in big]
+        if not big or len(small) < 2 or not all(set(t.axes) <= set(self.lower(big[0]).axes) for _, t in lowered):
+            return None
+        if not any(t.axes for f, t in lowered if f in small):  # only numbers and sizes: the usual x / n
+            return None
+        left, right = self._product(small), self._product(big)
+        (pl, pr), axes = self.broadcast([self.temporary(left.code, left.axes) if not _plain(left.code) else left,
+                                         right])
+        return Tensor(f"{_atom(pl.code)} * {_atom(pr.code)}", axes)
 
     def _scattered_delta(self, expr: sp.Add) -> Tensor | None:
         """rest + c delta(l, t) over the result's axes (one sample's or a batch's class target: at
@@ -388,7 +411,10 @@ class Lowering:
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
             parts, axes = self.broadcast(parts)
             return Tensor(" + ".join(p.code for p in parts), axes)
-        factors = sp.Mul.make_args(expr.function)
+        # a square summed is the product of two equal factors (sum_n xc^2: einsum, as sum_n g xhat)
+        factors = [g for f in sp.Mul.make_args(expr.function)
+                   for g in ((f.base, f.base) if f.is_Pow and f.exp == 2 and f.base.free_symbols & set(variables)
+                             else (f,))]
         inside = [f for f in factors if f.free_symbols & set(variables)]
         outside = [f for f in factors if f not in inside]
         tensors = [self.lower(f) for f in inside]
@@ -416,6 +442,15 @@ class Lowering:
                     summed -= set(own)
             if len(tensors) == 1:
                 break
+            a, b = tensors[0], tensors[-1]
+            if len(tensors) == 2 and set(a.axes) == set(b.axes) and set(a.axes) & summed:
+                # the sum of an element-wise product (sum_n g xhat): einsum, no product array
+                (_, _), axes = self.broadcast([a, b])
+                letters = {x: "abcdefghijklmnopqrstuvwxyz"[k] for k, x in enumerate(axes)}
+                keep = [x for x in axes if x not in summed]
+                subscripts = ",".join("".join(letters[x] for x in t.axes) for t in (a, b))
+                return self.temporary(f'xp.einsum("{subscripts}->{"".join(letters[x] for x in keep)}", '
+                                      f"{a.code}, {b.code})", keep)
             # Order of preference: factors over the same indices multiply element-wise (no
             # loss); then a pair contracts over indices only they have (BLAS); only then
             # does a factor merge into one whose indices hold its own.
@@ -912,11 +947,13 @@ _TEMPORARY = re.compile(r"_t\d+")
 _INVERSE = {"-": "xp.subtract", "/": "xp.divide"}
 
 
-def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
+def in_place(lines: list[str], axes: dict[str, tuple], keep: frozenset = frozenset()) -> list[str]:
     """The kernel's statements with each element-wise step on a temporary that nothing reads
     afterwards written into that temporary (``_t1 += b``, ``xp.tanh(_t1, out=_t1)``): the
     same numbers, one allocation fewer. Only float arrays the kernel made itself are
-    overwritten, never an argument, a view of one, or a mask."""
+    overwritten, never an argument, a view of one, or a mask, nor a temporary of ``keep``
+    (one a name holds too: a program's value, read later by that name)."""
+    keep = set(keep)
     # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
     assigned = (line.split(" = ", 1) for line in lines if " = " in line)
     fresh: set[str] = set()
@@ -934,7 +971,7 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
         rewritten = None
         if _TEMPORARY.fullmatch(target) and target in axes:
             later = current(" ".join(lines[k + 1:]))
-            rewritten = _rewrite(code, lambda t: (t in fresh and axes.get(t) == axes[target]
+            rewritten = _rewrite(code, lambda t: (t in fresh and t not in keep and axes.get(t) == axes[target]
                                                   and not re.search(rf"\b{t}\b", later)))
         if rewritten is None:
             out.append(line)
@@ -943,6 +980,8 @@ def in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
         if statement is not None:
             out.append(statement)
         renamed[target] = reused
+        if target in keep:  # the name now holds the reused temporary
+            keep.add(reused)
     return out
 
 

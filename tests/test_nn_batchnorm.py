@@ -33,9 +33,11 @@ BETA = np.array([0.1, 0.0, -0.3, 2.0])
 
 # --- construction ---------------------------------------------------------------------
 
-def test_starts_at_weight_one_bias_zero_and_unit_running_statistics():
+def test_starts_at_torch7s_reset_and_unit_running_statistics():
     layer = nn.BatchNormalization(3)
-    assert np.array_equal(layer.weight, np.ones(3)) and np.array_equal(layer.bias, np.zeros(3))
+    # Torch7's reset: weight:uniform() (on [0, 1)), bias:zero()
+    assert np.all((0 <= layer.weight) & (layer.weight < 1)) and len(set(layer.weight)) == 3
+    assert np.array_equal(layer.bias, np.zeros(3))
     assert np.array_equal(layer.gradWeight, np.zeros(3)) and np.array_equal(layer.gradBias, np.zeros(3))
     assert np.array_equal(layer.running_mean, np.zeros(3)) and np.array_equal(layer.running_var, np.ones(3))
     assert (layer.eps, layer.momentum, layer.affine, layer.train) == (1e-5, 0.1, True, True)
@@ -58,7 +60,8 @@ def test_reset_restores_the_start():
     layer = layer_with(GAMMA, BETA)
     layer.forward(batch())
     layer.reset()
-    assert np.array_equal(layer.weight, np.ones(4)) and np.array_equal(layer.bias, np.zeros(4))
+    assert np.all((0 <= layer.weight) & (layer.weight < 1)) and not np.array_equal(layer.weight, GAMMA)
+    assert np.array_equal(layer.bias, np.zeros(4))
     assert np.array_equal(layer.running_mean, np.zeros(4)) and np.array_equal(layer.running_var, np.ones(4))
 
 
@@ -120,7 +123,7 @@ def test_a_batch_of_one_sample_is_refused_in_training():
 
 
 def test_eps_zero_and_a_constant_feature_give_zero_as_in_torch7():
-    layer = nn.BatchNormalization(2, eps=0)
+    layer = layer_with(np.ones(2), np.zeros(2), eps=0)
     x = np.array([[1.0, 3.0], [1.0, 5.0], [1.0, 4.0]])
     y = layer.forward(x)
     assert np.array_equal(y[:, 0], np.zeros(3))
@@ -220,7 +223,7 @@ def test_backward_uses_the_statistics_of_the_last_training_forward():
 # --- dtypes and buffers ---------------------------------------------------------------
 
 def test_float32_in_float32_out_and_integers_in_float64_out():
-    layer = nn.BatchNormalization(4)
+    layer = layer_with(np.ones(4), np.zeros(4))
     x = batch()
     # Torch refuses mixed types
     with pytest.raises(TypeError, match=r"input is float32 but the module is float64 \(torch.DoubleTensor\)"):
@@ -230,7 +233,7 @@ def test_float32_in_float32_out_and_integers_in_float64_out():
     np.testing.assert_allclose(y32, (x - x.mean(0)) / np.sqrt(x.var(0) + EPS), rtol=1e-4, atol=1e-5)
     assert layer.backward(x.astype(np.float32), np.ones((6, 4), np.float32)).dtype == np.float32
     xi = np.arange(12).reshape(3, 4) ** 2
-    yi = nn.BatchNormalization(4).forward(xi)
+    yi = layer_with(np.ones(4), np.zeros(4)).forward(xi)
     assert yi.dtype == np.float64
     np.testing.assert_allclose(yi, (xi - xi.mean(0)) / np.sqrt(xi.var(0) + EPS), rtol=1e-13)
 

@@ -44,8 +44,8 @@ def _draw(name: str, rng: np.random.Generator):
     fields = _fields(factory)
     low, high = fields.get("low", -2.0), fields.get("high", 2.0)
 
-    def real(s):
-        return rng.uniform(low, high, (BATCH,) + tuple(s))
+    def real(s):  # a batch of BATCH samples, or (batch=0) the sample is a batch already (BatchNormalization)
+        return rng.uniform(low, high, ((BATCH,) if extra.get("batch", 1) else ()) + tuple(s))
 
     if issubclass(cls, CatalogueTableLoss):  # a program ending in a loss: its input is a whole batch
         input = rng.uniform(low, high, shape)

@@ -37,7 +37,7 @@ def test_every_derive_command_listed_runs(tmp_path):
                 if line.startswith("derive ")]
     assert any(c[:2] == ["derive", "sequential"] for c in commands)
     for command in commands:
-        if command[1] == "compile":  # it rewrites the kernels; test_codegen checks they are current
+        if command[1] == "compile":  # it rewrites the modules; test_nn_catalogue checks they are current
             continue
         # `derive check` runs from the checkout's root on examples/my_linear.py, whose two planted
         # bugs it names with exit status 1, as the README says; the others run anywhere.

@@ -17,9 +17,7 @@ from ._backend import CudaUnavailableError
 
 __all__ += ["CudaUnavailableError"]
 
-from .batchnorm import BatchNormalization
-
-__all__ += ["BatchNormalization"]
+__all__ += ["BatchNormalization"]  # generated: _catalogue below
 
 from .bookkeeping import Dropout, Reshape, SpatialDropout, View
 
