@@ -11,6 +11,8 @@ from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule,
 
 ndarray = np.ndarray
 from derive.nn.windowed import CatalogueWindowModule
+from derive.nn.windowed import CatalogueTransposedModule
+from derive.nn.cropped import CatalogueCropCriterion
 from derive.nn.normalization import CatalogueBatchStatistics
 
 
@@ -4225,19 +4227,19 @@ class LookupTable(CatalogueModule):
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
 
 
-def _temporalconvolution_update_output(x, W, b, N_t, kW, dW, out=None):
+def _temporalconvolution_update_output(x, W, b, N_t, kW, dW, patches, out=None):
     """y[t, o] = b[o] + Sum(W[o, k, c]*x[k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
     N_k = W.shape[1]
-    _t1 = window(x, (N_t, N_k, N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t1 = window(x, (N_t, N_k, N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 2,), (1, 2,)))
     _t3 = xp.add(b, _t2, out=out)
     output = _t3
     return output
 
 
-def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, patches, y, g, out=None):
     """gradInput[j, l] = Sum(Piecewise((W[o, j + (-dW)*t + (dW), l]*g[t, o], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4248,19 +4250,19 @@ def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None)
     return grad_input
 
 
-def _temporalconvolution_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+def _temporalconvolution_acc_grad_parameters(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, l, a] += scale * Sum(g[t, j]*x[l + (dW)*t + (-dW), a], (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
     N_k = W.shape[1]
-    _t1 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t1 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}), patches)
     _t2 = contract(g, _t1, axes=((0,), (1,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=0)
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+def _temporalconvolution_backward(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4269,7 +4271,7 @@ def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, gra
     _t1 = contract(g, W, axes=((1,), (0,)))
     _t2 = fold(xp.transpose(_t1, (2, 0, 1)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
     grad_input = _t2
-    _t3 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t3 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}), patches)
     _t4 = contract(g, _t3, axes=((0,), (1,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=0)
@@ -4277,20 +4279,20 @@ def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, gra
     return grad_input
 
 
-def _temporalconvolution_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+def _temporalconvolution_update_output_batch(X, W, b, N_t, kW, dW, patches, out=None):
     """Y[s, t, o] = b[o] + Sum(W[o, k, c]*X[s, k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[2]
     N_k = W.shape[1]
-    _t1 = window(X, (B, N_t, N_k, N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t1 = window(X, (B, N_t, N_k, N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}), patches)
     _t2 = contract(_t1, W, axes=((2, 3,), (1, 2,)))
     _t3 = xp.add(b, _t2, out=out)
     output = _t3
     return output
 
 
-def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, patches, Y, G, out=None):
     """gradInput[j, l, a] = Sum(Piecewise((G[j, t, o]*W[o, l + (-dW)*t + (dW), a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4302,20 +4304,20 @@ def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out
     return grad_input
 
 
-def _temporalconvolution_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+def _temporalconvolution_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, l, a] += scale * Sum(G[s, t, j]*X[s, l + (dW)*t + (-dW), a], (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[2]
     N_k = W.shape[1]
-    _t1 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t1 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}), patches)
     _t2 = contract(G, _t1, axes=((0, 1,), (0, 2,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 1))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4325,7 +4327,7 @@ def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_
     _t1 = contract(G, W, axes=((2,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
     grad_input = _t2
-    _t3 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t3 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}), patches)
     _t4 = contract(G, _t3, axes=((0, 1,), (0, 2,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 1))
@@ -4351,7 +4353,7 @@ class TemporalConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'outputFrameSize': outputFrameSize, 'kW': kW, 'dW': dW})
 
 
-def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, out=None):
+def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, patches, out=None):
     """y[t, c] = W[c]*Sum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4363,7 +4365,7 @@ def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, patches, y, g, out=None):
     """gradInput[j, l] = Sum(Piecewise((W[l]*g[t, l], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4374,7 +4376,7 @@ def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None)
     return grad_input
 
 
-def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b):
     """gradW[j] += scale * Sum(g[t, j]*Sum(x[k + (dW)*t + (-dW), j], (k, 1, N_k)), (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4386,7 +4388,7 @@ def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, 
     grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4403,7 +4405,7 @@ def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, gra
     return grad_input
 
 
-def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, patches, out=None):
     """Y[s, t, c] = W[c]*Sum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4416,7 +4418,7 @@ def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, patches, Y, G, out=None):
     """gradInput[j, l, a] = Sum(Piecewise((G[j, t, a]*W[a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4428,7 +4430,7 @@ def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out
     return grad_input
 
 
-def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j] += scale * Sum(G[s, t, j]*Sum(X[s, k + (dW)*t + (-dW), j], (k, 1, N_k)), (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4441,7 +4443,7 @@ def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, s
     grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4477,7 +4479,7 @@ class TemporalSubSampling(CatalogueWindowModule):
         super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'kW': kW, 'dW': dW})
 
 
-def _temporalmaxpooling_update_output(x, N_t, kW, dW, out=None):
+def _temporalmaxpooling_update_output(x, N_t, kW, dW, patches, out=None):
     """y[t, c] = Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4487,7 +4489,7 @@ def _temporalmaxpooling_update_output(x, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, y, g, out=None):
+def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, patches, y, g, out=None):
     """gradInput[j, l] = Sum(Piecewise((KroneckerDelta(c, l)*KroneckerDelta(j + (-dW)*t + (dW), ArgExtremum(Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)), 0))*g[t, c], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4504,7 +4506,7 @@ def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, y, g, out=None):
     return grad_input
 
 
-def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, out=None):
+def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, patches, out=None):
     """Y[s, t, c] = Maximum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4515,7 +4517,7 @@ def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalmaxpooling_update_grad_input_batch(X, N_t, kW, dW, Y, G, out=None):
+def _temporalmaxpooling_update_grad_input_batch(X, N_t, kW, dW, patches, Y, G, out=None):
     """gradInput[j, l, a] = Sum(Piecewise((KroneckerDelta(a, c)*KroneckerDelta(l, (dW)*t + ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0) + (-dW))*G[j, t, c], N_k >= ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0)), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4551,20 +4553,20 @@ class TemporalMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'dW': dW})
 
 
-def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
     """y[o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}), patches)
     _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
     _t3 = b[:, None, None] + _t2
     output = _t3
     return output
 
 
-def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, out=None):
+def _spatialconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
     """gradInput[j, k, l] = Sum(Piecewise((W[o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4576,20 +4578,20 @@ def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, p
     return grad_input
 
 
-def _spatialconvolutionmm_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
+def _spatialconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), x[k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
     _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=(1, 2))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+def _spatialconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4600,7 +4602,7 @@ def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH
     _t1 = contract(W, g, axes=((0,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
     grad_input = _t2
-    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
     _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=(1, 2))
@@ -4608,21 +4610,21 @@ def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH
     return grad_input
 
 
-def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
     """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
     _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
     output = _t3
     return output
 
 
-def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+def _spatialconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
     """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4635,21 +4637,21 @@ def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW,
     return grad_input
 
 
-def _spatialconvolutionmm_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
+def _spatialconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), X[s, k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
     _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 2, 3))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+def _spatialconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4661,7 +4663,144 @@ def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW
     _t1 = contract(G, W, axes=((1,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
     grad_input = _t2
-    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
+    _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialConvolution(CatalogueWindowModule):
+    """nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=padW): y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]. A 2-D convolution (Torch's cross-correlation) with steps and zero padding. Example: a 3x3 kernel of ones sums each 3x3 patch."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', REQUIRED, int, 'padW'), )
+    formula = 'y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    shown = '{nInputPlane} -> {nOutputPlane}, {kW}x{kH}[, {dW},{dH}][, {padW},{padH}]'
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolution_update_output, _spatialconvolution_update_grad_input, _spatialconvolution_acc_grad_parameters, _spatialconvolution_backward), (_spatialconvolution_update_output_batch, _spatialconvolution_update_grad_input_batch, _spatialconvolution_acc_grad_parameters_batch, _spatialconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """y[o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}), patches)
+    _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
+    _t3 = b[:, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), x[k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
+    _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
+    _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}), patches)
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), X[s, k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
+    _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
     _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 2, 3))
@@ -4687,20 +4826,20 @@ class SpatialConvolutionMM(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
 
 
-def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """y[o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}), patches)
     _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
     _t3 = b[:, None, None] + _t2
     output = _t3
     return output
 
 
-def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, out=None):
     """gradInput[j, k, l] = Sum(g[o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(k, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1))*KroneckerDelta(l, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)), 0)*W[o, j, p, q], (p, 1, N_p), (q, 1, N_q)), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4712,20 +4851,20 @@ def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, 
     return grad_input
 
 
-def _spatialdilatedconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b):
+def _spatialdilatedconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), x[k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}), patches)
     _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=(1, 2))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b, out=None):
+def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4736,7 +4875,7 @@ def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW,
     _t1 = contract(W, g, axes=((0,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
     grad_input = _t2
-    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}), patches)
     _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=(1, 2))
@@ -4744,21 +4883,21 @@ def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW,
     return grad_input
 
 
-def _spatialdilatedconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
     _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
     output = _t3
     return output
 
 
-def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, out=None):
     """gradInput[j, k, l, a] = Sum(G[s, o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1))*KroneckerDelta(j, s)*KroneckerDelta(l, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1)), 0)*W[o, k, p, q], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4771,21 +4910,21 @@ def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH
     return grad_input
 
 
-def _spatialdilatedconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b):
+def _spatialdilatedconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), X[s, k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}), patches)
     _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 2, 3))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b, out=None):
+def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4797,7 +4936,7 @@ def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH,
     _t1 = contract(W, G, axes=((0,), (1,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
     grad_input = _t2
-    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}), patches)
     _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 2, 3))
@@ -4823,7 +4962,298 @@ class SpatialDilatedConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
 
 
-def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialfullconvolution_update_output(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, out=None):
+    """y[o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), x[c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}), patches)
+    _t2 = contract(W, _t1, axes=((0, 2, 3,), (0, 2, 4,)))
+    _t3 = b[:, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _spatialfullconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[j, o, h - k + (padH + 1), -l + w + (padW + 1)]*g[o, h, w], (h - k >= (-padH)) & (l - w <= (padW)) & (N_p >= h - k + (padH + 1)) & (N_q >= -l + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialfullconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), x[j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*g[k, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}), patches)
+    _t2 = contract(_t1, g, axes=((2, 4,), (1, 2,)))
+    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialfullconvolution_backward(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}), patches)
+    _t4 = contract(_t3, g, axes=((2, 4,), (1, 2,)))
+    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialfullconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), X[s, c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}), patches)
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (0, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialfullconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[k, o, h - l + (padH + 1), -a + w + (padW + 1)], (h - l >= (-padH)) & (a - w <= (padW)) & (N_p >= h - l + (padH + 1)) & (N_q >= -a + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialfullconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), X[s, j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*G[s, k, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}), patches)
+    _t2 = contract(_t1, G, axes=((0, 3, 5,), (0, 2, 3,)))
+    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialfullconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}), patches)
+    _t4 = contract(_t3, G, axes=((0, 3, 5,), (0, 2, 3,)))
+    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialFullConvolution(CatalogueTransposedModule):
+    """nn.SpatialFullConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0): y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]. The transposed convolution (the gradient of a convolution as a layer)."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('full', 1, 'kH', 1, 'padH', 'adjH'), ('full', 2, 'kW', 1, 'padW', 'adjW'))
+    windowArguments = ('kW', 'kH', 'padW', 'padH')
+    dilatedInput = ((1, 'dH', 'adjH'), (2, 'dW', 'adjW'))
+    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialfullconvolution_update_output, _spatialfullconvolution_update_grad_input, _spatialfullconvolution_acc_grad_parameters, _spatialfullconvolution_backward), (_spatialfullconvolution_update_output_batch, _spatialfullconvolution_update_grad_input_batch, _spatialfullconvolution_acc_grad_parameters_batch, _spatialfullconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'adjW': adjW, 'adjH': adjH})
+
+
+def _spatialconvolutionlocal_update_output(x, W, b, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """y[o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (1, 3, 0, 2, 4))
+    _t3 = _t2.sum(axis=(3, 4, 5))
+    _t4 = xp.add(b, _t3, out=out)
+    output = _t4
+    return output
+
+
+def _spatialconvolutionlocal_update_grad_input(x, W, b, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[h, w, o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=1)
+    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t3
+    return grad_input
+
+
+def _spatialconvolutionlocal_acc_grad_parameters(x, W, b, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d, e] += scale * where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), x[a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*g[l, j, k]; gradb[j, k, l] += scale * g[j, k, l]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t1, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
+    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_b += g if scale == 1 else scale * g
+
+
+def _spatialconvolutionlocal_backward(x, W, b, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=1)
+    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t3
+    _t4 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t5 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t4, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
+    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_b += g if scale == 1 else scale * g
+    return grad_input
+
+
+def _spatialconvolutionlocal_update_output_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """Y[s, o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (0, 2, 4, 1, 3, 5))[:, None, :, :, :, :, :]
+    _t3 = _t2.sum(axis=(4, 5, 6))
+    _t4 = xp.add(b, _t3, out=out)
+    output = _t4
+    return output
+
+
+def _spatialconvolutionlocal_update_grad_input_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[h, w, o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=2)
+    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t3
+    return grad_input
+
+
+def _spatialconvolutionlocal_acc_grad_parameters_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d, e] += scale * Sum(where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), X[s, a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*G[s, l, j, k], (s, 1, B)); gradb[j, k, l] += scale * Sum(G[s, j, k, l], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t1, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
+    _t3 = _t2.sum(axis=6)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = G.sum(axis=0)
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _spatialconvolutionlocal_backward_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=2)
+    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t3
+    _t4 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t5 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t4, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
+    _t6 = _t5.sum(axis=6)
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = G.sum(axis=0)
+    grad_b += _t7 if scale == 1 else scale * _t7
+    return grad_input
+
+
+class SpatialConvolutionLocal(CatalogueWindowModule):
+    """nn.SpatialConvolutionLocal(nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0): y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]. A convolution with different weights at each output position."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('iW', REQUIRED, int, None), ('iH', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]'
+    scalars = ()
+    inputShape = ('nInputPlane', 'iH', 'iW')
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', (('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1), 'nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane', ('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1))))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolutionlocal_update_output, _spatialconvolutionlocal_update_grad_input, _spatialconvolutionlocal_acc_grad_parameters, _spatialconvolutionlocal_backward), (_spatialconvolutionlocal_update_output_batch, _spatialconvolutionlocal_update_grad_input_batch, _spatialconvolutionlocal_acc_grad_parameters_batch, _spatialconvolutionlocal_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'iW': iW, 'iH': iH, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4850,7 +5280,7 @@ def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, ou
     return output
 
 
-def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(a + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta((-dH)*i + l + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, i, j], (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4885,7 +5315,7 @@ def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH
     return grad_input
 
 
-def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """Y[s, c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4913,7 +5343,7 @@ def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, pa
     return output
 
 
-def _spatialmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+def _spatialmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*G[k, l, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4965,7 +5395,7 @@ class SpatialMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
 
 
-def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """y[c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4994,7 +5424,7 @@ def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, p
     return output
 
 
-def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(l, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(c, k), 0)*g[c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5061,7 +5491,7 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     return grad_input
 
 
-def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """Y[s, c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5091,7 +5521,7 @@ def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, p
     return output
 
 
-def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(c, l)*KroneckerDelta(d, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(k, s), 0)*G[s, c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (s, 1, B), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5177,7 +5607,7 @@ class SpatialDilatedMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
 
 
-def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """y[c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5188,7 +5618,7 @@ def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH
     return output
 
 
-def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]/(kW*kH), (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5200,7 +5630,7 @@ def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, 
     return grad_input
 
 
-def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """Y[s, c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5212,7 +5642,7 @@ def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW
     return output
 
 
-def _spatialaveragepooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+def _spatialaveragepooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]/(kW*kH), (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5241,7 +5671,7 @@ class SpatialAveragePooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
 
 
-def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """y[c, i, j] = Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5254,7 +5684,7 @@ def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, out=None
     return output
 
 
-def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]*x[k, l, a]**pnorm*y[k, i, j]/(x[k, l, a]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5272,7 +5702,7 @@ def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, y, g
     return grad_input
 
 
-def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """Y[s, c, i, j] = Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5286,7 +5716,7 @@ def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, ou
     return output
 
 
-def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*X[k, l, a, d]**pnorm*Y[k, l, i, j]/(X[k, l, a, d]*Sum(X[k, l, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5320,7 +5750,7 @@ class SpatialLPPooling(CatalogueWindowModule):
         super().__init__(**{'nInputPlane': nInputPlane, 'pnorm': pnorm, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
 
 
-def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """y[c, i, j] = W[c]*Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5332,7 +5762,7 @@ def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, out=Non
     return output
 
 
-def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((W[k]*g[k, i, j], (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5344,7 +5774,7 @@ def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, y, 
     return grad_input
 
 
-def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b):
+def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, y, g, scale, grad_W, grad_b):
     """gradW[k] += scale * Sum(g[k, i, j]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(g[k, i, j], (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5356,7 +5786,7 @@ def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, y
     grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b, out=None):
+def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5374,7 +5804,7 @@ def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale,
     return grad_input
 
 
-def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """Y[s, c, i, j] = W[c]*Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5387,7 +5817,7 @@ def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, o
     return output
 
 
-def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*W[l], (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5400,7 +5830,7 @@ def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, d
     return grad_input
 
 
-def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b):
+def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[k] += scale * Sum(G[s, k, i, j]*Sum(X[s, k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(G[s, k, i, j], (s, 1, B), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5413,7 +5843,7 @@ def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW,
     grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b, out=None):
+def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5450,7 +5880,7 @@ class SpatialSubSampling(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
 
 
-def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, out=None):
     """y[c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), x[c, i + (-pad_t), j + (-pad_l)], 0)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5459,7 +5889,7 @@ def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, o
     return output
 
 
-def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, y, g, out=None):
+def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, y, g, out=None):
     """gradInput[k, l, a] = Piecewise((g[k, l + (pad_t), a + (pad_l)], (N_i >= l + (pad_t)) & (N_j >= a + (pad_l))), (0, True))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5478,7 +5908,7 @@ def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_
     return grad_input
 
 
-def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, out=None):
     """Y[s, c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), X[s, c, i + (-pad_t), j + (-pad_l)], 0)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5488,7 +5918,7 @@ def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pa
     return output
 
 
-def _spatialzeropadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, Y, G, out=None):
+def _spatialzeropadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Piecewise((G[k, l, a + (pad_t), d + (pad_l)], (N_i >= a + (pad_t)) & (N_j >= d + (pad_l))), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5524,21 +5954,135 @@ class SpatialZeroPadding(CatalogueWindowModule):
         super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
 
 
-def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _spatialcrossmaplrn_update_output(x, k, alpha, beta, size, patches, out=None):
+    """y[c, h, w] = x[c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = xp.einsum("abcd,abcd->acd", _t1, _t1)
+    _t3 = (alpha * _t2) / size
+    _t3 += k
+    _t5 = -beta
+    _t6 = _t3 ** _t5
+    _t6 *= x
+    output = _t6
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input(x, k, alpha, beta, size, patches, y, g, out=None):
+    """gradInput[j, a, d] = Sum(Piecewise((-2*N_l**beta*alpha*beta*g[c, a, d]*x[c, a, d]*x[j, a, d]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))), (c - j <= ((size//2))) & (N_l >= -c + j + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + g[j, a, d]/(k + alpha*Sum(where((j + l + (-(size//2) - 1) >= 1) & (j + l + (-(size//2) - 1) <= N_c), x[j + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = xp.einsum("abcd,abcd->acd", _t1, _t1)
+    _t3 = (alpha * _t2) / size
+    _t3 += k
+    _t5 = -beta
+    _t6 = _t3 ** _t5
+    _t6 *= g
+    _t8 = size ** beta
+    _t9 = alpha * xp.transpose(_t2, (1, 2, 0))
+    _t10 = k * size
+    _t11 = _t9 + _t10
+    _t12 = _t11 ** beta
+    _t13 = alpha * _t12 * xp.transpose(_t2, (1, 2, 0))
+    _t14 = k * size * _t12
+    _t14 += _t13
+    xp.divide(1, _t14, out=_t14)
+    _t17 = window(x, (size, N_c, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t18 = -2 * alpha * beta * _t8 * _t14 * xp.transpose(g, (1, 2, 0)) * xp.transpose(x, (1, 2, 0))
+    _t19 = _t18[:, :, :, None] * xp.transpose(_t17, (2, 3, 1, 0))
+    _t20 = fold(_t19, (N_c, N_h, N_w,), ((-(size//2)), 0, 0,), ({2: 1, 3: 1}, {0: 1}, {1: 1},))
+    _t6 += _t20
+    grad_input = _t6
+    return grad_input
+
+
+def _spatialcrossmaplrn_update_output_batch(X, k, alpha, beta, size, patches, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[s, c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = xp.einsum("abcde,abcde->abde", _t1, _t1)
+    _t3 = (alpha * _t2) / size
+    _t3 += k
+    _t5 = -beta
+    _t6 = _t3 ** _t5
+    _t6 *= X
+    output = _t6
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input_batch(X, k, alpha, beta, size, patches, Y, G, out=None):
+    """gradInput[j, a, d, e] = Sum(Piecewise((-2*N_l**beta*alpha*beta*G[j, c, d, e]*X[j, a, d, e]*X[j, c, d, e]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))), (a - c >= (-(size//2))) & (N_l >= a - c + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + G[j, a, d, e]/(k + alpha*Sum(where((a + l + (-(size//2) - 1) >= 1) & (a + l + (-(size//2) - 1) <= N_c), X[j, a + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = xp.einsum("abcde,abcde->abde", _t1, _t1)
+    _t3 = (alpha * _t2) / size
+    _t3 += k
+    _t5 = -beta
+    _t6 = _t3 ** _t5
+    _t6 *= G
+    _t8 = size ** beta
+    _t9 = alpha * xp.transpose(_t2, (0, 2, 3, 1))
+    _t10 = k * size
+    _t11 = _t9 + _t10
+    _t12 = _t11 ** beta
+    _t13 = alpha * _t12 * xp.transpose(_t2, (0, 2, 3, 1))
+    _t14 = k * size * _t12
+    _t14 += _t13
+    xp.divide(1, _t14, out=_t14)
+    _t17 = window(X, (B, size, N_c, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t18 = -2 * alpha * beta * _t8 * _t14 * xp.transpose(G, (0, 2, 3, 1)) * xp.transpose(X, (0, 2, 3, 1))
+    _t19 = _t18[:, :, :, :, None] * xp.transpose(_t17, (0, 3, 4, 2, 1))
+    _t20 = fold(_t19, (B, N_c, N_h, N_w,), (0, (-(size//2)), 0, 0,), ({0: 1}, {3: 1, 4: 1}, {1: 1}, {2: 1},))
+    _t6 += _t20
+    grad_input = _t6
+    return grad_input
+
+
+class SpatialCrossMapLRN(CatalogueWindowModule):
+    """nn.SpatialCrossMapLRN(size, alpha=0.0001, beta=0.75, k=1.0): y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta. Local response normalisation across planes: each pixel divided by (k + alpha/size times the sum of the squares of the size planes around it)^beta, the window clamped at the first and last plane."""
+
+    signature = (('size', REQUIRED, int, None), ('alpha', 0.0001, float, None), ('beta', 0.75, float, None), ('k', 1.0, float, None), )
+    formula = 'y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta'
+    scalars = ('k', 'alpha', 'beta')
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('size',)
+    kernels = {(): ((_spatialcrossmaplrn_update_output, _spatialcrossmaplrn_update_grad_input, None, None), (_spatialcrossmaplrn_update_output_batch, _spatialcrossmaplrn_update_grad_input_batch, None, None))}
+
+    def __init__(self, size, alpha=0.0001, beta=0.75, k=1.0) -> None:
+        super().__init__(**{'size': size, 'alpha': alpha, 'beta': beta, 'k': k})
+
+
+def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t1 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}), patches)
     _t2 = contract(W, _t1, axes=((1, 2, 3, 4,), (0, 2, 4, 6,)))
     _t3 = b[:, None, None, None] + _t2
     output = _t3
     return output
 
 
-def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, out=None):
     """gradInput[j, k, l, a] = Sum(Piecewise((W[o, j, k + (-dT)*t + (dT + padT), (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)]*g[o, t, h, w], (a + (-dW)*w >= (-dW - padW + 1)) & (k + (-dT)*t >= (-dT - padT + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & (N_r >= k + (-dT)*t + (dT + padT)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5551,21 +6095,21 @@ def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH,
     return grad_input
 
 
-def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b):
+def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), x[k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t1 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}), patches)
     _t2 = contract(g, _t1, axes=((1, 2, 3,), (2, 4, 6,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=(1, 2, 3))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5578,7 +6122,7 @@ def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, 
     _t1 = contract(W, g, axes=((0,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 1, 2, 3)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
     grad_input = _t2
-    _t3 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t3 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}), patches)
     _t4 = contract(g, _t3, axes=((1, 2, 3,), (2, 4, 6,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=(1, 2, 3))
@@ -5586,7 +6130,7 @@ def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, 
     return grad_input
 
 
-def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """Y[s, o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5594,14 +6138,14 @@ def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, k
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t1 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (1, 2, 3, 4,)))
     _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
     output = _t3
     return output
 
 
-def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, out=None):
     """gradInput[j, k, l, a, d] = Sum(Piecewise((G[j, o, t, h, w]*W[o, k, l + (-dT)*t + (dT + padT), a + (-dH)*h + (dH + padH), d + (-dW)*w + (dW + padW)], (a + (-dH)*h >= (-dH - padH + 1)) & (d + (-dW)*w >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*h + (dH + padH)) & (N_q >= d + (-dW)*w + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5615,7 +6159,7 @@ def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, k
     return grad_input
 
 
-def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
+def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), X[s, k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5623,14 +6167,14 @@ def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT,
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t1 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}), patches)
     _t2 = contract(G, _t1, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 2, 3, 4))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5644,7 +6188,7 @@ def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT
     _t1 = contract(G, W, axes=((1,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 4, 1, 2, 3, 5, 6, 7)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
     grad_input = _t2
-    _t3 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t3 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}), patches)
     _t4 = contract(G, _t3, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 2, 3, 4))
@@ -5670,7 +6214,7 @@ class VolumetricConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
 
 
-def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """y[c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5704,7 +6248,7 @@ def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH
     return output
 
 
-def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*KroneckerDelta(l + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, t, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5749,7 +6293,7 @@ def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW
     return grad_input
 
 
-def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """Y[s, c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5784,7 +6328,7 @@ def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, 
     return output
 
 
-def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, out=None):
     """gradInput[k, l, a, d, e] = Sum(Piecewise((KroneckerDelta(a + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(e + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*G[k, l, t, i, j], (a + (-dT)*t >= (-dT - padT + 1)) & (d + (-dH)*i >= (-dH - padH + 1)) & (e + (-dW)*j >= (-dW - padW + 1)) & (N_p >= d + (-dH)*i + (dH + padH)) & (N_q >= e + (-dW)*j + (dW + padW)) & (N_r >= a + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5846,7 +6390,7 @@ class VolumetricMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
 
 
-def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, out=None):
     """y[c, t, i, j] = Sum(x[c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5857,7 +6401,7 @@ def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW
     return output
 
 
-def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, y, g, out=None):
+def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, y, g, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((g[k, t, i, j]/(kT*kW*kH), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (l + (-dT)*t >= (-dT + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW)) & (N_r >= l + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5870,7 +6414,7 @@ def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT
     return grad_input
 
 
-def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, out=None):
     """Y[s, c, t, i, j] = Sum(X[s, c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5882,7 +6426,7 @@ def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, 
     return output
 
 
-def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, Y, G, out=None):
+def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, Y, G, out=None):
     """gradInput[k, l, a, d, e] = Sum(Piecewise((G[k, l, t, i, j]/(kT*kW*kH), (a + (-dT)*t >= (-dT + 1)) & (d + (-dH)*i >= (-dH + 1)) & (e + (-dW)*j >= (-dW + 1)) & (N_p >= d + (-dH)*i + (dH)) & (N_q >= e + (-dW)*j + (dW)) & (N_r >= a + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -6005,6 +6549,306 @@ class CReLU(CatalogueModule):
 
     def __init__(self, nInputDims, inplace=False) -> None:
         super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
+
+
+def _spatialsubtractivenormalization_update_output(x, kernel, patches, out=None):
+    """y[c, h, w] = x[c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), x[d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(x, (N_c, N_h, (kernel), N_w, (kernel)), (0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1, 2: 1}, {3: 1, 4: 1}))
+    _t22 = _t21.sum(axis=(0, 2, 4))
+    _t23 = (_t20 * _t22) / N_c
+    _t24 = xp.subtract(x, _t23, out=out)
+    output = _t24
+    return output
+
+
+def _spatialsubtractivenormalization_update_grad_input(x, kernel, patches, y, g, out=None):
+    """gradInput[j, k, l] = g[j, k, l] + Sum(Piecewise((-g[c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (l - w >= (-(kernel//2))) & (h - k <= ((kernel//2))) & (N_p >= -h + k + ((kernel//2) + 1)) & (N_q >= l - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = g.sum(axis=0)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = xp.einsum("ab,ab->a", _t7, _t9)
+    _t11 = xp.arange(1, N_w + 1)
+    _t12 = _t4[:, None] + _t11 + (-(kernel//2) - 1)
+    _t13 = (_t12 >= 1)
+    _t14 = xp.where(_t13, 1.0, 0.0)
+    _t15 = (_t12 <= N_w)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = xp.einsum("ab,ab->b", _t14, _t16)
+    _t18 = _t10[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = _t1 * -1 * _t2 * _t20
+    _t22 = fold(xp.broadcast_to(_t21[:, :, None, None], (N_h, N_w, (kernel), (kernel),)), (N_h, N_w,), ((-(kernel//2)), (-(kernel//2)),), ({0: 1, 2: 1}, {1: 1, 3: 1},))
+    _t23 = xp.add(g, _t22, out=out)
+    grad_input = _t23
+    return grad_input
+
+
+def _spatialsubtractivenormalization_update_output_batch(X, kernel, patches, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), X[s, d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(X, (B, N_c, N_h, (kernel), N_w, (kernel)), (0, 0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1}, {2: 1, 3: 1}, {4: 1, 5: 1}))
+    _t22 = _t21.sum(axis=(1, 3, 5))
+    _t20 /= N_c
+    _t24 = _t20 * _t22
+    _t25 = X - _t24[:, None, :, :]
+    output = _t25
+    return output
+
+
+def _spatialsubtractivenormalization_update_grad_input_batch(X, kernel, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = G[j, k, l, a] + Sum(Piecewise((-G[j, c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (a - w >= (-(kernel//2))) & (h - l <= ((kernel//2))) & (N_p >= -h + l + ((kernel//2) + 1)) & (N_q >= a - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = G.sum(axis=1)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = xp.einsum("ab,ab->a", _t7, _t9)
+    _t11 = xp.arange(1, N_w + 1)
+    _t12 = _t4[:, None] + _t11 + (-(kernel//2) - 1)
+    _t13 = (_t12 >= 1)
+    _t14 = xp.where(_t13, 1.0, 0.0)
+    _t15 = (_t12 <= N_w)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = xp.einsum("ab,ab->b", _t14, _t16)
+    _t18 = _t10[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = _t1 * -1 * _t2 * _t20
+    _t22 = fold(xp.broadcast_to(_t21[:, :, :, None, None], (B, N_h, N_w, (kernel), (kernel),)), (B, N_h, N_w,), (0, (-(kernel//2)), (-(kernel//2)),), ({0: 1}, {1: 1, 3: 1}, {2: 1, 4: 1},))
+    _t23 = G + _t22[:, None, :, :]
+    grad_input = _t23
+    return grad_input
+
+
+class SpatialSubtractiveNormalization(CatalogueWindowModule):
+    """nn.SpatialSubtractiveNormalization(nInputPlane=1, kernel=9): y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q))). Subtracts from every pixel the mean of its neighbourhood over every plane: a kernel x kernel window around it, read as 0 outside the image, its sum divided by the planes times its pixels inside the image. Example: every pixel of a constant image maps to 0."""
+
+    signature = (('nInputPlane', 1, int, None), ('kernel', 9, int, None), )
+    formula = 'y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q)))'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('kernel',)
+    kernels = {(): ((_spatialsubtractivenormalization_update_output, _spatialsubtractivenormalization_update_grad_input, None, None), (_spatialsubtractivenormalization_update_output_batch, _spatialsubtractivenormalization_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputPlane=1, kernel=9) -> None:
+        super().__init__(**{'nInputPlane': nInputPlane, 'kernel': kernel})
+
+
+def _volumetricfullconvolution_update_output(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, out=None):
+    """y[o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), x[c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(x, (N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, (padT), (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}, {5: 1, 6: -1}), patches)
+    _t2 = contract(W, _t1, axes=((0, 2, 3, 4,), (0, 2, 4, 6,)))
+    _t3 = b[:, None, None, None] + _t2
+    output = _t3
+    return output
+
+
+def _volumetricfullconvolution_update_grad_input(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, y, g, out=None):
+    """gradInput[a, d, e, f] = Sum(Piecewise((W[a, o, -d + t + (padT + 1), -e + i + (padH + 1), -f + j + (padW + 1)]*g[o, t, i, j], (d - t <= (padT)) & (e - i <= (padH)) & (f - j <= (padW)) & (N_k >= -d + t + (padT + 1)) & (N_l >= -e + i + (padH + 1)) & (N_q >= -f + j + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricfullconvolution_acc_grad_parameters(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), x[a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*g[d, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(g[a, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}), patches)
+    _t2 = contract(_t1, g, axes=((2, 4, 6,), (1, 2, 3,)))
+    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = g.sum(axis=(1, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricfullconvolution_backward(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}), patches)
+    _t4 = contract(_t3, g, axes=((2, 4, 6,), (1, 2, 3,)))
+    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
+    _t5 = g.sum(axis=(1, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _volumetricfullconvolution_update_output_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, out=None):
+    """Y[s, o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), X[s, c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(X, (B, N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}, {6: 1, 7: -1}), patches)
+    _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (0, 2, 3, 4,)))
+    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
+    output = _t3
+    return output
+
+
+def _volumetricfullconvolution_update_grad_input_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, Y, G, out=None):
+    """gradInput[a, d, e, f, r] = Sum(Piecewise((G[a, o, t, i, j]*W[d, o, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], (j - r >= (-padW)) & (e - t <= (padT)) & (f - i <= (padH)) & (N_k >= -e + t + (padT + 1)) & (N_l >= -f + i + (padH + 1)) & (N_q >= j - r + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricfullconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), X[s, a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*G[s, d, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(G[s, a, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}), patches)
+    _t2 = contract(_t1, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
+    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricfullconvolution_backward_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}), patches)
+    _t4 = contract(_t3, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
+    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
+    _t5 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class VolumetricFullConvolution(CatalogueTransposedModule):
+    """nn.VolumetricFullConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0): y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]. The 3-D transposed convolution (the gradient of a VolumetricConvolution as a layer): every input voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in each direction."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjT', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
+    formula = 'y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('full', 1, 'kT', 1, 'padT', 'adjT'), ('full', 2, 'kH', 1, 'padH', 'adjH'), ('full', 3, 'kW', 1, 'padW', 'adjW'))
+    windowArguments = ('kT', 'kW', 'kH', 'padT', 'padW', 'padH')
+    dilatedInput = ((1, 'dT', 'adjT'), (2, 'dH', 'adjH'), (3, 'dW', 'adjW'))
+    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kT', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_volumetricfullconvolution_update_output, _volumetricfullconvolution_update_grad_input, _volumetricfullconvolution_acc_grad_parameters, _volumetricfullconvolution_backward), (_volumetricfullconvolution_update_output_batch, _volumetricfullconvolution_update_grad_input_batch, _volumetricfullconvolution_acc_grad_parameters_batch, _volumetricfullconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH, 'adjT': adjT, 'adjW': adjW, 'adjH': adjH})
 
 
 def _msecriterion_false_update_output(x, t):
@@ -8856,6 +9700,167 @@ class MarginRankingCriterion(CatalogueTableCriterion):
 
     def __init__(self, margin=0.0) -> None:
         super().__init__(**{'margin': margin})
+
+
+def _spatialautocropmsecriterion_true_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = t[xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = x - _t5
+    _t7 = xp.einsum("abc,abc->", _t6, _t6)
+    _t8 = _t7 / (N_c * N_i * N_j)
+    loss = float(_t8)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = (-2*t[k, l + top, a + left] + 2*x[k, l, a])/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = 2 * x
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = t[xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    _t9 = _t1 / (N_c * N_i * N_j)
+    grad_input = _t9
+    return grad_input
+
+
+def _spatialautocropmsecriterion_true_update_output_batch(X, T, top, left):
+    """J = Sum(Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    _t7 = xp.einsum("abcd,abcd->", _t6, _t6)
+    _t8 = _t7 / (B * N_c * N_i * N_j)
+    loss = float(_t8)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = 2*(-T[k, l, a + top, d + left] + X[k, l, a, d])/(B*N_c*N_i*N_j)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    _t7 = (2 * _t6) / (B * N_c * N_i * N_j)
+    grad_input = _t7
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = t[xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = x - _t5
+    _t7 = xp.einsum("abc,abc->", _t6, _t6)
+    loss = float(_t7)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = -2*t[k, l + top, a + left] + 2*x[k, l, a]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.multiply(2, x, out=out)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = t[xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    grad_input = _t1
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output_batch(X, T, top, left):
+    """J = Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = top + _t1 - 1
+    _t3 = xp.arange(1, N_j + 1)
+    _t4 = left + _t3 - 1
+    _t5 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t2[:, None], _t4]
+    _t6 = X - _t5
+    _t7 = xp.einsum("abcd,abcd->", _t6, _t6)
+    loss = float(_t7)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = -2*T[k, l, a + top, d + left] + 2*X[k, l, a, d]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.multiply(2, X, out=out)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top + _t2 - 1
+    _t4 = xp.arange(1, N_j + 1)
+    _t5 = left + _t4 - 1
+    _t6 = T[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], _t3[:, None], _t5]
+    _t7 = 2 * _t6
+    _t1 -= _t7
+    grad_input = _t1
+    return grad_input
+
+
+class SpatialAutoCropMSECriterion(CatalogueCropCriterion):
+    """nn.SpatialAutoCropMSECriterion(sizeAverage=true): J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j). The mean squared error between the input and the centre of a target that is as large or larger: the target is cropped to the input's height and width, its first rows and columns dropped as evenly as possible (one fewer before than after where the difference is odd). Example: an input of 2 x 2 against a target of 4 x 4 compares with the target's middle 2 x 2."""
+
+    signature = (('sizeAverage', True, bool, None), )
+    formula = 'J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j)'
+    scalars = ()
+    inputShape = (None, None, None)
+    structure = ('sizeAverage',)
+    cropAxes = (1, 2)
+    kernels = {(True,): ((_spatialautocropmsecriterion_true_update_output, _spatialautocropmsecriterion_true_update_grad_input, None, None), (_spatialautocropmsecriterion_true_update_output_batch, _spatialautocropmsecriterion_true_update_grad_input_batch, None, None)), (False,): ((_spatialautocropmsecriterion_false_update_output, _spatialautocropmsecriterion_false_update_grad_input, None, None), (_spatialautocropmsecriterion_false_update_output_batch, _spatialautocropmsecriterion_false_update_grad_input_batch, None, None))}
+
+    def __init__(self, sizeAverage=True) -> None:
+        super().__init__(**{'sizeAverage': sizeAverage})
 
 
 def _batchnormalization_false_update_output(x, eps, out=None):
@@ -12038,4 +13043,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolution', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialConvolutionLocal', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'SpatialSubtractiveNormalization', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'SpatialAutoCropMSECriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
