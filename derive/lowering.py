@@ -179,7 +179,9 @@ class Lowering:
                 return scattered
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
-            parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
+            lowered = [self.lower(-a if n else a) for a, n in zip(terms, negative)]
+            terms, negative, lowered = self._grouped(terms, negative, lowered)
+            parts, axes = self.broadcast(lowered)
             # numpy neither negates nor subtracts boolean masks (a delta, a range guard): as floats
             # where no float term comes before (float - mask is float, of the float's dtype)
             masks = [_mask(-a if n else a) for a, n in zip(terms, negative)]
@@ -242,6 +244,19 @@ class Lowering:
             inner = self.lower(expr.args[0])
             return Tensor(f"~{_atom(inner.code)}", inner.axes)
         raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
+
+    def _grouped(self, terms: list, negative: list, lowered: list[Tensor]) -> tuple[list, list, list[Tensor]]:
+        """A sum's terms with those over fewer axes than the whole added first, among themselves
+        (x[s, i] - c[s] - log(S[s]) as x - (c + log S)): one pass over the whole array fewer."""
+        whole = set().union(*(t.axes for t in lowered))
+        small = [k for k, t in enumerate(lowered) if set(t.axes) < whole]
+        if len(small) < 2 or len(small) == len(terms) or any(_mask(terms[k]) for k in range(len(terms))):
+            return terms, negative, lowered
+        minus = all(negative[k] for k in small)  # all subtracted: their sum, subtracted once
+        group = sp.Add(*(-terms[k] if minus else terms[k] for k in small))
+        keep = [k for k in range(len(terms)) if k not in small]
+        return ([terms[k] for k in keep] + [-group if minus else group], [negative[k] for k in keep] + [minus],
+                [lowered[k] for k in keep] + [self.lower(group)])
 
     def _largest(self, function: sp.Expr, limits) -> Tensor:
         """The largest of ``function`` over the indices of ``limits`` (the others stay axes)."""
@@ -345,12 +360,12 @@ class Lowering:
             rest = self.lower(expr - term) if expr != term else None  # a lone term: into zeros
             if rest is not None and rest.axes != order:
                 return None
-            at, by = self.lower(other - 1), self.lower(-factor if term.could_extract_minus_sign() else factor)
+            minus = term.could_extract_minus_sign() and rest is not None  # into zeros: c assigned, not added
+            at, by = self.lower(other - 1), self.lower(-factor if minus else factor)
             (row,) = [a for a in order if a != l] or [None]
             if not set(at.axes) | set(by.axes) <= {row}:
                 return None
-            index = [at.code if a == l else self._print_arange(f"0, {self.ranges[a]}") if at.axes else ":"
-                     for a in order]
+            index = [at.code if a == l else self._rows(a).code if at.axes else ":" for a in order]
             name = f"_t{next(self.counter)}"  # not shared: it is written in place
             if rest is None:
                 self.lines.append(f"{name} = xp.zeros(({', '.join(str(self.ranges[a]) for a in order)},))")
@@ -360,7 +375,7 @@ class Lowering:
                 self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
             self.temporaries[name] = order
             self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in order)
-            self.lines.append(f"{name}[{', '.join(index)}] {'-' if term.could_extract_minus_sign() else '+'}= "
+            self.lines.append(f"{name}[{', '.join(index)}] {'' if rest is None else '-' if minus else '+'}= "
                               f"{by.code}")
             return Tensor(name, order)
         return None
@@ -381,6 +396,13 @@ class Lowering:
         if spread is not None:
             return self.lower(spread)
         terms = sp.Add.make_args(expr.function)
+        if len(terms) > 1 and all(len([f for f in sp.Mul.make_args(t) if f.free_symbols & set(variables)]) <= 1
+                                  for t in terms):  # no term is a product to contract: one reduction of their sum
+            whole = self.lower(expr.function)
+            over = [v for v in variables if v in whole.axes]
+            result = self._reduce(whole, over) if over else whole
+            scale = [str(self.ranges[v]) for v in variables if v not in whole.axes]
+            return Tensor(" * ".join(scale + [_atom(result.code)]), result.axes) if scale else result
         if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
             parts, axes = self.broadcast(parts)
@@ -839,8 +861,8 @@ class Lowering:
         ``clipped``: a computed subscript's reads outside the array are guarded to 0 in the
         expression; they are clipped here only so that numpy can index."""
         # an index running over its whole range reads 0 .. size - 1: one arange, no subtraction
-        parts = [Tensor(self._print_arange(f"0, {self.ranges[i]}"), (i,)) if isinstance(i, sp.Symbol)
-                 and i in self.ranges else self.lower(i - 1) for i in indices]
+        parts = [self._rows(i) if isinstance(i, sp.Symbol) and i in self.ranges else self.lower(i - 1)
+                 for i in indices]
         if clipped:
             parts = [Tensor(f"xp.clip({p.code}, 0, {name}.shape[{axis}] - 1)", p.axes)
                      if i.has(*_INDEX_ARITHMETIC) else p for axis, (i, p) in enumerate(zip(indices, parts))]
@@ -848,6 +870,11 @@ class Lowering:
         if not axes:
             return Tensor(f"{name}[{', '.join(p.code for p in parts)}]", ())
         return self.temporary(f"{name}[{', '.join(p.code for p in parts)}]", axes)
+
+    def _rows(self, index: sp.Symbol) -> Tensor:
+        """0 .. size - 1 along ``index``, made once a kernel (a gather and a scatter of the same
+        rows share it)."""
+        return self.temporary(self._print_arange(f"0, {self.ranges[index]}"), (index,))
 
     def _index_arithmetic(self, expr: sp.Expr) -> Tensor:
         """A computed subscript's integer arithmetic: floor(a / q) as a // q, Mod(a, q) as a % q
@@ -942,8 +969,8 @@ def into_buffer(lines: list[str], result: str, axes: dict[str, tuple], buffer: s
         return lines
     first = next(k for k, line in enumerate(lines) if line.startswith(f"{bound} = "))
     code = lines[first].split(" = ", 1)[1]
-    tokens = code.split(" ")
-    if len(tokens) == 3 and tokens[1] in _INTO and " " not in tokens[0] + tokens[2]:
+    tokens = _tokens(code)  # an operand may be a broadcast view: X - _t5[:, None]
+    if len(tokens) == 3 and tokens[1] in _INTO and all(t.count("(") == t.count(")") for t in tokens):
         made = f"{_INTO[tokens[1]]}({tokens[0]}, {tokens[2]}, out={buffer})"
     else:
         match = re.fullmatch(r"(xp\.\w+)\(([\w.]+)\)", code)

@@ -1316,7 +1316,7 @@ def _softmax_update_output_batch(X, out=None):
     """Y[s, i] = exp(X[s, i])/Sum(exp(X[s, j]), (j, 1, n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
@@ -1330,7 +1330,7 @@ def _softmax_update_grad_input_batch(X, Y, G, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = Y * G
     _t2 = _t1.sum(axis=1)
-    _t3 = G - _t2[:, None]
+    _t3 = xp.subtract(G, _t2[:, None], out=out)
     _t3 *= Y
     grad_input = _t3
     return grad_input
@@ -1378,7 +1378,7 @@ def _softmin_update_output_batch(X, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -X
     _t2 = _t1.max(axis=1)
-    _t3 = -X - _t2[:, None]
+    _t3 = xp.subtract(-X, _t2[:, None], out=out)
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=1)
     _t6 = 1 / _t5
@@ -1392,7 +1392,7 @@ def _softmin_update_grad_input_batch(X, Y, G, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = Y * G
     _t2 = _t1.sum(axis=1)
-    _t3 = _t2[:, None] - G
+    _t3 = xp.subtract(_t2[:, None], G, out=out)
     _t3 *= Y
     grad_input = _t3
     return grad_input
@@ -1419,8 +1419,9 @@ def _logsoftmax_update_output(x, out=None):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
     _t5 = xp.log(_t4)
-    _t6 = x - _t1 - _t5
-    output = _t6
+    _t6 = _t1 + _t5
+    _t7 = xp.subtract(x, _t6, out=out)
+    output = _t7
     return output
 
 
@@ -1443,8 +1444,9 @@ def _logsoftmax_update_output_batch(X, out=None):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = X - _t1[:, None] - _t5[:, None]
-    output = _t6
+    _t5 += _t1
+    _t7 = xp.subtract(X, _t5[:, None], out=out)
+    output = _t7
     return output
 
 
@@ -1640,7 +1642,7 @@ def _normalize_2_0_update_output_batch(X, out=None):
     _t1 = X ** 2
     _t2 = _t1.sum(axis=1)
     _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3[:, None] * X
+    _t4 = xp.multiply(_t3[:, None], X, out=out)
     output = _t4
     return output
 
@@ -1651,7 +1653,7 @@ def _normalize_2_0_update_grad_input_batch(X, Y, G, out=None):
     _t1 = X ** 2
     _t2 = _t1.sum(axis=1)
     _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3[:, None] * G
+    _t4 = xp.multiply(_t3[:, None], G, out=out)
     _t5 = _t2 ** -1.5
     _t6 = X * G
     _t7 = _t6.sum(axis=1)
@@ -1756,7 +1758,7 @@ def _prelu_update_output(x, a, out=None):
     """y[c, i] = maximum(0, x[c, i]) + minimum(0, x[c, i])*a[c]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.minimum(0, x)
-    _t2 = a[:, None] * _t1
+    _t2 = xp.multiply(a[:, None], _t1, out=out)
     _t3 = xp.maximum(0, x)
     _t2 += _t3
     output = _t2
@@ -1806,7 +1808,7 @@ def _prelu_update_output_batch(X, a, out=None):
     """Y[s, c, i] = maximum(0, X[s, c, i]) + minimum(0, X[s, c, i])*a[c]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.minimum(0, X)
-    _t2 = a[:, None] * _t1
+    _t2 = xp.multiply(a[:, None], _t1, out=out)
     _t3 = xp.maximum(0, X)
     _t2 += _t3
     output = _t2
@@ -2787,9 +2789,10 @@ def _max_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.zeros((N_a, N_b,))
-    _t5[_t3, xp.arange(0, N_b)] += g
-    grad_input = _t5
+    _t5 = xp.arange(0, N_b)
+    _t6 = xp.zeros((N_a, N_b,))
+    _t6[_t3, _t5] = g
+    grad_input = _t6
     return grad_input
 
 
@@ -2831,9 +2834,10 @@ def _max_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.zeros((N_a, N_b,))
-    _t4[xp.arange(0, N_a), _t2] += g
-    grad_input = _t4
+    _t4 = xp.arange(0, N_a)
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t4, _t2] = g
+    grad_input = _t5
     return grad_input
 
 
@@ -2890,9 +2894,10 @@ def _min_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.zeros((N_a, N_b,))
-    _t5[_t3, xp.arange(0, N_b)] += g
-    grad_input = _t5
+    _t5 = xp.arange(0, N_b)
+    _t6 = xp.zeros((N_a, N_b,))
+    _t6[_t3, _t5] = g
+    grad_input = _t6
     return grad_input
 
 
@@ -2934,9 +2939,10 @@ def _min_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.zeros((N_a, N_b,))
-    _t4[xp.arange(0, N_a), _t2] += g
-    grad_input = _t4
+    _t4 = xp.arange(0, N_a)
+    _t5 = xp.zeros((N_a, N_b,))
+    _t5[_t4, _t2] = g
+    grad_input = _t5
     return grad_input
 
 
@@ -4112,8 +4118,9 @@ def _lookuptable_update_output(x, W, out=None):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
-    _t1 = W[x[:, None], xp.arange(0, N_d)]
-    output = _t1
+    _t1 = xp.arange(0, N_d)
+    _t2 = W[x[:, None], _t1]
+    output = _t2
     return output
 
 
@@ -4165,8 +4172,9 @@ def _lookuptable_update_output_batch(X, W, out=None):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
-    _t1 = W[X[:, :, None], xp.arange(0, N_d)]
-    output = _t1
+    _t1 = xp.arange(0, N_d)
+    _t2 = W[X[:, :, None], _t1]
+    output = _t2
     return output
 
 
@@ -4572,7 +4580,7 @@ def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW,
     N_q = W.shape[3]
     _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
     _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
-    _t3 = b[:, None, None] + _t2
+    _t3 = xp.add(b[:, None, None], _t2, out=out)
     output = _t3
     return output
 
@@ -4708,7 +4716,7 @@ def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, 
     N_q = W.shape[3]
     _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
     _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
-    _t3 = b[:, None, None] + _t2
+    _t3 = xp.add(b[:, None, None], _t2, out=out)
     output = _t3
     return output
 
@@ -5047,30 +5055,32 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     _t32 = (dilationW) * _t27
     _t33 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2))
     _t34 = (_t33 >= (dW + padW + dilationW))
-    _t35 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2)) + (-dW - padW - dilationW + 1)
-    _t36 = (m >= _t35)
-    _t37 = _t4[:, None, None] + _t29 + (-dH - padH - dilationH + 1)
-    _t38 = (n >= _t37)
-    _t39 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t36, (2, 1, 0)) & xp.transpose(_t38, (2, 0, 1))
-    _t40 = xp.where(_t39, g, 0)
-    _t41 = (_t17 >= 1)
-    _t42 = (_t15 >= 1)
-    _t43 = (_t17 <= n)
-    _t44 = (_t15 <= m)
-    _t45 = _t41[:, :, None, None] & _t42 & _t43[:, :, None, None] & _t44
-    _t46 = xp.where(_t45[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
-    _t47 = xp.transpose(_t46, (0, 2, 4, 1, 3))
-    _t48 = _t47.reshape(*_t47.shape[:3], -1).argmax(axis=-1)
-    _t49 = _t48 // (kW) + 1
-    _t50 = (dilationH) * _t49
-    _t51 = _t4[:, None, None] + _t50 + (-dH - padH - dilationH + 1)
-    _t52 = _t48 % (kW) + 1
-    _t53 = (dilationW) * _t52
-    _t54 = _t10[:, None, None] + xp.transpose(_t53, (1, 0, 2)) + (-dW - padW - dilationW + 1)
-    _t55 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t51, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
-    _t56 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
-    _t57 = xp.bincount(_t55, weights=_t56, minlength=N_c * n * m).reshape(N_c, n, m)
-    grad_input = _t57
+    _t10 -= (dW + padW + dilationW - 1)
+    _t32 += _t10[:, None]
+    _t37 = (m >= _t32)
+    _t4 -= (dH + padH + dilationH - 1)
+    _t29 += _t4[:, None, None]
+    _t40 = (n >= _t29)
+    _t41 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t37, (2, 0, 1)) & xp.transpose(_t40, (2, 0, 1))
+    _t42 = xp.where(_t41, g, 0)
+    _t43 = (_t17 >= 1)
+    _t44 = (_t15 >= 1)
+    _t45 = (_t17 <= n)
+    _t46 = (_t15 <= m)
+    _t47 = _t43[:, :, None, None] & _t44 & _t45[:, :, None, None] & _t46
+    _t48 = xp.where(_t47[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t49 = xp.transpose(_t48, (0, 2, 4, 1, 3))
+    _t50 = _t49.reshape(*_t49.shape[:3], -1).argmax(axis=-1)
+    _t51 = _t50 // (kW) + 1
+    _t52 = (dilationH) * _t51
+    _t52 += _t4[:, None, None]
+    _t54 = _t50 % (kW) + 1
+    _t55 = (dilationW) * _t54
+    _t55 += _t10[:, None]
+    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t55, (2, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t52, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
+    _t58 = xp.broadcast_to(_t42, (N_c, N_i, N_j)).ravel()
+    _t59 = xp.bincount(_t57, weights=_t58, minlength=N_c * n * m).reshape(N_c, n, m)
+    grad_input = _t59
     return grad_input
 
 
@@ -5147,30 +5157,32 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     _t34 = (dilationW) * _t29
     _t35 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3))
     _t36 = (_t35 >= (dW + padW + dilationW))
-    _t37 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
-    _t38 = (m >= _t37)
-    _t39 = _t6[:, None, None, None] + _t31 + (-dH - padH - dilationH + 1)
-    _t40 = (n >= _t39)
-    _t41 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t38, (2, 3, 1, 0)) & xp.transpose(_t40, (2, 3, 0, 1))
-    _t42 = xp.where(_t41, G, 0)
-    _t43 = (_t19 >= 1)
-    _t44 = (_t17 >= 1)
-    _t45 = (_t19 <= n)
-    _t46 = (_t17 <= m)
-    _t47 = _t43[:, :, None, None] & _t44 & _t45[:, :, None, None] & _t46
-    _t48 = xp.where(_t47[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
-    _t49 = xp.transpose(_t48, (0, 2, 4, 5, 1, 3))
-    _t50 = _t49.reshape(*_t49.shape[:4], -1).argmax(axis=-1)
-    _t51 = _t50 // (kW) + 1
-    _t52 = (dilationH) * _t51
-    _t53 = _t6[:, None, None, None] + _t52 + (-dH - padH - dilationH + 1)
-    _t54 = _t50 % (kW) + 1
-    _t55 = (dilationW) * _t54
-    _t56 = _t12[:, None, None, None] + xp.transpose(_t55, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
-    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t53, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
-    _t58 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
-    _t59 = xp.bincount(_t57, weights=_t58, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
-    grad_input = _t59
+    _t12 -= (dW + padW + dilationW - 1)
+    _t34 += _t12[:, None, None]
+    _t39 = (m >= _t34)
+    _t6 -= (dH + padH + dilationH - 1)
+    _t31 += _t6[:, None, None, None]
+    _t42 = (n >= _t31)
+    _t43 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t39, (2, 3, 0, 1)) & xp.transpose(_t42, (2, 3, 0, 1))
+    _t44 = xp.where(_t43, G, 0)
+    _t45 = (_t19 >= 1)
+    _t46 = (_t17 >= 1)
+    _t47 = (_t19 <= n)
+    _t48 = (_t17 <= m)
+    _t49 = _t45[:, :, None, None] & _t46 & _t47[:, :, None, None] & _t48
+    _t50 = xp.where(_t49[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t51 = xp.transpose(_t50, (0, 2, 4, 5, 1, 3))
+    _t52 = _t51.reshape(*_t51.shape[:4], -1).argmax(axis=-1)
+    _t53 = _t52 // (kW) + 1
+    _t54 = (dilationH) * _t53
+    _t54 += _t6[:, None, None, None]
+    _t56 = _t52 % (kW) + 1
+    _t57 = (dilationW) * _t56
+    _t57 += _t12[:, None, None]
+    _t59 = xp.broadcast_to(xp.clip(xp.transpose(_t57, (2, 3, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t54, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
+    _t60 = xp.broadcast_to(_t44, (B, N_c, N_i, N_j)).ravel()
+    _t61 = xp.bincount(_t59, weights=_t60, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
+    grad_input = _t61
     return grad_input
 
 
@@ -5337,7 +5349,7 @@ def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, out=Non
     N_c = x.shape[0]
     _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
     _t2 = _t1.sum(axis=(2, 4))
-    _t3 = W[:, None, None] * _t2
+    _t3 = xp.multiply(W[:, None, None], _t2, out=out)
     _t3 += b[:, None, None]
     output = _t3
     return output
@@ -5394,7 +5406,7 @@ def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, o
     N_c = X.shape[1]
     _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
     _t2 = _t1.sum(axis=(3, 5))
-    _t3 = W[:, None, None] * _t2
+    _t3 = xp.multiply(W[:, None, None], _t2, out=out)
     _t3 += b[:, None, None]
     output = _t3
     return output
@@ -5548,7 +5560,7 @@ def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT,
     N_r = W.shape[2]
     _t1 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
     _t2 = contract(W, _t1, axes=((1, 2, 3, 4,), (0, 2, 4, 6,)))
-    _t3 = b[:, None, None, None] + _t2
+    _t3 = xp.add(b[:, None, None, None], _t2, out=out)
     output = _t3
     return output
 
@@ -5934,7 +5946,7 @@ def _crelu_1_update_output(x, out=None):
     _t1 = xp.arange(1, (2*n) + 1)
     _t2 = 1 + n
     _t3 = (_t1 >= _t2)
-    _t4 = _t1 - 1 - n
+    _t4 = _t1 - _t2
     _t5 = x[_t4]
     _t6 = -_t5
     _t7 = xp.maximum(0, _t6)
@@ -5958,10 +5970,11 @@ def _crelu_1_update_grad_input(x, y, g, out=None):
     _t4 = -x
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = xp.arange(1, n + 1)
-    _t7 = _t6 + n - 1
-    _t8 = g[_t7]
-    _t9 = _t5 * _t8
-    _t3 -= _t9
+    _t7 = n - 1
+    _t8 = _t6 + _t7
+    _t9 = g[_t8]
+    _t10 = _t5 * _t9
+    _t3 -= _t10
     grad_input = _t3
     return grad_input
 
@@ -5974,17 +5987,18 @@ def _crelu_1_update_output_batch(X, out=None):
     _t1 = xp.arange(1, (2*n) + 1)
     _t2 = 1 + n
     _t3 = (_t1 >= _t2)
-    _t4 = _t1 - 1 - n
-    _t5 = X[xp.arange(0, B)[:, None], _t4]
-    _t6 = -_t5
-    _t7 = xp.maximum(0, _t6)
-    _t8 = xp.where(_t3, _t7, 0)
-    _t9 = (_t1 <= n)
-    _t10 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
-    _t11 = xp.maximum(0, _t10)
-    _t12 = xp.where(_t9, _t11, 0)
-    _t13 = xp.add(_t8, _t12, out=out)
-    output = _t13
+    _t4 = xp.arange(0, B)
+    _t5 = _t1 - _t2
+    _t6 = X[_t4[:, None], _t5]
+    _t7 = -_t6
+    _t8 = xp.maximum(0, _t7)
+    _t9 = xp.where(_t3, _t8, 0)
+    _t10 = (_t1 <= n)
+    _t11 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
+    _t12 = xp.maximum(0, _t11)
+    _t13 = xp.where(_t10, _t12, 0)
+    _t14 = xp.add(_t9, _t13, out=out)
+    output = _t14
     return output
 
 
@@ -5998,11 +6012,13 @@ def _crelu_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = xp.multiply(_t1, _t2, out=out)
     _t4 = -X
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, n + 1)
-    _t7 = _t6 + n - 1
-    _t8 = G[xp.arange(0, B)[:, None], _t7]
-    _t9 = _t5 * _t8
-    _t3 -= _t9
+    _t6 = xp.arange(0, B)
+    _t7 = xp.arange(1, n + 1)
+    _t8 = n - 1
+    _t9 = _t7 + _t8
+    _t10 = G[_t6[:, None], _t9]
+    _t11 = _t5 * _t10
+    _t3 -= _t11
     grad_input = _t3
     return grad_input
 
@@ -6671,7 +6687,7 @@ def _classnllcriterion_false_false_update_grad_input(x, t, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
     _t1 = xp.zeros((N_x1,))
-    _t1[t] -= 1
+    _t1[t] = -1
     grad_input = _t1
     return grad_input
 
@@ -6680,10 +6696,11 @@ def _classnllcriterion_false_false_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    loss = float(_t3)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = _t2.sum(axis=0)
+    _t4 = _t3 * -1
+    loss = float(_t4)
     return loss
 
 
@@ -6692,9 +6709,10 @@ def _classnllcriterion_false_false_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.zeros((B, N_x1,))
-    _t1[xp.arange(0, B), T] -= 1
-    grad_input = _t1
+    _t1 = xp.arange(0, B)
+    _t2 = xp.zeros((B, N_x1,))
+    _t2[_t1, T] = -1
+    grad_input = _t2
     return grad_input
 
 
@@ -6712,7 +6730,7 @@ def _classnllcriterion_false_true_update_grad_input(x, t, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
     _t1 = xp.zeros((N_x1,))
-    _t1[t] -= 1
+    _t1[t] = -1
     grad_input = _t1
     return grad_input
 
@@ -6721,10 +6739,11 @@ def _classnllcriterion_false_true_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = -_t2 / B
-    loss = float(_t3)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = _t2.sum(axis=0)
+    _t4 = -_t3 / B
+    loss = float(_t4)
     return loss
 
 
@@ -6734,9 +6753,11 @@ def _classnllcriterion_false_true_update_grad_input_batch(X, T, out=None):
     B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = 1 / B
-    _t2 = xp.zeros((B, N_x1,))
-    _t2[xp.arange(0, B), T] -= _t1
-    grad_input = _t2
+    _t2 = -_t1
+    _t3 = xp.arange(0, B)
+    _t4 = xp.zeros((B, N_x1,))
+    _t4[_t3, T] = _t2
+    grad_input = _t4
     return grad_input
 
 
@@ -6755,9 +6776,10 @@ def _classnllcriterion_true_false_update_grad_input(x, t, w, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
     _t1 = w[t]
-    _t2 = xp.zeros((N_x1,))
-    _t2[t] -= _t1
-    grad_input = _t2
+    _t2 = -_t1
+    _t3 = xp.zeros((N_x1,))
+    _t3[t] = _t2
+    grad_input = _t3
     return grad_input
 
 
@@ -6766,11 +6788,12 @@ def _classnllcriterion_true_false_update_output_batch(X, T, w):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = w[T]
-    _t2 = X[xp.arange(0, B), T]
-    _t3 = _t2 * _t1
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 * -1
-    loss = float(_t5)
+    _t2 = xp.arange(0, B)
+    _t3 = X[_t2, T]
+    _t4 = _t3 * _t1
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 * -1
+    loss = float(_t6)
     return loss
 
 
@@ -6780,9 +6803,11 @@ def _classnllcriterion_true_false_update_grad_input_batch(X, T, w, out=None):
     B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = w[T]
-    _t2 = xp.zeros((B, N_x1,))
-    _t2[xp.arange(0, B), T] -= _t1
-    grad_input = _t2
+    _t2 = -_t1
+    _t3 = xp.arange(0, B)
+    _t4 = xp.zeros((B, N_x1,))
+    _t4[_t3, T] = _t2
+    grad_input = _t4
     return grad_input
 
 
@@ -6800,7 +6825,7 @@ def _classnllcriterion_true_true_update_grad_input(x, t, w, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
     _t1 = xp.zeros((N_x1,))
-    _t1[t] -= 1
+    _t1[t] = -1
     grad_input = _t1
     return grad_input
 
@@ -6811,11 +6836,12 @@ def _classnllcriterion_true_true_update_output_batch(X, T, w):
     B = X.shape[0]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = X[xp.arange(0, B), T]
-    _t4 = _t3 * _t1
-    _t5 = _t4.sum(axis=0)
-    _t6 = -_t5 / _t2
-    loss = float(_t6)
+    _t3 = xp.arange(0, B)
+    _t4 = X[_t3, T]
+    _t5 = _t4 * _t1
+    _t6 = _t5.sum(axis=0)
+    _t7 = -_t6 / _t2
+    loss = float(_t7)
     return loss
 
 
@@ -6826,10 +6852,11 @@ def _classnllcriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     N_x1 = X.shape[1]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = _t1 / _t2
-    _t4 = xp.zeros((B, N_x1,))
-    _t4[xp.arange(0, B), T] -= _t3
-    grad_input = _t4
+    _t3 = -_t1 / _t2
+    _t4 = xp.arange(0, B)
+    _t5 = xp.zeros((B, N_x1,))
+    _t5[_t4, T] = _t3
+    grad_input = _t5
     return grad_input
 
 
@@ -6897,18 +6924,16 @@ def _crossentropycriterion_false_false_update_output_batch(X, T):
     """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    loss = float(_t11)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    loss = float(_t9)
     return loss
 
 
@@ -6917,12 +6942,13 @@ def _crossentropycriterion_false_false_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t2 *= _t5[:, None]
-    _t2[xp.arange(0, B), T] -= 1
+    _t7 = xp.arange(0, B)
+    _t2[_t7, T] -= 1
     grad_input = _t2
     return grad_input
 
@@ -6931,22 +6957,20 @@ def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    loss = float(_t11)
-    _t12 = 1 / _t8
-    _t6 *= _t12[:, None]
-    _t6[xp.arange(0, B), T] -= 1
-    grad_input = _t6
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    loss = float(_t9)
+    _t10 = 1 / _t4
+    _t2 *= _t10[:, None]
+    _t2[_t6, T] -= 1
+    grad_input = _t2
     return loss, grad_input
 
 
@@ -6998,19 +7022,17 @@ def _crossentropycriterion_false_true_update_output_batch(X, T):
     """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    _t12 = _t11 / B
-    loss = float(_t12)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    _t10 = _t9 / B
+    loss = float(_t10)
     return loss
 
 
@@ -7019,12 +7041,13 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t2 *= _t5[:, None]
-    _t2[xp.arange(0, B), T] -= 1
+    _t7 = xp.arange(0, B)
+    _t2[_t7, T] -= 1
     _t2 /= B
     grad_input = _t2
     return grad_input
@@ -7034,24 +7057,22 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    _t12 = _t11 / B
-    loss = float(_t12)
-    _t13 = 1 / _t8
-    _t6 *= _t13[:, None]
-    _t6[xp.arange(0, B), T] -= 1
-    _t6 /= B
-    grad_input = _t6
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    _t10 = _t9 / B
+    loss = float(_t10)
+    _t11 = 1 / _t4
+    _t2 *= _t11[:, None]
+    _t2[_t6, T] -= 1
+    _t2 /= B
+    grad_input = _t2
     return loss, grad_input
 
 
@@ -7115,12 +7136,13 @@ def _crossentropycriterion_true_false_update_output_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = X[xp.arange(0, B), T]
-    _t7 = _t1 + _t5 - _t6
-    _t8 = w[T]
-    _t7 *= _t8
-    _t10 = _t7.sum(axis=0)
-    loss = float(_t10)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = w[T]
+    _t8 *= _t9
+    _t11 = _t8.sum(axis=0)
+    loss = float(_t11)
     return loss
 
 
@@ -7135,7 +7157,8 @@ def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w, out=None)
     _t5 = 1 / _t4
     _t6 = w[T]
     _t7 = _t5[:, None] * _t6[:, None] * _t2
-    _t7[xp.arange(0, B), T] -= _t6
+    _t8 = xp.arange(0, B)
+    _t7[_t8, T] -= _t6
     grad_input = _t7
     return grad_input
 
@@ -7149,16 +7172,17 @@ def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = X[xp.arange(0, B), T]
-    _t7 = _t1 + _t5 - _t6
-    _t8 = w[T]
-    _t7 *= _t8
-    _t10 = _t7.sum(axis=0)
-    loss = float(_t10)
-    _t11 = 1 / _t4
-    _t12 = _t11[:, None] * _t8[:, None] * _t2
-    _t12[xp.arange(0, B), T] -= _t8
-    grad_input = _t12
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = w[T]
+    _t8 *= _t9
+    _t11 = _t8.sum(axis=0)
+    loss = float(_t11)
+    _t12 = 1 / _t4
+    _t13 = _t12[:, None] * _t9[:, None] * _t2
+    _t13[_t6, T] -= _t9
+    grad_input = _t13
     return loss, grad_input
 
 
@@ -7217,12 +7241,13 @@ def _crossentropycriterion_true_true_update_output_batch(X, T, w):
     xp.exp(_t4, out=_t4)
     _t6 = _t4.sum(axis=1)
     _t7 = xp.log(_t6)
-    _t8 = X[xp.arange(0, B), T]
-    _t9 = _t3 + _t7 - _t8
-    _t9 *= _t1
-    _t11 = _t9.sum(axis=0)
-    _t12 = _t11 / _t2
-    loss = float(_t12)
+    _t8 = xp.arange(0, B)
+    _t9 = X[_t8, T]
+    _t10 = _t3 + _t7 - _t9
+    _t10 *= _t1
+    _t12 = _t10.sum(axis=0)
+    _t13 = _t12 / _t2
+    loss = float(_t13)
     return loss
 
 
@@ -7238,7 +7263,8 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t6 = _t4.sum(axis=1)
     _t7 = 1 / _t6
     _t8 = _t7[:, None] * _t1[:, None] * _t4
-    _t8[xp.arange(0, B), T] -= _t1
+    _t9 = xp.arange(0, B)
+    _t8[_t9, T] -= _t1
     _t8 /= _t2
     grad_input = _t8
     return grad_input
@@ -7255,17 +7281,18 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t4, out=_t4)
     _t6 = _t4.sum(axis=1)
     _t7 = xp.log(_t6)
-    _t8 = X[xp.arange(0, B), T]
-    _t9 = _t3 + _t7 - _t8
-    _t9 *= _t1
-    _t11 = _t9.sum(axis=0)
-    _t12 = _t11 / _t2
-    loss = float(_t12)
-    _t13 = 1 / _t6
-    _t14 = _t13[:, None] * _t1[:, None] * _t4
-    _t14[xp.arange(0, B), T] -= _t1
-    _t14 /= _t2
-    grad_input = _t14
+    _t8 = xp.arange(0, B)
+    _t9 = X[_t8, T]
+    _t10 = _t3 + _t7 - _t9
+    _t10 *= _t1
+    _t12 = _t10.sum(axis=0)
+    _t13 = _t12 / _t2
+    loss = float(_t13)
+    _t14 = 1 / _t6
+    _t15 = _t14[:, None] * _t1[:, None] * _t4
+    _t15[_t8, T] -= _t1
+    _t15 /= _t2
+    grad_input = _t15
     return loss, grad_input
 
 
@@ -7638,12 +7665,13 @@ def _multimargincriterion_1_false_update_output(x, t, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 - margin
-    _t6 = _t5 / N_c
-    loss = float(_t6)
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 - margin
+    _t7 = _t6 / N_c
+    loss = float(_t7)
     return loss
 
 
@@ -7652,13 +7680,14 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t3.copy()
-    _t5[t] -= _t4
-    _t6 = xp.divide(_t5, N_c, out=out)
-    grad_input = _t6
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t4.copy()
+    _t6[t] -= _t5
+    _t7 = xp.divide(_t6, N_c, out=out)
+    grad_input = _t7
     return grad_input
 
 
@@ -7667,14 +7696,16 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = B * 1 * -1 * margin
-    _t2 = X[xp.arange(0, B), T]
-    _t3 = margin + X - _t2[:, None]
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4.sum(axis=(0, 1))
-    _t6 = _t1 + _t5
-    _t7 = _t6 / (B * N_c)
-    loss = float(_t7)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t6 - margin
+    _t8 = _t7.sum(axis=0)
+    _t9 = _t8 / (B * N_c)
+    loss = float(_t9)
     return loss
 
 
@@ -7683,14 +7714,16 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = _t3.sum(axis=1)
-    _t5 = _t3.copy()
-    _t5[xp.arange(0, B), T] -= _t4
-    _t6 = _t5 / (B * N_c)
-    grad_input = _t6
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t5.copy()
+    _t7[_t1, T] -= _t6
+    _t8 = _t7 / (B * N_c)
+    grad_input = _t8
     return grad_input
 
 
@@ -7699,13 +7732,14 @@ def _multimargincriterion_1_true_update_output(x, t, w, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 - margin
-    _t6 = w[t]
-    _t7 = (_t5 * _t6) / N_c
-    loss = float(_t7)
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 - margin
+    _t7 = w[t]
+    _t8 = (_t6 * _t7) / N_c
+    loss = float(_t8)
     return loss
 
 
@@ -7714,14 +7748,15 @@ def _multimargincriterion_1_true_update_grad_input(x, t, w, margin, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t3.copy()
-    _t5[t] -= _t4
-    _t6 = w[t]
-    _t7 = (_t5 * _t6) / N_c
-    grad_input = _t7
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t4.copy()
+    _t6[t] -= _t5
+    _t7 = w[t]
+    _t8 = (_t6 * _t7) / N_c
+    grad_input = _t8
     return grad_input
 
 
@@ -7730,156 +7765,13 @@ def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3.sum(axis=1)
-    _t5 = _t4 - margin
-    _t6 = w[T]
-    _t5 *= _t6
-    _t8 = _t5.sum(axis=0)
-    _t9 = _t8 / (B * N_c)
-    loss = float(_t9)
-    return loss
-
-
-def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=None):
-    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = w[T]
-    _t5 = _t3 * _t4[:, None]
-    _t6 = _t3.sum(axis=1)
-    _t7 = _t4 * _t6
-    _t5[xp.arange(0, B), T] -= _t7
-    _t9 = _t5 / (B * N_c)
-    grad_input = _t9
-    return grad_input
-
-
-def _multimargincriterion_2_false_update_output(x, t, margin):
-    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))/N_c"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3 ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = margin ** 2
-    _t7 = _t5 - _t6
-    _t8 = _t7 / N_c
-    loss = float(_t8)
-    return loss
-
-
-def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
-    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = 2 * _t3 * _t4
-    _t6 = _t4 * _t3
-    _t7 = _t6.sum(axis=0)
-    _t8 = 2 * _t7
-    _t5[t] -= _t8
-    _t5 /= N_c
-    grad_input = _t5
-    return grad_input
-
-
-def _multimargincriterion_2_false_update_output_batch(X, T, margin):
-    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))/N_c, (s, 1, B))/B"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    _t1 = margin ** 2
-    _t2 = B * 1 * -1 * _t1
-    _t3 = X[xp.arange(0, B), T]
-    _t4 = margin + X - _t3[:, None]
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
     _t5 = xp.maximum(0, _t4)
-    _t6 = _t5 ** 2
-    _t7 = _t6.sum(axis=(0, 1))
-    _t8 = _t2 + _t7
-    _t9 = _t8 / (B * N_c)
-    loss = float(_t9)
-    return loss
-
-
-def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None):
-    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]) - 2*KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = 2 * _t3 * _t4
-    _t6 = _t4 * _t3
-    _t7 = _t6.sum(axis=1)
-    _t8 = 2 * _t7
-    _t5[xp.arange(0, B), T] -= _t8
-    _t10 = _t5 / (B * N_c)
-    grad_input = _t10
-    return grad_input
-
-
-def _multimargincriterion_2_true_update_output(x, t, w, margin):
-    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))*w[t + 1]/N_c"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3 ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = margin ** 2
-    _t7 = _t5 - _t6
-    _t8 = w[t]
-    _t9 = (_t7 * _t8) / N_c
-    loss = float(_t9)
-    return loss
-
-
-def _multimargincriterion_2_true_update_grad_input(x, t, w, margin, out=None):
-    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    N_c = x.shape[0]
-    _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = 2 * _t3 * _t4
-    _t6 = _t4 * _t3
-    _t7 = _t6.sum(axis=0)
-    _t8 = 2 * _t7
-    _t5[t] -= _t8
-    _t10 = w[t]
-    _t11 = (_t5 * _t10) / N_c
-    grad_input = _t11
-    return grad_input
-
-
-def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
-    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
-    xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3 ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = margin ** 2
-    _t7 = _t5 - _t6
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t6 - margin
     _t8 = w[T]
     _t7 *= _t8
     _t10 = _t7.sum(axis=0)
@@ -7888,23 +7780,182 @@ def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
     return loss
 
 
+def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=None):
+    """gradInput[j, k] = (Heaviside(margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = _t5 * _t6[:, None]
+    _t8 = _t5.sum(axis=1)
+    _t9 = _t6 * _t8
+    _t7[_t1, T] -= _t9
+    _t11 = _t7 / (B * N_c)
+    grad_input = _t11
+    return grad_input
+
+
+def _multimargincriterion_2_false_update_output(x, t, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4 ** 2
+    _t6 = _t5.sum(axis=0)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = _t8 / N_c
+    loss = float(_t9)
+    return loss
+
+
+def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.maximum(0, _t3)
+    _t6 = 2 * _t4 * _t5
+    _t7 = _t5 * _t4
+    _t8 = _t7.sum(axis=0)
+    _t9 = 2 * _t8
+    _t6[t] -= _t9
+    _t6 /= N_c
+    grad_input = _t6
+    return grad_input
+
+
+def _multimargincriterion_2_false_update_output_batch(X, T, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))/N_c, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5 ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = margin ** 2
+    _t9 = _t7 - _t8
+    _t10 = _t9.sum(axis=0)
+    _t11 = _t10 / (B * N_c)
+    loss = float(_t11)
+    return loss
+
+
+def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None):
+    """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k]) - 2*KroneckerDelta(k, T[j] + 1)*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.maximum(0, _t4)
+    _t7 = 2 * _t5 * _t6
+    _t8 = _t6 * _t5
+    _t9 = _t8.sum(axis=1)
+    _t10 = 2 * _t9
+    _t7[_t1, T] -= _t10
+    _t12 = _t7 / (B * N_c)
+    grad_input = _t12
+    return grad_input
+
+
+def _multimargincriterion_2_true_update_output(x, t, w, margin):
+    """J = (-margin**2 + Sum(maximum(0, margin + x[c] - x[t + 1])**2, (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4 ** 2
+    _t6 = _t5.sum(axis=0)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = w[t]
+    _t10 = (_t8 * _t9) / N_c
+    loss = float(_t10)
+    return loss
+
+
+def _multimargincriterion_2_true_update_grad_input(x, t, w, margin, out=None):
+    """gradInput[j] = (2*Heaviside(margin + x[j] - x[t + 1])*maximum(0, margin + x[j] - x[t + 1]) - 2*KroneckerDelta(j, t + 1)*Sum(Heaviside(margin + x[c] - x[t + 1])*maximum(0, margin + x[c] - x[t + 1]), (c, 1, N_c)))*w[t + 1]/N_c"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = x[t]
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.maximum(0, _t3)
+    _t6 = 2 * _t4 * _t5
+    _t7 = _t5 * _t4
+    _t8 = _t7.sum(axis=0)
+    _t9 = 2 * _t8
+    _t6[t] -= _t9
+    _t11 = w[t]
+    _t12 = (_t6 * _t11) / N_c
+    grad_input = _t12
+    return grad_input
+
+
+def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
+    """J = Sum((-margin**2 + Sum(maximum(0, margin - X[s, T[s] + 1] + X[s, c])**2, (c, 1, N_c)))*w[T[s] + 1]/N_c, (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5 ** 2
+    _t7 = _t6.sum(axis=1)
+    _t8 = margin ** 2
+    _t9 = _t7 - _t8
+    _t10 = w[T]
+    _t9 *= _t10
+    _t12 = _t9.sum(axis=0)
+    _t13 = _t12 / (B * N_c)
+    loss = float(_t13)
+    return loss
+
+
 def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=None):
     """gradInput[j, k] = (2*Heaviside(margin - X[j, T[j] + 1] + X[j, k])*maximum(0, margin - X[j, T[j] + 1] + X[j, k])*w[T[j] + 1] - 2*KroneckerDelta(k, T[j] + 1)*w[T[j] + 1]*Sum(Heaviside(margin - X[j, T[j] + 1] + X[j, c])*maximum(0, margin - X[j, T[j] + 1] + X[j, c]), (c, 1, N_c)))/(B*N_c)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = w[T]
-    _t5 = xp.maximum(0, _t2)
-    _t6 = 2 * _t3 * _t4[:, None] * _t5
-    _t7 = _t5 * _t3
-    _t8 = _t7.sum(axis=1)
-    _t9 = 2 * _t4 * _t8
-    _t6[xp.arange(0, B), T] -= _t9
-    _t11 = _t6 / (B * N_c)
-    grad_input = _t11
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = xp.maximum(0, _t4)
+    _t8 = 2 * _t5 * _t6[:, None] * _t7
+    _t9 = _t7 * _t5
+    _t10 = _t9.sum(axis=1)
+    _t11 = 2 * _t6 * _t10
+    _t8[_t1, T] -= _t11
+    _t13 = _t8 / (B * N_c)
+    grad_input = _t13
     return grad_input
 
 
@@ -11275,10 +11326,11 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t24 = xp.log(counts_sum)
     _t25 = norm_logits - _t24[:, None]
     logprobs = _t25
-    _t26 = logprobs[xp.arange(0, n), Yb]
-    _t27 = _t26.sum(axis=0)
-    _t28 = -_t27 / n
-    J = xp.broadcast_to(_t28, ())
+    _t26 = xp.arange(0, n)
+    _t27 = logprobs[_t26, Yb]
+    _t28 = _t27.sum(axis=0)
+    _t29 = -_t28 / n
+    J = xp.broadcast_to(_t29, ())
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
@@ -11286,38 +11338,39 @@ def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bn
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = probs.copy()
-    _t1[xp.arange(0, n), Yb] -= 1
-    _t2 = _t1 / n
-    _d_logits = _t2
-    _t3 = _d_logits @ W2
-    _d_h = _t3
-    _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
-    _d_hpreact = _t6
-    _t7 = bngain * _d_hpreact
-    _d_bnraw = _t7
-    _t8 = 1e-05
-    _t9 = _t8 + bnvar
-    _t10 = _t9 ** -1.5
-    _t11 = bndiff * _d_bnraw
-    _t12 = _t11.sum(axis=0)
-    _t13 = -0.5 * _t10 * _t12
-    _d_bnvar = _t13
-    _t14 = 1 / xp.sqrt(_t9)
-    _t15 = _t14 * _d_bnraw
-    _t16 = (2 * _d_bnvar * bndiff) / n
-    _t17 = _t15 + _t16
-    _d_bndiff = _t17
-    _t18 = _d_bndiff.sum(axis=0)
-    _t19 = -_t18
-    _d_bnmeani = _t19
-    _t20 = _d_bnmeani / n
-    _t21 = _t20 + _d_bndiff
-    _d_hprebn = _t21
-    _t22 = _d_hprebn @ W1
-    _grad_x = _t22
+    _t1 = xp.arange(0, n)
+    _t2 = probs.copy()
+    _t2[_t1, Yb] -= 1
+    _t3 = _t2 / n
+    _d_logits = _t3
+    _t4 = _d_logits @ W2
+    _d_h = _t4
+    _t5 = h ** 2
+    _t6 = 1 - _t5
+    _t7 = _t6 * _d_h
+    _d_hpreact = _t7
+    _t8 = bngain * _d_hpreact
+    _d_bnraw = _t8
+    _t9 = 1e-05
+    _t10 = _t9 + bnvar
+    _t11 = _t10 ** -1.5
+    _t12 = bndiff * _d_bnraw
+    _t13 = _t12.sum(axis=0)
+    _t14 = -0.5 * _t11 * _t13
+    _d_bnvar = _t14
+    _t15 = 1 / xp.sqrt(_t10)
+    _t16 = _t15 * _d_bnraw
+    _t17 = (2 * _d_bnvar * bndiff) / n
+    _t18 = _t16 + _t17
+    _d_bndiff = _t18
+    _t19 = _d_bndiff.sum(axis=0)
+    _t20 = -_t19
+    _d_bnmeani = _t20
+    _t21 = _d_bnmeani / n
+    _t22 = _t21 + _d_bndiff
+    _d_hprebn = _t22
+    _t23 = _d_hprebn @ W1
+    _grad_x = _t23
     return _grad_x
 
 
@@ -11325,87 +11378,37 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     """Adds scale times each parameter's gradient (the backward walk)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = probs.copy()
-    _t1[xp.arange(0, n), Yb] -= 1
-    _t2 = _t1 / n
-    _d_logits = _t2
-    _t3 = _d_logits @ W2
-    _d_h = _t3
-    _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
-    _d_hpreact = _t6
-    _t7 = bngain * _d_hpreact
-    _d_bnraw = _t7
-    _t8 = 1e-05
-    _t9 = _t8 + bnvar
-    _t10 = _t9 ** -1.5
-    _t11 = bndiff * _d_bnraw
-    _t12 = _t11.sum(axis=0)
-    _t13 = -0.5 * _t10 * _t12
-    _d_bnvar = _t13
-    _t14 = 1 / xp.sqrt(_t9)
-    _t15 = _t14 * _d_bnraw
-    _t16 = (2 * _d_bnvar * bndiff) / n
-    _t17 = _t15 + _t16
-    _d_bndiff = _t17
-    _t18 = _d_bndiff.sum(axis=0)
-    _t19 = -_t18
-    _d_bnmeani = _t19
-    _t20 = _d_bnmeani / n
-    _t21 = _t20 + _d_bndiff
-    _d_hprebn = _t21
-    _t22 = _d_hprebn.T @ x
-    grad_W1 += _t22 if scale == 1 else scale * _t22
-    _t23 = _d_hprebn.sum(axis=0)
-    grad_b1 += _t23 if scale == 1 else scale * _t23
-    _t24 = bnraw * _d_hpreact
-    _t25 = _t24.sum(axis=0)
-    grad_bngain += _t25 if scale == 1 else scale * _t25
-    _t26 = _d_hpreact.sum(axis=0)
-    grad_bnbias += _t26 if scale == 1 else scale * _t26
-    _t27 = _d_logits.T @ h
-    grad_W2 += _t27 if scale == 1 else scale * _t27
-    _t28 = _d_logits.sum(axis=0)
-    grad_b2 += _t28 if scale == 1 else scale * _t28
-
-
-def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
-    """updateGradInput and accGradParameters in one walk."""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    n = x.shape[0]
-    _t1 = probs.copy()
-    _t1[xp.arange(0, n), Yb] -= 1
-    _t2 = _t1 / n
-    _d_logits = _t2
-    _t3 = _d_logits @ W2
-    _d_h = _t3
-    _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
-    _d_hpreact = _t6
-    _t7 = bngain * _d_hpreact
-    _d_bnraw = _t7
-    _t8 = 1e-05
-    _t9 = _t8 + bnvar
-    _t10 = _t9 ** -1.5
-    _t11 = bndiff * _d_bnraw
-    _t12 = _t11.sum(axis=0)
-    _t13 = -0.5 * _t10 * _t12
-    _d_bnvar = _t13
-    _t14 = 1 / xp.sqrt(_t9)
-    _t15 = _t14 * _d_bnraw
-    _t16 = (2 * _d_bnvar * bndiff) / n
-    _t17 = _t15 + _t16
-    _d_bndiff = _t17
-    _t18 = _d_bndiff.sum(axis=0)
-    _t19 = -_t18
-    _d_bnmeani = _t19
-    _t20 = _d_bnmeani / n
-    _t21 = _t20 + _d_bndiff
-    _d_hprebn = _t21
-    _t22 = _d_hprebn @ W1
-    _grad_x = _t22
+    _t1 = xp.arange(0, n)
+    _t2 = probs.copy()
+    _t2[_t1, Yb] -= 1
+    _t3 = _t2 / n
+    _d_logits = _t3
+    _t4 = _d_logits @ W2
+    _d_h = _t4
+    _t5 = h ** 2
+    _t6 = 1 - _t5
+    _t7 = _t6 * _d_h
+    _d_hpreact = _t7
+    _t8 = bngain * _d_hpreact
+    _d_bnraw = _t8
+    _t9 = 1e-05
+    _t10 = _t9 + bnvar
+    _t11 = _t10 ** -1.5
+    _t12 = bndiff * _d_bnraw
+    _t13 = _t12.sum(axis=0)
+    _t14 = -0.5 * _t11 * _t13
+    _d_bnvar = _t14
+    _t15 = 1 / xp.sqrt(_t10)
+    _t16 = _t15 * _d_bnraw
+    _t17 = (2 * _d_bnvar * bndiff) / n
+    _t18 = _t16 + _t17
+    _d_bndiff = _t18
+    _t19 = _d_bndiff.sum(axis=0)
+    _t20 = -_t19
+    _d_bnmeani = _t20
+    _t21 = _d_bnmeani / n
+    _t22 = _t21 + _d_bndiff
+    _d_hprebn = _t22
     _t23 = _d_hprebn.T @ x
     grad_W1 += _t23 if scale == 1 else scale * _t23
     _t24 = _d_hprebn.sum(axis=0)
@@ -11419,6 +11422,58 @@ def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndi
     grad_W2 += _t28 if scale == 1 else scale * _t28
     _t29 = _d_logits.sum(axis=0)
     grad_b2 += _t29 if scale == 1 else scale * _t29
+
+
+def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = xp.arange(0, n)
+    _t2 = probs.copy()
+    _t2[_t1, Yb] -= 1
+    _t3 = _t2 / n
+    _d_logits = _t3
+    _t4 = _d_logits @ W2
+    _d_h = _t4
+    _t5 = h ** 2
+    _t6 = 1 - _t5
+    _t7 = _t6 * _d_h
+    _d_hpreact = _t7
+    _t8 = bngain * _d_hpreact
+    _d_bnraw = _t8
+    _t9 = 1e-05
+    _t10 = _t9 + bnvar
+    _t11 = _t10 ** -1.5
+    _t12 = bndiff * _d_bnraw
+    _t13 = _t12.sum(axis=0)
+    _t14 = -0.5 * _t11 * _t13
+    _d_bnvar = _t14
+    _t15 = 1 / xp.sqrt(_t10)
+    _t16 = _t15 * _d_bnraw
+    _t17 = (2 * _d_bnvar * bndiff) / n
+    _t18 = _t16 + _t17
+    _d_bndiff = _t18
+    _t19 = _d_bndiff.sum(axis=0)
+    _t20 = -_t19
+    _d_bnmeani = _t20
+    _t21 = _d_bnmeani / n
+    _t22 = _t21 + _d_bndiff
+    _d_hprebn = _t22
+    _t23 = _d_hprebn @ W1
+    _grad_x = _t23
+    _t24 = _d_hprebn.T @ x
+    grad_W1 += _t24 if scale == 1 else scale * _t24
+    _t25 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t25 if scale == 1 else scale * _t25
+    _t26 = bnraw * _d_hpreact
+    _t27 = _t26.sum(axis=0)
+    grad_bngain += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_logits.T @ h
+    grad_W2 += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_logits.sum(axis=0)
+    grad_b2 += _t30 if scale == 1 else scale * _t30
     return _grad_x
 
 
@@ -11467,10 +11522,12 @@ def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t24 = xp.log(counts_sum)
     _t25 = norm_logits - _t24[:, :, None]
     logprobs = _t25
-    _t26 = logprobs[xp.arange(0, _B)[:, None], xp.arange(0, n), Yb]
-    _t27 = _t26.sum(axis=1)
-    _t28 = -_t27 / n
-    J = _t28
+    _t26 = xp.arange(0, _B)
+    _t27 = xp.arange(0, n)
+    _t28 = logprobs[_t26[:, None], _t27, Yb]
+    _t29 = _t28.sum(axis=1)
+    _t30 = -_t29 / n
+    J = _t30
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
