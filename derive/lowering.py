@@ -142,14 +142,18 @@ class Lowering:
         return [self.align(t, tuple(axes)) for t in tensors], tuple(axes)
 
     # -- expressions -----------------------------------------------------------------
-    def lower(self, expr: sp.Expr) -> Tensor:
-        # Equal up to the names of free indices (exp(x_i) and exp(x_j)): computed once.
+    def _memo_key(self, expr: sp.Expr) -> tuple[tuple, dict]:
+        """(the memo's key of ``expr``: equal up to the names of its free indices, the renaming)."""
         free = []
         for node in sp.preorder_traversal(expr):
             if isinstance(node, sp.Symbol) and node in self.ranges and node not in free:
                 free.append(node)
         places = {s: sp.Symbol(f"_a{k}", integer=True, positive=True) for k, s in enumerate(free)}
-        key = (expr.xreplace(places), tuple(self.ranges[s] for s in free))
+        return (expr.xreplace(places), tuple(self.ranges[s] for s in free)), places
+
+    def lower(self, expr: sp.Expr) -> Tensor:
+        # Equal up to the names of free indices (exp(x_i) and exp(x_j)): computed once.
+        key, places = self._memo_key(expr)
         back = {v: k for k, v in places.items()}
         if key in self.memo:
             t = self.memo[key]
@@ -248,15 +252,31 @@ class Lowering:
     def _grouped(self, terms: list, negative: list, lowered: list[Tensor]) -> tuple[list, list, list[Tensor]]:
         """A sum's terms with those over fewer axes than the whole added first, among themselves
         (x[s, i] - c[s] - log(S[s]) as x - (c + log S)): one pass over the whole array fewer."""
+        if any(_mask(t) for t in terms):
+            return terms, negative, lowered
+        # a part of the sum computed already (x - c, shifted before exp(x - c)): reused, one pass fewer
+        for size in range(len(terms) - 1, 1, -1) if len(terms) <= 6 else ():
+            for subset in itertools.combinations(range(len(terms)), size):
+                part = sp.Add(*(terms[k] for k in subset))
+                if self._memo_key(part)[0] in self.memo:
+                    return self._regrouped(terms, negative, lowered, subset, part, False)
         whole = set().union(*(t.axes for t in lowered))
         small = [k for k, t in enumerate(lowered) if set(t.axes) < whole]
-        if len(small) < 2 or len(small) == len(terms) or any(_mask(terms[k]) for k in range(len(terms))):
+        if len(small) < 2 or len(small) == len(terms):
             return terms, negative, lowered
         minus = all(negative[k] for k in small)  # all subtracted: their sum, subtracted once
         group = sp.Add(*(-terms[k] if minus else terms[k] for k in small))
-        keep = [k for k in range(len(terms)) if k not in small]
-        return ([terms[k] for k in keep] + [-group if minus else group], [negative[k] for k in keep] + [minus],
-                [lowered[k] for k in keep] + [self.lower(group)])
+        return self._regrouped(terms, negative, lowered, small, group, minus)
+
+    def _regrouped(self, terms: list, negative: list, lowered: list[Tensor], grouped, group: sp.Expr,
+                   minus: bool) -> tuple[list, list, list[Tensor]]:
+        """The terms with those at ``grouped`` replaced by ``group`` (subtracted where ``minus``);
+        the added ones first, as the sum's own order."""
+        keep = [k for k in range(len(terms)) if k not in grouped]
+        rows = [(terms[k], negative[k], lowered[k]) for k in keep] + [(-group if minus else group, minus,
+                                                                       self.lower(group))]
+        rows.sort(key=lambda row: row[1])
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
     def _largest(self, function: sp.Expr, limits) -> Tensor:
         """The largest of ``function`` over the indices of ``limits`` (the others stay axes)."""
@@ -317,12 +337,33 @@ class Lowering:
             condition = sp.Eq(*bracket.args, evaluate=False) if isinstance(bracket, sp.KroneckerDelta) else bracket.args[0]
             return self.lower(where(condition, rest, 0))
         factors = [g for f in factors for g in _pulled(f)]
+        # a scatter's sum (softmax - onehot) over a number (a mean's B): each term over it, so the
+        # number scales a row's factor and the class's entry, not the whole array once more
+        sums = [f for f in factors if isinstance(f, sp.Add)]
+        if (self.scatters and len(sums) == 1 and any(isinstance(g, sp.KroneckerDelta) for t in sums[0].args
+                                                     for g in sp.Mul.make_args(t))
+                and all(not f.free_symbols & self.ranges.keys() for f in factors if f is not sums[0])):
+            scale = sp.Mul(*(f for f in factors if f is not sums[0]))
+            scattered = self._scattered_delta(sp.Add(*(scale * t for t in sums[0].args)))
+            if scattered is not None:
+                return scattered
         # divided by the sizes (x / (B n)), not times their reciprocals: one rounding, as a mean's
         divisors = [f.base for f in factors if isinstance(f, sp.Pow) and f.exp == -1 and not f.base.is_number
                     and not self.lower(f.base).axes]
         if divisors and any(not f.is_number for f in factors if not (isinstance(f, sp.Pow) and f.base in divisors)):
             factors = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp == -1 and f.base in divisors)]
             over = [_atom(self.lower(d).code) for d in divisors]
+            # a factor over fewer axes than the product (a row's 1 / S): divided there, a pass fewer
+            lowered = {f: self.lower(f) for f in factors if not f.is_number}
+            whole = set().union(*(t.axes for t in lowered.values()))
+            small = sorted((f for f, t in lowered.items() if set(t.axes) < whole), key=lambda f: len(lowered[f].axes))
+            if small and whole:
+                folded = self.lower(small[0] / sp.Mul(*divisors))
+                rest = [self.lower(f) for f in factors if f is not small[0] and not f.is_number]
+                numbers = sp.Mul(*(f for f in factors if f.is_number))
+                parts, axes = self.broadcast(rest + [folded])
+                code = " * ".join(_atom(p.code) for p in parts)
+                return Tensor(code if numbers == 1 else f"{_number(numbers)} * {code}", axes)
             top = self._product(factors)
             below = over[0] if len(over) == 1 else f"({' * '.join(over)})"
             return Tensor(f"{_atom(top.code)} / {below}", top.axes)
@@ -906,7 +947,7 @@ class Lowering:
 
 
 #: The functions of derive.nn.functional that kernels call.
-HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme")
+HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme", "cleared")
 
 
 def helpers_used(code: str) -> list[str]:
@@ -972,6 +1013,8 @@ def into_buffer(lines: list[str], result: str, axes: dict[str, tuple], buffer: s
     tokens = _tokens(code)  # an operand may be a broadcast view: X - _t5[:, None]
     if len(tokens) == 3 and tokens[1] in _INTO and all(t.count("(") == t.count(")") for t in tokens):
         made = f"{_INTO[tokens[1]]}({tokens[0]}, {tokens[2]}, out={buffer})"
+    elif code.startswith("xp.zeros("):  # a scatter's zeros (a class target's indicator): the buffer cleared
+        made = f"cleared({buffer}, {code[len('xp.zeros('):-1]}, xp)"
     else:
         match = re.fullmatch(r"(xp\.\w+)\(([\w.]+)\)", code)
         if not match or match.group(1) not in _UFUNCS:

@@ -5,7 +5,7 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme
+from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme, cleared
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
                                   CatalogueTableCriterion, CatalogueTableLoss)
 
@@ -1415,13 +1415,12 @@ def _logsoftmax_update_output(x, out=None):
     """y[i] = -log(Sum(exp(x[j]), (j, 1, n))) + x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x.max(axis=0)
-    _t2 = x - _t1
-    xp.exp(_t2, out=_t2)
-    _t4 = _t2.sum(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    _t3 = xp.exp(_t2)
+    _t4 = _t3.sum(axis=0)
     _t5 = xp.log(_t4)
-    _t6 = _t1 + _t5
-    _t7 = xp.subtract(x, _t6, out=out)
-    output = _t7
+    _t2 -= _t5
+    output = _t2
     return output
 
 
@@ -1440,13 +1439,12 @@ def _logsoftmax_update_output_batch(X, out=None):
     """Y[s, i] = -log(Sum(exp(X[s, j]), (j, 1, n))) + X[s, i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
-    xp.exp(_t2, out=_t2)
-    _t4 = _t2.sum(axis=1)
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
+    _t3 = xp.exp(_t2)
+    _t4 = _t3.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t5 += _t1
-    _t7 = xp.subtract(X, _t5[:, None], out=out)
-    output = _t7
+    _t2 -= _t5[:, None]
+    output = _t2
     return output
 
 
@@ -2790,7 +2788,7 @@ def _max_1_update_grad_input(x, y, g, out=None):
     _t3 = _t2 + 1
     _t3 -= 1
     _t5 = xp.arange(0, N_b)
-    _t6 = xp.zeros((N_a, N_b,))
+    _t6 = cleared(out, (N_a, N_b,), xp)
     _t6[_t3, _t5] = g
     grad_input = _t6
     return grad_input
@@ -2835,7 +2833,7 @@ def _max_2_update_grad_input(x, y, g, out=None):
     _t2 = _t1 + 1
     _t2 -= 1
     _t4 = xp.arange(0, N_a)
-    _t5 = xp.zeros((N_a, N_b,))
+    _t5 = cleared(out, (N_a, N_b,), xp)
     _t5[_t4, _t2] = g
     grad_input = _t5
     return grad_input
@@ -2895,7 +2893,7 @@ def _min_1_update_grad_input(x, y, g, out=None):
     _t3 = _t2 + 1
     _t3 -= 1
     _t5 = xp.arange(0, N_b)
-    _t6 = xp.zeros((N_a, N_b,))
+    _t6 = cleared(out, (N_a, N_b,), xp)
     _t6[_t3, _t5] = g
     grad_input = _t6
     return grad_input
@@ -2940,7 +2938,7 @@ def _min_2_update_grad_input(x, y, g, out=None):
     _t2 = _t1 + 1
     _t2 -= 1
     _t4 = xp.arange(0, N_a)
-    _t5 = xp.zeros((N_a, N_b,))
+    _t5 = cleared(out, (N_a, N_b,), xp)
     _t5[_t4, _t2] = g
     grad_input = _t5
     return grad_input
@@ -5035,10 +5033,10 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     _t12 = (dilationW) * _t11
     _t13 = _t10[:, None] + _t12
     _t14 = (_t13 >= (dW + padW + dilationW))
-    _t15 = _t10[:, None] + _t12 + (-dW - padW - dilationW + 1)
-    _t16 = (m >= _t15)
-    _t17 = _t4[:, None] + _t6 + (-dH - padH - dilationH + 1)
-    _t18 = (n >= _t17)
+    _t13 -= (dW + padW + dilationW - 1)
+    _t16 = (m >= _t13)
+    _t7 -= (dH + padH + dilationH - 1)
+    _t18 = (n >= _t7)
     _t19 = _t8[:, :, None, None] & _t14 & _t16 & _t18[:, :, None, None]
     _t20 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
     _t21 = -xp.inf
@@ -5050,35 +5048,35 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     _t27 = _t24 % (kW) + 1
     _t28 = (_t27 <= (kW))
     _t29 = (dilationH) * _t25
-    _t30 = _t4[:, None, None] + _t29
-    _t31 = (_t30 >= (dH + padH + dilationH))
+    _t29 += _t4[:, None, None]
+    _t31 = (_t29 >= (dH + padH + dilationH))
     _t32 = (dilationW) * _t27
     _t33 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2))
     _t34 = (_t33 >= (dW + padW + dilationW))
-    _t10 -= (dW + padW + dilationW - 1)
-    _t32 += _t10[:, None]
-    _t37 = (m >= _t32)
+    _t35 = _t33 + (-dW - padW - dilationW + 1)
+    _t36 = (m >= _t35)
+    _t29 -= (dH + padH + dilationH - 1)
+    _t38 = (n >= _t29)
+    _t39 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t36, (2, 1, 0)) & xp.transpose(_t38, (2, 0, 1))
+    _t40 = xp.where(_t39, g, 0)
+    _t41 = (_t7 >= 1)
+    _t42 = (_t13 >= 1)
+    _t43 = (_t7 <= n)
+    _t44 = (_t13 <= m)
+    _t45 = _t41[:, :, None, None] & _t42 & _t43[:, :, None, None] & _t44
+    _t46 = xp.where(_t45[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
+    _t47 = xp.transpose(_t46, (0, 2, 4, 1, 3))
+    _t48 = _t47.reshape(*_t47.shape[:3], -1).argmax(axis=-1)
+    _t49 = _t48 // (kW) + 1
+    _t50 = (dilationH) * _t49
     _t4 -= (dH + padH + dilationH - 1)
-    _t29 += _t4[:, None, None]
-    _t40 = (n >= _t29)
-    _t41 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t37, (2, 0, 1)) & xp.transpose(_t40, (2, 0, 1))
-    _t42 = xp.where(_t41, g, 0)
-    _t43 = (_t17 >= 1)
-    _t44 = (_t15 >= 1)
-    _t45 = (_t17 <= n)
-    _t46 = (_t15 <= m)
-    _t47 = _t43[:, :, None, None] & _t44 & _t45[:, :, None, None] & _t46
-    _t48 = xp.where(_t47[:, :, :, :, None], xp.transpose(_t20, (1, 2, 3, 4, 0)), _t21)
-    _t49 = xp.transpose(_t48, (0, 2, 4, 1, 3))
-    _t50 = _t49.reshape(*_t49.shape[:3], -1).argmax(axis=-1)
-    _t51 = _t50 // (kW) + 1
-    _t52 = (dilationH) * _t51
-    _t52 += _t4[:, None, None]
-    _t54 = _t50 % (kW) + 1
-    _t55 = (dilationW) * _t54
-    _t55 += _t10[:, None]
-    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t55, (2, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t52, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
-    _t58 = xp.broadcast_to(_t42, (N_c, N_i, N_j)).ravel()
+    _t50 += _t4[:, None, None]
+    _t53 = _t48 % (kW) + 1
+    _t54 = (dilationW) * _t53
+    _t10 -= (dW + padW + dilationW - 1)
+    _t54 += _t10[:, None]
+    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t50, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
+    _t58 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
     _t59 = xp.bincount(_t57, weights=_t58, minlength=N_c * n * m).reshape(N_c, n, m)
     grad_input = _t59
     return grad_input
@@ -5137,10 +5135,10 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     _t14 = (dilationW) * _t13
     _t15 = _t12[:, None] + _t14
     _t16 = (_t15 >= (dW + padW + dilationW))
-    _t17 = _t12[:, None] + _t14 + (-dW - padW - dilationW + 1)
-    _t18 = (m >= _t17)
-    _t19 = _t6[:, None] + _t8 + (-dH - padH - dilationH + 1)
-    _t20 = (n >= _t19)
+    _t15 -= (dW + padW + dilationW - 1)
+    _t18 = (m >= _t15)
+    _t9 -= (dH + padH + dilationH - 1)
+    _t20 = (n >= _t9)
     _t21 = _t10[:, :, None, None] & _t16 & _t18 & _t20[:, :, None, None]
     _t22 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
     _t23 = -xp.inf
@@ -5152,35 +5150,35 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     _t29 = _t26 % (kW) + 1
     _t30 = (_t29 <= (kW))
     _t31 = (dilationH) * _t27
-    _t32 = _t6[:, None, None, None] + _t31
-    _t33 = (_t32 >= (dH + padH + dilationH))
+    _t31 += _t6[:, None, None, None]
+    _t33 = (_t31 >= (dH + padH + dilationH))
     _t34 = (dilationW) * _t29
     _t35 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3))
     _t36 = (_t35 >= (dW + padW + dilationW))
-    _t12 -= (dW + padW + dilationW - 1)
-    _t34 += _t12[:, None, None]
-    _t39 = (m >= _t34)
+    _t37 = _t35 + (-dW - padW - dilationW + 1)
+    _t38 = (m >= _t37)
+    _t31 -= (dH + padH + dilationH - 1)
+    _t40 = (n >= _t31)
+    _t41 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t38, (2, 3, 1, 0)) & xp.transpose(_t40, (2, 3, 0, 1))
+    _t42 = xp.where(_t41, G, 0)
+    _t43 = (_t9 >= 1)
+    _t44 = (_t15 >= 1)
+    _t45 = (_t9 <= n)
+    _t46 = (_t15 <= m)
+    _t47 = _t43[:, :, None, None] & _t44 & _t45[:, :, None, None] & _t46
+    _t48 = xp.where(_t47[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
+    _t49 = xp.transpose(_t48, (0, 2, 4, 5, 1, 3))
+    _t50 = _t49.reshape(*_t49.shape[:4], -1).argmax(axis=-1)
+    _t51 = _t50 // (kW) + 1
+    _t52 = (dilationH) * _t51
     _t6 -= (dH + padH + dilationH - 1)
-    _t31 += _t6[:, None, None, None]
-    _t42 = (n >= _t31)
-    _t43 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t39, (2, 3, 0, 1)) & xp.transpose(_t42, (2, 3, 0, 1))
-    _t44 = xp.where(_t43, G, 0)
-    _t45 = (_t19 >= 1)
-    _t46 = (_t17 >= 1)
-    _t47 = (_t19 <= n)
-    _t48 = (_t17 <= m)
-    _t49 = _t45[:, :, None, None] & _t46 & _t47[:, :, None, None] & _t48
-    _t50 = xp.where(_t49[:, :, :, :, None, None], xp.transpose(_t22, (2, 3, 4, 5, 0, 1)), _t23)
-    _t51 = xp.transpose(_t50, (0, 2, 4, 5, 1, 3))
-    _t52 = _t51.reshape(*_t51.shape[:4], -1).argmax(axis=-1)
-    _t53 = _t52 // (kW) + 1
-    _t54 = (dilationH) * _t53
-    _t54 += _t6[:, None, None, None]
-    _t56 = _t52 % (kW) + 1
-    _t57 = (dilationW) * _t56
-    _t57 += _t12[:, None, None]
-    _t59 = xp.broadcast_to(xp.clip(xp.transpose(_t57, (2, 3, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t54, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
-    _t60 = xp.broadcast_to(_t44, (B, N_c, N_i, N_j)).ravel()
+    _t52 += _t6[:, None, None, None]
+    _t55 = _t50 % (kW) + 1
+    _t56 = (dilationW) * _t55
+    _t12 -= (dW + padW + dilationW - 1)
+    _t56 += _t12[:, None, None]
+    _t59 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t52, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
+    _t60 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
     _t61 = xp.bincount(_t59, weights=_t60, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
     grad_input = _t61
     return grad_input
@@ -6636,8 +6634,9 @@ def _bcecriterion_true_true_update_output_batch(X, T, w):
     _t8 = _t1.sum(axis=0)
     _t9 = w * _t8
     _t10 = _t9.sum(axis=0)
-    _t11 = -_t10 / (B * n)
-    loss = float(_t11)
+    _t11 = _t10 * -1
+    _t12 = -_t10 / (B * n)
+    loss = float(_t12)
     return loss
 
 
@@ -6649,12 +6648,13 @@ def _bcecriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t1 = 1 - X
     xp.divide(1, _t1, out=_t1)
     _t3 = 1 - T
-    _t4 = (_t1 * _t3 * w) / n
-    _t5 = 1 / X
-    _t6 = (_t5 * w * T) / n
-    _t4 -= _t6
-    _t4 /= B
-    grad_input = _t4
+    _t4 = w / n
+    _t5 = _t1 * _t3 * _t4
+    _t6 = 1 / X
+    _t7 = _t6 * T * _t4
+    _t5 -= _t7
+    _t5 /= B
+    grad_input = _t5
     return grad_input
 
 
@@ -6686,7 +6686,7 @@ def _classnllcriterion_false_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.zeros((N_x1,))
+    _t1 = cleared(out, (N_x1,), xp)
     _t1[t] = -1
     grad_input = _t1
     return grad_input
@@ -6710,7 +6710,7 @@ def _classnllcriterion_false_false_update_grad_input_batch(X, T, out=None):
     B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = xp.arange(0, B)
-    _t2 = xp.zeros((B, N_x1,))
+    _t2 = cleared(out, (B, N_x1,), xp)
     _t2[_t1, T] = -1
     grad_input = _t2
     return grad_input
@@ -6729,7 +6729,7 @@ def _classnllcriterion_false_true_update_grad_input(x, t, out=None):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.zeros((N_x1,))
+    _t1 = cleared(out, (N_x1,), xp)
     _t1[t] = -1
     grad_input = _t1
     return grad_input
@@ -6755,7 +6755,7 @@ def _classnllcriterion_false_true_update_grad_input_batch(X, T, out=None):
     _t1 = 1 / B
     _t2 = -_t1
     _t3 = xp.arange(0, B)
-    _t4 = xp.zeros((B, N_x1,))
+    _t4 = cleared(out, (B, N_x1,), xp)
     _t4[_t3, T] = _t2
     grad_input = _t4
     return grad_input
@@ -6777,7 +6777,7 @@ def _classnllcriterion_true_false_update_grad_input(x, t, w, out=None):
     N_x1 = x.shape[0]
     _t1 = w[t]
     _t2 = -_t1
-    _t3 = xp.zeros((N_x1,))
+    _t3 = cleared(out, (N_x1,), xp)
     _t3[t] = _t2
     grad_input = _t3
     return grad_input
@@ -6805,7 +6805,7 @@ def _classnllcriterion_true_false_update_grad_input_batch(X, T, w, out=None):
     _t1 = w[T]
     _t2 = -_t1
     _t3 = xp.arange(0, B)
-    _t4 = xp.zeros((B, N_x1,))
+    _t4 = cleared(out, (B, N_x1,), xp)
     _t4[_t3, T] = _t2
     grad_input = _t4
     return grad_input
@@ -6824,7 +6824,7 @@ def _classnllcriterion_true_true_update_grad_input(x, t, w, out=None):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.zeros((N_x1,))
+    _t1 = cleared(out, (N_x1,), xp)
     _t1[t] = -1
     grad_input = _t1
     return grad_input
@@ -6854,7 +6854,7 @@ def _classnllcriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t2 = _t1.sum(axis=0)
     _t3 = -_t1 / _t2
     _t4 = xp.arange(0, B)
-    _t5 = xp.zeros((B, N_x1,))
+    _t5 = cleared(out, (B, N_x1,), xp)
     _t5[_t4, T] = _t3
     grad_input = _t5
     return grad_input
@@ -7045,10 +7045,11 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T, out=None):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
+    _t5 /= B
     _t2 *= _t5[:, None]
-    _t7 = xp.arange(0, B)
-    _t2[_t7, T] -= 1
-    _t2 /= B
+    _t8 = 1 / B
+    _t9 = xp.arange(0, B)
+    _t2[_t9, T] -= _t8
     grad_input = _t2
     return grad_input
 
@@ -7069,9 +7070,10 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     _t10 = _t9 / B
     loss = float(_t10)
     _t11 = 1 / _t4
+    _t11 /= B
     _t2 *= _t11[:, None]
-    _t2[_t6, T] -= 1
-    _t2 /= B
+    _t14 = 1 / B
+    _t2[_t6, T] -= _t14
     grad_input = _t2
     return loss, grad_input
 
@@ -7099,10 +7101,10 @@ def _crossentropycriterion_true_false_update_grad_input(x, t, w, out=None):
     _t2 = xp.subtract(x, _t1, out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
-    _t2 /= _t4
-    _t2[t] -= 1
-    _t7 = w[t]
-    _t2 *= _t7
+    _t5 = w[t]
+    _t6 = _t5 / _t4
+    _t2 *= _t6
+    _t2[t] -= _t5
     grad_input = _t2
     return grad_input
 
@@ -7120,9 +7122,9 @@ def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
     _t8 = w[t]
     _t9 = _t7 * _t8
     loss = float(_t9)
-    _t2 /= _t4
-    _t2[t] -= 1
-    _t2 *= _t8
+    _t10 = _t8 / _t4
+    _t2 *= _t10
+    _t2[t] -= _t8
     grad_input = _t2
     return loss, grad_input
 
@@ -7262,11 +7264,12 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     xp.exp(_t4, out=_t4)
     _t6 = _t4.sum(axis=1)
     _t7 = 1 / _t6
-    _t8 = _t7[:, None] * _t1[:, None] * _t4
-    _t9 = xp.arange(0, B)
-    _t8[_t9, T] -= _t1
-    _t8 /= _t2
-    grad_input = _t8
+    _t7 /= _t2
+    _t9 = _t1[:, None] * _t4 * _t7[:, None]
+    _t10 = _t1 / _t2
+    _t11 = xp.arange(0, B)
+    _t9[_t11, T] -= _t10
+    grad_input = _t9
     return grad_input
 
 
@@ -7289,10 +7292,11 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     _t13 = _t12 / _t2
     loss = float(_t13)
     _t14 = 1 / _t6
-    _t15 = _t14[:, None] * _t1[:, None] * _t4
-    _t15[_t8, T] -= _t1
-    _t15 /= _t2
-    grad_input = _t15
+    _t14 /= _t2
+    _t16 = _t1[:, None] * _t4 * _t14[:, None]
+    _t17 = _t1 / _t2
+    _t16[_t8, T] -= _t17
+    grad_input = _t16
     return loss, grad_input
 
 
@@ -7683,11 +7687,11 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin, out=None):
     _t2 = margin - _t1
     _t3 = x + _t2
     _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t4.copy()
-    _t6[t] -= _t5
-    _t7 = xp.divide(_t6, N_c, out=out)
-    grad_input = _t7
+    _t5 = xp.divide(_t4, N_c, out=out)
+    _t6 = _t4.sum(axis=0)
+    _t7 = _t6 / N_c
+    _t5[t] -= _t7
+    grad_input = _t5
     return grad_input
 
 
@@ -7719,11 +7723,11 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = _t5.sum(axis=1)
-    _t7 = _t5.copy()
-    _t7[_t1, T] -= _t6
+    _t6 = _t5 / (B * N_c)
+    _t7 = _t5.sum(axis=1)
     _t8 = _t7 / (B * N_c)
-    grad_input = _t8
+    _t6[_t1, T] -= _t8
+    grad_input = _t6
     return grad_input
 
 
@@ -7751,12 +7755,13 @@ def _multimargincriterion_1_true_update_grad_input(x, t, w, margin, out=None):
     _t2 = margin - _t1
     _t3 = x + _t2
     _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t4.copy()
-    _t6[t] -= _t5
-    _t7 = w[t]
-    _t8 = (_t6 * _t7) / N_c
-    grad_input = _t8
+    _t5 = w[t]
+    _t6 = _t5 / N_c
+    _t7 = xp.multiply(_t4, _t6, out=out)
+    _t8 = _t4.sum(axis=0)
+    _t9 = (_t5 * _t8) / N_c
+    _t7[t] -= _t9
+    grad_input = _t7
     return grad_input
 
 
@@ -7791,12 +7796,12 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=No
     _t4 = X + _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = w[T]
-    _t7 = _t5 * _t6[:, None]
-    _t8 = _t5.sum(axis=1)
-    _t9 = _t6 * _t8
-    _t7[_t1, T] -= _t9
-    _t11 = _t7 / (B * N_c)
-    grad_input = _t11
+    _t7 = _t6 / (B * N_c)
+    _t8 = xp.multiply(_t5, _t7[:, None], out=out)
+    _t9 = _t5.sum(axis=1)
+    _t10 = (_t6 * _t9) / (B * N_c)
+    _t8[_t1, T] -= _t10
+    grad_input = _t8
     return grad_input
 
 
@@ -7826,12 +7831,11 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
     _t3 = x + _t2
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = xp.maximum(0, _t3)
-    _t6 = 2 * _t4 * _t5
+    _t6 = (2 * _t4 * _t5) / N_c
     _t7 = _t5 * _t4
     _t8 = _t7.sum(axis=0)
-    _t9 = 2 * _t8
+    _t9 = (2 * _t8) / N_c
     _t6[t] -= _t9
-    _t6 /= N_c
     grad_input = _t6
     return grad_input
 
@@ -7867,13 +7871,12 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     _t4 = X + _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = xp.maximum(0, _t4)
-    _t7 = 2 * _t5 * _t6
+    _t7 = (2 * _t5 * _t6) / (B * N_c)
     _t8 = _t6 * _t5
     _t9 = _t8.sum(axis=1)
-    _t10 = 2 * _t9
+    _t10 = (2 * _t9) / (B * N_c)
     _t7[_t1, T] -= _t10
-    _t12 = _t7 / (B * N_c)
-    grad_input = _t12
+    grad_input = _t7
     return grad_input
 
 
@@ -7903,15 +7906,15 @@ def _multimargincriterion_2_true_update_grad_input(x, t, w, margin, out=None):
     _t2 = margin - _t1
     _t3 = x + _t2
     _t4 = xp.heaviside(_t3, 0.5)
-    _t5 = xp.maximum(0, _t3)
-    _t6 = 2 * _t4 * _t5
-    _t7 = _t5 * _t4
-    _t8 = _t7.sum(axis=0)
-    _t9 = 2 * _t8
-    _t6[t] -= _t9
-    _t11 = w[t]
-    _t12 = (_t6 * _t11) / N_c
-    grad_input = _t12
+    _t5 = w[t]
+    _t6 = xp.maximum(0, _t3)
+    _t7 = _t5 / N_c
+    _t8 = 2 * _t4 * _t6 * _t7
+    _t9 = _t6 * _t4
+    _t10 = _t9.sum(axis=0)
+    _t11 = (2 * _t5 * _t10) / N_c
+    _t8[t] -= _t11
+    grad_input = _t8
     return grad_input
 
 
@@ -7949,13 +7952,13 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=No
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = w[T]
     _t7 = xp.maximum(0, _t4)
-    _t8 = 2 * _t5 * _t6[:, None] * _t7
-    _t9 = _t7 * _t5
-    _t10 = _t9.sum(axis=1)
-    _t11 = 2 * _t6 * _t10
-    _t8[_t1, T] -= _t11
-    _t13 = _t8 / (B * N_c)
-    grad_input = _t13
+    _t8 = _t6 / (B * N_c)
+    _t9 = 2 * _t5 * _t7 * _t8[:, None]
+    _t10 = _t7 * _t5
+    _t11 = _t10.sum(axis=1)
+    _t12 = (2 * _t6 * _t11) / (B * N_c)
+    _t9[_t1, T] -= _t12
+    grad_input = _t9
     return grad_input
 
 
@@ -8528,11 +8531,12 @@ def _multilabelsoftmargincriterion_true_update_grad_input_batch(X, T, w, out=Non
     xp.divide(1, _t5, out=_t5)
     _t7 = _t3 ** -2
     _t8 = 1 - T
-    _t9 = (_t5 * _t7 * _t8 * w * _t2) / n
-    _t10 = (_t4 * w * T * _t2) / n
-    _t9 -= _t10
-    _t9 /= B
-    grad_input = _t9
+    _t9 = w / n
+    _t10 = _t5 * _t7 * _t8 * _t2 * _t9
+    _t11 = _t4 * T * _t2 * _t9
+    _t10 -= _t11
+    _t10 /= B
+    grad_input = _t10
     return grad_input
 
 
@@ -8559,11 +8563,12 @@ def _multilabelsoftmargincriterion_true_loss_and_grad_input_batch(X, T, w):
     loss = float(_t15)
     xp.divide(1, _t6, out=_t6)
     _t17 = _t4 ** -2
-    _t18 = (_t6 * _t17 * _t1 * w * _t3) / n
-    _t19 = (_t5 * w * T * _t3) / n
-    _t18 -= _t19
-    _t18 /= B
-    grad_input = _t18
+    _t18 = w / n
+    _t19 = _t6 * _t17 * _t1 * _t3 * _t18
+    _t20 = _t5 * T * _t3 * _t18
+    _t19 -= _t20
+    _t19 /= B
+    grad_input = _t19
     return loss, grad_input
 
 
@@ -9101,15 +9106,16 @@ def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = xp.broadcast_to(_t7, ())
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = xp.broadcast_to(_t13, ())
-    _t14 = _d_mu / m
-    _t15 = _t14 + _d_xc
-    _grad_x = _t15
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = xp.broadcast_to(_t14, ())
+    _t15 = _d_mu / m
+    _t16 = _t15 + _d_xc
+    _grad_x = _t16
     return _grad_x
 
 
@@ -9129,14 +9135,15 @@ def _layernorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _d_var = xp.broadcast_to(_t7, ())
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = xp.broadcast_to(_t13, ())
-    _t14 = _d_y * xhat
-    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = xp.broadcast_to(_t14, ())
+    _t15 = _d_y * xhat
+    grad_gamma += _t15 if scale == 1 else scale * _t15
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
@@ -9156,17 +9163,18 @@ def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _d_var = xp.broadcast_to(_t7, ())
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = xp.broadcast_to(_t13, ())
-    _t14 = _d_mu / m
-    _t15 = _t14 + _d_xc
-    _grad_x = _t15
-    _t16 = _d_y * xhat
-    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = xp.broadcast_to(_t14, ())
+    _t15 = _d_mu / m
+    _t16 = _t15 + _d_xc
+    _grad_x = _t16
+    _t17 = _d_y * xhat
+    grad_gamma += _t17 if scale == 1 else scale * _t17
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
@@ -9213,15 +9221,16 @@ def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
-    _grad_x = _t15
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / m
+    _t16 = _t15[:, None] + _d_xc
+    _grad_x = _t16
     return _grad_x
 
 
@@ -9242,17 +9251,18 @@ def _layernorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = xhat * _d_y
+    _t16 = _t15.sum(axis=0)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
 
 
 def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
@@ -9272,20 +9282,21 @@ def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
-    _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=0)
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=0)
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / m
+    _t16 = _t15[:, None] + _d_xc
+    _grad_x = _t16
+    _t17 = xhat * _d_y
+    _t18 = _t17.sum(axis=0)
+    grad_gamma += _t18 if scale == 1 else scale * _t18
+    _t19 = _d_y.sum(axis=0)
+    grad_beta += _t19 if scale == 1 else scale * _t19
     return _grad_x
 
 
@@ -9347,15 +9358,16 @@ def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / n
-    _t15 = _t14 + _d_xc
-    _grad_x = _t15
+    _t10 = _d_var / n
+    _t11 = 2 * xc * _t10
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / n
+    _t16 = _t15 + _d_xc
+    _grad_x = _t16
     return _grad_x
 
 
@@ -9375,17 +9387,18 @@ def _batchnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t10 = _d_var / n
+    _t11 = 2 * xc * _t10
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = xhat * _d_y
+    _t16 = _t15.sum(axis=0)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
 
 
 def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
@@ -9404,20 +9417,21 @@ def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=0)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / n
-    _t15 = _t14 + _d_xc
-    _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=0)
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=0)
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t10 = _d_var / n
+    _t11 = 2 * xc * _t10
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=0)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / n
+    _t16 = _t15 + _d_xc
+    _grad_x = _t16
+    _t17 = xhat * _d_y
+    _t18 = _t17.sum(axis=0)
+    grad_gamma += _t18 if scale == 1 else scale * _t18
+    _t19 = _d_y.sum(axis=0)
+    grad_beta += _t19 if scale == 1 else scale * _t19
     return _grad_x
 
 
@@ -9464,15 +9478,16 @@ def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None, :] * _d_xhat
-    _t10 = (2 * _d_var[:, None, :] * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / n
-    _t15 = _t14[:, None, :] + _d_xc
-    _grad_x = _t15
+    _t10 = _d_var / n
+    _t11 = 2 * xc * _t10[:, None, :]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / n
+    _t16 = _t15[:, None, :] + _d_xc
+    _grad_x = _t16
     return _grad_x
 
 
@@ -9494,17 +9509,18 @@ def _batchnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None, :] * _d_xhat
-    _t10 = (2 * _d_var[:, None, :] * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=(0, 1))
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=(0, 1))
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t10 = _d_var / n
+    _t11 = 2 * xc * _t10[:, None, :]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = xhat * _d_y
+    _t16 = _t15.sum(axis=(0, 1))
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t17 if scale == 1 else scale * _t17
 
 
 def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
@@ -9525,20 +9541,21 @@ def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None, :] * _d_xhat
-    _t10 = (2 * _d_var[:, None, :] * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / n
-    _t15 = _t14[:, None, :] + _d_xc
-    _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=(0, 1))
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=(0, 1))
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t10 = _d_var / n
+    _t11 = 2 * xc * _t10[:, None, :]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / n
+    _t16 = _t15[:, None, :] + _d_xc
+    _grad_x = _t16
+    _t17 = xhat * _d_y
+    _t18 = _t17.sum(axis=(0, 1))
+    grad_gamma += _t18 if scale == 1 else scale * _t18
+    _t19 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t19 if scale == 1 else scale * _t19
     return _grad_x
 
 
@@ -9600,15 +9617,16 @@ def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
-    _grad_x = _t15
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / m
+    _t16 = _t15[:, None] + _d_xc
+    _grad_x = _t16
     return _grad_x
 
 
@@ -9628,14 +9646,15 @@ def _groupnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_y * xhat
-    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_y * xhat
+    grad_gamma += _t15 if scale == 1 else scale * _t15
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
@@ -9655,17 +9674,18 @@ def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=1)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
-    _grad_x = _t15
-    _t16 = _d_y * xhat
-    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=1)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / m
+    _t16 = _t15[:, None] + _d_xc
+    _grad_x = _t16
+    _t17 = _d_y * xhat
+    grad_gamma += _t17 if scale == 1 else scale * _t17
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
@@ -9713,15 +9733,16 @@ def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, :, None] * _d_xhat
-    _t10 = (2 * _d_var[:, :, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=2)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / m
-    _t15 = _t14[:, :, None] + _d_xc
-    _grad_x = _t15
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, :, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=2)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / m
+    _t16 = _t15[:, :, None] + _d_xc
+    _grad_x = _t16
     return _grad_x
 
 
@@ -9743,17 +9764,18 @@ def _groupnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, :, None] * _d_xhat
-    _t10 = (2 * _d_var[:, :, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=2)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, :, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=2)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = xhat * _d_y
+    _t16 = _t15.sum(axis=0)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
 
 
 def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
@@ -9774,20 +9796,21 @@ def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _d_var = _t7
     _t8 = 1 / xp.sqrt(_t3)
     _t9 = _t8[:, :, None] * _d_xhat
-    _t10 = (2 * _d_var[:, :, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
-    _t12 = _d_xc.sum(axis=2)
-    _t13 = -_t12
-    _d_mu = _t13
-    _t14 = _d_mu / m
-    _t15 = _t14[:, :, None] + _d_xc
-    _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=0)
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=0)
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t10 = _d_var / m
+    _t11 = 2 * xc * _t10[:, :, None]
+    _t12 = _t9 + _t11
+    _d_xc = _t12
+    _t13 = _d_xc.sum(axis=2)
+    _t14 = -_t13
+    _d_mu = _t14
+    _t15 = _d_mu / m
+    _t16 = _t15[:, :, None] + _d_xc
+    _grad_x = _t16
+    _t17 = xhat * _d_y
+    _t18 = _t17.sum(axis=0)
+    grad_gamma += _t18 if scale == 1 else scale * _t18
+    _t19 = _d_y.sum(axis=0)
+    grad_beta += _t19 if scale == 1 else scale * _t19
     return _grad_x
 
 
@@ -11338,39 +11361,41 @@ def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bn
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = xp.arange(0, n)
-    _t2 = probs.copy()
-    _t2[_t1, Yb] -= 1
-    _t3 = _t2 / n
-    _d_logits = _t3
-    _t4 = _d_logits @ W2
-    _d_h = _t4
-    _t5 = h ** 2
-    _t6 = 1 - _t5
-    _t7 = _t6 * _d_h
-    _d_hpreact = _t7
-    _t8 = bngain * _d_hpreact
-    _d_bnraw = _t8
-    _t9 = 1e-05
-    _t10 = _t9 + bnvar
-    _t11 = _t10 ** -1.5
-    _t12 = bndiff * _d_bnraw
-    _t13 = _t12.sum(axis=0)
-    _t14 = -0.5 * _t11 * _t13
-    _d_bnvar = _t14
-    _t15 = 1 / xp.sqrt(_t10)
-    _t16 = _t15 * _d_bnraw
-    _t17 = (2 * _d_bnvar * bndiff) / n
-    _t18 = _t16 + _t17
-    _d_bndiff = _t18
-    _t19 = _d_bndiff.sum(axis=0)
-    _t20 = -_t19
-    _d_bnmeani = _t20
-    _t21 = _d_bnmeani / n
-    _t22 = _t21 + _d_bndiff
-    _d_hprebn = _t22
-    _t23 = _d_hprebn @ W1
-    _grad_x = _t23
+    _t1 = probs / n
+    _t2 = 1 / n
+    _t3 = xp.arange(0, n)
+    _t4 = _t1.copy()
+    _t4[_t3, Yb] -= _t2
+    _d_logits = _t4
+    _t5 = _d_logits @ W2
+    _d_h = _t5
+    _t6 = h ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h
+    _d_hpreact = _t8
+    _t9 = bngain * _d_hpreact
+    _d_bnraw = _t9
+    _t10 = 1e-05
+    _t11 = _t10 + bnvar
+    _t12 = _t11 ** -1.5
+    _t13 = bndiff * _d_bnraw
+    _t14 = _t13.sum(axis=0)
+    _t15 = -0.5 * _t12 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t11)
+    _t17 = _t16 * _d_bnraw
+    _t18 = _d_bnvar / n
+    _t19 = 2 * bndiff * _t18
+    _t20 = _t17 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn @ W1
+    _grad_x = _t25
     return _grad_x
 
 
@@ -11378,102 +11403,106 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     """Adds scale times each parameter's gradient (the backward walk)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = xp.arange(0, n)
-    _t2 = probs.copy()
-    _t2[_t1, Yb] -= 1
-    _t3 = _t2 / n
-    _d_logits = _t3
-    _t4 = _d_logits @ W2
-    _d_h = _t4
-    _t5 = h ** 2
-    _t6 = 1 - _t5
-    _t7 = _t6 * _d_h
-    _d_hpreact = _t7
-    _t8 = bngain * _d_hpreact
-    _d_bnraw = _t8
-    _t9 = 1e-05
-    _t10 = _t9 + bnvar
-    _t11 = _t10 ** -1.5
-    _t12 = bndiff * _d_bnraw
-    _t13 = _t12.sum(axis=0)
-    _t14 = -0.5 * _t11 * _t13
-    _d_bnvar = _t14
-    _t15 = 1 / xp.sqrt(_t10)
-    _t16 = _t15 * _d_bnraw
-    _t17 = (2 * _d_bnvar * bndiff) / n
-    _t18 = _t16 + _t17
-    _d_bndiff = _t18
-    _t19 = _d_bndiff.sum(axis=0)
-    _t20 = -_t19
-    _d_bnmeani = _t20
-    _t21 = _d_bnmeani / n
-    _t22 = _t21 + _d_bndiff
-    _d_hprebn = _t22
-    _t23 = _d_hprebn.T @ x
-    grad_W1 += _t23 if scale == 1 else scale * _t23
-    _t24 = _d_hprebn.sum(axis=0)
-    grad_b1 += _t24 if scale == 1 else scale * _t24
-    _t25 = bnraw * _d_hpreact
-    _t26 = _t25.sum(axis=0)
-    grad_bngain += _t26 if scale == 1 else scale * _t26
-    _t27 = _d_hpreact.sum(axis=0)
-    grad_bnbias += _t27 if scale == 1 else scale * _t27
-    _t28 = _d_logits.T @ h
-    grad_W2 += _t28 if scale == 1 else scale * _t28
-    _t29 = _d_logits.sum(axis=0)
-    grad_b2 += _t29 if scale == 1 else scale * _t29
+    _t1 = probs / n
+    _t2 = 1 / n
+    _t3 = xp.arange(0, n)
+    _t4 = _t1.copy()
+    _t4[_t3, Yb] -= _t2
+    _d_logits = _t4
+    _t5 = _d_logits @ W2
+    _d_h = _t5
+    _t6 = h ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h
+    _d_hpreact = _t8
+    _t9 = bngain * _d_hpreact
+    _d_bnraw = _t9
+    _t10 = 1e-05
+    _t11 = _t10 + bnvar
+    _t12 = _t11 ** -1.5
+    _t13 = bndiff * _d_bnraw
+    _t14 = _t13.sum(axis=0)
+    _t15 = -0.5 * _t12 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t11)
+    _t17 = _t16 * _d_bnraw
+    _t18 = _d_bnvar / n
+    _t19 = 2 * bndiff * _t18
+    _t20 = _t17 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn.T @ x
+    grad_W1 += _t25 if scale == 1 else scale * _t25
+    _t26 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t26 if scale == 1 else scale * _t26
+    _t27 = bnraw * _d_hpreact
+    _t28 = _t27.sum(axis=0)
+    grad_bngain += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_logits.T @ h
+    grad_W2 += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.sum(axis=0)
+    grad_b2 += _t31 if scale == 1 else scale * _t31
 
 
 def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = xp.arange(0, n)
-    _t2 = probs.copy()
-    _t2[_t1, Yb] -= 1
-    _t3 = _t2 / n
-    _d_logits = _t3
-    _t4 = _d_logits @ W2
-    _d_h = _t4
-    _t5 = h ** 2
-    _t6 = 1 - _t5
-    _t7 = _t6 * _d_h
-    _d_hpreact = _t7
-    _t8 = bngain * _d_hpreact
-    _d_bnraw = _t8
-    _t9 = 1e-05
-    _t10 = _t9 + bnvar
-    _t11 = _t10 ** -1.5
-    _t12 = bndiff * _d_bnraw
-    _t13 = _t12.sum(axis=0)
-    _t14 = -0.5 * _t11 * _t13
-    _d_bnvar = _t14
-    _t15 = 1 / xp.sqrt(_t10)
-    _t16 = _t15 * _d_bnraw
-    _t17 = (2 * _d_bnvar * bndiff) / n
-    _t18 = _t16 + _t17
-    _d_bndiff = _t18
-    _t19 = _d_bndiff.sum(axis=0)
-    _t20 = -_t19
-    _d_bnmeani = _t20
-    _t21 = _d_bnmeani / n
-    _t22 = _t21 + _d_bndiff
-    _d_hprebn = _t22
-    _t23 = _d_hprebn @ W1
-    _grad_x = _t23
-    _t24 = _d_hprebn.T @ x
-    grad_W1 += _t24 if scale == 1 else scale * _t24
-    _t25 = _d_hprebn.sum(axis=0)
-    grad_b1 += _t25 if scale == 1 else scale * _t25
-    _t26 = bnraw * _d_hpreact
-    _t27 = _t26.sum(axis=0)
-    grad_bngain += _t27 if scale == 1 else scale * _t27
-    _t28 = _d_hpreact.sum(axis=0)
-    grad_bnbias += _t28 if scale == 1 else scale * _t28
-    _t29 = _d_logits.T @ h
-    grad_W2 += _t29 if scale == 1 else scale * _t29
-    _t30 = _d_logits.sum(axis=0)
-    grad_b2 += _t30 if scale == 1 else scale * _t30
+    _t1 = probs / n
+    _t2 = 1 / n
+    _t3 = xp.arange(0, n)
+    _t4 = _t1.copy()
+    _t4[_t3, Yb] -= _t2
+    _d_logits = _t4
+    _t5 = _d_logits @ W2
+    _d_h = _t5
+    _t6 = h ** 2
+    _t7 = 1 - _t6
+    _t8 = _t7 * _d_h
+    _d_hpreact = _t8
+    _t9 = bngain * _d_hpreact
+    _d_bnraw = _t9
+    _t10 = 1e-05
+    _t11 = _t10 + bnvar
+    _t12 = _t11 ** -1.5
+    _t13 = bndiff * _d_bnraw
+    _t14 = _t13.sum(axis=0)
+    _t15 = -0.5 * _t12 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t11)
+    _t17 = _t16 * _d_bnraw
+    _t18 = _d_bnvar / n
+    _t19 = 2 * bndiff * _t18
+    _t20 = _t17 + _t19
+    _d_bndiff = _t20
+    _t21 = _d_bndiff.sum(axis=0)
+    _t22 = -_t21
+    _d_bnmeani = _t22
+    _t23 = _d_bnmeani / n
+    _t24 = _t23 + _d_bndiff
+    _d_hprebn = _t24
+    _t25 = _d_hprebn @ W1
+    _grad_x = _t25
+    _t26 = _d_hprebn.T @ x
+    grad_W1 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t27 if scale == 1 else scale * _t27
+    _t28 = bnraw * _d_hpreact
+    _t29 = _t28.sum(axis=0)
+    grad_bngain += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.T @ h
+    grad_W2 += _t31 if scale == 1 else scale * _t31
+    _t32 = _d_logits.sum(axis=0)
+    grad_b2 += _t32 if scale == 1 else scale * _t32
     return _grad_x
 
 
@@ -11560,17 +11589,18 @@ def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmea
     _d_bnvar = _t16
     _t17 = 1 / xp.sqrt(_t12)
     _t18 = _t17[:, None, :] * _d_bnraw
-    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
-    _t21 = _d_bndiff.sum(axis=1)
-    _t22 = -_t21
-    _d_bnmeani = _t22
-    _t23 = _d_bnmeani / n
-    _t24 = _t23[:, None, :] + _d_bndiff
-    _d_hprebn = _t24
-    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
-    _grad_x = _t25
+    _t19 = _d_bnvar / n
+    _t20 = 2 * bndiff * _t19[:, None, :]
+    _t21 = _t18 + _t20
+    _d_bndiff = _t21
+    _t22 = _d_bndiff.sum(axis=1)
+    _t23 = -_t22
+    _d_bnmeani = _t23
+    _t24 = _d_bnmeani / n
+    _t25 = _t24[:, None, :] + _d_bndiff
+    _d_hprebn = _t25
+    _t26 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t26
     return _grad_x
 
 
@@ -11603,28 +11633,29 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     _d_bnvar = _t16
     _t17 = 1 / xp.sqrt(_t12)
     _t18 = _t17[:, None, :] * _d_bnraw
-    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
-    _t21 = _d_bndiff.sum(axis=1)
-    _t22 = -_t21
-    _d_bnmeani = _t22
-    _t23 = _d_bnmeani / n
-    _t24 = _t23[:, None, :] + _d_bndiff
-    _d_hprebn = _t24
-    _t25 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
-    grad_W1 += _t25 if scale == 1 else scale * _t25
-    _t26 = _d_hprebn.sum(axis=(0, 1))
-    grad_b1 += _t26 if scale == 1 else scale * _t26
-    _t27 = bnraw * _d_hpreact
-    _t28 = _t27.sum(axis=(0, 1))
-    grad_bngain += _t28 if scale == 1 else scale * _t28
-    _t29 = _d_hpreact.sum(axis=(0, 1))
-    grad_bnbias += _t29 if scale == 1 else scale * _t29
-    _t30 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
-    grad_W2 += _t30 if scale == 1 else scale * _t30
-    _t31 = _d_logits.sum(axis=(0, 1))
-    grad_b2 += _t31 if scale == 1 else scale * _t31
+    _t19 = _d_bnvar / n
+    _t20 = 2 * bndiff * _t19[:, None, :]
+    _t21 = _t18 + _t20
+    _d_bndiff = _t21
+    _t22 = _d_bndiff.sum(axis=1)
+    _t23 = -_t22
+    _d_bnmeani = _t23
+    _t24 = _d_bnmeani / n
+    _t25 = _t24[:, None, :] + _d_bndiff
+    _d_hprebn = _t25
+    _t26 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t26 if scale == 1 else scale * _t26
+    _t27 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t27 if scale == 1 else scale * _t27
+    _t28 = bnraw * _d_hpreact
+    _t29 = _t28.sum(axis=(0, 1))
+    grad_bngain += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t30 if scale == 1 else scale * _t30
+    _t31 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t31 if scale == 1 else scale * _t31
+    _t32 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t32 if scale == 1 else scale * _t32
 
 
 def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
@@ -11656,30 +11687,31 @@ def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani
     _d_bnvar = _t16
     _t17 = 1 / xp.sqrt(_t12)
     _t18 = _t17[:, None, :] * _d_bnraw
-    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
-    _t21 = _d_bndiff.sum(axis=1)
-    _t22 = -_t21
-    _d_bnmeani = _t22
-    _t23 = _d_bnmeani / n
-    _t24 = _t23[:, None, :] + _d_bndiff
-    _d_hprebn = _t24
-    _t25 = contract(_d_hprebn, W1, axes=((2,), (0,)))
-    _grad_x = _t25
-    _t26 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
-    grad_W1 += _t26 if scale == 1 else scale * _t26
-    _t27 = _d_hprebn.sum(axis=(0, 1))
-    grad_b1 += _t27 if scale == 1 else scale * _t27
-    _t28 = bnraw * _d_hpreact
-    _t29 = _t28.sum(axis=(0, 1))
-    grad_bngain += _t29 if scale == 1 else scale * _t29
-    _t30 = _d_hpreact.sum(axis=(0, 1))
-    grad_bnbias += _t30 if scale == 1 else scale * _t30
-    _t31 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
-    grad_W2 += _t31 if scale == 1 else scale * _t31
-    _t32 = _d_logits.sum(axis=(0, 1))
-    grad_b2 += _t32 if scale == 1 else scale * _t32
+    _t19 = _d_bnvar / n
+    _t20 = 2 * bndiff * _t19[:, None, :]
+    _t21 = _t18 + _t20
+    _d_bndiff = _t21
+    _t22 = _d_bndiff.sum(axis=1)
+    _t23 = -_t22
+    _d_bnmeani = _t23
+    _t24 = _d_bnmeani / n
+    _t25 = _t24[:, None, :] + _d_bndiff
+    _d_hprebn = _t25
+    _t26 = contract(_d_hprebn, W1, axes=((2,), (0,)))
+    _grad_x = _t26
+    _t27 = contract(_d_hprebn, x, axes=((0, 1,), (0, 1,)))
+    grad_W1 += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_hprebn.sum(axis=(0, 1))
+    grad_b1 += _t28 if scale == 1 else scale * _t28
+    _t29 = bnraw * _d_hpreact
+    _t30 = _t29.sum(axis=(0, 1))
+    grad_bngain += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t31 if scale == 1 else scale * _t31
+    _t32 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t32 if scale == 1 else scale * _t32
+    _t33 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t33 if scale == 1 else scale * _t33
     return _grad_x
 
 
