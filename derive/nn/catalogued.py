@@ -506,7 +506,11 @@ class CatalogueModule(_Catalogued, Module):
 
 class CatalogueCriterion(_Catalogued, Criterion):
     """A criterion generated from its catalogue entry: a target of the input's shape, or class
-    numbers counted from 0 (``classTarget``: one a sample, or a list of them)."""
+    numbers counted from 0 (``classTarget``: one a sample, or a list of them).
+
+    A call with arrays of the last call's class, shape and dtype skips the checks that call made;
+    class numbers are checked every forward, and by a backward unless it has the very target
+    array its forward checked (change it in place in between, and backward reads it unchecked)."""
 
     classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
     targetEnd: int | None = None  # a list of the input's shape, ending at its first such number (PyTorch's -1)
@@ -520,7 +524,10 @@ class CatalogueCriterion(_Catalogued, Criterion):
     # the last call's (array class, input shape and dtype, target's, class target?, kernels), where
     # both were float arrays (or class numbers) that passed every check but the classes' values
     _callFast = None
-    _callCache = _Catalogued._callCache + ("_kept", "_targetKey", "_callFast")
+    # the class target whose values the last forward checked: its backward of that very array reads
+    # them as checked (as CrossEntropyCriterion's kept gradient: change neither in place in between)
+    _classesChecked = None
+    _callCache = _Catalogued._callCache + ("_kept", "_targetKey", "_callFast", "_classesChecked")
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -598,13 +605,17 @@ class CatalogueCriterion(_Catalogued, Criterion):
         fast = self._callFast
         if (fast is not None and input.__class__ is fast[0] and target.__class__ is fast[0] and input.shape == fast[1]
                 and input.dtype is fast[2] and target.shape == fast[3] and target.dtype is fast[4]):
-            if fast[5]:  # the classes' values, every call (shape and dtype are as last call's)
+            if fast[5] and (kernel != 1 or target is not self._classesChecked):  # the classes' values
+                self._classesChecked = None
                 self._checkClassValues(target, input.shape[-1])
+                self._classesChecked = target if kernel != 1 else None
             if kernel == 1 and out is not None:
                 return fast[6][1](input, target, *self._scalars, out=out)
             return fast[6][kernel](input, target, *self._scalars)
-        target = self._target(target)
+        target, self._classesChecked = self._target(target), None
         batch = self._check(input, target)
+        if kernel != 1 and self.classTarget is not None:
+            self._classesChecked = target
         # next time the checks made here are one comparison: float arrays of these shapes and dtypes
         # (no weights: an assigned weights array is checked against the input on the slow path)
         self._callFast = ((input.__class__, input.shape, input.dtype, target.shape, target.dtype,
@@ -643,6 +654,8 @@ class CatalogueCriterion(_Catalogued, Criterion):
                     and input is not buffer and target is not buffer and input.base is not buffer
                     and getattr(target, "base", None) is not buffer)
             grad = self._call(1, input, target, buffer if fits else None)
+            if grad is buffer:  # written in place, in the input's floats
+                return buffer
             input = self._floats(input)
         if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
             grad = grad.astype(input.dtype)
