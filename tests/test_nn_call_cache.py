@@ -89,3 +89,22 @@ def test_the_log_softmax_forward_writes_into_its_buffer_and_keeps_its_values():
     # the buffer as the input: read before it is written
     expected = nn.LogSoftMax().forward(second.copy())
     np.testing.assert_allclose(lsm.forward(second), expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["updateGradInput", "backward"])
+def test_a_window_module_checks_again_after_a_forward_of_another_size(method):
+    rng = np.random.default_rng(3)
+    small, large = rng.standard_normal((2, 6, 6)), rng.standard_normal((2, 8, 8))
+    reference = nn.SpatialConvolutionMM(2, 3, 3, 3, rng=0)
+    grad = rng.standard_normal(reference.forward(small).shape)
+    expected = reference.updateGradInput(small, grad).copy()
+    layer = nn.SpatialConvolutionMM(2, 3, 3, 3, rng=0)
+    for _ in range(2):  # the second call takes the fast path
+        layer.forward(small)
+        getattr(layer, method)(small, grad)
+    layer.forward(large)  # the kernels' size arguments are the large input's now
+    with pytest.raises(ValueError, match=r"^SpatialConvolutionMM: gradOutput must have the shape of the output of "
+                                         r"forward\(input\), \(3, 6, 6\), got \(3, 4, 4\)$"):
+        getattr(layer, method)(small, grad)
+    layer.forward(small)
+    np.testing.assert_allclose(getattr(layer, method)(small, grad), expected, rtol=1e-12)
