@@ -250,8 +250,9 @@ class Lowering:
         raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
 
     def _grouped(self, terms: list, negative: list, lowered: list[Tensor]) -> tuple[list, list, list[Tensor]]:
-        """A sum's terms with those over fewer axes than the whole added first, among themselves
-        (x[s, i] - c[s] - log(S[s]) as x - (c + log S)): one pass over the whole array fewer."""
+        """A sum's terms regrouped for fewer passes over the whole array: a part the kernel has
+        computed already taken as it is ((x - c) - log S, where exp(x - c) made x - c), else the
+        terms over fewer axes than the whole added first, among themselves (x - (c + log S))."""
         if any(_mask(t) for t in terms):
             return terms, negative, lowered
         # a part of the sum computed already (x - c, shifted before exp(x - c)): reused, one pass fewer
