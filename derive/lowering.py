@@ -145,14 +145,18 @@ class Lowering:
         return [self.align(t, tuple(axes)) for t in tensors], tuple(axes)
 
     # -- expressions -----------------------------------------------------------------
-    def lower(self, expr: sp.Expr) -> Tensor:
-        # Equal up to the names of free indices (exp(x_i) and exp(x_j)): computed once.
+    def _memo_key(self, expr: sp.Expr) -> tuple[tuple, dict]:
+        """(the memo's key of ``expr``: equal up to the names of its free indices, the renaming)."""
         free = []
         for node in sp.preorder_traversal(expr):
             if isinstance(node, sp.Symbol) and node in self.ranges and node not in free:
                 free.append(node)
         places = {s: sp.Symbol(f"_a{k}", integer=True, positive=True) for k, s in enumerate(free)}
-        key = (expr.xreplace(places), tuple(self.ranges[s] for s in free))
+        return (expr.xreplace(places), tuple(self.ranges[s] for s in free)), places
+
+    def lower(self, expr: sp.Expr) -> Tensor:
+        # Equal up to the names of free indices (exp(x_i) and exp(x_j)): computed once.
+        key, places = self._memo_key(expr)
         back = {v: k for k, v in places.items()}
         if key in self.memo:
             t = self.memo[key]
@@ -182,7 +186,9 @@ class Lowering:
                 return scattered
             terms = sorted(expr.args, key=lambda a: a.could_extract_minus_sign())
             negative = [a.could_extract_minus_sign() for a in terms]
-            parts, axes = self.broadcast([self.lower(-a if n else a) for a, n in zip(terms, negative)])
+            lowered = [self.lower(-a if n else a) for a, n in zip(terms, negative)]
+            terms, negative, lowered = self._grouped(terms, negative, lowered)
+            parts, axes = self.broadcast(lowered)
             # numpy neither negates nor subtracts boolean masks (a delta, a range guard): as floats
             # where no float term comes before (float - mask is float, of the float's dtype)
             masks = [_mask(-a if n else a) for a, n in zip(terms, negative)]
@@ -246,6 +252,36 @@ class Lowering:
             return Tensor(f"~{_atom(inner.code)}", inner.axes)
         raise ValueError(f"cannot lower {type(expr).__name__}: {expr}")
 
+    def _grouped(self, terms: list, negative: list, lowered: list[Tensor]) -> tuple[list, list, list[Tensor]]:
+        """A sum's terms regrouped for fewer passes over the whole array: a part the kernel has
+        computed already taken as it is ((x - c) - log S, where exp(x - c) made x - c), else the
+        terms over fewer axes than the whole added first, among themselves (x - (c + log S))."""
+        if any(_mask(t) for t in terms):
+            return terms, negative, lowered
+        # a part of the sum computed already (x - c, shifted before exp(x - c)): reused, one pass fewer
+        for size in range(len(terms) - 1, 1, -1) if len(terms) <= 6 else ():
+            for subset in itertools.combinations(range(len(terms)), size):
+                part = sp.Add(*(terms[k] for k in subset))
+                if self._memo_key(part)[0] in self.memo:
+                    return self._regrouped(terms, negative, lowered, subset, part, False)
+        whole = set().union(*(t.axes for t in lowered))
+        small = [k for k, t in enumerate(lowered) if set(t.axes) < whole]
+        if len(small) < 2 or len(small) == len(terms):
+            return terms, negative, lowered
+        minus = all(negative[k] for k in small)  # all subtracted: their sum, subtracted once
+        group = sp.Add(*(-terms[k] if minus else terms[k] for k in small))
+        return self._regrouped(terms, negative, lowered, small, group, minus)
+
+    def _regrouped(self, terms: list, negative: list, lowered: list[Tensor], grouped, group: sp.Expr,
+                   minus: bool) -> tuple[list, list, list[Tensor]]:
+        """The terms with those at ``grouped`` replaced by ``group`` (subtracted where ``minus``);
+        the added ones first, as the sum's own order."""
+        keep = [k for k in range(len(terms)) if k not in grouped]
+        rows = [(terms[k], negative[k], lowered[k]) for k in keep] + [(-group if minus else group, minus,
+                                                                       self.lower(group))]
+        rows.sort(key=lambda row: row[1])
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
     def _largest(self, function: sp.Expr, limits) -> Tensor:
         """The largest of ``function`` over the indices of ``limits`` (the others stay axes)."""
         for v, low, high in limits:
@@ -305,6 +341,16 @@ class Lowering:
             condition = sp.Eq(*bracket.args, evaluate=False) if isinstance(bracket, sp.KroneckerDelta) else bracket.args[0]
             return self.lower(where(condition, rest, 0))
         factors = [g for f in factors for g in _pulled(f)]
+        # a scatter's sum (softmax - onehot) over a number (a mean's B): each term over it, so the
+        # number scales a row's factor and the class's entry, not the whole array once more
+        sums = [f for f in factors if isinstance(f, sp.Add)]
+        if (self.scatters and len(sums) == 1 and any(isinstance(g, sp.KroneckerDelta) for t in sums[0].args
+                                                     for g in sp.Mul.make_args(t))
+                and all(not f.free_symbols & self.ranges.keys() for f in factors if f is not sums[0])):
+            scale = sp.Mul(*(f for f in factors if f is not sums[0]))
+            scattered = self._scattered_delta(sp.Add(*(scale * t for t in sums[0].args)))
+            if scattered is not None:
+                return scattered
         grouped = self._small_first(factors)
         if grouped is not None:
             return grouped
@@ -314,6 +360,17 @@ class Lowering:
         if divisors and any(not f.is_number for f in factors if not (isinstance(f, sp.Pow) and f.base in divisors)):
             factors = [f for f in factors if not (isinstance(f, sp.Pow) and f.exp == -1 and f.base in divisors)]
             over = [_atom(self.lower(d).code) for d in divisors]
+            # a factor over fewer axes than the product (a row's 1 / S): divided there, a pass fewer
+            lowered = {f: self.lower(f) for f in factors if not f.is_number}
+            whole = set().union(*(t.axes for t in lowered.values()))
+            small = sorted((f for f, t in lowered.items() if set(t.axes) < whole), key=lambda f: len(lowered[f].axes))
+            if small and whole:
+                folded = self.lower(small[0] / sp.Mul(*divisors))
+                rest = [self.lower(f) for f in factors if f is not small[0] and not f.is_number]
+                numbers = sp.Mul(*(f for f in factors if f.is_number))
+                parts, axes = self.broadcast(rest + [folded])
+                code = " * ".join(_atom(p.code) for p in parts)
+                return Tensor(code if numbers == 1 else f"{_number(numbers)} * {code}", axes)
             top = self._product(factors)
             below = over[0] if len(over) == 1 else f"({' * '.join(over)})"
             return Tensor(f"{_atom(top.code)} / {below}", top.axes)
@@ -371,12 +428,12 @@ class Lowering:
             rest = self.lower(expr - term) if expr != term else None  # a lone term: into zeros
             if rest is not None and rest.axes != order:
                 return None
-            at, by = self.lower(other - 1), self.lower(-factor if term.could_extract_minus_sign() else factor)
+            minus = term.could_extract_minus_sign() and rest is not None  # into zeros: c assigned, not added
+            at, by = self.lower(other - 1), self.lower(-factor if minus else factor)
             (row,) = [a for a in order if a != l] or [None]
             if not set(at.axes) | set(by.axes) <= {row}:
                 return None
-            index = [at.code if a == l else self._print_arange(f"0, {self.ranges[a]}") if at.axes else ":"
-                     for a in order]
+            index = [at.code if a == l else self._rows(a).code if at.axes else ":" for a in order]
             name = f"_t{next(self.counter)}"  # not shared: it is written in place
             if rest is None:
                 self.lines.append(f"{name} = xp.zeros(({', '.join(str(self.ranges[a]) for a in order)},))")
@@ -386,7 +443,7 @@ class Lowering:
                 self.lines.append(f"{name} = {rest.code}" + (".copy()" if _plain(rest.code) else ""))
             self.temporaries[name] = order
             self.sizes[name] = tuple(str(self.ranges.get(a, a)) for a in order)
-            self.lines.append(f"{name}[{', '.join(index)}] {'-' if term.could_extract_minus_sign() else '+'}= "
+            self.lines.append(f"{name}[{', '.join(index)}] {'' if rest is None else '-' if minus else '+'}= "
                               f"{by.code}")
             return Tensor(name, order)
         return None
@@ -407,6 +464,13 @@ class Lowering:
         if spread is not None:
             return self.lower(spread)
         terms = sp.Add.make_args(expr.function)
+        if len(terms) > 1 and all(len([f for f in sp.Mul.make_args(t) if f.free_symbols & set(variables)]) <= 1
+                                  for t in terms):  # no term is a product to contract: one reduction of their sum
+            whole = self.lower(expr.function)
+            over = [v for v in variables if v in whole.axes]
+            result = self._reduce(whole, over) if over else whole
+            scale = [str(self.ranges[v]) for v in variables if v not in whole.axes]
+            return Tensor(" * ".join(scale + [_atom(result.code)]), result.axes) if scale else result
         if len(terms) > 1:  # a sum of sums: each term contracts on its own (BLAS)
             parts = [self.lower(sp.Sum(t, *expr.limits)) for t in terms]
             parts, axes = self.broadcast(parts)
@@ -893,8 +957,8 @@ class Lowering:
         ``clipped``: a computed subscript's reads outside the array are guarded to 0 in the
         expression; they are clipped here only so that numpy can index."""
         # an index running over its whole range reads 0 .. size - 1: one arange, no subtraction
-        parts = [Tensor(self._print_arange(f"0, {self.ranges[i]}"), (i,)) if isinstance(i, sp.Symbol)
-                 and i in self.ranges else self.lower(i - 1) for i in indices]
+        parts = [self._rows(i) if isinstance(i, sp.Symbol) and i in self.ranges else self.lower(i - 1)
+                 for i in indices]
         if clipped:
             parts = [Tensor(f"xp.clip({p.code}, 0, {name}.shape[{axis}] - 1)", p.axes)
                      if i.has(*_INDEX_ARITHMETIC) else p for axis, (i, p) in enumerate(zip(indices, parts))]
@@ -902,6 +966,11 @@ class Lowering:
         if not axes:
             return Tensor(f"{name}[{', '.join(p.code for p in parts)}]", ())
         return self.temporary(f"{name}[{', '.join(p.code for p in parts)}]", axes)
+
+    def _rows(self, index: sp.Symbol) -> Tensor:
+        """0 .. size - 1 along ``index``, made once a kernel (a gather and a scatter of the same
+        rows share it)."""
+        return self.temporary(self._print_arange(f"0, {self.ranges[index]}"), (index,))
 
     def _index_arithmetic(self, expr: sp.Expr) -> Tensor:
         """A computed subscript's integer arithmetic: floor(a / q) as a // q, Mod(a, q) as a % q
@@ -933,7 +1002,7 @@ class Lowering:
 
 
 #: The functions of derive.nn.functional that kernels call.
-HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme")
+HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme", "cleared")
 
 
 def helpers_used(code: str) -> list[str]:
@@ -1000,9 +1069,11 @@ def into_buffer(lines: list[str], result: str, axes: dict[str, tuple], buffer: s
         return lines
     first = next(k for k, line in enumerate(lines) if line.startswith(f"{bound} = "))
     code = lines[first].split(" = ", 1)[1]
-    tokens = code.split(" ")
-    if len(tokens) == 3 and tokens[1] in _INTO and " " not in tokens[0] + tokens[2]:
+    tokens = _tokens(code)  # an operand may be a broadcast view: X - _t5[:, None]
+    if len(tokens) == 3 and tokens[1] in _INTO and all(t.count("(") == t.count(")") for t in tokens):
         made = f"{_INTO[tokens[1]]}({tokens[0]}, {tokens[2]}, out={buffer})"
+    elif code.startswith("xp.zeros("):  # a scatter's zeros (a class target's indicator): the buffer cleared
+        made = f"cleared({buffer}, {code[len('xp.zeros('):-1]}, xp)"
     else:
         match = re.fullmatch(r"(xp\.\w+)\(([\w.]+)\)", code)
         if not match or match.group(1) not in _UFUNCS:

@@ -98,8 +98,11 @@ def test_the_lowering_writes_a_result_into_the_callers_buffer_where_one_statemen
     assert into_buffer(lines, "output", axes) == ["_t1 = xp.matmul(X, W.T, out=out)", "_t1 += b",
                                                   "output = _t1", "return output"]
     assert into_buffer(["_t1 = xp.tanh(x)", "output = _t1"], "output", axes)[0] == "_t1 = xp.tanh(x, out=out)"
-    # a view, a sum, an argument returned as it is: left as they are
-    for made in ("_t1 = window(x, (2,), (0,), ({0: 1},))", "_t1 = X.sum(axis=0)", "_t1 = g[:, None] * x"):
+    # an operand may be a broadcast view (LogSoftMax's X minus each row's log-sum-exp)
+    assert into_buffer(["_t1 = X - _t5[:, None]", "output = _t1"], "output", axes)[0] == \
+        "_t1 = xp.subtract(X, _t5[:, None], out=out)"
+    # a view, a sum, more than one operation, an argument returned as it is: left as they are
+    for made in ("_t1 = window(x, (2,), (0,), ({0: 1},))", "_t1 = X.sum(axis=0)", "_t1 = (X - c) * x"):
         assert into_buffer([made, "output = _t1"], "output", axes)[0] == made
     assert into_buffer(["output = g"], "output", axes) == ["output = g"]
 

@@ -27,6 +27,8 @@ def kept(buffer, result):
     """``result`` written into ``buffer`` and ``buffer`` returned, where it has the result's
     shape and dtype; else a new buffer holding ``result`` (Torch7's resize: forward and backward
     return the module's own arrays, the same ones every call of one shape)."""
+    if result is buffer:  # the kernel wrote into it
+        return buffer
     if buffer.__class__ is not result.__class__ or buffer.shape != result.shape or buffer.dtype != result.dtype:
         return result.copy()  # never the kernel's own result: that may be the caller's input
     buffer[...] = result
@@ -266,9 +268,9 @@ class CatalogueModule(_Catalogued, Module):
     _paramArrays = _gradArrays = None  # the parameters (their gradients) as the kernels take them
     _kernelArrays = None  # the parameters and the numbers the kernels take after the input
     # The fast paths: the last call's (class, shapes, dtypes, batch) of float arrays whose buffer fits
-    _forwardFast = _backwardFast = None
+    _forwardFast = _backwardFast = _gradInputFast = None
     _callCache = _Catalogued._callCache + ("_outputKey", "_gradKey", "_gradInputKey", "_paramArrays", "_gradArrays",
-                                           "_kernelArrays", "_forwardFast", "_backwardFast")
+                                           "_kernelArrays", "_forwardFast", "_backwardFast", "_gradInputFast")
 
     def __init__(self, *args, rng=None, **kwargs) -> None:
         Module.__init__(self)
@@ -302,7 +304,7 @@ class CatalogueModule(_Catalogued, Module):
             self._checkParameter(name, value, shape)
             fields = self.__dict__  # the kernels' arguments and the buffers' dtype follow the new array
             for key in ("_paramArrays", "_gradArrays", "_kernelArrays", "_outputKey", "_gradInputKey", "_forwardFast",
-                        "_backwardFast"):
+                        "_backwardFast", "_gradInputFast"):
                 fields[key] = None
         object.__setattr__(self, name, value)
 
@@ -465,10 +467,21 @@ class CatalogueModule(_Catalogued, Module):
 
     def updateGradInput(self, input, gradOutput):
         """gradInput = dJ/dinput; reads the output of the last forward."""
+        fast, buffer = self._gradInputFast, self.gradInput
+        if (fast is not None and input.__class__ is fast[0] and gradOutput.__class__ is fast[0]
+                and input.shape == fast[1] and input.dtype is fast[2] and gradOutput.shape == fast[3]
+                and gradOutput.dtype is fast[4] and (fast[6] or self._outputKey == fast[:3])
+                and input is not buffer and gradOutput is not buffer and input.base is not buffer
+                and gradOutput.base is not buffer):
+            return fast[5](input, *self._kernelArrays, self.output, gradOutput, buffer)  # as backward's fast path
         batch = self._gradOutput(input, gradOutput)
         out = self._gradInputBuffer(input, gradOutput)
-        input = input if input.dtype.kind == "f" else self._floats(input)
-        return self._keep(self._kernels[batch][1](input, *self._operands(), self.output, gradOutput, out))
+        floats = input.dtype.kind == "f"
+        result = self._kernels[batch][1](input if floats else self._floats(input), *self._operands(), self.output,
+                                         gradOutput, out)
+        self._gradInputFast = (self._gradKey[:5] + (self._kernels[batch][1], not self.gradientReadsOutput)
+                               if result is out and floats and gradOutput.dtype.kind == "f" else None)
+        return self._keep(result)
 
     def accGradParameters(self, input, gradOutput, scale=1.0):
         """Add scale * dJ/dparameter to each gradient."""
@@ -514,7 +527,11 @@ class CatalogueModule(_Catalogued, Module):
 
 class CatalogueCriterion(_Catalogued, Criterion):
     """A criterion generated from its catalogue entry: a target of the input's shape, or class
-    numbers counted from 0 (``classTarget``: one a sample, or a list of them)."""
+    numbers counted from 0 (``classTarget``: one a sample, or a list of them).
+
+    A call with arrays of the last call's class, shape and dtype skips the checks that call made;
+    class numbers are checked every forward, and by a backward unless it has the very target
+    array its forward checked (change it in place in between, and backward reads it unchecked)."""
 
     classTarget: int | None = None  # class targets: the axes of one sample's (0: one class, 1: a list)
     targetEnd: int | None = None  # a list of the input's shape, ending at its first such number (PyTorch's -1)
@@ -525,7 +542,13 @@ class CatalogueCriterion(_Catalogued, Criterion):
     _kept = None  # (input, target, gradient) of the last forward
     _targetKey = None  # (shape, dtype, input's shape) of the last class target that passed the checks
     _unsigned = None  # its dtype read as unsigned
-    _callCache = _Catalogued._callCache + ("_kept", "_targetKey")
+    # the last call's (array class, input shape and dtype, target's, class target?, kernels), where
+    # both were float arrays (or class numbers) that passed every check but the classes' values
+    _callFast = None
+    # the class target whose values the last forward checked: its backward of that very array reads
+    # them as checked (as CrossEntropyCriterion's kept gradient: change neither in place in between)
+    _classesChecked = None
+    _callCache = _Catalogued._callCache + ("_kept", "_targetKey", "_callFast", "_classesChecked")
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -560,14 +583,18 @@ class CatalogueCriterion(_Catalogued, Criterion):
             self._targetKey, self._unsigned = key, np.dtype(target.dtype.str.replace("i", "u"))
         if self.targetEnd is not None:
             return self._checkList(input, target, batch)
+        self._checkClassValues(target, classes)
+        return batch
+
+    def _checkClassValues(self, target, classes: int) -> None:
+        """Raise unless every class of ``target`` (its shape and dtype checked) is below ``classes``."""
         # one pass: read as unsigned, a negative class is too large too (numpy's ufunc reduce is
         # cheaper than .max() on a batch's few targets)
         unsigned = target.view(self._unsigned)
         largest = np.maximum.reduce(unsigned, axis=None) if target.__class__ is np.ndarray else unsigned.max()
         if largest >= classes:
-            raise ValueError(f"{owner}: target must hold classes from 0 to {classes - 1}, "
+            raise ValueError(f"{type(self).__name__}: target must hold classes from 0 to {classes - 1}, "
                              f"got {int(target.min())} .. {int(target.max())}")
-        return batch
 
     def _checkList(self, input, target, batch: bool) -> bool:
         """A list of classes of the input's shape, ended by its first ``targetEnd`` (PyTorch's -1);
@@ -592,16 +619,38 @@ class CatalogueCriterion(_Catalogued, Criterion):
             return np.asarray(target)
         return target
 
-    def _call(self, kernel: int, input, target):
+    def _call(self, kernel: int, input, target, out=None):
         """The kernel's result for a checked input and target: one sample with weights as a batch
-        of one (a total weight 0 gives nan, as PyTorch's), a gradient back to the sample's shape."""
-        target = self._target(target)
+        of one (a total weight 0 gives nan, as PyTorch's), a gradient back to the sample's shape.
+        ``out``: gradInput's buffer, for the gradient kernel (kernel 1) where it fits."""
+        fast = self._callFast
+        if (fast is not None and input.__class__ is fast[0] and target.__class__ is fast[0] and input.shape == fast[1]
+                and input.dtype is fast[2] and target.shape == fast[3] and target.dtype is fast[4]):
+            if fast[5] and (kernel != 1 or target is not self._classesChecked):  # the classes' values
+                self._classesChecked = None
+                self._checkClassValues(target, input.shape[-1])
+                self._classesChecked = target if kernel != 1 else None
+            if kernel == 1 and out is not None:
+                return fast[6][1](input, target, *self._scalars, out=out)
+            return fast[6][kernel](input, target, *self._scalars)
+        target, self._classesChecked = self._target(target), None
         batch = self._check(input, target)
+        if kernel != 1 and self.classTarget is not None:
+            self._classesChecked = target
+        # next time the checks made here are one comparison: float arrays of these shapes and dtypes
+        # (no weights: an assigned weights array is checked against the input on the slow path)
+        self._callFast = ((input.__class__, input.shape, input.dtype, target.shape, target.dtype,
+                           self.classTarget is not None, self._kernels[batch])
+                          if target.__class__ is input.__class__ and input.dtype.kind == "f" and not self._arrays
+                          and self.targetEnd is None and (self.classTarget is not None or target.dtype.kind == "f")
+                          else None)
         input, sample = self._floats(input), self._arrays and not batch
         if sample:
-            input, target, batch = input[None], target[None], True
-        result = self._kernels[batch][kernel](input, self._targetValues(target), *self._constants(),
-                                              *self._scalars)
+            input, target, batch, out = input[None], target[None], True, None
+        kernels = self._kernels[batch]
+        if kernel == 1 and out is not None:
+            return kernels[1](input, self._targetValues(target), *self._constants(), *self._scalars, out=out)
+        result = kernels[kernel](input, self._targetValues(target), *self._constants(), *self._scalars)
         if sample and kernel:
             return result[0] if kernel == 1 else (result[0], result[1][0])
         return result
@@ -621,7 +670,13 @@ class CatalogueCriterion(_Catalogued, Criterion):
         if last is not None and last[0] is input and last[1] is target:
             grad, input = last[2], self._floats(input)
         else:
-            grad = self._call(1, input, target)
+            buffer = self.gradInput  # written in place where it fits and neither array is, or views, it
+            fits = (buffer.__class__ is input.__class__ and buffer.shape == input.shape and buffer.dtype is input.dtype
+                    and input is not buffer and target is not buffer and input.base is not buffer
+                    and getattr(target, "base", None) is not buffer)
+            grad = self._call(1, input, target, buffer if fits else None)
+            if grad is buffer:  # written in place, in the input's floats
+                return buffer
             input = self._floats(input)
         if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
             grad = grad.astype(input.dtype)

@@ -25,6 +25,14 @@ def sigmoid(z):
     return 1 / (1 + xp.exp(-z))
 
 
+def cleared(out, shape: tuple, xp):
+    """``out`` set to 0, where the caller gives a buffer (of ``shape``); else new zeros of ``shape``."""
+    if out is None:
+        return xp.zeros(shape)
+    out.fill(0)
+    return out
+
+
 def relu(z):
     """max(z, 0)."""
     return namespace(z).maximum(z, 0)

@@ -88,7 +88,9 @@ class CatalogueWindowModule(CatalogueModule):
                    + tuple(self.arguments[a] for a in self.windowArguments) + (self._patches,))
         if scalars != self._scalars:  # another input size: the kernels' arguments change with it
             self._scalars = scalars
-            self.__dict__["_kernelArrays"] = None
+            # and the calls that skip this check (they would pass the other size's arguments)
+            for key in ("_kernelArrays", "_gradKey", "_forwardFast", "_backwardFast", "_gradInputFast"):
+                self.__dict__[key] = None
         return batch
 
 
