@@ -224,7 +224,9 @@ def plan(entry: Entry) -> Generated:
         raise ValueError("hand-built in derive.nn")
     if entry.group == "program" and not entry.signature:
         raise ValueError("a program at fixed sizes: no constructor gives its sizes")
-    if entry.group == "convolution" and entry.name not in ("LookupTable",):
+    from .catalogue_windows import OUTPUT_SIZES
+
+    if entry.group == "convolution" and entry.name not in ("LookupTable",) or entry.name in OUTPUT_SIZES:
         from .catalogue_windows import plan_windows
 
         return plan_windows(entry)

@@ -39,8 +39,9 @@ from .generate_sizes import RuntimeSizes
 #: Torch7's output size of each output axis the kernels take as a size: ("window", input axis,
 #: kernel, step, padding, dilation): floor((n + 2 pad - dilation (kernel - 1) - 1) / step) + 1;
 #: ("pad", input axis, before, after): n + before + after; ("scale", input axis, factor) and ("full", input
-#: axis, kernel, step, padding, adjustment) for upsampling and transposed convolutions (derive.nn.windowed.
-#: output_size). A field is an argument's name or a number.
+#: axis, kernel, step, padding, adjustment) for upsampling and transposed convolutions, ("divide", input axis,
+#: factor, power): n / factor^power, a multiple of it (PixelShuffle's planes) (derive.nn.windowed.output_size).
+#: A field is an argument's name or a number. An entry of another group with a row here is planned as the family.
 OUTPUT_SIZES = {
     "TemporalConvolution": {0: ("window", 0, "kW", "dW", 0, 1)},
     "TemporalSubSampling": {0: ("window", 0, "kW", "dW", 0, 1)},
@@ -62,6 +63,11 @@ OUTPUT_SIZES = {
                              3: ("window", 3, "kW", "dW", "padW", 1)},
     "VolumetricAveragePooling": {1: ("window", 1, "kT", "dT", 0, 1), 2: ("window", 2, "kH", "dH", 0, 1),
                                  3: ("window", 3, "kW", "dW", 0, 1)},
+    "SpatialUpSamplingNearest": {1: ("scale", 1, "scale"), 2: ("scale", 2, "scale")},
+    # align_corners: (n - 1) scale + 1, a transposed convolution's size with kernel 1 and step scale
+    "SpatialUpSamplingBilinear": {1: ("full", 1, 1, "scale", 0, 0), 2: ("full", 2, 1, "scale", 0, 0)},
+    "PixelShuffle": {0: ("divide", 0, "upscaleFactor", 2), 1: ("scale", 1, "upscaleFactor"),
+                     2: ("scale", 2, "upscaleFactor")},
 }
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
@@ -111,6 +117,8 @@ def _input_shapes(entry: Entry, args: dict) -> tuple:
         rule = rules.get(axis + offset)
         if axis == 0 and d in planes:  # (SpatialSubSampling's planes, nInputPlane)
             sizes.append(args[planes[d]])
+        elif rule and rule[0] == "divide":  # a multiple of the divisor
+            sizes.append(_value(rule[2], args) ** _value(rule[3], args) * (2 + axis))
         elif rule and rule[0] == "window":
             size = 20 + _value(rule[5], args) * (_value(rule[2], args) - 1)
             pad = _value(rule[4], args)
@@ -180,14 +188,15 @@ class _WindowSizes(RuntimeSizes):
 def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
     """The integer-coefficient affine function of the arguments (or product of them) that takes
     ``values`` at ``points``, printed with the arguments' names; None where there is none."""
-    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names]):
+    products = [f"{a}*{b}" for a, b in itertools.combinations_with_replacement(names, 2)]  # PixelShuffle's r^2 - 1
+    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names], names + products):
         if len(points) < len(basis) + 1 + _SPARE:
             continue
         fitted = _affine(values, points, basis)
         if fitted is not None:
             return fitted
-    for size in (2, 3):  # a window's area: a product of its sizes
-        for group in itertools.combinations(names, size):
+    for size in (2, 3):  # a window's area: a product of its sizes (or a power: PixelShuffle's r^2)
+        for group in itertools.combinations_with_replacement(names, size):
             if all(np.prod([p[n] for n in group]) == v for p, v in zip(points, values)):
                 return "(" + "*".join(group) + ")"
     return None
@@ -196,6 +205,8 @@ def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
 def _affine(values: list[int], points: list[dict], basis: list[str]) -> str | None:
     """The integer combination of 1 and ``basis`` (names, or halves ``n//2``) taking ``values``."""
     def at(point, term):
+        if "*" in term:
+            return int(np.prod([point[n] for n in term.split("*")]))
         return point[term[:-3]] // 2 if term.endswith("//2") else point[term]
     design = np.array([[1] + [at(p, t) for t in basis] for p in points], dtype=float)
     solution = np.linalg.lstsq(design, np.array(values, dtype=float), rcond=None)[0]

@@ -4138,7 +4138,7 @@ def _lookuptable_acc_grad_parameters(x, W, y, g, scale, grad_W):
     _t5 = xp.where(_t4, g.T, 0)
     _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, N_n)).ravel()
     _t7 = xp.broadcast_to(_t5, (N_d, N_n)).ravel()
-    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).astype(_t7.dtype, copy=False).reshape(N_W1, N_d)
     grad_W += _t8 if scale == 1 else scale * _t8
 
 
@@ -4156,7 +4156,7 @@ def _lookuptable_backward(x, W, y, g, scale, grad_W, out=None):
     _t5 = xp.where(_t4, g.T, 0)
     _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, N_n)).ravel()
     _t7 = xp.broadcast_to(_t5, (N_d, N_n)).ravel()
-    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).astype(_t7.dtype, copy=False).reshape(N_W1, N_d)
     grad_W += _t8 if scale == 1 else scale * _t8
     return grad_input
 
@@ -4193,7 +4193,7 @@ def _lookuptable_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     _t5 = xp.where(_t4, xp.transpose(G, (2, 0, 1)), 0)
     _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, B, N_n)).ravel()
     _t7 = xp.broadcast_to(_t5, (N_d, B, N_n)).ravel()
-    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).astype(_t7.dtype, copy=False).reshape(N_W1, N_d)
     grad_W += _t8 if scale == 1 else scale * _t8
 
 
@@ -4212,7 +4212,7 @@ def _lookuptable_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     _t5 = xp.where(_t4, xp.transpose(G, (2, 0, 1)), 0)
     _t6 = xp.broadcast_to(xp.arange(N_d).reshape(N_d, 1, 1) + N_d * xp.clip(_t2 - 1, 0, N_W1 + -1), (N_d, B, N_n)).ravel()
     _t7 = xp.broadcast_to(_t5, (N_d, B, N_n)).ravel()
-    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).reshape(N_W1, N_d)
+    _t8 = xp.bincount(_t6, weights=_t7, minlength=N_W1 * N_d).astype(_t7.dtype, copy=False).reshape(N_W1, N_d)
     grad_W += _t8 if scale == 1 else scale * _t8
     return grad_input
 
@@ -5069,7 +5069,7 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     _t54 = _t10[:, None, None] + xp.transpose(_t53, (1, 0, 2)) + (-dW - padW - dilationW + 1)
     _t55 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t51, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
     _t56 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
-    _t57 = xp.bincount(_t55, weights=_t56, minlength=N_c * n * m).reshape(N_c, n, m)
+    _t57 = xp.bincount(_t55, weights=_t56, minlength=N_c * n * m).astype(_t56.dtype, copy=False).reshape(N_c, n, m)
     grad_input = _t57
     return grad_input
 
@@ -5169,7 +5169,7 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     _t56 = _t12[:, None, None, None] + xp.transpose(_t55, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
     _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t53, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
     _t58 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
-    _t59 = xp.bincount(_t57, weights=_t58, minlength=B * N_c * n * m).reshape(B, N_c, n, m)
+    _t59 = xp.bincount(_t57, weights=_t58, minlength=B * N_c * n * m).astype(_t58.dtype, copy=False).reshape(B, N_c, n, m)
     grad_input = _t59
     return grad_input
 
@@ -5927,6 +5927,140 @@ class VolumetricAveragePooling(CatalogueWindowModule):
         super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH})
 
 
+def _pixelshuffle_update_output(x, N_c, N_u, N_v, upscaleFactor, out=None):
+    """y[c, u, v] = x[(upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1), floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = (upscaleFactor - 1) + _t1
+    _t3 = _t2 % (upscaleFactor)
+    _t4 = (upscaleFactor) * _t3
+    _t5 = xp.arange(1, N_c + 1)
+    _t6 = (upscaleFactor*upscaleFactor) * _t5
+    _t7 = xp.arange(1, N_v + 1)
+    _t8 = (upscaleFactor - 1) + _t7
+    _t9 = _t8 % (upscaleFactor)
+    _t10 = _t4[:, None] + _t6[:, None, None] + _t9 + (-upscaleFactor*upscaleFactor)
+    _t11 = _t1 - 1
+    _t12 = _t11 // (upscaleFactor)
+    _t13 = _t7 - 1
+    _t14 = _t13 // (upscaleFactor)
+    _t15 = x[xp.clip(_t10, 0, x.shape[0] - 1), xp.clip(_t12, 0, x.shape[1] - 1)[:, None], xp.clip(_t14, 0, x.shape[2] - 1)]
+    output = _t15
+    return output
+
+
+def _pixelshuffle_update_grad_input(x, N_c, N_u, N_v, upscaleFactor, y, g, out=None):
+    """gradInput[j, k, l] = Sum(KroneckerDelta(l, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(k, floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(j, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1))*g[c, u, v], (c, 1, N_c)), (u, 1, N_u)), (v, 1, N_v))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    m = x.shape[1]
+    n = x.shape[0]
+    p = x.shape[2]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = _t1 - 1
+    _t3 = _t2 // (upscaleFactor)
+    _t4 = 1 + _t3
+    _t5 = (m >= _t4)
+    _t6 = xp.arange(1, N_v + 1)
+    _t7 = _t6 - 1
+    _t8 = _t7 // (upscaleFactor)
+    _t9 = 1 + _t8
+    _t10 = (p >= _t9)
+    _t11 = (upscaleFactor - 1) + _t1
+    _t12 = _t11 % (upscaleFactor)
+    _t13 = (upscaleFactor) * _t12
+    _t14 = xp.arange(1, N_c + 1)
+    _t15 = (upscaleFactor*upscaleFactor) * _t14
+    _t16 = (upscaleFactor - 1) + _t6
+    _t17 = _t16 % (upscaleFactor)
+    _t18 = _t13[:, None, None] + _t15[:, None] + _t17
+    _t19 = (_t18 >= (upscaleFactor*upscaleFactor))
+    _t20 = _t13[:, None, None] + _t15[:, None] + _t17 + (-upscaleFactor*upscaleFactor + 1)
+    _t21 = (n >= _t20)
+    _t22 = _t5[:, None, None] & _t10[:, None] & xp.transpose(_t19, (0, 2, 1)) & xp.transpose(_t21, (0, 2, 1))
+    _t23 = xp.where(_t22, xp.transpose(g, (1, 2, 0)), 0)
+    _t24 = xp.broadcast_to(xp.clip(_t9[:, None] - 1, 0, p + -1) + p * xp.clip(_t4[:, None, None] - 1, 0, m + -1) + p * m * xp.clip(xp.transpose(_t20, (0, 2, 1)) - 1, 0, n + -1), (N_u, N_v, N_c)).ravel()
+    _t25 = xp.broadcast_to(_t23, (N_u, N_v, N_c)).ravel()
+    _t26 = xp.bincount(_t24, weights=_t25, minlength=n * m * p).astype(_t25.dtype, copy=False).reshape(n, m, p)
+    grad_input = _t26
+    return grad_input
+
+
+def _pixelshuffle_update_output_batch(X, N_c, N_u, N_v, upscaleFactor, out=None):
+    """Y[s, c, u, v] = X[s, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1), floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = (upscaleFactor - 1) + _t1
+    _t3 = _t2 % (upscaleFactor)
+    _t4 = (upscaleFactor) * _t3
+    _t5 = xp.arange(1, N_c + 1)
+    _t6 = (upscaleFactor*upscaleFactor) * _t5
+    _t7 = xp.arange(1, N_v + 1)
+    _t8 = (upscaleFactor - 1) + _t7
+    _t9 = _t8 % (upscaleFactor)
+    _t10 = _t4[:, None] + _t6[:, None, None] + _t9 + (-upscaleFactor*upscaleFactor)
+    _t11 = _t1 - 1
+    _t12 = _t11 // (upscaleFactor)
+    _t13 = _t7 - 1
+    _t14 = _t13 // (upscaleFactor)
+    _t15 = X[xp.arange(0, B)[:, None, None, None], xp.clip(_t10, 0, X.shape[1] - 1), xp.clip(_t12, 0, X.shape[2] - 1)[:, None], xp.clip(_t14, 0, X.shape[3] - 1)]
+    output = _t15
+    return output
+
+
+def _pixelshuffle_update_grad_input_batch(X, N_c, N_u, N_v, upscaleFactor, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(KroneckerDelta(a, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(l, floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(k, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1))*G[j, c, u, v], (c, 1, N_c)), (u, 1, N_u)), (v, 1, N_v))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    m = X.shape[2]
+    n = X.shape[1]
+    p = X.shape[3]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = _t1 - 1
+    _t3 = _t2 // (upscaleFactor)
+    _t4 = 1 + _t3
+    _t5 = (m >= _t4)
+    _t6 = xp.arange(1, N_v + 1)
+    _t7 = _t6 - 1
+    _t8 = _t7 // (upscaleFactor)
+    _t9 = 1 + _t8
+    _t10 = (p >= _t9)
+    _t11 = (upscaleFactor - 1) + _t1
+    _t12 = _t11 % (upscaleFactor)
+    _t13 = (upscaleFactor) * _t12
+    _t14 = xp.arange(1, N_c + 1)
+    _t15 = (upscaleFactor*upscaleFactor) * _t14
+    _t16 = (upscaleFactor - 1) + _t6
+    _t17 = _t16 % (upscaleFactor)
+    _t18 = _t13[:, None, None] + _t15[:, None] + _t17
+    _t19 = (_t18 >= (upscaleFactor*upscaleFactor))
+    _t20 = _t13[:, None, None] + _t15[:, None] + _t17 + (-upscaleFactor*upscaleFactor + 1)
+    _t21 = (n >= _t20)
+    _t22 = _t5[:, None, None] & _t10[:, None] & xp.transpose(_t19, (0, 2, 1)) & xp.transpose(_t21, (0, 2, 1))
+    _t23 = xp.where(_t22, xp.transpose(G, (0, 2, 3, 1)), 0)
+    _t24 = xp.broadcast_to(xp.clip(_t9[:, None] - 1, 0, p + -1) + p * xp.clip(_t4[:, None, None] - 1, 0, m + -1) + p * m * xp.clip(xp.transpose(_t20, (0, 2, 1)) - 1, 0, n + -1) + p * m * n * xp.arange(B).reshape(B, 1, 1, 1), (B, N_u, N_v, N_c)).ravel()
+    _t25 = xp.broadcast_to(_t23, (B, N_u, N_v, N_c)).ravel()
+    _t26 = xp.bincount(_t24, weights=_t25, minlength=B * n * m * p).astype(_t25.dtype, copy=False).reshape(B, n, m, p)
+    grad_input = _t26
+    return grad_input
+
+
+class PixelShuffle(CatalogueWindowModule):
+    """nn.PixelShuffle(upscaleFactor): y[c,u,v] = x[4*(c-1) + 2*((u-1) % 2) + (v-1) % 2 + 1, (u-1)//2 + 1, (v-1)//2 + 1]. Rearranges the planes of a (C r^2, H, W) input into a (C, H r, W r) output: output pixel (u, v) of plane c reads plane r^2 (c - 1) + r ((u - 1) mod r) + (v - 1) mod r + 1 at ((u - 1) // r + 1, (v - 1) // r + 1). Example: PixelShuffle(2) maps 4 planes of 1 x 1, (1, 2, 3, 4), to one plane [[1, 2], [3, 4]]. Its gradient puts each output's gradient back where the input came from."""
+
+    signature = (('upscaleFactor', REQUIRED, int, None), )
+    formula = 'y[c,u,v] = x[4*(c-1) + 2*((u-1) % 2) + (v-1) % 2 + 1, (u-1)//2 + 1, (v-1)//2 + 1]'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('divide', 0, 'upscaleFactor', 2), ('scale', 1, 'upscaleFactor'), ('scale', 2, 'upscaleFactor'))
+    windowArguments = ('upscaleFactor',)
+    kernels = {(): ((_pixelshuffle_update_output, _pixelshuffle_update_grad_input, None, None), (_pixelshuffle_update_output_batch, _pixelshuffle_update_grad_input_batch, None, None))}
+
+    def __init__(self, upscaleFactor) -> None:
+        super().__init__(**{'upscaleFactor': upscaleFactor})
+
+
 def _crelu_1_update_output(x, out=None):
     """y[i] = where(i >= n + 1, maximum(0, -x[i - n]), 0) + where(i <= n, maximum(0, x[i]), 0)"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -6020,6 +6154,228 @@ class CReLU(CatalogueModule):
 
     def __init__(self, nInputDims, inplace=False) -> None:
         super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
+
+
+def _spatialupsamplingnearest_update_output(x, N_u, N_v, scale, out=None):
+    """y[c, u, v] = x[c, floor(u/(scale) - 1/(scale)) + 1, floor(v/(scale) - 1/(scale)) + 1]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = _t1 - 1
+    _t3 = _t2 // (scale)
+    _t4 = xp.arange(1, N_v + 1)
+    _t5 = _t4 - 1
+    _t6 = _t5 // (scale)
+    _t7 = x[xp.arange(0, N_c)[:, None, None], xp.clip(_t3, 0, x.shape[1] - 1)[:, None], xp.clip(_t6, 0, x.shape[2] - 1)]
+    output = _t7
+    return output
+
+
+def _spatialupsamplingnearest_update_grad_input(x, N_u, N_v, scale, y, g, out=None):
+    """gradInput[j, k, l] = Sum(KroneckerDelta(l, floor(v/(scale) - 1/(scale)) + 1)*Sum(KroneckerDelta(k, floor(u/(scale) - 1/(scale)) + 1)*g[j, u, v], (u, 1, N_u)), (v, 1, N_v))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_v + 1)
+    _t2 = _t1 - 1
+    _t3 = _t2 // (scale)
+    _t4 = 1 + _t3
+    _t5 = (m >= _t4)
+    _t6 = xp.arange(1, N_u + 1)
+    _t7 = _t6 - 1
+    _t8 = _t7 // (scale)
+    _t9 = 1 + _t8
+    _t10 = (n >= _t9)
+    _t11 = _t5[:, None] & _t10
+    _t12 = xp.where(_t11, xp.transpose(g, (0, 2, 1)), 0)
+    _t13 = xp.broadcast_to(xp.clip(_t4[:, None] - 1, 0, m + -1) + m * xp.clip(_t9 - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(N_c, 1, 1), (N_c, N_v, N_u)).ravel()
+    _t14 = xp.broadcast_to(_t12, (N_c, N_v, N_u)).ravel()
+    _t15 = xp.bincount(_t13, weights=_t14, minlength=N_c * n * m).astype(_t14.dtype, copy=False).reshape(N_c, n, m)
+    grad_input = _t15
+    return grad_input
+
+
+def _spatialupsamplingnearest_update_output_batch(X, N_u, N_v, scale, out=None):
+    """Y[s, c, u, v] = X[s, c, floor(u/(scale) - 1/(scale)) + 1, floor(v/(scale) - 1/(scale)) + 1]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = _t1 - 1
+    _t3 = _t2 // (scale)
+    _t4 = xp.arange(1, N_v + 1)
+    _t5 = _t4 - 1
+    _t6 = _t5 // (scale)
+    _t7 = X[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], xp.clip(_t3, 0, X.shape[2] - 1)[:, None], xp.clip(_t6, 0, X.shape[3] - 1)]
+    output = _t7
+    return output
+
+
+def _spatialupsamplingnearest_update_grad_input_batch(X, N_u, N_v, scale, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(KroneckerDelta(a, floor(v/(scale) - 1/(scale)) + 1)*Sum(KroneckerDelta(l, floor(u/(scale) - 1/(scale)) + 1)*G[j, k, u, v], (u, 1, N_u)), (v, 1, N_v))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_v + 1)
+    _t2 = _t1 - 1
+    _t3 = _t2 // (scale)
+    _t4 = 1 + _t3
+    _t5 = (m >= _t4)
+    _t6 = xp.arange(1, N_u + 1)
+    _t7 = _t6 - 1
+    _t8 = _t7 // (scale)
+    _t9 = 1 + _t8
+    _t10 = (n >= _t9)
+    _t11 = _t5[:, None] & _t10
+    _t12 = xp.where(_t11, xp.transpose(G, (0, 1, 3, 2)), 0)
+    _t13 = xp.broadcast_to(xp.clip(_t4[:, None] - 1, 0, m + -1) + m * xp.clip(_t9 - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(1, N_c, 1, 1) + m * n * N_c * xp.arange(B).reshape(B, 1, 1, 1), (B, N_c, N_v, N_u)).ravel()
+    _t14 = xp.broadcast_to(_t12, (B, N_c, N_v, N_u)).ravel()
+    _t15 = xp.bincount(_t13, weights=_t14, minlength=B * N_c * n * m).astype(_t14.dtype, copy=False).reshape(B, N_c, n, m)
+    grad_input = _t15
+    return grad_input
+
+
+class SpatialUpSamplingNearest(CatalogueWindowModule):
+    """nn.SpatialUpSamplingNearest(scale): y[c,u,v] = x[c, (u-1)//2 + 1, (v-1)//2 + 1]. Nearest-neighbour up-sampling of every plane by an integer scale: output (u, v) = input (floor((u - 1) / scale) + 1, floor((v - 1) / scale) + 1). Example: scale 2 repeats each pixel in a 2 x 2 block; the gradient adds each block's gradients."""
+
+    signature = (('scale', REQUIRED, int, None), )
+    formula = 'y[c,u,v] = x[c, (u-1)//2 + 1, (v-1)//2 + 1]'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('scale', 1, 'scale'), ('scale', 2, 'scale'))
+    windowArguments = ('scale',)
+    kernels = {(): ((_spatialupsamplingnearest_update_output, _spatialupsamplingnearest_update_grad_input, None, None), (_spatialupsamplingnearest_update_output_batch, _spatialupsamplingnearest_update_grad_input_batch, None, None))}
+
+    def __init__(self, scale) -> None:
+        super().__init__(**{'scale': scale})
+
+
+def _spatialupsamplingbilinear_update_output(x, N_u, N_v, scale, out=None):
+    """y[c, u, v] = Sum(maximum(0, 1 - Abs((-scale)*i + u + (scale - 1))/(scale))*maximum(0, 1 - Abs((-scale)*j + v + (scale - 1))/(scale))*x[c, i, j], (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (scale) * _t2
+    _t4 = (scale - 1) + _t1[:, None] - _t3
+    _t5 = xp.abs(_t4)
+    _t6 = xp.divide(_t5, (scale), dtype=x.dtype)
+    xp.subtract(1, _t6, out=_t6)
+    _t8 = xp.maximum(0, _t6)
+    _t9 = xp.arange(1, N_v + 1)
+    _t10 = xp.arange(1, N_j + 1)
+    _t11 = (scale) * _t10
+    _t12 = (scale - 1) + _t9[:, None] - _t11
+    _t13 = xp.abs(_t12)
+    _t14 = xp.divide(_t13, (scale), dtype=x.dtype)
+    xp.subtract(1, _t14, out=_t14)
+    _t16 = xp.maximum(0, _t14)
+    _t17 = contract(x, _t8, axes=((1,), (1,)))
+    _t18 = contract(_t17, _t16, axes=((1,), (1,)))
+    output = _t18
+    return output
+
+
+def _spatialupsamplingbilinear_update_grad_input(x, N_u, N_v, scale, y, g, out=None):
+    """gradInput[k, l, a] = Sum(maximum(0, 1 - Abs((-scale)*a + v + (scale - 1))/(scale))*Sum(maximum(0, 1 - Abs((-scale)*l + u + (scale - 1))/(scale))*g[k, u, v], (u, 1, N_u)), (v, 1, N_v))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (scale) * _t2
+    _t4 = (scale - 1) + _t1 - _t3[:, None]
+    _t5 = xp.abs(_t4)
+    _t6 = xp.divide(_t5, (scale), dtype=x.dtype)
+    xp.subtract(1, _t6, out=_t6)
+    _t8 = xp.maximum(0, _t6)
+    _t9 = contract(g, _t8, axes=((1,), (1,)))
+    _t10 = xp.arange(1, N_v + 1)
+    _t11 = xp.arange(1, N_j + 1)
+    _t12 = (scale) * _t11
+    _t13 = (scale - 1) + _t10 - _t12[:, None]
+    _t14 = xp.abs(_t13)
+    _t15 = xp.divide(_t14, (scale), dtype=x.dtype)
+    xp.subtract(1, _t15, out=_t15)
+    _t17 = xp.maximum(0, _t15)
+    _t18 = contract(_t9, _t17, axes=((1,), (1,)))
+    grad_input = _t18
+    return grad_input
+
+
+def _spatialupsamplingbilinear_update_output_batch(X, N_u, N_v, scale, out=None):
+    """Y[s, c, u, v] = Sum(maximum(0, 1 - Abs((-scale)*i + u + (scale - 1))/(scale))*maximum(0, 1 - Abs((-scale)*j + v + (scale - 1))/(scale))*X[s, c, i, j], (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (scale) * _t2
+    _t4 = (scale - 1) + _t1[:, None] - _t3
+    _t5 = xp.abs(_t4)
+    _t6 = xp.divide(_t5, (scale), dtype=X.dtype)
+    xp.subtract(1, _t6, out=_t6)
+    _t8 = xp.maximum(0, _t6)
+    _t9 = xp.arange(1, N_v + 1)
+    _t10 = xp.arange(1, N_j + 1)
+    _t11 = (scale) * _t10
+    _t12 = (scale - 1) + _t9[:, None] - _t11
+    _t13 = xp.abs(_t12)
+    _t14 = xp.divide(_t13, (scale), dtype=X.dtype)
+    xp.subtract(1, _t14, out=_t14)
+    _t16 = xp.maximum(0, _t14)
+    _t17 = contract(X, _t8, axes=((2,), (1,)))
+    _t18 = contract(_t17, _t16, axes=((2,), (1,)))
+    output = _t18
+    return output
+
+
+def _spatialupsamplingbilinear_update_grad_input_batch(X, N_u, N_v, scale, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(maximum(0, 1 - Abs((-scale)*d + v + (scale - 1))/(scale))*Sum(maximum(0, 1 - Abs((-scale)*a + u + (scale - 1))/(scale))*G[k, l, u, v], (u, 1, N_u)), (v, 1, N_v))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(1, N_u + 1)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = (scale) * _t2
+    _t4 = (scale - 1) + _t1 - _t3[:, None]
+    _t5 = xp.abs(_t4)
+    _t6 = xp.divide(_t5, (scale), dtype=X.dtype)
+    xp.subtract(1, _t6, out=_t6)
+    _t8 = xp.maximum(0, _t6)
+    _t9 = contract(G, _t8, axes=((2,), (1,)))
+    _t10 = xp.arange(1, N_v + 1)
+    _t11 = xp.arange(1, N_j + 1)
+    _t12 = (scale) * _t11
+    _t13 = (scale - 1) + _t10 - _t12[:, None]
+    _t14 = xp.abs(_t13)
+    _t15 = xp.divide(_t14, (scale), dtype=X.dtype)
+    xp.subtract(1, _t15, out=_t15)
+    _t17 = xp.maximum(0, _t15)
+    _t18 = contract(_t9, _t17, axes=((2,), (1,)))
+    grad_input = _t18
+    return grad_input
+
+
+class SpatialUpSamplingBilinear(CatalogueWindowModule):
+    """nn.SpatialUpSamplingBilinear(scale): y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs(u - 1 - 2*(i-1))/2) * max(0, 1 - abs(v - 1 - 2*(j-1))/2), i, j). Bilinear up-sampling of every plane by an integer scale to (H - 1) scale + 1 rows and (W - 1) scale + 1 columns: the corners stay, and each output pixel mixes the input pixels around it, each weighted by max(0, 1 - |distance|) in each direction. Example: scale 2 maps the row (0, 2) to (0, 1, 2)."""
+
+    signature = (('scale', REQUIRED, int, None), )
+    formula = 'y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs(u - 1 - 2*(i-1))/2) * max(0, 1 - abs(v - 1 - 2*(j-1))/2), i, j)'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('full', 1, 1, 'scale', 0, 0), ('full', 2, 1, 'scale', 0, 0))
+    windowArguments = ('scale',)
+    kernels = {(): ((_spatialupsamplingbilinear_update_output, _spatialupsamplingbilinear_update_grad_input, None, None), (_spatialupsamplingbilinear_update_output_batch, _spatialupsamplingbilinear_update_grad_input_batch, None, None))}
+
+    def __init__(self, scale) -> None:
+        super().__init__(**{'scale': scale})
 
 
 def _msecriterion_false_update_output(x, t):
@@ -11805,4 +12161,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'CReLU', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'PixelShuffle', 'CReLU', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

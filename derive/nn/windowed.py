@@ -13,8 +13,9 @@ def output_size(rule: tuple, size: int, arguments: dict) -> int:
     kernel, step, padding, dilation) is floor((size + 2 pad - dilation (kernel - 1) - 1) / step) + 1,
     ("pad", input axis, before, after) is size + before + after, ("scale", input axis, factor) is
     size factor (upsampling), ("full", input axis, kernel, step, padding, adjustment) is
-    (size - 1) step - 2 padding + kernel + adjustment (a transposed convolution's); a field is an
-    argument's name or a number."""
+    (size - 1) step - 2 padding + kernel + adjustment (a transposed convolution's), ("divide",
+    input axis, factor, power) is size / factor^power (ValueError where it is no multiple of it);
+    a field is an argument's name or a number."""
     value = [arguments[f] if isinstance(f, str) else f for f in rule[2:]]
     if rule[0] == "window":
         k, d, pad, dilation = value
@@ -25,6 +26,11 @@ def output_size(rule: tuple, size: int, arguments: dict) -> int:
     if rule[0] == "full":
         k, d, pad, adjustment = value
         return (size - 1) * d - 2 * pad + k + adjustment
+    if rule[0] == "divide":
+        factor, power = value
+        if size % factor ** power:
+            raise ValueError(f"axis {rule[1] + 1} of size {size} must be a multiple of {factor ** power}")
+        return size // factor ** power
     before, after = value
     return size + before + after
 
@@ -52,7 +58,10 @@ class CatalogueWindowModule(CatalogueModule):
         batch = super()._input(input, name)
         sizes = []
         for rule in self.outputSizes:
-            size = output_size(rule, input.shape[batch + rule[1]], self.arguments)
+            try:
+                size = output_size(rule, input.shape[batch + rule[1]], self.arguments)
+            except ValueError as error:
+                raise ValueError(f"{type(self).__name__}: {name}'s {error}, shape {input.shape}") from None
             if size < 1:
                 raise ValueError(f"{type(self).__name__}: {name}'s axis {rule[1] + 1} of size "
                                  f"{input.shape[batch + rule[1]]} gives an output of size {size}: too small "
