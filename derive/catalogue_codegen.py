@@ -59,6 +59,8 @@ class Generated:
     loss: tuple | None = None
     output_sizes: tuple = ()  # the convolution family's: Torch7's rule of each output size the kernels take
     window_arguments: tuple = ()  # the convolution family's: the arguments the kernels take after those sizes
+    input_sizes: tuple = ()  # the family's: the input axes whose sizes the kernels take last (a reflection's)
+    below_input_sizes: tuple = ()  # the family's: (input axis, the arguments that must stay below its size)
 
 
 def _formula_name(arg: str) -> str:
@@ -512,6 +514,10 @@ def _class_source(g: Generated) -> str:
     if g.window_arguments:
         klass.append(f"    outputSizes = {g.output_sizes!r}")
         klass.append(f"    windowArguments = {g.window_arguments!r}")
+    if g.input_sizes:
+        klass.append(f"    inputSizes = {g.input_sizes!r}")
+    if g.below_input_sizes:
+        klass.append(f"    belowInputSizes = {g.below_input_sizes!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")

@@ -68,6 +68,20 @@ OUTPUT_SIZES = {
     "SpatialUpSamplingBilinear": {1: ("full", 1, 1, "scale", 0, 0), 2: ("full", 2, 1, "scale", 0, 0)},
     "PixelShuffle": {0: ("divide", 0, "upscaleFactor", 2), 1: ("scale", 1, "upscaleFactor"),
                      2: ("scale", 2, "upscaleFactor")},
+    "SpatialReflectionPadding": {1: ("pad", 1, "pad_t", "pad_b"), 2: ("pad", 2, "pad_l", "pad_r")},
+    "SpatialReplicationPadding": {1: ("pad", 1, "pad_t", "pad_b"), 2: ("pad", 2, "pad_l", "pad_r")},
+}
+#: The axes of one input sample whose sizes the entry's formula writes as numbers (a reflection's
+#: H - |H - 1 - |i - pad_t - 1||): fitted as the other integers are, by the names ``inputSize<axis>``,
+#: which the kernels take after the window's arguments and the class reads from each input.
+INPUT_SIZES = {
+    "SpatialReflectionPadding": (1, 2),
+    "SpatialReplicationPadding": (1, 2),
+}
+#: Arguments that must stay below the size of an input axis (a reflection reads no further than
+#: the opposite border): {axis of a sample: those arguments}; the class refuses other inputs.
+BELOW_INPUT_SIZES = {
+    "SpatialReflectionPadding": {1: ("pad_t", "pad_b"), 2: ("pad_l", "pad_r")},
 }
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
@@ -79,7 +93,9 @@ _SPARE = 3  # derivations beyond the unknowns of the fit: each must agree with t
 
 
 def _varied(entry: Entry) -> list[str]:
-    return [a.name for a in entry.signature if a.type is int and a.name not in PLANES]
+    """The names the fit varies: the integer arguments, then the input sizes of INPUT_SIZES."""
+    return ([a.name for a in entry.signature if a.type is int and a.name not in PLANES]
+            + [f"inputSize{axis}" for axis in INPUT_SIZES.get(entry.name, ())])
 
 
 def _points(entry: Entry, count: int) -> list[dict]:
@@ -115,7 +131,9 @@ def _input_shapes(entry: Entry, args: dict) -> tuple:
     sizes = []
     for axis, d in enumerate(shape):
         rule = rules.get(axis + offset)
-        if axis == 0 and d in planes:  # (SpatialSubSampling's planes, nInputPlane)
+        if f"inputSize{axis + offset}" in args:  # (a point's; the example's own size elsewhere)
+            sizes.append(args[f"inputSize{axis + offset}"])
+        elif axis == 0 and d in planes:  # (SpatialSubSampling's planes, nInputPlane)
             sizes.append(args[planes[d]])
         elif rule and rule[0] == "divide":  # a multiple of the divisor
             sizes.append(_value(rule[2], args) ** _value(rule[3], args) * (2 + axis))
@@ -315,4 +333,6 @@ def plan_windows(entry: Entry):
     return Generated(entry, scalars, axes(formula.input[0]),
                      False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
                      {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
-                     window_arguments=tuple(_varied(entry)))
+                     window_arguments=tuple(n for n in _varied(entry) if not n.startswith("inputSize")),
+                     input_sizes=INPUT_SIZES.get(entry.name, ()),
+                     below_input_sizes=tuple(BELOW_INPUT_SIZES.get(entry.name, {}).items()))

@@ -59,6 +59,8 @@ REFERENCES = {
     "SpatialUpSamplingBilinear": lambda a: lambda x: F.interpolate(
         x, size=tuple((n - 1) * a[0] + 1 for n in x.shape[-2:]), mode="bilinear", align_corners=True),
     "PixelShuffle": lambda a: lambda x: F.pixel_shuffle(x, a[0]),
+    "SpatialReflectionPadding": lambda a: lambda x: F.pad(x, a, mode="reflect"),
+    "SpatialReplicationPadding": lambda a: lambda x: F.pad(x, a, mode="replicate"),
 }
 
 #: (class, every constructor argument as Torch7 fills them in, one sample's shape); the
@@ -120,6 +122,12 @@ CASES = [
     ("PixelShuffle", (2,), (2,), (8, 2, 3)),
     ("PixelShuffle", (3,), (3,), (9, 3, 2)),
     ("PixelShuffle", (1,), (1,), (2, 4, 3)),
+    ("SpatialReflectionPadding", (2, 1, 1, 2), (2, 1, 1, 2), (2, 4, 5)),
+    ("SpatialReflectionPadding", (1,), (1, 1, 1, 1), (1, 2, 3)),
+    ("SpatialReflectionPadding", (3, 0, 2, 4), (3, 0, 2, 4), (3, 6, 4)),
+    ("SpatialReplicationPadding", (2, 1, 1, 2), (2, 1, 1, 2), (2, 4, 5)),
+    ("SpatialReplicationPadding", (1,), (1, 1, 1, 1), (1, 1, 1)),
+    ("SpatialReplicationPadding", (4, 0, 3, 5), (4, 0, 3, 5), (3, 2, 6)),
 ]
 IDS = [f"{name}{given}-{shape}" for name, given, _, shape in CASES]
 
@@ -185,6 +193,8 @@ def test_reset_is_torch7s():
     (lambda: nn.VolumetricAveragePooling(2, 2, 2), np.zeros((2, 4, 4)), "must have 4 axes"),
     (lambda: nn.PixelShuffle(2), np.zeros((2, 6, 3, 3)), r"PixelShuffle: input's axis 1 of size 6 must be a "
                                                          r"multiple of 4, shape \(2, 6, 3, 3\)"),
+    (lambda: nn.SpatialReflectionPadding(1, 1, 3, 0), np.zeros((2, 3, 4)),
+     r"SpatialReflectionPadding: pad_t = 3 must be smaller than input's axis 2, of size 3, shape \(2, 3, 4\)"),
 ])
 def test_bad_input_is_one_line(make, input, message):
     with pytest.raises(ValueError, match=message) as error:
@@ -291,7 +301,8 @@ def test_bilinear_up_sampling_keeps_every_input_pixel_scale_apart(scale):
 def test_resampling_keeps_float32():
     """A float32 module's output and gradInput are float32 (the bilinear weights, quotients of
     positions, are made in the input's type)."""
-    for layer in (nn.SpatialUpSamplingBilinear(2), nn.SpatialUpSamplingNearest(2), nn.PixelShuffle(2)):
+    for layer in (nn.SpatialUpSamplingBilinear(2), nn.SpatialUpSamplingNearest(2), nn.PixelShuffle(2),
+                  nn.SpatialReflectionPadding(1, 2), nn.SpatialReplicationPadding(2, 1)):
         layer.type("torch.FloatTensor")
         x = np.ones((2, 4, 3, 3), np.float32)
         y = layer.forward(x)

@@ -6378,6 +6378,237 @@ class SpatialUpSamplingBilinear(CatalogueWindowModule):
         super().__init__(**{'scale': scale})
 
 
+def _spatialreflectionpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+    """y[c, i, j] = x[c, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)), (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1))]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t - 1)
+    _t3 = xp.abs(_t2)
+    _t4 = _t3 + (-inputSize1 + 1)
+    _t5 = xp.abs(_t4)
+    _t6 = (inputSize1 - 1) - _t5
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = _t7 + (-pad_l - 1)
+    _t9 = xp.abs(_t8)
+    _t10 = _t9 + (-inputSize2 + 1)
+    _t11 = xp.abs(_t10)
+    _t12 = (inputSize2 - 1) - _t11
+    _t13 = x[xp.arange(0, N_c)[:, None, None], xp.clip(_t6, 0, x.shape[1] - 1)[:, None], xp.clip(_t12, 0, x.shape[2] - 1)]
+    output = _t13
+    return output
+
+
+def _spatialreflectionpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, y, g, out=None):
+    """gradInput[k, l, a] = Sum(KroneckerDelta(a, (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1)))*Sum(KroneckerDelta(l, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)))*g[k, i, j], (i, 1, N_i)), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t - 1)
+    _t3 = xp.abs(_t2)
+    _t4 = _t3 + (-inputSize1 + 1)
+    _t5 = xp.abs(_t4)
+    _t6 = (_t5 <= (inputSize1 - 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = _t7 + (-pad_l - 1)
+    _t9 = xp.abs(_t8)
+    _t10 = _t9 + (-inputSize2 + 1)
+    _t11 = xp.abs(_t10)
+    _t12 = (_t11 <= (inputSize2 - 1))
+    _t13 = (inputSize2) - _t11
+    _t14 = (m >= _t13)
+    _t15 = (inputSize1) - _t5
+    _t16 = (n >= _t15)
+    _t17 = _t6[:, None] & _t12 & _t14 & _t16[:, None]
+    _t18 = xp.where(_t17, g, 0)
+    _t19 = xp.broadcast_to(xp.clip(_t13 - 1, 0, m + -1) + m * xp.clip(_t15[:, None] - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(N_c, 1, 1), (N_c, N_i, N_j)).ravel()
+    _t20 = xp.broadcast_to(_t18, (N_c, N_i, N_j)).ravel()
+    _t21 = xp.bincount(_t19, weights=_t20, minlength=N_c * n * m).astype(_t20.dtype, copy=False).reshape(N_c, n, m)
+    grad_input = _t21
+    return grad_input
+
+
+def _spatialreflectionpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+    """Y[s, c, i, j] = X[s, c, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)), (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1))]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t - 1)
+    _t3 = xp.abs(_t2)
+    _t4 = _t3 + (-inputSize1 + 1)
+    _t5 = xp.abs(_t4)
+    _t6 = (inputSize1 - 1) - _t5
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = _t7 + (-pad_l - 1)
+    _t9 = xp.abs(_t8)
+    _t10 = _t9 + (-inputSize2 + 1)
+    _t11 = xp.abs(_t10)
+    _t12 = (inputSize2 - 1) - _t11
+    _t13 = X[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], xp.clip(_t6, 0, X.shape[2] - 1)[:, None], xp.clip(_t12, 0, X.shape[3] - 1)]
+    output = _t13
+    return output
+
+
+def _spatialreflectionpadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(KroneckerDelta(d, (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1)))*Sum(KroneckerDelta(a, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)))*G[k, l, i, j], (i, 1, N_i)), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t - 1)
+    _t3 = xp.abs(_t2)
+    _t4 = _t3 + (-inputSize1 + 1)
+    _t5 = xp.abs(_t4)
+    _t6 = (_t5 <= (inputSize1 - 1))
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = _t7 + (-pad_l - 1)
+    _t9 = xp.abs(_t8)
+    _t10 = _t9 + (-inputSize2 + 1)
+    _t11 = xp.abs(_t10)
+    _t12 = (_t11 <= (inputSize2 - 1))
+    _t13 = (inputSize2) - _t11
+    _t14 = (m >= _t13)
+    _t15 = (inputSize1) - _t5
+    _t16 = (n >= _t15)
+    _t17 = _t6[:, None] & _t12 & _t14 & _t16[:, None]
+    _t18 = xp.where(_t17, G, 0)
+    _t19 = xp.broadcast_to(xp.clip(_t13 - 1, 0, m + -1) + m * xp.clip(_t15[:, None] - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(1, N_c, 1, 1) + m * n * N_c * xp.arange(B).reshape(B, 1, 1, 1), (B, N_c, N_i, N_j)).ravel()
+    _t20 = xp.broadcast_to(_t18, (B, N_c, N_i, N_j)).ravel()
+    _t21 = xp.bincount(_t19, weights=_t20, minlength=B * N_c * n * m).astype(_t20.dtype, copy=False).reshape(B, N_c, n, m)
+    grad_input = _t21
+    return grad_input
+
+
+class SpatialReflectionPadding(CatalogueWindowModule):
+    """nn.SpatialReflectionPadding(pad_l, pad_r=pad_l, pad_t=pad_l, pad_b=pad_l): y[c,i,j] = x[c, 4 - abs(3 - abs(i-2)), 5 - abs(4 - abs(j-3))]. Pads every plane with its reflection at the border (the border pixel itself not repeated). Example: the row (1, 2, 3) padded by 2 on the left gives (3, 2, 1, 2, 3)."""
+
+    signature = (('pad_l', REQUIRED, int, None), ('pad_r', REQUIRED, int, 'pad_l'), ('pad_t', REQUIRED, int, 'pad_l'), ('pad_b', REQUIRED, int, 'pad_l'), )
+    formula = 'y[c,i,j] = x[c, 4 - abs(3 - abs(i-2)), 5 - abs(4 - abs(j-3))]'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('pad', 1, 'pad_t', 'pad_b'), ('pad', 2, 'pad_l', 'pad_r'))
+    windowArguments = ('pad_l', 'pad_r', 'pad_t', 'pad_b')
+    inputSizes = (1, 2)
+    belowInputSizes = ((1, ('pad_t', 'pad_b')), (2, ('pad_l', 'pad_r')))
+    kernels = {(): ((_spatialreflectionpadding_update_output, _spatialreflectionpadding_update_grad_input, None, None), (_spatialreflectionpadding_update_output_batch, _spatialreflectionpadding_update_grad_input_batch, None, None))}
+
+    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None) -> None:
+        super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
+
+
+def _spatialreplicationpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+    """y[c, i, j] = x[c, Min((inputSize1), Max(1, i + (-pad_t))), Min((inputSize2), Max(1, j + (-pad_l)))]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t)
+    _t3 = xp.maximum(1, _t2)
+    _t4 = xp.minimum((inputSize1), _t3)
+    _t5 = _t4 - 1
+    _t6 = xp.arange(1, N_j + 1)
+    _t7 = _t6 + (-pad_l)
+    _t8 = xp.maximum(1, _t7)
+    _t9 = xp.minimum((inputSize2), _t8)
+    _t10 = _t9 - 1
+    _t11 = x[xp.arange(0, N_c)[:, None, None], xp.clip(_t5, 0, x.shape[1] - 1)[:, None], xp.clip(_t10, 0, x.shape[2] - 1)]
+    output = _t11
+    return output
+
+
+def _spatialreplicationpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, y, g, out=None):
+    """gradInput[k, l, a] = Sum(KroneckerDelta(a, Min((inputSize2), Max(1, j + (-pad_l))))*Sum(KroneckerDelta(l, Min((inputSize1), Max(1, i + (-pad_t))))*g[k, i, j], (i, 1, N_i)), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, N_j + 1)
+    _t2 = _t1 + (-pad_l)
+    _t3 = xp.maximum(1, _t2)
+    _t4 = xp.minimum((inputSize2), _t3)
+    _t5 = (m >= _t4)
+    _t6 = xp.arange(1, N_i + 1)
+    _t7 = _t6 + (-pad_t)
+    _t8 = xp.maximum(1, _t7)
+    _t9 = xp.minimum((inputSize1), _t8)
+    _t10 = (n >= _t9)
+    _t11 = _t5[:, None] & _t10
+    _t12 = xp.where(_t11, xp.transpose(g, (0, 2, 1)), 0)
+    _t13 = xp.broadcast_to(xp.clip(_t4[:, None] - 1, 0, m + -1) + m * xp.clip(_t9 - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(N_c, 1, 1), (N_c, N_j, N_i)).ravel()
+    _t14 = xp.broadcast_to(_t12, (N_c, N_j, N_i)).ravel()
+    _t15 = xp.bincount(_t13, weights=_t14, minlength=N_c * n * m).astype(_t14.dtype, copy=False).reshape(N_c, n, m)
+    grad_input = _t15
+    return grad_input
+
+
+def _spatialreplicationpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+    """Y[s, c, i, j] = X[s, c, Min((inputSize1), Max(1, i + (-pad_t))), Min((inputSize2), Max(1, j + (-pad_l)))]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = _t1 + (-pad_t)
+    _t3 = xp.maximum(1, _t2)
+    _t4 = xp.minimum((inputSize1), _t3)
+    _t5 = _t4 - 1
+    _t6 = xp.arange(1, N_j + 1)
+    _t7 = _t6 + (-pad_l)
+    _t8 = xp.maximum(1, _t7)
+    _t9 = xp.minimum((inputSize2), _t8)
+    _t10 = _t9 - 1
+    _t11 = X[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], xp.clip(_t5, 0, X.shape[2] - 1)[:, None], xp.clip(_t10, 0, X.shape[3] - 1)]
+    output = _t11
+    return output
+
+
+def _spatialreplicationpadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, Y, G, out=None):
+    """gradInput[k, l, a, d] = Sum(KroneckerDelta(d, Min((inputSize2), Max(1, j + (-pad_l))))*Sum(KroneckerDelta(a, Min((inputSize1), Max(1, i + (-pad_t))))*G[k, l, i, j], (i, 1, N_i)), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = xp.arange(1, N_j + 1)
+    _t2 = _t1 + (-pad_l)
+    _t3 = xp.maximum(1, _t2)
+    _t4 = xp.minimum((inputSize2), _t3)
+    _t5 = (m >= _t4)
+    _t6 = xp.arange(1, N_i + 1)
+    _t7 = _t6 + (-pad_t)
+    _t8 = xp.maximum(1, _t7)
+    _t9 = xp.minimum((inputSize1), _t8)
+    _t10 = (n >= _t9)
+    _t11 = _t5[:, None] & _t10
+    _t12 = xp.where(_t11, xp.transpose(G, (0, 1, 3, 2)), 0)
+    _t13 = xp.broadcast_to(xp.clip(_t4[:, None] - 1, 0, m + -1) + m * xp.clip(_t9 - 1, 0, n + -1) + m * n * xp.arange(N_c).reshape(1, N_c, 1, 1) + m * n * N_c * xp.arange(B).reshape(B, 1, 1, 1), (B, N_c, N_j, N_i)).ravel()
+    _t14 = xp.broadcast_to(_t12, (B, N_c, N_j, N_i)).ravel()
+    _t15 = xp.bincount(_t13, weights=_t14, minlength=B * N_c * n * m).astype(_t14.dtype, copy=False).reshape(B, N_c, n, m)
+    grad_input = _t15
+    return grad_input
+
+
+class SpatialReplicationPadding(CatalogueWindowModule):
+    """nn.SpatialReplicationPadding(pad_l, pad_r=pad_l, pad_t=pad_l, pad_b=pad_l): y[c,i,j] = x[c, min(max(i-1, 1), 4), min(max(j-2, 1), 5)]. Pads every plane with copies of its border pixels. Example: the row (1, 2, 3) padded by 2 on the left gives (1, 1, 1, 2, 3); the gradient of a border pixel adds those of its copies."""
+
+    signature = (('pad_l', REQUIRED, int, None), ('pad_r', REQUIRED, int, 'pad_l'), ('pad_t', REQUIRED, int, 'pad_l'), ('pad_b', REQUIRED, int, 'pad_l'), )
+    formula = 'y[c,i,j] = x[c, min(max(i-1, 1), 4), min(max(j-2, 1), 5)]'
+    scalars = ()
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('pad', 1, 'pad_t', 'pad_b'), ('pad', 2, 'pad_l', 'pad_r'))
+    windowArguments = ('pad_l', 'pad_r', 'pad_t', 'pad_b')
+    inputSizes = (1, 2)
+    kernels = {(): ((_spatialreplicationpadding_update_output, _spatialreplicationpadding_update_grad_input, None, None), (_spatialreplicationpadding_update_output_batch, _spatialreplicationpadding_update_grad_input_batch, None, None))}
+
+    def __init__(self, pad_l, pad_r=None, pad_t=None, pad_b=None) -> None:
+        super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
+
+
 def _msecriterion_false_update_output(x, t):
     """J = Sum((-t[i] + x[i])**2, (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -12161,4 +12392,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'PixelShuffle', 'CReLU', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'PixelShuffle', 'CReLU', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear', 'SpatialReflectionPadding', 'SpatialReplicationPadding', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']

@@ -42,6 +42,8 @@ class CatalogueWindowModule(CatalogueModule):
 
     outputSizes: tuple = ()  # a rule (output_size) for each size of the output the kernels take
     windowArguments: tuple[str, ...] = ()
+    inputSizes: tuple[int, ...] = ()  # axes of a sample whose sizes the kernels take after those arguments
+    belowInputSizes: tuple = ()  # (axis of a sample, arguments that must be smaller than its size)
 
     def __init__(self, *args, rng=None, **kwargs) -> None:
         super().__init__(*args, rng=rng, **kwargs)
@@ -56,6 +58,11 @@ class CatalogueWindowModule(CatalogueModule):
 
     def _input(self, input, name: str = "input") -> bool:
         batch = super()._input(input, name)
+        for axis, names in self.belowInputSizes:
+            for a in names:
+                if self.arguments[a] >= input.shape[batch + axis]:
+                    raise ValueError(f"{type(self).__name__}: {a} = {self.arguments[a]} must be smaller than {name}'s "
+                                     f"axis {axis + 1}, of size {input.shape[batch + axis]}, shape {input.shape}")
         sizes = []
         for rule in self.outputSizes:
             try:
@@ -68,7 +75,8 @@ class CatalogueWindowModule(CatalogueModule):
                                  f"for the window, shape {input.shape}")
             sizes.append(size)
         scalars = (tuple(self.arguments[a] for a in self.scalars) + tuple(sizes)
-                   + tuple(self.arguments[a] for a in self.windowArguments))
+                   + tuple(self.arguments[a] for a in self.windowArguments)
+                   + tuple(input.shape[batch + axis] for axis in self.inputSizes))
         if scalars != self._scalars:  # another input size: the kernels' arguments change with it
             self._scalars = scalars
             self.__dict__["_kernelArrays"] = None
