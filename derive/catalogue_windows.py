@@ -280,8 +280,11 @@ def fit_note(entry: Entry) -> str:
     paragraph): how many derivations the fit took and how many checked it."""
     names = _varied(entry)
     unknowns = 1 + len(names) * (2 if len(names) <= 2 else 1)
-    return (f"`derive.nn.{entry.name}` takes every value of {', '.join(f'`{n}`' for n in names)} and every "
-            f"input size. Its kernels are not derived with those arguments as symbols: the engine derives the "
+    shown = ", ".join(f"`{n}`" for n in names if not n.startswith("inputSize"))
+    sizes = len(INPUT_SIZES.get(entry.name, ()))
+    also = f" (the formula writes {sizes} of the input's sizes as numbers: those are fitted alike)" if sizes else ""
+    return (f"`derive.nn.{entry.name}` takes every value of {shown} and every "
+            f"input size{also}. Its kernels are not derived with those arguments as symbols: the engine derives the "
             f"formula at {unknowns + _SPARE} sets of generic integer values of them, each kernel must be the same "
             f"text at every one but for integers, and each integer that changes must be one affine function of the "
             f"arguments with integer coefficients (or a product of them) at all of them, {_SPARE} more derivations "
