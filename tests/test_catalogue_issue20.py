@@ -32,7 +32,7 @@ ISSUE_20 = ["PixelShuffle", "CReLU", "SpatialUpSamplingNearest", "SpatialUpSampl
      [2, 3, 3]),
     (["SpatialUpSamplingNearest", "3", "--input-shape", "1,2,2"], "y[c,u,v] = x[c, (u-1)//3 + 1, (v-1)//3 + 1]",
      "dJ/dx", [1, 2, 2]),
-    (["SpatialUpSamplingBilinear", "2", "--input-shape", "1,2,3"], "max(0, 1 - abs((u-1)/2 - (i-1)))", "dJ/dx",
+    (["SpatialUpSamplingBilinear", "2", "--input-shape", "1,2,3"], "max(0, 1 - abs(u - 1 - 2*(i-1))/2)", "dJ/dx",
      [1, 2, 3]),
     (["SpatialReflectionPadding", "1", "--input-shape", "1,3,3"], "y[c,i,j] = x[c, 3 - abs(2 - abs(i-2)), "
      "3 - abs(2 - abs(j-2))]", "dJ/dx", [1, 3, 3]),
