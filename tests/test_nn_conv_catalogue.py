@@ -300,9 +300,11 @@ def test_bilinear_up_sampling_keeps_every_input_pixel_scale_apart(scale):
 
 def test_resampling_keeps_float32():
     """A float32 module's output and gradInput are float32 (the bilinear weights, quotients of
-    positions, are made in the input's type)."""
+    positions, are made in the input's type; a gradient scattered by bincount, a max pooling's
+    too, comes back in it)."""
     for layer in (nn.SpatialUpSamplingBilinear(2), nn.SpatialUpSamplingNearest(2), nn.PixelShuffle(2),
-                  nn.SpatialReflectionPadding(1, 2), nn.SpatialReplicationPadding(2, 1)):
+                  nn.SpatialReflectionPadding(1, 2), nn.SpatialReplicationPadding(2, 1),
+                  nn.SpatialDilatedMaxPooling(2, 2, 1, 1, 0, 0, 2, 2)):
         layer.type("torch.FloatTensor")
         x = np.ones((2, 4, 3, 3), np.float32)
         y = layer.forward(x)
