@@ -706,8 +706,8 @@ class Lowering:
         shape_out = ", ".join(str(self.ranges[a]) for a in out)
         # (bincount adds in float64 whatever its weights are: a float32 module's gradient back in float32)
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
-                              f".astype({weights.code}.dtype, copy=False)"
-                              f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
+                              + (f".astype({weights.code}.dtype, copy=False)" if self.scatters else "")  # (numpy's)
+                              + f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
 
     def _sizes(self) -> frozenset:
         """The run-time sizes of the kernel (names it binds from its arrays' shapes), as symbols."""
