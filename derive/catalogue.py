@@ -1178,8 +1178,9 @@ def _upsampling(kind: str):
             return Formula(f"y[c,u,v] = {read}", {"x": (C, H, W), "y": (C, H * k, W * k)})
         # align_corners: output pixel u sits at (u - 1) / scale input pixels; each input pixel weighs
         # the tent max(0, 1 - |distance|) in each direction (the two nearest get 1 - the fraction)
-        return Formula(f"y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs((u-1)/{k} - (i-1))) * "
-                       f"max(0, 1 - abs((v-1)/{k} - (j-1))), i, j)",
+        # (written with the distance times scale, an integer, so that the kernels hold integers only)
+        return Formula(f"y[c,u,v] = sum(x[c,i,j] * max(0, 1 - abs(u - 1 - {k}*(i-1))/{k}) * "
+                       f"max(0, 1 - abs(v - 1 - {k}*(j-1))/{k}), i, j)",
                        {"x": (C, H, W), "y": (C, (H - 1) * k + 1, (W - 1) * k + 1)})
     return formula
 

@@ -61,6 +61,8 @@ class Generated:
     dilated_input: tuple = ()
     odd_arguments: tuple = ()  # the convolution family's: the arguments Torch7 takes odd only
     crop_axes: tuple = ()  # a crop criterion's: the sample axes its target is cropped along (catalogue_crops)
+    input_sizes: tuple = ()  # the family's: the input axes whose sizes the kernels take last (a reflection's)
+    below_input_sizes: tuple = ()  # the family's: (input axis, the arguments that must stay below its size)
 
 
 def _formula_name(arg: str) -> str:
@@ -226,7 +228,9 @@ def plan(entry: Entry) -> Generated:
     """The generated class of ``entry``; ValueError says why it has none."""
     if entry.group == "program" and not entry.signature:
         raise ValueError("a program at fixed sizes: no constructor gives its sizes")
-    if entry.group == "convolution" and entry.name not in ("LookupTable",):
+    from .catalogue_windows import OUTPUT_SIZES
+
+    if entry.group == "convolution" and entry.name not in ("LookupTable",) or entry.name in OUTPUT_SIZES:
         from .catalogue_windows import plan_windows
 
         return plan_windows(entry)
@@ -530,10 +534,14 @@ def _class_source(g: Generated) -> str:
         klass.append(f"    windowArguments = {g.window_arguments!r}")
     if g.dilated_input:
         klass.append(f"    dilatedInput = {g.dilated_input!r}")
-        if g.odd_arguments:
-            klass.append(f"    oddArguments = {g.odd_arguments!r}")
+    if g.odd_arguments:
+        klass.append(f"    oddArguments = {g.odd_arguments!r}")
     if g.crop_axes:
         klass.append(f"    cropAxes = {g.crop_axes!r}")
+    if g.input_sizes:
+        klass.append(f"    inputSizes = {g.input_sizes!r}")
+    if g.below_input_sizes:
+        klass.append(f"    belowInputSizes = {g.below_input_sizes!r}")
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")

@@ -39,8 +39,9 @@ from .generate_sizes import RuntimeSizes
 #: Torch7's output size of each output axis the kernels take as a size: ("window", input axis,
 #: kernel, step, padding, dilation): floor((n + 2 pad - dilation (kernel - 1) - 1) / step) + 1;
 #: ("pad", input axis, before, after): n + before + after; ("scale", input axis, factor) and ("full", input
-#: axis, kernel, step, padding, adjustment) for upsampling and transposed convolutions (derive.nn.windowed.
-#: output_size). A field is an argument's name or a number.
+#: axis, kernel, step, padding, adjustment) for upsampling and transposed convolutions, ("divide", input axis,
+#: factor, power): n / factor^power, a multiple of it (PixelShuffle's planes) (derive.nn.windowed.output_size).
+#: A field is an argument's name or a number. An entry of another group with a row here is planned as the family.
 OUTPUT_SIZES = {
     "TemporalConvolution": {0: ("window", 0, "kW", "dW", 0, 1)},
     "TemporalSubSampling": {0: ("window", 0, "kW", "dW", 0, 1)},
@@ -69,6 +70,13 @@ OUTPUT_SIZES = {
     "SpatialConvolutionLocal": {},  # (its weight's sizes are the output's)
     "VolumetricFullConvolution": {1: ("full", 1, "kT", 1, "padT", "adjT"), 2: ("full", 2, "kH", 1, "padH", "adjH"),
                                   3: ("full", 3, "kW", 1, "padW", "adjW")},
+    "SpatialUpSamplingNearest": {1: ("scale", 1, "scale"), 2: ("scale", 2, "scale")},
+    # align_corners: (n - 1) scale + 1, a transposed convolution's size with kernel 1 and step scale
+    "SpatialUpSamplingBilinear": {1: ("full", 1, 1, "scale", 0, 0), 2: ("full", 2, 1, "scale", 0, 0)},
+    "PixelShuffle": {0: ("divide", 0, "upscaleFactor", 2), 1: ("scale", 1, "upscaleFactor"),
+                     2: ("scale", 2, "upscaleFactor")},
+    "SpatialReflectionPadding": {1: ("pad", 1, "pad_t", "pad_b"), 2: ("pad", 2, "pad_l", "pad_r")},
+    "SpatialReplicationPadding": {1: ("pad", 1, "pad_t", "pad_b"), 2: ("pad", 2, "pad_l", "pad_r")},
 }
 #: The transposed convolutions: each (input axis, step, adjustment) dilates the input along that
 #: axis by the step (step - 1 zeros between its entries) before the kernels, which are derived at
@@ -91,6 +99,18 @@ WINDOW_SIZES = {
 ODD = {
     "SpatialSubtractiveNormalization": ("kernel",),
 }
+#: The axes of one input sample whose sizes the entry's formula writes as numbers (a reflection's
+#: H - |H - 1 - |i - pad_t - 1||): fitted as the other integers are, by the names ``inputSize<axis>``,
+#: which the kernels take after the window's arguments and the class reads from each input.
+INPUT_SIZES = {
+    "SpatialReflectionPadding": (1, 2),
+    "SpatialReplicationPadding": (1, 2),
+}
+#: Arguments that must stay below the size of an input axis (a reflection reads no further than
+#: the opposite border): {axis of a sample: those arguments}; the class refuses other inputs.
+BELOW_INPUT_SIZES = {
+    "SpatialReflectionPadding": {1: ("pad_t", "pad_b"), 2: ("pad_l", "pad_r")},
+}
 #: The arguments that are sizes of the input or the weights (bound from the arrays' shapes, never a number)
 PLANES = ("nInputPlane", "nOutputPlane", "inputFrameSize", "outputFrameSize")
 #: Where Torch7's constructor fixes the input's size (SpatialConvolutionLocal's iW, iH): each such
@@ -109,9 +129,11 @@ _SPARE = 3  # derivations beyond the unknowns of the fit: each must agree with t
 
 
 def _varied(entry: Entry) -> list[str]:
+    """The names the fit varies: the integer arguments, then the input sizes of INPUT_SIZES."""
     fixed = {name for axis in DILATED_INPUT.get(entry.name, ()) for name in axis[1:]}  # (derived at step 1)
     fixed |= set(INPUT_ARGUMENTS.get(entry.name, {}))  # (input sizes)
-    return [a.name for a in entry.signature if a.type is int and a.name not in PLANES and a.name not in fixed]
+    return ([a.name for a in entry.signature if a.type is int and a.name not in PLANES and a.name not in fixed]
+            + [f"inputSize{axis}" for axis in INPUT_SIZES.get(entry.name, ())])
 
 
 def _points(entry: Entry, count: int) -> list[dict]:
@@ -154,8 +176,12 @@ def _input_shapes(entry: Entry, args: dict) -> tuple:
     sizes = []
     for axis, d in enumerate(shape):
         rule = rules.get(axis + offset)
-        if axis == 0 and d in planes and not offset:  # (SpatialSubSampling's planes, nInputPlane)
+        if f"inputSize{axis + offset}" in args:  # (a point's; the example's own size elsewhere)
+            sizes.append(args[f"inputSize{axis + offset}"])
+        elif axis == 0 and d in planes and not offset:  # (SpatialSubSampling's planes, nInputPlane)
             sizes.append(args[planes[d]])
+        elif rule and rule[0] == "divide":  # a multiple of the divisor
+            sizes.append(_value(rule[2], args) ** _value(rule[3], args) * (2 + axis))
         elif rule and rule[0] == "window":
             sizes.append(_window_size(rule, args))
         else:
@@ -252,14 +278,16 @@ class _WindowSizes(RuntimeSizes):
 def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
     """The integer-coefficient affine function of the arguments (or product of them) that takes
     ``values`` at ``points``, printed with the arguments' names; None where there is none."""
-    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names], [f"{n}//2" for n in names]):
+    products = [f"{a}*{b}" for a, b in itertools.combinations_with_replacement(names, 2)]  # PixelShuffle's r^2 - 1
+    for basis in ([n for n in names], [n for n in names] + [f"{n}//2" for n in names], [f"{n}//2" for n in names],
+                  names + products):
         if len(points) < len(basis) + 1 + _SPARE:
             continue
         fitted = _affine(values, points, basis)
         if fitted is not None:
             return fitted
-    for size in (2, 3):  # a window's area: a product of its sizes
-        for group in itertools.combinations(names, size):
+    for size in (2, 3):  # a window's area: a product of its sizes (or a power: PixelShuffle's r^2)
+        for group in itertools.combinations_with_replacement(names, size):
             if all(np.prod([p[n] for n in group]) == v for p, v in zip(points, values)):
                 return "(" + "*".join(group) + ")"
     return None
@@ -268,6 +296,8 @@ def _fit(values: list[int], points: list[dict], names: list[str]) -> str | None:
 def _affine(values: list[int], points: list[dict], basis: list[str]) -> str | None:
     """The integer combination of 1 and ``basis`` (names, or halves ``n//2``) taking ``values``."""
     def at(point, term):
+        if "*" in term:
+            return int(np.prod([point[n] for n in term.split("*")]))
         return point[term[:-3]] // 2 if term.endswith("//2") else point[term]
     design = np.array([[1] + [at(p, t) for t in basis] for p in points], dtype=float)
     solution = np.linalg.lstsq(design, np.array(values, dtype=float), rcond=None)[0]
@@ -324,8 +354,11 @@ def fit_note(entry: Entry) -> str:
     paragraph): how many derivations the fit took and how many checked it."""
     names = _varied(entry)
     unknowns = 1 + len(names) * (2 if len(names) <= 2 else 1)
-    return (f"`derive.nn.{entry.name}` takes every value of {', '.join(f'`{n}`' for n in names)}"
-            f"{'' if entry.name in INPUT_ARGUMENTS else ' and every input size'}. Its kernels are not derived with those arguments as symbols: the engine derives the "
+    shown = ", ".join(f"`{n}`" for n in names if not n.startswith("inputSize"))
+    sizes = len(INPUT_SIZES.get(entry.name, ()))
+    also = f" (the formula writes {sizes} of the input's sizes as numbers: those are fitted alike)" if sizes else ""
+    every = "" if entry.name in INPUT_ARGUMENTS else " and every input size"
+    return (f"`derive.nn.{entry.name}` takes every value of {shown}{every}{also}. Its kernels are not derived with those arguments as symbols: the engine derives the "
             f"formula at {unknowns + _SPARE} sets of generic integer values of them, each kernel must be the same "
             f"text at every one but for integers, and each integer that changes must be one affine function of the "
             f"arguments with integer coefficients (or a product of them) at all of them, {_SPARE} more derivations "
@@ -412,5 +445,7 @@ def plan_windows(entry: Entry):
     return Generated(entry, scalars, axes(formula.input[0]),
                      False, tuple(parameter_shapes), _reset(entry) if parameter_shapes else (), (),
                      {(): kernels}, formula.text, output_sizes=tuple(rules[k] for k in sorted(rules)),
-                     window_arguments=tuple(_varied(entry)), dilated_input=DILATED_INPUT.get(entry.name, ()),
-                     odd_arguments=ODD.get(entry.name, ()))
+                     window_arguments=tuple(n for n in _varied(entry) if not n.startswith("inputSize")),
+                     input_sizes=INPUT_SIZES.get(entry.name, ()),
+                     below_input_sizes=tuple(BELOW_INPUT_SIZES.get(entry.name, {}).items()),
+                     dilated_input=DILATED_INPUT.get(entry.name, ()), odd_arguments=ODD.get(entry.name, ()))

@@ -822,8 +822,10 @@ class Lowering:
         weights = self.temporary(f"xp.broadcast_to({parts[0].code}, {full}).ravel()", ())
         size = " * ".join(str(self.ranges[a]) for a in out)
         shape_out = ", ".join(str(self.ranges[a]) for a in out)
+        # (bincount adds in float64 whatever its weights are: a float32 module's gradient back in float32)
         return self.temporary(f"xp.bincount({index.code}, weights={weights.code}, minlength={size})"
-                              f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
+                              + (f".astype({weights.code}.dtype, copy=False)" if self.scatters else "")  # (numpy's)
+                              + f".reshape({shape_out}{',' if len(out) == 1 else ''})", out)
 
     def _sizes(self) -> frozenset:
         """The run-time sizes of the kernel (names it binds from its arrays' shapes), as symbols."""
@@ -1026,17 +1028,27 @@ def in_place(lines: list[str], axes: dict[str, tuple], keep: frozenset = frozens
     # A temporary of no axes may be a numpy scalar, which takes no out=: arrays only.
     assigned = (line.split(" = ", 1) for line in lines if " = " in line)
     fresh: set[str] = set()
+    integers: set[str] = set()  # positions (aranges and their sums): a quotient cannot go into them
     for name, code in assigned:  # a copy of a fresh array is fresh (a scatter's: _t2.copy())
         copied = re.fullmatch(r"(_t\d+)\.copy\(\)", code)
-        if _TEMPORARY.fullmatch(name) and axes.get(name) and (_fresh(code) or copied and copied.group(1) in fresh):
+        if _TEMPORARY.fullmatch(name) and _integer(code, integers):
+            integers.add(name)
+        elif _TEMPORARY.fullmatch(name) and axes.get(name) and (_fresh(code) or copied and copied.group(1) in fresh):
             fresh.add(name)
     out, renamed = [], {}
+    first = re.match(r"xp = np if (\w+)\.__class__", lines[0]) if lines else None
 
     def current(text: str) -> str:  # the names statements use once earlier ones were rewritten
         return _TEMPORARY.sub(lambda m: renamed.get(m.group(0), m.group(0)), text)
     for k, line in enumerate(lines):
         line = current(line)
         target, _, code = line.partition(" = ")
+        tokens = _tokens(code)
+        if first and len(tokens) == 3 and tokens[1] == "/" and (tokens[0] in integers or tokens[2] in integers):
+            # a quotient of positions (a bilinear tent's weights) in the first argument's float
+            # type, not numpy's float64: float32 modules stay float32
+            out.append(f"{target} = xp.divide({tokens[0]}, {tokens[2]}, dtype={first.group(1)}.dtype)")
+            continue
         rewritten = None
         if _TEMPORARY.fullmatch(target) and target in axes:
             later = current(" ".join(lines[k + 1:]))
@@ -1100,6 +1112,18 @@ def scaled_in_place(lines: list[str], axes: dict[str, tuple]) -> list[str]:
         if k + 1 < len(lines) and not lines[k + 1].startswith("return "):
             out.append(f"del {name}  # freed before the next temporary is made")
     return out
+
+
+def _integer(code: str, integers: set[str]) -> bool:
+    """Whether ``code`` may make an integer array: an arange, or arithmetic on such arrays only,
+    without a quotient, a product of arrays, a subscript or a float number (``7 + _t1[:, None] - _t3``,
+    ``xp.abs(_t4)``): an integer array takes no quotient in place."""
+    if code.startswith("xp.arange("):
+        return True
+    if re.search(r"/(?!/)|@|\[(?!:, None|None, :)|\d\.\d|e-\d", code.replace("//", "")):
+        return False
+    used = _TEMPORARY.findall(code)
+    return bool(used) and all(t in integers for t in used)
 
 
 def _fresh(code: str) -> bool:

@@ -69,6 +69,11 @@ def _temporal_subsampling(x, W, b):
     return (pooled * W[:, None] + b[:, None]).transpose(-1, -2)
 
 
+def _corners(x, scale: int) -> tuple:
+    """Torch7's bilinear up-sampled height and width (align_corners): (n - 1) scale + 1."""
+    return tuple((n - 1) * scale + 1 for n in x.shape[-2:])
+
+
 def _four(x):
     """x with a batch axis (PyTorch's interpolate takes (N, C, H, W) only)."""
     return x if x.dim() == 4 else x[None]
@@ -163,10 +168,12 @@ MODULES = {
     # issue 20's: computed subscripts, concat, a window read as 0 outside (each entry at its example)
     "PixelShuffle": (lambda x: F.pixel_shuffle(x, 2), (-3, 3), ()),
     "CReLU": (lambda x: torch.cat((F.relu(x), F.relu(-x)), -1), (-3, 3), (0,)),
-    "SpatialUpSamplingNearest": (lambda x: F.interpolate(_four(x), scale_factor=2).reshape(x.shape[:-2] + (6, 8)),
-                                 (-3, 3), ()),
-    "SpatialUpSamplingBilinear": (lambda x: F.interpolate(_four(x), size=(5, 7), mode="bilinear", align_corners=True)
-                                  .reshape(x.shape[:-2] + (5, 7)), (-3, 3), ()),
+    # (written for any input size: derive.nn's classes are compared at other sizes too)
+    "SpatialUpSamplingNearest": (lambda x: F.interpolate(_four(x), scale_factor=2)
+                                 .reshape(x.shape[:-2] + tuple(2 * n for n in x.shape[-2:])), (-3, 3), ()),
+    "SpatialUpSamplingBilinear": (lambda x: F.interpolate(_four(x), size=_corners(x, 2), mode="bilinear",
+                                                          align_corners=True).reshape(x.shape[:-2] + _corners(x, 2)),
+                                  (-3, 3), ()),
     "SpatialReflectionPadding": (lambda x: F.pad(x, (2, 1, 1, 2), mode="reflect"), (-3, 3), ()),
     "SpatialReplicationPadding": (lambda x: F.pad(x, (2, 1, 1, 2), mode="replicate"), (-3, 3), ()),
     "SpatialSubtractiveNormalization": (lambda x: _subtractive(x, 3), (-3, 3), ()),

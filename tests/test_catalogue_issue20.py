@@ -32,7 +32,7 @@ ISSUE_20 = ["PixelShuffle", "CReLU", "SpatialUpSamplingNearest", "SpatialUpSampl
      [2, 3, 3]),
     (["SpatialUpSamplingNearest", "3", "--input-shape", "1,2,2"], "y[c,u,v] = x[c, (u-1)//3 + 1, (v-1)//3 + 1]",
      "dJ/dx", [1, 2, 2]),
-    (["SpatialUpSamplingBilinear", "2", "--input-shape", "1,2,3"], "max(0, 1 - abs((u-1)/2 - (i-1)))", "dJ/dx",
+    (["SpatialUpSamplingBilinear", "2", "--input-shape", "1,2,3"], "max(0, 1 - abs(u - 1 - 2*(i-1))/2)", "dJ/dx",
      [1, 2, 3]),
     (["SpatialReflectionPadding", "1", "--input-shape", "1,3,3"], "y[c,i,j] = x[c, 3 - abs(2 - abs(i-2)), "
      "3 - abs(2 - abs(j-2))]", "dJ/dx", [1, 3, 3]),
@@ -80,10 +80,11 @@ def test_every_issue_20_module_is_listed_and_generated_or_says_why(capsys):
         assert f"  {lookup(name).constructor()}\n" in out
     reasons = skipped()
     generated = {"CReLU", "SpatialSubtractiveNormalization", "SpatialAutoCropMSECriterion",
-                 "VolumetricFullConvolution"}
+                 "VolumetricFullConvolution", "PixelShuffle", "SpatialUpSamplingNearest",
+                 "SpatialUpSamplingBilinear", "SpatialReflectionPadding", "SpatialReplicationPadding"}
     for name in generated:
         assert name not in reasons and getattr(nn, name) is not None
-    for name in ISSUE_20:  # each of the others a class, or a reason why not (branch conv)
+    for name in ISSUE_20:  # each of the others a class, or a reason why not
         assert (name not in reasons and hasattr(nn, name)) or reasons[name]
     assert lookup("SpatialReflectionPadding").constructor() == "SpatialReflectionPadding(pad_l, pad_r=pad_l, " \
                                                                "pad_t=pad_l, pad_b=pad_l)"

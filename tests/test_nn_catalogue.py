@@ -65,9 +65,15 @@ def _sizes(g, step: int) -> tuple[tuple, list]:
     sized = {a for axes in inputs for a in axes if a} | {a for _, axes in g.parameter_shapes for a in axes}
     values = [args[a.name] + step if a.name in sized else args[a.name] for a in entry.signature]
     given = {a.name: v for a, v in zip(entry.signature, values)}
+    # an axis that an output size divides (PixelShuffle's planes) moves by multiples of the divisor
+    def field(f):  # a rule's field: an argument's name or a number
+        return given[f] if isinstance(f, str) else f
+    divisors = {rule[1]: field(rule[2]) ** field(rule[3])
+                for rule in getattr(getattr(nn, entry.name), "outputSizes", ()) if rule[0] == "divide"}
     shapes = []
     for k, axes in enumerate(inputs):
-        free = iter(d + step for d in entry.input_shapes[k]) if entry.input_shapes else iter(())
+        free = (iter(d + step * divisors.get(axis, 1) for axis, d in enumerate(entry.input_shapes[k]))
+                if entry.input_shapes else iter(()))
         shapes.append(tuple(given[a] if a else next(free, 3 + step) for a in axes))
     count = max([len(entry.example)] + [i + 1 for i, a in enumerate(entry.signature) if a.name in sized])
     return tuple(values[:count]), shapes

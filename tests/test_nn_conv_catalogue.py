@@ -72,6 +72,12 @@ REFERENCES = {
     "SpatialConvolutionLocal": _local,
     "VolumetricFullConvolution": lambda a: lambda x, W, b: F.conv_transpose3d(
         x, W, b, (a[5], a[7], a[6]), (a[8], a[10], a[9]), output_padding=(a[11], a[13], a[12])),
+    "SpatialUpSamplingNearest": lambda a: lambda x: F.interpolate(x, scale_factor=a[0], mode="nearest"),
+    "SpatialUpSamplingBilinear": lambda a: lambda x: F.interpolate(
+        x, size=tuple((n - 1) * a[0] + 1 for n in x.shape[-2:]), mode="bilinear", align_corners=True),
+    "PixelShuffle": lambda a: lambda x: F.pixel_shuffle(x, a[0]),
+    "SpatialReflectionPadding": lambda a: lambda x: F.pad(x, a, mode="reflect"),
+    "SpatialReplicationPadding": lambda a: lambda x: F.pad(x, a, mode="replicate"),
 }
 
 #: (class, every constructor argument as Torch7 fills them in, one sample's shape); the
@@ -153,6 +159,21 @@ CASES = [
     ("VolumetricFullConvolution", (2, 2, 2, 2, 2), (2, 2, 2, 2, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0), (2, 3, 3, 3)),
     ("VolumetricFullConvolution", (1, 2, 3, 2, 2, 2, 1, 2, 1, 0, 1, 1, 0, 1), (1, 2, 3, 2, 2, 2, 1, 2, 1, 0, 1, 1, 0, 1),
      (1, 3, 4, 3)),
+    ("SpatialUpSamplingNearest", (2,), (2,), (2, 3, 4)),
+    ("SpatialUpSamplingNearest", (3,), (3,), (1, 5, 2)),
+    ("SpatialUpSamplingNearest", (1,), (1,), (3, 2, 3)),
+    ("SpatialUpSamplingBilinear", (2,), (2,), (2, 3, 4)),
+    ("SpatialUpSamplingBilinear", (3,), (3,), (1, 5, 2)),
+    ("SpatialUpSamplingBilinear", (1,), (1,), (3, 2, 3)),
+    ("PixelShuffle", (2,), (2,), (8, 2, 3)),
+    ("PixelShuffle", (3,), (3,), (9, 3, 2)),
+    ("PixelShuffle", (1,), (1,), (2, 4, 3)),
+    ("SpatialReflectionPadding", (2, 1, 1, 2), (2, 1, 1, 2), (2, 4, 5)),
+    ("SpatialReflectionPadding", (1,), (1, 1, 1, 1), (1, 2, 3)),
+    ("SpatialReflectionPadding", (3, 0, 2, 4), (3, 0, 2, 4), (3, 6, 4)),
+    ("SpatialReplicationPadding", (2, 1, 1, 2), (2, 1, 1, 2), (2, 4, 5)),
+    ("SpatialReplicationPadding", (1,), (1, 1, 1, 1), (1, 1, 1)),
+    ("SpatialReplicationPadding", (4, 0, 3, 5), (4, 0, 3, 5), (3, 2, 6)),
 ]
 IDS = [f"{name}{given}-{shape}" for name, given, _, shape in CASES]
 
@@ -226,6 +247,10 @@ def test_reset_is_torch7s():
     (lambda: nn.SpatialConvolutionLocal(2, 1, 4, 5, 3, 3), np.zeros((2, 4, 4)), r"must have shape \(2, 5, 4\)"),
     (lambda: nn.SpatialFullConvolution(2, 1, 3, 3, 2, 2), np.zeros((3, 4, 4)), "nInputPlane = 2"),
     (lambda: nn.SpatialSubtractiveNormalization(2, 3), np.zeros((3, 4, 4)), "nInputPlane = 2"),
+    (lambda: nn.PixelShuffle(2), np.zeros((2, 6, 3, 3)), r"PixelShuffle: input's axis 1 of size 6 must be a "
+                                                         r"multiple of 4, shape \(2, 6, 3, 3\)"),
+    (lambda: nn.SpatialReflectionPadding(1, 1, 3, 0), np.zeros((2, 3, 4)),
+     r"SpatialReflectionPadding: pad_t = 3 must be smaller than input's axis 2, of size 3, shape \(2, 3, 4\)"),
 ])
 def test_bad_input_is_one_line(make, input, message):
     with pytest.raises(ValueError, match=message) as error:
@@ -336,6 +361,8 @@ def test_the_backward_reads_the_patches_of_the_last_forward_as_torch7s_columns(m
     (("full", 1, "kW", "dW", "padW", "adjW"), 6, {"kW": 3, "dW": 2, "padW": 1, "adjW": 1},
      lambda n: F.conv_transpose2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, 3, 3), stride=2, padding=1,
                                   output_padding=1).shape[-1]),
+    (("divide", 0, "upscaleFactor", 2), 18, {"upscaleFactor": 3},
+     lambda n: F.pixel_shuffle(torch.zeros(1, n, 2, 2), 3).shape[1]),
 ])
 def test_the_output_size_rules_are_pytorchs(rule, size, arguments, reference):
     """The rules a class of the family reads its output's sizes by (data in catalogue_windows.OUTPUT_SIZES)."""
@@ -398,3 +425,26 @@ def test_one_module_takes_one_input_size_after_another():
             np.testing.assert_array_equal(y, fresh.forward(x))
             g = rng.standard_normal(y.shape)
             np.testing.assert_array_equal(module.updateGradInput(x, g), fresh.updateGradInput(x, g))
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3])
+def test_bilinear_up_sampling_keeps_every_input_pixel_scale_apart(scale):
+    """Torch7's output size, (n - 1) scale + 1 (the rule ("full", axis, 1, scale, 0, 0)): the
+    corners stay and input pixel (i, j) is output pixel (scale i, scale j), counted from 0."""
+    x = np.random.default_rng(scale).standard_normal((2, 3, 4, 5))
+    y = nn.SpatialUpSamplingBilinear(scale).forward(x)
+    assert y.shape == (2, 3, 3 * scale + 1, 4 * scale + 1)
+    np.testing.assert_allclose(y[..., ::scale, ::scale], x, rtol=1e-14, atol=1e-14)
+
+
+def test_resampling_keeps_float32():
+    """A float32 module's output and gradInput are float32 (the bilinear weights, quotients of
+    positions, are made in the input's type; a gradient scattered by bincount, a max pooling's
+    too, comes back in it)."""
+    for layer in (nn.SpatialUpSamplingBilinear(2), nn.SpatialUpSamplingNearest(2), nn.PixelShuffle(2),
+                  nn.SpatialReflectionPadding(1, 2), nn.SpatialReplicationPadding(2, 1),
+                  nn.SpatialDilatedMaxPooling(2, 2, 1, 1, 0, 0, 2, 2)):
+        layer.type("torch.FloatTensor")
+        x = np.ones((2, 4, 3, 3), np.float32)
+        y = layer.forward(x)
+        assert y.dtype == np.float32 and layer.backward(x, np.ones_like(y)).dtype == np.float32
