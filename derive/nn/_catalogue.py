@@ -5,12 +5,15 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme
+from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme, cleared
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
                                   CatalogueTableCriterion, CatalogueTableLoss)
 
 ndarray = np.ndarray
 from derive.nn.windowed import CatalogueWindowModule
+from derive.nn.windowed import CatalogueTransposedModule
+from derive.nn.cropped import CatalogueCropCriterion
+from derive.nn.normalization import CatalogueBatchStatistics
 
 
 def _tanh_update_output(x, out=None):
@@ -1296,6 +1299,7 @@ def _softmax_update_output(x, out=None):
     _t2 = xp.subtract(x, _t1, out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
     _t2 /= _t4
     output = _t2
     return output
@@ -1304,11 +1308,10 @@ def _softmax_update_output(x, out=None):
 def _softmax_update_grad_input(x, y, g, out=None):
     """gradInput[k] = (g[k] - Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = y * g
-    _t2 = _t1.sum(axis=0)
-    _t3 = xp.subtract(g, _t2, out=out)
-    _t3 *= y
-    grad_input = _t3
+    _t1 = xp.einsum("a,a->", g, y)
+    _t2 = xp.subtract(g, _t1, out=out)
+    _t2 *= y
+    grad_input = _t2
     return grad_input
 
 
@@ -1316,7 +1319,7 @@ def _softmax_update_output_batch(X, out=None):
     """Y[s, i] = exp(X[s, i])/Sum(exp(X[s, j]), (j, 1, n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
@@ -1328,11 +1331,10 @@ def _softmax_update_output_batch(X, out=None):
 def _softmax_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[k, l] = (G[k, l] - Sum(G[k, i]*Y[k, i], (i, 1, n)))*Y[k, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = Y * G
-    _t2 = _t1.sum(axis=1)
-    _t3 = G - _t2[:, None]
-    _t3 *= Y
-    grad_input = _t3
+    _t1 = xp.einsum("ab,ab->a", G, Y)
+    _t2 = xp.subtract(G, _t1[:, None], out=out)
+    _t2 *= Y
+    grad_input = _t2
     return grad_input
 
 
@@ -1357,6 +1359,7 @@ def _softmin_update_output(x, out=None):
     _t3 = xp.subtract(-x, _t2, out=out)
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=0)
+    _t6 = 1 / _t5
     _t3 /= _t5
     output = _t3
     return output
@@ -1365,11 +1368,10 @@ def _softmin_update_output(x, out=None):
 def _softmin_update_grad_input(x, y, g, out=None):
     """gradInput[k] = (-g[k] + Sum(g[i]*y[i], (i, 1, n)))*y[k]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = y * g
-    _t2 = _t1.sum(axis=0)
-    _t3 = xp.subtract(_t2, g, out=out)
-    _t3 *= y
-    grad_input = _t3
+    _t1 = xp.einsum("a,a->", g, y)
+    _t2 = xp.subtract(_t1, g, out=out)
+    _t2 *= y
+    grad_input = _t2
     return grad_input
 
 
@@ -1378,7 +1380,7 @@ def _softmin_update_output_batch(X, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -X
     _t2 = _t1.max(axis=1)
-    _t3 = -X - _t2[:, None]
+    _t3 = xp.subtract(-X, _t2[:, None], out=out)
     xp.exp(_t3, out=_t3)
     _t5 = _t3.sum(axis=1)
     _t6 = 1 / _t5
@@ -1390,11 +1392,10 @@ def _softmin_update_output_batch(X, out=None):
 def _softmin_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[k, l] = (-G[k, l] + Sum(G[k, i]*Y[k, i], (i, 1, n)))*Y[k, l]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = Y * G
-    _t2 = _t1.sum(axis=1)
-    _t3 = _t2[:, None] - G
-    _t3 *= Y
-    grad_input = _t3
+    _t1 = xp.einsum("ab,ab->a", G, Y)
+    _t2 = xp.subtract(_t1[:, None], G, out=out)
+    _t2 *= Y
+    grad_input = _t2
     return grad_input
 
 
@@ -1415,12 +1416,12 @@ def _logsoftmax_update_output(x, out=None):
     """y[i] = -log(Sum(exp(x[j]), (j, 1, n))) + x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x.max(axis=0)
-    _t2 = x - _t1
-    xp.exp(_t2, out=_t2)
-    _t4 = _t2.sum(axis=0)
+    _t2 = xp.subtract(x, _t1, out=out)
+    _t3 = xp.exp(_t2)
+    _t4 = _t3.sum(axis=0)
     _t5 = xp.log(_t4)
-    _t6 = x - _t1 - _t5
-    output = _t6
+    _t2 -= _t5
+    output = _t2
     return output
 
 
@@ -1439,12 +1440,12 @@ def _logsoftmax_update_output_batch(X, out=None):
     """Y[s, i] = -log(Sum(exp(X[s, j]), (j, 1, n))) + X[s, i]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
-    xp.exp(_t2, out=_t2)
-    _t4 = _t2.sum(axis=1)
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
+    _t3 = xp.exp(_t2)
+    _t4 = _t3.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = X - _t1[:, None] - _t5[:, None]
-    output = _t6
+    _t2 -= _t5[:, None]
+    output = _t2
     return output
 
 
@@ -1610,54 +1611,49 @@ class Identity(CatalogueModule):
 def _normalize_2_0_update_output(x, out=None):
     """y[i] = x[i]/sqrt(Sum(x[j]**2, (j, 1, n)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = xp.multiply(_t3, x, out=out)
-    output = _t4
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.multiply(_t2, x, out=out)
+    output = _t3
     return output
 
 
 def _normalize_2_0_update_grad_input(x, y, g, out=None):
     """gradInput[k] = g[k]/sqrt(Sum(x[j]**2, (j, 1, n))) - x[k]*Sum(g[i]*x[i], (i, 1, n))/Sum(x[j]**2, (j, 1, n))**(3/2)"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = xp.multiply(_t3, g, out=out)
-    _t5 = _t2 ** -1.5
-    _t6 = x * g
-    _t7 = _t6.sum(axis=0)
-    _t8 = _t5 * x * _t7
-    _t4 -= _t8
-    grad_input = _t4
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.multiply(_t2, g, out=out)
+    _t4 = _t1 ** -1.5
+    _t5 = xp.einsum("a,a->", g, x)
+    _t6 = _t4 * x * _t5
+    _t3 -= _t6
+    grad_input = _t3
     return grad_input
 
 
 def _normalize_2_0_update_output_batch(X, out=None):
     """Y[s, i] = X[s, i]/sqrt(Sum(X[s, j]**2, (j, 1, n)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3[:, None] * X
-    output = _t4
+    _t1 = xp.einsum("ab,ab->a", X, X)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.multiply(_t2[:, None], X, out=out)
+    output = _t3
     return output
 
 
 def _normalize_2_0_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[k, l] = G[k, l]/sqrt(Sum(X[k, j]**2, (j, 1, n))) - X[k, l]*Sum(G[k, i]*X[k, i], (i, 1, n))/Sum(X[k, j]**2, (j, 1, n))**(3/2)"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = _t3[:, None] * G
-    _t5 = _t2 ** -1.5
-    _t6 = X * G
-    _t7 = _t6.sum(axis=1)
-    _t8 = _t5[:, None] * X * _t7[:, None]
-    _t4 -= _t8
-    grad_input = _t4
+    _t1 = xp.einsum("ab,ab->a", X, X)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.multiply(_t2[:, None], G, out=out)
+    _t4 = _t1 ** -1.5
+    _t5 = xp.einsum("ab,ab->a", G, X)
+    _t4 *= _t5
+    _t7 = _t4[:, None] * X
+    _t3 -= _t7
+    grad_input = _t3
     return grad_input
 
 
@@ -1684,7 +1680,11 @@ def _spatialsoftmax_update_output(x, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=2)
     _t5 = 1 / _t4
-    _t6 = _t5 * xp.transpose(_t3, (2, 0, 1))
+    _t6 = xp.subtract(x, _t1, out=out)
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=0)
+    _t9 = 1 / _t8
+    _t6 *= _t9
     output = _t6
     return output
 
@@ -1697,13 +1697,17 @@ def _spatialsoftmax_update_grad_input(x, y, g, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=2)
     _t5 = 1 / _t4
-    _t6 = _t5 * g * xp.transpose(_t3, (2, 0, 1))
-    _t7 = _t4 ** -2
-    _t8 = _t3 * xp.transpose(g, (1, 2, 0))
-    _t9 = _t8.sum(axis=2)
-    _t10 = _t7 * _t9 * xp.transpose(_t3, (2, 0, 1))
-    _t11 = xp.subtract(_t6, _t10, out=out)
-    grad_input = _t11
+    _t6 = x - _t1
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=0)
+    _t9 = 1 / _t8
+    _t10 = _t9 * g * _t6
+    _t11 = _t8 ** -2
+    _t12 = xp.einsum("abc,abc->bc", g, _t6)
+    _t11 *= _t12
+    _t6 *= _t11
+    _t10 -= _t6
+    grad_input = _t10
     return grad_input
 
 
@@ -1715,7 +1719,11 @@ def _spatialsoftmax_update_output_batch(X, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=3)
     _t5 = 1 / _t4
-    _t6 = _t5[:, None, :, :] * xp.transpose(_t3, (0, 3, 1, 2))
+    _t6 = xp.subtract(X, _t1[:, None, :, :], out=out)
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = 1 / _t8
+    _t6 *= _t9[:, None, :, :]
     output = _t6
     return output
 
@@ -1728,13 +1736,17 @@ def _spatialsoftmax_update_grad_input_batch(X, Y, G, out=None):
     _t3 = xp.exp(_t2)
     _t4 = _t3.sum(axis=3)
     _t5 = 1 / _t4
-    _t6 = _t5[:, None, :, :] * G * xp.transpose(_t3, (0, 3, 1, 2))
-    _t7 = _t4 ** -2
-    _t8 = _t3 * xp.transpose(G, (0, 2, 3, 1))
-    _t9 = _t8.sum(axis=3)
-    _t10 = _t7[:, None, :, :] * _t9[:, None, :, :] * xp.transpose(_t3, (0, 3, 1, 2))
-    _t11 = xp.subtract(_t6, _t10, out=out)
-    grad_input = _t11
+    _t6 = X - _t1[:, None, :, :]
+    xp.exp(_t6, out=_t6)
+    _t8 = _t6.sum(axis=1)
+    _t9 = 1 / _t8
+    _t10 = _t9[:, None, :, :] * G * _t6
+    _t11 = _t8 ** -2
+    _t12 = xp.einsum("abcd,abcd->acd", G, _t6)
+    _t11 *= _t12
+    _t6 *= _t11[:, None, :, :]
+    _t10 -= _t6
+    grad_input = _t10
     return grad_input
 
 
@@ -1756,7 +1768,7 @@ def _prelu_update_output(x, a, out=None):
     """y[c, i] = maximum(0, x[c, i]) + minimum(0, x[c, i])*a[c]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.minimum(0, x)
-    _t2 = a[:, None] * _t1
+    _t2 = xp.multiply(a[:, None], _t1, out=out)
     _t3 = xp.maximum(0, x)
     _t2 += _t3
     output = _t2
@@ -1780,9 +1792,8 @@ def _prelu_acc_grad_parameters(x, a, y, g, scale, grad_a):
     """grada[j] += scale * Sum(minimum(0, x[j, i])*g[j, i], (i, 1, N_i))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.minimum(0, x)
-    _t2 = _t1 * g
-    _t3 = _t2.sum(axis=1)
-    grad_a += _t3 if scale == 1 else scale * _t3
+    _t2 = xp.einsum("ab,ab->a", g, _t1)
+    grad_a += _t2 if scale == 1 else scale * _t2
 
 
 def _prelu_backward(x, a, y, g, scale, grad_a, out=None):
@@ -1796,9 +1807,8 @@ def _prelu_backward(x, a, y, g, scale, grad_a, out=None):
     _t2 += _t5
     grad_input = _t2
     _t7 = xp.minimum(0, x)
-    _t8 = _t7 * g
-    _t9 = _t8.sum(axis=1)
-    grad_a += _t9 if scale == 1 else scale * _t9
+    _t8 = xp.einsum("ab,ab->a", g, _t7)
+    grad_a += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -1806,7 +1816,7 @@ def _prelu_update_output_batch(X, a, out=None):
     """Y[s, c, i] = maximum(0, X[s, c, i]) + minimum(0, X[s, c, i])*a[c]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.minimum(0, X)
-    _t2 = a[:, None] * _t1
+    _t2 = xp.multiply(a[:, None], _t1, out=out)
     _t3 = xp.maximum(0, X)
     _t2 += _t3
     output = _t2
@@ -1830,9 +1840,8 @@ def _prelu_acc_grad_parameters_batch(X, a, Y, G, scale, grad_a):
     """grada[j] += scale * Sum(minimum(0, X[s, j, i])*G[s, j, i], (s, 1, B), (i, 1, N_i))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.minimum(0, xp.transpose(X, (1, 0, 2)))
-    _t2 = _t1 * xp.transpose(G, (1, 0, 2))
-    _t3 = _t2.sum(axis=(1, 2))
-    grad_a += _t3 if scale == 1 else scale * _t3
+    _t2 = xp.einsum("abc,bac->b", G, _t1)
+    grad_a += _t2 if scale == 1 else scale * _t2
 
 
 def _prelu_backward_batch(X, a, Y, G, scale, grad_a, out=None):
@@ -1846,9 +1855,8 @@ def _prelu_backward_batch(X, a, Y, G, scale, grad_a, out=None):
     _t2 += _t5
     grad_input = _t2
     _t7 = xp.minimum(0, xp.transpose(X, (1, 0, 2)))
-    _t8 = _t7 * xp.transpose(G, (1, 0, 2))
-    _t9 = _t8.sum(axis=(1, 2))
-    grad_a += _t9 if scale == 1 else scale * _t9
+    _t8 = xp.einsum("abc,bac->b", G, _t7)
+    grad_a += _t8 if scale == 1 else scale * _t8
     return grad_input
 
 
@@ -2032,11 +2040,11 @@ class Linear(CatalogueModule):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize, 'bias': bias})
 
 
-def _bilinear_false_update_output(x1, x2, W):
+def _bilinear_false_update_output(x1, x2, W, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = contract(x1, W, axes=((0,), (1,)))
-    _t2 = x2 @ _t1.T
+    _t2 = xp.matmul(x2, _t1.T, out=out)
     y = _t2
     return (y,)
 
@@ -2059,7 +2067,7 @@ def _bilinear_false_acc_grad_parameters(x1, x2, W, y, _g_y, scale, grad_W):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
     _t1 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
 
 
 def _bilinear_false_backward(x1, x2, W, y, _g_y, scale, grad_W):
@@ -2073,11 +2081,11 @@ def _bilinear_false_backward(x1, x2, W, y, _g_y, scale, grad_W):
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     _t5 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
     return [_grad_x1, _grad_x2]
 
 
-def _bilinear_false_update_output_batch(x1, x2, W):
+def _bilinear_false_update_output_batch(x1, x2, W, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
@@ -2136,13 +2144,13 @@ def _bilinear_false_backward_batch(x1, x2, W, y, _g_y, scale, grad_W):
     return [_grad_x1, _grad_x2]
 
 
-def _bilinear_true_update_output(x1, x2, W, b):
+def _bilinear_true_update_output(x1, x2, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = contract(x1, W, axes=((0,), (1,)))
-    _t2 = x2 @ _t1.T
-    _t3 = b + _t2
-    y = _t3
+    _t2 = xp.matmul(x2, _t1.T, out=out)
+    _t2 += b
+    y = _t2
     return (y,)
 
 
@@ -2164,7 +2172,8 @@ def _bilinear_true_acc_grad_parameters(x1, x2, W, b, y, _g_y, scale, grad_W, gra
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
     _t1 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t1 if scale == 1 else scale * _t1
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
+    del _t1  # freed before the next temporary is made
     grad_b += _d_y if scale == 1 else scale * _d_y
 
 
@@ -2179,19 +2188,20 @@ def _bilinear_true_backward(x1, x2, W, b, y, _g_y, scale, grad_W, grad_b):
     _t4 = _d_y @ _t3
     _grad_x2 = _t4
     _t5 = _d_y[:, None, None] * x1[:, None] * x2
-    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
+    del _t5  # freed before the next temporary is made
     grad_b += _d_y if scale == 1 else scale * _d_y
     return [_grad_x1, _grad_x2]
 
 
-def _bilinear_true_update_output_batch(x1, x2, W, b):
+def _bilinear_true_update_output_batch(x1, x2, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = contract(x1, W, axes=((1,), (1,)))
     _t2 = x2[:, None, :] * _t1
     _t3 = _t2.sum(axis=2)
-    _t4 = b + _t3
+    _t4 = xp.add(b, _t3, out=out)
     y = _t4
     return (y,)
 
@@ -2473,9 +2483,8 @@ def _cmul_update_grad_input_batch(X, w, Y, G, out=None):
 def _cmul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
     """gradw[j] += scale * Sum(G[s, j]*X[s, j], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X * G
-    _t2 = _t1.sum(axis=0)
-    grad_w += _t2 if scale == 1 else scale * _t2
+    _t1 = xp.einsum("ab,ab->b", G, X)
+    grad_w += _t1 if scale == 1 else scale * _t1
 
 
 def _cmul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
@@ -2483,9 +2492,8 @@ def _cmul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
-    _t2 = X * G
-    _t3 = _t2.sum(axis=0)
-    grad_w += _t3 if scale == 1 else scale * _t3
+    _t2 = xp.einsum("ab,ab->b", G, X)
+    grad_w += _t2 if scale == 1 else scale * _t2
     return grad_input
 
 
@@ -2787,9 +2795,10 @@ def _max_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.zeros((N_a, N_b,))
-    _t5[_t3, xp.arange(0, N_b)] += g
-    grad_input = _t5
+    _t5 = xp.arange(0, N_b)
+    _t6 = cleared(out, (N_a, N_b,), xp)
+    _t6[_t3, _t5] = g
+    grad_input = _t6
     return grad_input
 
 
@@ -2831,9 +2840,10 @@ def _max_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.zeros((N_a, N_b,))
-    _t4[xp.arange(0, N_a), _t2] += g
-    grad_input = _t4
+    _t4 = xp.arange(0, N_a)
+    _t5 = cleared(out, (N_a, N_b,), xp)
+    _t5[_t4, _t2] = g
+    grad_input = _t5
     return grad_input
 
 
@@ -2890,9 +2900,10 @@ def _min_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.zeros((N_a, N_b,))
-    _t5[_t3, xp.arange(0, N_b)] += g
-    grad_input = _t5
+    _t5 = xp.arange(0, N_b)
+    _t6 = cleared(out, (N_a, N_b,), xp)
+    _t6[_t3, _t5] = g
+    grad_input = _t6
     return grad_input
 
 
@@ -2934,9 +2945,10 @@ def _min_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.zeros((N_a, N_b,))
-    _t4[xp.arange(0, N_a), _t2] += g
-    grad_input = _t4
+    _t4 = xp.arange(0, N_a)
+    _t5 = cleared(out, (N_a, N_b,), xp)
+    _t5[_t4, _t2] = g
+    grad_input = _t5
     return grad_input
 
 
@@ -2980,10 +2992,9 @@ def _euclidean_update_output(x, W, out=None):
     """y[j] = sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=1)
-    _t4 = xp.sqrt(_t3, out=out)
-    output = _t4
+    _t2 = xp.einsum("ab,ab->a", _t1, _t1)
+    _t3 = xp.sqrt(_t2, out=out)
+    output = _t3
     return output
 
 
@@ -2991,16 +3002,15 @@ def _euclidean_update_grad_input(x, W, y, g, out=None):
     """gradInput[k] = Sum((-2*W[k, j] + 2*x[k])*g[j]/sqrt(Sum((-W[i, j] + x[i])**2, (i, 1, N_i))), (j, 1, N_j))/2"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=0)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = 2 * x
-    _t6 = 2 * W
-    xp.subtract(_t5[:, None], _t6, out=_t6)
-    _t4 *= g
-    _t9 = xp.matmul(_t6, _t4, out=out)
-    _t9 /= 2
-    grad_input = _t9
+    _t2 = xp.einsum("ab,ab->b", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = 2 * x
+    _t5 = 2 * W
+    xp.subtract(_t4[:, None], _t5, out=_t5)
+    _t3 *= g
+    _t8 = xp.matmul(_t5, _t3, out=out)
+    _t8 /= 2
+    grad_input = _t8
     return grad_input
 
 
@@ -3008,10 +3018,10 @@ def _euclidean_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[k, l] += scale * -(-W[k, l] + x[k])*g[l]/sqrt(Sum((-W[i, l] + x[i])**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=1)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = -(_t4 * _t1.T * g)
+    _t2 = xp.einsum("ab,ab->a", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = -(_t3 * g)
+    _t5 = _t4 * _t1.T
     grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
 
 
@@ -3019,18 +3029,18 @@ def _euclidean_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=0)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = 2 * x
-    _t6 = 2 * W
-    xp.subtract(_t5[:, None], _t6, out=_t6)
-    _t8 = g * _t4
-    _t9 = xp.matmul(_t6, _t8, out=out)
-    _t9 /= 2
-    grad_input = _t9
-    _t11 = -(_t4 * _t1 * g)
-    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    _t2 = xp.einsum("ab,ab->b", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = 2 * x
+    _t5 = 2 * W
+    xp.subtract(_t4[:, None], _t5, out=_t5)
+    _t7 = g * _t3
+    _t8 = xp.matmul(_t5, _t7, out=out)
+    _t8 /= 2
+    grad_input = _t8
+    _t10 = -(_t3 * g)
+    _t1 *= _t10
+    grad_W += _t1 if scale == 1 else xp.multiply(_t1, scale, out=_t1)
     return grad_input
 
 
@@ -3038,10 +3048,9 @@ def _euclidean_update_output_batch(X, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=2)
-    _t4 = xp.sqrt(_t3, out=out)
-    output = _t4
+    _t2 = xp.einsum("abc,abc->ab", _t1, _t1)
+    _t3 = xp.sqrt(_t2, out=out)
+    output = _t3
     return output
 
 
@@ -3049,13 +3058,12 @@ def _euclidean_update_grad_input_batch(X, W, Y, G, out=None):
     """gradInput[k, l] = Sum((-W[l, j] + X[k, l])*G[k, j]/sqrt(Sum((-W[i, j] + X[k, i])**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, :, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=1)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t4 *= G
-    _t1 *= _t4[:, None, :]
-    _t7 = _t1.sum(axis=2)
-    grad_input = _t7
+    _t2 = xp.einsum("abc,abc->ac", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t3 *= G
+    _t1 *= _t3[:, None, :]
+    _t6 = _t1.sum(axis=2)
+    grad_input = _t6
     return grad_input
 
 
@@ -3063,31 +3071,29 @@ def _euclidean_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     """gradW[k, l] += scale * -Sum((-W[k, l] + X[s, k])*G[s, l]/sqrt(Sum((-W[i, l] + X[s, i])**2, (i, 1, N_i))), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X - W.T[:, None, :]
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=2)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t5 = G * _t4.T
-    _t6 = xp.transpose(_t1, (2, 0, 1)) * _t5.T
-    _t7 = _t6.sum(axis=2)
-    _t8 = -_t7
-    grad_W += _t8 if scale == 1 else scale * _t8
+    _t2 = xp.einsum("abc,abc->ab", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t4 = G * _t3.T
+    _t5 = xp.transpose(_t1, (2, 0, 1)) * _t4.T
+    _t6 = _t5.sum(axis=2)
+    _t7 = -_t6
+    grad_W += _t7 if scale == 1 else scale * _t7
 
 
 def _euclidean_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, :, None] - W
-    _t2 = _t1 ** 2
-    _t3 = _t2.sum(axis=1)
-    _t4 = 1 / xp.sqrt(_t3)
-    _t4 *= G
-    _t6 = _t1 * _t4[:, None, :]
-    _t7 = _t6.sum(axis=2)
-    grad_input = _t7
-    _t8 = xp.transpose(_t1, (1, 2, 0)) * _t4.T
-    _t9 = _t8.sum(axis=2)
-    _t10 = -_t9
-    grad_W += _t10 if scale == 1 else scale * _t10
+    _t2 = xp.einsum("abc,abc->ac", _t1, _t1)
+    _t3 = 1 / xp.sqrt(_t2)
+    _t3 *= G
+    _t5 = _t1 * _t3[:, None, :]
+    _t6 = _t5.sum(axis=2)
+    grad_input = _t6
+    _t7 = xp.transpose(_t1, (1, 2, 0)) * _t3.T
+    _t8 = _t7.sum(axis=2)
+    _t9 = -_t8
+    grad_W += _t9 if scale == 1 else scale * _t9
     return grad_input
 
 
@@ -3112,28 +3118,26 @@ def _weightedeuclidean_update_output(x, D, W, out=None):
     """y[j] = sqrt(Sum((-W[i, j] + x[i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - W.T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = D ** 2
-    _t3 *= _t1.T
-    _t5 = _t3.sum(axis=0)
-    _t6 = xp.sqrt(_t5, out=out)
-    output = _t6
+    _t1 *= _t1
+    _t3 = D * D
+    _t4 = xp.einsum("ab,ba->a", _t1, _t3)
+    _t5 = xp.sqrt(_t4, out=out)
+    output = _t5
     return output
 
 
 def _weightedeuclidean_update_grad_input(x, D, W, y, g, out=None):
     """gradInput[k] = Sum((-W[k, j] + x[k])*D[k, j]**2*g[j]/sqrt(Sum((-W[i, j] + x[i])**2*D[i, j]**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = D ** 2
-    _t2 = x[:, None] - W
-    _t3 = _t2 ** 2
+    _t1 = x[:, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t4 = xp.einsum("ab,ab->b", _t2, _t3)
+    _t5 = 1 / xp.sqrt(_t4)
+    _t5 *= g
     _t3 *= _t1
-    _t5 = _t3.sum(axis=0)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t2 *= _t1
-    _t6 *= g
-    _t9 = xp.matmul(_t2, _t6, out=out)
-    grad_input = _t9
+    _t8 = xp.matmul(_t5, _t3.T, out=out)
+    grad_input = _t8
     return grad_input
 
 
@@ -3142,35 +3146,41 @@ def _weightedeuclidean_acc_grad_parameters(x, D, W, y, g, scale, grad_D, grad_W)
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x[:, None] - W
     _t2 = _t1 ** 2
-    _t3 = D ** 2
-    _t4 = _t3 * _t2
-    _t5 = _t4.sum(axis=0)
+    _t3 = _t1 * _t1
+    _t4 = D * D
+    _t5 = xp.einsum("ab,ab->b", _t3, _t4)
     _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t2 * _t6 * g * D
-    grad_D += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
-    del _t7  # freed before the next temporary is made
-    _t8 = -(_t3 * _t6 * _t1 * g)
-    grad_W += _t8 if scale == 1 else xp.multiply(_t8, scale, out=_t8)
+    _t7 = _t6 * g
+    _t8 = _t7 * (_t2 * D)
+    grad_D += _t8 if scale == 1 else xp.multiply(_t8, scale, out=_t8)
+    del _t8  # freed before the next temporary is made
+    _t9 = D ** 2
+    _t10 = -(_t6 * g)
+    _t11 = _t10 * (_t9 * _t1)
+    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
 
 
 def _weightedeuclidean_backward(x, D, W, y, g, scale, grad_D, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = D ** 2
-    _t2 = x[:, None] - W
-    _t3 = _t2 ** 2
-    _t4 = _t1 * _t3
-    _t5 = _t4.sum(axis=0)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t2 * _t1
-    _t8 = g * _t6
-    _t9 = xp.matmul(_t7, _t8, out=out)
-    grad_input = _t9
-    _t10 = _t3 * _t6 * g * D
-    grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
-    del _t10  # freed before the next temporary is made
-    _t11 = -(_t1 * _t6 * _t2 * g)
-    grad_W += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    _t1 = x[:, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t4 = xp.einsum("ab,ab->b", _t2, _t3)
+    _t5 = 1 / xp.sqrt(_t4)
+    _t6 = g * _t5
+    _t3 *= _t1
+    _t8 = xp.matmul(_t6, _t3.T, out=out)
+    grad_input = _t8
+    _t9 = _t1 ** 2
+    _t10 = _t5 * g
+    _t11 = _t10 * (_t9 * D)
+    grad_D += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
+    _t12 = D ** 2
+    _t13 = -(_t5 * g)
+    _t14 = _t13 * (_t12 * _t1)
+    grad_W += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
     return grad_input
 
 
@@ -3178,8 +3188,8 @@ def _weightedeuclidean_update_output_batch(X, D, W, out=None):
     """Y[s, j] = sqrt(Sum((-W[i, j] + X[s, i])**2*D[i, j]**2, (i, 1, N_i)))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X[:, None, :] - W.T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = D ** 2
+    _t1 *= _t1
+    _t3 = D * D
     _t1 *= _t3.T
     _t5 = _t1.sum(axis=2)
     _t6 = xp.sqrt(_t5, out=out)
@@ -3190,16 +3200,16 @@ def _weightedeuclidean_update_output_batch(X, D, W, out=None):
 def _weightedeuclidean_update_grad_input_batch(X, D, W, Y, G, out=None):
     """gradInput[k, l] = Sum((-W[l, j] + X[k, l])*D[l, j]**2*G[k, j]/sqrt(Sum((-W[i, j] + X[k, i])**2*D[i, j]**2, (i, 1, N_i))), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = D ** 2
-    _t2 = X[:, :, None] - W
-    _t3 = _t2 ** 2
-    _t3 *= _t1
-    _t5 = _t3.sum(axis=1)
+    _t1 = X[:, :, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t2 *= _t3
+    _t5 = _t2.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
-    _t2 *= _t1
-    _t2 *= _t6[:, None, :]
-    _t10 = _t2.sum(axis=2)
+    _t1 *= _t3
+    _t1 *= _t6[:, None, :]
+    _t10 = _t1.sum(axis=2)
     grad_input = _t10
     return grad_input
 
@@ -3208,8 +3218,8 @@ def _weightedeuclidean_acc_grad_parameters_batch(X, D, W, Y, G, scale, grad_D, g
     """gradD[k, l] += scale * D[k, l]*Sum((-W[k, l] + X[s, k])**2*G[s, l]/sqrt(Sum((-W[i, l] + X[s, i])**2*D[i, l]**2, (i, 1, N_i))), (s, 1, B)); gradW[k, l] += scale * -D[k, l]**2*Sum((-W[k, l] + X[s, k])*G[s, l]/sqrt(Sum((-W[i, l] + X[s, i])**2*D[i, l]**2, (i, 1, N_i))), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X.T[:, None, :] - W[:, :, None]
-    _t2 = _t1 ** 2
-    _t3 = D ** 2
+    _t2 = _t1 * _t1
+    _t3 = D * D
     _t4 = xp.transpose(_t2, (1, 0, 2)) * _t3.T[:, :, None]
     _t5 = _t4.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
@@ -3219,39 +3229,41 @@ def _weightedeuclidean_acc_grad_parameters_batch(X, D, W, Y, G, scale, grad_D, g
     _t10 = D * _t9
     grad_D += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
     del _t10  # freed before the next temporary is made
+    _t11 = D ** 2
     _t1 *= _t7.T
-    _t12 = _t1.sum(axis=2)
-    _t13 = -(_t3 * _t12)
-    grad_W += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    _t13 = _t1.sum(axis=2)
+    _t14 = -(_t11 * _t13)
+    grad_W += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
 
 
 def _weightedeuclidean_backward_batch(X, D, W, Y, G, scale, grad_D, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = D ** 2
-    _t2 = X[:, :, None] - W
-    _t3 = _t2 ** 2
-    _t4 = _t3 * _t1
+    _t1 = X[:, :, None] - W
+    _t2 = _t1 * _t1
+    _t3 = D * D
+    _t4 = _t2 * _t3
     _t5 = _t4.sum(axis=1)
     _t6 = 1 / xp.sqrt(_t5)
     _t6 *= G
-    _t8 = _t2 * _t1
+    _t8 = _t1 * _t3
     _t8 *= _t6[:, None, :]
     _t10 = _t8.sum(axis=2)
     grad_input = _t10
-    _t11 = xp.transpose(_t3, (2, 0, 1)) * _t1.T[:, None, :]
+    _t11 = xp.transpose(_t2, (2, 0, 1)) * _t3.T[:, None, :]
     _t12 = _t11.sum(axis=2)
     _t13 = 1 / xp.sqrt(_t12)
     _t14 = G * _t13.T
-    _t15 = xp.transpose(_t3, (1, 2, 0)) * _t14.T
+    _t15 = xp.transpose(_t2, (1, 2, 0)) * _t14.T
     _t16 = _t15.sum(axis=2)
     _t17 = D * _t16
     grad_D += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
     del _t17  # freed before the next temporary is made
-    _t18 = xp.transpose(_t2, (1, 2, 0)) * _t14.T
-    _t19 = _t18.sum(axis=2)
-    _t20 = -(_t1 * _t19)
-    grad_W += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    _t18 = D ** 2
+    _t19 = xp.transpose(_t1, (1, 2, 0)) * _t14.T
+    _t20 = _t19.sum(axis=2)
+    _t21 = -(_t18 * _t20)
+    grad_W += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
     return grad_input
 
 
@@ -3275,163 +3287,152 @@ class WeightedEuclidean(CatalogueModule):
 def _cosine_update_output(x, W, out=None):
     """y[j] = Sum(W[j, i]*x[i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i))))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = x @ W.T
-    _t8 = _t3 * _t6 * _t7
-    output = _t8
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = x @ W.T
+    _t6 = _t2 * _t4 * _t5
+    output = _t6
     return output
 
 
 def _cosine_update_grad_input(x, W, y, g, out=None):
     """gradInput[l] = Sum((W[j, l]/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i)))) - x[l]*Sum(W[j, i]*x[i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*Sum(x[k]**2, (k, 1, N_i))**(3/2)))*g[j], (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t3 * _t6 * W.T
-    _t8 = _t2 ** -1.5
-    _t9 = x @ W.T
-    _t10 = _t8 * _t6 * x[:, None] * _t9
-    _t7 -= _t10
-    _t12 = xp.matmul(_t7, g, out=out)
-    grad_input = _t12
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = _t2 * _t4
+    _t6 = _t5 * W.T
+    _t7 = _t1 ** -1.5
+    _t8 = x @ W.T
+    _t9 = _t7 * _t4 * x[:, None] * _t8
+    _t6 -= _t9
+    _t11 = xp.matmul(_t6, g, out=out)
+    grad_input = _t11
     return grad_input
 
 
 def _cosine_acc_grad_parameters(x, W, y, g, scale, grad_W):
     """gradW[l, a] += scale * -W[l, a]*g[l]*Sum(W[l, i]*x[i], (i, 1, N_i))/(Sum(W[l, k]**2, (k, 1, N_i))**(3/2)*sqrt(Sum(x[k]**2, (k, 1, N_i)))) + g[l]*x[a]/(sqrt(Sum(W[l, k]**2, (k, 1, N_i)))*sqrt(Sum(x[k]**2, (k, 1, N_i))))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t3 * _t6[:, None] * g[:, None] * x
-    _t8 = _t5 ** -1.5
-    _t9 = x @ W.T
-    _t10 = _t3 * _t8[:, None] * g[:, None] * W * _t9[:, None]
-    _t7 -= _t10
-    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = _t2 * _t4[:, None] * g[:, None] * x
+    _t6 = _t3 ** -1.5
+    _t7 = x @ W.T
+    _t8 = _t2 * _t6 * g * _t7
+    _t9 = _t8[:, None] * W
+    _t5 -= _t9
+    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
 
 
 def _cosine_backward(x, W, y, g, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = W ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = _t3 * _t6 * W.T
-    _t8 = _t2 ** -1.5
-    _t9 = x @ W.T
-    _t10 = _t8 * _t6 * x[:, None] * _t9
-    _t7 -= _t10
-    _t12 = xp.matmul(_t7, g, out=out)
-    grad_input = _t12
-    _t13 = _t3 * _t6[:, None] * g[:, None] * x
-    _t14 = _t5 ** -1.5
-    _t15 = _t3 * _t14[:, None] * g[:, None] * W * _t9[:, None]
-    _t13 -= _t15
-    grad_W += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    _t1 = xp.einsum("a,a->", x, x)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", W, W)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = _t2 * _t4
+    _t6 = _t5 * W.T
+    _t7 = _t1 ** -1.5
+    _t8 = x @ W.T
+    _t9 = _t7 * _t4 * x[:, None] * _t8
+    _t6 -= _t9
+    _t11 = xp.matmul(_t6, g, out=out)
+    grad_input = _t11
+    _t12 = _t2 * _t4[:, None] * g[:, None] * x
+    _t13 = _t3 ** -1.5
+    _t14 = _t2 * _t13 * g * _t8
+    _t15 = _t14[:, None] * W
+    _t12 -= _t15
+    grad_W += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
     return grad_input
 
 
 def _cosine_update_output_batch(X, W, out=None):
     """Y[s, j] = Sum(W[j, i]*X[s, i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(X[s, k]**2, (k, 1, N_i))))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = W ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = X ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = X @ W.T
-    _t8 = _t3 * _t6[:, None] * _t7
-    output = _t8
+    _t1 = xp.einsum("ab,ab->a", W, W)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", X, X)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = X @ W.T
+    _t6 = xp.multiply(_t2, _t4[:, None], out=out)
+    _t6 *= _t5
+    output = _t6
     return output
 
 
 def _cosine_update_grad_input_batch(X, W, Y, G, out=None):
     """gradInput[l, a] = Sum(G[l, j]*W[j, a]/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*sqrt(Sum(X[l, k]**2, (k, 1, N_i)))) - G[l, j]*X[l, a]*Sum(W[j, i]*X[l, i], (i, 1, N_i))/(sqrt(Sum(W[j, k]**2, (k, 1, N_i)))*Sum(X[l, k]**2, (k, 1, N_i))**(3/2)), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = W ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = G * _t3
-    _t5 = xp.matmul(_t4, W, out=out)
-    _t6 = X ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t5 *= _t8[:, None]
-    _t10 = X @ W.T
-    _t10 *= G
-    _t12 = _t3 @ _t10.T
-    _t13 = _t7 ** -1.5
-    _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t5 += _t14
-    grad_input = _t5
+    _t1 = xp.einsum("ab,ab->a", W, W)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = G * _t2
+    _t4 = xp.matmul(_t3, W, out=out)
+    _t5 = xp.einsum("ab,ab->a", X, X)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t4 *= _t6[:, None]
+    _t8 = X @ W.T
+    _t8 *= G
+    _t10 = _t2 @ _t8.T
+    _t11 = _t5 ** -1.5
+    _t12 = _t10[:, None] * -1 * _t11[:, None] * X
+    _t4 += _t12
+    grad_input = _t4
     return grad_input
 
 
 def _cosine_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     """gradW[l, a] += scale * Sum(-G[s, l]*W[l, a]*Sum(W[l, i]*X[s, i], (i, 1, N_i))/(Sum(W[l, k]**2, (k, 1, N_i))**(3/2)*sqrt(Sum(X[s, k]**2, (k, 1, N_i)))) + G[s, l]*X[s, a]/(sqrt(Sum(W[l, k]**2, (k, 1, N_i)))*sqrt(Sum(X[s, k]**2, (k, 1, N_i)))), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = G.T * _t3
-    _t5 = _t4 @ X
-    _t6 = W ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t5 *= _t8[:, None]
-    _t10 = W @ X.T
-    _t10 *= G.T
-    _t12 = _t3 @ _t10.T
-    _t13 = _t7 ** -1.5
-    _t14 = _t12[:, None] * -1 * _t13[:, None] * W
-    _t5 += _t14
-    grad_W += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
+    _t1 = xp.einsum("ab,ab->a", X, X)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = G.T * _t2
+    _t4 = _t3 @ X
+    _t5 = xp.einsum("ab,ab->a", W, W)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t4 *= _t6[:, None]
+    _t8 = W @ X.T
+    _t8 *= G.T
+    _t10 = _t2 @ _t8.T
+    _t11 = _t5 ** -1.5
+    _t12 = _t10[:, None] * -1 * _t11[:, None] * W
+    _t4 += _t12
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
 
 
 def _cosine_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = W ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = G * _t3
-    _t5 = xp.matmul(_t4, W, out=out)
-    _t6 = X ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t5 *= _t8[:, None]
-    _t10 = X @ W.T
-    _t10 *= G
-    _t12 = _t3 @ _t10.T
-    _t13 = _t7 ** -1.5
-    _t14 = _t12[:, None] * -1 * _t13[:, None] * X
-    _t5 += _t14
-    grad_input = _t5
-    _t16 = G.T * _t8
-    _t17 = _t16 @ X
-    _t17 *= _t3[:, None]
-    _t19 = _t8 @ _t10
-    _t20 = _t2 ** -1.5
-    _t21 = _t19[:, None] * -1 * _t20[:, None] * W
-    _t17 += _t21
-    grad_W += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    _t1 = xp.einsum("ab,ab->a", W, W)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = G * _t2
+    _t4 = xp.matmul(_t3, W, out=out)
+    _t5 = xp.einsum("ab,ab->a", X, X)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t4 *= _t6[:, None]
+    _t8 = X @ W.T
+    _t8 *= G
+    _t10 = _t2 @ _t8.T
+    _t11 = _t5 ** -1.5
+    _t12 = _t10[:, None] * -1 * _t11[:, None] * X
+    _t4 += _t12
+    grad_input = _t4
+    _t14 = G.T * _t6
+    _t15 = _t14 @ X
+    _t15 *= _t2[:, None]
+    _t17 = _t6 @ _t8
+    _t18 = _t1 ** -1.5
+    _t19 = _t17[:, None] * -1 * _t18[:, None] * W
+    _t15 += _t19
+    grad_W += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
     return grad_input
 
 
@@ -3674,9 +3675,8 @@ def _mul_update_grad_input(x, w, y, g, out=None):
 def _mul_acc_grad_parameters(x, w, y, g, scale, grad_w):
     """gradw[] += scale * Sum(g[i]*x[i], (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    _t1 = x * g
-    _t2 = _t1.sum(axis=0)
-    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+    _t1 = xp.einsum("a,a->", g, x)
+    grad_w += xp.broadcast_to(_t1, ()) if scale == 1 else scale * xp.broadcast_to(_t1, ())
 
 
 def _mul_backward(x, w, y, g, scale, grad_w, out=None):
@@ -3684,9 +3684,8 @@ def _mul_backward(x, w, y, g, scale, grad_w, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.multiply(w, g, out=out)
     grad_input = _t1
-    _t2 = x * g
-    _t3 = _t2.sum(axis=0)
-    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    _t2 = xp.einsum("a,a->", g, x)
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
     return grad_input
 
 
@@ -3709,9 +3708,8 @@ def _mul_update_grad_input_batch(X, w, Y, G, out=None):
 def _mul_acc_grad_parameters_batch(X, w, Y, G, scale, grad_w):
     """gradw[] += scale * Sum(G[s, i]*X[s, i], (s, 1, B), (i, 1, n))"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    _t1 = X * G
-    _t2 = _t1.sum(axis=(0, 1))
-    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
+    _t1 = xp.einsum("ab,ab->", G, X)
+    grad_w += xp.broadcast_to(_t1, ()) if scale == 1 else scale * xp.broadcast_to(_t1, ())
 
 
 def _mul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
@@ -3719,9 +3717,8 @@ def _mul_backward_batch(X, w, Y, G, scale, grad_w, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.multiply(w, G, out=out)
     grad_input = _t1
-    _t2 = X * G
-    _t3 = _t2.sum(axis=(0, 1))
-    grad_w += xp.broadcast_to(_t3, ()) if scale == 1 else scale * xp.broadcast_to(_t3, ())
+    _t2 = xp.einsum("ab,ab->", G, X)
+    grad_w += xp.broadcast_to(_t2, ()) if scale == 1 else scale * xp.broadcast_to(_t2, ())
     return grad_input
 
 
@@ -3823,10 +3820,10 @@ class Replicate(CatalogueModule):
         super().__init__(**{'nFeature': nFeature, 'dim': dim})
 
 
-def _mm_false_false_update_output(A, B):
+def _mm_false_false_update_output(A, B, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if A.__class__ is ndarray else namespace(A)
-    _t1 = A @ B
+    _t1 = xp.matmul(A, B, out=out)
     y = _t1
     return (y,)
 
@@ -3842,7 +3839,7 @@ def _mm_false_false_grad_input(A, B, y, _g_y):
     return [_grad_A, _grad_B]
 
 
-def _mm_false_false_update_output_batch(A, B):
+def _mm_false_false_update_output_batch(A, B, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if A.__class__ is ndarray else namespace(A)
     _B = A.shape[0]
@@ -3884,10 +3881,10 @@ class MM(CatalogueTable):
         super().__init__(**{'transA': transA, 'transB': transB})
 
 
-def _caddtable_update_output(x1, x2):
+def _caddtable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 + x2
+    _t1 = xp.add(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3901,11 +3898,11 @@ def _caddtable_grad_input(x1, x2, y, _g_y):
     return [_grad_x1, _grad_x2]
 
 
-def _caddtable_update_output_batch(x1, x2):
+def _caddtable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 + x2
+    _t1 = xp.add(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3936,10 +3933,10 @@ class CAddTable(CatalogueTable):
         super().__init__(**{})
 
 
-def _csubtable_update_output(x1, x2):
+def _csubtable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 - x2
+    _t1 = xp.subtract(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3954,11 +3951,11 @@ def _csubtable_grad_input(x1, x2, y, _g_y):
     return [_grad_x1, _grad_x2]
 
 
-def _csubtable_update_output_batch(x1, x2):
+def _csubtable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 - x2
+    _t1 = xp.subtract(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -3990,10 +3987,10 @@ class CSubTable(CatalogueTable):
         super().__init__(**{})
 
 
-def _cmultable_update_output(x1, x2):
+def _cmultable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 * x2
+    _t1 = xp.multiply(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -4009,11 +4006,11 @@ def _cmultable_grad_input(x1, x2, y, _g_y):
     return [_grad_x1, _grad_x2]
 
 
-def _cmultable_update_output_batch(x1, x2):
+def _cmultable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 * x2
+    _t1 = xp.multiply(x1, x2, out=out)
     y = _t1
     return (y,)
 
@@ -4046,12 +4043,12 @@ class CMulTable(CatalogueTable):
         super().__init__(**{})
 
 
-def _cdivtable_update_output(x1, x2):
+def _cdivtable_update_output(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = 1 / x2
-    _t2 = _t1 * x1
-    y = _t2
+    _t1 = xp.divide(1, x2, out=out)
+    _t1 *= x1
+    y = _t1
     return (y,)
 
 
@@ -4060,21 +4057,21 @@ def _cdivtable_grad_input(x1, x2, y, _g_y):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _d_y = _g_y
     _t1 = 1 / x2
-    _t2 = _t1 * _d_y
-    _grad_x1 = _t2
+    _t1 *= _d_y
+    _grad_x1 = _t1
     _t3 = x2 ** -2
     _t4 = -(_t3 * _d_y * x1)
     _grad_x2 = _t4
     return [_grad_x1, _grad_x2]
 
 
-def _cdivtable_update_output_batch(x1, x2):
+def _cdivtable_update_output_batch(x1, x2, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = 1 / x2
-    _t2 = _t1 * x1
-    y = _t2
+    _t1 = xp.divide(1, x2, out=out)
+    _t1 *= x1
+    y = _t1
     return (y,)
 
 
@@ -4085,8 +4082,8 @@ def _cdivtable_grad_input_batch(x1, x2, y, _g_y):
     n = x1.shape[1]
     _d_y = xp.broadcast_to(_g_y, (_B, n))
     _t1 = 1 / x2
-    _t2 = _t1 * _d_y
-    _grad_x1 = _t2
+    _t1 *= _d_y
+    _grad_x1 = _t1
     _t3 = x2 ** -2
     _t4 = -(_t3 * _d_y * x1)
     _grad_x2 = _t4
@@ -4112,8 +4109,9 @@ def _lookuptable_update_output(x, W, out=None):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
-    _t1 = W[x[:, None], xp.arange(0, N_d)]
-    output = _t1
+    _t1 = xp.arange(0, N_d)
+    _t2 = W[x[:, None], _t1]
+    output = _t2
     return output
 
 
@@ -4165,8 +4163,9 @@ def _lookuptable_update_output_batch(X, W, out=None):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
-    _t1 = W[X[:, :, None], xp.arange(0, N_d)]
-    output = _t1
+    _t1 = xp.arange(0, N_d)
+    _t2 = W[X[:, :, None], _t1]
+    output = _t2
     return output
 
 
@@ -4234,19 +4233,19 @@ class LookupTable(CatalogueModule):
         super().__init__(rng=rng, **{'nIndex': nIndex, 'nOutput': nOutput})
 
 
-def _temporalconvolution_update_output(x, W, b, N_t, kW, dW, out=None):
+def _temporalconvolution_update_output(x, W, b, N_t, kW, dW, patches, out=None):
     """y[t, o] = b[o] + Sum(W[o, k, c]*x[k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
     N_k = W.shape[1]
-    _t1 = window(x, (N_t, N_k, N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}))
+    _t1 = window(x, (N_t, N_k, N_c), (0, 0), ({0: (dW), 1: 1}, {2: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 2,), (1, 2,)))
     _t3 = xp.add(b, _t2, out=out)
     output = _t3
     return output
 
 
-def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, patches, y, g, out=None):
     """gradInput[j, l] = Sum(Piecewise((W[o, j + (-dW)*t + (dW), l]*g[t, o], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4257,19 +4256,19 @@ def _temporalconvolution_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None)
     return grad_input
 
 
-def _temporalconvolution_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+def _temporalconvolution_acc_grad_parameters(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, l, a] += scale * Sum(g[t, j]*x[l + (dW)*t + (-dW), a], (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
     N_k = W.shape[1]
-    _t1 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t1 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}), patches)
     _t2 = contract(g, _t1, axes=((0,), (1,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=0)
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+def _temporalconvolution_backward(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4278,7 +4277,7 @@ def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, gra
     _t1 = contract(g, W, axes=((1,), (0,)))
     _t2 = fold(xp.transpose(_t1, (2, 0, 1)), (n, N_c,), (0, 0,), ({1: (dW), 2: 1}, {0: 1},))
     grad_input = _t2
-    _t3 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
+    _t3 = window(x, (N_k, N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}), patches)
     _t4 = contract(g, _t3, axes=((0,), (1,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=0)
@@ -4286,20 +4285,20 @@ def _temporalconvolution_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, gra
     return grad_input
 
 
-def _temporalconvolution_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+def _temporalconvolution_update_output_batch(X, W, b, N_t, kW, dW, patches, out=None):
     """Y[s, t, o] = b[o] + Sum(W[o, k, c]*X[s, k + (dW)*t + (-dW), c], (k, 1, N_k), (c, 1, N_c))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[2]
     N_k = W.shape[1]
-    _t1 = window(X, (B, N_t, N_k, N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}))
+    _t1 = window(X, (B, N_t, N_k, N_c), (0, 0, 0), ({0: 1}, {1: (dW), 2: 1}, {3: 1}), patches)
     _t2 = contract(_t1, W, axes=((2, 3,), (1, 2,)))
     _t3 = xp.add(b, _t2, out=out)
     output = _t3
     return output
 
 
-def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, patches, Y, G, out=None):
     """gradInput[j, l, a] = Sum(Piecewise((G[j, t, o]*W[o, l + (-dW)*t + (dW), a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (o, 1, N_o))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4311,20 +4310,20 @@ def _temporalconvolution_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out
     return grad_input
 
 
-def _temporalconvolution_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+def _temporalconvolution_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, l, a] += scale * Sum(G[s, t, j]*X[s, l + (dW)*t + (-dW), a], (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[2]
     N_k = W.shape[1]
-    _t1 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t1 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}), patches)
     _t2 = contract(G, _t1, axes=((0, 1,), (0, 2,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 1))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4334,7 +4333,7 @@ def _temporalconvolution_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_
     _t1 = contract(G, W, axes=((2,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2)), (B, n, N_c,), (0, 0, 0,), ({0: 1}, {2: (dW), 3: 1}, {1: 1},))
     grad_input = _t2
-    _t3 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
+    _t3 = window(X, (B, N_k, N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}), patches)
     _t4 = contract(G, _t3, axes=((0, 1,), (0, 2,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 1))
@@ -4360,7 +4359,7 @@ class TemporalConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'outputFrameSize': outputFrameSize, 'kW': kW, 'dW': dW})
 
 
-def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, out=None):
+def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, patches, out=None):
     """y[t, c] = W[c]*Sum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4372,7 +4371,7 @@ def _temporalsubsampling_update_output(x, W, b, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None):
+def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, patches, y, g, out=None):
     """gradInput[j, l] = Sum(Piecewise((W[l]*g[t, l], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4383,20 +4382,19 @@ def _temporalsubsampling_update_grad_input(x, W, b, N_t, kW, dW, y, g, out=None)
     return grad_input
 
 
-def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b):
+def _temporalsubsampling_acc_grad_parameters(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b):
     """gradW[j] += scale * Sum(g[t, j]*Sum(x[k + (dW)*t + (-dW), j], (k, 1, N_k)), (t, 1, N_t)); gradb[j] += scale * Sum(g[t, j], (t, 1, N_t))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
     _t1 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
     _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * g
-    _t4 = _t3.sum(axis=0)
-    grad_W += _t4 if scale == 1 else scale * _t4
-    _t5 = g.sum(axis=0)
-    grad_b += _t5 if scale == 1 else scale * _t5
+    _t3 = xp.einsum("ab,ab->b", g, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = g.sum(axis=0)
+    grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, grad_b, out=None):
+def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4406,15 +4404,14 @@ def _temporalsubsampling_backward(x, W, b, N_t, kW, dW, y, g, scale, grad_W, gra
     grad_input = _t2
     _t3 = window(x, ((kW), N_t, N_c), (0, 0), ({0: 1, 1: (dW)}, {2: 1}))
     _t4 = _t3.sum(axis=0)
-    _t5 = _t4 * g
-    _t6 = _t5.sum(axis=0)
-    grad_W += _t6 if scale == 1 else scale * _t6
-    _t7 = g.sum(axis=0)
-    grad_b += _t7 if scale == 1 else scale * _t7
+    _t5 = xp.einsum("ab,ab->b", g, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = g.sum(axis=0)
+    grad_b += _t6 if scale == 1 else scale * _t6
     return grad_input
 
 
-def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, out=None):
+def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, patches, out=None):
     """Y[s, t, c] = W[c]*Sum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k)) + b[c]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4427,7 +4424,7 @@ def _temporalsubsampling_update_output_batch(X, W, b, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out=None):
+def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, patches, Y, G, out=None):
     """gradInput[j, l, a] = Sum(Piecewise((G[j, t, a]*W[a], (l + (-dW)*t >= (-dW + 1)) & (N_k >= l + (-dW)*t + (dW))), (0, True)), (t, 1, N_t))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4439,21 +4436,20 @@ def _temporalsubsampling_update_grad_input_batch(X, W, b, N_t, kW, dW, Y, G, out
     return grad_input
 
 
-def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b):
+def _temporalsubsampling_acc_grad_parameters_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j] += scale * Sum(G[s, t, j]*Sum(X[s, k + (dW)*t + (-dW), j], (k, 1, N_k)), (s, 1, B), (t, 1, N_t)); gradb[j] += scale * Sum(G[s, t, j], (s, 1, B), (t, 1, N_t))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[2]
     _t1 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
     _t2 = _t1.sum(axis=1)
-    _t3 = _t2 * G
-    _t4 = _t3.sum(axis=(0, 1))
-    grad_W += _t4 if scale == 1 else scale * _t4
-    _t5 = G.sum(axis=(0, 1))
-    grad_b += _t5 if scale == 1 else scale * _t5
+    _t3 = xp.einsum("abc,abc->c", G, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = G.sum(axis=(0, 1))
+    grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_W, grad_b, out=None):
+def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4464,11 +4460,10 @@ def _temporalsubsampling_backward_batch(X, W, b, N_t, kW, dW, Y, G, scale, grad_
     grad_input = _t2
     _t3 = window(X, (B, (kW), N_t, N_c), (0, 0, 0), ({0: 1}, {1: 1, 2: (dW)}, {3: 1}))
     _t4 = _t3.sum(axis=1)
-    _t5 = _t4 * G
-    _t6 = _t5.sum(axis=(0, 1))
-    grad_W += _t6 if scale == 1 else scale * _t6
-    _t7 = G.sum(axis=(0, 1))
-    grad_b += _t7 if scale == 1 else scale * _t7
+    _t5 = xp.einsum("abc,abc->c", G, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = G.sum(axis=(0, 1))
+    grad_b += _t6 if scale == 1 else scale * _t6
     return grad_input
 
 
@@ -4490,7 +4485,7 @@ class TemporalSubSampling(CatalogueWindowModule):
         super().__init__(rng=rng, **{'inputFrameSize': inputFrameSize, 'kW': kW, 'dW': dW})
 
 
-def _temporalmaxpooling_update_output(x, N_t, kW, dW, out=None):
+def _temporalmaxpooling_update_output(x, N_t, kW, dW, patches, out=None):
     """y[t, c] = Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4500,7 +4495,7 @@ def _temporalmaxpooling_update_output(x, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, y, g, out=None):
+def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, patches, y, g, out=None):
     """gradInput[j, l] = Sum(Piecewise((KroneckerDelta(c, l)*KroneckerDelta(j + (-dW)*t + (dW), ArgExtremum(Maximum(x[k + (dW)*t + (-dW), c], (k, 1, N_k)), 0))*g[t, c], (j + (-dW)*t >= (-dW + 1)) & (N_k >= j + (-dW)*t + (dW))), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[1]
@@ -4517,7 +4512,7 @@ def _temporalmaxpooling_update_grad_input(x, N_t, kW, dW, y, g, out=None):
     return grad_input
 
 
-def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, out=None):
+def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, patches, out=None):
     """Y[s, t, c] = Maximum(X[s, k + (dW)*t + (-dW), c], (k, 1, N_k))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4528,7 +4523,7 @@ def _temporalmaxpooling_update_output_batch(X, N_t, kW, dW, out=None):
     return output
 
 
-def _temporalmaxpooling_update_grad_input_batch(X, N_t, kW, dW, Y, G, out=None):
+def _temporalmaxpooling_update_grad_input_batch(X, N_t, kW, dW, patches, Y, G, out=None):
     """gradInput[j, l, a] = Sum(Piecewise((KroneckerDelta(a, c)*KroneckerDelta(l, (dW)*t + ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0) + (-dW))*G[j, t, c], N_k >= ArgExtremum(Maximum(X[j, k + (dW)*t + (-dW), c], (k, 1, N_k)), 0)), (0, True)), (t, 1, N_t), (c, 1, N_c))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4564,20 +4559,20 @@ class TemporalMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'dW': dW})
 
 
-def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
     """y[o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}), patches)
     _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
-    _t3 = b[:, None, None] + _t2
+    _t3 = xp.add(b[:, None, None], _t2, out=out)
     output = _t3
     return output
 
 
-def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, out=None):
+def _spatialconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
     """gradInput[j, k, l] = Sum(Piecewise((W[o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4589,20 +4584,20 @@ def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, p
     return grad_input
 
 
-def _spatialconvolutionmm_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b):
+def _spatialconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), x[k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
     _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=(1, 2))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+def _spatialconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4613,7 +4608,7 @@ def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH
     _t1 = contract(W, g, axes=((0,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
     grad_input = _t2
-    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
     _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=(1, 2))
@@ -4621,21 +4616,21 @@ def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH
     return grad_input
 
 
-def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
     """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
     _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
     output = _t3
     return output
 
 
-def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+def _spatialconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
     """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4648,21 +4643,21 @@ def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW,
     return grad_input
 
 
-def _spatialconvolutionmm_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b):
+def _spatialconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), X[s, k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
     _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 2, 3))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+def _spatialconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4674,7 +4669,144 @@ def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW
     _t1 = contract(G, W, axes=((1,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
     grad_input = _t2
-    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
+    _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialConvolution(CatalogueWindowModule):
+    """nn.SpatialConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=padW): y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]. A 2-D convolution (Torch's cross-correlation) with steps and zero padding. Example: a 3x3 kernel of ones sums each 3x3 patch."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', REQUIRED, int, 'padW'), )
+    formula = 'y[o,h,w] = sum(W[o,c,p,q] * x[c,h+p-2,w+q-2], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    shown = '{nInputPlane} -> {nOutputPlane}, {kW}x{kH}[, {dW},{dH}][, {padW},{padH}]'
+    gradientReadsOutput = False
+    outputSizes = (('window', 1, 'kH', 'dH', 'padH', 1), ('window', 2, 'kW', 'dW', 'padW', 1))
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', ('nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolution_update_output, _spatialconvolution_update_grad_input, _spatialconvolution_acc_grad_parameters, _spatialconvolution_backward), (_spatialconvolution_update_output_batch, _spatialconvolution_update_grad_input_batch, _spatialconvolution_acc_grad_parameters_batch, _spatialconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=None, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialconvolutionmm_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """y[o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}), patches)
+    _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
+    _t3 = xp.add(b[:, None, None], _t2, out=out)
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), x[k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
+    _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((0,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}), patches)
+    _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
+    grad_W += _t4 if scale == 1 else scale * _t4
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}), patches)
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialconvolutionmm_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialconvolutionmm_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((a + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + l + (-dH - padH) >= 1) & (a + (dW)*w + (-dW - padW) <= m) & ((dH)*h + l + (-dH - padH) <= n), X[s, k, (dH)*h + l + (-dH - padH), a + (dW)*w + (-dW - padW)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
+    _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
+    grad_W += _t2 if scale == 1 else scale * _t2
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialconvolutionmm_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (0,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 1, 2, 4, 5)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}), patches)
     _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 2, 3))
@@ -4700,20 +4832,20 @@ class SpatialConvolutionMM(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
 
 
-def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedconvolution_update_output(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """y[o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}), patches)
     _t2 = contract(W, _t1, axes=((1, 2, 3,), (0, 2, 4,)))
-    _t3 = b[:, None, None] + _t2
+    _t3 = xp.add(b[:, None, None], _t2, out=out)
     output = _t3
     return output
 
 
-def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, out=None):
     """gradInput[j, k, l] = Sum(g[o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(k, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1))*KroneckerDelta(l, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)), 0)*W[o, j, p, q], (p, 1, N_p), (q, 1, N_q)), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4725,20 +4857,20 @@ def _spatialdilatedconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, dW, 
     return grad_input
 
 
-def _spatialdilatedconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b):
+def _spatialdilatedconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), x[k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*g[j, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}), patches)
     _t2 = contract(g, _t1, axes=((1, 2,), (2, 4,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=(1, 2))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, scale, grad_W, grad_b, out=None):
+def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4749,7 +4881,7 @@ def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW,
     _t1 = contract(W, g, axes=((0,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 4, 1, 2)), (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: (dilationH)}, {2: (dW), 4: (dilationW)},))
     grad_input = _t2
-    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}))
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (-padH), (-padW)), ({0: 1}, {1: (dilationH), 2: (dH)}, {3: (dilationW), 4: (dW)}), patches)
     _t4 = contract(g, _t3, axes=((1, 2,), (2, 4,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=(1, 2))
@@ -4757,21 +4889,21 @@ def _spatialdilatedconvolution_backward(x, W, b, N_h, N_w, kW, kH, dW, dH, padW,
     return grad_input
 
 
-def _spatialdilatedconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """Y[s, o, h, w] = b[o] + Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1), (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1)], 0)*W[o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
     _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
     output = _t3
     return output
 
 
-def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, out=None):
     """gradInput[j, k, l, a] = Sum(G[s, o, h, w]*Sum(where(((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dilationW)*q + (dW)*w + (-dW - padW - dilationW + 1))*KroneckerDelta(j, s)*KroneckerDelta(l, (dH)*h + (dilationH)*p + (-dH - padH - dilationH + 1)), 0)*W[o, k, p, q], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (h, 1, N_h), (w, 1, N_w), (o, 1, N_o))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4784,21 +4916,21 @@ def _spatialdilatedconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH
     return grad_input
 
 
-def _spatialdilatedconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b):
+def _spatialdilatedconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, k, l, a] += scale * Sum(where(((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) >= 1) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) >= 1) & ((dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1) <= m) & ((dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1) <= n), X[s, k, (dH)*h + (dilationH)*l + (-dH - padH - dilationH + 1), (dilationW)*a + (dW)*w + (-dW - padW - dilationW + 1)], 0)*G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     N_p = W.shape[2]
     N_q = W.shape[3]
-    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}), patches)
     _t2 = contract(G, _t1, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 2, 3))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, scale, grad_W, grad_b, out=None):
+def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4810,7 +4942,7 @@ def _spatialdilatedconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, dW, dH,
     _t1 = contract(W, G, axes=((0,), (1,)))
     _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({1: 1}, {0: 1}, {2: (dH), 4: (dilationH)}, {3: (dW), 5: (dilationW)},))
     grad_input = _t2
-    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}))
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dilationH), 3: (dH)}, {4: (dilationW), 5: (dW)}), patches)
     _t4 = contract(G, _t3, axes=((0, 2, 3,), (0, 3, 5,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 2, 3))
@@ -4836,7 +4968,298 @@ class SpatialDilatedConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
 
 
-def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialfullconvolution_update_output(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, out=None):
+    """y[o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), x[c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}), patches)
+    _t2 = contract(W, _t1, axes=((0, 2, 3,), (0, 2, 4,)))
+    _t3 = xp.add(b[:, None, None], _t2, out=out)
+    output = _t3
+    return output
+
+
+def _spatialfullconvolution_update_grad_input(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[j, o, h - k + (padH + 1), -l + w + (padW + 1)]*g[o, h, w], (h - k >= (-padH)) & (l - w <= (padW)) & (N_p >= h - k + (padH + 1)) & (N_q >= -l + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialfullconvolution_acc_grad_parameters(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), x[j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*g[k, h, w], (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, h, w], (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}), patches)
+    _t2 = contract(_t1, g, axes=((2, 4,), (1, 2,)))
+    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = g.sum(axis=(1, 2))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialfullconvolution_backward(x, W, b, N_h, N_w, kW, kH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m,), (0, (padH), (padW),), ({0: 1}, {1: -1, 3: 1}, {2: -1, 4: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_p, N_h, N_q, N_w), (0, (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}), patches)
+    _t4 = contract(_t3, g, axes=((2, 4,), (1, 2,)))
+    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
+    _t5 = g.sum(axis=(1, 2))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _spatialfullconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, out=None):
+    """Y[s, o, h, w] = b[o] + Sum(where((h - p + (padH + 1) >= 1) & (-q + w + (padW + 1) >= 1) & (h - p + (padH + 1) <= n) & (-q + w + (padW + 1) <= m), X[s, c, h - p + (padH + 1), -q + w + (padW + 1)], 0)*W[c, o, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}), patches)
+    _t2 = contract(_t1, W, axes=((1, 3, 5,), (0, 2, 3,)))
+    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    output = _t3
+    return output
+
+
+def _spatialfullconvolution_update_grad_input_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[k, o, h - l + (padH + 1), -a + w + (padW + 1)], (h - l >= (-padH)) & (a - w <= (padW)) & (N_p >= h - l + (padH + 1)) & (N_q >= -a + w + (padW + 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _spatialfullconvolution_acc_grad_parameters_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a] += scale * Sum(where((-a + w + (padW + 1) >= 1) & (h - l + (padH + 1) >= 1) & (-a + w + (padW + 1) <= m) & (h - l + (padH + 1) <= n), X[s, j, h - l + (padH + 1), -a + w + (padW + 1)], 0)*G[s, k, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, h, w], (s, 1, B), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    _t1 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}), patches)
+    _t2 = contract(_t1, G, axes=((0, 3, 5,), (0, 2, 3,)))
+    grad_W += xp.transpose(_t2, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = G.sum(axis=(0, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _spatialfullconvolution_backward_batch(X, W, b, N_h, N_w, kW, kH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_p = W.shape[2]
+    N_q = W.shape[3]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 3, 4, 5, 1, 2)), (B, N_c, n, m,), (0, 0, (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 4: 1}, {3: -1, 5: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_p, N_h, N_q, N_w), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}), patches)
+    _t4 = contract(_t3, G, axes=((0, 3, 5,), (0, 2, 3,)))
+    grad_W += xp.transpose(_t4, (0, 3, 1, 2)) if scale == 1 else scale * xp.transpose(_t4, (0, 3, 1, 2))
+    _t5 = G.sum(axis=(0, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class SpatialFullConvolution(CatalogueTransposedModule):
+    """nn.SpatialFullConvolution(nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0): y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]. The transposed convolution (the gradient of a convolution as a layer)."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[c,o,p,q] * x[c,h-p+1,w-q+1], c, p, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = (('full', 1, 'kH', 1, 'padH', 'adjH'), ('full', 2, 'kW', 1, 'padW', 'adjW'))
+    windowArguments = ('kW', 'kH', 'padW', 'padH')
+    dilatedInput = ((1, 'dH', 'adjH'), (2, 'dW', 'adjW'))
+    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialfullconvolution_update_output, _spatialfullconvolution_update_grad_input, _spatialfullconvolution_acc_grad_parameters, _spatialfullconvolution_backward), (_spatialfullconvolution_update_output_batch, _spatialfullconvolution_update_grad_input_batch, _spatialfullconvolution_acc_grad_parameters_batch, _spatialfullconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kW, kH, dW=1, dH=1, padW=0, padH=0, adjW=0, adjH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'adjW': adjW, 'adjH': adjH})
+
+
+def _spatialconvolutionlocal_update_output(x, W, b, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """y[o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), x[c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (1, 3, 0, 2, 4))
+    _t3 = _t2.sum(axis=(3, 4, 5))
+    _t4 = xp.add(b, _t3, out=out)
+    output = _t4
+    return output
+
+
+def _spatialconvolutionlocal_update_grad_input(x, W, b, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
+    """gradInput[j, k, l] = Sum(Piecewise((W[h, w, o, j, (-dH)*h + k + (dH + padH), l + (-dW)*w + (dW + padW)]*g[o, h, w], (l + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + k + (dH + padH)) & (N_q >= l + (-dW)*w + (dW + padW)) & ((dH)*h - k <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=1)
+    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t3
+    return grad_input
+
+
+def _spatialconvolutionlocal_acc_grad_parameters(x, W, b, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d, e] += scale * where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), x[a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*g[l, j, k]; gradb[j, k, l] += scale * g[j, k, l]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t2 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t1, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
+    grad_W += _t2 if scale == 1 else scale * _t2
+    grad_b += g if scale == 1 else scale * g
+
+
+def _spatialconvolutionlocal_backward(x, W, b, kW, kH, dW, dH, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    m = x.shape[2]
+    n = x.shape[1]
+    _t1 = g[:, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=1)
+    _t3 = fold(_t2, (N_c, n, m,), (0, (-padH), (-padW),), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t3
+    _t4 = window(x, (N_c, N_h, N_p, N_w, N_q), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
+    _t5 = xp.transpose(g, (1, 2, 0))[:, :, :, None, None, None] * xp.transpose(_t4, (1, 3, 0, 2, 4))[:, :, None, :, :, :]
+    grad_W += _t5 if scale == 1 else scale * _t5
+    grad_b += g if scale == 1 else scale * g
+    return grad_input
+
+
+def _spatialconvolutionlocal_update_output_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, out=None):
+    """Y[s, o, h, w] = b[o, h, w] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & ((dH)*h + p + (-dH - padH) <= n) & (q + (dW)*w + (-dW - padW) <= m), X[s, c, (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[h, w, o, c, p, q], (c, 1, N_c), (p, 1, N_p), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = xp.transpose(W, (2, 0, 1, 3, 4, 5)) * xp.transpose(_t1, (0, 2, 4, 1, 3, 5))[:, None, :, :, :, :, :]
+    _t3 = _t2.sum(axis=(4, 5, 6))
+    _t4 = xp.add(b, _t3, out=out)
+    output = _t4
+    return output
+
+
+def _spatialconvolutionlocal_update_grad_input_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = Sum(Piecewise((G[j, o, h, w]*W[h, w, o, k, (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)], (a + (-dW)*w >= (-dW - padW + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=2)
+    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t3
+    return grad_input
+
+
+def _spatialconvolutionlocal_acc_grad_parameters_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[j, k, l, a, d, e] += scale * Sum(where((d + (dH)*j + (-dH - padH) >= 1) & (e + (dW)*k + (-dW - padW) >= 1) & (d + (dH)*j + (-dH - padH) <= n) & (e + (dW)*k + (-dW - padW) <= m), X[s, a, d + (dH)*j + (-dH - padH), e + (dW)*k + (-dW - padW)], 0)*G[s, l, j, k], (s, 1, B)); gradb[j, k, l] += scale * Sum(G[s, j, k, l], (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t2 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t1, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
+    _t3 = _t2.sum(axis=6)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = G.sum(axis=0)
+    grad_b += _t4 if scale == 1 else scale * _t4
+
+
+def _spatialconvolutionlocal_backward_batch(X, W, b, kW, kH, dW, dH, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = W.shape[0]
+    N_p = W.shape[4]
+    N_q = W.shape[5]
+    N_w = W.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    _t1 = G[:, None, :, :, :, None, None] * xp.transpose(W, (3, 2, 0, 1, 4, 5))
+    _t2 = _t1.sum(axis=2)
+    _t3 = fold(_t2, (B, N_c, n, m,), (0, 0, (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t3
+    _t4 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
+    _t5 = xp.transpose(G, (2, 3, 1, 0))[:, :, :, None, None, None, :] * xp.transpose(_t4, (2, 4, 1, 3, 5, 0))[:, :, None, :, :, :, :]
+    _t6 = _t5.sum(axis=6)
+    grad_W += _t6 if scale == 1 else scale * _t6
+    _t7 = G.sum(axis=0)
+    grad_b += _t7 if scale == 1 else scale * _t7
+    return grad_input
+
+
+class SpatialConvolutionLocal(CatalogueWindowModule):
+    """nn.SpatialConvolutionLocal(nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0): y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]. A convolution with different weights at each output position."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('iW', REQUIRED, int, None), ('iH', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padW', 0, int, None), ('padH', 0, int, None), )
+    formula = 'y[o,h,w] = sum(W[h,w,o,c,p,q] * x[c,h+p-1,w+q-1], c, p, q) + b[o,h,w]'
+    scalars = ()
+    inputShape = ('nInputPlane', 'iH', 'iW')
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
+    parameterShapes = (('weight', (('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1), 'nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane', ('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1))))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_spatialconvolutionlocal_update_output, _spatialconvolutionlocal_update_grad_input, _spatialconvolutionlocal_acc_grad_parameters, _spatialconvolutionlocal_backward), (_spatialconvolutionlocal_update_output_batch, _spatialconvolutionlocal_update_grad_input_batch, _spatialconvolutionlocal_acc_grad_parameters_batch, _spatialconvolutionlocal_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, iW, iH, kW, kH, dW=1, dH=1, padW=0, padH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'iW': iW, 'iH': iH, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
+
+
+def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """y[c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4863,7 +5286,7 @@ def _spatialmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, ou
     return output
 
 
-def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(a + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta((-dH)*i + l + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[k, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, i, j], (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -4898,7 +5321,7 @@ def _spatialmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH
     return grad_input
 
 
-def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """Y[s, c, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4926,7 +5349,7 @@ def _spatialmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, pa
     return output
 
 
-def _spatialmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+def _spatialmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[k, l, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))*G[k, l, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -4978,7 +5401,7 @@ class SpatialMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
 
 
-def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """y[c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5007,7 +5430,7 @@ def _spatialdilatedmaxpooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, p
     return output
 
 
-def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, y, g, out=None):
+def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((KroneckerDelta(l, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(a, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(c, k), 0)*g[c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), x[c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5027,9 +5450,9 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     _t12 = (dilationW) * _t11
     _t13 = _t10[:, None] + _t12
     _t14 = (_t13 >= (dW + padW + dilationW))
-    _t15 = _t10[:, None] + _t12 + (-dW - padW - dilationW + 1)
+    _t15 = _t13 + (-dW - padW - dilationW + 1)
     _t16 = (m >= _t15)
-    _t17 = _t4[:, None] + _t6 + (-dH - padH - dilationH + 1)
+    _t17 = _t7 + (-dH - padH - dilationH + 1)
     _t18 = (n >= _t17)
     _t19 = _t8[:, :, None, None] & _t14 & _t16 & _t18[:, :, None, None]
     _t20 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, (-padH), (-padW)), ({0: 1}, {1: (dH), 2: (dilationH)}, {3: (dW), 4: (dilationW)}))
@@ -5042,15 +5465,15 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     _t27 = _t24 % (kW) + 1
     _t28 = (_t27 <= (kW))
     _t29 = (dilationH) * _t25
-    _t30 = _t4[:, None, None] + _t29
-    _t31 = (_t30 >= (dH + padH + dilationH))
+    _t29 += _t4[:, None, None]
+    _t31 = (_t29 >= (dH + padH + dilationH))
     _t32 = (dilationW) * _t27
     _t33 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2))
     _t34 = (_t33 >= (dW + padW + dilationW))
-    _t35 = _t10[:, None, None] + xp.transpose(_t32, (1, 0, 2)) + (-dW - padW - dilationW + 1)
+    _t35 = _t33 + (-dW - padW - dilationW + 1)
     _t36 = (m >= _t35)
-    _t37 = _t4[:, None, None] + _t29 + (-dH - padH - dilationH + 1)
-    _t38 = (n >= _t37)
+    _t29 -= (dH + padH + dilationH - 1)
+    _t38 = (n >= _t29)
     _t39 = _t2[:, None, None] & xp.transpose(_t26, (2, 0, 1)) & xp.transpose(_t28, (2, 0, 1)) & xp.transpose(_t31, (2, 0, 1)) & xp.transpose(_t34, (2, 1, 0)) & xp.transpose(_t36, (2, 1, 0)) & xp.transpose(_t38, (2, 0, 1))
     _t40 = xp.where(_t39, g, 0)
     _t41 = (_t17 >= 1)
@@ -5063,18 +5486,20 @@ def _spatialdilatedmaxpooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, pad
     _t48 = _t47.reshape(*_t47.shape[:3], -1).argmax(axis=-1)
     _t49 = _t48 // (kW) + 1
     _t50 = (dilationH) * _t49
-    _t51 = _t4[:, None, None] + _t50 + (-dH - padH - dilationH + 1)
-    _t52 = _t48 % (kW) + 1
-    _t53 = (dilationW) * _t52
-    _t54 = _t10[:, None, None] + xp.transpose(_t53, (1, 0, 2)) + (-dW - padW - dilationW + 1)
-    _t55 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t51, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
-    _t56 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
-    _t57 = xp.bincount(_t55, weights=_t56, minlength=N_c * n * m).astype(_t56.dtype, copy=False).reshape(N_c, n, m)
-    grad_input = _t57
+    _t51 = _t4 + (-dH - padH - dilationH + 1)
+    _t50 += _t51[:, None, None]
+    _t53 = _t48 % (kW) + 1
+    _t54 = (dilationW) * _t53
+    _t55 = _t10 + (-dW - padW - dilationW + 1)
+    _t54 += _t55[:, None]
+    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t54, (2, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t50, (2, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t1[:, None, None] - 1, 0, N_c + -1), (N_c, N_i, N_j)).ravel()
+    _t58 = xp.broadcast_to(_t40, (N_c, N_i, N_j)).ravel()
+    _t59 = xp.bincount(_t57, weights=_t58, minlength=N_c * n * m).astype(_t58.dtype, copy=False).reshape(N_c, n, m)
+    grad_input = _t59
     return grad_input
 
 
-def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, out=None):
+def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, out=None):
     """Y[s, c, i, j] = Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5104,7 +5529,7 @@ def _spatialdilatedmaxpooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, p
     return output
 
 
-def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, Y, G, out=None):
+def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, dilationW, dilationH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a, (dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1))*where(((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0) + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1) <= m), KroneckerDelta(c, l)*KroneckerDelta(d, (dW)*j + (dilationW)*ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) >= 1) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) >= 1) & ((dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1) <= n) & ((dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1) <= m), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1) + (-dW - padW - dilationW + 1))*KroneckerDelta(k, s), 0)*G[s, c, i, j], (N_p >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 0)) & (N_q >= ArgExtremum(Maximum(where(((dH)*i + (dilationH)*p >= (dH + padH + dilationH)) & ((dW)*j + (dilationW)*q >= (dW + padW + dilationW)) & (m >= (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)) & (n >= (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1)), X[s, c, (dH)*i + (dilationH)*p + (-dH - padH - dilationH + 1), (dW)*j + (dilationW)*q + (-dW - padW - dilationW + 1)], -oo), (p, 1, N_p), (q, 1, N_q)), 1))), (0, True)), (s, 1, B), (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5127,9 +5552,9 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     _t14 = (dilationW) * _t13
     _t15 = _t12[:, None] + _t14
     _t16 = (_t15 >= (dW + padW + dilationW))
-    _t17 = _t12[:, None] + _t14 + (-dW - padW - dilationW + 1)
+    _t17 = _t15 + (-dW - padW - dilationW + 1)
     _t18 = (m >= _t17)
-    _t19 = _t6[:, None] + _t8 + (-dH - padH - dilationH + 1)
+    _t19 = _t9 + (-dH - padH - dilationH + 1)
     _t20 = (n >= _t19)
     _t21 = _t10[:, :, None, None] & _t16 & _t18 & _t20[:, :, None, None]
     _t22 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}))
@@ -5142,15 +5567,15 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     _t29 = _t26 % (kW) + 1
     _t30 = (_t29 <= (kW))
     _t31 = (dilationH) * _t27
-    _t32 = _t6[:, None, None, None] + _t31
-    _t33 = (_t32 >= (dH + padH + dilationH))
+    _t31 += _t6[:, None, None, None]
+    _t33 = (_t31 >= (dH + padH + dilationH))
     _t34 = (dilationW) * _t29
     _t35 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3))
     _t36 = (_t35 >= (dW + padW + dilationW))
-    _t37 = _t12[:, None, None, None] + xp.transpose(_t34, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
+    _t37 = _t35 + (-dW - padW - dilationW + 1)
     _t38 = (m >= _t37)
-    _t39 = _t6[:, None, None, None] + _t31 + (-dH - padH - dilationH + 1)
-    _t40 = (n >= _t39)
+    _t31 -= (dH + padH + dilationH - 1)
+    _t40 = (n >= _t31)
     _t41 = _t2[:, None, None, None] & _t4[:, None, None] & xp.transpose(_t28, (2, 3, 0, 1)) & xp.transpose(_t30, (2, 3, 0, 1)) & xp.transpose(_t33, (2, 3, 0, 1)) & xp.transpose(_t36, (2, 3, 1, 0)) & xp.transpose(_t38, (2, 3, 1, 0)) & xp.transpose(_t40, (2, 3, 0, 1))
     _t42 = xp.where(_t41, G, 0)
     _t43 = (_t19 >= 1)
@@ -5163,14 +5588,16 @@ def _spatialdilatedmaxpooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, d
     _t50 = _t49.reshape(*_t49.shape[:4], -1).argmax(axis=-1)
     _t51 = _t50 // (kW) + 1
     _t52 = (dilationH) * _t51
-    _t53 = _t6[:, None, None, None] + _t52 + (-dH - padH - dilationH + 1)
-    _t54 = _t50 % (kW) + 1
-    _t55 = (dilationW) * _t54
-    _t56 = _t12[:, None, None, None] + xp.transpose(_t55, (1, 0, 2, 3)) + (-dW - padW - dilationW + 1)
-    _t57 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 1, 0)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t53, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
-    _t58 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
-    _t59 = xp.bincount(_t57, weights=_t58, minlength=B * N_c * n * m).astype(_t58.dtype, copy=False).reshape(B, N_c, n, m)
-    grad_input = _t59
+    _t53 = _t6 + (-dH - padH - dilationH + 1)
+    _t52 += _t53[:, None, None, None]
+    _t55 = _t50 % (kW) + 1
+    _t56 = (dilationW) * _t55
+    _t57 = _t12 + (-dW - padW - dilationW + 1)
+    _t56 += _t57[:, None, None]
+    _t59 = xp.broadcast_to(xp.clip(xp.transpose(_t56, (2, 3, 0, 1)) - 1, 0, m + -1) + m * xp.clip(xp.transpose(_t52, (2, 3, 0, 1)) - 1, 0, n + -1) + m * n * xp.clip(_t3[:, None, None] - 1, 0, N_c + -1) + m * n * N_c * xp.clip(_t1[:, None, None, None] - 1, 0, B + -1), (B, N_c, N_i, N_j)).ravel()
+    _t60 = xp.broadcast_to(_t42, (B, N_c, N_i, N_j)).ravel()
+    _t61 = xp.bincount(_t59, weights=_t60, minlength=B * N_c * n * m).astype(_t60.dtype, copy=False).reshape(B, N_c, n, m)
+    grad_input = _t61
     return grad_input
 
 
@@ -5190,7 +5617,7 @@ class SpatialDilatedMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH, 'dilationW': dilationW, 'dilationH': dilationH})
 
 
-def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """y[c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), x[c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5201,7 +5628,7 @@ def _spatialaveragepooling_update_output(x, N_i, N_j, kW, kH, dW, dH, padW, padH
     return output
 
 
-def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, y, g, out=None):
+def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]/(kW*kH), (a + (-dW)*j >= (-dW - padW + 1)) & (N_p >= (-dH)*i + l + (dH + padH)) & (N_q >= a + (-dW)*j + (dW + padW)) & ((dH)*i - l <= (dH + padH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5213,7 +5640,7 @@ def _spatialaveragepooling_update_grad_input(x, N_i, N_j, kW, kH, dW, dH, padW, 
     return grad_input
 
 
-def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, out=None):
+def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, out=None):
     """Y[s, c, i, j] = Sum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & ((dH)*i + p + (-dH - padH) <= n) & ((dW)*j + q + (-dW - padW) <= m), X[s, c, (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], 0), (p, 1, N_p), (q, 1, N_q))/(kW*kH)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5225,7 +5652,7 @@ def _spatialaveragepooling_update_output_batch(X, N_i, N_j, kW, kH, dW, dH, padW
     return output
 
 
-def _spatialaveragepooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, Y, G, out=None):
+def _spatialaveragepooling_update_grad_input_batch(X, N_i, N_j, kW, kH, dW, dH, padW, padH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]/(kW*kH), (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5254,7 +5681,7 @@ class SpatialAveragePooling(CatalogueWindowModule):
         super().__init__(**{'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH, 'padW': padW, 'padH': padH})
 
 
-def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """y[c, i, j] = Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5267,24 +5694,25 @@ def _spatiallppooling_update_output(x, pnorm, N_i, N_j, kW, kH, dW, dH, out=None
     return output
 
 
-def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+def _spatiallppooling_update_grad_input(x, pnorm, N_i, N_j, kW, kH, dW, dH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((g[k, i, j]*x[k, l, a]**pnorm*y[k, i, j]/(x[k, l, a]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     m = x.shape[2]
     n = x.shape[1]
     _t1 = window(x, (N_c, (kH), N_i, (kW), N_j), (0, 0, 0), ({0: 1}, {1: 1, 2: (dH)}, {3: 1, 4: (dW)}))
-    _t2 = _t1 ** pnorm
-    _t3 = _t2.sum(axis=(1, 3))
-    _t4 = 1 / _t1
-    _t5 = 1 / _t3
-    _t6 = _t4 * _t2 * _t5[:, None, :, None, :] * g[:, None, :, None, :] * y[:, None, :, None, :]
-    _t7 = fold(xp.transpose(_t6, (0, 2, 4, 1, 3)), (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
-    grad_input = _t7
+    _t2 = 1 / _t1
+    _t3 = _t1 ** pnorm
+    _t4 = _t3.sum(axis=(1, 3))
+    _t5 = 1 / _t4
+    _t6 = _t5 * g * y
+    _t7 = _t6[:, :, :, None, None] * xp.transpose(_t2 * _t3, (0, 2, 4, 1, 3))
+    _t8 = fold(_t7, (N_c, n, m,), (0, 0, 0,), ({0: 1}, {1: (dH), 3: 1}, {2: (dW), 4: 1},))
+    grad_input = _t8
     return grad_input
 
 
-def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """Y[s, c, i, j] = Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))**(1/pnorm)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5298,7 +5726,7 @@ def _spatiallppooling_update_output_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, ou
     return output
 
 
-def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*X[k, l, a, d]**pnorm*Y[k, l, i, j]/(X[k, l, a, d]*Sum(X[k, l, (dH)*i + p + (-dH), (dW)*j + q + (-dW)]**pnorm, (p, 1, N_p), (q, 1, N_q))), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5306,13 +5734,14 @@ def _spatiallppooling_update_grad_input_batch(X, pnorm, N_i, N_j, kW, kH, dW, dH
     m = X.shape[3]
     n = X.shape[2]
     _t1 = window(X, (B, N_c, (kH), N_i, (kW), N_j), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: 1, 3: (dH)}, {4: 1, 5: (dW)}))
-    _t2 = _t1 ** pnorm
-    _t3 = _t2.sum(axis=(2, 4))
-    _t4 = 1 / _t1
-    _t5 = 1 / _t3
-    _t6 = _t4 * _t2 * _t5[:, :, None, :, None, :] * G[:, :, None, :, None, :] * Y[:, :, None, :, None, :]
-    _t7 = fold(xp.transpose(_t6, (0, 1, 3, 5, 2, 4)), (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
-    grad_input = _t7
+    _t2 = 1 / _t1
+    _t3 = _t1 ** pnorm
+    _t4 = _t3.sum(axis=(2, 4))
+    _t5 = 1 / _t4
+    _t6 = _t5 * G * Y
+    _t7 = _t6[:, :, :, :, None, None] * xp.transpose(_t2 * _t3, (0, 1, 3, 5, 2, 4))
+    _t8 = fold(_t7, (B, N_c, n, m,), (0, 0, 0, 0,), ({0: 1}, {1: 1}, {2: (dH), 4: 1}, {3: (dW), 5: 1},))
+    grad_input = _t8
     return grad_input
 
 
@@ -5331,19 +5760,19 @@ class SpatialLPPooling(CatalogueWindowModule):
         super().__init__(**{'nInputPlane': nInputPlane, 'pnorm': pnorm, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
 
 
-def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatialsubsampling_update_output(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """y[c, i, j] = W[c]*Sum(x[c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
     _t2 = _t1.sum(axis=(2, 4))
-    _t3 = W[:, None, None] * _t2
+    _t3 = xp.multiply(W[:, None, None], _t2, out=out)
     _t3 += b[:, None, None]
     output = _t3
     return output
 
 
-def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, out=None):
+def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(Piecewise((W[k]*g[k, i, j], (a + (-dW)*j >= (-dW + 1)) & (N_p >= (-dH)*i + l + (dH)) & (N_q >= a + (-dW)*j + (dW)) & ((dH)*i - l <= (dH - 1))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5355,20 +5784,19 @@ def _spatialsubsampling_update_grad_input(x, W, b, N_i, N_j, kW, kH, dW, dH, y, 
     return grad_input
 
 
-def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b):
+def _spatialsubsampling_acc_grad_parameters(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, y, g, scale, grad_W, grad_b):
     """gradW[k] += scale * Sum(g[k, i, j]*Sum(x[k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(g[k, i, j], (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
     _t2 = _t1.sum(axis=(2, 4))
-    _t3 = _t2 * g
-    _t4 = _t3.sum(axis=(1, 2))
-    grad_W += _t4 if scale == 1 else scale * _t4
-    _t5 = g.sum(axis=(1, 2))
-    grad_b += _t5 if scale == 1 else scale * _t5
+    _t3 = xp.einsum("abc,abc->a", g, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = g.sum(axis=(1, 2))
+    grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale, grad_W, grad_b, out=None):
+def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5379,28 +5807,27 @@ def _spatialsubsampling_backward(x, W, b, N_i, N_j, kW, kH, dW, dH, y, g, scale,
     grad_input = _t2
     _t3 = window(x, (N_c, N_i, (kH), N_j, (kW)), (0, 0, 0), ({0: 1}, {1: (dH), 2: 1}, {3: (dW), 4: 1}))
     _t4 = _t3.sum(axis=(2, 4))
-    _t5 = _t4 * g
-    _t6 = _t5.sum(axis=(1, 2))
-    grad_W += _t6 if scale == 1 else scale * _t6
-    _t7 = g.sum(axis=(1, 2))
-    grad_b += _t7 if scale == 1 else scale * _t7
+    _t5 = xp.einsum("abc,abc->a", g, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = g.sum(axis=(1, 2))
+    grad_b += _t6 if scale == 1 else scale * _t6
     return grad_input
 
 
-def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, out=None):
+def _spatialsubsampling_update_output_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, out=None):
     """Y[s, c, i, j] = W[c]*Sum(X[s, c, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)) + b[c]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
     _t2 = _t1.sum(axis=(3, 5))
-    _t3 = W[:, None, None] * _t2
+    _t3 = xp.multiply(W[:, None, None], _t2, out=out)
     _t3 += b[:, None, None]
     output = _t3
     return output
 
 
-def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, out=None):
+def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((G[k, l, i, j]*W[l], (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW))), (0, True)), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5413,21 +5840,20 @@ def _spatialsubsampling_update_grad_input_batch(X, W, b, N_i, N_j, kW, kH, dW, d
     return grad_input
 
 
-def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b):
+def _spatialsubsampling_acc_grad_parameters_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[k] += scale * Sum(G[s, k, i, j]*Sum(X[s, k, (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (p, 1, N_p), (q, 1, N_q)), (s, 1, B), (i, 1, N_i), (j, 1, N_j)); gradb[k] += scale * Sum(G[s, k, i, j], (s, 1, B), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
     _t1 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
     _t2 = _t1.sum(axis=(3, 5))
-    _t3 = _t2 * G
-    _t4 = _t3.sum(axis=(0, 2, 3))
-    grad_W += _t4 if scale == 1 else scale * _t4
-    _t5 = G.sum(axis=(0, 2, 3))
-    grad_b += _t5 if scale == 1 else scale * _t5
+    _t3 = xp.einsum("abcd,abcd->b", G, _t2)
+    grad_W += _t3 if scale == 1 else scale * _t3
+    _t4 = G.sum(axis=(0, 2, 3))
+    grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, scale, grad_W, grad_b, out=None):
+def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5439,11 +5865,10 @@ def _spatialsubsampling_backward_batch(X, W, b, N_i, N_j, kW, kH, dW, dH, Y, G, 
     grad_input = _t2
     _t3 = window(X, (B, N_c, N_i, (kH), N_j, (kW)), (0, 0, 0, 0), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}))
     _t4 = _t3.sum(axis=(3, 5))
-    _t5 = _t4 * G
-    _t6 = _t5.sum(axis=(0, 2, 3))
-    grad_W += _t6 if scale == 1 else scale * _t6
-    _t7 = G.sum(axis=(0, 2, 3))
-    grad_b += _t7 if scale == 1 else scale * _t7
+    _t5 = xp.einsum("abcd,abcd->b", G, _t4)
+    grad_W += _t5 if scale == 1 else scale * _t5
+    _t6 = G.sum(axis=(0, 2, 3))
+    grad_b += _t6 if scale == 1 else scale * _t6
     return grad_input
 
 
@@ -5465,7 +5890,7 @@ class SpatialSubSampling(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'kW': kW, 'kH': kH, 'dW': dW, 'dH': dH})
 
 
-def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, out=None):
     """y[c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), x[c, i + (-pad_t), j + (-pad_l)], 0)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5474,7 +5899,7 @@ def _spatialzeropadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, o
     return output
 
 
-def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, y, g, out=None):
+def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, y, g, out=None):
     """gradInput[k, l, a] = Piecewise((g[k, l + (pad_t), a + (pad_l)], (N_i >= l + (pad_t)) & (N_j >= a + (pad_l))), (0, True))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5493,7 +5918,7 @@ def _spatialzeropadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_
     return grad_input
 
 
-def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, out=None):
+def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, out=None):
     """Y[s, c, i, j] = where((i + (-pad_t) >= 1) & (j + (-pad_l) >= 1) & (i + (-pad_t) <= n) & (j + (-pad_l) <= m), X[s, c, i + (-pad_t), j + (-pad_l)], 0)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5503,7 +5928,7 @@ def _spatialzeropadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pa
     return output
 
 
-def _spatialzeropadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, Y, G, out=None):
+def _spatialzeropadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Piecewise((G[k, l, a + (pad_t), d + (pad_l)], (N_i >= a + (pad_t)) & (N_j >= d + (pad_l))), (0, True))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5539,21 +5964,139 @@ class SpatialZeroPadding(CatalogueWindowModule):
         super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
 
 
-def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _spatialcrossmaplrn_update_output(x, k, alpha, beta, size, patches, out=None):
+    """y[c, h, w] = x[c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = xp.einsum("abcd,abcd->acd", _t1, _t1)
+    _t3 = alpha / size
+    _t4 = _t2 * _t3
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= x
+    output = _t7
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input(x, k, alpha, beta, size, patches, y, g, out=None):
+    """gradInput[j, a, d] = Sum(Piecewise((-2*N_l**beta*alpha*beta*g[c, a, d]*x[c, a, d]*x[j, a, d]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), x[c + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))), (c - j <= ((size//2))) & (N_l >= -c + j + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + g[j, a, d]/(k + alpha*Sum(where((j + l + (-(size//2) - 1) >= 1) & (j + l + (-(size//2) - 1) <= N_c), x[j + l + (-(size//2) - 1), a, d], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = window(x, (N_c, size, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t2 = xp.einsum("abcd,abcd->acd", _t1, _t1)
+    _t3 = alpha / size
+    _t4 = _t2 * _t3
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= g
+    _t9 = size ** beta
+    _t10 = alpha * xp.transpose(_t2, (1, 2, 0))
+    _t11 = k * size
+    _t12 = _t10 + _t11
+    _t13 = _t12 ** beta
+    _t14 = alpha * _t13 * xp.transpose(_t2, (1, 2, 0))
+    _t15 = k * size * _t13
+    _t15 += _t14
+    xp.divide(1, _t15, out=_t15)
+    _t18 = window(x, (size, N_c, N_h, N_w), ((-(size//2)), 0, 0), ({0: 1, 1: 1}, {2: 1}, {3: 1}))
+    _t19 = -2 * alpha * beta * _t9 * _t15 * xp.transpose(g, (1, 2, 0)) * xp.transpose(x, (1, 2, 0))
+    _t20 = _t19[:, :, :, None] * xp.transpose(_t18, (2, 3, 1, 0))
+    _t21 = fold(_t20, (N_c, N_h, N_w,), ((-(size//2)), 0, 0,), ({2: 1, 3: 1}, {0: 1}, {1: 1},))
+    _t7 += _t21
+    grad_input = _t7
+    return grad_input
+
+
+def _spatialcrossmaplrn_update_output_batch(X, k, alpha, beta, size, patches, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w]/(k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[s, c + l + (-(size//2) - 1), h, w], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = xp.einsum("abcde,abcde->abde", _t1, _t1)
+    _t3 = alpha / size
+    _t4 = _t2 * _t3
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= X
+    output = _t7
+    return output
+
+
+def _spatialcrossmaplrn_update_grad_input_batch(X, k, alpha, beta, size, patches, Y, G, out=None):
+    """gradInput[j, a, d, e] = Sum(Piecewise((-2*N_l**beta*alpha*beta*G[j, c, d, e]*X[j, a, d, e]*X[j, c, d, e]/(N_l*k*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta + alpha*(N_l*k + alpha*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l)))**beta*Sum(where((c + l + (-(size//2) - 1) >= 1) & (c + l + (-(size//2) - 1) <= N_c), X[j, c + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))), (a - c >= (-(size//2))) & (N_l >= a - c + ((size//2) + 1))), (0, True)), (c, 1, N_c)) + G[j, a, d, e]/(k + alpha*Sum(where((a + l + (-(size//2) - 1) >= 1) & (a + l + (-(size//2) - 1) <= N_c), X[j, a + l + (-(size//2) - 1), d, e], 0)**2, (l, 1, N_l))/N_l)**beta"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = window(X, (B, N_c, size, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t2 = xp.einsum("abcde,abcde->abde", _t1, _t1)
+    _t3 = alpha / size
+    _t4 = _t2 * _t3
+    _t4 += k
+    _t6 = -beta
+    _t7 = _t4 ** _t6
+    _t7 *= G
+    _t9 = size ** beta
+    _t10 = alpha * xp.transpose(_t2, (0, 2, 3, 1))
+    _t11 = k * size
+    _t12 = _t10 + _t11
+    _t13 = _t12 ** beta
+    _t14 = alpha * _t13 * xp.transpose(_t2, (0, 2, 3, 1))
+    _t15 = k * size * _t13
+    _t15 += _t14
+    xp.divide(1, _t15, out=_t15)
+    _t18 = window(X, (B, size, N_c, N_h, N_w), (0, (-(size//2)), 0, 0), ({0: 1}, {1: 1, 2: 1}, {3: 1}, {4: 1}))
+    _t19 = -2 * alpha * beta * _t9 * _t15 * xp.transpose(G, (0, 2, 3, 1)) * xp.transpose(X, (0, 2, 3, 1))
+    _t20 = _t19[:, :, :, :, None] * xp.transpose(_t18, (0, 3, 4, 2, 1))
+    _t21 = fold(_t20, (B, N_c, N_h, N_w,), (0, (-(size//2)), 0, 0,), ({0: 1}, {3: 1, 4: 1}, {1: 1}, {2: 1},))
+    _t7 += _t21
+    grad_input = _t7
+    return grad_input
+
+
+class SpatialCrossMapLRN(CatalogueWindowModule):
+    """nn.SpatialCrossMapLRN(size, alpha=0.0001, beta=0.75, k=1.0): y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta. Local response normalisation across planes: each pixel divided by (k + alpha/size times the sum of the squares of the size planes around it)^beta, the window clamped at the first and last plane."""
+
+    signature = (('size', REQUIRED, int, None), ('alpha', 0.0001, float, None), ('beta', 0.75, float, None), ('k', 1.0, float, None), )
+    formula = 'y[c,h,w] = x[c,h,w] / (k + alpha / len(l) * sum(x[c+l-2,h,w]**2, l))**beta'
+    scalars = ('k', 'alpha', 'beta')
+    inputShape = (None, None, None)
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('size',)
+    kernels = {(): ((_spatialcrossmaplrn_update_output, _spatialcrossmaplrn_update_grad_input, None, None), (_spatialcrossmaplrn_update_output_batch, _spatialcrossmaplrn_update_grad_input_batch, None, None))}
+
+    def __init__(self, size, alpha=0.0001, beta=0.75, k=1.0) -> None:
+        super().__init__(**{'size': size, 'alpha': alpha, 'beta': beta, 'k': k})
+
+
+def _volumetricconvolution_update_output(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """y[o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}))
+    _t1 = window(x, (N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: (dT), 2: 1}, {3: (dH), 4: 1}, {5: (dW), 6: 1}), patches)
     _t2 = contract(W, _t1, axes=((1, 2, 3, 4,), (0, 2, 4, 6,)))
-    _t3 = b[:, None, None, None] + _t2
+    _t3 = xp.add(b[:, None, None, None], _t2, out=out)
     output = _t3
     return output
 
 
-def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, out=None):
     """gradInput[j, k, l, a] = Sum(Piecewise((W[o, j, k + (-dT)*t + (dT + padT), (-dH)*h + l + (dH + padH), a + (-dW)*w + (dW + padW)]*g[o, t, h, w], (a + (-dW)*w >= (-dW - padW + 1)) & (k + (-dT)*t >= (-dT - padT + 1)) & (N_p >= (-dH)*h + l + (dH + padH)) & (N_q >= a + (-dW)*w + (dW + padW)) & (N_r >= k + (-dT)*t + (dT + padT)) & ((dH)*h - l <= (dH + padH - 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5566,21 +6109,21 @@ def _volumetricconvolution_update_grad_input(x, W, b, N_t, N_h, N_w, kT, kW, kH,
     return grad_input
 
 
-def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b):
+def _volumetricconvolution_acc_grad_parameters(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b):
     """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), x[k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(g[j, t, h, w], (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t1 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}), patches)
     _t2 = contract(g, _t1, axes=((1, 2, 3,), (2, 4, 6,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = g.sum(axis=(1, 2, 3))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, scale, grad_W, grad_b, out=None):
+def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5593,7 +6136,7 @@ def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, 
     _t1 = contract(W, g, axes=((0,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 1, 2, 3)), (N_c, n, m, u,), (0, (-padT), (-padH), (-padW),), ({0: 1}, {1: (dT), 4: 1}, {2: (dH), 5: 1}, {3: (dW), 6: 1},))
     grad_input = _t2
-    _t3 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}))
+    _t3 = window(x, (N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1, 2: (dT)}, {3: 1, 4: (dH)}, {5: 1, 6: (dW)}), patches)
     _t4 = contract(g, _t3, axes=((1, 2, 3,), (2, 4, 6,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = g.sum(axis=(1, 2, 3))
@@ -5601,7 +6144,7 @@ def _volumetricconvolution_backward(x, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, 
     return grad_input
 
 
-def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """Y[s, o, t, h, w] = b[o] + Sum(where(((dH)*h + p + (-dH - padH) >= 1) & (q + (dW)*w + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*h + p + (-dH - padH) <= m) & (q + (dW)*w + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*h + p + (-dH - padH), q + (dW)*w + (-dW - padW)], 0)*W[o, c, r, p, q], (c, 1, N_c), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5609,14 +6152,14 @@ def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, k
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}))
+    _t1 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (1, 2, 3, 4,)))
     _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
     output = _t3
     return output
 
 
-def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, out=None):
     """gradInput[j, k, l, a, d] = Sum(Piecewise((G[j, o, t, h, w]*W[o, k, l + (-dT)*t + (dT + padT), a + (-dH)*h + (dH + padH), d + (-dW)*w + (dW + padW)], (a + (-dH)*h >= (-dH - padH + 1)) & (d + (-dW)*w >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*h + (dH + padH)) & (N_q >= d + (-dW)*w + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (o, 1, N_o), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5630,7 +6173,7 @@ def _volumetricconvolution_update_grad_input_batch(X, W, b, N_t, N_h, N_w, kT, k
     return grad_input
 
 
-def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b):
+def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b):
     """gradW[j, k, l, a, d] += scale * Sum(where((a + (dH)*h + (-dH - padH) >= 1) & (d + (dW)*w + (-dW - padW) >= 1) & (l + (dT)*t + (-dT - padT) >= 1) & (a + (dH)*h + (-dH - padH) <= m) & (d + (dW)*w + (-dW - padW) <= u) & (l + (dT)*t + (-dT - padT) <= n), X[s, k, l + (dT)*t + (-dT - padT), a + (dH)*h + (-dH - padH), d + (dW)*w + (-dW - padW)], 0)*G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w)); gradb[j] += scale * Sum(G[s, j, t, h, w], (s, 1, B), (t, 1, N_t), (h, 1, N_h), (w, 1, N_w))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5638,14 +6181,14 @@ def _volumetricconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_h, N_w, kT,
     N_p = W.shape[3]
     N_q = W.shape[4]
     N_r = W.shape[2]
-    _t1 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t1 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}), patches)
     _t2 = contract(G, _t1, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
     grad_W += _t2 if scale == 1 else scale * _t2
     _t3 = G.sum(axis=(0, 2, 3, 4))
     grad_b += _t3 if scale == 1 else scale * _t3
 
 
-def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, scale, grad_W, grad_b, out=None):
+def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one pass."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5659,7 +6202,7 @@ def _volumetricconvolution_backward_batch(X, W, b, N_t, N_h, N_w, kT, kW, kH, dT
     _t1 = contract(G, W, axes=((1,), (0,)))
     _t2 = fold(xp.transpose(_t1, (0, 4, 1, 2, 3, 5, 6, 7)), (B, N_c, n, m, u,), (0, 0, (-padT), (-padH), (-padW),), ({0: 1}, {1: 1}, {2: (dT), 5: 1}, {3: (dH), 6: 1}, {4: (dW), 7: 1},))
     grad_input = _t2
-    _t3 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}))
+    _t3 = window(X, (B, N_c, N_r, N_t, N_p, N_h, N_q, N_w), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: 1, 3: (dT)}, {4: 1, 5: (dH)}, {6: 1, 7: (dW)}), patches)
     _t4 = contract(G, _t3, axes=((0, 2, 3, 4,), (0, 3, 5, 7,)))
     grad_W += _t4 if scale == 1 else scale * _t4
     _t5 = G.sum(axis=(0, 2, 3, 4))
@@ -5685,7 +6228,7 @@ class VolumetricConvolution(CatalogueWindowModule):
         super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
 
 
-def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """y[c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5719,7 +6262,7 @@ def _volumetricmaxpooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH
     return output
 
 
-def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, y, g, out=None):
+def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, y, g, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((KroneckerDelta(a + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(d + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*KroneckerDelta(l + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), x[k, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*g[k, t, i, j], (a + (-dH)*i >= (-dH - padH + 1)) & (d + (-dW)*j >= (-dW - padW + 1)) & (l + (-dT)*t >= (-dT - padT + 1)) & (N_p >= a + (-dH)*i + (dH + padH)) & (N_q >= d + (-dW)*j + (dW + padW)) & (N_r >= l + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5764,7 +6307,7 @@ def _volumetricmaxpooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW
     return grad_input
 
 
-def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, out=None):
+def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, out=None):
     """Y[s, c, t, i, j] = Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[s, c, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5799,7 +6342,7 @@ def _volumetricmaxpooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, 
     return output
 
 
-def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, Y, G, out=None):
+def _volumetricmaxpooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, padT, padW, padH, patches, Y, G, out=None):
     """gradInput[k, l, a, d, e] = Sum(Piecewise((KroneckerDelta(a + (-dT)*t + (dT + padT), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 0))*KroneckerDelta(d + (-dH)*i + (dH + padH), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 1))*KroneckerDelta(e + (-dW)*j + (dW + padW), ArgExtremum(Maximum(where(((dH)*i + p + (-dH - padH) >= 1) & ((dW)*j + q + (-dW - padW) >= 1) & (r + (dT)*t + (-dT - padT) >= 1) & ((dH)*i + p + (-dH - padH) <= m) & ((dW)*j + q + (-dW - padW) <= u) & (r + (dT)*t + (-dT - padT) <= n), X[k, l, r + (dT)*t + (-dT - padT), (dH)*i + p + (-dH - padH), (dW)*j + q + (-dW - padW)], -oo), (r, 1, N_r), (p, 1, N_p), (q, 1, N_q)), 2))*G[k, l, t, i, j], (a + (-dT)*t >= (-dT - padT + 1)) & (d + (-dH)*i >= (-dH - padH + 1)) & (e + (-dW)*j >= (-dW - padW + 1)) & (N_p >= d + (-dH)*i + (dH + padH)) & (N_q >= e + (-dW)*j + (dW + padW)) & (N_r >= a + (-dT)*t + (dT + padT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5861,7 +6404,7 @@ class VolumetricMaxPooling(CatalogueWindowModule):
         super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH})
 
 
-def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, out=None):
     """y[c, t, i, j] = Sum(x[c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5872,7 +6415,7 @@ def _volumetricaveragepooling_update_output(x, N_t, N_i, N_j, kT, kW, kH, dT, dW
     return output
 
 
-def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, y, g, out=None):
+def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, y, g, out=None):
     """gradInput[k, l, a, d] = Sum(Piecewise((g[k, t, i, j]/(kT*kW*kH), (a + (-dH)*i >= (-dH + 1)) & (d + (-dW)*j >= (-dW + 1)) & (l + (-dT)*t >= (-dT + 1)) & (N_p >= a + (-dH)*i + (dH)) & (N_q >= d + (-dW)*j + (dW)) & (N_r >= l + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -5885,7 +6428,7 @@ def _volumetricaveragepooling_update_grad_input(x, N_t, N_i, N_j, kT, kW, kH, dT
     return grad_input
 
 
-def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, out=None):
+def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, out=None):
     """Y[s, c, t, i, j] = Sum(X[s, c, r + (dT)*t + (-dT), (dH)*i + p + (-dH), (dW)*j + q + (-dW)], (r, 1, N_r), (p, 1, N_p), (q, 1, N_q))/(kT*kW*kH)"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5897,7 +6440,7 @@ def _volumetricaveragepooling_update_output_batch(X, N_t, N_i, N_j, kT, kW, kH, 
     return output
 
 
-def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, Y, G, out=None):
+def _volumetricaveragepooling_update_grad_input_batch(X, N_t, N_i, N_j, kT, kW, kH, dT, dW, dH, patches, Y, G, out=None):
     """gradInput[k, l, a, d, e] = Sum(Piecewise((G[k, l, t, i, j]/(kT*kW*kH), (a + (-dT)*t >= (-dT + 1)) & (d + (-dH)*i >= (-dH + 1)) & (e + (-dW)*j >= (-dW + 1)) & (N_p >= d + (-dH)*i + (dH)) & (N_q >= e + (-dW)*j + (dW)) & (N_r >= a + (-dT)*t + (dT))), (0, True)), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -5927,7 +6470,7 @@ class VolumetricAveragePooling(CatalogueWindowModule):
         super().__init__(**{'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH})
 
 
-def _pixelshuffle_update_output(x, N_c, N_u, N_v, upscaleFactor, out=None):
+def _pixelshuffle_update_output(x, N_c, N_u, N_v, upscaleFactor, patches, out=None):
     """y[c, u, v] = x[(upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1), floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.arange(1, N_u + 1)
@@ -5949,7 +6492,7 @@ def _pixelshuffle_update_output(x, N_c, N_u, N_v, upscaleFactor, out=None):
     return output
 
 
-def _pixelshuffle_update_grad_input(x, N_c, N_u, N_v, upscaleFactor, y, g, out=None):
+def _pixelshuffle_update_grad_input(x, N_c, N_u, N_v, upscaleFactor, patches, y, g, out=None):
     """gradInput[j, k, l] = Sum(KroneckerDelta(l, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(k, floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(j, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1))*g[c, u, v], (c, 1, N_c)), (u, 1, N_u)), (v, 1, N_v))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[1]
@@ -5974,7 +6517,7 @@ def _pixelshuffle_update_grad_input(x, N_c, N_u, N_v, upscaleFactor, y, g, out=N
     _t17 = _t16 % (upscaleFactor)
     _t18 = _t13[:, None, None] + _t15[:, None] + _t17
     _t19 = (_t18 >= (upscaleFactor*upscaleFactor))
-    _t20 = _t13[:, None, None] + _t15[:, None] + _t17 + (-upscaleFactor*upscaleFactor + 1)
+    _t20 = _t18 + (-upscaleFactor*upscaleFactor + 1)
     _t21 = (n >= _t20)
     _t22 = _t5[:, None, None] & _t10[:, None] & xp.transpose(_t19, (0, 2, 1)) & xp.transpose(_t21, (0, 2, 1))
     _t23 = xp.where(_t22, xp.transpose(g, (1, 2, 0)), 0)
@@ -5985,30 +6528,31 @@ def _pixelshuffle_update_grad_input(x, N_c, N_u, N_v, upscaleFactor, y, g, out=N
     return grad_input
 
 
-def _pixelshuffle_update_output_batch(X, N_c, N_u, N_v, upscaleFactor, out=None):
+def _pixelshuffle_update_output_batch(X, N_c, N_u, N_v, upscaleFactor, patches, out=None):
     """Y[s, c, u, v] = X[s, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1), floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(1, N_u + 1)
-    _t2 = (upscaleFactor - 1) + _t1
-    _t3 = _t2 % (upscaleFactor)
-    _t4 = (upscaleFactor) * _t3
-    _t5 = xp.arange(1, N_c + 1)
-    _t6 = (upscaleFactor*upscaleFactor) * _t5
-    _t7 = xp.arange(1, N_v + 1)
-    _t8 = (upscaleFactor - 1) + _t7
-    _t9 = _t8 % (upscaleFactor)
-    _t10 = _t4[:, None] + _t6[:, None, None] + _t9 + (-upscaleFactor*upscaleFactor)
-    _t11 = _t1 - 1
-    _t12 = _t11 // (upscaleFactor)
-    _t13 = _t7 - 1
-    _t14 = _t13 // (upscaleFactor)
-    _t15 = X[xp.arange(0, B)[:, None, None, None], xp.clip(_t10, 0, X.shape[1] - 1), xp.clip(_t12, 0, X.shape[2] - 1)[:, None], xp.clip(_t14, 0, X.shape[3] - 1)]
-    output = _t15
+    _t1 = xp.arange(0, B)
+    _t2 = xp.arange(1, N_u + 1)
+    _t3 = (upscaleFactor - 1) + _t2
+    _t4 = _t3 % (upscaleFactor)
+    _t5 = (upscaleFactor) * _t4
+    _t6 = xp.arange(1, N_c + 1)
+    _t7 = (upscaleFactor*upscaleFactor) * _t6
+    _t8 = xp.arange(1, N_v + 1)
+    _t9 = (upscaleFactor - 1) + _t8
+    _t10 = _t9 % (upscaleFactor)
+    _t11 = _t5[:, None] + _t7[:, None, None] + _t10 + (-upscaleFactor*upscaleFactor)
+    _t12 = _t2 - 1
+    _t13 = _t12 // (upscaleFactor)
+    _t14 = _t8 - 1
+    _t15 = _t14 // (upscaleFactor)
+    _t16 = X[_t1[:, None, None, None], xp.clip(_t11, 0, X.shape[1] - 1), xp.clip(_t13, 0, X.shape[2] - 1)[:, None], xp.clip(_t15, 0, X.shape[3] - 1)]
+    output = _t16
     return output
 
 
-def _pixelshuffle_update_grad_input_batch(X, N_c, N_u, N_v, upscaleFactor, Y, G, out=None):
+def _pixelshuffle_update_grad_input_batch(X, N_c, N_u, N_v, upscaleFactor, patches, Y, G, out=None):
     """gradInput[j, k, l, a] = Sum(KroneckerDelta(a, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(l, floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1)*Sum(KroneckerDelta(k, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1))*G[j, c, u, v], (c, 1, N_c)), (u, 1, N_u)), (v, 1, N_v))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -6034,7 +6578,7 @@ def _pixelshuffle_update_grad_input_batch(X, N_c, N_u, N_v, upscaleFactor, Y, G,
     _t17 = _t16 % (upscaleFactor)
     _t18 = _t13[:, None, None] + _t15[:, None] + _t17
     _t19 = (_t18 >= (upscaleFactor*upscaleFactor))
-    _t20 = _t13[:, None, None] + _t15[:, None] + _t17 + (-upscaleFactor*upscaleFactor + 1)
+    _t20 = _t18 + (-upscaleFactor*upscaleFactor + 1)
     _t21 = (n >= _t20)
     _t22 = _t5[:, None, None] & _t10[:, None] & xp.transpose(_t19, (0, 2, 1)) & xp.transpose(_t21, (0, 2, 1))
     _t23 = xp.where(_t22, xp.transpose(G, (0, 2, 3, 1)), 0)
@@ -6068,7 +6612,7 @@ def _crelu_1_update_output(x, out=None):
     _t1 = xp.arange(1, (2*n) + 1)
     _t2 = 1 + n
     _t3 = (_t1 >= _t2)
-    _t4 = _t1 - 1 - n
+    _t4 = _t1 - _t2
     _t5 = x[_t4]
     _t6 = -_t5
     _t7 = xp.maximum(0, _t6)
@@ -6092,10 +6636,11 @@ def _crelu_1_update_grad_input(x, y, g, out=None):
     _t4 = -x
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = xp.arange(1, n + 1)
-    _t7 = _t6 + n - 1
-    _t8 = g[_t7]
-    _t9 = _t5 * _t8
-    _t3 -= _t9
+    _t7 = n - 1
+    _t8 = _t6 + _t7
+    _t9 = g[_t8]
+    _t10 = _t5 * _t9
+    _t3 -= _t10
     grad_input = _t3
     return grad_input
 
@@ -6108,17 +6653,18 @@ def _crelu_1_update_output_batch(X, out=None):
     _t1 = xp.arange(1, (2*n) + 1)
     _t2 = 1 + n
     _t3 = (_t1 >= _t2)
-    _t4 = _t1 - 1 - n
-    _t5 = X[xp.arange(0, B)[:, None], _t4]
-    _t6 = -_t5
-    _t7 = xp.maximum(0, _t6)
-    _t8 = xp.where(_t3, _t7, 0)
-    _t9 = (_t1 <= n)
-    _t10 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
-    _t11 = xp.maximum(0, _t10)
-    _t12 = xp.where(_t9, _t11, 0)
-    _t13 = xp.add(_t8, _t12, out=out)
-    output = _t13
+    _t4 = xp.arange(0, B)
+    _t5 = _t1 - _t2
+    _t6 = X[_t4[:, None], _t5]
+    _t7 = -_t6
+    _t8 = xp.maximum(0, _t7)
+    _t9 = xp.where(_t3, _t8, 0)
+    _t10 = (_t1 <= n)
+    _t11 = window(X, (B, (2*n)), (0, 0), ({0: 1}, {1: 1}))
+    _t12 = xp.maximum(0, _t11)
+    _t13 = xp.where(_t10, _t12, 0)
+    _t14 = xp.add(_t9, _t13, out=out)
+    output = _t14
     return output
 
 
@@ -6132,11 +6678,13 @@ def _crelu_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = xp.multiply(_t1, _t2, out=out)
     _t4 = -X
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(1, n + 1)
-    _t7 = _t6 + n - 1
-    _t8 = G[xp.arange(0, B)[:, None], _t7]
-    _t9 = _t5 * _t8
-    _t3 -= _t9
+    _t6 = xp.arange(0, B)
+    _t7 = xp.arange(1, n + 1)
+    _t8 = n - 1
+    _t9 = _t7 + _t8
+    _t10 = G[_t6[:, None], _t9]
+    _t11 = _t5 * _t10
+    _t3 -= _t11
     grad_input = _t3
     return grad_input
 
@@ -6156,22 +6704,23 @@ class CReLU(CatalogueModule):
         super().__init__(**{'nInputDims': nInputDims, 'inplace': inplace})
 
 
-def _spatialupsamplingnearest_update_output(x, N_u, N_v, scale, out=None):
+def _spatialupsamplingnearest_update_output(x, N_u, N_v, scale, patches, out=None):
     """y[c, u, v] = x[c, floor(u/(scale) - 1/(scale)) + 1, floor(v/(scale) - 1/(scale)) + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(1, N_u + 1)
-    _t2 = _t1 - 1
-    _t3 = _t2 // (scale)
-    _t4 = xp.arange(1, N_v + 1)
-    _t5 = _t4 - 1
-    _t6 = _t5 // (scale)
-    _t7 = x[xp.arange(0, N_c)[:, None, None], xp.clip(_t3, 0, x.shape[1] - 1)[:, None], xp.clip(_t6, 0, x.shape[2] - 1)]
-    output = _t7
+    _t1 = xp.arange(0, N_c)
+    _t2 = xp.arange(1, N_u + 1)
+    _t3 = _t2 - 1
+    _t4 = _t3 // (scale)
+    _t5 = xp.arange(1, N_v + 1)
+    _t6 = _t5 - 1
+    _t7 = _t6 // (scale)
+    _t8 = x[_t1[:, None, None], xp.clip(_t4, 0, x.shape[1] - 1)[:, None], xp.clip(_t7, 0, x.shape[2] - 1)]
+    output = _t8
     return output
 
 
-def _spatialupsamplingnearest_update_grad_input(x, N_u, N_v, scale, y, g, out=None):
+def _spatialupsamplingnearest_update_grad_input(x, N_u, N_v, scale, patches, y, g, out=None):
     """gradInput[j, k, l] = Sum(KroneckerDelta(l, floor(v/(scale) - 1/(scale)) + 1)*Sum(KroneckerDelta(k, floor(u/(scale) - 1/(scale)) + 1)*g[j, u, v], (u, 1, N_u)), (v, 1, N_v))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -6196,23 +6745,25 @@ def _spatialupsamplingnearest_update_grad_input(x, N_u, N_v, scale, y, g, out=No
     return grad_input
 
 
-def _spatialupsamplingnearest_update_output_batch(X, N_u, N_v, scale, out=None):
+def _spatialupsamplingnearest_update_output_batch(X, N_u, N_v, scale, patches, out=None):
     """Y[s, c, u, v] = X[s, c, floor(u/(scale) - 1/(scale)) + 1, floor(v/(scale) - 1/(scale)) + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, N_u + 1)
-    _t2 = _t1 - 1
-    _t3 = _t2 // (scale)
-    _t4 = xp.arange(1, N_v + 1)
-    _t5 = _t4 - 1
-    _t6 = _t5 // (scale)
-    _t7 = X[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], xp.clip(_t3, 0, X.shape[2] - 1)[:, None], xp.clip(_t6, 0, X.shape[3] - 1)]
-    output = _t7
+    _t1 = xp.arange(0, B)
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_u + 1)
+    _t4 = _t3 - 1
+    _t5 = _t4 // (scale)
+    _t6 = xp.arange(1, N_v + 1)
+    _t7 = _t6 - 1
+    _t8 = _t7 // (scale)
+    _t9 = X[_t1[:, None, None, None], _t2[:, None, None], xp.clip(_t5, 0, X.shape[2] - 1)[:, None], xp.clip(_t8, 0, X.shape[3] - 1)]
+    output = _t9
     return output
 
 
-def _spatialupsamplingnearest_update_grad_input_batch(X, N_u, N_v, scale, Y, G, out=None):
+def _spatialupsamplingnearest_update_grad_input_batch(X, N_u, N_v, scale, patches, Y, G, out=None):
     """gradInput[j, k, l, a] = Sum(KroneckerDelta(a, floor(v/(scale) - 1/(scale)) + 1)*Sum(KroneckerDelta(l, floor(u/(scale) - 1/(scale)) + 1)*G[j, k, u, v], (u, 1, N_u)), (v, 1, N_v))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -6254,7 +6805,7 @@ class SpatialUpSamplingNearest(CatalogueWindowModule):
         super().__init__(**{'scale': scale})
 
 
-def _spatialupsamplingbilinear_update_output(x, N_u, N_v, scale, out=None):
+def _spatialupsamplingbilinear_update_output(x, N_u, N_v, scale, patches, out=None):
     """y[c, u, v] = Sum(maximum(0, 1 - Abs((-scale)*i + u + (scale - 1))/(scale))*maximum(0, 1 - Abs((-scale)*j + v + (scale - 1))/(scale))*x[c, i, j], (i, 1, N_i), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_i = x.shape[1]
@@ -6281,7 +6832,7 @@ def _spatialupsamplingbilinear_update_output(x, N_u, N_v, scale, out=None):
     return output
 
 
-def _spatialupsamplingbilinear_update_grad_input(x, N_u, N_v, scale, y, g, out=None):
+def _spatialupsamplingbilinear_update_grad_input(x, N_u, N_v, scale, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(maximum(0, 1 - Abs((-scale)*a + v + (scale - 1))/(scale))*Sum(maximum(0, 1 - Abs((-scale)*l + u + (scale - 1))/(scale))*g[k, u, v], (u, 1, N_u)), (v, 1, N_v))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_i = x.shape[1]
@@ -6308,7 +6859,7 @@ def _spatialupsamplingbilinear_update_grad_input(x, N_u, N_v, scale, y, g, out=N
     return grad_input
 
 
-def _spatialupsamplingbilinear_update_output_batch(X, N_u, N_v, scale, out=None):
+def _spatialupsamplingbilinear_update_output_batch(X, N_u, N_v, scale, patches, out=None):
     """Y[s, c, u, v] = Sum(maximum(0, 1 - Abs((-scale)*i + u + (scale - 1))/(scale))*maximum(0, 1 - Abs((-scale)*j + v + (scale - 1))/(scale))*X[s, c, i, j], (i, 1, N_i), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_i = X.shape[2]
@@ -6335,7 +6886,7 @@ def _spatialupsamplingbilinear_update_output_batch(X, N_u, N_v, scale, out=None)
     return output
 
 
-def _spatialupsamplingbilinear_update_grad_input_batch(X, N_u, N_v, scale, Y, G, out=None):
+def _spatialupsamplingbilinear_update_grad_input_batch(X, N_u, N_v, scale, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(maximum(0, 1 - Abs((-scale)*d + v + (scale - 1))/(scale))*Sum(maximum(0, 1 - Abs((-scale)*a + u + (scale - 1))/(scale))*G[k, l, u, v], (u, 1, N_u)), (v, 1, N_v))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_i = X.shape[2]
@@ -6378,28 +6929,29 @@ class SpatialUpSamplingBilinear(CatalogueWindowModule):
         super().__init__(**{'scale': scale})
 
 
-def _spatialreflectionpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+def _spatialreflectionpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, out=None):
     """y[c, i, j] = x[c, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)), (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1))]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = _t1 + (-pad_t - 1)
-    _t3 = xp.abs(_t2)
-    _t4 = _t3 + (-inputSize1 + 1)
-    _t5 = xp.abs(_t4)
-    _t6 = (inputSize1 - 1) - _t5
-    _t7 = xp.arange(1, N_j + 1)
-    _t8 = _t7 + (-pad_l - 1)
-    _t9 = xp.abs(_t8)
-    _t10 = _t9 + (-inputSize2 + 1)
-    _t11 = xp.abs(_t10)
-    _t12 = (inputSize2 - 1) - _t11
-    _t13 = x[xp.arange(0, N_c)[:, None, None], xp.clip(_t6, 0, x.shape[1] - 1)[:, None], xp.clip(_t12, 0, x.shape[2] - 1)]
-    output = _t13
+    _t1 = xp.arange(0, N_c)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = _t2 + (-pad_t - 1)
+    _t4 = xp.abs(_t3)
+    _t5 = _t4 + (-inputSize1 + 1)
+    _t6 = xp.abs(_t5)
+    _t7 = (inputSize1 - 1) - _t6
+    _t8 = xp.arange(1, N_j + 1)
+    _t9 = _t8 + (-pad_l - 1)
+    _t10 = xp.abs(_t9)
+    _t11 = _t10 + (-inputSize2 + 1)
+    _t12 = xp.abs(_t11)
+    _t13 = (inputSize2 - 1) - _t12
+    _t14 = x[_t1[:, None, None], xp.clip(_t7, 0, x.shape[1] - 1)[:, None], xp.clip(_t13, 0, x.shape[2] - 1)]
+    output = _t14
     return output
 
 
-def _spatialreflectionpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, y, g, out=None):
+def _spatialreflectionpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(KroneckerDelta(a, (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1)))*Sum(KroneckerDelta(l, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)))*g[k, i, j], (i, 1, N_i)), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -6430,29 +6982,31 @@ def _spatialreflectionpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t
     return grad_input
 
 
-def _spatialreflectionpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+def _spatialreflectionpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, out=None):
     """Y[s, c, i, j] = X[s, c, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)), (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1))]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = _t1 + (-pad_t - 1)
-    _t3 = xp.abs(_t2)
-    _t4 = _t3 + (-inputSize1 + 1)
+    _t1 = xp.arange(0, B)
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = _t3 + (-pad_t - 1)
     _t5 = xp.abs(_t4)
-    _t6 = (inputSize1 - 1) - _t5
-    _t7 = xp.arange(1, N_j + 1)
-    _t8 = _t7 + (-pad_l - 1)
-    _t9 = xp.abs(_t8)
-    _t10 = _t9 + (-inputSize2 + 1)
+    _t6 = _t5 + (-inputSize1 + 1)
+    _t7 = xp.abs(_t6)
+    _t8 = (inputSize1 - 1) - _t7
+    _t9 = xp.arange(1, N_j + 1)
+    _t10 = _t9 + (-pad_l - 1)
     _t11 = xp.abs(_t10)
-    _t12 = (inputSize2 - 1) - _t11
-    _t13 = X[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], xp.clip(_t6, 0, X.shape[2] - 1)[:, None], xp.clip(_t12, 0, X.shape[3] - 1)]
-    output = _t13
+    _t12 = _t11 + (-inputSize2 + 1)
+    _t13 = xp.abs(_t12)
+    _t14 = (inputSize2 - 1) - _t13
+    _t15 = X[_t1[:, None, None, None], _t2[:, None, None], xp.clip(_t8, 0, X.shape[2] - 1)[:, None], xp.clip(_t14, 0, X.shape[3] - 1)]
+    output = _t15
     return output
 
 
-def _spatialreflectionpadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, Y, G, out=None):
+def _spatialreflectionpadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(KroneckerDelta(d, (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1)))*Sum(KroneckerDelta(a, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)))*G[k, l, i, j], (i, 1, N_i)), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -6502,26 +7056,27 @@ class SpatialReflectionPadding(CatalogueWindowModule):
         super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
 
 
-def _spatialreplicationpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+def _spatialreplicationpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, out=None):
     """y[c, i, j] = x[c, Min((inputSize1), Max(1, i + (-pad_t))), Min((inputSize2), Max(1, j + (-pad_l)))]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = _t1 + (-pad_t)
-    _t3 = xp.maximum(1, _t2)
-    _t4 = xp.minimum((inputSize1), _t3)
-    _t5 = _t4 - 1
-    _t6 = xp.arange(1, N_j + 1)
-    _t7 = _t6 + (-pad_l)
-    _t8 = xp.maximum(1, _t7)
-    _t9 = xp.minimum((inputSize2), _t8)
-    _t10 = _t9 - 1
-    _t11 = x[xp.arange(0, N_c)[:, None, None], xp.clip(_t5, 0, x.shape[1] - 1)[:, None], xp.clip(_t10, 0, x.shape[2] - 1)]
-    output = _t11
+    _t1 = xp.arange(0, N_c)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = _t2 + (-pad_t)
+    _t4 = xp.maximum(1, _t3)
+    _t5 = xp.minimum((inputSize1), _t4)
+    _t6 = _t5 - 1
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = _t7 + (-pad_l)
+    _t9 = xp.maximum(1, _t8)
+    _t10 = xp.minimum((inputSize2), _t9)
+    _t11 = _t10 - 1
+    _t12 = x[_t1[:, None, None], xp.clip(_t6, 0, x.shape[1] - 1)[:, None], xp.clip(_t11, 0, x.shape[2] - 1)]
+    output = _t12
     return output
 
 
-def _spatialreplicationpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, y, g, out=None):
+def _spatialreplicationpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, y, g, out=None):
     """gradInput[k, l, a] = Sum(KroneckerDelta(a, Min((inputSize2), Max(1, j + (-pad_l))))*Sum(KroneckerDelta(l, Min((inputSize1), Max(1, i + (-pad_t))))*g[k, i, j], (i, 1, N_i)), (j, 1, N_j))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
@@ -6546,27 +7101,29 @@ def _spatialreplicationpadding_update_grad_input(x, N_i, N_j, pad_l, pad_r, pad_
     return grad_input
 
 
-def _spatialreplicationpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, out=None):
+def _spatialreplicationpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, out=None):
     """Y[s, c, i, j] = X[s, c, Min((inputSize1), Max(1, i + (-pad_t))), Min((inputSize2), Max(1, j + (-pad_l)))]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = _t1 + (-pad_t)
-    _t3 = xp.maximum(1, _t2)
-    _t4 = xp.minimum((inputSize1), _t3)
-    _t5 = _t4 - 1
-    _t6 = xp.arange(1, N_j + 1)
-    _t7 = _t6 + (-pad_l)
-    _t8 = xp.maximum(1, _t7)
-    _t9 = xp.minimum((inputSize2), _t8)
-    _t10 = _t9 - 1
-    _t11 = X[xp.arange(0, B)[:, None, None, None], xp.arange(0, N_c)[:, None, None], xp.clip(_t5, 0, X.shape[2] - 1)[:, None], xp.clip(_t10, 0, X.shape[3] - 1)]
-    output = _t11
+    _t1 = xp.arange(0, B)
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = _t3 + (-pad_t)
+    _t5 = xp.maximum(1, _t4)
+    _t6 = xp.minimum((inputSize1), _t5)
+    _t7 = _t6 - 1
+    _t8 = xp.arange(1, N_j + 1)
+    _t9 = _t8 + (-pad_l)
+    _t10 = xp.maximum(1, _t9)
+    _t11 = xp.minimum((inputSize2), _t10)
+    _t12 = _t11 - 1
+    _t13 = X[_t1[:, None, None, None], _t2[:, None, None], xp.clip(_t7, 0, X.shape[2] - 1)[:, None], xp.clip(_t12, 0, X.shape[3] - 1)]
+    output = _t13
     return output
 
 
-def _spatialreplicationpadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, Y, G, out=None):
+def _spatialreplicationpadding_update_grad_input_batch(X, N_i, N_j, pad_l, pad_r, pad_t, pad_b, inputSize1, inputSize2, patches, Y, G, out=None):
     """gradInput[k, l, a, d] = Sum(KroneckerDelta(d, Min((inputSize2), Max(1, j + (-pad_l))))*Sum(KroneckerDelta(a, Min((inputSize1), Max(1, i + (-pad_t))))*G[k, l, i, j], (i, 1, N_i)), (j, 1, N_j))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
@@ -6609,13 +7166,313 @@ class SpatialReplicationPadding(CatalogueWindowModule):
         super().__init__(**{'pad_l': pad_l, 'pad_r': pad_r, 'pad_t': pad_t, 'pad_b': pad_b})
 
 
+def _spatialsubtractivenormalization_update_output(x, kernel, patches, out=None):
+    """y[c, h, w] = x[c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), x[d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(x, (N_c, N_h, (kernel), N_w, (kernel)), (0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1, 2: 1}, {3: 1, 4: 1}))
+    _t22 = _t21.sum(axis=(0, 2, 4))
+    _t23 = (_t20 * _t22) / N_c
+    _t24 = xp.subtract(x, _t23, out=out)
+    output = _t24
+    return output
+
+
+def _spatialsubtractivenormalization_update_grad_input(x, kernel, patches, y, g, out=None):
+    """gradInput[j, k, l] = g[j, k, l] + Sum(Piecewise((-g[c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (l - w >= (-(kernel//2))) & (h - k <= ((kernel//2))) & (N_p >= -h + k + ((kernel//2) + 1)) & (N_q >= l - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_h = x.shape[1]
+    N_w = x.shape[2]
+    _t1 = g.sum(axis=0)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = xp.einsum("ab,ab->a", _t7, _t9)
+    _t11 = xp.arange(1, N_w + 1)
+    _t12 = _t4[:, None] + _t11 + (-(kernel//2) - 1)
+    _t13 = (_t12 >= 1)
+    _t14 = xp.where(_t13, 1.0, 0.0)
+    _t15 = (_t12 <= N_w)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = xp.einsum("ab,ab->b", _t14, _t16)
+    _t18 = _t10[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = _t1 * -1 * _t2 * _t20
+    _t22 = fold(xp.broadcast_to(_t21[:, :, None, None], (N_h, N_w, (kernel), (kernel),)), (N_h, N_w,), ((-(kernel//2)), (-(kernel//2)),), ({0: 1, 2: 1}, {1: 1, 3: 1},))
+    _t23 = xp.add(g, _t22, out=out)
+    grad_input = _t23
+    return grad_input
+
+
+def _spatialsubtractivenormalization_update_output_batch(X, kernel, patches, out=None):
+    """Y[s, c, h, w] = X[s, c, h, w] - Sum(where((h + p + (-(kernel//2) - 1) >= 1) & (q + w + (-(kernel//2) - 1) >= 1) & (h + p + (-(kernel//2) - 1) <= N_h) & (q + w + (-(kernel//2) - 1) <= N_w), X[s, d, h + p + (-(kernel//2) - 1), q + w + (-(kernel//2) - 1)], 0), (d, 1, N_c), (p, 1, N_p), (q, 1, N_q))/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (p, 1, N_p), (q, 1, N_q))))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = xp.arange(1, N_h + 1)
+    _t2 = xp.arange(1, (kernel + 1))
+    _t3 = _t1[:, None] + _t2 + (-(kernel//2) - 1)
+    _t4 = (_t3 >= 1)
+    _t5 = xp.where(_t4, 1.0, 0.0)
+    _t6 = xp.arange(1, N_w + 1)
+    _t7 = _t6[:, None] + _t2 + (-(kernel//2) - 1)
+    _t8 = (_t7 >= 1)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = (_t3 <= N_h)
+    _t11 = xp.where(_t10, 1.0, 0.0)
+    _t12 = (_t7 <= N_w)
+    _t13 = xp.where(_t12, 1.0, 0.0)
+    _t14 = _t11 * _t5
+    _t15 = _t14.sum(axis=1)
+    _t16 = _t13 * _t9
+    _t17 = _t16.sum(axis=1)
+    _t18 = _t15[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = window(X, (B, N_c, N_h, (kernel), N_w, (kernel)), (0, 0, (-(kernel//2)), (-(kernel//2))), ({0: 1}, {1: 1}, {2: 1, 3: 1}, {4: 1, 5: 1}))
+    _t22 = _t21.sum(axis=(1, 3, 5))
+    _t20 /= N_c
+    _t24 = _t20 * _t22
+    _t25 = xp.subtract(X, _t24[:, None, :, :], out=out)
+    output = _t25
+    return output
+
+
+def _spatialsubtractivenormalization_update_grad_input_batch(X, kernel, patches, Y, G, out=None):
+    """gradInput[j, k, l, a] = G[j, k, l, a] + Sum(Piecewise((-G[j, c, h, w]/(N_c*maximum(1, Sum(where(h + p + (-(kernel//2) - 1) >= 1, 1, 0)*where(h + p + (-(kernel//2) - 1) <= N_h, 1, 0), (p, 1, N_p))*Sum(where(q + w + (-(kernel//2) - 1) >= 1, 1, 0)*where(q + w + (-(kernel//2) - 1) <= N_w, 1, 0), (q, 1, N_q)))), (a - w >= (-(kernel//2))) & (h - l <= ((kernel//2))) & (N_p >= -h + l + ((kernel//2) + 1)) & (N_q >= a - w + ((kernel//2) + 1))), (0, True)), (c, 1, N_c), (h, 1, N_h), (w, 1, N_w))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_h = X.shape[2]
+    N_w = X.shape[3]
+    _t1 = G.sum(axis=1)
+    _t2 = 1 / N_c
+    _t3 = xp.arange(1, N_h + 1)
+    _t4 = xp.arange(1, (kernel + 1))
+    _t5 = _t3[:, None] + _t4 + (-(kernel//2) - 1)
+    _t6 = (_t5 >= 1)
+    _t7 = xp.where(_t6, 1.0, 0.0)
+    _t8 = (_t5 <= N_h)
+    _t9 = xp.where(_t8, 1.0, 0.0)
+    _t10 = xp.einsum("ab,ab->a", _t7, _t9)
+    _t11 = xp.arange(1, N_w + 1)
+    _t12 = _t4[:, None] + _t11 + (-(kernel//2) - 1)
+    _t13 = (_t12 >= 1)
+    _t14 = xp.where(_t13, 1.0, 0.0)
+    _t15 = (_t12 <= N_w)
+    _t16 = xp.where(_t15, 1.0, 0.0)
+    _t17 = xp.einsum("ab,ab->b", _t14, _t16)
+    _t18 = _t10[:, None] * _t17
+    _t19 = xp.maximum(1, _t18)
+    _t20 = 1 / _t19
+    _t21 = _t1 * -1 * _t2 * _t20
+    _t22 = fold(xp.broadcast_to(_t21[:, :, :, None, None], (B, N_h, N_w, (kernel), (kernel),)), (B, N_h, N_w,), (0, (-(kernel//2)), (-(kernel//2)),), ({0: 1}, {1: 1, 3: 1}, {2: 1, 4: 1},))
+    _t23 = xp.add(G, _t22[:, None, :, :], out=out)
+    grad_input = _t23
+    return grad_input
+
+
+class SpatialSubtractiveNormalization(CatalogueWindowModule):
+    """nn.SpatialSubtractiveNormalization(nInputPlane=1, kernel=9): y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q))). Subtracts from every pixel the mean of its neighbourhood over every plane: a kernel x kernel window around it, read as 0 outside the image, its sum divided by the planes times its pixels inside the image. Example: every pixel of a constant image maps to 0."""
+
+    signature = (('nInputPlane', 1, int, None), ('kernel', 9, int, None), )
+    formula = 'y[c,h,w] = x[c,h,w] - sum(x[d,h+p-2,w+q-2], d, p, q) / (len(d) * max(1, sum(where(h+p-2 >= 1, 1, 0) * where(h+p-2 <= len(h), 1, 0) * where(w+q-2 >= 1, 1, 0) * where(w+q-2 <= len(w), 1, 0), p, q)))'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None)
+    gradientReadsOutput = False
+    outputSizes = ()
+    windowArguments = ('kernel',)
+    oddArguments = ('kernel',)
+    kernels = {(): ((_spatialsubtractivenormalization_update_output, _spatialsubtractivenormalization_update_grad_input, None, None), (_spatialsubtractivenormalization_update_output_batch, _spatialsubtractivenormalization_update_grad_input_batch, None, None))}
+
+    def __init__(self, nInputPlane=1, kernel=9) -> None:
+        super().__init__(**{'nInputPlane': nInputPlane, 'kernel': kernel})
+
+
+def _volumetricfullconvolution_update_output(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, out=None):
+    """y[o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), x[c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(x, (N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, (padT), (padH), (padW)), ({0: 1}, {1: 1, 2: -1}, {3: 1, 4: -1}, {5: 1, 6: -1}), patches)
+    _t2 = contract(W, _t1, axes=((0, 2, 3, 4,), (0, 2, 4, 6,)))
+    _t3 = xp.add(b[:, None, None, None], _t2, out=out)
+    output = _t3
+    return output
+
+
+def _volumetricfullconvolution_update_grad_input(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, y, g, out=None):
+    """gradInput[a, d, e, f] = Sum(Piecewise((W[a, o, -d + t + (padT + 1), -e + i + (padH + 1), -f + j + (padW + 1)]*g[o, t, i, j], (d - t <= (padT)) & (e - i <= (padH)) & (f - j <= (padW)) & (N_k >= -d + t + (padT + 1)) & (N_l >= -e + i + (padH + 1)) & (N_q >= -f + j + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricfullconvolution_acc_grad_parameters(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b):
+    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), x[a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*g[d, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(g[a, t, i, j], (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}), patches)
+    _t2 = contract(_t1, g, axes=((2, 4, 6,), (1, 2, 3,)))
+    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = g.sum(axis=(1, 2, 3))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricfullconvolution_backward(x, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, y, g, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    m = x.shape[2]
+    n = x.shape[1]
+    p = x.shape[3]
+    _t1 = contract(W, g, axes=((1,), (0,)))
+    _t2 = fold(_t1, (N_c, n, m, p,), (0, (padT), (padH), (padW),), ({0: 1}, {1: -1, 4: 1}, {2: -1, 5: 1}, {3: -1, 6: 1},))
+    grad_input = _t2
+    _t3 = window(x, (N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, (padT), (padH), (padW)), ({0: 1}, {1: -1, 2: 1}, {3: -1, 4: 1}, {5: -1, 6: 1}), patches)
+    _t4 = contract(_t3, g, axes=((2, 4, 6,), (1, 2, 3,)))
+    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
+    _t5 = g.sum(axis=(1, 2, 3))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+def _volumetricfullconvolution_update_output_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, out=None):
+    """Y[s, o, t, i, j] = b[o] + Sum(where((i - l + (padH + 1) >= 1) & (j - q + (padW + 1) >= 1) & (-k + t + (padT + 1) >= 1) & (i - l + (padH + 1) <= m) & (j - q + (padW + 1) <= p) & (-k + t + (padT + 1) <= n), X[s, c, -k + t + (padT + 1), i - l + (padH + 1), j - q + (padW + 1)], 0)*W[c, o, k, l, q], (c, 1, N_c), (k, 1, N_k), (l, 1, N_l), (q, 1, N_q))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(X, (B, N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}, {6: 1, 7: -1}), patches)
+    _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (0, 2, 3, 4,)))
+    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
+    output = _t3
+    return output
+
+
+def _volumetricfullconvolution_update_grad_input_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, Y, G, out=None):
+    """gradInput[a, d, e, f, r] = Sum(Piecewise((G[a, o, t, i, j]*W[d, o, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], (j - r >= (-padW)) & (e - t <= (padT)) & (f - i <= (padH)) & (N_k >= -e + t + (padT + 1)) & (N_l >= -f + i + (padH + 1)) & (N_q >= j - r + (padW + 1))), (0, True)), (o, 1, N_o), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
+    grad_input = _t2
+    return grad_input
+
+
+def _volumetricfullconvolution_acc_grad_parameters_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b):
+    """gradW[a, d, e, f, r] += scale * Sum(where((-e + t + (padT + 1) >= 1) & (-f + i + (padH + 1) >= 1) & (j - r + (padW + 1) >= 1) & (-e + t + (padT + 1) <= n) & (-f + i + (padH + 1) <= m) & (j - r + (padW + 1) <= p), X[s, a, -e + t + (padT + 1), -f + i + (padH + 1), j - r + (padW + 1)], 0)*G[s, d, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j)); gradb[a] += scale * Sum(G[s, a, t, i, j], (s, 1, B), (t, 1, N_t), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    _t1 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}), patches)
+    _t2 = contract(_t1, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
+    grad_W += xp.transpose(_t2, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t3 if scale == 1 else scale * _t3
+
+
+def _volumetricfullconvolution_backward_batch(X, W, b, N_t, N_i, N_j, kT, kW, kH, padT, padW, padH, patches, Y, G, scale, grad_W, grad_b, out=None):
+    """updateGradInput and accGradParameters in one pass."""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_k = W.shape[2]
+    N_l = W.shape[3]
+    N_q = W.shape[4]
+    m = X.shape[3]
+    n = X.shape[2]
+    p = X.shape[4]
+    _t1 = contract(G, W, axes=((1,), (1,)))
+    _t2 = fold(xp.transpose(_t1, (0, 4, 5, 6, 7, 1, 2, 3)), (B, N_c, n, m, p,), (0, 0, (padT), (padH), (padW),), ({0: 1}, {1: 1}, {2: -1, 5: 1}, {3: -1, 6: 1}, {4: -1, 7: 1},))
+    grad_input = _t2
+    _t3 = window(X, (B, N_c, N_k, N_t, N_l, N_i, N_q, N_j), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: -1, 3: 1}, {4: -1, 5: 1}, {6: -1, 7: 1}), patches)
+    _t4 = contract(_t3, G, axes=((0, 3, 5, 7,), (0, 2, 3, 4,)))
+    grad_W += xp.transpose(_t4, (0, 4, 1, 2, 3)) if scale == 1 else scale * xp.transpose(_t4, (0, 4, 1, 2, 3))
+    _t5 = G.sum(axis=(0, 2, 3, 4))
+    grad_b += _t5 if scale == 1 else scale * _t5
+    return grad_input
+
+
+class VolumetricFullConvolution(CatalogueTransposedModule):
+    """nn.VolumetricFullConvolution(nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0): y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]. The 3-D transposed convolution (the gradient of a VolumetricConvolution as a layer): every input voxel adds its value times the kernel to the output, which grows by the kernel's size less 1 in each direction."""
+
+    signature = (('nInputPlane', REQUIRED, int, None), ('nOutputPlane', REQUIRED, int, None), ('kT', REQUIRED, int, None), ('kW', REQUIRED, int, None), ('kH', REQUIRED, int, None), ('dT', 1, int, None), ('dW', 1, int, None), ('dH', 1, int, None), ('padT', 0, int, None), ('padW', 0, int, None), ('padH', 0, int, None), ('adjT', 0, int, None), ('adjW', 0, int, None), ('adjH', 0, int, None), )
+    formula = 'y[o,t,i,j] = sum(W[c,o,k,l,q] * x[c,t-k+1,i-l+1,j-q+1], c, k, l, q) + b[o]'
+    scalars = ()
+    inputShape = ('nInputPlane', None, None, None)
+    gradientReadsOutput = False
+    outputSizes = (('full', 1, 'kT', 1, 'padT', 'adjT'), ('full', 2, 'kH', 1, 'padH', 'adjH'), ('full', 3, 'kW', 1, 'padW', 'adjW'))
+    windowArguments = ('kT', 'kW', 'kH', 'padT', 'padW', 'padH')
+    dilatedInput = ((1, 'dT', 'adjT'), (2, 'dH', 'adjH'), (3, 'dW', 'adjW'))
+    parameterShapes = (('weight', ('nInputPlane', 'nOutputPlane', 'kT', 'kH', 'kW')), ('bias', ('nOutputPlane',)))
+    resetRule = ((('weight', 'bias'), 'uniform', ('kT', 'kW', 'kH', 'nInputPlane')),)
+    kernels = {(): ((_volumetricfullconvolution_update_output, _volumetricfullconvolution_update_grad_input, _volumetricfullconvolution_acc_grad_parameters, _volumetricfullconvolution_backward), (_volumetricfullconvolution_update_output_batch, _volumetricfullconvolution_update_grad_input_batch, _volumetricfullconvolution_acc_grad_parameters_batch, _volumetricfullconvolution_backward_batch))}
+
+    def __init__(self, nInputPlane, nOutputPlane, kT, kW, kH, dT=1, dW=1, dH=1, padT=0, padW=0, padH=0, adjT=0, adjW=0, adjH=0, rng=None) -> None:
+        super().__init__(rng=rng, **{'nInputPlane': nInputPlane, 'nOutputPlane': nOutputPlane, 'kT': kT, 'kW': kW, 'kH': kH, 'dT': dT, 'dW': dW, 'dH': dH, 'padT': padT, 'padW': padW, 'padH': padH, 'adjT': adjT, 'adjW': adjW, 'adjH': adjH})
+
+
 def _msecriterion_false_update_output(x, t):
     """J = Sum((-t[i] + x[i])**2, (i, 1, n))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x - t
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=0)
-    loss = float(_t3)
+    _t2 = xp.einsum("a,a->", _t1, _t1)
+    loss = float(_t2)
     return loss
 
 
@@ -6633,9 +7490,8 @@ def _msecriterion_false_update_output_batch(X, T):
     """J = Sum((-T[s, i] + X[s, i])**2, (i, 1, n), (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = X - T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=(0, 1))
-    loss = float(_t3)
+    _t2 = xp.einsum("ab,ab->", _t1, _t1)
+    loss = float(_t2)
     return loss
 
 
@@ -6654,10 +7510,9 @@ def _msecriterion_true_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _t1 = x - t
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=0)
-    _t4 = _t3 / n
-    loss = float(_t4)
+    _t2 = xp.einsum("a,a->", _t1, _t1)
+    _t3 = _t2 / n
+    loss = float(_t3)
     return loss
 
 
@@ -6679,10 +7534,9 @@ def _msecriterion_true_update_output_batch(X, T):
     B = X.shape[0]
     n = X.shape[1]
     _t1 = X - T
-    xp.multiply(_t1, _t1, out=_t1)
-    _t3 = _t1.sum(axis=(0, 1))
-    _t4 = _t3 / (B * n)
-    loss = float(_t4)
+    _t2 = xp.einsum("ab,ab->", _t1, _t1)
+    _t3 = _t2 / (B * n)
+    loss = float(_t3)
     return loss
 
 
@@ -6963,15 +7817,13 @@ def _bcecriterion_false_false_update_output(x, t):
     _t1 = 1 - t
     _t2 = 1 - x
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=0)
-    _t6 = _t5 * -1
-    _t7 = xp.log(x)
-    _t7 *= t
-    _t9 = _t7.sum(axis=0)
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    loss = float(_t11)
+    _t4 = xp.einsum("a,a->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(x)
+    _t7 = xp.einsum("a,a->", t, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    loss = float(_t9)
     return loss
 
 
@@ -6995,15 +7847,13 @@ def _bcecriterion_false_false_update_output_batch(X, T):
     _t1 = 1 - T
     _t2 = 1 - X
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=(0, 1))
-    _t6 = _t5 * -1
-    _t7 = xp.log(X)
-    _t7 *= T
-    _t9 = _t7.sum(axis=(0, 1))
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    loss = float(_t11)
+    _t4 = xp.einsum("ab,ab->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(X)
+    _t7 = xp.einsum("ab,ab->", T, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    loss = float(_t9)
     return loss
 
 
@@ -7028,16 +7878,14 @@ def _bcecriterion_false_true_update_output(x, t):
     _t1 = 1 - t
     _t2 = 1 - x
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=0)
-    _t6 = _t5 * -1
-    _t7 = xp.log(x)
-    _t7 *= t
-    _t9 = _t7.sum(axis=0)
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    _t12 = _t11 / n
-    loss = float(_t12)
+    _t4 = xp.einsum("a,a->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(x)
+    _t7 = xp.einsum("a,a->", t, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    _t10 = _t9 / n
+    loss = float(_t10)
     return loss
 
 
@@ -7065,16 +7913,14 @@ def _bcecriterion_false_true_update_output_batch(X, T):
     _t1 = 1 - T
     _t2 = 1 - X
     xp.log(_t2, out=_t2)
-    _t2 *= _t1
-    _t5 = _t2.sum(axis=(0, 1))
-    _t6 = _t5 * -1
-    _t7 = xp.log(X)
-    _t7 *= T
-    _t9 = _t7.sum(axis=(0, 1))
-    _t10 = _t9 * -1
-    _t11 = _t6 + _t10
-    _t12 = _t11 / (B * n)
-    loss = float(_t12)
+    _t4 = xp.einsum("ab,ab->", _t1, _t2)
+    _t5 = _t4 * -1
+    _t6 = xp.log(X)
+    _t7 = xp.einsum("ab,ab->", T, _t6)
+    _t8 = _t7 * -1
+    _t9 = _t5 + _t8
+    _t10 = _t9 / (B * n)
+    loss = float(_t10)
     return loss
 
 
@@ -7105,10 +7951,9 @@ def _bcecriterion_true_false_update_output(x, t, w):
     _t5 = xp.log(x)
     _t5 *= t
     _t1 += _t5
-    _t1 *= w
-    _t9 = _t1.sum(axis=0)
-    _t10 = _t9 * -1
-    loss = float(_t10)
+    _t8 = xp.einsum("a,a->", _t1, w)
+    _t9 = _t8 * -1
+    loss = float(_t9)
     return loss
 
 
@@ -7137,10 +7982,9 @@ def _bcecriterion_true_false_update_output_batch(X, T, w):
     _t5 *= T
     _t1 += _t5
     _t8 = _t1.sum(axis=0)
-    _t9 = w * _t8
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t10 * -1
-    loss = float(_t11)
+    _t9 = xp.einsum("a,a->", _t8, w)
+    _t10 = _t9 * -1
+    loss = float(_t10)
     return loss
 
 
@@ -7169,10 +8013,9 @@ def _bcecriterion_true_true_update_output(x, t, w):
     _t5 = xp.log(x)
     _t5 *= t
     _t1 += _t5
-    _t1 *= w
-    _t9 = _t1.sum(axis=0)
-    _t10 = -_t9 / n
-    loss = float(_t10)
+    _t8 = xp.einsum("a,a->", _t1, w)
+    _t9 = -_t8 / n
+    loss = float(_t9)
     return loss
 
 
@@ -7205,9 +8048,9 @@ def _bcecriterion_true_true_update_output_batch(X, T, w):
     _t5 *= T
     _t1 += _t5
     _t8 = _t1.sum(axis=0)
-    _t9 = w * _t8
-    _t10 = _t9.sum(axis=0)
-    _t11 = -_t10 / (B * n)
+    _t9 = xp.einsum("a,a->", _t8, w)
+    _t10 = _t9 * -1
+    _t11 = -_t9 / (B * n)
     loss = float(_t11)
     return loss
 
@@ -7220,12 +8063,13 @@ def _bcecriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t1 = 1 - X
     xp.divide(1, _t1, out=_t1)
     _t3 = 1 - T
-    _t4 = (_t1 * _t3 * w) / n
-    _t5 = 1 / X
-    _t6 = (_t5 * w * T) / n
-    _t4 -= _t6
-    _t4 /= B
-    grad_input = _t4
+    _t4 = w / n
+    _t5 = _t4 * (_t1 * _t3)
+    _t6 = 1 / X
+    _t7 = _t4 * (_t6 * T)
+    _t5 -= _t7
+    _t5 /= B
+    grad_input = _t5
     return grad_input
 
 
@@ -7257,8 +8101,8 @@ def _classnllcriterion_false_false_update_grad_input(x, t, out=None):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.zeros((N_x1,))
-    _t1[t] -= 1
+    _t1 = cleared(out, (N_x1,), xp)
+    _t1[t] = -1
     grad_input = _t1
     return grad_input
 
@@ -7267,10 +8111,11 @@ def _classnllcriterion_false_false_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    loss = float(_t3)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = _t2.sum(axis=0)
+    _t4 = _t3 * -1
+    loss = float(_t4)
     return loss
 
 
@@ -7279,9 +8124,10 @@ def _classnllcriterion_false_false_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.zeros((B, N_x1,))
-    _t1[xp.arange(0, B), T] -= 1
-    grad_input = _t1
+    _t1 = xp.arange(0, B)
+    _t2 = cleared(out, (B, N_x1,), xp)
+    _t2[_t1, T] = -1
+    grad_input = _t2
     return grad_input
 
 
@@ -7298,8 +8144,8 @@ def _classnllcriterion_false_true_update_grad_input(x, t, out=None):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.zeros((N_x1,))
-    _t1[t] -= 1
+    _t1 = cleared(out, (N_x1,), xp)
+    _t1[t] = -1
     grad_input = _t1
     return grad_input
 
@@ -7308,10 +8154,11 @@ def _classnllcriterion_false_true_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = -_t2 / B
-    loss = float(_t3)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = _t2.sum(axis=0)
+    _t4 = -_t3 / B
+    loss = float(_t4)
     return loss
 
 
@@ -7321,9 +8168,11 @@ def _classnllcriterion_false_true_update_grad_input_batch(X, T, out=None):
     B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = 1 / B
-    _t2 = xp.zeros((B, N_x1,))
-    _t2[xp.arange(0, B), T] -= _t1
-    grad_input = _t2
+    _t2 = -_t1
+    _t3 = xp.arange(0, B)
+    _t4 = cleared(out, (B, N_x1,), xp)
+    _t4[_t3, T] = _t2
+    grad_input = _t4
     return grad_input
 
 
@@ -7342,9 +8191,10 @@ def _classnllcriterion_true_false_update_grad_input(x, t, w, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
     _t1 = w[t]
-    _t2 = xp.zeros((N_x1,))
-    _t2[t] -= _t1
-    grad_input = _t2
+    _t2 = -_t1
+    _t3 = cleared(out, (N_x1,), xp)
+    _t3[t] = _t2
+    grad_input = _t3
     return grad_input
 
 
@@ -7353,9 +8203,9 @@ def _classnllcriterion_true_false_update_output_batch(X, T, w):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = w[T]
-    _t2 = X[xp.arange(0, B), T]
-    _t3 = _t2 * _t1
-    _t4 = _t3.sum(axis=0)
+    _t2 = xp.arange(0, B)
+    _t3 = X[_t2, T]
+    _t4 = xp.einsum("a,a->", _t1, _t3)
     _t5 = _t4 * -1
     loss = float(_t5)
     return loss
@@ -7367,9 +8217,11 @@ def _classnllcriterion_true_false_update_grad_input_batch(X, T, w, out=None):
     B = X.shape[0]
     N_x1 = X.shape[1]
     _t1 = w[T]
-    _t2 = xp.zeros((B, N_x1,))
-    _t2[xp.arange(0, B), T] -= _t1
-    grad_input = _t2
+    _t2 = -_t1
+    _t3 = xp.arange(0, B)
+    _t4 = cleared(out, (B, N_x1,), xp)
+    _t4[_t3, T] = _t2
+    grad_input = _t4
     return grad_input
 
 
@@ -7386,8 +8238,8 @@ def _classnllcriterion_true_true_update_grad_input(x, t, w, out=None):
     """gradInput[j] = -KroneckerDelta(j, t + 1)"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_x1 = x.shape[0]
-    _t1 = xp.zeros((N_x1,))
-    _t1[t] -= 1
+    _t1 = cleared(out, (N_x1,), xp)
+    _t1[t] = -1
     grad_input = _t1
     return grad_input
 
@@ -7398,11 +8250,12 @@ def _classnllcriterion_true_true_update_output_batch(X, T, w):
     B = X.shape[0]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = X[xp.arange(0, B), T]
-    _t4 = _t3 * _t1
-    _t5 = _t4.sum(axis=0)
-    _t6 = -_t5 / _t2
-    loss = float(_t6)
+    _t3 = 1 / _t2
+    _t4 = xp.arange(0, B)
+    _t5 = X[_t4, T]
+    _t6 = xp.einsum("a,a->", _t1, _t5)
+    _t7 = -_t6 / _t2
+    loss = float(_t7)
     return loss
 
 
@@ -7413,10 +8266,12 @@ def _classnllcriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     N_x1 = X.shape[1]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = _t1 / _t2
-    _t4 = xp.zeros((B, N_x1,))
-    _t4[xp.arange(0, B), T] -= _t3
-    grad_input = _t4
+    _t3 = 1 / _t2
+    _t4 = -_t1 / _t2
+    _t5 = xp.arange(0, B)
+    _t6 = cleared(out, (B, N_x1,), xp)
+    _t6[_t5, T] = _t4
+    grad_input = _t6
     return grad_input
 
 
@@ -7457,6 +8312,7 @@ def _crossentropycriterion_false_false_update_grad_input(x, t, out=None):
     _t2 = xp.subtract(x, _t1, out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -7474,6 +8330,7 @@ def _crossentropycriterion_false_false_loss_and_grad_input(x, t):
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
     loss = float(_t7)
+    _t8 = 1 / _t4
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -7484,18 +8341,16 @@ def _crossentropycriterion_false_false_update_output_batch(X, T):
     """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    loss = float(_t11)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    loss = float(_t9)
     return loss
 
 
@@ -7504,12 +8359,13 @@ def _crossentropycriterion_false_false_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t2 *= _t5[:, None]
-    _t2[xp.arange(0, B), T] -= 1
+    _t7 = xp.arange(0, B)
+    _t2[_t7, T] -= 1
     grad_input = _t2
     return grad_input
 
@@ -7518,22 +8374,20 @@ def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    loss = float(_t11)
-    _t12 = 1 / _t8
-    _t6 *= _t12[:, None]
-    _t6[xp.arange(0, B), T] -= 1
-    grad_input = _t6
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    loss = float(_t9)
+    _t10 = 1 / _t4
+    _t2 *= _t10[:, None]
+    _t2[_t6, T] -= 1
+    grad_input = _t2
     return loss, grad_input
 
 
@@ -7558,6 +8412,7 @@ def _crossentropycriterion_false_true_update_grad_input(x, t, out=None):
     _t2 = xp.subtract(x, _t1, out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -7575,6 +8430,7 @@ def _crossentropycriterion_false_true_loss_and_grad_input(x, t):
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
     loss = float(_t7)
+    _t8 = 1 / _t4
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -7585,19 +8441,17 @@ def _crossentropycriterion_false_true_update_output_batch(X, T):
     """J = Sum(log(Sum(exp(X[s, k]), (k, 1, N_k))) - X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    _t12 = _t11 / B
-    loss = float(_t12)
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    _t10 = _t9 / B
+    loss = float(_t10)
     return loss
 
 
@@ -7606,13 +8460,15 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
+    _t5 /= B
     _t2 *= _t5[:, None]
-    _t2[xp.arange(0, B), T] -= 1
-    _t2 /= B
+    _t8 = 1 / B
+    _t9 = xp.arange(0, B)
+    _t2[_t9, T] -= _t8
     grad_input = _t2
     return grad_input
 
@@ -7621,24 +8477,23 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     """The loss and gradInput in one pass, sharing what they have in common."""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = _t1.sum(axis=0)
-    _t3 = _t2 * -1
-    _t4 = X.max(axis=1)
-    _t5 = _t4.sum(axis=0)
-    _t6 = X - _t4[:, None]
-    xp.exp(_t6, out=_t6)
-    _t8 = _t6.sum(axis=1)
-    _t9 = xp.log(_t8)
-    _t10 = _t9.sum(axis=0)
-    _t11 = _t3 + _t5 + _t10
-    _t12 = _t11 / B
-    loss = float(_t12)
-    _t13 = 1 / _t8
-    _t6 *= _t13[:, None]
-    _t6[xp.arange(0, B), T] -= 1
-    _t6 /= B
-    grad_input = _t6
+    _t1 = X.max(axis=1)
+    _t2 = X - _t1[:, None]
+    xp.exp(_t2, out=_t2)
+    _t4 = _t2.sum(axis=1)
+    _t5 = xp.log(_t4)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = _t8.sum(axis=0)
+    _t10 = _t9 / B
+    loss = float(_t10)
+    _t11 = 1 / _t4
+    _t11 /= B
+    _t2 *= _t11[:, None]
+    _t14 = 1 / B
+    _t2[_t6, T] -= _t14
+    grad_input = _t2
     return loss, grad_input
 
 
@@ -7665,10 +8520,11 @@ def _crossentropycriterion_true_false_update_grad_input(x, t, w, out=None):
     _t2 = xp.subtract(x, _t1, out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
-    _t2 /= _t4
-    _t2[t] -= 1
-    _t7 = w[t]
+    _t5 = 1 / _t4
+    _t6 = w[t]
+    _t7 = _t6 / _t4
     _t2 *= _t7
+    _t2[t] -= _t6
     grad_input = _t2
     return grad_input
 
@@ -7686,9 +8542,10 @@ def _crossentropycriterion_true_false_loss_and_grad_input(x, t, w):
     _t8 = w[t]
     _t9 = _t7 * _t8
     loss = float(_t9)
-    _t2 /= _t4
-    _t2[t] -= 1
-    _t2 *= _t8
+    _t10 = 1 / _t4
+    _t11 = _t8 / _t4
+    _t2 *= _t11
+    _t2[t] -= _t8
     grad_input = _t2
     return loss, grad_input
 
@@ -7702,11 +8559,11 @@ def _crossentropycriterion_true_false_update_output_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = X[xp.arange(0, B), T]
-    _t7 = _t1 + _t5 - _t6
-    _t8 = w[T]
-    _t7 *= _t8
-    _t10 = _t7.sum(axis=0)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = w[T]
+    _t10 = xp.einsum("a,a->", _t8, _t9)
     loss = float(_t10)
     return loss
 
@@ -7716,14 +8573,16 @@ def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w, out=None)
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = X.max(axis=1)
-    _t2 = X - _t1[:, None]
+    _t2 = xp.subtract(X, _t1[:, None], out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t6 = w[T]
-    _t7 = _t5[:, None] * _t6[:, None] * _t2
-    _t7[xp.arange(0, B), T] -= _t6
-    grad_input = _t7
+    _t5 *= _t6
+    _t2 *= _t5[:, None]
+    _t9 = xp.arange(0, B)
+    _t2[_t9, T] -= _t6
+    grad_input = _t2
     return grad_input
 
 
@@ -7736,16 +8595,17 @@ def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = X[xp.arange(0, B), T]
-    _t7 = _t1 + _t5 - _t6
-    _t8 = w[T]
-    _t7 *= _t8
-    _t10 = _t7.sum(axis=0)
+    _t6 = xp.arange(0, B)
+    _t7 = X[_t6, T]
+    _t8 = _t1 + _t5 - _t7
+    _t9 = w[T]
+    _t10 = xp.einsum("a,a->", _t8, _t9)
     loss = float(_t10)
     _t11 = 1 / _t4
-    _t12 = _t11[:, None] * _t8[:, None] * _t2
-    _t12[xp.arange(0, B), T] -= _t8
-    grad_input = _t12
+    _t11 *= _t9
+    _t2 *= _t11[:, None]
+    _t2[_t6, T] -= _t9
+    grad_input = _t2
     return loss, grad_input
 
 
@@ -7770,6 +8630,7 @@ def _crossentropycriterion_true_true_update_grad_input(x, t, w, out=None):
     _t2 = xp.subtract(x, _t1, out=out)
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=0)
+    _t5 = 1 / _t4
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -7787,6 +8648,7 @@ def _crossentropycriterion_true_true_loss_and_grad_input(x, t, w):
     _t6 = x[t]
     _t7 = _t1 + _t5 - _t6
     loss = float(_t7)
+    _t8 = 1 / _t4
     _t2 /= _t4
     _t2[t] -= 1
     grad_input = _t2
@@ -7799,17 +8661,18 @@ def _crossentropycriterion_true_true_update_output_batch(X, T, w):
     B = X.shape[0]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = X.max(axis=1)
-    _t4 = X - _t3[:, None]
-    xp.exp(_t4, out=_t4)
-    _t6 = _t4.sum(axis=1)
-    _t7 = xp.log(_t6)
-    _t8 = X[xp.arange(0, B), T]
-    _t9 = _t3 + _t7 - _t8
-    _t9 *= _t1
-    _t11 = _t9.sum(axis=0)
-    _t12 = _t11 / _t2
-    loss = float(_t12)
+    _t3 = 1 / _t2
+    _t4 = X.max(axis=1)
+    _t5 = X - _t4[:, None]
+    xp.exp(_t5, out=_t5)
+    _t7 = _t5.sum(axis=1)
+    _t8 = xp.log(_t7)
+    _t9 = xp.arange(0, B)
+    _t10 = X[_t9, T]
+    _t11 = _t4 + _t8 - _t10
+    _t12 = xp.einsum("a,a->", _t11, _t1)
+    _t13 = _t12 / _t2
+    loss = float(_t13)
     return loss
 
 
@@ -7819,15 +8682,18 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     B = X.shape[0]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = X.max(axis=1)
-    _t4 = X - _t3[:, None]
-    xp.exp(_t4, out=_t4)
-    _t6 = _t4.sum(axis=1)
-    _t7 = 1 / _t6
-    _t8 = _t7[:, None] * _t1[:, None] * _t4
-    _t8[xp.arange(0, B), T] -= _t1
-    _t8 /= _t2
-    grad_input = _t8
+    _t3 = 1 / _t2
+    _t4 = X.max(axis=1)
+    _t5 = xp.subtract(X, _t4[:, None], out=out)
+    xp.exp(_t5, out=_t5)
+    _t7 = _t5.sum(axis=1)
+    _t8 = 1 / _t7
+    _t9 = (_t8 * _t1) / _t2
+    _t5 *= _t9[:, None]
+    _t11 = _t1 / _t2
+    _t12 = xp.arange(0, B)
+    _t5[_t12, T] -= _t11
+    grad_input = _t5
     return grad_input
 
 
@@ -7837,22 +8703,24 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     B = X.shape[0]
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
-    _t3 = X.max(axis=1)
-    _t4 = X - _t3[:, None]
-    xp.exp(_t4, out=_t4)
-    _t6 = _t4.sum(axis=1)
-    _t7 = xp.log(_t6)
-    _t8 = X[xp.arange(0, B), T]
-    _t9 = _t3 + _t7 - _t8
-    _t9 *= _t1
-    _t11 = _t9.sum(axis=0)
-    _t12 = _t11 / _t2
-    loss = float(_t12)
-    _t13 = 1 / _t6
-    _t14 = _t13[:, None] * _t1[:, None] * _t4
-    _t14[xp.arange(0, B), T] -= _t1
-    _t14 /= _t2
-    grad_input = _t14
+    _t3 = 1 / _t2
+    _t4 = X.max(axis=1)
+    _t5 = X - _t4[:, None]
+    xp.exp(_t5, out=_t5)
+    _t7 = _t5.sum(axis=1)
+    _t8 = xp.log(_t7)
+    _t9 = xp.arange(0, B)
+    _t10 = X[_t9, T]
+    _t11 = _t4 + _t8 - _t10
+    _t12 = xp.einsum("a,a->", _t11, _t1)
+    _t13 = _t12 / _t2
+    loss = float(_t13)
+    _t14 = 1 / _t7
+    _t15 = (_t14 * _t1) / _t2
+    _t5 *= _t15[:, None]
+    _t17 = _t1 / _t2
+    _t5[_t9, T] -= _t17
+    grad_input = _t5
     return loss, grad_input
 
 
@@ -7878,9 +8746,8 @@ def _distkldivcriterion_false_update_output(x, t):
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = xp.log(t)
     _t1 -= x
-    _t1 *= t
-    _t4 = _t1.sum(axis=0)
-    loss = float(_t4)
+    _t3 = xp.einsum("a,a->", _t1, t)
+    loss = float(_t3)
     return loss
 
 
@@ -7897,9 +8764,8 @@ def _distkldivcriterion_false_update_output_batch(X, T):
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = xp.log(T)
     _t1 -= X
-    _t1 *= T
-    _t4 = _t1.sum(axis=(0, 1))
-    loss = float(_t4)
+    _t3 = xp.einsum("ab,ab->", _t1, T)
+    loss = float(_t3)
     return loss
 
 
@@ -7917,10 +8783,9 @@ def _distkldivcriterion_true_update_output(x, t):
     n = x.shape[0]
     _t1 = xp.log(t)
     _t1 -= x
-    _t1 *= t
-    _t4 = _t1.sum(axis=0)
-    _t5 = _t4 / n
-    loss = float(_t5)
+    _t3 = xp.einsum("a,a->", _t1, t)
+    _t4 = _t3 / n
+    loss = float(_t4)
     return loss
 
 
@@ -7940,10 +8805,9 @@ def _distkldivcriterion_true_update_output_batch(X, T):
     n = X.shape[1]
     _t1 = xp.log(T)
     _t1 -= X
-    _t1 *= T
-    _t4 = _t1.sum(axis=(0, 1))
-    _t5 = _t4 / (B * n)
-    loss = float(_t5)
+    _t3 = xp.einsum("ab,ab->", _t1, T)
+    _t4 = _t3 / (B * n)
+    loss = float(_t4)
     return loss
 
 
@@ -8225,12 +9089,13 @@ def _multimargincriterion_1_false_update_output(x, t, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 - margin
-    _t6 = _t5 / N_c
-    loss = float(_t6)
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 - margin
+    _t7 = _t6 / N_c
+    loss = float(_t7)
     return loss
 
 
@@ -8239,13 +9104,14 @@ def _multimargincriterion_1_false_update_grad_input(x, t, margin, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t3.copy()
-    _t5[t] -= _t4
-    _t6 = xp.divide(_t5, N_c, out=out)
-    grad_input = _t6
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.divide(_t4, N_c, out=out)
+    _t6 = _t4.sum(axis=0)
+    _t7 = _t6 / N_c
+    _t5[t] -= _t7
+    grad_input = _t5
     return grad_input
 
 
@@ -8254,14 +9120,16 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = B * 1 * -1 * margin
-    _t2 = X[xp.arange(0, B), T]
-    _t3 = margin + X - _t2[:, None]
-    _t4 = xp.maximum(0, _t3)
-    _t5 = _t4.sum(axis=(0, 1))
-    _t6 = _t1 + _t5
-    _t7 = _t6 / (B * N_c)
-    loss = float(_t7)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t6 - margin
+    _t8 = _t7.sum(axis=0)
+    _t9 = _t8 / (B * N_c)
+    loss = float(_t9)
     return loss
 
 
@@ -8270,13 +9138,15 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = _t3.sum(axis=1)
-    _t5 = _t3.copy()
-    _t5[xp.arange(0, B), T] -= _t4
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
     _t6 = _t5 / (B * N_c)
+    _t7 = _t5.sum(axis=1)
+    _t8 = _t7 / (B * N_c)
+    _t6[_t1, T] -= _t8
     grad_input = _t6
     return grad_input
 
@@ -8286,13 +9156,14 @@ def _multimargincriterion_1_true_update_output(x, t, w, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t4 - margin
-    _t6 = w[t]
-    _t7 = (_t5 * _t6) / N_c
-    loss = float(_t7)
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = _t4.sum(axis=0)
+    _t6 = _t5 - margin
+    _t7 = w[t]
+    _t8 = (_t6 * _t7) / N_c
+    loss = float(_t8)
     return loss
 
 
@@ -8301,13 +9172,15 @@ def _multimargincriterion_1_true_update_grad_input(x, t, w, margin, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = _t3.sum(axis=0)
-    _t5 = _t3.copy()
-    _t5[t] -= _t4
-    _t6 = w[t]
-    _t7 = (_t5 * _t6) / N_c
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = w[t]
+    _t6 = _t5 / N_c
+    _t7 = xp.multiply(_t4, _t6, out=out)
+    _t8 = _t4.sum(axis=0)
+    _t9 = (_t5 * _t8) / N_c
+    _t7[t] -= _t9
     grad_input = _t7
     return grad_input
 
@@ -8317,16 +9190,17 @@ def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3.sum(axis=1)
-    _t5 = _t4 - margin
-    _t6 = w[T]
-    _t5 *= _t6
-    _t8 = _t5.sum(axis=0)
-    _t9 = _t8 / (B * N_c)
-    loss = float(_t9)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = _t5.sum(axis=1)
+    _t7 = _t6 - margin
+    _t8 = w[T]
+    _t9 = xp.einsum("a,a->", _t7, _t8)
+    _t10 = _t9 / (B * N_c)
+    loss = float(_t10)
     return loss
 
 
@@ -8335,16 +9209,18 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = w[T]
-    _t5 = _t3 * _t4[:, None]
-    _t6 = _t3.sum(axis=1)
-    _t7 = _t4 * _t6
-    _t5[xp.arange(0, B), T] -= _t7
-    _t9 = _t5 / (B * N_c)
-    grad_input = _t9
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = _t6 / (B * N_c)
+    _t8 = xp.multiply(_t7[:, None], _t5, out=out)
+    _t9 = _t5.sum(axis=1)
+    _t10 = (_t6 * _t9) / (B * N_c)
+    _t8[_t1, T] -= _t10
+    grad_input = _t8
     return grad_input
 
 
@@ -8353,10 +9229,10 @@ def _multimargincriterion_2_false_update_output(x, t, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3 ** 2
-    _t5 = _t4.sum(axis=0)
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = xp.einsum("a,a->", _t4, _t4)
     _t6 = margin ** 2
     _t7 = _t5 - _t6
     _t8 = _t7 / N_c
@@ -8369,16 +9245,15 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = 2 * _t3 * _t4
-    _t6 = _t4 * _t3
-    _t7 = _t6.sum(axis=0)
-    _t8 = 2 * _t7
-    _t5[t] -= _t8
-    _t5 /= N_c
-    grad_input = _t5
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = xp.maximum(0, _t3)
+    _t6 = (2 * _t4 * _t5) / N_c
+    _t7 = xp.einsum("a,a->", _t4, _t5)
+    _t8 = (2 * _t7) / N_c
+    _t6[t] -= _t8
+    grad_input = _t6
     return grad_input
 
 
@@ -8387,16 +9262,17 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = margin ** 2
-    _t2 = B * 1 * -1 * _t1
-    _t3 = X[xp.arange(0, B), T]
-    _t4 = margin + X - _t3[:, None]
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
     _t5 = xp.maximum(0, _t4)
-    _t6 = _t5 ** 2
-    _t7 = _t6.sum(axis=(0, 1))
-    _t8 = _t2 + _t7
-    _t9 = _t8 / (B * N_c)
-    loss = float(_t9)
+    _t6 = xp.einsum("ab,ab->a", _t5, _t5)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = _t8.sum(axis=0)
+    _t10 = _t9 / (B * N_c)
+    loss = float(_t10)
     return loss
 
 
@@ -8405,17 +9281,17 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = 2 * _t3 * _t4
-    _t6 = _t4 * _t3
-    _t7 = _t6.sum(axis=1)
-    _t8 = 2 * _t7
-    _t5[xp.arange(0, B), T] -= _t8
-    _t10 = _t5 / (B * N_c)
-    grad_input = _t10
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = xp.maximum(0, _t4)
+    _t7 = (2 * _t5 * _t6) / (B * N_c)
+    _t8 = xp.einsum("ab,ab->a", _t5, _t6)
+    _t9 = (2 * _t8) / (B * N_c)
+    _t7[_t1, T] -= _t9
+    grad_input = _t7
     return grad_input
 
 
@@ -8424,10 +9300,10 @@ def _multimargincriterion_2_true_update_output(x, t, w, margin):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3 ** 2
-    _t5 = _t4.sum(axis=0)
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.maximum(0, _t3)
+    _t5 = xp.einsum("a,a->", _t4, _t4)
     _t6 = margin ** 2
     _t7 = _t5 - _t6
     _t8 = w[t]
@@ -8441,17 +9317,17 @@ def _multimargincriterion_2_true_update_grad_input(x, t, w, margin, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
     _t1 = x[t]
-    _t2 = margin + x - _t1
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = xp.maximum(0, _t2)
-    _t5 = 2 * _t3 * _t4
-    _t6 = _t4 * _t3
-    _t7 = _t6.sum(axis=0)
-    _t8 = 2 * _t7
-    _t5[t] -= _t8
-    _t10 = w[t]
-    _t11 = (_t5 * _t10) / N_c
-    grad_input = _t11
+    _t2 = margin - _t1
+    _t3 = x + _t2
+    _t4 = xp.heaviside(_t3, 0.5)
+    _t5 = w[t]
+    _t6 = xp.maximum(0, _t3)
+    _t7 = _t5 / N_c
+    _t8 = 2 * _t4 * _t6 * _t7
+    _t9 = xp.einsum("a,a->", _t4, _t6)
+    _t10 = (2 * _t5 * _t9) / N_c
+    _t8[t] -= _t10
+    grad_input = _t8
     return grad_input
 
 
@@ -8460,16 +9336,16 @@ def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.maximum(0, _t2)
-    _t4 = _t3 ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = margin ** 2
-    _t7 = _t5 - _t6
-    _t8 = w[T]
-    _t7 *= _t8
-    _t10 = _t7.sum(axis=0)
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.maximum(0, _t4)
+    _t6 = xp.einsum("ab,ab->a", _t5, _t5)
+    _t7 = margin ** 2
+    _t8 = _t6 - _t7
+    _t9 = w[T]
+    _t10 = xp.einsum("a,a->", _t8, _t9)
     _t11 = _t10 / (B * N_c)
     loss = float(_t11)
     return loss
@@ -8480,18 +9356,19 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = X[xp.arange(0, B), T]
-    _t2 = margin + X - _t1[:, None]
-    _t3 = xp.heaviside(_t2, 0.5)
-    _t4 = w[T]
-    _t5 = xp.maximum(0, _t2)
-    _t6 = 2 * _t3 * _t4[:, None] * _t5
-    _t7 = _t5 * _t3
-    _t8 = _t7.sum(axis=1)
-    _t9 = 2 * _t4 * _t8
-    _t6[xp.arange(0, B), T] -= _t9
-    _t11 = _t6 / (B * N_c)
-    grad_input = _t11
+    _t1 = xp.arange(0, B)
+    _t2 = X[_t1, T]
+    _t3 = margin - _t2
+    _t4 = X + _t3[:, None]
+    _t5 = xp.heaviside(_t4, 0.5)
+    _t6 = w[T]
+    _t7 = xp.maximum(0, _t4)
+    _t8 = (2 * _t6) / (B * N_c)
+    _t9 = _t8[:, None] * (_t5 * _t7)
+    _t10 = xp.einsum("ab,ab->a", _t5, _t7)
+    _t11 = (2 * _t6 * _t10) / (B * N_c)
+    _t9[_t1, T] -= _t11
+    grad_input = _t9
     return grad_input
 
 
@@ -8536,10 +9413,9 @@ def _multilabelmargincriterion_false_update_output(x, t):
     _t18 = (_t17 == 0)
     _t19 = xp.where(_t18, 1.0, 0.0)
     _t20 = _t7.T @ _t19
-    _t20 *= _t16
-    _t22 = _t20.sum(axis=0)
-    _t23 = _t22 / N_c
-    loss = float(_t23)
+    _t21 = xp.einsum("a,a->", _t16, _t20)
+    _t22 = _t21 / N_c
+    loss = float(_t22)
     return loss
 
 
@@ -8604,12 +9480,11 @@ def _multilabelmargincriterion_false_update_output_batch(X, T):
     _t20 = xp.where(_t19, 1.0, 0.0)
     _t21 = _t7 * _t20[:, :, None]
     _t22 = _t21.sum(axis=1)
-    _t23 = _t22 * _t16.T
-    _t24 = _t23.sum(axis=1)
-    _t25 = _t24.sum(axis=0)
-    _t26 = 1 / N_c
-    _t27 = _t25 * _t26
-    loss = float(_t27)
+    _t23 = xp.einsum("ab,ba->b", _t16, _t22)
+    _t24 = _t23.sum(axis=0)
+    _t25 = 1 / N_c
+    _t26 = _t24 * _t25
+    loss = float(_t26)
     return loss
 
 
@@ -8678,10 +9553,9 @@ def _multilabelmargincriterion_true_update_output(x, t):
     _t18 = (_t17 == 0)
     _t19 = xp.where(_t18, 1.0, 0.0)
     _t20 = _t7.T @ _t19
-    _t20 *= _t16
-    _t22 = _t20.sum(axis=0)
-    _t23 = _t22 / N_c
-    loss = float(_t23)
+    _t21 = xp.einsum("a,a->", _t16, _t20)
+    _t22 = _t21 / N_c
+    loss = float(_t22)
     return loss
 
 
@@ -8747,10 +9621,9 @@ def _multilabelmargincriterion_true_update_output_batch(X, T):
     _t20 = xp.where(_t19, 1.0, 0.0)
     _t21 = _t7 * _t20[:, :, None]
     _t22 = _t21.sum(axis=1)
-    _t23 = _t22 * _t16.T
-    _t24 = _t23.sum(axis=(0, 1))
-    _t25 = _t24 / (B * N_c)
-    loss = float(_t25)
+    _t23 = xp.einsum("ab,ba->", _t16, _t22)
+    _t24 = _t23 / (B * N_c)
+    loss = float(_t24)
     return loss
 
 
@@ -8822,14 +9695,12 @@ def _multilabelsoftmargincriterion_false_update_output(x, t):
     xp.divide(1, _t3, out=_t3)
     _t6 = 1 - _t3
     xp.log(_t6, out=_t6)
-    _t6 *= _t1
-    _t9 = _t6.sum(axis=0)
+    _t8 = xp.einsum("a,a->", _t1, _t6)
     xp.log(_t3, out=_t3)
-    _t3 *= t
-    _t12 = _t3.sum(axis=0)
-    _t13 = _t9 + _t12
-    _t14 = -_t13 / n
-    loss = float(_t14)
+    _t10 = xp.einsum("a,a->", t, _t3)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / n
+    loss = float(_t12)
     return loss
 
 
@@ -8864,21 +9735,19 @@ def _multilabelsoftmargincriterion_false_loss_and_grad_input(x, t):
     _t5 = 1 / _t4
     _t6 = 1 - _t5
     _t7 = xp.log(_t6)
-    _t7 *= _t1
-    _t9 = _t7.sum(axis=0)
-    _t10 = xp.log(_t5)
-    _t10 *= t
-    _t12 = _t10.sum(axis=0)
-    _t13 = _t9 + _t12
-    _t14 = -_t13 / n
-    loss = float(_t14)
-    _t15 = _t5 * t * _t3
+    _t8 = xp.einsum("a,a->", _t1, _t7)
+    _t9 = xp.log(_t5)
+    _t10 = xp.einsum("a,a->", t, _t9)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / n
+    loss = float(_t12)
+    _t13 = _t5 * t * _t3
     xp.divide(1, _t6, out=_t6)
-    _t17 = _t4 ** -2
-    _t18 = _t6 * _t17 * _t1 * _t3
-    _t15 -= _t18
-    _t20 = -_t15 / n
-    grad_input = _t20
+    _t15 = _t4 ** -2
+    _t16 = _t6 * _t15 * _t1 * _t3
+    _t13 -= _t16
+    _t18 = -_t13 / n
+    grad_input = _t18
     return loss, grad_input
 
 
@@ -8894,14 +9763,12 @@ def _multilabelsoftmargincriterion_false_update_output_batch(X, T):
     xp.divide(1, _t3, out=_t3)
     _t6 = 1 - _t3
     xp.log(_t6, out=_t6)
-    _t6 *= _t1
-    _t9 = _t6.sum(axis=(0, 1))
+    _t8 = xp.einsum("ab,ab->", _t1, _t6)
     xp.log(_t3, out=_t3)
-    _t3 *= T
-    _t12 = _t3.sum(axis=(0, 1))
-    _t13 = _t9 + _t12
-    _t14 = -_t13 / (B * n)
-    loss = float(_t14)
+    _t10 = xp.einsum("ab,ab->", T, _t3)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / (B * n)
+    loss = float(_t12)
     return loss
 
 
@@ -8938,21 +9805,19 @@ def _multilabelsoftmargincriterion_false_loss_and_grad_input_batch(X, T):
     _t5 = 1 / _t4
     _t6 = 1 - _t5
     _t7 = xp.log(_t6)
-    _t7 *= _t1
-    _t9 = _t7.sum(axis=(0, 1))
-    _t10 = xp.log(_t5)
-    _t10 *= T
-    _t12 = _t10.sum(axis=(0, 1))
-    _t13 = _t9 + _t12
-    _t14 = -_t13 / (B * n)
-    loss = float(_t14)
+    _t8 = xp.einsum("ab,ab->", _t1, _t7)
+    _t9 = xp.log(_t5)
+    _t10 = xp.einsum("ab,ab->", T, _t9)
+    _t11 = _t8 + _t10
+    _t12 = -_t11 / (B * n)
+    loss = float(_t12)
     xp.divide(1, _t6, out=_t6)
-    _t16 = _t4 ** -2
-    _t17 = (_t6 * _t16 * _t1 * _t3) / n
-    _t18 = (_t5 * T * _t3) / n
-    _t17 -= _t18
-    _t17 /= B
-    grad_input = _t17
+    _t14 = _t4 ** -2
+    _t15 = (_t6 * _t14 * _t1 * _t3) / n
+    _t16 = (_t5 * T * _t3) / n
+    _t15 -= _t16
+    _t15 /= B
+    grad_input = _t15
     return loss, grad_input
 
 
@@ -8971,10 +9836,9 @@ def _multilabelsoftmargincriterion_true_update_output(x, t, w):
     xp.log(_t3, out=_t3)
     _t3 *= t
     _t1 += _t3
-    _t1 *= w
-    _t13 = _t1.sum(axis=0)
-    _t14 = -_t13 / n
-    loss = float(_t14)
+    _t12 = xp.einsum("a,a->", _t1, w)
+    _t13 = -_t12 / n
+    loss = float(_t13)
     return loss
 
 
@@ -9013,17 +9877,16 @@ def _multilabelsoftmargincriterion_true_loss_and_grad_input(x, t, w):
     _t9 = xp.log(_t5)
     _t9 *= t
     _t7 += _t9
-    _t7 *= w
-    _t13 = _t7.sum(axis=0)
-    _t14 = -_t13 / n
-    loss = float(_t14)
-    _t15 = _t5 * t * w * _t3
+    _t12 = xp.einsum("a,a->", _t7, w)
+    _t13 = -_t12 / n
+    loss = float(_t13)
+    _t14 = _t5 * t * w * _t3
     xp.divide(1, _t6, out=_t6)
-    _t17 = _t4 ** -2
-    _t18 = _t6 * _t17 * _t1 * w * _t3
-    _t15 -= _t18
-    _t20 = -_t15 / n
-    grad_input = _t20
+    _t16 = _t4 ** -2
+    _t17 = _t6 * _t16 * _t1 * w * _t3
+    _t14 -= _t17
+    _t19 = -_t14 / n
+    grad_input = _t19
     return loss, grad_input
 
 
@@ -9044,10 +9907,9 @@ def _multilabelsoftmargincriterion_true_update_output_batch(X, T, w):
     _t3 *= T
     _t1 += _t3
     _t12 = _t1.sum(axis=0)
-    _t13 = w * _t12
-    _t14 = _t13.sum(axis=0)
-    _t15 = -_t14 / (B * n)
-    loss = float(_t15)
+    _t13 = xp.einsum("a,a->", _t12, w)
+    _t14 = -_t13 / (B * n)
+    loss = float(_t14)
     return loss
 
 
@@ -9064,11 +9926,12 @@ def _multilabelsoftmargincriterion_true_update_grad_input_batch(X, T, w, out=Non
     xp.divide(1, _t5, out=_t5)
     _t7 = _t3 ** -2
     _t8 = 1 - T
-    _t9 = (_t5 * _t7 * _t8 * w * _t2) / n
-    _t10 = (_t4 * w * T * _t2) / n
-    _t9 -= _t10
-    _t9 /= B
-    grad_input = _t9
+    _t9 = w / n
+    _t10 = _t9 * (_t5 * _t7 * _t8 * _t2)
+    _t11 = _t9 * (_t4 * T * _t2)
+    _t10 -= _t11
+    _t10 /= B
+    grad_input = _t10
     return grad_input
 
 
@@ -9089,14 +9952,14 @@ def _multilabelsoftmargincriterion_true_loss_and_grad_input_batch(X, T, w):
     _t9 *= T
     _t7 += _t9
     _t12 = _t7.sum(axis=0)
-    _t13 = w * _t12
-    _t14 = _t13.sum(axis=0)
-    _t15 = -_t14 / (B * n)
-    loss = float(_t15)
+    _t13 = xp.einsum("a,a->", _t12, w)
+    _t14 = -_t13 / (B * n)
+    loss = float(_t14)
     xp.divide(1, _t6, out=_t6)
-    _t17 = _t4 ** -2
-    _t18 = (_t6 * _t17 * _t1 * w * _t3) / n
-    _t19 = (_t5 * w * T * _t3) / n
+    _t16 = _t4 ** -2
+    _t17 = w / n
+    _t18 = _t17 * (_t6 * _t16 * _t1 * _t3)
+    _t19 = _t17 * (_t5 * T * _t3)
     _t18 -= _t19
     _t18 /= B
     grad_input = _t18
@@ -9194,8 +10057,8 @@ def _l1hingeembeddingcriterion_update_output(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = x1 - x2
-    _t2 = xp.abs(_t1)
-    _t3 = _t2.sum(axis=0)
+    xp.abs(_t1, out=_t1)
+    _t3 = _t1.sum(axis=0)
     d = xp.broadcast_to(_t3, ())
     _t4 = (t == 1)
     _t5 = margin - d
@@ -9228,8 +10091,8 @@ def _l1hingeembeddingcriterion_update_output_batch(x1, x2, t, margin):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = x1 - x2
-    _t2 = xp.abs(_t1)
-    _t3 = _t2.sum(axis=1)
+    xp.abs(_t1, out=_t1)
+    _t3 = _t1.sum(axis=1)
     d = _t3
     _t4 = (t == 1)
     _t5 = margin - d
@@ -9254,8 +10117,9 @@ def _l1hingeembeddingcriterion_grad_input_batch(x1, x2, t, margin, d, J):
     _t8 = xp.sign(_t7)
     _t9 = _d_d[:, None] * _t8
     _grad_x1 = _t9
-    _t10 = -(_d_d[:, None] * _t8)
-    _grad_x2 = _t10
+    _t10 = -_d_d
+    _t11 = _t10[:, None] * _t8
+    _grad_x2 = _t11
     return [_grad_x1, _grad_x2]
 
 
@@ -9278,22 +10142,19 @@ class L1HingeEmbeddingCriterion(CatalogueTableCriterion):
 def _cosineembeddingcriterion_update_output(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
-    _t1 = x1 ** 2
-    _t2 = _t1.sum(axis=0)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = x2 ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = x2 * x1
-    _t8 = _t7.sum(axis=0)
-    _t9 = _t3 * _t6 * _t8
-    c = xp.broadcast_to(_t9, ())
-    _t10 = (t == 1)
-    _t11 = 1 - c
-    _t12 = c - margin
-    _t13 = xp.maximum(0, _t12)
-    _t14 = xp.where(_t10, _t11, _t13)
-    J = xp.broadcast_to(_t14, ())
+    _t1 = xp.einsum("a,a->", x1, x1)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("a,a->", x2, x2)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = xp.einsum("a,a->", x1, x2)
+    _t6 = _t2 * _t4 * _t5
+    c = xp.broadcast_to(_t6, ())
+    _t7 = (t == 1)
+    _t8 = 1 - c
+    _t9 = c - margin
+    _t10 = xp.maximum(0, _t9)
+    _t11 = xp.where(_t7, _t8, _t10)
+    J = xp.broadcast_to(_t11, ())
     return (c, J)
 
 
@@ -9305,26 +10166,23 @@ def _cosineembeddingcriterion_grad_input(x1, x2, t, margin, c, J):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = xp.where(_t1, -1, _t3)
     _d_c = xp.broadcast_to(_t4, ())
-    _t5 = x1 ** 2
-    _t6 = _t5.sum(axis=0)
-    _t7 = 1 / xp.sqrt(_t6)
-    _t8 = x2 ** 2
-    _t9 = _t8.sum(axis=0)
-    _t10 = 1 / xp.sqrt(_t9)
-    _t11 = _t7 * _t10 * x2
-    _t12 = _t6 ** -1.5
-    _t13 = x2 * x1
-    _t14 = _t13.sum(axis=0)
-    _t15 = _t12 * _t10 * x1 * _t14
-    _t16 = _t11 - _t15
-    _t17 = _d_c * _t16
-    _grad_x1 = _t17
-    _t18 = _t7 * _t10 * x1
-    _t19 = _t9 ** -1.5
-    _t20 = _t7 * _t19 * x2 * _t14
-    _t21 = _t18 - _t20
-    _t22 = _d_c * _t21
-    _grad_x2 = _t22
+    _t5 = xp.einsum("a,a->", x1, x1)
+    _t6 = 1 / xp.sqrt(_t5)
+    _t7 = xp.einsum("a,a->", x2, x2)
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t6 * _t8 * x2
+    _t10 = _t5 ** -1.5
+    _t11 = xp.einsum("a,a->", x1, x2)
+    _t12 = _t10 * _t8 * x1 * _t11
+    _t9 -= _t12
+    _t9 *= _d_c
+    _grad_x1 = _t9
+    _t15 = _t6 * _t8 * x1
+    _t16 = _t7 ** -1.5
+    _t17 = _t6 * _t16 * x2 * _t11
+    _t15 -= _t17
+    _t15 *= _d_c
+    _grad_x2 = _t15
     return [_grad_x1, _grad_x2]
 
 
@@ -9332,22 +10190,19 @@ def _cosineembeddingcriterion_update_output_batch(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
-    _t1 = x1 ** 2
-    _t2 = _t1.sum(axis=1)
-    _t3 = 1 / xp.sqrt(_t2)
-    _t4 = x2 ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = 1 / xp.sqrt(_t5)
-    _t7 = x2 * x1
-    _t8 = _t7.sum(axis=1)
-    _t9 = _t3 * _t6 * _t8
-    c = _t9
-    _t10 = (t == 1)
-    _t11 = 1 - c
-    _t12 = c - margin
-    _t13 = xp.maximum(0, _t12)
-    _t14 = xp.where(_t10, _t11, _t13)
-    J = _t14
+    _t1 = xp.einsum("ab,ab->a", x1, x1)
+    _t2 = 1 / xp.sqrt(_t1)
+    _t3 = xp.einsum("ab,ab->a", x2, x2)
+    _t4 = 1 / xp.sqrt(_t3)
+    _t5 = xp.einsum("ab,ab->a", x1, x2)
+    _t6 = _t2 * _t4 * _t5
+    c = _t6
+    _t7 = (t == 1)
+    _t8 = 1 - c
+    _t9 = c - margin
+    _t10 = xp.maximum(0, _t9)
+    _t11 = xp.where(_t7, _t8, _t10)
+    J = _t11
     return (c, J)
 
 
@@ -9361,26 +10216,26 @@ def _cosineembeddingcriterion_grad_input_batch(x1, x2, t, margin, c, J):
     _t4 = xp.where(_t1, -1, _t3)
     _t5 = _t4 / _B
     _d_c = _t5
-    _t6 = x1 ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = 1 / xp.sqrt(_t7)
-    _t9 = x2 ** 2
-    _t10 = _t9.sum(axis=1)
-    _t11 = 1 / xp.sqrt(_t10)
-    _t12 = _t8[:, None] * _t11[:, None] * x2
-    _t13 = _t7 ** -1.5
-    _t14 = x2 * x1
-    _t15 = _t14.sum(axis=1)
-    _t16 = _t13[:, None] * _t11[:, None] * x1 * _t15[:, None]
-    _t17 = _t12 - _t16
-    _t18 = _t17 * _d_c[:, None]
-    _grad_x1 = _t18
-    _t19 = _t8[:, None] * _t11[:, None] * x1
-    _t20 = _t10 ** -1.5
-    _t21 = _t8[:, None] * _t20[:, None] * x2 * _t15[:, None]
-    _t22 = _t19 - _t21
-    _t23 = _t22 * _d_c[:, None]
-    _grad_x2 = _t23
+    _t6 = xp.einsum("ab,ab->a", x1, x1)
+    _t7 = 1 / xp.sqrt(_t6)
+    _t8 = xp.einsum("ab,ab->a", x2, x2)
+    _t9 = 1 / xp.sqrt(_t8)
+    _t10 = _t7 * _t9
+    _t11 = _t10[:, None] * x2
+    _t12 = _t6 ** -1.5
+    _t13 = xp.einsum("ab,ab->a", x1, x2)
+    _t14 = _t12 * _t9 * _t13
+    _t15 = _t14[:, None] * x1
+    _t11 -= _t15
+    _t11 *= _d_c[:, None]
+    _grad_x1 = _t11
+    _t18 = _t10[:, None] * x1
+    _t19 = _t8 ** -1.5
+    _t20 = _t7 * _t19 * _t13
+    _t21 = _t20[:, None] * x2
+    _t18 -= _t21
+    _t18 *= _d_c[:, None]
+    _grad_x2 = _t18
     return [_grad_x1, _grad_x2]
 
 
@@ -9404,9 +10259,9 @@ def _marginrankingcriterion_update_output(x1, x2, t, margin):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.maximum(0, _t3)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.maximum(0, _t1)
     _t5 = _t4.sum(axis=0)
     J = xp.broadcast_to(_t5, ())
     return (J,)
@@ -9416,9 +10271,9 @@ def _marginrankingcriterion_grad_input(x1, x2, t, margin, J):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.heaviside(_t3, 0.5)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.heaviside(_t1, 0.5)
     _t5 = -(_t4 * t)
     _grad_x1 = _t5
     _t6 = _t4 * t
@@ -9431,9 +10286,9 @@ def _marginrankingcriterion_update_output_batch(x1, x2, t, margin):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.maximum(0, _t3)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.maximum(0, _t1)
     _t5 = _t4.sum(axis=1)
     J = _t5
     return (J,)
@@ -9444,9 +10299,9 @@ def _marginrankingcriterion_grad_input_batch(x1, x2, t, margin, J):
     xp = np if x1.__class__ is ndarray else namespace(x1)
     _B = x1.shape[0]
     _t1 = x1 - x2
-    _t2 = _t1 * t
-    _t3 = margin - _t2
-    _t4 = xp.heaviside(_t3, 0.5)
+    _t1 *= t
+    xp.subtract(margin, _t1, out=_t1)
+    _t4 = xp.heaviside(_t1, 0.5)
     _t5 = -(_t4 * t) / _B
     _grad_x1 = _t5
     _t6 = (_t4 * t) / _B
@@ -9470,25 +10325,389 @@ class MarginRankingCriterion(CatalogueTableCriterion):
         super().__init__(**{'margin': margin})
 
 
-def _affinerelu_update_output(x, W, b):
+def _spatialautocropmsecriterion_true_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(0, N_c)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top - 1
+    _t4 = _t2 + _t3
+    _t5 = xp.arange(1, N_j + 1)
+    _t6 = left - 1
+    _t7 = _t5 + _t6
+    _t8 = t[_t1[:, None, None], _t4[:, None], _t7]
+    _t9 = x - _t8
+    _t10 = xp.einsum("abc,abc->", _t9, _t9)
+    _t11 = _t10 / (N_c * N_i * N_j)
+    loss = float(_t11)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = (-2*t[k, l + top, a + left] + 2*x[k, l, a])/(N_c*N_i*N_j)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = 2 * x
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = top - 1
+    _t5 = _t3 + _t4
+    _t6 = xp.arange(1, N_j + 1)
+    _t7 = left - 1
+    _t8 = _t6 + _t7
+    _t9 = t[_t2[:, None, None], _t5[:, None], _t8]
+    _t10 = 2 * _t9
+    _t1 -= _t10
+    _t12 = _t1 / (N_c * N_i * N_j)
+    grad_input = _t12
+    return grad_input
+
+
+def _spatialautocropmsecriterion_true_update_output_batch(X, T, top, left):
+    """J = Sum(Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))/(N_c*N_i*N_j), (s, 1, B))/B"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(0, B)
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = top - 1
+    _t5 = _t3 + _t4
+    _t6 = xp.arange(1, N_j + 1)
+    _t7 = left - 1
+    _t8 = _t6 + _t7
+    _t9 = T[_t1[:, None, None, None], _t2[:, None, None], _t5[:, None], _t8]
+    _t10 = X - _t9
+    _t11 = xp.einsum("abcd,abcd->", _t10, _t10)
+    _t12 = _t11 / (B * N_c * N_i * N_j)
+    loss = float(_t12)
+    return loss
+
+
+def _spatialautocropmsecriterion_true_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = 2*(-T[k, l, a + top, d + left] + X[k, l, a, d])/(B*N_c*N_i*N_j)"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(0, B)
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = top - 1
+    _t5 = _t3 + _t4
+    _t6 = xp.arange(1, N_j + 1)
+    _t7 = left - 1
+    _t8 = _t6 + _t7
+    _t9 = T[_t1[:, None, None, None], _t2[:, None, None], _t5[:, None], _t8]
+    _t10 = X - _t9
+    _t11 = (2 * _t10) / (B * N_c * N_i * N_j)
+    grad_input = _t11
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output(x, t, top, left):
+    """J = Sum((-t[c, i + top, j + left] + x[c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.arange(0, N_c)
+    _t2 = xp.arange(1, N_i + 1)
+    _t3 = top - 1
+    _t4 = _t2 + _t3
+    _t5 = xp.arange(1, N_j + 1)
+    _t6 = left - 1
+    _t7 = _t5 + _t6
+    _t8 = t[_t1[:, None, None], _t4[:, None], _t7]
+    _t9 = x - _t8
+    _t10 = xp.einsum("abc,abc->", _t9, _t9)
+    loss = float(_t10)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input(x, t, top, left, out=None):
+    """gradInput[k, l, a] = -2*t[k, l + top, a + left] + 2*x[k, l, a]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_c = x.shape[0]
+    N_i = x.shape[1]
+    N_j = x.shape[2]
+    _t1 = xp.multiply(2, x, out=out)
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = top - 1
+    _t5 = _t3 + _t4
+    _t6 = xp.arange(1, N_j + 1)
+    _t7 = left - 1
+    _t8 = _t6 + _t7
+    _t9 = t[_t2[:, None, None], _t5[:, None], _t8]
+    _t10 = 2 * _t9
+    _t1 -= _t10
+    grad_input = _t1
+    return grad_input
+
+
+def _spatialautocropmsecriterion_false_update_output_batch(X, T, top, left):
+    """J = Sum((-T[s, c, i + top, j + left] + X[s, c, i, j])**2, (c, 1, N_c), (i, 1, N_i), (j, 1, N_j), (s, 1, B))"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.arange(0, B)
+    _t2 = xp.arange(0, N_c)
+    _t3 = xp.arange(1, N_i + 1)
+    _t4 = top - 1
+    _t5 = _t3 + _t4
+    _t6 = xp.arange(1, N_j + 1)
+    _t7 = left - 1
+    _t8 = _t6 + _t7
+    _t9 = T[_t1[:, None, None, None], _t2[:, None, None], _t5[:, None], _t8]
+    _t10 = X - _t9
+    _t11 = xp.einsum("abcd,abcd->", _t10, _t10)
+    loss = float(_t11)
+    return loss
+
+
+def _spatialautocropmsecriterion_false_update_grad_input_batch(X, T, top, left, out=None):
+    """gradInput[k, l, a, d] = -2*T[k, l, a + top, d + left] + 2*X[k, l, a, d]"""
+    xp = np if X.__class__ is ndarray else namespace(X)
+    B = X.shape[0]
+    N_c = X.shape[1]
+    N_i = X.shape[2]
+    N_j = X.shape[3]
+    _t1 = xp.multiply(2, X, out=out)
+    _t2 = xp.arange(0, B)
+    _t3 = xp.arange(0, N_c)
+    _t4 = xp.arange(1, N_i + 1)
+    _t5 = top - 1
+    _t6 = _t4 + _t5
+    _t7 = xp.arange(1, N_j + 1)
+    _t8 = left - 1
+    _t9 = _t7 + _t8
+    _t10 = T[_t2[:, None, None, None], _t3[:, None, None], _t6[:, None], _t9]
+    _t11 = 2 * _t10
+    _t1 -= _t11
+    grad_input = _t1
+    return grad_input
+
+
+class SpatialAutoCropMSECriterion(CatalogueCropCriterion):
+    """nn.SpatialAutoCropMSECriterion(sizeAverage=true): J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j). The mean squared error between the input and the centre of a target that is as large or larger: the target is cropped to the input's height and width, its first rows and columns dropped as evenly as possible (one fewer before than after where the difference is odd). Example: an input of 2 x 2 against a target of 4 x 4 compares with the target's middle 2 x 2."""
+
+    signature = (('sizeAverage', True, bool, None), )
+    formula = 'J = mean((x[c,i,j] - t[c,i+top-1,j+left-1])**2, c, i, j)'
+    scalars = ()
+    inputShape = (None, None, None)
+    structure = ('sizeAverage',)
+    cropAxes = (1, 2)
+    kernels = {(True,): ((_spatialautocropmsecriterion_true_update_output, _spatialautocropmsecriterion_true_update_grad_input, None, None), (_spatialautocropmsecriterion_true_update_output_batch, _spatialautocropmsecriterion_true_update_grad_input_batch, None, None)), (False,): ((_spatialautocropmsecriterion_false_update_output, _spatialautocropmsecriterion_false_update_grad_input, None, None), (_spatialautocropmsecriterion_false_update_output_batch, _spatialautocropmsecriterion_false_update_grad_input_batch, None, None))}
+
+    def __init__(self, sizeAverage=True) -> None:
+        super().__init__(**{'sizeAverage': sizeAverage})
+
+
+def _batchnormalization_false_update_output(x, eps, out=None):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xp.einsum("ab,ab->b", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = eps + var
+    _t7 = 1 / xp.sqrt(_t6)
+    invstd = _t7
+    _t8 = xp.multiply(invstd, xc, out=out)
+    y = _t8
+    return (mu, xc, var, invstd, y)
+
+
+def _batchnormalization_false_grad_input(x, eps, mu, xc, var, invstd, y, _g_y, out=None):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
+    _d_invstd = _t1
+    _t2 = eps + var
+    _t3 = _t2 ** -1.5
+    _t4 = -0.5 * _t3 * _d_invstd
+    _d_var = _t4
+    _t5 = invstd * _d_y
+    _t6 = (2 * _d_var) / n
+    _t7 = _t6 * xc
+    _t5 += _t7
+    _d_xc = _t5
+    _t9 = _d_xc.sum(axis=0)
+    _t10 = -_t9
+    _d_mu = _t10
+    _t11 = _d_mu / n
+    _t12 = xp.add(_t11, _d_xc, out=out)
+    _grad_x = _t12
+    return _grad_x
+
+
+def _batchnormalization_true_update_output(x, eps, gamma, beta, out=None):
+    """The statements in order; returns every value (the backward reads them)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = x.sum(axis=0)
+    _t2 = _t1 / n
+    mu = _t2
+    _t3 = x - mu
+    xc = _t3
+    _t4 = xp.einsum("ab,ab->b", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = eps + var
+    _t7 = 1 / xp.sqrt(_t6)
+    invstd = _t7
+    _t8 = gamma * invstd
+    _t9 = xp.multiply(_t8, xc, out=out)
+    _t9 += beta
+    y = _t9
+    return (mu, xc, var, invstd, y)
+
+
+def _batchnormalization_true_grad_input(x, eps, gamma, beta, mu, xc, var, invstd, y, _g_y, out=None):
+    """gradInput: the backward walk, statements in reverse."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
+    _t2 = gamma * _t1
+    _d_invstd = _t2
+    _t3 = eps + var
+    _t4 = _t3 ** -1.5
+    _t5 = -0.5 * _t4 * _d_invstd
+    _d_var = _t5
+    _t6 = gamma * invstd
+    _t7 = _t6 * _d_y
+    _t8 = (2 * _d_var) / n
+    _t9 = _t8 * xc
+    _t7 += _t9
+    _d_xc = _t7
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = _t12
+    _t13 = _d_mu / n
+    _t14 = xp.add(_t13, _d_xc, out=out)
+    _grad_x = _t14
+    return _grad_x
+
+
+def _batchnormalization_true_acc_grad_parameters(x, eps, gamma, beta, mu, xc, var, invstd, y, _g_y, scale, grad_gamma, grad_beta):
+    """Adds scale times each parameter's gradient (the backward walk)."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
+    _t2 = gamma * _t1
+    _d_invstd = _t2
+    _t3 = eps + var
+    _t4 = _t3 ** -1.5
+    _t5 = -0.5 * _t4 * _d_invstd
+    _d_var = _t5
+    _t6 = gamma * invstd
+    _t7 = _t6 * _d_y
+    _t8 = (2 * _d_var) / n
+    _t9 = _t8 * xc
+    _t7 += _t9
+    _d_xc = _t7
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = _t12
+    _t13 = invstd * _t1
+    grad_gamma += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
+    _t14 = _d_y.sum(axis=0)
+    grad_beta += _t14 if scale == 1 else scale * _t14
+
+
+def _batchnormalization_true_backward(x, eps, gamma, beta, mu, xc, var, invstd, y, _g_y, scale, grad_gamma, grad_beta, out=None):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _d_y = _g_y
+    _t1 = xp.einsum("ab,ab->b", _d_y, xc)
+    _t2 = gamma * _t1
+    _d_invstd = _t2
+    _t3 = eps + var
+    _t4 = _t3 ** -1.5
+    _t5 = -0.5 * _t4 * _d_invstd
+    _d_var = _t5
+    _t6 = gamma * invstd
+    _t7 = _t6 * _d_y
+    _t8 = (2 * _d_var) / n
+    _t9 = _t8 * xc
+    _t7 += _t9
+    _d_xc = _t7
+    _t11 = _d_xc.sum(axis=0)
+    _t12 = -_t11
+    _d_mu = _t12
+    _t13 = _d_mu / n
+    _t14 = xp.add(_t13, _d_xc, out=out)
+    _grad_x = _t14
+    _t15 = invstd * _t1
+    grad_gamma += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
+    _t16 = _d_y.sum(axis=0)
+    grad_beta += _t16 if scale == 1 else scale * _t16
+    return _grad_x
+
+
+class BatchNormalization(CatalogueBatchStatistics):
+    """nn.BatchNormalization(nOutput, eps=1e-05, momentum=0.1, affine=true): mu[j] = mean(x[i,j], i); xc[i,j] = x[i,j] - mu[j]; var[j] = mean(xc[i,j]**2, i); invstd[j] = 1 / sqrt(var[j] + eps); y[i,j] = gamma[j] * xc[i,j] * invstd[j] + beta[j]. Batch normalisation in training: the statistics run over the batch, so the batch is the input."""
+
+    signature = (('nOutput', REQUIRED, int, None), ('eps', 1e-05, float, None), ('momentum', 0.1, float, None), ('affine', True, bool, None), )
+    formula = 'mu[j] = mean(x[i,j], i)\nxc[i,j] = x[i,j] - mu[j]\nvar[j] = mean(xc[i,j]**2, i)\ninvstd[j] = 1 / sqrt(var[j] + eps)\ny[i,j] = gamma[j] * xc[i,j] * invstd[j] + beta[j]'
+    scalars = ('eps',)
+    inputShape = (None, 'nOutput')
+    inputShapes = ((None, 'nOutput'),)
+    kernelArguments = (('scalar', 'eps'), ('parameter', 'weight'), ('parameter', 'bias'))
+    outputPosition = 4
+    valueNames = ('mu', 'xc', 'var', 'invstd', 'y')
+    structure = ('affine',)
+    variantParameters = {(False,): ((), (('scalar', 'eps'),)), (True,): (('weight', 'bias'), (('scalar', 'eps'), ('parameter', 'weight'), ('parameter', 'bias')))}
+    parameterShapes = (('weight', ('nOutput',)), ('bias', ('nOutput',)))
+    resetRule = ((('weight',), 'unit', None), (('bias',), 'fill', 0.0))
+    kernels = {(False,): ((_batchnormalization_false_update_output, _batchnormalization_false_grad_input, None, None), None), (True,): ((_batchnormalization_true_update_output, _batchnormalization_true_grad_input, _batchnormalization_true_acc_grad_parameters, _batchnormalization_true_backward), None)}
+
+    def __init__(self, nOutput, eps=1e-05, momentum=0.1, affine=True, rng=None) -> None:
+        super().__init__(rng=rng, **{'nOutput': nOutput, 'eps': eps, 'momentum': momentum, 'affine': affine})
+
+
+def _affinerelu_update_output(x, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _t3 = relu(z)
     y = _t3
     return (z, y)
 
 
-def _affinerelu_grad_input(x, W, b, z, y, _g_y):
+def _affinerelu_grad_input(x, W, b, z, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     return _grad_x
 
@@ -9501,38 +10720,40 @@ def _affinerelu_acc_grad_parameters(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
     _t2 = _d_y * _t1
     _d_z = _t2
     _t3 = _d_z[:, None] * x
-    grad_W += _t3 if scale == 1 else scale * _t3
+    grad_W += _t3 if scale == 1 else xp.multiply(_t3, scale, out=_t3)
+    del _t3  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
 
 
-def _affinerelu_backward(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+def _affinerelu_backward(x, W, b, z, y, _g_y, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     _t4 = _d_z[:, None] * x
-    grad_W += _t4 if scale == 1 else scale * _t4
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
     return _grad_x
 
 
-def _affinerelu_update_output_batch(x, W, b):
+def _affinerelu_update_output_batch(x, W, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _t3 = relu(z)
     y = _t3
     return (z, y)
 
 
-def _affinerelu_grad_input_batch(x, W, b, z, y, _g_y):
+def _affinerelu_grad_input_batch(x, W, b, z, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9541,7 +10762,7 @@ def _affinerelu_grad_input_batch(x, W, b, z, y, _g_y):
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     return _grad_x
 
@@ -9556,12 +10777,13 @@ def _affinerelu_acc_grad_parameters_batch(x, W, b, z, y, _g_y, scale, grad_W, gr
     _t2 = _d_y * _t1
     _d_z = _t2
     _t3 = _d_z.T @ x
-    grad_W += _t3 if scale == 1 else scale * _t3
+    grad_W += _t3 if scale == 1 else xp.multiply(_t3, scale, out=_t3)
+    del _t3  # freed before the next temporary is made
     _t4 = _d_z.sum(axis=0)
     grad_b += _t4 if scale == 1 else scale * _t4
 
 
-def _affinerelu_backward_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
+def _affinerelu_backward_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9570,10 +10792,11 @@ def _affinerelu_backward_batch(x, W, b, z, y, _g_y, scale, grad_W, grad_b):
     _t1 = step(z)
     _t2 = _d_y * _t1
     _d_z = _t2
-    _t3 = _d_z @ W
+    _t3 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t3
     _t4 = _d_z.T @ x
-    grad_W += _t4 if scale == 1 else scale * _t4
+    grad_W += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     _t5 = _d_z.sum(axis=0)
     grad_b += _t5 if scale == 1 else scale * _t5
     return _grad_x
@@ -9597,7 +10820,7 @@ class AffineReLU(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _layernorm_update_output(x, gamma, beta):
+def _layernorm_update_output(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[0]
@@ -9606,22 +10829,21 @@ def _layernorm_update_output(x, gamma, beta):
     mu = xp.broadcast_to(_t2, ())
     _t3 = x - mu
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 / m
-    var = xp.broadcast_to(_t6, ())
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9 * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("a,a->", xc, xc)
+    _t5 = _t4 / m
+    var = xp.broadcast_to(_t5, ())
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8 * xc
+    xhat = _t9
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[0]
@@ -9631,20 +10853,20 @@ def _layernorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = xp.broadcast_to(_t7, ())
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("a,a->", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = xp.broadcast_to(_t6, ())
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = _d_var / m
+    _t10 = 2 * xc * _t9
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = xp.broadcast_to(_t13, ())
     _t14 = _d_mu / m
-    _t15 = _t14 + _d_xc
+    _t15 = xp.add(_t14, _d_xc, out=out)
     _grad_x = _t15
     return _grad_x
 
@@ -9659,24 +10881,25 @@ def _layernorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = xp.broadcast_to(_t7, ())
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("a,a->", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = xp.broadcast_to(_t6, ())
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = _d_var / m
+    _t10 = 2 * xc * _t9
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = xp.broadcast_to(_t13, ())
     _t14 = _d_y * xhat
-    grad_gamma += _t14 if scale == 1 else scale * _t14
+    grad_gamma += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
-def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[0]
@@ -9686,28 +10909,29 @@ def _layernorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = xp.broadcast_to(_t7, ())
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("a,a->", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = xp.broadcast_to(_t6, ())
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = _d_var / m
+    _t10 = 2 * xc * _t9
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = xp.broadcast_to(_t13, ())
     _t14 = _d_mu / m
-    _t15 = _t14 + _d_xc
+    _t15 = xp.add(_t14, _d_xc, out=out)
     _grad_x = _t15
     _t16 = _d_y * xhat
-    grad_gamma += _t16 if scale == 1 else scale * _t16
+    grad_gamma += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    del _t16  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
 
-def _layernorm_update_output_batch(x, gamma, beta):
+def _layernorm_update_output_batch(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9717,22 +10941,21 @@ def _layernorm_update_output_batch(x, gamma, beta):
     mu = _t2
     _t3 = x - mu[:, None]
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = _t5 / m
-    var = _t6
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9[:, None] * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("ab,ab->a", xc, xc)
+    _t5 = _t4 / m
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, None] * xc
+    xhat = _t9
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9743,20 +10966,20 @@ def _layernorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
+    _t15 = xp.add(_t14[:, None], _d_xc, out=out)
     _grad_x = _t15
     return _grad_x
 
@@ -9772,26 +10995,25 @@ def _layernorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t14 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9802,26 +11024,25 @@ def _layernorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
+    _t15 = xp.add(_t14[:, None], _d_xc, out=out)
     _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=0)
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=0)
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t16 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
     return _grad_x
 
 
@@ -9843,7 +11064,7 @@ class LayerNorm(CatalogueTable):
         super().__init__(rng=rng, **{'nOutput': nOutput})
 
 
-def _batchnorm_update_output(x, gamma, beta):
+def _batchnorm_update_output(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -9852,22 +11073,21 @@ def _batchnorm_update_output(x, gamma, beta):
     mu = _t2
     _t3 = x - mu
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=0)
-    _t6 = _t5 / n
-    var = _t6
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9 * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("ab,ab->b", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8 * xc
+    xhat = _t9
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -9877,20 +11097,20 @@ def _batchnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9 * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / n
-    _t15 = _t14 + _d_xc
+    _t15 = xp.add(_t14, _d_xc, out=out)
     _grad_x = _t15
     return _grad_x
 
@@ -9905,26 +11125,25 @@ def _batchnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9 * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t14 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
@@ -9934,30 +11153,29 @@ def _batchnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=0)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8 * _d_xhat
-    _t10 = (2 * _d_var * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->b", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7 * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9 * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=0)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / n
-    _t15 = _t14 + _d_xc
+    _t15 = xp.add(_t14, _d_xc, out=out)
     _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=0)
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=0)
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t16 = xp.einsum("ab,ab->b", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
     return _grad_x
 
 
-def _batchnorm_update_output_batch(x, gamma, beta):
+def _batchnorm_update_output_batch(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9967,22 +11185,21 @@ def _batchnorm_update_output_batch(x, gamma, beta):
     mu = _t2
     _t3 = x - mu[:, None, :]
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = _t5 / n
-    var = _t6
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9[:, None, :] * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("abc,abc->ac", xc, xc)
+    _t5 = _t4 / n
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, None, :] * xc
+    xhat = _t9
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -9994,20 +11211,20 @@ def _batchnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None, :] * _d_xhat
-    _t10 = (2 * _d_var[:, None, :] * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("abc,abc->ac", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None, :] * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9[:, None, :] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / n
-    _t15 = _t14[:, None, :] + _d_xc
+    _t15 = xp.add(_t14[:, None, :], _d_xc, out=out)
     _grad_x = _t15
     return _grad_x
 
@@ -10024,26 +11241,25 @@ def _batchnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None, :] * _d_xhat
-    _t10 = (2 * _d_var[:, None, :] * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("abc,abc->ac", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None, :] * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9[:, None, :] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=(0, 1))
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=(0, 1))
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t14 = xp.einsum("abc,abc->c", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -10055,26 +11271,25 @@ def _batchnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None, :] * _d_xhat
-    _t10 = (2 * _d_var[:, None, :] * xc) / n
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("abc,abc->ac", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None, :] * _d_xhat
+    _t9 = (2 * _d_var) / n
+    _t10 = _t9[:, None, :] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / n
-    _t15 = _t14[:, None, :] + _d_xc
+    _t15 = xp.add(_t14[:, None, :], _d_xc, out=out)
     _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=(0, 1))
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=(0, 1))
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t16 = xp.einsum("abc,abc->c", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=(0, 1))
+    grad_beta += _t17 if scale == 1 else scale * _t17
     return _grad_x
 
 
@@ -10096,7 +11311,7 @@ class BatchNorm(CatalogueTable):
         super().__init__(rng=rng, **{'nOutput': nOutput})
 
 
-def _groupnorm_update_output(x, gamma, beta):
+def _groupnorm_update_output(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[1]
@@ -10105,22 +11320,21 @@ def _groupnorm_update_output(x, gamma, beta):
     mu = _t2
     _t3 = x - mu[:, None]
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=1)
-    _t6 = _t5 / m
-    var = _t6
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9[:, None] * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("ab,ab->a", xc, xc)
+    _t5 = _t4 / m
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, None] * xc
+    xhat = _t9
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[1]
@@ -10130,20 +11344,20 @@ def _groupnorm_grad_input(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
+    _t15 = xp.add(_t14[:, None], _d_xc, out=out)
     _grad_x = _t15
     return _grad_x
 
@@ -10158,24 +11372,25 @@ def _groupnorm_acc_grad_parameters(x, gamma, beta, mu, xc, var, xhat, y, _g_y, s
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_y * xhat
-    grad_gamma += _t14 if scale == 1 else scale * _t14
+    grad_gamma += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
 
 
-def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     m = x.shape[1]
@@ -10185,28 +11400,29 @@ def _groupnorm_backward(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=1)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, None] * _d_xhat
-    _t10 = (2 * _d_var[:, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("ab,ab->a", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=1)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / m
-    _t15 = _t14[:, None] + _d_xc
+    _t15 = xp.add(_t14[:, None], _d_xc, out=out)
     _grad_x = _t15
     _t16 = _d_y * xhat
-    grad_gamma += _t16 if scale == 1 else scale * _t16
+    grad_gamma += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    del _t16  # freed before the next temporary is made
     grad_beta += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
 
-def _groupnorm_update_output_batch(x, gamma, beta):
+def _groupnorm_update_output_batch(x, gamma, beta, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -10216,22 +11432,21 @@ def _groupnorm_update_output_batch(x, gamma, beta):
     mu = _t2
     _t3 = x - mu[:, :, None]
     xc = _t3
-    _t4 = xc ** 2
-    _t5 = _t4.sum(axis=2)
-    _t6 = _t5 / m
-    var = _t6
-    _t7 = 1e-05
-    _t8 = _t7 + var
-    _t9 = 1 / xp.sqrt(_t8)
-    _t10 = _t9[:, :, None] * xc
-    xhat = _t10
-    _t11 = gamma * xhat
-    _t12 = _t11 + beta
-    y = _t12
+    _t4 = xp.einsum("abc,abc->ab", xc, xc)
+    _t5 = _t4 / m
+    var = _t5
+    _t6 = 1e-05
+    _t7 = _t6 + var
+    _t8 = 1 / xp.sqrt(_t7)
+    _t9 = _t8[:, :, None] * xc
+    xhat = _t9
+    _t10 = xp.multiply(gamma, xhat, out=out)
+    _t10 += beta
+    y = _t10
     return (mu, xc, var, xhat, y)
 
 
-def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
+def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -10243,20 +11458,20 @@ def _groupnorm_grad_input_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y):
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=2)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, :, None] * _d_xhat
-    _t10 = (2 * _d_var[:, :, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("abc,abc->ab", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, :, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, :, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=2)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / m
-    _t15 = _t14[:, :, None] + _d_xc
+    _t15 = xp.add(_t14[:, :, None], _d_xc, out=out)
     _grad_x = _t15
     return _grad_x
 
@@ -10273,26 +11488,25 @@ def _groupnorm_acc_grad_parameters_batch(x, gamma, beta, mu, xc, var, xhat, y, _
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=2)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, :, None] * _d_xhat
-    _t10 = (2 * _d_var[:, :, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("abc,abc->ab", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, :, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, :, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=2)
     _t13 = -_t12
     _d_mu = _t13
-    _t14 = xhat * _d_y
-    _t15 = _t14.sum(axis=0)
-    grad_gamma += _t15 if scale == 1 else scale * _t15
-    _t16 = _d_y.sum(axis=0)
-    grad_beta += _t16 if scale == 1 else scale * _t16
+    _t14 = xp.einsum("abc,abc->bc", _d_y, xhat)
+    grad_gamma += _t14 if scale == 1 else scale * _t14
+    _t15 = _d_y.sum(axis=0)
+    grad_beta += _t15 if scale == 1 else scale * _t15
 
 
-def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta):
+def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale, grad_gamma, grad_beta, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -10304,26 +11518,25 @@ def _groupnorm_backward_batch(x, gamma, beta, mu, xc, var, xhat, y, _g_y, scale,
     _t2 = 1e-05
     _t3 = _t2 + var
     _t4 = _t3 ** -1.5
-    _t5 = xc * _d_xhat
-    _t6 = _t5.sum(axis=2)
-    _t7 = -0.5 * _t4 * _t6
-    _d_var = _t7
-    _t8 = 1 / xp.sqrt(_t3)
-    _t9 = _t8[:, :, None] * _d_xhat
-    _t10 = (2 * _d_var[:, :, None] * xc) / m
-    _t11 = _t9 + _t10
-    _d_xc = _t11
+    _t5 = xp.einsum("abc,abc->ab", _d_xhat, xc)
+    _t6 = -0.5 * _t4 * _t5
+    _d_var = _t6
+    _t7 = 1 / xp.sqrt(_t3)
+    _t8 = _t7[:, :, None] * _d_xhat
+    _t9 = (2 * _d_var) / m
+    _t10 = _t9[:, :, None] * xc
+    _t8 += _t10
+    _d_xc = _t8
     _t12 = _d_xc.sum(axis=2)
     _t13 = -_t12
     _d_mu = _t13
     _t14 = _d_mu / m
-    _t15 = _t14[:, :, None] + _d_xc
+    _t15 = xp.add(_t14[:, :, None], _d_xc, out=out)
     _grad_x = _t15
-    _t16 = xhat * _d_y
-    _t17 = _t16.sum(axis=0)
-    grad_gamma += _t17 if scale == 1 else scale * _t17
-    _t18 = _d_y.sum(axis=0)
-    grad_beta += _t18 if scale == 1 else scale * _t18
+    _t16 = xp.einsum("abc,abc->bc", _d_y, xhat)
+    grad_gamma += _t16 if scale == 1 else scale * _t16
+    _t17 = _d_y.sum(axis=0)
+    grad_beta += _t17 if scale == 1 else scale * _t17
     return _grad_x
 
 
@@ -10345,14 +11558,14 @@ class GroupNorm(CatalogueTable):
         super().__init__(rng=rng, **{'numGroups': numGroups, 'groupSize': groupSize})
 
 
-def _rnnstep_update_output(x, h, Wx, Wh, b):
+def _rnnstep_update_output(x, h, Wx, Wh, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = h @ Wh.T
     _t2 = x @ Wx.T
     _t3 = b + _t1 + _t2
     z = _t3
-    _t4 = xp.tanh(z)
+    _t4 = xp.tanh(z, out=out)
     h2 = _t4
     return (z, h2)
 
@@ -10362,9 +11575,9 @@ def _rnnstep_grad_input(x, h, Wx, Wh, b, z, h2, _g_h2):
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_h2 = _g_h2
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
@@ -10377,13 +11590,15 @@ def _rnnstep_acc_grad_parameters(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, 
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_h2 = _g_h2
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z[:, None] * x
-    grad_Wx += _t4 if scale == 1 else scale * _t4
+    grad_Wx += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     _t5 = _d_z[:, None] * h
-    grad_Wh += _t5 if scale == 1 else scale * _t5
+    grad_Wh += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
+    del _t5  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
 
 
@@ -10392,22 +11607,24 @@ def _rnnstep_backward(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_Wh, gr
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_h2 = _g_h2
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
     _grad_h = _t5
     _t6 = _d_z[:, None] * x
-    grad_Wx += _t6 if scale == 1 else scale * _t6
+    grad_Wx += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     _t7 = _d_z[:, None] * h
-    grad_Wh += _t7 if scale == 1 else scale * _t7
+    grad_Wh += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
     return [_grad_x, _grad_h]
 
 
-def _rnnstep_update_output_batch(x, h, Wx, Wh, b):
+def _rnnstep_update_output_batch(x, h, Wx, Wh, b, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -10415,7 +11632,7 @@ def _rnnstep_update_output_batch(x, h, Wx, Wh, b):
     _t2 = x @ Wx.T
     _t3 = b + _t1 + _t2
     z = _t3
-    _t4 = xp.tanh(z)
+    _t4 = xp.tanh(z, out=out)
     h2 = _t4
     return (z, h2)
 
@@ -10427,9 +11644,9 @@ def _rnnstep_grad_input_batch(x, h, Wx, Wh, b, z, h2, _g_h2):
     p = h.shape[1]
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
@@ -10444,13 +11661,15 @@ def _rnnstep_acc_grad_parameters_batch(x, h, Wx, Wh, b, z, h2, _g_h2, scale, gra
     p = h.shape[1]
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z.T @ x
-    grad_Wx += _t4 if scale == 1 else scale * _t4
+    grad_Wx += _t4 if scale == 1 else xp.multiply(_t4, scale, out=_t4)
+    del _t4  # freed before the next temporary is made
     _t5 = _d_z.T @ h
-    grad_Wh += _t5 if scale == 1 else scale * _t5
+    grad_Wh += _t5 if scale == 1 else xp.multiply(_t5, scale, out=_t5)
+    del _t5  # freed before the next temporary is made
     _t6 = _d_z.sum(axis=0)
     grad_b += _t6 if scale == 1 else scale * _t6
 
@@ -10462,17 +11681,19 @@ def _rnnstep_backward_batch(x, h, Wx, Wh, b, z, h2, _g_h2, scale, grad_Wx, grad_
     p = h.shape[1]
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = h2 ** 2
-    _t2 = 1 - _t1
-    _t3 = _t2 * _d_h2
-    _d_z = _t3
+    xp.subtract(1, _t1, out=_t1)
+    _t1 *= _d_h2
+    _d_z = _t1
     _t4 = _d_z @ Wx
     _grad_x = _t4
     _t5 = _d_z @ Wh
     _grad_h = _t5
     _t6 = _d_z.T @ x
-    grad_Wx += _t6 if scale == 1 else scale * _t6
+    grad_Wx += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     _t7 = _d_z.T @ h
-    grad_Wh += _t7 if scale == 1 else scale * _t7
+    grad_Wh += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     _t8 = _d_z.sum(axis=0)
     grad_b += _t8 if scale == 1 else scale * _t8
     return [_grad_x, _grad_h]
@@ -10517,15 +11738,15 @@ def _lstmstep_update_output(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu,
     _t13 = h @ Uu.T
     _t14 = x @ Wu.T
     _t15 = bu + _t13 + _t14
-    _t16 = xp.tanh(_t15)
-    u = _t16
+    xp.tanh(_t15, out=_t15)
+    u = _t15
     _t17 = c * fg
     _t18 = ig * u
-    _t19 = _t17 + _t18
-    c2 = _t19
+    _t17 += _t18
+    c2 = _t17
     _t20 = xp.tanh(c2)
-    _t21 = og * _t20
-    h2 = _t21
+    _t20 *= og
+    h2 = _t20
     return (ig, fg, og, u, c2, h2)
 
 
@@ -10535,40 +11756,40 @@ def _lstmstep_grad_input(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu
     _d_h2 = _g_h2
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
-    _t13 = Wu.T @ _t12
+    xp.subtract(1, _t10, out=_t10)
+    _t10 *= _d_u
+    _t13 = Wu.T @ _t10
     _t14 = 1 - fg
-    _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
-    _t17 = Wf.T @ _t16
+    _t14 *= _d_fg
+    _t14 *= fg
+    _t17 = Wf.T @ _t14
     _t18 = 1 - ig
-    _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
-    _t21 = Wi.T @ _t20
+    _t18 *= _d_ig
+    _t18 *= ig
+    _t21 = Wi.T @ _t18
     _t22 = 1 - og
-    _t23 = _d_og * _t22
-    _t24 = _t23 * og
-    _t25 = Wo.T @ _t24
+    _t22 *= _d_og
+    _t22 *= og
+    _t25 = Wo.T @ _t22
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
-    _t27 = Uu.T @ _t12
-    _t28 = Uf.T @ _t16
-    _t29 = Ui.T @ _t20
-    _t30 = Uo.T @ _t24
+    _t27 = Uu.T @ _t10
+    _t28 = Uf.T @ _t14
+    _t29 = Ui.T @ _t18
+    _t30 = Uo.T @ _t22
     _t31 = _t27 + _t28 + _t29 + _t30
     _grad_h = _t31
     _t32 = _d_c2 * fg
@@ -10582,47 +11803,58 @@ def _lstmstep_acc_grad_parameters(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, W
     _d_h2 = _g_h2
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = 1 - ig
     _t11 = _t10[:, None] * _d_ig[:, None] * ig[:, None] * x
-    grad_Wi += _t11 if scale == 1 else scale * _t11
+    grad_Wi += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     _t12 = _t10[:, None] * _d_ig[:, None] * h * ig[:, None]
-    grad_Ui += _t12 if scale == 1 else scale * _t12
+    grad_Ui += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     _t13 = _t10 * _d_ig * ig
-    grad_bi += _t13 if scale == 1 else scale * _t13
+    grad_bi += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = 1 - fg
     _t15 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * x
-    grad_Wf += _t15 if scale == 1 else scale * _t15
+    grad_Wf += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
     _t16 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * h
-    grad_Uf += _t16 if scale == 1 else scale * _t16
+    grad_Uf += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    del _t16  # freed before the next temporary is made
     _t17 = _t14 * _d_fg * fg
-    grad_bf += _t17 if scale == 1 else scale * _t17
+    grad_bf += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    del _t17  # freed before the next temporary is made
     _t18 = 1 - og
     _t19 = _t18[:, None] * _d_og[:, None] * og[:, None] * x
-    grad_Wo += _t19 if scale == 1 else scale * _t19
+    grad_Wo += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
     _t20 = _t18[:, None] * _d_og[:, None] * h * og[:, None]
-    grad_Uo += _t20 if scale == 1 else scale * _t20
+    grad_Uo += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
     _t21 = _t18 * _d_og * og
-    grad_bo += _t21 if scale == 1 else scale * _t21
+    grad_bo += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
+    del _t21  # freed before the next temporary is made
     _t22 = u ** 2
-    _t23 = 1 - _t22
-    _t24 = _t23[:, None] * _d_u[:, None] * x
-    grad_Wu += _t24 if scale == 1 else scale * _t24
-    _t25 = _t23[:, None] * _d_u[:, None] * h
-    grad_Uu += _t25 if scale == 1 else scale * _t25
-    _t26 = _t23 * _d_u
-    grad_bu += _t26 if scale == 1 else scale * _t26
+    xp.subtract(1, _t22, out=_t22)
+    _t24 = _t22[:, None] * _d_u[:, None] * x
+    grad_Wu += _t24 if scale == 1 else xp.multiply(_t24, scale, out=_t24)
+    del _t24  # freed before the next temporary is made
+    _t25 = _t22[:, None] * _d_u[:, None] * h
+    grad_Uu += _t25 if scale == 1 else xp.multiply(_t25, scale, out=_t25)
+    del _t25  # freed before the next temporary is made
+    _t22 *= _d_u
+    grad_bu += _t22 if scale == 1 else xp.multiply(_t22, scale, out=_t22)
 
 
 def _lstmstep_backward(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, ig, fg, og, u, c2, h2, _g_h2, _g_c2, scale, grad_Wi, grad_Ui, grad_bi, grad_Wf, grad_Uf, grad_bf, grad_Wo, grad_Uo, grad_bo, grad_Wu, grad_Uu, grad_bu):
@@ -10631,68 +11863,79 @@ def _lstmstep_backward(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu, bu, 
     _d_h2 = _g_h2
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
+    xp.subtract(1, _t10, out=_t10)
+    _t12 = _d_u * _t10
     _t13 = Wu.T @ _t12
     _t14 = 1 - fg
     _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
-    _t17 = Wf.T @ _t16
+    _t15 *= fg
+    _t17 = Wf.T @ _t15
     _t18 = 1 - ig
     _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
-    _t21 = Wi.T @ _t20
+    _t19 *= ig
+    _t21 = Wi.T @ _t19
     _t22 = 1 - og
     _t23 = _d_og * _t22
-    _t24 = _t23 * og
-    _t25 = Wo.T @ _t24
+    _t23 *= og
+    _t25 = Wo.T @ _t23
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
     _t27 = Uu.T @ _t12
-    _t28 = Uf.T @ _t16
-    _t29 = Ui.T @ _t20
-    _t30 = Uo.T @ _t24
+    _t28 = Uf.T @ _t15
+    _t29 = Ui.T @ _t19
+    _t30 = Uo.T @ _t23
     _t31 = _t27 + _t28 + _t29 + _t30
     _grad_h = _t31
     _t32 = _d_c2 * fg
     _grad_c = _t32
     _t33 = _t18[:, None] * _d_ig[:, None] * ig[:, None] * x
-    grad_Wi += _t33 if scale == 1 else scale * _t33
+    grad_Wi += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
     _t34 = _t18[:, None] * _d_ig[:, None] * h * ig[:, None]
-    grad_Ui += _t34 if scale == 1 else scale * _t34
+    grad_Ui += _t34 if scale == 1 else xp.multiply(_t34, scale, out=_t34)
+    del _t34  # freed before the next temporary is made
     _t35 = _t18 * _d_ig * ig
-    grad_bi += _t35 if scale == 1 else scale * _t35
+    grad_bi += _t35 if scale == 1 else xp.multiply(_t35, scale, out=_t35)
+    del _t35  # freed before the next temporary is made
     _t36 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * x
-    grad_Wf += _t36 if scale == 1 else scale * _t36
+    grad_Wf += _t36 if scale == 1 else xp.multiply(_t36, scale, out=_t36)
+    del _t36  # freed before the next temporary is made
     _t37 = _t14[:, None] * _d_fg[:, None] * fg[:, None] * h
-    grad_Uf += _t37 if scale == 1 else scale * _t37
+    grad_Uf += _t37 if scale == 1 else xp.multiply(_t37, scale, out=_t37)
+    del _t37  # freed before the next temporary is made
     _t38 = _t14 * _d_fg * fg
-    grad_bf += _t38 if scale == 1 else scale * _t38
+    grad_bf += _t38 if scale == 1 else xp.multiply(_t38, scale, out=_t38)
+    del _t38  # freed before the next temporary is made
     _t39 = _t22[:, None] * _d_og[:, None] * og[:, None] * x
-    grad_Wo += _t39 if scale == 1 else scale * _t39
+    grad_Wo += _t39 if scale == 1 else xp.multiply(_t39, scale, out=_t39)
+    del _t39  # freed before the next temporary is made
     _t40 = _t22[:, None] * _d_og[:, None] * h * og[:, None]
-    grad_Uo += _t40 if scale == 1 else scale * _t40
+    grad_Uo += _t40 if scale == 1 else xp.multiply(_t40, scale, out=_t40)
+    del _t40  # freed before the next temporary is made
     _t41 = _t22 * _d_og * og
-    grad_bo += _t41 if scale == 1 else scale * _t41
-    _t42 = _t11[:, None] * _d_u[:, None] * x
-    grad_Wu += _t42 if scale == 1 else scale * _t42
-    _t43 = _t11[:, None] * _d_u[:, None] * h
-    grad_Uu += _t43 if scale == 1 else scale * _t43
-    _t44 = _t11 * _d_u
-    grad_bu += _t44 if scale == 1 else scale * _t44
+    grad_bo += _t41 if scale == 1 else xp.multiply(_t41, scale, out=_t41)
+    del _t41  # freed before the next temporary is made
+    _t42 = _t10[:, None] * _d_u[:, None] * x
+    grad_Wu += _t42 if scale == 1 else xp.multiply(_t42, scale, out=_t42)
+    del _t42  # freed before the next temporary is made
+    _t43 = _t10[:, None] * _d_u[:, None] * h
+    grad_Uu += _t43 if scale == 1 else xp.multiply(_t43, scale, out=_t43)
+    del _t43  # freed before the next temporary is made
+    _t10 *= _d_u
+    grad_bu += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
     return [_grad_x, _grad_h, _grad_c]
 
 
@@ -10718,15 +11961,15 @@ def _lstmstep_update_output_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, W
     _t13 = h @ Uu.T
     _t14 = x @ Wu.T
     _t15 = bu + _t13 + _t14
-    _t16 = xp.tanh(_t15)
-    u = _t16
+    xp.tanh(_t15, out=_t15)
+    u = _t15
     _t17 = c * fg
     _t18 = ig * u
-    _t19 = _t17 + _t18
-    c2 = _t19
+    _t17 += _t18
+    c2 = _t17
     _t20 = xp.tanh(c2)
-    _t21 = og * _t20
-    h2 = _t21
+    _t20 *= og
+    h2 = _t20
     return (ig, fg, og, u, c2, h2)
 
 
@@ -10738,40 +11981,40 @@ def _lstmstep_grad_input_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, 
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
-    _t13 = _t12 @ Wu
+    xp.subtract(1, _t10, out=_t10)
+    _t10 *= _d_u
+    _t13 = _t10 @ Wu
     _t14 = 1 - fg
-    _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
-    _t17 = _t16 @ Wf
+    _t14 *= _d_fg
+    _t14 *= fg
+    _t17 = _t14 @ Wf
     _t18 = 1 - ig
-    _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
-    _t21 = _t20 @ Wi
+    _t18 *= _d_ig
+    _t18 *= ig
+    _t21 = _t18 @ Wi
     _t22 = 1 - og
-    _t23 = _d_og * _t22
-    _t24 = _t23 * og
-    _t25 = _t24 @ Wo
+    _t22 *= _d_og
+    _t22 *= og
+    _t25 = _t22 @ Wo
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
-    _t27 = _t12 @ Uu
-    _t28 = _t16 @ Uf
-    _t29 = _t20 @ Ui
-    _t30 = _t24 @ Uo
+    _t27 = _t10 @ Uu
+    _t28 = _t14 @ Uf
+    _t29 = _t18 @ Ui
+    _t30 = _t22 @ Uo
     _t31 = _t27 + _t28 + _t29 + _t30
     _grad_h = _t31
     _t32 = _d_c2 * fg
@@ -10787,14 +12030,14 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
@@ -10803,37 +12046,45 @@ def _lstmstep_acc_grad_parameters_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo,
     _t11 = _d_ig * _t10.T
     _t12 = _t11 * ig
     _t13 = _t12.T @ x
-    grad_Wi += _t13 if scale == 1 else scale * _t13
+    grad_Wi += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = _t12.T @ h
-    grad_Ui += _t14 if scale == 1 else scale * _t14
-    _t15 = _t12.sum(axis=0)
+    grad_Ui += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
+    _t15 = xp.einsum("ab,ab->b", ig, _t11)
     grad_bi += _t15 if scale == 1 else scale * _t15
     _t16 = 1 - fg.T
     _t17 = _d_fg * _t16.T
     _t18 = _t17 * fg
     _t19 = _t18.T @ x
-    grad_Wf += _t19 if scale == 1 else scale * _t19
+    grad_Wf += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
     _t20 = _t18.T @ h
-    grad_Uf += _t20 if scale == 1 else scale * _t20
-    _t21 = _t18.sum(axis=0)
+    grad_Uf += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
+    _t21 = xp.einsum("ab,ab->b", fg, _t17)
     grad_bf += _t21 if scale == 1 else scale * _t21
     _t22 = 1 - og.T
     _t23 = _d_og * _t22.T
     _t24 = _t23 * og
     _t25 = _t24.T @ x
-    grad_Wo += _t25 if scale == 1 else scale * _t25
+    grad_Wo += _t25 if scale == 1 else xp.multiply(_t25, scale, out=_t25)
+    del _t25  # freed before the next temporary is made
     _t26 = _t24.T @ h
-    grad_Uo += _t26 if scale == 1 else scale * _t26
-    _t27 = _t24.sum(axis=0)
+    grad_Uo += _t26 if scale == 1 else xp.multiply(_t26, scale, out=_t26)
+    del _t26  # freed before the next temporary is made
+    _t27 = xp.einsum("ab,ab->b", og, _t23)
     grad_bo += _t27 if scale == 1 else scale * _t27
     _t28 = u ** 2
     _t29 = 1 - _t28.T
     _t30 = _d_u * _t29.T
     _t31 = _t30.T @ x
-    grad_Wu += _t31 if scale == 1 else scale * _t31
+    grad_Wu += _t31 if scale == 1 else xp.multiply(_t31, scale, out=_t31)
+    del _t31  # freed before the next temporary is made
     _t32 = _t30.T @ h
-    grad_Uu += _t32 if scale == 1 else scale * _t32
-    _t33 = _t30.sum(axis=0)
+    grad_Uu += _t32 if scale == 1 else xp.multiply(_t32, scale, out=_t32)
+    del _t32  # freed before the next temporary is made
+    _t33 = xp.einsum("ab,ba->a", _t29, _d_u)
     grad_bu += _t33 if scale == 1 else scale * _t33
 
 
@@ -10845,33 +12096,33 @@ def _lstmstep_backward_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu
     _d_h2 = xp.broadcast_to(_g_h2, (_B, p))
     _t1 = xp.tanh(c2)
     _t2 = _t1 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2 * og
-    _t5 = _t4 + _g_c2
-    _d_c2 = _t5
+    xp.subtract(1, _t2, out=_t2)
+    _t4 = _t2 * _d_h2 * og
+    _t4 += _g_c2
+    _d_c2 = _t4
     _t6 = _d_c2 * ig
     _d_u = _t6
-    _t7 = _d_h2 * _t1
-    _d_og = _t7
+    _t1 *= _d_h2
+    _d_og = _t1
     _t8 = _d_c2 * c
     _d_fg = _t8
     _t9 = _d_c2 * u
     _d_ig = _t9
     _t10 = u ** 2
-    _t11 = 1 - _t10
-    _t12 = _d_u * _t11
+    xp.subtract(1, _t10, out=_t10)
+    _t12 = _d_u * _t10
     _t13 = _t12 @ Wu
     _t14 = 1 - fg
-    _t15 = _d_fg * _t14
-    _t16 = _t15 * fg
+    _t14 *= _d_fg
+    _t16 = _t14 * fg
     _t17 = _t16 @ Wf
     _t18 = 1 - ig
-    _t19 = _d_ig * _t18
-    _t20 = _t19 * ig
+    _t18 *= _d_ig
+    _t20 = _t18 * ig
     _t21 = _t20 @ Wi
     _t22 = 1 - og
-    _t23 = _d_og * _t22
-    _t24 = _t23 * og
+    _t22 *= _d_og
+    _t24 = _t22 * og
     _t25 = _t24 @ Wo
     _t26 = _t13 + _t17 + _t21 + _t25
     _grad_x = _t26
@@ -10884,28 +12135,36 @@ def _lstmstep_backward_batch(x, h, c, Wi, Ui, bi, Wf, Uf, bf, Wo, Uo, bo, Wu, Uu
     _t32 = _d_c2 * fg
     _grad_c = _t32
     _t33 = _t20.T @ x
-    grad_Wi += _t33 if scale == 1 else scale * _t33
+    grad_Wi += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
     _t34 = _t20.T @ h
-    grad_Ui += _t34 if scale == 1 else scale * _t34
-    _t35 = _t20.sum(axis=0)
+    grad_Ui += _t34 if scale == 1 else xp.multiply(_t34, scale, out=_t34)
+    del _t34  # freed before the next temporary is made
+    _t35 = xp.einsum("ab,ab->b", ig, _t18)
     grad_bi += _t35 if scale == 1 else scale * _t35
     _t36 = _t16.T @ x
-    grad_Wf += _t36 if scale == 1 else scale * _t36
+    grad_Wf += _t36 if scale == 1 else xp.multiply(_t36, scale, out=_t36)
+    del _t36  # freed before the next temporary is made
     _t37 = _t16.T @ h
-    grad_Uf += _t37 if scale == 1 else scale * _t37
-    _t38 = _t16.sum(axis=0)
+    grad_Uf += _t37 if scale == 1 else xp.multiply(_t37, scale, out=_t37)
+    del _t37  # freed before the next temporary is made
+    _t38 = xp.einsum("ab,ab->b", fg, _t14)
     grad_bf += _t38 if scale == 1 else scale * _t38
     _t39 = _t24.T @ x
-    grad_Wo += _t39 if scale == 1 else scale * _t39
+    grad_Wo += _t39 if scale == 1 else xp.multiply(_t39, scale, out=_t39)
+    del _t39  # freed before the next temporary is made
     _t40 = _t24.T @ h
-    grad_Uo += _t40 if scale == 1 else scale * _t40
-    _t41 = _t24.sum(axis=0)
+    grad_Uo += _t40 if scale == 1 else xp.multiply(_t40, scale, out=_t40)
+    del _t40  # freed before the next temporary is made
+    _t41 = xp.einsum("ab,ab->b", og, _t22)
     grad_bo += _t41 if scale == 1 else scale * _t41
     _t42 = _t12.T @ x
-    grad_Wu += _t42 if scale == 1 else scale * _t42
+    grad_Wu += _t42 if scale == 1 else xp.multiply(_t42, scale, out=_t42)
+    del _t42  # freed before the next temporary is made
     _t43 = _t12.T @ h
-    grad_Uu += _t43 if scale == 1 else scale * _t43
-    _t44 = _t12.sum(axis=0)
+    grad_Uu += _t43 if scale == 1 else xp.multiply(_t43, scale, out=_t43)
+    del _t43  # freed before the next temporary is made
+    _t44 = xp.einsum("ab,ab->b", _t10, _d_u)
     grad_bu += _t44 if scale == 1 else scale * _t44
     return [_grad_x, _grad_h, _grad_c]
 
@@ -10929,7 +12188,7 @@ class LSTMStep(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _grustep_update_output(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
+def _grustep_update_output(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = h @ Ur.T
@@ -10943,17 +12202,17 @@ def _grustep_update_output(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
     _t8 = sigmoid(_t7)
     zg = _t8
     _t9 = h @ Un.T
-    _t10 = bhn + _t9
-    _t11 = _t10 * r
+    _t9 += bhn
+    _t9 *= r
     _t12 = x @ Wn.T
-    _t13 = _t11 + bn + _t12
-    _t14 = xp.tanh(_t13)
-    n = _t14
-    _t15 = 1 - zg
-    _t16 = _t15 * n
+    _t13 = _t9 + bn + _t12
+    xp.tanh(_t13, out=_t13)
+    n = _t13
+    _t15 = xp.subtract(1, zg, out=out)
+    _t15 *= n
     _t17 = h * zg
-    _t18 = _t16 + _t17
-    h2 = _t18
+    _t15 += _t17
+    h2 = _t15
     return (r, zg, n, h2)
 
 
@@ -10966,30 +12225,30 @@ def _grustep_grad_input(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n,
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
-    _t12 = Wn.T @ _t11
+    _t6 *= _d_n
+    _t12 = Wn.T @ _t6
     _t13 = 1 - r
-    _t14 = _d_r * _t13
-    _t15 = _t14 * r
-    _t16 = Wr.T @ _t15
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
-    _t19 = Wz.T @ _t18
+    _t13 *= _d_r
+    _t13 *= r
+    _t16 = Wr.T @ _t13
+    _t1 *= _d_zg
+    _t1 *= zg
+    _t19 = Wz.T @ _t1
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
     _t21 = _d_h2 * zg
-    _t22 = _t11 * r
-    _t23 = Un.T @ _t22
-    _t24 = Ur.T @ _t15
-    _t25 = Uz.T @ _t18
+    _t6 *= r
+    _t23 = Un.T @ _t6
+    _t24 = Ur.T @ _t13
+    _t25 = Uz.T @ _t1
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     return [_grad_x, _grad_h]
@@ -11004,35 +12263,44 @@ def _grustep_acc_grad_parameters(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, 
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
     _t11 = 1 - r
     _t12 = _t11[:, None] * _d_r[:, None] * r[:, None] * x
-    grad_Wr += _t12 if scale == 1 else scale * _t12
+    grad_Wr += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     _t13 = _t11[:, None] * _d_r[:, None] * h * r[:, None]
-    grad_Ur += _t13 if scale == 1 else scale * _t13
+    grad_Ur += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = _t11 * _d_r * r
-    grad_br += _t14 if scale == 1 else scale * _t14
+    grad_br += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     _t15 = _t1[:, None] * _d_zg[:, None] * x * zg[:, None]
-    grad_Wz += _t15 if scale == 1 else scale * _t15
+    grad_Wz += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
     _t16 = _t1[:, None] * _d_zg[:, None] * h * zg[:, None]
-    grad_Uz += _t16 if scale == 1 else scale * _t16
+    grad_Uz += _t16 if scale == 1 else xp.multiply(_t16, scale, out=_t16)
+    del _t16  # freed before the next temporary is made
     _t17 = _t1 * _d_zg * zg
-    grad_bz += _t17 if scale == 1 else scale * _t17
-    _t18 = _t7[:, None] * _d_n[:, None] * x
-    grad_Wn += _t18 if scale == 1 else scale * _t18
-    _t19 = _t7 * _d_n
-    grad_bn += _t19 if scale == 1 else scale * _t19
-    _t20 = _t7[:, None] * _d_n[:, None] * h * r[:, None]
-    grad_Un += _t20 if scale == 1 else scale * _t20
-    _t21 = _t7 * _d_n * r
-    grad_bhn += _t21 if scale == 1 else scale * _t21
+    grad_bz += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    del _t17  # freed before the next temporary is made
+    _t18 = _t6[:, None] * _d_n[:, None] * x
+    grad_Wn += _t18 if scale == 1 else xp.multiply(_t18, scale, out=_t18)
+    del _t18  # freed before the next temporary is made
+    _t19 = _t6 * _d_n
+    grad_bn += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
+    _t20 = _t6[:, None] * _d_n[:, None] * h * r[:, None]
+    grad_Un += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
+    _t21 = _t6 * _d_n * r
+    grad_bhn += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
 
 
 def _grustep_backward(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h2, _g_h2, scale, grad_Wr, grad_Ur, grad_br, grad_Wz, grad_Uz, grad_bz, grad_Wn, grad_bn, grad_Un, grad_bhn):
@@ -11044,56 +12312,65 @@ def _grustep_backward(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg, n, h
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
+    _t11 = _d_n * _t6
     _t12 = Wn.T @ _t11
     _t13 = 1 - r
     _t14 = _d_r * _t13
-    _t15 = _t14 * r
-    _t16 = Wr.T @ _t15
+    _t14 *= r
+    _t16 = Wr.T @ _t14
     _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
-    _t19 = Wz.T @ _t18
+    _t17 *= zg
+    _t19 = Wz.T @ _t17
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
     _t21 = _d_h2 * zg
-    _t22 = _t11 * r
-    _t23 = Un.T @ _t22
-    _t24 = Ur.T @ _t15
-    _t25 = Uz.T @ _t18
+    _t11 *= r
+    _t23 = Un.T @ _t11
+    _t24 = Ur.T @ _t14
+    _t25 = Uz.T @ _t17
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     _t27 = _t13[:, None] * _d_r[:, None] * r[:, None] * x
-    grad_Wr += _t27 if scale == 1 else scale * _t27
+    grad_Wr += _t27 if scale == 1 else xp.multiply(_t27, scale, out=_t27)
+    del _t27  # freed before the next temporary is made
     _t28 = _t13[:, None] * _d_r[:, None] * h * r[:, None]
-    grad_Ur += _t28 if scale == 1 else scale * _t28
+    grad_Ur += _t28 if scale == 1 else xp.multiply(_t28, scale, out=_t28)
+    del _t28  # freed before the next temporary is made
     _t29 = _t13 * _d_r * r
-    grad_br += _t29 if scale == 1 else scale * _t29
+    grad_br += _t29 if scale == 1 else xp.multiply(_t29, scale, out=_t29)
+    del _t29  # freed before the next temporary is made
     _t30 = _t1[:, None] * _d_zg[:, None] * x * zg[:, None]
-    grad_Wz += _t30 if scale == 1 else scale * _t30
+    grad_Wz += _t30 if scale == 1 else xp.multiply(_t30, scale, out=_t30)
+    del _t30  # freed before the next temporary is made
     _t31 = _t1[:, None] * _d_zg[:, None] * h * zg[:, None]
-    grad_Uz += _t31 if scale == 1 else scale * _t31
+    grad_Uz += _t31 if scale == 1 else xp.multiply(_t31, scale, out=_t31)
+    del _t31  # freed before the next temporary is made
     _t32 = _t1 * _d_zg * zg
-    grad_bz += _t32 if scale == 1 else scale * _t32
-    _t33 = _t7[:, None] * _d_n[:, None] * x
-    grad_Wn += _t33 if scale == 1 else scale * _t33
-    _t34 = _t7 * _d_n
-    grad_bn += _t34 if scale == 1 else scale * _t34
-    _t35 = _t7[:, None] * _d_n[:, None] * h * r[:, None]
-    grad_Un += _t35 if scale == 1 else scale * _t35
-    _t36 = _t7 * _d_n * r
-    grad_bhn += _t36 if scale == 1 else scale * _t36
+    grad_bz += _t32 if scale == 1 else xp.multiply(_t32, scale, out=_t32)
+    del _t32  # freed before the next temporary is made
+    _t33 = _t6[:, None] * _d_n[:, None] * x
+    grad_Wn += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
+    _t34 = _t6 * _d_n
+    grad_bn += _t34 if scale == 1 else xp.multiply(_t34, scale, out=_t34)
+    del _t34  # freed before the next temporary is made
+    _t35 = _t6[:, None] * _d_n[:, None] * h * r[:, None]
+    grad_Un += _t35 if scale == 1 else xp.multiply(_t35, scale, out=_t35)
+    del _t35  # freed before the next temporary is made
+    _t36 = _t6 * _d_n * r
+    grad_bhn += _t36 if scale == 1 else xp.multiply(_t36, scale, out=_t36)
     return [_grad_x, _grad_h]
 
 
-def _grustep_update_output_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
+def _grustep_update_output_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11108,17 +12385,17 @@ def _grustep_update_output_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn):
     _t8 = sigmoid(_t7)
     zg = _t8
     _t9 = h @ Un.T
-    _t10 = bhn + _t9
-    _t11 = _t10 * r
+    _t9 += bhn
+    _t9 *= r
     _t12 = x @ Wn.T
-    _t13 = _t11 + bn + _t12
-    _t14 = xp.tanh(_t13)
-    n = _t14
-    _t15 = 1 - zg
-    _t16 = _t15 * n
+    _t13 = _t9 + bn + _t12
+    xp.tanh(_t13, out=_t13)
+    n = _t13
+    _t15 = xp.subtract(1, zg, out=out)
+    _t15 *= n
     _t17 = h * zg
-    _t18 = _t16 + _t17
-    h2 = _t18
+    _t15 += _t17
+    h2 = _t15
     return (r, zg, n, h2)
 
 
@@ -11133,30 +12410,30 @@ def _grustep_grad_input_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, 
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
-    _t12 = _t11 @ Wn
+    _t6 *= _d_n
+    _t12 = _t6 @ Wn
     _t13 = 1 - r
-    _t14 = _d_r * _t13
-    _t15 = _t14 * r
-    _t16 = _t15 @ Wr
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
-    _t19 = _t18 @ Wz
+    _t13 *= _d_r
+    _t13 *= r
+    _t16 = _t13 @ Wr
+    _t1 *= _d_zg
+    _t1 *= zg
+    _t19 = _t1 @ Wz
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
     _t21 = _d_h2 * zg
-    _t22 = _t11 * r
-    _t23 = _t22 @ Un
-    _t24 = _t15 @ Ur
-    _t25 = _t18 @ Uz
+    _t6 *= r
+    _t23 = _t6 @ Un
+    _t24 = _t13 @ Ur
+    _t25 = _t1 @ Uz
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     return [_grad_x, _grad_h]
@@ -11173,40 +12450,46 @@ def _grustep_acc_grad_parameters_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un,
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
     _t11 = 1 - r.T
     _t12 = _d_r * _t11.T
     _t13 = _t12 * r
     _t14 = _t13.T @ x
-    grad_Wr += _t14 if scale == 1 else scale * _t14
+    grad_Wr += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     _t15 = _t13.T @ h
-    grad_Ur += _t15 if scale == 1 else scale * _t15
-    _t16 = _t13.sum(axis=0)
+    grad_Ur += _t15 if scale == 1 else xp.multiply(_t15, scale, out=_t15)
+    del _t15  # freed before the next temporary is made
+    _t16 = xp.einsum("ab,ab->b", r, _t12)
     grad_br += _t16 if scale == 1 else scale * _t16
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
+    _t1 *= _d_zg
+    _t18 = _t1 * zg
     _t19 = _t18.T @ x
-    grad_Wz += _t19 if scale == 1 else scale * _t19
+    grad_Wz += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
+    del _t19  # freed before the next temporary is made
     _t20 = _t18.T @ h
-    grad_Uz += _t20 if scale == 1 else scale * _t20
-    _t21 = _t18.sum(axis=0)
+    grad_Uz += _t20 if scale == 1 else xp.multiply(_t20, scale, out=_t20)
+    del _t20  # freed before the next temporary is made
+    _t21 = xp.einsum("ab,ab->b", zg, _t1)
     grad_bz += _t21 if scale == 1 else scale * _t21
-    _t22 = _d_n * _t7
+    _t22 = _d_n * _t6
     _t23 = _t22.T @ x
-    grad_Wn += _t23 if scale == 1 else scale * _t23
-    _t24 = _t22.sum(axis=0)
+    grad_Wn += _t23 if scale == 1 else xp.multiply(_t23, scale, out=_t23)
+    del _t23  # freed before the next temporary is made
+    _t24 = xp.einsum("ab,ab->b", _t6, _d_n)
     grad_bn += _t24 if scale == 1 else scale * _t24
     _t25 = _t22 * r
     _t26 = _t25.T @ h
-    grad_Un += _t26 if scale == 1 else scale * _t26
-    _t27 = _t25.sum(axis=0)
+    grad_Un += _t26 if scale == 1 else xp.multiply(_t26, scale, out=_t26)
+    del _t26  # freed before the next temporary is made
+    _t27 = xp.einsum("ab,ab->b", r, _t22)
     grad_bhn += _t27 if scale == 1 else scale * _t27
 
 
@@ -11221,22 +12504,22 @@ def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg
     _d_n = _t2
     _t3 = _d_h2 * h
     _t4 = _d_h2 * n
-    _t5 = _t3 - _t4
-    _d_zg = _t5
+    _t3 -= _t4
+    _d_zg = _t3
     _t6 = n ** 2
-    _t7 = 1 - _t6
+    xp.subtract(1, _t6, out=_t6)
     _t8 = h @ Un.T
-    _t9 = bhn + _t8
-    _t10 = _t7 * _t9 * _d_n
+    _t8 += bhn
+    _t10 = _t6 * _t8 * _d_n
     _d_r = _t10
-    _t11 = _d_n * _t7
+    _t11 = _d_n * _t6
     _t12 = _t11 @ Wn
     _t13 = 1 - r
-    _t14 = _d_r * _t13
-    _t15 = _t14 * r
+    _t13 *= _d_r
+    _t15 = _t13 * r
     _t16 = _t15 @ Wr
-    _t17 = _d_zg * _t1
-    _t18 = _t17 * zg
+    _t1 *= _d_zg
+    _t18 = _t1 * zg
     _t19 = _t18 @ Wz
     _t20 = _t12 + _t16 + _t19
     _grad_x = _t20
@@ -11248,24 +12531,30 @@ def _grustep_backward_batch(x, h, Wr, Ur, br, Wz, Uz, bz, Wn, bn, Un, bhn, r, zg
     _t26 = _t21 + _t23 + _t24 + _t25
     _grad_h = _t26
     _t27 = _t15.T @ x
-    grad_Wr += _t27 if scale == 1 else scale * _t27
+    grad_Wr += _t27 if scale == 1 else xp.multiply(_t27, scale, out=_t27)
+    del _t27  # freed before the next temporary is made
     _t28 = _t15.T @ h
-    grad_Ur += _t28 if scale == 1 else scale * _t28
-    _t29 = _t15.sum(axis=0)
+    grad_Ur += _t28 if scale == 1 else xp.multiply(_t28, scale, out=_t28)
+    del _t28  # freed before the next temporary is made
+    _t29 = xp.einsum("ab,ab->b", r, _t13)
     grad_br += _t29 if scale == 1 else scale * _t29
     _t30 = _t18.T @ x
-    grad_Wz += _t30 if scale == 1 else scale * _t30
+    grad_Wz += _t30 if scale == 1 else xp.multiply(_t30, scale, out=_t30)
+    del _t30  # freed before the next temporary is made
     _t31 = _t18.T @ h
-    grad_Uz += _t31 if scale == 1 else scale * _t31
-    _t32 = _t18.sum(axis=0)
+    grad_Uz += _t31 if scale == 1 else xp.multiply(_t31, scale, out=_t31)
+    del _t31  # freed before the next temporary is made
+    _t32 = xp.einsum("ab,ab->b", zg, _t1)
     grad_bz += _t32 if scale == 1 else scale * _t32
     _t33 = _t11.T @ x
-    grad_Wn += _t33 if scale == 1 else scale * _t33
-    _t34 = _t11.sum(axis=0)
+    grad_Wn += _t33 if scale == 1 else xp.multiply(_t33, scale, out=_t33)
+    del _t33  # freed before the next temporary is made
+    _t34 = xp.einsum("ab,ab->b", _t6, _d_n)
     grad_bn += _t34 if scale == 1 else scale * _t34
     _t35 = _t22.T @ h
-    grad_Un += _t35 if scale == 1 else scale * _t35
-    _t36 = _t22.sum(axis=0)
+    grad_Un += _t35 if scale == 1 else xp.multiply(_t35, scale, out=_t35)
+    del _t35  # freed before the next temporary is made
+    _t36 = xp.einsum("ab,ab->b", r, _t11)
     grad_bhn += _t36 if scale == 1 else scale * _t36
     return [_grad_x, _grad_h]
 
@@ -11288,7 +12577,7 @@ class GRUStep(CatalogueTable):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-def _attention_update_output(X, Wq, Wk, Wv):
+def _attention_update_output(X, Wq, Wk, Wv, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if X.__class__ is ndarray else namespace(X)
     p = X.shape[1]
@@ -11300,20 +12589,20 @@ def _attention_update_output(X, Wq, Wk, Wv):
     V = _t3
     _t4 = p ** -0.5
     _t5 = Q @ K.T
-    _t6 = _t4 * _t5
-    S = _t6
+    _t5 *= _t4
+    S = _t5
     _shifted_S = S - S.max(axis=1, keepdims=True)
     _t7 = xp.exp(_shifted_S)
     _t8 = _t7.sum(axis=1)
     _t9 = 1 / _t8
-    _t10 = _t9[:, None] * _t7
-    P = _t10
-    _t11 = P @ V
+    _t7 *= _t9[:, None]
+    P = _t7
+    _t11 = xp.matmul(P, V, out=out)
     Y = _t11
     return (Q, K, V, S, P, Y)
 
 
-def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if X.__class__ is ndarray else namespace(X)
     p = X.shape[1]
@@ -11325,20 +12614,20 @@ def _attention_grad_input(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
     _t4 = 1 / _t3
     _t5 = _t4[:, None] * _d_P * _t2
     _t6 = _t3 ** -2
-    _t7 = _t2 * _d_P
-    _t8 = _t7.sum(axis=1)
-    _t9 = _t6[:, None] * _t8[:, None] * _t2
-    _t10 = _t5 - _t9
-    _d_S = _t10
+    _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
+    _t6 *= _t7
+    _t2 *= _t6[:, None]
+    _t5 -= _t2
+    _d_S = _t5
     _t11 = P.T @ _d_Y
     _d_V = _t11
     _t12 = p ** -0.5
     _t13 = _d_S.T @ Q
-    _t14 = _t12 * _t13
-    _d_K = _t14
+    _t13 *= _t12
+    _d_K = _t13
     _t15 = _d_S @ K
-    _t16 = _t12 * _t15
-    _d_Q = _t16
+    _t15 *= _t12
+    _d_Q = _t15
     _t17 = _d_K @ Wk.T
     _t18 = _d_Q @ Wq.T
     _t19 = _d_V @ Wv.T
@@ -11359,29 +12648,31 @@ def _attention_acc_grad_parameters(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale,
     _t4 = 1 / _t3
     _t5 = _t4[:, None] * _d_P * _t2
     _t6 = _t3 ** -2
-    _t7 = _t2 * _d_P
-    _t8 = _t7.sum(axis=1)
-    _t9 = _t6[:, None] * _t8[:, None] * _t2
-    _t10 = _t5 - _t9
-    _d_S = _t10
+    _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
+    _t6 *= _t7
+    _t2 *= _t6[:, None]
+    _t5 -= _t2
+    _d_S = _t5
     _t11 = P.T @ _d_Y
     _d_V = _t11
     _t12 = p ** -0.5
     _t13 = _d_S.T @ Q
-    _t14 = _t12 * _t13
-    _d_K = _t14
+    _t13 *= _t12
+    _d_K = _t13
     _t15 = _d_S @ K
-    _t16 = _t12 * _t15
-    _d_Q = _t16
+    _t15 *= _t12
+    _d_Q = _t15
     _t17 = X.T @ _d_Q
-    grad_Wq += _t17 if scale == 1 else scale * _t17
+    grad_Wq += _t17 if scale == 1 else xp.multiply(_t17, scale, out=_t17)
+    del _t17  # freed before the next temporary is made
     _t18 = X.T @ _d_K
-    grad_Wk += _t18 if scale == 1 else scale * _t18
+    grad_Wk += _t18 if scale == 1 else xp.multiply(_t18, scale, out=_t18)
+    del _t18  # freed before the next temporary is made
     _t19 = X.T @ _d_V
-    grad_Wv += _t19 if scale == 1 else scale * _t19
+    grad_Wv += _t19 if scale == 1 else xp.multiply(_t19, scale, out=_t19)
 
 
-def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if X.__class__ is ndarray else namespace(X)
     p = X.shape[1]
@@ -11393,35 +12684,37 @@ def _attention_backward(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, g
     _t4 = 1 / _t3
     _t5 = _t4[:, None] * _d_P * _t2
     _t6 = _t3 ** -2
-    _t7 = _t2 * _d_P
-    _t8 = _t7.sum(axis=1)
-    _t9 = _t6[:, None] * _t8[:, None] * _t2
-    _t10 = _t5 - _t9
-    _d_S = _t10
+    _t7 = xp.einsum("ab,ab->a", _d_P, _t2)
+    _t6 *= _t7
+    _t2 *= _t6[:, None]
+    _t5 -= _t2
+    _d_S = _t5
     _t11 = P.T @ _d_Y
     _d_V = _t11
     _t12 = p ** -0.5
     _t13 = _d_S.T @ Q
-    _t14 = _t12 * _t13
-    _d_K = _t14
+    _t13 *= _t12
+    _d_K = _t13
     _t15 = _d_S @ K
-    _t16 = _t12 * _t15
-    _d_Q = _t16
+    _t15 *= _t12
+    _d_Q = _t15
     _t17 = _d_K @ Wk.T
     _t18 = _d_Q @ Wq.T
     _t19 = _d_V @ Wv.T
     _t20 = _t17 + _t18 + _t19
     _grad_X = _t20
     _t21 = X.T @ _d_Q
-    grad_Wq += _t21 if scale == 1 else scale * _t21
+    grad_Wq += _t21 if scale == 1 else xp.multiply(_t21, scale, out=_t21)
+    del _t21  # freed before the next temporary is made
     _t22 = X.T @ _d_K
-    grad_Wk += _t22 if scale == 1 else scale * _t22
+    grad_Wk += _t22 if scale == 1 else xp.multiply(_t22, scale, out=_t22)
+    del _t22  # freed before the next temporary is made
     _t23 = X.T @ _d_V
-    grad_Wv += _t23 if scale == 1 else scale * _t23
+    grad_Wv += _t23 if scale == 1 else xp.multiply(_t23, scale, out=_t23)
     return _grad_X
 
 
-def _attention_update_output_batch(X, Wq, Wk, Wv):
+def _attention_update_output_batch(X, Wq, Wk, Wv, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _B = X.shape[0]
@@ -11441,15 +12734,15 @@ def _attention_update_output_batch(X, Wq, Wk, Wv):
     _t8 = xp.exp(_shifted_S)
     _t9 = _t8.sum(axis=2)
     _t10 = 1 / _t9
-    _t11 = _t10[:, :, None] * _t8
-    P = _t11
+    _t8 *= _t10[:, :, None]
+    P = _t8
     _t12 = P[:, :, None, :] * xp.transpose(V, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     Y = _t13
     return (Q, K, V, S, P, Y)
 
 
-def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
+def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _B = X.shape[0]
@@ -11464,11 +12757,11 @@ def _attention_grad_input_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y):
     _t5 = 1 / _t4
     _t6 = _t5[:, :, None] * _d_P * _t3
     _t7 = _t4 ** -2
-    _t8 = _t3 * _d_P
-    _t9 = _t8.sum(axis=2)
-    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
-    _t11 = _t6 - _t10
-    _d_S = _t11
+    _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
+    _t7 *= _t8
+    _t3 *= _t7[:, :, None]
+    _t6 -= _t3
+    _d_S = _t6
     _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     _d_V = _t13
@@ -11504,11 +12797,11 @@ def _attention_acc_grad_parameters_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, 
     _t5 = 1 / _t4
     _t6 = _t5[:, :, None] * _d_P * _t3
     _t7 = _t4 ** -2
-    _t8 = _t3 * _d_P
-    _t9 = _t8.sum(axis=2)
-    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
-    _t11 = _t6 - _t10
-    _d_S = _t11
+    _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
+    _t7 *= _t8
+    _t3 *= _t7[:, :, None]
+    _t6 -= _t3
+    _d_S = _t6
     _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     _d_V = _t13
@@ -11529,7 +12822,7 @@ def _attention_acc_grad_parameters_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, 
     grad_Wv += _t23 if scale == 1 else scale * _t23
 
 
-def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv):
+def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad_Wq, grad_Wk, grad_Wv, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if X.__class__ is ndarray else namespace(X)
     _B = X.shape[0]
@@ -11544,11 +12837,11 @@ def _attention_backward_batch(X, Wq, Wk, Wv, Q, K, V, S, P, Y, _g_Y, scale, grad
     _t5 = 1 / _t4
     _t6 = _t5[:, :, None] * _d_P * _t3
     _t7 = _t4 ** -2
-    _t8 = _t3 * _d_P
-    _t9 = _t8.sum(axis=2)
-    _t10 = _t7[:, :, None] * _t9[:, :, None] * _t3
-    _t11 = _t6 - _t10
-    _d_S = _t11
+    _t8 = xp.einsum("abc,abc->ab", _d_P, _t3)
+    _t7 *= _t8
+    _t3 *= _t7[:, :, None]
+    _t6 -= _t3
+    _d_S = _t6
     _t12 = xp.transpose(P, (0, 2, 1))[:, :, None, :] * xp.transpose(_d_Y, (0, 2, 1))[:, None, :, :]
     _t13 = _t12.sum(axis=3)
     _d_V = _t13
@@ -11593,42 +12886,42 @@ class Attention(CatalogueTable):
         super().__init__(rng=rng, **{'d': d})
 
 
-def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3):
+def _mlp3_update_output(x, W1, b1, W2, b2, W3, b3, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x @ W1.T
-    _t2 = b1 + _t1
-    z1 = _t2
+    _t1 += b1
+    z1 = _t1
     _t3 = xp.tanh(z1)
     h1 = _t3
     _t4 = h1 @ W2.T
-    _t5 = b2 + _t4
-    z2 = _t5
+    _t4 += b2
+    z2 = _t4
     _t6 = xp.tanh(z2)
     h2 = _t6
-    _t7 = h2 @ W3.T
-    _t8 = b3 + _t7
-    y = _t8
+    _t7 = xp.matmul(h2, W3.T, out=out)
+    _t7 += b3
+    y = _t7
     return (z1, h1, z2, h2, y)
 
 
-def _mlp3_grad_input(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
+def _mlp3_grad_input(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     return _grad_x
 
@@ -11640,77 +12933,83 @@ def _mlp3_acc_grad_parameters(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
     _t9 = _d_z1[:, None] * x
-    grad_W1 += _t9 if scale == 1 else scale * _t9
+    grad_W1 += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
+    del _t9  # freed before the next temporary is made
     grad_b1 += _d_z1 if scale == 1 else scale * _d_z1
     _t10 = _d_z2[:, None] * h1
-    grad_W2 += _t10 if scale == 1 else scale * _t10
+    grad_W2 += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     grad_b2 += _d_z2 if scale == 1 else scale * _d_z2
     _t11 = _d_y[:, None] * h2
-    grad_W3 += _t11 if scale == 1 else scale * _t11
+    grad_W3 += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     grad_b3 += _d_y if scale == 1 else scale * _d_y
 
 
-def _mlp3_backward(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+def _mlp3_backward(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _d_y = _g_y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     _t10 = _d_z1[:, None] * x
-    grad_W1 += _t10 if scale == 1 else scale * _t10
+    grad_W1 += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     grad_b1 += _d_z1 if scale == 1 else scale * _d_z1
     _t11 = _d_z2[:, None] * h1
-    grad_W2 += _t11 if scale == 1 else scale * _t11
+    grad_W2 += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     grad_b2 += _d_z2 if scale == 1 else scale * _d_z2
     _t12 = _d_y[:, None] * h2
-    grad_W3 += _t12 if scale == 1 else scale * _t12
+    grad_W3 += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     grad_b3 += _d_y if scale == 1 else scale * _d_y
     return _grad_x
 
 
-def _mlp3_update_output_batch(x, W1, b1, W2, b2, W3, b3):
+def _mlp3_update_output_batch(x, W1, b1, W2, b2, W3, b3, out=None):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
     _t1 = x @ W1.T
-    _t2 = b1 + _t1
-    z1 = _t2
+    _t1 += b1
+    z1 = _t1
     _t3 = xp.tanh(z1)
     h1 = _t3
     _t4 = h1 @ W2.T
-    _t5 = b2 + _t4
-    z2 = _t5
+    _t4 += b2
+    z2 = _t4
     _t6 = xp.tanh(z2)
     h2 = _t6
-    _t7 = h2 @ W3.T
-    _t8 = b3 + _t7
-    y = _t8
+    _t7 = xp.matmul(h2, W3.T, out=out)
+    _t7 += b3
+    y = _t7
     return (z1, h1, z2, h2, y)
 
 
-def _mlp3_grad_input_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
+def _mlp3_grad_input_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11719,16 +13018,16 @@ def _mlp3_grad_input_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y):
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     return _grad_x
 
@@ -11742,30 +13041,33 @@ def _mlp3_acc_grad_parameters_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
     _t9 = _d_z1.T @ x
-    grad_W1 += _t9 if scale == 1 else scale * _t9
+    grad_W1 += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
+    del _t9  # freed before the next temporary is made
     _t10 = _d_z1.sum(axis=0)
     grad_b1 += _t10 if scale == 1 else scale * _t10
     _t11 = _d_z2.T @ h1
-    grad_W2 += _t11 if scale == 1 else scale * _t11
+    grad_W2 += _t11 if scale == 1 else xp.multiply(_t11, scale, out=_t11)
+    del _t11  # freed before the next temporary is made
     _t12 = _d_z2.sum(axis=0)
     grad_b2 += _t12 if scale == 1 else scale * _t12
     _t13 = _d_y.T @ h2
-    grad_W3 += _t13 if scale == 1 else scale * _t13
+    grad_W3 += _t13 if scale == 1 else xp.multiply(_t13, scale, out=_t13)
+    del _t13  # freed before the next temporary is made
     _t14 = _d_y.sum(axis=0)
     grad_b3 += _t14 if scale == 1 else scale * _t14
 
 
-def _mlp3_backward_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3):
+def _mlp3_backward_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, scale, grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -11774,27 +13076,30 @@ def _mlp3_backward_batch(x, W1, b1, W2, b2, W3, b3, z1, h1, z2, h2, y, _g_y, sca
     _t1 = _d_y @ W3
     _d_h2 = _t1
     _t2 = h2 ** 2
-    _t3 = 1 - _t2
-    _t4 = _t3 * _d_h2
-    _d_z2 = _t4
+    xp.subtract(1, _t2, out=_t2)
+    _t2 *= _d_h2
+    _d_z2 = _t2
     _t5 = _d_z2 @ W2
     _d_h1 = _t5
     _t6 = h1 ** 2
-    _t7 = 1 - _t6
-    _t8 = _t7 * _d_h1
-    _d_z1 = _t8
-    _t9 = _d_z1 @ W1
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h1
+    _d_z1 = _t6
+    _t9 = xp.matmul(_d_z1, W1, out=out)
     _grad_x = _t9
     _t10 = _d_z1.T @ x
-    grad_W1 += _t10 if scale == 1 else scale * _t10
+    grad_W1 += _t10 if scale == 1 else xp.multiply(_t10, scale, out=_t10)
+    del _t10  # freed before the next temporary is made
     _t11 = _d_z1.sum(axis=0)
     grad_b1 += _t11 if scale == 1 else scale * _t11
     _t12 = _d_z2.T @ h1
-    grad_W2 += _t12 if scale == 1 else scale * _t12
+    grad_W2 += _t12 if scale == 1 else xp.multiply(_t12, scale, out=_t12)
+    del _t12  # freed before the next temporary is made
     _t13 = _d_z2.sum(axis=0)
     grad_b2 += _t13 if scale == 1 else scale * _t13
     _t14 = _d_y.T @ h2
-    grad_W3 += _t14 if scale == 1 else scale * _t14
+    grad_W3 += _t14 if scale == 1 else xp.multiply(_t14, scale, out=_t14)
+    del _t14  # freed before the next temporary is made
     _t15 = _d_y.sum(axis=0)
     grad_b3 += _t15 if scale == 1 else scale * _t15
     return _grad_x
@@ -11823,88 +13128,89 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _t1 = x @ W1.T
-    _t2 = b1 + _t1
-    hprebn = _t2
+    _t1 += b1
+    hprebn = _t1
     _t3 = hprebn.sum(axis=0)
     _t4 = _t3 / n
     bnmeani = _t4
     _t5 = hprebn - bnmeani
     bndiff = _t5
-    _t6 = bndiff ** 2
-    _t7 = _t6.sum(axis=0)
-    _t8 = _t7 / n
-    bnvar = _t8
-    _t9 = 1e-05
-    _t10 = _t9 + bnvar
-    _t11 = 1 / xp.sqrt(_t10)
-    _t12 = _t11 * bndiff
-    bnraw = _t12
-    _t13 = bngain * bnraw
-    _t14 = _t13 + bnbias
-    hpreact = _t14
-    _t15 = xp.tanh(hpreact)
-    h = _t15
-    _t16 = h @ W2.T
-    _t17 = b2 + _t16
-    logits = _t17
-    _t18 = extreme(logits, 1, 'max')
-    logit_maxes = _t18
-    _t19 = logits - logit_maxes[:, None]
-    norm_logits = _t19
-    _t20 = xp.exp(norm_logits)
-    counts = _t20
-    _t21 = counts.sum(axis=1)
-    counts_sum = _t21
-    _t22 = 1 / counts_sum
-    counts_sum_inv = _t22
-    _t23 = counts_sum_inv[:, None] * counts
-    probs = _t23
-    _t24 = xp.log(counts_sum)
-    _t25 = norm_logits - _t24[:, None]
-    logprobs = _t25
-    _t26 = logprobs[xp.arange(0, n), Yb]
+    _t6 = xp.einsum("ab,ab->b", bndiff, bndiff)
+    _t7 = _t6 / n
+    bnvar = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = 1 / xp.sqrt(_t9)
+    _t11 = _t10 * bndiff
+    bnraw = _t11
+    _t12 = bngain * bnraw
+    _t12 += bnbias
+    hpreact = _t12
+    _t14 = xp.tanh(hpreact)
+    h = _t14
+    _t15 = h @ W2.T
+    _t15 += b2
+    logits = _t15
+    _t17 = extreme(logits, 1, 'max')
+    logit_maxes = _t17
+    _t18 = logits - logit_maxes[:, None]
+    norm_logits = _t18
+    _t19 = xp.exp(norm_logits)
+    counts = _t19
+    _t20 = counts.sum(axis=1)
+    counts_sum = _t20
+    _t21 = 1 / counts_sum
+    counts_sum_inv = _t21
+    _t22 = counts_sum_inv[:, None] * counts
+    probs = _t22
+    _t23 = xp.log(counts_sum)
+    _t24 = norm_logits - _t23[:, None]
+    logprobs = _t24
+    _t25 = xp.arange(0, n)
+    _t26 = logprobs[_t25, Yb]
     _t27 = _t26.sum(axis=0)
     _t28 = -_t27 / n
     J = xp.broadcast_to(_t28, ())
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
-def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = probs.copy()
-    _t1[xp.arange(0, n), Yb] -= 1
-    _t2 = _t1 / n
-    _d_logits = _t2
-    _t3 = _d_logits @ W2
-    _d_h = _t3
-    _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
+    _t1 = probs / n
+    _t2 = 1 / n
+    _t3 = xp.arange(0, n)
+    _t1[_t3, Yb] -= _t2
+    _d_logits = _t1
+    _t5 = _d_logits @ W2
+    _d_h = _t5
+    _t6 = h ** 2
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h
     _d_hpreact = _t6
-    _t7 = bngain * _d_hpreact
-    _d_bnraw = _t7
-    _t8 = 1e-05
-    _t9 = _t8 + bnvar
-    _t10 = _t9 ** -1.5
-    _t11 = bndiff * _d_bnraw
-    _t12 = _t11.sum(axis=0)
-    _t13 = -0.5 * _t10 * _t12
-    _d_bnvar = _t13
-    _t14 = 1 / xp.sqrt(_t9)
-    _t15 = _t14 * _d_bnraw
-    _t16 = (2 * _d_bnvar * bndiff) / n
-    _t17 = _t15 + _t16
-    _d_bndiff = _t17
-    _t18 = _d_bndiff.sum(axis=0)
-    _t19 = -_t18
-    _d_bnmeani = _t19
-    _t20 = _d_bnmeani / n
-    _t21 = _t20 + _d_bndiff
-    _d_hprebn = _t21
-    _t22 = _d_hprebn @ W1
-    _grad_x = _t22
+    _t9 = bngain * _d_hpreact
+    _d_bnraw = _t9
+    _t10 = 1e-05
+    _t11 = _t10 + bnvar
+    _t12 = _t11 ** -1.5
+    _t13 = xp.einsum("ab,ab->b", _d_bnraw, bndiff)
+    _t14 = -0.5 * _t12 * _t13
+    _d_bnvar = _t14
+    _t15 = 1 / xp.sqrt(_t11)
+    _t16 = _t15 * _d_bnraw
+    _t17 = (2 * _d_bnvar) / n
+    _t18 = _t17 * bndiff
+    _t16 += _t18
+    _d_bndiff = _t16
+    _t20 = _d_bndiff.sum(axis=0)
+    _t21 = -_t20
+    _d_bnmeani = _t21
+    _t22 = _d_bnmeani / n
+    _t23 = _t22 + _d_bndiff
+    _d_hprebn = _t23
+    _t24 = xp.matmul(_d_hprebn, W1, out=out)
+    _grad_x = _t24
     return _grad_x
 
 
@@ -11912,100 +13218,104 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     """Adds scale times each parameter's gradient (the backward walk)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
-    _t1 = probs.copy()
-    _t1[xp.arange(0, n), Yb] -= 1
-    _t2 = _t1 / n
-    _d_logits = _t2
-    _t3 = _d_logits @ W2
-    _d_h = _t3
-    _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
+    _t1 = probs / n
+    _t2 = 1 / n
+    _t3 = xp.arange(0, n)
+    _t1[_t3, Yb] -= _t2
+    _d_logits = _t1
+    _t5 = _d_logits @ W2
+    _d_h = _t5
+    _t6 = h ** 2
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h
     _d_hpreact = _t6
-    _t7 = bngain * _d_hpreact
-    _d_bnraw = _t7
-    _t8 = 1e-05
-    _t9 = _t8 + bnvar
-    _t10 = _t9 ** -1.5
-    _t11 = bndiff * _d_bnraw
-    _t12 = _t11.sum(axis=0)
-    _t13 = -0.5 * _t10 * _t12
-    _d_bnvar = _t13
-    _t14 = 1 / xp.sqrt(_t9)
-    _t15 = _t14 * _d_bnraw
-    _t16 = (2 * _d_bnvar * bndiff) / n
-    _t17 = _t15 + _t16
-    _d_bndiff = _t17
-    _t18 = _d_bndiff.sum(axis=0)
-    _t19 = -_t18
-    _d_bnmeani = _t19
-    _t20 = _d_bnmeani / n
-    _t21 = _t20 + _d_bndiff
-    _d_hprebn = _t21
-    _t22 = _d_hprebn.T @ x
-    grad_W1 += _t22 if scale == 1 else scale * _t22
-    _t23 = _d_hprebn.sum(axis=0)
-    grad_b1 += _t23 if scale == 1 else scale * _t23
-    _t24 = bnraw * _d_hpreact
-    _t25 = _t24.sum(axis=0)
-    grad_bngain += _t25 if scale == 1 else scale * _t25
-    _t26 = _d_hpreact.sum(axis=0)
-    grad_bnbias += _t26 if scale == 1 else scale * _t26
-    _t27 = _d_logits.T @ h
-    grad_W2 += _t27 if scale == 1 else scale * _t27
-    _t28 = _d_logits.sum(axis=0)
-    grad_b2 += _t28 if scale == 1 else scale * _t28
-
-
-def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
-    """updateGradInput and accGradParameters in one walk."""
-    xp = np if x.__class__ is ndarray else namespace(x)
-    n = x.shape[0]
-    _t1 = probs.copy()
-    _t1[xp.arange(0, n), Yb] -= 1
-    _t2 = _t1 / n
-    _d_logits = _t2
-    _t3 = _d_logits @ W2
-    _d_h = _t3
-    _t4 = h ** 2
-    _t5 = 1 - _t4
-    _t6 = _t5 * _d_h
-    _d_hpreact = _t6
-    _t7 = bngain * _d_hpreact
-    _d_bnraw = _t7
-    _t8 = 1e-05
-    _t9 = _t8 + bnvar
-    _t10 = _t9 ** -1.5
-    _t11 = bndiff * _d_bnraw
-    _t12 = _t11.sum(axis=0)
-    _t13 = -0.5 * _t10 * _t12
-    _d_bnvar = _t13
-    _t14 = 1 / xp.sqrt(_t9)
-    _t15 = _t14 * _d_bnraw
-    _t16 = (2 * _d_bnvar * bndiff) / n
-    _t17 = _t15 + _t16
-    _d_bndiff = _t17
-    _t18 = _d_bndiff.sum(axis=0)
-    _t19 = -_t18
-    _d_bnmeani = _t19
-    _t20 = _d_bnmeani / n
-    _t21 = _t20 + _d_bndiff
-    _d_hprebn = _t21
-    _t22 = _d_hprebn @ W1
-    _grad_x = _t22
-    _t23 = _d_hprebn.T @ x
-    grad_W1 += _t23 if scale == 1 else scale * _t23
-    _t24 = _d_hprebn.sum(axis=0)
-    grad_b1 += _t24 if scale == 1 else scale * _t24
-    _t25 = bnraw * _d_hpreact
-    _t26 = _t25.sum(axis=0)
+    _t9 = bngain * _d_hpreact
+    _d_bnraw = _t9
+    _t10 = 1e-05
+    _t11 = _t10 + bnvar
+    _t12 = _t11 ** -1.5
+    _t13 = xp.einsum("ab,ab->b", _d_bnraw, bndiff)
+    _t14 = -0.5 * _t12 * _t13
+    _d_bnvar = _t14
+    _t15 = 1 / xp.sqrt(_t11)
+    _t16 = _t15 * _d_bnraw
+    _t17 = (2 * _d_bnvar) / n
+    _t18 = _t17 * bndiff
+    _t16 += _t18
+    _d_bndiff = _t16
+    _t20 = _d_bndiff.sum(axis=0)
+    _t21 = -_t20
+    _d_bnmeani = _t21
+    _t22 = _d_bnmeani / n
+    _t23 = _t22 + _d_bndiff
+    _d_hprebn = _t23
+    _t24 = _d_hprebn.T @ x
+    grad_W1 += _t24 if scale == 1 else xp.multiply(_t24, scale, out=_t24)
+    del _t24  # freed before the next temporary is made
+    _t25 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t25 if scale == 1 else scale * _t25
+    _t26 = xp.einsum("ab,ab->b", _d_hpreact, bnraw)
     grad_bngain += _t26 if scale == 1 else scale * _t26
     _t27 = _d_hpreact.sum(axis=0)
     grad_bnbias += _t27 if scale == 1 else scale * _t27
     _t28 = _d_logits.T @ h
-    grad_W2 += _t28 if scale == 1 else scale * _t28
+    grad_W2 += _t28 if scale == 1 else xp.multiply(_t28, scale, out=_t28)
+    del _t28  # freed before the next temporary is made
     _t29 = _d_logits.sum(axis=0)
     grad_b2 += _t29 if scale == 1 else scale * _t29
+
+
+def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2, out=None):
+    """updateGradInput and accGradParameters in one walk."""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    n = x.shape[0]
+    _t1 = probs / n
+    _t2 = 1 / n
+    _t3 = xp.arange(0, n)
+    _t1[_t3, Yb] -= _t2
+    _d_logits = _t1
+    _t5 = _d_logits @ W2
+    _d_h = _t5
+    _t6 = h ** 2
+    xp.subtract(1, _t6, out=_t6)
+    _t6 *= _d_h
+    _d_hpreact = _t6
+    _t9 = bngain * _d_hpreact
+    _d_bnraw = _t9
+    _t10 = 1e-05
+    _t11 = _t10 + bnvar
+    _t12 = _t11 ** -1.5
+    _t13 = xp.einsum("ab,ab->b", _d_bnraw, bndiff)
+    _t14 = -0.5 * _t12 * _t13
+    _d_bnvar = _t14
+    _t15 = 1 / xp.sqrt(_t11)
+    _t16 = _t15 * _d_bnraw
+    _t17 = (2 * _d_bnvar) / n
+    _t18 = _t17 * bndiff
+    _t16 += _t18
+    _d_bndiff = _t16
+    _t20 = _d_bndiff.sum(axis=0)
+    _t21 = -_t20
+    _d_bnmeani = _t21
+    _t22 = _d_bnmeani / n
+    _t23 = _t22 + _d_bndiff
+    _d_hprebn = _t23
+    _t24 = xp.matmul(_d_hprebn, W1, out=out)
+    _grad_x = _t24
+    _t25 = _d_hprebn.T @ x
+    grad_W1 += _t25 if scale == 1 else xp.multiply(_t25, scale, out=_t25)
+    del _t25  # freed before the next temporary is made
+    _t26 = _d_hprebn.sum(axis=0)
+    grad_b1 += _t26 if scale == 1 else scale * _t26
+    _t27 = xp.einsum("ab,ab->b", _d_hpreact, bnraw)
+    grad_bngain += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_hpreact.sum(axis=0)
+    grad_bnbias += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_logits.T @ h
+    grad_W2 += _t29 if scale == 1 else xp.multiply(_t29, scale, out=_t29)
+    del _t29  # freed before the next temporary is made
+    _t30 = _d_logits.sum(axis=0)
+    grad_b2 += _t30 if scale == 1 else scale * _t30
     return _grad_x
 
 
@@ -12022,46 +13332,47 @@ def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     bnmeani = _t4
     _t5 = hprebn - bnmeani[:, None, :]
     bndiff = _t5
-    _t6 = bndiff ** 2
-    _t7 = _t6.sum(axis=1)
-    _t8 = _t7 / n
-    bnvar = _t8
-    _t9 = 1e-05
-    _t10 = _t9 + bnvar
-    _t11 = 1 / xp.sqrt(_t10)
-    _t12 = _t11[:, None, :] * bndiff
-    bnraw = _t12
-    _t13 = bngain * bnraw
-    _t14 = _t13 + bnbias
-    hpreact = _t14
-    _t15 = xp.tanh(hpreact)
-    h = _t15
-    _t16 = contract(h, W2, axes=((2,), (1,)))
-    _t17 = b2 + _t16
-    logits = _t17
-    _t18 = extreme(logits, 2, 'max')
-    logit_maxes = _t18
-    _t19 = logits - logit_maxes[:, :, None]
-    norm_logits = _t19
-    _t20 = xp.exp(norm_logits)
-    counts = _t20
-    _t21 = counts.sum(axis=2)
-    counts_sum = _t21
-    _t22 = 1 / counts_sum
-    counts_sum_inv = _t22
-    _t23 = counts_sum_inv[:, :, None] * counts
-    probs = _t23
-    _t24 = xp.log(counts_sum)
-    _t25 = norm_logits - _t24[:, :, None]
-    logprobs = _t25
-    _t26 = logprobs[xp.arange(0, _B)[:, None], xp.arange(0, n), Yb]
-    _t27 = _t26.sum(axis=1)
-    _t28 = -_t27 / n
-    J = _t28
+    _t6 = xp.einsum("abc,abc->ac", bndiff, bndiff)
+    _t7 = _t6 / n
+    bnvar = _t7
+    _t8 = 1e-05
+    _t9 = _t8 + bnvar
+    _t10 = 1 / xp.sqrt(_t9)
+    _t11 = _t10[:, None, :] * bndiff
+    bnraw = _t11
+    _t12 = bngain * bnraw
+    _t12 += bnbias
+    hpreact = _t12
+    _t14 = xp.tanh(hpreact)
+    h = _t14
+    _t15 = contract(h, W2, axes=((2,), (1,)))
+    _t16 = b2 + _t15
+    logits = _t16
+    _t17 = extreme(logits, 2, 'max')
+    logit_maxes = _t17
+    _t18 = logits - logit_maxes[:, :, None]
+    norm_logits = _t18
+    _t19 = xp.exp(norm_logits)
+    counts = _t19
+    _t20 = counts.sum(axis=2)
+    counts_sum = _t20
+    _t21 = 1 / counts_sum
+    counts_sum_inv = _t21
+    _t22 = counts_sum_inv[:, :, None] * counts
+    probs = _t22
+    _t23 = xp.log(counts_sum)
+    _t24 = norm_logits - _t23[:, :, None]
+    logprobs = _t24
+    _t25 = xp.arange(0, _B)
+    _t26 = xp.arange(0, n)
+    _t27 = logprobs[_t25[:, None], _t26, Yb]
+    _t28 = _t27.sum(axis=1)
+    _t29 = -_t28 / n
+    J = _t29
     return (hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J)
 
 
-def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J):
+def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -12076,23 +13387,23 @@ def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmea
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
+    xp.subtract(1, _t7, out=_t7)
+    _t7 *= _d_h
+    _d_hpreact = _t7
     _t10 = bngain * _d_hpreact
     _d_bnraw = _t10
     _t11 = 1e-05
     _t12 = _t11 + bnvar
     _t13 = _t12 ** -1.5
-    _t14 = bndiff * _d_bnraw
-    _t15 = _t14.sum(axis=1)
-    _t16 = -0.5 * _t13 * _t15
-    _d_bnvar = _t16
-    _t17 = 1 / xp.sqrt(_t12)
-    _t18 = _t17[:, None, :] * _d_bnraw
-    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
+    _t14 = xp.einsum("abc,abc->ac", _d_bnraw, bndiff)
+    _t15 = -0.5 * _t13 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t12)
+    _t17 = _t16[:, None, :] * _d_bnraw
+    _t18 = (2 * _d_bnvar) / n
+    _t19 = _t18[:, None, :] * bndiff
+    _t17 += _t19
+    _d_bndiff = _t17
     _t21 = _d_bndiff.sum(axis=1)
     _t22 = -_t21
     _d_bnmeani = _t22
@@ -12119,23 +13430,23 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
+    xp.subtract(1, _t7, out=_t7)
+    _t7 *= _d_h
+    _d_hpreact = _t7
     _t10 = bngain * _d_hpreact
     _d_bnraw = _t10
     _t11 = 1e-05
     _t12 = _t11 + bnvar
     _t13 = _t12 ** -1.5
-    _t14 = bndiff * _d_bnraw
-    _t15 = _t14.sum(axis=1)
-    _t16 = -0.5 * _t13 * _t15
-    _d_bnvar = _t16
-    _t17 = 1 / xp.sqrt(_t12)
-    _t18 = _t17[:, None, :] * _d_bnraw
-    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
+    _t14 = xp.einsum("abc,abc->ac", _d_bnraw, bndiff)
+    _t15 = -0.5 * _t13 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t12)
+    _t17 = _t16[:, None, :] * _d_bnraw
+    _t18 = (2 * _d_bnvar) / n
+    _t19 = _t18[:, None, :] * bndiff
+    _t17 += _t19
+    _d_bndiff = _t17
     _t21 = _d_bndiff.sum(axis=1)
     _t22 = -_t21
     _d_bnmeani = _t22
@@ -12146,18 +13457,17 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     grad_W1 += _t25 if scale == 1 else scale * _t25
     _t26 = _d_hprebn.sum(axis=(0, 1))
     grad_b1 += _t26 if scale == 1 else scale * _t26
-    _t27 = bnraw * _d_hpreact
-    _t28 = _t27.sum(axis=(0, 1))
-    grad_bngain += _t28 if scale == 1 else scale * _t28
-    _t29 = _d_hpreact.sum(axis=(0, 1))
-    grad_bnbias += _t29 if scale == 1 else scale * _t29
-    _t30 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
-    grad_W2 += _t30 if scale == 1 else scale * _t30
-    _t31 = _d_logits.sum(axis=(0, 1))
-    grad_b2 += _t31 if scale == 1 else scale * _t31
+    _t27 = xp.einsum("abc,abc->c", _d_hpreact, bnraw)
+    grad_bngain += _t27 if scale == 1 else scale * _t27
+    _t28 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t28 if scale == 1 else scale * _t28
+    _t29 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t29 if scale == 1 else scale * _t29
+    _t30 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t30 if scale == 1 else scale * _t30
 
 
-def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2):
+def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndiff, bnvar, bnraw, hpreact, h, logits, logit_maxes, norm_logits, counts, counts_sum, counts_sum_inv, probs, logprobs, J, scale, grad_W1, grad_b1, grad_bngain, grad_bnbias, grad_W2, grad_b2, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -12172,23 +13482,23 @@ def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
-    _t8 = 1 - _t7
-    _t9 = _t8 * _d_h
-    _d_hpreact = _t9
+    xp.subtract(1, _t7, out=_t7)
+    _t7 *= _d_h
+    _d_hpreact = _t7
     _t10 = bngain * _d_hpreact
     _d_bnraw = _t10
     _t11 = 1e-05
     _t12 = _t11 + bnvar
     _t13 = _t12 ** -1.5
-    _t14 = bndiff * _d_bnraw
-    _t15 = _t14.sum(axis=1)
-    _t16 = -0.5 * _t13 * _t15
-    _d_bnvar = _t16
-    _t17 = 1 / xp.sqrt(_t12)
-    _t18 = _t17[:, None, :] * _d_bnraw
-    _t19 = (2 * _d_bnvar[:, None, :] * bndiff) / n
-    _t20 = _t18 + _t19
-    _d_bndiff = _t20
+    _t14 = xp.einsum("abc,abc->ac", _d_bnraw, bndiff)
+    _t15 = -0.5 * _t13 * _t14
+    _d_bnvar = _t15
+    _t16 = 1 / xp.sqrt(_t12)
+    _t17 = _t16[:, None, :] * _d_bnraw
+    _t18 = (2 * _d_bnvar) / n
+    _t19 = _t18[:, None, :] * bndiff
+    _t17 += _t19
+    _d_bndiff = _t17
     _t21 = _d_bndiff.sum(axis=1)
     _t22 = -_t21
     _d_bnmeani = _t22
@@ -12201,15 +13511,14 @@ def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani
     grad_W1 += _t26 if scale == 1 else scale * _t26
     _t27 = _d_hprebn.sum(axis=(0, 1))
     grad_b1 += _t27 if scale == 1 else scale * _t27
-    _t28 = bnraw * _d_hpreact
-    _t29 = _t28.sum(axis=(0, 1))
-    grad_bngain += _t29 if scale == 1 else scale * _t29
-    _t30 = _d_hpreact.sum(axis=(0, 1))
-    grad_bnbias += _t30 if scale == 1 else scale * _t30
-    _t31 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
-    grad_W2 += _t31 if scale == 1 else scale * _t31
-    _t32 = _d_logits.sum(axis=(0, 1))
-    grad_b2 += _t32 if scale == 1 else scale * _t32
+    _t28 = xp.einsum("abc,abc->c", _d_hpreact, bnraw)
+    grad_bngain += _t28 if scale == 1 else scale * _t28
+    _t29 = _d_hpreact.sum(axis=(0, 1))
+    grad_bnbias += _t29 if scale == 1 else scale * _t29
+    _t30 = contract(_d_logits, h, axes=((0, 1,), (0, 1,)))
+    grad_W2 += _t30 if scale == 1 else scale * _t30
+    _t31 = _d_logits.sum(axis=(0, 1))
+    grad_b2 += _t31 if scale == 1 else scale * _t31
     return _grad_x
 
 
@@ -12237,32 +13546,31 @@ def _softmaxregression_update_output(x, t, W, b):
     """The statements in order; returns every value (the backward reads them)."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _shifted_z = z - z.max()
     _t3 = xp.exp(_shifted_z)
     _t4 = _t3.sum(axis=0)
     _t5 = xp.log(_t4)
     _t6 = _shifted_z - _t5
     lp = _t6
-    _t7 = t * lp
-    _t8 = _t7.sum(axis=0)
-    _t9 = -_t8
-    J = xp.broadcast_to(_t9, ())
+    _t7 = xp.einsum("a,a->", lp, t)
+    _t8 = -_t7
+    J = xp.broadcast_to(_t8, ())
     return (z, lp, J)
 
 
-def _softmaxregression_grad_input(x, t, W, b, z, lp, J):
+def _softmaxregression_grad_input(x, t, W, b, z, lp, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -t
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=0)
     _t3 = xp.exp(lp)
-    _t4 = _t2 * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     return _grad_x
 
@@ -12274,28 +13582,30 @@ def _softmaxregression_acc_grad_parameters(x, t, W, b, z, lp, J, scale, grad_W, 
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=0)
     _t3 = xp.exp(lp)
-    _t4 = _t2 * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
+    _t3 *= _t2
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
     _t6 = _d_z[:, None] * x
-    grad_W += _t6 if scale == 1 else scale * _t6
+    grad_W += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
 
 
-def _softmaxregression_backward(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+def _softmaxregression_backward(x, t, W, b, z, lp, J, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -t
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=0)
     _t3 = xp.exp(lp)
-    _t4 = _t2 * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     _t7 = _d_z[:, None] * x
-    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     grad_b += _d_z if scale == 1 else scale * _d_z
     return _grad_x
 
@@ -12305,22 +13615,21 @@ def _softmaxregression_update_output_batch(x, t, W, b):
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
     _t1 = x @ W.T
-    _t2 = b + _t1
-    z = _t2
+    _t1 += b
+    z = _t1
     _shifted_z = z - z.max(axis=1, keepdims=True)
     _t3 = xp.exp(_shifted_z)
     _t4 = _t3.sum(axis=1)
     _t5 = xp.log(_t4)
     _t6 = _shifted_z - _t5[:, None]
     lp = _t6
-    _t7 = t * lp
-    _t8 = _t7.sum(axis=1)
-    _t9 = -_t8
-    J = _t9
+    _t7 = xp.einsum("ab,ab->a", lp, t)
+    _t8 = -_t7
+    J = _t8
     return (z, lp, J)
 
 
-def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J):
+def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J, out=None):
     """gradInput: the backward walk, statements in reverse."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -12328,10 +13637,10 @@ def _softmaxregression_grad_input_batch(x, t, W, b, z, lp, J):
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=1)
     _t3 = xp.exp(lp)
-    _t4 = _t2[:, None] * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2[:, None]
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     return _grad_x
 
@@ -12344,16 +13653,17 @@ def _softmaxregression_acc_grad_parameters_batch(x, t, W, b, z, lp, J, scale, gr
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=1)
     _t3 = xp.exp(lp)
-    _t4 = _t2[:, None] * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
+    _t3 *= _t2[:, None]
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
     _t6 = _d_z.T @ x
-    grad_W += _t6 if scale == 1 else scale * _t6
+    grad_W += _t6 if scale == 1 else xp.multiply(_t6, scale, out=_t6)
+    del _t6  # freed before the next temporary is made
     _t7 = _d_z.sum(axis=0)
     grad_b += _t7 if scale == 1 else scale * _t7
 
 
-def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b):
+def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_b, out=None):
     """updateGradInput and accGradParameters in one walk."""
     xp = np if x.__class__ is ndarray else namespace(x)
     _B = x.shape[0]
@@ -12361,13 +13671,14 @@ def _softmaxregression_backward_batch(x, t, W, b, z, lp, J, scale, grad_W, grad_
     _d_lp = _t1
     _t2 = _d_lp.sum(axis=1)
     _t3 = xp.exp(lp)
-    _t4 = _t2[:, None] * _t3
-    _t5 = _d_lp - _t4
-    _d_z = _t5
-    _t6 = _d_z @ W
+    _t3 *= _t2[:, None]
+    xp.subtract(_d_lp, _t3, out=_t3)
+    _d_z = _t3
+    _t6 = xp.matmul(_d_z, W, out=out)
     _grad_x = _t6
     _t7 = _d_z.T @ x
-    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
+    del _t7  # freed before the next temporary is made
     _t8 = _d_z.sum(axis=0)
     grad_b += _t8 if scale == 1 else scale * _t8
     return _grad_x
@@ -12392,4 +13703,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'PixelShuffle', 'CReLU', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear', 'SpatialReflectionPadding', 'SpatialReplicationPadding', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolution', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialConvolutionLocal', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'PixelShuffle', 'CReLU', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear', 'SpatialReflectionPadding', 'SpatialReplicationPadding', 'SpatialSubtractiveNormalization', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'SpatialAutoCropMSECriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
