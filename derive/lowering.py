@@ -344,8 +344,10 @@ class Lowering:
         # a scatter's sum (softmax - onehot) over a number (a mean's B): each term over it, so the
         # number scales a row's factor and the class's entry, not the whole array once more
         sums = [f for f in factors if isinstance(f, sp.Add)]
-        if (self.scatters and len(sums) == 1 and any(isinstance(g, sp.KroneckerDelta) for t in sums[0].args
-                                                     for g in sp.Mul.make_args(t))
+        # (a class target's delta, delta(l, t): one of fixed entries, delta(l, 2), is no scatter of a row)
+        if (self.scatters and len(sums) == 1
+                and any(isinstance(g, sp.KroneckerDelta) and not any(a.is_number for a in g.args)
+                        for t in sums[0].args for g in sp.Mul.make_args(t))
                 and all(not f.free_symbols & self.ranges.keys() for f in factors if f is not sums[0])):
             scale = sp.Mul(*(f for f in factors if f is not sums[0]))
             scattered = self._scattered_delta(sp.Add(*(scale * t for t in sums[0].args)))

@@ -631,16 +631,17 @@ class CatalogueCriterion(_Catalogued, Criterion):
                 self._checkClassValues(target, input.shape[-1])
                 self._classesChecked = target if kernel != 1 else None
             if kernel == 1 and out is not None:
-                return fast[6][1](input, target, *self._scalars, out=out)
-            return fast[6][kernel](input, target, *self._scalars)
+                return fast[6][1](input, target, *fast[7], *self._scalars, out=out)
+            return fast[6][kernel](input, target, *fast[7], *self._scalars)
         target, self._classesChecked = self._target(target), None
         batch = self._check(input, target)
         if kernel != 1 and self.classTarget is not None:
             self._classesChecked = target
         # next time the checks made here are one comparison: float arrays of these shapes and dtypes
-        # (no weights: an assigned weights array is checked against the input on the slow path)
+        # (no weights: an assigned weights array is checked against the input on the slow path), and
+        # the constants these shapes gave (a crop's offsets)
         self._callFast = ((input.__class__, input.shape, input.dtype, target.shape, target.dtype,
-                           self.classTarget is not None, self._kernels[batch])
+                           self.classTarget is not None, self._kernels[batch], tuple(self._constants()))
                           if target.__class__ is input.__class__ and input.dtype.kind == "f" and not self._arrays
                           and self.targetEnd is None and (self.classTarget is not None or target.dtype.kind == "f")
                           else None)

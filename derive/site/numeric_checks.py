@@ -63,8 +63,8 @@ CHECKED = {
     # Training: the samples of a batch depend on each other (its mean and variance), so one
     # sample is a whole batch of FULL_CHECK_BATCH, and there is no sample-by-sample check.
     "BatchNormalization": [
-        ("BatchNormalization(3), training", lambda: BatchNormalization(3), (FULL_CHECK_BATCH, 3), {"batch": 0}),
-        ("BatchNormalization(3), evaluate()", lambda: _evaluating(BatchNormalization(3)), (FULL_CHECK_BATCH, 3),
+        ("BatchNormalization(3), training", lambda: BatchNormalization(3, rng=0), (FULL_CHECK_BATCH, 3), {"batch": 0}),
+        ("BatchNormalization(3), evaluate()", lambda: _evaluating(BatchNormalization(3, rng=0)), (FULL_CHECK_BATCH, 3),
          {"batch": 0})],
     "SpatialConvolution": [("SpatialConvolution(2, 3, 3, 3)", lambda: SpatialConvolution(2, 3, 3, 3, rng=0), (2, 5, 5), {})],
     "SoftMax": [("SoftMax", SoftMax, (5,), {})],
