@@ -513,35 +513,16 @@ def _class_source(g: Generated) -> str:
             klass.append(f"    outputPositions = {g.output_positions!r}")
         if entry.batch_statistics:  # the running statistics follow the values by these names
             klass.append(f"    valueNames = {_value_names(g)!r}")
-    if g.structure:
-        klass.append(f"    structure = {g.structure!r}")
-    if g.size_arguments:
-        klass.append(f"    sizeArguments = {g.size_arguments!r}")
-    if g.integer_bound:
-        klass.append(f"    integerInput = {g.integer_bound!r}")
-    if g.class_target is not None:
-        klass.append(f"    classTarget = {g.class_target!r}")
-    if keeps:
-        klass.append("    forwardKeepsGradient = True")
-    if g.target_end is not None:
-        klass.append(f"    targetEnd = {g.target_end!r}")
-    if g.arrays:
-        klass.append(f"    arrayArguments = {g.arrays!r}")
-    if g.variant_parameters:
-        klass.append(f"    variantParameters = {g.variant_parameters!r}")
-    if g.window_arguments:
-        klass.append(f"    outputSizes = {g.output_sizes!r}")
-        klass.append(f"    windowArguments = {g.window_arguments!r}")
-    if g.dilated_input:
-        klass.append(f"    dilatedInput = {g.dilated_input!r}")
-    if g.odd_arguments:
-        klass.append(f"    oddArguments = {g.odd_arguments!r}")
-    if g.crop_axes:
-        klass.append(f"    cropAxes = {g.crop_axes!r}")
-    if g.input_sizes:
-        klass.append(f"    inputSizes = {g.input_sizes!r}")
-    if g.below_input_sizes:
-        klass.append(f"    belowInputSizes = {g.below_input_sizes!r}")
+    # the attributes where a class differs from its base's defaults (a class target 0 is one, None is not)
+    attributes = (("structure", g.structure), ("sizeArguments", g.size_arguments), ("integerInput", g.integer_bound),
+                  ("classTarget", g.class_target), ("forwardKeepsGradient", keeps), ("targetEnd", g.target_end),
+                  ("arrayArguments", g.arrays), ("variantParameters", g.variant_parameters),
+                  ("outputSizes", g.output_sizes if g.window_arguments else ()),
+                  ("windowArguments", g.window_arguments), ("dilatedInput", g.dilated_input),
+                  ("oddArguments", g.odd_arguments), ("cropAxes", g.crop_axes), ("inputSizes", g.input_sizes),
+                  ("belowInputSizes", g.below_input_sizes))
+    klass += [f"    {name} = {value!r}" for name, value in attributes
+              if (value is not None if name in ("classTarget", "targetEnd") else value)]
     if g.parameter_shapes:
         klass.append(f"    parameterShapes = {g.parameter_shapes!r}")
         klass.append(f"    resetRule = {g.reset!r}")

@@ -5249,7 +5249,6 @@ class SpatialConvolutionLocal(CatalogueWindowModule):
     scalars = ()
     inputShape = ('nInputPlane', 'iH', 'iW')
     gradientReadsOutput = False
-    outputSizes = ()
     windowArguments = ('kW', 'kH', 'dW', 'dH', 'padW', 'padH')
     parameterShapes = (('weight', (('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1), 'nOutputPlane', 'nInputPlane', 'kH', 'kW')), ('bias', ('nOutputPlane', ('window', 'iH', 'kH', 'dH', 'padH', 1), ('window', 'iW', 'kW', 'dW', 'padW', 1))))
     resetRule = ((('weight', 'bias'), 'uniform', ('kW', 'kH', 'nInputPlane')),)
@@ -6074,7 +6073,6 @@ class SpatialCrossMapLRN(CatalogueWindowModule):
     scalars = ('k', 'alpha', 'beta')
     inputShape = (None, None, None)
     gradientReadsOutput = False
-    outputSizes = ()
     windowArguments = ('size',)
     kernels = {(): ((_spatialcrossmaplrn_update_output, _spatialcrossmaplrn_update_grad_input, None, None), (_spatialcrossmaplrn_update_output_batch, _spatialcrossmaplrn_update_grad_input_batch, None, None))}
 
@@ -7311,7 +7309,6 @@ class SpatialSubtractiveNormalization(CatalogueWindowModule):
     scalars = ()
     inputShape = ('nInputPlane', None, None)
     gradientReadsOutput = False
-    outputSizes = ()
     windowArguments = ('kernel',)
     oddArguments = ('kernel',)
     kernels = {(): ((_spatialsubtractivenormalization_update_output, _spatialsubtractivenormalization_update_grad_input, None, None), (_spatialsubtractivenormalization_update_output_batch, _spatialsubtractivenormalization_update_grad_input_batch, None, None))}
