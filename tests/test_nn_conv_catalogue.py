@@ -34,6 +34,24 @@ def _per_plane(weight, kernel):  # SubSampling: one weight a plane, the same ove
     return weight.reshape((-1, 1) + (1,) * len(kernel)) * torch.ones((1, 1) + kernel, dtype=weight.dtype)
 
 
+def _step_peak(layer, output: tuple):
+    """(x, gradOutput, the peak bytes a forward + backward allocates) on a batch of 8, 16 planes, 32x32."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 32, 32))
+    gradOutput = rng.standard_normal(output)
+    tracemalloc.start()
+    try:
+        layer.forward(x)
+        layer.backward(x, gradOutput)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert layer.output.shape == output
+    return x, gradOutput, peak
+
+
 def _local(a):
     """SpatialConvolutionLocal: a weight per output position, (oH, oW, nOutputPlane, nInputPlane, kH, kW)."""
     def reference(x, W, b):
@@ -301,20 +319,7 @@ def test_a_step_needs_memory_of_the_patches_not_of_input_times_output(make, outp
     forward + backward at batch 8, 16 planes, 32x32 allocates a few copies of the input, the
     output and the patches (about 9 input sizes for a 3x3 window), where a mask over every pair of
     input and output positions (the first run-time-size kernels') took gigabytes."""
-    import tracemalloc
-
-    layer = make()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((8, 16, 32, 32))
-    gradOutput = rng.standard_normal(output)
-    tracemalloc.start()
-    try:
-        layer.forward(x)
-        layer.backward(x, gradOutput)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert layer.output.shape == output
+    x, _, peak = _step_peak(make(), output)
     assert peak < 40 * x.nbytes, f"{peak / x.nbytes:.1f} times the input's bytes"
 
 
@@ -379,20 +384,7 @@ def test_a_transposed_step_needs_memory_of_its_patches(make, output):
     """A transposed convolution's patches are the output's (a window of the dilated input per
     output position): a step at batch 8, 16 planes, 32x32 in allocates about twice the patches
     (kernel x output), never a mask over every pair of input and output positions."""
-    import tracemalloc
-
-    layer = make()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((8, 16, 32, 32))
-    gradOutput = rng.standard_normal(output)
-    tracemalloc.start()
-    try:
-        layer.forward(x)
-        layer.backward(x, gradOutput)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert layer.output.shape == output
+    _, gradOutput, peak = _step_peak(make(), output)
     patches = gradOutput.nbytes * 3 * 3
     assert peak < 2.5 * patches, f"{peak / patches:.1f} times the patches' bytes"
 
