@@ -11,6 +11,7 @@ module) comes from the entry through the one engine (:func:`derive.layer`,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -744,19 +745,24 @@ def _narrow(a, s) -> Formula:
     return Formula(f"y[{','.join(letters)}] = x[{','.join(read)}]", {"x": shape, "y": out})
 
 
+def _around(shape: tuple, d: int, name: str = "dim") -> tuple[int, int, int]:
+    """The input viewed around its axis ``d`` (counted from 1): (the product of the sizes before
+    it, its size, the product of those after it), a free reshape of a C-ordered array."""
+    if not 1 <= d <= len(shape):
+        raise ValueError(f"{name} must be from 1 to {len(shape)} (the input's axes), got {d}")
+    return math.prod(shape[:d - 1]), shape[d - 1], math.prod(shape[d:])
+
+
 def _gated_linear_unit(a, s) -> Formula:
+    """On the input viewed as (A, 2, M): the axis dim (Torch7's: of the tensor given, default its
+    last) split into its two halves, a = x[:, 1] and b = x[:, 2], each half and what follows it one axis."""
     shape = tuple(s[0])
     d = len(shape) if a["dim"] is None else a["dim"]
-    if not 1 <= d <= len(shape):
-        raise ValueError(f"dim must be from 1 to {len(shape)}, got {d}")
-    if shape[d - 1] % 2:
-        raise ValueError(f"GatedLinearUnit halves axis {d}: its size must be even, got {shape[d - 1]}")
-    half = shape[d - 1] // 2
-    letters = "abcdef"[:len(shape)]
-    gate = [f"{c}+{half}" if i == d - 1 else c for i, c in enumerate(letters)]
-    out = shape[:d - 1] + (half,) + shape[d:]
-    return Formula(f"y[{','.join(letters)}] = x[{','.join(letters)}] * sigmoid(x[{','.join(gate)}])",
-                   {"x": shape, "y": out})
+    before, n, after = _around(shape, d)
+    if n % 2:
+        raise ValueError(f"GatedLinearUnit halves axis {d}: its size must be even, got {n}")
+    m = n // 2 * after
+    return Formula("y[a,m] = x[a,1,m] * sigmoid(x[a,2,m])", {"x": (before, 2, m), "y": (before, m)})
 
 
 def _replicate(a, s) -> Formula:
@@ -834,9 +840,12 @@ ENTRIES += [
           "length entries of one axis from offset (counted from 1, as Torch7). Example: Narrow(1, 2, 3) "
           "keeps x_2, x_3, x_4.", input_shapes=((6,),), example=(1, 2, 3)),
     Entry("GatedLinearUnit", "transfer", (Arg("dim", None),), _gated_linear_unit,
-          "The first half of x along dim, gated by the sigmoid of the second half: a * sigmoid(b). "
-          "Example: x = (1, 0) gives 0.5.", input_shapes=((3, 4),),
-          torch="dim counts from 1 in one sample; the default (nil) is the last axis, as Torch7."),
+          "The first half a of x along dim, gated by the sigmoid of the second half b: a * sigmoid(b). "
+          "The formula reads x viewed as (A, 2, M): A the product of the sizes before dim, the two halves, "
+          "M half of dim's size times the product of the sizes after it. Example: x = (1, 0) gives 0.5.",
+          input_shapes=((3, 4),),
+          torch="dim counts the axes of the tensor given, from 1, a batch's too (as Torch7's; PyTorch's "
+                "F.glu(x, dim - 1)); the default (nil) is its last axis."),
     Entry("Mul", "simple", (), lambda a, s: Formula("y = w * x", {"x": s[0], "w": ()}),
           "x times one learned number w; its gradient is the sum of g x over every entry. "
           "Example: w = 2 maps (1, -1) to (2, -2).", parameters={"weight": "w"},
@@ -844,11 +853,16 @@ ENTRIES += [
     Entry("Replicate", "simple", (Arg("nFeature"), Arg("dim", 1)), _replicate,
           "nFeature copies of x along a new axis; the gradient sums the copies.", input_shapes=((3,),),
           example=(2,)),
-    Entry("Padding", "simple", (Arg("dim"), Arg("pad"), Arg("nInputDim", 0), Arg("value", 0.0, float)),
+    Entry("Padding", "simple", (Arg("dim"), Arg("pad"), Arg("nInputDim", 0), Arg("value", 0.0, float),
+                                Arg("index", 1)),
           lambda a, s: _padding(a, s),
-          "pad zeros along one axis: before the input for a negative pad, after it for a positive one "
-          "(Torch7's convention).",
-          input_shapes=((4,),), example=(1, -2)),
+          "|pad| entries of value along axis dim: before the input for a negative pad, after it for a "
+          "positive one; index places them after index - 1 entries, counted from that side (Torch7's). "
+          "The formula reads x viewed as (A, n, C): A the product of the sizes before dim, n its size, "
+          "C the product of those after it.",
+          input_shapes=((4,),), example=(1, -2, 1),
+          torch="dim counts the axes of the tensor given, from 1; with nInputDim (0: none) an input of "
+                "another number of axes is a batch, padded along dim + 1 (as Torch7's)."),
     Entry("MM", "simple", (Arg("transA", False, bool), Arg("transB", False, bool)),
           lambda a, s: Formula(f"y = A{'.T' if a['transA'] else ''} @ B{'.T' if a['transB'] else ''}",
                                {"A": s[0], "B": s[1]}, input=("A", "B")),
@@ -869,15 +883,28 @@ ENTRIES += [
 
 
 def _padding(a, s) -> Formula:
-    shape, d, pad = tuple(s[0]), a["dim"], a["pad"]
-    if a["value"] != 0:
-        raise ValueError("Padding: only value 0 is in the language (a read outside is 0)")
-    if not 1 <= d <= len(shape):
-        raise ValueError(f"dim must be from 1 to {len(shape)}, got {d}")
-    letters = "abcdef"[:len(shape)]
-    read = [f"{c}-{-pad}" if i == d - 1 and pad < 0 else c for i, c in enumerate(letters)]
-    out = shape[:d - 1] + (shape[d - 1] + abs(pad),) + shape[d:]
-    return Formula(f"y[{','.join(letters)}] = x[{','.join(read)}]", {"x": shape, "y": out})
+    """On the input viewed as (A, n, C) around the padded axis: |pad| entries of value inserted
+    after the first q of the axis (Torch7's index: q = index - 1 counted from the left for a
+    negative pad, q = n - index + 1 from the right for a positive one); a read past the input is 0."""
+    shape, d, pad, index, value = tuple(s[0]), a["dim"], a["pad"], a["index"], a["value"]
+    if a["nInputDim"] and len(shape) != a["nInputDim"]:  # a batch: Torch7's dim + 1
+        d += 1
+    before, n, after = _around(shape, d)
+    if not 1 <= index <= n + 1:
+        raise ValueError(f"index must be from 1 to {n + 1} (axis {d} has {n} entries), got {index}")
+    width, q = abs(pad), index - 1 if pad < 0 else n - index + 1
+    shifted = f"x[a,i-{width},c]" if width else "x[a,i,c]"
+    if q == 0:
+        terms = [shifted]
+    elif q == n:
+        terms = ["x[a,i,c]"]
+    else:
+        terms = [f"where(i <= {q}, x[a,i,c], 0)", f"where(i > {q + width}, {shifted}, 0)"]
+    if width and (isinstance(value, Scalar) or value != 0):
+        inside = (f"where(i <= {width}, {num(value)}, 0)" if q == 0 else f"where(i > {q}, {num(value)}, 0)" if q == n
+                  else f"where(i > {q}, where(i <= {q + width}, {num(value)}, 0), 0)")
+        terms.append(inside)
+    return Formula(f"y[a,i,c] = {' + '.join(terms)}", {"x": (before, n, after), "y": (before, n + width, after)})
 
 
 # --- convolution.md --------------------------------------------------------------------------

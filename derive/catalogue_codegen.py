@@ -63,6 +63,8 @@ class Generated:
     crop_axes: tuple = ()  # a crop criterion's: the sample axes its target is cropped along (catalogue_crops)
     input_sizes: tuple = ()  # the family's: the input axes whose sizes the kernels take last (a reflection's)
     below_input_sizes: tuple = ()  # the family's: (input axis, the arguments that must stay below its size)
+    view_rule: str = ""  # the input read through a view around one axis (catalogue_views): how
+    view_arguments: tuple = ()  # ... and what its kernels take after the input (catalogue_views)
 
 
 def _formula_name(arg: str) -> str:
@@ -228,8 +230,13 @@ def plan(entry: Entry) -> Generated:
     """The generated class of ``entry``; ValueError says why it has none."""
     if entry.group == "program" and not entry.signature:
         raise ValueError("a program at fixed sizes: no constructor gives its sizes")
+    from .catalogue_views import VIEWS
     from .catalogue_windows import OUTPUT_SIZES
 
+    if entry.name in VIEWS:
+        from .catalogue_views import plan_view
+
+        return plan_view(entry)
     if entry.group == "convolution" and entry.name not in ("LookupTable",) or entry.name in OUTPUT_SIZES:
         from .catalogue_windows import plan_windows
 
@@ -458,7 +465,8 @@ def _class_source(g: Generated) -> str:
             name = re.match(r"def (\w+)\(", source).group(1)
             renamed.append(prefix + name)
             lines.append(source.replace(f"def {name}(", f"def {prefix}{name}(", 1))
-        half = len(renamed) if entry.batch_statistics else len(renamed) // 2  # the batch whole: one set
+        # the batch whole, or a view that holds any batch: one set
+        half = len(renamed) if entry.batch_statistics or g.view_rule else len(renamed) // 2
 
         def four(names):  # (output, gradInput, accGradParameters, backward); a criterion's last: loss and gradInput
             names = list(names)
@@ -466,7 +474,7 @@ def _class_source(g: Generated) -> str:
                 names.insert(2, "None")
             names += ["None"] * (4 - len(names))
             return f"({', '.join(names)})"
-        table[key] = (f"({four(renamed)}, None)" if entry.batch_statistics
+        table[key] = (f"({four(renamed)}, None)" if entry.batch_statistics or g.view_rule
                       else f"({four(renamed[:half])}, {four(renamed[half:])})")
     base = "CatalogueCriterion" if entry.criterion else "CatalogueModule"
     if g.table:
@@ -479,6 +487,8 @@ def _class_source(g: Generated) -> str:
         base = "CatalogueCropCriterion"
     if entry.batch_statistics:
         base = "CatalogueBatchStatistics"
+    if g.view_rule:
+        base = "CatalogueViewModule"
     signature = tuple((a.name, "REQUIRED" if a.default is REQUIRED else a.default,
                        "ndarray" if a.type is Array else a.type.__name__, a.same_as) for a in entry.signature)
     sig_text = "(" + "".join(f"({n!r}, {d if d == 'REQUIRED' else repr(d)}, {t}, {s!r}), "
@@ -520,7 +530,8 @@ def _class_source(g: Generated) -> str:
                   ("outputSizes", g.output_sizes if g.window_arguments else ()),
                   ("windowArguments", g.window_arguments), ("dilatedInput", g.dilated_input),
                   ("oddArguments", g.odd_arguments), ("cropAxes", g.crop_axes), ("inputSizes", g.input_sizes),
-                  ("belowInputSizes", g.below_input_sizes))
+                  ("belowInputSizes", g.below_input_sizes), ("viewRule", g.view_rule),
+                  ("viewArguments", g.view_arguments))
     klass += [f"    {name} = {value!r}" for name, value in attributes
               if (value is not None if name in ("classTarget", "targetEnd") else value)]
     if g.parameter_shapes:
@@ -562,6 +573,8 @@ def catalogue_source() -> str:
         parts[1] += "from derive.nn.cropped import CatalogueCropCriterion\n"
     if "(CatalogueBatchStatistics)" in used:
         parts[1] += "from derive.nn.normalization import CatalogueBatchStatistics\n"
+    if "(CatalogueViewModule)" in used:
+        parts[1] += "from derive.nn.viewed import CatalogueViewModule\n"
     helpers = helpers_used(used)
     if helpers:  # the element-wise helpers the kernels call (derive.module_source imports them alike)
         parts[1] = parts[1].replace("from derive.nn.catalogued import",

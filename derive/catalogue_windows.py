@@ -324,9 +324,14 @@ def general_kernels(entry: Entry) -> tuple[str, ...]:
     points = _points(entry, unknowns + _SPARE)
     if len(points) < unknowns + _SPARE:
         raise ValueError("too few generic values of its arguments")
-    texts = []
-    for point in points:
-        texts.append("\n\x00\n".join(_derived_at(entry.name, tuple(point.items()))))
+    return fitted_kernels([_derived_at(entry.name, tuple(point.items())) for point in points], points, names)
+
+
+def fitted_kernels(derived: list[tuple[str, ...]], points: list[dict], names: list[str]) -> tuple[str, ...]:
+    """One kernel set from the kernels ``derived`` at each of ``points``: the same text at every
+    point but for integers, each changing integer printed as its affine function of ``names``
+    (``_fit``); ValueError where the texts differ otherwise or an integer has no such function."""
+    texts = ["\n\x00\n".join(kernels) for kernels in derived]
     pieces = [_NUMBER.split(t) for t in texts]
     numbers = [_NUMBER.findall(t) for t in texts]
     # the split keeps no numbers (the pattern has no group)

@@ -60,6 +60,9 @@ def _arguments(cls, args: tuple, kwargs: dict, sizes: frozenset = frozenset()) -
             value = out[same_as]
         elif default == REQUIRED:
             raise TypeError(f"{name}: missing argument {arg}")
+        elif default is None:  # Torch7's nil (GatedLinearUnit's dim: the input's last axis)
+            out[arg] = None
+            continue
         else:
             value = default
         if kind is float and isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
