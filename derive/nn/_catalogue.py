@@ -14,6 +14,7 @@ from derive.nn.windowed import CatalogueWindowModule
 from derive.nn.windowed import CatalogueTransposedModule
 from derive.nn.cropped import CatalogueCropCriterion
 from derive.nn.normalization import CatalogueBatchStatistics
+from derive.nn.viewed import CatalogueViewModule
 
 
 def _tanh_update_output(x, out=None):
@@ -3656,6 +3657,56 @@ class Narrow(CatalogueModule):
         super().__init__(**{'dimension': dimension, 'offset': offset, 'length': length})
 
 
+def _gatedlinearunit_update_output(x, out=None):
+    """y[a, m] = sigmoid(x[a, 2, m])*x[a, 1, m]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
+    N_m = x.shape[2]
+    _t1 = window(x, (N_a, N_m), (0, 0, 0), ({0: 1}, {}, {1: 1}))
+    _t2 = window(x, (N_a, N_m), (0, 1, 0), ({0: 1}, {}, {1: 1}))
+    _t3 = sigmoid(_t2)
+    _t4 = xp.multiply(_t1, _t3, out=out)
+    output = _t4
+    return output
+
+
+def _gatedlinearunit_update_grad_input(x, y, g, out=None):
+    """gradInput[j, k, l] = (1 - sigmoid(x[j, 2, l]))*KroneckerDelta(2, k)*sigmoid(x[j, 2, l])*g[j, l]*x[j, 1, l] + KroneckerDelta(1, k)*sigmoid(x[j, 2, l])*g[j, l]"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
+    N_m = x.shape[2]
+    n = x.shape[1]
+    _t1 = xp.arange(1, n + 1)
+    _t2 = (1 == _t1)
+    _t3 = window(x, (N_a, N_m), (0, 1, 0), ({0: 1}, {}, {1: 1}))
+    _t4 = sigmoid(_t3)
+    _t5 = g * _t4
+    _t6 = xp.where(_t2[:, None], _t5[:, None, :], 0)
+    _t7 = (2 == _t1)
+    _t8 = 1 - _t4
+    _t9 = window(x, (N_a, N_m), (0, 0, 0), ({0: 1}, {}, {1: 1}))
+    _t10 = _t8 * g * _t9 * _t4
+    _t11 = xp.where(_t7[:, None], _t10[:, None, :], 0)
+    _t12 = xp.add(_t6, _t11, out=out)
+    grad_input = _t12
+    return grad_input
+
+
+class GatedLinearUnit(CatalogueViewModule):
+    """nn.GatedLinearUnit(dim=nil): y[a,m] = x[a,1,m] * sigmoid(x[a,2,m]). The first half a of x along dim, gated by the sigmoid of the second half b: a * sigmoid(b). The formula reads x viewed as (A, 2, M): A the product of the sizes before dim, the two halves, M half of dim's size times the product of the sizes after it. Example: x = (1, 0) gives 0.5."""
+
+    signature = (('dim', None, int, None), )
+    formula = 'y[a,m] = x[a,1,m] * sigmoid(x[a,2,m])'
+    scalars = ()
+    inputShape = (None, None)
+    gradientReadsOutput = False
+    viewRule = 'halves'
+    kernels = {(): ((_gatedlinearunit_update_output, _gatedlinearunit_update_grad_input, None, None), None)}
+
+    def __init__(self, dim=None) -> None:
+        super().__init__(**{'dim': dim})
+
+
 def _mul_update_output(x, w, out=None):
     """y[i] = w*x[i]"""
     xp = np if x.__class__ is ndarray else namespace(x)
@@ -3818,6 +3869,64 @@ class Replicate(CatalogueModule):
 
     def __init__(self, nFeature, dim=1) -> None:
         super().__init__(**{'nFeature': nFeature, 'dim': dim})
+
+
+def _padding_update_output(x, value, N_i, before, width, out=None):
+    """y[a, i, c] = where(i <= (before), where(i <= N_x2, x[a, i, c], 0), 0) + where(i > (before), where(i <= (before + width), value, 0), 0) + where(i > (before + width), where(i + (-width) >= 1, x[a, i + (-width), c], 0), 0)"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
+    N_c = x.shape[2]
+    N_x2 = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (_t1 > (before))
+    _t3 = (_t1 <= (before + width))
+    _t4 = xp.where(_t3, value, 0)
+    _t5 = xp.where(_t2, _t4, 0)
+    _t6 = (_t1 > (before + width))
+    _t7 = window(x, (N_a, N_i, N_c), (0, (-width), 0), ({0: 1}, {1: 1}, {2: 1}))
+    _t8 = xp.where(_t6[:, None], _t7, 0)
+    _t9 = (_t1 <= (before))
+    _t10 = (_t1 <= N_x2)
+    _t11 = window(x, (N_a, N_i, N_c), (0, 0, 0), ({0: 1}, {1: 1}, {2: 1}))
+    _t12 = xp.where(_t10[:, None], _t11, 0)
+    _t13 = xp.where(_t9[:, None], _t12, 0)
+    _t14 = _t5[:, None] + _t8 + _t13
+    output = _t14
+    return output
+
+
+def _padding_update_grad_input(x, value, N_i, before, width, y, g, out=None):
+    """gradInput[j, k, l] = Sum(where(i <= (before), where(i <= N_x2, KroneckerDelta(a, j)*KroneckerDelta(c, l)*KroneckerDelta(i, k), 0), 0)*g[a, i, c], (a, 1, N_a), (i, 1, N_i), (c, 1, N_c)) + Sum(where(i > (before + width), where(i + (-width) >= 1, KroneckerDelta(a, j)*KroneckerDelta(c, l)*KroneckerDelta(k, i + (-width)), 0), 0)*g[a, i, c], (a, 1, N_a), (i, 1, N_i), (c, 1, N_c))"""
+    xp = np if x.__class__ is ndarray else namespace(x)
+    N_a = x.shape[0]
+    N_c = x.shape[2]
+    N_x2 = x.shape[1]
+    _t1 = xp.arange(1, N_i + 1)
+    _t2 = (_t1 > (before + width))
+    _t3 = xp.where(_t2[:, None, None], xp.transpose(g, (1, 0, 2)), 0)
+    _t4 = fold(xp.transpose(_t3, (1, 0, 2)), (N_a, N_x2, N_c,), (0, (-width), 0,), ({0: 1}, {1: 1}, {2: 1},))
+    _t5 = (_t1 <= (before))
+    _t6 = xp.where(_t5[:, None, None], xp.transpose(g, (1, 0, 2)), 0)
+    _t7 = fold(xp.transpose(_t6, (1, 0, 2)), (N_a, N_x2, N_c,), (0, 0, 0,), ({0: 1}, {1: 1}, {2: 1},))
+    _t8 = xp.add(_t4, _t7, out=out)
+    grad_input = _t8
+    return grad_input
+
+
+class Padding(CatalogueViewModule):
+    """nn.Padding(dim, pad, nInputDim=0, value=0.0, index=1): y[a,i,c] = x[a,i-2,c] + where(i <= 2, value, 0). |pad| entries of value along axis dim: before the input for a negative pad, after it for a positive one; index places them after index - 1 entries, counted from that side (Torch7's). The formula reads x viewed as (A, n, C): A the product of the sizes before dim, n its size, C the product of those after it."""
+
+    signature = (('dim', REQUIRED, int, None), ('pad', REQUIRED, int, None), ('nInputDim', 0, int, None), ('value', 0.0, float, None), ('index', 1, int, None), )
+    formula = 'y[a,i,c] = x[a,i-2,c] + where(i <= 2, value, 0)'
+    scalars = ('value',)
+    inputShape = (None,)
+    gradientReadsOutput = False
+    viewRule = 'pad'
+    viewArguments = ('value', 'outputSize', 'before', 'width')
+    kernels = {(): ((_padding_update_output, _padding_update_grad_input, None, None), None)}
+
+    def __init__(self, dim, pad, nInputDim=0, value=0.0, index=1) -> None:
+        super().__init__(**{'dim': dim, 'pad': pad, 'nInputDim': nInputDim, 'value': value, 'index': index})
 
 
 def _mm_false_false_update_output(A, B, out=None):
@@ -13700,4 +13809,4 @@ class SoftmaxRegression(CatalogueTableLoss):
         super().__init__(rng=rng, **{'inputSize': inputSize, 'outputSize': outputSize})
 
 
-__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'Mul', 'Replicate', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolution', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialConvolutionLocal', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'PixelShuffle', 'CReLU', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear', 'SpatialReflectionPadding', 'SpatialReplicationPadding', 'SpatialSubtractiveNormalization', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'SpatialAutoCropMSECriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
+__all__ = ['Tanh', 'Sigmoid', 'ReLU', 'ReLU6', 'HardTanh', 'Clamp', 'LeakyReLU', 'ELU', 'RReLU', 'SoftPlus', 'SoftSign', 'LogSigmoid', 'Exp', 'Log', 'Abs', 'Square', 'Sqrt', 'Power', 'HardShrink', 'SoftShrink', 'Threshold', 'SoftMax', 'SoftMin', 'LogSoftMax', 'MulConstant', 'AddConstant', 'Identity', 'Normalize', 'SpatialSoftMax', 'PReLU', 'Linear', 'Bilinear', 'Add', 'CAdd', 'CMul', 'Mean', 'Sum', 'Max', 'Min', 'Euclidean', 'WeightedEuclidean', 'Cosine', 'Narrow', 'GatedLinearUnit', 'Mul', 'Replicate', 'Padding', 'MM', 'CAddTable', 'CSubTable', 'CMulTable', 'CDivTable', 'LookupTable', 'TemporalConvolution', 'TemporalSubSampling', 'TemporalMaxPooling', 'SpatialConvolution', 'SpatialConvolutionMM', 'SpatialDilatedConvolution', 'SpatialFullConvolution', 'SpatialConvolutionLocal', 'SpatialMaxPooling', 'SpatialDilatedMaxPooling', 'SpatialAveragePooling', 'SpatialLPPooling', 'SpatialSubSampling', 'SpatialZeroPadding', 'SpatialCrossMapLRN', 'VolumetricConvolution', 'VolumetricMaxPooling', 'VolumetricAveragePooling', 'PixelShuffle', 'CReLU', 'SpatialUpSamplingNearest', 'SpatialUpSamplingBilinear', 'SpatialReflectionPadding', 'SpatialReplicationPadding', 'SpatialSubtractiveNormalization', 'VolumetricFullConvolution', 'MSECriterion', 'AbsCriterion', 'SmoothL1Criterion', 'BCECriterion', 'ClassNLLCriterion', 'CrossEntropyCriterion', 'DistKLDivCriterion', 'MarginCriterion', 'SoftMarginCriterion', 'MultiMarginCriterion', 'MultiLabelMarginCriterion', 'MultiLabelSoftMarginCriterion', 'HingeEmbeddingCriterion', 'L1HingeEmbeddingCriterion', 'CosineEmbeddingCriterion', 'MarginRankingCriterion', 'SpatialAutoCropMSECriterion', 'BatchNormalization', 'AffineReLU', 'LayerNorm', 'BatchNorm', 'GroupNorm', 'RNNStep', 'LSTMStep', 'GRUStep', 'Attention', 'MLP3', 'Ninja', 'SoftmaxRegression']
