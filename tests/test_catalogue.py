@@ -322,10 +322,29 @@ def _sample_shapes(Layer) -> tuple:
     return Layer.inputShapes if getattr(Layer, "inputShape", None) is None else (Layer.inputShape,)
 
 
+def _inserted(x, axis: int, before: int, width: int, value: float = 0.0):
+    """x with ``width`` entries of ``value`` after its first ``before`` along ``axis`` (Torch7's Padding)."""
+    shape = list(x.shape)
+    shape[axis] = width
+    filler = torch.full(shape, value, dtype=x.dtype)
+    n = x.shape[axis]
+    return torch.cat([x.narrow(axis, 0, before), filler, x.narrow(axis, before, n - before)], axis)
+
+
+#: The formulas written on the input viewed around dim as (A, n, C) (derive/catalogue_views.py):
+#: their references on that view (GatedLinearUnit's (A, 2, M): its two halves side by side again).
+#: MODULES' own take the input Torch7's class takes (test_nn_catalogue).
+VIEWED = {
+    "GatedLinearUnit": lambda x: F.glu(x.flatten(-2), -1),
+    "Padding": lambda x: _inserted(x, -2, 0, 2),
+}
+
+
 @pytest.mark.parametrize("name", list(MODULES))
 @pytest.mark.parametrize("batch", [None, 3], ids=["one sample", "batch"])
 def test_module_agrees_with_pytorch(name, batch, tmp_path):
     reference, (low, high), kinks = MODULES[name]
+    reference = VIEWED.get(name, reference)
     source, _ = _source(name, lookup(name).example)
     Layer = _load(source, name, tmp_path)
     layer = Layer(rng=1)
@@ -362,11 +381,13 @@ OTHER_ARGUMENTS = {
     # a plain read into a smaller output (offset 1): the unread entries' gradient is 0
     ("Narrow", (2, 1, 3)): (lambda x: x[..., 0:3], (-3, 3), ()),
     ("Narrow", (1, 2, 2)): (lambda x: x[..., 1:3, :], (-3, 3), ()),
-    ("GatedLinearUnit", (1,)): (lambda x: F.glu(x, -2), (-3, 3), ()),
+    ("GatedLinearUnit", (1,)): (VIEWED["GatedLinearUnit"], (-3, 3), ()),  # (on its view, (1, 2, 6))
     # one slope shared by every entry: a parameter of shape (), its gradient a sum
     ("PReLU", (0,)): (lambda x, a: F.prelu(x, a.reshape(1)), (-3, 3), (0,)),
-    # a plain read into a larger output: zeros after the input
-    ("Padding", (1, 2)): (lambda x: F.pad(x, (0, 2)), (-3, 3), ()),
+    # a plain read into a larger output: zeros after the input; value and index (on its view, (1, 4, 1))
+    ("Padding", (1, 2)): (lambda x: _inserted(x, -2, 4, 2), (-3, 3), ()),
+    ("Padding", (1, -3, 0, -1.5, 2)): (lambda x: _inserted(x, -2, 1, 3, -1.5), (-3, 3), ()),
+    ("Padding", (1, 2, 0, 2.5, 2)): (lambda x: _inserted(x, -2, 3, 2, 2.5), (-3, 3), ()),
     ("SpatialZeroPadding", (0, 1, 0, 2)): (lambda x: F.pad(x, (0, 1, 0, 2)), (-3, 3), ()),
     ("SpatialZeroPadding", (-1, 0, 1, -1)): (lambda x: F.pad(x, (-1, 0, 1, -1)), (-3, 3), ()),
     # padded max pooling reads -inf outside the input, not 0: inputs all negative tell them apart

@@ -70,6 +70,8 @@ def _sizes(g, step: int) -> tuple[tuple, list]:
         return given[f] if isinstance(f, str) else f
     divisors = {rule[1]: field(rule[2]) ** field(rule[3])
                 for rule in getattr(getattr(nn, entry.name), "outputSizes", ()) if rule[0] == "divide"}
+    if g.view_rule == "halves":  # (GatedLinearUnit's default dim, the last axis, is halved: even sizes)
+        divisors[len(inputs[0]) - 1] = 2
     shapes = []
     for k, axes in enumerate(inputs):
         free = (iter(d + step * divisors.get(axis, 1) for axis, d in enumerate(entry.input_shapes[k]))
