@@ -753,6 +753,36 @@ def _around(shape: tuple, d: int, name: str = "dim") -> tuple[int, int, int]:
     return math.prod(shape[:d - 1]), shape[d - 1], math.prod(shape[d:])
 
 
+_GLU_IN_USE = '''\
+import numpy as np
+from derive.nn import GatedLinearUnit
+
+np.set_printoptions(precision=4, suppress=True)
+x = np.array([[1.0, 2.0, 0.0, -1.0], [3.0, -2.0, 2.0, 0.0], [0.5, 1.0, -3.0, 4.0]])
+layer = GatedLinearUnit()             # dim nil: the last axis, a = x[:, :2], b = x[:, 2:]
+y = layer.forward(x).copy()           # forward returns the module's output buffer
+print("output:", y, sep="\\n")
+print("a * sigmoid(b):", x[:, :2] / (1 + np.exp(-x[:, 2:])), sep="\\n")
+print("gradInput, gradOutput all ones:", layer.backward(x, np.ones_like(y)), sep="\\n")
+print("along dim 1 (x's rows, as (A, 2, M) = (1, 2, 4)):", GatedLinearUnit(1).forward(np.ones((2, 4))).shape)
+'''
+
+_PADDING_IN_USE = '''\
+import numpy as np
+from derive.nn import Padding
+
+x = np.array([1.0, 2.0, 3.0, 4.0])
+print("Padding(1, -2):              ", Padding(1, -2).forward(x))
+print("Padding(1, 2, 1, -1):        ", Padding(1, 2, 1, -1.0).forward(x))
+print("Padding(1, -2, 1, -1, 2):    ", Padding(1, -2, 1, -1.0, 2).forward(x))
+print("Padding(1, 2, 1, -1, 2):     ", Padding(1, 2, 1, -1.0, 2).forward(x))
+layer = Padding(1, -2, 1, -1.0, 2)    # nInputDim 1: a matrix is a batch of rows, padded along dim + 1
+X = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+print("a batch:", layer.forward(X), sep="\\n")
+print("gradInput, the narrow of gradOutput:", layer.backward(X, np.arange(10.0).reshape(2, 5)), sep="\\n")
+'''
+
+
 def _gated_linear_unit(a, s) -> Formula:
     """On the input viewed as (A, 2, M): the axis dim (Torch7's: of the tensor given, default its
     last) split into its two halves, a = x[:, 1] and b = x[:, 2], each half and what follows it one axis."""
@@ -843,7 +873,7 @@ ENTRIES += [
           "The first half a of x along dim, gated by the sigmoid of the second half b: a * sigmoid(b). "
           "The formula reads x viewed as (A, 2, M): A the product of the sizes before dim, the two halves, "
           "M half of dim's size times the product of the sizes after it. Example: x = (1, 0) gives 0.5.",
-          input_shapes=((3, 4),),
+          input_shapes=((3, 4),), in_use=_GLU_IN_USE,
           torch="dim counts the axes of the tensor given, from 1, a batch's too (as Torch7's; PyTorch's "
                 "F.glu(x, dim - 1)); the default (nil) is its last axis."),
     Entry("Mul", "simple", (), lambda a, s: Formula("y = w * x", {"x": s[0], "w": ()}),
@@ -860,7 +890,7 @@ ENTRIES += [
           "positive one; index places them after index - 1 entries, counted from that side (Torch7's). "
           "The formula reads x viewed as (A, n, C): A the product of the sizes before dim, n its size, "
           "C the product of those after it.",
-          input_shapes=((4,),), example=(1, -2, 1),
+          input_shapes=((4,),), example=(1, -2, 1, -1.0, 2), in_use=_PADDING_IN_USE,
           torch="dim counts the axes of the tensor given, from 1; with nInputDim (0: none) an input of "
                 "another number of axes is a batch, padded along dim + 1 (as Torch7's)."),
     Entry("MM", "simple", (Arg("transA", False, bool), Arg("transB", False, bool)),

@@ -94,9 +94,10 @@ def fit_note(entry: Entry) -> str:
     """How the class's kernels serve every axis, rank and argument (a page's paragraph)."""
     rule, names = VIEWS[entry.name]
     view = "(A, 2, M), M half of n C" if rule == "halves" else "(A, n, C)"
-    note = (f"`derive.nn.{entry.name}` reads every input through one view: the axis dim (as Torch7's, counted in "
-            f"the tensor given) with A the product of the sizes before it, n its size and C the product of those "
-            f"after it, the input is viewed as {view}, a free reshape, and the output is reshaped back. The "
+    note = (f"`derive.nn.{entry.name}` reads every input through one view around its axis dim (counted in the "
+            f"tensor given, as Torch7's): with A the product of the sizes before it, n its size and C the product of "
+            f"those after it, the input is viewed as {view}, a free reshape of a C-ordered array (a copy of another), "
+            f"and the output is reshaped back. The "
             f"kernels are derived once from the formula on that view, at run-time sizes, so one kernel set serves "
             f"every axis, every rank and a batch.")
     if names:

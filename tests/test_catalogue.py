@@ -137,7 +137,7 @@ MODULES = {
     "GatedLinearUnit": (lambda x: F.glu(x, -1), (-3, 3), ()),
     "Mul": (lambda x, w: w * x, (-3, 3), ()),
     "Replicate": (lambda x: x[..., None, :].expand(*x.shape[:-1], 2, x.shape[-1]), (-3, 3), ()),
-    "Padding": (lambda x: F.pad(x, (2, 0)), (-3, 3), ()),
+    "Padding": (lambda x: _inserted(x, -1, 1, 2, -1.0), (-3, 3), ()),  # (its example: index 2, value -1)
     "MM": (torch.matmul, (-3, 3), ()),
     "CAddTable": (torch.add, (0.5, 2), ()),
     "CSubTable": (torch.sub, (0.5, 2), ()),
@@ -336,7 +336,7 @@ def _inserted(x, axis: int, before: int, width: int, value: float = 0.0):
 #: MODULES' own take the input Torch7's class takes (test_nn_catalogue).
 VIEWED = {
     "GatedLinearUnit": lambda x: F.glu(x.flatten(-2), -1),
-    "Padding": lambda x: _inserted(x, -2, 0, 2),
+    "Padding": lambda x: _inserted(x, -2, 1, 2, -1.0),
 }
 
 

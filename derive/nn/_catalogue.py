@@ -3914,10 +3914,10 @@ def _padding_update_grad_input(x, value, N_i, before, width, y, g, out=None):
 
 
 class Padding(CatalogueViewModule):
-    """nn.Padding(dim, pad, nInputDim=0, value=0.0, index=1): y[a,i,c] = x[a,i-2,c] + where(i <= 2, value, 0). |pad| entries of value along axis dim: before the input for a negative pad, after it for a positive one; index places them after index - 1 entries, counted from that side (Torch7's). The formula reads x viewed as (A, n, C): A the product of the sizes before dim, n its size, C the product of those after it."""
+    """nn.Padding(dim, pad, nInputDim=0, value=0.0, index=1): y[a,i,c] = where(i <= 1, x[a,i,c], 0) + where(i > 3, x[a,i-2,c], 0) + where(i > 1, where(i <= 3, value, 0), 0). |pad| entries of value along axis dim: before the input for a negative pad, after it for a positive one; index places them after index - 1 entries, counted from that side (Torch7's). The formula reads x viewed as (A, n, C): A the product of the sizes before dim, n its size, C the product of those after it."""
 
     signature = (('dim', REQUIRED, int, None), ('pad', REQUIRED, int, None), ('nInputDim', 0, int, None), ('value', 0.0, float, None), ('index', 1, int, None), )
-    formula = 'y[a,i,c] = x[a,i-2,c] + where(i <= 2, value, 0)'
+    formula = 'y[a,i,c] = where(i <= 1, x[a,i,c], 0) + where(i > 3, x[a,i-2,c], 0) + where(i > 1, where(i <= 3, value, 0), 0)'
     scalars = ('value',)
     inputShape = (None,)
     gradientReadsOutput = False

@@ -207,6 +207,10 @@ def _in_use(entry: Entry, Layer, command: str, source: str) -> str:
         from derive.catalogue_windows import fit_note
 
         fitted = f"{fit_note(entry)}\n\n"
+    if getattr(shipped(entry), "viewRule", ""):  # a view around dim (GatedLinearUnit, Padding)
+        from derive.catalogue_views import fit_note as view_note
+
+        fitted = f"{view_note(entry)}\n\n"
     return (f"## The module in use\n\n`derive.nn.{entry.name}`, with Torch7's constructor{on}. This ran when "
             f"the page was built:\n\n{snippet_with_output(in_use_script(entry, Layer))}\n{fitted}{generated}")
 
