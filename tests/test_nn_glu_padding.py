@@ -181,3 +181,9 @@ def test_the_derive_command_refuses_bad_arguments_with_exit_status_2(argv, messa
         main(argv)
     err = capsys.readouterr().err
     assert exited.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_every_catalogue_entry_has_a_generated_class():
+    from derive.catalogue_codegen import skipped
+
+    assert skipped() == {}
