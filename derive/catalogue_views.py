@@ -80,6 +80,9 @@ def plan_view(entry: Entry):
     kernels = fitted_kernels(derived, points, list(names))
     taken = re.match(r"def \w+\(x, ([^)]*)\)", kernels[0])
     arguments = [a for a in (taken.group(1).split(", ") if taken else []) if a != "out=None"]
+    gradient = re.match(r"def \w+\(x, ([^)]*)\)", kernels[1]).group(1).split(", ")
+    if gradient != arguments + ["y", "g", "out=None"]:  # the class passes both the same arguments
+        raise ValueError(f"its gradient kernel takes {gradient}, not forward's arguments then y, g")
     # the output's size along the view's axis (Padding's n + width) is the one size the kernels take
     view_arguments = tuple("outputSize" if a.startswith("N_") else a for a in arguments)
     formula, _, _, _, scalars = _build(entry, entry.arguments(entry.example), True)
