@@ -1179,18 +1179,15 @@ def _softshrink_update_output(x, lambda_, out=None):
 
 
 def _softshrink_update_grad_input(x, lambda_, y, g, out=None):
-    """gradInput[j] = Sum(where(x[i] > lambda_, KroneckerDelta(i, j), where(x[i] < -lambda_, KroneckerDelta(i, j), 0))*g[i], (i, 1, n))"""
+    """gradInput[j] = where(x[j] > lambda_, 1, where(x[j] < -lambda_, 1, 0))*g[j]"""
     xp = np if x.__class__ is ndarray else namespace(x)
-    n = x.shape[0]
     _t1 = (x > lambda_)
-    _t2 = xp.arange(1, n + 1)
-    _t3 = (_t2[:, None] == _t2)
-    _t4 = -lambda_
-    _t5 = (x < _t4)
-    _t6 = xp.where(_t5, _t3, 0)
-    _t7 = xp.where(_t1, _t3, _t6)
-    _t8 = xp.matmul(g, _t7.T, out=out)
-    grad_input = _t8
+    _t2 = -lambda_
+    _t3 = (x < _t2)
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = xp.where(_t1, 1, _t4)
+    _t6 = xp.multiply(g, _t5, out=out)
+    grad_input = _t6
     return grad_input
 
 
@@ -1209,22 +1206,15 @@ def _softshrink_update_output_batch(X, lambda_, out=None):
 
 
 def _softshrink_update_grad_input_batch(X, lambda_, Y, G, out=None):
-    """gradInput[j, k] = Sum(where(X[s, i] > lambda_, KroneckerDelta(i, k)*KroneckerDelta(j, s), where(X[s, i] < -lambda_, KroneckerDelta(i, k)*KroneckerDelta(j, s), 0))*G[s, i], (s, 1, B), (i, 1, n))"""
+    """gradInput[j, k] = where(X[j, k] > lambda_, 1, where(X[j, k] < -lambda_, 1, 0))*G[j, k]"""
     xp = np if X.__class__ is ndarray else namespace(X)
-    B = X.shape[0]
-    n = X.shape[1]
     _t1 = (X > lambda_)
-    _t2 = xp.arange(1, B + 1)
-    _t3 = (_t2[:, None] == _t2)
-    _t4 = xp.arange(1, n + 1)
-    _t5 = (_t4[:, None] == _t4)
-    _t6 = xp.where(_t3[:, None, :, None], _t5[:, None, :], 0)
-    _t7 = -lambda_
-    _t8 = (X < _t7)
-    _t9 = xp.where(_t8, _t6, 0)
-    _t10 = xp.where(_t1, _t6, _t9)
-    _t11 = contract(G, _t10, axes=((0, 1,), (2, 3,)))
-    grad_input = _t11
+    _t2 = -lambda_
+    _t3 = (X < _t2)
+    _t4 = xp.where(_t3, 1.0, 0.0)
+    _t5 = xp.where(_t1, 1, _t4)
+    _t6 = xp.multiply(G, _t5, out=out)
+    grad_input = _t6
     return grad_input
 
 
@@ -1235,6 +1225,7 @@ class SoftShrink(CatalogueModule):
     formula = 'y = where(x > lambda_, x - lambda_, where(x < -lambda_, x + lambda_, 0))'
     scalars = ('lambda',)
     inputShape = (None,)
+    anyShape = True
     gradientReadsOutput = False
     kernels = {(): ((_softshrink_update_output, _softshrink_update_grad_input, None, None), (_softshrink_update_output_batch, _softshrink_update_grad_input_batch, None, None))}
 
@@ -3896,20 +3887,27 @@ def _padding_update_output(x, value, N_i, before, width, out=None):
 
 
 def _padding_update_grad_input(x, value, N_i, before, width, y, g, out=None):
-    """gradInput[j, k, l] = Sum(where(i <= (before), where(i <= N_x2, KroneckerDelta(a, j)*KroneckerDelta(c, l)*KroneckerDelta(i, k), 0), 0)*g[a, i, c], (a, 1, N_a), (i, 1, N_i), (c, 1, N_c)) + Sum(where(i > (before + width), where(i + (-width) >= 1, KroneckerDelta(a, j)*KroneckerDelta(c, l)*KroneckerDelta(k, i + (-width)), 0), 0)*g[a, i, c], (a, 1, N_a), (i, 1, N_i), (c, 1, N_c))"""
+    """gradInput[j, k, l] = Piecewise((where(k <= (before), 1, 0)*g[j, k, l] + where(k + (width) > (before + width), 1, 0)*g[j, k + (width), l], (N_i >= k) & (N_i >= k + (width))), (where(k <= (before), 1, 0)*g[j, k, l], N_i >= k), (where(k + (width) > (before + width), 1, 0)*g[j, k + (width), l], N_i >= k + (width)), (0, True))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_a = x.shape[0]
     N_c = x.shape[2]
     N_x2 = x.shape[1]
-    _t1 = xp.arange(1, N_i + 1)
-    _t2 = (_t1 > (before + width))
-    _t3 = xp.where(_t2[:, None, None], xp.transpose(g, (1, 0, 2)), 0)
-    _t4 = fold(xp.transpose(_t3, (1, 0, 2)), (N_a, N_x2, N_c,), (0, (-width), 0,), ({0: 1}, {1: 1}, {2: 1},))
-    _t5 = (_t1 <= (before))
-    _t6 = xp.where(_t5[:, None, None], xp.transpose(g, (1, 0, 2)), 0)
-    _t7 = fold(xp.transpose(_t6, (1, 0, 2)), (N_a, N_x2, N_c,), (0, 0, 0,), ({0: 1}, {1: 1}, {2: 1},))
-    _t8 = xp.add(_t4, _t7, out=out)
-    grad_input = _t8
+    _t1 = xp.arange(1, N_x2 + 1)
+    _t2 = (N_i >= _t1)
+    _t3 = (width) + _t1
+    _t4 = (N_i >= _t3)
+    _t5 = _t2 & _t4
+    _t6 = (_t1 <= (before))
+    _t7 = window(g, (N_a, N_x2, N_c), (0, 0, 0), ({0: 1}, {1: 1}, {2: 1}))
+    _t8 = xp.where(_t6[:, None], _t7, 0)
+    _t9 = (_t3 > (before + width))
+    _t10 = window(g, (N_a, N_x2, N_c), (0, (width), 0), ({0: 1}, {1: 1}, {2: 1}))
+    _t11 = xp.where(_t9[:, None], _t10, 0)
+    _t12 = _t8 + _t11
+    _t13 = xp.where(_t4[:, None], _t11, 0)
+    _t14 = xp.where(_t2[:, None], _t8, _t13)
+    _t15 = xp.where(_t5[:, None], _t12, _t14)
+    grad_input = _t15
     return grad_input
 
 

@@ -150,7 +150,8 @@ def collapse(expr: sp.Expr, ranges: Ranges) -> sp.Expr:
 
 def _delta_out_of_condition(term: sp.Expr, v) -> sp.Expr:
     """where(c, a delta, b delta) = delta where(c, a, b) (0 holds any factor), for a Kronecker
-    delta on v in both branches of a condition's derivative: outside, a sum can pick it."""
+    delta on v in both branches of a condition's derivative, conditions nested in a branch too
+    (a padding's where(i > 3, where(i - 2 >= 1, delta, 0), 0)): outside, a sum can pick it."""
     # the one condition holding a delta on v (a padded read squared, where(c, x, 0)^2, has a
     # second factor where(c, x, 0) without one)
     conditions = [f for f in sp.Mul.make_args(term) if isinstance(f, where) and any(
@@ -158,15 +159,32 @@ def _delta_out_of_condition(term: sp.Expr, v) -> sp.Expr:
     if len(conditions) != 1:
         return term
     condition = conditions[0]
-    c, a, b = condition.args
-    branches = [set() if x == 0 else {f for f in sp.Mul.make_args(x) if isinstance(f, sp.KroneckerDelta)
-                                      and v in f.free_symbols} for x in (a, b)]
-    common = branches[0] & branches[1] if a != 0 and b != 0 else branches[0] | branches[1]
+    common = _branch_deltas(condition, v)
     if not common:
         return term
     delta = sorted(common, key=sp.default_sort_key)[0]
     rest = term / condition
-    return sp.Mul(rest, delta, where(c, a / delta, b / delta), evaluate=False)
+    return sp.Mul(rest, delta, _without_delta(condition, delta), evaluate=False)
+
+
+def _branch_deltas(x: sp.Expr, v) -> set | None:
+    """The Kronecker deltas on v that are factors of every non-zero branch of x (None for 0,
+    which holds any factor)."""
+    if x == 0:
+        return None
+    if isinstance(x, where):
+        a, b = _branch_deltas(x.args[1], v), _branch_deltas(x.args[2], v)
+        return b if a is None else a if b is None else a & b
+    return {f for f in sp.Mul.make_args(x) if isinstance(f, sp.KroneckerDelta) and v in f.free_symbols}
+
+
+def _without_delta(x: sp.Expr, delta: sp.KroneckerDelta) -> sp.Expr:
+    """x with the factor ``delta`` taken out of each of its non-zero branches."""
+    if x == 0:
+        return x
+    if isinstance(x, where):
+        return where(x.args[0], _without_delta(x.args[1], delta), _without_delta(x.args[2], delta))
+    return x / delta
 
 
 def _sum_deltas(s: sp.Sum) -> sp.Expr:
