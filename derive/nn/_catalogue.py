@@ -5,7 +5,7 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme, cleared
+from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme, cleared, rows
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
                                   CatalogueTableCriterion, CatalogueTableLoss)
 
@@ -2795,7 +2795,7 @@ def _max_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.arange(0, N_b)
+    _t5 = rows(N_b, xp)
     _t6 = cleared(out, (N_a, N_b,), xp)
     _t6[_t3, _t5] = g
     grad_input = _t6
@@ -2840,7 +2840,7 @@ def _max_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.arange(0, N_a)
+    _t4 = rows(N_a, xp)
     _t5 = cleared(out, (N_a, N_b,), xp)
     _t5[_t4, _t2] = g
     grad_input = _t5
@@ -2900,7 +2900,7 @@ def _min_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.arange(0, N_b)
+    _t5 = rows(N_b, xp)
     _t6 = cleared(out, (N_a, N_b,), xp)
     _t6[_t3, _t5] = g
     grad_input = _t6
@@ -2945,7 +2945,7 @@ def _min_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.arange(0, N_a)
+    _t4 = rows(N_a, xp)
     _t5 = cleared(out, (N_a, N_b,), xp)
     _t5[_t4, _t2] = g
     grad_input = _t5
@@ -4109,7 +4109,7 @@ def _lookuptable_update_output(x, W, out=None):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
-    _t1 = xp.arange(0, N_d)
+    _t1 = rows(N_d, xp)
     _t2 = W[x[:, None], _t1]
     output = _t2
     return output
@@ -4163,7 +4163,7 @@ def _lookuptable_update_output_batch(X, W, out=None):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
-    _t1 = xp.arange(0, N_d)
+    _t1 = rows(N_d, xp)
     _t2 = W[X[:, :, None], _t1]
     output = _t2
     return output
@@ -6530,7 +6530,7 @@ def _pixelshuffle_update_output_batch(X, N_c, N_u, N_v, upscaleFactor, patches, 
     """Y[s, c, u, v] = X[s, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1), floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = xp.arange(1, N_u + 1)
     _t3 = (upscaleFactor - 1) + _t2
     _t4 = _t3 % (upscaleFactor)
@@ -6651,7 +6651,7 @@ def _crelu_1_update_output_batch(X, out=None):
     _t1 = xp.arange(1, (2*n) + 1)
     _t2 = 1 + n
     _t3 = (_t1 >= _t2)
-    _t4 = xp.arange(0, B)
+    _t4 = rows(B, xp)
     _t5 = _t1 - _t2
     _t6 = X[_t4[:, None], _t5]
     _t7 = -_t6
@@ -6676,7 +6676,7 @@ def _crelu_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = xp.multiply(_t1, _t2, out=out)
     _t4 = -X
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = xp.arange(1, n + 1)
     _t8 = n - 1
     _t9 = _t7 + _t8
@@ -6706,7 +6706,7 @@ def _spatialupsamplingnearest_update_output(x, N_u, N_v, scale, patches, out=Non
     """y[c, u, v] = x[c, floor(u/(scale) - 1/(scale)) + 1, floor(v/(scale) - 1/(scale)) + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_u + 1)
     _t3 = _t2 - 1
     _t4 = _t3 // (scale)
@@ -6748,8 +6748,8 @@ def _spatialupsamplingnearest_update_output_batch(X, N_u, N_v, scale, patches, o
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_u + 1)
     _t4 = _t3 - 1
     _t5 = _t4 // (scale)
@@ -6931,7 +6931,7 @@ def _spatialreflectionpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pa
     """y[c, i, j] = x[c, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)), (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1))]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = _t2 + (-pad_t - 1)
     _t4 = xp.abs(_t3)
@@ -6985,8 +6985,8 @@ def _spatialreflectionpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = _t3 + (-pad_t - 1)
     _t5 = xp.abs(_t4)
@@ -7058,7 +7058,7 @@ def _spatialreplicationpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, p
     """y[c, i, j] = x[c, Min((inputSize1), Max(1, i + (-pad_t))), Min((inputSize2), Max(1, j + (-pad_l)))]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = _t2 + (-pad_t)
     _t4 = xp.maximum(1, _t3)
@@ -7104,8 +7104,8 @@ def _spatialreplicationpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pa
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = _t3 + (-pad_t)
     _t5 = xp.maximum(1, _t4)
@@ -8108,7 +8108,7 @@ def _classnllcriterion_false_false_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = _t2.sum(axis=0)
     _t4 = _t3 * -1
@@ -8121,7 +8121,7 @@ def _classnllcriterion_false_false_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = cleared(out, (B, N_x1,), xp)
     _t2[_t1, T] = -1
     grad_input = _t2
@@ -8151,7 +8151,7 @@ def _classnllcriterion_false_true_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = _t2.sum(axis=0)
     _t4 = -_t3 / B
@@ -8166,7 +8166,7 @@ def _classnllcriterion_false_true_update_grad_input_batch(X, T, out=None):
     N_x1 = X.shape[1]
     _t1 = 1 / B
     _t2 = -_t1
-    _t3 = xp.arange(0, B)
+    _t3 = rows(B, xp)
     _t4 = cleared(out, (B, N_x1,), xp)
     _t4[_t3, T] = _t2
     grad_input = _t4
@@ -8200,7 +8200,7 @@ def _classnllcriterion_true_false_update_output_batch(X, T, w):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = w[T]
-    _t2 = xp.arange(0, B)
+    _t2 = rows(B, xp)
     _t3 = X[_t2, T]
     _t4 = xp.einsum("a,a->", _t1, _t3)
     _t5 = _t4 * -1
@@ -8215,7 +8215,7 @@ def _classnllcriterion_true_false_update_grad_input_batch(X, T, w, out=None):
     N_x1 = X.shape[1]
     _t1 = w[T]
     _t2 = -_t1
-    _t3 = xp.arange(0, B)
+    _t3 = rows(B, xp)
     _t4 = cleared(out, (B, N_x1,), xp)
     _t4[_t3, T] = _t2
     grad_input = _t4
@@ -8248,7 +8248,7 @@ def _classnllcriterion_true_true_update_output_batch(X, T, w):
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
     _t3 = 1 / _t2
-    _t4 = xp.arange(0, B)
+    _t4 = rows(B, xp)
     _t5 = X[_t4, T]
     _t6 = xp.einsum("a,a->", _t1, _t5)
     _t7 = -_t6 / _t2
@@ -8265,7 +8265,7 @@ def _classnllcriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t2 = _t1.sum(axis=0)
     _t3 = 1 / _t2
     _t4 = -_t1 / _t2
-    _t5 = xp.arange(0, B)
+    _t5 = rows(B, xp)
     _t6 = cleared(out, (B, N_x1,), xp)
     _t6[_t5, T] = _t4
     grad_input = _t6
@@ -8343,7 +8343,7 @@ def _crossentropycriterion_false_false_update_output_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8361,7 +8361,7 @@ def _crossentropycriterion_false_false_update_grad_input_batch(X, T, out=None):
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t2 *= _t5[:, None]
-    _t7 = xp.arange(0, B)
+    _t7 = rows(B, xp)
     _t2[_t7, T] -= 1
     grad_input = _t2
     return grad_input
@@ -8376,7 +8376,7 @@ def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8443,7 +8443,7 @@ def _crossentropycriterion_false_true_update_output_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8464,7 +8464,7 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T, out=None):
     _t5 /= B
     _t2 *= _t5[:, None]
     _t8 = 1 / B
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t2[_t9, T] -= _t8
     grad_input = _t2
     return grad_input
@@ -8479,7 +8479,7 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8556,7 +8556,7 @@ def _crossentropycriterion_true_false_update_output_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = w[T]
@@ -8577,7 +8577,7 @@ def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w, out=None)
     _t6 = w[T]
     _t5 *= _t6
     _t2 *= _t5[:, None]
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t2[_t9, T] -= _t6
     grad_input = _t2
     return grad_input
@@ -8592,7 +8592,7 @@ def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = w[T]
@@ -8664,7 +8664,7 @@ def _crossentropycriterion_true_true_update_output_batch(X, T, w):
     xp.exp(_t5, out=_t5)
     _t7 = _t5.sum(axis=1)
     _t8 = xp.log(_t7)
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t10 = X[_t9, T]
     _t11 = _t4 + _t8 - _t10
     _t12 = xp.einsum("a,a->", _t11, _t1)
@@ -8688,7 +8688,7 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t9 = (_t8 * _t1) / _t2
     _t5 *= _t9[:, None]
     _t11 = _t1 / _t2
-    _t12 = xp.arange(0, B)
+    _t12 = rows(B, xp)
     _t5[_t12, T] -= _t11
     grad_input = _t5
     return grad_input
@@ -8706,7 +8706,7 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t5, out=_t5)
     _t7 = _t5.sum(axis=1)
     _t8 = xp.log(_t7)
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t10 = X[_t9, T]
     _t11 = _t4 + _t8 - _t10
     _t12 = xp.einsum("a,a->", _t11, _t1)
@@ -9117,7 +9117,7 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9135,7 +9135,7 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9187,7 +9187,7 @@ def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9206,7 +9206,7 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9259,7 +9259,7 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9278,7 +9278,7 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9333,7 +9333,7 @@ def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9353,7 +9353,7 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -10328,7 +10328,7 @@ def _spatialautocropmsecriterion_true_update_output(x, t, top, left):
     N_c = x.shape[0]
     N_i = x.shape[1]
     N_j = x.shape[2]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = top - 1
     _t4 = _t2 + _t3
@@ -10350,7 +10350,7 @@ def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=Non
     N_i = x.shape[1]
     N_j = x.shape[2]
     _t1 = 2 * x
-    _t2 = xp.arange(0, N_c)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10372,8 +10372,8 @@ def _spatialautocropmsecriterion_true_update_output_batch(X, T, top, left):
     N_c = X.shape[1]
     N_i = X.shape[2]
     N_j = X.shape[3]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10395,8 +10395,8 @@ def _spatialautocropmsecriterion_true_update_grad_input_batch(X, T, top, left, o
     N_c = X.shape[1]
     N_i = X.shape[2]
     N_j = X.shape[3]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10416,7 +10416,7 @@ def _spatialautocropmsecriterion_false_update_output(x, t, top, left):
     N_c = x.shape[0]
     N_i = x.shape[1]
     N_j = x.shape[2]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = top - 1
     _t4 = _t2 + _t3
@@ -10437,7 +10437,7 @@ def _spatialautocropmsecriterion_false_update_grad_input(x, t, top, left, out=No
     N_i = x.shape[1]
     N_j = x.shape[2]
     _t1 = xp.multiply(2, x, out=out)
-    _t2 = xp.arange(0, N_c)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10458,8 +10458,8 @@ def _spatialautocropmsecriterion_false_update_output_batch(X, T, top, left):
     N_c = X.shape[1]
     N_i = X.shape[2]
     N_j = X.shape[3]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10481,8 +10481,8 @@ def _spatialautocropmsecriterion_false_update_grad_input_batch(X, T, top, left, 
     N_i = X.shape[2]
     N_j = X.shape[3]
     _t1 = xp.multiply(2, X, out=out)
-    _t2 = xp.arange(0, B)
-    _t3 = xp.arange(0, N_c)
+    _t2 = rows(B, xp)
+    _t3 = rows(N_c, xp)
     _t4 = xp.arange(1, N_i + 1)
     _t5 = top - 1
     _t6 = _t4 + _t5
@@ -13163,7 +13163,7 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t23 = xp.log(counts_sum)
     _t24 = norm_logits - _t23[:, None]
     logprobs = _t24
-    _t25 = xp.arange(0, n)
+    _t25 = rows(n, xp)
     _t26 = logprobs[_t25, Yb]
     _t27 = _t26.sum(axis=0)
     _t28 = -_t27 / n
@@ -13177,7 +13177,7 @@ def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bn
     n = x.shape[0]
     _t1 = probs / n
     _t2 = 1 / n
-    _t3 = xp.arange(0, n)
+    _t3 = rows(n, xp)
     _t1[_t3, Yb] -= _t2
     _d_logits = _t1
     _t5 = _d_logits @ W2
@@ -13217,7 +13217,7 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     n = x.shape[0]
     _t1 = probs / n
     _t2 = 1 / n
-    _t3 = xp.arange(0, n)
+    _t3 = rows(n, xp)
     _t1[_t3, Yb] -= _t2
     _d_logits = _t1
     _t5 = _d_logits @ W2
@@ -13268,7 +13268,7 @@ def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndi
     n = x.shape[0]
     _t1 = probs / n
     _t2 = 1 / n
-    _t3 = xp.arange(0, n)
+    _t3 = rows(n, xp)
     _t1[_t3, Yb] -= _t2
     _d_logits = _t1
     _t5 = _d_logits @ W2
@@ -13360,8 +13360,8 @@ def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t23 = xp.log(counts_sum)
     _t24 = norm_logits - _t23[:, :, None]
     logprobs = _t24
-    _t25 = xp.arange(0, _B)
-    _t26 = xp.arange(0, n)
+    _t25 = rows(_B, xp)
+    _t26 = rows(n, xp)
     _t27 = logprobs[_t25[:, None], _t26, Yb]
     _t28 = _t27.sum(axis=1)
     _t29 = -_t28 / n
