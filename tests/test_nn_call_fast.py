@@ -173,3 +173,20 @@ def test_rows_are_made_once_for_each_size_and_cannot_be_written():
     with pytest.raises(ValueError):
         first[0] = 3
     np.testing.assert_array_equal(rows(3, np), [0, 1, 2])
+
+
+def test_updateParameters_moves_a_weight_assigned_since_construction_and_not_the_old_one():
+    layer = nn.Linear(2, 3, rng=0)
+    old = layer.weight
+    old_values = old.copy()
+    layer.gradWeight[...] = 1.0
+    layer.gradBias[...] = 2.0
+    weight = np.zeros((3, 2))
+    layer.weight = weight
+    bias = layer.bias.copy()
+    layer.updateParameters(0.5)
+    np.testing.assert_array_equal(weight, np.full((3, 2), -0.5))
+    np.testing.assert_array_equal(layer.bias, bias - 1.0)
+    np.testing.assert_array_equal(old, old_values)  # the flat layout's view it replaced stays as it was
+    with pytest.raises(TypeError, match=r"learningRate must be a real number"):
+        layer.updateParameters("0.1")

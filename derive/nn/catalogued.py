@@ -21,6 +21,7 @@ from .criterion import Criterion
 from .module import _WEIGHT_BIAS, check_array, check_dtype, check_scale, compute_dtype, Module, real_number
 
 REQUIRED = "required"  # a signature's default for an argument that has none
+ndarray = np.ndarray
 
 
 def kept(buffer, result):
@@ -310,6 +311,9 @@ class CatalogueModule(_Catalogued, Module):
             for key in ("_paramArrays", "_gradArrays", "_kernelArrays", "_outputKey", "_gradInputKey", "_forwardFast",
                         "_backwardFast", "_gradInputFast"):
                 fields[key] = None
+            # and the flat layout is gone (updateParameters takes a layout it finds as intact);
+            # _flatten makes it anew after it has assigned the views
+            fields["_flat"] = None
         object.__setattr__(self, name, value)
 
     def _axisSize(self, axis) -> int:
@@ -372,6 +376,16 @@ class CatalogueModule(_Catalogued, Module):
         self.bias = self.gradBias = None
         self._flat = None  # the flat layout held the bias: the update goes parameter by parameter
         return self
+
+    def updateParameters(self, learningRate: float) -> None:
+        """Gradient-descent step in place: p -= learningRate * gradP; one array operation where the
+        parameters are views into one flat array (an assigned parameter drops that layout:
+        __setattr__), else Module's walk."""
+        flat = self._flat
+        if flat is None or learningRate.__class__ is not float or learningRate - learningRate != 0:
+            return Module.updateParameters(self, learningRate)  # checks learningRate
+        params = flat[0]
+        params -= learningRate * flat[1]
 
     def parameters(self):
         """The live arrays ([parameters], [their gradients]) in Torch7's order, or None."""
@@ -608,12 +622,15 @@ class CatalogueCriterion(_Catalogued, Criterion):
         # by argmax, which has none of a ufunc reduction's set-up (a fifth of .max()'s time on a
         # batch's few targets)
         unsigned = target.view(self._unsigned)
-        largest = unsigned.item(unsigned.argmax()) if target.__class__ is np.ndarray else unsigned.max()
-        if largest >= classes:
-            # no backward reads these classes unchecked, nor the gradient of a forward before
-            self._classesChecked = self._kept = None
-            raise ValueError(f"{type(self).__name__}: target must hold classes from 0 to {classes - 1}, "
-                             f"got {int(target.min())} .. {int(target.max())}")
+        if (unsigned.item(unsigned.argmax()) if target.__class__ is ndarray else unsigned.max()) >= classes:
+            self._refuseClasses(target, classes)
+
+    def _refuseClasses(self, target, classes: int):
+        """The ValueError of a target holding a number that is no class (below 0, or ``classes`` or more)."""
+        # no backward reads these classes unchecked, nor the gradient of a forward before
+        self._classesChecked = self._kept = None
+        raise ValueError(f"{type(self).__name__}: target must hold classes from 0 to {classes - 1}, "
+                         f"got {int(target.min())} .. {int(target.max())}")
 
     def _checkList(self, input, target, batch: bool) -> bool:
         """A list of classes of the input's shape, ended by its first ``targetEnd`` (PyTorch's -1);
@@ -674,8 +691,10 @@ class CatalogueCriterion(_Catalogued, Criterion):
         fast = self._callFast
         if (fast is not None and input.__class__ is fast[0] and target.__class__ is fast[0]
                 and (input.shape, input.dtype, target.shape, target.dtype) == fast[1]):
-            if fast[2]:  # class numbers: their values are read on every forward
-                self._checkClassValues(target, fast[2])
+            if fast[2]:  # class numbers, read on every forward (_checkClassValues inline: a call fewer)
+                unsigned = target.view(self._unsigned)
+                if (unsigned.item(unsigned.argmax()) if fast[0] is ndarray else unsigned.max()) >= fast[2]:
+                    self._refuseClasses(target, fast[2])
                 self._classesChecked = target
             if fast[5]:
                 self.output, grad = fast[3](input, target, *fast[4])
