@@ -10,7 +10,7 @@ import pytest
 from derive import nn
 from derive.nn.functional import rows
 
-CLASS_CRITERIA = [nn.ClassNLLCriterion, nn.CrossEntropyCriterion]
+CLASS_CRITERIA = [nn.ClassNLLCriterion, nn.CrossEntropyCriterion, nn.MultiMarginCriterion]
 
 
 def warmed(Criterion, x, t):
@@ -190,3 +190,14 @@ def test_updateParameters_moves_a_weight_assigned_since_construction_and_not_the
     np.testing.assert_array_equal(old, old_values)  # the flat layout's view it replaced stays as it was
     with pytest.raises(TypeError, match=r"learningRate must be a real number"):
         layer.updateParameters("0.1")
+
+
+@pytest.mark.parametrize("Criterion", CLASS_CRITERIA)
+@pytest.mark.parametrize("bad", [-1, 3, 1000])
+def test_one_sample_of_a_bad_class_after_good_calls_is_a_value_error_not_numpys_index_error(Criterion, bad):
+    x = np.array([0.5, -1.0, 2.0])
+    criterion = warmed(Criterion, x, np.array(1))
+    with pytest.raises(ValueError, match=rf"^{Criterion.__name__}: target must hold classes from 0 to 2, got") as error:
+        criterion.forward(x, np.array(bad))
+    assert error.value.__suppress_context__  # one message: numpy's IndexError is not shown under it
+    assert criterion.forward(x, np.array(2)) == Criterion().forward(x, np.array(2))

@@ -569,8 +569,8 @@ class CatalogueCriterion(_Catalogued, Criterion):
     _unsigned = None  # its dtype read as unsigned
     # the last call's (array class, (input shape and dtype, target's), the classes (0: no class
     # target), forward's kernel, the arguments after the target, forwardKeepsGradient, the gradient
-    # kernel), where both were float arrays (or class numbers) that passed every check but the
-    # classes' values
+    # kernel, whether forward's kernel refuses a class too large: _gathersClasses), where both were
+    # float arrays (or class numbers) that passed every check but the classes' values
     _callFast = None
     # the class target whose values the last forward checked: its backward of that very array reads
     # them as checked (as CrossEntropyCriterion's kept gradient: change neither in place in between)
@@ -630,7 +630,7 @@ class CatalogueCriterion(_Catalogued, Criterion):
         # no backward reads these classes unchecked, nor the gradient of a forward before
         self._classesChecked = self._kept = None
         raise ValueError(f"{type(self).__name__}: target must hold classes from 0 to {classes - 1}, "
-                         f"got {int(target.min())} .. {int(target.max())}")
+                         f"got {int(target.min())} .. {int(target.max())}") from None  # not numpy's IndexError
 
     def _checkList(self, input, target, batch: bool) -> bool:
         """A list of classes of the input's shape, ended by its first ``targetEnd`` (PyTorch's -1);
@@ -668,13 +668,15 @@ class CatalogueCriterion(_Catalogued, Criterion):
         # shapes and dtypes (no weights: an assigned weights array is checked against the input on
         # the slow path), and the constants these shapes gave (a crop's offsets) with the numbers
         kernels = self._kernels[batch]
+        fits = (target.__class__ is input.__class__ and input.dtype.kind == "f" and not self._arrays
+                and self.targetEnd is None and (self.classTarget is not None or target.dtype.kind == "f"))
+        forward = kernels[3] if self.forwardKeepsGradient else kernels[0]
+        arguments = tuple(self._constants()) + self._scalars
         self._callFast = ((input.__class__, (input.shape, input.dtype, target.shape, target.dtype),
-                           input.shape[-1] if self.classTarget is not None else 0,
-                           kernels[3] if self.forwardKeepsGradient else kernels[0],
-                           tuple(self._constants()) + self._scalars, self.forwardKeepsGradient, kernels[1])
-                          if target.__class__ is input.__class__ and input.dtype.kind == "f" and not self._arrays
-                          and self.targetEnd is None and (self.classTarget is not None or target.dtype.kind == "f")
-                          else None)
+                           input.shape[-1] if self.classTarget is not None else 0, forward, arguments,
+                           self.forwardKeepsGradient, kernels[1],
+                           self.classTarget is not None and self._gathersClasses(forward, input, target, arguments))
+                          if fits else None)
         input, sample = self._floats(input), self._arrays and not batch
         if sample:
             input, target, batch, out = input[None], target[None], True, None
@@ -686,21 +688,46 @@ class CatalogueCriterion(_Catalogued, Criterion):
             return result[0] if kernel == 1 else (result[0], result[1][0])
         return result
 
+    def _gathersClasses(self, forward, input, target, arguments: tuple) -> bool:
+        """Whether ``forward`` refuses (numpy's IndexError) a target like this one with a single class
+        too large: its gather of the input at the target checks every index, so a forward of these
+        shapes need only look for negative classes (numpy reads those from the end). Tried once, on
+        a copy, when the checks for these shapes are made."""
+        if input.__class__ is not ndarray or target.dtype.kind != "i" or input.shape[-1] > np.iinfo(target.dtype).max:
+            return False
+        probe = target.copy()
+        probe.flat[-1] = input.shape[-1]
+        try:
+            forward(input, probe, *arguments)
+        except IndexError:
+            return True
+        return False
+
     def updateOutput(self, input, target):
         """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
         fast = self._callFast
         if (fast is not None and input.__class__ is fast[0] and target.__class__ is fast[0]
                 and (input.shape, input.dtype, target.shape, target.dtype) == fast[1]):
             if fast[2]:  # class numbers, read on every forward (_checkClassValues inline: a call fewer)
-                unsigned = target.view(self._unsigned)
-                if (unsigned.item(unsigned.argmax()) if fast[0] is ndarray else unsigned.max()) >= fast[2]:
-                    self._refuseClasses(target, fast[2])
+                if fast[7]:  # the kernel's gather refuses a class too large: the smallest is left to check
+                    if target.item(target.argmin()) < 0:
+                        self._refuseClasses(target, fast[2])
+                else:
+                    unsigned = target.view(self._unsigned)
+                    if (unsigned.item(unsigned.argmax()) if fast[0] is ndarray else unsigned.max()) >= fast[2]:
+                        self._refuseClasses(target, fast[2])
                 self._classesChecked = target
+            try:  # (no arguments: a call without *, which costs a third of an empty call more)
+                result = fast[3](input, target, *fast[4]) if fast[4] else fast[3](input, target)
+            except IndexError:  # numpy's, for a class too large: the one-line ValueError instead
+                if fast[2]:
+                    self._checkClassValues(target, fast[2])
+                raise
             if fast[5]:
-                self.output, grad = fast[3](input, target, *fast[4])
+                self.output, grad = result
                 self._kept = input, target, grad
             else:
-                self.output = fast[3](input, target, *fast[4])
+                self.output = result
             return self.output
         if self.forwardKeepsGradient:
             self.output, grad = self._call(3, input, target)
