@@ -158,8 +158,19 @@ def test_forward_and_backward_call_an_overridden_updateOutput_and_updateGradInpu
             self.gradInput = super().updateGradInput(input, target) / 2
             return self.gradInput
 
+    class Shifted:  # a mixin before the generated class: its updateOutput is the one forward calls
+        def updateOutput(self, input, *target):
+            return super().updateOutput(input + 1, *target)
+
+        def updateGradInput(self, input, *rest):
+            return super().updateGradInput(input + 1, *rest)
+
     x = np.array([0.5, -1.0])
     np.testing.assert_allclose(Doubled().forward(x), 2 * np.tanh(x), rtol=1e-15)
+    np.testing.assert_allclose(type("ShiftedLog", (Shifted, nn.Log), {})().forward(x + 2), np.log(x + 3), rtol=1e-15)
+    shifted = type("ShiftedMSE", (Shifted, nn.MSECriterion), {})()
+    assert shifted.forward(x, x) == pytest.approx(1.0, rel=1e-15)
+    np.testing.assert_allclose(shifted.backward(x, x), [1.0, 1.0], rtol=1e-15)
     assert nn.Tanh.forward is nn.Tanh.updateOutput  # the generated class's: one call
     y = np.zeros(2)
     assert Halved().forward(x, y) == pytest.approx(np.mean(x ** 2) / 2, rel=1e-15)

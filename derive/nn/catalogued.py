@@ -298,9 +298,9 @@ class CatalogueModule(_Catalogued, Module):
         if "backward" not in cls.__dict__ and (
                 "updateGradInput" in cls.__dict__ or "accGradParameters" in cls.__dict__):
             cls.backward = Module.backward
-        # forward is updateOutput itself (one call fewer a step): an overridden updateOutput gets
-        # Module's forward, which calls it
-        if "forward" not in cls.__dict__ and "updateOutput" in cls.__dict__:
+        # forward is updateOutput itself (one call fewer a step): a class whose updateOutput is
+        # another (its own, or a mixin's before it) gets Module's forward, which calls it
+        if cls.forward is CatalogueModule.updateOutput and cls.updateOutput is not CatalogueModule.updateOutput:
             cls.forward = Module.forward
 
     def __setattr__(self, name: str, value) -> None:
@@ -772,15 +772,16 @@ class CatalogueCriterion(_Catalogued, Criterion):
         self.gradInput = kept(self.gradInput, grad)
         return self.gradInput
 
-    # one call fewer a step (a subclass that overrides updateOutput or updateGradInput gets
-    # Criterion's forward or backward, which call them: __init_subclass__)
+    # one call fewer a step (a class whose updateOutput or updateGradInput is another, its own or
+    # a mixin's, gets Criterion's forward or backward, which call them: __init_subclass__)
     forward, backward = updateOutput, updateGradInput
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        if "forward" not in cls.__dict__ and "updateOutput" in cls.__dict__:
+        base = CatalogueCriterion
+        if cls.forward is base.updateOutput and cls.updateOutput is not base.updateOutput:
             cls.forward = Criterion.forward
-        if "backward" not in cls.__dict__ and "updateGradInput" in cls.__dict__:
+        if cls.backward is base.updateGradInput and cls.updateGradInput is not base.updateGradInput:
             cls.backward = Criterion.backward
 
 
