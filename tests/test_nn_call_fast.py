@@ -212,3 +212,16 @@ def test_one_sample_of_a_bad_class_after_good_calls_is_a_value_error_not_numpys_
         criterion.forward(x, np.array(bad))
     assert error.value.__suppress_context__  # one message: numpy's IndexError is not shown under it
     assert criterion.forward(x, np.array(2)) == Criterion().forward(x, np.array(2))
+
+
+@pytest.mark.parametrize("scale, error", [("1", TypeError), (float("nan"), ValueError), (True, TypeError)])
+def test_a_bad_scale_is_refused_on_the_short_path_too(scale, error):
+    layer = nn.Linear(2, 3, rng=0)
+    x, g = np.ones((4, 2)), np.ones((4, 3))
+    for _ in range(2):
+        layer.forward(x)
+        layer.backward(x, g)
+    before = layer.gradWeight.copy()
+    with pytest.raises(error, match=r"^Linear\(2 -> 3\): scale must be"):
+        layer.backward(x, g, scale)
+    np.testing.assert_array_equal(layer.gradWeight, before)

@@ -414,10 +414,10 @@ class CatalogueModule(_Catalogued, Module):
         return arrays
 
     def updateOutput(self, input):
-        fast = self._forwardFast
+        fast, buffer = self._forwardFast, self.output
         if (fast is not None and input.__class__ is fast[0] and input.shape == fast[1] and input.dtype is fast[2]
-                and input is not self.output and input.base is not self.output):
-            return fast[3](input, *self._kernelArrays, self.output)  # the buffer, returned
+                and input is not buffer and input.base is not buffer):
+            return fast[3](input, *self._kernelArrays, buffer)  # the buffer, returned
         batch = self._input(input)
         if self._arrays:
             self._checkArrays(input, batch)
@@ -514,17 +514,20 @@ class CatalogueModule(_Catalogued, Module):
 
     def backward(self, input, gradOutput, scale=1.0):
         """updateGradInput then accGradParameters (in one pass where the layer has parameters)."""
-        if not self._parameterSlots:
-            return self.updateGradInput(input, gradOutput)
-        if scale.__class__ is not float or scale - scale != 0:
-            scale = check_scale(self._name(), scale)
+        # the fast path first: only a layer with parameters has one (a slow call below made it)
         fast, buffer = self._backwardFast, self.gradInput
         if (fast is not None and input.__class__ is fast[0] and gradOutput.__class__ is fast[0]
                 and (input.shape, input.dtype, gradOutput.shape, gradOutput.dtype) == fast[1]
                 and (fast[3] or self._outputKey is fast[4]) and input is not buffer and gradOutput is not buffer
                 and input.base is not buffer and gradOutput.base is not buffer):
+            if scale.__class__ is not float or scale - scale != 0:
+                scale = check_scale(self._name(), scale)
             # both caches are set where the fast path is (a slow call made them)
             return fast[2](input, *self._kernelArrays, self.output, gradOutput, scale, *self._gradArrays, buffer)
+        if not self._parameterSlots:
+            return self.updateGradInput(input, gradOutput)
+        if scale.__class__ is not float or scale - scale != 0:
+            scale = check_scale(self._name(), scale)
         batch = self._gradOutput(input, gradOutput)
         out = self._gradInputBuffer(input, gradOutput)
         floats = input.dtype.kind == "f"
