@@ -51,6 +51,9 @@ class _Gathering(Lowering):
     def _print_extremum(self, code: str, axis: str, kind: str) -> str:
         return f"{_atom(code)}.{kind}(axis={axis})"
 
+    def _print_rows(self, size: str) -> str:
+        return self._print_arange(f"0, {size}")
+
 
 class TorchLowering(_Gathering):
     """The numpy lowering, printed in torch: ``permute``, ``tensordot(dims=)``, ``arange`` on

@@ -413,7 +413,7 @@ class Lowering:
     def _scattered_delta(self, expr: sp.Add) -> Tensor | None:
         """rest + c delta(l, t) over the result's axes (one sample's or a batch's class target: at
         most two axes, l one of them) as the rest in a new array and c added at l = t, one entry a
-        row (``r[xp.arange(B), T] -= c``), instead of a comparison of every l with t; else None."""
+        row (``r[rows(B, xp), T] -= c``), instead of a comparison of every l with t; else None."""
         order = self.order
         if not 1 <= len(order) <= 2:
             return None
@@ -606,6 +606,10 @@ class Lowering:
 
     def _print_arange(self, bounds: str) -> str:
         return f"xp.arange({bounds})"
+
+    def _print_rows(self, size: str) -> str:
+        """0 .. size - 1 for a gather or scatter: made once for each size (derive.nn.functional.rows)."""
+        return f"rows({size}, xp)"
 
     def _print_tensordot(self, a: str, b: str, axes: str) -> str:
         # tensordot's values, laid out for BLAS by the operands' strides (derive.nn.functional)
@@ -974,7 +978,7 @@ class Lowering:
     def _rows(self, index: sp.Symbol) -> Tensor:
         """0 .. size - 1 along ``index``, made once a kernel (a gather and a scatter of the same
         rows share it)."""
-        return self.temporary(self._print_arange(f"0, {self.ranges[index]}"), (index,))
+        return self.temporary(self._print_rows(str(self.ranges[index])), (index,))
 
     def _index_arithmetic(self, expr: sp.Expr) -> Tensor:
         """A computed subscript's integer arithmetic: floor(a / q) as a // q, Mod(a, q) as a % q
@@ -1006,7 +1010,7 @@ class Lowering:
 
 
 #: The functions of derive.nn.functional that kernels call.
-HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme", "cleared")
+HELPERS = ("relu", "sigmoid", "softplus", "step", "window", "fold", "contract", "extreme", "cleared", "rows")
 
 
 def helpers_used(code: str) -> list[str]:
@@ -1120,7 +1124,7 @@ def _integer(code: str, integers: set[str]) -> bool:
     """Whether ``code`` may make an integer array: an arange, or arithmetic on such arrays only,
     without a quotient, a product of arrays, a subscript or a float number (``7 + _t1[:, None] - _t3``,
     ``xp.abs(_t4)``): an integer array takes no quotient in place."""
-    if code.startswith("xp.arange("):
+    if code.startswith(("xp.arange(", "rows(")):
         return True
     if re.search(r"/(?!/)|@|\[(?!:, None|None, :)|\d\.\d|e-\d", code.replace("//", "")):
         return False
@@ -1130,7 +1134,8 @@ def _integer(code: str, integers: set[str]) -> bool:
 
 def _fresh(code: str) -> bool:
     """Whether ``code`` makes a new float array (arithmetic, a product, a float ufunc)."""
-    if any(mark in code for mark in ("==", "<", ">", "&", "arange", "window(", "broadcast_to", "transpose", "step(")):
+    if any(mark in code for mark in ("==", "<", ">", "&", "arange", "rows(", "window(", "broadcast_to", "transpose",
+                                     "step(")):
         return False
     tokens = _tokens(code)
     return (len(tokens) >= 3 and tokens[1] in ("+", "-", "*", "/", "**", "@")) or code.startswith(_UFUNCS)

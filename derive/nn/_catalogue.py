@@ -5,7 +5,7 @@ derived at run-time sizes. Regenerate with `derive compile`."""
 import numpy as np
 
 from derive.nn._backend import namespace
-from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme, cleared
+from derive.nn.functional import relu, sigmoid, step, window, fold, contract, extreme, cleared, rows
 from derive.nn.catalogued import (REQUIRED, CatalogueCriterion, CatalogueModule, CatalogueTable,
                                   CatalogueTableCriterion, CatalogueTableLoss)
 
@@ -2787,7 +2787,7 @@ def _max_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmax(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.arange(0, N_b)
+    _t5 = rows(N_b, xp)
     _t6 = cleared(out, (N_a, N_b,), xp)
     _t6[_t3, _t5] = g
     grad_input = _t6
@@ -2832,7 +2832,7 @@ def _max_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmax(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.arange(0, N_a)
+    _t4 = rows(N_a, xp)
     _t5 = cleared(out, (N_a, N_b,), xp)
     _t5[_t4, _t2] = g
     grad_input = _t5
@@ -2892,7 +2892,7 @@ def _min_1_update_grad_input(x, y, g, out=None):
     _t2 = _t1.reshape(*_t1.shape[:1], -1).argmin(axis=-1)
     _t3 = _t2 + 1
     _t3 -= 1
-    _t5 = xp.arange(0, N_b)
+    _t5 = rows(N_b, xp)
     _t6 = cleared(out, (N_a, N_b,), xp)
     _t6[_t3, _t5] = g
     grad_input = _t6
@@ -2937,7 +2937,7 @@ def _min_2_update_grad_input(x, y, g, out=None):
     _t1 = x.reshape(*x.shape[:1], -1).argmin(axis=-1)
     _t2 = _t1 + 1
     _t2 -= 1
-    _t4 = xp.arange(0, N_a)
+    _t4 = rows(N_a, xp)
     _t5 = cleared(out, (N_a, N_b,), xp)
     _t5[_t4, _t2] = g
     grad_input = _t5
@@ -4216,7 +4216,7 @@ def _lookuptable_update_output(x, W, out=None):
     """y[n, d] = W[x[n] + 1, d]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_d = W.shape[1]
-    _t1 = xp.arange(0, N_d)
+    _t1 = rows(N_d, xp)
     _t2 = W[x[:, None], _t1]
     output = _t2
     return output
@@ -4270,7 +4270,7 @@ def _lookuptable_update_output_batch(X, W, out=None):
     """Y[s, n, d] = W[X[s, n] + 1, d]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     N_d = W.shape[1]
-    _t1 = xp.arange(0, N_d)
+    _t1 = rows(N_d, xp)
     _t2 = W[X[:, :, None], _t1]
     output = _t2
     return output
@@ -6637,7 +6637,7 @@ def _pixelshuffle_update_output_batch(X, N_c, N_u, N_v, upscaleFactor, patches, 
     """Y[s, c, u, v] = X[s, (upscaleFactor*upscaleFactor)*c + (upscaleFactor)*(Mod(u + (upscaleFactor - 1), (upscaleFactor))) + Mod(v + (upscaleFactor - 1), (upscaleFactor)) + (-upscaleFactor*upscaleFactor + 1), floor(u/(upscaleFactor) - 1/(upscaleFactor)) + 1, floor(v/(upscaleFactor) - 1/(upscaleFactor)) + 1]"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = xp.arange(1, N_u + 1)
     _t3 = (upscaleFactor - 1) + _t2
     _t4 = _t3 % (upscaleFactor)
@@ -6758,7 +6758,7 @@ def _crelu_1_update_output_batch(X, out=None):
     _t1 = xp.arange(1, (2*n) + 1)
     _t2 = 1 + n
     _t3 = (_t1 >= _t2)
-    _t4 = xp.arange(0, B)
+    _t4 = rows(B, xp)
     _t5 = _t1 - _t2
     _t6 = X[_t4[:, None], _t5]
     _t7 = -_t6
@@ -6783,7 +6783,7 @@ def _crelu_1_update_grad_input_batch(X, Y, G, out=None):
     _t3 = xp.multiply(_t1, _t2, out=out)
     _t4 = -X
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = xp.arange(1, n + 1)
     _t8 = n - 1
     _t9 = _t7 + _t8
@@ -6813,7 +6813,7 @@ def _spatialupsamplingnearest_update_output(x, N_u, N_v, scale, patches, out=Non
     """y[c, u, v] = x[c, floor(u/(scale) - 1/(scale)) + 1, floor(v/(scale) - 1/(scale)) + 1]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_u + 1)
     _t3 = _t2 - 1
     _t4 = _t3 // (scale)
@@ -6855,8 +6855,8 @@ def _spatialupsamplingnearest_update_output_batch(X, N_u, N_v, scale, patches, o
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_u + 1)
     _t4 = _t3 - 1
     _t5 = _t4 // (scale)
@@ -7038,7 +7038,7 @@ def _spatialreflectionpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, pa
     """y[c, i, j] = x[c, (inputSize1) - Abs(Abs(i + (-pad_t - 1)) + (-inputSize1 + 1)), (inputSize2) - Abs(Abs(j + (-pad_l - 1)) + (-inputSize2 + 1))]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = _t2 + (-pad_t - 1)
     _t4 = xp.abs(_t3)
@@ -7092,8 +7092,8 @@ def _spatialreflectionpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pad
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = _t3 + (-pad_t - 1)
     _t5 = xp.abs(_t4)
@@ -7165,7 +7165,7 @@ def _spatialreplicationpadding_update_output(x, N_i, N_j, pad_l, pad_r, pad_t, p
     """y[c, i, j] = x[c, Min((inputSize1), Max(1, i + (-pad_t))), Min((inputSize2), Max(1, j + (-pad_l)))]"""
     xp = np if x.__class__ is ndarray else namespace(x)
     N_c = x.shape[0]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = _t2 + (-pad_t)
     _t4 = xp.maximum(1, _t3)
@@ -7211,8 +7211,8 @@ def _spatialreplicationpadding_update_output_batch(X, N_i, N_j, pad_l, pad_r, pa
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = _t3 + (-pad_t)
     _t5 = xp.maximum(1, _t4)
@@ -8215,7 +8215,7 @@ def _classnllcriterion_false_false_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = _t2.sum(axis=0)
     _t4 = _t3 * -1
@@ -8228,7 +8228,7 @@ def _classnllcriterion_false_false_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_x1 = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = cleared(out, (B, N_x1,), xp)
     _t2[_t1, T] = -1
     grad_input = _t2
@@ -8258,7 +8258,7 @@ def _classnllcriterion_false_true_update_output_batch(X, T):
     """J = Sum(-X[s, T[s] + 1], (s, 1, B))/B"""
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = _t2.sum(axis=0)
     _t4 = -_t3 / B
@@ -8273,7 +8273,7 @@ def _classnllcriterion_false_true_update_grad_input_batch(X, T, out=None):
     N_x1 = X.shape[1]
     _t1 = 1 / B
     _t2 = -_t1
-    _t3 = xp.arange(0, B)
+    _t3 = rows(B, xp)
     _t4 = cleared(out, (B, N_x1,), xp)
     _t4[_t3, T] = _t2
     grad_input = _t4
@@ -8307,7 +8307,7 @@ def _classnllcriterion_true_false_update_output_batch(X, T, w):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     _t1 = w[T]
-    _t2 = xp.arange(0, B)
+    _t2 = rows(B, xp)
     _t3 = X[_t2, T]
     _t4 = xp.einsum("a,a->", _t1, _t3)
     _t5 = _t4 * -1
@@ -8322,7 +8322,7 @@ def _classnllcriterion_true_false_update_grad_input_batch(X, T, w, out=None):
     N_x1 = X.shape[1]
     _t1 = w[T]
     _t2 = -_t1
-    _t3 = xp.arange(0, B)
+    _t3 = rows(B, xp)
     _t4 = cleared(out, (B, N_x1,), xp)
     _t4[_t3, T] = _t2
     grad_input = _t4
@@ -8355,7 +8355,7 @@ def _classnllcriterion_true_true_update_output_batch(X, T, w):
     _t1 = w[T]
     _t2 = _t1.sum(axis=0)
     _t3 = 1 / _t2
-    _t4 = xp.arange(0, B)
+    _t4 = rows(B, xp)
     _t5 = X[_t4, T]
     _t6 = xp.einsum("a,a->", _t1, _t5)
     _t7 = -_t6 / _t2
@@ -8372,7 +8372,7 @@ def _classnllcriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t2 = _t1.sum(axis=0)
     _t3 = 1 / _t2
     _t4 = -_t1 / _t2
-    _t5 = xp.arange(0, B)
+    _t5 = rows(B, xp)
     _t6 = cleared(out, (B, N_x1,), xp)
     _t6[_t5, T] = _t4
     grad_input = _t6
@@ -8450,7 +8450,7 @@ def _crossentropycriterion_false_false_update_output_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8468,7 +8468,7 @@ def _crossentropycriterion_false_false_update_grad_input_batch(X, T, out=None):
     _t4 = _t2.sum(axis=1)
     _t5 = 1 / _t4
     _t2 *= _t5[:, None]
-    _t7 = xp.arange(0, B)
+    _t7 = rows(B, xp)
     _t2[_t7, T] -= 1
     grad_input = _t2
     return grad_input
@@ -8483,7 +8483,7 @@ def _crossentropycriterion_false_false_loss_and_grad_input_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8550,7 +8550,7 @@ def _crossentropycriterion_false_true_update_output_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8571,7 +8571,7 @@ def _crossentropycriterion_false_true_update_grad_input_batch(X, T, out=None):
     _t5 /= B
     _t2 *= _t5[:, None]
     _t8 = 1 / B
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t2[_t9, T] -= _t8
     grad_input = _t2
     return grad_input
@@ -8586,7 +8586,7 @@ def _crossentropycriterion_false_true_loss_and_grad_input_batch(X, T):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = _t8.sum(axis=0)
@@ -8663,7 +8663,7 @@ def _crossentropycriterion_true_false_update_output_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = w[T]
@@ -8684,7 +8684,7 @@ def _crossentropycriterion_true_false_update_grad_input_batch(X, T, w, out=None)
     _t6 = w[T]
     _t5 *= _t6
     _t2 *= _t5[:, None]
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t2[_t9, T] -= _t6
     grad_input = _t2
     return grad_input
@@ -8699,7 +8699,7 @@ def _crossentropycriterion_true_false_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t2, out=_t2)
     _t4 = _t2.sum(axis=1)
     _t5 = xp.log(_t4)
-    _t6 = xp.arange(0, B)
+    _t6 = rows(B, xp)
     _t7 = X[_t6, T]
     _t8 = _t1 + _t5 - _t7
     _t9 = w[T]
@@ -8771,7 +8771,7 @@ def _crossentropycriterion_true_true_update_output_batch(X, T, w):
     xp.exp(_t5, out=_t5)
     _t7 = _t5.sum(axis=1)
     _t8 = xp.log(_t7)
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t10 = X[_t9, T]
     _t11 = _t4 + _t8 - _t10
     _t12 = xp.einsum("a,a->", _t11, _t1)
@@ -8795,7 +8795,7 @@ def _crossentropycriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     _t9 = (_t8 * _t1) / _t2
     _t5 *= _t9[:, None]
     _t11 = _t1 / _t2
-    _t12 = xp.arange(0, B)
+    _t12 = rows(B, xp)
     _t5[_t12, T] -= _t11
     grad_input = _t5
     return grad_input
@@ -8813,7 +8813,7 @@ def _crossentropycriterion_true_true_loss_and_grad_input_batch(X, T, w):
     xp.exp(_t5, out=_t5)
     _t7 = _t5.sum(axis=1)
     _t8 = xp.log(_t7)
-    _t9 = xp.arange(0, B)
+    _t9 = rows(B, xp)
     _t10 = X[_t9, T]
     _t11 = _t4 + _t8 - _t10
     _t12 = xp.einsum("a,a->", _t11, _t1)
@@ -9224,7 +9224,7 @@ def _multimargincriterion_1_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9242,7 +9242,7 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9294,7 +9294,7 @@ def _multimargincriterion_1_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9313,7 +9313,7 @@ def _multimargincriterion_1_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9366,7 +9366,7 @@ def _multimargincriterion_2_false_update_output_batch(X, T, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9385,7 +9385,7 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9440,7 +9440,7 @@ def _multimargincriterion_2_true_update_output_batch(X, T, w, margin):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -9460,7 +9460,7 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=No
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     N_c = X.shape[1]
-    _t1 = xp.arange(0, B)
+    _t1 = rows(B, xp)
     _t2 = X[_t1, T]
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
@@ -10435,7 +10435,7 @@ def _spatialautocropmsecriterion_true_update_output(x, t, top, left):
     N_c = x.shape[0]
     N_i = x.shape[1]
     N_j = x.shape[2]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = top - 1
     _t4 = _t2 + _t3
@@ -10457,7 +10457,7 @@ def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=Non
     N_i = x.shape[1]
     N_j = x.shape[2]
     _t1 = 2 * x
-    _t2 = xp.arange(0, N_c)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10479,8 +10479,8 @@ def _spatialautocropmsecriterion_true_update_output_batch(X, T, top, left):
     N_c = X.shape[1]
     N_i = X.shape[2]
     N_j = X.shape[3]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10502,8 +10502,8 @@ def _spatialautocropmsecriterion_true_update_grad_input_batch(X, T, top, left, o
     N_c = X.shape[1]
     N_i = X.shape[2]
     N_j = X.shape[3]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10523,7 +10523,7 @@ def _spatialautocropmsecriterion_false_update_output(x, t, top, left):
     N_c = x.shape[0]
     N_i = x.shape[1]
     N_j = x.shape[2]
-    _t1 = xp.arange(0, N_c)
+    _t1 = rows(N_c, xp)
     _t2 = xp.arange(1, N_i + 1)
     _t3 = top - 1
     _t4 = _t2 + _t3
@@ -10544,7 +10544,7 @@ def _spatialautocropmsecriterion_false_update_grad_input(x, t, top, left, out=No
     N_i = x.shape[1]
     N_j = x.shape[2]
     _t1 = xp.multiply(2, x, out=out)
-    _t2 = xp.arange(0, N_c)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10565,8 +10565,8 @@ def _spatialautocropmsecriterion_false_update_output_batch(X, T, top, left):
     N_c = X.shape[1]
     N_i = X.shape[2]
     N_j = X.shape[3]
-    _t1 = xp.arange(0, B)
-    _t2 = xp.arange(0, N_c)
+    _t1 = rows(B, xp)
+    _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
     _t5 = _t3 + _t4
@@ -10588,8 +10588,8 @@ def _spatialautocropmsecriterion_false_update_grad_input_batch(X, T, top, left, 
     N_i = X.shape[2]
     N_j = X.shape[3]
     _t1 = xp.multiply(2, X, out=out)
-    _t2 = xp.arange(0, B)
-    _t3 = xp.arange(0, N_c)
+    _t2 = rows(B, xp)
+    _t3 = rows(N_c, xp)
     _t4 = xp.arange(1, N_i + 1)
     _t5 = top - 1
     _t6 = _t4 + _t5
@@ -13270,7 +13270,7 @@ def _ninja_update_output(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t23 = xp.log(counts_sum)
     _t24 = norm_logits - _t23[:, None]
     logprobs = _t24
-    _t25 = xp.arange(0, n)
+    _t25 = rows(n, xp)
     _t26 = logprobs[_t25, Yb]
     _t27 = _t26.sum(axis=0)
     _t28 = -_t27 / n
@@ -13284,7 +13284,7 @@ def _ninja_grad_input(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bn
     n = x.shape[0]
     _t1 = probs / n
     _t2 = 1 / n
-    _t3 = xp.arange(0, n)
+    _t3 = rows(n, xp)
     _t1[_t3, Yb] -= _t2
     _d_logits = _t1
     _t5 = _d_logits @ W2
@@ -13324,7 +13324,7 @@ def _ninja_acc_grad_parameters(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bn
     n = x.shape[0]
     _t1 = probs / n
     _t2 = 1 / n
-    _t3 = xp.arange(0, n)
+    _t3 = rows(n, xp)
     _t1[_t3, Yb] -= _t2
     _d_logits = _t1
     _t5 = _d_logits @ W2
@@ -13375,7 +13375,7 @@ def _ninja_backward(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani, bndi
     n = x.shape[0]
     _t1 = probs / n
     _t2 = 1 / n
-    _t3 = xp.arange(0, n)
+    _t3 = rows(n, xp)
     _t1[_t3, Yb] -= _t2
     _d_logits = _t1
     _t5 = _d_logits @ W2
@@ -13467,8 +13467,8 @@ def _ninja_update_output_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2):
     _t23 = xp.log(counts_sum)
     _t24 = norm_logits - _t23[:, :, None]
     logprobs = _t24
-    _t25 = xp.arange(0, _B)
-    _t26 = xp.arange(0, n)
+    _t25 = rows(_B, xp)
+    _t26 = rows(n, xp)
     _t27 = logprobs[_t25[:, None], _t26, Yb]
     _t28 = _t27.sum(axis=1)
     _t29 = -_t28 / n

@@ -21,6 +21,7 @@ from .criterion import Criterion
 from .module import _WEIGHT_BIAS, check_array, check_dtype, check_scale, compute_dtype, Module, real_number
 
 REQUIRED = "required"  # a signature's default for an argument that has none
+ndarray = np.ndarray
 
 
 def kept(buffer, result):
@@ -300,6 +301,10 @@ class CatalogueModule(_Catalogued, Module):
         if "backward" not in cls.__dict__ and (
                 "updateGradInput" in cls.__dict__ or "accGradParameters" in cls.__dict__):
             cls.backward = Module.backward
+        # forward is updateOutput itself (one call fewer a step): a class whose updateOutput is
+        # another (its own, or a mixin's before it) gets Module's forward, which calls it
+        if cls.forward is CatalogueModule.updateOutput and cls.updateOutput is not CatalogueModule.updateOutput:
+            cls.forward = Module.forward
 
     def __setattr__(self, name: str, value) -> None:
         shape = self._slotShapes.get(name)
@@ -309,6 +314,9 @@ class CatalogueModule(_Catalogued, Module):
             for key in ("_paramArrays", "_gradArrays", "_kernelArrays", "_outputKey", "_gradInputKey", "_forwardFast",
                         "_backwardFast", "_gradInputFast"):
                 fields[key] = None
+            # and the flat layout is gone (updateParameters takes a layout it finds as intact);
+            # _flatten makes it anew after it has assigned the views
+            fields["_flat"] = None
         object.__setattr__(self, name, value)
 
     def _axisSize(self, axis) -> int:
@@ -372,6 +380,16 @@ class CatalogueModule(_Catalogued, Module):
         self._flat = None  # the flat layout held the bias: the update goes parameter by parameter
         return self
 
+    def updateParameters(self, learningRate: float) -> None:
+        """Gradient-descent step in place: p -= learningRate * gradP; one array operation where the
+        parameters are views into one flat array (an assigned parameter drops that layout:
+        __setattr__), else Module's walk."""
+        flat = self._flat
+        if flat is None or learningRate.__class__ is not float or learningRate - learningRate != 0:
+            return Module.updateParameters(self, learningRate)  # checks learningRate
+        params = flat[0]
+        params -= learningRate * flat[1]
+
     def parameters(self):
         """The live arrays ([parameters], [their gradients]) in Torch7's order, or None."""
         if not self._parameterSlots:
@@ -399,10 +417,10 @@ class CatalogueModule(_Catalogued, Module):
         return arrays
 
     def updateOutput(self, input):
-        fast = self._forwardFast
+        fast, buffer = self._forwardFast, self.output
         if (fast is not None and input.__class__ is fast[0] and input.shape == fast[1] and input.dtype is fast[2]
-                and input is not self.output and input.base is not self.output):
-            return fast[3](input, *self._kernelArrays, self.output)  # the buffer, returned
+                and input is not buffer and input.base is not buffer):
+            return fast[3](input, *self._kernelArrays, buffer)  # the buffer, returned
         batch = self._input(input)
         if self._arrays:
             self._checkArrays(input, batch)
@@ -418,6 +436,8 @@ class CatalogueModule(_Catalogued, Module):
         # next time straight to the kernel, where it writes into the buffer and takes the input as it is
         self._forwardFast = key + (self._kernels[batch][0],) if result is buffer and input.dtype.kind == "f" else None
         return self.output
+
+    forward = updateOutput
 
     def _gradOutput(self, input, gradOutput) -> bool:
         """Check input and gradOutput; True for a batch. The last call's arrays' kind passes at once."""
@@ -472,17 +492,16 @@ class CatalogueModule(_Catalogued, Module):
         """gradInput = dJ/dinput; reads the output of the last forward."""
         fast, buffer = self._gradInputFast, self.gradInput
         if (fast is not None and input.__class__ is fast[0] and gradOutput.__class__ is fast[0]
-                and input.shape == fast[1] and input.dtype is fast[2] and gradOutput.shape == fast[3]
-                and gradOutput.dtype is fast[4] and (fast[6] or self._outputKey == fast[:3])
-                and input is not buffer and gradOutput is not buffer and input.base is not buffer
-                and gradOutput.base is not buffer):
-            return fast[5](input, *self._kernelArrays, self.output, gradOutput, buffer)  # as backward's fast path
+                and (input.shape, input.dtype, gradOutput.shape, gradOutput.dtype) == fast[1]
+                and (fast[3] or self._outputKey is fast[4]) and input is not buffer and gradOutput is not buffer
+                and input.base is not buffer and gradOutput.base is not buffer):
+            return fast[2](input, *self._kernelArrays, self.output, gradOutput, buffer)  # as backward's fast path
         batch = self._gradOutput(input, gradOutput)
         out = self._gradInputBuffer(input, gradOutput)
         floats = input.dtype.kind == "f"
         result = self._kernels[batch][1](input if floats else self._floats(input), *self._operands(), self.output,
                                          gradOutput, out)
-        self._gradInputFast = (self._gradKey[:5] + (self._kernels[batch][1], not self.gradientReadsOutput)
+        self._gradInputFast = (self._fastRecord(self._kernels[batch][1])
                                if result is out and floats and gradOutput.dtype.kind == "f" else None)
         return self._keep(result)
 
@@ -498,27 +517,36 @@ class CatalogueModule(_Catalogued, Module):
 
     def backward(self, input, gradOutput, scale=1.0):
         """updateGradInput then accGradParameters (in one pass where the layer has parameters)."""
+        # the fast path first: only a layer with parameters has one (a slow call below made it)
+        fast, buffer = self._backwardFast, self.gradInput
+        if (fast is not None and input.__class__ is fast[0] and gradOutput.__class__ is fast[0]
+                and (input.shape, input.dtype, gradOutput.shape, gradOutput.dtype) == fast[1]
+                and (fast[3] or self._outputKey is fast[4]) and input is not buffer and gradOutput is not buffer
+                and input.base is not buffer and gradOutput.base is not buffer):
+            if scale.__class__ is not float or scale - scale != 0:
+                scale = check_scale(self._name(), scale)
+            # both caches are set where the fast path is (a slow call made them)
+            return fast[2](input, *self._kernelArrays, self.output, gradOutput, scale, *self._gradArrays, buffer)
         if not self._parameterSlots:
             return self.updateGradInput(input, gradOutput)
         if scale.__class__ is not float or scale - scale != 0:
             scale = check_scale(self._name(), scale)
-        fast, buffer = self._backwardFast, self.gradInput
-        if (fast is not None and input.__class__ is fast[0] and gradOutput.__class__ is fast[0]
-                and input.shape == fast[1] and input.dtype is fast[2] and gradOutput.shape == fast[3]
-                and gradOutput.dtype is fast[4] and (fast[6] or self._outputKey == fast[:3])
-                and input is not buffer and gradOutput is not buffer and input.base is not buffer
-                and gradOutput.base is not buffer):
-            # both caches are set where the fast path is (a slow call made them)
-            return fast[5](input, *self._kernelArrays, self.output, gradOutput, scale, *self._gradArrays, buffer)
         batch = self._gradOutput(input, gradOutput)
         out = self._gradInputBuffer(input, gradOutput)
         floats = input.dtype.kind == "f"
         result = self._kernels[batch][3](input if floats else self._floats(input), *self._operands(), self.output,
                                          gradOutput, scale, *self._grads(), out)
-        # next time straight to the kernel (fast[6]: no forward to match), as the buffer fits these arrays
-        self._backwardFast = (self._gradKey[:5] + (self._kernels[batch][3], not self.gradientReadsOutput)
+        # next time straight to the kernel, as the buffer fits these arrays
+        self._backwardFast = (self._fastRecord(self._kernels[batch][3])
                               if result is out and floats and gradOutput.dtype.kind == "f" else None)
         return self._keep(result)
+
+    def _fastRecord(self, kernel) -> tuple:
+        """What a next call like the one just checked compares before it goes straight to ``kernel``:
+        (array class, (input's shape and dtype, gradOutput's), kernel, no forward to match, and the
+        last forward's ``_outputKey`` itself: a forward of another shape since makes a new one)."""
+        key = self._gradKey
+        return key[0], key[1:5], kernel, not self.gradientReadsOutput, self._outputKey
 
     def __repr__(self) -> str:
         if self.shown:  # Torch7's: nn.Linear(2 -> 3), and without bias where a bias was dropped
@@ -545,13 +573,18 @@ class CatalogueCriterion(_Catalogued, Criterion):
     _kept = None  # (input, target, gradient) of the last forward
     _targetKey = None  # (shape, dtype, input's shape) of the last class target that passed the checks
     _unsigned = None  # its dtype read as unsigned
-    # the last call's (array class, input shape and dtype, target's, class target?, kernels), where
-    # both were float arrays (or class numbers) that passed every check but the classes' values
+    # the last call's (array class, (input shape and dtype, target's), the classes (0: no class
+    # target), forward's kernel, the arguments after the target, forwardKeepsGradient, the gradient
+    # kernel, whether forward's kernel refuses a class too large: _gathersClasses), where both were
+    # float arrays (or class numbers) that passed every check but the classes' values
     _callFast = None
     # the class target whose values the last forward checked: its backward of that very array reads
     # them as checked (as CrossEntropyCriterion's kept gradient: change neither in place in between)
     _classesChecked = None
-    _callCache = _Catalogued._callCache + ("_kept", "_targetKey", "_callFast", "_classesChecked")
+    # (gradInput's buffer, the shapes and dtypes, classes, gradient kernel, arguments) of the last
+    # gradient written into that buffer by the kernel: a next one like it goes straight there
+    _gradFast = None
+    _callCache = _Catalogued._callCache + ("_kept", "_targetKey", "_callFast", "_classesChecked", "_gradFast")
 
     def __init__(self, *args, **kwargs) -> None:
         Criterion.__init__(self)
@@ -591,13 +624,19 @@ class CatalogueCriterion(_Catalogued, Criterion):
 
     def _checkClassValues(self, target, classes: int) -> None:
         """Raise unless every class of ``target`` (its shape and dtype checked) is below ``classes``."""
-        # one pass: read as unsigned, a negative class is too large too (numpy's ufunc reduce is
-        # cheaper than .max() on a batch's few targets)
+        # one pass: read as unsigned, a negative class is too large too; on numpy the largest is found
+        # by argmax, which has none of a ufunc reduction's set-up (a fifth of .max()'s time on a
+        # batch's few targets)
         unsigned = target.view(self._unsigned)
-        largest = np.maximum.reduce(unsigned, axis=None) if target.__class__ is np.ndarray else unsigned.max()
-        if largest >= classes:
-            raise ValueError(f"{type(self).__name__}: target must hold classes from 0 to {classes - 1}, "
-                             f"got {int(target.min())} .. {int(target.max())}")
+        if (unsigned.item(unsigned.argmax()) if target.__class__ is ndarray else unsigned.max()) >= classes:
+            self._refuseClasses(target, classes)
+
+    def _refuseClasses(self, target, classes: int):
+        """The ValueError of a target holding a number that is no class (below 0, or ``classes`` or more)."""
+        # no backward reads these classes unchecked, nor the gradient of a forward before
+        self._classesChecked = self._kept = None
+        raise ValueError(f"{type(self).__name__}: target must hold classes from 0 to {classes - 1}, "
+                         f"got {int(target.min())} .. {int(target.max())}") from None  # not numpy's IndexError
 
     def _checkList(self, input, target, batch: bool) -> bool:
         """A list of classes of the input's shape, ended by its first ``targetEnd`` (PyTorch's -1);
@@ -625,29 +664,25 @@ class CatalogueCriterion(_Catalogued, Criterion):
     def _call(self, kernel: int, input, target, out=None):
         """The kernel's result for a checked input and target: one sample with weights as a batch
         of one (a total weight 0 gives nan, as PyTorch's), a gradient back to the sample's shape.
-        ``out``: gradInput's buffer, for the gradient kernel (kernel 1) where it fits."""
-        fast = self._callFast
-        if (fast is not None and input.__class__ is fast[0] and target.__class__ is fast[0] and input.shape == fast[1]
-                and input.dtype is fast[2] and target.shape == fast[3] and target.dtype is fast[4]):
-            if fast[5] and (kernel != 1 or target is not self._classesChecked):  # the classes' values
-                self._classesChecked = None
-                self._checkClassValues(target, input.shape[-1])
-                self._classesChecked = target if kernel != 1 else None
-            if kernel == 1 and out is not None:
-                return fast[6][1](input, target, *fast[7], *self._scalars, out=out)
-            return fast[6][kernel](input, target, *fast[7], *self._scalars)
+        ``out``: gradInput's buffer, for the gradient kernel (kernel 1) where it fits. The slow path:
+        every check, and the record of what a next call like this one may skip (``_callFast``)."""
         target, self._classesChecked = self._target(target), None
         batch = self._check(input, target)
         if kernel != 1 and self.classTarget is not None:
             self._classesChecked = target
-        # next time the checks made here are one comparison: float arrays of these shapes and dtypes
-        # (no weights: an assigned weights array is checked against the input on the slow path), and
-        # the constants these shapes gave (a crop's offsets)
-        self._callFast = ((input.__class__, input.shape, input.dtype, target.shape, target.dtype,
-                           self.classTarget is not None, self._kernels[batch], tuple(self._constants()))
-                          if target.__class__ is input.__class__ and input.dtype.kind == "f" and not self._arrays
-                          and self.targetEnd is None and (self.classTarget is not None or target.dtype.kind == "f")
-                          else None)
+        # next time the checks made here are one comparison (see updateOutput): float arrays of these
+        # shapes and dtypes (no weights: an assigned weights array is checked against the input on
+        # the slow path), and the constants these shapes gave (a crop's offsets) with the numbers
+        kernels = self._kernels[batch]
+        fits = (target.__class__ is input.__class__ and input.dtype.kind == "f" and not self._arrays
+                and self.targetEnd is None and (self.classTarget is not None or target.dtype.kind == "f"))
+        forward = kernels[3] if self.forwardKeepsGradient else kernels[0]
+        arguments = tuple(self._constants()) + self._scalars
+        self._callFast = ((input.__class__, (input.shape, input.dtype, target.shape, target.dtype),
+                           input.shape[-1] if self.classTarget is not None else 0, forward, arguments,
+                           self.forwardKeepsGradient, kernels[1],
+                           self.classTarget is not None and self._gathersClasses(forward, input, target, arguments))
+                          if fits else None)
         input, sample = self._floats(input), self._arrays and not batch
         if sample:
             input, target, batch, out = input[None], target[None], True, None
@@ -659,8 +694,47 @@ class CatalogueCriterion(_Catalogued, Criterion):
             return result[0] if kernel == 1 else (result[0], result[1][0])
         return result
 
+    def _gathersClasses(self, forward, input, target, arguments: tuple) -> bool:
+        """Whether ``forward`` refuses (numpy's IndexError) a target like this one with a single class
+        too large: its gather of the input at the target checks every index, so a forward of these
+        shapes need only look for negative classes (numpy reads those from the end). Tried once, on
+        a copy, when the checks for these shapes are made."""
+        if input.__class__ is not ndarray or target.dtype.kind != "i" or input.shape[-1] > np.iinfo(target.dtype).max:
+            return False
+        probe = target.copy()
+        probe.flat[-1] = input.shape[-1]
+        try:
+            forward(input, probe, *arguments)
+        except IndexError:
+            return True
+        return False
+
     def updateOutput(self, input, target):
         """The loss; for a batch, as Torch7 reduces it (sizeAverage)."""
+        fast = self._callFast
+        if (fast is not None and input.__class__ is fast[0] and target.__class__ is fast[0]
+                and (input.shape, input.dtype, target.shape, target.dtype) == fast[1]):
+            if fast[2]:  # class numbers, read on every forward (_checkClassValues inline: a call fewer)
+                if fast[7]:  # the kernel's gather refuses a class too large: the smallest is left to check
+                    if target.item(target.argmin()) < 0:
+                        self._refuseClasses(target, fast[2])
+                else:
+                    unsigned = target.view(self._unsigned)
+                    if (unsigned.item(unsigned.argmax()) if fast[0] is ndarray else unsigned.max()) >= fast[2]:
+                        self._refuseClasses(target, fast[2])
+                self._classesChecked = target
+            try:  # (no arguments: a call without *, which costs a third of an empty call more)
+                result = fast[3](input, target, *fast[4]) if fast[4] else fast[3](input, target)
+            except IndexError:  # numpy's, for a class too large: the one-line ValueError instead
+                if fast[2]:
+                    self._checkClassValues(target, fast[2])
+                raise
+            if fast[5]:
+                self.output, grad = result
+                self._kept = input, target, grad
+            else:
+                self.output = result
+            return self.output
         if self.forwardKeepsGradient:
             self.output, grad = self._call(3, input, target)
             self._kept = input, target, grad
@@ -672,20 +746,49 @@ class CatalogueCriterion(_Catalogued, Criterion):
         """dJ/dinput; the one forward kept where that forward had these very arrays."""
         last = self._kept
         if last is not None and last[0] is input and last[1] is target:
-            grad, input = last[2], self._floats(input)
-        else:
-            buffer = self.gradInput  # written in place where it fits and neither array is, or views, it
-            fits = (buffer.__class__ is input.__class__ and buffer.shape == input.shape and buffer.dtype is input.dtype
-                    and input is not buffer and target is not buffer and input.base is not buffer
-                    and getattr(target, "base", None) is not buffer)
-            grad = self._call(1, input, target, buffer if fits else None)
-            if grad is buffer:  # written in place, in the input's floats
+            buffer, grad = self.gradInput, last[2]
+            if buffer.__class__ is grad.__class__ and buffer.shape == grad.shape and buffer.dtype is input.dtype:
+                buffer[...] = grad  # in the input's floats
                 return buffer
-            input = self._floats(input)
+            if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
+                grad = grad.astype(self._floats(input).dtype, copy=False)
+            self.gradInput = kept(buffer, grad)
+            return self.gradInput
+        buffer, fast = self.gradInput, self._gradFast
+        # the arrays of the last call that wrote into this very buffer (neither array is, or views, it)
+        if (fast is not None and buffer is fast[0] and input.__class__ is buffer.__class__
+                and target.__class__ is buffer.__class__ and (input.shape, input.dtype, target.shape, target.dtype)
+                == fast[1] and input is not buffer and target is not buffer and input.base is not buffer
+                and target.base is not buffer):
+            if fast[2] and target is not self._classesChecked:  # class numbers its forward did not read
+                self._checkClassValues(target, fast[2])
+            return fast[3](input, target, *fast[4], buffer)
+        # written in place where it fits and neither array is, or views, it
+        fits = (buffer.__class__ is input.__class__ and buffer.shape == input.shape and buffer.dtype is input.dtype
+                and input is not buffer and target is not buffer and input.base is not buffer
+                and getattr(target, "base", None) is not buffer)
+        grad = self._call(1, input, target, buffer if fits else None)
+        call = self._callFast
+        if grad is buffer:  # written in place, in the input's floats: next time straight to the kernel
+            self._gradFast = None if call is None else (buffer, call[1], call[2], call[6], call[4])
+            return buffer
+        self._gradFast = None
         if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
-            grad = grad.astype(input.dtype)
+            grad = grad.astype(self._floats(input).dtype, copy=False)
         self.gradInput = kept(self.gradInput, grad)
         return self.gradInput
+
+    # one call fewer a step (a class whose updateOutput or updateGradInput is another, its own or
+    # a mixin's, gets Criterion's forward or backward, which call them: __init_subclass__)
+    forward, backward = updateOutput, updateGradInput
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        base = CatalogueCriterion
+        if cls.forward is base.updateOutput and cls.updateOutput is not base.updateOutput:
+            cls.forward = Criterion.forward
+        if cls.backward is base.updateGradInput and cls.updateGradInput is not base.updateGradInput:
+            cls.backward = Criterion.backward
 
 
 class _Program:

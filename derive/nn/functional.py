@@ -25,6 +25,25 @@ def sigmoid(z):
     return 1 / (1 + xp.exp(-z))
 
 
+_ROWS: dict[int, np.ndarray] = {}  # size -> 0 .. size - 1, read-only (rows)
+
+
+def rows(size: int, xp):
+    """0 .. size - 1, the positions a gather or scatter reads along an axis (X[rows(B, xp), T]): on
+    numpy one read-only array for each size, made once (at a batch of 64 an arange cost about a
+    third of the gather it feeds); a new one elsewhere (CuPy's arrays live on a device)."""
+    if xp is not np:
+        return xp.arange(0, size)
+    made = _ROWS.get(size)
+    if made is None:
+        if len(_ROWS) >= 64:  # a few batch sizes are used at a time
+            _ROWS.clear()
+        made = np.arange(0, size)
+        made.flags.writeable = False  # shared by every kernel: nothing may write into it
+        _ROWS[size] = made
+    return made
+
+
 def cleared(out, shape: tuple, xp):
     """``out`` set to 0, where the caller gives a buffer (of ``shape``); else new zeros of ``shape``."""
     if out is None:
