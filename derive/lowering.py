@@ -1137,13 +1137,38 @@ def _fresh(code: str) -> bool:
     if any(mark in code for mark in ("==", "<", ">", "&", "arange", "rows(", "window(", "broadcast_to", "transpose",
                                      "step(")):
         return False
+    if code.startswith(_UFUNCS) or code.startswith("-"):  # a ufunc's or a negation's result
+        return True
+    while code.startswith("(") and _closing(code) == len(code) - 1:  # (a - b): its inside
+        code = code[1:-1]
     tokens = _tokens(code)
-    return (len(tokens) >= 3 and tokens[1] in ("+", "-", "*", "/", "**", "@")) or code.startswith(_UFUNCS)
+    return len(tokens) >= 3 and tokens[1] in ("+", "-", "*", "/", "**", "@")
+
+
+def _closing(code: str) -> int:
+    """The position of the parenthesis that closes ``code``'s first character."""
+    depth = 0
+    for k, c in enumerate(code):
+        depth += c in "(["
+        depth -= c in ")]"
+        if depth == 0:
+            return k
+    return -1
 
 
 def _tokens(code: str) -> list[str]:
-    """``code`` split at its spaces outside subscripts: a[:, None] * b is 3 tokens."""
-    return re.split(r" (?![^\[]*\])", code)
+    """``code`` split at its spaces outside subscripts and calls: a[:, None] * xp.transpose(b, (1, 0))
+    is 3 tokens."""
+    tokens, depth, start = [], 0, 0
+    for k, c in enumerate(code):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == " " and depth == 0:
+            tokens.append(code[start:k])
+            start = k + 1
+    return tokens + [code[start:]]
 
 
 def _rewrite(code: str, free) -> tuple[str, str | None] | None:

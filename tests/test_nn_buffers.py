@@ -101,8 +101,11 @@ def test_the_lowering_writes_a_result_into_the_callers_buffer_where_one_statemen
     # an operand may be a broadcast view (LogSoftMax's X minus each row's log-sum-exp)
     assert into_buffer(["_t1 = X - _t5[:, None]", "output = _t1"], "output", axes)[0] == \
         "_t1 = xp.subtract(X, _t5[:, None], out=out)"
-    # a view, a sum, more than one operation, an argument returned as it is: left as they are
-    for made in ("_t1 = window(x, (2,), (0,), ({0: 1},))", "_t1 = X.sum(axis=0)", "_t1 = (X - c) * x"):
+    # the last of several operations (the first makes its own temporary)
+    assert into_buffer(["_t1 = (X - c) * x", "output = _t1"], "output", axes)[0] == \
+        "_t1 = xp.multiply((X - c), x, out=out)"
+    # a view, a sum, an argument returned as it is: left as they are
+    for made in ("_t1 = window(x, (2,), (0,), ({0: 1},))", "_t1 = X.sum(axis=0)"):
         assert into_buffer([made, "output = _t1"], "output", axes)[0] == made
     assert into_buffer(["output = g"], "output", axes) == ["output = g"]
 
@@ -117,3 +120,19 @@ def test_a_gradient_is_scaled_in_the_temporary_it_is_added_from_only_where_nothi
                  ["_t2 = G.T @ X", "grad_input = _t2", lines[1]],  # returned as gradInput too
                  ["grad_W += g if scale == 1 else scale * g"]):  # an argument, not the kernel's own
         assert scaled_in_place(kept, axes) == kept
+
+
+def test_an_operand_that_is_a_call_still_goes_into_the_buffer():
+    # a convolution's output: its bias plus the contraction moved to Torch7's axis order
+    lines = ["_t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))", "output = _t3"]
+    assert into_buffer(lines, "output", {"_t3": ("s", "o", "h", "w")})[0] == (
+        "_t3 = xp.add(b[:, None, None], xp.transpose(_t2, (0, 3, 1, 2)), out=out)")
+
+
+def test_a_convolution_writes_its_output_into_its_buffer():
+    rng = np.random.default_rng(4)
+    layer = nn.SpatialConvolution(3, 8, 3, 3, 1, 1, 1, 1)
+    X = rng.standard_normal((4, 3, 16, 16))
+    output = layer.forward(X)
+    assert peak_bytes(lambda: layer.forward(X)) < output.nbytes * 2.5  # patches and the product, no copy
+    assert layer.forward(X) is output

@@ -666,10 +666,10 @@ def _logsigmoid_update_output(x, out=None):
     """y[i] = -log(1 + exp(-x[i]))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -x
-    _t2 = xp.exp(_t1)
-    _t2 += 1
-    xp.log(_t2, out=_t2)
-    _t5 = -_t2
+    xp.exp(_t1, out=_t1)
+    _t1 += 1
+    xp.log(_t1, out=_t1)
+    _t5 = -_t1
     output = _t5
     return output
 
@@ -678,10 +678,10 @@ def _logsigmoid_update_grad_input(x, y, g, out=None):
     """gradInput[j] = exp(-x[j])*g[j]/(1 + exp(-x[j]))"""
     xp = np if x.__class__ is ndarray else namespace(x)
     _t1 = -x
-    _t2 = xp.exp(_t1)
-    _t3 = 1 + _t2
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
     xp.divide(1, _t3, out=_t3)
-    _t5 = _t3 * g * _t2
+    _t5 = _t3 * g * _t1
     grad_input = _t5
     return grad_input
 
@@ -690,10 +690,10 @@ def _logsigmoid_update_output_batch(X, out=None):
     """Y[s, i] = -log(1 + exp(-X[s, i]))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -X
-    _t2 = xp.exp(_t1)
-    _t2 += 1
-    xp.log(_t2, out=_t2)
-    _t5 = -_t2
+    xp.exp(_t1, out=_t1)
+    _t1 += 1
+    xp.log(_t1, out=_t1)
+    _t5 = -_t1
     output = _t5
     return output
 
@@ -702,10 +702,10 @@ def _logsigmoid_update_grad_input_batch(X, Y, G, out=None):
     """gradInput[j, k] = exp(-X[j, k])*G[j, k]/(1 + exp(-X[j, k]))"""
     xp = np if X.__class__ is ndarray else namespace(X)
     _t1 = -X
-    _t2 = xp.exp(_t1)
-    _t3 = 1 + _t2
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
     xp.divide(1, _t3, out=_t3)
-    _t5 = _t3 * G * _t2
+    _t5 = _t3 * G * _t1
     grad_input = _t5
     return grad_input
 
@@ -3069,7 +3069,7 @@ def _euclidean_acc_grad_parameters_batch(X, W, Y, G, scale, grad_W):
     _t5 = xp.transpose(_t1, (2, 0, 1)) * _t4.T
     _t6 = _t5.sum(axis=2)
     _t7 = -_t6
-    grad_W += _t7 if scale == 1 else scale * _t7
+    grad_W += _t7 if scale == 1 else xp.multiply(_t7, scale, out=_t7)
 
 
 def _euclidean_backward_batch(X, W, Y, G, scale, grad_W, out=None):
@@ -3085,7 +3085,7 @@ def _euclidean_backward_batch(X, W, Y, G, scale, grad_W, out=None):
     _t7 = xp.transpose(_t1, (1, 2, 0)) * _t3.T
     _t8 = _t7.sum(axis=2)
     _t9 = -_t8
-    grad_W += _t9 if scale == 1 else scale * _t9
+    grad_W += _t9 if scale == 1 else xp.multiply(_t9, scale, out=_t9)
     return grad_input
 
 
@@ -4732,7 +4732,7 @@ def _spatialconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH, p
     N_q = W.shape[3]
     _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
-    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = xp.add(b[:, None, None], xp.transpose(_t2, (0, 3, 1, 2)), out=out)
     output = _t3
     return output
 
@@ -4869,7 +4869,7 @@ def _spatialconvolutionmm_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW, dH,
     N_q = W.shape[3]
     _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: 1}, {4: (dW), 5: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
-    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = xp.add(b[:, None, None], xp.transpose(_t2, (0, 3, 1, 2)), out=out)
     output = _t3
     return output
 
@@ -5005,7 +5005,7 @@ def _spatialdilatedconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, dW
     N_q = W.shape[3]
     _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dH), 3: (dilationH)}, {4: (dW), 5: (dilationW)}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (1, 2, 3,)))
-    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = xp.add(b[:, None, None], xp.transpose(_t2, (0, 3, 1, 2)), out=out)
     output = _t3
     return output
 
@@ -5141,7 +5141,7 @@ def _spatialfullconvolution_update_output_batch(X, W, b, N_h, N_w, kW, kH, padW,
     N_q = W.shape[3]
     _t1 = window(X, (B, N_c, N_h, N_p, N_w, N_q), (0, 0, (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5,), (0, 2, 3,)))
-    _t3 = b[:, None, None] + xp.transpose(_t2, (0, 3, 1, 2))
+    _t3 = xp.add(b[:, None, None], xp.transpose(_t2, (0, 3, 1, 2)), out=out)
     output = _t3
     return output
 
@@ -6259,7 +6259,7 @@ def _volumetricconvolution_update_output_batch(X, W, b, N_t, N_h, N_w, kT, kW, k
     N_r = W.shape[2]
     _t1 = window(X, (B, N_c, N_t, N_r, N_h, N_p, N_w, N_q), (0, 0, (-padT), (-padH), (-padW)), ({0: 1}, {1: 1}, {2: (dT), 3: 1}, {4: (dH), 5: 1}, {6: (dW), 7: 1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (1, 2, 3, 4,)))
-    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = xp.add(b[:, None, None, None], xp.transpose(_t2, (0, 4, 1, 2, 3)), out=out)
     output = _t3
     return output
 
@@ -7496,7 +7496,7 @@ def _volumetricfullconvolution_update_output_batch(X, W, b, N_t, N_i, N_j, kT, k
     N_q = W.shape[4]
     _t1 = window(X, (B, N_c, N_t, N_k, N_i, N_l, N_j, N_q), (0, 0, (padT), (padH), (padW)), ({0: 1}, {1: 1}, {2: 1, 3: -1}, {4: 1, 5: -1}, {6: 1, 7: -1}), patches)
     _t2 = contract(_t1, W, axes=((1, 3, 5, 7,), (0, 2, 3, 4,)))
-    _t3 = b[:, None, None, None] + xp.transpose(_t2, (0, 4, 1, 2, 3))
+    _t3 = xp.add(b[:, None, None, None], xp.transpose(_t2, (0, 4, 1, 2, 3)), out=out)
     output = _t3
     return output
 
@@ -7650,7 +7650,7 @@ def _msecriterion_true_update_grad_input_batch(X, T, out=None):
     B = X.shape[0]
     n = X.shape[1]
     _t1 = X - T
-    _t2 = (2 * _t1) / (B * n)
+    _t2 = xp.divide((2 * _t1), (B * n), out=out)
     grad_input = _t2
     return grad_input
 
@@ -7752,7 +7752,7 @@ def _abscriterion_true_update_grad_input_batch(X, T, out=None):
     n = X.shape[1]
     _t1 = T - X
     _t2 = xp.sign(_t1)
-    _t3 = -_t2 / (B * n)
+    _t3 = xp.divide(-_t2, (B * n), out=out)
     grad_input = _t3
     return grad_input
 
@@ -7896,7 +7896,7 @@ def _smoothl1criterion_true_update_grad_input_batch(X, T, out=None):
     _t5 = xp.sign(_t1)
     _t6 = -_t5
     _t7 = xp.where(_t3, _t4, _t6)
-    _t8 = _t7 / (B * n)
+    _t8 = xp.divide(_t7, (B * n), out=out)
     grad_input = _t8
     return grad_input
 
@@ -8038,7 +8038,7 @@ def _bcecriterion_false_true_update_grad_input_batch(X, T, out=None):
     _t3 = T - 1
     _t4 = (_t1 * _t3) / n
     _t5 = 1 / X
-    _t6 = (_t5 * T) / n
+    _t6 = xp.divide((_t5 * T), n, out=out)
     xp.subtract(-_t4, _t6, out=_t6)
     _t6 /= B
     grad_input = _t6
@@ -8168,7 +8168,7 @@ def _bcecriterion_true_true_update_grad_input_batch(X, T, w, out=None):
     xp.divide(1, _t1, out=_t1)
     _t3 = 1 - T
     _t4 = w / n
-    _t5 = _t4 * (_t1 * _t3)
+    _t5 = xp.multiply(_t4, (_t1 * _t3), out=out)
     _t6 = 1 / X
     _t7 = _t4 * (_t6 * T)
     _t5 -= _t7
@@ -8920,7 +8920,7 @@ def _distkldivcriterion_true_update_grad_input_batch(X, T, out=None):
     xp = np if X.__class__ is ndarray else namespace(X)
     B = X.shape[0]
     n = X.shape[1]
-    _t1 = -T / (B * n)
+    _t1 = xp.divide(-T, (B * n), out=out)
     grad_input = _t1
     return grad_input
 
@@ -8959,7 +8959,7 @@ def _margincriterion_update_grad_input(x, t, margin, out=None):
     _t1 = t * x
     xp.subtract(margin, _t1, out=_t1)
     _t3 = xp.heaviside(_t1, 0.5)
-    _t4 = -(_t3 * t) / n
+    _t4 = xp.divide(-(_t3 * t), n, out=out)
     grad_input = _t4
     return grad_input
 
@@ -8986,7 +8986,7 @@ def _margincriterion_update_grad_input_batch(X, T, margin, out=None):
     _t1 = T * X
     xp.subtract(margin, _t1, out=_t1)
     _t3 = xp.heaviside(_t1, 0.5)
-    _t4 = -(_t3 * T) / (B * n)
+    _t4 = xp.divide(-(_t3 * T), (B * n), out=out)
     grad_input = _t4
     return grad_input
 
@@ -9104,7 +9104,7 @@ def _softmargincriterion_true_update_grad_input(x, t, out=None):
     xp.exp(_t1, out=_t1)
     _t3 = 1 + _t1
     xp.divide(1, _t3, out=_t3)
-    _t5 = -(_t3 * t * _t1) / n
+    _t5 = xp.divide(-(_t3 * t * _t1), n, out=out)
     grad_input = _t5
     return grad_input
 
@@ -9150,7 +9150,7 @@ def _softmargincriterion_true_update_grad_input_batch(X, T, out=None):
     xp.exp(_t1, out=_t1)
     _t3 = 1 + _t1
     xp.divide(1, _t3, out=_t3)
-    _t5 = -(_t3 * T * _t1) / (B * n)
+    _t5 = xp.divide(-(_t3 * T * _t1), (B * n), out=out)
     grad_input = _t5
     return grad_input
 
@@ -9247,7 +9247,7 @@ def _multimargincriterion_1_false_update_grad_input_batch(X, T, margin, out=None
     _t3 = margin - _t2
     _t4 = X + _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
-    _t6 = _t5 / (B * N_c)
+    _t6 = xp.divide(_t5, (B * N_c), out=out)
     _t7 = _t5.sum(axis=1)
     _t8 = _t7 / (B * N_c)
     _t6[_t1, T] -= _t8
@@ -9353,7 +9353,7 @@ def _multimargincriterion_2_false_update_grad_input(x, t, margin, out=None):
     _t3 = x + _t2
     _t4 = xp.heaviside(_t3, 0.5)
     _t5 = xp.maximum(0, _t3)
-    _t6 = (2 * _t4 * _t5) / N_c
+    _t6 = xp.divide((2 * _t4 * _t5), N_c, out=out)
     _t7 = xp.einsum("a,a->", _t4, _t5)
     _t8 = (2 * _t7) / N_c
     _t6[t] -= _t8
@@ -9391,7 +9391,7 @@ def _multimargincriterion_2_false_update_grad_input_batch(X, T, margin, out=None
     _t4 = X + _t3[:, None]
     _t5 = xp.heaviside(_t4, 0.5)
     _t6 = xp.maximum(0, _t4)
-    _t7 = (2 * _t5 * _t6) / (B * N_c)
+    _t7 = xp.divide((2 * _t5 * _t6), (B * N_c), out=out)
     _t8 = xp.einsum("ab,ab->a", _t5, _t6)
     _t9 = (2 * _t8) / (B * N_c)
     _t7[_t1, T] -= _t9
@@ -9468,7 +9468,7 @@ def _multimargincriterion_2_true_update_grad_input_batch(X, T, w, margin, out=No
     _t6 = w[T]
     _t7 = xp.maximum(0, _t4)
     _t8 = (2 * _t6) / (B * N_c)
-    _t9 = _t8[:, None] * (_t5 * _t7)
+    _t9 = xp.multiply(_t8[:, None], (_t5 * _t7), out=out)
     _t10 = xp.einsum("ab,ab->a", _t5, _t7)
     _t11 = (2 * _t6 * _t10) / (B * N_c)
     _t9[_t1, T] -= _t11
@@ -9759,7 +9759,7 @@ def _multilabelmargincriterion_true_update_grad_input_batch(X, T, out=None):
     _t20 = _t19.sum(axis=2)
     _t21 = (_t20 == 0)
     _t22 = xp.where(_t21, 1.0, 0.0)
-    _t23 = _t17 * _t22
+    _t23 = xp.multiply(_t17, _t22, out=out)
     _t24 = _t7 * _t22[:, :, None]
     _t25 = _t24.sum(axis=1)
     _t26 = _t15 * _t25
@@ -9767,8 +9767,8 @@ def _multilabelmargincriterion_true_update_grad_input_batch(X, T, out=None):
     _t28 = _t27.sum(axis=2)
     _t29 = _t28 * -1
     _t23 += _t29
-    _t31 = _t23 / (B * N_c)
-    grad_input = _t31
+    _t23 /= (B * N_c)
+    grad_input = _t23
     return grad_input
 
 
@@ -9794,14 +9794,14 @@ def _multilabelsoftmargincriterion_false_update_output(x, t):
     n = x.shape[0]
     _t1 = 1 - t
     _t2 = -x
-    _t3 = xp.exp(_t2)
-    _t3 += 1
-    xp.divide(1, _t3, out=_t3)
-    _t6 = 1 - _t3
+    xp.exp(_t2, out=_t2)
+    _t2 += 1
+    xp.divide(1, _t2, out=_t2)
+    _t6 = 1 - _t2
     xp.log(_t6, out=_t6)
     _t8 = xp.einsum("a,a->", _t1, _t6)
-    xp.log(_t3, out=_t3)
-    _t10 = xp.einsum("a,a->", t, _t3)
+    xp.log(_t2, out=_t2)
+    _t10 = xp.einsum("a,a->", t, _t2)
     _t11 = _t8 + _t10
     _t12 = -_t11 / n
     loss = float(_t12)
@@ -9813,15 +9813,15 @@ def _multilabelsoftmargincriterion_false_update_grad_input(x, t, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _t1 = -x
-    _t2 = xp.exp(_t1)
-    _t3 = 1 + _t2
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
     _t4 = 1 / _t3
-    _t5 = _t4 * t * _t2
+    _t5 = _t4 * t * _t1
     xp.subtract(1, _t4, out=_t4)
     xp.divide(1, _t4, out=_t4)
     _t8 = _t3 ** -2
     _t9 = 1 - t
-    _t10 = _t4 * _t8 * _t9 * _t2
+    _t10 = _t4 * _t8 * _t9 * _t1
     _t5 -= _t10
     _t12 = xp.divide(-_t5, n, out=out)
     grad_input = _t12
@@ -9834,8 +9834,8 @@ def _multilabelsoftmargincriterion_false_loss_and_grad_input(x, t):
     n = x.shape[0]
     _t1 = 1 - t
     _t2 = -x
-    _t3 = xp.exp(_t2)
-    _t4 = 1 + _t3
+    xp.exp(_t2, out=_t2)
+    _t4 = 1 + _t2
     _t5 = 1 / _t4
     _t6 = 1 - _t5
     _t7 = xp.log(_t6)
@@ -9845,10 +9845,10 @@ def _multilabelsoftmargincriterion_false_loss_and_grad_input(x, t):
     _t11 = _t8 + _t10
     _t12 = -_t11 / n
     loss = float(_t12)
-    _t13 = _t5 * t * _t3
+    _t13 = _t5 * t * _t2
     xp.divide(1, _t6, out=_t6)
     _t15 = _t4 ** -2
-    _t16 = _t6 * _t15 * _t1 * _t3
+    _t16 = _t6 * _t15 * _t1 * _t2
     _t13 -= _t16
     _t18 = -_t13 / n
     grad_input = _t18
@@ -9862,14 +9862,14 @@ def _multilabelsoftmargincriterion_false_update_output_batch(X, T):
     n = X.shape[1]
     _t1 = 1 - T
     _t2 = -X
-    _t3 = xp.exp(_t2)
-    _t3 += 1
-    xp.divide(1, _t3, out=_t3)
-    _t6 = 1 - _t3
+    xp.exp(_t2, out=_t2)
+    _t2 += 1
+    xp.divide(1, _t2, out=_t2)
+    _t6 = 1 - _t2
     xp.log(_t6, out=_t6)
     _t8 = xp.einsum("ab,ab->", _t1, _t6)
-    xp.log(_t3, out=_t3)
-    _t10 = xp.einsum("ab,ab->", T, _t3)
+    xp.log(_t2, out=_t2)
+    _t10 = xp.einsum("ab,ab->", T, _t2)
     _t11 = _t8 + _t10
     _t12 = -_t11 / (B * n)
     loss = float(_t12)
@@ -9882,15 +9882,15 @@ def _multilabelsoftmargincriterion_false_update_grad_input_batch(X, T, out=None)
     B = X.shape[0]
     n = X.shape[1]
     _t1 = -X
-    _t2 = xp.exp(_t1)
-    _t3 = 1 + _t2
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
     _t4 = 1 / _t3
     _t5 = 1 - _t4
     xp.divide(1, _t5, out=_t5)
     _t7 = _t3 ** -2
     _t8 = 1 - T
-    _t9 = (_t5 * _t7 * _t8 * _t2) / n
-    _t10 = (_t4 * T * _t2) / n
+    _t9 = xp.divide((_t5 * _t7 * _t8 * _t1), n, out=out)
+    _t10 = (_t4 * T * _t1) / n
     _t9 -= _t10
     _t9 /= B
     grad_input = _t9
@@ -9904,8 +9904,8 @@ def _multilabelsoftmargincriterion_false_loss_and_grad_input_batch(X, T):
     n = X.shape[1]
     _t1 = 1 - T
     _t2 = -X
-    _t3 = xp.exp(_t2)
-    _t4 = 1 + _t3
+    xp.exp(_t2, out=_t2)
+    _t4 = 1 + _t2
     _t5 = 1 / _t4
     _t6 = 1 - _t5
     _t7 = xp.log(_t6)
@@ -9917,8 +9917,8 @@ def _multilabelsoftmargincriterion_false_loss_and_grad_input_batch(X, T):
     loss = float(_t12)
     xp.divide(1, _t6, out=_t6)
     _t14 = _t4 ** -2
-    _t15 = (_t6 * _t14 * _t1 * _t3) / n
-    _t16 = (_t5 * T * _t3) / n
+    _t15 = (_t6 * _t14 * _t1 * _t2) / n
+    _t16 = (_t5 * T * _t2) / n
     _t15 -= _t16
     _t15 /= B
     grad_input = _t15
@@ -9931,15 +9931,15 @@ def _multilabelsoftmargincriterion_true_update_output(x, t, w):
     n = x.shape[0]
     _t1 = 1 - t
     _t2 = -x
-    _t3 = xp.exp(_t2)
-    _t3 += 1
-    xp.divide(1, _t3, out=_t3)
-    _t6 = 1 - _t3
+    xp.exp(_t2, out=_t2)
+    _t2 += 1
+    xp.divide(1, _t2, out=_t2)
+    _t6 = 1 - _t2
     xp.log(_t6, out=_t6)
     _t1 *= _t6
-    xp.log(_t3, out=_t3)
-    _t3 *= t
-    _t1 += _t3
+    xp.log(_t2, out=_t2)
+    _t2 *= t
+    _t1 += _t2
     _t12 = xp.einsum("a,a->", _t1, w)
     _t13 = -_t12 / n
     loss = float(_t13)
@@ -9951,15 +9951,15 @@ def _multilabelsoftmargincriterion_true_update_grad_input(x, t, w, out=None):
     xp = np if x.__class__ is ndarray else namespace(x)
     n = x.shape[0]
     _t1 = -x
-    _t2 = xp.exp(_t1)
-    _t3 = 1 + _t2
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
     _t4 = 1 / _t3
-    _t5 = _t4 * t * w * _t2
+    _t5 = _t4 * t * w * _t1
     xp.subtract(1, _t4, out=_t4)
     xp.divide(1, _t4, out=_t4)
     _t8 = _t3 ** -2
     _t9 = 1 - t
-    _t10 = _t4 * _t8 * _t9 * w * _t2
+    _t10 = _t4 * _t8 * _t9 * w * _t1
     _t5 -= _t10
     _t12 = xp.divide(-_t5, n, out=out)
     grad_input = _t12
@@ -9972,8 +9972,8 @@ def _multilabelsoftmargincriterion_true_loss_and_grad_input(x, t, w):
     n = x.shape[0]
     _t1 = 1 - t
     _t2 = -x
-    _t3 = xp.exp(_t2)
-    _t4 = 1 + _t3
+    xp.exp(_t2, out=_t2)
+    _t4 = 1 + _t2
     _t5 = 1 / _t4
     _t6 = 1 - _t5
     _t7 = xp.log(_t6)
@@ -9984,10 +9984,10 @@ def _multilabelsoftmargincriterion_true_loss_and_grad_input(x, t, w):
     _t12 = xp.einsum("a,a->", _t7, w)
     _t13 = -_t12 / n
     loss = float(_t13)
-    _t14 = _t5 * t * w * _t3
+    _t14 = _t5 * t * w * _t2
     xp.divide(1, _t6, out=_t6)
     _t16 = _t4 ** -2
-    _t17 = _t6 * _t16 * _t1 * w * _t3
+    _t17 = _t6 * _t16 * _t1 * w * _t2
     _t14 -= _t17
     _t19 = -_t14 / n
     grad_input = _t19
@@ -10001,15 +10001,15 @@ def _multilabelsoftmargincriterion_true_update_output_batch(X, T, w):
     n = X.shape[1]
     _t1 = 1 - T
     _t2 = -X
-    _t3 = xp.exp(_t2)
-    _t3 += 1
-    xp.divide(1, _t3, out=_t3)
-    _t6 = 1 - _t3
+    xp.exp(_t2, out=_t2)
+    _t2 += 1
+    xp.divide(1, _t2, out=_t2)
+    _t6 = 1 - _t2
     xp.log(_t6, out=_t6)
     _t1 *= _t6
-    xp.log(_t3, out=_t3)
-    _t3 *= T
-    _t1 += _t3
+    xp.log(_t2, out=_t2)
+    _t2 *= T
+    _t1 += _t2
     _t12 = _t1.sum(axis=0)
     _t13 = xp.einsum("a,a->", _t12, w)
     _t14 = -_t13 / (B * n)
@@ -10023,16 +10023,16 @@ def _multilabelsoftmargincriterion_true_update_grad_input_batch(X, T, w, out=Non
     B = X.shape[0]
     n = X.shape[1]
     _t1 = -X
-    _t2 = xp.exp(_t1)
-    _t3 = 1 + _t2
+    xp.exp(_t1, out=_t1)
+    _t3 = 1 + _t1
     _t4 = 1 / _t3
     _t5 = 1 - _t4
     xp.divide(1, _t5, out=_t5)
     _t7 = _t3 ** -2
     _t8 = 1 - T
     _t9 = w / n
-    _t10 = _t9 * (_t5 * _t7 * _t8 * _t2)
-    _t11 = _t9 * (_t4 * T * _t2)
+    _t10 = xp.multiply(_t9, (_t5 * _t7 * _t8 * _t1), out=out)
+    _t11 = _t9 * (_t4 * T * _t1)
     _t10 -= _t11
     _t10 /= B
     grad_input = _t10
@@ -10046,8 +10046,8 @@ def _multilabelsoftmargincriterion_true_loss_and_grad_input_batch(X, T, w):
     n = X.shape[1]
     _t1 = 1 - T
     _t2 = -X
-    _t3 = xp.exp(_t2)
-    _t4 = 1 + _t3
+    xp.exp(_t2, out=_t2)
+    _t4 = 1 + _t2
     _t5 = 1 / _t4
     _t6 = 1 - _t5
     _t7 = xp.log(_t6)
@@ -10062,8 +10062,8 @@ def _multilabelsoftmargincriterion_true_loss_and_grad_input_batch(X, T, w):
     xp.divide(1, _t6, out=_t6)
     _t16 = _t4 ** -2
     _t17 = w / n
-    _t18 = _t17 * (_t6 * _t16 * _t1 * _t3)
-    _t19 = _t17 * (_t5 * T * _t3)
+    _t18 = _t17 * (_t6 * _t16 * _t1 * _t2)
+    _t19 = _t17 * (_t5 * T * _t2)
     _t18 -= _t19
     _t18 /= B
     grad_input = _t18
@@ -10139,7 +10139,7 @@ def _hingeembeddingcriterion_update_grad_input_batch(X, T, margin, out=None):
     _t3 = xp.heaviside(_t2, 0.5)
     _t4 = -_t3
     _t5 = xp.where(_t1, 1, _t4)
-    _t6 = _t5 / (B * n)
+    _t6 = xp.divide(_t5, (B * n), out=out)
     grad_input = _t6
     return grad_input
 
@@ -10456,7 +10456,7 @@ def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=Non
     N_c = x.shape[0]
     N_i = x.shape[1]
     N_j = x.shape[2]
-    _t1 = 2 * x
+    _t1 = xp.multiply(2, x, out=out)
     _t2 = rows(N_c, xp)
     _t3 = xp.arange(1, N_i + 1)
     _t4 = top - 1
@@ -10467,8 +10467,8 @@ def _spatialautocropmsecriterion_true_update_grad_input(x, t, top, left, out=Non
     _t9 = t[_t2[:, None, None], _t5[:, None], _t8]
     _t10 = 2 * _t9
     _t1 -= _t10
-    _t12 = _t1 / (N_c * N_i * N_j)
-    grad_input = _t12
+    _t1 /= (N_c * N_i * N_j)
+    grad_input = _t1
     return grad_input
 
 
@@ -10512,7 +10512,7 @@ def _spatialautocropmsecriterion_true_update_grad_input_batch(X, T, top, left, o
     _t8 = _t6 + _t7
     _t9 = T[_t1[:, None, None, None], _t2[:, None, None], _t5[:, None], _t8]
     _t10 = X - _t9
-    _t11 = (2 * _t10) / (B * N_c * N_i * N_j)
+    _t11 = xp.divide((2 * _t10), (B * N_c * N_i * N_j), out=out)
     grad_input = _t11
     return grad_input
 
@@ -13486,8 +13486,8 @@ def _ninja_grad_input_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmea
     _t2 = 1 + Yb
     _t3 = (_t1 == _t2[:, :, None])
     _t4 = probs - _t3
-    _t5 = _t4 / (_B * n)
-    _d_logits = _t5
+    _t4 /= (_B * n)
+    _d_logits = _t4
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
@@ -13529,8 +13529,8 @@ def _ninja_acc_grad_parameters_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hpre
     _t2 = 1 + Yb
     _t3 = (_t1 == _t2[:, :, None])
     _t4 = probs - _t3
-    _t5 = _t4 / (_B * n)
-    _d_logits = _t5
+    _t4 /= (_B * n)
+    _d_logits = _t4
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
@@ -13581,8 +13581,8 @@ def _ninja_backward_batch(x, Yb, W1, b1, bngain, bnbias, W2, b2, hprebn, bnmeani
     _t2 = 1 + Yb
     _t3 = (_t1 == _t2[:, :, None])
     _t4 = probs - _t3
-    _t5 = _t4 / (_B * n)
-    _d_logits = _t5
+    _t4 /= (_B * n)
+    _d_logits = _t4
     _t6 = contract(_d_logits, W2, axes=((2,), (0,)))
     _d_h = _t6
     _t7 = h ** 2
