@@ -746,14 +746,7 @@ class CatalogueCriterion(_Catalogued, Criterion):
         """dJ/dinput; the one forward kept where that forward had these very arrays."""
         last = self._kept
         if last is not None and last[0] is input and last[1] is target:
-            buffer, grad = self.gradInput, last[2]
-            if buffer.__class__ is grad.__class__ and buffer.shape == grad.shape and buffer.dtype is input.dtype:
-                buffer[...] = grad  # in the input's floats
-                return buffer
-            if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
-                grad = grad.astype(self._floats(input).dtype, copy=False)
-            self.gradInput = kept(buffer, grad)
-            return self.gradInput
+            return self._intoGradInput(input, last[2])
         buffer, fast = self.gradInput, self._gradFast
         # the arrays of the last call that wrote into this very buffer (neither array is, or views, it)
         if (fast is not None and buffer is fast[0] and input.__class__ is buffer.__class__
@@ -773,9 +766,17 @@ class CatalogueCriterion(_Catalogued, Criterion):
             self._gradFast = None if call is None else (buffer, call[1], call[2], call[6], call[4])
             return buffer
         self._gradFast = None
+        return self._intoGradInput(input, grad)
+
+    def _intoGradInput(self, input, grad):
+        """``grad`` in the gradInput buffer (kept), in the input's floats."""
+        buffer = self.gradInput
+        if buffer.__class__ is grad.__class__ and buffer.shape == grad.shape and buffer.dtype is input.dtype:
+            buffer[...] = grad  # (cast on the way, where grad is an indicator's float64)
+            return buffer
         if grad.dtype != input.dtype:  # an indicator's float64 ones (a class target's): the input's floats
             grad = grad.astype(self._floats(input).dtype, copy=False)
-        self.gradInput = kept(self.gradInput, grad)
+        self.gradInput = kept(buffer, grad)
         return self.gradInput
 
     # one call fewer a step (a class whose updateOutput or updateGradInput is another, its own or
