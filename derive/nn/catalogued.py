@@ -36,6 +36,14 @@ def kept(buffer, result):
     return buffer
 
 
+def _unalias(cls, base, protocol, alias: str, method: str) -> None:
+    """Where ``base`` binds ``alias`` to ``method`` itself (forward = updateOutput: one call fewer
+    a step), a subclass whose ``method`` is another (its own, or a mixin's before it) gets the
+    ``protocol``'s ``alias``, which calls it."""
+    if getattr(cls, alias) is getattr(base, method) and getattr(cls, method) is not getattr(base, method):
+        setattr(cls, alias, getattr(protocol, alias))
+
+
 def _arguments(cls, args: tuple, kwargs: dict, sizes: frozenset = frozenset()) -> dict:
     """The constructor's arguments by Torch7 name, checked against the class's signature (those
     named in ``sizes`` positive ints)."""
@@ -301,10 +309,7 @@ class CatalogueModule(_Catalogued, Module):
         if "backward" not in cls.__dict__ and (
                 "updateGradInput" in cls.__dict__ or "accGradParameters" in cls.__dict__):
             cls.backward = Module.backward
-        # forward is updateOutput itself (one call fewer a step): a class whose updateOutput is
-        # another (its own, or a mixin's before it) gets Module's forward, which calls it
-        if cls.forward is CatalogueModule.updateOutput and cls.updateOutput is not CatalogueModule.updateOutput:
-            cls.forward = Module.forward
+        _unalias(cls, CatalogueModule, Module, "forward", "updateOutput")
 
     def __setattr__(self, name: str, value) -> None:
         shape = self._slotShapes.get(name)
@@ -785,11 +790,8 @@ class CatalogueCriterion(_Catalogued, Criterion):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        base = CatalogueCriterion
-        if cls.forward is base.updateOutput and cls.updateOutput is not base.updateOutput:
-            cls.forward = Criterion.forward
-        if cls.backward is base.updateGradInput and cls.updateGradInput is not base.updateGradInput:
-            cls.backward = Criterion.backward
+        _unalias(cls, CatalogueCriterion, Criterion, "forward", "updateOutput")
+        _unalias(cls, CatalogueCriterion, Criterion, "backward", "updateGradInput")
 
 
 class _Program:
