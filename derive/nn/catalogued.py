@@ -444,6 +444,15 @@ class CatalogueModule(_Catalogued, Module):
 
     forward = updateOutput
 
+    def _checkGradOutput(self, gradOutput) -> None:
+        """Raise unless gradOutput is an array of this module's kind holding its float type (Torch
+        refuses mixed types, as for the input; nothing is converted silently)."""
+        owner = self._name()
+        check_array(owner, "gradOutput", gradOutput, self._arrayClass)
+        if gradOutput.dtype.kind != "f":
+            raise TypeError(f"{owner}: gradOutput must hold floats, got dtype {gradOutput.dtype}")
+        check_dtype(owner, "gradOutput", gradOutput, self)
+
     def _gradOutput(self, input, gradOutput) -> bool:
         """Check input and gradOutput; True for a batch. The last call's arrays' kind passes at once."""
         last = self._gradKey
@@ -453,10 +462,7 @@ class CatalogueModule(_Catalogued, Module):
             return last[5]
         batch = self._input(input)
         owner = self._name()
-        check_array(owner, "gradOutput", gradOutput, self._arrayClass)
-        if gradOutput.dtype.kind != "f":
-            raise TypeError(f"{owner}: gradOutput must hold floats, got dtype {gradOutput.dtype}")
-        check_dtype(owner, "gradOutput", gradOutput, self)  # Torch refuses mixed types, as for the input
+        self._checkGradOutput(gradOutput)
         if not self.gradientReadsOutput and self.anyShape:  # element-wise from the input: no forward needed
             if gradOutput.shape != input.shape:
                 raise ValueError(f"{owner}: gradOutput must have the shape of the output, {input.shape}, "

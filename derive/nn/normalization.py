@@ -82,13 +82,10 @@ class CatalogueBatchStatistics(CatalogueModule):
         compute_dtype(owner, "input", input, self)
         check_dtype(owner, "input", input, self)
         if gradOutput is not None:
-            check_array(owner, "gradOutput", gradOutput, self._arrayClass)
+            self._checkGradOutput(gradOutput)
             if gradOutput.shape != input.shape:
                 raise ValueError(f"{owner}: gradOutput must have shape {input.shape} (the input's), "
                                  f"got {gradOutput.shape}")
-            if gradOutput.dtype.kind != "f":  # as every generated module: nothing converted silently
-                raise TypeError(f"{owner}: gradOutput must hold floats, got dtype {gradOutput.dtype}")
-            check_dtype(owner, "gradOutput", gradOutput, self)
         return self._floats(input)
 
     def _invstd(self):

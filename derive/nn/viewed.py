@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .catalogued import CatalogueModule, kept
-from .module import check_array, check_dtype, check_scale
+from .module import check_scale
 
 
 class CatalogueViewModule(CatalogueModule):
@@ -76,10 +76,7 @@ class CatalogueViewModule(CatalogueModule):
         """gradInput = dJ/dinput; needs no forward (the gradient reads no output)."""
         viewed, shape, operands = self._view(input)
         owner = self._name()
-        check_array(owner, "gradOutput", gradOutput, self._arrayClass)
-        if gradOutput.dtype.kind != "f":
-            raise TypeError(f"{owner}: gradOutput must hold floats, got dtype {gradOutput.dtype}")
-        check_dtype(owner, "gradOutput", gradOutput, self)
+        self._checkGradOutput(gradOutput)
         if gradOutput.shape != shape:
             raise ValueError(f"{owner}: gradOutput must have the output's shape {shape} (for input {input.shape}), "
                              f"got {gradOutput.shape}")
