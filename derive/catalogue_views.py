@@ -52,13 +52,9 @@ class _ViewSizes(RuntimeSizes):
 
 def _sample_kernels(entry: Entry, args: dict, shape: tuple, fitted: tuple) -> tuple[str, ...]:
     """update_output and update_grad_input of one view (the view's first axis holds any batch)."""
-    from .catalogue_codegen import _formula_name
-    from .symbolic.language import parse
+    from .catalogue_windows import _spec
 
-    formula = entry.formula({a.name: args[a.name] for a in entry.signature}, (shape,))
-    numbers = tuple(_formula_name(a.name) for a in entry.signature if a.type is float
-                    and re.search(rf"\b{_formula_name(a.name)}\b", formula.text))
-    spec = parse(formula.text, {**formula.shapes, **{n: () for n in numbers}}, constants=numbers)
+    spec = _spec(entry, args, (shape,))
     writer = _ViewSizes(spec, "Layer", "mean")
     writer.fitted = fitted
     kernels = writer.kernels(spec, "")

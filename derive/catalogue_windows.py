@@ -205,23 +205,24 @@ def _value(field, args: dict) -> int:
     return args[field] if isinstance(field, str) else field
 
 
-def _formula_at(entry: Entry, args: dict):
-    """The entry's formula at ``args`` (its number arguments by name) on _input_shapes' input,
-    every array's given sizes, and the numbers it uses (constants of the kernels)."""
+def _formula_at(entry: Entry, args: dict, input_shapes: tuple | None = None):
+    """The entry's formula at ``args`` (its number arguments by name) on ``input_shapes``
+    (_input_shapes' by default), every array's given sizes, and the numbers it uses (constants
+    of the kernels)."""
     from .catalogue_codegen import _formula_name
 
     shaped = {a.name: Scalar(_formula_name(a.name)) if a.type is float and args[a.name] is not None
               else args[a.name] for a in entry.signature}
-    formula = entry.formula(shaped, _input_shapes(entry, args))
+    formula = entry.formula(shaped, _input_shapes(entry, args) if input_shapes is None else input_shapes)
     names = [_formula_name(a.name) for a in entry.signature if a.type is float]
     used = tuple(n for n in names if re.search(rf"\b{n}\b", formula.text))
     return formula, {**formula.shapes, **{n: () for n in used}}, tuple(formula.options().get("constants", ())) + used
 
 
-def _spec(entry: Entry, args: dict):
+def _spec(entry: Entry, args: dict, input_shapes: tuple | None = None):
     from .symbolic.language import parse
 
-    formula, shapes, constants = _formula_at(entry, args)
+    formula, shapes, constants = _formula_at(entry, args, input_shapes)
     options = formula.options()
     return parse(formula.text, shapes, input=options["input"], ranges=options.get("ranges"), constants=constants)
 
