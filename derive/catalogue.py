@@ -34,6 +34,7 @@ class Arg:
     default: Any = REQUIRED
     type: type = int
     same_as: str | None = None
+    infinite: bool = False  # a float that may be inf or -inf (Normalize's p: Torch7's math.huge)
 
 
 def _names(names) -> tuple[str, ...]:
@@ -242,6 +243,14 @@ def _show(value) -> str:
 
 
 def _parse(arg: Arg, value, module: str):
+    parsed = _parse_value(arg, value, module)
+    if arg.type is float and not (math.isfinite(parsed) or arg.infinite and not math.isnan(parsed)):
+        raise ValueError(f"{module}: {arg.name} expects {'a number or inf' if arg.infinite else 'a finite number'}, "
+                         f"got {value!r}")
+    return parsed
+
+
+def _parse_value(arg: Arg, value, module: str):
     if arg.type is Array:  # with the array (true) or without it (false, nil): the formula's shape
         text = value.strip().lower() if isinstance(value, str) else value
         given = {"true": True, "false": False, "nil": None, True: True, False: False, None: None}
@@ -673,7 +682,7 @@ def _normalize(a: dict, s) -> Formula:
 
 
 ENTRIES += [
-    Entry("Normalize", "simple", (Arg("p", type=float), Arg("eps", 1e-10, float)), _normalize,
+    Entry("Normalize", "simple", (Arg("p", type=float, infinite=True), Arg("eps", 1e-10, float)), _normalize,
           "x divided by its p-norm (p = 1, 2, any positive number or inf). Example: Normalize(2) maps "
           "(3, 4) to (0.6, 0.8).", example=(2,),
           torch="Torch7 adds eps to the norm; the formula leaves it out (inputs away from 0)."),

@@ -56,6 +56,11 @@ def test_todays_commands_keep_working_in_any_case(capsys):
     (["SpatialMaxPooling", "2", "2", "--input-shape", "4,4"],
      "derive SpatialMaxPooling: error: --input-shape takes 3 sizes (planes and the image's), got 2\n"),
     (["Clamp", "low", "1"], "derive Clamp: error: Clamp: min_value expects float, got 'low'\n"),
+    (["LeakyReLU", "inf"], "derive LeakyReLU: error: LeakyReLU: negval expects a finite number, got 'inf'\n"),
+    (["HardTanh", "nan", "1"], "derive HardTanh: error: HardTanh: min_value expects a finite number, got 'nan'\n"),
+    (["Normalize", "nan"], "derive Normalize: error: Normalize: p expects a number or inf, got 'nan'\n"),
+    (["Padding", "1", "2", "0", "nan", "--input-shape", "4"],
+     "derive Padding: error: Padding: value expects a finite number, got 'nan'\n"),
     (["Linear", "2"], None),
     (["LSTMStep", "3", "2", "--batch", "2"], "derive LSTMStep: error: a program is derived for one sample (its module takes "
                                    "batches); leave out batch\n"),
